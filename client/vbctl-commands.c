@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gunixinputstream.h>
+#include <glib/gi18n.h>
+#include <unistd.h>
+
+#include "vb-error.h"
+#include "vbctl-output.h"
+#include "vbctl.h"
+
+/* GetXMLDesc flag bits (libvirt's values) */
+#define XML_SECURE 1u
+#define XML_INACTIVE 2u
+#define XML_MIGRATABLE 8u
+
+static gint
+compare_info_by_name(gconstpointer a, gconstpointer b)
+{
+    const VbctlDomainInfo *x = *(VbctlDomainInfo *const *)a;
+    const VbctlDomainInfo *y = *(VbctlDomainInfo *const *)b;
+
+    return g_strcmp0(x->name, y->name);
+}
+
+/*
+ * All domains with their properties from one GetManagedObjects call, sorted
+ * by name, keeping the active ones, the inactive ones, or both.
+ */
+static GPtrArray *
+collect_domains(VbctlContext *ctx, gboolean want_active, gboolean want_inactive,
+                GError **error)
+{
+    g_autoptr(GDBusObjectManager) om = NULL;
+    g_autoptr(GPtrArray) infos = NULL;
+    g_autofree char *owner = NULL;
+    GList *objects;
+
+    om = vb_dbus_object_manager_client_new_sync(ctx->connection,
+                                                G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
+                                                VBCTL_BUS_NAME, VBCTL_MANAGER_PATH, NULL, error);
+    if (om == NULL)
+        return NULL;
+    owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(om));
+    if (owner == NULL) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    _("the virtbus service (%s) is not running on this bus"), VBCTL_BUS_NAME);
+        return NULL;
+    }
+    infos = g_ptr_array_new_with_free_func((GDestroyNotify)vbctl_domain_info_free);
+    objects = g_dbus_object_manager_get_objects(om);
+    for (GList *l = objects; l != NULL; l = l->next) {
+        VbDBusDomain *domain = vb_dbus_object_peek_domain(VB_DBUS_OBJECT(l->data));
+        gboolean active;
+
+        if (domain == NULL)
+            continue;
+        active = vb_dbus_domain_get_active(domain);
+        if ((active && want_active) || (!active && want_inactive))
+            g_ptr_array_add(infos, vbctl_domain_info_new(domain));
+    }
+    g_list_free_full(objects, g_object_unref);
+    g_ptr_array_sort(infos, compare_info_by_name);
+    return g_steal_pointer(&infos);
+}
+
+static void
+print_domain_table(GPtrArray *infos)
+{
+    const char *headers[] = { _("Id"), _("Name"), _("State") };
+    g_autoptr(VbctlTable) table = vbctl_table_new(3, headers);
+    g_autofree char *text = NULL;
+
+    for (guint i = 0; i < infos->len; i++) {
+        VbctlDomainInfo *info = g_ptr_array_index(infos, i);
+        g_autofree char *id = info->id >= 0 ? g_strdup_printf("%d", info->id) : g_strdup("-");
+        const char *row[] = { id, info->name, info->state };
+
+        vbctl_table_add_row(table, row);
+    }
+    text = vbctl_table_format(table);
+    g_print("%s", text);
+}
+
+/**
+ * vbctl_cmd_list:
+ *
+ * `list [--all] [--inactive] [--json]`: active domains by default, like virsh.
+ * The hidden `--name` prints bare names for shell completion.
+ */
+gboolean
+vbctl_cmd_list(VbctlContext *ctx, GError **error)
+{
+    gboolean want_inactive = ctx->flags.all || ctx->flags.inactive;
+    gboolean want_active = ctx->flags.all || !ctx->flags.inactive;
+    g_autoptr(GPtrArray) infos = collect_domains(ctx, want_active, want_inactive, error);
+
+    if (infos == NULL)
+        return FALSE;
+    if (ctx->flags.json) {
+        g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
+        JsonArray *array = json_array_sized_new(infos->len);
+
+        for (guint i = 0; i < infos->len; i++)
+            json_array_add_element(array, vbctl_domain_info_to_json(infos->pdata[i]));
+        json_node_take_array(root, array);
+        vbctl_print_json(root);
+    } else if (ctx->flags.names_only) {
+        for (guint i = 0; i < infos->len; i++)
+            g_print("%s\n", ((VbctlDomainInfo *)infos->pdata[i])->name);
+    } else {
+        print_domain_table(infos);
+    }
+    return TRUE;
+}
+
+static char *
+read_stdin(GError **error)
+{
+    g_autoptr(GInputStream) in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
+    g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
+
+    if (g_output_stream_splice(out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, error) < 0)
+        return NULL;
+    /* splice does not terminate the data */
+    if (!g_output_stream_write_all(out, "", 1, NULL, NULL, error))
+        return NULL;
+    return g_memory_output_stream_steal_data(G_MEMORY_OUTPUT_STREAM(out));
+}
+
+static char *
+read_definition(const char *file, GError **error)
+{
+    g_autofree char *contents = NULL;
+
+    if (g_strcmp0(file, "-") == 0) {
+        contents = read_stdin(error);
+        if (contents == NULL)
+            g_prefix_error(error, _("cannot read standard input: "));
+    } else if (!g_file_get_contents(file, &contents, NULL, error)) {
+        return NULL;
+    }
+    if (contents != NULL && !g_utf8_validate(contents, -1, NULL)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    _("'%s' is not valid UTF-8 text"), file);
+        return NULL;
+    }
+    return g_steal_pointer(&contents);
+}
+
+/**
+ * vbctl_cmd_define:
+ *
+ * `define FILE`: defines (or updates) a domain from FILE, or stdin for "-".
+ */
+gboolean
+vbctl_cmd_define(VbctlContext *ctx, GError **error)
+{
+    const char *file = ctx->args[0];
+    g_autofree char *xml = read_definition(file, error);
+    g_autoptr(GVariant) reply = NULL;
+    g_autoptr(VbDBusDomain) domain = NULL;
+    VbDBusManager *manager;
+    const char *path;
+
+    if (xml == NULL || (manager = vbctl_manager(ctx, error)) == NULL)
+        return FALSE;
+    reply = vbctl_call_mutating(G_DBUS_PROXY(manager), "DefineXML",
+                                g_variant_new("(su)", xml, 0u), G_VARIANT_TYPE("(o)"), error);
+    if (reply == NULL)
+        return FALSE;
+    g_variant_get(reply, "(&o)", &path);
+    domain = vbctl_domain_proxy(ctx, path, TRUE, error);
+    if (domain == NULL)
+        return FALSE;
+    g_print(_("Domain '%s' defined from %s\n"), vb_dbus_domain_get_name(domain), file);
+    return TRUE;
+}
+
+/**
+ * vbctl_cmd_undefine:
+ *
+ * `undefine NAME|UUID`: removes a domain's persistent definition.
+ */
+gboolean
+vbctl_cmd_undefine(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
+    g_autoptr(GVariant) reply = NULL;
+    g_autofree char *name = NULL;
+
+    if (domain == NULL)
+        return FALSE;
+    name = g_strdup(vb_dbus_domain_get_name(domain));
+    reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "Undefine", g_variant_new("(u)", 0u),
+                                G_VARIANT_TYPE_UNIT, error);
+    if (reply == NULL)
+        return FALSE;
+    g_print(_("Domain '%s' has been undefined\n"), name);
+    return TRUE;
+}
+
+/**
+ * vbctl_cmd_dumpxml:
+ *
+ * `dumpxml NAME|UUID [--inactive] [--migratable] [--security-info]`.
+ */
+gboolean
+vbctl_cmd_dumpxml(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], FALSE, error);
+    g_autofree char *xml = NULL;
+    guint flags = 0;
+
+    if (domain == NULL)
+        return FALSE;
+    if (ctx->flags.security_info)
+        flags |= XML_SECURE;
+    if (ctx->flags.inactive)
+        flags |= XML_INACTIVE;
+    if (ctx->flags.migratable)
+        flags |= XML_MIGRATABLE;
+    if (!vb_dbus_domain_call_get_xmldesc_sync(domain, flags, &xml, NULL, error))
+        return FALSE;
+    g_print("%s%s", xml, g_str_has_suffix(xml, "\n") ? "" : "\n");
+    return TRUE;
+}
+
+/**
+ * vbctl_cmd_info:
+ *
+ * `info NAME|UUID [--json]`: the fields of `virsh dominfo`.
+ */
+gboolean
+vbctl_cmd_info(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
+    g_autoptr(VbctlDomainInfo) info = NULL;
+    g_autofree char *id = NULL, *state = NULL, *memory = NULL, *vcpus = NULL, *text = NULL;
+
+    if (domain == NULL)
+        return FALSE;
+    info = vbctl_domain_info_new(domain);
+    if (ctx->flags.json) {
+        g_autoptr(JsonNode) node = vbctl_domain_info_to_json(info);
+        vbctl_print_json(node);
+        return TRUE;
+    }
+    id = info->id >= 0 ? g_strdup_printf("%d", info->id) : g_strdup("-");
+    state = *info->reason != '\0' ? g_strdup_printf("%s (%s)", info->state, info->reason)
+                                  : g_strdup(info->state);
+    memory = g_strdup_printf("%" G_GUINT64_FORMAT " KiB", info->memory_kib);
+    vcpus = g_strdup_printf("%u", info->vcpus);
+    {
+        const char *labels[] = { _("Id"), _("Name"), _("UUID"), _("State"), _("CPU(s)"),
+                                 _("Max memory"), _("Persistent"), _("Autostart"), NULL };
+        const char *values[] = { id, info->name, info->uuid, state, vcpus, memory,
+                                 info->persistent ? _("yes") : _("no"),
+                                 info->autostart ? _("enable") : _("disable") };
+
+        text = vbctl_format_fields(labels, values);
+    }
+    g_print("%s", text);
+    return TRUE;
+}
+
+/**
+ * vbctl_cmd_autostart:
+ *
+ * `autostart NAME|UUID [--disable]`: writes the Autostart property.
+ */
+gboolean
+vbctl_cmd_autostart(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
+    gboolean enable = !ctx->flags.disable;
+
+    if (domain == NULL)
+        return FALSE;
+    if (!vbctl_set_property(G_DBUS_PROXY(domain), "Autostart", g_variant_new_boolean(enable),
+                            error))
+        return FALSE;
+    if (enable)
+        g_print(_("Domain '%s' marked as autostarted\n"), vb_dbus_domain_get_name(domain));
+    else
+        g_print(_("Domain '%s' unmarked as autostarted\n"), vb_dbus_domain_get_name(domain));
+    return TRUE;
+}
+
+/**
+ * vbctl_cmd_capabilities:
+ *
+ * `capabilities`: prints the host's capabilities XML.
+ */
+gboolean
+vbctl_cmd_capabilities(VbctlContext *ctx, GError **error)
+{
+    VbDBusManager *manager = vbctl_manager(ctx, error);
+    g_autofree char *caps = NULL;
+
+    if (manager == NULL ||
+        !vb_dbus_manager_call_get_capabilities_sync(manager, &caps, NULL, error))
+        return FALSE;
+    g_print("%s%s", caps, g_str_has_suffix(caps, "\n") ? "" : "\n");
+    return TRUE;
+}
+
+/**
+ * vbctl_cmd_version:
+ *
+ * `version`: the client's version and the service's.
+ */
+gboolean
+vbctl_cmd_version(VbctlContext *ctx, GError **error)
+{
+    VbDBusManager *manager = vbctl_manager(ctx, error);
+    g_autofree char *text = NULL;
+
+    if (manager == NULL || !vbctl_ensure_properties(G_DBUS_PROXY(manager), error))
+        return FALSE;
+    {
+        const char *labels[] = { _("Client version"), _("Service version"), _("Host name"),
+                                 NULL };
+        const char *values[] = { PACKAGE_VERSION, vb_dbus_manager_get_version(manager),
+                                 vb_dbus_manager_get_host_name(manager) };
+
+        text = vbctl_format_fields(labels, values);
+    }
+    g_print("%s", text);
+    return TRUE;
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stddef.h>
+
+#include "bus-errors.h"
+#include "vbctl.h"
+
+#define VBCTL_ADDRESS_ENV "VIRTBUS_BUS_ADDRESS"
+
+typedef struct {
+    const char *long_name;
+    const char *description; /* N_() */
+    gsize offset;            /* of the gboolean in VbctlFlags */
+    gboolean hidden;
+} VbctlOption;
+
+typedef struct {
+    const char *name;
+    const char *params;  /* positional arguments, for usage lines */
+    const char *summary; /* N_() */
+    VbctlCommandFunc func;
+    guint min_args;
+    guint max_args;
+    const VbctlOption *options;
+} VbctlCommand;
+
+typedef struct {
+    gboolean system;
+    gboolean session;
+    char *address;
+} VbctlBusOptions;
+
+#define FLAG(field) offsetof(VbctlFlags, field)
+
+static const VbctlOption list_options[] = {
+    { "all", N_("List active and inactive domains"), FLAG(all), FALSE },
+    { "inactive", N_("List inactive domains only"), FLAG(inactive), FALSE },
+    { "json", N_("Print JSON for scripts"), FLAG(json), FALSE },
+    { "name", N_("Print domain names only"), FLAG(names_only), TRUE },
+    { NULL },
+};
+
+static const VbctlOption dumpxml_options[] = {
+    { "inactive", N_("Show the persistent definition, not the running one"), FLAG(inactive),
+      FALSE },
+    { "migratable", N_("Leave out what is implied, as for migration"), FLAG(migratable),
+      FALSE },
+    { "security-info", N_("Include secrets such as graphics passwords"),
+      FLAG(security_info), FALSE },
+    { NULL },
+};
+
+static const VbctlOption info_options[] = {
+    { "json", N_("Print JSON for scripts"), FLAG(json), FALSE },
+    { NULL },
+};
+
+static const VbctlOption autostart_options[] = {
+    { "disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE },
+    { NULL },
+};
+
+static gboolean cmd_help(VbctlContext *ctx, GError **error);
+
+static const VbctlCommand commands[] = {
+    { "list", "", N_("List domains"), vbctl_cmd_list, 0, 0, list_options },
+    { "define", "FILE", N_("Define or update a domain from an XML file ('-' for stdin)"),
+      vbctl_cmd_define, 1, 1, NULL },
+    { "undefine", "NAME|UUID", N_("Remove a domain's definition"), vbctl_cmd_undefine, 1, 1,
+      NULL },
+    { "dumpxml", "NAME|UUID", N_("Print a domain's XML"), vbctl_cmd_dumpxml, 1, 1,
+      dumpxml_options },
+    { "info", "NAME|UUID", N_("Show a domain's state and resources"), vbctl_cmd_info, 1, 1,
+      info_options },
+    { "autostart", "NAME|UUID", N_("Start a domain with the service, or not"),
+      vbctl_cmd_autostart, 1, 1, autostart_options },
+    { "capabilities", "", N_("Print the host's capabilities XML"), vbctl_cmd_capabilities, 0,
+      0, NULL },
+    { "version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0,
+      0, NULL },
+    { "help", "[COMMAND]", N_("Show help on all commands or one"), cmd_help, 0, 1, NULL },
+};
+
+static const VbctlCommand *
+find_command(const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (g_strcmp0(commands[i].name, name) == 0)
+            return &commands[i];
+    }
+    return NULL;
+}
+
+static char *
+usage_line(const VbctlCommand *cmd)
+{
+    GString *s = g_string_new(cmd->name);
+
+    for (const VbctlOption *o = cmd->options; o != NULL && o->long_name != NULL; o++) {
+        if (!o->hidden)
+            g_string_append_printf(s, " [--%s]", o->long_name);
+    }
+    if (*cmd->params != '\0')
+        g_string_append_printf(s, " %s", cmd->params);
+    return g_string_free(s, FALSE);
+}
+
+static void
+print_usage(void)
+{
+    g_print(_("Usage: virtbusctl [--system|--session|--address ADDRESS] COMMAND [ARGS...]\n\n"));
+    g_print(_("Manage virtual machines of the virtbus service (%s).\n\n"), VBCTL_BUS_NAME);
+    g_print(_("Commands:\n"));
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+        g_print("  %-14s %s\n", commands[i].name, _(commands[i].summary));
+    g_print(_("\nBus options (the default is the system bus, or $%s when set):\n"),
+            VBCTL_ADDRESS_ENV);
+    g_print("  --system            %s\n", _("Connect to the system bus"));
+    g_print("  --session           %s\n", _("Connect to the session bus"));
+    g_print("  --address ADDRESS   %s\n", _("Connect to the bus at ADDRESS"));
+    g_print(_("\nRun 'virtbusctl help COMMAND' for a command's options.\n"));
+}
+
+static void
+print_command_help(const VbctlCommand *cmd)
+{
+    g_autofree char *usage = usage_line(cmd);
+
+    g_print(_("Usage: virtbusctl %s\n\n%s\n"), usage, _(cmd->summary));
+    if (cmd->options == NULL)
+        return;
+    g_print(_("\nOptions:\n"));
+    for (const VbctlOption *o = cmd->options; o->long_name != NULL; o++) {
+        if (!o->hidden)
+            g_print("  --%-16s %s\n", o->long_name, _(o->description));
+    }
+}
+
+static gboolean
+cmd_help(VbctlContext *ctx, GError **error)
+{
+    const VbctlCommand *cmd;
+
+    if (ctx->n_args == 0) {
+        print_usage();
+        return TRUE;
+    }
+    cmd = find_command(ctx->args[0]);
+    if (cmd == NULL) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("unknown command '%s'"),
+                    ctx->args[0]);
+        return FALSE;
+    }
+    print_command_help(cmd);
+    return TRUE;
+}
+
+static void
+add_bus_options(GOptionContext *octx, VbctlBusOptions *bus)
+{
+    const GOptionEntry entries[] = {
+        { "system", 0, 0, G_OPTION_ARG_NONE, &bus->system, N_("Connect to the system bus"),
+          NULL },
+        { "session", 0, 0, G_OPTION_ARG_NONE, &bus->session, N_("Connect to the session bus"),
+          NULL },
+        { "address", 0, 0, G_OPTION_ARG_STRING, &bus->address,
+          N_("Connect to the bus at ADDRESS"), "ADDRESS" },
+        { NULL },
+    };
+
+    g_option_context_add_main_entries(octx, entries, GETTEXT_PACKAGE);
+}
+
+/* Parses a command's options and arguments; argv[0] is the command name. */
+static gboolean
+parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
+              VbctlBusOptions *bus, GError **error)
+{
+    g_autofree char *usage = usage_line(cmd);
+    g_autoptr(GOptionContext) octx = g_option_context_new(usage);
+    g_autoptr(GArray) entries = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+    guint n_args;
+
+    for (const VbctlOption *o = cmd->options; o != NULL && o->long_name != NULL; o++) {
+        GOptionEntry e = { o->long_name, 0, o->hidden ? G_OPTION_FLAG_HIDDEN : 0,
+                           G_OPTION_ARG_NONE, (char *)&ctx->flags + o->offset, o->description,
+                           NULL };
+        g_array_append_val(entries, e);
+    }
+    g_option_context_set_summary(octx, _(cmd->summary));
+    g_option_context_add_main_entries(octx, (GOptionEntry *)entries->data, GETTEXT_PACKAGE);
+    add_bus_options(octx, bus);
+    if (!g_option_context_parse(octx, &argc, &argv, error))
+        return FALSE;
+    n_args = argc - 1;
+    if (n_args < cmd->min_args || n_args > cmd->max_args) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                    n_args < cmd->min_args ? _("'%s' needs %s") : _("too many arguments to '%s'"),
+                    cmd->name, cmd->params);
+        return FALSE;
+    }
+    ctx->args = g_strdupv(argv + 1);
+    ctx->n_args = n_args;
+    return TRUE;
+}
+
+static int
+usage_error(const char *hint_command, const char *message)
+{
+    g_printerr(_("error: %s\n"), message);
+    if (hint_command != NULL)
+        g_printerr(_("Try 'virtbusctl help %s'.\n"), hint_command);
+    else
+        g_printerr(_("Try 'virtbusctl help'.\n"));
+    return VBCTL_EXIT_USAGE;
+}
+
+static int
+run_error(GError *error)
+{
+    if (g_dbus_error_is_remote_error(error))
+        g_dbus_error_strip_remote_error(error);
+    g_printerr(_("error: %s\n"), error->message);
+    return VBCTL_EXIT_FAILURE;
+}
+
+static gboolean
+connect_context(VbctlContext *ctx, const VbctlBusOptions *bus, GError **error)
+{
+    const char *address = bus->address;
+
+    if (!bus->system && !bus->session && address == NULL)
+        address = g_getenv(VBCTL_ADDRESS_ENV);
+    if (address != NULL && *address == '\0')
+        address = NULL;
+    ctx->connection = vbctl_connect(bus->session, address, error);
+    return ctx->connection != NULL;
+}
+
+static void
+context_clear(VbctlContext *ctx)
+{
+    g_clear_object(&ctx->manager);
+    g_clear_object(&ctx->connection);
+    g_clear_pointer(&ctx->args, g_strfreev);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)
+
+static int
+run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus)
+{
+    g_auto(VbctlContext) ctx = { 0 };
+    g_autoptr(GError) error = NULL;
+
+    if (!parse_command(cmd, argc, argv, &ctx, bus, &error))
+        return usage_error(cmd->name, error->message);
+    if ((bus->system + bus->session + (bus->address != NULL)) > 1)
+        return usage_error(NULL, _("--system, --session and --address exclude each other"));
+    if (cmd->func == cmd_help) {
+        if (!cmd_help(&ctx, &error))
+            return usage_error(NULL, error->message);
+        return 0;
+    }
+    if (!connect_context(&ctx, bus, &error) || !cmd->func(&ctx, &error))
+        return run_error(error);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    VbctlBusOptions bus = { 0 };
+    gboolean opt_help = FALSE;
+    const GOptionEntry help_entry[] = {
+        { "help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, N_("Show help"), NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) octx = g_option_context_new(NULL);
+    g_autoptr(GError) error = NULL;
+    const VbctlCommand *cmd;
+    int rc;
+
+    setlocale(LC_ALL, "");
+    bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+    textdomain(GETTEXT_PACKAGE);
+    g_set_prgname("virtbusctl");
+    vb_bus_errors_register();
+
+    /* Global options stop at the command; the rest is the command's. */
+    g_option_context_set_strict_posix(octx, TRUE);
+    g_option_context_set_help_enabled(octx, FALSE);
+    g_option_context_add_main_entries(octx, help_entry, GETTEXT_PACKAGE);
+    add_bus_options(octx, &bus);
+    if (!g_option_context_parse(octx, &argc, &argv, &error))
+        return usage_error(NULL, error->message);
+    if (opt_help) {
+        print_usage();
+        return 0;
+    }
+    if (argc < 2)
+        return usage_error(NULL, _("no command given"));
+    cmd = find_command(argv[1]);
+    if (cmd == NULL) {
+        g_autofree char *msg = g_strdup_printf(_("unknown command '%s'"), argv[1]);
+        return usage_error(NULL, msg);
+    }
+    rc = run_command(cmd, argc - 1, argv + 1, &bus);
+    g_free(bus.address);
+    return rc;
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install every Debian 12 package virtbus needs to build, test and run.
+# Safe to run again; does nothing that is already done.
+set -eu
+PKGS="
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
+  libpolkit-gobject-1-dev polkitd libsystemd-dev
+  dbus dbus-daemon python3 python3-dbus python3-gi
+  gettext util-linux qemu-system-x86 zstd
+"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+        || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: need root to install:$missing" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "bus-errors.h"
+#include "bus-service.h"
+#include "vb-error.h"
+
+/*
+ * Every method goes the same way: identify the caller, authorize with
+ * polkit (asynchronously, on the main thread), run the method's function
+ * on the service's worker pool (or inline when it cannot block), and reply
+ * from the main context, after any state changes it published.
+ */
+
+static void
+call_free(VbBusCall *call)
+{
+    g_clear_object(&call->invocation);
+    g_clear_object(&call->message);
+    g_clear_pointer(&call->parameters, g_variant_unref);
+    g_clear_pointer(&call->caller, vb_caller_unref);
+    g_clear_pointer(&call->dom, vb_domain_obj_unref);
+    g_free(call);
+}
+
+static void
+call_reply(VbBusCall *call, GVariant *value, GError *error)
+{
+    g_autoptr(GVariant) owned = value != NULL ? g_variant_ref_sink(value) : NULL;
+
+    if (call->invocation != NULL) {
+        GDBusMethodInvocation *inv = g_steal_pointer(&call->invocation);
+
+        if (error != NULL)
+            vb_bus_error_return(inv, error);
+        else
+            g_dbus_method_invocation_return_value(inv, owned);
+    } else if (call->message != NULL) {
+        g_autoptr(GDBusMessage) reply = NULL;
+        g_autoptr(GError) copy = NULL;
+
+        if (error != NULL) {
+            copy = g_error_copy(error);
+            vb_error_convert(&copy);
+            reply = g_dbus_message_new_method_error_literal(
+                call->message, vb_bus_error_name(copy->code), copy->message);
+        } else {
+            reply = g_dbus_message_new_method_reply(call->message);
+            if (owned != NULL)
+                g_dbus_message_set_body(reply, owned);
+        }
+        g_dbus_connection_send_message(call->service->connection, reply,
+                                       G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+    }
+    call_free(call);
+}
+
+typedef struct {
+    VbBusCall *call;
+    GVariant *value;
+    GError *error;
+} CallResult;
+
+static gboolean
+finish_on_main(gpointer data)
+{
+    CallResult *r = data;
+
+    call_reply(r->call, r->value, r->error);
+    g_clear_error(&r->error);
+    g_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+/**
+ * vb_bus_worker_run:
+ *
+ * The worker pool's function: runs a call's method and hands the result
+ * back to the main context. Worker thread.
+ */
+void
+vb_bus_worker_run(gpointer data, gpointer user_data)
+{
+    VbBusCall *call = data;
+    CallResult *r = g_new0(CallResult, 1);
+
+    r->call = call;
+    if (call->dom != NULL && !vb_domain_obj_check_alive(call->dom, &r->error)) {
+        /* undefined while the call waited */
+    } else {
+        r->value = call->method->func(call, &r->error);
+        if (r->value == NULL)
+            vb_error_ensure(&r->error);
+    }
+    /* Same priority as the publish path, queued after it: the reply
+     * never overtakes the state change it reports. */
+    g_main_context_invoke(call->service->main_context, finish_on_main, r);
+}
+
+static void
+run_call(VbBusCall *call)
+{
+    g_autoptr(GError) error = NULL;
+    GVariant *value;
+
+    if (!call->method->inline_) {
+        g_thread_pool_push(call->service->workers, call, NULL);
+        return;
+    }
+    if (call->dom != NULL && !vb_domain_obj_check_alive(call->dom, &error)) {
+        call_reply(call, NULL, error);
+        return;
+    }
+    value = call->method->func(call, &error);
+    if (value == NULL)
+        vb_error_ensure(&error);
+    call_reply(call, value, error);
+}
+
+static void
+auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    VbBusCall *call = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!vb_auth_check_finish(call->service->auth, res, &error)) {
+        g_message("denied %s to %s (uid %u): %s", call->method->method, call->caller->sender,
+                  (guint)call->caller->uid, error->message);
+        call_reply(call, NULL, error);
+        return;
+    }
+    if (g_str_equal(call->action, VB_ACTION_READ))
+        vb_bus_caller_set_read_allowed(call->service, call->caller->sender);
+    run_call(call);
+}
+
+static GHashTable *
+auth_details(VbBusCall *call)
+{
+    GHashTable *details = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    g_autofree char *verb = g_ascii_strdown(call->method->method, -1);
+
+    if (call->dom != NULL) {
+        g_hash_table_insert(details, "domain", vb_domain_obj_get_name(call->dom));
+        g_hash_table_insert(details, "uuid", g_strdup(call->dom->uuid_str));
+    }
+    g_hash_table_insert(details, "verb", g_steal_pointer(&verb));
+    return details;
+}
+
+static void
+caller_ready(VbCaller *caller, GError *error, gpointer user_data)
+{
+    VbBusCall *call = user_data;
+    g_autoptr(GHashTable) details = NULL;
+    gboolean interactive;
+
+    if (error != NULL) {
+        call_reply(call, NULL, error);
+        return;
+    }
+    call->caller = vb_caller_ref(caller);
+    if (g_str_equal(call->action, VB_ACTION_READ) &&
+        vb_bus_caller_read_allowed(call->service, caller->sender)) {
+        run_call(call);
+        return;
+    }
+    interactive = call->invocation != NULL
+                      ? (g_dbus_message_get_flags(g_dbus_method_invocation_get_message(
+                             call->invocation)) &
+                         G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0
+                      : (g_dbus_message_get_flags(call->message) &
+                         G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0;
+    details = auth_details(call);
+    vb_auth_check_async(call->service->auth, caller, call->action, details, interactive, NULL,
+                        auth_cb, call);
+}
+
+/**
+ * vb_bus_dispatch:
+ * @method: the table entry of the called method
+ * @invocation: (transfer full) (nullable): the call, or
+ * @message: (transfer full) (nullable): a raw method call message taken
+ *   from the connection filter
+ * @parameters: (transfer none): the call's arguments
+ * @dom: (transfer none) (nullable): the target domain
+ *
+ * Starts a call on its way. Main thread.
+ */
+void
+vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
+                GDBusMethodInvocation *invocation, GDBusMessage *message, GVariant *parameters,
+                VbDomainObj *dom)
+{
+    VbBusCall *call = g_new0(VbBusCall, 1);
+    const char *sender;
+
+    call->service = service;
+    call->method = method;
+    call->invocation = invocation;
+    call->message = message;
+    call->parameters = g_variant_ref_sink(parameters);
+    call->dom = dom != NULL ? vb_domain_obj_ref(dom) : NULL;
+    call->action = method->action;
+    /* GetXMLDesc(SECURE) reveals secrets: it needs the define action */
+    if (g_str_equal(method->method, "GetXMLDesc")) {
+        guint32 flags = 0;
+
+        g_variant_get(parameters, "(u)", &flags);
+        if (flags & 1)
+            call->action = VB_ACTION_DEFINE;
+    }
+    sender = invocation != NULL ? g_dbus_method_invocation_get_sender(invocation)
+                                : g_dbus_message_get_sender(message);
+    if (sender == NULL) {
+        g_autoptr(GError) error = g_error_new_literal(VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
+                                                      "calls must come through the bus");
+
+        call_reply(call, NULL, error);
+        return;
+    }
+    vb_bus_caller_lookup(service, sender, caller_ready, call);
+}
+
+/* Returns: the entry of @table named @name, or %NULL. */
+const VbBusMethod *
+vb_bus_method_lookup(const VbBusMethod *table, gsize n, const char *name)
+{
+    for (gsize i = 0; i < n; i++) {
+        if (g_str_equal(table[i].method, name))
+            return &table[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "bus-names.h"
+#include "bus-service.h"
+#include "qemu-caps.h"
+#include "vb-error.h"
+
+static gboolean
+check_flags(guint32 flags, guint32 allowed, const char *method, GError **error)
+{
+    if ((flags & ~allowed) == 0)
+        return TRUE;
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("%s: unsupported flags 0x%x"), method,
+                flags & ~allowed);
+    return FALSE;
+}
+
+static GVariant *
+define_xml(VbBusCall *call, GError **error)
+{
+    const char *xml;
+    guint32 flags;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    g_variant_get(call->parameters, "(&su)", &xml, &flags);
+    if (!check_flags(flags, 0, "DefineXML", error))
+        return NULL;
+    dom = vb_domain_define_xml(call->service->domains, xml, error);
+    if (dom == NULL)
+        return NULL;
+    return g_variant_new("(o)", dom->object_path);
+}
+
+static GVariant *
+lookup_by_name(VbBusCall *call, GError **error)
+{
+    const char *name;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    g_variant_get(call->parameters, "(&s)", &name);
+    dom = vb_domain_list_find_by_name(call->service->domains, name, error);
+    if (dom == NULL)
+        return NULL;
+    return g_variant_new("(o)", dom->object_path);
+}
+
+static GVariant *
+lookup_by_uuid(VbBusCall *call, GError **error)
+{
+    const char *uuid;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    g_variant_get(call->parameters, "(&s)", &uuid);
+    dom = vb_domain_list_find_by_uuid(call->service->domains, uuid, error);
+    if (dom == NULL)
+        return NULL;
+    return g_variant_new("(o)", dom->object_path);
+}
+
+static GVariant *
+list_domains(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+    g_autoptr(GPtrArray) doms = NULL;
+    GVariantBuilder b;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_flags(flags, VB_LIST_ALL_FLAGS, "ListDomains", error))
+        return NULL;
+    doms = vb_domain_list_collect(call->service->domains, flags);
+    g_variant_builder_init(&b, G_VARIANT_TYPE("ao"));
+    for (guint i = 0; i < doms->len; i++)
+        g_variant_builder_add(&b, "o", ((VbDomainObj *)doms->pdata[i])->object_path);
+    return g_variant_new("(ao)", &b);
+}
+
+static GVariant *
+get_capabilities(VbBusCall *call, GError **error)
+{
+    g_autofree char *xml = vb_qemu_caps_host_xml(call->service->host_uuid, error);
+
+    if (xml == NULL)
+        return NULL;
+    return g_variant_new("(s)", xml);
+}
+
+const VbBusMethod vb_bus_manager_methods[] = {
+    { "DefineXML", VB_ACTION_DEFINE, FALSE, define_xml },
+    { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name },
+    { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
+    { "ListDomains", VB_ACTION_READ, TRUE, list_domains },
+    { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
+};
+const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "bus-names.h"
+#include "bus-service.h"
+#include "bus-skeleton.h"
+#include "vb-error.h"
+
+/*
+ * Property access goes through polkit too: reads need
+ * org.virtbus.Virt1.read and writes their method's action. GDBus answers
+ * Properties.Get/GetAll/Set and GetManagedObjects itself, synchronously, so
+ * a connection filter takes those messages first: reads from a caller that
+ * has already passed the read check go on to GDBus untouched (the common,
+ * fast path); others, and every write, are answered here after an
+ * asynchronous authorization.
+ */
+
+#define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
+#define OBJECT_MANAGER_IFACE "org.freedesktop.DBus.ObjectManager"
+
+static GDBusInterfaceSkeleton *
+find_interface(VbBusService *service, const char *path, const char *iface, GError **error)
+{
+    GDBusObject *object;
+    GDBusInterface *found = NULL;
+
+    if (g_str_equal(path, VB_BUS_MANAGER_PATH) && g_str_equal(iface, VB_BUS_MANAGER_IFACE))
+        return G_DBUS_INTERFACE_SKELETON(g_object_ref(service->manager));
+    object = g_hash_table_lookup(service->domain_objects, path);
+    if (object != NULL)
+        found = g_dbus_object_get_interface(object, iface);
+    if (found == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no interface %s at %s", iface, path);
+        return NULL;
+    }
+    return G_DBUS_INTERFACE_SKELETON(found);
+}
+
+static GVariant *
+props_get_all(VbBusCall *call, GError **error)
+{
+    const char *iface;
+    g_autoptr(GDBusInterfaceSkeleton) skel = NULL;
+
+    g_variant_get(call->parameters, "(&s)", &iface);
+    skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface, error);
+    if (skel == NULL)
+        return NULL;
+    return g_variant_new_tuple((GVariant *[]){ g_dbus_interface_skeleton_get_properties(skel) },
+                               1);
+}
+
+static GVariant *
+props_get(VbBusCall *call, GError **error)
+{
+    const char *iface, *name;
+    g_autoptr(GDBusInterfaceSkeleton) skel = NULL;
+    g_autoptr(GVariant) all = NULL;
+    g_autoptr(GVariant) value = NULL;
+
+    g_variant_get(call->parameters, "(&s&s)", &iface, &name);
+    skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface, error);
+    if (skel == NULL)
+        return NULL;
+    all = g_variant_ref_sink(g_dbus_interface_skeleton_get_properties(skel));
+    value = g_variant_lookup_value(all, name, NULL);
+    if (value == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no property %s on %s", name, iface);
+        return NULL;
+    }
+    return g_variant_new("(v)", value);
+}
+
+static GVariant *
+get_managed_objects(VbBusCall *call, GError **error)
+{
+    GVariantBuilder objects;
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_variant_builder_init(&objects, G_VARIANT_TYPE("a{oa{sa{sv}}}"));
+    g_hash_table_iter_init(&iter, call->service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        GList *ifaces = g_dbus_object_get_interfaces(G_DBUS_OBJECT(value));
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sa{sv}}"));
+        for (GList *l = ifaces; l != NULL; l = l->next) {
+            GDBusInterfaceSkeleton *skel = l->data;
+
+            g_variant_builder_add(&b, "{s@a{sv}}",
+                                  g_dbus_interface_skeleton_get_info(skel)->name,
+                                  g_dbus_interface_skeleton_get_properties(skel));
+        }
+        g_list_free_full(ifaces, g_object_unref);
+        g_variant_builder_add(&objects, "{oa{sa{sv}}}", key, &b);
+    }
+    return g_variant_new("(a{oa{sa{sv}}})", &objects);
+}
+
+static const VbBusMethod property_methods[] = {
+    { "Get", VB_ACTION_READ, TRUE, props_get },
+    { "GetAll", VB_ACTION_READ, TRUE, props_get_all },
+    { "GetManagedObjects", VB_ACTION_READ, TRUE, get_managed_objects },
+};
+
+typedef struct {
+    VbBusService *service;
+    GDBusMessage *message;
+} Stolen;
+
+static void
+reply_error_message(VbBusService *service, GDBusMessage *message, const char *name,
+                    const char *text)
+{
+    g_autoptr(GDBusMessage) reply = g_dbus_message_new_method_error_literal(message, name, text);
+
+    g_dbus_connection_send_message(service->connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+                                   NULL, NULL);
+}
+
+static gboolean
+handle_stolen(gpointer data)
+{
+    Stolen *s = data;
+    GDBusMessage *msg = s->message;
+    GVariant *body = g_dbus_message_get_body(msg);
+    const char *member = g_dbus_message_get_member(msg);
+    const VbBusMethod *m = NULL;
+    g_autofree char *set_name = NULL;
+    VbDomainObj *dom = NULL;
+
+    if (g_str_equal(member, "Set")) {
+        const char *iface, *prop;
+        GDBusObject *object = g_hash_table_lookup(s->service->domain_objects,
+                                                  g_dbus_message_get_path(msg));
+
+        g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
+        set_name = g_strconcat("Set:", prop, NULL);
+        m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
+        if (object == NULL || m == NULL) {
+            reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
+                                "property is not writable or does not exist");
+            goto out;
+        }
+        {
+            g_autoptr(VbDBusDomain) iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+
+            dom = vb_bus_domain_skeleton_get_domain(iface_obj);
+        }
+    } else {
+        m = vb_bus_method_lookup(property_methods, G_N_ELEMENTS(property_methods), member);
+    }
+    if (m == NULL) {
+        reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.UnknownMethod",
+                            "unknown method");
+        goto out;
+    }
+    if (body == NULL)
+        body = g_variant_new("()");
+    vb_bus_dispatch(s->service, m, NULL, g_object_ref(msg), body, dom);
+out:
+    g_object_unref(msg);
+    g_free(s);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wants_checking(VbBusService *service, GDBusMessage *message)
+{
+    const char *path = g_dbus_message_get_path(message);
+    const char *iface = g_dbus_message_get_interface(message);
+    const char *member = g_dbus_message_get_member(message);
+    GVariant *body = g_dbus_message_get_body(message);
+    const char *target = NULL;
+
+    if (path == NULL || iface == NULL || member == NULL ||
+        !g_str_has_prefix(path, VB_BUS_MANAGER_PATH))
+        return FALSE;
+    if (g_str_equal(iface, OBJECT_MANAGER_IFACE))
+        return g_str_equal(member, "GetManagedObjects") &&
+               g_str_equal(path, VB_BUS_MANAGER_PATH) &&
+               !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message));
+    if (!g_str_equal(iface, PROPERTIES_IFACE) || body == NULL ||
+        !g_variant_is_of_type(body, G_VARIANT_TYPE_TUPLE) || g_variant_n_children(body) < 1)
+        return FALSE;
+    g_variant_get_child(body, 0, "&s", &target);
+    if (!g_str_has_prefix(target, "org.virtbus.Virt1."))
+        return FALSE;
+    if (g_str_equal(member, "Set"))
+        return g_variant_is_of_type(body, G_VARIANT_TYPE("(ssv)"));
+    if ((g_str_equal(member, "Get") && g_variant_is_of_type(body, G_VARIANT_TYPE("(ss)"))) ||
+        (g_str_equal(member, "GetAll") && g_variant_is_of_type(body, G_VARIANT_TYPE("(s)"))))
+        return !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message));
+    return FALSE;
+}
+
+/**
+ * vb_bus_properties_filter:
+ *
+ * GDBusConnection filter; runs on GDBus's worker thread, so it only
+ * decides, cheaply, and hands what it takes to the main context.
+ */
+GDBusMessage *
+vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+                         gpointer user_data)
+{
+    VbBusService *service = user_data;
+    Stolen *s;
+
+    if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
+        !wants_checking(service, message))
+        return message;
+    s = g_new0(Stolen, 1);
+    s->service = service;
+    s->message = message; /* the filter passes ownership to us */
+    g_main_context_invoke(service->main_context, handle_stolen, s);
+    return NULL;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "bus-errors.h"
+#include "bus-names.h"
+#include "bus-service.h"
+#include "bus-skeleton.h"
+#include "store.h"
+#include "vb-error.h"
+
+static gboolean
+uuid_usable(const char *s)
+{
+    unsigned char raw[16];
+    gboolean all_same = TRUE;
+
+    if (!vb_uuid_parse(s, raw))
+        return FALSE;
+    for (int i = 1; i < 16; i++)
+        all_same &= raw[i] == raw[0];
+    return !all_same; /* firmware often reports 0000... or ffff... */
+}
+
+/* The host UUID: persisted on first start so it never changes. */
+static char *
+load_host_uuid(const VbPaths *paths, GError **error)
+{
+    g_autofree char *file = g_build_filename(paths->data_dir, "host-uuid", NULL);
+    g_autofree char *contents = NULL;
+    g_autofree char *smbios = NULL;
+    unsigned char raw[16];
+    char uuid[37];
+
+    if (g_file_get_contents(file, &contents, NULL, NULL)) {
+        g_strstrip(contents);
+        if (uuid_usable(contents))
+            return g_steal_pointer(&contents);
+        g_warning("ignoring malformed host uuid in '%s'", file);
+    }
+    if (g_file_get_contents("/sys/class/dmi/id/product_uuid", &smbios, NULL, NULL) &&
+        uuid_usable(g_strstrip(smbios)) && vb_uuid_parse(smbios, raw)) {
+        vb_uuid_format(raw, uuid);
+    } else {
+        vb_uuid_generate(raw);
+        vb_uuid_format(raw, uuid);
+    }
+    {
+        g_autofree char *line = g_strconcat(uuid, "\n", NULL);
+
+        if (!vb_store_write_atomic(file, line, -1, 0644, error))
+            return NULL;
+    }
+    return g_strdup(uuid);
+}
+
+/**
+ * vb_bus_service_new:
+ * @paths: (transfer full): the service's directories
+ * @config: settings, copied
+ * @auth: (transfer full): the authorization checker
+ *
+ * Creates the directories and the domain list; nothing is loaded or
+ * exported yet.
+ */
+VbBusService *
+vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError **error)
+{
+    g_autoptr(VbPaths) owned_paths = paths;
+    VbBusService *service;
+    g_autofree char *host_uuid = NULL;
+    GThreadPool *pool;
+
+    if (!vb_paths_ensure(paths, error))
+        return NULL;
+    host_uuid = load_host_uuid(paths, error);
+    if (host_uuid == NULL)
+        return NULL;
+    pool = g_thread_pool_new(vb_bus_worker_run, NULL, (gint)config->worker_threads, FALSE,
+                             error);
+    if (pool == NULL)
+        return NULL;
+
+    vb_bus_errors_register();
+    service = g_new0(VbBusService, 1);
+    service->main_context = g_main_context_ref_thread_default();
+    service->paths = g_steal_pointer(&owned_paths);
+    service->config = *config;
+    service->auth = auth;
+    service->workers = pool;
+    service->host_uuid = g_steal_pointer(&host_uuid);
+    service->domain_objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                    g_object_unref);
+    g_mutex_init(&service->callers_lock);
+    service->domains = vb_domain_list_new(service->paths, vb_bus_domain_path,
+                                          vb_bus_domain_notify, service);
+    return service;
+}
+
+static VbDBusManager *
+make_manager(VbBusService *service)
+{
+    VbDBusManager *manager = vb_bus_manager_skeleton_new(service);
+
+    vb_dbus_manager_set_version(manager, PACKAGE_VERSION);
+    vb_dbus_manager_set_host_name(manager, g_get_host_name());
+    vb_dbus_manager_set_host_uuid(manager, service->host_uuid);
+    return manager;
+}
+
+/**
+ * vb_bus_service_start:
+ * @connection: the bus to serve on
+ *
+ * Exports the manager, loads every persistent domain and exports it. Call
+ * before owning the bus name, on the main thread.
+ */
+gboolean
+vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError **error)
+{
+    guint n;
+    gint64 t0 = g_get_monotonic_time();
+
+    service->connection = g_object_ref(connection);
+    vb_bus_callers_watch(service);
+    service->filter_id = g_dbus_connection_add_filter(connection, vb_bus_properties_filter,
+                                                      service, NULL);
+    service->manager = make_manager(service);
+    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(service->manager),
+                                          connection, VB_BUS_MANAGER_PATH, error)) {
+        vb_error_convert(error);
+        return FALSE;
+    }
+    service->object_manager = g_dbus_object_manager_server_new(VB_BUS_MANAGER_PATH);
+    g_dbus_object_manager_server_set_connection(service->object_manager, connection);
+
+    n = vb_domain_list_load_configs(service->domains);
+    g_message("loaded %u persistent domain%s in %.1f ms", n, n == 1 ? "" : "s",
+              (g_get_monotonic_time() - t0) / 1000.0);
+    return TRUE;
+}
+
+/**
+ * vb_bus_service_free:
+ *
+ * Waits for running workers, then drops everything. Domains' QEMU
+ * processes are not touched.
+ */
+void
+vb_bus_service_free(VbBusService *service)
+{
+    if (service == NULL)
+        return;
+    g_thread_pool_free(service->workers, FALSE, TRUE);
+    if (service->connection != NULL) {
+        g_dbus_connection_remove_filter(service->connection, service->filter_id);
+        g_dbus_connection_signal_unsubscribe(service->connection, service->name_owner_sub);
+    }
+    if (service->manager != NULL)
+        g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(service->manager));
+    g_clear_object(&service->manager);
+    g_clear_object(&service->object_manager);
+    g_hash_table_destroy(service->domain_objects);
+    vb_domain_list_free(service->domains);
+    if (service->callers != NULL)
+        g_hash_table_destroy(service->callers);
+    g_mutex_clear(&service->callers_lock);
+    vb_auth_free(service->auth);
+    vb_paths_free(service->paths);
+    g_clear_object(&service->connection);
+    g_main_context_unref(service->main_context);
+    g_free(service->host_uuid);
+    g_free(service);
+}

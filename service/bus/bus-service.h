@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "auth.h"
+#include "domain-list.h"
+#include "vb-caller.h"
+#include "vb-config.h"
+#include "vb-dbus-generated.h"
+#include "vb-paths.h"
+
+G_BEGIN_DECLS
+
+typedef struct _VbBusService VbBusService;
+typedef struct _VbBusCall VbBusCall;
+
+/* Runs on a worker thread (or the main thread for .inline_ entries). */
+typedef GVariant *(*VbBusWorkerFunc)(VbBusCall *call, GError **error);
+
+typedef struct {
+    const char *method;     /* D-Bus member name, or "Set:<Property>" */
+    const char *action;     /* polkit action */
+    gboolean inline_;       /* cheap, never blocks: run on the main thread */
+    VbBusWorkerFunc func;
+} VbBusMethod;
+
+/*
+ * One incoming call on its way: caller lookup → authorization → worker
+ * → reply on the main context. Either @invocation or @message is set
+ * (property writes are taken from the connection's filter as messages).
+ */
+struct _VbBusCall {
+    VbBusService *service;
+    const VbBusMethod *method;
+    GDBusMethodInvocation *invocation; /* nullable */
+    GDBusMessage *message;             /* nullable */
+    GVariant *parameters;
+    VbCaller *caller;
+    VbDomainObj *dom;                  /* nullable: the target domain, referenced */
+    const char *action;                /* may be raised from method->action (SECURE) */
+};
+
+struct _VbBusService {
+    GMainContext *main_context;
+    GDBusConnection *connection;
+    GDBusObjectManagerServer *object_manager;
+    VbDBusManager *manager;
+    GHashTable *domain_objects; /* main thread: object path -> VbDBusObjectSkeleton */
+    VbDomainList *domains;
+    VbAuth *auth;
+    VbPaths *paths;
+    VbConfig config;
+    GThreadPool *workers;
+    char *host_uuid;
+
+    GMutex callers_lock;
+    GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry */
+    guint name_owner_sub;
+    guint filter_id;
+};
+
+/* bus-service.c */
+VbBusService *vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth,
+                                 GError **error);
+gboolean vb_bus_service_start(VbBusService *service, GDBusConnection *connection,
+                              GError **error);
+void vb_bus_service_free(VbBusService *service);
+
+/* bus-dispatch.c */
+void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
+                     GDBusMethodInvocation *invocation, GDBusMessage *message,
+                     GVariant *parameters, VbDomainObj *dom);
+const VbBusMethod *vb_bus_method_lookup(const VbBusMethod *table, gsize n, const char *name);
+void vb_bus_worker_run(gpointer data, gpointer user_data);
+
+/* bus-caller.c */
+typedef void (*VbCallerReady)(VbCaller *caller, GError *error, gpointer user_data);
+void vb_bus_caller_lookup(VbBusService *service, const char *sender, VbCallerReady ready,
+                          gpointer user_data);
+gboolean vb_bus_caller_read_allowed(VbBusService *service, const char *sender);
+void vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender);
+void vb_bus_callers_watch(VbBusService *service);
+
+/* bus-manager.c */
+extern const VbBusMethod vb_bus_manager_methods[];
+extern const gsize vb_bus_manager_n_methods;
+
+/* bus-domain.c */
+void vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *event,
+                          const char *detail, gpointer user_data);
+extern const VbBusMethod vb_bus_domain_methods[];
+extern const gsize vb_bus_domain_n_methods;
+
+/* bus-properties.c */
+GDBusMessage *vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message,
+                                       gboolean incoming, gpointer user_data);
+
+
+G_END_DECLS

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "bus-names.h"
+#include "bus-service.h"
+#include "bus-skeleton.h"
+#include "vb-error.h"
+
+/*
+ * The generated skeletons emit one handle-* signal per method. We route
+ * every method call instead through one dispatcher and a table per
+ * interface (method → polkit action → worker), so authorization and
+ * threading are written once. Property reads stay with the generated code.
+ */
+
+struct _VbBusManagerSkeleton {
+    VbDBusManagerSkeleton parent;
+    VbBusService *service;
+};
+
+struct _VbBusDomainSkeleton {
+    VbDBusDomainSkeleton parent;
+    VbBusService *service;
+    VbDomainObj *dom;
+};
+
+G_DEFINE_TYPE(VbBusManagerSkeleton, vb_bus_manager_skeleton, VB_DBUS_TYPE_MANAGER_SKELETON)
+G_DEFINE_TYPE(VbBusDomainSkeleton, vb_bus_domain_skeleton, VB_DBUS_TYPE_DOMAIN_SKELETON)
+
+static void
+unknown_method(GDBusMethodInvocation *invocation, const char *method)
+{
+    g_dbus_method_invocation_return_error(invocation, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                                          "method %s is not supported", method);
+}
+
+static void
+manager_method_call(GDBusConnection *connection, const char *sender, const char *object_path,
+                    const char *interface_name, const char *method_name, GVariant *parameters,
+                    GDBusMethodInvocation *invocation, gpointer user_data)
+{
+    VbBusManagerSkeleton *self = user_data;
+    const VbBusMethod *m = vb_bus_method_lookup(vb_bus_manager_methods,
+                                                vb_bus_manager_n_methods, method_name);
+
+    if (m == NULL) {
+        unknown_method(invocation, method_name);
+        return;
+    }
+    vb_bus_dispatch(self->service, m, invocation, NULL, parameters, NULL);
+}
+
+static void
+domain_method_call(GDBusConnection *connection, const char *sender, const char *object_path,
+                   const char *interface_name, const char *method_name, GVariant *parameters,
+                   GDBusMethodInvocation *invocation, gpointer user_data)
+{
+    VbBusDomainSkeleton *self = user_data;
+    const VbBusMethod *m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods,
+                                                method_name);
+
+    if (m == NULL) {
+        unknown_method(invocation, method_name);
+        return;
+    }
+    vb_bus_dispatch(self->service, m, invocation, NULL, parameters, self->dom);
+}
+
+/* Writes are taken earlier, by the connection filter (bus-properties.c),
+ * to be authorized asynchronously; this is never reached in practice. */
+static gboolean
+refuse_set_property(GDBusConnection *connection, const char *sender, const char *object_path,
+                    const char *interface_name, const char *property_name, GVariant *value,
+                    GError **error, gpointer user_data)
+{
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_AUTHORIZED, "property %s cannot be set here",
+                property_name);
+    return FALSE;
+}
+
+static GDBusInterfaceVTable *
+make_vtable(GDBusInterfaceVTable *parent, GDBusInterfaceMethodCallFunc method_call)
+{
+    GDBusInterfaceVTable *vt = g_new0(GDBusInterfaceVTable, 1);
+
+    *vt = *parent;
+    vt->method_call = method_call;
+    vt->set_property = refuse_set_property;
+    return vt;
+}
+
+static GDBusInterfaceVTable *
+manager_get_vtable(GDBusInterfaceSkeleton *skeleton)
+{
+    static GDBusInterfaceVTable *vt;
+
+    if (g_once_init_enter(&vt)) {
+        GDBusInterfaceSkeletonClass *parent =
+            G_DBUS_INTERFACE_SKELETON_CLASS(vb_bus_manager_skeleton_parent_class);
+
+        g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), manager_method_call));
+    }
+    return vt;
+}
+
+static GDBusInterfaceVTable *
+domain_get_vtable(GDBusInterfaceSkeleton *skeleton)
+{
+    static GDBusInterfaceVTable *vt;
+
+    if (g_once_init_enter(&vt)) {
+        GDBusInterfaceSkeletonClass *parent =
+            G_DBUS_INTERFACE_SKELETON_CLASS(vb_bus_domain_skeleton_parent_class);
+
+        g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), domain_method_call));
+    }
+    return vt;
+}
+
+static void
+vb_bus_manager_skeleton_class_init(VbBusManagerSkeletonClass *klass)
+{
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = manager_get_vtable;
+}
+
+static void
+vb_bus_manager_skeleton_init(VbBusManagerSkeleton *self)
+{
+}
+
+static void
+domain_skeleton_finalize(GObject *object)
+{
+    VbBusDomainSkeleton *self = (VbBusDomainSkeleton *)object;
+
+    g_clear_pointer(&self->dom, vb_domain_obj_unref);
+    G_OBJECT_CLASS(vb_bus_domain_skeleton_parent_class)->finalize(object);
+}
+
+static void
+vb_bus_domain_skeleton_class_init(VbBusDomainSkeletonClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = domain_skeleton_finalize;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = domain_get_vtable;
+}
+
+static void
+vb_bus_domain_skeleton_init(VbBusDomainSkeleton *self)
+{
+}
+
+/* Returns: (transfer full): the Manager interface, routed to the dispatcher. */
+VbDBusManager *
+vb_bus_manager_skeleton_new(VbBusService *service)
+{
+    VbBusManagerSkeleton *self = g_object_new(VB_TYPE_BUS_MANAGER_SKELETON, NULL);
+
+    self->service = service;
+    return VB_DBUS_MANAGER(self);
+}
+
+/* Returns: (transfer full): a Domain interface for @dom. */
+VbDBusDomain *
+vb_bus_domain_skeleton_new(VbBusService *service, VbDomainObj *dom)
+{
+    VbBusDomainSkeleton *self = g_object_new(VB_TYPE_BUS_DOMAIN_SKELETON, NULL);
+
+    self->service = service;
+    self->dom = vb_domain_obj_ref(dom);
+    return VB_DBUS_DOMAIN(self);
+}
+
+/* Returns: (transfer none): the domain behind a Domain interface. */
+VbDomainObj *
+vb_bus_domain_skeleton_get_domain(VbDBusDomain *iface)
+{
+    g_return_val_if_fail(VB_IS_BUS_DOMAIN_SKELETON(iface), NULL);
+    return ((VbBusDomainSkeleton *)iface)->dom;
+}

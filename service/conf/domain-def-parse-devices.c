@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Parsing the children of <devices>. */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-def-priv.h"
+#include "vb-error.h"
+
+/* libvirt's order of device kinds in <devices>; unknown names go after all of these */
+const char *const vb_device_ranks[] = {
+    "disk", "controller", "lease", "filesystem", "interface", "smartcard", "serial",
+    "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio", "video",
+    "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng", "nvram",
+    "panic", "shmem", "memory", "iommu", "vsock", "crypto", NULL
+};
+/* libvirt's order of children inside one device */
+const char *const vb_disk_ranks[] = {
+    "driver", "auth", "source", "backingStore", "backenddomain", "geometry", "blockio",
+    "mirror", "target", "iotune", "readonly", "shareable", "transient", "serial", "wwn",
+    "vendor", "product", "encryption", "boot", "alias", "address", NULL
+};
+const char *const vb_controller_ranks[] = {
+    "model", "target", "pcihole64", "driver", "alias", "master", "address", NULL
+};
+const char *const vb_interface_ranks[] = {
+    "mac", "source", "virtualport", "ip", "route", "script", "downscript", "backenddomain",
+    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming", "link",
+    "mtu", "coalesce", "boot", "alias", "rom", "address", NULL
+};
+const char *const vb_chardev_ranks[] = {
+    "source", "protocol", "log", "target", "alias", "address", NULL
+};
+const char *const vb_generic_dev_ranks[] = {
+    "source", "driver", "model", "stats", "backend", "rate", "alias", "address", NULL
+};
+const char *const vb_video_ranks[] = { "driver", "model", "alias", "address", NULL };
+const char *const vb_rng_ranks[] = { "rate", "backend", "driver", "alias", "address", NULL };
+
+static const char *const disk_types[] = { "file", "block", NULL };
+static const char *const disk_devices[] = { "disk", "cdrom", "floppy", NULL };
+static const char *const disk_buses[] = { "virtio", "sata", "scsi", "ide", "fdc", "usb",
+                                          NULL };
+static const char *const controller_types[] = { "pci", "usb", "virtio-serial", "sata", "scsi",
+                                                "ide", "fdc", "ccid", "isa", NULL };
+static const char *const net_types[] = { "user", "network", "bridge", "ethernet", "direct",
+                                         NULL };
+static const char *const chr_types[] = { "pty", "file", "unix", "null", "vc", "stdio", "dev",
+                                         "pipe", "tcp", "udp", "spicevmc", "spiceport",
+                                         "qemu-vdagent", "dbus", NULL };
+static const char *const serial_targets[] = { "isa-serial", "usb-serial", "pci-serial",
+                                              "spapr-vio-serial", "system-serial",
+                                              "sclp-serial", "isa-debug", NULL };
+static const char *const console_targets[] = { "serial", "virtio", "xen", "uml", "sclp",
+                                               "sclplm", NULL };
+static const char *const channel_targets[] = { "virtio", "guestfwd", "xen", NULL };
+static const char *const input_types[] = { "tablet", "mouse", "keyboard", "passthrough",
+                                           "evdev", NULL };
+static const char *const input_buses[] = { "usb", "ps2", "virtio", "xen", "none", NULL };
+static const char *const graphics_types[] = { "vnc", "spice", "sdl", "rdp", "desktop",
+                                              "egl-headless", "dbus", NULL };
+static const char *const video_models[] = { "vga", "cirrus", "vmvga", "xen", "vbox", "qxl",
+                                            "parallels", "virtio", "gop", "none", "bochs",
+                                            "ramfb", NULL };
+static const char *const watchdog_models[] = { "i6300esb", "ib700", "diag288", "itco", NULL };
+static const char *const watchdog_actions[] = { "reset", "shutdown", "poweroff", "pause",
+                                                "none", "dump", "inject-nmi", NULL };
+static const char *const balloon_models[] = { "virtio", "virtio-transitional",
+                                              "virtio-non-transitional", "xen", "none", NULL };
+static const char *const rng_models[] = { "virtio", "virtio-transitional",
+                                          "virtio-non-transitional", NULL };
+static const char *const rng_backends[] = { "random", "egd", "builtin", NULL };
+static const char *const panic_models[] = { "isa", "pseries", "hyperv", "s390", "pvpanic",
+                                            NULL };
+
+static xmlNode *
+first_child(xmlNode *parent, const char *name)
+{
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        if (vb_xml_is(c, name))
+            return c;
+    }
+    return NULL;
+}
+
+static gboolean
+parse_address_child(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    xmlNode *a = first_child(node, "address");
+
+    if (a == NULL)
+        return TRUE;
+    return vb_address_parse(&dev->addr, a, error);
+}
+
+/* marks @sub present and keeps what of @node is not in @known */
+static void
+sub_collect(VbSubElem *sub, xmlNode *node, const char *const known[])
+{
+    sub->present = TRUE;
+    vb_extra_collect(&sub->extra, node, known, NULL, NULL);
+}
+
+static const char *
+disk_bus_from_dev(const char *dev)
+{
+    if (g_str_has_prefix(dev, "vd"))
+        return "virtio";
+    if (g_str_has_prefix(dev, "hd"))
+        return "ide";
+    if (g_str_has_prefix(dev, "fd"))
+        return "fdc";
+    if (g_str_has_prefix(dev, "sd"))
+        return "scsi";
+    return NULL;
+}
+
+static gboolean
+parse_disk_target(VbDeviceDef *dev, xmlNode *t, GError **error)
+{
+    static const char *const known[] = { "dev", "bus", NULL };
+
+    dev->target_dev = vb_xml_prop(t, "dev");
+    if (dev->target_dev == NULL || *dev->target_dev == '\0') {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, t, "missing attribute 'dev'");
+        return FALSE;
+    }
+    if (!vb_xml_prop_enum(t, "bus", disk_buses, FALSE, &dev->bus, error))
+        return FALSE;
+    if (dev->bus == NULL) {
+        dev->bus = g_strdup(disk_bus_from_dev(dev->target_dev));
+        if (dev->bus == NULL) {
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, t,
+                              "cannot infer the bus of disk '%s'; set attribute 'bus'",
+                              dev->target_dev);
+            return FALSE;
+        }
+    }
+    sub_collect(&dev->target, t, known);
+    return TRUE;
+}
+
+static gboolean
+parse_disk(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "type", "device", NULL };
+    static const char *const modelled[] = { "driver", "source", "target", "readonly",
+                                            "shareable", "address", NULL };
+    static const char *const driver_known[] = { "name", "type", NULL };
+    static const char *const file_known[] = { "file", NULL };
+    static const char *const block_known[] = { "dev", NULL };
+    xmlNode *c;
+
+    if (!vb_xml_prop_enum(node, "type", disk_types, FALSE, &dev->type, error) ||
+        !vb_xml_prop_enum(node, "device", disk_devices, FALSE, &dev->device, error))
+        return FALSE;
+    if (dev->type == NULL)
+        dev->type = g_strdup("file");
+    if (dev->device == NULL)
+        dev->device = g_strdup("disk");
+    if ((c = first_child(node, "driver")) != NULL) {
+        dev->driver_name = vb_xml_prop(c, "name");
+        dev->driver_type = vb_xml_prop(c, "type");
+        sub_collect(&dev->driver, c, driver_known);
+    }
+    if ((c = first_child(node, "source")) != NULL) {
+        gboolean file = strcmp(dev->type, "file") == 0;
+        dev->source_path = vb_xml_prop(c, file ? "file" : "dev");
+        sub_collect(&dev->source, c, file ? file_known : block_known);
+    }
+    if ((c = first_child(node, "target")) == NULL) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "missing <target dev=> element");
+        return FALSE;
+    }
+    if (!parse_disk_target(dev, c, error))
+        return FALSE;
+    dev->readonly = first_child(node, "readonly") != NULL;
+    dev->shareable = first_child(node, "shareable") != NULL;
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_disk_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_opt_int(xmlNode *node, const char *attr, guint max, int *out, GError **error)
+{
+    g_autofree char *v = vb_xml_prop(node, attr);
+    guint u;
+
+    if (v == NULL)
+        return TRUE;
+    if (!vb_xml_parse_uint(node, attr, v, max, &u, error))
+        return FALSE;
+    *out = (int)u;
+    return TRUE;
+}
+
+static gboolean
+parse_controller(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "type", "index", "model", "ports", "vectors", NULL };
+    static const char *const modelled[] = { "address", NULL };
+    g_autofree char *index = vb_xml_prop(node, "index");
+
+    if (!vb_xml_prop_enum(node, "type", controller_types, TRUE, &dev->type, error))
+        return FALSE;
+    if (index != NULL && !vb_xml_parse_uint(node, "index", index, 255, &dev->index, error))
+        return FALSE;
+    if (!parse_opt_int(node, "ports", 255, &dev->ports, error) ||
+        !parse_opt_int(node, "vectors", 65535, &dev->vectors, error))
+        return FALSE;
+    dev->model = vb_xml_prop(node, "model");
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_controller_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_interface(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "type", NULL };
+    static const char *const modelled[] = { "mac", "source", "model", "address", NULL };
+    static const char *const model_known[] = { "type", NULL };
+    xmlNode *c;
+
+    if (!vb_xml_prop_enum(node, "type", net_types, TRUE, &dev->type, error))
+        return FALSE;
+    if ((c = first_child(node, "mac")) != NULL) {
+        g_autofree char *mac = vb_xml_prop(c, "address");
+        if (mac == NULL) {
+            vb_set_error_line(error, VB_ERROR_INVALID_XML, c, "missing attribute 'address'");
+            return FALSE;
+        }
+        if (!vb_mac_parse(mac, &dev->mac)) {
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, c, "malformed MAC address '%s'",
+                              mac);
+            return FALSE;
+        }
+    }
+    if ((c = first_child(node, "source")) != NULL)
+        sub_collect(&dev->source, c, NULL);
+    if ((c = first_child(node, "model")) != NULL) {
+        dev->model = vb_xml_prop(c, "type");
+        sub_collect(&dev->model_elem, c, model_known);
+    }
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_interface_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_chardev_target(VbDeviceDef *dev, xmlNode *t, GError **error)
+{
+    static const char *const known[] = { "type", "port", "name", NULL };
+    const char *const *types = dev->kind == VB_DEV_SERIAL    ? serial_targets
+                               : dev->kind == VB_DEV_CONSOLE ? console_targets
+                                                             : channel_targets;
+
+    if (!vb_xml_prop_enum(t, "type", types, dev->kind == VB_DEV_CHANNEL, &dev->target_type,
+                          error) ||
+        !parse_opt_int(t, "port", 65535, &dev->target_port, error))
+        return FALSE;
+    dev->target_name = vb_xml_prop(t, "name");
+    sub_collect(&dev->target, t, known);
+    return TRUE;
+}
+
+static gboolean
+parse_chardev(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "type", NULL };
+    static const char *const modelled[] = { "source", "target", "address", NULL };
+    xmlNode *c;
+
+    if (!vb_xml_prop_enum(node, "type", chr_types, FALSE, &dev->type, error))
+        return FALSE;
+    if (dev->type == NULL)
+        dev->type = g_strdup("pty");
+    if ((c = first_child(node, "source")) != NULL) {
+        dev->source_path = vb_xml_prop(c, "path");
+        sub_collect(&dev->source, c, NULL);
+    }
+    if ((c = first_child(node, "target")) != NULL) {
+        if (!parse_chardev_target(dev, c, error))
+            return FALSE;
+    } else if (dev->kind == VB_DEV_CHANNEL) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "missing <target> element");
+        return FALSE;
+    }
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_chardev_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_graphics(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "type", "port", "autoport", "listen", "passwd", NULL };
+    static const char *const modelled[] = { NULL };
+    g_autofree char *port = vb_xml_prop(node, "port");
+
+    if (!vb_xml_prop_enum(node, "type", graphics_types, TRUE, &dev->type, error) ||
+        !vb_xml_prop_yesno(node, "autoport", "yes", "no", &dev->autoport, error))
+        return FALSE;
+    if (port != NULL && strcmp(port, "-1") == 0)
+        dev->port = -1, dev->autoport = dev->autoport < 0 ? 1 : dev->autoport;
+    else if (!parse_opt_int(node, "port", 65535, &dev->port, error))
+        return FALSE;
+    dev->listen = vb_xml_prop(node, "listen");
+    dev->passwd = vb_xml_prop(node, "passwd");
+    vb_extra_collect(&dev->extra, node, known, modelled, NULL);
+    return TRUE;
+}
+
+static gboolean
+parse_video(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const modelled[] = { "model", "address", NULL };
+    static const char *const model_known[] = { "type", "vram", "heads", "primary", NULL };
+    xmlNode *m = first_child(node, "model");
+
+    if (m != NULL) {
+        g_autofree char *vram = vb_xml_prop(m, "vram");
+        g_autofree char *heads = vb_xml_prop(m, "heads");
+
+        if (!vb_xml_prop_enum(m, "type", video_models, TRUE, &dev->model, error) ||
+            !vb_xml_prop_yesno(m, "primary", "yes", "no", &dev->primary, error))
+            return FALSE;
+        if (vram != NULL && !vb_xml_parse_uint(m, "vram", vram, G_MAXINT, &dev->vram, error))
+            return FALSE;
+        if (heads != NULL && !vb_xml_parse_uint(m, "heads", heads, 16, &dev->heads, error))
+            return FALSE;
+        sub_collect(&dev->model_elem, m, model_known);
+    }
+    vb_extra_collect(&dev->extra, node, NULL, modelled, vb_video_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_simple(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const input_known[] = { "type", "bus", NULL };
+    static const char *const model_known[] = { "model", NULL };
+    static const char *const wd_known[] = { "model", "action", NULL };
+    static const char *const modelled[] = { "address", NULL };
+    const char *const *known = model_known;
+    gboolean ok = TRUE;
+
+    switch (dev->kind) {
+    case VB_DEV_INPUT:
+        known = input_known;
+        ok = vb_xml_prop_enum(node, "type", input_types, TRUE, &dev->type, error) &&
+             vb_xml_prop_enum(node, "bus", input_buses, FALSE, &dev->bus, error);
+        break;
+    case VB_DEV_WATCHDOG:
+        known = wd_known;
+        ok = vb_xml_prop_enum(node, "model", watchdog_models, TRUE, &dev->model, error) &&
+             vb_xml_prop_enum(node, "action", watchdog_actions, FALSE, &dev->action, error);
+        break;
+    case VB_DEV_MEMBALLOON:
+        ok = vb_xml_prop_enum(node, "model", balloon_models, TRUE, &dev->model, error);
+        break;
+    case VB_DEV_PANIC:
+        ok = vb_xml_prop_enum(node, "model", panic_models, FALSE, &dev->model, error);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    if (!ok)
+        return FALSE;
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_generic_dev_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_rng(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "model", NULL };
+    static const char *const modelled[] = { "backend", "address", NULL };
+    xmlNode *b = first_child(node, "backend");
+
+    if (!vb_xml_prop_enum(node, "model", rng_models, TRUE, &dev->model, error))
+        return FALSE;
+    if (b != NULL) {
+        if (!vb_xml_prop_enum(b, "model", rng_backends, TRUE, &dev->backend_model, error))
+            return FALSE;
+        sub_collect(&dev->backend, b, known);
+        if (dev->backend.extra.children == NULL) {
+            dev->backend_text = g_strstrip(vb_xml_text(b));
+            if (*dev->backend_text == '\0')
+                g_clear_pointer(&dev->backend_text, g_free);
+        }
+    }
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_rng_ranks);
+    return parse_address_child(dev, node, error);
+}
+
+static gboolean
+parse_device(VbDomainDef *def, xmlNode *node, GError **error)
+{
+    int kind = node->ns == NULL ? vb_enum_from_string(vb_device_kind_names,
+                                                      (const char *)node->name)
+                                : -1;
+    g_autoptr(GPtrArray) holder = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vb_device_def_free);
+    VbDeviceDef *dev;
+    gboolean ok;
+
+    if (kind < 0 || kind == VB_DEV_UNKNOWN)
+        kind = VB_DEV_UNKNOWN;
+    dev = vb_device_def_new(kind);
+    g_ptr_array_add(holder, dev);
+    dev->line = xmlGetLineNo(node);
+    dev->rank = node->ns != NULL ? G_MAXINT - 1
+                                 : vb_rank_lookup(vb_device_ranks, (const char *)node->name);
+    switch (dev->kind) {
+    case VB_DEV_DISK: ok = parse_disk(dev, node, error); break;
+    case VB_DEV_CONTROLLER: ok = parse_controller(dev, node, error); break;
+    case VB_DEV_INTERFACE: ok = parse_interface(dev, node, error); break;
+    case VB_DEV_SERIAL:
+    case VB_DEV_CONSOLE:
+    case VB_DEV_CHANNEL: ok = parse_chardev(dev, node, error); break;
+    case VB_DEV_GRAPHICS: ok = parse_graphics(dev, node, error); break;
+    case VB_DEV_VIDEO: ok = parse_video(dev, node, error); break;
+    case VB_DEV_RNG: ok = parse_rng(dev, node, error); break;
+    case VB_DEV_INPUT:
+    case VB_DEV_WATCHDOG:
+    case VB_DEV_MEMBALLOON:
+    case VB_DEV_PANIC: ok = parse_simple(dev, node, error); break;
+    default:
+        dev->raw = vb_raw_elem_new(node, dev->rank);
+        g_ptr_array_add(def->unknown_elements, g_strdup(dev->raw->name));
+        ok = TRUE;
+        break;
+    }
+    if (!ok)
+        return FALSE;
+    g_ptr_array_add(def->priv->devices, g_ptr_array_steal_index(holder, 0));
+    return TRUE;
+}
+
+/**
+ * vb_domain_def_parse_devices:
+ * @def: the definition being parsed
+ * @devices: the <devices> element
+ * @error: error
+ */
+gboolean
+vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
+{
+    vb_extra_collect(&def->priv->devices_extra, devices, NULL, NULL, NULL);
+    /* children are handled below, not kept as extra */
+    g_clear_pointer(&def->priv->devices_extra.children, g_ptr_array_unref);
+    for (xmlNode *c = devices->children; c != NULL; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (vb_xml_is(c, "emulator")) {
+            if (def->priv->emulator == NULL)
+                def->priv->emulator = g_strstrip(vb_xml_text(c));
+            continue;
+        }
+        if (!parse_device(def, c, error))
+            return FALSE;
+    }
+    return TRUE;
+}

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Parsing <domain> XML: the document and the top-level elements (devices elsewhere). */
+#include "config.h"
+
+#include <string.h>
+
+#include <libxml/parser.h>
+
+#include "domain-def-priv.h"
+#include "vb-error.h"
+
+/* refuse documents larger than this before libxml2 sees them */
+#define VB_DOMAIN_XML_MAX_BYTES (10 * 1024 * 1024)
+#define VB_VCPUS_MAX 4096
+
+const char *const vb_top_ranks[] = {
+    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
+    "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
+    "iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo",
+    "bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock", "on_poweroff",
+    "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel", "keywrap",
+    "launchSecurity", NULL
+};
+const char *const vb_os_ranks[] = {
+    "type", "firmware", "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "acpi", "init",
+    "initarg", "initenv", "initdir", "inituser", "initgroup", "boot", "bootmenu", "smbios",
+    "bios", NULL
+};
+const char *const vb_features_ranks[] = {
+    "acpi", "apic", "pae", "hap", "viridian", "privnet", "hyperv", "kvm", "xen", "pvspinlock",
+    "pmu", "vmport", "gic", "smm", "ioapic", "hpt", "htm", "nested-hv", "msrs", "ccf-assist",
+    "cfpc", "sbbc", "ibs", "tcg", "async-teardown", "ras", "ps2", NULL
+};
+const char *const vb_cpu_ranks[] = {
+    "model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa", NULL
+};
+
+static const char *const boot_devs[] = { "hd", "fd", "cdrom", "network", NULL };
+static const char *const cpu_modes[] = { "custom", "host-model", "host-passthrough",
+                                         "maximum", NULL };
+static const char *const clock_offsets[] = { "utc", "localtime", "timezone", "variable",
+                                             "absolute", NULL };
+static const char *const vcpu_placements[] = { "static", "auto", NULL };
+
+static xmlNode *
+find_child(xmlNode *parent, const char *name)
+{
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        if (vb_xml_is(c, name))
+            return c;
+    }
+    return NULL;
+}
+
+static char *
+child_text(xmlNode *parent, const char *name)
+{
+    xmlNode *c = find_child(parent, name);
+
+    return c != NULL ? vb_xml_text(c) : NULL;
+}
+
+static gboolean
+parse_memory_elem(xmlNode *node, VbExtra *extra, guint64 *out_kib, GError **error)
+{
+    static const char *const known[] = { "unit", "slots", NULL };
+    g_autofree char *unit = vb_xml_prop(node, "unit");
+    g_autofree char *text = vb_xml_text(node);
+    g_autoptr(GError) local = NULL;
+
+    if (!vb_domain_memory_parse_kib(text, unit, out_kib, &local)) {
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, node, "%s", local->message);
+        return FALSE;
+    }
+    if (*out_kib == 0) {
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
+                          "value must be a positive integer, got '%s'", g_strstrip(text));
+        return FALSE;
+    }
+    if (extra != NULL)
+        vb_extra_collect(extra, node, known, NULL, NULL);
+    return TRUE;
+}
+
+static gboolean
+parse_memory(VbDomainDef *def, xmlNode *root, GError **error)
+{
+    struct _VbDomainDefPrivate *p = def->priv;
+    xmlNode *mem = find_child(root, "memory");
+    xmlNode *cur = find_child(root, "currentMemory");
+    xmlNode *max = find_child(root, "maxMemory");
+
+    if (mem == NULL) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, root, "missing <memory> element");
+        return FALSE;
+    }
+    if (!parse_memory_elem(mem, &p->memory_extra, &def->max_memory_kib, error))
+        return FALSE;
+    def->current_memory_kib = def->max_memory_kib;
+    if (cur != NULL) {
+        if (!parse_memory_elem(cur, &p->current_memory_extra, &def->current_memory_kib, error))
+            return FALSE;
+        if (def->current_memory_kib > def->max_memory_kib) {
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, cur,
+                              "current memory %" G_GUINT64_FORMAT
+                              " KiB is larger than memory %" G_GUINT64_FORMAT " KiB",
+                              def->current_memory_kib, def->max_memory_kib);
+            return FALSE;
+        }
+    }
+    if (max != NULL) {
+        g_autofree char *slots = vb_xml_prop(max, "slots");
+
+        p->max_memory_elem.present = TRUE;
+        if (!parse_memory_elem(max, &p->max_memory_elem.extra, &p->max_memory_limit_kib, error))
+            return FALSE;
+        if (slots != NULL &&
+            !vb_xml_parse_uint(max, "slots", slots, 255, &p->max_memory_slots, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_vcpu(VbDomainDef *def, xmlNode *root, GError **error)
+{
+    static const char *const known[] = { "placement", "current", NULL };
+    xmlNode *node = find_child(root, "vcpu");
+    g_autofree char *text = NULL;
+    g_autofree char *current = NULL;
+
+    def->vcpus_max = def->vcpus_current = 1;
+    if (node == NULL)
+        return TRUE;
+    text = vb_xml_text(node);
+    current = vb_xml_prop(node, "current");
+    if (!vb_xml_prop_enum(node, "placement", vcpu_placements, FALSE, &def->priv->vcpu_placement,
+                          error) ||
+        !vb_xml_parse_uint(node, NULL, text, VB_VCPUS_MAX, &def->vcpus_max, error))
+        return FALSE;
+    if (def->vcpus_max == 0) {
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
+                          "value must be a positive integer, got '%s'", g_strstrip(text));
+        return FALSE;
+    }
+    def->vcpus_current = def->vcpus_max;
+    if (current != NULL) {
+        if (!vb_xml_parse_uint(node, "current", current, VB_VCPUS_MAX, &def->vcpus_current,
+                               error))
+            return FALSE;
+        if (def->vcpus_current == 0 || def->vcpus_current > def->vcpus_max) {
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
+                              "current vcpus %u must be between 1 and the maximum %u",
+                              def->vcpus_current, def->vcpus_max);
+            return FALSE;
+        }
+    }
+    vb_extra_collect(&def->priv->vcpu_extra, node, known, NULL, NULL);
+    return TRUE;
+}
+
+static gboolean
+parse_loader(struct _VbDomainDefPrivate *p, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "readonly", "type", NULL };
+    static const char *const yesno[] = { "yes", "no", NULL };
+    static const char *const types[] = { "rom", "pflash", NULL };
+
+    p->loader.present = TRUE;
+    if (!vb_xml_prop_enum(node, "readonly", yesno, FALSE, &p->loader_readonly, error) ||
+        !vb_xml_prop_enum(node, "type", types, FALSE, &p->loader_type, error))
+        return FALSE;
+    p->loader_path = vb_xml_text(node);
+    vb_extra_collect(&p->loader.extra, node, known, NULL, NULL);
+    return TRUE;
+}
+
+static gboolean
+parse_os(VbDomainDef *def, xmlNode *root, GError **error)
+{
+    static const char *const modelled[] = { "type", "loader", "kernel", "initrd", "cmdline",
+                                            "boot", NULL };
+    static const char *const type_known[] = { "arch", "machine", NULL };
+    struct _VbDomainDefPrivate *p = def->priv;
+    xmlNode *os = find_child(root, "os");
+    xmlNode *type;
+
+    if (os == NULL || (type = find_child(os, "type")) == NULL) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, os != NULL ? os : root,
+                          "missing <os><type> element");
+        return FALSE;
+    }
+    p->os_type = g_strstrip(vb_xml_text(type));
+    if (strcmp(p->os_type, "hvm") != 0) {
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, type,
+                          "unsupported os type '%s' (expected 'hvm')", p->os_type);
+        return FALSE;
+    }
+    p->os_arch = vb_xml_prop(type, "arch");
+    p->os_machine = vb_xml_prop(type, "machine");
+    vb_extra_collect(&p->os_type_extra, type, type_known, NULL, NULL);
+    for (xmlNode *c = os->children; c != NULL; c = c->next) {
+        g_autofree char *dev = NULL;
+
+        if (vb_xml_is(c, "boot")) {
+            if (!vb_xml_prop_enum(c, "dev", boot_devs, TRUE, &dev, error))
+                return FALSE;
+            g_ptr_array_add(p->boot_devs, g_steal_pointer(&dev));
+        } else if (vb_xml_is(c, "loader") && !p->loader.present) {
+            if (!parse_loader(p, c, error))
+                return FALSE;
+        }
+    }
+    p->kernel = child_text(os, "kernel");
+    p->initrd = child_text(os, "initrd");
+    p->cmdline = child_text(os, "cmdline");
+    vb_extra_collect(&p->os_extra, os, NULL, modelled, vb_os_ranks);
+    return TRUE;
+}
+
+static void
+parse_features(VbDomainDef *def, xmlNode *root)
+{
+    struct _VbDomainDefPrivate *p = def->priv;
+    xmlNode *node = find_child(root, "features");
+    g_autoptr(GPtrArray) modelled = g_ptr_array_new();
+
+    if (node == NULL)
+        return;
+    p->has_features = TRUE;
+    /* only the attribute-less forms are modelled; <apic eoi='on'/> is kept verbatim */
+    for (xmlNode *c = node->children; c != NULL; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || c->ns != NULL || c->properties != NULL ||
+            c->children != NULL)
+            continue;
+        if (vb_xml_is(c, "acpi") && !p->acpi)
+            p->acpi = TRUE;
+        else if (vb_xml_is(c, "apic") && !p->apic)
+            p->apic = TRUE;
+        else if (vb_xml_is(c, "pae") && !p->pae)
+            p->pae = TRUE;
+    }
+    if (p->acpi)
+        g_ptr_array_add(modelled, (gpointer) "acpi");
+    if (p->apic)
+        g_ptr_array_add(modelled, (gpointer) "apic");
+    if (p->pae)
+        g_ptr_array_add(modelled, (gpointer) "pae");
+    g_ptr_array_add(modelled, NULL);
+    vb_extra_collect(&p->features_extra, node, NULL, (const char *const *)modelled->pdata,
+                     vb_features_ranks);
+}
+
+static gboolean
+parse_cpu_clock(VbDomainDef *def, xmlNode *root, GError **error)
+{
+    static const char *const cpu_known[] = { "mode", NULL };
+    static const char *const clock_known[] = { "offset", NULL };
+    struct _VbDomainDefPrivate *p = def->priv;
+    xmlNode *cpu = find_child(root, "cpu");
+    xmlNode *clock = find_child(root, "clock");
+
+    if (cpu != NULL) {
+        p->cpu.present = TRUE;
+        if (!vb_xml_prop_enum(cpu, "mode", cpu_modes, FALSE, &p->cpu_mode, error))
+            return FALSE;
+        vb_extra_collect(&p->cpu.extra, cpu, cpu_known, NULL, vb_cpu_ranks);
+    }
+    if (clock != NULL) {
+        p->clock.present = TRUE;
+        if (!vb_xml_prop_enum(clock, "offset", clock_offsets, FALSE, &p->clock_offset, error))
+            return FALSE;
+        vb_extra_collect(&p->clock.extra, clock, clock_known, NULL, NULL);
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_lifecycle(xmlNode *root, const char *name, VbLifecycleAction *out, GError **error)
+{
+    xmlNode *node = find_child(root, name);
+    g_autofree char *text = NULL;
+    int v;
+
+    if (node == NULL)
+        return TRUE;
+    text = g_strstrip(vb_xml_text(node));
+    v = vb_enum_from_string(vb_lifecycle_names, text);
+    if (v < 0) {
+        g_autofree char *list = g_strjoinv(", ", (char **)vb_lifecycle_names);
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
+                          "invalid value '%s' (expected one of: %s)", text, list);
+        return FALSE;
+    }
+    *out = v;
+    return TRUE;
+}
+
+static gboolean
+parse_identity(VbDomainDef *def, xmlNode *root, GError **error)
+{
+    xmlNode *name = find_child(root, "name");
+    xmlNode *uuid = find_child(root, "uuid");
+    xmlNode *metadata = find_child(root, "metadata");
+    g_autoptr(GError) local = NULL;
+
+    if (name == NULL) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, root, "missing <name> element");
+        return FALSE;
+    }
+    def->name = vb_xml_text(name);
+    if (!vb_domain_def_name_validate(def->name, &local)) {
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, name, "%s", local->message);
+        return FALSE;
+    }
+    if (uuid != NULL) {
+        g_autofree char *text = vb_xml_text(uuid);
+        if (!vb_uuid_parse(text, def->uuid)) {
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, uuid, "malformed uuid '%s'", text);
+            return FALSE;
+        }
+    } else {
+        vb_uuid_generate(def->uuid);
+    }
+    def->title = child_text(root, "title");
+    def->description = child_text(root, "description");
+    if (metadata != NULL) {
+        VbRawElem *raw = vb_raw_elem_new(metadata, 0);
+        def->priv->metadata_xml = g_steal_pointer(&raw->xml);
+        vb_raw_elem_free(raw);
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_root(VbDomainDef *def, xmlNode *root, guint flags, GError **error)
+{
+    static const char *const virt_types[] = { "qemu", "kvm", NULL };
+    static const char *const root_known[] = { "type", "id", NULL };
+    static const char *const modelled[] = {
+        "name", "uuid", "title", "description", "metadata", "maxMemory", "memory",
+        "currentMemory", "vcpu", "iothreads", "os", "features", "cpu", "clock", "on_poweroff",
+        "on_reboot", "on_crash", "devices", NULL
+    };
+    g_autofree char *type = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *iothreads = NULL;
+    xmlNode *devices;
+
+    if (!vb_xml_prop_enum(root, "type", virt_types, TRUE, &type, error))
+        return FALSE;
+    def->virt_type = vb_domain_virt_type_from_string(type);
+    id = vb_xml_prop(root, "id");
+    if (id != NULL && !(flags & VB_DOMAIN_DEF_PARSE_INACTIVE)) {
+        guint v;
+        if (!vb_xml_parse_uint(root, "id", id, G_MAXINT, &v, error))
+            return FALSE;
+        def->priv->id = v;
+    }
+    vb_extra_collect(&def->priv->root_extra, root, root_known, modelled, vb_top_ranks);
+    if (!parse_identity(def, root, error) || !parse_memory(def, root, error) ||
+        !parse_vcpu(def, root, error))
+        return FALSE;
+    iothreads = child_text(root, "iothreads");
+    if (iothreads != NULL &&
+        !vb_xml_parse_uint(find_child(root, "iothreads"), NULL, iothreads, 1024,
+                           &def->priv->iothreads, error))
+        return FALSE;
+    if (!parse_os(def, root, error))
+        return FALSE;
+    parse_features(def, root);
+    if (!parse_cpu_clock(def, root, error) ||
+        !parse_lifecycle(root, "on_poweroff", &def->priv->on_poweroff, error) ||
+        !parse_lifecycle(root, "on_reboot", &def->priv->on_reboot, error) ||
+        !parse_lifecycle(root, "on_crash", &def->priv->on_crash, error))
+        return FALSE;
+    devices = find_child(root, "devices");
+    if (devices != NULL && !vb_domain_def_parse_devices(def, devices, error))
+        return FALSE;
+    for (guint i = 0; def->priv->root_extra.children != NULL &&
+                      i < def->priv->root_extra.children->len; i++) {
+        VbRawElem *raw = g_ptr_array_index(def->priv->root_extra.children, i);
+        g_ptr_array_add(def->unknown_elements, g_strdup(raw->name));
+    }
+    return vb_domain_def_validate(def, error);
+}
+
+static xmlDoc *
+read_doc(const char *xml, GError **error)
+{
+    xmlParserCtxt *ctxt;
+    xmlDoc *doc;
+    size_t len = strlen(xml);
+
+    if (len > VB_DOMAIN_XML_MAX_BYTES) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                    "domain XML is %zu bytes, more than the limit of %d", len,
+                    VB_DOMAIN_XML_MAX_BYTES);
+        return NULL;
+    }
+    ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot allocate XML parser");
+        return NULL;
+    }
+    /* no XML_PARSE_NOENT (no entity expansion), no DTD loading, no network */
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
+                                XML_PARSE_NOCDATA);
+    if (doc == NULL || !ctxt->wellFormed) {
+        const xmlError *e = xmlCtxtGetLastError(ctxt);
+        g_autofree char *msg = g_strdup(e != NULL && e->message ? e->message : "unknown error");
+
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %d: malformed XML: %s",
+                    e != NULL ? e->line : 0, g_strstrip(msg));
+        g_clear_pointer(&doc, xmlFreeDoc);
+    }
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+/**
+ * vb_domain_def_parse_string:
+ * @xml: domain XML (libvirt compatible)
+ * @parse_flags: #VbDomainDefParseFlags
+ * @error: error: VB_ERROR_INVALID_XML for malformed or incomplete XML, VB_ERROR_INVALID_ARG
+ *     for bad values; messages name the line and element
+ *
+ * Parses and validates a domain definition. Elements that are not modelled are kept
+ * verbatim and their names listed in ->unknown_elements. Any thread.
+ *
+ * Returns: (transfer full): the definition, or %NULL
+ */
+VbDomainDef *
+vb_domain_def_parse_string(const char *xml, guint parse_flags, GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    xmlDoc *doc;
+    xmlNode *root;
+    gboolean ok;
+
+    g_return_val_if_fail(xml != NULL, NULL);
+    doc = read_doc(xml, error);
+    if (doc == NULL)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (doc->intSubset != NULL || doc->extSubset != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                    "line %ld: DOCTYPE declarations are not allowed in domain XML",
+                    doc->intSubset != NULL ? xmlGetLineNo((xmlNode *)doc->intSubset) : 1L);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    if (root == NULL || !vb_xml_is(root, "domain")) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, root,
+                          "root element must be <domain>");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    def = vb_domain_def_new();
+    ok = parse_root(def, root, parse_flags, error);
+    xmlFreeDoc(doc);
+    return ok ? g_steal_pointer(&def) : NULL;
+}

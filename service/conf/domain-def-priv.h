@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Private model of conf/: only domain-def*.c and domain-abi-check.c include this.
+ *
+ * Everything we model is held in typed fields. Everything we do not model (unknown
+ * attributes, unknown child elements, whole unknown elements) is kept in a VbExtra /
+ * VbRawElem next to the thing it belongs to, and written back at the position libvirt
+ * would write it (see the rank tables), so a round trip never drops data.
+ */
+
+#include <libxml/tree.h>
+
+#include "domain-def.h"
+
+/* an element kept verbatim, serialized at indentation level 0 */
+typedef struct {
+    int rank;   /* position among its siblings, from a rank table */
+    char *name; /* qualified element name */
+    char *xml;  /* literal newlines in here are structural only (text uses &#10;) */
+    int line;
+} VbRawElem;
+
+/* what we do not model on one element */
+typedef struct {
+    GPtrArray *attrs;    /* nullable; char*: name, value, name, value ... in input order */
+    GPtrArray *children; /* nullable; VbRawElem*, in input order */
+} VbExtra;
+
+typedef enum {
+    VB_ADDR_NONE,
+    VB_ADDR_PCI,
+    VB_ADDR_DRIVE,
+    VB_ADDR_VIRTIO_SERIAL,
+    VB_ADDR_OTHER, /* kept as type string + attributes */
+} VbAddressType;
+
+typedef struct {
+    VbAddressType type;
+    char *type_str;   /* only for VB_ADDR_OTHER */
+    gboolean pci_set; /* any of domain/bus/slot/function given */
+    guint domain;
+    guint bus;
+    guint slot;
+    guint function;
+    int multifunction; /* -1 unset, 0 off, 1 on */
+    guint controller;
+    guint target;
+    guint unit;
+    guint port;
+    VbExtra extra;
+} VbDeviceAddress;
+
+typedef enum {
+    VB_DEV_DISK,
+    VB_DEV_CONTROLLER,
+    VB_DEV_INTERFACE,
+    VB_DEV_SERIAL,
+    VB_DEV_CONSOLE,
+    VB_DEV_CHANNEL,
+    VB_DEV_INPUT,
+    VB_DEV_GRAPHICS,
+    VB_DEV_VIDEO,
+    VB_DEV_WATCHDOG,
+    VB_DEV_MEMBALLOON,
+    VB_DEV_RNG,
+    VB_DEV_PANIC,
+    VB_DEV_UNKNOWN, /* kept verbatim in ->raw */
+    VB_DEV_LAST
+} VbDeviceKind;
+
+/* A sub-element with a few attributes we read and the rest kept. */
+typedef struct {
+    gboolean present;
+    VbExtra extra;
+} VbSubElem;
+
+typedef struct {
+    VbDeviceKind kind;
+    int rank; /* position in <devices>, from the device rank table */
+    int line;
+    VbRawElem *raw; /* VB_DEV_UNKNOWN only */
+
+    char *type;  /* type= of disk/controller/interface/chardev/graphics/input */
+    char *model; /* controller model=, <model type=> of interface/video, model= of others */
+    VbExtra extra;
+    VbDeviceAddress addr;
+
+    /* disk */
+    char *device; /* disk, cdrom, floppy */
+    VbSubElem driver;
+    char *driver_name;
+    char *driver_type;
+    VbSubElem source; /* disk, interface and chardev <source>: all attrs in extra */
+    char *source_path;
+    VbSubElem target; /* disk and chardev <target>; extra attrs */
+    char *target_dev;
+    char *bus; /* disk target bus, input bus */
+    gboolean readonly;
+    gboolean shareable;
+
+    /* controller */
+    guint index;
+    int ports;   /* -1 unset */
+    int vectors; /* -1 unset */
+
+    /* interface */
+    char *mac; /* canonical lowercase */
+    VbSubElem model_elem; /* <model> of interface/video: extra attrs + children */
+
+    /* serial/console/channel */
+    char *target_type;
+    int target_port; /* -1 unset */
+    char *target_name;
+
+    /* graphics */
+    int port;     /* -1 unset */
+    int autoport; /* -1 unset, 0 no, 1 yes */
+    char *listen;
+    char *passwd;
+
+    /* video */
+    guint vram;   /* 0 unset */
+    guint heads;  /* 0 unset */
+    int primary;  /* -1 unset */
+
+    /* rng */
+    VbSubElem backend;
+    char *backend_model;
+    char *backend_text;
+
+    /* watchdog */
+    char *action;
+} VbDeviceDef;
+
+typedef enum {
+    VB_LIFECYCLE_DESTROY,
+    VB_LIFECYCLE_RESTART,
+    VB_LIFECYCLE_PRESERVE,
+    VB_LIFECYCLE_RENAME_RESTART,
+    VB_LIFECYCLE_COREDUMP_DESTROY,
+    VB_LIFECYCLE_COREDUMP_RESTART,
+    VB_LIFECYCLE_LAST
+} VbLifecycleAction;
+
+struct _VbDomainDefPrivate {
+    int id; /* -1 when absent (inactive config) */
+    VbExtra root_extra;
+    char *metadata_xml; /* whole <metadata> element, verbatim; nullable */
+
+    VbSubElem max_memory_elem; /* <maxMemory slots=> */
+    guint64 max_memory_limit_kib;
+    guint max_memory_slots;
+    VbExtra memory_extra;
+    VbExtra current_memory_extra;
+
+    VbExtra vcpu_extra;
+    char *vcpu_placement; /* static / auto */
+    guint iothreads;
+
+    /* <os> */
+    VbExtra os_extra;
+    char *os_type;
+    char *os_arch;
+    char *os_machine;
+    VbExtra os_type_extra;
+    GPtrArray *boot_devs; /* char* */
+    VbSubElem loader;
+    gboolean loader_readonly_set;
+    char *loader_readonly;
+    char *loader_type;
+    char *loader_path;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+
+    /* <features> */
+    gboolean has_features;
+    gboolean acpi;
+    gboolean apic;
+    gboolean pae;
+    VbExtra features_extra; /* other features, verbatim, in order */
+
+    VbSubElem cpu;
+    char *cpu_mode;
+
+    VbSubElem clock;
+    char *clock_offset;
+
+    VbLifecycleAction on_poweroff;
+    VbLifecycleAction on_reboot;
+    VbLifecycleAction on_crash;
+
+    VbExtra devices_extra; /* attributes of <devices> only */
+    char *emulator;
+    GPtrArray *devices; /* VbDeviceDef*, input order */
+};
+
+/* enum tables (NULL terminated) */
+extern const char *const vb_device_kind_names[];
+extern const char *const vb_lifecycle_names[];
+
+/* domain-def.c */
+VbDomainDef *vb_domain_def_new(void);
+void vb_device_def_free(VbDeviceDef *dev);
+VbDeviceDef *vb_device_def_new(VbDeviceKind kind);
+const char *vb_device_def_describe(const VbDeviceDef *dev);
+int vb_enum_from_string(const char *const table[], const char *str);
+
+/* domain-def-xml.c: generic XML helpers */
+void vb_raw_elem_free(VbRawElem *raw);
+VbRawElem *vb_raw_elem_new(xmlNode *node, int rank);
+void vb_extra_clear(VbExtra *extra);
+void vb_sub_elem_clear(VbSubElem *sub);
+void vb_address_clear(VbDeviceAddress *addr);
+void vb_sort_by_rank(GPtrArray *arr, int (*rank_of)(gconstpointer));
+int vb_rank_lookup(const char *const table[], const char *name);
+gboolean vb_xml_is(const xmlNode *node, const char *name);
+char *vb_xml_prop(xmlNode *node, const char *name);
+char *vb_xml_text(xmlNode *node);
+void vb_extra_collect(VbExtra *extra, xmlNode *node, const char *const known_attrs[],
+                      const char *const modelled_children[], const char *const ranks[]);
+void vb_xml_escape(GString *buf, const char *str, gboolean attr, gboolean raw);
+void vb_fmt_indent(GString *buf, int level);
+void vb_fmt_attr(GString *buf, const char *name, const char *value);
+void vb_fmt_extra_attrs(GString *buf, const VbExtra *extra);
+void vb_fmt_raw(GString *buf, const VbRawElem *raw, int level);
+void vb_fmt_raws_before(GString *buf, const VbExtra *extra, int rank, int level, guint *cursor);
+void vb_fmt_close(GString *buf, int level, const char *name, GString *children);
+void vb_fmt_text_elem(GString *buf, int level, const char *name, const char *text);
+void vb_fmt_sub_elem(GString *buf, int level, const char *name, const VbSubElem *sub,
+                     const char *first_attrs[]);
+void vb_fmt_attrs_ordered(GString *buf, const char *const order[], const char *const modelled[],
+                          const VbExtra *extra);
+void vb_fmt_address(GString *buf, const VbDeviceAddress *addr, int level);
+char *vb_address_to_string(const VbDeviceAddress *addr);
+gboolean vb_address_equal(const VbDeviceAddress *a, const VbDeviceAddress *b);
+
+/* error helpers */
+void vb_set_error_line(GError **error, int code, const xmlNode *node, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+gboolean vb_xml_parse_uint(xmlNode *node, const char *attr, const char *str, guint max,
+                           guint *out, GError **error);
+gboolean vb_xml_prop_enum(xmlNode *node, const char *attr, const char *const table[],
+                          gboolean required, char **out, GError **error);
+gboolean vb_xml_prop_yesno(xmlNode *node, const char *attr, const char *yes, const char *no,
+                           int *out, GError **error);
+
+/* domain-def-parse-devices.c */
+gboolean vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error);
+gboolean vb_address_parse(VbDeviceAddress *addr, xmlNode *node, GError **error);
+
+/* domain-def-format.c */
+void vb_domain_def_format_devices(GString *buf, const VbDomainDef *def, guint flags);
+gboolean vb_device_is_implicit_controller(const VbDomainDef *def, const VbDeviceDef *dev);
+
+/* domain-def-validate.c */
+gboolean vb_domain_def_validate(VbDomainDef *def, GError **error);
+gboolean vb_mac_parse(const char *str, char **out_canonical);
+
+/* libvirt's order of children (domain-def-parse.c), NULL terminated */
+extern const char *const vb_top_ranks[];
+extern const char *const vb_os_ranks[];
+extern const char *const vb_features_ranks[];
+extern const char *const vb_cpu_ranks[];
+extern const char *const vb_device_ranks[];
+extern const char *const vb_disk_ranks[];
+extern const char *const vb_controller_ranks[];
+extern const char *const vb_interface_ranks[];
+extern const char *const vb_chardev_ranks[];
+extern const char *const vb_generic_dev_ranks[];
+extern const char *const vb_video_ranks[];
+extern const char *const vb_rng_ranks[];
+
+#define VB_RANK(table, name) vb_rank_lookup(table, name)

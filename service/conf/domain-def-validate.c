@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cross-element checks run after parsing: duplicates, MAC addresses. */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-def-priv.h"
+#include "vb-error.h"
+
+/**
+ * vb_mac_parse:
+ * @str: "52:54:00:12:34:56" (':' or '-' separated, any case)
+ * @out_canonical: (out) (transfer full) (optional): lowercase, ':' separated
+ *
+ * Returns: whether @str is a well-formed unicast MAC address
+ */
+gboolean
+vb_mac_parse(const char *str, char **out_canonical)
+{
+    guint8 b[6];
+    const char *p = str;
+
+    for (guint i = 0; i < 6; i++) {
+        if (!g_ascii_isxdigit(p[0]) || !g_ascii_isxdigit(p[1]))
+            return FALSE;
+        b[i] = g_ascii_xdigit_value(p[0]) << 4 | g_ascii_xdigit_value(p[1]);
+        p += 2;
+        if (i < 5) {
+            if (*p != ':' && *p != '-')
+                return FALSE;
+            p++;
+        }
+    }
+    if (*p != '\0' || (b[0] & 1))
+        return FALSE;
+    if (out_canonical != NULL)
+        *out_canonical = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2],
+                                         b[3], b[4], b[5]);
+    return TRUE;
+}
+
+static void
+set_dev_error(GError **error, const VbDeviceDef *dev, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void
+set_dev_error(GError **error, const VbDeviceDef *dev, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "line %d: <%s>: %s", dev->line,
+                vb_device_def_describe(dev), msg);
+}
+
+static gboolean
+check_pair(const VbDeviceDef *a, const VbDeviceDef *b, GError **error)
+{
+    if (a->kind == VB_DEV_DISK && b->kind == VB_DEV_DISK &&
+        strcmp(a->target_dev, b->target_dev) == 0) {
+        set_dev_error(error, b, "target dev '%s' is already used by the disk on line %d",
+                      b->target_dev, a->line);
+        return FALSE;
+    }
+    if (a->kind == VB_DEV_CONTROLLER && b->kind == VB_DEV_CONTROLLER &&
+        strcmp(a->type, b->type) == 0 && a->index == b->index) {
+        set_dev_error(error, b, "a %s controller with index %u is already defined on line %d",
+                      b->type, b->index, a->line);
+        return FALSE;
+    }
+    if (a->addr.type == VB_ADDR_PCI && b->addr.type == VB_ADDR_PCI && a->addr.pci_set &&
+        b->addr.pci_set && a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+        a->addr.slot == b->addr.slot && a->addr.function == b->addr.function) {
+        set_dev_error(error, b,
+                      "PCI address %04x:%02x:%02x.%x is already used by the <%s> on line %d",
+                      b->addr.domain, b->addr.bus, b->addr.slot, b->addr.function,
+                      vb_device_def_describe(a), a->line);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+dup_key(const VbDeviceDef *dev, char **out_key)
+{
+    if (dev->kind == VB_DEV_DISK)
+        *out_key = g_strdup_printf("disk:%s", dev->target_dev);
+    else if (dev->kind == VB_DEV_CONTROLLER)
+        *out_key = g_strdup_printf("ctl:%s:%u", dev->type, dev->index);
+    else
+        *out_key = NULL;
+}
+
+static gboolean
+check_duplicates(GPtrArray *devs, GError **error)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    /* hash lookups keep this linear: fuzzed inputs can hold many thousands of devices */
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        char *keys[2] = { NULL, NULL };
+
+        dup_key(dev, &keys[0]);
+        if (dev->addr.type == VB_ADDR_PCI && dev->addr.pci_set)
+            keys[1] = g_strdup_printf("pci:%x:%x:%x:%x", dev->addr.domain, dev->addr.bus,
+                                      dev->addr.slot, dev->addr.function);
+        for (guint k = 0; k < 2; k++) {
+            const VbDeviceDef *other;
+
+            if (keys[k] == NULL)
+                continue;
+            other = g_hash_table_lookup(seen, keys[k]);
+            if (other != NULL) {
+                g_free(keys[0]);
+                g_free(keys[1]);
+                return check_pair(other, dev, error);
+            }
+            g_hash_table_insert(seen, keys[k], (gpointer)dev);
+            keys[k] = NULL;
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * vb_domain_def_validate:
+ * @def: a parsed definition
+ * @error: error (VB_ERROR_INVALID_ARG), naming the element and its line
+ *
+ * Checks what single elements cannot: duplicate disk targets, controller indexes and PCI
+ * addresses.
+ */
+gboolean
+vb_domain_def_validate(VbDomainDef *def, GError **error)
+{
+    return check_duplicates(def->priv->devices, error);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Contract between conf/ and the rest of the service. conf/ may add
+ * fields and functions, but keeps these names and semantics.
+ */
+
+typedef enum {
+    VB_DOMAIN_VIRT_QEMU,
+    VB_DOMAIN_VIRT_KVM,
+    VB_DOMAIN_VIRT_LAST
+} VbDomainVirtType;
+
+/* Flags for vb_domain_def_parse_string() */
+typedef enum {
+    VB_DOMAIN_DEF_PARSE_INACTIVE = 1 << 0, /* a persistent config: no runtime-only data */
+} VbDomainDefParseFlags;
+
+/* Flags for vb_domain_def_format(); values match GetXMLDesc's bus flags */
+typedef enum {
+    VB_DOMAIN_DEF_FORMAT_SECURE = 1 << 0,     /* include passwords (graphics passwd) */
+    VB_DOMAIN_DEF_FORMAT_INACTIVE = 1 << 1,   /* the persistent definition */
+    VB_DOMAIN_DEF_FORMAT_MIGRATABLE = 1 << 3, /* leave out what is implied */
+} VbDomainDefFormatFlags;
+
+typedef struct _VbDomainDef VbDomainDef;
+
+struct _VbDomainDef {
+    VbDomainVirtType virt_type;
+    char *name;
+    unsigned char uuid[16];
+    char *title;       /* nullable */
+    char *description; /* nullable */
+
+    guint64 max_memory_kib;     /* <memory>, KiB */
+    guint64 current_memory_kib; /* <currentMemory>, KiB */
+    guint vcpus_max;            /* <vcpu> */
+    guint vcpus_current;        /* <vcpu current=> (== vcpus_max when absent) */
+
+    /* names of top-level/device elements kept verbatim but not acted on */
+    GPtrArray *unknown_elements; /* of char*, element names */
+
+    /* private to conf/: the rest of the model */
+    struct _VbDomainDefPrivate *priv;
+};
+
+VbDomainDef *vb_domain_def_parse_string(const char *xml, guint parse_flags, GError **error);
+char *vb_domain_def_format(const VbDomainDef *def, guint format_flags, GError **error);
+VbDomainDef *vb_domain_def_copy(const VbDomainDef *def);
+void vb_domain_def_free(VbDomainDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbDomainDef, vb_domain_def_free)
+
+gboolean vb_domain_def_check_abi_stability(const VbDomainDef *src, const VbDomainDef *dst,
+                                           GError **error);
+
+/* uuid helpers: canonical 36-char lowercase form */
+gboolean vb_uuid_parse(const char *str, unsigned char out_uuid[16]);
+void vb_uuid_format(const unsigned char uuid[16], char out_str[37]);
+void vb_uuid_generate(unsigned char out_uuid[16]);
+
+/* checks a domain name alone (used also for lookups and file names) */
+gboolean vb_domain_def_name_validate(const char *name, GError **error);
+
+/* enum helpers: to_string returns NULL for out-of-range, from_string -1 for unknown */
+const char *vb_domain_virt_type_to_string(VbDomainVirtType type);
+int vb_domain_virt_type_from_string(const char *str);
+
+/*
+ * Converts a libvirt memory value with unit (b, bytes, k, KiB, KB, M, MiB, MB, G, GiB, GB,
+ * T, TiB, TB, P, PiB, PB, E, EiB, EB; NULL or "" means KiB) to KiB, rounding bytes up.
+ */
+gboolean vb_domain_memory_parse_kib(const char *value, const char *unit, guint64 *out_kib,
+                                    GError **error);
+
+/* read-only accessors to the modelled data (strings owned by @def, nullable) */
+const char *vb_domain_def_get_os_type(const VbDomainDef *def);
+const char *vb_domain_def_get_arch(const VbDomainDef *def);
+const char *vb_domain_def_get_machine(const VbDomainDef *def);
+const char *vb_domain_def_get_emulator(const VbDomainDef *def);
+guint vb_domain_def_get_iothreads(const VbDomainDef *def);
+/* disk target devs ("vda", ...) and interface MACs, in document order; free with g_strfreev */
+char **vb_domain_def_get_disk_targets(const VbDomainDef *def);
+char **vb_domain_def_get_interface_macs(const VbDomainDef *def);
+
+G_END_DECLS

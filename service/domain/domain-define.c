@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "domain-list.h"
+#include "domain-list-priv.h"
+#include "store.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/* Finds the domains that already hold @def's uuid and name. Under list->lock. */
+static gboolean
+check_conflicts(VbDomainList *list, const VbDomainDef *def, const char *uuid,
+                VbDomainObj **out_existing, GError **error)
+{
+    VbDomainObj *by_uuid = g_hash_table_lookup(list->by_uuid, uuid);
+    VbDomainObj *by_name = g_hash_table_lookup(list->by_name, def->name);
+
+    if (by_uuid != NULL) {
+        g_autofree char *name = vb_domain_obj_get_name(by_uuid);
+
+        if (!g_str_equal(name, def->name)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                        "domain '%s' already exists with uuid %s", name, uuid);
+            return FALSE;
+        }
+    }
+    if (by_name != NULL && by_name != by_uuid) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "domain '%s' already exists with uuid %s", def->name, by_name->uuid_str);
+        return FALSE;
+    }
+    *out_existing = by_uuid != NULL ? vb_domain_obj_ref(by_uuid) : NULL;
+    return TRUE;
+}
+
+static gboolean
+write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
+{
+    g_autofree char *xml = NULL;
+    g_autofree char *path = vb_paths_domain_config(list->paths, def->name);
+
+    xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_INACTIVE | VB_DOMAIN_DEF_FORMAT_SECURE,
+                               error);
+    if (xml == NULL)
+        return FALSE;
+    return vb_store_write_atomic(path, xml, -1, 0600, error);
+}
+
+/**
+ * vb_domain_define_xml:
+ * @xml: domain XML from a caller
+ *
+ * Defines a persistent domain, or updates the one with the same name and
+ * uuid: the config is written to disk first, then the in-memory domain
+ * is changed, so a failed write changes nothing. An active domain keeps
+ * its running definition; the new one applies at its next start.
+ * Blocking: worker threads only.
+ *
+ * Returns: (transfer full): the domain, or %NULL with InvalidXML,
+ *   AlreadyExists or IO.
+ */
+VbDomainObj *
+vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(GMutexLocker) define_locker = NULL;
+    VbDomainObj *existing = NULL;
+    VbDomainObj *dom;
+    char uuid[37];
+    gboolean ok;
+
+    def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
+    if (def == NULL) {
+        /* to a caller of DefineXML, a bad value is bad XML */
+        if (error != NULL && *error != NULL && (*error)->domain == VB_ERROR &&
+            (*error)->code == VB_ERROR_INVALID_ARG)
+            (*error)->code = VB_ERROR_INVALID_XML;
+        return NULL;
+    }
+    vb_uuid_format(def->uuid, uuid);
+
+    define_locker = g_mutex_locker_new(&list->define_lock);
+    g_mutex_lock(&list->lock);
+    ok = check_conflicts(list, def, uuid, &existing, error);
+    g_mutex_unlock(&list->lock);
+    if (!ok)
+        return NULL;
+    if (!write_config(list, def, error)) {
+        g_clear_pointer(&existing, vb_domain_obj_unref);
+        return NULL;
+    }
+    vb_domain_def_warn_unknown(def);
+
+    if (existing != NULL) {
+        dom = existing;
+        g_mutex_lock(&dom->lock);
+        if (dom->id >= 0) {
+            vb_domain_def_free(dom->new_def);
+            dom->new_def = g_steal_pointer(&def);
+        } else {
+            vb_domain_def_free(dom->def);
+            dom->def = g_steal_pointer(&def);
+        }
+        dom->persistent = TRUE;
+        g_mutex_unlock(&dom->lock);
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, uuid, "definition updated");
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "defined", "updated");
+        return dom;
+    }
+
+    {
+        g_autofree char *path = list->path_func(uuid);
+        g_autofree char *name = g_strdup(def->name);
+
+        dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+        dom->persistent = TRUE;
+        g_mutex_lock(&list->lock);
+        vb_domain_list_insert(list, dom, name);
+        g_mutex_unlock(&list->lock);
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "defined (uuid %s)", uuid);
+    }
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, "defined", "added");
+    return dom;
+}
+
+/**
+ * vb_domain_undefine:
+ *
+ * Removes the persistent config (and autostart link) of @dom. An inactive
+ * domain leaves the list; an active one becomes transient. Blocking:
+ * worker threads only.
+ */
+gboolean
+vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error)
+{
+    g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
+    g_autofree char *name = NULL;
+    g_autofree char *config = NULL;
+    g_autofree char *autostart = NULL;
+    gboolean active;
+
+    if (!vb_domain_obj_check_alive(dom, error))
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    name = g_strdup(dom->def->name);
+    active = dom->id >= 0;
+    if (!dom->persistent) {
+        g_mutex_unlock(&dom->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot undefine transient domain '%s'", name);
+        return FALSE;
+    }
+    g_mutex_unlock(&dom->lock);
+
+    autostart = vb_paths_domain_autostart(list->paths, name);
+    config = vb_paths_domain_config(list->paths, name);
+    if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error))
+        return FALSE;
+
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&dom->lock);
+    dom->persistent = FALSE;
+    dom->autostart = FALSE;
+    g_clear_pointer(&dom->new_def, vb_domain_def_free);
+    if (!active) {
+        dom->removed = TRUE;
+        g_hash_table_remove(list->by_name, name);
+    }
+    g_mutex_unlock(&dom->lock);
+    /* keep a reference for the notification while the table drops its own */
+    vb_domain_obj_ref(dom);
+    if (!active)
+        g_hash_table_remove(list->by_uuid, dom->uuid_str);
+    g_mutex_unlock(&list->lock);
+
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "undefined");
+    vb_domain_list_notify(list, dom, active ? VB_DOMAIN_NOTIFY_CHANGED : VB_DOMAIN_NOTIFY_REMOVED,
+           "undefined", "removed");
+    vb_domain_obj_unref(dom);
+    return TRUE;
+}
+
+/**
+ * vb_domain_set_autostart:
+ *
+ * Persists whether @dom starts with the service, as a symlink to its
+ * config in the autostart directory. Only persistent domains. Blocking:
+ * worker threads only.
+ */
+gboolean
+vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
+                        GError **error)
+{
+    g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
+    g_autofree char *name = NULL;
+    g_autofree char *link = NULL;
+    gboolean persistent, current;
+
+    if (!vb_domain_obj_check_alive(dom, error))
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    name = g_strdup(dom->def->name);
+    persistent = dom->persistent;
+    current = dom->autostart;
+    g_mutex_unlock(&dom->lock);
+
+    if (!persistent) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot set autostart for transient domain '%s'", name);
+        return FALSE;
+    }
+    if (current == autostart)
+        return TRUE;
+
+    link = vb_paths_domain_autostart(list->paths, name);
+    if (autostart) {
+        g_autofree char *target = g_strconcat("../", name, ".xml", NULL);
+
+        if (symlink(target, link) < 0 && errno != EEXIST) {
+            g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create autostart link '%s': %s",
+                        link, g_strerror(errno));
+            return FALSE;
+        }
+    } else if (!vb_store_remove(link, error)) {
+        return FALSE;
+    }
+
+    g_mutex_lock(&dom->lock);
+    dom->autostart = autostart;
+    g_mutex_unlock(&dom->lock);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    return TRUE;
+}
+
+/**
+ * vb_domain_get_xml:
+ * @flags: VbDomainDefFormatFlags
+ *
+ * Returns: (transfer full): the domain XML: the persistent definition
+ *   with INACTIVE (when one is pending), else the current one.
+ */
+char *
+vb_domain_get_xml(VbDomainObj *dom, guint flags, GError **error)
+{
+    g_autoptr(VbDomainDef) copy = NULL;
+
+    g_mutex_lock(&dom->lock);
+    if ((flags & VB_DOMAIN_DEF_FORMAT_INACTIVE) && dom->new_def != NULL)
+        copy = vb_domain_def_copy(dom->new_def);
+    else
+        copy = vb_domain_def_copy(dom->def);
+    g_mutex_unlock(&dom->lock);
+    return vb_domain_def_format(copy, flags, error);
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain-list.h"
+#include "domain-list-priv.h"
+#include "store.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/**
+ * vb_domain_list_new:
+ * @paths: (transfer none): outlives the list
+ * @path_func: builds the object path of a domain from its uuid
+ * @notify: told of every change, from the thread that made it
+ */
+VbDomainList *
+vb_domain_list_new(const VbPaths *paths, VbDomainPathFunc path_func, VbDomainNotifyFunc notify,
+                   gpointer user_data)
+{
+    VbDomainList *list = g_new0(VbDomainList, 1);
+
+    g_mutex_init(&list->lock);
+    g_mutex_init(&list->define_lock);
+    list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify)vb_domain_obj_unref);
+    list->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    list->paths = paths;
+    list->path_func = path_func;
+    list->notify = notify;
+    list->notify_data = user_data;
+    return list;
+}
+
+void
+vb_domain_list_free(VbDomainList *list)
+{
+    if (list == NULL)
+        return;
+    g_hash_table_destroy(list->by_name);
+    g_hash_table_destroy(list->by_uuid);
+    g_mutex_clear(&list->lock);
+    g_mutex_clear(&list->define_lock);
+    g_free(list);
+}
+
+void
+vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind, const char *event,
+       const char *detail)
+{
+    if (list->notify != NULL)
+        list->notify(dom, kind, event, detail, list->notify_data);
+}
+
+/* Under list->lock. */
+void
+vb_domain_list_insert(VbDomainList *list, VbDomainObj *dom, const char *name)
+{
+    g_hash_table_insert(list->by_uuid, dom->uuid_str, vb_domain_obj_ref(dom));
+    g_hash_table_insert(list->by_name, g_strdup(name), dom);
+}
+
+void
+vb_domain_def_warn_unknown(const VbDomainDef *def)
+{
+    g_autoptr(GString) names = NULL;
+
+    if (def->unknown_elements == NULL || def->unknown_elements->len == 0)
+        return;
+    names = g_string_new(NULL);
+    for (guint i = 0; i < def->unknown_elements->len; i++) {
+        if (i > 0)
+            g_string_append(names, ", ");
+        g_string_append_printf(names, "<%s>", (char *)def->unknown_elements->pdata[i]);
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, def->name,
+                  "keeping elements virtbus does not act on yet: %s", names->str);
+}
+
+/**
+ * vb_domain_list_load_configs:
+ *
+ * Loads every persistent config of the config directory. A file that
+ * cannot be read or parsed, whose name does not match the domain's, or
+ * whose name or UUID is already taken, is logged and skipped. Call once
+ * at start-up, before the bus name is owned.
+ *
+ * Returns: the number of domains loaded.
+ */
+guint
+vb_domain_list_load_configs(VbDomainList *list)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) entries = vb_store_read_dir(list->paths->config_dir, ".xml", &error);
+    guint loaded = 0;
+
+    if (entries == NULL) {
+        g_warning("cannot load domain configs: %s", error->message);
+        return 0;
+    }
+    for (guint i = 0; i < entries->len; i++) {
+        VbStoreEntry *e = entries->pdata[i];
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VbDomainDef) def = NULL;
+        g_autofree char *base = g_path_get_basename(e->path);
+        g_autofree char *path = NULL;
+        g_autofree char *autostart = NULL;
+        char uuid[37];
+        VbDomainObj *dom;
+
+        def = vb_domain_def_parse_string(e->contents, VB_DOMAIN_DEF_PARSE_INACTIVE, &err);
+        if (def == NULL) {
+            g_warning("skipping config '%s': %s", e->path, err->message);
+            continue;
+        }
+        if (strlen(base) != strlen(def->name) + 4 || !g_str_has_prefix(base, def->name)) {
+            g_warning("skipping config '%s': it defines domain '%s', expected in '%s.xml'",
+                      e->path, def->name, def->name);
+            continue;
+        }
+        vb_uuid_format(def->uuid, uuid);
+        if (g_hash_table_contains(list->by_uuid, uuid)) {
+            g_warning("skipping config '%s': uuid %s is already used", e->path, uuid);
+            continue;
+        }
+        vb_domain_def_warn_unknown(def);
+        path = list->path_func(uuid);
+        autostart = vb_paths_domain_autostart(list->paths, def->name);
+        {
+            g_autofree char *name = g_strdup(def->name);
+
+            dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+            dom->persistent = TRUE;
+            dom->autostart = g_file_test(autostart, G_FILE_TEST_EXISTS);
+            g_mutex_lock(&list->lock);
+            vb_domain_list_insert(list, dom, name);
+            g_mutex_unlock(&list->lock);
+        }
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
+        vb_domain_obj_unref(dom);
+        loaded++;
+    }
+    return loaded;
+}
+
+/**
+ * vb_domain_list_find_by_name:
+ *
+ * Returns: (transfer full): the domain called @name, or %NULL with
+ *   NoDomain. Any thread.
+ */
+VbDomainObj *
+vb_domain_list_find_by_name(VbDomainList *list, const char *name, GError **error)
+{
+    VbDomainObj *dom;
+
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_name, name);
+    if (dom != NULL)
+        vb_domain_obj_ref(dom);
+    g_mutex_unlock(&list->lock);
+    if (dom == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching name '%s'",
+                    name);
+    return dom;
+}
+
+/**
+ * vb_domain_list_find_by_uuid:
+ * @uuid: a uuid in any case, with dashes
+ *
+ * Returns: (transfer full): the domain, or %NULL with NoDomain, or
+ *   InvalidArgument for a malformed uuid. Any thread.
+ */
+VbDomainObj *
+vb_domain_list_find_by_uuid(VbDomainList *list, const char *uuid, GError **error)
+{
+    unsigned char raw[16];
+    char canon[37];
+    VbDomainObj *dom;
+
+    if (!vb_uuid_parse(uuid, raw)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "'%s' is not a valid UUID", uuid);
+        return NULL;
+    }
+    vb_uuid_format(raw, canon);
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_uuid, canon);
+    if (dom != NULL)
+        vb_domain_obj_ref(dom);
+    g_mutex_unlock(&list->lock);
+    if (dom == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching uuid '%s'",
+                    canon);
+    return dom;
+}
+
+static gboolean
+list_filter_match(VbDomainObj *dom, guint flags)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+    gboolean active = dom->id >= 0;
+
+#define PAIR(a, b, v) (!(flags & (a)) || (flags & (b)) || (v)) && \
+                      (!(flags & (b)) || (flags & (a)) || !(v))
+    return PAIR(VB_LIST_ACTIVE, VB_LIST_INACTIVE, active) &&
+           PAIR(VB_LIST_PERSISTENT, VB_LIST_TRANSIENT, dom->persistent) &&
+           PAIR(VB_LIST_AUTOSTART, VB_LIST_NO_AUTOSTART, dom->autostart);
+#undef PAIR
+}
+
+static int
+compare_by_name(gconstpointer a, gconstpointer b)
+{
+    VbDomainObj *da = *(VbDomainObj *const *)a;
+    VbDomainObj *db = *(VbDomainObj *const *)b;
+    g_autofree char *na = vb_domain_obj_get_name(da);
+    g_autofree char *nb = vb_domain_obj_get_name(db);
+
+    return strcmp(na, nb);
+}
+
+/**
+ * vb_domain_list_collect:
+ * @flags: VbListFlags filter
+ *
+ * Returns: (transfer full) (element-type VbDomainObj): references to the
+ *   matching domains, sorted by name.
+ */
+GPtrArray *
+vb_domain_list_collect(VbDomainList *list, guint flags)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
+    GHashTableIter iter;
+    gpointer value;
+
+    g_mutex_lock(&list->lock);
+    g_hash_table_iter_init(&iter, list->by_uuid);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        g_ptr_array_add(all, vb_domain_obj_ref(value));
+    g_mutex_unlock(&list->lock);
+
+    for (guint i = 0; i < all->len; i++) {
+        if (list_filter_match(all->pdata[i], flags))
+            g_ptr_array_add(out, vb_domain_obj_ref(all->pdata[i]));
+    }
+    g_ptr_array_unref(all);
+    g_ptr_array_sort(out, compare_by_name);
+    return out;
+}
+
+guint
+vb_domain_list_count(VbDomainList *list)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
+
+    return g_hash_table_size(list->by_uuid);
+}

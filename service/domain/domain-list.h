@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "domain-obj.h"
+#include "vb-paths.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    VB_DOMAIN_NOTIFY_ADDED,   /* a new domain: export it */
+    VB_DOMAIN_NOTIFY_CHANGED, /* properties changed */
+    VB_DOMAIN_NOTIFY_REMOVED, /* gone: unexport it */
+} VbDomainNotifyKind;
+
+/*
+ * Called from any thread, with no lock held, after the change is done.
+ * @event/@detail are the Lifecycle signal to emit after the properties,
+ * or NULL.
+ */
+typedef void (*VbDomainNotifyFunc)(VbDomainObj *dom, VbDomainNotifyKind kind,
+                                   const char *event, const char *detail, gpointer user_data);
+
+/* ListDomains flags (libvirt's values) */
+typedef enum {
+    VB_LIST_ACTIVE = 1 << 0,
+    VB_LIST_INACTIVE = 1 << 1,
+    VB_LIST_PERSISTENT = 1 << 2,
+    VB_LIST_TRANSIENT = 1 << 3,
+    VB_LIST_AUTOSTART = 1 << 6,
+    VB_LIST_NO_AUTOSTART = 1 << 7,
+} VbListFlags;
+#define VB_LIST_ALL_FLAGS (VB_LIST_ACTIVE | VB_LIST_INACTIVE | VB_LIST_PERSISTENT | \
+                           VB_LIST_TRANSIENT | VB_LIST_AUTOSTART | VB_LIST_NO_AUTOSTART)
+
+typedef struct _VbDomainList VbDomainList;
+typedef char *(*VbDomainPathFunc)(const char *uuid);
+
+VbDomainList *vb_domain_list_new(const VbPaths *paths, VbDomainPathFunc path_func,
+                                 VbDomainNotifyFunc notify, gpointer user_data);
+void vb_domain_list_free(VbDomainList *list);
+
+guint vb_domain_list_load_configs(VbDomainList *list);
+VbDomainObj *vb_domain_list_find_by_name(VbDomainList *list, const char *name,
+                                         GError **error);
+VbDomainObj *vb_domain_list_find_by_uuid(VbDomainList *list, const char *uuid,
+                                         GError **error);
+GPtrArray *vb_domain_list_collect(VbDomainList *list, guint flags);
+guint vb_domain_list_count(VbDomainList *list);
+
+VbDomainObj *vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error);
+gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error);
+gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
+                                 GError **error);
+char *vb_domain_get_xml(VbDomainObj *dom, guint flags, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-obj.h"
+#include "vb-error.h"
+
+static const char *const state_names[VB_DOMAIN_STATE_LAST] = {
+    "nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended",
+};
+
+static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
+    "unknown", "booted",  "user",     "unpaused", "shutdown", "destroyed",
+    "crashed", "migrated", "saved",   "restored", "failed",
+};
+
+static int
+table_lookup(const char *const *table, int n, const char *str)
+{
+    for (int i = 0; str != NULL && i < n; i++) {
+        if (g_str_equal(table[i], str))
+            return i;
+    }
+    return -1;
+}
+
+const char *
+vb_domain_state_to_string(VbDomainState state)
+{
+    g_return_val_if_fail(state < VB_DOMAIN_STATE_LAST, NULL);
+    return state_names[state];
+}
+
+/* Returns: the state, or -1 for an unknown string. */
+int
+vb_domain_state_from_string(const char *str)
+{
+    return table_lookup(state_names, VB_DOMAIN_STATE_LAST, str);
+}
+
+const char *
+vb_domain_reason_to_string(VbDomainReason reason)
+{
+    g_return_val_if_fail(reason < VB_DOMAIN_REASON_LAST, NULL);
+    return reason_names[reason];
+}
+
+/* Returns: the reason, or -1 for an unknown string. */
+int
+vb_domain_reason_from_string(const char *str)
+{
+    return table_lookup(reason_names, VB_DOMAIN_REASON_LAST, str);
+}
+
+/**
+ * vb_domain_obj_new:
+ * @def: (transfer full): the definition
+ * @object_path: where the bus exports it
+ *
+ * Returns: (transfer full): an inactive, non-persistent domain with one
+ *   reference.
+ */
+VbDomainObj *
+vb_domain_obj_new(VbDomainDef *def, const char *object_path)
+{
+    VbDomainObj *dom = g_new0(VbDomainObj, 1);
+
+    dom->refcount = 1;
+    g_mutex_init(&dom->lock);
+    vb_uuid_format(def->uuid, dom->uuid_str);
+    dom->object_path = g_strdup(object_path);
+    dom->def = def;
+    dom->state = VB_DOMAIN_STATE_SHUTOFF;
+    dom->reason = VB_DOMAIN_REASON_UNKNOWN;
+    dom->id = -1;
+    return dom;
+}
+
+VbDomainObj *
+vb_domain_obj_ref(VbDomainObj *dom)
+{
+    g_atomic_int_inc(&dom->refcount);
+    return dom;
+}
+
+void
+vb_domain_obj_unref(VbDomainObj *dom)
+{
+    if (dom == NULL || !g_atomic_int_dec_and_test(&dom->refcount))
+        return;
+    vb_domain_def_free(dom->def);
+    vb_domain_def_free(dom->new_def);
+    g_free(dom->object_path);
+    g_mutex_clear(&dom->lock);
+    g_free(dom);
+}
+
+/* Takes the lock. */
+gboolean
+vb_domain_obj_is_active(VbDomainObj *dom)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    return dom->id >= 0;
+}
+
+/* Takes the lock. Returns: (transfer full): the current name. */
+char *
+vb_domain_obj_get_name(VbDomainObj *dom)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    return g_strdup(dom->def->name);
+}
+
+/**
+ * vb_domain_obj_check_alive:
+ *
+ * Fails with NoDomain when @dom was removed (undefined, or a transient
+ * domain that stopped) while the caller held only a reference. Takes the
+ * lock.
+ */
+gboolean
+vb_domain_obj_check_alive(VbDomainObj *dom, GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    if (dom->removed) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "domain '%s' (%s) no longer exists",
+                    dom->def->name, dom->uuid_str);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_domain_obj_snapshot:
+ *
+ * Copies what the bus publishes of @dom into @out_snap under the lock.
+ * Free with vb_domain_snapshot_clear().
+ */
+void
+vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    out_snap->name = g_strdup(dom->def->name);
+    memcpy(out_snap->uuid, dom->uuid_str, sizeof(out_snap->uuid));
+    out_snap->id = dom->id;
+    out_snap->state = state_names[dom->state];
+    out_snap->reason = reason_names[dom->reason];
+    out_snap->active = dom->id >= 0;
+    out_snap->persistent = dom->persistent;
+    out_snap->autostart = dom->autostart;
+    out_snap->memory_kib = dom->def->max_memory_kib;
+    out_snap->vcpus = dom->def->vcpus_current;
+}
+
+void
+vb_domain_snapshot_clear(VbDomainSnapshot *snap)
+{
+    g_clear_pointer(&snap->name, g_free);
+}

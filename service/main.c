@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "bus-names.h"
+#include "bus-service.h"
+#include "vb-config.h"
+#include "vb-error.h"
+#include "vb-paths.h"
+
+typedef struct {
+    GMainLoop *loop;
+    int exit_code;
+} Daemon;
+
+static gboolean
+on_signal(gpointer user_data)
+{
+    Daemon *d = user_data;
+
+    g_message("terminating on signal; running domains are left running");
+    sd_notify(0, "STOPPING=1");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static void
+on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+    g_message("ready: serving %s", name);
+    sd_notify(0, "READY=1\nSTATUS=Serving " VB_BUS_NAME);
+}
+
+static void
+on_name_lost(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+    Daemon *d = user_data;
+
+    g_printerr("virtbusd: cannot own %s on the bus (another instance running, or the bus "
+               "policy does not allow it)\n", name);
+    d->exit_code = 1;
+    g_main_loop_quit(d->loop);
+}
+
+static GDBusConnection *
+connect_bus(gboolean session, const char *address, GError **error)
+{
+    if (address != NULL)
+        return g_dbus_connection_new_for_address_sync(
+            address,
+            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+            NULL, NULL, error);
+    return g_bus_get_sync(session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, error);
+}
+
+int
+main(int argc, char **argv)
+{
+    gboolean opt_system = FALSE, opt_session = FALSE, opt_polkit = FALSE, opt_version = FALSE;
+    g_autofree char *opt_address = NULL, *opt_root = NULL, *opt_config = NULL;
+    const GOptionEntry entries[] = {
+        { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Serve on the system bus (default)",
+          NULL },
+        { "session", 0, 0, G_OPTION_ARG_NONE, &opt_session, "Serve on the session bus", NULL },
+        { "bus-address", 0, 0, G_OPTION_ARG_STRING, &opt_address,
+          "Serve on the bus at ADDRESS (e.g. a private dbus-daemon)", "ADDRESS" },
+        { "root", 0, 0, G_OPTION_ARG_FILENAME, &opt_root,
+          "Keep every file under DIR instead of the system or session locations", "DIR" },
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &opt_config, "Read settings from FILE",
+          "FILE" },
+        { "polkit", 0, 0, G_OPTION_ARG_NONE, &opt_polkit,
+          "Ask polkit even when not on the system bus", NULL },
+        { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- the virtbus service");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDBusConnection) connection = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
+    VbPaths *paths;
+    VbAuth *auth;
+    VbBusService *service;
+    VbConfig config;
+    gboolean system_bus, use_polkit;
+    Daemon d = { 0 };
+    guint owner_id;
+
+    setlocale(LC_ALL, "");
+    bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_summary(ctx, "Runs QEMU virtual machines and publishes them on D-Bus "
+                                      "as " VB_BUS_NAME ".");
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        g_printerr("virtbusd: %s\n", error->message);
+        return 2;
+    }
+    if (opt_version) {
+        g_print("virtbusd %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if ((opt_system + opt_session + (opt_address != NULL)) > 1) {
+        g_printerr("virtbusd: --system, --session and --bus-address exclude each other\n");
+        return 2;
+    }
+    system_bus = !opt_session && opt_address == NULL;
+    use_polkit = system_bus || opt_polkit;
+
+    paths = vb_paths_new(system_bus ? VB_PATHS_SYSTEM : VB_PATHS_SESSION, opt_root);
+    vb_config_init_defaults(&config);
+    if (!vb_config_load(&config, opt_config != NULL ? opt_config : paths->config_file,
+                        opt_config != NULL, &error)) {
+        g_printerr("virtbusd: %s\n", error->message);
+        vb_paths_free(paths);
+        return 1;
+    }
+
+    connection = connect_bus(opt_session, opt_address, &error);
+    if (connection == NULL) {
+        g_printerr("virtbusd: cannot connect to the bus: %s\n", error->message);
+        vb_paths_free(paths);
+        return 1;
+    }
+    auth = vb_auth_new(use_polkit, getuid(), &error);
+    if (auth == NULL) {
+        g_printerr("virtbusd: %s\n", error->message);
+        vb_paths_free(paths);
+        return 1;
+    }
+    service = vb_bus_service_new(paths, &config, auth, &error);
+    if (service == NULL || !vb_bus_service_start(service, connection, &error)) {
+        g_printerr("virtbusd: %s\n", error->message);
+        vb_bus_service_free(service);
+        return 1;
+    }
+
+    loop = g_main_loop_new(NULL, FALSE);
+    d.loop = loop;
+    g_unix_signal_add(SIGTERM, on_signal, &d);
+    g_unix_signal_add(SIGINT, on_signal, &d);
+    owner_id = g_bus_own_name_on_connection(connection, VB_BUS_NAME,
+                                            G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                            on_name_acquired, on_name_lost, &d, NULL);
+    g_main_loop_run(loop);
+
+    g_bus_unown_name(owner_id);
+    vb_bus_service_free(service);
+    g_dbus_connection_flush_sync(connection, NULL, NULL);
+    return d.exit_code;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "vb-config.h"
+#include "vb-error.h"
+
+#define GROUP "virtbusd"
+
+void
+vb_config_init_defaults(VbConfig *c)
+{
+    c->worker_threads = 8;
+    c->job_wait_timeout = 30;
+    c->max_queued = 0;
+    c->migration_port_min = 49152;
+    c->migration_port_max = 49215;
+    c->vnc_port_min = 5900;
+    c->vnc_port_max = 65535;
+    c->job_grace_period = 60;
+}
+
+static gboolean
+read_uint(GKeyFile *kf, const char *key, guint min, guint max, guint *out, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    gint64 v;
+
+    if (!g_key_file_has_key(kf, GROUP, key, NULL))
+        return TRUE;
+    v = g_key_file_get_int64(kf, GROUP, key, &local);
+    if (local != NULL || v < min || v > max) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "setting '%s' must be an integer from %u to %u", key, min, max);
+        return FALSE;
+    }
+    *out = (guint)v;
+    return TRUE;
+}
+
+/**
+ * vb_config_load:
+ * @path: keyfile to read
+ * @must_exist: whether a missing file is an error
+ *
+ * Overrides the values of @config that @path sets. Unknown keys are
+ * logged, bad values are errors naming the key.
+ */
+gboolean
+vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    g_auto(GStrv) keys = NULL;
+    static const char *const known[] = {
+        "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
+        "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period", NULL,
+    };
+
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+        if (!must_exist && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "cannot read config '%s': %s",
+                    path, local->message);
+        return FALSE;
+    }
+    keys = g_key_file_get_keys(kf, GROUP, NULL, NULL);
+    for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+        if (!g_strv_contains(known, keys[i]))
+            g_warning("%s: ignoring unknown setting '%s'", path, keys[i]);
+    }
+    if (!read_uint(kf, "worker_threads", 1, 256, &c->worker_threads, error) ||
+        !read_uint(kf, "job_wait_timeout", 1, 86400, &c->job_wait_timeout, error) ||
+        !read_uint(kf, "max_queued", 0, 100000, &c->max_queued, error) ||
+        !read_uint(kf, "migration_port_min", 1, 65535, &c->migration_port_min, error) ||
+        !read_uint(kf, "migration_port_max", 1, 65535, &c->migration_port_max, error) ||
+        !read_uint(kf, "vnc_port_min", 5900, 65535, &c->vnc_port_min, error) ||
+        !read_uint(kf, "vnc_port_max", 5900, 65535, &c->vnc_port_max, error) ||
+        !read_uint(kf, "job_grace_period", 0, 86400, &c->job_grace_period, error)) {
+        g_prefix_error(error, "%s: ", path);
+        return FALSE;
+    }
+    if (c->migration_port_min > c->migration_port_max || c->vnc_port_min > c->vnc_port_max) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "%s: a port range's minimum is above its maximum", path);
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The service's settings (keyfile, group [virtbusd]); defaults in data/virtbusd.conf. */
+typedef struct {
+    guint worker_threads;     /* size of the worker pool */
+    guint job_wait_timeout;   /* seconds a call waits for a domain's job */
+    guint max_queued;         /* callers waiting for a job; 0 = unlimited */
+    guint migration_port_min;
+    guint migration_port_max;
+    guint vnc_port_min;
+    guint vnc_port_max;
+    guint job_grace_period;   /* seconds a completed Job stays on the bus */
+} VbConfig;
+
+void vb_config_init_defaults(VbConfig *config);
+gboolean vb_config_load(VbConfig *config, const char *path, gboolean must_exist,
+                        GError **error);
+
+G_END_DECLS
