@@ -67,8 +67,8 @@ vbctl_ensure_properties(GDBusProxy *proxy, GError **error)
     reply = g_dbus_connection_call_sync(
         g_dbus_proxy_get_connection(proxy), g_dbus_proxy_get_name(proxy),
         g_dbus_proxy_get_object_path(proxy), "org.freedesktop.DBus.Properties", "GetAll",
-        g_variant_new("(s)", g_dbus_proxy_get_interface_name(proxy)),
-        G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+        g_variant_new("(s)", g_dbus_proxy_get_interface_name(proxy)), G_VARIANT_TYPE("(a{sv})"),
+        G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
     if (reply == NULL)
         return FALSE;
     props = g_variant_get_child_value(reply, 0);
@@ -110,16 +110,15 @@ vbctl_manager(VbctlContext *ctx, GError **error)
  * Returns: (transfer full): a Domain proxy, or %NULL with @error set.
  */
 VbDBusDomain *
-vbctl_domain_proxy(VbctlContext *ctx, const char *path, gboolean load_properties,
-                   GError **error)
+vbctl_domain_proxy(VbctlContext *ctx, const char *path, gboolean load_properties, GError **error)
 {
     g_autoptr(VbDBusDomain) domain = NULL;
     GDBusProxyFlags flags = G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START;
 
     if (!load_properties)
         flags |= G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES;
-    domain = vb_dbus_domain_proxy_new_sync(ctx->connection, flags, VBCTL_BUS_NAME, path, NULL,
-                                           error);
+    domain =
+        vb_dbus_domain_proxy_new_sync(ctx->connection, flags, VBCTL_BUS_NAME, path, NULL, error);
     if (domain == NULL || !check_owner(G_DBUS_PROXY(domain), error))
         return NULL;
     if (load_properties && !vbctl_ensure_properties(G_DBUS_PROXY(domain), error))

@@ -28,8 +28,7 @@ compare_info_by_name(gconstpointer a, gconstpointer b)
  * by name, keeping the active ones, the inactive ones, or both.
  */
 static GPtrArray *
-collect_domains(VbctlContext *ctx, gboolean want_active, gboolean want_inactive,
-                GError **error)
+collect_domains(VbctlContext *ctx, gboolean want_active, gboolean want_inactive, GError **error)
 {
     g_autoptr(GDBusObjectManager) om = NULL;
     g_autoptr(GPtrArray) infos = NULL;
@@ -67,14 +66,14 @@ collect_domains(VbctlContext *ctx, gboolean want_active, gboolean want_inactive,
 static void
 print_domain_table(GPtrArray *infos)
 {
-    const char *headers[] = { _("Id"), _("Name"), _("State") };
+    const char *headers[] = {_("Id"), _("Name"), _("State")};
     g_autoptr(VbctlTable) table = vbctl_table_new(3, headers);
     g_autofree char *text = NULL;
 
     for (guint i = 0; i < infos->len; i++) {
         VbctlDomainInfo *info = g_ptr_array_index(infos, i);
         g_autofree char *id = info->id >= 0 ? g_strdup_printf("%d", info->id) : g_strdup("-");
-        const char *row[] = { id, info->name, info->state };
+        const char *row[] = {id, info->name, info->state};
 
         vbctl_table_add_row(table, row);
     }
@@ -120,10 +119,11 @@ read_stdin(GError **error)
     g_autoptr(GInputStream) in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
     g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable();
 
-    if (g_output_stream_splice(out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, error) < 0)
+    if (g_output_stream_splice(out, in, G_OUTPUT_STREAM_SPLICE_NONE, NULL, error) < 0)
         return NULL;
     /* splice does not terminate the data */
-    if (!g_output_stream_write_all(out, "", 1, NULL, NULL, error))
+    if (!g_output_stream_write_all(out, "", 1, NULL, NULL, error) ||
+        !g_output_stream_close(out, NULL, error))
         return NULL;
     return g_memory_output_stream_steal_data(G_MEMORY_OUTPUT_STREAM(out));
 }
@@ -141,8 +141,8 @@ read_definition(const char *file, GError **error)
         return NULL;
     }
     if (contents != NULL && !g_utf8_validate(contents, -1, NULL)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                    _("'%s' is not valid UTF-8 text"), file);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("'%s' is not valid UTF-8 text"),
+                    file);
         return NULL;
     }
     return g_steal_pointer(&contents);
@@ -165,8 +165,8 @@ vbctl_cmd_define(VbctlContext *ctx, GError **error)
 
     if (xml == NULL || (manager = vbctl_manager(ctx, error)) == NULL)
         return FALSE;
-    reply = vbctl_call_mutating(G_DBUS_PROXY(manager), "DefineXML",
-                                g_variant_new("(su)", xml, 0u), G_VARIANT_TYPE("(o)"), error);
+    reply = vbctl_call_mutating(G_DBUS_PROXY(manager), "DefineXML", g_variant_new("(su)", xml, 0u),
+                                G_VARIANT_TYPE("(o)"), error);
     if (reply == NULL)
         return FALSE;
     g_variant_get(reply, "(&o)", &path);
@@ -252,11 +252,17 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
     memory = g_strdup_printf("%" G_GUINT64_FORMAT " KiB", info->memory_kib);
     vcpus = g_strdup_printf("%u", info->vcpus);
     {
-        const char *labels[] = { _("Id"), _("Name"), _("UUID"), _("State"), _("CPU(s)"),
-                                 _("Max memory"), _("Persistent"), _("Autostart"), NULL };
-        const char *values[] = { id, info->name, info->uuid, state, vcpus, memory,
-                                 info->persistent ? _("yes") : _("no"),
-                                 info->autostart ? _("enable") : _("disable") };
+        const char *labels[] = {_("Id"),         _("Name"),      _("UUID"),
+                                _("State"),      _("CPU(s)"),    _("Max memory"),
+                                _("Persistent"), _("Autostart"), NULL};
+        const char *values[] = {id,
+                                info->name,
+                                info->uuid,
+                                state,
+                                vcpus,
+                                memory,
+                                info->persistent ? _("yes") : _("no"),
+                                info->autostart ? _("enable") : _("disable")};
 
         text = vbctl_format_fields(labels, values);
     }
@@ -298,8 +304,7 @@ vbctl_cmd_capabilities(VbctlContext *ctx, GError **error)
     VbDBusManager *manager = vbctl_manager(ctx, error);
     g_autofree char *caps = NULL;
 
-    if (manager == NULL ||
-        !vb_dbus_manager_call_get_capabilities_sync(manager, &caps, NULL, error))
+    if (manager == NULL || !vb_dbus_manager_call_get_capabilities_sync(manager, &caps, NULL, error))
         return FALSE;
     g_print("%s%s", caps, g_str_has_suffix(caps, "\n") ? "" : "\n");
     return TRUE;
@@ -319,10 +324,9 @@ vbctl_cmd_version(VbctlContext *ctx, GError **error)
     if (manager == NULL || !vbctl_ensure_properties(G_DBUS_PROXY(manager), error))
         return FALSE;
     {
-        const char *labels[] = { _("Client version"), _("Service version"), _("Host name"),
-                                 NULL };
-        const char *values[] = { PACKAGE_VERSION, vb_dbus_manager_get_version(manager),
-                                 vb_dbus_manager_get_host_name(manager) };
+        const char *labels[] = {_("Client version"), _("Service version"), _("Host name"), NULL};
+        const char *values[] = {PACKAGE_VERSION, vb_dbus_manager_get_version(manager),
+                                vb_dbus_manager_get_host_name(manager)};
 
         text = vbctl_format_fields(labels, values);
     }

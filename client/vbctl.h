@@ -29,7 +29,7 @@ typedef struct {
     GDBusConnection *connection;
     VbDBusManager *manager; /* created on first use by vbctl_manager() */
     VbctlFlags flags;
-    char **args;            /* positional arguments after the command, NULL-terminated */
+    char **args; /* positional arguments after the command, NULL-terminated */
     guint n_args;
 } VbctlContext;
 

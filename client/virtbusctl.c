@@ -36,52 +36,47 @@ typedef struct {
 #define FLAG(field) offsetof(VbctlFlags, field)
 
 static const VbctlOption list_options[] = {
-    { "all", N_("List active and inactive domains"), FLAG(all), FALSE },
-    { "inactive", N_("List inactive domains only"), FLAG(inactive), FALSE },
-    { "json", N_("Print JSON for scripts"), FLAG(json), FALSE },
-    { "name", N_("Print domain names only"), FLAG(names_only), TRUE },
-    { NULL },
+    {"all", N_("List active and inactive domains"), FLAG(all), FALSE},
+    {"inactive", N_("List inactive domains only"), FLAG(inactive), FALSE},
+    {"json", N_("Print JSON for scripts"), FLAG(json), FALSE},
+    {"name", N_("Print domain names only"), FLAG(names_only), TRUE},
+    {NULL},
 };
 
 static const VbctlOption dumpxml_options[] = {
-    { "inactive", N_("Show the persistent definition, not the running one"), FLAG(inactive),
-      FALSE },
-    { "migratable", N_("Leave out what is implied, as for migration"), FLAG(migratable),
-      FALSE },
-    { "security-info", N_("Include secrets such as graphics passwords"),
-      FLAG(security_info), FALSE },
-    { NULL },
+    {"inactive", N_("Show the persistent definition, not the running one"), FLAG(inactive), FALSE},
+    {"migratable", N_("Leave out what is implied, as for migration"), FLAG(migratable), FALSE},
+    {"security-info", N_("Include secrets such as graphics passwords"), FLAG(security_info), FALSE},
+    {NULL},
 };
 
 static const VbctlOption info_options[] = {
-    { "json", N_("Print JSON for scripts"), FLAG(json), FALSE },
-    { NULL },
+    {"json", N_("Print JSON for scripts"), FLAG(json), FALSE},
+    {NULL},
 };
 
 static const VbctlOption autostart_options[] = {
-    { "disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE },
-    { NULL },
+    {"disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE},
+    {NULL},
 };
 
 static gboolean cmd_help(VbctlContext *ctx, GError **error);
 
 static const VbctlCommand commands[] = {
-    { "list", "", N_("List domains"), vbctl_cmd_list, 0, 0, list_options },
-    { "define", "FILE", N_("Define or update a domain from an XML file ('-' for stdin)"),
-      vbctl_cmd_define, 1, 1, NULL },
-    { "undefine", "NAME|UUID", N_("Remove a domain's definition"), vbctl_cmd_undefine, 1, 1,
-      NULL },
-    { "dumpxml", "NAME|UUID", N_("Print a domain's XML"), vbctl_cmd_dumpxml, 1, 1,
-      dumpxml_options },
-    { "info", "NAME|UUID", N_("Show a domain's state and resources"), vbctl_cmd_info, 1, 1,
-      info_options },
-    { "autostart", "NAME|UUID", N_("Start a domain with the service, or not"),
-      vbctl_cmd_autostart, 1, 1, autostart_options },
-    { "capabilities", "", N_("Print the host's capabilities XML"), vbctl_cmd_capabilities, 0,
-      0, NULL },
-    { "version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0,
-      0, NULL },
-    { "help", "[COMMAND]", N_("Show help on all commands or one"), cmd_help, 0, 1, NULL },
+    {"list", "", N_("List domains"), vbctl_cmd_list, 0, 0, list_options},
+    {"define", "FILE", N_("Define or update a domain from an XML file ('-' for stdin)"),
+     vbctl_cmd_define, 1, 1, NULL},
+    {"undefine", "NAME|UUID", N_("Remove a domain's definition"), vbctl_cmd_undefine, 1, 1, NULL},
+    {"dumpxml", "NAME|UUID", N_("Print a domain's XML"), vbctl_cmd_dumpxml, 1, 1, dumpxml_options},
+    {"info", "NAME|UUID", N_("Show a domain's state and resources"), vbctl_cmd_info, 1, 1,
+     info_options},
+    {"autostart", "NAME|UUID", N_("Start a domain with the service, or not"), vbctl_cmd_autostart,
+     1, 1, autostart_options},
+    {"capabilities", "", N_("Print the host's capabilities XML"), vbctl_cmd_capabilities, 0, 0,
+     NULL},
+    {"version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0, 0,
+     NULL},
+    {"help", "[COMMAND]", N_("Show help on all commands or one"), cmd_help, 0, 1, NULL},
 };
 
 static const VbctlCommand *
@@ -162,13 +157,11 @@ static void
 add_bus_options(GOptionContext *octx, VbctlBusOptions *bus)
 {
     const GOptionEntry entries[] = {
-        { "system", 0, 0, G_OPTION_ARG_NONE, &bus->system, N_("Connect to the system bus"),
-          NULL },
-        { "session", 0, 0, G_OPTION_ARG_NONE, &bus->session, N_("Connect to the session bus"),
-          NULL },
-        { "address", 0, 0, G_OPTION_ARG_STRING, &bus->address,
-          N_("Connect to the bus at ADDRESS"), "ADDRESS" },
-        { NULL },
+        {"system", 0, 0, G_OPTION_ARG_NONE, &bus->system, N_("Connect to the system bus"), NULL},
+        {"session", 0, 0, G_OPTION_ARG_NONE, &bus->session, N_("Connect to the session bus"), NULL},
+        {"address", 0, 0, G_OPTION_ARG_STRING, &bus->address, N_("Connect to the bus at ADDRESS"),
+         "ADDRESS"},
+        {NULL},
     };
 
     g_option_context_add_main_entries(octx, entries, GETTEXT_PACKAGE);
@@ -185,9 +178,13 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
     guint n_args;
 
     for (const VbctlOption *o = cmd->options; o != NULL && o->long_name != NULL; o++) {
-        GOptionEntry e = { o->long_name, 0, o->hidden ? G_OPTION_FLAG_HIDDEN : 0,
-                           G_OPTION_ARG_NONE, (char *)&ctx->flags + o->offset, o->description,
-                           NULL };
+        GOptionEntry e = {o->long_name,
+                          0,
+                          o->hidden ? G_OPTION_FLAG_HIDDEN : 0,
+                          G_OPTION_ARG_NONE,
+                          (char *)&ctx->flags + o->offset,
+                          o->description,
+                          NULL};
         g_array_append_val(entries, e);
     }
     g_option_context_set_summary(octx, _(cmd->summary));
@@ -252,7 +249,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)
 static int
 run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus)
 {
-    g_auto(VbctlContext) ctx = { 0 };
+    g_auto(VbctlContext) ctx = {0};
     g_autoptr(GError) error = NULL;
 
     if (!parse_command(cmd, argc, argv, &ctx, bus, &error))
@@ -272,11 +269,11 @@ run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus
 int
 main(int argc, char **argv)
 {
-    VbctlBusOptions bus = { 0 };
+    VbctlBusOptions bus = {0};
     gboolean opt_help = FALSE;
     const GOptionEntry help_entry[] = {
-        { "help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, N_("Show help"), NULL },
-        { NULL },
+        {"help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, N_("Show help"), NULL},
+        {NULL},
     };
     g_autoptr(GOptionContext) octx = g_option_context_new(NULL);
     g_autoptr(GError) error = NULL;

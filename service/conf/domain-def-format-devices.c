@@ -17,7 +17,7 @@ typedef struct {
 static void
 before(ChildCtx *c, const char *name)
 {
-    vb_fmt_raws_before(c->ch, c->extra, name ? vb_rank_lookup(c->ranks, name) : G_MAXINT, 4,
+    vb_fmt_raws_before(c->ch, c->extra, name ? vb_rank_lookup(c->ranks, name) : G_MAXINT, 3,
                        &c->cursor);
 }
 
@@ -30,17 +30,17 @@ fmt_disk(ChildCtx *c, const VbDeviceDef *dev)
     const char *target[] = { "dev", dev->target_dev, "bus", dev->bus, NULL };
 
     before(c, "driver");
-    vb_fmt_sub_elem(c->ch, 4, "driver", &dev->driver, driver);
+    vb_fmt_sub_elem(c->ch, 3, "driver", &dev->driver, driver);
     before(c, "source");
-    vb_fmt_sub_elem(c->ch, 4, "source", &dev->source, source);
+    vb_fmt_sub_elem(c->ch, 3, "source", &dev->source, source);
     before(c, "target");
-    vb_fmt_sub_elem(c->ch, 4, "target", &dev->target, target);
+    vb_fmt_sub_elem(c->ch, 3, "target", &dev->target, target);
     before(c, "readonly");
     if (dev->readonly)
-        g_string_append(c->ch, "        <readonly/>\n");
+        g_string_append(c->ch, "      <readonly/>\n");
     before(c, "shareable");
     if (dev->shareable)
-        g_string_append(c->ch, "        <shareable/>\n");
+        g_string_append(c->ch, "      <shareable/>\n");
 }
 
 static void
@@ -50,11 +50,11 @@ fmt_interface(ChildCtx *c, const VbDeviceDef *dev)
 
     before(c, "mac");
     if (dev->mac != NULL)
-        g_string_append_printf(c->ch, "        <mac address='%s'/>\n", dev->mac);
+        g_string_append_printf(c->ch, "      <mac address='%s'/>\n", dev->mac);
     before(c, "source");
-    vb_fmt_sub_elem(c->ch, 4, "source", &dev->source, NULL);
+    vb_fmt_sub_elem(c->ch, 3, "source", &dev->source, NULL);
     before(c, "model");
-    vb_fmt_sub_elem(c->ch, 4, "model", &dev->model_elem, model);
+    vb_fmt_sub_elem(c->ch, 3, "model", &dev->model_elem, model);
 }
 
 static void
@@ -66,9 +66,9 @@ fmt_chardev(ChildCtx *c, const VbDeviceDef *dev)
                              NULL };
 
     before(c, "source");
-    vb_fmt_sub_elem(c->ch, 4, "source", &dev->source, NULL);
+    vb_fmt_sub_elem(c->ch, 3, "source", &dev->source, NULL);
     before(c, "target");
-    vb_fmt_sub_elem(c->ch, 4, "target", &dev->target, target);
+    vb_fmt_sub_elem(c->ch, 3, "target", &dev->target, target);
 }
 
 static void
@@ -86,10 +86,10 @@ fmt_video(ChildCtx *c, const VbDeviceDef *dev)
     before(c, "model");
     if (!dev->model_elem.present)
         return;
-    g_string_append(c->ch, "        <model");
+    g_string_append(c->ch, "      <model");
     vb_fmt_attrs_ordered(c->ch, order, model, &dev->model_elem.extra);
-    vb_fmt_raws_before(mch, &dev->model_elem.extra, G_MAXINT, 5, &cur);
-    vb_fmt_close(c->ch, 4, "model", mch);
+    vb_fmt_raws_before(mch, &dev->model_elem.extra, G_MAXINT, 4, &cur);
+    vb_fmt_close(c->ch, 3, "model", mch);
 }
 
 static void
@@ -101,10 +101,10 @@ fmt_rng(ChildCtx *c, const VbDeviceDef *dev)
     if (!dev->backend.present)
         return;
     if (dev->backend_text == NULL) {
-        vb_fmt_sub_elem(c->ch, 4, "backend", &dev->backend, model);
+        vb_fmt_sub_elem(c->ch, 3, "backend", &dev->backend, model);
         return;
     }
-    g_string_append(c->ch, "        <backend");
+    g_string_append(c->ch, "      <backend");
     vb_fmt_attrs_ordered(c->ch, (const char *const[]){ "model", NULL }, model,
                          &dev->backend.extra);
     g_string_append_c(c->ch, '>');

@@ -435,6 +435,12 @@ parse_device(VbDomainDef *def, xmlNode *node, GError **error)
     return TRUE;
 }
 
+static int
+dev_rank(gconstpointer p)
+{
+    return ((const VbDeviceDef *)p)->rank;
+}
+
 /**
  * vb_domain_def_parse_devices:
  * @def: the definition being parsed
@@ -458,5 +464,7 @@ vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
         if (!parse_device(def, c, error))
             return FALSE;
     }
+    /* keep the model in the order it is formatted in, so copies compare equal */
+    vb_sort_by_rank(def->priv->devices, dev_rank);
     return TRUE;
 }

@@ -385,12 +385,31 @@ parse_root(VbDomainDef *def, xmlNode *root, guint flags, GError **error)
     return vb_domain_def_validate(def, error);
 }
 
+typedef struct {
+    int line;
+    char *message;
+} FirstError;
+
+/* libxml2 reports several errors for one mistake; the first one names it */
+static void
+keep_first_error(void *data, xmlErrorPtr e)
+{
+    xmlParserCtxt *ctxt = data;
+    FirstError *first = ctxt->_private;
+
+    if (first->message != NULL || e == NULL || e->level < XML_ERR_ERROR)
+        return;
+    first->line = e->line;
+    first->message = g_strstrip(g_strdup(e->message != NULL ? e->message : "unknown error"));
+}
+
 static xmlDoc *
 read_doc(const char *xml, GError **error)
 {
     xmlParserCtxt *ctxt;
     xmlDoc *doc;
     size_t len = strlen(xml);
+    FirstError first = { 0, NULL };
 
     if (len > VB_DOMAIN_XML_MAX_BYTES) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
@@ -403,20 +422,39 @@ read_doc(const char *xml, GError **error)
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot allocate XML parser");
         return NULL;
     }
+    ctxt->_private = &first;
+    ctxt->sax->serror = keep_first_error;
     /* no XML_PARSE_NOENT (no entity expansion), no DTD loading, no network */
     doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
                             XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
                                 XML_PARSE_NOCDATA);
     if (doc == NULL || !ctxt->wellFormed) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
-        g_autofree char *msg = g_strdup(e != NULL && e->message ? e->message : "unknown error");
 
+        if (first.message == NULL) {
+            first.line = e != NULL ? e->line : 0;
+            first.message = g_strstrip(g_strdup(e != NULL && e->message ? e->message
+                                                                        : "unknown error"));
+        }
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %d: malformed XML: %s",
-                    e != NULL ? e->line : 0, g_strstrip(msg));
+                    first.line, first.message);
         g_clear_pointer(&doc, xmlFreeDoc);
     }
+    g_free(first.message);
     xmlFreeParserCtxt(ctxt);
     return doc;
+}
+
+/* libxml2 keeps no line for the DTD node: find it in the text */
+static guint
+line_of(const char *xml, const char *needle)
+{
+    const char *end = strstr(xml, needle);
+    guint line = 1;
+
+    for (const char *p = xml; end != NULL && p < end; p++)
+        line += *p == '\n';
+    return line;
 }
 
 /**
@@ -446,8 +484,8 @@ vb_domain_def_parse_string(const char *xml, guint parse_flags, GError **error)
     root = xmlDocGetRootElement(doc);
     if (doc->intSubset != NULL || doc->extSubset != NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                    "line %ld: DOCTYPE declarations are not allowed in domain XML",
-                    doc->intSubset != NULL ? xmlGetLineNo((xmlNode *)doc->intSubset) : 1L);
+                    "line %u: DOCTYPE declarations are not allowed in domain XML",
+                    line_of(xml, "<!DOCTYPE"));
         xmlFreeDoc(doc);
         return NULL;
     }

@@ -49,8 +49,8 @@ vb_domain_list_free(VbDomainList *list)
 }
 
 void
-vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind, const char *event,
-       const char *detail)
+vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
+                      const char *event, const char *detail)
 {
     if (list->notify != NULL)
         list->notify(dom, kind, event, detail, list->notify_data);

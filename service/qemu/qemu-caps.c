@@ -32,6 +32,12 @@ cached_binary_free(CachedBinary *c)
     g_free(c);
 }
 
+static int
+compare_paths(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /**
  * vb_qemu_caps_find_binaries:
  *
@@ -62,7 +68,7 @@ vb_qemu_caps_find_binaries(void)
             g_ptr_array_add(out, g_steal_pointer(&path));
         }
     }
-    g_ptr_array_sort(out, (GCompareFunc)(void (*)(void))strcmp);
+    g_ptr_array_sort(out, compare_paths);
     return out;
 }
 

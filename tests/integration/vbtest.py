@@ -203,8 +203,11 @@ class VirtbusTestCase(unittest.TestCase):
                                Gio.DBusCallFlags.NONE, timeout, None)
         except GLib.Error as e:
             name = Gio.DBusError.get_remote_error(e) or str(e)
-            Gio.DBusError.strip_remote_error(e)
-            raise DBusCallError(name, e.message) from None
+            message = e.message
+            prefix = f"GDBus.Error:{name}: "
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+            raise DBusCallError(name, message) from None
         return r.unpack() if r is not None else None
 
     def manager(self, method, sig=None, args=(), **kw):

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vb_domain_def_check_abi_stability(): each kind of difference is found and named. */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-def.h"
+#include "vb-error.h"
+
+static char *base_xml;
+
+static char *
+replace_once(const char *s, const char *from, const char *to)
+{
+    const char *p = strstr(s, from);
+
+    g_assert_nonnull(p); /* the mutation must apply, or the test proves nothing */
+    return g_strdup_printf("%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+}
+
+typedef struct {
+    const char *from;
+    const char *to;
+    const char *message; /* NULL: still compatible */
+} Mutation;
+
+static const Mutation mutations[] = {
+    { "<name>i440fx-implicit</name>", "<name>renamed</name><title>t</title>"
+      "<description>d</description>", NULL },
+    { "<graphics type='vnc' port='-1' autoport='yes'/>", "<graphics type='spice' autoport='yes'/>",
+      NULL },
+    { "<source file='/img/i440fx.qcow2'/>", "<source file='/other/path.qcow2'/>", NULL },
+    { "<currentMemory unit='KiB'>1048576</currentMemory>",
+      "<currentMemory unit='KiB'>524288</currentMemory>", NULL },
+    { "<memory unit='KiB'>1048576</memory>", "<memory unit='KiB'>2097152</memory>",
+      "target domain memory 2097152 KiB does not match source 1048576 KiB" },
+    { "<domain type='kvm'>", "<domain type='qemu'>",
+      "target domain virt type 'qemu' does not match source 'kvm'" },
+    { "machine='pc-i440fx-7.2'", "machine='pc-i440fx-6.2'",
+      "target domain machine type 'pc-i440fx-6.2' does not match source 'pc-i440fx-7.2'" },
+    { "arch='x86_64'", "arch='i686'",
+      "target domain architecture 'i686' does not match source 'x86_64'" },
+    { "<vcpu placement='static'>1</vcpu>", "<vcpu placement='static'>2</vcpu>",
+      "target domain vCPU max 2 does not match source 1" },
+    { "<vcpu placement='static'>1</vcpu>", "<vcpu placement='static'>1</vcpu><iothreads>2</iothreads>",
+      "target domain iothreads 2 does not match source 0" },
+    { "<apic/>", "", "target domain features 'acpi' does not match source 'acpi apic'" },
+    { "slot='0x04'", "slot='0x08'",
+      "target disk 'vda' address pci 0000:00:08.0 does not match source 0000:00:04.0" },
+    { "<target dev='vda' bus='virtio'/>", "<target dev='vdb' bus='virtio'/>",
+      "target disk 'vda' target dev 'vdb' does not match source 'vda'" },
+    { "<disk type='file' device='disk'>", "<disk type='file' device='cdrom'>",
+      "target disk 'vda' device 'cdrom' does not match source 'disk'" },
+    { "<target dev='vda' bus='virtio'/>", "<target dev='vda' bus='sata'/>",
+      "target disk 'vda' bus 'sata' does not match source 'virtio'" },
+    { "<controller type='virtio-serial' index='0'>",
+      "<disk type='file' device='disk'><source file='/x'/><target dev='vdz'/></disk>"
+      "<controller type='virtio-serial' index='0'>",
+      "target domain has 2 disks, source has 1" },
+    { "<controller type='virtio-serial' index='0'>",
+      "<controller type='virtio-serial' index='0' ports='4'>",
+      "target controller 'virtio-serial' index 0 ports 4 does not match source 4294967295" },
+    { "<controller type='virtio-serial' index='0'>\n      <address type='pci' domain='0x0000' "
+      "bus='0x00' slot='0x05' function='0x0'/>\n    </controller>", "",
+      "target domain has 0 controllers, source has 1" },
+    { "<mac address='52:54:00:01:02:03'/>", "<mac address='52:54:00:01:02:04'/>",
+      "target interface '52:54:00:01:02:03' MAC '52:54:00:01:02:04' does not match source "
+      "'52:54:00:01:02:03'" },
+    { "<model type='virtio'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x03'",
+      "<model type='e1000'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x03'",
+      "target interface '52:54:00:01:02:03' model 'e1000' does not match source 'virtio'" },
+    { "<input type='mouse' bus='ps2'/>", "<input type='tablet' bus='usb'/>",
+      "target input #0 type 'tablet' does not match source 'mouse'" },
+    { "heads='1'", "heads='2'", "target video #0 heads 2 does not match source 1" },
+    { "<model type='cirrus'", "<model type='vga'",
+      "target video #0 model 'vga' does not match source 'cirrus'" },
+    { "<memballoon model='virtio'>", "<memballoon model='none'>",
+      "target memballoon #0 model 'none' does not match source 'virtio'" },
+    { "</devices>", "<serial type='pty'><target port='0'/></serial></devices>",
+      "target domain has 1 serial devices, source has 0" },
+    { "</devices>", "<hostdev mode='subsystem' type='pci'/></devices>",
+      "target domain has 1 other devices, source has 0" },
+};
+
+static void
+test_identical(void)
+{
+    g_autoptr(VbDomainDef) a = vb_domain_def_parse_string(base_xml, 0, NULL);
+    g_autoptr(VbDomainDef) b = vb_domain_def_parse_string(base_xml, 0, NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_nonnull(a);
+    g_assert_true(vb_domain_def_check_abi_stability(a, b, &error));
+    g_assert_no_error(error);
+}
+
+static void
+test_mutation(gconstpointer data)
+{
+    const Mutation *m = data;
+    g_autofree char *xml = replace_once(base_xml, m->from, m->to);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbDomainDef) src = vb_domain_def_parse_string(base_xml, 0, &error);
+    g_autoptr(VbDomainDef) dst = vb_domain_def_parse_string(xml, 0, &error);
+    gboolean ok;
+
+    g_assert_no_error(error);
+    ok = vb_domain_def_check_abi_stability(src, dst, &error);
+    if (m->message == NULL) {
+        g_assert_no_error(error);
+        g_assert_true(ok);
+        return;
+    }
+    g_assert_false(ok);
+    g_assert_error(error, VB_ERROR, VB_ERROR_ABI_MISMATCH);
+    g_assert_cmpstr(error->message, ==, m->message);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *path = NULL;
+
+    g_test_init(&argc, &argv, NULL);
+    path = g_build_filename(g_getenv("VB_TEST_DATA"), "domain-xml", "i440fx-implicit.xml",
+                            NULL);
+    g_assert_true(g_file_get_contents(path, &base_xml, NULL, NULL));
+    g_test_add_func("/conf/abi/identical-is-compatible", test_identical);
+    for (guint i = 0; i < G_N_ELEMENTS(mutations); i++) {
+        g_autofree char *name = g_strdup_printf("/conf/abi/mutation-%02u-%s", i,
+                                                mutations[i].message ? "rejected" : "accepted");
+        g_test_add_data_func(name, &mutations[i], test_mutation);
+    }
+    int ret = g_test_run();
+    g_free(base_xml);
+    return ret;
+}
