@@ -73,9 +73,14 @@ check_cb(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     if (polkit_authorization_result_get_is_challenge(result)) {
-        g_task_return_new_error(task, VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
-                                _("Authentication is required for '%s'; call again allowing "
-                                  "interactive authorization"), action);
+        if (GPOINTER_TO_INT(g_object_get_data(G_OBJECT(task), "interactive")))
+            g_task_return_new_error(task, VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
+                                    _("Authentication is required for '%s', but no "
+                                      "authentication agent answered"), action);
+        else
+            g_task_return_new_error(task, VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
+                                    _("Authentication is required for '%s'; call again "
+                                      "allowing interactive authorization"), action);
         return;
     }
     g_task_return_new_error(task, VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
@@ -103,6 +108,7 @@ vb_auth_check_async(VbAuth *auth, VbCaller *caller, const char *action, GHashTab
 
     g_task_set_source_tag(task, vb_auth_check_async);
     g_task_set_task_data(task, g_strdup(action), g_free);
+    g_object_set_data(G_OBJECT(task), "interactive", GINT_TO_POINTER(interactive));
 
     if (caller->uid == 0 || (auth->authority == NULL && caller->uid == auth->owner_uid)) {
         g_task_return_boolean(task, TRUE);

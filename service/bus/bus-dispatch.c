@@ -22,6 +22,10 @@ call_free(VbBusCall *call)
     g_clear_pointer(&call->parameters, g_variant_unref);
     g_clear_pointer(&call->caller, vb_caller_unref);
     g_clear_pointer(&call->dom, vb_domain_obj_unref);
+    g_free(call->detail_domain);
+    g_free(call->detail_uuid);
+    if (call->prepared != NULL && call->prepared_free != NULL)
+        call->prepared_free(call->prepared);
     g_free(call);
 }
 
@@ -80,12 +84,20 @@ finish_on_main(gpointer data)
  * The worker pool's function: runs a call's method and hands the result
  * back to the main context. Worker thread.
  */
+static gboolean authorize_on_main(gpointer data);
+
 void
 vb_bus_worker_run(gpointer data, gpointer user_data)
 {
     VbBusCall *call = data;
-    CallResult *r = g_new0(CallResult, 1);
+    CallResult *r;
 
+    if (!call->authorized) {
+        call->method->prepare(call);
+        g_main_context_invoke(call->service->main_context, authorize_on_main, call);
+        return;
+    }
+    r = g_new0(CallResult, 1);
     r->call = call;
     if (call->dom != NULL && !vb_domain_obj_check_alive(call->dom, &r->error)) {
         /* undefined while the call waited */
@@ -105,6 +117,7 @@ run_call(VbBusCall *call)
     g_autoptr(GError) error = NULL;
     GVariant *value;
 
+    call->authorized = TRUE;
     if (!call->method->inline_) {
         g_thread_pool_push(call->service->workers, call, NULL);
         return;
@@ -145,23 +158,22 @@ auth_details(VbBusCall *call)
     if (call->dom != NULL) {
         g_hash_table_insert(details, "domain", vb_domain_obj_get_name(call->dom));
         g_hash_table_insert(details, "uuid", g_strdup(call->dom->uuid_str));
+    } else if (call->detail_domain != NULL) {
+        g_hash_table_insert(details, "domain", g_strdup(call->detail_domain));
+        if (call->detail_uuid != NULL)
+            g_hash_table_insert(details, "uuid", g_strdup(call->detail_uuid));
     }
     g_hash_table_insert(details, "verb", g_steal_pointer(&verb));
     return details;
 }
 
 static void
-caller_ready(VbCaller *caller, GError *error, gpointer user_data)
+authorize(VbBusCall *call)
 {
-    VbBusCall *call = user_data;
     g_autoptr(GHashTable) details = NULL;
+    VbCaller *caller = call->caller;
     gboolean interactive;
 
-    if (error != NULL) {
-        call_reply(call, NULL, error);
-        return;
-    }
-    call->caller = vb_caller_ref(caller);
     if (g_str_equal(call->action, VB_ACTION_READ) &&
         vb_bus_caller_read_allowed(call->service, caller->sender)) {
         run_call(call);
@@ -176,6 +188,32 @@ caller_ready(VbCaller *caller, GError *error, gpointer user_data)
     details = auth_details(call);
     vb_auth_check_async(call->service->auth, caller, call->action, details, interactive, NULL,
                         auth_cb, call);
+}
+
+/* Main thread: back from a prepare function. */
+static gboolean
+authorize_on_main(gpointer data)
+{
+    authorize(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+caller_ready(VbCaller *caller, GError *error, gpointer user_data)
+{
+    VbBusCall *call = user_data;
+
+    if (error != NULL) {
+        call_reply(call, NULL, error);
+        return;
+    }
+    call->caller = vb_caller_ref(caller);
+    /* root never needs details: skip the prepare step */
+    if (call->method->prepare != NULL && caller->uid != 0) {
+        g_thread_pool_push(call->service->workers, call, NULL);
+        return;
+    }
+    authorize(call);
 }
 
 /**

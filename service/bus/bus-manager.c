@@ -18,6 +18,25 @@ check_flags(guint32 flags, guint32 allowed, const char *method, GError **error)
     return FALSE;
 }
 
+/* Names the domain for polkit rules; the parsed definition is reused. */
+static void
+define_xml_prepare(VbBusCall *call)
+{
+    const char *xml;
+    VbDomainDef *def;
+    char uuid[37];
+
+    g_variant_get(call->parameters, "(&su)", &xml, NULL);
+    def = vb_domain_parse_config(xml, NULL);
+    if (def == NULL)
+        return; /* reported after authorization */
+    vb_uuid_format(def->uuid, uuid);
+    call->detail_domain = g_strdup(def->name);
+    call->detail_uuid = g_strdup(uuid);
+    call->prepared = def;
+    call->prepared_free = (GDestroyNotify)vb_domain_def_free;
+}
+
 static GVariant *
 define_xml(VbBusCall *call, GError **error)
 {
@@ -28,7 +47,10 @@ define_xml(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
     if (!check_flags(flags, 0, "DefineXML", error))
         return NULL;
-    dom = vb_domain_define_xml(call->service->domains, xml, error);
+    if (call->prepared != NULL)
+        dom = vb_domain_define(call->service->domains, g_steal_pointer(&call->prepared), error);
+    else
+        dom = vb_domain_define_xml(call->service->domains, xml, error);
     if (dom == NULL)
         return NULL;
     return g_variant_new("(o)", dom->object_path);
@@ -88,7 +110,7 @@ get_capabilities(VbBusCall *call, GError **error)
 }
 
 const VbBusMethod vb_bus_manager_methods[] = {
-    { "DefineXML", VB_ACTION_DEFINE, FALSE, define_xml },
+    { "DefineXML", VB_ACTION_DEFINE, FALSE, define_xml, define_xml_prepare },
     { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name },
     { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains },

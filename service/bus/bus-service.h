@@ -17,12 +17,20 @@ typedef struct _VbBusCall VbBusCall;
 
 /* Runs on a worker thread (or the main thread for .inline_ entries). */
 typedef GVariant *(*VbBusWorkerFunc)(VbBusCall *call, GError **error);
+/*
+ * Optional, runs on a worker thread before authorization: works out what
+ * the call is about (e.g. the domain named in DefineXML's XML) for the
+ * polkit details, and may keep the result in call->prepared. It must not
+ * change any state; if it cannot tell, it adds nothing.
+ */
+typedef void (*VbBusPrepareFunc)(VbBusCall *call);
 
 typedef struct {
     const char *method;     /* D-Bus member name, or "Set:<Property>" */
     const char *action;     /* polkit action */
     gboolean inline_;       /* cheap, never blocks: run on the main thread */
     VbBusWorkerFunc func;
+    VbBusPrepareFunc prepare; /* nullable */
 } VbBusMethod;
 
 /*
@@ -39,6 +47,11 @@ struct _VbBusCall {
     VbCaller *caller;
     VbDomainObj *dom;                  /* nullable: the target domain, referenced */
     const char *action;                /* may be raised from method->action (SECURE) */
+    char *detail_domain;               /* nullable: set by a prepare function */
+    char *detail_uuid;                 /* nullable: set by a prepare function */
+    gpointer prepared;                 /* nullable: kept by a prepare function */
+    GDestroyNotify prepared_free;
+    gboolean authorized;               /* the next worker run is the method itself */
 };
 
 struct _VbBusService {

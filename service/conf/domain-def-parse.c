@@ -428,7 +428,7 @@ read_doc(const char *xml, GError **error)
     doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
                             XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
                                 XML_PARSE_NOCDATA);
-    if (doc == NULL || !ctxt->wellFormed) {
+    if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
 
         if (first.message == NULL) {
@@ -443,6 +443,30 @@ read_doc(const char *xml, GError **error)
     g_free(first.message);
     xmlFreeParserCtxt(ctxt);
     return doc;
+}
+
+/*
+ * libxml2 keeps namespace URIs as written (character references are not decoded), so we
+ * can only write them back unchanged if they need no escaping. Real URIs never do.
+ */
+static gboolean
+check_namespaces(xmlNode *node, GError **error)
+{
+    for (; node != NULL; node = node->next) {
+        if (node->type != XML_ELEMENT_NODE)
+            continue;
+        for (xmlNs *ns = node->nsDef; ns != NULL; ns = ns->next) {
+            const char *href = (const char *)ns->href;
+            if (href == NULL || strpbrk(href, "&<>'\"\t\r\n") != NULL) {
+                vb_set_error_line(error, VB_ERROR_INVALID_XML, node,
+                                  "invalid namespace URI '%s'", href ? href : "");
+                return FALSE;
+            }
+        }
+        if (!check_namespaces(node->children, error))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 /* libxml2 keeps no line for the DTD node: find it in the text */
@@ -492,6 +516,10 @@ vb_domain_def_parse_string(const char *xml, guint parse_flags, GError **error)
     if (root == NULL || !vb_xml_is(root, "domain")) {
         vb_set_error_line(error, VB_ERROR_INVALID_XML, root,
                           "root element must be <domain>");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    if (!check_namespaces(root, error)) {
         xmlFreeDoc(doc);
         return NULL;
     }

@@ -202,7 +202,8 @@ declare_ns(GString *buf, GPtrArray *declared, const xmlNs *ns)
     g_string_append(buf, *prefix ? " xmlns:" : " xmlns");
     g_string_append(buf, prefix);
     g_string_append(buf, "='");
-    vb_xml_escape(buf, ns->href != NULL ? (const char *)ns->href : "", TRUE, TRUE);
+    /* hrefs are kept as written and checked to need no escaping (check_namespaces()) */
+    g_string_append(buf, ns->href != NULL ? (const char *)ns->href : "");
     g_string_append_c(buf, '\'');
 }
 
@@ -221,6 +222,17 @@ node_is_inline(xmlNode *node)
         }
     }
     return only_text;
+}
+
+/*
+ * Comments and processing instructions cannot escape newlines, and literal newlines in a
+ * kept element must be layout only (they are re-indented): fold them into spaces.
+ */
+static void
+append_one_line(GString *buf, const xmlChar *text)
+{
+    for (const xmlChar *p = text; p != NULL && *p; p++)
+        g_string_append_c(buf, *p == '\n' || *p == '\r' ? ' ' : (char)*p);
 }
 
 static void serialize_node(GString *buf, xmlNode *node, int level, gboolean inl,
@@ -287,13 +299,17 @@ serialize_node(GString *buf, xmlNode *node, int level, gboolean inl, GPtrArray *
                       TRUE);
         break;
     case XML_COMMENT_NODE:
-        g_string_append_printf(buf, "<!--%s-->",
-                               node->content != NULL ? (const char *)node->content : "");
+        g_string_append(buf, "<!--");
+        append_one_line(buf, node->content);
+        g_string_append(buf, "-->");
         break;
     case XML_PI_NODE:
-        g_string_append_printf(buf, "<?%s%s%s?>", (const char *)node->name,
-                               node->content != NULL && *node->content ? " " : "",
-                               node->content != NULL ? (const char *)node->content : "");
+        g_string_append_printf(buf, "<?%s", (const char *)node->name);
+        if (node->content != NULL && *node->content) {
+            g_string_append_c(buf, ' ');
+            append_one_line(buf, node->content);
+        }
+        g_string_append(buf, "?>");
         break;
     default:
         break; /* entity references cannot occur: documents with a DTD are refused */

@@ -66,21 +66,49 @@ write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
 VbDomainObj *
 vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error)
 {
-    g_autoptr(VbDomainDef) def = NULL;
+    VbDomainDef *def = vb_domain_parse_config(xml, error);
+
+    if (def == NULL)
+        return NULL;
+    return vb_domain_define(list, def, error);
+}
+
+/**
+ * vb_domain_parse_config:
+ * @xml: domain XML from a caller
+ *
+ * Parses a persistent definition as DefineXML does. Any thread.
+ *
+ * Returns: (transfer full): the definition, or %NULL with InvalidXML.
+ */
+VbDomainDef *
+vb_domain_parse_config(const char *xml, GError **error)
+{
+    VbDomainDef *def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
+
+    /* to a caller of DefineXML, a bad value is bad XML */
+    if (def == NULL && error != NULL && *error != NULL && (*error)->domain == VB_ERROR &&
+        (*error)->code == VB_ERROR_INVALID_ARG)
+        (*error)->code = VB_ERROR_INVALID_XML;
+    return def;
+}
+
+/**
+ * vb_domain_define:
+ * @def: (transfer full): a parsed persistent definition
+ *
+ * Like vb_domain_define_xml(), for an already parsed definition.
+ */
+VbDomainObj *
+vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
+{
+    g_autoptr(VbDomainDef) def = def_in;
     g_autoptr(GMutexLocker) define_locker = NULL;
     VbDomainObj *existing = NULL;
     VbDomainObj *dom;
     char uuid[37];
     gboolean ok;
 
-    def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
-    if (def == NULL) {
-        /* to a caller of DefineXML, a bad value is bad XML */
-        if (error != NULL && *error != NULL && (*error)->domain == VB_ERROR &&
-            (*error)->code == VB_ERROR_INVALID_ARG)
-            (*error)->code = VB_ERROR_INVALID_XML;
-        return NULL;
-    }
     vb_uuid_format(def->uuid, uuid);
 
     define_locker = g_mutex_locker_new(&list->define_lock);

@@ -50,6 +50,8 @@ GPtrArray *vb_domain_list_collect(VbDomainList *list, guint flags);
 guint vb_domain_list_count(VbDomainList *list);
 
 VbDomainObj *vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error);
+VbDomainDef *vb_domain_parse_config(const char *xml, GError **error);
+VbDomainObj *vb_domain_define(VbDomainList *list, VbDomainDef *def, GError **error);
 gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error);
 gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
                                  GError **error);

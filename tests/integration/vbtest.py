@@ -79,6 +79,7 @@ class PrivateBus:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()
 
 
 class Service:
@@ -163,9 +164,16 @@ class VirtbusTestCase(unittest.TestCase):
         os.makedirs(self.root)
         self.service = Service(self.bus, self.root, self.service_args)
         self.conn = None
-        if self.start_service:
-            self.service.start()
-        self.conn = connect(self.bus.address)
+        try:
+            if self.start_service:
+                self.service.start()
+            self.conn = connect(self.bus.address)
+        except BaseException:
+            self.service.stop()
+            sys.stderr.write(self.service.read_log()[-20000:])
+            self.bus.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def tearDown(self):
         failed = self._outcome_failed()

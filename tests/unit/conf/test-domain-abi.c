@@ -27,8 +27,8 @@ typedef struct {
 static const Mutation mutations[] = {
     { "<name>i440fx-implicit</name>", "<name>renamed</name><title>t</title>"
       "<description>d</description>", NULL },
-    { "<graphics type='vnc' port='-1' autoport='yes'/>", "<graphics type='spice' autoport='yes'/>",
-      NULL },
+    { "<graphics type='vnc' port='-1' autoport='yes'/>",
+      "<graphics type='spice' autoport='yes'/>", NULL },
     { "<source file='/img/i440fx.qcow2'/>", "<source file='/other/path.qcow2'/>", NULL },
     { "<currentMemory unit='KiB'>1048576</currentMemory>",
       "<currentMemory unit='KiB'>524288</currentMemory>", NULL },
@@ -42,7 +42,8 @@ static const Mutation mutations[] = {
       "target domain architecture 'i686' does not match source 'x86_64'" },
     { "<vcpu placement='static'>1</vcpu>", "<vcpu placement='static'>2</vcpu>",
       "target domain vCPU max 2 does not match source 1" },
-    { "<vcpu placement='static'>1</vcpu>", "<vcpu placement='static'>1</vcpu><iothreads>2</iothreads>",
+    { "<vcpu placement='static'>1</vcpu>",
+      "<vcpu placement='static'>1</vcpu><iothreads>2</iothreads>",
       "target domain iothreads 2 does not match source 0" },
     { "<apic/>", "", "target domain features 'acpi' does not match source 'acpi apic'" },
     { "slot='0x04'", "slot='0x08'",

@@ -47,8 +47,12 @@ test_uuid_roundtrip(void)
 static void
 test_uuid_invalid(void)
 {
-    const char *bad[] = { "", "5b7a9c3e", "5b7a9c3e-2f4d-4c1b-9a8e-0d6f1e2a3b4", "zz7a9c3e-2f4d-4c1b-9a8e-0d6f1e2a3b4c",
-                          "5b7a9c3e-2f4d-4c1b-9a8e-0d6f1e2a3b4c0", "-5b7a9c3e2f4d4c1b9a8e0d6f1e2a3b4c" };
+    const char *bad[] = { "",
+                          "5b7a9c3e",
+                          "5b7a9c3e-2f4d-4c1b-9a8e-0d6f1e2a3b4",
+                          "zz7a9c3e-2f4d-4c1b-9a8e-0d6f1e2a3b4c",
+                          "5b7a9c3e-2f4d-4c1b-9a8e-0d6f1e2a3b4c0",
+                          "-5b7a9c3e2f4d4c1b9a8e0d6f1e2a3b4c" };
     unsigned char u[16];
 
     memset(u, 0xaa, 16);

@@ -1,0 +1,633 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Authorization of virtbusd with the real polkitd.
+
+polkitd reads its actions and rules from fixed system paths only, so each
+test runs it in a private mount namespace (unshare --mount --propagation
+private) where a temporary directory holding the project's policy is
+bind-mounted over /usr/share/polkit-1/actions, and temporary rules
+directories over /etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d. The
+host's mounts and files are never touched; the namespace dies with polkitd.
+
+polkitd (Debian's 122) starts as root, drops to the `polkitd` user, loads
+actions and rules, then connects to DBUS_SYSTEM_BUS_ADDRESS (the test's
+private bus) and owns org.freedesktop.PolicyKit1 within a few tens of
+milliseconds. It needs nothing else: no /run state, no logind (without
+logind every subject is in no session, so the <allow_any> defaults apply).
+It exits (SIGTERM raised by GDBus) when the bus goes away.
+
+Unprivileged callers are a client process run as `nobody` under setpriv,
+driven over a pipe; it stands in for a GDBusConnection so the harness's
+helpers (get_prop, manager, ...) work with conn=<the client>.
+
+A tracing rule, always installed first, logs every check polkitd sees for
+org.virtbus.Virt1.* with its details, so tests can tell which checks
+reached polkitd at all.
+"""
+
+import atexit
+import json
+import os
+import pwd
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vbtest import (BUILDDIR, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402
+                    SRCDIR, Gio, GLib, VirtbusTestCase, connect, domain_xml, eventually)
+
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_NAME = "org.freedesktop.PolicyKit1"
+POLKIT_PATH = "/org/freedesktop/PolicyKit1/Authority"
+POLKIT_IFACE = "org.freedesktop.PolicyKit1.Authority"
+ACTIONS_DIR = "/usr/share/polkit-1/actions"
+ETC_RULES_DIR = "/etc/polkit-1/rules.d"
+SHARE_RULES_DIR = "/usr/share/polkit-1/rules.d"
+
+NOBODY_UID = pwd.getpwnam("nobody").pw_uid
+POLKITD_UID = pwd.getpwnam("polkitd").pw_uid
+
+UUID1 = "6f1c1c52-45a3-4c39-9a0d-3f8c8e1b2a01"
+UUID2 = "6f1c1c52-45a3-4c39-9a0d-3f8c8e1b2a02"
+
+# Logs every virtbus check with its details; decides nothing.
+TRACE_RULES = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.virtbus.Virt1.") == 0)
+        polkit.log("VBTEST-CHECK action=" + action.id + " user=" + subject.user +
+                   " domain=" + action.lookup("domain") + " uuid=" + action.lookup("uuid") +
+                   " verb=" + action.lookup("verb") + " local=" + subject.local +
+                   " active=" + subject.active + " session=" + subject.session);
+});
+"""
+TRACE_RE = re.compile(r"VBTEST-CHECK action=(\S+) user=(\S+) domain=(\S+) uuid=(\S+) verb=(\S+)"
+                      r" local=(\S+) active=(\S+) session=(\S+)")
+
+
+def policy_file():
+    """The built policy if there is one, else the source (valid XML as is)."""
+    built = os.path.join(BUILDDIR, "data", "org.virtbus.Virt1.policy")
+    return built if os.path.exists(built) else os.path.join(SRCDIR, "data",
+                                                              "org.virtbus.Virt1.policy.in")
+
+
+def mount_points(pid="self"):
+    with open(f"/proc/{pid}/mountinfo") as f:
+        return {line.split()[4] for line in f}
+
+
+_live_polkitds = set()
+
+
+def _kill_leftovers():
+    for p in list(_live_polkitds):
+        p.stop()
+
+
+atexit.register(_kill_leftovers)     # e.g. after ^C, when no tearDown runs
+
+
+class Polkitd:
+    """The real polkitd, confined to a private mount namespace in which the
+    test's actions and rules replace the system's."""
+
+    def __init__(self, bus, workdir, rules=None):
+        self.bus = bus
+        self.dir = workdir
+        self.actions = os.path.join(workdir, "actions")
+        self.rules = os.path.join(workdir, "rules")          # over /etc/polkit-1/rules.d
+        self.no_rules = os.path.join(workdir, "no-rules")    # over /usr/share/polkit-1/rules.d
+        self.log_path = os.path.join(workdir, "polkitd.log")
+        self.proc = None
+        for d in (workdir, self.actions, self.rules, self.no_rules):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)          # polkitd reads them as the polkitd user
+        shutil.copy(policy_file(), os.path.join(self.actions, "org.virtbus.Virt1.policy"))
+        self._write(os.path.join(self.rules, "00-vbtest-trace.rules"), TRACE_RULES)
+        if rules:
+            self._write(os.path.join(self.rules, "50-vbtest.rules"), rules)
+
+    @staticmethod
+    def _write(path, text):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+
+    def start(self, timeout=15):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address, LC_ALL="C")
+        script = ('mount --bind "$1" ' + ACTIONS_DIR + '\n'
+                  'mount --bind "$2" ' + ETC_RULES_DIR + '\n'
+                  'mount --bind "$3" ' + SHARE_RULES_DIR + '\n'
+                  'exec ' + POLKITD + '\n')
+        with open(self.log_path, "a") as log:
+            # no fork anywhere: unshare execs sh, sh execs polkitd, so
+            # self.proc.pid is polkitd's pid
+            self.proc = subprocess.Popen(
+                ["unshare", "--mount", "--propagation", "private", "--",
+                 "/bin/sh", "-ec", script, "sh", self.actions, self.rules, self.no_rules],
+                stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        _live_polkitds.add(self)
+        conn = connect(self.bus.address)
+        try:
+            t0 = time.monotonic()
+            eventually(lambda: self.proc.poll() is not None or owner_pid(conn, POLKIT_NAME),
+                       timeout=timeout, what="polkitd to own " + POLKIT_NAME)
+            self.startup_time = time.monotonic() - t0
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"polkitd exited with {self.proc.returncode}:\n"
+                                   + self.read_log())
+            pid = owner_pid(conn, POLKIT_NAME)
+            if pid != self.proc.pid:
+                raise RuntimeError(f"{POLKIT_NAME} is owned by pid {pid}, not our polkitd "
+                                   f"{self.proc.pid}")
+        finally:
+            conn.close_sync(None)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _live_polkitds.discard(self)
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def read_log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def checks(self):
+        """The virtbus checks polkitd has seen, as dicts."""
+        keys = ("action", "user", "domain", "uuid", "verb", "local", "active", "session")
+        return [dict(zip(keys, m.groups())) for m in TRACE_RE.finditer(self.read_log())]
+
+
+def owner_pid(conn, name):
+    try:
+        r = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                           "GetConnectionUnixProcessID", GLib.Variant("(s)", (name,)),
+                           GLib.VariantType("(u)"), Gio.DBusCallFlags.NONE, 5000, None)
+    except GLib.Error:
+        return 0
+    return r.unpack()[0]
+
+
+def bus_uid(conn, name):
+    r = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                       "GetConnectionUnixUser", GLib.Variant("(s)", (name,)),
+                       GLib.VariantType("(u)"), Gio.DBusCallFlags.NONE, 5000, None)
+    return r.unpack()[0]
+
+
+# Runs as nobody: one bus connection; reads requests (JSON lines with
+# GVariant text), answers each on one line.
+CLIENT = r"""
+import json, os, sys
+from gi.repository import Gio, GLib
+conn = Gio.DBusConnection.new_for_address_sync(
+    sys.argv[1], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+print(json.dumps({"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(),
+                  "groups": os.getgroups(), "name": conn.get_unique_name()}), flush=True)
+for line in sys.stdin:
+    q = json.loads(line)
+    params = GLib.Variant.parse(None, q["params"], None, None) if q["params"] else None
+    reply_type = GLib.VariantType(q["reply"]) if q["reply"] else None
+    try:
+        r = conn.call_sync(q["dest"], q["path"], q["iface"], q["method"], params, reply_type,
+                           Gio.DBusCallFlags(q["flags"]), q["timeout"], None)
+        out = {"reply": r.print_(True) if r is not None else None}
+    except GLib.Error as e:
+        name = Gio.DBusError.get_remote_error(e)
+        msg = e.message
+        prefix = "GDBus.Error:%s: " % name
+        if name and msg.startswith(prefix):
+            msg = msg[len(prefix):]
+        out = {"error": name or "local:" + e.domain, "message": msg}
+    print(json.dumps(out), flush=True)
+"""
+
+
+class UserClient:
+    """A bus client running as another user. Offers call_sync() like a
+    Gio.DBusConnection, so it can be passed as conn= to the harness."""
+
+    def __init__(self, address, user="nobody", group="nogroup"):
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"}
+        self.proc = subprocess.Popen(
+            ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups",
+             "/usr/bin/python3", "-c", CLIENT, address],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd="/", env=env)
+        hello = self._read(30)
+        self.uid = hello["uid"]
+        self.euid = hello["euid"]
+        self.groups = hello["groups"]
+        self.unique_name = hello["name"]
+
+    def _read(self, timeout):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise RuntimeError(f"client as nobody {'died' if ready else 'timed out'}: {err}")
+        return json.loads(line)
+
+    def call_sync(self, dest, path, iface, method, params, reply_type, flags, timeout, cancellable):
+        q = {"dest": dest, "path": path, "iface": iface, "method": method,
+             "params": params.print_(True) if params is not None else None,
+             "reply": reply_type.dup_string() if reply_type is not None else None,
+             "flags": int(flags), "timeout": timeout}
+        self.proc.stdin.write(json.dumps(q) + "\n")
+        self.proc.stdin.flush()
+        a = self._read(timeout / 1000 + 10 if timeout > 0 else 60)
+        if "error" in a:
+            raise Gio.DBusError.new_for_dbus_error(a["error"], a["message"])
+        return GLib.Variant.parse(None, a["reply"], None, None) if a["reply"] else None
+
+    def close(self):
+        try:
+            self.proc.stdin.close()         # its loop ends, it exits
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+class PolkitTestCase(VirtbusTestCase):
+    """A private bus, the real polkitd on it (unless run_polkitd is false)
+    with `rules`, and virtbusd with --polkit (unless use_polkit is false),
+    talking to polkitd through DBUS_SYSTEM_BUS_ADDRESS."""
+
+    start_service = False     # the harness must not start it before polkitd
+    use_polkit = True
+    run_polkitd = True
+    rules = None
+
+    def setUp(self):
+        super().setUp()
+        self.polkitd = None
+        try:
+            self.polkitd = Polkitd(self.bus, os.path.join(self.tmp, "polkit"), self.rules)
+            if self.run_polkitd:
+                self.polkitd.start()
+            self.service.extra_args = ["--polkit"] if self.use_polkit else []
+            self.service.env = {"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address}
+            self.service.start()
+        except BaseException:
+            # tearDown will not run: undo everything here
+            if self.polkitd is not None:
+                sys.stderr.write(f"\n---- polkitd log ----\n{self.polkitd.read_log()}\n")
+                self.polkitd.stop()
+            self.conn.close_sync(None)
+            self.service.stop()
+            sys.stderr.write(f"\n---- virtbusd log ----\n{self.service.read_log()[-20000:]}\n")
+            self.bus.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    def tearDown(self):
+        try:
+            if self.polkitd is not None:
+                if self._outcome_failed():
+                    sys.stderr.write(f"\n---- polkitd log ({self.id()}) ----\n"
+                                     f"{self.polkitd.read_log()[-20000:]}\n---- end ----\n")
+                self.polkitd.stop()
+        finally:
+            super().tearDown()
+
+    # -- helpers --
+    def nobody(self):
+        c = UserClient(self.bus.address)
+        self.addCleanup(c.close)
+        # make sure the test means what it says: the bus sees uid nobody
+        self.assertEqual((c.uid, c.euid, c.groups), (NOBODY_UID, NOBODY_UID, []))
+        self.assertEqual(bus_uid(self.conn, c.unique_name), NOBODY_UID)
+        return c
+
+    def config(self, name):
+        return os.path.join(self.root, "etc/virtbus/qemu", name + ".xml")
+
+    def autostart_link(self, name):
+        return os.path.join(self.root, "etc/virtbus/qemu/autostart", name + ".xml")
+
+    def assertRefused(self, action, fn, *args, **kw):
+        e = self.assertDBusError("NotAuthorized", fn, *args, **kw)
+        self.assertIn(action, e.message)
+        return e
+
+    def nobody_checks(self, action=None):
+        return [c for c in self.polkitd.checks()
+                if c["user"] == "nobody" and (action is None or c["action"] == action)]
+
+    def wait_check(self, **want):
+        """Waits for polkitd to have logged a check matching @want."""
+        return eventually(lambda: [c for c in self.polkitd.checks()
+                                   if all(c[k] == v for k, v in want.items())],
+                          timeout=5, what=f"polkitd to log a check {want}")
+
+
+class PolkitdConfinementTest(PolkitTestCase):
+    def test_polkitd_private_and_unprivileged(self):
+        host_actions = sorted(os.listdir(ACTIONS_DIR))
+        host_rules = sorted(os.listdir(SHARE_RULES_DIR))
+        pid = self.polkitd.proc.pid
+        # it dropped privileges
+        with open(f"/proc/{pid}/status") as f:
+            uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+        self.assertEqual(uids, [str(POLKITD_UID)] * 4)
+        # the bind mounts exist in its namespace only
+        ours = {ACTIONS_DIR, ETC_RULES_DIR, SHARE_RULES_DIR}
+        self.assertEqual(mount_points(pid) & ours, ours)
+        self.assertEqual(mount_points() & ours, set())
+        self.assertNotEqual(os.readlink(f"/proc/{pid}/ns/mnt"), os.readlink("/proc/self/ns/mnt"))
+        self.assertEqual(sorted(os.listdir(ACTIONS_DIR)), host_actions)
+        self.assertEqual(sorted(os.listdir(SHARE_RULES_DIR)), host_rules)
+        # it sees exactly our actions (implicit any: 2 = auth_admin, 5 = yes)
+        actions = self.conn.call_sync(
+            POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE, "EnumerateActions", GLib.Variant("(s)", ("",)),
+            None, Gio.DBusCallFlags.NONE, 10000, None).unpack()[0]
+        implicit_any = {a[0]: a[6] for a in actions}
+        self.assertEqual(implicit_any, {
+            "org.virtbus.Virt1.read": 5, "org.virtbus.Virt1.manage": 2,
+            "org.virtbus.Virt1.define": 2, "org.virtbus.Virt1.migrate": 2,
+            "org.virtbus.Virt1.save": 2, "org.virtbus.Virt1.attach": 2})
+        log = self.polkitd.read_log()
+        self.assertIn("Successfully changed to user polkitd", log)
+        # our trace rule only: the host's rules are hidden
+        self.assertIn("Finished loading, compiling and executing 1 rules", log)
+        self.assertLess(self.polkitd.startup_time, 10)
+
+
+class PolkitEnabledTest(PolkitTestCase):
+    def test_unprivileged_may_read_but_not_change(self):
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        # reads: allow_any yes
+        self.assertEqual(self.manager("ListDomains", "u", (0,), conn=nobody), [path])
+        self.assertEqual(self.manager("LookupByName", "s", ("vm1",), conn=nobody), path)
+        self.assertEqual(self.manager("LookupByUUID", "s", (UUID1,), conn=nobody), path)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Name", conn=nobody), "vm1")
+        props = self.get_all(path, DOMAIN_IFACE, conn=nobody)
+        self.assertEqual((props["Name"], props["UUID"], props["Autostart"]), ("vm1", UUID1, False))
+        objs = self.managed_objects(conn=nobody)
+        self.assertEqual(objs[path][DOMAIN_IFACE]["Name"], "vm1")
+        self.assertIn("<name>vm1</name>", self.domain(path, "GetXMLDesc", "u", (0,), conn=nobody))
+        # the read check went to polkitd, as nobody, in no session
+        check = self.wait_check(action="org.virtbus.Virt1.read", user="nobody")[0]
+        self.assertEqual((check["session"], check["local"], check["active"]),
+                         ("null", "false", "false"))
+
+        # changes: auth_admin, and no agent, no interaction allowed
+        define = "org.virtbus.Virt1.define"
+        self.assertRefused(define, self.manager, "DefineXML", "su", (domain_xml("vm2", UUID2), 0),
+                           conn=nobody)
+        self.assertRefused(define, self.domain, path, "Undefine", "u", (0,), conn=nobody)
+        self.assertRefused(define, self.set_prop, path, DOMAIN_IFACE, "Autostart",
+                           GLib.Variant("b", True), conn=nobody)
+        self.assertRefused(define, self.domain, path, "GetXMLDesc", "u", (1,), conn=nobody)
+        # each was a real polkit question, with the domain's details
+        want = {("definexml", "vm2", UUID2), ("undefine", "vm1", UUID1),
+                ("set:autostart", "vm1", UUID1), ("getxmldesc", "vm1", UUID1)}
+        eventually(lambda: {(c["verb"], c["domain"], c["uuid"])
+                            for c in self.nobody_checks(define)} == want,
+                   timeout=5, what=f"polkitd to log the checks {want}")
+
+        # and changed nothing
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [path])
+        self.assertFalse(os.path.exists(self.config("vm2")))
+        self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("vm2",))
+        self.assertTrue(os.path.exists(self.config("vm1")))
+        self.assertFalse(self.get_prop(path, DOMAIN_IFACE, "Autostart"))
+        self.assertFalse(self.get_prop(path, DOMAIN_IFACE, "Autostart", conn=nobody))
+        self.assertFalse(os.path.lexists(self.autostart_link("vm1")))
+        self.assertEqual(self.service.proc.poll(), None)
+
+    def test_interactive_without_agent_refused_promptly(self):
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        t0 = time.monotonic()
+        with self.assertRaises(GLib.Error) as cm:
+            nobody.call_sync("org.virtbus.Virt1", path, DOMAIN_IFACE, "Undefine",
+                             GLib.Variant("(u)", (0,)), None,
+                             Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION, 20000, None)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(Gio.DBusError.get_remote_error(cm.exception), ERR + "NotAuthorized")
+        self.assertIn("org.virtbus.Virt1.define", cm.exception.message)
+        self.wait_check(action="org.virtbus.Virt1.define", user="nobody", verb="undefine")
+        self.assertTrue(os.path.exists(self.config("vm1")))
+
+    def test_root_may_do_all(self):
+        path = self.define("vm1", UUID1)
+        self.assertTrue(os.path.exists(self.config("vm1")))
+        self.set_prop(path, DOMAIN_IFACE, "Autostart", GLib.Variant("b", True))
+        self.assertTrue(self.get_prop(path, DOMAIN_IFACE, "Autostart"))
+        self.assertTrue(os.path.islink(self.autostart_link("vm1")))
+        self.assertIn("<name>vm1</name>", self.domain(path, "GetXMLDesc", "u", (1,)))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [path])
+        self.domain(path, "Undefine", "u", (0,))
+        self.assertFalse(os.path.exists(self.config("vm1")))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        # root never needed to ask polkitd
+        self.assertEqual(self.polkitd.checks(), [])
+        self.assertTrue(self.polkitd.running())
+
+
+class DomainRuleTest(PolkitTestCase):
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.virtbus.Virt1.define" && subject.user == "nobody" &&
+        action.lookup("domain") == "allowed-vm")
+        return polkit.Result.YES;
+});
+"""
+
+    def test_rule_sees_domain_details(self):
+        allowed = self.define("allowed-vm", UUID1)
+        other = self.define("other-vm", UUID2)
+        nobody = self.nobody()
+        define = "org.virtbus.Virt1.define"
+        self.assertRefused(define, self.domain, other, "Undefine", "u", (0,), conn=nobody)
+        self.assertRefused(define, self.set_prop, other, DOMAIN_IFACE, "Autostart",
+                           GLib.Variant("b", True), conn=nobody)
+        self.set_prop(allowed, DOMAIN_IFACE, "Autostart", GLib.Variant("b", True), conn=nobody)
+        self.assertTrue(os.path.islink(self.autostart_link("allowed-vm")))
+        # DefineXML names its domain too: redefining allowed-vm is allowed, other-vm not
+        bigger = domain_xml("allowed-vm", UUID1).replace("<memory unit='MiB'>128",
+                                                         "<memory unit='MiB'>256")
+        self.assertEqual(self.manager("DefineXML", "su", (bigger, 0), conn=nobody), allowed)
+        self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "Memory"), 256 * 1024)
+        self.assertRefused(define, self.manager, "DefineXML", "su",
+                           (domain_xml("other-vm", UUID2).replace("128", "512"), 0), conn=nobody)
+        self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Memory"), 128 * 1024)
+        self.wait_check(action=define, user="nobody", domain="allowed-vm", uuid=UUID1,
+                        verb="definexml")
+        self.assertIn("<name>allowed-vm</name>",
+                      self.domain(allowed, "GetXMLDesc", "u", (1,), conn=nobody))
+        self.domain(allowed, "Undefine", "u", (0,), conn=nobody)
+
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [other])
+        self.assertFalse(os.path.exists(self.config("allowed-vm")))
+        self.assertTrue(os.path.exists(self.config("other-vm")))
+        self.assertFalse(self.get_prop(other, DOMAIN_IFACE, "Autostart"))
+        self.assertFalse(os.path.lexists(self.autostart_link("other-vm")))
+        # the details polkitd saw: domain, uuid and verb of each call
+        self.wait_check(action=define, user="nobody", domain="allowed-vm", uuid=UUID1,
+                        verb="undefine")
+        self.wait_check(action=define, user="nobody", domain="other-vm", uuid=UUID2,
+                        verb="undefine")
+        self.wait_check(action=define, user="nobody", domain="allowed-vm", uuid=UUID1,
+                        verb="set:autostart")
+
+
+class ReadDeniedTest(PolkitTestCase):
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.virtbus.Virt1.read" && subject.user == "nobody")
+        return polkit.Result.NO;
+});
+"""
+
+    def test_reads_refused_to_nobody_only(self):
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        read = "org.virtbus.Virt1.read"
+        self.assertRefused(read, self.manager, "ListDomains", "u", (0,), conn=nobody)
+        self.assertRefused(read, self.manager, "LookupByName", "s", ("vm1",), conn=nobody)
+        self.assertRefused(read, self.get_prop, path, DOMAIN_IFACE, "Name", conn=nobody)
+        self.assertRefused(read, self.get_all, path, DOMAIN_IFACE, conn=nobody)
+        self.assertRefused(read, self.get_prop, MANAGER_PATH, MANAGER_IFACE, "HostUUID",
+                           conn=nobody)
+        self.assertRefused(read, self.managed_objects, conn=nobody)
+        self.assertRefused(read, self.domain, path, "GetXMLDesc", "u", (0,), conn=nobody)
+        # refusals are not cached as permissions: still refused
+        self.assertRefused(read, self.get_prop, path, DOMAIN_IFACE, "Name", conn=nobody)
+        eventually(lambda: len(self.nobody_checks(read)) >= 8, timeout=5,
+                   what="polkitd to log 8 read checks")
+        # root still reads
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [path])
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Name"), "vm1")
+        self.assertIn(path, self.managed_objects())
+        self.assertIn("<name>vm1</name>", self.domain(path, "GetXMLDesc", "u", (0,)))
+
+
+class NoPolkitdTest(PolkitTestCase):
+    run_polkitd = False
+
+    def test_fails_closed_and_keeps_running(self):
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        define = "org.virtbus.Virt1.define"
+        for fn, args in ((self.manager, ("DefineXML", "su", (domain_xml("vm2", UUID2), 0))),
+                         (self.domain, (path, "Undefine", "u", (0,))),
+                         (self.set_prop, (path, DOMAIN_IFACE, "Autostart",
+                                          GLib.Variant("b", True)))):
+            e = self.assertRefused(define, fn, *args, conn=nobody)
+            self.assertRegex(e.message, r"\S+.*" + re.escape(define) + r".*\S+")
+        # without polkitd even reads are refused (fail closed)
+        self.assertRefused("org.virtbus.Virt1.read", self.manager, "ListDomains", "u", (0,),
+                           conn=nobody)
+        self.assertIsNone(self.service.proc.poll())
+        self.assertFalse(os.path.exists(self.config("vm2")))
+        self.assertFalse(os.path.lexists(self.autostart_link("vm1")))
+        # root still works
+        self.set_prop(path, DOMAIN_IFACE, "Autostart", GLib.Variant("b", True))
+        self.assertTrue(self.get_prop(path, DOMAIN_IFACE, "Autostart"))
+        self.domain(path, "Undefine", "u", (0,))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        self.assertIsNone(self.service.proc.poll())
+
+    def test_polkitd_started_late_and_restarted(self):
+        path = self.define("vm1", UUID1)
+        read = "org.virtbus.Virt1.read"
+        # fresh connections each time: a passed read check is cached per caller
+        self.assertRefused(read, self.manager, "ListDomains", "u", (0,), conn=self.nobody())
+        self.polkitd.start()
+        self.assertEqual(self.manager("ListDomains", "u", (0,), conn=self.nobody()), [path])
+        self.polkitd.stop()
+        self.assertRefused(read, self.manager, "ListDomains", "u", (0,), conn=self.nobody())
+        self.polkitd.start()
+        self.assertEqual(self.manager("ListDomains", "u", (0,), conn=self.nobody()), [path])
+        self.assertIsNone(self.service.proc.poll())
+
+
+class WithoutPolkitFlagTest(PolkitTestCase):
+    """Private bus, no --polkit: only the service's uid (root) may call,
+    whatever polkit would say; here polkitd would allow nobody anything."""
+
+    use_polkit = False
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (subject.user == "nobody")
+        return polkit.Result.YES;
+});
+"""
+
+    def test_only_owner_uid(self):
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        only = "only uid 0 may use this service"
+        for action, fn, args in (
+                ("org.virtbus.Virt1.define", self.manager,
+                 ("DefineXML", "su", (domain_xml("vm2", UUID2), 0))),
+                ("org.virtbus.Virt1.define", self.domain, (path, "Undefine", "u", (0,))),
+                ("org.virtbus.Virt1.define", self.set_prop,
+                 (path, DOMAIN_IFACE, "Autostart", GLib.Variant("b", True))),
+                ("org.virtbus.Virt1.read", self.manager, ("ListDomains", "u", (0,))),
+                ("org.virtbus.Virt1.read", self.manager, ("LookupByName", "s", ("vm1",))),
+                ("org.virtbus.Virt1.read", self.get_prop, (path, DOMAIN_IFACE, "Name")),
+                ("org.virtbus.Virt1.read", self.get_all, (path, DOMAIN_IFACE)),
+                ("org.virtbus.Virt1.read", self.managed_objects, ()),
+                ("org.virtbus.Virt1.read", self.domain, (path, "GetXMLDesc", "u", (0,)))):
+            e = self.assertRefused(action, fn, *args, conn=nobody)
+            self.assertIn(only, e.message)
+        # polkitd was never asked
+        self.assertEqual(self.polkitd.checks(), [])
+        self.assertTrue(self.polkitd.running())
+        self.assertFalse(os.path.exists(self.config("vm2")))
+        self.assertTrue(os.path.exists(self.config("vm1")))
+        self.assertFalse(self.get_prop(path, DOMAIN_IFACE, "Autostart"))
+        # root: everything
+        self.set_prop(path, DOMAIN_IFACE, "Autostart", GLib.Variant("b", True))
+        self.domain(path, "Undefine", "u", (0,))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+
+
+def setUpModule():
+    missing = [p for p in (POLKITD, "/usr/bin/unshare", "/usr/bin/setpriv")
+               if not os.path.exists(p)]
+    if missing:
+        raise unittest.SkipTest("missing " + ", ".join(missing))
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (mount namespaces, setpriv, polkitd)")
+
+
+def tearDownModule():
+    _kill_leftovers()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
