@@ -72,6 +72,7 @@ publish_on_main(gpointer data)
         iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
         if (p->kind != VB_DOMAIN_NOTIFY_REMOVED)
             apply_snapshot(iface, p->dom);
+        g_hash_table_remove(p->service->object_cache, p->dom->object_path);
         /* properties first, then the signal that announces them */
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
         if (p->event != NULL)

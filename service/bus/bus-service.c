@@ -93,6 +93,8 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     service->host_uuid = g_steal_pointer(&host_uuid);
     service->domain_objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                     g_object_unref);
+    service->object_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                  (GDestroyNotify)g_variant_unref);
     g_mutex_init(&service->callers_lock);
     service->domains = vb_domain_list_new(service->paths, vb_bus_domain_path,
                                           vb_bus_domain_notify, service);
@@ -165,6 +167,7 @@ vb_bus_service_free(VbBusService *service)
     g_clear_object(&service->manager);
     g_clear_object(&service->object_manager);
     g_hash_table_destroy(service->domain_objects);
+    g_hash_table_destroy(service->object_cache);
     vb_domain_list_free(service->domains);
     if (service->callers != NULL)
         g_hash_table_destroy(service->callers);

@@ -60,6 +60,7 @@ struct _VbBusService {
     GDBusObjectManagerServer *object_manager;
     VbDBusManager *manager;
     GHashTable *domain_objects; /* main thread: object path -> VbDBusObjectSkeleton */
+    GHashTable *object_cache;   /* main thread: object path -> serialized a{sa{sv}} */
     VbDomainList *domains;
     VbAuth *auth;
     VbPaths *paths;

@@ -48,6 +48,18 @@ check_uint(const char *what, const char *field, guint64 src, guint64 dst, GError
                     what, field, dst, src);
 }
 
+/* for the fields where -1 means "not set" */
+static gboolean
+check_opt_int(const char *what, const char *field, int src, int dst, GError **error)
+{
+    g_autofree char *s = src >= 0 ? g_strdup_printf("%d", src) : g_strdup("(none)");
+    g_autofree char *d = dst >= 0 ? g_strdup_printf("%d", dst) : g_strdup("(none)");
+
+    if (src == dst || (src < 0 && dst < 0))
+        return TRUE;
+    return mismatch(error, "target %s %s %s does not match source %s", what, field, d, s);
+}
+
 static gboolean
 check_address(const char *what, const VbDeviceAddress *src, const VbDeviceAddress *dst,
               GError **error)
@@ -99,10 +111,11 @@ check_device(const VbDeviceDef *s, const VbDeviceDef *d, guint n, GError **error
         ok = check_str(what, "type", s->type, d->type, error) &&
              check_uint(what, "index", s->index, d->index, error) &&
              check_str(what, "model", s->model, d->model, error) &&
-             check_uint(what, "ports", (guint)s->ports, (guint)d->ports, error) &&
-             check_uint(what, "vectors", (guint)s->vectors, (guint)d->vectors, error);
+             check_opt_int(what, "ports", s->ports, d->ports, error) &&
+             check_opt_int(what, "vectors", s->vectors, d->vectors, error);
         break;
     case VB_DEV_INTERFACE:
+        /* a missing MAC only matches a missing MAC: QEMU would pick one by NIC order */
         ok = check_str(what, "model", s->model, d->model, error) &&
              check_str(what, "MAC", s->mac, d->mac, error);
         break;
@@ -110,8 +123,7 @@ check_device(const VbDeviceDef *s, const VbDeviceDef *d, guint n, GError **error
     case VB_DEV_CONSOLE:
     case VB_DEV_CHANNEL:
         ok = check_str(what, "target type", s->target_type, d->target_type, error) &&
-             check_uint(what, "target port", (guint)s->target_port, (guint)d->target_port,
-                        error) &&
+             check_opt_int(what, "target port", s->target_port, d->target_port, error) &&
              check_str(what, "target name", s->target_name, d->target_name, error);
         break;
     case VB_DEV_INPUT:
@@ -122,7 +134,7 @@ check_device(const VbDeviceDef *s, const VbDeviceDef *d, guint n, GError **error
         ok = check_str(what, "model", s->model, d->model, error) &&
              check_uint(what, "vram", s->vram, d->vram, error) &&
              check_uint(what, "heads", s->heads, d->heads, error) &&
-             check_uint(what, "primary", (guint)s->primary, (guint)d->primary, error);
+             check_opt_int(what, "primary", s->primary, d->primary, error);
         break;
     case VB_DEV_WATCHDOG:
     case VB_DEV_MEMBALLOON:
@@ -193,9 +205,20 @@ features_string(const VbDomainDef *def)
 
     g_string_append_printf(buf, "%s%s%s", p->acpi ? "acpi " : "", p->apic ? "apic " : "",
                            p->pae ? "pae " : "");
+    /* kept features compare as written, minus layout: literal newlines in raw->xml are
+     * structural only, each followed by indentation */
     for (guint i = 0; p->features_extra.children && i < p->features_extra.children->len; i++) {
         VbRawElem *raw = g_ptr_array_index(p->features_extra.children, i);
-        g_string_append_printf(buf, "%s ", raw->xml);
+
+        for (const char *c = raw->xml; *c != '\0'; c++) {
+            if (*c != '\n') {
+                g_string_append_c(buf, *c);
+                continue;
+            }
+            while (c[1] == ' ')
+                c++;
+        }
+        g_string_append_c(buf, ' ');
     }
     if (buf->len > 0)
         g_string_truncate(buf, buf->len - 1);

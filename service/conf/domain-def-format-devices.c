@@ -25,8 +25,10 @@ static void
 fmt_disk(ChildCtx *c, const VbDeviceDef *dev)
 {
     const char *driver[] = { "name", dev->driver_name, "type", dev->driver_type, NULL };
-    gboolean file = strcmp(dev->type, "file") == 0;
-    const char *source[] = { file ? "file" : "dev", dev->source_path, NULL };
+    const char *attr = strcmp(dev->type, "file") == 0    ? "file"
+                       : strcmp(dev->type, "block") == 0 ? "dev"
+                                                         : "dir";
+    const char *source[] = { attr, dev->source_path, NULL };
     const char *target[] = { "dev", dev->target_dev, "bus", dev->bus, NULL };
 
     before(c, "driver");

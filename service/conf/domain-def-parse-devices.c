@@ -37,7 +37,8 @@ const char *const vb_generic_dev_ranks[] = {
 const char *const vb_video_ranks[] = { "driver", "model", "alias", "address", NULL };
 const char *const vb_rng_ranks[] = { "rate", "backend", "driver", "alias", "address", NULL };
 
-static const char *const disk_types[] = { "file", "block", NULL };
+static const char *const disk_types[] = { "file", "block", "dir", "network", "volume", "nvme",
+                                          "vhostuser", NULL };
 static const char *const disk_devices[] = { "disk", "cdrom", "floppy", NULL };
 static const char *const disk_buses[] = { "virtio", "sata", "scsi", "ide", "fdc", "usb",
                                           NULL };
@@ -72,6 +73,45 @@ static const char *const rng_models[] = { "virtio", "virtio-transitional",
 static const char *const rng_backends[] = { "random", "egd", "builtin", NULL };
 static const char *const panic_models[] = { "isa", "pseries", "hyperv", "s390", "pvpanic",
                                             NULL };
+
+/* the attribute of <source> that names the disk's path, for the types that have one */
+static const char *
+disk_source_attr(const char *type)
+{
+    if (strcmp(type, "file") == 0)
+        return "file";
+    if (strcmp(type, "block") == 0)
+        return "dev";
+    if (strcmp(type, "dir") == 0)
+        return "dir";
+    return NULL; /* network, volume, nvme, vhostuser: <source> is kept as written */
+}
+
+/* children libvirt's schema allows once per device kind, which we model as one value */
+static const char *const *
+unique_children(VbDeviceKind kind)
+{
+    static const char *const disk[] = { "driver", "source", "target", "readonly", "shareable",
+                                        "address", NULL };
+    static const char *const interface[] = { "mac", "source", "model", "address", NULL };
+    /* a chardev may have two <source> (udp: bind and connect); the others are kept */
+    static const char *const chardev[] = { "target", "address", NULL };
+    static const char *const video[] = { "model", "address", NULL };
+    static const char *const rng[] = { "backend", "address", NULL };
+    static const char *const other[] = { "address", NULL };
+
+    switch (kind) {
+    case VB_DEV_DISK: return disk;
+    case VB_DEV_INTERFACE: return interface;
+    case VB_DEV_SERIAL:
+    case VB_DEV_CONSOLE:
+    case VB_DEV_CHANNEL: return chardev;
+    case VB_DEV_VIDEO: return video;
+    case VB_DEV_RNG: return rng;
+    case VB_DEV_UNKNOWN: return NULL;
+    default: return other;
+    }
+}
 
 static xmlNode *
 first_child(xmlNode *parent, const char *name)
@@ -147,8 +187,6 @@ parse_disk(VbDeviceDef *dev, xmlNode *node, GError **error)
     static const char *const modelled[] = { "driver", "source", "target", "readonly",
                                             "shareable", "address", NULL };
     static const char *const driver_known[] = { "name", "type", NULL };
-    static const char *const file_known[] = { "file", NULL };
-    static const char *const block_known[] = { "dev", NULL };
     xmlNode *c;
 
     if (!vb_xml_prop_enum(node, "type", disk_types, FALSE, &dev->type, error) ||
@@ -164,9 +202,12 @@ parse_disk(VbDeviceDef *dev, xmlNode *node, GError **error)
         sub_collect(&dev->driver, c, driver_known);
     }
     if ((c = first_child(node, "source")) != NULL) {
-        gboolean file = strcmp(dev->type, "file") == 0;
-        dev->source_path = vb_xml_prop(c, file ? "file" : "dev");
-        sub_collect(&dev->source, c, file ? file_known : block_known);
+        const char *attr = disk_source_attr(dev->type);
+        const char *const source_known[] = { attr, NULL };
+
+        dev->source_path = attr != NULL ? vb_xml_prop(c, attr) : NULL;
+        /* children (<host>, <auth>, <address>, <reconnect>, ...) are kept verbatim */
+        sub_collect(&dev->source, c, source_known);
     }
     if ((c = first_child(node, "target")) == NULL) {
         vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "missing <target dev=> element");
@@ -285,6 +326,7 @@ parse_chardev(VbDeviceDef *dev, xmlNode *node, GError **error)
         return FALSE;
     }
     vb_extra_collect(&dev->extra, node, known, modelled, vb_chardev_ranks);
+    vb_extra_keep_repeats(&dev->extra, node, "source", vb_chardev_ranks);
     return parse_address_child(dev, node, error);
 }
 
@@ -409,6 +451,9 @@ parse_device(VbDomainDef *def, xmlNode *node, GError **error)
     dev->line = xmlGetLineNo(node);
     dev->rank = node->ns != NULL ? G_MAXINT - 1
                                  : vb_rank_lookup(vb_device_ranks, (const char *)node->name);
+    if (unique_children(dev->kind) != NULL &&
+        !vb_xml_check_unique(node, unique_children(dev->kind), error))
+        return FALSE;
     switch (dev->kind) {
     case VB_DEV_DISK: ok = parse_disk(dev, node, error); break;
     case VB_DEV_CONTROLLER: ok = parse_controller(dev, node, error); break;
@@ -450,6 +495,10 @@ dev_rank(gconstpointer p)
 gboolean
 vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
 {
+    static const char *const once[] = { "emulator", NULL };
+
+    if (!vb_xml_check_unique(devices, once, error))
+        return FALSE;
     vb_extra_collect(&def->priv->devices_extra, devices, NULL, NULL, NULL);
     /* children are handled below, not kept as extra */
     g_clear_pointer(&def->priv->devices_extra.children, g_ptr_array_unref);
@@ -457,8 +506,7 @@ vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
         if (c->type != XML_ELEMENT_NODE)
             continue;
         if (vb_xml_is(c, "emulator")) {
-            if (def->priv->emulator == NULL)
-                def->priv->emulator = g_strstrip(vb_xml_text(c));
+            def->priv->emulator = g_strstrip(vb_xml_text(c));
             continue;
         }
         if (!parse_device(def, c, error))

@@ -181,10 +181,14 @@ parse_os(VbDomainDef *def, xmlNode *root, GError **error)
     static const char *const modelled[] = { "type", "loader", "kernel", "initrd", "cmdline",
                                             "boot", NULL };
     static const char *const type_known[] = { "arch", "machine", NULL };
+    /* <boot> may repeat; these may not */
+    static const char *const once[] = { "type", "loader", "kernel", "initrd", "cmdline", NULL };
     struct _VbDomainDefPrivate *p = def->priv;
     xmlNode *os = find_child(root, "os");
     xmlNode *type;
 
+    if (os != NULL && !vb_xml_check_unique(os, once, error))
+        return FALSE;
     if (os == NULL || (type = find_child(os, "type")) == NULL) {
         vb_set_error_line(error, VB_ERROR_INVALID_XML, os != NULL ? os : root,
                           "missing <os><type> element");
@@ -206,7 +210,7 @@ parse_os(VbDomainDef *def, xmlNode *root, GError **error)
             if (!vb_xml_prop_enum(c, "dev", boot_devs, TRUE, &dev, error))
                 return FALSE;
             g_ptr_array_add(p->boot_devs, g_steal_pointer(&dev));
-        } else if (vb_xml_is(c, "loader") && !p->loader.present) {
+        } else if (vb_xml_is(c, "loader")) {
             if (!parse_loader(p, c, error))
                 return FALSE;
         }
@@ -218,26 +222,42 @@ parse_os(VbDomainDef *def, xmlNode *root, GError **error)
     return TRUE;
 }
 
-static void
-parse_features(VbDomainDef *def, xmlNode *root)
+/* modelled when it carries nothing but layout whitespace; otherwise kept verbatim */
+static gboolean
+feature_is_plain(xmlNode *c)
 {
+    if (c->properties != NULL)
+        return FALSE;
+    for (xmlNode *t = c->children; t != NULL; t = t->next) {
+        if (t->type != XML_TEXT_NODE || !xmlIsBlankNode(t))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_features(VbDomainDef *def, xmlNode *root, GError **error)
+{
+    static const char *const once[] = { "acpi", "apic", "pae", NULL };
     struct _VbDomainDefPrivate *p = def->priv;
     xmlNode *node = find_child(root, "features");
     g_autoptr(GPtrArray) modelled = g_ptr_array_new();
 
     if (node == NULL)
-        return;
+        return TRUE;
+    if (!vb_xml_check_unique(node, once, error))
+        return FALSE;
     p->has_features = TRUE;
-    /* only the attribute-less forms are modelled; <apic eoi='on'/> is kept verbatim */
+    /* only the plain forms are modelled; <apic eoi='on'/> is kept verbatim (ABI check sees
+     * both: features_string() in domain-abi-check.c) */
     for (xmlNode *c = node->children; c != NULL; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || c->ns != NULL || c->properties != NULL ||
-            c->children != NULL)
+        if (c->type != XML_ELEMENT_NODE || c->ns != NULL || !feature_is_plain(c))
             continue;
-        if (vb_xml_is(c, "acpi") && !p->acpi)
+        if (vb_xml_is(c, "acpi"))
             p->acpi = TRUE;
-        else if (vb_xml_is(c, "apic") && !p->apic)
+        else if (vb_xml_is(c, "apic"))
             p->apic = TRUE;
-        else if (vb_xml_is(c, "pae") && !p->pae)
+        else if (vb_xml_is(c, "pae"))
             p->pae = TRUE;
     }
     if (p->acpi)
@@ -249,6 +269,7 @@ parse_features(VbDomainDef *def, xmlNode *root)
     g_ptr_array_add(modelled, NULL);
     vb_extra_collect(&p->features_extra, node, NULL, (const char *const *)modelled->pdata,
                      vb_features_ranks);
+    return TRUE;
 }
 
 static gboolean
@@ -347,7 +368,8 @@ parse_root(VbDomainDef *def, xmlNode *root, guint flags, GError **error)
     g_autofree char *iothreads = NULL;
     xmlNode *devices;
 
-    if (!vb_xml_prop_enum(root, "type", virt_types, TRUE, &type, error))
+    if (!vb_xml_prop_enum(root, "type", virt_types, TRUE, &type, error) ||
+        !vb_xml_check_unique(root, modelled, error))
         return FALSE;
     def->virt_type = vb_domain_virt_type_from_string(type);
     id = vb_xml_prop(root, "id");
@@ -368,8 +390,7 @@ parse_root(VbDomainDef *def, xmlNode *root, guint flags, GError **error)
         return FALSE;
     if (!parse_os(def, root, error))
         return FALSE;
-    parse_features(def, root);
-    if (!parse_cpu_clock(def, root, error) ||
+    if (!parse_features(def, root, error) || !parse_cpu_clock(def, root, error) ||
         !parse_lifecycle(root, "on_poweroff", &def->priv->on_poweroff, error) ||
         !parse_lifecycle(root, "on_reboot", &def->priv->on_reboot, error) ||
         !parse_lifecycle(root, "on_crash", &def->priv->on_crash, error))

@@ -240,6 +240,9 @@ gboolean vb_address_equal(const VbDeviceAddress *a, const VbDeviceAddress *b);
 /* error helpers */
 void vb_set_error_line(GError **error, int code, const xmlNode *node, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
+gboolean vb_xml_check_unique(xmlNode *parent, const char *const names[], GError **error);
+void vb_extra_keep_repeats(VbExtra *extra, xmlNode *parent, const char *name,
+                           const char *const ranks[]);
 gboolean vb_xml_parse_uint(xmlNode *node, const char *attr, const char *str, guint max,
                            guint *out, GError **error);
 gboolean vb_xml_prop_enum(xmlNode *node, const char *attr, const char *const table[],

@@ -613,6 +613,69 @@ vb_set_error_line(GError **error, int code, const xmlNode *node, const char *fmt
 }
 
 /**
+ * vb_xml_check_unique:
+ * @parent: an element
+ * @names: NULL-terminated names of children (in no namespace) that may appear only once
+ * @error: error (VB_ERROR_INVALID_XML)
+ *
+ * We model these children as single values, so a second copy would otherwise be lost.
+ * Linear in the number of children for each name in @names.
+ *
+ * Returns: whether none of @names appears twice; on failure @error reads
+ *     "line N: <parent>: duplicate <child> (first at line M)"
+ */
+gboolean
+vb_xml_check_unique(xmlNode *parent, const char *const names[], GError **error)
+{
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || c->ns != NULL ||
+            !in_table(names, (const char *)c->name))
+            continue;
+        for (xmlNode *prev = parent->children; prev != c; prev = prev->next) {
+            if (!vb_xml_is(prev, (const char *)c->name))
+                continue;
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                        "line %ld: <%s>: duplicate <%s> (first at line %ld)", xmlGetLineNo(c),
+                        (const char *)parent->name, (const char *)c->name,
+                        xmlGetLineNo(prev));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * vb_extra_keep_repeats:
+ * @extra: what is kept of @parent
+ * @parent: an element
+ * @name: a modelled child that may repeat; the first one is modelled, the others are kept
+ * @ranks: (nullable): libvirt's order of @parent's children
+ *
+ * Call after vb_extra_collect() listed @name as modelled.
+ */
+void
+vb_extra_keep_repeats(VbExtra *extra, xmlNode *parent, const char *name,
+                      const char *const ranks[])
+{
+    static const char *const none[] = { NULL };
+    gboolean first = TRUE;
+
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        if (!vb_xml_is(c, name))
+            continue;
+        if (first) {
+            first = FALSE;
+            continue;
+        }
+        if (extra->children == NULL)
+            extra->children = g_ptr_array_new_with_free_func((GDestroyNotify)vb_raw_elem_free);
+        g_ptr_array_add(extra->children,
+                        vb_raw_elem_new(c, vb_rank_lookup(ranks ? ranks : none, name)));
+    }
+    vb_sort_by_rank(extra->children, raw_rank);
+}
+
+/**
  * vb_xml_parse_uint:
  * @node: element, for the error message
  * @attr: (nullable): attribute name, for the message; %NULL for element text

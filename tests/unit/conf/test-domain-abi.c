@@ -60,7 +60,7 @@ static const Mutation mutations[] = {
       "target domain has 2 disks, source has 1" },
     { "<controller type='virtio-serial' index='0'>",
       "<controller type='virtio-serial' index='0' ports='4'>",
-      "target controller 'virtio-serial' index 0 ports 4 does not match source 4294967295" },
+      "target controller 'virtio-serial' index 0 ports 4 does not match source (none)" },
     { "<controller type='virtio-serial' index='0'>\n      <address type='pci' domain='0x0000' "
       "bus='0x00' slot='0x05' function='0x0'/>\n    </controller>", "",
       "target domain has 0 controllers, source has 1" },
@@ -81,6 +81,26 @@ static const Mutation mutations[] = {
       "target domain has 1 serial devices, source has 0" },
     { "</devices>", "<hostdev mode='subsystem' type='pci'/></devices>",
       "target domain has 1 other devices, source has 0" },
+    /* features kept verbatim because of their attributes are still compared */
+    { "<apic/>", "<apic eoi='on'/>",
+      "target domain features 'acpi <apic eoi='on'/>' does not match source 'acpi apic'" },
+    { "<apic/>", "<apic>\n    </apic>", NULL },
+    { "<apic/>", "<apic/><pae/>",
+      "target domain features 'acpi apic pae' does not match source 'acpi apic'" },
+    { "<apic/>", "<apic/><hyperv mode='custom'><relaxed state='on'/></hyperv>",
+      "target domain features 'acpi apic <hyperv mode='custom'><relaxed state='on'/></hyperv>' "
+      "does not match source 'acpi apic'" },
+    /* the disk's type and source are host side; its target, bus and address are not */
+    { "<disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n"
+      "      <source file='/img/i440fx.qcow2'/>",
+      "<disk type='network' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+      "      <source protocol='rbd' name='pool/img'><host name='mon1' port='6789'/></source>",
+      NULL },
+    { "<disk type='file' device='disk'>", "<disk type='volume' device='disk'>", NULL },
+    /* a MAC QEMU would pick is not the MAC the source has */
+    { "<mac address='52:54:00:01:02:03'/>", "",
+      "target interface '52:54:00:01:02:03' MAC '(none)' does not match source "
+      "'52:54:00:01:02:03'" },
 };
 
 static void
@@ -93,6 +113,32 @@ test_identical(void)
     g_assert_nonnull(a);
     g_assert_true(vb_domain_def_check_abi_stability(a, b, &error));
     g_assert_no_error(error);
+}
+
+/* a missing MAC is compared the same way from either side */
+static void
+test_missing_mac(void)
+{
+    g_autofree char *no_mac = replace_once(base_xml, "<mac address='52:54:00:01:02:03'/>", "");
+    g_autoptr(VbDomainDef) with = vb_domain_def_parse_string(base_xml, 0, NULL);
+    g_autoptr(VbDomainDef) without = vb_domain_def_parse_string(no_mac, 0, NULL);
+    g_autoptr(VbDomainDef) without2 = vb_domain_def_parse_string(no_mac, 0, NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_nonnull(with);
+    g_assert_nonnull(without);
+    g_assert_true(vb_domain_def_check_abi_stability(without, without2, &error));
+    g_assert_no_error(error);
+    g_assert_false(vb_domain_def_check_abi_stability(without, with, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_ABI_MISMATCH);
+    g_assert_cmpstr(error->message, ==,
+                    "target interface #0 MAC '52:54:00:01:02:03' does not match source '(none)'");
+    g_clear_error(&error);
+    g_assert_false(vb_domain_def_check_abi_stability(with, without, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_ABI_MISMATCH);
+    g_assert_cmpstr(error->message, ==,
+                    "target interface '52:54:00:01:02:03' MAC '(none)' does not match source "
+                    "'52:54:00:01:02:03'");
 }
 
 static void
@@ -127,6 +173,7 @@ main(int argc, char **argv)
                             NULL);
     g_assert_true(g_file_get_contents(path, &base_xml, NULL, NULL));
     g_test_add_func("/conf/abi/identical-is-compatible", test_identical);
+    g_test_add_func("/conf/abi/missing-mac-matches-only-missing", test_missing_mac);
     for (guint i = 0; i < G_N_ELEMENTS(mutations); i++) {
         g_autofree char *name = g_strdup_printf("/conf/abi/mutation-%02u-%s", i,
                                                 mutations[i].message ? "rejected" : "accepted");
