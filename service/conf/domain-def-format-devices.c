@@ -49,10 +49,13 @@ static void
 fmt_interface(ChildCtx *c, const VbDeviceDef *dev)
 {
     const char *model[] = { "type", dev->model, NULL };
+    const char *mac[] = { "address", dev->mac, NULL };
+    VbSubElem mac_elem = dev->mac_elem;
 
     before(c, "mac");
-    if (dev->mac != NULL)
-        g_string_append_printf(c->ch, "      <mac address='%s'/>\n", dev->mac);
+    /* a MAC set in memory has no <mac> element of its own yet */
+    mac_elem.present = dev->mac != NULL;
+    vb_fmt_sub_elem(c->ch, 3, "mac", &mac_elem, mac);
     before(c, "source");
     vb_fmt_sub_elem(c->ch, 3, "source", &dev->source, NULL);
     before(c, "model");

@@ -260,6 +260,7 @@ parse_interface(VbDeviceDef *dev, xmlNode *node, GError **error)
     static const char *const known[] = { "type", NULL };
     static const char *const modelled[] = { "mac", "source", "model", "address", NULL };
     static const char *const model_known[] = { "type", NULL };
+    static const char *const mac_known[] = { "address", NULL };
     xmlNode *c;
 
     if (!vb_xml_prop_enum(node, "type", net_types, TRUE, &dev->type, error))
@@ -275,6 +276,7 @@ parse_interface(VbDeviceDef *dev, xmlNode *node, GError **error)
                               mac);
             return FALSE;
         }
+        sub_collect(&dev->mac_elem, c, mac_known);
     }
     if ((c = first_child(node, "source")) != NULL)
         sub_collect(&dev->source, c, NULL);

@@ -107,6 +107,7 @@ typedef struct {
 
     /* interface */
     char *mac; /* canonical lowercase */
+    VbSubElem mac_elem; /* <mac>: extra attrs (type=, check=) and children */
     VbSubElem model_elem; /* <model> of interface/video: extra attrs + children */
 
     /* serial/console/channel */

@@ -133,6 +133,7 @@ vb_device_def_free(VbDeviceDef *dev)
     g_free(dev->target_dev);
     g_free(dev->bus);
     g_free(dev->mac);
+    vb_sub_elem_clear(&dev->mac_elem);
     vb_sub_elem_clear(&dev->model_elem);
     g_free(dev->target_type);
     g_free(dev->target_name);
