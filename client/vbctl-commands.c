@@ -128,8 +128,15 @@ read_stdin(GError **error)
     return g_memory_output_stream_steal_data(G_MEMORY_OUTPUT_STREAM(out));
 }
 
-static char *
-read_definition(const char *file, GError **error)
+/**
+ * vbctl_read_definition:
+ * @file: a file name, or "-" for standard input
+ *
+ * Returns: (transfer full): the file's text, checked to be UTF-8, or %NULL
+ * with @error set.
+ */
+char *
+vbctl_read_definition(const char *file, GError **error)
 {
     g_autofree char *contents = NULL;
 
@@ -157,7 +164,7 @@ gboolean
 vbctl_cmd_define(VbctlContext *ctx, GError **error)
 {
     const char *file = ctx->args[0];
-    g_autofree char *xml = read_definition(file, error);
+    g_autofree char *xml = vbctl_read_definition(file, error);
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(VbDBusDomain) domain = NULL;
     VbDBusManager *manager;
@@ -237,6 +244,7 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
     g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
     g_autoptr(VbctlDomainInfo) info = NULL;
     g_autofree char *id = NULL, *state = NULL, *memory = NULL, *vcpus = NULL, *text = NULL;
+    g_autofree char *tainted = NULL;
 
     if (domain == NULL)
         return FALSE;
@@ -251,10 +259,12 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
                                   : g_strdup(info->state);
     memory = g_strdup_printf("%" G_GUINT64_FORMAT " KiB", info->memory_kib);
     vcpus = g_strdup_printf("%u", info->vcpus);
+    tainted = info->tainted[0] != NULL ? g_strjoinv(", ", info->tainted) : g_strdup(_("no"));
     {
         const char *labels[] = {_("Id"),         _("Name"),      _("UUID"),
                                 _("State"),      _("CPU(s)"),    _("Max memory"),
-                                _("Persistent"), _("Autostart"), NULL};
+                                _("Persistent"), _("Autostart"), _("Autodestroy owner"),
+                                _("Tainted"),    NULL};
         const char *values[] = {id,
                                 info->name,
                                 info->uuid,
@@ -262,7 +272,9 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
                                 vcpus,
                                 memory,
                                 info->persistent ? _("yes") : _("no"),
-                                info->autostart ? _("enable") : _("disable")};
+                                info->autostart ? _("enable") : _("disable"),
+                                *info->autodestroy_owner != '\0' ? info->autodestroy_owner : "-",
+                                tainted};
 
         text = vbctl_format_fields(labels, values);
     }

@@ -32,6 +32,10 @@ vbctl_domain_info_new(VbDBusDomain *domain)
     info->autostart = vb_dbus_domain_get_autostart(domain);
     info->memory_kib = vb_dbus_domain_get_memory(domain);
     info->vcpus = vb_dbus_domain_get_vcpus(domain);
+    info->autodestroy_owner = g_strdup(vb_dbus_domain_get_autodestroy_owner(domain) ?: "");
+    info->tainted = vb_dbus_domain_dup_tainted(domain);
+    if (info->tainted == NULL)
+        info->tainted = g_new0(char *, 1);
     return info;
 }
 
@@ -47,6 +51,8 @@ vbctl_domain_info_free(VbctlDomainInfo *info)
     g_free(info->uuid);
     g_free(info->state);
     g_free(info->reason);
+    g_free(info->autodestroy_owner);
+    g_strfreev(info->tainted);
     g_free(info);
 }
 
@@ -83,6 +89,13 @@ vbctl_domain_info_to_json(const VbctlDomainInfo *info)
     json_builder_add_int_value(b, (gint64)info->memory_kib);
     json_builder_set_member_name(b, "vcpus");
     json_builder_add_int_value(b, info->vcpus);
+    json_builder_set_member_name(b, "autodestroy_owner");
+    json_builder_add_string_value(b, info->autodestroy_owner);
+    json_builder_set_member_name(b, "tainted");
+    json_builder_begin_array(b);
+    for (guint i = 0; info->tainted[i] != NULL; i++)
+        json_builder_add_string_value(b, info->tainted[i]);
+    json_builder_end_array(b);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }

@@ -20,6 +20,8 @@ typedef struct {
     gboolean autostart;
     guint64 memory_kib;
     guint vcpus;
+    char *autodestroy_owner; /* "" when none */
+    char **tainted;          /* never NULL */
 } VbctlDomainInfo;
 
 VbctlDomainInfo *vbctl_domain_info_new(VbDBusDomain *domain);

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 #define VBCTL_EXIT_FAILURE 1
 #define VBCTL_EXIT_USAGE 2
 
-/* Every boolean option of every command; a command's table names the ones it takes. */
+/* Every option of every command; a command's table names the ones it takes. */
 typedef struct {
     gboolean all;
     gboolean inactive;
@@ -23,6 +23,13 @@ typedef struct {
     gboolean migratable;
     gboolean security_info;
     gboolean disable;
+    gboolean paused;
+    gboolean autodestroy;
+    gboolean graceful;
+    gboolean reason;
+    gboolean loop;
+    gboolean pretty;
+    gint timeout; /* seconds, -1 when not given */
 } VbctlFlags;
 
 typedef struct {
@@ -44,6 +51,31 @@ gboolean vbctl_cmd_info(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_autostart(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_capabilities(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_version(VbctlContext *ctx, GError **error);
+char *vbctl_read_definition(const char *file, GError **error);
+
+/* vbctl-lifecycle.c */
+gboolean vbctl_cmd_start(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_create(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_shutdown(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_reboot(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_reset(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_destroy(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_suspend(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_resume(VbctlContext *ctx, GError **error);
+
+/* vbctl-state.c */
+gboolean vbctl_cmd_domstate(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domcontrol(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domid(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_qemu_monitor_command(VbctlContext *ctx, GError **error);
+
+/* vbctl-event.c */
+gboolean vbctl_cmd_event(VbctlContext *ctx, GError **error);
+gboolean vbctl_wait_autodestroy(VbctlContext *ctx, VbDBusDomain *domain, GError **error);
+
+/* vbctl-console.c */
+gboolean vbctl_cmd_console(VbctlContext *ctx, GError **error);
+char *vbctl_console_pty_path(const char *xml, GError **error);
 
 /* vbctl-bus.c */
 GDBusConnection *vbctl_connect(gboolean session, const char *address, GError **error);

@@ -13,8 +13,9 @@
 typedef struct {
     const char *long_name;
     const char *description; /* N_() */
-    gsize offset;            /* of the gboolean in VbctlFlags */
+    gsize offset;            /* of the gboolean (or gint, with arg_name) in VbctlFlags */
     gboolean hidden;
+    const char *arg_name; /* non-NULL: the option takes a number, named so in help */
 } VbctlOption;
 
 typedef struct {
@@ -60,6 +61,34 @@ static const VbctlOption autostart_options[] = {
     {NULL},
 };
 
+static const VbctlOption start_options[] = {
+    {"paused", N_("Leave the virtual CPUs stopped"), FLAG(paused), FALSE},
+    {"autodestroy", N_("Destroy the domain when virtbusctl exits; wait until then"),
+     FLAG(autodestroy), FALSE},
+    {NULL},
+};
+
+static const VbctlOption destroy_options[] = {
+    {"graceful", N_("Only ask QEMU to exit (SIGTERM), never kill it"), FLAG(graceful), FALSE},
+    {NULL},
+};
+
+static const VbctlOption domstate_options[] = {
+    {"reason", N_("Also print why the domain is in its state"), FLAG(reason), FALSE},
+    {NULL},
+};
+
+static const VbctlOption event_options[] = {
+    {"loop", N_("Print events until interrupted, not only the first one"), FLAG(loop), FALSE},
+    {"timeout", N_("Stop waiting after SECONDS"), FLAG(timeout), FALSE, "SECONDS"},
+    {NULL},
+};
+
+static const VbctlOption monitor_options[] = {
+    {"pretty", N_("Pretty-print the reply"), FLAG(pretty), FALSE},
+    {NULL},
+};
+
 static gboolean cmd_help(VbctlContext *ctx, GError **error);
 
 static const VbctlCommand commands[] = {
@@ -72,6 +101,28 @@ static const VbctlCommand commands[] = {
      info_options},
     {"autostart", "NAME|UUID", N_("Start a domain with the service, or not"), vbctl_cmd_autostart,
      1, 1, autostart_options},
+    {"start", "NAME|UUID", N_("Start a defined domain"), vbctl_cmd_start, 1, 1, start_options},
+    {"create", "FILE", N_("Create and start a transient domain from an XML file"),
+     vbctl_cmd_create, 1, 1, start_options},
+    {"shutdown", "NAME|UUID", N_("Ask the guest to power off"), vbctl_cmd_shutdown, 1, 1, NULL},
+    {"reboot", "NAME|UUID", N_("Ask the guest to reboot"), vbctl_cmd_reboot, 1, 1, NULL},
+    {"reset", "NAME|UUID", N_("Reset the domain at once, like a reset button"), vbctl_cmd_reset,
+     1, 1, NULL},
+    {"destroy", "NAME|UUID", N_("Stop a domain's QEMU now"), vbctl_cmd_destroy, 1, 1,
+     destroy_options},
+    {"suspend", "NAME|UUID", N_("Pause a domain's virtual CPUs"), vbctl_cmd_suspend, 1, 1, NULL},
+    {"resume", "NAME|UUID", N_("Let a paused domain run again"), vbctl_cmd_resume, 1, 1, NULL},
+    {"domstate", "NAME|UUID", N_("Print a domain's state"), vbctl_cmd_domstate, 1, 1,
+     domstate_options},
+    {"domcontrol", "NAME|UUID", N_("Print what the service is doing with a domain"),
+     vbctl_cmd_domcontrol, 1, 1, NULL},
+    {"domid", "NAME|UUID", N_("Print a running domain's id"), vbctl_cmd_domid, 1, 1, NULL},
+    {"console", "NAME|UUID", N_("Attach to a domain's serial console (leave with Ctrl-])"),
+     vbctl_cmd_console, 1, 1, NULL},
+    {"event", "[NAME|UUID]", N_("Print domain lifecycle events as they happen"), vbctl_cmd_event,
+     0, 1, event_options},
+    {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
+     vbctl_cmd_qemu_monitor_command, 2, 2, monitor_options},
     {"capabilities", "", N_("Print the host's capabilities XML"), vbctl_cmd_capabilities, 0, 0,
      NULL},
     {"version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0, 0,
@@ -95,7 +146,11 @@ usage_line(const VbctlCommand *cmd)
     GString *s = g_string_new(cmd->name);
 
     for (const VbctlOption *o = cmd->options; o != NULL && o->long_name != NULL; o++) {
-        if (!o->hidden)
+        if (o->hidden)
+            continue;
+        if (o->arg_name != NULL)
+            g_string_append_printf(s, " [--%s %s]", o->long_name, o->arg_name);
+        else
             g_string_append_printf(s, " [--%s]", o->long_name);
     }
     if (*cmd->params != '\0')
@@ -110,7 +165,7 @@ print_usage(void)
     g_print(_("Manage virtual machines of the virtbus service (%s).\n\n"), VBCTL_BUS_NAME);
     g_print(_("Commands:\n"));
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-        g_print("  %-14s %s\n", commands[i].name, _(commands[i].summary));
+        g_print("  %-21s %s\n", commands[i].name, _(commands[i].summary));
     g_print(_("\nBus options (the default is the system bus, or $%s when set):\n"),
             VBCTL_ADDRESS_ENV);
     g_print("  --system            %s\n", _("Connect to the system bus"));
@@ -129,8 +184,13 @@ print_command_help(const VbctlCommand *cmd)
         return;
     g_print(_("\nOptions:\n"));
     for (const VbctlOption *o = cmd->options; o->long_name != NULL; o++) {
-        if (!o->hidden)
-            g_print("  --%-16s %s\n", o->long_name, _(o->description));
+        g_autofree char *spec = NULL;
+
+        if (o->hidden)
+            continue;
+        spec = o->arg_name != NULL ? g_strdup_printf("%s %s", o->long_name, o->arg_name)
+                                   : g_strdup(o->long_name);
+        g_print("  --%-16s %s\n", spec, _(o->description));
     }
 }
 
@@ -181,17 +241,23 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
         GOptionEntry e = {o->long_name,
                           0,
                           o->hidden ? G_OPTION_FLAG_HIDDEN : 0,
-                          G_OPTION_ARG_NONE,
+                          o->arg_name != NULL ? G_OPTION_ARG_INT : G_OPTION_ARG_NONE,
                           (char *)&ctx->flags + o->offset,
                           o->description,
-                          NULL};
+                          o->arg_name};
         g_array_append_val(entries, e);
     }
     g_option_context_set_summary(octx, _(cmd->summary));
     g_option_context_add_main_entries(octx, (GOptionEntry *)entries->data, GETTEXT_PACKAGE);
     add_bus_options(octx, bus);
+    ctx->flags.timeout = -1;
     if (!g_option_context_parse(octx, &argc, &argv, error))
         return FALSE;
+    if (ctx->flags.timeout == 0 || ctx->flags.timeout < -1) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("--timeout needs a positive number of seconds"));
+        return FALSE;
+    }
     n_args = argc - 1;
     if (n_args < cmd->min_args || n_args > cmd->max_args) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,

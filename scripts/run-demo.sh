@@ -1,9 +1,10 @@
 #!/bin/sh
-# The main job (README): install what is missing, build, then run virtbusd
-# on a private dbus-daemon with a temporary state root, define a first
-# domain and show it through the bus. Nothing outside the temporary
-# directory is changed. Ctrl-C stops everything; with --once it stops by
-# itself after showing the domain.
+# The main job (README): install what is missing, build (with the tiny test
+# guest), then run virtbusd on a private dbus-daemon with a temporary state
+# root, define the guest, boot it, show it running through virtbusctl and
+# busctl, and shut it down through ACPI. Nothing outside the temporary
+# directory is changed. Then it keeps serving until Ctrl-C; with --once it
+# stops by itself.
 set -eu
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -14,6 +15,8 @@ ONCE=0
 ./scripts/install-deps.sh
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD"
 ninja -C "$BUILD"
+ninja -C "$BUILD" tests/guest/vmlinux
+GUEST="$BUILD/tests/guest"
 
 TMP=$(mktemp -d /tmp/virtbus-demo.XXXXXX)
 chmod 755 "$TMP"
@@ -57,11 +60,15 @@ cat > "$TMP/demo.xml" <<XML
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$GUEST/vmlinux</kernel>
+    <initrd>$GUEST/initrd.img</initrd>
+    <cmdline>$(cat "$GUEST/cmdline")</cmdline>
   </os>
   <devices>
     <emulator>$(command -v qemu-system-x86_64 || echo /usr/bin/qemu-system-x86_64)</emulator>
-    <serial type='pty'/>
-    <console type='pty'/>
+    <serial type='file'>
+      <source path='$TMP/demo-serial.log'/>
+    </serial>
   </devices>
 </domain>
 XML
@@ -81,6 +88,27 @@ busctl --address "$ADDR" tree org.virtbus.Virt1
 P=$(busctl --address "$ADDR" call org.virtbus.Virt1 /org/virtbus/Virt1 \
     org.virtbus.Virt1.Manager LookupByName s demo | cut -d'"' -f2)
 busctl --address "$ADDR" introspect org.virtbus.Virt1 "$P" org.virtbus.Virt1.Domain
+
+CTL="$BUILD/client/virtbusctl --address $ADDR"
+echo "== virtbusctl start demo"
+$CTL start demo
+i=0
+until grep -q "TINYGUEST: READY" "$TMP/demo-serial.log" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 600 ] && { echo "the guest did not boot" >&2; exit 1; }
+    sleep 0.1
+done
+echo "== the guest booted:"; grep TINYGUEST "$TMP/demo-serial.log"
+$CTL list
+$CTL domstate --reason demo
+echo "== virtbusctl shutdown demo (ACPI power button)"
+$CTL shutdown demo
+i=0
+until [ "$($CTL domstate demo)" = "shutoff" ]; do
+    i=$((i + 1)); [ $i -gt 300 ] && { echo "the guest did not power off" >&2; exit 1; }
+    sleep 0.1
+done
+$CTL domstate --reason demo
+$CTL list --all
 
 if [ "$ONCE" -eq 1 ]; then
     exit 0

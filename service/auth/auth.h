@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 #define VB_ACTION_MIGRATE "org.virtbus.Virt1.migrate"
 #define VB_ACTION_SAVE "org.virtbus.Virt1.save"
 #define VB_ACTION_ATTACH "org.virtbus.Virt1.attach"
+#define VB_ACTION_MONITOR "org.virtbus.Virt1.monitor"
 
 typedef struct _VbAuth VbAuth;
 

@@ -19,11 +19,21 @@ typedef struct {
 } Publish;
 
 static void
-apply_snapshot(VbDBusDomain *iface, VbDomainObj *dom)
+apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
 {
     VbDomainSnapshot s = { 0 };
+    const char *old_owner = vb_dbus_domain_get_autodestroy_owner(iface);
 
     vb_domain_obj_snapshot(dom, &s);
+    /* the autodestroy watch follows the published owner */
+    if (g_strcmp0(old_owner != NULL ? old_owner : "", s.autodestroy_owner) != 0) {
+        if (old_owner != NULL && *old_owner != '\0')
+            vb_bus_autodestroy_remove(service, old_owner);
+        if (*s.autodestroy_owner != '\0')
+            vb_bus_autodestroy_add(service, s.autodestroy_owner);
+    }
+    vb_dbus_domain_set_autodestroy_owner(iface, s.autodestroy_owner);
+    vb_dbus_domain_set_tainted(iface, (const char *const *)s.tainted);
     /* generated setters compare and only queue a change when it differs */
     vb_dbus_domain_set_name(iface, s.name);
     vb_dbus_domain_set_uuid(iface, s.uuid);
@@ -50,7 +60,7 @@ publish_added(VbBusService *service, VbDomainObj *dom)
         return;
     object = vb_dbus_object_skeleton_new(dom->object_path);
     iface = vb_bus_domain_skeleton_new(service, dom);
-    apply_snapshot(iface, dom);
+    apply_snapshot(service, iface, dom);
     vb_dbus_object_skeleton_set_domain(object, iface);
     g_dbus_object_manager_server_export(service->object_manager,
                                         G_DBUS_OBJECT_SKELETON(object));
@@ -70,8 +80,14 @@ publish_on_main(gpointer data)
     object = g_hash_table_lookup(p->service->domain_objects, p->dom->object_path);
     if (object != NULL) {
         iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-        if (p->kind != VB_DOMAIN_NOTIFY_REMOVED)
-            apply_snapshot(iface, p->dom);
+        if (p->kind != VB_DOMAIN_NOTIFY_REMOVED) {
+            apply_snapshot(p->service, iface, p->dom);
+        } else {
+            const char *owner = vb_dbus_domain_get_autodestroy_owner(iface);
+
+            if (owner != NULL && *owner != '\0')
+                vb_bus_autodestroy_remove(p->service, owner);
+        }
         g_hash_table_remove(p->service->object_cache, p->dom->object_path);
         /* properties first, then the signal that announces them */
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
@@ -170,7 +186,153 @@ set_autostart(VbBusCall *call, GError **error)
     return g_variant_new("()");
 }
 
+static gboolean
+check_flags(guint32 flags, guint32 allowed, const char *method, GError **error)
+{
+    if ((flags & ~allowed) == 0)
+        return TRUE;
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("%s: unsupported flags 0x%x"), method,
+                flags & ~allowed);
+    return FALSE;
+}
+
+static const char *
+caller_name(VbBusCall *call)
+{
+    return call->caller != NULL ? call->caller->sender : NULL;
+}
+
+static GVariant *
+start(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY, "Start", error) ||
+        !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+/* Shutdown and Reboot: 0 or ACPI_POWER_BTN (1); the agent (2) comes later. */
+static gboolean
+check_power_flags(guint32 flags, const char *method, GError **error)
+{
+    if (flags & 2) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    _("%s: the guest agent mode is not supported yet; use the ACPI power "
+                      "button (flags 0 or 1)"), method);
+        return FALSE;
+    }
+    return check_flags(flags, 1, method, error);
+}
+
+static GVariant *
+shutdown(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_power_flags(flags, "Shutdown", error) ||
+        !vb_domain_shutdown(call->service->domains, call->dom, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+reboot(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_power_flags(flags, "Reboot", error) ||
+        !vb_domain_reboot(call->service->domains, call->dom, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+reset(VbBusCall *call, GError **error)
+{
+    if (!vb_domain_reset(call->service->domains, call->dom, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+destroy(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_flags(flags, VB_DESTROY_GRACEFUL, "Destroy", error) ||
+        !vb_domain_destroy(call->service->domains, call->dom, flags, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+suspend(VbBusCall *call, GError **error)
+{
+    if (!vb_domain_suspend(call->service->domains, call->dom, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+resume(VbBusCall *call, GError **error)
+{
+    if (!vb_domain_resume(call->service->domains, call->dom, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+get_control_info(VbBusCall *call, GError **error)
+{
+    VbDomainControlInfo info;
+    GVariantBuilder b;
+    gint64 now = g_get_monotonic_time();
+
+    vb_domain_get_control_info(call->dom, &info);
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+    g_variant_builder_add(&b, "{sv}", "state", g_variant_new_string(info.state));
+    g_variant_builder_add(&b, "{sv}", "job", g_variant_new_string(info.job ? info.job : ""));
+    g_variant_builder_add(&b, "{sv}", "owner",
+                          g_variant_new_string(info.owner ? info.owner : ""));
+    g_variant_builder_add(&b, "{sv}", "since", g_variant_new_int64(info.since));
+    g_variant_builder_add(&b, "{sv}", "duration",
+                          g_variant_new_uint64(info.since > 0 ? (guint64)(now - info.since)
+                                                              : 0));
+    g_variant_builder_add(&b, "{sv}", "waiters", g_variant_new_uint32(info.waiters));
+    vb_domain_control_info_clear(&info);
+    return g_variant_new("(a{sv})", &b);
+}
+
+static GVariant *
+qemu_monitor_command(VbBusCall *call, GError **error)
+{
+    const char *json;
+    g_autofree char *reply = NULL;
+
+    g_variant_get(call->parameters, "(&s)", &json);
+    reply = vb_domain_qemu_monitor_command(call->service->domains, call->dom, json,
+                                           caller_name(call), error);
+    if (reply == NULL)
+        return NULL;
+    return g_variant_new("(s)", reply);
+}
+
 const VbBusMethod vb_bus_domain_methods[] = {
+    { "Start", VB_ACTION_MANAGE, FALSE, start },
+    { "Shutdown", VB_ACTION_MANAGE, FALSE, shutdown },
+    { "Reboot", VB_ACTION_MANAGE, FALSE, reboot },
+    { "Reset", VB_ACTION_MANAGE, FALSE, reset },
+    { "Destroy", VB_ACTION_MANAGE, FALSE, destroy },
+    { "Suspend", VB_ACTION_MANAGE, FALSE, suspend },
+    { "Resume", VB_ACTION_MANAGE, FALSE, resume },
+    { "GetControlInfo", VB_ACTION_READ, TRUE, get_control_info },
+    { "QemuMonitorCommand", VB_ACTION_MONITOR, FALSE, qemu_monitor_command },
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },
     { "Set:Autostart", VB_ACTION_DEFINE, FALSE, set_autostart },

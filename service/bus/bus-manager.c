@@ -57,6 +57,23 @@ define_xml(VbBusCall *call, GError **error)
 }
 
 static GVariant *
+create_xml(VbBusCall *call, GError **error)
+{
+    const char *xml;
+    guint32 flags;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    g_variant_get(call->parameters, "(&su)", &xml, &flags);
+    if (!check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY, "CreateXML", error))
+        return NULL;
+    dom = vb_domain_create_xml(call->service->domains, xml, flags,
+                               call->caller != NULL ? call->caller->sender : NULL, error);
+    if (dom == NULL)
+        return NULL;
+    return g_variant_new("(o)", dom->object_path);
+}
+
+static GVariant *
 lookup_by_name(VbBusCall *call, GError **error)
 {
     const char *name;
@@ -102,7 +119,8 @@ list_domains(VbBusCall *call, GError **error)
 static GVariant *
 get_capabilities(VbBusCall *call, GError **error)
 {
-    g_autofree char *xml = vb_qemu_caps_host_xml(call->service->host_uuid, error);
+    g_autofree char *xml = vb_qemu_caps_host_xml(call->service->host_uuid,
+                                                 call->service->paths->caps_dir, error);
 
     if (xml == NULL)
         return NULL;
@@ -111,6 +129,7 @@ get_capabilities(VbBusCall *call, GError **error)
 
 const VbBusMethod vb_bus_manager_methods[] = {
     { "DefineXML", VB_ACTION_DEFINE, FALSE, define_xml, define_xml_prepare },
+    { "CreateXML", VB_ACTION_MANAGE, FALSE, create_xml, define_xml_prepare },
     { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name },
     { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains },

@@ -96,7 +96,7 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     service->object_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                   (GDestroyNotify)g_variant_unref);
     g_mutex_init(&service->callers_lock);
-    service->domains = vb_domain_list_new(service->paths, vb_bus_domain_path,
+    service->domains = vb_domain_list_new(service->paths, &service->config, vb_bus_domain_path,
                                           vb_bus_domain_notify, service);
     return service;
 }
@@ -127,6 +127,7 @@ vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError 
 
     service->connection = g_object_ref(connection);
     vb_bus_callers_watch(service);
+    vb_bus_autodestroy_init(service);
     service->filter_id = g_dbus_connection_add_filter(connection, vb_bus_properties_filter,
                                                       service, NULL);
     service->manager = make_manager(service);
@@ -158,6 +159,7 @@ vb_bus_service_free(VbBusService *service)
     if (service == NULL)
         return;
     g_thread_pool_free(service->workers, FALSE, TRUE);
+    vb_bus_autodestroy_fini(service);
     if (service->connection != NULL) {
         g_dbus_connection_remove_filter(service->connection, service->filter_id);
         g_dbus_connection_signal_unsubscribe(service->connection, service->name_owner_sub);

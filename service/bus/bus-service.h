@@ -68,6 +68,9 @@ struct _VbBusService {
     GThreadPool *workers;
     char *host_uuid;
 
+    GHashTable *autodestroy;    /* main thread: owner bus name -> OwnerWatch */
+    GThreadPool *aux_pool;      /* autodestroy work */
+
     GMutex callers_lock;
     GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry */
     guint name_owner_sub;
@@ -105,6 +108,12 @@ void vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char 
                           const char *detail, gpointer user_data);
 extern const VbBusMethod vb_bus_domain_methods[];
 extern const gsize vb_bus_domain_n_methods;
+
+/* bus-autodestroy.c */
+void vb_bus_autodestroy_init(VbBusService *service);
+void vb_bus_autodestroy_fini(VbBusService *service);
+void vb_bus_autodestroy_add(VbBusService *service, const char *owner);
+void vb_bus_autodestroy_remove(VbBusService *service, const char *owner);
 
 /* bus-properties.c */
 GDBusMessage *vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message,

@@ -263,6 +263,17 @@ gboolean vb_device_is_implicit_controller(const VbDomainDef *def, const VbDevice
 gboolean vb_domain_def_validate(VbDomainDef *def, GError **error);
 gboolean vb_mac_parse(const char *str, char **out_canonical);
 
+/* domain-def-query.c */
+const char *vb_extra_get_attr(const VbExtra *extra, const char *name);
+xmlDoc *vb_raw_elem_parse(const VbRawElem *raw);
+char *vb_raw_elem_get_attr(const VbRawElem *raw, const char *name);
+gboolean vb_domain_def_is_q35(const VbDomainDef *def);
+gboolean vb_domain_def_q35_has_builtin_fdc(const VbDomainDef *def);
+
+/* domain-def-addresses.c */
+gboolean vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev);
+const VbDeviceDef *vb_domain_def_primary_video(const VbDomainDef *def);
+
 /* libvirt's order of children (domain-def-parse.c), NULL terminated */
 extern const char *const vb_top_ranks[];
 extern const char *const vb_os_ranks[];

@@ -79,7 +79,32 @@ check_pair(const VbDeviceDef *a, const VbDeviceDef *b, GError **error)
                       vb_device_def_describe(a), a->line);
         return FALSE;
     }
+    if (a->addr.type == b->addr.type &&
+        (a->addr.type == VB_ADDR_VIRTIO_SERIAL || a->addr.type == VB_ADDR_DRIVE)) {
+        g_autofree char *where = vb_address_to_string(&b->addr);
+
+        set_dev_error(error, b, "address %s is already used by the <%s> on line %d", where,
+                      vb_device_def_describe(a), a->line);
+        return FALSE;
+    }
     return TRUE;
+}
+
+/* key of an address no two devices may share, or NULL */
+static char *
+addr_key(const VbDeviceDef *dev)
+{
+    const VbDeviceAddress *a = &dev->addr;
+
+    if (a->type == VB_ADDR_PCI && a->pci_set)
+        return g_strdup_printf("pci:%x:%x:%x:%x", a->domain, a->bus, a->slot, a->function);
+    if (a->type == VB_ADDR_VIRTIO_SERIAL)
+        return g_strdup_printf("vs:%u:%u:%u", a->controller, a->bus, a->port);
+    /* drive addresses are per bus kind: an ide and a sata disk may both be 0:0:0:0 */
+    if (a->type == VB_ADDR_DRIVE && dev->kind == VB_DEV_DISK && dev->bus != NULL)
+        return g_strdup_printf("drive:%s:%u:%u:%u:%u", dev->bus, a->controller, a->bus,
+                               a->target, a->unit);
+    return NULL;
 }
 
 static void
@@ -104,9 +129,7 @@ check_duplicates(GPtrArray *devs, GError **error)
         char *keys[2] = { NULL, NULL };
 
         dup_key(dev, &keys[0]);
-        if (dev->addr.type == VB_ADDR_PCI && dev->addr.pci_set)
-            keys[1] = g_strdup_printf("pci:%x:%x:%x:%x", dev->addr.domain, dev->addr.bus,
-                                      dev->addr.slot, dev->addr.function);
+        keys[1] = addr_key(dev);
         for (guint k = 0; k < 2; k++) {
             const VbDeviceDef *other;
 

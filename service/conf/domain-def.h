@@ -87,4 +87,24 @@ guint vb_domain_def_get_iothreads(const VbDomainDef *def);
 char **vb_domain_def_get_disk_targets(const VbDomainDef *def);
 char **vb_domain_def_get_interface_macs(const VbDomainDef *def);
 
+/*
+ * Define-time defaults and addresses (domain-def-addresses.c): NIC model and MAC, drive,
+ * virtio-serial and PCI addresses, the controllers those need. Call once on define, before
+ * storing the persistent XML. Idempotent.
+ */
+gboolean vb_domain_def_assign_addresses(VbDomainDef *def, GError **error);
+
+/*
+ * <qemu:commandline> passthrough (namespace http://libvirt.org/schemas/domain/qemu/1.0):
+ * the <qemu:arg value=> values and <qemu:env> as "NAME=VALUE", in order; free with
+ * g_strfreev. Both are empty (not NULL) when there is none.
+ */
+gboolean vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_args,
+                                            char ***out_env, GError **error);
+
+/* Runtime facts recorded in a live definition (domain-def-query.c). */
+gboolean vb_domain_def_needs_autoport(const VbDomainDef *def);
+void vb_domain_def_set_autoport(VbDomainDef *def, int port);
+void vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path);
+
 G_END_DECLS

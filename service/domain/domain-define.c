@@ -86,6 +86,10 @@ vb_domain_parse_config(const char *xml, GError **error)
 {
     VbDomainDef *def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
 
+    /* device addresses, default models and MACs are fixed now and kept in
+     * the config, so the guest's ABI never changes between starts */
+    if (def != NULL && !vb_domain_def_assign_addresses(def, error))
+        g_clear_pointer(&def, vb_domain_def_free);
     /* to a caller of DefineXML, a bad value is bad XML */
     if (def == NULL && error != NULL && *error != NULL && (*error)->domain == VB_ERROR &&
         (*error)->code == VB_ERROR_INVALID_ARG)

@@ -21,11 +21,34 @@ struct _VbDomainList {
     VbDomainPathFunc path_func;
     VbDomainNotifyFunc notify;
     gpointer notify_data;
+    const VbConfig *config;
+    GThreadPool *event_pool; /* runs each domain's event queue, one task per domain */
+    gint next_id;            /* atomic: runtime ids, never reused in a run */
+    GHashTable *used_ports;  /* under lock: ports held by our domains */
 };
 
 void vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
                            const char *event, const char *detail);
 void vb_domain_list_insert(VbDomainList *list, VbDomainObj *dom, const char *name);
+void vb_domain_list_remove(VbDomainList *list, VbDomainObj *dom);
 void vb_domain_def_warn_unknown(const VbDomainDef *def);
+
+/* domain-process.c */
+void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
+gboolean vb_domain_monitor_command(VbDomainObj *dom, const char *cmd, JsonObject *args,
+                                   JsonNode **out_reply, GError **error);
+
+/* domain-ports.c */
+int vb_domain_ports_acquire(VbDomainList *list, guint min, guint max, GError **error);
+void vb_domain_ports_release(VbDomainList *list, int port);
+
+/* domain-status.c */
+gboolean vb_domain_status_save(VbDomainList *list, VbDomainObj *dom, GError **error);
+void vb_domain_status_remove(VbDomainList *list, VbDomainObj *dom);
+char *vb_domain_status_path(VbDomainList *list, const char *name);
+
+/* domain-events.c */
+void vb_domain_events_queue(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev);
+void vb_domain_events_run(gpointer data, gpointer user_data);
 
 G_END_DECLS

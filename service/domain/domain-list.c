@@ -15,15 +15,20 @@
 /**
  * vb_domain_list_new:
  * @paths: (transfer none): outlives the list
+ * @config: (transfer none): settings; outlive the list
  * @path_func: builds the object path of a domain from its uuid
  * @notify: told of every change, from the thread that made it
  */
 VbDomainList *
-vb_domain_list_new(const VbPaths *paths, VbDomainPathFunc path_func, VbDomainNotifyFunc notify,
-                   gpointer user_data)
+vb_domain_list_new(const VbPaths *paths, const VbConfig *config, VbDomainPathFunc path_func,
+                   VbDomainNotifyFunc notify, gpointer user_data)
 {
     VbDomainList *list = g_new0(VbDomainList, 1);
 
+    list->config = config;
+    /* events of one domain are handled in order by one task at a time;
+     * several domains' events in parallel */
+    list->event_pool = g_thread_pool_new(vb_domain_events_run, list, 4, FALSE, NULL);
     g_mutex_init(&list->lock);
     g_mutex_init(&list->define_lock);
     list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -41,6 +46,9 @@ vb_domain_list_free(VbDomainList *list)
 {
     if (list == NULL)
         return;
+    g_thread_pool_free(list->event_pool, FALSE, TRUE);
+    if (list->used_ports != NULL)
+        g_hash_table_destroy(list->used_ports);
     g_hash_table_destroy(list->by_name);
     g_hash_table_destroy(list->by_uuid);
     g_mutex_clear(&list->lock);
@@ -252,6 +260,29 @@ vb_domain_list_collect(VbDomainList *list, guint flags)
     g_ptr_array_unref(all);
     g_ptr_array_sort(out, compare_by_name);
     return out;
+}
+
+/**
+ * vb_domain_list_remove:
+ *
+ * Takes @dom out of the list (a transient domain that stopped): later
+ * lookups fail, and callers still holding it or waiting for its job get
+ * NoDomain. Any thread.
+ */
+void
+vb_domain_list_remove(VbDomainList *list, VbDomainObj *dom)
+{
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&dom->lock);
+    dom->removed = TRUE;
+    if (g_hash_table_lookup(list->by_name, dom->def->name) == dom)
+        g_hash_table_remove(list->by_name, dom->def->name);
+    g_cond_broadcast(&dom->job.cond);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_obj_ref(dom);
+    g_hash_table_remove(list->by_uuid, dom->uuid_str);
+    g_mutex_unlock(&list->lock);
+    vb_domain_obj_unref(dom);
 }
 
 guint

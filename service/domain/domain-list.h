@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "domain-obj.h"
+#include "vb-config.h"
 #include "vb-paths.h"
 
 G_BEGIN_DECLS
@@ -37,8 +38,9 @@ typedef enum {
 typedef struct _VbDomainList VbDomainList;
 typedef char *(*VbDomainPathFunc)(const char *uuid);
 
-VbDomainList *vb_domain_list_new(const VbPaths *paths, VbDomainPathFunc path_func,
-                                 VbDomainNotifyFunc notify, gpointer user_data);
+VbDomainList *vb_domain_list_new(const VbPaths *paths, const VbConfig *config,
+                                 VbDomainPathFunc path_func, VbDomainNotifyFunc notify,
+                                 gpointer user_data);
 void vb_domain_list_free(VbDomainList *list);
 
 guint vb_domain_list_load_configs(VbDomainList *list);
@@ -56,5 +58,37 @@ gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error
 gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
                                  GError **error);
 char *vb_domain_get_xml(VbDomainObj *dom, guint flags, GError **error);
+
+/* Start/CreateXML flags (libvirt's values) */
+typedef enum {
+    VB_START_PAUSED = 1 << 0,
+    VB_START_AUTODESTROY = 1 << 1,
+} VbStartFlags;
+
+/* Destroy flags */
+typedef enum {
+    VB_DESTROY_GRACEFUL = 1 << 0,
+} VbDestroyFlags;
+
+/* Lifecycle operations (domain-process.c, domain-ops.c); worker threads only. */
+gboolean vb_domain_start(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+                         GError **error);
+VbDomainObj *vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags,
+                                  const char *owner, GError **error);
+gboolean vb_domain_destroy(VbDomainList *list, VbDomainObj *dom, guint flags,
+                           const char *owner, GError **error);
+gboolean vb_domain_shutdown(VbDomainList *list, VbDomainObj *dom, const char *owner,
+                            GError **error);
+gboolean vb_domain_reboot(VbDomainList *list, VbDomainObj *dom, const char *owner,
+                          GError **error);
+gboolean vb_domain_reset(VbDomainList *list, VbDomainObj *dom, const char *owner,
+                         GError **error);
+gboolean vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner,
+                           GError **error);
+gboolean vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owner,
+                          GError **error);
+char *vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char *json,
+                                     const char *owner, GError **error);
+guint vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner);
 
 G_END_DECLS

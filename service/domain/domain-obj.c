@@ -11,8 +11,9 @@ static const char *const state_names[VB_DOMAIN_STATE_LAST] = {
 };
 
 static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
-    "unknown", "booted",  "user",     "unpaused", "shutdown", "destroyed",
-    "crashed", "migrated", "saved",   "restored", "failed",
+    "unknown",  "booted",   "user",        "unpaused",      "shutdown", "destroyed",
+    "crashed",  "migrated", "saved",       "restored",      "failed",   "starting-up",
+    "shutting-down", "panicked",
 };
 
 static int
@@ -74,6 +75,10 @@ vb_domain_obj_new(VbDomainDef *def, const char *object_path)
     dom->state = VB_DOMAIN_STATE_SHUTOFF;
     dom->reason = VB_DOMAIN_REASON_UNKNOWN;
     dom->id = -1;
+    dom->display_port = -1;
+    g_cond_init(&dom->job.cond);
+    g_queue_init(&dom->events);
+    dom->state_since = g_get_monotonic_time();
     return dom;
 }
 
@@ -92,6 +97,17 @@ vb_domain_obj_unref(VbDomainObj *dom)
     vb_domain_def_free(dom->def);
     vb_domain_def_free(dom->new_def);
     g_free(dom->object_path);
+    g_clear_pointer(&dom->proc, vb_qemu_process_unref);
+    g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
+    g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
+    g_free(dom->runtime_dir);
+    g_free(dom->monitor_path);
+    g_free(dom->pidfile);
+    g_free(dom->autodestroy_owner);
+    g_free(dom->job.method);
+    g_free(dom->job.owner);
+    g_cond_clear(&dom->job.cond);
+    g_queue_clear_full(&dom->events, (GDestroyNotify)vb_domain_event_free);
     g_mutex_clear(&dom->lock);
     g_free(dom);
 }
@@ -155,10 +171,58 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
     out_snap->autostart = dom->autostart;
     out_snap->memory_kib = dom->def->max_memory_kib;
     out_snap->vcpus = dom->def->vcpus_current;
+    out_snap->autodestroy_owner = g_strdup(dom->autodestroy_owner != NULL
+                                               ? dom->autodestroy_owner : "");
+    out_snap->tainted = vb_domain_taint_to_strv(dom->taint);
+    out_snap->job_method = g_strdup(dom->job.method != NULL ? dom->job.method : "");
+}
+
+/**
+ * vb_domain_obj_set_state:
+ *
+ * Under the lock.
+ */
+void
+vb_domain_obj_set_state(VbDomainObj *dom, VbDomainState state, VbDomainReason reason)
+{
+    dom->state = state;
+    dom->reason = reason;
+    dom->state_since = g_get_monotonic_time();
+}
+
+/* Returns: (transfer full): the names of the taint flags, as the bus shows them. */
+GStrv
+vb_domain_taint_to_strv(guint taint)
+{
+    static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor" };
+    GStrvBuilder *b = g_strv_builder_new();
+    GStrv out;
+
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (taint & (1u << i))
+            g_strv_builder_add(b, names[i]);
+    }
+    out = g_strv_builder_end(b);
+    g_strv_builder_unref(b);
+    return out;
 }
 
 void
 vb_domain_snapshot_clear(VbDomainSnapshot *snap)
 {
     g_clear_pointer(&snap->name, g_free);
+    g_clear_pointer(&snap->autodestroy_owner, g_free);
+    g_clear_pointer(&snap->tainted, g_strfreev);
+    g_clear_pointer(&snap->job_method, g_free);
+}
+
+void
+vb_domain_event_free(VbDomainEvent *ev)
+{
+    if (ev == NULL)
+        return;
+    g_free(ev->name);
+    if (ev->data != NULL)
+        json_object_unref(ev->data);
+    g_free(ev);
 }

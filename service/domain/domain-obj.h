@@ -4,6 +4,9 @@
 #include <glib.h>
 
 #include "domain-def.h"
+#include "qemu-caps.h"
+#include "qemu-monitor.h"
+#include "qemu-process.h"
 
 G_BEGIN_DECLS
 
@@ -32,6 +35,9 @@ typedef enum {
     VB_DOMAIN_REASON_SAVED,
     VB_DOMAIN_REASON_RESTORED,
     VB_DOMAIN_REASON_FAILED,
+    VB_DOMAIN_REASON_STARTING_UP,
+    VB_DOMAIN_REASON_SHUTTING_DOWN,
+    VB_DOMAIN_REASON_PANICKED,
     VB_DOMAIN_REASON_LAST
 } VbDomainReason;
 
@@ -41,6 +47,37 @@ const char *vb_domain_reason_to_string(VbDomainReason reason);
 int vb_domain_reason_from_string(const char *str);
 
 typedef struct _VbDomainObj VbDomainObj;
+
+/* Synchronous job types (one at a time per domain). */
+typedef enum {
+    VB_JOB_NONE,
+    VB_JOB_QUERY,
+    VB_JOB_DESTROY,
+    VB_JOB_SUSPEND,
+    VB_JOB_MODIFY,
+    VB_JOB_ABORT,
+    VB_JOB_MIGRATION_OP,
+    VB_JOB_LAST
+} VbJobType;
+
+const char *vb_job_type_to_string(VbJobType type);
+
+typedef struct {
+    VbJobType active;  /* under lock */
+    char *method;      /* under lock: the API call that holds it */
+    char *owner;       /* under lock: its caller's bus name, or NULL (internal) */
+    gint64 since;      /* under lock: monotonic µs */
+    guint waiters;     /* under lock */
+    GCond cond;        /* signalled when the job ends */
+} VbDomainJob;
+
+/* A QMP event or the monitor's end, queued to the domain's event worker. */
+typedef struct {
+    char *name;        /* event name, or NULL for EOF / process exit */
+    JsonObject *data;  /* nullable */
+    gint64 timestamp;  /* QEMU's, µs since the epoch */
+    guint64 run;       /* the run it belongs to: stale events are dropped */
+} VbDomainEvent;
 
 /*
  * The runtime domain. Fields marked "under lock" are read and written with
@@ -61,6 +98,32 @@ struct _VbDomainObj {
     gboolean persistent;    /* under lock */
     gboolean autostart;     /* under lock */
     gboolean removed;       /* under lock: gone from the list; calls fail with NoDomain */
+
+    VbDomainJob job;
+
+    /* runtime, all under lock; set while active */
+    VbQemuProcess *proc;
+    VbQemuMonitor *mon;
+    VbQemuCaps *caps;       /* the capabilities it was started with */
+    char *runtime_dir;
+    char *monitor_path;
+    char *pidfile;
+    guint taint;            /* VbTaintFlags */
+    int display_port;       /* allocated autoport display port, or -1 */
+    char *autodestroy_owner; /* bus name whose departure destroys it, or NULL */
+    gboolean fake_reboot;   /* a Reboot asked for: reset at the next guest power-off */
+    gboolean got_shutdown;  /* a SHUTDOWN event was seen in this run */
+    gboolean destroying;    /* a Destroy is killing it: the stop reason is destroyed */
+    gboolean stopping;      /* teardown in progress */
+    VbDomainReason pause_reason; /* reason for the next STOP event */
+    gint64 resumed_at;      /* wall-clock µs the service last let the vCPUs run:
+                               STOP events QEMU sent before it are stale */
+    gint64 state_since;     /* monotonic µs of the last state change */
+    guint64 run;            /* increases with every start; 0 never ran */
+
+    /* event queue, under lock */
+    GQueue events;          /* VbDomainEvent* */
+    gboolean events_running;
 };
 
 /* What the bus shows of a domain, copied under the lock. */
@@ -75,6 +138,9 @@ typedef struct {
     gboolean autostart;
     guint64 memory_kib;
     guint vcpus;
+    char *autodestroy_owner; /* "" when none */
+    GStrv tainted;
+    char *job_method;        /* "" when idle */
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);
@@ -87,5 +153,26 @@ char *vb_domain_obj_get_name(VbDomainObj *dom);
 void vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap);
 void vb_domain_snapshot_clear(VbDomainSnapshot *snap);
 gboolean vb_domain_obj_check_alive(VbDomainObj *dom, GError **error);
+void vb_domain_obj_set_state(VbDomainObj *dom, VbDomainState state, VbDomainReason reason);
+GStrv vb_domain_taint_to_strv(guint taint);
+void vb_domain_event_free(VbDomainEvent *ev);
+
+/* domain-job.c */
+gboolean vb_domain_job_begin(VbDomainObj *dom, VbJobType type, const char *method,
+                             const char *owner, guint timeout_s, guint max_queued,
+                             GError **error);
+void vb_domain_job_end(VbDomainObj *dom);
+
+/* What GetControlInfo reports. */
+typedef struct {
+    const char *state;  /* "ok", "job" (a call holds the job), "occupied" (waiting for QEMU) */
+    char *job;          /* the job's type and method, or NULL */
+    char *owner;        /* the bus name of the call holding it, or NULL */
+    gint64 since;       /* monotonic µs the state began, 0 when ok */
+    guint waiters;      /* calls queued for the job */
+} VbDomainControlInfo;
+
+void vb_domain_get_control_info(VbDomainObj *dom, VbDomainControlInfo *out_info);
+void vb_domain_control_info_clear(VbDomainControlInfo *info);
 
 G_END_DECLS

@@ -1,35 +1,221 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/utsname.h>
 
 #include "qemu-caps.h"
+#include "store.h"
 #include "vb-error.h"
 
 /*
- * Minimal capabilities until the QMP probe lands: the QEMU system
- * emulators on PATH and the machine types each lists with
- * `-machine help`. Results are cached per binary (path, size, mtime).
+ * QEMU capabilities: probed over QMP (qemu-caps-probe.c), serialised by
+ * qemu-caps-xml.c, cached here twice: in memory (path -> caps) and on disk
+ * as <cache_dir>/<basename>.xml. Both are keyed by the binary's path,
+ * size and mtime, so an upgraded binary is probed again.
  */
 
-typedef struct {
-    char *path;
-    gint64 size;
-    gint64 mtime;
-    char *machines_xml;
-} CachedBinary;
-
 static GMutex cache_lock;
-static GHashTable *cache; /* under cache_lock: path -> CachedBinary */
+static GHashTable *cache; /* under cache_lock: path -> VbQemuCaps* */
 
 static void
-cached_binary_free(CachedBinary *c)
+machine_free(VbQemuMachine *m)
 {
-    g_free(c->path);
-    g_free(c->machines_xml);
-    g_free(c);
+    g_free(m->name);
+    g_free(m->alias);
+    g_free(m);
+}
+
+/**
+ * vb_qemu_caps_new:
+ *
+ * Returns: (transfer full): empty caps (all sets allocated) for a caller to fill in.
+ */
+VbQemuCaps *
+vb_qemu_caps_new(void)
+{
+    VbQemuCaps *caps = g_new0(VbQemuCaps, 1);
+
+    caps->refcount = 1;
+    caps->machines = g_ptr_array_new_with_free_func((GDestroyNotify)machine_free);
+    caps->commands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    caps->events = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    caps->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return caps;
+}
+
+/**
+ * vb_qemu_caps_ref: (skip)
+ */
+VbQemuCaps *
+vb_qemu_caps_ref(VbQemuCaps *caps)
+{
+    g_atomic_int_inc(&caps->refcount);
+    return caps;
+}
+
+/**
+ * vb_qemu_caps_unref: (skip)
+ */
+void
+vb_qemu_caps_unref(VbQemuCaps *caps)
+{
+    if (caps == NULL || !g_atomic_int_dec_and_test(&caps->refcount))
+        return;
+    g_free(caps->binary);
+    g_free(caps->arch);
+    g_free(caps->package);
+    g_clear_pointer(&caps->machines, g_ptr_array_unref);
+    g_clear_pointer(&caps->commands, g_hash_table_unref);
+    g_clear_pointer(&caps->events, g_hash_table_unref);
+    g_clear_pointer(&caps->devices, g_hash_table_unref);
+    g_free(caps);
+}
+
+/**
+ * vb_qemu_caps_has_device:
+ *
+ * Returns: whether @caps lists the device type @device. Any thread.
+ */
+gboolean
+vb_qemu_caps_has_device(const VbQemuCaps *caps, const char *device)
+{
+    return caps->devices != NULL && g_hash_table_contains(caps->devices, device);
+}
+
+/**
+ * vb_qemu_caps_has_command:
+ *
+ * Returns: whether @caps lists the QMP command @command. Any thread.
+ */
+gboolean
+vb_qemu_caps_has_command(const VbQemuCaps *caps, const char *command)
+{
+    return caps->commands != NULL && g_hash_table_contains(caps->commands, command);
+}
+
+/**
+ * vb_qemu_caps_has_event:
+ *
+ * Returns: whether @caps lists the QMP event @event. Any thread.
+ */
+gboolean
+vb_qemu_caps_has_event(const VbQemuCaps *caps, const char *event)
+{
+    return caps->events != NULL && g_hash_table_contains(caps->events, event);
+}
+
+/**
+ * vb_qemu_caps_find_machine:
+ * @name: (nullable): a machine type or alias; NULL: the default machine
+ *
+ * Returns: (transfer none) (nullable): the machine (canonical name in ->name).
+ */
+const VbQemuMachine *
+vb_qemu_caps_find_machine(const VbQemuCaps *caps, const char *name)
+{
+    for (guint i = 0; caps->machines != NULL && i < caps->machines->len; i++) {
+        const VbQemuMachine *m = caps->machines->pdata[i];
+
+        if (name == NULL ? m->is_default
+                         : g_strcmp0(m->name, name) == 0 || g_strcmp0(m->alias, name) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static char *
+cache_file(const char *cache_dir, const char *binary)
+{
+    g_autofree char *base = g_path_get_basename(binary);
+    g_autofree char *name = g_strconcat(base, ".xml", NULL);
+
+    return g_build_filename(cache_dir, name, NULL);
+}
+
+static gboolean
+matches(const VbQemuCaps *caps, const char *binary, const GStatBuf *st)
+{
+    return g_strcmp0(caps->binary, binary) == 0 && caps->size == (gint64)st->st_size &&
+           caps->mtime == (gint64)st->st_mtime;
+}
+
+static VbQemuCaps *
+load_cached(const char *path, const char *binary, const GStatBuf *st)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbQemuCaps) caps = NULL;
+
+    if (!g_file_get_contents(path, &xml, NULL, NULL))
+        return NULL;
+    caps = vb_qemu_caps_from_xml(xml, &error);
+    if (caps == NULL) {
+        g_warning("ignoring %s: %s", path, error->message);
+        return NULL;
+    }
+    return matches(caps, binary, st) ? g_steal_pointer(&caps) : NULL;
+}
+
+static void
+remember(VbQemuCaps *caps)
+{
+    g_mutex_lock(&cache_lock);
+    if (cache == NULL)
+        cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)vb_qemu_caps_unref);
+    g_hash_table_replace(cache, g_strdup(caps->binary), vb_qemu_caps_ref(caps));
+    g_mutex_unlock(&cache_lock);
+}
+
+/**
+ * vb_qemu_caps_get:
+ * @binary: absolute path of a qemu-system-* binary
+ * @cache_dir: (nullable): where <basename>.xml files are kept; NULL: memory only
+ *
+ * Returns the caps of @binary from memory, else from @cache_dir, else by
+ * probing it (then written to both). A binary whose size or mtime changed
+ * is probed again. Two threads asking at once may both probe; the result
+ * is the same. Blocking (a probe takes ~100 ms): worker threads only.
+ *
+ * Returns: (transfer full): the caps, or NULL with VB_ERROR_QEMU.
+ */
+VbQemuCaps *
+vb_qemu_caps_get(const char *binary, const char *cache_dir, GError **error)
+{
+    g_autofree char *file = cache_dir != NULL ? cache_file(cache_dir, binary) : NULL;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *xml = NULL;
+    VbQemuCaps *caps = NULL;
+    GStatBuf st;
+
+    g_return_val_if_fail(binary != NULL, NULL);
+    if (g_stat(binary, &st) < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU binary %s: %s", binary,
+                    g_strerror(errno));
+        return NULL;
+    }
+    g_mutex_lock(&cache_lock);
+    if (cache != NULL)
+        caps = g_hash_table_lookup(cache, binary);
+    caps = caps != NULL && matches(caps, binary, &st) ? vb_qemu_caps_ref(caps) : NULL;
+    g_mutex_unlock(&cache_lock);
+    if (caps != NULL)
+        return caps;
+
+    caps = file != NULL ? load_cached(file, binary, &st) : NULL;
+    if (caps == NULL) {
+        caps = vb_qemu_caps_probe(binary, error);
+        if (caps == NULL)
+            return NULL;
+        xml = vb_qemu_caps_to_xml(caps);
+        if (file != NULL && !vb_store_write_atomic(file, xml, -1, 0600, &local))
+            g_warning("cannot cache the capabilities of %s: %s", binary, local->message);
+    }
+    remember(caps);
+    return caps;
 }
 
 static int
@@ -42,7 +228,7 @@ compare_paths(gconstpointer a, gconstpointer b)
  * vb_qemu_caps_find_binaries:
  *
  * Returns: (transfer full) (element-type utf8): absolute paths of the
- *   qemu-system-* programs found on PATH, sorted, no duplicates.
+ *   qemu-system-* programs found on PATH, sorted, no duplicate names.
  */
 GPtrArray *
 vb_qemu_caps_find_binaries(void)
@@ -53,7 +239,7 @@ vb_qemu_caps_find_binaries(void)
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     for (guint i = 0; dirs[i] != NULL; i++) {
-        g_autoptr(GDir) d = g_dir_open(dirs[i], 0, NULL);
+        g_autoptr(GDir) d = *dirs[i] == '/' ? g_dir_open(dirs[i], 0, NULL) : NULL;
         const char *name;
 
         while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
@@ -72,109 +258,105 @@ vb_qemu_caps_find_binaries(void)
     return out;
 }
 
-static char *
-probe_machines(const char *path)
+/**
+ * vb_qemu_caps_default_binary:
+ * @arch: e.g. "x86_64"
+ *
+ * Returns: (transfer full) (nullable): the first qemu-system-@arch on PATH.
+ */
+char *
+vb_qemu_caps_default_binary(const char *arch)
 {
-    const char *argv[] = { path, "-machine", "help", NULL };
-    g_autofree char *out = NULL;
-    g_auto(GStrv) lines = NULL;
-    g_autoptr(GString) xml = g_string_new(NULL);
-    int status = 0;
+    g_autofree char *name = NULL;
 
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
-                      NULL, &status, NULL) ||
-        !g_spawn_check_wait_status(status, NULL))
-        return g_strdup("");
-    lines = g_strsplit(out, "\n", -1);
-    for (guint i = 1; lines[i] != NULL; i++) {
-        g_autofree char *name = NULL;
-        const char *alias;
-        char *sp = strchr(lines[i], ' ');
-
-        if (sp == NULL || sp == lines[i])
-            continue;
-        name = g_markup_escape_text(lines[i], sp - lines[i]);
-        alias = strstr(sp, "(alias of ");
-        if (alias != NULL) {
-            g_autofree char *canon = g_strndup(alias + 10, strcspn(alias + 10, ")"));
-            g_autofree char *esc = g_markup_escape_text(canon, -1);
-
-            g_string_append_printf(xml, "      <machine canonical='%s'>%s</machine>\n", esc,
-                                   name);
-        } else {
-            g_string_append_printf(xml, "      <machine%s>%s</machine>\n",
-                                   strstr(sp, "(default)") != NULL ? " default='yes'" : "",
-                                   name);
-        }
-    }
-    return g_string_free(g_steal_pointer(&xml), FALSE);
+    if (arch == NULL || *arch == '\0' || strchr(arch, '/') != NULL)
+        return NULL;
+    name = g_strconcat("qemu-system-", arch, NULL);
+    return g_find_program_in_path(name);
 }
 
-static char *
-machines_for(const char *path)
+static guint
+wordsize(const char *arch)
 {
-    GStatBuf st;
-    gboolean have = g_stat(path, &st) == 0;
-    gint64 size = have ? (gint64)st.st_size : -1;
-    gint64 mtime = have ? (gint64)st.st_mtime : -1;
-    CachedBinary *c;
-    char *xml;
+    static const char *const small[] = { "i386", "arm", "mips", "mipsel", "ppc", "riscv32",
+                                         "sh4", "sh4eb", "sparc", "xtensa", "xtensaeb",
+                                         "m68k", "microblaze", "microblazeel", "or1k",
+                                         "avr", "rx", "tricore", "cris", "hppa", NULL };
 
-    g_mutex_lock(&cache_lock);
-    if (cache == NULL)
-        cache = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                      (GDestroyNotify)cached_binary_free);
-    c = g_hash_table_lookup(cache, path);
-    if (c != NULL && c->size == size && c->mtime == mtime) {
-        xml = g_strdup(c->machines_xml);
-        g_mutex_unlock(&cache_lock);
-        return xml;
+    return arch != NULL && g_strv_contains(small, arch) ? 32 : 64;
+}
+
+static void
+append_machines(GString *xml, const VbQemuCaps *caps)
+{
+    for (guint i = 0; i < caps->machines->len; i++) {
+        const VbQemuMachine *m = caps->machines->pdata[i];
+        g_autofree char *name = g_markup_escape_text(m->name, -1);
+
+        if (g_strcmp0(m->name, "none") == 0)
+            continue;
+        g_string_append_printf(xml, "      <machine maxCpus='%u'%s>%s</machine>\n",
+                               m->max_cpus, m->deprecated ? " deprecated='yes'" : "", name);
+        if (m->alias != NULL) {
+            g_autofree char *alias = g_markup_escape_text(m->alias, -1);
+
+            g_string_append_printf(xml,
+                                   "      <machine canonical='%s' maxCpus='%u'>%s</machine>\n",
+                                   name, m->max_cpus, alias);
+        }
     }
-    g_mutex_unlock(&cache_lock);
+}
 
-    xml = probe_machines(path);
-    c = g_new0(CachedBinary, 1);
-    c->path = g_strdup(path);
-    c->size = size;
-    c->mtime = mtime;
-    c->machines_xml = g_strdup(xml);
-    g_mutex_lock(&cache_lock);
-    g_hash_table_replace(cache, c->path, c);
-    g_mutex_unlock(&cache_lock);
-    return xml;
+static void
+append_guest(GString *xml, const char *path, const char *cache_dir)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbQemuCaps) caps = vb_qemu_caps_get(path, cache_dir, &error);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *esc_path = g_markup_escape_text(path, -1);
+    g_autofree char *arch = g_markup_escape_text(
+        caps != NULL ? caps->arch : base + strlen("qemu-system-"), -1);
+
+    if (caps == NULL)
+        g_warning("listing %s without its capabilities: %s", path, error->message);
+    g_string_append_printf(xml, "  <guest>\n    <os_type>hvm</os_type>\n"
+                                "    <arch name='%s'>\n      <wordsize>%u</wordsize>\n"
+                                "      <emulator>%s</emulator>\n",
+                           arch, wordsize(arch), esc_path);
+    if (caps != NULL)
+        append_machines(xml, caps);
+    if (caps == NULL || caps->tcg_available)
+        g_string_append(xml, "      <domain type='qemu'/>\n");
+    if (caps != NULL && caps->kvm_available)
+        g_string_append(xml, "      <domain type='kvm'/>\n");
+    g_string_append(xml, "    </arch>\n  </guest>\n");
 }
 
 /**
  * vb_qemu_caps_host_xml:
  * @host_uuid: the host's stable UUID
+ * @cache_dir: (nullable): the caps cache directory (paths->caps_dir)
  *
- * Blocking (runs each new QEMU binary once): worker threads only.
+ * One <guest> per qemu-system-* binary on PATH (sorted by path), each
+ * probed or taken from the caches. A binary that fails to probe is listed
+ * with its emulator path only. Blocking: worker threads only.
  *
  * Returns: (transfer full): the capabilities document.
  */
 char *
-vb_qemu_caps_host_xml(const char *host_uuid, GError **error)
+vb_qemu_caps_host_xml(const char *host_uuid, const char *cache_dir, GError **error)
 {
     g_autoptr(GString) xml = g_string_new("<capabilities>\n  <host>\n");
     g_autoptr(GPtrArray) bins = vb_qemu_caps_find_binaries();
+    g_autofree char *uuid = g_markup_escape_text(host_uuid != NULL ? host_uuid : "", -1);
     struct utsname u;
 
     uname(&u);
     g_string_append_printf(xml, "    <uuid>%s</uuid>\n    <cpu>\n      <arch>%s</arch>\n"
                                 "    </cpu>\n  </host>\n",
-                           host_uuid, u.machine);
-    for (guint i = 0; i < bins->len; i++) {
-        const char *path = bins->pdata[i];
-        g_autofree char *base = g_path_get_basename(path);
-        g_autofree char *machines = machines_for(path);
-        g_autofree char *esc_path = g_markup_escape_text(path, -1);
-        g_autofree char *esc_arch = g_markup_escape_text(base + strlen("qemu-system-"), -1);
-
-        g_string_append_printf(xml, "  <guest>\n    <os_type>hvm</os_type>\n"
-                                    "    <arch name='%s'>\n      <emulator>%s</emulator>\n%s"
-                                    "      <domain type='qemu'/>\n    </arch>\n  </guest>\n",
-                               esc_arch, esc_path, machines);
-    }
+                           uuid, u.machine);
+    for (guint i = 0; i < bins->len; i++)
+        append_guest(xml, bins->pdata[i], cache_dir);
     g_string_append(xml, "</capabilities>\n");
     return g_string_free(g_steal_pointer(&xml), FALSE);
 }

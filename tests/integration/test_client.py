@@ -108,7 +108,8 @@ class TestList(ClientTestCase):
         for d in data:
             props = self.props(d["name"])
             self.assertEqual(set(d), {"name", "uuid", "id", "state", "reason", "persistent",
-                                      "autostart", "memory_kib", "vcpus"})
+                                      "autostart", "memory_kib", "vcpus", "autodestroy_owner",
+                                      "tainted"})
             self.assertEqual(d["uuid"], props["UUID"])
             self.assertIsNone(d["id"])
             self.assertEqual(d["state"], props["State"])
@@ -243,7 +244,8 @@ class TestCompletion(ClientTestCase):
         self.define("vm-one")
         self.define("vm-two")
         self.define("other")
-        self.assertEqual(self.complete(VIRTBUSCTL, "d"), ["define", "dumpxml"])
+        self.assertEqual(self.complete(VIRTBUSCTL, "d"),
+                         ["define", "destroy", "domcontrol", "domid", "domstate", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))

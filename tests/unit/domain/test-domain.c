@@ -45,6 +45,7 @@ typedef struct {
     VbPaths *paths;
     VbDomainList *list;
     GPtrArray *events; /* "kind:event/detail" */
+    VbConfig config;
 } Fixture;
 
 static char *
@@ -70,7 +71,8 @@ setup(Fixture *f, gconstpointer data)
     f->paths = vb_paths_new(VB_PATHS_SESSION, f->root);
     g_assert_true(vb_paths_ensure(f->paths, NULL));
     f->events = g_ptr_array_new_with_free_func(g_free);
-    f->list = vb_domain_list_new(f->paths, path_func, record, f);
+    vb_config_init_defaults(&f->config);
+    f->list = vb_domain_list_new(f->paths, &f->config, path_func, record, f);
 }
 
 static void
@@ -148,7 +150,7 @@ test_load_skips_bad(Fixture *f, gconstpointer data)
 
     g_assert_nonnull(dom);
     g_assert_true(g_file_set_contents(bad, "<domain><name>bad", -1, NULL));
-    fresh = vb_domain_list_new(f->paths, path_func, NULL, NULL);
+    fresh = vb_domain_list_new(f->paths, &f->config, path_func, NULL, NULL);
     g_ptr_array_set_size(logged, 0);
     g_assert_cmpuint(vb_domain_list_load_configs(fresh), ==, 1);
     g_assert_cmpuint(logged->len, ==, 1);

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Read access to the parts of the model kept verbatim (extra attributes, raw elements) and
+ * machine-type questions, for the command-line builder and address assignment.
+ */
+#include "config.h"
+
+#include <libxml/parser.h>
+#include <string.h>
+
+#include "domain-def-priv.h"
+#include "vb-error.h"
+
+#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+
+/**
+ * vb_extra_get_attr:
+ * @extra: what was kept of an element
+ * @name: attribute name
+ *
+ * Returns: (nullable): the value of the kept attribute @name
+ */
+const char *
+vb_extra_get_attr(const VbExtra *extra, const char *name)
+{
+    for (guint i = 0; extra->attrs != NULL && i + 1 < extra->attrs->len; i += 2) {
+        if (strcmp(g_ptr_array_index(extra->attrs, i), name) == 0)
+            return g_ptr_array_index(extra->attrs, i + 1);
+    }
+    return NULL;
+}
+
+/**
+ * vb_raw_elem_parse:
+ * @raw: a verbatim element
+ *
+ * Returns: (transfer full) (nullable): the element as its own document
+ */
+xmlDoc *
+vb_raw_elem_parse(const VbRawElem *raw)
+{
+    return xmlReadMemory(raw->xml, (int)strlen(raw->xml), "raw.xml", NULL,
+                         XML_PARSE_NONET);
+}
+
+/**
+ * vb_raw_elem_get_attr:
+ * @raw: a verbatim element
+ * @name: an attribute of its root
+ *
+ * Returns: (transfer full) (nullable): the attribute's value
+ */
+char *
+vb_raw_elem_get_attr(const VbRawElem *raw, const char *name)
+{
+    xmlDoc *doc = vb_raw_elem_parse(raw);
+    char *value;
+
+    if (doc == NULL)
+        return NULL;
+    value = vb_xml_prop(xmlDocGetRootElement(doc), name);
+    xmlFreeDoc(doc);
+    return value;
+}
+
+/**
+ * vb_domain_def_is_q35:
+ * @def: a definition
+ *
+ * Returns: whether the machine type is a Q35 one ("q35", "pc-q35-*")
+ */
+gboolean
+vb_domain_def_is_q35(const VbDomainDef *def)
+{
+    const char *m = def->priv->os_machine;
+
+    return m != NULL && (strcmp(m, "q35") == 0 || g_str_has_prefix(m, "pc-q35-"));
+}
+
+/**
+ * vb_domain_def_q35_has_builtin_fdc:
+ * @def: a Q35 definition
+ *
+ * Returns: whether the Q35 machine has a built-in floppy controller (pc-q35 before 2.4)
+ */
+gboolean
+vb_domain_def_q35_has_builtin_fdc(const VbDomainDef *def)
+{
+    const char *m = def->priv->os_machine;
+    guint major = 0;
+    guint minor = 0;
+
+    if (m == NULL || !g_str_has_prefix(m, "pc-q35-"))
+        return FALSE;
+    if (sscanf(m + strlen("pc-q35-"), "%u.%u", &major, &minor) != 2)
+        return FALSE;
+    return major < 2 || (major == 2 && minor < 4);
+}
+
+static gboolean
+collect_commandline(const VbRawElem *raw, GPtrArray *args, GPtrArray *env, GError **error)
+{
+    xmlDoc *doc = vb_raw_elem_parse(raw);
+    xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    gboolean ok = TRUE;
+
+    if (root == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "line %d: cannot re-read <%s>",
+                    raw->line, raw->name);
+        return FALSE;
+    }
+    for (xmlNode *c = root->children; c != NULL && ok; c = c->next) {
+        g_autofree char *value = NULL;
+        g_autofree char *name = NULL;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        value = vb_xml_prop(c, "value");
+        if (strcmp((const char *)c->name, "arg") == 0 && value != NULL) {
+            g_ptr_array_add(args, g_steal_pointer(&value));
+        } else if (strcmp((const char *)c->name, "env") == 0 &&
+                   (name = vb_xml_prop(c, "name")) != NULL) {
+            g_ptr_array_add(env, g_strdup_printf("%s=%s", name, value ? value : ""));
+        } else {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "line %d: <%s> child <%s> is not supported", raw->line, raw->name,
+                        (const char *)c->name);
+            ok = FALSE;
+        }
+    }
+    xmlFreeDoc(doc);
+    return ok;
+}
+
+/**
+ * vb_domain_def_get_qemu_commandline:
+ * @def: a definition
+ * @out_args: (out) (transfer full): <qemu:arg value=> values in order (NULL-terminated)
+ * @out_env: (out) (transfer full): <qemu:env name= value=> as "NAME=VALUE"
+ * @error: error
+ *
+ * Reads the <qemu:commandline> elements (namespace http://libvirt.org/schemas/domain/qemu/1.0)
+ * kept verbatim at the top level. Both arrays are empty when there are none.
+ */
+gboolean
+vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_args, char ***out_env,
+                                   GError **error)
+{
+    g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *raws = def->priv->root_extra.children;
+
+    for (guint i = 0; raws != NULL && i < raws->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(raws, i);
+        const char *colon = strchr(raw->name, ':');
+
+        if (colon == NULL || strcmp(colon + 1, "commandline") != 0 ||
+            strstr(raw->xml, QEMU_NS) == NULL)
+            continue;
+        if (!collect_commandline(raw, args, env, error))
+            return FALSE;
+    }
+    g_ptr_array_add(args, NULL);
+    g_ptr_array_add(env, NULL);
+    *out_args = (char **)g_ptr_array_free(g_steal_pointer(&args), FALSE);
+    *out_env = (char **)g_ptr_array_free(g_steal_pointer(&env), FALSE);
+    return TRUE;
+}
+
+static gboolean
+graphics_wants_autoport(const VbDeviceDef *dev)
+{
+    return dev->kind == VB_DEV_GRAPHICS && dev->type != NULL &&
+           (g_str_equal(dev->type, "vnc") || g_str_equal(dev->type, "spice")) &&
+           (dev->autoport == 1 || dev->port < 0);
+}
+
+/**
+ * vb_domain_def_needs_autoport:
+ *
+ * Returns: whether a VNC or SPICE display of @def needs a port from the
+ *   service's allocator (autoport='yes', or no port given).
+ */
+gboolean
+vb_domain_def_needs_autoport(const VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        if (graphics_wants_autoport(g_ptr_array_index(devs, i)))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/**
+ * vb_domain_def_set_autoport:
+ * @port: the allocated display port
+ *
+ * Records in a live definition the port an autoport display got, so the
+ * running domain's XML shows it as libvirt's does.
+ */
+void
+vb_domain_def_set_autoport(VbDomainDef *def, int port)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (graphics_wants_autoport(dev)) {
+            dev->port = port;
+            dev->autoport = 1;
+            return;
+        }
+    }
+}
+
+/* Sets (or replaces) an attribute kept in @extra. */
+static void
+extra_set_attr(VbExtra *extra, const char *name, const char *value)
+{
+    if (extra->attrs == NULL)
+        extra->attrs = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i + 1 < extra->attrs->len; i += 2) {
+        if (g_str_equal(g_ptr_array_index(extra->attrs, i), name)) {
+            g_free(extra->attrs->pdata[i + 1]);
+            extra->attrs->pdata[i + 1] = g_strdup(value);
+            return;
+        }
+    }
+    g_ptr_array_add(extra->attrs, g_strdup(name));
+    g_ptr_array_add(extra->attrs, g_strdup(value));
+}
+
+/**
+ * vb_domain_def_set_serial_pty:
+ * @n: the serial port's index among the <serial> devices (charserialN)
+ * @path: the pty QEMU allocated
+ *
+ * Records in a live definition the pty of a serial port (and of the
+ * console on it), as <source path=>.
+ */
+void
+vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path)
+{
+    GPtrArray *devs = def->priv->devices;
+    guint seen = 0;
+
+    for (guint i = 0; i < devs->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        gboolean match = FALSE;
+
+        if (dev->kind == VB_DEV_SERIAL)
+            match = seen++ == n;
+        else if (dev->kind == VB_DEV_CONSOLE)
+            match = (dev->target_type == NULL || g_str_equal(dev->target_type, "serial")) &&
+                    (guint)MAX(dev->target_port, 0) == n;
+        if (!match || g_strcmp0(dev->type, "pty") != 0)
+            continue;
+        g_free(dev->source_path);
+        dev->source_path = g_strdup(path);
+        dev->source.present = TRUE;
+        extra_set_attr(&dev->source.extra, "path", path);
+    }
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "domain-list-priv.h"
+#include "qemu-command.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * Lifecycle operations on a running domain. Each takes the domain's job,
+ * checks the domain is (still) running, talks to QEMU without holding
+ * the domain lock, updates the state and publishes it. Worker threads.
+ */
+
+#define QMP_TIMEOUT_MS 30000
+
+/* Takes the job and a reference on the monitor of a running domain. */
+static VbQemuMonitor *
+begin_running(VbDomainList *list, VbDomainObj *dom, VbJobType type, const char *method,
+              const char *owner, GError **error)
+{
+    VbQemuMonitor *mon = NULL;
+
+    if (!vb_domain_job_begin(dom, type, method, owner, list->config->job_wait_timeout,
+                             list->config->max_queued, error))
+        return NULL;
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
+        mon = vb_qemu_monitor_ref(dom->mon);
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is not running; start it first", dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        vb_domain_job_end(dom);
+    return mon;
+}
+
+static gboolean
+simple_command(VbQemuMonitor *mon, const char *cmd, GError **error)
+{
+    g_autoptr(JsonNode) r = vb_qemu_monitor_command(mon, cmd, NULL, QMP_TIMEOUT_MS, error);
+
+    return r != NULL;
+}
+
+static gboolean
+finish(VbDomainList *list, VbDomainObj *dom, gboolean ok, const char *event, const char *detail)
+{
+    if (ok && event != NULL) {
+        g_autoptr(GError) err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &err))
+            g_warning("%s", err->message);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, event, detail);
+    }
+    vb_domain_job_end(dom);
+    return ok;
+}
+
+/**
+ * vb_domain_shutdown:
+ *
+ * Presses the ACPI power button; the guest decides. Returns at once: the
+ * domain becomes shutoff/shutdown when the guest powers off.
+ */
+gboolean
+vb_domain_shutdown(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "Shutdown", owner,
+                                                 error);
+
+    if (mon == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    dom->fake_reboot = FALSE;
+    g_mutex_unlock(&dom->lock);
+    return finish(list, dom, simple_command(mon, "system_powerdown", error), NULL, NULL);
+}
+
+/**
+ * vb_domain_reboot:
+ *
+ * A fake reboot: the guest is asked to power off (ACPI), and when it does
+ * the service resets it and lets it run again instead of ending the
+ * process; the domain keeps its process and id.
+ */
+gboolean
+vb_domain_reboot(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "Reboot", owner,
+                                                 error);
+    gboolean ok;
+
+    if (mon == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    dom->fake_reboot = TRUE;
+    g_mutex_unlock(&dom->lock);
+    ok = simple_command(mon, "system_powerdown", error);
+    if (!ok) {
+        g_mutex_lock(&dom->lock);
+        dom->fake_reboot = FALSE;
+        g_mutex_unlock(&dom->lock);
+    }
+    return finish(list, dom, ok, NULL, NULL);
+}
+
+/* vb_domain_reset: a hard reset of the virtual machine, without the guest's consent. */
+gboolean
+vb_domain_reset(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "Reset", owner,
+                                                 error);
+
+    if (mon == NULL)
+        return FALSE;
+    return finish(list, dom, simple_command(mon, "system_reset", error), NULL, NULL);
+}
+
+/* vb_domain_suspend: stops the vCPUs; state paused/user. */
+gboolean
+vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_SUSPEND, "Suspend", owner,
+                                                 error);
+    gboolean ok;
+
+    if (mon == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    if (dom->state == VB_DOMAIN_STATE_PAUSED) {
+        g_mutex_unlock(&dom->lock);
+        vb_domain_job_end(dom);
+        return TRUE;
+    }
+    dom->pause_reason = VB_DOMAIN_REASON_USER;
+    g_mutex_unlock(&dom->lock);
+    ok = simple_command(mon, "stop", error);
+    if (ok) {
+        g_mutex_lock(&dom->lock);
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_USER);
+        g_mutex_unlock(&dom->lock);
+    }
+    return finish(list, dom, ok, "suspended", "paused");
+}
+
+/* vb_domain_resume: lets the vCPUs run again; state running/unpaused. */
+gboolean
+vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_SUSPEND, "Resume", owner,
+                                                 error);
+    gboolean ok;
+
+    if (mon == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    if (dom->state != VB_DOMAIN_STATE_PAUSED) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is not paused",
+                    dom->def->name);
+        g_mutex_unlock(&dom->lock);
+        vb_domain_job_end(dom);
+        return FALSE;
+    }
+    g_mutex_unlock(&dom->lock);
+    ok = simple_command(mon, "cont", error);
+    if (ok) {
+        g_mutex_lock(&dom->lock);
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
+        dom->resumed_at = g_get_real_time();
+        g_mutex_unlock(&dom->lock);
+    }
+    return finish(list, dom, ok, "resumed", "unpaused");
+}
+
+/**
+ * vb_domain_qemu_monitor_command:
+ * @json: a QMP command as JSON text
+ *
+ * Passes a raw command to QEMU and taints the domain: the service can no
+ * longer vouch for what the guest sees.
+ *
+ * Returns: (transfer full): QEMU's reply as JSON text.
+ */
+char *
+vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char *json,
+                               const char *owner, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY,
+                                                 "QemuMonitorCommand", owner, error);
+    g_autofree char *name = NULL;
+    char *reply;
+    gboolean newly;
+
+    if (mon == NULL)
+        return NULL;
+    g_mutex_lock(&dom->lock);
+    newly = !(dom->taint & VB_TAINT_CUSTOM_MONITOR);
+    dom->taint |= VB_TAINT_CUSTOM_MONITOR;
+    name = g_strdup(dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    if (newly)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name,
+                      "tainted: custom-monitor (raw QMP command from %s)",
+                      owner != NULL ? owner : "internal");
+    reply = vb_qemu_monitor_command_raw(mon, json, QMP_TIMEOUT_MS, error);
+    if (newly) {
+        g_autoptr(GError) err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &err))
+            g_warning("%s", err->message);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    }
+    vb_domain_job_end(dom);
+    return reply;
+}
+
+/**
+ * vb_domain_autodestroy_owner_gone:
+ * @owner: a unique bus name that left the bus
+ *
+ * Destroys every running domain whose life was tied to @owner.
+ *
+ * Returns: how many were destroyed.
+ */
+guint
+vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner)
+{
+    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_ACTIVE);
+    guint n = 0;
+
+    for (guint i = 0; i < doms->len; i++) {
+        VbDomainObj *dom = doms->pdata[i];
+        g_autoptr(GError) error = NULL;
+        gboolean mine;
+
+        g_mutex_lock(&dom->lock);
+        mine = g_strcmp0(dom->autodestroy_owner, owner) == 0;
+        g_mutex_unlock(&dom->lock);
+        if (!mine)
+            continue;
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                      "autodestroy: its owner %s left the bus", owner);
+        if (vb_domain_destroy(list, dom, 0, NULL, &error))
+            n++;
+        else
+            g_warning("autodestroy of %s failed: %s", dom->uuid_str, error->message);
+    }
+    return n;
+}

@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain-list-priv.h"
+#include "qemu-command.h"
+#include "store.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * Starting and stopping QEMU for a domain (DESIGN.md, Processes). Every
+ * function here runs on a worker thread with the domain's job held,
+ * unless it says otherwise.
+ */
+
+#define MONITOR_TIMEOUT_MS 30000
+#define TERM_TIMEOUT_MS 10000
+
+static gint run_counter; /* atomic */
+
+/* What the monitor and process callbacks of one run know. */
+typedef struct {
+    gint refcount;
+    VbDomainList *list;
+    VbDomainObj *dom;
+    guint64 run;
+} RunCtx;
+
+static RunCtx *
+run_ctx_ref(RunCtx *ctx)
+{
+    g_atomic_int_inc(&ctx->refcount);
+    return ctx;
+}
+
+static void
+run_ctx_unref(RunCtx *ctx)
+{
+    if (ctx == NULL || !g_atomic_int_dec_and_test(&ctx->refcount))
+        return;
+    vb_domain_obj_unref(ctx->dom);
+    g_free(ctx);
+}
+
+static void
+queue_event(RunCtx *ctx, const char *name, JsonObject *data, gint64 timestamp)
+{
+    VbDomainEvent *ev = g_new0(VbDomainEvent, 1);
+
+    ev->name = g_strdup(name);
+    ev->data = data != NULL ? json_object_ref(data) : NULL;
+    ev->timestamp = timestamp;
+    ev->run = ctx->run;
+    vb_domain_events_queue(ctx->list, ctx->dom, ev);
+}
+
+/* Monitor thread. */
+static void
+on_monitor_event(VbQemuMonitor *mon, const char *event, JsonObject *data, gint64 seconds,
+                 gint64 micros, gpointer user_data)
+{
+    queue_event(user_data, event, data, seconds * G_USEC_PER_SEC + micros);
+}
+
+/* Monitor thread: EOF or error; the process is gone or going. */
+static void
+on_monitor_eof(VbQemuMonitor *mon, const GError *error, gpointer user_data)
+{
+    if (error != NULL)
+        g_debug("monitor of run %" G_GUINT64_FORMAT " ended: %s",
+                ((RunCtx *)user_data)->run, error->message);
+    queue_event(user_data, NULL, NULL, g_get_real_time());
+}
+
+/* Process-watch thread: QEMU was reaped. */
+static void
+on_process_exit(VbQemuProcess *proc, int status, gpointer user_data)
+{
+    RunCtx *ctx = user_data;
+    g_autofree char *how = vb_qemu_process_describe_status(status);
+    g_autofree char *name = vb_domain_obj_get_name(ctx->dom);
+
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "QEMU (pid %d) %s", (int)vb_qemu_process_get_pid(proc),
+                  how);
+    queue_event(ctx, NULL, NULL, g_get_real_time());
+    run_ctx_unref(ctx);
+}
+
+static char *
+runtime_dir_for(VbDomainList *list, int id, const char *name)
+{
+    /* unix socket paths are limited to 108 bytes: keep the name short */
+    g_autofree char *short_name = g_utf8_substring(name, 0, MIN(g_utf8_strlen(name, -1), 20));
+    g_autofree char *base = NULL;
+
+    g_strdelimit(short_name, "/", '_');
+    base = g_strdup_printf("domain-%d-%s", id, short_name);
+    return g_build_filename(list->paths->run_dir, base, NULL);
+}
+
+static int
+open_log(VbDomainList *list, const char *name, goffset *out_offset, GError **error)
+{
+    g_autofree char *file = g_strconcat(name, ".log", NULL);
+    g_autofree char *path = g_build_filename(list->paths->log_dir, file, NULL);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot open log '%s': %s", path,
+                    g_strerror(errno));
+        return -1;
+    }
+    *out_offset = lseek(fd, 0, SEEK_END);
+    return fd;
+}
+
+static void
+log_line(int fd, const char *text)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
+    g_autofree char *line = g_strdup_printf("%.23s+0000: %s\n", stamp, text);
+
+    if (fd >= 0 && write(fd, line, strlen(line)) < 0)
+        g_debug("cannot write to the domain log: %s", g_strerror(errno));
+}
+
+/* Returns: (transfer full): what QEMU wrote to the log since @offset, trimmed. */
+static char *
+read_log_since(VbDomainList *list, const char *name, goffset offset)
+{
+    g_autofree char *file = g_strconcat(name, ".log", NULL);
+    g_autofree char *path = g_build_filename(list->paths->log_dir, file, NULL);
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+    GString *out = g_string_new(NULL);
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents(path, &contents, &len, NULL) || (gsize)offset >= len)
+        return g_string_free(out, FALSE);
+    lines = g_strsplit(contents + offset, "\n", -1);
+    /* skip our own header (timestamp line + command line) */
+    for (guint i = 2; lines[i] != NULL; i++) {
+        g_strstrip(lines[i]);
+        if (lines[i][0] == '\0')
+            continue;
+        if (out->len > 0)
+            g_string_append(out, "; ");
+        g_string_append(out, lines[i]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Removes what a run left in the runtime directory. */
+static void
+remove_runtime_files(const char *runtime_dir, const char *monitor_path, const char *pidfile)
+{
+    if (monitor_path != NULL)
+        g_unlink(monitor_path);
+    if (pidfile != NULL)
+        g_unlink(pidfile);
+    if (runtime_dir != NULL) {
+        g_autoptr(GDir) d = g_dir_open(runtime_dir, 0, NULL);
+        const char *entry;
+
+        while (d != NULL && (entry = g_dir_read_name(d)) != NULL) {
+            g_autofree char *p = g_build_filename(runtime_dir, entry, NULL);
+
+            g_unlink(p);
+        }
+        g_rmdir(runtime_dir);
+    }
+}
+
+typedef struct {
+    int id;
+    guint64 run;
+    char *name;
+    char *runtime_dir;
+    char *monitor_path;
+    char *pidfile;
+    int log_fd;
+    goffset log_offset;
+    VbQemuCaps *caps;
+    VbQemuProcess *proc;
+    VbQemuMonitor *mon;
+    RunCtx *ctx;
+    guint taint;
+    int display_port;
+} StartState;
+
+static void
+start_state_clear(StartState *st)
+{
+    g_free(st->name);
+    g_free(st->runtime_dir);
+    g_free(st->monitor_path);
+    g_free(st->pidfile);
+    if (st->log_fd >= 0)
+        close(st->log_fd);
+    g_clear_pointer(&st->caps, vb_qemu_caps_unref);
+    g_clear_pointer(&st->proc, vb_qemu_process_unref);
+    g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
+    g_clear_pointer(&st->ctx, run_ctx_unref);
+}
+
+/* Undoes a failed start: nothing is left behind (process, socket, files). */
+static void
+start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
+{
+    if (st->mon != NULL)
+        vb_qemu_monitor_close(st->mon);
+    if (st->proc != NULL) {
+        vb_qemu_process_signal(st->proc, SIGKILL);
+        vb_qemu_process_wait(st->proc, 10000);
+    }
+    remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
+    vb_domain_ports_release(list, st->display_port);
+    g_mutex_lock(&dom->lock);
+    dom->display_port = -1;
+    g_clear_pointer(&dom->proc, vb_qemu_process_unref);
+    g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
+    g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
+    g_clear_pointer(&dom->autodestroy_owner, g_free);
+    dom->id = -1;
+    dom->run = 0; /* events of the failed run are stale */
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, VB_DOMAIN_REASON_FAILED);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_status_remove(list, dom);
+    log_line(st->log_fd, "start failed; cleaned up");
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "failed");
+}
+
+static gboolean
+start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, char ***out_argv,
+              GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autofree char *binary = NULL;
+    const char *emulator;
+    VbQemuCommandParams params = { 0 };
+
+    g_mutex_lock(&dom->lock);
+    def = vb_domain_def_copy(dom->def);
+    g_mutex_unlock(&dom->lock);
+
+    emulator = vb_domain_def_get_emulator(def);
+    binary = emulator != NULL ? g_strdup(emulator)
+                              : vb_qemu_caps_default_binary(vb_domain_def_get_arch(def));
+    if (binary == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "no QEMU binary found for architecture '%s'; install qemu-system or set "
+                    "<emulator>", vb_domain_def_get_arch(def));
+        return FALSE;
+    }
+    st->caps = vb_qemu_caps_get(binary, list->paths->caps_dir, error);
+    if (st->caps == NULL)
+        return FALSE;
+    st->id = g_atomic_int_add(&list->next_id, 1) + 1;
+    st->run = (guint64)g_atomic_int_add(&run_counter, 1) + 1;
+    st->name = g_strdup(def->name);
+    st->runtime_dir = runtime_dir_for(list, st->id, def->name);
+    st->monitor_path = g_build_filename(st->runtime_dir, "monitor.sock", NULL);
+    {
+        g_autofree char *pidbase = g_strconcat(def->name, ".pid", NULL);
+
+        st->pidfile = g_build_filename(list->paths->run_dir, pidbase, NULL);
+    }
+    if (g_mkdir_with_parents(st->runtime_dir, 0700) < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create '%s': %s", st->runtime_dir,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    params.id = st->id;
+    params.monitor_path = st->monitor_path;
+    params.pidfile = st->pidfile;
+    params.runtime_dir = st->runtime_dir;
+    params.vnc_port = -1;
+    if (vb_domain_def_needs_autoport(def)) {
+        st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
+                                                   list->config->vnc_port_max, error);
+        if (st->display_port < 0)
+            return FALSE;
+        params.vnc_port = st->display_port;
+    }
+    *out_argv = vb_qemu_command_build(def, st->caps, &params, &st->taint, error);
+    return *out_argv != NULL;
+}
+
+static gboolean
+start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
+            const char *owner, guint flags, GError **error)
+{
+    g_autofree char *cmdline = vb_qemu_command_to_string((const char *const *)argv);
+
+    st->log_fd = open_log(list, st->name, &st->log_offset, error);
+    if (st->log_fd < 0)
+        return FALSE;
+    log_line(st->log_fd, "starting up");
+    if (write(st->log_fd, cmdline, strlen(cmdline)) < 0 || write(st->log_fd, "\n", 1) < 0)
+        g_debug("cannot write the command line to the log");
+    if (st->taint & VB_TAINT_CUSTOM_ARGV)
+        log_line(st->log_fd, "Domain is tainted: custom-argv");
+    if (st->taint & VB_TAINT_DISK_PROBING)
+        log_line(st->log_fd, "Domain is tainted: disk-probing");
+
+    st->ctx = g_new0(RunCtx, 1);
+    st->ctx->refcount = 1;
+    st->ctx->list = list;
+    st->ctx->dom = vb_domain_obj_ref(dom);
+    st->ctx->run = st->run;
+
+    /* the process holds a reference on the context until its exit callback */
+    run_ctx_ref(st->ctx);
+    st->proc = vb_qemu_process_spawn((const char *const *)argv, st->runtime_dir, st->log_fd,
+                                     on_process_exit, st->ctx, error);
+    if (st->proc == NULL) {
+        run_ctx_unref(st->ctx);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    dom->proc = vb_qemu_process_ref(st->proc);
+    dom->caps = vb_qemu_caps_ref(st->caps);
+    g_free(dom->runtime_dir);
+    dom->runtime_dir = g_strdup(st->runtime_dir);
+    g_free(dom->monitor_path);
+    dom->monitor_path = g_strdup(st->monitor_path);
+    g_free(dom->pidfile);
+    dom->pidfile = g_strdup(st->pidfile);
+    dom->id = st->id;
+    dom->run = st->run;
+    dom->taint = st->taint;
+    dom->display_port = st->display_port;
+    if (st->display_port > 0)
+        vb_domain_def_set_autoport(dom->def, st->display_port);
+    dom->got_shutdown = FALSE;
+    dom->fake_reboot = FALSE;
+    dom->destroying = FALSE;
+    dom->stopping = FALSE;
+    dom->pause_reason = VB_DOMAIN_REASON_UNKNOWN;
+    g_free(dom->autodestroy_owner);
+    dom->autodestroy_owner = (flags & VB_START_AUTODESTROY) ? g_strdup(owner) : NULL;
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_STARTING_UP);
+    g_mutex_unlock(&dom->lock);
+    return vb_domain_status_save(list, dom, error);
+}
+
+/* Records the ptys QEMU gave the serial ports in the live definition. */
+static gboolean
+record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(JsonNode) devs = vb_qemu_monitor_command(mon, "query-chardev", NULL,
+                                                       MONITOR_TIMEOUT_MS, error);
+    JsonArray *arr;
+
+    if (devs == NULL)
+        return FALSE;
+    if (!JSON_NODE_HOLDS_ARRAY(devs))
+        return TRUE;
+    arr = json_node_get_array(devs);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *o = json_array_get_object_element(arr, i);
+        const char *label, *file;
+        guint n;
+
+        if (o == NULL || !json_object_has_member(o, "label") ||
+            !json_object_has_member(o, "filename"))
+            continue;
+        label = json_object_get_string_member(o, "label");
+        file = json_object_get_string_member(o, "filename");
+        if (label == NULL || file == NULL || !g_str_has_prefix(file, "pty:") ||
+            sscanf(label, "charserial%u", &n) != 1)
+            continue;
+        g_mutex_lock(&dom->lock);
+        vb_domain_def_set_serial_pty(dom->def, n, file + 4);
+        g_mutex_unlock(&dom->lock);
+    }
+    return TRUE;
+}
+
+/* Connects QMP, learns the vCPU threads, and lets the guest run. */
+static gboolean
+start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
+              GError **error)
+{
+    const VbQemuMonitorCallbacks cbs = { on_monitor_event, on_monitor_eof };
+    g_autoptr(JsonNode) cpus = NULL;
+
+    st->mon = vb_qemu_monitor_open(st->monitor_path, vb_qemu_process_get_pid(st->proc),
+                                   MONITOR_TIMEOUT_MS, &cbs, run_ctx_ref(st->ctx), error);
+    if (st->mon == NULL) {
+        run_ctx_unref(st->ctx);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    dom->mon = vb_qemu_monitor_ref(st->mon);
+    g_mutex_unlock(&dom->lock);
+
+    cpus = vb_qemu_monitor_command(st->mon, "query-cpus-fast", NULL, MONITOR_TIMEOUT_MS, error);
+    if (cpus == NULL)
+        return FALSE;
+    if (JSON_NODE_HOLDS_ARRAY(cpus)) {
+        JsonArray *arr = json_node_get_array(cpus);
+        g_autoptr(GString) tids = g_string_new(NULL);
+
+        for (guint i = 0; i < json_array_get_length(arr); i++) {
+            JsonObject *cpu = json_array_get_object_element(arr, i);
+
+            if (cpu != NULL && json_object_has_member(cpu, "thread-id"))
+                g_string_append_printf(tids, "%s%" G_GINT64_FORMAT, i ? "," : "",
+                                       json_object_get_int_member(cpu, "thread-id"));
+        }
+        VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, st->name, "vCPU threads: %s", tids->str);
+    }
+    if (!record_ptys(dom, st->mon, error))
+        return FALSE;
+    if (!(flags & VB_START_PAUSED)) {
+        g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
+                                                        MONITOR_TIMEOUT_MS, error);
+        if (r == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+start_with_job(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+               GError **error)
+{
+    StartState st = { .log_fd = -1, .display_port = -1 };
+    g_auto(GStrv) argv = NULL;
+    gboolean paused = (flags & VB_START_PAUSED) != 0;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is already running",
+                    dom->def->name);
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    g_mutex_unlock(&dom->lock);
+
+    if (!start_prepare(list, dom, &st, &argv, error) ||
+        !start_spawn(list, dom, &st, argv, owner, flags, error) ||
+        !start_monitor(list, dom, &st, flags, error)) {
+        g_autofree char *qemu_said = NULL;
+
+        start_rollback(list, dom, &st);
+        qemu_said = st.name != NULL ? read_log_since(list, st.name, st.log_offset) : NULL;
+        if (qemu_said != NULL && *qemu_said != '\0' && error != NULL && *error != NULL)
+            g_prefix_error(error, "QEMU: %s; ", qemu_said);
+        if (st.name != NULL)
+            g_prefix_error(error, "cannot start domain '%s': ", st.name);
+        start_state_clear(&st);
+        return FALSE;
+    }
+
+    g_mutex_lock(&dom->lock);
+    /* the persistent definition stays aside; the live one may change */
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = vb_domain_def_copy(dom->def);
+    vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
+                            paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);
+    dom->resumed_at = g_get_real_time();
+    g_mutex_unlock(&dom->lock);
+    {
+        g_autoptr(GError) status_err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &status_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, st.name, "%s", status_err->message);
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, st.name, "started (id %d, pid %d)%s", st.id,
+                  (int)vb_qemu_process_get_pid(st.proc), paused ? ", paused" : "");
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "booted");
+    if (paused)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "paused");
+    start_state_clear(&st);
+    return TRUE;
+}
+
+/**
+ * vb_domain_start:
+ * @flags: VbStartFlags
+ * @owner: (nullable): the caller's bus name (for the job and AUTODESTROY)
+ *
+ * Starts QEMU for @dom and waits until it runs (or is paused with
+ * PAUSED). On failure nothing is left behind and the error carries what
+ * QEMU said. Takes the domain's job.
+ */
+gboolean
+vb_domain_start(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+                GError **error)
+{
+    gboolean ok;
+
+    if (!vb_domain_job_begin(dom, VB_JOB_MODIFY, "Start", owner, list->config->job_wait_timeout,
+                             list->config->max_queued, error))
+        return FALSE;
+    ok = start_with_job(list, dom, flags, owner, error);
+    vb_domain_job_end(dom);
+    return ok;
+}
+
+static const char *
+stop_detail(VbDomainReason reason)
+{
+    switch (reason) {
+    case VB_DOMAIN_REASON_DESTROYED:
+        return "destroyed";
+    case VB_DOMAIN_REASON_SHUTDOWN:
+        return "shutdown";
+    case VB_DOMAIN_REASON_CRASHED:
+        return "crashed";
+    case VB_DOMAIN_REASON_FAILED:
+        return "failed";
+    default:
+        return vb_domain_reason_to_string(reason);
+    }
+}
+
+/**
+ * vb_domain_teardown:
+ * @reason: why it stopped
+ *
+ * The end of a run: closes the monitor, makes sure QEMU is gone, removes
+ * the runtime files and status XML, and marks the domain shut off (a
+ * transient domain leaves the list). With the job held.
+ */
+void
+vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(VbQemuProcess) proc = NULL;
+    g_autofree char *runtime_dir = NULL, *monitor_path = NULL, *pidfile = NULL, *name = NULL;
+    gboolean transient;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->id < 0) {
+        g_mutex_unlock(&dom->lock);
+        return;
+    }
+    dom->stopping = TRUE;
+    mon = g_steal_pointer(&dom->mon);
+    proc = g_steal_pointer(&dom->proc);
+    runtime_dir = g_steal_pointer(&dom->runtime_dir);
+    monitor_path = g_steal_pointer(&dom->monitor_path);
+    pidfile = g_steal_pointer(&dom->pidfile);
+    name = g_strdup(dom->def->name);
+    g_mutex_unlock(&dom->lock);
+
+    if (mon != NULL)
+        vb_qemu_monitor_close(mon);
+    if (proc != NULL && !vb_qemu_process_has_exited(proc, NULL)) {
+        g_autoptr(GError) kill_err = NULL;
+
+        if (!vb_qemu_process_kill(proc, FALSE, 2000, &kill_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "%s", kill_err->message);
+    }
+    remove_runtime_files(runtime_dir, monitor_path, pidfile);
+    vb_domain_status_remove(list, dom);
+    {
+        goffset off;
+        int fd = open_log(list, name, &off, NULL);
+        g_autofree char *line = g_strdup_printf("shutting down, reason=%s",
+                                                vb_domain_reason_to_string(reason));
+
+        log_line(fd, line);
+        if (fd >= 0)
+            close(fd);
+    }
+
+    g_mutex_lock(&dom->lock);
+    dom->id = -1;
+    dom->run = 0;
+    g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
+    g_clear_pointer(&dom->autodestroy_owner, g_free);
+    vb_domain_ports_release(list, dom->display_port);
+    dom->display_port = -1;
+    dom->taint = 0;
+    dom->fake_reboot = dom->got_shutdown = dom->destroying = dom->stopping = FALSE;
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, reason);
+    if (dom->new_def != NULL) {
+        vb_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&dom->new_def);
+    }
+    transient = !dom->persistent;
+    g_mutex_unlock(&dom->lock);
+
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "stopped (%s)", vb_domain_reason_to_string(reason));
+    if (transient) {
+        vb_domain_list_remove(list, dom);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_REMOVED, "stopped",
+                              stop_detail(reason));
+    } else {
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped",
+                              stop_detail(reason));
+    }
+}
+
+/**
+ * vb_domain_destroy:
+ * @flags: VbDestroyFlags (GRACEFUL: never SIGKILL)
+ *
+ * Kills QEMU first — without waiting for the domain's job, so that a
+ * call stuck waiting on QEMU is released by the monitor's EOF — then
+ * takes the job and tears the domain down with reason "destroyed".
+ */
+gboolean
+vb_domain_destroy(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+                  GError **error)
+{
+    g_autoptr(VbQemuProcess) proc = NULL;
+    guint64 run;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->id < 0 || dom->proc == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is not running",
+                    dom->def->name);
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    proc = vb_qemu_process_ref(dom->proc);
+    run = dom->run;
+    dom->destroying = TRUE;
+    g_mutex_unlock(&dom->lock);
+
+    if (!vb_qemu_process_kill(proc, (flags & VB_DESTROY_GRACEFUL) != 0, TERM_TIMEOUT_MS,
+                              error)) {
+        g_mutex_lock(&dom->lock);
+        dom->destroying = FALSE;
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    if (!vb_domain_job_begin(dom, VB_JOB_DESTROY, "Destroy", owner,
+                             list->config->job_wait_timeout, 0, error)) {
+        gboolean gone;
+
+        /* a transient domain torn down by its end-of-run event is gone:
+         * that is the destroy's success, not an error */
+        g_mutex_lock(&dom->lock);
+        gone = dom->removed && dom->run != run;
+        g_mutex_unlock(&dom->lock);
+        if (gone)
+            g_clear_error(error);
+        return gone;
+    }
+    g_mutex_lock(&dom->lock);
+    /* the EOF handler may have torn this run down already, as "destroyed" */
+    if (dom->run != run || dom->id < 0) {
+        g_mutex_unlock(&dom->lock);
+        vb_domain_job_end(dom);
+        return TRUE;
+    }
+    g_mutex_unlock(&dom->lock);
+    vb_domain_teardown(list, dom, VB_DOMAIN_REASON_DESTROYED);
+    vb_domain_job_end(dom);
+    return TRUE;
+}
+
+/**
+ * vb_domain_create_xml:
+ * @flags: VbStartFlags
+ *
+ * Creates and starts a transient domain: it is gone from the list once
+ * it stops, or at once if it fails to start.
+ *
+ * Returns: (transfer full): the running domain, or %NULL.
+ */
+VbDomainObj *
+vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const char *owner,
+                     GError **error)
+{
+    g_autoptr(VbDomainDef) def = vb_domain_parse_config(xml, error);
+    g_autoptr(VbDomainObj) dom = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *name = NULL;
+    char uuid[37];
+
+    if (def == NULL)
+        return NULL;
+    vb_uuid_format(def->uuid, uuid);
+    name = g_strdup(def->name);
+    path = list->path_func(uuid);
+
+    g_mutex_lock(&list->define_lock);
+    g_mutex_lock(&list->lock);
+    if (g_hash_table_contains(list->by_uuid, uuid) ||
+        g_hash_table_contains(list->by_name, name)) {
+        g_mutex_unlock(&list->lock);
+        g_mutex_unlock(&list->define_lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "domain '%s' or uuid %s already exists; use Start for a defined domain",
+                    name, uuid);
+        return NULL;
+    }
+    dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+    vb_domain_list_insert(list, dom, name);
+    g_mutex_unlock(&list->lock);
+    g_mutex_unlock(&list->define_lock);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
+
+    if (!vb_domain_start(list, dom, flags, owner, error)) {
+        vb_domain_list_remove(list, dom);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_REMOVED, NULL, NULL);
+        return NULL;
+    }
+    return g_steal_pointer(&dom);
+}

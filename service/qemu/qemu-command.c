@@ -1,0 +1,605 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "qemu-command-priv.h"
+#include "vb-error.h"
+
+/*
+ * The QEMU command line of a domain. Always started stopped (-S) with
+ * -no-shutdown (a guest power-off leaves the process for us to reap, so a
+ * fake reboot can reset it instead), no defaults and no user config, the
+ * QMP socket in the domain's runtime directory, and a pidfile.
+ *
+ * The option order and shapes follow libvirt 9.x with QEMU 7.2
+ * (qemuBuildCommandLine()): machine, cpu, memory, smp, iothreads, uuid, monitor, clock,
+ * boot, then devices by kind (controllers, disks, nets, serials, channels, consoles,
+ * inputs, graphics, video, watchdog, balloon, rng, panic), then <qemu:commandline> args.
+ * Whatever of the definition cannot be expressed is refused with NotSupported naming the
+ * element and its line: nothing is dropped silently.
+ */
+
+void
+vb_qemu_cmd_add(VbQemuCmd *c, const char *arg)
+{
+    g_ptr_array_add(c->argv, g_strdup(arg));
+}
+
+void
+vb_qemu_cmd_addf(VbQemuCmd *c, const char *opt, const char *fmt, ...)
+{
+    va_list ap;
+
+    vb_qemu_cmd_add(c, opt);
+    va_start(ap, fmt);
+    g_ptr_array_add(c->argv, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* QEMU option values escape ',' by doubling it. */
+char *
+vb_qemu_cmd_escape(const char *value)
+{
+    GString *s = g_string_new(NULL);
+
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == ',')
+            g_string_append_c(s, ',');
+        g_string_append_c(s, *p);
+    }
+    return g_string_free(s, FALSE);
+}
+
+/* Always returns FALSE, for `return vb_qemu_cmd_unsupported(...)`. */
+gboolean
+vb_qemu_cmd_unsupported(GError **error, const VbDeviceDef *dev, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "line %d: <%s>: %s", dev->line,
+                vb_device_def_describe(dev), msg);
+    return FALSE;
+}
+
+/* Fails when caps lists devices and @name is not one of them. */
+gboolean
+vb_qemu_cmd_need_device(VbQemuCmd *c, const VbDeviceDef *dev, const char *name,
+                        GError **error)
+{
+    if (c->caps->devices == NULL || g_hash_table_size(c->caps->devices) == 0 ||
+        vb_qemu_caps_has_device(c->caps, name))
+        return TRUE;
+    return vb_qemu_cmd_unsupported(error, dev, "QEMU binary %s has no device '%s'",
+                                   c->caps->binary, name);
+}
+
+static gboolean
+in_list(const char *const list[], const char *name)
+{
+    for (guint i = 0; list != NULL && list[i] != NULL; i++) {
+        if (strcmp(list[i], name) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * Refuses what was kept verbatim on (a sub-element of) @dev and is not in the lists:
+ * @where is the element's name for the message ("driver", or NULL for the device itself).
+ */
+gboolean
+vb_qemu_cmd_check_extra(const VbDeviceDef *dev, const VbExtra *extra, const char *where,
+                        const char *const ok_attrs[], const char *const ok_children[],
+                        GError **error)
+{
+    g_autofree char *of = where != NULL ? g_strdup_printf(" of <%s>", where) : g_strdup("");
+
+    for (guint i = 0; extra->attrs != NULL && i + 1 < extra->attrs->len; i += 2) {
+        const char *name = g_ptr_array_index(extra->attrs, i);
+
+        if (!in_list(ok_attrs, name))
+            return vb_qemu_cmd_unsupported(error, dev, "attribute '%s'%s is not supported",
+                                           name, of);
+    }
+    for (guint i = 0; extra->children != NULL && i < extra->children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(extra->children, i);
+
+        if (!in_list(ok_children, raw->name) && strcmp(raw->name, "alias") != 0)
+            return vb_qemu_cmd_unsupported(error, dev, "element <%s>%s is not supported",
+                                           raw->name, of);
+    }
+    return TRUE;
+}
+
+/* the position of @dev among the devices of its kind: the N of "net0", "video1" */
+int
+vb_qemu_cmd_device_index(const VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    int n = 0;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d == dev)
+            return n;
+        if (d->kind == dev->kind)
+            n++;
+    }
+    return -1;
+}
+
+GString *
+vb_json_new(void)
+{
+    return g_string_new("{");
+}
+
+static void
+json_key(GString *j, const char *key)
+{
+    if (j->len > 1)
+        g_string_append_c(j, ',');
+    g_string_append_printf(j, "\"%s\":", key);
+}
+
+void
+vb_json_str(GString *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    g_string_append_c(j, '"');
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            g_string_append_c(j, '\\');
+        if ((guchar)*p < 0x20)
+            g_string_append_printf(j, "\\u%04x", (guchar)*p);
+        else
+            g_string_append_c(j, *p);
+    }
+    g_string_append_c(j, '"');
+}
+
+void
+vb_json_int(GString *j, const char *key, gint64 value)
+{
+    json_key(j, key);
+    g_string_append_printf(j, "%" G_GINT64_FORMAT, value);
+}
+
+void
+vb_json_bool(GString *j, const char *key, gboolean value)
+{
+    json_key(j, key);
+    g_string_append(j, value ? "true" : "false");
+}
+
+char *
+vb_json_end(GString *j)
+{
+    g_string_append_c(j, '}');
+    return g_string_free(j, FALSE);
+}
+
+/* adds `@opt {json}`, consuming @j */
+void
+vb_qemu_cmd_add_json(VbQemuCmd *c, const char *opt, GString *j)
+{
+    vb_qemu_cmd_add(c, opt);
+    g_ptr_array_add(c->argv, vb_json_end(j));
+}
+
+/*
+ * Adds `-device {json}` (consuming @j) after checking that QEMU has the device named by the
+ * "driver" key, which every device object starts with.
+ */
+gboolean
+vb_qemu_cmd_add_device(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
+{
+    g_autofree char *json = vb_json_end(j);
+    const char *start = strstr(json, "\"driver\":\"");
+    g_autofree char *name = NULL;
+
+    g_assert(start != NULL);
+    start += strlen("\"driver\":\"");
+    name = g_strndup(start, strcspn(start, "\""));
+    if (!vb_qemu_cmd_need_device(c, dev, name, error))
+        return FALSE;
+    vb_qemu_cmd_add(c, "-device");
+    g_ptr_array_add(c->argv, g_steal_pointer(&json));
+    return TRUE;
+}
+
+/* "bus" and "addr" of a PCI device, as libvirt names the buses */
+gboolean
+vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError **error)
+{
+    const VbDeviceAddress *a = &dev->addr;
+    g_autofree char *bus = NULL;
+
+    if (a->type == VB_ADDR_NONE || (a->type == VB_ADDR_PCI && !a->pci_set))
+        return TRUE; /* QEMU picks a slot; the define path assigns one first */
+    if (a->type != VB_ADDR_PCI || a->domain != 0 || a->extra.attrs != NULL)
+        return vb_qemu_cmd_unsupported(error, dev, "address '%s' is not supported",
+                                       vb_address_to_string(a));
+    if (a->bus == 0)
+        bus = g_strdup(c->q35 ? "pcie.0" : "pci.0");
+    else
+        bus = g_strdup_printf("pci.%u", a->bus);
+    vb_json_str(j, "bus", bus);
+    if (a->multifunction == 1)
+        vb_json_bool(j, "multifunction", TRUE);
+    if (a->function != 0) {
+        g_autofree char *addr = g_strdup_printf("0x%x.0x%x", a->slot, a->function);
+        vb_json_str(j, "addr", addr);
+    } else {
+        g_autofree char *addr = g_strdup_printf("0x%x", a->slot);
+        vb_json_str(j, "addr", addr);
+    }
+    return TRUE;
+}
+
+void
+vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev)
+{
+    gpointer v = g_hash_table_lookup(c->bootindex, dev);
+
+    if (v != NULL)
+        vb_json_int(j, "bootindex", GPOINTER_TO_INT(v));
+}
+
+/* machine options from <features> and <clock><timer name='hpet'> */
+static gboolean
+machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    GPtrArray *feats = p->features_extra.children;
+    GPtrArray *timers = p->clock.extra.children;
+
+    for (guint i = 0; feats != NULL && i < feats->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(feats, i);
+        g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
+
+        if (strcmp(raw->name, "vmport") == 0 && state != NULL) {
+            g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
+            continue;
+        }
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "line %d: feature <%s> is not supported", raw->line, raw->name);
+        return FALSE;
+    }
+    for (guint i = 0; timers != NULL && i < timers->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(timers, i);
+        g_autofree char *name = vb_raw_elem_get_attr(raw, "name");
+        g_autofree char *present = vb_raw_elem_get_attr(raw, "present");
+
+        if (g_strcmp0(name, "hpet") == 0 && g_strcmp0(present, "no") == 0)
+            g_string_append(opts, ",hpet=off");
+    }
+    return TRUE;
+}
+
+static gboolean
+build_machine(VbQemuCmd *c, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    const VbQemuMachine *m = vb_qemu_caps_find_machine(c->caps, p->os_machine);
+    g_autoptr(GString) opts = g_string_new(NULL);
+    const char *accel = "tcg";
+
+    if (m == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "machine type '%s' is not supported by %s",
+                    p->os_machine != NULL ? p->os_machine : "(default)", c->caps->binary);
+        return FALSE;
+    }
+    if (c->def->virt_type == VB_DOMAIN_VIRT_KVM) {
+        if (!c->caps->kvm_available) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "domain type 'kvm' needs KVM, which is not usable on this host; "
+                        "use <domain type='qemu'>");
+            return FALSE;
+        }
+        accel = "kvm";
+    }
+    c->q35 = strstr(m->name, "q35") != NULL;
+    g_string_printf(opts, "%s,usb=off", m->name);
+    if (!machine_extra_opts(c, opts, error))
+        return FALSE;
+    g_string_append(opts, ",dump-guest-core=off");
+    if (p->has_features)
+        g_string_append(opts, p->acpi ? ",acpi=on" : ",acpi=off");
+    vb_qemu_cmd_addf(c, "-machine", "%s", opts->str);
+    vb_qemu_cmd_addf(c, "-accel", "%s", accel);
+    return TRUE;
+}
+
+static gboolean
+build_cpu(VbQemuCmd *c, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    const char *mode = p->cpu_mode;
+    gboolean kvm = c->def->virt_type == VB_DOMAIN_VIRT_KVM;
+
+    if (!p->cpu.present || mode == NULL)
+        return TRUE; /* QEMU's default CPU model (qemu64) */
+    if (strcmp(mode, "maximum") == 0) {
+        vb_qemu_cmd_addf(c, "-cpu", "max");
+    } else if ((strcmp(mode, "host-passthrough") == 0 || strcmp(mode, "host-model") == 0) &&
+               kvm) {
+        vb_qemu_cmd_addf(c, "-cpu", "host");
+    } else {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "<cpu mode='%s'> is not supported%s", mode,
+                    kvm ? "" : " without KVM; use mode='maximum' or leave <cpu> out");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+build_cpu_memory(VbQemuCmd *c)
+{
+    const VbDomainDef *def = c->def;
+    const struct _VbDomainDefPrivate *p = def->priv;
+
+    vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
+    if (def->vcpus_current != def->vcpus_max)
+        vb_qemu_cmd_addf(c, "-smp", "%u,maxcpus=%u,sockets=%u,cores=1,threads=1",
+                         def->vcpus_current, def->vcpus_max, def->vcpus_max);
+    else
+        vb_qemu_cmd_addf(c, "-smp", "%u,sockets=%u,cores=1,threads=1", def->vcpus_max,
+                         def->vcpus_max);
+    for (guint i = 0; i < p->iothreads; i++) {
+        GString *j = vb_json_new();
+        g_autofree char *id = g_strdup_printf("iothread%u", i + 1);
+
+        vb_json_str(j, "qom-type", "iothread");
+        vb_json_str(j, "id", id);
+        vb_qemu_cmd_add_json(c, "-object", j);
+    }
+}
+
+static gboolean
+build_clock(VbQemuCmd *c, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    const char *offset = p->clock_offset != NULL ? p->clock_offset : "utc";
+    GPtrArray *timers = p->clock.extra.children;
+    gboolean slew = FALSE;
+
+    if (strcmp(offset, "utc") != 0 && strcmp(offset, "localtime") != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "<clock offset='%s'> is not supported", offset);
+        return FALSE;
+    }
+    for (guint i = 0; timers != NULL && i < timers->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(timers, i);
+        g_autofree char *name = vb_raw_elem_get_attr(raw, "name");
+        g_autofree char *policy = vb_raw_elem_get_attr(raw, "tickpolicy");
+        g_autofree char *present = vb_raw_elem_get_attr(raw, "present");
+
+        if (strcmp(raw->name, "timer") != 0 || name == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "line %d: <clock> child <%s> is not supported", raw->line, raw->name);
+            return FALSE;
+        }
+        if (g_str_equal(name, "rtc") && g_strcmp0(policy, "catchup") == 0)
+            slew = TRUE;
+        else if (g_str_equal(name, "pit") && g_strcmp0(policy, "delay") == 0)
+            ; /* a KVM PIT property: -global kvm-pit.lost_tick_policy below */
+        else if (!(g_str_equal(name, "hpet") && g_strcmp0(present, "no") == 0)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "line %d: <timer name='%s'> with these settings is not supported",
+                        raw->line, name);
+            return FALSE;
+        }
+        if (g_str_equal(name, "pit") && c->def->virt_type == VB_DOMAIN_VIRT_KVM)
+            vb_qemu_cmd_addf(c, "-global", "kvm-pit.lost_tick_policy=delay");
+    }
+    vb_qemu_cmd_addf(c, "-rtc", "base=%s%s", offset, slew ? ",driftfix=slew" : "");
+    return TRUE;
+}
+
+/* first device of a kind matching @device (disk/cdrom/floppy), or the first interface */
+static const VbDeviceDef *
+boot_device(const VbDomainDef *def, const char *boot)
+{
+    for (guint i = 0; i < def->priv->devices->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(def->priv->devices, i);
+
+        if (g_str_equal(boot, "network") && dev->kind == VB_DEV_INTERFACE)
+            return dev;
+        if (dev->kind != VB_DEV_DISK)
+            continue;
+        if ((g_str_equal(boot, "hd") && g_str_equal(dev->device, "disk")) ||
+            (g_str_equal(boot, "cdrom") && g_str_equal(dev->device, "cdrom")) ||
+            (g_str_equal(boot, "fd") && g_str_equal(dev->device, "floppy")))
+            return dev;
+    }
+    return NULL;
+}
+
+/* <boot order='N'/> of a device, or 0 */
+static int
+device_boot_order(const VbDeviceDef *dev)
+{
+    for (guint i = 0; dev->extra.children != NULL && i < dev->extra.children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(dev->extra.children, i);
+        g_autofree char *order = NULL;
+
+        if (strcmp(raw->name, "boot") == 0 && (order = vb_raw_elem_get_attr(raw, "order")))
+            return (int)g_ascii_strtoll(order, NULL, 10);
+    }
+    return 0;
+}
+
+/*
+ * Boot order as bootindex properties (libvirt with QEMU >= 4.x): per-device <boot order>
+ * when any is given, else <os><boot dev> in order onto the first device of each kind.
+ */
+static gboolean
+build_boot(VbQemuCmd *c, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    gboolean per_device = FALSE;
+    int next = 1;
+
+    for (guint i = 0; i < p->devices->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(p->devices, i);
+        int order = device_boot_order(dev);
+
+        if (order > 0) {
+            g_hash_table_insert(c->bootindex, (gpointer)dev, GINT_TO_POINTER(order));
+            per_device = TRUE;
+        }
+    }
+    for (guint i = 0; !per_device && p->boot_devs != NULL && i < p->boot_devs->len; i++) {
+        const VbDeviceDef *dev = boot_device(c->def, p->boot_devs->pdata[i]);
+
+        if (dev != NULL && !g_hash_table_contains(c->bootindex, dev))
+            g_hash_table_insert(c->bootindex, (gpointer)dev, GINT_TO_POINTER(next++));
+    }
+    if (p->loader_path != NULL) {
+        g_autofree char *e = vb_qemu_cmd_escape(p->loader_path);
+
+        if (p->loader_type != NULL && strcmp(p->loader_type, "rom") != 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "<loader type='%s'> is not supported", p->loader_type);
+            return FALSE;
+        }
+        vb_qemu_cmd_addf(c, "-bios", "%s", e);
+    }
+    if (p->kernel != NULL)
+        vb_qemu_cmd_addf(c, "-kernel", "%s", p->kernel);
+    if (p->initrd != NULL)
+        vb_qemu_cmd_addf(c, "-initrd", "%s", p->initrd);
+    if (p->cmdline != NULL)
+        vb_qemu_cmd_addf(c, "-append", "%s", p->cmdline);
+    vb_qemu_cmd_addf(c, "-boot", "strict=on");
+    return TRUE;
+}
+
+/* Device kinds nobody turns into options yet are refused by name. */
+static gboolean
+check_unknown_devices(VbQemuCmd *c, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind == VB_DEV_UNKNOWN)
+            return vb_qemu_cmd_unsupported(error, dev, "device is not supported");
+    }
+    return TRUE;
+}
+
+static gboolean
+build_passthrough(VbQemuCmd *c, GError **error)
+{
+    g_auto(GStrv) args = NULL;
+    g_auto(GStrv) env = NULL;
+
+    if (!vb_domain_def_get_qemu_commandline(c->def, &args, &env, error))
+        return FALSE;
+    if (env[0] != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "<qemu:env> is not supported (%s)", env[0]);
+        return FALSE;
+    }
+    for (guint i = 0; args[i] != NULL; i++)
+        vb_qemu_cmd_add(c, args[i]);
+    if (args[0] != NULL)
+        c->taint |= VB_TAINT_CUSTOM_ARGV;
+    return TRUE;
+}
+
+static gboolean
+build_head(VbQemuCmd *c, GError **error)
+{
+    g_autofree char *name = vb_qemu_cmd_escape(c->def->name);
+    g_autofree char *mon = vb_qemu_cmd_escape(c->params->monitor_path);
+    char uuid[37];
+
+    vb_uuid_format(c->def->uuid, uuid);
+    vb_qemu_cmd_add(c, c->caps->binary);
+    vb_qemu_cmd_addf(c, "-name", "guest=%s,debug-threads=on", name);
+    vb_qemu_cmd_add(c, "-S");
+    if (!build_machine(c, error) || !build_cpu(c, error))
+        return FALSE;
+    build_cpu_memory(c);
+    vb_qemu_cmd_addf(c, "-uuid", "%s", uuid);
+    vb_qemu_cmd_add(c, "-no-user-config");
+    vb_qemu_cmd_add(c, "-nodefaults");
+    vb_qemu_cmd_addf(c, "-chardev", "socket,id=charmonitor,path=%s,server=on,wait=off", mon);
+    vb_qemu_cmd_addf(c, "-mon", "chardev=charmonitor,id=monitor,mode=control");
+    if (!build_clock(c, error))
+        return FALSE;
+    vb_qemu_cmd_add(c, "-no-shutdown");
+    if (c->def->priv->on_reboot == VB_LIFECYCLE_DESTROY)
+        vb_qemu_cmd_add(c, "-no-reboot");
+    return build_boot(c, error);
+}
+
+/**
+ * vb_qemu_command_build:
+ * @def: the definition to start (addresses assigned: vb_domain_def_assign_addresses())
+ * @caps: capabilities of the binary that will run it
+ * @params: runtime paths
+ * @out_taint: (out) (optional): VbTaintFlags the definition implies
+ * @error: error
+ *
+ * Returns: (transfer full): argv, the binary first; or %NULL with
+ *   NotSupported naming what cannot be run.
+ */
+GStrv
+vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,
+                      const VbQemuCommandParams *params, guint *out_taint, GError **error)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) bootindex = g_hash_table_new(NULL, NULL);
+    VbQemuCmd c = { argv, def, caps, params, 0, FALSE, bootindex };
+
+    if (!check_unknown_devices(&c, error) || !build_head(&c, error) ||
+        !vb_qemu_cmd_build_controllers(&c, error) || !vb_qemu_cmd_build_disks(&c, error) ||
+        !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_chardevs(&c, error) ||
+        !vb_qemu_cmd_build_inputs(&c, error) || !vb_qemu_cmd_build_graphics(&c, error) ||
+        !vb_qemu_cmd_build_video(&c, error) || !vb_qemu_cmd_build_misc(&c, error))
+        return NULL;
+    vb_qemu_cmd_addf(&c, "-pidfile", "%s", params->pidfile);
+    vb_qemu_cmd_addf(&c, "-msg", "timestamp=on");
+    if (!build_passthrough(&c, error))
+        return NULL;
+    if (out_taint != NULL)
+        *out_taint = c.taint;
+    g_ptr_array_add(argv, NULL);
+    return (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
+}
+
+/**
+ * vb_qemu_command_to_string:
+ * @argv: an argv
+ *
+ * Returns: (transfer full): @argv as one shell-quoted line, for the log.
+ */
+char *
+vb_qemu_command_to_string(const char *const *argv)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; argv[i] != NULL; i++) {
+        g_autofree char *q = g_shell_quote(argv[i]);
+        gboolean plain = strpbrk(argv[i], " '\"\\$`!*?[]{}()<>|&;#~") == NULL &&
+                         argv[i][0] != '\0';
+
+        if (i > 0)
+            g_string_append_c(s, ' ');
+        g_string_append(s, plain ? argv[i] : q);
+    }
+    return g_string_free(s, FALSE);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Contract of the QMP client (qemu-monitor*.c). All monitors share one
+ * dedicated monitor thread with its own GMainContext; callbacks run on
+ * that thread and must not call back into the monitor (queue work
+ * elsewhere instead).
+ */
+typedef struct _VbQemuMonitor VbQemuMonitor;
+
+typedef struct {
+    /* A QMP event. @data may be NULL. @seconds/@micros: QEMU's timestamp. */
+    void (*event)(VbQemuMonitor *mon, const char *event, JsonObject *data, gint64 seconds,
+                  gint64 micros, gpointer user_data);
+    /* The connection ended: EOF (@error NULL) or an I/O/protocol error. Called once. */
+    void (*eof)(VbQemuMonitor *mon, const GError *error, gpointer user_data);
+} VbQemuMonitorCallbacks;
+
+/*
+ * Connects to the QMP unix socket at @path (retrying until @timeout_ms while
+ * the socket does not exist yet or refuses, and failing early when
+ * @pid > 0 dies meanwhile), reads the greeting and negotiates
+ * capabilities. Blocking: worker threads only. @callbacks is copied.
+ */
+VbQemuMonitor *vb_qemu_monitor_open(const char *path, pid_t pid, int timeout_ms,
+                                    const VbQemuMonitorCallbacks *callbacks,
+                                    gpointer user_data, GError **error);
+/* Same over an already connected socket fd (taken over). */
+VbQemuMonitor *vb_qemu_monitor_open_fd(int fd, int timeout_ms,
+                                       const VbQemuMonitorCallbacks *callbacks,
+                                       gpointer user_data, GError **error);
+
+/*
+ * Sends @command with @arguments (transfer full, nullable) and waits for
+ * its reply up to @timeout_ms (-1: no limit). Returns the "return" member
+ * (transfer full; an empty object when QEMU returned {}), or NULL with
+ * VB_ERROR_QEMU carrying QEMU's error class and desc, or
+ * VB_ERROR_OPERATION_TIMEOUT, or VB_ERROR_QEMU "monitor closed" when the
+ * connection ends first. Any thread but the monitor thread.
+ */
+JsonNode *vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command,
+                                  JsonObject *arguments, int timeout_ms, GError **error);
+
+/* Passes a raw QMP command (JSON text) through; returns the reply's JSON text. */
+char *vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms,
+                                  GError **error);
+
+/* Whether a caller waits for a reply, and since when (monotonic µs). Any thread. */
+gboolean vb_qemu_monitor_get_waiting(VbQemuMonitor *mon, gint64 *out_since);
+
+/* Closes the connection: pending and later commands fail; no callback runs after. */
+void vb_qemu_monitor_close(VbQemuMonitor *mon);
+
+VbQemuMonitor *vb_qemu_monitor_ref(VbQemuMonitor *mon);
+void vb_qemu_monitor_unref(VbQemuMonitor *mon);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuMonitor, vb_qemu_monitor_unref)
+
+G_END_DECLS

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qemu-process.h"
+#include "vb-error.h"
+
+/*
+ * QEMU runs as the service's child, in a session of its own (a terminal's
+ * Ctrl-C never reaches it), with a clean environment, only stdin
+ * (/dev/null) and its log on stdout/stderr: GLib closes every other fd in
+ * the child. Exits are seen through GLib child watches attached to one
+ * process-watch thread, which reaps the child and wakes waiters at once.
+ */
+
+struct _VbQemuProcess {
+    gint refcount;
+    pid_t pid;
+    GMutex lock;
+    GCond cond;
+    gboolean exited;  /* under lock */
+    int status;       /* under lock */
+    VbQemuProcessExitFunc on_exit;
+    gpointer user_data;
+};
+
+static GMainContext *watch_context;
+
+static gpointer
+watch_thread(gpointer data)
+{
+    GMainLoop *loop = g_main_loop_new(data, FALSE);
+
+    g_main_context_push_thread_default(data);
+    g_main_loop_run(loop);
+    return NULL;
+}
+
+static GMainContext *
+get_watch_context(void)
+{
+    if (g_once_init_enter(&watch_context)) {
+        GMainContext *ctx = g_main_context_new();
+
+        g_thread_unref(g_thread_new("vb-process-watch", watch_thread, ctx));
+        g_once_init_leave(&watch_context, ctx);
+    }
+    return watch_context;
+}
+
+static void
+child_exited(GPid pid, gint status, gpointer user_data)
+{
+    VbQemuProcess *proc = user_data;
+
+    g_mutex_lock(&proc->lock);
+    proc->exited = TRUE;
+    proc->status = status;
+    g_cond_broadcast(&proc->cond);
+    g_mutex_unlock(&proc->lock);
+    g_spawn_close_pid(pid);
+    if (proc->on_exit != NULL)
+        proc->on_exit(proc, status, proc->user_data);
+}
+
+static void
+child_setup(gpointer data)
+{
+    setsid();
+}
+
+/**
+ * vb_qemu_process_spawn:
+ * @argv: the command line, binary first
+ * @home: HOME (and XDG dirs) of the process: the domain's runtime dir
+ * @log_fd: stdout and stderr of the process (the domain log)
+ * @on_exit: (nullable): called on the process-watch thread after reaping
+ *
+ * Returns: (transfer full): the running process (one reference is held by
+ *   the watch until the exit callback has run).
+ */
+VbQemuProcess *
+vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
+                      VbQemuProcessExitFunc on_exit, gpointer user_data, GError **error)
+{
+    g_autofree char *env_home = g_strconcat("HOME=", home, NULL);
+    g_autofree char *env_cfg = g_strconcat("XDG_CONFIG_HOME=", home, "/.config", NULL);
+    g_autofree char *env_cache = g_strconcat("XDG_CACHE_HOME=", home, "/.cache", NULL);
+    const char *envp[] = { "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", env_home,
+                           env_cfg, env_cache, NULL };
+    VbQemuProcess *proc;
+    GSource *source;
+    GPid pid;
+
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp,
+                                          G_SPAWN_DO_NOT_REAP_CHILD |
+                                              G_SPAWN_STDIN_FROM_DEV_NULL,
+                                          child_setup, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                          &pid, NULL, NULL, NULL, error)) {
+        vb_error_convert(error);
+        g_prefix_error(error, "cannot run %s: ", argv[0]);
+        return NULL;
+    }
+    proc = g_new0(VbQemuProcess, 1);
+    proc->refcount = 2; /* the caller's and the watch's */
+    proc->pid = pid;
+    g_mutex_init(&proc->lock);
+    g_cond_init(&proc->cond);
+    proc->on_exit = on_exit;
+    proc->user_data = user_data;
+    source = g_child_watch_source_new(pid);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))child_exited, proc,
+                          (GDestroyNotify)vb_qemu_process_unref);
+    g_source_attach(source, get_watch_context());
+    g_source_unref(source);
+    return proc;
+}
+
+pid_t
+vb_qemu_process_get_pid(VbQemuProcess *proc)
+{
+    return proc->pid;
+}
+
+/* Whether the process has exited (and been reaped); its wait status. */
+gboolean
+vb_qemu_process_has_exited(VbQemuProcess *proc, int *out_status)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&proc->lock);
+
+    if (proc->exited && out_status != NULL)
+        *out_status = proc->status;
+    return proc->exited;
+}
+
+/* Waits up to @timeout_ms for the exit. Returns: whether it exited. */
+gboolean
+vb_qemu_process_wait(VbQemuProcess *proc, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&proc->lock);
+
+    while (!proc->exited) {
+        if (!g_cond_wait_until(&proc->cond, &proc->lock, deadline))
+            break;
+    }
+    return proc->exited;
+}
+
+/* Sends @sig unless the process has already been reaped (its pid may be reused). */
+gboolean
+vb_qemu_process_signal(VbQemuProcess *proc, int sig)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&proc->lock);
+
+    if (proc->exited)
+        return FALSE;
+    return kill(proc->pid, sig) == 0;
+}
+
+/* Whether @pid is stopped by a signal or traced (state T or t). */
+static gboolean
+is_stopped(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *contents = NULL;
+    const char *p;
+
+    if (!g_file_get_contents(path, &contents, NULL, NULL))
+        return FALSE;
+    p = strrchr(contents, ')'); /* the command name may contain spaces */
+    return p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
+/**
+ * vb_qemu_process_kill:
+ * @graceful: never send SIGKILL
+ * @term_timeout_ms: how long SIGTERM gets
+ *
+ * SIGTERM, wait, then SIGKILL (unless @graceful), and wait for the exit.
+ * Safe while another thread is blocked talking to this QEMU: its monitor
+ * sees EOF once the process is gone. Any thread but the watch thread.
+ */
+gboolean
+vb_qemu_process_kill(VbQemuProcess *proc, gboolean graceful, guint term_timeout_ms,
+                     GError **error)
+{
+    if (is_stopped(proc->pid)) {
+        /* A stopped process (SIGSTOP, a debugger) never handles SIGTERM, and
+         * once continued it would first answer whatever QMP commands wait
+         * in its socket. It cannot flush anything while stopped: kill it,
+         * unless asked to be graceful. */
+        if (!graceful)
+            vb_qemu_process_signal(proc, SIGKILL);
+        else
+            vb_qemu_process_signal(proc, SIGCONT);
+    }
+    vb_qemu_process_signal(proc, SIGTERM);
+    if (vb_qemu_process_wait(proc, term_timeout_ms))
+        return TRUE;
+    if (graceful) {
+        g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                    "QEMU (pid %d) did not exit within %u ms of SIGTERM", (int)proc->pid,
+                    term_timeout_ms);
+        return FALSE;
+    }
+    vb_qemu_process_signal(proc, SIGKILL);
+    if (vb_qemu_process_wait(proc, 10000))
+        return TRUE;
+    g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
+                "QEMU (pid %d) did not exit after SIGKILL (stuck in the kernel?)",
+                (int)proc->pid);
+    return FALSE;
+}
+
+VbQemuProcess *
+vb_qemu_process_ref(VbQemuProcess *proc)
+{
+    g_atomic_int_inc(&proc->refcount);
+    return proc;
+}
+
+void
+vb_qemu_process_unref(VbQemuProcess *proc)
+{
+    if (proc == NULL || !g_atomic_int_dec_and_test(&proc->refcount))
+        return;
+    g_mutex_clear(&proc->lock);
+    g_cond_clear(&proc->cond);
+    g_free(proc);
+}
+
+/* Returns: (transfer full): "exited with status 1", "killed by signal 9 (Killed)". */
+char *
+vb_qemu_process_describe_status(int status)
+{
+    if (WIFEXITED(status))
+        return g_strdup_printf("exited with status %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return g_strdup_printf("killed by signal %d (%s)", WTERMSIG(status),
+                               g_strsignal(WTERMSIG(status)));
+    return g_strdup_printf("ended (wait status 0x%x)", status);
+}

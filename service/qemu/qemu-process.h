@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/*
+ * A QEMU process the service spawned (its parent: the exit is seen at once,
+ * without polling). The exit callback runs on the process-watch thread,
+ * once, after the process has been reaped.
+ */
+typedef struct _VbQemuProcess VbQemuProcess;
+typedef void (*VbQemuProcessExitFunc)(VbQemuProcess *proc, int wait_status,
+                                      gpointer user_data);
+
+VbQemuProcess *vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
+                                     VbQemuProcessExitFunc on_exit, gpointer user_data,
+                                     GError **error);
+pid_t vb_qemu_process_get_pid(VbQemuProcess *proc);
+gboolean vb_qemu_process_has_exited(VbQemuProcess *proc, int *out_status);
+gboolean vb_qemu_process_wait(VbQemuProcess *proc, guint timeout_ms);
+gboolean vb_qemu_process_signal(VbQemuProcess *proc, int sig);
+gboolean vb_qemu_process_kill(VbQemuProcess *proc, gboolean graceful, guint term_timeout_ms,
+                              GError **error);
+VbQemuProcess *vb_qemu_process_ref(VbQemuProcess *proc);
+void vb_qemu_process_unref(VbQemuProcess *proc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuProcess, vb_qemu_process_unref)
+
+char *vb_qemu_process_describe_status(int wait_status);
+
+G_END_DECLS

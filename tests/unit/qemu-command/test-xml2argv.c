@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Golden tests of the QEMU command line: tests/qemu/xml2argv/NAME.xml is parsed, given its
+ * define-time addresses (vb_domain_def_assign_addresses()) and built against the hand-made
+ * QEMU 7.2 caps (test-caps.c; names starting with "kvm-" get caps with KVM). The result is
+ * compared with NAME.args (one argument per line), or, when NAME.err exists, the build must
+ * fail with a message containing NAME.err's first line.
+ * VB_TEST_REGENERATE=1 rewrites the .args files instead of comparing.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-def.h"
+#include "qemu-command.h"
+#include "test-caps.h"
+#include "vb-error.h"
+
+static char *data_dir;
+
+static char *
+data_path(const char *name, const char *ext)
+{
+    g_autofree char *file = g_strconcat(name, ext, NULL);
+
+    return g_build_filename(data_dir, file, NULL);
+}
+
+static GStrv
+build_case(const char *name, guint *out_taint, GError **error)
+{
+    g_autofree char *xml_path = data_path(name, ".xml");
+    g_autofree char *xml = NULL;
+    g_autofree char *dir = g_strdup_printf("/run/vb-test/domain-1-%s", name);
+    g_autofree char *mon = g_build_filename(dir, "monitor.sock", NULL);
+    g_autofree char *pid = g_build_filename(dir, "qemu.pid", NULL);
+    g_autoptr(VbDomainDef) def = NULL;
+    VbQemuCaps *caps = test_caps_new(g_str_has_prefix(name, "kvm-"));
+    VbQemuCommandParams params = { 1, mon, pid, dir, 5900 };
+    GStrv argv = NULL;
+
+    g_assert_true(g_file_get_contents(xml_path, &xml, NULL, NULL));
+    def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
+    if (def != NULL && vb_domain_def_assign_addresses(def, error))
+        argv = vb_qemu_command_build(def, caps, &params, out_taint, error);
+    test_caps_free(caps);
+    return argv;
+}
+
+static void
+test_case(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *args_path = data_path(name, ".args");
+    g_autofree char *err_path = data_path(name, ".err");
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) argv = build_case(name, NULL, &error);
+    g_autofree char *expected = NULL;
+    g_autofree char *joined = NULL;
+    g_autofree char *actual = NULL;
+
+    if (g_file_test(err_path, G_FILE_TEST_EXISTS)) {
+        g_assert_true(g_file_get_contents(err_path, &expected, NULL, NULL));
+        g_strstrip(expected);
+        g_assert_null(argv);
+        g_assert_nonnull(error);
+        if (strstr(error->message, expected) == NULL) {
+            g_test_message("error '%s' does not contain '%s'", error->message, expected);
+            g_test_fail();
+        }
+        return;
+    }
+    g_assert_no_error(error);
+    if (argv == NULL)
+        return;
+    joined = g_strjoinv("\n", argv);
+    actual = g_strconcat(joined, "\n", NULL);
+    if (g_strcmp0(g_getenv("VB_TEST_REGENERATE"), "1") == 0) {
+        g_assert_true(g_file_set_contents(args_path, actual, -1, NULL));
+        return;
+    }
+    if (!g_file_get_contents(args_path, &expected, NULL, NULL)) {
+        g_test_message("%s missing; see tests/qemu/xml2argv/README.md", args_path);
+        g_test_fail();
+        return;
+    }
+    g_assert_cmpstr(actual, ==, expected);
+}
+
+static void
+test_taint(void)
+{
+    g_autoptr(GError) error = NULL;
+    guint taint = 0;
+    g_auto(GStrv) a = build_case("qemu-commandline", &taint, &error);
+    g_auto(GStrv) b = NULL;
+    g_auto(GStrv) c = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(taint, ==, VB_TAINT_CUSTOM_ARGV);
+    b = build_case("disk-no-format", &taint, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(taint, ==, VB_TAINT_DISK_PROBING);
+    c = build_case("q35-full", &taint, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(taint, ==, 0);
+}
+
+static void
+test_error_domain(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) argv = build_case("err-kvm-unavailable", NULL, &error);
+
+    g_assert_null(argv);
+    g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+}
+
+static void
+test_to_string(void)
+{
+    const char *argv[] = { "/usr/bin/qemu", "-name", "guest=a b", "-device", "{\"x\":1}",
+                           NULL };
+    g_autofree char *s = vb_qemu_command_to_string(argv);
+
+    g_assert_cmpstr(s, ==, "/usr/bin/qemu -name 'guest=a b' -device '{\"x\":1}'");
+}
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *entry;
+
+    g_test_init(&argc, &argv, NULL);
+    g_test_set_nonfatal_assertions();
+    data_dir = g_build_filename(g_getenv("VB_SRCDIR"), "tests", "qemu", "xml2argv", NULL);
+    dir = g_dir_open(data_dir, 0, NULL);
+    g_assert_nonnull(dir);
+    while ((entry = g_dir_read_name(dir)) != NULL) {
+        if (g_str_has_suffix(entry, ".xml"))
+            g_ptr_array_add(names, g_strndup(entry, strlen(entry) - 4));
+    }
+    g_ptr_array_sort(names, compare_names);
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *path = g_strdup_printf("/xml2argv/%s",
+                                                (char *)g_ptr_array_index(names, i));
+        g_test_add_data_func(path, g_ptr_array_index(names, i), test_case);
+    }
+    g_test_add_func("/qemu-command/taint", test_taint);
+    g_test_add_func("/qemu-command/error-domain", test_error_domain);
+    g_test_add_func("/qemu-command/to-string", test_to_string);
+    return g_test_run();
+}
