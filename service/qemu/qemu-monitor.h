@@ -10,7 +10,9 @@ G_BEGIN_DECLS
  * Contract of the QMP client (qemu-monitor*.c). All monitors share one
  * dedicated monitor thread with its own GMainContext; callbacks run on
  * that thread and must not call back into the monitor (queue work
- * elsewhere instead).
+ * elsewhere instead); only vb_qemu_monitor_close() and ref/unref are
+ * allowed there. They must not block: every monitor shares the thread.
+ * The socket-free parser is in qemu-monitor-parse.h.
  */
 typedef struct _VbQemuMonitor VbQemuMonitor;
 

@@ -511,6 +511,7 @@ raw_peer(VbQmpFake *fake, gpointer data)
                           "\"CommandNotFound\", \"desc\": \"The command bad has not been found\"}}",
                           json_object_get_int_member(b, "id"));
     vb_qmp_fake_send(fake, err);
+    g_clear_pointer(&a, json_object_unref);
     while ((a = vb_qmp_fake_recv(fake)) != NULL)
         g_clear_pointer(&a, json_object_unref);
 }
@@ -640,7 +641,8 @@ test_parse_line(void)
 {
     g_autoptr(GError) error = NULL;
     VbQmpMessage msg;
-    const char *ev = "{\"timestamp\": {\"seconds\": 12, \"microseconds\": 34}, \"event\": \"STOP\"}";
+    const char *ev =
+        "{\"timestamp\": {\"seconds\": 12, \"microseconds\": 34}, \"event\": \"STOP\"}";
     const char *err = "{\"id\": 6, \"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}";
 
     g_assert_true(vb_qemu_monitor_parse_line(ev, strlen(ev), &msg, &error));
