@@ -263,7 +263,9 @@ query_all(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
         if (kvm == NULL)
             return FALSE;
         fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        caps->kvm_available = fd >= 0 && bool_member(json_node_get_object(kvm), "present");
+        /* present is not enough: the vCPU must really run (qemu-kvm-probe.c) */
+        caps->kvm_available = fd >= 0 && bool_member(json_node_get_object(kvm), "present") &&
+                              vb_qemu_kvm_usable(caps->binary, NULL);
         if (fd >= 0)
             close(fd);
     }
@@ -350,6 +352,7 @@ probe_in(const char *binary, const char *dir, GError **error)
         return NULL;
     g_atomic_int_inc(&probe_count);
     mon = vb_qemu_monitor_open(sock, pid, PROBE_TIMEOUT_MS, NULL, NULL, &local);
+    caps->binary = g_strdup(binary);
     ok = mon != NULL && query_all(caps, mon, &local);
     if (mon != NULL) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(mon, "quit", NULL, 2000, NULL);
@@ -401,7 +404,6 @@ vb_qemu_caps_probe(const char *binary, GError **error)
     g_rmdir(dir);
     if (caps == NULL)
         return NULL;
-    caps->binary = g_strdup(binary);
     caps->size = st.st_size;
     caps->mtime = st.st_mtime;
     g_debug("probed %s: QEMU %u, %u machines, %u commands, %u events, %u devices", binary,

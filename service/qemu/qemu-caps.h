@@ -66,4 +66,7 @@ GPtrArray *vb_qemu_caps_find_binaries(void);
 /* The emulator for @arch found on PATH (qemu-system-<arch>), or NULL. */
 char *vb_qemu_caps_default_binary(const char *arch);
 
+/* Whether KVM really runs a guest of @binary here (qemu-kvm-probe.c); cached. */
+gboolean vb_qemu_kvm_usable(const char *binary, const char **out_reason);
+
 G_END_DECLS

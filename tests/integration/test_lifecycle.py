@@ -133,6 +133,27 @@ class StartStopTest(LifecycleTestCase):
         self.assertIn("smartcard", e.message)
         self.assertEqual(self.runtime_leftovers("nodev"), [])
 
+    def test_kvm_domain_runs_or_fails_clearly(self):
+        # some hosts have a /dev/kvm that opens yet runs no guest: the start
+        # must then fail at once with a clear error, never hang
+        xml = domain_xml("kvm", UUID1).replace("type='qemu'", "type='kvm'", 1)
+        path = self.define("kvm", UUID1, xml=xml)
+        caps = self.manager("GetCapabilities")
+        t0 = time.monotonic()
+        try:
+            self.domain(path, "Start", "u", (0,), timeout=60000)
+        except Exception as e:
+            self.assertEqual(getattr(e, "name", ""), "org.virtbus.Virt1.Error.NotSupported", e)
+            self.assertIn("KVM", e.message)
+            self.assertNotIn("<domain type='kvm'/>", caps)
+        else:
+            self.assertIn("<domain type='kvm'/>", caps)
+            status = json.loads(self.domain(path, "QemuMonitorCommand", "s",
+                                            ('{"execute": "query-kvm"}',)))
+            self.assertTrue(status["return"]["enabled"])
+            self.domain(path, "Destroy", "u", (0,))
+        self.assertLess(time.monotonic() - t0, 20)
+
     def test_qemu_killed_is_crashed(self):
         rec = SignalRecorder(self.conn)
         path = self.start_vm()
