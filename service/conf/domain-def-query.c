@@ -264,3 +264,29 @@ vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path)
         extra_set_attr(&dev->source.extra, "path", path);
     }
 }
+
+/**
+ * vb_domain_def_get_graphics_passwords:
+ *
+ * Returns: (transfer full): "protocol", "password" pairs (NULL terminated)
+ *   of the VNC and SPICE displays that have a password, for QMP's
+ *   set_password before the guest runs.
+ */
+char **
+vb_domain_def_get_graphics_passwords(const VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+    GPtrArray *out = g_ptr_array_new();
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind != VB_DEV_GRAPHICS || dev->passwd == NULL || dev->type == NULL ||
+            !(g_str_equal(dev->type, "vnc") || g_str_equal(dev->type, "spice")))
+            continue;
+        g_ptr_array_add(out, g_strdup(dev->type));
+        g_ptr_array_add(out, g_strdup(dev->passwd));
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}

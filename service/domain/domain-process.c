@@ -386,6 +386,28 @@ record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     return TRUE;
 }
 
+/* Display passwords never go on the command line (ps shows it): QMP. */
+static gboolean
+set_passwords(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
+{
+    g_auto(GStrv) pw = NULL;
+
+    g_mutex_lock(&dom->lock);
+    pw = vb_domain_def_get_graphics_passwords(dom->def);
+    g_mutex_unlock(&dom->lock);
+    for (guint i = 0; pw[i] != NULL && pw[i + 1] != NULL; i += 2) {
+        JsonObject *args = json_object_new();
+        g_autoptr(JsonNode) r = NULL;
+
+        json_object_set_string_member(args, "protocol", pw[i]);
+        json_object_set_string_member(args, "password", pw[i + 1]);
+        r = vb_qemu_monitor_command(mon, "set_password", args, MONITOR_TIMEOUT_MS, error);
+        if (r == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
@@ -420,7 +442,7 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
         }
         VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, st->name, "vCPU threads: %s", tids->str);
     }
-    if (!record_ptys(dom, st->mon, error))
+    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,

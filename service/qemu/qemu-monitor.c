@@ -94,6 +94,12 @@ log_line(VbQemuMonitor *mon, const char *dir, const char *line, gsize len)
 {
     if (g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
         return;
+    /* never log secrets: set_password and friends carry them in clear */
+    if (g_strstr_len(line, len, "\"password\"") != NULL ||
+        g_strstr_len(line, len, "\"secret\"") != NULL) {
+        g_debug("QMP %p %s (%zu bytes with a secret, not logged)", (void *)mon, dir, len);
+        return;
+    }
     g_debug("QMP %p %s %.*s", (void *)mon, dir, (int)MIN(len, (gsize)G_MAXINT), line);
 }
 

@@ -154,6 +154,35 @@ class StartStopTest(LifecycleTestCase):
             self.domain(path, "Destroy", "u", (0,))
         self.assertLess(time.monotonic() - t0, 20)
 
+    def test_vnc_autoport_and_password(self):
+        import re
+        import socket
+        xml = domain_xml("vnc", UUID1).replace(
+            "</devices>", "<graphics type='vnc' autoport='yes' passwd='s3cr3t-pw'>"
+                          "<listen type='address' address='127.0.0.1'/></graphics>"
+                          "<video><model type='vga'/></video></devices>")
+        path = self.start_vm("vnc", UUID1, xml=xml)
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        port = int(re.search(r"<graphics type='vnc' port='(\d+)'", live).group(1))
+        self.assertGreaterEqual(port, 5900)
+        self.assertNotIn("s3cr3t-pw", live)
+        self.assertIn("passwd='s3cr3t-pw'", self.domain(path, "GetXMLDesc", "u", (1,)))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            self.assertTrue(s.recv(12).startswith(b"RFB "))
+            s.sendall(b"RFB 003.008\n")
+            n = s.recv(1)[0]
+            types = s.recv(n)
+            self.assertEqual(types, b"\x02", "VNC must ask for the password")
+        with open(f"/proc/{self.pid_of('vnc')}/cmdline", "rb") as f:
+            self.assertNotIn(b"s3cr3t-pw", f.read())
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertNotIn("s3cr3t-pw", self.service.read_log())
+        # the port is free again for the next start
+        self.domain(path, "Start", "u", (0,))
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        self.assertIn(f"port='{port}'", live)
+        self.domain(path, "Destroy", "u", (0,))
+
     def test_qemu_killed_is_crashed(self):
         rec = SignalRecorder(self.conn)
         path = self.start_vm()
