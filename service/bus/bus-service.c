@@ -140,6 +140,12 @@ vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError 
     g_dbus_object_manager_server_set_connection(service->object_manager, connection);
 
     n = vb_domain_list_load_configs(service->domains);
+    {
+        guint r = vb_domain_list_reconnect(service->domains);
+
+        if (r > 0)
+            g_message("reconnected to %u running domain%s", r, r == 1 ? "" : "s");
+    }
     /* parsing every config leaves the heap fragmented; give it back */
     malloc_trim(0);
     g_message("loaded %u persistent domain%s in %.1f ms", n, n == 1 ? "" : "s",

@@ -35,8 +35,9 @@ void vb_domain_def_warn_unknown(const VbDomainDef *def);
 
 /* domain-process.c */
 void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
-gboolean vb_domain_monitor_command(VbDomainObj *dom, const char *cmd, JsonObject *args,
-                                   JsonNode **out_reply, GError **error);
+gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
+                                    const char *monitor_path, GError **error);
+
 
 /* domain-ports.c */
 int vb_domain_ports_acquire(VbDomainList *list, guint min, guint max, GError **error);

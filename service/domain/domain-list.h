@@ -44,6 +44,7 @@ VbDomainList *vb_domain_list_new(const VbPaths *paths, const VbConfig *config,
 void vb_domain_list_free(VbDomainList *list);
 
 guint vb_domain_list_load_configs(VbDomainList *list);
+guint vb_domain_list_reconnect(VbDomainList *list);
 VbDomainObj *vb_domain_list_find_by_name(VbDomainList *list, const char *name,
                                          GError **error);
 VbDomainObj *vb_domain_list_find_by_uuid(VbDomainList *list, const char *uuid,

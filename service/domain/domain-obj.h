@@ -104,6 +104,7 @@ struct _VbDomainObj {
     /* runtime, all under lock; set while active */
     VbQemuProcess *proc;
     VbQemuMonitor *mon;
+    gpointer mon_ctx;       /* the monitor callbacks' context (domain-process.c) */
     VbQemuCaps *caps;       /* the capabilities it was started with */
     char *runtime_dir;
     char *monitor_path;

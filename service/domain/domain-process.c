@@ -216,8 +216,14 @@ start_state_clear(StartState *st)
 static void
 start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
 {
+    RunCtx *mon_ctx;
+
     if (st->mon != NULL)
         vb_qemu_monitor_close(st->mon);
+    g_mutex_lock(&dom->lock);
+    mon_ctx = g_steal_pointer(&dom->mon_ctx);
+    g_mutex_unlock(&dom->lock);
+    run_ctx_unref(mon_ctx); /* no callback runs after close */
     if (st->proc != NULL) {
         vb_qemu_process_signal(st->proc, SIGKILL);
         vb_qemu_process_wait(st->proc, 10000);
@@ -424,6 +430,7 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     }
     g_mutex_lock(&dom->lock);
     dom->mon = vb_qemu_monitor_ref(st->mon);
+    dom->mon_ctx = st->ctx; /* the reference the monitor callbacks use */
     g_mutex_unlock(&dom->lock);
 
     cpus = vb_qemu_monitor_command(st->mon, "query-cpus-fast", NULL, MONITOR_TIMEOUT_MS, error);
@@ -562,6 +569,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autoptr(VbQemuProcess) proc = NULL;
     g_autofree char *runtime_dir = NULL, *monitor_path = NULL, *pidfile = NULL, *name = NULL;
+    RunCtx *mon_ctx;
     gboolean transient;
 
     g_mutex_lock(&dom->lock);
@@ -571,6 +579,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     }
     dom->stopping = TRUE;
     mon = g_steal_pointer(&dom->mon);
+    mon_ctx = g_steal_pointer(&dom->mon_ctx);
     proc = g_steal_pointer(&dom->proc);
     runtime_dir = g_steal_pointer(&dom->runtime_dir);
     monitor_path = g_steal_pointer(&dom->monitor_path);
@@ -580,6 +589,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
 
     if (mon != NULL)
         vb_qemu_monitor_close(mon);
+    run_ctx_unref(mon_ctx); /* no callback runs after close */
     if (proc != NULL && !vb_qemu_process_has_exited(proc, NULL)) {
         g_autoptr(GError) kill_err = NULL;
 
@@ -735,4 +745,87 @@ vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const cha
         return NULL;
     }
     return g_steal_pointer(&dom);
+}
+
+/* The state QEMU reports (query-status), as ours; reason kept when it fits. */
+static void
+apply_qemu_status(VbDomainObj *dom, JsonNode *status)
+{
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(status) ? json_node_get_object(status) : NULL;
+    const char *st = o != NULL && json_object_has_member(o, "status")
+                         ? json_object_get_string_member(o, "status")
+                         : NULL;
+    gboolean running = o != NULL && json_object_has_member(o, "running") &&
+                       json_object_get_boolean_member(o, "running");
+
+    if (running) {
+        if (dom->state != VB_DOMAIN_STATE_RUNNING)
+            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNKNOWN);
+    } else if (g_strcmp0(st, "shutdown") == 0) {
+        /* the guest powered off while we were away: finish the job */
+        dom->got_shutdown = TRUE;
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTDOWN, VB_DOMAIN_REASON_SHUTTING_DOWN);
+    } else if (g_strcmp0(st, "guest-panicked") == 0) {
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_CRASHED, VB_DOMAIN_REASON_PANICKED);
+    } else if (dom->state != VB_DOMAIN_STATE_PAUSED) {
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_UNKNOWN);
+    }
+}
+
+/**
+ * vb_domain_process_reattach:
+ * @pid: the QEMU found running at start-up (checked by the caller)
+ * @monitor_path: its QMP socket
+ *
+ * Takes a running QEMU back after a restart of the service: watches the
+ * process through a pidfd, reconnects QMP, and refreshes the state from
+ * QEMU. The caller has set the domain's runtime fields from its status
+ * XML. Start-up only, before the bus name is owned.
+ */
+gboolean
+vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
+                           const char *monitor_path, GError **error)
+{
+    const VbQemuMonitorCallbacks cbs = { on_monitor_event, on_monitor_eof };
+    g_autoptr(VbQemuProcess) proc = NULL;
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) status = NULL;
+    RunCtx *ctx = g_new0(RunCtx, 1);
+
+    ctx->refcount = 1;
+    ctx->list = list;
+    ctx->dom = vb_domain_obj_ref(dom);
+    ctx->run = (guint64)g_atomic_int_add(&run_counter, 1) + 1;
+    g_mutex_lock(&dom->lock);
+    dom->run = ctx->run;
+    g_mutex_unlock(&dom->lock);
+
+    run_ctx_ref(ctx); /* the process watch's */
+    proc = vb_qemu_process_attach(pid, on_process_exit, ctx, error);
+    if (proc == NULL) {
+        run_ctx_unref(ctx);
+        run_ctx_unref(ctx);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    dom->proc = vb_qemu_process_ref(proc);
+    g_mutex_unlock(&dom->lock);
+
+    mon = vb_qemu_monitor_open(monitor_path, pid, 5000, &cbs, ctx, error);
+    if (mon == NULL) {
+        run_ctx_unref(ctx);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    dom->mon = vb_qemu_monitor_ref(mon);
+    dom->mon_ctx = ctx; /* our reference now belongs to the monitor callbacks */
+    g_mutex_unlock(&dom->lock);
+
+    status = vb_qemu_monitor_command(mon, "query-status", NULL, MONITOR_TIMEOUT_MS, error);
+    if (status == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    apply_qemu_status(dom, status);
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
 }

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <glib-unix.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@ struct _VbQemuProcess {
     GCond cond;
     gboolean exited;  /* under lock */
     int status;       /* under lock */
+    int pidfd;        /* attached processes only, else -1 */
     VbQemuProcessExitFunc on_exit;
     gpointer user_data;
 };
@@ -63,7 +66,6 @@ child_exited(GPid pid, gint status, gpointer user_data)
     proc->status = status;
     g_cond_broadcast(&proc->cond);
     g_mutex_unlock(&proc->lock);
-    g_spawn_close_pid(pid);
     if (proc->on_exit != NULL)
         proc->on_exit(proc, status, proc->user_data);
 }
@@ -109,6 +111,7 @@ vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
     proc = g_new0(VbQemuProcess, 1);
     proc->refcount = 2; /* the caller's and the watch's */
     proc->pid = pid;
+    proc->pidfd = -1;
     g_mutex_init(&proc->lock);
     g_cond_init(&proc->cond);
     proc->on_exit = on_exit;
@@ -160,7 +163,59 @@ vb_qemu_process_signal(VbQemuProcess *proc, int sig)
 
     if (proc->exited)
         return FALSE;
+    if (proc->pidfd >= 0)
+        return syscall(SYS_pidfd_send_signal, proc->pidfd, sig, NULL, 0) == 0;
     return kill(proc->pid, sig) == 0;
+}
+
+static gboolean
+pidfd_ready(gint fd, GIOCondition condition, gpointer user_data)
+{
+    /* not our child: no wait status to collect, only the fact of the exit */
+    child_exited(((VbQemuProcess *)user_data)->pid, -1, user_data);
+    return G_SOURCE_REMOVE;
+}
+
+/**
+ * vb_qemu_process_attach:
+ * @pid: a running QEMU the service did not spawn in this run (it was the
+ *   child of a previous run of the service)
+ * @on_exit: (nullable): called on the process-watch thread when it exits,
+ *   with a wait status of -1 (unknown: it is not our child)
+ *
+ * Watches the process through a pidfd, so the exit is seen at once
+ * without polling, and signals go to exactly that process even if its pid
+ * were reused.
+ *
+ * Returns: (transfer full): the process, or %NULL when it is gone.
+ */
+VbQemuProcess *
+vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit, gpointer user_data,
+                       GError **error)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    VbQemuProcess *proc;
+    GSource *source;
+
+    if (pidfd < 0) {
+        g_set_error(error, VB_ERROR, errno == ESRCH ? VB_ERROR_NO_DOMAIN : VB_ERROR_FAILED,
+                    "cannot watch process %d: %s", (int)pid, g_strerror(errno));
+        return NULL;
+    }
+    proc = g_new0(VbQemuProcess, 1);
+    proc->refcount = 2; /* the caller's and the watch's */
+    proc->pid = pid;
+    proc->pidfd = pidfd;
+    g_mutex_init(&proc->lock);
+    g_cond_init(&proc->cond);
+    proc->on_exit = on_exit;
+    proc->user_data = user_data;
+    source = g_unix_fd_source_new(pidfd, G_IO_IN);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))pidfd_ready, proc,
+                          (GDestroyNotify)vb_qemu_process_unref);
+    g_source_attach(source, get_watch_context());
+    g_source_unref(source);
+    return proc;
 }
 
 /* Whether @pid is stopped by a signal or traced (state T or t). */
@@ -230,6 +285,8 @@ vb_qemu_process_unref(VbQemuProcess *proc)
 {
     if (proc == NULL || !g_atomic_int_dec_and_test(&proc->refcount))
         return;
+    if (proc->pidfd >= 0)
+        close(proc->pidfd);
     g_mutex_clear(&proc->lock);
     g_cond_clear(&proc->cond);
     g_free(proc);
@@ -239,6 +296,8 @@ vb_qemu_process_unref(VbQemuProcess *proc)
 char *
 vb_qemu_process_describe_status(int status)
 {
+    if (status == -1)
+        return g_strdup("exited");
     if (WIFEXITED(status))
         return g_strdup_printf("exited with status %d", WEXITSTATUS(status));
     if (WIFSIGNALED(status))

@@ -18,6 +18,8 @@ typedef void (*VbQemuProcessExitFunc)(VbQemuProcess *proc, int wait_status,
 VbQemuProcess *vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
                                      VbQemuProcessExitFunc on_exit, gpointer user_data,
                                      GError **error);
+VbQemuProcess *vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit,
+                                      gpointer user_data, GError **error);
 pid_t vb_qemu_process_get_pid(VbQemuProcess *proc);
 gboolean vb_qemu_process_has_exited(VbQemuProcess *proc, int *out_status);
 gboolean vb_qemu_process_wait(VbQemuProcess *proc, guint timeout_ms);

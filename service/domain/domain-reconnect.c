@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <string.h>
+
+#include "domain-list-priv.h"
+#include "store.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * After a restart of the service: every status XML in the run directory
+ * is a domain that was running. Its QEMU is taken back if it is still the
+ * same process (its /proc cmdline names the binary and the domain's
+ * uuid), else the domain is shut off as crashed and its runtime files
+ * removed. Runs at start-up, before the bus name is owned.
+ */
+
+typedef struct {
+    char *state;
+    char *reason;
+    int id;
+    pid_t pid;
+    char *monitor_path;
+    char *runtime_dir;
+    char *pidfile;
+    guint taint;
+    char *autodestroy_owner;
+    char *caps_xml;
+    char *def_xml;
+} Status;
+
+static void
+status_clear(Status *s)
+{
+    g_free(s->state);
+    g_free(s->reason);
+    g_free(s->monitor_path);
+    g_free(s->runtime_dir);
+    g_free(s->pidfile);
+    g_free(s->autodestroy_owner);
+    g_free(s->caps_xml);
+    g_free(s->def_xml);
+}
+
+static char *
+prop(xmlNode *node, const char *name)
+{
+    xmlChar *v = xmlGetProp(node, (const xmlChar *)name);
+    char *out = v != NULL ? g_strdup((const char *)v) : NULL;
+
+    xmlFree(v);
+    return out;
+}
+
+static char *
+node_to_string(xmlDoc *doc, xmlNode *node)
+{
+    xmlBuffer *buf = xmlBufferCreate();
+    char *out;
+
+    xmlNodeDump(buf, doc, node, 0, 0);
+    out = g_strdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return out;
+}
+
+static void
+parse_child(xmlDoc *doc, xmlNode *n, Status *s)
+{
+    const char *name = (const char *)n->name;
+
+    if (g_str_equal(name, "monitor")) {
+        s->monitor_path = prop(n, "path");
+    } else if (g_str_equal(name, "runtime")) {
+        s->runtime_dir = prop(n, "dir");
+        s->pidfile = prop(n, "pidfile");
+    } else if (g_str_equal(name, "taint")) {
+        g_autofree char *flag = prop(n, "flag");
+        static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor" };
+
+        for (guint i = 0; flag != NULL && i < G_N_ELEMENTS(names); i++)
+            s->taint |= g_str_equal(flag, names[i]) ? 1u << i : 0;
+    } else if (g_str_equal(name, "autodestroy")) {
+        s->autodestroy_owner = prop(n, "owner");
+    } else if (g_str_equal(name, "qemuCaps")) {
+        s->caps_xml = node_to_string(doc, n);
+    } else if (g_str_equal(name, "domain")) {
+        s->def_xml = node_to_string(doc, n);
+    }
+}
+
+static gboolean
+parse_status(const char *contents, Status *s, GError **error)
+{
+    xmlDoc *doc = xmlReadMemory(contents, (int)strlen(contents), "status.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    g_autofree char *id = NULL, *pid = NULL;
+
+    if (root == NULL || !xmlStrEqual(root->name, (const xmlChar *)"domstatus")) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "not a domain status file");
+        xmlFreeDoc(doc);
+        return FALSE;
+    }
+    s->state = prop(root, "state");
+    s->reason = prop(root, "reason");
+    id = prop(root, "id");
+    pid = prop(root, "pid");
+    s->id = id != NULL ? atoi(id) : -1;
+    s->pid = pid != NULL ? (pid_t)atoi(pid) : 0;
+    for (xmlNode *n = root->children; n != NULL; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE)
+            parse_child(doc, n, s);
+    }
+    xmlFreeDoc(doc);
+    if (s->pid <= 0 || s->id < 0 || s->monitor_path == NULL || s->def_xml == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                    "status file lacks pid, id, monitor or definition");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Whether @pid is still the QEMU of domain @uuid run by @binary. */
+static gboolean
+same_qemu(pid_t pid, const char *binary, const char *uuid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+    gboolean has_uuid = FALSE;
+
+    if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0)
+        return FALSE;
+    if (binary != NULL && g_strcmp0(cmdline, binary) != 0)
+        return FALSE;
+    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
+        if (g_str_equal(cmdline + off, "-uuid") && off + 6 < len)
+            has_uuid = g_ascii_strcasecmp(cmdline + off + 6, uuid) == 0;
+    }
+    return has_uuid;
+}
+
+static void
+remove_leftovers(VbDomainList *list, const Status *s, const char *name)
+{
+    g_autofree char *status = vb_domain_status_path(list, name);
+
+    if (s->monitor_path != NULL)
+        g_unlink(s->monitor_path);
+    if (s->pidfile != NULL)
+        g_unlink(s->pidfile);
+    if (s->runtime_dir != NULL) {
+        g_autoptr(GDir) d = g_dir_open(s->runtime_dir, 0, NULL);
+        const char *entry;
+
+        while (d != NULL && (entry = g_dir_read_name(d)) != NULL) {
+            g_autofree char *p = g_build_filename(s->runtime_dir, entry, NULL);
+
+            g_unlink(p);
+        }
+        g_rmdir(s->runtime_dir);
+    }
+    vb_store_remove(status, NULL);
+}
+
+/* The domain object the status belongs to: the persistent one, or a new transient one. */
+static VbDomainObj *
+domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *out_new)
+{
+    VbDomainObj *dom;
+    g_autofree char *path = NULL;
+
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_uuid, uuid);
+    if (dom != NULL) {
+        vb_domain_obj_ref(dom);
+        g_mutex_unlock(&list->lock);
+        *out_new = FALSE;
+        return dom;
+    }
+    path = list->path_func(uuid);
+    dom = vb_domain_obj_new(vb_domain_def_copy(live), path);
+    vb_domain_list_insert(list, dom, live->name);
+    g_mutex_unlock(&list->lock);
+    *out_new = TRUE;
+    return dom;
+}
+
+static void
+adopt_runtime(VbDomainList *list, VbDomainObj *dom, Status *s, VbDomainDef *live,
+              VbQemuCaps *caps)
+{
+    int state = vb_domain_state_from_string(s->state);
+    int reason = vb_domain_reason_from_string(s->reason);
+
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = g_steal_pointer(&dom->def);
+    vb_domain_def_free(dom->def);
+    dom->def = live;
+    dom->caps = caps;
+    dom->runtime_dir = g_steal_pointer(&s->runtime_dir);
+    dom->monitor_path = g_strdup(s->monitor_path);
+    dom->pidfile = g_steal_pointer(&s->pidfile);
+    dom->id = s->id;
+    dom->taint = s->taint;
+    dom->autodestroy_owner = g_steal_pointer(&s->autodestroy_owner);
+    vb_domain_obj_set_state(dom, state >= 0 ? state : VB_DOMAIN_STATE_RUNNING,
+                            reason >= 0 ? reason : VB_DOMAIN_REASON_UNKNOWN);
+    g_mutex_unlock(&dom->lock);
+    while (g_atomic_int_get(&list->next_id) < s->id)
+        g_atomic_int_set(&list->next_id, s->id);
+}
+
+static gboolean
+reconnect_one(VbDomainList *list, const VbStoreEntry *e)
+{
+    Status s = { 0 };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbDomainDef) live = NULL;
+    g_autoptr(VbQemuCaps) caps = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    char uuid[37];
+    gboolean is_new = FALSE, ok = FALSE;
+
+    if (!parse_status(e->contents, &s, &error) ||
+        (live = vb_domain_def_parse_string(s.def_xml, 0, &error)) == NULL ||
+        (s.caps_xml != NULL && (caps = vb_qemu_caps_from_xml(s.caps_xml, &error)) == NULL)) {
+        g_warning("ignoring status file '%s': %s", e->path, error->message);
+        g_unlink(e->path);
+        status_clear(&s);
+        return FALSE;
+    }
+    vb_uuid_format(live->uuid, uuid);
+    if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
+                      "its QEMU (pid %d) ended while the service was down", (int)s.pid);
+        remove_leftovers(list, &s, live->name);
+        dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+        if (dom != NULL) {
+            g_mutex_lock(&dom->lock);
+            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, VB_DOMAIN_REASON_CRASHED);
+            g_mutex_unlock(&dom->lock);
+            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "crashed");
+        }
+        status_clear(&s);
+        return FALSE;
+    }
+
+    dom = domain_for(list, live, uuid, &is_new);
+    if (is_new)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
+    adopt_runtime(list, dom, &s, g_steal_pointer(&live), g_steal_pointer(&caps));
+    if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error)) {
+        g_autofree char *name = vb_domain_obj_get_name(dom);
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "reconnected to QEMU (pid %d, id %d)",
+                      (int)s.pid, s.id);
+        vb_domain_status_save(list, dom, NULL);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+        ok = TRUE;
+    } else {
+        /* alive but unreachable: it cannot be managed; stop it */
+        g_warning("domain %s: cannot reconnect to QEMU (pid %d): %s; killing it", uuid,
+                  (int)s.pid, error->message);
+        vb_domain_teardown(list, dom, VB_DOMAIN_REASON_CRASHED);
+    }
+    status_clear(&s);
+    return ok;
+}
+
+/**
+ * vb_domain_list_reconnect:
+ *
+ * Takes back the domains that were running when the service last
+ * stopped. Call once after vb_domain_list_load_configs(), before the bus
+ * name is owned.
+ *
+ * Returns: how many domains were reconnected.
+ */
+guint
+vb_domain_list_reconnect(VbDomainList *list)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) entries = vb_store_read_dir(list->paths->run_dir, ".xml", &error);
+    guint n = 0;
+
+    if (entries == NULL) {
+        g_warning("cannot read running domains: %s", error->message);
+        return 0;
+    }
+    for (guint i = 0; i < entries->len; i++)
+        n += reconnect_one(list, entries->pdata[i]) ? 1 : 0;
+    return n;
+}
