@@ -261,10 +261,12 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
     vcpus = g_strdup_printf("%u", info->vcpus);
     tainted = info->tainted[0] != NULL ? g_strjoinv(", ", info->tainted) : g_strdup(_("no"));
     {
-        const char *labels[] = {_("Id"),         _("Name"),      _("UUID"),
-                                _("State"),      _("CPU(s)"),    _("Max memory"),
-                                _("Persistent"), _("Autostart"), _("Autodestroy owner"),
-                                _("Tainted"),    NULL};
+        const char *labels[] = {_("Id"),           _("Name"),
+                                _("UUID"),         _("State"),
+                                _("CPU(s)"),       _("Max memory"),
+                                _("Persistent"),   _("Autostart"),
+                                _("Managed save"), _("Autodestroy owner"),
+                                _("Tainted"),      NULL};
         const char *values[] = {id,
                                 info->name,
                                 info->uuid,
@@ -273,6 +275,7 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
                                 memory,
                                 info->persistent ? _("yes") : _("no"),
                                 info->autostart ? _("enable") : _("disable"),
+                                info->managed_save ? _("yes") : _("no"),
                                 *info->autodestroy_owner != '\0' ? info->autodestroy_owner : "-",
                                 tainted};
 

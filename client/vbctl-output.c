@@ -30,6 +30,7 @@ vbctl_domain_info_new(VbDBusDomain *domain)
     info->active = vb_dbus_domain_get_active(domain);
     info->persistent = vb_dbus_domain_get_persistent(domain);
     info->autostart = vb_dbus_domain_get_autostart(domain);
+    info->managed_save = vb_dbus_domain_get_has_managed_save(domain);
     info->memory_kib = vb_dbus_domain_get_memory(domain);
     info->vcpus = vb_dbus_domain_get_vcpus(domain);
     info->autodestroy_owner = g_strdup(vb_dbus_domain_get_autodestroy_owner(domain) ?: "");

@@ -18,6 +18,7 @@ typedef struct {
     gboolean active;
     gboolean persistent;
     gboolean autostart;
+    gboolean managed_save;
     guint64 memory_kib;
     guint vcpus;
     char *autodestroy_owner; /* "" when none */

@@ -29,7 +29,12 @@ typedef struct {
     gboolean reason;
     gboolean loop;
     gboolean pretty;
-    gint timeout; /* seconds, -1 when not given */
+    gboolean running;
+    gboolean compress;
+    gboolean no_progress;
+    gboolean completed;
+    gint timeout;   /* seconds, -1 when not given */
+    char *xml_file; /* --xml FILE, or NULL */
 } VbctlFlags;
 
 typedef struct {
@@ -72,6 +77,21 @@ gboolean vbctl_cmd_qemu_monitor_command(VbctlContext *ctx, GError **error);
 /* vbctl-event.c */
 gboolean vbctl_cmd_event(VbctlContext *ctx, GError **error);
 gboolean vbctl_wait_autodestroy(VbctlContext *ctx, VbDBusDomain *domain, GError **error);
+
+/* vbctl-save.c */
+gboolean vbctl_cmd_save(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_restore(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_managedsave(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_managedsave_remove(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_dump(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domjobabort(VbctlContext *ctx, GError **error);
+
+/* vbctl-jobinfo.c */
+gboolean vbctl_cmd_domjobinfo(VbctlContext *ctx, GError **error);
+
+/* vbctl-job.c */
+GVariant *vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method,
+                        GVariant *parameters, GError **error);
 
 /* vbctl-console.c */
 gboolean vbctl_cmd_console(VbctlContext *ctx, GError **error);

@@ -13,9 +13,10 @@
 typedef struct {
     const char *long_name;
     const char *description; /* N_() */
-    gsize offset;            /* of the gboolean (or gint, with arg_name) in VbctlFlags */
+    gsize offset;            /* of the field in VbctlFlags: gboolean, gint or char * */
     gboolean hidden;
-    const char *arg_name; /* non-NULL: the option takes a number, named so in help */
+    const char *arg_name; /* non-NULL: the option takes an argument, named so in help */
+    GOptionArg arg;       /* G_OPTION_ARG_INT or _FILENAME with arg_name, else _NONE */
 } VbctlOption;
 
 typedef struct {
@@ -80,12 +81,52 @@ static const VbctlOption domstate_options[] = {
 
 static const VbctlOption event_options[] = {
     {"loop", N_("Print events until interrupted, not only the first one"), FLAG(loop), FALSE},
-    {"timeout", N_("Stop waiting after SECONDS"), FLAG(timeout), FALSE, "SECONDS"},
+    {"timeout", N_("Stop waiting after SECONDS"), FLAG(timeout), FALSE, "SECONDS",
+     G_OPTION_ARG_INT},
     {NULL},
 };
 
 static const VbctlOption monitor_options[] = {
     {"pretty", N_("Pretty-print the reply"), FLAG(pretty), FALSE},
+    {NULL},
+};
+
+static const VbctlOption save_options[] = {
+    {"running", N_("Let the restored domain run"), FLAG(running), FALSE},
+    {"paused", N_("Leave the restored domain paused"), FLAG(paused), FALSE},
+    {"compress", N_("Compress the memory image (zstd)"), FLAG(compress), FALSE},
+    {"xml", N_("Record the domain XML in FILE in the image instead"), FLAG(xml_file), FALSE,
+     "FILE", G_OPTION_ARG_FILENAME},
+    {"no-progress", N_("Do not show the job's progress on stderr"), FLAG(no_progress), FALSE},
+    {NULL},
+};
+
+static const VbctlOption restore_options[] = {
+    {"running", N_("Let the restored domain run"), FLAG(running), FALSE},
+    {"paused", N_("Leave the restored domain paused"), FLAG(paused), FALSE},
+    {"xml", N_("Restore with the domain XML in FILE instead of the image's"), FLAG(xml_file),
+     FALSE, "FILE", G_OPTION_ARG_FILENAME},
+    {"no-progress", N_("Do not show the job's progress on stderr"), FLAG(no_progress), FALSE},
+    {NULL},
+};
+
+static const VbctlOption managedsave_options[] = {
+    {"running", N_("Let the restored domain run"), FLAG(running), FALSE},
+    {"paused", N_("Leave the restored domain paused"), FLAG(paused), FALSE},
+    {"compress", N_("Compress the memory image (zstd)"), FLAG(compress), FALSE},
+    {"no-progress", N_("Do not show the job's progress on stderr"), FLAG(no_progress), FALSE},
+    {NULL},
+};
+
+static const VbctlOption dump_options[] = {
+    {"no-progress", N_("Do not show the job's progress on stderr"), FLAG(no_progress), FALSE},
+    {NULL},
+};
+
+static const VbctlOption domjobinfo_options[] = {
+    {"completed", N_("Show the last completed job instead of the running one"), FLAG(completed),
+     FALSE},
+    {"json", N_("Print JSON for scripts"), FLAG(json), FALSE},
     {NULL},
 };
 
@@ -112,6 +153,20 @@ static const VbctlCommand commands[] = {
      destroy_options},
     {"suspend", "NAME|UUID", N_("Pause a domain's virtual CPUs"), vbctl_cmd_suspend, 1, 1, NULL},
     {"resume", "NAME|UUID", N_("Let a paused domain run again"), vbctl_cmd_resume, 1, 1, NULL},
+    {"save", "NAME|UUID FILE", N_("Save a running domain's state to a file and stop it"),
+     vbctl_cmd_save, 2, 2, save_options},
+    {"restore", "FILE", N_("Start a domain from a file written by save"), vbctl_cmd_restore, 1, 1,
+     restore_options},
+    {"managedsave", "NAME|UUID", N_("Save a domain to the service's image; start restores it"),
+     vbctl_cmd_managedsave, 1, 1, managedsave_options},
+    {"managedsave-remove", "NAME|UUID", N_("Remove a domain's managed save image"),
+     vbctl_cmd_managedsave_remove, 1, 1, NULL},
+    {"dump", "NAME|UUID FILE", N_("Write a domain's memory to an ELF core file"), vbctl_cmd_dump,
+     2, 2, dump_options},
+    {"domjobinfo", "NAME|UUID", N_("Show the statistics of a domain's job"), vbctl_cmd_domjobinfo,
+     1, 1, domjobinfo_options},
+    {"domjobabort", "NAME|UUID", N_("Cancel a domain's running job"), vbctl_cmd_domjobabort, 1, 1,
+     NULL},
     {"domstate", "NAME|UUID", N_("Print a domain's state"), vbctl_cmd_domstate, 1, 1,
      domstate_options},
     {"domcontrol", "NAME|UUID", N_("Print what the service is doing with a domain"),
@@ -241,7 +296,7 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
         GOptionEntry e = {o->long_name,
                           0,
                           o->hidden ? G_OPTION_FLAG_HIDDEN : 0,
-                          o->arg_name != NULL ? G_OPTION_ARG_INT : G_OPTION_ARG_NONE,
+                          o->arg_name != NULL ? o->arg : G_OPTION_ARG_NONE,
                           (char *)&ctx->flags + o->offset,
                           o->description,
                           o->arg_name};
@@ -256,6 +311,11 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
     if (ctx->flags.timeout == 0 || ctx->flags.timeout < -1) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     _("--timeout needs a positive number of seconds"));
+        return FALSE;
+    }
+    if (ctx->flags.running && ctx->flags.paused) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("--running and --paused exclude each other"));
         return FALSE;
     }
     n_args = argc - 1;
@@ -309,6 +369,7 @@ context_clear(VbctlContext *ctx)
     g_clear_object(&ctx->manager);
     g_clear_object(&ctx->connection);
     g_clear_pointer(&ctx->args, g_strfreev);
+    g_clear_pointer(&ctx->flags.xml_file, g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)
 

@@ -22,6 +22,7 @@ call_free(VbBusCall *call)
     g_clear_pointer(&call->parameters, g_variant_unref);
     g_clear_pointer(&call->caller, vb_caller_unref);
     g_clear_pointer(&call->dom, vb_domain_obj_unref);
+    g_clear_pointer(&call->job, vb_job_unref);
     g_free(call->detail_domain);
     g_free(call->detail_uuid);
     if (call->prepared != NULL && call->prepared_free != NULL)
@@ -59,6 +60,19 @@ call_reply(VbBusCall *call, GVariant *value, GError *error)
                                        G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
     }
     call_free(call);
+}
+
+/**
+ * vb_bus_call_return:
+ * @value: (transfer floating) (nullable): the reply's body
+ * @error: (nullable): or the error to reply with
+ *
+ * Answers a call a deferred method kept, and frees it. Main thread.
+ */
+void
+vb_bus_call_return(VbBusCall *call, GVariant *value, GError *error)
+{
+    call_reply(call, value, error);
 }
 
 typedef struct {
@@ -116,6 +130,7 @@ run_call(VbBusCall *call)
 {
     g_autoptr(GError) error = NULL;
     GVariant *value;
+    gboolean deferred;
 
     call->authorized = TRUE;
     if (!call->method->inline_) {
@@ -126,7 +141,10 @@ run_call(VbBusCall *call)
         call_reply(call, NULL, error);
         return;
     }
+    deferred = call->method->deferred;
     value = call->method->func(call, &error);
+    if (value == NULL && error == NULL && deferred)
+        return; /* the method kept (and may have answered and freed) the call */
     if (value == NULL)
         vb_error_ensure(&error);
     call_reply(call, value, error);
@@ -227,21 +245,46 @@ caller_ready(VbCaller *caller, GError *error, gpointer user_data)
  *
  * Starts a call on its way. Main thread.
  */
-void
-vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
-                GDBusMethodInvocation *invocation, GDBusMessage *message, GVariant *parameters,
-                VbDomainObj *dom)
+static void
+dispatch_call(VbBusCall *call)
+{
+    const char *sender;
+
+    sender = call->invocation != NULL ? g_dbus_method_invocation_get_sender(call->invocation)
+                                      : g_dbus_message_get_sender(call->message);
+    if (sender == NULL) {
+        g_autoptr(GError) error = g_error_new_literal(VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
+                                                      "calls must come through the bus");
+
+        call_reply(call, NULL, error);
+        return;
+    }
+    vb_bus_caller_lookup(call->service, sender, caller_ready, call);
+}
+
+static VbBusCall *
+call_new(VbBusService *service, const VbBusMethod *method, GDBusMethodInvocation *invocation,
+         GDBusMessage *message, GVariant *parameters)
 {
     VbBusCall *call = g_new0(VbBusCall, 1);
-    const char *sender;
 
     call->service = service;
     call->method = method;
     call->invocation = invocation;
     call->message = message;
     call->parameters = g_variant_ref_sink(parameters);
-    call->dom = dom != NULL ? vb_domain_obj_ref(dom) : NULL;
     call->action = method->action;
+    return call;
+}
+
+void
+vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
+                GDBusMethodInvocation *invocation, GDBusMessage *message, GVariant *parameters,
+                VbDomainObj *dom)
+{
+    VbBusCall *call = call_new(service, method, invocation, message, parameters);
+
+    call->dom = dom != NULL ? vb_domain_obj_ref(dom) : NULL;
     /* GetXMLDesc(SECURE) reveals secrets: it needs the define action */
     if (g_str_equal(method->method, "GetXMLDesc")) {
         guint32 flags = 0;
@@ -250,16 +293,38 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
         if (flags & 1)
             call->action = VB_ACTION_DEFINE;
     }
-    sender = invocation != NULL ? g_dbus_method_invocation_get_sender(invocation)
-                                : g_dbus_message_get_sender(message);
-    if (sender == NULL) {
-        g_autoptr(GError) error = g_error_new_literal(VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
-                                                      "calls must come through the bus");
+    dispatch_call(call);
+}
 
-        call_reply(call, NULL, error);
-        return;
-    }
-    vb_bus_caller_lookup(service, sender, caller_ready, call);
+/**
+ * vb_bus_dispatch_job:
+ * @invocation: (transfer full): the call
+ * @job: (transfer none): the Job object's record
+ *
+ * As vb_bus_dispatch(), for a method of a Job object: the polkit details
+ * name the job's domain, and a migration's Cancel needs the migrate
+ * action (a save's, the save action). Main thread.
+ */
+void
+vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
+                    GDBusMethodInvocation *invocation, GVariant *parameters, VbJob *job)
+{
+    VbBusCall *call = call_new(service, method, invocation, NULL, parameters);
+    g_autoptr(VbDomainObj) dom = NULL;
+    VbJobInfo info = { 0 };
+
+    vb_job_get_info(job, &info);
+    call->job = vb_job_ref(job);
+    call->detail_uuid = g_strdup(info.domain_uuid);
+    dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
+    if (dom != NULL)
+        call->detail_domain = vb_domain_obj_get_name(dom);
+    if (g_str_equal(call->action, VB_ACTION_SAVE) &&
+        (info.type == VB_ASYNC_JOB_MIGRATION_OUT ||
+         (info.type == VB_ASYNC_JOB_MIGRATION_IN && !g_str_equal(info.operation, "restore"))))
+        call->action = VB_ACTION_MIGRATE;
+    vb_job_info_clear(&info);
+    dispatch_call(call);
 }
 
 /* Returns: the entry of @table named @name, or %NULL. */

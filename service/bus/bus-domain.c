@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "bus-errors.h"
 #include "bus-names.h"
 #include "bus-service.h"
 #include "bus-skeleton.h"
@@ -45,8 +46,12 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
     vb_dbus_domain_set_autostart(iface, s.autostart);
     vb_dbus_domain_set_memory(iface, s.memory_kib);
     vb_dbus_domain_set_vcpus(iface, s.vcpus);
-    if (vb_dbus_domain_get_job(iface) == NULL)
-        vb_dbus_domain_set_job(iface, "/");
+    {
+        g_autofree char *job = s.job_id != 0 ? vb_bus_job_path(s.job_id) : g_strdup("/");
+
+        vb_dbus_domain_set_job(iface, job);
+    }
+    vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
     vb_domain_snapshot_clear(&s);
 }
 
@@ -118,7 +123,11 @@ vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *even
                      const char *detail, gpointer user_data)
 {
     VbBusService *service = user_data;
-    Publish *p = g_new0(Publish, 1);
+    Publish *p;
+
+    if (g_atomic_int_get(&service->stopping))
+        return;
+    p = g_new0(Publish, 1);
 
     p->service = service;
     p->dom = vb_domain_obj_ref(dom);
@@ -158,12 +167,12 @@ undefine(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (flags != 0) {
+    if ((flags & ~VB_UNDEFINE_MANAGED_SAVE) != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("Undefine: unsupported flags 0x%x"),
-                    flags);
+                    flags & ~VB_UNDEFINE_MANAGED_SAVE);
         return NULL;
     }
-    if (!vb_domain_undefine(call->service->domains, call->dom, error))
+    if (!vb_domain_undefine(call->service->domains, call->dom, flags, error))
         return NULL;
     return g_variant_new("()");
 }
@@ -208,7 +217,8 @@ start(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY, "Start", error) ||
+    if (!check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT,
+                     "Start", error) ||
         !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
         return NULL;
     return g_variant_new("()");
@@ -305,6 +315,12 @@ get_control_info(VbBusCall *call, GError **error)
                           g_variant_new_uint64(info.since > 0 ? (guint64)(now - info.since)
                                                               : 0));
     g_variant_builder_add(&b, "{sv}", "waiters", g_variant_new_uint32(info.waiters));
+    g_variant_builder_add(&b, "{sv}", "async_job",
+                          g_variant_new_string(info.async_job ? info.async_job : ""));
+    g_variant_builder_add(&b, "{sv}", "async_owner",
+                          g_variant_new_string(info.async_owner ? info.async_owner : ""));
+    g_variant_builder_add(&b, "{sv}", "async_phase", g_variant_new_string(info.async_phase));
+    g_variant_builder_add(&b, "{sv}", "async_since", g_variant_new_int64(info.async_since));
     vb_domain_control_info_clear(&info);
     return g_variant_new("(a{sv})", &b);
 }
@@ -323,6 +339,112 @@ qemu_monitor_command(VbBusCall *call, GError **error)
     return g_variant_new("(s)", reply);
 }
 
+/* ---- jobs and long operations: each returns its Job object's path ---- */
+
+#define SAVE_FLAGS (VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED | VB_SAVE_COMPRESS)
+#define DUMP_FLAGS (VB_DUMP_CRASH | VB_DUMP_LIVE | VB_DUMP_BYPASS_CACHE | VB_DUMP_RESET | \
+                    VB_DUMP_MEMORY_ONLY)
+
+static GVariant *
+job_reply(VbJob *job)
+{
+    g_autofree char *path = NULL;
+
+    if (job == NULL)
+        return NULL;
+    path = vb_bus_job_path(vb_job_get_id(job));
+    vb_job_unref(job);
+    return g_variant_new("(o)", path);
+}
+
+static GVariant *
+get_job_stats(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+    g_autoptr(VbJob) job = NULL;
+    g_autoptr(GVariant) stats = NULL;
+    GVariantDict d;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_flags(flags, VB_JOB_STATS_COMPLETED, "GetJobStats", error))
+        return NULL;
+    stats = vb_domain_get_job_stats(call->dom, flags, &job);
+    g_variant_dict_init(&d, stats);
+    if (job != NULL) {
+        g_autofree char *path = vb_bus_job_path(vb_job_get_id(job));
+        VbJobInfo info = { 0 };
+
+        g_variant_dict_insert(&d, "job", "o", path);
+        vb_job_get_info(job, &info);
+        if (info.error != NULL) {
+            g_autoptr(GError) copy = g_error_copy(info.error);
+
+            vb_error_convert(&copy);
+            g_variant_dict_insert(&d, "error_name", "s", vb_bus_error_name(copy->code));
+        }
+        vb_job_info_clear(&info);
+    }
+    return g_variant_new("(@a{sv})", g_variant_dict_end(&d));
+}
+
+static GVariant *
+abort_job(VbBusCall *call, GError **error)
+{
+    if (!vb_domain_abort_job(call->service->domains, call->dom, 0, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+save(VbBusCall *call, GError **error)
+{
+    const char *path, *xml;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(&s&su)", &path, &xml, &flags);
+    if (!check_flags(flags, SAVE_FLAGS, "Save", error))
+        return NULL;
+    return job_reply(vb_domain_save(call->service->domains, call->dom, path, xml, flags,
+                                    caller_name(call), error));
+}
+
+static GVariant *
+managed_save(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_flags(flags, SAVE_FLAGS, "ManagedSave", error))
+        return NULL;
+    return job_reply(vb_domain_managed_save(call->service->domains, call->dom, flags,
+                                            caller_name(call), error));
+}
+
+static GVariant *
+managed_save_remove(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!check_flags(flags, 0, "ManagedSaveRemove", error) ||
+        !vb_domain_managed_save_remove(call->service->domains, call->dom, error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+core_dump(VbBusCall *call, GError **error)
+{
+    const char *path;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(&su)", &path, &flags);
+    if (!check_flags(flags, DUMP_FLAGS, "CoreDump", error))
+        return NULL;
+    return job_reply(vb_domain_core_dump(call->service->domains, call->dom, path, flags,
+                                         caller_name(call), error));
+}
+
 const VbBusMethod vb_bus_domain_methods[] = {
     { "Start", VB_ACTION_MANAGE, FALSE, start },
     { "Shutdown", VB_ACTION_MANAGE, FALSE, shutdown },
@@ -332,6 +454,12 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "Suspend", VB_ACTION_MANAGE, FALSE, suspend },
     { "Resume", VB_ACTION_MANAGE, FALSE, resume },
     { "GetControlInfo", VB_ACTION_READ, TRUE, get_control_info },
+    { "GetJobStats", VB_ACTION_READ, TRUE, get_job_stats },
+    { "AbortJob", VB_ACTION_MANAGE, FALSE, abort_job },
+    { "Save", VB_ACTION_SAVE, FALSE, save },
+    { "ManagedSave", VB_ACTION_SAVE, FALSE, managed_save },
+    { "ManagedSaveRemove", VB_ACTION_SAVE, FALSE, managed_save_remove },
+    { "CoreDump", VB_ACTION_SAVE, FALSE, core_dump },
     { "QemuMonitorCommand", VB_ACTION_MONITOR, FALSE, qemu_monitor_command },
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },

@@ -127,6 +127,26 @@ get_capabilities(VbBusCall *call, GError **error)
     return g_variant_new("(s)", xml);
 }
 
+static GVariant *
+restore(VbBusCall *call, GError **error)
+{
+    const char *path, *xml;
+    guint32 flags;
+    g_autoptr(VbJob) job = NULL;
+    g_autofree char *job_path = NULL;
+
+    g_variant_get(call->parameters, "(&s&su)", &path, &xml, &flags);
+    if (!check_flags(flags, VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED, "Restore",
+                     error))
+        return NULL;
+    job = vb_domain_restore(call->service->domains, path, xml, flags,
+                            call->caller != NULL ? call->caller->sender : NULL, error);
+    if (job == NULL)
+        return NULL;
+    job_path = vb_bus_job_path(vb_job_get_id(job));
+    return g_variant_new("(o)", job_path);
+}
+
 const VbBusMethod vb_bus_manager_methods[] = {
     { "DefineXML", VB_ACTION_DEFINE, FALSE, define_xml, define_xml_prepare },
     { "CreateXML", VB_ACTION_MANAGE, FALSE, create_xml, define_xml_prepare },
@@ -134,5 +154,6 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
+    { "Restore", VB_ACTION_SAVE, FALSE, restore },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

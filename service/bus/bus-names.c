@@ -38,3 +38,10 @@ vb_bus_domain_path_to_uuid(const char *path)
     g_strdelimit(uuid, "_", '-');
     return uuid;
 }
+
+/* Returns: (transfer full): /org/virtbus/Virt1/job/<id>. */
+char *
+vb_bus_job_path(guint id)
+{
+    return g_strdup_printf(VB_BUS_JOB_PATH_PREFIX "%u", id);
+}

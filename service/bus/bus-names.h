@@ -11,8 +11,10 @@ G_BEGIN_DECLS
 #define VB_BUS_JOB_PATH_PREFIX "/org/virtbus/Virt1/job/"
 #define VB_BUS_MANAGER_IFACE "org.virtbus.Virt1.Manager"
 #define VB_BUS_DOMAIN_IFACE "org.virtbus.Virt1.Domain"
+#define VB_BUS_JOB_IFACE "org.virtbus.Virt1.Job"
 
 char *vb_bus_domain_path(const char *uuid);
 char *vb_bus_domain_path_to_uuid(const char *path);
+char *vb_bus_job_path(guint id);
 
 G_END_DECLS

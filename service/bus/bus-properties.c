@@ -182,6 +182,13 @@ handle_stolen(gpointer data)
         {
             g_autoptr(VbDBusDomain) iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
 
+            if (iface_obj == NULL) {
+                /* a Job object: nothing on it is writable */
+                reply_error_message(s->service, msg,
+                                    "org.freedesktop.DBus.Error.PropertyReadOnly",
+                                    "property is not writable or does not exist");
+                goto out;
+            }
             dom = vb_bus_domain_skeleton_get_domain(iface_obj);
         }
     } else {

@@ -98,6 +98,7 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     g_mutex_init(&service->callers_lock);
     service->domains = vb_domain_list_new(service->paths, &service->config, vb_bus_domain_path,
                                           vb_bus_domain_notify, service);
+    vb_domain_list_set_job_notify(service->domains, vb_bus_job_notify, service);
     return service;
 }
 
@@ -164,6 +165,8 @@ vb_bus_service_free(VbBusService *service)
 {
     if (service == NULL)
         return;
+    /* job threads may still report while they stop: nobody publishes now */
+    g_atomic_int_set(&service->stopping, 1);
     g_thread_pool_free(service->workers, FALSE, TRUE);
     vb_bus_autodestroy_fini(service);
     if (service->connection != NULL) {

@@ -31,6 +31,8 @@ typedef struct {
     gboolean inline_;       /* cheap, never blocks: run on the main thread */
     VbBusWorkerFunc func;
     VbBusPrepareFunc prepare; /* nullable */
+    gboolean deferred;      /* inline only: func may keep the call (returns NULL without
+                               an error) and answer it later with vb_bus_call_return() */
 } VbBusMethod;
 
 /*
@@ -46,6 +48,7 @@ struct _VbBusCall {
     GVariant *parameters;
     VbCaller *caller;
     VbDomainObj *dom;                  /* nullable: the target domain, referenced */
+    VbJob *job;                        /* nullable: the target job (Job methods), referenced */
     const char *action;                /* may be raised from method->action (SECURE) */
     char *detail_domain;               /* nullable: set by a prepare function */
     char *detail_uuid;                 /* nullable: set by a prepare function */
@@ -59,7 +62,8 @@ struct _VbBusService {
     GDBusConnection *connection;
     GDBusObjectManagerServer *object_manager;
     VbDBusManager *manager;
-    GHashTable *domain_objects; /* main thread: object path -> VbDBusObjectSkeleton */
+    GHashTable *domain_objects; /* main thread: object path -> VbDBusObjectSkeleton, for
+                                   domains and jobs (every object below the manager) */
     GHashTable *object_cache;   /* main thread: object path -> serialized a{sa{sv}} */
     VbDomainList *domains;
     VbAuth *auth;
@@ -75,6 +79,8 @@ struct _VbBusService {
     GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry */
     guint name_owner_sub;
     guint filter_id;
+    gint stopping;              /* atomic: set by vb_bus_service_free(); notifications
+                                   from domain/ threads are dropped from then on */
 };
 
 /* bus-service.c */
@@ -88,6 +94,9 @@ void vb_bus_service_free(VbBusService *service);
 void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
                      GDBusMethodInvocation *invocation, GDBusMessage *message,
                      GVariant *parameters, VbDomainObj *dom);
+void vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
+                         GDBusMethodInvocation *invocation, GVariant *parameters, VbJob *job);
+void vb_bus_call_return(VbBusCall *call, GVariant *value, GError *error);
 const VbBusMethod *vb_bus_method_lookup(const VbBusMethod *table, gsize n, const char *name);
 void vb_bus_worker_run(gpointer data, gpointer user_data);
 
@@ -108,6 +117,11 @@ void vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char 
                           const char *detail, gpointer user_data);
 extern const VbBusMethod vb_bus_domain_methods[];
 extern const gsize vb_bus_domain_n_methods;
+
+/* bus-job.c */
+void vb_bus_job_notify(VbJob *job, VbJobNotifyKind kind, gpointer user_data);
+extern const VbBusMethod vb_bus_job_methods[];
+extern const gsize vb_bus_job_n_methods;
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

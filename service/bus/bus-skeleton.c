@@ -24,6 +24,15 @@ struct _VbBusDomainSkeleton {
     VbDomainObj *dom;
 };
 
+struct _VbBusJobSkeleton {
+    VbDBusJobSkeleton parent;
+    VbBusService *service;
+    VbJob *job;
+    GPtrArray *waiters;   /* main thread: VbBusCall* of Wait() calls not answered yet */
+    gboolean done;        /* main thread: Completed was emitted */
+};
+
+G_DEFINE_TYPE(VbBusJobSkeleton, vb_bus_job_skeleton, VB_DBUS_TYPE_JOB_SKELETON)
 G_DEFINE_TYPE(VbBusManagerSkeleton, vb_bus_manager_skeleton, VB_DBUS_TYPE_MANAGER_SKELETON)
 G_DEFINE_TYPE(VbBusDomainSkeleton, vb_bus_domain_skeleton, VB_DBUS_TYPE_DOMAIN_SKELETON)
 
@@ -64,6 +73,22 @@ domain_method_call(GDBusConnection *connection, const char *sender, const char *
         return;
     }
     vb_bus_dispatch(self->service, m, invocation, NULL, parameters, self->dom);
+}
+
+static void
+job_method_call(GDBusConnection *connection, const char *sender, const char *object_path,
+                const char *interface_name, const char *method_name, GVariant *parameters,
+                GDBusMethodInvocation *invocation, gpointer user_data)
+{
+    VbBusJobSkeleton *self = user_data;
+    const VbBusMethod *m = vb_bus_method_lookup(vb_bus_job_methods, vb_bus_job_n_methods,
+                                                method_name);
+
+    if (m == NULL) {
+        unknown_method(invocation, method_name);
+        return;
+    }
+    vb_bus_dispatch_job(self->service, m, invocation, parameters, self->job);
 }
 
 /* Writes are taken earlier, by the connection filter (bus-properties.c),
@@ -115,6 +140,73 @@ domain_get_vtable(GDBusInterfaceSkeleton *skeleton)
         g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), domain_method_call));
     }
     return vt;
+}
+
+static GDBusInterfaceVTable *
+job_get_vtable(GDBusInterfaceSkeleton *skeleton)
+{
+    static GDBusInterfaceVTable *vt;
+
+    if (g_once_init_enter(&vt)) {
+        GDBusInterfaceSkeletonClass *parent =
+            G_DBUS_INTERFACE_SKELETON_CLASS(vb_bus_job_skeleton_parent_class);
+
+        g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), job_method_call));
+    }
+    return vt;
+}
+
+static void
+job_skeleton_finalize(GObject *object)
+{
+    VbBusJobSkeleton *self = (VbBusJobSkeleton *)object;
+
+    g_clear_pointer(&self->job, vb_job_unref);
+    if (self->waiters != NULL)
+        g_ptr_array_unref(self->waiters);
+    G_OBJECT_CLASS(vb_bus_job_skeleton_parent_class)->finalize(object);
+}
+
+static void
+vb_bus_job_skeleton_class_init(VbBusJobSkeletonClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = job_skeleton_finalize;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = job_get_vtable;
+}
+
+static void
+vb_bus_job_skeleton_init(VbBusJobSkeleton *self)
+{
+    self->waiters = g_ptr_array_new();
+}
+
+/* Returns: (transfer full): a Job interface for @job. */
+VbDBusJob *
+vb_bus_job_skeleton_new(VbBusService *service, VbJob *job)
+{
+    VbBusJobSkeleton *self = g_object_new(VB_TYPE_BUS_JOB_SKELETON, NULL);
+
+    self->service = service;
+    self->job = vb_job_ref(job);
+    return VB_DBUS_JOB(self);
+}
+
+/* Main thread: the Wait() calls not answered yet (owned by the skeleton). */
+GPtrArray *
+vb_bus_job_skeleton_get_waiters(VbDBusJob *iface)
+{
+    return ((VbBusJobSkeleton *)iface)->waiters;
+}
+
+/* Main thread: whether Completed was emitted; set it with @set. */
+gboolean
+vb_bus_job_skeleton_done(VbDBusJob *iface, gboolean set)
+{
+    VbBusJobSkeleton *self = (VbBusJobSkeleton *)iface;
+
+    if (set)
+        self->done = TRUE;
+    return self->done;
 }
 
 static void

@@ -12,6 +12,13 @@ G_DECLARE_FINAL_TYPE(VbBusManagerSkeleton, vb_bus_manager_skeleton, VB, BUS_MANA
 G_DECLARE_FINAL_TYPE(VbBusDomainSkeleton, vb_bus_domain_skeleton, VB, BUS_DOMAIN_SKELETON,
                      VbDBusDomainSkeleton)
 
+#define VB_TYPE_BUS_JOB_SKELETON (vb_bus_job_skeleton_get_type())
+G_DECLARE_FINAL_TYPE(VbBusJobSkeleton, vb_bus_job_skeleton, VB, BUS_JOB_SKELETON,
+                     VbDBusJobSkeleton)
+
+VbDBusJob *vb_bus_job_skeleton_new(VbBusService *service, VbJob *job);
+GPtrArray *vb_bus_job_skeleton_get_waiters(VbDBusJob *iface);
+gboolean vb_bus_job_skeleton_done(VbDBusJob *iface, gboolean set);
 VbDBusManager *vb_bus_manager_skeleton_new(VbBusService *service);
 VbDBusDomain *vb_bus_domain_skeleton_new(VbBusService *service, VbDomainObj *dom);
 VbDomainObj *vb_bus_domain_skeleton_get_domain(VbDBusDomain *iface);

@@ -162,12 +162,15 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
 /**
  * vb_domain_undefine:
  *
+ * @flags: VbUndefineFlags: MANAGED_SAVE also removes the managed save
+ *   image; without it a domain that has one is refused
+ *
  * Removes the persistent config (and autostart link) of @dom. An inactive
  * domain leaves the list; an active one becomes transient. Blocking:
  * worker threads only.
  */
 gboolean
-vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error)
+vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **error)
 {
     g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
     g_autofree char *name = NULL;
@@ -186,7 +189,24 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error)
                     "cannot undefine transient domain '%s'", name);
         return FALSE;
     }
+    if (dom->has_managed_save && !(flags & VB_UNDEFINE_MANAGED_SAVE)) {
+        g_mutex_unlock(&dom->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' has a managed save image; remove it first "
+                    "(ManagedSaveRemove) or undefine with flag MANAGED_SAVE (1)", name);
+        return FALSE;
+    }
     g_mutex_unlock(&dom->lock);
+
+    if (flags & VB_UNDEFINE_MANAGED_SAVE) {
+        g_autofree char *image = vb_domain_managed_save_path(list, name);
+
+        if (!vb_store_remove(image, error))
+            return FALSE;
+        g_mutex_lock(&dom->lock);
+        dom->has_managed_save = FALSE;
+        g_mutex_unlock(&dom->lock);
+    }
 
     autostart = vb_paths_domain_autostart(list->paths, name);
     config = vb_paths_domain_config(list->paths, name);

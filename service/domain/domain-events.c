@@ -43,9 +43,9 @@ begin_event_job(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev)
     g_autoptr(GError) error = NULL;
     g_autofree char *what = g_strdup_printf("QEMU event %s", ev->name != NULL ? ev->name : "EOF");
 
-    /* an end of run must be handled whatever holds the job now */
-    while (!vb_domain_job_begin(dom, VB_JOB_MODIFY, what, NULL, list->config->job_wait_timeout,
-                                0, &error)) {
+    /* an end of run must be handled whatever holds the job now; an async
+     * job does not hold events back (vb_domain_job_begin_event) */
+    while (!vb_domain_job_begin_event(dom, what, list->config->job_wait_timeout, &error)) {
         if (ev->name != NULL || g_error_matches(error, VB_ERROR, VB_ERROR_NO_DOMAIN)) {
             g_warning("dropping %s: %s", what, error->message);
             return FALSE;

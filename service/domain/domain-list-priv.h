@@ -25,6 +25,11 @@ struct _VbDomainList {
     GThreadPool *event_pool; /* runs each domain's event queue, one task per domain */
     gint next_id;            /* atomic: runtime ids, never reused in a run */
     GHashTable *used_ports;  /* under lock: ports held by our domains */
+    VbJobNotifyFunc job_notify;
+    gpointer job_notify_data;
+    guint job_threads;       /* under lock: async job threads running */
+    GCond job_threads_cond;  /* signalled when one ends */
+    gboolean shutting_down;  /* under lock: job threads leave QEMU as it is and stop */
 };
 
 void vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
@@ -47,6 +52,34 @@ void vb_domain_ports_release(VbDomainList *list, int port);
 gboolean vb_domain_status_save(VbDomainList *list, VbDomainObj *dom, GError **error);
 void vb_domain_status_remove(VbDomainList *list, VbDomainObj *dom);
 char *vb_domain_status_path(VbDomainList *list, const char *name);
+
+void vb_domain_list_job_notify(VbDomainList *list, VbJob *job, VbJobNotifyKind kind);
+gboolean vb_domain_list_shutting_down(VbDomainList *list);
+char *vb_domain_managed_save_path(VbDomainList *list, const char *name);
+
+/* domain-process.c: a start that restores (incoming != NULL: "-incoming defer") */
+gboolean vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                const char *owner, gboolean incoming, GError **error);
+
+/* domain-restore.c, domain-save.c */
+gboolean vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                   const char *owner, GError **error);
+gboolean vb_domain_managed_save_discard(VbDomainList *list, VbDomainObj *dom, GError **error);
+
+/* domain-asyncjob.c: the thread and helpers every async job uses */
+typedef gboolean (*VbAsyncJobBody)(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                   gpointer data, GVariant **out_result, GError **error);
+VbJob *vb_domain_async_job_start(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType type,
+                                 const char *operation, const char *owner,
+                                 VbAsyncJobBody body, gpointer data, GDestroyNotify data_free,
+                                 gboolean wait);
+void vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                               const char *phase, gboolean cancelable);
+JsonNode *vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd,
+                                  JsonObject *args, int fd, GError **error);
+gboolean vb_domain_async_check_abort(VbDomainObj *dom, GError **error);
+gboolean vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                        int progress_fd, GError **error);
 
 /* domain-events.c */
 void vb_domain_events_queue(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev);

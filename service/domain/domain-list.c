@@ -31,6 +31,7 @@ vb_domain_list_new(const VbPaths *paths, const VbConfig *config, VbDomainPathFun
     list->event_pool = g_thread_pool_new(vb_domain_events_run, list, 4, FALSE, NULL);
     g_mutex_init(&list->lock);
     g_mutex_init(&list->define_lock);
+    g_cond_init(&list->job_threads_cond);
     list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify)vb_domain_obj_unref);
     list->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -46,6 +47,13 @@ vb_domain_list_free(VbDomainList *list)
 {
     if (list == NULL)
         return;
+    /* async job threads stop at their next step and leave QEMU as it is:
+     * the next start of the service recovers their jobs */
+    g_mutex_lock(&list->lock);
+    list->shutting_down = TRUE;
+    while (list->job_threads > 0)
+        g_cond_wait(&list->job_threads_cond, &list->lock);
+    g_mutex_unlock(&list->lock);
     g_thread_pool_free(list->event_pool, FALSE, TRUE);
     if (list->used_ports != NULL)
         g_hash_table_destroy(list->used_ports);
@@ -53,6 +61,7 @@ vb_domain_list_free(VbDomainList *list)
     g_hash_table_destroy(list->by_uuid);
     g_mutex_clear(&list->lock);
     g_mutex_clear(&list->define_lock);
+    g_cond_clear(&list->job_threads_cond);
     g_free(list);
 }
 
@@ -62,6 +71,45 @@ vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind k
 {
     if (list->notify != NULL)
         list->notify(dom, kind, event, detail, list->notify_data);
+}
+
+/**
+ * vb_domain_list_set_job_notify:
+ * @notify: told of every new job, change and completion, from the
+ *   thread that made it
+ *
+ * Call before any job runs.
+ */
+void
+vb_domain_list_set_job_notify(VbDomainList *list, VbJobNotifyFunc notify, gpointer user_data)
+{
+    list->job_notify = notify;
+    list->job_notify_data = user_data;
+}
+
+void
+vb_domain_list_job_notify(VbDomainList *list, VbJob *job, VbJobNotifyKind kind)
+{
+    if (list->job_notify != NULL)
+        list->job_notify(job, kind, list->job_notify_data);
+}
+
+/* Whether the service is stopping: async job threads must stop too. */
+gboolean
+vb_domain_list_shutting_down(VbDomainList *list)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
+
+    return list->shutting_down;
+}
+
+/* Returns: (transfer full): <save_dir>/<name>.save, the managed save image. */
+char *
+vb_domain_managed_save_path(VbDomainList *list, const char *name)
+{
+    g_autofree char *file = g_strconcat(name, ".save", NULL);
+
+    return g_build_filename(list->paths->save_dir, file, NULL);
 }
 
 /* Under list->lock. */
@@ -144,6 +192,11 @@ vb_domain_list_load_configs(VbDomainList *list)
             dom = vb_domain_obj_new(g_steal_pointer(&def), path);
             dom->persistent = TRUE;
             dom->autostart = g_file_test(autostart, G_FILE_TEST_EXISTS);
+            {
+                g_autofree char *image = vb_domain_managed_save_path(list, name);
+
+                dom->has_managed_save = g_file_test(image, G_FILE_TEST_EXISTS);
+            }
             g_mutex_lock(&list->lock);
             vb_domain_list_insert(list, dom, name);
             g_mutex_unlock(&list->lock);

@@ -42,6 +42,8 @@ VbDomainList *vb_domain_list_new(const VbPaths *paths, const VbConfig *config,
                                  VbDomainPathFunc path_func, VbDomainNotifyFunc notify,
                                  gpointer user_data);
 void vb_domain_list_free(VbDomainList *list);
+void vb_domain_list_set_job_notify(VbDomainList *list, VbJobNotifyFunc notify,
+                                   gpointer user_data);
 
 guint vb_domain_list_load_configs(VbDomainList *list);
 guint vb_domain_list_reconnect(VbDomainList *list);
@@ -55,7 +57,12 @@ guint vb_domain_list_count(VbDomainList *list);
 VbDomainObj *vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error);
 VbDomainDef *vb_domain_parse_config(const char *xml, GError **error);
 VbDomainObj *vb_domain_define(VbDomainList *list, VbDomainDef *def, GError **error);
-gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, GError **error);
+/* Undefine flags (libvirt's values) */
+typedef enum {
+    VB_UNDEFINE_MANAGED_SAVE = 1 << 0,
+} VbUndefineFlags;
+
+gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **error);
 gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
                                  GError **error);
 char *vb_domain_get_xml(VbDomainObj *dom, guint flags, GError **error);
@@ -64,7 +71,30 @@ char *vb_domain_get_xml(VbDomainObj *dom, guint flags, GError **error);
 typedef enum {
     VB_START_PAUSED = 1 << 0,
     VB_START_AUTODESTROY = 1 << 1,
+    VB_START_FORCE_BOOT = 1 << 3, /* discard a managed save image */
 } VbStartFlags;
+
+/* Save/Restore flags (libvirt's values; COMPRESS is ours, from the top) */
+typedef enum {
+    VB_SAVE_BYPASS_CACHE = 1 << 0,
+    VB_SAVE_RUNNING = 1 << 1,
+    VB_SAVE_PAUSED = 1 << 2,
+    VB_SAVE_COMPRESS = 1u << 31,
+} VbSaveFlags;
+
+/* CoreDump flags (libvirt's values) */
+typedef enum {
+    VB_DUMP_CRASH = 1 << 0,
+    VB_DUMP_LIVE = 1 << 1,
+    VB_DUMP_BYPASS_CACHE = 1 << 2,
+    VB_DUMP_RESET = 1 << 3,
+    VB_DUMP_MEMORY_ONLY = 1 << 4,
+} VbDumpFlags;
+
+/* GetJobStats flags */
+typedef enum {
+    VB_JOB_STATS_COMPLETED = 1 << 0,
+} VbJobStatsFlags;
 
 /* Destroy flags */
 typedef enum {
@@ -91,5 +121,21 @@ gboolean vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owne
 char *vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char *json,
                                      const char *owner, GError **error);
 guint vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner);
+
+/* Long operations (domain-save.c, domain-restore.c, domain-dump.c): each
+ * returns its running job record once the checks passed; worker threads. */
+VbJob *vb_domain_save(VbDomainList *list, VbDomainObj *dom, const char *path, const char *xml,
+                      guint flags, const char *owner, GError **error);
+VbJob *vb_domain_managed_save(VbDomainList *list, VbDomainObj *dom, guint flags,
+                              const char *owner, GError **error);
+gboolean vb_domain_managed_save_remove(VbDomainList *list, VbDomainObj *dom, GError **error);
+VbJob *vb_domain_restore(VbDomainList *list, const char *path, const char *xml, guint flags,
+                         const char *owner, GError **error);
+VbJob *vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path,
+                           guint flags, const char *owner, GError **error);
+/* domain-asyncjob.c */
+GVariant *vb_domain_get_job_stats(VbDomainObj *dom, guint flags, VbJob **out_job);
+gboolean vb_domain_abort_job(VbDomainList *list, VbDomainObj *dom, guint job_id,
+                             const char *owner, GError **error);
 
 G_END_DECLS

@@ -13,7 +13,7 @@ static const char *const state_names[VB_DOMAIN_STATE_LAST] = {
 static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
     "unknown",  "booted",   "user",        "unpaused",      "shutdown", "destroyed",
     "crashed",  "migrated", "saved",       "restored",      "failed",   "starting-up",
-    "shutting-down", "panicked",
+    "shutting-down", "panicked", "saving",
 };
 
 static int
@@ -77,6 +77,7 @@ vb_domain_obj_new(VbDomainDef *def, const char *object_path)
     dom->id = -1;
     dom->display_port = -1;
     g_cond_init(&dom->job.cond);
+    dom->job.phase = "none";
     g_queue_init(&dom->events);
     dom->state_since = g_get_monotonic_time();
     return dom;
@@ -106,6 +107,11 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_free(dom->autodestroy_owner);
     g_free(dom->job.method);
     g_free(dom->job.owner);
+    g_free(dom->job.async_method);
+    g_free(dom->job.async_owner);
+    g_free(dom->job.temp_path);
+    g_clear_pointer(&dom->job.record, vb_job_unref);
+    g_clear_pointer(&dom->job.last, vb_job_unref);
     g_cond_clear(&dom->job.cond);
     g_queue_clear_full(&dom->events, (GDestroyNotify)vb_domain_event_free);
     g_mutex_clear(&dom->lock);
@@ -175,6 +181,8 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
                                                ? dom->autodestroy_owner : "");
     out_snap->tainted = vb_domain_taint_to_strv(dom->taint);
     out_snap->job_method = g_strdup(dom->job.method != NULL ? dom->job.method : "");
+    out_snap->job_id = dom->job.record != NULL ? vb_job_get_id(dom->job.record) : 0;
+    out_snap->has_managed_save = dom->has_managed_save;
 }
 
 /**

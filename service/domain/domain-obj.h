@@ -38,6 +38,7 @@ typedef enum {
     VB_DOMAIN_REASON_STARTING_UP,
     VB_DOMAIN_REASON_SHUTTING_DOWN,
     VB_DOMAIN_REASON_PANICKED,
+    VB_DOMAIN_REASON_SAVING,  /* paused: a save is writing its memory */
     VB_DOMAIN_REASON_LAST
 } VbDomainReason;
 
@@ -57,18 +58,50 @@ typedef enum {
     VB_JOB_MODIFY,
     VB_JOB_ABORT,
     VB_JOB_MIGRATION_OP,
+    VB_JOB_ASYNC_NESTED, /* taken by the async job to enter the monitor */
     VB_JOB_LAST
 } VbJobType;
 
+#define VB_JOB_MASK(type) (1u << (type))
+
+/* Asynchronous (long) job types (one at a time per domain). */
+typedef enum {
+    VB_ASYNC_JOB_NONE,
+    VB_ASYNC_JOB_MIGRATION_OUT,
+    VB_ASYNC_JOB_MIGRATION_IN, /* also a restore: an incoming migration from a file */
+    VB_ASYNC_JOB_SAVE,
+    VB_ASYNC_JOB_DUMP,
+    VB_ASYNC_JOB_SNAPSHOT,
+    VB_ASYNC_JOB_LAST
+} VbAsyncJobType;
+
 const char *vb_job_type_to_string(VbJobType type);
+int vb_job_type_from_string(const char *str);
+const char *vb_async_job_type_to_string(VbAsyncJobType type);
+int vb_async_job_type_from_string(const char *str);
+
+typedef struct _VbJob VbJob; /* the record of an async job the bus shows (domain-jobrec.c) */
 
 typedef struct {
     VbJobType active;  /* under lock */
     char *method;      /* under lock: the API call that holds it */
     char *owner;       /* under lock: its caller's bus name, or NULL (internal) */
     gint64 since;      /* under lock: monotonic µs */
-    guint waiters;     /* under lock */
-    GCond cond;        /* signalled when the job ends */
+    guint waiters;     /* under lock: sync and async callers waiting */
+    GCond cond;        /* signalled when a sync or async job ends */
+
+    VbAsyncJobType async;   /* under lock */
+    char *async_method;     /* under lock: the API call that started it */
+    char *async_owner;      /* under lock: its caller's bus name, or NULL */
+    gint64 async_since;     /* under lock: monotonic µs */
+    guint mask;             /* under lock: VB_JOB_MASK()s of the sync jobs allowed meanwhile */
+    const char *phase;      /* under lock: static string, "none" when idle */
+    gboolean abort_requested; /* under lock: AbortJob/Cancel seen; honoured when possible */
+    gboolean transferring;  /* under lock: the data transfer runs (an abort acts at once) */
+    gboolean was_running;   /* under lock: the vCPUs ran when the async job began */
+    char *temp_path;        /* under lock: a partial file the job writes, for recovery */
+    VbJob *record;          /* under lock: the running job's record (a reference) */
+    VbJob *last;            /* under lock: the last completed job's record, or NULL */
 } VbDomainJob;
 
 /* A QMP event or the monitor's end, queued to the domain's event worker. */
@@ -98,6 +131,7 @@ struct _VbDomainObj {
     gboolean persistent;    /* under lock */
     gboolean autostart;     /* under lock */
     gboolean removed;       /* under lock: gone from the list; calls fail with NoDomain */
+    gboolean has_managed_save; /* under lock: <save_dir>/<name>.save exists */
 
     VbDomainJob job;
 
@@ -142,6 +176,8 @@ typedef struct {
     char *autodestroy_owner; /* "" when none */
     GStrv tainted;
     char *job_method;        /* "" when idle */
+    guint job_id;            /* the running async job's record id, 0 when none */
+    gboolean has_managed_save;
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);
@@ -162,7 +198,16 @@ void vb_domain_event_free(VbDomainEvent *ev);
 gboolean vb_domain_job_begin(VbDomainObj *dom, VbJobType type, const char *method,
                              const char *owner, guint timeout_s, guint max_queued,
                              GError **error);
+gboolean vb_domain_job_begin_event(VbDomainObj *dom, const char *method, guint timeout_s,
+                                   GError **error);
+gboolean vb_domain_job_begin_nested(VbDomainObj *dom, guint timeout_s, GError **error);
 void vb_domain_job_end(VbDomainObj *dom);
+guint vb_async_job_default_mask(VbAsyncJobType type);
+gboolean vb_domain_async_job_begin(VbDomainObj *dom, VbAsyncJobType type, const char *method,
+                                   const char *owner, guint timeout_s, guint max_queued,
+                                   GError **error);
+void vb_domain_async_job_set_phase(VbDomainObj *dom, const char *phase);
+void vb_domain_async_job_end(VbDomainObj *dom);
 
 /* What GetControlInfo reports. */
 typedef struct {
@@ -171,9 +216,61 @@ typedef struct {
     char *owner;        /* the bus name of the call holding it, or NULL */
     gint64 since;       /* monotonic µs the state began, 0 when ok */
     guint waiters;      /* calls queued for the job */
+    char *async_job;    /* the running async job's type and method, or NULL */
+    char *async_owner;  /* the bus name that started it, or NULL */
+    gint64 async_since; /* monotonic µs it began, 0 when none */
+    const char *async_phase; /* its phase, "none" when none */
 } VbDomainControlInfo;
 
 void vb_domain_get_control_info(VbDomainObj *dom, VbDomainControlInfo *out_info);
 void vb_domain_control_info_clear(VbDomainControlInfo *info);
+
+/* ---- the record of an async job, as the bus shows it (domain-jobrec.c) ---- */
+
+typedef enum {
+    VB_JOB_NOTIFY_ADDED,     /* a new job: export it */
+    VB_JOB_NOTIFY_CHANGED,   /* phase or progress changed */
+    VB_JOB_NOTIFY_COMPLETED, /* final state: flush, Completed, answer waiters */
+} VbJobNotifyKind;
+
+/* Any thread, no lock held; the bus queues it to the main context. */
+typedef void (*VbJobNotifyFunc)(VbJob *job, VbJobNotifyKind kind, gpointer user_data);
+
+/* What the bus shows of a job, copied under the job's lock. */
+typedef struct {
+    guint id;                 /* from an atomic counter, never reused in a run */
+    VbAsyncJobType type;
+    const char *operation;    /* "save", "restore", "dump", ... */
+    char *domain_uuid;
+    char *domain_path;
+    char *started_by;         /* "" when internal */
+    const char *phase;
+    double progress;          /* 0..1 */
+    guint64 data_total;
+    guint64 data_processed;
+    guint64 data_remaining;
+    guint64 time_elapsed_ms;
+    gboolean cancelable;
+    gboolean completed;
+    gboolean cancelled;
+    GError *error;            /* set when completed and failed */
+    GVariant *result;         /* a{sv}, set when completed successfully */
+    GVariant *stats;          /* a{sv}: the latest statistics (GetJobStats) */
+} VbJobInfo;
+
+VbJob *vb_job_new(VbDomainObj *dom, VbAsyncJobType type, const char *operation,
+                  const char *started_by);
+VbJob *vb_job_ref(VbJob *job);
+void vb_job_unref(VbJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbJob, vb_job_unref)
+guint vb_job_get_id(VbJob *job);
+gboolean vb_job_is_completed(VbJob *job);
+void vb_job_get_info(VbJob *job, VbJobInfo *out_info);
+void vb_job_info_clear(VbJobInfo *info);
+void vb_job_set_phase(VbJob *job, const char *phase, gboolean cancelable);
+void vb_job_set_progress(VbJob *job, guint64 total, guint64 processed, guint64 remaining,
+                         GVariant *stats);
+void vb_job_complete(VbJob *job, GVariant *result, const GError *error, gboolean cancelled);
+GVariant *vb_job_stats(VbJob *job, gboolean completed);
 
 G_END_DECLS

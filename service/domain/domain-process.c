@@ -246,8 +246,8 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
 }
 
 static gboolean
-start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, char ***out_argv,
-              GError **error)
+start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean incoming,
+              char ***out_argv, GError **error)
 {
     g_autoptr(VbDomainDef) def = NULL;
     g_autofree char *binary = NULL;
@@ -290,6 +290,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, char ***out_
     params.pidfile = st->pidfile;
     params.runtime_dir = st->runtime_dir;
     params.vnc_port = -1;
+    params.incoming = incoming;
     if (vb_domain_def_needs_autoport(def)) {
         st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
                                                    list->config->vnc_port_max, error);
@@ -460,13 +461,21 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     return TRUE;
 }
 
-static gboolean
-start_with_job(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
-               GError **error)
+/**
+ * vb_domain_start_locked:
+ * @flags: VbStartFlags
+ * @incoming: start QEMU with "-incoming defer" for a restore; the caller
+ *   then feeds it the state, sets the final state and publishes it
+ *
+ * Starts QEMU for @dom with the job (or the async job's nested job) held.
+ */
+gboolean
+vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+                       gboolean incoming, GError **error)
 {
     StartState st = { .log_fd = -1, .display_port = -1 };
     g_auto(GStrv) argv = NULL;
-    gboolean paused = (flags & VB_START_PAUSED) != 0;
+    gboolean paused = (flags & VB_START_PAUSED) != 0 || incoming;
 
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0) {
@@ -477,9 +486,9 @@ start_with_job(VbDomainList *list, VbDomainObj *dom, guint flags, const char *ow
     }
     g_mutex_unlock(&dom->lock);
 
-    if (!start_prepare(list, dom, &st, &argv, error) ||
+    if (!start_prepare(list, dom, &st, incoming, &argv, error) ||
         !start_spawn(list, dom, &st, argv, owner, flags, error) ||
-        !start_monitor(list, dom, &st, flags, error)) {
+        !start_monitor(list, dom, &st, paused ? flags | VB_START_PAUSED : flags, error)) {
         g_autofree char *qemu_said = NULL;
 
         start_rollback(list, dom, &st);
@@ -496,9 +505,11 @@ start_with_job(VbDomainList *list, VbDomainObj *dom, guint flags, const char *ow
     /* the persistent definition stays aside; the live one may change */
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
-    vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
-                            paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);
-    dom->resumed_at = g_get_real_time();
+    if (!incoming) {
+        vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
+                                paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);
+        dom->resumed_at = g_get_real_time();
+    }
     g_mutex_unlock(&dom->lock);
     {
         g_autoptr(GError) status_err = NULL;
@@ -507,10 +518,13 @@ start_with_job(VbDomainList *list, VbDomainObj *dom, guint flags, const char *ow
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, st.name, "%s", status_err->message);
     }
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, st.name, "started (id %d, pid %d)%s", st.id,
-                  (int)vb_qemu_process_get_pid(st.proc), paused ? ", paused" : "");
-    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "booted");
-    if (paused)
-        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "paused");
+                  (int)vb_qemu_process_get_pid(st.proc),
+                  incoming ? ", waiting for its saved state" : paused ? ", paused" : "");
+    if (!incoming) {
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "booted");
+        if (paused)
+            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "paused");
+    }
     start_state_clear(&st);
     return TRUE;
 }
@@ -521,19 +535,30 @@ start_with_job(VbDomainList *list, VbDomainObj *dom, guint flags, const char *ow
  * @owner: (nullable): the caller's bus name (for the job and AUTODESTROY)
  *
  * Starts QEMU for @dom and waits until it runs (or is paused with
- * PAUSED). On failure nothing is left behind and the error carries what
- * QEMU said. Takes the domain's job.
+ * PAUSED). A domain with a managed save image is restored from it instead
+ * (unless FORCE_BOOT, which discards the image). On failure nothing is
+ * left behind and the error carries what QEMU said. Takes the domain's
+ * job.
  */
 gboolean
 vb_domain_start(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
                 GError **error)
 {
-    gboolean ok;
+    gboolean ok, managed;
 
+    g_mutex_lock(&dom->lock);
+    managed = dom->has_managed_save && dom->id < 0;
+    g_mutex_unlock(&dom->lock);
+    if (managed && !(flags & VB_START_FORCE_BOOT))
+        return vb_domain_restore_managed(list, dom, flags, owner, error);
     if (!vb_domain_job_begin(dom, VB_JOB_MODIFY, "Start", owner, list->config->job_wait_timeout,
                              list->config->max_queued, error))
         return FALSE;
-    ok = start_with_job(list, dom, flags, owner, error);
+    if (managed && !vb_domain_managed_save_discard(list, dom, error)) {
+        vb_domain_job_end(dom);
+        return FALSE;
+    }
+    ok = vb_domain_start_locked(list, dom, flags, owner, FALSE, error);
     vb_domain_job_end(dom);
     return ok;
 }

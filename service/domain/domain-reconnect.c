@@ -31,6 +31,10 @@ typedef struct {
     char *autodestroy_owner;
     char *caps_xml;
     char *def_xml;
+    char *async_job;    /* the async job that ran, or NULL */
+    char *async_phase;
+    gboolean was_running;
+    char *temp_file;
 } Status;
 
 static void
@@ -44,6 +48,9 @@ status_clear(Status *s)
     g_free(s->autodestroy_owner);
     g_free(s->caps_xml);
     g_free(s->def_xml);
+    g_free(s->async_job);
+    g_free(s->async_phase);
+    g_free(s->temp_file);
 }
 
 static char *
@@ -84,6 +91,13 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
 
         for (guint i = 0; flag != NULL && i < G_N_ELEMENTS(names); i++)
             s->taint |= g_str_equal(flag, names[i]) ? 1u << i : 0;
+    } else if (g_str_equal(name, "job")) {
+        g_autofree char *running = prop(n, "wasRunning");
+
+        s->async_job = prop(n, "async");
+        s->async_phase = prop(n, "phase");
+        s->temp_file = prop(n, "tempFile");
+        s->was_running = g_strcmp0(running, "yes") == 0;
     } else if (g_str_equal(name, "autodestroy")) {
         s->autodestroy_owner = prop(n, "owner");
     } else if (g_str_equal(name, "qemuCaps")) {
@@ -217,6 +231,84 @@ adopt_runtime(VbDomainList *list, VbDomainObj *dom, Status *s, VbDomainDef *live
         g_atomic_int_set(&list->next_id, s->id);
 }
 
+#define RECOVER_TIMEOUT_MS 30000
+
+static JsonNode *
+recover_cmd(VbQemuMonitor *mon, const char *cmd, const char *name)
+{
+    g_autoptr(GError) error = NULL;
+    JsonNode *r = vb_qemu_monitor_command(mon, cmd, NULL, RECOVER_TIMEOUT_MS, &error);
+
+    if (r == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "job recovery: %s: %s", cmd, error->message);
+    return r;
+}
+
+/* Waits (bounded) until QEMU's migration or dump no longer runs. */
+static void
+recover_wait_idle(VbQemuMonitor *mon, const char *query, const char *name)
+{
+    for (int i = 0; i < 300; i++) {
+        g_autoptr(JsonNode) q = recover_cmd(mon, query, name);
+        JsonObject *o = q != NULL && JSON_NODE_HOLDS_OBJECT(q) ? json_node_get_object(q) : NULL;
+        const char *st = o != NULL && json_object_has_member(o, "status")
+                             ? json_object_get_string_member(o, "status") : "none";
+
+        if (!g_str_equal(st, "active") && !g_str_equal(st, "setup") &&
+            !g_str_equal(st, "cancelling"))
+            return;
+        g_usleep(100 * 1000);
+    }
+}
+
+/*
+ * The async job the status XML records, after a restart of the service:
+ * a save is cancelled and the guest resumed if it ran; a dump (which
+ * cannot be cancelled) is waited for and its file dropped; an incoming
+ * restore is killed (returns FALSE with no error: the caller tears the
+ * domain down). No job stays set.
+ */
+static gboolean
+recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autofree char *name = vb_domain_obj_get_name(dom);
+    int type = vb_async_job_type_from_string(s->async_job);
+
+    if (s->async_job == NULL || type <= VB_ASYNC_JOB_NONE)
+        return TRUE;
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name,
+                  "recovering its %s job interrupted in phase %s by the restart",
+                  s->async_job, s->async_phase != NULL ? s->async_phase : "?");
+    if (type == VB_ASYNC_JOB_MIGRATION_IN)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        return TRUE;
+    if (type == VB_ASYNC_JOB_DUMP) {
+        recover_wait_idle(mon, "query-dump", name);
+    } else {
+        g_autoptr(JsonNode) c = recover_cmd(mon, "migrate_cancel", name);
+
+        recover_wait_idle(mon, "query-migrate", name);
+    }
+    if (s->temp_file != NULL)
+        g_unlink(s->temp_file);
+    if (s->was_running) {
+        g_autoptr(JsonNode) c = recover_cmd(mon, "cont", name);
+
+        if (c != NULL) {
+            g_mutex_lock(&dom->lock);
+            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
+            dom->resumed_at = g_get_real_time();
+            g_mutex_unlock(&dom->lock);
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 reconnect_one(VbDomainList *list, const VbStoreEntry *e)
 {
@@ -256,7 +348,8 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     if (is_new)
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
     adopt_runtime(list, dom, &s, g_steal_pointer(&live), g_steal_pointer(&caps));
-    if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error)) {
+    if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
+        recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);
 
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "reconnected to QEMU (pid %d, id %d)",
@@ -264,6 +357,9 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         vb_domain_status_save(list, dom, NULL);
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
         ok = TRUE;
+    } else if (error == NULL) {
+        /* an interrupted restore: the half-loaded QEMU is of no use */
+        vb_domain_teardown(list, dom, VB_DOMAIN_REASON_FAILED);
     } else {
         /* alive but unreachable: it cannot be managed; stop it */
         g_warning("domain %s: cannot reconnect to QEMU (pid %d): %s; killing it", uuid,

@@ -60,7 +60,16 @@ format_status(VbDomainObj *dom, GError **error)
         append_attr(buf, "owner", dom->autodestroy_owner);
         g_string_append(buf, "/>\n");
     }
-    g_string_append_printf(buf, "  <job type='%s'/>\n", vb_job_type_to_string(dom->job.active));
+    g_string_append_printf(buf, "  <job type='%s'", vb_job_type_to_string(dom->job.active));
+    if (dom->job.async != VB_ASYNC_JOB_NONE) {
+        /* what a restarted service needs to recover the async job */
+        append_attr(buf, "async", vb_async_job_type_to_string(dom->job.async));
+        append_attr(buf, "phase", dom->job.phase);
+        append_attr(buf, "wasRunning", dom->job.was_running ? "yes" : "no");
+        if (dom->job.temp_path != NULL)
+            append_attr(buf, "tempFile", dom->job.temp_path);
+    }
+    g_string_append(buf, "/>\n");
     if (dom->caps != NULL) {
         caps_xml = vb_qemu_caps_to_xml(dom->caps);
         g_string_append(buf, caps_xml);

@@ -573,6 +573,9 @@ vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,
         return NULL;
     vb_qemu_cmd_addf(&c, "-pidfile", "%s", params->pidfile);
     vb_qemu_cmd_addf(&c, "-msg", "timestamp=on");
+    /* a restore or incoming migration: QEMU waits for migrate-incoming */
+    if (params->incoming)
+        vb_qemu_cmd_addf(&c, "-incoming", "defer");
     if (!build_passthrough(&c, error))
         return NULL;
     if (out_taint != NULL)

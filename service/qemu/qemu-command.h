@@ -15,6 +15,7 @@ typedef struct {
     const char *pidfile;
     const char *runtime_dir;  /* the domain's private runtime directory */
     int vnc_port;             /* allocated display port for autoport VNC, or -1 */
+    gboolean incoming;        /* "-incoming defer": the state comes by migrate-incoming */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */

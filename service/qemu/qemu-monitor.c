@@ -373,11 +373,55 @@ wait_locked(VbQemuMonitor *mon, gint64 deadline)
 }
 
 /*
+ * Under lock: sends @text and a newline with @fd attached (SCM_RIGHTS) in
+ * one sendmsg(); what the socket does not take goes to the output buffer.
+ * QEMU takes the fd with the first byte of the command, so nothing else
+ * may be queued before it.
+ */
+static gboolean
+send_with_fd_locked(VbQemuMonitor *mon, const char *text, int fd, GError **error)
+{
+    g_autofree char *line = g_strconcat(text, "\n", NULL);
+    gsize len = strlen(line);
+    char control[CMSG_SPACE(sizeof(int))] = { 0 };
+    struct iovec iov = { line, len };
+    struct msghdr msg = { 0 };
+    struct cmsghdr *cmsg;
+    gssize n;
+
+    if (mon->outbuf->len > 0) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_BUSY,
+                            "the monitor is still sending an earlier command; try again");
+        return FALSE;
+    }
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    do {
+        n = sendmsg(g_socket_get_fd(mon->socket), &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "cannot pass a file descriptor to QEMU: %s",
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if ((gsize)n < len)
+        g_string_append_len(mon->outbuf, line + n, (gssize)(len - (gsize)n));
+    return TRUE;
+}
+
+/*
  * Sends @cmd (an object with "execute"; its "id" is set here) and waits
  * for the reply. Returns the whole reply object (QEMU errors included).
  */
 static JsonNode *
-send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int timeout_ms, GError **error)
+send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, int timeout_ms, GError **error)
 {
     g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
     g_autofree char *text = NULL;
@@ -398,8 +442,15 @@ send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int timeout_ms, GError **erro
     text = vb_qemu_monitor_node_to_string(node);
     log_line(mon, ">>>", text, strlen(text));
     g_hash_table_insert(mon->waiters, &w.id, &w);
-    g_string_append(mon->outbuf, text);
-    g_string_append_c(mon->outbuf, '\n');
+    if (fd >= 0 && !send_with_fd_locked(mon, text, fd, error)) {
+        g_hash_table_remove(mon->waiters, &w.id);
+        g_mutex_unlock(&mon->lock);
+        return NULL;
+    }
+    if (fd < 0) {
+        g_string_append(mon->outbuf, text);
+        g_string_append_c(mon->outbuf, '\n');
+    }
     flush_locked(mon);
 
     while (!w.done) {
@@ -448,7 +499,45 @@ vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command, JsonObject *arg
     json_object_set_string_member(cmd, "execute", command);
     if (arguments != NULL)
         json_object_set_object_member(cmd, "arguments", arguments);
-    reply = send_and_wait(mon, cmd, timeout_ms, error);
+    reply = send_and_wait(mon, cmd, -1, timeout_ms, error);
+    if (reply == NULL)
+        return NULL;
+    obj = json_node_get_object(reply);
+    ret = json_object_get_member(obj, "return");
+    if (ret == NULL) {
+        JsonObject *err = json_object_get_object_member(obj, "error");
+
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s",
+                    json_object_get_string_member(err, "class"),
+                    json_object_get_string_member(err, "desc"));
+        return NULL;
+    }
+    return json_node_copy(ret);
+}
+
+/**
+ * vb_qemu_monitor_command_with_fd:
+ * @fd: a file descriptor passed with the command (SCM_RIGHTS); the caller
+ *   keeps its own copy and closes it
+ *
+ * As vb_qemu_monitor_command(), passing @fd along, as QMP's "getfd" and
+ * "add-fd" expect. Fails with VB_ERROR_BUSY (rare) when an earlier
+ * command is still being written. Any thread but the monitor thread.
+ */
+JsonNode *
+vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *command, JsonObject *arguments,
+                                int fd, int timeout_ms, GError **error)
+{
+    g_autoptr(JsonObject) cmd = json_object_new();
+    g_autoptr(JsonNode) reply = NULL;
+    JsonObject *obj;
+    JsonNode *ret;
+
+    g_return_val_if_fail(mon != NULL && command != NULL && fd >= 0, NULL);
+    json_object_set_string_member(cmd, "execute", command);
+    if (arguments != NULL)
+        json_object_set_object_member(cmd, "arguments", arguments);
+    reply = send_and_wait(mon, cmd, fd, timeout_ms, error);
     if (reply == NULL)
         return NULL;
     obj = json_node_get_object(reply);
@@ -504,7 +593,7 @@ vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms
                             "invalid QMP command: expected a JSON object with \"execute\"");
         return NULL;
     }
-    reply = send_and_wait(mon, obj, timeout_ms, error);
+    reply = send_and_wait(mon, obj, -1, timeout_ms, error);
     if (reply == NULL)
         return NULL;
     names = json_object_get_members(json_node_get_object(reply));

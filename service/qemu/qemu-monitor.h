@@ -49,6 +49,14 @@ VbQemuMonitor *vb_qemu_monitor_open_fd(int fd, int timeout_ms,
 JsonNode *vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command,
                                   JsonObject *arguments, int timeout_ms, GError **error);
 
+/*
+ * As vb_qemu_monitor_command(), passing @fd (SCM_RIGHTS) with the command,
+ * for "getfd"/"add-fd". The caller keeps and closes its copy of @fd.
+ */
+JsonNode *vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *command,
+                                          JsonObject *arguments, int fd, int timeout_ms,
+                                          GError **error);
+
 /* Passes a raw QMP command (JSON text) through; returns the reply's JSON text. */
 char *vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms,
                                   GError **error);

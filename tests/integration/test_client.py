@@ -245,7 +245,8 @@ class TestCompletion(ClientTestCase):
         self.define("vm-two")
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domcontrol", "domid", "domstate", "dumpxml"])
+                         ["define", "destroy", "domcontrol", "domid", "domjobabort",
+                          "domjobinfo", "domstate", "dump", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))

@@ -144,6 +144,24 @@ def name_has_owner(conn, name):
     return r.unpack()[0]
 
 
+def kill_qemus_under(path):
+    """SIGKILLs every process whose command line mentions @path."""
+    needle = path.encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if needle in cmdline and b"qemu-system" in cmdline:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 class DBusCallError(Exception):
     def __init__(self, name, message):
         super().__init__(f"{name}: {message}")
@@ -180,6 +198,9 @@ class VirtbusTestCase(unittest.TestCase):
         if self.conn is not None:
             self.conn.close_sync(None)
         rc = self.service.stop()
+        # virtbusd leaves QEMU running when it stops (by design): end the
+        # test's own guests, found by the state root in their command line
+        kill_qemus_under(self.tmp)
         if failed or rc not in (0, None):
             sys.stderr.write(f"\n---- virtbusd log ({self.id()}, exit {rc}) ----\n")
             sys.stderr.write(self.service.read_log()[-20000:])

@@ -130,13 +130,13 @@ test_define_undefine(Fixture *f, gconstpointer data)
     all = vb_domain_list_collect(f->list, VB_LIST_AUTOSTART);
     g_assert_cmpuint(all->len, ==, 1);
 
-    g_assert_true(vb_domain_undefine(f->list, dom, &error));
+    g_assert_true(vb_domain_undefine(f->list, dom, 0, &error));
     g_assert_no_error(error);
     g_assert_false(g_file_test(config, G_FILE_TEST_EXISTS));
     g_assert_cmpstr(f->events->pdata[f->events->len - 1], ==, "2:undefined/removed");
     g_assert_cmpuint(vb_domain_list_count(f->list), ==, 0);
     /* a caller still holding the domain gets NoDomain, not a crash */
-    g_assert_false(vb_domain_undefine(f->list, dom, &error));
+    g_assert_false(vb_domain_undefine(f->list, dom, 0, &error));
     g_assert_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN);
 }
 

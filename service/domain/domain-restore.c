@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "domain-list-priv.h"
+#include "domain-save-image.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * Restore (Manager.Restore, and Start of a domain with a managed save):
+ * an async job of type migration-in, operation "restore". The image's
+ * header and XML are checked before the caller gets the job, so a bad
+ * image or an ABI-incompatible XML starts nothing. QEMU is started with
+ * "-incoming defer" and paused, reads the stream from a descriptor passed
+ * with getfd (the file, or a pipe from "zstd -d"), and runs again unless
+ * the image or the caller asks for paused.
+ */
+
+#define FDNAME "vbrestore"
+
+typedef struct {
+    char *path;
+    int fd;                 /* the image, positioned at the stream */
+    VbSaveImageHeader header;
+    VbDomainDef *run_def;   /* the definition to run (the image's, or the caller's) */
+    guint flags;            /* VbSaveFlags: RUNNING/PAUSED override the image */
+    guint start_flags;      /* VbStartFlags of Start (AUTODESTROY) */
+    gboolean managed;       /* remove the image once restored */
+    gboolean created;       /* a transient domain made for the restore */
+} RestoreData;
+
+static void
+restore_data_free(RestoreData *d)
+{
+    if (d->fd >= 0)
+        close(d->fd);
+    vb_save_image_header_clear(&d->header);
+    if (d->run_def != NULL)
+        vb_domain_def_free(d->run_def);
+    g_free(d->path);
+    g_free(d);
+}
+
+/* Opens and checks the image; decides the definition to run. */
+static RestoreData *
+restore_open(const char *path, const char *xml, guint flags, GError **error)
+{
+    g_autoptr(VbDomainDef) image_def = NULL;
+    RestoreData *d = g_new0(RestoreData, 1);
+
+    d->path = g_strdup(path);
+    d->flags = flags;
+    d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (d->fd < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot open save image '%s': %s", path,
+                    g_strerror(errno));
+        restore_data_free(d);
+        return NULL;
+    }
+    if (!vb_save_image_read_header(d->fd, path, &d->header, error) ||
+        (image_def = vb_domain_parse_config(d->header.xml, error)) == NULL) {
+        restore_data_free(d);
+        return NULL;
+    }
+    if (xml != NULL && *xml != '\0') {
+        g_autoptr(VbDomainDef) given = vb_domain_parse_config(xml, error);
+
+        if (given == NULL || !vb_domain_def_check_abi_stability(image_def, given, error)) {
+            restore_data_free(d);
+            return NULL;
+        }
+        d->run_def = g_steal_pointer(&given);
+    } else {
+        d->run_def = g_steal_pointer(&image_def);
+    }
+    return d;
+}
+
+/* The domain to restore into: the defined one, or a new transient one. */
+static VbDomainObj *
+restore_domain(VbDomainList *list, RestoreData *d, GError **error)
+{
+    char uuid[37];
+    VbDomainObj *dom;
+    g_autofree char *path = NULL;
+
+    vb_uuid_format(d->run_def->uuid, uuid);
+    g_mutex_lock(&list->define_lock);
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_uuid, uuid);
+    if (dom != NULL) {
+        g_autofree char *name = vb_domain_obj_get_name(dom);
+
+        if (!g_str_equal(name, d->run_def->name)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                        "uuid %s belongs to domain '%s', not '%s'", uuid, name,
+                        d->run_def->name);
+            dom = NULL;
+        } else {
+            vb_domain_obj_ref(dom);
+        }
+    } else if (g_hash_table_contains(list->by_name, d->run_def->name)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain '%s' exists with another uuid",
+                    d->run_def->name);
+    } else {
+        path = list->path_func(uuid);
+        dom = vb_domain_obj_new(vb_domain_def_copy(d->run_def), path);
+        vb_domain_list_insert(list, dom, d->run_def->name);
+        d->created = TRUE;
+    }
+    g_mutex_unlock(&list->lock);
+    g_mutex_unlock(&list->define_lock);
+    if (d->created)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
+    return dom;
+}
+
+static void
+forget_created(VbDomainList *list, VbDomainObj *dom, RestoreData *d)
+{
+    gboolean still_there;
+
+    if (!d->created)
+        return;
+    g_mutex_lock(&dom->lock);
+    still_there = !dom->removed && dom->id < 0;
+    g_mutex_unlock(&dom->lock);
+    if (still_there) {
+        vb_domain_list_remove(list, dom);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_REMOVED, NULL, NULL);
+    }
+}
+
+/* Starts QEMU with "-incoming defer" and the definition of the image. */
+static gboolean
+start_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d,
+               GError **error)
+{
+    gboolean ok;
+    const char *owner = NULL;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = g_steal_pointer(&dom->def);
+    vb_domain_def_free(dom->def);
+    dom->def = vb_domain_def_copy(d->run_def);
+    owner = dom->job.async_owner;
+    g_mutex_unlock(&dom->lock);
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
+        return FALSE;
+    ok = vb_domain_start_locked(list, dom, d->start_flags, owner, TRUE, error);
+    vb_domain_job_end(dom);
+    if (!ok) {
+        g_mutex_lock(&dom->lock);
+        if (dom->new_def != NULL) {
+            vb_domain_def_free(dom->def);
+            dom->def = g_steal_pointer(&dom->new_def);
+        }
+        g_mutex_unlock(&dom->lock);
+    }
+    return ok;
+}
+
+/* Feeds QEMU the stream and waits until it has loaded it. */
+static gboolean
+load_stream(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d, GError **error)
+{
+    const char *argv[] = { "zstd", "-d", "-q", "-c", NULL };
+    JsonObject *fdargs = json_object_new();
+    JsonObject *margs = json_object_new();
+    g_autoptr(JsonNode) r1 = NULL, r2 = NULL;
+    GPid pid = 0;
+    int qemu_fd = d->fd;
+    int p[2] = { -1, -1 };
+    gboolean ok = FALSE;
+
+    if (d->header.compression == VB_SAVE_COMPRESSION_ZSTD) {
+        if (!g_unix_open_pipe(p, FD_CLOEXEC, NULL) ||
+            !g_spawn_async_with_fds(NULL, (char **)argv, NULL,
+                                    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                        G_SPAWN_STDERR_TO_DEV_NULL,
+                                    NULL, NULL, &pid, d->fd, p[1], -1, error)) {
+            if (p[0] >= 0) {
+                close(p[0]);
+                close(p[1]);
+            } else {
+                g_set_error(error, VB_ERROR, VB_ERROR_IO, "pipe: %s", g_strerror(errno));
+            }
+            json_object_unref(fdargs);
+            json_object_unref(margs);
+            vb_error_convert(error);
+            return FALSE;
+        }
+        close(p[1]);
+        qemu_fd = p[0];
+    }
+    json_object_set_string_member(fdargs, "fdname", FDNAME);
+    json_object_set_string_member(margs, "uri", "fd:" FDNAME);
+    r1 = vb_domain_async_monitor(list, dom, "getfd", fdargs, qemu_fd, error);
+    if (qemu_fd != d->fd)
+        close(qemu_fd);
+    if (r1 != NULL)
+        r2 = vb_domain_async_monitor(list, dom, "migrate-incoming", margs, -1, error);
+    else
+        json_object_unref(margs);
+    if (r2 != NULL)
+        ok = vb_domain_async_wait_migration(list, dom, job, d->fd, error);
+    if (pid > 0) {
+        int status = 0;
+
+        if (!ok)
+            kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        if (ok && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "zstd ended with status %d after the restore", status);
+    }
+    return ok;
+}
+
+/* Lets the restored guest run (unless paused was asked or recorded). */
+static gboolean
+resume_restored(VbDomainList *list, VbDomainObj *dom, RestoreData *d, GError **error)
+{
+    gboolean run = (d->header.flags & 2) != 0;
+
+    if (d->flags & VB_SAVE_RUNNING)
+        run = TRUE;
+    if ((d->flags & VB_SAVE_PAUSED) || (d->start_flags & VB_START_PAUSED))
+        run = FALSE;
+    if (run) {
+        g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "cont", NULL, -1, error);
+
+        if (r == NULL)
+            return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, run ? VB_DOMAIN_STATE_RUNNING : VB_DOMAIN_STATE_PAUSED,
+                            run ? VB_DOMAIN_REASON_RESTORED : VB_DOMAIN_REASON_USER);
+    dom->resumed_at = g_get_real_time();
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
+}
+
+static gboolean
+restore_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
+             GVariant **out_result, GError **error)
+{
+    RestoreData *d = data;
+    GVariantDict res;
+
+    vb_domain_async_job_phase(list, dom, job, "starting", TRUE);
+    if (!start_incoming(list, dom, job, d, error)) {
+        forget_created(list, dom, d);
+        return FALSE;
+    }
+    vb_domain_async_job_phase(list, dom, job, "loading", TRUE);
+    if (!vb_domain_async_check_abort(dom, error) || !load_stream(list, dom, job, d, error) ||
+        (vb_domain_async_job_phase(list, dom, job, "resuming", FALSE),
+         !resume_restored(list, dom, d, error))) {
+        g_autoptr(GError) end_err = NULL;
+
+        if (vb_domain_list_shutting_down(list))
+            return FALSE;
+        /* a half-loaded QEMU is of no use: kill it */
+        if (vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, &end_err)) {
+            vb_domain_teardown(list, dom, VB_DOMAIN_REASON_FAILED);
+            vb_domain_job_end(dom);
+        }
+        return FALSE;
+    }
+    if (d->managed) {
+        g_autoptr(GError) rm_err = NULL;
+
+        if (!vb_domain_managed_save_discard(list, dom, &rm_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", rm_err->message);
+    }
+    {
+        g_autoptr(GError) st_err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &st_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "restored from '%s'", d->path);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "restored");
+    g_variant_dict_init(&res, NULL);
+    g_variant_dict_insert(&res, "domain", "o", dom->object_path);
+    g_variant_dict_insert(&res, "path", "s", d->path);
+    *out_result = g_variant_dict_end(&res);
+    return TRUE;
+}
+
+/* Begins the async job on @dom (inactive) and runs the restore. */
+static VbJob *
+restore_begin(VbDomainList *list, VbDomainObj *dom, RestoreData *d, const char *method,
+              const char *owner, gboolean wait, GError **error)
+{
+    gboolean active;
+
+    if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_MIGRATION_IN, method, owner,
+                                   list->config->job_wait_timeout, list->config->max_queued,
+                                   error)) {
+        forget_created(list, dom, d);
+        restore_data_free(d);
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    active = dom->id >= 0 || dom->removed;
+    g_mutex_unlock(&dom->lock);
+    if (active) {
+        g_autofree char *name = vb_domain_obj_get_name(dom);
+
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is running (or gone); destroy it before restoring", name);
+        vb_domain_async_job_end(dom);
+        restore_data_free(d);
+        return NULL;
+    }
+    return vb_domain_async_job_start(list, dom, VB_ASYNC_JOB_MIGRATION_IN, "restore", owner,
+                                     restore_body, d, (GDestroyNotify)restore_data_free, wait);
+}
+
+/**
+ * vb_domain_restore:
+ * @path: absolute path of a save image
+ * @xml: (nullable): ABI-compatible XML to run instead of the image's
+ * @flags: VbSaveFlags (RUNNING, PAUSED)
+ *
+ * Checks the image and starts restoring it into the domain of its uuid
+ * (a new transient one when none is defined). Worker threads.
+ *
+ * Returns: (transfer full): the running job, or %NULL.
+ */
+VbJob *
+vb_domain_restore(VbDomainList *list, const char *path, const char *xml, guint flags,
+                  const char *owner, GError **error)
+{
+    RestoreData *d;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    if (!g_path_is_absolute(path)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "the save image path must be absolute, not '%s'", path);
+        return NULL;
+    }
+    if (flags & VB_SAVE_BYPASS_CACHE) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "BYPASS_CACHE (1) is not supported");
+        return NULL;
+    }
+    if ((flags & VB_SAVE_RUNNING) && (flags & VB_SAVE_PAUSED)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "RUNNING (2) and PAUSED (4) exclude each other");
+        return NULL;
+    }
+    d = restore_open(path, xml, flags, error);
+    if (d == NULL)
+        return NULL;
+    dom = restore_domain(list, d, error);
+    if (dom == NULL) {
+        restore_data_free(d);
+        return NULL;
+    }
+    return restore_begin(list, dom, d, "Restore", owner, FALSE, error);
+}
+
+/**
+ * vb_domain_restore_managed:
+ * @flags: VbStartFlags of the Start call
+ *
+ * Start of a domain with a managed save image: restores it (waiting for
+ * the restore) and removes the image. A failed restore keeps the image.
+ */
+gboolean
+vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+                          GError **error)
+{
+    g_autofree char *name = vb_domain_obj_get_name(dom);
+    g_autofree char *path = vb_domain_managed_save_path(list, name);
+    g_autoptr(VbJob) job = NULL;
+    RestoreData *d = restore_open(path, NULL, 0, error);
+    VbJobInfo info = { 0 };
+    gboolean ok;
+
+    if (d == NULL) {
+        g_prefix_error(error, "cannot restore the managed save of '%s' (Start with FORCE_BOOT "
+                       "to boot afresh): ", name);
+        return FALSE;
+    }
+    d->managed = TRUE;
+    d->start_flags = flags & (VB_START_PAUSED | VB_START_AUTODESTROY);
+    job = restore_begin(list, dom, d, "Start", owner, TRUE, error);
+    if (job == NULL)
+        return FALSE;
+    vb_job_get_info(job, &info);
+    ok = info.error == NULL;
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&info.error));
+    vb_job_info_clear(&info);
+    return ok;
+}
