@@ -40,6 +40,7 @@ void vb_domain_def_warn_unknown(const VbDomainDef *def);
 
 /* domain-process.c */
 void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
+void vb_domain_log_append(VbDomainList *list, const char *name, const char *text);
 gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
                                     const char *monitor_path, GError **error);
 

@@ -200,10 +200,14 @@ vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char 
     dom->taint |= VB_TAINT_CUSTOM_MONITOR;
     name = g_strdup(dom->def->name);
     g_mutex_unlock(&dom->lock);
-    if (newly)
-        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name,
-                      "tainted: custom-monitor (raw QMP command from %s)",
-                      owner != NULL ? owner : "internal");
+    if (newly) {
+        g_autofree char *line = g_strdup_printf("Domain is tainted: custom-monitor (raw QMP "
+                                                "command from %s)",
+                                                owner != NULL ? owner : "internal");
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "%s", line);
+        vb_domain_log_append(list, name, line);
+    }
     reply = vb_qemu_monitor_command_raw(mon, json, QMP_TIMEOUT_MS, error);
     if (newly) {
         g_autoptr(GError) err = NULL;

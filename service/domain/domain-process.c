@@ -133,6 +133,25 @@ log_line(int fd, const char *text)
         g_debug("cannot write to the domain log: %s", g_strerror(errno));
 }
 
+/**
+ * vb_domain_log_append:
+ * @name: the domain's name
+ * @text: one line, without newline
+ *
+ * Appends a timestamped line to the domain's log (what QEMU writes goes
+ * there too). Failures are only logged. Worker threads.
+ */
+void
+vb_domain_log_append(VbDomainList *list, const char *name, const char *text)
+{
+    goffset off;
+    int fd = open_log(list, name, &off, NULL);
+
+    log_line(fd, text);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* Returns: (transfer full): what QEMU wrote to the log since @offset, trimmed. */
 static char *
 read_log_since(VbDomainList *list, const char *name, goffset offset)

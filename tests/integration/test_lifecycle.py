@@ -80,6 +80,8 @@ class StartStopTest(LifecycleTestCase):
                                         ('{"execute": "query-status"}',)))
         self.assertEqual(status["return"]["status"], "running")
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Tainted"), ["custom-monitor"])
+        with open(os.path.join(self.root, "var/log/virtbus/qemu/vm1.log")) as f:
+            self.assertIn("Domain is tainted: custom-monitor", f.read())
 
         self.assertDBusError("OperationInvalid", self.domain, path, "Start", "u", (0,))
         t0 = time.monotonic()
