@@ -300,13 +300,14 @@ class GuestTest(LifecycleTestCase):
         super().setUp()
         self.serial = os.path.join(self.tmp, "serial.log")
 
-    def guest_xml(self, name):
+    def guest_xml(self, name, extra=""):
         with open(os.path.join(GUEST_DIR, "cmdline")) as f:
             cmdline = f.read().strip()
         return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
   <vcpu>1</vcpu>
+  {extra}
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>{GUEST_DIR}/vmlinux</kernel>
@@ -341,6 +342,20 @@ class GuestTest(LifecycleTestCase):
         rec.wait_for(lambda s: s[2] == "Lifecycle" and s[3] == ("shutdown", "finished"))
         rec.wait_for(lambda s: s[2] == "Lifecycle" and s[3] == ("stopped", "shutdown"))
         self.assertEqual(self.runtime_leftovers("guest"), [])
+
+    def test_on_poweroff_restart(self):
+        # the guest powers off, the domain's policy says restart: it boots again
+        path = self.start_vm("guest", UUID1, xml=self.guest_xml(
+            "guest", "<on_poweroff>restart</on_poweroff>"))
+        pid = self.pid_of("guest")
+        eventually(lambda: self.markers("TINYGUEST: READY"), timeout=60, what="the guest")
+        self.domain(path, "Shutdown", "u", (0,))
+        eventually(lambda: self.markers("TINYGUEST: READY") == 2, timeout=60,
+                   what="the guest to boot again")
+        self.assertEqual(self.markers("TINYGUEST: poweroff"), 1)
+        self.assertEqual(self.state(path), ("running", "booted"))
+        self.assertEqual(self.pid_of("guest"), pid)
+        self.domain(path, "Destroy", "u", (0,))
 
     def test_fake_reboot_keeps_process(self):
         rec = SignalRecorder(self.conn)

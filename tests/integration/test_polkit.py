@@ -427,6 +427,34 @@ class PolkitEnabledTest(PolkitTestCase):
         self.assertFalse(os.path.lexists(self.autostart_link("vm1")))
         self.assertEqual(self.service.proc.poll(), None)
 
+    def test_lifecycle_and_long_operations_refused(self):
+        """manage, save and monitor actions: nobody is refused, nothing runs."""
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        manage, save = "org.virtbus.Virt1.manage", "org.virtbus.Virt1.save"
+        self.assertRefused(manage, self.domain, path, "Start", "u", (0,), conn=nobody)
+        self.assertRefused(manage, self.manager, "CreateXML", "su",
+                           (domain_xml("vm2", UUID2), 0), conn=nobody)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
+        # root starts it; nobody may watch but not touch
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        try:
+            self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State", conn=nobody), "running")
+            for method, sig, args in (("Suspend", None, ()), ("Destroy", "u", (0,)),
+                                      ("Shutdown", "u", (0,)), ("Reset", None, ())):
+                self.assertRefused(manage, self.domain, path, method, sig, args, conn=nobody)
+            self.assertRefused(save, self.domain, path, "Save", "ssu",
+                               (os.path.join(self.tmp, "img"), "", 0), conn=nobody)
+            self.assertRefused("org.virtbus.Virt1.monitor", self.domain, path,
+                               "QemuMonitorCommand", "s", ('{"execute":"stop"}',), conn=nobody)
+            self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
+            self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Tainted"), [])
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, "img")))
+            self.wait_check(action=manage, user="nobody", domain="vm1", uuid=UUID1,
+                            verb="destroy")
+        finally:
+            self.domain(path, "Destroy", "u", (0,))
+
     def test_interactive_without_agent_refused_promptly(self):
         path = self.define("vm1", UUID1)
         nobody = self.nobody()
