@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gi18n.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bus-names.h"
+#include "domain-save-image.h"
 #include "bus-service.h"
 #include "qemu-caps.h"
 #include "vb-error.h"
@@ -127,6 +131,38 @@ get_capabilities(VbBusCall *call, GError **error)
     return g_variant_new("(s)", xml);
 }
 
+/*
+ * Names the domain of a save image for polkit rules: reads the image's
+ * header before authorization. Only a regular file is read (opened
+ * non-blocking, so a FIFO cannot stall the worker); anything unreadable
+ * just leaves the details out and fails after authorization.
+ */
+static void
+restore_prepare(VbBusCall *call)
+{
+    const char *path;
+    VbSaveImageHeader h = { 0 };
+    g_autoptr(VbDomainDef) def = NULL;
+    struct stat st;
+    char uuid[37];
+    int fd;
+
+    g_variant_get(call->parameters, "(&s&su)", &path, NULL, NULL);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        vb_save_image_read_header(fd, path, &h, NULL))
+        def = vb_domain_def_parse_string(h.xml, 0, NULL);
+    close(fd);
+    vb_save_image_header_clear(&h);
+    if (def == NULL)
+        return;
+    vb_uuid_format(def->uuid, uuid);
+    call->detail_domain = g_strdup(def->name);
+    call->detail_uuid = g_strdup(uuid);
+}
+
 static GVariant *
 restore(VbBusCall *call, GError **error)
 {
@@ -154,6 +190,6 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
-    { "Restore", VB_ACTION_SAVE, FALSE, restore },
+    { "Restore", VB_ACTION_SAVE, FALSE, restore, restore_prepare },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

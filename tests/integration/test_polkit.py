@@ -455,6 +455,23 @@ class PolkitEnabledTest(PolkitTestCase):
         finally:
             self.domain(path, "Destroy", "u", (0,))
 
+    def test_restore_check_names_the_image_domain(self):
+        path = self.define("vm1", UUID1)
+        image = os.path.join(self.tmp, "vm1.save")
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        job = self.domain(path, "Save", "ssu", (image, "", 0), timeout=60000)
+        self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=60000)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
+        nobody = self.nobody()
+        save = "org.virtbus.Virt1.save"
+        self.assertRefused(save, self.manager, "Restore", "ssu", (image, "", 0), conn=nobody)
+        self.wait_check(action=save, user="nobody", domain="vm1", uuid=UUID1, verb="restore")
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
+        # a FIFO given as image must not block the service before the check
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        self.assertRefused(save, self.manager, "Restore", "ssu", (fifo, "", 0), conn=nobody)
+
     def test_interactive_without_agent_refused_promptly(self):
         path = self.define("vm1", UUID1)
         nobody = self.nobody()
