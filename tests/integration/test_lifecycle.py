@@ -357,6 +357,21 @@ class GuestTest(LifecycleTestCase):
         self.assertEqual(self.pid_of("guest"), pid)
         self.domain(path, "Destroy", "u", (0,))
 
+    def test_on_poweroff_preserve(self):
+        # preserve: the guest is off but QEMU stays, for inspection
+        path = self.start_vm("guest", UUID1, xml=self.guest_xml(
+            "guest", "<on_poweroff>preserve</on_poweroff>"))
+        pid = self.pid_of("guest")
+        eventually(lambda: self.markers("TINYGUEST: READY"), timeout=60, what="the guest")
+        self.domain(path, "Shutdown", "u", (0,))
+        self.wait_state(path, "paused", "shutdown", timeout=30)
+        self.assertTrue(pid_alive(pid))
+        time.sleep(0.5)  # nothing else must happen to it by itself
+        self.assertEqual(self.state(path), ("paused", "shutdown"))
+        self.assertTrue(pid_alive(pid))
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertEqual(self.state(path), ("shutoff", "destroyed"))
+
     def test_fake_reboot_keeps_process(self):
         rec = SignalRecorder(self.conn)
         path = self.start_vm("guest", UUID1, xml=self.guest_xml("guest"))
