@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "bus-errors.h"
@@ -325,6 +326,22 @@ vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
         call->action = VB_ACTION_MIGRATE;
     vb_job_info_clear(&info);
     dispatch_call(call);
+}
+
+/**
+ * vb_bus_check_flags:
+ * @allowed: the flag bits @method knows
+ *
+ * Refuses unknown flag bits with InvalidArgument naming them. Any thread.
+ */
+gboolean
+vb_bus_check_flags(guint32 flags, guint32 allowed, const char *method, GError **error)
+{
+    if ((flags & ~allowed) == 0)
+        return TRUE;
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("%s: unsupported flags 0x%x"), method,
+                flags & ~allowed);
+    return FALSE;
 }
 
 /* Returns: the entry of @table named @name, or %NULL. */

@@ -195,16 +195,6 @@ set_autostart(VbBusCall *call, GError **error)
     return g_variant_new("()");
 }
 
-static gboolean
-check_flags(guint32 flags, guint32 allowed, const char *method, GError **error)
-{
-    if ((flags & ~allowed) == 0)
-        return TRUE;
-    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("%s: unsupported flags 0x%x"), method,
-                flags & ~allowed);
-    return FALSE;
-}
-
 static const char *
 caller_name(VbBusCall *call)
 {
@@ -217,7 +207,7 @@ start(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT,
+    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT,
                      "Start", error) ||
         !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
         return NULL;
@@ -234,7 +224,7 @@ check_power_flags(guint32 flags, const char *method, GError **error)
                       "button (flags 0 or 1)"), method);
         return FALSE;
     }
-    return check_flags(flags, 1, method, error);
+    return vb_bus_check_flags(flags, 1, method, error);
 }
 
 static GVariant *
@@ -275,7 +265,7 @@ destroy(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, VB_DESTROY_GRACEFUL, "Destroy", error) ||
+    if (!vb_bus_check_flags(flags, VB_DESTROY_GRACEFUL, "Destroy", error) ||
         !vb_domain_destroy(call->service->domains, call->dom, flags, caller_name(call), error))
         return NULL;
     return g_variant_new("()");
@@ -366,7 +356,7 @@ get_job_stats(VbBusCall *call, GError **error)
     GVariantDict d;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, VB_JOB_STATS_COMPLETED, "GetJobStats", error))
+    if (!vb_bus_check_flags(flags, VB_JOB_STATS_COMPLETED, "GetJobStats", error))
         return NULL;
     stats = vb_domain_get_job_stats(call->dom, flags, &job);
     g_variant_dict_init(&d, stats);
@@ -402,7 +392,7 @@ save(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(&s&su)", &path, &xml, &flags);
-    if (!check_flags(flags, SAVE_FLAGS, "Save", error))
+    if (!vb_bus_check_flags(flags, SAVE_FLAGS, "Save", error))
         return NULL;
     return job_reply(vb_domain_save(call->service->domains, call->dom, path, xml, flags,
                                     caller_name(call), error));
@@ -414,7 +404,7 @@ managed_save(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, SAVE_FLAGS, "ManagedSave", error))
+    if (!vb_bus_check_flags(flags, SAVE_FLAGS, "ManagedSave", error))
         return NULL;
     return job_reply(vb_domain_managed_save(call->service->domains, call->dom, flags,
                                             caller_name(call), error));
@@ -426,7 +416,7 @@ managed_save_remove(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, 0, "ManagedSaveRemove", error) ||
+    if (!vb_bus_check_flags(flags, 0, "ManagedSaveRemove", error) ||
         !vb_domain_managed_save_remove(call->service->domains, call->dom, error))
         return NULL;
     return g_variant_new("()");
@@ -439,7 +429,7 @@ core_dump(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(&su)", &path, &flags);
-    if (!check_flags(flags, DUMP_FLAGS, "CoreDump", error))
+    if (!vb_bus_check_flags(flags, DUMP_FLAGS, "CoreDump", error))
         return NULL;
     return job_reply(vb_domain_core_dump(call->service->domains, call->dom, path, flags,
                                          caller_name(call), error));

@@ -12,16 +12,6 @@
 #include "qemu-caps.h"
 #include "vb-error.h"
 
-static gboolean
-check_flags(guint32 flags, guint32 allowed, const char *method, GError **error)
-{
-    if ((flags & ~allowed) == 0)
-        return TRUE;
-    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("%s: unsupported flags 0x%x"), method,
-                flags & ~allowed);
-    return FALSE;
-}
-
 /* Names the domain for polkit rules; the parsed definition is reused. */
 static void
 define_xml_prepare(VbBusCall *call)
@@ -49,7 +39,7 @@ define_xml(VbBusCall *call, GError **error)
     g_autoptr(VbDomainObj) dom = NULL;
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
-    if (!check_flags(flags, 0, "DefineXML", error))
+    if (!vb_bus_check_flags(flags, 0, "DefineXML", error))
         return NULL;
     if (call->prepared != NULL)
         dom = vb_domain_define(call->service->domains, g_steal_pointer(&call->prepared), error);
@@ -68,7 +58,7 @@ create_xml(VbBusCall *call, GError **error)
     g_autoptr(VbDomainObj) dom = NULL;
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
-    if (!check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY, "CreateXML", error))
+    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY, "CreateXML", error))
         return NULL;
     dom = vb_domain_create_xml(call->service->domains, xml, flags,
                                call->caller != NULL ? call->caller->sender : NULL, error);
@@ -111,7 +101,7 @@ list_domains(VbBusCall *call, GError **error)
     GVariantBuilder b;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_flags(flags, VB_LIST_ALL_FLAGS, "ListDomains", error))
+    if (!vb_bus_check_flags(flags, VB_LIST_ALL_FLAGS, "ListDomains", error))
         return NULL;
     doms = vb_domain_list_collect(call->service->domains, flags);
     g_variant_builder_init(&b, G_VARIANT_TYPE("ao"));
@@ -172,8 +162,8 @@ restore(VbBusCall *call, GError **error)
     g_autofree char *job_path = NULL;
 
     g_variant_get(call->parameters, "(&s&su)", &path, &xml, &flags);
-    if (!check_flags(flags, VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED, "Restore",
-                     error))
+    if (!vb_bus_check_flags(flags, VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED,
+                            "Restore", error))
         return NULL;
     job = vb_domain_restore(call->service->domains, path, xml, flags,
                             call->caller != NULL ? call->caller->sender : NULL, error);

@@ -97,6 +97,8 @@ void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
 void vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
                          GDBusMethodInvocation *invocation, GVariant *parameters, VbJob *job);
 void vb_bus_call_return(VbBusCall *call, GVariant *value, GError *error);
+gboolean vb_bus_check_flags(guint32 flags, guint32 allowed, const char *method,
+                            GError **error);
 const VbBusMethod *vb_bus_method_lookup(const VbBusMethod *table, gsize n, const char *name);
 void vb_bus_worker_run(gpointer data, gpointer user_data);
 

@@ -39,11 +39,7 @@ vb_job_type_to_string(VbJobType type)
 int
 vb_job_type_from_string(const char *str)
 {
-    for (int i = 0; str != NULL && i < VB_JOB_LAST; i++) {
-        if (g_str_equal(job_names[i], str))
-            return i;
-    }
-    return -1;
+    return vb_enum_lookup(job_names, VB_JOB_LAST, str);
 }
 
 const char *
@@ -57,11 +53,7 @@ vb_async_job_type_to_string(VbAsyncJobType type)
 int
 vb_async_job_type_from_string(const char *str)
 {
-    for (int i = 0; str != NULL && i < VB_ASYNC_JOB_LAST; i++) {
-        if (g_str_equal(async_job_names[i], str))
-            return i;
-    }
-    return -1;
+    return vb_enum_lookup(async_job_names, VB_ASYNC_JOB_LAST, str);
 }
 
 /**

@@ -16,16 +16,6 @@ static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
     "shutting-down", "panicked", "saving",
 };
 
-static int
-table_lookup(const char *const *table, int n, const char *str)
-{
-    for (int i = 0; str != NULL && i < n; i++) {
-        if (g_str_equal(table[i], str))
-            return i;
-    }
-    return -1;
-}
-
 const char *
 vb_domain_state_to_string(VbDomainState state)
 {
@@ -37,7 +27,7 @@ vb_domain_state_to_string(VbDomainState state)
 int
 vb_domain_state_from_string(const char *str)
 {
-    return table_lookup(state_names, VB_DOMAIN_STATE_LAST, str);
+    return vb_enum_lookup(state_names, VB_DOMAIN_STATE_LAST, str);
 }
 
 const char *
@@ -51,7 +41,7 @@ vb_domain_reason_to_string(VbDomainReason reason)
 int
 vb_domain_reason_from_string(const char *str)
 {
-    return table_lookup(reason_names, VB_DOMAIN_REASON_LAST, str);
+    return vb_enum_lookup(reason_names, VB_DOMAIN_REASON_LAST, str);
 }
 
 /**

@@ -75,3 +75,22 @@ vb_error_ensure(GError **error)
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "internal error: no details");
     return FALSE;
 }
+
+/**
+ * vb_enum_lookup:
+ * @table: the names of an enum's values, in value order
+ * @n: how many
+ * @str: (nullable): a name
+ *
+ * The from_string half of every enum table: returns the value named @str,
+ * or -1 for an unknown (or %NULL) name.
+ */
+int
+vb_enum_lookup(const char *const *table, int n, const char *str)
+{
+    for (int i = 0; str != NULL && i < n; i++) {
+        if (g_str_equal(table[i], str))
+            return i;
+    }
+    return -1;
+}

@@ -36,6 +36,9 @@ typedef enum {
 GQuark vb_error_quark(void);
 
 gboolean vb_error_ensure(GError **error);
+
+/* Index of @str in the first @n entries of an enum name table, or -1. */
+int vb_enum_lookup(const char *const *table, int n, const char *str);
 void vb_error_convert(GError **error);
 
 G_END_DECLS

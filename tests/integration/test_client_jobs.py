@@ -8,7 +8,6 @@ import pty
 import re
 import select
 import signal
-import subprocess
 import sys
 import time
 import unittest
@@ -26,38 +25,7 @@ PROGRESS_LINE = re.compile(r"(?m)^save: \S+")
 
 
 @unittest.skipUnless(os.access(VIRTBUSCTL, os.X_OK), f"{VIRTBUSCTL} not built")
-class CtlJobTestCase(vbtest.VirtbusTestCase):
-    def setUp(self):
-        super().setUp()
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            for f in (p.stdout, p.stderr):
-                if f is not None:
-                    f.close()
-        super().tearDown()
-
-    def ctl(self, *args, check=True, **kw):
-        return self.run_cmd([VIRTBUSCTL, "--address", self.bus.address, *args], check=check, **kw)
-
-    def ctl_background(self, *args, **kw):
-        kw.setdefault("stdout", subprocess.PIPE)
-        kw.setdefault("stderr", subprocess.PIPE)
-        p = subprocess.Popen([VIRTBUSCTL, "--address", self.bus.address, *args], text=True, **kw)
-        self.procs.append(p)
-        return p
-
-    def assertFails(self, p, code, *fragments):
-        self.assertEqual(p.returncode, code, f"stdout={p.stdout!r} stderr={p.stderr!r}")
-        self.assertTrue(p.stderr.startswith("error: "), p.stderr)
-        for f in fragments:
-            self.assertIn(f, p.stderr)
-        self.assertNotIn("GDBus.Error", p.stderr)
-
+class CtlJobTestCase(vbtest.CtlTestCase):
     def path(self, name):
         return os.path.join(self.tmp, name)
 

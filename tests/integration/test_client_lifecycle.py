@@ -5,7 +5,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import unittest
@@ -19,37 +18,7 @@ QUERY_STATUS = '{"execute": "query-status"}'
 
 
 @unittest.skipUnless(os.access(VIRTBUSCTL, os.X_OK), f"{VIRTBUSCTL} not built")
-class CtlLifecycleTestCase(vbtest.VirtbusTestCase):
-    def setUp(self):
-        super().setUp()
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            for f in (p.stdout, p.stderr):
-                if f is not None:
-                    f.close()
-        super().tearDown()
-
-    def ctl(self, *args, check=True, **kw):
-        return self.run_cmd([VIRTBUSCTL, "--address", self.bus.address, *args], check=check, **kw)
-
-    def ctl_background(self, *args):
-        p = subprocess.Popen([VIRTBUSCTL, "--address", self.bus.address, *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.procs.append(p)
-        return p
-
-    def assertFails(self, p, code, *fragments):
-        self.assertEqual(p.returncode, code, f"stdout={p.stdout!r} stderr={p.stderr!r}")
-        self.assertTrue(p.stderr.startswith("error: "), p.stderr)
-        for f in fragments:
-            self.assertIn(f, p.stderr)
-        self.assertNotIn("GDBus.Error", p.stderr)
-
+class CtlLifecycleTestCase(vbtest.CtlTestCase):
     def write_xml(self, name, xml=None):
         path = os.path.join(self.tmp, f"{name}.xml")
         with open(path, "w") as f:

@@ -10,8 +10,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vbtest import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, Gio,  # noqa: E402
-                    GLib, SignalRecorder, VirtbusTestCase, connect, domain_xml, eventually)
+from vbtest import (BUS_NAME, DOMAIN_IFACE, Gio, GLib, SignalRecorder,  # noqa: E402
+                    VirtbusTestCase, domain_xml, eventually)
 
 UUID1 = "3d0c6c1e-7a55-4b1e-9a53-7c9bd1a0c001"
 

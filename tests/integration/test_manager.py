@@ -2,14 +2,13 @@
 """Manager and Domain objects of the real virtbusd on a private bus."""
 
 import os
-import re
 import sys
 import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(__file__))
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, GLib,  # noqa: E402
-                    SignalRecorder, VirtbusTestCase, domain_xml, eventually)
+                    SignalRecorder, VirtbusTestCase, domain_xml)
 
 UUID1 = "c7a5fdbd-cdaf-9455-926a-d65c16db1809"
 UUID2 = "0f0e2a4c-36ff-4d43-9bd0-2a4e5c0e9a11"

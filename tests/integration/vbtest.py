@@ -280,6 +280,43 @@ class VirtbusTestCase(unittest.TestCase):
         return p
 
 
+class CtlTestCase(VirtbusTestCase):
+    """Runs the real virtbusctl against the test's service."""
+
+    def setUp(self):
+        super().setUp()
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            for f in (p.stdout, p.stderr):
+                if f is not None:
+                    f.close()
+        super().tearDown()
+
+    def ctl(self, *args, check=True, **kw):
+        return self.run_cmd([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
+                            check=check, **kw)
+
+    def ctl_background(self, *args, **kw):
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        p = subprocess.Popen([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
+                             text=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def assertFails(self, p, code, *fragments):
+        self.assertEqual(p.returncode, code, f"stdout={p.stdout!r} stderr={p.stderr!r}")
+        self.assertTrue(p.stderr.startswith("error: "), p.stderr)
+        for f in fragments:
+            self.assertIn(f, p.stderr)
+        self.assertNotIn("GDBus.Error", p.stderr)
+
+
 class SignalRecorder:
     """Records signals on a connection; wait with eventually()."""
 
