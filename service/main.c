@@ -15,6 +15,8 @@
 
 typedef struct {
     GMainLoop *loop;
+    VbBusService *service;
+    gboolean autostarted;
     int exit_code;
 } Daemon;
 
@@ -32,8 +34,15 @@ on_signal(gpointer user_data)
 static void
 on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_data)
 {
+    Daemon *d = user_data;
+
     g_message("ready: serving %s", name);
     sd_notify(0, "READY=1\nSTATUS=Serving " VB_BUS_NAME);
+    /* in the background: the service answers while the domains boot */
+    if (!d->autostarted) {
+        d->autostarted = TRUE;
+        vb_bus_service_autostart(d->service);
+    }
 }
 
 static void
@@ -143,6 +152,7 @@ main(int argc, char **argv)
 
     loop = g_main_loop_new(NULL, FALSE);
     d.loop = loop;
+    d.service = service;
     g_unix_signal_add(SIGTERM, on_signal, &d);
     g_unix_signal_add(SIGINT, on_signal, &d);
     owner_id = g_bus_own_name_on_connection(connection, VB_BUS_NAME,

@@ -109,7 +109,7 @@ vb_bus_worker_run(gpointer data, gpointer user_data)
 
     if (!call->authorized) {
         call->method->prepare(call);
-        g_main_context_invoke(call->service->main_context, authorize_on_main, call);
+        vb_bus_service_queue(call->service, authorize_on_main, call);
         return;
     }
     r = g_new0(CallResult, 1);
@@ -123,7 +123,7 @@ vb_bus_worker_run(gpointer data, gpointer user_data)
     }
     /* Same priority as the publish path, queued after it: the reply
      * never overtakes the state change it reports. */
-    g_main_context_invoke(call->service->main_context, finish_on_main, r);
+    vb_bus_service_queue(call->service, finish_on_main, r);
 }
 
 static void

@@ -134,7 +134,7 @@ vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *even
     p->kind = kind;
     p->event = g_strdup(event);
     p->detail = g_strdup(detail);
-    g_main_context_invoke(service->main_context, publish_on_main, p);
+    vb_bus_service_queue(service, publish_on_main, p);
 }
 
 /* ---- methods ---- */

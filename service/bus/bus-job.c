@@ -15,7 +15,7 @@
  * on every change, and on completion: final properties, flush, Completed,
  * then the pending Wait() calls are answered. The object stays for
  * job_grace_period seconds, then leaves the bus. Main context only,
- * reached through g_main_context_invoke() from the job's thread.
+ * reached through vb_bus_service_queue() from the job's thread.
  */
 
 typedef struct {
@@ -166,7 +166,7 @@ vb_bus_job_notify(VbJob *job, VbJobNotifyKind kind, gpointer user_data)
     p->service = service;
     p->job = vb_job_ref(job);
     p->kind = kind;
-    g_main_context_invoke(service->main_context, job_publish_on_main, p);
+    vb_bus_service_queue(service, job_publish_on_main, p);
 }
 
 /* ---- methods ---- */

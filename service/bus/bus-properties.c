@@ -256,6 +256,6 @@ vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message, gbo
     s = g_new0(Stolen, 1);
     s->service = service;
     s->message = message; /* the filter passes ownership to us */
-    g_main_context_invoke(service->main_context, handle_stolen, s);
+    vb_bus_service_queue(service, handle_stolen, s);
     return NULL;
 }

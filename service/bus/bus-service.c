@@ -147,11 +147,49 @@ vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError 
         if (r > 0)
             g_message("reconnected to %u running domain%s", r, r == 1 ? "" : "s");
     }
+    /* export what was loaded before the name is owned: a client that sees
+     * the name sees every domain (publishing is queued to this context) */
+    while (g_main_context_iteration(service->main_context, FALSE))
+        ;
     /* parsing every config leaves the heap fragmented; give it back */
     malloc_trim(0);
     g_message("loaded %u persistent domain%s in %.1f ms", n, n == 1 ? "" : "s",
               (g_get_monotonic_time() - t0) / 1000.0);
     return TRUE;
+}
+
+/**
+ * vb_bus_service_autostart:
+ *
+ * Starts the autostart domains in the background. Call once the service
+ * owns its name, on the main thread.
+ */
+void
+vb_bus_service_autostart(VbBusService *service)
+{
+    vb_domain_list_autostart(service->domains);
+}
+
+/**
+ * vb_bus_service_queue:
+ * @func: runs once on the main thread; returns %G_SOURCE_REMOVE
+ *
+ * Queues @func to the main context, after everything queued before it at
+ * the same priority. Unlike g_main_context_invoke(), it never runs @func
+ * on the calling thread, also while the main loop is not running yet
+ * (reconnecting at start-up) or any more (shutdown): publishing and
+ * replies happen on the main thread only. Any thread.
+ */
+void
+vb_bus_service_queue(VbBusService *service, GSourceFunc func, gpointer data)
+{
+    GSource *source = g_idle_source_new();
+
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, func, data, NULL);
+    g_source_set_static_name(source, "virtbus: to the main thread");
+    g_source_attach(source, service->main_context);
+    g_source_unref(source);
 }
 
 /**

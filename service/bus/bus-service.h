@@ -89,6 +89,8 @@ VbBusService *vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth 
 gboolean vb_bus_service_start(VbBusService *service, GDBusConnection *connection,
                               GError **error);
 void vb_bus_service_free(VbBusService *service);
+void vb_bus_service_autostart(VbBusService *service);
+void vb_bus_service_queue(VbBusService *service, GSourceFunc func, gpointer data);
 
 /* bus-dispatch.c */
 void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,

@@ -130,7 +130,8 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
     if (existing != NULL) {
         dom = existing;
         g_mutex_lock(&dom->lock);
-        if (dom->id >= 0) {
+        /* a start that already copied the definition counts as active */
+        if (dom->id >= 0 || dom->starting) {
             vb_domain_def_free(dom->new_def);
             dom->new_def = g_steal_pointer(&def);
         } else {
@@ -182,7 +183,6 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
         return FALSE;
     g_mutex_lock(&dom->lock);
     name = g_strdup(dom->def->name);
-    active = dom->id >= 0;
     if (!dom->persistent) {
         g_mutex_unlock(&dom->lock);
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
@@ -215,6 +215,9 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
 
     g_mutex_lock(&list->lock);
     g_mutex_lock(&dom->lock);
+    /* decided again under the lock: a start may have begun or failed
+     * meanwhile (start_rollback() removes a domain left transient) */
+    active = dom->id >= 0 || dom->starting;
     dom->persistent = FALSE;
     dom->autostart = FALSE;
     g_clear_pointer(&dom->new_def, vb_domain_def_free);

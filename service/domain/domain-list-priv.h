@@ -6,11 +6,12 @@
 G_BEGIN_DECLS
 
 /*
- * Lock order: define_lock, then lock, then a domain's lock.
- * @lock guards only the two tables and is held for hash operations; the
- * main thread may take it. @define_lock serializes the changes that write
- * configs to disk (define, undefine, autostart) and is taken by workers
- * only, so the main thread never waits for disk I/O.
+ * Lock order: define_lock, then lock, then a domain's lock, then
+ * ports_lock (a leaf: nothing is taken under it). @lock guards only the
+ * two tables and is held for hash operations; the main thread may take
+ * it. @define_lock serializes the changes that write configs to disk
+ * (define, undefine, autostart) and is taken by workers only, so the main
+ * thread never waits for disk I/O. See docs/threads.md.
  */
 struct _VbDomainList {
     GMutex lock;
@@ -24,12 +25,14 @@ struct _VbDomainList {
     const VbConfig *config;
     GThreadPool *event_pool; /* runs each domain's event queue, one task per domain */
     gint next_id;            /* atomic: runtime ids, never reused in a run */
-    GHashTable *used_ports;  /* under lock: ports held by our domains */
+    GMutex ports_lock;       /* a leaf lock: guards used_ports only */
+    GHashTable *used_ports;  /* under ports_lock: ports held by our domains */
     VbJobNotifyFunc job_notify;
     gpointer job_notify_data;
-    guint job_threads;       /* under lock: async job threads running */
+    guint job_threads;       /* under lock: async job threads (and the autostart
+                                thread) running */
     GCond job_threads_cond;  /* signalled when one ends */
-    gboolean shutting_down;  /* under lock: job threads leave QEMU as it is and stop */
+    gint shutting_down;      /* atomic: job threads leave QEMU as it is and stop */
 };
 
 void vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
@@ -41,6 +44,7 @@ void vb_domain_def_warn_unknown(const VbDomainDef *def);
 /* domain-process.c */
 void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
 void vb_domain_log_append(VbDomainList *list, const char *name, const char *text);
+void vb_domain_process_detach(VbDomainObj *dom);
 gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
                                     const char *monitor_path, GError **error);
 

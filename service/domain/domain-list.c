@@ -31,6 +31,7 @@ vb_domain_list_new(const VbPaths *paths, const VbConfig *config, VbDomainPathFun
     list->event_pool = g_thread_pool_new(vb_domain_events_run, list, 4, FALSE, NULL);
     g_mutex_init(&list->lock);
     g_mutex_init(&list->define_lock);
+    g_mutex_init(&list->ports_lock);
     g_cond_init(&list->job_threads_cond);
     list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify)vb_domain_obj_unref);
@@ -49,11 +50,19 @@ vb_domain_list_free(VbDomainList *list)
         return;
     /* async job threads stop at their next step and leave QEMU as it is:
      * the next start of the service recovers their jobs */
+    g_atomic_int_set(&list->shutting_down, TRUE);
     g_mutex_lock(&list->lock);
-    list->shutting_down = TRUE;
     while (list->job_threads > 0)
         g_cond_wait(&list->job_threads_cond, &list->lock);
     g_mutex_unlock(&list->lock);
+    /* no monitor or process-exit callback may run on a freed list: stop
+     * them (QEMU keeps running), then let queued events finish */
+    {
+        g_autoptr(GPtrArray) all = vb_domain_list_collect(list, 0);
+
+        for (guint i = 0; i < all->len; i++)
+            vb_domain_process_detach(all->pdata[i]);
+    }
     g_thread_pool_free(list->event_pool, FALSE, TRUE);
     if (list->used_ports != NULL)
         g_hash_table_destroy(list->used_ports);
@@ -61,6 +70,7 @@ vb_domain_list_free(VbDomainList *list)
     g_hash_table_destroy(list->by_uuid);
     g_mutex_clear(&list->lock);
     g_mutex_clear(&list->define_lock);
+    g_mutex_clear(&list->ports_lock);
     g_cond_clear(&list->job_threads_cond);
     g_free(list);
 }
@@ -98,9 +108,8 @@ vb_domain_list_job_notify(VbDomainList *list, VbJob *job, VbJobNotifyKind kind)
 gboolean
 vb_domain_list_shutting_down(VbDomainList *list)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
-
-    return list->shutting_down;
+    /* atomic, not under a lock: callers may hold a domain's lock */
+    return g_atomic_int_get(&list->shutting_down);
 }
 
 /* Returns: (transfer full): <save_dir>/<name>.save, the managed save image. */
@@ -151,8 +160,17 @@ guint
 vb_domain_list_load_configs(VbDomainList *list)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) entries = vb_store_read_dir(list->paths->config_dir, ".xml", &error);
+    g_autoptr(GPtrArray) entries = NULL;
     guint loaded = 0;
+    const char *const dirs[] = { list->paths->config_dir, list->paths->autostart_dir,
+                                 list->paths->run_dir,    list->paths->data_dir,
+                                 list->paths->caps_dir,   list->paths->save_dir,
+                                 list->paths->snapshot_dir };
+
+    /* what writes interrupted by a crash left (status temps hold secrets) */
+    for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++)
+        vb_store_remove_stale_temps(dirs[i]);
+    entries = vb_store_read_dir(list->paths->config_dir, ".xml", &error);
 
     if (entries == NULL) {
         g_warning("cannot load domain configs: %s", error->message);
@@ -344,4 +362,52 @@ vb_domain_list_count(VbDomainList *list)
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
 
     return g_hash_table_size(list->by_uuid);
+}
+
+static gpointer
+autostart_thread(gpointer data)
+{
+    VbDomainList *list = data;
+    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_AUTOSTART |
+                                                             VB_LIST_INACTIVE);
+
+    for (guint i = 0; i < doms->len && !vb_domain_list_shutting_down(list); i++) {
+        VbDomainObj *dom = doms->pdata[i];
+        g_autoptr(GError) error = NULL;
+        g_autofree char *name = vb_domain_obj_get_name(dom);
+        gboolean autostart;
+
+        /* changed since it was collected? */
+        g_mutex_lock(&dom->lock);
+        autostart = dom->autostart && dom->id < 0 && !dom->removed;
+        g_mutex_unlock(&dom->lock);
+        if (!autostart)
+            continue;
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "autostarting");
+        /* a managed save image is restored, as Start does */
+        if (!vb_domain_start(list, dom, 0, NULL, &error))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "autostart failed: %s", error->message);
+    }
+    g_mutex_lock(&list->lock);
+    list->job_threads--;
+    g_cond_broadcast(&list->job_threads_cond);
+    g_mutex_unlock(&list->lock);
+    return NULL;
+}
+
+/**
+ * vb_domain_list_autostart:
+ *
+ * Starts every inactive domain marked autostart (restoring its managed
+ * save image when it has one), one after the other on a thread of its
+ * own, so the service answers calls meanwhile. A failure is logged and
+ * the next domain started. Call once, when the service owns its name.
+ */
+void
+vb_domain_list_autostart(VbDomainList *list)
+{
+    g_mutex_lock(&list->lock);
+    list->job_threads++; /* vb_domain_list_free() waits for it */
+    g_mutex_unlock(&list->lock);
+    g_thread_unref(g_thread_new("vb-autostart", autostart_thread, list));
 }

@@ -131,6 +131,9 @@ struct _VbDomainObj {
     gboolean persistent;    /* under lock */
     gboolean autostart;     /* under lock */
     gboolean removed;       /* under lock: gone from the list; calls fail with NoDomain */
+    gboolean starting;      /* under lock: a start runs (it holds the job and copied
+                               @def): DefineXML sets @new_def, Undefine leaves it
+                               transient, as for an active domain */
     gboolean has_managed_save; /* under lock: <save_dir>/<name>.save exists */
 
     VbDomainJob job;

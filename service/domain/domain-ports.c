@@ -43,7 +43,7 @@ port_is_free(guint port)
 int
 vb_domain_ports_acquire(VbDomainList *list, guint min, guint max, GError **error)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->ports_lock);
 
     if (list->used_ports == NULL)
         list->used_ports = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -57,11 +57,14 @@ vb_domain_ports_acquire(VbDomainList *list, guint min, guint max, GError **error
     return -1;
 }
 
-/* Gives back a port from vb_domain_ports_acquire(); -1 is ignored. */
+/*
+ * Gives back a port from vb_domain_ports_acquire(); -1 is ignored. Takes
+ * only the leaf ports_lock, so any thread may call it, with any lock held.
+ */
 void
 vb_domain_ports_release(VbDomainList *list, int port)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->ports_lock);
 
     if (port > 0 && list->used_ports != NULL)
         g_hash_table_remove(list->used_ports, GUINT_TO_POINTER(port));

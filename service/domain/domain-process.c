@@ -236,6 +236,7 @@ static void
 start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
 {
     RunCtx *mon_ctx;
+    gboolean transient;
 
     if (st->mon != NULL)
         vb_qemu_monitor_close(st->mon);
@@ -257,11 +258,24 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     g_clear_pointer(&dom->autodestroy_owner, g_free);
     dom->id = -1;
     dom->run = 0; /* events of the failed run are stale */
+    dom->starting = FALSE;
     vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, VB_DOMAIN_REASON_FAILED);
+    /* a DefineXML during the start applies now */
+    if (dom->new_def != NULL) {
+        vb_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&dom->new_def);
+    }
+    /* an Undefine during the start left it transient: it goes */
+    transient = !dom->persistent;
     g_mutex_unlock(&dom->lock);
     vb_domain_status_remove(list, dom);
     log_line(st->log_fd, "start failed; cleaned up");
-    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "failed");
+    if (transient) {
+        vb_domain_list_remove(list, dom);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_REMOVED, "stopped", "failed");
+    } else {
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "failed");
+    }
 }
 
 static gboolean
@@ -344,16 +358,10 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     st->ctx->dom = vb_domain_obj_ref(dom);
     st->ctx->run = st->run;
 
-    /* the process holds a reference on the context until its exit callback */
-    run_ctx_ref(st->ctx);
-    st->proc = vb_qemu_process_spawn((const char *const *)argv, st->runtime_dir, st->log_fd,
-                                     on_process_exit, st->ctx, error);
-    if (st->proc == NULL) {
-        run_ctx_unref(st->ctx);
-        return FALSE;
-    }
+    /* The start is on disk before QEMU exists: a service killed from here
+     * on finds the status XML (marked "starting") at its next start and
+     * kills whatever QEMU this start left, instead of losing track of it. */
     g_mutex_lock(&dom->lock);
-    dom->proc = vb_qemu_process_ref(st->proc);
     dom->caps = vb_qemu_caps_ref(st->caps);
     g_free(dom->runtime_dir);
     dom->runtime_dir = g_strdup(st->runtime_dir);
@@ -376,6 +384,21 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     dom->autodestroy_owner = (flags & VB_START_AUTODESTROY) ? g_strdup(owner) : NULL;
     vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_STARTING_UP);
     g_mutex_unlock(&dom->lock);
+    if (!vb_domain_status_save(list, dom, error))
+        return FALSE;
+
+    /* the process holds a reference on the context until its exit callback */
+    run_ctx_ref(st->ctx);
+    st->proc = vb_qemu_process_spawn((const char *const *)argv, st->runtime_dir, st->log_fd,
+                                     on_process_exit, st->ctx, error);
+    if (st->proc == NULL) {
+        run_ctx_unref(st->ctx);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    dom->proc = vb_qemu_process_ref(st->proc);
+    g_mutex_unlock(&dom->lock);
+    /* now with the pid (QEMU also writes it to the pidfile) */
     return vb_domain_status_save(list, dom, error);
 }
 
@@ -497,12 +520,21 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
     gboolean paused = (flags & VB_START_PAUSED) != 0 || incoming;
 
     g_mutex_lock(&dom->lock);
-    if (dom->id >= 0) {
+    if (dom->removed) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "domain '%s' was undefined",
+                    dom->def->name);
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    if (dom->id >= 0 || dom->starting) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is already running",
                     dom->def->name);
         g_mutex_unlock(&dom->lock);
         return FALSE;
     }
+    /* from here on a DefineXML goes to new_def and an Undefine leaves the
+     * domain transient: the definition copied below is the one QEMU runs */
+    dom->starting = TRUE;
     g_mutex_unlock(&dom->lock);
 
     if (!start_prepare(list, dom, &st, incoming, &argv, error) ||
@@ -521,7 +553,9 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
     }
 
     g_mutex_lock(&dom->lock);
-    /* the persistent definition stays aside; the live one may change */
+    dom->starting = FALSE;
+    /* the persistent definition stays aside (a DefineXML during the start
+     * already put the newer one there); the live one may change */
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
     if (!incoming) {
@@ -615,6 +649,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     g_autofree char *runtime_dir = NULL, *monitor_path = NULL, *pidfile = NULL, *name = NULL;
     RunCtx *mon_ctx;
     gboolean transient;
+    int display_port;
 
     g_mutex_lock(&dom->lock);
     if (dom->id < 0) {
@@ -658,7 +693,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     dom->run = 0;
     g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
     g_clear_pointer(&dom->autodestroy_owner, g_free);
-    vb_domain_ports_release(list, dom->display_port);
+    display_port = dom->display_port;
     dom->display_port = -1;
     dom->taint = 0;
     dom->fake_reboot = dom->got_shutdown = dom->destroying = dom->stopping = FALSE;
@@ -669,6 +704,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     }
     transient = !dom->persistent;
     g_mutex_unlock(&dom->lock);
+    /* never under the domain lock (docs/threads.md, Locks) */
+    vb_domain_ports_release(list, display_port);
 
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "stopped (%s)", vb_domain_reason_to_string(reason));
     if (transient) {
@@ -814,6 +851,34 @@ apply_qemu_status(VbDomainObj *dom, JsonNode *status)
     } else if (dom->state != VB_DOMAIN_STATE_PAUSED) {
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_UNKNOWN);
     }
+}
+
+/**
+ * vb_domain_process_detach:
+ *
+ * Stops the callbacks of @dom's run (QMP events, the monitor's end, the
+ * process exit) and leaves QEMU running: the service is stopping, and
+ * its next start reconnects. Once this returns, no callback of the run is
+ * running or will run, so the list they point to may be freed. Any
+ * thread but the monitor and process-watch threads.
+ */
+void
+vb_domain_process_detach(VbDomainObj *dom)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(VbQemuProcess) proc = NULL;
+    RunCtx *mon_ctx;
+
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    mon_ctx = g_steal_pointer(&dom->mon_ctx);
+    proc = dom->proc != NULL ? vb_qemu_process_ref(dom->proc) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon != NULL)
+        vb_qemu_monitor_close(mon);
+    run_ctx_unref(mon_ctx); /* no monitor callback runs after close */
+    if (proc != NULL)
+        run_ctx_unref(vb_qemu_process_detach(proc));
 }
 
 /**

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <libxml/parser.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <libxml/tree.h>
 #include <string.h>
 
@@ -35,6 +40,7 @@ typedef struct {
     char *async_phase;
     gboolean was_running;
     char *temp_file;
+    gboolean starting;  /* the start never finished */
 } Status;
 
 static void
@@ -113,7 +119,7 @@ parse_status(const char *contents, Status *s, GError **error)
     xmlDoc *doc = xmlReadMemory(contents, (int)strlen(contents), "status.xml", NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
-    g_autofree char *id = NULL, *pid = NULL;
+    g_autofree char *id = NULL, *pid = NULL, *starting = NULL;
 
     if (root == NULL || !xmlStrEqual(root->name, (const xmlChar *)"domstatus")) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "not a domain status file");
@@ -124,14 +130,20 @@ parse_status(const char *contents, Status *s, GError **error)
     s->reason = prop(root, "reason");
     id = prop(root, "id");
     pid = prop(root, "pid");
+    starting = prop(root, "starting");
     s->id = id != NULL ? atoi(id) : -1;
     s->pid = pid != NULL ? (pid_t)atoi(pid) : 0;
+    /* older status files: written after the spawn, with this reason */
+    s->starting = g_strcmp0(starting, "yes") == 0 ||
+                  g_strcmp0(s->reason, vb_domain_reason_to_string(
+                                           VB_DOMAIN_REASON_STARTING_UP)) == 0;
     for (xmlNode *n = root->children; n != NULL; n = n->next) {
         if (n->type == XML_ELEMENT_NODE)
             parse_child(doc, n, s);
     }
     xmlFreeDoc(doc);
-    if (s->pid <= 0 || s->id < 0 || s->monitor_path == NULL || s->def_xml == NULL) {
+    if ((s->pid <= 0 && !s->starting) || s->id < 0 || s->monitor_path == NULL ||
+        s->def_xml == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
                     "status file lacks pid, id, monitor or definition");
         return FALSE;
@@ -159,6 +171,86 @@ same_qemu(pid_t pid, const char *binary, const char *uuid)
     return has_uuid;
 }
 
+/* The pid in QEMU's pidfile, or 0. */
+static pid_t
+read_pidfile(const char *pidfile)
+{
+    g_autofree char *contents = NULL;
+    gint64 pid;
+
+    if (pidfile == NULL || !g_file_get_contents(pidfile, &contents, NULL, NULL))
+        return 0;
+    pid = g_ascii_strtoll(g_strstrip(contents), NULL, 10);
+    return pid > 1 && pid <= G_MAXINT ? (pid_t)pid : 0;
+}
+
+/* Whether @pid's command line has "-pidfile @pidfile": a QEMU of this start. */
+static gboolean
+has_pidfile_arg(pid_t pid, const char *pidfile)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &cmdline, &len, NULL))
+        return FALSE;
+    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
+        gsize next = off + strlen(cmdline + off) + 1;
+
+        if (g_str_equal(cmdline + off, "-pidfile") && next < len)
+            return g_str_equal(cmdline + next, pidfile);
+    }
+    return FALSE;
+}
+
+/*
+ * The QEMU of a start that never finished (the service was killed while
+ * starting it): the pid the status recorded, else the pidfile's, else any
+ * process started with this domain's pidfile (QEMU had not written it
+ * yet). Returns 0 when there is none.
+ */
+static pid_t
+find_unfinished_qemu(const Status *s, const char *uuid)
+{
+    g_autoptr(GDir) proc = NULL;
+    const char *entry;
+    pid_t pid;
+
+    if (s->pid > 0 && same_qemu(s->pid, NULL, uuid))
+        return s->pid;
+    pid = read_pidfile(s->pidfile);
+    if (pid > 0 && same_qemu(pid, NULL, uuid))
+        return pid;
+    if (s->pidfile == NULL || (proc = g_dir_open("/proc", 0, NULL)) == NULL)
+        return 0;
+    while ((entry = g_dir_read_name(proc)) != NULL) {
+        gint64 n = g_ascii_strtoll(entry, NULL, 10);
+
+        if (n > 1 && n <= G_MAXINT && n != getpid() && has_pidfile_arg((pid_t)n, s->pidfile) &&
+            same_qemu((pid_t)n, NULL, uuid))
+            return (pid_t)n;
+    }
+    return 0;
+}
+
+/* SIGKILLs @pid (through a pidfd: exactly that process) and waits for its end. */
+static void
+kill_and_wait(pid_t pid, const char *name)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    if (fd < 0)
+        return; /* already gone */
+    if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "cannot kill QEMU (pid %d): %s", (int)pid,
+                      g_strerror(errno));
+    else if (poll(&pfd, 1, 10000) <= 0)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "QEMU (pid %d) did not exit after SIGKILL",
+                      (int)pid);
+    close(fd);
+}
+
 static void
 remove_leftovers(VbDomainList *list, const Status *s, const char *name)
 {
@@ -179,6 +271,9 @@ remove_leftovers(VbDomainList *list, const Status *s, const char *name)
         }
         g_rmdir(s->runtime_dir);
     }
+    /* the partial file of an async job whose QEMU is gone */
+    if (s->temp_file != NULL)
+        g_unlink(s->temp_file);
     vb_store_remove(status, NULL);
 }
 
@@ -329,6 +424,27 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         return FALSE;
     }
     vb_uuid_format(live->uuid, uuid);
+    if (s.starting) {
+        /* as libvirt does: a QEMU whose start never finished is killed, not
+         * taken back; the domain is shut off (a transient one is gone) */
+        pid_t pid = find_unfinished_qemu(&s, uuid);
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
+                      "its start was interrupted by the service's end; %s",
+                      pid > 0 ? "killing the QEMU it left" : "no QEMU was left");
+        if (pid > 0)
+            kill_and_wait(pid, live->name);
+        remove_leftovers(list, &s, live->name);
+        dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+        if (dom != NULL) {
+            g_mutex_lock(&dom->lock);
+            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, VB_DOMAIN_REASON_FAILED);
+            g_mutex_unlock(&dom->lock);
+            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "failed");
+        }
+        status_clear(&s);
+        return FALSE;
+    }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
                       "its QEMU (pid %d) ended while the service was down", (int)s.pid);

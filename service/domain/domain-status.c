@@ -45,8 +45,12 @@ format_status(VbDomainObj *dom, GError **error)
         return NULL;
     append_attr(buf, "state", vb_domain_state_to_string(dom->state));
     append_attr(buf, "reason", vb_domain_reason_to_string(dom->reason));
-    g_string_append_printf(buf, " id='%d' pid='%d'>\n", dom->id,
+    g_string_append_printf(buf, " id='%d' pid='%d'", dom->id,
                            dom->proc != NULL ? (int)vb_qemu_process_get_pid(dom->proc) : 0);
+    /* a start that has not finished: a restarted service kills its QEMU */
+    if (dom->starting)
+        g_string_append(buf, " starting='yes'");
+    g_string_append(buf, ">\n");
     g_string_append(buf, "  <monitor");
     append_attr(buf, "path", dom->monitor_path != NULL ? dom->monitor_path : "");
     g_string_append(buf, "/>\n  <runtime");

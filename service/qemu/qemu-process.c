@@ -28,16 +28,20 @@ struct _VbQemuProcess {
     gboolean exited;  /* under lock */
     int status;       /* under lock */
     int pidfd;        /* attached processes only, else -1 */
-    VbQemuProcessExitFunc on_exit;
+    VbQemuProcessExitFunc on_exit; /* under lock: NULL once called or detached */
     gpointer user_data;
+    gboolean in_callback; /* under lock: the exit callback runs */
 };
 
 static GMainContext *watch_context;
+static GThread *watch_thread_self;
 
 static gpointer
 watch_thread(gpointer data)
 {
     GMainLoop *loop = g_main_loop_new(data, FALSE);
+
+    g_atomic_pointer_set(&watch_thread_self, g_thread_self());
 
     g_main_context_push_thread_default(data);
     g_main_loop_run(loop);
@@ -60,14 +64,46 @@ static void
 child_exited(GPid pid, gint status, gpointer user_data)
 {
     VbQemuProcess *proc = user_data;
+    VbQemuProcessExitFunc on_exit;
 
     g_mutex_lock(&proc->lock);
     proc->exited = TRUE;
     proc->status = status;
+    on_exit = g_steal_pointer(&proc->on_exit);
+    proc->in_callback = on_exit != NULL;
     g_cond_broadcast(&proc->cond);
     g_mutex_unlock(&proc->lock);
-    if (proc->on_exit != NULL)
-        proc->on_exit(proc, status, proc->user_data);
+    if (on_exit == NULL)
+        return;
+    on_exit(proc, status, proc->user_data);
+    g_mutex_lock(&proc->lock);
+    proc->in_callback = FALSE;
+    g_cond_broadcast(&proc->cond);
+    g_mutex_unlock(&proc->lock);
+}
+
+/**
+ * vb_qemu_process_detach:
+ *
+ * Stops watching for the exit: once this returns, the exit callback does
+ * not run and never will (it waits for a callback already running). The
+ * process itself is left alone. Used when the service stops and leaves
+ * QEMU running. Any thread but the watch thread.
+ *
+ * Returns: (transfer full) (nullable): the callback's user data when the
+ *   callback never ran (the caller drops what it held), else %NULL.
+ */
+gpointer
+vb_qemu_process_detach(VbQemuProcess *proc)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&proc->lock);
+    gpointer data = proc->on_exit != NULL ? proc->user_data : NULL;
+
+    g_return_val_if_fail(g_thread_self() != g_atomic_pointer_get(&watch_thread_self), NULL);
+    proc->on_exit = NULL;
+    while (proc->in_callback)
+        g_cond_wait(&proc->cond, &proc->lock);
+    return data;
 }
 
 static void

@@ -21,6 +21,7 @@ VbQemuProcess *vb_qemu_process_spawn(const char *const *argv, const char *home, 
 VbQemuProcess *vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit,
                                       gpointer user_data, GError **error);
 pid_t vb_qemu_process_get_pid(VbQemuProcess *proc);
+gpointer vb_qemu_process_detach(VbQemuProcess *proc);
 gboolean vb_qemu_process_has_exited(VbQemuProcess *proc, int *out_status);
 gboolean vb_qemu_process_wait(VbQemuProcess *proc, guint timeout_ms);
 gboolean vb_qemu_process_signal(VbQemuProcess *proc, int sig);

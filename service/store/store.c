@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -133,6 +134,68 @@ vb_store_remove(const char *path, GError **error)
         return set_errno_error(error, errno, "remove", path);
     }
     return fsync_dir(path, error);
+}
+
+/**
+ * vb_store_is_temp_name:
+ * @name: a file name, without directory
+ *
+ * Whether @name is one of the service's temporary files: ".NAME.XXXXXX"
+ * of vb_store_write_atomic(), or ".NAME.vbpart-XXXXXX" of a partial save
+ * or dump image (X: the letters and digits mkstemp() uses).
+ */
+gboolean
+vb_store_is_temp_name(const char *name)
+{
+    gsize len = strlen(name);
+
+    if (len < 9 || name[0] != '.' || (name[len - 7] != '.' && name[len - 7] != '-'))
+        return FALSE;
+    if (name[len - 7] == '-' && (len < 15 || strncmp(name + len - 14, ".vbpart", 7) != 0))
+        return FALSE;
+    for (gsize i = len - 6; i < len; i++) {
+        if (!g_ascii_isalnum(name[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_store_remove_stale_temps:
+ * @dir: a directory only the service writes to
+ *
+ * Removes what writes interrupted by a crash left in @dir: temporary files
+ * of atomic writes (they may hold a domain's XML with its secrets) and
+ * partial images. Only regular files are removed, never what a symlink
+ * points to. Call at start-up, before anything writes to @dir.
+ *
+ * Returns: how many files were removed.
+ */
+guint
+vb_store_remove_stale_temps(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    guint n = 0;
+
+    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+        g_autofree char *path = NULL;
+        GStatBuf st;
+
+        if (!vb_store_is_temp_name(name))
+            continue;
+        path = g_build_filename(dir, name, NULL);
+        if (g_lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (g_unlink(path) == 0) {
+            g_message("removed '%s', left by an interrupted write", path);
+            n++;
+        } else {
+            g_warning("cannot remove '%s', left by an interrupted write: %s", path,
+                      g_strerror(errno));
+        }
+    }
+    return n;
 }
 
 void

@@ -17,6 +17,8 @@ typedef struct {
 void vb_store_entry_free(VbStoreEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbStoreEntry, vb_store_entry_free)
 
+guint vb_store_remove_stale_temps(const char *dir);
+gboolean vb_store_is_temp_name(const char *name);
 GPtrArray *vb_store_read_dir(const char *dir, const char *suffix, GError **error);
 
 /* Test hook: the writing process _exit()s at this point, as a crash would. */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vb-error.h"
 #include "vb-paths.h"
@@ -84,11 +86,23 @@ vb_paths_ensure(const VbPaths *p, GError **error)
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
+        GStatBuf st;
+
         if (g_mkdir_with_parents(dirs[i].dir, dirs[i].mode) < 0) {
             int saved = errno;
 
             g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create directory '%s': %s",
                         dirs[i].dir, g_strerror(saved));
+            return FALSE;
+        }
+        /* one made earlier with looser permissions would show status
+         * files and configs (with their secrets) to other users */
+        if (g_stat(dirs[i].dir, &st) == 0 && st.st_uid == geteuid() &&
+            (st.st_mode & 07777 & ~dirs[i].mode) != 0 && chmod(dirs[i].dir, dirs[i].mode) < 0) {
+            int saved = errno;
+
+            g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot restrict directory '%s' to %04o: %s",
+                        dirs[i].dir, dirs[i].mode, g_strerror(saved));
             return FALSE;
         }
     }
