@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "domain-list.h"
+#include "domain-list-priv.h"
 #include "vb-error.h"
 
 static GPtrArray *logged; /* warnings seen, as text */
@@ -159,6 +160,65 @@ test_load_skips_bad(Fixture *f, gconstpointer data)
     vb_domain_list_free(fresh);
 }
 
+typedef struct {
+    VbDomainList *list;
+    VbDomainObj *dom;
+    gint done;
+} TeardownRun;
+
+static gpointer
+teardown_thread(gpointer data)
+{
+    TeardownRun *t = data;
+
+    vb_domain_teardown(t->list, t->dom, VB_DOMAIN_REASON_DESTROYED);
+    g_atomic_int_set(&t->done, 1);
+    return NULL;
+}
+
+/*
+ * The lock order (docs/threads.md): list lock, then a domain's lock. A
+ * domain that stops while a DefineXML holds the list lock and wants the
+ * domain's lock (check_conflicts) must not wait for the list lock with
+ * its own domain lock held: that deadlocked the whole service when the
+ * end of a run released its display port under the domain lock.
+ */
+static void
+test_teardown_lock_order(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbDomainObj) dom = vb_domain_define_xml(f->list, XML("vm1", U1), &error);
+    TeardownRun t = { f->list, dom, 0 };
+    GThread *thread;
+    gint64 deadline;
+    gboolean got_domain_lock = FALSE;
+
+    g_assert_no_error(error);
+    g_mutex_lock(&dom->lock);
+    dom->id = 7;
+    dom->display_port = 5999;
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_BOOTED);
+    g_mutex_unlock(&dom->lock);
+
+    g_mutex_lock(&f->list->lock); /* as DefineXML's conflict check does */
+    thread = g_thread_new("teardown", teardown_thread, &t);
+    /* the teardown finishes although the list lock is held ... */
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (!g_atomic_int_get(&t.done) && g_get_monotonic_time() < deadline)
+        g_usleep(1000);
+    /* ... and the domain's lock is free for the holder of the list lock */
+    got_domain_lock = g_mutex_trylock(&dom->lock);
+    if (got_domain_lock)
+        g_mutex_unlock(&dom->lock);
+    g_mutex_unlock(&f->list->lock); /* lets a wrong-order teardown finish */
+    g_thread_join(thread);
+    g_assert_true(g_atomic_int_get(&t.done));
+    g_assert_true(got_domain_lock);
+    g_assert_cmpint(dom->id, ==, -1);
+    g_assert_cmpint(dom->state, ==, VB_DOMAIN_STATE_SHUTOFF);
+    g_assert_cmpstr(f->events->pdata[f->events->len - 1], ==, "1:stopped/destroyed");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -170,5 +230,7 @@ main(int argc, char **argv)
                test_define_undefine, teardown);
     g_test_add("/domain/list/load-skips-corrupt-config", Fixture, NULL, setup,
                test_load_skips_bad, teardown);
+    g_test_add("/domain/list/teardown-follows-lock-order", Fixture, NULL, setup,
+               test_teardown_lock_order, teardown);
     return g_test_run();
 }

@@ -125,6 +125,54 @@ test_crash_before_rename_keeps_old(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_cmpuint(entries->len, ==, 1);
     g_assert_cmpstr(((VbStoreEntry *)entries->pdata[0])->contents, ==, "<old/>");
+    /* the next start of the service removes it: it may hold secrets */
+    g_assert_cmpuint(vb_store_remove_stale_temps(f->dir), ==, 1);
+    g_assert_cmpuint(count_hidden(f->dir), ==, 0);
+    assert_contents(f->file, "<old/>");
+}
+
+static void
+test_stale_temps(Fixture *f, gconstpointer data)
+{
+    const char *const temps[] = { ".vm1.xml.a1B2c3", ".vm1.save.vbpart-Zz09aa", NULL };
+    const char *const kept[] = { ".vm1.xml.a1B2c", ".vm1.xml.a1B2c!", "vm1.xml.a1B2c3",
+                                 ".hidden", ".x.vbpart-", ".vm1.xml-a1B2c3", NULL };
+    g_autofree char *sub = g_build_filename(f->dir, ".vm2.xml.QQQQQQ", NULL);
+    g_autofree char *link = g_build_filename(f->dir, ".vm3.xml.LLLLLL", NULL);
+
+    for (guint i = 0; temps[i] != NULL; i++) {
+        g_autofree char *p = g_build_filename(f->dir, temps[i], NULL);
+
+        g_assert_true(vb_store_is_temp_name(temps[i]));
+        g_assert_true(g_file_set_contents(p, "secret", -1, NULL));
+    }
+    for (guint i = 0; kept[i] != NULL; i++) {
+        g_autofree char *p = g_build_filename(f->dir, kept[i], NULL);
+
+        g_assert_false(vb_store_is_temp_name(kept[i]));
+        g_assert_true(g_file_set_contents(p, "keep", -1, NULL));
+    }
+    /* a directory or a symlink with such a name is not ours to remove */
+    g_assert_cmpint(g_mkdir(sub, 0700), ==, 0);
+    g_assert_cmpint(symlink(f->file, link), ==, 0);
+    g_assert_true(g_file_set_contents(f->file, "<target/>", -1, NULL));
+
+    g_assert_cmpuint(vb_store_remove_stale_temps(f->dir), ==, 2);
+    for (guint i = 0; temps[i] != NULL; i++) {
+        g_autofree char *p = g_build_filename(f->dir, temps[i], NULL);
+
+        g_assert_false(g_file_test(p, G_FILE_TEST_EXISTS));
+    }
+    for (guint i = 0; kept[i] != NULL; i++) {
+        g_autofree char *p = g_build_filename(f->dir, kept[i], NULL);
+
+        g_assert_true(g_file_test(p, G_FILE_TEST_EXISTS));
+    }
+    g_assert_true(g_file_test(sub, G_FILE_TEST_IS_DIR));
+    g_assert_true(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
+    assert_contents(f->file, "<target/>");
+    g_unlink(link);
+    g_assert_cmpuint(vb_store_remove_stale_temps("/nonexistent/dir"), ==, 0);
 }
 
 static void
@@ -181,6 +229,8 @@ main(int argc, char **argv)
                test_crash_before_rename_keeps_old, fixture_teardown);
     g_test_add("/store/write/crash-after-rename-has-new", Fixture, NULL, fixture_setup,
                test_crash_after_rename_has_new, fixture_teardown);
+    g_test_add("/store/stale-temps-removed", Fixture, NULL, fixture_setup, test_stale_temps,
+               fixture_teardown);
     g_test_add("/store/read-dir", Fixture, NULL, fixture_setup, test_read_dir,
                fixture_teardown);
     return g_test_run();
