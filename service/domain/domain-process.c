@@ -313,11 +313,6 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
 
         st->pidfile = g_build_filename(list->paths->run_dir, pidbase, NULL);
     }
-    if (g_mkdir_with_parents(st->runtime_dir, 0700) < 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create '%s': %s", st->runtime_dir,
-                    g_strerror(errno));
-        return FALSE;
-    }
     params.id = st->id;
     params.monitor_path = st->monitor_path;
     params.pidfile = st->pidfile;
@@ -386,6 +381,12 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     g_mutex_unlock(&dom->lock);
     if (!vb_domain_status_save(list, dom, error))
         return FALSE;
+    /* only now: a kill before this leaves nothing a restart cannot find */
+    if (g_mkdir_with_parents(st->runtime_dir, 0700) < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create '%s': %s", st->runtime_dir,
+                    g_strerror(errno));
+        return FALSE;
+    }
 
     /* the process holds a reference on the context until its exit callback */
     run_ctx_ref(st->ctx);
