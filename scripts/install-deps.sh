@@ -7,7 +7,7 @@ PKGS="
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
   libpolkit-gobject-1-dev polkitd libsystemd-dev
   dbus dbus-daemon python3 python3-dbus python3-gi
-  gettext util-linux procps systemd qemu-system-x86 zstd scdoc
+  gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
 "
 missing=""
 for p in $PKGS; do
