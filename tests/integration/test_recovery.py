@@ -21,11 +21,13 @@ from vbtest import (BUS_NAME, DOMAIN_IFACE, DBusCallError, GLib, MINIMAL_XML,  #
 U1 = "5e1d0c6c-7a55-4b1e-9a53-7c9bd1a0e001"
 U2 = "5e1d0c6c-7a55-4b1e-9a53-7c9bd1a0e002"
 
-# An emulator that takes its time before it becomes QEMU, so that a call can
-# be made while a start is in progress. It keeps its own path as argv[0].
+# An emulator whose capability probe (the first thing a start does with a
+# new binary, before it spawns QEMU) takes its time, so that a call can be
+# made while a start is in progress. It keeps its own path as argv[0].
 SLOW_EMULATOR = """#!/bin/bash
 case " $* " in
-  *" -uuid "*) touch "{marker}"; sleep {delay} ;;
+  *" -uuid "*) ;;
+  *) touch "{marker}"; sleep {delay} ;;
 esac
 exec -a "$0" /usr/bin/qemu-system-x86_64 "$@"
 """
@@ -238,7 +240,7 @@ class StartRaceTest(RecoveryTestCase):
     def test_undefine_during_start_leaves_it_transient(self):
         path = self.manager("DefineXML", "su", (self.slow_xml("vm1", U1), 0))
         t, result = self.call_in_thread(path, "Start", "u", (0,))
-        eventually(lambda: os.path.exists(self.marker), what="the start to spawn QEMU")
+        eventually(lambda: os.path.exists(self.marker), what="the start to probe the emulator")
         self.domain(path, "Undefine", "u", (0,))
         t.join(90)
         self.assertNotIn("error", result)
@@ -261,7 +263,7 @@ class StartRaceTest(RecoveryTestCase):
                         "<qemu:arg value='-no-such-option'/></qemu:commandline>"))
         path = self.manager("DefineXML", "su", (xml, 0))
         t, result = self.call_in_thread(path, "Start", "u", (0,))
-        eventually(lambda: os.path.exists(self.marker), what="the start to spawn QEMU")
+        eventually(lambda: os.path.exists(self.marker), what="the start to probe the emulator")
         self.domain(path, "Undefine", "u", (0,))
         t.join(90)
         self.assertIn("error", result, "QEMU refuses the option: the start fails")
@@ -274,7 +276,7 @@ class StartRaceTest(RecoveryTestCase):
     def test_define_during_start_applies_at_the_next_start(self):
         path = self.manager("DefineXML", "su", (self.slow_xml("vm1", U1), 0))
         t, result = self.call_in_thread(path, "Start", "u", (0,))
-        eventually(lambda: os.path.exists(self.marker), what="the start to spawn QEMU")
+        eventually(lambda: os.path.exists(self.marker), what="the start to probe the emulator")
         again = self.manager("DefineXML", "su", (self.slow_xml("vm1", U1, memory_mib=256), 0))
         self.assertEqual(again, path)
         t.join(90)
