@@ -227,8 +227,7 @@ event_object_manager(VbctlContext *ctx, GError **error)
         return NULL;
     owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(om));
     if (owner == NULL) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                    _("the virtbus service (%s) is not running on this bus"), VBCTL_BUS_NAME);
+        vbctl_set_service_missing_error(ctx, error);
         return NULL;
     }
     return g_steal_pointer(&om);
