@@ -144,7 +144,8 @@ vbctl_wait_autodestroy(VbctlContext *ctx, VbDBusDomain *domain, GError **error)
         g_print(_("Interrupted: domain '%s' is being destroyed\n"), name);
     if (w.service_gone && !sw.interrupted) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                    _("the virtbus service (%s) left the bus"), VBCTL_BUS_NAME);
+                    _("the virtbus service (%s) left %s"), VBCTL_BUS_NAME,
+                    ctx->bus_description);
         return FALSE;
     }
     return TRUE;

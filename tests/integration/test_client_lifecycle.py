@@ -237,7 +237,8 @@ class TestErrors(CtlLifecycleTestCase):
         self.define("vm1")
         self.assertFails(self.ctl("resume", "vm1", check=False), 1)
         self.assertFails(self.ctl("destroy", "vm1", check=False), 1)
-        self.assertFails(self.ctl("console", "vm1", check=False), 1, "not running")
+        self.assertFails(self.ctl("console", "vm1", check=False), 1,
+                         "domain 'vm1' is not running (shutoff); its console exists only")
 
     def test_usage(self):
         self.assertFails(self.ctl("start", check=False), 2, "NAME|UUID")
