@@ -245,6 +245,10 @@ class InstallSteps(unittest.TestCase):
             auth = f.read()
         for s in short:
             self.assertTrue(f"org.virtbus.Virt1.{s}`" in auth or f"`.{s}`" in auth, s)
+        # and so does the installed virtbusd(8)
+        man = read("usr/share/man/man8/virtbusd.8").replace("\\&", "")  # scdoc's "\&."
+        for i in ids:
+            self.assertIn(f"\\fB{i}\\fR", man, i)
 
     def test_config_man_pages_and_completion(self):
         self.assertIn("[virtbusd]", read(CONFIG))
