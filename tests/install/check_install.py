@@ -250,6 +250,40 @@ class InstallSteps(unittest.TestCase):
         for i in ids:
             self.assertIn(f"\\fB{i}\\fR", man, i)
 
+    def test_dbus_daemon_reads_installed_files(self):
+        """A system-type dbus-daemon that reads the DESTDIR's system.d and
+        system-services (as the real one reads /usr/share/dbus-1) accepts the
+        policy and offers org.virtbus.Virt1 for activation."""
+        busdir = os.path.join(WORK, "bus")
+        shutil.rmtree(busdir, ignore_errors=True)
+        os.makedirs(busdir)
+        conf = os.path.join(busdir, "system.conf")
+        # the tests' system-like bus, reading the installed files instead of the source's policy
+        with open(os.path.join(SRCDIR, "tests", "bus", "system.conf.in")) as f:
+            text = f.read()
+        text = text.replace("@SOCKET@", os.path.join(busdir, "socket")).replace(
+            "<include>@POLICY@</include>",
+            f"<servicedir>{dest(os.path.dirname(ACTIVATION))}</servicedir>\n"
+            f"  <includedir>{dest(os.path.dirname(POLICY))}</includedir>")
+        self.assertIn("<includedir>", text)
+        with open(conf, "w") as f:
+            f.write(text)
+        daemon = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork",
+                                   "--print-address=1"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            address = daemon.stdout.readline().strip()
+            self.assertTrue(address, daemon.stderr.read() if daemon.poll() is not None else "")
+            out = run(["busctl", "--address", address, "call", "org.freedesktop.DBus",
+                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                       "ListActivatableNames"])
+            self.assertIn('"org.virtbus.Virt1"', out)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+            daemon.stdout.close()
+            daemon.stderr.close()
+
     def test_config_man_pages_and_completion(self):
         self.assertIn("[virtbusd]", read(CONFIG))
         for page in MAN_PAGES:
