@@ -12,13 +12,16 @@
  * vbctl_connect:
  * @session: use the session bus instead of the system bus
  * @address: (nullable): a bus address; wins over @session
+ * @description: which bus this is, for people ("the system bus", ...)
  *
- * Returns: (transfer full): the connection, or %NULL with @error set.
+ * Returns: (transfer full): the connection, or %NULL with @error set; the
+ * error names the bus (and for the system bus the address GLib used).
  */
 GDBusConnection *
-vbctl_connect(gboolean session, const char *address, GError **error)
+vbctl_connect(gboolean session, const char *address, const char *description, GError **error)
 {
     GDBusConnection *conn;
+    g_autofree char *system_address = NULL;
 
     if (address != NULL)
         conn = g_dbus_connection_new_for_address_sync(
@@ -28,20 +31,40 @@ vbctl_connect(gboolean session, const char *address, GError **error)
             NULL, NULL, error);
     else
         conn = g_bus_get_sync(session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, error);
-    if (conn == NULL)
-        g_prefix_error(error, _("cannot connect to the bus: "));
-    return conn;
+    if (conn != NULL)
+        return conn;
+    /* $DBUS_SYSTEM_BUS_ADDRESS or the well-known socket: say which was tried */
+    if (address == NULL && !session)
+        system_address = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, NULL);
+    if (system_address != NULL)
+        g_prefix_error(error, _("cannot connect to %s (%s): "), description, system_address);
+    else
+        g_prefix_error(error, _("cannot connect to %s: "), description);
+    return NULL;
+}
+
+/**
+ * vbctl_set_service_missing_error:
+ *
+ * Sets the error for "nobody owns org.virtbus.Virt1 on the bus of @ctx",
+ * naming that bus.
+ */
+void
+vbctl_set_service_missing_error(VbctlContext *ctx, GError **error)
+{
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                _("the virtbus service (%s) is not running on %s"), VBCTL_BUS_NAME,
+                ctx->bus_description);
 }
 
 static gboolean
-check_owner(GDBusProxy *proxy, GError **error)
+check_owner(VbctlContext *ctx, GDBusProxy *proxy, GError **error)
 {
     g_autofree char *owner = g_dbus_proxy_get_name_owner(proxy);
 
     if (owner != NULL)
         return TRUE;
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                _("the virtbus service (%s) is not running on this bus"), VBCTL_BUS_NAME);
+    vbctl_set_service_missing_error(ctx, error);
     return FALSE;
 }
 
@@ -96,7 +119,7 @@ vbctl_manager(VbctlContext *ctx, GError **error)
         return ctx->manager;
     manager = vb_dbus_manager_proxy_new_sync(ctx->connection, G_DBUS_PROXY_FLAGS_NONE,
                                              VBCTL_BUS_NAME, VBCTL_MANAGER_PATH, NULL, error);
-    if (manager == NULL || !check_owner(G_DBUS_PROXY(manager), error))
+    if (manager == NULL || !check_owner(ctx, G_DBUS_PROXY(manager), error))
         return NULL;
     ctx->manager = g_steal_pointer(&manager);
     return ctx->manager;
@@ -119,7 +142,7 @@ vbctl_domain_proxy(VbctlContext *ctx, const char *path, gboolean load_properties
         flags |= G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES;
     domain =
         vb_dbus_domain_proxy_new_sync(ctx->connection, flags, VBCTL_BUS_NAME, path, NULL, error);
-    if (domain == NULL || !check_owner(G_DBUS_PROXY(domain), error))
+    if (domain == NULL || !check_owner(ctx, G_DBUS_PROXY(domain), error))
         return NULL;
     if (load_properties && !vbctl_ensure_properties(G_DBUS_PROXY(domain), error))
         return NULL;

@@ -42,8 +42,7 @@ collect_domains(VbctlContext *ctx, gboolean want_active, gboolean want_inactive,
         return NULL;
     owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(om));
     if (owner == NULL) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                    _("the virtbus service (%s) is not running on this bus"), VBCTL_BUS_NAME);
+        vbctl_set_service_missing_error(ctx, error);
         return NULL;
     }
     infos = g_ptr_array_new_with_free_func((GDestroyNotify)vbctl_domain_info_free);
@@ -81,21 +80,54 @@ print_domain_table(GPtrArray *infos)
     g_print("%s", text);
 }
 
+static gboolean
+any_state_filter(const VbctlFlags *f)
+{
+    return f->state_running || f->state_paused || f->state_shutoff || f->state_other;
+}
+
+/* Whether @info passes the --state-*, --persistent/--transient and --with-managed-save filters. */
+static gboolean
+list_filter_matches(const VbctlFlags *f, const VbctlDomainInfo *info)
+{
+    if (any_state_filter(f)) {
+        gboolean running = g_str_equal(info->state, "running");
+        gboolean paused = g_str_equal(info->state, "paused");
+        gboolean shutoff = g_str_equal(info->state, "shutoff");
+
+        if (!((f->state_running && running) || (f->state_paused && paused) ||
+              (f->state_shutoff && shutoff) ||
+              (f->state_other && !running && !paused && !shutoff)))
+            return FALSE;
+    }
+    if ((f->persistent && !info->persistent) || (f->transient && info->persistent))
+        return FALSE;
+    return !f->with_managed_save || info->managed_save;
+}
+
 /**
  * vbctl_cmd_list:
  *
- * `list [--all] [--inactive] [--json]`: active domains by default, like virsh.
- * The hidden `--name` prints bare names for shell completion.
+ * `list [--all] [--inactive] [--state-*] [--persistent|--transient]
+ * [--with-managed-save] [--json]`: active domains by default, like virsh; a
+ * --state-* option looks at every domain. The hidden `--name` prints bare
+ * names for shell completion, which uses the filters to offer each command
+ * the domains it can act on.
  */
 gboolean
 vbctl_cmd_list(VbctlContext *ctx, GError **error)
 {
-    gboolean want_inactive = ctx->flags.all || ctx->flags.inactive;
-    gboolean want_active = ctx->flags.all || !ctx->flags.inactive;
+    gboolean by_state = any_state_filter(&ctx->flags);
+    gboolean want_inactive = ctx->flags.all || ctx->flags.inactive || by_state;
+    gboolean want_active = ctx->flags.all || !ctx->flags.inactive || by_state;
     g_autoptr(GPtrArray) infos = collect_domains(ctx, want_active, want_inactive, error);
 
     if (infos == NULL)
         return FALSE;
+    for (guint i = infos->len; i > 0; i--) {
+        if (!list_filter_matches(&ctx->flags, infos->pdata[i - 1]))
+            g_ptr_array_remove_index(infos, i - 1);
+    }
     if (ctx->flags.json) {
         g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
         JsonArray *array = json_array_sized_new(infos->len);
@@ -328,23 +360,39 @@ vbctl_cmd_capabilities(VbctlContext *ctx, GError **error)
 /**
  * vbctl_cmd_version:
  *
- * `version`: the client's version and the service's.
+ * `version`: the client's version, and the service's when it is reachable
+ * (otherwise a note on stderr says why not; the command still succeeds).
  */
 gboolean
 vbctl_cmd_version(VbctlContext *ctx, GError **error)
 {
-    VbDBusManager *manager = vbctl_manager(ctx, error);
+    g_autoptr(GError) service_error = NULL;
+    VbDBusManager *manager = NULL;
     g_autofree char *text = NULL;
 
-    if (manager == NULL || !vbctl_ensure_properties(G_DBUS_PROXY(manager), error))
-        return FALSE;
-    {
+    if (ctx->connection == NULL)
+        service_error = g_error_copy(ctx->bus_error);
+    else if ((manager = vbctl_manager(ctx, &service_error)) != NULL &&
+             !vbctl_ensure_properties(G_DBUS_PROXY(manager), &service_error))
+        manager = NULL;
+    if (manager != NULL) {
         const char *labels[] = {_("Client version"), _("Service version"), _("Host name"), NULL};
         const char *values[] = {PACKAGE_VERSION, vb_dbus_manager_get_version(manager),
                                 vb_dbus_manager_get_host_name(manager)};
 
         text = vbctl_format_fields(labels, values);
+    } else {
+        const char *labels[] = {_("Client version"), _("Service version"), NULL};
+        const char *values[] = {PACKAGE_VERSION, _("unknown (service not reachable)")};
+
+        text = vbctl_format_fields(labels, values);
     }
     g_print("%s", text);
+    /* the client's version is what was asked for: a missing service is a note, not a failure */
+    if (service_error != NULL) {
+        if (g_dbus_error_is_remote_error(service_error))
+            g_dbus_error_strip_remote_error(service_error);
+        g_printerr(_("note: %s\n"), service_error->message);
+    }
     return TRUE;
 }

@@ -224,7 +224,8 @@ vbctl_cmd_console(VbctlContext *ctx, GError **error)
     name = vb_dbus_domain_get_name(domain);
     if (!vb_dbus_domain_get_active(domain)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                    _("domain '%s' is not running; start it first"), name);
+                    _("domain '%s' is not running (%s); its console exists only while it runs"),
+                    name, vb_dbus_domain_get_state(domain));
         return FALSE;
     }
     if (!vb_dbus_domain_call_get_xmldesc_sync(domain, 0, &xml, NULL, error))

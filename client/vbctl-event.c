@@ -144,7 +144,8 @@ vbctl_wait_autodestroy(VbctlContext *ctx, VbDBusDomain *domain, GError **error)
         g_print(_("Interrupted: domain '%s' is being destroyed\n"), name);
     if (w.service_gone && !sw.interrupted) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                    _("the virtbus service (%s) left the bus"), VBCTL_BUS_NAME);
+                    _("the virtbus service (%s) left %s"), VBCTL_BUS_NAME,
+                    ctx->bus_description);
         return FALSE;
     }
     return TRUE;
@@ -227,8 +228,7 @@ event_object_manager(VbctlContext *ctx, GError **error)
         return NULL;
     owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(om));
     if (owner == NULL) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                    _("the virtbus service (%s) is not running on this bus"), VBCTL_BUS_NAME);
+        vbctl_set_service_missing_error(ctx, error);
         return NULL;
     }
     return g_steal_pointer(&om);

@@ -33,12 +33,21 @@ typedef struct {
     gboolean compress;
     gboolean no_progress;
     gboolean completed;
+    gboolean state_running;
+    gboolean state_paused;
+    gboolean state_shutoff;
+    gboolean state_other;
+    gboolean persistent;
+    gboolean transient;
+    gboolean with_managed_save;
     gint timeout;   /* seconds, -1 when not given */
     char *xml_file; /* --xml FILE, or NULL */
 } VbctlFlags;
 
 typedef struct {
-    GDBusConnection *connection;
+    GDBusConnection *connection; /* NULL when the bus was not reachable (see bus_error) */
+    char *bus_description;       /* "the system bus", "the bus at ADDRESS", ... */
+    GError *bus_error;           /* why connection is NULL, for commands that go on without */
     VbDBusManager *manager; /* created on first use by vbctl_manager() */
     VbctlFlags flags;
     char **args; /* positional arguments after the command, NULL-terminated */
@@ -98,7 +107,9 @@ gboolean vbctl_cmd_console(VbctlContext *ctx, GError **error);
 char *vbctl_console_pty_path(const char *xml, GError **error);
 
 /* vbctl-bus.c */
-GDBusConnection *vbctl_connect(gboolean session, const char *address, GError **error);
+GDBusConnection *vbctl_connect(gboolean session, const char *address, const char *description,
+                               GError **error);
+void vbctl_set_service_missing_error(VbctlContext *ctx, GError **error);
 gboolean vbctl_ensure_properties(GDBusProxy *proxy, GError **error);
 VbDBusManager *vbctl_manager(VbctlContext *ctx, GError **error);
 VbDBusDomain *vbctl_lookup_domain(VbctlContext *ctx, const char *name_or_uuid,

@@ -27,6 +27,7 @@ typedef struct {
     guint min_args;
     guint max_args;
     const VbctlOption *options;
+    gboolean bus_optional; /* runs without a bus (ctx->connection NULL, ctx->bus_error set) */
 } VbctlCommand;
 
 typedef struct {
@@ -40,6 +41,14 @@ typedef struct {
 static const VbctlOption list_options[] = {
     {"all", N_("List active and inactive domains"), FLAG(all), FALSE},
     {"inactive", N_("List inactive domains only"), FLAG(inactive), FALSE},
+    {"state-running", N_("List running domains"), FLAG(state_running), FALSE},
+    {"state-paused", N_("List paused domains"), FLAG(state_paused), FALSE},
+    {"state-shutoff", N_("List shut off domains"), FLAG(state_shutoff), FALSE},
+    {"state-other", N_("List domains in any other state"), FLAG(state_other), FALSE},
+    {"persistent", N_("List persistent domains only"), FLAG(persistent), FALSE},
+    {"transient", N_("List transient domains only"), FLAG(transient), FALSE},
+    {"with-managed-save", N_("List domains with a managed save image only"),
+     FLAG(with_managed_save), FALSE},
     {"json", N_("Print JSON for scripts"), FLAG(json), FALSE},
     {"name", N_("Print domain names only"), FLAG(names_only), TRUE},
     {NULL},
@@ -181,7 +190,7 @@ static const VbctlCommand commands[] = {
     {"capabilities", "", N_("Print the host's capabilities XML"), vbctl_cmd_capabilities, 0, 0,
      NULL},
     {"version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0, 0,
-     NULL},
+     NULL, TRUE},
     {"help", "[COMMAND]", N_("Show help on all commands or one"), cmd_help, 0, 1, NULL},
 };
 
@@ -216,7 +225,8 @@ usage_line(const VbctlCommand *cmd)
 static void
 print_usage(void)
 {
-    g_print(_("Usage: virtbusctl [--system|--session|--address ADDRESS] COMMAND [ARGS...]\n\n"));
+    g_print(_("Usage: virtbusctl [--system|--session|--address ADDRESS] COMMAND [ARGS...]\n"
+              "       virtbusctl --version\n\n"));
     g_print(_("Manage virtual machines of the virtbus service (%s).\n\n"), VBCTL_BUS_NAME);
     g_print(_("Commands:\n"));
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
@@ -226,6 +236,9 @@ print_usage(void)
     g_print("  --system            %s\n", _("Connect to the system bus"));
     g_print("  --session           %s\n", _("Connect to the session bus"));
     g_print("  --address ADDRESS   %s\n", _("Connect to the bus at ADDRESS"));
+    g_print(_("\nOther options:\n"));
+    g_print("  --version           %s\n", _("Print the client's version and exit"));
+    g_print("  -h, --help          %s\n", _("Show this help and exit"));
     g_print(_("\nRun 'virtbusctl help COMMAND' for a command's options.\n"));
 }
 
@@ -245,7 +258,7 @@ print_command_help(const VbctlCommand *cmd)
             continue;
         spec = o->arg_name != NULL ? g_strdup_printf("%s %s", o->long_name, o->arg_name)
                                    : g_strdup(o->long_name);
-        g_print("  --%-16s %s\n", spec, _(o->description));
+        g_print("  --%-18s %s\n", spec, _(o->description));
     }
 }
 
@@ -313,6 +326,11 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
                     _("--timeout needs a positive number of seconds"));
         return FALSE;
     }
+    if (ctx->flags.persistent && ctx->flags.transient) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("--persistent and --transient exclude each other"));
+        return FALSE;
+    }
     if (ctx->flags.running && ctx->flags.paused) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     _("--running and --paused exclude each other"));
@@ -354,12 +372,24 @@ static gboolean
 connect_context(VbctlContext *ctx, const VbctlBusOptions *bus, GError **error)
 {
     const char *address = bus->address;
+    gboolean from_env = FALSE;
 
-    if (!bus->system && !bus->session && address == NULL)
+    if (!bus->system && !bus->session && address == NULL) {
         address = g_getenv(VBCTL_ADDRESS_ENV);
+        from_env = TRUE;
+    }
     if (address != NULL && *address == '\0')
         address = NULL;
-    ctx->connection = vbctl_connect(bus->session, address, error);
+    if (address != NULL && from_env)
+        ctx->bus_description =
+            g_strdup_printf(_("the bus at %s (from $%s)"), address, VBCTL_ADDRESS_ENV);
+    else if (address != NULL)
+        ctx->bus_description = g_strdup_printf(_("the bus at %s"), address);
+    else if (bus->session)
+        ctx->bus_description = g_strdup(_("the session bus"));
+    else
+        ctx->bus_description = g_strdup(_("the system bus"));
+    ctx->connection = vbctl_connect(bus->session, address, ctx->bus_description, error);
     return ctx->connection != NULL;
 }
 
@@ -368,6 +398,8 @@ context_clear(VbctlContext *ctx)
 {
     g_clear_object(&ctx->manager);
     g_clear_object(&ctx->connection);
+    g_clear_pointer(&ctx->bus_description, g_free);
+    g_clear_error(&ctx->bus_error);
     g_clear_pointer(&ctx->args, g_strfreev);
     g_clear_pointer(&ctx->flags.xml_file, g_free);
 }
@@ -388,7 +420,12 @@ run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus
             return usage_error(NULL, error->message);
         return 0;
     }
-    if (!connect_context(&ctx, bus, &error) || !cmd->func(&ctx, &error))
+    if (!connect_context(&ctx, bus, &error)) {
+        if (!cmd->bus_optional)
+            return run_error(error);
+        ctx.bus_error = g_steal_pointer(&error);
+    }
+    if (!cmd->func(&ctx, &error))
         return run_error(error);
     return 0;
 }
@@ -398,8 +435,11 @@ main(int argc, char **argv)
 {
     VbctlBusOptions bus = {0};
     gboolean opt_help = FALSE;
+    gboolean opt_version = FALSE;
     const GOptionEntry help_entry[] = {
         {"help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, N_("Show help"), NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, N_("Print the client's version"),
+         NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) octx = g_option_context_new(NULL);
@@ -423,6 +463,12 @@ main(int argc, char **argv)
         return usage_error(NULL, error->message);
     if (opt_help) {
         print_usage();
+        return 0;
+    }
+    if (opt_version) {
+        /* the client's own version: no bus, no service needed */
+        g_print("virtbusctl %s\n", PACKAGE_VERSION);
+        g_free(bus.address);
         return 0;
     }
     if (argc < 2)

@@ -202,8 +202,7 @@ vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guin
     g_mutex_lock(&dom->lock);
     running = dom->id >= 0 && dom->mon != NULL && !dom->stopping;
     if (!running)
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                    "domain '%s' is not running; start it first", dom->def->name);
+        vb_domain_obj_set_not_running_error(dom, "CoreDump", error);
     g_mutex_unlock(&dom->lock);
     if (!running) {
         vb_domain_async_job_end(dom);

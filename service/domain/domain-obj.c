@@ -146,6 +146,55 @@ vb_domain_obj_check_alive(VbDomainObj *dom, GError **error)
     return TRUE;
 }
 
+/* What to tell a caller whose operation needs a running QEMU, per method. */
+static const struct {
+    const char *method;
+    const char *hint;
+} not_running_hints[] = {
+    {"Shutdown", "there is nothing to shut down"},
+    {"Destroy", "there is nothing to destroy"},
+    {"Reboot", "Start boots it"},
+    {"Reset", "Start boots it"},
+    {"Suspend", "only a running domain can be suspended"},
+    {"Resume", "only a paused domain can be resumed"},
+    {"QemuMonitorCommand", "its QEMU monitor exists only while it runs"},
+    {"CoreDump", "only the memory of a running domain can be dumped"},
+};
+
+/**
+ * vb_domain_obj_set_not_running_error:
+ * @method: the bus method that needs a running domain ("Shutdown", ...)
+ *
+ * Sets an InvalidState error saying why @dom has no QEMU to act on: it is
+ * shut off (or crashed), still starting or already stopping; for a domain
+ * that is off, also what that means for @method (no "start it first" for
+ * a Shutdown). The caller holds dom->lock.
+ */
+void
+vb_domain_obj_set_not_running_error(VbDomainObj *dom, const char *method, GError **error)
+{
+    const char *hint = NULL;
+
+    if (dom->id >= 0) {
+        /* a QEMU process, but no monitor to talk to (yet, or any more) */
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    dom->stopping ? "domain '%s' is already stopping"
+                                  : "domain '%s' is still starting; try again when it runs",
+                    dom->def->name);
+        return;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(not_running_hints) && hint == NULL; i++) {
+        if (g_strcmp0(not_running_hints[i].method, method) == 0)
+            hint = not_running_hints[i].hint;
+    }
+    if (hint != NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is not running (%s); %s",
+                    dom->def->name, vb_domain_state_to_string(dom->state), hint);
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is not running (%s)",
+                    dom->def->name, vb_domain_state_to_string(dom->state));
+}
+
 /**
  * vb_domain_obj_snapshot:
  *

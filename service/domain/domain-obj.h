@@ -193,6 +193,8 @@ char *vb_domain_obj_get_name(VbDomainObj *dom);
 void vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap);
 void vb_domain_snapshot_clear(VbDomainSnapshot *snap);
 gboolean vb_domain_obj_check_alive(VbDomainObj *dom, GError **error);
+void vb_domain_obj_set_not_running_error(VbDomainObj *dom, const char *method,
+                                         GError **error);
 void vb_domain_obj_set_state(VbDomainObj *dom, VbDomainState state, VbDomainReason reason);
 GStrv vb_domain_taint_to_strv(guint taint);
 void vb_domain_event_free(VbDomainEvent *ev);

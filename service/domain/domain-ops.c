@@ -28,8 +28,7 @@ begin_running(VbDomainList *list, VbDomainObj *dom, VbJobType type, const char *
     if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
         mon = vb_qemu_monitor_ref(dom->mon);
     else
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                    "domain '%s' is not running; start it first", dom->def->name);
+        vb_domain_obj_set_not_running_error(dom, method, error);
     g_mutex_unlock(&dom->lock);
     if (mon == NULL)
         vb_domain_job_end(dom);

@@ -736,8 +736,7 @@ vb_domain_destroy(VbDomainList *list, VbDomainObj *dom, guint flags, const char 
 
     g_mutex_lock(&dom->lock);
     if (dom->id < 0 || dom->proc == NULL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is not running",
-                    dom->def->name);
+        vb_domain_obj_set_not_running_error(dom, "Destroy", error);
         g_mutex_unlock(&dom->lock);
         return FALSE;
     }

@@ -302,7 +302,7 @@ static VbJob *
 restore_begin(VbDomainList *list, VbDomainObj *dom, RestoreData *d, const char *method,
               const char *owner, gboolean wait, GError **error)
 {
-    gboolean active;
+    gboolean refused = TRUE;
 
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_MIGRATION_IN, method, owner,
                                    list->config->job_wait_timeout, list->config->max_queued,
@@ -312,13 +312,18 @@ restore_begin(VbDomainList *list, VbDomainObj *dom, RestoreData *d, const char *
         return NULL;
     }
     g_mutex_lock(&dom->lock);
-    active = dom->id >= 0 || dom->removed;
-    g_mutex_unlock(&dom->lock);
-    if (active) {
-        g_autofree char *name = vb_domain_obj_get_name(dom);
-
+    /* gone: nothing to destroy, so no advice to; active: destroy is the way */
+    if (dom->removed)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "domain '%s' (%s) no longer exists",
+                    dom->def->name, dom->uuid_str);
+    else if (dom->id >= 0)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                    "domain '%s' is running (or gone); destroy it before restoring", name);
+                    "domain '%s' is already active (%s); destroy it before restoring",
+                    dom->def->name, vb_domain_state_to_string(dom->state));
+    else
+        refused = FALSE;
+    g_mutex_unlock(&dom->lock);
+    if (refused) {
         vb_domain_async_job_end(dom);
         restore_data_free(d);
         return NULL;

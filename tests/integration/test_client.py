@@ -121,6 +121,17 @@ class TestList(ClientTestCase):
             self.assertEqual(d["vcpus"], 1)
         self.assertEqual(json.loads(self.ctl("list", "--json").stdout), [])
 
+    def test_filters(self):
+        names = lambda *a: self.ctl("list", *a, "--name").stdout.split()  # noqa: E731
+        self.assertEqual(names("--all", "--persistent"), ["a-much-longer-name", "zeta"])
+        self.assertEqual(names("--all", "--transient"), [])
+        self.assertEqual(names("--state-shutoff"), ["a-much-longer-name", "zeta"])
+        self.assertEqual(names("--state-running"), [])
+        self.assertEqual(names("--state-running", "--state-paused", "--state-other"), [])
+        self.assertEqual(names("--all", "--with-managed-save"), [])
+        self.assertFails(self.ctl("list", "--persistent", "--transient", check=False), 2,
+                         "exclude each other")
+
     def test_names_only(self):
         self.assertEqual(self.ctl("list", "--all", "--name").stdout,
                          "a-much-longer-name\nzeta\n")
@@ -226,7 +237,61 @@ class TestErrors(ClientTestCase):
 
     def test_service_not_running(self):
         self.service.stop()
-        self.assertFails(self.ctl("list", check=False), 1, "org.virtbus.Virt1")
+        # the message names the bus that was asked
+        for cmd in (["list"], ["info", "vm1"], ["event", "--timeout", "1"]):
+            self.assertFails(self.ctl(*cmd, check=False), 1, "org.virtbus.Virt1",
+                             f"is not running on the bus at {self.bus.address}")
+
+
+class TestVersionAndBus(ClientTestCase):
+    NOWHERE = "unix:path=/nonexistent/virtbus-test-socket"
+
+    def test_version_option_needs_no_service(self):
+        self.service.stop()
+        for argv in ([VIRTBUSCTL, "--version"],
+                     [VIRTBUSCTL, "--address", self.NOWHERE, "--version"]):
+            p = self.run_cmd(argv)
+            self.assertRegex(p.stdout, r"^virtbusctl \d+\.\d+\.\d+\n$")
+            self.assertEqual(p.stderr, "")
+        self.assertIn("--version", self.run_cmd([VIRTBUSCTL, "--help"]).stdout)
+
+    def test_version_command_with_and_without_service(self):
+        client = self.run_cmd([VIRTBUSCTL, "--version"]).stdout.split()[1]
+        version = self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version")
+        p = self.ctl("version")
+        self.assertIn(f"Client version:  {client}", p.stdout.splitlines())
+        self.assertIn(f"Service version: {version}", p.stdout.splitlines())
+        self.assertEqual(p.stderr, "")
+        # no service on the bus: still the client's version, and a note why not the service's
+        self.service.stop()
+        p = self.ctl("version")
+        self.assertEqual(p.stdout.splitlines()[0], f"Client version:  {client}")
+        self.assertIn("Service version: unknown (service not reachable)", p.stdout)
+        self.assertTrue(p.stderr.startswith("note: "), p.stderr)
+        self.assertIn(f"not running on the bus at {self.bus.address}", p.stderr)
+        # no bus at all
+        p = self.run_cmd([VIRTBUSCTL, "--address", self.NOWHERE, "version"])
+        self.assertIn(f"Client version:  {client}", p.stdout)
+        self.assertIn(f"cannot connect to the bus at {self.NOWHERE}", p.stderr)
+
+    def test_unreachable_bus_is_named(self):
+        env = dict(os.environ)
+        env.pop("VIRTBUS_BUS_ADDRESS", None)
+        p = self.run_cmd([VIRTBUSCTL, "--address", self.NOWHERE, "list"], check=False, env=env)
+        self.assertFails(p, 1, f"cannot connect to the bus at {self.NOWHERE}: ")
+        p = self.run_cmd([VIRTBUSCTL, "list"], check=False,
+                         env=dict(env, VIRTBUS_BUS_ADDRESS=self.NOWHERE))
+        self.assertFails(p, 1, f"cannot connect to the bus at {self.NOWHERE} "
+                               "(from $VIRTBUS_BUS_ADDRESS): ")
+        p = self.run_cmd([VIRTBUSCTL, "--system", "list"], check=False,
+                         env=dict(env, DBUS_SYSTEM_BUS_ADDRESS=self.NOWHERE))
+        self.assertFails(p, 1, f"cannot connect to the system bus ({self.NOWHERE}): ")
+        p = self.run_cmd([VIRTBUSCTL, "list"], check=False,
+                         env=dict(env, DBUS_SYSTEM_BUS_ADDRESS=self.NOWHERE))
+        self.assertFails(p, 1, f"cannot connect to the system bus ({self.NOWHERE}): ")
+        p = self.run_cmd([VIRTBUSCTL, "--session", "list"], check=False,
+                         env=dict(env, DBUS_SESSION_BUS_ADDRESS=self.NOWHERE))
+        self.assertFails(p, 1, "cannot connect to the session bus: ")
 
 
 class TestCompletion(ClientTestCase):
@@ -244,6 +309,7 @@ class TestCompletion(ClientTestCase):
         self.define("vm-one")
         self.define("vm-two")
         self.define("other")
+        self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
                          ["define", "destroy", "domcontrol", "domid", "domjobabort",
                           "domjobinfo", "domstate", "dump", "dumpxml"])
@@ -253,6 +319,38 @@ class TestCompletion(ClientTestCase):
         # without the bus option the private service is not asked
         env_free = self.complete(VIRTBUSCTL, "--address", "unix:path=/nonexistent", "info", "")
         self.assertEqual(env_free, [])
+
+    def test_each_command_offers_the_domains_it_can_act_on(self):
+        # running, paused, shut off (persistent) and a running transient domain
+        for name in ("vm-run", "vm-paused", "vm-off"):
+            self.define(name)
+        self.ctl("start", "vm-run")
+        self.ctl("start", "--paused", "vm-paused")
+        path = self.write_xml("tr-run")
+        self.ctl("create", path)
+        everyone = ["tr-run", "vm-off", "vm-paused", "vm-run"]
+        active = ["tr-run", "vm-paused", "vm-run"]
+        expected = {
+            "start": ["vm-off"],
+            "shutdown": active, "reboot": active, "reset": active, "destroy": active,
+            "domid": active, "console": active, "qemu-monitor-command": active,
+            "save": active, "dump": active,
+            "suspend": ["tr-run", "vm-run"],
+            "resume": ["vm-paused"],
+            "managedsave": ["vm-paused", "vm-run"],
+            "managedsave-remove": [],
+            "undefine": ["vm-off", "vm-paused", "vm-run"],
+            "autostart": ["vm-off", "vm-paused", "vm-run"],
+            "info": everyone, "dumpxml": everyone, "domstate": everyone,
+            "domcontrol": everyone, "domjobinfo": everyone, "domjobabort": everyone,
+            "event": everyone,
+        }
+        for cmd, names in expected.items():
+            got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")
+            self.assertEqual(got, names, cmd)
+        # the bus options may also follow the command
+        self.assertEqual(self.complete(VIRTBUSCTL, "start", "--address", self.bus.address, ""),
+                         ["vm-off"])
 
 
 if __name__ == "__main__":

@@ -72,6 +72,9 @@ class TestSaveRestore(CtlJobTestCase):
                                      '{"execute": "query-status"}').stdout)
         self.assertTrue(status["return"]["running"])
         self.assertTrue(os.path.isfile(image), "restore keeps the image")
+        # a second restore while it runs: refused with the state, and what to do
+        self.assertFails(self.ctl("restore", image, "--no-progress", check=False), 1,
+                         "domain 'vm1' is already active (running); destroy it before restoring")
 
     def test_relative_path_is_made_absolute(self):
         self.start_vm()

@@ -108,6 +108,40 @@ class TestStartStop(CtlLifecycleTestCase):
         # not running any more: the service's refusal comes through
         self.assertFails(self.ctl("shutdown", "vm1", check=False), 1)
 
+    def test_not_running_refusals_say_why(self):
+        """A command needing QEMU on a shut-off domain says it is shut off and
+        what that means for the command; never "start it first" for a stop."""
+        path = self.define("vm1")
+        dump = os.path.join(self.tmp, "vm1.core")
+        expected = {
+            ("shutdown",): "there is nothing to shut down",
+            ("destroy",): "there is nothing to destroy",
+            ("reboot",): "Start boots it",
+            ("reset",): "Start boots it",
+            ("suspend",): "only a running domain can be suspended",
+            ("resume",): "only a paused domain can be resumed",
+            ("qemu-monitor-command", QUERY_STATUS): "its QEMU monitor exists only while it runs",
+            ("dump", dump): "only the memory of a running domain can be dumped",
+        }
+        for (cmd, *rest), hint in expected.items():
+            args = [cmd, "vm1", *rest] if cmd != "dump" else [cmd, "--no-progress", "vm1", *rest]
+            p = self.ctl(*args, check=False)
+            self.assertFails(p, 1, "domain 'vm1' is not running (shutoff); " + hint)
+            self.assertNotIn("first", p.stderr)
+        self.assertFalse(os.path.exists(dump))
+        # the same text, with its error name, on the bus
+        err = self.assertDBusError("OperationInvalid", self.domain, path, "Shutdown", "u", (0,))
+        self.assertEqual(err.message, "domain 'vm1' is not running (shutoff); "
+                                      "there is nothing to shut down")
+        # after a run the state is still named
+        self.ctl("start", "vm1")
+        self.ctl("destroy", "vm1")
+        self.assertFails(self.ctl("shutdown", "vm1", check=False), 1,
+                         "domain 'vm1' is not running (shutoff); there is nothing to shut down")
+        # and a running domain that is not paused cannot be resumed
+        self.ctl("start", "vm1")
+        self.assertFails(self.ctl("resume", "vm1", check=False), 1, "domain 'vm1' is not paused")
+
 
 class TestControl(CtlLifecycleTestCase):
     def pid_of(self, name):
@@ -203,7 +237,8 @@ class TestErrors(CtlLifecycleTestCase):
         self.define("vm1")
         self.assertFails(self.ctl("resume", "vm1", check=False), 1)
         self.assertFails(self.ctl("destroy", "vm1", check=False), 1)
-        self.assertFails(self.ctl("console", "vm1", check=False), 1, "not running")
+        self.assertFails(self.ctl("console", "vm1", check=False), 1,
+                         "domain 'vm1' is not running (shutoff); its console exists only")
 
     def test_usage(self):
         self.assertFails(self.ctl("start", check=False), 2, "NAME|UUID")

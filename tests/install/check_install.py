@@ -1,0 +1,300 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""README.md's install steps, followed into a DESTDIR.
+
+Takes the commands of README's "Installing it as a system service" section
+as written (the `meson setup` line with its options, the `ninja` lines, the
+tmpfiles and systemctl lines), runs the build and install ones in a build
+directory of its own under the test build directory, with DESTDIR set, and
+checks that every file lands where dbus-daemon, polkitd, systemd,
+systemd-tmpfiles, man and bash-completion look for it, and that the paths
+written inside the installed files point at installed files.
+
+The build directory is kept between runs (configured again only when the
+README's options change), so a second run only relinks what changed.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import unittest
+
+SRCDIR = os.environ.get("VB_SRCDIR",
+                        os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BUILDROOT = os.environ.get("VB_BUILDDIR", os.path.join(SRCDIR, "build"))
+WORK = os.path.join(BUILDROOT, "install-check")
+BUILD = os.path.join(WORK, "build")
+DESTDIR = os.path.join(WORK, "destdir")
+
+# Where the system looks (Debian 12 and every merged-/usr system):
+#   dbus-daemon: /usr/share/dbus-1/system.conf <includedir>system.d</includedir>
+#     and <standard_system_servicedirs/> = /usr/share/dbus-1/system-services
+#   polkitd: /usr/share/polkit-1/actions (polkit-gobject-1.pc policydir)
+#   systemd: /usr/lib/systemd/system; systemd-tmpfiles: /usr/lib/tmpfiles.d
+#   virtbusd: /etc/virtbus/virtbusd.conf (service/util/vb-paths.c, fixed)
+POLICY = "usr/share/dbus-1/system.d/org.virtbus.Virt1.conf"
+ACTIVATION = "usr/share/dbus-1/system-services/org.virtbus.Virt1.service"
+ACTIONS = "usr/share/polkit-1/actions/org.virtbus.Virt1.policy"
+TMPFILES = "usr/lib/tmpfiles.d/virtbusd.conf"
+UNIT = "usr/lib/systemd/system/virtbusd.service"
+VIRTBUSD = "usr/sbin/virtbusd"
+VIRTBUSCTL = "usr/bin/virtbusctl"
+CONFIG = "etc/virtbus/virtbusd.conf"
+COMPLETION = "usr/share/bash-completion/completions/virtbusctl"
+MAN_PAGES = ["usr/share/man/man1/virtbusctl.1", "usr/share/man/man8/virtbusd.8"]
+INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
+              for i in ("Manager", "Domain", "Job")]
+EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
+            COMPLETION, *MAN_PAGES, *INTERFACES}
+# besides those, only documentation and translations
+ALLOWED_PREFIXES = ("usr/share/doc/virtbus/", "usr/share/locale/")
+
+# The service's fixed system layout (service/util/vb-paths.c, DESIGN.md).
+LAYOUT_DIRS = ["/etc/virtbus/qemu", "/etc/virtbus/qemu/autostart", "/run/virtbus/qemu",
+               "/var/lib/virtbus", "/var/lib/virtbus/caps", "/var/lib/virtbus/save",
+               "/var/lib/virtbus/snapshot", "/var/log/virtbus/qemu"]
+
+
+def readme_install_commands():
+    """The shell lines of README's install section (indented code)."""
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        text = f.read()
+    m = re.search(r"^## Installing it as a system service\n(.*?)(?=^## )", text, re.M | re.S)
+    if m is None:
+        raise AssertionError("README.md has no section 'Installing it as a system service'")
+    cmds = []
+    for line in m.group(1).splitlines():
+        if line.startswith("    ") and line.strip():
+            for part in line.strip().split("&&"):
+                cmds.append(shlex.split(part))
+    return cmds, m.group(1)
+
+
+def dest(rel):
+    return os.path.join(DESTDIR, rel)
+
+
+def read(rel):
+    with open(dest(rel)) as f:
+        return f.read()
+
+
+def ini_values(text, key):
+    return [line.split("=", 1)[1].strip() for line in text.splitlines()
+            if line.startswith(key + "=")]
+
+
+def run(argv, **kw):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if p.returncode != 0:
+        raise AssertionError(f"{shlex.join(argv)} failed ({p.returncode}):\n{p.stdout}")
+    return p.stdout
+
+
+class InstallSteps(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cmds, cls.section = readme_install_commands()
+        setups = [c for c in cls.cmds if c[:2] == ["meson", "setup"]]
+        if len(setups) != 1:
+            raise AssertionError(f"README's install section needs one 'meson setup': {setups}")
+        cls.readme_builddir = setups[0][2]
+        cls.setup_options = setups[0][3:]
+        cls.ninja = [c for c in cls.cmds if c[0] == "ninja"]
+        os.makedirs(WORK, exist_ok=True)
+        stamp = os.path.join(WORK, "setup-options")
+        wanted = shlex.join(cls.setup_options)
+        try:
+            with open(stamp) as f:
+                same = f.read() == wanted
+        except FileNotFoundError:
+            same = False
+        if not same or not os.path.exists(os.path.join(BUILD, "build.ninja")):
+            shutil.rmtree(BUILD, ignore_errors=True)
+            run(["meson", "setup", BUILD, SRCDIR, *cls.setup_options])
+            with open(stamp, "w") as f:
+                f.write(wanted)
+        shutil.rmtree(DESTDIR, ignore_errors=True)
+        env = dict(os.environ, DESTDIR=DESTDIR)
+        # the README's ninja lines, in its build directory's place ours
+        for c in cls.ninja:
+            argv = [BUILD if a == cls.readme_builddir else a for a in c]
+            run(argv, env=env, cwd=SRCDIR)
+        cls.installed = set()
+        for top, _dirs, files in os.walk(DESTDIR):
+            for name in files:
+                cls.installed.add(os.path.relpath(os.path.join(top, name), DESTDIR))
+
+    # -- the steps themselves ------------------------------------------------
+
+    def test_own_build_directory(self):
+        # the quick start (scripts/run-demo.sh) configures build/; a second
+        # `meson setup build ...` exits 0 and keeps that directory's options
+        self.assertNotEqual(os.path.normpath(self.readme_builddir), "build")
+        self.assertTrue(self.ninja, "no ninja lines")
+        for c in self.ninja:
+            self.assertEqual(c[1:3], ["-C", self.readme_builddir], c)
+        self.assertIn(["ninja", "-C", self.readme_builddir, "install"], self.ninja)
+        self.assertIn("--prefix=/usr", self.setup_options)
+
+    def test_configured_prefix(self):
+        info = run(["meson", "introspect", "--buildoptions", BUILD])
+        opts = {o["name"]: o["value"] for o in json.loads(info)}
+        self.assertEqual(opts["prefix"], "/usr")
+        self.assertEqual(opts["sysconfdir"], "/etc")
+        self.assertEqual(opts["localstatedir"], "/var")
+
+    def test_tmpfiles_step_names_installed_file(self):
+        lines = [c for c in self.cmds if c[0] == "systemd-tmpfiles"]
+        self.assertEqual(len(lines), 1, lines)
+        path = lines[0][-1]
+        self.assertEqual(path, "/" + TMPFILES)
+        self.assertTrue(os.path.isfile(dest(path.lstrip("/"))), path)
+        # the snippet is valid and creates the service's whole layout
+        run(["systemd-tmpfiles", "--create", f"--root={DESTDIR}", dest(TMPFILES)])
+        for d in LAYOUT_DIRS:
+            st = os.stat(dest(d.lstrip("/")))
+            self.assertTrue(stat.S_ISDIR(st.st_mode), d)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o700, d)
+
+    def test_systemctl_step_enables_installed_unit(self):
+        lines = [c for c in self.cmds if c[0] == "systemctl" and "enable" in c]
+        self.assertEqual(len(lines), 1, lines)
+        unit = lines[0][-1]
+        self.assertEqual(unit + ".service", os.path.basename(UNIT))
+        run(["systemctl", f"--root={DESTDIR}", "enable", unit])
+        # links inside the root, to the unit where systemd finds it
+        wants = dest("etc/systemd/system/multi-user.target.wants/virtbusd.service")
+        self.assertEqual(os.readlink(wants), "/" + UNIT)
+        alias = dest("etc/systemd/system/dbus-org.virtbus.Virt1.service")
+        self.assertEqual(os.readlink(alias), "/" + UNIT)
+
+    # -- every file where the system looks -------------------------------------
+
+    def test_every_file_where_the_system_looks(self):
+        missing = sorted(EXPECTED - self.installed)
+        self.assertEqual(missing, [], f"installed: {sorted(self.installed)}")
+
+    def test_nothing_elsewhere(self):
+        stray = sorted(f for f in self.installed - EXPECTED
+                       if not f.startswith(ALLOWED_PREFIXES) and not f.startswith("etc/systemd/")
+                       and not f.startswith(("run/", "var/", "etc/virtbus/qemu")))
+        self.assertEqual(stray, [])
+
+    def test_system_configuration_agrees(self):
+        with open("/usr/share/dbus-1/system.conf") as f:
+            conf = f.read()
+        self.assertIn("<includedir>system.d</includedir>", conf)
+        self.assertIn("<standard_system_servicedirs/>", conf)
+        for pc, var, rel in (("polkit-gobject-1", "policydir", ACTIONS),
+                             ("systemd", "tmpfiles_dir", TMPFILES)):
+            where = run(["pkg-config", f"--variable={var}", pc]).strip()
+            self.assertEqual(where, "/" + os.path.dirname(rel), f"{pc} {var}")
+
+    def test_programs_run(self):
+        for rel in (VIRTBUSD, VIRTBUSCTL):
+            self.assertTrue(os.access(dest(rel), os.X_OK), rel)
+        out = run([dest(VIRTBUSCTL), "--version"])
+        version = run(["meson", "introspect", "--projectinfo", BUILD])
+        self.assertEqual(out, f"virtbusctl {json.loads(version)['version']}\n")
+        self.assertIn("--system", run([dest(VIRTBUSD), "--help"]))
+
+    # -- paths written inside the installed files ------------------------------
+
+    def test_unit_paths(self):
+        unit = read(UNIT)
+        execs = ini_values(unit, "ExecStart")
+        self.assertEqual(len(execs), 1, execs)
+        self.assertEqual(shlex.split(execs[0])[0], "/" + VIRTBUSD)
+        self.assertEqual(ini_values(unit, "BusName"), ["org.virtbus.Virt1"])
+        self.assertNotIn("@", unit)
+        rw = " ".join(ini_values(unit, "ReadWritePaths")).split()
+        for d in LAYOUT_DIRS:
+            self.assertTrue(any(d == p or d.startswith(p + "/") for p in rw), (d, rw))
+
+    def test_activation_file_paths(self):
+        svc = read(ACTIVATION)
+        self.assertEqual(ini_values(svc, "Name"), ["org.virtbus.Virt1"])
+        self.assertEqual(shlex.split(ini_values(svc, "Exec")[0])[0], "/" + VIRTBUSD)
+        self.assertEqual(ini_values(svc, "SystemdService"), [os.path.basename(UNIT)])
+        self.assertEqual(ini_values(svc, "User"), ["root"])
+
+    def test_tmpfiles_paths_are_the_layout(self):
+        paths = [line.split()[1] for line in read(TMPFILES).splitlines()
+                 if line.strip() and not line.startswith("#")]
+        for p in paths:
+            self.assertTrue(any(p == d or d.startswith(p + "/") for d in LAYOUT_DIRS), p)
+        for d in LAYOUT_DIRS:
+            self.assertIn(d, paths)
+
+    def test_bus_policy_and_actions(self):
+        run(["xmllint", "--noout", dest(POLICY), dest(ACTIONS), *map(dest, INTERFACES)])
+        self.assertIn('<allow own="org.virtbus.Virt1"/>', read(POLICY))
+        ids = sorted(re.findall(r'<action id="([^"]+)"', read(ACTIONS)))
+        self.assertEqual(len(ids), 7, ids)
+        # README and docs/authorization.md name every action
+        short = {i.rsplit(".", 1)[1] for i in ids}
+        m = re.search(r"org\.virtbus\.Virt1\.\{([a-z,]+)\}", self.section.replace("\n", ""))
+        self.assertIsNotNone(m, "README lists the polkit actions as org.virtbus.Virt1.{...}")
+        self.assertEqual(set(m.group(1).split(",")), short)
+        with open(os.path.join(SRCDIR, "docs", "authorization.md")) as f:
+            auth = f.read()
+        for s in short:
+            self.assertTrue(f"org.virtbus.Virt1.{s}`" in auth or f"`.{s}`" in auth, s)
+        # and so does the installed virtbusd(8)
+        man = read("usr/share/man/man8/virtbusd.8").replace("\\&", "")  # scdoc's "\&."
+        for i in ids:
+            self.assertIn(f"\\fB{i}\\fR", man, i)
+
+    def test_dbus_daemon_reads_installed_files(self):
+        """A system-type dbus-daemon that reads the DESTDIR's system.d and
+        system-services (as the real one reads /usr/share/dbus-1) accepts the
+        policy and offers org.virtbus.Virt1 for activation."""
+        busdir = os.path.join(WORK, "bus")
+        shutil.rmtree(busdir, ignore_errors=True)
+        os.makedirs(busdir)
+        conf = os.path.join(busdir, "system.conf")
+        # the tests' system-like bus, reading the installed files instead of the source's policy
+        with open(os.path.join(SRCDIR, "tests", "bus", "system.conf.in")) as f:
+            text = f.read()
+        text = text.replace("@SOCKET@", os.path.join(busdir, "socket")).replace(
+            "<include>@POLICY@</include>",
+            f"<servicedir>{dest(os.path.dirname(ACTIVATION))}</servicedir>\n"
+            f"  <includedir>{dest(os.path.dirname(POLICY))}</includedir>")
+        self.assertIn("<includedir>", text)
+        with open(conf, "w") as f:
+            f.write(text)
+        daemon = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork",
+                                   "--print-address=1"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            address = daemon.stdout.readline().strip()
+            self.assertTrue(address, daemon.stderr.read() if daemon.poll() is not None else "")
+            out = run(["busctl", "--address", address, "call", "org.freedesktop.DBus",
+                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                       "ListActivatableNames"])
+            self.assertIn('"org.virtbus.Virt1"', out)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+            daemon.stdout.close()
+            daemon.stderr.close()
+
+    def test_config_man_pages_and_completion(self):
+        self.assertIn("[virtbusd]", read(CONFIG))
+        for page in MAN_PAGES:
+            text = read(page)
+            self.assertTrue(text.startswith('.\\" Generated by scdoc'), page)
+            self.assertIn(".SH NAME", text)
+        p = subprocess.run(["bash", "-c", f"source {dest(COMPLETION)} && complete -p virtbusctl"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("-F _virtbusctl virtbusctl", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
