@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
 from vbtest import (BUS_NAME, DOMAIN_IFACE, Gio, GLib, SignalRecorder,  # noqa: E402
                     VirtbusTestCase, domain_xml, eventually)
 
@@ -296,7 +296,7 @@ class GuestTest(LifecycleTestCase):
 
     def setUp(self):
         if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
-            self.skipTest("the tiny guest is not built (meson compile tiny-guest)")
+            self.fail(f"the tiny guest is not built in {GUEST_DIR} (ninja -C BUILDDIR tiny-guest)")
         super().setUp()
         self.serial = os.path.join(self.tmp, "serial.log")
 
@@ -392,4 +392,4 @@ class GuestTest(LifecycleTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()
