@@ -347,11 +347,10 @@ class VirtbusTestCase(unittest.TestCase):
             problems += self.service.problems
         # what the service still knows of: left for its next start
         known = status_pids(self.root) if stopped_by_test else set()
+        why = "not in any status file" if stopped_by_test else "after Destroy of every domain"
         for pid, cmdline in sorted(kill_qemus_under(self.tmp).items()):
             if pid not in known:
-                problems.append(f"QEMU pid {pid} left over ({'not in any status file' if "
-                                f"stopped_by_test else 'after Destroy of every domain'}): "
-                                f"{cmdline[:300]}")
+                problems.append(f"QEMU pid {pid} left over ({why}): {cmdline[:300]}")
         if failed or problems:
             sys.stderr.write(f"\n---- virtbusd log ({self.id()}, exit {rc}) ----\n")
             sys.stderr.write(self.service.read_log()[-20000:])
