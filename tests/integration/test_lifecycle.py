@@ -236,6 +236,23 @@ class StartStopTest(LifecycleTestCase):
                 os.kill(pid, signal.SIGKILL)
 
 
+class MonitorCommandTest(LifecycleTestCase):
+    def test_two_objects_refused(self):
+        # json-glib would take the last object, drop (and leak) the others
+        path = self.start_vm()
+        for text in ('{"execute": "query-status"} {"execute": "stop"}',
+                     '{"execute": "query-status"}{"execute": "stop"}',
+                     '["x"] {"execute": "stop"}',
+                     '"x" {"execute": "stop"}'):
+            e = self.assertDBusError("InvalidArgument", self.domain, path,
+                                     "QemuMonitorCommand", "s", (text,))
+            self.assertIn("one JSON object", e.message)
+        self.assertEqual(self.state(path), ("running", "booted"))
+        status = json.loads(self.domain(path, "QemuMonitorCommand", "s",
+                                        (' {"execute": "query-status"}\n',)))
+        self.assertEqual(status["return"]["status"], "running")
+
+
 class TransientAutodestroyTest(LifecycleTestCase):
     def test_create_xml_transient(self):
         rec = SignalRecorder(self.conn)
