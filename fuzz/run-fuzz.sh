@@ -48,6 +48,13 @@ run_fuzzer() {
     if [ "$status" -ne 0 ]; then
         echo "$name failed (exit $status); reproducers:" >&2
         ls -l "$work/$name/artifacts" >&2
+        # again with full allocation stacks (GLib has no frame pointers)
+        for a in "$work/$name/artifacts"/*; do
+            [ -f "$a" ] || continue
+            echo "---- $a with full stacks ----" >&2
+            ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 \
+                "$builddir/fuzz/$name" "$a" >&2 2>&1 || true
+        done
         failed=1
         [ -z "$results" ] || echo "$name fail $status" >>"$results"
     else

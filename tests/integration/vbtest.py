@@ -345,12 +345,7 @@ class VirtbusTestCase(unittest.TestCase):
         rc = self.service.stop(check=False)
         if rc is not None:
             problems += self.service.problems
-        # what the service still knows of: left for its next start
-        known = status_pids(self.root) if stopped_by_test else set()
-        why = "not in any status file" if stopped_by_test else "after Destroy of every domain"
-        for pid, cmdline in sorted(kill_qemus_under(self.tmp).items()):
-            if pid not in known:
-                problems.append(f"QEMU pid {pid} left over ({why}): {cmdline[:300]}")
+        problems += self.check_leftovers(stopped_by_test)
         if failed or problems:
             sys.stderr.write(f"\n---- virtbusd log ({self.id()}, exit {rc}) ----\n")
             sys.stderr.write(self.service.read_log()[-20000:])
@@ -359,6 +354,20 @@ class VirtbusTestCase(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
         if problems:
             self.fail("\n".join(problems))
+
+    def check_leftovers(self, stopped_by_test):
+        """Kills every QEMU of this test (virtbusd stopped); returns one
+        problem per QEMU that should not have been there: any, after the
+        harness destroyed every domain; one that no status file records,
+        after the test stopped the service (the others wait for its next
+        start)."""
+        known = status_pids(self.root) if stopped_by_test else set()
+        why = "not in any status file" if stopped_by_test else "after Destroy of every domain"
+        problems = []
+        for pid, cmdline in sorted(kill_qemus_under(self.tmp).items()):
+            if pid not in known:
+                problems.append(f"QEMU pid {pid} left over ({why}): {cmdline[:300]}")
+        return problems
 
     def _destroy_all(self):
         """Destroys every running domain through the service (as root);
