@@ -620,7 +620,12 @@ test_open_dead_pid(void)
 
     g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                 NULL, &pid, NULL));
-    g_usleep(50 * 1000);
+    /* wait until it exited, without reaping it */
+    {
+        siginfo_t info = { 0 };
+
+        g_assert_no_errno(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT));
+    }
     /* A zombie (not reaped yet): */
     t0 = g_get_monotonic_time();
     mon = vb_qemu_monitor_open("/nonexistent/qmp.sock", pid, 10000, NULL, NULL, &error);
