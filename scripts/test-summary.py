@@ -12,7 +12,7 @@ fuzz/run-fuzz.sh writes them (empty when FUZZ-SECONDS is 0).
 
 Prints what went wrong, then "N passed, N failed, N skipped" (test cases;
 a program that failed without a failing case, a program listed in EXPECTED
-that did not run or ran fewer cases than listed there, or one that ran but
+that did not run or reported fewer cases than listed there, or one that ran but
 is not listed counts as one failed case). Exits 0 only when nothing failed
 and nothing was skipped.
 """

@@ -482,8 +482,13 @@ class CtlTestCase(VirtbusTestCase):
         super().tearDown()
 
     def ctl(self, *args, check=True, **kw):
-        return self.run_cmd([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
-                            check=check, **kw)
+        p = self.run_cmd([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
+                         check=check, **kw)
+        # the client is held to the same rule as the service
+        bad = log_problems(p.stderr or "")
+        if bad:
+            self.fail(f"virtbusctl {' '.join(args)} logged:\n  " + "\n  ".join(bad))
+        return p
 
     def ctl_background(self, *args, **kw):
         kw.setdefault("stdout", subprocess.PIPE)
