@@ -5,8 +5,10 @@
 # copy of its corpus in fuzz/corpus/ (the repository corpus is never modified). Each fuzzer
 # runs even when the one before failed. Exits non-zero when a fuzzer finds a crash, a leak,
 # a sanitizer report, a GLib warning or critical (fuzz/fuzz-log.h) or a mismatch; the
-# reproducer is left in the printed artifacts directory. With RESULTS, appends one line per
-# fuzzer to that file: "NAME ok|fail EXIT-STATUS" (scripts/test.sh counts them).
+# reproducer is left in the printed artifacts directory. Before fuzzing, each fuzzer must fail
+# on a planted GLib critical, library warning and leak (VB_FUZZ_SELFTEST, fuzz/fuzz-log.h).
+# With RESULTS, appends one line per fuzzer to that file: "NAME ok|fail EXIT-STATUS"
+# (scripts/test.sh counts them).
 #
 # The sanitizer options are the fuzz run's own, whatever the caller exported (the test
 # suite turns leak detection off for the daemon): leaks are findings here.
@@ -35,10 +37,27 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vb-fuzz.XXXXXX")
 echo "corpus copies and artifacts in $work"
 
 failed=0
+# selftest NAME: the fuzzer must fail on each defect fuzz-log.h plants, or
+# the run would miss real ones (e.g. with leak detection turned off)
+selftest() {
+    printf '{}\n' >"$work/selftest-input"
+    for what in critical warning leak; do
+        if VB_FUZZ_SELFTEST=$what "$builddir/fuzz/$1" "$work/selftest-input" \
+                >"$work/selftest.log" 2>&1; then
+            echo "$1: a planted $what went unnoticed:" >&2
+            cat "$work/selftest.log" >&2
+            failed=1
+            [ -z "$results" ] || echo "$1 fail selftest-$what" >>"$results"
+            return 1
+        fi
+    done
+}
+
 # run_fuzzer NAME CORPUS SECONDS [libFuzzer options...]
 run_fuzzer() {
     name=$1 corpus=$2 secs=$3
     shift 3
+    selftest "$name" || return 0
     mkdir "$work/$name" "$work/$name/corpus" "$work/$name/artifacts"
     cp "$srcdir"/fuzz/corpus/"$corpus"/* "$work/$name/corpus/"
     status=0

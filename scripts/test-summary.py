@@ -83,7 +83,7 @@ def main():
         with open(fuzz_results) as f:
             for line in f:
                 name, verdict, status = line.split()
-                fuzz_ran[name] = (verdict, int(status))
+                fuzz_ran[name] = (verdict, status)
     for (suite, name) in expected:
         if suite != "fuzz":
             continue
