@@ -307,7 +307,9 @@ def main():
         except (Fail, OSError) as e:
             if tap:
                 print("not ok %d - %s" % (number, name))
-                print("# %s" % e, flush=True)
+                for line in str(e).splitlines():
+                    print("# " + line)
+                sys.stdout.flush()
             else:
                 print("FAIL %s: %s" % (name, e), flush=True)
             failed = True
