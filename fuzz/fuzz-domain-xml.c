@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the domain XML parser: parse; when that succeeds, format, parse the
  * output again (which must succeed) and format again: the two outputs must be identical.
- * Any difference is a bug and aborts.
+ * Any difference is a bug and aborts, as do GLib warnings and criticals (fuzz-log.h).
  */
 #include "config.h"
 
@@ -14,6 +14,7 @@
 #include <libxml/parser.h>
 
 #include "domain-def.h"
+#include "fuzz-log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,6 +23,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     xmlInitParser();
+    vb_fuzz_log_install();
     return 0;
 }
 

@@ -3,8 +3,8 @@
  * libFuzzer target for the QMP stream parser (service/qemu/qemu-monitor-parse.c): the input
  * is what QEMU could write on the monitor socket. It is fed to the line splitter in chunks
  * (sizes taken from the first input byte, so partial lines are exercised) and every line is
- * parsed; a parsed message must be self-consistent. Crashes, leaks, sanitizer reports and
- * failed consistency checks abort.
+ * parsed; a parsed message must be self-consistent. Crashes, leaks, sanitizer reports,
+ * GLib warnings and criticals (fuzz-log.h) and failed consistency checks abort.
  */
 #include "config.h"
 
@@ -13,21 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-log.h"
 #include "qemu-monitor-parse.h"
 
 int LLVMFuzzerInitialize(int *argc, char **argv[]);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void
-discard_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char **argv[])
 {
-    /* json-glib may warn about odd input; only crashes matter here. */
-    g_log_set_default_handler(discard_log, NULL);
+    vb_fuzz_log_install();
     return 0;
 }
 

@@ -39,6 +39,60 @@ nesting_ok(const char *s, gsize len)
     return TRUE;
 }
 
+static gboolean
+is_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/**
+ * vb_qemu_monitor_is_one_object:
+ * @s: JSON text; need not be NUL-terminated
+ * @len: its length in bytes
+ *
+ * Whether @s holds one JSON object and nothing but whitespace around it,
+ * judged by its brackets and strings only (json-glib checks the rest).
+ * json-glib 1.6 accepts several top-level objects or arrays in a row, keeps
+ * the last one and leaks the others: text with more than one must never
+ * reach it. Pure function: any thread.
+ */
+gboolean
+vb_qemu_monitor_is_one_object(const char *s, gsize len)
+{
+    gboolean in_string = FALSE;
+    gsize i = 0;
+    gint64 depth = 0;
+
+    while (i < len && is_json_space(s[i]))
+        i++;
+    if (i == len || s[i] != '{')
+        return FALSE;
+    for (; i < len; i++) {
+        char c = s[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = FALSE;
+        } else if (c == '"') {
+            in_string = TRUE;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                break;
+        }
+    }
+    if (i == len)
+        return TRUE; /* unterminated: json-glib reports the error */
+    for (i++; i < len; i++) {
+        if (!is_json_space(s[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static JsonNode *
 member(JsonObject *obj, const char *name, JsonNodeType type)
 {
@@ -166,6 +220,11 @@ vb_qemu_monitor_parse_line(const char *line, gsize len, VbQmpMessage *out_msg, G
         !g_utf8_validate_len(line, len, NULL) || !nesting_ok(line, len)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU,
                             "malformed QMP message: empty, too long, too deep or not UTF-8");
+        return FALSE;
+    }
+    if (!vb_qemu_monitor_is_one_object(line, len)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU,
+                            "malformed QMP message: not a single JSON object");
         return FALSE;
     }
     parser = json_parser_new_immutable();

@@ -42,6 +42,7 @@ typedef struct {
 gboolean vb_qemu_monitor_parse_line(const char *line, gsize len, VbQmpMessage *out_msg,
                                     GError **error);
 void vb_qmp_message_clear(VbQmpMessage *msg);
+gboolean vb_qemu_monitor_is_one_object(const char *s, gsize len);
 
 /*
  * Called for every complete line (without its "\n", NUL-terminated in

@@ -579,6 +579,11 @@ vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms
     JsonNode *exec;
 
     g_return_val_if_fail(mon != NULL && json != NULL, NULL);
+    if (!vb_qemu_monitor_is_one_object(json, strlen(json))) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "invalid QMP command: expected one JSON object with \"execute\"");
+        return NULL;
+    }
     if (!json_parser_load_from_data(parser, json, -1, &local)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "invalid QMP command: %s",
                     local->message);

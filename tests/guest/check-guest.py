@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Smoke test for the tiny test guest (Python standard library only).
 
-usage: check-guest.py GUESTDIR [-n N] [TEST ...]
+usage: check-guest.py [--tap] GUESTDIR [-n N] [TEST ...]
 
 GUESTDIR holds vmlinux, initrd.img and cmdline (made by build-guest.sh).
 TESTS (default: all, in this order):
@@ -11,7 +11,8 @@ TESTS (default: all, in this order):
   fakereboot  -no-shutdown: system_powerdown -> SHUTDOWN, QEMU stays; then
               system_reset + cont -> READY appears a second time
   qgareboot   qemu-ga guest-shutdown mode=reboot -> RESET event, READY again
--n N runs each test N times and prints median/min/max.
+-n N runs each test N times and prints median/min/max. --tap reports in TAP
+(what meson runs).
 
 Every QEMU started here gets PR_SET_PDEATHSIG(SIGKILL) and is killed and
 reaped at exit, so none is left behind even if this script is killed.
@@ -282,6 +283,9 @@ TESTS = {"powerdown": t_powerdown, "fakereboot": t_fakereboot, "qgareboot": t_qg
 def main():
     args = sys.argv[1:]
     n = 1
+    tap = "--tap" in args
+    if tap:
+        args.remove("--tap")
     if "-n" in args:
         i = args.index("-n")
         n = int(args[i + 1])
@@ -289,27 +293,36 @@ def main():
     if not args or args[0].startswith("-"):
         sys.exit(__doc__)
     guestdir, names = args[0], args[1:] or list(TESTS)
+    # --tap: TAP for meson (protocol 'tap'), the rest as TAP comments
+    note = "# " if tap else "       "
+    if tap:
+        print("1..%d" % len(names), flush=True)
     failed = False
-    for name in names:
+    for number, name in enumerate(names, 1):
         times = {}
         try:
             for _ in range(n):
                 for k, v in TESTS[name](guestdir).items():
                     times.setdefault(k, []).append(v)
-        except Fail as e:
-            print("FAIL %s: %s" % (name, e), flush=True)
+        except (Fail, OSError) as e:
+            if tap:
+                print("not ok %d - %s" % (number, name))
+                for line in str(e).splitlines():
+                    print("# " + line)
+                sys.stdout.flush()
+            else:
+                print("FAIL %s: %s" % (name, e), flush=True)
             failed = True
             continue
-        print("ok   %s" % name)
+        print("ok %d - %s" % (number, name) if tap else "ok   %s" % name)
         for k, xs in times.items():
             if n == 1:
-                print("       %-32s %.2f s" % (k, xs[0]))
+                print("%s%-32s %.2f s" % (note, k, xs[0]))
             else:
-                print("       %-32s median %.2f s (min %.2f, max %.2f, n=%d)"
-                      % (k, statistics.median(xs), min(xs), max(xs), n))
+                print("%s%-32s median %.2f s (min %.2f, max %.2f, n=%d)"
+                      % (note, k, statistics.median(xs), min(xs), max(xs), n))
         sys.stdout.flush()
     sys.exit(1 if failed else 0)
-
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,9 @@ import subprocess
 import sys
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import vbtest  # noqa: E402  (TAP on stdout, skips fail under VB_REQUIRE_ALL)
+
 SRCDIR = os.environ.get("VB_SRCDIR",
                         os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 BUILDROOT = os.environ.get("VB_BUILDDIR", os.path.join(SRCDIR, "build"))
@@ -297,4 +300,4 @@ class InstallSteps(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

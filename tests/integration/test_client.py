@@ -354,4 +354,4 @@ class TestCompletion(ClientTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    vbtest.main()

@@ -13,9 +13,9 @@ import os
 import struct
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
 from vbtest import (DOMAIN_IFACE, Service, SignalRecorder, VirtbusTestCase,  # noqa: E402
                     domain_xml, eventually)
 
@@ -183,4 +183,4 @@ class CancelTest(JobsTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

@@ -3,10 +3,10 @@
 
 import os
 import sys
-import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, GLib,  # noqa: E402
                     SignalRecorder, VirtbusTestCase, domain_xml)
 
@@ -250,4 +250,4 @@ class CommandLineTest(VirtbusTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

@@ -38,6 +38,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
 from vbtest import (BUILDDIR, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402
                     SRCDIR, Gio, GLib, VirtbusTestCase, connect, domain_xml, eventually)
 
@@ -676,4 +677,4 @@ def tearDownModule():
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

@@ -11,9 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-import unittest
-
 sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
 from test_lifecycle import LifecycleTestCase, pid_alive  # noqa: E402
 from vbtest import (BUS_NAME, DOMAIN_IFACE, DBusCallError, GLib, MINIMAL_XML,  # noqa: E402
                     connect, eventually)
@@ -336,4 +335,4 @@ class ShutdownRaceTest(RecoveryTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

@@ -6,10 +6,10 @@ import signal
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_lifecycle import LifecycleTestCase, pid_alive  # noqa: E402
+import vbtest  # noqa: E402
 from vbtest import (BUS_NAME, DOMAIN_IFACE, SignalRecorder, connect, domain_xml,  # noqa: E402
                     eventually)
 
@@ -113,4 +113,4 @@ sys.stdin.readline()
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

@@ -1,8 +1,29 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Test harness: a private system-like dbus-daemon, the real virtbusd on
-it with a temporary state root, and helpers to call it as a user would."""
+it with a temporary state root, and helpers to call it as a user would.
+
+Each test file ends with `vbtest.main()`: it reports one TAP line per test
+case on stdout (meson runs these files with protocol 'tap') and, under
+VB_REQUIRE_ALL=1 (set by scripts/test.sh), reports a skipped test as a
+failure.
+
+Beyond what a test asserts, the harness fails a test when
+- virtbusd exits with a status other than 0 when stopped (SIGTERM), also
+  for a stop in the middle of a test, or dies of anything but the SIGKILL a
+  test sends it (an ASan or UBSan report at shutdown ends it with an error);
+- virtbusd's log holds a GLib CRITICAL of any log domain, a WARNING of a
+  log domain that is not the service's own (GLib-GIO-CRITICAL,
+  GLib-WARNING, Json-CRITICAL, ...) or a sanitizer report;
+- a QEMU process of the test is left over: at the end of a test the
+  harness destroys every running domain through the service, stops it, and
+  then no QEMU of the test may remain; when the test stopped the service
+  itself, every remaining QEMU must be recorded in a status file (the
+  service leaves them for its next start). Leftovers are killed after being
+  reported.
+"""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -82,6 +103,33 @@ class PrivateBus:
         self.proc.stdout.close()
 
 
+# GLib's standard log writer: "(prog:pid): DOMAIN-LEVEL **: time: message",
+# "** (prog:pid): LEVEL **: ..." without a domain.
+GLIB_LOG_RE = re.compile(r"(?:\(\S+:\d+\): )?(?:([A-Za-z][\w.-]*)-)?(CRITICAL|WARNING) \*\*")
+SANITIZER_RE = re.compile(r"ERROR: (?:Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
+
+
+def log_problems(text):
+    """The lines of a virtbusd log that fail a test: a GLib CRITICAL of any
+    log domain, a WARNING of a domain other than the service's own
+    (virtbus, virtbus-*), a sanitizer report."""
+    bad = []
+    for line in text.splitlines():
+        m = GLIB_LOG_RE.search(line)
+        if m:
+            domain, level = m.group(1) or "", m.group(2)
+            if level == "CRITICAL" or not (domain == "virtbus" or domain.startswith("virtbus-")):
+                bad.append(line)
+                continue
+        if SANITIZER_RE.search(line):
+            bad.append(line)
+    return bad
+
+
+class ServiceError(AssertionError):
+    """virtbusd ended badly or logged what it must not (see the module doc)."""
+
+
 class Service:
     def __init__(self, bus, root, extra_args=(), env=None):
         self.bus = bus
@@ -90,13 +138,42 @@ class Service:
         self.extra_args = list(extra_args)
         self.env = env
         self.proc = None
+        self.log = None
+        self.log_offset = 0
+        self.problems = []
+
+    def _check_run(self, rc, expect):
+        """Problems of the run that just ended (exit status @rc)."""
+        problems = []
+        if expect is not None and rc != expect:
+            what = (f"was killed by signal {-rc}" if rc < 0 else f"exited with status {rc}")
+            problems.append(f"virtbusd {what} (expected {expect})")
+        try:
+            with open(self.log_path, errors="replace") as f:
+                f.seek(self.log_offset)
+                bad = log_problems(f.read())
+        except FileNotFoundError:
+            bad = []
+        if bad:
+            problems.append("virtbusd logged:\n  " + "\n  ".join(bad[:20]))
+        return problems
 
     def start(self, wait=True):
+        if self.proc is not None:
+            # a previous run that the test ended itself (or that died): only
+            # a SIGKILL sent by the test is a normal end
+            rc = self.proc.wait(timeout=20)
+            self.log.close()
+            self.proc = None
+            problems = self._check_run(rc, None if rc == -signal.SIGKILL else 0)
+            if problems:
+                raise ServiceError("before the restart: " + "; ".join(problems))
         env = dict(os.environ)
         env.update({"G_DEBUG": "fatal-criticals", "G_MESSAGES_DEBUG": "all"})
         if self.env:
             env.update(self.env)
         self.log = open(self.log_path, "a")
+        self.log_offset = self.log.tell()
         cmd = list(os.environ.get("VB_WRAPPER", "").split()) + [
             VIRTBUSD, "--bus-address", self.bus.address, "--root", self.root] + self.extra_args
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -108,19 +185,45 @@ class Service:
                 raise RuntimeError(f"virtbusd exited with {self.proc.returncode}:\n{self.read_log()}")
             conn.close_sync(None)
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
+    def stop(self, check=True):
+        """Stops virtbusd with SIGTERM (SIGKILL after 20 s) and returns its
+        exit status (None when it was not started). With @check, raises
+        ServiceError unless it exited with 0 (or had died of a SIGKILL the
+        test sent before) and its log of this run is clean
+        (log_problems())."""
+        if self.proc is None:
+            return None
+        # ended before: by a SIGKILL of the test, or by itself
+        ended = self.proc.poll() is not None
+        if not ended:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        rc = self.proc.returncode if self.proc else 0
-        if self.proc:
-            self.log.close()
+        rc = self.proc.returncode
+        self.log.close()
         self.proc = None
+        self.problems = self._check_run(rc, None if ended and rc == -signal.SIGKILL else 0)
+        if check and self.problems:
+            raise ServiceError("; ".join(self.problems) + "\n---- virtbusd log ----\n"
+                               + self.read_log()[-20000:])
         return rc
+
+    def kill(self):
+        """SIGKILLs virtbusd (a crash the test means) and waits for it."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+            self.proc = None
+            self.problems = self._check_run(-signal.SIGKILL, None)
+            if self.problems:
+                raise ServiceError("; ".join(self.problems))
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def read_log(self):
         try:
@@ -144,22 +247,57 @@ def name_has_owner(conn, name):
     return r.unpack()[0]
 
 
-def kill_qemus_under(path):
-    """SIGKILLs every process whose command line mentions @path."""
+def qemus_under(path):
+    """{pid: command line} of the QEMU processes whose command line mentions
+    @path (zombies left out)."""
     needle = path.encode()
+    found = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmdline = f.read()
-        except OSError:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[0]
+        except (OSError, IndexError):
             continue
-        if needle in cmdline and b"qemu-system" in cmdline:
+        if needle in cmdline and b"qemu-system" in cmdline and state != b"Z":
+            found[int(pid)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
+    return found
+
+
+def kill_qemus_under(path):
+    """SIGKILLs every QEMU process whose command line mentions @path; returns
+    what qemus_under() found."""
+    found = qemus_under(path)
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return found
+
+
+STATUS_PID_RE = re.compile(r"<domstatus\b[^>]*\bpid='(\d+)'")
+
+
+def status_pids(root):
+    """The QEMU pids recorded in the status files under @root: the runs a
+    stopped virtbusd leaves for its next start."""
+    pids = set()
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".xml"):
+                continue
             try:
-                os.kill(int(pid), signal.SIGKILL)
+                with open(os.path.join(dirpath, name), errors="replace") as f:
+                    m = STATUS_PID_RE.search(f.read(4096))
             except OSError:
-                pass
+                continue
+            if m and int(m.group(1)) > 0:
+                pids.add(int(m.group(1)))
+    return pids
 
 
 class DBusCallError(Exception):
@@ -173,6 +311,7 @@ class VirtbusTestCase(unittest.TestCase):
     """Each test gets its own bus, state root and virtbusd."""
 
     service_args = ()
+    service_env = None        # environment variables added for virtbusd
     start_service = True
 
     def setUp(self):
@@ -180,14 +319,14 @@ class VirtbusTestCase(unittest.TestCase):
         self.bus = PrivateBus(self.tmp)
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(self.root)
-        self.service = Service(self.bus, self.root, self.service_args)
+        self.service = Service(self.bus, self.root, self.service_args, env=self.service_env)
         self.conn = None
         try:
             if self.start_service:
                 self.service.start()
             self.conn = connect(self.bus.address)
         except BaseException:
-            self.service.stop()
+            self.service.stop(check=False)
             sys.stderr.write(self.service.read_log()[-20000:])
             self.bus.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -195,20 +334,65 @@ class VirtbusTestCase(unittest.TestCase):
 
     def tearDown(self):
         failed = self._outcome_failed()
+        problems = []
         if self.conn is not None:
             self.conn.close_sync(None)
-        rc = self.service.stop()
-        # virtbusd leaves QEMU running when it stops (by design): end the
-        # test's own guests, found by the state root in their command line
-        kill_qemus_under(self.tmp)
-        if failed or rc not in (0, None):
+        if self.service.running():
+            problems += self._destroy_all()
+            stopped_by_test = False
+        else:
+            stopped_by_test = True
+        rc = self.service.stop(check=False)
+        if rc is not None:
+            problems += self.service.problems
+        problems += self.check_leftovers(stopped_by_test)
+        if failed or problems:
             sys.stderr.write(f"\n---- virtbusd log ({self.id()}, exit {rc}) ----\n")
             sys.stderr.write(self.service.read_log()[-20000:])
             sys.stderr.write("\n---- end of log ----\n")
         self.bus.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
-        if rc not in (0, None) and not failed:
-            self.fail(f"virtbusd exited with status {rc}")
+        if problems:
+            self.fail("\n".join(problems))
+
+    def check_leftovers(self, stopped_by_test):
+        """Kills every QEMU of this test (virtbusd stopped); returns one
+        problem per QEMU that should not have been there: any, after the
+        harness destroyed every domain; one that no status file records,
+        after the test stopped the service (the others wait for its next
+        start)."""
+        known = status_pids(self.root) if stopped_by_test else set()
+        why = "not in any status file" if stopped_by_test else "after Destroy of every domain"
+        problems = []
+        for pid, cmdline in sorted(kill_qemus_under(self.tmp).items()):
+            if pid not in known:
+                problems.append(f"QEMU pid {pid} left over ({why}): {cmdline[:300]}")
+        return problems
+
+    def _destroy_all(self):
+        """Destroys every running domain through the service (as root);
+        returns the problems met."""
+        problems = []
+        try:
+            conn = connect(self.bus.address)
+        except GLib.Error as e:
+            return [f"cannot connect to the bus at the end of the test: {e.message}"]
+        try:
+            for path in self.call(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (1,),
+                                  conn=conn)[0]:
+                try:
+                    self.call(path, DOMAIN_IFACE, "Destroy", "u", (0,), conn=conn)
+                except DBusCallError as e:
+                    # it may have ended (a transient one: gone) by itself meanwhile
+                    if e.name not in (ERR + "OperationInvalid", ERR + "NoDomain",
+                                      "org.freedesktop.DBus.Error.UnknownMethod",
+                                      "org.freedesktop.DBus.Error.UnknownObject"):
+                        problems.append(f"Destroy of {path} at the end of the test: {e}")
+        except DBusCallError as e:
+            problems.append(f"ListDomains at the end of the test: {e}")
+        finally:
+            conn.close_sync(None)
+        return problems
 
     def _outcome_failed(self):
         outcome = getattr(self, "_outcome", None)
@@ -298,8 +482,13 @@ class CtlTestCase(VirtbusTestCase):
         super().tearDown()
 
     def ctl(self, *args, check=True, **kw):
-        return self.run_cmd([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
-                            check=check, **kw)
+        p = self.run_cmd([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
+                         check=check, **kw)
+        # the client is held to the same rule as the service
+        bad = log_problems(p.stderr or "")
+        if bad:
+            self.fail(f"virtbusctl {' '.join(args)} logged:\n  " + "\n  ".join(bad))
+        return p
 
     def ctl_background(self, *args, **kw):
         kw.setdefault("stdout", subprocess.PIPE)
@@ -340,3 +529,102 @@ class SignalRecorder:
 
     def close(self):
         self.conn.signal_unsubscribe(self.sub)
+
+
+def require_all():
+    """Whether skips are failures (VB_REQUIRE_ALL=1, set by scripts/test.sh)."""
+    return os.environ.get("VB_REQUIRE_ALL", "") not in ("", "0")
+
+
+class TapResult(unittest.TextTestResult):
+    """unittest's text report (on stderr) plus one TAP line per test case on
+    `tap`; under VB_REQUIRE_ALL=1 a skip is recorded as a failure."""
+
+    tap = None
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.number = 0
+        self.bad = False
+        self.skip_reason = None
+
+    @staticmethod
+    def _name(test):
+        if isinstance(test, unittest.TestCase):
+            return f"{type(test).__name__}.{test._testMethodName}"
+        return str(test)       # setUpModule / setUpClass errors and skips
+
+    def _report(self, test, ok, directive=""):
+        self.number += 1
+        line = f"{'ok' if ok else 'not ok'} {self.number} - {self._name(test)}"
+        if directive:
+            line += " # " + directive.replace("\n", " ")
+        self.tap.write(line + "\n")
+        self.tap.flush()
+
+    def startTest(self, test):
+        self.bad = False
+        self.skip_reason = None
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        if self.skip_reason is not None:
+            self._report(test, True, "SKIP " + self.skip_reason)
+        else:
+            self._report(test, not self.bad)
+
+    def _holder(self, test):
+        return not isinstance(test, unittest.TestCase)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        if self._holder(test):
+            self._report(test, False)
+        self.bad = True
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        if self._holder(test):
+            self._report(test, False)
+        self.bad = True
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.bad = True
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self.bad = True
+
+    def addSkip(self, test, reason):
+        if require_all():
+            try:
+                raise AssertionError(f"skipped under VB_REQUIRE_ALL=1: {reason}")
+            except AssertionError:
+                self.addFailure(test, sys.exc_info())
+            return
+        super().addSkip(test, reason)
+        if self._holder(test):
+            self._report(test, True, "SKIP " + reason)
+        else:
+            self.skip_reason = reason
+
+
+def main():
+    """Runs the tests of the calling script (its __main__ module): unittest's
+    verbose report on stderr, TAP on stdout (nothing else is written there:
+    the process's stdout is redirected to stderr). Exits 1 on any failure,
+    error, unexpected success or, under VB_REQUIRE_ALL=1, skip."""
+    tap = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    TapResult.tap = tap
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules["__main__"])
+    runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=2, resultclass=TapResult)
+    result = runner.run(suite)
+    tap.write(f"1..{result.number}\n")
+    tap.flush()
+    sys.exit(0 if result.wasSuccessful() else 1)

@@ -49,6 +49,28 @@ waiter_main(gpointer data)
     return NULL;
 }
 
+/* Waits until @n callers wait for a job of @dom: the observable state of a
+ * waiter that blocks in vb_domain_job_begin*(), not a guess of how long a
+ * thread takes to get there. Fails after 10 s. */
+static void
+wait_for_waiters(VbDomainObj *dom, guint n)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (TRUE) {
+        guint waiting;
+
+        g_mutex_lock(&dom->lock);
+        waiting = dom->job.waiters;
+        g_mutex_unlock(&dom->lock);
+        if (waiting == n)
+            return;
+        if (g_get_monotonic_time() > deadline)
+            g_error("%u job waiters after 10 s, expected %u", waiting, n);
+        g_usleep(1000);
+    }
+}
+
 static void
 test_strings(void)
 {
@@ -125,7 +147,7 @@ test_nested_and_threads(void)
     g_assert_cmpstr(info.async_owner, ==, ":1.5");
     vb_domain_control_info_clear(&info);
     t = g_thread_new("waiter", waiter_main, &w);
-    g_usleep(200 * 1000);
+    wait_for_waiters(dom, 1);
     g_assert_cmpint(w.got_at, ==, 0);
     ended = g_get_monotonic_time();
     vb_domain_job_end(dom);
@@ -147,16 +169,7 @@ test_max_queued(void)
 
     g_assert_true(vb_domain_job_begin(dom, VB_JOB_MODIFY, "Start", ":1.2", 1, 0, NULL));
     t = g_thread_new("waiter", waiter_main, &w);
-    while (TRUE) {
-        guint n;
-
-        g_mutex_lock(&dom->lock);
-        n = dom->job.waiters;
-        g_mutex_unlock(&dom->lock);
-        if (n == 1)
-            break;
-        g_usleep(1000);
-    }
+    wait_for_waiters(dom, 1);
     t0 = g_get_monotonic_time();
     g_assert_false(vb_domain_job_begin(dom, VB_JOB_QUERY, "Get", NULL, 10, 1, &error));
     g_assert_error(error, VB_ERROR, VB_ERROR_BUSY);
@@ -177,7 +190,7 @@ test_removed(void)
     g_assert_true(vb_domain_async_job_begin(dom, VB_ASYNC_JOB_DUMP, "CoreDump", NULL, 1, 0,
                                             NULL));
     t = g_thread_new("waiter", waiter_main, &w);
-    g_usleep(100 * 1000);
+    wait_for_waiters(dom, 1);
     g_mutex_lock(&dom->lock);
     dom->removed = TRUE;
     g_cond_broadcast(&dom->job.cond);

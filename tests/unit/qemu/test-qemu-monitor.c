@@ -620,7 +620,12 @@ test_open_dead_pid(void)
 
     g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                 NULL, &pid, NULL));
-    g_usleep(50 * 1000);
+    /* wait until it exited, without reaping it */
+    {
+        siginfo_t info = { 0 };
+
+        g_assert_no_errno(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT));
+    }
     /* A zombie (not reaped yet): */
     t0 = g_get_monotonic_time();
     mon = vb_qemu_monitor_open("/nonexistent/qmp.sock", pid, 10000, NULL, NULL, &error);
@@ -694,12 +699,43 @@ test_split_lines(void)
     g_assert_cmpuint(buf->len, ==, 0);
 }
 
+/* One object per line: json-glib 1.6 would keep the last of several and leak the rest. */
+static void
+test_parse_line_one_object(void)
+{
+    const char *bad[] = {
+        "{\"return\": {}} {\"event\": \"STOP\"}",
+        "{\"return\": {}}{\"return\": {}}",
+        "[1] {\"return\": {}}",
+        "\"x\" {\"return\": {}}",
+        "{\"return\": {}} [2]",
+    };
+    const char *good = " {\"return\": \"}{ \\\" ]\"} \r";
+    VbQmpMessage msg;
+
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_false(vb_qemu_monitor_parse_line(bad[i], strlen(bad[i]), &msg, &error));
+        g_assert_error(error, VB_ERROR, VB_ERROR_QEMU);
+        g_assert_cmpstr(error->message, ==, "malformed QMP message: not a single JSON object");
+        g_assert_null(msg.root);
+        g_assert_false(vb_qemu_monitor_is_one_object(bad[i], strlen(bad[i])));
+    }
+    g_assert_true(vb_qemu_monitor_is_one_object(good, strlen(good)));
+    g_assert_true(vb_qemu_monitor_parse_line(good, strlen(good), &msg, NULL));
+    g_assert_cmpint(msg.kind, ==, VB_QMP_MSG_RETURN);
+    g_assert_cmpstr(json_node_get_string(msg.ret), ==, "}{ \" ]");
+    vb_qmp_message_clear(&msg);
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     signal(SIGPIPE, SIG_IGN);
     g_test_add_func("/qemu/monitor/parse-line", test_parse_line);
+    g_test_add_func("/qemu/monitor/parse-line-one-object", test_parse_line_one_object);
     g_test_add_func("/qemu/monitor/split-lines", test_split_lines);
     g_test_add_func("/qemu/monitor/lifecycle", test_lifecycle);
     g_test_add_func("/qemu/monitor/recorded-events", test_recorded_events);
