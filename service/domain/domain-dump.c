@@ -26,6 +26,7 @@
 typedef struct {
     char *path;
     guint flags;
+    guint32 uid;    /* the caller's: what it may replace at @path */
 } DumpData;
 
 static void
@@ -142,11 +143,13 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     else
         json_object_unref(args);
     ok = r2 != NULL && wait_dump(list, dom, job, error);
-    if (ok && (fsync(fd) < 0 || rename(temp, d->path) < 0)) {
+    if (ok && fsync(fd) < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", d->path,
                     g_strerror(errno));
         ok = FALSE;
     }
+    if (ok && !vb_save_image_commit(temp, d->path, d->uid, error))
+        ok = FALSE;
     if (!ok && !vb_domain_list_shutting_down(list))
         g_unlink(temp);
     if (ok) {
@@ -167,6 +170,7 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
  * vb_domain_core_dump:
  * @path: absolute path of the ELF file to write
  * @flags: VbDumpFlags: CRASH, RESET, MEMORY_ONLY
+ * @uid: the caller's uid: @path may only replace a regular file it owns
  *
  * Starts an ELF memory dump of @dom (async job "dump"). Worker threads.
  *
@@ -174,7 +178,7 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
  */
 VbJob *
 vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guint flags,
-                    const char *owner, GError **error)
+                    const char *owner, guint32 uid, GError **error)
 {
     DumpData *d;
     gboolean running;
@@ -195,6 +199,8 @@ vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guin
                             "CRASH (1) and RESET (8) exclude each other");
         return NULL;
     }
+    if (!vb_save_image_check_target(path, uid, error))
+        return NULL;
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_DUMP, "CoreDump", owner,
                                    list->config->job_wait_timeout, list->config->max_queued,
                                    error))
@@ -212,6 +218,7 @@ vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guin
     d = g_new0(DumpData, 1);
     d->path = g_strdup(path);
     d->flags = flags;
+    d->uid = uid;
     return vb_domain_async_job_start(list, dom, VB_ASYNC_JOB_DUMP, "dump", owner, dump_body, d,
                                      (GDestroyNotify)dump_data_free, FALSE);
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* renameat2() */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "domain-save-image.h"
@@ -161,4 +164,127 @@ vb_save_image_fsync_dir(const char *path)
         fsync(fd);
         close(fd);
     }
+}
+
+/**
+ * vb_save_image_open_read:
+ * @path: a path a caller gave (absolute)
+ *
+ * Opens @path for reading without ever blocking on it: O_NONBLOCK (a FIFO
+ * or a device would otherwise stall the thread until someone writes, and
+ * opening a device can have effects of its own), O_NOCTTY, O_CLOEXEC;
+ * then refuses anything that is not a regular file, checked on the opened
+ * descriptor (fstat), and clears O_NONBLOCK. Any thread.
+ *
+ * Returns: the descriptor, or -1 with InvalidArgument (not a regular
+ *   file) or IO (cannot open it).
+ */
+int
+vb_save_image_open_read(const char *path, GError **error)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fl;
+
+    if (fd < 0) {
+        g_set_error(error, VB_ERROR, errno == ENOENT ? VB_ERROR_INVALID_ARG : VB_ERROR_IO,
+                    "cannot open '%s': %s", path, g_strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "'%s' is not a regular file; save images and dumps must be regular files",
+                    path);
+        close(fd);
+        return -1;
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot use '%s': %s", path,
+                    g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* What may be at @path for a save or dump to replace it. */
+static gboolean
+check_replaceable(const char *path, const struct stat *st, guint32 uid, GError **error)
+{
+    const char *what = S_ISLNK(st->st_mode) ? "a symbolic link"
+                       : S_ISDIR(st->st_mode) ? "a directory"
+                       : S_ISFIFO(st->st_mode) ? "a FIFO"
+                       : S_ISSOCK(st->st_mode) ? "a socket"
+                       : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device node"
+                       : NULL;
+
+    if (what == NULL && !S_ISREG(st->st_mode))
+        what = "not a regular file";
+    if (what != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "'%s' is %s; a save image or dump replaces only a regular file of yours "
+                    "(choose another path or remove it)", path, what);
+        return FALSE;
+    }
+    if (st->st_uid != uid) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "'%s' belongs to uid %u, not to the caller (uid %u); a save image or dump "
+                    "replaces only a file of the caller's own", path, (guint)st->st_uid,
+                    (guint)uid);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_save_image_check_target:
+ * @path: where a save image or dump is to be written
+ * @uid: the caller's uid
+ *
+ * Whether writing @path may replace what is there: nothing, or a regular
+ * file owned by @uid (root's own files for root). A symbolic link (never
+ * followed), a directory, a FIFO, a device or another user's file is
+ * refused with InvalidArgument naming it. Any thread.
+ */
+gboolean
+vb_save_image_check_target(const char *path, guint32 uid, GError **error)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot check '%s': %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return check_replaceable(path, &st, uid, error);
+}
+
+/**
+ * vb_save_image_commit:
+ * @temp: the finished file, in the directory of @path
+ * @path: its final name
+ * @uid: the caller's uid
+ *
+ * Renames @temp to @path. When nothing is at @path the rename must not
+ * replace anything (RENAME_NOREPLACE: a file that appears meanwhile is
+ * not overwritten); otherwise what is there is checked again as by
+ * vb_save_image_check_target() just before it is replaced. Any thread.
+ */
+gboolean
+vb_save_image_commit(const char *temp, const char *path, guint32 uid, GError **error)
+{
+    if (renameat2(AT_FDCWD, temp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return TRUE;
+    /* EEXIST: something is there; EINVAL: a file system without NOREPLACE */
+    if (errno == EEXIST || errno == EINVAL || errno == ENOSYS) {
+        if (!vb_save_image_check_target(path, uid, error))
+            return FALSE;
+        if (rename(temp, path) == 0)
+            return TRUE;
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", path, g_strerror(errno));
+    return FALSE;
 }

@@ -42,5 +42,8 @@ gboolean vb_save_image_read_header(int fd, const char *path, VbSaveImageHeader *
                                    GError **error);
 void vb_save_image_header_clear(VbSaveImageHeader *h);
 void vb_save_image_fsync_dir(const char *path);
+int vb_save_image_open_read(const char *path, GError **error);
+gboolean vb_save_image_check_target(const char *path, guint32 uid, GError **error);
+gboolean vb_save_image_commit(const char *temp, const char *path, guint32 uid, GError **error);
 
 G_END_DECLS

@@ -32,6 +32,7 @@ typedef struct {
     char *xml;           /* migratable XML to record */
     guint flags;         /* VbSaveFlags */
     gboolean managed;
+    guint32 uid;         /* the caller's: what it may replace at @path */
 } SaveData;
 
 static void
@@ -199,11 +200,13 @@ commit_image(SaveData *d, SaveRun *r, GError **error)
         }
         r->compressor = 0;
     }
-    if (fsync(r->file_fd) < 0 || rename(r->temp, d->path) < 0) {
+    if (fsync(r->file_fd) < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", d->path,
                     g_strerror(errno));
         return FALSE;
     }
+    if (!vb_save_image_commit(r->temp, d->path, d->uid, error))
+        return FALSE;
     g_clear_pointer(&r->temp, g_free);
     vb_save_image_fsync_dir(d->path);
     return TRUE;
@@ -235,7 +238,7 @@ migrate_to_fd(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveRun *r, GErr
     r3 = vb_domain_async_monitor(list, dom, "migrate", margs, -1, error);
     if (r3 == NULL)
         return FALSE;
-    return vb_domain_async_wait_migration(list, dom, job, -1, error);
+    return vb_domain_async_wait_migration(list, dom, job, -1, NULL, error);
 }
 
 /* After a failure: stop QEMU's migration if it still runs (best effort). */
@@ -353,7 +356,16 @@ save_check(VbDomainObj *dom, SaveData *d, const char *xml, GError **error)
     g_mutex_unlock(&dom->lock);
     if (xml != NULL && *xml != '\0') {
         given = vb_domain_parse_config(xml, error);
-        if (given == NULL || !vb_domain_def_check_abi_stability(live, given, error))
+        if (given == NULL)
+            return FALSE;
+        /* the image restores into the domain it names: it must be this one */
+        if (!g_str_equal(given->name, live->name)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "the XML given for the save names domain '%s', not '%s'; it must "
+                        "describe the same domain", given->name, live->name);
+            return FALSE;
+        }
+        if (!vb_domain_def_check_abi_stability(live, given, error))
             return FALSE;
         d->xml = vb_domain_def_format(given, VB_DOMAIN_DEF_FORMAT_MIGRATABLE |
                                                  VB_DOMAIN_DEF_FORMAT_SECURE, error);
@@ -380,6 +392,11 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
         save_data_free(d);
         return NULL;
     }
+    /* refused before anything runs; checked again when the image is renamed */
+    if (!vb_save_image_check_target(d->path, d->uid, error)) {
+        save_data_free(d);
+        return NULL;
+    }
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_SAVE, method, owner,
                                    list->config->job_wait_timeout, list->config->max_queued,
                                    error)) {
@@ -400,6 +417,7 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
  * @path: absolute path of the image
  * @xml: (nullable): ABI-compatible XML to record instead of the live one
  * @flags: VbSaveFlags
+ * @uid: the caller's uid: @path may only replace a regular file it owns
  *
  * Starts saving @dom (async job "save"). Worker threads.
  *
@@ -407,7 +425,7 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
  */
 VbJob *
 vb_domain_save(VbDomainList *list, VbDomainObj *dom, const char *path, const char *xml,
-               guint flags, const char *owner, GError **error)
+               guint flags, const char *owner, guint32 uid, GError **error)
 {
     SaveData *d;
 
@@ -419,6 +437,7 @@ vb_domain_save(VbDomainList *list, VbDomainObj *dom, const char *path, const cha
     d = g_new0(SaveData, 1);
     d->path = g_strdup(path);
     d->flags = flags;
+    d->uid = uid;
     return save_start(list, dom, d, xml, "Save", owner, error);
 }
 
@@ -438,6 +457,7 @@ vb_domain_managed_save(VbDomainList *list, VbDomainObj *dom, guint flags, const 
     d->path = vb_domain_managed_save_path(list, name);
     d->flags = flags;
     d->managed = TRUE;
+    d->uid = (guint32)geteuid(); /* the service's own image */
     return save_start(list, dom, d, NULL, "ManagedSave", owner, error);
 }
 

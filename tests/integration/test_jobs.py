@@ -149,9 +149,12 @@ class CancelTest(JobsTestCase):
             job = self.domain(path, "Save", "ssu", (image, "", 0))
             self.saving(job)
             self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Job"), job)
-            # a second long job meanwhile names the owner of the first
-            self.assertDBusError("OperationTimeout", self.domain, path, "CoreDump", "su",
-                                 (os.path.join(self.tmp, "c"), 0), timeout=60000)
+            # a second long job meanwhile is refused at once, naming the owner of the first
+            t0 = time.monotonic()
+            e = self.assertDBusError("OperationInvalid", self.domain, path, "CoreDump", "su",
+                                     (os.path.join(self.tmp, "c"), 0), timeout=60000)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertIn("save: Save from " + self.conn.get_unique_name(), e.message)
             info = self.domain(path, "GetControlInfo")
             self.assertIn("save", info["async_job"])
             self.assertEqual(info["async_owner"], self.conn.get_unique_name())
