@@ -33,11 +33,13 @@ typedef struct {
     guint flags;         /* VbSaveFlags */
     gboolean managed;
     guint32 uid;         /* the caller's: what it may replace at @path */
+    VbSaveTarget target; /* @path's directory, opened and checked at the call */
 } SaveData;
 
 static void
 save_data_free(SaveData *d)
 {
+    vb_save_target_clear(&d->target);
     g_free(d->path);
     g_free(d->xml);
     g_free(d);
@@ -45,7 +47,7 @@ save_data_free(SaveData *d)
 
 /* What a save runs with while it writes. */
 typedef struct {
-    char *temp;
+    VbSaveTarget *target; /* its temporary file */
     int file_fd;
     int qemu_fd;          /* what QEMU writes to: file_fd, or the pipe into zstd */
     GPid compressor;
@@ -63,9 +65,8 @@ save_run_clear(SaveRun *r)
         kill(r->compressor, SIGKILL);
         waitpid(r->compressor, NULL, 0);
     }
-    if (r->temp != NULL)
-        g_unlink(r->temp);
-    g_free(r->temp);
+    if (r->target != NULL)
+        vb_save_target_discard(r->target);
 }
 
 /* The test suite slows saves down with this, to cancel them in flight. */
@@ -133,21 +134,13 @@ resume_cpus(VbDomainList *list, VbDomainObj *dom, SaveRun *r)
 static gboolean
 open_image(VbDomainObj *dom, SaveData *d, SaveRun *r, guint header_flags, GError **error)
 {
-    g_autofree char *dir = g_path_get_dirname(d->path);
-    g_autofree char *base = g_path_get_basename(d->path);
-    g_autofree char *tmpl = g_strdup_printf(".%s.vbpart-XXXXXX", base);
-
-    r->temp = g_build_filename(dir, tmpl, NULL);
-    r->file_fd = g_mkstemp_full(r->temp, O_WRONLY | O_CLOEXEC, 0600);
-    if (r->file_fd < 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create a save image in '%s': %s", dir,
-                    g_strerror(errno));
-        g_clear_pointer(&r->temp, g_free);
+    r->target = &d->target;
+    r->file_fd = vb_save_target_create_temp(&d->target, error);
+    if (r->file_fd < 0)
         return FALSE;
-    }
     g_mutex_lock(&dom->lock);
     g_free(dom->job.temp_path);
-    dom->job.temp_path = g_strdup(r->temp);
+    dom->job.temp_path = g_strdup(d->target.temp_path);
     g_mutex_unlock(&dom->lock);
     return vb_save_image_write_header(r->file_fd, d->xml, header_flags,
                                       (d->flags & VB_SAVE_COMPRESS) != 0, error);
@@ -205,11 +198,7 @@ commit_image(SaveData *d, SaveRun *r, GError **error)
                     g_strerror(errno));
         return FALSE;
     }
-    if (!vb_save_image_commit(r->temp, d->path, d->uid, error))
-        return FALSE;
-    g_clear_pointer(&r->temp, g_free);
-    vb_save_image_fsync_dir(d->path);
-    return TRUE;
+    return vb_save_target_commit(&d->target, error);
 }
 
 /* QEMU writes its state into @r->qemu_fd; returns when it completed. */
@@ -313,7 +302,8 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
             resume_cpus(list, dom, &r);
         } else {
             /* leave it to the recovery: only our descriptors go */
-            g_clear_pointer(&r.temp, g_free);
+            if (r.target != NULL)
+                vb_save_target_forget_temp(r.target);
             r.compressor = 0;
             save_run_clear(&r);
         }
@@ -393,7 +383,7 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
         return NULL;
     }
     /* refused before anything runs; checked again when the image is renamed */
-    if (!vb_save_image_check_target(d->path, d->uid, error)) {
+    if (!vb_save_target_open(&d->target, d->path, d->uid, error)) {
         save_data_free(d);
         return NULL;
     }

@@ -639,15 +639,33 @@ polkit.addRule(function(action, subject) {
         save, define = "org.virtbus.Virt1.save", "org.virtbus.Virt1.define"
         allowed = self.define("allowed-vm", UUID1)
         other = self.define("other-vm", UUID2)
-        # root saves allowed-vm; an image of other-vm is made by hand
-        image = os.path.join(self.tmp, "allowed.save")
-        self.domain(allowed, "Start", "u", (0,), timeout=60000)
-        job = self.domain(allowed, "Save", "ssu", (image, "", 0), timeout=60000)
-        self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=60000)
+        nobody = self.nobody()
+        self.domain(allowed, "Start", "u", (0,), conn=nobody, timeout=60000)
+        # nobody saves only where it could write itself, and replaces only its own files
+        shared = os.path.join(self.tmp, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        roots = os.path.join(shared, "roots.save")
+        with open(roots, "w") as f:
+            f.write("root's")
+        for target, words in ((os.path.join(self.tmp, "x.save"), "belongs to uid 0"),
+                              (roots, "belongs to uid 0, not to the caller")):
+            e = self.assertDBusError("InvalidArgument", self.domain, allowed, "Save", "ssu",
+                                     (target, "", 0), conn=nobody)
+            self.assertIn(words, e.message)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x.save")))
+        with open(roots) as f:
+            self.assertEqual(f.read(), "root's")
+        image = os.path.join(shared, "allowed.save")
+        job = self.domain(allowed, "Save", "ssu", (image, "", 0), conn=nobody, timeout=60000)
+        self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=nobody, timeout=60000)
+        self.assertEqual(os.stat(image).st_uid, NOBODY_UID)
+        self.wait_check(action=save, user="nobody", verb="save", path=image,
+                        domain="allowed-vm", uuid=UUID1)
+        # an image of other-vm, made by hand
         forged = os.path.join(self.tmp, "other.save")
         with open(forged, "wb") as f:
             f.write(save_image_bytes(domain_xml("other-vm", UUID2), body=b"\0" * 4096))
-        nobody = self.nobody()
         self.assertRefused(define, self.manager, "Restore", "ssu", (forged, "", 0), conn=nobody)
         # first the arguments (save, the path), then the image's domain (save and define)
         self.wait_check(action=save, user="nobody", verb="restore", path=forged,
