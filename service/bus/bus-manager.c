@@ -132,7 +132,7 @@ restore_load(VbBusCall *call)
     VbRestoreImage *image;
 
     g_variant_get(call->parameters, "(&s&su)", &path, NULL, NULL);
-    image = vb_restore_image_open(path, &call->load_error);
+    image = vb_restore_image_open(path, call->caller->uid, &call->load_error);
     if (image == NULL)
         return;
     call->detail_domain = g_strdup(vb_restore_image_get_name(image));

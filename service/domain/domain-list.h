@@ -130,7 +130,7 @@ VbJob *vb_domain_managed_save(VbDomainList *list, VbDomainObj *dom, guint flags,
                               const char *owner, GError **error);
 gboolean vb_domain_managed_save_remove(VbDomainList *list, VbDomainObj *dom, GError **error);
 typedef struct _VbRestoreImage VbRestoreImage;
-VbRestoreImage *vb_restore_image_open(const char *path, GError **error);
+VbRestoreImage *vb_restore_image_open(const char *path, guint32 uid, GError **error);
 const char *vb_restore_image_get_name(VbRestoreImage *image);
 const char *vb_restore_image_get_uuid(VbRestoreImage *image);
 void vb_restore_image_free(VbRestoreImage *image);

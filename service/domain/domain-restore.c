@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,19 +70,24 @@ vb_restore_image_free(VbRestoreImage *image)
 /**
  * vb_restore_image_open:
  * @path: absolute path of a save image
+ * @uid: the caller's uid
  *
  * Opens the image once (a regular file only, never blocking on the open:
  * vb_save_image_open_read()), reads and checks its header and parses the
  * definition it holds. The same descriptor is what the restore later
- * reads: the file checked is the file restored. Call it only for a caller
- * already authorized to restore from @path. Worker threads.
+ * reads: the file checked is the file restored. A caller other than root
+ * (and the service's own uid) may only restore an image it owns or root's:
+ * the service reads as root, and must not read another user's file for
+ * it. Call it only for a caller already authorized to restore from @path.
+ * Worker threads.
  *
  * Returns: (transfer full): the open image, or %NULL.
  */
 VbRestoreImage *
-vb_restore_image_open(const char *path, GError **error)
+vb_restore_image_open(const char *path, guint32 uid, GError **error)
 {
     RestoreData *d;
+    struct stat st;
 
     if (!g_path_is_absolute(path)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
@@ -91,6 +97,14 @@ vb_restore_image_open(const char *path, GError **error)
     d = g_new0(RestoreData, 1);
     d->path = g_strdup(path);
     d->fd = vb_save_image_open_read(path, error);
+    if (d->fd >= 0 && uid != 0 && uid != (guint32)geteuid() && fstat(d->fd, &st) == 0 &&
+        st.st_uid != uid && st.st_uid != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "save image '%s' belongs to uid %u, not to the caller (uid %u) or root",
+                    path, (guint)st.st_uid, (guint)uid);
+        restore_data_free(d);
+        return NULL;
+    }
     if (d->fd < 0 || !vb_save_image_read_header(d->fd, path, &d->header, error)) {
         restore_data_free(d);
         return NULL;
@@ -470,7 +484,7 @@ vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags, con
     g_autofree char *name = vb_domain_obj_get_name(dom);
     g_autofree char *path = vb_domain_managed_save_path(list, name);
     g_autoptr(VbJob) job = NULL;
-    RestoreData *d = vb_restore_image_open(path, error);
+    RestoreData *d = vb_restore_image_open(path, (guint32)geteuid(), error);
     VbJobInfo info = { 0 };
     gboolean ok;
 

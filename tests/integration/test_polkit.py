@@ -676,6 +676,14 @@ polkit.addRule(function(action, subject) {
                         domain="other-vm", uuid=UUID2)
         self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "State"), "shutoff")
         self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Job"), "/")
+        # another user's image is not read for nobody (root's and its own are)
+        theirs = os.path.join(shared, "theirs.save")
+        shutil.copy(image, theirs)
+        os.chown(theirs, 4242, 4242)
+        e = self.assertDBusError("InvalidArgument", self.manager, "Restore", "ssu",
+                                 (theirs, "", 0), conn=nobody)
+        self.assertIn("belongs to uid 4242", e.message)
+        self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "State"), "shutoff")
         # allowed-vm's own image: save and define on allowed-vm pass
         job = self.manager("Restore", "ssu", (image, "", 0), conn=nobody)
         self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=nobody, timeout=60000)
