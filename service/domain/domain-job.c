@@ -136,18 +136,27 @@ must_wait(VbDomainObj *dom, WaitKind kind, VbJobType type)
 }
 
 /*
- * Under lock: a second long job is refused at once (OperationInvalid
- * naming the one that runs), never queued: a save or migration lasts
- * minutes, and a caller waiting for it would hold a worker all along.
+ * Under lock: a long (async) job in the way refuses the caller at once
+ * with OperationInvalid naming it, instead of queueing it: a save or
+ * migration lasts minutes, and a caller waiting for it would hold a pool
+ * worker all along (enough of them and nothing else is served). That is a
+ * second async job, or a sync job the async job's mask does not allow.
+ * Waiting is only for a sync job, which is short.
  */
 static gboolean
-async_job_runs(VbDomainObj *dom, GError **error)
+long_job_in_the_way(VbDomainObj *dom, WaitKind kind, VbJobType type, GError **error)
 {
-    if (dom->job.async == VB_ASYNC_JOB_NONE)
+    const char *what;
+
+    if (kind == WAIT_ASYNC && dom->job.async != VB_ASYNC_JOB_NONE)
+        what = "already runs a long job";
+    else if (kind == WAIT_SYNC && blocked_by_async(dom, type, FALSE))
+        what = "runs a long job that allows only queries, abort and destroy meanwhile";
+    else
         return FALSE;
     g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                "domain '%s' already runs a long job (async job %s: %s%s%s); wait for it or "
-                "abort it first", dom->def->name, async_job_names[dom->job.async],
+                "domain '%s' %s (async job %s: %s%s%s); wait for it to end or abort it",
+                dom->def->name, what, async_job_names[dom->job.async],
                 dom->job.async_method != NULL ? dom->job.async_method : "internal",
                 dom->job.async_owner != NULL ? " from " : "",
                 dom->job.async_owner != NULL ? dom->job.async_owner : "");
@@ -161,7 +170,7 @@ wait_for_turn(VbDomainObj *dom, WaitKind kind, VbJobType type, guint timeout_s,
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
 
-    if (kind == WAIT_ASYNC && async_job_runs(dom, error))
+    if (long_job_in_the_way(dom, kind, type, error))
         return FALSE;
     if (max_queued > 0 && must_wait(dom, kind, type) && dom->job.waiters >= max_queued) {
         set_busy_error(dom, error, VB_ERROR_BUSY, "too many calls queued for this domain");
@@ -169,7 +178,7 @@ wait_for_turn(VbDomainObj *dom, WaitKind kind, VbJobType type, guint timeout_s,
     }
     dom->job.waiters++;
     while (!dom->removed && must_wait(dom, kind, type)) {
-        if (kind == WAIT_ASYNC && async_job_runs(dom, error)) {
+        if (long_job_in_the_way(dom, kind, type, error)) {
             dom->job.waiters--;
             return FALSE;
         }
