@@ -153,19 +153,6 @@ vb_save_image_header_clear(VbSaveImageHeader *h)
     g_clear_pointer(&h->xml, g_free);
 }
 
-/* Makes a rename in the directory of @path durable (best effort). */
-void
-vb_save_image_fsync_dir(const char *path)
-{
-    g_autofree char *dir = g_path_get_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /**
  * vb_save_image_open_read:
  * @path: a path a caller gave (absolute)

@@ -41,7 +41,6 @@ gboolean vb_save_image_write_header(int fd, const char *xml, guint32 flags, gboo
 gboolean vb_save_image_read_header(int fd, const char *path, VbSaveImageHeader *out,
                                    GError **error);
 void vb_save_image_header_clear(VbSaveImageHeader *h);
-void vb_save_image_fsync_dir(const char *path);
 int vb_save_image_open_read(const char *path, GError **error);
 
 /* Where a save image or dump is written for a caller (domain-save-image.c). */

@@ -214,6 +214,20 @@ class LongJobTest(PathsTestCase):
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Job"), "/")
         self.assertEqual(self.domain(path, "GetJobStats", "u", (1,))["type"], "failed")
 
+    def test_damaged_raw_image_fails_at_once(self):
+        path = self.define("vm1", UUID1)
+        image = os.path.join(self.tmp, "damaged-raw.save")
+        with open(image, "wb") as f:
+            f.write(save_image_bytes(domain_xml("vm1", UUID1), compression=0,
+                                     body=b"this is not a migration stream\n" * 4096))
+        t0 = time.monotonic()
+        job = self.manager("Restore", "ssu", (image, "", 0))
+        with self.assertRaises(DBusCallError):
+            self.wait_job(job)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(self.state(path)[0], "shutoff")
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Job"), "/")
+
     def test_second_long_job_refused_at_once(self):
         # default job_wait_timeout (30 s): refusing must not wait for it
         self.restart_with(SLOW)
