@@ -132,7 +132,8 @@ class SaveRestoreTest(JobsTestCase):
 class CancelTest(JobsTestCase):
     def setUp(self):
         super().setUp()
-        # a short job_wait_timeout: the second long job gives up in 2 s
+        # a short job_wait_timeout, so that nothing here can wait long (a second long job
+        # is refused at once anyway)
         self.config = os.path.join(self.tmp, "virtbusd.conf")
         with open(self.config, "w") as f:
             f.write("[virtbusd]\njob_wait_timeout=2\n")
