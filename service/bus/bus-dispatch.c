@@ -26,6 +26,8 @@ call_free(VbBusCall *call)
     g_clear_pointer(&call->job, vb_job_unref);
     g_free(call->detail_domain);
     g_free(call->detail_uuid);
+    g_free(call->detail_path);
+    g_clear_error(&call->load_error);
     if (call->prepared != NULL && call->prepared_free != NULL)
         call->prepared_free(call->prepared);
     g_free(call);
@@ -100,6 +102,7 @@ finish_on_main(gpointer data)
  * back to the main context. Worker thread.
  */
 static gboolean authorize_on_main(gpointer data);
+static gboolean loaded_on_main(gpointer data);
 
 void
 vb_bus_worker_run(gpointer data, gpointer user_data)
@@ -107,10 +110,17 @@ vb_bus_worker_run(gpointer data, gpointer user_data)
     VbBusCall *call = data;
     CallResult *r;
 
-    if (!call->authorized) {
+    switch (call->step) {
+    case VB_BUS_STEP_PREPARE:
         call->method->prepare(call);
         vb_bus_service_queue(call->service, authorize_on_main, call);
         return;
+    case VB_BUS_STEP_LOAD:
+        call->method->load(call);
+        g_main_context_invoke(call->service->main_context, loaded_on_main, call);
+        return;
+    case VB_BUS_STEP_RUN:
+        break;
     }
     r = g_new0(CallResult, 1);
     r->call = call;
@@ -133,7 +143,7 @@ run_call(VbBusCall *call)
     GVariant *value;
     gboolean deferred;
 
-    call->authorized = TRUE;
+    call->step = VB_BUS_STEP_RUN;
     if (!call->method->inline_) {
         g_thread_pool_push(call->service->workers, call, NULL);
         return;
@@ -151,6 +161,8 @@ run_call(VbBusCall *call)
     call_reply(call, value, error);
 }
 
+static void authorize(VbBusCall *call);
+
 static void
 auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -165,6 +177,20 @@ auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
     }
     if (g_str_equal(call->action, VB_ACTION_READ))
         vb_bus_caller_set_read_allowed(call->service, call->caller->sender);
+    if (call->also_action != NULL) {
+        /* every action the call needs, one after the other, the same details */
+        call->action = call->also_action;
+        call->also_action = NULL;
+        authorize(call);
+        return;
+    }
+    if (call->method->load != NULL && !call->loaded) {
+        /* authorized on the arguments: now open what they name, then check again */
+        call->loaded = TRUE;
+        call->step = VB_BUS_STEP_LOAD;
+        g_thread_pool_push(call->service->workers, call, NULL);
+        return;
+    }
     run_call(call);
 }
 
@@ -182,6 +208,8 @@ auth_details(VbBusCall *call)
         if (call->detail_uuid != NULL)
             g_hash_table_insert(details, "uuid", g_strdup(call->detail_uuid));
     }
+    if (call->detail_path != NULL)
+        g_hash_table_insert(details, "path", g_strdup(call->detail_path));
     g_hash_table_insert(details, "verb", g_steal_pointer(&verb));
     return details;
 }
@@ -217,6 +245,22 @@ authorize_on_main(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Main thread: back from a load function: the second round of checks. */
+static gboolean
+loaded_on_main(gpointer data)
+{
+    VbBusCall *call = data;
+
+    if (call->load_error != NULL) {
+        g_autoptr(GError) error = g_steal_pointer(&call->load_error);
+
+        call_reply(call, NULL, error);
+        return G_SOURCE_REMOVE;
+    }
+    authorize(call);
+    return G_SOURCE_REMOVE;
+}
+
 static void
 caller_ready(VbCaller *caller, GError *error, gpointer user_data)
 {
@@ -229,6 +273,7 @@ caller_ready(VbCaller *caller, GError *error, gpointer user_data)
     call->caller = vb_caller_ref(caller);
     /* root never needs details: skip the prepare step */
     if (call->method->prepare != NULL && caller->uid != 0) {
+        call->step = VB_BUS_STEP_PREPARE;
         g_thread_pool_push(call->service->workers, call, NULL);
         return;
     }
@@ -275,6 +320,9 @@ call_new(VbBusService *service, const VbBusMethod *method, GDBusMethodInvocation
     call->message = message;
     call->parameters = g_variant_ref_sink(parameters);
     call->action = method->action;
+    call->also_action = method->also_action;
+    if (method->path_detail)
+        g_variant_get_child(call->parameters, 0, "s", &call->detail_path);
     return call;
 }
 
@@ -293,6 +341,14 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
         g_variant_get(parameters, "(u)", &flags);
         if (flags & 1)
             call->action = VB_ACTION_DEFINE;
+    }
+    /* Save with an XML records a definition that a restore will run: define too */
+    if (g_str_equal(method->method, "Save")) {
+        const char *xml = NULL;
+
+        g_variant_get_child(parameters, 1, "&s", &xml);
+        if (*xml != '\0')
+            call->also_action = VB_ACTION_DEFINE;
     }
     dispatch_call(call);
 }

@@ -395,7 +395,7 @@ save(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, SAVE_FLAGS, "Save", error))
         return NULL;
     return job_reply(vb_domain_save(call->service->domains, call->dom, path, xml, flags,
-                                    caller_name(call), error));
+                                    caller_name(call), call->caller->uid, error));
 }
 
 static GVariant *
@@ -432,7 +432,7 @@ core_dump(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, DUMP_FLAGS, "CoreDump", error))
         return NULL;
     return job_reply(vb_domain_core_dump(call->service->domains, call->dom, path, flags,
-                                         caller_name(call), error));
+                                         caller_name(call), call->caller->uid, error));
 }
 
 const VbBusMethod vb_bus_domain_methods[] = {
@@ -446,10 +446,10 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "GetControlInfo", VB_ACTION_READ, TRUE, get_control_info },
     { "GetJobStats", VB_ACTION_READ, TRUE, get_job_stats },
     { "AbortJob", VB_ACTION_MANAGE, FALSE, abort_job },
-    { "Save", VB_ACTION_SAVE, FALSE, save },
+    { "Save", VB_ACTION_SAVE, FALSE, save, .path_detail = TRUE },
     { "ManagedSave", VB_ACTION_SAVE, FALSE, managed_save },
     { "ManagedSaveRemove", VB_ACTION_SAVE, FALSE, managed_save_remove },
-    { "CoreDump", VB_ACTION_SAVE, FALSE, core_dump },
+    { "CoreDump", VB_ACTION_SAVE, FALSE, core_dump, .path_detail = TRUE },
     { "QemuMonitorCommand", VB_ACTION_MONITOR, FALSE, qemu_monitor_command },
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },

@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <fcntl.h>
 #include <glib/gi18n.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bus-names.h"
-#include "domain-save-image.h"
 #include "bus-service.h"
 #include "qemu-caps.h"
 #include "vb-error.h"
@@ -122,35 +118,29 @@ get_capabilities(VbBusCall *call, GError **error)
 }
 
 /*
- * Names the domain of a save image for polkit rules: reads the image's
- * header before authorization. Only a regular file is read (opened
- * non-blocking, so a FIFO cannot stall the worker); anything unreadable
- * just leaves the details out and fails after authorization.
+ * Restore, after the checks on its arguments (save, with the path): opens
+ * the image once and reads its header (vb_restore_image_open(); a regular
+ * file only, never blocking), then asks for the second round of checks
+ * naming the domain the image holds: save, and define, since a restore
+ * brings the definition the image (or the replacement XML) holds: its
+ * emulator, disks and command line run as root.
  */
 static void
-restore_prepare(VbBusCall *call)
+restore_load(VbBusCall *call)
 {
     const char *path;
-    VbSaveImageHeader h = { 0 };
-    g_autoptr(VbDomainDef) def = NULL;
-    struct stat st;
-    char uuid[37];
-    int fd;
+    VbRestoreImage *image;
 
     g_variant_get(call->parameters, "(&s&su)", &path, NULL, NULL);
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
+    image = vb_restore_image_open(path, call->caller->uid, &call->load_error);
+    if (image == NULL)
         return;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        vb_save_image_read_header(fd, path, &h, NULL))
-        def = vb_domain_def_parse_string(h.xml, 0, NULL);
-    close(fd);
-    vb_save_image_header_clear(&h);
-    if (def == NULL)
-        return;
-    vb_uuid_format(def->uuid, uuid);
-    call->detail_domain = g_strdup(def->name);
-    call->detail_uuid = g_strdup(uuid);
+    call->detail_domain = g_strdup(vb_restore_image_get_name(image));
+    call->detail_uuid = g_strdup(vb_restore_image_get_uuid(image));
+    call->prepared = image;
+    call->prepared_free = (GDestroyNotify)vb_restore_image_free;
+    call->action = VB_ACTION_SAVE;
+    call->also_action = VB_ACTION_DEFINE;
 }
 
 static GVariant *
@@ -165,8 +155,12 @@ restore(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED,
                             "Restore", error))
         return NULL;
-    job = vb_domain_restore(call->service->domains, path, xml, flags,
-                            call->caller != NULL ? call->caller->sender : NULL, error);
+    if (call->prepared == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "Restore: the image was not opened");
+        return NULL;
+    }
+    job = vb_domain_restore(call->service->domains, g_steal_pointer(&call->prepared), xml,
+                            flags, call->caller != NULL ? call->caller->sender : NULL, error);
     if (job == NULL)
         return NULL;
     job_path = vb_bus_job_path(vb_job_get_id(job));
@@ -175,11 +169,13 @@ restore(VbBusCall *call, GError **error)
 
 const VbBusMethod vb_bus_manager_methods[] = {
     { "DefineXML", VB_ACTION_DEFINE, FALSE, define_xml, define_xml_prepare },
-    { "CreateXML", VB_ACTION_MANAGE, FALSE, create_xml, define_xml_prepare },
+    /* a new definition (emulator, disks, command line) that runs at once: both */
+    { "CreateXML", VB_ACTION_MANAGE, FALSE, create_xml, define_xml_prepare,
+      .also_action = VB_ACTION_DEFINE },
     { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name },
     { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
-    { "Restore", VB_ACTION_SAVE, FALSE, restore, restore_prepare },
+    { "Restore", VB_ACTION_SAVE, FALSE, restore, .path_detail = TRUE, .load = restore_load },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

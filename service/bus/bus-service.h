@@ -33,7 +33,26 @@ typedef struct {
     VbBusPrepareFunc prepare; /* nullable */
     gboolean deferred;      /* inline only: func may keep the call (returns NULL without
                                an error) and answer it later with vb_bus_call_return() */
+    const char *also_action; /* nullable: checked too, after @action, with the same details
+                                (CreateXML brings a definition: define as well as manage) */
+    gboolean path_detail;   /* the first argument is a path the caller names: passed to
+                               polkit as the detail "path" */
+    /*
+     * Nullable: runs on a worker thread AFTER the caller passed the checks
+     * on the call's arguments, for every caller (root too): opens what the
+     * call names (once; the method uses what it keeps in call->prepared),
+     * sets the details and actions of a second round of checks (e.g. the
+     * domain a save image holds), or sets call->load_error. Nothing of a
+     * caller's file is read before the first round passed.
+     */
+    VbBusPrepareFunc load;
 } VbBusMethod;
+
+typedef enum {
+    VB_BUS_STEP_PREPARE, /* the worker runs method->prepare, then the checks */
+    VB_BUS_STEP_LOAD,    /* the worker runs method->load, then the second checks */
+    VB_BUS_STEP_RUN,     /* the worker runs the method */
+} VbBusStep;
 
 /*
  * One incoming call on its way: caller lookup → authorization → worker
@@ -50,11 +69,15 @@ struct _VbBusCall {
     VbDomainObj *dom;                  /* nullable: the target domain, referenced */
     VbJob *job;                        /* nullable: the target job (Job methods), referenced */
     const char *action;                /* may be raised from method->action (SECURE) */
+    const char *also_action;           /* nullable: checked after @action, same details */
     char *detail_domain;               /* nullable: set by a prepare function */
     char *detail_uuid;                 /* nullable: set by a prepare function */
+    char *detail_path;                 /* nullable: the path the call names */
     gpointer prepared;                 /* nullable: kept by a prepare function */
     GDestroyNotify prepared_free;
-    gboolean authorized;               /* the next worker run is the method itself */
+    VbBusStep step;                    /* what the next worker run does */
+    gboolean loaded;                   /* method->load has run */
+    GError *load_error;                /* nullable: method->load failed */
 };
 
 struct _VbBusService {

@@ -3,7 +3,8 @@
  * Guest ABI stability: can a guest started from @src continue on a QEMU started from @dst
  * (migration, restore)? Modelled on libvirt's virDomainDefCheckABIStability(): names,
  * titles, descriptions, metadata, graphics, sources and backends may differ; what the guest
- * sees may not.
+ * sees may not, and neither may the uuid (the guest sees it in SMBIOS, and it is what
+ * identifies the domain a restore or migration lands in).
  */
 #include "config.h"
 
@@ -233,6 +234,13 @@ check_domain(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
     g_autofree char *sf = features_string(src);
     g_autofree char *df = features_string(dst);
 
+    if (memcmp(src->uuid, dst->uuid, sizeof(src->uuid)) != 0) {
+        char su[37], du[37];
+
+        vb_uuid_format(src->uuid, su);
+        vb_uuid_format(dst->uuid, du);
+        return mismatch(error, "target domain uuid %s does not match source %s", du, su);
+    }
     if (src->max_memory_kib != dst->max_memory_kib)
         return mismatch(error,
                         "target domain memory %" G_GUINT64_FORMAT
@@ -259,7 +267,7 @@ check_domain(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
  * @dst: the definition for the new QEMU
  * @error: error (VB_ERROR_ABI_MISMATCH) naming the first difference
  *
- * Compares what the guest can see: virt type, OS type, arch, machine, memory, vCPUs,
+ * Compares the uuid and what the guest can see: virt type, OS type, arch, machine, memory, vCPUs,
  * iothreads, features, and each device list (count, then per device type, bus, target,
  * model, MAC and address). Built-in controllers (vb_device_is_implicit_controller()) are
  * ignored on both sides. Any thread.

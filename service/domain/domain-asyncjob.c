@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "domain-list-priv.h"
@@ -280,11 +282,51 @@ check_service(VbDomainList *list, GError **error)
     return FALSE;
 }
 
+/*
+ * Whether the process feeding QEMU's stream failed: reaps it when it has
+ * exited (without waiting). A feeder that ended well just ends the check;
+ * one that failed fails the job at once, naming the image and quoting
+ * what it wrote on stderr, rather than leaving QEMU waiting for a stream
+ * that never comes.
+ */
+static gboolean
+feeder_failed(VbStreamFeeder *f, GError **error)
+{
+    char msg[512] = "";
+    gssize n = 0;
+    pid_t r;
+
+    if (f == NULL || f->pid <= 0 || f->exited)
+        return FALSE;
+    do {
+        r = waitpid(f->pid, &f->status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r != f->pid)
+        return FALSE;
+    f->exited = TRUE;
+    if (WIFEXITED(f->status) && WEXITSTATUS(f->status) == 0)
+        return FALSE;
+    if (f->err_fd >= 0) {
+        n = read(f->err_fd, msg, sizeof(msg) - 1);
+        msg[MAX(n, 0)] = '\0';
+        g_strstrip(msg);
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                "cannot decompress save image '%s': zstd %s %d%s%s (the image is damaged "
+                "or not compressed as its header says)", f->image,
+                WIFEXITED(f->status) ? "exited with status" : "was killed by signal",
+                WIFEXITED(f->status) ? WEXITSTATUS(f->status) : WTERMSIG(f->status),
+                *msg != '\0' ? ": " : "", msg);
+    return TRUE;
+}
+
 /**
  * vb_domain_async_wait_migration:
  *
  * @progress_fd: for an incoming stream (restore), the file QEMU reads
  *   (its offset is the progress); -1 for an outgoing migration
+ * @feeder: (nullable): the process that feeds an incoming stream; its
+ *   failure fails the wait at its next poll
  *
  * Polls query-migrate (every 200 ms) until the migration QEMU runs for the
  * job completes, publishing its progress; cancels it (migrate_cancel) when
@@ -295,7 +337,7 @@ check_service(VbDomainList *list, GError **error)
  */
 gboolean
 vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
-                               int progress_fd, GError **error)
+                               int progress_fd, VbStreamFeeder *feeder, GError **error)
 {
     gboolean cancel_sent = FALSE;
     gboolean incoming = progress_fd >= 0;
@@ -314,7 +356,7 @@ vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         GVariant *stats;
         gboolean abort;
 
-        if (!check_service(list, error))
+        if (!check_service(list, error) || feeder_failed(feeder, error))
             return FALSE;
         g_mutex_lock(&dom->lock);
         abort = dom->job.abort_requested;
@@ -356,10 +398,13 @@ vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
             return FALSE;
         }
         if (g_str_equal(status, "none") && incoming && ++idle_polls < 150) {
-            /* the incoming side reports nothing until the stream starts */
+            /* the incoming side reports nothing until the stream starts; a feeder that
+             * died is noticed above at the next poll */
             g_usleep(POLL_INTERVAL_US);
             continue;
         }
+        if (g_str_equal(status, "none") && incoming && feeder_failed(feeder, error))
+            return FALSE;
         if (g_str_equal(status, "failed") || g_str_equal(status, "none")) {
             g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU's migration %s: %s", status,
                         o != NULL && json_object_has_member(o, "error-desc")

@@ -26,11 +26,14 @@
 typedef struct {
     char *path;
     guint flags;
+    guint32 uid;    /* the caller's: what it may replace at @path */
+    VbSaveTarget target; /* @path's directory, opened and checked at the call */
 } DumpData;
 
 static void
 dump_data_free(DumpData *d)
 {
+    vb_save_target_clear(&d->target);
     g_free(d->path);
     g_free(d);
 }
@@ -105,10 +108,6 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
           GVariant **out_result, GError **error)
 {
     DumpData *d = data;
-    g_autofree char *dir = g_path_get_dirname(d->path);
-    g_autofree char *base = g_path_get_basename(d->path);
-    g_autofree char *tmpl = g_strdup_printf(".%s.vbpart-XXXXXX", base);
-    g_autofree char *temp = g_build_filename(dir, tmpl, NULL);
     JsonObject *fdargs = json_object_new();
     JsonObject *args = json_object_new();
     g_autoptr(JsonNode) r1 = NULL, r2 = NULL;
@@ -117,10 +116,8 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     GVariantDict res;
     int fd;
 
-    fd = g_mkstemp_full(temp, O_WRONLY | O_CLOEXEC, 0600);
+    fd = vb_save_target_create_temp(&d->target, error);
     if (fd < 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create a dump in '%s': %s", dir,
-                    g_strerror(errno));
         vb_domain_async_job_phase(list, dom, job, "dumping", FALSE);
         json_object_unref(fdargs);
         json_object_unref(args);
@@ -128,7 +125,7 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     }
     g_mutex_lock(&dom->lock);
     g_free(dom->job.temp_path);
-    dom->job.temp_path = g_strdup(temp);
+    dom->job.temp_path = g_strdup(d->target.temp_path);
     g_mutex_unlock(&dom->lock);
     vb_domain_async_job_phase(list, dom, job, "dumping", FALSE);
     json_object_set_string_member(fdargs, "fdname", FDNAME);
@@ -142,15 +139,16 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     else
         json_object_unref(args);
     ok = r2 != NULL && wait_dump(list, dom, job, error);
-    if (ok && (fsync(fd) < 0 || rename(temp, d->path) < 0)) {
+    if (ok && fsync(fd) < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", d->path,
                     g_strerror(errno));
         ok = FALSE;
     }
+    if (ok && !vb_save_target_commit(&d->target, error))
+        ok = FALSE;
     if (!ok && !vb_domain_list_shutting_down(list))
-        g_unlink(temp);
+        vb_save_target_discard(&d->target);
     if (ok) {
-        vb_save_image_fsync_dir(d->path);
         g_variant_dict_init(&res, NULL);
         g_variant_dict_insert(&res, "path", "s", d->path);
         g_variant_dict_insert(&res, "size", "t", fstat(fd, &st) == 0 ? (guint64)st.st_size : 0);
@@ -167,6 +165,7 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
  * vb_domain_core_dump:
  * @path: absolute path of the ELF file to write
  * @flags: VbDumpFlags: CRASH, RESET, MEMORY_ONLY
+ * @uid: the caller's uid: @path may only replace a regular file it owns
  *
  * Starts an ELF memory dump of @dom (async job "dump"). Worker threads.
  *
@@ -174,7 +173,7 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
  */
 VbJob *
 vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guint flags,
-                    const char *owner, GError **error)
+                    const char *owner, guint32 uid, GError **error)
 {
     DumpData *d;
     gboolean running;
@@ -195,10 +194,20 @@ vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guin
                             "CRASH (1) and RESET (8) exclude each other");
         return NULL;
     }
+    d = g_new0(DumpData, 1);
+    d->path = g_strdup(path);
+    d->flags = flags;
+    d->uid = uid;
+    if (!vb_save_target_open(&d->target, path, uid, error)) {
+        dump_data_free(d);
+        return NULL;
+    }
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_DUMP, "CoreDump", owner,
                                    list->config->job_wait_timeout, list->config->max_queued,
-                                   error))
+                                   error)) {
+        dump_data_free(d);
         return NULL;
+    }
     g_mutex_lock(&dom->lock);
     running = dom->id >= 0 && dom->mon != NULL && !dom->stopping;
     if (!running)
@@ -206,11 +215,9 @@ vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path, guin
     g_mutex_unlock(&dom->lock);
     if (!running) {
         vb_domain_async_job_end(dom);
+        dump_data_free(d);
         return NULL;
     }
-    d = g_new0(DumpData, 1);
-    d->path = g_strdup(path);
-    d->flags = flags;
     return vb_domain_async_job_start(list, dom, VB_ASYNC_JOB_DUMP, "dump", owner, dump_body, d,
                                      (GDestroyNotify)dump_data_free, FALSE);
 }

@@ -135,6 +135,34 @@ must_wait(VbDomainObj *dom, WaitKind kind, VbJobType type)
     }
 }
 
+/*
+ * Under lock: a long (async) job in the way refuses the caller at once
+ * with OperationInvalid naming it, instead of queueing it: a save or
+ * migration lasts minutes, and a caller waiting for it would hold a pool
+ * worker all along (enough of them and nothing else is served). That is a
+ * second async job, or a sync job the async job's mask does not allow.
+ * Waiting is only for a sync job, which is short.
+ */
+static gboolean
+long_job_in_the_way(VbDomainObj *dom, WaitKind kind, VbJobType type, GError **error)
+{
+    const char *what;
+
+    if (kind == WAIT_ASYNC && dom->job.async != VB_ASYNC_JOB_NONE)
+        what = "already runs a long job";
+    else if (kind == WAIT_SYNC && blocked_by_async(dom, type, FALSE))
+        what = "runs a long job that allows only queries, abort and destroy meanwhile";
+    else
+        return FALSE;
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                "domain '%s' %s (async job %s: %s%s%s); wait for it to end or abort it",
+                dom->def->name, what, async_job_names[dom->job.async],
+                dom->job.async_method != NULL ? dom->job.async_method : "internal",
+                dom->job.async_owner != NULL ? " from " : "",
+                dom->job.async_owner != NULL ? dom->job.async_owner : "");
+    return TRUE;
+}
+
 /* Under lock: waits until a caller of @kind may go on. */
 static gboolean
 wait_for_turn(VbDomainObj *dom, WaitKind kind, VbJobType type, guint timeout_s,
@@ -142,12 +170,18 @@ wait_for_turn(VbDomainObj *dom, WaitKind kind, VbJobType type, guint timeout_s,
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
 
+    if (long_job_in_the_way(dom, kind, type, error))
+        return FALSE;
     if (max_queued > 0 && must_wait(dom, kind, type) && dom->job.waiters >= max_queued) {
         set_busy_error(dom, error, VB_ERROR_BUSY, "too many calls queued for this domain");
         return FALSE;
     }
     dom->job.waiters++;
     while (!dom->removed && must_wait(dom, kind, type)) {
+        if (long_job_in_the_way(dom, kind, type, error)) {
+            dom->job.waiters--;
+            return FALSE;
+        }
         if (!g_cond_wait_until(&dom->job.cond, &dom->lock, deadline) &&
             !dom->removed && must_wait(dom, kind, type)) {
             dom->job.waiters--;
@@ -273,8 +307,9 @@ vb_domain_job_end(VbDomainObj *dom)
  * @method: the D-Bus method (or internal task) starting it
  * @owner: (nullable): the caller's bus name
  *
- * Starts the domain's async job, waiting (at most @timeout_s) while
- * another async job or a sync job runs. Its mask is the default of
+ * Starts the domain's async job, waiting (at most @timeout_s) while a
+ * sync job runs; fails at once with OperationInvalid while another async
+ * job runs (also one that began while this call waited). Its mask is the default of
  * @type, its phase "none"; a previous abort request is forgotten. Holds
  * no sync job when it returns. Worker threads only.
  */

@@ -83,8 +83,17 @@ void vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job,
 JsonNode *vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd,
                                   JsonObject *args, int fd, GError **error);
 gboolean vb_domain_async_check_abort(VbDomainObj *dom, GError **error);
+/* A helper process that feeds QEMU's incoming stream (zstd -d of a restore). */
+typedef struct {
+    GPid pid;            /* 0: none */
+    int err_fd;          /* read end of its stderr, or -1 */
+    const char *image;   /* what it reads, for messages */
+    gboolean exited;     /* reaped by the wait; @status is its wait status */
+    int status;
+} VbStreamFeeder;
 gboolean vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
-                                        int progress_fd, GError **error);
+                                        int progress_fd, VbStreamFeeder *feeder,
+                                        GError **error);
 
 /* domain-events.c */
 void vb_domain_events_queue(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev);

@@ -126,14 +126,19 @@ guint vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner);
 /* Long operations (domain-save.c, domain-restore.c, domain-dump.c): each
  * returns its running job record once the checks passed; worker threads. */
 VbJob *vb_domain_save(VbDomainList *list, VbDomainObj *dom, const char *path, const char *xml,
-                      guint flags, const char *owner, GError **error);
+                      guint flags, const char *owner, guint32 uid, GError **error);
 VbJob *vb_domain_managed_save(VbDomainList *list, VbDomainObj *dom, guint flags,
                               const char *owner, GError **error);
 gboolean vb_domain_managed_save_remove(VbDomainList *list, VbDomainObj *dom, GError **error);
-VbJob *vb_domain_restore(VbDomainList *list, const char *path, const char *xml, guint flags,
-                         const char *owner, GError **error);
+typedef struct _VbRestoreImage VbRestoreImage;
+VbRestoreImage *vb_restore_image_open(const char *path, guint32 uid, GError **error);
+const char *vb_restore_image_get_name(VbRestoreImage *image);
+const char *vb_restore_image_get_uuid(VbRestoreImage *image);
+void vb_restore_image_free(VbRestoreImage *image);
+VbJob *vb_domain_restore(VbDomainList *list, VbRestoreImage *image, const char *xml,
+                         guint flags, const char *owner, GError **error);
 VbJob *vb_domain_core_dump(VbDomainList *list, VbDomainObj *dom, const char *path,
-                           guint flags, const char *owner, GError **error);
+                           guint flags, const char *owner, guint32 uid, GError **error);
 /* domain-asyncjob.c */
 GVariant *vb_domain_get_job_stats(VbDomainObj *dom, guint flags, VbJob **out_job);
 gboolean vb_domain_abort_job(VbDomainList *list, VbDomainObj *dom, guint job_id,

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,16 +26,19 @@
 
 #define FDNAME "vbrestore"
 
-typedef struct {
+struct _VbRestoreImage {
     char *path;
     int fd;                 /* the image, positioned at the stream */
     VbSaveImageHeader header;
+    VbDomainDef *image_def; /* the definition the image holds */
+    char uuid[37];
     VbDomainDef *run_def;   /* the definition to run (the image's, or the caller's) */
     guint flags;            /* VbSaveFlags: RUNNING/PAUSED override the image */
     guint start_flags;      /* VbStartFlags of Start (AUTODESTROY) */
     gboolean managed;       /* remove the image once restored */
     gboolean created;       /* a transient domain made for the restore */
-} RestoreData;
+};
+typedef VbRestoreImage RestoreData;
 
 static void
 restore_data_free(RestoreData *d)
@@ -42,45 +46,120 @@ restore_data_free(RestoreData *d)
     if (d->fd >= 0)
         close(d->fd);
     vb_save_image_header_clear(&d->header);
+    if (d->image_def != NULL)
+        vb_domain_def_free(d->image_def);
     if (d->run_def != NULL)
         vb_domain_def_free(d->run_def);
     g_free(d->path);
     g_free(d);
 }
 
-/* Opens and checks the image; decides the definition to run. */
-static RestoreData *
-restore_open(const char *path, const char *xml, guint flags, GError **error)
+/**
+ * vb_restore_image_free:
+ *
+ * Closes an image opened with vb_restore_image_open() and not handed to
+ * vb_domain_restore().
+ */
+void
+vb_restore_image_free(VbRestoreImage *image)
 {
-    g_autoptr(VbDomainDef) image_def = NULL;
-    RestoreData *d = g_new0(RestoreData, 1);
+    if (image != NULL)
+        restore_data_free(image);
+}
 
+/**
+ * vb_restore_image_open:
+ * @path: absolute path of a save image
+ * @uid: the caller's uid
+ *
+ * Opens the image once (a regular file only, never blocking on the open:
+ * vb_save_image_open_read()), reads and checks its header and parses the
+ * definition it holds. The same descriptor is what the restore later
+ * reads: the file checked is the file restored. A caller other than root
+ * (and the service's own uid) may only restore an image it owns or root's:
+ * the service reads as root, and must not read another user's file for
+ * it. Call it only for a caller already authorized to restore from @path.
+ * Worker threads.
+ *
+ * Returns: (transfer full): the open image, or %NULL.
+ */
+VbRestoreImage *
+vb_restore_image_open(const char *path, guint32 uid, GError **error)
+{
+    RestoreData *d;
+    struct stat st;
+
+    if (!g_path_is_absolute(path)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "the save image path must be absolute, not '%s'", path);
+        return NULL;
+    }
+    d = g_new0(RestoreData, 1);
     d->path = g_strdup(path);
-    d->flags = flags;
-    d->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (d->fd < 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot open save image '%s': %s", path,
-                    g_strerror(errno));
+    d->fd = vb_save_image_open_read(path, error);
+    if (d->fd >= 0 && uid != 0 && uid != (guint32)geteuid() && fstat(d->fd, &st) == 0 &&
+        st.st_uid != uid && st.st_uid != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "save image '%s' belongs to uid %u, not to the caller (uid %u) or root",
+                    path, (guint)st.st_uid, (guint)uid);
         restore_data_free(d);
         return NULL;
     }
-    if (!vb_save_image_read_header(d->fd, path, &d->header, error) ||
-        (image_def = vb_domain_parse_config(d->header.xml, error)) == NULL) {
+    if (d->fd < 0 || !vb_save_image_read_header(d->fd, path, &d->header, error)) {
         restore_data_free(d);
         return NULL;
     }
-    if (xml != NULL && *xml != '\0') {
-        g_autoptr(VbDomainDef) given = vb_domain_parse_config(xml, error);
-
-        if (given == NULL || !vb_domain_def_check_abi_stability(image_def, given, error)) {
-            restore_data_free(d);
-            return NULL;
-        }
-        d->run_def = g_steal_pointer(&given);
-    } else {
-        d->run_def = g_steal_pointer(&image_def);
+    d->image_def = vb_domain_parse_config(d->header.xml, error);
+    if (d->image_def == NULL) {
+        g_prefix_error(error, "the XML in save image '%s': ", path);
+        restore_data_free(d);
+        return NULL;
     }
+    vb_uuid_format(d->image_def->uuid, d->uuid);
     return d;
+}
+
+/* The name and uuid of the domain the image holds (for polkit details). */
+const char *
+vb_restore_image_get_name(VbRestoreImage *image)
+{
+    return image->image_def->name;
+}
+
+const char *
+vb_restore_image_get_uuid(VbRestoreImage *image)
+{
+    return image->uuid;
+}
+
+/*
+ * Decides the definition to run: the image's, or the caller's XML, which
+ * must describe the same domain (name and uuid, as libvirt requires) with
+ * the same guest ABI.
+ */
+static gboolean
+restore_choose_def(RestoreData *d, const char *xml, GError **error)
+{
+    g_autoptr(VbDomainDef) given = NULL;
+
+    if (xml == NULL || *xml == '\0') {
+        d->run_def = vb_domain_def_copy(d->image_def);
+        return TRUE;
+    }
+    given = vb_domain_parse_config(xml, error);
+    if (given == NULL)
+        return FALSE;
+    if (!g_str_equal(given->name, d->image_def->name)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "the XML given for the restore names domain '%s', but save image '%s' "
+                    "holds domain '%s'; it must describe the same domain", given->name,
+                    d->path, d->image_def->name);
+        return FALSE;
+    }
+    if (!vb_domain_def_check_abi_stability(d->image_def, given, error))
+        return FALSE;
+    d->run_def = g_steal_pointer(&given);
+    return TRUE;
 }
 
 /* The domain to restore into: the defined one, or a new transient one. */
@@ -168,38 +247,58 @@ start_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d,
     return ok;
 }
 
+/* Starts "zstd -d" reading the image; QEMU reads its stdout (*out_fd). */
+static gboolean
+spawn_decompressor(RestoreData *d, VbStreamFeeder *f, int *out_fd, GError **error)
+{
+    const char *argv[] = { "zstd", "-d", "-q", "-c", NULL };
+    int out[2] = { -1, -1 };
+    int err[2] = { -1, -1 };
+    gboolean ok;
+
+    if (!g_unix_open_pipe(out, FD_CLOEXEC, NULL) || !g_unix_open_pipe(err, FD_CLOEXEC, NULL)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "pipe: %s", g_strerror(errno));
+        for (int i = 0; i < 2; i++) {
+            if (out[i] >= 0)
+                close(out[i]);
+        }
+        return FALSE;
+    }
+    ok = g_spawn_async_with_fds(NULL, (char **)argv, NULL,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                &f->pid, d->fd, out[1], err[1], error);
+    close(out[1]);
+    close(err[1]);
+    if (!ok) {
+        close(out[0]);
+        close(err[0]);
+        f->pid = 0;
+        vb_error_convert(error);
+        g_prefix_error(error, "cannot run zstd to decompress save image '%s': ", d->path);
+        return FALSE;
+    }
+    g_unix_set_fd_nonblocking(err[0], TRUE, NULL);
+    f->err_fd = err[0];
+    *out_fd = out[0];
+    return TRUE;
+}
+
 /* Feeds QEMU the stream and waits until it has loaded it. */
 static gboolean
 load_stream(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d, GError **error)
 {
-    const char *argv[] = { "zstd", "-d", "-q", "-c", NULL };
     JsonObject *fdargs = json_object_new();
     JsonObject *margs = json_object_new();
     g_autoptr(JsonNode) r1 = NULL, r2 = NULL;
-    GPid pid = 0;
+    VbStreamFeeder f = { .pid = 0, .err_fd = -1, .image = d->path };
     int qemu_fd = d->fd;
-    int p[2] = { -1, -1 };
     gboolean ok = FALSE;
 
-    if (d->header.compression == VB_SAVE_COMPRESSION_ZSTD) {
-        if (!g_unix_open_pipe(p, FD_CLOEXEC, NULL) ||
-            !g_spawn_async_with_fds(NULL, (char **)argv, NULL,
-                                    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                        G_SPAWN_STDERR_TO_DEV_NULL,
-                                    NULL, NULL, &pid, d->fd, p[1], -1, error)) {
-            if (p[0] >= 0) {
-                close(p[0]);
-                close(p[1]);
-            } else {
-                g_set_error(error, VB_ERROR, VB_ERROR_IO, "pipe: %s", g_strerror(errno));
-            }
-            json_object_unref(fdargs);
-            json_object_unref(margs);
-            vb_error_convert(error);
-            return FALSE;
-        }
-        close(p[1]);
-        qemu_fd = p[0];
+    if (d->header.compression == VB_SAVE_COMPRESSION_ZSTD &&
+        !spawn_decompressor(d, &f, &qemu_fd, error)) {
+        json_object_unref(fdargs);
+        json_object_unref(margs);
+        return FALSE;
     }
     json_object_set_string_member(fdargs, "fdname", FDNAME);
     json_object_set_string_member(margs, "uri", "fd:" FDNAME);
@@ -211,17 +310,17 @@ load_stream(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d, GE
     else
         json_object_unref(margs);
     if (r2 != NULL)
-        ok = vb_domain_async_wait_migration(list, dom, job, d->fd, error);
-    if (pid > 0) {
-        int status = 0;
-
+        ok = vb_domain_async_wait_migration(list, dom, job, d->fd, &f, error);
+    if (f.pid > 0 && !f.exited) {
         if (!ok)
-            kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        if (ok && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
-                          "zstd ended with status %d after the restore", status);
+            kill(f.pid, SIGKILL);
+        waitpid(f.pid, &f.status, 0);
     }
+    if (f.pid > 0 && ok && (!WIFEXITED(f.status) || WEXITSTATUS(f.status) != 0))
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "zstd ended with status %d after the restore", f.status);
+    if (f.err_fd >= 0)
+        close(f.err_fd);
     return ok;
 }
 
@@ -334,8 +433,9 @@ restore_begin(VbDomainList *list, VbDomainObj *dom, RestoreData *d, const char *
 
 /**
  * vb_domain_restore:
- * @path: absolute path of a save image
- * @xml: (nullable): ABI-compatible XML to run instead of the image's
+ * @image: (transfer full): the image, from vb_restore_image_open()
+ * @xml: (nullable): ABI-compatible XML of the same domain to run instead
+ *   of the image's
  * @flags: VbSaveFlags (RUNNING, PAUSED)
  *
  * Checks the image and starts restoring it into the domain of its uuid
@@ -344,30 +444,29 @@ restore_begin(VbDomainList *list, VbDomainObj *dom, RestoreData *d, const char *
  * Returns: (transfer full): the running job, or %NULL.
  */
 VbJob *
-vb_domain_restore(VbDomainList *list, const char *path, const char *xml, guint flags,
+vb_domain_restore(VbDomainList *list, VbRestoreImage *image, const char *xml, guint flags,
                   const char *owner, GError **error)
 {
-    RestoreData *d;
+    RestoreData *d = image;
     g_autoptr(VbDomainObj) dom = NULL;
 
-    if (!g_path_is_absolute(path)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                    "the save image path must be absolute, not '%s'", path);
-        return NULL;
-    }
     if (flags & VB_SAVE_BYPASS_CACHE) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                             "BYPASS_CACHE (1) is not supported");
+        restore_data_free(d);
         return NULL;
     }
     if ((flags & VB_SAVE_RUNNING) && (flags & VB_SAVE_PAUSED)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "RUNNING (2) and PAUSED (4) exclude each other");
+        restore_data_free(d);
         return NULL;
     }
-    d = restore_open(path, xml, flags, error);
-    if (d == NULL)
+    d->flags = flags;
+    if (!restore_choose_def(d, xml, error)) {
+        restore_data_free(d);
         return NULL;
+    }
     dom = restore_domain(list, d, error);
     if (dom == NULL) {
         restore_data_free(d);
@@ -390,10 +489,12 @@ vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags, con
     g_autofree char *name = vb_domain_obj_get_name(dom);
     g_autofree char *path = vb_domain_managed_save_path(list, name);
     g_autoptr(VbJob) job = NULL;
-    RestoreData *d = restore_open(path, NULL, 0, error);
+    RestoreData *d = vb_restore_image_open(path, (guint32)geteuid(), error);
     VbJobInfo info = { 0 };
     gboolean ok;
 
+    if (d != NULL && !restore_choose_def(d, NULL, error))
+        g_clear_pointer(&d, restore_data_free);
     if (d == NULL) {
         g_prefix_error(error, "cannot restore the managed save of '%s' (Start with FORCE_BOOT "
                        "to boot afresh): ", name);

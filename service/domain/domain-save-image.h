@@ -41,6 +41,24 @@ gboolean vb_save_image_write_header(int fd, const char *xml, guint32 flags, gboo
 gboolean vb_save_image_read_header(int fd, const char *path, VbSaveImageHeader *out,
                                    GError **error);
 void vb_save_image_header_clear(VbSaveImageHeader *h);
-void vb_save_image_fsync_dir(const char *path);
+int vb_save_image_open_read(const char *path, GError **error);
+
+/* Where a save image or dump is written for a caller (domain-save-image.c). */
+typedef struct {
+    int dir_fd;          /* O_PATH descriptor of the target's directory */
+    char *path;          /* the target, as the caller gave it */
+    char *base;          /* its name in dir_fd */
+    guint32 uid;         /* the caller's */
+    char *temp_name;     /* nullable: the temporary file in dir_fd */
+    char *temp_path;     /* nullable: its path, for the recovery record */
+} VbSaveTarget;
+
+gboolean vb_save_target_open(VbSaveTarget *t, const char *path, guint32 uid, GError **error);
+gboolean vb_save_target_check(VbSaveTarget *t, GError **error);
+int vb_save_target_create_temp(VbSaveTarget *t, GError **error);
+gboolean vb_save_target_commit(VbSaveTarget *t, GError **error);
+void vb_save_target_discard(VbSaveTarget *t);
+void vb_save_target_forget_temp(VbSaveTarget *t);
+void vb_save_target_clear(VbSaveTarget *t);
 
 G_END_DECLS

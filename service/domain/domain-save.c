@@ -32,11 +32,14 @@ typedef struct {
     char *xml;           /* migratable XML to record */
     guint flags;         /* VbSaveFlags */
     gboolean managed;
+    guint32 uid;         /* the caller's: what it may replace at @path */
+    VbSaveTarget target; /* @path's directory, opened and checked at the call */
 } SaveData;
 
 static void
 save_data_free(SaveData *d)
 {
+    vb_save_target_clear(&d->target);
     g_free(d->path);
     g_free(d->xml);
     g_free(d);
@@ -44,7 +47,7 @@ save_data_free(SaveData *d)
 
 /* What a save runs with while it writes. */
 typedef struct {
-    char *temp;
+    VbSaveTarget *target; /* its temporary file */
     int file_fd;
     int qemu_fd;          /* what QEMU writes to: file_fd, or the pipe into zstd */
     GPid compressor;
@@ -62,9 +65,8 @@ save_run_clear(SaveRun *r)
         kill(r->compressor, SIGKILL);
         waitpid(r->compressor, NULL, 0);
     }
-    if (r->temp != NULL)
-        g_unlink(r->temp);
-    g_free(r->temp);
+    if (r->target != NULL)
+        vb_save_target_discard(r->target);
 }
 
 /* The test suite slows saves down with this, to cancel them in flight. */
@@ -132,21 +134,13 @@ resume_cpus(VbDomainList *list, VbDomainObj *dom, SaveRun *r)
 static gboolean
 open_image(VbDomainObj *dom, SaveData *d, SaveRun *r, guint header_flags, GError **error)
 {
-    g_autofree char *dir = g_path_get_dirname(d->path);
-    g_autofree char *base = g_path_get_basename(d->path);
-    g_autofree char *tmpl = g_strdup_printf(".%s.vbpart-XXXXXX", base);
-
-    r->temp = g_build_filename(dir, tmpl, NULL);
-    r->file_fd = g_mkstemp_full(r->temp, O_WRONLY | O_CLOEXEC, 0600);
-    if (r->file_fd < 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create a save image in '%s': %s", dir,
-                    g_strerror(errno));
-        g_clear_pointer(&r->temp, g_free);
+    r->target = &d->target;
+    r->file_fd = vb_save_target_create_temp(&d->target, error);
+    if (r->file_fd < 0)
         return FALSE;
-    }
     g_mutex_lock(&dom->lock);
     g_free(dom->job.temp_path);
-    dom->job.temp_path = g_strdup(r->temp);
+    dom->job.temp_path = g_strdup(d->target.temp_path);
     g_mutex_unlock(&dom->lock);
     return vb_save_image_write_header(r->file_fd, d->xml, header_flags,
                                       (d->flags & VB_SAVE_COMPRESS) != 0, error);
@@ -199,14 +193,12 @@ commit_image(SaveData *d, SaveRun *r, GError **error)
         }
         r->compressor = 0;
     }
-    if (fsync(r->file_fd) < 0 || rename(r->temp, d->path) < 0) {
+    if (fsync(r->file_fd) < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", d->path,
                     g_strerror(errno));
         return FALSE;
     }
-    g_clear_pointer(&r->temp, g_free);
-    vb_save_image_fsync_dir(d->path);
-    return TRUE;
+    return vb_save_target_commit(&d->target, error);
 }
 
 /* QEMU writes its state into @r->qemu_fd; returns when it completed. */
@@ -235,7 +227,7 @@ migrate_to_fd(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveRun *r, GErr
     r3 = vb_domain_async_monitor(list, dom, "migrate", margs, -1, error);
     if (r3 == NULL)
         return FALSE;
-    return vb_domain_async_wait_migration(list, dom, job, -1, error);
+    return vb_domain_async_wait_migration(list, dom, job, -1, NULL, error);
 }
 
 /* After a failure: stop QEMU's migration if it still runs (best effort). */
@@ -310,7 +302,8 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
             resume_cpus(list, dom, &r);
         } else {
             /* leave it to the recovery: only our descriptors go */
-            g_clear_pointer(&r.temp, g_free);
+            if (r.target != NULL)
+                vb_save_target_forget_temp(r.target);
             r.compressor = 0;
             save_run_clear(&r);
         }
@@ -353,7 +346,16 @@ save_check(VbDomainObj *dom, SaveData *d, const char *xml, GError **error)
     g_mutex_unlock(&dom->lock);
     if (xml != NULL && *xml != '\0') {
         given = vb_domain_parse_config(xml, error);
-        if (given == NULL || !vb_domain_def_check_abi_stability(live, given, error))
+        if (given == NULL)
+            return FALSE;
+        /* the image restores into the domain it names: it must be this one */
+        if (!g_str_equal(given->name, live->name)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "the XML given for the save names domain '%s', not '%s'; it must "
+                        "describe the same domain", given->name, live->name);
+            return FALSE;
+        }
+        if (!vb_domain_def_check_abi_stability(live, given, error))
             return FALSE;
         d->xml = vb_domain_def_format(given, VB_DOMAIN_DEF_FORMAT_MIGRATABLE |
                                                  VB_DOMAIN_DEF_FORMAT_SECURE, error);
@@ -380,6 +382,11 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
         save_data_free(d);
         return NULL;
     }
+    /* refused before anything runs; checked again when the image is renamed */
+    if (!vb_save_target_open(&d->target, d->path, d->uid, error)) {
+        save_data_free(d);
+        return NULL;
+    }
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_SAVE, method, owner,
                                    list->config->job_wait_timeout, list->config->max_queued,
                                    error)) {
@@ -400,6 +407,7 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
  * @path: absolute path of the image
  * @xml: (nullable): ABI-compatible XML to record instead of the live one
  * @flags: VbSaveFlags
+ * @uid: the caller's uid: @path may only replace a regular file it owns
  *
  * Starts saving @dom (async job "save"). Worker threads.
  *
@@ -407,7 +415,7 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
  */
 VbJob *
 vb_domain_save(VbDomainList *list, VbDomainObj *dom, const char *path, const char *xml,
-               guint flags, const char *owner, GError **error)
+               guint flags, const char *owner, guint32 uid, GError **error)
 {
     SaveData *d;
 
@@ -419,6 +427,7 @@ vb_domain_save(VbDomainList *list, VbDomainObj *dom, const char *path, const cha
     d = g_new0(SaveData, 1);
     d->path = g_strdup(path);
     d->flags = flags;
+    d->uid = uid;
     return save_start(list, dom, d, xml, "Save", owner, error);
 }
 
@@ -438,6 +447,7 @@ vb_domain_managed_save(VbDomainList *list, VbDomainObj *dom, guint flags, const 
     d->path = vb_domain_managed_save_path(list, name);
     d->flags = flags;
     d->managed = TRUE;
+    d->uid = (guint32)geteuid(); /* the service's own image */
     return save_start(list, dom, d, NULL, "ManagedSave", owner, error);
 }
 

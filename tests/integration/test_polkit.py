@@ -25,6 +25,7 @@ reached polkitd at all.
 """
 
 import atexit
+import ctypes
 import json
 import os
 import pwd
@@ -32,6 +33,7 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -40,7 +42,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
 from vbtest import (BUILDDIR, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402
-                    SRCDIR, Gio, GLib, VirtbusTestCase, connect, domain_xml, eventually)
+                    SRCDIR, Gio, GLib, VirtbusTestCase, connect, domain_xml, eventually,
+                    save_image_bytes)
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 POLKIT_NAME = "org.freedesktop.PolicyKit1"
@@ -63,11 +66,12 @@ polkit.addRule(function(action, subject) {
         polkit.log("VBTEST-CHECK action=" + action.id + " user=" + subject.user +
                    " domain=" + action.lookup("domain") + " uuid=" + action.lookup("uuid") +
                    " verb=" + action.lookup("verb") + " local=" + subject.local +
-                   " active=" + subject.active + " session=" + subject.session);
+                   " active=" + subject.active + " session=" + subject.session +
+                   " path=" + action.lookup("path"));
 });
 """
 TRACE_RE = re.compile(r"VBTEST-CHECK action=(\S+) user=(\S+) domain=(\S+) uuid=(\S+) verb=(\S+)"
-                      r" local=(\S+) active=(\S+) session=(\S+)")
+                      r" local=(\S+) active=(\S+) session=(\S+) path=(\S+)")
 
 
 def policy_file():
@@ -176,8 +180,41 @@ class Polkitd:
 
     def checks(self):
         """The virtbus checks polkitd has seen, as dicts."""
-        keys = ("action", "user", "domain", "uuid", "verb", "local", "active", "session")
+        keys = ("action", "user", "domain", "uuid", "verb", "local", "active", "session", "path")
         return [dict(zip(keys, m.groups())) for m in TRACE_RE.finditer(self.read_log())]
+
+
+class OpenWatch:
+    """inotify on a directory: reports every open or read of anything in it,
+    by any process (IN_OPEN | IN_ACCESS)."""
+
+    IN_ACCESS, IN_OPEN, IN_NONBLOCK, IN_CLOEXEC = 0x1, 0x20, 0o4000, 0o2000000
+
+    def __init__(self, directory):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(self.IN_NONBLOCK | self.IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, directory.encode(), self.IN_OPEN | self.IN_ACCESS) < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch " + directory)
+
+    def events(self):
+        """(mask, name) of the events so far."""
+        out = []
+        try:
+            buf = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return out
+        i = 0
+        while i < len(buf):
+            _, mask, _, length = struct.unpack_from("iIII", buf, i)
+            name = buf[i + 16:i + 16 + length].rstrip(b"\0").decode()
+            out.append((mask, name))
+            i += 16 + length
+        return out
+
+    def close(self):
+        os.close(self.fd)
 
 
 def owner_pid(conn, name):
@@ -456,22 +493,32 @@ class PolkitEnabledTest(PolkitTestCase):
         finally:
             self.domain(path, "Destroy", "u", (0,))
 
-    def test_restore_check_names_the_image_domain(self):
-        path = self.define("vm1", UUID1)
-        image = os.path.join(self.tmp, "vm1.save")
-        self.domain(path, "Start", "u", (0,), timeout=60000)
-        job = self.domain(path, "Save", "ssu", (image, "", 0), timeout=60000)
-        self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=60000)
-        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
-        nobody = self.nobody()
-        save = "org.virtbus.Virt1.save"
-        self.assertRefused(save, self.manager, "Restore", "ssu", (image, "", 0), conn=nobody)
-        self.wait_check(action=save, user="nobody", domain="vm1", uuid=UUID1, verb="restore")
-        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
-        # a FIFO given as image must not block the service before the check
-        fifo = os.path.join(self.tmp, "fifo")
+    def test_denied_restore_opens_nothing(self):
+        """Restore is checked on its arguments before anything of the path is
+        opened: a denied caller's image, FIFO or device is never touched."""
+        save, define = "org.virtbus.Virt1.save", "org.virtbus.Virt1.define"
+        self.define("vm1", UUID1)
+        images = os.path.join(self.tmp, "images")
+        os.mkdir(images)
+        image = os.path.join(images, "vm1.save")
+        with open(image, "wb") as f:
+            f.write(save_image_bytes(domain_xml("vm1", UUID1)))
+        fifo = os.path.join(images, "fifo")
         os.mkfifo(fifo)
-        self.assertRefused(save, self.manager, "Restore", "ssu", (fifo, "", 0), conn=nobody)
+        nobody = self.nobody()
+        watch = OpenWatch(images)
+        self.addCleanup(watch.close)
+        for p in (image, fifo):
+            t0 = time.monotonic()
+            self.assertRefused(save, self.manager, "Restore", "ssu", (p, "", 0), conn=nobody)
+            self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(watch.events(), [])
+        for p in (image, fifo):
+            # the check named the path, and no domain: nothing was read to name one
+            self.wait_check(action=save, user="nobody", verb="restore", path=p,
+                            domain="undefined")
+        self.assertEqual(self.nobody_checks(define), [])
+        self.assertIsNone(self.service.proc.poll())
 
     def test_interactive_without_agent_refused_promptly(self):
         path = self.define("vm1", UUID1)
@@ -548,6 +595,104 @@ polkit.addRule(function(action, subject) {
                         verb="undefine")
         self.wait_check(action=define, user="nobody", domain="allowed-vm", uuid=UUID1,
                         verb="set:autostart")
+
+
+class NewDefinitionRuleTest(PolkitTestCase):
+    """nobody may manage and save any domain, but define only allowed-vm:
+    whatever brings a new definition (CreateXML, Restore) needs define on
+    the domain it brings."""
+
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (subject.user != "nobody")
+        return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.virtbus.Virt1.manage" || action.id == "org.virtbus.Virt1.save")
+        return polkit.Result.YES;
+    if (action.id == "org.virtbus.Virt1.define" && action.lookup("domain") == "allowed-vm")
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+"""
+
+    def test_createxml_needs_define(self):
+        define, manage = "org.virtbus.Virt1.define", "org.virtbus.Virt1.manage"
+        marker = os.path.join(self.tmp, "emulator-ran")
+        script = os.path.join(self.tmp, "emulator.sh")
+        with open(script, "w") as f:
+            f.write(f"#!/bin/sh\ntouch {marker}\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n")
+        os.chmod(script, 0o755)
+        xml = domain_xml("other-vm", UUID2).replace("/usr/bin/qemu-system-x86_64", script)
+        nobody = self.nobody()
+        self.assertRefused(define, self.manager, "CreateXML", "su", (xml, 0), conn=nobody)
+        # manage passed, define was asked naming the domain, and refused
+        self.wait_check(action=manage, user="nobody", domain="other-vm", uuid=UUID2,
+                        verb="createxml")
+        self.wait_check(action=define, user="nobody", domain="other-vm", uuid=UUID2,
+                        verb="createxml")
+        self.assertFalse(os.path.exists(marker), "the caller's emulator ran as root")
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        # with define on the domain, CreateXML works for the same caller
+        path = self.manager("CreateXML", "su", (domain_xml("allowed-vm", UUID1), 0),
+                            conn=nobody, timeout=60000)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
+        self.domain(path, "Destroy", "u", (0,), conn=nobody)
+
+    def test_restore_needs_define_on_the_image_domain(self):
+        save, define = "org.virtbus.Virt1.save", "org.virtbus.Virt1.define"
+        allowed = self.define("allowed-vm", UUID1)
+        other = self.define("other-vm", UUID2)
+        nobody = self.nobody()
+        self.domain(allowed, "Start", "u", (0,), conn=nobody, timeout=60000)
+        # nobody saves only where it could write itself, and replaces only its own files
+        shared = os.path.join(self.tmp, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        roots = os.path.join(shared, "roots.save")
+        with open(roots, "w") as f:
+            f.write("root's")
+        for target, words in ((os.path.join(self.tmp, "x.save"), "belongs to uid 0"),
+                              (roots, "belongs to uid 0, not to the caller")):
+            e = self.assertDBusError("InvalidArgument", self.domain, allowed, "Save", "ssu",
+                                     (target, "", 0), conn=nobody)
+            self.assertIn(words, e.message)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x.save")))
+        with open(roots) as f:
+            self.assertEqual(f.read(), "root's")
+        image = os.path.join(shared, "allowed.save")
+        job = self.domain(allowed, "Save", "ssu", (image, "", 0), conn=nobody, timeout=60000)
+        self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=nobody, timeout=60000)
+        self.assertEqual(os.stat(image).st_uid, NOBODY_UID)
+        self.wait_check(action=save, user="nobody", verb="save", path=image,
+                        domain="allowed-vm", uuid=UUID1)
+        # an image of other-vm, made by hand
+        forged = os.path.join(self.tmp, "other.save")
+        with open(forged, "wb") as f:
+            f.write(save_image_bytes(domain_xml("other-vm", UUID2), body=b"\0" * 4096))
+        self.assertRefused(define, self.manager, "Restore", "ssu", (forged, "", 0), conn=nobody)
+        # first the arguments (save, the path), then the image's domain (save and define)
+        self.wait_check(action=save, user="nobody", verb="restore", path=forged,
+                        domain="undefined")
+        self.wait_check(action=save, user="nobody", verb="restore", path=forged,
+                        domain="other-vm", uuid=UUID2)
+        self.wait_check(action=define, user="nobody", verb="restore", path=forged,
+                        domain="other-vm", uuid=UUID2)
+        self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "State"), "shutoff")
+        self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Job"), "/")
+        # another user's image is not read for nobody (root's and its own are)
+        theirs = os.path.join(shared, "theirs.save")
+        shutil.copy(image, theirs)
+        os.chown(theirs, 4242, 4242)
+        e = self.assertDBusError("InvalidArgument", self.manager, "Restore", "ssu",
+                                 (theirs, "", 0), conn=nobody)
+        self.assertIn("belongs to uid 4242", e.message)
+        self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "State"), "shutoff")
+        # allowed-vm's own image: save and define on allowed-vm pass
+        job = self.manager("Restore", "ssu", (image, "", 0), conn=nobody)
+        self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=nobody, timeout=60000)
+        self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "State"), "running")
+        self.wait_check(action=define, user="nobody", verb="restore", path=image,
+                        domain="allowed-vm", uuid=UUID1)
+        self.domain(allowed, "Destroy", "u", (0,))
 
 
 class ReadDeniedTest(PolkitTestCase):

@@ -628,3 +628,14 @@ def main():
     tap.write(f"1..{result.number}\n")
     tap.flush()
     sys.exit(0 if result.wasSuccessful() else 1)
+
+
+def save_image_bytes(xml, compression=0, flags=2, body=b""):
+    """A save image as virtbusd writes it (service/domain/domain-save-image.h):
+    the 64-byte header, the XML NUL-padded to a 4 KiB boundary, then @body
+    as the migration stream (raw, or zstd when compression=1)."""
+    import struct
+    raw = xml.encode() + b"\0"
+    padded = ((64 + len(raw) + 4095) // 4096) * 4096 - 64
+    head = struct.pack("<16sIIII32x", b"VirtbusSave1", 1, padded, flags, compression)
+    return head + raw.ljust(padded, b"\0") + body

@@ -101,6 +101,15 @@ static const Mutation mutations[] = {
     { "<mac address='52:54:00:01:02:03'/>", "",
       "target interface '52:54:00:01:02:03' MAC '(none)' does not match source "
       "'52:54:00:01:02:03'" },
+    /* the uuid names the domain a restore or migration lands in (and the guest sees it) */
+    { "<uuid>dddddddd-eeee-4fff-8000-111111111111</uuid>",
+      "<uuid>dddddddd-eeee-4fff-8000-222222222222</uuid>",
+      "target domain uuid dddddddd-eeee-4fff-8000-222222222222 does not match source "
+      "dddddddd-eeee-4fff-8000-111111111111" },
+    { "<name>i440fx-implicit</name>\n  <uuid>dddddddd-eeee-4fff-8000-111111111111</uuid>",
+      "<name>other</name>\n  <uuid>dddddddd-eeee-4fff-8000-333333333333</uuid>",
+      "target domain uuid dddddddd-eeee-4fff-8000-333333333333 does not match source "
+      "dddddddd-eeee-4fff-8000-111111111111" },
 };
 
 static void

@@ -96,31 +96,36 @@ test_sync_timeout_message(void)
     vb_domain_job_end(dom);
 }
 
-/* The async job's mask: query/abort/destroy pass at once, modify waits and times out. */
+/* The async job's mask: query/abort/destroy pass at once; the others are refused at once. */
 static void
 test_async_mask(void)
 {
     g_autoptr(VbDomainObj) dom = new_dom();
     g_autoptr(GError) error = NULL;
     const VbJobType allowed[] = { VB_JOB_QUERY, VB_JOB_ABORT, VB_JOB_DESTROY };
+    gint64 t0;
 
     g_assert_true(vb_domain_async_job_begin(dom, VB_ASYNC_JOB_SAVE, "Save", ":1.5", 1, 0, NULL));
     for (guint i = 0; i < G_N_ELEMENTS(allowed); i++) {
         g_assert_true(vb_domain_job_begin(dom, allowed[i], "X", NULL, 1, 0, NULL));
         vb_domain_job_end(dom);
     }
-    g_assert_false(vb_domain_job_begin(dom, VB_JOB_SUSPEND, "Suspend", NULL, 1, 0, &error));
-    g_assert_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT);
-    g_assert_nonnull(strstr(error->message, "held by async job save: Save from :1.5"));
+    t0 = g_get_monotonic_time();
+    g_assert_false(vb_domain_job_begin(dom, VB_JOB_SUSPEND, "Suspend", NULL, 30, 0, &error));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_STATE);
+    g_assert_nonnull(strstr(error->message, "async job save: Save from :1.5"));
     g_clear_error(&error);
     /* an event handler is not held back by the async job */
     g_assert_true(vb_domain_job_begin_event(dom, "QEMU event STOP", 1, NULL));
     vb_domain_job_end(dom);
-    /* a second async job waits, then gives up naming the first */
-    g_assert_false(vb_domain_async_job_begin(dom, VB_ASYNC_JOB_DUMP, "CoreDump", ":1.6", 1, 0,
+    /* a second async job is refused at once (no waiting for minutes), naming the first */
+    t0 = g_get_monotonic_time();
+    g_assert_false(vb_domain_async_job_begin(dom, VB_ASYNC_JOB_DUMP, "CoreDump", ":1.6", 30, 0,
                                              &error));
-    g_assert_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT);
-    g_assert_nonnull(strstr(error->message, "Save from :1.5"));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_STATE);
+    g_assert_nonnull(strstr(error->message, "async job save: Save from :1.5"));
     vb_domain_async_job_end(dom);
     /* migrations also allow suspend and migration-op */
     g_assert_cmpuint(vb_async_job_default_mask(VB_ASYNC_JOB_MIGRATION_OUT) &
@@ -187,8 +192,8 @@ test_removed(void)
     Waiter w = { dom, VB_JOB_MODIFY, FALSE, 10 };
     GThread *t;
 
-    g_assert_true(vb_domain_async_job_begin(dom, VB_ASYNC_JOB_DUMP, "CoreDump", NULL, 1, 0,
-                                            NULL));
+    /* held by a sync job: the waiter waits (a long job would refuse it at once) */
+    g_assert_true(vb_domain_job_begin(dom, VB_JOB_QUERY, "Get", NULL, 1, 0, NULL));
     t = g_thread_new("waiter", waiter_main, &w);
     wait_for_waiters(dom, 1);
     g_mutex_lock(&dom->lock);
@@ -199,7 +204,7 @@ test_removed(void)
     g_assert_false(w.ok);
     g_assert_error(w.error, VB_ERROR, VB_ERROR_NO_DOMAIN);
     g_clear_error(&w.error);
-    vb_domain_async_job_end(dom);
+    vb_domain_job_end(dom);
 }
 
 /* The record: completion, stats, "last" after the async job ends. */
