@@ -8,7 +8,7 @@ import uuid as uuidlib
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, GLib,  # noqa: E402
-                    SignalRecorder, VirtbusTestCase, domain_xml)
+                    SignalRecorder, VirtbusTestCase, domain_xml, eventually)
 
 UUID1 = "c7a5fdbd-cdaf-9455-926a-d65c16db1809"
 UUID2 = "0f0e2a4c-36ff-4d43-9bd0-2a4e5c0e9a11"
@@ -180,9 +180,13 @@ class UndefineAutostartTest(VirtbusTestCase):
         from vbtest import connect
         self.conn = connect(self.bus.address)
         self.assertTrue(self.get_prop(path, DOMAIN_IFACE, "Autostart"))
+        # and the service started it (test_recovery.py has more on this)
+        eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "State") == "running",
+                   timeout=60, what="the autostart domain to run")
         self.set_prop(path, DOMAIN_IFACE, "Autostart", GLib.Variant("b", False))
         self.assertFalse(os.path.lexists(link))
         self.assertFalse(self.get_prop(path, DOMAIN_IFACE, "Autostart"))
+        self.domain(path, "Destroy", "u", (0,))
 
     def test_read_only_property_refused(self):
         path = self.define("vm1", UUID1)
