@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "qemu-json-check.h"
 #include "qemu-monitor-parse.h"
 #include "qemu-monitor.h"
 #include "vb-error.h"
@@ -562,7 +564,9 @@ vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *command, JsonObj
  *
  * Returns: (transfer full): the reply object as JSON text, without "id";
  *   QEMU's errors are returned as {"error": ...} text, not as GError. NULL
- *   with VB_ERROR_INVALID_ARG for bad input, or as vb_qemu_monitor_command().
+ *   with VB_ERROR_INVALID_ARG for bad input (also for text that is not
+ *   strict JSON or nests deeper than VB_QEMU_JSON_MAX_DEPTH: it is checked
+ *   before it is parsed), or as vb_qemu_monitor_command().
  */
 char *
 vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms,
@@ -577,8 +581,26 @@ vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms
     JsonNode *root;
     JsonObject *obj;
     JsonNode *exec;
+    gsize offset = 0;
 
     g_return_val_if_fail(mon != NULL && json != NULL, NULL);
+    /* the caller's text: bounded before json-glib recurses into it */
+    switch (vb_qemu_json_check(json, strlen(json), VB_QEMU_JSON_MAX_DEPTH, &offset)) {
+    case VB_QEMU_JSON_CHECK_OK:
+        break;
+    case VB_QEMU_JSON_CHECK_TOO_DEEP:
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    _("invalid QMP command: arrays and objects are nested deeper than %d "
+                      "levels (at byte %" G_GSIZE_FORMAT ")"),
+                    VB_QEMU_JSON_MAX_DEPTH, offset);
+        return NULL;
+    case VB_QEMU_JSON_CHECK_NOT_STRICT:
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    _("invalid QMP command: not strict JSON at byte %" G_GSIZE_FORMAT
+                      " (use double-quoted strings, no comments)"),
+                    offset);
+        return NULL;
+    }
     if (!json_parser_load_from_data(parser, json, -1, &local)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "invalid QMP command: %s",
                     local->message);
