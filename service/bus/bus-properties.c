@@ -105,15 +105,9 @@ object_entry(VbBusService *service, const char *path, GDBusObject *object)
     return cached;
 }
 
-/*
- * ObjectManager.GetManagedObjects, answered here rather than by GDBus:
- * GDBus rebuilds every property of every object as a tree of GVariants
- * on each call (for 10,000 domains, hundreds of MB of short-lived
- * allocations that the heap keeps); this serves each object from its
- * cached serialized form.
- */
+/* The reply, of the objects for which @include says yes (all when NULL). */
 static GVariant *
-get_managed_objects(VbBusCall *call, GError **error)
+managed_objects_reply(VbBusService *service, GHashTable *include)
 {
     GVariantBuilder objects;
     GHashTableIter iter;
@@ -122,22 +116,149 @@ get_managed_objects(VbBusCall *call, GError **error)
     /* Two passes: the cache is filled before the reply's short-lived
      * allocations start, so those never sit between long-lived entries
      * and the heap can give them back. */
-    g_hash_table_iter_init(&iter, call->service->domain_objects);
-    while (g_hash_table_iter_next(&iter, &key, &value))
-        object_entry(call->service, key, G_DBUS_OBJECT(value));
+    g_hash_table_iter_init(&iter, service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (include == NULL || g_hash_table_contains(include, key))
+            object_entry(service, key, G_DBUS_OBJECT(value));
+    }
 
     g_variant_builder_init(&objects, G_VARIANT_TYPE("a{oa{sa{sv}}}"));
-    g_hash_table_iter_init(&iter, call->service->domain_objects);
-    while (g_hash_table_iter_next(&iter, &key, &value))
-        g_variant_builder_add(&objects, "{o@a{sa{sv}}}", key,
-                              g_hash_table_lookup(call->service->object_cache, key));
+    g_hash_table_iter_init(&iter, service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (include == NULL || g_hash_table_contains(include, key))
+            g_variant_builder_add(&objects, "{o@a{sa{sv}}}", key,
+                                  g_hash_table_lookup(service->object_cache, key));
+    }
     return g_variant_new("(a{oa{sa{sv}}})", &objects);
+}
+
+/* A GetManagedObjects of a caller that polkit decides about: one read check
+ * per object, named by the object's domain, and only the objects allowed
+ * in the reply. */
+typedef struct {
+    VbBusCall *call;
+    GHashTable *include; /* paths allowed */
+    guint pending;
+} ObjectsFilter;
+
+typedef struct {
+    ObjectsFilter *filter;
+    char *path;
+} ObjectCheck;
+
+static void
+objects_filter_done(ObjectsFilter *f)
+{
+    if (--f->pending > 0)
+        return;
+    vb_bus_call_return(f->call, managed_objects_reply(f->call->service, f->include), NULL);
+    g_hash_table_destroy(f->include);
+    g_free(f);
+}
+
+static void
+object_check_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    ObjectCheck *c = user_data;
+    ObjectsFilter *f = c->filter;
+    VbBusService *service = f->call->service;
+    g_autoptr(GError) error = NULL;
+
+    if (vb_auth_check_finish(service->auth, res, &error)) {
+        vb_bus_caller_set_read_allowed(service, f->call->caller->sender, c->path,
+                                       "getmanagedobjects");
+        g_hash_table_add(f->include, g_steal_pointer(&c->path));
+    } else {
+        g_debug("GetManagedObjects of %s leaves out %s: %s", f->call->caller->sender, c->path,
+                error->message);
+    }
+    g_free(c->path);
+    g_free(c);
+    objects_filter_done(f);
+}
+
+/* Main thread: the details naming the domain of @object (a job's domain). */
+static GHashTable *
+object_details(VbBusService *service, GDBusObject *object)
+{
+    GHashTable *details = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    g_autoptr(VbDBusDomain) domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+    g_autoptr(VbDBusJob) job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    if (domain != NULL) {
+        dom = vb_domain_obj_ref(vb_bus_domain_skeleton_get_domain(domain));
+    } else if (job != NULL) {
+        VbJobInfo info = { 0 };
+
+        vb_job_get_info(vb_bus_job_skeleton_get_job(job), &info);
+        g_hash_table_insert(details, "uuid", g_strdup(info.domain_uuid));
+        dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
+        vb_job_info_clear(&info);
+    }
+    if (dom != NULL) {
+        g_hash_table_insert(details, "domain", vb_domain_obj_get_name(dom));
+        g_hash_table_insert(details, "uuid", g_strdup(dom->uuid_str));
+    }
+    g_hash_table_insert(details, "verb", g_strdup("getmanagedobjects"));
+    return details;
+}
+
+static void
+filter_objects(VbBusCall *call)
+{
+    VbBusService *service = call->service;
+    ObjectsFilter *f = g_new0(ObjectsFilter, 1);
+    GHashTableIter iter;
+    gpointer key, value;
+
+    f->call = call;
+    f->include = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    f->pending = 1; /* until every check is started */
+    g_hash_table_iter_init(&iter, service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        g_autoptr(GHashTable) details = NULL;
+        ObjectCheck *c;
+
+        if (vb_bus_caller_read_allowed(service, call->caller->sender, key,
+                                       "getmanagedobjects")) {
+            g_hash_table_add(f->include, g_strdup(key));
+            continue;
+        }
+        details = object_details(service, G_DBUS_OBJECT(value));
+        c = g_new0(ObjectCheck, 1);
+        c->filter = f;
+        c->path = g_strdup(key);
+        f->pending++;
+        vb_auth_check_async(service->auth, call->caller, VB_ACTION_READ, details, FALSE, NULL,
+                            object_check_cb, c);
+    }
+    objects_filter_done(f);
+}
+
+/*
+ * ObjectManager.GetManagedObjects, answered here rather than by GDBus:
+ * GDBus rebuilds every property of every object as a tree of GVariants
+ * on each call (for 10,000 domains, hundreds of MB of short-lived
+ * allocations that the heap keeps); this serves each object from its
+ * cached serialized form. A caller polkit decides about gets only the
+ * objects it may read (one read check per object, each remembered as
+ * property reads are): a rule that limits reads by domain holds here too.
+ */
+static GVariant *
+get_managed_objects(VbBusCall *call, GError **error)
+{
+    if (call->caller != NULL && !vb_auth_is_unconditional(call->service->auth, call->caller)) {
+        filter_objects(call);
+        return NULL; /* kept: answered when the checks are done */
+    }
+    return managed_objects_reply(call->service, NULL);
 }
 
 static const VbBusMethod property_methods[] = {
     { "Get", VB_ACTION_READ, TRUE, props_get },
     { "GetAll", VB_ACTION_READ, TRUE, props_get_all },
-    { "GetManagedObjects", VB_ACTION_READ, TRUE, get_managed_objects },
+    { "GetManagedObjects", VB_ACTION_READ, TRUE, get_managed_objects, NULL, TRUE },
 };
 
 typedef struct {
@@ -155,6 +276,57 @@ reply_error_message(VbBusService *service, GDBusMessage *message, const char *na
                                    NULL, NULL);
 }
 
+/* Set: the Domain interface's writable properties, after authorization. */
+static void
+handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
+{
+    GDBusObject *object = g_hash_table_lookup(service->domain_objects,
+                                              g_dbus_message_get_path(msg));
+    g_autoptr(VbDBusDomain) iface_obj = NULL;
+    g_autofree char *set_name = NULL;
+    const VbBusMethod *m;
+    const char *iface, *prop;
+
+    g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
+    set_name = g_strconcat("Set:", prop, NULL);
+    m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
+    /* a Job object has no Domain interface: nothing on it is writable */
+    if (object != NULL && g_str_equal(iface, VB_BUS_DOMAIN_IFACE))
+        iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+    if (iface_obj == NULL || m == NULL) {
+        reply_error_message(service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
+                            "property is not writable or does not exist");
+        return;
+    }
+    vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
+                    vb_bus_domain_skeleton_get_domain(iface_obj));
+}
+
+/*
+ * Get, GetAll, GetManagedObjects: the read check names the domain of the
+ * object read (a Job object's domain for a job), so that rules can limit
+ * reads by domain.
+ */
+static void
+handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBusMethod *m)
+{
+    GDBusObject *object = g_hash_table_lookup(service->domain_objects,
+                                              g_dbus_message_get_path(msg));
+    g_autoptr(VbDBusDomain) domain = NULL;
+    g_autoptr(VbDBusJob) job = NULL;
+
+    if (object != NULL) {
+        domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+        job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
+    }
+    if (job != NULL)
+        vb_bus_dispatch_job(service, m, NULL, g_object_ref(msg), body,
+                            vb_bus_job_skeleton_get_job(job));
+    else
+        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
+                        domain != NULL ? vb_bus_domain_skeleton_get_domain(domain) : NULL);
+}
+
 static gboolean
 handle_stolen(gpointer data)
 {
@@ -162,50 +334,51 @@ handle_stolen(gpointer data)
     GDBusMessage *msg = s->message;
     GVariant *body = g_dbus_message_get_body(msg);
     const char *member = g_dbus_message_get_member(msg);
-    const VbBusMethod *m = NULL;
-    g_autofree char *set_name = NULL;
-    VbDomainObj *dom = NULL;
+    const VbBusMethod *m;
 
-    if (g_str_equal(member, "Set")) {
-        const char *iface, *prop;
-        GDBusObject *object = g_hash_table_lookup(s->service->domain_objects,
-                                                  g_dbus_message_get_path(msg));
-
-        g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
-        set_name = g_strconcat("Set:", prop, NULL);
-        m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
-        if (object == NULL || m == NULL) {
-            reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
-                                "property is not writable or does not exist");
-            goto out;
-        }
-        {
-            g_autoptr(VbDBusDomain) iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-
-            if (iface_obj == NULL) {
-                /* a Job object: nothing on it is writable */
-                reply_error_message(s->service, msg,
-                                    "org.freedesktop.DBus.Error.PropertyReadOnly",
-                                    "property is not writable or does not exist");
-                goto out;
-            }
-            dom = vb_bus_domain_skeleton_get_domain(iface_obj);
-        }
-    } else {
-        m = vb_bus_method_lookup(property_methods, G_N_ELEMENTS(property_methods), member);
-    }
-    if (m == NULL) {
-        reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.UnknownMethod",
-                            "unknown method");
-        goto out;
-    }
     if (body == NULL)
         body = g_variant_new("()");
-    vb_bus_dispatch(s->service, m, NULL, g_object_ref(msg), body, dom);
-out:
+    if (g_str_equal(member, "Set")) {
+        handle_set(s->service, msg, body);
+    } else {
+        m = vb_bus_method_lookup(property_methods, G_N_ELEMENTS(property_methods), member);
+        if (m == NULL)
+            reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.UnknownMethod",
+                                "unknown method");
+        else
+            handle_read(s->service, msg, body, m);
+    }
+    g_variant_ref_sink(body);
+    g_variant_unref(body);
     g_object_unref(msg);
     g_free(s);
     return G_SOURCE_REMOVE;
+}
+
+/*
+ * The signature each stolen member must have. Anything else (a body of
+ * another type, no body, extra arguments) is left to GDBus, which answers
+ * org.freedesktop.DBus.Error.InvalidArgs: the message comes from any
+ * caller, before authorization, so nothing is read from a body whose type
+ * was not checked first.
+ */
+static const struct {
+    const char *member;
+    const char *signature;
+} property_signatures[] = {
+    { "Get", "(ss)" },
+    { "GetAll", "(s)" },
+    { "Set", "(ssv)" },
+};
+
+static gboolean
+body_is(GDBusMessage *message, const char *signature)
+{
+    GVariant *body = g_dbus_message_get_body(message);
+
+    if (body == NULL)
+        return g_str_equal(signature, "()");
+    return g_variant_is_of_type(body, G_VARIANT_TYPE(signature));
 }
 
 static gboolean
@@ -214,27 +387,31 @@ wants_checking(VbBusService *service, GDBusMessage *message)
     const char *path = g_dbus_message_get_path(message);
     const char *iface = g_dbus_message_get_interface(message);
     const char *member = g_dbus_message_get_member(message);
-    GVariant *body = g_dbus_message_get_body(message);
     const char *target = NULL;
+    const char *signature = NULL;
 
     if (path == NULL || iface == NULL || member == NULL ||
         !g_str_has_prefix(path, VB_BUS_MANAGER_PATH))
         return FALSE;
     if (g_str_equal(iface, OBJECT_MANAGER_IFACE))
         return g_str_equal(member, "GetManagedObjects") &&
-               g_str_equal(path, VB_BUS_MANAGER_PATH);
-    if (!g_str_equal(iface, PROPERTIES_IFACE) || body == NULL ||
-        !g_variant_is_of_type(body, G_VARIANT_TYPE_TUPLE) || g_variant_n_children(body) < 1)
+               g_str_equal(path, VB_BUS_MANAGER_PATH) && body_is(message, "()");
+    if (!g_str_equal(iface, PROPERTIES_IFACE))
         return FALSE;
-    g_variant_get_child(body, 0, "&s", &target);
+    for (gsize i = 0; i < G_N_ELEMENTS(property_signatures); i++) {
+        if (g_str_equal(member, property_signatures[i].member))
+            signature = property_signatures[i].signature;
+    }
+    if (signature == NULL || !body_is(message, signature))
+        return FALSE;
+    /* every accepted signature starts with the interface name */
+    g_variant_get_child(g_dbus_message_get_body(message), 0, "&s", &target);
     if (!g_str_has_prefix(target, "org.virtbus.Virt1."))
         return FALSE;
     if (g_str_equal(member, "Set"))
-        return g_variant_is_of_type(body, G_VARIANT_TYPE("(ssv)"));
-    if ((g_str_equal(member, "Get") && g_variant_is_of_type(body, G_VARIANT_TYPE("(ss)"))) ||
-        (g_str_equal(member, "GetAll") && g_variant_is_of_type(body, G_VARIANT_TYPE("(s)"))))
-        return !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message));
-    return FALSE;
+        return TRUE;
+    return !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message), path,
+                                       g_str_equal(member, "Get") ? "get" : "getall");
 }
 
 /**
