@@ -11,9 +11,9 @@ values (huge strings, every flag bit). Every call must be answered (an
 error or a reply, never a timeout), the service must stay up, and its log
 must hold no CRITICAL and no WARNING from GLib.
 
-MonitorCommandJsonTest sends QemuMonitorCommand deeply nested JSON, which
-overflowed the worker thread's stack in json-glib: it gets InvalidArgs and
-the service and the domain go on."""
+DeepNestingTest sends QemuMonitorCommand deeply nested JSON, which
+overflowed the worker thread's stack in json-glib: it gets InvalidArgument
+and the service and the domain go on; and deeply nested domain XML."""
 
 import os
 import re
@@ -205,7 +205,18 @@ class BusFuzzTest(VirtbusTestCase):
         self.domain(dom, "Destroy", "u", (0,))
 
 
-class MonitorCommandJsonTest(VirtbusTestCase):
+class DeepNestingTest(VirtbusTestCase):
+    def test_deeply_nested_xml_refused(self):
+        """XML is parsed by libxml2 with its depth limit (no XML_PARSE_HUGE)."""
+        deep = ("<domain type='qemu'><name>deep</name><memory>131072</memory>"
+                "<os><type>hvm</type></os><metadata>" + "<a>" * 100000 + "</a>" * 100000
+                + "</metadata></domain>")
+        for method in ("DefineXML", "CreateXML"):
+            e = self.assertDBusError("InvalidXML", self.manager, method, "su", (deep, 0))
+            self.assertIn("depth", e.message)
+            self.assertIsNone(self.service.proc.poll())
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+
     def test_deeply_nested_command_refused(self):
         dom = self.define("deep", UUID1)
         self.domain(dom, "Start", "u", (0,), timeout=60000)
