@@ -160,6 +160,24 @@ call_path(VbBusCall *call)
                                     : g_dbus_message_get_path(call->message);
 }
 
+/*
+ * The verb under which a read check is remembered: the method's, and for a
+ * method whose prepare function named a domain from its arguments (the
+ * lookups), that domain too, since the question polkit answered depends on
+ * them and not only on the object called.
+ */
+static char *
+call_read_verb(VbBusCall *call)
+{
+    g_autofree char *verb = g_ascii_strdown(call->method->method, -1);
+
+    if (call->method->prepare == NULL || call->detail_uuid == NULL)
+        return g_steal_pointer(&verb);
+    return g_strdup_printf("%s\n%s\n%s", verb,
+                           call->detail_domain != NULL ? call->detail_domain : "",
+                           call->detail_uuid);
+}
+
 static void
 auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -173,7 +191,7 @@ auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     if (g_str_equal(call->action, VB_ACTION_READ)) {
-        g_autofree char *verb = g_ascii_strdown(call->method->method, -1);
+        g_autofree char *verb = call_read_verb(call);
 
         vb_bus_caller_set_read_allowed(call->service, call->caller->sender, call_path(call),
                                        verb);
@@ -207,7 +225,7 @@ authorize(VbBusCall *call)
     gboolean interactive;
 
     if (g_str_equal(call->action, VB_ACTION_READ)) {
-        g_autofree char *verb = g_ascii_strdown(call->method->method, -1);
+        g_autofree char *verb = call_read_verb(call);
 
         if (vb_bus_caller_read_allowed(call->service, caller->sender, call_path(call), verb)) {
             run_call(call);

@@ -132,108 +132,31 @@ managed_objects_reply(VbBusService *service, GHashTable *include)
     return g_variant_new("(a{oa{sa{sv}}})", &objects);
 }
 
-/* A GetManagedObjects of a caller that polkit decides about: one read check
- * per object, named by the object's domain, and only the objects allowed
- * in the reply. */
-typedef struct {
-    VbBusCall *call;
-    GHashTable *include; /* paths allowed */
-    guint pending;
-} ObjectsFilter;
-
-typedef struct {
-    ObjectsFilter *filter;
-    char *path;
-} ObjectCheck;
-
-static void
-objects_filter_done(ObjectsFilter *f)
-{
-    if (--f->pending > 0)
-        return;
-    vb_bus_call_return(f->call, managed_objects_reply(f->call->service, f->include), NULL);
-    g_hash_table_destroy(f->include);
-    g_free(f);
-}
-
-static void
-object_check_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    ObjectCheck *c = user_data;
-    ObjectsFilter *f = c->filter;
-    VbBusService *service = f->call->service;
-    g_autoptr(GError) error = NULL;
-
-    if (vb_auth_check_finish(service->auth, res, &error)) {
-        vb_bus_caller_set_read_allowed(service, f->call->caller->sender, c->path,
-                                       "getmanagedobjects");
-        g_hash_table_add(f->include, g_steal_pointer(&c->path));
-    } else {
-        g_debug("GetManagedObjects of %s leaves out %s: %s", f->call->caller->sender, c->path,
-                error->message);
-    }
-    g_free(c->path);
-    g_free(c);
-    objects_filter_done(f);
-}
-
 /* Main thread: the details naming the domain of @object (a job's domain). */
 static GHashTable *
 object_details(VbBusService *service, GDBusObject *object)
 {
-    GHashTable *details = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
     g_autoptr(VbDBusDomain) domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
     g_autoptr(VbDBusJob) job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
     g_autoptr(VbDomainObj) dom = NULL;
+    VbJobInfo info = { 0 };
+    GHashTable *details;
 
-    if (domain != NULL) {
-        dom = vb_domain_obj_ref(vb_bus_domain_skeleton_get_domain(domain));
-    } else if (job != NULL) {
-        VbJobInfo info = { 0 };
-
-        vb_job_get_info(vb_bus_job_skeleton_get_job(job), &info);
-        g_hash_table_insert(details, "uuid", g_strdup(info.domain_uuid));
-        dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
-        vb_job_info_clear(&info);
-    }
-    if (dom != NULL) {
-        g_hash_table_insert(details, "domain", vb_domain_obj_get_name(dom));
-        g_hash_table_insert(details, "uuid", g_strdup(dom->uuid_str));
-    }
-    g_hash_table_insert(details, "verb", g_strdup("getmanagedobjects"));
+    if (domain != NULL)
+        return vb_bus_read_details_new(vb_bus_domain_skeleton_get_domain(domain), NULL);
+    if (job == NULL)
+        return vb_bus_read_details_new(NULL, NULL);
+    vb_job_get_info(vb_bus_job_skeleton_get_job(job), &info);
+    dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
+    details = vb_bus_read_details_new(dom, info.domain_uuid);
+    vb_job_info_clear(&info);
     return details;
 }
 
 static void
-filter_objects(VbBusCall *call)
+objects_readable(VbBusCall *call, GHashTable *readable, gpointer user_data)
 {
-    VbBusService *service = call->service;
-    ObjectsFilter *f = g_new0(ObjectsFilter, 1);
-    GHashTableIter iter;
-    gpointer key, value;
-
-    f->call = call;
-    f->include = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    f->pending = 1; /* until every check is started */
-    g_hash_table_iter_init(&iter, service->domain_objects);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
-        g_autoptr(GHashTable) details = NULL;
-        ObjectCheck *c;
-
-        if (vb_bus_caller_read_allowed(service, call->caller->sender, key,
-                                       "getmanagedobjects")) {
-            g_hash_table_add(f->include, g_strdup(key));
-            continue;
-        }
-        details = object_details(service, G_DBUS_OBJECT(value));
-        c = g_new0(ObjectCheck, 1);
-        c->filter = f;
-        c->path = g_strdup(key);
-        f->pending++;
-        vb_auth_check_async(service->auth, call->caller, VB_ACTION_READ, details, FALSE, NULL,
-                            object_check_cb, c);
-    }
-    objects_filter_done(f);
+    vb_bus_call_return(call, managed_objects_reply(call->service, readable), NULL);
 }
 
 /*
@@ -248,11 +171,20 @@ filter_objects(VbBusCall *call)
 static GVariant *
 get_managed_objects(VbBusCall *call, GError **error)
 {
-    if (call->caller != NULL && !vb_auth_is_unconditional(call->service->auth, call->caller)) {
-        filter_objects(call);
-        return NULL; /* kept: answered when the checks are done */
-    }
-    return managed_objects_reply(call->service, NULL);
+    GHashTable *objects;
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (!vb_bus_call_filters_reads(call))
+        return managed_objects_reply(call->service, NULL);
+    objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify)g_hash_table_unref);
+    g_hash_table_iter_init(&iter, call->service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value))
+        g_hash_table_insert(objects, g_strdup(key),
+                            object_details(call->service, G_DBUS_OBJECT(value)));
+    vb_bus_filter_readable(call, "getmanagedobjects", objects, objects_readable, NULL);
+    return NULL; /* kept: answered when the checks are done */
 }
 
 static const VbBusMethod property_methods[] = {

@@ -136,6 +136,13 @@ void vb_bus_autodestroy_fini(VbBusService *service);
 void vb_bus_autodestroy_add(VbBusService *service, const char *owner);
 void vb_bus_autodestroy_remove(VbBusService *service, const char *owner);
 
+/* bus-readfilter.c */
+typedef void (*VbBusReadableDone)(VbBusCall *call, GHashTable *readable, gpointer user_data);
+gboolean vb_bus_call_filters_reads(VbBusCall *call);
+void vb_bus_filter_readable(VbBusCall *call, const char *verb, GHashTable *objects,
+                            VbBusReadableDone done, gpointer user_data);
+GHashTable *vb_bus_read_details_new(VbDomainObj *dom, const char *uuid);
+
 /* bus-properties.c */
 GDBusMessage *vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message,
                                        gboolean incoming, gpointer user_data);

@@ -615,15 +615,27 @@ polkit.addRule(function(action, subject) {
             objs = self.managed_objects(conn=nobody)
             self.assertEqual(set(objs), {allowed})
             self.assertEqual(objs[allowed][DOMAIN_IFACE]["Name"], "allowed-vm")
+            # lists and lookups name their domains too
+            self.assertEqual(self.manager("ListDomains", "u", (0,), conn=nobody), [allowed])
+            self.assertEqual(self.manager("LookupByName", "s", ("allowed-vm",), conn=nobody),
+                             allowed)
+            self.assertEqual(self.manager("LookupByUUID", "s", (UUID1,), conn=nobody), allowed)
+            self.assertRefused(read, self.manager, "LookupByName", "s", ("other-vm",),
+                               conn=nobody)
+            self.assertRefused(read, self.manager, "LookupByUUID", "s", (UUID2,), conn=nobody)
             # reads without a domain (the rule allows them)
-            self.assertEqual(set(self.manager("ListDomains", "u", (0,), conn=nobody)),
-                             {allowed, other})
+            self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("none",),
+                                 conn=nobody)
+            self.assertEqual(self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version", conn=nobody),
+                             self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version"))
         # polkitd was asked about the other domain by name, for each verb
-        for verb in ("get", "getall", "getxmldesc", "getmanagedobjects"):
+        for verb in ("get", "getall", "getxmldesc", "getmanagedobjects", "listdomains",
+                     "lookupbyname", "lookupbyuuid"):
             self.wait_check(action=read, user="nobody", domain="other-vm", uuid=UUID2,
                             verb=verb)
         # root reads everything
         self.assertEqual(set(self.managed_objects()), {allowed, other})
+        self.assertEqual(set(self.manager("ListDomains", "u", (0,))), {allowed, other})
         self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Name"), "other-vm")
         self.assertIsNone(self.service.proc.poll())
 
