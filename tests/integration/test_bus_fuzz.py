@@ -88,9 +88,10 @@ class BusFuzzTest(VirtbusTestCase):
         self.calls = 0
         self.errors = {}
 
-    def send(self, path, iface, member, body, flags=0):
+    def send(self, path, iface, member, body, flags=0, error=False):
         """Sends one method call; returns the reply or error message. A
-        missing answer (timeout) fails the test."""
+        missing answer (timeout) fails the test, and so does a reply that
+        is not an error when @error is set."""
         msg = Gio.DBusMessage.new_method_call(BUS_NAME, path, iface, member)
         if body is not None:
             msg.set_body(body)
@@ -103,6 +104,10 @@ class BusFuzzTest(VirtbusTestCase):
             name = reply.get_error_name()
             self.assertNotIn("UnmappedGError", name, f"{iface}.{member} on {path}")
             self.errors[name] = self.errors.get(name, 0) + 1
+        elif error:
+            self.fail(f"{iface}.{member} on {path} with body "
+                      f"{body.get_type_string() if body is not None else '()'} answered "
+                      f"{reply.get_signature()!r}")
         return reply
 
     def assert_alive(self, what):
@@ -115,7 +120,7 @@ class BusFuzzTest(VirtbusTestCase):
             for body in BODIES:
                 have = body.get_type_string()[1:-1] if body is not None else ""
                 if have != sig:
-                    self.send(path, iface, member, body)
+                    self.send(path, iface, member, body, error=True)
             # the right signature, hostile values: only for methods whose
             # arguments are all strings and flags (nothing with no argument
             # is called as it is: Reset, Suspend, ... would act)
@@ -138,7 +143,7 @@ class BusFuzzTest(VirtbusTestCase):
                 for body in BODIES:
                     have = body.get_type_string()[1:-1] if body is not None else ""
                     if have != sig:
-                        self.send(path, PROPS, member, body)
+                        self.send(path, PROPS, member, body, error=True)
             self.send(path, PROPS, "GetAll", variant("s", iface))
             for prop, ptype in list(props.items()) + [("NoSuchProperty", "s"), (HUGE, "s")]:
                 self.send(path, PROPS, "Get", variant("ss", iface, prop))
@@ -147,7 +152,8 @@ class BusFuzzTest(VirtbusTestCase):
                               GLib.Variant("as", ["a"]), GLib.Variant("v", GLib.Variant("b", True)),
                               GLib.Variant("a{sv}", {})):
                     if value.get_type_string() != ptype:
-                        self.send(path, PROPS, "Set", variant("ssv", iface, prop, value))
+                        self.send(path, PROPS, "Set", variant("ssv", iface, prop, value),
+                                  error=True)
             self.assert_alive(f"properties of {iface[:60]} on {path}")
 
     def fuzz_object(self, path, ifaces):
