@@ -3,6 +3,9 @@
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "qemu-json-check.h"
 
 #include "vbctl-output.h"
 #include "vbctl.h"
@@ -99,7 +102,25 @@ parse_json(const char *text, const char *what, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) local = NULL;
+    gsize offset = 0;
 
+    /* json-glib recurses once per level: bound the depth first, as the
+     * service does */
+    switch (vb_qemu_json_check(text, strlen(text), VB_QEMU_JSON_MAX_DEPTH, &offset)) {
+    case VB_QEMU_JSON_CHECK_OK:
+        break;
+    case VB_QEMU_JSON_CHECK_TOO_DEEP:
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    _("%s nests arrays and objects deeper than %d levels"), what,
+                    VB_QEMU_JSON_MAX_DEPTH);
+        return NULL;
+    case VB_QEMU_JSON_CHECK_NOT_STRICT:
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    _("%s is not strict JSON at byte %" G_GSIZE_FORMAT
+                      " (use double-quoted strings, no comments)"),
+                    what, offset);
+        return NULL;
+    }
     if (!json_parser_load_from_data(parser, text, -1, &local)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("%s is not valid JSON: %s"), what,
                     local->message);

@@ -12,6 +12,7 @@
 #include "vb-config.h"
 #include "vb-error.h"
 #include "vb-paths.h"
+#include "vb-thread.h"
 
 typedef struct {
     GMainLoop *loop;
@@ -100,6 +101,11 @@ main(int argc, char **argv)
     Daemon d = { 0 };
     guint owner_id;
 
+    /* before any thread exists: every thread gets a known stack size */
+    if (!vb_thread_init_stack_size(&error)) {
+        g_printerr("virtbusd: %s\n", error->message);
+        return 1;
+    }
     setlocale(LC_ALL, "");
     bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");

@@ -110,7 +110,7 @@ vb_auth_check_async(VbAuth *auth, VbCaller *caller, const char *action, GHashTab
     g_task_set_task_data(task, g_strdup(action), g_free);
     g_object_set_data(G_OBJECT(task), "interactive", GINT_TO_POINTER(interactive));
 
-    if (caller->uid == 0 || (auth->authority == NULL && caller->uid == auth->owner_uid)) {
+    if (vb_auth_is_unconditional(auth, caller)) {
         g_task_return_boolean(task, TRUE);
         return;
     }
@@ -136,6 +136,18 @@ vb_auth_check_async(VbAuth *auth, VbCaller *caller, const char *action, GHashTab
         interactive ? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
                     : POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE,
         cancellable, check_cb, g_steal_pointer(&task));
+}
+
+/**
+ * vb_auth_is_unconditional:
+ *
+ * Whether every check of @caller passes without asking anybody: root, or
+ * the service's own uid when polkit is not used. Any thread.
+ */
+gboolean
+vb_auth_is_unconditional(VbAuth *auth, VbCaller *caller)
+{
+    return caller->uid == 0 || (auth->authority == NULL && caller->uid == auth->owner_uid);
 }
 
 gboolean

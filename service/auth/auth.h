@@ -24,5 +24,6 @@ void vb_auth_check_async(VbAuth *auth, VbCaller *caller, const char *action,
                          GHashTable *details, gboolean interactive, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data);
 gboolean vb_auth_check_finish(VbAuth *auth, GAsyncResult *result, GError **error);
+gboolean vb_auth_is_unconditional(VbAuth *auth, VbCaller *caller);
 
 G_END_DECLS

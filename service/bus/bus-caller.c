@@ -1,25 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "bus-service.h"
 #include "vb-error.h"
 
 /*
  * Credentials of callers, asked once per unique bus name from the bus
  * daemon (GetConnectionCredentials) and forgotten when the name leaves
- * the bus. Also remembers that a caller passed the read check, so that
- * property reads cost one polkit round trip per connection, not per read.
+ * the bus. Also remembers which read checks a caller passed, per object
+ * and verb ("the read check of `get` on /org/virtbus/Virt1/domain/U"): the
+ * question polkit answered is a function of the object (its domain's name
+ * and uuid, which never change while the object is on the bus) and the
+ * verb, so a repeated read costs no polkit round trip, while a rule that
+ * limits reads by domain is asked about every other domain. Entries of an
+ * object go when it leaves the bus (vb_bus_callers_forget_path()).
  */
 typedef struct {
     VbCaller *caller;
-    gboolean read_allowed;
+    GHashTable *reads;  /* "path\nverb" of read checks passed */
 } VbCallerEntry;
 
 static void
 caller_entry_free(VbCallerEntry *e)
 {
     vb_caller_unref(e->caller);
+    g_hash_table_destroy(e->reads);
     g_free(e);
+}
+
+static char *
+read_key(const char *path, const char *verb)
+{
+    return g_strconcat(path, "\n", verb, NULL);
 }
 
 typedef struct {
@@ -58,6 +72,7 @@ credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
         if (!g_hash_table_contains(ld->service->callers, ld->sender)) {
             e = g_new0(VbCallerEntry, 1);
             e->caller = vb_caller_ref(caller);
+            e->reads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
             g_hash_table_insert(ld->service->callers, g_strdup(ld->sender), e);
         }
         g_mutex_unlock(&ld->service->callers_lock);
@@ -103,32 +118,81 @@ vb_bus_caller_lookup(VbBusService *service, const char *sender, VbCallerReady re
                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, credentials_cb, ld);
 }
 
-/* Any thread. Whether @sender already passed the read check. */
+/**
+ * vb_bus_caller_read_allowed:
+ * @sender: (nullable): unique bus name of the caller
+ * @path: the object read
+ * @verb: the verb of the read check (the method name in lower case)
+ *
+ * Whether @sender already passed the read check of @verb on @path. Any
+ * thread (also the GDBus worker thread, from the connection filter).
+ */
 gboolean
-vb_bus_caller_read_allowed(VbBusService *service, const char *sender)
+vb_bus_caller_read_allowed(VbBusService *service, const char *sender, const char *path,
+                           const char *verb)
 {
+    g_autofree char *key = NULL;
     VbCallerEntry *e;
     gboolean allowed;
 
-    if (sender == NULL)
+    if (sender == NULL || path == NULL)
         return FALSE;
+    key = read_key(path, verb);
     g_mutex_lock(&service->callers_lock);
     e = g_hash_table_lookup(service->callers, sender);
-    allowed = e != NULL && e->read_allowed;
+    allowed = e != NULL && g_hash_table_contains(e->reads, key);
     g_mutex_unlock(&service->callers_lock);
     return allowed;
 }
 
-/* Any thread. Remembers that @sender passed the read check. */
+/**
+ * vb_bus_caller_set_read_allowed:
+ *
+ * Remembers that @sender passed the read check of @verb on @path. Any thread.
+ */
 void
-vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender)
+vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender, const char *path,
+                               const char *verb)
 {
     VbCallerEntry *e;
 
+    if (path == NULL)
+        return;
     g_mutex_lock(&service->callers_lock);
     e = g_hash_table_lookup(service->callers, sender);
     if (e != NULL)
-        e->read_allowed = TRUE;
+        g_hash_table_add(e->reads, read_key(path, verb));
+    g_mutex_unlock(&service->callers_lock);
+}
+
+static gboolean
+key_has_path(gpointer key, gpointer value, gpointer user_data)
+{
+    const char *k = key, *path = user_data;
+    gsize len = strlen(path);
+
+    return strncmp(k, path, len) == 0 && k[len] == '\n';
+}
+
+/**
+ * vb_bus_callers_forget_path:
+ * @path: an object that leaves the bus
+ *
+ * Drops every remembered read check of @path: an object later exported at
+ * the same path (a domain defined again) is asked about anew. Main thread.
+ */
+void
+vb_bus_callers_forget_path(VbBusService *service, const char *path)
+{
+    GHashTableIter iter;
+    VbCallerEntry *e;
+
+    if (service->callers == NULL)
+        return;
+    g_mutex_lock(&service->callers_lock);
+    g_hash_table_iter_init(&iter, service->callers);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&e))
+        g_hash_table_foreach_remove(e->reads, key_has_path, (gpointer)path);
     g_mutex_unlock(&service->callers_lock);
 }
 
@@ -140,6 +204,8 @@ name_owner_changed(GDBusConnection *connection, const char *sender_name,
     VbBusService *service = user_data;
     const char *name, *old_owner, *new_owner;
 
+    if (!g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sss)")))
+        return;
     g_variant_get(parameters, "(&s&s&s)", &name, &old_owner, &new_owner);
     if (name[0] != ':' || new_owner[0] != '\0')
         return;

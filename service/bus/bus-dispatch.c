@@ -163,6 +163,33 @@ run_call(VbBusCall *call)
 
 static void authorize(VbBusCall *call);
 
+/* The object a call is about (the read checks a caller passed are
+ * remembered per object and verb). */
+static const char *
+call_path(VbBusCall *call)
+{
+    return call->invocation != NULL ? g_dbus_method_invocation_get_object_path(call->invocation)
+                                    : g_dbus_message_get_path(call->message);
+}
+
+/*
+ * The verb under which a read check is remembered: the method's, and for a
+ * method whose prepare function named a domain from its arguments (the
+ * lookups), that domain too, since the question polkit answered depends on
+ * them and not only on the object called.
+ */
+static char *
+call_read_verb(VbBusCall *call)
+{
+    g_autofree char *verb = g_ascii_strdown(call->method->method, -1);
+
+    if (call->method->prepare == NULL || call->detail_uuid == NULL)
+        return g_steal_pointer(&verb);
+    return g_strdup_printf("%s\n%s\n%s", verb,
+                           call->detail_domain != NULL ? call->detail_domain : "",
+                           call->detail_uuid);
+}
+
 static void
 auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -175,8 +202,12 @@ auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
         call_reply(call, NULL, error);
         return;
     }
-    if (g_str_equal(call->action, VB_ACTION_READ))
-        vb_bus_caller_set_read_allowed(call->service, call->caller->sender);
+    if (g_str_equal(call->action, VB_ACTION_READ)) {
+        g_autofree char *verb = call_read_verb(call);
+
+        vb_bus_caller_set_read_allowed(call->service, call->caller->sender, call_path(call),
+                                       verb);
+    }
     if (call->also_action != NULL) {
         /* every action the call needs, one after the other, the same details */
         call->action = call->also_action;
@@ -221,10 +252,13 @@ authorize(VbBusCall *call)
     VbCaller *caller = call->caller;
     gboolean interactive;
 
-    if (g_str_equal(call->action, VB_ACTION_READ) &&
-        vb_bus_caller_read_allowed(call->service, caller->sender)) {
-        run_call(call);
-        return;
+    if (g_str_equal(call->action, VB_ACTION_READ)) {
+        g_autofree char *verb = call_read_verb(call);
+
+        if (vb_bus_caller_read_allowed(call->service, caller->sender, call_path(call), verb)) {
+            run_call(call);
+            return;
+        }
     }
     interactive = call->invocation != NULL
                       ? (g_dbus_message_get_flags(g_dbus_method_invocation_get_message(
@@ -355,7 +389,9 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
 
 /**
  * vb_bus_dispatch_job:
- * @invocation: (transfer full): the call
+ * @invocation: (transfer full) (nullable): the call, or
+ * @message: (transfer full) (nullable): a property read of the Job object
+ *   taken by the connection filter
  * @job: (transfer none): the Job object's record
  *
  * As vb_bus_dispatch(), for a method of a Job object: the polkit details
@@ -364,9 +400,10 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
  */
 void
 vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
-                    GDBusMethodInvocation *invocation, GVariant *parameters, VbJob *job)
+                    GDBusMethodInvocation *invocation, GDBusMessage *message,
+                    GVariant *parameters, VbJob *job)
 {
-    VbBusCall *call = call_new(service, method, invocation, NULL, parameters);
+    VbBusCall *call = call_new(service, method, invocation, message, parameters);
     g_autoptr(VbDomainObj) dom = NULL;
     VbJobInfo info = { 0 };
 

@@ -102,6 +102,7 @@ publish_on_main(gpointer data)
             g_dbus_object_manager_server_unexport(p->service->object_manager,
                                                   p->dom->object_path);
             g_hash_table_remove(p->service->domain_objects, p->dom->object_path);
+            vb_bus_callers_forget_path(p->service, p->dom->object_path);
         }
     }
     vb_domain_obj_unref(p->dom);

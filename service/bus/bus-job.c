@@ -77,6 +77,7 @@ grace_over(gpointer data)
     g_dbus_object_manager_server_unexport(g->service->object_manager, g->path);
     g_hash_table_remove(g->service->domain_objects, g->path);
     g_hash_table_remove(g->service->object_cache, g->path);
+    vb_bus_callers_forget_path(g->service, g->path);
     return G_SOURCE_REMOVE;
 }
 

@@ -89,21 +89,74 @@ lookup_by_uuid(VbBusCall *call, GError **error)
     return g_variant_new("(o)", dom->object_path);
 }
 
+/* Names the domain a lookup finds, for polkit rules (worker thread, before
+ * authorization); a name or uuid that finds nothing adds no details. */
+static void
+lookup_prepare(VbBusCall *call)
+{
+    const char *key;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    g_variant_get(call->parameters, "(&s)", &key);
+    dom = g_str_equal(call->method->method, "LookupByName")
+              ? vb_domain_list_find_by_name(call->service->domains, key, NULL)
+              : vb_domain_list_find_by_uuid(call->service->domains, key, NULL);
+    if (dom == NULL)
+        return;
+    call->detail_domain = vb_domain_obj_get_name(dom);
+    call->detail_uuid = g_strdup(dom->uuid_str);
+}
+
+/* The paths of @doms (in their order) that are in @readable (all when NULL). */
+static GVariant *
+domain_paths(GPtrArray *doms, GHashTable *readable)
+{
+    GVariantBuilder b;
+
+    g_variant_builder_init(&b, G_VARIANT_TYPE("ao"));
+    for (guint i = 0; i < doms->len; i++) {
+        const char *path = ((VbDomainObj *)doms->pdata[i])->object_path;
+
+        if (readable == NULL || g_hash_table_contains(readable, path))
+            g_variant_builder_add(&b, "o", path);
+    }
+    return g_variant_new("(ao)", &b);
+}
+
+static void
+list_readable(VbBusCall *call, GHashTable *readable, gpointer user_data)
+{
+    g_autoptr(GPtrArray) doms = user_data;
+
+    vb_bus_call_return(call, domain_paths(doms, readable), NULL);
+}
+
+/* A caller polkit decides about gets the domains it may read (one read
+ * check per domain, verb listdomains). */
 static GVariant *
 list_domains(VbBusCall *call, GError **error)
 {
     guint32 flags;
     g_autoptr(GPtrArray) doms = NULL;
-    GVariantBuilder b;
+    GHashTable *objects;
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, VB_LIST_ALL_FLAGS, "ListDomains", error))
         return NULL;
     doms = vb_domain_list_collect(call->service->domains, flags);
-    g_variant_builder_init(&b, G_VARIANT_TYPE("ao"));
-    for (guint i = 0; i < doms->len; i++)
-        g_variant_builder_add(&b, "o", ((VbDomainObj *)doms->pdata[i])->object_path);
-    return g_variant_new("(ao)", &b);
+    if (!vb_bus_call_filters_reads(call))
+        return domain_paths(doms, NULL);
+    objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify)g_hash_table_unref);
+    for (guint i = 0; i < doms->len; i++) {
+        VbDomainObj *dom = doms->pdata[i];
+
+        g_hash_table_insert(objects, g_strdup(dom->object_path),
+                            vb_bus_read_details_new(dom, NULL));
+    }
+    vb_bus_filter_readable(call, "listdomains", objects, list_readable,
+                           g_steal_pointer(&doms));
+    return NULL; /* kept: answered when the checks are done */
 }
 
 static GVariant *
@@ -172,9 +225,9 @@ const VbBusMethod vb_bus_manager_methods[] = {
     /* a new definition (emulator, disks, command line) that runs at once: both */
     { "CreateXML", VB_ACTION_MANAGE, FALSE, create_xml, define_xml_prepare,
       .also_action = VB_ACTION_DEFINE },
-    { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name },
-    { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid },
-    { "ListDomains", VB_ACTION_READ, TRUE, list_domains },
+    { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name, lookup_prepare },
+    { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid, lookup_prepare },
+    { "ListDomains", VB_ACTION_READ, TRUE, list_domains, NULL, TRUE },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
     { "Restore", VB_ACTION_SAVE, FALSE, restore, .path_detail = TRUE, .load = restore_load },
 };

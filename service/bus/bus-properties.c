@@ -105,15 +105,9 @@ object_entry(VbBusService *service, const char *path, GDBusObject *object)
     return cached;
 }
 
-/*
- * ObjectManager.GetManagedObjects, answered here rather than by GDBus:
- * GDBus rebuilds every property of every object as a tree of GVariants
- * on each call (for 10,000 domains, hundreds of MB of short-lived
- * allocations that the heap keeps); this serves each object from its
- * cached serialized form.
- */
+/* The reply, of the objects for which @include says yes (all when NULL). */
 static GVariant *
-get_managed_objects(VbBusCall *call, GError **error)
+managed_objects_reply(VbBusService *service, GHashTable *include)
 {
     GVariantBuilder objects;
     GHashTableIter iter;
@@ -122,22 +116,81 @@ get_managed_objects(VbBusCall *call, GError **error)
     /* Two passes: the cache is filled before the reply's short-lived
      * allocations start, so those never sit between long-lived entries
      * and the heap can give them back. */
-    g_hash_table_iter_init(&iter, call->service->domain_objects);
-    while (g_hash_table_iter_next(&iter, &key, &value))
-        object_entry(call->service, key, G_DBUS_OBJECT(value));
+    g_hash_table_iter_init(&iter, service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (include == NULL || g_hash_table_contains(include, key))
+            object_entry(service, key, G_DBUS_OBJECT(value));
+    }
 
     g_variant_builder_init(&objects, G_VARIANT_TYPE("a{oa{sa{sv}}}"));
+    g_hash_table_iter_init(&iter, service->domain_objects);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (include == NULL || g_hash_table_contains(include, key))
+            g_variant_builder_add(&objects, "{o@a{sa{sv}}}", key,
+                                  g_hash_table_lookup(service->object_cache, key));
+    }
+    return g_variant_new("(a{oa{sa{sv}}})", &objects);
+}
+
+/* Main thread: the details naming the domain of @object (a job's domain). */
+static GHashTable *
+object_details(VbBusService *service, GDBusObject *object)
+{
+    g_autoptr(VbDBusDomain) domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+    g_autoptr(VbDBusJob) job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
+    g_autoptr(VbDomainObj) dom = NULL;
+    VbJobInfo info = { 0 };
+    GHashTable *details;
+
+    if (domain != NULL)
+        return vb_bus_read_details_new(vb_bus_domain_skeleton_get_domain(domain), NULL);
+    if (job == NULL)
+        return vb_bus_read_details_new(NULL, NULL);
+    vb_job_get_info(vb_bus_job_skeleton_get_job(job), &info);
+    dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
+    details = vb_bus_read_details_new(dom, info.domain_uuid);
+    vb_job_info_clear(&info);
+    return details;
+}
+
+static void
+objects_readable(VbBusCall *call, GHashTable *readable, gpointer user_data)
+{
+    vb_bus_call_return(call, managed_objects_reply(call->service, readable), NULL);
+}
+
+/*
+ * ObjectManager.GetManagedObjects, answered here rather than by GDBus:
+ * GDBus rebuilds every property of every object as a tree of GVariants
+ * on each call (for 10,000 domains, hundreds of MB of short-lived
+ * allocations that the heap keeps); this serves each object from its
+ * cached serialized form. A caller polkit decides about gets only the
+ * objects it may read (one read check per object, each remembered as
+ * property reads are): a rule that limits reads by domain holds here too.
+ */
+static GVariant *
+get_managed_objects(VbBusCall *call, GError **error)
+{
+    GHashTable *objects;
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (!vb_bus_call_filters_reads(call))
+        return managed_objects_reply(call->service, NULL);
+    objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify)g_hash_table_unref);
     g_hash_table_iter_init(&iter, call->service->domain_objects);
     while (g_hash_table_iter_next(&iter, &key, &value))
-        g_variant_builder_add(&objects, "{o@a{sa{sv}}}", key,
-                              g_hash_table_lookup(call->service->object_cache, key));
-    return g_variant_new("(a{oa{sa{sv}}})", &objects);
+        g_hash_table_insert(objects, g_strdup(key),
+                            object_details(call->service, G_DBUS_OBJECT(value)));
+    vb_bus_filter_readable(call, "getmanagedobjects", objects, objects_readable, NULL);
+    return NULL; /* kept: answered when the checks are done */
 }
 
 static const VbBusMethod property_methods[] = {
     { "Get", VB_ACTION_READ, TRUE, props_get },
     { "GetAll", VB_ACTION_READ, TRUE, props_get_all },
-    { "GetManagedObjects", VB_ACTION_READ, TRUE, get_managed_objects },
+    { "GetManagedObjects", VB_ACTION_READ, TRUE, get_managed_objects, NULL, TRUE },
 };
 
 typedef struct {
@@ -155,6 +208,57 @@ reply_error_message(VbBusService *service, GDBusMessage *message, const char *na
                                    NULL, NULL);
 }
 
+/* Set: the Domain interface's writable properties, after authorization. */
+static void
+handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
+{
+    GDBusObject *object = g_hash_table_lookup(service->domain_objects,
+                                              g_dbus_message_get_path(msg));
+    g_autoptr(VbDBusDomain) iface_obj = NULL;
+    g_autofree char *set_name = NULL;
+    const VbBusMethod *m;
+    const char *iface, *prop;
+
+    g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
+    set_name = g_strconcat("Set:", prop, NULL);
+    m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
+    /* a Job object has no Domain interface: nothing on it is writable */
+    if (object != NULL && g_str_equal(iface, VB_BUS_DOMAIN_IFACE))
+        iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+    if (iface_obj == NULL || m == NULL) {
+        reply_error_message(service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
+                            "property is not writable or does not exist");
+        return;
+    }
+    vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
+                    vb_bus_domain_skeleton_get_domain(iface_obj));
+}
+
+/*
+ * Get, GetAll, GetManagedObjects: the read check names the domain of the
+ * object read (a Job object's domain for a job), so that rules can limit
+ * reads by domain.
+ */
+static void
+handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBusMethod *m)
+{
+    GDBusObject *object = g_hash_table_lookup(service->domain_objects,
+                                              g_dbus_message_get_path(msg));
+    g_autoptr(VbDBusDomain) domain = NULL;
+    g_autoptr(VbDBusJob) job = NULL;
+
+    if (object != NULL) {
+        domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+        job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
+    }
+    if (job != NULL)
+        vb_bus_dispatch_job(service, m, NULL, g_object_ref(msg), body,
+                            vb_bus_job_skeleton_get_job(job));
+    else
+        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
+                        domain != NULL ? vb_bus_domain_skeleton_get_domain(domain) : NULL);
+}
+
 static gboolean
 handle_stolen(gpointer data)
 {
@@ -162,50 +266,51 @@ handle_stolen(gpointer data)
     GDBusMessage *msg = s->message;
     GVariant *body = g_dbus_message_get_body(msg);
     const char *member = g_dbus_message_get_member(msg);
-    const VbBusMethod *m = NULL;
-    g_autofree char *set_name = NULL;
-    VbDomainObj *dom = NULL;
+    const VbBusMethod *m;
 
-    if (g_str_equal(member, "Set")) {
-        const char *iface, *prop;
-        GDBusObject *object = g_hash_table_lookup(s->service->domain_objects,
-                                                  g_dbus_message_get_path(msg));
-
-        g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
-        set_name = g_strconcat("Set:", prop, NULL);
-        m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
-        if (object == NULL || m == NULL) {
-            reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
-                                "property is not writable or does not exist");
-            goto out;
-        }
-        {
-            g_autoptr(VbDBusDomain) iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-
-            if (iface_obj == NULL) {
-                /* a Job object: nothing on it is writable */
-                reply_error_message(s->service, msg,
-                                    "org.freedesktop.DBus.Error.PropertyReadOnly",
-                                    "property is not writable or does not exist");
-                goto out;
-            }
-            dom = vb_bus_domain_skeleton_get_domain(iface_obj);
-        }
-    } else {
-        m = vb_bus_method_lookup(property_methods, G_N_ELEMENTS(property_methods), member);
-    }
-    if (m == NULL) {
-        reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.UnknownMethod",
-                            "unknown method");
-        goto out;
-    }
     if (body == NULL)
         body = g_variant_new("()");
-    vb_bus_dispatch(s->service, m, NULL, g_object_ref(msg), body, dom);
-out:
+    if (g_str_equal(member, "Set")) {
+        handle_set(s->service, msg, body);
+    } else {
+        m = vb_bus_method_lookup(property_methods, G_N_ELEMENTS(property_methods), member);
+        if (m == NULL)
+            reply_error_message(s->service, msg, "org.freedesktop.DBus.Error.UnknownMethod",
+                                "unknown method");
+        else
+            handle_read(s->service, msg, body, m);
+    }
+    g_variant_ref_sink(body);
+    g_variant_unref(body);
     g_object_unref(msg);
     g_free(s);
     return G_SOURCE_REMOVE;
+}
+
+/*
+ * The signature each stolen member must have. Anything else (a body of
+ * another type, no body, extra arguments) is left to GDBus, which answers
+ * org.freedesktop.DBus.Error.InvalidArgs: the message comes from any
+ * caller, before authorization, so nothing is read from a body whose type
+ * was not checked first.
+ */
+static const struct {
+    const char *member;
+    const char *signature;
+} property_signatures[] = {
+    { "Get", "(ss)" },
+    { "GetAll", "(s)" },
+    { "Set", "(ssv)" },
+};
+
+static gboolean
+body_is(GDBusMessage *message, const char *signature)
+{
+    GVariant *body = g_dbus_message_get_body(message);
+
+    if (body == NULL)
+        return g_str_equal(signature, "()");
+    return g_variant_is_of_type(body, G_VARIANT_TYPE(signature));
 }
 
 static gboolean
@@ -214,27 +319,31 @@ wants_checking(VbBusService *service, GDBusMessage *message)
     const char *path = g_dbus_message_get_path(message);
     const char *iface = g_dbus_message_get_interface(message);
     const char *member = g_dbus_message_get_member(message);
-    GVariant *body = g_dbus_message_get_body(message);
     const char *target = NULL;
+    const char *signature = NULL;
 
     if (path == NULL || iface == NULL || member == NULL ||
         !g_str_has_prefix(path, VB_BUS_MANAGER_PATH))
         return FALSE;
     if (g_str_equal(iface, OBJECT_MANAGER_IFACE))
         return g_str_equal(member, "GetManagedObjects") &&
-               g_str_equal(path, VB_BUS_MANAGER_PATH);
-    if (!g_str_equal(iface, PROPERTIES_IFACE) || body == NULL ||
-        !g_variant_is_of_type(body, G_VARIANT_TYPE_TUPLE) || g_variant_n_children(body) < 1)
+               g_str_equal(path, VB_BUS_MANAGER_PATH) && body_is(message, "()");
+    if (!g_str_equal(iface, PROPERTIES_IFACE))
         return FALSE;
-    g_variant_get_child(body, 0, "&s", &target);
+    for (gsize i = 0; i < G_N_ELEMENTS(property_signatures); i++) {
+        if (g_str_equal(member, property_signatures[i].member))
+            signature = property_signatures[i].signature;
+    }
+    if (signature == NULL || !body_is(message, signature))
+        return FALSE;
+    /* every accepted signature starts with the interface name */
+    g_variant_get_child(g_dbus_message_get_body(message), 0, "&s", &target);
     if (!g_str_has_prefix(target, "org.virtbus.Virt1."))
         return FALSE;
     if (g_str_equal(member, "Set"))
-        return g_variant_is_of_type(body, G_VARIANT_TYPE("(ssv)"));
-    if ((g_str_equal(member, "Get") && g_variant_is_of_type(body, G_VARIANT_TYPE("(ss)"))) ||
-        (g_str_equal(member, "GetAll") && g_variant_is_of_type(body, G_VARIANT_TYPE("(s)"))))
-        return !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message));
-    return FALSE;
+        return TRUE;
+    return !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message), path,
+                                       g_str_equal(member, "Get") ? "get" : "getall");
 }
 
 /**

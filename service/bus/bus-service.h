@@ -99,7 +99,8 @@ struct _VbBusService {
     GThreadPool *aux_pool;      /* autodestroy work */
 
     GMutex callers_lock;
-    GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry */
+    GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry (uid,
+                                   pid, read checks passed per object and verb) */
     guint name_owner_sub;
     guint filter_id;
     gint stopping;              /* atomic: set by vb_bus_service_free(); notifications
@@ -120,7 +121,8 @@ void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
                      GDBusMethodInvocation *invocation, GDBusMessage *message,
                      GVariant *parameters, VbDomainObj *dom);
 void vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
-                         GDBusMethodInvocation *invocation, GVariant *parameters, VbJob *job);
+                         GDBusMethodInvocation *invocation, GDBusMessage *message,
+                         GVariant *parameters, VbJob *job);
 void vb_bus_call_return(VbBusCall *call, GVariant *value, GError *error);
 gboolean vb_bus_check_flags(guint32 flags, guint32 allowed, const char *method,
                             GError **error);
@@ -131,8 +133,11 @@ void vb_bus_worker_run(gpointer data, gpointer user_data);
 typedef void (*VbCallerReady)(VbCaller *caller, GError *error, gpointer user_data);
 void vb_bus_caller_lookup(VbBusService *service, const char *sender, VbCallerReady ready,
                           gpointer user_data);
-gboolean vb_bus_caller_read_allowed(VbBusService *service, const char *sender);
-void vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender);
+gboolean vb_bus_caller_read_allowed(VbBusService *service, const char *sender, const char *path,
+                                    const char *verb);
+void vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender, const char *path,
+                                    const char *verb);
+void vb_bus_callers_forget_path(VbBusService *service, const char *path);
 void vb_bus_callers_watch(VbBusService *service);
 
 /* bus-manager.c */
@@ -155,6 +160,13 @@ void vb_bus_autodestroy_init(VbBusService *service);
 void vb_bus_autodestroy_fini(VbBusService *service);
 void vb_bus_autodestroy_add(VbBusService *service, const char *owner);
 void vb_bus_autodestroy_remove(VbBusService *service, const char *owner);
+
+/* bus-readfilter.c */
+typedef void (*VbBusReadableDone)(VbBusCall *call, GHashTable *readable, gpointer user_data);
+gboolean vb_bus_call_filters_reads(VbBusCall *call);
+void vb_bus_filter_readable(VbBusCall *call, const char *verb, GHashTable *objects,
+                            VbBusReadableDone done, gpointer user_data);
+GHashTable *vb_bus_read_details_new(VbDomainObj *dom, const char *uuid);
 
 /* bus-properties.c */
 GDBusMessage *vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message,

@@ -88,7 +88,7 @@ job_method_call(GDBusConnection *connection, const char *sender, const char *obj
         unknown_method(invocation, method_name);
         return;
     }
-    vb_bus_dispatch_job(self->service, m, invocation, parameters, self->job);
+    vb_bus_dispatch_job(self->service, m, invocation, NULL, parameters, self->job);
 }
 
 /* Writes are taken earlier, by the connection filter (bus-properties.c),
@@ -207,6 +207,14 @@ vb_bus_job_skeleton_done(VbDBusJob *iface, gboolean set)
     if (set)
         self->done = TRUE;
     return self->done;
+}
+
+/* Returns: (transfer none): the job record behind a Job interface. */
+VbJob *
+vb_bus_job_skeleton_get_job(VbDBusJob *iface)
+{
+    g_return_val_if_fail(VB_IS_BUS_JOB_SKELETON(iface), NULL);
+    return ((VbBusJobSkeleton *)iface)->job;
 }
 
 static void

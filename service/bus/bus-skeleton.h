@@ -19,6 +19,7 @@ G_DECLARE_FINAL_TYPE(VbBusJobSkeleton, vb_bus_job_skeleton, VB, BUS_JOB_SKELETON
 VbDBusJob *vb_bus_job_skeleton_new(VbBusService *service, VbJob *job);
 GPtrArray *vb_bus_job_skeleton_get_waiters(VbDBusJob *iface);
 gboolean vb_bus_job_skeleton_done(VbDBusJob *iface, gboolean set);
+VbJob *vb_bus_job_skeleton_get_job(VbDBusJob *iface);
 VbDBusManager *vb_bus_manager_skeleton_new(VbBusService *service);
 VbDBusDomain *vb_bus_domain_skeleton_new(VbBusService *service, VbDomainObj *dom);
 VbDomainObj *vb_bus_domain_skeleton_get_domain(VbDBusDomain *iface);

@@ -178,7 +178,10 @@ vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owner, GError
  * @json: a QMP command as JSON text
  *
  * Passes a raw command to QEMU and taints the domain: the service can no
- * longer vouch for what the guest sees.
+ * longer vouch for what the guest sees. A command that is not a JSON
+ * object with "execute", not strict JSON or nested deeper than
+ * VB_QEMU_JSON_MAX_DEPTH levels fails with VB_ERROR_INVALID_ARG before
+ * anything else (no job, no taint).
  *
  * Returns: (transfer full): QEMU's reply as JSON text.
  */
@@ -186,12 +189,17 @@ char *
 vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char *json,
                                const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY,
-                                                 "QemuMonitorCommand", owner, error);
+    /* checked and parsed first: a command that cannot be sent takes no
+     * job and taints nothing */
+    g_autoptr(JsonObject) cmd = vb_qemu_monitor_parse_command(json, error);
+    g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *name = NULL;
     char *reply;
     gboolean newly;
 
+    if (cmd == NULL)
+        return NULL;
+    mon = begin_running(list, dom, VB_JOB_MODIFY, "QemuMonitorCommand", owner, error);
     if (mon == NULL)
         return NULL;
     g_mutex_lock(&dom->lock);
@@ -207,7 +215,7 @@ vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char 
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "%s", line);
         vb_domain_log_append(list, name, line);
     }
-    reply = vb_qemu_monitor_command_raw(mon, json, QMP_TIMEOUT_MS, error);
+    reply = vb_qemu_monitor_command_object(mon, cmd, QMP_TIMEOUT_MS, error);
     if (newly) {
         g_autoptr(GError) err = NULL;
 

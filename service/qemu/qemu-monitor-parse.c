@@ -3,41 +3,18 @@
 
 #include <string.h>
 
+#include "qemu-json-check.h"
 #include "qemu-monitor-parse.h"
 #include "vb-error.h"
 
 /*
  * QMP framing: QEMU writes one JSON object per line. Everything here
  * treats the input as hostile (a confused or compromised QEMU must not
- * crash the service): lengths, NUL bytes, UTF-8 and nesting are checked
- * before json-glib sees the text, and every member is type-checked.
+ * crash the service): lengths, NUL bytes, UTF-8, strict JSON lexemes and
+ * nesting (vb_qemu_json_check()) are checked before json-glib sees the
+ * text, and every member is type-checked. A line that fails is a protocol
+ * error: the monitor treats the connection as broken (qemu-monitor.c).
  */
-
-static gboolean
-nesting_ok(const char *s, gsize len)
-{
-    gboolean in_string = FALSE;
-    int depth = 0;
-
-    for (gsize i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = FALSE;
-        } else if (c == '"') {
-            in_string = TRUE;
-        } else if (c == '{' || c == '[') {
-            if (++depth > VB_QMP_MAX_DEPTH)
-                return FALSE;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return TRUE;
-}
 
 static gboolean
 is_json_space(char c)
@@ -213,13 +190,26 @@ vb_qemu_monitor_parse_line(const char *line, gsize len, VbQmpMessage *out_msg, G
     g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) local = NULL;
     VbQmpMessage msg = { 0 };
+    gsize offset = 0;
     JsonNode *root;
 
     memset(out_msg, 0, sizeof(*out_msg));
     if (len == 0 || len > VB_QMP_MAX_LINE || memchr(line, '\0', len) != NULL ||
-        !g_utf8_validate_len(line, len, NULL) || !nesting_ok(line, len)) {
+        !g_utf8_validate_len(line, len, NULL)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU,
-                            "malformed QMP message: empty, too long, too deep or not UTF-8");
+                            "malformed QMP message: empty, too long, or not UTF-8");
+        return FALSE;
+    }
+    switch (vb_qemu_json_check(line, len, VB_QEMU_JSON_MAX_DEPTH, &offset)) {
+    case VB_QEMU_JSON_CHECK_OK:
+        break;
+    case VB_QEMU_JSON_CHECK_TOO_DEEP:
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU,
+                    "malformed QMP message: nested deeper than %d levels", VB_QEMU_JSON_MAX_DEPTH);
+        return FALSE;
+    case VB_QEMU_JSON_CHECK_NOT_STRICT:
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU,
+                    "malformed QMP message: not strict JSON at byte %" G_GSIZE_FORMAT, offset);
         return FALSE;
     }
     if (!vb_qemu_monitor_is_one_object(line, len)) {

@@ -14,8 +14,7 @@ G_BEGIN_DECLS
 
 /* Longest QMP line accepted (query-qmp-schema is ~200 KiB on QEMU 7.2). */
 #define VB_QMP_MAX_LINE (64 * 1024 * 1024)
-/* Deepest array/object nesting accepted (json-glib's parser recurses). */
-#define VB_QMP_MAX_DEPTH 512
+/* The deepest nesting accepted is VB_QEMU_JSON_MAX_DEPTH (qemu-json-check.h). */
 
 typedef enum {
     VB_QMP_MSG_GREETING, /* {"QMP": {...}} */

@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "qemu-json-check.h"
 #include "qemu-monitor-parse.h"
 #include "qemu-monitor.h"
 #include "vb-error.h"
@@ -554,38 +556,50 @@ vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *command, JsonObj
 }
 
 /**
- * vb_qemu_monitor_command_raw:
- * @json: a QMP command as JSON text: an object with "execute"; any "id" is replaced
+ * vb_qemu_monitor_parse_command:
+ * @json: a QMP command as JSON text: an object with "execute"
  *
- * Passes a command through (for the QemuMonitorCommand pass-through).
- * Blocking: any thread but the monitor thread.
+ * Checks and parses a caller's command (for the QemuMonitorCommand
+ * pass-through) without sending it. The text is checked before json-glib
+ * parses it: strict JSON lexemes only, nested at most
+ * VB_QEMU_JSON_MAX_DEPTH levels. Pure function: any thread.
  *
- * Returns: (transfer full): the reply object as JSON text, without "id";
- *   QEMU's errors are returned as {"error": ...} text, not as GError. NULL
- *   with VB_ERROR_INVALID_ARG for bad input, or as vb_qemu_monitor_command().
+ * Returns: (transfer full): the command object, or NULL with
+ *   VB_ERROR_INVALID_ARG saying what is wrong.
  */
-char *
-vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms,
-                            GError **error)
+JsonObject *
+vb_qemu_monitor_parse_command(const char *json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) local = NULL;
-    g_autoptr(JsonNode) reply = NULL;
-    g_autoptr(JsonObject) out = json_object_new();
-    g_autoptr(JsonNode) out_node = json_node_new(JSON_NODE_OBJECT);
-    g_autoptr(GList) names = NULL;
     JsonNode *root;
     JsonObject *obj;
     JsonNode *exec;
+    gsize offset = 0;
 
-    g_return_val_if_fail(mon != NULL && json != NULL, NULL);
+    switch (vb_qemu_json_check(json, strlen(json), VB_QEMU_JSON_MAX_DEPTH, &offset)) {
+    case VB_QEMU_JSON_CHECK_OK:
+        break;
+    case VB_QEMU_JSON_CHECK_TOO_DEEP:
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    _("invalid QMP command: arrays and objects are nested deeper than %d "
+                      "levels (at byte %" G_GSIZE_FORMAT ")"),
+                    VB_QEMU_JSON_MAX_DEPTH, offset);
+        return NULL;
+    case VB_QEMU_JSON_CHECK_NOT_STRICT:
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    _("invalid QMP command: not strict JSON at byte %" G_GSIZE_FORMAT
+                      " (use double-quoted strings, no comments)"),
+                    offset);
+        return NULL;
+    }
     if (!vb_qemu_monitor_is_one_object(json, strlen(json))) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "invalid QMP command: expected one JSON object with \"execute\"");
         return NULL;
     }
     if (!json_parser_load_from_data(parser, json, -1, &local)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "invalid QMP command: %s",
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("invalid QMP command: %s"),
                     local->message);
         return NULL;
     }
@@ -595,10 +609,35 @@ vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms
     if (exec == NULL || !JSON_NODE_HOLDS_VALUE(exec) ||
         json_node_get_value_type(exec) != G_TYPE_STRING) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                            "invalid QMP command: expected a JSON object with \"execute\"");
+                            _("invalid QMP command: expected a JSON object with \"execute\""));
         return NULL;
     }
-    reply = send_and_wait(mon, obj, -1, timeout_ms, error);
+    return json_object_ref(obj);
+}
+
+/**
+ * vb_qemu_monitor_command_object:
+ * @cmd: (transfer none): a command from vb_qemu_monitor_parse_command();
+ *   its "id" is replaced
+ *
+ * Passes a command through (for the QemuMonitorCommand pass-through).
+ * Blocking: any thread but the monitor thread.
+ *
+ * Returns: (transfer full): the reply object as JSON text, without "id";
+ *   QEMU's errors are returned as {"error": ...} text, not as GError. NULL
+ *   as vb_qemu_monitor_command().
+ */
+char *
+vb_qemu_monitor_command_object(VbQemuMonitor *mon, JsonObject *cmd, int timeout_ms,
+                               GError **error)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    g_autoptr(JsonObject) out = json_object_new();
+    g_autoptr(JsonNode) out_node = json_node_new(JSON_NODE_OBJECT);
+    g_autoptr(GList) names = NULL;
+
+    g_return_val_if_fail(mon != NULL && cmd != NULL, NULL);
+    reply = send_and_wait(mon, cmd, -1, timeout_ms, error);
     if (reply == NULL)
         return NULL;
     names = json_object_get_members(json_node_get_object(reply));
@@ -609,6 +648,30 @@ vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms
     }
     json_node_set_object(out_node, out);
     return vb_qemu_monitor_node_to_string(out_node);
+}
+
+/**
+ * vb_qemu_monitor_command_raw:
+ * @json: a QMP command as JSON text: an object with "execute"; any "id" is replaced
+ *
+ * vb_qemu_monitor_parse_command() then vb_qemu_monitor_command_object().
+ * Blocking: any thread but the monitor thread.
+ *
+ * Returns: (transfer full): the reply object as JSON text, or NULL with
+ *   VB_ERROR_INVALID_ARG for bad input (nothing is sent), or as
+ *   vb_qemu_monitor_command().
+ */
+char *
+vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms,
+                            GError **error)
+{
+    g_autoptr(JsonObject) cmd = NULL;
+
+    g_return_val_if_fail(mon != NULL && json != NULL, NULL);
+    cmd = vb_qemu_monitor_parse_command(json, error);
+    if (cmd == NULL)
+        return NULL;
+    return vb_qemu_monitor_command_object(mon, cmd, timeout_ms, error);
 }
 
 /**

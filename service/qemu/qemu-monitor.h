@@ -58,6 +58,9 @@ JsonNode *vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *comman
                                           GError **error);
 
 /* Passes a raw QMP command (JSON text) through; returns the reply's JSON text. */
+JsonObject *vb_qemu_monitor_parse_command(const char *json, GError **error);
+char *vb_qemu_monitor_command_object(VbQemuMonitor *mon, JsonObject *cmd, int timeout_ms,
+                                     GError **error);
 char *vb_qemu_monitor_command_raw(VbQemuMonitor *mon, const char *json, int timeout_ms,
                                   GError **error);
 

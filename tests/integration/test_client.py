@@ -235,6 +235,18 @@ class TestErrors(ClientTestCase):
         self.assertIn("--migratable", out)
         self.assertNotIn("--name", self.run_cmd([VIRTBUSCTL, "help", "list"]).stdout)
 
+    def test_qemu_monitor_command_checks_json_first(self):
+        """The client parsed the command with json-glib before anything else:
+        deep nesting overflowed its stack (issue 9, item 2)."""
+        self.define("vm1")
+        for payload, fragment in (("[" * 100000, "deeper than 1024 levels"),
+                                  ('{"a":' * 20000, "deeper than 1024 levels"),
+                                  ("{'execute': 'query-status'}", "not strict JSON at byte 1")):
+            p = self.ctl("qemu-monitor-command", "vm1", payload, check=False)
+            self.assertFails(p, 1, "the command", fragment)
+        # nothing reached the (shut off) domain: not tainted
+        self.assertEqual(self.props("vm1")["Tainted"], [])
+
     def test_service_not_running(self):
         self.service.stop()
         # the message names the bus that was asked

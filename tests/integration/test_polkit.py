@@ -726,6 +726,88 @@ polkit.addRule(function(action, subject) {
         self.assertIn("<name>vm1</name>", self.domain(path, "GetXMLDesc", "u", (0,)))
 
 
+class DomainReadRuleTest(PolkitTestCase):
+    """Issue 9 item 14: a rule that lets nobody read one domain only. A
+    passed read check used to be remembered per connection, so after one
+    read of allowed-vm every read of other-vm went through unasked."""
+
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.virtbus.Virt1.read" && subject.user == "nobody") {
+        var d = action.lookup("domain");
+        return d === undefined || d == "allowed-vm" ? polkit.Result.YES : polkit.Result.NO;
+    }
+});
+"""
+
+    def test_reads_limited_by_domain(self):
+        allowed = self.define("allowed-vm", UUID1)
+        other = self.define("other-vm", UUID2)
+        nobody = self.nobody()
+        read = "org.virtbus.Virt1.read"
+        for _ in range(2):      # the second round: everything remembered must hold
+            self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "Name", conn=nobody),
+                             "allowed-vm")
+            self.assertEqual(self.get_all(allowed, DOMAIN_IFACE, conn=nobody)["UUID"], UUID1)
+            self.assertIn("<name>allowed-vm</name>",
+                          self.domain(allowed, "GetXMLDesc", "u", (0,), conn=nobody))
+            # the other domain, after reads that passed
+            self.assertRefused(read, self.get_prop, other, DOMAIN_IFACE, "Name", conn=nobody)
+            self.assertRefused(read, self.get_prop, other, DOMAIN_IFACE, "Memory", conn=nobody)
+            self.assertRefused(read, self.get_all, other, DOMAIN_IFACE, conn=nobody)
+            self.assertRefused(read, self.domain, other, "GetXMLDesc", "u", (0,), conn=nobody)
+            self.assertRefused(read, self.domain, other, "GetControlInfo", conn=nobody)
+            # GetManagedObjects returns only what the caller may read
+            objs = self.managed_objects(conn=nobody)
+            self.assertEqual(set(objs), {allowed})
+            self.assertEqual(objs[allowed][DOMAIN_IFACE]["Name"], "allowed-vm")
+            # lists and lookups name their domains too
+            self.assertEqual(self.manager("ListDomains", "u", (0,), conn=nobody), [allowed])
+            self.assertEqual(self.manager("LookupByName", "s", ("allowed-vm",), conn=nobody),
+                             allowed)
+            self.assertEqual(self.manager("LookupByUUID", "s", (UUID1,), conn=nobody), allowed)
+            self.assertRefused(read, self.manager, "LookupByName", "s", ("other-vm",),
+                               conn=nobody)
+            self.assertRefused(read, self.manager, "LookupByUUID", "s", (UUID2,), conn=nobody)
+            # reads without a domain (the rule allows them)
+            self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("none",),
+                                 conn=nobody)
+            self.assertEqual(self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version", conn=nobody),
+                             self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version"))
+        # polkitd was asked about the other domain by name, for each verb
+        for verb in ("get", "getall", "getxmldesc", "getmanagedobjects", "listdomains",
+                     "lookupbyname", "lookupbyuuid"):
+            self.wait_check(action=read, user="nobody", domain="other-vm", uuid=UUID2,
+                            verb=verb)
+        # root reads everything
+        self.assertEqual(set(self.managed_objects()), {allowed, other})
+        self.assertEqual(set(self.manager("ListDomains", "u", (0,))), {allowed, other})
+        self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Name"), "other-vm")
+        self.assertIsNone(self.service.proc.poll())
+
+    def test_job_reads_name_their_domain(self):
+        """A Job object's properties are the domain's: the check names it."""
+        other = self.define("other-vm", UUID2)
+        self.domain(other, "Start", "u", (0,), timeout=60000)
+        try:
+            job = self.domain(other, "CoreDump", "su", (os.path.join(self.tmp, "core"), 0))
+            self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=60000)
+            nobody = self.nobody()
+            read = "org.virtbus.Virt1.read"
+            self.assertRefused(read, self.get_prop, job, "org.virtbus.Virt1.Job", "Operation",
+                               conn=nobody)
+            self.assertRefused(read, self.get_all, job, "org.virtbus.Virt1.Job", conn=nobody)
+            self.assertRefused(read, self.call, job, "org.virtbus.Virt1.Job", "Wait",
+                               conn=nobody)
+            self.assertEqual(self.managed_objects(conn=nobody), {})
+            self.wait_check(action=read, user="nobody", domain="other-vm", uuid=UUID2,
+                            verb="get")
+            # root sees the job
+            self.assertEqual(self.get_prop(job, "org.virtbus.Virt1.Job", "Operation"), "dump")
+        finally:
+            self.domain(other, "Destroy", "u", (0,))
+
+
 class NoPolkitdTest(PolkitTestCase):
     run_polkitd = False
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "qemu-json-check.h"
 #include "qemu-monitor-parse.h"
 #include "qemu-monitor.h"
 #include "qmp-fake.h"
@@ -390,6 +391,35 @@ check_broken(const char *raw, const char *want_prefix)
     rec_clear(&rec);
 }
 
+/* @prefix, then @n times @open, then @suffix. */
+static char *
+deep_text(const char *prefix, const char *open, guint n, const char *suffix)
+{
+    GString *s = g_string_new(prefix);
+
+    for (guint i = 0; i < n; i++)
+        g_string_append(s, open);
+    g_string_append(s, suffix);
+    return g_string_free(s, FALSE);
+}
+
+static const struct {
+    const char *prefix, *open;
+    guint n;
+    const char *suffix, *want;
+} deep_replies[] = {
+    { "{\"id\": 1, \"return\": ", "[", VB_QEMU_JSON_MAX_DEPTH, "",
+      "nested deeper than 1024 levels" },
+    { "{\"id\": 1, \"return\": ", "[", 80000, "", "nested deeper than 1024 levels" },
+    { "{\"id\": 1, \"return\": ", "{\"a\":", 100000, "1",
+      "nested deeper than 1024 levels" },
+    { "{\"event\": \"X\", \"data\": ", "{\"a\": [", 600, "", "nested deeper than 1024 levels" },
+    /* brackets hidden from a naive scan by a single-quoted string or a comment */
+    { "{\"id\": 1, \"return\": ['\"', ", "[", 5000, "'\"']}", "not strict JSON at byte 21" },
+    { "{\"id\": 1, /* \" */ \"return\": ", "[", 5000, "", "not strict JSON at byte 10" },
+    { "{\"id\": 1, # \"\n \"return\": ", "[", 5000, "", "not strict JSON at byte 10" },
+};
+
 static void
 test_eof_while_waiting(void)
 {
@@ -407,6 +437,67 @@ test_malformed(void)
 
     for (guint i = 0; lines[i] != NULL; i++)
         check_broken(lines[i], "malformed QMP message");
+}
+
+/* Replies to the first command with @data (a "return" value), to the second with {}. */
+static void
+reply_peer(VbQmpFake *fake, gpointer data)
+{
+    JsonObject *c;
+    guint n = 0;
+
+    vb_qmp_fake_greet(fake);
+    while ((c = vb_qmp_fake_recv(fake)) != NULL) {
+        vb_qmp_fake_reply(fake, c, n++ == 0 ? data : "{}");
+        json_object_unref(c);
+    }
+}
+
+static void
+test_deep_reply(void)
+{
+    /* QEMU's nesting limit is accepted: 1023 arrays inside the reply object */
+    g_autofree char *open = deep_text("", "[", VB_QEMU_JSON_MAX_DEPTH - 1, "");
+    g_autofree char *at_limit = deep_text(open, "]", VB_QEMU_JSON_MAX_DEPTH - 1, "");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    VbQmpFake *fake;
+    Rec rec;
+    VbQemuMonitor *mon;
+
+    rec_init(&rec);
+    mon = open_fake(&fake, NULL, reply_peer, at_limit, &rec);
+    r = vb_qemu_monitor_command(mon, "deep", NULL, 5000, &error);
+    g_assert_no_error(error);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(r));
+    g_clear_pointer(&r, json_node_unref);
+    /* and the monitor still works */
+    r = vb_qemu_monitor_command(mon, "query-status", NULL, 5000, &error);
+    g_assert_no_error(error);
+    vb_qemu_monitor_close(mon);
+    vb_qemu_monitor_unref(mon);
+    finish_fake(fake);
+    g_assert_cmpuint(rec.eofs, ==, 0);
+    rec_clear(&rec);
+
+    /* Deeper: a protocol error, handled as a broken monitor (waiters fail,
+     * eof callback with the error), never parsed. */
+    for (guint i = 0; i < G_N_ELEMENTS(deep_replies); i++) {
+        g_autofree char *line = deep_text(deep_replies[i].prefix, deep_replies[i].open,
+                                          deep_replies[i].n, deep_replies[i].suffix);
+
+        check_broken(line, "malformed QMP message: ");
+        {
+            VbQmpMessage msg;
+
+            g_assert_false(vb_qemu_monitor_parse_line(line, strlen(line), &msg, &error));
+            g_assert_error(error, VB_ERROR, VB_ERROR_QEMU);
+            g_test_message("%s", error->message);
+            g_assert_nonnull(strstr(error->message, deep_replies[i].want));
+            g_assert_null(msg.root);
+            g_clear_error(&error);
+        }
+    }
 }
 
 /* With @data: after the first command (never answered) sends events E0, E1, E2. */
@@ -516,6 +607,21 @@ raw_peer(VbQmpFake *fake, gpointer data)
         g_clear_pointer(&a, json_object_unref);
 }
 
+static const struct {
+    const char *prefix, *open;
+    guint n;
+    const char *suffix, *want;
+} deep_commands[] = {
+    { "", "[", 80000, "", "nested deeper than 1024 levels" },
+    { "", "{\"a\":", 100000, "1", "nested deeper than 1024 levels" },
+    { "{\"execute\": \"query-status\", \"arguments\": {\"a\": ", "[", 1023, "",
+      "nested deeper than 1024 levels" },
+    /* json-glib takes single-quoted strings: '"' must not hide the brackets */
+    { "{\"execute\": \"x\", \"arguments\": {\"a\": ['\"', ", "[", 5000, "'\"']}}",
+      "not strict JSON at byte 37" },
+    { "{\"execute\": \"x\", /* \" */ \"a\": ", "[", 5000, "", "not strict JSON at byte 17" },
+};
+
 static void
 test_command_raw(void)
 {
@@ -529,6 +635,19 @@ test_command_raw(void)
 
     rec_init(&rec);
     mon = open_fake(&fake, NULL, raw_peer, NULL, &rec);
+    /* Issue 9: "[" * 80000 and '{"a":' * 100000 overflowed the worker's
+     * stack in json-glib; refused (unparsed, unsent) with InvalidArgs. */
+    for (guint i = 0; i < G_N_ELEMENTS(deep_commands); i++) {
+        g_autofree char *cmd = deep_text(deep_commands[i].prefix, deep_commands[i].open,
+                                         deep_commands[i].n, deep_commands[i].suffix);
+        g_autofree char *o = vb_qemu_monitor_command_raw(mon, cmd, 1000, &error);
+
+        g_assert_null(o);
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+        g_assert_true(g_str_has_prefix(error->message, "invalid QMP command: "));
+        g_assert_nonnull(strstr(error->message, deep_commands[i].want));
+        g_clear_error(&error);
+    }
     for (guint i = 0; bad[i] != NULL; i++) {
         g_autofree char *o = vb_qemu_monitor_command_raw(mon, bad[i], 1000, &error);
 
@@ -642,6 +761,42 @@ test_open_dead_pid(void)
 }
 
 static void
+test_json_check(void)
+{
+    static const struct {
+        const char *text;
+        VbQemuJsonCheck want;
+        gsize offset;
+    } cases[] = {
+        { "{\"a\": [1, 2.5e3, -1, true, false, null, \"x\"]}", VB_QEMU_JSON_CHECK_OK, 0 },
+        { "[[[]]]", VB_QEMU_JSON_CHECK_TOO_DEEP, 2 },
+        { "[[]][[]]", VB_QEMU_JSON_CHECK_OK, 0 },
+        /* brackets and quotes inside strings do not count */
+        { "[\"[[[[\\\"[[[[\"]", VB_QEMU_JSON_CHECK_OK, 0 },
+        { "[\"{'#/*\"]", VB_QEMU_JSON_CHECK_OK, 0 },
+        /* unmatched closers never make room for more openers */
+        { "]]]]][[[", VB_QEMU_JSON_CHECK_TOO_DEEP, 7 },
+        { "['\"', [[1]], '\"']", VB_QEMU_JSON_CHECK_NOT_STRICT, 1 },
+        { "[/* \" */ [[1]]]", VB_QEMU_JSON_CHECK_NOT_STRICT, 1 },
+        { "[# \"\n[[1]]]", VB_QEMU_JSON_CHECK_NOT_STRICT, 1 },
+        { "[$FF]", VB_QEMU_JSON_CHECK_NOT_STRICT, 1 },
+        { "[\xc3\xa9]", VB_QEMU_JSON_CHECK_NOT_STRICT, 1 },
+        { "\"unterminated [[[[", VB_QEMU_JSON_CHECK_OK, 0 },
+        { "\"\\", VB_QEMU_JSON_CHECK_OK, 0 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        gsize offset = 0;
+
+        g_test_message("%s", cases[i].text);
+        g_assert_cmpint(vb_qemu_json_check(cases[i].text, strlen(cases[i].text), 2, &offset), ==,
+                        cases[i].want);
+        if (cases[i].want != VB_QEMU_JSON_CHECK_OK)
+            g_assert_cmpuint(offset, ==, cases[i].offset);
+    }
+}
+
+static void
 test_parse_line(void)
 {
     g_autoptr(GError) error = NULL;
@@ -743,6 +898,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemu/monitor/timeout", test_timeout);
     g_test_add_func("/qemu/monitor/eof-while-waiting", test_eof_while_waiting);
     g_test_add_func("/qemu/monitor/malformed", test_malformed);
+    g_test_add_func("/qemu/monitor/deep-reply", test_deep_reply);
+    g_test_add_func("/qemu/monitor/json-check", test_json_check);
     g_test_add_func("/qemu/monitor/close-while-waiting", test_close_while_waiting);
     g_test_add_func("/qemu/monitor/close-in-callback", test_close_in_callback);
     g_test_add_func("/qemu/monitor/command-raw", test_command_raw);
