@@ -117,7 +117,7 @@ vb_bus_worker_run(gpointer data, gpointer user_data)
         return;
     case VB_BUS_STEP_LOAD:
         call->method->load(call);
-        g_main_context_invoke(call->service->main_context, loaded_on_main, call);
+        vb_bus_service_queue(call->service, loaded_on_main, call);
         return;
     case VB_BUS_STEP_RUN:
         break;

@@ -264,12 +264,14 @@ handle_stolen(gpointer data)
 {
     Stolen *s = data;
     GDBusMessage *msg = s->message;
-    GVariant *body = g_dbus_message_get_body(msg);
+    /* ours for the whole function: a call that ends at once (inline) drops
+     * the reference it took before we return */
+    g_autoptr(GVariant) body = g_dbus_message_get_body(msg) != NULL
+                                   ? g_variant_ref(g_dbus_message_get_body(msg))
+                                   : g_variant_ref_sink(g_variant_new("()"));
     const char *member = g_dbus_message_get_member(msg);
     const VbBusMethod *m;
 
-    if (body == NULL)
-        body = g_variant_new("()");
     if (g_str_equal(member, "Set")) {
         handle_set(s->service, msg, body);
     } else {
@@ -280,8 +282,6 @@ handle_stolen(gpointer data)
         else
             handle_read(s->service, msg, body, m);
     }
-    g_variant_ref_sink(body);
-    g_variant_unref(body);
     g_object_unref(msg);
     g_free(s);
     return G_SOURCE_REMOVE;
