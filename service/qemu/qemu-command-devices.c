@@ -146,6 +146,7 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     static const char *const ok_children[] = { "listen", NULL };
     g_autofree char *addr = NULL;
+    g_autofree char *e = NULL;
     int port = 0;
 
     if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
@@ -153,7 +154,10 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         return FALSE;
     if (port < 5900)
         return vb_qemu_cmd_unsupported(error, dev, "VNC port %d is below 5900", port);
-    vb_qemu_cmd_addf(c, "-vnc", "%s%s%s:%d%s", strchr(addr, ':') ? "[" : "", addr,
+    /* the display is -vnc's implied first value: commas are doubled, and an '=' (which
+     * QemuOpts cannot escape there) never passes the parser's address check */
+    e = vb_qemu_cmd_escape(addr);
+    vb_qemu_cmd_addf(c, "-vnc", "%s%s%s:%d%s", strchr(addr, ':') ? "[" : "", e,
                      strchr(addr, ':') ? "]" : "", port - 5900,
                      dev->passwd != NULL ? ",password=on" : "");
     return TRUE;
@@ -165,22 +169,27 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     static const char *const ok_children[] = { "listen", "image", NULL };
     g_autoptr(GString) opts = g_string_new(NULL);
     g_autofree char *addr = NULL;
+    g_autofree char *e = NULL;
     GPtrArray *ch = dev->extra.children;
     int port = 0;
 
     if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
         !graphics_listen(dev, &addr, error) || !graphics_port(c, dev, &port, error))
         return FALSE;
-    g_string_printf(opts, "port=%d,addr=%s", port, addr);
+    e = vb_qemu_cmd_escape(addr);
+    g_string_printf(opts, "port=%d,addr=%s", port, e);
     if (dev->passwd == NULL)
         g_string_append(opts, ",disable-ticketing=on");
     for (guint i = 0; ch != NULL && i < ch->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(ch, i);
         g_autofree char *comp = NULL;
+        g_autofree char *ecomp = NULL;
 
-        if (strcmp(raw->name, "image") == 0 &&
-            (comp = vb_raw_elem_get_attr(raw, "compression")) != NULL)
-            g_string_append_printf(opts, ",image-compression=%s", comp);
+        if (strcmp(raw->name, "image") != 0 ||
+            (comp = vb_raw_elem_get_attr(raw, "compression")) == NULL)
+            continue;
+        ecomp = vb_qemu_cmd_escape(comp);
+        g_string_append_printf(opts, ",image-compression=%s", ecomp);
     }
     g_string_append(opts, ",seamless-migration=on");
     vb_qemu_cmd_addf(c, "-spice", "%s", opts->str);
@@ -245,10 +254,8 @@ video_device_name(const char *model, gboolean primary)
 }
 
 static void
-video_sizes(GString *j, const VbDeviceDef *dev)
+video_sizes(GString *j, const VbDeviceDef *dev, const char *model)
 {
-    const char *model = dev->model;
-
     if (strcmp(model, "qxl") == 0) {
         const char *ram = vb_extra_get_attr(&dev->model_elem.extra, "ram");
         const char *vgamem = vb_extra_get_attr(&dev->model_elem.extra, "vgamem");
@@ -290,7 +297,7 @@ build_one_video(VbQemuCmd *c, const VbDeviceDef *dev, int n, gboolean primary,
     vb_json_str(j, "id", id);
     if (dev->heads != 0 && (strcmp(model, "virtio") == 0 || strcmp(model, "qxl") == 0))
         vb_json_int(j, "max_outputs", dev->heads);
-    video_sizes(j, dev);
+    video_sizes(j, dev, model);
     if (strcmp(model, "ramfb") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;

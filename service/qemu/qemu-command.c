@@ -37,7 +37,14 @@ vb_qemu_cmd_addf(VbQemuCmd *c, const char *opt, const char *fmt, ...)
     va_end(ap);
 }
 
-/* QEMU option values escape ',' by doubling it. */
+/*
+ * Escapes a value for a QemuOpts option ("key=value,key=value": -name, -chardev, -vnc,
+ * -spice, ...): QEMU reads ',,' as a literal ','. Only for those options: values that go
+ * into JSON (-device, -blockdev, -netdev, -object) are escaped by vb_json_str(), and
+ * options that take their value whole (-bios, -kernel, -initrd, -append, -pidfile) get it
+ * unchanged. '=' needs no escape after the first '=' of a key; where a value comes first
+ * without a key (-vnc's display), the parser refuses '=' (vb_listen_address_valid()).
+ */
 char *
 vb_qemu_cmd_escape(const char *value)
 {
@@ -223,9 +230,11 @@ vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError *
 
     if (a->type == VB_ADDR_NONE || (a->type == VB_ADDR_PCI && !a->pci_set))
         return TRUE; /* QEMU picks a slot; the define path assigns one first */
-    if (a->type != VB_ADDR_PCI || a->domain != 0 || a->extra.attrs != NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "address '%s' is not supported",
-                                       vb_address_to_string(a));
+    if (a->type != VB_ADDR_PCI || a->domain != 0 || a->extra.attrs != NULL) {
+        g_autofree char *where = vb_address_to_string(a);
+
+        return vb_qemu_cmd_unsupported(error, dev, "address '%s' is not supported", where);
+    }
     if (a->bus == 0)
         bus = g_strdup(c->q35 ? "pcie.0" : "pci.0");
     else
@@ -464,15 +473,25 @@ build_boot(VbQemuCmd *c, GError **error)
         if (dev != NULL && !g_hash_table_contains(c->bootindex, dev))
             g_hash_table_insert(c->bootindex, (gpointer)dev, GINT_TO_POINTER(next++));
     }
+    /* -bios, -kernel, -initrd and -append take their value whole (QEMU 7.2 stores each as
+     * one machine property): nothing to escape, and doubling a comma would name another
+     * file */
     if (p->loader_path != NULL) {
-        g_autofree char *e = vb_qemu_cmd_escape(p->loader_path);
-
         if (p->loader_type != NULL && strcmp(p->loader_type, "rom") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "<loader type='%s'> is not supported", p->loader_type);
             return FALSE;
         }
-        vb_qemu_cmd_addf(c, "-bios", "%s", e);
+        if (*p->loader_path == '\0') {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "<loader> without a path is not supported (firmware selection)");
+            return FALSE;
+        }
+        vb_qemu_cmd_addf(c, "-bios", "%s", p->loader_path);
+    }
+    if (p->kernel != NULL && *p->kernel == '\0') {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "<kernel> needs a path");
+        return FALSE;
     }
     if (p->kernel != NULL)
         vb_qemu_cmd_addf(c, "-kernel", "%s", p->kernel);
