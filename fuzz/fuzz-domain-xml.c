@@ -94,6 +94,28 @@ check_build(const VbDomainDef *def, const VbQemuCaps *caps, int vnc_port)
     }
 }
 
+/* vb_domain_def_assign_addresses() promises that a second call changes nothing */
+static void
+check_assign_idempotent(VbDomainDef *stored, const char *xml)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *again = NULL;
+
+    if (!vb_domain_def_assign_addresses(stored, &error)) {
+        fprintf(stderr, "second address assignment failed: %s\n---\n%s---\n",
+                error->message, xml);
+        abort();
+    }
+    again = vb_domain_def_format(stored,
+                                 VB_DOMAIN_DEF_FORMAT_SECURE | VB_DOMAIN_DEF_FORMAT_INACTIVE,
+                                 NULL);
+    if (again == NULL || strcmp(again, xml) != 0) {
+        fprintf(stderr, "address assignment is not idempotent:\n--- first\n%s--- second\n%s"
+                "---\n", xml, again ? again : "(null)");
+        abort();
+    }
+}
+
 static void
 check_command_line(const VbDomainDef *def)
 {
@@ -119,6 +141,11 @@ check_command_line(const VbDomainDef *def)
                 error->message, xml ? xml : "");
         abort();
     }
+    if (!vb_domain_def_check_abi_stability(copy, stored, &error)) {
+        fprintf(stderr, "stored definition is not ABI compatible: %s\n", error->message);
+        abort();
+    }
+    check_assign_idempotent(stored, xml);
     check_build(copy, caps_tcg, 5900);
     check_build(copy, caps_kvm, -1);
     check_build(stored, caps_tcg, 5901);

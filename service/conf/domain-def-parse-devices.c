@@ -244,7 +244,8 @@ parse_controller(VbDeviceDef *dev, xmlNode *node, GError **error)
 
     if (!vb_xml_prop_enum(node, "type", controller_types, TRUE, &dev->type, error))
         return FALSE;
-    if (index != NULL && !vb_xml_parse_uint(node, "index", index, 255, &dev->index, error))
+    if (index != NULL &&
+        !vb_xml_parse_uint(node, "index", index, VB_CONTROLLER_INDEX_MAX, &dev->index, error))
         return FALSE;
     if (!parse_opt_int(node, "ports", 255, &dev->ports, error) ||
         !parse_opt_int(node, "vectors", 65535, &dev->vectors, error))

@@ -28,6 +28,9 @@ typedef struct {
     GPtrArray *children; /* nullable; VbRawElem*, in input order */
 } VbExtra;
 
+/* largest <controller index=> */
+#define VB_CONTROLLER_INDEX_MAX 255
+
 typedef enum {
     VB_ADDR_NONE,
     VB_ADDR_PCI,
