@@ -253,24 +253,40 @@ video_device_name(const char *model, gboolean primary)
     return NULL;
 }
 
-static void
-video_sizes(GString *j, const VbDeviceDef *dev, const char *model)
+/* a KiB size kept as an attribute of <model> (qxl ram=, vgamem=), or @fallback */
+static gboolean
+video_kib_attr(const VbDeviceDef *dev, const char *name, guint64 fallback, guint64 *out,
+               GError **error)
+{
+    const char *v = vb_extra_get_attr(&dev->model_elem.extra, name);
+
+    *out = fallback;
+    if (v != NULL && !g_ascii_string_to_unsigned(v, 10, 0, G_MAXINT, out, NULL))
+        return vb_qemu_cmd_unsupported(error, dev, "<model %s='%s'> must be a size in KiB "
+                                       "between 0 and %d", name, v, G_MAXINT);
+    return TRUE;
+}
+
+static gboolean
+video_sizes(GString *j, const VbDeviceDef *dev, const char *model, GError **error)
 {
     if (strcmp(model, "qxl") == 0) {
-        const char *ram = vb_extra_get_attr(&dev->model_elem.extra, "ram");
-        const char *vgamem = vb_extra_get_attr(&dev->model_elem.extra, "vgamem");
         guint64 vram = dev->vram != 0 ? dev->vram : 65536;
+        guint64 ram;
+        guint64 vgamem;
 
-        vb_json_int(j, "ram_size", (ram != NULL ? g_ascii_strtoll(ram, NULL, 10) : 65536) *
-                                       1024);
+        if (!video_kib_attr(dev, "ram", 65536, &ram, error) ||
+            !video_kib_attr(dev, "vgamem", 16384, &vgamem, error))
+            return FALSE;
+        vb_json_int(j, "ram_size", (gint64)ram * 1024);
         vb_json_int(j, "vram_size", (gint64)vram * 1024);
-        vb_json_int(j, "vgamem_mb",
-                    vgamem != NULL ? g_ascii_strtoll(vgamem, NULL, 10) / 1024 : 16);
+        vb_json_int(j, "vgamem_mb", (gint64)vgamem / 1024);
     } else if (strcmp(model, "vga") == 0 && dev->vram != 0) {
         vb_json_int(j, "vgamem_mb", dev->vram / 1024);
     } else if (strcmp(model, "bochs") == 0 && dev->vram != 0) {
         vb_json_int(j, "vgamem", (gint64)dev->vram * 1024);
     }
+    return TRUE;
 }
 
 static gboolean
@@ -297,8 +313,8 @@ build_one_video(VbQemuCmd *c, const VbDeviceDef *dev, int n, gboolean primary,
     vb_json_str(j, "id", id);
     if (dev->heads != 0 && (strcmp(model, "virtio") == 0 || strcmp(model, "qxl") == 0))
         vb_json_int(j, "max_outputs", dev->heads);
-    video_sizes(j, dev, model);
-    if (strcmp(model, "ramfb") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error)) {
+    if (!video_sizes(j, dev, model, error) ||
+        (strcmp(model, "ramfb") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;
     }
