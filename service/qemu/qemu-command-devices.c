@@ -109,19 +109,28 @@ graphics_listen(const VbDeviceDef *dev, char **out_addr, GError **error)
 {
     GPtrArray *ch = dev->extra.children;
     g_autofree char *addr = g_strdup(dev->listen);
+    guint listens = 0;
 
     for (guint i = 0; ch != NULL && i < ch->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(ch, i);
         g_autofree char *type = NULL;
+        g_autofree char *child_addr = NULL;
 
         if (strcmp(raw->name, "listen") != 0)
             continue;
+        /* QEMU listens on one address; libvirt refuses more for it too */
+        if (++listens > 1)
+            return vb_qemu_cmd_unsupported(error, dev, "only one <listen> is supported");
         type = vb_raw_elem_get_attr(raw, "type");
         if (g_strcmp0(type, "address") != 0)
             return vb_qemu_cmd_unsupported(error, dev, "<listen type='%s'> is not supported",
                                            type != NULL ? type : "");
+        child_addr = vb_raw_elem_get_attr(raw, "address");
+        if (addr != NULL && child_addr != NULL && strcmp(addr, child_addr) != 0)
+            return vb_qemu_cmd_unsupported(error, dev, "listen='%s' does not match the "
+                                           "<listen address='%s'>", addr, child_addr);
         if (addr == NULL)
-            addr = vb_raw_elem_get_attr(raw, "address");
+            addr = g_steal_pointer(&child_addr);
     }
     *out_addr = addr != NULL ? g_steal_pointer(&addr) : g_strdup("127.0.0.1");
     return TRUE;
@@ -171,6 +180,7 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     g_autofree char *addr = NULL;
     g_autofree char *e = NULL;
     GPtrArray *ch = dev->extra.children;
+    guint images = 0;
     int port = 0;
 
     if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
@@ -185,8 +195,11 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         g_autofree char *comp = NULL;
         g_autofree char *ecomp = NULL;
 
-        if (strcmp(raw->name, "image") != 0 ||
-            (comp = vb_raw_elem_get_attr(raw, "compression")) == NULL)
+        if (strcmp(raw->name, "image") != 0)
+            continue;
+        if (images++ > 0)
+            return vb_qemu_cmd_unsupported(error, dev, "only one <image> is supported");
+        if ((comp = vb_raw_elem_get_attr(raw, "compression")) == NULL)
             continue;
         ecomp = vb_qemu_cmd_escape(comp);
         g_string_append_printf(opts, ",image-compression=%s", ecomp);
