@@ -414,22 +414,32 @@ build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     return vb_qemu_cmd_add_device(c, dev, j, error);
 }
 
+/* <rate bytes= period=>: at most one, both unsigned (QEMU's max-bytes is a uint64) */
 static gboolean
-rng_rate(const VbDeviceDef *dev, GString *j)
+rng_rate(const VbDeviceDef *dev, GString *j, GError **error)
 {
+    guint rates = 0;
+
     for (guint i = 0; dev->extra.children != NULL && i < dev->extra.children->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(dev->extra.children, i);
         g_autofree char *bytes = NULL;
         g_autofree char *period = NULL;
+        guint64 b;
+        guint64 p = 1000;
 
         if (strcmp(raw->name, "rate") != 0)
             continue;
+        if (++rates > 1)
+            return vb_qemu_cmd_unsupported(error, dev, "only one <rate> is supported");
         bytes = vb_raw_elem_get_attr(raw, "bytes");
         period = vb_raw_elem_get_attr(raw, "period");
-        if (bytes == NULL)
-            return FALSE;
-        vb_json_int(j, "max-bytes", g_ascii_strtoll(bytes, NULL, 10));
-        vb_json_int(j, "period", period != NULL ? g_ascii_strtoll(period, NULL, 10) : 1000);
+        if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 1, G_MAXINT64, &b, NULL) ||
+            (period != NULL &&
+             !g_ascii_string_to_unsigned(period, 10, 1, G_MAXUINT32, &p, NULL)))
+            return vb_qemu_cmd_unsupported(error, dev, "<rate> needs bytes= and an optional "
+                                           "period= (milliseconds), positive integers");
+        vb_json_int(j, "max-bytes", (gint64)b);
+        vb_json_int(j, "period", (gint64)p);
     }
     return TRUE;
 }
@@ -462,9 +472,9 @@ build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "rng", obj);
-    if (!rng_rate(dev, j)) {
+    if (!rng_rate(dev, j, error)) {
         g_string_free(j, TRUE);
-        return vb_qemu_cmd_unsupported(error, dev, "<rate> needs bytes=");
+        return FALSE;
     }
     vb_json_str(j, "id", id);
     if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
