@@ -268,17 +268,21 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
     const struct _VbDomainDefPrivate *p = c->def->priv;
     GPtrArray *feats = p->features_extra.children;
     GPtrArray *timers = p->clock.extra.children;
+    gboolean vmport = FALSE;
+    gboolean hpet_off = FALSE;
 
     for (guint i = 0; feats != NULL && i < feats->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(feats, i);
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
-        if (strcmp(raw->name, "vmport") == 0 && state != NULL) {
+        if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
+            vmport = TRUE;
             continue;
         }
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "line %d: feature <%s> is not supported", raw->line, raw->name);
+                    "line %d: feature <%s> is not supported%s", raw->line, raw->name,
+                    vmport && strcmp(raw->name, "vmport") == 0 ? " twice" : "");
         return FALSE;
     }
     for (guint i = 0; timers != NULL && i < timers->len; i++) {
@@ -286,8 +290,10 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         g_autofree char *name = vb_raw_elem_get_attr(raw, "name");
         g_autofree char *present = vb_raw_elem_get_attr(raw, "present");
 
-        if (g_strcmp0(name, "hpet") == 0 && g_strcmp0(present, "no") == 0)
+        if (g_strcmp0(name, "hpet") == 0 && g_strcmp0(present, "no") == 0 && !hpet_off) {
             g_string_append(opts, ",hpet=off");
+            hpet_off = TRUE;
+        }
     }
     return TRUE;
 }
