@@ -153,6 +153,17 @@ assign_drive_address(VbDomainDef *def, VbDeviceDef *dev, GError **error)
     else
         return TRUE;
 controllers:
+    /* the controller this address needs must fit a controller index, or the stored
+     * definition would not load again */
+    if (dev->addr.controller > VB_CONTROLLER_INDEX_MAX &&
+        (strcmp(dev->bus, "scsi") == 0 || strcmp(dev->bus, "sata") == 0 ||
+         strcmp(dev->bus, "ide") == 0)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "line %d: <disk>: target dev '%s' needs %s controller %u; the largest "
+                    "controller index is %u", dev->line, dev->target_dev, dev->bus,
+                    dev->addr.controller, VB_CONTROLLER_INDEX_MAX);
+        return FALSE;
+    }
     if (strcmp(dev->bus, "scsi") == 0)
         add_controller(def, "scsi", dev->addr.controller, NULL);
     else if (strcmp(dev->bus, "sata") == 0)

@@ -244,7 +244,8 @@ parse_controller(VbDeviceDef *dev, xmlNode *node, GError **error)
 
     if (!vb_xml_prop_enum(node, "type", controller_types, TRUE, &dev->type, error))
         return FALSE;
-    if (index != NULL && !vb_xml_parse_uint(node, "index", index, 255, &dev->index, error))
+    if (index != NULL &&
+        !vb_xml_parse_uint(node, "index", index, VB_CONTROLLER_INDEX_MAX, &dev->index, error))
         return FALSE;
     if (!parse_opt_int(node, "ports", 255, &dev->ports, error) ||
         !parse_opt_int(node, "vectors", 65535, &dev->vectors, error))
@@ -332,6 +333,43 @@ parse_chardev(VbDeviceDef *dev, xmlNode *node, GError **error)
     return parse_address_child(dev, node, error);
 }
 
+static const char *const spice_image_compressions[] = { "auto_glz", "auto_lz", "quic", "glz",
+                                                        "lz", "off", NULL };
+
+static gboolean
+check_listen_address(xmlNode *node, const char *addr, GError **error)
+{
+    if (addr == NULL || vb_listen_address_valid(addr))
+        return TRUE;
+    vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
+                      "invalid listen address '%s' (expected an IPv4 or IPv6 address or a host "
+                      "name)", addr);
+    return FALSE;
+}
+
+/*
+ * The kept children of <graphics> whose values reach QEMU's command line: the address of
+ * each <listen>, SPICE's <image compression>. Checked here so DefineXML refuses them.
+ */
+static gboolean
+check_graphics_children(xmlNode *node, GError **error)
+{
+    for (xmlNode *c = node->children; c != NULL; c = c->next) {
+        g_autofree char *value = NULL;
+
+        if (vb_xml_is(c, "listen")) {
+            value = vb_xml_prop(c, "address");
+            if (!check_listen_address(c, value, error))
+                return FALSE;
+        } else if (vb_xml_is(c, "image")) {
+            if (!vb_xml_prop_enum(c, "compression", spice_image_compressions, FALSE, &value,
+                                  error))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 parse_graphics(VbDeviceDef *dev, xmlNode *node, GError **error)
 {
@@ -347,6 +385,9 @@ parse_graphics(VbDeviceDef *dev, xmlNode *node, GError **error)
     else if (!parse_opt_int(node, "port", 65535, &dev->port, error))
         return FALSE;
     dev->listen = vb_xml_prop(node, "listen");
+    if (!check_listen_address(node, dev->listen, error) ||
+        !check_graphics_children(node, error))
+        return FALSE;
     dev->passwd = vb_xml_prop(node, "passwd");
     vb_extra_collect(&dev->extra, node, known, modelled, NULL);
     return TRUE;
@@ -488,6 +529,45 @@ dev_rank(gconstpointer p)
     return ((const VbDeviceDef *)p)->rank;
 }
 
+/*
+ * libvirt's default video model for the architecture (qemuDomainDefaultVideoDevice()):
+ * virtio on ARM, RISC-V and s390 machines, vga on ppc64, cirrus elsewhere (x86).
+ */
+static const char *
+default_video_model(const char *arch)
+{
+    static const char *const virtio_arches[] = { "aarch64", "armv7l", "armv6l", "riscv32",
+                                                 "riscv64", "s390x", "loongarch64", NULL };
+
+    if (arch == NULL)
+        return "cirrus";
+    if (g_str_has_prefix(arch, "ppc64"))
+        return "vga";
+    if (g_strv_contains(virtio_arches, arch))
+        return "virtio";
+    return "cirrus";
+}
+
+/*
+ * Post-parse defaults: what libvirt fills in when it parses, so that every later user of
+ * the model (command line, ABI check, address assignment) finds a value and the formatted
+ * XML shows it. Written back: a <video/> comes out as <video><model type='cirrus'/>.
+ */
+static void
+fill_device_defaults(VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind == VB_DEV_VIDEO && dev->model == NULL) {
+            dev->model = g_strdup(default_video_model(def->priv->os_arch));
+            dev->model_elem.present = TRUE;
+        }
+    }
+}
+
 /**
  * vb_domain_def_parse_devices:
  * @def: the definition being parsed
@@ -516,5 +596,6 @@ vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
     }
     /* keep the model in the order it is formatted in, so copies compare equal */
     vb_sort_by_rank(def->priv->devices, dev_rank);
+    fill_device_defaults(def);
     return TRUE;
 }

@@ -28,6 +28,9 @@ typedef struct {
     GPtrArray *children; /* nullable; VbRawElem*, in input order */
 } VbExtra;
 
+/* largest <controller index=> */
+#define VB_CONTROLLER_INDEX_MAX 255
+
 typedef enum {
     VB_ADDR_NONE,
     VB_ADDR_PCI,
@@ -262,6 +265,7 @@ gboolean vb_device_is_implicit_controller(const VbDomainDef *def, const VbDevice
 /* domain-def-validate.c */
 gboolean vb_domain_def_validate(VbDomainDef *def, GError **error);
 gboolean vb_mac_parse(const char *str, char **out_canonical);
+gboolean vb_listen_address_valid(const char *addr);
 
 /* domain-def-query.c */
 const char *vb_extra_get_attr(const VbExtra *extra, const char *name);

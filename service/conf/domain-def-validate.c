@@ -39,6 +39,60 @@ vb_mac_parse(const char *str, char **out_canonical)
     return TRUE;
 }
 
+/* a DNS name: dot-separated labels of letters, digits and '-', not starting or ending in '-' */
+static gboolean
+is_host_name(const char *str)
+{
+    g_auto(GStrv) labels = NULL;
+
+    if (*str == '\0' || strlen(str) > 253)
+        return FALSE;
+    labels = g_strsplit(str, ".", -1);
+    for (guint i = 0; labels[i] != NULL; i++) {
+        const char *l = labels[i];
+        size_t len = strlen(l);
+
+        /* a trailing dot (fully qualified) leaves one empty label at the end */
+        if (len == 0 && labels[i + 1] == NULL && i > 0)
+            continue;
+        if (len == 0 || len > 63 || l[0] == '-' || l[len - 1] == '-')
+            return FALSE;
+        for (const char *c = l; *c != '\0'; c++) {
+            if (!g_ascii_isalnum(*c) && *c != '-')
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * vb_listen_address_valid:
+ * @addr: a graphics listen address from the XML
+ *
+ * What libvirt's schema allows for a listen address (addrIPorName): an IPv4 address, an
+ * IPv6 address (without brackets; a scope id of letters, digits, '.', '_', '-'), or a host
+ * name. None of these can hold ',' or '=', which would start a new option on QEMU's
+ * command line.
+ *
+ * Returns: whether @addr is one of these
+ */
+gboolean
+vb_listen_address_valid(const char *addr)
+{
+    const char *scope = strchr(addr, '%');
+
+    if (scope != NULL) {
+        if (scope[1] == '\0')
+            return FALSE;
+        for (const char *c = scope + 1; *c != '\0'; c++) {
+            if (!g_ascii_isalnum(*c) && *c != '.' && *c != '_' && *c != '-')
+                return FALSE;
+        }
+        return strchr(addr, ':') != NULL && g_hostname_is_ip_address(addr);
+    }
+    return g_hostname_is_ip_address(addr) || is_host_name(addr);
+}
+
 static void
 set_dev_error(GError **error, const VbDeviceDef *dev, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 

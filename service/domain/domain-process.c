@@ -294,6 +294,12 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     emulator = vb_domain_def_get_emulator(def);
     binary = emulator != NULL ? g_strdup(emulator)
                               : vb_qemu_caps_default_binary(vb_domain_def_get_arch(def));
+    if (binary == NULL && vb_domain_def_get_arch(def) == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "the domain names neither <emulator> nor <os><type arch=>; set "
+                            "one of them");
+        return FALSE;
+    }
     if (binary == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "no QEMU binary found for architecture '%s'; install qemu-system or set "

@@ -24,7 +24,15 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
         path = vb_qemu_cmd_escape(dev->source_path);
     } else if (strcmp(type, "unix") == 0 && dev->kind == VB_DEV_CHANNEL &&
                dev->target_name != NULL && c->params->runtime_dir != NULL) {
-        g_autofree char *p = g_build_filename(c->params->runtime_dir, dev->target_name, NULL);
+        g_autofree char *p = NULL;
+
+        /* the name becomes a file in the domain's runtime directory, and nowhere else */
+        if (*dev->target_name == '\0' || strchr(dev->target_name, '/') != NULL ||
+            strcmp(dev->target_name, ".") == 0 || strcmp(dev->target_name, "..") == 0)
+            return vb_qemu_cmd_unsupported(error, dev, "channel name '%s' cannot name a "
+                                           "socket in the domain's runtime directory; give "
+                                           "<source path=>", dev->target_name);
+        p = g_build_filename(c->params->runtime_dir, dev->target_name, NULL);
         path = vb_qemu_cmd_escape(p);
         mode = "bind";
     }

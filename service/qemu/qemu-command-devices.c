@@ -109,19 +109,28 @@ graphics_listen(const VbDeviceDef *dev, char **out_addr, GError **error)
 {
     GPtrArray *ch = dev->extra.children;
     g_autofree char *addr = g_strdup(dev->listen);
+    guint listens = 0;
 
     for (guint i = 0; ch != NULL && i < ch->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(ch, i);
         g_autofree char *type = NULL;
+        g_autofree char *child_addr = NULL;
 
         if (strcmp(raw->name, "listen") != 0)
             continue;
+        /* QEMU listens on one address; libvirt refuses more for it too */
+        if (++listens > 1)
+            return vb_qemu_cmd_unsupported(error, dev, "only one <listen> is supported");
         type = vb_raw_elem_get_attr(raw, "type");
         if (g_strcmp0(type, "address") != 0)
             return vb_qemu_cmd_unsupported(error, dev, "<listen type='%s'> is not supported",
                                            type != NULL ? type : "");
+        child_addr = vb_raw_elem_get_attr(raw, "address");
+        if (addr != NULL && child_addr != NULL && strcmp(addr, child_addr) != 0)
+            return vb_qemu_cmd_unsupported(error, dev, "listen='%s' does not match the "
+                                           "<listen address='%s'>", addr, child_addr);
         if (addr == NULL)
-            addr = vb_raw_elem_get_attr(raw, "address");
+            addr = g_steal_pointer(&child_addr);
     }
     *out_addr = addr != NULL ? g_steal_pointer(&addr) : g_strdup("127.0.0.1");
     return TRUE;
@@ -146,6 +155,7 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     static const char *const ok_children[] = { "listen", NULL };
     g_autofree char *addr = NULL;
+    g_autofree char *e = NULL;
     int port = 0;
 
     if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
@@ -153,7 +163,10 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         return FALSE;
     if (port < 5900)
         return vb_qemu_cmd_unsupported(error, dev, "VNC port %d is below 5900", port);
-    vb_qemu_cmd_addf(c, "-vnc", "%s%s%s:%d%s", strchr(addr, ':') ? "[" : "", addr,
+    /* the display is -vnc's implied first value: commas are doubled, and an '=' (which
+     * QemuOpts cannot escape there) never passes the parser's address check */
+    e = vb_qemu_cmd_escape(addr);
+    vb_qemu_cmd_addf(c, "-vnc", "%s%s%s:%d%s", strchr(addr, ':') ? "[" : "", e,
                      strchr(addr, ':') ? "]" : "", port - 5900,
                      dev->passwd != NULL ? ",password=on" : "");
     return TRUE;
@@ -165,22 +178,31 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     static const char *const ok_children[] = { "listen", "image", NULL };
     g_autoptr(GString) opts = g_string_new(NULL);
     g_autofree char *addr = NULL;
+    g_autofree char *e = NULL;
     GPtrArray *ch = dev->extra.children;
+    guint images = 0;
     int port = 0;
 
     if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
         !graphics_listen(dev, &addr, error) || !graphics_port(c, dev, &port, error))
         return FALSE;
-    g_string_printf(opts, "port=%d,addr=%s", port, addr);
+    e = vb_qemu_cmd_escape(addr);
+    g_string_printf(opts, "port=%d,addr=%s", port, e);
     if (dev->passwd == NULL)
         g_string_append(opts, ",disable-ticketing=on");
     for (guint i = 0; ch != NULL && i < ch->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(ch, i);
         g_autofree char *comp = NULL;
+        g_autofree char *ecomp = NULL;
 
-        if (strcmp(raw->name, "image") == 0 &&
-            (comp = vb_raw_elem_get_attr(raw, "compression")) != NULL)
-            g_string_append_printf(opts, ",image-compression=%s", comp);
+        if (strcmp(raw->name, "image") != 0)
+            continue;
+        if (images++ > 0)
+            return vb_qemu_cmd_unsupported(error, dev, "only one <image> is supported");
+        if ((comp = vb_raw_elem_get_attr(raw, "compression")) == NULL)
+            continue;
+        ecomp = vb_qemu_cmd_escape(comp);
+        g_string_append_printf(opts, ",image-compression=%s", ecomp);
     }
     g_string_append(opts, ",seamless-migration=on");
     vb_qemu_cmd_addf(c, "-spice", "%s", opts->str);
@@ -244,26 +266,40 @@ video_device_name(const char *model, gboolean primary)
     return NULL;
 }
 
-static void
-video_sizes(GString *j, const VbDeviceDef *dev)
+/* a KiB size kept as an attribute of <model> (qxl ram=, vgamem=), or @fallback */
+static gboolean
+video_kib_attr(const VbDeviceDef *dev, const char *name, guint64 fallback, guint64 *out,
+               GError **error)
 {
-    const char *model = dev->model;
+    const char *v = vb_extra_get_attr(&dev->model_elem.extra, name);
 
+    *out = fallback;
+    if (v != NULL && !g_ascii_string_to_unsigned(v, 10, 0, G_MAXINT, out, NULL))
+        return vb_qemu_cmd_unsupported(error, dev, "<model %s='%s'> must be a size in KiB "
+                                       "between 0 and %d", name, v, G_MAXINT);
+    return TRUE;
+}
+
+static gboolean
+video_sizes(GString *j, const VbDeviceDef *dev, const char *model, GError **error)
+{
     if (strcmp(model, "qxl") == 0) {
-        const char *ram = vb_extra_get_attr(&dev->model_elem.extra, "ram");
-        const char *vgamem = vb_extra_get_attr(&dev->model_elem.extra, "vgamem");
         guint64 vram = dev->vram != 0 ? dev->vram : 65536;
+        guint64 ram;
+        guint64 vgamem;
 
-        vb_json_int(j, "ram_size", (ram != NULL ? g_ascii_strtoll(ram, NULL, 10) : 65536) *
-                                       1024);
+        if (!video_kib_attr(dev, "ram", 65536, &ram, error) ||
+            !video_kib_attr(dev, "vgamem", 16384, &vgamem, error))
+            return FALSE;
+        vb_json_int(j, "ram_size", (gint64)ram * 1024);
         vb_json_int(j, "vram_size", (gint64)vram * 1024);
-        vb_json_int(j, "vgamem_mb",
-                    vgamem != NULL ? g_ascii_strtoll(vgamem, NULL, 10) / 1024 : 16);
+        vb_json_int(j, "vgamem_mb", (gint64)vgamem / 1024);
     } else if (strcmp(model, "vga") == 0 && dev->vram != 0) {
         vb_json_int(j, "vgamem_mb", dev->vram / 1024);
     } else if (strcmp(model, "bochs") == 0 && dev->vram != 0) {
         vb_json_int(j, "vgamem", (gint64)dev->vram * 1024);
     }
+    return TRUE;
 }
 
 static gboolean
@@ -290,8 +326,8 @@ build_one_video(VbQemuCmd *c, const VbDeviceDef *dev, int n, gboolean primary,
     vb_json_str(j, "id", id);
     if (dev->heads != 0 && (strcmp(model, "virtio") == 0 || strcmp(model, "qxl") == 0))
         vb_json_int(j, "max_outputs", dev->heads);
-    video_sizes(j, dev);
-    if (strcmp(model, "ramfb") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error)) {
+    if (!video_sizes(j, dev, model, error) ||
+        (strcmp(model, "ramfb") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;
     }
@@ -378,22 +414,32 @@ build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     return vb_qemu_cmd_add_device(c, dev, j, error);
 }
 
+/* <rate bytes= period=>: at most one, both unsigned (QEMU's max-bytes is a uint64) */
 static gboolean
-rng_rate(const VbDeviceDef *dev, GString *j)
+rng_rate(const VbDeviceDef *dev, GString *j, GError **error)
 {
+    guint rates = 0;
+
     for (guint i = 0; dev->extra.children != NULL && i < dev->extra.children->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(dev->extra.children, i);
         g_autofree char *bytes = NULL;
         g_autofree char *period = NULL;
+        guint64 b;
+        guint64 p = 1000;
 
         if (strcmp(raw->name, "rate") != 0)
             continue;
+        if (++rates > 1)
+            return vb_qemu_cmd_unsupported(error, dev, "only one <rate> is supported");
         bytes = vb_raw_elem_get_attr(raw, "bytes");
         period = vb_raw_elem_get_attr(raw, "period");
-        if (bytes == NULL)
-            return FALSE;
-        vb_json_int(j, "max-bytes", g_ascii_strtoll(bytes, NULL, 10));
-        vb_json_int(j, "period", period != NULL ? g_ascii_strtoll(period, NULL, 10) : 1000);
+        if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 1, G_MAXINT64, &b, NULL) ||
+            (period != NULL &&
+             !g_ascii_string_to_unsigned(period, 10, 1, G_MAXUINT32, &p, NULL)))
+            return vb_qemu_cmd_unsupported(error, dev, "<rate> needs bytes= and an optional "
+                                           "period= (milliseconds), positive integers");
+        vb_json_int(j, "max-bytes", (gint64)b);
+        vb_json_int(j, "period", (gint64)p);
     }
     return TRUE;
 }
@@ -426,9 +472,9 @@ build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "rng", obj);
-    if (!rng_rate(dev, j)) {
+    if (!rng_rate(dev, j, error)) {
         g_string_free(j, TRUE);
-        return vb_qemu_cmd_unsupported(error, dev, "<rate> needs bytes=");
+        return FALSE;
     }
     vb_json_str(j, "id", id);
     if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {

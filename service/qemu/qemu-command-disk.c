@@ -316,20 +316,26 @@ build_blockdevs(VbQemuCmd *c, const VbDeviceDef *dev, int node)
     vb_qemu_cmd_add_json(c, "-blockdev", j);
 }
 
-/* "sdb" -> 1 */
+/* "vdb" -> 1, "vdaa" -> 26; -1 unless the name is a prefix and letters (and fits an int) */
 static int
 disk_index(const char *name)
 {
-    const char *p = name;
+    static const char *const prefixes[] = { "vd", "hd", "sd", "fd", "xvd", NULL };
+    const char *p = NULL;
     int idx = 0;
 
-    while (*p != '\0' && !(p[0] == 'd' && p[1] >= 'a' && p[1] <= 'z'))
-        p++;
-    if (*p == '\0')
-        return 0;
-    for (p++; *p >= 'a' && *p <= 'z'; p++)
+    for (guint i = 0; prefixes[i] != NULL && p == NULL; i++) {
+        if (g_str_has_prefix(name, prefixes[i]))
+            p = name + strlen(prefixes[i]);
+    }
+    if (p == NULL || *p == '\0')
+        return -1;
+    for (; *p >= 'a' && *p <= 'z'; p++) {
+        if (idx > 1000000)
+            return -1;
         idx = idx * 26 + (*p - 'a' + 1);
-    return idx - 1;
+    }
+    return *p == '\0' ? idx - 1 : -1;
 }
 
 static gboolean
@@ -424,6 +430,9 @@ disk_device_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_i
             g_autofree char *id = g_strdup_printf("iothread%s", iothread);
             vb_json_str(j, "iothread", id);
         }
+        if (disk_index(dev->target_dev) < 0)
+            return vb_qemu_cmd_unsupported(error, dev, "target dev '%s' is not a disk name "
+                                           "such as 'vda'", dev->target_dev);
         *out_id = g_strdup_printf("virtio-disk%d", disk_index(dev->target_dev));
         return vb_qemu_cmd_pci_props(c, j, dev, error);
     }

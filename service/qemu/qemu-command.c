@@ -37,7 +37,14 @@ vb_qemu_cmd_addf(VbQemuCmd *c, const char *opt, const char *fmt, ...)
     va_end(ap);
 }
 
-/* QEMU option values escape ',' by doubling it. */
+/*
+ * Escapes a value for a QemuOpts option ("key=value,key=value": -name, -chardev, -vnc,
+ * -spice, ...): QEMU reads ',,' as a literal ','. Only for those options: values that go
+ * into JSON (-device, -blockdev, -netdev, -object) are escaped by vb_json_str(), and
+ * options that take their value whole (-bios, -kernel, -initrd, -append, -pidfile) get it
+ * unchanged. '=' needs no escape after the first '=' of a key; where a value comes first
+ * without a key (-vnc's display), the parser refuses '=' (vb_listen_address_valid()).
+ */
 char *
 vb_qemu_cmd_escape(const char *value)
 {
@@ -223,9 +230,11 @@ vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError *
 
     if (a->type == VB_ADDR_NONE || (a->type == VB_ADDR_PCI && !a->pci_set))
         return TRUE; /* QEMU picks a slot; the define path assigns one first */
-    if (a->type != VB_ADDR_PCI || a->domain != 0 || a->extra.attrs != NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "address '%s' is not supported",
-                                       vb_address_to_string(a));
+    if (a->type != VB_ADDR_PCI || a->domain != 0 || a->extra.attrs != NULL) {
+        g_autofree char *where = vb_address_to_string(a);
+
+        return vb_qemu_cmd_unsupported(error, dev, "address '%s' is not supported", where);
+    }
     if (a->bus == 0)
         bus = g_strdup(c->q35 ? "pcie.0" : "pci.0");
     else
@@ -259,17 +268,21 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
     const struct _VbDomainDefPrivate *p = c->def->priv;
     GPtrArray *feats = p->features_extra.children;
     GPtrArray *timers = p->clock.extra.children;
+    gboolean vmport = FALSE;
+    gboolean hpet_off = FALSE;
 
     for (guint i = 0; feats != NULL && i < feats->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(feats, i);
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
-        if (strcmp(raw->name, "vmport") == 0 && state != NULL) {
+        if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
+            vmport = TRUE;
             continue;
         }
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "line %d: feature <%s> is not supported", raw->line, raw->name);
+                    "line %d: feature <%s> is not supported%s", raw->line, raw->name,
+                    vmport && strcmp(raw->name, "vmport") == 0 ? " twice" : "");
         return FALSE;
     }
     for (guint i = 0; timers != NULL && i < timers->len; i++) {
@@ -277,8 +290,10 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         g_autofree char *name = vb_raw_elem_get_attr(raw, "name");
         g_autofree char *present = vb_raw_elem_get_attr(raw, "present");
 
-        if (g_strcmp0(name, "hpet") == 0 && g_strcmp0(present, "no") == 0)
+        if (g_strcmp0(name, "hpet") == 0 && g_strcmp0(present, "no") == 0 && !hpet_off) {
             g_string_append(opts, ",hpet=off");
+            hpet_off = TRUE;
+        }
     }
     return TRUE;
 }
@@ -464,15 +479,25 @@ build_boot(VbQemuCmd *c, GError **error)
         if (dev != NULL && !g_hash_table_contains(c->bootindex, dev))
             g_hash_table_insert(c->bootindex, (gpointer)dev, GINT_TO_POINTER(next++));
     }
+    /* -bios, -kernel, -initrd and -append take their value whole (QEMU 7.2 stores each as
+     * one machine property): nothing to escape, and doubling a comma would name another
+     * file */
     if (p->loader_path != NULL) {
-        g_autofree char *e = vb_qemu_cmd_escape(p->loader_path);
-
         if (p->loader_type != NULL && strcmp(p->loader_type, "rom") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "<loader type='%s'> is not supported", p->loader_type);
             return FALSE;
         }
-        vb_qemu_cmd_addf(c, "-bios", "%s", e);
+        if (*p->loader_path == '\0') {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "<loader> without a path is not supported (firmware selection)");
+            return FALSE;
+        }
+        vb_qemu_cmd_addf(c, "-bios", "%s", p->loader_path);
+    }
+    if (p->kernel != NULL && *p->kernel == '\0') {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "<kernel> needs a path");
+        return FALSE;
     }
     if (p->kernel != NULL)
         vb_qemu_cmd_addf(c, "-kernel", "%s", p->kernel);

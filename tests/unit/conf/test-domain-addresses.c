@@ -215,6 +215,28 @@ test_qemu_commandline(void)
     g_assert_null(env[1]);
 }
 
+/* a drive address needs a controller with an index that a stored definition can hold */
+static void
+test_drive_controller_index_bounded(void)
+{
+    static const char *const disks[] = {
+        "<disk><source file='/a'/><target dev='sda' bus='scsi'/><address type='drive' "
+        "controller='300' bus='0' target='0' unit='0'/></disk>",
+        "<disk><source file='/a'/><target dev='sdzzzz' bus='scsi'/></disk>",
+        "<disk><source file='/a'/><target dev='hdzzz' bus='ide'/></disk>",
+        "<disk><source file='/a'/><target dev='sdzzz' bus='sata'/></disk>",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(disks); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = assign("pc", disks[i], &error);
+
+        g_assert_null(xml);
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+        g_assert_nonnull(strstr(error->message, "the largest controller index is 255"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,6 +249,8 @@ main(int argc, char **argv)
                     test_virtio_serial_adds_controller);
     g_test_add_func("/conf/addresses/duplicates", test_duplicates);
     g_test_add_func("/conf/addresses/drive-and-fdc", test_drive_and_fdc);
+    g_test_add_func("/conf/addresses/drive-controller-index-bounded",
+                    test_drive_controller_index_bounded);
     g_test_add_func("/conf/addresses/usb-default", test_usb_default);
     g_test_add_func("/conf/addresses/qemu-commandline", test_qemu_commandline);
     return g_test_run();

@@ -323,6 +323,85 @@ test_migratable_keeps_explicit(void)
     g_assert_null(strstr(mig, "model='pci-root'"));
 }
 
+static VbDomainDef *
+parse_with_devices(const char *devices, GError **error)
+{
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>d</name><memory>131072</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>%s</devices></domain>",
+        devices);
+
+    return vb_domain_def_parse_string(xml, 0, error);
+}
+
+static void
+test_listen_address(void)
+{
+    static const char *const good[] = { "0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1%eth0",
+                                        "::ffff:10.0.0.1", "localhost", "vb-host.example.",
+                                        "h1.example.com", NULL };
+    static const char *const bad[] = { "", "127.0.0.1,to=99", "websocket=5700", "[::1]",
+                                       "-host", "host-", "fe80::1%e,th0", "fe80::1%",
+                                       "1.2.3.4 ", "a..b", "host_name", "h\"x", NULL };
+
+    for (guint i = 0; good[i] != NULL; i++) {
+        g_autofree char *attr = g_strdup_printf("<graphics type='vnc' listen='%s'/>", good[i]);
+        g_autofree char *child = g_strdup_printf(
+            "<graphics type='spice'><listen type='address' address='%s'/></graphics>", good[i]);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VbDomainDef) a = parse_with_devices(attr, &error);
+        g_autoptr(VbDomainDef) b = NULL;
+
+        g_assert_no_error(error);
+        b = parse_with_devices(child, &error);
+        g_assert_no_error(error);
+    }
+    for (guint i = 0; bad[i] != NULL; i++) {
+        g_autofree char *attr = g_strdup_printf("<graphics type='vnc' listen='%s'/>", bad[i]);
+        g_autofree char *child = g_strdup_printf(
+            "<graphics type='spice'><listen type='address' address='%s'/></graphics>", bad[i]);
+        g_autofree char *want = g_strdup_printf("invalid listen address '%s'", bad[i]);
+        g_autoptr(GError) e1 = NULL;
+        g_autoptr(GError) e2 = NULL;
+        g_autoptr(VbDomainDef) a = parse_with_devices(attr, &e1);
+        g_autoptr(VbDomainDef) b = parse_with_devices(child, &e2);
+
+        g_assert_null(a);
+        g_assert_error(e1, VB_ERROR, VB_ERROR_INVALID_ARG);
+        g_assert_nonnull(strstr(e1->message, want));
+        g_assert_null(b);
+        g_assert_error(e2, VB_ERROR, VB_ERROR_INVALID_ARG);
+        g_assert_nonnull(strstr(e2->message, want));
+    }
+}
+
+/* a <video> without <model> gets libvirt's default for the architecture, written back */
+static void
+test_video_default_model(void)
+{
+    static const char *const cases[][2] = {
+        { "x86_64", "cirrus" }, { "i686", "cirrus" }, { "aarch64", "virtio" },
+        { "s390x", "virtio" }, { "ppc64le", "vga" }, { NULL, "cirrus" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *arch = cases[i][0] ? g_strdup_printf(" arch='%s'", cases[i][0])
+                                            : g_strdup("");
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='qemu'><name>d</name><memory>131072</memory>"
+            "<os><type%s>hvm</type></os><devices><video/></devices></domain>", arch);
+        g_autofree char *want = g_strdup_printf("<model type='%s'/>", cases[i][1]);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VbDomainDef) def = vb_domain_def_parse_string(xml, 0, &error);
+        g_autofree char *out = NULL;
+
+        g_assert_no_error(error);
+        out = vb_domain_def_format(def, 0, &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(strstr(out, want));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -332,6 +411,8 @@ main(int argc, char **argv)
     g_test_add_func("/conf/uuid/generate-random", test_uuid_generate);
     g_test_add_func("/conf/uuid/generated-when-absent", test_uuid_generated_when_absent);
     g_test_add_func("/conf/name/validate", test_name_validate);
+    g_test_add_func("/conf/graphics/listen-address-validated", test_listen_address);
+    g_test_add_func("/conf/video/default-model-written", test_video_default_model);
     g_test_add_func("/conf/memory/unit-conversion", test_memory_units);
     g_test_add_func("/conf/memory/units-in-xml", test_memory_in_xml);
     g_test_add_func("/conf/enum/virt-type-roundtrip", test_virt_type_enum);

@@ -4,7 +4,8 @@
  * define-time addresses (vb_domain_def_assign_addresses()) and built against the hand-made
  * QEMU 7.2 caps (test-caps.c; names starting with "kvm-" get caps with KVM). The result is
  * compared with NAME.args (one argument per line), or, when NAME.err exists, the build must
- * fail with a message containing NAME.err's first line.
+ * fail with a message containing NAME.err's first line. Every built argv is also read back
+ * as QEMU reads it (argv-check.c): no value may add a key to its option.
  * VB_TEST_REGENERATE=1 rewrites the .args files instead of comparing.
  */
 #include "config.h"
@@ -13,6 +14,7 @@
 
 #include "domain-def.h"
 #include "qemu-command.h"
+#include "argv-check.h"
 #include "test-caps.h"
 #include "vb-error.h"
 
@@ -27,7 +29,7 @@ data_path(const char *name, const char *ext)
 }
 
 static GStrv
-build_case(const char *name, guint *out_taint, GError **error)
+build_case_full(const char *name, guint *out_taint, guint *out_passthrough, GError **error)
 {
     g_autofree char *xml_path = data_path(name, ".xml");
     g_autofree char *xml = NULL;
@@ -43,8 +45,21 @@ build_case(const char *name, guint *out_taint, GError **error)
     def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
     if (def != NULL && vb_domain_def_assign_addresses(def, error))
         argv = vb_qemu_command_build(def, caps, &params, out_taint, error);
+    if (argv != NULL && out_passthrough != NULL) {
+        g_auto(GStrv) args = NULL;
+        g_auto(GStrv) env = NULL;
+
+        g_assert_true(vb_domain_def_get_qemu_commandline(def, &args, &env, NULL));
+        *out_passthrough = g_strv_length(args);
+    }
     test_caps_free(caps);
     return argv;
+}
+
+static GStrv
+build_case(const char *name, guint *out_taint, GError **error)
+{
+    return build_case_full(name, out_taint, NULL, error);
 }
 
 static void
@@ -54,7 +69,9 @@ test_case(gconstpointer data)
     g_autofree char *args_path = data_path(name, ".args");
     g_autofree char *err_path = data_path(name, ".err");
     g_autoptr(GError) error = NULL;
-    g_auto(GStrv) argv = build_case(name, NULL, &error);
+    guint passthrough = 0;
+    g_auto(GStrv) argv = build_case_full(name, NULL, &passthrough, &error);
+    g_autoptr(GError) check_error = NULL;
     g_autofree char *expected = NULL;
     g_autofree char *joined = NULL;
     g_autofree char *actual = NULL;
@@ -73,6 +90,11 @@ test_case(gconstpointer data)
     g_assert_no_error(error);
     if (argv == NULL)
         return;
+    /* whatever the XML holds, every option carries only the keys the builder writes */
+    if (!test_argv_check((const char *const *)argv, passthrough, &check_error)) {
+        g_test_message("%s: %s", name, check_error->message);
+        g_test_fail();
+    }
     joined = g_strjoinv("\n", argv);
     actual = g_strconcat(joined, "\n", NULL);
     if (g_strcmp0(g_getenv("VB_TEST_REGENERATE"), "1") == 0) {
@@ -126,6 +148,52 @@ test_to_string(void)
     g_assert_cmpstr(s, ==, "/usr/bin/qemu -name 'guest=a b' -device '{\"x\":1}'");
 }
 
+/* the argv reader finds what a value could inject: the goldens would not fail without it */
+static void
+test_argv_check_finds_injection(void)
+{
+    static const char *const bad[][3] = {
+        /* what the builder wrote before listen addresses were checked and escaped */
+        { "-vnc", "127.0.0.1,to=99:0", NULL },
+        { "-vnc", "websocket=5700:0", NULL },
+        { "-spice", "port=5901,addr=0.0.0.0,disable-ticketing=on,disable-ticketing=on", NULL },
+        { "-spice", "port=5901,addr=::1,image-compression=off,seamless-migration=off,"
+                    "seamless-migration=on", NULL },
+        { "-chardev", "file,id=charserial0,path=/var/log/a,append=on,append=off", NULL },
+        { "-name", "guest=a,b=c,debug-threads=on", NULL },
+        { "-device", "{\"driver\":\"VGA\",\"id\":\"a\",\"id\":\"b\"}", NULL },
+        { "-device", "{\"driver\":\"VGA\"},{\"x\":1}", NULL },
+        { "-blockdev", "driver=file,filename=/a", NULL },
+        { "-sandbox", "on", NULL },
+    };
+    static const char *const good[][3] = {
+        { "-vnc", "[::1]:1,password=on", NULL },
+        { "-chardev", "file,id=charserial0,path=/var/log/a,,append=on", NULL },
+        { "-name", "guest=a,,b=c,debug-threads=on", NULL },
+        { "-bios", "/a,b=c", NULL },
+        { "-device", "{\"driver\":\"VGA\",\"id\":\"a,b=c\\\"\"}", NULL },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        const char *argv[] = { "qemu", bad[i][0], bad[i][1], NULL };
+        g_autoptr(GError) error = NULL;
+
+        if (test_argv_check(argv, 0, &error)) {
+            g_test_message("'%s %s' passed the check", bad[i][0], bad[i][1]);
+            g_test_fail();
+        }
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+        const char *argv[] = { "qemu", good[i][0], good[i][1], NULL };
+        g_autoptr(GError) error = NULL;
+
+        if (!test_argv_check(argv, 0, &error)) {
+            g_test_message("'%s %s': %s", good[i][0], good[i][1], error->message);
+            g_test_fail();
+        }
+    }
+}
+
 static gint
 compare_names(gconstpointer a, gconstpointer b)
 {
@@ -157,5 +225,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemu-command/taint", test_taint);
     g_test_add_func("/qemu-command/error-domain", test_error_domain);
     g_test_add_func("/qemu-command/to-string", test_to_string);
+    g_test_add_func("/qemu-command/argv-check-finds-injection",
+                    test_argv_check_finds_injection);
     return g_test_run();
 }

@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Definitions the parser used to take and Start could not survive, and values that reach
+QEMU's command line: the real virtbusd, real QEMU (TCG)."""
+
+import os
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
+from vbtest import (DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402
+                    VirtbusTestCase, eventually)
+
+VIDEO_ONLY_XML = """<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <video/>
+  </devices>
+</domain>
+"""
+
+# the BIOS QEMU 7.2 loads for machine pc (package seabios, which qemu-system-x86 needs)
+SEABIOS = "/usr/share/seabios/bios-256k.bin"
+
+
+def qemu_cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0")[:-1]]
+
+
+class ConfDevicesTest(VirtbusTestCase):
+    def run_dir(self):
+        return os.path.join(self.root, "run/virtbus/qemu")
+
+    def pid_of(self, name):
+        with open(os.path.join(self.run_dir(), f"{name}.pid")) as f:
+            return int(f.read().strip())
+
+    def assert_service_answers(self):
+        self.assertIsNone(self.service.proc.poll(), "virtbusd died")
+        self.assertTrue(self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version"))
+        self.manager("ListDomains", "u", (0,))
+
+    def start_and_wait(self, path):
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "State") == "running",
+                   timeout=30, what="domain to run")
+
+    def test_video_without_model_starts(self):
+        """Issue 9 item 1: <video/> alone used to kill virtbusd with SIGSEGV on Start."""
+        path = self.manager("DefineXML", "su", (VIDEO_ONLY_XML.format(
+            name="video-only", uuid="9a1c6c1e-7a55-4b1e-9a53-7c9bd1a0c101"), 0))
+        # the default model is written back into the persistent definition
+        xml = self.domain(path, "GetXMLDesc", "u", (2,))
+        self.assertIn("<model type='cirrus'/>", xml)
+        self.start_and_wait(path)
+        self.assert_service_answers()
+        argv = qemu_cmdline(self.pid_of("video-only"))
+        devices = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-device"]
+        self.assertTrue(any('"driver":"cirrus-vga"' in d for d in devices), argv)
+        self.domain(path, "Destroy", "u", (0,))
+        self.assert_service_answers()
+
+    def test_listen_address_with_comma_refused(self):
+        """Issue 9 item 15: a comma in a listen address injected options into -vnc/-spice."""
+        cases = [
+            ("<graphics type='vnc' port='5911' listen='127.0.0.1,to=99'/>",
+             "invalid listen address '127.0.0.1,to=99'"),
+            ("<graphics type='vnc' port='5911'><listen type='address' "
+             "address='websocket=5700'/></graphics>",
+             "invalid listen address 'websocket=5700'"),
+            ("<graphics type='spice' port='5911' listen='0.0.0.0,disable-ticketing=on'/>",
+             "invalid listen address '0.0.0.0,disable-ticketing=on'"),
+            ("<graphics type='spice' port='5911'><image "
+             "compression='off,seamless-migration=off'/></graphics>",
+             "invalid value 'off,seamless-migration=off' for attribute 'compression'"),
+        ]
+        for i, (graphics, message) in enumerate(cases):
+            xml = VIDEO_ONLY_XML.format(
+                name=f"bad-listen-{i}", uuid=f"9a1c6c1e-7a55-4b1e-9a53-7c9bd1a0c2{i:02d}")
+            xml = xml.replace("<video/>", graphics)
+            err = self.assertDBusError("InvalidXML", self.manager, "DefineXML", "su", (xml, 0))
+            self.assertRegex(err.message, r"^line \d+: <(graphics|listen|image)>: ")
+            self.assertIn(message, err.message)
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        self.assert_service_answers()
+
+    def test_commas_in_names_and_paths_reach_qemu_intact(self):
+        """Issue 9 item 15: each value arrives in QEMU as written, in its own option."""
+        files = os.path.join(self.tmp, "fi,les=x")
+        os.makedirs(files)
+        os.chmod(self.tmp, 0o755)
+        bios = os.path.join(files, "bi,os=1.bin")
+        shutil.copyfile(SEABIOS, bios)
+        serial = os.path.join(files, "ser,ial=x,append=on.log")
+        name = "co,mma=name,debug-threads=off"
+        xml = VIDEO_ONLY_XML.format(name=name, uuid="9a1c6c1e-7a55-4b1e-9a53-7c9bd1a0c301")
+        xml = xml.replace("</type>", f"</type>\n    <loader type='rom'>{bios}</loader>")
+        xml = xml.replace("<video/>", f"""<video/>
+    <serial type='file'><source path='{serial}'/></serial>""")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.start_and_wait(path)
+        self.assert_service_answers()
+        # -chardev file,path= with the commas doubled: QEMU created the file by its full name
+        eventually(lambda: os.path.exists(serial), what="serial log file")
+        self.assertEqual(sorted(os.listdir(files)), sorted(["bi,os=1.bin",
+                                                            "ser,ial=x,append=on.log"]))
+        argv = qemu_cmdline(self.pid_of(name))
+        self.assertEqual(argv[argv.index("-bios") + 1], bios)
+        self.assertEqual(argv[argv.index("-name") + 1],
+                         "guest=co,,mma=name,,debug-threads=off,debug-threads=on")
+        self.domain(path, "Destroy", "u", (0,))
+        self.assert_service_answers()
+
+
+if __name__ == "__main__":
+    vbtest.main()
