@@ -175,8 +175,9 @@ vb_domain_obj_set_not_running_error(VbDomainObj *dom, const char *method, GError
 {
     const char *hint = NULL;
 
-    if (dom->id >= 0) {
-        /* a QEMU process, but no monitor to talk to (yet, or any more) */
+    if (dom->id >= 0 || dom->starting) {
+        /* a QEMU process (or one about to be), but no monitor to talk to
+         * (yet, or any more) */
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                     dom->stopping ? "domain '%s' is already stopping"
                                   : "domain '%s' is still starting; try again when it runs",
