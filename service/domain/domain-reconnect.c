@@ -404,6 +404,28 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
     return TRUE;
 }
 
+/*
+ * A run that is not taken back: its files go, and its domain (a persistent
+ * one; a transient one was never added) is shut off with @reason. Clears @s.
+ */
+static void
+forget_run(VbDomainList *list, Status *s, const char *name, const char *uuid,
+           VbDomainReason reason)
+{
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    remove_leftovers(list, s, name);
+    dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+    if (dom != NULL) {
+        g_mutex_lock(&dom->lock);
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, reason);
+        g_mutex_unlock(&dom->lock);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped",
+                              vb_domain_reason_to_string(reason));
+    }
+    status_clear(s);
+}
+
 static gboolean
 reconnect_one(VbDomainList *list, const VbStoreEntry *e)
 {
@@ -434,29 +456,13 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                       pid > 0 ? "killing the QEMU it left" : "no QEMU was left");
         if (pid > 0)
             kill_and_wait(pid, live->name);
-        remove_leftovers(list, &s, live->name);
-        dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
-        if (dom != NULL) {
-            g_mutex_lock(&dom->lock);
-            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, VB_DOMAIN_REASON_FAILED);
-            g_mutex_unlock(&dom->lock);
-            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "failed");
-        }
-        status_clear(&s);
+        forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
                       "its QEMU (pid %d) ended while the service was down", (int)s.pid);
-        remove_leftovers(list, &s, live->name);
-        dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
-        if (dom != NULL) {
-            g_mutex_lock(&dom->lock);
-            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, VB_DOMAIN_REASON_CRASHED);
-            g_mutex_unlock(&dom->lock);
-            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "crashed");
-        }
-        status_clear(&s);
+        forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_CRASHED);
         return FALSE;
     }
 
