@@ -51,18 +51,48 @@ on_eof(VbQemuMonitor *mon, const GError *error, gpointer user_data)
 
 static const VbQemuMonitorCallbacks callbacks = { on_event, on_eof };
 
+/* QEMU's stdout and stderr go to @data, a file beside the socket. */
 static void
 child_setup(gpointer data)
 {
-    int fd = open("/dev/null", O_WRONLY);
+    int fd = open(data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
     dup2(fd, 1);
     dup2(fd, 2);
 }
 
+static char *
+qemu_log_path(const char *sock)
+{
+    return g_strconcat(sock, ".log", NULL);
+}
+
+/* When QEMU did not come up: say what it printed and how it ended. */
+static void
+report_qemu(const char *sock, GPid pid)
+{
+    g_autofree char *log = qemu_log_path(sock);
+    g_autofree char *text = NULL;
+    int status = 0;
+
+    if (waitpid(pid, &status, WNOHANG) == pid)
+        g_test_message("QEMU (pid %d) ended with wait status 0x%x", (int)pid, status);
+    if (g_file_get_contents(log, &text, NULL, NULL))
+        g_test_message("QEMU printed: %s", text);
+}
+
+static void
+remove_qemu_log(const char *sock)
+{
+    g_autofree char *log = qemu_log_path(sock);
+
+    unlink(log);
+}
+
 static GPid
 spawn_qemu(const char *binary, const char *sock)
 {
+    g_autofree char *log = qemu_log_path(sock);
     g_autofree char *qmp = g_strdup_printf("unix:%s,server=on,wait=off", sock);
     const char *argv[] = { binary, "-machine", "none,accel=tcg", "-nodefaults",
                            "-no-user-config", "-nographic", "-S", "-qmp", qmp, NULL };
@@ -71,7 +101,7 @@ spawn_qemu(const char *binary, const char *sock)
 
     g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                child_setup, NULL, &pid, &error));
+                                child_setup, log, &pid, &error));
     g_assert_no_error(error);
     return pid;
 }
@@ -112,6 +142,8 @@ test_real(void)
     t0 = g_get_monotonic_time();
     pid = spawn_qemu(binary, sock);
     mon = vb_qemu_monitor_open(sock, pid, 10000, &callbacks, &rec, &error);
+    if (mon == NULL)
+        report_qemu(sock, pid);
     g_assert_no_error(error);
     g_test_message("spawn to monitor ready: %.1f ms", (g_get_monotonic_time() - t0) / 1000.0);
     ver = vb_qemu_monitor_command(mon, "query-version", NULL, 5000, &error);
@@ -139,6 +171,7 @@ test_real(void)
     vb_qemu_monitor_close(mon);
     vb_qemu_monitor_unref(mon);
     unlink(sock);
+    remove_qemu_log(sock);
     rmdir(dir);
 }
 
@@ -176,12 +209,15 @@ test_overhead(void)
         t0 = g_get_monotonic_time();
         mon = vb_qemu_monitor_open(sock, pid, 10000, NULL, NULL, &error);
         times[i] = g_get_monotonic_time() - t0;
+        if (mon == NULL)
+            report_qemu(sock, pid);
         g_assert_no_error(error);
         vb_qemu_monitor_close(mon);
         vb_qemu_monitor_unref(mon);
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
         unlink(sock);
+        remove_qemu_log(sock);
     }
     qsort(times, G_N_ELEMENTS(times), sizeof(gint64), compare_times);
     g_test_message("connect + greeting + qmp_capabilities: median %.2f ms, max %.2f ms",
