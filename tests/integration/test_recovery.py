@@ -326,12 +326,43 @@ class ShutdownRaceTest(RecoveryTestCase):
             os.kill(pid, signal.SIGKILL)
             self.service.proc.send_signal(signal.SIGTERM)
             self.conn.close_sync(None)
+            self.conn = None
             self.assertEqual(self.service.stop(), 0, self.service.read_log()[-5000:])
             self.assertNotIn("AddressSanitizer", self.service.read_log())
             self.service.start()
             self.conn = connect(self.bus.address)
             self.assertEqual(self.state(path)[0], "shutoff")
             self.assertEqual(self.runtime_leftovers("vm1"), [])
+
+
+    def test_qemu_exit_after_the_domain_list_is_freed(self):
+        # the service's last step (exit_group) is held back 4 s by strace:
+        # QEMU ends in that window, after the domain list was freed; no
+        # process-exit or monitor callback may touch it (ASan would report
+        # the use after free and the service would not exit 0)
+        path = self.define("vm1", U1)
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        pid = self.pid_of("vm1")
+        daemon = self.service.proc.pid
+        strace = subprocess.Popen(
+            ["strace", "-f", "-qq", "-o", "/dev/null", "-p", str(daemon), "-e",
+             "trace=exit_group", "-e", "inject=exit_group:delay_enter=4000000"])
+        try:
+            eventually(lambda: traced(daemon), what="strace to attach to every thread")
+            self.conn.close_sync(None)
+            self.conn = None
+            self.service.proc.send_signal(signal.SIGTERM)
+            time.sleep(1.5)  # the service has freed everything and waits in exit_group
+            self.assertIsNone(self.service.proc.poll(), "the exit must be held back")
+            os.kill(pid, signal.SIGKILL)
+            self.assertEqual(self.service.stop(), 0, self.service.read_log()[-5000:])
+        finally:
+            strace.kill()
+            strace.wait()
+        self.assertNotIn("AddressSanitizer", self.service.read_log())
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        self.assertEqual(self.state(path)[0], "shutoff")
 
 
 if __name__ == "__main__":
