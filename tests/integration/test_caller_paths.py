@@ -15,7 +15,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
-from vbtest import (DOMAIN_IFACE, DBusCallError, Service, VirtbusTestCase,  # noqa: E402
+from test_jobs import JobsTestCase  # noqa: E402
+from vbtest import (DOMAIN_IFACE, DBusCallError,  # noqa: E402
                     connect, domain_xml, eventually, save_image_bytes)
 
 JOB_IFACE = "org.virtbus.Virt1.Job"
@@ -26,23 +27,12 @@ SLOW = {"VIRTBUS_TEST_SAVE_MAX_BANDWIDTH": "65536"}
 NOBODY = 65534
 
 
-class PathsTestCase(VirtbusTestCase):
-    def start_vm(self, name="vm1", uuid=UUID1):
-        path = self.define(name, uuid)
-        self.domain(path, "Start", "u", (0,), timeout=60000)
-        return path
+class PathsTestCase(JobsTestCase):
+    """The helpers of the job tests (start_vm, state, wait_job, restart_with),
+    with this file's domain uuid."""
 
-    def state(self, path):
-        p = self.get_all(path, DOMAIN_IFACE)
-        return p["State"], p["StateReason"]
-
-    def wait_job(self, job, timeout=120):
-        return self.call(job, JOB_IFACE, "Wait", timeout=timeout * 1000)[0]
-
-    def restart_with(self, env, args=()):
-        self.service.stop()
-        self.service = Service(self.bus, self.root, list(args), env=env)
-        self.service.start()
+    def start_vm(self, name="vm1", uuid=UUID1, xml=None):
+        return super().start_vm(name, uuid, xml=xml)
 
     def assertPromptError(self, name, limit, fn, *args, **kw):
         t0 = time.monotonic()
