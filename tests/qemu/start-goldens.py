@@ -176,9 +176,9 @@ class Opt:
         if self.kind == "json":
             return self.json.get(key)
         if self.kind == "opts":
-            for k, v in self.opts:
+            for k, v in self.opts[1:] if self.first() else self.opts:
                 if k == key:
-                    return v
+                    return v if v is not None else ""   # a bare key ('server') is on
         return None
 
     def first(self):
@@ -508,9 +508,8 @@ def run(cmd, **kw):
     return r.stdout
 
 
-def free_port_listener_script():
-    return r"""
-import socket, sys, threading
+LISTENER_SCRIPT = r"""
+import socket, sys
 kind = sys.argv[1]
 if kind == 'unix':
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -718,11 +717,11 @@ class Runner:
         hp = plan.host_path
         for kind, *where in plan.listeners:
             if kind == "unix":
-                self.spawn("listener", [sys.executable, "-c", free_port_listener_script(),
+                self.spawn("listener", [sys.executable, "-c", LISTENER_SCRIPT,
                                         "unix", hp(where[0])], ready="line",
                            stdout=subprocess.PIPE)
             else:
-                self.spawn("listener", [sys.executable, "-c", free_port_listener_script(),
+                self.spawn("listener", [sys.executable, "-c", LISTENER_SCRIPT,
                                         "tcp", where[0], str(where[1])], ready="line",
                            stdout=subprocess.PIPE)
         for i, sock in enumerate(plan.swtpm):
