@@ -214,6 +214,7 @@ typedef struct {
     RunCtx *ctx;
     guint taint;
     int display_port;
+    GPtrArray *ignored; /* what the definition holds that is not acted on */
 } StartState;
 
 static void
@@ -229,6 +230,7 @@ start_state_clear(StartState *st)
     g_clear_pointer(&st->proc, vb_qemu_process_unref);
     g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&st->ctx, run_ctx_unref);
+    g_clear_pointer(&st->ignored, g_ptr_array_unref);
 }
 
 /* Undoes a failed start: nothing is left behind (process, socket, files). */
@@ -332,7 +334,8 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
         params.vnc_port = st->display_port;
     }
-    *out_argv = vb_qemu_command_build(def, st->caps, &params, &st->taint, error);
+    *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
+                                           error);
     return *out_argv != NULL;
 }
 
@@ -352,6 +355,12 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         log_line(st->log_fd, "Domain is tainted: custom-argv");
     if (st->taint & VB_TAINT_DISK_PROBING)
         log_line(st->log_fd, "Domain is tainted: disk-probing");
+    for (guint i = 0; st->ignored != NULL && i < st->ignored->len; i++) {
+        g_autofree char *line = g_strconcat("not acted on: ",
+                                            (char *)g_ptr_array_index(st->ignored, i), NULL);
+
+        log_line(st->log_fd, line);
+    }
 
     st->ctx = g_new0(RunCtx, 1);
     st->ctx->refcount = 1;

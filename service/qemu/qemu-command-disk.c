@@ -59,7 +59,7 @@ build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **
         vb_json_int(j, "chassis_nr", controller_target_attr(dev, "chassisNr",
                                                             (int)dev->index));
     } else {
-        return vb_qemu_cmd_unsupported(error, dev, "PCI controller model '%s' is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "PCI controller model '%s' is not "
                                        "supported on this machine type", model);
     }
     vb_json_str(j, "id", id);
@@ -113,7 +113,7 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
         const char *name = usb_device_name(c, dev->model);
 
         if (name == NULL)
-            return vb_qemu_cmd_unsupported(error, dev, "USB model '%s' is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "USB model '%s' is not supported",
                                            dev->model);
         vb_json_str(j, "driver", name);
         if (strstr(name, "xhci") != NULL && dev->ports > 0) {
@@ -128,7 +128,7 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
         const char *model = dev->model != NULL ? dev->model : "lsilogic";
 
         if (strcmp(model, "virtio-scsi") != 0 && strcmp(model, "lsilogic") != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "SCSI model '%s' is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "SCSI model '%s' is not supported",
                                            model);
         vb_json_str(j, "driver", strcmp(model, "lsilogic") == 0 ? "lsi53c895a" : "virtio-scsi-pci");
         id = g_strdup_printf("scsi%u", dev->index);
@@ -140,7 +140,7 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
         vb_json_str(j, "id", "fdc0");
         return TRUE; /* an ISA device: no PCI address */
     } else {
-        return vb_qemu_cmd_unsupported(error, dev, "%s controller index %u is not supported"
+        return vb_qemu_cmd_unsupported(c, error, dev, "%s controller index %u is not supported"
                                        " on this machine type", type, dev->index);
     }
     vb_json_str(j, "id", id);
@@ -159,7 +159,7 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     static const char *const ok_children[] = { "model", "target", NULL };
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error))
         return FALSE;
     if (controller_is_builtin(c, dev) ||
         (strcmp(dev->type, "usb") == 0 && g_strcmp0(dev->model, "none") == 0))
@@ -247,27 +247,27 @@ check_disk(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     gboolean d, n, w;
 
     if (strcmp(dev->type, "file") != 0 && strcmp(dev->type, "block") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "disk type '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "disk type '%s' is not supported",
                                        dev->type);
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->driver.extra, "driver", driver_attrs, NULL,
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
+        !vb_qemu_cmd_check_extra(c, dev, &dev->driver.extra, "driver", driver_attrs, NULL,
                                  error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->source.extra, "source", source_attrs, NULL,
+        !vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", source_attrs, NULL,
                                  error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->target.extra, "target", NULL, NULL, error))
+        !vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", NULL, NULL, error))
         return FALSE;
     if (dev->driver_name != NULL && strcmp(dev->driver_name, "qemu") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "driver name '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "driver name '%s' is not supported",
                                        dev->driver_name);
     if (cache != NULL && !cache_mode(cache, &d, &n, &w))
-        return vb_qemu_cmd_unsupported(error, dev, "cache mode '%s' is not supported", cache);
+        return vb_qemu_cmd_unsupported(c, error, dev, "cache mode '%s' is not supported", cache);
     if (discard != NULL && strcmp(discard, "unmap") != 0 && strcmp(discard, "ignore") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "discard '%s' is not supported", discard);
+        return vb_qemu_cmd_unsupported(c, error, dev, "discard '%s' is not supported", discard);
     if (dev->source_path == NULL && strcmp(dev->device, "disk") == 0)
-        return vb_qemu_cmd_unsupported(error, dev, "a disk needs a <source>");
+        return vb_qemu_cmd_unsupported(c, error, dev, "a disk needs a <source>");
     if (dev->driver_type != NULL && strcmp(dev->driver_type, "raw") != 0 &&
         strcmp(dev->driver_type, "qcow2") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "disk format '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "disk format '%s' is not supported",
                                        dev->driver_type);
     return TRUE;
 }
@@ -347,7 +347,7 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
     g_autofree char *devid = NULL;
 
     if (ctl == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "no scsi controller with index %u",
+        return vb_qemu_cmd_unsupported(c, error, dev, "no scsi controller with index %u",
                                        a->controller);
     vb_json_str(j, "bus", bus);
     if (g_strcmp0(ctl->model, "virtio-scsi") == 0) {
@@ -356,7 +356,7 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
         vb_json_int(j, "lun", a->unit);
     } else {
         if (a->bus != 0 || a->target != 0 || a->unit > 6)
-            return vb_qemu_cmd_unsupported(error, dev, "address %u:%u:%u:%u is not usable "
+            return vb_qemu_cmd_unsupported(c, error, dev, "address %u:%u:%u:%u is not usable "
                                            "on an lsilogic controller", a->controller,
                                            a->bus, a->target, a->unit);
         vb_json_int(j, "scsi-id", a->unit);
@@ -375,10 +375,10 @@ ide_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_id, GErro
 
     if (strcmp(dev->bus, "ide") == 0) {
         if (c->q35)
-            return vb_qemu_cmd_unsupported(error, dev, "IDE disks are not supported on Q35 "
+            return vb_qemu_cmd_unsupported(c, error, dev, "IDE disks are not supported on Q35 "
                                            "machines; use bus='sata'");
         if (a->controller != 0 || a->bus > 1 || a->unit > 1)
-            return vb_qemu_cmd_unsupported(error, dev, "IDE address %u:%u:%u is not usable",
+            return vb_qemu_cmd_unsupported(c, error, dev, "IDE address %u:%u:%u is not usable",
                                            a->controller, a->bus, a->unit);
         bus = g_strdup_printf("ide.%u", a->bus);
         vb_json_str(j, "bus", bus);
@@ -387,10 +387,10 @@ ide_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_id, GErro
         return TRUE;
     }
     if (find_controller(c, "sata", a->controller) == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "no sata controller with index %u",
+        return vb_qemu_cmd_unsupported(c, error, dev, "no sata controller with index %u",
                                        a->controller);
     if (a->bus != 0 || a->unit > 5)
-        return vb_qemu_cmd_unsupported(error, dev, "SATA address %u:%u:%u is not usable",
+        return vb_qemu_cmd_unsupported(c, error, dev, "SATA address %u:%u:%u is not usable",
                                        a->controller, a->bus, a->unit);
     if (c->q35 && a->controller == 0)
         bus = g_strdup_printf("ide.%u", a->unit);
@@ -410,10 +410,10 @@ disk_device_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_i
 
     if (strcmp(dev->device, "floppy") == 0 || strcmp(bus, "fdc") == 0) {
         if (strcmp(bus, "fdc") != 0 || strcmp(dev->device, "floppy") != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "a floppy needs bus='fdc' and "
+            return vb_qemu_cmd_unsupported(c, error, dev, "a floppy needs bus='fdc' and "
                                            "bus='fdc' a floppy");
         if (c->q35 && find_controller(c, "fdc", 0) == NULL)
-            return vb_qemu_cmd_unsupported(error, dev, "a floppy on Q35 needs a "
+            return vb_qemu_cmd_unsupported(c, error, dev, "a floppy on Q35 needs a "
                                            "<controller type='fdc'>");
         vb_json_str(j, "driver", "floppy");
         vb_json_int(j, "unit", dev->addr.unit);
@@ -424,20 +424,20 @@ disk_device_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_i
         const char *iothread = vb_extra_get_attr(&dev->driver.extra, "iothread");
 
         if (cdrom)
-            return vb_qemu_cmd_unsupported(error, dev, "a cdrom cannot be on bus 'virtio'");
+            return vb_qemu_cmd_unsupported(c, error, dev, "a cdrom cannot be on bus 'virtio'");
         vb_json_str(j, "driver", "virtio-blk-pci");
         if (iothread != NULL) {
             g_autofree char *id = g_strdup_printf("iothread%s", iothread);
             vb_json_str(j, "iothread", id);
         }
         if (disk_index(dev->target_dev) < 0)
-            return vb_qemu_cmd_unsupported(error, dev, "target dev '%s' is not a disk name "
+            return vb_qemu_cmd_unsupported(c, error, dev, "target dev '%s' is not a disk name "
                                            "such as 'vda'", dev->target_dev);
         *out_id = g_strdup_printf("virtio-disk%d", disk_index(dev->target_dev));
         return vb_qemu_cmd_pci_props(c, j, dev, error);
     }
     if (dev->addr.type != VB_ADDR_DRIVE)
-        return vb_qemu_cmd_unsupported(error, dev, "a %s disk needs a drive address", bus);
+        return vb_qemu_cmd_unsupported(c, error, dev, "a %s disk needs a drive address", bus);
     if (strcmp(bus, "scsi") == 0) {
         vb_json_str(j, "driver", cdrom ? "scsi-cd" : "scsi-hd");
         *out_id = g_strdup_printf("scsi%u-%u-%u-%u", dev->addr.controller, dev->addr.bus,
@@ -448,7 +448,7 @@ disk_device_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_i
         vb_json_str(j, "driver", cdrom ? "ide-cd" : "ide-hd");
         return ide_props(c, dev, j, out_id, error);
     }
-    return vb_qemu_cmd_unsupported(error, dev, "disk bus '%s' is not supported", bus);
+    return vb_qemu_cmd_unsupported(c, error, dev, "disk bus '%s' is not supported", bus);
 }
 
 static gboolean

@@ -18,20 +18,52 @@ typedef struct {
     guint taint;
     gboolean q35;
     GHashTable *bootindex; /* VbDeviceDef* -> bootindex (GINT) */
+    GHashTable *consumed;  /* kept elements a builder acted on: VbDeviceDef* or name */
+    GPtrArray *ignored;    /* char*: what is kept but not acted on, for Unsupported */
+    gboolean check_only;   /* vb_qemu_command_check(): no side effects, caller's lines */
 } VbQemuCmd;
 
 /* qemu-command.c */
 void vb_qemu_cmd_add(VbQemuCmd *c, const char *arg);
 void vb_qemu_cmd_addf(VbQemuCmd *c, const char *opt, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 char *vb_qemu_cmd_escape(const char *value);
-gboolean vb_qemu_cmd_unsupported(GError **error, const VbDeviceDef *dev, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+gboolean vb_qemu_cmd_unsupported(const VbQemuCmd *c, GError **error, const VbDeviceDef *dev,
+                                 const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 gboolean vb_qemu_cmd_need_device(VbQemuCmd *c, const VbDeviceDef *dev, const char *name,
                                  GError **error);
-gboolean vb_qemu_cmd_check_extra(const VbDeviceDef *dev, const VbExtra *extra,
+gboolean vb_qemu_cmd_check_extra(const VbQemuCmd *c, const VbDeviceDef *dev,
+                                 const VbExtra *extra,
                                  const char *where, const char *const ok_attrs[],
                                  const char *const ok_children[], GError **error);
 int vb_qemu_cmd_device_index(const VbQemuCmd *c, const VbDeviceDef *dev);
+
+/*
+ * Kept elements (VbRawElem at the top level of <domain>, VB_DEV_UNKNOWN devices) that a
+ * builder turns into options must be claimed, by element name for a top-level one
+ * ("memoryBacking") or by device. At the end of the build a kept device nobody claimed is
+ * refused with NotSupported, and a kept top-level element nobody claimed is reported as
+ * "not acted on" (vb_qemu_cmd_ignore()).
+ */
+void vb_qemu_cmd_consume(VbQemuCmd *c, const char *toplevel_name);
+void vb_qemu_cmd_consume_device(VbQemuCmd *c, const VbDeviceDef *dev);
+gboolean vb_qemu_cmd_is_consumed_device(const VbQemuCmd *c, const VbDeviceDef *dev);
+
+/*
+ * Records a setting that is deliberately not acted on and does not stop the start (it
+ * goes to the domain's Unsupported property at define, to the domain log at start; with
+ * VALIDATE, define refuses it). @dev names the element, or @elem (without brackets) and
+ * @line (0: unknown) when there is no device, e.g. ("memtune", raw->line).
+ */
+void vb_qemu_cmd_ignore(VbQemuCmd *c, const VbDeviceDef *dev, const char *elem, int line,
+                        const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
+/*
+ * How a device is named in messages: "<tpm> at line 40" for the caller's own document
+ * (vb_qemu_command_check() at define), "<tpm> devices/tpm[1]" at start, where the
+ * definition was read back from the service's reformatted copy and its lines mean nothing
+ * to the caller. Free with g_free.
+ */
+char *vb_qemu_cmd_describe(const VbQemuCmd *c, const VbDeviceDef *dev);
 
 /* JSON objects with ordered keys */
 GString *vb_json_new(void);

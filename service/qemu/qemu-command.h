@@ -28,6 +28,11 @@ typedef enum {
 GStrv vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,
                             const VbQemuCommandParams *params, guint *out_taint,
                             GError **error);
+GStrv vb_qemu_command_build_full(const VbDomainDef *def, const VbQemuCaps *caps,
+                                 const VbQemuCommandParams *params, guint *out_taint,
+                                 GPtrArray **out_ignored, GError **error);
+gboolean vb_qemu_command_check(const VbDomainDef *def, const VbQemuCaps *caps,
+                               GPtrArray **out_ignored, GError **error);
 char *vb_qemu_command_to_string(const char *const *argv);
 
 G_END_DECLS

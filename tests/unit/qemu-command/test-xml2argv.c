@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "domain-def.h"
+#include "domain-def-priv.h"
 #include "qemu-command.h"
 #include "argv-check.h"
 #include "test-caps.h"
@@ -138,6 +138,59 @@ test_error_domain(void)
     g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
 }
 
+/*
+ * At define (vb_qemu_command_check) elements are named by the caller's lines; at start by
+ * their path, as the definition then comes from the service's reformatted copy.
+ */
+static void
+test_check_names_lines_and_paths(void)
+{
+    static const char xml[] = "<domain type='qemu'>\n"
+                              "  <name>check</name>\n"
+                              "  <memory>65536</memory>\n"
+                              "  <memtune><hard_limit>1048576</hard_limit></memtune>\n"
+                              "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                              "  <pm><suspend-to-mem enabled='no'/></pm>\n"
+                              "  <devices>\n"
+                              "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                              "    <smartcard mode='passthrough' type='spicevmc'/>\n"
+                              "\n"
+                              "    <smartcard mode='host'/>\n"
+                              "  </devices>\n"
+                              "</domain>\n";
+    VbQemuCaps *caps = test_caps_new(FALSE);
+    g_autoptr(VbDomainDef) def = vb_domain_def_parse_string(xml, 0, NULL);
+    g_autoptr(GPtrArray) ignored = NULL;
+    g_autoptr(GError) error = NULL;
+    VbQemuCommandParams params = {1, "/run/x/monitor.sock", "/run/x/qemu.pid", "/run/x", -1, FALSE};
+    g_auto(GStrv) argv = NULL;
+
+    g_assert_nonnull(def);
+    g_assert_true(vb_domain_def_assign_addresses(def, NULL));
+    g_assert_false(vb_qemu_command_check(def, caps, &ignored, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+    g_assert_true(g_str_has_prefix(error->message, "<smartcard> at line 9: "));
+    g_clear_error(&error);
+
+    argv = vb_qemu_command_build_full(def, caps, &params, NULL, &ignored, &error);
+    g_assert_null(argv);
+    g_assert_true(g_str_has_prefix(error->message, "<smartcard> devices/smartcard[1]: "));
+    g_clear_error(&error);
+
+    /* without the devices QEMU cannot run, what is kept but not acted on is listed */
+    g_ptr_array_set_size(def->priv->devices, 0);
+    g_assert_true(vb_qemu_command_check(def, caps, &ignored, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(ignored->len, ==, 2);
+    g_assert_cmpstr(ignored->pdata[0], ==, "<memtune> at line 4: not acted on");
+    g_assert_cmpstr(ignored->pdata[1], ==, "<pm> at line 6: not acted on");
+    g_clear_pointer(&ignored, g_ptr_array_unref);
+    argv = vb_qemu_command_build_full(def, caps, &params, NULL, &ignored, &error);
+    g_assert_nonnull(argv);
+    g_assert_cmpstr(ignored->pdata[0], ==, "<memtune>: not acted on");
+    test_caps_free(caps);
+}
+
 static void
 test_to_string(void)
 {
@@ -225,6 +278,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemu-command/taint", test_taint);
     g_test_add_func("/qemu-command/error-domain", test_error_domain);
     g_test_add_func("/qemu-command/to-string", test_to_string);
+    g_test_add_func("/qemu-command/check-names-lines-and-paths",
+                    test_check_names_lines_and_paths);
     g_test_add_func("/qemu-command/argv-check-finds-injection",
                     test_argv_check_finds_injection);
     return g_test_run();
