@@ -42,6 +42,29 @@ HOST_PREFIXES = ("/var/lib/libvirt/", "/run/libvirt/", "/srv/")
 INACTIVE = 2
 
 
+# processes a start may add beside QEMU (TPM, virtiofs): none may outlive a failed start
+HELPERS = (b"swtpm", b"virtiofsd")
+
+
+def helpers_under(path):
+    """{pid: command line} of swtpm/virtiofsd processes whose command line mentions path"""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if (os.path.basename(argv[0]) in HELPERS and any(path.encode() in a for a in argv)
+                and state != b"Z"):
+            found[int(pid)] = b" ".join(argv).decode(errors="replace")
+    return found
+
+
 def read_expected():
     """{(name, step): text}"""
     out = {}
@@ -155,6 +178,8 @@ class RealWorldTest(VirtbusTestCase):
                 self.assertNotEqual(state, "running", "Start failed but the domain runs")
                 self.assertEqual(vbtest.qemus_under(self.tmp), {},
                                  "a failed Start left a QEMU behind")
+                eventually(lambda: helpers_under(self.tmp) == {}, timeout=10,
+                           what=f"no swtpm/virtiofsd left after the failed start of {name}")
                 return f"{e.name.split('.')[-1]}: {e.message}"
             eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "State") == "running",
                        timeout=60, what=f"{name} to run")
@@ -162,6 +187,8 @@ class RealWorldTest(VirtbusTestCase):
             self.domain(path, "Destroy", "u", (0,), timeout=60000)
             eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "State") == "shutoff",
                        timeout=30, what=f"{name} to stop")
+            eventually(lambda: helpers_under(self.tmp) == {}, timeout=10,
+                       what=f"no swtpm/virtiofsd left after {name} stopped")
             return None
         finally:
             self.domain(path, "Undefine", "u", (0,))
