@@ -9,10 +9,10 @@ same text, and counterparts for all its children, each child matched to a differ
 (maximum bipartite matching, so the order of siblings does not matter and two equal elements
 need two counterparts). `result` may have more (defaults, addresses, ...).
 
-Values are compared normalized: numbers by value ('0x00' == '0', '007' == '7'); an element with
-a `unit` attribute has its text and its `memory`/`size` attributes compared in bytes (a memory
-size element without `unit` counts in KiB, libvirt's default), and `unit` itself is not
-compared.
+Values are compared normalized: numbers by value ('0x00' == '0', '007' == '7'), MAC addresses
+and UUIDs without case; an element with a `unit` attribute has its text and its `memory`/`size`
+attributes compared in KiB rounded up, as libvirt stores them (a memory size element without
+`unit` counts in KiB, libvirt's default), and `unit` itself is not compared.
 
 live=True: `original` is what `virsh dumpxml` wrote for a running domain and `result` is a
 persistent definition: what libvirt's parser drops from such a document when it reads it as a
@@ -37,6 +37,9 @@ KIB_DEFAULT = {"memory", "currentMemory", "maxMemory", "hard_limit", "soft_limit
                "node", "block", "pagesize"}
 SCALED_ATTRS = {"memory", "size"}
 NUMBER = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)$")
+# MAC addresses and UUIDs compare without case (libvirt writes them in lower case)
+CASELESS = re.compile(r"^([0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
+                      r"[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 
 # What libvirt 9.0 drops when it parses a live document as a persistent definition
 # (VIR_DOMAIN_DEF_PARSE_INACTIVE): (element name, attribute or None for the whole element,
@@ -94,14 +97,19 @@ def _factor(e):
     return 1
 
 
+def _kib(n, f):
+    """a size in KiB, rounded up as libvirt stores sizes"""
+    return -(-(n * f) // 1024)
+
+
 def norm_attr(e, name, value):
     n = _number(value.strip())
     if n is None:
-        return value
+        return value.lower() if CASELESS.match(value.strip()) else value
     if name in SCALED_ATTRS:
         f = _factor(e)
         if f is not None:
-            return n * f
+            return _kib(n, f)
     return n
 
 
@@ -109,9 +117,11 @@ def norm_text(e):
     t = (e.text or "").strip()
     n = _number(t)
     if n is None:
-        return t
+        return t.lower() if CASELESS.match(t) else t
     f = _factor(e)
-    return n * f if f is not None else n
+    if f is None or (f == 1 and e.get("unit") is None):
+        return n
+    return _kib(n, f)
 
 
 class _Cmp:
