@@ -18,7 +18,8 @@ For each NAME.args (one argument a line, see the README there) this program:
 - provides what the arguments connect to: swtpm for a -tpmdev emulator chardev, virtiofsd for
   a vhost-user-fs-pci chardev, a listener for any other client socket chardev, qemu-nbd for an
   nbd node, an HTTP server for an http node, a bridge (and /etc/qemu/bridge.conf) for a bridge
-  netdev;
+  netdev, a throw-away CA and server certificate for a tls-creds-x509 or SPICE x509-dir
+  directory;
 - runs QEMU and its helpers in a private network and mount namespace (unshare): ports such as
   VNC's 5900 cannot collide with parallel runs or other tests, host names a node or display
   names resolve to 127.0.0.1 through the namespace's own /etc/hosts, IPv4 addresses are put
@@ -217,6 +218,7 @@ class Plan:
         self.virtiofsd = {}       # golden socket path -> golden shared dir or None
         self.nbd = []             # (server dict, export, golden image path)
         self.http = []            # (scheme, host, port, url path, golden image path)
+        self.x509 = set()         # golden directories that need a CA and server certificate
         self.bridges = set()
         self.hosts = set()        # host names to resolve to 127.0.0.1
         self.addresses = set()    # IPv4 addresses to put on lo
@@ -453,14 +455,20 @@ def make_plan(name, root, lines, directory=GOLDEN_DIR):
             t = o.json.get("qom-type", "")
             if t == "memory-backend-file" and is_path(o.json.get("mem-path")):
                 plan.dirs.add(o.json["mem-path"])
+            elif t == "tls-creds-x509" and is_path(o.json.get("dir")):
+                plan.x509.add(o.json["dir"])
             elif t == "rng-random" and is_path(o.json.get("filename")):
                 # a device QEMU reads: where it is not one of the host, a file of bytes
                 plan.texts.setdefault(o.json["filename"], "entropy " * 512)
+        elif o.name == "-fw_cfg" and is_path(o.get("file")):
+            plan.texts.setdefault(o.get("file"), "fw_cfg blob")
         elif o.name in ("-fsdev", "-virtfs") and o.get("path"):
             plan.dirs.add(o.get("path"))
         elif o.name == "-audiodev" and o.get("path"):
             plan.parents.add(o.get("path"))
         elif o.name == "-spice":
+            if is_path(o.get("x509-dir")):
+                plan.x509.add(o.get("x509-dir"))
             if o.get("unix") in ("on", "") and is_path(o.get("addr")):
                 plan.parents.add(o.get("addr"))
             else:
@@ -673,6 +681,9 @@ class Runner:
             os.makedirs(os.path.dirname(hp(p)), exist_ok=True)
             shutil.copyfile(src, hp(p))
             self.note(f"copied {src} to {p}")
+        for d in sorted(plan.x509):
+            self.make_x509(hp(d))
+            self.note(f"CA and server certificate in {d}")
         # images: backing files first
         done = set()
 
@@ -698,6 +709,22 @@ class Runner:
             if hp(p) != p:
                 os.symlink(dev, hp(p))
             self.note(f"loop device {dev} ({fmt}) for {p}")
+
+    def make_x509(self, d):
+        """ca-cert.pem, server-cert.pem, server-key.pem as QEMU's TLS credentials and SPICE
+        read them from a directory (a throw-away CA)"""
+        if not d.startswith(self.root + "/"):
+            return                  # a host directory used as it is
+        os.makedirs(d, exist_ok=True)
+        j = os.path.join
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=vb-test CA", "-keyout", j(d, "ca-key.pem"), "-out",
+             j(d, "ca-cert.pem")])
+        run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+             "-keyout", j(d, "server-key.pem"), "-out", j(d, "server.csr")])
+        run(["openssl", "x509", "-req", "-days", "1", "-in", j(d, "server.csr"), "-CA",
+             j(d, "ca-cert.pem"), "-CAkey", j(d, "ca-key.pem"), "-CAcreateserial", "-out",
+             j(d, "server-cert.pem")])
 
     def make_image(self, path, fmt, size, backing, backing_fmt):
         os.makedirs(os.path.dirname(path), exist_ok=True)
