@@ -288,6 +288,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     g_autofree char *binary = NULL;
     const char *emulator;
     VbQemuCommandParams params = { 0 };
+    g_autoptr(GPtrArray) hugetlbfs = vb_hugetlbfs_find();
 
     g_mutex_lock(&dom->lock);
     def = vb_domain_def_copy(dom->def);
@@ -327,6 +328,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.runtime_dir = st->runtime_dir;
     params.vnc_port = -1;
     params.incoming = incoming;
+    params.hugetlbfs = hugetlbfs;
     if (vb_domain_def_needs_autoport(def)) {
         st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
                                                    list->config->vnc_port_max, error);
