@@ -665,9 +665,15 @@ parse_vcpus(VbDomainDef *def, VbDomainResources *r, xmlNode *root, GError **erro
     guint enabled = 0;
 
     if (vcpu != NULL) {
+        g_autofree char *placement = vb_xml_prop(vcpu, "placement");
+
         r->vcpu_line = xmlGetLineNo(vcpu);
         if (!cpuset_attr(vcpu, "cpuset", &r->vcpu_cpuset, &r->vcpu_cpus, error))
             return FALSE;
+        if (g_strcmp0(placement, "auto") == 0)
+            not_acted(r, vcpu, "vcpu",
+                      "placement='auto' needs numad, which virtbus does not use; vCPUs are "
+                      "not placed");
     }
     if (vcpus == NULL)
         return TRUE;
@@ -780,8 +786,14 @@ parse_cputune(VbDomainDef *def, VbDomainResources *r, xmlNode *root, GError **er
                 return FALSE;
         } else {
             g_autofree char *elem = g_strdup_printf("cputune><%s", n->name);
+            const char *name = (const char *)n->name;
 
-            not_acted(r, n, elem, "needs cgroups, which virtbus does not manage yet");
+            if (g_str_has_suffix(name, "sched"))
+                not_acted(r, n, elem, "scheduler policies are not applied yet");
+            else if (g_str_equal(name, "cachetune") || g_str_equal(name, "memorytune"))
+                not_acted(r, n, elem, "needs resctrl, which virtbus does not manage");
+            else
+                not_acted(r, n, elem, "needs cgroups, which virtbus does not manage yet");
         }
     }
     return TRUE;
