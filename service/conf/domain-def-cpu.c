@@ -19,16 +19,16 @@
 /* libvirt's VIR_DOMAIN_CPUMASK_LEN */
 #define VB_CPUMASK_LEN 16384
 
-static const char *const feature_policies[] = { "force", "require", "optional", "disable",
-                                                "forbid", NULL };
-static const char *const cpu_matches[] = { "minimum", "exact", "strict", NULL };
-static const char *const cpu_checks[] = { "none", "partial", "full", NULL };
-static const char *const onoff[] = { "on", "off", NULL };
-static const char *const yesno[] = { "yes", "no", NULL };
-static const char *const fallbacks[] = { "allow", "forbid", NULL };
-static const char *const mem_accesses[] = { "shared", "private", NULL };
-static const char *const source_types[] = { "file", "anonymous", "memfd", NULL };
-static const char *const alloc_modes[] = { "immediate", "ondemand", NULL };
+static const char *const feature_policies[] = {"force",   "require", "optional",
+                                               "disable", "forbid",  NULL};
+static const char *const cpu_matches[] = {"minimum", "exact", "strict", NULL};
+static const char *const cpu_checks[] = {"none", "partial", "full", NULL};
+static const char *const onoff[] = {"on", "off", NULL};
+static const char *const yesno[] = {"yes", "no", NULL};
+static const char *const fallbacks[] = {"allow", "forbid", NULL};
+static const char *const mem_accesses[] = {"shared", "private", NULL};
+static const char *const source_types[] = {"file", "anonymous", "memfd", NULL};
+static const char *const alloc_modes[] = {"immediate", "ondemand", NULL};
 
 static void
 cell_free(VbNumaCell *cell)
@@ -252,7 +252,8 @@ vb_cpuset_format(const GArray *cpus)
         guint a = g_array_index(cpus, guint, i);
         guint j = i;
 
-        while (j + 1 < cpus->len && g_array_index(cpus, guint, j + 1) == g_array_index(cpus, guint, j) + 1)
+        while (j + 1 < cpus->len &&
+               g_array_index(cpus, guint, j + 1) == g_array_index(cpus, guint, j) + 1)
             j++;
         if (s->len > 0)
             g_string_append_c(s, ',');
@@ -294,15 +295,13 @@ cpuset_attr(xmlNode *node, const char *attr, char **out_str, GArray **out_cpus, 
 }
 
 static gboolean
-uint_attr(xmlNode *node, const char *attr, gboolean required, guint max, guint *out,
-          GError **error)
+uint_attr(xmlNode *node, const char *attr, gboolean required, guint max, guint *out, GError **error)
 {
     g_autofree char *v = vb_xml_prop(node, attr);
 
     if (v == NULL) {
         if (required)
-            vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "missing attribute '%s'",
-                              attr);
+            vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "missing attribute '%s'", attr);
         return !required;
     }
     return vb_xml_parse_uint(node, attr, v, max, out, error);
@@ -354,8 +353,8 @@ static gboolean
 parse_topology(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
 {
     xmlNode *t = child(cpu, "topology");
-    const char *names[] = { "sockets", "dies", "cores", "threads" };
-    guint *vals[] = { &c->sockets, &c->dies, &c->cores, &c->threads };
+    const char *names[] = {"sockets", "dies", "cores", "threads"};
+    guint *vals[] = {&c->sockets, &c->dies, &c->cores, &c->threads};
 
     if (t == NULL)
         return TRUE;
@@ -382,7 +381,7 @@ parse_distances(VbNumaCell *cell, xmlNode *cnode, GError **error)
         return TRUE;
     cell->distances = g_array_new(FALSE, FALSE, sizeof(VbNumaDistance));
     for (xmlNode *s = d->children; s != NULL; s = s->next) {
-        VbNumaDistance dist = { 0 };
+        VbNumaDistance dist = {0};
 
         if (!vb_xml_is(s, "sibling"))
             continue;
@@ -403,8 +402,8 @@ parse_distances(VbNumaCell *cell, xmlNode *cnode, GError **error)
 static char *
 cell_unread(xmlNode *cnode)
 {
-    static const char *const known[] = { "id", "cpus", "memory", "unit", "memAccess",
-                                         "discard", NULL };
+    static const char *const known[] = {"id",        "cpus",    "memory", "unit",
+                                        "memAccess", "discard", NULL};
 
     for (xmlAttr *a = cnode->properties; a != NULL; a = a->next) {
         if (a->ns != NULL || !g_strv_contains(known, (const char *)a->name))
@@ -474,8 +473,8 @@ parse_numa(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
 static gboolean
 parse_cpu(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
 {
-    static const char *const read_children[] = { "model", "vendor", "topology", "feature",
-                                                 "numa", NULL };
+    static const char *const read_children[] = {"model",   "vendor", "topology",
+                                                "feature", "numa",   NULL};
     xmlNode *model;
     xmlNode *vendor;
 
@@ -502,15 +501,15 @@ parse_cpu(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
         }
         for (const char *p = c->model; p != NULL && *p != '\0'; p++) {
             if (!g_ascii_isalnum(*p) && strchr("-_.", *p) == NULL) {
-                vb_set_error_line(error, VB_ERROR_INVALID_ARG, model,
-                                  "invalid CPU model name '%s'", c->model);
+                vb_set_error_line(error, VB_ERROR_INVALID_ARG, model, "invalid CPU model name '%s'",
+                                  c->model);
                 return FALSE;
             }
         }
         for (const char *p = c->vendor_id; p != NULL && *p != '\0'; p++) {
             if (!g_ascii_isgraph(*p) || *p == ',') {
-                vb_set_error_line(error, VB_ERROR_INVALID_ARG, model,
-                                  "invalid vendor_id '%s'", c->vendor_id);
+                vb_set_error_line(error, VB_ERROR_INVALID_ARG, model, "invalid vendor_id '%s'",
+                                  c->vendor_id);
                 return FALSE;
             }
         }
@@ -621,13 +620,11 @@ parse_iothreads(VbDomainDef *def, VbDomainResources *r, xmlNode *root, GError **
         if (!uint_attr(n, "id", TRUE, G_MAXINT, &io->id, error))
             return FALSE;
         if (io->id == 0) {
-            vb_set_error_line(error, VB_ERROR_INVALID_ARG, n,
-                              "invalid iothread 'id' value '0'");
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, n, "invalid iothread 'id' value '0'");
             return FALSE;
         }
         if (g_hash_table_contains(used, GUINT_TO_POINTER(io->id))) {
-            vb_set_error_line(error, VB_ERROR_INVALID_ARG, n, "duplicate iothread id '%u'",
-                              io->id);
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, n, "duplicate iothread id '%u'", io->id);
             return FALSE;
         }
         g_hash_table_add(used, GUINT_TO_POINTER(io->id));
@@ -889,8 +886,7 @@ validate_topology(VbDomainDef *def, const VbDomainCpuDef *c, GError **error)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "line %d: <cpu>: CPU topology %u sockets x %u dies x %u cores x %u threads "
                     "= %" G_GUINT64_FORMAT " does not match the maximum vCPU count %u",
-                    c->line, c->sockets, c->dies, c->cores, c->threads, product,
-                    def->vcpus_max);
+                    c->line, c->sockets, c->dies, c->cores, c->threads, product, def->vcpus_max);
         return FALSE;
     }
     return TRUE;

@@ -27,8 +27,8 @@
 static gboolean
 read_vcpus(VbQemuMonitor *mon, GArray *tids, GError **error)
 {
-    g_autoptr(JsonNode) cpus = vb_qemu_monitor_command(mon, "query-cpus-fast", NULL,
-                                                       QMP_TIMEOUT_MS, error);
+    g_autoptr(JsonNode) cpus =
+        vb_qemu_monitor_command(mon, "query-cpus-fast", NULL, QMP_TIMEOUT_MS, error);
     JsonArray *arr;
 
     if (cpus == NULL)
@@ -53,8 +53,8 @@ read_vcpus(VbQemuMonitor *mon, GArray *tids, GError **error)
 static gboolean
 read_iothreads(VbQemuMonitor *mon, GArray *tids, GError **error)
 {
-    g_autoptr(JsonNode) ios = vb_qemu_monitor_command(mon, "query-iothreads", NULL,
-                                                      QMP_TIMEOUT_MS, error);
+    g_autoptr(JsonNode) ios =
+        vb_qemu_monitor_command(mon, "query-iothreads", NULL, QMP_TIMEOUT_MS, error);
     JsonArray *arr;
 
     if (ios == NULL)
@@ -78,6 +78,15 @@ read_iothreads(VbQemuMonitor *mon, GArray *tids, GError **error)
         g_array_append_val(tids, t);
     }
     return TRUE;
+}
+
+static gint
+cmp_thread(gconstpointer a, gconstpointer b)
+{
+    guint x = ((const VbThreadId *)a)->id;
+    guint y = ((const VbThreadId *)b)->id;
+
+    return x < y ? -1 : x > y;
 }
 
 static char *
@@ -177,12 +186,11 @@ pin_threads(const VbDomainResources *r, const GArray *tids, VbPinKind kind, GErr
         const VbThreadId *t = &g_array_index(tids, VbThreadId, i);
         const VbPin *pin = find_pin(r, kind, t->id);
         const GArray *cpus = pin != NULL ? pin->cpus : r->vcpu_cpus;
-        g_autofree char *what = g_strdup_printf(kind == VB_PIN_VCPU ? "vCPU %u" : "iothread %u",
-                                                t->id);
+        g_autofree char *what =
+            g_strdup_printf(kind == VB_PIN_VCPU ? "vCPU %u" : "iothread %u", t->id);
 
         if (cpus != NULL &&
-            !set_affinity(t->tid, cpus, what, pin != NULL ? pin->cpuset : r->vcpu_cpuset,
-                          error))
+            !set_affinity(t->tid, cpus, what, pin != NULL ? pin->cpuset : r->vcpu_cpuset, error))
             return FALSE;
     }
     return TRUE;
@@ -202,8 +210,8 @@ pin_threads(const VbDomainResources *r, const GArray *tids, VbPinKind kind, GErr
  * the definition asks for. Worker thread, with the job held and no lock.
  */
 gboolean
-vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon,
-                        pid_t pid, GArray **out_vcpus, GArray **out_iothreads, GError **error)
+vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon, pid_t pid,
+                        GArray **out_vcpus, GArray **out_iothreads, GError **error)
 {
     const VbDomainResources *r = vb_domain_def_get_resources(def);
     g_autoptr(GArray) vcpus = g_array_new(FALSE, FALSE, sizeof(VbThreadId));
@@ -214,12 +222,13 @@ vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor 
     if (!read_vcpus(mon, vcpus, error) ||
         (r->iothreadids->len > 0 && !read_iothreads(mon, ios, error)))
         return FALSE;
+    g_array_sort(vcpus, cmp_thread);
+    g_array_sort(ios, cmp_thread);
     vcpu_str = tids_to_string(vcpus, "vCPU ");
     io_str = tids_to_string(ios, "iothread");
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "threads: %s%s%s", vcpu_str, ios->len ? "; " : "",
                   io_str);
-    if (!pin_emulator(r, pid, vcpus, ios, error) ||
-        !pin_threads(r, vcpus, VB_PIN_VCPU, error) ||
+    if (!pin_emulator(r, pid, vcpus, ios, error) || !pin_threads(r, vcpus, VB_PIN_VCPU, error) ||
         !pin_threads(r, ios, VB_PIN_IOTHREAD, error))
         return FALSE;
     *out_vcpus = g_steal_pointer(&vcpus);

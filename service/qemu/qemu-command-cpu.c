@@ -28,12 +28,12 @@
 
 /* libvirt's feature names that QEMU spells differently (virQEMUCapsCPUFeaturesX86) */
 static const char *const feature_names[][2] = {
-    { "cmp_legacy", "cmp-legacy" },   { "ds_cpl", "ds-cpl" },
-    { "fxsr_opt", "fxsr-opt" },       { "kvm_pv_eoi", "kvm-pv-eoi" },
-    { "kvm_pv_unhalt", "kvm-pv-unhalt" }, { "lahf_lm", "lahf-lm" },
-    { "nodeid_msr", "nodeid-msr" },   { "pclmuldq", "pclmulqdq" },
-    { "perfctr_core", "perfctr-core" }, { "perfctr_nb", "perfctr-nb" },
-    { "tsc_adjust", "tsc-adjust" },
+    {"cmp_legacy", "cmp-legacy"},       {"ds_cpl", "ds-cpl"},
+    {"fxsr_opt", "fxsr-opt"},           {"kvm_pv_eoi", "kvm-pv-eoi"},
+    {"kvm_pv_unhalt", "kvm-pv-unhalt"}, {"lahf_lm", "lahf-lm"},
+    {"nodeid_msr", "nodeid-msr"},       {"pclmuldq", "pclmulqdq"},
+    {"perfctr_core", "perfctr-core"},   {"perfctr_nb", "perfctr-nb"},
+    {"tsc_adjust", "tsc-adjust"},
 };
 
 static const char *
@@ -46,8 +46,7 @@ qemu_feature_name(const char *name)
     return name;
 }
 
-static gboolean
-cpu_error(const VbQemuCmd *c, GError **error, int line, const char *fmt, ...)
+static gboolean cpu_error(const VbQemuCmd *c, GError **error, int line, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
 
 /* NotSupported naming <cpu> (or one of its children) by the caller's line at define */
@@ -129,8 +128,7 @@ append_features(VbQemuCmd *c, const VbDomainCpuDef *cpu, GString *arg, GError **
         const char *name = qemu_feature_name(f->name);
 
         if (g_str_equal(f->policy, "require") && tcg_cpu_known(c) &&
-            c->caps->tcg_cpu_features != NULL &&
-            g_hash_table_size(c->caps->tcg_cpu_features) > 0 &&
+            c->caps->tcg_cpu_features != NULL && g_hash_table_size(c->caps->tcg_cpu_features) > 0 &&
             !g_hash_table_contains(c->caps->tcg_cpu_features, name) &&
             g_strcmp0(cpu->check, "none") != 0)
             return cpu_error(c, error, f->line,
@@ -153,8 +151,7 @@ ignore_cpu_rest(VbQemuCmd *c, const VbDomainCpuDef *cpu)
                            (const char *)g_ptr_array_index(cpu->not_acted_on, i));
     if (cpu->vendor != NULL)
         vb_qemu_cmd_ignore(c, NULL, "vendor", cpu->vendor_line,
-                           "the vendor '%s' is not checked against the CPU model",
-                           cpu->vendor);
+                           "the vendor '%s' is not checked against the CPU model", cpu->vendor);
     for (guint i = 0; i < cpu->cells->len; i++) {
         const VbNumaCell *cell = g_ptr_array_index(cpu->cells, i);
 
@@ -279,10 +276,10 @@ memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, GError 
     const VbDomainResources *r = RES(c);
     const VbMemoryBacking *b = &r->backing;
     const VbNumaCell *cell = node >= 0 ? g_ptr_array_index(r->cpu.cells, node) : NULL;
-    const char *access = cell != NULL && cell->mem_access != NULL ? cell->mem_access
-                                                                  : b->access_mode;
-    gboolean discard = cell != NULL && cell->discard != NULL ? g_str_equal(cell->discard, "yes")
-                                                             : b->discard;
+    const char *access =
+        cell != NULL && cell->mem_access != NULL ? cell->mem_access : b->access_mode;
+    gboolean discard =
+        cell != NULL && cell->discard != NULL ? g_str_equal(cell->discard, "yes") : b->discard;
     gboolean discard_set = (cell != NULL && cell->discard != NULL) || b->discard;
     gboolean use_huge = FALSE;
     guint64 page_kib = hugepage_size(b, node, &use_huge);
@@ -324,8 +321,8 @@ memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, GError 
         if (node < 0)
             vb_json_bool(j, "x-use-canonical-path-for-ramblock-id", FALSE);
     } else if (use_huge || access != NULL || g_strcmp0(b->source_type, "file") == 0) {
-        g_autofree char *path = use_huge ? g_strdup(mount->path)
-                                         : g_build_filename(c->params->runtime_dir, id, NULL);
+        g_autofree char *path =
+            use_huge ? g_strdup(mount->path) : g_build_filename(c->params->runtime_dir, id, NULL);
 
         type = "memory-backend-file";
         vb_json_str(j, "qom-type", type);
@@ -527,9 +524,8 @@ build_numa(VbQemuCmd *c, GError **error)
             guint a = g_array_index(cell->cpu_list, guint, k);
             guint e = k;
 
-            while (e + 1 < cell->cpu_list->len &&
-                   g_array_index(cell->cpu_list, guint, e + 1) ==
-                       g_array_index(cell->cpu_list, guint, e) + 1)
+            while (e + 1 < cell->cpu_list->len && g_array_index(cell->cpu_list, guint, e + 1) ==
+                                                      g_array_index(cell->cpu_list, guint, e) + 1)
                 e++;
             if (e > k)
                 g_string_append_printf(node, ",cpus=%u-%u", a,
@@ -547,8 +543,7 @@ build_numa(VbQemuCmd *c, GError **error)
         for (guint k = 0; cell->distances != NULL && k < cell->distances->len; k++) {
             const VbNumaDistance *d = &g_array_index(cell->distances, VbNumaDistance, k);
 
-            vb_qemu_cmd_addf(c, "-numa", "dist,src=%u,dst=%u,val=%u", cell->id, d->id,
-                             d->value);
+            vb_qemu_cmd_addf(c, "-numa", "dist,src=%u,dst=%u,val=%u", cell->id, d->id, d->value);
         }
     }
     return TRUE;

@@ -193,8 +193,9 @@ test_check_names_lines_and_paths(void)
     g_assert_true(vb_qemu_command_check(def, caps, &ignored, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(ignored->len, ==, 2);
-    g_assert_cmpstr(ignored->pdata[0], ==, "<memtune><hard_limit> at line 4: memory limits need cgroups, "
-                    "which virtbus does not manage yet");
+    g_assert_cmpstr(ignored->pdata[0], ==,
+                    "<memtune><hard_limit> at line 4: memory limits need cgroups, which virtbus "
+                    "does not manage yet");
     g_assert_cmpstr(ignored->pdata[1], ==, "<pm> at line 6: not acted on");
     g_clear_pointer(&ignored, g_ptr_array_unref);
     argv = vb_qemu_command_build_full(def, caps, &params, NULL, &ignored, &error);
