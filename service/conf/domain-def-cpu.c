@@ -958,3 +958,63 @@ vb_domain_def_numa_memory_kib(xmlNode *root, guint64 *out_kib, GError **error)
     *out_kib = sum;
     return TRUE;
 }
+
+/**
+ * vb_domain_resources_cpu_abi:
+ * @r: resources
+ *
+ * Returns: (transfer full) (nullable): what of <cpu> the guest sees, for the ABI check:
+ *   mode, model, vendor_id, features with their policies, topology (NULL without <cpu>)
+ */
+char *
+vb_domain_resources_cpu_abi(const VbDomainResources *r)
+{
+    const VbDomainCpuDef *c = &r->cpu;
+    GString *s = g_string_new(NULL);
+
+    if (!c->present)
+        return g_string_free(s, TRUE);
+    g_string_append_printf(s, "mode=%s", c->mode != NULL ? c->mode : "custom");
+    if (c->model != NULL)
+        g_string_append_printf(s, " model=%s", c->model);
+    if (c->vendor_id != NULL)
+        g_string_append_printf(s, " vendor_id=%s", c->vendor_id);
+    if (c->has_topology)
+        g_string_append_printf(s, " topology=%ux%ux%ux%u", c->sockets, c->dies, c->cores,
+                               c->threads);
+    for (guint i = 0; i < c->features->len; i++) {
+        const VbCpuFeature *f = g_ptr_array_index(c->features, i);
+
+        g_string_append_printf(s, " %s=%s", f->name, f->policy);
+    }
+    return g_string_free(s, FALSE);
+}
+
+/**
+ * vb_domain_resources_numa_abi:
+ * @r: resources
+ *
+ * Returns: (transfer full) (nullable): the guest NUMA cells as the guest sees them: per
+ *   cell its vCPUs, memory and distances (NULL without cells)
+ */
+char *
+vb_domain_resources_numa_abi(const VbDomainResources *r)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; i < r->cpu.cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(r->cpu.cells, i);
+        g_autofree char *cpus = cell->cpu_list != NULL ? vb_cpuset_format(cell->cpu_list)
+                                                       : g_strdup("");
+
+        g_string_append_printf(s, "%scell%u[cpus=%s memory=%" G_GUINT64_FORMAT "KiB",
+                               i ? " " : "", cell->id, cpus, cell->memory_kib);
+        for (guint k = 0; cell->distances != NULL && k < cell->distances->len; k++) {
+            const VbNumaDistance *d = &g_array_index(cell->distances, VbNumaDistance, k);
+
+            g_string_append_printf(s, " to%u=%u", d->id, d->value);
+        }
+        g_string_append_c(s, ']');
+    }
+    return g_string_free(s, s->len == 0);
+}
