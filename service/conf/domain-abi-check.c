@@ -284,8 +284,8 @@ check_domain(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
  *
  * Compares the uuid and what the guest can see: virt type, OS type, arch, machine, memory, vCPUs,
  * iothreads, features, the CPU (mode, model, features, topology) and NUMA cells, and each
- * device list (count, then per device type, bus, target, model, MAC and address). Built-in controllers (vb_device_is_implicit_controller()) are
- * ignored on both sides. Any thread.
+ * device list (count, then per device type, bus, target, model, MAC and address). Built-in
+ * controllers (vb_device_is_implicit_controller()) are ignored on both sides. Any thread.
  *
  * Returns: whether the guest ABI is the same
  */
