@@ -417,7 +417,7 @@ cell_unread(xmlNode *cnode)
 }
 
 static gboolean
-parse_cell(VbDomainCpuDef *c, xmlNode *n, GError **error)
+parse_cell(VbDomainCpuDef *c, xmlNode *n, guint index, guint ncells, GError **error)
 {
     g_autofree char *mem = vb_xml_prop(n, "memory");
     g_autofree char *unit = vb_xml_prop(n, "unit");
@@ -426,13 +426,14 @@ parse_cell(VbDomainCpuDef *c, xmlNode *n, GError **error)
 
     g_ptr_array_add(c->cells, cell);
     cell->line = xmlGetLineNo(n);
-    cell->id = c->cells->len - 1;
+    cell->id = index;
     if (!uint_attr(n, "id", FALSE, G_MAXUINT, &cell->id, error))
         return FALSE;
-    if (cell->id != c->cells->len - 1) {
+    if (cell->id >= ncells) {
         vb_set_error_line(error, VB_ERROR_INVALID_ARG, n,
-                          "NUMA cell id %u must be %u (cells are numbered from 0, in order)",
-                          cell->id, c->cells->len - 1);
+                          "NUMA cell id %u is out of range: the %u cells are numbered from 0 "
+                          "to %u, one <cell> each",
+                          cell->id, ncells, ncells - 1);
         return FALSE;
     }
     if (mem == NULL) {
@@ -452,19 +453,44 @@ parse_cell(VbDomainCpuDef *c, xmlNode *n, GError **error)
     return TRUE;
 }
 
+static gint
+cmp_cell(gconstpointer a, gconstpointer b)
+{
+    guint x = (*(VbNumaCell *const *)a)->id;
+    guint y = (*(VbNumaCell *const *)b)->id;
+
+    return x < y ? -1 : x > y;
+}
+
+/* libvirt stores cell N at index N: ids are a permutation of 0..n-1, in any order */
 static gboolean
 parse_numa(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
 {
     xmlNode *numa = child(cpu, "numa");
+    guint ncells = 0;
+    guint index = 0;
 
     if (numa == NULL)
         return TRUE;
+    for (xmlNode *n = numa->children; n != NULL; n = n->next)
+        ncells += vb_xml_is(n, "cell");
     for (xmlNode *n = numa->children; n != NULL; n = n->next) {
         if (vb_xml_is(n, "cell")) {
-            if (!parse_cell(c, n, error))
+            if (!parse_cell(c, n, index++, ncells, error))
                 return FALSE;
         } else if (n->type == XML_ELEMENT_NODE) {
             g_ptr_array_add(c->not_acted_on, g_strdup_printf("<numa><%s>", n->name));
+        }
+    }
+    g_ptr_array_sort(c->cells, cmp_cell);
+    for (guint i = 1; i < c->cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(c->cells, i);
+
+        if (cell->id == ((const VbNumaCell *)g_ptr_array_index(c->cells, i - 1))->id) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "line %d: <cell>: duplicate NUMA cell info for cell id '%u'",
+                        cell->line, cell->id);
+            return FALSE;
         }
     }
     return TRUE;
@@ -507,7 +533,7 @@ parse_cpu(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
             }
         }
         for (const char *p = c->vendor_id; p != NULL && *p != '\0'; p++) {
-            if (!g_ascii_isgraph(*p) || *p == ',') {
+            if (!g_ascii_isprint(*p)) {
                 vb_set_error_line(error, VB_ERROR_INVALID_ARG, model, "invalid vendor_id '%s'",
                                   c->vendor_id);
                 return FALSE;

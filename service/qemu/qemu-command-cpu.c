@@ -202,8 +202,11 @@ vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error)
     if (cpu->migratable != NULL &&
         (g_str_equal(mode, "host-passthrough") || g_str_equal(mode, "maximum")))
         g_string_append_printf(arg, ",migratable=%s", cpu->migratable);
-    if (cpu->vendor_id != NULL)
-        g_string_append_printf(arg, ",vendor=%s", cpu->vendor_id);
+    if (cpu->vendor_id != NULL) {
+        g_autofree char *vendor = vb_qemu_cmd_escape(cpu->vendor_id);
+
+        g_string_append_printf(arg, ",vendor=%s", vendor);
+    }
     if (!append_features(c, cpu, arg, error))
         return FALSE;
     /* check='full': the CPU must be exactly as asked, QEMU refuses to start otherwise */
