@@ -986,6 +986,36 @@ vb_domain_def_numa_memory_kib(xmlNode *root, guint64 *out_kib, GError **error)
 }
 
 /**
+ * vb_domain_def_hotplug_memory_kib:
+ * @root: the <domain> element
+ *
+ * Returns: the sum of the <target><size> of the <devices><memory> devices (dimm, nvdimm,
+ *   virtio-mem, ...), which libvirt counts into <memory> on top of the NUMA cells; sizes
+ *   that do not parse count 0 (the devices are refused at start)
+ */
+guint64
+vb_domain_def_hotplug_memory_kib(xmlNode *root)
+{
+    xmlNode *devices = child(root, "devices");
+    guint64 sum = 0;
+
+    for (xmlNode *n = devices != NULL ? devices->children : NULL; n != NULL; n = n->next) {
+        xmlNode *size = vb_xml_is(n, "memory") ? child(child(n, "target"), "size") : NULL;
+        g_autofree char *text = NULL;
+        g_autofree char *unit = NULL;
+        guint64 kib = 0;
+
+        if (size == NULL)
+            continue;
+        text = vb_xml_text(size);
+        unit = vb_xml_prop(size, "unit");
+        if (vb_domain_memory_parse_kib(text, unit, &kib, NULL) && sum + kib >= sum)
+            sum += kib;
+    }
+    return sum;
+}
+
+/**
  * vb_domain_resources_cpu_abi:
  * @r: resources
  *

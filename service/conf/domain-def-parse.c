@@ -101,9 +101,10 @@ parse_memory(VbDomainDef *def, xmlNode *root, GError **error)
     if (mem != NULL && !parse_memory_elem(mem, &p->memory_extra, &def->max_memory_kib, error))
         return FALSE;
     /* libvirt: NUMA cells give the initial memory (virDomainDefPostParseMemory), whatever
-     * <memory> says or when it is left out; <currentMemory> above it is lowered to it */
+     * <memory> says or when it is left out, and <memory> is that plus the memory devices;
+     * <currentMemory> above it is lowered to it */
     if (numa_kib > 0)
-        def->max_memory_kib = numa_kib;
+        def->max_memory_kib = numa_kib + vb_domain_def_hotplug_memory_kib(root);
     def->current_memory_kib = def->max_memory_kib;
     if (cur != NULL) {
         if (!parse_memory_elem(cur, &p->current_memory_extra, &def->current_memory_kib, error))

@@ -284,6 +284,7 @@ VbDomainResources *vb_domain_resources_new(void);
 void vb_domain_resources_free(VbDomainResources *r);
 gboolean vb_domain_def_parse_resources(VbDomainDef *def, xmlNode *root, GError **error);
 gboolean vb_domain_def_numa_memory_kib(xmlNode *root, guint64 *out_kib, GError **error);
+guint64 vb_domain_def_hotplug_memory_kib(xmlNode *root);
 char *vb_domain_resources_cpu_abi(const VbDomainResources *r);
 char *vb_domain_resources_numa_abi(const VbDomainResources *r);
 
