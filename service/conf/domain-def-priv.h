@@ -13,6 +13,7 @@
 #include <libxml/tree.h>
 
 #include "domain-def.h"
+#include "domain-def-cpu.h"
 
 /* an element kept verbatim, serialized at indentation level 0 */
 typedef struct {
@@ -199,6 +200,10 @@ struct _VbDomainDefPrivate {
     VbExtra devices_extra; /* attributes of <devices> only */
     char *emulator;
     GPtrArray *devices; /* VbDeviceDef*, input order */
+
+    /* CPU, memory, NUMA, iothreads, tuning (issue 10, part cpu): read views of kept
+     * elements, see domain-def-cpu.h */
+    VbDomainResources *resources;
 };
 
 /* enum tables (NULL terminated) */
@@ -273,6 +278,15 @@ xmlDoc *vb_raw_elem_parse(const VbRawElem *raw);
 char *vb_raw_elem_get_attr(const VbRawElem *raw, const char *name);
 gboolean vb_domain_def_is_q35(const VbDomainDef *def);
 gboolean vb_domain_def_q35_has_builtin_fdc(const VbDomainDef *def);
+
+/* domain-def-cpu.c */
+VbDomainResources *vb_domain_resources_new(void);
+void vb_domain_resources_free(VbDomainResources *r);
+gboolean vb_domain_def_parse_resources(VbDomainDef *def, xmlNode *root, GError **error);
+gboolean vb_domain_def_numa_memory_kib(xmlNode *root, guint64 *out_kib, GError **error);
+guint64 vb_domain_def_hotplug_memory_kib(xmlNode *root);
+char *vb_domain_resources_cpu_abi(const VbDomainResources *r);
+char *vb_domain_resources_numa_abi(const VbDomainResources *r);
 
 /* domain-def-addresses.c */
 gboolean vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev);

@@ -44,6 +44,11 @@ void vb_domain_def_warn_unknown(const VbDomainDef *def);
 /* domain-process.c */
 void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
 void vb_domain_log_append(VbDomainList *list, const char *name, const char *text);
+
+/* domain-affinity.c */
+gboolean vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon,
+                                 pid_t pid, GArray **out_vcpus, GArray **out_iothreads,
+                                 GError **error);
 void vb_domain_process_detach(VbDomainObj *dom);
 gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
                                     const char *monitor_path, GError **error);

@@ -94,6 +94,8 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_free(dom->runtime_dir);
     g_free(dom->monitor_path);
     g_free(dom->pidfile);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_free(dom->autodestroy_owner);
     g_free(dom->job.method);
     g_free(dom->job.owner);

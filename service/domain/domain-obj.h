@@ -112,6 +112,12 @@ typedef struct {
     guint64 run;       /* the run it belongs to: stale events are dropped */
 } VbDomainEvent;
 
+/* A thread of a run: a vCPU (id = its index) or an iothread (id = its iothread id). */
+typedef struct {
+    guint id;
+    int tid;
+} VbThreadId;
+
 /*
  * The runtime domain. Fields marked "under lock" are read and written with
  * @lock held; the lock is never held across disk I/O, QEMU or bus calls.
@@ -162,6 +168,10 @@ struct _VbDomainObj {
     /* event queue, under lock */
     GQueue events;          /* VbDomainEvent* */
     gboolean events_running;
+
+    /* threads of the run (issue 10, part cpu), under lock; NULL when inactive */
+    GArray *vcpu_tids;      /* VbThreadId */
+    GArray *iothread_tids;  /* VbThreadId */
 };
 
 /* What the bus shows of a domain, copied under the lock. */

@@ -220,6 +220,7 @@ typedef struct {
     guint taint;
     int display_port;
     GPtrArray *ignored; /* what the definition holds that is not acted on */
+    VbDomainDef *def;   /* the definition QEMU runs (a copy: read without the lock) */
 } StartState;
 
 static void
@@ -236,6 +237,7 @@ start_state_clear(StartState *st)
     g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&st->ctx, run_ctx_unref);
     g_clear_pointer(&st->ignored, g_ptr_array_unref);
+    g_clear_pointer(&st->def, vb_domain_def_free);
 }
 
 /* Undoes a failed start: nothing is left behind (process, socket, files). */
@@ -263,6 +265,8 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
     g_clear_pointer(&dom->autodestroy_owner, g_free);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
     dom->id = -1;
     dom->run = 0; /* events of the failed run are stale */
     dom->starting = FALSE;
@@ -293,6 +297,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     g_autofree char *binary = NULL;
     const char *emulator;
     VbQemuCommandParams params = { 0 };
+    g_autoptr(GPtrArray) hugetlbfs = vb_hugetlbfs_find();
 
     g_mutex_lock(&dom->lock);
     def = vb_domain_def_copy(dom->def);
@@ -332,6 +337,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.runtime_dir = st->runtime_dir;
     params.vnc_port = -1;
     params.incoming = incoming;
+    params.hugetlbfs = hugetlbfs;
     if (vb_domain_def_needs_autoport(def)) {
         st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
                                                    list->config->vnc_port_max, error);
@@ -341,6 +347,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     }
     *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
                                            error);
+    st->def = g_steal_pointer(&def);
     return *out_argv != NULL;
 }
 
@@ -486,7 +493,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
               GError **error)
 {
     const VbQemuMonitorCallbacks cbs = { on_monitor_event, on_monitor_eof };
-    g_autoptr(JsonNode) cpus = NULL;
+    g_autoptr(GArray) vcpus = NULL;
+    g_autoptr(GArray) iothreads = NULL;
 
     st->mon = vb_qemu_monitor_open(st->monitor_path, vb_qemu_process_get_pid(st->proc),
                                    MONITOR_TIMEOUT_MS, &cbs, run_ctx_ref(st->ctx), error);
@@ -499,22 +507,15 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     dom->mon_ctx = st->ctx; /* the reference the monitor callbacks use */
     g_mutex_unlock(&dom->lock);
 
-    cpus = vb_qemu_monitor_command(st->mon, "query-cpus-fast", NULL, MONITOR_TIMEOUT_MS, error);
-    if (cpus == NULL)
+    if (!vb_domain_threads_setup(st->def, st->name, st->mon, vb_qemu_process_get_pid(st->proc),
+                                 &vcpus, &iothreads, error))
         return FALSE;
-    if (JSON_NODE_HOLDS_ARRAY(cpus)) {
-        JsonArray *arr = json_node_get_array(cpus);
-        g_autoptr(GString) tids = g_string_new(NULL);
-
-        for (guint i = 0; i < json_array_get_length(arr); i++) {
-            JsonObject *cpu = json_array_get_object_element(arr, i);
-
-            if (cpu != NULL && json_object_has_member(cpu, "thread-id"))
-                g_string_append_printf(tids, "%s%" G_GINT64_FORMAT, i ? "," : "",
-                                       json_object_get_int_member(cpu, "thread-id"));
-        }
-        VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, st->name, "vCPU threads: %s", tids->str);
-    }
+    g_mutex_lock(&dom->lock);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
+    dom->vcpu_tids = g_steal_pointer(&vcpus);
+    dom->iothread_tids = g_steal_pointer(&iothreads);
+    g_mutex_unlock(&dom->lock);
     if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
@@ -687,6 +688,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     monitor_path = g_steal_pointer(&dom->monitor_path);
     pidfile = g_steal_pointer(&dom->pidfile);
     name = g_strdup(dom->def->name);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_mutex_unlock(&dom->lock);
 
     if (mon != NULL)

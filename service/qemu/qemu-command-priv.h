@@ -78,6 +78,12 @@ gboolean vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
                                GError **error);
 void vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev);
 
+/* qemu-command-cpu.c */
+gboolean vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_cpu_memory(VbQemuCmd *c, GError **error);
+void vb_qemu_cmd_machine_memory_opts(VbQemuCmd *c, GString *opts);
+void vb_qemu_cmd_machine_memory_backend(VbQemuCmd *c, GString *opts);
+
 /* qemu-command-disk.c */
 gboolean vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error);

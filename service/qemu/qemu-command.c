@@ -397,57 +397,13 @@ build_machine(VbQemuCmd *c, GError **error)
     if (!machine_extra_opts(c, opts, error))
         return FALSE;
     g_string_append(opts, ",dump-guest-core=off");
+    vb_qemu_cmd_machine_memory_opts(c, opts);
     if (p->has_features)
         g_string_append(opts, p->acpi ? ",acpi=on" : ",acpi=off");
+    vb_qemu_cmd_machine_memory_backend(c, opts);
     vb_qemu_cmd_addf(c, "-machine", "%s", opts->str);
     vb_qemu_cmd_addf(c, "-accel", "%s", accel);
     return TRUE;
-}
-
-static gboolean
-build_cpu(VbQemuCmd *c, GError **error)
-{
-    const struct _VbDomainDefPrivate *p = c->def->priv;
-    const char *mode = p->cpu_mode;
-    gboolean kvm = c->def->virt_type == VB_DOMAIN_VIRT_KVM;
-
-    if (!p->cpu.present || mode == NULL)
-        return TRUE; /* QEMU's default CPU model (qemu64) */
-    if (strcmp(mode, "maximum") == 0) {
-        vb_qemu_cmd_addf(c, "-cpu", "max");
-    } else if ((strcmp(mode, "host-passthrough") == 0 || strcmp(mode, "host-model") == 0) &&
-               kvm) {
-        vb_qemu_cmd_addf(c, "-cpu", "host");
-    } else {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "<cpu mode='%s'> is not supported%s", mode,
-                    kvm ? "" : " without KVM; use mode='maximum' or leave <cpu> out");
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static void
-build_cpu_memory(VbQemuCmd *c)
-{
-    const VbDomainDef *def = c->def;
-    const struct _VbDomainDefPrivate *p = def->priv;
-
-    vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
-    if (def->vcpus_current != def->vcpus_max)
-        vb_qemu_cmd_addf(c, "-smp", "%u,maxcpus=%u,sockets=%u,cores=1,threads=1",
-                         def->vcpus_current, def->vcpus_max, def->vcpus_max);
-    else
-        vb_qemu_cmd_addf(c, "-smp", "%u,sockets=%u,cores=1,threads=1", def->vcpus_max,
-                         def->vcpus_max);
-    for (guint i = 0; i < p->iothreads; i++) {
-        GString *j = vb_json_new();
-        g_autofree char *id = g_strdup_printf("iothread%u", i + 1);
-
-        vb_json_str(j, "qom-type", "iothread");
-        vb_json_str(j, "id", id);
-        vb_qemu_cmd_add_json(c, "-object", j);
-    }
 }
 
 static gboolean
@@ -637,9 +593,9 @@ build_head(VbQemuCmd *c, GError **error)
     vb_qemu_cmd_add(c, c->caps->binary);
     vb_qemu_cmd_addf(c, "-name", "guest=%s,debug-threads=on", name);
     vb_qemu_cmd_add(c, "-S");
-    if (!build_machine(c, error) || !build_cpu(c, error))
+    if (!build_machine(c, error) || !vb_qemu_cmd_build_cpu(c, error) ||
+        !vb_qemu_cmd_build_cpu_memory(c, error))
         return FALSE;
-    build_cpu_memory(c);
     vb_qemu_cmd_addf(c, "-uuid", "%s", uuid);
     vb_qemu_cmd_add(c, "-no-user-config");
     vb_qemu_cmd_add(c, "-nodefaults");

@@ -8,6 +8,16 @@
 
 G_BEGIN_DECLS
 
+/* A hugetlbfs mount of the host (from /proc/mounts): where huge pages of one size live. */
+typedef struct {
+    char *path;
+    guint64 size_kib;
+    gboolean is_default; /* the kernel's default huge page size */
+} VbHugetlbfs;
+
+void vb_hugetlbfs_free(VbHugetlbfs *m);
+GPtrArray *vb_hugetlbfs_find(void);
+
 /* What the command line needs beyond the definition: the runtime paths. */
 typedef struct {
     int id;                   /* the domain's runtime id */
@@ -16,6 +26,7 @@ typedef struct {
     const char *runtime_dir;  /* the domain's private runtime directory */
     int vnc_port;             /* allocated display port for autoport VNC, or -1 */
     gboolean incoming;        /* "-incoming defer": the state comes by migrate-incoming */
+    const GPtrArray *hugetlbfs; /* VbHugetlbfs*, the host's mounts; nullable (none) */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */
