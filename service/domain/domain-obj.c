@@ -94,6 +94,7 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_free(dom->runtime_dir);
     g_free(dom->monitor_path);
     g_free(dom->pidfile);
+    g_clear_pointer(&dom->helpers, g_ptr_array_unref);
     g_free(dom->autodestroy_owner);
     g_free(dom->job.method);
     g_free(dom->job.owner);

@@ -346,6 +346,9 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         const VbRawElem *raw = g_ptr_array_index(feats, i);
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
+        if (strcmp(raw->name, "smm") == 0 && !strstr(raw->xml, "<tseg")) {
+            continue; /* written by build_machine from c->smm */
+        }
         if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
             vmport = TRUE;
@@ -396,9 +399,12 @@ build_machine(VbQemuCmd *c, GError **error)
     g_string_printf(opts, "%s,usb=off", m->name);
     if (!machine_extra_opts(c, opts, error))
         return FALSE;
+    if (c->smm >= 0)
+        g_string_append(opts, c->smm ? ",smm=on" : ",smm=off");
     g_string_append(opts, ",dump-guest-core=off");
     if (p->has_features)
         g_string_append(opts, p->acpi ? ",acpi=on" : ",acpi=off");
+    vb_qemu_cmd_machine_helper_opts(c, opts);
     vb_qemu_cmd_addf(c, "-machine", "%s", opts->str);
     vb_qemu_cmd_addf(c, "-accel", "%s", accel);
     return TRUE;
@@ -434,6 +440,7 @@ build_cpu_memory(VbQemuCmd *c)
     const struct _VbDomainDefPrivate *p = def->priv;
 
     vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
+    vb_qemu_cmd_build_memory_backing(c);
     if (def->vcpus_current != def->vcpus_max)
         vb_qemu_cmd_addf(c, "-smp", "%u,maxcpus=%u,sockets=%u,cores=1,threads=1",
                          def->vcpus_current, def->vcpus_max, def->vcpus_max);
@@ -553,7 +560,7 @@ build_boot(VbQemuCmd *c, GError **error)
     /* -bios, -kernel, -initrd and -append take their value whole (QEMU 7.2 stores each as
      * one machine property): nothing to escape, and doubling a comma would name another
      * file */
-    if (p->loader_path != NULL) {
+    if (p->loader_path != NULL && g_strcmp0(p->loader_type, "pflash") != 0) {
         if (p->loader_type != NULL && strcmp(p->loader_type, "rom") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "<loader type='%s'> is not supported", p->loader_type);
@@ -637,8 +644,10 @@ build_head(VbQemuCmd *c, GError **error)
     vb_qemu_cmd_add(c, c->caps->binary);
     vb_qemu_cmd_addf(c, "-name", "guest=%s,debug-threads=on", name);
     vb_qemu_cmd_add(c, "-S");
-    if (!build_machine(c, error) || !build_cpu(c, error))
+    if (!vb_qemu_cmd_build_pflash(c, error) || !build_machine(c, error) ||
+        !build_cpu(c, error))
         return FALSE;
+    vb_qemu_cmd_build_pflash_global(c);
     build_cpu_memory(c);
     vb_qemu_cmd_addf(c, "-uuid", "%s", uuid);
     vb_qemu_cmd_add(c, "-no-user-config");
@@ -670,11 +679,13 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
         .consumed = consumed,
         .ignored = ignored,
         .check_only = check_only,
+        .smm = -1,
     };
 
     if (!build_head(&c, error) || !vb_qemu_cmd_build_controllers(&c, error) ||
-        !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_nets(&c, error) ||
-        !vb_qemu_cmd_build_chardevs(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
+        !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_filesystems(&c, error) ||
+        !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_chardevs(&c, error) ||
+        !vb_qemu_cmd_build_tpms(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
         !vb_qemu_cmd_build_graphics(&c, error) || !vb_qemu_cmd_build_video(&c, error) ||
         !vb_qemu_cmd_build_misc(&c, error))
         return NULL;
