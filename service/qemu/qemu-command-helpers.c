@@ -166,7 +166,7 @@ pflash_checks(VbQemuCmd *c, const VbDomainFirmware *fw, GError **error)
 gboolean
 vb_qemu_cmd_build_pflash(VbQemuCmd *c, GError **error)
 {
-    g_auto(VbDomainFirmware) fw;
+    g_auto(VbDomainFirmware) fw = { 0 };
     gboolean ok = TRUE;
 
     vb_domain_def_get_firmware(c->def, &fw);

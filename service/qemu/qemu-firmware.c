@@ -228,7 +228,7 @@ VbDomainDef *
 vb_qemu_firmware_fill(const VbDomainDef *def, const VbQemuCaps *caps, const char *nvram_path,
                       GError **error)
 {
-    g_auto(VbDomainFirmware) fw;
+    g_auto(VbDomainFirmware) fw = { 0 };
     g_autoptr(GPtrArray) descs = NULL;
     const VbQemuMachine *m = vb_qemu_caps_find_machine(caps, vb_domain_def_get_machine(def));
     const char *machine = m != NULL ? m->name : vb_domain_def_get_machine(def);
@@ -310,7 +310,7 @@ vb_qemu_firmware_fill(const VbDomainDef *def, const VbQemuCaps *caps, const char
 VbDomainDef *
 vb_qemu_firmware_default_nvram(const VbDomainDef *def, const char *nvram_path, GError **error)
 {
-    g_auto(VbDomainFirmware) fw;
+    g_auto(VbDomainFirmware) fw = { 0 };
 
     vb_domain_def_get_firmware(def, &fw);
     if (g_strcmp0(fw.loader_type, "pflash") != 0 || !fw.loader_readonly ||
@@ -336,7 +336,7 @@ gboolean
 vb_qemu_firmware_prepare_nvram(const VbDomainDef *def, gboolean reset, gboolean *out_created,
                                GError **error)
 {
-    g_auto(VbDomainFirmware) fw;
+    g_auto(VbDomainFirmware) fw = { 0 };
     g_autofree char *data = NULL;
     g_autofree char *dir = NULL;
     gsize len = 0;
