@@ -462,25 +462,24 @@ vb_qemu_helpers_plan(const VbDomainDef *def, const VbQemuHelperParams *params, G
  * @pid: a process
  * @runtime_dir: a domain's runtime directory
  *
- * Returns: whether @pid is a helper (swtpm, virtiofsd) of the run that used @runtime_dir:
- *   its command line names a socket in that directory and it is not a QEMU.
+ * Returns: whether @pid is a helper (swtpm, virtiofsd, or a wrapper given as <binary
+ *   path=>) of the run that used @runtime_dir: an argument of its command line gives it a
+ *   socket in that directory the way we start helpers ("--socket-path=DIR/...",
+ *   "type=unixio,path=DIR/..."), which QEMU's arguments never do.
  */
 gboolean
 vb_qemu_helper_is_ours(pid_t pid, const char *runtime_dir)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
     g_autofree char *cmdline = NULL;
-    g_autofree char *prefix = g_strconcat(runtime_dir, "/", NULL);
-    g_autofree char *base = NULL;
+    g_autofree char *vfs = g_strconcat("--socket-path=", runtime_dir, "/", NULL);
+    g_autofree char *tpm = g_strconcat("type=unixio,path=", runtime_dir, "/", NULL);
     gsize len = 0;
 
     if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0)
         return FALSE;
-    base = g_path_get_basename(cmdline);
-    if (!g_str_equal(base, "swtpm") && !g_str_has_prefix(base, "virtiofsd"))
-        return FALSE;
     for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
-        if (strstr(cmdline + off, prefix) != NULL)
+        if (g_str_has_prefix(cmdline + off, vfs) || g_str_has_prefix(cmdline + off, tpm))
             return TRUE;
     }
     return FALSE;

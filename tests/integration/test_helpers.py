@@ -240,6 +240,57 @@ class HelperLifetimeTest(HelpersTestCase):
         self.assertFalse(os.path.exists(uuid_dir))
 
 
+SLOW_VIRTIOFSD = """#!/bin/bash
+touch "{marker}"
+sleep 4
+exec -a /usr/lib/qemu/virtiofsd /usr/lib/qemu/virtiofsd "$@"
+"""
+
+
+class KillDuringStartTest(HelpersTestCase):
+    def test_service_killed_while_helper_starts_leaves_nothing(self):
+        wrapper = os.path.join(self.tmp, "slow-virtiofsd")
+        marker = os.path.join(self.tmp, "helper-spawned")
+        with open(wrapper, "w") as f:
+            f.write(SLOW_VIRTIOFSD.format(marker=marker))
+        os.chmod(wrapper, 0o755)
+        xml = HELPERS_XML.format(name="vm1", uuid=U1, extra="", share=self.share)
+        path = self.define("vm1", xml=xml.replace("<binary xattr='off'>",
+                                                  f"<binary path='{wrapper}' xattr='off'>"))
+        result = {}
+
+        def run():
+            conn = connect(self.bus.address)
+            try:
+                self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=conn, timeout=90000)
+            except DBusCallError as e:
+                result["error"] = e
+            finally:
+                conn.close_sync(None)
+
+        import threading
+        t = threading.Thread(target=run)
+        t.start()
+        eventually(lambda: os.path.exists(marker), timeout=30, what="virtiofsd to be spawned")
+        spawned = set(helpers_under(self.tmp)) | {
+            int(p) for p in os.listdir("/proc") if p.isdigit() and
+            wrapper.encode() in open(f"/proc/{p}/cmdline", "rb").read()}
+        self.assertTrue(spawned)
+        self.service.kill()
+        self.service.stop(check=False)
+        t.join(60)
+        self.service.start()
+        self.conn.close_sync(None)
+        self.conn = connect(self.bus.address)
+        self.assertEqual(self.state(path), ("shutoff", "failed"))
+        time.sleep(5)  # the wrapper would have run virtiofsd by now
+        self.assertEqual(self.helpers(), {})
+        for pid in spawned:
+            self.assertFalse(pid_alive(pid))
+        self.assertEqual(vbtest.qemus_under(self.tmp), {})
+        self.assertIn("killed the helper", self.service.read_log())
+
+
 class FirmwareTest(vbtest.VirtbusTestCase):
     def nvram_files(self):
         return [os.path.join(d, f) for d, _, fs in os.walk(self.root) for f in fs
