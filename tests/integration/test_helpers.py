@@ -86,6 +86,19 @@ def helpers_under(path):
     return found
 
 
+def pids_running(path):
+    """Pids whose command line names @path."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if pid.isdigit() and path.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
 class HelpersTestCase(vbtest.VirtbusTestCase):
     def setUp(self):
         super().setUp()
@@ -240,6 +253,72 @@ class HelperLifetimeTest(HelpersTestCase):
         self.assertFalse(os.path.exists(uuid_dir))
 
 
+GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
+
+
+class GuestTest(HelpersTestCase):
+    """The tiny guest mounts the virtiofs share (tests/guest). No TPM here: with a TPM,
+    QEMU 7.2's PVH direct kernel boot puts the initrd over SeaBIOS's ACPI tables (the TPM
+    log makes them larger), so the guest would lose ACPI (no power button, no TPM)."""
+
+    def guest_xml(self, fs_extra=""):
+        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
+            cmdline = f.read().strip()
+        self.serial = os.path.join(self.tmp, "serial.log")
+        return f"""<domain type='qemu'>
+  <name>guest</name>
+  <uuid>{U1}</uuid>
+  <memory unit='MiB'>192</memory>
+  <memoryBacking>
+    <source type='memfd'/>
+    <access mode='shared'/>
+  </memoryBacking>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>{GUEST_DIR}/vmlinux</kernel>
+    <initrd>{GUEST_DIR}/initrd.img</initrd>
+    <cmdline>{cmdline} tgmount=virtiofs:share</cmdline>
+  </os>
+  <devices>
+    <filesystem type='mount' accessmode='passthrough'>
+      <driver type='virtiofs' queue='1024'/>
+      <source dir='{self.share}'/>
+      <target dir='share'/>
+    </filesystem>
+    <serial type='file'>
+      <source path='{self.serial}'/>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>
+"""
+
+    def serial_text(self):
+        try:
+            with open(self.serial, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def test_guest_mounts_share_then_acpi_shutdown(self):
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
+        path = self.define("guest", xml=self.guest_xml())
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        pids = set(self.helpers())
+        self.assertEqual(set(self.helpers().values()), {"virtiofsd"})
+        eventually(lambda: "TINYGUEST: READY" in self.serial_text(), timeout=90,
+                   what="the guest")
+        text = self.serial_text()
+        self.assertIn("TINYGUEST: virtiofs mounted tag=share file=hello from the host", text)
+        self.domain(path, "Shutdown", "u", (0,))
+        eventually(lambda: self.state(path) == ("shutoff", "shutdown"), timeout=60,
+                   what="the guest to power off")
+        self.assertIn("TINYGUEST: poweroff", self.serial_text())
+        self.assert_helpers_gone(pids)
+
+
 SLOW_VIRTIOFSD = """#!/bin/bash
 touch "{marker}"
 sleep 4
@@ -272,9 +351,7 @@ class KillDuringStartTest(HelpersTestCase):
         t = threading.Thread(target=run)
         t.start()
         eventually(lambda: os.path.exists(marker), timeout=30, what="virtiofsd to be spawned")
-        spawned = set(helpers_under(self.tmp)) | {
-            int(p) for p in os.listdir("/proc") if p.isdigit() and
-            wrapper.encode() in open(f"/proc/{p}/cmdline", "rb").read()}
+        spawned = set(helpers_under(self.tmp)) | set(pids_running(wrapper))
         self.assertTrue(spawned)
         self.service.kill()
         self.service.stop(check=False)
