@@ -8,7 +8,10 @@ PKGS="
   libpolkit-gobject-1-dev polkitd libsystemd-dev
   dbus dbus-daemon python3 python3-dbus python3-gi
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
+  swtpm swtpm-tools ovmf
 "
+# virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where
+# the archive has it, else the C one qemu-system-common ships (/usr/lib/qemu/virtiofsd).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
