@@ -109,7 +109,8 @@ descriptor_load(const char *path)
     JsonObject *root, *mapping, *exe, *tmpl;
     JsonArray *features, *targets;
 
-    if (!json_parser_load_from_file(parser, path, NULL) ||
+    /* an empty file (how an admin hides a packaged descriptor) has no root */
+    if (!json_parser_load_from_file(parser, path, NULL) || json_parser_get_root(parser) == NULL ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
         return NULL;
     root = json_node_get_object(json_parser_get_root(parser));
