@@ -208,7 +208,8 @@ start(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT,
+    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT |
+                                       VB_START_RESET_NVRAM,
                      "Start", error) ||
         !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
         return NULL;

@@ -80,6 +80,7 @@ typedef enum {
     VB_START_PAUSED = 1 << 0,
     VB_START_AUTODESTROY = 1 << 1,
     VB_START_FORCE_BOOT = 1 << 3, /* discard a managed save image */
+    VB_START_RESET_NVRAM = 1 << 5, /* make the NVRAM file again from its template */
 } VbStartFlags;
 
 /* Save/Restore flags (libvirt's values; COMPRESS is ours, from the top) */

@@ -467,7 +467,8 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     {
         gboolean created = FALSE;
 
-        if (!vb_qemu_firmware_prepare_nvram(st->def, FALSE, &created, error))
+        if (!vb_qemu_firmware_prepare_nvram(st->def, (flags & VB_START_RESET_NVRAM) != 0,
+                                            &created, error))
             return FALSE;
         if (created)
             log_line(st->log_fd, "NVRAM file made from its template");

@@ -398,6 +398,11 @@ class FirmwareTest(vbtest.VirtbusTestCase):
         self.domain(path, "Destroy", "u", (0,))
         with open(files[0], "rb") as f:
             self.assertTrue(f.read().endswith(b"virtbus-marker!!"))
+        # RESET_NVRAM (32) makes it again from the template
+        self.domain(path, "Start", "u", (32,), timeout=90000)
+        self.domain(path, "Destroy", "u", (0,))
+        with open(files[0], "rb") as f, open(OVMF_VARS, "rb") as t:
+            self.assertEqual(f.read(), t.read())
         # undefine must say what to do with it
         e = self.assertDBusError("OperationInvalid", self.domain, path, "Undefine", "u", (0,))
         self.assertIn("NVRAM", e.message)
