@@ -261,7 +261,7 @@ class GuestTest(HelpersTestCase):
     QEMU 7.2's PVH direct kernel boot puts the initrd over SeaBIOS's ACPI tables (the TPM
     log makes them larger), so the guest would lose ACPI (no power button, no TPM)."""
 
-    def guest_xml(self, fs_extra=""):
+    def guest_xml(self, fs="virtiofs"):
         with open(os.path.join(GUEST_DIR, "cmdline")) as f:
             cmdline = f.read().strip()
         self.serial = os.path.join(self.tmp, "serial.log")
@@ -278,11 +278,11 @@ class GuestTest(HelpersTestCase):
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>{GUEST_DIR}/vmlinux</kernel>
     <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline} tgmount=virtiofs:share</cmdline>
+    <cmdline>{cmdline} tgmount={fs}:share</cmdline>
   </os>
   <devices>
     <filesystem type='mount' accessmode='passthrough'>
-      <driver type='virtiofs' queue='1024'/>
+      <driver type='{"virtiofs' queue='1024" if fs == "virtiofs" else "path"}'/>
       <source dir='{self.share}'/>
       <target dir='share'/>
     </filesystem>
@@ -317,6 +317,20 @@ class GuestTest(HelpersTestCase):
                    what="the guest to power off")
         self.assertIn("TINYGUEST: poweroff", self.serial_text())
         self.assert_helpers_gone(pids)
+
+    def test_guest_mounts_9p_share(self):
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
+        path = self.define("guest", xml=self.guest_xml("9p"))
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        self.assertEqual(self.helpers(), {}, "9p runs in QEMU itself")
+        eventually(lambda: "TINYGUEST: READY" in self.serial_text(), timeout=90,
+                   what="the guest")
+        self.assertIn("TINYGUEST: 9p mounted tag=share file=hello from the host",
+                      self.serial_text())
+        self.domain(path, "Shutdown", "u", (0,))
+        eventually(lambda: self.state(path) == ("shutoff", "shutdown"), timeout=60,
+                   what="the guest to power off")
 
 
 SLOW_VIRTIOFSD = """#!/bin/bash
