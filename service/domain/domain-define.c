@@ -231,18 +231,9 @@ undefine_check_firmware(VbDomainList *list, VbDomainObj *dom, guint flags, char 
         return FALSE;
     }
     vb_domain_def_get_firmware(def, &fw);
-    if (fw.nvram_path != NULL && !fw.nvram_other &&
-        g_file_test(fw.nvram_path, G_FILE_TEST_EXISTS)) {
-        if (!(flags & (VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM))) {
-            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                        "cannot undefine domain '%s' with NVRAM file '%s'; undefine with flag "
-                        "NVRAM (4) to remove it or KEEP_NVRAM (8) to keep it", def->name,
-                        fw.nvram_path);
-            return FALSE;
-        }
-        if (flags & VB_UNDEFINE_NVRAM)
-            *out_nvram = g_strdup(fw.nvram_path);
-    }
+    /* whether the file exists is asked by the caller, without the lock */
+    if (fw.nvram_path != NULL && !fw.nvram_other)
+        *out_nvram = g_strdup(fw.nvram_path);
     vb_uuid_format(def->uuid, uuid);
     if (!(flags & VB_UNDEFINE_KEEP_TPM) && dom->id < 0 && !dom->starting)
         *out_tpm_dir = vb_qemu_tpm_state_root(list->paths->swtpm_dir, uuid);
@@ -292,6 +283,17 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
         return FALSE;
     }
     g_mutex_unlock(&dom->lock);
+
+    if (nvram != NULL && !g_file_test(nvram, G_FILE_TEST_EXISTS))
+        g_clear_pointer(&nvram, g_free);
+    if (nvram != NULL && !(flags & (VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM))) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot undefine domain '%s' with NVRAM file '%s'; undefine with flag "
+                    "NVRAM (4) to remove it or KEEP_NVRAM (8) to keep it", name, nvram);
+        return FALSE;
+    }
+    if (!(flags & VB_UNDEFINE_NVRAM))
+        g_clear_pointer(&nvram, g_free);
 
     if (flags & VB_UNDEFINE_MANAGED_SAVE) {
         g_autofree char *image = vb_domain_managed_save_path(list, name);
