@@ -11,6 +11,8 @@ PKGS="
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
 "
+# virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where
+# the archive has it, else the C one qemu-system-common ships (/usr/lib/qemu/virtiofsd).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

@@ -168,9 +168,9 @@ undefine(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if ((flags & ~VB_UNDEFINE_MANAGED_SAVE) != 0) {
+    if ((flags & ~VB_UNDEFINE_ALL_FLAGS) != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("Undefine: unsupported flags 0x%x"),
-                    flags & ~VB_UNDEFINE_MANAGED_SAVE);
+                    flags & ~VB_UNDEFINE_ALL_FLAGS);
         return NULL;
     }
     if (!vb_domain_undefine(call->service->domains, call->dom, flags, error))
@@ -208,7 +208,8 @@ start(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT,
+    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT |
+                                       VB_START_RESET_NVRAM,
                      "Start", error) ||
         !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
         return NULL;

@@ -143,6 +143,9 @@ check_device(const VbDeviceDef *s, const VbDeviceDef *d, guint n, GError **error
     case VB_DEV_PANIC:
         ok = check_str(what, "model", s->model, d->model, error);
         break;
+    case VB_DEV_FILESYSTEM:
+        ok = check_str(what, "type", s->type, d->type, error);
+        break;
     case VB_DEV_UNKNOWN:
         ok = check_str(what, "element", s->raw->name, d->raw->name, error);
         break;
@@ -175,7 +178,7 @@ check_devices(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
     static const char *const plural[] = {
         "disks", "controllers", "interfaces", "serial devices", "consoles", "channels",
         "input devices", NULL, "video devices", "watchdogs", "memory balloons", "rng devices",
-        "panic devices", "other devices"
+        "panic devices", "filesystems", "other devices"
     };
     G_STATIC_ASSERT(G_N_ELEMENTS(plural) == VB_DEV_LAST);
 

@@ -361,6 +361,9 @@ vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev)
         return g_strcmp0(dev->bus, "virtio") == 0;
     case VB_DEV_PANIC:
         return g_strcmp0(dev->model, "pvpanic") == 0;
+    case VB_DEV_FILESYSTEM:
+        /* virtio-9p-pci and vhost-user-fs-pci; other types do not start */
+        return dev->type == NULL || strcmp(dev->type, "mount") == 0;
     default:
         return FALSE;
     }

@@ -70,6 +70,7 @@ typedef enum {
     VB_DEV_MEMBALLOON,
     VB_DEV_RNG,
     VB_DEV_PANIC,
+    VB_DEV_FILESYSTEM, /* type= modelled, children kept (issue 10, part helpers) */
     VB_DEV_UNKNOWN, /* kept verbatim in ->raw */
     VB_DEV_LAST
 } VbDeviceKind;
@@ -305,5 +306,6 @@ extern const char *const vb_chardev_ranks[];
 extern const char *const vb_generic_dev_ranks[];
 extern const char *const vb_video_ranks[];
 extern const char *const vb_rng_ranks[];
+extern const char *const vb_filesystem_ranks[];
 
 #define VB_RANK(table, name) vb_rank_lookup(table, name)

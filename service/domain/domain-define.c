@@ -7,6 +7,7 @@
 
 #include "domain-list.h"
 #include "domain-list-priv.h"
+#include "qemu-helpers.h"
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -97,6 +98,29 @@ vb_domain_parse_config(const char *xml, GError **error)
     return def;
 }
 
+/*
+ * libvirt's post-parse default (issue 10, part helpers): a read-only pflash loader without
+ * an NVRAM path gets STATE_ROOT/nvram/NAME_VARS.fd, written to the config.
+ */
+static gboolean
+fill_nvram_path(VbDomainList *list, VbDomainDef **def, GError **error)
+{
+    g_autofree char *base = g_strconcat((*def)->name, "_VARS.fd", NULL);
+    g_autofree char *path = g_build_filename(list->paths->nvram_dir, base, NULL);
+    g_autoptr(GError) local = NULL;
+    VbDomainDef *filled = vb_qemu_firmware_default_nvram(*def, path, &local);
+
+    if (filled == NULL && local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (filled != NULL) {
+        vb_domain_def_free(*def);
+        *def = filled;
+    }
+    return TRUE;
+}
+
 /**
  * vb_domain_define:
  * @def: (transfer full): a parsed persistent definition
@@ -114,6 +138,8 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
     gboolean ok;
 
     vb_uuid_format(def->uuid, uuid);
+    if (!fill_nvram_path(list, &def, error))
+        return NULL;
 
     define_locker = g_mutex_locker_new(&list->define_lock);
     g_mutex_lock(&list->lock);
@@ -160,6 +186,60 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
     return dom;
 }
 
+/* rm -r of a directory the service owns (the TPM state); failures are logged */
+static void
+remove_tree(const char *path)
+{
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    const char *e;
+
+    while (d != NULL && (e = g_dir_read_name(d)) != NULL) {
+        g_autofree char *p = g_build_filename(path, e, NULL);
+
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+            remove_tree(p);
+        else if (g_unlink(p) < 0)
+            g_warning("cannot remove '%s': %s", p, g_strerror(errno));
+    }
+    if (g_rmdir(path) < 0 && errno != ENOENT)
+        g_warning("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
+/*
+ * libvirt's rules for the firmware files at undefine (issue 10, part helpers): an existing
+ * NVRAM file needs NVRAM (remove it) or KEEP_NVRAM; the emulated TPM's state is removed
+ * unless KEEP_TPM (only for an inactive domain: a running one keeps it). Under dom->lock.
+ */
+static gboolean
+undefine_check_firmware(VbDomainList *list, VbDomainObj *dom, guint flags, char **out_nvram,
+                        char **out_tpm_dir, GError **error)
+{
+    g_auto(VbDomainFirmware) fw = { 0 };
+    const VbDomainDef *def = dom->new_def != NULL ? dom->new_def : dom->def;
+    char uuid[37];
+
+    if ((flags & VB_UNDEFINE_NVRAM) && (flags & VB_UNDEFINE_KEEP_NVRAM)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Undefine: cannot both keep and delete the NVRAM (flags NVRAM and "
+                    "KEEP_NVRAM)");
+        return FALSE;
+    }
+    if ((flags & VB_UNDEFINE_TPM) && (flags & VB_UNDEFINE_KEEP_TPM)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Undefine: cannot both keep and delete the TPM state (flags TPM and "
+                    "KEEP_TPM)");
+        return FALSE;
+    }
+    vb_domain_def_get_firmware(def, &fw);
+    /* whether the file exists is asked by the caller, without the lock */
+    if (fw.nvram_path != NULL && !fw.nvram_other)
+        *out_nvram = g_strdup(fw.nvram_path);
+    vb_uuid_format(def->uuid, uuid);
+    if (!(flags & VB_UNDEFINE_KEEP_TPM) && dom->id < 0 && !dom->starting)
+        *out_tpm_dir = vb_qemu_tpm_state_root(list->paths->swtpm_dir, uuid);
+    return TRUE;
+}
+
 /**
  * vb_domain_undefine:
  *
@@ -177,6 +257,8 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
     g_autofree char *name = NULL;
     g_autofree char *config = NULL;
     g_autofree char *autostart = NULL;
+    g_autofree char *nvram = NULL;
+    g_autofree char *tpm_dir = NULL;
     gboolean active;
 
     if (!vb_domain_obj_check_alive(dom, error))
@@ -189,6 +271,10 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
                     "cannot undefine transient domain '%s'", name);
         return FALSE;
     }
+    if (!undefine_check_firmware(list, dom, flags, &nvram, &tpm_dir, error)) {
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
     if (dom->has_managed_save && !(flags & VB_UNDEFINE_MANAGED_SAVE)) {
         g_mutex_unlock(&dom->lock);
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
@@ -197,6 +283,17 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
         return FALSE;
     }
     g_mutex_unlock(&dom->lock);
+
+    if (nvram != NULL && !g_file_test(nvram, G_FILE_TEST_EXISTS))
+        g_clear_pointer(&nvram, g_free);
+    if (nvram != NULL && !(flags & (VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM))) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot undefine domain '%s' with NVRAM file '%s'; undefine with flag "
+                    "NVRAM (4) to remove it or KEEP_NVRAM (8) to keep it", name, nvram);
+        return FALSE;
+    }
+    if (!(flags & VB_UNDEFINE_NVRAM))
+        g_clear_pointer(&nvram, g_free);
 
     if (flags & VB_UNDEFINE_MANAGED_SAVE) {
         g_autofree char *image = vb_domain_managed_save_path(list, name);
@@ -212,6 +309,10 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
     config = vb_paths_domain_config(list->paths, name);
     if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error))
         return FALSE;
+    if (nvram != NULL && !vb_store_remove(nvram, error))
+        return FALSE;
+    if (tpm_dir != NULL)
+        remove_tree(tpm_dir);
 
     g_mutex_lock(&list->lock);
     g_mutex_lock(&dom->lock);

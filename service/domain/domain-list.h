@@ -61,7 +61,14 @@ VbDomainObj *vb_domain_define(VbDomainList *list, VbDomainDef *def, GError **err
 /* Undefine flags (libvirt's values) */
 typedef enum {
     VB_UNDEFINE_MANAGED_SAVE = 1 << 0,
+    VB_UNDEFINE_NVRAM = 1 << 2,      /* also remove the NVRAM file */
+    VB_UNDEFINE_KEEP_NVRAM = 1 << 3, /* keep the NVRAM file */
+    VB_UNDEFINE_TPM = 1 << 5,        /* remove the emulated TPM's state (the default) */
+    VB_UNDEFINE_KEEP_TPM = 1 << 6,   /* keep the emulated TPM's state */
 } VbUndefineFlags;
+#define VB_UNDEFINE_ALL_FLAGS                                                                  \
+    (VB_UNDEFINE_MANAGED_SAVE | VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM | VB_UNDEFINE_TPM | \
+     VB_UNDEFINE_KEEP_TPM)
 
 gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **error);
 gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
@@ -73,6 +80,7 @@ typedef enum {
     VB_START_PAUSED = 1 << 0,
     VB_START_AUTODESTROY = 1 << 1,
     VB_START_FORCE_BOOT = 1 << 3, /* discard a managed save image */
+    VB_START_RESET_NVRAM = 1 << 5, /* make the NVRAM file again from its template */
 } VbStartFlags;
 
 /* Save/Restore flags (libvirt's values; COMPRESS is ours, from the top) */

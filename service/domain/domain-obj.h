@@ -165,6 +165,9 @@ struct _VbDomainObj {
     gint64 state_since;     /* monotonic µs of the last state change */
     guint64 run;            /* increases with every start; 0 never ran */
 
+    /* helper processes of the run (issue 10, part helpers), under lock */
+    GPtrArray *helpers;     /* nullable; VbDomainHelperRun* (domain-helpers.c) */
+
     /* event queue, under lock */
     GQueue events;          /* VbDomainEvent* */
     gboolean events_running;

@@ -11,6 +11,7 @@
 
 #include "domain-list-priv.h"
 #include "qemu-command.h"
+#include "qemu-helpers.h"
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -220,7 +221,9 @@ typedef struct {
     guint taint;
     int display_port;
     GPtrArray *ignored; /* what the definition holds that is not acted on */
-    VbDomainDef *def;   /* the definition QEMU runs (a copy: read without the lock) */
+    GPtrArray *helpers; /* VbQemuHelper*: swtpm, virtiofsd to start before QEMU */
+    VbDomainDef *def;   /* the definition QEMU runs (a copy, firmware resolved: read without
+                         * the lock) */
 } StartState;
 
 static void
@@ -237,6 +240,7 @@ start_state_clear(StartState *st)
     g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&st->ctx, run_ctx_unref);
     g_clear_pointer(&st->ignored, g_ptr_array_unref);
+    g_clear_pointer(&st->helpers, g_ptr_array_unref);
     g_clear_pointer(&st->def, vb_domain_def_free);
 }
 
@@ -257,6 +261,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_qemu_process_signal(st->proc, SIGKILL);
         vb_qemu_process_wait(st->proc, 10000);
     }
+    vb_domain_helpers_stop(dom);
     remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
     vb_domain_ports_release(list, st->display_port);
     g_mutex_lock(&dom->lock);
@@ -287,6 +292,44 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     } else {
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped", "failed");
     }
+}
+
+/*
+ * <os firmware='efi'> and NVRAM defaults, resolved for this run (qemu-firmware.c): the live
+ * definition shows the loader and NVRAM chosen; the persistent one keeps what the user
+ * wrote (it is set aside first, as a running domain's is).
+ */
+static gboolean
+resolve_firmware(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def, VbQemuCaps *caps,
+                 GError **error)
+{
+    g_autofree char *base = g_strconcat((*def)->name, "_VARS.fd", NULL);
+    g_autofree char *nvram = g_build_filename(list->paths->nvram_dir, base, NULL);
+    g_autoptr(VbDomainDef) filled = NULL;
+    g_autoptr(GError) local = NULL;
+
+    filled = vb_qemu_firmware_fill(*def, caps, nvram, &local);
+    if (filled == NULL && local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (filled == NULL)
+        filled = vb_qemu_firmware_default_nvram(*def, nvram, &local);
+    if (filled == NULL && local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (filled == NULL)
+        return TRUE;
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = g_steal_pointer(&dom->def);
+    vb_domain_def_free(dom->def);
+    dom->def = vb_domain_def_copy(filled);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_def_free(*def);
+    *def = g_steal_pointer(&filled);
+    return TRUE;
 }
 
 static gboolean
@@ -345,10 +388,23 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
         params.vnc_port = st->display_port;
     }
+    if (!resolve_firmware(list, dom, &def, st->caps, error))
+        return FALSE;
     *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
                                            error);
+    if (*out_argv == NULL)
+        return FALSE;
+    {
+        VbQemuHelperParams hp = { .runtime_dir = st->runtime_dir,
+                                  .swtpm_dir = list->paths->swtpm_dir,
+                                  .log_dir = list->paths->log_dir };
+
+        st->helpers = vb_qemu_helpers_plan(def, &hp, error);
+        if (st->helpers == NULL)
+            return FALSE;
+    }
     st->def = g_steal_pointer(&def);
-    return *out_argv != NULL;
+    return TRUE;
 }
 
 static gboolean
@@ -415,6 +471,19 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create '%s': %s", st->runtime_dir,
                     g_strerror(errno));
         return FALSE;
+    }
+
+    /* swtpm, virtiofsd: recorded in the status before they are waited for */
+    if (!vb_domain_helpers_start(list, dom, st->helpers, st->runtime_dir, st->log_fd, error))
+        return FALSE;
+    {
+        gboolean created = FALSE;
+
+        if (!vb_qemu_firmware_prepare_nvram(st->def, (flags & VB_START_RESET_NVRAM) != 0,
+                                            &created, error))
+            return FALSE;
+        if (created)
+            log_line(st->log_fd, "NVRAM file made from its template");
     }
 
     /* the process holds a reference on the context until its exit callback */
@@ -701,6 +770,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         if (!vb_qemu_process_kill(proc, FALSE, 2000, &kill_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "%s", kill_err->message);
     }
+    vb_domain_helpers_stop(dom);
     remove_runtime_files(runtime_dir, monitor_path, pidfile);
     vb_domain_status_remove(list, dom);
     {
@@ -904,6 +974,7 @@ vb_domain_process_detach(VbDomainObj *dom)
     run_ctx_unref(mon_ctx); /* no monitor callback runs after close */
     if (proc != NULL)
         run_ctx_unref(vb_qemu_process_detach(proc));
+    vb_domain_helpers_detach(dom);
 }
 
 /**

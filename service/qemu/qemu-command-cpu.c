@@ -364,6 +364,34 @@ needs_ram_backend(const VbQemuCmd *c)
 }
 
 /**
+ * vb_qemu_cmd_memory_is_shared:
+ *
+ * Whether all guest RAM is in shared, fd-backed memory that a vhost-user process
+ * (virtiofsd) can map: <memoryBacking> memfd or file (or huge pages) with
+ * <access mode='shared'/>, or every NUMA cell with memAccess='shared' (libvirt's rule).
+ */
+gboolean
+vb_qemu_cmd_memory_is_shared(const VbQemuCmd *c)
+{
+    const VbDomainResources *r = RES(c);
+    const VbMemoryBacking *b = &r->backing;
+    gboolean fd_backed = b->hugepages || g_strcmp0(b->source_type, "memfd") == 0 ||
+                         g_strcmp0(b->source_type, "file") == 0;
+
+    if (r->cpu.cells->len == 0)
+        return g_strcmp0(b->access_mode, "shared") == 0 &&
+               (fd_backed || b->source_type == NULL);
+    for (guint i = 0; i < r->cpu.cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(r->cpu.cells, i);
+        const char *access = cell->mem_access != NULL ? cell->mem_access : b->access_mode;
+
+        if (g_strcmp0(access, "shared") != 0 || g_strcmp0(b->source_type, "anonymous") == 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/**
  * vb_qemu_cmd_machine_memory_opts:
  * @opts: the -machine value so far
  *

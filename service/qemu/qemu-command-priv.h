@@ -21,6 +21,10 @@ typedef struct {
     GHashTable *consumed;  /* kept elements a builder acted on: VbDeviceDef* or name */
     GPtrArray *ignored;    /* char*: what is kept but not acted on, for Unsupported */
     gboolean check_only;   /* vb_qemu_command_check(): no side effects, caller's lines */
+    /* helpers and firmware (issue 10, part helpers) */
+    int pflash;            /* pflash units used: 0, 1 (code), 2 (code + NVRAM) */
+    gboolean pflash_secure;
+    int smm;               /* <smm state=>: -1, 0, 1 */
 } VbQemuCmd;
 
 /* qemu-command.c */
@@ -82,6 +86,7 @@ void vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev);
 gboolean vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_cpu_memory(VbQemuCmd *c, GError **error);
 void vb_qemu_cmd_machine_memory_opts(VbQemuCmd *c, GString *opts);
+gboolean vb_qemu_cmd_memory_is_shared(const VbQemuCmd *c);
 void vb_qemu_cmd_machine_memory_backend(VbQemuCmd *c, GString *opts);
 
 /* qemu-command-disk.c */
@@ -93,6 +98,25 @@ gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);
+
+/* qemu-helpers.c: a <tpm> as the command line and swtpm need it */
+typedef struct {
+    char *model;       /* tpm-tis (default), tpm-crb */
+    gboolean emulator; /* else passthrough */
+    char *version;     /* emulator: "2.0" or "1.2" (libvirt's default by model) */
+    char *device_path; /* passthrough: /dev/tpm0 by default */
+    char *cancel_path; /* passthrough: sysfs cancel file */
+} VbQemuTpm;
+void vb_qemu_tpm_free(VbQemuTpm *tpm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuTpm, vb_qemu_tpm_free)
+VbQemuTpm *vb_qemu_tpm_read(const VbDeviceDef *dev, const char *what, GError **error);
+
+/* qemu-command-helpers.c (issue 10, part helpers) */
+gboolean vb_qemu_cmd_build_pflash(VbQemuCmd *c, GError **error);
+void vb_qemu_cmd_machine_helper_opts(VbQemuCmd *c, GString *opts);
+void vb_qemu_cmd_build_pflash_global(VbQemuCmd *c);
+gboolean vb_qemu_cmd_build_filesystems(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_tpms(VbQemuCmd *c, GError **error);
 
 /* qemu-command-devices.c */
 gboolean vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error);

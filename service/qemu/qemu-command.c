@@ -346,6 +346,9 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         const VbRawElem *raw = g_ptr_array_index(feats, i);
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
+        if (strcmp(raw->name, "smm") == 0 && !strstr(raw->xml, "<tseg")) {
+            continue; /* written by build_machine from c->smm */
+        }
         if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
             vmport = TRUE;
@@ -396,11 +399,14 @@ build_machine(VbQemuCmd *c, GError **error)
     g_string_printf(opts, "%s,usb=off", m->name);
     if (!machine_extra_opts(c, opts, error))
         return FALSE;
+    if (c->smm >= 0)
+        g_string_append(opts, c->smm ? ",smm=on" : ",smm=off");
     g_string_append(opts, ",dump-guest-core=off");
     vb_qemu_cmd_machine_memory_opts(c, opts);
     if (p->has_features)
         g_string_append(opts, p->acpi ? ",acpi=on" : ",acpi=off");
     vb_qemu_cmd_machine_memory_backend(c, opts);
+    vb_qemu_cmd_machine_helper_opts(c, opts);
     vb_qemu_cmd_addf(c, "-machine", "%s", opts->str);
     vb_qemu_cmd_addf(c, "-accel", "%s", accel);
     return TRUE;
@@ -509,7 +515,7 @@ build_boot(VbQemuCmd *c, GError **error)
     /* -bios, -kernel, -initrd and -append take their value whole (QEMU 7.2 stores each as
      * one machine property): nothing to escape, and doubling a comma would name another
      * file */
-    if (p->loader_path != NULL) {
+    if (p->loader_path != NULL && g_strcmp0(p->loader_type, "pflash") != 0) {
         if (p->loader_type != NULL && strcmp(p->loader_type, "rom") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "<loader type='%s'> is not supported", p->loader_type);
@@ -593,8 +599,11 @@ build_head(VbQemuCmd *c, GError **error)
     vb_qemu_cmd_add(c, c->caps->binary);
     vb_qemu_cmd_addf(c, "-name", "guest=%s,debug-threads=on", name);
     vb_qemu_cmd_add(c, "-S");
-    if (!build_machine(c, error) || !vb_qemu_cmd_build_cpu(c, error) ||
-        !vb_qemu_cmd_build_cpu_memory(c, error))
+    if (!vb_qemu_cmd_build_pflash(c, error) || !build_machine(c, error) ||
+        !vb_qemu_cmd_build_cpu(c, error))
+        return FALSE;
+    vb_qemu_cmd_build_pflash_global(c);
+    if (!vb_qemu_cmd_build_cpu_memory(c, error))
         return FALSE;
     vb_qemu_cmd_addf(c, "-uuid", "%s", uuid);
     vb_qemu_cmd_add(c, "-no-user-config");
@@ -626,11 +635,13 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
         .consumed = consumed,
         .ignored = ignored,
         .check_only = check_only,
+        .smm = -1,
     };
 
     if (!build_head(&c, error) || !vb_qemu_cmd_build_controllers(&c, error) ||
-        !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_nets(&c, error) ||
-        !vb_qemu_cmd_build_chardevs(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
+        !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_filesystems(&c, error) ||
+        !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_chardevs(&c, error) ||
+        !vb_qemu_cmd_build_tpms(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
         !vb_qemu_cmd_build_graphics(&c, error) || !vb_qemu_cmd_build_video(&c, error) ||
         !vb_qemu_cmd_build_misc(&c, error))
         return NULL;

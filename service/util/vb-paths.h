@@ -24,6 +24,8 @@ typedef struct {
     char *save_dir;
     char *snapshot_dir;
     char *log_dir;      /* per-domain QEMU logs */
+    char *nvram_dir;    /* UEFI variable stores: <name>_VARS.fd (created on use) */
+    char *swtpm_dir;    /* emulated TPM state: <uuid>/tpm2/ (created on use) */
     char *config_file;  /* the service's keyfile */
 } VbPaths;
 

@@ -44,7 +44,7 @@ static const OptSpec specs[] = {
     { "-global", OPT_PLAIN, NULL, NULL },
     { "-name", OPT_OPTS, "guest", "guest debug-threads" },
     { "-machine", OPT_OPTS, "type",
-      "type usb vmport hpet dump-guest-core mem-merge acpi memory-backend" },
+      "type usb vmport hpet dump-guest-core mem-merge acpi smm memory-backend pflash0 pflash1" },
     { "-accel", OPT_OPTS, "accel", "accel" },
     /* "*": CPU properties (features =on/=off, vendor, migratable, enforce) */
     { "-cpu", OPT_OPTS, "model", "model *" },
@@ -54,6 +54,9 @@ static const OptSpec specs[] = {
     /* "+": the key may repeat (one cpus= per range) */
     { "-numa", OPT_OPTS, "type", "type nodeid cpus+ memdev src dst val" },
     { "-chardev", OPT_OPTS, "backend", "backend id path server wait append name" },
+    { "-tpmdev", OPT_OPTS, "type", "type id chardev path cancel-path" },
+    { "-fsdev", OPT_OPTS, "fsdriver",
+      "fsdriver id path security_model writeout readonly fmode dmode multidevs" },
     { "-mon", OPT_OPTS, NULL, "chardev id mode" },
     { "-rtc", OPT_OPTS, NULL, "base driftfix" },
     { "-boot", OPT_OPTS, "order", "strict" },

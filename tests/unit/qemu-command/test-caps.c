@@ -21,6 +21,8 @@ static const char *const devices[] = {
     "virtio-gpu-pci", "qxl-vga", "qxl", "bochs-display", "cirrus-vga", "ramfb", "i6300esb",
     "ib700", "virtio-balloon-pci", "virtio-balloon-pci-transitional", "virtio-rng-pci",
     "pvpanic", "pvpanic-pci",
+    /* issue 10, part helpers */
+    "tpm-tis", "tpm-crb", "virtio-9p-pci", "vhost-user-fs-pci",
     /* deliberately absent: vmxnet3 (tests the "QEMU lacks a device" error) */
     NULL
 };
