@@ -36,6 +36,8 @@ directive a line ('#' starts a comment); paths are the golden's own, mapped like
     dir PATH                    create a directory (e.g. a virtiofs share)
     share SOCKET DIR            the directory virtiofsd serves on SOCKET (default: empty dir)
     file PATH TEXT...           write TEXT into PATH
+    stderr REGEX                QEMU may print lines matching REGEX (e.g. the warnings of a
+                                CPU with check='none'); anything else on stderr still fails
 
 Files that cannot start here are listed in tests/qemu/xml2argv/not-started.txt with the
 error QEMU gives and why; a listed file that starts fails the test (the list stays true), and
@@ -213,6 +215,7 @@ class Plan:
         self.parents = set()      # golden paths whose parent directory must exist
         self.fifos = set()
         self.texts = {}
+        self.stderr_ok = []       # re.Pattern: lines QEMU may print
         self.listeners = []       # ('unix', golden path) | ('tcp', host, port)
         self.swtpm = []           # golden socket paths
         self.virtiofsd = {}       # golden socket path -> golden shared dir or None
@@ -251,9 +254,13 @@ def is_path(v):
     return isinstance(v, str) and v.startswith("/") and not v.startswith("//")
 
 
+# JSON keys whose values look like paths but are names (a 9p/virtiofs tag)
+NOT_PATHS = {"mount_tag", "tag", "serial", "id"}
+
+
 def map_json(plan, v):
     if isinstance(v, dict):
-        return {k: map_json(plan, x) for k, x in v.items()}
+        return {k: x if k in NOT_PATHS else map_json(plan, x) for k, x in v.items()}
     if isinstance(v, list):
         return [map_json(plan, x) for x in v]
     if is_path(v):
@@ -300,6 +307,8 @@ def read_sidecar(plan, path):
                 plan.virtiofsd[args[0]] = args[1]
             elif what == "file" and len(args) >= 1:
                 plan.texts[args[0]] = " ".join(args[1:]) + "\n"
+            elif what == "stderr" and len(args) >= 1:
+                plan.stderr_ok.append(re.compile(line.split(None, 1)[1].strip()))
             else:
                 raise Fail(f"{where}: cannot read directive '{line.strip()}'")
 
@@ -594,6 +603,7 @@ class Runner:
         self.ns = None
         self.qemu = None
         self.stderr_path = os.path.join(self.root, "qemu.stderr")
+        self.stderr_ok = []
 
     def note(self, msg):
         self.log.append(msg)
@@ -884,7 +894,8 @@ class Runner:
                 lines = f.read().splitlines()
         except OSError:
             return ""
-        return "\n".join(x for x in lines if not PTY_NOTE.match(x)).strip()
+        return "\n".join(x for x in lines if not PTY_NOTE.match(x) and
+                         not any(p.search(x) for p in self.stderr_ok)).strip()
 
     def cleanup(self):
         for p in [self.qemu] + [p for _, p in reversed(self.procs)] + [self.ns]:
@@ -923,6 +934,7 @@ def start_one(directory, name):
     helpers = []
     try:
         plan = make_plan(name, r.root, lines, directory)
+        r.stderr_ok = plan.stderr_ok
         helpers = (["listener"] * len(plan.listeners) +
                    ["swtpm"] * len(plan.swtpm) + ["virtiofsd"] * len(plan.virtiofsd) +
                    ["qemu-nbd"] * len(plan.nbd) + ["http"] * len(plan.http) +
@@ -948,9 +960,18 @@ def start_one(directory, name):
         r.cleanup()
 
 
+def free_hugepages():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("HugePages_Free:"):
+                return int(line.split()[1])
+    return 0
+
+
 def read_not_started():
     """{name: (expected error text, reason)} from not-started.txt; an entry whose condition
-    is false (no-kvm: where /dev/kvm exists) is not in force."""
+    is false (no-kvm: where /dev/kvm exists; no-hugepages: where huge pages are reserved)
+    is not in force."""
     entries = {}
     with open(NOT_STARTED) as f:
         for n, line in enumerate(f, 1):
@@ -964,6 +985,9 @@ def read_not_started():
                 name, cond = name.split(None, 1)
             if cond == "[no-kvm]":
                 if os.access("/dev/kvm", os.R_OK | os.W_OK):
+                    continue
+            elif cond == "[no-hugepages]":
+                if free_hugepages() > 0:
                     continue
             elif cond is not None:
                 raise SystemExit(f"{NOT_STARTED}:{n}: unknown condition {cond}")
