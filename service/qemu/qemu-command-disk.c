@@ -101,6 +101,30 @@ controller_is_builtin(const VbQemuCmd *c, const VbDeviceDef *dev)
     return FALSE;
 }
 
+/*
+ * A floppy's boot order goes on the floppy controller (isa-fdc's bootindexA/B for units
+ * 0/1), as libvirt does: QEMU 7.2's floppy device has no bootindex.
+ */
+static void
+floppy_bootindexes(const VbQemuCmd *c, int *out_a, int *out_b)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    *out_a = *out_b = 0;
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        int order;
+
+        if (dev->kind != VB_DEV_DISK || g_strcmp0(dev->bus, "fdc") != 0)
+            continue;
+        order = GPOINTER_TO_INT(g_hash_table_lookup(c->bootindex, dev));
+        if (dev->addr.unit != 0)
+            *out_b = order;
+        else
+            *out_a = order;
+    }
+}
+
 static gboolean
 build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
@@ -136,8 +160,15 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
         vb_json_str(j, "driver", "ich9-ahci");
         id = g_strdup_printf("sata%u", dev->index);
     } else if (strcmp(type, "fdc") == 0 && dev->index == 0) {
+        int a, b;
+
+        floppy_bootindexes(c, &a, &b);
         vb_json_str(j, "driver", "isa-fdc");
         vb_json_str(j, "id", "fdc0");
+        if (a > 0)
+            vb_json_int(j, "bootindexA", a);
+        if (b > 0)
+            vb_json_int(j, "bootindexB", b);
         return TRUE; /* an ISA device: no PCI address */
     } else {
         return vb_qemu_cmd_unsupported(c, error, dev, "%s controller index %u is not supported"
@@ -469,7 +500,8 @@ build_disk(VbQemuCmd *c, const VbDeviceDef *dev, int node, GError **error)
     if (dev->source_path != NULL)
         vb_json_str(j, "drive", format);
     vb_json_str(j, "id", id);
-    vb_qemu_cmd_bootindex(c, j, dev);
+    if (g_strcmp0(dev->bus, "fdc") != 0)
+        vb_qemu_cmd_bootindex(c, j, dev);
     if (cache != NULL && cache_mode(cache, &direct, &no_flush, &wce))
         vb_json_str(j, "write-cache", wce ? "on" : "off");
     if (dev->source_path != NULL)
@@ -486,6 +518,7 @@ gboolean
 vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
+    gboolean explicit_fdc = FALSE;
     int nodes = 0;
 
     for (guint i = 0; i < devs->len; i++) {
@@ -493,6 +526,19 @@ vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error)
 
         if (dev->kind == VB_DEV_DISK && dev->source_path != NULL)
             nodes++;
+        if (dev->kind == VB_DEV_CONTROLLER && g_strcmp0(dev->type, "fdc") == 0 &&
+            !controller_is_builtin(c, dev))
+            explicit_fdc = TRUE;
+    }
+    if (!explicit_fdc) {
+        int a, b;
+
+        /* the machine's own floppy controller (i440fx): -global, as libvirt */
+        floppy_bootindexes(c, &a, &b);
+        if (a > 0)
+            vb_qemu_cmd_addf(c, "-global", "isa-fdc.bootindexA=%d", a);
+        if (b > 0)
+            vb_qemu_cmd_addf(c, "-global", "isa-fdc.bootindexB=%d", b);
     }
     for (guint i = 0; i < devs->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
