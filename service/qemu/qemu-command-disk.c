@@ -46,7 +46,7 @@ static gboolean
 build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     const char *model = dev->model != NULL ? dev->model : "";
-    g_autofree char *id = g_strdup_printf("pci.%u", dev->index);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
 
     if (strcmp(model, "pcie-root-port") == 0 && c->q35) {
         int port = (int)(dev->addr.slot << 3 | dev->addr.function);
@@ -144,10 +144,10 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
             vb_json_int(j, "p2", dev->ports);
             vb_json_int(j, "p3", dev->ports);
         }
-        id = dev->index == 0 ? g_strdup("usb") : g_strdup_printf("usb%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "virtio-serial") == 0) {
         vb_json_str(j, "driver", "virtio-serial-pci");
-        id = g_strdup_printf("virtio-serial%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "scsi") == 0) {
         const char *model = dev->model != NULL ? dev->model : "lsilogic";
 
@@ -155,16 +155,17 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
             return vb_qemu_cmd_unsupported(c, error, dev, "SCSI model '%s' is not supported",
                                            model);
         vb_json_str(j, "driver", strcmp(model, "lsilogic") == 0 ? "lsi53c895a" : "virtio-scsi-pci");
-        id = g_strdup_printf("scsi%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "sata") == 0) {
         vb_json_str(j, "driver", "ich9-ahci");
-        id = g_strdup_printf("sata%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "fdc") == 0 && dev->index == 0) {
         int a, b;
 
         floppy_bootindexes(c, &a, &b);
         vb_json_str(j, "driver", "isa-fdc");
-        vb_json_str(j, "id", "fdc0");
+        id = vb_domain_def_device_alias(c->def, dev);
+        vb_json_str(j, "id", id);
         if (a > 0)
             vb_json_int(j, "bootindexA", a);
         if (b > 0)
@@ -376,6 +377,7 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
     const VbDeviceDef *ctl = find_controller(c, "scsi", a->controller);
     g_autofree char *bus = g_strdup_printf("scsi%u.0", a->controller);
     g_autofree char *devid = NULL;
+    g_autofree char *alias = NULL;
 
     if (ctl == NULL)
         return vb_qemu_cmd_unsupported(c, error, dev, "no scsi controller with index %u",
@@ -392,8 +394,8 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
                                            a->bus, a->target, a->unit);
         vb_json_int(j, "scsi-id", a->unit);
     }
-    devid = g_strdup_printf("drive-scsi%u-%u-%u-%u", a->controller, a->bus, a->target,
-                            a->unit);
+    alias = vb_domain_def_device_alias(c->def, dev);
+    devid = g_strconcat("drive-", alias, NULL);
     vb_json_str(j, "device_id", devid);
     return TRUE;
 }
@@ -494,6 +496,14 @@ build_disk(VbQemuCmd *c, const VbDeviceDef *dev, int node, GError **error)
     if (!disk_device_props(c, dev, j, &id, error)) {
         g_string_free(j, TRUE);
         return FALSE;
+    }
+    /* one name for the QEMU id and the live <alias> */
+    g_free(id);
+    id = vb_domain_def_device_alias(c->def, dev);
+    if (id == NULL) {
+        g_string_free(j, TRUE);
+        return vb_qemu_cmd_unsupported(c, error, dev, "target dev '%s' is not a disk name "
+                                       "such as 'vda'", dev->target_dev);
     }
     if (dev->shareable)
         vb_json_bool(j, "share-rw", TRUE);
