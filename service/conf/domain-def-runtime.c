@@ -655,3 +655,58 @@ vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, const char *p
     }
     return found;
 }
+
+/**
+ * vb_domain_def_set_os_defaults:
+ * @def: a definition being defined
+ * @arch: (nullable): the architecture to write back when <type arch=> is missing
+ * @machine: (nullable): the machine type to write back (a missing one, or the versioned
+ *   name of an alias such as 'pc')
+ *
+ * Writes define-time defaults into <os><type>, as libvirt's post-parse does. Any thread,
+ * @def not shared.
+ */
+void
+vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine)
+{
+    if (arch != NULL && def->priv->os_arch == NULL)
+        def->priv->os_arch = g_strdup(arch);
+    if (machine != NULL && g_strcmp0(def->priv->os_machine, machine) != 0) {
+        g_free(def->priv->os_machine);
+        def->priv->os_machine = g_strdup(machine);
+    }
+}
+
+/**
+ * vb_domain_def_drop_line:
+ * @def: a definition parsed from a caller's document
+ * @line: a line of that document
+ *
+ * Removes the device (or kept top-level element) that starts at @line, so that a define-time
+ * check can go on past the first thing it refuses and list every one. Any thread, @def not
+ * shared.
+ *
+ * Returns: whether something was removed
+ */
+gboolean
+vb_domain_def_drop_line(VbDomainDef *def, int line)
+{
+    GPtrArray *devs = def->priv->devices;
+    GPtrArray *top = def->priv->root_extra.children;
+
+    if (line <= 0)
+        return FALSE;
+    for (guint i = 0; i < devs->len; i++) {
+        if (((VbDeviceDef *)g_ptr_array_index(devs, i))->line == line) {
+            g_ptr_array_remove_index(devs, i);
+            return TRUE;
+        }
+    }
+    for (guint i = 0; top != NULL && i < top->len; i++) {
+        if (((VbRawElem *)g_ptr_array_index(top, i))->line == line) {
+            g_ptr_array_remove_index(top, i);
+            return TRUE;
+        }
+    }
+    return FALSE;
+}

@@ -110,6 +110,8 @@ void vb_domain_def_set_autoport(VbDomainDef *def, int port);
 void vb_domain_def_set_live(VbDomainDef *def, int id);
 void vb_domain_def_clear_runtime(VbDomainDef *def);
 gboolean vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, const char *path);
+void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine);
+gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
 
 G_END_DECLS

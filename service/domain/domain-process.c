@@ -812,13 +812,17 @@ VbDomainObj *
 vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const char *owner,
                      GError **error)
 {
-    g_autoptr(VbDomainDef) def = vb_domain_parse_config(xml, error);
+    g_auto(GStrv) unsupported = NULL;
+    g_autoptr(VbDomainDef) def = vb_domain_parse_define(list, xml, &unsupported, error);
     g_autoptr(VbDomainObj) dom = NULL;
     g_autofree char *path = NULL;
     g_autofree char *name = NULL;
     char uuid[37];
 
     if (def == NULL)
+        return NULL;
+    if ((flags & VB_START_VALIDATE) &&
+        !vb_domain_unsupported_check((const char *const *)unsupported, def->name, error))
         return NULL;
     vb_uuid_format(def->uuid, uuid);
     name = g_strdup(def->name);
@@ -836,6 +840,7 @@ vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const cha
         return NULL;
     }
     dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+    dom->unsupported = g_steal_pointer(&unsupported);
     vb_domain_list_insert(list, dom, name);
     g_mutex_unlock(&list->lock);
     g_mutex_unlock(&list->define_lock);

@@ -10,7 +10,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
-from vbtest import (DOMAIN_IFACE, VirtbusTestCase, eventually)  # noqa: E402
+from vbtest import (DOMAIN_IFACE, CtlTestCase, SignalRecorder,  # noqa: E402
+                    eventually)
 
 INACTIVE = 2
 
@@ -50,7 +51,7 @@ RUNTIME_ONLY = [r" id='\d+'", r"/dev/pts/", r" tty=", r"<alias name='(?!ua-)",
                 r"port='59\d\d'"]
 
 
-class LiveXmlTest(VirtbusTestCase):
+class LiveXmlTest(CtlTestCase):
     def start_and_wait(self, path):
         self.domain(path, "Start", "u", (0,), timeout=60000)
         eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "State") == "running",
@@ -155,6 +156,115 @@ class LiveXmlTest(VirtbusTestCase):
         self.assertIn("<alias name='fdc0-0-0'/>", live)
         self.assertIn("<boot order='1'/>", live)
         self.domain(path, "Destroy", "u", (0,))
+
+    def test_arch_and_machine_defaults(self):
+        """<type>hvm</type> alone used to fail at Start with architecture '(null)'."""
+        cases = [
+            ("noarch", "<type>hvm</type>", "", "x86_64", "pc-i440fx-7.2"),
+            ("q35alias", "<type machine='q35'>hvm</type>", "", "x86_64", "pc-q35-7.2"),
+            ("emul", "<type>hvm</type>",
+             "<emulator>/usr/bin/qemu-system-x86_64</emulator>", "x86_64", "pc-i440fx-7.2"),
+            ("i386", "<type arch='i686'>hvm</type>",
+             "<emulator>/usr/bin/qemu-system-i386</emulator>", "i686", "pc-i440fx-7.2"),
+        ]
+        for name, os_type, emulator, arch, machine in cases:
+            xml = (f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>"
+                   f"<os>{os_type}</os><devices>{emulator}</devices></domain>")
+            path = self.manager("DefineXML", "su", (xml, 0), timeout=60000)
+            want = f"<type arch='{arch}' machine='{machine}'>hvm</type>"
+            self.assertIn(want, self.domain(path, "GetXMLDesc", "u", (INACTIVE,)))
+            self.assertIn(want, self.config_file(name))
+        path = self.manager("LookupByName", "s", ("noarch",))
+        self.start_and_wait(path)
+        self.assertIn("<type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>",
+                      self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.domain(path, "Destroy", "u", (0,))
+        # CreateXML takes the same defaults
+        path = self.manager("CreateXML", "su", (
+            "<domain type='qemu'><name>created</name><memory unit='MiB'>64</memory>"
+            "<os><type>hvm</type></os></domain>", 0), timeout=60000)
+        self.assertIn("machine='pc-i440fx-7.2'", self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.domain(path, "Destroy", "u", (0,))
+        # an architecture nothing is installed for: a named error, nothing defined
+        err = self.assertDBusError(
+            "NotSupported", self.manager, "DefineXML", "su",
+            ("<domain type='qemu'><name>sparc</name><memory unit='MiB'>64</memory>"
+             "<os><type arch='sparc64'>hvm</type></os></domain>", 0))
+        self.assertIn("no QEMU binary is installed for architecture 'sparc64'", err.message)
+        self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("sparc",))
+
+    UNSUPPORTED_XML = """<domain type='qemu'>
+  <name>unsup</name>
+  <uuid>5c0e4a53-8b8f-4f0a-9f52-1d4c1d1a0003</uuid>
+  <memory unit='MiB'>64</memory>
+  <memtune>
+    <hard_limit unit='MiB'>512</hard_limit>
+  </memtune>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <tpm model='tpm-crb'>
+      <backend type='emulator' version='2.0'/>
+    </tpm>
+  </devices>
+</domain>
+"""
+
+    def test_unsupported_property_and_validate(self):
+        """Kept-only settings reach the caller: Unsupported, VALIDATE, virtbusctl."""
+        xml = self.UNSUPPORTED_XML
+        # VALIDATE refuses, naming every element by the caller's line
+        err = self.assertDBusError("NotSupported", self.manager, "DefineXML", "su", (xml, 1))
+        self.assertIn("<memtune> at line 5: not acted on", err.message)
+        self.assertIn("<tpm> at line 13", err.message)
+        self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("unsup",))
+        err = self.assertDBusError("NotSupported", self.manager, "CreateXML", "su", (xml, 16))
+        self.assertIn("<memtune> at line 5", err.message)
+        self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("unsup",))
+
+        # without it: defined, and listed
+        path = self.manager("DefineXML", "su", (xml, 0))
+        unsupported = self.get_prop(path, DOMAIN_IFACE, "Unsupported")
+        self.assertEqual(len(unsupported), 2, unsupported)
+        self.assertEqual(unsupported[0], "<memtune> at line 5: not acted on")
+        self.assertTrue(unsupported[1].startswith("<tpm> at line 13: "), unsupported)
+        self.assertTrue(unsupported[1].endswith("(the domain will not start)"), unsupported)
+
+        # virtbusctl prints them after define, and info shows them
+        f = os.path.join(self.tmp, "unsup.xml")
+        with open(f, "w") as fh:
+            fh.write(xml)
+        out = self.ctl("define", f).stdout
+        self.assertIn("  <memtune> at line 5: not acted on", out)
+        out = self.ctl("info", "unsup").stdout
+        self.assertRegex(out, r"Unsupported: +<memtune> at line 5: not acted on\n  <tpm> at line 13")
+        p = self.ctl("define", "--validate", f, check=False)
+        self.assertFails(p, 1, "<memtune> at line 5")
+
+        # a service restart keeps the caller's lines
+        self.assertEqual(self.service.stop(), 0)
+        self.service.start()
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Unsupported"), unsupported)
+        # the start refuses the TPM naming it by its path in the stored config, not a line
+        err = self.assertDBusError("NotSupported", self.domain, path, "Start", "u", (0,),
+                                   timeout=60000)
+        self.assertIn("devices/tpm[1]", err.message)
+        self.assertNotIn("line", err.message)
+
+        # a new define that acts on everything empties it, with PropertiesChanged
+        rec = SignalRecorder(self.conn, "org.freedesktop.DBus.Properties",
+                             "PropertiesChanged", path)
+        clean = re.sub(r"<memtune>.*?</memtune>\s*", "", xml, flags=re.S)
+        clean = re.sub(r"<tpm .*?</tpm>\s*", "", clean, flags=re.S)
+        self.manager("DefineXML", "su", (clean, 1))
+        rec.wait_for(lambda s: s[3][0] == DOMAIN_IFACE and "Unsupported" in s[3][1] and
+                     s[3][1]["Unsupported"] == [], what="Unsupported emptied")
+        rec.close()
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Unsupported"), [])
+        self.assertFalse(os.path.exists(os.path.join(self.root, "etc/virtbus/qemu",
+                                                     "unsup.unsupported")))
 
 
 if __name__ == "__main__":
