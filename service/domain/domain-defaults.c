@@ -81,6 +81,23 @@ apply_os_defaults(VbDomainList *list, VbDomainDef *def, GError **error)
     return g_steal_pointer(&caps);
 }
 
+/**
+ * vb_domain_apply_os_defaults:
+ *
+ * The architecture and machine defaults of vb_domain_parse_define() for a definition a
+ * caller gives to be compared with another (Restore's and Save's XML): 'q35' there is the
+ * same machine as the image's 'pc-q35-7.2'. Without the binary nothing changes. Workers only.
+ */
+void
+vb_domain_apply_os_defaults(VbDomainList *list, VbDomainDef *def)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbQemuCaps) caps = apply_os_defaults(list, def, &error);
+
+    if (caps == NULL)
+        g_debug("no QEMU capabilities for the defaults: %s", error->message);
+}
+
 /* "<tpm> at line 40: ..." from a check's error: what stops a start, said as such */
 static char *
 error_entry(const GError *err)

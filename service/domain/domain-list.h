@@ -72,6 +72,7 @@ gboolean vb_domain_unsupported_check(const char *const *unsupported, const char 
 gboolean vb_domain_unsupported_save(VbDomainList *list, const char *name,
                                     const char *const *unsupported, GError **error);
 GStrv vb_domain_unsupported_load(VbDomainList *list, const char *name);
+void vb_domain_apply_os_defaults(VbDomainList *list, VbDomainDef *def);
 VbDomainObj *vb_domain_define_full(VbDomainList *list, const char *xml, guint flags,
                                    GError **error);
 /* Undefine flags (libvirt's values) */
