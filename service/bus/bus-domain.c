@@ -52,6 +52,7 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
         vb_dbus_domain_set_job(iface, job);
     }
     vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
+    vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
     vb_domain_snapshot_clear(&s);
 }
 

@@ -568,5 +568,8 @@ vb_domain_def_parse_string(const char *xml, guint parse_flags, GError **error)
     def = vb_domain_def_new();
     ok = parse_root(def, root, parse_flags, error);
     xmlFreeDoc(doc);
+    /* a persistent config holds no runtime-only value (libvirt's PARSE_INACTIVE) */
+    if (ok && (parse_flags & VB_DOMAIN_DEF_PARSE_INACTIVE))
+        vb_domain_def_clear_runtime(def);
     return ok ? g_steal_pointer(&def) : NULL;
 }

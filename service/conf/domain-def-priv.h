@@ -293,6 +293,9 @@ char *vb_domain_resources_numa_abi(const VbDomainResources *r);
 gboolean vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev);
 const VbDeviceDef *vb_domain_def_primary_video(const VbDomainDef *def);
 
+/* domain-def-runtime.c (issue 10, part live): the device's QEMU id and live <alias> */
+char *vb_domain_def_device_alias(const VbDomainDef *def, const VbDeviceDef *dev);
+
 /* libvirt's order of children (domain-def-parse.c), NULL terminated */
 extern const char *const vb_top_ranks[];
 extern const char *const vb_os_ranks[];

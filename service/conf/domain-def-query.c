@@ -216,55 +216,6 @@ vb_domain_def_set_autoport(VbDomainDef *def, int port)
     }
 }
 
-/* Sets (or replaces) an attribute kept in @extra. */
-static void
-extra_set_attr(VbExtra *extra, const char *name, const char *value)
-{
-    if (extra->attrs == NULL)
-        extra->attrs = g_ptr_array_new_with_free_func(g_free);
-    for (guint i = 0; i + 1 < extra->attrs->len; i += 2) {
-        if (g_str_equal(g_ptr_array_index(extra->attrs, i), name)) {
-            g_free(extra->attrs->pdata[i + 1]);
-            extra->attrs->pdata[i + 1] = g_strdup(value);
-            return;
-        }
-    }
-    g_ptr_array_add(extra->attrs, g_strdup(name));
-    g_ptr_array_add(extra->attrs, g_strdup(value));
-}
-
-/**
- * vb_domain_def_set_serial_pty:
- * @n: the serial port's index among the <serial> devices (charserialN)
- * @path: the pty QEMU allocated
- *
- * Records in a live definition the pty of a serial port (and of the
- * console on it), as <source path=>.
- */
-void
-vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path)
-{
-    GPtrArray *devs = def->priv->devices;
-    guint seen = 0;
-
-    for (guint i = 0; i < devs->len; i++) {
-        VbDeviceDef *dev = g_ptr_array_index(devs, i);
-        gboolean match = FALSE;
-
-        if (dev->kind == VB_DEV_SERIAL)
-            match = seen++ == n;
-        else if (dev->kind == VB_DEV_CONSOLE)
-            match = (dev->target_type == NULL || g_str_equal(dev->target_type, "serial")) &&
-                    (guint)MAX(dev->target_port, 0) == n;
-        if (!match || g_strcmp0(dev->type, "pty") != 0)
-            continue;
-        g_free(dev->source_path);
-        dev->source_path = g_strdup(path);
-        dev->source.present = TRUE;
-        extra_set_attr(&dev->source.extra, "path", path);
-    }
-}
-
 /**
  * vb_domain_def_get_graphics_passwords:
  *

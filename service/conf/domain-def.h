@@ -105,7 +105,13 @@ gboolean vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_
 /* Runtime facts recorded in a live definition (domain-def-query.c). */
 gboolean vb_domain_def_needs_autoport(const VbDomainDef *def);
 void vb_domain_def_set_autoport(VbDomainDef *def, int port);
-void vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path);
+
+/* Runtime-only values of a live definition (domain-def-runtime.c) */
+void vb_domain_def_set_live(VbDomainDef *def, int id);
+void vb_domain_def_clear_runtime(VbDomainDef *def);
+gboolean vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, const char *path);
+void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine);
+gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
 
 /* The firmware of a domain (domain-def-firmware.c; issue 10, part helpers). */

@@ -67,11 +67,36 @@ write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
 VbDomainObj *
 vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error)
 {
-    VbDomainDef *def = vb_domain_parse_config(xml, error);
+    return vb_domain_define_full(list, xml, 0, error);
+}
+
+static VbDomainObj *define_def(VbDomainList *list, VbDomainDef *def_in,
+                               const char *const *unsupported, GError **error);
+
+/**
+ * vb_domain_define_full:
+ * @xml: domain XML from a caller
+ * @flags: VbDefineFlags: VALIDATE refuses a definition that holds settings a start would
+ *   not act on (NotSupported naming each by its line)
+ *
+ * DefineXML: parses with the host's defaults (vb_domain_parse_define()), then defines.
+ * Without VALIDATE, what is not acted on is kept in Domain.Unsupported (and next to the
+ * config). Blocking: worker threads only.
+ */
+VbDomainObj *
+vb_domain_define_full(VbDomainList *list, const char *xml, guint flags, GError **error)
+{
+    g_auto(GStrv) unsupported = NULL;
+    VbDomainDef *def = vb_domain_parse_define(list, xml, &unsupported, error);
 
     if (def == NULL)
         return NULL;
-    return vb_domain_define(list, def, error);
+    if ((flags & VB_DEFINE_VALIDATE) &&
+        !vb_domain_unsupported_check((const char *const *)unsupported, def->name, error)) {
+        vb_domain_def_free(def);
+        return NULL;
+    }
+    return define_def(list, def, (const char *const *)unsupported, error);
 }
 
 /**
@@ -130,7 +155,15 @@ fill_nvram_path(VbDomainList *list, VbDomainDef **def, GError **error)
 VbDomainObj *
 vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
 {
+    return define_def(list, def_in, NULL, error);
+}
+
+static VbDomainObj *
+define_def(VbDomainList *list, VbDomainDef *def_in, const char *const *unsupported,
+           GError **error)
+{
     g_autoptr(VbDomainDef) def = def_in;
+    g_autoptr(GError) unsupported_err = NULL;
     g_autoptr(GMutexLocker) define_locker = NULL;
     VbDomainObj *existing = NULL;
     VbDomainObj *dom;
@@ -151,6 +184,9 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
         g_clear_pointer(&existing, vb_domain_obj_unref);
         return NULL;
     }
+    /* the config is what counts: a lost list is only a warning */
+    if (!vb_domain_unsupported_save(list, def->name, unsupported, &unsupported_err))
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, uuid, "%s", unsupported_err->message);
     vb_domain_def_warn_unknown(def);
 
     if (existing != NULL) {
@@ -165,6 +201,8 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
             dom->def = g_steal_pointer(&def);
         }
         dom->persistent = TRUE;
+        g_strfreev(dom->unsupported);
+        dom->unsupported = g_strdupv((char **)unsupported);
         g_mutex_unlock(&dom->lock);
         VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, uuid, "definition updated");
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "defined", "updated");
@@ -177,6 +215,7 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
 
         dom = vb_domain_obj_new(g_steal_pointer(&def), path);
         dom->persistent = TRUE;
+        dom->unsupported = g_strdupv((char **)unsupported);
         g_mutex_lock(&list->lock);
         vb_domain_list_insert(list, dom, name);
         g_mutex_unlock(&list->lock);
@@ -307,7 +346,8 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
 
     autostart = vb_paths_domain_autostart(list->paths, name);
     config = vb_paths_domain_config(list->paths, name);
-    if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error))
+    if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error) ||
+        !vb_domain_unsupported_save(list, name, NULL, error))
         return FALSE;
     if (nvram != NULL && !vb_store_remove(nvram, error))
         return FALSE;

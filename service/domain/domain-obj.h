@@ -175,6 +175,9 @@ struct _VbDomainObj {
     /* threads of the run (issue 10, part cpu), under lock; NULL when inactive */
     GArray *vcpu_tids;      /* VbThreadId */
     GArray *iothread_tids;  /* VbThreadId */
+    /* issue 10, part live */
+    GStrv unsupported;      /* under lock: what the last define holds that a start would
+                               not act on ("<elem> at line N: why"); never NULL */
 };
 
 /* What the bus shows of a domain, copied under the lock. */
@@ -194,6 +197,7 @@ typedef struct {
     char *job_method;        /* "" when idle */
     guint job_id;            /* the running async job's record id, 0 when none */
     gboolean has_managed_save;
+    GStrv unsupported;
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);

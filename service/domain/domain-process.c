@@ -281,6 +281,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_domain_def_free(dom->def);
         dom->def = g_steal_pointer(&dom->new_def);
     }
+    vb_domain_def_clear_runtime(dom->def);
     /* an Undefine during the start left it transient: it goes */
     transient = !dom->persistent;
     g_mutex_unlock(&dom->lock);
@@ -453,6 +454,11 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     dom->run = st->run;
     dom->taint = st->taint;
     dom->display_port = st->display_port;
+    /* the persistent definition stays clean of what this run adds to the live one (ports,
+     * ptys, aliases, id): it is the definition again when the domain stops */
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = vb_domain_def_copy(dom->def);
+    vb_domain_def_set_live(dom->def, st->id);
     if (st->display_port > 0)
         vb_domain_def_set_autoport(dom->def, st->display_port);
     dom->got_shutdown = FALSE;
@@ -501,7 +507,7 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     return vb_domain_status_save(list, dom, error);
 }
 
-/* Records the ptys QEMU gave the serial ports in the live definition. */
+/* Records the ptys QEMU gave the pty chardevs in the live definition. */
 static gboolean
 record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
 {
@@ -517,18 +523,16 @@ record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     for (guint i = 0; i < json_array_get_length(arr); i++) {
         JsonObject *o = json_array_get_object_element(arr, i);
         const char *label, *file;
-        guint n;
 
         if (o == NULL || !json_object_has_member(o, "label") ||
             !json_object_has_member(o, "filename"))
             continue;
         label = json_object_get_string_member(o, "label");
         file = json_object_get_string_member(o, "filename");
-        if (label == NULL || file == NULL || !g_str_has_prefix(file, "pty:") ||
-            sscanf(label, "charserial%u", &n) != 1)
+        if (label == NULL || file == NULL || !g_str_has_prefix(file, "pty:"))
             continue;
         g_mutex_lock(&dom->lock);
-        vb_domain_def_set_serial_pty(dom->def, n, file + 4);
+        vb_domain_def_set_chardev_pty(dom->def, label, file + 4);
         g_mutex_unlock(&dom->lock);
     }
     return TRUE;
@@ -798,6 +802,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         vb_domain_def_free(dom->def);
         dom->def = g_steal_pointer(&dom->new_def);
     }
+    /* runtime-only values leave with the run (a transient domain's, too) */
+    vb_domain_def_clear_runtime(dom->def);
     transient = !dom->persistent;
     g_mutex_unlock(&dom->lock);
     /* never under the domain lock (docs/threads.md, Locks) */
@@ -886,13 +892,17 @@ VbDomainObj *
 vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const char *owner,
                      GError **error)
 {
-    g_autoptr(VbDomainDef) def = vb_domain_parse_config(xml, error);
+    g_auto(GStrv) unsupported = NULL;
+    g_autoptr(VbDomainDef) def = vb_domain_parse_define(list, xml, &unsupported, error);
     g_autoptr(VbDomainObj) dom = NULL;
     g_autofree char *path = NULL;
     g_autofree char *name = NULL;
     char uuid[37];
 
     if (def == NULL)
+        return NULL;
+    if ((flags & VB_START_VALIDATE) &&
+        !vb_domain_unsupported_check((const char *const *)unsupported, def->name, error))
         return NULL;
     vb_uuid_format(def->uuid, uuid);
     name = g_strdup(def->name);
@@ -910,6 +920,7 @@ vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const cha
         return NULL;
     }
     dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+    dom->unsupported = g_steal_pointer(&unsupported);
     vb_domain_list_insert(list, dom, name);
     g_mutex_unlock(&list->lock);
     g_mutex_unlock(&list->define_lock);

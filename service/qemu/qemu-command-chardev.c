@@ -82,8 +82,8 @@ build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
                             ? dev->target_type
                             : "isa-serial";
     int index = dev->target_port >= 0 ? dev->target_port : n;
-    g_autofree char *chr = g_strdup_printf("charserial%d", n);
-    g_autofree char *id = g_strdup_printf("serial%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *chr = g_strconcat("char", id, NULL);
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", NULL, ok_children, error))
@@ -125,8 +125,8 @@ static gboolean
 build_channel(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
     static const char *const ok_attrs[] = { "state", NULL };
-    g_autofree char *chr = g_strdup_printf("charchannel%d", n);
-    g_autofree char *id = g_strdup_printf("channel%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *chr = g_strconcat("char", id, NULL);
     const VbDeviceAddress *a = &dev->addr;
     g_autofree char *bus = NULL;
     GString *j;
@@ -161,8 +161,8 @@ static gboolean
 build_console(VbQemuCmd *c, const VbDeviceDef *dev, int n, int nserials, GError **error)
 {
     const char *ttype = dev->target_type != NULL ? dev->target_type : "serial";
-    g_autofree char *chr = g_strdup_printf("charconsole%d", n);
-    g_autofree char *id = g_strdup_printf("console%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *chr = g_strconcat("char", id, NULL);
     GString *j;
 
     if (strcmp(ttype, "serial") == 0) {

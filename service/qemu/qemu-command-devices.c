@@ -51,7 +51,7 @@ build_input(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     const char *type = dev->type;
     const char *bus = dev->bus != NULL ? dev->bus
                       : strcmp(type, "tablet") == 0 ? "usb" : "ps2";
-    g_autofree char *id = g_strdup_printf("input%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     const char *name;
     GString *j;
 
@@ -311,7 +311,7 @@ build_one_video(VbQemuCmd *c, const VbDeviceDef *dev, int n, gboolean primary,
     static const char *const qxl_attrs[] = { "ram", "vgamem", NULL };
     const char *model = dev->model != NULL ? dev->model : "vga";
     const char *name = video_device_name(model, primary);
-    g_autofree char *id = g_strdup_printf("video%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error) ||
@@ -364,6 +364,7 @@ static gboolean
 build_watchdog(VbQemuCmd *c, const VbDeviceDef *dev, const char **action, GError **error)
 {
     const char *act = dev->action != NULL ? dev->action : "reset";
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
@@ -384,7 +385,7 @@ build_watchdog(VbQemuCmd *c, const VbDeviceDef *dev, const char **action, GError
                                        dev->model);
     j = vb_json_new();
     vb_json_str(j, "driver", dev->model);
-    vb_json_str(j, "id", "watchdog0");
+    vb_json_str(j, "id", id);
     if (strcmp(dev->model, "i6300esb") == 0 && !vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -396,6 +397,7 @@ static gboolean
 build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     g_autofree char *name = NULL;
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
@@ -408,7 +410,7 @@ build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     name = g_strdup_printf("virtio-balloon-pci%s", dev->model + strlen("virtio"));
     j = vb_json_new();
     vb_json_str(j, "driver", name);
-    vb_json_str(j, "id", "balloon0");
+    vb_json_str(j, "id", id);
     if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -451,8 +453,8 @@ build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
     static const char *const ok_children[] = { "rate", NULL };
     const char *backend = dev->backend_model != NULL ? dev->backend_model : "random";
-    g_autofree char *obj = g_strdup_printf("objrng%d", n);
-    g_autofree char *id = g_strdup_printf("rng%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *obj = g_strconcat("obj", id, NULL);
     g_autofree char *name = g_strdup_printf("virtio-rng-pci%s", dev->model + strlen("virtio"));
     GString *j;
 
@@ -490,6 +492,7 @@ static gboolean
 build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     const char *model = dev->model != NULL ? dev->model : "isa";
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
@@ -501,7 +504,7 @@ build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         vb_json_str(j, "driver", "pvpanic");
     } else if (strcmp(model, "pvpanic") == 0) {
         vb_json_str(j, "driver", "pvpanic-pci");
-        vb_json_str(j, "id", "panic0");
+        vb_json_str(j, "id", id);
         if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
             g_string_free(j, TRUE);
             return FALSE;

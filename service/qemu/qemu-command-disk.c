@@ -46,7 +46,7 @@ static gboolean
 build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     const char *model = dev->model != NULL ? dev->model : "";
-    g_autofree char *id = g_strdup_printf("pci.%u", dev->index);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
 
     if (strcmp(model, "pcie-root-port") == 0 && c->q35) {
         int port = (int)(dev->addr.slot << 3 | dev->addr.function);
@@ -101,6 +101,30 @@ controller_is_builtin(const VbQemuCmd *c, const VbDeviceDef *dev)
     return FALSE;
 }
 
+/*
+ * A floppy's boot order goes on the floppy controller (isa-fdc's bootindexA/B for units
+ * 0/1), as libvirt does: QEMU 7.2's floppy device has no bootindex.
+ */
+static void
+floppy_bootindexes(const VbQemuCmd *c, int *out_a, int *out_b)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    *out_a = *out_b = 0;
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        int order;
+
+        if (dev->kind != VB_DEV_DISK || g_strcmp0(dev->bus, "fdc") != 0)
+            continue;
+        order = GPOINTER_TO_INT(g_hash_table_lookup(c->bootindex, dev));
+        if (dev->addr.unit != 0)
+            *out_b = order;
+        else
+            *out_a = order;
+    }
+}
+
 static gboolean
 build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
@@ -120,10 +144,10 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
             vb_json_int(j, "p2", dev->ports);
             vb_json_int(j, "p3", dev->ports);
         }
-        id = dev->index == 0 ? g_strdup("usb") : g_strdup_printf("usb%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "virtio-serial") == 0) {
         vb_json_str(j, "driver", "virtio-serial-pci");
-        id = g_strdup_printf("virtio-serial%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "scsi") == 0) {
         const char *model = dev->model != NULL ? dev->model : "lsilogic";
 
@@ -131,13 +155,21 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
             return vb_qemu_cmd_unsupported(c, error, dev, "SCSI model '%s' is not supported",
                                            model);
         vb_json_str(j, "driver", strcmp(model, "lsilogic") == 0 ? "lsi53c895a" : "virtio-scsi-pci");
-        id = g_strdup_printf("scsi%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "sata") == 0) {
         vb_json_str(j, "driver", "ich9-ahci");
-        id = g_strdup_printf("sata%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "fdc") == 0 && dev->index == 0) {
+        int a, b;
+
+        floppy_bootindexes(c, &a, &b);
         vb_json_str(j, "driver", "isa-fdc");
-        vb_json_str(j, "id", "fdc0");
+        id = vb_domain_def_device_alias(c->def, dev);
+        vb_json_str(j, "id", id);
+        if (a > 0)
+            vb_json_int(j, "bootindexA", a);
+        if (b > 0)
+            vb_json_int(j, "bootindexB", b);
         return TRUE; /* an ISA device: no PCI address */
     } else {
         return vb_qemu_cmd_unsupported(c, error, dev, "%s controller index %u is not supported"
@@ -345,6 +377,7 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
     const VbDeviceDef *ctl = find_controller(c, "scsi", a->controller);
     g_autofree char *bus = g_strdup_printf("scsi%u.0", a->controller);
     g_autofree char *devid = NULL;
+    g_autofree char *alias = NULL;
 
     if (ctl == NULL)
         return vb_qemu_cmd_unsupported(c, error, dev, "no scsi controller with index %u",
@@ -361,8 +394,8 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
                                            a->bus, a->target, a->unit);
         vb_json_int(j, "scsi-id", a->unit);
     }
-    devid = g_strdup_printf("drive-scsi%u-%u-%u-%u", a->controller, a->bus, a->target,
-                            a->unit);
+    alias = vb_domain_def_device_alias(c->def, dev);
+    devid = g_strconcat("drive-", alias, NULL);
     vb_json_str(j, "device_id", devid);
     return TRUE;
 }
@@ -464,12 +497,21 @@ build_disk(VbQemuCmd *c, const VbDeviceDef *dev, int node, GError **error)
         g_string_free(j, TRUE);
         return FALSE;
     }
+    /* one name for the QEMU id and the live <alias> */
+    g_free(id);
+    id = vb_domain_def_device_alias(c->def, dev);
+    if (id == NULL) {
+        g_string_free(j, TRUE);
+        return vb_qemu_cmd_unsupported(c, error, dev, "target dev '%s' is not a disk name "
+                                       "such as 'vda'", dev->target_dev);
+    }
     if (dev->shareable)
         vb_json_bool(j, "share-rw", TRUE);
     if (dev->source_path != NULL)
         vb_json_str(j, "drive", format);
     vb_json_str(j, "id", id);
-    vb_qemu_cmd_bootindex(c, j, dev);
+    if (g_strcmp0(dev->bus, "fdc") != 0)
+        vb_qemu_cmd_bootindex(c, j, dev);
     if (cache != NULL && cache_mode(cache, &direct, &no_flush, &wce))
         vb_json_str(j, "write-cache", wce ? "on" : "off");
     if (dev->source_path != NULL)
@@ -486,6 +528,7 @@ gboolean
 vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
+    gboolean explicit_fdc = FALSE;
     int nodes = 0;
 
     for (guint i = 0; i < devs->len; i++) {
@@ -493,6 +536,19 @@ vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error)
 
         if (dev->kind == VB_DEV_DISK && dev->source_path != NULL)
             nodes++;
+        if (dev->kind == VB_DEV_CONTROLLER && g_strcmp0(dev->type, "fdc") == 0 &&
+            !controller_is_builtin(c, dev))
+            explicit_fdc = TRUE;
+    }
+    if (!explicit_fdc) {
+        int a, b;
+
+        /* the machine's own floppy controller (i440fx): -global, as libvirt */
+        floppy_bootindexes(c, &a, &b);
+        if (a > 0)
+            vb_qemu_cmd_addf(c, "-global", "isa-fdc.bootindexA=%d", a);
+        if (b > 0)
+            vb_qemu_cmd_addf(c, "-global", "isa-fdc.bootindexB=%d", b);
     }
     for (guint i = 0; i < devs->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);

@@ -65,8 +65,8 @@ static gboolean
 build_net(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
     static const char *const ok_children[] = { "boot", "target", NULL };
-    g_autofree char *netdev = g_strdup_printf("hostnet%d", n);
-    g_autofree char *id = g_strdup_printf("net%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *netdev = g_strconcat("host", id, NULL);
     const char *model = dev->model != NULL ? dev->model : "rtl8139";
     const char *name = nic_device_name(model);
     GString *j;

@@ -128,6 +128,21 @@ vb_paths_domain_config(const VbPaths *p, const char *name)
 }
 
 /**
+ * vb_paths_domain_unsupported:
+ * @name: a validated domain name
+ *
+ * Returns: (transfer full): the list of settings of the domain's config that a start does
+ *   not act on, as computed from the caller's document at define (next to the config).
+ */
+char *
+vb_paths_domain_unsupported(const VbPaths *p, const char *name)
+{
+    g_autofree char *file = g_strconcat(name, ".unsupported", NULL);
+
+    return g_build_filename(p->config_dir, file, NULL);
+}
+
+/**
  * vb_paths_domain_autostart:
  * @name: a validated domain name
  *

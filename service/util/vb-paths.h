@@ -33,6 +33,7 @@ VbPaths *vb_paths_new(VbPathsKind kind, const char *root);
 void vb_paths_free(VbPaths *paths);
 gboolean vb_paths_ensure(const VbPaths *paths, GError **error);
 char *vb_paths_domain_config(const VbPaths *paths, const char *name);
+char *vb_paths_domain_unsupported(const VbPaths *paths, const char *name);
 char *vb_paths_domain_autostart(const VbPaths *paths, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbPaths, vb_paths_free)
