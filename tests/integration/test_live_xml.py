@@ -205,9 +205,9 @@ class LiveXmlTest(CtlTestCase):
   </os>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <tpm model='tpm-crb'>
-      <backend type='emulator' version='2.0'/>
-    </tpm>
+    <vsock model='virtio'>
+      <cid auto='yes'/>
+    </vsock>
   </devices>
 </domain>
 """
@@ -217,19 +217,19 @@ class LiveXmlTest(CtlTestCase):
         xml = self.UNSUPPORTED_XML
         # VALIDATE refuses, naming every element by the caller's line
         err = self.assertDBusError("NotSupported", self.manager, "DefineXML", "su", (xml, 1))
-        self.assertIn("<memtune> at line 5: not acted on", err.message)
-        self.assertIn("<tpm> at line 13", err.message)
+        self.assertIn("<memtune><hard_limit> at line 6: memory limits need cgroups", err.message)
+        self.assertIn("<vsock> at line 13", err.message)
         self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("unsup",))
         err = self.assertDBusError("NotSupported", self.manager, "CreateXML", "su", (xml, 16))
-        self.assertIn("<memtune> at line 5", err.message)
+        self.assertIn("<memtune><hard_limit> at line 6", err.message)
         self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("unsup",))
 
         # without it: defined, and listed
         path = self.manager("DefineXML", "su", (xml, 0))
         unsupported = self.get_prop(path, DOMAIN_IFACE, "Unsupported")
         self.assertEqual(len(unsupported), 2, unsupported)
-        self.assertEqual(unsupported[0], "<memtune> at line 5: not acted on")
-        self.assertTrue(unsupported[1].startswith("<tpm> at line 13: "), unsupported)
+        self.assertTrue(unsupported[0].startswith("<memtune><hard_limit> at line 6: memory limits need cgroups"), unsupported)
+        self.assertTrue(unsupported[1].startswith("<vsock> at line 13: "), unsupported)
         self.assertTrue(unsupported[1].endswith("(the domain will not start)"), unsupported)
 
         # virtbusctl prints them after define, and info shows them
@@ -237,27 +237,27 @@ class LiveXmlTest(CtlTestCase):
         with open(f, "w") as fh:
             fh.write(xml)
         out = self.ctl("define", f).stdout
-        self.assertIn("  <memtune> at line 5: not acted on", out)
+        self.assertIn("  <memtune><hard_limit> at line 6: memory limits need cgroups", out)
         out = self.ctl("info", "unsup").stdout
-        self.assertRegex(out, r"Unsupported: +<memtune> at line 5: not acted on\n  <tpm> at line 13")
+        self.assertRegex(out, r"Unsupported: +<memtune><hard_limit> at line 6: memory limits need cgroups[^\n]*\n  <vsock> at line 13")
         p = self.ctl("define", "--validate", f, check=False)
-        self.assertFails(p, 1, "<memtune> at line 5")
+        self.assertFails(p, 1, "<memtune><hard_limit> at line 6")
 
         # a service restart keeps the caller's lines
         self.assertEqual(self.service.stop(), 0)
         self.service.start()
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Unsupported"), unsupported)
-        # the start refuses the TPM naming it by its path in the stored config, not a line
+        # the start refuses the vsock naming it by its path in the stored config, not a line
         err = self.assertDBusError("NotSupported", self.domain, path, "Start", "u", (0,),
                                    timeout=60000)
-        self.assertIn("devices/tpm[1]", err.message)
+        self.assertIn("devices/vsock[1]", err.message)
         self.assertNotIn("line", err.message)
 
         # a new define that acts on everything empties it, with PropertiesChanged
         rec = SignalRecorder(self.conn, "org.freedesktop.DBus.Properties",
                              "PropertiesChanged", path)
         clean = re.sub(r"<memtune>.*?</memtune>\s*", "", xml, flags=re.S)
-        clean = re.sub(r"<tpm .*?</tpm>\s*", "", clean, flags=re.S)
+        clean = re.sub(r"<vsock .*?</vsock>\s*", "", clean, flags=re.S)
         self.manager("DefineXML", "su", (clean, 1))
         rec.wait_for(lambda s: s[3][0] == DOMAIN_IFACE and "Unsupported" in s[3][1] and
                      s[3][1]["Unsupported"] == [], what="Unsupported emptied")
