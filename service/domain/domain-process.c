@@ -215,6 +215,8 @@ typedef struct {
     guint taint;
     int display_port;
     GPtrArray *ignored; /* what the definition holds that is not acted on */
+    GHashTable *disks;     /* what the disks' images said (vb_qemu_disk_prepare) */
+    GPtrArray *throttles;  /* block_set_io_throttle arguments to send before cont */
 } StartState;
 
 static void
@@ -231,6 +233,8 @@ start_state_clear(StartState *st)
     g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&st->ctx, run_ctx_unref);
     g_clear_pointer(&st->ignored, g_ptr_array_unref);
+    g_clear_pointer(&st->disks, g_hash_table_unref);
+    g_clear_pointer(&st->throttles, g_ptr_array_unref);
 }
 
 /* Undoes a failed start: nothing is left behind (process, socket, files). */
@@ -327,6 +331,11 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.runtime_dir = st->runtime_dir;
     params.vnc_port = -1;
     params.incoming = incoming;
+    /* the images are read here, before anything exists: a broken chain leaves nothing */
+    if (!vb_qemu_disk_prepare(def, &st->disks, error))
+        return FALSE;
+    params.disks = st->disks;
+    st->throttles = vb_qemu_command_disk_throttles(def, st->disks);
     if (vb_domain_def_needs_autoport(def)) {
         st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
                                                    list->config->vnc_port_max, error);
@@ -473,6 +482,25 @@ set_passwords(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     return TRUE;
 }
 
+/* <iotune>: QEMU 7.2 takes it over QMP once the devices exist (libvirt 9.0 does the same) */
+static gboolean
+set_throttles(StartState *st, GError **error)
+{
+    for (guint i = 0; st->throttles != NULL && i < st->throttles->len; i++) {
+        JsonObject *args = g_ptr_array_index(st->throttles, i);
+        g_autoptr(JsonNode) r = NULL;
+
+        r = vb_qemu_monitor_command(st->mon, "block_set_io_throttle", json_object_ref(args),
+                                    MONITOR_TIMEOUT_MS, error);
+        if (r == NULL) {
+            g_prefix_error(error, "<iotune> of '%s': ",
+                           json_object_get_string_member(args, "id"));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
@@ -508,7 +536,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
         }
         VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, st->name, "vCPU threads: %s", tids->str);
     }
-    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error))
+    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
+        !set_throttles(st, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
