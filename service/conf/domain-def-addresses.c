@@ -297,7 +297,8 @@ assign_defaults(VbDomainDef *def, GError **error)
             assign_interface_defaults(dev);
         else if (dev->kind == VB_DEV_DISK && !assign_drive_address(def, dev, error))
             return FALSE;
-        else if (dev->kind == VB_DEV_INPUT && g_strcmp0(dev->bus, "usb") == 0)
+        else if ((dev->kind == VB_DEV_INPUT || dev->kind == VB_DEV_DISK) &&
+                 g_strcmp0(dev->bus, "usb") == 0)
             usb_needed = TRUE;
     }
     if (usb_needed)

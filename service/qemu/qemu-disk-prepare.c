@@ -19,8 +19,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <scsi/sg.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -323,6 +327,28 @@ check_given_chain(const VbDeviceDef *dev, GError **error)
     return TRUE;
 }
 
+/* scsi-block passes SCSI commands through: the host device must speak SG_IO */
+static gboolean
+check_lun(const VbDeviceDef *dev, GError **error)
+{
+    int fd = open(dev->source_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int version = 0;
+    gboolean ok;
+
+    if (fd < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "cannot open '%s' of disk '%s': %s",
+                    dev->source_path, dev->target_dev, g_strerror(errno));
+        return FALSE;
+    }
+    ok = ioctl(fd, SG_GET_VERSION_NUM, &version) == 0;
+    close(fd);
+    if (!ok)
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "<disk device='lun'> '%s': '%s' "
+                    "is not a SCSI device (it takes no SG_IO); use device='disk'",
+                    dev->target_dev, dev->source_path);
+    return ok;
+}
+
 static gboolean
 prepare_disk(const VbDeviceDef *dev, GHashTable *out, GError **error)
 {
@@ -346,6 +372,8 @@ prepare_disk(const VbDeviceDef *dev, GHashTable *out, GError **error)
                     policy != NULL ? " (startupPolicy is not 'optional')" : "");
         return FALSE;
     }
+    if (strcmp(dev->device, "lun") == 0)
+        return check_lun(dev, error);
     if (has_child(&dev->extra, "backingStore"))
         return check_given_chain(dev, error);
     if (strcmp(format, "qcow2") != 0 && strcmp(format, "qcow") != 0 &&
