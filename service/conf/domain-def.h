@@ -106,6 +106,7 @@ gboolean vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_
 gboolean vb_domain_def_needs_autoport(const VbDomainDef *def);
 void vb_domain_def_set_autoport(VbDomainDef *def, int port);
 void vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path);
+void vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
 
 G_END_DECLS

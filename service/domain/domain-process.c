@@ -548,6 +548,22 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     return TRUE;
 }
 
+/* the live definition shows the media a start dropped as gone (under dom->lock) */
+static void
+drop_missing_media(VbDomainDef *live, GHashTable *disks)
+{
+    GHashTableIter it;
+    gpointer key, value;
+
+    if (disks == NULL)
+        return;
+    g_hash_table_iter_init(&it, disks);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (((VbQemuDiskPrep *)value)->drop_source)
+            vb_domain_def_drop_disk_source(live, key);
+    }
+}
+
 /**
  * vb_domain_start_locked:
  * @flags: VbStartFlags
@@ -603,6 +619,7 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
      * already put the newer one there); the live one may change */
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
+    drop_missing_media(dom->def, st.disks);
     if (!incoming) {
         vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
                                 paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);

@@ -334,7 +334,7 @@ check_target(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 }
 
 static gboolean
-check_children(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+check_children(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     static const char *const ok_children[] = {
         "boot", "backingStore", "iotune", "serial", "wwn", "vendor", "product", "blockio",
@@ -371,11 +371,23 @@ check_children(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     if (vb_extra_get_attr(&dev->source.extra, "tls") != NULL &&
         strcmp(dev->type, "network") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "tls= needs a network disk");
+    if (vb_extra_get_attr(ex, "snapshot") != NULL)
+        vb_qemu_cmd_ignore(c, dev, NULL, 0, "snapshot='%s' is only a default for snapshots, "
+                           "which virtbus does not take of disks yet",
+                           vb_extra_get_attr(ex, "snapshot"));
+    for (guint i = 0; dev->source.extra.children != NULL &&
+                      i < dev->source.extra.children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(dev->source.extra.children, i);
+
+        if (strcmp(raw->name, "seclabel") == 0)
+            vb_qemu_cmd_ignore(c, dev, NULL, 0, "<source><seclabel> is not acted on: virtbus "
+                               "does not relabel images");
+    }
     return TRUE;
 }
 
 static gboolean
-check_disk(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+check_disk(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     if (strcmp(dev->type, "file") != 0 && strcmp(dev->type, "block") != 0 &&
         strcmp(dev->type, "network") != 0)

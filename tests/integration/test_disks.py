@@ -260,6 +260,12 @@ class DiskTest(LifecycleTestCase):
         self.assertEqual(self.state(path), ("running", "booted"))
         cd = self.block(path, "scsi0-0-0-0")
         self.assertNotIn("inserted", cd)
+        # the live definition shows the empty drive, the persistent one keeps the medium
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        self.assertNotIn(iso, live)
+        self.assertIn("startupPolicy='optional'", live)
+        self.assertIn(f"<source file='{iso}' startupPolicy='optional'/>",
+                      self.domain(path, "GetXMLDesc", "u", (2,)))
         eventually(lambda: self.markers("TINYGUEST: READY"), timeout=90, what="the guest")
         self.assertEqual(self.markers("TINYGUEST: disks"), ["TINYGUEST: disks sr0"])
         self.domain(path, "Destroy", "u", (0,))
