@@ -8,6 +8,7 @@ PKGS="
   libpolkit-gobject-1-dev polkitd libsystemd-dev
   dbus dbus-daemon python3 python3-dbus python3-gi
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
+  qemu-utils qemu-block-extra
 "
 missing=""
 for p in $PKGS; do
