@@ -570,7 +570,8 @@ format_node(VbQemuCmd *c, const VbDeviceDef *dev, const VbQemuDiskChain *chain, 
                                        format);
     if (i + 1 < chain->layers->len && !format_has_backing(format))
         return vb_qemu_cmd_unsupported(c, error, dev, "format '%s' of '%s' cannot have a "
-                                       "backing image", format, l->path);
+                                       "backing image", format,
+                                       l->path != NULL ? l->path : dev->target_dev);
     if (l->format == NULL)
         c->taint |= VB_TAINT_DISK_PROBING;
     j = vb_json_new();
@@ -773,8 +774,9 @@ vb_qemu_command_disk_throttles(const VbDomainDef *def, GHashTable *disks)
             continue;
         prep = disks != NULL ? g_hash_table_lookup(disks, dev->target_dev) : NULL;
         if ((prep != NULL && prep->drop_source) ||
-            (dev->source_path == NULL && strcmp(dev->type, "network") != 0))
-            continue;
+            (strcmp(dev->type, "network") == 0 ? !dev->source.present
+                                               : dev->source_path == NULL))
+            continue; /* QEMU refuses throttling an empty drive */
         if (!vb_qemu_cmd_disk_iotune(NULL, dev, &args, NULL) || args == NULL)
             continue;
         id = vb_qemu_cmd_disk_id(def, dev);
