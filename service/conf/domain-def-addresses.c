@@ -136,6 +136,9 @@ assign_drive_address(VbDomainDef *def, VbDeviceDef *dev, GError **error)
             goto controllers;
         return TRUE;
     }
+    if (strcmp(dev->bus, "ide") != 0 && strcmp(dev->bus, "sata") != 0 &&
+        strcmp(dev->bus, "scsi") != 0 && strcmp(dev->bus, "fdc") != 0)
+        return TRUE; /* no drive address on this bus (virtio, usb, sd, ...) */
     if (idx < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "line %d: <disk>: cannot derive an address from target dev '%s'",

@@ -166,10 +166,15 @@ read_log_since(VbDomainList *list, const char *name, goffset offset)
     if (!g_file_get_contents(path, &contents, &len, NULL) || (gsize)offset >= len)
         return g_string_free(out, FALSE);
     lines = g_strsplit(contents + offset, "\n", -1);
-    /* skip our own header (timestamp line + command line) */
-    for (guint i = 2; lines[i] != NULL; i++) {
+    for (guint i = 0; lines[i] != NULL; i++) {
         g_strstrip(lines[i]);
-        if (lines[i][0] == '\0')
+        /* the service's own lines ("2026-11-29 20:12:45.123+0000: ...", see log_line()) */
+        if (lines[i][0] == '\0' || g_regex_match_simple("^\\d{4}-\\d\\d-\\d\\d "
+                                                        "\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\+0000: ",
+                                                        lines[i], 0, 0))
+            continue;
+        /* QEMU's notes on ptys are not what went wrong */
+        if (strstr(lines[i], "char device redirected to ") != NULL)
             continue;
         if (out->len > 0)
             g_string_append(out, "; ");
@@ -370,6 +375,8 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
 
         log_line(st->log_fd, line);
     }
+    /* what QEMU says on a failed start is read from here on (read_log_since()) */
+    st->log_offset = lseek(st->log_fd, 0, SEEK_END);
 
     st->ctx = g_new0(RunCtx, 1);
     st->ctx->refcount = 1;
