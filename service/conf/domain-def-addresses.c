@@ -136,6 +136,9 @@ assign_drive_address(VbDomainDef *def, VbDeviceDef *dev, GError **error)
             goto controllers;
         return TRUE;
     }
+    if (strcmp(dev->bus, "ide") != 0 && strcmp(dev->bus, "sata") != 0 &&
+        strcmp(dev->bus, "scsi") != 0 && strcmp(dev->bus, "fdc") != 0)
+        return TRUE; /* no drive address on this bus (virtio, usb, sd, ...) */
     if (idx < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "line %d: <disk>: cannot derive an address from target dev '%s'",
@@ -297,7 +300,8 @@ assign_defaults(VbDomainDef *def, GError **error)
             assign_interface_defaults(dev);
         else if (dev->kind == VB_DEV_DISK && !assign_drive_address(def, dev, error))
             return FALSE;
-        else if (dev->kind == VB_DEV_INPUT && g_strcmp0(dev->bus, "usb") == 0)
+        else if ((dev->kind == VB_DEV_INPUT || dev->kind == VB_DEV_DISK) &&
+                 g_strcmp0(dev->bus, "usb") == 0)
             usb_needed = TRUE;
     }
     if (usb_needed)

@@ -43,9 +43,9 @@ const char *const vb_rng_ranks[] = { "rate", "backend", "driver", "alias", "addr
 
 static const char *const disk_types[] = { "file", "block", "dir", "network", "volume", "nvme",
                                           "vhostuser", NULL };
-static const char *const disk_devices[] = { "disk", "cdrom", "floppy", NULL };
+static const char *const disk_devices[] = { "disk", "cdrom", "floppy", "lun", NULL };
 static const char *const disk_buses[] = { "virtio", "sata", "scsi", "ide", "fdc", "usb",
-                                          NULL };
+                                          "sd", "xen", "uml", NULL };
 static const char *const controller_types[] = { "pci", "usb", "virtio-serial", "sata", "scsi",
                                                 "ide", "fdc", "ccid", "isa", NULL };
 static const char *const net_types[] = { "user", "network", "bridge", "ethernet", "direct",

@@ -216,6 +216,58 @@ vb_domain_def_set_autoport(VbDomainDef *def, int port)
     }
 }
 
+/* Sets (or replaces) an attribute kept in @extra. */
+static void
+extra_set_attr(VbExtra *extra, const char *name, const char *value)
+{
+    if (extra->attrs == NULL)
+        extra->attrs = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i + 1 < extra->attrs->len; i += 2) {
+        if (g_str_equal(g_ptr_array_index(extra->attrs, i), name)) {
+            g_free(extra->attrs->pdata[i + 1]);
+            extra->attrs->pdata[i + 1] = g_strdup(value);
+            return;
+        }
+    }
+    g_ptr_array_add(extra->attrs, g_strdup(name));
+    g_ptr_array_add(extra->attrs, g_strdup(value));
+}
+
+/**
+ * vb_domain_def_drop_disk_source:
+ * @target_dev: the disk's <target dev=>
+ *
+ * Records in a live definition that a start dropped a missing medium
+ * (startupPolicy='optional'), as libvirt does: a cdrom or floppy keeps an
+ * empty drive (<source> keeps only startupPolicy), any other disk leaves the
+ * live definition.
+ */
+void
+vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        g_autofree char *policy = NULL;
+
+        if (dev->kind != VB_DEV_DISK || g_strcmp0(dev->target_dev, target_dev) != 0)
+            continue;
+        if (!g_str_equal(dev->device, "cdrom") && !g_str_equal(dev->device, "floppy")) {
+            g_ptr_array_remove_index(devs, i);
+            return;
+        }
+        policy = g_strdup(vb_extra_get_attr(&dev->source.extra, "startupPolicy"));
+        g_clear_pointer(&dev->source_path, g_free);
+        vb_sub_elem_clear(&dev->source);
+        if (policy != NULL) {
+            dev->source.present = TRUE;
+            extra_set_attr(&dev->source.extra, "startupPolicy", policy);
+        }
+        return;
+    }
+}
+
 /**
  * vb_domain_def_get_graphics_passwords:
  *

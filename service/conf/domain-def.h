@@ -112,6 +112,7 @@ void vb_domain_def_clear_runtime(VbDomainDef *def);
 gboolean vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, const char *path);
 void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine);
 gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);
+void vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
 
 /* The firmware of a domain (domain-def-firmware.c; issue 10, part helpers). */

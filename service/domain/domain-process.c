@@ -224,6 +224,8 @@ typedef struct {
     GPtrArray *helpers; /* VbQemuHelper*: swtpm, virtiofsd to start before QEMU */
     VbDomainDef *def;   /* the definition QEMU runs (a copy, firmware resolved: read without
                          * the lock) */
+    GHashTable *disks;     /* what the disks' images said (vb_qemu_disk_prepare) */
+    GPtrArray *throttles;  /* block_set_io_throttle arguments to send before cont */
 } StartState;
 
 static void
@@ -242,6 +244,8 @@ start_state_clear(StartState *st)
     g_clear_pointer(&st->ignored, g_ptr_array_unref);
     g_clear_pointer(&st->helpers, g_ptr_array_unref);
     g_clear_pointer(&st->def, vb_domain_def_free);
+    g_clear_pointer(&st->disks, g_hash_table_unref);
+    g_clear_pointer(&st->throttles, g_ptr_array_unref);
 }
 
 /* Undoes a failed start: nothing is left behind (process, socket, files). */
@@ -382,6 +386,11 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.vnc_port = -1;
     params.incoming = incoming;
     params.hugetlbfs = hugetlbfs;
+    /* the images are read here, before anything exists: a broken chain leaves nothing */
+    if (!vb_qemu_disk_prepare(def, &st->disks, error))
+        return FALSE;
+    params.disks = st->disks;
+    st->throttles = vb_qemu_command_disk_throttles(def, st->disks);
     if (vb_domain_def_needs_autoport(def)) {
         st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
                                                    list->config->vnc_port_max, error);
@@ -560,6 +569,25 @@ set_passwords(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     return TRUE;
 }
 
+/* <iotune>: QEMU 7.2 takes it over QMP once the devices exist (libvirt 9.0 does the same) */
+static gboolean
+set_throttles(StartState *st, GError **error)
+{
+    for (guint i = 0; st->throttles != NULL && i < st->throttles->len; i++) {
+        JsonObject *args = g_ptr_array_index(st->throttles, i);
+        g_autoptr(JsonNode) r = NULL;
+
+        r = vb_qemu_monitor_command(st->mon, "block_set_io_throttle", json_object_ref(args),
+                                    MONITOR_TIMEOUT_MS, error);
+        if (r == NULL) {
+            g_prefix_error(error, "<iotune> of '%s': ",
+                           json_object_get_string_member(args, "id"));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
@@ -589,7 +617,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     dom->vcpu_tids = g_steal_pointer(&vcpus);
     dom->iothread_tids = g_steal_pointer(&iothreads);
     g_mutex_unlock(&dom->lock);
-    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error))
+    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
+        !set_throttles(st, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
@@ -598,6 +627,22 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
             return FALSE;
     }
     return TRUE;
+}
+
+/* the live definition shows the media a start dropped as gone (under dom->lock) */
+static void
+drop_missing_media(VbDomainDef *live, GHashTable *disks)
+{
+    GHashTableIter it;
+    gpointer key, value;
+
+    if (disks == NULL)
+        return;
+    g_hash_table_iter_init(&it, disks);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (((VbQemuDiskPrep *)value)->drop_source)
+            vb_domain_def_drop_disk_source(live, key);
+    }
 }
 
 /**
@@ -655,6 +700,7 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
      * already put the newer one there); the live one may change */
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
+    drop_missing_media(dom->def, st.disks);
     if (!incoming) {
         vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
                                 paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);

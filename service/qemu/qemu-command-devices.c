@@ -22,8 +22,9 @@ has_usb(const VbQemuCmd *c)
     return FALSE;
 }
 
-static gboolean
-usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError **error)
+/* "bus" and "port" of a USB device (also disks on bus='usb') */
+gboolean
+vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError **error)
 {
     const VbDeviceAddress *a = &dev->addr;
     const char *port = NULL;
@@ -75,7 +76,7 @@ build_input(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "id", id);
-    if (!(strcmp(bus, "usb") == 0 ? usb_props(c, j, dev, error)
+    if (!(strcmp(bus, "usb") == 0 ? vb_qemu_cmd_usb_props(c, j, dev, error)
                                   : vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;

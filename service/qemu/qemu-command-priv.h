@@ -7,6 +7,8 @@
  * libvirt's order so the goldens read like libvirt's qemuxmlconfdata *.args.
  */
 
+#include <json-glib/json-glib.h>
+
 #include "domain-def-priv.h"
 #include "qemu-command.h"
 
@@ -92,6 +94,27 @@ void vb_qemu_cmd_machine_memory_backend(VbQemuCmd *c, GString *opts);
 /* qemu-command-disk.c */
 gboolean vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error);
+
+gboolean vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
+                               GError **error);
+char *vb_qemu_cmd_disk_id(const VbDomainDef *def, const VbDeviceDef *dev);
+
+/* qemu-command-blockdev.c: a disk's images and their -blockdev nodes */
+typedef struct _VbQemuDiskChain VbQemuDiskChain;
+void vb_qemu_disk_chain_free(VbQemuDiskChain *chain);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuDiskChain, vb_qemu_disk_chain_free)
+VbQemuDiskChain *vb_qemu_cmd_disk_chain(const VbQemuCmd *c, const VbDeviceDef *dev,
+                                        GError **error);
+gboolean vb_qemu_disk_chain_is_empty(const VbQemuDiskChain *chain);
+guint vb_qemu_disk_chain_length(const VbQemuDiskChain *chain);
+gboolean vb_qemu_cmd_build_disk_nodes(VbQemuCmd *c, const VbDeviceDef *dev,
+                                      const VbQemuDiskChain *chain, int node, char **out_drive,
+                                      GError **error);
+gboolean vb_qemu_cmd_cache_mode(const char *mode, gboolean *direct, gboolean *no_flush,
+                                gboolean *wce);
+const char *vb_qemu_cmd_disk_cache(const VbDeviceDef *dev);
+gboolean vb_qemu_cmd_disk_iotune(const VbQemuCmd *c, const VbDeviceDef *dev,
+                                 JsonObject **out_args, GError **error);
 
 /* qemu-command-net.c */
 gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);

@@ -171,6 +171,7 @@ modgroup() {
 }
 modgroup input evdev button                          # ACPI power button as /dev/input/eventN
 modgroup base virtio_pci virtio_console virtio_blk   # virtio-serial for qemu-ga; virtio disks
+modgroup scsi virtio_scsi sr_mod sd_mod             # cdroms and disks on virtio-scsi
 modgroup fs ext4                                     # only loaded when a disk exists
 modgroup virtiofs virtiofs                           # only with tgmount=virtiofs:TAG
 modgroup 9p 9p 9pnet_virtio                          # only with tgmount=9p:TAG
