@@ -107,5 +107,7 @@ gboolean vb_domain_def_needs_autoport(const VbDomainDef *def);
 void vb_domain_def_set_autoport(VbDomainDef *def, int port);
 void vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
+int vb_domain_def_get_balloon_period(const VbDomainDef *def);
+gboolean vb_domain_def_needs_websocket_port(const VbDomainDef *def);
 
 G_END_DECLS

@@ -87,6 +87,7 @@ vb_qemu_caps_to_xml(const VbQemuCaps *caps)
     append_set(buf, "command", caps->commands);
     append_set(buf, "event", caps->events);
     append_set(buf, "device", caps->devices);
+    append_set(buf, "audiodev", caps->audiodevs);
     g_string_append(buf, "</qemuCaps>\n");
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
@@ -184,6 +185,8 @@ parse_child(VbQemuCaps *caps, xmlNode *node)
         set = caps->events;
     } else if (strcmp(name, "device") == 0) {
         set = caps->devices;
+    } else if (strcmp(name, "audiodev") == 0) {
+        set = caps->audiodevs;
     }
     if (set != NULL) {
         char *item = prop(node, "name");

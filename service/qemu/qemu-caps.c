@@ -43,6 +43,7 @@ vb_qemu_caps_new(void)
     caps->commands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->events = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    caps->audiodevs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return caps;
 }
 
@@ -71,6 +72,7 @@ vb_qemu_caps_unref(VbQemuCaps *caps)
     g_clear_pointer(&caps->commands, g_hash_table_unref);
     g_clear_pointer(&caps->events, g_hash_table_unref);
     g_clear_pointer(&caps->devices, g_hash_table_unref);
+    g_clear_pointer(&caps->audiodevs, g_hash_table_unref);
     g_free(caps);
 }
 

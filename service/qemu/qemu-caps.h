@@ -35,6 +35,9 @@ typedef struct {
                                about guests running (see shared/guest/README.md) */
     gboolean tcg_available; /* the binary has TCG (some builds, e.g. Debian's
                                qemu-system-x86_64-microvm, are KVM-only) */
+    GHashTable *audiodevs;  /* set: -audiodev drivers this build can load (`-audiodev
+                               help`: Debian's pa, sdl, jack are modules of another
+                               package); empty when unknown (an older cache) */
 } VbQemuCaps;
 
 VbQemuCaps *vb_qemu_caps_ref(VbQemuCaps *caps);

@@ -135,6 +135,11 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
     } else if (strcmp(type, "sata") == 0) {
         vb_json_str(j, "driver", "ich9-ahci");
         id = g_strdup_printf("sata%u", dev->index);
+    } else if (strcmp(type, "ccid") == 0 && dev->index == 0) {
+        /* the smart card reader, a USB device ("ccid0"; its card: qemu-command-usbredir.c) */
+        vb_json_str(j, "driver", "usb-ccid");
+        vb_json_str(j, "id", "ccid0");
+        return vb_qemu_cmd_usb_props(c, j, dev, error);
     } else if (strcmp(type, "fdc") == 0 && dev->index == 0) {
         vb_json_str(j, "driver", "isa-fdc");
         vb_json_str(j, "id", "fdc0");
@@ -166,7 +171,8 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         return TRUE;
     j = vb_json_new();
     if (!build_controller_props(c, dev, j, error) ||
-        (strcmp(dev->type, "fdc") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error))) {
+        (strcmp(dev->type, "fdc") != 0 && strcmp(dev->type, "ccid") != 0 &&
+         !vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;
     }

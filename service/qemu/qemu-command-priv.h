@@ -21,6 +21,7 @@ typedef struct {
     GHashTable *consumed;  /* kept elements a builder acted on: VbDeviceDef* or name */
     GPtrArray *ignored;    /* char*: what is kept but not acted on, for Unsupported */
     gboolean check_only;   /* vb_qemu_command_check(): no side effects, caller's lines */
+    int graphics_autoports; /* displays on an address that took params->vnc_port */
 } VbQemuCmd;
 
 /* qemu-command.c */
@@ -87,9 +88,29 @@ gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_add_chardev_raw(VbQemuCmd *c, const VbDeviceDef *dev,
+                                     struct _xmlNode *root, const char *id,
+                                     const char *spicevmc, GError **error);
 
 /* qemu-command-devices.c */
+gboolean vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
+                               GError **error);
+gboolean vb_qemu_cmd_usb_bus_port(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
+                                  const char *bus, const char *port, GError **error);
 gboolean vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error);
-gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_video(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error);
+
+/* qemu-command-graphics.c */
+gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);
+
+/* qemu-command-audio.c */
+gboolean vb_qemu_cmd_build_audio(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_sound(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_audio_id(const VbQemuCmd *c, const VbDeviceDef *dev, char **out_id,
+                              GError **error);
+gboolean vb_qemu_cmd_machine_audio(VbQemuCmd *c, GString *opts, GError **error);
+
+/* qemu-command-usbredir.c */
+gboolean vb_qemu_cmd_build_smartcards(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_redirdevs(VbQemuCmd *c, GError **error);

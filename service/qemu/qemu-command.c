@@ -14,8 +14,9 @@
  *
  * The option order and shapes follow libvirt 9.x with QEMU 7.2
  * (qemuBuildCommandLine()): machine, cpu, memory, smp, iothreads, uuid, monitor, clock,
- * boot, then devices by kind (controllers, disks, nets, serials, channels, consoles,
- * inputs, graphics, video, watchdog, balloon, rng, panic), then <qemu:commandline> args.
+ * boot, then devices by kind (controllers, disks, nets, smartcards, serials, channels,
+ * consoles, inputs, audio, graphics, video, sound, watchdog, redirdevs, balloon, rng,
+ * panic), then <qemu:commandline> args.
  * Whatever of the definition cannot be expressed is refused with NotSupported naming the
  * element and its line: nothing is dropped silently.
  */
@@ -394,7 +395,7 @@ build_machine(VbQemuCmd *c, GError **error)
     }
     c->q35 = strstr(m->name, "q35") != NULL;
     g_string_printf(opts, "%s,usb=off", m->name);
-    if (!machine_extra_opts(c, opts, error))
+    if (!machine_extra_opts(c, opts, error) || !vb_qemu_cmd_machine_audio(c, opts, error))
         return FALSE;
     g_string_append(opts, ",dump-guest-core=off");
     if (p->has_features)
@@ -674,9 +675,10 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
 
     if (!build_head(&c, error) || !vb_qemu_cmd_build_controllers(&c, error) ||
         !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_nets(&c, error) ||
-        !vb_qemu_cmd_build_chardevs(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
+        !vb_qemu_cmd_build_smartcards(&c, error) || !vb_qemu_cmd_build_chardevs(&c, error) ||
+        !vb_qemu_cmd_build_inputs(&c, error) || !vb_qemu_cmd_build_audio(&c, error) ||
         !vb_qemu_cmd_build_graphics(&c, error) || !vb_qemu_cmd_build_video(&c, error) ||
-        !vb_qemu_cmd_build_misc(&c, error))
+        !vb_qemu_cmd_build_sound(&c, error) || !vb_qemu_cmd_build_misc(&c, error))
         return NULL;
     vb_qemu_cmd_addf(&c, "-pidfile", "%s", params->pidfile);
     vb_qemu_cmd_addf(&c, "-msg", "timestamp=on");
@@ -743,6 +745,7 @@ vb_qemu_command_check(const VbDomainDef *def, const VbQemuCaps *caps, GPtrArray 
         .pidfile = "/nonexistent/qemu.pid",
         .runtime_dir = "/nonexistent",
         .vnc_port = vb_domain_def_needs_autoport(def) ? 5900 : -1,
+        .websocket_port = 5700,
     };
     g_auto(GStrv) argv = command_build(def, caps, &params, TRUE, NULL, out_ignored, error);
 

@@ -16,6 +16,7 @@ typedef struct {
     const char *runtime_dir;  /* the domain's private runtime directory */
     int vnc_port;             /* allocated display port for autoport VNC, or -1 */
     gboolean incoming;        /* "-incoming defer": the state comes by migrate-incoming */
+    int websocket_port;       /* allocated for a VNC websocket='-1', or 0 */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */

@@ -43,21 +43,30 @@ static const OptSpec specs[] = {
     /* "driver.property=value": one property, QEMU does not split it at commas */
     { "-global", OPT_PLAIN, NULL, NULL },
     { "-name", OPT_OPTS, "guest", "guest debug-threads" },
-    { "-machine", OPT_OPTS, "type", "type usb vmport hpet dump-guest-core acpi" },
+    { "-machine", OPT_OPTS, "type",
+      "type usb vmport hpet dump-guest-core acpi pcspk-audiodev" },
     { "-accel", OPT_OPTS, "accel", "accel" },
     { "-cpu", OPT_OPTS, "model", "model" },
     { "-m", OPT_OPTS, "size", "size" },
     { "-smp", OPT_OPTS, "cpus", "cpus maxcpus sockets cores threads" },
-    { "-chardev", OPT_OPTS, "backend", "backend id path server wait append name" },
+    { "-chardev", OPT_OPTS, "backend",
+      "backend id path server wait append name host port telnet localaddr localport "
+      "clipboard mouse" },
     { "-mon", OPT_OPTS, NULL, "chardev id mode" },
     { "-rtc", OPT_OPTS, NULL, "base driftfix" },
     { "-boot", OPT_OPTS, "order", "strict" },
-    { "-vnc", OPT_OPTS, "vnc", "vnc password" },
+    { "-vnc", OPT_OPTS, "vnc",
+      "vnc password websocket share power-control audiodev" },
     { "-spice", OPT_OPTS, NULL,
-      "port addr disable-ticketing image-compression seamless-migration" },
-    { "-display", OPT_OPTS, "type", "type" },
+      "port addr unix disable-ticketing image-compression seamless-migration agent-mouse "
+      "plaintext-channel jpeg-wan-compression zlib-glz-wan-compression "
+      "playback-compression streaming-video disable-copy-paste disable-agent-file-xfer" },
+    { "-display", OPT_OPTS, "type", "type rendernode" },
+    /* a keymap name, taken whole */
+    { "-k", OPT_PLAIN, NULL, NULL },
     { "-msg", OPT_OPTS, NULL, "timestamp" },
     { "-device", OPT_JSON, NULL, NULL },
+    { "-audiodev", OPT_JSON, NULL, NULL },
     { "-blockdev", OPT_JSON, NULL, NULL },
     { "-netdev", OPT_JSON, NULL, NULL },
     { "-object", OPT_JSON, NULL, NULL },
@@ -125,7 +134,8 @@ check_opts(const OptSpec *spec, const char *value, GError **error)
                         spec->name, value, key);
             return FALSE;
         }
-        if (!g_hash_table_add(seen, (gpointer)key)) {
+        /* SPICE reads every plaintext-channel= (a list) */
+        if (!g_hash_table_add(seen, (gpointer)key) && strcmp(key, "plaintext-channel") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "%s '%s': key '%s' given twice",
                         spec->name, value, key);
             return FALSE;
