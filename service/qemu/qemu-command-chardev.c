@@ -298,6 +298,10 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
             (GDestroyNotify)g_hash_table_unref);
         g_autofree char *protocol = NULL;
 
+        if (dev->source.extra.children != NULL)
+            return vb_qemu_cmd_unsupported(c, error, dev, "element <%s> in <source> is not "
+                                           "supported", ((VbRawElem *)g_ptr_array_index(
+                                               dev->source.extra.children, 0))->name);
         collect_sources(dev, NULL, sources, &protocol);
         return chardev_net(c, dev, type, sources, protocol, opts, error);
     } else {
@@ -327,27 +331,6 @@ add_chardev(VbQemuCmd *c, const VbDeviceDef *dev, const char *id, GError **error
     return TRUE;
 }
 
-/* <address type='isa' iobase='0x402'/> → "iobase":1026; no address: QEMU's 0xe9 */
-static gboolean
-isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
-{
-    const VbDeviceAddress *a = &dev->addr;
-    const char *iobase;
-    guint64 v;
-
-    if (a->type == VB_ADDR_NONE)
-        return TRUE;
-    iobase = a->type == VB_ADDR_OTHER && g_strcmp0(a->type_str, "isa") == 0
-                 ? vb_extra_get_attr(&a->extra, "iobase")
-                 : NULL;
-    if (iobase == NULL || !g_str_has_prefix(iobase, "0x") ||
-        !g_ascii_string_to_unsigned(iobase + 2, 16, 0, 0xffff, &v, NULL))
-        return vb_qemu_cmd_unsupported(c, error, dev, "an isa-debug port needs <address "
-                                       "type='isa' iobase='0x...'/> (at most 0xffff)");
-    vb_json_int(j, "iobase", (gint64)v);
-    return TRUE;
-}
-
 static gboolean
 build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
@@ -373,7 +356,7 @@ build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     vb_json_str(j, "chardev", chr);
     vb_json_str(j, "id", id);
     if (strcmp(ttype, "isa-debug") == 0) {
-        if (!isa_iobase(c, dev, j, error)) {
+        if (!vb_qemu_cmd_isa_iobase(c, dev, j, "iobase", error)) {
             g_string_free(j, TRUE);
             return FALSE;
         }

@@ -519,11 +519,16 @@ build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
-    if (dev->addr.type != VB_ADDR_NONE && strcmp(model, "pvpanic") != 0)
+    if (dev->addr.type != VB_ADDR_NONE && strcmp(model, "pvpanic") != 0 &&
+        strcmp(model, "isa") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "a panic device address is not supported");
     j = vb_json_new();
     if (strcmp(model, "isa") == 0) {
         vb_json_str(j, "driver", "pvpanic");
+        if (!vb_qemu_cmd_isa_iobase(c, dev, j, "ioport", error)) {
+            g_string_free(j, TRUE);
+            return FALSE;
+        }
     } else if (strcmp(model, "pvpanic") == 0) {
         vb_json_str(j, "driver", "pvpanic-pci");
         vb_json_str(j, "id", "panic0");

@@ -128,6 +128,17 @@ graphics_port(VbQemuCmd *c, const VbDeviceDef *dev, int *out_port, GError **erro
     return TRUE;
 }
 
+/* password expiry and the client policy on password change need QMP after start */
+static void
+ignore_password_attrs(VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    if (vb_extra_get_attr(&dev->extra, "passwdValidTo") != NULL)
+        vb_qemu_cmd_ignore(c, dev, NULL, 0, "passwdValidTo= is not acted on (the password "
+                           "does not expire)");
+    if (vb_extra_get_attr(&dev->extra, "connected") != NULL)
+        vb_qemu_cmd_ignore(c, dev, NULL, 0, "connected= is not acted on");
+}
+
 /* a kept attribute of <graphics> that must be one of @values (NULL-terminated pairs of
  * libvirt value, QEMU value); NULL when absent */
 static gboolean
@@ -221,7 +232,8 @@ static gboolean
 build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     static const char *const ok_attrs[] = { "websocket", "sharePolicy", "keymap",
-                                            "powerControl", NULL };
+                                            "powerControl", "passwdValidTo", "connected",
+                                            NULL };
     static const char *const ok_children[] = { "listen", "audio", NULL };
     static const char *const share[] = { "allow-exclusive", "allow-exclusive",
                                          "force-shared", "force-shared", "ignore", "ignore",
@@ -242,6 +254,7 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     listen_clear(&l);
     if (!ok)
         return FALSE;
+    ignore_password_attrs(c, dev);
     if (share_v != NULL)
         g_string_append_printf(opts, ",share=%s", share_v);
     if (dev->passwd != NULL)
@@ -456,7 +469,8 @@ spice_listen(VbQemuCmd *c, const VbDeviceDef *dev, const Listen *l, GString *opt
 static gboolean
 build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
-    static const char *const ok_attrs[] = { "tlsPort", "defaultMode", "keymap", NULL };
+    static const char *const ok_attrs[] = { "tlsPort", "defaultMode", "keymap",
+                                            "passwdValidTo", "connected", NULL };
     static const char *const ok_children[] = { "listen", "image", "jpeg", "zlib",
                                                "playback", "streaming", "clipboard", "mouse",
                                                "filetransfer", "gl", "channel", NULL };
@@ -470,6 +484,7 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     listen_clear(&l);
     if (!ok || !spice_mouse_gl(c, dev, opts, error))
         return FALSE;
+    ignore_password_attrs(c, dev);
     if (dev->passwd == NULL)
         g_string_append(opts, ",disable-ticketing=on");
     if (!spice_channels(c, dev, plain, opts, error))

@@ -78,6 +78,8 @@ gboolean vb_qemu_cmd_add_device(VbQemuCmd *c, const VbDeviceDef *dev, GString *j
 gboolean vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
                                GError **error);
 void vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev);
+gboolean vb_qemu_cmd_isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j,
+                                const char *key, GError **error);
 
 /* qemu-command-disk.c */
 gboolean vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error);

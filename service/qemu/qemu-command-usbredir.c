@@ -53,7 +53,7 @@ usb_address(VbQemuCmd *c, const VbDeviceDef *dev, xmlNode *root, GString *j, GEr
 static gboolean
 build_redirdev(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
-    static const char *const ok[] = { "source", "protocol", "address", "boot", NULL };
+    static const char *const ok[] = { "source", "protocol", "address", NULL };
     xmlDoc *doc = vb_raw_elem_parse(dev->raw);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
     g_autofree char *bus = root != NULL ? vb_xml_prop(root, "bus") : NULL;
@@ -77,7 +77,6 @@ build_redirdev(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
         if (!usb_address(c, dev, root, j, error)) {
             g_string_free(j, TRUE);
         } else {
-            vb_qemu_cmd_bootindex(c, j, dev);
             ok_ = vb_qemu_cmd_add_device(c, dev, j, error);
         }
     }

@@ -324,6 +324,32 @@ vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError *
     return TRUE;
 }
 
+/*
+ * <address type='isa' iobase='0x402'/> → @key:1026 (isa-debugcon "iobase", pvpanic
+ * "ioport"); no address: QEMU's default port. Other ISA address attributes are refused.
+ */
+gboolean
+vb_qemu_cmd_isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j,
+                       const char *key, GError **error)
+{
+    const VbDeviceAddress *a = &dev->addr;
+    const char *iobase;
+    guint64 v;
+
+    if (a->type == VB_ADDR_NONE)
+        return TRUE;
+    iobase = a->type == VB_ADDR_OTHER && g_strcmp0(a->type_str, "isa") == 0
+                 ? vb_extra_get_attr(&a->extra, "iobase")
+                 : NULL;
+    if (iobase == NULL || a->extra.attrs->len != 2 || !g_str_has_prefix(iobase, "0x") ||
+        !g_ascii_string_to_unsigned(iobase + 2, 16, 0, 0xffff, &v, NULL))
+        return vb_qemu_cmd_unsupported(c, error, dev, "the only address supported here is "
+                                       "<address type='isa' iobase='0x...'/> (at most "
+                                       "0xffff)");
+    vb_json_int(j, key, (gint64)v);
+    return TRUE;
+}
+
 void
 vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev)
 {
