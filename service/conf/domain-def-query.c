@@ -167,12 +167,30 @@ vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_args, cha
     return TRUE;
 }
 
+/* a display listening on a socket or nowhere needs no port */
+static gboolean
+graphics_listens_on_address(const VbDeviceDef *dev)
+{
+    GPtrArray *ch = dev->extra.children;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+        g_autofree char *type = NULL;
+
+        if (strcmp(raw->name, "listen") != 0)
+            continue;
+        type = vb_raw_elem_get_attr(raw, "type");
+        return g_strcmp0(type, "socket") != 0 && g_strcmp0(type, "none") != 0;
+    }
+    return TRUE;
+}
+
 static gboolean
 graphics_wants_autoport(const VbDeviceDef *dev)
 {
     return dev->kind == VB_DEV_GRAPHICS && dev->type != NULL &&
            (g_str_equal(dev->type, "vnc") || g_str_equal(dev->type, "spice")) &&
-           (dev->autoport == 1 || dev->port < 0);
+           (dev->autoport == 1 || dev->port < 0) && graphics_listens_on_address(dev);
 }
 
 /**

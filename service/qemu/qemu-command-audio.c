@@ -13,6 +13,23 @@
 #include "qemu-command-priv.h"
 #include "vb-error.h"
 
+static gboolean
+is_audio(const VbDeviceDef *dev)
+{
+    return dev->kind == VB_DEV_UNKNOWN && strcmp(dev->raw->name, "audio") == 0;
+}
+
+/* an audio id as the number it is ("01" is 1, as libvirt reads it); 0 when not one */
+static guint
+audio_number(const char *id)
+{
+    guint64 v = 0;
+
+    if (id == NULL || !g_ascii_string_to_unsigned(id, 10, 1, G_MAXINT, &v, NULL))
+        return 0;
+    return (guint)v;
+}
+
 typedef struct {
     const char *types; /* libvirt types that have it, space-separated; NULL: all */
     const char *attr;  /* libvirt attribute */
@@ -241,8 +258,8 @@ build_one_audio(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     }
     type = vb_xml_prop(root, "type");
     id = vb_xml_prop(root, "id");
-    if (type == NULL || id == NULL) {
-        ok = vb_qemu_cmd_unsupported(c, error, dev, "needs id= and type=");
+    if (type == NULL || audio_number(id) == 0) {
+        ok = vb_qemu_cmd_unsupported(c, error, dev, "needs a positive id= and a type=");
         goto done;
     }
     if (c->caps->audiodevs != NULL && g_hash_table_size(c->caps->audiodevs) > 0 &&
@@ -261,7 +278,7 @@ build_one_audio(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     if (!check_attrs(c, dev, root, top_props, G_N_ELEMENTS(top_props), type, FALSE, error) ||
         !audio_children(c, dev, root, &in, &out, error))
         goto done;
-    alias = g_strdup_printf("audio%s", id);
+    alias = g_strdup_printf("audio%u", audio_number(id));
     j = vb_json_new();
     vb_json_str(j, "id", alias);
     vb_json_str(j, "driver", audio_driver(type));
@@ -285,11 +302,6 @@ done:
     return ok;
 }
 
-static gboolean
-is_audio(const VbDeviceDef *dev)
-{
-    return dev->kind == VB_DEV_UNKNOWN && strcmp(dev->raw->name, "audio") == 0;
-}
 
 /**
  * vb_qemu_cmd_build_audio:
@@ -349,8 +361,8 @@ vb_qemu_cmd_audio_id(const VbQemuCmd *c, const VbDeviceDef *dev, char **out_id,
         if (!is_audio(d))
             continue;
         id = vb_raw_elem_get_attr(d->raw, "id");
-        if (id != NULL && (want == NULL || strcmp(id, want) == 0)) {
-            *out_id = g_strdup_printf("audio%s", id);
+        if (audio_number(id) != 0 && (want == NULL || audio_number(id) == audio_number(want))) {
+            *out_id = g_strdup_printf("audio%u", audio_number(id));
             return TRUE;
         }
     }

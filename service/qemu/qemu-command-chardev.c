@@ -13,6 +13,22 @@
 #include "qemu-command-priv.h"
 #include "vb-error.h"
 
+/* spicevmc and spiceport chardevs are channels of the SPICE server: QEMU needs -spice */
+static gboolean
+need_spice(const VbQemuCmd *c, const VbDeviceDef *dev, const char *type, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_GRAPHICS && strcmp(d->type, "spice") == 0)
+            return TRUE;
+    }
+    return vb_qemu_cmd_unsupported(c, error, dev, "a %s chardev needs a <graphics "
+                                   "type='spice'>", type);
+}
+
 /* the attributes of an element, name -> value */
 static GHashTable *
 attrs_of(xmlNode *node)
@@ -128,7 +144,8 @@ chardev_net(VbQemuCmd *c, const VbDeviceDef *dev, const char *type, GPtrArray *s
             strcmp(protocol, "telnet") != 0)
             return vb_qemu_cmd_unsupported(c, error, dev, "<protocol type='%s'> is not "
                                            "supported (raw, telnet)", protocol);
-        if (!host_service(c, dev, src, TRUE, &host, &port, error))
+        /* a server without host= listens on every address */
+        if (!host_service(c, dev, src, g_strcmp0(mode, "bind") != 0, &host, &port, error))
             return FALSE;
         g_string_prepend(opts, "socket");
         g_string_append_printf(opts, ",host=%s,port=%s", host, port);
@@ -214,6 +231,8 @@ vb_qemu_cmd_add_chardev_raw(VbQemuCmd *c, const VbDeviceDef *dev, xmlNode *root,
     collect_sources(dev, root, sources, &protocol);
     g_string_append_printf(opts, ",id=%s", id);
     if (g_strcmp0(type, "spicevmc") == 0) {
+        if (!need_spice(c, dev, type, error))
+            return FALSE;
         g_string_prepend(opts, "spicevmc");
         g_string_append_printf(opts, ",name=%s", spicevmc);
     } else if (g_strcmp0(type, "tcp") == 0 || g_strcmp0(type, "udp") == 0) {
@@ -275,6 +294,8 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
         if (g_strcmp0(mode, "connect") != 0)
             g_string_append(opts, ",server=on,wait=off");
     } else if (strcmp(type, "spicevmc") == 0 && dev->kind == VB_DEV_CHANNEL) {
+        if (!need_spice(c, dev, type, error))
+            return FALSE;
         g_string_prepend(opts, "spicevmc");
         g_string_append(opts, ",name=vdagent");
     } else if (strcmp(type, "qemu-vdagent") == 0 && dev->kind == VB_DEV_CHANNEL) {
@@ -285,6 +306,8 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
         if (channel == NULL)
             return vb_qemu_cmd_unsupported(c, error, dev, "a spiceport needs <source "
                                            "channel=>");
+        if (!need_spice(c, dev, type, error))
+            return FALSE;
         for (const char *p = channel; *p != '\0'; p++) {
             if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
                 return vb_qemu_cmd_unsupported(c, error, dev, "invalid spiceport channel "

@@ -184,18 +184,23 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
  * @c: the command being built
  * @error: error
  *
- * PCI controllers first (other devices sit on their buses), then the rest in order.
+ * PCI controllers first (other devices sit on their buses), then the rest in order, the
+ * smart card reader (a USB device) last.
  */
 gboolean
 vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
 
-    for (guint pass = 0; pass < 2; pass++) {
+    for (guint pass = 0; pass < 3; pass++) {
         for (guint i = 0; i < devs->len; i++) {
             const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+            guint want;
 
-            if (dev->kind != VB_DEV_CONTROLLER || (strcmp(dev->type, "pci") == 0) != !pass)
+            if (dev->kind != VB_DEV_CONTROLLER)
+                continue;
+            want = strcmp(dev->type, "pci") == 0 ? 0 : strcmp(dev->type, "ccid") == 0 ? 2 : 1;
+            if (want != pass)
                 continue;
             if (!build_controller(c, dev, error))
                 return FALSE;
