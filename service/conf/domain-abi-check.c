@@ -141,6 +141,7 @@ check_device(const VbDeviceDef *s, const VbDeviceDef *d, guint n, GError **error
     case VB_DEV_MEMBALLOON:
     case VB_DEV_RNG:
     case VB_DEV_PANIC:
+    case VB_DEV_SOUND:
         ok = check_str(what, "model", s->model, d->model, error);
         break;
     case VB_DEV_FILESYSTEM:
@@ -178,7 +179,7 @@ check_devices(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
     static const char *const plural[] = {
         "disks", "controllers", "interfaces", "serial devices", "consoles", "channels",
         "input devices", NULL, "video devices", "watchdogs", "memory balloons", "rng devices",
-        "panic devices", "filesystems", "other devices"
+        "panic devices", "filesystems", "sound devices", "other devices"
     };
     G_STATIC_ASSERT(G_N_ELEMENTS(plural) == VB_DEV_LAST);
 

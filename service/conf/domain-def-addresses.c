@@ -284,12 +284,54 @@ assign_virtio_serial(VbDomainDef *def, GError **error)
     return TRUE;
 }
 
+/*
+ * A sound device without an <audio> backend gets libvirt 9.0's default
+ * (qemuDomainDefSuggestDefaultAudioBackend() with the stock qemu.conf): 'spice' when the
+ * last VNC or SPICE display is SPICE, else 'none'.
+ */
+static void
+add_default_audio(VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+    const char *type = "none";
+    gboolean sound = FALSE;
+    VbDeviceDef *dev;
+    xmlNode *node;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_UNKNOWN && strcmp(d->raw->name, "audio") == 0)
+            return;
+        if (d->kind == VB_DEV_SOUND)
+            sound = TRUE;
+        if (d->kind == VB_DEV_GRAPHICS && strcmp(d->type, "spice") == 0)
+            type = "spice";
+        else if (d->kind == VB_DEV_GRAPHICS && strcmp(d->type, "vnc") == 0)
+            type = "none";
+    }
+    if (!sound)
+        return;
+    node = xmlNewNode(NULL, (const xmlChar *)"audio");
+    xmlNewProp(node, (const xmlChar *)"id", (const xmlChar *)"1");
+    xmlNewProp(node, (const xmlChar *)"type", (const xmlChar *)type);
+    dev = vb_device_def_new(VB_DEV_UNKNOWN);
+    dev->rank = VB_RANK(vb_device_ranks, "audio");
+    dev->raw = vb_raw_elem_new(node, dev->rank);
+    dev->raw->line = 0;
+    xmlFreeNode(node);
+    g_ptr_array_add(devs, dev);
+    g_ptr_array_add(def->unknown_elements, g_strdup("audio"));
+    vb_sort_by_rank(devs, dev_rank);
+}
+
 static gboolean
 assign_defaults(VbDomainDef *def, GError **error)
 {
     GPtrArray *devs = def->priv->devices;
     gboolean q35 = vb_domain_def_is_q35(def);
     gboolean usb_needed = FALSE;
+    gboolean ccid_needed = FALSE;
 
     if (find_controller(def, "pci", 0) == NULL)
         add_controller(def, "pci", 0, q35 ? "pcie-root" : "pci-root");
@@ -303,7 +345,18 @@ assign_defaults(VbDomainDef *def, GError **error)
         else if ((dev->kind == VB_DEV_INPUT || dev->kind == VB_DEV_DISK) &&
                  g_strcmp0(dev->bus, "usb") == 0)
             usb_needed = TRUE;
+        else if (dev->kind == VB_DEV_SOUND && g_strcmp0(dev->model, "usb") == 0)
+            usb_needed = TRUE;
+        else if (dev->kind == VB_DEV_UNKNOWN && (strcmp(dev->raw->name, "redirdev") == 0 ||
+                                                 strcmp(dev->raw->name, "smartcard") == 0))
+            usb_needed = TRUE;
+        if (dev->kind == VB_DEV_UNKNOWN && strcmp(dev->raw->name, "smartcard") == 0)
+            ccid_needed = TRUE;
     }
+    /* libvirt adds the reader a smartcard sits on */
+    if (ccid_needed)
+        add_controller(def, "ccid", 0, NULL);
+    add_default_audio(def);
     if (usb_needed)
         add_controller(def, "usb", 0, NULL);
     assign_controller_models(def);
@@ -368,6 +421,10 @@ vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev)
     case VB_DEV_FILESYSTEM:
         /* virtio-9p-pci and vhost-user-fs-pci; other types do not start */
         return dev->type == NULL || strcmp(dev->type, "mount") == 0;
+    case VB_DEV_SOUND:
+        /* the ISA (sb16, pcspk) and USB ones have no PCI address */
+        return g_strcmp0(dev->model, "es1370") == 0 || g_strcmp0(dev->model, "ac97") == 0 ||
+               g_strcmp0(dev->model, "ich6") == 0 || g_strcmp0(dev->model, "ich9") == 0;
     default:
         return FALSE;
     }
@@ -414,6 +471,22 @@ pci_take_slot(PciBus0 *bus, guint *out_slot)
     return FALSE;
 }
 
+/* Q35's ICH9 has its HD audio at 00:1b.0: the first unaddressed ich9 sound goes there,
+ * when free, as libvirt does */
+static void
+assign_q35_sound(VbDomainDef *def, PciBus0 *bus)
+{
+    for (guint i = 0; bus->used[0x1b] == 0 && i < def->priv->devices->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(def->priv->devices, i);
+
+        if (dev->kind == VB_DEV_SOUND && g_strcmp0(dev->model, "ich9") == 0 &&
+            dev->addr.type == VB_ADDR_NONE) {
+            set_pci(&dev->addr, 0x1b, 0);
+            bus->used[0x1b] = 0xff;
+        }
+    }
+}
+
 static gboolean
 assign_pci(VbDomainDef *def, GError **error)
 {
@@ -444,6 +517,8 @@ assign_pci(VbDomainDef *def, GError **error)
         /* keep the video slot free for a video device added later, as libvirt does */
         bus.used[video_slot] |= 0x80;
     }
+    if (q35)
+        assign_q35_sound(def, &bus);
     for (guint i = 0; i < devs->len; i++) {
         VbDeviceDef *dev = g_ptr_array_index(devs, i);
         guint slot;

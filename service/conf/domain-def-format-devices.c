@@ -165,6 +165,7 @@ fmt_open_attrs(GString *buf, const VbDeviceDef *dev, guint flags)
     case VB_DEV_MEMBALLOON:
     case VB_DEV_RNG:
     case VB_DEV_PANIC:
+    case VB_DEV_SOUND:
         vb_fmt_attr(buf, "model", dev->model);
         vb_fmt_extra_attrs(buf, &dev->extra);
         break;
@@ -188,6 +189,7 @@ ranks_for(VbDeviceKind kind)
     case VB_DEV_VIDEO: return vb_video_ranks;
     case VB_DEV_RNG: return vb_rng_ranks;
     case VB_DEV_FILESYSTEM: return vb_filesystem_ranks;
+    case VB_DEV_SOUND: return vb_sound_ranks;
     default: return vb_generic_dev_ranks;
     }
 }

@@ -40,6 +40,7 @@ const char *const vb_filesystem_ranks[] = {
     "space_soft_limit", "boot", "alias", "address", NULL
 };
 const char *const vb_rng_ranks[] = { "rate", "backend", "driver", "alias", "address", NULL };
+const char *const vb_sound_ranks[] = { "codec", "audio", "alias", "address", NULL };
 
 static const char *const disk_types[] = { "file", "block", "dir", "network", "volume", "nvme",
                                           "vhostuser", NULL };
@@ -79,6 +80,9 @@ static const char *const fs_types[] = { "mount", "block", "file", "template", "r
                                        "volume", NULL };
 static const char *const panic_models[] = { "isa", "pseries", "hyperv", "s390", "pvpanic",
                                             NULL };
+/* libvirt 9.0's virDomainSoundModel */
+static const char *const sound_models[] = { "sb16", "es1370", "pcspk", "ac97", "ich6", "ich9",
+                                            "usb", "ich7", NULL };
 
 /* the attribute of <source> that names the disk's path, for the types that have one */
 static const char *
@@ -450,12 +454,16 @@ parse_simple(VbDeviceDef *dev, xmlNode *node, GError **error)
     case VB_DEV_PANIC:
         ok = vb_xml_prop_enum(node, "model", panic_models, FALSE, &dev->model, error);
         break;
+    case VB_DEV_SOUND:
+        ok = vb_xml_prop_enum(node, "model", sound_models, TRUE, &dev->model, error);
+        break;
     default:
         g_assert_not_reached();
     }
     if (!ok)
         return FALSE;
-    vb_extra_collect(&dev->extra, node, known, modelled, vb_generic_dev_ranks);
+    vb_extra_collect(&dev->extra, node, known, modelled,
+                     dev->kind == VB_DEV_SOUND ? vb_sound_ranks : vb_generic_dev_ranks);
     return parse_address_child(dev, node, error);
 }
 
@@ -530,7 +538,8 @@ parse_device(VbDomainDef *def, xmlNode *node, GError **error)
     case VB_DEV_INPUT:
     case VB_DEV_WATCHDOG:
     case VB_DEV_MEMBALLOON:
-    case VB_DEV_PANIC: ok = parse_simple(dev, node, error); break;
+    case VB_DEV_PANIC:
+    case VB_DEV_SOUND: ok = parse_simple(dev, node, error); break;
     default:
         dev->raw = vb_raw_elem_new(node, dev->rank);
         g_ptr_array_add(def->unknown_elements, g_strdup(dev->raw->name));

@@ -71,6 +71,7 @@ typedef enum {
     VB_DEV_RNG,
     VB_DEV_PANIC,
     VB_DEV_FILESYSTEM, /* type= modelled, children kept (issue 10, part helpers) */
+    VB_DEV_SOUND, /* devices (issue 10): <sound model=>, children kept */
     VB_DEV_UNKNOWN, /* kept verbatim in ->raw */
     VB_DEV_LAST
 } VbDeviceKind;
@@ -310,5 +311,6 @@ extern const char *const vb_generic_dev_ranks[];
 extern const char *const vb_video_ranks[];
 extern const char *const vb_rng_ranks[];
 extern const char *const vb_filesystem_ranks[];
+extern const char *const vb_sound_ranks[];
 
 #define VB_RANK(table, name) vb_rank_lookup(table, name)

@@ -167,12 +167,30 @@ vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_args, cha
     return TRUE;
 }
 
+/* a display listening on a socket or nowhere needs no port */
+static gboolean
+graphics_listens_on_address(const VbDeviceDef *dev)
+{
+    GPtrArray *ch = dev->extra.children;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+        g_autofree char *type = NULL;
+
+        if (strcmp(raw->name, "listen") != 0)
+            continue;
+        type = vb_raw_elem_get_attr(raw, "type");
+        return g_strcmp0(type, "socket") != 0 && g_strcmp0(type, "none") != 0;
+    }
+    return TRUE;
+}
+
 static gboolean
 graphics_wants_autoport(const VbDeviceDef *dev)
 {
     return dev->kind == VB_DEV_GRAPHICS && dev->type != NULL &&
            (g_str_equal(dev->type, "vnc") || g_str_equal(dev->type, "spice")) &&
-           (dev->autoport == 1 || dev->port < 0);
+           (dev->autoport == 1 || dev->port < 0) && graphics_listens_on_address(dev);
 }
 
 /**
@@ -292,4 +310,61 @@ vb_domain_def_get_graphics_passwords(const VbDomainDef *def)
     }
     g_ptr_array_add(out, NULL);
     return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/**
+ * vb_domain_def_get_balloon_period:
+ * @def: a definition
+ *
+ * Returns: the <memballoon><stats period='N'/> of a virtio balloon in seconds, 0 when
+ *   there is none, -1 when it is not an integer between 0 and G_MAXINT
+ */
+int
+vb_domain_def_get_balloon_period(const VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        GPtrArray *ch = dev->extra.children;
+
+        if (dev->kind != VB_DEV_MEMBALLOON || !g_str_has_prefix(dev->model, "virtio"))
+            continue;
+        for (guint k = 0; ch != NULL && k < ch->len; k++) {
+            const VbRawElem *raw = g_ptr_array_index(ch, k);
+            g_autofree char *period = NULL;
+            guint64 v;
+
+            if (strcmp(raw->name, "stats") != 0)
+                continue;
+            period = vb_raw_elem_get_attr(raw, "period");
+            if (period == NULL || !g_ascii_string_to_unsigned(period, 10, 0, G_MAXINT, &v,
+                                                              NULL))
+                return -1;
+            return (int)v;
+        }
+    }
+    return 0;
+}
+
+/**
+ * vb_domain_def_needs_websocket_port:
+ * @def: a definition
+ *
+ * Returns: whether a VNC display asks for a websocket port from the service's allocator
+ *   (websocket='-1')
+ */
+gboolean
+vb_domain_def_needs_websocket_port(const VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind == VB_DEV_GRAPHICS && g_strcmp0(dev->type, "vnc") == 0 &&
+            g_strcmp0(vb_extra_get_attr(&dev->extra, "websocket"), "-1") == 0)
+            return TRUE;
+    }
+    return FALSE;
 }

@@ -279,6 +279,10 @@ vb_domain_def_device_alias(const VbDomainDef *def, const VbDeviceDef *dev)
         return g_strdup_printf("rng%d", position(def, dev, same_kind));
     case VB_DEV_PANIC:
         return g_strcmp0(dev->model, "pvpanic") == 0 ? g_strdup("panic0") : NULL;
+    case VB_DEV_FILESYSTEM:
+        return g_strdup_printf("fs%d", position(def, dev, same_kind));
+    case VB_DEV_SOUND:
+        return g_strdup_printf("sound%d", position(def, dev, same_kind));
     default:
         return NULL;
     }
@@ -300,6 +304,8 @@ alias_ranks(VbDeviceKind kind)
     case VB_DEV_WATCHDOG:
     case VB_DEV_MEMBALLOON:
     case VB_DEV_PANIC: return vb_generic_dev_ranks;
+    case VB_DEV_FILESYSTEM: return vb_filesystem_ranks;
+    case VB_DEV_SOUND: return vb_sound_ranks;
     default: return NULL;
     }
 }

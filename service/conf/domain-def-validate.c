@@ -202,16 +202,124 @@ check_duplicates(GPtrArray *devs, GError **error)
     return TRUE;
 }
 
+/* libvirt 9.0's virDomainAudioType */
+static const char *const audio_types[] = { "none", "alsa", "coreaudio", "jack", "oss",
+                                           "pulseaudio", "sdl", "spice", "file", "dbus",
+                                           NULL };
+
+/* id= of a kept <audio> as a positive integer, or 0 with @error set */
+static guint
+audio_id(const char *elem, int line, const char *id, GError **error)
+{
+    guint64 v = 0;
+
+    if (id == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                    "line %d: <%s>: missing attribute 'id'", line, elem);
+        return 0;
+    }
+    if (!g_ascii_string_to_unsigned(id, 10, 1, G_MAXINT, &v, NULL)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "line %d: <%s>: attribute 'id' must be an integer between 1 and %d, "
+                    "got '%s'", line, elem, G_MAXINT, id);
+        return 0;
+    }
+    return (guint)v;
+}
+
+/* <audio id type> of the domain: id -> line of its element */
+static gboolean
+collect_audios(GPtrArray *devs, GHashTable *ids, GError **error)
+{
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        g_autofree char *id = NULL;
+        g_autofree char *type = NULL;
+        gpointer other;
+        guint n;
+
+        if (dev->kind != VB_DEV_UNKNOWN || strcmp(dev->raw->name, "audio") != 0)
+            continue;
+        id = vb_raw_elem_get_attr(dev->raw, "id");
+        type = vb_raw_elem_get_attr(dev->raw, "type");
+        if ((n = audio_id("audio", dev->raw->line, id, error)) == 0)
+            return FALSE;
+        if (type == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                        "line %d: <audio>: missing attribute 'type'", dev->raw->line);
+            return FALSE;
+        }
+        if (!g_strv_contains(audio_types, type)) {
+            g_autofree char *list = g_strjoinv(", ", (char **)audio_types);
+
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "line %d: <audio>: invalid value '%s' for attribute 'type' (expected "
+                        "one of: %s)", dev->raw->line, type, list);
+            return FALSE;
+        }
+        if (g_hash_table_lookup_extended(ids, GUINT_TO_POINTER(n), NULL, &other)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "line %d: <audio>: audio id %u is already used by the <audio> on "
+                        "line %d", dev->raw->line, n, GPOINTER_TO_INT(other));
+            return FALSE;
+        }
+        g_hash_table_insert(ids, GUINT_TO_POINTER(n), GINT_TO_POINTER(dev->raw->line));
+    }
+    return TRUE;
+}
+
+/*
+ * The <audio id='N'/> child of a sound device or a graphics must name a domain <audio>
+ * (libvirt's virDomainEnsureAudioID()).
+ */
+static gboolean
+check_audio_refs(GPtrArray *devs, GHashTable *ids, GError **error)
+{
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        GPtrArray *ch = dev->extra.children;
+
+        if (dev->kind != VB_DEV_SOUND && dev->kind != VB_DEV_GRAPHICS)
+            continue;
+        for (guint k = 0; ch != NULL && k < ch->len; k++) {
+            const VbRawElem *raw = g_ptr_array_index(ch, k);
+            g_autofree char *id = NULL;
+            guint n;
+
+            if (strcmp(raw->name, "audio") != 0)
+                continue;
+            id = vb_raw_elem_get_attr(raw, "id");
+            if ((n = audio_id("audio", raw->line, id, error)) == 0)
+                return FALSE;
+            if (!g_hash_table_contains(ids, GUINT_TO_POINTER(n))) {
+                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "line %d: <%s>: no <audio> with id %u in <devices>", raw->line,
+                            vb_device_def_describe(dev), n);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+check_audio(GPtrArray *devs, GError **error)
+{
+    g_autoptr(GHashTable) ids = g_hash_table_new(NULL, NULL);
+
+    return collect_audios(devs, ids, error) && check_audio_refs(devs, ids, error);
+}
+
 /**
  * vb_domain_def_validate:
  * @def: a parsed definition
  * @error: error (VB_ERROR_INVALID_ARG), naming the element and its line
  *
  * Checks what single elements cannot: duplicate disk targets, controller indexes and PCI
- * addresses.
+ * addresses, <audio> ids (unique, and the ones sound devices and graphics name exist).
  */
 gboolean
 vb_domain_def_validate(VbDomainDef *def, GError **error)
 {
-    return check_duplicates(def->priv->devices, error);
+    return check_duplicates(def->priv->devices, error) && check_audio(def->priv->devices, error);
 }

@@ -13,7 +13,7 @@ G_STATIC_ASSERT(G_N_ELEMENTS(virt_type_names) == VB_DOMAIN_VIRT_LAST + 1);
 
 const char *const vb_device_kind_names[] = {
     "disk", "controller", "interface", "serial", "console", "channel", "input", "graphics",
-    "video", "watchdog", "memballoon", "rng", "panic", "filesystem", "unknown", NULL
+    "video", "watchdog", "memballoon", "rng", "panic", "filesystem", "sound", "unknown", NULL
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(vb_device_kind_names) == VB_DEV_LAST + 1);
 

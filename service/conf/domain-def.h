@@ -114,6 +114,8 @@ void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const cha
 gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);
 void vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
+int vb_domain_def_get_balloon_period(const VbDomainDef *def);
+gboolean vb_domain_def_needs_websocket_port(const VbDomainDef *def);
 
 /* The firmware of a domain (domain-def-firmware.c; issue 10, part helpers). */
 typedef struct {

@@ -66,6 +66,7 @@ vb_domain_obj_new(VbDomainDef *def, const char *object_path)
     dom->reason = VB_DOMAIN_REASON_UNKNOWN;
     dom->id = -1;
     dom->display_port = -1;
+    dom->websocket_port = -1;
     g_cond_init(&dom->job.cond);
     dom->job.phase = "none";
     g_queue_init(&dom->events);

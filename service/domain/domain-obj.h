@@ -154,6 +154,7 @@ struct _VbDomainObj {
     char *pidfile;
     guint taint;            /* VbTaintFlags */
     int display_port;       /* allocated autoport display port, or -1 */
+    int websocket_port;     /* allocated VNC websocket port (websocket='-1'), or -1 */
     char *autodestroy_owner; /* bus name whose departure destroys it, or NULL */
     gboolean fake_reboot;   /* a Reboot asked for: reset at the next guest power-off */
     gboolean got_shutdown;  /* a SHUTDOWN event was seen in this run */

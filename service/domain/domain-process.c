@@ -220,6 +220,7 @@ typedef struct {
     RunCtx *ctx;
     guint taint;
     int display_port;
+    int websocket_port;
     GPtrArray *ignored; /* what the definition holds that is not acted on */
     GPtrArray *helpers; /* VbQemuHelper*: swtpm, virtiofsd to start before QEMU */
     VbDomainDef *def;   /* the definition QEMU runs (a copy, firmware resolved: read without
@@ -268,8 +269,10 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     vb_domain_helpers_stop(dom);
     remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
     vb_domain_ports_release(list, st->display_port);
+    vb_domain_ports_release(list, st->websocket_port);
     g_mutex_lock(&dom->lock);
     dom->display_port = -1;
+    dom->websocket_port = -1;
     g_clear_pointer(&dom->proc, vb_qemu_process_unref);
     g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
@@ -400,6 +403,13 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     }
     if (!resolve_firmware(list, dom, &def, st->caps, error))
         return FALSE;
+    if (vb_domain_def_needs_websocket_port(def)) {
+        /* libvirt's default websocket range, 5700-65535 */
+        st->websocket_port = vb_domain_ports_acquire(list, 5700, 65535, error);
+        if (st->websocket_port < 0)
+            return FALSE;
+        params.websocket_port = st->websocket_port;
+    }
     *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
                                            error);
     if (*out_argv == NULL)
@@ -468,6 +478,7 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
     vb_domain_def_set_live(dom->def, st->id);
+    dom->websocket_port = st->websocket_port;
     if (st->display_port > 0)
         vb_domain_def_set_autoport(dom->def, st->display_port);
     dom->got_shutdown = FALSE;
@@ -588,6 +599,27 @@ set_throttles(StartState *st, GError **error)
     return TRUE;
 }
 
+/* <memballoon><stats period>: the balloon polls the guest's statistics that often */
+static gboolean
+set_balloon_period(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *args;
+    int period;
+
+    g_mutex_lock(&dom->lock);
+    period = vb_domain_def_get_balloon_period(dom->def);
+    g_mutex_unlock(&dom->lock);
+    if (period <= 0)
+        return TRUE;
+    args = json_object_new();
+    json_object_set_string_member(args, "path", "/machine/peripheral/balloon0");
+    json_object_set_string_member(args, "property", "guest-stats-polling-interval");
+    json_object_set_int_member(args, "value", period);
+    r = vb_qemu_monitor_command(mon, "qom-set", args, MONITOR_TIMEOUT_MS, error);
+    return r != NULL;
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
@@ -618,7 +650,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     dom->iothread_tids = g_steal_pointer(&iothreads);
     g_mutex_unlock(&dom->lock);
     if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
-        !set_throttles(st, error))
+        !set_throttles(st, error) ||
+        !set_balloon_period(dom, st->mon, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
@@ -657,7 +690,7 @@ gboolean
 vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
                        gboolean incoming, GError **error)
 {
-    StartState st = { .log_fd = -1, .display_port = -1 };
+    StartState st = { .log_fd = -1, .display_port = -1, .websocket_port = -1 };
     g_auto(GStrv) argv = NULL;
     gboolean paused = (flags & VB_START_PAUSED) != 0 || incoming;
 
@@ -793,6 +826,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     RunCtx *mon_ctx;
     gboolean transient;
     int display_port;
+    int websocket_port;
 
     g_mutex_lock(&dom->lock);
     if (dom->id < 0) {
@@ -841,6 +875,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     g_clear_pointer(&dom->autodestroy_owner, g_free);
     display_port = dom->display_port;
     dom->display_port = -1;
+    websocket_port = dom->websocket_port;
+    dom->websocket_port = -1;
     dom->taint = 0;
     dom->fake_reboot = dom->got_shutdown = dom->destroying = dom->stopping = FALSE;
     vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, reason);
@@ -854,6 +890,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     g_mutex_unlock(&dom->lock);
     /* never under the domain lock (docs/threads.md, Locks) */
     vb_domain_ports_release(list, display_port);
+    vb_domain_ports_release(list, websocket_port);
 
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "stopped (%s)", vb_domain_reason_to_string(reason));
     if (transient) {

@@ -394,6 +394,34 @@ spawn_qemu(const char *binary, const char *dir, const char *sock, GPid *out_pid,
     return TRUE;
 }
 
+/*
+ * The -audiodev drivers the binary can load: `-audiodev help` lists them after trying
+ * each module (a missing one is left out, with a note on stderr).
+ */
+static void
+probe_audiodevs(VbQemuCaps *caps, const char *binary, const char *dir)
+{
+    g_autofree char *home = g_strdup_printf("HOME=%s", dir);
+    const char *argv[] = { binary, "-audiodev", "help", NULL };
+    const char *envp[] = { "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, NULL };
+    g_autofree char *out = NULL;
+    g_auto(GStrv) lines = NULL;
+    gboolean listing = FALSE;
+
+    if (!g_spawn_sync(dir, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                      NULL, &out, NULL, NULL, NULL))
+        return;
+    lines = g_strsplit(out, "\n", -1);
+    for (guint i = 0; lines[i] != NULL; i++) {
+        const char *l = g_strstrip(lines[i]);
+
+        if (g_str_has_prefix(l, "Available audio drivers"))
+            listing = TRUE;
+        else if (listing && *l != '\0' && strchr(l, ' ') == NULL)
+            g_hash_table_add(caps->audiodevs, g_strdup(l));
+    }
+}
+
 static VbQemuCaps *
 probe_in(const char *binary, const char *dir, GError **error)
 {
@@ -425,6 +453,7 @@ probe_in(const char *binary, const char *dir, GError **error)
                     local->message, *output != '\0' ? "; QEMU said: " : "", output);
         return NULL;
     }
+    probe_audiodevs(caps, binary, dir);
     return g_steal_pointer(&caps);
 }
 

@@ -107,6 +107,7 @@ vb_qemu_caps_to_xml(const VbQemuCaps *caps)
     append_set(buf, "device", caps->devices);
     append_cpu_models(buf, caps->tcg_cpu_models);
     append_set(buf, "tcgCpuFeature", caps->tcg_cpu_features);
+    append_set(buf, "audiodev", caps->audiodevs);
     g_string_append(buf, "</qemuCaps>\n");
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
@@ -216,6 +217,8 @@ parse_child(VbQemuCaps *caps, xmlNode *node)
             return FALSE;
         }
         g_hash_table_replace(caps->tcg_cpu_models, model, un);
+    } else if (strcmp(name, "audiodev") == 0) {
+        set = caps->audiodevs;
     }
     if (set != NULL) {
         char *item = prop(node, "name");

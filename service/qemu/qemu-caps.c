@@ -46,6 +46,7 @@ vb_qemu_caps_new(void)
     caps->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->tcg_cpu_models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     caps->tcg_cpu_features = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    caps->audiodevs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return caps;
 }
 
@@ -76,6 +77,7 @@ vb_qemu_caps_unref(VbQemuCaps *caps)
     g_clear_pointer(&caps->devices, g_hash_table_unref);
     g_clear_pointer(&caps->tcg_cpu_models, g_hash_table_unref);
     g_clear_pointer(&caps->tcg_cpu_features, g_hash_table_unref);
+    g_clear_pointer(&caps->audiodevs, g_hash_table_unref);
     g_free(caps);
 }
 

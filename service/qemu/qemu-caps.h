@@ -39,6 +39,9 @@ typedef struct {
      * expansion of "max" in the probe (which runs TCG); empty when not probed */
     GHashTable *tcg_cpu_models;   /* name -> char*: its unavailable features, ' '-separated */
     GHashTable *tcg_cpu_features; /* set: the features TCG can provide ("max" expanded) */
+    GHashTable *audiodevs;  /* set: -audiodev drivers this build can load (`-audiodev
+                               help`: Debian's pa, sdl, jack are modules of another
+                               package); empty when unknown (an older cache) */
 } VbQemuCaps;
 
 VbQemuCaps *vb_qemu_caps_ref(VbQemuCaps *caps);

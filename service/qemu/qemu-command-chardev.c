@@ -8,8 +8,253 @@
 
 #include <string.h>
 
+#include <libxml/tree.h>
+
 #include "qemu-command-priv.h"
 #include "vb-error.h"
+
+/* spicevmc and spiceport chardevs are channels of the SPICE server: QEMU needs -spice */
+static gboolean
+need_spice(const VbQemuCmd *c, const VbDeviceDef *dev, const char *type, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_GRAPHICS && strcmp(d->type, "spice") == 0)
+            return TRUE;
+    }
+    return vb_qemu_cmd_unsupported(c, error, dev, "a %s chardev needs a <graphics "
+                                   "type='spice'>", type);
+}
+
+/* the attributes of an element, name -> value */
+static GHashTable *
+attrs_of(xmlNode *node)
+{
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+    for (xmlAttr *a = node->properties; a != NULL; a = a->next) {
+        if (a->ns == NULL)
+            g_hash_table_insert(h, g_strdup((const char *)a->name), vb_xml_prop(node,
+                                (const char *)a->name));
+    }
+    return h;
+}
+
+/*
+ * The <source> elements (as attribute tables) and <protocol type> of a modelled chardev
+ * (its first <source> is modelled, a second one kept) or, with @root, of a kept device.
+ */
+static void
+collect_sources(const VbDeviceDef *dev, xmlNode *root, GPtrArray *sources, char **protocol)
+{
+    if (root != NULL) {
+        for (xmlNode *ch = root->children; ch != NULL; ch = ch->next) {
+            if (vb_xml_is(ch, "source"))
+                g_ptr_array_add(sources, attrs_of(ch));
+            else if (vb_xml_is(ch, "protocol") && *protocol == NULL)
+                *protocol = vb_xml_prop(ch, "type");
+        }
+        return;
+    }
+    if (dev->source.present) {
+        GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        GPtrArray *a = dev->source.extra.attrs;
+
+        for (guint i = 0; a != NULL && i + 1 < a->len; i += 2)
+            g_hash_table_insert(h, g_strdup(a->pdata[i]), g_strdup(a->pdata[i + 1]));
+        if (dev->source_path != NULL)
+            g_hash_table_insert(h, g_strdup("path"), g_strdup(dev->source_path));
+        g_ptr_array_add(sources, h);
+    }
+    for (guint i = 0; dev->extra.children != NULL && i < dev->extra.children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(dev->extra.children, i);
+        xmlDoc *doc;
+
+        if (strcmp(raw->name, "source") != 0 && strcmp(raw->name, "protocol") != 0)
+            continue;
+        if ((doc = vb_raw_elem_parse(raw)) == NULL)
+            continue;
+        if (strcmp(raw->name, "source") == 0)
+            g_ptr_array_add(sources, attrs_of(xmlDocGetRootElement(doc)));
+        else if (*protocol == NULL)
+            *protocol = vb_xml_prop(xmlDocGetRootElement(doc), "type");
+        xmlFreeDoc(doc);
+    }
+}
+
+/* the <source> with mode=@mode (a missing mode counts as @dflt) */
+static GHashTable *
+source_by_mode(GPtrArray *sources, const char *mode, const char *dflt)
+{
+    for (guint i = 0; i < sources->len; i++) {
+        GHashTable *h = g_ptr_array_index(sources, i);
+        const char *m = g_hash_table_lookup(h, "mode");
+
+        if (g_strcmp0(m != NULL ? m : dflt, mode) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+/* host= and service= of a <source>, escaped for QemuOpts; the service a port number */
+static gboolean
+host_service(const VbQemuCmd *c, const VbDeviceDef *dev, GHashTable *src, gboolean need_host,
+             char **out_host, char **out_port, GError **error)
+{
+    const char *host = src != NULL ? g_hash_table_lookup(src, "host") : NULL;
+    const char *service = src != NULL ? g_hash_table_lookup(src, "service") : NULL;
+    guint64 port;
+
+    if (service == NULL || !g_ascii_string_to_unsigned(service, 10, 0, 65535, &port, NULL))
+        return vb_qemu_cmd_unsupported(c, error, dev, "<source service='%s'> must be a port "
+                                       "number", service != NULL ? service : "");
+    if (host == NULL && need_host)
+        return vb_qemu_cmd_unsupported(c, error, dev, "<source> needs host=");
+    *out_host = vb_qemu_cmd_escape(host != NULL ? host : "");
+    *out_port = g_strdup_printf("%" G_GUINT64_FORMAT, port);
+    return TRUE;
+}
+
+/*
+ * tcp (client or server, raw or telnet) and udp backends, in libvirt's shapes:
+ * "socket,id=X,host=H,port=P[,telnet=on][,server=on,wait=off]" and
+ * "udp,id=X,host=H,port=P,localaddr=B,localport=Q".
+ */
+static gboolean
+chardev_net(VbQemuCmd *c, const VbDeviceDef *dev, const char *type, GPtrArray *sources,
+            const char *protocol, GString *opts, GError **error)
+{
+    g_autofree char *host = NULL;
+    g_autofree char *port = NULL;
+
+    if (strcmp(type, "tcp") == 0) {
+        GHashTable *src = sources->len > 0 ? g_ptr_array_index(sources, 0) : NULL;
+        const char *mode = src != NULL ? g_hash_table_lookup(src, "mode") : NULL;
+        const char *tls = src != NULL ? g_hash_table_lookup(src, "tls") : NULL;
+
+        if (sources->len > 1)
+            return vb_qemu_cmd_unsupported(c, error, dev, "a tcp chardev has one <source>");
+        if (g_strcmp0(tls, "yes") == 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "<source tls='yes'> is not "
+                                           "supported (no x509 certificates configured)");
+        if (protocol != NULL && strcmp(protocol, "raw") != 0 &&
+            strcmp(protocol, "telnet") != 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "<protocol type='%s'> is not "
+                                           "supported (raw, telnet)", protocol);
+        /* a server without host= listens on every address */
+        if (!host_service(c, dev, src, g_strcmp0(mode, "bind") != 0, &host, &port, error))
+            return FALSE;
+        g_string_prepend(opts, "socket");
+        g_string_append_printf(opts, ",host=%s,port=%s", host, port);
+        if (g_strcmp0(protocol, "telnet") == 0)
+            g_string_append(opts, ",telnet=on");
+        if (g_strcmp0(mode, "bind") == 0)
+            g_string_append(opts, ",server=on,wait=off");
+        return TRUE;
+    }
+    {
+        GHashTable *conn = source_by_mode(sources, "connect", "connect");
+        GHashTable *bind = source_by_mode(sources, "bind", "connect");
+        g_autofree char *lhost = NULL;
+        g_autofree char *lport = NULL;
+
+        if (conn == NULL)
+            return vb_qemu_cmd_unsupported(c, error, dev, "a udp chardev needs a <source "
+                                           "mode='connect' host= service=>");
+        if (!host_service(c, dev, conn, FALSE, &host, &port, error))
+            return FALSE;
+        if (bind != NULL && !host_service(c, dev, bind, FALSE, &lhost, &lport, error))
+            return FALSE;
+        g_string_prepend(opts, "udp");
+        g_string_append_printf(opts, ",host=%s,port=%s,localaddr=%s,localport=%s", host, port,
+                               lhost != NULL ? lhost : "", lport != NULL ? lport : "0");
+        return TRUE;
+    }
+}
+
+/* qemu-vdagent: <source><clipboard copypaste/><mouse mode/></source> */
+static gboolean
+chardev_vdagent(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **error)
+{
+    GPtrArray *ch = dev->source.extra.children;
+
+    g_string_prepend(opts, "qemu-vdagent");
+    g_string_append(opts, ",name=vdagent");
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+        g_autofree char *v = NULL;
+
+        if (strcmp(raw->name, "clipboard") == 0) {
+            v = vb_raw_elem_get_attr(raw, "copypaste");
+            if (g_strcmp0(v, "yes") != 0 && g_strcmp0(v, "no") != 0)
+                return vb_qemu_cmd_unsupported(c, error, dev, "<clipboard copypaste> must be "
+                                               "yes or no");
+            g_string_append_printf(opts, ",clipboard=%s", strcmp(v, "yes") == 0 ? "on" : "off");
+        } else if (strcmp(raw->name, "mouse") == 0) {
+            v = vb_raw_elem_get_attr(raw, "mode");
+            if (g_strcmp0(v, "client") != 0 && g_strcmp0(v, "server") != 0)
+                return vb_qemu_cmd_unsupported(c, error, dev, "<mouse mode> must be client or "
+                                               "server");
+            g_string_append_printf(opts, ",mouse=%s", strcmp(v, "client") == 0 ? "on" : "off");
+        } else {
+            return vb_qemu_cmd_unsupported(c, error, dev, "element <%s> of <source> is not "
+                                           "supported", raw->name);
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * vb_qemu_cmd_add_chardev_raw:
+ * @c: the command being built
+ * @dev: a kept device with a chardev (redirdev, smartcard passthrough)
+ * @root: its element
+ * @id: the chardev id
+ * @spicevmc: the spicevmc channel name for type='spicevmc' ("usbredir", "smartcard")
+ * @error: error
+ *
+ * The backends a kept device can have: spicevmc, tcp, udp, unix (path=).
+ */
+gboolean
+vb_qemu_cmd_add_chardev_raw(VbQemuCmd *c, const VbDeviceDef *dev, xmlNode *root,
+                            const char *id, const char *spicevmc, GError **error)
+{
+    g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_hash_table_unref);
+    g_autoptr(GString) opts = g_string_new(NULL);
+    g_autofree char *type = vb_xml_prop(root, "type");
+    g_autofree char *protocol = NULL;
+
+    collect_sources(dev, root, sources, &protocol);
+    g_string_append_printf(opts, ",id=%s", id);
+    if (g_strcmp0(type, "spicevmc") == 0) {
+        if (!need_spice(c, dev, type, error))
+            return FALSE;
+        g_string_prepend(opts, "spicevmc");
+        g_string_append_printf(opts, ",name=%s", spicevmc);
+    } else if (g_strcmp0(type, "tcp") == 0 || g_strcmp0(type, "udp") == 0) {
+        if (!chardev_net(c, dev, type, sources, protocol, opts, error))
+            return FALSE;
+    } else if (g_strcmp0(type, "unix") == 0 && sources->len == 1 &&
+               g_hash_table_lookup(g_ptr_array_index(sources, 0), "path") != NULL) {
+        GHashTable *src = g_ptr_array_index(sources, 0);
+        g_autofree char *path = vb_qemu_cmd_escape(g_hash_table_lookup(src, "path"));
+
+        g_string_prepend(opts, "socket");
+        g_string_append_printf(opts, ",path=%s", path);
+        if (g_strcmp0(g_hash_table_lookup(src, "mode"), "bind") == 0)
+            g_string_append(opts, ",server=on,wait=off");
+    } else {
+        return vb_qemu_cmd_unsupported(c, error, dev, "type '%s' is not supported here "
+                                       "(spicevmc, tcp, udp, unix with <source path>)",
+                                       type != NULL ? type : "");
+    }
+    vb_qemu_cmd_addf(c, "-chardev", "%s", opts->str);
+    return TRUE;
+}
 
 static gboolean
 chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **error)
@@ -49,8 +294,39 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
         if (g_strcmp0(mode, "connect") != 0)
             g_string_append(opts, ",server=on,wait=off");
     } else if (strcmp(type, "spicevmc") == 0 && dev->kind == VB_DEV_CHANNEL) {
+        if (!need_spice(c, dev, type, error))
+            return FALSE;
         g_string_prepend(opts, "spicevmc");
         g_string_append(opts, ",name=vdagent");
+    } else if (strcmp(type, "qemu-vdagent") == 0 && dev->kind == VB_DEV_CHANNEL) {
+        return chardev_vdagent(c, dev, opts, error);
+    } else if (strcmp(type, "spiceport") == 0) {
+        const char *channel = vb_extra_get_attr(&dev->source.extra, "channel");
+
+        if (channel == NULL)
+            return vb_qemu_cmd_unsupported(c, error, dev, "a spiceport needs <source "
+                                           "channel=>");
+        if (!need_spice(c, dev, type, error))
+            return FALSE;
+        for (const char *p = channel; *p != '\0'; p++) {
+            if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
+                return vb_qemu_cmd_unsupported(c, error, dev, "invalid spiceport channel "
+                                               "'%s'", channel);
+        }
+        g_string_prepend(opts, "spiceport");
+        g_string_append_printf(opts, ",name=%s", channel);
+        return TRUE;
+    } else if (strcmp(type, "tcp") == 0 || strcmp(type, "udp") == 0) {
+        g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(
+            (GDestroyNotify)g_hash_table_unref);
+        g_autofree char *protocol = NULL;
+
+        if (dev->source.extra.children != NULL)
+            return vb_qemu_cmd_unsupported(c, error, dev, "element <%s> in <source> is not "
+                                           "supported", ((VbRawElem *)g_ptr_array_index(
+                                               dev->source.extra.children, 0))->name);
+        collect_sources(dev, NULL, sources, &protocol);
+        return chardev_net(c, dev, type, sources, protocol, opts, error);
     } else {
         return vb_qemu_cmd_unsupported(c, error, dev, "character device type '%s'%s is not "
                                        "supported", type,
@@ -65,7 +341,11 @@ add_chardev(VbQemuCmd *c, const VbDeviceDef *dev, const char *id, GError **error
     g_autoptr(GString) opts = g_string_new(NULL);
 
     /* <log> would need a logfile= we do not offer yet */
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
+    static const char *const net_children[] = { "protocol", "source", NULL };
+    gboolean net = strcmp(dev->type, "tcp") == 0 || strcmp(dev->type, "udp") == 0;
+
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, net ? net_children : NULL,
+                                 error))
         return FALSE;
     g_string_append_printf(opts, ",id=%s", id);
     if (!chardev_props(c, dev, opts, error))
@@ -88,16 +368,22 @@ build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", NULL, ok_children, error))
         return FALSE;
-    if (strcmp(ttype, "isa-serial") != 0 && strcmp(ttype, "pci-serial") != 0)
+    if (strcmp(ttype, "isa-serial") != 0 && strcmp(ttype, "pci-serial") != 0 &&
+        strcmp(ttype, "isa-debug") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "serial target type '%s' is not "
                                        "supported", ttype);
     if (!add_chardev(c, dev, chr, error))
         return FALSE;
     j = vb_json_new();
-    vb_json_str(j, "driver", ttype);
+    vb_json_str(j, "driver", strcmp(ttype, "isa-debug") == 0 ? "isa-debugcon" : ttype);
     vb_json_str(j, "chardev", chr);
     vb_json_str(j, "id", id);
-    if (strcmp(ttype, "isa-serial") == 0) {
+    if (strcmp(ttype, "isa-debug") == 0) {
+        if (!vb_qemu_cmd_isa_iobase(c, dev, j, "iobase", error)) {
+            g_string_free(j, TRUE);
+            return FALSE;
+        }
+    } else if (strcmp(ttype, "isa-serial") == 0) {
         vb_json_int(j, "index", index);
     } else if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Input, graphics, video, watchdog, memballoon, rng and panic devices. */
+/* Input, video, watchdog, memballoon, rng and panic devices. */
 #include "config.h"
 
 #include <string.h>
+
+#include <libxml/parser.h>
 
 #include "qemu-command-priv.h"
 #include "vb-error.h"
@@ -27,23 +29,126 @@ gboolean
 vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError **error)
 {
     const VbDeviceAddress *a = &dev->addr;
-    const char *port = NULL;
-    const char *bus = NULL;
 
+    if (a->type == VB_ADDR_OTHER && g_strcmp0(a->type_str, "usb") == 0)
+        return vb_qemu_cmd_usb_bus_port(c, j, dev, vb_extra_get_attr(&a->extra, "bus"),
+                                        vb_extra_get_attr(&a->extra, "port"), error);
+    if (a->type != VB_ADDR_NONE)
+        return vb_qemu_cmd_unsupported(c, error, dev, "a USB device needs a USB address");
+    return vb_qemu_cmd_usb_bus_port(c, j, dev, NULL, NULL, error);
+}
+
+/* "bus" and "port" from the bus= and port= of a USB address (either may be NULL) */
+gboolean
+vb_qemu_cmd_usb_bus_port(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, const char *bus,
+                         const char *port, GError **error)
+{
     if (!has_usb(c))
         return vb_qemu_cmd_unsupported(c, error, dev, "a USB device needs a USB controller");
-    if (a->type == VB_ADDR_OTHER && g_strcmp0(a->type_str, "usb") == 0) {
-        bus = vb_extra_get_attr(&a->extra, "bus");
-        port = vb_extra_get_attr(&a->extra, "port");
-    } else if (a->type != VB_ADDR_NONE) {
-        return vb_qemu_cmd_unsupported(c, error, dev, "a USB device needs a USB address");
-    }
     if (bus != NULL && strcmp(bus, "0") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "USB bus %s is not supported", bus);
     vb_json_str(j, "bus", "usb.0");
     if (port != NULL)
         vb_json_str(j, "port", port);
     return TRUE;
+}
+
+/* the one <source> child of an input, parsed (NULL with @error set when absent) */
+static xmlDoc *
+input_source(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    GPtrArray *ch = dev->extra.children;
+    const VbRawElem *src = NULL;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+
+        if (strcmp(raw->name, "source") == 0 && src != NULL) {
+            vb_qemu_cmd_unsupported(c, error, dev, "only one <source> is supported");
+            return NULL;
+        }
+        if (strcmp(raw->name, "source") == 0)
+            src = raw;
+    }
+    if (src == NULL) {
+        vb_qemu_cmd_unsupported(c, error, dev, "input type '%s' needs a <source>", dev->type);
+        return NULL;
+    }
+    return vb_raw_elem_parse(src);
+}
+
+/* <input type='evdev'>: the host device grabbed by QEMU (-object input-linux) */
+static gboolean
+build_input_evdev(VbQemuCmd *c, const VbDeviceDef *dev, const char *id, xmlNode *src,
+                  GError **error)
+{
+    static const char *const toggles[] = { "ctrl-ctrl", "alt-alt", "shift-shift", "meta-meta",
+                                           "scrolllock", "ctrl-scrolllock", NULL };
+    g_autofree char *path = vb_xml_prop(src, "dev");
+    g_autofree char *grab = vb_xml_prop(src, "grab");
+    g_autofree char *repeat = vb_xml_prop(src, "repeat");
+    g_autofree char *toggle = vb_xml_prop(src, "grabToggle");
+    GString *j;
+
+    if (path == NULL || !g_path_is_absolute(path))
+        return vb_qemu_cmd_unsupported(c, error, dev, "<source dev=> must be an absolute "
+                                       "path");
+    if ((grab != NULL && strcmp(grab, "all") != 0) ||
+        (repeat != NULL && strcmp(repeat, "on") != 0 && strcmp(repeat, "off") != 0) ||
+        (toggle != NULL && !g_strv_contains(toggles, toggle)))
+        return vb_qemu_cmd_unsupported(c, error, dev, "<source> of an evdev input takes "
+                                       "grab='all', repeat='on|off' and a grabToggle QEMU "
+                                       "knows");
+    if (dev->bus != NULL || dev->addr.type != VB_ADDR_NONE)
+        return vb_qemu_cmd_unsupported(c, error, dev, "an evdev input has no bus or address");
+    j = vb_json_new();
+    vb_json_str(j, "qom-type", "input-linux");
+    vb_json_str(j, "id", id);
+    vb_json_str(j, "evdev", path);
+    if (repeat != NULL)
+        vb_json_bool(j, "repeat", strcmp(repeat, "on") == 0);
+    if (grab != NULL)
+        vb_json_bool(j, "grab_all", TRUE);
+    if (toggle != NULL)
+        vb_json_str(j, "grab-toggle", toggle);
+    vb_qemu_cmd_add_json(c, "-object", j);
+    return TRUE;
+}
+
+/* <input type='passthrough' bus='virtio'>: virtio-input-host-pci on the host's evdev */
+static gboolean
+build_input_host(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
+{
+    g_autofree char *id = g_strdup_printf("input%d", n);
+    xmlDoc *doc = input_source(c, dev, error);
+    g_autofree char *evdev = NULL;
+    GString *j;
+    gboolean ok;
+
+    if (doc == NULL)
+        return FALSE;
+    if (strcmp(dev->type, "evdev") == 0) {
+        ok = build_input_evdev(c, dev, id, xmlDocGetRootElement(doc), error);
+        xmlFreeDoc(doc);
+        return ok;
+    }
+    evdev = vb_xml_prop(xmlDocGetRootElement(doc), "evdev");
+    xmlFreeDoc(doc);
+    if (g_strcmp0(dev->bus, "virtio") != 0 && dev->bus != NULL)
+        return vb_qemu_cmd_unsupported(c, error, dev, "a passthrough input needs "
+                                       "bus='virtio'");
+    if (evdev == NULL || !g_path_is_absolute(evdev))
+        return vb_qemu_cmd_unsupported(c, error, dev, "<source evdev=> must be an absolute "
+                                       "path");
+    j = vb_json_new();
+    vb_json_str(j, "driver", "virtio-input-host-pci");
+    vb_json_str(j, "id", id);
+    vb_json_str(j, "evdev", evdev);
+    if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
+        g_string_free(j, TRUE);
+        return FALSE;
+    }
+    return vb_qemu_cmd_add_device(c, dev, j, error);
 }
 
 static gboolean
@@ -56,6 +161,10 @@ build_input(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     const char *name;
     GString *j;
 
+    if (strcmp(type, "passthrough") == 0 || strcmp(type, "evdev") == 0)
+        return vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL,
+                                       (const char *const[]){ "source", NULL }, error) &&
+               build_input_host(c, dev, n, error);
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
     if (strcmp(bus, "ps2") == 0 && strcmp(type, "tablet") != 0)
@@ -101,152 +210,6 @@ vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error)
         if (dev->kind == VB_DEV_INPUT && !build_input(c, dev, n++, error))
             return FALSE;
     }
-    return TRUE;
-}
-
-/* listen address: listen= or the first <listen type='address'> child, else 127.0.0.1 */
-static gboolean
-graphics_listen(const VbQemuCmd *c, const VbDeviceDef *dev, char **out_addr, GError **error)
-{
-    GPtrArray *ch = dev->extra.children;
-    g_autofree char *addr = g_strdup(dev->listen);
-    guint listens = 0;
-
-    for (guint i = 0; ch != NULL && i < ch->len; i++) {
-        const VbRawElem *raw = g_ptr_array_index(ch, i);
-        g_autofree char *type = NULL;
-        g_autofree char *child_addr = NULL;
-
-        if (strcmp(raw->name, "listen") != 0)
-            continue;
-        /* QEMU listens on one address; libvirt refuses more for it too */
-        if (++listens > 1)
-            return vb_qemu_cmd_unsupported(c, error, dev, "only one <listen> is supported");
-        type = vb_raw_elem_get_attr(raw, "type");
-        if (g_strcmp0(type, "address") != 0)
-            return vb_qemu_cmd_unsupported(c, error, dev, "<listen type='%s'> is not supported",
-                                           type != NULL ? type : "");
-        child_addr = vb_raw_elem_get_attr(raw, "address");
-        if (addr != NULL && child_addr != NULL && strcmp(addr, child_addr) != 0)
-            return vb_qemu_cmd_unsupported(c, error, dev, "listen='%s' does not match the "
-                                           "<listen address='%s'>", addr, child_addr);
-        if (addr == NULL)
-            addr = g_steal_pointer(&child_addr);
-    }
-    *out_addr = addr != NULL ? g_steal_pointer(&addr) : g_strdup("127.0.0.1");
-    return TRUE;
-}
-
-static gboolean
-graphics_port(VbQemuCmd *c, const VbDeviceDef *dev, int *out_port, GError **error)
-{
-    if (dev->autoport == 1 || dev->port < 0) {
-        if (c->params->vnc_port < 0)
-            return vb_qemu_cmd_unsupported(c, error, dev, "autoport needs a display port "
-                                           "allocated by the caller");
-        *out_port = c->params->vnc_port;
-        return TRUE;
-    }
-    *out_port = dev->port;
-    return TRUE;
-}
-
-static gboolean
-build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
-{
-    static const char *const ok_children[] = { "listen", NULL };
-    g_autofree char *addr = NULL;
-    g_autofree char *e = NULL;
-    int port = 0;
-
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !graphics_listen(c, dev, &addr, error) || !graphics_port(c, dev, &port, error))
-        return FALSE;
-    if (port < 5900)
-        return vb_qemu_cmd_unsupported(c, error, dev, "VNC port %d is below 5900", port);
-    /* the display is -vnc's implied first value: commas are doubled, and an '=' (which
-     * QemuOpts cannot escape there) never passes the parser's address check */
-    e = vb_qemu_cmd_escape(addr);
-    vb_qemu_cmd_addf(c, "-vnc", "%s%s%s:%d%s", strchr(addr, ':') ? "[" : "", e,
-                     strchr(addr, ':') ? "]" : "", port - 5900,
-                     dev->passwd != NULL ? ",password=on" : "");
-    return TRUE;
-}
-
-static gboolean
-build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
-{
-    static const char *const ok_children[] = { "listen", "image", NULL };
-    g_autoptr(GString) opts = g_string_new(NULL);
-    g_autofree char *addr = NULL;
-    g_autofree char *e = NULL;
-    GPtrArray *ch = dev->extra.children;
-    guint images = 0;
-    int port = 0;
-
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !graphics_listen(c, dev, &addr, error) || !graphics_port(c, dev, &port, error))
-        return FALSE;
-    e = vb_qemu_cmd_escape(addr);
-    g_string_printf(opts, "port=%d,addr=%s", port, e);
-    if (dev->passwd == NULL)
-        g_string_append(opts, ",disable-ticketing=on");
-    for (guint i = 0; ch != NULL && i < ch->len; i++) {
-        const VbRawElem *raw = g_ptr_array_index(ch, i);
-        g_autofree char *comp = NULL;
-        g_autofree char *ecomp = NULL;
-
-        if (strcmp(raw->name, "image") != 0)
-            continue;
-        if (images++ > 0)
-            return vb_qemu_cmd_unsupported(c, error, dev, "only one <image> is supported");
-        if ((comp = vb_raw_elem_get_attr(raw, "compression")) == NULL)
-            continue;
-        ecomp = vb_qemu_cmd_escape(comp);
-        g_string_append_printf(opts, ",image-compression=%s", ecomp);
-    }
-    g_string_append(opts, ",seamless-migration=on");
-    vb_qemu_cmd_addf(c, "-spice", "%s", opts->str);
-    return TRUE;
-}
-
-/**
- * vb_qemu_cmd_build_graphics:
- * @c: the command being built
- * @error: error
- *
- * -vnc / -spice; without graphics -display none. VNC and SPICE passwords are not on the
- * command line: the process code sets them over QMP (set_password) before resuming.
- */
-gboolean
-vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error)
-{
-    GPtrArray *devs = c->def->priv->devices;
-    int n = 0;
-    int autoports = 0;
-
-    for (guint i = 0; i < devs->len; i++) {
-        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
-        gboolean ok;
-
-        if (dev->kind != VB_DEV_GRAPHICS)
-            continue;
-        if ((dev->autoport == 1 || dev->port < 0) && ++autoports > 1)
-            return vb_qemu_cmd_unsupported(c, error, dev, "only one graphics device can use "
-                                           "autoport");
-        if (strcmp(dev->type, "vnc") == 0)
-            ok = build_vnc(c, dev, error);
-        else if (strcmp(dev->type, "spice") == 0)
-            ok = build_spice(c, dev, error);
-        else
-            ok = vb_qemu_cmd_unsupported(c, error, dev, "graphics type '%s' is not supported",
-                                         dev->type);
-        if (!ok)
-            return FALSE;
-        n++;
-    }
-    if (n == 0)
-        vb_qemu_cmd_addf(c, "-display", "none");
     return TRUE;
 }
 
@@ -394,25 +357,48 @@ build_watchdog(VbQemuCmd *c, const VbDeviceDef *dev, const char **action, GError
     return vb_qemu_cmd_add_device(c, dev, j, error);
 }
 
+/* autodeflate= / freePageReporting= on|off → a bool property, absent when unset */
+static gboolean
+balloon_switch(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j, const char *attr,
+               const char *key, GError **error)
+{
+    const char *v = vb_extra_get_attr(&dev->extra, attr);
+
+    if (v == NULL)
+        return TRUE;
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "%s='%s' must be on or off", attr, v);
+    vb_json_bool(j, key, strcmp(v, "on") == 0);
+    return TRUE;
+}
+
 static gboolean
 build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
+    static const char *const ok_attrs[] = { "autodeflate", "freePageReporting", NULL };
+    static const char *const ok_children[] = { "stats", NULL };
     g_autofree char *name = NULL;
     g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, ok_attrs, ok_children, error))
         return FALSE;
     if (strcmp(dev->model, "none") == 0)
         return TRUE;
     if (!g_str_has_prefix(dev->model, "virtio"))
         return vb_qemu_cmd_unsupported(c, error, dev, "memballoon model '%s' is not supported",
                                        dev->model);
+    /* <stats period>: set over QMP once QEMU runs (qom-set guest-stats-polling-interval) */
+    if (vb_domain_def_get_balloon_period(c->def) < 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "<stats period> must be an integer "
+                                       "between 0 and %d (seconds)", G_MAXINT);
     name = g_strdup_printf("virtio-balloon-pci%s", dev->model + strlen("virtio"));
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "id", id);
-    if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
+    if (!balloon_switch(c, dev, j, "autodeflate", "deflate-on-oom", error) ||
+        !balloon_switch(c, dev, j, "freePageReporting", "free-page-reporting", error) ||
+        !vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;
     }
@@ -449,6 +435,32 @@ rng_rate(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
     return TRUE;
 }
 
+/* <backend model='egd' type='tcp|udp|unix'> and its <source>/<protocol> as one element */
+static gboolean
+rng_egd_chardev(VbQemuCmd *c, const VbDeviceDef *dev, const char *chr, GError **error)
+{
+    const char *type = vb_extra_get_attr(&dev->backend.extra, "type");
+    GPtrArray *ch = dev->backend.extra.children;
+    g_autoptr(GString) xml = g_string_new("<backend");
+    xmlDoc *doc;
+    gboolean ok;
+
+    if (type == NULL)
+        return vb_qemu_cmd_unsupported(c, error, dev, "an egd backend needs type=");
+    vb_fmt_attr(xml, "type", type);
+    g_string_append_c(xml, '>');
+    for (guint i = 0; ch != NULL && i < ch->len; i++)
+        g_string_append(xml, ((const VbRawElem *)g_ptr_array_index(ch, i))->xml);
+    g_string_append(xml, "</backend>");
+    doc = xmlReadMemory(xml->str, (int)xml->len, "backend.xml", NULL, XML_PARSE_NONET);
+    if (doc == NULL)
+        return vb_qemu_cmd_unsupported(c, error, dev, "cannot read <backend>");
+    ok = vb_qemu_cmd_add_chardev_raw(c, dev, xmlDocGetRootElement(doc), chr, "vdagent",
+                                     error);
+    xmlFreeDoc(doc);
+    return ok;
+}
+
 static gboolean
 build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
@@ -459,20 +471,32 @@ build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     g_autofree char *name = g_strdup_printf("virtio-rng-pci%s", dev->model + strlen("virtio"));
     GString *j;
 
-    if (strcmp(backend, "random") != 0 && strcmp(backend, "builtin") != 0)
+    static const char *const egd_attrs[] = { "type", NULL };
+    static const char *const egd_children[] = { "source", "protocol", NULL };
+    gboolean egd = strcmp(backend, "egd") == 0;
+    g_autofree char *chr = g_strdup_printf("charrng%d", n);
+
+    if (strcmp(backend, "random") != 0 && strcmp(backend, "builtin") != 0 && !egd)
         return vb_qemu_cmd_unsupported(c, error, dev, "rng backend '%s' is not supported",
                                        backend);
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !vb_qemu_cmd_check_extra(c, dev, &dev->backend.extra, "backend", NULL, NULL, error))
+        !vb_qemu_cmd_check_extra(c, dev, &dev->backend.extra, "backend",
+                                 egd ? egd_attrs : NULL, egd ? egd_children : NULL, error))
         return FALSE;
     if (!vb_qemu_cmd_need_device(c, dev, name, error))
         return FALSE;
+    /* egd: the daemon is reached through a chardev, "charrngN" */
+    if (egd && !rng_egd_chardev(c, dev, chr, error))
+        return FALSE;
     j = vb_json_new();
-    vb_json_str(j, "qom-type", strcmp(backend, "random") == 0 ? "rng-random" : "rng-builtin");
+    vb_json_str(j, "qom-type", egd ? "rng-egd"
+                               : strcmp(backend, "random") == 0 ? "rng-random" : "rng-builtin");
     vb_json_str(j, "id", obj);
     if (strcmp(backend, "random") == 0)
         vb_json_str(j, "filename", dev->backend_text != NULL ? dev->backend_text
                                                              : "/dev/urandom");
+    if (egd)
+        vb_json_str(j, "chardev", chr);
     vb_qemu_cmd_add_json(c, "-object", j);
     j = vb_json_new();
     vb_json_str(j, "driver", name);
@@ -498,11 +522,16 @@ build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
-    if (dev->addr.type != VB_ADDR_NONE && strcmp(model, "pvpanic") != 0)
+    if (dev->addr.type != VB_ADDR_NONE && strcmp(model, "pvpanic") != 0 &&
+        strcmp(model, "isa") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "a panic device address is not supported");
     j = vb_json_new();
     if (strcmp(model, "isa") == 0) {
         vb_json_str(j, "driver", "pvpanic");
+        if (!vb_qemu_cmd_isa_iobase(c, dev, j, "ioport", error)) {
+            g_string_free(j, TRUE);
+            return FALSE;
+        }
     } else if (strcmp(model, "pvpanic") == 0) {
         vb_json_str(j, "driver", "pvpanic-pci");
         vb_json_str(j, "id", id);
@@ -553,6 +582,9 @@ vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error)
         }
         if (order[k] == VB_DEV_WATCHDOG && action != NULL)
             vb_qemu_cmd_addf(c, "-watchdog-action", "%s", action);
+        /* libvirt: redirected USB devices after the watchdogs */
+        if (order[k] == VB_DEV_WATCHDOG && !vb_qemu_cmd_build_redirdevs(c, error))
+            return FALSE;
     }
     return TRUE;
 }

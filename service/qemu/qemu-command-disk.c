@@ -152,6 +152,11 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
     } else if (strcmp(type, "sata") == 0) {
         vb_json_str(j, "driver", "ich9-ahci");
         id = vb_domain_def_device_alias(c->def, dev);
+    } else if (strcmp(type, "ccid") == 0 && dev->index == 0) {
+        /* the smart card reader, a USB device ("ccid0"; its card: qemu-command-usbredir.c) */
+        vb_json_str(j, "driver", "usb-ccid");
+        vb_json_str(j, "id", "ccid0");
+        return vb_qemu_cmd_usb_props(c, j, dev, error);
     } else if (strcmp(type, "fdc") == 0 && dev->index == 0) {
         vb_json_str(j, "driver", "isa-fdc");
         fdc_bootindex(c, j);
@@ -185,7 +190,8 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         return TRUE;
     j = vb_json_new();
     if (!build_controller_props(c, dev, j, error) ||
-        (strcmp(dev->type, "fdc") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error))) {
+        (strcmp(dev->type, "fdc") != 0 && strcmp(dev->type, "ccid") != 0 &&
+         !vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;
     }
@@ -197,18 +203,23 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
  * @c: the command being built
  * @error: error
  *
- * PCI controllers first (other devices sit on their buses), then the rest in order.
+ * PCI controllers first (other devices sit on their buses), then the rest in order, the
+ * smart card reader (a USB device) last.
  */
 gboolean
 vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
 
-    for (guint pass = 0; pass < 2; pass++) {
+    for (guint pass = 0; pass < 3; pass++) {
         for (guint i = 0; i < devs->len; i++) {
             const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+            guint want;
 
-            if (dev->kind != VB_DEV_CONTROLLER || (strcmp(dev->type, "pci") == 0) != !pass)
+            if (dev->kind != VB_DEV_CONTROLLER)
+                continue;
+            want = strcmp(dev->type, "pci") == 0 ? 0 : strcmp(dev->type, "ccid") == 0 ? 2 : 1;
+            if (want != pass)
                 continue;
             if (!build_controller(c, dev, error))
                 return FALSE;

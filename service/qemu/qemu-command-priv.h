@@ -27,6 +27,7 @@ typedef struct {
     int pflash;            /* pflash units used: 0, 1 (code), 2 (code + NVRAM) */
     gboolean pflash_secure;
     int smm;               /* <smm state=>: -1, 0, 1 */
+    int graphics_autoports; /* displays on an address that took params->vnc_port */
 } VbQemuCmd;
 
 /* qemu-command.c */
@@ -83,6 +84,8 @@ gboolean vb_qemu_cmd_add_device(VbQemuCmd *c, const VbDeviceDef *dev, GString *j
 gboolean vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
                                GError **error);
 void vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev);
+gboolean vb_qemu_cmd_isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j,
+                                const char *key, GError **error);
 
 /* qemu-command-cpu.c */
 gboolean vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error);
@@ -95,8 +98,6 @@ void vb_qemu_cmd_machine_memory_backend(VbQemuCmd *c, GString *opts);
 gboolean vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error);
 
-gboolean vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
-                               GError **error);
 char *vb_qemu_cmd_disk_id(const VbDomainDef *def, const VbDeviceDef *dev);
 
 /* qemu-command-blockdev.c: a disk's images and their -blockdev nodes */
@@ -121,6 +122,9 @@ gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_add_chardev_raw(VbQemuCmd *c, const VbDeviceDef *dev,
+                                     struct _xmlNode *root, const char *id,
+                                     const char *spicevmc, GError **error);
 
 /* qemu-helpers.c: a <tpm> as the command line and swtpm need it */
 typedef struct {
@@ -142,7 +146,24 @@ gboolean vb_qemu_cmd_build_filesystems(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_tpms(VbQemuCmd *c, GError **error);
 
 /* qemu-command-devices.c */
+gboolean vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
+                               GError **error);
+gboolean vb_qemu_cmd_usb_bus_port(VbQemuCmd *c, GString *j, const VbDeviceDef *dev,
+                                  const char *bus, const char *port, GError **error);
 gboolean vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error);
-gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_video(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error);
+
+/* qemu-command-graphics.c */
+gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);
+
+/* qemu-command-audio.c */
+gboolean vb_qemu_cmd_build_audio(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_sound(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_audio_id(const VbQemuCmd *c, const VbDeviceDef *dev, char **out_id,
+                              GError **error);
+gboolean vb_qemu_cmd_machine_audio(VbQemuCmd *c, GString *opts, GError **error);
+
+/* qemu-command-usbredir.c */
+gboolean vb_qemu_cmd_build_smartcards(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_redirdevs(VbQemuCmd *c, GError **error);

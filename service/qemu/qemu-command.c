@@ -14,8 +14,9 @@
  *
  * The option order and shapes follow libvirt 9.x with QEMU 7.2
  * (qemuBuildCommandLine()): machine, cpu, memory, smp, iothreads, uuid, monitor, clock,
- * boot, then devices by kind (controllers, disks, nets, serials, channels, consoles,
- * inputs, graphics, video, watchdog, balloon, rng, panic), then <qemu:commandline> args.
+ * boot, then devices by kind (controllers, disks, nets, smartcards, serials, channels,
+ * consoles, inputs, audio, graphics, video, sound, watchdog, redirdevs, balloon, rng,
+ * panic), then <qemu:commandline> args.
  * Whatever of the definition cannot be expressed is refused with NotSupported naming the
  * element and its line: nothing is dropped silently.
  */
@@ -323,6 +324,32 @@ vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError *
     return TRUE;
 }
 
+/*
+ * <address type='isa' iobase='0x402'/> → @key:1026 (isa-debugcon "iobase", pvpanic
+ * "ioport"); no address: QEMU's default port. Other ISA address attributes are refused.
+ */
+gboolean
+vb_qemu_cmd_isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j,
+                       const char *key, GError **error)
+{
+    const VbDeviceAddress *a = &dev->addr;
+    const char *iobase;
+    guint64 v;
+
+    if (a->type == VB_ADDR_NONE)
+        return TRUE;
+    iobase = a->type == VB_ADDR_OTHER && g_strcmp0(a->type_str, "isa") == 0
+                 ? vb_extra_get_attr(&a->extra, "iobase")
+                 : NULL;
+    if (iobase == NULL || a->extra.attrs->len != 2 || !g_str_has_prefix(iobase, "0x") ||
+        !g_ascii_string_to_unsigned(iobase + 2, 16, 0, 0xffff, &v, NULL))
+        return vb_qemu_cmd_unsupported(c, error, dev, "the only address supported here is "
+                                       "<address type='isa' iobase='0x...'/> (at most "
+                                       "0xffff)");
+    vb_json_int(j, key, (gint64)v);
+    return TRUE;
+}
+
 void
 vb_qemu_cmd_bootindex(VbQemuCmd *c, GString *j, const VbDeviceDef *dev)
 {
@@ -397,7 +424,7 @@ build_machine(VbQemuCmd *c, GError **error)
     }
     c->q35 = strstr(m->name, "q35") != NULL;
     g_string_printf(opts, "%s,usb=off", m->name);
-    if (!machine_extra_opts(c, opts, error))
+    if (!machine_extra_opts(c, opts, error) || !vb_qemu_cmd_machine_audio(c, opts, error))
         return FALSE;
     if (c->smm >= 0)
         g_string_append(opts, c->smm ? ",smm=on" : ",smm=off");
@@ -640,10 +667,11 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
 
     if (!build_head(&c, error) || !vb_qemu_cmd_build_controllers(&c, error) ||
         !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_filesystems(&c, error) ||
-        !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_chardevs(&c, error) ||
-        !vb_qemu_cmd_build_tpms(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
+        !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_smartcards(&c, error) ||
+        !vb_qemu_cmd_build_chardevs(&c, error) || !vb_qemu_cmd_build_tpms(&c, error) ||
+        !vb_qemu_cmd_build_inputs(&c, error) || !vb_qemu_cmd_build_audio(&c, error) ||
         !vb_qemu_cmd_build_graphics(&c, error) || !vb_qemu_cmd_build_video(&c, error) ||
-        !vb_qemu_cmd_build_misc(&c, error))
+        !vb_qemu_cmd_build_sound(&c, error) || !vb_qemu_cmd_build_misc(&c, error))
         return NULL;
     vb_qemu_cmd_addf(&c, "-pidfile", "%s", params->pidfile);
     vb_qemu_cmd_addf(&c, "-msg", "timestamp=on");
@@ -710,6 +738,7 @@ vb_qemu_command_check(const VbDomainDef *def, const VbQemuCaps *caps, GPtrArray 
         .pidfile = "/nonexistent/qemu.pid",
         .runtime_dir = "/nonexistent",
         .vnc_port = vb_domain_def_needs_autoport(def) ? 5900 : -1,
+        .websocket_port = 5700,
     };
     g_auto(GStrv) argv = command_build(def, caps, &params, TRUE, NULL, out_ignored, error);
 

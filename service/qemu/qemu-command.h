@@ -46,6 +46,7 @@ typedef struct {
     gboolean incoming;        /* "-incoming defer": the state comes by migrate-incoming */
     const GPtrArray *hugetlbfs; /* VbHugetlbfs*, the host's mounts; nullable (none) */
     GHashTable *disks;        /* target dev -> VbQemuDiskPrep*, nullable */
+    int websocket_port;       /* allocated for a VNC websocket='-1', or 0 */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */

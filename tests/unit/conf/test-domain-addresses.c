@@ -38,6 +38,41 @@ assert_has(const char *xml, const char *needle)
         g_error("'%s' not found in:\n%s", needle, xml);
 }
 
+/* sound: PCI addresses (ich9 at 00:1b.0 on q35), libvirt's default <audio>, the ccid reader */
+static void
+test_sound_audio_smartcard(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *q35 = assign("q35",
+                                  "<graphics type='spice' port='5900'/><sound model='ich9'/>"
+                                  "<sound model='ac97'/><sound model='usb'/>"
+                                  "<smartcard mode='host'/>",
+                                  &error);
+    g_autofree char *pc = NULL;
+
+    g_assert_no_error(error);
+    assert_has(q35, "<sound model='ich9'>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x00' slot='0x1b' function='0x0'/>");
+    /* slot 1 stays free for a video device, the USB controller took 2 */
+    assert_has(q35, "<sound model='ac97'>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x00' slot='0x03'");
+    assert_has(q35, "<sound model='usb'/>");
+    /* the last display is SPICE: the default backend is spice, after the sound devices */
+    assert_has(q35, "<sound model='usb'/>\n    <audio id='1' type='spice'/>");
+    assert_has(q35, "<controller type='ccid' index='0'/>");
+    assert_has(q35, "<controller type='usb' index='0' model='qemu-xhci'>");
+
+    /* an <audio> given is kept as it is; without sound no <audio> is added */
+    pc = assign("pc", "<sound model='es1370'/><audio id='3' type='none'/>", &error);
+    g_assert_no_error(error);
+    g_assert_null(strstr(pc, "<audio id='1'"));
+    assert_has(pc, "<audio id='3' type='none'/>");
+    g_free(pc);
+    pc = assign("pc", "<graphics type='vnc' port='5900'/>", &error);
+    g_assert_no_error(error);
+    g_assert_null(strstr(pc, "<audio"));
+}
+
 static void
 test_pci_pc(void)
 {
@@ -242,6 +277,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/conf/addresses/pci-pc", test_pci_pc);
+    g_test_add_func("/conf/addresses/sound-audio-smartcard", test_sound_audio_smartcard);
     g_test_add_func("/conf/addresses/pci-q35-skips-used", test_pci_q35_skips_used);
     g_test_add_func("/conf/addresses/interface-defaults", test_interface_defaults);
     g_test_add_func("/conf/addresses/virtio-serial", test_virtio_serial);

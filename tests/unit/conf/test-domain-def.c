@@ -229,7 +229,7 @@ static void
 test_unknown_elements_listed(void)
 {
     g_autoptr(VbDomainDef) def = parse_file("q35-virsh-dumpxml.xml");
-    const char *expected[] = { "resource", "sysinfo", "pm", "seclabel", "tpm", "sound",
+    const char *expected[] = { "resource", "sysinfo", "pm", "seclabel", "tpm",
                                "audio", "redirdev" };
     g_autofree char *out = vb_domain_def_format(def, 0, NULL);
 

@@ -116,8 +116,8 @@ test_live_aliases(void)
                     "      <listen type='address' address='127.0.0.1'/>");
     /* a listen the caller gave is what was used */
     assert_has(xml, "<graphics type='spice'>\n      <listen type='none'/>\n    </graphics>");
-    /* a device kept verbatim gets no invented alias (and the define dropped its own) */
-    assert_has(xml, "<sound model='ich9'/>");
+    /* a sound device is named like its QEMU id (the define dropped the caller's alias) */
+    assert_has(xml, "<sound model='ich9'>\n      <alias name='sound0'/>");
 
     /* the same through a copy (the status XML and GetXMLDesc copy the live definition) */
     {

@@ -44,7 +44,8 @@ static const OptSpec specs[] = {
     { "-global", OPT_PLAIN, NULL, NULL },
     { "-name", OPT_OPTS, "guest", "guest debug-threads" },
     { "-machine", OPT_OPTS, "type",
-      "type usb vmport hpet dump-guest-core mem-merge acpi smm memory-backend pflash0 pflash1" },
+      "type usb vmport hpet dump-guest-core mem-merge acpi smm memory-backend pflash0 pflash1 "
+      "pcspk-audiodev" },
     { "-accel", OPT_OPTS, "accel", "accel" },
     /* "*": CPU properties (features =on/=off, vendor, migratable, enforce) */
     { "-cpu", OPT_OPTS, "model", "model *" },
@@ -53,19 +54,27 @@ static const OptSpec specs[] = {
     { "-smp", OPT_OPTS, "cpus", "cpus maxcpus sockets dies cores threads" },
     /* "+": the key may repeat (one cpus= per range) */
     { "-numa", OPT_OPTS, "type", "type nodeid cpus+ memdev src dst val" },
-    { "-chardev", OPT_OPTS, "backend", "backend id path server wait append name" },
+    { "-chardev", OPT_OPTS, "backend",
+      "backend id path server wait append name host port telnet localaddr localport "
+      "clipboard mouse" },
     { "-tpmdev", OPT_OPTS, "type", "type id chardev path cancel-path" },
     { "-fsdev", OPT_OPTS, "fsdriver",
       "fsdriver id path security_model writeout readonly fmode dmode multidevs" },
     { "-mon", OPT_OPTS, NULL, "chardev id mode" },
     { "-rtc", OPT_OPTS, NULL, "base driftfix" },
     { "-boot", OPT_OPTS, "order", "strict" },
-    { "-vnc", OPT_OPTS, "vnc", "vnc password" },
+    { "-vnc", OPT_OPTS, "vnc",
+      "vnc password websocket share power-control audiodev" },
     { "-spice", OPT_OPTS, NULL,
-      "port addr disable-ticketing image-compression seamless-migration" },
-    { "-display", OPT_OPTS, "type", "type" },
+      "port addr unix disable-ticketing image-compression seamless-migration agent-mouse "
+      "plaintext-channel jpeg-wan-compression zlib-glz-wan-compression "
+      "playback-compression streaming-video disable-copy-paste disable-agent-file-xfer" },
+    { "-display", OPT_OPTS, "type", "type rendernode" },
+    /* a keymap name, taken whole */
+    { "-k", OPT_PLAIN, NULL, NULL },
     { "-msg", OPT_OPTS, NULL, "timestamp" },
     { "-device", OPT_JSON, NULL, NULL },
+    { "-audiodev", OPT_JSON, NULL, NULL },
     { "-blockdev", OPT_JSON, NULL, NULL },
     { "-netdev", OPT_JSON, NULL, NULL },
     { "-object", OPT_JSON, NULL, NULL },
@@ -146,7 +155,8 @@ check_opts(const OptSpec *spec, const char *value, GError **error)
                         spec->name, value, key);
             return FALSE;
         }
-        if (!g_hash_table_add(seen, (gpointer)key)) {
+        /* SPICE reads every plaintext-channel= (a list) */
+        if (!g_hash_table_add(seen, (gpointer)key) && strcmp(key, "plaintext-channel") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "%s '%s': key '%s' given twice",
                         spec->name, value, key);
             return FALSE;

@@ -11,6 +11,8 @@
 
 #include "test-caps.h"
 
+static const char *const audiodevs[] = { "none", "alsa", "dbus", "oss", "sndio", "spice",
+                                         "wav", NULL };
 static const char *const devices[] = {
     "pcie-root-port", "pci-bridge", "piix3-usb-uhci", "piix4-usb-uhci", "qemu-xhci",
     "nec-usb-xhci", "ich9-usb-ehci1", "virtio-serial-pci", "virtio-scsi-pci", "lsi53c895a",
@@ -21,7 +23,9 @@ static const char *const devices[] = {
     "virtio-tablet-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "VGA", "virtio-vga",
     "virtio-gpu-pci", "qxl-vga", "qxl", "bochs-display", "cirrus-vga", "ramfb", "i6300esb",
     "ib700", "virtio-balloon-pci", "virtio-balloon-pci-transitional", "virtio-rng-pci",
-    "pvpanic", "pvpanic-pci",
+    "pvpanic", "pvpanic-pci", "AC97", "ES1370", "intel-hda", "ich9-intel-hda", "hda-duplex",
+    "hda-micro", "hda-output", "sb16", "usb-audio", "usb-redir", "usb-ccid",
+    "ccid-card-passthru", "ccid-card-emulated", "isa-debugcon", "virtio-input-host-pci",
     /* issue 10, part helpers */
     "tpm-tis", "tpm-crb", "virtio-9p-pci", "vhost-user-fs-pci",
     /* deliberately absent: vmxnet3 (tests the "QEMU lacks a device" error) */
@@ -98,6 +102,10 @@ test_caps_new(gboolean kvm)
     caps->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; devices[i] != NULL; i++)
         g_hash_table_add(caps->devices, g_strdup(devices[i]));
+    /* Debian's 7.2 without qemu-system-gui: pa, sdl, jack and coreaudio are absent */
+    caps->audiodevs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; audiodevs[i] != NULL; i++)
+        g_hash_table_add(caps->audiodevs, g_strdup(audiodevs[i]));
     caps->kvm_available = kvm;
     caps->tcg_available = TRUE;
     caps->tcg_cpu_models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -119,6 +127,7 @@ test_caps_free(VbQemuCaps *caps)
     g_hash_table_unref(caps->devices);
     g_hash_table_unref(caps->tcg_cpu_models);
     g_hash_table_unref(caps->tcg_cpu_features);
+    g_hash_table_unref(caps->audiodevs);
     g_free(caps);
 }
 

@@ -44,6 +44,7 @@ build_case_full(const char *name, guint *out_taint, guint *out_passthrough, GErr
     VbHugetlbfs huge1g = { (char *)"/dev/hugepages1G", 1048576, FALSE };
     GStrv argv = NULL;
 
+    params.websocket_port = 5700;
     /* cases named hugepages-* run on a host with 2 MiB and 1 GiB hugetlbfs mounts */
     if (g_str_has_prefix(name, "hugepages-")) {
         g_ptr_array_set_free_func(huge, NULL);
@@ -164,9 +165,9 @@ test_check_names_lines_and_paths(void)
                               "  <pm><suspend-to-mem enabled='no'/></pm>\n"
                               "  <devices>\n"
                               "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
-                              "    <smartcard mode='passthrough' type='spicevmc'/>\n"
+                              "    <shmem name='a'/>\n"
                               "\n"
-                              "    <smartcard mode='host'/>\n"
+                              "    <shmem name='b'/>\n"
                               "  </devices>\n"
                               "</domain>\n";
     VbQemuCaps *caps = test_caps_new(FALSE);
@@ -180,12 +181,12 @@ test_check_names_lines_and_paths(void)
     g_assert_true(vb_domain_def_assign_addresses(def, NULL));
     g_assert_false(vb_qemu_command_check(def, caps, &ignored, &error));
     g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
-    g_assert_true(g_str_has_prefix(error->message, "<smartcard> at line 9: "));
+    g_assert_true(g_str_has_prefix(error->message, "<shmem> at line 9: "));
     g_clear_error(&error);
 
     argv = vb_qemu_command_build_full(def, caps, &params, NULL, &ignored, &error);
     g_assert_null(argv);
-    g_assert_true(g_str_has_prefix(error->message, "<smartcard> devices/smartcard[1]: "));
+    g_assert_true(g_str_has_prefix(error->message, "<shmem> devices/shmem[1]: "));
     g_clear_error(&error);
 
     /* without the devices QEMU cannot run, what is kept but not acted on is listed */
@@ -256,7 +257,7 @@ test_argv_check_finds_injection(void)
     static const char *const bad[][3] = {
         /* what the builder wrote before listen addresses were checked and escaped */
         { "-vnc", "127.0.0.1,to=99:0", NULL },
-        { "-vnc", "websocket=5700:0", NULL },
+        { "-vnc", "tls-creds=x:0", NULL },
         { "-spice", "port=5901,addr=0.0.0.0,disable-ticketing=on,disable-ticketing=on", NULL },
         { "-spice", "port=5901,addr=::1,image-compression=off,seamless-migration=off,"
                     "seamless-migration=on", NULL },

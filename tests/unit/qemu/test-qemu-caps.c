@@ -46,6 +46,11 @@ assert_x86_caps(const VbQemuCaps *caps)
     g_assert_null(vb_qemu_caps_find_machine(caps, "no-such-machine"));
     g_assert_true(vb_qemu_caps_has_device(caps, "virtio-net-pci"));
     g_assert_false(vb_qemu_caps_has_device(caps, "no-such-device"));
+    /* -audiodev help: every build has the built-in none and wav drivers; the names are
+     * QEMU's (pa, not pulseaudio) */
+    g_assert_true(g_hash_table_contains(caps->audiodevs, "none"));
+    g_assert_true(g_hash_table_contains(caps->audiodevs, "wav"));
+    g_assert_false(g_hash_table_contains(caps->audiodevs, "pulseaudio"));
     g_assert_true(vb_qemu_caps_has_command(caps, "cont"));
     g_assert_true(vb_qemu_caps_has_command(caps, "query-status"));
     /* QEMU 7.2 has no query-events: the set is filled only where it exists. */
