@@ -567,6 +567,16 @@ clear_device(VbDeviceDef *dev)
         /* a virtio channel's state='connected' is the guest agent's, now */
         if (dev->kind == VB_DEV_CHANNEL)
             extra_remove_attr(&dev->target.extra, "state");
+        /* the socket libvirt made up for a unix channel (qemuDomainChrDefDropDefaultPath):
+         * a define from libvirt's dumpxml must not bind in libvirt's directories; the
+         * start makes one in the domain's runtime directory instead */
+        if (dev->kind == VB_DEV_CHANNEL && g_strcmp0(dev->type, "unix") == 0 &&
+            g_strcmp0(dev->target_type, "virtio") == 0 && dev->source_path != NULL &&
+            (g_str_has_prefix(dev->source_path, "/run/libvirt/qemu/channel/") ||
+             g_str_has_prefix(dev->source_path, "/var/lib/libvirt/qemu/channel/target/"))) {
+            g_clear_pointer(&dev->source_path, g_free);
+            extra_remove_attr(&dev->source.extra, "path");
+        }
         break;
     case VB_DEV_GRAPHICS:
         if (dev->autoport == 1) {
@@ -594,7 +604,8 @@ clear_device(VbDeviceDef *dev)
  * stay), the pty path of pty chardevs (and a console's tty=), the port of autoport
  * VNC/SPICE displays (and SPICE's tlsPort), the address of <listen type='network'>,
  * generated interface names (vnetN, macvtapN, macvlanN), interface <source portid=>, disk
- * <source index=>, a virtio channel's target state=, a dynamic <seclabel>'s labels.
+ * <source index=>, a virtio channel's target state= and the socket path libvirt made up
+ * for it (under /run/libvirt/qemu/channel/), a dynamic <seclabel>'s labels.
  * Idempotent. Any thread, @def not shared.
  */
 void

@@ -182,12 +182,12 @@ class HelperLifetimeTest(HelpersTestCase):
         self.assert_helpers_gone(pids)
 
     def test_failed_start_leaves_no_helper(self):
-        # QEMU refuses the disk only once it runs: the helpers were started
-        path = self.define_helpers(extra="""<disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='/nonexistent/virtbus-test.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>""")
+        # QEMU refuses the serial port's file only once it runs: the helpers were started
+        # (disk images are read before anything starts, so a missing one would not do)
+        path = self.define_helpers(extra="""<serial type='file'>
+      <source path='/nonexistent/virtbus-test/serial.log'/>
+      <target port='0'/>
+    </serial>""")
         with self.assertRaises(DBusCallError):
             self.domain(path, "Start", "u", (0,), timeout=90000)
         self.assertEqual(self.state(path), ("shutoff", "failed"))

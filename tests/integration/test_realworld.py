@@ -105,8 +105,16 @@ def adapt(xml, root):
             files.append((src.group(1), m.group(1), fmt.group(1) if fmt else "raw"))
     for m in re.finditer(r"<source\b[^>]*\bdir=['\"]([^'\"]+)['\"]", xml):
         files.append((m.group(1), "dir", None))
+    # the channel sockets libvirt made up stay as written: the define drops them, as
+    # libvirt does, and the start makes its own in the domain's runtime directory
+    keep = re.findall(r"/(?:run/libvirt/qemu/channel|var/lib/libvirt/qemu/channel/target)/"
+                      r"[^'\"]*", xml)
+    for i, p in enumerate(keep):
+        xml = xml.replace(p, f"@KEEP{i}@")
     for prefix in HOST_PREFIXES:
         xml = xml.replace(prefix, os.path.join(root, prefix.lstrip("/")))
+    for i, p in enumerate(keep):
+        xml = xml.replace(f"@KEEP{i}@", p)
     for m in re.finditer(r"<nvram\b[^>]*>([^<]+)</nvram>", xml):
         os.makedirs(os.path.dirname(m.group(1)), exist_ok=True)
 
