@@ -21,6 +21,8 @@
 
 #include <string.h>
 
+#include <libxml/tree.h>
+
 #include "qemu-command-priv.h"
 #include "vb-error.h"
 
@@ -143,6 +145,251 @@ append_features(VbQemuCmd *c, const VbDomainCpuDef *cpu, GString *arg, GError **
     return TRUE;
 }
 
+/* the Hyper-V enlightenments in libvirt's order (virDomainHyperv) */
+static const char *const hv_names[] = {
+    "relaxed",     "vapic",           "spinlocks", "vpindex", "runtime",
+    "synic",       "stimer",          "reset",     "vendor_id", "frequencies",
+    "reenlightenment", "tlbflush",    "ipi",       "evmcs",   "avic",
+};
+
+static gboolean hv_error(const VbQemuCmd *c, GError **error, int code, int line, const char *fmt,
+                         ...) G_GNUC_PRINTF(5, 6);
+
+static gboolean
+hv_error(const VbQemuCmd *c, GError **error, int code, int line, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (c->check_only && line > 0)
+        g_set_error(error, VB_ERROR, code, "line %d: %s", line, msg);
+    else
+        g_set_error_literal(error, VB_ERROR, code, msg);
+    return FALSE;
+}
+
+/* an attribute as a g_free()-able string */
+static char *
+prop(xmlNode *n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    char *r = g_strdup((const char *)v);
+
+    xmlFree(v);
+    return r;
+}
+
+/* an on/off state='' (required, as libvirt's virXMLPropTristateSwitch) */
+static gboolean
+hv_state(const VbQemuCmd *c, xmlNode *n, const char *where, int line, gboolean *out_on,
+         GError **error)
+{
+    g_autofree char *state = prop(n, "state");
+
+    if (state == NULL)
+        return hv_error(c, error, VB_ERROR_INVALID_XML, line,
+                        "<%s><%s>: the attribute 'state' is required (on or off)", where,
+                        (const char *)n->name);
+    if (strcmp(state, "on") != 0 && strcmp(state, "off") != 0)
+        return hv_error(c, error, VB_ERROR_INVALID_XML, line,
+                        "<%s><%s state='%s'>: state must be 'on' or 'off'", where,
+                        (const char *)n->name, state);
+    *out_on = g_str_equal(state, "on");
+    return TRUE;
+}
+
+/*
+ * <features><hyperv mode='custom|passthrough'>: the hv-* properties of -cpu, checked as
+ * libvirt 9.0 parses them (virDomainFeaturesHyperVDefParse) and written in libvirt's order.
+ */
+static gboolean
+hyperv_flags_root(VbQemuCmd *c, const VbRawElem *raw, xmlNode *root, GString *buf, GError **error)
+{
+    g_autofree char *mode = NULL;
+    int on[G_N_ELEMENTS(hv_names)] = {0};
+    g_autofree char *vendor = NULL;
+    guint64 retries = 0;
+    gboolean direct = FALSE;
+
+    if (root == NULL)
+        return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line, "<hyperv> cannot be read");
+    mode = prop(root, "mode");
+    if (mode != NULL && strcmp(mode, "custom") != 0 && strcmp(mode, "passthrough") != 0)
+        return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line,
+                        "<hyperv mode='%s'>: mode must be 'custom' or 'passthrough'", mode);
+    if (g_strcmp0(mode, "passthrough") == 0) {
+        if (c->def->virt_type != VB_DOMAIN_VIRT_KVM)
+            return hv_error(c, error, VB_ERROR_NOT_SUPPORTED, raw->line,
+                            "<hyperv mode='passthrough'> passes the host's Hyper-V "
+                            "enlightenments through and needs KVM (<domain type='kvm'>); use "
+                            "mode='custom' with the enlightenments listed");
+        g_string_append(buf, ",hv-passthrough=on");
+    }
+    for (xmlNode *n = root->children; n != NULL; n = n->next) {
+        gboolean state = FALSE;
+        guint k;
+
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        for (k = 0; k < G_N_ELEMENTS(hv_names); k++) {
+            if (strcmp((const char *)n->name, hv_names[k]) == 0)
+                break;
+        }
+        if (k == G_N_ELEMENTS(hv_names))
+            return hv_error(c, error, VB_ERROR_NOT_SUPPORTED, raw->line,
+                            "<hyperv><%s>: unsupported Hyper-V enlightenment", n->name);
+        if (!hv_state(c, n, "hyperv", raw->line, &state, error))
+            return FALSE;
+        on[k] = state;
+        if (!state)
+            continue;
+        /* QEMU 7.2 sets the VP index through KVM only: under TCG the vCPU reset fails
+         * ("kernel doesn't allow setting HyperV VP_INDEX") and QEMU exits */
+        if (g_str_equal(hv_names[k], "vpindex") && c->def->virt_type != VB_DOMAIN_VIRT_KVM)
+            return hv_error(c, error, VB_ERROR_NOT_SUPPORTED, raw->line,
+                            "<hyperv><vpindex state='on'> needs KVM (<domain type='kvm'>): "
+                            "QEMU sets the virtual processor index only through KVM; use "
+                            "state='off' under TCG");
+        if (g_str_equal(hv_names[k], "stimer")) {
+            direct = FALSE;
+            for (xmlNode *d = n->children; d != NULL; d = d->next) {
+                if (d->type != XML_ELEMENT_NODE)
+                    continue;
+                if (strcmp((const char *)d->name, "direct") != 0)
+                    return hv_error(c, error, VB_ERROR_NOT_SUPPORTED, raw->line,
+                                    "<hyperv><stimer><%s>: unsupported Hyper-V stimer feature",
+                                    d->name);
+                if (!hv_state(c, d, "stimer", raw->line, &direct, error))
+                    return FALSE;
+            }
+        } else if (g_str_equal(hv_names[k], "spinlocks")) {
+            g_autofree char *r = prop(n, "retries");
+
+            if (r == NULL || !g_ascii_string_to_unsigned(r, 10, 0, G_MAXUINT, &retries, NULL))
+                return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line,
+                                "<hyperv><spinlocks state='on'> needs retries='N' (a number, "
+                                "at least 4095)");
+            if (retries < 0xfff)
+                return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line,
+                                "<hyperv><spinlocks retries='%s'>: the retry count must be at "
+                                "least 4095",
+                                r);
+        } else if (g_str_equal(hv_names[k], "vendor_id")) {
+            g_free(vendor);
+            vendor = prop(n, "value");
+            if (vendor == NULL)
+                return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line,
+                                "<hyperv><vendor_id state='on'> needs value='...'");
+            if (strlen(vendor) > 12)
+                return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line,
+                                "<hyperv><vendor_id value='%s'>: at most 12 characters", vendor);
+            if (strchr(vendor, ',') != NULL)
+                return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line,
+                                "<hyperv><vendor_id value='%s'>: a comma cannot be passed to "
+                                "QEMU",
+                                vendor);
+        }
+    }
+    for (guint k = 0; k < G_N_ELEMENTS(hv_names); k++) {
+        if (!on[k])
+            continue;
+        if (g_str_equal(hv_names[k], "spinlocks"))
+            g_string_append_printf(buf, ",hv-spinlocks=0x%" G_GINT64_MODIFIER "x", retries);
+        else if (g_str_equal(hv_names[k], "vendor_id"))
+            g_string_append_printf(buf, ",hv-vendor-id=%s", vendor);
+        else
+            g_string_append_printf(buf, ",hv-%s=on", hv_names[k]);
+        if (g_str_equal(hv_names[k], "stimer") && direct)
+            g_string_append(buf, ",hv-stimer-direct=on");
+    }
+    return TRUE;
+}
+
+/* <features><kvm>: <hidden state='on'/> hides KVM's signature (kvm=off) */
+static gboolean
+kvm_flags_root(VbQemuCmd *c, const VbRawElem *raw, xmlNode *root, GString *buf, GError **error)
+{
+    gboolean hidden = FALSE;
+
+    if (root == NULL)
+        return hv_error(c, error, VB_ERROR_INVALID_XML, raw->line, "<kvm> cannot be read");
+    for (xmlNode *n = root->children; n != NULL; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)n->name, "hidden") != 0)
+            return hv_error(c, error, VB_ERROR_NOT_SUPPORTED, raw->line,
+                            "<features><kvm><%s> is not supported (only <hidden>)", n->name);
+        if (!hv_state(c, n, "kvm", raw->line, &hidden, error))
+            return FALSE;
+    }
+    if (hidden)
+        g_string_append(buf, ",kvm=off");
+    return TRUE;
+}
+
+static gboolean
+raw_flags(VbQemuCmd *c, const VbRawElem *raw, GString *buf, GError **error)
+{
+    xmlDoc *doc = vb_raw_elem_parse(raw);
+    xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    gboolean ok = strcmp(raw->name, "hyperv") == 0 ? hyperv_flags_root(c, raw, root, buf, error)
+                                                   : kvm_flags_root(c, raw, root, buf, error);
+
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    return ok;
+}
+
+/*
+ * The properties libvirt appends to -cpu after the model (qemuBuildCpuCommandLine):
+ * <timer name='hypervclock' present='yes'/> (hv-time), <hyperv>, <kvm>.
+ */
+static gboolean
+cpu_flags(VbQemuCmd *c, GString *buf, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    GPtrArray *timers = p->clock.extra.children;
+    GPtrArray *feats = p->features_extra.children;
+
+    for (guint i = 0; timers != NULL && i < timers->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(timers, i);
+        g_autofree char *name = vb_raw_elem_get_attr(raw, "name");
+        g_autofree char *present = vb_raw_elem_get_attr(raw, "present");
+
+        if (strcmp(raw->name, "timer") == 0 && g_strcmp0(name, "hypervclock") == 0 &&
+            g_strcmp0(present, "yes") == 0)
+            g_string_append(buf, ",hv-time=on");
+    }
+    for (guint i = 0; feats != NULL && i < feats->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(feats, i);
+
+        if (strcmp(raw->name, "hyperv") == 0 && !raw_flags(c, raw, buf, error))
+            return FALSE;
+    }
+    for (guint i = 0; feats != NULL && i < feats->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(feats, i);
+
+        if (strcmp(raw->name, "kvm") == 0 && !raw_flags(c, raw, buf, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* -cpu with only the flags: QEMU's default model as libvirt names it */
+static gboolean
+add_default_cpu(VbQemuCmd *c, const GString *flags)
+{
+    const char *arch = c->def->priv->os_arch;
+
+    if (flags->len > 0)
+        vb_qemu_cmd_addf(c, "-cpu", "%s%s",
+                         g_strcmp0(arch, "i686") == 0 ? "qemu32" : "qemu64", flags->str);
+    return TRUE;
+}
+
 static void
 ignore_cpu_rest(VbQemuCmd *c, const VbDomainCpuDef *cpu)
 {
@@ -173,9 +420,12 @@ vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error)
     const char *mode = cpu->mode != NULL ? cpu->mode : "custom";
     gboolean kvm = c->def->virt_type == VB_DOMAIN_VIRT_KVM;
     g_autoptr(GString) arg = g_string_new(NULL);
+    g_autoptr(GString) flags = g_string_new(NULL);
 
+    if (!cpu_flags(c, flags, error))
+        return FALSE;
     if (!cpu->present)
-        return TRUE; /* QEMU's default CPU model (qemu64) */
+        return add_default_cpu(c, flags); /* QEMU's default CPU model (qemu64) */
     ignore_cpu_rest(c, cpu);
     if (g_str_equal(mode, "host-passthrough")) {
         if (!kvm)
@@ -197,7 +447,7 @@ vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error)
         if (cpu->features->len > 0)
             return cpu_error(c, error, cpu->line,
                              "<cpu>: CPU features need a <model> in mode 'custom'");
-        return TRUE; /* only topology or NUMA: QEMU's default model */
+        return add_default_cpu(c, flags); /* only topology or NUMA: QEMU's default model */
     }
     if (cpu->migratable != NULL &&
         (g_str_equal(mode, "host-passthrough") || g_str_equal(mode, "maximum")))
@@ -212,6 +462,7 @@ vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error)
     /* check='full': the CPU must be exactly as asked, QEMU refuses to start otherwise */
     if (g_strcmp0(cpu->check, "full") == 0)
         g_string_append(arg, ",enforce=on");
+    g_string_append(arg, flags->str);
     vb_qemu_cmd_addf(c, "-cpu", "%s", arg->str);
     return TRUE;
 }

@@ -376,6 +376,9 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         if (strcmp(raw->name, "smm") == 0 && !strstr(raw->xml, "<tseg")) {
             continue; /* written by build_machine from c->smm */
         }
+        if (strcmp(raw->name, "hyperv") == 0 || strcmp(raw->name, "kvm") == 0) {
+            continue; /* -cpu properties: vb_qemu_cmd_build_cpu */
+        }
         if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
             vmport = TRUE;
@@ -467,6 +470,9 @@ build_clock(VbQemuCmd *c, GError **error)
             slew = TRUE;
         else if (g_str_equal(name, "pit") && g_strcmp0(policy, "delay") == 0)
             ; /* a KVM PIT property: -global kvm-pit.lost_tick_policy below */
+        else if (g_str_equal(name, "hypervclock") &&
+                 (present == NULL || g_str_equal(present, "yes") || g_str_equal(present, "no")))
+            ; /* present='yes': hv-time=on on -cpu (vb_qemu_cmd_build_cpu) */
         else if (!(g_str_equal(name, "hpet") && g_strcmp0(present, "no") == 0)) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "line %d: <timer name='%s'> with these settings is not supported",
