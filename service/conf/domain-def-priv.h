@@ -30,6 +30,8 @@ typedef struct {
 
 /* largest <controller index=> */
 #define VB_CONTROLLER_INDEX_MAX 255
+/* <controller> without index=, only between parsing a device and the post-parse step */
+#define VB_CONTROLLER_INDEX_UNSET G_MAXUINT
 
 typedef enum {
     VB_ADDR_NONE,
@@ -257,6 +259,8 @@ gboolean vb_xml_prop_yesno(xmlNode *node, const char *attr, const char *yes, con
 /* domain-def-parse-devices.c */
 gboolean vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error);
 gboolean vb_address_parse(VbDeviceAddress *addr, xmlNode *node, GError **error);
+gboolean vb_controller_is_usb2(const VbDeviceDef *dev);
+const VbRawElem *vb_controller_master(const VbDeviceDef *dev);
 
 /* domain-def-format.c */
 void vb_domain_def_format_devices(GString *buf, const VbDomainDef *def, guint flags);
@@ -266,6 +270,7 @@ gboolean vb_device_is_implicit_controller(const VbDomainDef *def, const VbDevice
 gboolean vb_domain_def_validate(VbDomainDef *def, GError **error);
 gboolean vb_mac_parse(const char *str, char **out_canonical);
 gboolean vb_listen_address_valid(const char *addr);
+const VbDeviceDef *vb_domain_def_serial_console(const VbDomainDef *def);
 
 /* domain-def-query.c */
 const char *vb_extra_get_attr(const VbExtra *extra, const char *name);
@@ -277,6 +282,9 @@ gboolean vb_domain_def_q35_has_builtin_fdc(const VbDomainDef *def);
 /* domain-def-addresses.c */
 gboolean vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev);
 const VbDeviceDef *vb_domain_def_primary_video(const VbDomainDef *def);
+
+/* domain-def-pci.c */
+gboolean vb_domain_def_assign_pci(VbDomainDef *def, GError **error);
 
 /* libvirt's order of children (domain-def-parse.c), NULL terminated */
 extern const char *const vb_top_ranks[];

@@ -20,7 +20,9 @@ static const char *const devices[] = {
     "virtio-tablet-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "VGA", "virtio-vga",
     "virtio-gpu-pci", "qxl-vga", "qxl", "bochs-display", "cirrus-vga", "ramfb", "i6300esb",
     "ib700", "virtio-balloon-pci", "virtio-balloon-pci-transitional", "virtio-rng-pci",
-    "pvpanic", "pvpanic-pci",
+    "pvpanic", "pvpanic-pci", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
+    "pcie-pci-bridge", "i82801b11-bridge", "x3130-upstream", "xio3130-downstream", "pxb",
+    "pxb-pcie", "pci-ohci",
     /* deliberately absent: vmxnet3 (tests the "QEMU lacks a device" error) */
     NULL
 };
