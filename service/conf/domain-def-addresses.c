@@ -251,9 +251,18 @@ assign_virtio_serial(VbDomainDef *def, GError **error)
 
         if (!is_virtio_serial_user(dev))
             continue;
-        if (find_controller(def, "virtio-serial", 0) == NULL &&
-            next_controller_index(def, "virtio-serial") == 0)
-            add_controller(def, "virtio-serial", 0, NULL);
+        if (dev->addr.type == VB_ADDR_VIRTIO_SERIAL &&
+            dev->addr.controller > VB_CONTROLLER_INDEX_MAX) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "line %d: <%s>: virtio-serial controller %u does not exist; the "
+                        "largest controller index is %u", dev->line, vb_device_def_describe(dev),
+                        dev->addr.controller, VB_CONTROLLER_INDEX_MAX);
+            return FALSE;
+        }
+        /* the controller the address names, or 0 (virDomainDefAddImplicitControllers) */
+        add_controller(def, "virtio-serial",
+                       dev->addr.type == VB_ADDR_VIRTIO_SERIAL ? dev->addr.controller : 0,
+                       NULL);
         /* consoles sit on port 0 of controller 0 implicitly, like libvirt */
         if (dev->kind != VB_DEV_CHANNEL || dev->addr.type != VB_ADDR_NONE)
             continue;

@@ -4,7 +4,7 @@
  *
  * Buses are the PCI controllers, numbered by their index. What a bus takes:
  *  - pci-root (i440fx bus 0), pci-bridge, pcie-to-pci-bridge, dmi-to-pci-bridge,
- *    pci-expander-bus: conventional PCI devices, slots 1-31 (pxb 0-31);
+ *    pci-expander-bus: conventional PCI devices, slots 1-31 (dmi and pxb 0-31);
  *  - pcie-root (q35 bus 0): pcie-root-ports (several per slot, one per function),
  *    dmi-to-pci-bridge, expander buses; devices only with an explicit address;
  *  - pcie-root-port, pcie-switch-downstream-port: one PCIe device in slot 0;
@@ -97,7 +97,8 @@ bus_set_model(Bus *b, const char *model, gboolean q35)
     } else if (strcmp(model, "pcie-expander-bus") == 0) {
         b->accepts = CONN_ROOT_PORT;
         b->min_slot = b->max_slot = 0;
-    } else if (strcmp(model, "pci-expander-bus") == 0) {
+    } else if (strcmp(model, "pci-expander-bus") == 0 ||
+               strcmp(model, "dmi-to-pci-bridge") == 0) {
         b->accepts = CONN_PCI | CONN_PCI_BRIDGE | (q35 ? 0 : CONN_PCIE);
         b->min_slot = 0;
     } else {
