@@ -24,9 +24,10 @@ const char *const vb_controller_ranks[] = {
     "model", "target", "pcihole64", "driver", "alias", "master", "address", NULL
 };
 const char *const vb_interface_ranks[] = {
-    "mac", "source", "virtualport", "ip", "route", "script", "downscript", "backenddomain",
-    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming", "link",
-    "mtu", "coalesce", "boot", "alias", "rom", "address", NULL
+    "mac", "source", "vlan", "virtualport", "bandwidth", "port", "ip", "route", "portForward",
+    "script", "downscript", "backenddomain", "target", "guest", "model", "driver", "backend",
+    "filterref", "tune", "teaming", "link", "mtu", "coalesce", "boot", "alias", "rom", "acpi",
+    "address", NULL
 };
 const char *const vb_chardev_ranks[] = {
     "source", "protocol", "log", "target", "alias", "address", NULL

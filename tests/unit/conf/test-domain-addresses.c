@@ -478,6 +478,25 @@ test_explicit_bus(void)
     }
 }
 
+/* a channel on virtio-serial controller 1 needs controller 1, not a new controller 0 */
+static void
+test_virtio_serial_named_controller(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("pc",
+                                  "<controller type='virtio-serial' index='1'/>"
+                                  "<channel type='pty'><target type='virtio' name='a'/>"
+                                  "<address type='virtio-serial' controller='1' bus='0' "
+                                  "port='3'/></channel><channel type='pty'><target "
+                                  "type='virtio' name='b'/><address type='virtio-serial' "
+                                  "controller='2' port='1'/></channel>",
+                                  &error);
+
+    g_assert_no_error(error);
+    g_assert_null(strstr(xml, "<controller type='virtio-serial' index='0'"));
+    assert_has(xml, "<controller type='virtio-serial' index='2'>");
+}
+
 /* the first serial console is serial port 0 itself (virDomainDefAddConsoleCompat) */
 static void
 test_console_compat(void)
@@ -528,5 +547,7 @@ main(int argc, char **argv)
     g_test_add_func("/conf/addresses/q35-pci-bridge-added", test_q35_pci_bridge_added);
     g_test_add_func("/conf/addresses/explicit-bus", test_explicit_bus);
     g_test_add_func("/conf/addresses/console-compat", test_console_compat);
+    g_test_add_func("/conf/addresses/virtio-serial-named-controller",
+                    test_virtio_serial_named_controller);
     return g_test_run();
 }
