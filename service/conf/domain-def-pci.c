@@ -162,10 +162,11 @@ device_conn(const Pci *p, const VbDeviceDef *dev)
 static void
 reserve(Pci *p, const VbDeviceAddress *a, gboolean aggregate)
 {
-    Bus *b = &p->bus[a->bus];
+    Bus *b;
 
     if (a->bus > VB_CONTROLLER_INDEX_MAX || a->slot > 31 || a->function > 7)
         return;
+    b = &p->bus[a->bus];
     b->used[a->slot] |= 1 << a->function;
     if (aggregate)
         b->aggregate[a->slot] |= 1 << a->function;
