@@ -530,7 +530,6 @@ pci_init(Pci *p, VbDomainDef *def, gboolean grow_mode)
 static void
 add_child(VbDeviceDef *dev, const char *xml)
 {
-    g_autoptr(GError) error = NULL;
     xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
 
