@@ -187,6 +187,19 @@ vbctl_read_definition(const char *file, GError **error)
     return g_steal_pointer(&contents);
 }
 
+/* What the service would not act on, after a define (Domain.Unsupported). */
+static void
+print_unsupported(VbDBusDomain *domain)
+{
+    g_auto(GStrv) list = vb_dbus_domain_dup_unsupported(domain);
+
+    if (list == NULL || list[0] == NULL)
+        return;
+    g_print(_("Not acted on (see 'virtbusctl info'; --validate refuses them):\n"));
+    for (guint i = 0; list[i] != NULL; i++)
+        g_print("  %s\n", list[i]);
+}
+
 /**
  * vbctl_cmd_define:
  *
@@ -204,7 +217,8 @@ vbctl_cmd_define(VbctlContext *ctx, GError **error)
 
     if (xml == NULL || (manager = vbctl_manager(ctx, error)) == NULL)
         return FALSE;
-    reply = vbctl_call_mutating(G_DBUS_PROXY(manager), "DefineXML", g_variant_new("(su)", xml, 0u),
+    reply = vbctl_call_mutating(G_DBUS_PROXY(manager), "DefineXML",
+                                g_variant_new("(su)", xml, ctx->flags.validate ? 1u : 0u),
                                 G_VARIANT_TYPE("(o)"), error);
     if (reply == NULL)
         return FALSE;
@@ -213,6 +227,7 @@ vbctl_cmd_define(VbctlContext *ctx, GError **error)
     if (domain == NULL)
         return FALSE;
     g_print(_("Domain '%s' defined from %s\n"), vb_dbus_domain_get_name(domain), file);
+    print_unsupported(domain);
     return TRUE;
 }
 
@@ -277,6 +292,7 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
     g_autoptr(VbctlDomainInfo) info = NULL;
     g_autofree char *id = NULL, *state = NULL, *memory = NULL, *vcpus = NULL, *text = NULL;
     g_autofree char *tainted = NULL;
+    g_autofree char *unsupported = NULL;
 
     if (domain == NULL)
         return FALSE;
@@ -292,13 +308,16 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
     memory = g_strdup_printf("%" G_GUINT64_FORMAT " KiB", info->memory_kib);
     vcpus = g_strdup_printf("%u", info->vcpus);
     tainted = info->tainted[0] != NULL ? g_strjoinv(", ", info->tainted) : g_strdup(_("no"));
+    unsupported = info->unsupported[0] != NULL ? g_strjoinv("\n  ", info->unsupported)
+                                               : g_strdup(_("none"));
     {
         const char *labels[] = {_("Id"),           _("Name"),
                                 _("UUID"),         _("State"),
                                 _("CPU(s)"),       _("Max memory"),
                                 _("Persistent"),   _("Autostart"),
                                 _("Managed save"), _("Autodestroy owner"),
-                                _("Tainted"),      NULL};
+                                _("Tainted"),      _("Unsupported"),
+                                NULL};
         const char *values[] = {id,
                                 info->name,
                                 info->uuid,
@@ -309,7 +328,8 @@ vbctl_cmd_info(VbctlContext *ctx, GError **error)
                                 info->autostart ? _("enable") : _("disable"),
                                 info->managed_save ? _("yes") : _("no"),
                                 *info->autodestroy_owner != '\0' ? info->autodestroy_owner : "-",
-                                tainted};
+                                tainted,
+                                unsupported};
 
         text = vbctl_format_fields(labels, values);
     }

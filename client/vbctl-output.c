@@ -37,6 +37,9 @@ vbctl_domain_info_new(VbDBusDomain *domain)
     info->tainted = vb_dbus_domain_dup_tainted(domain);
     if (info->tainted == NULL)
         info->tainted = g_new0(char *, 1);
+    info->unsupported = vb_dbus_domain_dup_unsupported(domain);
+    if (info->unsupported == NULL)
+        info->unsupported = g_new0(char *, 1);
     return info;
 }
 
@@ -54,6 +57,7 @@ vbctl_domain_info_free(VbctlDomainInfo *info)
     g_free(info->reason);
     g_free(info->autodestroy_owner);
     g_strfreev(info->tainted);
+    g_strfreev(info->unsupported);
     g_free(info);
 }
 
@@ -96,6 +100,11 @@ vbctl_domain_info_to_json(const VbctlDomainInfo *info)
     json_builder_begin_array(b);
     for (guint i = 0; info->tainted[i] != NULL; i++)
         json_builder_add_string_value(b, info->tainted[i]);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "unsupported");
+    json_builder_begin_array(b);
+    for (guint i = 0; info->unsupported[i] != NULL; i++)
+        json_builder_add_string_value(b, info->unsupported[i]);
     json_builder_end_array(b);
     json_builder_end_object(b);
     return json_builder_get_root(b);

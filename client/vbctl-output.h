@@ -23,6 +23,7 @@ typedef struct {
     guint vcpus;
     char *autodestroy_owner; /* "" when none */
     char **tainted;          /* never NULL */
+    char **unsupported;      /* never NULL */
 } VbctlDomainInfo;
 
 VbctlDomainInfo *vbctl_domain_info_new(VbDBusDomain *domain);

@@ -38,6 +38,7 @@ typedef struct {
     gboolean state_shutoff;
     gboolean state_other;
     gboolean persistent;
+    gboolean validate;
     gboolean transient;
     gboolean with_managed_save;
     gint timeout;   /* seconds, -1 when not given */

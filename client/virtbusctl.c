@@ -61,6 +61,12 @@ static const VbctlOption dumpxml_options[] = {
     {NULL},
 };
 
+static const VbctlOption define_options[] = {
+    {"validate", N_("Refuse settings virtbus would not act on instead of listing them"),
+     FLAG(validate), FALSE},
+    {NULL},
+};
+
 static const VbctlOption info_options[] = {
     {"json", N_("Print JSON for scripts"), FLAG(json), FALSE},
     {NULL},
@@ -144,7 +150,7 @@ static gboolean cmd_help(VbctlContext *ctx, GError **error);
 static const VbctlCommand commands[] = {
     {"list", "", N_("List domains"), vbctl_cmd_list, 0, 0, list_options},
     {"define", "FILE", N_("Define or update a domain from an XML file ('-' for stdin)"),
-     vbctl_cmd_define, 1, 1, NULL},
+     vbctl_cmd_define, 1, 1, define_options},
     {"undefine", "NAME|UUID", N_("Remove a domain's definition"), vbctl_cmd_undefine, 1, 1, NULL},
     {"dumpxml", "NAME|UUID", N_("Print a domain's XML"), vbctl_cmd_dumpxml, 1, 1, dumpxml_options},
     {"info", "NAME|UUID", N_("Show a domain's state and resources"), vbctl_cmd_info, 1, 1,

@@ -80,7 +80,13 @@ check_build(const VbDomainDef *def, const VbQemuCaps *caps, int vnc_port)
     g_auto(GStrv) argv = vb_qemu_command_build(def, caps, &params, NULL, &error);
     g_auto(GStrv) args = NULL;
     g_auto(GStrv) env = NULL;
+    g_autoptr(GPtrArray) ignored = NULL;
+    g_autoptr(GError) check_error = NULL;
+    gboolean checked = vb_qemu_command_check(def, caps, &ignored, &check_error);
 
+    /* the define-time check and the start agree (a start always has a port for autoport) */
+    if (vnc_port >= 0 && (checked != (argv != NULL) || (!checked && check_error == NULL)))
+        abort();
     if (argv == NULL) {
         if (error == NULL)
             abort(); /* failure must come with an error */

@@ -2,13 +2,17 @@
 # Install every Debian 12 package virtbus needs to build, test and run.
 # Safe to run again; does nothing that is already done.
 set -eu
+# virtiofsd: Debian 12 ships it in qemu-system-common (/usr/lib/qemu/virtiofsd)
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
   libpolkit-gobject-1-dev polkitd libsystemd-dev
   dbus dbus-daemon python3 python3-dbus python3-gi
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
+  qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
 "
+# virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where
+# the archive has it, else the C one qemu-system-common ships (/usr/lib/qemu/virtiofsd).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

@@ -52,6 +52,7 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
         vb_dbus_domain_set_job(iface, job);
     }
     vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
+    vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
     vb_domain_snapshot_clear(&s);
 }
 
@@ -168,9 +169,9 @@ undefine(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if ((flags & ~VB_UNDEFINE_MANAGED_SAVE) != 0) {
+    if ((flags & ~VB_UNDEFINE_ALL_FLAGS) != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("Undefine: unsupported flags 0x%x"),
-                    flags & ~VB_UNDEFINE_MANAGED_SAVE);
+                    flags & ~VB_UNDEFINE_ALL_FLAGS);
         return NULL;
     }
     if (!vb_domain_undefine(call->service->domains, call->dom, flags, error))
@@ -208,7 +209,8 @@ start(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT,
+    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT |
+                                       VB_START_RESET_NVRAM,
                      "Start", error) ||
         !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
         return NULL;

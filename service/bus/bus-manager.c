@@ -35,12 +35,11 @@ define_xml(VbBusCall *call, GError **error)
     g_autoptr(VbDomainObj) dom = NULL;
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
-    if (!vb_bus_check_flags(flags, 0, "DefineXML", error))
+    if (!vb_bus_check_flags(flags, VB_DEFINE_VALIDATE, "DefineXML", error))
         return NULL;
-    if (call->prepared != NULL)
-        dom = vb_domain_define(call->service->domains, g_steal_pointer(&call->prepared), error);
-    else
-        dom = vb_domain_define_xml(call->service->domains, xml, error);
+    /* parsed again here, on the worker: the defaults and Unsupported need the QEMU binary's
+     * capabilities, which the prepare step (main thread) must not probe */
+    dom = vb_domain_define_full(call->service->domains, xml, flags, error);
     if (dom == NULL)
         return NULL;
     return g_variant_new("(o)", dom->object_path);
@@ -54,7 +53,8 @@ create_xml(VbBusCall *call, GError **error)
     g_autoptr(VbDomainObj) dom = NULL;
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
-    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY, "CreateXML", error))
+    if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_VALIDATE,
+                            "CreateXML", error))
         return NULL;
     dom = vb_domain_create_xml(call->service->domains, xml, flags,
                                call->caller != NULL ? call->caller->sender : NULL, error);

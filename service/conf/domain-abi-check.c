@@ -143,6 +143,9 @@ check_device(const VbDeviceDef *s, const VbDeviceDef *d, guint n, GError **error
     case VB_DEV_PANIC:
         ok = check_str(what, "model", s->model, d->model, error);
         break;
+    case VB_DEV_FILESYSTEM:
+        ok = check_str(what, "type", s->type, d->type, error);
+        break;
     case VB_DEV_UNKNOWN:
         ok = check_str(what, "element", s->raw->name, d->raw->name, error);
         break;
@@ -175,7 +178,7 @@ check_devices(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
     static const char *const plural[] = {
         "disks", "controllers", "interfaces", "serial devices", "consoles", "channels",
         "input devices", NULL, "video devices", "watchdogs", "memory balloons", "rng devices",
-        "panic devices", "other devices"
+        "panic devices", "filesystems", "other devices"
     };
     G_STATIC_ASSERT(G_N_ELEMENTS(plural) == VB_DEV_LAST);
 
@@ -226,6 +229,21 @@ features_string(const VbDomainDef *def)
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
+/* the guest CPU and NUMA layout (virCPUDefIsEqual, virDomainNumaCheckABIStability) */
+static gboolean
+check_cpu(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
+{
+    const VbDomainResources *sr = src->priv->resources;
+    const VbDomainResources *dr = dst->priv->resources;
+    g_autofree char *scpu = vb_domain_resources_cpu_abi(sr);
+    g_autofree char *dcpu = vb_domain_resources_cpu_abi(dr);
+    g_autofree char *snuma = vb_domain_resources_numa_abi(sr);
+    g_autofree char *dnuma = vb_domain_resources_numa_abi(dr);
+
+    return check_str("domain", "CPU", scpu, dcpu, error) &&
+           check_str("domain", "NUMA cells", snuma, dnuma, error);
+}
+
 static gboolean
 check_domain(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
 {
@@ -258,7 +276,7 @@ check_domain(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
            check_uint("domain", "vCPU max", src->vcpus_max, dst->vcpus_max, error) &&
            check_uint("domain", "vCPU count", src->vcpus_current, dst->vcpus_current, error) &&
            check_uint("domain", "iothreads", s->iothreads, d->iothreads, error) &&
-           check_str("domain", "features", sf, df, error);
+           check_str("domain", "features", sf, df, error) && check_cpu(src, dst, error);
 }
 
 /**
@@ -268,9 +286,9 @@ check_domain(const VbDomainDef *src, const VbDomainDef *dst, GError **error)
  * @error: error (VB_ERROR_ABI_MISMATCH) naming the first difference
  *
  * Compares the uuid and what the guest can see: virt type, OS type, arch, machine, memory, vCPUs,
- * iothreads, features, and each device list (count, then per device type, bus, target,
- * model, MAC and address). Built-in controllers (vb_device_is_implicit_controller()) are
- * ignored on both sides. Any thread.
+ * iothreads, features, the CPU (mode, model, features, topology) and NUMA cells, and each
+ * device list (count, then per device type, bus, target, model, MAC and address). Built-in
+ * controllers (vb_device_is_implicit_controller()) are ignored on both sides. Any thread.
  *
  * Returns: whether the guest ABI is the same
  */

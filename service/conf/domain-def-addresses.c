@@ -125,6 +125,9 @@ assign_drive_address(VbDomainDef *def, VbDeviceDef *dev, GError **error)
             goto controllers;
         return TRUE;
     }
+    if (strcmp(dev->bus, "ide") != 0 && strcmp(dev->bus, "sata") != 0 &&
+        strcmp(dev->bus, "scsi") != 0 && strcmp(dev->bus, "fdc") != 0)
+        return TRUE; /* no drive address on this bus (virtio, usb, sd, ...) */
     if (idx < 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "line %d: <disk>: cannot derive an address from target dev '%s'",
@@ -353,7 +356,8 @@ assign_defaults(VbDomainDef *def, GError **error)
             assign_interface_defaults(dev);
         else if (dev->kind == VB_DEV_DISK && !assign_drive_address(def, dev, error))
             return FALSE;
-        else if (dev->kind == VB_DEV_INPUT && g_strcmp0(dev->bus, "usb") == 0)
+        else if ((dev->kind == VB_DEV_INPUT || dev->kind == VB_DEV_DISK) &&
+                 g_strcmp0(dev->bus, "usb") == 0)
             usb_needed = TRUE;
     }
     if (usb_needed)
@@ -400,6 +404,9 @@ vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev)
         return g_strcmp0(dev->bus, "virtio") == 0;
     case VB_DEV_PANIC:
         return g_strcmp0(dev->model, "pvpanic") == 0;
+    case VB_DEV_FILESYSTEM:
+        /* virtio-9p-pci and vhost-user-fs-pci; other types do not start */
+        return dev->type == NULL || strcmp(dev->type, "mount") == 0;
     default:
         return FALSE;
     }

@@ -187,6 +187,7 @@ ranks_for(VbDeviceKind kind)
     case VB_DEV_CHANNEL: return vb_chardev_ranks;
     case VB_DEV_VIDEO: return vb_video_ranks;
     case VB_DEV_RNG: return vb_rng_ranks;
+    case VB_DEV_FILESYSTEM: return vb_filesystem_ranks;
     default: return vb_generic_dev_ranks;
     }
 }

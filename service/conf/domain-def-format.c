@@ -207,6 +207,8 @@ fmt_platform(GString *buf, const VbDomainDef *def, guint *cur)
     fmt_lifecycle(buf, def);
 }
 
+static char *format_def(const VbDomainDef *def, guint format_flags, GError **error);
+
 /**
  * vb_domain_def_format:
  * @def: definition
@@ -215,6 +217,8 @@ fmt_platform(GString *buf, const VbDomainDef *def, guint *cur)
  *
  * Formats @def as libvirt-compatible XML. Without VB_DOMAIN_DEF_FORMAT_SECURE, graphics
  * passwords are left out. VB_DOMAIN_DEF_FORMAT_INACTIVE leaves out the runtime id.
+ * VB_DOMAIN_DEF_FORMAT_INACTIVE also leaves out every other runtime-only value
+ * (vb_domain_def_clear_runtime()).
  * VB_DOMAIN_DEF_FORMAT_MIGRATABLE leaves out the controllers QEMU machines have built in
  * (see vb_device_is_implicit_controller()). Any thread.
  *
@@ -223,10 +227,28 @@ fmt_platform(GString *buf, const VbDomainDef *def, guint *cur)
 char *
 vb_domain_def_format(const VbDomainDef *def, guint format_flags, GError **error)
 {
+    g_return_val_if_fail(def != NULL && def->priv != NULL, NULL);
+    if (format_flags & VB_DOMAIN_DEF_FORMAT_INACTIVE) {
+        /* the persistent view of a live definition: without its runtime-only values */
+        g_autoptr(VbDomainDef) copy = vb_domain_def_copy(def);
+
+        if (copy == NULL) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                                "cannot copy the domain definition");
+            return NULL;
+        }
+        vb_domain_def_clear_runtime(copy);
+        return format_def(copy, format_flags, error);
+    }
+    return format_def(def, format_flags, error);
+}
+
+static char *
+format_def(const VbDomainDef *def, guint format_flags, GError **error)
+{
     g_autoptr(GString) buf = g_string_new(NULL);
     guint cur = 0;
 
-    g_return_val_if_fail(def != NULL && def->priv != NULL, NULL);
     if (def->name == NULL) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG, "domain has no name");
         return NULL;

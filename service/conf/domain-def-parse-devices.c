@@ -36,13 +36,17 @@ const char *const vb_generic_dev_ranks[] = {
     "source", "driver", "model", "stats", "backend", "rate", "alias", "address", NULL
 };
 const char *const vb_video_ranks[] = { "driver", "model", "alias", "address", NULL };
+const char *const vb_filesystem_ranks[] = {
+    "driver", "binary", "source", "target", "idmap", "readonly", "space_hard_limit",
+    "space_soft_limit", "boot", "alias", "address", NULL
+};
 const char *const vb_rng_ranks[] = { "rate", "backend", "driver", "alias", "address", NULL };
 
 static const char *const disk_types[] = { "file", "block", "dir", "network", "volume", "nvme",
                                           "vhostuser", NULL };
 static const char *const disk_devices[] = { "disk", "cdrom", "floppy", "lun", NULL };
-static const char *const disk_buses[] = { "virtio", "sata", "scsi", "ide", "fdc", "usb", "sd",
-                                          NULL };
+static const char *const disk_buses[] = { "virtio", "sata", "scsi", "ide", "fdc", "usb",
+                                          "sd", "xen", "uml", NULL };
 static const char *const controller_types[] = { "pci", "usb", "virtio-serial", "sata", "scsi",
                                                 "ide", "fdc", "ccid", "isa", NULL };
 static const char *const net_types[] = { "user",   "network", "bridge",    "ethernet",
@@ -74,6 +78,8 @@ static const char *const balloon_models[] = { "virtio", "virtio-transitional",
 static const char *const rng_models[] = { "virtio", "virtio-transitional",
                                           "virtio-non-transitional", NULL };
 static const char *const rng_backends[] = { "random", "egd", "builtin", NULL };
+static const char *const fs_types[] = { "mount", "block", "file", "template", "ram", "bind",
+                                       "volume", NULL };
 static const char *const panic_models[] = { "isa", "pseries", "hyperv", "s390", "pvpanic",
                                             NULL };
 
@@ -458,6 +464,19 @@ parse_simple(VbDeviceDef *dev, xmlNode *node, GError **error)
     return parse_address_child(dev, node, error);
 }
 
+/* <filesystem>: type= and <address> modelled, the rest kept (read by the QEMU builder) */
+static gboolean
+parse_filesystem(VbDeviceDef *dev, xmlNode *node, GError **error)
+{
+    static const char *const known[] = { "type", NULL };
+    static const char *const modelled[] = { "address", NULL };
+
+    if (!vb_xml_prop_enum(node, "type", fs_types, FALSE, &dev->type, error))
+        return FALSE;
+    vb_extra_collect(&dev->extra, node, known, modelled, vb_filesystem_ranks);
+    return parse_address_child(dev, node, error);
+}
+
 static gboolean
 parse_rng(VbDeviceDef *dev, xmlNode *node, GError **error)
 {
@@ -512,6 +531,7 @@ parse_device(VbDomainDef *def, xmlNode *node, GError **error)
     case VB_DEV_GRAPHICS: ok = parse_graphics(dev, node, error); break;
     case VB_DEV_VIDEO: ok = parse_video(dev, node, error); break;
     case VB_DEV_RNG: ok = parse_rng(dev, node, error); break;
+    case VB_DEV_FILESYSTEM: ok = parse_filesystem(dev, node, error); break;
     case VB_DEV_INPUT:
     case VB_DEV_WATCHDOG:
     case VB_DEV_MEMBALLOON:

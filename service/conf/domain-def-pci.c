@@ -14,7 +14,7 @@
  * primary video; q35 slot 1 for the primary video (only when there is one), 1f.0-1f.3
  * (LPC, SATA 1f.2, SMBus) and 1d for the first USB2 set.
  *
- * Devices are placed in libvirt's order: PCI controllers (by index), interfaces,
+ * Devices are placed in libvirt's order: PCI controllers (by index), filesystems, interfaces,
  * controllers (USB2 companions share one slot: ehci1 function 7, uhci1/2/3 functions 0-2),
  * virtio disks, memballoon, rng, i6300esb watchdog, videos, virtio inputs, pci-serial.
  * On q35 PCIe devices (virtio, xhci, ahci, e1000e) get a pcie-root-port each, conventional
@@ -140,6 +140,7 @@ device_conn(const Pci *p, const VbDeviceDef *dev)
     case VB_DEV_MEMBALLOON:
     case VB_DEV_RNG:
     case VB_DEV_INPUT:
+    case VB_DEV_FILESYSTEM:
         return CONN_PCIE;
     case VB_DEV_INTERFACE:
         return g_str_has_prefix(m, "virtio") || strcmp(m, "e1000e") == 0 ||
@@ -364,8 +365,8 @@ place_usb2(Pci *p, VbDeviceDef *dev, GError **error)
 
 /* libvirt's order of device kinds in qemuDomainAssignDevicePCISlots() */
 static const VbDeviceKind place_order[] = {
-    VB_DEV_INTERFACE, VB_DEV_CONTROLLER, VB_DEV_DISK,  VB_DEV_MEMBALLOON, VB_DEV_RNG,
-    VB_DEV_WATCHDOG,  VB_DEV_VIDEO,      VB_DEV_INPUT, VB_DEV_SERIAL,
+    VB_DEV_FILESYSTEM, VB_DEV_INTERFACE, VB_DEV_CONTROLLER, VB_DEV_DISK,  VB_DEV_MEMBALLOON,
+    VB_DEV_RNG,        VB_DEV_WATCHDOG,  VB_DEV_VIDEO,      VB_DEV_INPUT, VB_DEV_SERIAL,
 };
 
 /* "vdb" after "vda", "vdaa" after "vdz" */
@@ -745,6 +746,41 @@ check_explicit(const Pci *p, GError **error)
     return TRUE;
 }
 
+/* buses named by explicit addresses get the PCI controllers they lack, of the default model
+ * (pcie-root-port on q35, pci-bridge on i440fx), as libvirt's qemuDomainPCIAddressSetCreate()
+ * auto-adds them for every bus up to the highest one used */
+static void
+add_missing_buses(VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+    gboolean have[VB_CONTROLLER_INDEX_MAX + 1] = { FALSE };
+    guint max_bus = 0;
+    gboolean q35 = vb_domain_def_is_q35(def);
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        const VbDeviceAddress *a = &dev->addr;
+
+        if (is_pci_ctl(dev) && dev->index <= VB_CONTROLLER_INDEX_MAX)
+            have[dev->index] = TRUE;
+        if (a->type == VB_ADDR_PCI && a->pci_set && a->domain == 0 &&
+            a->bus <= VB_CONTROLLER_INDEX_MAX && a->bus > max_bus)
+            max_bus = a->bus;
+    }
+    for (guint index = 1; index <= max_bus; index++) {
+        VbDeviceDef *ctl;
+
+        if (have[index])
+            continue;
+        ctl = vb_device_def_new(VB_DEV_CONTROLLER);
+        ctl->rank = vb_rank_lookup(vb_device_ranks, "controller");
+        ctl->type = g_strdup("pci");
+        ctl->index = index;
+        ctl->model = g_strdup(q35 ? "pcie-root-port" : "pci-bridge");
+        g_ptr_array_add(devs, ctl);
+    }
+}
+
 /**
  * vb_domain_def_assign_pci:
  * @def: a definition being defined
@@ -761,6 +797,7 @@ vb_domain_def_assign_pci(VbDomainDef *def, GError **error)
     Pci *p = g_new0(Pci, 1);
     gboolean ok;
 
+    add_missing_buses(def);
     pci_init(p, def, TRUE);
     if (!check_pci_models(p, error) || !check_explicit(p, error)) {
         g_free(p);

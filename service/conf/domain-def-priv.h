@@ -13,6 +13,7 @@
 #include <libxml/tree.h>
 
 #include "domain-def.h"
+#include "domain-def-cpu.h"
 
 /* an element kept verbatim, serialized at indentation level 0 */
 typedef struct {
@@ -71,6 +72,7 @@ typedef enum {
     VB_DEV_MEMBALLOON,
     VB_DEV_RNG,
     VB_DEV_PANIC,
+    VB_DEV_FILESYSTEM, /* type= modelled, children kept (issue 10, part helpers) */
     VB_DEV_UNKNOWN, /* kept verbatim in ->raw */
     VB_DEV_LAST
 } VbDeviceKind;
@@ -201,6 +203,10 @@ struct _VbDomainDefPrivate {
     VbExtra devices_extra; /* attributes of <devices> only */
     char *emulator;
     GPtrArray *devices; /* VbDeviceDef*, input order */
+
+    /* CPU, memory, NUMA, iothreads, tuning (issue 10, part cpu): read views of kept
+     * elements, see domain-def-cpu.h */
+    VbDomainResources *resources;
 };
 
 /* enum tables (NULL terminated) */
@@ -279,12 +285,23 @@ char *vb_raw_elem_get_attr(const VbRawElem *raw, const char *name);
 gboolean vb_domain_def_is_q35(const VbDomainDef *def);
 gboolean vb_domain_def_q35_has_builtin_fdc(const VbDomainDef *def);
 
+/* domain-def-cpu.c */
+VbDomainResources *vb_domain_resources_new(void);
+void vb_domain_resources_free(VbDomainResources *r);
+gboolean vb_domain_def_parse_resources(VbDomainDef *def, xmlNode *root, GError **error);
+gboolean vb_domain_def_numa_memory_kib(xmlNode *root, guint64 *out_kib, GError **error);
+guint64 vb_domain_def_hotplug_memory_kib(xmlNode *root);
+char *vb_domain_resources_cpu_abi(const VbDomainResources *r);
+char *vb_domain_resources_numa_abi(const VbDomainResources *r);
+
 /* domain-def-addresses.c */
 gboolean vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev);
 const VbDeviceDef *vb_domain_def_primary_video(const VbDomainDef *def);
 
 /* domain-def-pci.c */
 gboolean vb_domain_def_assign_pci(VbDomainDef *def, GError **error);
+/* domain-def-runtime.c (issue 10, part live): the device's QEMU id and live <alias> */
+char *vb_domain_def_device_alias(const VbDomainDef *def, const VbDeviceDef *dev);
 
 /* libvirt's order of children (domain-def-parse.c), NULL terminated */
 extern const char *const vb_top_ranks[];
@@ -299,5 +316,6 @@ extern const char *const vb_chardev_ranks[];
 extern const char *const vb_generic_dev_ranks[];
 extern const char *const vb_video_ranks[];
 extern const char *const vb_rng_ranks[];
+extern const char *const vb_filesystem_ranks[];
 
 #define VB_RANK(table, name) vb_rank_lookup(table, name)

@@ -234,34 +234,37 @@ extra_set_attr(VbExtra *extra, const char *name, const char *value)
 }
 
 /**
- * vb_domain_def_set_serial_pty:
- * @n: the serial port's index among the <serial> devices (charserialN)
- * @path: the pty QEMU allocated
+ * vb_domain_def_drop_disk_source:
+ * @target_dev: the disk's <target dev=>
  *
- * Records in a live definition the pty of a serial port (and of the
- * console on it), as <source path=>.
+ * Records in a live definition that a start dropped a missing medium
+ * (startupPolicy='optional'), as libvirt does: a cdrom or floppy keeps an
+ * empty drive (<source> keeps only startupPolicy), any other disk leaves the
+ * live definition.
  */
 void
-vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path)
+vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev)
 {
     GPtrArray *devs = def->priv->devices;
-    guint seen = 0;
 
     for (guint i = 0; i < devs->len; i++) {
         VbDeviceDef *dev = g_ptr_array_index(devs, i);
-        gboolean match = FALSE;
+        g_autofree char *policy = NULL;
 
-        if (dev->kind == VB_DEV_SERIAL)
-            match = seen++ == n;
-        else if (dev->kind == VB_DEV_CONSOLE)
-            match = (dev->target_type == NULL || g_str_equal(dev->target_type, "serial")) &&
-                    (guint)MAX(dev->target_port, 0) == n;
-        if (!match || g_strcmp0(dev->type, "pty") != 0)
+        if (dev->kind != VB_DEV_DISK || g_strcmp0(dev->target_dev, target_dev) != 0)
             continue;
-        g_free(dev->source_path);
-        dev->source_path = g_strdup(path);
-        dev->source.present = TRUE;
-        extra_set_attr(&dev->source.extra, "path", path);
+        if (!g_str_equal(dev->device, "cdrom") && !g_str_equal(dev->device, "floppy")) {
+            g_ptr_array_remove_index(devs, i);
+            return;
+        }
+        policy = g_strdup(vb_extra_get_attr(&dev->source.extra, "startupPolicy"));
+        g_clear_pointer(&dev->source_path, g_free);
+        vb_sub_elem_clear(&dev->source);
+        if (policy != NULL) {
+            dev->source.present = TRUE;
+            extra_set_attr(&dev->source.extra, "startupPolicy", policy);
+        }
+        return;
     }
 }
 

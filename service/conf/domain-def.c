@@ -13,7 +13,7 @@ G_STATIC_ASSERT(G_N_ELEMENTS(virt_type_names) == VB_DOMAIN_VIRT_LAST + 1);
 
 const char *const vb_device_kind_names[] = {
     "disk", "controller", "interface", "serial", "console", "channel", "input", "graphics",
-    "video", "watchdog", "memballoon", "rng", "panic", "unknown", NULL
+    "video", "watchdog", "memballoon", "rng", "panic", "filesystem", "unknown", NULL
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(vb_device_kind_names) == VB_DEV_LAST + 1);
 
@@ -84,6 +84,7 @@ vb_domain_def_new(void)
     def->priv->on_poweroff = VB_LIFECYCLE_DESTROY;
     def->priv->on_reboot = VB_LIFECYCLE_RESTART;
     def->priv->on_crash = VB_LIFECYCLE_DESTROY;
+    def->priv->resources = vb_domain_resources_new();
     return def;
 }
 
@@ -191,6 +192,7 @@ priv_free(struct _VbDomainDefPrivate *p)
     vb_extra_clear(&p->devices_extra);
     g_free(p->emulator);
     g_ptr_array_unref(p->devices);
+    vb_domain_resources_free(p->resources);
     g_free(p);
 }
 

@@ -105,7 +105,38 @@ gboolean vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_
 /* Runtime facts recorded in a live definition (domain-def-query.c). */
 gboolean vb_domain_def_needs_autoport(const VbDomainDef *def);
 void vb_domain_def_set_autoport(VbDomainDef *def, int port);
-void vb_domain_def_set_serial_pty(VbDomainDef *def, guint n, const char *path);
+
+/* Runtime-only values of a live definition (domain-def-runtime.c) */
+void vb_domain_def_set_live(VbDomainDef *def, int id);
+void vb_domain_def_clear_runtime(VbDomainDef *def);
+gboolean vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, const char *path);
+void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine);
+gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);
+void vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev);
 char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
+
+/* The firmware of a domain (domain-def-firmware.c; issue 10, part helpers). */
+typedef struct {
+    char *firmware;         /* <os firmware=>: "efi", "bios" or NULL */
+    int secure_boot;        /* <firmware><feature name='secure-boot' enabled=>: -1, 0, 1 */
+    int enrolled_keys;      /* likewise for 'enrolled-keys' */
+    char *loader_path;      /* <loader> text, NULL when empty or absent */
+    char *loader_type;      /* rom, pflash or NULL */
+    gboolean loader_readonly;
+    int loader_secure;      /* secure=: -1, 0, 1 */
+    gboolean loader_stateless;
+    gboolean nvram_present;
+    int nvram_line;
+    gboolean nvram_other;   /* a type= or <source>: not a plain file path */
+    char *nvram_path;
+    char *nvram_template;
+    int smm;                /* <features><smm state=>: -1 absent, 0 off, 1 on */
+} VbDomainFirmware;
+
+void vb_domain_def_get_firmware(const VbDomainDef *def, VbDomainFirmware *out);
+void vb_domain_firmware_clear(VbDomainFirmware *fw);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbDomainFirmware, vb_domain_firmware_clear)
+VbDomainDef *vb_domain_def_with_firmware(const VbDomainDef *def, const VbDomainFirmware *fw,
+                                         GError **error);
 
 G_END_DECLS

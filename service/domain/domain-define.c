@@ -7,6 +7,7 @@
 
 #include "domain-list.h"
 #include "domain-list-priv.h"
+#include "qemu-helpers.h"
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -66,11 +67,36 @@ write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
 VbDomainObj *
 vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error)
 {
-    VbDomainDef *def = vb_domain_parse_config(xml, error);
+    return vb_domain_define_full(list, xml, 0, error);
+}
+
+static VbDomainObj *define_def(VbDomainList *list, VbDomainDef *def_in,
+                               const char *const *unsupported, GError **error);
+
+/**
+ * vb_domain_define_full:
+ * @xml: domain XML from a caller
+ * @flags: VbDefineFlags: VALIDATE refuses a definition that holds settings a start would
+ *   not act on (NotSupported naming each by its line)
+ *
+ * DefineXML: parses with the host's defaults (vb_domain_parse_define()), then defines.
+ * Without VALIDATE, what is not acted on is kept in Domain.Unsupported (and next to the
+ * config). Blocking: worker threads only.
+ */
+VbDomainObj *
+vb_domain_define_full(VbDomainList *list, const char *xml, guint flags, GError **error)
+{
+    g_auto(GStrv) unsupported = NULL;
+    VbDomainDef *def = vb_domain_parse_define(list, xml, &unsupported, error);
 
     if (def == NULL)
         return NULL;
-    return vb_domain_define(list, def, error);
+    if ((flags & VB_DEFINE_VALIDATE) &&
+        !vb_domain_unsupported_check((const char *const *)unsupported, def->name, error)) {
+        vb_domain_def_free(def);
+        return NULL;
+    }
+    return define_def(list, def, (const char *const *)unsupported, error);
 }
 
 /**
@@ -97,6 +123,29 @@ vb_domain_parse_config(const char *xml, GError **error)
     return def;
 }
 
+/*
+ * libvirt's post-parse default (issue 10, part helpers): a read-only pflash loader without
+ * an NVRAM path gets STATE_ROOT/nvram/NAME_VARS.fd, written to the config.
+ */
+static gboolean
+fill_nvram_path(VbDomainList *list, VbDomainDef **def, GError **error)
+{
+    g_autofree char *base = g_strconcat((*def)->name, "_VARS.fd", NULL);
+    g_autofree char *path = g_build_filename(list->paths->nvram_dir, base, NULL);
+    g_autoptr(GError) local = NULL;
+    VbDomainDef *filled = vb_qemu_firmware_default_nvram(*def, path, &local);
+
+    if (filled == NULL && local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (filled != NULL) {
+        vb_domain_def_free(*def);
+        *def = filled;
+    }
+    return TRUE;
+}
+
 /**
  * vb_domain_define:
  * @def: (transfer full): a parsed persistent definition
@@ -106,7 +155,15 @@ vb_domain_parse_config(const char *xml, GError **error)
 VbDomainObj *
 vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
 {
+    return define_def(list, def_in, NULL, error);
+}
+
+static VbDomainObj *
+define_def(VbDomainList *list, VbDomainDef *def_in, const char *const *unsupported,
+           GError **error)
+{
     g_autoptr(VbDomainDef) def = def_in;
+    g_autoptr(GError) unsupported_err = NULL;
     g_autoptr(GMutexLocker) define_locker = NULL;
     VbDomainObj *existing = NULL;
     VbDomainObj *dom;
@@ -114,6 +171,8 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
     gboolean ok;
 
     vb_uuid_format(def->uuid, uuid);
+    if (!fill_nvram_path(list, &def, error))
+        return NULL;
 
     define_locker = g_mutex_locker_new(&list->define_lock);
     g_mutex_lock(&list->lock);
@@ -125,6 +184,9 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
         g_clear_pointer(&existing, vb_domain_obj_unref);
         return NULL;
     }
+    /* the config is what counts: a lost list is only a warning */
+    if (!vb_domain_unsupported_save(list, def->name, unsupported, &unsupported_err))
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, uuid, "%s", unsupported_err->message);
     vb_domain_def_warn_unknown(def);
 
     if (existing != NULL) {
@@ -139,6 +201,8 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
             dom->def = g_steal_pointer(&def);
         }
         dom->persistent = TRUE;
+        g_strfreev(dom->unsupported);
+        dom->unsupported = g_strdupv((char **)unsupported);
         g_mutex_unlock(&dom->lock);
         VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, uuid, "definition updated");
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "defined", "updated");
@@ -151,6 +215,7 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
 
         dom = vb_domain_obj_new(g_steal_pointer(&def), path);
         dom->persistent = TRUE;
+        dom->unsupported = g_strdupv((char **)unsupported);
         g_mutex_lock(&list->lock);
         vb_domain_list_insert(list, dom, name);
         g_mutex_unlock(&list->lock);
@@ -158,6 +223,60 @@ vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
     }
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, "defined", "added");
     return dom;
+}
+
+/* rm -r of a directory the service owns (the TPM state); failures are logged */
+static void
+remove_tree(const char *path)
+{
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    const char *e;
+
+    while (d != NULL && (e = g_dir_read_name(d)) != NULL) {
+        g_autofree char *p = g_build_filename(path, e, NULL);
+
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+            remove_tree(p);
+        else if (g_unlink(p) < 0)
+            g_warning("cannot remove '%s': %s", p, g_strerror(errno));
+    }
+    if (g_rmdir(path) < 0 && errno != ENOENT)
+        g_warning("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
+/*
+ * libvirt's rules for the firmware files at undefine (issue 10, part helpers): an existing
+ * NVRAM file needs NVRAM (remove it) or KEEP_NVRAM; the emulated TPM's state is removed
+ * unless KEEP_TPM (only for an inactive domain: a running one keeps it). Under dom->lock.
+ */
+static gboolean
+undefine_check_firmware(VbDomainList *list, VbDomainObj *dom, guint flags, char **out_nvram,
+                        char **out_tpm_dir, GError **error)
+{
+    g_auto(VbDomainFirmware) fw = { 0 };
+    const VbDomainDef *def = dom->new_def != NULL ? dom->new_def : dom->def;
+    char uuid[37];
+
+    if ((flags & VB_UNDEFINE_NVRAM) && (flags & VB_UNDEFINE_KEEP_NVRAM)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Undefine: cannot both keep and delete the NVRAM (flags NVRAM and "
+                    "KEEP_NVRAM)");
+        return FALSE;
+    }
+    if ((flags & VB_UNDEFINE_TPM) && (flags & VB_UNDEFINE_KEEP_TPM)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Undefine: cannot both keep and delete the TPM state (flags TPM and "
+                    "KEEP_TPM)");
+        return FALSE;
+    }
+    vb_domain_def_get_firmware(def, &fw);
+    /* whether the file exists is asked by the caller, without the lock */
+    if (fw.nvram_path != NULL && !fw.nvram_other)
+        *out_nvram = g_strdup(fw.nvram_path);
+    vb_uuid_format(def->uuid, uuid);
+    if (!(flags & VB_UNDEFINE_KEEP_TPM) && dom->id < 0 && !dom->starting)
+        *out_tpm_dir = vb_qemu_tpm_state_root(list->paths->swtpm_dir, uuid);
+    return TRUE;
 }
 
 /**
@@ -177,6 +296,8 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
     g_autofree char *name = NULL;
     g_autofree char *config = NULL;
     g_autofree char *autostart = NULL;
+    g_autofree char *nvram = NULL;
+    g_autofree char *tpm_dir = NULL;
     gboolean active;
 
     if (!vb_domain_obj_check_alive(dom, error))
@@ -189,6 +310,10 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
                     "cannot undefine transient domain '%s'", name);
         return FALSE;
     }
+    if (!undefine_check_firmware(list, dom, flags, &nvram, &tpm_dir, error)) {
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
     if (dom->has_managed_save && !(flags & VB_UNDEFINE_MANAGED_SAVE)) {
         g_mutex_unlock(&dom->lock);
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
@@ -197,6 +322,17 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
         return FALSE;
     }
     g_mutex_unlock(&dom->lock);
+
+    if (nvram != NULL && !g_file_test(nvram, G_FILE_TEST_EXISTS))
+        g_clear_pointer(&nvram, g_free);
+    if (nvram != NULL && !(flags & (VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM))) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot undefine domain '%s' with NVRAM file '%s'; undefine with flag "
+                    "NVRAM (4) to remove it or KEEP_NVRAM (8) to keep it", name, nvram);
+        return FALSE;
+    }
+    if (!(flags & VB_UNDEFINE_NVRAM))
+        g_clear_pointer(&nvram, g_free);
 
     if (flags & VB_UNDEFINE_MANAGED_SAVE) {
         g_autofree char *image = vb_domain_managed_save_path(list, name);
@@ -210,8 +346,13 @@ vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **e
 
     autostart = vb_paths_domain_autostart(list->paths, name);
     config = vb_paths_domain_config(list->paths, name);
-    if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error))
+    if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error) ||
+        !vb_domain_unsupported_save(list, name, NULL, error))
         return FALSE;
+    if (nvram != NULL && !vb_store_remove(nvram, error))
+        return FALSE;
+    if (tpm_dir != NULL)
+        remove_tree(tpm_dir);
 
     g_mutex_lock(&list->lock);
     g_mutex_lock(&dom->lock);

@@ -44,10 +44,32 @@ void vb_domain_def_warn_unknown(const VbDomainDef *def);
 /* domain-process.c */
 void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
 void vb_domain_log_append(VbDomainList *list, const char *name, const char *text);
+
+/* domain-affinity.c */
+gboolean vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon,
+                                 pid_t pid, GArray **out_vcpus, GArray **out_iothreads,
+                                 GError **error);
 void vb_domain_process_detach(VbDomainObj *dom);
 gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
                                     const char *monitor_path, GError **error);
 
+
+/* domain-helpers.c (issue 10, part helpers): swtpm, virtiofsd of a run */
+typedef struct {
+    char *kind; /* swtpm, virtiofsd */
+    char *id;   /* tpm0, fs0 */
+    char *socket;
+    VbQemuProcess *proc;
+} VbDomainHelperRun;
+void vb_domain_helper_run_free(VbDomainHelperRun *run);
+gboolean vb_domain_helpers_start(VbDomainList *list, VbDomainObj *dom, GPtrArray *helpers,
+                                 const char *runtime_dir, int log_fd, GError **error);
+void vb_domain_helpers_stop(VbDomainObj *dom);
+void vb_domain_helpers_detach(VbDomainObj *dom);
+void vb_domain_helpers_format(VbDomainObj *dom, GString *buf);
+void vb_domain_helpers_adopt(VbDomainObj *dom, const char *kind, const char *id, pid_t pid,
+                             const char *socket, const char *runtime_dir);
+guint vb_domain_helpers_kill_leftovers(const char *runtime_dir, const char *name);
 
 /* domain-ports.c */
 int vb_domain_ports_acquire(VbDomainList *list, guint min, guint max, GError **error);

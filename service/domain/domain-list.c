@@ -209,6 +209,7 @@ vb_domain_list_load_configs(VbDomainList *list)
 
             dom = vb_domain_obj_new(g_steal_pointer(&def), path);
             dom->persistent = TRUE;
+            dom->unsupported = vb_domain_unsupported_load(list, name);
             dom->autostart = g_file_test(autostart, G_FILE_TEST_EXISTS);
             {
                 g_autofree char *image = vb_domain_managed_save_path(list, name);

@@ -58,10 +58,34 @@ guint vb_domain_list_count(VbDomainList *list);
 VbDomainObj *vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error);
 VbDomainDef *vb_domain_parse_config(const char *xml, GError **error);
 VbDomainObj *vb_domain_define(VbDomainList *list, VbDomainDef *def, GError **error);
+
+/* DefineXML's flags (libvirt's values) */
+typedef enum {
+    VB_DEFINE_VALIDATE = 1 << 0, /* refuse what a start would not act on */
+} VbDefineFlags;
+
+/* domain-defaults.c (issue 10, part live) */
+VbDomainDef *vb_domain_parse_define(VbDomainList *list, const char *xml, GStrv *out_unsupported,
+                                    GError **error);
+gboolean vb_domain_unsupported_check(const char *const *unsupported, const char *name,
+                                     GError **error);
+gboolean vb_domain_unsupported_save(VbDomainList *list, const char *name,
+                                    const char *const *unsupported, GError **error);
+GStrv vb_domain_unsupported_load(VbDomainList *list, const char *name);
+void vb_domain_apply_os_defaults(VbDomainList *list, VbDomainDef *def);
+VbDomainObj *vb_domain_define_full(VbDomainList *list, const char *xml, guint flags,
+                                   GError **error);
 /* Undefine flags (libvirt's values) */
 typedef enum {
     VB_UNDEFINE_MANAGED_SAVE = 1 << 0,
+    VB_UNDEFINE_NVRAM = 1 << 2,      /* also remove the NVRAM file */
+    VB_UNDEFINE_KEEP_NVRAM = 1 << 3, /* keep the NVRAM file */
+    VB_UNDEFINE_TPM = 1 << 5,        /* remove the emulated TPM's state (the default) */
+    VB_UNDEFINE_KEEP_TPM = 1 << 6,   /* keep the emulated TPM's state */
 } VbUndefineFlags;
+#define VB_UNDEFINE_ALL_FLAGS                                                                  \
+    (VB_UNDEFINE_MANAGED_SAVE | VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM | VB_UNDEFINE_TPM | \
+     VB_UNDEFINE_KEEP_TPM)
 
 gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **error);
 gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,
@@ -73,6 +97,8 @@ typedef enum {
     VB_START_PAUSED = 1 << 0,
     VB_START_AUTODESTROY = 1 << 1,
     VB_START_FORCE_BOOT = 1 << 3, /* discard a managed save image */
+    VB_START_VALIDATE = 1 << 4,   /* CreateXML: refuse what a start would not act on */
+    VB_START_RESET_NVRAM = 1 << 5, /* make the NVRAM file again from its template */
 } VbStartFlags;
 
 /* Save/Restore flags (libvirt's values; COMPRESS is ours, from the top) */

@@ -87,6 +87,7 @@ vb_domain_obj_unref(VbDomainObj *dom)
         return;
     vb_domain_def_free(dom->def);
     vb_domain_def_free(dom->new_def);
+    g_strfreev(dom->unsupported);
     g_free(dom->object_path);
     g_clear_pointer(&dom->proc, vb_qemu_process_unref);
     g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
@@ -94,6 +95,9 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_free(dom->runtime_dir);
     g_free(dom->monitor_path);
     g_free(dom->pidfile);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
+    g_clear_pointer(&dom->helpers, g_ptr_array_unref);
     g_free(dom->autodestroy_owner);
     g_free(dom->job.method);
     g_free(dom->job.owner);
@@ -223,6 +227,8 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
     out_snap->job_method = g_strdup(dom->job.method != NULL ? dom->job.method : "");
     out_snap->job_id = dom->job.record != NULL ? vb_job_get_id(dom->job.record) : 0;
     out_snap->has_managed_save = dom->has_managed_save;
+    out_snap->unsupported = dom->unsupported != NULL ? g_strdupv(dom->unsupported)
+                                                     : g_new0(char *, 1);
 }
 
 /**
@@ -262,6 +268,7 @@ vb_domain_snapshot_clear(VbDomainSnapshot *snap)
     g_clear_pointer(&snap->autodestroy_owner, g_free);
     g_clear_pointer(&snap->tainted, g_strfreev);
     g_clear_pointer(&snap->job_method, g_free);
+    g_clear_pointer(&snap->unsupported, g_strfreev);
 }
 
 void

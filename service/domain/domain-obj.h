@@ -112,6 +112,12 @@ typedef struct {
     guint64 run;       /* the run it belongs to: stale events are dropped */
 } VbDomainEvent;
 
+/* A thread of a run: a vCPU (id = its index) or an iothread (id = its iothread id). */
+typedef struct {
+    guint id;
+    int tid;
+} VbThreadId;
+
 /*
  * The runtime domain. Fields marked "under lock" are read and written with
  * @lock held; the lock is never held across disk I/O, QEMU or bus calls.
@@ -159,9 +165,19 @@ struct _VbDomainObj {
     gint64 state_since;     /* monotonic µs of the last state change */
     guint64 run;            /* increases with every start; 0 never ran */
 
+    /* helper processes of the run (issue 10, part helpers), under lock */
+    GPtrArray *helpers;     /* nullable; VbDomainHelperRun* (domain-helpers.c) */
+
     /* event queue, under lock */
     GQueue events;          /* VbDomainEvent* */
     gboolean events_running;
+
+    /* threads of the run (issue 10, part cpu), under lock; NULL when inactive */
+    GArray *vcpu_tids;      /* VbThreadId */
+    GArray *iothread_tids;  /* VbThreadId */
+    /* issue 10, part live */
+    GStrv unsupported;      /* under lock: what the last define holds that a start would
+                               not act on ("<elem> at line N: why"); never NULL */
 };
 
 /* What the bus shows of a domain, copied under the lock. */
@@ -181,6 +197,7 @@ typedef struct {
     char *job_method;        /* "" when idle */
     guint job_id;            /* the running async job's record id, 0 when none */
     gboolean has_managed_save;
+    GStrv unsupported;
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);

@@ -11,6 +11,7 @@
 
 #include "domain-list-priv.h"
 #include "qemu-command.h"
+#include "qemu-helpers.h"
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -166,10 +167,15 @@ read_log_since(VbDomainList *list, const char *name, goffset offset)
     if (!g_file_get_contents(path, &contents, &len, NULL) || (gsize)offset >= len)
         return g_string_free(out, FALSE);
     lines = g_strsplit(contents + offset, "\n", -1);
-    /* skip our own header (timestamp line + command line) */
-    for (guint i = 2; lines[i] != NULL; i++) {
+    for (guint i = 0; lines[i] != NULL; i++) {
         g_strstrip(lines[i]);
-        if (lines[i][0] == '\0')
+        /* the service's own lines ("2026-11-29 20:12:45.123+0000: ...", see log_line()) */
+        if (lines[i][0] == '\0' || g_regex_match_simple("^\\d{4}-\\d\\d-\\d\\d "
+                                                        "\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\+0000: ",
+                                                        lines[i], 0, 0))
+            continue;
+        /* QEMU's notes on ptys are not what went wrong */
+        if (strstr(lines[i], "char device redirected to ") != NULL)
             continue;
         if (out->len > 0)
             g_string_append(out, "; ");
@@ -214,6 +220,12 @@ typedef struct {
     RunCtx *ctx;
     guint taint;
     int display_port;
+    GPtrArray *ignored; /* what the definition holds that is not acted on */
+    GPtrArray *helpers; /* VbQemuHelper*: swtpm, virtiofsd to start before QEMU */
+    VbDomainDef *def;   /* the definition QEMU runs (a copy, firmware resolved: read without
+                         * the lock) */
+    GHashTable *disks;     /* what the disks' images said (vb_qemu_disk_prepare) */
+    GPtrArray *throttles;  /* block_set_io_throttle arguments to send before cont */
 } StartState;
 
 static void
@@ -229,6 +241,11 @@ start_state_clear(StartState *st)
     g_clear_pointer(&st->proc, vb_qemu_process_unref);
     g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&st->ctx, run_ctx_unref);
+    g_clear_pointer(&st->ignored, g_ptr_array_unref);
+    g_clear_pointer(&st->helpers, g_ptr_array_unref);
+    g_clear_pointer(&st->def, vb_domain_def_free);
+    g_clear_pointer(&st->disks, g_hash_table_unref);
+    g_clear_pointer(&st->throttles, g_ptr_array_unref);
 }
 
 /* Undoes a failed start: nothing is left behind (process, socket, files). */
@@ -248,6 +265,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_qemu_process_signal(st->proc, SIGKILL);
         vb_qemu_process_wait(st->proc, 10000);
     }
+    vb_domain_helpers_stop(dom);
     remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
     vb_domain_ports_release(list, st->display_port);
     g_mutex_lock(&dom->lock);
@@ -256,6 +274,8 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
     g_clear_pointer(&dom->autodestroy_owner, g_free);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
     dom->id = -1;
     dom->run = 0; /* events of the failed run are stale */
     dom->starting = FALSE;
@@ -265,6 +285,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_domain_def_free(dom->def);
         dom->def = g_steal_pointer(&dom->new_def);
     }
+    vb_domain_def_clear_runtime(dom->def);
     /* an Undefine during the start left it transient: it goes */
     transient = !dom->persistent;
     g_mutex_unlock(&dom->lock);
@@ -278,6 +299,44 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     }
 }
 
+/*
+ * <os firmware='efi'> and NVRAM defaults, resolved for this run (qemu-firmware.c): the live
+ * definition shows the loader and NVRAM chosen; the persistent one keeps what the user
+ * wrote (it is set aside first, as a running domain's is).
+ */
+static gboolean
+resolve_firmware(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def, VbQemuCaps *caps,
+                 GError **error)
+{
+    g_autofree char *base = g_strconcat((*def)->name, "_VARS.fd", NULL);
+    g_autofree char *nvram = g_build_filename(list->paths->nvram_dir, base, NULL);
+    g_autoptr(VbDomainDef) filled = NULL;
+    g_autoptr(GError) local = NULL;
+
+    filled = vb_qemu_firmware_fill(*def, caps, nvram, &local);
+    if (filled == NULL && local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (filled == NULL)
+        filled = vb_qemu_firmware_default_nvram(*def, nvram, &local);
+    if (filled == NULL && local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (filled == NULL)
+        return TRUE;
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = g_steal_pointer(&dom->def);
+    vb_domain_def_free(dom->def);
+    dom->def = vb_domain_def_copy(filled);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_def_free(*def);
+    *def = g_steal_pointer(&filled);
+    return TRUE;
+}
+
 static gboolean
 start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean incoming,
               char ***out_argv, GError **error)
@@ -286,6 +345,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     g_autofree char *binary = NULL;
     const char *emulator;
     VbQemuCommandParams params = { 0 };
+    g_autoptr(GPtrArray) hugetlbfs = vb_hugetlbfs_find();
 
     g_mutex_lock(&dom->lock);
     def = vb_domain_def_copy(dom->def);
@@ -325,6 +385,12 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.runtime_dir = st->runtime_dir;
     params.vnc_port = -1;
     params.incoming = incoming;
+    params.hugetlbfs = hugetlbfs;
+    /* the images are read here, before anything exists: a broken chain leaves nothing */
+    if (!vb_qemu_disk_prepare(def, &st->disks, error))
+        return FALSE;
+    params.disks = st->disks;
+    st->throttles = vb_qemu_command_disk_throttles(def, st->disks);
     if (vb_domain_def_needs_autoport(def)) {
         st->display_port = vb_domain_ports_acquire(list, list->config->vnc_port_min,
                                                    list->config->vnc_port_max, error);
@@ -332,8 +398,23 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
         params.vnc_port = st->display_port;
     }
-    *out_argv = vb_qemu_command_build(def, st->caps, &params, &st->taint, error);
-    return *out_argv != NULL;
+    if (!resolve_firmware(list, dom, &def, st->caps, error))
+        return FALSE;
+    *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
+                                           error);
+    if (*out_argv == NULL)
+        return FALSE;
+    {
+        VbQemuHelperParams hp = { .runtime_dir = st->runtime_dir,
+                                  .swtpm_dir = list->paths->swtpm_dir,
+                                  .log_dir = list->paths->log_dir };
+
+        st->helpers = vb_qemu_helpers_plan(def, &hp, error);
+        if (st->helpers == NULL)
+            return FALSE;
+    }
+    st->def = g_steal_pointer(&def);
+    return TRUE;
 }
 
 static gboolean
@@ -352,6 +433,14 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         log_line(st->log_fd, "Domain is tainted: custom-argv");
     if (st->taint & VB_TAINT_DISK_PROBING)
         log_line(st->log_fd, "Domain is tainted: disk-probing");
+    for (guint i = 0; st->ignored != NULL && i < st->ignored->len; i++) {
+        g_autofree char *line = g_strconcat("not acted on: ",
+                                            (char *)g_ptr_array_index(st->ignored, i), NULL);
+
+        log_line(st->log_fd, line);
+    }
+    /* what QEMU says on a failed start is read from here on (read_log_since()) */
+    st->log_offset = lseek(st->log_fd, 0, SEEK_END);
 
     st->ctx = g_new0(RunCtx, 1);
     st->ctx->refcount = 1;
@@ -374,6 +463,11 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     dom->run = st->run;
     dom->taint = st->taint;
     dom->display_port = st->display_port;
+    /* the persistent definition stays clean of what this run adds to the live one (ports,
+     * ptys, aliases, id): it is the definition again when the domain stops */
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = vb_domain_def_copy(dom->def);
+    vb_domain_def_set_live(dom->def, st->id);
     if (st->display_port > 0)
         vb_domain_def_set_autoport(dom->def, st->display_port);
     dom->got_shutdown = FALSE;
@@ -394,6 +488,19 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         return FALSE;
     }
 
+    /* swtpm, virtiofsd: recorded in the status before they are waited for */
+    if (!vb_domain_helpers_start(list, dom, st->helpers, st->runtime_dir, st->log_fd, error))
+        return FALSE;
+    {
+        gboolean created = FALSE;
+
+        if (!vb_qemu_firmware_prepare_nvram(st->def, (flags & VB_START_RESET_NVRAM) != 0,
+                                            &created, error))
+            return FALSE;
+        if (created)
+            log_line(st->log_fd, "NVRAM file made from its template");
+    }
+
     /* the process holds a reference on the context until its exit callback */
     run_ctx_ref(st->ctx);
     st->proc = vb_qemu_process_spawn((const char *const *)argv, st->runtime_dir, st->log_fd,
@@ -409,7 +516,7 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     return vb_domain_status_save(list, dom, error);
 }
 
-/* Records the ptys QEMU gave the serial ports in the live definition. */
+/* Records the ptys QEMU gave the pty chardevs in the live definition. */
 static gboolean
 record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
 {
@@ -425,18 +532,16 @@ record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     for (guint i = 0; i < json_array_get_length(arr); i++) {
         JsonObject *o = json_array_get_object_element(arr, i);
         const char *label, *file;
-        guint n;
 
         if (o == NULL || !json_object_has_member(o, "label") ||
             !json_object_has_member(o, "filename"))
             continue;
         label = json_object_get_string_member(o, "label");
         file = json_object_get_string_member(o, "filename");
-        if (label == NULL || file == NULL || !g_str_has_prefix(file, "pty:") ||
-            sscanf(label, "charserial%u", &n) != 1)
+        if (label == NULL || file == NULL || !g_str_has_prefix(file, "pty:"))
             continue;
         g_mutex_lock(&dom->lock);
-        vb_domain_def_set_serial_pty(dom->def, n, file + 4);
+        vb_domain_def_set_chardev_pty(dom->def, label, file + 4);
         g_mutex_unlock(&dom->lock);
     }
     return TRUE;
@@ -464,13 +569,33 @@ set_passwords(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     return TRUE;
 }
 
+/* <iotune>: QEMU 7.2 takes it over QMP once the devices exist (libvirt 9.0 does the same) */
+static gboolean
+set_throttles(StartState *st, GError **error)
+{
+    for (guint i = 0; st->throttles != NULL && i < st->throttles->len; i++) {
+        JsonObject *args = g_ptr_array_index(st->throttles, i);
+        g_autoptr(JsonNode) r = NULL;
+
+        r = vb_qemu_monitor_command(st->mon, "block_set_io_throttle", json_object_ref(args),
+                                    MONITOR_TIMEOUT_MS, error);
+        if (r == NULL) {
+            g_prefix_error(error, "<iotune> of '%s': ",
+                           json_object_get_string_member(args, "id"));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
               GError **error)
 {
     const VbQemuMonitorCallbacks cbs = { on_monitor_event, on_monitor_eof };
-    g_autoptr(JsonNode) cpus = NULL;
+    g_autoptr(GArray) vcpus = NULL;
+    g_autoptr(GArray) iothreads = NULL;
 
     st->mon = vb_qemu_monitor_open(st->monitor_path, vb_qemu_process_get_pid(st->proc),
                                    MONITOR_TIMEOUT_MS, &cbs, run_ctx_ref(st->ctx), error);
@@ -483,23 +608,17 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     dom->mon_ctx = st->ctx; /* the reference the monitor callbacks use */
     g_mutex_unlock(&dom->lock);
 
-    cpus = vb_qemu_monitor_command(st->mon, "query-cpus-fast", NULL, MONITOR_TIMEOUT_MS, error);
-    if (cpus == NULL)
+    if (!vb_domain_threads_setup(st->def, st->name, st->mon, vb_qemu_process_get_pid(st->proc),
+                                 &vcpus, &iothreads, error))
         return FALSE;
-    if (JSON_NODE_HOLDS_ARRAY(cpus)) {
-        JsonArray *arr = json_node_get_array(cpus);
-        g_autoptr(GString) tids = g_string_new(NULL);
-
-        for (guint i = 0; i < json_array_get_length(arr); i++) {
-            JsonObject *cpu = json_array_get_object_element(arr, i);
-
-            if (cpu != NULL && json_object_has_member(cpu, "thread-id"))
-                g_string_append_printf(tids, "%s%" G_GINT64_FORMAT, i ? "," : "",
-                                       json_object_get_int_member(cpu, "thread-id"));
-        }
-        VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, st->name, "vCPU threads: %s", tids->str);
-    }
-    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error))
+    g_mutex_lock(&dom->lock);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
+    dom->vcpu_tids = g_steal_pointer(&vcpus);
+    dom->iothread_tids = g_steal_pointer(&iothreads);
+    g_mutex_unlock(&dom->lock);
+    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
+        !set_throttles(st, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
@@ -508,6 +627,22 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
             return FALSE;
     }
     return TRUE;
+}
+
+/* the live definition shows the media a start dropped as gone (under dom->lock) */
+static void
+drop_missing_media(VbDomainDef *live, GHashTable *disks)
+{
+    GHashTableIter it;
+    gpointer key, value;
+
+    if (disks == NULL)
+        return;
+    g_hash_table_iter_init(&it, disks);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (((VbQemuDiskPrep *)value)->drop_source)
+            vb_domain_def_drop_disk_source(live, key);
+    }
 }
 
 /**
@@ -565,6 +700,7 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
      * already put the newer one there); the live one may change */
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
+    drop_missing_media(dom->def, st.disks);
     if (!incoming) {
         vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
                                 paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);
@@ -671,6 +807,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     monitor_path = g_steal_pointer(&dom->monitor_path);
     pidfile = g_steal_pointer(&dom->pidfile);
     name = g_strdup(dom->def->name);
+    g_clear_pointer(&dom->vcpu_tids, g_array_unref);
+    g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_mutex_unlock(&dom->lock);
 
     if (mon != NULL)
@@ -682,6 +820,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         if (!vb_qemu_process_kill(proc, FALSE, 2000, &kill_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "%s", kill_err->message);
     }
+    vb_domain_helpers_stop(dom);
     remove_runtime_files(runtime_dir, monitor_path, pidfile);
     vb_domain_status_remove(list, dom);
     {
@@ -709,6 +848,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         vb_domain_def_free(dom->def);
         dom->def = g_steal_pointer(&dom->new_def);
     }
+    /* runtime-only values leave with the run (a transient domain's, too) */
+    vb_domain_def_clear_runtime(dom->def);
     transient = !dom->persistent;
     g_mutex_unlock(&dom->lock);
     /* never under the domain lock (docs/threads.md, Locks) */
@@ -797,13 +938,17 @@ VbDomainObj *
 vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const char *owner,
                      GError **error)
 {
-    g_autoptr(VbDomainDef) def = vb_domain_parse_config(xml, error);
+    g_auto(GStrv) unsupported = NULL;
+    g_autoptr(VbDomainDef) def = vb_domain_parse_define(list, xml, &unsupported, error);
     g_autoptr(VbDomainObj) dom = NULL;
     g_autofree char *path = NULL;
     g_autofree char *name = NULL;
     char uuid[37];
 
     if (def == NULL)
+        return NULL;
+    if ((flags & VB_START_VALIDATE) &&
+        !vb_domain_unsupported_check((const char *const *)unsupported, def->name, error))
         return NULL;
     vb_uuid_format(def->uuid, uuid);
     name = g_strdup(def->name);
@@ -821,6 +966,7 @@ vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const cha
         return NULL;
     }
     dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+    dom->unsupported = g_steal_pointer(&unsupported);
     vb_domain_list_insert(list, dom, name);
     g_mutex_unlock(&list->lock);
     g_mutex_unlock(&list->define_lock);
@@ -885,6 +1031,7 @@ vb_domain_process_detach(VbDomainObj *dom)
     run_ctx_unref(mon_ctx); /* no monitor callback runs after close */
     if (proc != NULL)
         run_ctx_unref(vb_qemu_process_detach(proc));
+    vb_domain_helpers_detach(dom);
 }
 
 /**

@@ -41,6 +41,7 @@ typedef struct {
     gboolean was_running;
     char *temp_file;
     gboolean starting;  /* the start never finished */
+    GPtrArray *helpers; /* char*: kind, id, pid, socket, kind, ... (<helper>) */
 } Status;
 
 static void
@@ -57,6 +58,7 @@ status_clear(Status *s)
     g_free(s->async_job);
     g_free(s->async_phase);
     g_free(s->temp_file);
+    g_clear_pointer(&s->helpers, g_ptr_array_unref);
 }
 
 static char *
@@ -104,6 +106,13 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         s->async_phase = prop(n, "phase");
         s->temp_file = prop(n, "tempFile");
         s->was_running = g_strcmp0(running, "yes") == 0;
+    } else if (g_str_equal(name, "helper")) {
+        if (s->helpers == NULL)
+            s->helpers = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(s->helpers, prop(n, "kind"));
+        g_ptr_array_add(s->helpers, prop(n, "id"));
+        g_ptr_array_add(s->helpers, prop(n, "pid"));
+        g_ptr_array_add(s->helpers, prop(n, "socket"));
     } else if (g_str_equal(name, "autodestroy")) {
         s->autodestroy_owner = prop(n, "owner");
     } else if (g_str_equal(name, "qemuCaps")) {
@@ -414,6 +423,8 @@ forget_run(VbDomainList *list, Status *s, const char *name, const char *uuid,
 {
     g_autoptr(VbDomainObj) dom = NULL;
 
+    /* swtpm, virtiofsd of that run (recorded or not): nothing may outlive it */
+    vb_domain_helpers_kill_leftovers(s->runtime_dir, name);
     remove_leftovers(list, s, name);
     dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
     if (dom != NULL) {
@@ -470,6 +481,18 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     if (is_new)
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
     adopt_runtime(list, dom, &s, g_steal_pointer(&live), g_steal_pointer(&caps));
+    for (guint i = 0; s.helpers != NULL && i + 3 < s.helpers->len; i += 4) {
+        const char *pid = g_ptr_array_index(s.helpers, i + 2);
+        g_autofree char *rdir = NULL;
+
+        g_mutex_lock(&dom->lock);
+        rdir = g_strdup(dom->runtime_dir);
+        g_mutex_unlock(&dom->lock);
+        vb_domain_helpers_adopt(dom, g_ptr_array_index(s.helpers, i),
+                                g_ptr_array_index(s.helpers, i + 1),
+                                pid != NULL ? (pid_t)atoi(pid) : 0,
+                                g_ptr_array_index(s.helpers, i + 3), rdir);
+    }
     if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
         recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);

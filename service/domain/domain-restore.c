@@ -138,7 +138,7 @@ vb_restore_image_get_uuid(VbRestoreImage *image)
  * the same guest ABI.
  */
 static gboolean
-restore_choose_def(RestoreData *d, const char *xml, GError **error)
+restore_choose_def(VbDomainList *list, RestoreData *d, const char *xml, GError **error)
 {
     g_autoptr(VbDomainDef) given = NULL;
 
@@ -149,6 +149,7 @@ restore_choose_def(RestoreData *d, const char *xml, GError **error)
     given = vb_domain_parse_config(xml, error);
     if (given == NULL)
         return FALSE;
+    vb_domain_apply_os_defaults(list, given);
     if (!g_str_equal(given->name, d->image_def->name)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "the XML given for the restore names domain '%s', but save image '%s' "
@@ -463,7 +464,7 @@ vb_domain_restore(VbDomainList *list, VbRestoreImage *image, const char *xml, gu
         return NULL;
     }
     d->flags = flags;
-    if (!restore_choose_def(d, xml, error)) {
+    if (!restore_choose_def(list, d, xml, error)) {
         restore_data_free(d);
         return NULL;
     }
@@ -493,7 +494,7 @@ vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags, con
     VbJobInfo info = { 0 };
     gboolean ok;
 
-    if (d != NULL && !restore_choose_def(d, NULL, error))
+    if (d != NULL && !restore_choose_def(list, d, NULL, error))
         g_clear_pointer(&d, restore_data_free);
     if (d == NULL) {
         g_prefix_error(error, "cannot restore the managed save of '%s' (Start with FORCE_BOOT "

@@ -322,7 +322,7 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
 
 /* Worker: the checks of Save/ManagedSave, with the async job taken. */
 static gboolean
-save_check(VbDomainObj *dom, SaveData *d, const char *xml, GError **error)
+save_check(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml, GError **error)
 {
     g_autoptr(VbDomainDef) live = NULL;
     g_autoptr(VbDomainDef) given = NULL;
@@ -348,6 +348,7 @@ save_check(VbDomainObj *dom, SaveData *d, const char *xml, GError **error)
         given = vb_domain_parse_config(xml, error);
         if (given == NULL)
             return FALSE;
+        vb_domain_apply_os_defaults(list, given);
         /* the image restores into the domain it names: it must be this one */
         if (!g_str_equal(given->name, live->name)) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
@@ -393,7 +394,7 @@ save_start(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml,
         save_data_free(d);
         return NULL;
     }
-    if (!save_check(dom, d, xml, error)) {
+    if (!save_check(list, dom, d, xml, error)) {
         vb_domain_async_job_end(dom);
         save_data_free(d);
         return NULL;

@@ -230,6 +230,64 @@ query_accels(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
     return TRUE;
 }
 
+/* The probe runs TCG: which CPU models it has and what each lacks, and which features TCG
+ * can provide at all (the properties "max" expands to). */
+static gboolean
+query_tcg_cpus(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(JsonNode) defs = NULL;
+    g_autoptr(JsonNode) exp = NULL;
+    JsonObject *args;
+    JsonObject *model;
+    JsonObject *props;
+    JsonArray *a;
+
+    if (!caps->tcg_available || !vb_qemu_caps_has_command(caps, "query-cpu-definitions") ||
+        !vb_qemu_caps_has_command(caps, "query-cpu-model-expansion"))
+        return TRUE;
+    defs = query(mon, "query-cpu-definitions", NULL, JSON_NODE_ARRAY, error);
+    if (defs == NULL)
+        return FALSE;
+    a = json_node_get_array(defs);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        JsonNode *un = o != NULL ? json_object_get_member(o, "unavailable-features") : NULL;
+        g_autoptr(GString) list = g_string_new(NULL);
+
+        if (str_member(o, "name") == NULL)
+            continue;
+        for (guint k = 0; un != NULL && JSON_NODE_HOLDS_ARRAY(un) &&
+                          k < json_array_get_length(json_node_get_array(un));
+             k++) {
+            const char *f = json_array_get_string_element(json_node_get_array(un), k);
+
+            if (f != NULL)
+                g_string_append_printf(list, "%s%s", list->len ? " " : "", f);
+        }
+        g_hash_table_replace(caps->tcg_cpu_models, g_strdup(str_member(o, "name")),
+                             g_string_free(g_steal_pointer(&list), FALSE));
+    }
+    args = json_object_new();
+    model = json_object_new();
+    json_object_set_string_member(model, "name", "max");
+    json_object_set_string_member(args, "type", "full");
+    json_object_set_object_member(args, "model", model);
+    exp = query(mon, "query-cpu-model-expansion", args, JSON_NODE_OBJECT, error);
+    if (exp == NULL)
+        return FALSE;
+    props = obj_member(obj_member(json_node_get_object(exp), "model"), "props");
+    if (props != NULL) {
+        g_autoptr(GList) names = json_object_get_members(props);
+
+        for (GList *l = names; l != NULL; l = l->next) {
+            if (bool_member(props, l->data))
+                g_hash_table_add(caps->tcg_cpu_features, g_strdup(l->data));
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 query_all(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
 {
@@ -256,7 +314,7 @@ query_all(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
     if (types == NULL)
         return FALSE;
     add_names(caps->devices, types, NULL, NULL);
-    if (!query_accels(caps, mon, error))
+    if (!query_accels(caps, mon, error) || !query_tcg_cpus(caps, mon, error))
         return FALSE;
     if (vb_qemu_caps_has_command(caps, "query-kvm")) {
         kvm = query(mon, "query-kvm", NULL, JSON_NODE_OBJECT, error);

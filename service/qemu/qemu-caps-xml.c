@@ -56,6 +56,24 @@ append_set(GString *buf, const char *element, GHashTable *set)
     }
 }
 
+static void
+append_cpu_models(GString *buf, GHashTable *models)
+{
+    g_autofree const char **keys = NULL;
+    guint n = 0;
+
+    if (models == NULL)
+        return;
+    keys = (const char **)g_hash_table_get_keys_as_array(models, &n);
+    qsort(keys, n, sizeof(char *), compare_strings);
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *name = g_markup_escape_text(keys[i], -1);
+        g_autofree char *un = g_markup_escape_text(g_hash_table_lookup(models, keys[i]), -1);
+
+        g_string_append_printf(buf, "  <tcgCpuModel name='%s' unavailable='%s'/>\n", name, un);
+    }
+}
+
 /**
  * vb_qemu_caps_to_xml:
  *
@@ -87,6 +105,8 @@ vb_qemu_caps_to_xml(const VbQemuCaps *caps)
     append_set(buf, "command", caps->commands);
     append_set(buf, "event", caps->events);
     append_set(buf, "device", caps->devices);
+    append_cpu_models(buf, caps->tcg_cpu_models);
+    append_set(buf, "tcgCpuFeature", caps->tcg_cpu_features);
     g_string_append(buf, "</qemuCaps>\n");
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
@@ -184,6 +204,18 @@ parse_child(VbQemuCaps *caps, xmlNode *node)
         set = caps->events;
     } else if (strcmp(name, "device") == 0) {
         set = caps->devices;
+    } else if (strcmp(name, "tcgCpuFeature") == 0) {
+        set = caps->tcg_cpu_features;
+    } else if (strcmp(name, "tcgCpuModel") == 0) {
+        char *model = prop(node, "name");
+        char *un = prop(node, "unavailable");
+
+        if (model == NULL || un == NULL) {
+            g_free(model);
+            g_free(un);
+            return FALSE;
+        }
+        g_hash_table_replace(caps->tcg_cpu_models, model, un);
     }
     if (set != NULL) {
         char *item = prop(node, "name");

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 
 #include "qemu-caps.h"
+#include "qemu-command.h"
 #include "store.h"
 #include "vb-error.h"
 
@@ -43,6 +44,8 @@ vb_qemu_caps_new(void)
     caps->commands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->events = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    caps->tcg_cpu_models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    caps->tcg_cpu_features = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return caps;
 }
 
@@ -71,6 +74,8 @@ vb_qemu_caps_unref(VbQemuCaps *caps)
     g_clear_pointer(&caps->commands, g_hash_table_unref);
     g_clear_pointer(&caps->events, g_hash_table_unref);
     g_clear_pointer(&caps->devices, g_hash_table_unref);
+    g_clear_pointer(&caps->tcg_cpu_models, g_hash_table_unref);
+    g_clear_pointer(&caps->tcg_cpu_features, g_hash_table_unref);
     g_free(caps);
 }
 
@@ -139,7 +144,9 @@ static gboolean
 matches(const VbQemuCaps *caps, const char *binary, const GStatBuf *st)
 {
     return g_strcmp0(caps->binary, binary) == 0 && caps->size == (gint64)st->st_size &&
-           caps->mtime == (gint64)st->st_mtime;
+           caps->mtime == (gint64)st->st_mtime &&
+           /* written before the CPU models were probed: probe again */
+           (!caps->tcg_available || g_hash_table_size(caps->tcg_cpu_models) > 0);
 }
 
 static VbQemuCaps *
@@ -359,4 +366,84 @@ vb_qemu_caps_host_xml(const char *host_uuid, const char *cache_dir, GError **err
         append_guest(xml, bins->pdata[i], cache_dir);
     g_string_append(xml, "</capabilities>\n");
     return g_string_free(g_steal_pointer(&xml), FALSE);
+}
+
+/**
+ * vb_hugetlbfs_free:
+ * @m: (nullable): a mount
+ */
+void
+vb_hugetlbfs_free(VbHugetlbfs *m)
+{
+    if (m == NULL)
+        return;
+    g_free(m->path);
+    g_free(m);
+}
+
+static guint64
+default_hugepage_kib(void)
+{
+    g_autofree char *meminfo = NULL;
+    const char *line;
+
+    if (!g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL))
+        return 0;
+    line = strstr(meminfo, "Hugepagesize:");
+    return line != NULL ? g_ascii_strtoull(line + strlen("Hugepagesize:"), NULL, 10) : 0;
+}
+
+static guint64
+parse_pagesize(const char *opts, guint64 default_kib)
+{
+    g_auto(GStrv) parts = g_strsplit(opts, ",", -1);
+
+    for (guint i = 0; parts[i] != NULL; i++) {
+        char *end = NULL;
+        guint64 v;
+
+        if (!g_str_has_prefix(parts[i], "pagesize="))
+            continue;
+        v = g_ascii_strtoull(parts[i] + strlen("pagesize="), &end, 10);
+        switch (g_ascii_toupper(*end)) {
+        case 'K': return v;
+        case 'M': return v * 1024;
+        case 'G': return v * 1024 * 1024;
+        default: return v / 1024;
+        }
+    }
+    return default_kib;
+}
+
+/**
+ * vb_hugetlbfs_find:
+ *
+ * Reads the host's hugetlbfs mounts from /proc/mounts (blocking, small: workers).
+ *
+ * Returns: (transfer full): VbHugetlbfs*, possibly empty
+ */
+GPtrArray *
+vb_hugetlbfs_find(void)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_hugetlbfs_free);
+    g_autofree char *mounts = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint64 def_kib = default_hugepage_kib();
+
+    if (!g_file_get_contents("/proc/mounts", &mounts, NULL, NULL))
+        return out;
+    lines = g_strsplit(mounts, "\n", -1);
+    for (guint i = 0; lines[i] != NULL; i++) {
+        g_auto(GStrv) f = g_strsplit(lines[i], " ", -1);
+        VbHugetlbfs *m;
+
+        if (g_strv_length(f) < 4 || strcmp(f[2], "hugetlbfs") != 0 || strchr(f[1], '\\'))
+            continue;
+        m = g_new0(VbHugetlbfs, 1);
+        m->path = g_strdup(f[1]);
+        m->size_kib = parse_pagesize(f[3], def_kib);
+        m->is_default = m->size_kib == def_kib;
+        g_ptr_array_add(out, m);
+    }
+    return out;
 }

@@ -35,6 +35,10 @@ typedef struct {
                                about guests running (see shared/guest/README.md) */
     gboolean tcg_available; /* the binary has TCG (some builds, e.g. Debian's
                                qemu-system-x86_64-microvm, are KVM-only) */
+    /* CPU models under TCG (issue 10, part cpu), from query-cpu-definitions and the
+     * expansion of "max" in the probe (which runs TCG); empty when not probed */
+    GHashTable *tcg_cpu_models;   /* name -> char*: its unavailable features, ' '-separated */
+    GHashTable *tcg_cpu_features; /* set: the features TCG can provide ("max" expanded) */
 } VbQemuCaps;
 
 VbQemuCaps *vb_qemu_caps_ref(VbQemuCaps *caps);

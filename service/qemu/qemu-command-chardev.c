@@ -29,7 +29,7 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
         /* the name becomes a file in the domain's runtime directory, and nowhere else */
         if (*dev->target_name == '\0' || strchr(dev->target_name, '/') != NULL ||
             strcmp(dev->target_name, ".") == 0 || strcmp(dev->target_name, "..") == 0)
-            return vb_qemu_cmd_unsupported(error, dev, "channel name '%s' cannot name a "
+            return vb_qemu_cmd_unsupported(c, error, dev, "channel name '%s' cannot name a "
                                            "socket in the domain's runtime directory; give "
                                            "<source path=>", dev->target_name);
         p = g_build_filename(c->params->runtime_dir, dev->target_name, NULL);
@@ -52,11 +52,11 @@ chardev_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *opts, GError **erro
         g_string_prepend(opts, "spicevmc");
         g_string_append(opts, ",name=vdagent");
     } else {
-        return vb_qemu_cmd_unsupported(error, dev, "character device type '%s'%s is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "character device type '%s'%s is not "
                                        "supported", type,
                                        path == NULL ? " without <source path=>" : "");
     }
-    return vb_qemu_cmd_check_extra(dev, &dev->source.extra, "source", ok_attrs, NULL, error);
+    return vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", ok_attrs, NULL, error);
 }
 
 static gboolean
@@ -65,7 +65,7 @@ add_chardev(VbQemuCmd *c, const VbDeviceDef *dev, const char *id, GError **error
     g_autoptr(GString) opts = g_string_new(NULL);
 
     /* <log> would need a logfile= we do not offer yet */
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
     g_string_append_printf(opts, ",id=%s", id);
     if (!chardev_props(c, dev, opts, error))
@@ -82,14 +82,14 @@ build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
                             ? dev->target_type
                             : "isa-serial";
     int index = dev->target_port >= 0 ? dev->target_port : n;
-    g_autofree char *chr = g_strdup_printf("charserial%d", n);
-    g_autofree char *id = g_strdup_printf("serial%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *chr = g_strconcat("char", id, NULL);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->target.extra, "target", NULL, ok_children, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", NULL, ok_children, error))
         return FALSE;
     if (strcmp(ttype, "isa-serial") != 0 && strcmp(ttype, "pci-serial") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "serial target type '%s' is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "serial target type '%s' is not "
                                        "supported", ttype);
     if (!add_chardev(c, dev, chr, error))
         return FALSE;
@@ -125,22 +125,22 @@ static gboolean
 build_channel(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
     static const char *const ok_attrs[] = { "state", NULL };
-    g_autofree char *chr = g_strdup_printf("charchannel%d", n);
-    g_autofree char *id = g_strdup_printf("channel%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *chr = g_strconcat("char", id, NULL);
     const VbDeviceAddress *a = &dev->addr;
     g_autofree char *bus = NULL;
     GString *j;
 
     if (g_strcmp0(dev->target_type, "virtio") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "channel target type '%s' is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "channel target type '%s' is not "
                                        "supported", dev->target_type);
-    if (!vb_qemu_cmd_check_extra(dev, &dev->target.extra, "target", ok_attrs, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", ok_attrs, NULL, error))
         return FALSE;
     if (a->type != VB_ADDR_NONE && a->type != VB_ADDR_VIRTIO_SERIAL)
-        return vb_qemu_cmd_unsupported(error, dev, "a virtio channel needs a virtio-serial "
+        return vb_qemu_cmd_unsupported(c, error, dev, "a virtio channel needs a virtio-serial "
                                        "address");
     if (!has_virtio_serial(c, a->controller))
-        return vb_qemu_cmd_unsupported(error, dev, "no virtio-serial controller with "
+        return vb_qemu_cmd_unsupported(c, error, dev, "no virtio-serial controller with "
                                        "index %u", a->controller);
     if (!add_chardev(c, dev, chr, error))
         return FALSE;
@@ -161,8 +161,8 @@ static gboolean
 build_console(VbQemuCmd *c, const VbDeviceDef *dev, int n, int nserials, GError **error)
 {
     const char *ttype = dev->target_type != NULL ? dev->target_type : "serial";
-    g_autofree char *chr = g_strdup_printf("charconsole%d", n);
-    g_autofree char *id = g_strdup_printf("console%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *chr = g_strconcat("char", id, NULL);
     GString *j;
 
     if (strcmp(ttype, "serial") == 0) {
@@ -171,16 +171,16 @@ build_console(VbQemuCmd *c, const VbDeviceDef *dev, int n, int nserials, GError 
             return TRUE;
         if (n == 0)
             return build_serial(c, dev, 0, error);
-        return vb_qemu_cmd_unsupported(error, dev, "only the first console can be a serial "
+        return vb_qemu_cmd_unsupported(c, error, dev, "only the first console can be a serial "
                                        "console");
     }
     if (strcmp(ttype, "virtio") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "console target type '%s' is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "console target type '%s' is not "
                                        "supported", ttype);
     if (!has_virtio_serial(c, 0))
-        return vb_qemu_cmd_unsupported(error, dev, "a virtio console needs a virtio-serial "
+        return vb_qemu_cmd_unsupported(c, error, dev, "a virtio console needs a virtio-serial "
                                        "controller");
-    if (!vb_qemu_cmd_check_extra(dev, &dev->target.extra, "target", NULL, NULL, error) ||
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", NULL, NULL, error) ||
         !add_chardev(c, dev, chr, error))
         return FALSE;
     j = vb_json_new();

@@ -22,23 +22,24 @@ has_usb(const VbQemuCmd *c)
     return FALSE;
 }
 
-static gboolean
-usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError **error)
+/* "bus" and "port" of a USB device (also disks on bus='usb') */
+gboolean
+vb_qemu_cmd_usb_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError **error)
 {
     const VbDeviceAddress *a = &dev->addr;
     const char *port = NULL;
     const char *bus = NULL;
 
     if (!has_usb(c))
-        return vb_qemu_cmd_unsupported(error, dev, "a USB device needs a USB controller");
+        return vb_qemu_cmd_unsupported(c, error, dev, "a USB device needs a USB controller");
     if (a->type == VB_ADDR_OTHER && g_strcmp0(a->type_str, "usb") == 0) {
         bus = vb_extra_get_attr(&a->extra, "bus");
         port = vb_extra_get_attr(&a->extra, "port");
     } else if (a->type != VB_ADDR_NONE) {
-        return vb_qemu_cmd_unsupported(error, dev, "a USB device needs a USB address");
+        return vb_qemu_cmd_unsupported(c, error, dev, "a USB device needs a USB address");
     }
     if (bus != NULL && strcmp(bus, "0") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "USB bus %s is not supported", bus);
+        return vb_qemu_cmd_unsupported(c, error, dev, "USB bus %s is not supported", bus);
     vb_json_str(j, "bus", "usb.0");
     if (port != NULL)
         vb_json_str(j, "port", port);
@@ -51,11 +52,11 @@ build_input(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     const char *type = dev->type;
     const char *bus = dev->bus != NULL ? dev->bus
                       : strcmp(type, "tablet") == 0 ? "usb" : "ps2";
-    g_autofree char *id = g_strdup_printf("input%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     const char *name;
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
     if (strcmp(bus, "ps2") == 0 && strcmp(type, "tablet") != 0)
         return TRUE; /* the i8042 of pc and q35 */
@@ -70,12 +71,12 @@ build_input(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     else
         name = NULL;
     if (name == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "input type '%s' on bus '%s' is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "input type '%s' on bus '%s' is not "
                                        "supported", type, bus);
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "id", id);
-    if (!(strcmp(bus, "usb") == 0 ? usb_props(c, j, dev, error)
+    if (!(strcmp(bus, "usb") == 0 ? vb_qemu_cmd_usb_props(c, j, dev, error)
                                   : vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -105,7 +106,7 @@ vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error)
 
 /* listen address: listen= or the first <listen type='address'> child, else 127.0.0.1 */
 static gboolean
-graphics_listen(const VbDeviceDef *dev, char **out_addr, GError **error)
+graphics_listen(const VbQemuCmd *c, const VbDeviceDef *dev, char **out_addr, GError **error)
 {
     GPtrArray *ch = dev->extra.children;
     g_autofree char *addr = g_strdup(dev->listen);
@@ -120,14 +121,14 @@ graphics_listen(const VbDeviceDef *dev, char **out_addr, GError **error)
             continue;
         /* QEMU listens on one address; libvirt refuses more for it too */
         if (++listens > 1)
-            return vb_qemu_cmd_unsupported(error, dev, "only one <listen> is supported");
+            return vb_qemu_cmd_unsupported(c, error, dev, "only one <listen> is supported");
         type = vb_raw_elem_get_attr(raw, "type");
         if (g_strcmp0(type, "address") != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "<listen type='%s'> is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "<listen type='%s'> is not supported",
                                            type != NULL ? type : "");
         child_addr = vb_raw_elem_get_attr(raw, "address");
         if (addr != NULL && child_addr != NULL && strcmp(addr, child_addr) != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "listen='%s' does not match the "
+            return vb_qemu_cmd_unsupported(c, error, dev, "listen='%s' does not match the "
                                            "<listen address='%s'>", addr, child_addr);
         if (addr == NULL)
             addr = g_steal_pointer(&child_addr);
@@ -141,7 +142,7 @@ graphics_port(VbQemuCmd *c, const VbDeviceDef *dev, int *out_port, GError **erro
 {
     if (dev->autoport == 1 || dev->port < 0) {
         if (c->params->vnc_port < 0)
-            return vb_qemu_cmd_unsupported(error, dev, "autoport needs a display port "
+            return vb_qemu_cmd_unsupported(c, error, dev, "autoport needs a display port "
                                            "allocated by the caller");
         *out_port = c->params->vnc_port;
         return TRUE;
@@ -158,11 +159,11 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     g_autofree char *e = NULL;
     int port = 0;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !graphics_listen(dev, &addr, error) || !graphics_port(c, dev, &port, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
+        !graphics_listen(c, dev, &addr, error) || !graphics_port(c, dev, &port, error))
         return FALSE;
     if (port < 5900)
-        return vb_qemu_cmd_unsupported(error, dev, "VNC port %d is below 5900", port);
+        return vb_qemu_cmd_unsupported(c, error, dev, "VNC port %d is below 5900", port);
     /* the display is -vnc's implied first value: commas are doubled, and an '=' (which
      * QemuOpts cannot escape there) never passes the parser's address check */
     e = vb_qemu_cmd_escape(addr);
@@ -183,8 +184,8 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     guint images = 0;
     int port = 0;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !graphics_listen(dev, &addr, error) || !graphics_port(c, dev, &port, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
+        !graphics_listen(c, dev, &addr, error) || !graphics_port(c, dev, &port, error))
         return FALSE;
     e = vb_qemu_cmd_escape(addr);
     g_string_printf(opts, "port=%d,addr=%s", port, e);
@@ -198,7 +199,7 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         if (strcmp(raw->name, "image") != 0)
             continue;
         if (images++ > 0)
-            return vb_qemu_cmd_unsupported(error, dev, "only one <image> is supported");
+            return vb_qemu_cmd_unsupported(c, error, dev, "only one <image> is supported");
         if ((comp = vb_raw_elem_get_attr(raw, "compression")) == NULL)
             continue;
         ecomp = vb_qemu_cmd_escape(comp);
@@ -231,14 +232,14 @@ vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error)
         if (dev->kind != VB_DEV_GRAPHICS)
             continue;
         if ((dev->autoport == 1 || dev->port < 0) && ++autoports > 1)
-            return vb_qemu_cmd_unsupported(error, dev, "only one graphics device can use "
+            return vb_qemu_cmd_unsupported(c, error, dev, "only one graphics device can use "
                                            "autoport");
         if (strcmp(dev->type, "vnc") == 0)
             ok = build_vnc(c, dev, error);
         else if (strcmp(dev->type, "spice") == 0)
             ok = build_spice(c, dev, error);
         else
-            ok = vb_qemu_cmd_unsupported(error, dev, "graphics type '%s' is not supported",
+            ok = vb_qemu_cmd_unsupported(c, error, dev, "graphics type '%s' is not supported",
                                          dev->type);
         if (!ok)
             return FALSE;
@@ -268,28 +269,30 @@ video_device_name(const char *model, gboolean primary)
 
 /* a KiB size kept as an attribute of <model> (qxl ram=, vgamem=), or @fallback */
 static gboolean
-video_kib_attr(const VbDeviceDef *dev, const char *name, guint64 fallback, guint64 *out,
+video_kib_attr(const VbQemuCmd *c, const VbDeviceDef *dev, const char *name, guint64 fallback,
+               guint64 *out,
                GError **error)
 {
     const char *v = vb_extra_get_attr(&dev->model_elem.extra, name);
 
     *out = fallback;
     if (v != NULL && !g_ascii_string_to_unsigned(v, 10, 0, G_MAXINT, out, NULL))
-        return vb_qemu_cmd_unsupported(error, dev, "<model %s='%s'> must be a size in KiB "
+        return vb_qemu_cmd_unsupported(c, error, dev, "<model %s='%s'> must be a size in KiB "
                                        "between 0 and %d", name, v, G_MAXINT);
     return TRUE;
 }
 
 static gboolean
-video_sizes(GString *j, const VbDeviceDef *dev, const char *model, GError **error)
+video_sizes(const VbQemuCmd *c, GString *j, const VbDeviceDef *dev, const char *model,
+            GError **error)
 {
     if (strcmp(model, "qxl") == 0) {
         guint64 vram = dev->vram != 0 ? dev->vram : 65536;
         guint64 ram;
         guint64 vgamem;
 
-        if (!video_kib_attr(dev, "ram", 65536, &ram, error) ||
-            !video_kib_attr(dev, "vgamem", 16384, &vgamem, error))
+        if (!video_kib_attr(c, dev, "ram", 65536, &ram, error) ||
+            !video_kib_attr(c, dev, "vgamem", 16384, &vgamem, error))
             return FALSE;
         vb_json_int(j, "ram_size", (gint64)ram * 1024);
         vb_json_int(j, "vram_size", (gint64)vram * 1024);
@@ -309,24 +312,24 @@ build_one_video(VbQemuCmd *c, const VbDeviceDef *dev, int n, gboolean primary,
     static const char *const qxl_attrs[] = { "ram", "vgamem", NULL };
     const char *model = dev->model != NULL ? dev->model : "vga";
     const char *name = video_device_name(model, primary);
-    g_autofree char *id = g_strdup_printf("video%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, NULL, error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->model_elem.extra, "model",
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error) ||
+        !vb_qemu_cmd_check_extra(c, dev, &dev->model_elem.extra, "model",
                                  strcmp(model, "qxl") == 0 ? qxl_attrs : NULL, NULL, error))
         return FALSE;
     if (strcmp(model, "none") == 0)
         return TRUE;
     if (name == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "video model '%s' is not supported%s",
+        return vb_qemu_cmd_unsupported(c, error, dev, "video model '%s' is not supported%s",
                                        model, primary ? "" : " as a secondary video device");
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "id", id);
     if (dev->heads != 0 && (strcmp(model, "virtio") == 0 || strcmp(model, "qxl") == 0))
         vb_json_int(j, "max_outputs", dev->heads);
-    if (!video_sizes(j, dev, model, error) ||
+    if (!video_sizes(c, j, dev, model, error) ||
         (strcmp(model, "ramfb") != 0 && !vb_qemu_cmd_pci_props(c, j, dev, error))) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -362,27 +365,28 @@ static gboolean
 build_watchdog(VbQemuCmd *c, const VbDeviceDef *dev, const char **action, GError **error)
 {
     const char *act = dev->action != NULL ? dev->action : "reset";
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
     if (strcmp(act, "dump") == 0)
-        return vb_qemu_cmd_unsupported(error, dev, "watchdog action 'dump' is not supported");
+        return vb_qemu_cmd_unsupported(c, error, dev, "watchdog action 'dump' is not supported");
     if (*action != NULL && strcmp(*action, act) != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "all watchdogs must have the same action");
+        return vb_qemu_cmd_unsupported(c, error, dev, "all watchdogs must have the same action");
     *action = act;
     if (strcmp(dev->model, "itco") == 0) {
         if (!c->q35)
-            return vb_qemu_cmd_unsupported(error, dev, "model 'itco' needs a Q35 machine");
+            return vb_qemu_cmd_unsupported(c, error, dev, "model 'itco' needs a Q35 machine");
         vb_qemu_cmd_addf(c, "-global", "ICH9-LPC.noreboot=off");
         return TRUE;
     }
     if (strcmp(dev->model, "i6300esb") != 0 && strcmp(dev->model, "ib700") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "watchdog model '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "watchdog model '%s' is not supported",
                                        dev->model);
     j = vb_json_new();
     vb_json_str(j, "driver", dev->model);
-    vb_json_str(j, "id", "watchdog0");
+    vb_json_str(j, "id", id);
     if (strcmp(dev->model, "i6300esb") == 0 && !vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -394,19 +398,20 @@ static gboolean
 build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     g_autofree char *name = NULL;
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
     if (strcmp(dev->model, "none") == 0)
         return TRUE;
     if (!g_str_has_prefix(dev->model, "virtio"))
-        return vb_qemu_cmd_unsupported(error, dev, "memballoon model '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "memballoon model '%s' is not supported",
                                        dev->model);
     name = g_strdup_printf("virtio-balloon-pci%s", dev->model + strlen("virtio"));
     j = vb_json_new();
     vb_json_str(j, "driver", name);
-    vb_json_str(j, "id", "balloon0");
+    vb_json_str(j, "id", id);
     if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -416,7 +421,7 @@ build_balloon(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 
 /* <rate bytes= period=>: at most one, both unsigned (QEMU's max-bytes is a uint64) */
 static gboolean
-rng_rate(const VbDeviceDef *dev, GString *j, GError **error)
+rng_rate(const VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     guint rates = 0;
 
@@ -430,13 +435,13 @@ rng_rate(const VbDeviceDef *dev, GString *j, GError **error)
         if (strcmp(raw->name, "rate") != 0)
             continue;
         if (++rates > 1)
-            return vb_qemu_cmd_unsupported(error, dev, "only one <rate> is supported");
+            return vb_qemu_cmd_unsupported(c, error, dev, "only one <rate> is supported");
         bytes = vb_raw_elem_get_attr(raw, "bytes");
         period = vb_raw_elem_get_attr(raw, "period");
         if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 1, G_MAXINT64, &b, NULL) ||
             (period != NULL &&
              !g_ascii_string_to_unsigned(period, 10, 1, G_MAXUINT32, &p, NULL)))
-            return vb_qemu_cmd_unsupported(error, dev, "<rate> needs bytes= and an optional "
+            return vb_qemu_cmd_unsupported(c, error, dev, "<rate> needs bytes= and an optional "
                                            "period= (milliseconds), positive integers");
         vb_json_int(j, "max-bytes", (gint64)b);
         vb_json_int(j, "period", (gint64)p);
@@ -449,16 +454,16 @@ build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
     static const char *const ok_children[] = { "rate", NULL };
     const char *backend = dev->backend_model != NULL ? dev->backend_model : "random";
-    g_autofree char *obj = g_strdup_printf("objrng%d", n);
-    g_autofree char *id = g_strdup_printf("rng%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *obj = g_strconcat("obj", id, NULL);
     g_autofree char *name = g_strdup_printf("virtio-rng-pci%s", dev->model + strlen("virtio"));
     GString *j;
 
     if (strcmp(backend, "random") != 0 && strcmp(backend, "builtin") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "rng backend '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "rng backend '%s' is not supported",
                                        backend);
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->backend.extra, "backend", NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
+        !vb_qemu_cmd_check_extra(c, dev, &dev->backend.extra, "backend", NULL, NULL, error))
         return FALSE;
     if (!vb_qemu_cmd_need_device(c, dev, name, error))
         return FALSE;
@@ -472,7 +477,7 @@ build_rng(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     j = vb_json_new();
     vb_json_str(j, "driver", name);
     vb_json_str(j, "rng", obj);
-    if (!rng_rate(dev, j, error)) {
+    if (!rng_rate(c, dev, j, error)) {
         g_string_free(j, TRUE);
         return FALSE;
     }
@@ -488,25 +493,26 @@ static gboolean
 build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     const char *model = dev->model != NULL ? dev->model : "isa";
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, NULL, error))
         return FALSE;
     if (dev->addr.type != VB_ADDR_NONE && strcmp(model, "pvpanic") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "a panic device address is not supported");
+        return vb_qemu_cmd_unsupported(c, error, dev, "a panic device address is not supported");
     j = vb_json_new();
     if (strcmp(model, "isa") == 0) {
         vb_json_str(j, "driver", "pvpanic");
     } else if (strcmp(model, "pvpanic") == 0) {
         vb_json_str(j, "driver", "pvpanic-pci");
-        vb_json_str(j, "id", "panic0");
+        vb_json_str(j, "id", id);
         if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
             g_string_free(j, TRUE);
             return FALSE;
         }
     } else {
         g_string_free(j, TRUE);
-        return vb_qemu_cmd_unsupported(error, dev, "panic model '%s' is not supported", model);
+        return vb_qemu_cmd_unsupported(c, error, dev, "panic model '%s' is not supported", model);
     }
     return vb_qemu_cmd_add_device(c, dev, j, error);
 }

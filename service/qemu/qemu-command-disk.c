@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Controllers and disks. Disks are two -blockdev nodes (protocol "libvirt-N-storage", format
- * "libvirt-N-format", N counting down from the number of disks with media, as libvirt
- * numbers them) and a -device on the disk's bus.
+ * Controllers and disks. A disk is its -blockdev nodes (qemu-command-blockdev.c) and a
+ * -device on its bus with libvirt's id and properties, in libvirt 9.0's order.
  */
 #include "config.h"
 
@@ -91,7 +90,7 @@ static gboolean
 build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     const char *model = dev->model != NULL ? dev->model : "";
-    g_autofree char *id = g_strdup_printf("pci.%u", dev->index);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
     gboolean root_port = strcmp(model, "pcie-root-port") == 0;
 
     if ((root_port || strcmp(model, "pcie-switch-downstream-port") == 0) &&
@@ -117,7 +116,8 @@ build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **
         int bus_nr = controller_target_attr(dev, "busNr", -1);
 
         if (bus_nr < 0)
-            return vb_qemu_cmd_unsupported(error, dev, "a %s needs <target busNr=>", model);
+            return vb_qemu_cmd_unsupported(c, error, dev, "a %s needs <target busNr=>",
+                                           model);
         vb_json_str(j, "driver", model[3] == 'e' ? "pxb-pcie" : "pxb");
         vb_json_int(j, "bus_nr", bus_nr);
         vb_json_str(j, "id", id);
@@ -131,7 +131,7 @@ build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **
     } else if (strcmp(model, "pcie-switch-upstream-port") == 0) {
         vb_json_str(j, "driver", "x3130-upstream");
     } else {
-        return vb_qemu_cmd_unsupported(error, dev, "PCI controller model '%s' is not "
+        return vb_qemu_cmd_unsupported(c, error, dev, "PCI controller model '%s' is not "
                                        "supported on this machine type", model);
     }
     vb_json_str(j, "id", id);
@@ -175,6 +175,24 @@ controller_is_builtin(const VbQemuCmd *c, const VbDeviceDef *dev)
     return FALSE;
 }
 
+/* bootindexA/B of an explicit isa-fdc: its floppies cannot take a bootindex themselves */
+static void
+fdc_bootindex(VbQemuCmd *c, GString *j)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint unit = 0; unit < 2; unit++) {
+        for (guint i = 0; i < devs->len; i++) {
+            const VbDeviceDef *d = g_ptr_array_index(devs, i);
+            gpointer v;
+
+            if (d->kind == VB_DEV_DISK && strcmp(d->bus, "fdc") == 0 &&
+                d->addr.unit == unit && (v = g_hash_table_lookup(c->bootindex, d)) != NULL)
+                vb_json_int(j, unit == 0 ? "bootindexA" : "bootindexB", GPOINTER_TO_INT(v));
+        }
+    }
+}
+
 static gboolean
 build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
@@ -187,15 +205,15 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
         const char *name = usb_device_name(c, dev->model);
 
         if (name == NULL)
-            return vb_qemu_cmd_unsupported(error, dev, "USB model '%s' is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "USB model '%s' is not supported",
                                            dev->model);
         vb_json_str(j, "driver", name);
         if (vb_controller_master(dev) != NULL) {
             /* a USB2 companion: no id, on its master's bus (qemuBuildUSBControllerDevProps) */
             g_autofree char *start = vb_raw_elem_get_attr(vb_controller_master(dev),
                                                           "startport");
-            g_autofree char *bus = dev->index == 0 ? g_strdup("usb.0")
-                                                   : g_strdup_printf("usb%u.0", dev->index);
+            g_autofree char *alias = vb_domain_def_device_alias(c->def, dev);
+            g_autofree char *bus = g_strdup_printf("%s.0", alias);
 
             vb_json_str(j, "masterbus", bus);
             vb_json_int(j, "firstport", start != NULL ? (int)g_ascii_strtoll(start, NULL, 0) : 0);
@@ -205,27 +223,29 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
             vb_json_int(j, "p2", dev->ports);
             vb_json_int(j, "p3", dev->ports);
         }
-        id = dev->index == 0 ? g_strdup("usb") : g_strdup_printf("usb%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "virtio-serial") == 0) {
         vb_json_str(j, "driver", "virtio-serial-pci");
-        id = g_strdup_printf("virtio-serial%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "scsi") == 0) {
         const char *model = dev->model != NULL ? dev->model : "lsilogic";
 
         if (strcmp(model, "virtio-scsi") != 0 && strcmp(model, "lsilogic") != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "SCSI model '%s' is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "SCSI model '%s' is not supported",
                                            model);
         vb_json_str(j, "driver", strcmp(model, "lsilogic") == 0 ? "lsi53c895a" : "virtio-scsi-pci");
-        id = g_strdup_printf("scsi%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "sata") == 0) {
         vb_json_str(j, "driver", "ich9-ahci");
-        id = g_strdup_printf("sata%u", dev->index);
+        id = vb_domain_def_device_alias(c->def, dev);
     } else if (strcmp(type, "fdc") == 0 && dev->index == 0) {
         vb_json_str(j, "driver", "isa-fdc");
-        vb_json_str(j, "id", "fdc0");
+        fdc_bootindex(c, j);
+        id = vb_domain_def_device_alias(c->def, dev);
+        vb_json_str(j, "id", id);
         return TRUE; /* an ISA device: no PCI address */
     } else {
-        return vb_qemu_cmd_unsupported(error, dev, "%s controller index %u is not supported"
+        return vb_qemu_cmd_unsupported(c, error, dev, "%s controller index %u is not supported"
                                        " on this machine type", type, dev->index);
     }
     vb_json_str(j, "id", id);
@@ -244,7 +264,7 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     static const char *const ok_children[] = { "model", "target", "master", NULL };
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error))
         return FALSE;
     if (controller_is_builtin(c, dev) ||
         (strcmp(dev->type, "usb") == 0 && g_strcmp0(dev->model, "none") == 0))
@@ -321,144 +341,239 @@ vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error)
     return TRUE;
 }
 
-/* cache= of <driver>: the blockdev "cache" object and the device's write-cache */
 static gboolean
-cache_mode(const char *mode, gboolean *direct, gboolean *no_flush, gboolean *wce)
+in_list(const char *const list[], const char *v)
 {
-    static const struct {
-        const char *name;
-        gboolean direct, no_flush, wce;
-    } modes[] = {
-        { "none", TRUE, FALSE, TRUE },          { "writeback", FALSE, FALSE, TRUE },
-        { "writethrough", FALSE, FALSE, FALSE }, { "directsync", TRUE, FALSE, FALSE },
-        { "unsafe", FALSE, TRUE, TRUE },
-    };
-
-    for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
-        if (strcmp(modes[i].name, mode) == 0) {
-            *direct = modes[i].direct;
-            *no_flush = modes[i].no_flush;
-            *wce = modes[i].wce;
+    for (guint i = 0; list[i] != NULL; i++) {
+        if (strcmp(list[i], v) == 0)
             return TRUE;
-        }
     }
     return FALSE;
 }
 
-static void
-json_cache(GString *j, const char *cache)
-{
-    gboolean direct;
-    gboolean no_flush;
-    gboolean wce;
-
-    if (cache == NULL || !cache_mode(cache, &direct, &no_flush, &wce))
-        return;
-    g_string_append_printf(j, "%s\"cache\":{\"direct\":%s,\"no-flush\":%s}",
-                           j->len > 1 ? "," : "", direct ? "true" : "false",
-                           no_flush ? "true" : "false");
-}
-
+/* <driver> attributes: which values QEMU 7.2 takes */
 static gboolean
-check_disk(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+check_driver(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
-    static const char *const ok_children[] = { "boot", "backingStore", NULL };
-    static const char *const driver_attrs[] = { "cache", "discard", "io", "iothread", NULL };
-    static const char *const source_attrs[] = { "index", NULL };
-    const char *cache = vb_extra_get_attr(&dev->driver.extra, "cache");
-    const char *discard = vb_extra_get_attr(&dev->driver.extra, "discard");
-    gboolean d, n, w;
+    static const char *const attrs[] = {
+        "cache", "discard", "io", "iothread", "detect_zeroes", "copy_on_read", "error_policy",
+        "rerror_policy", "ioeventfd", "event_idx", "queues", "queue_size", NULL
+    };
+    static const struct {
+        const char *attr;
+        const char *values[8];
+    } enums[] = {
+        { "cache", { "default", "none", "writethrough", "writeback", "directsync", "unsafe" } },
+        { "discard", { "default", "unmap", "ignore" } },
+        { "io", { "default", "native", "threads", "io_uring" } },
+        { "detect_zeroes", { "default", "off", "on", "unmap" } },
+        { "copy_on_read", { "on", "off" } },
+        { "error_policy", { "default", "stop", "report", "ignore", "enospace" } },
+        { "rerror_policy", { "default", "stop", "report", "ignore" } },
+        { "ioeventfd", { "on", "off" } },
+        { "event_idx", { "on", "off" } },
+    };
+    const VbExtra *ex = &dev->driver.extra;
+    const char *io = vb_extra_get_attr(ex, "io");
+    const char *cache = vb_qemu_cmd_disk_cache(dev);
+    gboolean virtio = strcmp(dev->bus, "virtio") == 0;
 
-    if (strcmp(dev->type, "file") != 0 && strcmp(dev->type, "block") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "disk type '%s' is not supported",
-                                       dev->type);
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->driver.extra, "driver", driver_attrs, NULL,
-                                 error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->source.extra, "source", source_attrs, NULL,
-                                 error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->target.extra, "target", NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, ex, "driver", attrs, NULL, error))
         return FALSE;
+    for (guint i = 0; i < G_N_ELEMENTS(enums); i++) {
+        const char *v = vb_extra_get_attr(ex, enums[i].attr);
+
+        if (v != NULL && !in_list(enums[i].values, v))
+            return vb_qemu_cmd_unsupported(c, error, dev, "%s '%s' of <driver> is not "
+                                           "supported", enums[i].attr, v);
+    }
+    if (g_strcmp0(io, "native") == 0 && g_strcmp0(cache, "none") != 0 &&
+        g_strcmp0(cache, "directsync") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "io='native' needs cache='none' or "
+                                       "cache='directsync' (QEMU opens the image with "
+                                       "O_DIRECT for it)");
+    for (guint i = 0; i < 2; i++) {
+        const char *name = i == 0 ? "queues" : "queue_size";
+        const char *v = vb_extra_get_attr(ex, name);
+        guint64 n;
+
+        if (v != NULL && (!virtio || !g_ascii_string_to_unsigned(v, 10, 1, 1024, &n, NULL)))
+            return vb_qemu_cmd_unsupported(c, error, dev, "<driver %s='%s'> needs a virtio "
+                                           "disk and a number from 1 to 1024", name, v);
+    }
+    if ((vb_extra_get_attr(ex, "ioeventfd") != NULL ||
+         vb_extra_get_attr(ex, "event_idx") != NULL) && !virtio)
+        return vb_qemu_cmd_unsupported(c, error, dev, "ioeventfd and event_idx need a virtio "
+                                       "disk");
+    if (vb_extra_get_attr(ex, "iothread") != NULL) {
+        guint64 n;
+
+        if (!virtio)
+            return vb_qemu_cmd_unsupported(c, error, dev, "an iothread needs a virtio disk");
+        if (!g_ascii_string_to_unsigned(vb_extra_get_attr(ex, "iothread"), 10, 1,
+                                        MAX(c->def->priv->iothreads, 1), &n, NULL) ||
+            c->def->priv->iothreads == 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "iothread '%s' is not one of the "
+                                           "domain's <iothreads>",
+                                           vb_extra_get_attr(ex, "iothread"));
+    }
     if (dev->driver_name != NULL && strcmp(dev->driver_name, "qemu") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "driver name '%s' is not supported",
+        return vb_qemu_cmd_unsupported(c, error, dev, "driver name '%s' is not supported",
                                        dev->driver_name);
-    if (cache != NULL && !cache_mode(cache, &d, &n, &w))
-        return vb_qemu_cmd_unsupported(error, dev, "cache mode '%s' is not supported", cache);
-    if (discard != NULL && strcmp(discard, "unmap") != 0 && strcmp(discard, "ignore") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "discard '%s' is not supported", discard);
-    if (dev->source_path == NULL && strcmp(dev->device, "disk") == 0)
-        return vb_qemu_cmd_unsupported(error, dev, "a disk needs a <source>");
-    if (dev->driver_type != NULL && strcmp(dev->driver_type, "raw") != 0 &&
-        strcmp(dev->driver_type, "qcow2") != 0)
-        return vb_qemu_cmd_unsupported(error, dev, "disk format '%s' is not supported",
-                                       dev->driver_type);
     return TRUE;
 }
 
-/*
- * The two nodes. Without <driver type> the image is opened as raw (we never let QEMU
- * probe a format: a guest could turn a raw disk into a qcow2 header pointing at host
- * files) and the domain is tainted VB_TAINT_DISK_PROBING.
- */
-static void
-build_blockdevs(VbQemuCmd *c, const VbDeviceDef *dev, int node)
+/* <target> attributes and the bus/device combination */
+static gboolean
+check_target(const VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
-    const char *cache = vb_extra_get_attr(&dev->driver.extra, "cache");
-    const char *discard = vb_extra_get_attr(&dev->driver.extra, "discard");
-    const char *io = vb_extra_get_attr(&dev->driver.extra, "io");
-    gboolean cdrom = strcmp(dev->device, "cdrom") == 0;
-    gboolean ro = dev->readonly || cdrom;
-    g_autofree char *storage = g_strdup_printf("libvirt-%d-storage", node);
-    g_autofree char *format = g_strdup_printf("libvirt-%d-format", node);
-    GString *j = vb_json_new();
+    static const char *const attrs[] = { "tray", "removable", "rotation_rate", NULL };
+    const char *removable = vb_extra_get_attr(&dev->target.extra, "removable");
+    const char *rate = vb_extra_get_attr(&dev->target.extra, "rotation_rate");
+    guint64 n;
 
-    if (strcmp(dev->type, "block") == 0)
-        vb_json_str(j, "driver", cdrom ? "host_cdrom" : "host_device");
-    else
-        vb_json_str(j, "driver", "file");
-    vb_json_str(j, "filename", dev->source_path);
-    vb_json_str(j, "node-name", storage);
-    if (io != NULL)
-        vb_json_str(j, "aio", io);
-    json_cache(j, cache);
-    vb_json_bool(j, "auto-read-only", TRUE);
-    if (g_strcmp0(discard, "unmap") == 0)
-        vb_json_str(j, "discard", "unmap");
-    vb_qemu_cmd_add_json(c, "-blockdev", j);
-
-    if (dev->driver_type == NULL)
-        c->taint |= VB_TAINT_DISK_PROBING;
-    j = vb_json_new();
-    vb_json_str(j, "node-name", format);
-    vb_json_bool(j, "read-only", ro);
-    if (g_strcmp0(discard, "unmap") == 0)
-        vb_json_str(j, "discard", "unmap");
-    json_cache(j, cache);
-    vb_json_str(j, "driver", dev->driver_type != NULL ? dev->driver_type : "raw");
-    vb_json_str(j, "file", storage);
-    vb_qemu_cmd_add_json(c, "-blockdev", j);
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", attrs, NULL, error))
+        return FALSE;
+    if (strcmp(dev->bus, "sd") == 0 || strcmp(dev->bus, "xen") == 0 ||
+        strcmp(dev->bus, "uml") == 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "disk bus '%s' is not supported on "
+                                       "x86_64", dev->bus);
+    if (removable != NULL && (strcmp(dev->bus, "usb") != 0 ||
+                              (strcmp(removable, "on") != 0 && strcmp(removable, "off") != 0)))
+        return vb_qemu_cmd_unsupported(c, error, dev, "removable='%s' needs bus='usb' and "
+                                       "'on' or 'off'", removable);
+    if (rate != NULL && (!g_ascii_string_to_unsigned(rate, 10, 1, 65534, &n, NULL) ||
+                         strcmp(dev->device, "disk") != 0 ||
+                         (strcmp(dev->bus, "ide") != 0 && strcmp(dev->bus, "sata") != 0 &&
+                          strcmp(dev->bus, "scsi") != 0)))
+        return vb_qemu_cmd_unsupported(c, error, dev, "rotation_rate='%s' needs an ide, sata "
+                                       "or scsi disk and a number from 1 to 65534", rate);
+    if (strcmp(dev->device, "lun") == 0 &&
+        (strcmp(dev->bus, "scsi") != 0 ||
+         (strcmp(dev->type, "block") != 0 &&
+          g_strcmp0(vb_extra_get_attr(&dev->source.extra, "protocol"), "iscsi") != 0)))
+        return vb_qemu_cmd_unsupported(c, error, dev, "device='lun' needs bus='scsi' and a "
+                                       "host SCSI block device or an iscsi source (QEMU 7.2's "
+                                       "virtio-blk has no SCSI passthrough)");
+    return TRUE;
 }
 
-/* "vdb" -> 1, "vdaa" -> 26; -1 unless the name is a prefix and letters (and fits an int) */
-static int
-disk_index(const char *name)
+static gboolean
+check_children(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
-    static const char *const prefixes[] = { "vd", "hd", "sd", "fd", "xvd", NULL };
-    const char *p = NULL;
-    int idx = 0;
+    static const char *const ok_children[] = {
+        "boot", "backingStore", "iotune", "serial", "wwn", "vendor", "product", "blockio",
+        "geometry", "auth", NULL
+    };
+    static const char *const ok_attrs[] = { "snapshot", NULL };
+    static const char *const source_attrs[] = {
+        "index", "startupPolicy", "protocol", "name", "query", "tls", NULL
+    };
+    static const char *const source_children[] = {
+        "host", "ssl", "timeout", "readahead", "initiator", "auth", "cookies", "reconnect",
+        "seclabel", NULL
+    };
+    const VbExtra *ex = &dev->extra;
 
-    for (guint i = 0; prefixes[i] != NULL && p == NULL; i++) {
-        if (g_str_has_prefix(name, prefixes[i]))
-            p = name + strlen(prefixes[i]);
+    if (!vb_qemu_cmd_check_extra(c, dev, ex, NULL, ok_attrs, ok_children, error) ||
+        !vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", source_attrs,
+                                 source_children, error) ||
+        !check_driver(c, dev, error) || !check_target(c, dev, error))
+        return FALSE;
+    for (guint i = 0; ex->children != NULL && i < ex->children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ex->children, i);
+
+        if (strcmp(raw->name, "auth") == 0 && strcmp(dev->type, "network") != 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "<auth> needs a network disk");
+        if ((strcmp(raw->name, "vendor") == 0 || strcmp(raw->name, "product") == 0) &&
+            strcmp(dev->bus, "scsi") != 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "<%s> needs bus='scsi'", raw->name);
+        if (strcmp(raw->name, "wwn") == 0 && strcmp(dev->bus, "scsi") != 0 &&
+            strcmp(dev->bus, "ide") != 0 && strcmp(dev->bus, "sata") != 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "<wwn> needs an ide, sata or scsi "
+                                           "disk");
     }
-    if (p == NULL || *p == '\0')
-        return -1;
-    for (; *p >= 'a' && *p <= 'z'; p++) {
-        if (idx > 1000000)
-            return -1;
-        idx = idx * 26 + (*p - 'a' + 1);
+    if (vb_extra_get_attr(&dev->source.extra, "tls") != NULL &&
+        strcmp(dev->type, "network") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "tls= needs a network disk");
+    if (vb_extra_get_attr(ex, "snapshot") != NULL)
+        vb_qemu_cmd_ignore(c, dev, NULL, 0, "snapshot='%s' is only a default for snapshots, "
+                           "which virtbus does not take of disks yet",
+                           vb_extra_get_attr(ex, "snapshot"));
+    for (guint i = 0; dev->source.extra.children != NULL &&
+                      i < dev->source.extra.children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(dev->source.extra.children, i);
+
+        if (strcmp(raw->name, "seclabel") == 0)
+            vb_qemu_cmd_ignore(c, dev, NULL, 0, "<source><seclabel> is not acted on: virtbus "
+                               "does not relabel images");
     }
-    return *p == '\0' ? idx - 1 : -1;
+    return TRUE;
+}
+
+static gboolean
+check_disk(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    if (strcmp(dev->type, "file") != 0 && strcmp(dev->type, "block") != 0 &&
+        strcmp(dev->type, "network") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "disk type '%s' is not supported",
+                                       dev->type);
+    if (!check_children(c, dev, error) || !vb_qemu_cmd_disk_iotune(c, dev, NULL, error))
+        return FALSE;
+    if (strcmp(dev->type, "network") == 0 && strcmp(dev->device, "cdrom") != 0 &&
+        strcmp(dev->device, "floppy") != 0 && !dev->source.present)
+        return vb_qemu_cmd_unsupported(c, error, dev, "a network disk needs a <source>");
+    if (strcmp(dev->type, "network") != 0 && dev->source_path == NULL &&
+        (strcmp(dev->device, "disk") == 0 || strcmp(dev->device, "lun") == 0))
+        return vb_qemu_cmd_unsupported(c, error, dev, "a disk needs a <source>");
+    return TRUE;
+}
+
+/**
+ * vb_qemu_cmd_disk_id:
+ * @def: the definition
+ * @dev: one of its disks
+ *
+ * Returns: (transfer full) (nullable): libvirt's device id of the disk (virtio-disk0,
+ *   ide0-0-1, sata0-0-0, scsi0-0-0-0, fdc0-0-0, usb-disk0); NULL when it has none
+ */
+char *
+vb_qemu_cmd_disk_id(const VbDomainDef *def, const VbDeviceDef *dev)
+{
+    /* one name for the QEMU id and the live <alias> */
+    return vb_domain_def_device_alias(def, dev);
+}
+
+static const char *
+disk_child_text(const VbDeviceDef *dev, const char *name, char **owned)
+{
+    const VbExtra *ex = &dev->extra;
+
+    for (guint i = 0; ex->children != NULL && i < ex->children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ex->children, i);
+        xmlDoc *d;
+
+        if (strcmp(raw->name, name) != 0 || (d = vb_raw_elem_parse(raw)) == NULL)
+            continue;
+        *owned = (char *)xmlNodeGetContent(xmlDocGetRootElement(d));
+        xmlFreeDoc(d);
+        return *owned;
+    }
+    return NULL;
+}
+
+static char *
+disk_child_attr(const VbDeviceDef *dev, const char *name, const char *attr)
+{
+    const VbExtra *ex = &dev->extra;
+
+    for (guint i = 0; ex->children != NULL && i < ex->children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ex->children, i);
+
+        if (strcmp(raw->name, name) == 0)
+            return vb_raw_elem_get_attr(raw, attr);
+    }
+    return NULL;
 }
 
 static gboolean
@@ -467,10 +582,9 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
     const VbDeviceAddress *a = &dev->addr;
     const VbDeviceDef *ctl = find_controller(c, "scsi", a->controller);
     g_autofree char *bus = g_strdup_printf("scsi%u.0", a->controller);
-    g_autofree char *devid = NULL;
 
     if (ctl == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "no scsi controller with index %u",
+        return vb_qemu_cmd_unsupported(c, error, dev, "no scsi controller with index %u",
                                        a->controller);
     vb_json_str(j, "bus", bus);
     if (g_strcmp0(ctl->model, "virtio-scsi") == 0) {
@@ -479,131 +593,271 @@ scsi_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
         vb_json_int(j, "lun", a->unit);
     } else {
         if (a->bus != 0 || a->target != 0 || a->unit > 6)
-            return vb_qemu_cmd_unsupported(error, dev, "address %u:%u:%u:%u is not usable "
+            return vb_qemu_cmd_unsupported(c, error, dev, "address %u:%u:%u:%u is not usable "
                                            "on an lsilogic controller", a->controller,
                                            a->bus, a->target, a->unit);
         vb_json_int(j, "scsi-id", a->unit);
     }
-    devid = g_strdup_printf("drive-scsi%u-%u-%u-%u", a->controller, a->bus, a->target,
-                            a->unit);
-    vb_json_str(j, "device_id", devid);
+    if (strcmp(dev->device, "lun") != 0) {
+        g_autofree char *serial = NULL;
+        g_autofree char *devid = NULL;
+        g_autofree char *alias = vb_domain_def_device_alias(c->def, dev);
+
+        /* the VPD device id QEMU used to take from -drive's id (libvirt keeps it) */
+        if (disk_child_text(dev, "serial", &serial) != NULL)
+            devid = g_strdup(serial);
+        else
+            devid = g_strconcat("drive-", alias, NULL);
+        vb_json_str(j, "device_id", devid);
+    }
     return TRUE;
 }
 
 static gboolean
-ide_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_id, GError **error)
+ide_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     const VbDeviceAddress *a = &dev->addr;
     g_autofree char *bus = NULL;
 
     if (strcmp(dev->bus, "ide") == 0) {
         if (c->q35)
-            return vb_qemu_cmd_unsupported(error, dev, "IDE disks are not supported on Q35 "
+            return vb_qemu_cmd_unsupported(c, error, dev, "IDE disks are not supported on Q35 "
                                            "machines; use bus='sata'");
         if (a->controller != 0 || a->bus > 1 || a->unit > 1)
-            return vb_qemu_cmd_unsupported(error, dev, "IDE address %u:%u:%u is not usable",
+            return vb_qemu_cmd_unsupported(c, error, dev, "IDE address %u:%u:%u is not usable",
                                            a->controller, a->bus, a->unit);
         bus = g_strdup_printf("ide.%u", a->bus);
         vb_json_str(j, "bus", bus);
         vb_json_int(j, "unit", a->unit);
-        *out_id = g_strdup_printf("ide0-%u-%u", a->bus, a->unit);
         return TRUE;
     }
     if (find_controller(c, "sata", a->controller) == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "no sata controller with index %u",
+        return vb_qemu_cmd_unsupported(c, error, dev, "no sata controller with index %u",
                                        a->controller);
     if (a->bus != 0 || a->unit > 5)
-        return vb_qemu_cmd_unsupported(error, dev, "SATA address %u:%u:%u is not usable",
+        return vb_qemu_cmd_unsupported(c, error, dev, "SATA address %u:%u:%u is not usable",
                                        a->controller, a->bus, a->unit);
     if (c->q35 && a->controller == 0)
         bus = g_strdup_printf("ide.%u", a->unit);
     else
         bus = g_strdup_printf("sata%u.%u", a->controller, a->unit);
     vb_json_str(j, "bus", bus);
-    *out_id = g_strdup_printf("sata%u-%u-%u", a->controller, a->bus, a->unit);
     return TRUE;
 }
 
+/* virtio-blk-pci's own properties, before its address (libvirt's order) */
 static gboolean
-disk_device_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, char **out_id,
-                  GError **error)
+virtio_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
+{
+    const VbExtra *ex = &dev->driver.extra;
+    const char *iothread = vb_extra_get_attr(ex, "iothread");
+    const char *queues = vb_extra_get_attr(ex, "queues");
+    const char *qsize = vb_extra_get_attr(ex, "queue_size");
+
+    if (strcmp(dev->device, "disk") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "a %s cannot be on bus 'virtio'",
+                                       dev->device);
+    vb_json_str(j, "driver", "virtio-blk-pci");
+    if (iothread != NULL) {
+        g_autofree char *id = g_strdup_printf("iothread%s", iothread);
+
+        vb_json_str(j, "iothread", id);
+    }
+    for (guint i = 0; i < 2; i++) {
+        const char *v = vb_extra_get_attr(ex, i == 0 ? "ioeventfd" : "event_idx");
+
+        if (v != NULL)
+            vb_json_bool(j, i == 0 ? "ioeventfd" : "event_idx", strcmp(v, "on") == 0);
+    }
+    if (queues != NULL)
+        vb_json_int(j, "num-queues", g_ascii_strtoll(queues, NULL, 10));
+    if (qsize != NULL)
+        vb_json_int(j, "queue-size", g_ascii_strtoll(qsize, NULL, 10));
+    return vb_qemu_cmd_pci_props(c, j, dev, error);
+}
+
+static gboolean
+disk_device_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     gboolean cdrom = strcmp(dev->device, "cdrom") == 0;
     const char *bus = dev->bus;
 
-    if (strcmp(dev->device, "lun") == 0)
-        return vb_qemu_cmd_unsupported(error, dev, "disk device 'lun' (SCSI passthrough to a "
-                                       "host block device) is not supported");
-    if (strcmp(bus, "sd") == 0)
-        return vb_qemu_cmd_unsupported(error, dev, "disk bus 'sd' is not supported: QEMU's "
-                                       "x86 machines have no SD card controller");
     if (strcmp(dev->device, "floppy") == 0 || strcmp(bus, "fdc") == 0) {
         if (strcmp(bus, "fdc") != 0 || strcmp(dev->device, "floppy") != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "a floppy needs bus='fdc' and "
+            return vb_qemu_cmd_unsupported(c, error, dev, "a floppy needs bus='fdc' and "
                                            "bus='fdc' a floppy");
         if (c->q35 && find_controller(c, "fdc", 0) == NULL)
-            return vb_qemu_cmd_unsupported(error, dev, "a floppy on Q35 needs a "
+            return vb_qemu_cmd_unsupported(c, error, dev, "a floppy on Q35 needs a "
                                            "<controller type='fdc'>");
         vb_json_str(j, "driver", "floppy");
         vb_json_int(j, "unit", dev->addr.unit);
-        *out_id = g_strdup_printf("fdc0-0-%u", dev->addr.unit);
         return TRUE;
     }
-    if (strcmp(bus, "virtio") == 0) {
-        const char *iothread = vb_extra_get_attr(&dev->driver.extra, "iothread");
-
-        if (cdrom)
-            return vb_qemu_cmd_unsupported(error, dev, "a cdrom cannot be on bus 'virtio'");
-        vb_json_str(j, "driver", "virtio-blk-pci");
-        if (iothread != NULL) {
-            g_autofree char *id = g_strdup_printf("iothread%s", iothread);
-            vb_json_str(j, "iothread", id);
-        }
-        if (disk_index(dev->target_dev) < 0)
-            return vb_qemu_cmd_unsupported(error, dev, "target dev '%s' is not a disk name "
-                                           "such as 'vda'", dev->target_dev);
-        *out_id = g_strdup_printf("virtio-disk%d", disk_index(dev->target_dev));
-        return vb_qemu_cmd_pci_props(c, j, dev, error);
+    if (strcmp(bus, "virtio") == 0)
+        return virtio_props(c, dev, j, error);
+    if (strcmp(bus, "usb") == 0) {
+        if (strcmp(dev->device, "disk") != 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "a %s cannot be on bus 'usb'",
+                                           dev->device);
+        vb_json_str(j, "driver", "usb-storage");
+        return vb_qemu_cmd_usb_props(c, j, dev, error);
     }
     if (dev->addr.type != VB_ADDR_DRIVE)
-        return vb_qemu_cmd_unsupported(error, dev, "a %s disk needs a drive address", bus);
+        return vb_qemu_cmd_unsupported(c, error, dev, "a %s disk needs a drive address", bus);
     if (strcmp(bus, "scsi") == 0) {
-        vb_json_str(j, "driver", cdrom ? "scsi-cd" : "scsi-hd");
-        *out_id = g_strdup_printf("scsi%u-%u-%u-%u", dev->addr.controller, dev->addr.bus,
-                                  dev->addr.target, dev->addr.unit);
+        vb_json_str(j, "driver", strcmp(dev->device, "lun") == 0 ? "scsi-block"
+                                 : cdrom                         ? "scsi-cd"
+                                                                 : "scsi-hd");
         return scsi_props(c, dev, j, error);
     }
     if (strcmp(bus, "ide") == 0 || strcmp(bus, "sata") == 0) {
+        if (strcmp(dev->device, "lun") == 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "device='lun' needs bus='scsi'");
         vb_json_str(j, "driver", cdrom ? "ide-cd" : "ide-hd");
-        return ide_props(c, dev, j, out_id, error);
+        return ide_props(c, dev, j, error);
     }
-    return vb_qemu_cmd_unsupported(error, dev, "disk bus '%s' is not supported", bus);
+    return vb_qemu_cmd_unsupported(c, error, dev, "disk bus '%s' is not supported", bus);
+}
+
+/* an unsigned <blockio>/<geometry> attribute, 0 when absent */
+static guint64
+child_uint(const VbDeviceDef *dev, const char *elem, const char *attr)
+{
+    g_autofree char *v = disk_child_attr(dev, elem, attr);
+
+    return v != NULL ? g_ascii_strtoull(v, NULL, 10) : 0;
+}
+
+/* the properties after "id" and "bootindex", in libvirt's order */
+static gboolean
+disk_tail_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
+{
+    static const char *const blockio[] = { "logical_block_size", "physical_block_size",
+                                           "discard_granularity", NULL };
+    static const char *const geometry[] = { "cyls", "heads", "secs", NULL };
+    const char *cache = vb_qemu_cmd_disk_cache(dev);
+    const char *wpolicy = vb_extra_get_attr(&dev->driver.extra, "error_policy");
+    const char *rpolicy = vb_extra_get_attr(&dev->driver.extra, "rerror_policy");
+    const char *rate = vb_extra_get_attr(&dev->target.extra, "rotation_rate");
+    const char *removable = vb_extra_get_attr(&dev->target.extra, "removable");
+    g_autofree char *wwn = NULL, *vendor = NULL, *product = NULL, *serial = NULL;
+    g_autofree char *trans = disk_child_attr(dev, "geometry", "trans");
+    gboolean direct, no_flush, wce;
+
+    for (guint i = 0; blockio[i] != NULL; i++) {
+        if (child_uint(dev, "blockio", blockio[i]) > 0)
+            vb_json_int(j, blockio[i], (gint64)child_uint(dev, "blockio", blockio[i]));
+    }
+    if (disk_child_text(dev, "wwn", &wwn) != NULL) {
+        guint64 w;
+
+        if (!g_ascii_string_to_unsigned(g_str_has_prefix(wwn, "0x") ? wwn + 2 : wwn, 16, 0,
+                                        G_MAXUINT64, &w, NULL))
+            return vb_qemu_cmd_unsupported(c, error, dev, "<wwn> '%s' is not a hexadecimal "
+                                           "number", wwn);
+        g_string_append_printf(j, ",\"wwn\":%" G_GUINT64_FORMAT, w);
+    }
+    if (rate != NULL)
+        vb_json_int(j, "rotation_rate", g_ascii_strtoll(rate, NULL, 10));
+    if (disk_child_text(dev, "vendor", &vendor) != NULL)
+        vb_json_str(j, "vendor", vendor);
+    if (disk_child_text(dev, "product", &product) != NULL)
+        vb_json_str(j, "product", product);
+    if (strcmp(dev->bus, "usb") == 0)
+        vb_json_bool(j, "removable", g_strcmp0(removable, "on") == 0);
+    if (cache != NULL && strcmp(dev->device, "lun") != 0 &&
+        vb_qemu_cmd_cache_mode(cache, &direct, &no_flush, &wce))
+        vb_json_str(j, "write-cache", wce ? "on" : "off");
+    for (guint i = 0; geometry[i] != NULL; i++) {
+        if (child_uint(dev, "geometry", geometry[i]) > 0)
+            vb_json_int(j, geometry[i], (gint64)child_uint(dev, "geometry", geometry[i]));
+    }
+    if (trans != NULL && strcmp(trans, "default") != 0)
+        vb_json_str(j, "bios-chs-trans", trans);
+    if (disk_child_text(dev, "serial", &serial) != NULL) {
+        g_autoptr(GString) esc = g_string_new(NULL);
+
+        for (const char *p = serial; *p != '\0'; p++) {
+            if (*p == ' ')
+                g_string_append_c(esc, '\\');
+            g_string_append_c(esc, *p);
+        }
+        vb_json_str(j, "serial", esc->str);
+    }
+    if (wpolicy != NULL && strcmp(wpolicy, "default") != 0)
+        vb_json_str(j, "werror", strcmp(wpolicy, "enospace") == 0 ? "enospc" : wpolicy);
+    if (rpolicy != NULL && strcmp(rpolicy, "default") != 0)
+        vb_json_str(j, "rerror", rpolicy);
+    else if (wpolicy != NULL && strcmp(wpolicy, "default") != 0 &&
+             strcmp(wpolicy, "enospace") != 0)
+        vb_json_str(j, "rerror", wpolicy);
+    return TRUE;
 }
 
 static gboolean
-build_disk(VbQemuCmd *c, const VbDeviceDef *dev, int node, GError **error)
+build_disk(VbQemuCmd *c, const VbDeviceDef *dev, const VbQemuDiskChain *chain, int node,
+           GError **error)
 {
     GString *j = vb_json_new();
-    g_autofree char *id = NULL;
-    g_autofree char *format = g_strdup_printf("libvirt-%d-format", node);
-    const char *cache = vb_extra_get_attr(&dev->driver.extra, "cache");
-    gboolean direct, no_flush, wce;
+    g_autofree char *id = vb_qemu_cmd_disk_id(c->def, dev);
+    g_autofree char *drive = NULL;
 
-    if (!disk_device_props(c, dev, j, &id, error)) {
-        g_string_free(j, TRUE);
-        return FALSE;
-    }
+    if (id == NULL && strcmp(dev->bus, "virtio") == 0)
+        return g_string_free(j, TRUE),
+               vb_qemu_cmd_unsupported(c, error, dev, "target dev '%s' is not a disk name "
+                                       "such as 'vda'", dev->target_dev);
+    if (!vb_qemu_disk_chain_is_empty(chain) &&
+        !vb_qemu_cmd_build_disk_nodes(c, dev, chain, node, &drive, error))
+        return g_string_free(j, TRUE), FALSE;
+    if (!disk_device_props(c, dev, j, error))
+        return g_string_free(j, TRUE), FALSE;
+    if (id == NULL)
+        return g_string_free(j, TRUE),
+               vb_qemu_cmd_unsupported(c, error, dev, "target dev '%s' is not a disk name "
+                                       "such as 'sda'", dev->target_dev);
     if (dev->shareable)
         vb_json_bool(j, "share-rw", TRUE);
-    if (dev->source_path != NULL)
-        vb_json_str(j, "drive", format);
+    if (drive != NULL)
+        vb_json_str(j, "drive", drive);
     vb_json_str(j, "id", id);
-    vb_qemu_cmd_bootindex(c, j, dev);
-    if (cache != NULL && cache_mode(cache, &direct, &no_flush, &wce))
-        vb_json_str(j, "write-cache", wce ? "on" : "off");
-    if (dev->source_path != NULL)
-        build_blockdevs(c, dev, node);
+    /* a floppy boots through the fdc's bootindexA/B */
+    if (strcmp(dev->device, "floppy") != 0)
+        vb_qemu_cmd_bootindex(c, j, dev);
+    if (!disk_tail_props(c, dev, j, error))
+        return g_string_free(j, TRUE), FALSE;
     return vb_qemu_cmd_add_device(c, dev, j, error);
+}
+
+/* a disk whose medium the start path dropped (startupPolicy='optional') and that is no
+ * removable drive is left out altogether, as libvirt leaves it */
+static gboolean
+disk_left_out(const VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    const VbQemuDiskPrep *prep =
+        c->params->disks != NULL ? g_hash_table_lookup(c->params->disks, dev->target_dev) : NULL;
+
+    return prep != NULL && prep->drop_source && strcmp(dev->device, "cdrom") != 0 &&
+           strcmp(dev->device, "floppy") != 0;
+}
+
+/* -global isa-fdc.bootindexA/B for floppies on the machine's own fdc (libvirt's shape) */
+static void
+floppy_boot(VbQemuCmd *c)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    if (c->q35 && !vb_domain_def_q35_has_builtin_fdc(c->def))
+        return; /* the explicit isa-fdc carries them */
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        gpointer v;
+
+        if (dev->kind != VB_DEV_DISK || strcmp(dev->bus, "fdc") != 0 ||
+            (v = g_hash_table_lookup(c->bootindex, dev)) == NULL)
+            continue;
+        vb_qemu_cmd_addf(c, "-global", "isa-fdc.bootindex%c=%d", dev->addr.unit ? 'B' : 'A',
+                         GPOINTER_TO_INT(v));
+    }
 }
 
 /**
@@ -615,23 +869,34 @@ gboolean
 vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
+    g_autoptr(GPtrArray) chains = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vb_qemu_disk_chain_free);
     int nodes = 0;
 
+    floppy_boot(c);
     for (guint i = 0; i < devs->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        VbQemuDiskChain *chain;
 
-        if (dev->kind == VB_DEV_DISK && dev->source_path != NULL)
-            nodes++;
-    }
-    for (guint i = 0; i < devs->len; i++) {
-        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
-
-        if (dev->kind != VB_DEV_DISK)
+        if (dev->kind != VB_DEV_DISK || disk_left_out(c, dev))
             continue;
-        if (!check_disk(c, dev, error) || !build_disk(c, dev, nodes, error))
+        if (!check_disk(c, dev, error) || (chain = vb_qemu_cmd_disk_chain(c, dev, error)) == NULL)
             return FALSE;
-        if (dev->source_path != NULL)
-            nodes--;
+        g_ptr_array_add(chains, chain);
+        nodes += (int)vb_qemu_disk_chain_length(chain);
+    }
+    for (guint i = 0, k = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        const VbQemuDiskChain *chain;
+        int top;
+
+        if (dev->kind != VB_DEV_DISK || disk_left_out(c, dev))
+            continue;
+        chain = g_ptr_array_index(chains, k++);
+        top = nodes - (int)vb_qemu_disk_chain_length(chain) + 1;
+        if (!build_disk(c, dev, chain, top, error))
+            return FALSE;
+        nodes -= (int)vb_qemu_disk_chain_length(chain);
     }
     return TRUE;
 }

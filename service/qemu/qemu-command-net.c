@@ -36,7 +36,7 @@ build_netdev(VbQemuCmd *c, const VbDeviceDef *dev, const char *id, GError **erro
     GString *j;
 
     if (strcmp(dev->type, "user") == 0) {
-        if (!vb_qemu_cmd_check_extra(dev, &dev->source.extra, "source", NULL, NULL, error))
+        if (!vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", NULL, NULL, error))
             return FALSE;
         j = vb_json_new();
         vb_json_str(j, "type", "user");
@@ -45,14 +45,14 @@ build_netdev(VbQemuCmd *c, const VbDeviceDef *dev, const char *id, GError **erro
         const char *br = vb_extra_get_attr(&dev->source.extra, "bridge");
 
         if (br == NULL)
-            return vb_qemu_cmd_unsupported(error, dev, "type 'bridge' needs <source bridge=>");
-        if (!vb_qemu_cmd_check_extra(dev, &dev->source.extra, "source", ok, NULL, error))
+            return vb_qemu_cmd_unsupported(c, error, dev, "type 'bridge' needs <source bridge=>");
+        if (!vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", ok, NULL, error))
             return FALSE;
         j = vb_json_new();
         vb_json_str(j, "type", "bridge");
         vb_json_str(j, "br", br);
     } else {
-        return vb_qemu_cmd_unsupported(error, dev, "interface type '%s' is not supported "
+        return vb_qemu_cmd_unsupported(c, error, dev, "interface type '%s' is not supported "
                                        "(it needs a tap device set up for QEMU); use "
                                        "type='user' or type='bridge'", dev->type);
     }
@@ -65,18 +65,18 @@ static gboolean
 build_net(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
 {
     static const char *const ok_children[] = { "boot", "target", NULL };
-    g_autofree char *netdev = g_strdup_printf("hostnet%d", n);
-    g_autofree char *id = g_strdup_printf("net%d", n);
+    g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    g_autofree char *netdev = g_strconcat("host", id, NULL);
     const char *model = dev->model != NULL ? dev->model : "rtl8139";
     const char *name = nic_device_name(model);
     GString *j;
 
-    if (!vb_qemu_cmd_check_extra(dev, &dev->extra, NULL, NULL, ok_children, error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->model_elem.extra, "model", NULL, NULL, error) ||
-        !vb_qemu_cmd_check_extra(dev, &dev->mac_elem.extra, "mac", NULL, NULL, error))
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
+        !vb_qemu_cmd_check_extra(c, dev, &dev->model_elem.extra, "model", NULL, NULL, error) ||
+        !vb_qemu_cmd_check_extra(c, dev, &dev->mac_elem.extra, "mac", NULL, NULL, error))
         return FALSE;
     if (name == NULL)
-        return vb_qemu_cmd_unsupported(error, dev, "NIC model '%s' is not supported", model);
+        return vb_qemu_cmd_unsupported(c, error, dev, "NIC model '%s' is not supported", model);
     if (!vb_qemu_cmd_need_device(c, dev, name, error) || !build_netdev(c, dev, netdev, error))
         return FALSE;
     j = vb_json_new();

@@ -58,19 +58,89 @@ vb_qemu_cmd_escape(const char *value)
     return g_string_free(s, FALSE);
 }
 
+/* the element name of @dev: "disk", or a kept device's own ("tpm") */
+static const char *
+device_element(const VbDeviceDef *dev)
+{
+    return vb_device_def_describe(dev);
+}
+
+char *
+vb_qemu_cmd_describe(const VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    const char *elem = device_element(dev);
+    int n = 0;
+
+    if (c->check_only && dev->line > 0)
+        return g_strdup_printf("<%s> at line %d", elem, dev->line);
+    /* devices are written grouped by element, in list order within one: the N-th
+     * of the list is the N-th of the stored document */
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (strcmp(device_element(d), elem) == 0)
+            n++;
+        if (d == dev)
+            return g_strdup_printf("<%s> devices/%s[%d]", elem, elem, n);
+    }
+    return g_strdup_printf("<%s>", elem);
+}
+
 /* Always returns FALSE, for `return vb_qemu_cmd_unsupported(...)`. */
 gboolean
-vb_qemu_cmd_unsupported(GError **error, const VbDeviceDef *dev, const char *fmt, ...)
+vb_qemu_cmd_unsupported(const VbQemuCmd *c, GError **error, const VbDeviceDef *dev, const char *fmt,
+                        ...)
 {
     g_autofree char *msg = NULL;
+    g_autofree char *what = vb_qemu_cmd_describe(c, dev);
     va_list ap;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "line %d: <%s>: %s", dev->line,
-                vb_device_def_describe(dev), msg);
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "%s: %s", what, msg);
     return FALSE;
+}
+
+void
+vb_qemu_cmd_consume(VbQemuCmd *c, const char *toplevel_name)
+{
+    g_hash_table_add(c->consumed, g_strdup(toplevel_name));
+}
+
+void
+vb_qemu_cmd_consume_device(VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    g_hash_table_add(c->consumed, g_strdup_printf("%p", (const void *)dev));
+}
+
+gboolean
+vb_qemu_cmd_is_consumed_device(const VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    g_autofree char *key = g_strdup_printf("%p", (const void *)dev);
+
+    return g_hash_table_contains(c->consumed, key);
+}
+
+void
+vb_qemu_cmd_ignore(VbQemuCmd *c, const VbDeviceDef *dev, const char *elem, int line,
+                   const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    g_autofree char *what = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (dev != NULL)
+        what = vb_qemu_cmd_describe(c, dev);
+    else if (c->check_only && line > 0)
+        what = g_strdup_printf("<%s> at line %d", elem, line);
+    else
+        what = g_strdup_printf("<%s>", elem);
+    g_ptr_array_add(c->ignored, g_strdup_printf("%s: %s", what, msg));
 }
 
 /* Fails when caps lists devices and @name is not one of them. */
@@ -81,7 +151,7 @@ vb_qemu_cmd_need_device(VbQemuCmd *c, const VbDeviceDef *dev, const char *name,
     if (c->caps->devices == NULL || g_hash_table_size(c->caps->devices) == 0 ||
         vb_qemu_caps_has_device(c->caps, name))
         return TRUE;
-    return vb_qemu_cmd_unsupported(error, dev, "QEMU binary %s has no device '%s'",
+    return vb_qemu_cmd_unsupported(c, error, dev, "QEMU binary %s has no device '%s'",
                                    c->caps->binary, name);
 }
 
@@ -100,7 +170,8 @@ in_list(const char *const list[], const char *name)
  * @where is the element's name for the message ("driver", or NULL for the device itself).
  */
 gboolean
-vb_qemu_cmd_check_extra(const VbDeviceDef *dev, const VbExtra *extra, const char *where,
+vb_qemu_cmd_check_extra(const VbQemuCmd *c, const VbDeviceDef *dev, const VbExtra *extra,
+                        const char *where,
                         const char *const ok_attrs[], const char *const ok_children[],
                         GError **error)
 {
@@ -110,14 +181,14 @@ vb_qemu_cmd_check_extra(const VbDeviceDef *dev, const VbExtra *extra, const char
         const char *name = g_ptr_array_index(extra->attrs, i);
 
         if (!in_list(ok_attrs, name))
-            return vb_qemu_cmd_unsupported(error, dev, "attribute '%s'%s is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "attribute '%s'%s is not supported",
                                            name, of);
     }
     for (guint i = 0; extra->children != NULL && i < extra->children->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(extra->children, i);
 
         if (!in_list(ok_children, raw->name) && strcmp(raw->name, "alias") != 0)
-            return vb_qemu_cmd_unsupported(error, dev, "element <%s>%s is not supported",
+            return vb_qemu_cmd_unsupported(c, error, dev, "element <%s>%s is not supported",
                                            raw->name, of);
     }
     return TRUE;
@@ -233,7 +304,7 @@ vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError *
     if (a->type != VB_ADDR_PCI || a->domain != 0 || a->extra.attrs != NULL) {
         g_autofree char *where = vb_address_to_string(a);
 
-        return vb_qemu_cmd_unsupported(error, dev, "address '%s' is not supported", where);
+        return vb_qemu_cmd_unsupported(c, error, dev, "address '%s' is not supported", where);
     }
     if (a->bus == 0)
         bus = g_strdup(c->q35 ? "pcie.0" : "pci.0");
@@ -275,6 +346,9 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         const VbRawElem *raw = g_ptr_array_index(feats, i);
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
+        if (strcmp(raw->name, "smm") == 0 && !strstr(raw->xml, "<tseg")) {
+            continue; /* written by build_machine from c->smm */
+        }
         if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
             vmport = TRUE;
@@ -325,58 +399,17 @@ build_machine(VbQemuCmd *c, GError **error)
     g_string_printf(opts, "%s,usb=off", m->name);
     if (!machine_extra_opts(c, opts, error))
         return FALSE;
+    if (c->smm >= 0)
+        g_string_append(opts, c->smm ? ",smm=on" : ",smm=off");
     g_string_append(opts, ",dump-guest-core=off");
+    vb_qemu_cmd_machine_memory_opts(c, opts);
     if (p->has_features)
         g_string_append(opts, p->acpi ? ",acpi=on" : ",acpi=off");
+    vb_qemu_cmd_machine_memory_backend(c, opts);
+    vb_qemu_cmd_machine_helper_opts(c, opts);
     vb_qemu_cmd_addf(c, "-machine", "%s", opts->str);
     vb_qemu_cmd_addf(c, "-accel", "%s", accel);
     return TRUE;
-}
-
-static gboolean
-build_cpu(VbQemuCmd *c, GError **error)
-{
-    const struct _VbDomainDefPrivate *p = c->def->priv;
-    const char *mode = p->cpu_mode;
-    gboolean kvm = c->def->virt_type == VB_DOMAIN_VIRT_KVM;
-
-    if (!p->cpu.present || mode == NULL)
-        return TRUE; /* QEMU's default CPU model (qemu64) */
-    if (strcmp(mode, "maximum") == 0) {
-        vb_qemu_cmd_addf(c, "-cpu", "max");
-    } else if ((strcmp(mode, "host-passthrough") == 0 || strcmp(mode, "host-model") == 0) &&
-               kvm) {
-        vb_qemu_cmd_addf(c, "-cpu", "host");
-    } else {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "<cpu mode='%s'> is not supported%s", mode,
-                    kvm ? "" : " without KVM; use mode='maximum' or leave <cpu> out");
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static void
-build_cpu_memory(VbQemuCmd *c)
-{
-    const VbDomainDef *def = c->def;
-    const struct _VbDomainDefPrivate *p = def->priv;
-
-    vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
-    if (def->vcpus_current != def->vcpus_max)
-        vb_qemu_cmd_addf(c, "-smp", "%u,maxcpus=%u,sockets=%u,cores=1,threads=1",
-                         def->vcpus_current, def->vcpus_max, def->vcpus_max);
-    else
-        vb_qemu_cmd_addf(c, "-smp", "%u,sockets=%u,cores=1,threads=1", def->vcpus_max,
-                         def->vcpus_max);
-    for (guint i = 0; i < p->iothreads; i++) {
-        GString *j = vb_json_new();
-        g_autofree char *id = g_strdup_printf("iothread%u", i + 1);
-
-        vb_json_str(j, "qom-type", "iothread");
-        vb_json_str(j, "id", id);
-        vb_qemu_cmd_add_json(c, "-object", j);
-    }
 }
 
 static gboolean
@@ -482,7 +515,7 @@ build_boot(VbQemuCmd *c, GError **error)
     /* -bios, -kernel, -initrd and -append take their value whole (QEMU 7.2 stores each as
      * one machine property): nothing to escape, and doubling a comma would name another
      * file */
-    if (p->loader_path != NULL) {
+    if (p->loader_path != NULL && g_strcmp0(p->loader_type, "pflash") != 0) {
         if (p->loader_type != NULL && strcmp(p->loader_type, "rom") != 0) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "<loader type='%s'> is not supported", p->loader_type);
@@ -509,17 +542,28 @@ build_boot(VbQemuCmd *c, GError **error)
     return TRUE;
 }
 
-/* Device kinds nobody turns into options yet are refused by name. */
+/*
+ * Kept devices no builder claimed are refused by name; kept top-level elements no builder
+ * claimed are not acted on, and said so.
+ */
 static gboolean
-check_unknown_devices(VbQemuCmd *c, GError **error)
+check_unclaimed(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
+    GPtrArray *raws = c->def->priv->root_extra.children;
 
     for (guint i = 0; i < devs->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
 
-        if (dev->kind == VB_DEV_UNKNOWN)
-            return vb_qemu_cmd_unsupported(error, dev, "device is not supported");
+        if (dev->kind == VB_DEV_UNKNOWN && !vb_qemu_cmd_is_consumed_device(c, dev))
+            return vb_qemu_cmd_unsupported(c, error, dev, "device is not supported");
+    }
+    for (guint i = 0; raws != NULL && i < raws->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(raws, i);
+
+        if (strchr(raw->name, ':') != NULL || g_hash_table_contains(c->consumed, raw->name))
+            continue;
+        vb_qemu_cmd_ignore(c, NULL, raw->name, raw->line, "not acted on");
     }
     return TRUE;
 }
@@ -555,9 +599,12 @@ build_head(VbQemuCmd *c, GError **error)
     vb_qemu_cmd_add(c, c->caps->binary);
     vb_qemu_cmd_addf(c, "-name", "guest=%s,debug-threads=on", name);
     vb_qemu_cmd_add(c, "-S");
-    if (!build_machine(c, error) || !build_cpu(c, error))
+    if (!vb_qemu_cmd_build_pflash(c, error) || !build_machine(c, error) ||
+        !vb_qemu_cmd_build_cpu(c, error))
         return FALSE;
-    build_cpu_memory(c);
+    vb_qemu_cmd_build_pflash_global(c);
+    if (!vb_qemu_cmd_build_cpu_memory(c, error))
+        return FALSE;
     vb_qemu_cmd_addf(c, "-uuid", "%s", uuid);
     vb_qemu_cmd_add(c, "-no-user-config");
     vb_qemu_cmd_add(c, "-nodefaults");
@@ -571,42 +618,102 @@ build_head(VbQemuCmd *c, GError **error)
     return build_boot(c, error);
 }
 
-/**
- * vb_qemu_command_build:
- * @def: the definition to start (addresses assigned: vb_domain_def_assign_addresses())
- * @caps: capabilities of the binary that will run it
- * @params: runtime paths
- * @out_taint: (out) (optional): VbTaintFlags the definition implies
- * @error: error
- *
- * Returns: (transfer full): argv, the binary first; or %NULL with
- *   NotSupported naming what cannot be run.
- */
-GStrv
-vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,
-                      const VbQemuCommandParams *params, guint *out_taint, GError **error)
+static GStrv
+command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuCommandParams *params,
+              gboolean check_only, guint *out_taint, GPtrArray **out_ignored, GError **error)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) bootindex = g_hash_table_new(NULL, NULL);
-    VbQemuCmd c = { argv, def, caps, params, 0, FALSE, bootindex };
+    g_autoptr(GHashTable) consumed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) ignored = g_ptr_array_new_with_free_func(g_free);
+    VbQemuCmd c = {
+        .argv = argv,
+        .def = def,
+        .caps = caps,
+        .params = params,
+        .bootindex = bootindex,
+        .consumed = consumed,
+        .ignored = ignored,
+        .check_only = check_only,
+        .smm = -1,
+    };
 
-    if (!check_unknown_devices(&c, error) || !build_head(&c, error) ||
-        !vb_qemu_cmd_build_controllers(&c, error) || !vb_qemu_cmd_build_disks(&c, error) ||
+    if (!build_head(&c, error) || !vb_qemu_cmd_build_controllers(&c, error) ||
+        !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_filesystems(&c, error) ||
         !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_chardevs(&c, error) ||
-        !vb_qemu_cmd_build_inputs(&c, error) || !vb_qemu_cmd_build_graphics(&c, error) ||
-        !vb_qemu_cmd_build_video(&c, error) || !vb_qemu_cmd_build_misc(&c, error))
+        !vb_qemu_cmd_build_tpms(&c, error) || !vb_qemu_cmd_build_inputs(&c, error) ||
+        !vb_qemu_cmd_build_graphics(&c, error) || !vb_qemu_cmd_build_video(&c, error) ||
+        !vb_qemu_cmd_build_misc(&c, error))
         return NULL;
     vb_qemu_cmd_addf(&c, "-pidfile", "%s", params->pidfile);
     vb_qemu_cmd_addf(&c, "-msg", "timestamp=on");
     /* a restore or incoming migration: QEMU waits for migrate-incoming */
     if (params->incoming)
         vb_qemu_cmd_addf(&c, "-incoming", "defer");
-    if (!build_passthrough(&c, error))
+    if (!build_passthrough(&c, error) || !check_unclaimed(&c, error))
         return NULL;
     if (out_taint != NULL)
         *out_taint = c.taint;
+    if (out_ignored != NULL)
+        *out_ignored = g_steal_pointer(&ignored);
     g_ptr_array_add(argv, NULL);
     return (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
+}
+
+/**
+ * vb_qemu_command_build_full:
+ * @def: the definition to start (addresses assigned: vb_domain_def_assign_addresses())
+ * @caps: capabilities of the binary that will run it
+ * @params: runtime paths
+ * @out_taint: (out) (optional): VbTaintFlags the definition implies
+ * @out_ignored: (out) (optional) (transfer full): char* messages, what the definition
+ *   holds that is not acted on ("<memtune> devices/...: why")
+ * @error: error
+ *
+ * Builds the command line. Pure: reads nothing but its arguments and does no I/O.
+ *
+ * Returns: (transfer full): argv, the binary first; or %NULL with
+ *   NotSupported naming what cannot be run.
+ */
+GStrv
+vb_qemu_command_build_full(const VbDomainDef *def, const VbQemuCaps *caps,
+                           const VbQemuCommandParams *params, guint *out_taint,
+                           GPtrArray **out_ignored, GError **error)
+{
+    return command_build(def, caps, params, FALSE, out_taint, out_ignored, error);
+}
+
+GStrv
+vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,
+                      const VbQemuCommandParams *params, guint *out_taint, GError **error)
+{
+    return command_build(def, caps, params, FALSE, out_taint, NULL, error);
+}
+
+/**
+ * vb_qemu_command_check:
+ * @def: a definition as the caller wrote it (its lines are the caller's), addresses assigned
+ * @caps: capabilities of the binary that would run it
+ * @out_ignored: (out) (optional) (transfer full): as for vb_qemu_command_build_full(),
+ *   naming elements by the caller's line
+ * @error: NotSupported naming (by line) the first thing that would stop a start
+ *
+ * What a start would refuse or ignore, at define time.
+ */
+gboolean
+vb_qemu_command_check(const VbDomainDef *def, const VbQemuCaps *caps, GPtrArray **out_ignored,
+                      GError **error)
+{
+    VbQemuCommandParams params = {
+        .id = 1,
+        .monitor_path = "/nonexistent/monitor.sock",
+        .pidfile = "/nonexistent/qemu.pid",
+        .runtime_dir = "/nonexistent",
+        .vnc_port = vb_domain_def_needs_autoport(def) ? 5900 : -1,
+    };
+    g_auto(GStrv) argv = command_build(def, caps, &params, TRUE, NULL, out_ignored, error);
+
+    return argv != NULL;
 }
 
 /**

@@ -8,6 +8,34 @@
 
 G_BEGIN_DECLS
 
+/* A hugetlbfs mount of the host (from /proc/mounts): where huge pages of one size live. */
+typedef struct {
+    char *path;
+    guint64 size_kib;
+    gboolean is_default; /* the kernel's default huge page size */
+} VbHugetlbfs;
+
+void vb_hugetlbfs_free(VbHugetlbfs *m);
+GPtrArray *vb_hugetlbfs_find(void);
+/*
+ * What the start path learnt about a disk's images before spawning (qemu-disk-prepare.c),
+ * by target dev. The builder reads nothing from disk: without this, a disk's backing chain
+ * is the one its <backingStore> elements give (or none).
+ */
+typedef struct {
+    char *type;   /* "file" or "block" */
+    char *path;
+    char *format; /* from the image that names it, never probed for a layer with a backing */
+} VbQemuDiskLayer;
+
+typedef struct {
+    gboolean drop_source; /* startupPolicy='optional' and the medium is missing: empty drive */
+    GPtrArray *backing;   /* VbQemuDiskLayer*, below the top image, nearest first; nullable */
+} VbQemuDiskPrep;
+
+void vb_qemu_disk_prep_free(VbQemuDiskPrep *prep);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuDiskPrep, vb_qemu_disk_prep_free)
+
 /* What the command line needs beyond the definition: the runtime paths. */
 typedef struct {
     int id;                   /* the domain's runtime id */
@@ -16,6 +44,8 @@ typedef struct {
     const char *runtime_dir;  /* the domain's private runtime directory */
     int vnc_port;             /* allocated display port for autoport VNC, or -1 */
     gboolean incoming;        /* "-incoming defer": the state comes by migrate-incoming */
+    const GPtrArray *hugetlbfs; /* VbHugetlbfs*, the host's mounts; nullable (none) */
+    GHashTable *disks;        /* target dev -> VbQemuDiskPrep*, nullable */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */
@@ -28,6 +58,18 @@ typedef enum {
 GStrv vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,
                             const VbQemuCommandParams *params, guint *out_taint,
                             GError **error);
+GStrv vb_qemu_command_build_full(const VbDomainDef *def, const VbQemuCaps *caps,
+                                 const VbQemuCommandParams *params, guint *out_taint,
+                                 GPtrArray **out_ignored, GError **error);
+gboolean vb_qemu_command_check(const VbDomainDef *def, const VbQemuCaps *caps,
+                               GPtrArray **out_ignored, GError **error);
 char *vb_qemu_command_to_string(const char *const *argv);
+
+/* qemu-command-blockdev.c: the block_set_io_throttle arguments (JsonObject*) of the disks'
+ * <iotune>, to send before the guest runs, as libvirt does with -blockdev */
+GPtrArray *vb_qemu_command_disk_throttles(const VbDomainDef *def, GHashTable *disks);
+
+/* qemu-disk-prepare.c: reads the disks' images (blocking: workers only, no lock held) */
+gboolean vb_qemu_disk_prepare(const VbDomainDef *def, GHashTable **out_disks, GError **error);
 
 G_END_DECLS

@@ -46,6 +46,8 @@ vb_paths_new(VbPathsKind kind, const char *root)
     p->caps_dir = g_build_filename(p->data_dir, "caps", NULL);
     p->save_dir = g_build_filename(p->data_dir, "save", NULL);
     p->snapshot_dir = g_build_filename(p->data_dir, "snapshot", NULL);
+    p->nvram_dir = g_build_filename(p->data_dir, "nvram", NULL);
+    p->swtpm_dir = g_build_filename(p->data_dir, "swtpm", NULL);
     return p;
 }
 
@@ -63,6 +65,8 @@ vb_paths_free(VbPaths *p)
     g_free(p->caps_dir);
     g_free(p->save_dir);
     g_free(p->snapshot_dir);
+    g_free(p->nvram_dir);
+    g_free(p->swtpm_dir);
     g_free(p->log_dir);
     g_free(p);
 }
@@ -119,6 +123,21 @@ char *
 vb_paths_domain_config(const VbPaths *p, const char *name)
 {
     g_autofree char *file = g_strconcat(name, ".xml", NULL);
+
+    return g_build_filename(p->config_dir, file, NULL);
+}
+
+/**
+ * vb_paths_domain_unsupported:
+ * @name: a validated domain name
+ *
+ * Returns: (transfer full): the list of settings of the domain's config that a start does
+ *   not act on, as computed from the caller's document at define (next to the config).
+ */
+char *
+vb_paths_domain_unsupported(const VbPaths *p, const char *name)
+{
+    g_autofree char *file = g_strconcat(name, ".unsupported", NULL);
 
     return g_build_filename(p->config_dir, file, NULL);
 }

@@ -24,6 +24,8 @@ typedef struct {
     char *save_dir;
     char *snapshot_dir;
     char *log_dir;      /* per-domain QEMU logs */
+    char *nvram_dir;    /* UEFI variable stores: <name>_VARS.fd (created on use) */
+    char *swtpm_dir;    /* emulated TPM state: <uuid>/tpm2/ (created on use) */
     char *config_file;  /* the service's keyfile */
 } VbPaths;
 
@@ -31,6 +33,7 @@ VbPaths *vb_paths_new(VbPathsKind kind, const char *root);
 void vb_paths_free(VbPaths *paths);
 gboolean vb_paths_ensure(const VbPaths *paths, GError **error);
 char *vb_paths_domain_config(const VbPaths *paths, const char *name);
+char *vb_paths_domain_unsupported(const VbPaths *paths, const char *name);
 char *vb_paths_domain_autostart(const VbPaths *paths, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbPaths, vb_paths_free)

@@ -171,7 +171,11 @@ modgroup() {
 }
 modgroup input evdev button                          # ACPI power button as /dev/input/eventN
 modgroup base virtio_pci virtio_console virtio_blk   # virtio-serial for qemu-ga; virtio disks
+modgroup scsi virtio_scsi sr_mod sd_mod             # cdroms and disks on virtio-scsi
 modgroup fs ext4                                     # only loaded when a disk exists
+modgroup virtiofs virtiofs                           # only with tgmount=virtiofs:TAG
+modgroup 9p 9p 9pnet_virtio                          # only with tgmount=9p:TAG
+# (the TPM drivers tpm_tis and tpm_crb are built into Debian's kernel.)
 # (8250 serial, devtmpfs, unix sockets and ACPI are built into Debian's kernel.)
 
 # busybox-static, with a link for every applet except shutdown (ours is below)

@@ -109,7 +109,8 @@ class TestList(ClientTestCase):
             props = self.props(d["name"])
             self.assertEqual(set(d), {"name", "uuid", "id", "state", "reason", "persistent",
                                       "autostart", "memory_kib", "vcpus", "autodestroy_owner",
-                                      "tainted"})
+                                      "tainted", "unsupported"})
+            self.assertEqual(d["unsupported"], props["Unsupported"])
             self.assertEqual(d["uuid"], props["UUID"])
             self.assertIsNone(d["id"])
             self.assertEqual(d["state"], props["State"])

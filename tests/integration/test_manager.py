@@ -89,7 +89,7 @@ class DefineTest(VirtbusTestCase):
 
     def test_unknown_flags_refused(self):
         self.assertDBusError("InvalidArgument", self.manager, "DefineXML", "su",
-                             (domain_xml("vm1"), 1))
+                             (domain_xml("vm1"), 2))  # 1 is VALIDATE
         self.assertDBusError("InvalidArgument", self.manager, "ListDomains", "u", (1 << 20,))
         path = self.define("vm1")
         self.assertDBusError("InvalidArgument", self.domain, path, "GetXMLDesc", "u", (4,))

@@ -106,6 +106,18 @@ class RecoveryTestCase(LifecycleTestCase):
                 .replace("<memory unit='MiB'>128</memory>",
                          f"<memory unit='MiB'>{memory_mib}</memory>"))
 
+    def define_slow(self, xml):
+        """DefineXML probes the emulator (arch and machine defaults, Unsupported): the
+        wrapper gets a new mtime afterwards, so that the start probes it again and a call
+        can be made while that start is in progress."""
+        path = self.manager("DefineXML", "su", (xml, 0), timeout=60000)
+        wrapper = os.path.join(self.tmp, "slow-qemu")
+        if os.path.exists(self.marker):
+            os.remove(self.marker)
+        st = os.stat(wrapper)
+        os.utime(wrapper, (st.st_atime, st.st_mtime + 10))
+        return path
+
     def call_in_thread(self, path, method, sig, args):
         """Runs a domain method on its own connection in a thread."""
         result = {}
@@ -237,7 +249,7 @@ class StartRaceTest(RecoveryTestCase):
     """DefineXML and Undefine while a start runs (issue 9, item 10)."""
 
     def test_undefine_during_start_leaves_it_transient(self):
-        path = self.manager("DefineXML", "su", (self.slow_xml("vm1", U1), 0))
+        path = self.define_slow(self.slow_xml("vm1", U1))
         t, result = self.call_in_thread(path, "Start", "u", (0,))
         eventually(lambda: os.path.exists(self.marker), what="the start to probe the emulator")
         self.domain(path, "Undefine", "u", (0,))
@@ -260,7 +272,7 @@ class StartRaceTest(RecoveryTestCase):
                         "'http://libvirt.org/schemas/domain/qemu/1.0'>")
                .replace("</devices>", "</devices><qemu:commandline>"
                         "<qemu:arg value='-no-such-option'/></qemu:commandline>"))
-        path = self.manager("DefineXML", "su", (xml, 0))
+        path = self.define_slow(xml)
         t, result = self.call_in_thread(path, "Start", "u", (0,))
         eventually(lambda: os.path.exists(self.marker), what="the start to probe the emulator")
         self.domain(path, "Undefine", "u", (0,))
@@ -273,7 +285,7 @@ class StartRaceTest(RecoveryTestCase):
         self.assertEqual(self.qemus(U1), [])
 
     def test_define_during_start_applies_at_the_next_start(self):
-        path = self.manager("DefineXML", "su", (self.slow_xml("vm1", U1), 0))
+        path = self.define_slow(self.slow_xml("vm1", U1))
         t, result = self.call_in_thread(path, "Start", "u", (0,))
         eventually(lambda: os.path.exists(self.marker), what="the start to probe the emulator")
         again = self.manager("DefineXML", "su", (self.slow_xml("vm1", U1, memory_mib=256), 0))

@@ -46,6 +46,18 @@ static const Mutation mutations[] = {
       "<vcpu placement='static'>1</vcpu><iothreads>2</iothreads>",
       "target domain iothreads 2 does not match source 0" },
     { "<apic/>", "", "target domain features 'acpi' does not match source 'acpi apic'" },
+    { "</os>", "</os><cpu mode='custom'><model>Nehalem</model></cpu>",
+      "target domain CPU 'mode=custom model=Nehalem' does not match source '(none)'" },
+    { "</os>", "</os><cpu mode='custom'><model>qemu64</model>"
+      "<feature policy='disable' name='svm'/></cpu>",
+      "target domain CPU 'mode=custom model=qemu64 svm=disable' does not match source '(none)'" },
+    { "</os>", "</os><cpu><topology sockets='1' cores='1' threads='1'/></cpu>",
+      "target domain CPU 'mode=custom topology=1x1x1x1' does not match source '(none)'" },
+    { "<memory unit='KiB'>1048576</memory>",
+      "<memory unit='KiB'>1048576</memory><cputune><vcpupin vcpu='0' cpuset='0'/></cputune>"
+      "<memoryBacking><source type='memfd'/></memoryBacking>", NULL },
+    { "</os>", "</os><cpu><numa><cell cpus='0' memory='1048576'/></numa></cpu>",
+      "target domain CPU 'mode=custom' does not match source '(none)'" },
     { "slot='0x04'", "slot='0x08'",
       "target disk 'vda' address pci 0000:00:08.0 does not match source 0000:00:04.0" },
     { "<target dev='vda' bus='virtio'/>", "<target dev='vdb' bus='virtio'/>",

@@ -442,7 +442,7 @@ test_q35_pci_bridge_added(void)
                     "bus='0x01' slot='0x01' function='0x0'/>");
 }
 
-/* explicit addresses behind bridges: the bus must exist and have the slot */
+/* explicit addresses behind bridges: a missing bus is added, the slot must exist on it */
 static void
 test_explicit_bus(void)
 {
@@ -450,8 +450,6 @@ test_explicit_bus(void)
         const char *devices;
         const char *message;
     } bad[] = {
-        { "<rng model='virtio'><address type='pci' bus='3' slot='1'/></rng>",
-          "is on bus 3, but there is no <controller type='pci' index='3'>" },
         { "<controller type='pci' index='1' model='pcie-root-port'/><rng model='virtio'>"
           "<address type='pci' bus='1' slot='2'/></rng>", "slot 2 is not usable on bus 1" },
         { "<controller type='pci' index='1' model='pci-bridge'/><rng model='virtio'>"
@@ -467,8 +465,25 @@ test_explicit_bus(void)
     g_assert_no_error(error);
     assert_has(xml, "<rng model='virtio'>\n      <address type='pci' domain='0x0000' "
                     "bus='0x01' slot='0x07' function='0x0'/>");
+    /* a bus no controller has: the controllers up to it are added (libvirt's
+     * qemuDomainPCIAddressSetCreate() default models) */
+    g_free(xml);
+    xml = assign("pc", "<rng model='virtio'><address type='pci' bus='3' slot='1'/></rng>",
+                 &error);
+    g_assert_no_error(error);
+    for (guint i = 1; i <= 3; i++) {
+        g_autofree char *want = g_strdup_printf("<controller type='pci' index='%u' "
+                                                "model='pci-bridge'>", i);
+
+        assert_has(xml, want);
+    }
+    g_free(xml);
+    xml = assign("q35", "<rng model='virtio'><address type='pci' bus='2' slot='0'/></rng>",
+                 &error);
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='2' model='pcie-root-port'>");
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *out = assign(i == 1 ? "q35" : "pc", bad[i].devices, &error);
+        g_autofree char *out = assign(i == 0 ? "q35" : "pc", bad[i].devices, &error);
 
         g_assert_null(out);
         g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "domain-def.h"
+#include "domain-def-cpu.h"
 #include "vb-error.h"
 
 static char *
@@ -402,6 +403,104 @@ test_video_default_model(void)
     }
 }
 
+/* <cpu>, NUMA, <memoryBacking>, iothreads and <cputune> are read into the resources view
+ * (issue 10, part cpu) while the XML itself round-trips unchanged */
+static void
+test_resources_view(void)
+{
+    g_autoptr(VbDomainDef) def = parse_file("cpu-numa-tuning.xml");
+    const VbDomainResources *r = vb_domain_def_get_resources(def);
+    const VbCpuFeature *f;
+    const VbNumaCell *cell;
+    const VbPin *pin;
+    guint ids[3];
+    g_autofree char *cpus = NULL;
+
+    g_assert_true(r->cpu.present);
+    g_assert_cmpstr(r->cpu.mode, ==, "custom");
+    g_assert_cmpstr(r->cpu.check, ==, "partial");
+    g_assert_cmpstr(r->cpu.model, ==, "Skylake-Client-IBRS");
+    g_assert_cmpstr(r->cpu.fallback, ==, "forbid");
+    g_assert_cmpstr(r->cpu.vendor_id, ==, "GenuineIntel");
+    g_assert_cmpstr(r->cpu.vendor, ==, "Intel");
+    g_assert_true(r->cpu.has_topology);
+    g_assert_cmpuint(r->cpu.sockets * r->cpu.dies * r->cpu.cores * r->cpu.threads, ==, 8);
+    g_assert_cmpuint(r->cpu.features->len, ==, 5);
+    f = g_ptr_array_index(r->cpu.features, 3);
+    g_assert_cmpstr(f->name, ==, "pcid");
+    g_assert_cmpstr(f->policy, ==, "force");
+    /* <cache>, <maxphysaddr>, <interconnects> are read by nothing: listed */
+    g_assert_cmpuint(r->cpu.not_acted_on->len, ==, 3);
+    g_assert_cmpuint(r->cpu.cells->len, ==, 2);
+    cell = g_ptr_array_index(r->cpu.cells, 0);
+    g_assert_cmpstr(cell->mem_access, ==, "shared");
+    g_assert_cmpstr(cell->discard, ==, "yes");
+    g_assert_cmpuint(cell->memory_kib, ==, 2097152);
+    g_assert_cmpuint(cell->distances->len, ==, 2);
+    g_assert_cmpuint(g_array_index(cell->distances, VbNumaDistance, 1).value, ==, 21);
+    g_assert_cmpstr(cell->not_acted_on, ==, "<cache>");
+    cpus = vb_cpuset_format(cell->cpu_list);
+    g_assert_cmpstr(cpus, ==, "0-3");
+    /* NUMA cells give the memory */
+    g_assert_cmpuint(def->max_memory_kib, ==, 4194304);
+    g_assert_true(r->backing.present && r->backing.hugepages && r->backing.locked &&
+                  r->backing.nosharepages && r->backing.discard);
+    g_assert_cmpstr(r->backing.source_type, ==, "memfd");
+    g_assert_cmpstr(r->backing.access_mode, ==, "shared");
+    g_assert_cmpstr(r->backing.alloc_mode, ==, "immediate");
+    g_assert_cmpuint(r->backing.alloc_threads, ==, 8);
+    g_assert_cmpuint(r->backing.pages->len, ==, 2);
+    /* <iothreadids> first, then the lowest free ids up to <iothreads> */
+    g_assert_cmpuint(r->iothreadids->len, ==, 3);
+    for (guint i = 0; i < 3; i++)
+        ids[i] = ((const VbIOThreadId *)g_ptr_array_index(r->iothreadids, i))->id;
+    g_assert_cmpuint(ids[0], ==, 1);
+    g_assert_cmpuint(ids[1], ==, 4);
+    g_assert_cmpuint(ids[2], ==, 2);
+    g_assert_cmpint(((const VbIOThreadId *)g_ptr_array_index(r->iothreadids, 1))->pool_max, ==,
+                    8);
+    g_assert_cmpuint(r->pins->len, ==, 4);
+    pin = g_ptr_array_index(r->pins, 0);
+    g_assert_cmpint(pin->kind, ==, VB_PIN_VCPU);
+    g_clear_pointer(&cpus, g_free);
+    cpus = vb_cpuset_format(pin->cpus);
+    g_assert_cmpstr(cpus, ==, "1,3-4");
+    pin = g_ptr_array_index(r->pins, 3);
+    g_assert_cmpint(pin->kind, ==, VB_PIN_IOTHREAD);
+    g_assert_cmpuint(pin->id, ==, 4);
+    g_clear_pointer(&cpus, g_free);
+    cpus = vb_cpuset_format(r->vcpu_cpus);
+    g_assert_cmpstr(cpus, ==, "0-1,3");
+    g_assert_cmpuint(r->vcpus_enabled->len, ==, 8);
+    g_assert_true(g_array_index(r->vcpus_hotpluggable, gboolean, 1));
+    /* shares, period, quota, vcpusched, cachetune, memtune x2, numatune x2, blkiotune */
+    g_assert_cmpuint(r->not_acted_on->len, ==, 10);
+}
+
+static void
+test_cpuset(void)
+{
+    const char *good[][2] = { { "0", "0" }, { "0-3,^2", "0-1,3" }, { " 1 , 5-6 ", "1,5-6" },
+                              { "7,0-2,^1", "0,2,7" } };
+    const char *bad[] = { "", "^1", "0-", "3-1", "a", "0,,1", "0-3,^0-3", "16384" };
+
+    for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autoptr(GArray) cpus = NULL;
+        g_autofree char *out = NULL;
+
+        g_assert_true(vb_cpuset_parse(good[i][0], 16383, &cpus, NULL));
+        out = vb_cpuset_format(cpus);
+        g_assert_cmpstr(out, ==, good[i][1]);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GArray) cpus = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_false(vb_cpuset_parse(bad[i], 16383, &cpus, &error));
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -418,6 +517,8 @@ main(int argc, char **argv)
     g_test_add_func("/conf/enum/virt-type-roundtrip", test_virt_type_enum);
     g_test_add_func("/conf/def/contract-fields-filled", test_contract_fields);
     g_test_add_func("/conf/def/accessors", test_accessors);
+    g_test_add_func("/conf/cpu/resources-view", test_resources_view);
+    g_test_add_func("/conf/cpu/cpuset-syntax", test_cpuset);
     g_test_add_func("/conf/def/unknown-elements-kept-and-listed", test_unknown_elements_listed);
     g_test_add_func("/conf/format/secure-flag-controls-passwd", test_secure_flag);
     g_test_add_func("/conf/format/inactive-drops-id", test_inactive_flags);

@@ -43,12 +43,20 @@ static const OptSpec specs[] = {
     /* "driver.property=value": one property, QEMU does not split it at commas */
     { "-global", OPT_PLAIN, NULL, NULL },
     { "-name", OPT_OPTS, "guest", "guest debug-threads" },
-    { "-machine", OPT_OPTS, "type", "type usb vmport hpet dump-guest-core acpi" },
+    { "-machine", OPT_OPTS, "type",
+      "type usb vmport hpet dump-guest-core mem-merge acpi smm memory-backend pflash0 pflash1" },
     { "-accel", OPT_OPTS, "accel", "accel" },
-    { "-cpu", OPT_OPTS, "model", "model" },
-    { "-m", OPT_OPTS, "size", "size" },
-    { "-smp", OPT_OPTS, "cpus", "cpus maxcpus sockets cores threads" },
+    /* "*": CPU properties (features =on/=off, vendor, migratable, enforce) */
+    { "-cpu", OPT_OPTS, "model", "model *" },
+    { "-m", OPT_OPTS, "size", "size slots maxmem" },
+    { "-overcommit", OPT_OPTS, NULL, "mem-lock" },
+    { "-smp", OPT_OPTS, "cpus", "cpus maxcpus sockets dies cores threads" },
+    /* "+": the key may repeat (one cpus= per range) */
+    { "-numa", OPT_OPTS, "type", "type nodeid cpus+ memdev src dst val" },
     { "-chardev", OPT_OPTS, "backend", "backend id path server wait append name" },
+    { "-tpmdev", OPT_OPTS, "type", "type id chardev path cancel-path" },
+    { "-fsdev", OPT_OPTS, "fsdriver",
+      "fsdriver id path security_model writeout readonly fmode dmode multidevs" },
     { "-mon", OPT_OPTS, NULL, "chardev id mode" },
     { "-rtc", OPT_OPTS, NULL, "base driftfix" },
     { "-boot", OPT_OPTS, "order", "strict" },
@@ -119,7 +127,20 @@ check_opts(const OptSpec *spec, const char *value, GError **error)
 
     for (guint i = 0; i + 1 < kv->len; i += 2) {
         const char *key = g_ptr_array_index(kv, i);
+        g_autofree char *repeat = g_strconcat(key, "+", NULL);
 
+        if (g_strv_contains((const char *const *)keys, repeat))
+            continue;
+        if (g_strv_contains((const char *const *)keys, "*") && i > 0 &&
+            strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(key) &&
+            *key != '\0') {
+            if (!g_hash_table_add(seen, (gpointer)key)) {
+                g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "%s '%s': key '%s' given twice",
+                            spec->name, value, key);
+                return FALSE;
+            }
+            continue;
+        }
         if (!g_strv_contains((const char *const *)keys, key)) {
             g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "%s '%s': unexpected key '%s'",
                         spec->name, value, key);

@@ -14,7 +14,8 @@
 static const char *const devices[] = {
     "pcie-root-port", "pci-bridge", "piix3-usb-uhci", "piix4-usb-uhci", "qemu-xhci",
     "nec-usb-xhci", "ich9-usb-ehci1", "virtio-serial-pci", "virtio-scsi-pci", "lsi53c895a",
-    "ich9-ahci", "isa-fdc", "floppy", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
+    "ich9-ahci", "isa-fdc", "floppy", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd", "scsi-block",
+    "usb-storage",
     "virtio-blk-pci", "virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial",
     "pci-serial", "virtconsole", "virtserialport", "usb-tablet", "usb-mouse", "usb-kbd",
     "virtio-tablet-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "VGA", "virtio-vga",
@@ -23,8 +24,43 @@ static const char *const devices[] = {
     "pvpanic", "pvpanic-pci", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
     "pcie-pci-bridge", "i82801b11-bridge", "x3130-upstream", "xio3130-downstream", "pxb",
     "pxb-pcie", "pci-ohci",
+    /* issue 10, part helpers */
+    "tpm-tis", "tpm-crb", "virtio-9p-pci", "vhost-user-fs-pci",
     /* deliberately absent: vmxnet3 (tests the "QEMU lacks a device" error) */
     NULL
+};
+
+/* query-cpu-definitions and the expansion of "max" of QEMU 7.2 under TCG (a subset of
+ * the models) */
+static const char *const tcg_cpu_models[][2] = {
+    { "max", "" },
+    { "base", "" },
+    { "qemu64", "" },
+    { "qemu32", "" },
+    { "kvm64", "" },
+    { "core2duo", "" },
+    { "Penryn", "" },
+    { "Nehalem", "" },
+    { "Westmere", "" },
+    { "Opteron_G3", "misalignsse" },
+    { "SandyBridge", "x2apic tsc-deadline" },
+    { "Haswell-noTSX", "pcid x2apic tsc-deadline invpcid" },
+    { "Skylake-Client", "pcid x2apic tsc-deadline hle invpcid rtm rdseed 3dnowprefetch xsavec" },
+    { "EPYC", "rdseed sha-ni fxsr-opt misalignsse 3dnowprefetch osvw topoext nrip-save xsavec" },
+};
+
+static const char *const tcg_cpu_features[] = {
+    "3dnow", "3dnowext", "abm", "acpi", "adx", "aes", "apic", "arat", "avx", "avx2", "bmi1",
+    "bmi2", "check", "clflush", "clflushopt", "clwb", "cmov", "cpuid-0xb", "cr8legacy", "cx16",
+    "cx8", "de", "erms", "f16c", "fill-mtrr-mask", "fma", "fpu", "fsgsbase",
+    "full-cpuid-auto-level", "fxsr", "hypervisor", "i64", "kvm", "l3-cache", "la57", "lahf-lm",
+    "lahf_lm", "legacy-cache", "lm", "mca", "mce", "migratable", "mmx", "mmxext", "monitor",
+    "movbe", "mpx", "msr", "mtrr", "npt", "nx", "pae", "pat", "pclmuldq", "pclmulqdq",
+    "pcommit", "pdpe1gb", "pge", "pks", "pku", "pmu", "pni", "popcnt", "pse", "pse36", "rdrand",
+    "rdtscp", "sep", "smap", "smep", "ss", "sse", "sse2", "sse3", "sse4-1", "sse4-2", "sse4.1",
+    "sse4.2", "sse4_1", "sse4_2", "sse4a", "ssse3", "svm", "svme-addr-chk", "syscall",
+    "tcg-cpuid", "tsc", "umip", "vaes", "vgif", "vmware-cpuid-freq", "x-intel-pt-auto-level",
+    "x-migrate-smi-count", "x-vendor-cpuid-only", "xd", "xgetbv1", "xsave", "xsaveopt", NULL
 };
 
 static void
@@ -65,6 +101,14 @@ test_caps_new(gboolean kvm)
     for (guint i = 0; devices[i] != NULL; i++)
         g_hash_table_add(caps->devices, g_strdup(devices[i]));
     caps->kvm_available = kvm;
+    caps->tcg_available = TRUE;
+    caps->tcg_cpu_models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (guint i = 0; i < G_N_ELEMENTS(tcg_cpu_models); i++)
+        g_hash_table_insert(caps->tcg_cpu_models, g_strdup(tcg_cpu_models[i][0]),
+                            g_strdup(tcg_cpu_models[i][1]));
+    caps->tcg_cpu_features = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; tcg_cpu_features[i] != NULL; i++)
+        g_hash_table_add(caps->tcg_cpu_features, g_strdup(tcg_cpu_features[i]));
     return caps;
 }
 
@@ -75,6 +119,8 @@ test_caps_free(VbQemuCaps *caps)
     g_free(caps->arch);
     g_ptr_array_unref(caps->machines);
     g_hash_table_unref(caps->devices);
+    g_hash_table_unref(caps->tcg_cpu_models);
+    g_hash_table_unref(caps->tcg_cpu_features);
     g_free(caps);
 }
 

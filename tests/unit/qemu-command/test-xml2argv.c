@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "domain-def.h"
+#include "domain-def-priv.h"
 #include "qemu-command.h"
 #include "argv-check.h"
 #include "test-caps.h"
@@ -39,7 +39,18 @@ build_case_full(const char *name, guint *out_taint, guint *out_passthrough, GErr
     g_autoptr(VbDomainDef) def = NULL;
     VbQemuCaps *caps = test_caps_new(g_str_has_prefix(name, "kvm-"));
     VbQemuCommandParams params = { 1, mon, pid, dir, 5900 };
+    g_autoptr(GPtrArray) huge = g_ptr_array_new_with_free_func(g_free);
+    VbHugetlbfs huge2m = { (char *)"/dev/hugepages", 2048, TRUE };
+    VbHugetlbfs huge1g = { (char *)"/dev/hugepages1G", 1048576, FALSE };
     GStrv argv = NULL;
+
+    /* cases named hugepages-* run on a host with 2 MiB and 1 GiB hugetlbfs mounts */
+    if (g_str_has_prefix(name, "hugepages-")) {
+        g_ptr_array_set_free_func(huge, NULL);
+        g_ptr_array_add(huge, &huge2m);
+        g_ptr_array_add(huge, &huge1g);
+        params.hugetlbfs = huge;
+    }
 
     g_assert_true(g_file_get_contents(xml_path, &xml, NULL, NULL));
     def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, error);
@@ -138,6 +149,96 @@ test_error_domain(void)
     g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
 }
 
+/*
+ * At define (vb_qemu_command_check) elements are named by the caller's lines; at start by
+ * their path, as the definition then comes from the service's reformatted copy.
+ */
+static void
+test_check_names_lines_and_paths(void)
+{
+    static const char xml[] = "<domain type='qemu'>\n"
+                              "  <name>check</name>\n"
+                              "  <memory>65536</memory>\n"
+                              "  <memtune><hard_limit>1048576</hard_limit></memtune>\n"
+                              "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                              "  <pm><suspend-to-mem enabled='no'/></pm>\n"
+                              "  <devices>\n"
+                              "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                              "    <smartcard mode='passthrough' type='spicevmc'/>\n"
+                              "\n"
+                              "    <smartcard mode='host'/>\n"
+                              "  </devices>\n"
+                              "</domain>\n";
+    VbQemuCaps *caps = test_caps_new(FALSE);
+    g_autoptr(VbDomainDef) def = vb_domain_def_parse_string(xml, 0, NULL);
+    g_autoptr(GPtrArray) ignored = NULL;
+    g_autoptr(GError) error = NULL;
+    VbQemuCommandParams params = {1, "/run/x/monitor.sock", "/run/x/qemu.pid", "/run/x", -1, FALSE};
+    g_auto(GStrv) argv = NULL;
+
+    g_assert_nonnull(def);
+    g_assert_true(vb_domain_def_assign_addresses(def, NULL));
+    g_assert_false(vb_qemu_command_check(def, caps, &ignored, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+    g_assert_true(g_str_has_prefix(error->message, "<smartcard> at line 9: "));
+    g_clear_error(&error);
+
+    argv = vb_qemu_command_build_full(def, caps, &params, NULL, &ignored, &error);
+    g_assert_null(argv);
+    g_assert_true(g_str_has_prefix(error->message, "<smartcard> devices/smartcard[1]: "));
+    g_clear_error(&error);
+
+    /* without the devices QEMU cannot run, what is kept but not acted on is listed */
+    g_ptr_array_set_size(def->priv->devices, 0);
+    g_assert_true(vb_qemu_command_check(def, caps, &ignored, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(ignored->len, ==, 2);
+    g_assert_cmpstr(ignored->pdata[0], ==,
+                    "<memtune><hard_limit> at line 4: memory limits need cgroups, which virtbus "
+                    "does not manage yet");
+    g_assert_cmpstr(ignored->pdata[1], ==, "<pm> at line 6: not acted on");
+    g_clear_pointer(&ignored, g_ptr_array_unref);
+    argv = vb_qemu_command_build_full(def, caps, &params, NULL, &ignored, &error);
+    g_assert_nonnull(argv);
+    g_assert_cmpstr(ignored->pdata[0], ==,
+                    "<memtune><hard_limit>: memory limits need cgroups, which virtbus does not "
+                    "manage yet");
+    test_caps_free(caps);
+}
+
+/* What of <cputune>, <memtune>, <numatune>, <cpu> and <vcpus> a start does not act on is
+ * listed, element by element; pinning is acted on (after QEMU starts), so it is not. */
+static void
+test_cpu_tuning_ignored(void)
+{
+    g_autofree char *path = data_path("cputune-pinning", ".xml");
+    g_autofree char *xml = NULL;
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(GPtrArray) ignored = NULL;
+    g_autoptr(GError) error = NULL;
+    VbQemuCaps *caps = test_caps_new(FALSE);
+    g_autofree char *joined = NULL;
+
+    g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
+    def = vb_domain_def_parse_string(xml, 0, &error);
+    g_assert_no_error(error);
+    g_assert_true(vb_domain_def_assign_addresses(def, NULL));
+    g_assert_true(vb_qemu_command_check(def, caps, &ignored, &error));
+    g_assert_no_error(error);
+    g_ptr_array_add(ignored, NULL);
+    joined = g_strjoinv("\n", (char **)ignored->pdata);
+    g_assert_cmpstr(joined, ==,
+                    "<cputune><shares> at line 9: needs cgroups, which virtbus does not manage "
+                    "yet\n"
+                    "<cputune><period> at line 10: needs cgroups, which virtbus does not manage "
+                    "yet\n"
+                    "<cputune><vcpusched> at line 15: scheduler policies are not applied yet\n"
+                    "<memtune><hard_limit> at line 18: memory limits need cgroups, which "
+                    "virtbus does not manage yet\n"
+                    "<numatune><memory> at line 21: host NUMA placement is not applied");
+    test_caps_free(caps);
+}
+
 static void
 test_to_string(void)
 {
@@ -225,6 +326,9 @@ main(int argc, char **argv)
     g_test_add_func("/qemu-command/taint", test_taint);
     g_test_add_func("/qemu-command/error-domain", test_error_domain);
     g_test_add_func("/qemu-command/to-string", test_to_string);
+    g_test_add_func("/qemu-command/cpu-tuning-ignored", test_cpu_tuning_ignored);
+    g_test_add_func("/qemu-command/check-names-lines-and-paths",
+                    test_check_names_lines_and_paths);
     g_test_add_func("/qemu-command/argv-check-finds-injection",
                     test_argv_check_finds_injection);
     return g_test_run();

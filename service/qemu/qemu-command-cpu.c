@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CPU, memory, NUMA and iothread options (issue 10, part cpu), in libvirt 9.0's shapes for
+ * QEMU 7.2 (qemuBuildCpuCommandLine, qemuBuildMemCommandLine, qemuBuildSmpCommandLine,
+ * qemuBuildIOThreadCommandLine, qemuBuildNumaCommandLine):
+ *
+ *   -cpu MODEL[,vendor=..][,feat=on|off...]
+ *   -m size=Nk[,slots=S,maxmem=Mk]
+ *   -object memory-backend-*,id=pc.ram   (only when <memoryBacking> needs a backend and
+ *                                         there are no NUMA cells; -machine memory-backend=)
+ *   -overcommit mem-lock=on              (only with <locked/>)
+ *   -smp N[,maxcpus=M],sockets=S[,dies=D],cores=C,threads=T
+ *   -object iothread,id=iothreadN ...
+ *   -object memory-backend-*,id=ram-nodeN + -numa node,nodeid=N,cpus=..,memdev=ram-nodeN
+ *   -numa dist,src=,dst=,val=
+ *
+ * What the definition asks and QEMU cannot give is refused with NotSupported before QEMU
+ * runs; what needs the confinement work (cgroups) is listed with vb_qemu_cmd_ignore().
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "qemu-command-priv.h"
+#include "vb-error.h"
+
+#define RES(c) vb_domain_def_get_resources((c)->def)
+
+/* libvirt's feature names that QEMU spells differently (virQEMUCapsCPUFeaturesX86) */
+static const char *const feature_names[][2] = {
+    {"cmp_legacy", "cmp-legacy"},       {"ds_cpl", "ds-cpl"},
+    {"fxsr_opt", "fxsr-opt"},           {"kvm_pv_eoi", "kvm-pv-eoi"},
+    {"kvm_pv_unhalt", "kvm-pv-unhalt"}, {"lahf_lm", "lahf-lm"},
+    {"nodeid_msr", "nodeid-msr"},       {"pclmuldq", "pclmulqdq"},
+    {"perfctr_core", "perfctr-core"},   {"perfctr_nb", "perfctr-nb"},
+    {"tsc_adjust", "tsc-adjust"},
+};
+
+static const char *
+qemu_feature_name(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(feature_names); i++) {
+        if (strcmp(feature_names[i][0], name) == 0)
+            return feature_names[i][1];
+    }
+    return name;
+}
+
+static gboolean cpu_error(const VbQemuCmd *c, GError **error, int line, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+/* NotSupported naming <cpu> (or one of its children) by the caller's line at define */
+static gboolean
+cpu_error(const VbQemuCmd *c, GError **error, int line, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (c->check_only && line > 0)
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "line %d: %s", line, msg);
+    else
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, msg);
+    return FALSE;
+}
+
+/* whether the caps know what TCG gives (probed with query-cpu-definitions) */
+static gboolean
+tcg_cpu_known(const VbQemuCmd *c)
+{
+    return c->def->virt_type != VB_DOMAIN_VIRT_KVM && c->caps->tcg_cpu_models != NULL &&
+           g_hash_table_size(c->caps->tcg_cpu_models) > 0;
+}
+
+/* A named model under TCG: QEMU must know it, and unless check='none' TCG must provide
+ * every feature the model has (QEMU would silently drop them: "TCG doesn't support
+ * requested feature"). */
+static gboolean
+check_tcg_model(const VbQemuCmd *c, const VbDomainCpuDef *cpu, GError **error)
+{
+    const char *missing;
+
+    if (!tcg_cpu_known(c))
+        return TRUE;
+    if (!g_hash_table_lookup_extended(c->caps->tcg_cpu_models, cpu->model, NULL,
+                                      (gpointer *)&missing))
+        return cpu_error(c, error, cpu->line,
+                         "<cpu>: CPU model '%s' is not known to %s (see '%s -cpu help')",
+                         cpu->model, c->caps->binary, c->caps->binary);
+    if (missing == NULL || *missing == '\0' || g_strcmp0(cpu->check, "none") == 0)
+        return TRUE;
+    /* features the definition turns off do not count */
+    {
+        g_auto(GStrv) names = g_strsplit(missing, " ", -1);
+        g_autoptr(GString) left = g_string_new(NULL);
+
+        for (guint i = 0; names[i] != NULL; i++) {
+            gboolean off = FALSE;
+
+            for (guint k = 0; k < cpu->features->len; k++) {
+                const VbCpuFeature *f = g_ptr_array_index(cpu->features, k);
+
+                if (strcmp(qemu_feature_name(f->name), names[i]) == 0 &&
+                    (g_str_equal(f->policy, "disable") || g_str_equal(f->policy, "forbid") ||
+                     g_str_equal(f->policy, "optional")))
+                    off = TRUE;
+            }
+            if (!off && *names[i] != '\0')
+                g_string_append_printf(left, "%s%s", left->len ? ", " : "", names[i]);
+        }
+        if (left->len == 0)
+            return TRUE;
+        return cpu_error(c, error, cpu->line,
+                         "<cpu>: CPU model '%s' needs features TCG cannot provide: %s; turn "
+                         "them off with <feature policy='disable'>, pick another model, or "
+                         "set check='none' to run without them",
+                         cpu->model, left->str);
+    }
+}
+
+static gboolean
+append_features(VbQemuCmd *c, const VbDomainCpuDef *cpu, GString *arg, GError **error)
+{
+    for (guint i = 0; i < cpu->features->len; i++) {
+        const VbCpuFeature *f = g_ptr_array_index(cpu->features, i);
+        const char *name = qemu_feature_name(f->name);
+
+        if (g_str_equal(f->policy, "require") && tcg_cpu_known(c) &&
+            c->caps->tcg_cpu_features != NULL && g_hash_table_size(c->caps->tcg_cpu_features) > 0 &&
+            !g_hash_table_contains(c->caps->tcg_cpu_features, name) &&
+            g_strcmp0(cpu->check, "none") != 0)
+            return cpu_error(c, error, f->line,
+                             "<feature policy='require' name='%s'>: TCG cannot provide this "
+                             "CPU feature; use policy='optional' or 'disable', or KVM",
+                             f->name);
+        if (g_str_equal(f->policy, "require") || g_str_equal(f->policy, "force"))
+            g_string_append_printf(arg, ",%s=on", name);
+        else if (g_str_equal(f->policy, "disable") || g_str_equal(f->policy, "forbid"))
+            g_string_append_printf(arg, ",%s=off", name);
+    }
+    return TRUE;
+}
+
+static void
+ignore_cpu_rest(VbQemuCmd *c, const VbDomainCpuDef *cpu)
+{
+    for (guint i = 0; i < cpu->not_acted_on->len; i++)
+        vb_qemu_cmd_ignore(c, NULL, "cpu", cpu->line, "child %s is not acted on",
+                           (const char *)g_ptr_array_index(cpu->not_acted_on, i));
+    if (cpu->vendor != NULL)
+        vb_qemu_cmd_ignore(c, NULL, "vendor", cpu->vendor_line,
+                           "the vendor '%s' is not checked against the CPU model", cpu->vendor);
+    for (guint i = 0; i < cpu->cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(cpu->cells, i);
+
+        if (cell->not_acted_on != NULL)
+            vb_qemu_cmd_ignore(c, NULL, "cell", cell->line, "%s of NUMA cell %u is not acted on",
+                               cell->not_acted_on, cell->id);
+    }
+}
+
+/**
+ * vb_qemu_cmd_build_cpu:
+ *
+ * -cpu from <cpu>: mode, model, vendor_id, features, check.
+ */
+gboolean
+vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error)
+{
+    const VbDomainCpuDef *cpu = &RES(c)->cpu;
+    const char *mode = cpu->mode != NULL ? cpu->mode : "custom";
+    gboolean kvm = c->def->virt_type == VB_DOMAIN_VIRT_KVM;
+    g_autoptr(GString) arg = g_string_new(NULL);
+
+    if (!cpu->present)
+        return TRUE; /* QEMU's default CPU model (qemu64) */
+    ignore_cpu_rest(c, cpu);
+    if (g_str_equal(mode, "host-passthrough")) {
+        if (!kvm)
+            return cpu_error(c, error, cpu->line,
+                             "<cpu mode='host-passthrough'> is not supported without KVM; use "
+                             "mode='maximum' or a named model with mode='custom'");
+        g_string_append(arg, "host");
+    } else if (g_str_equal(mode, "maximum")) {
+        g_string_append(arg, "max");
+    } else if (g_str_equal(mode, "host-model")) {
+        /* KVM: the host's CPU as KVM can give it; TCG: everything TCG can emulate, which
+         * is what TCG's host-model is made of (libvirt expands QEMU's "max" under TCG) */
+        g_string_append(arg, kvm ? "host" : "max");
+    } else if (cpu->model != NULL) {
+        if (!check_tcg_model(c, cpu, error))
+            return FALSE;
+        g_string_append(arg, cpu->model);
+    } else {
+        if (cpu->features->len > 0)
+            return cpu_error(c, error, cpu->line,
+                             "<cpu>: CPU features need a <model> in mode 'custom'");
+        return TRUE; /* only topology or NUMA: QEMU's default model */
+    }
+    if (cpu->migratable != NULL &&
+        (g_str_equal(mode, "host-passthrough") || g_str_equal(mode, "maximum")))
+        g_string_append_printf(arg, ",migratable=%s", cpu->migratable);
+    if (cpu->vendor_id != NULL) {
+        g_autofree char *vendor = vb_qemu_cmd_escape(cpu->vendor_id);
+
+        g_string_append_printf(arg, ",vendor=%s", vendor);
+    }
+    if (!append_features(c, cpu, arg, error))
+        return FALSE;
+    /* check='full': the CPU must be exactly as asked, QEMU refuses to start otherwise */
+    if (g_strcmp0(cpu->check, "full") == 0)
+        g_string_append(arg, ",enforce=on");
+    vb_qemu_cmd_addf(c, "-cpu", "%s", arg->str);
+    return TRUE;
+}
+
+/* the hugetlbfs mount for pages of @size_kib (0: the default size) */
+static const VbHugetlbfs *
+find_hugetlbfs(const VbQemuCmd *c, guint64 size_kib)
+{
+    const GPtrArray *mounts = c->params->hugetlbfs;
+
+    for (guint i = 0; mounts != NULL && i < mounts->len; i++) {
+        const VbHugetlbfs *m = g_ptr_array_index(mounts, i);
+
+        if (size_kib == 0 ? m->is_default : m->size_kib == size_kib)
+            return m;
+    }
+    if (size_kib == 0 && mounts != NULL && mounts->len > 0)
+        return g_ptr_array_index(mounts, 0);
+    return NULL;
+}
+
+static gboolean
+node_in_set(const char *nodeset, guint node)
+{
+    g_autoptr(GArray) nodes = NULL;
+
+    if (!vb_cpuset_parse(nodeset, 16383, &nodes, NULL))
+        return FALSE;
+    for (guint i = 0; i < nodes->len; i++) {
+        if (g_array_index(nodes, guint, i) == node)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* qemuBuildMemoryGetPagesize: the huge page size for NUMA cell @node (-1: all memory);
+ * 0 with *out_use: the default huge page size */
+static guint64
+hugepage_size(const VbMemoryBacking *b, int node, gboolean *out_use)
+{
+    const VbHugePage *master = NULL;
+
+    *out_use = b->hugepages;
+    if (!b->hugepages || b->pages->len == 0)
+        return 0;
+    for (guint i = 0; i < b->pages->len; i++) {
+        const VbHugePage *p = g_ptr_array_index(b->pages, i);
+
+        if (p->nodeset == NULL)
+            master = p;
+        else if (node >= 0 && node_in_set(p->nodeset, (guint)node))
+            return p->size_kib;
+    }
+    *out_use = master != NULL;
+    return master != NULL ? master->size_kib : 0;
+}
+
+/*
+ * One memory backend (libvirt's qemuBuildMemoryBackendProps): @node is the NUMA cell, or -1
+ * for the machine's RAM ("pc.ram"). Returns the JSON, or NULL with @error.
+ */
+static GString *
+memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, GError **error)
+{
+    const VbDomainResources *r = RES(c);
+    const VbMemoryBacking *b = &r->backing;
+    const VbNumaCell *cell = node >= 0 ? g_ptr_array_index(r->cpu.cells, node) : NULL;
+    const char *access =
+        cell != NULL && cell->mem_access != NULL ? cell->mem_access : b->access_mode;
+    gboolean discard =
+        cell != NULL && cell->discard != NULL ? g_str_equal(cell->discard, "yes") : b->discard;
+    gboolean discard_set = (cell != NULL && cell->discard != NULL) || b->discard;
+    gboolean use_huge = FALSE;
+    guint64 page_kib = hugepage_size(b, node, &use_huge);
+    gboolean prealloc = g_strcmp0(b->alloc_mode, "immediate") == 0;
+    const VbHugetlbfs *mount = NULL;
+    GString *j = vb_json_new();
+    const char *type;
+
+    if (page_kib == 4) /* the system page size: as if no huge pages were asked */
+        use_huge = FALSE;
+    if (use_huge) {
+        mount = find_hugetlbfs(c, page_kib);
+        if (mount == NULL) {
+            g_string_free(j, TRUE);
+            if (page_kib != 0)
+                return cpu_error(c, error, b->line,
+                                 "<memoryBacking><hugepages>: no hugetlbfs with %" G_GUINT64_FORMAT
+                                 " KiB pages is mounted on this host",
+                                 page_kib),
+                       NULL;
+            return cpu_error(c, error, b->line,
+                             "<memoryBacking><hugepages>: no hugetlbfs is mounted on this host "
+                             "(mount one, e.g. on /dev/hugepages, and reserve pages)"),
+                   NULL;
+        }
+        page_kib = mount->size_kib;
+        prealloc = TRUE;
+    }
+    if (g_strcmp0(b->source_type, "memfd") == 0) {
+        type = "memory-backend-memfd";
+        vb_json_str(j, "qom-type", type);
+        vb_json_str(j, "id", id);
+        if (use_huge) {
+            vb_json_bool(j, "hugetlb", TRUE);
+            vb_json_int(j, "hugetlbsize", (gint64)page_kib << 10);
+        }
+        if (access != NULL)
+            vb_json_bool(j, "share", g_str_equal(access, "shared"));
+        if (node < 0)
+            vb_json_bool(j, "x-use-canonical-path-for-ramblock-id", FALSE);
+    } else if (use_huge || access != NULL || g_strcmp0(b->source_type, "file") == 0) {
+        g_autofree char *path =
+            use_huge ? g_strdup(mount->path) : g_build_filename(c->params->runtime_dir, id, NULL);
+
+        type = "memory-backend-file";
+        vb_json_str(j, "qom-type", type);
+        vb_json_str(j, "id", id);
+        vb_json_str(j, "mem-path", path);
+        if (discard_set)
+            vb_json_bool(j, "discard-data", discard);
+        if (access != NULL)
+            vb_json_bool(j, "share", g_str_equal(access, "shared"));
+        if (node < 0)
+            vb_json_bool(j, "x-use-canonical-path-for-ramblock-id", FALSE);
+    } else {
+        type = "memory-backend-ram";
+        vb_json_str(j, "qom-type", type);
+        vb_json_str(j, "id", id);
+    }
+    if (prealloc) {
+        vb_json_bool(j, "prealloc", TRUE);
+        if (b->alloc_threads > 0)
+            vb_json_int(j, "prealloc-threads", b->alloc_threads);
+    }
+    vb_json_int(j, "size", (gint64)(size_kib * 1024));
+    return j;
+}
+
+/* whether the machine's RAM needs its own backend object (no NUMA cells) */
+static gboolean
+needs_ram_backend(const VbQemuCmd *c)
+{
+    const VbDomainResources *r = RES(c);
+    const VbMemoryBacking *b = &r->backing;
+
+    return r->cpu.cells->len == 0 &&
+           (b->hugepages || b->source_type != NULL || b->access_mode != NULL ||
+            g_strcmp0(b->alloc_mode, "immediate") == 0 || b->discard);
+}
+
+/**
+ * vb_qemu_cmd_memory_is_shared:
+ *
+ * Whether all guest RAM is in shared, fd-backed memory that a vhost-user process
+ * (virtiofsd) can map: <memoryBacking> memfd or file (or huge pages) with
+ * <access mode='shared'/>, or every NUMA cell with memAccess='shared' (libvirt's rule).
+ */
+gboolean
+vb_qemu_cmd_memory_is_shared(const VbQemuCmd *c)
+{
+    const VbDomainResources *r = RES(c);
+    const VbMemoryBacking *b = &r->backing;
+    gboolean fd_backed = b->hugepages || g_strcmp0(b->source_type, "memfd") == 0 ||
+                         g_strcmp0(b->source_type, "file") == 0;
+
+    if (r->cpu.cells->len == 0)
+        return g_strcmp0(b->access_mode, "shared") == 0 &&
+               (fd_backed || b->source_type == NULL);
+    for (guint i = 0; i < r->cpu.cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(r->cpu.cells, i);
+        const char *access = cell->mem_access != NULL ? cell->mem_access : b->access_mode;
+
+        if (g_strcmp0(access, "shared") != 0 || g_strcmp0(b->source_type, "anonymous") == 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_qemu_cmd_machine_memory_opts:
+ * @opts: the -machine value so far
+ *
+ * Appends ",mem-merge=off" (<nosharepages/>).
+ */
+void
+vb_qemu_cmd_machine_memory_opts(VbQemuCmd *c, GString *opts)
+{
+    if (RES(c)->backing.nosharepages)
+        g_string_append(opts, ",mem-merge=off");
+}
+
+/**
+ * vb_qemu_cmd_machine_memory_backend:
+ * @opts: the -machine value so far
+ *
+ * Appends ",memory-backend=pc.ram" when the RAM has its own backend object.
+ */
+void
+vb_qemu_cmd_machine_memory_backend(VbQemuCmd *c, GString *opts)
+{
+    if (needs_ram_backend(c))
+        g_string_append(opts, ",memory-backend=pc.ram");
+}
+
+static gboolean
+build_mem(VbQemuCmd *c, GError **error)
+{
+    const VbDomainDef *def = c->def;
+    const struct _VbDomainDefPrivate *p = def->priv;
+    const VbMemoryBacking *b = &RES(c)->backing;
+
+    if (p->max_memory_elem.present && p->max_memory_slots > 0)
+        vb_qemu_cmd_addf(c, "-m",
+                         "size=%" G_GUINT64_FORMAT "k,slots=%u,maxmem=%" G_GUINT64_FORMAT "k",
+                         def->max_memory_kib, p->max_memory_slots, p->max_memory_limit_kib);
+    else
+        vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
+    if (needs_ram_backend(c)) {
+        GString *j = memory_backend(c, "pc.ram", -1, def->max_memory_kib, error);
+
+        if (j == NULL)
+            return FALSE;
+        vb_qemu_cmd_add_json(c, "-object", j);
+    }
+    if (b->locked)
+        vb_qemu_cmd_addf(c, "-overcommit", "mem-lock=on");
+    if (b->present)
+        vb_qemu_cmd_consume(c, "memoryBacking");
+    return TRUE;
+}
+
+/* The vCPUs QEMU starts are 0..current-1; <vcpus> may only say that. */
+static gboolean
+check_vcpus(VbQemuCmd *c, GError **error)
+{
+    const VbDomainResources *r = RES(c);
+    gboolean hotpluggable = FALSE;
+
+    if (r->vcpus_enabled == NULL)
+        return TRUE;
+    vb_qemu_cmd_consume(c, "vcpus");
+    for (guint i = 0; i < r->vcpus_enabled->len; i++) {
+        gboolean en = g_array_index(r->vcpus_enabled, gboolean, i);
+
+        if (en != (i < c->def->vcpus_current))
+            return cpu_error(c, error, r->vcpus_line,
+                             "<vcpus>: enabled vCPUs other than the first %u (vCPU %u is %s) "
+                             "are not supported",
+                             c->def->vcpus_current, i, en ? "enabled" : "disabled");
+        if (en && g_array_index(r->vcpus_hotpluggable, gboolean, i))
+            hotpluggable = TRUE;
+    }
+    if (hotpluggable)
+        vb_qemu_cmd_ignore(c, NULL, "vcpus", r->vcpus_line,
+                           "enabled hotpluggable vCPUs start as boot vCPUs (they cannot be "
+                           "unplugged)");
+    return TRUE;
+}
+
+static gboolean
+build_smp(VbQemuCmd *c, GError **error)
+{
+    const VbDomainDef *def = c->def;
+    const VbDomainCpuDef *cpu = &RES(c)->cpu;
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    if (!check_vcpus(c, error))
+        return FALSE;
+    g_string_append_printf(s, "%u", def->vcpus_current);
+    if (def->vcpus_current != def->vcpus_max)
+        g_string_append_printf(s, ",maxcpus=%u", def->vcpus_max);
+    if (cpu->has_topology)
+        g_string_append_printf(s, ",sockets=%u,dies=%u,cores=%u,threads=%u", cpu->sockets,
+                               cpu->dies, cpu->cores, cpu->threads);
+    else
+        g_string_append_printf(s, ",sockets=%u,cores=1,threads=1", def->vcpus_max);
+    vb_qemu_cmd_addf(c, "-smp", "%s", s->str);
+    return TRUE;
+}
+
+static void
+build_iothreads(VbQemuCmd *c)
+{
+    const VbDomainResources *r = RES(c);
+    GPtrArray *raws = c->def->priv->root_extra.children;
+
+    for (guint i = 0; i < r->iothreadids->len; i++) {
+        const VbIOThreadId *io = g_ptr_array_index(r->iothreadids, i);
+        g_autofree char *id = g_strdup_printf("iothread%u", io->id);
+        GString *j = vb_json_new();
+
+        vb_json_str(j, "qom-type", "iothread");
+        vb_json_str(j, "id", id);
+        if (io->pool_min >= 0)
+            vb_json_int(j, "thread-pool-min", io->pool_min);
+        if (io->pool_max >= 0)
+            vb_json_int(j, "thread-pool-max", io->pool_max);
+        vb_qemu_cmd_add_json(c, "-object", j);
+    }
+    vb_qemu_cmd_consume(c, "iothreadids");
+    for (guint i = 0; raws != NULL && i < raws->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(raws, i);
+        g_autofree char *min = NULL;
+        g_autofree char *max = NULL;
+        GString *j;
+
+        if (strcmp(raw->name, "defaultiothread") != 0)
+            continue;
+        min = vb_raw_elem_get_attr(raw, "thread_pool_min");
+        max = vb_raw_elem_get_attr(raw, "thread_pool_max");
+        j = vb_json_new();
+        vb_json_str(j, "qom-type", "main-loop");
+        vb_json_str(j, "id", "main-loop");
+        if (min != NULL)
+            vb_json_int(j, "thread-pool-min", g_ascii_strtoll(min, NULL, 10));
+        if (max != NULL)
+            vb_json_int(j, "thread-pool-max", g_ascii_strtoll(max, NULL, 10));
+        vb_qemu_cmd_add_json(c, "-object", j);
+        vb_qemu_cmd_consume(c, "defaultiothread");
+    }
+}
+
+static gboolean
+build_numa(VbQemuCmd *c, GError **error)
+{
+    const GPtrArray *cells = RES(c)->cpu.cells;
+
+    for (guint i = 0; i < cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(cells, i);
+        g_autofree char *id = g_strdup_printf("ram-node%u", i);
+        g_autoptr(GString) node = g_string_new(NULL);
+        GString *j = memory_backend(c, id, (int)i, cell->memory_kib, error);
+
+        if (j == NULL)
+            return FALSE;
+        vb_qemu_cmd_add_json(c, "-object", j);
+        g_string_append_printf(node, "node,nodeid=%u", i);
+        /* one cpus= per range, as libvirt writes them */
+        for (guint k = 0; cell->cpu_list != NULL && k < cell->cpu_list->len;) {
+            guint a = g_array_index(cell->cpu_list, guint, k);
+            guint e = k;
+
+            while (e + 1 < cell->cpu_list->len && g_array_index(cell->cpu_list, guint, e + 1) ==
+                                                      g_array_index(cell->cpu_list, guint, e) + 1)
+                e++;
+            if (e > k)
+                g_string_append_printf(node, ",cpus=%u-%u", a,
+                                       g_array_index(cell->cpu_list, guint, e));
+            else
+                g_string_append_printf(node, ",cpus=%u", a);
+            k = e + 1;
+        }
+        g_string_append_printf(node, ",memdev=%s", id);
+        vb_qemu_cmd_addf(c, "-numa", "%s", node->str);
+    }
+    for (guint i = 0; i < cells->len; i++) {
+        const VbNumaCell *cell = g_ptr_array_index(cells, i);
+
+        for (guint k = 0; cell->distances != NULL && k < cell->distances->len; k++) {
+            const VbNumaDistance *d = &g_array_index(cell->distances, VbNumaDistance, k);
+
+            vb_qemu_cmd_addf(c, "-numa", "dist,src=%u,dst=%u,val=%u", cell->id, d->id, d->value);
+        }
+    }
+    return TRUE;
+}
+
+static void
+ignore_tuning(VbQemuCmd *c)
+{
+    const VbDomainResources *r = RES(c);
+
+    for (guint i = 0; i < r->not_acted_on->len; i++) {
+        const VbNotActedOn *n = g_ptr_array_index(r->not_acted_on, i);
+
+        vb_qemu_cmd_ignore(c, NULL, n->elem, n->line, "%s", n->why);
+    }
+    /* pinning is applied after QEMU starts (domain-process.c); the rest is listed above */
+    vb_qemu_cmd_consume(c, "cputune");
+    vb_qemu_cmd_consume(c, "memtune");
+    vb_qemu_cmd_consume(c, "numatune");
+    vb_qemu_cmd_consume(c, "blkiotune");
+}
+
+/**
+ * vb_qemu_cmd_build_cpu_memory:
+ *
+ * -m, the RAM backend, -overcommit, -smp, iothreads and NUMA nodes, in libvirt's order.
+ */
+gboolean
+vb_qemu_cmd_build_cpu_memory(VbQemuCmd *c, GError **error)
+{
+    if (!build_mem(c, error) || !build_smp(c, error))
+        return FALSE;
+    build_iothreads(c);
+    if (!build_numa(c, error))
+        return FALSE;
+    ignore_tuning(c);
+    return TRUE;
+}
