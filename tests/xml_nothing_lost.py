@@ -239,6 +239,15 @@ def lost(original, result, live=False):
     b = ET.fromstring(result)
     if a.tag != b.tag:
         return [f"root element <{a.tag}> became <{b.tag}>"]
+    # libvirt expands a machine alias to the versioned machine it stands for
+    ta, tb = a.find("os/type"), b.find("os/type")
+    if ta is not None and tb is not None and ta.get("machine") in ("pc", "q35") and \
+            re.match(r"^pc-(i440fx|q35)-[0-9.]+$", tb.get("machine") or ""):
+        ta.set("machine", tb.get("machine"))
+    # an empty <nvram/> gets the path libvirt (and virtbus) default it to
+    na, nb = a.find("os/nvram"), b.find("os/nvram")
+    if na is not None and nb is not None and not (na.text or "").strip():
+        na.text = nb.text
     # libvirt recomputes the memory size from the NUMA cells (and <memory> devices)
     if a.find("cpu/numa/cell") is not None:
         for tag in ("memory", "currentMemory"):

@@ -72,17 +72,6 @@ add_controller(VbDomainDef *def, const char *type, guint index, const char *mode
 }
 
 static void
-set_pci(VbDeviceAddress *addr, guint slot, guint function)
-{
-    addr->type = VB_ADDR_PCI;
-    addr->pci_set = TRUE;
-    addr->domain = 0;
-    addr->bus = 0;
-    addr->slot = slot;
-    addr->function = function;
-}
-
-static void
 set_drive(VbDeviceAddress *addr, guint controller, guint bus, guint unit)
 {
     addr->type = VB_ADDR_DRIVE;
@@ -191,6 +180,10 @@ assign_controller_models(VbDomainDef *def)
             continue;
         if (strcmp(dev->type, "usb") == 0)
             dev->model = g_strdup(q35 ? "qemu-xhci" : "piix3-uhci");
+        else if (strcmp(dev->type, "pci") == 0 && dev->index == 0)
+            dev->model = g_strdup(q35 ? "pcie-root" : "pci-root");
+        else if (strcmp(dev->type, "pci") == 0)
+            dev->model = g_strdup(q35 ? "pcie-root-port" : "pci-bridge");
         else if (strcmp(dev->type, "scsi") == 0)
             dev->model = g_strdup("lsilogic");
     }
@@ -261,9 +254,18 @@ assign_virtio_serial(VbDomainDef *def, GError **error)
 
         if (!is_virtio_serial_user(dev))
             continue;
-        if (find_controller(def, "virtio-serial", 0) == NULL &&
-            next_controller_index(def, "virtio-serial") == 0)
-            add_controller(def, "virtio-serial", 0, NULL);
+        if (dev->addr.type == VB_ADDR_VIRTIO_SERIAL &&
+            dev->addr.controller > VB_CONTROLLER_INDEX_MAX) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "line %d: <%s>: virtio-serial controller %u does not exist; the "
+                        "largest controller index is %u", dev->line, vb_device_def_describe(dev),
+                        dev->addr.controller, VB_CONTROLLER_INDEX_MAX);
+            return FALSE;
+        }
+        /* the controller the address names, or 0 (virDomainDefAddImplicitControllers) */
+        add_controller(def, "virtio-serial",
+                       dev->addr.type == VB_ADDR_VIRTIO_SERIAL ? dev->addr.controller : 0,
+                       NULL);
         /* consoles sit on port 0 of controller 0 implicitly, like libvirt */
         if (dev->kind != VB_DEV_CHANNEL || dev->addr.type != VB_ADDR_NONE)
             continue;
@@ -322,6 +324,59 @@ add_default_audio(VbDomainDef *def)
     xmlFreeNode(node);
     g_ptr_array_add(devs, dev);
     g_ptr_array_add(def->unknown_elements, g_strdup("audio"));
+}
+
+static void
+extra_copy(VbExtra *dst, const VbExtra *src)
+{
+    if (src->attrs != NULL) {
+        dst->attrs = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < src->attrs->len; i++)
+            g_ptr_array_add(dst->attrs, g_strdup(g_ptr_array_index(src->attrs, i)));
+    }
+    if (src->children != NULL) {
+        dst->children = g_ptr_array_new_with_free_func((GDestroyNotify)vb_raw_elem_free);
+        for (guint i = 0; i < src->children->len; i++) {
+            const VbRawElem *r = g_ptr_array_index(src->children, i);
+            VbRawElem *c = g_new0(VbRawElem, 1);
+
+            c->rank = r->rank;
+            c->name = g_strdup(r->name);
+            c->xml = g_strdup(r->xml);
+            c->line = r->line;
+            g_ptr_array_add(dst->children, c);
+        }
+    }
+}
+
+/*
+ * libvirt's virDomainDefAddConsoleCompat(): a serial console without any <serial> is the
+ * first serial port, so a <serial> with its source is written next to it.
+ */
+static void
+assign_console_serial(VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+    const VbDeviceDef *con = vb_domain_def_serial_console(def);
+    VbDeviceDef *serial;
+
+    if (con == NULL)
+        return;
+    for (guint i = 0; i < devs->len; i++) {
+        if (((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_SERIAL)
+            return;
+    }
+    serial = vb_device_def_new(VB_DEV_SERIAL);
+    serial->rank = vb_rank_lookup(vb_device_ranks, "serial");
+    serial->line = con->line;
+    serial->type = g_strdup(con->type);
+    serial->source.present = con->source.present;
+    extra_copy(&serial->source.extra, &con->source.extra);
+    serial->source_path = g_strdup(con->source_path);
+    serial->target.present = TRUE;
+    serial->target_type = g_strdup("isa-serial");
+    serial->target_port = 0;
+    g_ptr_array_add(devs, serial);
     vb_sort_by_rank(devs, dev_rank);
 }
 
@@ -359,26 +414,9 @@ assign_defaults(VbDomainDef *def, GError **error)
     add_default_audio(def);
     if (usb_needed)
         add_controller(def, "usb", 0, NULL);
+    assign_console_serial(def);
     assign_controller_models(def);
     return assign_virtio_serial(def, error);
-}
-
-/* PCI slot + function a device has fixed by the machine type, or FALSE */
-static gboolean
-builtin_pci(const VbDomainDef *def, const VbDeviceDef *dev, guint *slot, guint *function)
-{
-    if (dev->kind != VB_DEV_CONTROLLER || dev->index != 0)
-        return FALSE;
-    if (vb_domain_def_is_q35(def)) {
-        if (strcmp(dev->type, "sata") == 0)
-            return *slot = 0x1f, *function = 2, TRUE;
-        return FALSE;
-    }
-    if (strcmp(dev->type, "ide") == 0)
-        return *slot = 1, *function = 1, TRUE;
-    if (strcmp(dev->type, "usb") == 0 && g_strcmp0(dev->model, "piix3-uhci") == 0)
-        return *slot = 1, *function = 2, TRUE;
-    return FALSE;
 }
 
 /**
@@ -454,88 +492,6 @@ vb_domain_def_primary_video(const VbDomainDef *def)
     return first;
 }
 
-typedef struct {
-    guint8 used[32]; /* bus 0: bit per function */
-} PciBus0;
-
-static gboolean
-pci_take_slot(PciBus0 *bus, guint *out_slot)
-{
-    for (guint slot = 1; slot < 32; slot++) {
-        if (bus->used[slot] == 0) {
-            bus->used[slot] = 0xff;
-            *out_slot = slot;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-
-/* Q35's ICH9 has its HD audio at 00:1b.0: the first unaddressed ich9 sound goes there,
- * when free, as libvirt does */
-static void
-assign_q35_sound(VbDomainDef *def, PciBus0 *bus)
-{
-    for (guint i = 0; bus->used[0x1b] == 0 && i < def->priv->devices->len; i++) {
-        VbDeviceDef *dev = g_ptr_array_index(def->priv->devices, i);
-
-        if (dev->kind == VB_DEV_SOUND && g_strcmp0(dev->model, "ich9") == 0 &&
-            dev->addr.type == VB_ADDR_NONE) {
-            set_pci(&dev->addr, 0x1b, 0);
-            bus->used[0x1b] = 0xff;
-        }
-    }
-}
-
-static gboolean
-assign_pci(VbDomainDef *def, GError **error)
-{
-    GPtrArray *devs = def->priv->devices;
-    VbDeviceDef *video = (VbDeviceDef *)vb_domain_def_primary_video(def);
-    gboolean q35 = vb_domain_def_is_q35(def);
-    guint video_slot = q35 ? 1 : 2;
-    PciBus0 bus = { { 0 } };
-
-    bus.used[0] = 0xff;
-    bus.used[q35 ? 0x1f : 1] = 0xff;
-    for (guint i = 0; i < devs->len; i++) {
-        VbDeviceDef *dev = g_ptr_array_index(devs, i);
-        guint slot;
-        guint function;
-
-        if (dev->addr.type == VB_ADDR_NONE && builtin_pci(def, dev, &slot, &function))
-            set_pci(&dev->addr, slot, function);
-        if (dev->addr.type == VB_ADDR_PCI && dev->addr.pci_set && dev->addr.domain == 0 &&
-            dev->addr.bus == 0)
-            bus.used[dev->addr.slot] |= 1 << dev->addr.function;
-    }
-    if (video != NULL && vb_device_needs_pci(def, video) && video->addr.type == VB_ADDR_NONE &&
-        bus.used[video_slot] == 0) {
-        set_pci(&video->addr, video_slot, 0);
-        bus.used[video_slot] = 0xff;
-    } else if (video == NULL || !vb_device_needs_pci(def, video)) {
-        /* keep the video slot free for a video device added later, as libvirt does */
-        bus.used[video_slot] |= 0x80;
-    }
-    if (q35)
-        assign_q35_sound(def, &bus);
-    for (guint i = 0; i < devs->len; i++) {
-        VbDeviceDef *dev = g_ptr_array_index(devs, i);
-        guint slot;
-
-        if (!vb_device_needs_pci(def, dev) || dev->addr.type != VB_ADDR_NONE)
-            continue;
-        if (!pci_take_slot(&bus, &slot)) {
-            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "line %d: <%s>: no free PCI slot on bus 0", dev->line,
-                        vb_device_def_describe(dev));
-            return FALSE;
-        }
-        set_pci(&dev->addr, slot, 0);
-    }
-    return TRUE;
-}
-
 /**
  * vb_domain_def_assign_addresses:
  * @def: a definition being defined (persistent)
@@ -548,7 +504,7 @@ assign_pci(VbDomainDef *def, GError **error)
 gboolean
 vb_domain_def_assign_addresses(VbDomainDef *def, GError **error)
 {
-    if (!assign_defaults(def, error) || !assign_pci(def, error))
+    if (!assign_defaults(def, error) || !vb_domain_def_assign_pci(def, error))
         return FALSE;
     return vb_domain_def_validate(def, error);
 }

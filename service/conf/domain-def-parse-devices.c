@@ -24,9 +24,10 @@ const char *const vb_controller_ranks[] = {
     "model", "target", "pcihole64", "driver", "alias", "master", "address", NULL
 };
 const char *const vb_interface_ranks[] = {
-    "mac", "source", "virtualport", "ip", "route", "script", "downscript", "backenddomain",
-    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming", "link",
-    "mtu", "coalesce", "boot", "alias", "rom", "address", NULL
+    "mac", "source", "vlan", "virtualport", "bandwidth", "port", "ip", "route", "portForward",
+    "script", "downscript", "backenddomain", "target", "guest", "model", "driver", "backend",
+    "filterref", "tune", "teaming", "link", "mtu", "coalesce", "boot", "alias", "rom", "acpi",
+    "address", NULL
 };
 const char *const vb_chardev_ranks[] = {
     "source", "protocol", "log", "target", "alias", "address", NULL
@@ -49,7 +50,9 @@ static const char *const disk_buses[] = { "virtio", "sata", "scsi", "ide", "fdc"
                                           "sd", "xen", "uml", NULL };
 static const char *const controller_types[] = { "pci", "usb", "virtio-serial", "sata", "scsi",
                                                 "ide", "fdc", "ccid", "isa", NULL };
-static const char *const net_types[] = { "user", "network", "bridge", "ethernet", "direct",
+static const char *const net_types[] = { "user",   "network", "bridge",    "ethernet",
+                                         "direct", "hostdev", "vhostuser", "vdpa",
+                                         "server", "client",  "udp",       "mcast",
                                          NULL };
 static const char *const chr_types[] = { "pty", "file", "unix", "null", "vc", "stdio", "dev",
                                          "pipe", "tcp", "udp", "spicevmc", "spiceport",
@@ -254,6 +257,8 @@ parse_controller(VbDeviceDef *dev, xmlNode *node, GError **error)
 
     if (!vb_xml_prop_enum(node, "type", controller_types, TRUE, &dev->type, error))
         return FALSE;
+    /* no index: the lowest free one is given after parsing (assign_controller_indexes) */
+    dev->index = VB_CONTROLLER_INDEX_UNSET;
     if (index != NULL &&
         !vb_xml_parse_uint(node, "index", index, VB_CONTROLLER_INDEX_MAX, &dev->index, error))
         return FALSE;
@@ -598,6 +603,142 @@ fill_device_defaults(VbDomainDef *def)
 }
 
 /**
+ * vb_controller_is_usb2:
+ * @dev: a device
+ *
+ * Returns: whether @dev is one controller of an ICH9 USB2 set (ich9-ehci1 and its
+ * ich9-uhci1/2/3 companions), the controllers that may share one index
+ */
+gboolean
+vb_controller_is_usb2(const VbDeviceDef *dev)
+{
+    static const char *const usb2[] = { "ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3",
+                                        NULL };
+
+    return dev->kind == VB_DEV_CONTROLLER && strcmp(dev->type, "usb") == 0 &&
+           dev->model != NULL && g_strv_contains(usb2, dev->model);
+}
+
+/**
+ * vb_controller_master:
+ * @dev: a controller
+ *
+ * Returns: (nullable): the kept <master> child of a USB companion controller
+ */
+const VbRawElem *
+vb_controller_master(const VbDeviceDef *dev)
+{
+    GPtrArray *ch = dev->extra.children;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+
+        if (strcmp(raw->name, "master") == 0)
+            return raw;
+    }
+    return NULL;
+}
+
+static gboolean
+index_used(GPtrArray *devs, const char *type, guint index)
+{
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_CONTROLLER && strcmp(d->type, type) == 0 && d->index == index)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* the index a USB2 controller without one shares with the USB2 controller before it, as
+ * libvirt's virDomainAssignControllerIndexes(): the previous USB controller must be USB2 and
+ * no controller of this model may have that index yet */
+static gboolean
+usb2_companion_index(GPtrArray *devs, guint pos, guint *out_index)
+{
+    const VbDeviceDef *cont = g_ptr_array_index(devs, pos);
+    const VbDeviceDef *prev = NULL;
+
+    for (guint i = pos; i-- > 0 && prev == NULL;) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_CONTROLLER && strcmp(d->type, "usb") == 0)
+            prev = d;
+    }
+    if (prev == NULL || !vb_controller_is_usb2(prev) || prev->index == VB_CONTROLLER_INDEX_UNSET)
+        return FALSE;
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_CONTROLLER && strcmp(d->type, "usb") == 0 &&
+            d->index == prev->index && g_strcmp0(d->model, cont->model) == 0)
+            return FALSE;
+    }
+    *out_index = prev->index;
+    return TRUE;
+}
+
+/*
+ * Controllers without index= get the lowest index not used by a controller of the same type
+ * (libvirt's virDomainAssignControllerIndexes()), in document order; USB2 companions join
+ * the set before them. Then libvirt's USB rules: model 'none' excludes any other USB
+ * controller, and USB controllers need one without <master>.
+ */
+static gboolean
+assign_controller_indexes(GPtrArray *devs, GError **error)
+{
+    gboolean usb_none = FALSE, usb_other = FALSE, usb_master = FALSE;
+    int usb_line = 0;
+
+    for (guint i = 0; i < devs->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        guint index = 0;
+
+        if (dev->kind != VB_DEV_CONTROLLER)
+            continue;
+        if (dev->index == VB_CONTROLLER_INDEX_UNSET) {
+            if (!vb_controller_is_usb2(dev) || !usb2_companion_index(devs, i, &index)) {
+                index = 0;
+                while (index_used(devs, dev->type, index))
+                    index++;
+            }
+            if (index > VB_CONTROLLER_INDEX_MAX) {
+                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "line %d: <controller>: no free %s controller index (the largest "
+                            "is %u)", dev->line, dev->type, VB_CONTROLLER_INDEX_MAX);
+                return FALSE;
+            }
+            dev->index = index;
+        }
+        if (strcmp(dev->type, "usb") != 0)
+            continue;
+        if ((g_strcmp0(dev->model, "none") == 0 && (usb_other || usb_none)) ||
+            (g_strcmp0(dev->model, "none") != 0 && usb_none)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "line %d: <controller>: cannot add another USB controller: USB is "
+                        "disabled for this domain (model='none')", dev->line);
+            return FALSE;
+        }
+        if (usb_line == 0)
+            usb_line = dev->line;
+        if (g_strcmp0(dev->model, "none") == 0)
+            usb_none = TRUE;
+        else
+            usb_other = TRUE;
+        if (vb_controller_master(dev) == NULL)
+            usb_master = TRUE;
+    }
+    if (usb_other && !usb_master) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "line %d: <controller>: no master USB controller: every USB controller has "
+                    "<master> (a companion controller needs one without)", usb_line);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
  * vb_domain_def_parse_devices:
  * @def: the definition being parsed
  * @devices: the <devices> element
@@ -626,5 +767,5 @@ vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
     /* keep the model in the order it is formatted in, so copies compare equal */
     vb_sort_by_rank(def->priv->devices, dev_rank);
     fill_device_defaults(def);
-    return TRUE;
+    return assign_controller_indexes(def->priv->devices, error);
 }

@@ -31,6 +31,8 @@ typedef struct {
 
 /* largest <controller index=> */
 #define VB_CONTROLLER_INDEX_MAX 255
+/* <controller> without index=, only between parsing a device and the post-parse step */
+#define VB_CONTROLLER_INDEX_UNSET G_MAXUINT
 
 typedef enum {
     VB_ADDR_NONE,
@@ -264,6 +266,8 @@ gboolean vb_xml_prop_yesno(xmlNode *node, const char *attr, const char *yes, con
 /* domain-def-parse-devices.c */
 gboolean vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error);
 gboolean vb_address_parse(VbDeviceAddress *addr, xmlNode *node, GError **error);
+gboolean vb_controller_is_usb2(const VbDeviceDef *dev);
+const VbRawElem *vb_controller_master(const VbDeviceDef *dev);
 
 /* domain-def-format.c */
 void vb_domain_def_format_devices(GString *buf, const VbDomainDef *def, guint flags);
@@ -273,6 +277,7 @@ gboolean vb_device_is_implicit_controller(const VbDomainDef *def, const VbDevice
 gboolean vb_domain_def_validate(VbDomainDef *def, GError **error);
 gboolean vb_mac_parse(const char *str, char **out_canonical);
 gboolean vb_listen_address_valid(const char *addr);
+const VbDeviceDef *vb_domain_def_serial_console(const VbDomainDef *def);
 
 /* domain-def-query.c */
 const char *vb_extra_get_attr(const VbExtra *extra, const char *name);
@@ -294,6 +299,8 @@ char *vb_domain_resources_numa_abi(const VbDomainResources *r);
 gboolean vb_device_needs_pci(const VbDomainDef *def, const VbDeviceDef *dev);
 const VbDeviceDef *vb_domain_def_primary_video(const VbDomainDef *def);
 
+/* domain-def-pci.c */
+gboolean vb_domain_def_assign_pci(VbDomainDef *def, GError **error);
 /* domain-def-runtime.c (issue 10, part live): the device's QEMU id and live <alias> */
 char *vb_domain_def_device_alias(const VbDomainDef *def, const VbDeviceDef *dev);
 

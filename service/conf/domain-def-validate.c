@@ -166,15 +166,44 @@ dup_key(const VbDeviceDef *dev, char **out_key)
 {
     if (dev->kind == VB_DEV_DISK)
         *out_key = g_strdup_printf("disk:%s", dev->target_dev);
+    else if (dev->kind == VB_DEV_CONTROLLER && strcmp(dev->type, "usb") == 0 &&
+             vb_controller_master(dev) != NULL)
+        *out_key = NULL; /* a USB companion shares its master's index */
     else if (dev->kind == VB_DEV_CONTROLLER)
         *out_key = g_strdup_printf("ctl:%s:%u", dev->type, dev->index);
     else
         *out_key = NULL;
 }
 
-static gboolean
-check_duplicates(GPtrArray *devs, GError **error)
+/**
+ * vb_domain_def_serial_console:
+ * @def: a definition
+ *
+ * libvirt's virDomainDefAddConsoleCompat(): the first <console> with target type 'serial'
+ * (or none) is the first serial port itself, not a device of its own.
+ *
+ * Returns: (nullable): that console, or %NULL
+ */
+const VbDeviceDef *
+vb_domain_def_serial_console(const VbDomainDef *def)
 {
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind == VB_DEV_CONSOLE)
+            return dev->target_type == NULL || strcmp(dev->target_type, "serial") == 0 ? dev
+                                                                                      : NULL;
+    }
+    return NULL;
+}
+
+static gboolean
+check_duplicates(const VbDomainDef *def, GError **error)
+{
+    GPtrArray *devs = def->priv->devices;
+    const VbDeviceDef *serial_console = vb_domain_def_serial_console(def);
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     /* hash lookups keep this linear: fuzzed inputs can hold many thousands of devices */
@@ -183,7 +212,8 @@ check_duplicates(GPtrArray *devs, GError **error)
         char *keys[2] = { NULL, NULL };
 
         dup_key(dev, &keys[0]);
-        keys[1] = addr_key(dev);
+        /* the serial console repeats the address of the serial port it is */
+        keys[1] = dev == serial_console ? NULL : addr_key(dev);
         for (guint k = 0; k < 2; k++) {
             const VbDeviceDef *other;
 
@@ -321,5 +351,5 @@ check_audio(GPtrArray *devs, GError **error)
 gboolean
 vb_domain_def_validate(VbDomainDef *def, GError **error)
 {
-    return check_duplicates(def->priv->devices, error) && check_audio(def->priv->devices, error);
+    return check_duplicates(def, error) && check_audio(def->priv->devices, error);
 }

@@ -41,22 +41,95 @@ controller_target_attr(const VbDeviceDef *dev, const char *name, int fallback)
     return fallback;
 }
 
+/* the text of <node> in the controller's kept <target> (pxb numa_node), or -1 */
+static int
+controller_target_node(const VbDeviceDef *dev)
+{
+    GPtrArray *ch = dev->extra.children;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+        xmlDoc *doc;
+        int node = -1;
+
+        if (strcmp(raw->name, "target") != 0 || (doc = vb_raw_elem_parse(raw)) == NULL)
+            continue;
+        for (xmlNode *c = xmlDocGetRootElement(doc)->children; c != NULL; c = c->next) {
+            if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "node") == 0) {
+                xmlChar *t = xmlNodeGetContent(c);
+
+                node = (int)g_ascii_strtoll((const char *)t, NULL, 10);
+                xmlFree(t);
+            }
+        }
+        xmlFreeDoc(doc);
+        return node;
+    }
+    return -1;
+}
+
+/* "hotplug" of a root or downstream port's <target hotplug=>: -1 unset */
+static int
+controller_target_hotplug(const VbDeviceDef *dev)
+{
+    GPtrArray *ch = dev->extra.children;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+        g_autofree char *v = NULL;
+
+        if (strcmp(raw->name, "target") == 0 &&
+            (v = vb_raw_elem_get_attr(raw, "hotplug")) != NULL)
+            return strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
+    }
+    return -1;
+}
+
+/* PCI controllers as libvirt 9.0 builds them (qemuBuildControllerPCIDevProps) */
 static gboolean
 build_pci_controller(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError **error)
 {
     const char *model = dev->model != NULL ? dev->model : "";
     g_autofree char *id = vb_domain_def_device_alias(c->def, dev);
+    gboolean root_port = strcmp(model, "pcie-root-port") == 0;
 
-    if (strcmp(model, "pcie-root-port") == 0 && c->q35) {
+    if ((root_port || strcmp(model, "pcie-switch-downstream-port") == 0) &&
+        (c->q35 || !root_port)) {
         int port = (int)(dev->addr.slot << 3 | dev->addr.function);
+        int hotplug = controller_target_hotplug(dev);
 
-        vb_json_str(j, "driver", "pcie-root-port");
+        vb_json_str(j, "driver", root_port ? "pcie-root-port" : "xio3130-downstream");
         vb_json_int(j, "port", controller_target_attr(dev, "port", port));
         vb_json_int(j, "chassis", controller_target_attr(dev, "chassis", (int)dev->index));
-    } else if (strcmp(model, "pci-bridge") == 0) {
+        vb_json_str(j, "id", id);
+        if (hotplug >= 0)
+            vb_json_bool(j, "hotplug", hotplug);
+        return TRUE;
+    }
+    if (strcmp(model, "pci-bridge") == 0) {
         vb_json_str(j, "driver", "pci-bridge");
         vb_json_int(j, "chassis_nr", controller_target_attr(dev, "chassisNr",
                                                             (int)dev->index));
+    } else if (strcmp(model, "pci-expander-bus") == 0 ||
+               strcmp(model, "pcie-expander-bus") == 0) {
+        int node = controller_target_node(dev);
+        int bus_nr = controller_target_attr(dev, "busNr", -1);
+
+        if (bus_nr < 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "a %s needs <target busNr=>",
+                                           model);
+        vb_json_str(j, "driver", model[3] == 'e' ? "pxb-pcie" : "pxb");
+        vb_json_int(j, "bus_nr", bus_nr);
+        vb_json_str(j, "id", id);
+        if (node >= 0)
+            vb_json_int(j, "numa_node", node);
+        return TRUE;
+    } else if (strcmp(model, "pcie-to-pci-bridge") == 0 && c->q35) {
+        vb_json_str(j, "driver", "pcie-pci-bridge");
+    } else if (strcmp(model, "dmi-to-pci-bridge") == 0 && c->q35) {
+        vb_json_str(j, "driver", "i82801b11-bridge");
+    } else if (strcmp(model, "pcie-switch-upstream-port") == 0) {
+        vb_json_str(j, "driver", "x3130-upstream");
     } else {
         return vb_qemu_cmd_unsupported(c, error, dev, "PCI controller model '%s' is not "
                                        "supported on this machine type", model);
@@ -71,7 +144,9 @@ usb_device_name(const VbQemuCmd *c, const char *model)
     static const char *const map[] = {
         "piix3-uhci", "piix3-usb-uhci", "piix4-uhci", "piix4-usb-uhci",
         "qemu-xhci", "qemu-xhci", "nec-xhci", "nec-usb-xhci", "ich9-ehci1", "ich9-usb-ehci1",
-        NULL
+        "ich9-uhci1", "ich9-usb-uhci1", "ich9-uhci2", "ich9-usb-uhci2", "ich9-uhci3",
+        "ich9-usb-uhci3", "piix4-uhci", "piix4-usb-uhci", "vt82c686b-uhci", "vt82c686b-usb-uhci",
+        "pci-ohci", "pci-ohci", NULL
     };
 
     if (model == NULL)
@@ -133,6 +208,17 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
             return vb_qemu_cmd_unsupported(c, error, dev, "USB model '%s' is not supported",
                                            dev->model);
         vb_json_str(j, "driver", name);
+        if (vb_controller_master(dev) != NULL) {
+            /* a USB2 companion: no id, on its master's bus (qemuBuildUSBControllerDevProps) */
+            g_autofree char *start = vb_raw_elem_get_attr(vb_controller_master(dev),
+                                                          "startport");
+            g_autofree char *alias = vb_domain_def_device_alias(c->def, dev);
+            g_autofree char *bus = g_strdup_printf("%s.0", alias);
+
+            vb_json_str(j, "masterbus", bus);
+            vb_json_int(j, "firstport", start != NULL ? (int)g_ascii_strtoll(start, NULL, 0) : 0);
+            return TRUE;
+        }
         if (strstr(name, "xhci") != NULL && dev->ports > 0) {
             vb_json_int(j, "p2", dev->ports);
             vb_json_int(j, "p3", dev->ports);
@@ -180,7 +266,7 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
 static gboolean
 build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
-    static const char *const ok_children[] = { "model", "target", NULL };
+    static const char *const ok_children[] = { "model", "target", "master", NULL };
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error))
@@ -196,6 +282,37 @@ build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
         return FALSE;
     }
     return vb_qemu_cmd_add_device(c, dev, j, error);
+}
+
+static const VbDeviceDef *
+find_usb_master(const VbQemuCmd *c, guint index)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind == VB_DEV_CONTROLLER && strcmp(dev->type, "usb") == 0 &&
+            dev->index == index && vb_controller_master(dev) == NULL)
+            return dev;
+    }
+    return NULL;
+}
+
+static gboolean
+build_usb_companions(VbQemuCmd *c, guint index, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind == VB_DEV_CONTROLLER && strcmp(dev->type, "usb") == 0 &&
+            dev->index == index && vb_controller_master(dev) != NULL &&
+            !build_controller(c, dev, error))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 /**
@@ -221,7 +338,14 @@ vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error)
             want = strcmp(dev->type, "pci") == 0 ? 0 : strcmp(dev->type, "ccid") == 0 ? 2 : 1;
             if (want != pass)
                 continue;
+            /* USB2 companions come right after their master, as libvirt orders them */
+            if (strcmp(dev->type, "usb") == 0 && vb_controller_master(dev) != NULL &&
+                find_usb_master(c, dev->index) != NULL)
+                continue;
             if (!build_controller(c, dev, error))
+                return FALSE;
+            if (strcmp(dev->type, "usb") == 0 && vb_controller_master(dev) == NULL &&
+                !build_usb_companions(c, dev->index, error))
                 return FALSE;
         }
     }

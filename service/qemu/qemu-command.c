@@ -312,8 +312,8 @@ vb_qemu_cmd_pci_props(VbQemuCmd *c, GString *j, const VbDeviceDef *dev, GError *
     else
         bus = g_strdup_printf("pci.%u", a->bus);
     vb_json_str(j, "bus", bus);
-    if (a->multifunction == 1)
-        vb_json_bool(j, "multifunction", TRUE);
+    if (a->multifunction >= 0)
+        vb_json_bool(j, "multifunction", a->multifunction == 1);
     if (a->function != 0) {
         g_autofree char *addr = g_strdup_printf("0x%x.0x%x", a->slot, a->function);
         vb_json_str(j, "addr", addr);

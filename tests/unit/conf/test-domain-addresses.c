@@ -53,9 +53,9 @@ test_sound_audio_smartcard(void)
     g_assert_no_error(error);
     assert_has(q35, "<sound model='ich9'>\n      <address type='pci' domain='0x0000' "
                     "bus='0x00' slot='0x1b' function='0x0'/>");
-    /* slot 1 stays free for a video device, the USB controller took 2 */
+    /* a conventional PCI device on q35 goes behind the pcie-to-pci-bridge (bus 1) */
     assert_has(q35, "<sound model='ac97'>\n      <address type='pci' domain='0x0000' "
-                    "bus='0x00' slot='0x03'");
+                    "bus='0x01' slot='0x01'");
     assert_has(q35, "<sound model='usb'/>");
     /* the last display is SPICE: the default backend is spice, after the sound devices */
     assert_has(q35, "<sound model='usb'/>\n    <audio id='1' type='spice'/>");
@@ -85,13 +85,14 @@ test_pci_pc(void)
                                   &error);
 
     g_assert_no_error(error);
-    /* video gets slot 2 on pc, the rest from slot 3 in document order */
+    /* video gets slot 2 on pc, the rest from slot 3 in libvirt's order: interfaces before
+     * disks, then the memballoon */
     assert_has(xml, "<model type='vga'/>\n      <address type='pci' domain='0x0000' "
                     "bus='0x00' slot='0x02' function='0x0'/>");
-    assert_has(xml, "<target dev='vda' bus='virtio'/>\n      <address type='pci' "
-                    "domain='0x0000' bus='0x00' slot='0x03'");
     assert_has(xml, "<model type='virtio'/>\n      <address type='pci' domain='0x0000' "
-                    "bus='0x00' slot='0x04'");
+                    "bus='0x00' slot='0x03'");
+    assert_has(xml, "<target dev='vda' bus='virtio'/>\n      <address type='pci' "
+                    "domain='0x0000' bus='0x00' slot='0x04'");
     assert_has(xml, "<memballoon model='virtio'>\n      <address type='pci' domain='0x0000' "
                     "bus='0x00' slot='0x05'");
     assert_has(xml, "<controller type='pci' index='0' model='pci-root'/>");
@@ -108,9 +109,21 @@ test_pci_q35_skips_used(void)
                                   &error);
 
     g_assert_no_error(error);
-    /* slot 1 stays free for a video device, 2 is taken: rng gets 3; sata is 1f.2 */
+    /* the rng is PCIe: it gets a new pcie-root-port (slot 1 is free without video, 2 is
+     * taken), and one more root port is added for hotplug; sata is 1f.2 */
+    assert_has(xml, "<controller type='pci' index='1' model='pcie-root-port'>\n"
+                    "      <model name='pcie-root-port'/>\n"
+                    "      <target chassis='1' port='0x8'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' "
+                    "function='0x0' multifunction='on'/>");
+    assert_has(xml, "<controller type='pci' index='2' model='pcie-root-port'>\n"
+                    "      <model name='pcie-root-port'/>\n"
+                    "      <target chassis='2' port='0x9'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' "
+                    "function='0x1'/>");
     assert_has(xml, "<rng model='virtio'>\n      <address type='pci' domain='0x0000' "
-                    "bus='0x00' slot='0x03'");
+                    "bus='0x01' slot='0x00'");
+    g_assert_null(strstr(xml, "index='3'"));
     assert_has(xml, "slot='0x1f' function='0x2'");
     assert_has(xml, "model='pcie-root'");
 }
@@ -272,6 +285,293 @@ test_drive_controller_index_bounded(void)
     }
 }
 
+/* virt-install's q35 shape: pcie-root and 15 pcie-root-ports without index, devices
+ * without addresses (libvirt: tests/qemuxml2xmloutdata/q35-virt-manager-basic) */
+static void
+test_q35_root_ports_without_index(void)
+{
+    g_autoptr(GString) devs = g_string_new("<controller type='pci' model='pcie-root'/>");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+
+    for (guint i = 0; i < 15; i++)
+        g_string_append(devs, "<controller type='pci' model='pcie-root-port'/>");
+    g_string_append(devs, "<disk type='file'><source file='/a'/><target dev='vda' "
+                          "bus='virtio'/></disk><controller type='usb' model='qemu-xhci' "
+                          "ports='15'/><controller type='virtio-serial'/>"
+                          "<interface type='user'><mac address='52:54:00:00:00:01'/>"
+                          "<model type='virtio'/></interface><video><model type='qxl'/>"
+                          "</video><memballoon model='virtio'/>");
+    xml = assign("q35", devs->str, &error);
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='0' model='pcie-root'/>");
+    /* indexes 1-15, packed as functions of slots 2 and 3 (slot 1 is the video's) */
+    assert_has(xml, "<controller type='pci' index='1' model='pcie-root-port'>\n"
+                    "      <model name='pcie-root-port'/>\n"
+                    "      <target chassis='1' port='0x10'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' "
+                    "function='0x0' multifunction='on'/>");
+    assert_has(xml, "<target chassis='8' port='0x17'/>\n      <address type='pci' "
+                    "domain='0x0000' bus='0x00' slot='0x02' function='0x7'/>");
+    assert_has(xml, "<controller type='pci' index='15' model='pcie-root-port'>\n"
+                    "      <model name='pcie-root-port'/>\n"
+                    "      <target chassis='15' port='0x1e'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' "
+                    "function='0x6'/>");
+    g_assert_null(strstr(xml, "index='16'"));
+    /* libvirt's order: interface, controllers, disk, memballoon, one root port each */
+    assert_has(xml, "<model type='virtio'/>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x01' slot='0x00' function='0x0'/>");
+    assert_has(xml, "ports='15'>\n      <address type='pci' domain='0x0000' bus='0x02'");
+    assert_has(xml, "<controller type='virtio-serial' index='0'>\n      <address type='pci' "
+                    "domain='0x0000' bus='0x03'");
+    assert_has(xml, "<target dev='vda' bus='virtio'/>\n      <address type='pci' "
+                    "domain='0x0000' bus='0x04'");
+    assert_has(xml, "<memballoon model='virtio'>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x05'");
+    assert_has(xml, "<model type='qxl'/>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x00' slot='0x01' function='0x0'/>");
+}
+
+/* controllers of every type without index get the lowest free one of their type */
+static void
+test_controller_index_assigned(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("pc",
+                                  "<controller type='scsi' index='0' model='virtio-scsi'/>"
+                                  "<controller type='scsi' model='virtio-scsi'/>"
+                                  "<controller type='sata'/><controller type='usb' "
+                                  "model='qemu-xhci'/><controller type='virtio-serial'/>"
+                                  "<controller type='virtio-serial'/>",
+                                  &error);
+
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='scsi' index='1' model='virtio-scsi'>");
+    assert_has(xml, "<controller type='sata' index='0'>");
+    assert_has(xml, "<controller type='usb' index='0' model='qemu-xhci'>");
+    assert_has(xml, "<controller type='virtio-serial' index='1'>");
+    g_clear_pointer(&xml, g_free);
+    /* an explicit duplicate is still refused */
+    xml = assign("pc", "<controller type='sata' index='0'/><controller type='sata' index='0'/>",
+                 &error);
+    g_assert_null(xml);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_assert_nonnull(strstr(error->message, "a sata controller with index 0 is already"));
+}
+
+#define USB2_SET(extra)                                                                      \
+    "<controller type='usb' index='0' model='ich9-ehci1'" extra "/>"                          \
+    "<controller type='usb' index='0' model='ich9-uhci1'><master startport='0'/>"            \
+    "</controller><controller type='usb' index='0' model='ich9-uhci2'><master "              \
+    "startport='2'/></controller><controller type='usb' index='0' model='ich9-uhci3'>"       \
+    "<master startport='4'/></controller>"
+
+/* ich9-ehci1 + uhci1/2/3 share index 0 and one slot: functions 7, 0, 1, 2 */
+static void
+test_usb2_companions(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *pc = assign("pc", USB2_SET(""), &error);
+    g_autofree char *q35 = NULL;
+    g_autofree char *noindex = NULL;
+
+    g_assert_no_error(error);
+    assert_has(pc, "model='ich9-ehci1'>\n      <address type='pci' domain='0x0000' bus='0x00' "
+                   "slot='0x02' function='0x7'/>");
+    assert_has(pc, "<master startport='0'/>\n      <address type='pci' domain='0x0000' "
+                   "bus='0x00' slot='0x02' function='0x0' multifunction='on'/>");
+    assert_has(pc, "<master startport='2'/>\n      <address type='pci' domain='0x0000' "
+                   "bus='0x00' slot='0x02' function='0x1'/>");
+    assert_has(pc, "<master startport='4'/>\n      <address type='pci' domain='0x0000' "
+                   "bus='0x00' slot='0x02' function='0x2'/>");
+    /* q35: the first set sits at 1d, as on real ICH9 */
+    q35 = assign("q35", USB2_SET(""), &error);
+    g_assert_no_error(error);
+    assert_has(q35, "<master startport='0'/>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x00' slot='0x1d' function='0x0' multifunction='on'/>");
+    assert_has(q35, "model='ich9-ehci1'>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x00' slot='0x1d' function='0x7'/>");
+    /* without index the companions join the set before them */
+    noindex = assign("pc",
+                     "<controller type='usb' model='ich9-ehci1'/><controller type='usb' "
+                     "model='ich9-uhci1'><master startport='0'/></controller>"
+                     "<controller type='usb' model='qemu-xhci'/>",
+                     &error);
+    g_assert_no_error(error);
+    assert_has(noindex, "<controller type='usb' index='0' model='ich9-uhci1'>");
+    assert_has(noindex, "<controller type='usb' index='1' model='qemu-xhci'>");
+}
+
+static void
+test_usb_refused(void)
+{
+    static const struct {
+        const char *devices;
+        const char *message;
+    } cases[] = {
+        { "<controller type='usb' index='0' model='none'/><controller type='usb' index='1' "
+          "model='qemu-xhci'/>", "USB is disabled" },
+        { "<controller type='usb' index='0' model='ich9-uhci1'><master startport='0'/>"
+          "</controller>", "no master USB controller" },
+        { "<controller type='usb' index='0' model='qemu-xhci'/><controller type='usb' "
+          "index='0' model='nec-xhci'/>", "a usb controller with index 0 is already defined" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = assign("pc", cases[i].devices, &error);
+
+        g_assert_null(xml);
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+        if (strstr(error->message, cases[i].message) == NULL)
+            g_error("'%s' not in '%s'", cases[i].message, error->message);
+    }
+}
+
+/* i440fx: when bus 0 is full a pci-bridge is added (one slot is kept for it) */
+static void
+test_pc_bridge_added(void)
+{
+    g_autoptr(GString) devs = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+
+    /* without video slots 2-31 are free: 29 devices leave one for a bridge, 30 need one */
+    for (guint i = 0; i < 30; i++)
+        g_string_append_printf(devs, "<interface type='user'><mac address='52:54:00:00:00:%02x'"
+                                     "/><model type='virtio'/></interface>", i + 1);
+    xml = assign("pc", devs->str, &error);
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='1' model='pci-bridge'>\n"
+                    "      <model name='pci-bridge'/>\n      <target chassisNr='1'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x02'");
+    assert_has(xml, "<mac address='52:54:00:00:00:1e'/>\n      <model type='virtio'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x01' slot='0x01'");
+    g_string_truncate(devs, 0);
+    g_clear_pointer(&xml, g_free);
+    for (guint i = 0; i < 29; i++)
+        g_string_append_printf(devs, "<interface type='user'><mac address='52:54:00:00:00:%02x'"
+                                     "/><model type='virtio'/></interface>", i + 1);
+    xml = assign("pc", devs->str, &error);
+    g_assert_no_error(error);
+    g_assert_null(strstr(xml, "pci-bridge"));
+}
+
+/* q35: a conventional PCI device goes behind a pcie-to-pci-bridge on a root port */
+static void
+test_q35_pci_bridge_added(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("q35",
+                                  "<interface type='user'><mac address='52:54:00:00:00:01'/>"
+                                  "<model type='e1000'/></interface>",
+                                  &error);
+
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='1' model='pcie-to-pci-bridge'>\n"
+                    "      <model name='pcie-pci-bridge'/>\n      <address type='pci' "
+                    "domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>");
+    assert_has(xml, "<controller type='pci' index='2' model='pcie-root-port'>");
+    assert_has(xml, "<model type='e1000'/>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x01' slot='0x01' function='0x0'/>");
+}
+
+/* explicit addresses behind bridges: a missing bus is added, the slot must exist on it */
+static void
+test_explicit_bus(void)
+{
+    static const struct {
+        const char *devices;
+        const char *message;
+    } bad[] = {
+        { "<controller type='pci' index='1' model='pcie-root-port'/><rng model='virtio'>"
+          "<address type='pci' bus='1' slot='2'/></rng>", "slot 2 is not usable on bus 1" },
+        { "<controller type='pci' index='1' model='pci-bridge'/><rng model='virtio'>"
+          "<address type='pci' bus='1' slot='0'/></rng>", "slot 0 is not usable on bus 1" },
+    };
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("pc",
+                                  "<controller type='pci' index='1' model='pci-bridge'/>"
+                                  "<rng model='virtio'><address type='pci' bus='1' slot='7'/>"
+                                  "</rng><memballoon model='virtio'/>",
+                                  &error);
+
+    g_assert_no_error(error);
+    assert_has(xml, "<rng model='virtio'>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x01' slot='0x07' function='0x0'/>");
+    /* a bus no controller has: the controllers up to it are added (libvirt's
+     * qemuDomainPCIAddressSetCreate() default models) */
+    g_free(xml);
+    xml = assign("pc", "<rng model='virtio'><address type='pci' bus='3' slot='1'/></rng>",
+                 &error);
+    g_assert_no_error(error);
+    for (guint i = 1; i <= 3; i++) {
+        g_autofree char *want = g_strdup_printf("<controller type='pci' index='%u' "
+                                                "model='pci-bridge'>", i);
+
+        assert_has(xml, want);
+    }
+    g_free(xml);
+    xml = assign("q35", "<rng model='virtio'><address type='pci' bus='2' slot='0'/></rng>",
+                 &error);
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='2' model='pcie-root-port'>");
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *out = assign(i == 0 ? "q35" : "pc", bad[i].devices, &error);
+
+        g_assert_null(out);
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+        if (strstr(error->message, bad[i].message) == NULL)
+            g_error("'%s' not in '%s'", bad[i].message, error->message);
+        g_clear_error(&error);
+    }
+}
+
+/* a channel on virtio-serial controller 1 needs controller 1, not a new controller 0 */
+static void
+test_virtio_serial_named_controller(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("pc",
+                                  "<controller type='virtio-serial' index='1'/>"
+                                  "<channel type='pty'><target type='virtio' name='a'/>"
+                                  "<address type='virtio-serial' controller='1' bus='0' "
+                                  "port='3'/></channel><channel type='pty'><target "
+                                  "type='virtio' name='b'/><address type='virtio-serial' "
+                                  "controller='2' port='1'/></channel>",
+                                  &error);
+
+    g_assert_no_error(error);
+    g_assert_null(strstr(xml, "<controller type='virtio-serial' index='0'"));
+    assert_has(xml, "<controller type='virtio-serial' index='2'>");
+}
+
+/* the first serial console is serial port 0 itself (virDomainDefAddConsoleCompat) */
+static void
+test_console_compat(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *lone = assign("pc",
+                                   "<console type='pty'><target type='serial' port='0'/>"
+                                   "</console>",
+                                   &error);
+    g_autofree char *both = NULL;
+
+    g_assert_no_error(error);
+    assert_has(lone, "<serial type='pty'>\n      <target type='isa-serial' port='0'/>\n"
+                     "    </serial>\n    <console type='pty'>\n      <target type='serial' "
+                     "port='0'/>");
+    /* a console repeating the serial's PCI address is that serial, not a duplicate */
+    both = assign("pc",
+                  "<serial type='pty'><target type='pci-serial' port='0'/><address "
+                  "type='pci' slot='4'/></serial><console type='pty'><target type='serial' "
+                  "port='0'/><address type='pci' slot='4'/></console>",
+                  &error);
+    g_assert_no_error(error);
+    g_assert_null(strstr(both, "<serial type='pty'>\n      <target type='isa-serial'"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -289,5 +589,16 @@ main(int argc, char **argv)
                     test_drive_controller_index_bounded);
     g_test_add_func("/conf/addresses/usb-default", test_usb_default);
     g_test_add_func("/conf/addresses/qemu-commandline", test_qemu_commandline);
+    g_test_add_func("/conf/addresses/q35-root-ports-without-index",
+                    test_q35_root_ports_without_index);
+    g_test_add_func("/conf/addresses/controller-index-assigned", test_controller_index_assigned);
+    g_test_add_func("/conf/addresses/usb2-companions", test_usb2_companions);
+    g_test_add_func("/conf/addresses/usb-refused", test_usb_refused);
+    g_test_add_func("/conf/addresses/pc-bridge-added", test_pc_bridge_added);
+    g_test_add_func("/conf/addresses/q35-pci-bridge-added", test_q35_pci_bridge_added);
+    g_test_add_func("/conf/addresses/explicit-bus", test_explicit_bus);
+    g_test_add_func("/conf/addresses/console-compat", test_console_compat);
+    g_test_add_func("/conf/addresses/virtio-serial-named-controller",
+                    test_virtio_serial_named_controller);
     return g_test_run();
 }

@@ -26,6 +26,9 @@ static const char *const devices[] = {
     "pvpanic", "pvpanic-pci", "AC97", "ES1370", "intel-hda", "ich9-intel-hda", "hda-duplex",
     "hda-micro", "hda-output", "sb16", "usb-audio", "usb-redir", "usb-ccid",
     "ccid-card-passthru", "ccid-card-emulated", "isa-debugcon", "virtio-input-host-pci",
+    "pvpanic", "pvpanic-pci", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
+    "pcie-pci-bridge", "i82801b11-bridge", "x3130-upstream", "xio3130-downstream", "pxb",
+    "pxb-pcie", "pci-ohci",
     /* issue 10, part helpers */
     "tpm-tis", "tpm-crb", "virtio-9p-pci", "vhost-user-fs-pci",
     /* deliberately absent: vmxnet3 (tests the "QEMU lacks a device" error) */
