@@ -234,7 +234,8 @@ vbctl_cmd_define(VbctlContext *ctx, GError **error)
 /**
  * vbctl_cmd_undefine:
  *
- * `undefine NAME|UUID`: removes a domain's persistent definition.
+ * `undefine NAME|UUID [--nvram|--keep-nvram] [--tpm|--keep-tpm]`: removes a domain's
+ * persistent definition; the flags are Undefine's (libvirt's values).
  */
 gboolean
 vbctl_cmd_undefine(VbctlContext *ctx, GError **error)
@@ -242,11 +243,13 @@ vbctl_cmd_undefine(VbctlContext *ctx, GError **error)
     g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
     g_autoptr(GVariant) reply = NULL;
     g_autofree char *name = NULL;
+    guint flags = (ctx->flags.nvram ? 4u : 0u) | (ctx->flags.keep_nvram ? 8u : 0u) |
+                  (ctx->flags.tpm ? 32u : 0u) | (ctx->flags.keep_tpm ? 64u : 0u);
 
     if (domain == NULL)
         return FALSE;
     name = g_strdup(vb_dbus_domain_get_name(domain));
-    reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "Undefine", g_variant_new("(u)", 0u),
+    reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "Undefine", g_variant_new("(u)", flags),
                                 G_VARIANT_TYPE_UNIT, error);
     if (reply == NULL)
         return FALSE;

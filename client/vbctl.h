@@ -39,6 +39,10 @@ typedef struct {
     gboolean state_other;
     gboolean persistent;
     gboolean validate;
+    gboolean nvram;
+    gboolean keep_nvram;
+    gboolean tpm;
+    gboolean keep_tpm;
     gboolean transient;
     gboolean with_managed_save;
     gint timeout;   /* seconds, -1 when not given */

@@ -67,6 +67,14 @@ static const VbctlOption define_options[] = {
     {NULL},
 };
 
+static const VbctlOption undefine_options[] = {
+    {"nvram", N_("Also remove the NVRAM (UEFI variables) file"), FLAG(nvram), FALSE},
+    {"keep-nvram", N_("Keep the NVRAM file"), FLAG(keep_nvram), FALSE},
+    {"tpm", N_("Also remove the emulated TPM's state (the default)"), FLAG(tpm), FALSE},
+    {"keep-tpm", N_("Keep the emulated TPM's state"), FLAG(keep_tpm), FALSE},
+    {NULL},
+};
+
 static const VbctlOption info_options[] = {
     {"json", N_("Print JSON for scripts"), FLAG(json), FALSE},
     {NULL},
@@ -151,7 +159,8 @@ static const VbctlCommand commands[] = {
     {"list", "", N_("List domains"), vbctl_cmd_list, 0, 0, list_options},
     {"define", "FILE", N_("Define or update a domain from an XML file ('-' for stdin)"),
      vbctl_cmd_define, 1, 1, define_options},
-    {"undefine", "NAME|UUID", N_("Remove a domain's definition"), vbctl_cmd_undefine, 1, 1, NULL},
+    {"undefine", "NAME|UUID", N_("Remove a domain's definition"), vbctl_cmd_undefine, 1, 1,
+     undefine_options},
     {"dumpxml", "NAME|UUID", N_("Print a domain's XML"), vbctl_cmd_dumpxml, 1, 1, dumpxml_options},
     {"info", "NAME|UUID", N_("Show a domain's state and resources"), vbctl_cmd_info, 1, 1,
      info_options},
@@ -477,11 +486,15 @@ main(int argc, char **argv)
         g_free(bus.address);
         return 0;
     }
-    if (argc < 2)
+    if (argc < 2) {
+        g_free(bus.address);
         return usage_error(NULL, _("no command given"));
+    }
     cmd = find_command(argv[1]);
     if (cmd == NULL) {
         g_autofree char *msg = g_strdup_printf(_("unknown command '%s'"), argv[1]);
+
+        g_free(bus.address);
         return usage_error(NULL, msg);
     }
     rc = run_command(cmd, argc - 1, argv + 1, &bus);

@@ -191,6 +191,11 @@ class TestDomainCommands(ClientTestCase):
         self.assertIs(self.get_prop(self.path, DOMAIN_IFACE, "Autostart"), False)
 
     def test_undefine(self):
+        # virsh's flags reach Undefine: both of a pair are refused by the service
+        self.assertFails(self.ctl("undefine", "--nvram", "--keep-nvram", "vm1", check=False), 1,
+                         "KEEP_NVRAM")
+        self.assertFails(self.ctl("undefine", "--tpm", "--keep-tpm", "vm1", check=False), 1,
+                         "KEEP_TPM")
         p = self.ctl("undefine", "vm1")
         self.assertEqual(p.stdout, "Domain 'vm1' has been undefined\n")
         self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("vm1",))
