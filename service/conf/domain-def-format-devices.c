@@ -176,8 +176,9 @@ fmt_open_attrs(GString *buf, const VbDeviceDef *dev, guint flags)
     }
 }
 
-static const char *const *
-ranks_for(VbDeviceKind kind)
+/* libvirt's order of a device's children, by kind (the generic one for the others) */
+const char *const *
+vb_device_child_ranks(VbDeviceKind kind)
 {
     switch (kind) {
     case VB_DEV_DISK: return vb_disk_ranks;
@@ -199,7 +200,7 @@ fmt_device(GString *buf, const VbDeviceDef *dev, guint flags)
 {
     const char *name = vb_device_kind_names[dev->kind];
     g_autoptr(GString) ch = g_string_new(NULL);
-    ChildCtx c = { ch, &dev->extra, ranks_for(dev->kind), 0 };
+    ChildCtx c = { ch, &dev->extra, vb_device_child_ranks(dev->kind), 0 };
 
     if (dev->kind == VB_DEV_UNKNOWN) {
         vb_fmt_raw(buf, dev->raw, 2);

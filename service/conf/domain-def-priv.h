@@ -271,6 +271,7 @@ const VbRawElem *vb_controller_master(const VbDeviceDef *dev);
 
 /* domain-def-format.c */
 void vb_domain_def_format_devices(GString *buf, const VbDomainDef *def, guint flags);
+const char *const *vb_device_child_ranks(VbDeviceKind kind);
 gboolean vb_device_is_implicit_controller(const VbDomainDef *def, const VbDeviceDef *dev);
 
 /* domain-def-validate.c */

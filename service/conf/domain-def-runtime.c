@@ -288,26 +288,14 @@ vb_domain_def_device_alias(const VbDomainDef *def, const VbDeviceDef *dev)
     }
 }
 
+/* where an <alias> goes among the children; NULL for kinds that get none (graphics, kept
+ * devices) */
 static const char *const *
 alias_ranks(VbDeviceKind kind)
 {
-    switch (kind) {
-    case VB_DEV_DISK: return vb_disk_ranks;
-    case VB_DEV_CONTROLLER: return vb_controller_ranks;
-    case VB_DEV_INTERFACE: return vb_interface_ranks;
-    case VB_DEV_SERIAL:
-    case VB_DEV_CONSOLE:
-    case VB_DEV_CHANNEL: return vb_chardev_ranks;
-    case VB_DEV_VIDEO: return vb_video_ranks;
-    case VB_DEV_RNG: return vb_rng_ranks;
-    case VB_DEV_INPUT:
-    case VB_DEV_WATCHDOG:
-    case VB_DEV_MEMBALLOON:
-    case VB_DEV_PANIC: return vb_generic_dev_ranks;
-    case VB_DEV_FILESYSTEM: return vb_filesystem_ranks;
-    case VB_DEV_SOUND: return vb_sound_ranks;
-    default: return NULL;
-    }
+    if (kind == VB_DEV_GRAPHICS || kind == VB_DEV_UNKNOWN)
+        return NULL;
+    return vb_device_child_ranks(kind);
 }
 
 static int
