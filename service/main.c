@@ -96,7 +96,7 @@ main(int argc, char **argv)
     VbPaths *paths;
     VbAuth *auth;
     VbBusService *service;
-    VbConfig config;
+    g_auto(VbConfig) config = { 0 };
     gboolean system_bus, use_polkit;
     Daemon d = { 0 };
     guint owner_id;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "vb-config.h"
 #include "vb-error.h"
 
@@ -17,6 +19,37 @@ vb_config_init_defaults(VbConfig *c)
     c->vnc_port_min = 5900;
     c->vnc_port_max = 65535;
     c->job_grace_period = 60;
+    c->migration_host = NULL;
+    c->migration_address = NULL;
+    c->ssh_config = NULL;
+}
+
+/* Frees what vb_config_load() allocated. */
+void
+vb_config_clear(VbConfig *c)
+{
+    g_clear_pointer(&c->migration_host, g_free);
+    g_clear_pointer(&c->migration_address, g_free);
+    g_clear_pointer(&c->ssh_config, g_free);
+}
+
+static gboolean
+read_string(GKeyFile *kf, const char *key, gboolean absolute_path, char **out, GError **error)
+{
+    g_autofree char *v = NULL;
+
+    if (!g_key_file_has_key(kf, GROUP, key, NULL))
+        return TRUE;
+    v = g_key_file_get_string(kf, GROUP, key, NULL);
+    if (v == NULL || *v == '\0' || (absolute_path && !g_path_is_absolute(v)) ||
+        strpbrk(v, " \t\n") != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "setting '%s' must be %s", key,
+                    absolute_path ? "an absolute path without spaces" : "a host name or address");
+        return FALSE;
+    }
+    g_free(*out);
+    *out = g_steal_pointer(&v);
+    return TRUE;
 }
 
 static gboolean
@@ -53,7 +86,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
     g_auto(GStrv) keys = NULL;
     static const char *const known[] = {
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
-        "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period", NULL,
+        "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
+        "migration_host", "migration_address", "ssh_config", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -75,7 +109,10 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_uint(kf, "migration_port_max", 1, 65535, &c->migration_port_max, error) ||
         !read_uint(kf, "vnc_port_min", 5900, 65535, &c->vnc_port_min, error) ||
         !read_uint(kf, "vnc_port_max", 5900, 65535, &c->vnc_port_max, error) ||
-        !read_uint(kf, "job_grace_period", 0, 86400, &c->job_grace_period, error)) {
+        !read_uint(kf, "job_grace_period", 0, 86400, &c->job_grace_period, error) ||
+        !read_string(kf, "migration_host", FALSE, &c->migration_host, error) ||
+        !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
+        !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

@@ -15,9 +15,14 @@ typedef struct {
     guint vnc_port_min;
     guint vnc_port_max;
     guint job_grace_period;   /* seconds a completed Job stays on the bus */
+    char *migration_host;     /* nullable: address the destination gives to sources */
+    char *migration_address;  /* nullable: address an incoming migration listens on */
+    char *ssh_config;         /* nullable: ssh -F file for connections to other hosts */
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);
+void vb_config_clear(VbConfig *config);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbConfig, vb_config_clear)
 gboolean vb_config_load(VbConfig *config, const char *path, gboolean must_exist,
                         GError **error);
 
