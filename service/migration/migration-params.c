@@ -29,7 +29,7 @@ static const struct {
       "storage copy (NBD) is not implemented yet: use shared storage" },
     { VB_MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", NULL },
     { VB_MIGRATE_UNSAFE, "UNSAFE", NULL },
-    { VB_MIGRATE_OFFLINE, "OFFLINE", "offline migration is not implemented yet" },
+    { VB_MIGRATE_OFFLINE, "OFFLINE", NULL },
     { VB_MIGRATE_COMPRESSED, "COMPRESSED", NULL },
     { VB_MIGRATE_ABORT_ON_ERROR, "ABORT_ON_ERROR",
       "aborting on guest I/O errors is not implemented yet" },

@@ -55,6 +55,10 @@ gboolean vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *j
                                   const VbMigrationHost *host, const char *uri, guint flags,
                                   const VbMigrationParams *p, GBytes **out_cookie,
                                   GError **error);
+GBytes *vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom,
+                                    const VbMigrationHost *host, guint flags,
+                                    const VbMigrationParams *p, gint64 started, gint64 stopped,
+                                    gint64 downtime);
 gboolean vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
                                      gboolean cancelled, GError **error);
 

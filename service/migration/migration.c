@@ -97,6 +97,69 @@ vb_migration_check_held_locked(VbDomainObj *dom, VbAsyncJobType type, const char
 
 /* ---- Begin (source) ---------------------------------------------------- */
 
+static void
+set_out_state(VbDomainObj *dom, guint flags, gint64 started)
+{
+    VbMigrationOut *m = g_new0(VbMigrationOut, 1);
+
+    m->flags = flags;
+    m->started = started;
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(dom->migration);
+    dom->migration = m;
+    dom->migration_free = (GDestroyNotify)vb_migration_out_free;
+    g_mutex_unlock(&dom->lock);
+}
+
+/*
+ * OFFLINE: only the persistent definition of a shut-off domain moves
+ * (libvirt's rules: it needs PERSIST_DEST; no storage copy, no tunnel).
+ */
+static gboolean
+begin_offline(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
+              char **out_xml, GBytes **out_cookie, GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(VbMigrationCookie) cookie = NULL;
+
+    if (!(flags & VB_MIGRATE_PERSIST_DEST) ||
+        (flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC |
+                  VB_MIGRATE_TUNNELLED | VB_MIGRATE_POSTCOPY | VB_MIGRATE_LIVE))) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "OFFLINE (1024) moves a definition only: it needs PERSIST_DEST (8) "
+                            "and excludes LIVE, TUNNELLED, POSTCOPY and the storage copy flags");
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 || dom->starting || !dom->persistent) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is %s; an offline migration moves the definition of a "
+                    "shut-off persistent domain", dom->def->name,
+                    !dom->persistent ? "transient" : "active");
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    dom->job.was_running = FALSE;
+    def = vb_domain_def_copy(dom->def);
+    g_mutex_unlock(&dom->lock);
+    *out_xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_MIGRATABLE |
+                                             VB_DOMAIN_DEF_FORMAT_SECURE, error);
+    if (*out_xml == NULL)
+        return FALSE;
+    cookie = vb_migration_cookie_for(host, dom);
+    if (!vb_migration_cookie_set_persistent(cookie, *out_xml, error)) {
+        g_clear_pointer(out_xml, g_free);
+        return FALSE;
+    }
+    cookie->features |= VB_MIGRATION_COOKIE_STATS;
+    cookie->started = vb_migration_now_ms();
+    *out_cookie = vb_migration_cookie_format(cookie);
+    set_out_state(dom, flags, cookie->started);
+    (void)list;
+    return TRUE;
+}
+
 /*
  * The checks and the migratable XML of Begin, with the migration-out job
  * held by the caller. Worker or job thread.
@@ -109,9 +172,10 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     g_autoptr(VbDomainDef) live = NULL;
     g_autoptr(VbDomainDef) given = NULL;
     g_autoptr(VbMigrationCookie) cookie = NULL;
-    VbMigrationOut *m;
     gboolean was_running;
 
+    if (flags & VB_MIGRATE_OFFLINE)
+        return begin_offline(list, dom, host, flags, out_xml, out_cookie, error);
     g_mutex_lock(&dom->lock);
     if (!is_running_locked(dom) ||
         (dom->state != VB_DOMAIN_STATE_RUNNING && dom->state != VB_DOMAIN_STATE_PAUSED)) {
@@ -148,16 +212,7 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     cookie->features |= VB_MIGRATION_COOKIE_STATS;
     cookie->started = vb_migration_now_ms();
     *out_cookie = vb_migration_cookie_format(cookie);
-
-    m = g_new0(VbMigrationOut, 1);
-    m->flags = flags;
-    m->started = cookie->started;
-    g_mutex_lock(&dom->lock);
-    if (dom->migration != NULL && dom->migration_free != NULL)
-        dom->migration_free(dom->migration);
-    dom->migration = m;
-    dom->migration_free = (GDestroyNotify)vb_migration_out_free;
-    g_mutex_unlock(&dom->lock);
+    set_out_state(dom, flags, cookie->started);
     return TRUE;
 }
 
@@ -496,8 +551,8 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
 }
 
 /* The Perform cookie: our identity, the timestamps, the definition to keep. */
-static GBytes *
-perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
+GBytes *
+vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
                const VbMigrationParams *p, gint64 started, gint64 stopped, gint64 downtime)
 {
     g_autoptr(VbMigrationCookie) c = vb_migration_cookie_for(host, dom);
@@ -607,7 +662,8 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
     g_mutex_unlock(&dom->lock);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "migrated");
-    *out_cookie = perform_cookie(list, dom, host, flags, p, started, stopped, downtime);
+    *out_cookie = vb_migration_perform_cookie(list, dom, host, flags, p, started, stopped,
+                                              downtime);
     return TRUE;
 }
 
@@ -619,8 +675,11 @@ perform_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     g_autoptr(GBytes) cookie = NULL;
     GVariantDict res;
 
-    if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, d->flags, &d->params,
-                                  &cookie, error))
+    if (d->flags & VB_MIGRATE_OFFLINE)
+        cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
+                                             vb_migration_now_ms(), 0, 0);
+    else if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, d->flags, &d->params,
+                                       &cookie, error))
         return FALSE;
     vb_domain_async_job_phase(list, dom, job, "perform3_done", FALSE);
     g_variant_dict_init(&res, NULL);
@@ -652,7 +711,7 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
     g_mutex_lock(&dom->lock);
     ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_OUT, phases,
                                         "MigratePerform", error);
-    if (ok && !is_running_locked(dom)) {
+    if (ok && !(flags & VB_MIGRATE_OFFLINE) && !is_running_locked(dom)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is no longer running",
                     dom->def->name);
         ok = FALSE;
@@ -676,7 +735,7 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
         return NULL;
     }
     /* the uri is checked before the transfer's thread starts */
-    {
+    if (!(flags & VB_MIGRATE_OFFLINE)) {
         g_autofree char *qemu_uri = vb_migration_qemu_uri(uri, error);
 
         if (qemu_uri == NULL) {
@@ -726,7 +785,14 @@ vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL)
         postcopy = ((VbMigrationOut *)dom->migration)->postcopy;
+    persistent = dom->persistent && !dom->removed;
     g_mutex_unlock(&dom->lock);
+    if (flags & VB_MIGRATE_OFFLINE) {
+        if (!cancelled && (flags & VB_MIGRATE_UNDEFINE_SOURCE) && persistent &&
+            !vb_domain_undefine(list, dom, VB_UNDEFINE_KEEP_NVRAM | VB_UNDEFINE_KEEP_TPM, error))
+            return FALSE;
+        return TRUE;
+    }
     if (cancelled) {
         if (postcopy) {
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,

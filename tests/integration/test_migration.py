@@ -267,6 +267,39 @@ class ClientDrivenTest(MigrationTestCase):
         self.assert_guest_runs_on(self.conn_b, dpath)
 
 
+class OfflineTest(MigrationTestCase):
+    OFFLINE = 1024
+
+    def test_offline_client_driven_and_p2p(self):
+        path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
+        flags = self.OFFLINE | PERSIST_DEST | UNDEFINE_SOURCE
+        # a running domain, or one without PERSIST_DEST, is refused
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
+                             ("", self.OFFLINE))
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags, uri="")
+        self.assertEqual((uri, dpath), ("", "/"))
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, "", {}, flags))
+        res = self.wait_job(job)
+        dpath, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                           (bytes(res["cookie"]), flags, False))
+        self.assertNotEqual(dpath, "/")
+        p = self.props(dpath, conn=self.conn_b)
+        self.assertEqual((p["State"], p["Persistent"], p["Name"]), ("shutoff", True, "vm1"))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        # and back, peer-to-peer: the definition only, nothing starts
+        job = self.call(dpath, DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                        (self.bus.address, {}, flags | 2), conn=self.conn_b)[0]
+        res = self.wait_job(job, conn=self.conn_b)
+        back = res["domain"]
+        self.assertEqual(self.state(back)[0], "shutoff")
+        self.assertTrue(self.props(back)["Persistent"])
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assertEqual(vbtest.status_pids(self.root), set())
+
+
 class BadInputTest(MigrationTestCase):
     def test_refused(self):
         path = self.start_guest()
