@@ -552,8 +552,9 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
 
 /* The Perform cookie: our identity, the timestamps, the definition to keep. */
 GBytes *
-vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
-               const VbMigrationParams *p, gint64 started, gint64 stopped, gint64 downtime)
+vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                            guint flags, const VbMigrationParams *p, gint64 started,
+                            gint64 stopped, gint64 downtime)
 {
     g_autoptr(VbMigrationCookie) c = vb_migration_cookie_for(host, dom);
     VbJobInfo info = { 0 };
