@@ -190,6 +190,29 @@ listen_incoming(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *hos
     return TRUE;
 }
 
+/* Where a SPICE client of the source reconnects: our display's address and ports. */
+static void
+add_graphics(VbDomainList *list, const VbMigrationHost *host, VbDomainObj *dom,
+             const char *uri_in, VbMigrationCookie *cookie)
+{
+    g_autofree char *uri_host = NULL;
+    int port = -1, tls = -1, uri_port;
+    gboolean has;
+
+    g_mutex_lock(&dom->lock);
+    has = vb_domain_def_get_spice(dom->def, &port, &tls);
+    g_mutex_unlock(&dom->lock);
+    if (!has)
+        return;
+    if (uri_in != NULL && *uri_in != '\0')
+        vb_migration_parse_tcp_uri(uri_in, &uri_host, &uri_port, NULL);
+    cookie->features |= VB_MIGRATION_COOKIE_GRAPHICS;
+    cookie->graphics_type = g_strdup("spice");
+    cookie->graphics_port = port;
+    cookie->graphics_tls_port = tls;
+    cookie->graphics_listen = advertised_host(list, host, uri_host);
+}
+
 /**
  * vb_migration_prepare:
  * @owner: (nullable): the bus name the incoming domain is tied to until
@@ -302,6 +325,7 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
     }
     mine = vb_migration_cookie_for(host, dom);
+    add_graphics(list, host, dom, uri_in, mine);
     *out_cookie = vb_migration_cookie_format(mine);
     *out_uri = g_steal_pointer(&uri);
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,

@@ -152,7 +152,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
                                                       vb_migration_now_ms(), 0, 0);
         else if (performed)
             performed = vb_migration_perform_run(list, dom, job, &d->host, uri_out, d->flags,
-                                                 &d->params, &perf_cookie, error);
+                                                 &d->params, dc, &perf_cookie, error);
     }
 
     vb_domain_async_job_phase(list, dom, job, "finish", FALSE);

@@ -600,6 +600,87 @@ vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrat
     return vb_migration_cookie_format(c);
 }
 
+/*
+ * Tells a SPICE client connected to the source where the guest goes
+ * (client_migrate_info), so that it can follow it seamlessly. Best effort:
+ * a display client never fails a migration.
+ */
+static void
+relocate_spice(VbDomainList *list, VbDomainObj *dom, const VbMigrationCookie *dest)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *args;
+    int port = -1, tls = -1;
+    gboolean has;
+
+    if (dest == NULL || !(dest->features & VB_MIGRATION_COOKIE_GRAPHICS) ||
+        g_strcmp0(dest->graphics_type, "spice") != 0 || dest->graphics_listen == NULL)
+        return;
+    g_mutex_lock(&dom->lock);
+    has = vb_domain_def_get_spice(dom->def, &port, &tls);
+    g_mutex_unlock(&dom->lock);
+    if (!has)
+        return;
+    args = json_object_new();
+    json_object_set_string_member(args, "protocol", "spice");
+    json_object_set_string_member(args, "hostname", dest->graphics_listen);
+    if (dest->graphics_port > 0)
+        json_object_set_int_member(args, "port", dest->graphics_port);
+    if (dest->graphics_tls_port > 0)
+        json_object_set_int_member(args, "tls-port", dest->graphics_tls_port);
+    r = vb_domain_async_monitor(list, dom, "client_migrate_info", args, -1, &error);
+    if (r == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "cannot tell the SPICE client where the guest goes: %s", error->message);
+    else
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "SPICE clients relocate to %s:%d",
+                      dest->graphics_listen, dest->graphics_port);
+}
+
+#define SPICE_WAIT_S 30
+
+/*
+ * After the transfer: when a SPICE client is connected, waits until it
+ * has moved (QEMU's SPICE_MIGRATE_COMPLETED, through the domain's
+ * condition; no polling), at most SPICE_WAIT_S.
+ */
+static void
+wait_spice(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *o;
+    JsonArray *clients;
+    gint64 deadline;
+    gboolean done;
+    int port, tls;
+
+    g_mutex_lock(&dom->lock);
+    done = !vb_domain_def_get_spice(dom->def, &port, &tls);
+    g_mutex_unlock(&dom->lock);
+    if (done)
+        return;
+    r = vb_domain_async_monitor(list, dom, "query-spice", NULL, -1, NULL);
+    o = r != NULL && JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+    clients = o != NULL && json_object_has_member(o, "clients")
+                  ? json_object_get_array_member(o, "clients") : NULL;
+    if (clients == NULL || json_array_get_length(clients) == 0 ||
+        json_object_get_boolean_member_with_default(o, "migrated", FALSE))
+        return;
+    deadline = g_get_monotonic_time() + SPICE_WAIT_S * G_USEC_PER_SEC;
+    g_mutex_lock(&dom->lock);
+    while (!dom->job.spice_migrated && dom->id >= 0 && !dom->stopping &&
+           !vb_domain_list_shutting_down(list)) {
+        if (!g_cond_wait_until(&dom->job.cond, &dom->lock, deadline))
+            break;
+    }
+    done = dom->job.spice_migrated;
+    g_mutex_unlock(&dom->lock);
+    if (!done)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "the SPICE client did not follow the guest within %d s", SPICE_WAIT_S);
+}
+
 /**
  * vb_migration_perform_run:
  * @out_cookie: (out): the Perform cookie for Finish
@@ -613,7 +694,8 @@ vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrat
 gboolean
 vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                          const VbMigrationHost *host, const char *uri, guint flags,
-                         const VbMigrationParams *p, GBytes **out_cookie, GError **error)
+                         const VbMigrationParams *p, const VbMigrationCookie *dest,
+                         GBytes **out_cookie, GError **error)
 {
     g_autofree char *qemu_uri = vb_migration_qemu_uri(uri, error);
     gint64 started, downtime = 0, stopped;
@@ -630,6 +712,8 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
          vb_migration_set_parameters(list, dom, flags, p, TRUE, error) &&
          vb_domain_async_check_abort(dom, error) &&
          (flags & VB_MIGRATE_LIVE || pause_source(list, dom, error));
+    if (ok)
+        relocate_spice(list, dom, dest);
     if (ok) {
         JsonObject *args = json_object_new();
         g_autoptr(JsonNode) r = NULL;
@@ -651,6 +735,7 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         }
         return FALSE;
     }
+    wait_spice(list, dom);
     stopped = vb_migration_now_ms() - downtime;
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL) {
@@ -680,7 +765,7 @@ perform_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
         cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
                                              vb_migration_now_ms(), 0, 0);
     else if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, d->flags, &d->params,
-                                       &cookie, error))
+                                       d->dest, &cookie, error))
         return FALSE;
     vb_domain_async_job_phase(list, dom, job, "perform3_done", FALSE);
     g_variant_dict_init(&res, NULL);

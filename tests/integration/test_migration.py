@@ -8,6 +8,7 @@ service, post-copy and multifd. (Migrations between network namespaces over
 ssh are in test_migration_hosts.py.)"""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -257,6 +258,22 @@ class ClientDrivenTest(MigrationTestCase):
         dpath, _ = self.migrate_client_driven(path)
         self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
         self.assertFalse(self.props(dpath, conn=self.conn_b)["Persistent"])
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+    def test_spice_client_relocation(self):
+        xml = self.guest_xml().replace(
+            "</devices>", "<graphics type='spice' autoport='yes' listen='127.0.0.1'/></devices>")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
+        dpath, _ = self.migrate_client_driven(path)
+        live = self.b(dpath, DOMAIN_IFACE, "GetXMLDesc", "u", (0,))
+        m = re.search(r"<graphics type='spice' port='(\d+)'", live)
+        self.assertIsNotNone(m, live)
+        # the source told its SPICE clients where the guest went (no client was
+        # connected, so nothing waited for SPICE_MIGRATE_COMPLETED)
+        self.assertIn(f"SPICE clients relocate to 127.0.0.1:{m.group(1)}",
+                      self.service.read_log())
         self.assert_guest_runs_on(self.conn_b, dpath)
 
     def test_paused_destination(self):
