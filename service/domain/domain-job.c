@@ -334,6 +334,8 @@ vb_domain_async_job_begin(VbDomainObj *dom, VbAsyncJobType type, const char *met
     dom->job.held = FALSE;
     dom->job.owner_watched = FALSE;
     dom->job.spice_migrated = FALSE;
+    dom->job.abort_on_error = FALSE;
+    dom->job.io_error = FALSE;
     g_clear_pointer(&dom->job.temp_path, g_free);
     return TRUE;
 }

@@ -213,6 +213,9 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     cookie->started = vb_migration_now_ms();
     *out_cookie = vb_migration_cookie_format(cookie);
     set_out_state(dom, flags, cookie->started);
+    g_mutex_lock(&dom->lock);
+    dom->job.abort_on_error = (flags & VB_MIGRATE_ABORT_ON_ERROR) != 0;
+    g_mutex_unlock(&dom->lock);
     return TRUE;
 }
 
@@ -533,8 +536,15 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
                 return TRUE;
         }
         if (g_str_equal(status, "cancelled") || (cancel_sent && g_str_equal(status, "failed"))) {
+            gboolean io_error;
+
+            g_mutex_lock(&dom->lock);
+            io_error = dom->job.io_error;
+            g_mutex_unlock(&dom->lock);
             g_set_error_literal(error, VB_ERROR, VB_ERROR_ABORTED,
-                                "the migration was cancelled on request");
+                                io_error ? "the migration was aborted: the guest had an I/O "
+                                           "error (ABORT_ON_ERROR)"
+                                         : "the migration was cancelled on request");
             return FALSE;
         }
         if (g_str_equal(status, "failed") || g_str_equal(status, "none") ||

@@ -317,6 +317,47 @@ class OfflineTest(MigrationTestCase):
         self.assertEqual(vbtest.status_pids(self.root), set())
 
 
+class AbortOnErrorTest(MigrationTestCase):
+    ABORT_ON_ERROR = 4096
+
+    def test_io_error_aborts(self):
+        # the guest's disk lives on a 4 MiB tmpfs it fills 8 s after booting
+        mnt = os.path.join(self.tmp, "small")
+        os.makedirs(mnt)
+        self.run_cmd(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        img = os.path.join(mnt, "disk.qcow2")
+        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", img, "256M"])
+        xml = self.guest_xml(extra_cmdline="tgfill=8").replace("</devices>", f"""
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{img}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk></devices>""")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: "TINYGUEST: READY" in self.text(), timeout=60, what="the guest")
+        flags = LIVE | self.ABORT_ON_ERROR
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job, timeout=90)
+        self.assertEqual(cm.exception.name, ERR + "Aborted", cm.exception.message)
+        self.assertIn("I/O error", cm.exception.message)
+        self.assertIn("filling /dev/vda", self.text())
+        self.assertIn("ABORT_ON_ERROR", self.service.read_log())
+        self.assert_no_job(path)
+        try:
+            self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, flags, True))
+        except DBusCallError as e:
+            self.assertEqual(e.name, ERR + "NoDomain", e.message)
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="the incoming domain to go")
+        self.domain(path, "Destroy", "u", (0,))
+
+
 class BadInputTest(MigrationTestCase):
     def test_refused(self):
         path = self.start_guest()
