@@ -414,7 +414,8 @@ parse_uuid(xmlNode *node, char out_uuid[37], GError **error)
     g_autofree char *v = content(node);
     unsigned char raw[16];
 
-    if (!vb_uuid_parse(v, raw)) {
+    /* XML blanks around it are formatting */
+    if (!vb_uuid_parse(g_strstrip(v), raw)) {
         g_autofree char *s = shown(v);
 
         return cookie_error(error, "<%s> '%s' is not a UUID", (const char *)node->name, s);
