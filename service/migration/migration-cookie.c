@@ -330,10 +330,12 @@ is_elem(xmlNode *node, const char *name)
 static gboolean
 parse_number(const char *text, guint64 max, guint64 *out_value)
 {
-    g_autofree char *t = g_strdup(text);
+    g_autofree char *t = NULL;
     guint64 v = 0;
 
-    g_strstrip(t);
+    if (text == NULL)
+        return FALSE;
+    t = g_strstrip(g_strdup(text));
     if (t[0] == '\0')
         return FALSE;
     for (const char *p = t; *p != '\0'; p++) {

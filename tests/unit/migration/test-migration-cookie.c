@@ -322,6 +322,8 @@ static const Bad bad_cookies[] = {
     { "<virtbus-migration version='one'/>", "version='one'" },
     { "<virtbus-migration version='1.2.3'/>", "version='1.2.3'" },
     { "<virtbus-migration version='-1'/>", "version='-1'" },
+    { "<virtbus-migration version=''/>", "version=''" },
+    { "<virtbus-migration version='1.'/>", "version='1.'" },
     /* required elements */
     { "<virtbus-migration version='1'><uuid>" UUID "</uuid><hostname>h</hostname><hostuuid>"
       HOSTUUID "</hostuuid>" TAIL, "<name> is missing" },
