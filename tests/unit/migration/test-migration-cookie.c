@@ -268,6 +268,29 @@ test_persistent_exact(void)
     }
 }
 
+/* The <domain> span stays exact past libxml2's input buffer shrinking and multi-byte text. */
+static void
+test_persistent_large(void)
+{
+    g_autoptr(GString) domain = g_string_new("<domain type='kvm'>\n  <description>");
+    g_autoptr(GString) cookie = g_string_new(HEAD "<pad>");
+    g_autoptr(VbMigrationCookie) c = NULL;
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < 40000; i++)
+        g_string_append(cookie, "\xc3\xa9\xe2\x82\xac<x a='&lt;'/>");
+    g_string_append(cookie, "</pad><feature name='persistent'/><persistent>");
+    for (guint i = 0; i < 30000; i++)
+        g_string_append(domain, "\xe2\x82\xac &amp; ");
+    g_string_append(domain, "</description>\n</domain>");
+    g_string_append(cookie, domain->str);
+    g_string_append(cookie, "</persistent><tail>\xc3\xa9</tail>" TAIL);
+    g_assert_cmpuint(cookie->len, <, VB_MIGRATION_COOKIE_MAX_SIZE);
+    c = vb_migration_cookie_parse_at((const guint8 *)cookie->str, cookie->len, NOW, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->persistent_xml, ==, domain->str);
+}
+
 /* Spellings a peer may use: accepted, normalised */
 static void
 test_lenient_forms(void)
@@ -404,8 +427,15 @@ static const Bad bad_cookies[] = {
     { "<!DOCTYPE virtbus-migration [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;'>]>"
       HEAD "<x>&b;</x>" TAIL, "DOCTYPE" },
     { "<!DOCTYPE virtbus-migration>" HEAD TAIL, "DOCTYPE" },
+    { "<!DOCTYPE virtbus-migration [<!ENTITY a0 'aaaaaaaaaa'><!ENTITY a1 '&a0;&a0;&a0;&a0;'>"
+      "<!ENTITY a2 '&a1;&a1;&a1;&a1;'><!ENTITY a3 '&a2;&a2;&a2;&a2;'>]>"
+      "<virtbus-migration version='1'><name>&a3;</name>" TAIL, "DOCTYPE" },
     { "<!DOCTYPE virtbus-migration SYSTEM 'http://192.0.2.1/x.dtd'>" HEAD TAIL, "DOCTYPE" },
     { HEAD "<x>&undefined;</x>" TAIL, "malformed" },
+    { "<?xml version='1.0' encoding='ISO-8859-1'?>" HEAD TAIL, "declares the encoding 'ISO-8859-1'" },
+    { "<?xml version='1.0' encoding='UTF-16'?>" HEAD TAIL, "declares the encoding 'UTF-16'" },
+    { "<?xml version=\"1.0\" encoding = \"latin1\" ?>" HEAD TAIL, "encoding 'latin1'" },
+    { "<?xml version='1.0' encoding='EBCDIC-US'?>" HEAD TAIL, "EBCDIC" },
     { HEAD "<x>\xc3\x28</x>" TAIL, "not UTF-8" },
     { HEAD "\xff" TAIL, "not UTF-8 (at offset" },
     { "\xfe\xff<", "not UTF-8 (at offset 0)" },
@@ -657,6 +687,7 @@ main(int argc, char **argv)
     g_test_add_func("/migration/cookie/format/flag-without-data", test_flag_without_data);
     g_test_add_func("/migration/cookie/format/golden", test_golden);
     g_test_add_func("/migration/cookie/persistent/byte-exact", test_persistent_exact);
+    g_test_add_func("/migration/cookie/persistent/large", test_persistent_large);
     g_test_add_func("/migration/cookie/parse/lenient-forms", test_lenient_forms);
     g_test_add_func("/migration/cookie/parse/malformed", test_malformed);
     g_test_add_func("/migration/cookie/parse/bytes-size-depth", test_bytes);
