@@ -204,11 +204,26 @@ handle_panic(VbDomainList *list, VbDomainObj *dom)
         vb_qemu_process_signal(proc, SIGKILL);
 }
 
+/* A SPICE client followed the guest to the migration's destination. */
+static void
+note_spice_migrated(VbDomainObj *dom)
+{
+    g_mutex_lock(&dom->lock);
+    dom->job.spice_migrated = TRUE;
+    g_cond_broadcast(&dom->job.cond);
+    g_mutex_unlock(&dom->lock);
+}
+
 static void
 handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
 {
     if (ev->name != NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, dom->uuid_str, "QEMU event %s", ev->name);
+    /* needs no job: the migration waiting for it holds one */
+    if (ev->name != NULL && g_str_equal(ev->name, "SPICE_MIGRATE_COMPLETED")) {
+        note_spice_migrated(dom);
+        return;
+    }
     if (!begin_event_job(list, dom, ev))
         return;
     if (!is_current(dom, ev)) {
