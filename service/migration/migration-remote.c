@@ -435,7 +435,10 @@ vb_remote_ssh_argv(const VbRemoteUri *uri, const VbRemoteOptions *opts)
     }
     if (uri->no_verify)
         g_strv_builder_add_many(b, "-o", "StrictHostKeyChecking=no", NULL);
-    g_strv_builder_add_many(b, "--", uri->host, "systemd-stdio-bridge", NULL);
+    /* the bridge logs to the journal unless told otherwise: its reason for
+     * failing ("Failed to start bus client: ...") belongs in our error */
+    g_strv_builder_add_many(b, "--", uri->host, "env", "SYSTEMD_LOG_TARGET=console",
+                            "systemd-stdio-bridge", NULL);
     if (uri->bus != NULL) {
         g_autofree char *bus = g_strconcat("-p", uri->bus, NULL);
 

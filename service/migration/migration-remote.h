@@ -7,7 +7,8 @@ G_BEGIN_DECLS
 
 /*
  * A D-Bus connection to another host's bus, the way `busctl -H` makes one:
- * `ssh -xT HOST systemd-stdio-bridge [-pADDRESS]` and a GDBusConnection
+ * `ssh -xT HOST env SYSTEMD_LOG_TARGET=console systemd-stdio-bridge
+ * [-pADDRESS]` and a GDBusConnection
  * over the child's stdin/stdout. Used by virtbusctl (-H, --connect) and by
  * the service's peer-to-peer migration driver. GLib/GIO only.
  *

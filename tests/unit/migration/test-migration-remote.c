@@ -198,6 +198,8 @@ test_parse_untrusted(void)
     }
 }
 
+#define BRIDGE "env SYSTEMD_LOG_TARGET=console systemd-stdio-bridge"
+
 static void
 check_argv(const char *uri, const VbRemoteOptions *opts, const char *expected)
 {
@@ -218,21 +220,20 @@ test_argv(void)
     const VbRemoteOptions cfg = {
         .trusted = TRUE, .ssh_config = "/etc/virtbus/ssh_config", .timeout = 5};
 
-    check_argv("ssh://h", NULL,
-               "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -- h systemd-stdio-bridge");
+    check_argv("ssh://h", NULL, "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -- h " BRIDGE);
     check_argv("ssh://root@10.1.2.3:2222?bus=unix:path=/run/b", &cfg,
                "ssh -xT -o BatchMode=yes -o ConnectTimeout=5 -F /etc/virtbus/ssh_config "
-               "-p 2222 -l root -- 10.1.2.3 systemd-stdio-bridge -punix:path=/run/b");
+               "-p 2222 -l root -- 10.1.2.3 " BRIDGE " -punix:path=/run/b");
     check_argv("ssh://[::1]?keyfile=/k/id%25h&known_hosts=/k/kh", NULL,
                "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -i /k/id%%h "
-               "-o UserKnownHostsFile=/k/kh -- ::1 systemd-stdio-bridge");
+               "-o UserKnownHostsFile=/k/kh -- ::1 " BRIDGE);
     /* no_verify never writes a known_hosts file */
     check_argv("ssh://h?no_verify=1", NULL,
                "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -o UserKnownHostsFile=/dev/null "
-               "-o StrictHostKeyChecking=no -- h systemd-stdio-bridge");
+               "-o StrictHostKeyChecking=no -- h " BRIDGE);
     check_argv("ssh://h?no_verify=1&known_hosts=/kh", NULL,
                "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -o UserKnownHostsFile=/kh "
-               "-o StrictHostKeyChecking=no -- h systemd-stdio-bridge");
+               "-o StrictHostKeyChecking=no -- h " BRIDGE);
 }
 
 /* Children of this process, zombies included. */
