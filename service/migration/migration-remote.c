@@ -780,23 +780,30 @@ vb_remote_get_ssh_pid(GDBusConnection *connection)
  * vb_remote_close:
  * @connection: (transfer none): a connection made by vb_remote_connect()
  *
- * Flushes and closes @connection, then waits (up to a second) for ssh to
- * end after the remote bridge saw the end of its input, sends SIGTERM and
- * then SIGKILL if it did not, and returns once ssh is reaped. Blocks: call
- * it from a worker or a client's main thread. The caller still owns its
- * reference.
+ * Flushes what is queued (for at most 2 s: a peer that stopped reading
+ * cannot hold the caller) and closes @connection, then waits up to a
+ * second for ssh to end after the remote bridge saw the end of its input,
+ * sends SIGTERM and then SIGKILL if it did not, and returns once ssh is
+ * reaped. At most ~5 s even when the peer hangs. Blocks: call it from a
+ * worker or a client's main thread. The caller still owns its reference.
  */
 void
 vb_remote_close(GDBusConnection *connection)
 {
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
     RemoteChild *c;
+    Watchdog w = {0};
 
     if (connection == NULL)
         return;
     c = g_object_steal_data(G_OBJECT(connection), CHILD_KEY);
     if (!g_dbus_connection_is_closed(connection)) {
-        g_dbus_connection_flush_sync(connection, NULL, NULL);
-        g_dbus_connection_close_sync(connection, NULL, NULL);
+        watchdog_start(&w, 2, cancel);
+        g_dbus_connection_flush_sync(connection, cancel, NULL);
+        watchdog_stop(&w);
+        /* not _sync: a write stuck on a full pipe would hold the close;
+         * ending ssh below breaks the pipe and lets GDBus's worker finish */
+        g_dbus_connection_close(connection, NULL, NULL, NULL);
     }
     if (c != NULL) {
         child_end(c, 1000);

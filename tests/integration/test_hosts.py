@@ -150,6 +150,23 @@ class TestHosts(vbhosts.MultiHostTestCase):
                      "-H", "b", "--address", self.b.bus_address)
         self.assertEqual(p.stdout.split(), [])
 
+    def test_remote_lifecycle_in_host_namespace(self):
+        """start/domstate/destroy through -H: b's QEMU runs inside b's
+        namespace; the one left running is destroyed by the harness at the
+        end (no QEMU left over)."""
+        self.remote_ctl("define", "-", via="b", input=vbtest.domain_xml("vm-b"))
+        self.remote_ctl("start", "vm-b", via="b")
+        self.assertEqual(self.remote_ctl("domstate", "vm-b", via="b").stdout.strip(), "running")
+        qemus = vbtest.qemus_under(self.b.dir)
+        self.assertEqual(len(qemus), 1, qemus)
+        pid = next(iter(qemus))
+        self.assertEqual(os.stat(f"/proc/{pid}/ns/net").st_ino,
+                         os.stat(f"/run/netns/{self.b.netns}").st_ino)
+        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
+        self.remote_ctl("destroy", "vm-b", via="b")
+        vbtest.eventually(lambda: not alive(pid), timeout=10, what="b's QEMU to end")
+        self.remote_ctl("start", "vm-b", via="b")   # left for the harness to destroy
+
     def test_completion_over_ssh(self):
         """Bash completion passes -H, --address and --ssh-config on: the
         domain names come from host b."""
