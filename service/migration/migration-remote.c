@@ -521,6 +521,11 @@ child_stderr(RemoteChild *c)
     for (guint i = from > 0 ? 1 : 0; lines[i] != NULL; i++) {
         char *l = g_strstrip(lines[i]);
 
+        /* the remote side's words: no control characters into messages */
+        for (char *p = l; *p != '\0'; p++) {
+            if ((guchar)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+        }
         if (*l != '\0' && !g_str_has_prefix(l, "Warning: Permanently added") &&
             g_utf8_validate(l, -1, NULL))
             g_ptr_array_add(keep, l);
