@@ -348,6 +348,37 @@ vb_remote_uri_parse(const char *uri, gboolean trusted, GError **error)
     return NULL;
 }
 
+/**
+ * vb_remote_check_uri:
+ *
+ * Checks @uri as vb_remote_connect() would, without connecting (a method
+ * handler refuses a bad destination before it takes a job).
+ *
+ * Returns: whether @uri is usable; else InvalidArgument naming the part.
+ */
+gboolean
+vb_remote_check_uri(const char *uri, gboolean trusted, GError **error)
+{
+    g_autoptr(VbRemoteUri) u = vb_remote_uri_parse(uri, trusted, error);
+
+    return u != NULL;
+}
+
+/**
+ * vb_remote_uri_host:
+ *
+ * Returns: (transfer full) (nullable): the host of an ssh:// URI (an IPv6
+ * address without brackets), as the migration stream's default destination;
+ * %NULL for a bus address or a URI that does not parse.
+ */
+char *
+vb_remote_uri_host(const char *uri)
+{
+    g_autoptr(VbRemoteUri) u = vb_remote_uri_parse(uri, TRUE, NULL);
+
+    return u != NULL && u->kind == VB_REMOTE_URI_SSH ? g_strdup(u->host) : NULL;
+}
+
 void
 vb_remote_uri_free(VbRemoteUri *uri)
 {

@@ -58,6 +58,8 @@ typedef struct {
 } VbRemoteOptions;
 
 VbRemoteUri *vb_remote_uri_parse(const char *uri, gboolean trusted, GError **error);
+gboolean vb_remote_check_uri(const char *uri, gboolean trusted, GError **error);
+char *vb_remote_uri_host(const char *uri);
 void vb_remote_uri_free(VbRemoteUri *uri);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbRemoteUri, vb_remote_uri_free)
 

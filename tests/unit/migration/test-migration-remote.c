@@ -162,6 +162,33 @@ test_parse_bad(void)
     }
 }
 
+static void
+test_check_and_host(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *h1 = vb_remote_uri_host("ssh://root@10.1.2.3:2222?bus=unix:path=/b");
+    g_autofree char *h2 = vb_remote_uri_host("ssh://[fe80::1]/");
+    g_autofree char *h3 = vb_remote_uri_host("unix:path=/run/dbus/system_bus_socket");
+    g_autofree char *h4 = vb_remote_uri_host("ssh://-x");
+    /* an untrusted URI still has a host: the check refuses it elsewhere */
+    g_autofree char *h5 = vb_remote_uri_host("ssh://h?keyfile=/k");
+
+    g_assert_cmpstr(h1, ==, "10.1.2.3");
+    g_assert_cmpstr(h2, ==, "fe80::1");
+    g_assert_null(h3);
+    g_assert_null(h4);
+    g_assert_cmpstr(h5, ==, "h");
+    g_assert_true(vb_remote_check_uri("ssh://h?bus=unix:path=/b", FALSE, &error));
+    g_assert_no_error(error);
+    g_assert_true(vb_remote_check_uri("unix:path=/b", FALSE, &error));
+    g_assert_false(vb_remote_check_uri("ssh://h?no_verify=1", FALSE, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_clear_error(&error);
+    g_assert_true(vb_remote_check_uri("ssh://h?no_verify=1", TRUE, &error));
+    g_assert_false(vb_remote_check_uri("tcp:host=h,port=1", TRUE, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+}
+
 /* A caller of the service may name the host, user, port and bus, nothing that
  * makes root's ssh read a file or skip the host key check. */
 static void
@@ -436,6 +463,7 @@ main(int argc, char **argv)
     g_test_add_func("/migration/remote/parse/bad", test_parse_bad);
     g_test_add_func("/migration/remote/parse/untrusted", test_parse_untrusted);
     g_test_add_func("/migration/remote/argv", test_argv);
+    g_test_add_func("/migration/remote/check-and-host", test_check_and_host);
     g_test_add_func("/migration/remote/connect/refused", test_connect_refused);
     g_test_add_func("/migration/remote/connect/banner-timeout", test_connect_banner_timeout);
     g_test_add_func("/migration/remote/connect/stall-timeout", test_connect_stall_timeout);
