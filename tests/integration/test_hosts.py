@@ -167,6 +167,42 @@ class TestHosts(vbhosts.MultiHostTestCase):
         vbtest.eventually(lambda: not alive(pid), timeout=10, what="b's QEMU to end")
         self.remote_ctl("start", "vm-b", via="b")   # left for the harness to destroy
 
+    def test_p2p_migration_over_ssh(self):
+        """Domain.Migrate on a's service with ssh://root@B?bus=..: the
+        service reaches b's service over ssh with its ssh_config setting (the
+        harness's client config) and the QEMU stream goes a -> b between the
+        namespaces; a URI naming a key file is refused (the service is not
+        a trusted caller), naming the parameter."""
+        conn_a = self.conn(self.a)
+        path = self.manager(self.a, "DefineXML", "su", (vbtest.domain_xml("mig"), 0))
+        self.call(path, vbtest.DOMAIN_IFACE, "Start", "u", (0,), conn=conn_a)
+        with self.assertRaises(vbtest.DBusCallError) as cm:
+            self.call(path, vbtest.DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                      (self.b.uri(keys=True), {}, 1 | 2), conn=conn_a)
+        self.assertEqual(cm.exception.name, vbtest.ERR + "InvalidArgument")
+        self.assertIn("'keyfile' is not accepted by the service", cm.exception.message)
+        job = self.call(path, vbtest.DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                        (self.b.uri(), {}, 1 | 2), conn=conn_a)[0]
+        res = self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=conn_a, timeout=120000)[0]
+        dpath = res["domain"]
+        state = self.call(path, "org.freedesktop.DBus.Properties", "Get", "ss",
+                          (vbtest.DOMAIN_IFACE, "State"), conn=conn_a)[0]
+        self.assertEqual(state, "shutoff")
+        conn_b = self.conn(self.b)
+        props = self.call(dpath, "org.freedesktop.DBus.Properties", "GetAll", "s",
+                          (vbtest.DOMAIN_IFACE,), conn=conn_b)[0]
+        self.assertEqual((props["State"], props["StateReason"]), ("running", "migrated"))
+        qemus = vbtest.qemus_under(self.b.dir)
+        self.assertEqual(len(qemus), 1, qemus)
+        self.assertEqual(os.stat(f"/proc/{next(iter(qemus))}/ns/net").st_ino,
+                         os.stat(f"/run/netns/{self.b.netns}").st_ino)
+        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
+        # the service's ssh ended with the migration, on both sides
+        vbtest.eventually(lambda: not in_netns(self.a, "ssh"), timeout=10,
+                          what="a's ssh to end")
+        vbtest.eventually(lambda: not in_netns(self.b, "systemd-stdio-b"), timeout=10,
+                          what="the bridge on b to end")
+
     def test_completion_over_ssh(self):
         """Bash completion passes -H, --address and --ssh-config on: the
         domain names come from host b."""
