@@ -74,6 +74,10 @@ check_cookie(const VbMigrationCookie *c)
           "graphics feature");
     check(((c->features & VB_MIGRATION_COOKIE_PERSISTENT) != 0) == (c->persistent_xml != NULL),
           "persistent feature");
+    check(((c->features & VB_MIGRATION_COOKIE_MULTIFD) != 0) ==
+              (c->multifd_channels >= 1 && c->multifd_channels <= 255 &&
+               c->multifd_compression != NULL),
+          "multifd feature");
     check(c->started >= 0 && c->started <= VB_MIGRATION_COOKIE_MAX_TIME && c->stopped >= 0 &&
               c->stopped <= VB_MIGRATION_COOKIE_MAX_TIME && c->sent >= 0 &&
               c->sent <= VB_MIGRATION_COOKIE_MAX_TIME,
@@ -110,6 +114,9 @@ check_same(const VbMigrationCookie *a, const VbMigrationCookie *b)
               a->memory_bps == b->memory_bps,
           "statistics survive");
     check(g_strcmp0(a->persistent_xml, b->persistent_xml) == 0, "persistent XML survives");
+    check(a->multifd_channels == b->multifd_channels &&
+              g_strcmp0(a->multifd_compression, b->multifd_compression) == 0,
+          "multifd survives");
 }
 
 static void
