@@ -353,7 +353,11 @@ static gboolean
 wait_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *record, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + FINISH_WAIT_S * G_USEC_PER_SEC;
+    guint seen;
 
+    g_mutex_lock(&dom->lock);
+    seen = dom->job.migration_events;
+    g_mutex_unlock(&dom->lock);
     vb_job_set_phase(record, "finish", FALSE);
     vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_CHANGED);
     for (;;) {
@@ -379,7 +383,7 @@ wait_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *record, GError **erro
                         "MigrateFinish (QEMU reports '%s')", FINISH_WAIT_S, st);
             return FALSE;
         }
-        g_usleep(POLL_US);
+        vb_migration_wait_event(dom, &seen, POLL_US);
     }
 }
 

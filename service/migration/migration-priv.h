@@ -54,6 +54,7 @@ gboolean vb_migration_set_capabilities(VbDomainList *list, VbDomainObj *dom, gui
 gboolean vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
                                      const VbMigrationParams *p, gboolean source,
                                      GError **error);
+void vb_migration_wait_event(VbDomainObj *dom, guint *seen, gint64 timeout_us);
 void vb_migration_cancel_qemu(VbDomainList *list, VbDomainObj *dom);
 void vb_migration_resume_source(VbDomainList *list, VbDomainObj *dom);
 gboolean vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,

@@ -439,6 +439,30 @@ vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
     return TRUE;
 }
 
+/**
+ * vb_migration_wait_event:
+ * @seen: (inout): the MIGRATION event count last seen
+ *
+ * Sleeps until QEMU reports a migration state change (its MIGRATION event,
+ * through the domain's condition) or @timeout_us passed, whichever comes
+ * first: progress is published at every poll, and a completion is seen
+ * at once. Job thread or worker, no lock held.
+ */
+void
+vb_migration_wait_event(VbDomainObj *dom, guint *seen, gint64 timeout_us)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_us;
+
+    g_mutex_lock(&dom->lock);
+    while (dom->job.migration_events == *seen && !dom->job.abort_requested &&
+           dom->id >= 0 && !dom->stopping) {
+        if (!g_cond_wait_until(&dom->job.cond, &dom->lock, deadline))
+            break;
+    }
+    *seen = dom->job.migration_events;
+    g_mutex_unlock(&dom->lock);
+}
+
 static const char *
 status_of(JsonNode *r)
 {
@@ -548,7 +572,11 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
               gint64 *out_downtime, GError **error)
 {
     gboolean cancel_sent = FALSE, postcopy = FALSE;
+    guint seen;
 
+    g_mutex_lock(&dom->lock);
+    seen = dom->job.migration_events;
+    g_mutex_unlock(&dom->lock);
     for (;;) {
         g_autoptr(JsonNode) r = NULL;
         JsonObject *o;
@@ -615,7 +643,7 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
                               "connection was lost)");
             return FALSE;
         }
-        g_usleep(POLL_US);
+        vb_migration_wait_event(dom, &seen, POLL_US);
     }
 }
 
