@@ -1,0 +1,264 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""virtbusctl migrate and migrate-* against the real virtbusd: the command
+line (exclusive and required options, numbers), the errors that come before
+the service migrates anything (unknown domain, a destination that is not a
+bus or has no service, what the service does not support), and end to end
+between two services on two private buses of this machine."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vbtest  # noqa: E402
+
+VIRTBUSCTL = os.path.abspath(vbtest.VIRTBUSCTL)
+UUID1 = "5b0c1d2e-3f40-4a51-8b62-7c8d9eaf0b11"
+GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
+PROGRESS_LINE = re.compile(r"(?m)^migration: \S+")
+
+
+@unittest.skipUnless(os.access(VIRTBUSCTL, os.X_OK), f"{VIRTBUSCTL} not built")
+class MigrateCtlTestCase(vbtest.CtlTestCase):
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def usage_fails(self, *args, fragment):
+        p = self.ctl(*args, check=False)
+        self.assertFails(p, 2, fragment)
+        self.assertIn("Try 'virtbusctl help ", p.stderr)
+        self.assertEqual(p.stdout, "")
+        return p
+
+
+class TestMigrateCommandLine(MigrateCtlTestCase):
+    """Refused by virtbusctl itself, before any bus call: exit status 2."""
+
+    DEST = "unix:path=/nonexistent/bus"
+
+    def test_exclusive_and_required_options(self):
+        cases = [
+            (["--live", "--offline"], "--live and --offline exclude each other"),
+            (["--p2p", "--direct"], "--p2p and --direct exclude each other"),
+            (["--copy-storage-all", "--copy-storage-inc"],
+             "--copy-storage-all and --copy-storage-inc exclude each other"),
+            (["--live", "--postcopy", "--timeout", "5", "--timeout-suspend", "--timeout-postcopy"],
+             "--timeout-suspend and --timeout-postcopy exclude each other"),
+            (["--p2p", "--tunnelled", "--parallel"], "--tunnelled and --parallel exclude each other"),
+            (["--postcopy-after-precopy"], "--postcopy-after-precopy needs --postcopy"),
+            (["--live", "--timeout", "5", "--timeout-postcopy"], "--timeout-postcopy needs --postcopy"),
+            (["--p2p", "--persistent-xml", "x.xml"], "--persistent-xml needs --persistent"),
+            (["--parallel-connections", "4"], "--parallel-connections needs --parallel"),
+            (["--comp-methods", "xbzrle"], "--comp-methods needs --compressed"),
+            (["--timeout", "5"], "--timeout needs --live"),
+            (["--live", "--timeout-suspend"], "--timeout-suspend needs --timeout"),
+            (["--tunnelled"], "--tunnelled needs a peer-to-peer migration"),
+            (["--persistent", "--persistent-xml", "x.xml"],
+             "--persistent-xml needs a peer-to-peer migration"),
+        ]
+        for opts, fragment in cases:
+            with self.subTest(opts=opts):
+                self.usage_fails("migrate", *opts, "vm1", self.DEST, fragment=fragment)
+        # ssh:// means peer-to-peer: --tunnelled is fine on the command line there; it
+        # gets as far as the domain lookup
+        p = self.ctl("migrate", "--tunnelled", "nosuchvm", "ssh://host2", check=False)
+        self.assertFails(p, 1, "nosuchvm")
+
+    def test_bad_numbers(self):
+        cases = [
+            (["--bandwidth", "abc"], "--bandwidth must be a whole number from 0 to 8796093022207, not 'abc'"),
+            (["--bandwidth", "-1"], "--bandwidth must be a whole number"),
+            (["--bandwidth", "8796093022208"], "not '8796093022208'"),
+            (["--postcopy-bandwidth", "1.5"], "--postcopy-bandwidth must be a whole number"),
+            (["--parallel", "--parallel-connections", "0"],
+             "--parallel-connections must be a whole number from 1 to 255, not '0'"),
+            (["--parallel", "--parallel-connections", "256"], "not '256'"),
+            (["--compressed", "--comp-methods", "xbzrle,,zlib"], "--comp-methods has an empty item"),
+            (["--compressed", "--comp-methods", "zlib,zlib"], "--comp-methods names 'zlib' twice"),
+            (["--live", "--timeout", "0"], "--timeout needs a positive number of seconds"),
+            (["--live", "--timeout", "soon"], "soon"),
+            (["--dname", ""], "--dname is empty"),
+            (["--migrateuri", ""], "--migrateuri is empty"),
+        ]
+        for opts, fragment in cases:
+            with self.subTest(opts=opts):
+                self.usage_fails("migrate", *opts, "vm1", self.DEST, fragment=fragment)
+        self.usage_fails("migrate", "vm1", "", fragment="DEST_URI is empty")
+        self.usage_fails("migrate-setspeed", "vm1", "fast",
+                         fragment="the bandwidth (MiB/s) must be a whole number from 0 to "
+                         "8796093022207, not 'fast'")
+        self.usage_fails("migrate-setspeed", "vm1", "1e3", fragment="not '1e3'")
+        self.usage_fails("migrate-setmaxdowntime", "vm1", "0",
+                         fragment="the downtime (ms) must be a whole number from 1")
+        self.usage_fails("migrate-setmaxdowntime", "vm1", "-5", fragment="Unknown option -5")
+
+    def test_missing_and_extra_arguments(self):
+        self.usage_fails("migrate", "vm1", fragment="'migrate' needs NAME|UUID DEST_URI")
+        self.usage_fails("migrate", "vm1", self.DEST, "extra", fragment="too many arguments")
+        self.usage_fails("migrate-setspeed", "vm1", fragment="'migrate-setspeed' needs")
+        self.usage_fails("migrate-getspeed", fragment="'migrate-getspeed' needs")
+        self.usage_fails("migrate-setmaxdowntime", "vm1", fragment="'migrate-setmaxdowntime' needs")
+        self.usage_fails("migrate-getmaxdowntime", fragment="'migrate-getmaxdowntime' needs")
+        self.usage_fails("migrate-postcopy", fragment="'migrate-postcopy' needs")
+        self.usage_fails("migrate", "--no-such-option", "vm1", self.DEST,
+                         fragment="Unknown option --no-such-option")
+        self.usage_fails("migrate-getmaxdowntime", "--postcopy", "vm1",
+                         fragment="Unknown option --postcopy")
+
+    def test_help_lists_the_commands(self):
+        text = self.ctl("help").stdout
+        for cmd in ("migrate ", "migrate-setspeed", "migrate-getspeed", "migrate-setmaxdowntime",
+                    "migrate-getmaxdowntime", "migrate-postcopy", "domjobabort"):
+            self.assertIn(cmd, text)
+        text = self.ctl("help", "migrate").stdout
+        for opt in ("--live", "--p2p", "--tunnelled", "--copy-storage-all", "--postcopy-after-precopy",
+                    "--parallel-connections N", "--bandwidth MiB/s", "--timeout SECONDS",
+                    "--timeout-postcopy", "--migrateuri URI", "--dname NAME", "--persistent-xml FILE"):
+            self.assertIn(opt, text)
+
+
+class TestMigrateErrors(MigrateCtlTestCase):
+    """Errors found with the service's help, before any guest moves: exit status 1."""
+
+    def test_unknown_domain(self):
+        for args in (["migrate", "nosuchvm", "unix:path=/nonexistent"],
+                     ["migrate", "--p2p", "nosuchvm", "ssh://host2"],
+                     ["migrate-setspeed", "nosuchvm", "100"],
+                     ["migrate-getspeed", "nosuchvm"],
+                     ["migrate-setmaxdowntime", "nosuchvm", "300"],
+                     ["migrate-getmaxdowntime", "nosuchvm"],
+                     ["migrate-postcopy", "nosuchvm"],
+                     ["domjobabort", "nosuchvm"]):
+            with self.subTest(args=args):
+                self.assertFails(self.ctl(*args, check=False), 1, "nosuchvm")
+
+    def test_direct_is_refused(self):
+        self.define("vm1", UUID1)
+        p = self.ctl("migrate", "--direct", "vm1", "unix:path=/nonexistent", check=False)
+        self.assertFails(p, 1, "direct migration is not supported", "use --p2p")
+
+    def test_unreadable_xml_files(self):
+        self.define("vm1", UUID1)
+        missing = self.path("missing.xml")
+        p = self.ctl("migrate", "--xml", missing, "vm1", "unix:path=/nonexistent", check=False)
+        self.assertFails(p, 1, missing)
+        p = self.ctl("migrate", "--p2p", "--persistent", "--persistent-xml", missing, "vm1",
+                     "ssh://host2", check=False)
+        self.assertFails(p, 1, missing)
+
+    def test_destination_not_reachable(self):
+        self.define("vm1", UUID1)
+        p = self.ctl("migrate", "vm1", "qemu+ssh://host2/system", check=False)
+        self.assertFails(p, 1, "'qemu+ssh://host2/system' is neither ssh://", "unix:path=")
+        sock = self.path("nobus")
+        p = self.ctl("migrate", "vm1", f"unix:path={sock}", check=False)
+        self.assertFails(p, 1, f"cannot connect to the destination bus at unix:path={sock}")
+        # a bus without the service
+        other = vbtest.PrivateBus(os.path.join(self.tmp, "other"))
+        try:
+            p = self.ctl("migrate", "vm1", other.address, check=False)
+        finally:
+            other.stop()
+        self.assertFails(p, 1, "the virtbus service (org.virtbus.Virt1) is not running on "
+                         f"the destination bus at {other.address}")
+        # nothing was started on the source: no job, still shut off
+        self.assertEqual(self.ctl("domstate", "vm1").stdout, "shutoff\n")
+        self.assertIn("Job type:", self.ctl("domjobinfo", "vm1").stdout)
+        self.assertEqual(self.ctl("domjobinfo", "vm1").stdout.splitlines()[0].split()[-1], "None")
+
+
+class TwoHostsTestCase(MigrateCtlTestCase):
+    """A second virtbusd (its own bus, root and host UUID) as the destination."""
+
+    def setUp(self):
+        super().setUp()
+        dest_tmp = os.path.join(self.tmp, "dest")
+        self.dest_bus = vbtest.PrivateBus(dest_tmp)
+        self.dest_root = os.path.join(dest_tmp, "root")
+        os.makedirs(self.dest_root)
+        self.dest = vbtest.Service(self.dest_bus, self.dest_root)
+        try:
+            self.dest.start()
+            self.dest_conn = vbtest.connect(self.dest_bus.address)
+        except BaseException:
+            self.dest.stop(check=False)
+            self.dest_bus.stop()
+            super().tearDown()
+            raise
+
+    def tearDown(self):
+        problems = []
+        try:
+            for path in self.call(vbtest.MANAGER_PATH, vbtest.MANAGER_IFACE, "ListDomains", "u",
+                                  (1,), conn=self.dest_conn)[0]:
+                try:
+                    self.call(path, vbtest.DOMAIN_IFACE, "Destroy", "u", (0,),
+                              conn=self.dest_conn)
+                except vbtest.DBusCallError as e:
+                    if e.name not in (vbtest.ERR + "OperationInvalid", vbtest.ERR + "NoDomain"):
+                        problems.append(f"Destroy of {path} on the destination: {e}")
+        except vbtest.DBusCallError as e:
+            problems.append(f"ListDomains on the destination: {e}")
+        self.dest_conn.close_sync(None)
+        self.dest.stop(check=False)
+        problems += self.dest.problems
+        if problems or self._outcome_failed():
+            sys.stderr.write("\n---- destination virtbusd log ----\n")
+            sys.stderr.write(self.dest.read_log()[-20000:])
+        self.dest_bus.stop()
+        super().tearDown()
+        if problems:
+            self.fail("\n".join(problems))
+
+    def dest_ctl(self, *args, check=True):
+        return self.run_cmd([VIRTBUSCTL, "--address", self.dest_bus.address, *args], check=check)
+
+    def guest_xml(self, name):
+        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
+            cmdline = f.read().strip()
+        return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{UUID1}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>{GUEST_DIR}/vmlinux</kernel>
+    <initrd>{GUEST_DIR}/initrd.img</initrd>
+    <cmdline>{cmdline}</cmdline>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+  </devices>
+</domain>
+"""
+
+    def start_guest(self, name="vm1"):
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.fail(f"the tiny guest is not built in {GUEST_DIR} (ninja -C BUILDDIR tiny-guest)")
+        self.define(name, xml=self.guest_xml(name))
+        self.ctl("start", name)
+        self.assertEqual(self.ctl("domstate", name).stdout, "running\n")
+
+
+class TestMigrateNotSupported(TwoHostsTestCase):
+    def test_service_refusal_is_a_clean_error(self):
+        self.define("vm1", UUID1)
+        # a flag the service does not implement: its NotSupported, named, exit status 1
+        p = self.ctl("migrate", "--abort-on-error", "vm1", self.dest_bus.address, check=False)
+        self.assertFails(p, 1, "error: cannot begin the migration of domain 'vm1': ")
+        self.assertIn("not", p.stderr)
+        p = self.ctl("migrate", "--p2p", "--abort-on-error", "vm1", self.dest_bus.address,
+                     check=False)
+        self.assertFails(p, 1, "error: cannot migrate domain 'vm1': ")
+        # nothing stays behind on either side
+        self.assertEqual(self.ctl("domstate", "vm1").stdout, "shutoff\n")
+        self.assertEqual(self.dest_ctl("list", "--all", "--name").stdout.strip(), "")
+
+
+if __name__ == "__main__":
+    vbtest.main()
