@@ -121,6 +121,42 @@ class TestMigrateCommandLine(MigrateCtlTestCase):
             self.assertIn(opt, text)
 
 
+class TestMigrateCompletion(MigrateCtlTestCase):
+    COMPLETION = os.path.join(vbtest.SRCDIR, "client", "virtbusctl.bash-completion")
+
+    def complete(self, *words):
+        script = (f"source {self.COMPLETION}\n"
+                  "COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1))\n"
+                  "_virtbusctl\n"
+                  "printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+        p = subprocess.run(["bash", "-c", script, "bash", VIRTBUSCTL, *words],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return sorted(w for w in p.stdout.splitlines() if w)
+
+    def test_commands_options_and_arguments(self):
+        self.define("vm-off")
+        self.define("vm-run")
+        self.ctl("start", "vm-run")
+        self.assertEqual(self.complete("migrate"),
+                         ["migrate", "migrate-getmaxdowntime", "migrate-getspeed",
+                          "migrate-postcopy", "migrate-setmaxdowntime", "migrate-setspeed"])
+        self.assertEqual(self.complete("migrate", "--postc"),
+                         ["--postcopy", "--postcopy-after-precopy", "--postcopy-bandwidth"])
+        bus = ["--address", self.bus.address]
+        # offline migration moves shut off domains too; the others need a running one
+        self.assertEqual(self.complete(*bus, "migrate", "--live", ""), ["vm-off", "vm-run"])
+        self.assertEqual(self.complete(*bus, "migrate", "--bandwidth", "10", "vm-run", ""),
+                         ["ssh://", "unix:path="])
+        for cmd in ("migrate-setspeed", "migrate-getspeed", "migrate-setmaxdowntime",
+                    "migrate-getmaxdowntime", "migrate-postcopy"):
+            self.assertEqual(self.complete(*bus, cmd, ""), ["vm-run"], cmd)
+        self.assertEqual(self.complete("migrate", "--compressed", "--comp-methods", "z"),
+                         ["zlib", "zstd"])
+        self.assertEqual(self.complete("migrate-getspeed", "--"),
+                         ["--address", "--postcopy", "--session", "--system"])
+
+
 class TestMigrateErrors(MigrateCtlTestCase):
     """Errors found with the service's help, before any guest moves: exit status 1."""
 
