@@ -7,6 +7,7 @@ between two services on two private buses of this machine."""
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -19,7 +20,6 @@ import vbtest  # noqa: E402
 VIRTBUSCTL = os.path.abspath(vbtest.VIRTBUSCTL)
 UUID1 = "5b0c1d2e-3f40-4a51-8b62-7c8d9eaf0b11"
 GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
-PROGRESS_LINE = re.compile(r"(?m)^migration: \S+")
 
 
 @unittest.skipUnless(os.access(VIRTBUSCTL, os.X_OK), f"{VIRTBUSCTL} not built")
@@ -294,6 +294,97 @@ class TestMigrateNotSupported(TwoHostsTestCase):
         # nothing stays behind on either side
         self.assertEqual(self.ctl("domstate", "vm1").stdout, "shutoff\n")
         self.assertEqual(self.dest_ctl("list", "--all", "--name").stdout.strip(), "")
+
+
+def read_until(p, pattern, timeout, text=""):
+    """Reads @p's stderr until @pattern matches what was read (or it ends);
+    returns all of it."""
+    deadline = time.monotonic() + timeout
+    fd = p.stderr.fileno()
+    while not re.search(pattern, text):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {pattern!r} on stderr within {timeout} s: {text!r}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"stderr ended before {pattern!r}: {text!r}")
+            text += chunk.decode(errors="replace")
+    return text
+
+
+class TestMigrateEndToEnd(TwoHostsTestCase):
+    """A running tiny guest moves from one service to the other."""
+
+    def migrate_args(self, *opts):
+        return ["migrate", *opts, "vm1", self.dest_bus.address, "--migrateuri", "tcp:127.0.0.1"]
+
+    def assert_moved(self, dest_reason="running (migrated)"):
+        self.assertEqual(self.ctl("domstate", "--reason", "vm1").stdout, "shutoff (migrated)\n")
+        self.assertEqual(self.dest_ctl("domstate", "--reason", "vm1").stdout, dest_reason + "\n")
+        self.assertEqual(self.dest_ctl("domjobinfo", "vm1").stdout.split()[2], "None")
+
+    def assert_stayed(self):
+        self.assertEqual(self.ctl("domstate", "--reason", "vm1").stdout.split()[0], "running")
+        vbtest.eventually(lambda: self.dest_ctl("list", "--all", "--name").stdout.strip() == "",
+                          timeout=5, what="the incoming domain to go")
+        vbtest.eventually(lambda: self.ctl("domjobinfo", "vm1").stdout.split()[2] == "None",
+                          timeout=5, what="the source's job to end")
+
+    def test_client_driven_live_migration(self):
+        self.start_guest()
+        p = self.ctl(*self.migrate_args("--live", "--verbose", "--bandwidth", "50"))
+        self.assertEqual(p.stdout, f"Domain 'vm1' migrated to {self.dest_bus.address}\n")
+        for phase in ("Begin: ", "Prepare: the destination waits at tcp:", "Perform: ",
+                      "Finish: ", "Confirm: "):
+            self.assertIn(phase, p.stderr)
+        # progress with figures while data moved, then the summary
+        self.assertRegex(p.stderr, r"(?m)^migration: \S+ +\d+% [0-9.]+/[0-9.]+ MiB, [0-9.]+ MiB/s")
+        self.assertRegex(p.stderr, r"(?m)^migration: completed, [0-9.]+ MiB in [0-9.]+ s")
+        self.assertNotIn("warning", p.stderr)
+        self.assert_moved()
+
+    def test_p2p_persistent_undefinesource(self):
+        self.start_guest()
+        p = self.ctl(*self.migrate_args("--live", "--p2p", "--persistent", "--undefinesource",
+                                        "--no-progress"))
+        self.assertEqual(p.stdout, f"Domain 'vm1' migrated to {self.dest_bus.address}\n")
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(self.dest_ctl("domstate", "--reason", "vm1").stdout,
+                         "running (migrated)\n")
+        self.assertEqual(self.dest_ctl("list", "--persistent", "--name").stdout, "vm1\n")
+        self.assertFails(self.ctl("domstate", "vm1", check=False), 1, "vm1")
+
+    def test_ctrl_c_cancels_and_the_guest_stays(self):
+        self.start_guest()
+        p = self.ctl_background(*self.migrate_args("--live", "--bandwidth", "1"))
+        err = read_until(p, r"MiB/s", timeout=30)
+        p.send_signal(signal.SIGINT)
+        out, rest = p.communicate(timeout=30)
+        err += rest
+        self.assertEqual(p.returncode, 1, err)
+        self.assertEqual(out, "")
+        self.assertIn("Cancelling the migration...", err)
+        self.assertIn("error: migration of domain 'vm1' cancelled", err)
+        self.assertNotIn("warning", err)
+        self.assert_stayed()
+
+    def test_timeout_suspends_and_speed_changes_while_it_runs(self):
+        self.start_guest()
+        p = self.ctl_background(*self.migrate_args("--live", "--bandwidth", "1", "--timeout", "1"))
+        err = read_until(p, r"suspending the guest", timeout=30)
+        self.assertIn("Migration not done after 1 s; suspending the guest", err)
+        vbtest.eventually(lambda: self.ctl("domstate", "vm1").stdout == "paused\n", timeout=10,
+                          what="the guest to be suspended")
+        self.assertEqual(self.ctl("migrate-getspeed", "vm1").stdout, "1\n")
+        self.ctl("migrate-setmaxdowntime", "vm1", "400")
+        self.assertEqual(self.ctl("migrate-getmaxdowntime", "vm1").stdout, "400\n")
+        self.ctl("migrate-setspeed", "vm1", "0")
+        out, rest = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err + rest)
+        self.assertNotIn("warning", err + rest)
+        self.assertEqual(self.ctl("domstate", "--reason", "vm1").stdout, "shutoff (migrated)\n")
 
 
 if __name__ == "__main__":
