@@ -34,6 +34,19 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
             vb_bus_autodestroy_add(service, s.autodestroy_owner);
     }
     vb_dbus_domain_set_autodestroy_owner(iface, s.autodestroy_owner);
+    /* so does the watch on the client driving a migration (not a property) */
+    {
+        const char *old_mig = g_object_get_data(G_OBJECT(iface), "vb-migration-owner");
+
+        if (g_strcmp0(old_mig != NULL ? old_mig : "", s.migration_owner) != 0) {
+            if (old_mig != NULL && *old_mig != '\0')
+                vb_bus_autodestroy_remove(service, old_mig);
+            if (*s.migration_owner != '\0')
+                vb_bus_autodestroy_add(service, s.migration_owner);
+            g_object_set_data_full(G_OBJECT(iface), "vb-migration-owner",
+                                   g_strdup(s.migration_owner), g_free);
+        }
+    }
     vb_dbus_domain_set_tainted(iface, (const char *const *)s.tainted);
     /* generated setters compare and only queue a change when it differs */
     vb_dbus_domain_set_name(iface, s.name);
@@ -90,9 +103,13 @@ publish_on_main(gpointer data)
             apply_snapshot(p->service, iface, p->dom);
         } else {
             const char *owner = vb_dbus_domain_get_autodestroy_owner(iface);
+            const char *mig = g_object_get_data(G_OBJECT(iface), "vb-migration-owner");
 
             if (owner != NULL && *owner != '\0')
                 vb_bus_autodestroy_remove(p->service, owner);
+            if (mig != NULL && *mig != '\0')
+                vb_bus_autodestroy_remove(p->service, mig);
+            g_object_set_data(G_OBJECT(iface), "vb-migration-owner", NULL);
         }
         g_hash_table_remove(p->service->object_cache, p->dom->object_path);
         /* properties first, then the signal that announces them */
@@ -453,6 +470,15 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "ManagedSave", VB_ACTION_SAVE, FALSE, managed_save },
     { "ManagedSaveRemove", VB_ACTION_SAVE, FALSE, managed_save_remove },
     { "CoreDump", VB_ACTION_SAVE, FALSE, core_dump, .path_detail = TRUE },
+    { "MigrateBegin", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_begin },
+    { "MigratePerform", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_perform },
+    { "MigrateConfirm", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_confirm },
+    { "Migrate", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate },
+    { "MigrateStartPostCopy", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_start_postcopy },
+    { "MigrateSetMaxSpeed", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_set_max_speed },
+    { "MigrateGetMaxSpeed", VB_ACTION_READ, FALSE, vb_bus_migrate_get_max_speed },
+    { "MigrateSetMaxDowntime", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_set_max_downtime },
+    { "MigrateGetMaxDowntime", VB_ACTION_READ, FALSE, vb_bus_migrate_get_max_downtime },
     { "QemuMonitorCommand", VB_ACTION_MONITOR, FALSE, qemu_monitor_command },
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },

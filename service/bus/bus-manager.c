@@ -230,5 +230,9 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains, NULL, TRUE },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
     { "Restore", VB_ACTION_SAVE, FALSE, restore, .path_detail = TRUE, .load = restore_load },
+    /* the XML runs on this host: define too, as for CreateXML */
+    { "MigratePrepare", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_prepare,
+      .also_action = VB_ACTION_DEFINE },
+    { "MigrateFinish", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_finish },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

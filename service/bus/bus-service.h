@@ -17,6 +17,19 @@ typedef struct _VbBusCall VbBusCall;
 
 /* Runs on a worker thread (or the main thread for .inline_ entries). */
 typedef GVariant *(*VbBusWorkerFunc)(VbBusCall *call, GError **error);
+
+/* bus-migration.c */
+GVariant *vb_bus_migrate_begin(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_perform(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_confirm(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_start_postcopy(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_set_max_speed(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_get_max_speed(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_set_max_downtime(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_get_max_downtime(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_prepare(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_finish(VbBusCall *call, GError **error);
 /*
  * Optional, runs on a worker thread before authorization: works out what
  * the call is about (e.g. the domain named in DefineXML's XML) for the

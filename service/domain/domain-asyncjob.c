@@ -32,6 +32,7 @@ typedef struct {
     VbAsyncJobBody body;
     gpointer data;
     GDestroyNotify data_free;
+    gboolean keep;      /* on success the async job stays, held for the next bus call */
 } JobThread;
 
 static void
@@ -67,7 +68,19 @@ run_job(JobThread *t)
                       vb_job_get_id(t->job), cancelled ? "cancelled" : "failed",
                       error->message);
     vb_job_complete(t->job, result, error, cancelled);
-    vb_domain_async_job_end(t->dom);
+    if (ok && t->keep) {
+        /* a migration phase: the job stays until the next phase's call */
+        g_mutex_lock(&t->dom->lock);
+        if (t->dom->job.record == t->job) {
+            g_clear_pointer(&t->dom->job.last, vb_job_unref);
+            t->dom->job.last = g_steal_pointer(&t->dom->job.record);
+        }
+        t->dom->job.held = TRUE;
+        t->dom->job.transferring = FALSE;
+        g_mutex_unlock(&t->dom->lock);
+    } else {
+        vb_domain_async_job_end(t->dom);
+    }
     /* when the service stops, the status XML keeps the job for recovery */
     if (!stopping)
         save_status(t->list, t->dom);
@@ -119,8 +132,28 @@ vb_domain_async_job_start(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType t
                           const char *operation, const char *owner, VbAsyncJobBody body,
                           gpointer data, GDestroyNotify data_free, gboolean wait)
 {
+    return vb_domain_async_job_start_full(list, dom, type, operation, owner, body, data,
+                                          data_free, wait ? VB_ASYNC_START_WAIT : 0);
+}
+
+/**
+ * vb_domain_async_job_start_full:
+ * @flags: VbAsyncStartFlags: WAIT runs @body on the calling thread; KEEP
+ *   keeps the async job after a successful @body (held, for the next call
+ *   of a migration; the run's end or that call ends it)
+ *
+ * As vb_domain_async_job_start().
+ */
+VbJob *
+vb_domain_async_job_start_full(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType type,
+                               const char *operation, const char *owner, VbAsyncJobBody body,
+                               gpointer data, GDestroyNotify data_free, guint flags)
+{
     VbJob *job = vb_job_new(dom, type, operation, owner);
     JobThread *t = g_new0(JobThread, 1);
+    gboolean wait = (flags & VB_ASYNC_START_WAIT) != 0;
+
+    t->keep = (flags & VB_ASYNC_START_KEEP) != 0;
 
     t->list = list;
     t->dom = vb_domain_obj_ref(dom);
@@ -131,6 +164,7 @@ vb_domain_async_job_start(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType t
     g_mutex_lock(&dom->lock);
     g_clear_pointer(&dom->job.record, vb_job_unref);
     dom->job.record = vb_job_ref(job);
+    dom->job.held = FALSE;
     g_mutex_unlock(&dom->lock);
     save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_ADDED);
@@ -162,6 +196,57 @@ vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job, cons
     vb_job_set_phase(job, phase, cancelable);
     save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
+}
+
+/**
+ * vb_domain_async_job_add_record:
+ * @operation: static string shown as Job.Operation
+ *
+ * For an async job that no thread of ours runs (an incoming migration,
+ * waiting for the source): creates and publishes its record and marks the
+ * job held between calls. Complete it with vb_domain_async_job_complete().
+ *
+ * Returns: (transfer full): the record.
+ */
+VbJob *
+vb_domain_async_job_add_record(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType type,
+                               const char *operation, const char *owner)
+{
+    VbJob *job = vb_job_new(dom, type, operation, owner);
+
+    g_mutex_lock(&dom->lock);
+    g_clear_pointer(&dom->job.record, vb_job_unref);
+    dom->job.record = vb_job_ref(job);
+    dom->job.held = TRUE;
+    g_mutex_unlock(&dom->lock);
+    save_status(list, dom);
+    vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_ADDED);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    return job;
+}
+
+/**
+ * vb_domain_async_job_complete:
+ * @result: (transfer floating) (nullable)
+ * @error: (nullable)
+ *
+ * Completes @job (unless already completed), ends the async job, saves the
+ * status and publishes both. The caller holds no job.
+ */
+void
+vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *job, GVariant *result,
+                             const GError *error, gboolean cancelled)
+{
+    if (job != NULL && !vb_job_is_completed(job))
+        vb_job_complete(job, result, error, cancelled);
+    else if (result != NULL)
+        g_variant_unref(g_variant_ref_sink(result));
+    vb_domain_async_job_end(dom);
+    if (!vb_domain_list_shutting_down(list))
+        save_status(list, dom);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    if (job != NULL)
+        vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_COMPLETED);
 }
 
 /**
@@ -229,8 +314,8 @@ member_u64(JsonObject *o, const char *name)
 }
 
 /* The statistics GetJobStats shows, from query-migrate's reply. */
-static GVariant *
-migration_stats(JsonObject *r, guint64 *out_total, guint64 *out_remaining)
+GVariant *
+vb_domain_migration_stats(JsonObject *r, guint64 *out_total, guint64 *out_remaining)
 {
     JsonObject *ram = json_object_has_member(r, "ram") ? json_object_get_object_member(r, "ram")
                                                        : NULL;
@@ -264,8 +349,17 @@ migration_stats(JsonObject *r, guint64 *out_total, guint64 *out_remaining)
         g_variant_dict_insert(&d, "disk_processed", "t", member_u64(disk, "transferred"));
         g_variant_dict_insert(&d, "disk_remaining", "t", member_u64(disk, "remaining"));
     }
+    /* the downtime once completed, the expected one while it runs */
     if (json_object_has_member(r, "downtime"))
         g_variant_dict_insert(&d, "downtime", "t", member_u64(r, "downtime"));
+    else if (json_object_has_member(r, "expected-downtime"))
+        g_variant_dict_insert(&d, "downtime", "t", member_u64(r, "expected-downtime"));
+    if (json_object_has_member(r, "cpu-throttle-percentage"))
+        g_variant_dict_insert(&d, "auto_converge_throttle", "i",
+                              (gint32)member_u64(r, "cpu-throttle-percentage"));
+    if (ram != NULL && json_object_has_member(ram, "postcopy-requests"))
+        g_variant_dict_insert(&d, "memory_postcopy_requests", "t",
+                              member_u64(ram, "postcopy-requests"));
     if (json_object_has_member(r, "setup-time"))
         g_variant_dict_insert(&d, "setup_time", "t", member_u64(r, "setup-time"));
     return g_variant_dict_end(&d);
@@ -380,7 +474,7 @@ vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         status = o != NULL && json_object_has_member(o, "status")
                      ? json_object_get_string_member(o, "status") : "none";
         if (o != NULL) {
-            stats = migration_stats(o, &total, &remaining);
+            stats = vb_domain_migration_stats(o, &total, &remaining);
             if (total == 0 && file_size > 0) {
                 /* the destination reports no RAM figures: how far the file was read */
                 off_t pos = lseek(progress_fd, 0, SEEK_CUR);

@@ -331,6 +331,8 @@ vb_domain_async_job_begin(VbDomainObj *dom, VbAsyncJobType type, const char *met
     dom->job.abort_requested = FALSE;
     dom->job.transferring = FALSE;
     dom->job.was_running = FALSE;
+    dom->job.held = FALSE;
+    dom->job.owner_watched = FALSE;
     g_clear_pointer(&dom->job.temp_path, g_free);
     return TRUE;
 }
@@ -361,6 +363,19 @@ vb_domain_async_job_end(VbDomainObj *dom)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
 
+    vb_domain_async_job_end_locked(dom);
+}
+
+/* As vb_domain_async_job_end(), with the domain's lock held. */
+void
+vb_domain_async_job_end_locked(VbDomainObj *dom)
+{
+    dom->job.held = FALSE;
+    dom->job.owner_watched = FALSE;
+    /* the migration's state goes with its job (the free function takes no lock) */
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(dom->migration);
+    dom->migration = NULL;
     dom->job.async = VB_ASYNC_JOB_NONE;
     g_clear_pointer(&dom->job.async_method, g_free);
     g_clear_pointer(&dom->job.async_owner, g_free);

@@ -252,7 +252,9 @@ vb_job_stats(VbJob *job, gboolean completed)
     g_variant_dict_insert(&d, "type", "s", stats_type(job));
     g_variant_dict_insert(&d, "operation", "s", job->operation);
     g_variant_dict_insert(&d, "phase", "s", job->phase);
-    g_variant_dict_insert(&d, "time_elapsed", "t", (guint64)(end - job->started) / 1000);
+    /* a migration's destination records the whole migration's time instead */
+    if (!g_variant_dict_contains(&d, "time_elapsed"))
+        g_variant_dict_insert(&d, "time_elapsed", "t", (guint64)(end - job->started) / 1000);
     if (job->data_total > 0 || job->data_processed > 0) {
         g_variant_dict_insert(&d, "data_total", "t", job->data_total);
         g_variant_dict_insert(&d, "data_processed", "t", job->data_processed);

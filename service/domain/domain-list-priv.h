@@ -100,11 +100,24 @@ VbJob *vb_domain_async_job_start(VbDomainList *list, VbDomainObj *dom, VbAsyncJo
                                  const char *operation, const char *owner,
                                  VbAsyncJobBody body, gpointer data, GDestroyNotify data_free,
                                  gboolean wait);
+typedef enum {
+    VB_ASYNC_START_WAIT = 1 << 0,
+    VB_ASYNC_START_KEEP = 1 << 1,
+} VbAsyncStartFlags;
+VbJob *vb_domain_async_job_start_full(VbDomainList *list, VbDomainObj *dom,
+                                      VbAsyncJobType type, const char *operation,
+                                      const char *owner, VbAsyncJobBody body, gpointer data,
+                                      GDestroyNotify data_free, guint flags);
+VbJob *vb_domain_async_job_add_record(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType type,
+                                      const char *operation, const char *owner);
+void vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                  GVariant *result, const GError *error, gboolean cancelled);
 void vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                const char *phase, gboolean cancelable);
 JsonNode *vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd,
                                   JsonObject *args, int fd, GError **error);
 gboolean vb_domain_async_check_abort(VbDomainObj *dom, GError **error);
+GVariant *vb_domain_migration_stats(JsonObject *r, guint64 *out_total, guint64 *out_remaining);
 /* A helper process that feeds QEMU's incoming stream (zstd -d of a restore). */
 typedef struct {
     GPid pid;            /* 0: none */

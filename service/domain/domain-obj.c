@@ -13,7 +13,7 @@ static const char *const state_names[VB_DOMAIN_STATE_LAST] = {
 static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
     "unknown",  "booted",   "user",        "unpaused",      "shutdown", "destroyed",
     "crashed",  "migrated", "saved",       "restored",      "failed",   "starting-up",
-    "shutting-down", "panicked", "saving",
+    "shutting-down", "panicked", "saving", "migration",
 };
 
 const char *
@@ -67,6 +67,7 @@ vb_domain_obj_new(VbDomainDef *def, const char *object_path)
     dom->id = -1;
     dom->display_port = -1;
     dom->websocket_port = -1;
+    dom->migration_port = -1;
     g_cond_init(&dom->job.cond);
     dom->job.phase = "none";
     g_queue_init(&dom->events);
@@ -100,6 +101,8 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_clear_pointer(&dom->helpers, g_ptr_array_unref);
     g_free(dom->autodestroy_owner);
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(dom->migration);
     g_free(dom->job.method);
     g_free(dom->job.owner);
     g_free(dom->job.async_method);
@@ -225,6 +228,8 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
     out_snap->autodestroy_owner = g_strdup(dom->autodestroy_owner != NULL
                                                ? dom->autodestroy_owner : "");
     out_snap->tainted = vb_domain_taint_to_strv(dom->taint);
+    out_snap->migration_owner = g_strdup(dom->job.owner_watched && dom->job.async_owner != NULL
+                                             ? dom->job.async_owner : "");
     out_snap->job_method = g_strdup(dom->job.method != NULL ? dom->job.method : "");
     out_snap->job_id = dom->job.record != NULL ? vb_job_get_id(dom->job.record) : 0;
     out_snap->has_managed_save = dom->has_managed_save;
@@ -269,6 +274,7 @@ vb_domain_snapshot_clear(VbDomainSnapshot *snap)
     g_clear_pointer(&snap->autodestroy_owner, g_free);
     g_clear_pointer(&snap->tainted, g_strfreev);
     g_clear_pointer(&snap->job_method, g_free);
+    g_clear_pointer(&snap->migration_owner, g_free);
     g_clear_pointer(&snap->unsupported, g_strfreev);
 }
 

@@ -39,6 +39,7 @@ typedef enum {
     VB_DOMAIN_REASON_SHUTTING_DOWN,
     VB_DOMAIN_REASON_PANICKED,
     VB_DOMAIN_REASON_SAVING,  /* paused: a save is writing its memory */
+    VB_DOMAIN_REASON_MIGRATION, /* paused: migrating (outgoing, or waiting for the stream) */
     VB_DOMAIN_REASON_LAST
 } VbDomainReason;
 
@@ -99,6 +100,10 @@ typedef struct {
     gboolean abort_requested; /* under lock: AbortJob/Cancel seen; honoured when possible */
     gboolean transferring;  /* under lock: the data transfer runs (an abort acts at once) */
     gboolean was_running;   /* under lock: the vCPUs ran when the async job began */
+    gboolean held;          /* under lock: a migration job kept between bus calls (no
+                               thread runs it): the end of the run ends it */
+    gboolean owner_watched; /* under lock: the async owner leaving the bus abandons the
+                               job (a client-driven migration) */
     char *temp_path;        /* under lock: a partial file the job writes, for recovery */
     VbJob *record;          /* under lock: the running job's record (a reference) */
     VbJob *last;            /* under lock: the last completed job's record, or NULL */
@@ -155,6 +160,9 @@ struct _VbDomainObj {
     guint taint;            /* VbTaintFlags */
     int display_port;       /* allocated autoport display port, or -1 */
     int websocket_port;     /* allocated VNC websocket port (websocket='-1'), or -1 */
+    int migration_port;     /* incoming migration port of the run, or -1 */
+    gpointer migration;     /* under lock: the migration's state (service/migration/) */
+    GDestroyNotify migration_free;
     char *autodestroy_owner; /* bus name whose departure destroys it, or NULL */
     gboolean fake_reboot;   /* a Reboot asked for: reset at the next guest power-off */
     gboolean got_shutdown;  /* a SHUTDOWN event was seen in this run */
@@ -194,6 +202,7 @@ typedef struct {
     guint64 memory_kib;
     guint vcpus;
     char *autodestroy_owner; /* "" when none */
+    char *migration_owner;   /* the client driving a migration of it, "" when none */
     GStrv tainted;
     char *job_method;        /* "" when idle */
     guint job_id;            /* the running async job's record id, 0 when none */
@@ -231,6 +240,7 @@ gboolean vb_domain_async_job_begin(VbDomainObj *dom, VbAsyncJobType type, const 
                                    GError **error);
 void vb_domain_async_job_set_phase(VbDomainObj *dom, const char *phase);
 void vb_domain_async_job_end(VbDomainObj *dom);
+void vb_domain_async_job_end_locked(VbDomainObj *dom);
 
 /* What GetControlInfo reports. */
 typedef struct {

@@ -227,6 +227,71 @@ vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char 
     return reply;
 }
 
+/*
+ * The client driving a migration of @dom (MigrateBegin's caller) left the
+ * bus: a transfer that runs is cancelled (its thread resumes the guest and
+ * ends the job); a migration waiting for its next call is abandoned. After
+ * a completed transfer the guest stays paused: it may already run on the
+ * destination, and two running copies are worse than none (libvirt does
+ * the same).
+ */
+static void
+abandon_migration(VbDomainList *list, VbDomainObj *dom, const char *owner)
+{
+    g_autoptr(VbJob) record = NULL;
+    gboolean abandoned = FALSE, cancelled = FALSE, paused = FALSE;
+    gpointer migration = NULL;
+    GDestroyNotify migration_free = NULL;
+    const char *phase;
+
+    g_mutex_lock(&dom->lock);
+    if (!dom->job.owner_watched || g_strcmp0(dom->job.async_owner, owner) != 0) {
+        g_mutex_unlock(&dom->lock);
+        return;
+    }
+    phase = dom->job.phase;
+    if (!dom->job.held) {
+        dom->job.abort_requested = TRUE;
+        cancelled = TRUE;
+    } else {
+        paused = dom->state == VB_DOMAIN_STATE_PAUSED && g_str_equal(phase, "perform3_done");
+        if (dom->job.record != NULL)
+            record = vb_job_ref(dom->job.record);
+        vb_domain_async_job_end_locked(dom);
+        migration = g_steal_pointer(&dom->migration);
+        migration_free = dom->migration_free;
+        abandoned = TRUE;
+    }
+    g_mutex_unlock(&dom->lock);
+    if (migration != NULL && migration_free != NULL)
+        migration_free(migration);
+    if (cancelled)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                      "migration: its client %s left the bus; cancelling the transfer", owner);
+    if (!abandoned)
+        return;
+    VB_LOG_DOMAIN(paused ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                  "migration: its client %s left the bus in phase %s; the migration is "
+                  "abandoned%s", owner, phase,
+                  paused ? " and the guest stays paused (it may run on the destination: "
+                           "resume or destroy it here)" : "");
+    if (record != NULL && !vb_job_is_completed(record)) {
+        g_autoptr(GError) gone = g_error_new(VB_ERROR, VB_ERROR_ABORTED,
+                                             "the client driving the migration (%s) left "
+                                             "the bus", owner);
+
+        vb_job_complete(record, NULL, gone, TRUE);
+        vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
+    }
+    {
+        g_autoptr(GError) st_err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &st_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
+    }
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+}
+
 /**
  * vb_domain_autodestroy_owner_gone:
  * @owner: a unique bus name that left the bus
@@ -249,6 +314,7 @@ vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner)
         g_mutex_lock(&dom->lock);
         mine = g_strcmp0(dom->autodestroy_owner, owner) == 0;
         g_mutex_unlock(&dom->lock);
+        abandon_migration(list, dom, owner);
         if (!mine)
             continue;
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,

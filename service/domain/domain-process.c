@@ -827,6 +827,10 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     gboolean transient;
     int display_port;
     int websocket_port;
+    int migration_port;
+    g_autoptr(VbJob) held_record = NULL;
+    gpointer migration = NULL;
+    GDestroyNotify migration_free = NULL;
 
     g_mutex_lock(&dom->lock);
     if (dom->id < 0) {
@@ -877,6 +881,16 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     dom->display_port = -1;
     websocket_port = dom->websocket_port;
     dom->websocket_port = -1;
+    migration_port = dom->migration_port;
+    dom->migration_port = -1;
+    /* a migration kept between calls ends with the run (no thread would end it) */
+    if (dom->job.held) {
+        if (dom->job.record != NULL)
+            held_record = vb_job_ref(dom->job.record);
+        vb_domain_async_job_end_locked(dom);
+        migration = g_steal_pointer(&dom->migration);
+        migration_free = dom->migration_free;
+    }
     dom->taint = 0;
     dom->fake_reboot = dom->got_shutdown = dom->destroying = dom->stopping = FALSE;
     vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, reason);
@@ -891,6 +905,18 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     /* never under the domain lock (docs/threads.md, Locks) */
     vb_domain_ports_release(list, display_port);
     vb_domain_ports_release(list, websocket_port);
+    vb_domain_ports_release(list, migration_port);
+    if (migration != NULL && migration_free != NULL)
+        migration_free(migration);
+    if (held_record != NULL && !vb_job_is_completed(held_record)) {
+        g_autoptr(GError) ended = g_error_new(VB_ERROR, VB_ERROR_FAILED,
+                                              "the migration ended with the run of domain "
+                                              "'%s' (%s)", name,
+                                              vb_domain_reason_to_string(reason));
+
+        vb_job_complete(held_record, NULL, ended, FALSE);
+        vb_domain_list_job_notify(list, held_record, VB_JOB_NOTIFY_COMPLETED);
+    }
 
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "stopped (%s)", vb_domain_reason_to_string(reason));
     if (transient) {

@@ -369,8 +369,10 @@ recover_wait_idle(VbQemuMonitor *mon, const char *query, const char *name)
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
  * cannot be cancelled) is waited for and its file dropped; an incoming
- * restore is killed (returns FALSE with no error: the caller tears the
- * domain down). No job stays set.
+ * restore or migration is killed (returns FALSE with no error: the caller
+ * tears the domain down); an outgoing migration is cancelled and the guest
+ * resumed if it ran, unless its transfer had completed (then it stays
+ * paused: it may run on the destination). No job stays set.
  */
 static gboolean
 recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
@@ -386,6 +388,14 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
                   s->async_job, s->async_phase != NULL ? s->async_phase : "?");
     if (type == VB_ASYNC_JOB_MIGRATION_IN)
         return FALSE;
+    if (type == VB_ASYNC_JOB_MIGRATION_OUT && g_strcmp0(s->async_phase, "perform3_done") == 0) {
+        /* the transfer completed: the guest may run on the destination */
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name,
+                      "its outgoing migration had completed its transfer when the service "
+                      "stopped; the guest stays paused (it may run on the destination: "
+                      "resume or destroy it here)");
+        return TRUE;
+    }
     g_mutex_lock(&dom->lock);
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);

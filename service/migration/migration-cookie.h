@@ -16,6 +16,13 @@ G_BEGIN_DECLS
 
 #define VB_MIGRATION_COOKIE_MAX_SIZE (1024 * 1024)
 
+/* The format's major version (<virtbus-migration version='1'>); another major is refused. */
+#define VB_MIGRATION_COOKIE_VERSION 1
+/* Elements nested deeper than this (the cookie and its embedded <domain>) are refused. */
+#define VB_MIGRATION_COOKIE_MAX_DEPTH 64
+/* Timestamps above this (9999-12-31T23:59:59.999Z in ms) are refused: differences fit a gint64. */
+#define VB_MIGRATION_COOKIE_MAX_TIME G_GINT64_CONSTANT(253402300799999)
+
 typedef enum {
     VB_MIGRATION_COOKIE_GRAPHICS = 1 << 0,   /* <graphics>: where a display client goes */
     VB_MIGRATION_COOKIE_NBD = 1 << 1,        /* <nbd>: the destination's NBD server */
@@ -80,6 +87,24 @@ GBytes *vb_migration_cookie_format(VbMigrationCookie *cookie);
  * ("empty migration cookie"). Sets "delivered" to the current time.
  */
 VbMigrationCookie *vb_migration_cookie_parse(const guint8 *data, gsize len, GError **error);
+
+/* As above, with the clock given: "sent" (format) / "delivered" (parse) become @now_ms. */
+GBytes *vb_migration_cookie_format_at(VbMigrationCookie *cookie, gint64 now_ms);
+VbMigrationCookie *vb_migration_cookie_parse_at(const guint8 *data, gsize len, gint64 now_ms,
+                                                GError **error);
+
+/*
+ * Sets the definition to make persistent (sets PERSISTENT): @xml must be one
+ * well-formed <domain> element (an XML declaration, comments and blanks around
+ * it are dropped); the element is kept byte for byte, so the receiver's
+ * persistent_xml is exactly what the sender's domain formatter wrote.
+ * InvalidArgument when @xml is not such a document.
+ */
+gboolean vb_migration_cookie_set_persistent(VbMigrationCookie *cookie, const char *xml,
+                                            GError **error);
+
+/* "graphics", "nbd", "statistics", "persistent" (the <feature name=...> values), or NULL. */
+const char *vb_migration_cookie_feature_to_string(VbMigrationCookieFeatures feature);
 
 /*
  * Checks that a cookie comes from another host and describes the domain

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "bus-names.h"
+#include "bus-service.h"
+#include "migration.h"
+#include "vb-error.h"
+
+/*
+ * The migration methods (docs/migration.md): argument unpacking and
+ * replies only; the phases live in service/migration/.
+ */
+
+static const char *
+sender(VbBusCall *call)
+{
+    return call->caller != NULL ? call->caller->sender : NULL;
+}
+
+static void
+host_of(VbBusCall *call, VbMigrationHost *host)
+{
+    host->host_uuid = call->service->host_uuid;
+    host->host_name = g_get_host_name();
+}
+
+static GBytes *
+bytes_of(GVariant *ay)
+{
+    gsize n = 0;
+    const guint8 *data = g_variant_get_fixed_array(ay, &n, 1);
+
+    return g_bytes_new(data, n);
+}
+
+static GVariant *
+bytes_value(GBytes *b)
+{
+    return g_variant_new_from_bytes(G_VARIANT_TYPE("ay"), b, TRUE);
+}
+
+static GVariant *
+job_path_reply(VbJob *job)
+{
+    g_autofree char *path = NULL;
+
+    if (job == NULL)
+        return NULL;
+    path = vb_bus_job_path(vb_job_get_id(job));
+    vb_job_unref(job);
+    return g_variant_new("(o)", path);
+}
+
+GVariant *
+vb_bus_migrate_begin(VbBusCall *call, GError **error)
+{
+    const char *xml_in;
+    guint32 flags;
+    VbMigrationHost host;
+    g_autofree char *xml = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+
+    g_variant_get(call->parameters, "(&su)", &xml_in, &flags);
+    host_of(call, &host);
+    if (!vb_migration_begin(call->service->domains, call->dom, &host, xml_in, flags,
+                            sender(call), &xml, &cookie, error))
+        return NULL;
+    return g_variant_new("(s@ay)", xml, bytes_value(cookie));
+}
+
+GVariant *
+vb_bus_migrate_perform(VbBusCall *call, GError **error)
+{
+    g_autoptr(GVariant) cookie_v = NULL;
+    g_autoptr(GVariant) params = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+    const char *uri;
+    guint32 flags;
+    VbMigrationHost host;
+
+    g_variant_get(call->parameters, "(@ay&s@a{sv}u)", &cookie_v, &uri, &params, &flags);
+    cookie = bytes_of(cookie_v);
+    host_of(call, &host);
+    return job_path_reply(vb_migration_perform(call->service->domains, call->dom, &host, cookie,
+                                               uri, params, flags, sender(call), error));
+}
+
+GVariant *
+vb_bus_migrate_confirm(VbBusCall *call, GError **error)
+{
+    g_autoptr(GVariant) cookie_v = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+    guint32 flags;
+    gboolean cancelled;
+    VbMigrationHost host;
+
+    g_variant_get(call->parameters, "(@ayub)", &cookie_v, &flags, &cancelled);
+    cookie = bytes_of(cookie_v);
+    host_of(call, &host);
+    if (!vb_migration_confirm(call->service->domains, call->dom, &host, cookie, flags, cancelled,
+                              sender(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+GVariant *
+vb_bus_migrate(VbBusCall *call, GError **error)
+{
+    g_autoptr(GVariant) params = NULL;
+    const char *uri;
+    guint32 flags;
+    VbMigrationHost host;
+
+    g_variant_get(call->parameters, "(&s@a{sv}u)", &uri, &params, &flags);
+    host_of(call, &host);
+    return job_path_reply(vb_migration_migrate(call->service->domains, call->dom, &host, uri,
+                                               params, flags, sender(call), error));
+}
+
+GVariant *
+vb_bus_migrate_start_postcopy(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, 0, "MigrateStartPostCopy", error) ||
+        !vb_migration_start_postcopy(call->service->domains, call->dom, sender(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+GVariant *
+vb_bus_migrate_set_max_speed(VbBusCall *call, GError **error)
+{
+    guint64 bw;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(tu)", &bw, &flags);
+    if (!vb_bus_check_flags(flags, VB_MIGRATE_MAX_SPEED_POSTCOPY, "MigrateSetMaxSpeed", error) ||
+        !vb_migration_set_max_speed(call->service->domains, call->dom, bw, flags, sender(call),
+                                    error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+GVariant *
+vb_bus_migrate_get_max_speed(VbBusCall *call, GError **error)
+{
+    guint64 bw = 0;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, VB_MIGRATE_MAX_SPEED_POSTCOPY, "MigrateGetMaxSpeed", error) ||
+        !vb_migration_get_max_speed(call->service->domains, call->dom, flags, sender(call), &bw,
+                                    error))
+        return NULL;
+    return g_variant_new("(t)", bw);
+}
+
+GVariant *
+vb_bus_migrate_set_max_downtime(VbBusCall *call, GError **error)
+{
+    guint64 ms;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(tu)", &ms, &flags);
+    if (!vb_bus_check_flags(flags, 0, "MigrateSetMaxDowntime", error) ||
+        !vb_migration_set_max_downtime(call->service->domains, call->dom, ms, sender(call),
+                                       error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+GVariant *
+vb_bus_migrate_get_max_downtime(VbBusCall *call, GError **error)
+{
+    guint64 ms = 0;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, 0, "MigrateGetMaxDowntime", error) ||
+        !vb_migration_get_max_downtime(call->service->domains, call->dom, sender(call), &ms,
+                                       error))
+        return NULL;
+    return g_variant_new("(t)", ms);
+}
+
+GVariant *
+vb_bus_migrate_prepare(VbBusCall *call, GError **error)
+{
+    const char *xml, *uri_in;
+    g_autoptr(GVariant) cookie_v = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+    g_autoptr(GBytes) out_cookie = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    g_autofree char *uri_out = NULL;
+    guint32 flags;
+    VbMigrationHost host;
+
+    g_variant_get(call->parameters, "(&s@ay&su)", &xml, &cookie_v, &uri_in, &flags);
+    cookie = bytes_of(cookie_v);
+    host_of(call, &host);
+    dom = vb_migration_prepare(call->service->domains, &host, xml, cookie, uri_in, flags,
+                               sender(call), &out_cookie, &uri_out, error);
+    if (dom == NULL)
+        return NULL;
+    return g_variant_new("(@ayso)", bytes_value(out_cookie), uri_out, dom->object_path);
+}
+
+GVariant *
+vb_bus_migrate_finish(VbBusCall *call, GError **error)
+{
+    g_autoptr(GVariant) cookie_v = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+    g_autoptr(GBytes) out_cookie = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    g_autoptr(GError) local = NULL;
+    guint32 flags;
+    gboolean cancelled;
+    VbMigrationHost host;
+
+    g_variant_get(call->parameters, "(@ayub)", &cookie_v, &flags, &cancelled);
+    cookie = bytes_of(cookie_v);
+    host_of(call, &host);
+    dom = vb_migration_finish(call->service->domains, &host, cookie, flags, cancelled,
+                              sender(call), &out_cookie, &local);
+    if (local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
+    }
+    if (out_cookie == NULL)
+        out_cookie = g_bytes_new(NULL, 0);
+    return g_variant_new("(o@ay)", dom != NULL ? dom->object_path : "/",
+                         bytes_value(out_cookie));
+}

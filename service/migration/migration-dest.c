@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "migration-priv.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * The destination's phases: Prepare starts QEMU waiting for the stream
+ * and keeps the migration-in job (its record is the destination's Job
+ * object); Finish resumes the guest, or kills it.
+ */
+
+#define FINISH_WAIT_S 60
+#define POLL_US (100 * 1000)
+
+void
+vb_migration_in_free(VbMigrationIn *m)
+{
+    if (m == NULL)
+        return;
+    g_clear_pointer(&m->record, vb_job_unref);
+    g_free(m);
+}
+
+/* The incoming domain: the defined one (inactive), or a new transient one. */
+static VbDomainObj *
+incoming_domain(VbDomainList *list, VbDomainDef *def, GStrv unsupported, gboolean *out_created,
+                GError **error)
+{
+    char uuid[37];
+    VbDomainObj *dom;
+
+    *out_created = FALSE;
+    vb_uuid_format(def->uuid, uuid);
+    g_mutex_lock(&list->define_lock);
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_uuid, uuid);
+    if (dom != NULL) {
+        g_autofree char *name = vb_domain_obj_get_name(dom);
+
+        if (!g_str_equal(name, def->name)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                        "uuid %s belongs to domain '%s' on this host, not '%s'", uuid, name,
+                        def->name);
+            dom = NULL;
+        } else if (vb_domain_obj_is_active(dom)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "domain '%s' is already active on this host", name);
+            dom = NULL;
+        } else {
+            vb_domain_obj_ref(dom);
+        }
+    } else if (g_hash_table_contains(list->by_name, def->name)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "a domain named '%s' exists on this host with another uuid", def->name);
+    } else {
+        g_autofree char *path = list->path_func(uuid);
+
+        dom = vb_domain_obj_new(vb_domain_def_copy(def), path);
+        dom->unsupported = g_strdupv(unsupported);
+        vb_domain_list_insert(list, dom, def->name);
+        *out_created = TRUE;
+    }
+    g_mutex_unlock(&list->lock);
+    g_mutex_unlock(&list->define_lock);
+    if (*out_created)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
+    return dom;
+}
+
+static void
+forget_created(VbDomainList *list, VbDomainObj *dom)
+{
+    gboolean still_there;
+
+    g_mutex_lock(&dom->lock);
+    still_there = !dom->removed && dom->id < 0 && !dom->persistent;
+    g_mutex_unlock(&dom->lock);
+    if (still_there) {
+        vb_domain_list_remove(list, dom);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_REMOVED, NULL, NULL);
+    }
+}
+
+/* Where the source's QEMU connects: the URI's host, migration_host, or our name. */
+static char *
+advertised_host(VbDomainList *list, const VbMigrationHost *host, const char *uri_host)
+{
+    if (uri_host != NULL)
+        return g_strdup(uri_host);
+    if (list->config->migration_host != NULL)
+        return g_strdup(list->config->migration_host);
+    return g_strdup(host->host_name);
+}
+
+/* Starts QEMU with "-incoming defer" and the definition to run, paused. */
+static gboolean
+start_incoming(VbDomainList *list, VbDomainObj *dom, VbDomainDef *def, const char *owner,
+               GError **error)
+{
+    gboolean ok;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = g_steal_pointer(&dom->def);
+    vb_domain_def_free(dom->def);
+    dom->def = vb_domain_def_copy(def);
+    g_mutex_unlock(&dom->lock);
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
+        return FALSE;
+    ok = vb_domain_start_locked(list, dom, owner != NULL ? VB_START_AUTODESTROY : 0, owner,
+                                TRUE, error);
+    vb_domain_job_end(dom);
+    if (!ok) {
+        g_mutex_lock(&dom->lock);
+        if (dom->new_def != NULL) {
+            vb_domain_def_free(dom->def);
+            dom->def = g_steal_pointer(&dom->new_def);
+        }
+        g_mutex_unlock(&dom->lock);
+    }
+    return ok;
+}
+
+/* Kills the incoming QEMU (with the migration-in job held). */
+static void
+kill_incoming(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, &error)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", error->message);
+        return;
+    }
+    vb_domain_teardown(list, dom, VB_DOMAIN_REASON_FAILED);
+    vb_domain_job_end(dom);
+}
+
+/*
+ * Listens for the stream: a port of the migration range (or the URI's),
+ * the capabilities both sides need, migrate-incoming.
+ */
+static gboolean
+listen_incoming(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                const char *uri_in, guint flags, char **out_uri, GError **error)
+{
+    g_autofree char *uri_host = NULL;
+    g_autofree char *adv = NULL;
+    g_autofree char *listen = NULL;
+    VbMigrationParams none = { .ac_initial = -1, .ac_increment = -1 };
+    JsonObject *args;
+    g_autoptr(JsonNode) r = NULL;
+    int port = -1;
+
+    if (uri_in != NULL && *uri_in != '\0' &&
+        !vb_migration_parse_tcp_uri(uri_in, &uri_host, &port, error))
+        return FALSE;
+    if (port < 0) {
+        port = vb_domain_ports_acquire(list, list->config->migration_port_min,
+                                       list->config->migration_port_max, error);
+        if (port < 0) {
+            g_prefix_error(error, "no port for the incoming migration: ");
+            return FALSE;
+        }
+        g_mutex_lock(&dom->lock);
+        dom->migration_port = port;
+        g_mutex_unlock(&dom->lock);
+    }
+    if (!vb_migration_set_capabilities(list, dom, flags, &none, FALSE, error) ||
+        !vb_migration_set_parameters(list, dom, flags, &none, FALSE, error))
+        return FALSE;
+    listen = list->config->migration_address != NULL
+                 ? (strchr(list->config->migration_address, ':') != NULL
+                        ? g_strdup_printf("tcp:[%s]:%d", list->config->migration_address, port)
+                        : g_strdup_printf("tcp:%s:%d", list->config->migration_address, port))
+                 : g_strdup_printf("tcp:0.0.0.0:%d", port);
+    args = json_object_new();
+    json_object_set_string_member(args, "uri", listen);
+    r = vb_domain_async_monitor(list, dom, "migrate-incoming", args, -1, error);
+    if (r == NULL) {
+        g_prefix_error(error, "cannot listen on %s for the incoming migration: ", listen);
+        return FALSE;
+    }
+    adv = advertised_host(list, host, uri_host);
+    *out_uri = strchr(adv, ':') != NULL ? g_strdup_printf("tcp:[%s]:%d", adv, port)
+                                        : g_strdup_printf("tcp:%s:%d", adv, port);
+    return TRUE;
+}
+
+/**
+ * vb_migration_prepare:
+ * @owner: (nullable): the bus name the incoming domain is tied to until
+ *   Finish (autodestroy)
+ *
+ * MigratePrepare. Worker threads (and the peer-to-peer driver's thread of
+ * the other host, through the bus).
+ *
+ * Returns: (transfer full): the incoming domain.
+ */
+VbDomainObj *
+vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml,
+                     GBytes *cookie, const char *uri_in, guint flags, const char *owner,
+                     GBytes **out_cookie, char **out_uri, GError **error)
+{
+    g_autoptr(VbMigrationCookie) src = NULL;
+    g_autoptr(VbMigrationCookie) mine = NULL;
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    g_autoptr(VbJob) record = NULL;
+    g_auto(GStrv) unsupported = NULL;
+    g_autofree char *uri = NULL;
+    VbMigrationIn *m;
+    gboolean created = FALSE;
+    char uuid[37];
+
+    if (!vb_migration_check_flags(flags, FALSE, error))
+        return NULL;
+    src = vb_migration_cookie_from_bytes(cookie, error);
+    if (src == NULL || !vb_migration_cookie_check(src, host->host_uuid, NULL, error)) {
+        g_prefix_error(error, "MigratePrepare: ");
+        return NULL;
+    }
+    def = vb_domain_parse_define(list, xml, &unsupported, error);
+    if (def == NULL)
+        return NULL;
+    vb_uuid_format(def->uuid, uuid);
+    if (!g_str_equal(uuid, src->uuid)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "MigratePrepare: the XML describes domain uuid %s, the cookie %s", uuid,
+                    src->uuid);
+        return NULL;
+    }
+    dom = incoming_domain(list, def, unsupported, &created, error);
+    if (dom == NULL)
+        return NULL;
+    if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_MIGRATION_IN, "MigratePrepare", owner,
+                                   list->config->job_wait_timeout, list->config->max_queued,
+                                   error)) {
+        if (created)
+            forget_created(list, dom);
+        return NULL;
+    }
+    vb_domain_async_job_set_phase(dom, "prepare");
+    if (!start_incoming(list, dom, def, owner, error)) {
+        vb_domain_async_job_end(dom);
+        if (created)
+            forget_created(list, dom);
+        return NULL;
+    }
+    if (!listen_incoming(list, dom, host, uri_in, flags, &uri, error)) {
+        kill_incoming(list, dom);
+        vb_domain_async_job_end(dom);
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
+    g_mutex_unlock(&dom->lock);
+    record = vb_domain_async_job_add_record(list, dom, VB_ASYNC_JOB_MIGRATION_IN,
+                                            "migration-in", owner);
+    vb_job_set_phase(record, "prepare", FALSE);
+    m = g_new0(VbMigrationIn, 1);
+    m->flags = flags;
+    m->record = vb_job_ref(record);
+    m->prepared = vb_migration_now_ms();
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(dom->migration);
+    dom->migration = m;
+    dom->migration_free = (GDestroyNotify)vb_migration_in_free;
+    g_mutex_unlock(&dom->lock);
+    {
+        g_autoptr(GError) st_err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &st_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
+    }
+    mine = vb_migration_cookie_for(host, dom);
+    *out_cookie = vb_migration_cookie_format(mine);
+    *out_uri = g_steal_pointer(&uri);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                  "incoming migration from %s (%s) prepared on %s", src->hostname,
+                  src->host_uuid, *out_uri);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "migrated");
+    return g_steal_pointer(&dom);
+}
+
+/* Waits for the incoming stream to complete (or reach post-copy). */
+static gboolean
+wait_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *record, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + FINISH_WAIT_S * G_USEC_PER_SEC;
+
+    vb_job_set_phase(record, "finish", FALSE);
+    vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_CHANGED);
+    for (;;) {
+        g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "query-migrate", NULL, -1,
+                                                        error);
+        JsonObject *o = r != NULL && JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+        const char *st = o != NULL && json_object_has_member(o, "status")
+                             ? json_object_get_string_member(o, "status") : "none";
+
+        if (r == NULL)
+            return FALSE;
+        if (g_str_equal(st, "completed") || g_str_equal(st, "postcopy-active"))
+            return TRUE;
+        if (g_str_equal(st, "failed") || g_str_equal(st, "cancelled")) {
+            g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "the incoming migration %s: %s", st,
+                        o != NULL && json_object_has_member(o, "error-desc")
+                            ? json_object_get_string_member(o, "error-desc") : "no details");
+            return FALSE;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                        "the incoming migration did not complete within %d s of "
+                        "MigrateFinish (QEMU reports '%s')", FINISH_WAIT_S, st);
+            return FALSE;
+        }
+        g_usleep(POLL_US);
+    }
+}
+
+/* Makes the migrated domain persistent (PERSIST_DEST). */
+static void
+persist(VbDomainList *list, VbDomainObj *dom, const VbMigrationCookie *src)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbDomainObj) defined = NULL;
+    VbDomainDef *def = NULL;
+
+    if (src->persistent_xml != NULL) {
+        def = vb_domain_parse_config(src->persistent_xml, &error);
+        if (def != NULL && memcmp(def->uuid, dom->def->uuid, sizeof(def->uuid)) != 0) {
+            g_clear_pointer(&def, vb_domain_def_free);
+            g_set_error_literal(&error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "the persistent definition names another uuid");
+        }
+    } else {
+        g_mutex_lock(&dom->lock);
+        def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+        g_mutex_unlock(&dom->lock);
+        vb_domain_def_clear_runtime(def);
+    }
+    if (def != NULL)
+        defined = vb_domain_define(list, def, &error);
+    if (defined == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "PERSIST_DEST: cannot make the migrated domain persistent: %s",
+                      error->message);
+}
+
+/* The figures of the completed migration, on the destination's record. */
+static GVariant *
+finish_stats(VbMigrationCookie *src, VbJob *record)
+{
+    guint64 total = 0, downtime = 0;
+    gboolean estimated = FALSE;
+    GVariantDict d;
+
+    vb_migration_cookie_times(src, vb_migration_now_ms(), &total, &downtime, &estimated);
+    g_variant_dict_init(&d, NULL);
+    g_variant_dict_insert(&d, "time_elapsed", "t", total);
+    g_variant_dict_insert(&d, "downtime", "t", downtime);
+    g_variant_dict_insert(&d, "time_estimated", "b", estimated);
+    if (src->data_total > 0) {
+        g_variant_dict_insert(&d, "memory_total", "t", src->data_total);
+        g_variant_dict_insert(&d, "memory_processed", "t", src->data_processed);
+    }
+    vb_job_set_progress(record, src->data_total, src->data_processed, 0,
+                        g_variant_dict_end(&d));
+    g_variant_dict_init(&d, NULL);
+    g_variant_dict_insert(&d, "total_time", "t", total);
+    g_variant_dict_insert(&d, "downtime", "t", downtime);
+    g_variant_dict_insert(&d, "time_estimated", "b", estimated);
+    if (estimated)
+        g_message("migration of %s: the hosts' clocks differ; total time and downtime are "
+                  "estimates", src->name);
+    return g_variant_dict_end(&d);
+}
+
+/**
+ * vb_migration_finish:
+ * @cancelled: the transfer failed or never ran: kill the incoming domain
+ *
+ * MigrateFinish. Worker threads.
+ *
+ * Returns: (transfer full) (nullable): the domain, or %NULL (with no
+ *   error when cancelled).
+ */
+VbDomainObj *
+vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *cookie, guint flags,
+                    gboolean cancelled, const char *owner, GBytes **out_cookie, GError **error)
+{
+    static const char *const phases[] = { "prepare", NULL };
+    g_autoptr(VbMigrationCookie) src = NULL;
+    g_autoptr(VbMigrationCookie) mine = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    g_autoptr(VbJob) record = NULL;
+    g_autoptr(GError) local = NULL;
+    GVariant *result;
+    gboolean ok;
+    gboolean run = !(flags & VB_MIGRATE_PAUSED);
+
+    (void)owner;
+    if (!vb_migration_check_flags(flags, FALSE, error))
+        return NULL;
+    src = vb_migration_cookie_from_bytes(cookie, error);
+    if (src == NULL || !vb_migration_cookie_check(src, host->host_uuid, NULL, error)) {
+        g_prefix_error(error, "MigrateFinish: ");
+        return NULL;
+    }
+    dom = vb_domain_list_find_by_uuid(list, src->uuid, NULL);
+    if (dom == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN,
+                    "MigrateFinish: no incoming domain with uuid %s (it was destroyed, or its "
+                    "QEMU ended)", src->uuid);
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_IN, phases, "MigrateFinish",
+                                         error);
+    if (ok) {
+        dom->job.held = FALSE;
+        if (dom->job.record != NULL)
+            record = vb_job_ref(dom->job.record);
+    }
+    g_mutex_unlock(&dom->lock);
+    if (!ok)
+        return NULL;
+    vb_domain_async_job_set_phase(dom, "finish");
+
+    if (cancelled) {
+        g_autoptr(GError) gone = g_error_new_literal(VB_ERROR, VB_ERROR_ABORTED,
+                                                     "the migration was cancelled");
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "incoming migration cancelled");
+        if (record != NULL) {
+            vb_job_complete(record, NULL, gone, TRUE);
+            vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
+        }
+        kill_incoming(list, dom);
+        vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
+        *out_cookie = g_bytes_new(NULL, 0);
+        return NULL;
+    }
+
+    ok = wait_incoming(list, dom, record, &local);
+    if (ok && run) {
+        g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "cont", NULL, -1, &local);
+
+        ok = r != NULL;
+        if (!ok)
+            g_prefix_error(&local, "cannot resume the migrated guest: ");
+    }
+    if (!ok) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "MigrateFinish: %s", local->message);
+        if (record != NULL) {
+            vb_job_complete(record, NULL, local, FALSE);
+            vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
+        }
+        kill_incoming(list, dom);
+        vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, run ? VB_DOMAIN_STATE_RUNNING : VB_DOMAIN_STATE_PAUSED,
+                            run ? VB_DOMAIN_REASON_MIGRATED : VB_DOMAIN_REASON_USER);
+    dom->resumed_at = g_get_real_time();
+    /* the guest is ours now: the client's departure no longer destroys it */
+    g_clear_pointer(&dom->autodestroy_owner, g_free);
+    g_mutex_unlock(&dom->lock);
+    if (flags & VB_MIGRATE_PERSIST_DEST)
+        persist(list, dom, src);
+    result = finish_stats(src, record);
+    mine = vb_migration_cookie_for(host, dom);
+    mine->features |= VB_MIGRATION_COOKIE_STATS;
+    mine->started = src->started;
+    mine->stopped = src->stopped;
+    mine->downtime_ms = src->downtime_ms;
+    *out_cookie = vb_migration_cookie_format(mine);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "incoming migration from %s finished",
+                  src->hostname);
+    vb_domain_async_job_complete(list, dom, record, result, NULL, FALSE);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, run ? "resumed" : "suspended",
+                          "migrated");
+    return g_steal_pointer(&dom);
+}

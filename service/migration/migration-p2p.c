@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "migration-priv.h"
+#include "migration-remote.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * Peer-to-peer migration (Domain.Migrate): the source service runs the
+ * five phases itself, on a job thread, calling the destination service's
+ * Manager over its own bus connection to it (migration-remote.c: D-Bus
+ * over ssh, or a bus address on this machine). The destination ties the
+ * incoming domain to that connection: if this service or the ssh link
+ * dies, the destination destroys it. The first error is the one reported;
+ * failures while cleaning up after it are logged.
+ */
+
+#define CALL_TIMEOUT_MS (120 * 1000)
+#define DEST_NAME "org.virtbus.Virt1"
+#define DEST_PATH "/org/virtbus/Virt1"
+#define DEST_IFACE "org.virtbus.Virt1.Manager"
+
+typedef struct {
+    VbMigrationHost host;
+    char *host_uuid;
+    char *host_name;
+    char *dest_uri;
+    guint flags;
+    VbMigrationParams params;
+    char *ssh_config;
+} P2PData;
+
+static void
+p2p_data_free(P2PData *d)
+{
+    g_free(d->host_uuid);
+    g_free(d->host_name);
+    g_free(d->dest_uri);
+    g_free(d->ssh_config);
+    vb_migration_params_clear(&d->params);
+    g_free(d);
+}
+
+static GVariant *
+bytes_variant(GBytes *b)
+{
+    return b != NULL ? g_variant_new_from_bytes(G_VARIANT_TYPE("ay"), b, TRUE)
+                     : g_variant_new_from_data(G_VARIANT_TYPE("ay"), "", 0, TRUE, NULL, NULL);
+}
+
+static GBytes *
+variant_bytes(GVariant *v)
+{
+    gsize n = 0;
+    const guint8 *data = g_variant_get_fixed_array(v, &n, 1);
+
+    return g_bytes_new(data, n);
+}
+
+/* The remote error as ours: the destination's D-Bus error name maps back. */
+static void
+remote_error(GError **error, const char *phase)
+{
+    if (error == NULL || *error == NULL)
+        return;
+    if (g_dbus_error_is_remote_error(*error))
+        g_dbus_error_strip_remote_error(*error);
+    vb_error_convert(error);
+    g_prefix_error(error, "%s on the destination: ", phase);
+}
+
+/* Where the destination listens, unless the caller said: the ssh host. */
+static char *
+default_uri_in(const P2PData *d)
+{
+    g_autofree char *host = NULL;
+
+    if (d->params.migrate_uri != NULL)
+        return g_strdup(d->params.migrate_uri);
+    host = vb_remote_uri_host(d->dest_uri);
+    if (host != NULL)
+        return strchr(host, ':') != NULL ? g_strdup_printf("tcp://[%s]", host)
+                                         : g_strdup_printf("tcp://%s", host);
+    return g_strdup("");
+}
+
+static gboolean
+p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVariant **out_result,
+         GError **error)
+{
+    P2PData *d = data;
+    g_autofree char *xml = NULL;
+    g_autofree char *uri_in = NULL;
+    g_autofree char *uri_out = NULL;
+    g_autofree char *dest_path = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+    g_autoptr(GBytes) prep_cookie = NULL;
+    g_autoptr(GBytes) perf_cookie = NULL;
+    g_autoptr(GBytes) fin_cookie = NULL;
+    g_autoptr(GDBusConnection) conn = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    g_autoptr(GError) later = NULL;
+    VbRemoteOptions ropts = { .ssh_config = d->ssh_config, .trusted = FALSE };
+    guint dest_flags = d->flags & ~VB_MIGRATE_PEER2PEER;
+    gboolean performed = FALSE, finished = FALSE;
+    GVariantDict res;
+
+    vb_domain_async_job_phase(list, dom, job, "begin", TRUE);
+    if (!vb_migration_begin_locked(list, dom, &d->host, d->params.dest_xml, d->flags, &d->params,
+                                   &xml, &cookie, error))
+        return FALSE;
+
+    vb_domain_async_job_phase(list, dom, job, "prepare", TRUE);
+    conn = vb_remote_connect(d->dest_uri, &ropts, NULL, error);
+    if (conn == NULL || !vb_domain_async_check_abort(dom, error)) {
+        vb_migration_resume_source(list, dom);
+        return FALSE;
+    }
+    uri_in = default_uri_in(d);
+    reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigratePrepare",
+                                        g_variant_new("(s@aysu)", xml, bytes_variant(cookie),
+                                                      uri_in, dest_flags),
+                                        G_VARIANT_TYPE("(ayso)"), G_DBUS_CALL_FLAGS_NONE,
+                                        CALL_TIMEOUT_MS, NULL, error);
+    if (reply == NULL) {
+        remote_error(error, "MigratePrepare");
+        vb_migration_resume_source(list, dom);
+        return FALSE;
+    }
+    {
+        g_autoptr(GVariant) c = NULL;
+
+        g_variant_get(reply, "(@aysso)", &c, &uri_out, &dest_path);
+        prep_cookie = variant_bytes(c);
+    }
+    g_clear_pointer(&reply, g_variant_unref);
+
+    /* Perform: the first error from here on is the one the caller gets */
+    {
+        g_autoptr(VbMigrationCookie) dc = vb_migration_cookie_from_bytes(prep_cookie, error);
+
+        performed = dc != NULL &&
+                    vb_migration_cookie_check(dc, d->host.host_uuid, dom->uuid_str, error) &&
+                    vb_domain_async_check_abort(dom, error) &&
+                    vb_migration_perform_run(list, dom, job, &d->host, uri_out, d->flags,
+                                             &d->params, &perf_cookie, error);
+    }
+
+    vb_domain_async_job_phase(list, dom, job, "finish", FALSE);
+    reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigrateFinish",
+                                        g_variant_new("(@ayub)",
+                                                      bytes_variant(performed ? perf_cookie
+                                                                              : cookie),
+                                                      dest_flags, !performed),
+                                        G_VARIANT_TYPE("(oay)"), G_DBUS_CALL_FLAGS_NONE,
+                                        CALL_TIMEOUT_MS, NULL, performed ? error : &later);
+    if (reply != NULL) {
+        g_autoptr(GVariant) c = NULL;
+
+        g_variant_get(reply, "(o@ay)", NULL, &c);
+        fin_cookie = variant_bytes(c);
+        finished = performed;
+    } else {
+        remote_error(performed ? error : &later, "MigrateFinish");
+        if (later != NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "cleaning up the destination after the failed migration: %s",
+                          later->message);
+    }
+
+    vb_domain_async_job_phase(list, dom, job, "confirm", FALSE);
+    g_clear_error(&later);
+    if (!vb_migration_confirm_locked(list, dom, d->flags, !finished, &later)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "confirm: %s", later->message);
+        if (finished) {
+            g_propagate_error(error, g_steal_pointer(&later));
+            finished = FALSE;
+        }
+    }
+    g_dbus_connection_close_sync(conn, NULL, NULL);
+    if (!finished)
+        return FALSE;
+    g_variant_dict_init(&res, NULL);
+    g_variant_dict_insert(&res, "destination", "s", d->dest_uri);
+    g_variant_dict_insert(&res, "domain", "o", dest_path);
+    if (fin_cookie != NULL) {
+        g_autoptr(VbMigrationCookie) fc = vb_migration_cookie_from_bytes(fin_cookie, NULL);
+
+        if (fc != NULL) {
+            guint64 total = 0, downtime = 0;
+            gboolean estimated = FALSE;
+
+            vb_migration_cookie_times(fc, vb_migration_now_ms(), &total, &downtime,
+                                      &estimated);
+            g_variant_dict_insert(&res, "downtime", "t", downtime);
+        }
+    }
+    *out_result = g_variant_dict_end(&res);
+    return TRUE;
+}
+
+/**
+ * vb_migration_migrate:
+ *
+ * Domain.Migrate: starts a peer-to-peer migration of @dom to the service
+ * at @dest_uri, on a job thread. Worker threads.
+ *
+ * Returns: (transfer full): the job.
+ */
+VbJob *
+vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                     const char *dest_uri, GVariant *params, guint flags, const char *owner,
+                     GError **error)
+{
+    P2PData *d;
+    VbMigrationParams p;
+    gboolean running;
+
+    if (!vb_migration_check_flags(flags, TRUE, error) ||
+        !vb_migration_params_parse(params, TRUE, &p, error))
+        return NULL;
+    if (!vb_migration_check_params(&p, flags, error) ||
+        !vb_remote_check_uri(dest_uri, FALSE, error)) {
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    if (p.dest_name != NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "migration parameter 'destination_name' is not implemented yet");
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_MIGRATION_OUT, "Migrate", owner,
+                                   list->config->job_wait_timeout, list->config->max_queued,
+                                   error)) {
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    running = dom->id >= 0 && dom->mon != NULL && !dom->stopping;
+    if (!running)
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is not running; only a running or paused domain can be "
+                    "migrated live", dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    if (!running) {
+        vb_domain_async_job_end(dom);
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    d = g_new0(P2PData, 1);
+    d->host_uuid = g_strdup(host->host_uuid);
+    d->host_name = g_strdup(host->host_name);
+    d->host.host_uuid = d->host_uuid;
+    d->host.host_name = d->host_name;
+    d->dest_uri = g_strdup(dest_uri);
+    d->flags = flags;
+    d->params = p;
+    d->ssh_config = g_strdup(list->config->ssh_config);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "peer-to-peer migration to %s (flags 0x%x)",
+                  dest_uri, flags);
+    return vb_domain_async_job_start_full(list, dom, VB_ASYNC_JOB_MIGRATION_OUT, "migration-out",
+                                          owner, p2p_body, d, (GDestroyNotify)p2p_data_free, 0);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "domain-list-priv.h"
+#include "migration-cookie.h"
+#include "migration.h"
+
+G_BEGIN_DECLS
+
+/* The source's state of a migration (VbDomainObj.migration, under its lock). */
+typedef struct {
+    guint flags;
+    gint64 started;   /* wall ms: Begin */
+    gint64 stopped;   /* wall ms: the vCPUs stopped for the switch-over */
+    gboolean postcopy; /* the transfer reached post-copy */
+} VbMigrationOut;
+
+/* The destination's state (VbDomainObj.migration, under its lock). */
+typedef struct {
+    guint flags;
+    VbJob *record;     /* the incoming job's record (a reference) */
+    gint64 prepared;   /* wall ms */
+} VbMigrationIn;
+
+void vb_migration_out_free(VbMigrationOut *m);
+void vb_migration_in_free(VbMigrationIn *m);
+gint64 vb_migration_now_ms(void);
+VbMigrationCookie *vb_migration_cookie_for(const VbMigrationHost *host, VbDomainObj *dom);
+VbMigrationCookie *vb_migration_cookie_from_bytes(GBytes *bytes, GError **error);
+
+gboolean vb_migration_check_held_locked(VbDomainObj *dom, VbAsyncJobType type,
+                                        const char *const *phases, const char *method,
+                                        GError **error);
+
+/* migration-uri.c */
+char *vb_migration_qemu_uri(const char *uri, GError **error);
+gboolean vb_migration_parse_tcp_uri(const char *uri, char **out_host, int *out_port,
+                                    GError **error);
+gboolean vb_migration_check_params(const VbMigrationParams *p, guint flags, GError **error);
+
+/* migration.c: the phases' work, shared by the bus calls and peer-to-peer */
+gboolean vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom,
+                                   const VbMigrationHost *host, const char *xml_in, guint flags,
+                                   const VbMigrationParams *params, char **out_xml,
+                                   GBytes **out_cookie, GError **error);
+gboolean vb_migration_set_capabilities(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                       const VbMigrationParams *p, gboolean source,
+                                       GError **error);
+gboolean vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                     const VbMigrationParams *p, gboolean source,
+                                     GError **error);
+void vb_migration_cancel_qemu(VbDomainList *list, VbDomainObj *dom);
+void vb_migration_resume_source(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                  const VbMigrationHost *host, const char *uri, guint flags,
+                                  const VbMigrationParams *p, GBytes **out_cookie,
+                                  GError **error);
+gboolean vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                     gboolean cancelled, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-list-priv.h"
+#include "migration-cookie.h"
+#include "migration-priv.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+/*
+ * Live migration, protocol v3 (docs/migration.md). The source's
+ * migration-out job is taken by Begin and held until Confirm; Perform runs
+ * the transfer on a job thread of its own and leaves the job held again
+ * (phase perform3_done) when it succeeds. The destination's migration-in
+ * job is taken by Prepare (QEMU started with "-incoming defer", listening
+ * on a port of the migration range) and held until Finish; its record is
+ * the destination's Job object. A run that ends meanwhile ends the held
+ * job (vb_domain_teardown()); the client that drives the migration is
+ * watched: on the destination through autodestroy, on the source through
+ * the job's owner (vb_domain_autodestroy_owner_gone()).
+ */
+
+#define POLL_US (200 * 1000)
+
+void
+vb_migration_out_free(VbMigrationOut *m)
+{
+    if (m == NULL)
+        return;
+    g_free(m);
+}
+
+gint64
+vb_migration_now_ms(void)
+{
+    return g_get_real_time() / 1000;
+}
+
+/* The cookie of this side for @dom, with our identity. */
+VbMigrationCookie *
+vb_migration_cookie_for(const VbMigrationHost *host, VbDomainObj *dom)
+{
+    VbMigrationCookie *c = vb_migration_cookie_new();
+
+    c->hostname = g_strdup(host->host_name);
+    g_strlcpy(c->host_uuid, host->host_uuid, sizeof(c->host_uuid));
+    g_mutex_lock(&dom->lock);
+    c->name = g_strdup(dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    g_strlcpy(c->uuid, dom->uuid_str, sizeof(c->uuid));
+    return c;
+}
+
+VbMigrationCookie *
+vb_migration_cookie_from_bytes(GBytes *bytes, GError **error)
+{
+    gsize len = 0;
+    const guint8 *data = bytes != NULL ? g_bytes_get_data(bytes, &len) : NULL;
+
+    return vb_migration_cookie_parse(data, len, error);
+}
+
+/* Whether the domain is running (or paused) with a monitor. Under lock. */
+static gboolean
+is_running_locked(VbDomainObj *dom)
+{
+    return dom->id >= 0 && dom->mon != NULL && !dom->stopping;
+}
+
+/*
+ * Checks that @dom has the migration job @type held between calls in one
+ * of @phases (NULL-terminated). Under lock.
+ */
+gboolean
+vb_migration_check_held_locked(VbDomainObj *dom, VbAsyncJobType type, const char *const *phases,
+                  const char *method, GError **error)
+{
+    if (dom->job.async != type || !dom->job.held) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "%s: domain '%s' has no %s migration waiting for this phase%s", method,
+                    dom->def->name, type == VB_ASYNC_JOB_MIGRATION_OUT ? "outgoing" : "incoming",
+                    dom->job.async == type && !dom->job.held ? " (its transfer still runs)"
+                    : type == VB_ASYNC_JOB_MIGRATION_OUT ? " (call MigrateBegin first)"
+                                                          : "");
+        return FALSE;
+    }
+    if (!g_strv_contains(phases, dom->job.phase)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "%s: the migration of domain '%s' is in phase %s", method, dom->def->name,
+                    dom->job.phase);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- Begin (source) ---------------------------------------------------- */
+
+/*
+ * The checks and the migratable XML of Begin, with the migration-out job
+ * held by the caller. Worker or job thread.
+ */
+gboolean
+vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                          const char *xml_in, guint flags, const VbMigrationParams *params,
+                          char **out_xml, GBytes **out_cookie, GError **error)
+{
+    g_autoptr(VbDomainDef) live = NULL;
+    g_autoptr(VbDomainDef) given = NULL;
+    g_autoptr(VbMigrationCookie) cookie = NULL;
+    VbMigrationOut *m;
+    gboolean was_running;
+
+    g_mutex_lock(&dom->lock);
+    if (!is_running_locked(dom) ||
+        (dom->state != VB_DOMAIN_STATE_RUNNING && dom->state != VB_DOMAIN_STATE_PAUSED)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is not running (%s); only a running or paused domain can be "
+                    "migrated live", dom->def->name, vb_domain_state_to_string(dom->state));
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    if ((flags & VB_MIGRATE_PERSIST_DEST) && !dom->persistent && params->persistent_xml == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str,
+                      "PERSIST_DEST of a transient domain: the live definition is kept");
+    was_running = dom->state == VB_DOMAIN_STATE_RUNNING;
+    dom->job.was_running = was_running;
+    live = vb_domain_def_copy(dom->def);
+    g_mutex_unlock(&dom->lock);
+
+    if (xml_in != NULL && *xml_in != '\0') {
+        given = vb_domain_parse_config(xml_in, error);
+        if (given == NULL)
+            return FALSE;
+        vb_domain_apply_os_defaults(list, given);
+        /* the running guest is the source, the given XML the target */
+        if (!vb_domain_def_check_abi_stability(live, given, error))
+            return FALSE;
+    }
+    *out_xml = vb_domain_def_format(given != NULL ? given : live,
+                                    VB_DOMAIN_DEF_FORMAT_MIGRATABLE | VB_DOMAIN_DEF_FORMAT_SECURE,
+                                    error);
+    if (*out_xml == NULL)
+        return FALSE;
+
+    cookie = vb_migration_cookie_for(host, dom);
+    cookie->features |= VB_MIGRATION_COOKIE_STATS;
+    cookie->started = vb_migration_now_ms();
+    *out_cookie = vb_migration_cookie_format(cookie);
+
+    m = g_new0(VbMigrationOut, 1);
+    m->flags = flags;
+    m->started = cookie->started;
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(dom->migration);
+    dom->migration = m;
+    dom->migration_free = (GDestroyNotify)vb_migration_out_free;
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
+}
+
+/**
+ * vb_migration_begin:
+ *
+ * MigrateBegin: takes the migration-out job of @dom and keeps it, held for
+ * the caller's next phases (Perform, then Confirm). Worker threads.
+ */
+gboolean
+vb_migration_begin(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                   const char *xml_in, guint flags, const char *owner, char **out_xml,
+                   GBytes **out_cookie, GError **error)
+{
+    VbMigrationParams none = { .ac_initial = -1, .ac_increment = -1 };
+    g_autoptr(GError) st_err = NULL;
+
+    if (!vb_migration_check_flags(flags, FALSE, error))
+        return FALSE;
+    if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_MIGRATION_OUT, "MigrateBegin", owner,
+                                   list->config->job_wait_timeout, list->config->max_queued,
+                                   error))
+        return FALSE;
+    if (!vb_migration_begin_locked(list, dom, host, xml_in, flags, &none, out_xml, out_cookie,
+                                   error)) {
+        vb_domain_async_job_end(dom);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    dom->job.phase = "begin3";
+    dom->job.held = TRUE;
+    dom->job.owner_watched = owner != NULL;
+    g_mutex_unlock(&dom->lock);
+    if (!vb_domain_status_save(list, dom, &st_err))
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "migration begun by %s (flags 0x%x)",
+                  owner != NULL ? owner : "the service", flags);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    return TRUE;
+}
+
+/* ---- Perform (source) -------------------------------------------------- */
+
+typedef struct {
+    VbMigrationHost host;
+    char *host_uuid;
+    char *host_name;
+    char *uri;
+    guint flags;
+    VbMigrationParams params;
+    VbMigrationCookie *dest; /* the destination's cookie from Prepare */
+} PerformData;
+
+static void
+perform_data_free(PerformData *d)
+{
+    g_free(d->host_uuid);
+    g_free(d->host_name);
+    g_free(d->uri);
+    vb_migration_params_clear(&d->params);
+    if (d->dest != NULL)
+        vb_migration_cookie_free(d->dest);
+    g_free(d);
+}
+
+static JsonNode *
+cap(const char *name, gboolean on)
+{
+    JsonObject *o = json_object_new();
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+    json_object_set_string_member(o, "capability", name);
+    json_object_set_boolean_member(o, "state", on);
+    json_node_take_object(n, o);
+    return n;
+}
+
+/* Whether @method is among the compression methods asked for. */
+static gboolean
+wants_compression(const VbMigrationParams *p, guint flags, const char *method)
+{
+    if (p->compression == NULL)
+        /* COMPRESSED alone means xbzrle, as in libvirt */
+        return (flags & VB_MIGRATE_COMPRESSED) && g_str_equal(method, "xbzrle");
+    return g_strv_contains((const char *const *)p->compression, method);
+}
+
+/**
+ * vb_migration_set_capabilities:
+ * @source: the source's capabilities (else the destination's)
+ *
+ * Sets every capability virtbus uses, on or off, so that nothing of an
+ * earlier migration of the same QEMU stays. Job thread or worker, with
+ * the async job held.
+ */
+gboolean
+vb_migration_set_capabilities(VbDomainList *list, VbDomainObj *dom, guint flags,
+                              const VbMigrationParams *p, gboolean source, GError **error)
+{
+    JsonObject *args = json_object_new();
+    JsonArray *caps = json_array_new();
+    g_autoptr(JsonNode) r = NULL;
+
+    json_array_add_element(caps, cap("xbzrle", source && wants_compression(p, flags, "xbzrle")));
+    json_array_add_element(caps, cap("auto-converge",
+                                     source && (flags & VB_MIGRATE_AUTO_CONVERGE) != 0));
+    json_array_add_element(caps, cap("postcopy-ram", (flags & VB_MIGRATE_POSTCOPY) != 0));
+    json_array_add_element(caps, cap("multifd", (flags & VB_MIGRATE_PARALLEL) != 0));
+    json_array_add_element(caps, cap("pause-before-switchover", FALSE));
+    json_object_set_array_member(args, "capabilities", caps);
+    r = vb_domain_async_monitor(list, dom, "migrate-set-capabilities", args, -1, error);
+    if (r == NULL) {
+        g_prefix_error(error, "cannot set the migration capabilities: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The parameters both sides must agree on (multifd), and the source's own. */
+gboolean
+vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
+                            const VbMigrationParams *p, gboolean source, GError **error)
+{
+    JsonObject *args = json_object_new();
+    g_autoptr(JsonNode) r = NULL;
+
+    if (flags & VB_MIGRATE_PARALLEL) {
+        json_object_set_int_member(args, "multifd-channels",
+                                   p->parallel_connections > 0 ? p->parallel_connections : 2);
+        json_object_set_string_member(args, "multifd-compression",
+                                      wants_compression(p, flags, "zstd")   ? "zstd"
+                                      : wants_compression(p, flags, "zlib") ? "zlib"
+                                                                            : "none");
+    }
+    if (source) {
+        /* unlimited unless asked: QEMU's own default is 128 MiB/s */
+        json_object_set_int_member(args, "max-bandwidth",
+                                   p->has_bandwidth && p->bandwidth > 0
+                                       ? (gint64)(p->bandwidth * 1024 * 1024)
+                                       : G_MAXINT64);
+        if (p->has_downtime)
+            json_object_set_int_member(args, "downtime-limit", (gint64)p->downtime);
+        if (p->has_xbzrle_cache)
+            json_object_set_int_member(args, "xbzrle-cache-size", (gint64)p->xbzrle_cache);
+        if (p->ac_initial > 0)
+            json_object_set_int_member(args, "cpu-throttle-initial", p->ac_initial);
+        if (p->ac_increment > 0)
+            json_object_set_int_member(args, "cpu-throttle-increment", p->ac_increment);
+        if (p->has_postcopy_bandwidth)
+            json_object_set_int_member(args, "max-postcopy-bandwidth",
+                                       (gint64)(p->postcopy_bandwidth * 1024 * 1024));
+    }
+    if (json_object_get_size(args) == 0) {
+        json_object_unref(args);
+        return TRUE;
+    }
+    r = vb_domain_async_monitor(list, dom, "migrate-set-parameters", args, -1, error);
+    if (r == NULL) {
+        g_prefix_error(error, "cannot set the migration parameters: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static const char *
+status_of(JsonNode *r)
+{
+    JsonObject *o = r != NULL && JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+
+    return o != NULL && json_object_has_member(o, "status")
+               ? json_object_get_string_member(o, "status") : "none";
+}
+
+/* Stops QEMU's outgoing migration after a failure and waits until it is idle. */
+void
+vb_migration_cancel_qemu(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(JsonNode) c = vb_domain_async_monitor(list, dom, "migrate_cancel", NULL, -1, NULL);
+
+    for (int i = 0; c != NULL && i < 100; i++) {
+        g_autoptr(JsonNode) q = vb_domain_async_monitor(list, dom, "query-migrate", NULL, -1,
+                                                        NULL);
+        const char *st = status_of(q);
+
+        if (q == NULL || (!g_str_equal(st, "active") && !g_str_equal(st, "setup") &&
+                          !g_str_equal(st, "cancelling") && !g_str_equal(st, "device") &&
+                          !g_str_equal(st, "pre-switchover")))
+            break;
+        g_usleep(100 * 1000);
+    }
+}
+
+/* Lets the source's guest run again after a failed or cancelled migration. */
+void
+vb_migration_resume_source(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) q = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    gboolean was_running, paused;
+
+    g_mutex_lock(&dom->lock);
+    was_running = dom->job.was_running;
+    paused = dom->state == VB_DOMAIN_STATE_PAUSED && is_running_locked(dom);
+    g_mutex_unlock(&dom->lock);
+    /* a guest paused before Begin stays paused (libvirt's rule) */
+    q = vb_domain_async_monitor(list, dom, "query-status", NULL, -1, NULL);
+    if (q != NULL && JSON_NODE_HOLDS_OBJECT(q) &&
+        json_object_get_boolean_member_with_default(json_node_get_object(q), "running", FALSE))
+        paused = FALSE;
+    if (!was_running || !paused) {
+        if (was_running && q != NULL) {
+            g_mutex_lock(&dom->lock);
+            if (dom->state == VB_DOMAIN_STATE_PAUSED && is_running_locked(dom)) {
+                vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
+                dom->resumed_at = g_get_real_time();
+            }
+            g_mutex_unlock(&dom->lock);
+            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+        }
+        return;
+    }
+    r = vb_domain_async_monitor(list, dom, "cont", NULL, -1, &error);
+    if (r == NULL) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "cannot resume the guest after the failed migration: %s", error->message);
+        return;
+    }
+    g_mutex_lock(&dom->lock);
+    if (is_running_locked(dom)) {
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
+        dom->resumed_at = g_get_real_time();
+    }
+    g_mutex_unlock(&dom->lock);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "resumed after the failed migration");
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "resumed", "migrated");
+}
+
+/* Pauses the guest for a migration that is not live. */
+static gboolean
+pause_source(VbDomainList *list, VbDomainObj *dom, GError **error)
+{
+    g_autoptr(JsonNode) r = NULL;
+    gboolean running;
+
+    g_mutex_lock(&dom->lock);
+    running = dom->state == VB_DOMAIN_STATE_RUNNING;
+    if (running)
+        dom->pause_reason = VB_DOMAIN_REASON_MIGRATION;
+    g_mutex_unlock(&dom->lock);
+    if (!running)
+        return TRUE;
+    r = vb_domain_async_monitor(list, dom, "stop", NULL, -1, error);
+    if (r == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "migrated");
+    return TRUE;
+}
+
+/*
+ * Waits until QEMU's outgoing migration completes (or reaches post-copy,
+ * with @until_postcopy), publishing its progress every poll; an abort
+ * asked at any time (also before the transfer started) cancels it, except
+ * in post-copy, where the destination already runs the guest.
+ */
+static gboolean
+wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_postcopy,
+              gint64 *out_downtime, GError **error)
+{
+    gboolean cancel_sent = FALSE, postcopy = FALSE;
+
+    for (;;) {
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *o;
+        const char *status;
+        gboolean abort;
+
+        if (vb_domain_list_shutting_down(list)) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
+                                "the service is stopping; the migration is recovered at its "
+                                "next start");
+            return FALSE;
+        }
+        g_mutex_lock(&dom->lock);
+        abort = dom->job.abort_requested;
+        g_mutex_unlock(&dom->lock);
+        if (abort && !cancel_sent && !postcopy) {
+            g_autoptr(JsonNode) c = vb_domain_async_monitor(list, dom, "migrate_cancel", NULL,
+                                                            -1, error);
+
+            if (c == NULL)
+                return FALSE;
+            cancel_sent = TRUE;
+        }
+        r = vb_domain_async_monitor(list, dom, "query-migrate", NULL, -1, error);
+        if (r == NULL)
+            return FALSE;
+        o = JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+        status = status_of(r);
+        if (o != NULL) {
+            guint64 total = 0, remaining = 0;
+            GVariant *stats = vb_domain_migration_stats(o, &total, &remaining);
+
+            vb_job_set_progress(job, total, total - MIN(remaining, total), remaining, stats);
+            vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
+            if (json_object_has_member(o, "downtime"))
+                *out_downtime = json_object_get_int_member(o, "downtime");
+        }
+        if (g_str_equal(status, "completed"))
+            return TRUE;
+        if (g_str_equal(status, "postcopy-active") && !postcopy) {
+            postcopy = TRUE;
+            vb_domain_async_job_phase(list, dom, job, "postcopy", FALSE);
+            if (until_postcopy)
+                return TRUE;
+        }
+        if (g_str_equal(status, "cancelled") || (cancel_sent && g_str_equal(status, "failed"))) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_ABORTED,
+                                "the migration was cancelled on request");
+            return FALSE;
+        }
+        if (g_str_equal(status, "failed") || g_str_equal(status, "none") ||
+            g_str_equal(status, "postcopy-paused")) {
+            g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU's migration %s: %s", status,
+                        o != NULL && json_object_has_member(o, "error-desc")
+                            ? json_object_get_string_member(o, "error-desc")
+                            : "no details (the destination may have failed or the "
+                              "connection was lost)");
+            return FALSE;
+        }
+        g_usleep(POLL_US);
+    }
+}
+
+/* The Perform cookie: our identity, the timestamps, the definition to keep. */
+static GBytes *
+perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
+               const VbMigrationParams *p, gint64 started, gint64 stopped, gint64 downtime)
+{
+    g_autoptr(VbMigrationCookie) c = vb_migration_cookie_for(host, dom);
+    VbJobInfo info = { 0 };
+    g_autoptr(VbJob) last = NULL;
+
+    c->features |= VB_MIGRATION_COOKIE_STATS;
+    c->started = started;
+    c->stopped = stopped;
+    c->downtime_ms = downtime > 0 ? (guint64)downtime : 0;
+    c->total_ms = (guint64)MAX(vb_migration_now_ms() - started, 0);
+    g_mutex_lock(&dom->lock);
+    last = dom->job.record != NULL ? vb_job_ref(dom->job.record) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (last != NULL) {
+        vb_job_get_info(last, &info);
+        c->data_total = info.data_total;
+        c->data_processed = info.data_processed;
+        vb_job_info_clear(&info);
+    }
+    if (flags & VB_MIGRATE_PERSIST_DEST) {
+        g_autoptr(VbDomainDef) persistent = NULL;
+
+        g_autofree char *xml = NULL;
+        g_autoptr(GError) perr = NULL;
+
+        if (p->persistent_xml != NULL) {
+            xml = g_strdup(p->persistent_xml);
+        } else {
+            g_mutex_lock(&dom->lock);
+            persistent = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+            g_mutex_unlock(&dom->lock);
+            xml = vb_domain_def_format(persistent,
+                                       VB_DOMAIN_DEF_FORMAT_SECURE |
+                                           VB_DOMAIN_DEF_FORMAT_MIGRATABLE,
+                                       NULL);
+        }
+        if (xml != NULL && !vb_migration_cookie_set_persistent(c, xml, &perr))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "PERSIST_DEST: the persistent definition is not sent: %s",
+                          perr->message);
+    }
+    (void)list;
+    return vb_migration_cookie_format(c);
+}
+
+/**
+ * vb_migration_perform_run:
+ * @out_cookie: (out): the Perform cookie for Finish
+ *
+ * The transfer: capabilities and parameters, the migration, its progress,
+ * cancel. On success the source is paused (QEMU stopped the vCPUs for the
+ * switch-over) and the job is in phase perform3_done; on failure QEMU's
+ * migration is cancelled and the guest runs again if it ran before Begin.
+ * Job thread.
+ */
+gboolean
+vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                         const VbMigrationHost *host, const char *uri, guint flags,
+                         const VbMigrationParams *p, GBytes **out_cookie, GError **error)
+{
+    g_autofree char *qemu_uri = vb_migration_qemu_uri(uri, error);
+    gint64 started, downtime = 0, stopped;
+    gboolean ok;
+
+    if (qemu_uri == NULL)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    started = dom->migration != NULL ? ((VbMigrationOut *)dom->migration)->started
+                                     : vb_migration_now_ms();
+    g_mutex_unlock(&dom->lock);
+    vb_domain_async_job_phase(list, dom, job, "perform3", TRUE);
+    ok = vb_migration_set_capabilities(list, dom, flags, p, TRUE, error) &&
+         vb_migration_set_parameters(list, dom, flags, p, TRUE, error) &&
+         vb_domain_async_check_abort(dom, error) &&
+         (flags & VB_MIGRATE_LIVE || pause_source(list, dom, error));
+    if (ok) {
+        JsonObject *args = json_object_new();
+        g_autoptr(JsonNode) r = NULL;
+
+        json_object_set_string_member(args, "uri", qemu_uri);
+        g_mutex_lock(&dom->lock);
+        /* QEMU stops the vCPUs for the switch-over: that pause is the migration's */
+        dom->pause_reason = VB_DOMAIN_REASON_MIGRATION;
+        dom->job.transferring = TRUE;
+        g_mutex_unlock(&dom->lock);
+        r = vb_domain_async_monitor(list, dom, "migrate", args, -1, error);
+        ok = r != NULL && wait_outgoing(list, dom, job, (flags & VB_MIGRATE_POSTCOPY) != 0,
+                                        &downtime, error);
+    }
+    if (!ok) {
+        if (!vb_domain_list_shutting_down(list)) {
+            vb_migration_cancel_qemu(list, dom);
+            vb_migration_resume_source(list, dom);
+        }
+        return FALSE;
+    }
+    stopped = vb_migration_now_ms() - downtime;
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL) {
+        ((VbMigrationOut *)dom->migration)->stopped = stopped;
+        ((VbMigrationOut *)dom->migration)->postcopy =
+            g_strcmp0(dom->job.phase, "postcopy") == 0;
+    }
+    /* QEMU paused the guest at the switch-over; the STOP event may come later */
+    if (is_running_locked(dom) && dom->state == VB_DOMAIN_STATE_RUNNING)
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "migrated");
+    *out_cookie = perform_cookie(list, dom, host, flags, p, started, stopped, downtime);
+    return TRUE;
+}
+
+static gboolean
+perform_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
+             GVariant **out_result, GError **error)
+{
+    PerformData *d = data;
+    g_autoptr(GBytes) cookie = NULL;
+    GVariantDict res;
+
+    if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, d->flags, &d->params,
+                                  &cookie, error))
+        return FALSE;
+    vb_domain_async_job_phase(list, dom, job, "perform3_done", FALSE);
+    g_variant_dict_init(&res, NULL);
+    g_variant_dict_insert_value(&res, "cookie",
+                                g_variant_new_from_bytes(G_VARIANT_TYPE("ay"), cookie, TRUE));
+    *out_result = g_variant_dict_end(&res);
+    return TRUE;
+}
+
+/**
+ * vb_migration_perform:
+ *
+ * MigratePerform: starts the transfer on a job thread of its own. Worker
+ * threads.
+ *
+ * Returns: (transfer full): the job.
+ */
+VbJob *
+vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                     GBytes *cookie, const char *uri, GVariant *params, guint flags,
+                     const char *owner, GError **error)
+{
+    static const char *const phases[] = { "begin3", NULL };
+    PerformData *d;
+    g_autoptr(VbMigrationCookie) dest = NULL;
+    VbMigrationParams p;
+    gboolean ok;
+
+    if (!vb_migration_check_flags(flags, FALSE, error) ||
+        !vb_migration_params_parse(params, FALSE, &p, error))
+        return NULL;
+    dest = vb_migration_cookie_from_bytes(cookie, error);
+    if (dest == NULL || !vb_migration_cookie_check(dest, host->host_uuid, dom->uuid_str, error) ||
+        !vb_migration_check_params(&p, flags, error)) {
+        g_prefix_error(error, "MigratePerform: ");
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_OUT, phases,
+                                        "MigratePerform", error);
+    if (ok && !is_running_locked(dom)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is no longer running",
+                    dom->def->name);
+        ok = FALSE;
+    }
+    if (ok && dom->migration != NULL &&
+        ((VbMigrationOut *)dom->migration)->flags != flags) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "MigratePerform: flags 0x%x differ from MigrateBegin's 0x%x", flags,
+                    ((VbMigrationOut *)dom->migration)->flags);
+        ok = FALSE;
+    }
+    if (ok)
+        dom->job.held = FALSE; /* the transfer's thread runs it now */
+    g_mutex_unlock(&dom->lock);
+    if (!ok) {
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    d = g_new0(PerformData, 1);
+    d->host_uuid = g_strdup(host->host_uuid);
+    d->host_name = g_strdup(host->host_name);
+    d->host.host_uuid = d->host_uuid;
+    d->host.host_name = d->host_name;
+    d->uri = g_strdup(uri);
+    d->flags = flags;
+    d->params = p;
+    d->dest = g_steal_pointer(&dest);
+    return vb_domain_async_job_start_full(list, dom, VB_ASYNC_JOB_MIGRATION_OUT, "migration-out",
+                                          owner, perform_body, d,
+                                          (GDestroyNotify)perform_data_free,
+                                          VB_ASYNC_START_KEEP);
+}
+
+/* ---- Confirm (source) -------------------------------------------------- */
+
+/*
+ * The end of a migration on the source, with the migration-out job held by
+ * the caller (a nested job is taken here): stop the source after success,
+ * resume it after a failure. Ends nothing; the caller ends the job.
+ */
+gboolean
+vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
+                            gboolean cancelled, GError **error)
+{
+    gboolean postcopy = FALSE, persistent;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL)
+        postcopy = ((VbMigrationOut *)dom->migration)->postcopy;
+    g_mutex_unlock(&dom->lock);
+    if (cancelled) {
+        if (postcopy) {
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "the post-copy migration failed after the switch-over: the guest "
+                          "stays paused (its state is split between the hosts)");
+            return TRUE;
+        }
+        vb_migration_resume_source(list, dom);
+        return TRUE;
+    }
+    if (postcopy) {
+        g_autoptr(VbJob) none = NULL;
+        gint64 deadline = g_get_monotonic_time() + 600 * G_USEC_PER_SEC;
+
+        /* the destination runs; the source sends the pages it still has */
+        for (;;) {
+            g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "query-migrate", NULL,
+                                                            -1, error);
+            const char *st = status_of(r);
+
+            if (r == NULL)
+                return FALSE;
+            if (g_str_equal(st, "completed"))
+                break;
+            if (!g_str_equal(st, "postcopy-active") || g_get_monotonic_time() > deadline) {
+                g_set_error(error, VB_ERROR, VB_ERROR_QEMU,
+                            "the post-copy migration did not complete (%s)", st);
+                return FALSE;
+            }
+            g_usleep(POLL_US);
+        }
+    }
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
+        return FALSE;
+    vb_domain_teardown(list, dom, VB_DOMAIN_REASON_MIGRATED);
+    vb_domain_job_end(dom);
+    g_mutex_lock(&dom->lock);
+    persistent = dom->persistent && !dom->removed;
+    g_mutex_unlock(&dom->lock);
+    if ((flags & VB_MIGRATE_UNDEFINE_SOURCE) && persistent) {
+        g_autoptr(GError) undef_err = NULL;
+
+        /* firmware variables and TPM state stay: they are this host's copies */
+        if (!vb_domain_undefine(list, dom, VB_UNDEFINE_KEEP_NVRAM | VB_UNDEFINE_KEEP_TPM,
+                                &undef_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "cannot undefine the migrated domain: %s", undef_err->message);
+    }
+    return TRUE;
+}
+
+/**
+ * vb_migration_confirm:
+ *
+ * MigrateConfirm: ends the migration-out job. Worker threads.
+ */
+gboolean
+vb_migration_confirm(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                     GBytes *cookie, guint flags, gboolean cancelled, const char *owner,
+                     GError **error)
+{
+    static const char *const phases[] = { "begin3", "perform3_done", NULL };
+    static const char *const done[] = { "perform3_done", NULL };
+    g_autoptr(GError) local = NULL;
+    gboolean ok;
+
+    (void)owner;
+    if (!vb_migration_check_flags(flags, FALSE, error))
+        return FALSE;
+    if (!cancelled) {
+        g_autoptr(VbMigrationCookie) c = vb_migration_cookie_from_bytes(cookie, error);
+
+        if (c == NULL || !vb_migration_cookie_check(c, host->host_uuid, dom->uuid_str, error)) {
+            g_prefix_error(error, "MigrateConfirm: ");
+            return FALSE;
+        }
+    }
+    g_mutex_lock(&dom->lock);
+    ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_OUT,
+                                        cancelled ? phases : done, "MigrateConfirm", error);
+    if (ok)
+        dom->job.held = FALSE;
+    g_mutex_unlock(&dom->lock);
+    if (!ok)
+        return FALSE;
+    vb_domain_async_job_set_phase(dom, cancelled ? "confirm3_cancelled" : "confirm3");
+    ok = vb_migration_confirm_locked(list, dom, flags, cancelled, &local);
+    if (!ok) {
+        /* the guest may run on the destination: keep this copy paused */
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "MigrateConfirm: %s", local->message);
+    } else {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "migration %s",
+                      cancelled ? "cancelled; the source continues" : "confirmed");
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(g_steal_pointer(&dom->migration));
+    g_mutex_unlock(&dom->lock);
+    vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&local));
+    return ok;
+}
