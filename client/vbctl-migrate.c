@@ -430,6 +430,9 @@ typedef struct {
     gboolean begun;    /* Begin succeeded: Confirm must follow */
     gboolean prepared; /* Prepare succeeded: Finish must follow */
     gboolean finished; /* Finish was called */
+    /* the transfer ran and failed: the source service has ended its job and
+     * resumed the guest, the destination's QEMU has ended (libvirt's rule) */
+    gboolean transfer_failed;
 } Drive;
 
 static void
@@ -541,6 +544,7 @@ drive_perform(Drive *d, GError **error)
     verbose(d->ctx, _("Perform: the transfer runs as job %s"), job);
     result = vbctl_migrate_follow_job(d->run, d->source, job, error);
     if (result == NULL) {
+        d->transfer_failed = TRUE;
         if (!g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             phase_error(error, _("migration of domain '%s' failed: "), d->run->domain_name);
         return FALSE;
@@ -590,7 +594,11 @@ drive_confirm(Drive *d)
     verbose(d->ctx, _("Confirm: the source has stopped the domain"));
 }
 
-/* Undoes what the phases did, in order; errors are warnings (the first error stays). */
+/*
+ * Undoes what the phases did, in order; errors are warnings (the first error
+ * stays). After a failed transfer the services have undone it themselves, so
+ * a clean-up call that finds nothing left to undo is only a --verbose note.
+ */
 static void
 drive_rollback(Drive *d)
 {
@@ -602,7 +610,10 @@ drive_rollback(Drive *d)
         reply = vbctl_call_mutating(d->dmanager, "MigrateFinish",
                                     g_variant_new("(@ayub)", d->cookie_begin, d->flags, TRUE),
                                     G_VARIANT_TYPE("(oay)"), &error);
-        if (reply == NULL)
+        if (reply == NULL && d->transfer_failed &&
+            g_error_matches(error, VB_ERROR, VB_ERROR_NO_DOMAIN))
+            verbose(d->ctx, _("Finish: the incoming domain had already gone"));
+        else if (reply == NULL)
             cleanup_warning(error, _("removing the incoming domain (MigrateFinish)"));
         else
             verbose(d->ctx, _("Finish: the incoming domain was removed"));
@@ -616,7 +627,10 @@ drive_rollback(Drive *d)
             g_variant_new("(@ayub)", d->cookie_finish != NULL ? d->cookie_finish : empty_cookie(),
                           d->flags, TRUE),
             G_VARIANT_TYPE_UNIT, &error);
-        if (reply == NULL)
+        if (reply == NULL && d->transfer_failed &&
+            g_error_matches(error, VB_ERROR, VB_ERROR_INVALID_STATE))
+            verbose(d->ctx, _("Confirm: the source had already taken the domain back"));
+        else if (reply == NULL)
             cleanup_warning(error, _("resuming the domain on the source (MigrateConfirm)"));
         else
             verbose(d->ctx, _("Confirm: the source took the domain back"));
