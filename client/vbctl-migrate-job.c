@@ -26,8 +26,7 @@
 #define BAR_WIDTH 20
 #define MIB (1024.0 * 1024.0)
 
-/* Domain.GetJobStats flags */
-#define JOB_STATS_COMPLETED 1u
+static const char *const final_phases[] = {"completed", "failed", "cancelled", NULL};
 
 struct _VbctlMigrateFollow {
     VbctlMigrateRun *run;
@@ -162,6 +161,9 @@ progress_update(VbctlMigrateFollow *f)
         f->bar_drawn = TRUE;
         return;
     }
+    /* the end is told by progress_finish() or the error */
+    if (g_strv_contains(final_phases, phase))
+        return;
     /* a line when the phase changes, else at most one a second while data moves */
     if (g_strcmp0(f->last_phase, phase) == 0 &&
         (vb_dbus_job_get_data_processed(f->job) == f->last_processed ||

@@ -38,6 +38,7 @@ class MigrateCtlTestCase(vbtest.CtlTestCase):
 class TestMigrateCommandLine(MigrateCtlTestCase):
     """Refused by virtbusctl itself, before any bus call: exit status 2."""
 
+    start_service = False
     DEST = "unix:path=/nonexistent/bus"
 
     def test_exclusive_and_required_options(self):
@@ -64,9 +65,9 @@ class TestMigrateCommandLine(MigrateCtlTestCase):
             with self.subTest(opts=opts):
                 self.usage_fails("migrate", *opts, "vm1", self.DEST, fragment=fragment)
         # ssh:// means peer-to-peer: --tunnelled is fine on the command line there; it
-        # gets as far as the domain lookup
+        # gets as far as asking the service (not running in these tests)
         p = self.ctl("migrate", "--tunnelled", "nosuchvm", "ssh://host2", check=False)
-        self.assertFails(p, 1, "nosuchvm")
+        self.assertFails(p, 1, "the virtbus service (org.virtbus.Virt1) is not running")
 
     def test_bad_numbers(self):
         cases = [
@@ -359,19 +360,7 @@ class TestMigrateEndToEnd(TwoHostsTestCase):
         self.assertEqual(self.dest_ctl("list", "--persistent", "--name").stdout, "vm1\n")
         self.assertFails(self.ctl("domstate", "vm1", check=False), 1, "vm1")
 
-    def test_client_driven_dname_undefinesource(self):
-        # the destination's default address and port (no --migrateuri)
-        self.start_guest()
-        p = self.ctl("migrate", "--live", "--undefinesource", "--dname", "vm2", "--no-progress",
-                     "vm1", self.dest_bus.address)
-        self.assertEqual(p.stdout, f"Domain 'vm1' migrated to {self.dest_bus.address}\n")
-        self.assertEqual(p.stderr, "")
-        self.assertEqual(self.dest_ctl("domstate", "--reason", "vm2").stdout,
-                         "running (migrated)\n")
-        self.assertEqual(self.dest_ctl("list", "--transient", "--name").stdout, "vm2\n")
-        self.assertFails(self.ctl("domstate", "vm1", check=False), 1, "vm1")
-
-    def test_ctrl_c_cancels_and_the_guest_stays(self):
+    def test_cancel_or_failure_during_the_transfer_keeps_the_guest(self):
         self.start_guest()
         p = self.ctl_background(*self.migrate_args("--live", "--bandwidth", "1"))
         err = read_until(p, r"MiB/s", timeout=30)
@@ -384,6 +373,42 @@ class TestMigrateEndToEnd(TwoHostsTestCase):
         self.assertIn("error: migration of domain 'vm1' cancelled", err)
         self.assertNotIn("warning", err)
         self.assert_stayed()
+        # again, and the destination's QEMU dies during the transfer
+        p = self.ctl_background(*self.migrate_args("--live", "--verbose", "--bandwidth", "1"))
+        err = read_until(p, r"MiB/s", timeout=30)
+        dest_qemus = vbtest.qemus_under(os.path.join(self.tmp, "dest"))
+        self.assertEqual(len(dest_qemus), 1, dest_qemus)
+        os.kill(next(iter(dest_qemus)), signal.SIGKILL)
+        out, rest = p.communicate(timeout=30)
+        err += rest
+        self.assertEqual(p.returncode, 1, err)
+        # the first error is the transfer's; the clean-up found it undone
+        self.assertRegex(err, r"(?m)^error: migration of domain 'vm1' failed: ")
+        self.assertEqual(err.count("error: "), 1, err)
+        self.assertNotIn("warning", err)
+        self.assert_stayed()
+
+    def test_prepare_refused_gives_the_domain_back(self):
+        # the source's own service as destination: Prepare refuses the same host
+        self.start_guest()
+        p = self.ctl("migrate", "--live", "--verbose", "vm1", self.bus.address, check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertRegex(p.stderr, "(?m)^error: cannot prepare the migration on "
+                         f"{re.escape(self.bus.address)}: .*same host")
+        self.assertIn("Confirm: the source took the domain back", p.stderr)
+        self.assertNotIn("warning", p.stderr)
+        self.assertEqual(self.ctl("domstate", "--reason", "vm1").stdout.split()[0], "running")
+        self.assertEqual(self.ctl("domjobinfo", "vm1").stdout.split()[2], "None")
+        # it can migrate afterwards; here to the destination's default address and port
+        # (no --migrateuri), renamed, and undefined on the source
+        p = self.ctl("migrate", "--live", "--undefinesource", "--dname", "vm2", "--no-progress",
+                     "vm1", self.dest_bus.address)
+        self.assertEqual(p.stdout, f"Domain 'vm1' migrated to {self.dest_bus.address}\n")
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(self.dest_ctl("domstate", "--reason", "vm2").stdout,
+                         "running (migrated)\n")
+        self.assertEqual(self.dest_ctl("list", "--transient", "--name").stdout, "vm2\n")
+        self.assertFails(self.ctl("domstate", "vm1", check=False), 1, "vm1")
 
     def test_migrate_postcopy_switches_a_slow_migration(self):
         self.start_guest()
