@@ -402,6 +402,7 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
     GVariant *result;
     gboolean ok;
     gboolean run = !(flags & VB_MIGRATE_PAUSED);
+    int port;
 
     (void)owner;
     if (!vb_migration_check_flags(flags, FALSE, error))
@@ -471,7 +472,11 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
     dom->resumed_at = g_get_real_time();
     /* the guest is ours now: the client's departure no longer destroys it */
     g_clear_pointer(&dom->autodestroy_owner, g_free);
+    /* QEMU closed its listening socket when the stream came */
+    port = dom->migration_port;
+    dom->migration_port = -1;
     g_mutex_unlock(&dom->lock);
+    vb_domain_ports_release(list, port);
     if (flags & VB_MIGRATE_PERSIST_DEST)
         persist(list, dom, src);
     result = finish_stats(src, record);

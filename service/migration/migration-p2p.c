@@ -115,6 +115,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
 
     vb_domain_async_job_phase(list, dom, job, "prepare", TRUE);
     conn = vb_remote_connect(d->dest_uri, &ropts, NULL, error);
+    if (conn == NULL)
+        g_prefix_error(error, "cannot connect to the destination %s: ", d->dest_uri);
     if (conn == NULL || !vb_domain_async_check_abort(dom, error)) {
         vb_migration_resume_source(list, dom);
         return FALSE;
@@ -133,7 +135,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     {
         g_autoptr(GVariant) c = NULL;
 
-        g_variant_get(reply, "(@aysso)", &c, &uri_out, &dest_path);
+        g_variant_get(reply, "(@ayso)", &c, &uri_out, &dest_path);
         prep_cookie = variant_bytes(c);
     }
     g_clear_pointer(&reply, g_variant_unref);

@@ -649,16 +649,6 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
     VbMigrationParams p;
     gboolean ok;
 
-    if (!vb_migration_check_flags(flags, FALSE, error) ||
-        !vb_migration_params_parse(params, FALSE, &p, error))
-        return NULL;
-    dest = vb_migration_cookie_from_bytes(cookie, error);
-    if (dest == NULL || !vb_migration_cookie_check(dest, host->host_uuid, dom->uuid_str, error) ||
-        !vb_migration_check_params(&p, flags, error)) {
-        g_prefix_error(error, "MigratePerform: ");
-        vb_migration_params_clear(&p);
-        return NULL;
-    }
     g_mutex_lock(&dom->lock);
     ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_OUT, phases,
                                         "MigratePerform", error);
@@ -674,6 +664,30 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
                     ((VbMigrationOut *)dom->migration)->flags);
         ok = FALSE;
     }
+    g_mutex_unlock(&dom->lock);
+    if (!ok || !vb_migration_check_flags(flags, FALSE, error) ||
+        !vb_migration_params_parse(params, FALSE, &p, error))
+        return NULL;
+    dest = vb_migration_cookie_from_bytes(cookie, error);
+    if (dest == NULL || !vb_migration_cookie_check(dest, host->host_uuid, dom->uuid_str, error) ||
+        !vb_migration_check_params(&p, flags, error)) {
+        g_prefix_error(error, "MigratePerform: ");
+        vb_migration_params_clear(&p);
+        return NULL;
+    }
+    /* the uri is checked before the transfer's thread starts */
+    {
+        g_autofree char *qemu_uri = vb_migration_qemu_uri(uri, error);
+
+        if (qemu_uri == NULL) {
+            vb_migration_params_clear(&p);
+            return NULL;
+        }
+    }
+    g_mutex_lock(&dom->lock);
+    /* checked again: a concurrent call may have taken it meanwhile */
+    ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_OUT, phases,
+                                        "MigratePerform", error);
     if (ok)
         dom->job.held = FALSE; /* the transfer's thread runs it now */
     g_mutex_unlock(&dom->lock);

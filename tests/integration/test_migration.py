@@ -1,0 +1,591 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Live migration between two virtbus services on this machine (two private
+buses, two state roots, two host UUIDs), with the tiny guest under TCG:
+the five client-driven phases, peer-to-peer over a bus address, cancel and
+failure in every phase, the driving client dying, restarts of either
+service, post-copy and multifd. (Migrations between network namespaces over
+ssh are in test_migration_hosts.py.)"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import vbtest
+from vbtest import (BUS_NAME, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError,
+                    GLib, PrivateBus, Service, SignalRecorder, connect, eventually)
+
+GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
+JOB_IFACE = "org.virtbus.Virt1.Job"
+UUID = "6a3e1e0e-4d7e-4b8a-9f51-3c2f0d6b7a01"
+
+LIVE, PERSIST_DEST, UNDEFINE_SOURCE, PAUSED = 1, 8, 16, 32
+POSTCOPY, PARALLEL, TUNNELLED = 32768, 131072, 4
+
+
+def port_free(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("0.0.0.0", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class MigrationTestCase(vbtest.VirtbusTestCase):
+    """Host A is the harness's own service; host B a second bus and service."""
+
+    def setUp(self):
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
+        super().setUp()
+        bdir = os.path.join(self.tmp, "hostb")
+        os.makedirs(bdir)
+        self.bus_b = PrivateBus(bdir)
+        self.root_b = os.path.join(bdir, "root")
+        os.makedirs(self.root_b)
+        self.service_b = Service(self.bus_b, self.root_b)
+        self.service_b.start()
+        self.conn_b = connect(self.bus_b.address)
+        self.serial = os.path.join(self.tmp, "serial.log")
+        self.clients = []
+
+    def tearDown(self):
+        for p in self.clients:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        problems = []
+        if not self.conn_b.is_closed():
+            self.conn_b.close_sync(None)
+        if self.service_b.running():
+            conn = connect(self.bus_b.address)
+            try:
+                for path in self.call(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (1,),
+                                      conn=conn)[0]:
+                    try:
+                        self.call(path, DOMAIN_IFACE, "Destroy", "u", (0,), conn=conn)
+                    except DBusCallError:
+                        pass
+            finally:
+                conn.close_sync(None)
+        self.service_b.stop(check=False)
+        problems += self.service_b.problems
+        if problems:
+            sys.stderr.write("\n---- host B's virtbusd log ----\n" +
+                             self.service_b.read_log()[-20000:])
+        self.bus_b.stop()
+        super().tearDown()
+        if problems:
+            self.fail("host B: " + "\n".join(problems))
+
+    # -- helpers --
+    def b(self, path, iface, method, sig=None, args=(), **kw):
+        r = self.call(path, iface, method, sig, args, conn=self.conn_b, **kw)
+        return r[0] if r and len(r) == 1 else r
+
+    def guest_xml(self, extra_cmdline="", memory=128):
+        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
+            cmdline = f.read().strip()
+        return f"""<domain type='qemu'>
+  <name>vm1</name>
+  <uuid>{UUID}</uuid>
+  <memory unit='MiB'>{memory}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>{GUEST_DIR}/vmlinux</kernel>
+    <initrd>{GUEST_DIR}/initrd.img</initrd>
+    <cmdline>{cmdline} tgtick {extra_cmdline}</cmdline>
+  </os>
+  <devices>
+    <serial type='file'>
+      <source path='{self.serial}' append='on'/>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>
+"""
+
+    def text(self):
+        try:
+            with open(self.serial, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def ticks(self):
+        return self.text().count("TINYGUEST: tick")
+
+    def start_guest(self, persistent=True, **kw):
+        xml = self.guest_xml(**kw)
+        if persistent:
+            path = self.manager("DefineXML", "su", (xml, 0))
+            self.domain(path, "Start", "u", (0,))
+        else:
+            path = self.manager("CreateXML", "su", (xml, 0))
+        eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
+        return path
+
+    def props(self, path, conn=None):
+        return self.get_all(path, DOMAIN_IFACE, conn=conn)
+
+    def state(self, path, conn=None):
+        p = self.props(path, conn=conn)
+        return p["State"], p["StateReason"]
+
+    def wait_job(self, job, conn=None, timeout=120):
+        conn = conn or self.conn
+        return self.call(job, JOB_IFACE, "Wait", conn=conn, timeout=timeout * 1000)[0]
+
+    def begin(self, path, flags=LIVE, xml=""):
+        xml_out, cookie = self.domain(path, "MigrateBegin", "su", (xml, flags))
+        return xml_out, bytes(cookie)
+
+    def prepare(self, xml, cookie, flags=LIVE, uri="tcp://127.0.0.1"):
+        cookie2, uri_out, dpath = self.b(MANAGER_PATH, MANAGER_IFACE, "MigratePrepare", "saysu",
+                                         (xml, cookie, uri, flags))
+        return bytes(cookie2), uri_out, dpath
+
+    def migrate_client_driven(self, path, flags=LIVE, params=None):
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, params or {}, flags))
+        res = self.wait_job(job)
+        c3 = bytes(res["cookie"])
+        dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                            (c3, flags, False))
+        self.assertEqual(dpath2, dpath)
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
+        return dpath, job
+
+    def qemu_pid(self, root):
+        pids = vbtest.status_pids(root)
+        self.assertEqual(len(pids), 1, pids)
+        return pids.pop()
+
+    def assert_no_job(self, path, conn=None):
+        p = self.props(path, conn=conn)
+        self.assertEqual(p["Job"], "/")
+        info = self.call(path, DOMAIN_IFACE, "GetControlInfo", conn=conn)[0]
+        self.assertEqual(info.get("async_job", ""), "", info)
+
+    def assert_guest_runs_on(self, conn, path):
+        """The guest ticks on (without a new boot) on the domain at @path."""
+        self.assertEqual(self.state(path, conn=conn)[0], "running")
+        n = self.ticks()
+        eventually(lambda: self.ticks() >= n + 2, timeout=30, what="the guest to tick on")
+        self.assertEqual(self.text().count("TINYGUEST: READY"), 1, "the guest booted again")
+
+
+class ClientDrivenTest(MigrationTestCase):
+    def test_five_phases(self):
+        path = self.start_guest()
+        rec_a = SignalRecorder(self.conn, DOMAIN_IFACE, "Lifecycle")
+        rec_b = SignalRecorder(self.conn_b, DOMAIN_IFACE, "Lifecycle")
+        xml, c1 = self.begin(path)
+        self.assertIn(b"<virtbus-migration", c1)
+        self.assertIn("<name>vm1</name>", xml)
+        c2, uri, dpath = self.prepare(xml, c1)
+        self.assertRegex(uri, r"^tcp:127\.0\.0\.1:\d+$")
+        port = int(uri.rsplit(":", 1)[1])
+        # the incoming domain is visible, paused for the migration
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "LookupByUUID", "s", (UUID,)), dpath)
+        self.assertEqual(self.state(dpath, conn=self.conn_b), ("paused", "migration"))
+        self.assertNotEqual(self.props(dpath, conn=self.conn_b)["AutodestroyOwner"], "")
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, {}, LIVE))
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Job"), job)
+        res = self.wait_job(job)
+        self.assertIn("cookie", res)
+        self.assertEqual(self.state(path), ("paused", "migration"))
+        dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                            (bytes(res["cookie"]), LIVE, False))
+        self.assertEqual(dpath2, dpath)
+        self.assertEqual(self.state(dpath, conn=self.conn_b), ("running", "migrated"))
+        self.assertEqual(self.props(dpath, conn=self.conn_b)["AutodestroyOwner"], "")
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), LIVE, False))
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        self.assert_no_job(path)
+        self.assert_no_job(dpath, conn=self.conn_b)
+        self.assert_guest_runs_on(self.conn_b, dpath)
+        # lifecycle on both sides
+        rec_a.wait_for(lambda s: s[3] == ("stopped", "migrated"), what="stopped/migrated on A")
+        rec_b.wait_for(lambda s: s[3] == ("started", "migrated"), what="started/migrated on B")
+        rec_b.wait_for(lambda s: s[3] == ("resumed", "migrated"), what="resumed/migrated on B")
+        # completed statistics on both sides
+        sa = self.domain(path, "GetJobStats", "u", (1,))
+        sb = self.b(dpath, DOMAIN_IFACE, "GetJobStats", "u", (1,))
+        self.assertEqual(sa["type"], "completed")
+        self.assertEqual(sa["operation"], "migration-out")
+        self.assertGreater(sa["memory_total"], 0)
+        self.assertEqual(sb["type"], "completed")
+        self.assertEqual(sb["operation"], "migration-in")
+        self.assertIn("downtime", sb)
+        self.assertFalse(sb["time_estimated"])
+        self.assertGreaterEqual(sb["time_elapsed"], sb["downtime"])
+        # the port went back: once the kernel frees it, the next prepare gets it again
+        self.b(dpath, DOMAIN_IFACE, "Destroy", "u", (0,))
+        eventually(lambda: port_free(port), timeout=30, what=f"port {port} to be free")
+        self.domain(path, "Start", "u", (0,))
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        self.assertEqual(int(uri.rsplit(":", 1)[1]), port)
+        self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assertEqual(self.state(path)[0], "running")
+        rec_a.close()
+        rec_b.close()
+
+    def test_persist_and_undefine_source(self):
+        path = self.start_guest()
+        dpath, _ = self.migrate_client_driven(path, LIVE | PERSIST_DEST | UNDEFINE_SOURCE)
+        self.assertTrue(self.props(dpath, conn=self.conn_b)["Persistent"])
+        self.assertTrue(os.path.exists(os.path.join(self.root_b, "etc/virtbus/qemu/vm1.xml"))
+                        or any(f.endswith("vm1.xml") for _, _, fs in os.walk(self.root_b)
+                               for f in fs))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+    def test_transient_source_leaves(self):
+        path = self.start_guest(persistent=False)
+        dpath, _ = self.migrate_client_driven(path)
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        self.assertFalse(self.props(dpath, conn=self.conn_b)["Persistent"])
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+    def test_paused_destination(self):
+        path = self.start_guest()
+        dpath, _ = self.migrate_client_driven(path, LIVE | PAUSED)
+        self.assertEqual(self.state(dpath, conn=self.conn_b)[0], "paused")
+        self.b(dpath, DOMAIN_IFACE, "Resume")
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+
+class BadInputTest(MigrationTestCase):
+    def test_refused(self):
+        path = self.start_guest()
+        # a phase out of order
+        self.assertDBusError("OperationInvalid", self.domain, path, "MigratePerform",
+                             "aysa{sv}u", (b"x", "tcp:127.0.0.1:1", {}, LIVE))
+        self.assertDBusError("OperationInvalid", self.domain, path, "MigrateConfirm", "ayub",
+                             (b"", LIVE, True))
+        # flags not implemented are named; unknown bits refused
+        e = self.assertDBusError("NotSupported", self.domain, path, "MigrateBegin", "su",
+                                 ("", LIVE | TUNNELLED))
+        self.assertIn("TUNNELLED", e.message)
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
+                             ("", 1 << 30))
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
+                             ("", LIVE | 2))
+        xml, c1 = self.begin(path)
+        # a cookie of this very host is refused by its own Prepare
+        self.assertDBusError("InvalidArgument", self.manager, "MigratePrepare", "saysu",
+                             (xml, c1, "", LIVE))
+        for bad in (b"", b"<x/>", b"\xff" * 100, b"<virtbus-migration version='9'/>"):
+            self.assertDBusError("InvalidArgument", self.b, MANAGER_PATH, MANAGER_IFACE,
+                                 "MigratePrepare", "saysu", (xml, bad, "", LIVE))
+        for uri in ("exec:cat", "file:/tmp/x", "tcp://-oops", "unix:/tmp/s"):
+            self.assertDBusError("InvalidArgument", self.b, MANAGER_PATH, MANAGER_IFACE,
+                                 "MigratePrepare", "saysu", (xml, c1, uri, LIVE))
+        c2, uri, dpath = self.prepare(xml, c1)
+        # unknown or ill-typed parameters, and a URI QEMU must not get
+        e = self.assertDBusError("InvalidArgument", self.domain, path, "MigratePerform",
+                                 "aysa{sv}u", (c2, uri, {"bogus": GLib.Variant("s", "x")}, LIVE))
+        self.assertIn("bogus", e.message)
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigratePerform",
+                             "aysa{sv}u", (c2, uri, {"bandwidth": GLib.Variant("s", "1")}, LIVE))
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigratePerform",
+                             "aysa{sv}u", (c2, "exec:sh -c reboot", {}, LIVE))
+        # the migration is still there, and cancels cleanly
+        self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_no_job(path)
+        # a domain that does not run cannot be migrated
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertDBusError("OperationInvalid", self.domain, path, "MigrateBegin", "su",
+                             ("", LIVE))
+
+    def test_abi_check(self):
+        path = self.start_guest()
+        xml = self.guest_xml().replace("<vcpu>1</vcpu>", "<vcpu>2</vcpu>")
+        e = self.assertDBusError("ABIMismatch", self.domain, path, "MigrateBegin", "su",
+                                 (xml, LIVE))
+        # source first, then the target
+        self.assertRegex(e.message, r"target .*2 .*source 1")
+        self.assert_no_job(path)
+
+
+class CancelTest(MigrationTestCase):
+    def slow_perform(self, path, flags=LIVE):
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="data to move")
+        return c1, job, dpath
+
+    def test_cancel_after_begin(self):
+        path = self.start_guest()
+        self.begin(path)
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_no_job(path)
+
+    def test_cancel_after_prepare(self):
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        d, c = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        self.assertEqual(d, "/")
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_guest_runs_on(self.conn, path)
+
+    def test_cancel_during_perform_and_speed(self):
+        path = self.start_guest()
+        c1, job, dpath = self.slow_perform(path)
+        self.assertTrue(self.get_prop(job, JOB_IFACE, "Cancelable"))
+        # speed and downtime change while it runs
+        self.assertEqual(self.domain(path, "MigrateGetMaxSpeed", "u", (0,)), 1)
+        self.domain(path, "MigrateSetMaxSpeed", "tu", (2, 0))
+        self.assertEqual(self.domain(path, "MigrateGetMaxSpeed", "u", (0,)), 2)
+        self.domain(path, "MigrateSetMaxDowntime", "tu", (750, 0))
+        self.assertEqual(self.domain(path, "MigrateGetMaxDowntime", "u", (0,)), 750)
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigrateSetMaxDowntime",
+                             "tu", (0, 0))
+        stats = self.domain(path, "GetJobStats", "u", (0,))
+        self.assertEqual(stats["type"], "unbounded")
+        self.assertGreater(stats["memory_total"], 0)
+        # post-copy was not asked for
+        self.assertDBusError("OperationInvalid", self.domain, path, "MigrateStartPostCopy",
+                             "u", (0,))
+        self.call(job, JOB_IFACE, "Cancel")
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job)
+        self.assertEqual(cm.exception.name, ERR + "Aborted")
+        self.assertEqual(self.state(path)[0], "running")
+        # the destination's QEMU ends when its stream breaks: Finish finds it gone
+        try:
+            self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        except DBusCallError as e:
+            self.assertEqual(e.name, ERR + "NoDomain", e.message)
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="the incoming domain to go")
+        # Perform failed: the job ended with it; a Confirm finds nothing to confirm
+        self.assert_no_job(path)
+        self.assert_guest_runs_on(self.conn, path)
+
+    def test_dest_qemu_killed_after_prepare(self):
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        os.kill(self.qemu_pid(self.root_b), signal.SIGKILL)
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="the incoming domain to go")
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, {}, LIVE))
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job)
+        first = cm.exception
+        self.assertEqual(first.name, ERR + "Qemu", first.message)
+        # the clean-up calls fail or succeed, never replace the first error
+        self.assertDBusError("NoDomain", self.b, MANAGER_PATH, MANAGER_IFACE, "MigrateFinish",
+                             "ayub", (c1, LIVE, True))
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_no_job(path)
+        self.assert_guest_runs_on(self.conn, path)
+
+    def test_dest_killed_before_finish(self):
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, {}, LIVE))
+        res = self.wait_job(job)
+        self.assertEqual(self.state(path), ("paused", "migration"))
+        os.kill(self.qemu_pid(self.root_b), signal.SIGKILL)
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="the incoming domain to go")
+        self.assertDBusError("NoDomain", self.b, MANAGER_PATH, MANAGER_IFACE, "MigrateFinish",
+                             "ayub", (bytes(res["cookie"]), LIVE, False))
+        # the migration failed: the source is confirmed cancelled and runs again
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assert_no_job(path)
+        self.assert_guest_runs_on(self.conn, path)
+
+
+class ClientDiesTest(MigrationTestCase):
+    CLIENT = r"""
+import sys
+from gi.repository import Gio, GLib
+a, b, path, uuid = sys.argv[1:5]
+def conn(addr):
+    return Gio.DBusConnection.new_for_address_sync(addr,
+        Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+ca, cb = conn(a), conn(b)
+r = ca.call_sync("org.virtbus.Virt1", path, "org.virtbus.Virt1.Domain", "MigrateBegin",
+                 GLib.Variant("(su)", ("", 1)), None, 0, 30000, None).unpack()
+r2 = cb.call_sync("org.virtbus.Virt1", "/org/virtbus/Virt1", "org.virtbus.Virt1.Manager",
+                  "MigratePrepare", GLib.Variant("(saysu)", (r[0], r[1], "tcp://127.0.0.1", 1)),
+                  None, 0, 60000, None).unpack()
+print("prepared", r2[2], flush=True)
+sys.stdin.read()
+"""
+
+    def test_client_killed_after_prepare(self):
+        path = self.start_guest()
+        p = subprocess.Popen([sys.executable, "-c", self.CLIENT, self.bus.address,
+                              self.bus_b.address, path, UUID],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.clients.append(p)
+        line = p.stdout.readline()
+        self.assertTrue(line.startswith("prepared "), line)
+        dpath = line.split()[1]
+        self.assertEqual(self.state(dpath, conn=self.conn_b), ("paused", "migration"))
+        # the source's job is held for that client
+        info = self.domain(path, "GetControlInfo")
+        self.assertIn("migration-out", info["async_job"])
+        p.kill()
+        p.wait()
+        t0 = time.monotonic()
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   timeout=5, interval=0.01, what="the incoming domain to be destroyed")
+        self.assertLess(time.monotonic() - t0, 1.0)
+        # the source forgets the abandoned migration and runs on
+        eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "Job") == "/" and
+                   self.domain(path, "GetControlInfo").get("async_job", "") == "",
+                   timeout=5, what="the source's job to end")
+        self.assert_guest_runs_on(self.conn, path)
+
+
+class RestartTest(MigrationTestCase):
+    def test_source_restart_during_perform(self):
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="data to move")
+        self.conn.close_sync(None)
+        self.service.stop()
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        # the source is resumed, no job is left
+        eventually(lambda: self.state(path)[0] == "running", timeout=20,
+                   what="the source to run again")
+        self.assert_no_job(path)
+        self.assertIn("recovering its migration-out job", self.service.read_log())
+        # the destination's QEMU ends when its stream breaks: Finish may find it gone
+        try:
+            self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        except DBusCallError as e:
+            self.assertEqual(e.name, ERR + "NoDomain", e.message)
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assert_guest_runs_on(self.conn, path)
+
+    def test_destination_restart_after_prepare(self):
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        # the client driving it stays on the bus: only the restart ends the domain
+        client = connect(self.bus_b.address)
+        self.call(MANAGER_PATH, MANAGER_IFACE, "MigratePrepare", "saysu",
+                  (xml, c1, "tcp://127.0.0.1", LIVE), conn=client)
+        self.conn_b.close_sync(None)
+        self.service_b.stop()
+        self.service_b.start()
+        self.conn_b = connect(self.bus_b.address)
+        # the half-done incoming migration is killed at the restart
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assertIn("recovering its migration-in job", self.service_b.read_log())
+        self.assertEqual(vbtest.status_pids(self.root_b), set())
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        client.close_sync(None)
+        self.assert_guest_runs_on(self.conn, path)
+
+
+class PeerToPeerTest(MigrationTestCase):
+    def test_p2p_over_bus_address(self):
+        path = self.start_guest()
+        job = self.domain(path, "Migrate", "sa{sv}u",
+                          (self.bus_b.address,
+                           {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1")},
+                           LIVE | 2 | PERSIST_DEST))
+        self.assertEqual(self.get_prop(job, JOB_IFACE, "Operation"), "migration-out")
+        res = self.wait_job(job)
+        dpath = res["domain"]
+        self.assertIn("downtime", res)
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        self.assertEqual(self.state(dpath, conn=self.conn_b), ("running", "migrated"))
+        self.assertTrue(self.props(dpath, conn=self.conn_b)["Persistent"])
+        self.assert_no_job(path)
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+    def test_p2p_cancel_before_transfer_and_unreachable(self):
+        path = self.start_guest()
+        # an abort asked in the first phases is remembered and acted on
+        job = self.domain(path, "Migrate", "sa{sv}u",
+                          (self.bus_b.address,
+                           {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1")}, LIVE | 2))
+        self.call(job, JOB_IFACE, "Cancel")
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job)
+        self.assertEqual(cm.exception.name, ERR + "Aborted", cm.exception.message)
+        self.assertEqual(self.state(path)[0], "running")
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="no domain on B")
+        # an unreachable destination fails the job with a clear message
+        job = self.domain(path, "Migrate", "sa{sv}u",
+                          (f"unix:path={self.tmp}/nobus", {}, LIVE | 2))
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job)
+        self.assertIn("nobus", cm.exception.message)
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_no_job(path)
+
+
+class DirtyMemoryTest(MigrationTestCase):
+    def dirty_guest(self):
+        path = self.start_guest(extra_cmdline="tgdirty=24", memory=192)
+        eventually(lambda: "TINYGUEST: dirtying 24 MiB" in self.text(), timeout=60,
+                   what="the guest to dirty memory")
+        return path
+
+    def test_postcopy(self):
+        path = self.dirty_guest()
+        flags = LIVE | POSTCOPY
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 8)}, flags))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="data to move")
+        self.domain(path, "MigrateStartPostCopy", "u", (0,))
+        res = self.wait_job(job)
+        dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                            (bytes(res["cookie"]), flags, False))
+        self.assertEqual(self.state(dpath, conn=self.conn_b)[0], "running")
+        self.domain(path, "MigrateSetMaxSpeed", "tu", (0, 0))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+    def test_multifd(self):
+        path = self.dirty_guest()
+        dpath, job = self.migrate_client_driven(
+            path, LIVE | PARALLEL, {"parallel.connections": GLib.Variant("i", 2)})
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
+
+if __name__ == "__main__":
+    vbtest.main()
