@@ -146,9 +146,13 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
 
         performed = dc != NULL &&
                     vb_migration_cookie_check(dc, d->host.host_uuid, dom->uuid_str, error) &&
-                    vb_domain_async_check_abort(dom, error) &&
-                    vb_migration_perform_run(list, dom, job, &d->host, uri_out, d->flags,
-                                             &d->params, &perf_cookie, error);
+                    vb_domain_async_check_abort(dom, error);
+        if (performed && (d->flags & VB_MIGRATE_OFFLINE))
+            perf_cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
+                                                      vb_migration_now_ms(), 0, 0);
+        else if (performed)
+            performed = vb_migration_perform_run(list, dom, job, &d->host, uri_out, d->flags,
+                                                 &d->params, dc, &perf_cookie, error);
     }
 
     vb_domain_async_job_phase(list, dom, job, "finish", FALSE);
@@ -162,7 +166,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     if (reply != NULL) {
         g_autoptr(GVariant) c = NULL;
 
-        g_variant_get(reply, "(o@ay)", NULL, &c);
+        g_free(dest_path);
+        g_variant_get(reply, "(o@ay)", &dest_path, &c);
         fin_cookie = variant_bytes(c);
         finished = performed;
     } else {
@@ -242,7 +247,8 @@ vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
         return NULL;
     }
     g_mutex_lock(&dom->lock);
-    running = dom->id >= 0 && dom->mon != NULL && !dom->stopping;
+    running = (flags & VB_MIGRATE_OFFLINE) || (dom->id >= 0 && dom->mon != NULL &&
+                                               !dom->stopping);
     if (!running)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                     "domain '%s' is not running; only a running or paused domain can be "
