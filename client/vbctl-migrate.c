@@ -234,6 +234,7 @@ vbctl_migrate_check_args(const char *command, VbctlContext *ctx, GError **error)
 #define MIGRATE_COMPRESSED (1u << 11)
 #define MIGRATE_ABORT_ON_ERROR (1u << 12)
 #define MIGRATE_AUTO_CONVERGE (1u << 13)
+#define MIGRATE_RDMA_PIN_ALL (1u << 14)
 #define MIGRATE_POSTCOPY (1u << 15)
 #define MIGRATE_PARALLEL (1u << 17)
 
@@ -257,6 +258,7 @@ migrate_flags(const VbctlContext *ctx)
         {m->compressed, MIGRATE_COMPRESSED},
         {m->abort_on_error, MIGRATE_ABORT_ON_ERROR},
         {m->auto_converge, MIGRATE_AUTO_CONVERGE},
+        {m->rdma_pin_all, MIGRATE_RDMA_PIN_ALL},
         {m->postcopy, MIGRATE_POSTCOPY},
         {m->parallel, MIGRATE_PARALLEL},
     };

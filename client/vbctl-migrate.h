@@ -27,6 +27,7 @@ typedef struct {
     gboolean compressed;
     gboolean auto_converge;
     gboolean abort_on_error;
+    gboolean rdma_pin_all;
     gboolean timeout_suspend;
     gboolean timeout_postcopy;
     gboolean verbose;

@@ -186,6 +186,8 @@ static const VbctlOption migrate_options[] = {
      MFLAG(auto_converge), FALSE},
     {"abort-on-error", N_("Abort on I/O errors during the migration"), MFLAG(abort_on_error),
      FALSE},
+    {"rdma-pin-all", N_("Pin all memory for RDMA (not supported by the service)"),
+     MFLAG(rdma_pin_all), FALSE},
     {"bandwidth", N_("Bandwidth limit in MiB/s"), MFLAG(bandwidth), FALSE, "MiB/s",
      G_OPTION_ARG_STRING},
     {"postcopy-bandwidth", N_("Bandwidth limit of the post-copy phase in MiB/s"),

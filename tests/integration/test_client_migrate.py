@@ -286,12 +286,12 @@ class TestMigrateNotSupported(TwoHostsTestCase):
     def test_service_refusal_is_a_clean_error(self):
         self.define("vm1", UUID1)
         # a flag the service does not implement: its NotSupported, named, exit status 1
-        p = self.ctl("migrate", "--abort-on-error", "vm1", self.dest_bus.address, check=False)
+        p = self.ctl("migrate", "--rdma-pin-all", "vm1", self.dest_bus.address, check=False)
         self.assertFails(p, 1, "error: cannot begin the migration of domain 'vm1': ",
-                         "ABORT_ON_ERROR")
-        p = self.ctl("migrate", "--p2p", "--abort-on-error", "vm1", self.dest_bus.address,
+                         "RDMA_PIN_ALL (16384)", "not supported")
+        p = self.ctl("migrate", "--p2p", "--rdma-pin-all", "vm1", self.dest_bus.address,
                      check=False)
-        self.assertFails(p, 1, "error: cannot migrate domain 'vm1': ", "ABORT_ON_ERROR")
+        self.assertFails(p, 1, "error: cannot migrate domain 'vm1': ", "RDMA_PIN_ALL (16384)")
         # nothing stays behind on either side
         self.assertEqual(self.ctl("domstate", "vm1").stdout, "shutoff\n")
         self.assertEqual(self.dest_ctl("list", "--all", "--name").stdout.strip(), "")
