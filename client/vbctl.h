@@ -55,6 +55,7 @@ typedef struct {
 typedef struct {
     GDBusConnection *connection; /* NULL when the bus was not reachable (see bus_error) */
     char *bus_description;       /* "the system bus", "the bus at ADDRESS", ... */
+    gboolean remote;             /* over ssh (-H, --connect ssh://): see vb_remote_close() */
     GError *bus_error;           /* why connection is NULL, for commands that go on without */
     VbDBusManager *manager; /* created on first use by vbctl_manager() */
     VbctlFlags flags;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "bus-errors.h"
+#include "migration-remote.h"
 #include "vbctl.h"
 
 #define VBCTL_ADDRESS_ENV "VIRTBUS_BUS_ADDRESS"
@@ -34,6 +35,9 @@ typedef struct {
     gboolean system;
     gboolean session;
     char *address;
+    char *host;       /* -H [USER@]HOST[:PORT] */
+    char *uri;        /* -c, --connect URI */
+    char *ssh_config; /* --ssh-config FILE */
 } VbctlBusOptions;
 
 #define FLAG(field) offsetof(VbctlFlags, field)
@@ -317,6 +321,8 @@ static void
 print_usage(void)
 {
     g_print(_("Usage: virtbusctl [--system|--session|--address ADDRESS] COMMAND [ARGS...]\n"
+              "       virtbusctl -H [USER@]HOST[:PORT] [--address ADDRESS] COMMAND [ARGS...]\n"
+              "       virtbusctl -c URI COMMAND [ARGS...]\n"
               "       virtbusctl --version\n\n"));
     g_print(_("Manage virtual machines of the virtbus service (%s).\n\n"), VBCTL_BUS_NAME);
     g_print(_("Commands:\n"));
@@ -326,7 +332,15 @@ print_usage(void)
             VBCTL_ADDRESS_ENV);
     g_print("  --system            %s\n", _("Connect to the system bus"));
     g_print("  --session           %s\n", _("Connect to the session bus"));
-    g_print("  --address ADDRESS   %s\n", _("Connect to the bus at ADDRESS"));
+    g_print("  --address ADDRESS   %s\n",
+            _("Connect to the bus at ADDRESS (with -H: on that host)"));
+    g_print("  -H, --host [USER@]HOST[:PORT]\n"
+            "                      %s\n",
+            _("Connect to the service on HOST over ssh (its system bus)"));
+    g_print("  -c, --connect URI   %s\n",
+            _("Connect to ssh://[USER@]HOST[:PORT][?bus=ADDRESS&keyfile=FILE&known_hosts=FILE"
+              "&no_verify=1] or a bus address unix:path=PATH"));
+    g_print("  --ssh-config FILE   %s\n", _("Give FILE to ssh as its configuration (ssh -F)"));
     g_print(_("\nOther options:\n"));
     g_print("  --version           %s\n", _("Print the client's version and exit"));
     g_print("  -h, --help          %s\n", _("Show this help and exit"));
@@ -380,6 +394,12 @@ add_bus_options(GOptionContext *octx, VbctlBusOptions *bus)
         {"session", 0, 0, G_OPTION_ARG_NONE, &bus->session, N_("Connect to the session bus"), NULL},
         {"address", 0, 0, G_OPTION_ARG_STRING, &bus->address, N_("Connect to the bus at ADDRESS"),
          "ADDRESS"},
+        {"host", 'H', 0, G_OPTION_ARG_STRING, &bus->host,
+         N_("Connect to the service on HOST over ssh"), "[USER@]HOST[:PORT]"},
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &bus->uri,
+         N_("Connect to URI (ssh://[USER@]HOST[:PORT][?bus=ADDRESS] or a bus address)"), "URI"},
+        {"ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &bus->ssh_config,
+         N_("Give FILE to ssh as its configuration (ssh -F)"), "FILE"},
         {NULL},
     };
 
@@ -459,10 +479,48 @@ run_error(GError *error)
     return VBCTL_EXIT_FAILURE;
 }
 
+/* -H HOST [--address A] is ssh://HOST[?bus=A] */
+static char *
+remote_uri(const VbctlBusOptions *bus)
+{
+    g_autofree char *escaped = NULL;
+
+    if (bus->uri != NULL)
+        return g_strdup(bus->uri);
+    if (bus->address == NULL)
+        return g_strconcat("ssh://", bus->host, NULL);
+    escaped = g_uri_escape_string(bus->address, "/:=,", FALSE);
+    return g_strconcat("ssh://", bus->host, "?bus=", escaped, NULL);
+}
+
+static gboolean
+connect_remote(VbctlContext *ctx, const VbctlBusOptions *bus, GError **error)
+{
+    /* the user's own ssh: keys and host checks of the user's choosing; ssh
+     * ends with this process (the main thread) */
+    const VbRemoteOptions opts = {
+        .trusted = TRUE,
+        .ssh_config = bus->ssh_config,
+        .die_with_caller = TRUE,
+    };
+    g_autofree char *uri = remote_uri(bus);
+    g_autoptr(VbRemoteUri) parsed = vb_remote_uri_parse(uri, TRUE, error);
+
+    if (parsed == NULL)
+        return FALSE;
+    ctx->bus_description = vb_remote_uri_display(parsed);
+    ctx->connection = vb_remote_connect(uri, &opts, NULL, error);
+    ctx->remote = ctx->connection != NULL && parsed->kind == VB_REMOTE_URI_SSH;
+    return ctx->connection != NULL;
+}
+
 static gboolean
 connect_context(VbctlContext *ctx, const VbctlBusOptions *bus, GError **error)
 {
     const char *address = bus->address;
+
+    if (bus->host != NULL || bus->uri != NULL)
+        return connect_remote(ctx, bus, error);
     gboolean from_env = FALSE;
 
     if (!bus->system && !bus->session && address == NULL) {
@@ -488,6 +546,9 @@ static void
 context_clear(VbctlContext *ctx)
 {
     g_clear_object(&ctx->manager);
+    /* ssh ends cleanly (the remote bridge sees the end of its input) */
+    if (ctx->remote)
+        vb_remote_close(ctx->connection);
     g_clear_object(&ctx->connection);
     g_clear_pointer(&ctx->bus_description, g_free);
     g_clear_error(&ctx->bus_error);
@@ -497,6 +558,28 @@ context_clear(VbctlContext *ctx)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)
 
+static gboolean
+check_bus_options(const VbctlBusOptions *bus, GError **error)
+{
+    const char *msg = NULL;
+
+    if (bus->host != NULL && bus->uri != NULL)
+        msg = _("-H and --connect exclude each other");
+    else if ((bus->host != NULL || bus->uri != NULL) && (bus->system || bus->session))
+        msg = _("-H and --connect exclude --system and --session (the remote system bus is the "
+                "default; name another with --address or ?bus=ADDRESS)");
+    else if (bus->uri != NULL && bus->address != NULL)
+        msg = _("--connect excludes --address: put the remote bus in the URI (?bus=ADDRESS)");
+    else if (bus->ssh_config != NULL && bus->host == NULL && bus->uri == NULL)
+        msg = _("--ssh-config needs -H or --connect");
+    else if ((bus->system + bus->session + (bus->address != NULL)) > 1)
+        msg = _("--system, --session and --address exclude each other");
+    if (msg == NULL)
+        return TRUE;
+    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
+    return FALSE;
+}
+
 static int
 run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus)
 {
@@ -505,8 +588,8 @@ run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus
 
     if (!parse_command(cmd, argc, argv, &ctx, bus, &error))
         return usage_error(cmd->name, error->message);
-    if ((bus->system + bus->session + (bus->address != NULL)) > 1)
-        return usage_error(NULL, _("--system, --session and --address exclude each other"));
+    if (!check_bus_options(bus, &error))
+        return usage_error(NULL, error->message);
     if (cmd->func == cmd_help) {
         if (!cmd_help(&ctx, &error))
             return usage_error(NULL, error->message);
@@ -522,10 +605,20 @@ run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus
     return 0;
 }
 
+static void
+bus_options_clear(VbctlBusOptions *bus)
+{
+    g_clear_pointer(&bus->address, g_free);
+    g_clear_pointer(&bus->host, g_free);
+    g_clear_pointer(&bus->uri, g_free);
+    g_clear_pointer(&bus->ssh_config, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlBusOptions, bus_options_clear)
+
 int
 main(int argc, char **argv)
 {
-    VbctlBusOptions bus = {0};
+    g_auto(VbctlBusOptions) bus = {0};
     gboolean opt_help = FALSE;
     gboolean opt_version = FALSE;
     const GOptionEntry help_entry[] = {
@@ -560,21 +653,16 @@ main(int argc, char **argv)
     if (opt_version) {
         /* the client's own version: no bus, no service needed */
         g_print("virtbusctl %s\n", PACKAGE_VERSION);
-        g_free(bus.address);
         return 0;
     }
-    if (argc < 2) {
-        g_free(bus.address);
+    if (argc < 2)
         return usage_error(NULL, _("no command given"));
-    }
     cmd = find_command(argv[1]);
     if (cmd == NULL) {
         g_autofree char *msg = g_strdup_printf(_("unknown command '%s'"), argv[1]);
 
-        g_free(bus.address);
         return usage_error(NULL, msg);
     }
     rc = run_command(cmd, argc - 1, argv + 1, &bus);
-    g_free(bus.address);
     return rc;
 }

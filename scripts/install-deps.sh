@@ -2,6 +2,8 @@
 # Install every Debian 12 package virtbus needs to build, test and run.
 # Safe to run again; does nothing that is already done.
 set -eu
+# openssh-server: the sshd of the test hosts (tests/integration/vbhosts.py starts its own,
+# with its own config); openssh-client: virtbusctl -H / --connect and peer-to-peer migration
 # virtiofsd: Debian 12 ships it in qemu-system-common (/usr/lib/qemu/virtiofsd)
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
@@ -10,6 +12,7 @@ PKGS="
   dbus dbus-daemon python3 python3-dbus python3-gi
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
+  openssh-server openssh-client
 "
 # virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where
 # the archive has it, else the C one qemu-system-common ships (/usr/lib/qemu/virtiofsd).

@@ -32,6 +32,7 @@ static const struct {
     { VB_MIGRATION_COOKIE_NBD, "nbd" },
     { VB_MIGRATION_COOKIE_STATS, "statistics" },
     { VB_MIGRATION_COOKIE_PERSISTENT, "persistent" },
+    { VB_MIGRATION_COOKIE_MULTIFD, "multifd" },
 };
 
 /**
@@ -87,6 +88,7 @@ vb_migration_cookie_free(VbMigrationCookie *cookie)
     g_free(cookie->name);
     g_free(cookie->graphics_type);
     g_free(cookie->graphics_listen);
+    g_free(cookie->multifd_compression);
     g_free(cookie->nbd_host);
     if (cookie->nbd_disks != NULL)
         g_array_unref(cookie->nbd_disks);
@@ -526,6 +528,32 @@ parse_graphics(VbMigrationCookie *cookie, xmlNode *node, GError **error)
            get_text_prop(node, "listen", FALSE, &cookie->graphics_listen, error);
 }
 
+/* <multifd connections='N' compression='none|zlib|zstd'/> */
+static gboolean
+parse_multifd(VbMigrationCookie *cookie, xmlNode *node, GError **error)
+{
+    g_autofree char *n = prop(node, "connections");
+    g_autofree char *comp = prop(node, "compression");
+    guint64 v;
+
+    if (n == NULL || !parse_number(n, 255, &v) || v == 0) {
+        g_autofree char *s = shown(n);
+
+        return cookie_error(error, "<multifd connections='%s'>: expected 1 to 255",
+                            s != NULL ? s : "");
+    }
+    if (comp == NULL || (!g_str_equal(comp, "none") && !g_str_equal(comp, "zlib") &&
+                         !g_str_equal(comp, "zstd"))) {
+        g_autofree char *s = shown(comp);
+
+        return cookie_error(error, "<multifd compression='%s'>: expected none, zlib or zstd",
+                            s != NULL ? s : "");
+    }
+    cookie->multifd_channels = (int)v;
+    cookie->multifd_compression = g_steal_pointer(&comp);
+    return TRUE;
+}
+
 static gboolean
 parse_nbd_disk(VbMigrationCookie *cookie, xmlNode *node, GHashTable *seen, GError **error)
 {
@@ -736,7 +764,7 @@ parse_root(VbMigrationCookie *cookie, xmlNode *root, const ReadState *st, GError
 {
     Slot slots[] = { { "name", NULL },     { "uuid", NULL },     { "hostname", NULL },
                      { "hostuuid", NULL }, { "graphics", NULL }, { "nbd", NULL },
-                     { "statistics", NULL }, { "persistent", NULL } };
+                     { "statistics", NULL }, { "persistent", NULL }, { "multifd", NULL } };
     guint declared = 0;
 
     if (!check_version(root, error))
@@ -783,6 +811,8 @@ parse_root(VbMigrationCookie *cookie, xmlNode *root, const ReadState *st, GError
     if (slots[6].node != NULL && !parse_statistics(cookie, slots[6].node, error))
         return FALSE;
     if (slots[7].node != NULL && !parse_persistent(cookie, slots[7].node, st, error))
+        return FALSE;
+    if (slots[8].node != NULL && !parse_multifd(cookie, slots[8].node, error))
         return FALSE;
     return TRUE;
 }
@@ -1043,6 +1073,9 @@ features_to_write(const VbMigrationCookie *cookie)
         f &= ~(guint)VB_MIGRATION_COOKIE_GRAPHICS;
     if (cookie->persistent_xml == NULL)
         f &= ~(guint)VB_MIGRATION_COOKIE_PERSISTENT;
+    if (cookie->multifd_channels <= 0 || cookie->multifd_channels > 255 ||
+        cookie->multifd_compression == NULL)
+        f &= ~(guint)VB_MIGRATION_COOKIE_MULTIFD;
     return f;
 }
 
@@ -1092,6 +1125,11 @@ vb_migration_cookie_format_at(VbMigrationCookie *cookie, gint64 now_ms)
     if (f & VB_MIGRATION_COOKIE_PERSISTENT)
         g_string_append_printf(s, "  <persistent>\n%s\n  </persistent>\n",
                                skip_prolog(cookie->persistent_xml));
+    if (f & VB_MIGRATION_COOKIE_MULTIFD) {
+        g_string_append_printf(s, "  <multifd connections='%d'", cookie->multifd_channels);
+        append_attr(s, "compression", cookie->multifd_compression);
+        g_string_append(s, "/>\n");
+    }
     g_string_append(s, "</" ROOT_NAME ">\n");
     return g_string_free_to_bytes(s);
 }

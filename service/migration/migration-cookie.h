@@ -28,6 +28,7 @@ typedef enum {
     VB_MIGRATION_COOKIE_NBD = 1 << 1,        /* <nbd>: the destination's NBD server */
     VB_MIGRATION_COOKIE_STATS = 1 << 2,      /* <statistics>: timestamps and figures */
     VB_MIGRATION_COOKIE_PERSISTENT = 1 << 3, /* <persistent>: definition to keep */
+    VB_MIGRATION_COOKIE_MULTIFD = 1 << 4,    /* <multifd>: what both QEMUs must agree on */
 } VbMigrationCookieFeatures;
 
 typedef struct {
@@ -63,6 +64,10 @@ typedef struct {
     guint64 data_total;    /* bytes */
     guint64 data_processed;
     guint64 memory_bps;    /* bytes/s */
+
+    /* MULTIFD: parallel connections (1..255) and their compression */
+    int multifd_channels;      /* 0 when not set */
+    char *multifd_compression; /* "none", "zlib", "zstd"; NULL when not set */
 
     /* PERSISTENT */
     char *persistent_xml;  /* the definition to make persistent on the destination */

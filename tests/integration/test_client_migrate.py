@@ -155,7 +155,9 @@ class TestMigrateCompletion(MigrateCtlTestCase):
         self.assertEqual(self.complete("migrate", "--compressed", "--comp-methods", "z"),
                          ["zlib", "zstd"])
         self.assertEqual(self.complete("migrate-getspeed", "--"),
-                         ["--address", "--postcopy", "--session", "--system"])
+                         ["--address", "--connect", "--host", "--postcopy", "--session",
+                          "--ssh-config", "--system"])
+        self.assertIn("--rdma-pin-all", self.complete("migrate", "--"))
 
 
 class TestMigrateErrors(MigrateCtlTestCase):

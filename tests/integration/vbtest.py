@@ -77,7 +77,10 @@ def eventually(fn, timeout=10.0, interval=0.02, what="condition"):
 
 
 class PrivateBus:
-    def __init__(self, tmpdir):
+    """A system-like dbus-daemon on a socket under @tmpdir/bus. @prefix is
+    put before its command line (vbhosts: `ip netns exec NS`)."""
+
+    def __init__(self, tmpdir, prefix=()):
         self.dir = os.path.join(tmpdir, "bus")
         os.makedirs(self.dir)
         os.chmod(tmpdir, 0o755)
@@ -91,7 +94,8 @@ class PrivateBus:
         with open(self.conf, "w") as f:
             f.write(conf)
         self.proc = subprocess.Popen(
-            ["dbus-daemon", "--config-file", self.conf, "--nofork", "--print-address=1"],
+            list(prefix) + ["dbus-daemon", "--config-file", self.conf, "--nofork",
+                            "--print-address=1"],
             stdout=subprocess.PIPE, text=True)
         self.address = self.proc.stdout.readline().strip()
         if not self.address:
@@ -131,7 +135,11 @@ class ServiceError(AssertionError):
 
 
 class Service:
-    def __init__(self, bus, root, extra_args=(), env=None):
+    """virtbusd on @bus with the state root @root. @prefix is put before its
+    command line (vbhosts: `ip netns exec NS`)."""
+
+    def __init__(self, bus, root, extra_args=(), env=None, prefix=()):
+        self.prefix = list(prefix)
         self.bus = bus
         self.root = root
         self.log_path = os.path.join(root, "virtbusd.log")
@@ -174,16 +182,22 @@ class Service:
             env.update(self.env)
         self.log = open(self.log_path, "a")
         self.log_offset = self.log.tell()
-        cmd = list(os.environ.get("VB_WRAPPER", "").split()) + [
+        cmd = self.prefix + list(os.environ.get("VB_WRAPPER", "").split()) + [
             VIRTBUSD, "--bus-address", self.bus.address, "--root", self.root] + self.extra_args
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
-            conn = connect(self.bus.address)
+            self.wait_ready()
+
+    def wait_ready(self, timeout=60):
+        """Waits until virtbusd owns its name; raises if it exits first."""
+        conn = connect(self.bus.address)
+        try:
             eventually(lambda: self.proc.poll() is not None or name_has_owner(conn, BUS_NAME),
-                       timeout=60, what="virtbusd to own its name")
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"virtbusd exited with {self.proc.returncode}:\n{self.read_log()}")
+                       timeout=timeout, what="virtbusd to own its name")
+        finally:
             conn.close_sync(None)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"virtbusd exited with {self.proc.returncode}:\n{self.read_log()}")
 
     def stop(self, check=True):
         """Stops virtbusd with SIGTERM (SIGKILL after 20 s) and returns its

@@ -73,6 +73,11 @@ make_cookie(guint features)
     }
     if (features & VB_MIGRATION_COOKIE_PERSISTENT)
         g_assert_true(vb_migration_cookie_set_persistent(c, domain_xml, NULL));
+    if (features & VB_MIGRATION_COOKIE_MULTIFD) {
+        c->features |= VB_MIGRATION_COOKIE_MULTIFD;
+        c->multifd_channels = 255;
+        c->multifd_compression = g_strdup("zstd");
+    }
     return c;
 }
 
@@ -108,6 +113,8 @@ assert_same(const VbMigrationCookie *a, const VbMigrationCookie *b)
     g_assert_cmpuint(a->data_processed, ==, b->data_processed);
     g_assert_cmpuint(a->memory_bps, ==, b->memory_bps);
     g_assert_cmpstr(a->persistent_xml, ==, b->persistent_xml);
+    g_assert_cmpint(a->multifd_channels, ==, b->multifd_channels);
+    g_assert_cmpstr(a->multifd_compression, ==, b->multifd_compression);
 }
 
 /* format -> parse -> equal; format again -> the same bytes (stable) */
@@ -140,8 +147,9 @@ test_roundtrip_each(void)
         VB_MIGRATION_COOKIE_NBD,
         VB_MIGRATION_COOKIE_STATS,
         VB_MIGRATION_COOKIE_PERSISTENT,
+        VB_MIGRATION_COOKIE_MULTIFD,
         VB_MIGRATION_COOKIE_GRAPHICS | VB_MIGRATION_COOKIE_NBD | VB_MIGRATION_COOKIE_STATS |
-            VB_MIGRATION_COOKIE_PERSISTENT,
+            VB_MIGRATION_COOKIE_PERSISTENT | VB_MIGRATION_COOKIE_MULTIFD,
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(sets); i++) {
@@ -336,6 +344,18 @@ typedef struct {
 } Bad;
 
 static const Bad bad_cookies[] = {
+    /* multifd */
+    { HEAD "<feature name='multifd'/><multifd connections='0' compression='none'/>" TAIL,
+      "expected 1 to 255" },
+    { HEAD "<feature name='multifd'/><multifd connections='256' compression='none'/>" TAIL,
+      "expected 1 to 255" },
+    { HEAD "<feature name='multifd'/><multifd compression='none'/>" TAIL, "expected 1 to 255" },
+    { HEAD "<feature name='multifd'/><multifd connections='2' compression='lz4'/>" TAIL,
+      "expected none, zlib or zstd" },
+    { HEAD "<feature name='multifd'/><multifd connections='2'/>" TAIL,
+      "expected none, zlib or zstd" },
+    { HEAD "<multifd connections='2' compression='none'/>" TAIL,
+      "<multifd> is present but <feature name='multifd'/> is not" },
     /* root and version */
     { "<domain/>", "root element is <domain>" },
     { "<v:virtbus-migration xmlns:v='urn:x' version='1'/>", "root element" },
