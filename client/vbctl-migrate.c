@@ -353,8 +353,8 @@ verbose(const VbctlContext *ctx, const char *format, ...)
  * The one place that reaches the destination: a D-Bus address on this
  * machine (unix:path=..., tcp:..., anything g_dbus_connection_new_for_address
  * takes). An ssh:// DEST_URI is migrated peer-to-peer and does not come
- * here; a client-driven migration over ssh would call the shared remote
- * connection of virtbusctl -H here.
+ * here; a client-driven migration over ssh would open vb_remote_connect()
+ * here (and close it with vb_remote_close()), as virtbusctl -H does.
  */
 static GDBusConnection *
 connect_destination(const char *dest_uri, GError **error)
