@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "vb-dbus-generated.h"
+#include "vbctl-migrate.h"
 
 G_BEGIN_DECLS
 
@@ -47,6 +48,8 @@ typedef struct {
     gboolean with_managed_save;
     gint timeout;   /* seconds, -1 when not given */
     char *xml_file; /* --xml FILE, or NULL */
+    /* migrate and migrate-* (issue 11, part client; vbctl-migrate.c) */
+    VbctlMigrateFlags migrate;
 } VbctlFlags;
 
 typedef struct {
@@ -107,6 +110,15 @@ gboolean vbctl_cmd_domjobinfo(VbctlContext *ctx, GError **error);
 /* vbctl-job.c */
 GVariant *vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method,
                         GVariant *parameters, GError **error);
+
+/* vbctl-migrate.c */
+gboolean vbctl_migrate_check_args(const char *command, VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_migrate(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_migrate_setspeed(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_migrate_getspeed(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_migrate_setmaxdowntime(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_migrate_getmaxdowntime(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_migrate_postcopy(VbctlContext *ctx, GError **error);
 
 /* vbctl-console.c */
 gboolean vbctl_cmd_console(VbctlContext *ctx, GError **error);

@@ -157,6 +157,70 @@ static const VbctlOption domjobinfo_options[] = {
     {NULL},
 };
 
+/* migrate and migrate-* (issue 11, part client); checked by vbctl_migrate_check_args() */
+#define MFLAG(field) offsetof(VbctlFlags, migrate.field)
+
+static const VbctlOption migrate_options[] = {
+    {"live", N_("Migrate while the guest runs"), MFLAG(live), FALSE},
+    {"offline", N_("Move the persistent definition only"), MFLAG(offline), FALSE},
+    {"p2p", N_("Let the source service drive the migration (default for ssh://)"), MFLAG(p2p),
+     FALSE},
+    {"direct", N_("Direct migration (not supported, as with QEMU in libvirt)"), MFLAG(direct),
+     FALSE},
+    {"tunnelled", N_("Send the stream through the services' connection (needs --p2p)"),
+     MFLAG(tunnelled), FALSE},
+    {"copy-storage-all", N_("Copy non-shared disks to the destination"), MFLAG(copy_storage_all),
+     FALSE},
+    {"copy-storage-inc", N_("Copy non-shared disks, sharing their backing images"),
+     MFLAG(copy_storage_inc), FALSE},
+    {"persistent", N_("Make the domain persistent on the destination"), FLAG(persistent), FALSE},
+    {"undefinesource", N_("Undefine the domain on the source"), MFLAG(undefinesource), FALSE},
+    {"suspend", N_("Leave the domain paused on the destination"), MFLAG(suspend), FALSE},
+    {"postcopy", N_("Allow switching to post-copy (see migrate-postcopy)"), MFLAG(postcopy),
+     FALSE},
+    {"postcopy-after-precopy", N_("Switch to post-copy after the first pass over memory"),
+     MFLAG(postcopy_after_precopy), FALSE},
+    {"parallel", N_("Send memory over several connections"), MFLAG(parallel), FALSE},
+    {"parallel-connections", N_("Number of connections with --parallel"),
+     MFLAG(parallel_connections), FALSE, "N", G_OPTION_ARG_STRING},
+    {"compressed", N_("Compress the stream"), MFLAG(compressed), FALSE},
+    {"comp-methods", N_("Compression methods, comma separated (with --compressed)"),
+     MFLAG(comp_methods), FALSE, "LIST", G_OPTION_ARG_STRING},
+    {"auto-converge", N_("Slow the guest down if the migration does not converge"),
+     MFLAG(auto_converge), FALSE},
+    {"abort-on-error", N_("Abort on I/O errors during the migration"), MFLAG(abort_on_error),
+     FALSE},
+    {"rdma-pin-all", N_("Pin all memory for RDMA (not supported by the service)"),
+     MFLAG(rdma_pin_all), FALSE},
+    {"bandwidth", N_("Bandwidth limit in MiB/s"), MFLAG(bandwidth), FALSE, "MiB/s",
+     G_OPTION_ARG_STRING},
+    {"postcopy-bandwidth", N_("Bandwidth limit of the post-copy phase in MiB/s"),
+     MFLAG(postcopy_bandwidth), FALSE, "MiB/s", G_OPTION_ARG_STRING},
+    {"migrateuri", N_("Where the destination listens (tcp://HOST[:PORT])"), MFLAG(migrateuri),
+     FALSE, "URI", G_OPTION_ARG_STRING},
+    {"dname", N_("The domain's name on the destination"), MFLAG(dname), FALSE, "NAME",
+     G_OPTION_ARG_STRING},
+    {"xml", N_("Run the domain XML in FILE on the destination"), FLAG(xml_file), FALSE, "FILE",
+     G_OPTION_ARG_FILENAME},
+    {"persistent-xml", N_("Persistent definition for the destination (with --persistent)"),
+     MFLAG(persistent_xml), FALSE, "FILE", G_OPTION_ARG_FILENAME},
+    {"timeout", N_("After SECONDS, suspend the guest or switch to post-copy"), FLAG(timeout), FALSE,
+     "SECONDS", G_OPTION_ARG_INT},
+    {"timeout-suspend", N_("At --timeout, suspend the guest (the default)"), MFLAG(timeout_suspend),
+     FALSE},
+    {"timeout-postcopy", N_("At --timeout, switch to post-copy"), MFLAG(timeout_postcopy), FALSE},
+    {"verbose", N_("Also print each phase of the migration"), MFLAG(verbose), FALSE},
+    {"wait", N_("Wait for the end of the migration (the default)"), MFLAG(wait), FALSE},
+    {"no-progress", N_("Do not show the migration's progress on stderr"), FLAG(no_progress),
+     FALSE},
+    {NULL},
+};
+
+static const VbctlOption migrate_speed_options[] = {
+    {"postcopy", N_("The bandwidth of the post-copy phase"), MFLAG(postcopy), FALSE},
+    {NULL},
+};
+
 static gboolean cmd_help(VbctlContext *ctx, GError **error);
 
 static const VbctlCommand commands[] = {
@@ -195,6 +259,18 @@ static const VbctlCommand commands[] = {
      1, 1, domjobinfo_options},
     {"domjobabort", "NAME|UUID", N_("Cancel a domain's running job"), vbctl_cmd_domjobabort, 1, 1,
      NULL},
+    {"migrate", "NAME|UUID DEST_URI", N_("Move a domain to another host"), vbctl_cmd_migrate, 2, 2,
+     migrate_options},
+    {"migrate-setspeed", "NAME|UUID MiB/s", N_("Limit a migration's bandwidth"),
+     vbctl_cmd_migrate_setspeed, 2, 2, migrate_speed_options},
+    {"migrate-getspeed", "NAME|UUID", N_("Print a migration's bandwidth limit"),
+     vbctl_cmd_migrate_getspeed, 1, 1, migrate_speed_options},
+    {"migrate-setmaxdowntime", "NAME|UUID MS", N_("Set the longest pause a migration may cause"),
+     vbctl_cmd_migrate_setmaxdowntime, 2, 2, NULL},
+    {"migrate-getmaxdowntime", "NAME|UUID", N_("Print the longest pause a migration may cause"),
+     vbctl_cmd_migrate_getmaxdowntime, 1, 1, NULL},
+    {"migrate-postcopy", "NAME|UUID", N_("Switch a running migration to post-copy"),
+     vbctl_cmd_migrate_postcopy, 1, 1, NULL},
     {"domstate", "NAME|UUID", N_("Print a domain's state"), vbctl_cmd_domstate, 1, 1,
      domstate_options},
     {"domcontrol", "NAME|UUID", N_("Print what the service is doing with a domain"),
@@ -380,7 +456,7 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
     }
     ctx->args = g_strdupv(argv + 1);
     ctx->n_args = n_args;
-    return TRUE;
+    return vbctl_migrate_check_args(cmd->name, ctx, error);
 }
 
 static int
@@ -478,6 +554,7 @@ context_clear(VbctlContext *ctx)
     g_clear_error(&ctx->bus_error);
     g_clear_pointer(&ctx->args, g_strfreev);
     g_clear_pointer(&ctx->flags.xml_file, g_free);
+    vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)
 
