@@ -408,8 +408,17 @@ persist(VbDomainList *list, VbDomainObj *dom, const VbMigrationCookie *src)
         g_mutex_unlock(&dom->lock);
         vb_domain_def_clear_runtime(def);
     }
-    if (def != NULL)
+    if (def != NULL) {
+        /* the source's definition keeps its name; here the domain may have
+         * another (destination_name, --dname): the incoming one wins */
+        g_mutex_lock(&dom->lock);
+        if (!g_str_equal(def->name, dom->def->name)) {
+            g_free(def->name);
+            def->name = g_strdup(dom->def->name);
+        }
+        g_mutex_unlock(&dom->lock);
         defined = vb_domain_define(list, def, &error);
+    }
     if (defined == NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
                       "PERSIST_DEST: cannot make the migrated domain persistent: %s",
