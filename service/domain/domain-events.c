@@ -250,6 +250,14 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
         note_io_error(dom, ev);
         return;
     }
+    if (ev->name != NULL && g_str_equal(ev->name, "MIGRATION")) {
+        /* wakes a migration's wait at once instead of at its next poll */
+        g_mutex_lock(&dom->lock);
+        dom->job.migration_events++;
+        g_cond_broadcast(&dom->job.cond);
+        g_mutex_unlock(&dom->lock);
+        return;
+    }
     if (!begin_event_job(list, dom, ev))
         return;
     if (!is_current(dom, ev)) {

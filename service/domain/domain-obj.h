@@ -108,6 +108,7 @@ typedef struct {
     gboolean abort_on_error; /* under lock: a guest I/O error aborts the async job
                                 (migration ABORT_ON_ERROR) */
     gboolean io_error;       /* under lock: ... and one did */
+    guint migration_events;  /* under lock: MIGRATION events seen (cond signalled) */
     char *temp_path;        /* under lock: a partial file the job writes, for recovery */
     VbJob *record;          /* under lock: the running job's record (a reference) */
     VbJob *last;            /* under lock: the last completed job's record, or NULL */

@@ -28,6 +28,7 @@ typedef enum {
     VB_MIGRATION_COOKIE_NBD = 1 << 1,        /* <nbd>: the destination's NBD server */
     VB_MIGRATION_COOKIE_STATS = 1 << 2,      /* <statistics>: timestamps and figures */
     VB_MIGRATION_COOKIE_PERSISTENT = 1 << 3, /* <persistent>: definition to keep */
+    VB_MIGRATION_COOKIE_MULTIFD = 1 << 4,    /* <multifd>: what both QEMUs must agree on */
 } VbMigrationCookieFeatures;
 
 typedef struct {
@@ -64,6 +65,10 @@ typedef struct {
     guint64 data_processed;
     guint64 memory_bps;    /* bytes/s */
 
+    /* MULTIFD: parallel connections (1..255) and their compression */
+    int multifd_channels;      /* 0 when not set */
+    char *multifd_compression; /* "none", "zlib", "zstd"; NULL when not set */
+
     /* PERSISTENT */
     char *persistent_xml;  /* the definition to make persistent on the destination */
 } VbMigrationCookie;
@@ -85,6 +90,9 @@ GBytes *vb_migration_cookie_format(VbMigrationCookie *cookie);
 /*
  * Parses a cookie. Empty data gives NULL with InvalidArgument
  * ("empty migration cookie"). Sets "delivered" to the current time.
+ * One trailing NUL (a C string's, as GLib's bytestring "ay" has) is
+ * allowed; any other NUL, non-UTF-8, DOCTYPE, more than MAX_SIZE bytes or
+ * MAX_DEPTH levels is refused.
  */
 VbMigrationCookie *vb_migration_cookie_parse(const guint8 *data, gsize len, GError **error);
 
@@ -124,6 +132,18 @@ gboolean vb_migration_cookie_check(const VbMigrationCookie *cookie, const char *
  * the migration took) the figure falls back to QEMU's own (downtime_ms,
  * total_ms). *out_estimated is TRUE whenever the clock correction was
  * needed (delivered < sent, or the figure fell back).
+ *
+ * Precisely (docs/migration.md): with sent and delivered known, total =
+ * (sent - started) + (finished - delivered) and downtime = (sent - stopped)
+ * + (finished - delivered): two spans, each on one host's clock, so no clock
+ * offset enters; a lower bound of the truth by the cookie's time in flight.
+ * Without them, the plain differences finished - started / - stopped. A
+ * figure whose timestamps are missing, that is negative, or that is below
+ * QEMU's own (which it must contain) is QEMU's figure instead (0 when QEMU's
+ * is unknown too). *out_estimated is TRUE when a figure fell back, when
+ * delivered < sent (the destination's clock is behind), or when
+ * delivered - sent exceeds the total (ahead by more than the migration
+ * took). Outputs may be NULL. Any thread.
  */
 void vb_migration_cookie_times(const VbMigrationCookie *cookie, gint64 finished,
                                guint64 *out_total_ms, guint64 *out_downtime_ms,

@@ -145,12 +145,14 @@ kill_incoming(VbDomainList *list, VbDomainObj *dom)
  */
 static gboolean
 listen_incoming(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
-                const char *uri_in, guint flags, char **out_uri, GError **error)
+                const char *uri_in, guint flags, const VbMigrationCookie *src, char **out_uri,
+                GError **error)
 {
     g_autofree char *uri_host = NULL;
     g_autofree char *adv = NULL;
     g_autofree char *listen = NULL;
     VbMigrationParams none = { .ac_initial = -1, .ac_increment = -1 };
+    const char *comp[2] = { NULL, NULL };
     JsonObject *args;
     g_autoptr(JsonNode) r = NULL;
     int port = -1;
@@ -168,6 +170,12 @@ listen_incoming(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *hos
         g_mutex_lock(&dom->lock);
         dom->migration_port = port;
         g_mutex_unlock(&dom->lock);
+    }
+    /* the source's multifd settings: both QEMUs must use the same */
+    if (src->features & VB_MIGRATION_COOKIE_MULTIFD) {
+        none.parallel_connections = src->multifd_channels;
+        comp[0] = src->multifd_compression;
+        none.compression = (GStrv)comp;
     }
     if (!vb_migration_set_capabilities(list, dom, flags, &none, FALSE, error) ||
         !vb_migration_set_parameters(list, dom, flags, &none, FALSE, error))
@@ -297,7 +305,7 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
             forget_created(list, dom);
         return NULL;
     }
-    if (!listen_incoming(list, dom, host, uri_in, flags, &uri, error)) {
+    if (!listen_incoming(list, dom, host, uri_in, flags, src, &uri, error)) {
         kill_incoming(list, dom);
         vb_domain_async_job_end(dom);
         return NULL;
@@ -326,6 +334,11 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
     }
     mine = vb_migration_cookie_for(host, dom);
     add_graphics(list, host, dom, uri_in, mine);
+    if (src->features & VB_MIGRATION_COOKIE_MULTIFD) {
+        mine->features |= VB_MIGRATION_COOKIE_MULTIFD;
+        mine->multifd_channels = src->multifd_channels;
+        mine->multifd_compression = g_strdup(src->multifd_compression);
+    }
     *out_cookie = vb_migration_cookie_format(mine);
     *out_uri = g_steal_pointer(&uri);
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
@@ -340,7 +353,11 @@ static gboolean
 wait_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *record, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + FINISH_WAIT_S * G_USEC_PER_SEC;
+    guint seen;
 
+    g_mutex_lock(&dom->lock);
+    seen = dom->job.migration_events;
+    g_mutex_unlock(&dom->lock);
     vb_job_set_phase(record, "finish", FALSE);
     vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_CHANGED);
     for (;;) {
@@ -366,7 +383,7 @@ wait_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *record, GError **erro
                         "MigrateFinish (QEMU reports '%s')", FINISH_WAIT_S, st);
             return FALSE;
         }
-        g_usleep(POLL_US);
+        vb_migration_wait_event(dom, &seen, POLL_US);
     }
 }
 

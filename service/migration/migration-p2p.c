@@ -116,7 +116,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     vb_domain_async_job_phase(list, dom, job, "prepare", TRUE);
     conn = vb_remote_connect(d->dest_uri, &ropts, NULL, error);
     if (conn == NULL)
-        g_prefix_error(error, "cannot connect to the destination %s: ", d->dest_uri);
+        g_prefix_error(error, "destination: ");
     if (conn == NULL || !vb_domain_async_check_abort(dom, error)) {
         vb_migration_resume_source(list, dom);
         return FALSE;
@@ -187,7 +187,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
             finished = FALSE;
         }
     }
-    g_dbus_connection_close_sync(conn, NULL, NULL);
+    vb_remote_close(conn);
     if (!finished)
         return FALSE;
     g_variant_dict_init(&res, NULL);

@@ -32,6 +32,11 @@ gboolean vb_migration_check_held_locked(VbDomainObj *dom, VbAsyncJobType type,
                                         const char *const *phases, const char *method,
                                         GError **error);
 
+void vb_migration_cookie_set_multifd(VbMigrationCookie *cookie, guint flags,
+                                     const VbMigrationParams *p);
+gboolean vb_migration_check_multifd(const VbMigrationCookie *dest, guint flags,
+                                    const VbMigrationParams *p, GError **error);
+
 /* migration-uri.c */
 char *vb_migration_qemu_uri(const char *uri, GError **error);
 gboolean vb_migration_parse_tcp_uri(const char *uri, char **out_host, int *out_port,
@@ -49,6 +54,7 @@ gboolean vb_migration_set_capabilities(VbDomainList *list, VbDomainObj *dom, gui
 gboolean vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
                                      const VbMigrationParams *p, gboolean source,
                                      GError **error);
+void vb_migration_wait_event(VbDomainObj *dom, guint *seen, gint64 timeout_us);
 void vb_migration_cancel_qemu(VbDomainList *list, VbDomainObj *dom);
 void vb_migration_resume_source(VbDomainList *list, VbDomainObj *dom);
 gboolean vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,

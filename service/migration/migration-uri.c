@@ -145,12 +145,5 @@ vb_migration_check_params(const VbMigrationParams *p, guint flags, GError **erro
                             "'auto_converge.*' needs the AUTO_CONVERGE flag (8192)");
         return FALSE;
     }
-    /* both sides must agree on these, and MigratePrepare takes no parameters */
-    if (multifd_comp || (p->parallel_connections > 0 && p->parallel_connections != 2)) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "multifd compression and a number of parallel connections other "
-                            "than 2 are not implemented yet");
-        return FALSE;
-    }
     return TRUE;
 }

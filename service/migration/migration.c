@@ -211,6 +211,7 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     cookie = vb_migration_cookie_for(host, dom);
     cookie->features |= VB_MIGRATION_COOKIE_STATS;
     cookie->started = vb_migration_now_ms();
+    vb_migration_cookie_set_multifd(cookie, flags, params);
     *out_cookie = vb_migration_cookie_format(cookie);
     set_out_state(dom, flags, cookie->started);
     g_mutex_lock(&dom->lock);
@@ -293,6 +294,66 @@ cap(const char *name, gboolean on)
     return n;
 }
 
+/* The multifd compression the parameters ask for: "zstd", "zlib" or "none". */
+static const char *
+multifd_compression(const VbMigrationParams *p, guint flags)
+{
+    if (!(flags & VB_MIGRATE_COMPRESSED) || p->compression == NULL)
+        return "none";
+    if (g_strv_contains((const char *const *)p->compression, "zstd"))
+        return "zstd";
+    if (g_strv_contains((const char *const *)p->compression, "zlib"))
+        return "zlib";
+    return "none";
+}
+
+/*
+ * With PARALLEL, what both QEMUs must agree on: the number of connections
+ * and their compression (the destination sets them before it listens).
+ */
+void
+vb_migration_cookie_set_multifd(VbMigrationCookie *cookie, guint flags,
+                                const VbMigrationParams *p)
+{
+    if (!(flags & VB_MIGRATE_PARALLEL))
+        return;
+    cookie->features |= VB_MIGRATION_COOKIE_MULTIFD;
+    cookie->multifd_channels = p->parallel_connections > 0 ? p->parallel_connections : 2;
+    g_free(cookie->multifd_compression);
+    cookie->multifd_compression = g_strdup(multifd_compression(p, flags));
+}
+
+/**
+ * vb_migration_check_multifd:
+ * @dest: the destination's cookie (Prepare's)
+ *
+ * The multifd settings of Perform must be those the destination was
+ * prepared with: it listens for that many connections.
+ */
+gboolean
+vb_migration_check_multifd(const VbMigrationCookie *dest, guint flags,
+                           const VbMigrationParams *p, GError **error)
+{
+    int channels = p->parallel_connections > 0 ? p->parallel_connections : 2;
+    int dest_channels = 2;
+    const char *dest_comp = "none";
+
+    if (!(flags & VB_MIGRATE_PARALLEL))
+        return TRUE;
+    if (dest->features & VB_MIGRATION_COOKIE_MULTIFD) {
+        dest_channels = dest->multifd_channels;
+        dest_comp = dest->multifd_compression;
+    }
+    if (channels == dest_channels && g_str_equal(multifd_compression(p, flags), dest_comp))
+        return TRUE;
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                "the destination was prepared for %d parallel connections with compression "
+                "'%s', not %d with '%s' (a client-driven migration uses QEMU's defaults, 2 "
+                "and none; peer-to-peer Migrate passes its parameters to the destination)",
+                dest_channels, dest_comp, channels, multifd_compression(p, flags));
+    return FALSE;
+}
+
 /* Whether @method is among the compression methods asked for. */
 static gboolean
 wants_compression(const VbMigrationParams *p, guint flags, const char *method)
@@ -346,9 +407,7 @@ vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
         json_object_set_int_member(args, "multifd-channels",
                                    p->parallel_connections > 0 ? p->parallel_connections : 2);
         json_object_set_string_member(args, "multifd-compression",
-                                      wants_compression(p, flags, "zstd")   ? "zstd"
-                                      : wants_compression(p, flags, "zlib") ? "zlib"
-                                                                            : "none");
+                                      multifd_compression(p, flags));
     }
     if (source) {
         /* unlimited unless asked: QEMU's own default is 128 MiB/s */
@@ -378,6 +437,30 @@ vb_migration_set_parameters(VbDomainList *list, VbDomainObj *dom, guint flags,
         return FALSE;
     }
     return TRUE;
+}
+
+/**
+ * vb_migration_wait_event:
+ * @seen: (inout): the MIGRATION event count last seen
+ *
+ * Sleeps until QEMU reports a migration state change (its MIGRATION event,
+ * through the domain's condition) or @timeout_us passed, whichever comes
+ * first: progress is published at every poll, and a completion is seen
+ * at once. Job thread or worker, no lock held.
+ */
+void
+vb_migration_wait_event(VbDomainObj *dom, guint *seen, gint64 timeout_us)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_us;
+
+    g_mutex_lock(&dom->lock);
+    while (dom->job.migration_events == *seen && !dom->job.abort_requested &&
+           dom->id >= 0 && !dom->stopping) {
+        if (!g_cond_wait_until(&dom->job.cond, &dom->lock, deadline))
+            break;
+    }
+    *seen = dom->job.migration_events;
+    g_mutex_unlock(&dom->lock);
 }
 
 static const char *
@@ -489,7 +572,11 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
               gint64 *out_downtime, GError **error)
 {
     gboolean cancel_sent = FALSE, postcopy = FALSE;
+    guint seen;
 
+    g_mutex_lock(&dom->lock);
+    seen = dom->job.migration_events;
+    g_mutex_unlock(&dom->lock);
     for (;;) {
         g_autoptr(JsonNode) r = NULL;
         JsonObject *o;
@@ -556,7 +643,7 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
                               "connection was lost)");
             return FALSE;
         }
-        g_usleep(POLL_US);
+        vb_migration_wait_event(dom, &seen, POLL_US);
     }
 }
 
@@ -825,7 +912,8 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
         return NULL;
     dest = vb_migration_cookie_from_bytes(cookie, error);
     if (dest == NULL || !vb_migration_cookie_check(dest, host->host_uuid, dom->uuid_str, error) ||
-        !vb_migration_check_params(&p, flags, error)) {
+        !vb_migration_check_params(&p, flags, error) ||
+        !vb_migration_check_multifd(dest, flags, &p, error)) {
         g_prefix_error(error, "MigratePerform: ");
         vb_migration_params_clear(&p);
         return NULL;

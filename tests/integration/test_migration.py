@@ -181,7 +181,7 @@ class MigrationTestCase(vbtest.VirtbusTestCase):
         """The guest ticks on (without a new boot) on the domain at @path."""
         self.assertEqual(self.state(path, conn=conn)[0], "running")
         n = self.ticks()
-        eventually(lambda: self.ticks() >= n + 2, timeout=30, what="the guest to tick on")
+        eventually(lambda: self.ticks() >= n + 2, timeout=90, what="the guest to tick on")
         self.assertEqual(self.text().count("TINYGUEST: READY"), 1, "the guest booted again")
 
 
@@ -672,10 +672,34 @@ class DirtyMemoryTest(MigrationTestCase):
 
     def test_multifd(self):
         path = self.dirty_guest()
-        dpath, job = self.migrate_client_driven(
-            path, LIVE | PARALLEL, {"parallel.connections": GLib.Variant("i", 2)})
+        # client-driven: QEMU's defaults, which Perform may not change
+        xml, c1 = self.begin(path, LIVE | PARALLEL)
+        c2, uri, _ = self.prepare(xml, c1, LIVE | PARALLEL)
+        e = self.assertDBusError("InvalidArgument", self.domain, path, "MigratePerform",
+                                 "aysa{sv}u",
+                                 (c2, uri, {"parallel.connections": GLib.Variant("i", 4)},
+                                  LIVE | PARALLEL))
+        self.assertIn("prepared for 2 parallel connections", e.message)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, {}, LIVE | PARALLEL))
+        res = self.wait_job(job)
+        dpath, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                           (bytes(res["cookie"]), LIVE | PARALLEL, False))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), LIVE | PARALLEL, False))
         self.assertEqual(self.state(path), ("shutoff", "migrated"))
         self.assert_guest_runs_on(self.conn_b, dpath)
+        # peer-to-peer back, with 4 connections and zstd: the destination follows
+        flags = LIVE | 2 | PARALLEL | 2048
+        job = self.call(dpath, DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                        (self.bus.address,
+                         {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1"),
+                          "parallel.connections": GLib.Variant("i", 4),
+                          "compression": GLib.Variant("as", ["zstd"])}, flags),
+                        conn=self.conn_b)[0]
+        self.wait_job(job, conn=self.conn_b)
+        self.assertIn('"multifd-channels":4', self.service.read_log())
+        self.assertIn('"multifd-compression":"zstd"', self.service.read_log())
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_guest_runs_on(self.conn, path)
 
 
 if __name__ == "__main__":

