@@ -155,6 +155,12 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
                                                  &d->params, dc, &perf_cookie, error);
     }
 
+    if (!performed && vb_domain_list_shutting_down(list)) {
+        /* the service stops: the destination destroys its domain when this
+         * connection goes, and the next start resumes the source */
+        vb_remote_close(conn);
+        return FALSE;
+    }
     vb_domain_async_job_phase(list, dom, job, "finish", FALSE);
     reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigrateFinish",
                                         g_variant_new("(@ayub)",
