@@ -388,7 +388,9 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
                   s->async_job, s->async_phase != NULL ? s->async_phase : "?");
     if (type == VB_ASYNC_JOB_MIGRATION_IN)
         return FALSE;
-    if (type == VB_ASYNC_JOB_MIGRATION_OUT && g_strcmp0(s->async_phase, "perform3_done") == 0) {
+    if (type == VB_ASYNC_JOB_MIGRATION_OUT &&
+        (g_strcmp0(s->async_phase, "perform3_done") == 0 ||
+         g_strcmp0(s->async_phase, "finish") == 0 || g_strcmp0(s->async_phase, "confirm") == 0)) {
         /* the transfer completed: the guest may run on the destination */
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name,
                       "its outgoing migration had completed its transfer when the service "

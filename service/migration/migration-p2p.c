@@ -161,7 +161,9 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         vb_remote_close(conn);
         return FALSE;
     }
-    vb_domain_async_job_phase(list, dom, job, "finish", FALSE);
+    /* the phase names say whether the transfer completed: a restart keeps the
+     * source paused after it (domain-reconnect.c) */
+    vb_domain_async_job_phase(list, dom, job, performed ? "finish" : "cancel", FALSE);
     reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigrateFinish",
                                         g_variant_new("(@ayub)",
                                                       bytes_variant(performed ? perf_cookie
@@ -184,7 +186,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
                           later->message);
     }
 
-    vb_domain_async_job_phase(list, dom, job, "confirm", FALSE);
+    if (finished)
+        vb_domain_async_job_phase(list, dom, job, "confirm", FALSE);
     g_clear_error(&later);
     if (!vb_migration_confirm_locked(list, dom, d->flags, !finished, &later)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "confirm: %s", later->message);
