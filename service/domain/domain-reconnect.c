@@ -390,7 +390,8 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
         return FALSE;
     if (type == VB_ASYNC_JOB_MIGRATION_OUT &&
         (g_strcmp0(s->async_phase, "perform3_done") == 0 ||
-         g_strcmp0(s->async_phase, "finish") == 0 || g_strcmp0(s->async_phase, "confirm") == 0)) {
+         g_strcmp0(s->async_phase, "finish") == 0 || g_strcmp0(s->async_phase, "confirm") == 0 ||
+         g_strcmp0(s->async_phase, "postcopy") == 0)) {
         /* the transfer completed: the guest may run on the destination */
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name,
                       "its outgoing migration had completed its transfer when the service "
