@@ -209,6 +209,9 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
 {
     if (ev->name != NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, dom->uuid_str, "QEMU event %s", ev->name);
+    /* block job events only wake the thread waiting for them: no job */
+    if (vb_domain_block_job_event(dom, ev))
+        return;
     if (!begin_event_job(list, dom, ev))
         return;
     if (!is_current(dom, ev)) {
