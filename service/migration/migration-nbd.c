@@ -295,6 +295,12 @@ precreate(const VbDeviceDef *dev, const VbMigrationCookieDisk *src, guint flags,
                     dev->source_path, dev->type);
         return FALSE;
     }
+    if (!g_path_is_absolute(dev->source_path)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "disk %s: the target '%s' is not an absolute path", dev->target_dev,
+                    dev->source_path);
+        return FALSE;
+    }
     if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "disk %s: '%s' does not exist and images of format '%s' cannot be created "

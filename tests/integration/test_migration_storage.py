@@ -20,7 +20,7 @@ import time
 import vbtest
 from test_migration import LIVE, MigrationTestCase, port_free
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib,
-                    eventually)
+                    connect, eventually)
 
 JOB_IFACE = "org.virtbus.Virt1.Job"
 PEER2PEER, NON_SHARED_DISK, NON_SHARED_INC = 2, 64, 128
@@ -207,6 +207,40 @@ class StorageMigrationTest(MigrationTestCase):
         self.domain(path, "Destroy", "u", (0,))
         with open(src, "rb") as f:
             self.assertEqual(f.read(), before)
+
+    def test_source_restart_while_mirroring(self):
+        src = os.path.join(self.dir_a, "vm1.qcow2")
+        dst = os.path.join(self.dir_b, "vm1.qcow2")
+        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        path = self.start_disk_guest(src, write=False)
+        flags = LIVE | NON_SHARED_DISK
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml.replace(src, dst), c1, flags)
+        nbd_port = int(c2.split(b"<nbd port='")[1].split(b"'")[0])
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
+        eventually(lambda: self.domain(path, "GetJobStats", "u", (0,)).get("disk_processed", 0)
+                   > 0, timeout=30, what="the disk copy to progress")
+        self.conn.close_sync(None)
+        self.service.stop()
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        eventually(lambda: self.state(path)[0] == "running", timeout=20,
+                   what="the source to run again")
+        self.assert_no_job(path)
+        log = self.service.read_log()
+        self.assertIn("the mirror drive-virtio-disk0 of the storage copy is cancelled", log)
+        jobs = json.loads(self.domain(path, "QemuMonitorCommand", "s",
+                                      ('{"execute": "query-block-jobs"}',)))
+        self.assertEqual(jobs["return"], [])
+        nodes = self.domain(path, "QemuMonitorCommand", "s",
+                            ('{"execute": "query-named-block-nodes"}',))
+        self.assertNotIn("migration-vda", nodes)
+        self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, flags, True))
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        eventually(lambda: port_free(nbd_port), timeout=30, what="the NBD port to be free")
+        self.assertFalse(os.path.exists(dst))
+        self.assert_guest_runs_on(self.conn, path)
 
     def test_refused(self):
         src = os.path.join(self.dir_a, "vm1.qcow2")
