@@ -242,6 +242,39 @@ class StorageMigrationTest(MigrationTestCase):
         self.assertFalse(os.path.exists(dst))
         self.assert_guest_runs_on(self.conn, path)
 
+    def test_destination_dies_while_mirroring(self):
+        src = os.path.join(self.dir_a, "vm1.qcow2")
+        dst = os.path.join(self.dir_b, "vm1.qcow2")
+        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        path = self.start_disk_guest(src, write=False)
+        flags = LIVE | NON_SHARED_DISK
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml.replace(src, dst), c1, flags)
+        nbd_port = int(c2.split(b"<nbd port='")[1].split(b"'")[0])
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
+        eventually(lambda: self.domain(path, "GetJobStats", "u", (0,)).get("disk_processed", 0)
+                   > 0, timeout=30, what="the disk copy to progress")
+        os.kill(self.qemu_pid(self.root_b), 9)
+        # the mirror fails: the migration fails with the disk named, the source runs on
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job)
+        self.assertIn("migration of disk vda failed", cm.exception.message)
+        self.assertEqual(self.state(path)[0], "running")
+        self.assert_no_job(path)
+        jobs = json.loads(self.domain(path, "QemuMonitorCommand", "s",
+                                      ('{"execute": "query-block-jobs"}',)))
+        self.assertEqual(jobs["return"], [])
+        nodes = self.domain(path, "QemuMonitorCommand", "s",
+                            ('{"execute": "query-named-block-nodes"}',))
+        self.assertNotIn("migration-vda", nodes)
+        # the destination: domain, port and the image it created are gone
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="the incoming domain to go")
+        eventually(lambda: port_free(nbd_port), timeout=30, what="the NBD port to be free")
+        self.assertFalse(os.path.exists(dst))
+        self.assert_guest_runs_on(self.conn, path)
+
     def test_refused(self):
         src = os.path.join(self.dir_a, "vm1.qcow2")
         qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
