@@ -392,10 +392,9 @@ vb_migration_nbd_precreate(VbDomainList *list, VbDomainDef *def, const VbMigrati
                         d->target);
             goto fail;
         }
-        if (dev->readonly || g_strcmp0(dev->device, "cdrom") == 0 || dev->source_path == NULL ||
-            dev->shareable) {
+        if (dev->readonly || g_strcmp0(dev->device, "cdrom") == 0 || dev->source_path == NULL) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "cannot migrate empty, read-only or shared disk %s", dev->target_dev);
+                        "cannot migrate empty or read-only disk %s", dev->target_dev);
             goto fail;
         }
         if (g_file_test(dev->source_path, G_FILE_TEST_EXISTS))
