@@ -590,6 +590,7 @@ vb_domain_abort_job(VbDomainList *list, VbDomainObj *dom, guint job_id, const ch
     }
     g_mutex_lock(&dom->lock);
     dom->job.abort_requested = TRUE;
+    g_cond_broadcast(&dom->cond); /* a job waiting for block jobs acts at once */
     g_mutex_unlock(&dom->lock);
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "abort of job %u requested by %s",
                   vb_job_get_id(record), owner != NULL ? owner : "the service");

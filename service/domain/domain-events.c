@@ -258,6 +258,9 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
         g_mutex_unlock(&dom->lock);
         return;
     }
+    /* block job events only wake the thread waiting for them: no job */
+    if (vb_domain_block_job_event(dom, ev))
+        return;
     if (!begin_event_job(list, dom, ev))
         return;
     if (!is_current(dom, ev)) {

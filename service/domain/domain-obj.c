@@ -69,6 +69,8 @@ vb_domain_obj_new(VbDomainDef *def, const char *object_path)
     dom->websocket_port = -1;
     dom->migration_port = -1;
     g_cond_init(&dom->job.cond);
+    g_cond_init(&dom->cond);
+    dom->nbd_port = -1;
     dom->job.phase = "none";
     g_queue_init(&dom->events);
     dom->state_since = g_get_monotonic_time();
@@ -111,6 +113,8 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_clear_pointer(&dom->job.record, vb_job_unref);
     g_clear_pointer(&dom->job.last, vb_job_unref);
     g_cond_clear(&dom->job.cond);
+    g_cond_clear(&dom->cond);
+    g_clear_pointer(&dom->block_jobs, g_hash_table_unref);
     g_queue_clear_full(&dom->events, (GDestroyNotify)vb_domain_event_free);
     g_mutex_clear(&dom->lock);
     g_free(dom);

@@ -192,7 +192,30 @@ struct _VbDomainObj {
     /* issue 10, part live */
     GStrv unsupported;      /* under lock: what the last define holds that a start would
                                not act on ("<elem> at line N: why"); never NULL */
+    /* block jobs and the domain's condition (issue 11, part nbd) */
+    GCond cond;             /* with @lock: broadcast when a block job changes, an abort is
+                               asked or the run ends (vb_domain_obj_wait_until()) */
+    GHashTable *block_jobs; /* under lock: QEMU job id -> VbBlockJob* of the current run,
+                               filled by the events; NULL when none was seen */
+    int nbd_port;           /* under lock: the NBD server's port of an incoming storage
+                               copy (from the migration range), or -1 */
 };
+
+/* A block job of QEMU as its events told (domain-blockjob.c). */
+typedef enum {
+    VB_BLOCK_JOB_RUNNING,
+    VB_BLOCK_JOB_READY,     /* BLOCK_JOB_READY (a mirror is in sync) */
+    VB_BLOCK_JOB_COMPLETED, /* BLOCK_JOB_COMPLETED without error */
+    VB_BLOCK_JOB_CANCELLED, /* BLOCK_JOB_CANCELLED */
+    VB_BLOCK_JOB_FAILED,    /* BLOCK_JOB_COMPLETED with an error */
+} VbBlockJobState;
+
+typedef struct {
+    char *id;
+    VbBlockJobState state;
+    char *status;         /* QEMU's last JOB_STATUS_CHANGE status, nullable */
+    char *error;          /* the error QEMU reported (BLOCK_JOB_ERROR/COMPLETED), nullable */
+} VbBlockJob;
 
 /* What the bus shows of a domain, copied under the lock. */
 typedef struct {
@@ -230,6 +253,14 @@ void vb_domain_obj_set_not_running_error(VbDomainObj *dom, const char *method,
 void vb_domain_obj_set_state(VbDomainObj *dom, VbDomainState state, VbDomainReason reason);
 GStrv vb_domain_taint_to_strv(guint taint);
 void vb_domain_event_free(VbDomainEvent *ev);
+
+/* domain-blockjob.c (issue 11, part nbd) */
+gboolean vb_domain_block_job_event(VbDomainObj *dom, const VbDomainEvent *ev);
+void vb_domain_block_job_forget_locked(VbDomainObj *dom, const char *id);
+const VbBlockJob *vb_domain_block_job_get_locked(VbDomainObj *dom, const char *id);
+gboolean vb_domain_block_job_ended(VbBlockJobState state);
+void vb_domain_obj_broadcast(VbDomainObj *dom);
+gboolean vb_domain_obj_wait_until(VbDomainObj *dom, gint64 end_time);
 
 /* domain-job.c */
 gboolean vb_domain_job_begin(VbDomainObj *dom, VbJobType type, const char *method,

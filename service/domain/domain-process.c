@@ -828,6 +828,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     int display_port;
     int websocket_port;
     int migration_port;
+    int nbd_port;
     g_autoptr(VbJob) held_record = NULL;
     gpointer migration = NULL;
     GDestroyNotify migration_free = NULL;
@@ -838,6 +839,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         return;
     }
     dom->stopping = TRUE;
+    g_cond_broadcast(&dom->cond); /* waiters for block jobs give up */
     mon = g_steal_pointer(&dom->mon);
     mon_ctx = g_steal_pointer(&dom->mon_ctx);
     proc = g_steal_pointer(&dom->proc);
@@ -883,6 +885,10 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     dom->websocket_port = -1;
     migration_port = dom->migration_port;
     dom->migration_port = -1;
+    nbd_port = dom->nbd_port;
+    dom->nbd_port = -1;
+    g_clear_pointer(&dom->block_jobs, g_hash_table_unref);
+    g_cond_broadcast(&dom->cond); /* a wait for a block job ends with the run */
     /* a migration kept between calls ends with the run (no thread would end it) */
     if (dom->job.held) {
         if (dom->job.record != NULL)
@@ -906,6 +912,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     vb_domain_ports_release(list, display_port);
     vb_domain_ports_release(list, websocket_port);
     vb_domain_ports_release(list, migration_port);
+    vb_domain_ports_release(list, nbd_port);
     if (migration != NULL && migration_free != NULL)
         migration_free(migration);
     if (held_record != NULL && !vb_job_is_completed(held_record)) {

@@ -366,6 +366,77 @@ recover_wait_idle(VbQemuMonitor *mon, const char *query, const char *name)
 }
 
 /*
+ * The mirrors of an interrupted storage copy (issue 11, part nbd): jobs
+ * "drive-*" and the NBD client nodes "migration-*" go; the source keeps its
+ * own images. Bounded; at start-up, before anything else talks to QEMU.
+ */
+static void
+recover_storage_copy(VbQemuMonitor *mon, const char *name)
+{
+    for (int round = 0; round < 50; round++) {
+        g_autoptr(JsonNode) q = recover_cmd(mon, "query-block-jobs", name);
+        JsonArray *a = q != NULL && JSON_NODE_HOLDS_ARRAY(q) ? json_node_get_array(q) : NULL;
+        guint left = 0;
+
+        for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+            JsonNode *n = json_array_get_element(a, i);
+            JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+            const char *dev = o != NULL ? json_object_get_string_member_with_default(o, "device",
+                                                                                     "")
+                                        : "";
+            const char *st = o != NULL ? json_object_get_string_member_with_default(o, "status",
+                                                                                    "")
+                                       : "";
+            JsonObject *args = json_object_new();
+            g_autoptr(JsonNode) r = NULL;
+
+            if (!g_str_has_prefix(dev, "drive-")) {
+                json_object_unref(args);
+                continue;
+            }
+            left++;
+            json_object_set_string_member(args, strcmp(st, "concluded") == 0 ? "id" : "device",
+                                          dev);
+            if (strcmp(st, "concluded") == 0) {
+                r = vb_qemu_monitor_command(mon, "job-dismiss", args, RECOVER_TIMEOUT_MS, NULL);
+            } else {
+                json_object_set_boolean_member(args, "force", TRUE);
+                r = vb_qemu_monitor_command(mon, "block-job-cancel", args, RECOVER_TIMEOUT_MS,
+                                            NULL);
+            }
+            if (round == 0)
+                VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name,
+                              "job recovery: the mirror %s of the storage copy is cancelled",
+                              dev);
+        }
+        if (left == 0)
+            break;
+        g_usleep(100 * 1000);
+    }
+    for (int layer = 0; layer < 2; layer++) {
+        g_autoptr(JsonNode) q = recover_cmd(mon, "query-named-block-nodes", name);
+        JsonArray *a = q != NULL && JSON_NODE_HOLDS_ARRAY(q) ? json_node_get_array(q) : NULL;
+
+        for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+            JsonNode *n = json_array_get_element(a, i);
+            JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+            const char *node = o != NULL ? json_object_get_string_member_with_default(
+                                               o, "node-name", "")
+                                         : "";
+            JsonObject *args;
+            g_autoptr(JsonNode) r = NULL;
+
+            if (!g_str_has_prefix(node, "migration-") ||
+                !g_str_has_suffix(node, layer == 0 ? "-format" : "-storage"))
+                continue;
+            args = json_object_new();
+            json_object_set_string_member(args, "node-name", node);
+            r = vb_qemu_monitor_command(mon, "blockdev-del", args, RECOVER_TIMEOUT_MS, NULL);
+        }
+    }
+}
+
+/*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
  * cannot be cancelled) is waited for and its file dropped; an incoming
@@ -410,6 +481,8 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
         g_autoptr(JsonNode) c = recover_cmd(mon, "migrate_cancel", name);
 
         recover_wait_idle(mon, "query-migrate", name);
+        if (type == VB_ASYNC_JOB_MIGRATION_OUT)
+            recover_storage_copy(mon, name);
     }
     if (s->temp_file != NULL)
         g_unlink(s->temp_file);

@@ -57,6 +57,8 @@ disk_clear(gpointer p)
     VbMigrationCookieDisk *disk = p;
 
     g_free(disk->target);
+    g_free(disk->backing);
+    g_free(disk->backing_format);
 }
 
 /**
@@ -575,6 +577,21 @@ parse_nbd_disk(VbMigrationCookie *cookie, xmlNode *node, GHashTable *seen, GErro
                             "(0..%" G_GUINT64_FORMAT ")", s, G_MAXUINT64);
     }
     vb_migration_cookie_add_disk(cookie, target, bytes);
+    {
+        VbMigrationCookieDisk *d = &g_array_index(cookie->nbd_disks, VbMigrationCookieDisk,
+                                                  cookie->nbd_disks->len - 1);
+        g_autofree char *backing = prop(node, "backing");
+
+        /* a backing path may hold blanks, never control characters; it must be absolute */
+        if (backing != NULL && (!check_text(backing, TRUE) || backing[0] != '/')) {
+            g_autofree char *s = shown(backing);
+
+            return cookie_error(error, "<disk backing='%s'>: expected an absolute path", s);
+        }
+        d->backing = g_steal_pointer(&backing);
+        if (!get_text_prop(node, "backingFormat", FALSE, &d->backing_format, error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -1031,6 +1048,8 @@ append_nbd(GString *s, const VbMigrationCookie *cookie)
         append_attr(s, "target", d->target);
         if (d->capacity > 0)
             g_string_append_printf(s, " capacity='%" G_GUINT64_FORMAT "'", d->capacity);
+        append_attr(s, "backing", d->backing);
+        append_attr(s, "backingFormat", d->backing_format);
         g_string_append(s, "/>\n");
     }
     g_string_append(s, "  </nbd>\n");

@@ -34,6 +34,9 @@ typedef enum {
 typedef struct {
     char *target;       /* disk target (vda, sdb, ...) */
     guint64 capacity;   /* bytes, 0 when unknown */
+    /* storage copy (issue 11, part nbd): from the source (Begin) with NON_SHARED_INC */
+    char *backing;        /* nullable: absolute path of the image's backing file */
+    char *backing_format; /* nullable: its format (qcow2, raw, ...) */
 } VbMigrationCookieDisk;
 
 typedef struct {

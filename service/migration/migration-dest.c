@@ -21,6 +21,9 @@ vb_migration_in_free(VbMigrationIn *m)
 {
     if (m == NULL)
         return;
+    /* images made for a storage copy that never finished go with the migration */
+    vb_migration_nbd_remove_created(m->nbd_created);
+    g_strfreev(m->nbd_created);
     g_clear_pointer(&m->record, vb_job_unref);
     g_free(m);
 }
@@ -125,6 +128,19 @@ start_incoming(VbDomainList *list, VbDomainObj *dom, VbDomainDef *def, const cha
     return ok;
 }
 
+/* Removes the images Prepare made for a storage copy that did not finish. */
+static void
+abandon_created(VbDomainObj *dom)
+{
+    g_auto(GStrv) created = NULL;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL)
+        created = g_steal_pointer(&((VbMigrationIn *)dom->migration)->nbd_created);
+    g_mutex_unlock(&dom->lock);
+    vb_migration_nbd_remove_created(created);
+}
+
 /* Kills the incoming QEMU (with the migration-in job held). */
 static void
 kill_incoming(VbDomainList *list, VbDomainObj *dom)
@@ -221,6 +237,20 @@ add_graphics(VbDomainList *list, const VbMigrationHost *host, VbDomainObj *dom,
     cookie->graphics_listen = advertised_host(list, host, uri_host);
 }
 
+/* The NBD server of a storage copy, on the host the migration URI names. */
+static gboolean
+start_nbd(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+          const VbMigrationCookie *src, VbMigrationCookie *mine, const char *uri,
+          GError **error)
+{
+    g_autofree char *uri_host = NULL;
+    int port;
+
+    if (!vb_migration_parse_tcp_uri(uri, &uri_host, &port, NULL))
+        uri_host = advertised_host(list, host, NULL);
+    return vb_migration_nbd_start_server(list, dom, src, mine, uri_host, error);
+}
+
 /**
  * vb_migration_prepare:
  * @owner: (nullable): the bus name the incoming domain is tied to until
@@ -243,6 +273,7 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
     g_autoptr(VbJob) record = NULL;
     g_auto(GStrv) unsupported = NULL;
     g_autofree char *uri = NULL;
+    g_auto(GStrv) nbd_created = NULL;
     VbMigrationIn *m;
     gboolean created = FALSE;
     char uuid[37];
@@ -299,14 +330,27 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
         return NULL;
     }
     vb_domain_async_job_set_phase(dom, "prepare");
-    if (!start_incoming(list, dom, def, owner, error)) {
+    mine = vb_migration_cookie_for(host, dom);
+    /* storage copy: the target images exist before QEMU opens them */
+    if (!vb_migration_nbd_precreate(list, def, src, flags, &nbd_created, error)) {
         vb_domain_async_job_end(dom);
         if (created)
             forget_created(list, dom);
         return NULL;
     }
-    if (!listen_incoming(list, dom, host, uri_in, flags, src, &uri, error)) {
+    if (!start_incoming(list, dom, def, owner, error)) {
+        vb_migration_nbd_remove_created(nbd_created);
+        vb_domain_async_job_end(dom);
+        if (created)
+            forget_created(list, dom);
+        return NULL;
+    }
+    if (!listen_incoming(list, dom, host, uri_in, flags, src, &uri, error) ||
+        ((flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC)) &&
+         !start_nbd(list, dom, host, src, mine, uri, error))) {
+        vb_migration_nbd_stop_server(list, dom);
         kill_incoming(list, dom);
+        vb_migration_nbd_remove_created(nbd_created);
         vb_domain_async_job_end(dom);
         return NULL;
     }
@@ -320,6 +364,7 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
     m->flags = flags;
     m->record = vb_job_ref(record);
     m->prepared = vb_migration_now_ms();
+    m->nbd_created = g_steal_pointer(&nbd_created);
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL && dom->migration_free != NULL)
         dom->migration_free(dom->migration);
@@ -332,7 +377,6 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
         if (!vb_domain_status_save(list, dom, &st_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
     }
-    mine = vb_migration_cookie_for(host, dom);
     add_graphics(list, host, dom, uri_in, mine);
     if (src->features & VB_MIGRATION_COOKIE_MULTIFD) {
         mine->features |= VB_MIGRATION_COOKIE_MULTIFD;
@@ -544,17 +588,21 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
                                                      "the migration was cancelled");
 
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "incoming migration cancelled");
+        vb_migration_nbd_stop_server(list, dom);
         if (record != NULL) {
             vb_job_complete(record, NULL, gone, TRUE);
             vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
         }
         kill_incoming(list, dom);
+        abandon_created(dom);
         vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
         *out_cookie = g_bytes_new(NULL, 0);
         return NULL;
     }
 
     ok = wait_incoming(list, dom, record, &local);
+    /* the copy is complete once the source's Perform ended: no more NBD clients */
+    vb_migration_nbd_stop_server(list, dom);
     if (ok && run) {
         g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "cont", NULL, -1, &local);
 
@@ -569,11 +617,15 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
             vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
         }
         kill_incoming(list, dom);
+        abandon_created(dom);
         vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
         g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
     }
     g_mutex_lock(&dom->lock);
+    /* the copied images are the guest's now */
+    if (dom->migration != NULL)
+        g_clear_pointer(&((VbMigrationIn *)dom->migration)->nbd_created, g_strfreev);
     vb_domain_obj_set_state(dom, run ? VB_DOMAIN_STATE_RUNNING : VB_DOMAIN_STATE_PAUSED,
                             run ? VB_DOMAIN_REASON_MIGRATED : VB_DOMAIN_REASON_USER);
     dom->resumed_at = g_get_real_time();

@@ -146,6 +146,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
 
         performed = dc != NULL &&
                     vb_migration_cookie_check(dc, d->host.host_uuid, dom->uuid_str, error) &&
+                    vb_migration_nbd_take_cookie(dom, d->flags, &d->params, dc, error) &&
                     vb_domain_async_check_abort(dom, error);
         if (performed && (d->flags & VB_MIGRATE_OFFLINE))
             perf_cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,

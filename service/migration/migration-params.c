@@ -23,10 +23,8 @@ static const struct {
     { VB_MIGRATE_PERSIST_DEST, "PERSIST_DEST", NULL },
     { VB_MIGRATE_UNDEFINE_SOURCE, "UNDEFINE_SOURCE", NULL },
     { VB_MIGRATE_PAUSED, "PAUSED", NULL },
-    { VB_MIGRATE_NON_SHARED_DISK, "NON_SHARED_DISK",
-      "storage copy (NBD) is not implemented yet: use shared storage" },
-    { VB_MIGRATE_NON_SHARED_INC, "NON_SHARED_INC",
-      "storage copy (NBD) is not implemented yet: use shared storage" },
+    { VB_MIGRATE_NON_SHARED_DISK, "NON_SHARED_DISK", NULL },
+    { VB_MIGRATE_NON_SHARED_INC, "NON_SHARED_INC", NULL },
     { VB_MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", NULL },
     { VB_MIGRATE_UNSAFE, "UNSAFE", NULL },
     { VB_MIGRATE_OFFLINE, "OFFLINE", NULL },
@@ -37,8 +35,7 @@ static const struct {
     { VB_MIGRATE_POSTCOPY, "POSTCOPY", NULL },
     { VB_MIGRATE_TLS, "TLS", "TLS for the migration stream is not implemented yet" },
     { VB_MIGRATE_PARALLEL, "PARALLEL", NULL },
-    { VB_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES",
-      "storage copy (NBD) is not implemented yet" },
+    { VB_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES", NULL },
     { VB_MIGRATE_POSTCOPY_RESUME, "POSTCOPY_RESUME",
       "resuming a failed post-copy migration is not implemented yet" },
     { VB_MIGRATE_ZEROCOPY, "ZEROCOPY", "zero-copy migration is not implemented yet" },
@@ -69,6 +66,27 @@ vb_migration_check_flags(guint flags, gboolean p2p, GError **error)
                     flags & ~known);
         return FALSE;
     }
+    /* libvirt's rules for the storage copy flags */
+    if ((flags & VB_MIGRATE_NON_SHARED_DISK) && (flags & VB_MIGRATE_NON_SHARED_INC)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "NON_SHARED_DISK (64) and NON_SHARED_INC (128) are mutually "
+                            "exclusive: copy the whole disks, or only their top images");
+        return FALSE;
+    }
+    if ((flags & VB_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES) &&
+        !(flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC))) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "NON_SHARED_SYNCHRONOUS_WRITES (262144) needs NON_SHARED_DISK (64) "
+                            "or NON_SHARED_INC (128)");
+        return FALSE;
+    }
+    if ((flags & VB_MIGRATE_TUNNELLED) &&
+        (flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC))) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "migration of non-shared storage is not supported with tunnelled "
+                            "migration (the NBD stream goes host to host)");
+        return FALSE;
+    }
     if ((flags & VB_MIGRATE_PEER2PEER) && !p2p) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "PEER2PEER (2) is for Domain.Migrate; the phases are client-driven");
@@ -85,6 +103,7 @@ vb_migration_params_clear(VbMigrationParams *p)
     g_clear_pointer(&p->dest_name, g_free);
     g_clear_pointer(&p->dest_xml, g_free);
     g_clear_pointer(&p->persistent_xml, g_free);
+    g_clear_pointer(&p->migrate_disks, g_strfreev);
 }
 
 static gboolean
@@ -190,7 +209,13 @@ vb_migration_params_parse(GVariant *dict, gboolean p2p, VbMigrationParams *out, 
         else if (g_str_equal(name, "bandwidth.postcopy"))
             ok = get_u64(name, v, MAX_MIB_S, &out->postcopy_bandwidth,
                          &out->has_postcopy_bandwidth, error);
-        else if (p2p && g_str_equal(name, "migrate_uri"))
+        else if (g_str_equal(name, "migrate_disks")) {
+            ok = want_type(name, v, "as", error);
+            if (ok) {
+                g_strfreev(out->migrate_disks);
+                out->migrate_disks = g_variant_dup_strv(v, NULL);
+            }
+        } else if (p2p && g_str_equal(name, "migrate_uri"))
             ok = get_str(name, v, &out->migrate_uri, error);
         else if (p2p && g_str_equal(name, "destination_name"))
             ok = get_str(name, v, &out->dest_name, error);

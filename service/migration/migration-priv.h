@@ -13,6 +13,11 @@ typedef struct {
     gint64 started;   /* wall ms: Begin */
     gint64 stopped;   /* wall ms: the vCPUs stopped for the switch-over */
     gboolean postcopy; /* the transfer reached post-copy */
+    /* storage copy (issue 11, part nbd) */
+    int nbd_port;          /* the destination's NBD server (Prepare cookie), -1: none */
+    char *nbd_host;        /* its address from the Prepare cookie, nullable */
+    GStrv nbd_disks;       /* the disk targets the destination exports, nullable */
+    GPtrArray *nbd_copies; /* VbNbdCopy* (migration-nbd.c): the mirrors of this Perform */
 } VbMigrationOut;
 
 /* The destination's state (VbDomainObj.migration, under its lock). */
@@ -20,6 +25,8 @@ typedef struct {
     guint flags;
     VbJob *record;     /* the incoming job's record (a reference) */
     gint64 prepared;   /* wall ms */
+    /* storage copy (issue 11, part nbd) */
+    GStrv nbd_created; /* images Prepare created: removed if the migration is abandoned */
 } VbMigrationIn;
 
 void vb_migration_out_free(VbMigrationOut *m);
@@ -67,5 +74,28 @@ GBytes *vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom,
                                     gint64 downtime);
 gboolean vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
                                      gboolean cancelled, GError **error);
+
+/* migration-nbd.c: storage copy over NBD (issue 11, part nbd) */
+typedef struct _VbNbdCopy VbNbdCopy;
+void vb_nbd_copy_free(VbNbdCopy *copy);
+gboolean vb_migration_nbd_begin(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                const VbMigrationParams *p, VbMigrationCookie *cookie,
+                                GError **error);
+gboolean vb_migration_nbd_take_cookie(VbDomainObj *dom, guint flags, const VbMigrationParams *p,
+                                      const VbMigrationCookie *dest, GError **error);
+gboolean vb_migration_nbd_copy_start(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                     const char *uri, guint flags, const VbMigrationParams *p,
+                                     GError **error);
+GVariant *vb_migration_nbd_add_stats(VbDomainList *list, VbDomainObj *dom, GVariant *stats);
+gboolean vb_migration_nbd_copy_finish(VbDomainList *list, VbDomainObj *dom, GError **error);
+void vb_migration_nbd_copy_cancel(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_migration_nbd_precreate(VbDomainList *list, VbDomainDef *def,
+                                    const VbMigrationCookie *src, guint flags,
+                                    GStrv *out_created, GError **error);
+void vb_migration_nbd_remove_created(GStrv created);
+gboolean vb_migration_nbd_start_server(VbDomainList *list, VbDomainObj *dom,
+                                       const VbMigrationCookie *src, VbMigrationCookie *mine,
+                                       const char *nbd_host, GError **error);
+void vb_migration_nbd_stop_server(VbDomainList *list, VbDomainObj *dom);
 
 G_END_DECLS

@@ -29,6 +29,10 @@ vb_migration_out_free(VbMigrationOut *m)
 {
     if (m == NULL)
         return;
+    g_free(m->nbd_host);
+    g_strfreev(m->nbd_disks);
+    if (m->nbd_copies != NULL)
+        g_ptr_array_unref(m->nbd_copies);
     g_free(m);
 }
 
@@ -103,6 +107,7 @@ set_out_state(VbDomainObj *dom, guint flags, gint64 started)
     VbMigrationOut *m = g_new0(VbMigrationOut, 1);
 
     m->flags = flags;
+    m->nbd_port = -1;
     m->started = started;
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL && dom->migration_free != NULL)
@@ -212,6 +217,9 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     cookie->features |= VB_MIGRATION_COOKIE_STATS;
     cookie->started = vb_migration_now_ms();
     vb_migration_cookie_set_multifd(cookie, flags, params);
+    /* the disks to copy, with their sizes (storage copy) */
+    if (!vb_migration_nbd_begin(list, dom, flags, params, cookie, error))
+        return FALSE;
     *out_cookie = vb_migration_cookie_format(cookie);
     set_out_state(dom, flags, cookie->started);
     g_mutex_lock(&dom->lock);
@@ -607,7 +615,9 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
         status = status_of(r);
         if (o != NULL) {
             guint64 total = 0, remaining = 0;
-            GVariant *stats = vb_domain_migration_stats(o, &total, &remaining);
+            GVariant *stats = vb_migration_nbd_add_stats(list, dom,
+                                                         vb_domain_migration_stats(o, &total,
+                                                                                   &remaining));
 
             vb_job_set_progress(job, total, total - MIN(remaining, total), remaining, stats);
             vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
@@ -805,9 +815,12 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                      : vb_migration_now_ms();
     g_mutex_unlock(&dom->lock);
     vb_domain_async_job_phase(list, dom, job, "perform3", TRUE);
+    /* the disks are mirrored first (libvirt's order): the memory follows once every
+     * mirror is ready */
     ok = vb_migration_set_capabilities(list, dom, flags, p, TRUE, error) &&
          vb_migration_set_parameters(list, dom, flags, p, TRUE, error) &&
          vb_domain_async_check_abort(dom, error) &&
+         vb_migration_nbd_copy_start(list, dom, job, uri, flags, p, error) &&
          (flags & VB_MIGRATE_LIVE || pause_source(list, dom, error));
     if (ok)
         relocate_spice(list, dom, dest);
@@ -825,9 +838,13 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         ok = r != NULL && wait_outgoing(list, dom, job, (flags & VB_MIGRATE_POSTCOPY) != 0,
                                         &downtime, error);
     }
+    /* the mirrors end in the ready state: the destination keeps the copy */
+    if (ok)
+        ok = vb_migration_nbd_copy_finish(list, dom, error);
     if (!ok) {
         if (!vb_domain_list_shutting_down(list)) {
             vb_migration_cancel_qemu(list, dom);
+            vb_migration_nbd_copy_cancel(list, dom);
             vb_migration_resume_source(list, dom);
         }
         return FALSE;
@@ -913,7 +930,8 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
     dest = vb_migration_cookie_from_bytes(cookie, error);
     if (dest == NULL || !vb_migration_cookie_check(dest, host->host_uuid, dom->uuid_str, error) ||
         !vb_migration_check_params(&p, flags, error) ||
-        !vb_migration_check_multifd(dest, flags, &p, error)) {
+        !vb_migration_check_multifd(dest, flags, &p, error) ||
+        !vb_migration_nbd_take_cookie(dom, flags, &p, dest, error)) {
         g_prefix_error(error, "MigratePerform: ");
         vb_migration_params_clear(&p);
         return NULL;

@@ -59,6 +59,8 @@ typedef struct {
     char *dest_name;
     char *dest_xml;
     char *persistent_xml;
+    /* storage copy (issue 11, part nbd) */
+    GStrv migrate_disks; /* nullable: the disk targets to copy (libvirt's migrate_disks) */
 } VbMigrationParams;
 
 gboolean vb_migration_params_parse(GVariant *dict, gboolean p2p, VbMigrationParams *out,
