@@ -35,7 +35,7 @@
  */
 
 #define TUNNEL_CHUNK (2 * 1024 * 1024)
-#define TUNNEL_IN_FLIGHT 4
+#define TUNNEL_IN_FLIGHT 8
 #define TUNNEL_MAX_QUEUED 32
 #define TUNNEL_SOCKBUF (4 * 1024 * 1024)
 #define CALL_TIMEOUT_MS (120 * 1000)
@@ -380,11 +380,12 @@ vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBytes *data
         return FALSE;
     }
     if (offset != t->next) {
-        g_autoptr(GError) bad = g_error_new(VB_ERROR, VB_ERROR_INVALID_ARG,
-                                            "MigrateTunnelData: a chunk at offset %" G_GUINT64_FORMAT
-                                            " where the stream is at %" G_GUINT64_FORMAT
-                                            "; the tunnel is closed",
-                                            offset, t->next);
+        g_autoptr(GError) bad = NULL;
+
+        bad = g_error_new(VB_ERROR, VB_ERROR_INVALID_ARG,
+                          "MigrateTunnelData: a chunk at offset %" G_GUINT64_FORMAT
+                          " where the stream is at %" G_GUINT64_FORMAT "; the tunnel is closed",
+                          offset, t->next);
 
         g_propagate_error(error, g_error_copy(bad));
         close_unlock(t, bad); /* a broken stream must fail loudly */
@@ -438,10 +439,12 @@ vb_tunnel_in_end(VbTunnelIn *t, const char *owner, guint64 length, gboolean abor
         return FALSE;
     }
     if (length != t->next) {
-        g_autoptr(GError) bad = g_error_new(VB_ERROR, VB_ERROR_MIGRATION,
-                                            "MigrateTunnelEnd: the source sent %" G_GUINT64_FORMAT
-                                            " bytes, %" G_GUINT64_FORMAT " arrived; the tunnel "
-                                            "is closed", length, t->next);
+        g_autoptr(GError) bad = NULL;
+
+        bad = g_error_new(VB_ERROR, VB_ERROR_MIGRATION,
+                          "MigrateTunnelEnd: the source sent %" G_GUINT64_FORMAT
+                          " bytes, %" G_GUINT64_FORMAT " arrived; the tunnel is closed",
+                          length, t->next);
 
         g_propagate_error(error, g_error_copy(bad));
         close_unlock(t, bad);
@@ -466,6 +469,8 @@ struct _VbTunnelOut {
     GSource *fd_source;     /* pump: reading while fewer than TUNNEL_IN_FLIGHT calls wait */
     guint in_flight;        /* pump */
     gboolean eof;           /* pump */
+    guint8 *buf;            /* pump: the chunk being filled */
+    gsize len;              /* pump: bytes in @buf */
     guint64 sent;           /* pump; read after the join */
     guint64 calls;          /* pump; read after the join */
     gint stop;              /* atomic: the job asks the pump to give up */
@@ -498,6 +503,41 @@ out_failed(VbTunnelOut *t)
 }
 
 static void out_watch(VbTunnelOut *t, gboolean on);
+static void data_reply(GObject *source, GAsyncResult *res, gpointer user_data);
+
+/* Sends the chunk filled so far. Pump. */
+static void
+out_send(VbTunnelOut *t)
+{
+    guint8 *buf = g_steal_pointer(&t->buf);
+
+    if (t->len == 0) {
+        t->buf = buf;
+        return;
+    }
+    t->in_flight++;
+    t->calls++;
+    g_dbus_connection_call(t->conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigrateTunnelData",
+                           g_variant_new("(ot@ay)", t->dest_path, t->sent,
+                                         g_variant_new_from_data(G_VARIANT_TYPE("ay"), buf,
+                                                                 t->len, TRUE, g_free, buf)),
+                           G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                           CALL_TIMEOUT_MS, t->cancel, data_reply, t);
+    t->sent += t->len;
+    t->len = 0;
+}
+
+/*
+ * Whether to send a partly filled chunk: at the end of the stream, or when
+ * nothing is on its way (the destination would idle). Otherwise the chunk
+ * fills while the calls out are answered: fewer, bigger calls.
+ */
+static void
+out_flush_maybe(VbTunnelOut *t)
+{
+    if (t->len > 0 && (t->eof || t->in_flight == 0))
+        out_send(t);
+}
 
 static void
 data_reply(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -518,6 +558,7 @@ data_reply(GObject *source, GAsyncResult *res, gpointer user_data)
         }
         return;
     }
+    out_flush_maybe(t);
     out_watch(t, TRUE);
 }
 
@@ -540,15 +581,21 @@ static gboolean
 out_readable(int fd, GIOCondition cond, gpointer user_data)
 {
     VbTunnelOut *t = user_data;
-    guint8 *buf = g_malloc(TUNNEL_CHUNK);
-    gsize len = 0;
 
     (void)cond;
-    while (len < TUNNEL_CHUNK) {
-        ssize_t n = read(fd, buf + len, TUNNEL_CHUNK - len);
+    for (;;) {
+        ssize_t n;
 
+        if (t->buf == NULL)
+            t->buf = g_malloc(TUNNEL_CHUNK);
+        n = read(fd, t->buf + t->len, TUNNEL_CHUNK - t->len);
         if (n > 0) {
-            len += n;
+            t->len += n;
+            if (t->len == TUNNEL_CHUNK) {
+                out_send(t);
+                if (t->in_flight >= TUNNEL_IN_FLIGHT)
+                    break;
+            }
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -564,19 +611,7 @@ out_readable(int fd, GIOCondition cond, gpointer user_data)
         }
         break;
     }
-    if (len > 0) {
-        t->in_flight++;
-        t->calls++;
-        g_dbus_connection_call(t->conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigrateTunnelData",
-                               g_variant_new("(ot@ay)", t->dest_path, t->sent,
-                                             g_variant_new_from_data(G_VARIANT_TYPE("ay"), buf,
-                                                                     len, TRUE, g_free, buf)),
-                               G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                               CALL_TIMEOUT_MS, t->cancel, data_reply, t);
-        t->sent += len;
-    } else {
-        g_free(buf);
-    }
+    out_flush_maybe(t);
     if (t->eof || t->in_flight >= TUNNEL_IN_FLIGHT) {
         g_clear_pointer(&t->fd_source, g_source_unref);
         return G_SOURCE_REMOVE;
@@ -698,6 +733,7 @@ vb_tunnel_out_free(VbTunnelOut *t)
     g_clear_object(&t->conn);
     g_clear_object(&t->cancel);
     g_main_context_unref(t->ctx);
+    g_free(t->buf);
     g_clear_error(&t->error);
     g_mutex_clear(&t->lock);
     g_free(t->dest_path);
