@@ -185,12 +185,31 @@ class TunnelThroughputTest(TunnelTestCase):
     """A 256 MiB guest with ~200 MiB of random data: native p2p A -> B, then
     tunnelled B -> A, in the same run. Prints the figures (docs/migration.md)."""
 
+    @staticmethod
+    def cpu(pid):
+        """CPU seconds (user + system) @pid used so far."""
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except FileNotFoundError:
+            return 0.0
+
+    def cpu_now(self):
+        """Where the CPU goes: both buses, both services (QEMU left out)."""
+        return {"dbus-daemon": self.cpu(self.bus.proc.pid) + self.cpu(self.bus_b.proc.pid),
+                "virtbusd": self.cpu(self.service.proc.pid) + self.cpu(self.service_b.proc.pid)}
+
     def move(self, src_conn, path, dest, flags, params):
+        c0 = self.cpu_now()
         t0 = time.monotonic()
         job = self.migrate(path, flags=flags, params=params, conn=src_conn, dest=dest)
         res = self.wait_job(job, conn=src_conn, timeout=600)
         wall = time.monotonic() - t0
+        c1 = self.cpu_now()
         stats = self.call(path, DOMAIN_IFACE, "GetJobStats", "u", (1,), conn=src_conn)[0]
+        stats = dict(stats)
+        stats["cpu"] = ", ".join(f"{k} {c1[k] - c0[k]:.2f} s" for k in c0)
         return res["domain"], wall, stats
 
     def test_throughput(self):
@@ -212,7 +231,7 @@ class TunnelThroughputTest(TunnelTestCase):
             mb = st["memory_processed"] / 1e6
             out.append(f"{name}: {mb:.0f} MB in {wall:.2f} s wall = {mb / wall:.1f} MB/s; "
                        f"QEMU {st['memory_bps'] / 1e6:.1f} MB/s, "
-                       f"downtime {st.get('downtime', 0)} ms")
+                       f"downtime {st.get('downtime', 0)} ms; CPU {st['cpu']}")
         out += re.findall(r"tunnelled stream: .*", self.service_b.read_log())
         sys.stderr.write("\nTHROUGHPUT " + " | ".join(out) + "\n")
         for name, wall, st in rows:
