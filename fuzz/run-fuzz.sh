@@ -1,11 +1,11 @@
 #!/bin/sh
 # Usage: fuzz/run-fuzz.sh BUILDDIR SECONDS [RESULTS]
 # Configures BUILDDIR (a clang build with -Dfuzzing=true) if needed, builds the fuzzers
-# (domain XML, QMP stream) and runs them for SECONDS in all (split between them), each on a
-# copy of its corpus in fuzz/corpus/ (the repository corpus is never modified). Each fuzzer
-# runs even when the one before failed. Exits non-zero when a fuzzer finds a crash, a leak,
-# a sanitizer report, a GLib warning or critical (fuzz/fuzz-log.h) or a mismatch; the
-# reproducer is left in the printed artifacts directory. Before fuzzing, each fuzzer must fail
+# (domain XML, QMP stream, migration cookie) and runs them for SECONDS in all (split
+# between them), each on a copy of its corpus in fuzz/corpus/ (the repository corpus is
+# never modified). Each fuzzer runs even when the one before failed. Exits non-zero when a
+# fuzzer finds a crash, a leak, a sanitizer report, a GLib warning or critical
+# (fuzz/fuzz-log.h) or a mismatch; the reproducer is left in the printed artifacts directory. Before fuzzing, each fuzzer must fail
 # on a planted GLib critical, library warning and leak (VB_FUZZ_SELFTEST, fuzz/fuzz-log.h).
 # With RESULTS, appends one line per fuzzer to that file: "NAME ok|fail EXIT-STATUS"
 # (scripts/test.sh counts them).
@@ -31,7 +31,7 @@ if [ ! -f "$builddir/build.ninja" ]; then
 elif ! meson introspect "$builddir" --buildoptions | grep -q '"name": "fuzzing", "value": true'; then
     meson configure "$builddir" -Dfuzzing=true -Db_lundef=false
 fi
-ninja -C "$builddir" fuzz/fuzz-domain-xml fuzz/fuzz-qmp
+ninja -C "$builddir" fuzz/fuzz-domain-xml fuzz/fuzz-qmp fuzz/fuzz-migration-cookie
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vb-fuzz.XXXXXX")
 echo "corpus copies and artifacts in $work"
@@ -81,13 +81,17 @@ run_fuzzer() {
     fi
 }
 
-qmp_seconds=$((seconds / 3))
+qmp_seconds=$((seconds / 4))
 [ "$qmp_seconds" -ge 1 ] || qmp_seconds=1
-xml_seconds=$((seconds - qmp_seconds))
+cookie_seconds=$((seconds / 4))
+[ "$cookie_seconds" -ge 1 ] || cookie_seconds=1
+xml_seconds=$((seconds - qmp_seconds - cookie_seconds))
 [ "$xml_seconds" -ge 1 ] || xml_seconds=1
 run_fuzzer fuzz-domain-xml domain-xml "$xml_seconds" -max_len=16384 \
     -dict="$srcdir/fuzz/domain-xml.dict"
 run_fuzzer fuzz-qmp qmp "$qmp_seconds" -max_len=65536 -dict="$srcdir/fuzz/qmp.dict"
+run_fuzzer fuzz-migration-cookie migration-cookie "$cookie_seconds" -max_len=16384 \
+    -dict="$srcdir/fuzz/migration-cookie.dict"
 if [ "$failed" -ne 0 ]; then
     exit 1
 fi

@@ -194,6 +194,7 @@ vb_bus_migrate_prepare(VbBusCall *call, GError **error)
     g_autoptr(GBytes) out_cookie = NULL;
     g_autoptr(VbDomainObj) dom = NULL;
     g_autofree char *uri_out = NULL;
+    g_autoptr(GError) local = NULL;
     guint32 flags;
     VbMigrationHost host;
 
@@ -201,10 +202,14 @@ vb_bus_migrate_prepare(VbBusCall *call, GError **error)
     cookie = bytes_of(cookie_v);
     host_of(call, &host);
     dom = vb_migration_prepare(call->service->domains, &host, xml, cookie, uri_in, flags,
-                               sender(call), &out_cookie, &uri_out, error);
-    if (dom == NULL)
+                               sender(call), &out_cookie, &uri_out, &local);
+    if (local != NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
-    return g_variant_new("(@ayso)", bytes_value(out_cookie), uri_out, dom->object_path);
+    }
+    /* an offline migration runs nothing here until Finish */
+    return g_variant_new("(@ayso)", bytes_value(out_cookie), uri_out,
+                         dom != NULL ? dom->object_path : "/");
 }
 
 GVariant *

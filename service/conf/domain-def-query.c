@@ -212,6 +212,38 @@ vb_domain_def_needs_autoport(const VbDomainDef *def)
 }
 
 /**
+ * vb_domain_def_get_spice:
+ * @out_port: (out): the SPICE display's plain port, or -1
+ * @out_tls_port: (out): its TLS port, or -1
+ *
+ * Returns: whether @def (a live definition: autoports are filled in) has
+ *   a SPICE display listening on a network address (what a SPICE client
+ *   connected to the source must be told to reconnect to after a
+ *   migration).
+ */
+gboolean
+vb_domain_def_get_spice(const VbDomainDef *def, int *out_port, int *out_tls_port)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        const char *tls;
+        gint64 v;
+
+        if (dev->kind != VB_DEV_GRAPHICS || g_strcmp0(dev->type, "spice") != 0 ||
+            !graphics_listens_on_address(dev))
+            continue;
+        tls = vb_extra_get_attr(&dev->extra, "tlsPort");
+        v = tls != NULL ? g_ascii_strtoll(tls, NULL, 10) : -1;
+        *out_port = dev->port > 0 ? dev->port : -1;
+        *out_tls_port = v > 0 && v <= 65535 ? (int)v : -1;
+        return *out_port > 0 || *out_tls_port > 0;
+    }
+    return FALSE;
+}
+
+/**
  * vb_domain_def_set_autoport:
  * @port: the allocated display port
  *

@@ -104,6 +104,7 @@ gboolean vb_domain_def_get_qemu_commandline(const VbDomainDef *def, char ***out_
 
 /* Runtime facts recorded in a live definition (domain-def-query.c). */
 gboolean vb_domain_def_needs_autoport(const VbDomainDef *def);
+gboolean vb_domain_def_get_spice(const VbDomainDef *def, int *out_port, int *out_tls_port);
 void vb_domain_def_set_autoport(VbDomainDef *def, int port);
 
 /* Runtime-only values of a live definition (domain-def-runtime.c) */

@@ -204,11 +204,52 @@ handle_panic(VbDomainList *list, VbDomainObj *dom)
         vb_qemu_process_signal(proc, SIGKILL);
 }
 
+/* A SPICE client followed the guest to the migration's destination. */
+static void
+note_spice_migrated(VbDomainObj *dom)
+{
+    g_mutex_lock(&dom->lock);
+    dom->job.spice_migrated = TRUE;
+    g_cond_broadcast(&dom->job.cond);
+    g_mutex_unlock(&dom->lock);
+}
+
+/* A guest I/O error: aborts a migration started with ABORT_ON_ERROR. */
+static void
+note_io_error(VbDomainObj *dom, const VbDomainEvent *ev)
+{
+    const char *dev = ev->data != NULL && json_object_has_member(ev->data, "device")
+                          ? json_object_get_string_member(ev->data, "device") : NULL;
+    const char *node = ev->data != NULL && json_object_has_member(ev->data, "node-name")
+                           ? json_object_get_string_member(ev->data, "node-name") : NULL;
+    gboolean abort;
+
+    g_mutex_lock(&dom->lock);
+    abort = dom->job.abort_on_error && dom->job.async != VB_ASYNC_JOB_NONE &&
+            !dom->job.abort_requested;
+    if (abort)
+        dom->job.abort_requested = dom->job.io_error = TRUE;
+    g_mutex_unlock(&dom->lock);
+    VB_LOG_DOMAIN(abort ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_INFO, dom->uuid_str,
+                  "guest I/O error on %s%s", dev != NULL && *dev != '\0' ? dev
+                                             : node != NULL ? node : "a disk",
+                  abort ? "; aborting the migration (ABORT_ON_ERROR)" : "");
+}
+
 static void
 handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
 {
     if (ev->name != NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, dom->uuid_str, "QEMU event %s", ev->name);
+    /* need no job: the migration waiting for them holds one */
+    if (ev->name != NULL && g_str_equal(ev->name, "SPICE_MIGRATE_COMPLETED")) {
+        note_spice_migrated(dom);
+        return;
+    }
+    if (ev->name != NULL && g_str_equal(ev->name, "BLOCK_IO_ERROR")) {
+        note_io_error(dom, ev);
+        return;
+    }
     if (!begin_event_job(list, dom, ev))
         return;
     if (!is_current(dom, ev)) {

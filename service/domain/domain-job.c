@@ -333,6 +333,9 @@ vb_domain_async_job_begin(VbDomainObj *dom, VbAsyncJobType type, const char *met
     dom->job.was_running = FALSE;
     dom->job.held = FALSE;
     dom->job.owner_watched = FALSE;
+    dom->job.spice_migrated = FALSE;
+    dom->job.abort_on_error = FALSE;
+    dom->job.io_error = FALSE;
     g_clear_pointer(&dom->job.temp_path, g_free);
     return TRUE;
 }

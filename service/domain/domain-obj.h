@@ -104,6 +104,10 @@ typedef struct {
                                thread runs it): the end of the run ends it */
     gboolean owner_watched; /* under lock: the async owner leaving the bus abandons the
                                job (a client-driven migration) */
+    gboolean spice_migrated; /* under lock: SPICE_MIGRATE_COMPLETED seen (cond signalled) */
+    gboolean abort_on_error; /* under lock: a guest I/O error aborts the async job
+                                (migration ABORT_ON_ERROR) */
+    gboolean io_error;       /* under lock: ... and one did */
     char *temp_path;        /* under lock: a partial file the job writes, for recovery */
     VbJob *record;          /* under lock: the running job's record (a reference) */
     VbJob *last;            /* under lock: the last completed job's record, or NULL */

@@ -118,6 +118,26 @@ vb_migration_cookie_add_disk(VbMigrationCookie *cookie, const char *target, guin
 
 /* ---- reading XML ------------------------------------------------------------------- */
 
+/* A bad value as an error message shows it: at most SHOWN characters, no control chars. */
+static char *
+shown(const char *value)
+{
+    g_autofree char *cut = NULL;
+    GString *s;
+
+    if (value == NULL)
+        return g_strdup("");
+    cut = g_utf8_strlen(value, -1) > SHOWN ? g_utf8_substring(value, 0, SHOWN) : g_strdup(value);
+    s = g_string_new(cut);
+    for (gsize i = 0; i < s->len; i++) {
+        if ((guchar)s->str[i] < 0x20 || s->str[i] == 0x7f)
+            s->str[i] = '?';
+    }
+    if (strlen(cut) < strlen(value))
+        g_string_append(s, "...");
+    return g_string_free(s, FALSE);
+}
+
 /*
  * The parser's state: the first libxml2 error, the element depth (refused past
  * VB_MIGRATION_COOKIE_MAX_DEPTH) and the byte span of one element, recorded
@@ -132,6 +152,8 @@ typedef struct {
     char *error_message;
     guint depth;
     gboolean too_deep;
+    gboolean doctype;
+    char *other_encoding;
     guint span_depth;
     const char *span_parent;
     gboolean in_parent;
@@ -153,6 +175,17 @@ keep_first_error(void *data, xmlErrorPtr e)
     st->error_message = g_strstrip(g_strdup(e->message != NULL ? e->message : "unknown error"));
 }
 
+/* A DOCTYPE stops the parser before its declarations (entities) are read at all. */
+static void
+on_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id, const xmlChar *system_id)
+{
+    xmlParserCtxt *ctxt = ctx;
+    ReadState *st = ctxt->_private;
+
+    st->doctype = TRUE;
+    xmlStopParser(ctxt);
+}
+
 static gboolean
 is_name(const xmlChar *local, const xmlChar *uri, const char *name)
 {
@@ -168,6 +201,15 @@ on_start(void *ctx, const xmlChar *local, const xmlChar *prefix, const xmlChar *
     ReadState *st = ctxt->_private;
     long pos;
 
+    /* a declared encoding other than UTF-8 makes libxml2 convert: the bytes the caller
+     * checked are not what is parsed, and the recorded offsets would be wrong */
+    if (st->depth == 0 && ctxt->input != NULL && ctxt->input->buf != NULL &&
+        ctxt->input->buf->encoder != NULL) {
+        st->other_encoding = g_strdup(ctxt->encoding != NULL ? (const char *)ctxt->encoding
+                                                             : ctxt->input->buf->encoder->name);
+        xmlStopParser(ctxt);
+        return;
+    }
     if (++st->depth > VB_MIGRATION_COOKIE_MAX_DEPTH) {
         st->too_deep = TRUE;
         xmlStopParser(ctxt);
@@ -216,6 +258,44 @@ on_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const xmlChar *ur
 }
 
 /*
+ * An encoding declaration must say UTF-8: with another one libxml2 would convert the
+ * bytes (and report conversion errors on stderr rather than to the parser's context).
+ * Returns the other encoding's name, or NULL.
+ */
+static char *
+declared_encoding(const char *data, gsize len)
+{
+    const char *end, *p, *q;
+    char quote;
+
+    if (len < 6 || strncmp(data, "<?xml", 5) != 0 || !g_ascii_isspace(data[5]))
+        return NULL;
+    end = g_strstr_len(data, (gssize)MIN(len, 512), "?>");
+    if (end == NULL)
+        return NULL; /* malformed: libxml2 says so */
+    p = g_strstr_len(data, end - data, "encoding");
+    if (p == NULL)
+        return NULL;
+    p += strlen("encoding");
+    while (p < end && g_ascii_isspace(*p))
+        p++;
+    if (p >= end || *p++ != '=')
+        return NULL;
+    while (p < end && g_ascii_isspace(*p))
+        p++;
+    if (p >= end || (*p != '\'' && *p != '"'))
+        return NULL;
+    quote = *p++;
+    q = memchr(p, quote, (gsize)(end - p));
+    if (q == NULL)
+        return NULL;
+    if ((q - p == 5 && g_ascii_strncasecmp(p, "UTF-8", 5) == 0) ||
+        (q - p == 4 && g_ascii_strncasecmp(p, "UTF8", 4) == 0))
+        return NULL;
+    return g_strndup(p, (gsize)(q - p));
+}
+
+/*
  * Parses @data (UTF-8, checked by the caller) without network access, entity
  * expansion or DTDs; @what names the document in errors. Fills @st's span.
  */
@@ -227,6 +307,15 @@ read_doc(const char *data, gsize len, const char *what, ReadState *st, GError **
 
     st->data = data;
     st->len = len;
+    st->other_encoding = declared_encoding(data, len);
+    if (st->other_encoding != NULL) {
+        g_autofree char *s = shown(st->other_encoding);
+
+        g_clear_pointer(&st->other_encoding, g_free);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "%s must be UTF-8, it declares the encoding '%s'", what, s);
+        return NULL;
+    }
     ctxt = xmlNewParserCtxt();
     if (ctxt == NULL) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot allocate XML parser");
@@ -236,11 +325,22 @@ read_doc(const char *data, gsize len, const char *what, ReadState *st, GError **
     ctxt->sax->serror = keep_first_error;
     ctxt->sax->startElementNs = on_start;
     ctxt->sax->endElementNs = on_end;
+    ctxt->sax->internalSubset = on_doctype;
     /* no XML_PARSE_NOENT (entity expansion), no XML_PARSE_HUGE, no DTD loading, no network */
-    doc = xmlCtxtReadMemory(ctxt, data, (int)len, "cookie.xml", "UTF-8",
+    doc = xmlCtxtReadMemory(ctxt, data, (int)len, "cookie.xml", NULL,
                             XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
                                 XML_PARSE_NOCDATA);
-    if (st->too_deep) {
+    if (st->other_encoding != NULL) {
+        g_autofree char *s = shown(st->other_encoding);
+
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "%s must be UTF-8, it declares the encoding '%s'", what, s);
+        g_clear_pointer(&doc, xmlFreeDoc);
+    } else if (st->doctype) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "%s must not have a DOCTYPE declaration", what);
+        g_clear_pointer(&doc, xmlFreeDoc);
+    } else if (st->too_deep) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "%s nests elements deeper than %d levels", what,
                     VB_MIGRATION_COOKIE_MAX_DEPTH);
@@ -257,33 +357,15 @@ read_doc(const char *data, gsize len, const char *what, ReadState *st, GError **
                     st->error_line, st->error_message);
         g_clear_pointer(&doc, xmlFreeDoc);
     } else if (doc->intSubset != NULL || doc->extSubset != NULL) {
+        /* not reached while on_doctype stops the parser; kept as the rule's backstop */
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "%s must not have a DOCTYPE declaration", what);
         g_clear_pointer(&doc, xmlFreeDoc);
     }
     g_clear_pointer(&st->error_message, g_free);
+    g_clear_pointer(&st->other_encoding, g_free);
     xmlFreeParserCtxt(ctxt);
     return doc;
-}
-
-/* A bad value as an error message shows it: at most SHOWN characters, no control chars. */
-static char *
-shown(const char *value)
-{
-    g_autofree char *cut = NULL;
-    GString *s;
-
-    if (value == NULL)
-        return g_strdup("");
-    cut = g_utf8_strlen(value, -1) > SHOWN ? g_utf8_substring(value, 0, SHOWN) : g_strdup(value);
-    s = g_string_new(cut);
-    for (gsize i = 0; i < s->len; i++) {
-        if ((guchar)s->str[i] < 0x20 || s->str[i] == 0x7f)
-            s->str[i] = '?';
-    }
-    if (strlen(cut) < strlen(value))
-        g_string_append(s, "...");
-    return g_string_free(s, FALSE);
 }
 
 static gboolean G_GNUC_PRINTF(2, 3)
@@ -330,10 +412,12 @@ is_elem(xmlNode *node, const char *name)
 static gboolean
 parse_number(const char *text, guint64 max, guint64 *out_value)
 {
-    g_autofree char *t = g_strdup(text);
+    g_autofree char *t = NULL;
     guint64 v = 0;
 
-    g_strstrip(t);
+    if (text == NULL)
+        return FALSE;
+    t = g_strstrip(g_strdup(text));
     if (t[0] == '\0')
         return FALSE;
     for (const char *p = t; *p != '\0'; p++) {
@@ -414,7 +498,8 @@ parse_uuid(xmlNode *node, char out_uuid[37], GError **error)
     g_autofree char *v = content(node);
     unsigned char raw[16];
 
-    if (!vb_uuid_parse(v, raw)) {
+    /* XML blanks around it are formatting */
+    if (!vb_uuid_parse(g_strstrip(v), raw)) {
         g_autofree char *s = shown(v);
 
         return cookie_error(error, "<%s> '%s' is not a UUID", (const char *)node->name, s);

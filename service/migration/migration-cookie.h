@@ -85,6 +85,9 @@ GBytes *vb_migration_cookie_format(VbMigrationCookie *cookie);
 /*
  * Parses a cookie. Empty data gives NULL with InvalidArgument
  * ("empty migration cookie"). Sets "delivered" to the current time.
+ * One trailing NUL (a C string's, as GLib's bytestring "ay" has) is
+ * allowed; any other NUL, non-UTF-8, DOCTYPE, more than MAX_SIZE bytes or
+ * MAX_DEPTH levels is refused.
  */
 VbMigrationCookie *vb_migration_cookie_parse(const guint8 *data, gsize len, GError **error);
 
@@ -124,6 +127,18 @@ gboolean vb_migration_cookie_check(const VbMigrationCookie *cookie, const char *
  * the migration took) the figure falls back to QEMU's own (downtime_ms,
  * total_ms). *out_estimated is TRUE whenever the clock correction was
  * needed (delivered < sent, or the figure fell back).
+ *
+ * Precisely (docs/migration.md): with sent and delivered known, total =
+ * (sent - started) + (finished - delivered) and downtime = (sent - stopped)
+ * + (finished - delivered): two spans, each on one host's clock, so no clock
+ * offset enters; a lower bound of the truth by the cookie's time in flight.
+ * Without them, the plain differences finished - started / - stopped. A
+ * figure whose timestamps are missing, that is negative, or that is below
+ * QEMU's own (which it must contain) is QEMU's figure instead (0 when QEMU's
+ * is unknown too). *out_estimated is TRUE when a figure fell back, when
+ * delivered < sent (the destination's clock is behind), or when
+ * delivered - sent exceeds the total (ahead by more than the migration
+ * took). Outputs may be NULL. Any thread.
  */
 void vb_migration_cookie_times(const VbMigrationCookie *cookie, gint64 finished,
                                guint64 *out_total_ms, guint64 *out_downtime_ms,

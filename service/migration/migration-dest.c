@@ -199,6 +199,29 @@ listen_incoming(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *hos
     return TRUE;
 }
 
+/* Where a SPICE client of the source reconnects: our display's address and ports. */
+static void
+add_graphics(VbDomainList *list, const VbMigrationHost *host, VbDomainObj *dom,
+             const char *uri_in, VbMigrationCookie *cookie)
+{
+    g_autofree char *uri_host = NULL;
+    int port = -1, tls = -1, uri_port;
+    gboolean has;
+
+    g_mutex_lock(&dom->lock);
+    has = vb_domain_def_get_spice(dom->def, &port, &tls);
+    g_mutex_unlock(&dom->lock);
+    if (!has)
+        return;
+    if (uri_in != NULL && *uri_in != '\0')
+        vb_migration_parse_tcp_uri(uri_in, &uri_host, &uri_port, NULL);
+    cookie->features |= VB_MIGRATION_COOKIE_GRAPHICS;
+    cookie->graphics_type = g_strdup("spice");
+    cookie->graphics_port = port;
+    cookie->graphics_tls_port = tls;
+    cookie->graphics_listen = advertised_host(list, host, uri_host);
+}
+
 #define TUNNEL_FDNAME "vbtunnel"
 
 /*
@@ -278,6 +301,30 @@ prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml, GBytes
                     src->uuid);
         return NULL;
     }
+    if (flags & VB_MIGRATE_OFFLINE) {
+        /* nothing runs: Finish defines it; refuse now what Finish would */
+        if (!(flags & VB_MIGRATE_PERSIST_DEST) ||
+            !(src->features & VB_MIGRATION_COOKIE_PERSISTENT)) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "MigratePrepare: OFFLINE (1024) needs PERSIST_DEST (8) and a "
+                                "cookie with the persistent definition");
+            return NULL;
+        }
+        dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+        if (dom != NULL && vb_domain_obj_is_active(dom)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "domain '%s' is active on this host", def->name);
+            return NULL;
+        }
+        mine = vb_migration_cookie_new();
+        mine->hostname = g_strdup(host->host_name);
+        g_strlcpy(mine->host_uuid, host->host_uuid, sizeof(mine->host_uuid));
+        mine->name = g_strdup(def->name);
+        g_strlcpy(mine->uuid, uuid, sizeof(mine->uuid));
+        *out_cookie = vb_migration_cookie_format(mine);
+        *out_uri = g_strdup("");
+        return NULL;
+    }
     dom = incoming_domain(list, def, unsupported, &created, error);
     if (dom == NULL)
         return NULL;
@@ -330,6 +377,7 @@ prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml, GBytes
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
     }
     mine = vb_migration_cookie_for(host, dom);
+    add_graphics(list, host, dom, uri_in, mine);
     *out_cookie = vb_migration_cookie_format(mine);
     *out_uri = g_steal_pointer(&uri);
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
@@ -550,6 +598,37 @@ finish_stats(VbMigrationCookie *src, VbJob *record)
     return g_variant_dict_end(&d);
 }
 
+/* OFFLINE: defines the domain the cookie carries. */
+static VbDomainObj *
+finish_offline(VbDomainList *list, const VbMigrationHost *host, VbMigrationCookie *src,
+               gboolean cancelled, GBytes **out_cookie, GError **error)
+{
+    g_autoptr(VbMigrationCookie) mine = NULL;
+    VbDomainDef *def;
+    VbDomainObj *dom;
+
+    if (cancelled) {
+        *out_cookie = g_bytes_new(NULL, 0);
+        return NULL;
+    }
+    if (src->persistent_xml == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "MigrateFinish: the cookie carries no definition to define");
+        return NULL;
+    }
+    def = vb_domain_parse_config(src->persistent_xml, error);
+    if (def == NULL)
+        return NULL;
+    dom = vb_domain_define(list, def, error);
+    if (dom == NULL)
+        return NULL;
+    mine = vb_migration_cookie_for(host, dom);
+    *out_cookie = vb_migration_cookie_format(mine);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "defined by an offline migration from %s",
+                  src->hostname);
+    return dom;
+}
+
 /**
  * vb_migration_finish:
  * @cancelled: the transfer failed or never ran: kill the incoming domain
@@ -582,6 +661,8 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
         g_prefix_error(error, "MigrateFinish: ");
         return NULL;
     }
+    if (flags & VB_MIGRATE_OFFLINE)
+        return finish_offline(list, host, src, cancelled, out_cookie, error);
     dom = vb_domain_list_find_by_uuid(list, src->uuid, NULL);
     if (dom == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN,

@@ -97,8 +97,8 @@ default_uri_in(const P2PData *d)
  */
 static gboolean
 perform_tunnelled(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData *d,
-                  GDBusConnection *conn, const char *dest_path, GBytes **out_cookie,
-                  GError **error)
+                  GDBusConnection *conn, const char *dest_path, const VbMigrationCookie *dest,
+                  GBytes **out_cookie, GError **error)
 {
     g_autoptr(VbTunnelOut) pump = NULL;
     g_autoptr(GError) qemu_err = NULL;
@@ -118,7 +118,7 @@ perform_tunnelled(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData *d,
         return FALSE;
     }
     ok = vb_migration_perform_run(list, dom, job, &d->host, NULL, fds[1], d->flags, &d->params,
-                                  out_cookie, &qemu_err);
+                                  dest, out_cookie, &qemu_err);
     if (!ok)
         vb_tunnel_out_stop(pump);
     if (!vb_tunnel_out_wait(pump, &sent, &tun_err)) {
@@ -181,7 +181,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(GError) later = NULL;
     VbRemoteOptions ropts = { .ssh_config = d->ssh_config, .trusted = FALSE };
-    gboolean tunnelled = (d->flags & VB_MIGRATE_TUNNELLED) != 0;
+    /* an offline migration has no stream to tunnel */
+    gboolean tunnelled = (d->flags & VB_MIGRATE_TUNNELLED) && !(d->flags & VB_MIGRATE_OFFLINE);
     /* the destination's phases are not peer-to-peer; Finish needs no tunnel flag */
     guint dest_flags = d->flags & ~(VB_MIGRATE_PEER2PEER | VB_MIGRATE_TUNNELLED);
     gboolean performed = FALSE, finished = FALSE;
@@ -238,12 +239,16 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
 
         performed = dc != NULL &&
                     vb_migration_cookie_check(dc, d->host.host_uuid, dom->uuid_str, error) &&
-                    vb_domain_async_check_abort(dom, error) &&
-                    (tunnelled ? perform_tunnelled(list, dom, job, d, conn, dest_path,
-                                                   &perf_cookie, error)
-                               : vb_migration_perform_run(list, dom, job, &d->host, uri_out, -1,
-                                                          d->flags, &d->params, &perf_cookie,
-                                                          error));
+                    vb_domain_async_check_abort(dom, error);
+        if (performed && (d->flags & VB_MIGRATE_OFFLINE))
+            perf_cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
+                                                      vb_migration_now_ms(), 0, 0);
+        else if (performed && tunnelled)
+            performed = perform_tunnelled(list, dom, job, d, conn, dest_path, dc, &perf_cookie,
+                                          error);
+        else if (performed)
+            performed = vb_migration_perform_run(list, dom, job, &d->host, uri_out, -1, d->flags,
+                                                 &d->params, dc, &perf_cookie, error);
     }
 
     vb_domain_async_job_phase(list, dom, job, "finish", FALSE);
@@ -257,7 +262,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     if (reply != NULL) {
         g_autoptr(GVariant) c = NULL;
 
-        g_variant_get(reply, "(o@ay)", NULL, &c);
+        g_free(dest_path);
+        g_variant_get(reply, "(o@ay)", &dest_path, &c);
         fin_cookie = variant_bytes(c);
         finished = performed;
     } else {
@@ -338,7 +344,8 @@ vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
         return NULL;
     }
     g_mutex_lock(&dom->lock);
-    running = dom->id >= 0 && dom->mon != NULL && !dom->stopping;
+    running = (flags & VB_MIGRATE_OFFLINE) || (dom->id >= 0 && dom->mon != NULL &&
+                                               !dom->stopping);
     if (!running)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                     "domain '%s' is not running; only a running or paused domain can be "

@@ -58,8 +58,13 @@ void vb_migration_cancel_qemu(VbDomainList *list, VbDomainObj *dom);
 void vb_migration_resume_source(VbDomainList *list, VbDomainObj *dom);
 gboolean vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                   const VbMigrationHost *host, const char *uri, int fd,
-                                  guint flags, const VbMigrationParams *p, GBytes **out_cookie,
+                                  guint flags, const VbMigrationParams *p,
+                                  const VbMigrationCookie *dest, GBytes **out_cookie,
                                   GError **error);
+GBytes *vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom,
+                                    const VbMigrationHost *host, guint flags,
+                                    const VbMigrationParams *p, gint64 started, gint64 stopped,
+                                    gint64 downtime);
 gboolean vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
                                      gboolean cancelled, GError **error);
 

@@ -98,6 +98,69 @@ vb_migration_check_held_locked(VbDomainObj *dom, VbAsyncJobType type, const char
 
 /* ---- Begin (source) ---------------------------------------------------- */
 
+static void
+set_out_state(VbDomainObj *dom, guint flags, gint64 started)
+{
+    VbMigrationOut *m = g_new0(VbMigrationOut, 1);
+
+    m->flags = flags;
+    m->started = started;
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL && dom->migration_free != NULL)
+        dom->migration_free(dom->migration);
+    dom->migration = m;
+    dom->migration_free = (GDestroyNotify)vb_migration_out_free;
+    g_mutex_unlock(&dom->lock);
+}
+
+/*
+ * OFFLINE: only the persistent definition of a shut-off domain moves
+ * (libvirt's rules: it needs PERSIST_DEST; no storage copy, no tunnel).
+ */
+static gboolean
+begin_offline(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
+              char **out_xml, GBytes **out_cookie, GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(VbMigrationCookie) cookie = NULL;
+
+    if (!(flags & VB_MIGRATE_PERSIST_DEST) ||
+        (flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC |
+                  VB_MIGRATE_TUNNELLED | VB_MIGRATE_POSTCOPY | VB_MIGRATE_LIVE))) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "OFFLINE (1024) moves a definition only: it needs PERSIST_DEST (8) "
+                            "and excludes LIVE, TUNNELLED, POSTCOPY and the storage copy flags");
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 || dom->starting || !dom->persistent) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is %s; an offline migration moves the definition of a "
+                    "shut-off persistent domain", dom->def->name,
+                    !dom->persistent ? "transient" : "active");
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    dom->job.was_running = FALSE;
+    def = vb_domain_def_copy(dom->def);
+    g_mutex_unlock(&dom->lock);
+    *out_xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_MIGRATABLE |
+                                             VB_DOMAIN_DEF_FORMAT_SECURE, error);
+    if (*out_xml == NULL)
+        return FALSE;
+    cookie = vb_migration_cookie_for(host, dom);
+    if (!vb_migration_cookie_set_persistent(cookie, *out_xml, error)) {
+        g_clear_pointer(out_xml, g_free);
+        return FALSE;
+    }
+    cookie->features |= VB_MIGRATION_COOKIE_STATS;
+    cookie->started = vb_migration_now_ms();
+    *out_cookie = vb_migration_cookie_format(cookie);
+    set_out_state(dom, flags, cookie->started);
+    (void)list;
+    return TRUE;
+}
+
 /*
  * The checks and the migratable XML of Begin, with the migration-out job
  * held by the caller. Worker or job thread.
@@ -110,9 +173,10 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     g_autoptr(VbDomainDef) live = NULL;
     g_autoptr(VbDomainDef) given = NULL;
     g_autoptr(VbMigrationCookie) cookie = NULL;
-    VbMigrationOut *m;
     gboolean was_running;
 
+    if (flags & VB_MIGRATE_OFFLINE)
+        return begin_offline(list, dom, host, flags, out_xml, out_cookie, error);
     g_mutex_lock(&dom->lock);
     if (!is_running_locked(dom) ||
         (dom->state != VB_DOMAIN_STATE_RUNNING && dom->state != VB_DOMAIN_STATE_PAUSED)) {
@@ -149,15 +213,9 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     cookie->features |= VB_MIGRATION_COOKIE_STATS;
     cookie->started = vb_migration_now_ms();
     *out_cookie = vb_migration_cookie_format(cookie);
-
-    m = g_new0(VbMigrationOut, 1);
-    m->flags = flags;
-    m->started = cookie->started;
+    set_out_state(dom, flags, cookie->started);
     g_mutex_lock(&dom->lock);
-    if (dom->migration != NULL && dom->migration_free != NULL)
-        dom->migration_free(dom->migration);
-    dom->migration = m;
-    dom->migration_free = (GDestroyNotify)vb_migration_out_free;
+    dom->job.abort_on_error = (flags & VB_MIGRATE_ABORT_ON_ERROR) != 0;
     g_mutex_unlock(&dom->lock);
     return TRUE;
 }
@@ -479,8 +537,15 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
                 return TRUE;
         }
         if (g_str_equal(status, "cancelled") || (cancel_sent && g_str_equal(status, "failed"))) {
+            gboolean io_error;
+
+            g_mutex_lock(&dom->lock);
+            io_error = dom->job.io_error;
+            g_mutex_unlock(&dom->lock);
             g_set_error_literal(error, VB_ERROR, VB_ERROR_ABORTED,
-                                "the migration was cancelled on request");
+                                io_error ? "the migration was aborted: the guest had an I/O "
+                                           "error (ABORT_ON_ERROR)"
+                                         : "the migration was cancelled on request");
             return FALSE;
         }
         if (g_str_equal(status, "failed") || g_str_equal(status, "none") ||
@@ -497,9 +562,10 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
 }
 
 /* The Perform cookie: our identity, the timestamps, the definition to keep. */
-static GBytes *
-perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host, guint flags,
-               const VbMigrationParams *p, gint64 started, gint64 stopped, gint64 downtime)
+GBytes *
+vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
+                            guint flags, const VbMigrationParams *p, gint64 started,
+                            gint64 stopped, gint64 downtime)
 {
     g_autoptr(VbMigrationCookie) c = vb_migration_cookie_for(host, dom);
     VbJobInfo info = { 0 };
@@ -545,6 +611,87 @@ perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host
     return vb_migration_cookie_format(c);
 }
 
+/*
+ * Tells a SPICE client connected to the source where the guest goes
+ * (client_migrate_info), so that it can follow it seamlessly. Best effort:
+ * a display client never fails a migration.
+ */
+static void
+relocate_spice(VbDomainList *list, VbDomainObj *dom, const VbMigrationCookie *dest)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *args;
+    int port = -1, tls = -1;
+    gboolean has;
+
+    if (dest == NULL || !(dest->features & VB_MIGRATION_COOKIE_GRAPHICS) ||
+        g_strcmp0(dest->graphics_type, "spice") != 0 || dest->graphics_listen == NULL)
+        return;
+    g_mutex_lock(&dom->lock);
+    has = vb_domain_def_get_spice(dom->def, &port, &tls);
+    g_mutex_unlock(&dom->lock);
+    if (!has)
+        return;
+    args = json_object_new();
+    json_object_set_string_member(args, "protocol", "spice");
+    json_object_set_string_member(args, "hostname", dest->graphics_listen);
+    if (dest->graphics_port > 0)
+        json_object_set_int_member(args, "port", dest->graphics_port);
+    if (dest->graphics_tls_port > 0)
+        json_object_set_int_member(args, "tls-port", dest->graphics_tls_port);
+    r = vb_domain_async_monitor(list, dom, "client_migrate_info", args, -1, &error);
+    if (r == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "cannot tell the SPICE client where the guest goes: %s", error->message);
+    else
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "SPICE clients relocate to %s:%d",
+                      dest->graphics_listen, dest->graphics_port);
+}
+
+#define SPICE_WAIT_S 30
+
+/*
+ * After the transfer: when a SPICE client is connected, waits until it
+ * has moved (QEMU's SPICE_MIGRATE_COMPLETED, through the domain's
+ * condition; no polling), at most SPICE_WAIT_S.
+ */
+static void
+wait_spice(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *o;
+    JsonArray *clients;
+    gint64 deadline;
+    gboolean done;
+    int port, tls;
+
+    g_mutex_lock(&dom->lock);
+    done = !vb_domain_def_get_spice(dom->def, &port, &tls);
+    g_mutex_unlock(&dom->lock);
+    if (done)
+        return;
+    r = vb_domain_async_monitor(list, dom, "query-spice", NULL, -1, NULL);
+    o = r != NULL && JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+    clients = o != NULL && json_object_has_member(o, "clients")
+                  ? json_object_get_array_member(o, "clients") : NULL;
+    if (clients == NULL || json_array_get_length(clients) == 0 ||
+        json_object_get_boolean_member_with_default(o, "migrated", FALSE))
+        return;
+    deadline = g_get_monotonic_time() + SPICE_WAIT_S * G_USEC_PER_SEC;
+    g_mutex_lock(&dom->lock);
+    while (!dom->job.spice_migrated && dom->id >= 0 && !dom->stopping &&
+           !vb_domain_list_shutting_down(list)) {
+        if (!g_cond_wait_until(&dom->job.cond, &dom->lock, deadline))
+            break;
+    }
+    done = dom->job.spice_migrated;
+    g_mutex_unlock(&dom->lock);
+    if (!done)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "the SPICE client did not follow the guest within %d s", SPICE_WAIT_S);
+}
+
 #define TUNNEL_FDNAME "vbtunnel"
 
 /**
@@ -563,7 +710,8 @@ perform_cookie(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host
 gboolean
 vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                          const VbMigrationHost *host, const char *uri, int fd, guint flags,
-                         const VbMigrationParams *p, GBytes **out_cookie, GError **error)
+                         const VbMigrationParams *p, const VbMigrationCookie *dest,
+                         GBytes **out_cookie, GError **error)
 {
     g_autofree char *qemu_uri = fd >= 0 ? g_strdup("fd:" TUNNEL_FDNAME)
                                         : vb_migration_qemu_uri(uri, error);
@@ -592,6 +740,8 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
     /* QEMU has its copy: ours would hide the end of the stream from the tunnel */
     if (fd >= 0)
         close(fd);
+    if (ok)
+        relocate_spice(list, dom, dest);
     if (ok) {
         JsonObject *args = json_object_new();
         g_autoptr(JsonNode) r = NULL;
@@ -613,6 +763,7 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         }
         return FALSE;
     }
+    wait_spice(list, dom);
     stopped = vb_migration_now_ms() - downtime;
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL) {
@@ -625,7 +776,8 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
     g_mutex_unlock(&dom->lock);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "migrated");
-    *out_cookie = perform_cookie(list, dom, host, flags, p, started, stopped, downtime);
+    *out_cookie = vb_migration_perform_cookie(list, dom, host, flags, p, started, stopped,
+                                              downtime);
     return TRUE;
 }
 
@@ -637,8 +789,11 @@ perform_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     g_autoptr(GBytes) cookie = NULL;
     GVariantDict res;
 
-    if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, -1, d->flags, &d->params,
-                                  &cookie, error))
+    if (d->flags & VB_MIGRATE_OFFLINE)
+        cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
+                                             vb_migration_now_ms(), 0, 0);
+    else if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, -1, d->flags,
+                                       &d->params, d->dest, &cookie, error))
         return FALSE;
     vb_domain_async_job_phase(list, dom, job, "perform3_done", FALSE);
     g_variant_dict_init(&res, NULL);
@@ -670,7 +825,7 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
     g_mutex_lock(&dom->lock);
     ok = vb_migration_check_held_locked(dom, VB_ASYNC_JOB_MIGRATION_OUT, phases,
                                         "MigratePerform", error);
-    if (ok && !is_running_locked(dom)) {
+    if (ok && !(flags & VB_MIGRATE_OFFLINE) && !is_running_locked(dom)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "domain '%s' is no longer running",
                     dom->def->name);
         ok = FALSE;
@@ -694,7 +849,7 @@ vb_migration_perform(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
         return NULL;
     }
     /* the uri is checked before the transfer's thread starts */
-    {
+    if (!(flags & VB_MIGRATE_OFFLINE)) {
         g_autofree char *qemu_uri = vb_migration_qemu_uri(uri, error);
 
         if (qemu_uri == NULL) {
@@ -744,7 +899,14 @@ vb_migration_confirm_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL)
         postcopy = ((VbMigrationOut *)dom->migration)->postcopy;
+    persistent = dom->persistent && !dom->removed;
     g_mutex_unlock(&dom->lock);
+    if (flags & VB_MIGRATE_OFFLINE) {
+        if (!cancelled && (flags & VB_MIGRATE_UNDEFINE_SOURCE) && persistent &&
+            !vb_domain_undefine(list, dom, VB_UNDEFINE_KEEP_NVRAM | VB_UNDEFINE_KEEP_TPM, error))
+            return FALSE;
+        return TRUE;
+    }
     if (cancelled) {
         if (postcopy) {
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,

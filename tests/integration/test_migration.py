@@ -8,6 +8,7 @@ service, post-copy and multifd. (Migrations between network namespaces over
 ssh are in test_migration_hosts.py.)"""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -259,12 +260,102 @@ class ClientDrivenTest(MigrationTestCase):
         self.assertFalse(self.props(dpath, conn=self.conn_b)["Persistent"])
         self.assert_guest_runs_on(self.conn_b, dpath)
 
+    def test_spice_client_relocation(self):
+        xml = self.guest_xml().replace(
+            "</devices>", "<graphics type='spice' autoport='yes' listen='127.0.0.1'/></devices>")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
+        dpath, _ = self.migrate_client_driven(path)
+        live = self.b(dpath, DOMAIN_IFACE, "GetXMLDesc", "u", (0,))
+        m = re.search(r"<graphics type='spice' port='(\d+)'", live)
+        self.assertIsNotNone(m, live)
+        # the source told its SPICE clients where the guest went (no client was
+        # connected, so nothing waited for SPICE_MIGRATE_COMPLETED)
+        self.assertIn(f"SPICE clients relocate to 127.0.0.1:{m.group(1)}",
+                      self.service.read_log())
+        self.assert_guest_runs_on(self.conn_b, dpath)
+
     def test_paused_destination(self):
         path = self.start_guest()
         dpath, _ = self.migrate_client_driven(path, LIVE | PAUSED)
         self.assertEqual(self.state(dpath, conn=self.conn_b)[0], "paused")
         self.b(dpath, DOMAIN_IFACE, "Resume")
         self.assert_guest_runs_on(self.conn_b, dpath)
+
+
+class OfflineTest(MigrationTestCase):
+    OFFLINE = 1024
+
+    def test_offline_client_driven_and_p2p(self):
+        path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
+        flags = self.OFFLINE | PERSIST_DEST | UNDEFINE_SOURCE
+        # a running domain, or one without PERSIST_DEST, is refused
+        self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
+                             ("", self.OFFLINE))
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags, uri="")
+        self.assertEqual((uri, dpath), ("", "/"))
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, "", {}, flags))
+        res = self.wait_job(job)
+        dpath, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                           (bytes(res["cookie"]), flags, False))
+        self.assertNotEqual(dpath, "/")
+        p = self.props(dpath, conn=self.conn_b)
+        self.assertEqual((p["State"], p["Persistent"], p["Name"]), ("shutoff", True, "vm1"))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
+        self.assertEqual(self.manager("ListDomains", "u", (0,)), [])
+        # and back, peer-to-peer: the definition only, nothing starts
+        job = self.call(dpath, DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                        (self.bus.address, {}, flags | 2), conn=self.conn_b)[0]
+        res = self.wait_job(job, conn=self.conn_b)
+        back = res["domain"]
+        self.assertEqual(self.state(back)[0], "shutoff")
+        self.assertTrue(self.props(back)["Persistent"])
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assertEqual(vbtest.status_pids(self.root), set())
+
+
+class AbortOnErrorTest(MigrationTestCase):
+    ABORT_ON_ERROR = 4096
+
+    def test_io_error_aborts(self):
+        # the guest's disk lives on a 4 MiB tmpfs it fills 8 s after booting
+        mnt = os.path.join(self.tmp, "small")
+        os.makedirs(mnt)
+        self.run_cmd(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        img = os.path.join(mnt, "disk.qcow2")
+        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", img, "256M"])
+        xml = self.guest_xml(extra_cmdline="tgfill=8").replace("</devices>", f"""
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{img}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk></devices>""")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: "TINYGUEST: READY" in self.text(), timeout=60, what="the guest")
+        flags = LIVE | self.ABORT_ON_ERROR
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job, timeout=90)
+        self.assertEqual(cm.exception.name, ERR + "Aborted", cm.exception.message)
+        self.assertIn("I/O error", cm.exception.message)
+        self.assertIn("filling /dev/vda", self.text())
+        self.assertIn("ABORT_ON_ERROR", self.service.read_log())
+        self.assert_no_job(path)
+        try:
+            self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, flags, True))
+        except DBusCallError as e:
+            self.assertEqual(e.name, ERR + "NoDomain", e.message)
+        eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
+                   what="the incoming domain to go")
+        self.domain(path, "Destroy", "u", (0,))
 
 
 class BadInputTest(MigrationTestCase):

@@ -213,8 +213,8 @@ class TunnelThroughputTest(TunnelTestCase):
         return res["domain"], wall, stats
 
     def test_throughput(self):
-        path = self.start_guest(extra_cmdline="tgfill=200", memory=256)
-        eventually(lambda: "TINYGUEST: filled 200 MiB" in self.text(), timeout=180,
+        path = self.start_guest(extra_cmdline="tgram=200", memory=256)
+        eventually(lambda: "TINYGUEST: ram filled 200 MiB" in self.text(), timeout=180,
                    what="the guest to fill its memory")
         rows = []
         # persistent on B: its domain stays (shut off) to read its statistics after
