@@ -234,5 +234,13 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "MigratePrepare", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_prepare,
       .also_action = VB_ACTION_DEFINE },
     { "MigrateFinish", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_finish },
+    /* tunnelled migration (issue 11, part tunnel): the data calls only queue, on the main
+     * thread, and are answered from the tunnel's thread once written (deferred) */
+    { "MigratePrepareTunnel", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_prepare_tunnel,
+      .also_action = VB_ACTION_DEFINE },
+    { "MigrateTunnelData", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_data,
+      vb_bus_migrate_tunnel_prepare, TRUE },
+    { "MigrateTunnelEnd", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_end,
+      vb_bus_migrate_tunnel_prepare, TRUE },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

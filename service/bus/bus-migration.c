@@ -238,3 +238,117 @@ vb_bus_migrate_finish(VbBusCall *call, GError **error)
     return g_variant_new("(o@ay)", dom != NULL ? dom->object_path : "/",
                          bytes_value(out_cookie));
 }
+
+GVariant *
+vb_bus_migrate_prepare_tunnel(VbBusCall *call, GError **error)
+{
+    const char *xml;
+    g_autoptr(GVariant) cookie_v = NULL;
+    g_autoptr(GBytes) cookie = NULL;
+    g_autoptr(GBytes) out_cookie = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    guint32 flags;
+    VbMigrationHost host;
+
+    g_variant_get(call->parameters, "(&s@ayu)", &xml, &cookie_v, &flags);
+    cookie = bytes_of(cookie_v);
+    host_of(call, &host);
+    dom = vb_migration_prepare_tunnel(call->service->domains, &host, xml, cookie, flags,
+                                      sender(call), &out_cookie, error);
+    if (dom == NULL)
+        return NULL;
+    return g_variant_new("(@ayo)", bytes_value(out_cookie), dom->object_path);
+}
+
+/* The polkit details of a tunnel call: its domain (non-root callers only). */
+void
+vb_bus_migrate_tunnel_prepare(VbBusCall *call)
+{
+    const char *path;
+    g_autofree char *uuid = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+
+    g_variant_get_child(call->parameters, 0, "&o", &path);
+    uuid = vb_bus_domain_path_to_uuid(path);
+    if (uuid != NULL)
+        dom = vb_domain_list_find_by_uuid(call->service->domains, uuid, NULL);
+    if (dom == NULL)
+        return;
+    call->detail_domain = vb_domain_obj_get_name(dom);
+    call->detail_uuid = g_strdup(dom->uuid_str);
+}
+
+typedef struct {
+    VbBusCall *call;
+    GError *error;
+} TunnelReply;
+
+static gboolean
+tunnel_reply_on_main(gpointer data)
+{
+    TunnelReply *r = data;
+
+    vb_bus_call_return(r->call, r->error == NULL ? g_variant_new("()") : NULL, r->error);
+    g_clear_error(&r->error);
+    g_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* A chunk or the end marker is through (or failed): the reply, from any thread. */
+static void
+tunnel_done(const GError *error, gpointer user_data)
+{
+    VbBusCall *call = user_data;
+    TunnelReply *r = g_new0(TunnelReply, 1);
+
+    r->call = call;
+    r->error = error != NULL ? g_error_copy(error) : NULL;
+    vb_bus_service_queue(call->service, tunnel_reply_on_main, r);
+}
+
+static char *
+tunnel_uuid(const char *path, GError **error)
+{
+    char *uuid = vb_bus_domain_path_to_uuid(path);
+
+    if (uuid == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "'%s' is not a domain's path", path);
+    return uuid;
+}
+
+/* Inline and deferred: queues the chunk; the reply comes once it is in QEMU's socket. */
+GVariant *
+vb_bus_migrate_tunnel_data(VbBusCall *call, GError **error)
+{
+    const char *path;
+    guint64 offset;
+    g_autoptr(GVariant) data_v = NULL;
+    g_autoptr(GBytes) data = NULL;
+    g_autofree char *uuid = NULL;
+
+    g_variant_get(call->parameters, "(&ot@ay)", &path, &offset, &data_v);
+    uuid = tunnel_uuid(path, error);
+    if (uuid == NULL)
+        return NULL;
+    data = g_variant_get_data_as_bytes(data_v); /* no copy */
+    vb_migration_tunnel_data(call->service->domains, uuid, sender(call), offset, data,
+                             tunnel_done, call, error);
+    return NULL; /* kept, or the error */
+}
+
+GVariant *
+vb_bus_migrate_tunnel_end(VbBusCall *call, GError **error)
+{
+    const char *path;
+    guint64 length;
+    gboolean abort;
+    g_autofree char *uuid = NULL;
+
+    g_variant_get(call->parameters, "(&otb)", &path, &length, &abort);
+    uuid = tunnel_uuid(path, error);
+    if (uuid == NULL)
+        return NULL;
+    vb_migration_tunnel_end(call->service->domains, uuid, sender(call), length, abort,
+                            tunnel_done, call, error);
+    return NULL;
+}

@@ -30,6 +30,10 @@ GVariant *vb_bus_migrate_set_max_downtime(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_get_max_downtime(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_prepare(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_finish(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_prepare_tunnel(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_tunnel_data(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_tunnel_end(VbBusCall *call, GError **error);
+void vb_bus_migrate_tunnel_prepare(VbBusCall *call);
 /*
  * Optional, runs on a worker thread before authorization: works out what
  * the call is about (e.g. the domain named in DefineXML's XML) for the

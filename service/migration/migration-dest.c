@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "migration-priv.h"
 #include "vb-error.h"
@@ -25,6 +26,14 @@ vb_migration_in_free(VbMigrationIn *m)
     vb_migration_nbd_remove_created(m->nbd_created);
     g_strfreev(m->nbd_created);
     g_clear_pointer(&m->record, vb_job_unref);
+    if (m->tunnel != NULL) {
+        g_autoptr(GError) why = g_error_new_literal(VB_ERROR, VB_ERROR_INVALID_STATE,
+                                                    "the incoming migration has ended");
+
+        /* takes no lock and never waits: this may run under the domain's lock */
+        vb_tunnel_in_close(m->tunnel, why);
+        vb_tunnel_in_unref(m->tunnel);
+    }
     g_free(m);
 }
 
@@ -251,20 +260,53 @@ start_nbd(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost *host,
     return vb_migration_nbd_start_server(list, dom, src, mine, uri_host, error);
 }
 
-/**
- * vb_migration_prepare:
- * @owner: (nullable): the bus name the incoming domain is tied to until
- *   Finish (autodestroy)
- *
- * MigratePrepare. Worker threads (and the peer-to-peer driver's thread of
- * the other host, through the bus).
- *
- * Returns: (transfer full): the incoming domain.
+#define TUNNEL_FDNAME "vbtunnel"
+
+/*
+ * Waits for the stream on a socket pair instead: QEMU reads "fd:" from
+ * one end, the tunnel's thread writes what MigrateTunnelData brings into
+ * the other.
  */
-VbDomainObj *
-vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml,
-                     GBytes *cookie, const char *uri_in, guint flags, const char *owner,
-                     GBytes **out_cookie, char **out_uri, GError **error)
+static VbTunnelIn *
+listen_tunnel(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+              GError **error)
+{
+    VbMigrationParams none = { .ac_initial = -1, .ac_increment = -1 };
+    JsonObject *args;
+    g_autoptr(JsonNode) r = NULL;
+    g_autofree char *name = vb_domain_obj_get_name(dom);
+    int fds[2];
+
+    if (!vb_migration_set_capabilities(list, dom, flags, &none, FALSE, error) ||
+        !vb_migration_set_parameters(list, dom, flags, &none, FALSE, error) ||
+        !vb_migration_tunnel_socketpair(fds, error))
+        return NULL;
+    args = json_object_new();
+    json_object_set_string_member(args, "fdname", TUNNEL_FDNAME);
+    r = vb_domain_async_monitor(list, dom, "getfd", args, fds[1], error);
+    close(fds[1]); /* QEMU has its copy */
+    if (r != NULL) {
+        g_clear_pointer(&r, json_node_unref);
+        args = json_object_new();
+        json_object_set_string_member(args, "uri", "fd:" TUNNEL_FDNAME);
+        r = vb_domain_async_monitor(list, dom, "migrate-incoming", args, -1, error);
+    }
+    if (r == NULL) {
+        close(fds[0]);
+        g_prefix_error(error, "cannot start the tunnelled incoming migration: ");
+        return NULL;
+    }
+    return vb_tunnel_in_new(fds[0], owner, name, error);
+}
+
+/*
+ * MigratePrepare and MigratePrepareTunnel. Worker threads (and the
+ * peer-to-peer driver's thread of the other host, through the bus).
+ */
+static VbDomainObj *
+prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml, GBytes *cookie,
+        const char *uri_in, guint flags, gboolean tunnelled, const char *owner,
+        GBytes **out_cookie, char **out_uri, GError **error)
 {
     g_autoptr(VbMigrationCookie) src = NULL;
     g_autoptr(VbMigrationCookie) mine = NULL;
@@ -275,10 +317,13 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
     g_autofree char *uri = NULL;
     g_auto(GStrv) nbd_created = NULL;
     VbMigrationIn *m;
+    VbTunnelIn *tunnel = NULL;
     gboolean created = FALSE;
     char uuid[37];
 
     if (!vb_migration_check_flags(flags, FALSE, error))
+        return NULL;
+    if (tunnelled && !vb_migration_check_tunnel(flags | VB_MIGRATE_TUNNELLED, NULL, error))
         return NULL;
     src = vb_migration_cookie_from_bytes(cookie, error);
     if (src == NULL || !vb_migration_cookie_check(src, host->host_uuid, NULL, error)) {
@@ -345,7 +390,13 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
             forget_created(list, dom);
         return NULL;
     }
-    if (!listen_incoming(list, dom, host, uri_in, flags, src, &uri, error) ||
+    if (tunnelled) {
+        tunnel = listen_tunnel(list, dom, flags, owner, error);
+        if (tunnel != NULL)
+            uri = g_strdup("tunnel");
+    }
+    if ((tunnelled ? tunnel == NULL
+                   : !listen_incoming(list, dom, host, uri_in, flags, src, &uri, error)) ||
         ((flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC)) &&
          !start_nbd(list, dom, host, src, mine, uri, error))) {
         vb_migration_nbd_stop_server(list, dom);
@@ -365,6 +416,7 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
     m->record = vb_job_ref(record);
     m->prepared = vb_migration_now_ms();
     m->nbd_created = g_steal_pointer(&nbd_created);
+    m->tunnel = tunnel;
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL && dom->migration_free != NULL)
         dom->migration_free(dom->migration);
@@ -390,6 +442,124 @@ vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char
                   src->host_uuid, *out_uri);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "migrated");
     return g_steal_pointer(&dom);
+}
+
+/**
+ * vb_migration_prepare:
+ * @owner: (nullable): the bus name the incoming domain is tied to until
+ *   Finish (autodestroy)
+ *
+ * MigratePrepare. Worker threads.
+ *
+ * Returns: (transfer full): the incoming domain.
+ */
+VbDomainObj *
+vb_migration_prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml,
+                     GBytes *cookie, const char *uri_in, guint flags, const char *owner,
+                     GBytes **out_cookie, char **out_uri, GError **error)
+{
+    return prepare(list, host, xml, cookie, uri_in, flags, FALSE, owner, out_cookie, out_uri,
+                   error);
+}
+
+/**
+ * vb_migration_prepare_tunnel:
+ * @flags: as for MigratePrepare; TUNNELLED may be set
+ * @owner: the bus name that prepares it: the only one that may feed the
+ *   tunnel, and the one the incoming domain is tied to until Finish
+ *
+ * MigratePrepareTunnel. Worker threads.
+ *
+ * Returns: (transfer full): the incoming domain.
+ */
+VbDomainObj *
+vb_migration_prepare_tunnel(VbDomainList *list, const VbMigrationHost *host, const char *xml,
+                            GBytes *cookie, guint flags, const char *owner,
+                            GBytes **out_cookie, GError **error)
+{
+    g_autofree char *uri = NULL;
+
+    if (owner == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
+                            "MigratePrepareTunnel: calls must come through the bus");
+        return NULL;
+    }
+    return prepare(list, host, xml, cookie, NULL, flags & ~VB_MIGRATE_TUNNELLED, TRUE, owner,
+                   out_cookie, &uri, error);
+}
+
+/* The tunnel of the incoming domain @uuid (a reference). Main thread. */
+static VbTunnelIn *
+tunnel_of(VbDomainList *list, const char *uuid, GError **error)
+{
+    g_autoptr(VbDomainObj) dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+    VbTunnelIn *t = NULL;
+
+    if (dom == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN,
+                    "no incoming domain with uuid %s (it was destroyed, or its QEMU ended)",
+                    uuid);
+        return NULL;
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->job.async == VB_ASYNC_JOB_MIGRATION_IN && dom->migration != NULL &&
+        dom->migration_free == (GDestroyNotify)vb_migration_in_free &&
+        ((VbMigrationIn *)dom->migration)->tunnel != NULL)
+        t = vb_tunnel_in_ref(((VbMigrationIn *)dom->migration)->tunnel);
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' has no tunnelled incoming migration (MigratePrepareTunnel)",
+                    dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    return t;
+}
+
+/**
+ * vb_migration_tunnel_data:
+ * @owner: the caller: only the one that prepared the tunnel may feed it
+ * @offset: where @data starts in the stream (checked: the stream stays whole)
+ * @done: called once, from any thread, when @data is in QEMU's socket or
+ *   failed; not called when this returns %FALSE
+ *
+ * MigrateTunnelData: queues a chunk of the stream. Main thread; never
+ * blocks.
+ */
+gboolean
+vb_migration_tunnel_data(VbDomainList *list, const char *uuid, const char *owner,
+                         guint64 offset, GBytes *data, VbTunnelDone done, gpointer user_data,
+                         GError **error)
+{
+    VbTunnelIn *t = tunnel_of(list, uuid, error);
+    gboolean ok;
+
+    if (t == NULL)
+        return FALSE;
+    ok = vb_tunnel_in_push(t, owner, offset, data, done, user_data, error);
+    vb_tunnel_in_unref(t);
+    return ok;
+}
+
+/**
+ * vb_migration_tunnel_end:
+ * @length: the stream's length, as the source sent it
+ * @abort: the source gives up: the tunnel closes at once (QEMU fails)
+ *
+ * MigrateTunnelEnd: @done runs when every byte is in QEMU's socket and
+ * the tunnel is closed. Main thread; never blocks.
+ */
+gboolean
+vb_migration_tunnel_end(VbDomainList *list, const char *uuid, const char *owner,
+                        guint64 length, gboolean abort, VbTunnelDone done, gpointer user_data,
+                        GError **error)
+{
+    VbTunnelIn *t = tunnel_of(list, uuid, error);
+    gboolean ok;
+
+    if (t == NULL)
+        return FALSE;
+    ok = vb_tunnel_in_end(t, owner, length, abort, done, user_data, error);
+    vb_tunnel_in_unref(t);
+    return ok;
 }
 
 /* Waits for the incoming stream to complete (or reach post-copy). */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "migration-priv.h"
 #include "migration-remote.h"
@@ -87,6 +88,82 @@ default_uri_in(const P2PData *d)
     return g_strdup("");
 }
 
+/*
+ * The transfer of a tunnelled migration: QEMU migrates to one end of a
+ * socket pair, the pump sends the other end's bytes to the destination
+ * (MigrateTunnelData), then the end marker (MigrateTunnelEnd, or its
+ * abort after a failure). The first error wins: when the tunnel failed,
+ * QEMU's own failure ("broken pipe") only follows from it.
+ */
+static gboolean
+perform_tunnelled(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData *d,
+                  GDBusConnection *conn, const char *dest_path, const VbMigrationCookie *dest,
+                  GBytes **out_cookie, GError **error)
+{
+    g_autoptr(VbTunnelOut) pump = NULL;
+    g_autoptr(GError) qemu_err = NULL;
+    g_autoptr(GError) tun_err = NULL;
+    g_autoptr(GError) end_err = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    guint64 sent = 0;
+    gint64 t0 = g_get_monotonic_time();
+    gboolean ok;
+    int fds[2];
+
+    if (!vb_migration_tunnel_socketpair(fds, error))
+        return FALSE;
+    pump = vb_tunnel_out_start(conn, dest_path, fds[0], error);
+    if (pump == NULL) {
+        close(fds[1]);
+        return FALSE;
+    }
+    ok = vb_migration_perform_run(list, dom, job, &d->host, NULL, fds[1], d->flags, &d->params,
+                                  dest, out_cookie, &qemu_err);
+    if (!ok)
+        vb_tunnel_out_stop(pump);
+    if (!vb_tunnel_out_wait(pump, &sent, &tun_err)) {
+        GError *first = vb_tunnel_out_get_error(pump);
+
+        /* a failure of the tunnel came first; a stop only follows QEMU's */
+        if (first != NULL) {
+            g_clear_error(&qemu_err);
+            qemu_err = first;
+        } else if (qemu_err == NULL) {
+            qemu_err = g_steal_pointer(&tun_err);
+        }
+        if (ok)
+            vb_migration_resume_source(list, dom);
+        ok = FALSE;
+    }
+    reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE,
+                                        "MigrateTunnelEnd",
+                                        g_variant_new("(otb)", dest_path, sent, !ok),
+                                        G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NONE,
+                                        CALL_TIMEOUT_MS, NULL, ok ? &qemu_err : &end_err);
+    if (reply == NULL) {
+        if (ok) {
+            remote_error(&qemu_err, "MigrateTunnelEnd");
+            vb_migration_resume_source(list, dom);
+            ok = FALSE;
+        } else {
+            remote_error(&end_err, "MigrateTunnelEnd");
+            VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "ending the failed tunnel: %s",
+                          end_err->message);
+        }
+    }
+    {
+        double secs = (g_get_monotonic_time() - t0) / 1e6;
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                      "tunnelled stream: %" G_GUINT64_FORMAT " bytes in %" G_GUINT64_FORMAT
+                      " calls, %.2f s (%.1f MB/s)%s", sent, vb_tunnel_out_calls(pump), secs,
+                      secs > 0 ? sent / secs / 1e6 : 0.0, ok ? "" : ", failed");
+    }
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&qemu_err));
+    return ok;
+}
+
 static gboolean
 p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVariant **out_result,
          GError **error)
@@ -104,7 +181,10 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(GError) later = NULL;
     VbRemoteOptions ropts = { .ssh_config = d->ssh_config, .trusted = FALSE };
-    guint dest_flags = d->flags & ~VB_MIGRATE_PEER2PEER;
+    /* an offline migration has no stream to tunnel */
+    gboolean tunnelled = (d->flags & VB_MIGRATE_TUNNELLED) && !(d->flags & VB_MIGRATE_OFFLINE);
+    /* the destination's phases are not peer-to-peer; Finish needs no tunnel flag */
+    guint dest_flags = d->flags & ~(VB_MIGRATE_PEER2PEER | VB_MIGRATE_TUNNELLED);
     gboolean performed = FALSE, finished = FALSE;
     GVariantDict res;
 
@@ -121,21 +201,34 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         vb_migration_resume_source(list, dom);
         return FALSE;
     }
-    uri_in = default_uri_in(d);
-    reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE, "MigratePrepare",
-                                        g_variant_new("(s@aysu)", xml, bytes_variant(cookie),
-                                                      uri_in, dest_flags),
-                                        G_VARIANT_TYPE("(ayso)"), G_DBUS_CALL_FLAGS_NONE,
-                                        CALL_TIMEOUT_MS, NULL, error);
+    if (tunnelled)
+        reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE,
+                                            "MigratePrepareTunnel",
+                                            g_variant_new("(s@ayu)", xml, bytes_variant(cookie),
+                                                          dest_flags | VB_MIGRATE_TUNNELLED),
+                                            G_VARIANT_TYPE("(ayo)"), G_DBUS_CALL_FLAGS_NONE,
+                                            CALL_TIMEOUT_MS, NULL, error);
+    else {
+        uri_in = default_uri_in(d);
+        reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE,
+                                            "MigratePrepare",
+                                            g_variant_new("(s@aysu)", xml, bytes_variant(cookie),
+                                                          uri_in, dest_flags),
+                                            G_VARIANT_TYPE("(ayso)"), G_DBUS_CALL_FLAGS_NONE,
+                                            CALL_TIMEOUT_MS, NULL, error);
+    }
     if (reply == NULL) {
-        remote_error(error, "MigratePrepare");
+        remote_error(error, tunnelled ? "MigratePrepareTunnel" : "MigratePrepare");
         vb_migration_resume_source(list, dom);
         return FALSE;
     }
     {
         g_autoptr(GVariant) c = NULL;
 
-        g_variant_get(reply, "(@ayso)", &c, &uri_out, &dest_path);
+        if (tunnelled)
+            g_variant_get(reply, "(@ayo)", &c, &dest_path);
+        else
+            g_variant_get(reply, "(@ayso)", &c, &uri_out, &dest_path);
         prep_cookie = variant_bytes(c);
     }
     g_clear_pointer(&reply, g_variant_unref);
@@ -151,8 +244,11 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         if (performed && (d->flags & VB_MIGRATE_OFFLINE))
             perf_cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
                                                       vb_migration_now_ms(), 0, 0);
+        else if (performed && tunnelled)
+            performed = perform_tunnelled(list, dom, job, d, conn, dest_path, dc, &perf_cookie,
+                                          error);
         else if (performed)
-            performed = vb_migration_perform_run(list, dom, job, &d->host, uri_out, d->flags,
+            performed = vb_migration_perform_run(list, dom, job, &d->host, uri_out, -1, d->flags,
                                                  &d->params, dc, &perf_cookie, error);
     }
 
@@ -240,6 +336,7 @@ vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
         !vb_migration_params_parse(params, TRUE, &p, error))
         return NULL;
     if (!vb_migration_check_params(&p, flags, error) ||
+        !vb_migration_check_tunnel(flags, &p, error) ||
         !vb_remote_check_uri(dest_uri, FALSE, error)) {
         vb_migration_params_clear(&p);
         return NULL;

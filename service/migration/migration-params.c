@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "migration.h"
+#include "migration-priv.h"
 #include "vb-error.h"
 
 /*
@@ -19,7 +19,7 @@ static const struct {
 } flag_table[] = {
     { VB_MIGRATE_LIVE, "LIVE", NULL },
     { VB_MIGRATE_PEER2PEER, "PEER2PEER", NULL },
-    { VB_MIGRATE_TUNNELLED, "TUNNELLED", "tunnelled migration is not implemented yet" },
+    { VB_MIGRATE_TUNNELLED, "TUNNELLED", NULL },
     { VB_MIGRATE_PERSIST_DEST, "PERSIST_DEST", NULL },
     { VB_MIGRATE_UNDEFINE_SOURCE, "UNDEFINE_SOURCE", NULL },
     { VB_MIGRATE_PAUSED, "PAUSED", NULL },
@@ -90,6 +90,46 @@ vb_migration_check_flags(guint flags, gboolean p2p, GError **error)
     if ((flags & VB_MIGRATE_PEER2PEER) && !p2p) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "PEER2PEER (2) is for Domain.Migrate; the phases are client-driven");
+        return FALSE;
+    }
+    /* libvirt's rule: the stream goes through the services' own connection */
+    if ((flags & VB_MIGRATE_TUNNELLED) && !(flags & VB_MIGRATE_PEER2PEER)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            p2p ? "TUNNELLED (4) needs PEER2PEER (2)"
+                                : "TUNNELLED (4) needs PEER2PEER (2): only Domain.Migrate "
+                                  "tunnels the stream, the client-driven phases cannot");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_migration_check_tunnel:
+ *
+ * What a tunnelled migration cannot do (libvirt refuses the same): QEMU's
+ * own extra connections (multifd), post-copy's return path, a QEMU URI.
+ */
+gboolean
+vb_migration_check_tunnel(guint flags, const VbMigrationParams *p, GError **error)
+{
+    if (!(flags & VB_MIGRATE_TUNNELLED))
+        return TRUE;
+    if (flags & VB_MIGRATE_PARALLEL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "migration flag PARALLEL (131072) with TUNNELLED: multifd needs "
+                            "QEMU's own connections, the tunnel carries one stream");
+        return FALSE;
+    }
+    if (flags & VB_MIGRATE_POSTCOPY) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "migration flag POSTCOPY (32768) with TUNNELLED: post-copy needs a "
+                            "return path from the destination, the tunnel carries one way");
+        return FALSE;
+    }
+    if (p != NULL && p->migrate_uri != NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "migration parameter 'migrate_uri' does not apply to a TUNNELLED "
+                            "migration: the stream goes through the services' connection");
         return FALSE;
     }
     return TRUE;

@@ -20,6 +20,10 @@ typedef struct {
     GPtrArray *nbd_copies; /* VbNbdCopy* (migration-nbd.c): the mirrors of this Perform */
 } VbMigrationOut;
 
+/* migration-tunnel.c: the stream through the services' D-Bus connection */
+typedef struct _VbTunnelIn VbTunnelIn;
+typedef struct _VbTunnelOut VbTunnelOut;
+
 /* The destination's state (VbDomainObj.migration, under its lock). */
 typedef struct {
     guint flags;
@@ -27,6 +31,7 @@ typedef struct {
     gint64 prepared;   /* wall ms */
     /* storage copy (issue 11, part nbd) */
     GStrv nbd_created; /* images Prepare created: removed if the migration is abandoned */
+    VbTunnelIn *tunnel; /* nullable: a tunnelled migration's (issue 11, part tunnel) */
 } VbMigrationIn;
 
 void vb_migration_out_free(VbMigrationOut *m);
@@ -65,9 +70,10 @@ void vb_migration_wait_event(VbDomainObj *dom, guint *seen, gint64 timeout_us);
 void vb_migration_cancel_qemu(VbDomainList *list, VbDomainObj *dom);
 void vb_migration_resume_source(VbDomainList *list, VbDomainObj *dom);
 gboolean vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
-                                  const VbMigrationHost *host, const char *uri, guint flags,
-                                  const VbMigrationParams *p, const VbMigrationCookie *dest,
-                                  GBytes **out_cookie, GError **error);
+                                  const VbMigrationHost *host, const char *uri, int fd,
+                                  guint flags, const VbMigrationParams *p,
+                                  const VbMigrationCookie *dest, GBytes **out_cookie,
+                                  GError **error);
 GBytes *vb_migration_perform_cookie(VbDomainList *list, VbDomainObj *dom,
                                     const VbMigrationHost *host, guint flags,
                                     const VbMigrationParams *p, gint64 started, gint64 stopped,
@@ -97,5 +103,26 @@ gboolean vb_migration_nbd_start_server(VbDomainList *list, VbDomainObj *dom,
                                        const VbMigrationCookie *src, VbMigrationCookie *mine,
                                        const char *nbd_host, GError **error);
 void vb_migration_nbd_stop_server(VbDomainList *list, VbDomainObj *dom);
+/* migration-params.c */
+gboolean vb_migration_check_tunnel(guint flags, const VbMigrationParams *p, GError **error);
+
+/* migration-tunnel.c */
+gboolean vb_migration_tunnel_socketpair(int fds[2], GError **error);
+VbTunnelIn *vb_tunnel_in_new(int fd, const char *owner, const char *name, GError **error);
+VbTunnelIn *vb_tunnel_in_ref(VbTunnelIn *t);
+void vb_tunnel_in_unref(VbTunnelIn *t);
+void vb_tunnel_in_close(VbTunnelIn *t, const GError *why);
+gboolean vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBytes *data,
+                           VbTunnelDone done, gpointer user_data, GError **error);
+gboolean vb_tunnel_in_end(VbTunnelIn *t, const char *owner, guint64 length, gboolean abort,
+                          VbTunnelDone done, gpointer user_data, GError **error);
+VbTunnelOut *vb_tunnel_out_start(GDBusConnection *conn, const char *dest_path, int fd,
+                                 GError **error);
+void vb_tunnel_out_stop(VbTunnelOut *t);
+gboolean vb_tunnel_out_wait(VbTunnelOut *t, guint64 *out_sent, GError **error);
+GError *vb_tunnel_out_get_error(VbTunnelOut *t);
+guint64 vb_tunnel_out_calls(VbTunnelOut *t);
+void vb_tunnel_out_free(VbTunnelOut *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbTunnelOut, vb_tunnel_out_free)
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "domain-list-priv.h"
 #include "migration-cookie.h"
@@ -788,8 +789,13 @@ wait_spice(VbDomainList *list, VbDomainObj *dom)
                       "the SPICE client did not follow the guest within %d s", SPICE_WAIT_S);
 }
 
+#define TUNNEL_FDNAME "vbtunnel"
+
 /**
  * vb_migration_perform_run:
+ * @uri: where QEMU sends the stream, or %NULL with
+ * @fd: (transfer full): the tunnel's socket for QEMU (migrate to "fd:"),
+ *   or -1
  * @out_cookie: (out): the Perform cookie for Finish
  *
  * The transfer: capabilities and parameters, the migration, its progress,
@@ -800,11 +806,12 @@ wait_spice(VbDomainList *list, VbDomainObj *dom)
  */
 gboolean
 vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
-                         const VbMigrationHost *host, const char *uri, guint flags,
+                         const VbMigrationHost *host, const char *uri, int fd, guint flags,
                          const VbMigrationParams *p, const VbMigrationCookie *dest,
                          GBytes **out_cookie, GError **error)
 {
-    g_autofree char *qemu_uri = vb_migration_qemu_uri(uri, error);
+    g_autofree char *qemu_uri = fd >= 0 ? g_strdup("fd:" TUNNEL_FDNAME)
+                                        : vb_migration_qemu_uri(uri, error);
     gint64 started, downtime = 0, stopped;
     gboolean ok;
 
@@ -822,6 +829,17 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
          vb_domain_async_check_abort(dom, error) &&
          vb_migration_nbd_copy_start(list, dom, job, uri, flags, p, error) &&
          (flags & VB_MIGRATE_LIVE || pause_source(list, dom, error));
+    if (ok && fd >= 0) {
+        JsonObject *fdargs = json_object_new();
+        g_autoptr(JsonNode) r = NULL;
+
+        json_object_set_string_member(fdargs, "fdname", TUNNEL_FDNAME);
+        r = vb_domain_async_monitor(list, dom, "getfd", fdargs, fd, error);
+        ok = r != NULL;
+    }
+    /* QEMU has its copy: ours would hide the end of the stream from the tunnel */
+    if (fd >= 0)
+        close(fd);
     if (ok)
         relocate_spice(list, dom, dest);
     if (ok) {
@@ -878,8 +896,8 @@ perform_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     if (d->flags & VB_MIGRATE_OFFLINE)
         cookie = vb_migration_perform_cookie(list, dom, &d->host, d->flags, &d->params,
                                              vb_migration_now_ms(), 0, 0);
-    else if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, d->flags, &d->params,
-                                       d->dest, &cookie, error))
+    else if (!vb_migration_perform_run(list, dom, job, &d->host, d->uri, -1, d->flags,
+                                       &d->params, d->dest, &cookie, error))
         return FALSE;
     vb_domain_async_job_phase(list, dom, job, "perform3_done", FALSE);
     g_variant_dict_init(&res, NULL);

@@ -88,6 +88,21 @@ VbJob *vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrat
                             const char *dest_uri, GVariant *params, guint flags,
                             const char *owner, GError **error);
 
+/* Tunnelled migration, destination side (migration-tunnel.c, migration-dest.c) */
+#define VB_TUNNEL_MAX_CHUNK (16u * 1024 * 1024)
+/* Called once per chunk or end marker, from any thread: @error NULL on success. */
+typedef void (*VbTunnelDone)(const GError *error, gpointer user_data);
+VbDomainObj *vb_migration_prepare_tunnel(VbDomainList *list, const VbMigrationHost *host,
+                                         const char *xml, GBytes *cookie, guint flags,
+                                         const char *owner, GBytes **out_cookie,
+                                         GError **error);
+gboolean vb_migration_tunnel_data(VbDomainList *list, const char *uuid, const char *owner,
+                                  guint64 offset, GBytes *data, VbTunnelDone done,
+                                  gpointer user_data, GError **error);
+gboolean vb_migration_tunnel_end(VbDomainList *list, const char *uuid, const char *owner,
+                                 guint64 length, gboolean abort, VbTunnelDone done,
+                                 gpointer user_data, GError **error);
+
 gboolean vb_migration_start_postcopy(VbDomainList *list, VbDomainObj *dom, const char *owner,
                                      GError **error);
 gboolean vb_migration_set_max_speed(VbDomainList *list, VbDomainObj *dom, guint64 mib_s,

@@ -368,8 +368,12 @@ class BadInputTest(MigrationTestCase):
                              (b"", LIVE, True))
         # flags not implemented are named; unknown bits refused
         e = self.assertDBusError("NotSupported", self.domain, path, "MigrateBegin", "su",
+                                 ("", LIVE | 16384))
+        self.assertIn("RDMA_PIN_ALL", e.message)
+        # TUNNELLED needs PEER2PEER (test_migration_tunnel.py)
+        e = self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
                                  ("", LIVE | TUNNELLED))
-        self.assertIn("TUNNELLED", e.message)
+        self.assertIn("PEER2PEER", e.message)
         self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
                              ("", 1 << 30))
         self.assertDBusError("InvalidArgument", self.domain, path, "MigrateBegin", "su",
