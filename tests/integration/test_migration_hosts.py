@@ -88,7 +88,7 @@ def qga_call(sock_path, commands, timeout=20):
 CLIENT = r"""
 import json, sys, time
 from gi.repository import Gio, GLib
-a, b, path, stop_after = sys.argv[1:5]
+a, b, path, stop_after, dest_xml = sys.argv[1:6]
 def conn(addr):
     return Gio.DBusConnection.new_for_address_sync(addr,
         Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
@@ -103,7 +103,7 @@ t0 = time.monotonic()
 xml, c1 = call(ca, path, "Domain", "MigrateBegin", "su", ("", 1))
 say(phase="begin")
 c2, uri, dpath = call(cb, "/org/virtbus/Virt1", "Manager", "MigratePrepare", "saysu",
-                      (xml, bytes(c1), "", 1))
+                      (dest_xml or xml, bytes(c1), "", 1))
 say(phase="prepare", uri=uri, domain=dpath)
 if stop_after == "prepare":
     sys.stdin.read()
@@ -127,7 +127,6 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
             self.fail(f"the tiny guest is not built in {GUEST_DIR}")
         super().setUp()
         self.serial = os.path.join(self.hosts.shared, "serial.log")
-        self.qga_sock = os.path.join(self.hosts.shared, "qga.sock")
         self.clients = []
 
     def tearDown(self):
@@ -138,7 +137,14 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
         super().tearDown()
 
     # -- helpers --
-    def guest_xml(self, memory=128):
+    def qga_sock(self, host):
+        """Each host's QEMU listens on its own path: a QEMU that ends
+        unlinks the path of its listening socket, so with one path the
+        source's QEMU would remove the destination's socket when it quits
+        after the migration (and a killed destination QEMU the source's)."""
+        return os.path.join(self.hosts.shared, f"qga-{host.name}.sock")
+
+    def guest_xml(self, host, memory=128):
         with open(os.path.join(GUEST_DIR, "cmdline")) as f:
             cmdline = f.read().strip()
         return f"""<domain type='qemu'>
@@ -158,7 +164,7 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
       <target port='0'/>
     </serial>
     <channel type='unix'>
-      <source mode='bind' path='{self.qga_sock}'/>
+      <source mode='bind' path='{self.qga_sock(host)}'/>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
     </channel>
   </devices>
@@ -191,11 +197,16 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
         return self.manager(host, "ListDomains", "u", (0,))
 
     def start_guest(self, host):
-        path = self.manager(host, "DefineXML", "su", (self.guest_xml(), 0))
+        path = self.manager(host, "DefineXML", "su", (self.guest_xml(host), 0))
         self.d(host, path, "Start", "u", (0,))
         eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
         self.assertIn("TINYGUEST: qemu-ga started", self.text())
+        self.assertEqual(qga_call(self.qga_sock(host), ["guest-ping"]), [{}])
         return path
+
+    def job_prop(self, host, job, name):
+        return self.call(job, "org.freedesktop.DBus.Properties", "Get", "ss", (JOB_IFACE, name),
+                         conn=self.conn(host))[0]
 
     def wait_job(self, host, job, timeout=120):
         return self.call(job, JOB_IFACE, "Wait", conn=self.conn(host), timeout=timeout * 1000)[0]
@@ -220,25 +231,34 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
                          os.stat(f"/run/netns/{host.netns}").st_ino)
 
     def assert_completed_stats(self, src, path, dst, dpath):
-        sa = self.d(src, path, "GetJobStats", "u", (1,))
+        """GetJobStats(COMPLETED) on both sides (@path None: the source was
+        transient and is gone)."""
+        sa = self.d(src, path, "GetJobStats", "u", (1,)) if path else None
         sb = self.d(dst, dpath, "GetJobStats", "u", (1,))
-        self.assertEqual((sa["type"], sa["operation"]), ("completed", "migration-out"), sa)
+        if sa is not None:
+            self.assertEqual((sa["type"], sa["operation"]), ("completed", "migration-out"), sa)
+            self.assertGreater(sa["memory_total"], 0)
         self.assertEqual((sb["type"], sb["operation"]), ("completed", "migration-in"), sb)
-        self.assertGreater(sa["memory_total"], 0)
         self.assertGreaterEqual(sb["time_elapsed"], sb["downtime"])
         return sa, sb
 
     def p2p(self, src, path, dst):
+        persistent = self.props(src, path)["Persistent"]
         t0 = time.monotonic()
-        job = self.d(src, path, "Migrate", "sa{sv}u", (dst.uri(), {}, LIVE | P2P))
+        job = self.d(src, path, "Migrate", "sa{sv}u",
+                     (dst.uri(), {"destination_xml": GLib.Variant("s", self.guest_xml(dst))},
+                      LIVE | P2P))
         res = self.wait_job(src, job)
         elapsed = time.monotonic() - t0
         dpath = res["domain"]
-        self.assertEqual(self.state(src, path), ("shutoff", "migrated"))
+        if persistent:
+            self.assertEqual(self.state(src, path), ("shutoff", "migrated"))
+            self.assert_no_job(src, path)
+        else:
+            self.assertEqual(self.domains(src), [])
         self.assertEqual(self.state(dst, dpath), ("running", "migrated"))
-        self.assert_no_job(src, path)
         self.assert_no_job(dst, dpath)
-        sa, sb = self.assert_completed_stats(src, path, dst, dpath)
+        sa, sb = self.assert_completed_stats(src, path if persistent else None, dst, dpath)
         timing(f"p2p over ssh {src.name} -> {dst.name} (Migrate to the job's end)", elapsed)
         timing(f"  {dst.name}'s completed job: total", sb["time_elapsed"] / 1000)
         timing(f"  {dst.name}'s completed job: downtime", sb["downtime"] / 1000)
@@ -253,10 +273,9 @@ class MigrationHostsTest(HostsMigrationTestCase):
 
     def test_p2p_over_ssh_tick_and_agent(self):
         path = self.start_guest(self.a)
-        self.assertEqual(qga_call(self.qga_sock, ["guest-ping"]), [{}])
         dpath = self.p2p(self.a, path, self.b)
         # qemu-ga answers through the destination QEMU's socket
-        ping, info = qga_call(self.qga_sock, ["guest-ping", "guest-info"])
+        ping, info = qga_call(self.qga_sock(self.b), ["guest-ping", "guest-info"])
         self.assertEqual(ping, {})
         self.assertIn("version", info)
         self.assertIn("guest-ping", [c["name"] for c in info["supported_commands"]])
@@ -267,7 +286,7 @@ class MigrationHostsTest(HostsMigrationTestCase):
     def test_client_driven_from_separate_process(self):
         path = self.start_guest(self.a)
         p = subprocess.Popen([sys.executable, "-c", CLIENT, self.a.bus_address,
-                              self.b.bus_address, path, ""],
+                              self.b.bus_address, path, "", self.guest_xml(self.b)],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         self.clients.append(p)
         out, _ = p.communicate(timeout=180)
@@ -286,7 +305,7 @@ class MigrationHostsTest(HostsMigrationTestCase):
         self.assert_no_job(self.a, path)
         self.assert_no_job(self.b, dpath)
         self.assert_completed_stats(self.a, path, self.b, dpath)
-        self.assertEqual(qga_call(self.qga_sock, ["guest-ping"]), [{}])
+        self.assertEqual(qga_call(self.qga_sock(self.b), ["guest-ping"]), [{}])
         self.assert_runs_on(self.b, dpath)
         self.assertNotIn(f":{FIRST_PORT}", self.listening(self.b))
 
@@ -294,12 +313,12 @@ class MigrationHostsTest(HostsMigrationTestCase):
         path = self.start_guest(self.a)
         xml, c1 = self.d(self.a, path, "MigrateBegin", "su", ("", LIVE))
         c1 = bytes(c1)
-        c2, uri, dpath = self.manager(self.b, "MigratePrepare", "saysu", (xml, c1, "", LIVE))
+        c2, uri, dpath = self.manager(self.b, "MigratePrepare", "saysu",
+                                      (self.guest_xml(self.b), c1, "", LIVE))
         self.assertEqual(uri, f"tcp:{self.b.address}:{FIRST_PORT}")
         job = self.d(self.a, path, "MigratePerform", "aysa{sv}u",
                      (bytes(c2), uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
-        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed",
-                                         conn=self.conn(self.a)) > 0,
+        eventually(lambda: self.job_prop(self.a, job, "DataProcessed") > 0,
                    timeout=30, what="data to move")
         self.b.link_down()
         t_cut = time.monotonic()
@@ -347,8 +366,11 @@ class MigrationHostsTest(HostsMigrationTestCase):
         try:
             d, _ = self.manager(self.b, "MigrateFinish", "ayub", (c1, LIVE, True))
             self.assertEqual(d, "/")
+            sys.stderr.write("network cut: the incoming domain was still there after "
+                             "link_up; Finish(cancelled) killed it\n")
         except DBusCallError as e:
             self.assertEqual(e.name, ERR + "NoDomain", e.message)
+            sys.stderr.write("network cut: the incoming domain was gone by itself\n")
         eventually(lambda: self.domains(self.b) == [], timeout=10,
                    what="the incoming domain to go")
         eventually(lambda: vbtest.qemus_under(self.b.dir) == {}, timeout=10,
@@ -363,18 +385,19 @@ class MigrationHostsTest(HostsMigrationTestCase):
         self.assertNotIn(f":{FIRST_PORT}", self.listening(self.b))
         xml, c1 = self.d(self.a, path, "MigrateBegin", "su", ("", LIVE))
         c2, uri, dpath = self.manager(self.b, "MigratePrepare", "saysu",
-                                      (xml, bytes(c1), "", LIVE))
+                                      (self.guest_xml(self.b), bytes(c1), "", LIVE))
         self.assertEqual(uri, f"tcp:{self.b.address}:{FIRST_PORT}")
         self.manager(self.b, "MigrateFinish", "ayub", (bytes(c1), LIVE, True))
         self.d(self.a, path, "MigrateConfirm", "ayub", (b"", LIVE, True))
         self.assertEqual(self.domains(self.b), [])
         self.assert_runs_on(self.a, path)
-        self.assertEqual(qga_call(self.qga_sock, ["guest-ping"]), [{}])
+        self.assertEqual(qga_call(self.qga_sock(self.a), ["guest-ping"]), [{}])
 
     def test_destination_restart_after_prepare(self):
         path = self.start_guest(self.a)
         p = subprocess.Popen([sys.executable, "-c", CLIENT, self.a.bus_address,
-                              self.b.bus_address, path, "prepare"],
+                              self.b.bus_address, path, "prepare",
+                              self.guest_xml(self.b)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.clients.append(p)
         self.assertEqual(json.loads(p.stdout.readline())["phase"], "begin")
@@ -413,7 +436,7 @@ class MigrationChainTest(HostsMigrationTestCase):
         cpath = self.p2p(self.b, bpath, self.c)
         self.assert_runs_on(self.c, cpath)
         self.assertEqual(self.domains(self.b), [])  # transient on b: gone after Confirm
-        self.assertEqual(qga_call(self.qga_sock, ["guest-ping"]), [{}])
+        self.assertEqual(qga_call(self.qga_sock(self.c), ["guest-ping"]), [{}])
 
 
 if __name__ == "__main__":
