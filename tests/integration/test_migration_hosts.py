@@ -17,7 +17,7 @@ import time
 
 import vbhosts
 import vbtest
-from vbtest import DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib, eventually
+from vbtest import DOMAIN_IFACE, ERR, DBusCallError, GLib, eventually
 
 GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
 JOB_IFACE = "org.virtbus.Virt1.Job"
