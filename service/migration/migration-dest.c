@@ -15,7 +15,7 @@
  */
 
 #define FINISH_WAIT_S 60
-#define POLL_US (100 * 1000)
+#define POLL_US (20 * 1000) /* the guest is paused meanwhile (bench/migrate) */
 
 void
 vb_migration_in_free(VbMigrationIn *m)
