@@ -605,13 +605,14 @@ parse_backing(VbMemoryBacking *b, xmlNode *mb, GError **error)
             b->locked = TRUE;
         } else if (vb_xml_is(n, "discard")) {
             b->discard = TRUE;
-        } else if (vb_xml_is(n, "source")) {
+        } else if (vb_xml_is(n, "source") && b->source_type == NULL) {
+            /* the first of repeated elements counts, as libvirt's XPath lookups */
             if (!vb_xml_prop_enum(n, "type", source_types, FALSE, &b->source_type, error))
                 return FALSE;
-        } else if (vb_xml_is(n, "access")) {
+        } else if (vb_xml_is(n, "access") && b->access_mode == NULL) {
             if (!vb_xml_prop_enum(n, "mode", mem_accesses, FALSE, &b->access_mode, error))
                 return FALSE;
-        } else if (vb_xml_is(n, "allocation")) {
+        } else if (vb_xml_is(n, "allocation") && b->alloc_mode == NULL) {
             if (!vb_xml_prop_enum(n, "mode", alloc_modes, FALSE, &b->alloc_mode, error) ||
                 !uint_attr(n, "threads", FALSE, G_MAXUINT, &b->alloc_threads, error))
                 return FALSE;
