@@ -348,19 +348,20 @@ recover_cmd(VbQemuMonitor *mon, const char *cmd, const char *name)
     return r;
 }
 
-/* Waits (bounded) until QEMU's migration or dump no longer runs. */
-static void
+/* Waits (bounded) until QEMU's migration or dump no longer runs; returns
+ * the status it ended in ("none" when QEMU did not say). */
+static char *
 recover_wait_idle(VbQemuMonitor *mon, const char *query, const char *name)
 {
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0;; i++) {
         g_autoptr(JsonNode) q = recover_cmd(mon, query, name);
         JsonObject *o = q != NULL && JSON_NODE_HOLDS_OBJECT(q) ? json_node_get_object(q) : NULL;
         const char *st = o != NULL && json_object_has_member(o, "status")
                              ? json_object_get_string_member(o, "status") : "none";
 
-        if (!g_str_equal(st, "active") && !g_str_equal(st, "setup") &&
-            !g_str_equal(st, "cancelling"))
-            return;
+        if (i == 300 || (!g_str_equal(st, "active") && !g_str_equal(st, "setup") &&
+                         !g_str_equal(st, "cancelling")))
+            return g_strdup(st);
         g_usleep(100 * 1000);
     }
 }
@@ -476,13 +477,26 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
     if (mon == NULL)
         return TRUE;
     if (type == VB_ASYNC_JOB_DUMP) {
-        recover_wait_idle(mon, "query-dump", name);
+        g_free(recover_wait_idle(mon, "query-dump", name));
     } else {
         g_autoptr(JsonNode) c = recover_cmd(mon, "migrate_cancel", name);
+        g_autofree char *st = recover_wait_idle(mon, "query-migrate", name);
 
-        recover_wait_idle(mon, "query-migrate", name);
         if (type == VB_ASYNC_JOB_MIGRATION_OUT)
             recover_storage_copy(mon, name);
+        /* QEMU went on while the service was down (a SIGKILL in phase
+         * perform3): a transfer that completed, or reached post-copy, is
+         * not undone by the cancel, and the guest may run on the destination */
+        if (type == VB_ASYNC_JOB_MIGRATION_OUT &&
+            (g_str_equal(st, "completed") || g_str_has_prefix(st, "postcopy"))) {
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name,
+                          "its outgoing migration reached '%s' while the service was down; "
+                          "the guest stays paused (it may run on the destination: resume or "
+                          "destroy it here)", st);
+            if (s->temp_file != NULL)
+                g_unlink(s->temp_file);
+            return TRUE;
+        }
     }
     if (s->temp_file != NULL)
         g_unlink(s->temp_file);

@@ -743,6 +743,7 @@ wait_ready(VbDomainList *list, VbDomainObj *dom, VbJob *job, GPtrArray *copies, 
     gint64 next = g_get_monotonic_time();
 
     for (;;) {
+        g_autofree char *lost = NULL;
         guint ready = 0;
         gboolean alive = TRUE;
 
@@ -775,6 +776,13 @@ wait_ready(VbDomainList *list, VbDomainObj *dom, VbJob *job, GPtrArray *copies, 
         }
         alive = vb_domain_obj_wait_until(dom, next);
         g_mutex_unlock(&dom->lock);
+        lost = vb_migration_peer_lost(dom);
+        if (lost != NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
+                        "lost the connection to the destination while copying the disks: %s",
+                        lost);
+            return FALSE;
+        }
         if (!alive) {
             g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
                                 "the domain's QEMU ended during the storage copy");

@@ -32,6 +32,8 @@ typedef struct {
     guint flags;
     VbMigrationParams params;
     char *ssh_config;
+    guint keepalive_interval;
+    guint keepalive_count;
 } P2PData;
 
 static void
@@ -180,7 +182,10 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     g_autoptr(GDBusConnection) conn = NULL;
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(GError) later = NULL;
-    VbRemoteOptions ropts = { .ssh_config = d->ssh_config, .trusted = FALSE };
+    VbRemoteOptions ropts = { .ssh_config = d->ssh_config,
+                              .trusted = FALSE,
+                              .keepalive_interval = d->keepalive_interval,
+                              .keepalive_count = d->keepalive_count };
     /* an offline migration has no stream to tunnel */
     gboolean tunnelled = (d->flags & VB_MIGRATE_TUNNELLED) && !(d->flags & VB_MIGRATE_OFFLINE);
     /* the destination's phases are not peer-to-peer; Finish needs no tunnel flag */
@@ -201,6 +206,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         vb_migration_resume_source(list, dom);
         return FALSE;
     }
+    vb_migration_set_peer(dom, conn);
     if (tunnelled)
         reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE,
                                             "MigratePrepareTunnel",
@@ -219,6 +225,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     }
     if (reply == NULL) {
         remote_error(error, tunnelled ? "MigratePrepareTunnel" : "MigratePrepare");
+        vb_migration_set_peer(dom, NULL);
+        vb_remote_close(conn);
         vb_migration_resume_source(list, dom);
         return FALSE;
     }
@@ -255,6 +263,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     if (!performed && vb_domain_list_shutting_down(list)) {
         /* the service stops: the destination destroys its domain when this
          * connection goes, and the next start resumes the source */
+        vb_migration_set_peer(dom, NULL);
         vb_remote_close(conn);
         return FALSE;
     }
@@ -293,6 +302,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
             finished = FALSE;
         }
     }
+    vb_migration_set_peer(dom, NULL);
     vb_remote_close(conn);
     if (!finished)
         return FALSE;
@@ -375,6 +385,8 @@ vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
     d->flags = flags;
     d->params = p;
     d->ssh_config = g_strdup(list->config->ssh_config);
+    d->keepalive_interval = list->config->keepalive_interval;
+    d->keepalive_count = list->config->keepalive_count;
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "peer-to-peer migration to %s (flags 0x%x)",
                   dest_uri, flags);
     return vb_domain_async_job_start_full(list, dom, VB_ASYNC_JOB_MIGRATION_OUT, "migration-out",

@@ -18,6 +18,9 @@ typedef struct {
     char *nbd_host;        /* its address from the Prepare cookie, nullable */
     GStrv nbd_disks;       /* the disk targets the destination exports, nullable */
     GPtrArray *nbd_copies; /* VbNbdCopy* (migration-nbd.c): the mirrors of this Perform */
+    /* peer-to-peer: the connection to the destination service (nullable); the
+     * waits give up when it ends (ssh keepalive, a cut network) */
+    GDBusConnection *peer;
 } VbMigrationOut;
 
 /* migration-tunnel.c: the stream through the services' D-Bus connection */
@@ -35,6 +38,8 @@ typedef struct {
 } VbMigrationIn;
 
 void vb_migration_out_free(VbMigrationOut *m);
+void vb_migration_set_peer(VbDomainObj *dom, GDBusConnection *peer);
+char *vb_migration_peer_lost(VbDomainObj *dom);
 void vb_migration_in_free(VbMigrationIn *m);
 gint64 vb_migration_now_ms(void);
 VbMigrationCookie *vb_migration_cookie_for(const VbMigrationHost *host, VbDomainObj *dom);

@@ -443,6 +443,14 @@ vb_remote_ssh_argv(const VbRemoteUri *uri, const VbRemoteOptions *opts)
 
     g_return_val_if_fail(uri->kind == VB_REMOTE_URI_SSH, NULL);
     g_strv_builder_add_many(b, "ssh", "-xT", "-o", "BatchMode=yes", "-o", connect_timeout, NULL);
+    if (opts != NULL && opts->keepalive_interval != 0) {
+        g_autofree char *interval =
+            g_strdup_printf("ServerAliveInterval=%u", opts->keepalive_interval);
+        g_autofree char *count =
+            g_strdup_printf("ServerAliveCountMax=%u", MAX(opts->keepalive_count, 1));
+
+        g_strv_builder_add_many(b, "-o", interval, "-o", count, NULL);
+    }
     if (opts != NULL && opts->ssh_config != NULL)
         g_strv_builder_add_many(b, "-F", opts->ssh_config, NULL);
     if (uri->port != 0) {
@@ -795,6 +803,40 @@ vb_remote_connect(const char *uri, const VbRemoteOptions *opts, GCancellable *ca
     if (c != NULL)
         g_object_set_data_full(G_OBJECT(conn), CHILD_KEY, c, remote_child_free);
     return conn;
+}
+
+/**
+ * vb_remote_lost_reason:
+ * @connection: (transfer none): a connection made by vb_remote_connect()
+ *
+ * Whether @connection ended under its user (the other host stopped
+ * answering ssh's keepalive, the remote bus or bridge went away), and why,
+ * in words for an error message. Any thread.
+ *
+ * Returns: (transfer full) (nullable): %NULL while @connection is open,
+ *   else what ssh said last or how it ended.
+ */
+char *
+vb_remote_lost_reason(GDBusConnection *connection)
+{
+    RemoteChild *c;
+    g_autofree char *said = NULL;
+
+    if (!g_dbus_connection_is_closed(connection))
+        return NULL;
+    c = g_object_get_data(G_OBJECT(connection), CHILD_KEY);
+    if (c == NULL)
+        return g_strdup("the connection to the bus was closed");
+    said = child_stderr(c);
+    if (said != NULL)
+        return g_strdup_printf("the ssh connection ended (%s)", said);
+    if (g_subprocess_get_identifier(c->proc) != NULL)
+        return g_strdup("the ssh connection ended");
+    if (g_subprocess_get_if_exited(c->proc))
+        return g_strdup_printf("the ssh connection ended (ssh exited with status %d)",
+                               g_subprocess_get_exit_status(c->proc));
+    return g_strdup_printf("the ssh connection ended (ssh was killed by signal %d)",
+                           g_subprocess_get_term_sig(c->proc));
 }
 
 /**

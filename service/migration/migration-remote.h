@@ -52,6 +52,11 @@ typedef struct {
     const char *ssh_config;
     /* seconds; 0: VB_REMOTE_DEFAULT_TIMEOUT */
     guint timeout;
+    /* ssh's keepalive (ServerAliveInterval, ServerAliveCountMax): ssh ends, and
+     * the connection closes, when the other host stops answering for
+     * interval x count seconds (a cut network); 0: ssh's own settings */
+    guint keepalive_interval;
+    guint keepalive_count;
     /* ssh gets SIGTERM when the calling THREAD ends (PR_SET_PDEATHSIG): only
      * for a thread that lives as long as the process (virtbusctl's main) */
     gboolean die_with_caller;
@@ -68,6 +73,7 @@ GStrv vb_remote_ssh_argv(const VbRemoteUri *uri, const VbRemoteOptions *opts);
 
 GDBusConnection *vb_remote_connect(const char *uri, const VbRemoteOptions *opts,
                                    GCancellable *cancellable, GError **error);
+char *vb_remote_lost_reason(GDBusConnection *connection);
 GPid vb_remote_get_ssh_pid(GDBusConnection *connection);
 void vb_remote_close(GDBusConnection *connection);
 

@@ -7,6 +7,7 @@
 #include "domain-list-priv.h"
 #include "migration-cookie.h"
 #include "migration-priv.h"
+#include "migration-remote.h"
 #include "vb-error.h"
 #include "vb-log.h"
 
@@ -36,7 +37,45 @@ vb_migration_out_free(VbMigrationOut *m)
     g_strfreev(m->nbd_disks);
     if (m->nbd_copies != NULL)
         g_ptr_array_unref(m->nbd_copies);
+    g_clear_object(&m->peer);
     g_free(m);
+}
+
+/**
+ * vb_migration_set_peer:
+ * @peer: (nullable): the peer-to-peer connection to the destination service
+ *
+ * Lets the waits of the transfer notice when @peer ends; %NULL before the
+ * connection is closed on purpose. Job thread.
+ */
+void
+vb_migration_set_peer(VbDomainObj *dom, GDBusConnection *peer)
+{
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL)
+        g_set_object(&((VbMigrationOut *)dom->migration)->peer, peer);
+    g_mutex_unlock(&dom->lock);
+}
+
+/**
+ * vb_migration_peer_lost:
+ *
+ * libvirt's "lost connection to destination host": whether the connection
+ * to the destination of a peer-to-peer migration ended under it.
+ *
+ * Returns: (transfer full) (nullable): why, or %NULL (no peer, or it is
+ *   still there). Job thread.
+ */
+char *
+vb_migration_peer_lost(VbDomainObj *dom)
+{
+    g_autoptr(GDBusConnection) peer = NULL;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->migration != NULL && ((VbMigrationOut *)dom->migration)->peer != NULL)
+        peer = g_object_ref(((VbMigrationOut *)dom->migration)->peer);
+    g_mutex_unlock(&dom->lock);
+    return peer != NULL ? vb_remote_lost_reason(peer) : NULL;
 }
 
 gint64
@@ -585,6 +624,7 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
               gint64 *out_downtime, GError **error)
 {
     gboolean cancel_sent = FALSE, postcopy = FALSE;
+    g_autofree char *lost = NULL;
     guint seen;
 
     g_mutex_lock(&dom->lock);
@@ -605,6 +645,14 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
         g_mutex_lock(&dom->lock);
         abort = dom->job.abort_requested;
         g_mutex_unlock(&dom->lock);
+        /* the stream may well be stuck on the same dead link: cancel it. In
+         * post-copy the destination runs the guest; only QEMU can go on. */
+        if (lost == NULL && !postcopy && (lost = vb_migration_peer_lost(dom)) != NULL) {
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "lost the connection to the destination: %s; cancelling the "
+                          "migration", lost);
+            abort = TRUE;
+        }
         if (abort && !cancel_sent && !postcopy) {
             g_autoptr(JsonNode) c = vb_domain_async_monitor(list, dom, "migrate_cancel", NULL,
                                                             -1, error);
@@ -636,6 +684,12 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
             vb_domain_async_job_phase(list, dom, job, "postcopy", FALSE);
             if (until_postcopy)
                 return TRUE;
+        }
+        if (lost != NULL && (g_str_equal(status, "cancelled") || g_str_equal(status, "failed"))) {
+            g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
+                        "lost the connection to the destination: %s; the migration was "
+                        "cancelled", lost);
+            return FALSE;
         }
         if (g_str_equal(status, "cancelled") || (cancel_sent && g_str_equal(status, "failed"))) {
             gboolean io_error;

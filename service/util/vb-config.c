@@ -22,6 +22,9 @@ vb_config_init_defaults(VbConfig *c)
     c->migration_host = NULL;
     c->migration_address = NULL;
     c->ssh_config = NULL;
+    /* libvirt's defaults (libvirtd.conf): lost after ~30 s without an answer */
+    c->keepalive_interval = 5;
+    c->keepalive_count = 5;
 }
 
 /* Frees what vb_config_load() allocated. */
@@ -87,7 +90,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
     static const char *const known[] = {
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
-        "migration_host", "migration_address", "ssh_config", NULL,
+        "migration_host", "migration_address", "ssh_config", "keepalive_interval",
+        "keepalive_count", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -110,6 +114,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_uint(kf, "vnc_port_min", 5900, 65535, &c->vnc_port_min, error) ||
         !read_uint(kf, "vnc_port_max", 5900, 65535, &c->vnc_port_max, error) ||
         !read_uint(kf, "job_grace_period", 0, 86400, &c->job_grace_period, error) ||
+        !read_uint(kf, "keepalive_interval", 0, 3600, &c->keepalive_interval, error) ||
+        !read_uint(kf, "keepalive_count", 1, 100, &c->keepalive_count, error) ||
         !read_string(kf, "migration_host", FALSE, &c->migration_host, error) ||
         !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
         !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error)) {

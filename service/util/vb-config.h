@@ -18,6 +18,8 @@ typedef struct {
     char *migration_host;     /* nullable: address the destination gives to sources */
     char *migration_address;  /* nullable: address an incoming migration listens on */
     char *ssh_config;         /* nullable: ssh -F file for connections to other hosts */
+    guint keepalive_interval; /* seconds between ssh keepalives to other hosts; 0: none */
+    guint keepalive_count;    /* unanswered keepalives before the connection is lost */
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);

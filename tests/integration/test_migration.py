@@ -7,6 +7,7 @@ failure in every phase, the driving client dying, restarts of either
 service, post-copy and multifd. (Migrations between network namespaces over
 ssh are in test_migration_hosts.py.)"""
 
+import json
 import os
 import re
 import signal
@@ -586,6 +587,93 @@ class RestartTest(MigrationTestCase):
         except DBusCallError as e:
             self.assertEqual(e.name, ERR + "NoDomain", e.message)
         self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assert_guest_runs_on(self.conn, path)
+
+    def source_qmp(self, commands):
+        """Runs QMP @commands [(name, args)] on the source's QEMU through its
+        monitor socket, free while the service is down; returns the replies."""
+        cmdline = next(iter(vbtest.qemus_under(self.root).values()))
+        sock_path = re.search(r"path=([^,\s]*monitor\.sock)", cmdline).group(1)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(20)
+        s.connect(sock_path)
+        f = s.makefile("rwb")
+        try:
+            f.readline()   # the greeting
+            replies = []
+            for cmd, args in [("qmp_capabilities", None)] + commands:
+                f.write(json.dumps({"execute": cmd, **({"arguments": args} if args else {})})
+                        .encode() + b"\n")
+                f.flush()
+                while True:
+                    reply = json.loads(f.readline())
+                    if "event" not in reply:
+                        break
+                self.assertIn("return", reply, reply)
+                replies.append(reply["return"])
+            return replies[1:]
+        finally:
+            f.close()
+            s.close()
+
+    def test_source_killed_during_perform(self):
+        """kill -9 of the source service while QEMU transfers: the status
+        file says migration-out in phase perform3; the next start cancels
+        the transfer that QEMU kept running and resumes the guest."""
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="data to move")
+        self.conn.close_sync(None)
+        self.service.kill()
+        # QEMU goes on without the service
+        status, = self.source_qmp([("query-migrate", None)])
+        self.assertEqual(status["status"], "active", status)
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        eventually(lambda: self.state(path)[0] == "running", timeout=20,
+                   what="the source to run again")
+        self.assert_no_job(path)
+        self.assertIn("recovering its migration-out job interrupted in phase perform3",
+                      self.service.read_log())
+        try:
+            self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        except DBusCallError as e:
+            self.assertEqual(e.name, ERR + "NoDomain", e.message)
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.assert_guest_runs_on(self.conn, path)
+
+    def test_source_killed_transfer_completes_meanwhile(self):
+        """kill -9 of the source service, and QEMU completes the transfer
+        before the service is back: the cancel at start-up cannot undo it and
+        the destination holds the guest's state, so the source stays paused
+        (never two copies running) until someone decides."""
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        c2, uri, dpath = self.prepare(xml, c1)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="data to move")
+        self.conn.close_sync(None)
+        self.service.kill()
+        self.source_qmp([("migrate-set-parameters", {"max-bandwidth": 1 << 40})])
+        eventually(lambda: self.source_qmp([("query-migrate", None)])[0]["status"]
+                   == "completed", timeout=60, what="QEMU to complete the transfer")
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        self.assertEqual(self.state(path)[0], "paused")
+        self.assert_no_job(path)
+        self.assertIn("its outgoing migration reached 'completed' while the service was down",
+                      self.service.read_log())
+        # the user decides: the destination's copy goes, the source resumes
+        d, _ = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, LIVE, True))
+        self.assertEqual(d, "/")
+        self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
+        self.domain(path, "Resume")
         self.assert_guest_runs_on(self.conn, path)
 
     def test_destination_restart_after_prepare(self):

@@ -381,6 +381,45 @@ class MigrationHostsTest(HostsMigrationTestCase):
         self.assert_runs_on(self.a, path)
         self.assertEqual(qga_call(self.qga_sock(self.a), ["guest-ping"]), [{}])
 
+    def test_p2p_network_cut_during_perform(self):
+        """Peer-to-peer: the network to the destination goes down during the
+        transfer. ssh's keepalive gives up, the source service sees its
+        connection to the destination end and cancels the stream QEMU is
+        stuck on; the destination's sshd drops the source's session, and the
+        incoming domain tied to it goes. No Cancel from anyone."""
+        path = self.start_guest(self.a)
+        job = self.d(self.a, path, "Migrate", "sa{sv}u",
+                     (self.b.uri(), {"destination_xml": GLib.Variant("s", self.guest_xml(self.b)),
+                                     "bandwidth": GLib.Variant("t", 1)}, LIVE | P2P))
+        eventually(lambda: self.job_prop(self.a, job, "DataProcessed") > 0,
+                   timeout=30, what="data to move")
+        self.assertEqual(len(self.domains(self.b)), 1)
+        self.b.link_down()
+        t_cut = time.monotonic()
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(self.a, job, timeout=40)
+        timing("p2p network cut: the job failed on its own after", time.monotonic() - t_cut)
+        self.assertEqual(cm.exception.name, ERR + "Failed", cm.exception.message)
+        self.assertIn("lost the connection to the destination", cm.exception.message)
+        eventually(lambda: self.state(self.a, path)[0] == "running", timeout=20,
+                   what="the source to run again")
+        self.assert_no_job(self.a, path)
+        # the destination, still cut off, drops the incoming domain by itself
+        eventually(lambda: self.domains(self.b) == [], timeout=20,
+                   what="the incoming domain to go")
+        eventually(lambda: vbtest.qemus_under(self.b.dir) == {}, timeout=10,
+                   what="the destination's QEMU to end")
+        timing("p2p network cut: the destination's domain gone after", time.monotonic() - t_cut)
+        self.assertEqual(len(vbtest.qemus_under(self.a.dir)), 1)
+        self.assertNotIn(f":{FIRST_PORT}", self.listening(self.b))
+        # the job's record says why
+        stats = self.d(self.a, path, "GetJobStats", "u", (1,))
+        self.assertEqual(stats["type"], "failed", stats)
+        # with the link back, the same migration goes through (nothing held)
+        self.b.link_up()
+        bpath = self.p2p(self.a, path, self.b)
+        self.assert_runs_on(self.b, bpath)
+
     def test_destination_restart_after_prepare(self):
         path = self.start_guest(self.a)
         p = subprocess.Popen([sys.executable, "-c", CLIENT, self.a.bus_address,

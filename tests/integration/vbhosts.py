@@ -264,7 +264,10 @@ class Host:
         with open(self.config, "w") as f:
             f.write("[virtbusd]\n"
                     f"migration_host={self.address}\n"
-                    f"ssh_config={self.hosts.ssh_config}\n")
+                    f"ssh_config={self.hosts.ssh_config}\n"
+                    # a cut network is noticed within ~3 s (production: 5 x 5 s)
+                    "keepalive_interval=1\n"
+                    "keepalive_count=3\n")
         with open(self.sshd_config, "w") as f:
             f.write(f"""# sshd of test host {self.name} ({self.netns})
 ListenAddress {self.address}:22
@@ -284,6 +287,11 @@ PrintLastLog no
 X11Forwarding no
 MaxStartups 100
 MaxSessions 100
+# what docs/migration.md advises: a source that stops answering (a cut
+# network) ends its session, so the destination destroys the incoming domain
+# tied to it
+ClientAliveInterval 1
+ClientAliveCountMax 3
 LogLevel INFO
 # root's shell reads ~/.bashrc for commands run by sshd when it is the
 # top-level shell (Debian's bash); a test host is a clean machine, and this

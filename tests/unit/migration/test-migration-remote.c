@@ -261,6 +261,19 @@ test_argv(void)
     check_argv("ssh://h?no_verify=1&known_hosts=/kh", NULL,
                "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -o UserKnownHostsFile=/kh "
                "-o StrictHostKeyChecking=no -- h " BRIDGE);
+    /* keepalive before -F: ssh takes the first value it sees */
+    {
+        const VbRemoteOptions ka = {
+            .ssh_config = "/c", .keepalive_interval = 5, .keepalive_count = 3};
+        const VbRemoteOptions ka0 = {.keepalive_interval = 2, .keepalive_count = 0};
+
+        check_argv("ssh://h", &ka,
+                   "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -o ServerAliveInterval=5 "
+                   "-o ServerAliveCountMax=3 -F /c -- h " BRIDGE);
+        check_argv("ssh://h", &ka0,
+                   "ssh -xT -o BatchMode=yes -o ConnectTimeout=20 -o ServerAliveInterval=2 "
+                   "-o ServerAliveCountMax=1 -- h " BRIDGE);
+    }
 }
 
 /* Children of this process, zombies included. */
