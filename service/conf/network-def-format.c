@@ -10,7 +10,7 @@
 
 #include "network-def-priv.h"
 
-static const VbExtra empty_extra = { NULL, NULL };
+static const VbExtra empty_extra = {NULL, NULL};
 
 static const VbExtra *
 x_of(const VbNetKept *kept)
@@ -42,9 +42,9 @@ yesno(int v, const char *yes, const char *no)
 static void
 fmt_lease(GString *buf, const VbNetworkLease *lease, int level)
 {
-    static const char *const order[] = { "expiry", "unit", NULL };
+    static const char *const order[] = {"expiry", "unit", NULL};
     g_autofree char *expiry = NULL;
-    const char *modelled[5] = { NULL };
+    const char *modelled[5] = {NULL};
 
     if (!lease->present)
         return;
@@ -83,9 +83,9 @@ fmt_with_lease(GString *buf, int level, const char *name, const char *const orde
 void
 vb_net_fmt_dhcp_host(GString *buf, const VbNetworkDhcpHost *host, int level)
 {
-    static const char *const order[] = { "mac", "id", "name", "ip", NULL };
-    const char *const modelled[] = { "mac", host->mac, "id", host->id, "name", host->name,
-                                     "ip", host->ip, NULL };
+    static const char *const order[] = {"mac", "id", "name", "ip", NULL};
+    const char *const modelled[] = {"mac",      host->mac, "id",     host->id, "name",
+                                    host->name, "ip",      host->ip, NULL};
 
     fmt_with_lease(buf, level, "host", order, modelled, &host->lease, host->kept);
 }
@@ -101,9 +101,9 @@ fmt_dhcp(GString *buf, const VbNetworkIp *ip, int level)
         return;
     vb_fmt_raws_before(ch, x, 0, level + 1, &cursor);
     for (guint i = 0; i < ip->ranges->len; i++) {
-        static const char *const order[] = { "start", "end", NULL };
+        static const char *const order[] = {"start", "end", NULL};
         const VbNetworkDhcpRange *r = g_ptr_array_index(ip->ranges, i);
-        const char *const modelled[] = { "start", r->start, "end", r->end, NULL };
+        const char *const modelled[] = {"start", r->start, "end", r->end, NULL};
 
         fmt_with_lease(ch, level + 1, "range", order, modelled, &r->lease, r->kept);
     }
@@ -120,12 +120,12 @@ fmt_dhcp(GString *buf, const VbNetworkIp *ip, int level)
 static void
 fmt_ip(GString *buf, const VbNetworkIp *ip, int level)
 {
-    static const char *const order[] = { "family", "address", "netmask", "prefix", "localPtr",
-                                         NULL };
+    static const char *const order[] = {"family", "address", "netmask", "prefix", "localPtr", NULL};
     g_autofree char *prefix = ip->prefix > 0 ? g_strdup_printf("%u", ip->prefix) : NULL;
-    const char *const modelled[] = { "family", ip->family_attr, "address", ip->address,
-                                     "netmask", ip->netmask, "prefix", prefix, "localPtr",
-                                     yesno(ip->local_ptr, "yes", "no"), NULL };
+    const char *const modelled[] = {
+        "family",    ip->family_attr, "address", ip->address, "netmask",
+        ip->netmask, "prefix",        prefix,    "localPtr",  yesno(ip->local_ptr, "yes", "no"),
+        NULL};
     g_autoptr(GString) ch = g_string_new(NULL);
     guint cursor = 0;
 
@@ -145,8 +145,8 @@ fmt_ip(GString *buf, const VbNetworkIp *ip, int level)
 static void
 fmt_dns(GString *buf, const VbNetworkDef *def, int level)
 {
-    static const char *const order[] = { "enable", "forwardPlainNames", NULL };
-    const char *const modelled[] = { "enable", yesno(def->dns_enable, "yes", "no"), NULL };
+    static const char *const order[] = {"enable", "forwardPlainNames", NULL};
+    const char *const modelled[] = {"enable", yesno(def->dns_enable, "yes", "no"), NULL};
     g_autoptr(GString) ch = g_string_new(NULL);
     const VbExtra *x = x_of(def->dns_kept);
     guint cursor = 0;
@@ -155,9 +155,9 @@ fmt_dns(GString *buf, const VbNetworkDef *def, int level)
         return;
     vb_fmt_raws_before(ch, x, 0, level + 1, &cursor);
     for (guint i = 0; i < def->dns_forwarders->len; i++) {
-        static const char *const f_order[] = { "domain", "addr", NULL };
+        static const char *const f_order[] = {"domain", "addr", NULL};
         const VbNetworkDnsForwarder *f = g_ptr_array_index(def->dns_forwarders, i);
-        const char *const f_mod[] = { "domain", f->domain, "addr", f->addr, NULL };
+        const char *const f_mod[] = {"domain", f->domain, "addr", f->addr, NULL};
 
         fmt_leaf(ch, level + 1, "forwarder", f_order, f_mod, f->kept);
     }
@@ -186,8 +186,7 @@ fmt_dns(GString *buf, const VbNetworkDef *def, int level)
 static gboolean
 kept_has(const VbNetKept *kept, const char *name)
 {
-    for (guint i = 0; kept != NULL && kept->x.children != NULL && i < kept->x.children->len;
-         i++) {
+    for (guint i = 0; kept != NULL && kept->x.children != NULL && i < kept->x.children->len; i++) {
         if (strcmp(((VbRawElem *)g_ptr_array_index(kept->x.children, i))->name, name) == 0)
             return TRUE;
     }
@@ -197,24 +196,23 @@ kept_has(const VbNetKept *kept, const char *name)
 static void
 fmt_nat(GString *buf, const VbNetworkDef *def, int level)
 {
-    static const char *const order[] = { "ipv6", NULL };
-    static const char *const r_order[] = { "start", "end", NULL };
-    const char *const modelled[] = { "ipv6", yesno(def->nat_ipv6, "yes", "no"), NULL };
+    static const char *const order[] = {"ipv6", NULL};
+    static const char *const r_order[] = {"start", "end", NULL};
+    const char *const modelled[] = {"ipv6", yesno(def->nat_ipv6, "yes", "no"), NULL};
     g_autoptr(GString) ch = g_string_new(NULL);
     guint cursor = 0;
 
     if (!def->nat_present)
         return;
     if (def->nat_addr_start != NULL) {
-        const char *const a[] = { "start", def->nat_addr_start, "end", def->nat_addr_end,
-                                  NULL };
+        const char *const a[] = {"start", def->nat_addr_start, "end", def->nat_addr_end, NULL};
 
         fmt_leaf(ch, level + 1, "address", r_order, a, def->nat_addr_kept);
     }
     if (def->nat_port_end > 0) {
         g_autofree char *s = g_strdup_printf("%u", def->nat_port_start);
         g_autofree char *e = g_strdup_printf("%u", def->nat_port_end);
-        const char *const p[] = { "start", s, "end", e, NULL };
+        const char *const p[] = {"start", s, "end", e, NULL};
 
         fmt_leaf(ch, level + 1, "port", r_order, p, def->nat_port_kept);
     }
@@ -228,14 +226,13 @@ fmt_nat(GString *buf, const VbNetworkDef *def, int level)
 static void
 fmt_forward(GString *buf, const VbNetworkDef *def, int level)
 {
-    static const char *const order[] = { "dev", "mode", "managed", NULL };
+    static const char *const order[] = {"dev", "mode", "managed", NULL};
     gboolean pf = kept_has(def->forward_kept, "pf");
     const char *dev = !pf && def->forward_ifaces->len > 0
                           ? g_ptr_array_index(def->forward_ifaces, 0)
                           : def->forward_dev;
-    const char *const modelled[] = {
-        "dev", dev, "mode", vb_network_forward_mode_to_string(def->forward_mode), NULL
-    };
+    const char *const modelled[] = {"dev", dev, "mode",
+                                    vb_network_forward_mode_to_string(def->forward_mode), NULL};
     g_autoptr(GString) ch = g_string_new(NULL);
     const VbExtra *x = x_of(def->forward_kept);
     guint cursor = 0;
@@ -246,8 +243,8 @@ fmt_forward(GString *buf, const VbNetworkDef *def, int level)
     fmt_nat(ch, def, level + 1);
     vb_fmt_raws_before(ch, x, 3, level + 1, &cursor); /* pf */
     for (guint i = 0; i < def->forward_ifaces->len; i++) {
-        static const char *const i_order[] = { "dev", NULL };
-        const char *const i_mod[] = { "dev", g_ptr_array_index(def->forward_ifaces, i), NULL };
+        static const char *const i_order[] = {"dev", NULL};
+        const char *const i_mod[] = {"dev", g_ptr_array_index(def->forward_ifaces, i), NULL};
 
         fmt_leaf(ch, level + 1, "interface", i_order, i_mod,
                  g_ptr_array_index(def->forward_ifaces_kept, i));
@@ -262,11 +259,10 @@ fmt_forward(GString *buf, const VbNetworkDef *def, int level)
 static void
 fmt_bridge(GString *buf, const VbNetworkDef *def, int level)
 {
-    static const char *const order[] = { "name", "zone", "stp", "delay", "macTableManager",
-                                         NULL };
+    static const char *const order[] = {"name", "zone", "stp", "delay", "macTableManager", NULL};
     gboolean l3 = vb_network_def_has_bridge(def);
     g_autofree char *delay = NULL;
-    const char *modelled[11] = { NULL };
+    const char *modelled[11] = {NULL};
     guint n = 0;
 
     if (!l3 && !def->bridge_present)
@@ -291,24 +287,24 @@ fmt_bridge(GString *buf, const VbNetworkDef *def, int level)
 static void
 fmt_small(GString *buf, const VbNetworkDef *def, int level)
 {
-    static const char *const mtu_order[] = { "size", NULL };
-    static const char *const mac_order[] = { "address", NULL };
-    static const char *const dom_order[] = { "name", "localOnly", NULL };
+    static const char *const mtu_order[] = {"size", NULL};
+    static const char *const mac_order[] = {"address", NULL};
+    static const char *const dom_order[] = {"name", "localOnly", NULL};
 
     if (def->mtu > 0) {
         g_autofree char *size = g_strdup_printf("%u", def->mtu);
-        const char *const m[] = { "size", size, NULL };
+        const char *const m[] = {"size", size, NULL};
 
         fmt_leaf(buf, level, "mtu", mtu_order, m, def->mtu_kept);
     }
     if (def->mac != NULL) {
-        const char *const m[] = { "address", def->mac, NULL };
+        const char *const m[] = {"address", def->mac, NULL};
 
         fmt_leaf(buf, level, "mac", mac_order, m, def->mac_kept);
     }
     if (def->domain != NULL) {
-        const char *const m[] = { "name", def->domain, "localOnly",
-                                  yesno(def->domain_local_only, "yes", "no"), NULL };
+        const char *const m[] = {"name", def->domain, "localOnly",
+                                 yesno(def->domain_local_only, "yes", "no"), NULL};
 
         fmt_leaf(buf, level, "domain", dom_order, m, def->domain_kept);
     }
@@ -331,9 +327,9 @@ fmt_top_raw(GString *buf, const VbRawElem *raw, const VbNetKept *kept)
     first_tag = g_strndup(raw->xml, gt != NULL ? (gsize)(gt - raw->xml) : strlen(raw->xml));
     xml = g_string_new(raw->xml);
     for (guint i = 0; i + 1 < kept->root_ns->len; i += 2) {
-        g_autofree char *decl = g_strdup_printf(" xmlns:%s='%s'",
-                                                (char *)g_ptr_array_index(kept->root_ns, i),
-                                                (char *)g_ptr_array_index(kept->root_ns, i + 1));
+        g_autofree char *decl =
+            g_strdup_printf(" xmlns:%s='%s'", (char *)g_ptr_array_index(kept->root_ns, i),
+                            (char *)g_ptr_array_index(kept->root_ns, i + 1));
         const char *at = strstr(first_tag, decl);
 
         if (at != NULL) {
@@ -379,10 +375,9 @@ fmt_top_raws_before(GString *buf, const VbNetworkDef *def, const char *name, gui
 char *
 vb_network_def_format(const VbNetworkDef *def)
 {
-    static const char *const root_order[] = { "connections", "ipv6", "trustGuestRxFilters",
-                                              NULL };
-    const char *const root_mod[] = { "ipv6", yesno(def->ipv6, "yes", "no"), NULL };
-    static const char *const port_order[] = { "isolated", NULL };
+    static const char *const root_order[] = {"connections", "ipv6", "trustGuestRxFilters", NULL};
+    const char *const root_mod[] = {"ipv6", yesno(def->ipv6, "yes", "no"), NULL};
+    static const char *const port_order[] = {"isolated", NULL};
     GString *buf = g_string_new("<network");
     char uuid[37];
     guint cursor = 0;
@@ -406,7 +401,7 @@ vb_network_def_format(const VbNetworkDef *def)
     fmt_dns(buf, def, 1);
     fmt_top_raws_before(buf, def, "port", &cursor);
     if (def->port_isolated >= 0) {
-        const char *const m[] = { "isolated", yesno(def->port_isolated, "yes", "no"), NULL };
+        const char *const m[] = {"isolated", yesno(def->port_isolated, "yes", "no"), NULL};
 
         fmt_leaf(buf, 1, "port", port_order, m, def->port_kept);
     }

@@ -14,17 +14,15 @@
 #include "vb-error.h"
 
 const char *const vb_net_top_ranks[] = {
-    "name", "uuid", "title", "description", "metadata", "forward", "bridge", "mtu", "mac",
-    "domain", "dns", "vlan", "bandwidth", "port", "ip", "route", "virtualport", "portgroup",
-    NULL
-};
-static const char *const forward_ranks[] = { "driver", "nat", "pf", "interface", "address",
-                                             NULL };
-static const char *const nat_ranks[] = { "address", "port", NULL };
-static const char *const dns_ranks[] = { "forwarder", "txt", "srv", "host", NULL };
-static const char *const ip_ranks[] = { "tftp", "dhcp", NULL };
-static const char *const dhcp_ranks[] = { "range", "host", "bootp", NULL };
-static const char *const lease_units[] = { "seconds", "minutes", "hours", NULL };
+    "name", "uuid",  "title",       "description", "metadata", "forward",   "bridge",
+    "mtu",  "mac",   "domain",      "dns",         "vlan",     "bandwidth", "port",
+    "ip",   "route", "virtualport", "portgroup",   NULL};
+static const char *const forward_ranks[] = {"driver", "nat", "pf", "interface", "address", NULL};
+static const char *const nat_ranks[] = {"address", "port", NULL};
+static const char *const dns_ranks[] = {"forwarder", "txt", "srv", "host", NULL};
+static const char *const ip_ranks[] = {"tftp", "dhcp", NULL};
+static const char *const dhcp_ranks[] = {"range", "host", "bootp", NULL};
+static const char *const lease_units[] = {"seconds", "minutes", "hours", NULL};
 
 static xmlNode *
 find_child(xmlNode *parent, const char *name)
@@ -62,8 +60,8 @@ parse_u64(xmlNode *node, const char *attr, guint64 max, guint64 *out, GError **e
         }
     }
     if (v == NULL)
-        vb_set_error_line(error, VB_ERROR_INVALID_XML, node,
-                          "missing attribute '%s' (an integer)", attr);
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "missing attribute '%s' (an integer)",
+                          attr);
     else
         vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
                           "attribute '%s' must be an integer between 0 and %" G_GUINT64_FORMAT
@@ -104,7 +102,7 @@ parse_addr(xmlNode *node, const char *attr, gboolean required, int family, char 
 static gboolean
 parse_lease(xmlNode *parent, VbNetworkLease *lease, GError **error)
 {
-    static const char *const lease_attrs[] = { "expiry", "unit", NULL };
+    static const char *const lease_attrs[] = {"expiry", "unit", NULL};
     xmlNode *node = find_child(parent, "lease");
     g_autofree char *unit = NULL;
     guint64 expiry;
@@ -115,9 +113,8 @@ parse_lease(xmlNode *parent, VbNetworkLease *lease, GError **error)
         !vb_xml_prop_enum(node, "unit", lease_units, FALSE, &unit, error))
         return FALSE;
     /* dnsmasq's minimum lease time is two minutes */
-    if (expiry > 0 &&
-        ((unit != NULL && strcmp(unit, "seconds") == 0 && expiry < 120) ||
-         ((unit == NULL || strcmp(unit, "minutes") == 0) && expiry < 2))) {
+    if (expiry > 0 && ((unit != NULL && strcmp(unit, "seconds") == 0 && expiry < 120) ||
+                       ((unit == NULL || strcmp(unit, "minutes") == 0) && expiry < 2))) {
         vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
                           "the lease time must be at least 2 minutes (dnsmasq's minimum); "
                           "use expiry='0' for an infinite lease");
@@ -142,9 +139,9 @@ ip_subnet(const VbNetworkIp *ip, VbNetAddr *out_net, guint *out_prefix)
 static gboolean
 parse_range(VbNetworkIp *ip, xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "start", "end", NULL };
-    static const char *const children[] = { "lease", NULL };
-    static const char *const unique[] = { "lease", NULL };
+    static const char *const attrs[] = {"start", "end", NULL};
+    static const char *const children[] = {"lease", NULL};
+    static const char *const unique[] = {"lease", NULL};
     g_autoptr(GPtrArray) keepme = NULL;
     VbNetworkDhcpRange *r = g_new0(VbNetworkDhcpRange, 1);
     VbNetAddr start, end, net;
@@ -188,14 +185,14 @@ parse_range(VbNetworkIp *ip, xmlNode *node, GError **error)
         }
         if (vb_net_addr_cmp(&start, &netaddr) == 0) {
             vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
-                              "start of range %s - %s is the network address of %s/%u",
-                              r->start, r->end, ip->address, prefix);
+                              "start of range %s - %s is the network address of %s/%u", r->start,
+                              r->end, ip->address, prefix);
             return FALSE;
         }
         if (vb_net_addr_cmp(&end, &bcast) == 0) {
             vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
-                              "end of range %s - %s is the broadcast address of %s/%u",
-                              r->start, r->end, ip->address, prefix);
+                              "end of range %s - %s is the broadcast address of %s/%u", r->start,
+                              r->end, ip->address, prefix);
             return FALSE;
         }
     }
@@ -252,12 +249,12 @@ parse_host_attrs(VbNetworkDhcpHost *h, const VbNetworkIp *ip, xmlNode *node, GEr
  * @error: error
  */
 VbNetworkDhcpHost *
-vb_net_parse_dhcp_host(const char *netname, const VbNetworkIp *ip, xmlNode *node,
-                       gboolean partial, GError **error)
+vb_net_parse_dhcp_host(const char *netname, const VbNetworkIp *ip, xmlNode *node, gboolean partial,
+                       GError **error)
 {
-    static const char *const attrs[] = { "mac", "id", "name", "ip", NULL };
-    static const char *const children[] = { "lease", NULL };
-    static const char *const unique[] = { "lease", NULL };
+    static const char *const attrs[] = {"mac", "id", "name", "ip", NULL};
+    static const char *const children[] = {"lease", NULL};
+    static const char *const unique[] = {"lease", NULL};
     g_autoptr(GError) local = NULL;
     VbNetworkDhcpHost *h = g_new0(VbNetworkDhcpHost, 1);
     VbNetAddr a, net;
@@ -310,7 +307,7 @@ fail:
 static gboolean
 parse_dhcp(const char *netname, VbNetworkIp *ip, xmlNode *dhcp, GError **error)
 {
-    static const char *const children[] = { "range", "host", NULL };
+    static const char *const children[] = {"range", "host", NULL};
 
     ip->has_dhcp_elem = TRUE;
     ip->dhcp_kept = keep(dhcp, NULL, children, dhcp_ranks);
@@ -342,9 +339,9 @@ parse_ip_prefix(VbNetworkIp *ip, xmlNode *node, GError **error)
     ip->prefix = (guint)p;
     if (ip->netmask != NULL) {
         if (ip->family != AF_INET) {
-            vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
-                              "netmask is not allowed for IPv6 address '%s'; use prefix=",
-                              ip->address);
+            vb_set_error_line(
+                error, VB_ERROR_INVALID_ARG, node,
+                "netmask is not allowed for IPv6 address '%s'; use prefix=", ip->address);
             return FALSE;
         }
         if (p > 0) {
@@ -372,11 +369,10 @@ parse_ip_prefix(VbNetworkIp *ip, xmlNode *node, GError **error)
 static gboolean
 parse_ip(VbNetworkDef *def, xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "family", "address", "netmask", "prefix", "localPtr",
-                                         NULL };
-    static const char *const children[] = { "dhcp", NULL };
-    static const char *const unique[] = { "dhcp", "tftp", NULL };
-    static const char *const families[] = { "ipv4", "ipv6", NULL };
+    static const char *const attrs[] = {"family", "address", "netmask", "prefix", "localPtr", NULL};
+    static const char *const children[] = {"dhcp", NULL};
+    static const char *const unique[] = {"dhcp", "tftp", NULL};
+    static const char *const families[] = {"ipv4", "ipv6", NULL};
     VbNetworkIp *ip = g_new0(VbNetworkIp, 1);
     VbNetAddr a;
     xmlNode *dhcp;
@@ -389,14 +385,12 @@ parse_ip(VbNetworkDef *def, xmlNode *node, GError **error)
         !parse_addr(node, "address", TRUE, 0, &ip->address, &a, error))
         return FALSE;
     ip->family = a.family;
-    if ((ip->family_attr == NULL || strcmp(ip->family_attr, "ipv4") == 0) &&
-        a.family != AF_INET) {
+    if ((ip->family_attr == NULL || strcmp(ip->family_attr, "ipv4") == 0) && a.family != AF_INET) {
         vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
                           "address '%s' is IPv6: write family='ipv6'", ip->address);
         return FALSE;
     }
-    if (ip->family_attr != NULL && strcmp(ip->family_attr, "ipv6") == 0 &&
-        a.family != AF_INET6) {
+    if (ip->family_attr != NULL && strcmp(ip->family_attr, "ipv6") == 0 && a.family != AF_INET6) {
         vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
                           "family 'ipv6' given for the IPv4 address '%s'", ip->address);
         return FALSE;
@@ -426,8 +420,8 @@ parse_ip(VbNetworkDef *def, xmlNode *node, GError **error)
 VbNetworkDnsHost *
 vb_net_parse_dns_host(const char *netname, xmlNode *node, gboolean partial, GError **error)
 {
-    static const char *const attrs[] = { "ip", NULL };
-    static const char *const children[] = { "hostname", NULL };
+    static const char *const attrs[] = {"ip", NULL};
+    static const char *const children[] = {"hostname", NULL};
     VbNetworkDnsHost *h = g_new0(VbNetworkDnsHost, 1);
 
     h->names = g_ptr_array_new_with_free_func(g_free);
@@ -461,9 +455,9 @@ fail:
 static gboolean
 parse_dns(VbNetworkDef *def, xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "enable", NULL };
-    static const char *const fwd_attrs[] = { "domain", "addr", NULL };
-    static const char *const children[] = { "forwarder", "host", NULL };
+    static const char *const attrs[] = {"enable", NULL};
+    static const char *const fwd_attrs[] = {"domain", "addr", NULL};
+    static const char *const children[] = {"forwarder", "host", NULL};
     gboolean extra = FALSE;
 
     def->dns_present = TRUE;
@@ -509,9 +503,9 @@ parse_dns(VbNetworkDef *def, xmlNode *node, GError **error)
 static gboolean
 parse_nat(VbNetworkDef *def, xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "ipv6", NULL };
-    static const char *const children[] = { "address", "port", NULL };
-    static const char *const range_attrs[] = { "start", "end", NULL };
+    static const char *const attrs[] = {"ipv6", NULL};
+    static const char *const children[] = {"address", "port", NULL};
+    static const char *const range_attrs[] = {"start", "end", NULL};
     xmlNode *addr = find_child(node, "address");
     xmlNode *port = find_child(node, "port");
     VbNetAddr s, e;
@@ -545,8 +539,8 @@ parse_nat(VbNetworkDef *def, xmlNode *node, GError **error)
             return FALSE;
         if (pe < ps || pe == 0) {
             vb_set_error_line(error, VB_ERROR_INVALID_ARG, port,
-                              "end port %" G_GUINT64_FORMAT " must not be below start port %"
-                              G_GUINT64_FORMAT " (and not 0)",
+                              "end port %" G_GUINT64_FORMAT
+                              " must not be below start port %" G_GUINT64_FORMAT " (and not 0)",
                               pe, ps);
             return FALSE;
         }
@@ -560,7 +554,7 @@ parse_nat(VbNetworkDef *def, xmlNode *node, GError **error)
 static gboolean
 parse_forward_ifaces(VbNetworkDef *def, xmlNode *node, GError **error)
 {
-    static const char *const if_attrs[] = { "dev", NULL };
+    static const char *const if_attrs[] = {"dev", NULL};
 
     for (xmlNode *c = node->children; c != NULL; c = c->next) {
         g_autofree char *dev = NULL;
@@ -595,8 +589,7 @@ parse_forward_ifaces(VbNetworkDef *def, xmlNode *node, GError **error)
         g_ptr_array_add(def->forward_ifaces, g_strdup(def->forward_dev));
         g_ptr_array_add(def->forward_ifaces_kept, NULL);
     }
-    if (def->forward_ifaces->len > 0 && def->forward_dev == NULL &&
-        find_child(node, "pf") == NULL)
+    if (def->forward_ifaces->len > 0 && def->forward_dev == NULL && find_child(node, "pf") == NULL)
         def->forward_dev = g_strdup(g_ptr_array_index(def->forward_ifaces, 0));
     return TRUE;
 }
@@ -604,9 +597,9 @@ parse_forward_ifaces(VbNetworkDef *def, xmlNode *node, GError **error)
 static gboolean
 parse_forward(VbNetworkDef *def, xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "mode", "dev", NULL };
-    static const char *const children[] = { "nat", "interface", NULL };
-    static const char *const unique[] = { "nat", "pf", "driver", NULL };
+    static const char *const attrs[] = {"mode", "dev", NULL};
+    static const char *const children[] = {"nat", "interface", NULL};
+    static const char *const unique[] = {"nat", "pf", "driver", NULL};
     g_autofree char *mode = vb_xml_prop(node, "mode");
     xmlNode *nat;
 
@@ -644,8 +637,8 @@ parse_forward(VbNetworkDef *def, xmlNode *node, GError **error)
 static gboolean
 parse_bridge(VbNetworkDef *def, xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "name", "stp", "delay", "macTableManager", NULL };
-    static const char *const managers[] = { "kernel", "libvirt", NULL };
+    static const char *const attrs[] = {"name", "stp", "delay", "macTableManager", NULL};
+    static const char *const managers[] = {"kernel", "libvirt", NULL};
     g_autofree char *delay = NULL;
     int stp;
 
@@ -668,8 +661,7 @@ parse_bridge(VbNetworkDef *def, xmlNode *node, GError **error)
             return FALSE;
         def->delay_given = TRUE;
     }
-    if (!vb_xml_prop_enum(node, "macTableManager", managers, FALSE, &def->mac_table_manager,
-                          error))
+    if (!vb_xml_prop_enum(node, "macTableManager", managers, FALSE, &def->mac_table_manager, error))
         return FALSE;
     def->bridge_kept = keep(node, attrs, NULL, NULL);
     return TRUE;
@@ -678,10 +670,10 @@ parse_bridge(VbNetworkDef *def, xmlNode *node, GError **error)
 static gboolean
 parse_small(VbNetworkDef *def, xmlNode *root, GError **error)
 {
-    static const char *const mtu_attrs[] = { "size", NULL };
-    static const char *const mac_attrs[] = { "address", NULL };
-    static const char *const domain_attrs[] = { "name", "localOnly", NULL };
-    static const char *const port_attrs[] = { "isolated", NULL };
+    static const char *const mtu_attrs[] = {"size", NULL};
+    static const char *const mac_attrs[] = {"address", NULL};
+    static const char *const domain_attrs[] = {"name", "localOnly", NULL};
+    static const char *const port_attrs[] = {"isolated", NULL};
     xmlNode *n;
 
     if ((n = find_child(root, "mtu")) != NULL) {
@@ -691,8 +683,7 @@ parse_small(VbNetworkDef *def, xmlNode *root, GError **error)
             return FALSE;
         if (v < 68 || v > 65535) {
             vb_set_error_line(error, VB_ERROR_INVALID_ARG, n,
-                              "MTU size %" G_GUINT64_FORMAT " is out of range: use 68 to 65535",
-                              v);
+                              "MTU size %" G_GUINT64_FORMAT " is out of range: use 68 to 65535", v);
             return FALSE;
         }
         def->mtu = (guint)v;
@@ -755,8 +746,7 @@ parse_identity(VbNetworkDef *def, xmlNode *root, GError **error)
 
         if (!vb_uuid_parse(text, def->uuid)) {
             vb_set_error_line(error, VB_ERROR_INVALID_ARG, uuid,
-                              "malformed uuid '%s' (expected 8-4-4-4-12 hexadecimal digits)",
-                              text);
+                              "malformed uuid '%s' (expected 8-4-4-4-12 hexadecimal digits)", text);
             return FALSE;
         }
         def->uuid_given = TRUE;
@@ -769,11 +759,11 @@ parse_identity(VbNetworkDef *def, xmlNode *root, GError **error)
 static gboolean
 parse_root(VbNetworkDef *def, xmlNode *root, GError **error)
 {
-    static const char *const root_known[] = { "ipv6", NULL };
-    static const char *const modelled[] = { "name", "uuid", "forward", "bridge", "mtu", "mac",
-                                            "domain", "dns", "port", "ip", NULL };
-    static const char *const unique[] = { "name", "uuid", "forward", "bridge", "mtu", "mac",
-                                          "domain", "dns", "port", "metadata", NULL };
+    static const char *const root_known[] = {"ipv6", NULL};
+    static const char *const modelled[] = {"name",   "uuid", "forward", "bridge", "mtu", "mac",
+                                           "domain", "dns",  "port",    "ip",     NULL};
+    static const char *const unique[] = {"name",   "uuid", "forward", "bridge",   "mtu", "mac",
+                                         "domain", "dns",  "port",    "metadata", NULL};
     xmlNode *n;
 
     if (!vb_xml_check_unique(root, unique, error) ||
@@ -842,8 +832,8 @@ check_namespaces(xmlNode *node, GError **error)
         for (xmlNs *ns = node->nsDef; ns != NULL; ns = ns->next) {
             const char *href = (const char *)ns->href;
             if (href == NULL || strpbrk(href, "&<>'\"\t\r\n") != NULL) {
-                vb_set_error_line(error, VB_ERROR_INVALID_XML, node,
-                                  "invalid namespace URI '%s'", href ? href : "");
+                vb_set_error_line(error, VB_ERROR_INVALID_XML, node, "invalid namespace URI '%s'",
+                                  href ? href : "");
                 return FALSE;
             }
         }
@@ -870,7 +860,7 @@ vb_net_read_doc(const char *xml, const char *what, GError **error)
     xmlParserCtxt *ctxt;
     xmlDoc *doc;
     size_t len = strlen(xml);
-    FirstError first = { 0, NULL };
+    FirstError first = {0, NULL};
 
     if (len > VB_NETWORK_XML_MAX_BYTES) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
@@ -893,11 +883,11 @@ vb_net_read_doc(const char *xml, const char *what, GError **error)
 
         if (first.message == NULL) {
             first.line = e != NULL ? e->line : 0;
-            first.message = g_strstrip(g_strdup(e != NULL && e->message ? e->message
-                                                                        : "unknown error"));
+            first.message =
+                g_strstrip(g_strdup(e != NULL && e->message ? e->message : "unknown error"));
         }
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %d: malformed %s: %s",
-                    first.line, what, first.message);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %d: malformed %s: %s", first.line,
+                    what, first.message);
         g_clear_pointer(&doc, xmlFreeDoc);
     }
     g_free(first.message);

@@ -43,8 +43,8 @@ gboolean vb_net_netmask_to_prefix(const VbNetAddr *mask, guint *out_prefix);
 
 /* network-def-parse.c */
 xmlDoc *vb_net_read_doc(const char *xml, const char *what, GError **error);
-VbNetworkDhcpHost *vb_net_parse_dhcp_host(const char *netname, const VbNetworkIp *ip,
-                                          xmlNode *node, gboolean partial, GError **error);
+VbNetworkDhcpHost *vb_net_parse_dhcp_host(const char *netname, const VbNetworkIp *ip, xmlNode *node,
+                                          gboolean partial, GError **error);
 VbNetworkDnsHost *vb_net_parse_dns_host(const char *netname, xmlNode *node, gboolean partial,
                                         GError **error);
 

@@ -13,10 +13,13 @@
 #include "network-def-priv.h"
 #include "vb-error.h"
 
-static const char *const section_names[] = {
-    "none", "bridge", "domain", "ip", "ip-dhcp-host", "ip-dhcp-range", "forward",
-    "forward-interface", "forward-pf", "portgroup", "dns-host", "dns-txt", "dns-srv", NULL
-};
+static const char *const section_names[] = {"none",         "bridge",
+                                            "domain",       "ip",
+                                            "ip-dhcp-host", "ip-dhcp-range",
+                                            "forward",      "forward-interface",
+                                            "forward-pf",   "portgroup",
+                                            "dns-host",     "dns-txt",
+                                            "dns-srv",      NULL};
 
 static VbNetworkIp *
 dhcp_parent(VbNetworkDef *def, int parent_index, GError **error)
@@ -85,8 +88,7 @@ check_single_dhcp(const VbNetworkDef *def, const VbNetworkIp *target, GError **e
 }
 
 static gboolean
-update_dhcp_host(VbNetworkDef *def, guint command, int parent_index, xmlNode *node,
-                 GError **error)
+update_dhcp_host(VbNetworkDef *def, guint command, int parent_index, xmlNode *node, GError **error)
 {
     VbNetworkIp *ip = dhcp_parent(def, parent_index, error);
     g_autoptr(GError) local = NULL;
@@ -95,13 +97,12 @@ update_dhcp_host(VbNetworkDef *def, guint command, int parent_index, xmlNode *no
 
     if (ip == NULL)
         return FALSE;
-    host = vb_net_parse_dhcp_host(def->name, ip, node,
-                                  command == VB_NETWORK_UPDATE_COMMAND_DELETE, error);
+    host = vb_net_parse_dhcp_host(def->name, ip, node, command == VB_NETWORK_UPDATE_COMMAND_DELETE,
+                                  error);
     if (host == NULL)
         return FALSE;
     if (command == VB_NETWORK_UPDATE_COMMAND_MODIFY) {
-        for (i = 0; i < ip->hosts->len && !dhcp_host_matches_any(host, ip->hosts->pdata[i]);
-             i++)
+        for (i = 0; i < ip->hosts->len && !dhcp_host_matches_any(host, ip->hosts->pdata[i]); i++)
             ;
         if (i == ip->hosts->len) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
@@ -117,14 +118,12 @@ update_dhcp_host(VbNetworkDef *def, guint command, int parent_index, xmlNode *no
         return TRUE;
     }
     if (command == VB_NETWORK_UPDATE_COMMAND_DELETE) {
-        for (i = 0; i < ip->hosts->len && !dhcp_host_matches_all(host, ip->hosts->pdata[i]);
-             i++)
+        for (i = 0; i < ip->hosts->len && !dhcp_host_matches_all(host, ip->hosts->pdata[i]); i++)
             ;
         vb_network_dhcp_host_free(host);
         if (i == ip->hosts->len) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                        "couldn't locate a matching dhcp host entry in network '%s'",
-                        def->name);
+                        "couldn't locate a matching dhcp host entry in network '%s'", def->name);
             return FALSE;
         }
         g_ptr_array_remove_index(ip->hosts, i);
@@ -145,8 +144,8 @@ update_dhcp_host(VbNetworkDef *def, guint command, int parent_index, xmlNode *no
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                         "there is an existing dhcp host entry in network '%s' that matches "
                         "\"<host mac='%s' name='%s' ip='%s'/>\"",
-                        def->name, host->mac ? host->mac : "unknown",
-                        host->name ? host->name : "", host->ip ? host->ip : "unknown");
+                        def->name, host->mac ? host->mac : "unknown", host->name ? host->name : "",
+                        host->ip ? host->ip : "unknown");
             vb_network_dhcp_host_free(host);
             return FALSE;
         }
@@ -213,8 +212,8 @@ update_dns_host(VbNetworkDef *def, guint command, xmlNode *node, GError **error)
             vb_network_dns_host_free(host);
             return FALSE;
         }
-        g_ptr_array_insert(def->dns_hosts,
-                           command == VB_NETWORK_UPDATE_COMMAND_ADD_FIRST ? 0 : -1, host);
+        g_ptr_array_insert(def->dns_hosts, command == VB_NETWORK_UPDATE_COMMAND_ADD_FIRST ? 0 : -1,
+                           host);
         def->dns_present = TRUE;
         return TRUE;
     }
@@ -243,8 +242,7 @@ check_request(const VbNetworkDef *def, guint command, guint section, GError **er
                         section_names[section], def->name);
         else
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "can't update unrecognized section %u of network '%s'", section,
-                        def->name);
+                        "can't update unrecognized section %u of network '%s'", section, def->name);
         return FALSE;
     }
     if (command < VB_NETWORK_UPDATE_COMMAND_MODIFY ||

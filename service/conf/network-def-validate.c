@@ -62,8 +62,8 @@ validate_l3_forward(const VbNetworkDef *def, const char *mode, GError **error)
 {
     if (def->ips->len == 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                    "<forward mode='%s'> of network '%s' needs an <ip> address; add one",
-                    mode, def->name);
+                    "<forward mode='%s'> of network '%s' needs an <ip> address; add one", mode,
+                    def->name);
         return FALSE;
     }
     if (def->forward_ifaces->len > 1) {
@@ -121,8 +121,7 @@ validate_host_forward(const VbNetworkDef *def, const char *mode, GError **error)
     }
     if (def->bridge == NULL && def->forward_ifaces->len == 0 && !pf && !addr) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                    "forward mode '%s' of network '%s' needs %s; add one",
-                    mode, def->name,
+                    "forward mode '%s' of network '%s' needs %s; add one", mode, def->name,
                     def->forward_mode == VB_NETWORK_FORWARD_BRIDGE
                         ? "a <bridge name=> or a <forward dev=>"
                         : "a <forward dev=>, <interface>, <pf> or <address>");
@@ -222,8 +221,7 @@ vb_network_def_validate(const VbNetworkDef *def, GError **error)
 {
     const char *mode = vb_network_forward_mode_to_string(def->forward_mode);
 
-    if (!vb_network_name_validate(def->name, error) ||
-        !validate_forward_addresses(def, error))
+    if (!vb_network_name_validate(def->name, error) || !validate_forward_addresses(def, error))
         return FALSE;
     switch (def->forward_mode) {
     case VB_NETWORK_FORWARD_NONE:
@@ -243,8 +241,7 @@ vb_network_def_validate(const VbNetworkDef *def, GError **error)
             return FALSE;
         break;
     default:
-        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "bad forward mode %d",
-                    def->forward_mode);
+        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "bad forward mode %d", def->forward_mode);
         return FALSE;
     }
     if (def->bridge != NULL && !vb_network_bridge_name_valid(def->bridge)) {

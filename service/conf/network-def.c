@@ -13,9 +13,8 @@
 #include "network-def-priv.h"
 #include "vb-error.h"
 
-static const char *const forward_modes[] = {
-    "none", "nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev", NULL
-};
+static const char *const forward_modes[] = {"none",    "nat",  "route",       "open",    "bridge",
+                                            "private", "vepa", "passthrough", "hostdev", NULL};
 
 /**
  * vb_network_forward_mode_to_string:
@@ -435,8 +434,8 @@ vb_net_addr_in_subnet(const VbNetAddr *addr, const VbNetAddr *net, guint prefix)
 gboolean
 vb_net_netmask_to_prefix(const VbNetAddr *mask, guint *out_prefix)
 {
-    guint32 m = (guint32)mask->b[0] << 24 | (guint32)mask->b[1] << 16 |
-                (guint32)mask->b[2] << 8 | mask->b[3];
+    guint32 m = (guint32)mask->b[0] << 24 | (guint32)mask->b[1] << 16 | (guint32)mask->b[2] << 8 |
+                mask->b[3];
     guint n = 0;
 
     if (mask->family != AF_INET)
@@ -553,8 +552,7 @@ vb_net_prefix_parse(const char *str, int *out_family, guint8 out_addr[16], guint
  * Returns: whether any <ip> subnet of @def overlaps one of @prefixes
  */
 gboolean
-vb_network_def_overlaps(const VbNetworkDef *def, const char *const *prefixes,
-                        char **out_clash)
+vb_network_def_overlaps(const VbNetworkDef *def, const char *const *prefixes, char **out_clash)
 {
     for (guint i = 0; i < def->ips->len; i++) {
         const VbNetworkIp *ip = g_ptr_array_index(def->ips, i);
@@ -565,7 +563,7 @@ vb_network_def_overlaps(const VbNetworkDef *def, const char *const *prefixes,
             continue;
         vb_net_addr_mask(&net, np);
         for (guint j = 0; prefixes != NULL && prefixes[j] != NULL; j++) {
-            VbNetAddr other = { 0 };
+            VbNetAddr other = {0};
             guint op;
 
             if (!vb_net_prefix_parse(prefixes[j], &other.family, other.b, &op) ||

@@ -21,8 +21,8 @@ static char *
 load(const char *dir, const char *name)
 {
     g_autofree char *file = g_strconcat(name, ".xml", NULL);
-    g_autofree char *path = g_build_filename(g_getenv("VB_TEST_DATA"), "network-xml", dir, file,
-                                             NULL);
+    g_autofree char *path =
+        g_build_filename(g_getenv("VB_TEST_DATA"), "network-xml", dir, file, NULL);
     char *xml = NULL;
 
     g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
@@ -33,8 +33,8 @@ static gboolean
 exists(const char *dir, const char *name)
 {
     g_autofree char *file = g_strconcat(name, ".xml", NULL);
-    g_autofree char *path = g_build_filename(g_getenv("VB_TEST_DATA"), "network-xml", dir, file,
-                                             NULL);
+    g_autofree char *path =
+        g_build_filename(g_getenv("VB_TEST_DATA"), "network-xml", dir, file, NULL);
 
     return g_file_test(path, G_FILE_TEST_EXISTS);
 }
@@ -131,15 +131,15 @@ static const struct {
     const char *message;
 } refused[] = {
     /* libvirt refuses these too (DO_TEST_PARSE_ERROR) */
-    { "routed-network-no-dns-extra-elements", VB_ERROR_INVALID_ARG, "line 7: <dns>: enable='no'" },
-    { "open-network-with-forward-dev", VB_ERROR_INVALID_XML, "cannot have a forward dev" },
-    { "hostdev-duplicate", VB_ERROR_INVALID_XML, "line 8: <address>: this device is listed twice" },
-    { "passthrough-duplicate", VB_ERROR_INVALID_ARG,
-      "line 8: <interface>: interface 'eth3' can only be listed once" },
+    {"routed-network-no-dns-extra-elements", VB_ERROR_INVALID_ARG, "line 7: <dns>: enable='no'"},
+    {"open-network-with-forward-dev", VB_ERROR_INVALID_XML, "cannot have a forward dev"},
+    {"hostdev-duplicate", VB_ERROR_INVALID_XML, "line 8: <address>: this device is listed twice"},
+    {"passthrough-duplicate", VB_ERROR_INVALID_ARG,
+     "line 8: <interface>: interface 'eth3' can only be listed once"},
     /* libvirt's driver refuses it at define (networkValidate) */
-    { "passthrough-pf", VB_ERROR_NOT_SUPPORTED, "<ip> is not supported in network 'local'" },
+    {"passthrough-pf", VB_ERROR_NOT_SUPPORTED, "<ip> is not supported in network 'local'"},
     /* bridge mode with neither a bridge nor a device: libvirt fails only at start */
-    { "openvswitch-net", VB_ERROR_INVALID_XML, "needs a <bridge name=> or a <forward dev=>" },
+    {"openvswitch-net", VB_ERROR_INVALID_XML, "needs a <bridge name=> or a <forward dev=>"},
 };
 
 static void
@@ -256,10 +256,9 @@ test_model_parts(void)
 static void
 test_model_domain(void)
 {
-    static const char xml[] =
-        "<network><name>d</name><domain name='example.com' localOnly='yes'/>"
-        "<dns enable='yes'><forwarder domain='corp' addr='10.1.1.1'/></dns>"
-        "<ip address='10.9.0.1' prefix='16' localPtr='yes'/></network>";
+    static const char xml[] = "<network><name>d</name><domain name='example.com' localOnly='yes'/>"
+                              "<dns enable='yes'><forwarder domain='corp' addr='10.1.1.1'/></dns>"
+                              "<ip address='10.9.0.1' prefix='16' localPtr='yes'/></network>";
     g_autoptr(VbNetworkDef) def = parse_ok(xml);
     g_autofree char *out = format_stable(def);
     const VbNetworkDnsForwarder *f = g_ptr_array_index(def->dns_forwarders, 0);
@@ -285,7 +284,7 @@ test_uuid_generated(void)
     g_autoptr(VbNetworkDef) a = parse_ok(xml);
     g_autoptr(VbNetworkDef) b = parse_ok(xml);
     g_autofree char *out = format_stable(a);
-    static const unsigned char zero[16] = { 0 };
+    static const unsigned char zero[16] = {0};
 
     g_assert_false(a->uuid_given);
     g_assert_true(memcmp(a->uuid, zero, 16) != 0);
@@ -360,194 +359,195 @@ typedef struct {
 #define NAT(body) NET("<forward mode='nat'/><bridge name='vbr0'/>" body)
 
 static const BadCase bad_cases[] = {
-    { "<network><uuid>12345678-1234-1234-1234-123456789abc</uuid></network>",
-      VB_ERROR_INVALID_XML, "line 1: <network>: missing <name> element" },
-    { "<network><name></name></network>", VB_ERROR_INVALID_ARG, "network name is empty" },
-    { "<network><name>a/b</name></network>", VB_ERROR_INVALID_ARG, "invalid character '/'" },
-    { "<network><name>a</name><name>b</name></network>", VB_ERROR_INVALID_XML,
-      "duplicate <name>" },
-    { NET("<uuid>nope</uuid>"), VB_ERROR_INVALID_ARG, "<uuid>: malformed uuid 'nope'" },
-    { "<domain><name>x</name></domain>", VB_ERROR_INVALID_XML, "root element must be <network>" },
-    { "<network ipv6='maybe'><name>n</name></network>", VB_ERROR_INVALID_ARG,
-      "invalid value 'maybe' for attribute 'ipv6'" },
+    {"<network><uuid>12345678-1234-1234-1234-123456789abc</uuid></network>", VB_ERROR_INVALID_XML,
+     "line 1: <network>: missing <name> element"},
+    {"<network><name></name></network>", VB_ERROR_INVALID_ARG, "network name is empty"},
+    {"<network><name>a/b</name></network>", VB_ERROR_INVALID_ARG, "invalid character '/'"},
+    {"<network><name>a</name><name>b</name></network>", VB_ERROR_INVALID_XML, "duplicate <name>"},
+    {NET("<uuid>nope</uuid>"), VB_ERROR_INVALID_ARG, "<uuid>: malformed uuid 'nope'"},
+    {"<domain><name>x</name></domain>", VB_ERROR_INVALID_XML, "root element must be <network>"},
+    {"<network ipv6='maybe'><name>n</name></network>", VB_ERROR_INVALID_ARG,
+     "invalid value 'maybe' for attribute 'ipv6'"},
     /* bridge */
-    { NET("<bridge name='a-very-long-bridge-name'/>"), VB_ERROR_INVALID_ARG,
-      "<bridge>: invalid bridge name 'a-very-long-bridge-name': use 1 to 15 characters" },
-    { NET("<bridge name='br:0'/>"), VB_ERROR_INVALID_ARG, "invalid bridge name 'br:0'" },
-    { NET("<bridge name='br0' stp='maybe'/>"), VB_ERROR_INVALID_ARG,
-      "invalid value 'maybe' for attribute 'stp' (expected 'on' or 'off')" },
-    { NET("<bridge name='br0' delay='soon'/>"), VB_ERROR_INVALID_ARG,
-      "attribute 'delay' must be an integer" },
-    { NET("<bridge name='br0' macTableManager='switch'/>"), VB_ERROR_INVALID_ARG,
-      "invalid value 'switch' for attribute 'macTableManager'" },
+    {NET("<bridge name='a-very-long-bridge-name'/>"), VB_ERROR_INVALID_ARG,
+     "<bridge>: invalid bridge name 'a-very-long-bridge-name': use 1 to 15 characters"},
+    {NET("<bridge name='br:0'/>"), VB_ERROR_INVALID_ARG, "invalid bridge name 'br:0'"},
+    {NET("<bridge name='br0' stp='maybe'/>"), VB_ERROR_INVALID_ARG,
+     "invalid value 'maybe' for attribute 'stp' (expected 'on' or 'off')"},
+    {NET("<bridge name='br0' delay='soon'/>"), VB_ERROR_INVALID_ARG,
+     "attribute 'delay' must be an integer"},
+    {NET("<bridge name='br0' macTableManager='switch'/>"), VB_ERROR_INVALID_ARG,
+     "invalid value 'switch' for attribute 'macTableManager'"},
     /* ip */
-    { NET("<ip address='192.168.1.1' netmask='255.255.255.0' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "cannot have both a prefix and a netmask" },
-    { NET("<ip address='192.168.1.1' netmask='255.0.255.0'/>"), VB_ERROR_INVALID_ARG,
-      "netmask '255.0.255.0' is not contiguous" },
-    { NET("<ip address='192.168.1.1' prefix='33'/>"), VB_ERROR_INVALID_ARG,
-      "invalid IPv4 prefix '33' (at most 32)" },
-    { NET("<ip family='ipv6' address='fd00::1' prefix='129'/>"), VB_ERROR_INVALID_ARG,
-      "prefix' must be an integer between 0 and 128" },
-    { NET("<ip address='fd00::1' prefix='64'/>"), VB_ERROR_INVALID_ARG,
-      "address 'fd00::1' is IPv6: write family='ipv6'" },
-    { NET("<ip family='ipv6' address='10.0.0.1' prefix='64'/>"), VB_ERROR_INVALID_ARG,
-      "family 'ipv6' given for the IPv4 address" },
-    { NET("<ip family='ipv6' address='fd00::1' netmask='255.255.255.0'/>"),
-      VB_ERROR_INVALID_ARG, "netmask is not allowed for IPv6 address 'fd00::1'" },
-    { NET("<ip address='300.1.1.1'/>"), VB_ERROR_INVALID_ARG,
-      "<ip>: attribute 'address': '300.1.1.1' is not a valid IPv4 or IPv6 address" },
-    { NET("<ip/>"), VB_ERROR_INVALID_XML, "<ip>: missing attribute 'address'" },
-    { NET("<ip family='ipx' address='10.0.0.1'/>"), VB_ERROR_INVALID_ARG,
-      "invalid value 'ipx' for attribute 'family'" },
-    { NET("<ip family='ipv6' address='fd00::1' prefix='64'><tftp root='/x'/></ip>"),
-      VB_ERROR_NOT_SUPPORTED, "<tftp> is only supported in an IPv4 <ip>" },
+    {NET("<ip address='192.168.1.1' netmask='255.255.255.0' prefix='24'/>"), VB_ERROR_INVALID_ARG,
+     "cannot have both a prefix and a netmask"},
+    {NET("<ip address='192.168.1.1' netmask='255.0.255.0'/>"), VB_ERROR_INVALID_ARG,
+     "netmask '255.0.255.0' is not contiguous"},
+    {NET("<ip address='192.168.1.1' prefix='33'/>"), VB_ERROR_INVALID_ARG,
+     "invalid IPv4 prefix '33' (at most 32)"},
+    {NET("<ip family='ipv6' address='fd00::1' prefix='129'/>"), VB_ERROR_INVALID_ARG,
+     "prefix' must be an integer between 0 and 128"},
+    {NET("<ip address='fd00::1' prefix='64'/>"), VB_ERROR_INVALID_ARG,
+     "address 'fd00::1' is IPv6: write family='ipv6'"},
+    {NET("<ip family='ipv6' address='10.0.0.1' prefix='64'/>"), VB_ERROR_INVALID_ARG,
+     "family 'ipv6' given for the IPv4 address"},
+    {NET("<ip family='ipv6' address='fd00::1' netmask='255.255.255.0'/>"), VB_ERROR_INVALID_ARG,
+     "netmask is not allowed for IPv6 address 'fd00::1'"},
+    {NET("<ip address='300.1.1.1'/>"), VB_ERROR_INVALID_ARG,
+     "<ip>: attribute 'address': '300.1.1.1' is not a valid IPv4 or IPv6 address"},
+    {NET("<ip/>"), VB_ERROR_INVALID_XML, "<ip>: missing attribute 'address'"},
+    {NET("<ip family='ipx' address='10.0.0.1'/>"), VB_ERROR_INVALID_ARG,
+     "invalid value 'ipx' for attribute 'family'"},
+    {NET("<ip family='ipv6' address='fd00::1' prefix='64'><tftp root='/x'/></ip>"),
+     VB_ERROR_NOT_SUPPORTED, "<tftp> is only supported in an IPv4 <ip>"},
     /* dhcp */
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.1.2' end='10.0.1.9'/>"
-          "</dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "<range>: range 10.0.1.2 - 10.0.1.9 is not entirely within network "
-                            "10.0.0.1/24" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.9' end='10.0.0.2'/>"
-          "</dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "range 10.0.0.9 - 10.0.0.2 is reversed" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.0' end='10.0.0.9'/>"
-          "</dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "is the network address" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.255'/>"
-          "</dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "is the broadcast address" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2'/></dhcp></ip>"),
-      VB_ERROR_INVALID_XML, "<range>: missing attribute 'end'" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='fd00::2' end='fd00::9'/>"
-          "</dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "is not of the address family" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='01:00:5e:00:00:01' "
-          "ip='10.0.0.5'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "<host>: invalid MAC address '01:00:5e:00:00:01': expected a "
-                            "unicast address" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01'/></dhcp>"
-          "</ip>"),
-      VB_ERROR_INVALID_XML, "missing attribute 'ip'" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host ip='10.0.0.5'/></dhcp></ip>"),
-      VB_ERROR_INVALID_XML, "needs a mac or name attribute" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01' "
-          "ip='10.0.1.5'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "host address 10.0.1.5 is not within network 10.0.0.1/24" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host name='-x' ip='10.0.0.5'/></dhcp>"
-          "</ip>"),
-      VB_ERROR_INVALID_ARG, "cannot use host name '-x'" },
-    { NET("<ip family='ipv6' address='fd00::1' prefix='64'><dhcp><host mac='52:54:00:00:00:01' "
-          "ip='fd00::5'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "not allowed in an IPv6 static host" },
-    { NET("<ip family='ipv6' address='fd00::1' prefix='64'><dhcp><host id='0:1:xyz' "
-          "ip='fd00::5'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "invalid id '0:1:xyz'" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01' "
-          "ip='10.0.0.5'/><host mac='52:54:00:00:00:01' ip='10.0.0.6'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "static hosts 1 and 2 have the same MAC address '52:54:00:00:00:01'" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host name='a' ip='10.0.0.5'/>"
-          "<host name='b' ip='10.0.0.5'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "have the same IP address '10.0.0.5'" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><host name='a' ip='10.0.0.5'/>"
-          "<host name='a' ip='10.0.0.6'/></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "have the same name 'a'" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'/>"
-          "</dhcp></ip><ip address='10.0.1.1' prefix='24'><dhcp><range start='10.0.1.2' "
-          "end='10.0.1.9'/></dhcp></ip>"),
-      VB_ERROR_NOT_SUPPORTED, "multiple IPv4 dhcp sections found" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'>"
-          "<lease expiry='60' unit='seconds'/></range></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "<lease>: the lease time must be at least 2 minutes" },
-    { NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'>"
-          "<lease expiry='6' unit='days'/></range></dhcp></ip>"),
-      VB_ERROR_INVALID_ARG, "invalid value 'days' for attribute 'unit'" },
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.1.2' end='10.0.1.9'/>"
+         "</dhcp></ip>"),
+     VB_ERROR_INVALID_ARG,
+     "<range>: range 10.0.1.2 - 10.0.1.9 is not entirely within network "
+     "10.0.0.1/24"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.9' end='10.0.0.2'/>"
+         "</dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "range 10.0.0.9 - 10.0.0.2 is reversed"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.0' end='10.0.0.9'/>"
+         "</dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "is the network address"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.255'/>"
+         "</dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "is the broadcast address"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2'/></dhcp></ip>"),
+     VB_ERROR_INVALID_XML, "<range>: missing attribute 'end'"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='fd00::2' end='fd00::9'/>"
+         "</dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "is not of the address family"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='01:00:5e:00:00:01' "
+         "ip='10.0.0.5'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG,
+     "<host>: invalid MAC address '01:00:5e:00:00:01': expected a "
+     "unicast address"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01'/></dhcp>"
+         "</ip>"),
+     VB_ERROR_INVALID_XML, "missing attribute 'ip'"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host ip='10.0.0.5'/></dhcp></ip>"),
+     VB_ERROR_INVALID_XML, "needs a mac or name attribute"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01' "
+         "ip='10.0.1.5'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "host address 10.0.1.5 is not within network 10.0.0.1/24"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host name='-x' ip='10.0.0.5'/></dhcp>"
+         "</ip>"),
+     VB_ERROR_INVALID_ARG, "cannot use host name '-x'"},
+    {NET("<ip family='ipv6' address='fd00::1' prefix='64'><dhcp><host mac='52:54:00:00:00:01' "
+         "ip='fd00::5'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "not allowed in an IPv6 static host"},
+    {NET("<ip family='ipv6' address='fd00::1' prefix='64'><dhcp><host id='0:1:xyz' "
+         "ip='fd00::5'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "invalid id '0:1:xyz'"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01' "
+         "ip='10.0.0.5'/><host mac='52:54:00:00:00:01' ip='10.0.0.6'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "static hosts 1 and 2 have the same MAC address '52:54:00:00:00:01'"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host name='a' ip='10.0.0.5'/>"
+         "<host name='b' ip='10.0.0.5'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "have the same IP address '10.0.0.5'"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><host name='a' ip='10.0.0.5'/>"
+         "<host name='a' ip='10.0.0.6'/></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "have the same name 'a'"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'/>"
+         "</dhcp></ip><ip address='10.0.1.1' prefix='24'><dhcp><range start='10.0.1.2' "
+         "end='10.0.1.9'/></dhcp></ip>"),
+     VB_ERROR_NOT_SUPPORTED, "multiple IPv4 dhcp sections found"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'>"
+         "<lease expiry='60' unit='seconds'/></range></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "<lease>: the lease time must be at least 2 minutes"},
+    {NET("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'>"
+         "<lease expiry='6' unit='days'/></range></dhcp></ip>"),
+     VB_ERROR_INVALID_ARG, "invalid value 'days' for attribute 'unit'"},
     /* forward */
-    { NET("<forward mode='tunnel'/>"), VB_ERROR_INVALID_ARG, "unknown forward mode 'tunnel'" },
-    { NET("<forward mode='nat'/>"), VB_ERROR_INVALID_XML,
-      "<forward mode='nat'> of network 'n' needs an <ip> address" },
-    { NET("<forward mode='route'><interface dev='a'/><interface dev='b'/></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "mode 'route' supports only one" },
-    { NET("<forward mode='nat' dev='a'><interface dev='b'/></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "<forward dev='a'> must match the first <interface dev='b'/>" },
-    { NET("<forward mode='nat'><interface/></forward><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "<interface>: missing attribute 'dev'" },
-    { NET("<forward mode='route'><nat/></forward><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "<nat> can only be used with <forward mode='nat'>" },
-    { NET("<forward mode='nat'><nat><address start='10.0.0.9' end='10.0.0.2'/></nat></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "<address>: range 10.0.0.9 - 10.0.0.2 is reversed" },
-    { NET("<forward mode='nat'><nat><address start='fd00::1' end='fd00::2'/></nat></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "'fd00::1' is not a valid IPv4 address" },
-    { NET("<forward mode='nat'><nat><port start='2000' end='1000'/></nat></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "<port>: end port 1000 must not be below start port 2000" },
-    { NET("<forward mode='nat'><nat><port start='1024' end='70000'/></nat></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "attribute 'end' must be an integer between 0 and 65535" },
-    { NET("<forward mode='nat'><nat><port start='1'/><port start='2'/></nat></forward>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "<nat>: duplicate <port>" },
-    { NET("<forward mode='bridge'/>"), VB_ERROR_INVALID_XML,
-      "forward mode 'bridge' of network 'n' needs a <bridge name=> or a <forward dev=>" },
-    { NET("<forward mode='bridge'/><bridge name='br0'/><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_NOT_SUPPORTED, "<ip> is not supported in network 'n' with forward mode 'bridge'" },
-    { NET("<forward mode='bridge'/><bridge name='br0'/><mac address='52:54:00:00:00:01'/>"),
-      VB_ERROR_NOT_SUPPORTED, "<mac> is not supported" },
-    { NET("<forward mode='bridge'/><bridge name='br0'/><mtu size='9000'/>"),
-      VB_ERROR_NOT_SUPPORTED, "<mtu> is not supported" },
-    { NET("<forward mode='bridge'/><bridge name='br0'/><domain name='x'/>"),
-      VB_ERROR_NOT_SUPPORTED, "<domain> is not supported" },
-    { NET("<forward mode='bridge'/><bridge name='br0' stp='on'/>"), VB_ERROR_INVALID_XML,
-      "stp, delay and zone are only allowed" },
-    { NET("<forward mode='bridge' dev='eth0'/><bridge name='br0'/>"), VB_ERROR_INVALID_XML,
-      "can have a bridge name or a forward dev, not both" },
-    { NET("<forward mode='vepa' dev='eth0'/><bridge name='br0'/>"), VB_ERROR_INVALID_XML,
-      "a bridge name is not allowed in forward mode 'vepa'" },
-    { NET("<forward mode='private'/>"), VB_ERROR_INVALID_XML,
-      "needs a <forward dev=>, <interface>, <pf> or <address>" },
-    { NET("<forward mode='hostdev' dev='eth0'><pf dev='eth1'/></forward>"),
-      VB_ERROR_INVALID_XML, "cannot be used together with <address> or <pf>" },
+    {NET("<forward mode='tunnel'/>"), VB_ERROR_INVALID_ARG, "unknown forward mode 'tunnel'"},
+    {NET("<forward mode='nat'/>"), VB_ERROR_INVALID_XML,
+     "<forward mode='nat'> of network 'n' needs an <ip> address"},
+    {NET("<forward mode='route'><interface dev='a'/><interface dev='b'/></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "mode 'route' supports only one"},
+    {NET("<forward mode='nat' dev='a'><interface dev='b'/></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "<forward dev='a'> must match the first <interface dev='b'/>"},
+    {NET("<forward mode='nat'><interface/></forward><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "<interface>: missing attribute 'dev'"},
+    {NET("<forward mode='route'><nat/></forward><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "<nat> can only be used with <forward mode='nat'>"},
+    {NET("<forward mode='nat'><nat><address start='10.0.0.9' end='10.0.0.2'/></nat></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "<address>: range 10.0.0.9 - 10.0.0.2 is reversed"},
+    {NET("<forward mode='nat'><nat><address start='fd00::1' end='fd00::2'/></nat></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "'fd00::1' is not a valid IPv4 address"},
+    {NET("<forward mode='nat'><nat><port start='2000' end='1000'/></nat></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "<port>: end port 1000 must not be below start port 2000"},
+    {NET("<forward mode='nat'><nat><port start='1024' end='70000'/></nat></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "attribute 'end' must be an integer between 0 and 65535"},
+    {NET("<forward mode='nat'><nat><port start='1'/><port start='2'/></nat></forward>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "<nat>: duplicate <port>"},
+    {NET("<forward mode='bridge'/>"), VB_ERROR_INVALID_XML,
+     "forward mode 'bridge' of network 'n' needs a <bridge name=> or a <forward dev=>"},
+    {NET("<forward mode='bridge'/><bridge name='br0'/><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_NOT_SUPPORTED, "<ip> is not supported in network 'n' with forward mode 'bridge'"},
+    {NET("<forward mode='bridge'/><bridge name='br0'/><mac address='52:54:00:00:00:01'/>"),
+     VB_ERROR_NOT_SUPPORTED, "<mac> is not supported"},
+    {NET("<forward mode='bridge'/><bridge name='br0'/><mtu size='9000'/>"), VB_ERROR_NOT_SUPPORTED,
+     "<mtu> is not supported"},
+    {NET("<forward mode='bridge'/><bridge name='br0'/><domain name='x'/>"), VB_ERROR_NOT_SUPPORTED,
+     "<domain> is not supported"},
+    {NET("<forward mode='bridge'/><bridge name='br0' stp='on'/>"), VB_ERROR_INVALID_XML,
+     "stp, delay and zone are only allowed"},
+    {NET("<forward mode='bridge' dev='eth0'/><bridge name='br0'/>"), VB_ERROR_INVALID_XML,
+     "can have a bridge name or a forward dev, not both"},
+    {NET("<forward mode='vepa' dev='eth0'/><bridge name='br0'/>"), VB_ERROR_INVALID_XML,
+     "a bridge name is not allowed in forward mode 'vepa'"},
+    {NET("<forward mode='private'/>"), VB_ERROR_INVALID_XML,
+     "needs a <forward dev=>, <interface>, <pf> or <address>"},
+    {NET("<forward mode='hostdev' dev='eth0'><pf dev='eth1'/></forward>"), VB_ERROR_INVALID_XML,
+     "cannot be used together with <address> or <pf>"},
     /* mac, mtu, domain, dns, port */
-    { NAT("<mac address='01:00:5e:00:00:01'/><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "<mac>: invalid bridge MAC address '01:00:5e:00:00:01'" },
-    { NAT("<mac address='52:54:00:00:00'/><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "<mac>: invalid bridge MAC address" },
-    { NAT("<mtu size='20'/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_ARG,
-      "<mtu>: MTU size 20 is out of range: use 68 to 65535" },
-    { NAT("<mtu size='big'/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_ARG,
-      "attribute 'size' must be an integer" },
-    { NAT("<domain/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_XML,
-      "<domain>: missing attribute 'name'" },
-    { NAT("<domain name='x' localOnly='sure'/><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "invalid value 'sure' for attribute 'localOnly'" },
-    { NAT("<dns><host ip='10.0.0.5'/></dns><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "missing <hostname> in a DNS host" },
-    { NAT("<dns><host><hostname>a</hostname></host></dns><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "<host>: missing attribute 'ip'" },
-    { NAT("<dns><host ip='10.0.0.5'><hostname> </hostname></host></dns>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_XML, "empty <hostname>" },
-    { NAT("<dns><forwarder/></dns><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_XML,
-      "<forwarder>: give at least one of addr= and domain=" },
-    { NAT("<dns><forwarder addr='8.8.8'/></dns><ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "'8.8.8' is not a valid" },
-    { NAT("<dns enable='no'><forwarder addr='8.8.8.8'/></dns>"
-          "<ip address='10.0.0.1' prefix='24'/>"),
-      VB_ERROR_INVALID_ARG, "enable='no' but the <dns> of network 'n' lists" },
-    { NAT("<port/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_XML,
-      "<port>: missing attribute 'isolated'" },
+    {NAT("<mac address='01:00:5e:00:00:01'/><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "<mac>: invalid bridge MAC address '01:00:5e:00:00:01'"},
+    {NAT("<mac address='52:54:00:00:00'/><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "<mac>: invalid bridge MAC address"},
+    {NAT("<mtu size='20'/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_ARG,
+     "<mtu>: MTU size 20 is out of range: use 68 to 65535"},
+    {NAT("<mtu size='big'/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_ARG,
+     "attribute 'size' must be an integer"},
+    {NAT("<domain/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_XML,
+     "<domain>: missing attribute 'name'"},
+    {NAT("<domain name='x' localOnly='sure'/><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "invalid value 'sure' for attribute 'localOnly'"},
+    {NAT("<dns><host ip='10.0.0.5'/></dns><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "missing <hostname> in a DNS host"},
+    {NAT("<dns><host><hostname>a</hostname></host></dns><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "<host>: missing attribute 'ip'"},
+    {NAT("<dns><host ip='10.0.0.5'><hostname> </hostname></host></dns>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_XML, "empty <hostname>"},
+    {NAT("<dns><forwarder/></dns><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_XML,
+     "<forwarder>: give at least one of addr= and domain="},
+    {NAT("<dns><forwarder addr='8.8.8'/></dns><ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "'8.8.8' is not a valid"},
+    {NAT("<dns enable='no'><forwarder addr='8.8.8.8'/></dns>"
+         "<ip address='10.0.0.1' prefix='24'/>"),
+     VB_ERROR_INVALID_ARG, "enable='no' but the <dns> of network 'n' lists"},
+    {NAT("<port/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_XML,
+     "<port>: missing attribute 'isolated'"},
     /* the XML itself */
-    { "<network><name>n</name>", VB_ERROR_INVALID_XML, "line 1: malformed network XML" },
-    { "<?xml version='1.0'?>\n<!DOCTYPE network [<!ENTITY e 'x'>]>\n<network><name>&e;</name>"
-      "</network>",
-      VB_ERROR_INVALID_XML, "line 2: DOCTYPE declarations are not allowed in network XML" },
-    { "<network>\n<name>n</name>\n<bridge name='\xff\xfe'/></network>", VB_ERROR_INVALID_XML,
-      "line 3: malformed network XML" },
-    { "<network>\n<name>n</name>\n\n<ip address='x'/></network>", VB_ERROR_INVALID_ARG,
-      "line 4: <ip>: attribute 'address'" },
+    {"<network><name>n</name>", VB_ERROR_INVALID_XML, "line 1: malformed network XML"},
+    {"<?xml version='1.0'?>\n<!DOCTYPE network [<!ENTITY e 'x'>]>\n<network><name>&e;</name>"
+     "</network>",
+     VB_ERROR_INVALID_XML, "line 2: DOCTYPE declarations are not allowed in network XML"},
+    {"<network>\n<name>n</name>\n<bridge name='\xff\xfe'/></network>", VB_ERROR_INVALID_XML,
+     "line 3: malformed network XML"},
+    {"<network>\n<name>n</name>\n\n<ip address='x'/></network>", VB_ERROR_INVALID_ARG,
+     "line 4: <ip>: attribute 'address'"},
 };
 
 static void
@@ -592,33 +592,32 @@ typedef struct {
 } UpdateCase;
 
 static const UpdateCase update_cases[] = {
-    { "add-host-incomplete", "host-incomplete", "nat-network", NULL, 3, 4, 0,
-      "missing attribute 'ip'" },
-    { "add-host-new-incomplete", "host-new-incomplete", "nat-network", NULL, 3, 4, 0,
-      "missing attribute 'ip'" },
-    { "add-host-existing", "host-existing", "nat-network", NULL, 3, 4, 0,
-      "there is an existing dhcp host entry in network 'default' that matches \"<host "
-      "mac='00:16:3e:77:e2:ed' name='a.example.com' ip='192.168.122.10'/>\"" },
-    { "add-host-new", "host-new", "nat-network", "nat-network-hosts", 3, 4, 0, NULL },
-    { "modify-host-missing", "host-new", "nat-network", NULL, 1, 4, 0,
-      "couldn't locate an existing dhcp host entry with \"mac='00:16:3e:77:f0:0d'\"" },
-    { "modify-host-incomplete", "host-incomplete", "nat-network", NULL, 1, 4, 0,
-      "missing attribute 'ip'" },
-    { "modify-host", "host-updated", "nat-network", "nat-network-host-updated", 1, 4, 0, NULL },
-    { "delete-host-incomplete", "host-incomplete", "nat-network", "nat-network-one-host", 2, 4, 0,
-      NULL },
-    { "delete-host-existing", "host-existing", "nat-network", "nat-network-one-host", 2, 4, 0,
-      NULL },
-    { "delete-host-missing", "host-new", "nat-network", NULL, 2, 4, 0,
-      "couldn't locate a matching dhcp host entry in network 'default'" },
-    { "insert-incomplete-host", "dns-host-gateway-incomplete", "nat-network-dns-hosts", NULL, 4,
-      10, -1, "<host>: missing attribute 'ip'" },
-    { "insert-host", "dns-host-pudding", "nat-network-dns-hosts", "nat-network-dns-more-hosts", 4,
-      10, -1, NULL },
-    { "delete-missing-unparsable-dns-host", "unparsable-dns-host", "nat-network", NULL, 2, 10, -1,
-      "missing <hostname>" },
-    { "delete-dns-host", "dns-host-gateway-incomplete", "nat-network-dns-hosts",
-      "nat-network-no-hosts", 2, 10, -1, NULL },
+    {"add-host-incomplete", "host-incomplete", "nat-network", NULL, 3, 4, 0,
+     "missing attribute 'ip'"},
+    {"add-host-new-incomplete", "host-new-incomplete", "nat-network", NULL, 3, 4, 0,
+     "missing attribute 'ip'"},
+    {"add-host-existing", "host-existing", "nat-network", NULL, 3, 4, 0,
+     "there is an existing dhcp host entry in network 'default' that matches \"<host "
+     "mac='00:16:3e:77:e2:ed' name='a.example.com' ip='192.168.122.10'/>\""},
+    {"add-host-new", "host-new", "nat-network", "nat-network-hosts", 3, 4, 0, NULL},
+    {"modify-host-missing", "host-new", "nat-network", NULL, 1, 4, 0,
+     "couldn't locate an existing dhcp host entry with \"mac='00:16:3e:77:f0:0d'\""},
+    {"modify-host-incomplete", "host-incomplete", "nat-network", NULL, 1, 4, 0,
+     "missing attribute 'ip'"},
+    {"modify-host", "host-updated", "nat-network", "nat-network-host-updated", 1, 4, 0, NULL},
+    {"delete-host-incomplete", "host-incomplete", "nat-network", "nat-network-one-host", 2, 4, 0,
+     NULL},
+    {"delete-host-existing", "host-existing", "nat-network", "nat-network-one-host", 2, 4, 0, NULL},
+    {"delete-host-missing", "host-new", "nat-network", NULL, 2, 4, 0,
+     "couldn't locate a matching dhcp host entry in network 'default'"},
+    {"insert-incomplete-host", "dns-host-gateway-incomplete", "nat-network-dns-hosts", NULL, 4, 10,
+     -1, "<host>: missing attribute 'ip'"},
+    {"insert-host", "dns-host-pudding", "nat-network-dns-hosts", "nat-network-dns-more-hosts", 4,
+     10, -1, NULL},
+    {"delete-missing-unparsable-dns-host", "unparsable-dns-host", "nat-network", NULL, 2, 10, -1,
+     "missing <hostname>"},
+    {"delete-dns-host", "dns-host-gateway-incomplete", "nat-network-dns-hosts",
+     "nat-network-no-hosts", 2, 10, -1, NULL},
 };
 
 static void
@@ -630,8 +629,7 @@ test_update_libvirt(gconstpointer data)
     g_autoptr(VbNetworkDef) def = parse_ok(net);
     g_autofree char *before = vb_network_def_format(def);
     g_autoptr(GError) error = NULL;
-    gboolean ok = vb_network_def_update(def, c->command, c->section, c->index, snippet, 0,
-                                        &error);
+    gboolean ok = vb_network_def_update(def, c->command, c->section, c->index, snippet, 0, &error);
     g_autofree char *out = NULL;
     g_autofree char *expected = NULL;
 
@@ -652,8 +650,8 @@ test_update_libvirt(gconstpointer data)
 }
 
 static void
-update_fails(VbNetworkDef *def, guint command, guint section, int index, const char *xml,
-             int code, const char *message)
+update_fails(VbNetworkDef *def, guint command, guint section, int index, const char *xml, int code,
+             const char *message)
 {
     g_autoptr(GError) error = NULL;
 
@@ -679,8 +677,8 @@ test_update_errors(void)
     update_fails(def, 7, VB_NETWORK_SECTION_IP_DHCP_HOST, -1, host, VB_ERROR_NOT_SUPPORTED,
                  "unrecognized network update command code 7");
     update_fails(def, 1, VB_NETWORK_SECTION_DNS_HOST, -1,
-                 "<host ip='192.168.122.5'><hostname>x</hostname></host>",
-                 VB_ERROR_NOT_SUPPORTED, "DNS HOST records cannot be modified");
+                 "<host ip='192.168.122.5'><hostname>x</hostname></host>", VB_ERROR_NOT_SUPPORTED,
+                 "DNS HOST records cannot be modified");
     update_fails(def, 3, VB_NETWORK_SECTION_IP_DHCP_HOST, 9, host, VB_ERROR_INVALID_STATE,
                  "no <ip> element found at index 9 in network 'default'");
     update_fails(def, 3, VB_NETWORK_SECTION_IP_DHCP_HOST, -1, "<range start='1' end='2'/>",
@@ -752,11 +750,16 @@ test_update_sequence(void)
 static void
 test_default_network(void)
 {
-    const char *none[] = { NULL };
-    const char *used122[] = { "192.168.122.0/24", NULL };
-    const char *used_wide[] = { "192.168.0.0/16", NULL };
-    const char *used_some[] = { "10.0.0.0/8", "192.168.122.1", "192.168.100.0/23",
-                                "192.168.102.7/32", "fd00::/8", "garbage", NULL };
+    const char *none[] = {NULL};
+    const char *used122[] = {"192.168.122.0/24", NULL};
+    const char *used_wide[] = {"192.168.0.0/16", NULL};
+    const char *used_some[] = {"10.0.0.0/8",
+                               "192.168.122.1",
+                               "192.168.100.0/23",
+                               "192.168.102.7/32",
+                               "fd00::/8",
+                               "garbage",
+                               NULL};
     g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *xml = vb_network_default_xml(none);
     g_autoptr(VbNetworkDef) def = parse_ok(xml);
@@ -797,12 +800,12 @@ test_overlap(void)
 {
     g_autofree char *net = load("in", "nat-network");
     g_autoptr(VbNetworkDef) def = parse_ok(net);
-    const char *clear[] = { "192.168.124.0/24", "11.0.0.0/8", "2001:db8:ac10:fe02::/64",
-                            "bogus", "192.168.122.0/99", NULL };
-    const char *wide[] = { "192.168.0.0/16", NULL };
-    const char *narrow[] = { "192.168.123.77/32", NULL };
-    const char *v6[] = { "2001:db8:ac10:fd01::/48", NULL };
-    const char *ten[] = { "10.200.0.0/16", NULL };
+    const char *clear[] = {"192.168.124.0/24", "11.0.0.0/8", "2001:db8:ac10:fe02::/64", "bogus",
+                           "192.168.122.0/99", NULL};
+    const char *wide[] = {"192.168.0.0/16", NULL};
+    const char *narrow[] = {"192.168.123.77/32", NULL};
+    const char *v6[] = {"2001:db8:ac10:fd01::/48", NULL};
+    const char *ten[] = {"10.200.0.0/16", NULL};
     g_autofree char *clash = NULL;
 
     g_assert_false(vb_network_def_overlaps(def, clear, &clash));
@@ -875,8 +878,8 @@ main(int argc, char **argv)
     }
     g_assert_cmpuint(names->len, ==, 46);
     for (guint i = 0; i < names->len; i++) {
-        g_autofree char *path = g_strconcat("/network-xml/libvirt-input/",
-                                            (char *)g_ptr_array_index(names, i), NULL);
+        g_autofree char *path =
+            g_strconcat("/network-xml/libvirt-input/", (char *)g_ptr_array_index(names, i), NULL);
 
         g_test_add_data_func(path, g_ptr_array_index(names, i), test_libvirt_input);
     }
@@ -886,8 +889,8 @@ main(int argc, char **argv)
         g_test_add_data_func(path, &bad_cases[i], test_bad);
     }
     for (guint i = 0; i < G_N_ELEMENTS(update_cases); i++) {
-        g_autofree char *path = g_strconcat("/network-xml/update/libvirt/", update_cases[i].name,
-                                            NULL);
+        g_autofree char *path =
+            g_strconcat("/network-xml/update/libvirt/", update_cases[i].name, NULL);
 
         g_test_add_data_func(path, &update_cases[i], test_update_libvirt);
     }
