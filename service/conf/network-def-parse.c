@@ -142,7 +142,6 @@ parse_range(VbNetworkIp *ip, xmlNode *node, GError **error)
     static const char *const attrs[] = {"start", "end", NULL};
     static const char *const children[] = {"lease", NULL};
     static const char *const unique[] = {"lease", NULL};
-    g_autoptr(GPtrArray) keepme = NULL;
     VbNetworkDhcpRange *r = g_new0(VbNetworkDhcpRange, 1);
     VbNetAddr start, end, net;
     guint prefix;
@@ -255,7 +254,6 @@ vb_net_parse_dhcp_host(const char *netname, const VbNetworkIp *ip, xmlNode *node
     static const char *const attrs[] = {"mac", "id", "name", "ip", NULL};
     static const char *const children[] = {"lease", NULL};
     static const char *const unique[] = {"lease", NULL};
-    g_autoptr(GError) local = NULL;
     VbNetworkDhcpHost *h = g_new0(VbNetworkDhcpHost, 1);
     VbNetAddr a, net;
     guint prefix;
