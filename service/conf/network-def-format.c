@@ -121,7 +121,8 @@ static void
 fmt_ip(GString *buf, const VbNetworkIp *ip, int level)
 {
     static const char *const order[] = {"family", "address", "netmask", "prefix", "localPtr", NULL};
-    g_autofree char *prefix = ip->prefix > 0 ? g_strdup_printf("%u", ip->prefix) : NULL;
+    g_autofree char *prefix =
+        ip->prefix_given || ip->prefix > 0 ? g_strdup_printf("%u", ip->prefix) : NULL;
     const char *const modelled[] = {
         "family",    ip->family_attr, "address", ip->address, "netmask",
         ip->netmask, "prefix",        prefix,    "localPtr",  yesno(ip->local_ptr, "yes", "no"),

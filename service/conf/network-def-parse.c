@@ -335,6 +335,7 @@ parse_ip_prefix(VbNetworkIp *ip, xmlNode *node, GError **error)
     if (prefix != NULL && !parse_u64(node, "prefix", 128, &p, error))
         return FALSE;
     ip->prefix = (guint)p;
+    ip->prefix_given = prefix != NULL;
     if (ip->netmask != NULL) {
         if (ip->family != AF_INET) {
             vb_set_error_line(
@@ -618,6 +619,11 @@ parse_forward(VbNetworkDef *def, xmlNode *node, GError **error)
         def->forward_mode_given = TRUE;
     }
     def->forward_dev = vb_xml_prop(node, "dev");
+    if (def->forward_dev != NULL && *def->forward_dev == '\0') {
+        vb_set_error_line(error, VB_ERROR_INVALID_ARG, node,
+                          "attribute 'dev' is empty: name a host interface or remove it");
+        return FALSE;
+    }
     if (def->forward_dev != NULL &&
         (find_child(node, "address") != NULL || find_child(node, "pf") != NULL)) {
         vb_set_error_line(error, VB_ERROR_INVALID_XML, node,

@@ -101,9 +101,10 @@ typedef struct {
     int family;        /* AF_INET or AF_INET6, from the address */
     char *family_attr; /* as written: NULL, "ipv4" or "ipv6" */
     char *address;
-    char *netmask; /* nullable, IPv4 only */
-    guint prefix;  /* as written; 0 when absent (libvirt: prefix='0' is absent too) */
-    int local_ptr; /* -1 absent, 0 no, 1 yes */
+    char *netmask;         /* nullable, IPv4 only */
+    guint prefix;          /* as written; 0 when absent (libvirt: prefix='0' is absent too) */
+    gboolean prefix_given; /* prefix= written (also '0', written back) */
+    int local_ptr;         /* -1 absent, 0 no, 1 yes */
     gboolean has_dhcp_elem;
     GPtrArray *ranges; /* VbNetworkDhcpRange* */
     GPtrArray *hosts;  /* VbNetworkDhcpHost* */

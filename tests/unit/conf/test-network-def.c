@@ -506,6 +506,8 @@ static const BadCase bad_cases[] = {
      "can have a bridge name or a forward dev, not both"},
     {NET("<forward mode='vepa' dev='eth0'/><bridge name='br0'/>"), VB_ERROR_INVALID_XML,
      "a bridge name is not allowed in forward mode 'vepa'"},
+    {NET("<forward mode='nat' dev=''/><ip address='10.0.0.1' prefix='24'/>"), VB_ERROR_INVALID_ARG,
+     "<forward>: attribute 'dev' is empty"},
     {NET("<forward mode='private'/>"), VB_ERROR_INVALID_XML,
      "needs a <forward dev=>, <interface>, <pf> or <address>"},
     {NET("<forward mode='hostdev' dev='eth0'><pf dev='eth1'/></forward>"), VB_ERROR_INVALID_XML,
