@@ -249,5 +249,12 @@ vb_network_def_validate(const VbNetworkDef *def, GError **error)
                     "invalid bridge name '%s' in network '%s'", def->bridge, def->name);
         return FALSE;
     }
+    if (def->dns_enable == 0 && (def->dns_hosts->len > 0 || def->dns_forwarders->len > 0)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "<dns enable='no'> of network '%s' cannot have forwarders or hosts; "
+                    "enable DNS first",
+                    def->name);
+        return FALSE;
+    }
     return validate_ips(def, error);
 }

@@ -750,6 +750,22 @@ test_update_sequence(void)
 }
 
 static void
+test_update_dns_disabled(void)
+{
+    static const char xml[] = "<network><name>q</name><dns enable='no'/>"
+                              "<ip address='10.3.0.1' prefix='24'/></network>";
+    g_autoptr(VbNetworkDef) def = parse_ok(xml);
+    g_autofree char *before = vb_network_def_format(def);
+    g_autofree char *after = NULL;
+
+    update_fails(def, VB_NETWORK_UPDATE_COMMAND_ADD_LAST, VB_NETWORK_SECTION_DNS_HOST, -1,
+                 "<host ip='10.3.0.5'><hostname>x</hostname></host>", VB_ERROR_INVALID_ARG,
+                 "<dns enable='no'> of network 'q' cannot have forwarders or hosts");
+    after = vb_network_def_format(def);
+    g_assert_cmpstr(before, ==, after);
+}
+
+static void
 test_default_network(void)
 {
     const char *none[] = {NULL};
@@ -904,6 +920,7 @@ main(int argc, char **argv)
     g_test_add_func("/network-xml/limits", test_limits);
     g_test_add_func("/network-xml/update/errors", test_update_errors);
     g_test_add_func("/network-xml/update/sequence", test_update_sequence);
+    g_test_add_func("/network-xml/update/dns-disabled", test_update_dns_disabled);
     g_test_add_func("/network-xml/default-network", test_default_network);
     g_test_add_func("/network-xml/overlap", test_overlap);
     g_test_add_func("/network-xml/names-and-helpers", test_names_and_helpers);
