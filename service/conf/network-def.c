@@ -638,3 +638,47 @@ vb_network_default_xml(const char *const *used_subnets)
                            "</network>\n",
                            n, n, n);
 }
+
+/**
+ * vb_network_kept_attr:
+ * @kept: (nullable): what is kept of one element (a `*_kept` member)
+ * @attr: an attribute name
+ *
+ * Reads a kept attribute, such as `forwardPlainNames` of `<dns>` (def->dns_kept) or `zone`
+ * of `<bridge>` (def->bridge_kept).
+ *
+ * Returns: (nullable) (transfer none): its value
+ */
+const char *
+vb_network_kept_attr(const VbNetKept *kept, const char *attr)
+{
+    return kept != NULL ? vb_extra_get_attr(&kept->x, attr) : NULL;
+}
+
+/**
+ * vb_network_kept_child_attr:
+ * @kept: (nullable): what is kept of one element
+ * @element: the name of kept children
+ * @attr: an attribute of those children
+ *
+ * Reads an attribute of each kept child @element, in document order: `<txt name value>` and
+ * `<srv service protocol domain target port priority weight>` of `<dns>` (def->dns_kept),
+ * `<tftp root>` of `<ip>` (ip->kept), `<bootp file server>` of `<dhcp>` (ip->dhcp_kept).
+ *
+ * Returns: (transfer full): one entry (char*, %NULL where the attribute is missing) per
+ *     kept child named @element; empty when there is none
+ */
+GPtrArray *
+vb_network_kept_child_attr(const VbNetKept *kept, const char *element, const char *attr)
+{
+    GPtrArray *values = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *ch = kept != NULL ? kept->x.children : NULL;
+
+    for (guint i = 0; ch != NULL && i < ch->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(ch, i);
+
+        if (strcmp(raw->name, element) == 0)
+            g_ptr_array_add(values, vb_raw_elem_get_attr(raw, attr));
+    }
+    return values;
+}

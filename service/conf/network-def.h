@@ -190,6 +190,9 @@ VbNetworkDef *vb_network_def_copy(const VbNetworkDef *def, GError **error);
 void vb_network_def_free(VbNetworkDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbNetworkDef, vb_network_def_free)
 
+const char *vb_network_kept_attr(const VbNetKept *kept, const char *attr);
+GPtrArray *vb_network_kept_child_attr(const VbNetKept *kept, const char *element, const char *attr);
+
 gboolean vb_network_name_validate(const char *name, GError **error);
 gboolean vb_network_bridge_name_valid(const char *name);
 void vb_network_def_set_bridge(VbNetworkDef *def, const char *bridge);

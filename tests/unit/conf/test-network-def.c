@@ -254,6 +254,36 @@ test_model_parts(void)
 }
 
 static void
+test_kept_readers(void)
+{
+    g_autofree char *tftp = load("in", "netboot-network");
+    g_autofree char *txt = load("in", "nat-network-dns-txt-record");
+    g_autofree char *srv = load("in", "nat-network-dns-srv-records");
+    g_autofree char *plain = load("in", "nat-network-dns-forward-plain");
+    g_autoptr(VbNetworkDef) dt = parse_ok(tftp);
+    g_autoptr(VbNetworkDef) dx = parse_ok(txt);
+    g_autoptr(VbNetworkDef) ds = parse_ok(srv);
+    g_autoptr(VbNetworkDef) dp = parse_ok(plain);
+    const VbNetworkIp *ip = g_ptr_array_index(dt->ips, 0);
+    g_autoptr(GPtrArray) root = vb_network_kept_child_attr(ip->kept, "tftp", "root");
+    g_autoptr(GPtrArray) boot = vb_network_kept_child_attr(ip->dhcp_kept, "bootp", "file");
+    g_autoptr(GPtrArray) names = vb_network_kept_child_attr(dx->dns_kept, "txt", "name");
+    g_autoptr(GPtrArray) services = vb_network_kept_child_attr(ds->dns_kept, "srv", "service");
+    g_autoptr(GPtrArray) none = vb_network_kept_child_attr(NULL, "srv", "service");
+
+    g_assert_cmpuint(root->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(root, 0), ==, "/var/lib/tftproot");
+    g_assert_cmpuint(boot->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(boot, 0), ==, "pxeboot.img");
+    g_assert_cmpuint(names->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(names, 0), ==, "example");
+    g_assert_cmpuint(services->len, >=, 2);
+    g_assert_cmpuint(none->len, ==, 0);
+    g_assert_cmpstr(vb_network_kept_attr(dp->dns_kept, "forwardPlainNames"), ==, "yes");
+    g_assert_null(vb_network_kept_attr(dp->dns_kept, "enable"));
+}
+
+static void
 test_model_domain(void)
 {
     static const char xml[] = "<network><name>d</name><domain name='example.com' localOnly='yes'/>"
@@ -915,6 +945,7 @@ main(int argc, char **argv)
     g_test_add_func("/network-xml/model/nat-network", test_model_nat);
     g_test_add_func("/network-xml/model/parts", test_model_parts);
     g_test_add_func("/network-xml/model/domain-dns", test_model_domain);
+    g_test_add_func("/network-xml/model/kept-readers", test_kept_readers);
     g_test_add_func("/network-xml/uuid-generated-isolated", test_uuid_generated);
     g_test_add_func("/network-xml/kept-in-place", test_kept_in_place);
     g_test_add_func("/network-xml/limits", test_limits);
