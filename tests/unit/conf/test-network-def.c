@@ -730,6 +730,33 @@ test_update_errors(void)
                  VB_ERROR_INVALID_XML, "malformed network update XML");
 }
 
+/* libvirt's snippets for the sections virtbus does not update: NotSupported, named */
+static void
+test_update_other_sections(void)
+{
+    static const struct {
+        const char *snippet;
+        guint section;
+        const char *name;
+    } cases[] = {
+        {"dhcp-range", VB_NETWORK_SECTION_IP_DHCP_RANGE, "'ip-dhcp-range'"},
+        {"interface-eth47", VB_NETWORK_SECTION_FORWARD_INTERFACE, "'forward-interface'"},
+        {"portgroup-alison", VB_NETWORK_SECTION_PORTGROUP, "'portgroup'"},
+        {"dns-txt-record-example", VB_NETWORK_SECTION_DNS_TXT, "'dns-txt'"},
+        {"srv-record", VB_NETWORK_SECTION_DNS_SRV, "'dns-srv'"},
+    };
+    g_autofree char *net = load("in", "nat-network-dns-srv-record");
+    g_autoptr(VbNetworkDef) def = parse_ok(net);
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *snippet = load("update-in", cases[i].snippet);
+
+        for (guint cmd = 1; cmd <= 4; cmd++)
+            update_fails(def, cmd, cases[i].section, -1, snippet, VB_ERROR_NOT_SUPPORTED,
+                         cases[i].name);
+    }
+}
+
 static void
 test_update_sequence(void)
 {
@@ -951,6 +978,7 @@ main(int argc, char **argv)
     g_test_add_func("/network-xml/limits", test_limits);
     g_test_add_func("/network-xml/update/errors", test_update_errors);
     g_test_add_func("/network-xml/update/sequence", test_update_sequence);
+    g_test_add_func("/network-xml/update/other-sections", test_update_other_sections);
     g_test_add_func("/network-xml/update/dns-disabled", test_update_dns_disabled);
     g_test_add_func("/network-xml/default-network", test_default_network);
     g_test_add_func("/network-xml/overlap", test_overlap);
