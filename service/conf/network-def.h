@@ -17,6 +17,11 @@
  * "2001:db8::1"); MAC addresses lowercase with ':'.
  *
  * Thread safety: a definition is a plain value; callers serialize access to one definition.
+ *
+ * Each function has its gtk-doc comment in its .c file: network-def.c (life cycle, names,
+ * addresses, default network, overlaps, kept readers), network-def-parse.c,
+ * network-def-format.c, network-def-validate.c, network-def-update.c. docs/network-xml.md
+ * lists what is modelled, kept and refused.
  */
 
 #include <glib.h>
