@@ -554,6 +554,7 @@ static gboolean
 parse_forward_ifaces(VbNetworkDef *def, xmlNode *node, GError **error)
 {
     static const char *const if_attrs[] = {"dev", NULL};
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     for (xmlNode *c = node->children; c != NULL; c = c->next) {
         g_autofree char *dev = NULL;
@@ -573,12 +574,10 @@ parse_forward_ifaces(VbNetworkDef *def, xmlNode *node, GError **error)
                               def->forward_dev, dev);
             return FALSE;
         }
-        for (guint i = 0; i < def->forward_ifaces->len; i++) {
-            if (strcmp(g_ptr_array_index(def->forward_ifaces, i), dev) == 0) {
-                vb_set_error_line(error, VB_ERROR_INVALID_ARG, c,
-                                  "interface '%s' can only be listed once", dev);
-                return FALSE;
-            }
+        if (!g_hash_table_add(seen, g_strdup(dev))) {
+            vb_set_error_line(error, VB_ERROR_INVALID_ARG, c,
+                              "interface '%s' can only be listed once", dev);
+            return FALSE;
         }
         g_ptr_array_add(def->forward_ifaces, g_steal_pointer(&dev));
         g_ptr_array_add(def->forward_ifaces_kept, keep(c, if_attrs, NULL, NULL));

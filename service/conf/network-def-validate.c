@@ -36,23 +36,23 @@ static gboolean
 validate_forward_addresses(const VbNetworkDef *def, GError **error)
 {
     GPtrArray *ch = def->forward_kept != NULL ? def->forward_kept->x.children : NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
     for (guint i = 0; ch != NULL && i < ch->len; i++) {
         const VbRawElem *a = g_ptr_array_index(ch, i);
+        const VbRawElem *b;
 
         if (strcmp(a->name, "address") != 0)
             continue;
-        for (guint j = 0; j < i; j++) {
-            const VbRawElem *b = g_ptr_array_index(ch, j);
-
-            if (strcmp(b->name, "address") == 0 && strcmp(a->xml, b->xml) == 0) {
-                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                            "line %d: <address>: this device is listed twice in the <forward> "
-                            "of network '%s' (first at line %d)",
-                            a->line, def->name, b->line);
-                return FALSE;
-            }
+        b = g_hash_table_lookup(seen, a->xml);
+        if (b != NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                        "line %d: <address>: this device is listed twice in the <forward> "
+                        "of network '%s' (first at line %d)",
+                        a->line, def->name, b->line);
+            return FALSE;
         }
+        g_hash_table_insert(seen, a->xml, (gpointer)a);
     }
     return TRUE;
 }
@@ -148,34 +148,50 @@ validate_host_forward(const VbNetworkDef *def, const char *mode, GError **error)
     return TRUE;
 }
 
+/* returns the 1-based index of an earlier host with @key, recording this one otherwise */
+static guint
+seen_before(GHashTable *seen, const char *key, guint index)
+{
+    gpointer prev = NULL;
+
+    if (key == NULL)
+        return 0;
+    if (g_hash_table_lookup_extended(seen, key, NULL, &prev))
+        return GPOINTER_TO_UINT(prev);
+    g_hash_table_insert(seen, g_strdup(key), GUINT_TO_POINTER(index));
+    return 0;
+}
+
+/* hash tables: a network may list thousands of static hosts */
 static gboolean
 validate_dhcp_hosts(const VbNetworkDef *def, const VbNetworkIp *ip, GError **error)
 {
-    for (guint i = 0; i < ip->hosts->len; i++) {
-        const VbNetworkDhcpHost *a = g_ptr_array_index(ip->hosts, i);
+    static const char *const what[] = {"MAC address", "IP address", "name", "id"};
+    GHashTable *seen[4];
+    gboolean ok = TRUE;
 
-        for (guint j = 0; j < i; j++) {
-            const VbNetworkDhcpHost *b = g_ptr_array_index(ip->hosts, j);
-            const char *what = NULL, *val = NULL;
+    for (guint k = 0; k < 4; k++)
+        seen[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; ok && i < ip->hosts->len; i++) {
+        const VbNetworkDhcpHost *h = g_ptr_array_index(ip->hosts, i);
+        g_autofree char *id = h->id != NULL ? g_ascii_strdown(h->id, -1) : NULL;
+        const char *keys[4] = {h->mac, h->ip, h->name, id};
 
-            if (a->mac != NULL && g_strcmp0(a->mac, b->mac) == 0)
-                what = "MAC address", val = a->mac;
-            else if (a->ip != NULL && g_strcmp0(a->ip, b->ip) == 0)
-                what = "IP address", val = a->ip;
-            else if (a->name != NULL && g_strcmp0(a->name, b->name) == 0)
-                what = "name", val = a->name;
-            else if (a->id != NULL && b->id != NULL && g_ascii_strcasecmp(a->id, b->id) == 0)
-                what = "id", val = a->id;
-            if (what != NULL) {
-                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                            "<ip address='%s'><dhcp> of network '%s': static hosts %u and %u "
-                            "have the same %s '%s'; each host needs its own",
-                            ip->address, def->name, j + 1, i + 1, what, val);
-                return FALSE;
-            }
+        for (guint k = 0; ok && k < 4; k++) {
+            guint prev = seen_before(seen[k], keys[k], i + 1);
+
+            if (prev == 0)
+                continue;
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "<ip address='%s'><dhcp> of network '%s': static hosts %u and %u "
+                        "have the same %s '%s'; each host needs its own",
+                        ip->address, def->name, prev, i + 1, what[k], keys[k]);
+            ok = FALSE;
         }
     }
-    return TRUE;
+    for (guint k = 0; k < 4; k++)
+        g_hash_table_unref(seen[k]);
+    return ok;
 }
 
 static gboolean

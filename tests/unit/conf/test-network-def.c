@@ -611,6 +611,33 @@ test_limits(void)
     parse_fails(deep, VB_ERROR_INVALID_XML, "malformed network XML");
 }
 
+/* thousands of static hosts: linear checks, and a duplicate at the end is still found */
+static void
+test_many_hosts(void)
+{
+    GString *xml = g_string_new("<network><name>big</name><ip address='10.0.0.1' prefix='16'>"
+                                "<dhcp>");
+    g_autofree char *dup = NULL;
+    g_autoptr(VbNetworkDef) def = NULL;
+    gint64 start;
+
+    for (guint i = 0; i < 12000; i++)
+        g_string_append_printf(xml, "<host mac='52:54:00:00:%02x:%02x' ip='10.0.%u.%u'/>", i / 256,
+                               i % 256, 1 + i / 250, 1 + i % 250);
+    dup = g_strdup_printf("%s<host mac='52:54:00:00:00:07' ip='10.0.200.1'/></dhcp></ip>"
+                          "</network>",
+                          xml->str);
+    g_string_append(xml, "</dhcp></ip></network>");
+    start = g_get_monotonic_time();
+    def = parse_ok(xml->str);
+    g_test_message("12000 hosts parsed and validated in %" G_GINT64_FORMAT " ms",
+                   (g_get_monotonic_time() - start) / 1000);
+    g_assert_cmpuint(((VbNetworkIp *)g_ptr_array_index(def->ips, 0))->hosts->len, ==, 12000);
+    parse_fails(dup, VB_ERROR_INVALID_ARG,
+                "static hosts 8 and 12001 have the same MAC address '52:54:00:00:00:07'");
+    g_string_free(xml, TRUE);
+}
+
 /* libvirt's networkxml2xmlupdatetest cases for IP_DHCP_HOST and DNS_HOST */
 typedef struct {
     const char *name;
@@ -976,6 +1003,7 @@ main(int argc, char **argv)
     g_test_add_func("/network-xml/uuid-generated-isolated", test_uuid_generated);
     g_test_add_func("/network-xml/kept-in-place", test_kept_in_place);
     g_test_add_func("/network-xml/limits", test_limits);
+    g_test_add_func("/network-xml/many-hosts", test_many_hosts);
     g_test_add_func("/network-xml/update/errors", test_update_errors);
     g_test_add_func("/network-xml/update/sequence", test_update_sequence);
     g_test_add_func("/network-xml/update/other-sections", test_update_other_sections);
