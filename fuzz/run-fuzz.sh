@@ -1,7 +1,7 @@
 #!/bin/sh
 # Usage: fuzz/run-fuzz.sh BUILDDIR SECONDS [RESULTS]
 # Configures BUILDDIR (a clang build with -Dfuzzing=true) if needed, builds the fuzzers
-# (domain XML, QMP stream, migration cookie) and runs them for SECONDS in all (split
+# (domain XML, QMP stream, migration cookie, network XML) and runs them for SECONDS in all (split
 # between them), each on a copy of its corpus in fuzz/corpus/ (the repository corpus is
 # never modified). Each fuzzer runs even when the one before failed. Exits non-zero when a
 # fuzzer finds a crash, a leak, a sanitizer report, a GLib warning or critical
@@ -31,7 +31,8 @@ if [ ! -f "$builddir/build.ninja" ]; then
 elif ! meson introspect "$builddir" --buildoptions | grep -q '"name": "fuzzing", "value": true'; then
     meson configure "$builddir" -Dfuzzing=true -Db_lundef=false
 fi
-ninja -C "$builddir" fuzz/fuzz-domain-xml fuzz/fuzz-qmp fuzz/fuzz-migration-cookie
+ninja -C "$builddir" fuzz/fuzz-domain-xml fuzz/fuzz-qmp fuzz/fuzz-migration-cookie \
+    fuzz/fuzz-network-xml
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vb-fuzz.XXXXXX")
 echo "corpus copies and artifacts in $work"
@@ -85,13 +86,17 @@ qmp_seconds=$((seconds / 4))
 [ "$qmp_seconds" -ge 1 ] || qmp_seconds=1
 cookie_seconds=$((seconds / 4))
 [ "$cookie_seconds" -ge 1 ] || cookie_seconds=1
-xml_seconds=$((seconds - qmp_seconds - cookie_seconds))
+network_seconds=$((seconds / 6))
+[ "$network_seconds" -ge 1 ] || network_seconds=1
+xml_seconds=$((seconds - qmp_seconds - cookie_seconds - network_seconds))
 [ "$xml_seconds" -ge 1 ] || xml_seconds=1
 run_fuzzer fuzz-domain-xml domain-xml "$xml_seconds" -max_len=16384 \
     -dict="$srcdir/fuzz/domain-xml.dict"
 run_fuzzer fuzz-qmp qmp "$qmp_seconds" -max_len=65536 -dict="$srcdir/fuzz/qmp.dict"
 run_fuzzer fuzz-migration-cookie migration-cookie "$cookie_seconds" -max_len=16384 \
     -dict="$srcdir/fuzz/migration-cookie.dict"
+run_fuzzer fuzz-network-xml network-xml "$network_seconds" -max_len=16384 \
+    -dict="$srcdir/fuzz/network-xml.dict"
 if [ "$failed" -ne 0 ]; then
     exit 1
 fi
