@@ -116,6 +116,7 @@ gboolean vb_migration_tunnel_socketpair(int fds[2], GError **error);
 VbTunnelIn *vb_tunnel_in_new(int fd, const char *owner, const char *name, GError **error);
 VbTunnelIn *vb_tunnel_in_ref(VbTunnelIn *t);
 void vb_tunnel_in_unref(VbTunnelIn *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbTunnelIn, vb_tunnel_in_unref)
 void vb_tunnel_in_close(VbTunnelIn *t, const GError *why);
 gboolean vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBytes *data,
                            VbTunnelDone done, gpointer user_data, GError **error);

@@ -14,7 +14,8 @@ import sys
 import time
 
 import vbtest
-from vbtest import DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, eventually
+from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib,
+                    eventually)
 
 GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
 JOB_IFACE = "org.virtbus.Virt1.Job"
@@ -260,7 +261,7 @@ class MigrationTestCase(vbtest.VirtbusTestCase):
             if p.poll() is None:
                 p.kill()
             p.wait()
-        problems = self.host_b.stop(self)
+        problems = self.host_b.stop(self, show_log=self._outcome_failed())
         super().tearDown()
         if problems:
             self.fail("host B: " + "\n".join(problems))
@@ -319,6 +320,26 @@ class MigrationTestCase(vbtest.VirtbusTestCase):
         self.assertEqual(dpath2, dpath)
         self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
         return dpath, job
+
+    def slow_perform(self, path, flags=LIVE, bandwidth=1):
+        """Begin, Prepare and Perform at @bandwidth MiB/s, until data moves:
+        the transfer lasts. Returns the Begin cookie, the job and B's domain."""
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml, c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", bandwidth)}, flags))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="data to move")
+        return c1, job, dpath
+
+    def restart_source(self, path):
+        """Stops and starts host A's service; waits for @path to run again."""
+        self.conn.close_sync(None)
+        self.service.stop()
+        self.service.start()
+        self.conn = vbtest.connect(self.bus.address)
+        eventually(lambda: self.state(path)[0] == "running", timeout=20,
+                   what="the source to run again")
 
     def qemu_pid(self, root):
         pids = vbtest.status_pids(root)
