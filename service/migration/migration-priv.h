@@ -100,6 +100,8 @@ gboolean vb_migration_nbd_copy_start(VbDomainList *list, VbDomainObj *dom, VbJob
 GVariant *vb_migration_nbd_add_stats(VbDomainList *list, VbDomainObj *dom, GVariant *stats);
 gboolean vb_migration_nbd_copy_finish(VbDomainList *list, VbDomainObj *dom, GError **error);
 void vb_migration_nbd_copy_cancel(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_migration_nbd_set_speed(VbDomainObj *dom, VbQemuMonitor *mon, guint64 bytes_per_s,
+                                    GError **error);
 gboolean vb_migration_nbd_precreate(VbDomainList *list, VbDomainDef *def,
                                     const VbMigrationCookie *src, guint flags,
                                     GStrv *out_created, GError **error);
