@@ -6,6 +6,7 @@
 
 #include "bus-errors.h"
 #include "bus-service.h"
+#include "migration.h"
 #include "vb-error.h"
 
 /*
@@ -382,6 +383,24 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
 
         g_variant_get_child(parameters, 1, "&s", &xml);
         if (*xml != '\0')
+            call->also_action = VB_ACTION_DEFINE;
+    }
+    /* so does a migration that writes a definition the caller brings: Finish making the
+     * cookie's definition persistent (or defining it, OFFLINE), a peer-to-peer Migrate with
+     * its own destination or persistent XML (the source service hands it on as root) */
+    if (g_str_equal(method->method, "MigrateFinish")) {
+        guint32 flags = 0;
+
+        g_variant_get_child(parameters, 1, "u", &flags);
+        if (flags & (VB_MIGRATE_PERSIST_DEST | VB_MIGRATE_OFFLINE))
+            call->also_action = VB_ACTION_DEFINE;
+    }
+    if (g_str_equal(method->method, "Migrate")) {
+        g_autoptr(GVariant) params = g_variant_get_child_value(parameters, 1);
+        g_autoptr(GVariant) dest_xml = g_variant_lookup_value(params, "destination_xml", NULL);
+        g_autoptr(GVariant) persistent = g_variant_lookup_value(params, "persistent_xml", NULL);
+
+        if (dest_xml != NULL || persistent != NULL)
             call->also_action = VB_ACTION_DEFINE;
     }
     dispatch_call(call);

@@ -230,14 +230,18 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains, NULL, TRUE },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
     { "Restore", VB_ACTION_SAVE, FALSE, restore, .path_detail = TRUE, .load = restore_load },
-    /* the XML runs on this host: define too, as for CreateXML */
+    /* the XML runs on this host: define too, as for CreateXML (the details name the XML's
+     * domain) */
     { "MigratePrepare", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_prepare,
-      .also_action = VB_ACTION_DEFINE },
-    { "MigrateFinish", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_finish },
+      vb_bus_migrate_prepare_details, .also_action = VB_ACTION_DEFINE },
+    /* define too with PERSIST_DEST or OFFLINE (vb_bus_dispatch()): it writes the definition
+     * the cookie carries */
+    { "MigrateFinish", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_finish,
+      vb_bus_migrate_finish_details },
     /* tunnelled migration (issue 11, part tunnel): the data calls only queue, on the main
      * thread, and are answered from the tunnel's thread once written (deferred) */
     { "MigratePrepareTunnel", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_prepare_tunnel,
-      .also_action = VB_ACTION_DEFINE },
+      vb_bus_migrate_prepare_details, .also_action = VB_ACTION_DEFINE },
     { "MigrateTunnelData", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_data,
       vb_bus_migrate_tunnel_prepare, TRUE },
     { "MigrateTunnelEnd", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_end,

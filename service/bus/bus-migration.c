@@ -3,6 +3,7 @@
 
 #include "bus-names.h"
 #include "bus-service.h"
+#include "migration-cookie.h"
 #include "migration.h"
 #include "vb-error.h"
 
@@ -183,6 +184,66 @@ vb_bus_migrate_get_max_downtime(VbBusCall *call, GError **error)
                                        error))
         return NULL;
     return g_variant_new("(t)", ms);
+}
+
+/* The polkit details of a domain definition: its name and uuid. */
+static void
+name_def(VbBusCall *call, const char *xml)
+{
+    VbDomainDef *def = vb_domain_parse_config(xml, NULL);
+    char uuid[37];
+
+    if (def == NULL)
+        return; /* reported after authorization */
+    vb_uuid_format(def->uuid, uuid);
+    call->detail_domain = g_strdup(def->name);
+    call->detail_uuid = g_strdup(uuid);
+    vb_domain_def_free(def);
+}
+
+/*
+ * MigratePrepare, MigratePrepareTunnel (non-root callers, before the
+ * checks): name the incoming domain from the call's XML, as DefineXML
+ * does, so that rules per domain hold for migrate and define. Parsing
+ * reads no file and runs nothing.
+ */
+void
+vb_bus_migrate_prepare_details(VbBusCall *call)
+{
+    const char *xml;
+
+    g_variant_get_child(call->parameters, 0, "&s", &xml);
+    name_def(call, xml);
+}
+
+/*
+ * MigrateFinish (non-root callers, before the checks): the domain the
+ * cookie is about: the incoming domain with the cookie's uuid, or for
+ * OFFLINE the definition the cookie carries (what Finish defines).
+ */
+void
+vb_bus_migrate_finish_details(VbBusCall *call)
+{
+    g_autoptr(GVariant) cookie_v = NULL;
+    g_autoptr(VbMigrationCookie) cookie = NULL;
+    g_autoptr(VbDomainObj) dom = NULL;
+    const guint8 *data;
+    gsize n = 0;
+    guint32 flags;
+
+    cookie_v = g_variant_get_child_value(call->parameters, 0);
+    g_variant_get_child(call->parameters, 1, "u", &flags);
+    data = g_variant_get_fixed_array(cookie_v, &n, 1);
+    cookie = vb_migration_cookie_parse(data, n, NULL);
+    if (cookie == NULL)
+        return; /* reported after authorization */
+    if ((flags & VB_MIGRATE_OFFLINE) && cookie->persistent_xml != NULL) {
+        name_def(call, cookie->persistent_xml);
+        return;
+    }
+    dom = vb_domain_list_find_by_uuid(call->service->domains, cookie->uuid, NULL);
+    call->detail_domain = dom != NULL ? vb_domain_obj_get_name(dom) : g_strdup(cookie->name);
+    call->detail_uuid = g_strdup(cookie->uuid);
 }
 
 GVariant *

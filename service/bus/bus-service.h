@@ -34,6 +34,8 @@ GVariant *vb_bus_migrate_prepare_tunnel(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_tunnel_data(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_tunnel_end(VbBusCall *call, GError **error);
 void vb_bus_migrate_tunnel_prepare(VbBusCall *call);
+void vb_bus_migrate_prepare_details(VbBusCall *call);
+void vb_bus_migrate_finish_details(VbBusCall *call);
 /*
  * Optional, runs on a worker thread before authorization: works out what
  * the call is about (e.g. the domain named in DefineXML's XML) for the

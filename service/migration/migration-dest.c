@@ -529,14 +529,9 @@ vb_migration_tunnel_data(VbDomainList *list, const char *uuid, const char *owner
                          guint64 offset, GBytes *data, VbTunnelDone done, gpointer user_data,
                          GError **error)
 {
-    VbTunnelIn *t = tunnel_of(list, uuid, error);
-    gboolean ok;
+    g_autoptr(VbTunnelIn) t = tunnel_of(list, uuid, error);
 
-    if (t == NULL)
-        return FALSE;
-    ok = vb_tunnel_in_push(t, owner, offset, data, done, user_data, error);
-    vb_tunnel_in_unref(t);
-    return ok;
+    return t != NULL && vb_tunnel_in_push(t, owner, offset, data, done, user_data, error);
 }
 
 /**
@@ -552,14 +547,9 @@ vb_migration_tunnel_end(VbDomainList *list, const char *uuid, const char *owner,
                         guint64 length, gboolean abort, VbTunnelDone done, gpointer user_data,
                         GError **error)
 {
-    VbTunnelIn *t = tunnel_of(list, uuid, error);
-    gboolean ok;
+    g_autoptr(VbTunnelIn) t = tunnel_of(list, uuid, error);
 
-    if (t == NULL)
-        return FALSE;
-    ok = vb_tunnel_in_end(t, owner, length, abort, done, user_data, error);
-    vb_tunnel_in_unref(t);
-    return ok;
+    return t != NULL && vb_tunnel_in_end(t, owner, length, abort, done, user_data, error);
 }
 
 /* Waits for the incoming stream to complete (or reach post-copy). */
@@ -699,6 +689,21 @@ finish_offline(VbDomainList *list, const VbMigrationHost *host, VbMigrationCooki
     return dom;
 }
 
+/* Finish does not go on: the record ends with @why, the incoming QEMU is
+ * killed (a domain Prepare created leaves), the migration-in job ends. */
+static void
+give_up(VbDomainList *list, VbDomainObj *dom, VbJob *record, const GError *why,
+        gboolean cancelled)
+{
+    if (record != NULL) {
+        vb_job_complete(record, NULL, why, cancelled);
+        vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
+    }
+    kill_incoming(list, dom);
+    abandon_created(dom);
+    vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
+}
+
 /**
  * vb_migration_finish:
  * @cancelled: the transfer failed or never ran: kill the incoming domain
@@ -759,13 +764,7 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
 
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "incoming migration cancelled");
         vb_migration_nbd_stop_server(list, dom);
-        if (record != NULL) {
-            vb_job_complete(record, NULL, gone, TRUE);
-            vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
-        }
-        kill_incoming(list, dom);
-        abandon_created(dom);
-        vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
+        give_up(list, dom, record, gone, TRUE);
         *out_cookie = g_bytes_new(NULL, 0);
         return NULL;
     }
@@ -782,13 +781,7 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
     }
     if (!ok) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "MigrateFinish: %s", local->message);
-        if (record != NULL) {
-            vb_job_complete(record, NULL, local, FALSE);
-            vb_domain_list_job_notify(list, record, VB_JOB_NOTIFY_COMPLETED);
-        }
-        kill_incoming(list, dom);
-        abandon_created(dom);
-        vb_domain_async_job_complete(list, dom, NULL, NULL, NULL, FALSE);
+        give_up(list, dom, record, local, FALSE);
         g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
     }

@@ -931,6 +931,74 @@ vb_migration_nbd_copy_start(VbDomainList *list, VbDomainObj *dom, VbJob *job, co
     return TRUE;
 }
 
+/**
+ * vb_migration_nbd_set_speed:
+ * @mon: the domain's monitor; the caller holds the migration-op job
+ * @bytes_per_s: the new limit, 0 for none
+ *
+ * MigrateSetMaxSpeed while an outgoing migration copies disks: every
+ * running mirror of the copy (job drive-*) gets the new limit, as the
+ * migration's bandwidth gave them theirs when they started
+ * (block-job-set-speed). Nothing to do when no copy runs. Worker threads.
+ */
+gboolean
+vb_migration_nbd_set_speed(VbDomainObj *dom, VbQemuMonitor *mon, guint64 bytes_per_s,
+                           GError **error)
+{
+    g_autoptr(JsonNode) r = NULL;
+    JsonArray *jobs;
+    gboolean copying;
+
+    g_mutex_lock(&dom->lock);
+    copying = dom->job.async == VB_ASYNC_JOB_MIGRATION_OUT && dom->migration != NULL &&
+              ((VbMigrationOut *)dom->migration)->nbd_copies != NULL;
+    g_mutex_unlock(&dom->lock);
+    if (!copying)
+        return TRUE;
+    r = vb_qemu_monitor_command(mon, "query-block-jobs", NULL, QMP_TIMEOUT_MS, error);
+    if (r == NULL)
+        return FALSE;
+    jobs = JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+    for (guint i = 0; jobs != NULL && i < json_array_get_length(jobs); i++) {
+        JsonNode *n = json_array_get_element(jobs, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *dev = str_member(o, "device");
+        const char *type = str_member(o, "type");
+        JsonObject *args;
+        g_autoptr(JsonNode) done = NULL;
+
+        if (dev == NULL || g_strcmp0(type, "mirror") != 0 || !g_str_has_prefix(dev, "drive-"))
+            continue;
+        args = json_object_new();
+        json_object_set_string_member(args, "device", dev);
+        json_object_set_int_member(args, "speed", (gint64)bytes_per_s);
+        done = vb_qemu_monitor_command(mon, "block-job-set-speed", args, QMP_TIMEOUT_MS, error);
+        if (done == NULL) {
+            g_prefix_error(error, "the disk mirror %s: ", dev);
+            return FALSE;
+        }
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                      "the disk mirror %s now copies at %" G_GUINT64_FORMAT " bytes/s "
+                      "(0: no limit)", dev, bytes_per_s);
+    }
+    return TRUE;
+}
+
+/* Deletes the NBD client node @node (logged when QEMU refuses). */
+static void
+blockdev_del(VbDomainList *list, VbDomainObj *dom, const char *node)
+{
+    JsonObject *args = json_object_new();
+    g_autoptr(JsonNode) r = NULL;
+    g_autoptr(GError) local = NULL;
+
+    json_object_set_string_member(args, "node-name", node);
+    r = vb_domain_async_monitor(list, dom, "blockdev-del", args, -1, &local);
+    if (r == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "blockdev-del %s: %s", node,
+                      local->message);
+}
+
 /*
  * Ends every mirror: block-job-cancel (forced when @abort: the copy is
  * thrown away; otherwise a ready mirror completes with a point-in-time
@@ -1020,30 +1088,13 @@ end_copies(VbDomainList *list, VbDomainObj *dom, gboolean abort, GError **error)
             g_mutex_unlock(&dom->lock);
             c->mirror_started = FALSE;
         }
-        if (c->format_added) {
-            JsonObject *args = json_object_new();
-            g_autoptr(JsonNode) r = NULL;
-            g_autoptr(GError) local = NULL;
-
-            json_object_set_string_member(args, "node-name", c->format);
-            r = vb_domain_async_monitor(list, dom, "blockdev-del", args, -1, &local);
-            if (r == NULL)
-                VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "blockdev-del %s: %s",
-                              c->format, local->message);
-            c->format_added = FALSE;
-        }
-        if (c->storage_added) {
-            JsonObject *args = json_object_new();
-            g_autoptr(JsonNode) r = NULL;
-            g_autoptr(GError) local = NULL;
-
-            json_object_set_string_member(args, "node-name", c->storage);
-            r = vb_domain_async_monitor(list, dom, "blockdev-del", args, -1, &local);
-            if (r == NULL)
-                VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "blockdev-del %s: %s",
-                              c->storage, local->message);
-            c->storage_added = FALSE;
-        }
+        /* the format node first: it sits on the storage node */
+        if (c->format_added)
+            blockdev_del(list, dom, c->format);
+        c->format_added = FALSE;
+        if (c->storage_added)
+            blockdev_del(list, dom, c->storage);
+        c->storage_added = FALSE;
     }
     g_mutex_lock(&dom->lock);
     if (dom->migration != NULL)

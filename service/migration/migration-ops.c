@@ -42,14 +42,20 @@ set_param(VbDomainList *list, VbDomainObj *dom, const char *method, const char *
     g_autoptr(VbQemuMonitor) mon = begin_op(list, dom, method, owner, error);
     g_autoptr(JsonNode) r = NULL;
     JsonObject *args;
+    gboolean ok;
 
     if (mon == NULL)
         return FALSE;
     args = json_object_new();
     json_object_set_int_member(args, name, value);
     r = vb_qemu_monitor_command(mon, "migrate-set-parameters", args, QMP_TIMEOUT_MS, error);
+    ok = r != NULL;
+    /* a storage copy's mirrors run at the migration's bandwidth too: they follow it */
+    if (ok && g_str_equal(name, "max-bandwidth"))
+        ok = vb_migration_nbd_set_speed(dom, mon, value == G_MAXINT64 ? 0 : (guint64)value,
+                                        error);
     vb_domain_job_end(dom);
-    return r != NULL;
+    return ok;
 }
 
 static gboolean

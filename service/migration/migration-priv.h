@@ -107,6 +107,8 @@ gboolean vb_migration_nbd_copy_start(VbDomainList *list, VbDomainObj *dom, VbJob
 GVariant *vb_migration_nbd_add_stats(VbDomainList *list, VbDomainObj *dom, GVariant *stats);
 gboolean vb_migration_nbd_copy_finish(VbDomainList *list, VbDomainObj *dom, GError **error);
 void vb_migration_nbd_copy_cancel(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_migration_nbd_set_speed(VbDomainObj *dom, VbQemuMonitor *mon, guint64 bytes_per_s,
+                                    GError **error);
 gboolean vb_migration_nbd_precreate(VbDomainList *list, VbDomainDef *def,
                                     const VbMigrationCookie *src, guint flags,
                                     GStrv *out_created, GError **error);
@@ -123,6 +125,7 @@ gboolean vb_migration_tunnel_socketpair(int fds[2], GError **error);
 VbTunnelIn *vb_tunnel_in_new(int fd, const char *owner, const char *name, GError **error);
 VbTunnelIn *vb_tunnel_in_ref(VbTunnelIn *t);
 void vb_tunnel_in_unref(VbTunnelIn *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbTunnelIn, vb_tunnel_in_unref)
 void vb_tunnel_in_close(VbTunnelIn *t, const GError *why);
 gboolean vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBytes *data,
                            VbTunnelDone done, gpointer user_data, GError **error);

@@ -347,6 +347,32 @@ check_owner(VbTunnelIn *t, const char *owner, GError **error)
     return TRUE;
 }
 
+/* Under t->lock: TRUE if the stream still takes chunks; else sets @error and unlocks. */
+static gboolean
+takes_more_or_unlock(VbTunnelIn *t, GError **error)
+{
+    if (!t->closed && !t->ended)
+        return TRUE;
+    if (t->error != NULL)
+        g_propagate_error(error, g_error_copy(t->error));
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "the tunnel of the incoming domain '%s' has ended", t->name);
+    g_mutex_unlock(&t->lock);
+    return FALSE;
+}
+
+/* Under t->lock: the stream is broken (@bad, taken): the caller gets @bad and the
+ * tunnel closes with it, since a broken stream must fail loudly. Unlocks; FALSE. */
+static gboolean
+break_unlock(VbTunnelIn *t, GError *bad, GError **error)
+{
+    g_propagate_error(error, g_error_copy(bad));
+    close_unlock(t, bad);
+    g_error_free(bad);
+    return FALSE;
+}
+
 /**
  * vb_tunnel_in_push:
  * @offset: where @data starts in the stream
@@ -370,27 +396,16 @@ vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBytes *data
         return FALSE;
     }
     g_mutex_lock(&t->lock);
-    if (t->closed || t->ended) {
-        if (t->error != NULL)
-            g_propagate_error(error, g_error_copy(t->error));
-        else
-            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                        "the tunnel of the incoming domain '%s' has ended", t->name);
-        g_mutex_unlock(&t->lock);
+    if (!takes_more_or_unlock(t, error))
         return FALSE;
-    }
-    if (offset != t->next) {
-        g_autoptr(GError) bad = NULL;
-
-        bad = g_error_new(VB_ERROR, VB_ERROR_INVALID_ARG,
-                          "MigrateTunnelData: a chunk at offset %" G_GUINT64_FORMAT
-                          " where the stream is at %" G_GUINT64_FORMAT "; the tunnel is closed",
-                          offset, t->next);
-
-        g_propagate_error(error, g_error_copy(bad));
-        close_unlock(t, bad); /* a broken stream must fail loudly */
-        return FALSE;
-    }
+    if (offset != t->next)
+        return break_unlock(t,
+                            g_error_new(VB_ERROR, VB_ERROR_INVALID_ARG,
+                                        "MigrateTunnelData: a chunk at offset %" G_GUINT64_FORMAT
+                                        " where the stream is at %" G_GUINT64_FORMAT
+                                        "; the tunnel is closed",
+                                        offset, t->next),
+                            error);
     if (g_queue_get_length(&t->queue) >= TUNNEL_MAX_QUEUED) {
         g_set_error(error, VB_ERROR, VB_ERROR_BUSY,
                     "MigrateTunnelData: %u chunks wait already; wait for their replies",
@@ -429,27 +444,16 @@ vb_tunnel_in_end(VbTunnelIn *t, const char *owner, guint64 length, gboolean abor
         done(NULL, user_data);
         return TRUE;
     }
-    if (t->closed || t->ended) {
-        if (t->error != NULL)
-            g_propagate_error(error, g_error_copy(t->error));
-        else
-            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                        "the tunnel of the incoming domain '%s' has ended", t->name);
-        g_mutex_unlock(&t->lock);
+    if (!takes_more_or_unlock(t, error))
         return FALSE;
-    }
-    if (length != t->next) {
-        g_autoptr(GError) bad = NULL;
-
-        bad = g_error_new(VB_ERROR, VB_ERROR_MIGRATION,
-                          "MigrateTunnelEnd: the source sent %" G_GUINT64_FORMAT
-                          " bytes, %" G_GUINT64_FORMAT " arrived; the tunnel is closed",
-                          length, t->next);
-
-        g_propagate_error(error, g_error_copy(bad));
-        close_unlock(t, bad);
-        return FALSE;
-    }
+    if (length != t->next)
+        return break_unlock(t,
+                            g_error_new(VB_ERROR, VB_ERROR_MIGRATION,
+                                        "MigrateTunnelEnd: the source sent %" G_GUINT64_FORMAT
+                                        " bytes, %" G_GUINT64_FORMAT
+                                        " arrived; the tunnel is closed",
+                                        length, t->next),
+                            error);
     t->ended = TRUE;
     g_queue_push_tail(&t->queue, item_new(NULL, done, user_data));
     g_cond_signal(&t->cond);

@@ -15,11 +15,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vbmigrate  # noqa: E402
 import vbtest  # noqa: E402
 
 VIRTBUSCTL = os.path.abspath(vbtest.VIRTBUSCTL)
 UUID1 = "5b0c1d2e-3f40-4a51-8b62-7c8d9eaf0b11"
-GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
 
 
 @unittest.skipUnless(os.access(VIRTBUSCTL, os.X_OK), f"{VIRTBUSCTL} not built")
@@ -215,40 +215,19 @@ class TwoHostsTestCase(MigrateCtlTestCase):
 
     def setUp(self):
         super().setUp()
-        dest_tmp = os.path.join(self.tmp, "dest")
-        self.dest_bus = vbtest.PrivateBus(dest_tmp)
-        self.dest_root = os.path.join(dest_tmp, "root")
-        os.makedirs(self.dest_root)
-        self.dest = vbtest.Service(self.dest_bus, self.dest_root)
+        self.dest_host = vbmigrate.SecondHost(self.tmp, "dest")
         try:
-            self.dest.start()
-            self.dest_conn = vbtest.connect(self.dest_bus.address)
+            self.dest_host.start()
         except BaseException:
-            self.dest.stop(check=False)
-            self.dest_bus.stop()
             super().tearDown()
             raise
+        self.dest_bus = self.dest_host.bus
+        self.dest_root = self.dest_host.root
+        self.dest = self.dest_host.service
+        self.dest_conn = self.dest_host.conn
 
     def tearDown(self):
-        problems = []
-        try:
-            for path in self.call(vbtest.MANAGER_PATH, vbtest.MANAGER_IFACE, "ListDomains", "u",
-                                  (1,), conn=self.dest_conn)[0]:
-                try:
-                    self.call(path, vbtest.DOMAIN_IFACE, "Destroy", "u", (0,),
-                              conn=self.dest_conn)
-                except vbtest.DBusCallError as e:
-                    if e.name not in (vbtest.ERR + "OperationInvalid", vbtest.ERR + "NoDomain"):
-                        problems.append(f"Destroy of {path} on the destination: {e}")
-        except vbtest.DBusCallError as e:
-            problems.append(f"ListDomains on the destination: {e}")
-        self.dest_conn.close_sync(None)
-        self.dest.stop(check=False)
-        problems += self.dest.problems
-        if problems or self._outcome_failed():
-            sys.stderr.write("\n---- destination virtbusd log ----\n")
-            sys.stderr.write(self.dest.read_log()[-20000:])
-        self.dest_bus.stop()
+        problems = self.dest_host.stop(self, show_log=self._outcome_failed())
         super().tearDown()
         if problems:
             self.fail("\n".join(problems))
@@ -257,28 +236,11 @@ class TwoHostsTestCase(MigrateCtlTestCase):
         return self.run_cmd([VIRTBUSCTL, "--address", self.dest_bus.address, *args], check=check)
 
     def guest_xml(self, name):
-        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-            cmdline = f.read().strip()
-        return f"""<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{UUID1}</uuid>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline}</cmdline>
-  </os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-  </devices>
-</domain>
-"""
+        return vbmigrate.guest_xml(name, UUID1, tick=False, devices="""
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>""")
 
     def start_guest(self, name="vm1"):
-        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
-            self.fail(f"the tiny guest is not built in {GUEST_DIR} (ninja -C BUILDDIR tiny-guest)")
+        vbmigrate.require_guest(self)
         self.define(name, xml=self.guest_xml(name))
         self.ctl("start", name)
         self.assertEqual(self.ctl("domstate", name).stdout, "running\n")

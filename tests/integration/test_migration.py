@@ -17,173 +17,10 @@ import sys
 import time
 
 import vbtest
-from vbtest import (BUS_NAME, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError,
-                    GLib, PrivateBus, Service, SignalRecorder, connect, eventually)
-
-GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
-JOB_IFACE = "org.virtbus.Virt1.Job"
-UUID = "6a3e1e0e-4d7e-4b8a-9f51-3c2f0d6b7a01"
-
-LIVE, PERSIST_DEST, UNDEFINE_SOURCE, PAUSED = 1, 8, 16, 32
-POSTCOPY, PARALLEL, TUNNELLED = 32768, 131072, 4
-
-
-def port_free(port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("0.0.0.0", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-class MigrationTestCase(vbtest.VirtbusTestCase):
-    """Host A is the harness's own service; host B a second bus and service."""
-
-    def setUp(self):
-        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
-            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
-        super().setUp()
-        bdir = os.path.join(self.tmp, "hostb")
-        os.makedirs(bdir)
-        self.bus_b = PrivateBus(bdir)
-        self.root_b = os.path.join(bdir, "root")
-        os.makedirs(self.root_b)
-        self.service_b = Service(self.bus_b, self.root_b)
-        self.service_b.start()
-        self.conn_b = connect(self.bus_b.address)
-        self.serial = os.path.join(self.tmp, "serial.log")
-        self.clients = []
-
-    def tearDown(self):
-        for p in self.clients:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-        problems = []
-        if not self.conn_b.is_closed():
-            self.conn_b.close_sync(None)
-        if self.service_b.running():
-            conn = connect(self.bus_b.address)
-            try:
-                for path in self.call(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (1,),
-                                      conn=conn)[0]:
-                    try:
-                        self.call(path, DOMAIN_IFACE, "Destroy", "u", (0,), conn=conn)
-                    except DBusCallError:
-                        pass
-            finally:
-                conn.close_sync(None)
-        self.service_b.stop(check=False)
-        problems += self.service_b.problems
-        if problems:
-            sys.stderr.write("\n---- host B's virtbusd log ----\n" +
-                             self.service_b.read_log()[-20000:])
-        self.bus_b.stop()
-        super().tearDown()
-        if problems:
-            self.fail("host B: " + "\n".join(problems))
-
-    # -- helpers --
-    def b(self, path, iface, method, sig=None, args=(), **kw):
-        r = self.call(path, iface, method, sig, args, conn=self.conn_b, **kw)
-        return r[0] if r and len(r) == 1 else r
-
-    def guest_xml(self, extra_cmdline="", memory=128):
-        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-            cmdline = f.read().strip()
-        return f"""<domain type='qemu'>
-  <name>vm1</name>
-  <uuid>{UUID}</uuid>
-  <memory unit='MiB'>{memory}</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline} tgtick {extra_cmdline}</cmdline>
-  </os>
-  <devices>
-    <serial type='file'>
-      <source path='{self.serial}' append='on'/>
-      <target port='0'/>
-    </serial>
-  </devices>
-</domain>
-"""
-
-    def text(self):
-        try:
-            with open(self.serial, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def ticks(self):
-        return self.text().count("TINYGUEST: tick")
-
-    def start_guest(self, persistent=True, **kw):
-        xml = self.guest_xml(**kw)
-        if persistent:
-            path = self.manager("DefineXML", "su", (xml, 0))
-            self.domain(path, "Start", "u", (0,))
-        else:
-            path = self.manager("CreateXML", "su", (xml, 0))
-        eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
-        return path
-
-    def props(self, path, conn=None):
-        return self.get_all(path, DOMAIN_IFACE, conn=conn)
-
-    def state(self, path, conn=None):
-        p = self.props(path, conn=conn)
-        return p["State"], p["StateReason"]
-
-    def wait_job(self, job, conn=None, timeout=120):
-        conn = conn or self.conn
-        return self.call(job, JOB_IFACE, "Wait", conn=conn, timeout=timeout * 1000)[0]
-
-    def begin(self, path, flags=LIVE, xml=""):
-        xml_out, cookie = self.domain(path, "MigrateBegin", "su", (xml, flags))
-        return xml_out, bytes(cookie)
-
-    def prepare(self, xml, cookie, flags=LIVE, uri="tcp://127.0.0.1"):
-        cookie2, uri_out, dpath = self.b(MANAGER_PATH, MANAGER_IFACE, "MigratePrepare", "saysu",
-                                         (xml, cookie, uri, flags))
-        return bytes(cookie2), uri_out, dpath
-
-    def migrate_client_driven(self, path, flags=LIVE, params=None):
-        xml, c1 = self.begin(path, flags)
-        c2, uri, dpath = self.prepare(xml, c1, flags)
-        job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, params or {}, flags))
-        res = self.wait_job(job)
-        c3 = bytes(res["cookie"])
-        dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
-                            (c3, flags, False))
-        self.assertEqual(dpath2, dpath)
-        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
-        return dpath, job
-
-    def qemu_pid(self, root):
-        pids = vbtest.status_pids(root)
-        self.assertEqual(len(pids), 1, pids)
-        return pids.pop()
-
-    def assert_no_job(self, path, conn=None):
-        p = self.props(path, conn=conn)
-        self.assertEqual(p["Job"], "/")
-        info = self.call(path, DOMAIN_IFACE, "GetControlInfo", conn=conn)[0]
-        self.assertEqual(info.get("async_job", ""), "", info)
-
-    def assert_guest_runs_on(self, conn, path):
-        """The guest ticks on (without a new boot) on the domain at @path."""
-        self.assertEqual(self.state(path, conn=conn)[0], "running")
-        n = self.ticks()
-        eventually(lambda: self.ticks() >= n + 2, timeout=90, what="the guest to tick on")
-        self.assertEqual(self.text().count("TINYGUEST: READY"), 1, "the guest booted again")
+from vbmigrate import (JOB_IFACE, LIVE, PARALLEL, PAUSED, PERSIST_DEST, POSTCOPY,  # noqa: F401
+                       TUNNELLED, UNDEFINE_SOURCE, UUID, MigrationTestCase, port_free)
+from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError,
+                    GLib, SignalRecorder, connect, eventually)
 
 
 class ClientDrivenTest(MigrationTestCase):
@@ -420,15 +257,6 @@ class BadInputTest(MigrationTestCase):
 
 
 class CancelTest(MigrationTestCase):
-    def slow_perform(self, path, flags=LIVE):
-        xml, c1 = self.begin(path, flags)
-        c2, uri, dpath = self.prepare(xml, c1, flags)
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
-        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
-                   what="data to move")
-        return c1, job, dpath
-
     def test_cancel_after_begin(self):
         path = self.start_guest()
         self.begin(path)
@@ -566,19 +394,9 @@ sys.stdin.read()
 class RestartTest(MigrationTestCase):
     def test_source_restart_during_perform(self):
         path = self.start_guest()
-        xml, c1 = self.begin(path)
-        c2, uri, dpath = self.prepare(xml, c1)
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
-        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
-                   what="data to move")
-        self.conn.close_sync(None)
-        self.service.stop()
-        self.service.start()
-        self.conn = connect(self.bus.address)
+        c1, job, _ = self.slow_perform(path)
         # the source is resumed, no job is left
-        eventually(lambda: self.state(path)[0] == "running", timeout=20,
-                   what="the source to run again")
+        self.restart_source(path)
         self.assert_no_job(path)
         self.assertIn("recovering its migration-out job", self.service.read_log())
         # the destination's QEMU ends when its stream breaks: Finish may find it gone
@@ -621,12 +439,7 @@ class RestartTest(MigrationTestCase):
         file says migration-out in phase perform3; the next start cancels
         the transfer that QEMU kept running and resumes the guest."""
         path = self.start_guest()
-        xml, c1 = self.begin(path)
-        c2, uri, dpath = self.prepare(xml, c1)
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
-        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
-                   what="data to move")
+        c1, job, _ = self.slow_perform(path)
         self.conn.close_sync(None)
         self.service.kill()
         # QEMU goes on without the service
@@ -652,12 +465,7 @@ class RestartTest(MigrationTestCase):
         the destination holds the guest's state, so the source stays paused
         (never two copies running) until someone decides."""
         path = self.start_guest()
-        xml, c1 = self.begin(path)
-        c2, uri, dpath = self.prepare(xml, c1)
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, LIVE))
-        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
-                   what="data to move")
+        c1, job, _ = self.slow_perform(path)
         self.conn.close_sync(None)
         self.service.kill()
         self.source_qmp([("migrate-set-parameters", {"max-bandwidth": 1 << 40})])
@@ -758,12 +566,7 @@ class DirtyMemoryTest(MigrationTestCase):
     def test_postcopy(self):
         path = self.dirty_guest()
         flags = LIVE | POSTCOPY
-        xml, c1 = self.begin(path, flags)
-        c2, uri, dpath = self.prepare(xml, c1, flags)
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 8)}, flags))
-        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
-                   what="data to move")
+        _, job, dpath = self.slow_perform(path, flags, bandwidth=8)
         self.domain(path, "MigrateStartPostCopy", "u", (0,))
         res = self.wait_job(job)
         dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",

@@ -10,77 +10,22 @@ The measured times are printed on stderr ("timing: ...")."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import vbhosts
+import vbmigrate
 import vbtest
+from vbmigrate import JOB_IFACE, LIVE, P2P, qga_call
 from vbtest import DOMAIN_IFACE, ERR, DBusCallError, GLib, eventually
 
-GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
-JOB_IFACE = "org.virtbus.Virt1.Job"
 UUID = "0c5e7a52-9a4b-4f0e-8d7e-2b6f4a1c9e33"
-LIVE, P2P = 1, 2
 FIRST_PORT = 49152
 
 
 def timing(what, seconds):
     sys.stderr.write(f"timing: {what}: {seconds:.2f} s\n")
-
-
-class QgaError(Exception):
-    pass
-
-
-def qga_call(sock_path, commands, timeout=20):
-    """Connects to qemu-ga's socket, synchronises (guest-sync-delimited) and
-    runs @commands; returns their "return" values."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        s.connect(sock_path)
-        buf = b""
-
-        def read_reply():
-            nonlocal buf
-            while b"\n" not in buf:
-                if time.monotonic() > deadline:
-                    raise QgaError(f"no reply from qemu-ga (got {buf!r})")
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise QgaError("qemu-ga's socket closed")
-                buf += chunk
-            line, buf = buf.split(b"\n", 1)
-            return line
-
-        sync_id = int(time.monotonic() * 1000) % 1000000 + 1
-        s.sendall(json.dumps({"execute": "guest-sync-delimited",
-                              "arguments": {"id": sync_id}}).encode() + b"\n")
-        while True:
-            line = read_reply()
-            # the reply of the delimited sync starts with 0xff; skip what
-            # an earlier client left behind
-            line = line.rsplit(b"\xff", 1)[-1].strip()
-            if not line:
-                continue
-            try:
-                if json.loads(line).get("return") == sync_id:
-                    break
-            except ValueError:
-                continue
-        results = []
-        for cmd in commands:
-            s.sendall(json.dumps({"execute": cmd}).encode() + b"\n")
-            reply = json.loads(read_reply())
-            if "return" not in reply:
-                raise QgaError(f"{cmd}: {reply}")
-            results.append(reply["return"])
-        return results
-    finally:
-        s.close()
 
 
 # a separate client process driving the five phases, connected to both hosts'
@@ -123,8 +68,7 @@ say(phase="confirm", seconds=time.monotonic() - t0)
 
 class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
     def setUp(self):
-        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
-            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
+        vbmigrate.require_guest(self)
         super().setUp()
         self.serial = os.path.join(self.hosts.shared, "serial.log")
         self.clients = []
@@ -145,53 +89,24 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
         return os.path.join(self.hosts.shared, f"qga-{host.name}.sock")
 
     def guest_xml(self, host, memory=128):
-        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-            cmdline = f.read().strip()
-        return f"""<domain type='qemu'>
-  <name>vm1</name>
-  <uuid>{UUID}</uuid>
-  <memory unit='MiB'>{memory}</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline} tgtick</cmdline>
-  </os>
-  <devices>
-    <serial type='file'>
-      <source path='{self.serial}' append='on'/>
-      <target port='0'/>
-    </serial>
+        return vbmigrate.guest_xml("vm1", UUID, self.serial, memory=memory, devices=f"""
     <channel type='unix'>
       <source mode='bind' path='{self.qga_sock(host)}'/>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
-    </channel>
-  </devices>
-</domain>
-"""
+    </channel>""")
 
     def text(self):
-        try:
-            with open(self.serial, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def ticks(self):
-        return self.text().count("TINYGUEST: tick")
+        return vbmigrate.read_text(self.serial)
 
     def d(self, host, path, method, sig=None, args=(), **kw):
         r = self.call(path, DOMAIN_IFACE, method, sig, args, conn=self.conn(host), **kw)
         return r[0] if r and len(r) == 1 else r
 
     def props(self, host, path):
-        return self.call(path, "org.freedesktop.DBus.Properties", "GetAll", "s",
-                         (DOMAIN_IFACE,), conn=self.conn(host))[0]
+        return vbmigrate.props(self, path, conn=self.conn(host))
 
     def state(self, host, path):
-        p = self.props(host, path)
-        return p["State"], p["StateReason"]
+        return vbmigrate.state(self, path, conn=self.conn(host))
 
     def domains(self, host):
         return self.manager(host, "ListDomains", "u", (0,))
@@ -199,7 +114,7 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
     def start_guest(self, host):
         path = self.manager(host, "DefineXML", "su", (self.guest_xml(host), 0))
         self.d(host, path, "Start", "u", (0,))
-        eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
+        vbmigrate.wait_booted(self.serial)
         self.assertIn("TINYGUEST: qemu-ga started", self.text())
         self.assertEqual(qga_call(self.qga_sock(host), ["guest-ping"]), [{}])
         return path
@@ -209,20 +124,16 @@ class HostsMigrationTestCase(vbhosts.MultiHostTestCase):
                          conn=self.conn(host))[0]
 
     def wait_job(self, host, job, timeout=120):
-        return self.call(job, JOB_IFACE, "Wait", conn=self.conn(host), timeout=timeout * 1000)[0]
+        return vbmigrate.wait_job(self, job, conn=self.conn(host), timeout=timeout)
 
     def assert_no_job(self, host, path):
-        self.assertEqual(self.props(host, path)["Job"], "/")
-        info = self.d(host, path, "GetControlInfo")
-        self.assertEqual(info.get("async_job", ""), "", info)
+        vbmigrate.assert_no_job(self, path, conn=self.conn(host))
 
     def assert_runs_on(self, host, path):
         """The guest ticks on (without a new boot) on @host, and its QEMU
         is the only one, in @host's namespace."""
         self.assertEqual(self.state(host, path)[0], "running")
-        n = self.ticks()
-        eventually(lambda: self.ticks() >= n + 2, timeout=60, what="the guest to tick on")
-        self.assertEqual(self.text().count("TINYGUEST: READY"), 1, "the guest booted again")
+        vbmigrate.assert_ticks_on(self, self.serial, timeout=60)
         for h in self.hosts:
             qemus = vbtest.qemus_under(h.dir)
             self.assertEqual(len(qemus), 1 if h is host else 0, (h.name, qemus))

@@ -18,13 +18,12 @@ import sys
 import time
 
 import vbtest
-from test_migration import LIVE, MigrationTestCase, port_free
+from vbmigrate import (JOB_IFACE, LIVE, NON_SHARED_DISK, NON_SHARED_INC, SYNC_WRITES,
+                       MigrationTestCase, port_free, wait_booted)
+from vbmigrate import P2P as PEER2PEER
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib,
-                    connect, eventually)
+                    eventually)
 
-JOB_IFACE = "org.virtbus.Virt1.Job"
-PEER2PEER, NON_SHARED_DISK, NON_SHARED_INC = 2, 64, 128
-SYNC_WRITES = 1 << 18
 DISK_MIB = 64
 NBLOCKS = 64          # tgwrite=N: sector i at (i % N) * 64 KiB
 STRIDE = 64 * 1024
@@ -32,6 +31,11 @@ STRIDE = 64 * 1024
 
 def qemu_img(*args):
     subprocess.run(["qemu-img", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def nbd_port_of(cookie):
+    """The destination's NBD port in a Prepare cookie."""
+    return int(cookie.split(b"<nbd port='")[1].split(b"'")[0])
 
 
 def expected_image(base, last):
@@ -60,22 +64,49 @@ class StorageMigrationTest(MigrationTestCase):
             f.write(self.base)
 
     def disk_guest_xml(self, disk, fmt="qcow2", write=True):
-        xml = self.guest_xml(extra_cmdline=f"tgwrite={NBLOCKS}" if write else "")
-        return xml.replace("<devices>", f"""<devices>
+        return self.guest_xml(extra_cmdline=f"tgwrite={NBLOCKS}" if write else "", devices=f"""
     <disk type='file' device='disk'>
       <driver name='qemu' type='{fmt}'/>
       <source file='{disk}'/>
       <target dev='vda' bus='virtio'/>
     </disk>""")
 
+    def images(self):
+        """vm1's qcow2 image on A (the random data) and its path on B."""
+        src = os.path.join(self.dir_a, "vm1.qcow2")
+        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        return src, os.path.join(self.dir_b, "vm1.qcow2")
+
     def start_disk_guest(self, disk, write=True):
         path = self.manager("DefineXML", "su", (self.disk_guest_xml(disk, write=write), 0))
         self.domain(path, "Start", "u", (0,))
-        eventually(lambda: "TINYGUEST: tick 1" in self.text(), timeout=60, what="the guest")
+        wait_booted(self.serial)
         if write:
             eventually(lambda: "TINYGUEST: tgwrite 100" in self.text(), timeout=60,
                        what="the guest to write to its disk")
         return path
+
+    def slow_mirror(self, path, src, dst, flags):
+        """Begin, Prepare (@dst on B) and Perform at 1 MiB/s: the mirror of
+        64 MiB lasts, and its progress shows on the Job. Returns the Begin
+        cookie, the job and the destination's NBD port."""
+        xml, c1 = self.begin(path, flags)
+        c2, uri, _ = self.prepare(xml.replace(src, dst), c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
+        eventually(lambda: self.domain(path, "GetJobStats", "u", (0,)).get("disk_processed", 0)
+                   > 0, timeout=30, what="the disk copy to progress")
+        return c1, job, nbd_port_of(c2)
+
+    def qmp(self, path, command):
+        return json.loads(self.domain(path, "QemuMonitorCommand", "s",
+                                      (json.dumps({"execute": command}),)))["return"]
+
+    def assert_no_mirror(self, path):
+        """The source runs on its own images: no mirror, no NBD node left."""
+        self.assertEqual(self.qmp(path, "query-block-jobs"), [])
+        nodes = [n["node-name"] for n in self.qmp(path, "query-named-block-nodes")]
+        self.assertFalse([n for n in nodes if n.startswith("migration-vda")], nodes)
 
     def writes(self):
         n = [int(line.split()[2]) for line in self.text().splitlines()
@@ -114,9 +145,7 @@ class StorageMigrationTest(MigrationTestCase):
         return n
 
     def test_copy_all_client_driven(self):
-        src = os.path.join(self.dir_a, "vm1.qcow2")
-        dst = os.path.join(self.dir_b, "vm1.qcow2")
-        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        src, dst = self.images()
         path = self.start_disk_guest(src)
         flags = LIVE | NON_SHARED_DISK
         t0 = time.monotonic()
@@ -128,7 +157,7 @@ class StorageMigrationTest(MigrationTestCase):
                                          check=True, capture_output=True).stdout)
         self.assertEqual((info["format"], info["virtual-size"]), ("qcow2", DISK_MIB << 20))
         self.assertIn(b"<nbd port=", c2)
-        nbd_port = int(c2.split(b"<nbd port='")[1].split(b"'")[0])
+        nbd_port = nbd_port_of(c2)
         self.assertFalse(port_free(nbd_port))
         job = self.domain(path, "MigratePerform", "aysa{sv}u", (c2, uri, {}, flags))
         res = self.wait_job(job)
@@ -162,21 +191,12 @@ class StorageMigrationTest(MigrationTestCase):
         self.assertEqual(self.state(dpath, conn=self.conn_b), ("running", "migrated"))
 
     def test_cancel_while_mirroring(self):
-        src = os.path.join(self.dir_a, "vm1.qcow2")
-        dst = os.path.join(self.dir_b, "vm1.qcow2")
-        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        src, dst = self.images()
         path = self.start_disk_guest(src, write=False)
         with open(src, "rb") as f:
             before = f.read()
         flags = LIVE | NON_SHARED_DISK | SYNC_WRITES
-        xml, c1 = self.begin(path, flags)
-        c2, uri, dpath = self.prepare(xml.replace(src, dst), c1, flags)
-        nbd_port = int(c2.split(b"<nbd port='")[1].split(b"'")[0])
-        # 1 MiB/s: the mirror of 64 MiB lasts, and its progress shows on the Job
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
-        eventually(lambda: self.domain(path, "GetJobStats", "u", (0,)).get("disk_processed", 0)
-                   > 0, timeout=30, what="the disk copy to progress")
+        c1, job, nbd_port = self.slow_mirror(path, src, dst, flags)
         stats = self.domain(path, "GetJobStats", "u", (0,))
         self.assertEqual(stats["disk_total"], DISK_MIB << 20)
         self.assertLess(stats["disk_processed"], DISK_MIB << 20)
@@ -187,12 +207,7 @@ class StorageMigrationTest(MigrationTestCase):
         self.assertEqual(cm.exception.name, ERR + "Aborted", cm.exception.message)
         # the source runs on its own images: no mirror, no NBD node left
         self.assertEqual(self.state(path)[0], "running")
-        jobs = json.loads(self.domain(path, "QemuMonitorCommand", "s",
-                                      ('{"execute": "query-block-jobs"}',)))
-        self.assertEqual(jobs["return"], [])
-        nodes = self.domain(path, "QemuMonitorCommand", "s",
-                            ('{"execute": "query-named-block-nodes"}',))
-        self.assertNotIn("migration-vda", nodes)
+        self.assert_no_mirror(path)
         # the client cancels the destination: no domain, no NBD server or port, no image
         self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, flags, True))
         # Perform failed: the source's job ended with it (a Confirm finds nothing)
@@ -208,34 +223,50 @@ class StorageMigrationTest(MigrationTestCase):
         with open(src, "rb") as f:
             self.assertEqual(f.read(), before)
 
-    def test_source_restart_while_mirroring(self):
-        src = os.path.join(self.dir_a, "vm1.qcow2")
-        dst = os.path.join(self.dir_b, "vm1.qcow2")
-        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+    def test_set_speed_relimits_the_mirrors(self):
+        """MigrateSetMaxSpeed during the storage copy applies to the running
+        mirrors too (block-job-set-speed), not only to QEMU's memory
+        migration: lifted to unlimited, the copy that would need a minute
+        more at 1 MiB/s ends at once."""
+        src, dst = self.images()
         path = self.start_disk_guest(src, write=False)
         flags = LIVE | NON_SHARED_DISK
-        xml, c1 = self.begin(path, flags)
-        c2, uri, dpath = self.prepare(xml.replace(src, dst), c1, flags)
-        nbd_port = int(c2.split(b"<nbd port='")[1].split(b"'")[0])
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
-        eventually(lambda: self.domain(path, "GetJobStats", "u", (0,)).get("disk_processed", 0)
-                   > 0, timeout=30, what="the disk copy to progress")
-        self.conn.close_sync(None)
-        self.service.stop()
-        self.service.start()
-        self.conn = connect(self.bus.address)
-        eventually(lambda: self.state(path)[0] == "running", timeout=20,
-                   what="the source to run again")
+        c1, job, nbd_port = self.slow_mirror(path, src, dst, flags)
+        self.domain(path, "MigrateSetMaxSpeed", "tu", (2, 0))
+        self.assertEqual(self.domain(path, "MigrateGetMaxSpeed", "u", (0,)), 2)
+        self.assertIn("the disk mirror drive-virtio-disk0 now copies at 2097152 bytes/s",
+                      self.service.read_log())
+        done = self.domain(path, "GetJobStats", "u", (0,))["disk_processed"]
+        self.assertLess(done, 24 << 20)
+        t0 = time.monotonic()
+        self.domain(path, "MigrateSetMaxSpeed", "tu", (0, 0))
+        self.assertIn("the disk mirror drive-virtio-disk0 now copies at 0 bytes/s",
+                      self.service.read_log())
+        res = self.wait_job(job, timeout=60)
+        took = time.monotonic() - t0
+        # at 2 MiB/s, the 40 MiB and more still to copy needed 20 s at least
+        self.assertLess(took, 15, f"the copy took {took:.1f} s after the limit was lifted")
+        dpath, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                           (bytes(res["cookie"]), flags, False))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
+        self.assertEqual(self.state(dpath, conn=self.conn_b), ("running", "migrated"))
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        eventually(lambda: port_free(nbd_port), timeout=30, what="the NBD port to be free")
+        # the guest did not write: the destination's image holds the source's bytes
+        subprocess.run(["qemu-img", "compare", "-U", src, dst], check=True,
+                       stdout=subprocess.DEVNULL)
+        sys.stderr.write(f"\nstorage copy after the limit was lifted: {took:.2f} s\n")
+
+    def test_source_restart_while_mirroring(self):
+        src, dst = self.images()
+        path = self.start_disk_guest(src, write=False)
+        flags = LIVE | NON_SHARED_DISK
+        c1, job, nbd_port = self.slow_mirror(path, src, dst, flags)
+        self.restart_source(path)
         self.assert_no_job(path)
         log = self.service.read_log()
         self.assertIn("the mirror drive-virtio-disk0 of the storage copy is cancelled", log)
-        jobs = json.loads(self.domain(path, "QemuMonitorCommand", "s",
-                                      ('{"execute": "query-block-jobs"}',)))
-        self.assertEqual(jobs["return"], [])
-        nodes = self.domain(path, "QemuMonitorCommand", "s",
-                            ('{"execute": "query-named-block-nodes"}',))
-        self.assertNotIn("migration-vda", nodes)
+        self.assert_no_mirror(path)
         self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub", (c1, flags, True))
         self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
         eventually(lambda: port_free(nbd_port), timeout=30, what="the NBD port to be free")
@@ -243,18 +274,10 @@ class StorageMigrationTest(MigrationTestCase):
         self.assert_guest_runs_on(self.conn, path)
 
     def test_destination_dies_while_mirroring(self):
-        src = os.path.join(self.dir_a, "vm1.qcow2")
-        dst = os.path.join(self.dir_b, "vm1.qcow2")
-        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        src, dst = self.images()
         path = self.start_disk_guest(src, write=False)
         flags = LIVE | NON_SHARED_DISK
-        xml, c1 = self.begin(path, flags)
-        c2, uri, dpath = self.prepare(xml.replace(src, dst), c1, flags)
-        nbd_port = int(c2.split(b"<nbd port='")[1].split(b"'")[0])
-        job = self.domain(path, "MigratePerform", "aysa{sv}u",
-                          (c2, uri, {"bandwidth": GLib.Variant("t", 1)}, flags))
-        eventually(lambda: self.domain(path, "GetJobStats", "u", (0,)).get("disk_processed", 0)
-                   > 0, timeout=30, what="the disk copy to progress")
+        c1, job, nbd_port = self.slow_mirror(path, src, dst, flags)
         os.kill(self.qemu_pid(self.root_b), 9)
         # the mirror fails: the migration fails with the disk named, the source runs on
         with self.assertRaises(DBusCallError) as cm:
@@ -262,12 +285,7 @@ class StorageMigrationTest(MigrationTestCase):
         self.assertIn("migration of disk vda failed", cm.exception.message)
         self.assertEqual(self.state(path)[0], "running")
         self.assert_no_job(path)
-        jobs = json.loads(self.domain(path, "QemuMonitorCommand", "s",
-                                      ('{"execute": "query-block-jobs"}',)))
-        self.assertEqual(jobs["return"], [])
-        nodes = self.domain(path, "QemuMonitorCommand", "s",
-                            ('{"execute": "query-named-block-nodes"}',))
-        self.assertNotIn("migration-vda", nodes)
+        self.assert_no_mirror(path)
         # the destination: domain, port and the image it created are gone
         eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)) == [],
                    what="the incoming domain to go")
@@ -276,8 +294,7 @@ class StorageMigrationTest(MigrationTestCase):
         self.assert_guest_runs_on(self.conn, path)
 
     def test_refused(self):
-        src = os.path.join(self.dir_a, "vm1.qcow2")
-        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
+        src, _ = self.images()
         path = self.start_disk_guest(src, write=False)
         for flags, err in ((LIVE | NON_SHARED_DISK | NON_SHARED_INC, "InvalidArgument"),
                            (LIVE | SYNC_WRITES, "InvalidArgument")):

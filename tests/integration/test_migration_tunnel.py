@@ -14,10 +14,9 @@ import time
 import vbtest
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib,
                     connect, eventually)
-from test_migration import (JOB_IFACE, LIVE, PARALLEL, PERSIST_DEST, POSTCOPY, TUNNELLED,
-                            MigrationTestCase)
+from vbmigrate import (JOB_IFACE, LIVE, P2P, PARALLEL, PERSIST_DEST, POSTCOPY, TUNNELLED,
+                       MigrationTestCase)
 
-P2P = 2
 TUNNEL = LIVE | P2P | TUNNELLED
 
 

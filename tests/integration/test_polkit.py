@@ -40,6 +40,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbmigrate  # noqa: E402
 import vbtest  # noqa: E402
 from vbtest import (BUILDDIR, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402
                     SRCDIR, Gio, GLib, VirtbusTestCase, connect, domain_xml, eventually,
@@ -359,11 +360,15 @@ class PolkitTestCase(VirtbusTestCase):
 
     # -- helpers --
     def nobody(self):
-        c = UserClient(self.bus.address)
+        return self.user("nobody", "nogroup")
+
+    def user(self, name, group):
+        c = UserClient(self.bus.address, name, group)
         self.addCleanup(c.close)
-        # make sure the test means what it says: the bus sees uid nobody
-        self.assertEqual((c.uid, c.euid, c.groups), (NOBODY_UID, NOBODY_UID, []))
-        self.assertEqual(bus_uid(self.conn, c.unique_name), NOBODY_UID)
+        # make sure the test means what it says: the bus sees that uid
+        uid = pwd.getpwnam(name).pw_uid
+        self.assertEqual((c.uid, c.euid, c.groups), (uid, uid, []))
+        self.assertEqual(bus_uid(self.conn, c.unique_name), uid)
         return c
 
     def config(self, name):
@@ -806,6 +811,249 @@ polkit.addRule(function(action, subject) {
             self.assertEqual(self.get_prop(job, "org.virtbus.Virt1.Job", "Operation"), "dump")
         finally:
             self.domain(other, "Destroy", "u", (0,))
+
+
+class MigrationRuleTest(PolkitTestCase):
+    """The migration methods (issue 11): `daemon` may migrate and define vm1
+    only, `sys` may migrate anything but define nothing, `bin` may not read,
+    `nobody` has the defaults (read only). Host A (this test's service, with
+    --polkit) is the source and then the destination of the tiny guest; host
+    B (a second service on its own bus) the other end, driven by root. A
+    refused call changes nothing: no job, no domain, no QEMU, no port."""
+
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    var migrate = action.id == "org.virtbus.Virt1.migrate";
+    var define = action.id == "org.virtbus.Virt1.define";
+    if (subject.user == "daemon" && (migrate || define))
+        return action.lookup("domain") == "vm1" ? polkit.Result.YES : polkit.Result.NO;
+    if (subject.user == "sys" && (migrate || define))
+        return migrate ? polkit.Result.YES : polkit.Result.NO;
+    if (subject.user == "bin" && action.id == "org.virtbus.Virt1.read")
+        return polkit.Result.NO;
+});
+"""
+    MIGRATE, DEFINE, READ = ("org.virtbus.Virt1.migrate", "org.virtbus.Virt1.define",
+                             "org.virtbus.Virt1.read")
+    LIVE, P2P, TUNNELLED, PERSIST_DEST = (vbmigrate.LIVE, vbmigrate.P2P, vbmigrate.TUNNELLED,
+                                          vbmigrate.PERSIST_DEST)
+
+    def setUp(self):
+        vbmigrate.require_guest(self)
+        super().setUp()
+        self.host_b = vbmigrate.SecondHost(self.tmp)
+        try:
+            self.host_b.start()
+        except BaseException:
+            super().tearDown()
+            raise
+        self.serial = os.path.join(self.tmp, "serial.log")
+
+    def tearDown(self):
+        problems = self.host_b.stop(self, show_log=self._outcome_failed())
+        super().tearDown()
+        if problems:
+            self.fail("host B: " + "\n".join(problems))
+
+    def b(self, path, iface, method, sig=None, args=(), **kw):
+        r = self.call(path, iface, method, sig, args, conn=self.host_b.conn, **kw)
+        return r[0] if r and len(r) == 1 else r
+
+    def b_domains(self):
+        return self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,))
+
+    def listening(self, pid):
+        """The TCP ports process @pid listens on."""
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        ports = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[3] == "0A" and cols[9] in inodes:
+                        ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+        return ports
+
+    def assert_untouched(self, path, want_state):
+        """What a refused call must leave: the state, no job, the same QEMU
+        (listening on no migration port), nothing on B."""
+        self.assertEqual(vbmigrate.state(self, path), want_state)
+        vbmigrate.assert_no_job(self, path)
+        pids = vbtest.status_pids(self.root)
+        self.assertEqual(len(pids), 1 if want_state[0] == "running" else 0, pids)
+        for pid in pids:
+            self.assertEqual(self.listening(pid), set())
+        self.assertEqual(len(self.manager("ListDomains", "u", (0,))), 1)
+
+    def checked(self, action, user, verb):
+        self.wait_check(action=action, user=user, verb=verb, domain="vm1", uuid=vbmigrate.UUID)
+
+    def test_migration_methods(self):
+        M, D = self.MIGRATE, self.DEFINE
+        LIVE, P2P = self.LIVE, self.P2P
+        nobody, daemon = self.nobody(), self.user("daemon", "daemon")
+        sys_, bin_ = self.user("sys", "sys"), self.user("bin", "bin")
+        xml = vbmigrate.guest_xml("vm1", vbmigrate.UUID, self.serial)
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        vbmigrate.wait_booted(self.serial)
+        running = ("running", "booted")
+        dest = self.host_b.address
+
+        # -- the source's methods, refused: nothing starts, nothing changes --
+        speed = self.domain(path, "MigrateGetMaxSpeed", "u", (0,))
+        downtime = self.domain(path, "MigrateGetMaxDowntime", "u", (0,))
+        for who in (nobody, bin_):
+            for method, sig, args in (
+                    ("MigrateBegin", "su", ("", LIVE)),
+                    ("MigratePerform", "aysa{sv}u", (b"x", "tcp:127.0.0.1:49152", {}, LIVE)),
+                    ("MigrateConfirm", "ayub", (b"", LIVE, True)),
+                    ("Migrate", "sa{sv}u", (dest, {}, LIVE | P2P)),
+                    ("MigrateStartPostCopy", "u", (0,)),
+                    ("MigrateSetMaxSpeed", "tu", (1, 0)),
+                    ("MigrateSetMaxDowntime", "tu", (7, 0))):
+                with self.subTest(user=who.uid, method=method):
+                    self.assertRefused(M, self.domain, path, method, sig, args, conn=who)
+                    self.checked(M, "nobody" if who is nobody else "bin", method.lower())
+        self.assert_untouched(path, running)
+        self.assertEqual(self.b_domains(), [])
+        # the reads need read: nobody has it, bin not
+        self.assertEqual(self.domain(path, "MigrateGetMaxSpeed", "u", (0,), conn=nobody), speed)
+        self.assertEqual(self.domain(path, "MigrateGetMaxDowntime", "u", (0,), conn=nobody),
+                         downtime)
+        for method in ("MigrateGetMaxSpeed", "MigrateGetMaxDowntime"):
+            self.assertRefused(self.READ, self.domain, path, method, "u", (0,), conn=bin_)
+            self.checked(self.READ, "bin", method.lower())
+        # sys may migrate, but a peer-to-peer Migrate with its own XML needs define
+        for param in ("destination_xml", "persistent_xml"):
+            self.assertRefused(D, self.domain, path, "Migrate", "sa{sv}u",
+                               (dest, {param: GLib.Variant("s", xml)}, LIVE | P2P), conn=sys_)
+        self.checked(D, "sys", "migrate")
+        self.assert_untouched(path, running)
+        self.assertEqual(self.b_domains(), [])
+
+        # -- allowed: daemon, on vm1 --
+        self.domain(path, "MigrateSetMaxSpeed", "tu", (100, 0), conn=daemon)
+        self.domain(path, "MigrateSetMaxDowntime", "tu", (400, 0), conn=daemon)
+        self.assertEqual(self.domain(path, "MigrateGetMaxSpeed", "u", (0,), conn=daemon), 100)
+        self.assertEqual(self.domain(path, "MigrateGetMaxDowntime", "u", (0,), conn=daemon), 400)
+        # past the checks: refused for what it is (no post-copy migration runs)
+        self.assertDBusError("OperationInvalid", self.domain, path, "MigrateStartPostCopy", "u",
+                             (0,), conn=daemon)
+        self.domain(path, "MigrateBegin", "su", ("", LIVE), conn=daemon)
+        self.assertNotEqual(self.domain(path, "GetControlInfo").get("async_job", ""), "")
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True), conn=daemon)
+        vbmigrate.assert_no_job(self, path)
+        # client-driven A -> B: daemon drives A's phases, root B's
+        mxml, c1 = self.domain(path, "MigrateBegin", "su", ("", LIVE), conn=daemon)
+        c2, uri, dpath = self.b(MANAGER_PATH, MANAGER_IFACE, "MigratePrepare", "saysu",
+                                (mxml, bytes(c1), "tcp://127.0.0.1", LIVE))
+        job = self.domain(path, "MigratePerform", "aysa{sv}u", (bytes(c2), uri, {}, LIVE),
+                          conn=daemon)
+        res = self.call(job, vbmigrate.JOB_IFACE, "Wait", conn=daemon, timeout=120000)[0]
+        _, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                       (bytes(res["cookie"]), LIVE, False))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), LIVE, False), conn=daemon)
+        self.assertEqual(vbmigrate.state(self, path), ("shutoff", "migrated"))
+        self.assertEqual(vbmigrate.state(self, dpath, conn=self.host_b.conn),
+                         ("running", "migrated"))
+        vbmigrate.assert_ticks_on(self, self.serial)
+
+        # -- the destination's methods on A, refused --
+        shutoff = ("shutoff", "migrated")
+        mxml, c1 = self.b(dpath, DOMAIN_IFACE, "MigrateBegin", "su", ("", LIVE))
+        c1 = bytes(c1)
+        args = (mxml, c1, "tcp://127.0.0.1", LIVE)
+        self.assertRefused(M, self.manager, "MigratePrepare", "saysu", args, conn=nobody)
+        self.checked(M, "nobody", "migrateprepare")
+        # define is asked too, naming the domain of the call's XML
+        self.assertRefused(D, self.manager, "MigratePrepare", "saysu", args, conn=sys_)
+        self.checked(D, "sys", "migrateprepare")
+        self.assertRefused(M, self.manager, "MigratePrepare", "saysu",
+                           (mxml.replace("<name>vm1</name>", "<name>vm2</name>"),) + args[1:],
+                           conn=daemon)
+        self.wait_check(action=M, user="daemon", verb="migrateprepare", domain="vm2")
+        tflags = LIVE | self.TUNNELLED
+        for who, action in ((nobody, M), (sys_, D)):
+            self.assertRefused(action, self.manager, "MigratePrepareTunnel", "sayu",
+                               (mxml, c1, tflags), conn=who)
+        self.assert_untouched(path, shutoff)
+        self.b(dpath, DOMAIN_IFACE, "MigrateConfirm", "ayub", (b"", LIVE, True))
+
+        # the tunnel: only its preparer feeds it, whoever else may migrate
+        mxml, c1 = self.b(dpath, DOMAIN_IFACE, "MigrateBegin", "su", ("", LIVE))
+        c2, tpath = self.manager("MigratePrepareTunnel", "sayu", (mxml, bytes(c1), tflags),
+                                 conn=daemon, timeout=60000)
+        self.assertEqual(tpath, path)
+        self.assertEqual(vbmigrate.state(self, path), ("paused", "migration"))
+        self.checked(D, "daemon", "migratepreparetunnel")
+        self.assertRefused(M, self.manager, "MigrateTunnelData", "otay", (tpath, 0, b"QEVM"),
+                           conn=nobody)
+        for who in (sys_, self.conn):
+            e = self.assertDBusError("NotAuthorized", self.manager, "MigrateTunnelData", "otay",
+                                     (tpath, 0, b"QEVM"), conn=who)
+            self.assertIn("prepared", e.message)
+            e = self.assertDBusError("NotAuthorized", self.manager, "MigrateTunnelEnd", "otb",
+                                     (tpath, 0, True), conn=who)
+            self.assertIn("prepared", e.message)
+        self.assertEqual(vbmigrate.state(self, path), ("paused", "migration"))
+        self.manager("MigrateTunnelEnd", "otb", (tpath, 0, True), conn=daemon)
+        # (QEMU fails the stream and exits: the reason is crashed)
+        eventually(lambda: vbmigrate.state(self, path)[0] == "shutoff",
+                   what="the incoming domain to be given up")
+        eventually(lambda: vbtest.status_pids(self.root) == set(), what="A's QEMU to end")
+        self.b(dpath, DOMAIN_IFACE, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        vbmigrate.assert_no_job(self, path, conn=None)
+        vbmigrate.assert_no_job(self, dpath, conn=self.host_b.conn)
+
+        # -- allowed: B -> A with daemon on A's phases --
+        mxml, c1 = self.b(dpath, DOMAIN_IFACE, "MigrateBegin", "su", ("", LIVE))
+        c2, uri, path2 = self.manager("MigratePrepare", "saysu",
+                                      (mxml, bytes(c1), "tcp://127.0.0.1", LIVE), conn=daemon,
+                                      timeout=60000)
+        self.assertEqual(path2, path)
+        self.checked(D, "daemon", "migrateprepare")
+        job = self.b(dpath, DOMAIN_IFACE, "MigratePerform", "aysa{sv}u",
+                     (bytes(c2), uri, {}, LIVE))
+        res = vbmigrate.wait_job(self, job, conn=self.host_b.conn)
+        c3 = bytes(res["cookie"])
+        # Finish needs migrate; with PERSIST_DEST (it writes the definition) define too
+        self.assertRefused(M, self.manager, "MigrateFinish", "ayub", (c3, LIVE, False),
+                           conn=nobody)
+        self.checked(M, "nobody", "migratefinish")
+        self.assertRefused(D, self.manager, "MigrateFinish", "ayub",
+                           (c3, LIVE | self.PERSIST_DEST, False), conn=sys_)
+        self.checked(D, "sys", "migratefinish")
+        self.assertEqual(vbmigrate.state(self, path), ("paused", "migration"))
+        self.assertNotEqual(self.get_prop(path, DOMAIN_IFACE, "Job"), "/")
+        fpath, c4 = self.manager("MigrateFinish", "ayub", (c3, LIVE | self.PERSIST_DEST, False),
+                                 conn=daemon, timeout=60000)
+        self.assertEqual(fpath, path)
+        self.b(dpath, DOMAIN_IFACE, "MigrateConfirm", "ayub", (bytes(c4), LIVE, False))
+        self.assertEqual(vbmigrate.state(self, path), ("running", "migrated"))
+        vbmigrate.assert_no_job(self, path)
+        vbmigrate.assert_ticks_on(self, self.serial)
+
+        # -- allowed: peer-to-peer A -> B by daemon, with its own destination XML --
+        job = self.domain(path, "Migrate", "sa{sv}u",
+                          (dest, {"destination_xml": GLib.Variant("s", xml),
+                                  "migrate_uri": GLib.Variant("s", "tcp://127.0.0.1")},
+                           LIVE | P2P), conn=daemon)
+        res = self.call(job, vbmigrate.JOB_IFACE, "Wait", conn=daemon, timeout=120000)[0]
+        self.assertEqual(vbmigrate.state(self, path), ("shutoff", "migrated"))
+        self.assertEqual(vbmigrate.state(self, res["domain"], conn=self.host_b.conn),
+                         ("running", "migrated"))
+        self.checked(D, "daemon", "migrate")
+        vbmigrate.assert_ticks_on(self, self.serial)
+        # root was never asked about
+        self.assertEqual([c for c in self.polkitd.checks() if c["user"] == "root"], [])
 
 
 class NoPolkitdTest(PolkitTestCase):
