@@ -350,8 +350,11 @@ on_exit_cb(gint fd, GIOCondition cond, gpointer user_data)
     }
     why = reap(dm->pid, dm->child);
     quick = g_get_monotonic_time() - dm->started_at < STABLE_US;
-    g_warning("dnsmasq (pid %d) of network '%s' %s%s", dm->pid, dm->cfg->network, why,
-              dm->wanted ? "; restarting it" : "");
+    if (dm->wanted)
+        g_warning("dnsmasq (pid %d) of network '%s' %s; restarting it", dm->pid, dm->cfg->network,
+                  why);
+    else /* starting: vb_dnsmasq_start() reports it */
+        g_debug("dnsmasq (pid %d) of network '%s' %s", dm->pid, dm->cfg->network, why);
     forget_locked(dm);
     if (dm->wanted) {
         dm->quick_deaths = quick ? dm->quick_deaths + 1 : 1;
@@ -546,6 +549,9 @@ start_fresh(VbDnsmasq *dm, GError **error)
     gboolean child;
 
     g_mutex_lock(&dm->lock);
+    /* an exit while starting is this function's error, not a restart */
+    dm->wanted = FALSE;
+    cancel_restart_locked(dm);
     if (!spawn_locked(dm, &log_offset, error)) {
         g_mutex_unlock(&dm->lock);
         return FALSE;
@@ -557,14 +563,18 @@ start_fresh(VbDnsmasq *dm, GError **error)
 
     if (wait_started(dm, pid, pidfd, log_offset, error)) {
         close(pidfd);
+        g_mutex_lock(&dm->lock);
+        dm->wanted = TRUE;
+        if (dm->pid == 0) { /* it ran, and died in the moment since */
+            dm->quick_deaths++;
+            schedule_restart_locked(dm);
+        }
+        g_mutex_unlock(&dm->lock);
         return TRUE;
     }
     g_mutex_lock(&dm->lock);
-    if (dm->pid == pid) {
-        dm->wanted = FALSE;
+    if (dm->pid == pid)
         forget_locked(dm);
-        cancel_restart_locked(dm);
-    }
     g_mutex_unlock(&dm->lock);
     terminate(pid, pidfd, child);
     close(pidfd);
@@ -645,7 +655,6 @@ vb_dnsmasq_start(VbDnsmasq *dm, GError **error)
     if (try_adopt(dm, conf_changed, hosts_changed))
         return TRUE;
     g_mutex_lock(&dm->lock);
-    dm->wanted = TRUE;
     dm->quick_deaths = 0;
     g_mutex_unlock(&dm->lock);
     return start_fresh(dm, error);

@@ -34,6 +34,7 @@
 #define GW "10.77.0.1"
 #define MAC1 "52:54:00:aa:bb:01" /* vc1: a static DHCP host */
 #define MAC2 "52:54:00:aa:bb:02" /* vc2: from the dynamic range */
+#define MAC3 "52:54:00:aa:bb:03" /* the tiny guest */
 
 static struct {
     char *tmp;
@@ -51,14 +52,22 @@ static struct {
 
 /* ------------------------------------------------------------ helpers */
 
-static GPtrArray *warnings; /* warnings logged, as text */
-static GPtrArray *messages; /* g_message()s logged */
+/* The watch context: a thread of its own runs it, as the service's main
+ * thread does, while the test's thread calls start/stop like a worker. */
+static GMainContext *watch_ctx;
+static GMainLoop *watch_loop;
+
+static GMutex log_lock;
+static GPtrArray *warnings; /* warnings logged, as text; under log_lock */
+static GPtrArray *messages; /* g_message()s logged; under log_lock */
 
 /* dnsmasq's exits are logged as warnings: collect them (the default writer
  * would abort a GTest program) and show them as TAP comments */
 static GLogWriterOutput
 capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer user_data)
 {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&log_lock);
+
     for (gsize i = 0; i < n; i++) {
         if (level & G_LOG_LEVEL_WARNING && g_str_equal(fields[i].key, "MESSAGE")) {
             g_ptr_array_add(warnings, g_strdup(fields[i].value));
@@ -76,10 +85,14 @@ capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer 
 static void
 assert_warned(const char *pattern)
 {
+    g_mutex_lock(&log_lock);
     for (guint i = 0; i < warnings->len; i++) {
-        if (g_pattern_match_simple(pattern, g_ptr_array_index(warnings, i)))
+        if (g_pattern_match_simple(pattern, g_ptr_array_index(warnings, i))) {
+            g_mutex_unlock(&log_lock);
             return;
+        }
     }
+    g_mutex_unlock(&log_lock);
     g_error("no warning '%s' was logged", pattern);
 }
 
@@ -199,7 +212,6 @@ wait_new_pid(GPid old)
         pid = vb_dnsmasq_get_pid(T.dm);
         if (pid && pid != old)
             break;
-        g_main_context_iteration(NULL, FALSE);
         g_usleep(10000);
     }
     g_assert_cmpint(pid, !=, 0);
@@ -292,7 +304,7 @@ make_config(void)
     const char *web[] = {"web", "www", NULL};
 
     c->domain = g_strdup("vbt.test");
-    c->isolated = TRUE; /* no upstream DNS: nothing leaves the namespace */
+    c->domain_local_only = TRUE; /* answered here, never forwarded */
     vb_dnsmasq_subnet_add_range(s, "10.77.0.100", "10.77.0.150");
     vb_dnsmasq_subnet_add_host(s, MAC1, NULL, "10.77.0.10", "static1");
     vb_dnsmasq_config_add_dns_host(c, "10.77.0.200", web);
@@ -327,7 +339,7 @@ test_start(void)
     g_autofree char *proc_ns = NULL;
     struct stat a, b;
 
-    T.dm = vb_dnsmasq_new(T.cfg, T.state, NULL);
+    T.dm = vb_dnsmasq_new(T.cfg, T.state, watch_ctx);
     g_assert_true(vb_dnsmasq_start(T.dm, &error));
     g_assert_no_error(error);
     T.pid = vb_dnsmasq_get_pid(T.dm);
@@ -381,6 +393,7 @@ test_leases(void)
 
     g_assert_no_error(error);
     g_assert_cmpuint(all->len, ==, 2);
+    g_assert_cmpint(((VbDnsmasqLease *)g_ptr_array_index(all, 0))->expirytime, >, 0);
     one = vb_dnsmasq_get_leases(T.dm, "52:54:00:AA:BB:01", &error);
     g_assert_cmpuint(one->len, ==, 1);
     l = g_ptr_array_index(one, 0);
@@ -416,6 +429,99 @@ test_dns(void)
     g_assert_nonnull(strstr(b, "10.77.0.200"));
     g_assert_nonnull(strstr(c, "10.77.0.10"));
     g_assert_null(strstr(d, "10.77.0."));
+}
+
+static char *
+read_text(const char *path)
+{
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+/* the tiny guest (tests/guest) on a tap in the bridge: its udhcpc gets a
+ * lease from this dnsmasq, pings the gateway and a client, and the lease
+ * shows up with the guest's MAC and host name */
+static void
+test_tiny_guest(void)
+{
+    const char *gdir = g_getenv("VB_TINY_GUEST");
+    g_autofree char *kernel = g_build_filename(gdir ? gdir : ".", "vmlinux", NULL);
+    g_autofree char *initrd = g_build_filename(gdir ? gdir : ".", "initrd.img", NULL);
+    g_autofree char *cmdline_path = g_build_filename(gdir ? gdir : ".", "cmdline", NULL);
+    g_autofree char *cmdline = NULL;
+    g_autofree char *append = NULL;
+    g_autofree char *serial = g_build_filename(T.tmp, "guest-serial.log", NULL);
+    g_autofree char *serial_arg = g_strdup_printf("file:%s", serial);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) leases = NULL;
+    g_autofree char *marker = NULL;
+    gint64 deadline = g_get_monotonic_time() + 90 * G_USEC_PER_SEC;
+    VbDnsmasqLease *l;
+    GPid qemu;
+    int status;
+
+    g_assert_true(g_file_get_contents(cmdline_path, &cmdline, NULL, NULL));
+    append = g_strdup_printf("%s tgping=10.77.0.10", g_strstrip(cmdline));
+    run("ip -n %s tuntap add vbttap0 mode tap", T.srv);
+    run("ip -n %s link set vbttap0 master " BRIDGE " up", T.srv);
+    const char *argv[] = {"qemu-system-x86_64",
+                          "-machine",
+                          "q35,accel=tcg",
+                          "-m",
+                          "128",
+                          "-smp",
+                          "1",
+                          "-nodefaults",
+                          "-no-user-config",
+                          "-display",
+                          "none",
+                          "-kernel",
+                          kernel,
+                          "-initrd",
+                          initrd,
+                          "-append",
+                          append,
+                          "-serial",
+                          serial_arg,
+                          "-netdev",
+                          "tap,id=hostnet0,ifname=vbttap0,script=no,downscript=no",
+                          "-device",
+                          "virtio-net-pci,netdev=hostnet0,id=net0,mac=" MAC3,
+                          NULL};
+    /* spawned from this thread: QEMU runs in the server namespace */
+    g_assert_true(
+        g_spawn_async(NULL, (char **)argv, NULL,
+                      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      NULL, NULL, &qemu, &error));
+    g_assert_no_error(error);
+    for (;;) {
+        g_autofree char *log = read_text(serial);
+        const char *m = strstr(log, "TINYGUEST: lease ");
+        if (m && strstr(m, "TINYGUEST: ping 10.77.0.10 ")) {
+            marker = g_strndup(m, strcspn(m, "\r\n"));
+            g_assert_nonnull(strstr(log, "TINYGUEST: ping " GW " ok"));
+            g_assert_nonnull(strstr(log, "TINYGUEST: ping 10.77.0.10 ok"));
+            break;
+        }
+        if (g_get_monotonic_time() > deadline || waitpid(qemu, &status, WNOHANG) == qemu)
+            g_error("no lease and pings from the guest; serial:\n%s", log);
+        g_usleep(50000);
+    }
+    leases = vb_dnsmasq_get_leases(T.dm, MAC3, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(leases->len, ==, 1);
+    l = g_ptr_array_index(leases, 0);
+    g_assert_cmpstr(l->hostname, ==, "tinyguest");
+    {
+        g_autofree char *want = g_strdup_printf("TINYGUEST: lease %s/24 gw " GW, l->ipaddr);
+        g_assert_cmpstr(marker, ==, want);
+    }
+    kill(qemu, SIGKILL);
+    waitpid(qemu, NULL, 0);
+    run("ip -n %s link del vbttap0", T.srv);
 }
 
 static void
@@ -480,15 +586,17 @@ test_backoff(void)
     guint seen = 0;
 
     /* every restart fails at once: the delay doubles (bounded at 10 s) */
+    g_mutex_lock(&log_lock);
     g_ptr_array_set_size(messages, 0);
+    g_mutex_unlock(&log_lock);
     vb_dnsmasq_set_binary(T.dm, "/bin/false");
     g_assert_cmpint(kill(T.pid, SIGKILL), ==, 0);
     while (vb_dnsmasq_get_restarts(T.dm) < first + 4 && g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(NULL, FALSE);
         g_usleep(5000);
     }
     g_assert_cmpuint(vb_dnsmasq_get_restarts(T.dm), ==, first + 4);
     assert_warned("dnsmasq (pid *) of network 'vbt' exited with status 1; restarting it");
+    g_mutex_lock(&log_lock);
     for (guint i = 0; i < messages->len; i++) {
         const char *m = strstr(g_ptr_array_index(messages, i), " restarts in ");
         guint d;
@@ -504,6 +612,7 @@ test_backoff(void)
         if (seen < G_N_ELEMENTS(delays))
             delays[seen++] = d;
     }
+    g_mutex_unlock(&log_lock);
     g_assert_cmpuint(seen, ==, G_N_ELEMENTS(delays));
     /* dnsmasq can run again: the next restart brings it back */
     vb_dnsmasq_set_binary(T.dm, "/usr/sbin/dnsmasq");
@@ -515,7 +624,6 @@ test_backoff(void)
             break;
         }
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_main_context_iteration(NULL, FALSE);
         g_usleep(10000);
     }
     g_assert_cmpuint(vb_dnsmasq_get_restarts(T.dm), ==, first + 5);
@@ -532,9 +640,8 @@ test_adopt(void)
 
     /* the service goes away: the handle is dropped, dnsmasq keeps running */
     vb_dnsmasq_free(T.dm);
-    g_main_context_iteration(NULL, FALSE);
     g_assert_true(alive(old));
-    T.dm = vb_dnsmasq_new(T.cfg, T.state, NULL);
+    T.dm = vb_dnsmasq_new(T.cfg, T.state, watch_ctx);
     g_assert_true(vb_dnsmasq_start(T.dm, &error));
     g_assert_no_error(error);
     g_assert_true(vb_dnsmasq_get_adopted(T.dm));
@@ -542,7 +649,7 @@ test_adopt(void)
     running = pids_with(T.state);
     g_assert_cmpuint(running->len, ==, 1);
     leases = vb_dnsmasq_get_leases(T.dm, NULL, &error);
-    g_assert_cmpuint(leases->len, ==, 2);
+    g_assert_cmpuint(leases->len, ==, 3);
 
     /* the adopted one is watched through its pidfd */
     pat = g_strdup_printf("dnsmasq (pid %d) of network 'vbt' * restarting it", old);
@@ -570,7 +677,7 @@ test_foreign_pid(void)
                                 &sleeper, &error));
     text = g_strdup_printf("%d\n", sleeper);
     g_assert_true(g_file_set_contents(pidf, text, -1, NULL));
-    T.dm = vb_dnsmasq_new(T.cfg, T.state, NULL);
+    T.dm = vb_dnsmasq_new(T.cfg, T.state, watch_ctx);
     g_assert_true(vb_dnsmasq_start(T.dm, &error));
     g_assert_no_error(error);
     T.pid = vb_dnsmasq_get_pid(T.dm);
@@ -595,7 +702,7 @@ test_start_failure(void)
     /* a second network on the same bridge: DNS port taken, dnsmasq exits */
     g_free(cfg->network);
     cfg->network = g_strdup("vbt2");
-    dm = vb_dnsmasq_new(cfg, T.state, NULL);
+    dm = vb_dnsmasq_new(cfg, T.state, watch_ctx);
     g_assert_false(vb_dnsmasq_start(dm, &error));
     g_assert_error(error, VB_ERROR, VB_ERROR_FAILED);
     g_test_message("%s", error->message);
@@ -603,6 +710,8 @@ test_start_failure(void)
     g_assert_nonnull(strstr(error->message, "in use"));
     g_assert_cmpint(vb_dnsmasq_get_pid(dm), ==, 0);
     conf = vb_dnsmasq_path(T.state, "vbt2", "conf");
+    g_usleep(600000); /* longer than the first restart delay: none may come */
+    g_assert_cmpuint(vb_dnsmasq_get_restarts(dm), ==, 0);
     left = pids_with(conf);
     g_assert_cmpuint(left->len, ==, 0);
     pidf = vb_dnsmasq_path(T.state, "vbt2", "pid");
@@ -630,7 +739,6 @@ test_stop(void)
     g_assert_false(g_file_test(pidf, G_FILE_TEST_EXISTS));
     /* nothing restarts it */
     for (int i = 0; i < 50; i++) {
-        g_main_context_iteration(NULL, FALSE);
         g_usleep(10000);
     }
     g_assert_cmpint(vb_dnsmasq_get_pid(T.dm), ==, 0);
@@ -645,6 +753,7 @@ main(int argc, char **argv)
 {
     int fds[2];
     int status;
+    GThread *thread;
 
     g_test_init(&argc, &argv, NULL);
     warnings = g_ptr_array_new_with_free_func(g_free);
@@ -673,12 +782,18 @@ main(int argc, char **argv)
     close(fds[0]);
     T.reaper_fd = fds[1];
     setup_namespaces();
+    /* made after setns(): the thread is in the server namespace too, so
+     * the dnsmasq it restarts is */
+    watch_ctx = g_main_context_new();
+    watch_loop = g_main_loop_new(watch_ctx, FALSE);
+    thread = g_thread_new("watch", (GThreadFunc)g_main_loop_run, watch_loop);
 
     g_test_add_func("/network/dnsmasq-live/start", test_start);
     g_test_add_func("/network/dnsmasq-live/static-host-fixed-address", test_static_host);
     g_test_add_func("/network/dnsmasq-live/dynamic-lease", test_dynamic_lease);
     g_test_add_func("/network/dnsmasq-live/leases-as-libvirt-dicts", test_leases);
     g_test_add_func("/network/dnsmasq-live/dns-answers-host-entries", test_dns);
+    g_test_add_func("/network/dnsmasq-live/tiny-guest-gets-lease", test_tiny_guest);
     g_test_add_func("/network/dnsmasq-live/update-reloads-hosts-with-sighup", test_reload);
     g_test_add_func("/network/dnsmasq-live/kill-9-noticed-and-restarted", test_kill9);
     g_test_add_func("/network/dnsmasq-live/restart-backoff-doubles", test_backoff);
@@ -688,6 +803,8 @@ main(int argc, char **argv)
     g_test_add_func("/network/dnsmasq-live/stop-leaves-no-process", test_stop);
     status = g_test_run();
 
+    g_main_loop_quit(watch_loop);
+    g_thread_join(thread);
     /* the reaper deletes the namespaces (and would kill what is left) */
     close(T.reaper_fd);
     waitpid(T.reaper, NULL, 0);
