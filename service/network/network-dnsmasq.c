@@ -322,17 +322,17 @@ describe_status(int status)
     return g_strdup_printf("ended (wait status 0x%x)", status);
 }
 
-/* reaps @pid if it is our child; the cause of its end */
+/* reaps @pid (a child of this process: ours, or adopted from an earlier
+ * handle in this process) and says how it ended; an adopted process of a
+ * previous service is not our child and leaves no status */
 static char *
-reap(GPid pid, gboolean child)
+reap(GPid pid)
 {
     int status = 0;
 
-    if (child && waitpid(pid, &status, WNOHANG) == pid)
+    if (waitpid(pid, &status, WNOHANG) == pid)
         return describe_status(status);
-    if (!child && waitpid(pid, &status, WNOHANG) == pid) /* adopted, but ours after all */
-        return describe_status(status);
-    return g_strdup("exited (not our child: no status)");
+    return g_strdup("exited (not our child: no exit status)");
 }
 
 static gboolean
@@ -348,7 +348,7 @@ on_exit_cb(gint fd, GIOCondition cond, gpointer user_data)
         g_mutex_unlock(&dm->lock);
         return G_SOURCE_REMOVE;
     }
-    why = reap(dm->pid, dm->child);
+    why = reap(dm->pid);
     quick = g_get_monotonic_time() - dm->started_at < STABLE_US;
     if (dm->wanted)
         g_warning("dnsmasq (pid %d) of network '%s' %s; restarting it", dm->pid, dm->cfg->network,
