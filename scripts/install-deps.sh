@@ -6,7 +6,8 @@ set -eu
 # with its own config); openssh-client: virtbusctl -H / --connect and peer-to-peer migration
 # virtiofsd: Debian 12 ships it in qemu-system-common (/usr/lib/qemu/virtiofsd)
 # dnsmasq-base, nftables: virtual networks (DHCP/DNS, NAT); passt: type='user' with
-# <portForward>; iperf3: bench/net
+# <portForward>; iperf3: bench/net; busybox: udhcpc and nslookup as DHCP/DNS clients in the
+# dnsmasq tests
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
@@ -15,7 +16,7 @@ PKGS="
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
   openssh-server openssh-client
-  dnsmasq-base nftables passt iperf3
+  dnsmasq-base nftables passt iperf3 busybox
 "
 # virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where
 # the archive has it, else the C one qemu-system-common ships (/usr/lib/qemu/virtiofsd).

@@ -6,7 +6,8 @@
 #                entry point, so `qemu -kernel vmlinux` boots it directly and
 #                the guest does not spend ~2.6 s of TCG time decompressing xz.
 #   initrd.img   gzip'd cpio: busybox-static, qemu-ga plus its libraries, a few
-#                kernel modules, /init, /sbin/tg-poweroff, /sbin/shutdown.
+#                kernel modules, /init, /sbin/tg-poweroff, /sbin/shutdown,
+#                /sbin/tg-udhcpc (udhcpc's script).
 #   cmdline      the kernel command line to boot it with.
 #   kernel-version, guest.stamp   bookkeeping.
 #
@@ -175,6 +176,7 @@ modgroup scsi virtio_scsi sr_mod sd_mod             # cdroms and disks on virtio
 modgroup fs ext4                                     # only loaded when a disk exists
 modgroup virtiofs virtiofs                           # only with tgmount=virtiofs:TAG
 modgroup 9p 9p 9pnet_virtio                          # only with tgmount=9p:TAG
+modgroup net virtio_net                              # only with a virtio NIC (eth0, DHCP)
 # (the TPM drivers tpm_tis and tpm_crb are built into Debian's kernel.)
 # (8250 serial, devtmpfs, unix sockets and ACPI are built into Debian's kernel.)
 
@@ -203,7 +205,7 @@ LD_LIBRARY_PATH=$LIBPATH ldd qga/usr/sbin/qemu-ga |
 # the loader path baked into the binary
 [ -e "$R/lib64/ld-linux-x86-64.so.2" ] || { mkdir -p "$R/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$R/lib64/"; }
 
-# /init, /sbin/tg-poweroff, /sbin/shutdown
+# /init, /sbin/tg-poweroff, /sbin/shutdown, /sbin/tg-udhcpc
 cp -a "$ROOTFS/." "$R/"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
 echo 'root:x:0:' > "$R/etc/group"

@@ -11,6 +11,13 @@ TESTS (default: all, in this order):
   fakereboot  -no-shutdown: system_powerdown -> SHUTDOWN, QEMU stays; then
               system_reset + cont -> READY appears a second time
   qgareboot   qemu-ga guest-shutdown mode=reboot -> RESET event, READY again
+  net         -netdev user + virtio-net-pci: slirp's DHCP gives 10.0.2.15/24 gw
+              10.0.2.2 (lease marker), the gateway answers a ping, tgping=10.0.2.3
+              pings slirp's DNS address, tgping of an absent address fails, and
+              qemu-ga's guest-network-get-interfaces shows eth0 with the MAC and
+              10.0.2.15/24
+  nolease     a virtio NIC on a QEMU hub nobody else is on: "no lease", and READY
+              is not delayed by the DHCP attempts
 -n N runs each test N times and prints median/min/max. --tap reports in TAP
 (what meson runs).
 
@@ -153,13 +160,15 @@ signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))   # run atexit on SIGTERM 
 class VM:
     """One QEMU running the tiny guest, serial console to a file, QMP + QGA sockets."""
 
-    def __init__(self, guestdir, no_shutdown=False):
+    def __init__(self, guestdir, no_shutdown=False, extra_args=(), append=""):
         self.dir = tempfile.mkdtemp(prefix="tinyguest-")
         self.serial_path = os.path.join(self.dir, "serial.log")
         qmp_path = os.path.join(self.dir, "qmp.sock")
         self.qga_path = os.path.join(self.dir, "qga.sock")
         with open(os.path.join(guestdir, "cmdline")) as f:
             cmdline = f.read().strip()
+        if append:
+            cmdline += " " + append
         argv = [QEMU, "-machine", "q35,accel=tcg", "-m", "128", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-display", "none",
                 "-kernel", os.path.join(guestdir, "vmlinux"),
@@ -173,6 +182,7 @@ class VM:
                            "name=org.qemu.guest_agent.0"]
         if no_shutdown:
             argv.append("-no-shutdown")
+        argv += list(extra_args)
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
@@ -229,6 +239,8 @@ def t_powerdown(guestdir):
             raise Fail("no poweroff marker on the serial console")
         if vm.proc.returncode != 0:
             raise Fail("QEMU exit status %d" % vm.proc.returncode)
+        if "TINYGUEST: lease" in vm.serial() or "TINYGUEST: no lease" in vm.serial():
+            raise Fail("a guest without a NIC ran DHCP")
         return {"boot -> READY": t_ready - vm.t0, "powerdown -> SHUTDOWN": t_ev - t,
                 "powerdown -> QEMU exit": t_exit - t}
     finally:
@@ -277,7 +289,53 @@ def t_qgareboot(guestdir):
         vm.stop()
 
 
-TESTS = {"powerdown": t_powerdown, "fakereboot": t_fakereboot, "qgareboot": t_qgareboot}
+NET_MAC = "52:54:00:4e:45:54"
+
+
+def t_net(guestdir):
+    vm = VM(guestdir, append="tgping=10.0.2.3 tgping=10.0.2.77",
+            extra_args=["-netdev", "user,id=hostnet0",
+                        "-device", "virtio-net-pci,netdev=hostnet0,id=net0,mac=" + NET_MAC])
+    try:
+        t_ready = vm.wait_serial(READY)
+        t_lease = vm.wait_serial("TINYGUEST: lease 10.0.2.15/24 gw 10.0.2.2", timeout=30)
+        vm.wait_serial("TINYGUEST: ping 10.0.2.2 ok", timeout=15)
+        vm.wait_serial("TINYGUEST: ping 10.0.2.3 ok", timeout=15)
+        # nothing answers there: proves the ping marker can say fail
+        vm.wait_serial("TINYGUEST: ping 10.0.2.77 fail", timeout=15)
+        g = QGA(vm.qga_path)
+        ifaces = g.cmd("guest-network-get-interfaces")
+        g.close()
+        eth0 = [i for i in ifaces if i.get("name") == "eth0"]
+        if not eth0 or eth0[0].get("hardware-address") != NET_MAC:
+            raise Fail("qemu-ga: no eth0 with MAC %s in %r" % (NET_MAC, ifaces))
+        addrs = [(a["ip-address"], a["prefix"]) for a in eth0[0].get("ip-addresses", [])
+                 if a.get("ip-address-type") == "ipv4"]
+        if addrs != [("10.0.2.15", 24)]:
+            raise Fail("qemu-ga: eth0 IPv4 addresses %r, expected 10.0.2.15/24" % addrs)
+        if vm.serial().count("TINYGUEST: lease") != 1:
+            raise Fail("lease marker printed more than once")
+        return {"boot -> READY": t_ready - vm.t0, "boot -> lease": t_lease - vm.t0}
+    finally:
+        vm.stop()
+
+
+def t_nolease(guestdir):
+    # a hub port with no other member: every DHCP request is lost
+    vm = VM(guestdir, extra_args=["-netdev", "hubport,id=hostnet0,hubid=7",
+                                  "-device", "virtio-net-pci,netdev=hostnet0,id=net0"])
+    try:
+        t_ready = vm.wait_serial(READY)
+        t_none = vm.wait_serial("TINYGUEST: no lease", timeout=40)
+        if "TINYGUEST: lease" in vm.serial():
+            raise Fail("a lease without a DHCP server")
+        return {"boot -> READY": t_ready - vm.t0, "boot -> no lease": t_none - vm.t0}
+    finally:
+        vm.stop()
+
+
+TESTS = {"powerdown": t_powerdown, "fakereboot": t_fakereboot, "qgareboot": t_qgareboot,
+         "net": t_net, "nolease": t_nolease}
 
 
 def main():
