@@ -48,6 +48,7 @@ typedef struct {
     gboolean with_managed_save;
     gint timeout;   /* seconds, -1 when not given */
     char *xml_file; /* --xml FILE, or NULL */
+    char *mac;      /* net-dhcp-leases --mac MAC, or NULL */
     /* migrate and migrate-* (issue 11, part client; vbctl-migrate.c) */
     VbctlMigrateFlags migrate;
 } VbctlFlags;
@@ -75,6 +76,17 @@ gboolean vbctl_cmd_autostart(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_capabilities(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_version(VbctlContext *ctx, GError **error);
 char *vbctl_read_definition(const char *file, GError **error);
+
+/* vbctl-net.c (issue 12) */
+gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_define(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_undefine(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_start(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_destroy(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_dumpxml(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_info(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_autostart(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_net_dhcp_leases(VbctlContext *ctx, GError **error);
 
 /* vbctl-lifecycle.c */
 gboolean vbctl_cmd_start(VbctlContext *ctx, GError **error);

@@ -84,6 +84,30 @@ static const VbctlOption info_options[] = {
     {NULL},
 };
 
+/* virtual networks (issue 12, vbctl-net.c) */
+static const VbctlOption net_list_options[] = {
+    {"all", N_("List active and inactive networks"), FLAG(all), FALSE},
+    {"inactive", N_("List inactive networks only"), FLAG(inactive), FALSE},
+    {"name", N_("Print network names only"), FLAG(names_only), TRUE},
+    {NULL},
+};
+
+static const VbctlOption net_dumpxml_options[] = {
+    {"inactive", N_("Show the persistent definition, not the running one"), FLAG(inactive), FALSE},
+    {NULL},
+};
+
+static const VbctlOption net_autostart_options[] = {
+    {"disable", N_("Do not start the network with the service"), FLAG(disable), FALSE},
+    {NULL},
+};
+
+static const VbctlOption net_dhcp_leases_options[] = {
+    {"mac", N_("Only the leases of this MAC address"), FLAG(mac), FALSE, "MAC",
+     G_OPTION_ARG_STRING},
+    {NULL},
+};
+
 static const VbctlOption autostart_options[] = {
     {"disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE},
     {NULL},
@@ -282,6 +306,20 @@ static const VbctlCommand commands[] = {
      0, 1, event_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
      vbctl_cmd_qemu_monitor_command, 2, 2, monitor_options},
+    {"net-list", "", N_("List virtual networks"), vbctl_cmd_net_list, 0, 0, net_list_options},
+    {"net-define", "FILE", N_("Define or update a network from an XML file ('-' for stdin)"),
+     vbctl_cmd_net_define, 1, 1, NULL},
+    {"net-undefine", "NAME|UUID", N_("Remove a network's definition"), vbctl_cmd_net_undefine, 1,
+     1, NULL},
+    {"net-start", "NAME|UUID", N_("Start a defined network"), vbctl_cmd_net_start, 1, 1, NULL},
+    {"net-destroy", "NAME|UUID", N_("Stop a network"), vbctl_cmd_net_destroy, 1, 1, NULL},
+    {"net-dumpxml", "NAME|UUID", N_("Print a network's XML"), vbctl_cmd_net_dumpxml, 1, 1,
+     net_dumpxml_options},
+    {"net-info", "NAME|UUID", N_("Show a network's state"), vbctl_cmd_net_info, 1, 1, NULL},
+    {"net-autostart", "NAME|UUID", N_("Start a network with the service, or not"),
+     vbctl_cmd_net_autostart, 1, 1, net_autostart_options},
+    {"net-dhcp-leases", "NAME|UUID", N_("Print a network's DHCP leases"),
+     vbctl_cmd_net_dhcp_leases, 1, 1, net_dhcp_leases_options},
     {"capabilities", "", N_("Print the host's capabilities XML"), vbctl_cmd_capabilities, 0, 0,
      NULL},
     {"version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0, 0,
@@ -554,6 +592,7 @@ context_clear(VbctlContext *ctx)
     g_clear_error(&ctx->bus_error);
     g_clear_pointer(&ctx->args, g_strfreev);
     g_clear_pointer(&ctx->flags.xml_file, g_free);
+    g_clear_pointer(&ctx->flags.mac, g_free);
     vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define VB_ACTION_SAVE "org.virtbus.Virt1.save"
 #define VB_ACTION_ATTACH "org.virtbus.Virt1.attach"
 #define VB_ACTION_MONITOR "org.virtbus.Virt1.monitor"
+#define VB_ACTION_NETWORK "org.virtbus.Virt1.network"
 
 typedef struct _VbAuth VbAuth;
 

@@ -24,6 +24,7 @@ call_free(VbBusCall *call)
     g_clear_pointer(&call->parameters, g_variant_unref);
     g_clear_pointer(&call->caller, vb_caller_unref);
     g_clear_pointer(&call->dom, vb_domain_obj_unref);
+    g_clear_pointer(&call->net, vb_network_obj_unref);
     g_clear_pointer(&call->job, vb_job_unref);
     g_free(call->detail_domain);
     g_free(call->detail_uuid);
@@ -235,6 +236,9 @@ auth_details(VbBusCall *call)
     if (call->dom != NULL) {
         g_hash_table_insert(details, "domain", vb_domain_obj_get_name(call->dom));
         g_hash_table_insert(details, "uuid", g_strdup(call->dom->uuid_str));
+    } else if (call->net != NULL) {
+        g_hash_table_insert(details, "network", vb_network_obj_get_name(call->net));
+        g_hash_table_insert(details, "uuid", g_strdup(call->net->uuid_str));
     } else if (call->detail_domain != NULL) {
         g_hash_table_insert(details, "domain", g_strdup(call->detail_domain));
         if (call->detail_uuid != NULL)
@@ -403,6 +407,24 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
         if (dest_xml != NULL || persistent != NULL)
             call->also_action = VB_ACTION_DEFINE;
     }
+    dispatch_call(call);
+}
+
+/**
+ * vb_bus_dispatch_network:
+ * @net: (transfer none): the target network
+ *
+ * As vb_bus_dispatch(), for a method or property of a Network object: the
+ * polkit details name the network ("network", "uuid"). Main thread.
+ */
+void
+vb_bus_dispatch_network(VbBusService *service, const VbBusMethod *method,
+                        GDBusMethodInvocation *invocation, GDBusMessage *message,
+                        GVariant *parameters, VbNetworkObj *net)
+{
+    VbBusCall *call = call_new(service, method, invocation, message, parameters);
+
+    call->net = vb_network_obj_ref(net);
     dispatch_call(call);
 }
 

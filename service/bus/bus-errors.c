@@ -21,6 +21,7 @@ static const GDBusErrorEntry vb_error_entries[] = {
     { VB_ERROR_ABI_MISMATCH, VB_DBUS_ERROR_PREFIX "ABIMismatch" },
     { VB_ERROR_QEMU, VB_DBUS_ERROR_PREFIX "Qemu" },
     { VB_ERROR_MIGRATION, VB_DBUS_ERROR_PREFIX "Migration" },
+    { VB_ERROR_NO_NETWORK, VB_DBUS_ERROR_PREFIX "NoNetwork" },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vb_error_entries) == VB_ERROR_LAST);

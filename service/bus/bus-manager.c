@@ -246,5 +246,11 @@ const VbBusMethod vb_bus_manager_methods[] = {
       vb_bus_migrate_tunnel_prepare, TRUE },
     { "MigrateTunnelEnd", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_end,
       vb_bus_migrate_tunnel_prepare, TRUE },
+    /* virtual networks (issue 12, bus-network.c) */
+    { "NetworkDefineXML", VB_ACTION_NETWORK, FALSE, vb_bus_network_define_xml },
+    { "NetworkCreateXML", VB_ACTION_NETWORK, FALSE, vb_bus_network_create_xml },
+    { "NetworkLookupByName", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_name },
+    { "NetworkLookupByUUID", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_uuid },
+    { "ListNetworks", VB_ACTION_READ, TRUE, vb_bus_list_networks },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 #define VB_BUS_MANAGER_IFACE "org.virtbus.Virt1.Manager"
 #define VB_BUS_DOMAIN_IFACE "org.virtbus.Virt1.Domain"
 #define VB_BUS_JOB_IFACE "org.virtbus.Virt1.Job"
+#define VB_BUS_NETWORK_IFACE "org.virtbus.Virt1.Network"
 
 char *vb_bus_domain_path(const char *uuid);
 char *vb_bus_domain_path_to_uuid(const char *path);

@@ -142,8 +142,18 @@ object_details(VbBusService *service, GDBusObject *object)
     VbJobInfo info = { 0 };
     GHashTable *details;
 
+    g_autoptr(VbDBusNetwork) net = vb_dbus_object_get_network(VB_DBUS_OBJECT(object));
+
     if (domain != NULL)
         return vb_bus_read_details_new(vb_bus_domain_skeleton_get_domain(domain), NULL);
+    if (net != NULL) {
+        VbNetworkObj *n = vb_bus_network_skeleton_get_network(net);
+
+        details = vb_bus_read_details_new(NULL, NULL);
+        g_hash_table_insert(details, "network", vb_network_obj_get_name(n));
+        g_hash_table_insert(details, "uuid", g_strdup(n->uuid_str));
+        return details;
+    }
     if (job == NULL)
         return vb_bus_read_details_new(NULL, NULL);
     vb_job_get_info(vb_bus_job_skeleton_get_job(job), &info);
@@ -221,6 +231,19 @@ handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
 
     g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
     set_name = g_strconcat("Set:", prop, NULL);
+    if (object != NULL && g_str_equal(iface, VB_BUS_NETWORK_IFACE)) {
+        g_autoptr(VbDBusNetwork) net = vb_dbus_object_get_network(VB_DBUS_OBJECT(object));
+
+        m = vb_bus_method_lookup(vb_bus_network_methods, vb_bus_network_n_methods, set_name);
+        if (net == NULL || m == NULL) {
+            reply_error_message(service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
+                                "property is not writable or does not exist");
+            return;
+        }
+        vb_bus_dispatch_network(service, m, NULL, g_object_ref(msg), body,
+                                vb_bus_network_skeleton_get_network(net));
+        return;
+    }
     m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
     /* a Job object has no Domain interface: nothing on it is writable */
     if (object != NULL && g_str_equal(iface, VB_BUS_DOMAIN_IFACE))
@@ -246,12 +269,17 @@ handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBu
                                               g_dbus_message_get_path(msg));
     g_autoptr(VbDBusDomain) domain = NULL;
     g_autoptr(VbDBusJob) job = NULL;
+    g_autoptr(VbDBusNetwork) net = NULL;
 
     if (object != NULL) {
         domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
         job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
+        net = vb_dbus_object_get_network(VB_DBUS_OBJECT(object));
     }
-    if (job != NULL)
+    if (net != NULL)
+        vb_bus_dispatch_network(service, m, NULL, g_object_ref(msg), body,
+                                vb_bus_network_skeleton_get_network(net));
+    else if (job != NULL)
         vb_bus_dispatch_job(service, m, NULL, g_object_ref(msg), body,
                             vb_bus_job_skeleton_get_job(job));
     else

@@ -99,6 +99,8 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     service->domains = vb_domain_list_new(service->paths, &service->config, vb_bus_domain_path,
                                           vb_bus_domain_notify, service);
     vb_domain_list_set_job_notify(service->domains, vb_bus_job_notify, service);
+    service->networks = vb_network_list_new(service->paths, vb_bus_network_path,
+                                            vb_bus_network_notify, service);
     return service;
 }
 
@@ -140,6 +142,12 @@ vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError 
     service->object_manager = g_dbus_object_manager_server_new(VB_BUS_MANAGER_PATH);
     g_dbus_object_manager_server_set_connection(service->object_manager, connection);
 
+    {
+        guint nn = vb_network_list_load(service->networks);
+
+        if (nn > 0)
+            g_message("loaded %u persistent network%s", nn, nn == 1 ? "" : "s");
+    }
     n = vb_domain_list_load_configs(service->domains);
     {
         guint r = vb_domain_list_reconnect(service->domains);
@@ -218,6 +226,7 @@ vb_bus_service_free(VbBusService *service)
     g_hash_table_destroy(service->domain_objects);
     g_hash_table_destroy(service->object_cache);
     vb_domain_list_free(service->domains);
+    vb_network_list_free(service->networks);
     if (service->callers != NULL)
         g_hash_table_destroy(service->callers);
     g_mutex_clear(&service->callers_lock);

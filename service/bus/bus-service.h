@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "domain-list.h"
+#include "network-list.h"
 #include "vb-caller.h"
 #include "vb-config.h"
 #include "vb-dbus-generated.h"
@@ -86,6 +87,7 @@ struct _VbBusCall {
     GVariant *parameters;
     VbCaller *caller;
     VbDomainObj *dom;                  /* nullable: the target domain, referenced */
+    VbNetworkObj *net;                 /* nullable: the target network, referenced */
     VbJob *job;                        /* nullable: the target job (Job methods), referenced */
     const char *action;                /* may be raised from method->action (SECURE) */
     const char *also_action;           /* nullable: checked after @action, same details */
@@ -108,6 +110,7 @@ struct _VbBusService {
                                    domains and jobs (every object below the manager) */
     GHashTable *object_cache;   /* main thread: object path -> serialized a{sa{sv}} */
     VbDomainList *domains;
+    VbNetworkList *networks;
     VbAuth *auth;
     VbPaths *paths;
     VbConfig config;
@@ -142,6 +145,9 @@ void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
 void vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
                          GDBusMethodInvocation *invocation, GDBusMessage *message,
                          GVariant *parameters, VbJob *job);
+void vb_bus_dispatch_network(VbBusService *service, const VbBusMethod *method,
+                             GDBusMethodInvocation *invocation, GDBusMessage *message,
+                             GVariant *parameters, VbNetworkObj *net);
 void vb_bus_call_return(VbBusCall *call, GVariant *value, GError *error);
 gboolean vb_bus_check_flags(guint32 flags, guint32 allowed, const char *method,
                             GError **error);
@@ -168,6 +174,18 @@ void vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char 
                           const char *detail, gpointer user_data);
 extern const VbBusMethod vb_bus_domain_methods[];
 extern const gsize vb_bus_domain_n_methods;
+
+/* bus-network.c */
+char *vb_bus_network_path(const char *uuid);
+void vb_bus_network_notify(VbNetworkObj *net, VbNetworkNotifyKind kind, const char *event,
+                           const char *detail, gpointer user_data);
+extern const VbBusMethod vb_bus_network_methods[];
+extern const gsize vb_bus_network_n_methods;
+GVariant *vb_bus_network_define_xml(VbBusCall *call, GError **error);
+GVariant *vb_bus_network_create_xml(VbBusCall *call, GError **error);
+GVariant *vb_bus_network_lookup_by_name(VbBusCall *call, GError **error);
+GVariant *vb_bus_network_lookup_by_uuid(VbBusCall *call, GError **error);
+GVariant *vb_bus_list_networks(VbBusCall *call, GError **error);
 
 /* bus-job.c */
 void vb_bus_job_notify(VbJob *job, VbJobNotifyKind kind, gpointer user_data);

@@ -32,7 +32,14 @@ struct _VbBusJobSkeleton {
     gboolean done;        /* main thread: Completed was emitted */
 };
 
+struct _VbBusNetworkSkeleton {
+    VbDBusNetworkSkeleton parent;
+    VbBusService *service;
+    VbNetworkObj *net;
+};
+
 G_DEFINE_TYPE(VbBusJobSkeleton, vb_bus_job_skeleton, VB_DBUS_TYPE_JOB_SKELETON)
+G_DEFINE_TYPE(VbBusNetworkSkeleton, vb_bus_network_skeleton, VB_DBUS_TYPE_NETWORK_SKELETON)
 G_DEFINE_TYPE(VbBusManagerSkeleton, vb_bus_manager_skeleton, VB_DBUS_TYPE_MANAGER_SKELETON)
 G_DEFINE_TYPE(VbBusDomainSkeleton, vb_bus_domain_skeleton, VB_DBUS_TYPE_DOMAIN_SKELETON)
 
@@ -140,6 +147,76 @@ domain_get_vtable(GDBusInterfaceSkeleton *skeleton)
         g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), domain_method_call));
     }
     return vt;
+}
+
+static void
+network_method_call(GDBusConnection *connection, const char *sender, const char *object_path,
+                    const char *interface_name, const char *method_name, GVariant *parameters,
+                    GDBusMethodInvocation *invocation, gpointer user_data)
+{
+    VbBusNetworkSkeleton *self = user_data;
+    const VbBusMethod *m = vb_bus_method_lookup(vb_bus_network_methods,
+                                                vb_bus_network_n_methods, method_name);
+
+    if (m == NULL) {
+        unknown_method(invocation, method_name);
+        return;
+    }
+    vb_bus_dispatch_network(self->service, m, invocation, NULL, parameters, self->net);
+}
+
+static GDBusInterfaceVTable *
+network_get_vtable(GDBusInterfaceSkeleton *skeleton)
+{
+    static GDBusInterfaceVTable *vt;
+
+    if (g_once_init_enter(&vt)) {
+        GDBusInterfaceSkeletonClass *parent =
+            G_DBUS_INTERFACE_SKELETON_CLASS(vb_bus_network_skeleton_parent_class);
+
+        g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), network_method_call));
+    }
+    return vt;
+}
+
+static void
+network_skeleton_finalize(GObject *object)
+{
+    VbBusNetworkSkeleton *self = (VbBusNetworkSkeleton *)object;
+
+    g_clear_pointer(&self->net, vb_network_obj_unref);
+    G_OBJECT_CLASS(vb_bus_network_skeleton_parent_class)->finalize(object);
+}
+
+static void
+vb_bus_network_skeleton_class_init(VbBusNetworkSkeletonClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = network_skeleton_finalize;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = network_get_vtable;
+}
+
+static void
+vb_bus_network_skeleton_init(VbBusNetworkSkeleton *self)
+{
+}
+
+/* Returns: (transfer full): a Network interface for @net. */
+VbDBusNetwork *
+vb_bus_network_skeleton_new(VbBusService *service, VbNetworkObj *net)
+{
+    VbBusNetworkSkeleton *self = g_object_new(VB_TYPE_BUS_NETWORK_SKELETON, NULL);
+
+    self->service = service;
+    self->net = vb_network_obj_ref(net);
+    return VB_DBUS_NETWORK(self);
+}
+
+/* Returns: (transfer none): the network behind a Network interface. */
+VbNetworkObj *
+vb_bus_network_skeleton_get_network(VbDBusNetwork *iface)
+{
+    g_return_val_if_fail(VB_IS_BUS_NETWORK_SKELETON(iface), NULL);
+    return ((VbBusNetworkSkeleton *)iface)->net;
 }
 
 static GDBusInterfaceVTable *

@@ -29,6 +29,7 @@ typedef enum {
     VB_ERROR_ABI_MISMATCH,      /* ABIMismatch */
     VB_ERROR_QEMU,              /* Qemu */
     VB_ERROR_MIGRATION,         /* Migration */
+    VB_ERROR_NO_NETWORK,        /* NoNetwork */
     VB_ERROR_LAST
 } VbErrorCode;
 

@@ -43,6 +43,15 @@ vb_paths_new(VbPathsKind kind, const char *root)
         p->log_dir = g_build_filename(g_get_user_cache_dir(), "virtbus", "qemu", "log", NULL);
     }
     p->autostart_dir = g_build_filename(p->config_dir, "autostart", NULL);
+    /* libvirt's layout: <config>/qemu/networks, /run/.../network, <data>/dnsmasq */
+    p->network_config_dir = g_build_filename(p->config_dir, "networks", NULL);
+    p->network_autostart_dir = g_build_filename(p->network_config_dir, "autostart", NULL);
+    {
+        g_autofree char *run_parent = g_path_get_dirname(p->run_dir);
+
+        p->network_run_dir = g_build_filename(run_parent, "network", NULL);
+    }
+    p->dnsmasq_dir = g_build_filename(p->data_dir, "dnsmasq", NULL);
     p->caps_dir = g_build_filename(p->data_dir, "caps", NULL);
     p->save_dir = g_build_filename(p->data_dir, "save", NULL);
     p->snapshot_dir = g_build_filename(p->data_dir, "snapshot", NULL);
@@ -59,6 +68,10 @@ vb_paths_free(VbPaths *p)
     g_free(p->root);
     g_free(p->config_dir);
     g_free(p->autostart_dir);
+    g_free(p->network_config_dir);
+    g_free(p->network_autostart_dir);
+    g_free(p->network_run_dir);
+    g_free(p->dnsmasq_dir);
     g_free(p->config_file);
     g_free(p->run_dir);
     g_free(p->data_dir);
@@ -87,6 +100,8 @@ vb_paths_ensure(const VbPaths *p, GError **error)
         { p->config_dir, 0700 }, { p->autostart_dir, 0700 }, { p->run_dir, 0700 },
         { p->data_dir, 0700 },   { p->caps_dir, 0700 },      { p->save_dir, 0700 },
         { p->snapshot_dir, 0700 }, { p->log_dir, 0700 },
+        { p->network_config_dir, 0700 }, { p->network_autostart_dir, 0700 },
+        { p->network_run_dir, 0700 }, { p->dnsmasq_dir, 0700 },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
@@ -140,6 +155,24 @@ vb_paths_domain_unsupported(const VbPaths *p, const char *name)
     g_autofree char *file = g_strconcat(name, ".unsupported", NULL);
 
     return g_build_filename(p->config_dir, file, NULL);
+}
+
+/* Returns: (transfer full): the persistent config of the network @name (validated). */
+char *
+vb_paths_network_config(const VbPaths *p, const char *name)
+{
+    g_autofree char *file = g_strconcat(name, ".xml", NULL);
+
+    return g_build_filename(p->network_config_dir, file, NULL);
+}
+
+/* Returns: (transfer full): the autostart symlink of the network @name. */
+char *
+vb_paths_network_autostart(const VbPaths *p, const char *name)
+{
+    g_autofree char *file = g_strconcat(name, ".xml", NULL);
+
+    return g_build_filename(p->network_autostart_dir, file, NULL);
 }
 
 /**

@@ -27,6 +27,10 @@ typedef struct {
     char *nvram_dir;    /* UEFI variable stores: <name>_VARS.fd (created on use) */
     char *swtpm_dir;    /* emulated TPM state: <uuid>/tpm2/ (created on use) */
     char *config_file;  /* the service's keyfile */
+    char *network_config_dir;    /* persistent network configs: <name>.xml (issue 12) */
+    char *network_autostart_dir; /* symlinks of autostarted networks */
+    char *network_run_dir;       /* status of running networks */
+    char *dnsmasq_dir;           /* dnsmasq configs, hosts and lease files */
 } VbPaths;
 
 VbPaths *vb_paths_new(VbPathsKind kind, const char *root);
@@ -35,6 +39,8 @@ gboolean vb_paths_ensure(const VbPaths *paths, GError **error);
 char *vb_paths_domain_config(const VbPaths *paths, const char *name);
 char *vb_paths_domain_unsupported(const VbPaths *paths, const char *name);
 char *vb_paths_domain_autostart(const VbPaths *paths, const char *name);
+char *vb_paths_network_config(const VbPaths *paths, const char *name);
+char *vb_paths_network_autostart(const VbPaths *paths, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbPaths, vb_paths_free)
 

@@ -418,7 +418,7 @@ class PolkitdConfinementTest(PolkitTestCase):
             "org.virtbus.Virt1.read": 5, "org.virtbus.Virt1.manage": 2,
             "org.virtbus.Virt1.define": 2, "org.virtbus.Virt1.migrate": 2,
             "org.virtbus.Virt1.save": 2, "org.virtbus.Virt1.attach": 2,
-            "org.virtbus.Virt1.monitor": 2})
+            "org.virtbus.Virt1.monitor": 2, "org.virtbus.Virt1.network": 2})
         log = self.polkitd.read_log()
         self.assertIn("Successfully changed to user polkitd", log)
         # our trace rule only: the host's rules are hidden
@@ -553,6 +553,40 @@ class PolkitEnabledTest(PolkitTestCase):
         # root never needed to ask polkitd
         self.assertEqual(self.polkitd.checks(), [])
         self.assertTrue(self.polkitd.running())
+
+    def test_networks_need_the_network_action(self):
+        """Virtual networks (issue 12): nobody may read them but not define,
+        change or remove them; polkit is asked with the network's details,
+        and nothing is written."""
+        net_iface = "org.virtbus.Virt1.Network"
+        xml = ("<network><name>net1</name><uuid>%s</uuid><bridge name='vbp-br1'/>"
+               "<ip address='10.66.0.1' prefix='24'/></network>")
+        path = self.manager("NetworkDefineXML", "su", (xml % UUID1, 0))
+        nobody = self.nobody()
+        network = "org.virtbus.Virt1.network"
+        self.assertEqual(self.manager("ListNetworks", "u", (0,), conn=nobody), [path])
+        self.assertEqual(self.get_prop(path, net_iface, "Name", conn=nobody), "net1")
+        self.assertRefused(network, self.manager, "NetworkDefineXML", "su",
+                           ((xml % UUID2).replace("net1", "net2").replace("br1", "br2"), 0),
+                           conn=nobody)
+        for method, sig, args in (("Undefine", None, ()), ("Start", None, ()),
+                                  ("Destroy", None, ()),
+                                  ("Update", "uuisu", (3, 10, -1,
+                                                       "<host ip='10.66.0.9'><hostname>x"
+                                                       "</hostname></host>", 0))):
+            self.assertRefused(network, self.call, path, net_iface, method, sig, args,
+                               conn=nobody)
+        self.assertRefused(network, self.set_prop, path, net_iface, "Autostart",
+                           GLib.Variant("b", True), conn=nobody)
+        self.wait_check(action=network, user="nobody", uuid=UUID1,
+                        verb="undefine")
+        # nothing changed
+        self.assertEqual(self.manager("ListNetworks", "u", (0,)), [path])
+        self.assertFalse(self.get_prop(path, net_iface, "Autostart"))
+        self.assertNotIn("<hostname>x</hostname>",
+                         self.call(path, net_iface, "GetXMLDesc", "u", (0,))[0])
+        self.assertDBusError("NoNetwork", self.manager, "NetworkLookupByName", "s", ("net2",))
+        self.call(path, net_iface, "Undefine")
 
 
 class DomainRuleTest(PolkitTestCase):

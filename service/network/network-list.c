@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain-def.h"
+#include "network-list.h"
+#include "store.h"
+#include "vb-error.h"
+
+/*
+ * The network objects and their persistent definitions. Starting a
+ * network (bridge, dnsmasq, nft rules) is the driver's part and is not
+ * there yet: Start answers NotSupported naming it (issue 12).
+ */
+
+struct _VbNetworkList {
+    GMutex lock;
+    GHashTable *by_uuid; /* under lock: uuid -> VbNetworkObj (a reference) */
+    GHashTable *by_name; /* under lock: name -> VbNetworkObj (borrowed) */
+    const VbPaths *paths;
+    VbNetworkPathFunc path_func;
+    VbNetworkNotifyFunc notify;
+    gpointer user_data;
+};
+
+/* ---- objects ---- */
+
+static VbNetworkObj *
+obj_new(VbNetworkDef *def, const char *path)
+{
+    VbNetworkObj *net = g_new0(VbNetworkObj, 1);
+
+    net->ref = 1;
+    g_mutex_init(&net->lock);
+    vb_uuid_format(def->uuid, net->uuid_str);
+    net->object_path = g_strdup(path);
+    net->def = def;
+    return net;
+}
+
+VbNetworkObj *
+vb_network_obj_ref(VbNetworkObj *net)
+{
+    g_atomic_int_inc(&net->ref);
+    return net;
+}
+
+void
+vb_network_obj_unref(VbNetworkObj *net)
+{
+    if (net == NULL || !g_atomic_int_dec_and_test(&net->ref))
+        return;
+    vb_network_def_free(net->def);
+    vb_network_def_free(net->live);
+    g_free(net->object_path);
+    g_mutex_clear(&net->lock);
+    g_free(net);
+}
+
+char *
+vb_network_obj_get_name(VbNetworkObj *net)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&net->lock);
+
+    return g_strdup(net->def->name);
+}
+
+void
+vb_network_obj_snapshot(VbNetworkObj *net, VbNetworkSnapshot *out)
+{
+    const VbNetworkDef *d;
+
+    g_mutex_lock(&net->lock);
+    d = net->live != NULL ? net->live : net->def;
+    out->name = g_strdup(d->name);
+    memcpy(out->uuid, net->uuid_str, sizeof(out->uuid));
+    out->active = net->active;
+    out->persistent = net->persistent;
+    out->autostart = net->autostart;
+    out->bridge = g_strdup(d->bridge != NULL ? d->bridge : "");
+    g_mutex_unlock(&net->lock);
+}
+
+void
+vb_network_snapshot_clear(VbNetworkSnapshot *s)
+{
+    g_clear_pointer(&s->name, g_free);
+    g_clear_pointer(&s->bridge, g_free);
+}
+
+/* ---- the list ---- */
+
+VbNetworkList *
+vb_network_list_new(const VbPaths *paths, VbNetworkPathFunc path_func,
+                    VbNetworkNotifyFunc notify, gpointer user_data)
+{
+    VbNetworkList *list = g_new0(VbNetworkList, 1);
+
+    g_mutex_init(&list->lock);
+    list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify)vb_network_obj_unref);
+    list->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    list->paths = paths;
+    list->path_func = path_func;
+    list->notify = notify;
+    list->user_data = user_data;
+    return list;
+}
+
+void
+vb_network_list_free(VbNetworkList *list)
+{
+    if (list == NULL)
+        return;
+    g_hash_table_destroy(list->by_name);
+    g_hash_table_destroy(list->by_uuid);
+    g_mutex_clear(&list->lock);
+    g_free(list);
+}
+
+static void
+notify(VbNetworkList *list, VbNetworkObj *net, VbNetworkNotifyKind kind, const char *event,
+       const char *detail)
+{
+    if (list->notify != NULL)
+        list->notify(net, kind, event, detail, list->user_data);
+}
+
+/* Under list->lock. */
+static void
+insert_locked(VbNetworkList *list, VbNetworkObj *net, const char *name)
+{
+    g_hash_table_insert(list->by_uuid, net->uuid_str, vb_network_obj_ref(net));
+    g_hash_table_insert(list->by_name, g_strdup(name), net);
+}
+
+/* Under list->lock; @net stays alive for the caller's reference. */
+static void
+remove_locked(VbNetworkList *list, VbNetworkObj *net, const char *name)
+{
+    g_mutex_lock(&net->lock);
+    net->removed = TRUE;
+    g_mutex_unlock(&net->lock);
+    g_hash_table_remove(list->by_name, name);
+    g_hash_table_remove(list->by_uuid, net->uuid_str);
+}
+
+VbNetworkObj *
+vb_network_list_find_by_name(VbNetworkList *list, const char *name, GError **error)
+{
+    VbNetworkObj *net;
+
+    g_mutex_lock(&list->lock);
+    net = g_hash_table_lookup(list->by_name, name);
+    if (net != NULL)
+        vb_network_obj_ref(net);
+    g_mutex_unlock(&list->lock);
+    if (net == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_NETWORK, "no network with name '%s'", name);
+    return net;
+}
+
+VbNetworkObj *
+vb_network_list_find_by_uuid(VbNetworkList *list, const char *uuid, GError **error)
+{
+    unsigned char raw[16];
+    char canon[37];
+    VbNetworkObj *net = NULL;
+
+    if (!vb_uuid_parse(uuid, raw)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "malformed uuid '%s' (expected 8-4-4-4-12 hexadecimal digits)", uuid);
+        return NULL;
+    }
+    vb_uuid_format(raw, canon);
+    g_mutex_lock(&list->lock);
+    net = g_hash_table_lookup(list->by_uuid, canon);
+    if (net != NULL)
+        vb_network_obj_ref(net);
+    g_mutex_unlock(&list->lock);
+    if (net == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_NETWORK, "no network with uuid '%s'", canon);
+    return net;
+}
+
+#define PAIR(a, b, v) (!(flags & ((a) | (b))) || ((flags & (a)) && (v)) || ((flags & (b)) && !(v)))
+
+/* Returns: (transfer full) (element-type VbNetworkObj): sorted by name. */
+GPtrArray *
+vb_network_list_collect(VbNetworkList *list, guint flags)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_network_obj_unref);
+    GHashTableIter it;
+    gpointer value;
+
+    g_mutex_lock(&list->lock);
+    g_hash_table_iter_init(&it, list->by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        VbNetworkObj *net = value;
+        gboolean ok;
+
+        g_mutex_lock(&net->lock);
+        ok = PAIR(VB_NETWORK_LIST_ACTIVE, VB_NETWORK_LIST_INACTIVE, net->active) &&
+             PAIR(VB_NETWORK_LIST_PERSISTENT, VB_NETWORK_LIST_TRANSIENT, net->persistent) &&
+             PAIR(VB_NETWORK_LIST_AUTOSTART, VB_NETWORK_LIST_NO_AUTOSTART, net->autostart);
+        g_mutex_unlock(&net->lock);
+        if (ok)
+            g_ptr_array_add(out, vb_network_obj_ref(net));
+    }
+    g_mutex_unlock(&list->lock);
+    return out;
+}
+
+/* ---- definitions ---- */
+
+static gboolean
+link_exists(const char *name)
+{
+    g_autofree char *p = g_build_filename("/sys/class/net", name, NULL);
+
+    return g_file_test(p, G_FILE_TEST_EXISTS);
+}
+
+/* Whether a network other than @uuid uses @bridge. Under list->lock. */
+static VbNetworkObj *
+bridge_user_locked(VbNetworkList *list, const char *bridge, const char *uuid)
+{
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init(&it, list->by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        VbNetworkObj *other = value;
+        gboolean same;
+
+        if (strcmp(other->uuid_str, uuid) == 0)
+            continue;
+        g_mutex_lock(&other->lock);
+        same = (other->def->bridge != NULL && strcmp(other->def->bridge, bridge) == 0) ||
+               (other->live != NULL && other->live->bridge != NULL &&
+                strcmp(other->live->bridge, bridge) == 0);
+        g_mutex_unlock(&other->lock);
+        if (same)
+            return other;
+    }
+    return NULL;
+}
+
+/* libvirt's networkBridgeNameValidate and networkFindUnusedBridgeName, and
+ * the bridge's MAC address (52:54:00:..., as libvirt writes it at define).
+ * Under list->lock. */
+static gboolean
+assign_bridge_locked(VbNetworkList *list, VbNetworkDef *def, const char *uuid, GError **error)
+{
+    VbNetworkObj *other;
+
+    if (!vb_network_def_has_bridge(def))
+        return TRUE;
+    if (def->bridge == NULL || strchr(def->bridge, '%') != NULL) {
+        const char *tmpl = def->bridge != NULL ? def->bridge : "virbr%d";
+
+        for (int n = 0; n < 256 && def->bridge == NULL; n++) {
+            g_autofree char *name = NULL;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+            name = g_strdup_printf(tmpl, n);
+#pragma GCC diagnostic pop
+            if (bridge_user_locked(list, name, uuid) == NULL && !link_exists(name))
+                vb_network_def_set_bridge(def, name);
+            else if (strchr(tmpl, '%') == NULL)
+                break;
+        }
+        if (def->bridge == NULL || strchr(def->bridge, '%') != NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                        "no free bridge name for network '%s' from the template '%s'",
+                        def->name, tmpl);
+            return FALSE;
+        }
+    }
+    other = bridge_user_locked(list, def->bridge, uuid);
+    if (other != NULL) {
+        g_autofree char *name = vb_network_obj_get_name(other);
+
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "bridge name '%s' is already used by network '%s'; choose another "
+                    "<bridge name=> or leave it out", def->bridge, name);
+        return FALSE;
+    }
+    if (def->mac == NULL) {
+        unsigned char r[16];
+
+        vb_uuid_generate(r);
+        def->mac = g_strdup_printf("52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
+    }
+    return TRUE;
+}
+
+/*
+ * libvirt's virNetworkObjAssignDef checks: a name and a UUID belong to one
+ * network. Returns the existing object with the same name and UUID (to be
+ * redefined) in @out_existing. Under list->lock.
+ */
+static gboolean
+check_identity_locked(VbNetworkList *list, const VbNetworkDef *def, const char *uuid,
+                      VbNetworkObj **out_existing, GError **error)
+{
+    VbNetworkObj *by_uuid = g_hash_table_lookup(list->by_uuid, uuid);
+    VbNetworkObj *by_name = g_hash_table_lookup(list->by_name, def->name);
+
+    if (by_uuid != NULL && by_uuid != by_name) {
+        g_autofree char *other = vb_network_obj_get_name(by_uuid);
+
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "network '%s' already exists with uuid %s; a network keeps its uuid",
+                    other, uuid);
+        return FALSE;
+    }
+    if (by_name != NULL && by_uuid == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "network '%s' is already defined with uuid %s", def->name,
+                    by_name->uuid_str);
+        return FALSE;
+    }
+    *out_existing = by_name;
+    return TRUE;
+}
+
+static VbNetworkDef *
+parse_checked(const char *xml, GError **error)
+{
+    g_autoptr(VbNetworkDef) def = vb_network_def_parse_string(xml, error);
+
+    if (def == NULL)
+        return NULL;
+    if (def->forward_mode == VB_NETWORK_FORWARD_PRIVATE ||
+        def->forward_mode == VB_NETWORK_FORWARD_VEPA ||
+        def->forward_mode == VB_NETWORK_FORWARD_PASSTHROUGH ||
+        def->forward_mode == VB_NETWORK_FORWARD_HOSTDEV) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "<forward mode='%s'> (a pool of host interfaces) is not supported; use "
+                    "nat, route, open, bridge or no <forward>",
+                    vb_network_forward_mode_to_string(def->forward_mode));
+        return NULL;
+    }
+    def->uuid_given = TRUE;
+    return g_steal_pointer(&def);
+}
+
+static gboolean
+write_config(VbNetworkList *list, const VbNetworkDef *def, GError **error)
+{
+    g_autofree char *path = vb_paths_network_config(list->paths, def->name);
+    g_autofree char *xml = vb_network_def_format(def);
+
+    return vb_store_write_atomic(path, xml, -1, 0600, error);
+}
+
+/**
+ * vb_network_define_xml:
+ *
+ * Defines (or redefines) a persistent network and writes its config.
+ * Worker threads.
+ *
+ * Returns: (transfer full): the network.
+ */
+VbNetworkObj *
+vb_network_define_xml(VbNetworkList *list, const char *xml, GError **error)
+{
+    g_autoptr(VbNetworkDef) def = parse_checked(xml, error);
+    VbNetworkObj *existing = NULL;
+    VbNetworkObj *net;
+    char uuid[37];
+    gboolean added = FALSE;
+
+    if (def == NULL)
+        return NULL;
+    vb_uuid_format(def->uuid, uuid);
+    g_mutex_lock(&list->lock);
+    if (!check_identity_locked(list, def, uuid, &existing, error) ||
+        !assign_bridge_locked(list, def, uuid, error) || !write_config(list, def, error)) {
+        g_mutex_unlock(&list->lock);
+        return NULL;
+    }
+    if (existing != NULL) {
+        net = vb_network_obj_ref(existing);
+        g_mutex_lock(&net->lock);
+        vb_network_def_free(net->def);
+        net->def = g_steal_pointer(&def);
+        net->persistent = TRUE;
+        g_mutex_unlock(&net->lock);
+    } else {
+        g_autofree char *path = list->path_func(uuid);
+        g_autofree char *name = g_strdup(def->name);
+
+        net = obj_new(g_steal_pointer(&def), path);
+        net->persistent = TRUE;
+        insert_locked(list, net, name);
+        added = TRUE;
+    }
+    g_mutex_unlock(&list->lock);
+    notify(list, net, added ? VB_NETWORK_NOTIFY_ADDED : VB_NETWORK_NOTIFY_CHANGED, "defined",
+           added ? "added" : "updated");
+    return net;
+}
+
+/**
+ * vb_network_create_xml:
+ *
+ * NetworkCreateXML: a transient network, started at once. Worker threads.
+ */
+VbNetworkObj *
+vb_network_create_xml(VbNetworkList *list, const char *xml, GError **error)
+{
+    g_autoptr(VbNetworkDef) def = parse_checked(xml, error);
+
+    if (def == NULL)
+        return NULL;
+    /* what Start would do: refused before anything is made */
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                "starting virtual network '%s' (bridge, dnsmasq, forwarding rules) is not "
+                "implemented yet; it can be defined (NetworkDefineXML)", def->name);
+    return NULL;
+}
+
+/**
+ * vb_network_undefine:
+ *
+ * Removes the persistent config and autostart link; an inactive network
+ * leaves the list, a running one becomes transient. Worker threads.
+ */
+gboolean
+vb_network_undefine(VbNetworkList *list, VbNetworkObj *net, GError **error)
+{
+    g_autofree char *name = NULL;
+    g_autofree char *config = NULL;
+    g_autofree char *autostart = NULL;
+    gboolean active;
+
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&net->lock);
+    if (net->removed || !net->persistent) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is not persistent",
+                    net->def->name);
+        g_mutex_unlock(&net->lock);
+        g_mutex_unlock(&list->lock);
+        return FALSE;
+    }
+    name = g_strdup(net->def->name);
+    active = net->active;
+    g_mutex_unlock(&net->lock);
+    config = vb_paths_network_config(list->paths, name);
+    autostart = vb_paths_network_autostart(list->paths, name);
+    if (!vb_store_remove(autostart, error) || !vb_store_remove(config, error)) {
+        g_mutex_unlock(&list->lock);
+        return FALSE;
+    }
+    g_mutex_lock(&net->lock);
+    net->persistent = FALSE;
+    net->autostart = FALSE;
+    g_mutex_unlock(&net->lock);
+    if (!active)
+        remove_locked(list, net, name);
+    g_mutex_unlock(&list->lock);
+    notify(list, net, active ? VB_NETWORK_NOTIFY_CHANGED : VB_NETWORK_NOTIFY_REMOVED,
+           "undefined", "removed");
+    return TRUE;
+}
+
+gboolean
+vb_network_start(VbNetworkList *list, VbNetworkObj *net, GError **error)
+{
+    g_autofree char *name = vb_network_obj_get_name(net);
+    gboolean active;
+
+    g_mutex_lock(&net->lock);
+    active = net->active;
+    g_mutex_unlock(&net->lock);
+    if (active) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is already active",
+                    name);
+        return FALSE;
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                "starting virtual network '%s' (bridge, dnsmasq, forwarding rules) is not "
+                "implemented yet", name);
+    return FALSE;
+}
+
+gboolean
+vb_network_destroy(VbNetworkList *list, VbNetworkObj *net, GError **error)
+{
+    g_autofree char *name = vb_network_obj_get_name(net);
+    gboolean active;
+
+    g_mutex_lock(&net->lock);
+    active = net->active;
+    g_mutex_unlock(&net->lock);
+    if (!active) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is not active",
+                    name);
+        return FALSE;
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                "stopping virtual network '%s' is not implemented yet", name);
+    return FALSE;
+}
+
+/**
+ * vb_network_set_autostart:
+ *
+ * The autostart symlink (libvirt's), only for persistent networks. Worker
+ * threads.
+ */
+gboolean
+vb_network_set_autostart(VbNetworkList *list, VbNetworkObj *net, gboolean autostart,
+                         GError **error)
+{
+    g_autofree char *name = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *config = NULL;
+    gboolean persistent, current;
+
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&net->lock);
+    name = g_strdup(net->def->name);
+    persistent = net->persistent && !net->removed;
+    current = net->autostart;
+    g_mutex_unlock(&net->lock);
+    if (!persistent) {
+        g_mutex_unlock(&list->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot set autostart for transient network '%s'", name);
+        return FALSE;
+    }
+    if (current == autostart) {
+        g_mutex_unlock(&list->lock);
+        return TRUE;
+    }
+    link = vb_paths_network_autostart(list->paths, name);
+    config = vb_paths_network_config(list->paths, name);
+    if (autostart) {
+        if (symlink(config, link) < 0 && errno != EEXIST) {
+            int e = errno;
+
+            g_mutex_unlock(&list->lock);
+            g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create autostart link '%s': %s",
+                        link, g_strerror(e));
+            return FALSE;
+        }
+    } else if (!vb_store_remove(link, error)) {
+        g_mutex_unlock(&list->lock);
+        return FALSE;
+    }
+    g_mutex_lock(&net->lock);
+    net->autostart = autostart;
+    g_mutex_unlock(&net->lock);
+    g_mutex_unlock(&list->lock);
+    notify(list, net, VB_NETWORK_NOTIFY_CHANGED, NULL, NULL);
+    return TRUE;
+}
+
+/* GetXMLDesc: the running definition, or with INACTIVE the persistent one. */
+char *
+vb_network_get_xml_desc(VbNetworkObj *net, guint flags, GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&net->lock);
+    const VbNetworkDef *d = net->def;
+
+    if (flags & ~VB_NETWORK_XML_INACTIVE) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "GetXMLDesc: unsupported flags 0x%x",
+                    flags & ~VB_NETWORK_XML_INACTIVE);
+        return NULL;
+    }
+    if (!(flags & VB_NETWORK_XML_INACTIVE) && net->live != NULL)
+        d = net->live;
+    return vb_network_def_format(d);
+}
+
+/**
+ * vb_network_update:
+ *
+ * libvirt's virNetworkUpdate on the definition (AFFECT_CONFIG, or an
+ * inactive network). A running network's live change needs the driver.
+ * Worker threads.
+ */
+gboolean
+vb_network_update(VbNetworkList *list, VbNetworkObj *net, guint command, guint section,
+                  int index, const char *xml, guint flags, GError **error)
+{
+    g_autoptr(VbNetworkDef) copy = NULL;
+    g_autofree char *name = NULL;
+    gboolean active, persistent;
+
+    if (flags & ~(VB_NETWORK_UPDATE_AFFECT_LIVE | VB_NETWORK_UPDATE_AFFECT_CONFIG)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "Update: unsupported flags 0x%x",
+                    flags & ~(VB_NETWORK_UPDATE_AFFECT_LIVE | VB_NETWORK_UPDATE_AFFECT_CONFIG));
+        return FALSE;
+    }
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&net->lock);
+    name = g_strdup(net->def->name);
+    active = net->active;
+    persistent = net->persistent && !net->removed;
+    copy = vb_network_def_copy(net->def, error);
+    g_mutex_unlock(&net->lock);
+    if (flags == 0)
+        flags = active ? VB_NETWORK_UPDATE_AFFECT_LIVE : VB_NETWORK_UPDATE_AFFECT_CONFIG;
+    if (copy == NULL) {
+        g_mutex_unlock(&list->lock);
+        return FALSE;
+    }
+    if ((flags & VB_NETWORK_UPDATE_AFFECT_LIVE) && !active) {
+        g_mutex_unlock(&list->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "network '%s' is not active: its live definition cannot change", name);
+        return FALSE;
+    }
+    if ((flags & VB_NETWORK_UPDATE_AFFECT_CONFIG) && !persistent) {
+        g_mutex_unlock(&list->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "network '%s' is transient: it has no persistent definition", name);
+        return FALSE;
+    }
+    if (flags & VB_NETWORK_UPDATE_AFFECT_LIVE) {
+        g_mutex_unlock(&list->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "changing running network '%s' is not implemented yet", name);
+        return FALSE;
+    }
+    if (!vb_network_def_update(copy, command, section, index, xml, flags, error) ||
+        !vb_network_def_validate(copy, error) || !write_config(list, copy, error)) {
+        g_mutex_unlock(&list->lock);
+        return FALSE;
+    }
+    g_mutex_lock(&net->lock);
+    vb_network_def_free(net->def);
+    net->def = g_steal_pointer(&copy);
+    g_mutex_unlock(&net->lock);
+    g_mutex_unlock(&list->lock);
+    notify(list, net, VB_NETWORK_NOTIFY_CHANGED, NULL, NULL);
+    return TRUE;
+}
+
+/**
+ * vb_network_list_load:
+ *
+ * Reads every persistent network config at start-up; a config that does
+ * not parse, names another network than its file, or repeats a UUID is
+ * logged and skipped. Main thread, before the bus name is owned.
+ */
+guint
+vb_network_list_load(VbNetworkList *list)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) entries = NULL;
+    guint loaded = 0;
+
+    vb_store_remove_stale_temps(list->paths->network_config_dir);
+    entries = vb_store_read_dir(list->paths->network_config_dir, ".xml", &error);
+    if (entries == NULL) {
+        g_warning("cannot load network configs: %s", error->message);
+        return 0;
+    }
+    for (guint i = 0; i < entries->len; i++) {
+        VbStoreEntry *e = entries->pdata[i];
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VbNetworkDef) def = parse_checked(e->contents, &err);
+        g_autofree char *base = g_path_get_basename(e->path);
+        g_autofree char *path = NULL;
+        g_autofree char *autostart = NULL;
+        g_autofree char *name = NULL;
+        VbNetworkObj *net;
+        char uuid[37];
+
+        if (def == NULL) {
+            g_warning("skipping network config '%s': %s", e->path, err->message);
+            continue;
+        }
+        if (strlen(base) != strlen(def->name) + 4 || !g_str_has_prefix(base, def->name)) {
+            g_warning("skipping network config '%s': it defines network '%s', expected in "
+                      "'%s.xml'", e->path, def->name, def->name);
+            continue;
+        }
+        vb_uuid_format(def->uuid, uuid);
+        g_mutex_lock(&list->lock);
+        if (g_hash_table_contains(list->by_uuid, uuid)) {
+            g_mutex_unlock(&list->lock);
+            g_warning("skipping network config '%s': uuid %s is already used", e->path, uuid);
+            continue;
+        }
+        name = g_strdup(def->name);
+        path = list->path_func(uuid);
+        autostart = vb_paths_network_autostart(list->paths, name);
+        net = obj_new(g_steal_pointer(&def), path);
+        net->persistent = TRUE;
+        net->autostart = g_file_test(autostart, G_FILE_TEST_EXISTS);
+        insert_locked(list, net, name);
+        g_mutex_unlock(&list->lock);
+        notify(list, net, VB_NETWORK_NOTIFY_ADDED, NULL, NULL);
+        vb_network_obj_unref(net);
+        loaded++;
+    }
+    return loaded;
+}
