@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +88,68 @@ vb_netdev_find_tool(const char *name)
     return NULL;
 }
 
+static int
+stdin_memfd(const char *text, GError **error)
+{
+    int fd = memfd_create("virtbus-netdev-stdin", MFD_CLOEXEC);
+    gsize len = strlen(text), done = 0;
+
+    if (fd < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot make a memfd: %s", g_strerror(errno));
+        return -1;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot write a memfd: %s",
+                        g_strerror(errno));
+            close(fd);
+            return -1;
+        }
+        done += n;
+    }
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+/* Reads stdout and stderr to their end or the deadline; FALSE on timeout. */
+static gboolean
+drain(int sout, int serr, GString *o, GString *e, gint64 deadline)
+{
+    struct pollfd p[2] = {{sout, POLLIN, 0}, {serr, POLLIN, 0}};
+    char buf[4096];
+
+    while (p[0].fd >= 0 || p[1].fd >= 0) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        int r;
+
+        if (left <= 0)
+            return FALSE;
+        r = poll(p, 2, (int)MIN(left, G_MAXINT));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return TRUE;
+        for (int k = 0; k < 2; k++) {
+            ssize_t n;
+
+            if (p[k].fd < 0 || p[k].revents == 0)
+                continue;
+            n = read(p[k].fd, buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                p[k].fd = -1;
+            else
+                g_string_append_len(k == 0 ? o : e, buf, n);
+        }
+    }
+    return TRUE;
+}
+
 /**
  * vb_netdev_run_tool:
  * @argv: the command; argv[0] a tool name looked up with vb_netdev_find_tool()
@@ -92,10 +157,12 @@ vb_netdev_find_tool(const char *name)
  * @out_stdout: (out) (optional) (transfer full): its output
  * @out_stderr: (out) (optional) (transfer full): its error output, stripped
  * @out_status: (out): its exit status (-1 when killed by a signal)
- * @error: return location, set only when the command could not be run
+ * @error: return location, set only when the command could not be run or
+ *   did not end within 30 s (%VB_ERROR_OPERATION_TIMEOUT; it is killed)
  *
- * Runs a host tool to its end (short commands: tc, nft). The caller decides
- * what a non-zero status means. Any thread.
+ * Runs a host tool to its end (short commands: tc, nft) with LC_ALL=C, no
+ * inherited descriptors and its input from a memfd (no SIGPIPE, no pipe
+ * dead-lock). The caller decides what a non-zero status means. Any thread.
  *
  * Returns: %TRUE when the command ran.
  */
@@ -105,13 +172,13 @@ vb_netdev_run_tool(const char *const *argv, const char *stdin_text, char **out_s
 {
     g_autofree char *path = vb_netdev_find_tool(argv[0]);
     g_autoptr(GPtrArray) args = g_ptr_array_new();
+    g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "LC_ALL", "C", TRUE);
     g_autoptr(GError) err = NULL;
-    g_autofree char *out = NULL;
-    g_autofree char *errs = NULL;
-    int in_pipe[2] = {-1, -1};
-    int sout = -1, serr = -1, status = 0;
+    g_autoptr(GString) o = g_string_new(NULL);
+    g_autoptr(GString) e = g_string_new(NULL);
+    int in_fd = -1, sout = -1, serr = -1, status = 0;
+    gboolean done;
     GPid pid;
-    GSpawnFlags flags = G_SPAWN_DO_NOT_REAP_CHILD;
 
     if (path == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "the host tool '%s' is not installed",
@@ -122,74 +189,36 @@ vb_netdev_run_tool(const char *const *argv, const char *stdin_text, char **out_s
     for (guint i = 1; argv[i] != NULL; i++)
         g_ptr_array_add(args, (char *)argv[i]);
     g_ptr_array_add(args, NULL);
-
-    if (!g_spawn_async_with_pipes(NULL, (char **)args->pdata, NULL, flags, NULL, NULL, &pid,
-                                  stdin_text ? &in_pipe[1] : NULL, &sout, &serr, &err)) {
+    if (stdin_text && (in_fd = stdin_memfd(stdin_text, error)) < 0)
+        return FALSE;
+    if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *)args->pdata,
+                                          (const char *const *)env, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                          NULL, in_fd, -1, -1, NULL, NULL, 0, &pid, NULL, &sout,
+                                          &serr, &err)) {
+        if (in_fd >= 0)
+            close(in_fd);
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot run %s: %s", path, err->message);
         return FALSE;
     }
-    if (stdin_text) {
-        gsize len = strlen(stdin_text), done = 0;
-
-        while (done < len) {
-            ssize_t n = write(in_pipe[1], stdin_text + done, len - done);
-
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            done += n;
-        }
-        close(in_pipe[1]);
-    }
-    {
-        /* Both pipes are drained by one GIOChannel-free loop: outputs are small. */
-        GString *o = g_string_new(NULL), *e = g_string_new(NULL);
-        char buf[4096];
-        gboolean open_o = TRUE, open_e = TRUE;
-
-        while (open_o || open_e) {
-            fd_set set;
-            int maxfd = MAX(sout, serr);
-
-            FD_ZERO(&set);
-            if (open_o)
-                FD_SET(sout, &set);
-            if (open_e)
-                FD_SET(serr, &set);
-            if (select(maxfd + 1, &set, NULL, NULL, NULL) < 0) {
-                if (errno == EINTR)
-                    continue;
-                break;
-            }
-            for (int k = 0; k < 2; k++) {
-                int fd = k == 0 ? sout : serr;
-                gboolean *open = k == 0 ? &open_o : &open_e;
-                ssize_t n;
-
-                if (!*open || !FD_ISSET(fd, &set))
-                    continue;
-                n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n <= 0)
-                    *open = FALSE;
-                else
-                    g_string_append_len(k == 0 ? o : e, buf, n);
-            }
-        }
-        out = g_string_free(o, FALSE);
-        errs = g_strstrip(g_string_free(e, FALSE));
-    }
+    if (in_fd >= 0)
+        close(in_fd);
+    done = drain(sout, serr, o, e, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
     close(sout);
     close(serr);
+    if (!done)
+        kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     g_spawn_close_pid(pid);
+    if (!done) {
+        g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                    "%s did not finish within 30 seconds and was killed", path);
+        return FALSE;
+    }
     *out_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (out_stdout)
-        *out_stdout = g_steal_pointer(&out);
+        *out_stdout = g_string_free(g_steal_pointer(&o), FALSE);
     if (out_stderr)
-        *out_stderr = g_steal_pointer(&errs);
+        *out_stderr = g_strstrip(g_string_free(g_steal_pointer(&e), FALSE));
     return TRUE;
 }

@@ -901,6 +901,11 @@ test_nat_forwarding(void)
     in_ns(guest, "vbg1", "10.88.0.2/24", "198.51.100.0/24", "10.88.0.1");
     in_ns(outside, "vbup1", "198.51.100.2/24", NULL, NULL);
 
+    /* off first (this namespace only), so the enable is what turns it on */
+    g_assert_true(g_file_set_contents_full("/proc/sys/net/ipv4/ip_forward", "0\n", -1,
+                                           G_FILE_SET_CONTENTS_NONE, 0644, NULL));
+    peer = connect_out(guest, outside);
+    g_assert_null(peer);
     g_assert_true(vb_netdev_ip_forward_enable(FALSE, &error));
     g_assert_no_error(error);
     g_assert_true(g_file_get_contents("/proc/sys/net/ipv4/ip_forward", &fwd, NULL, NULL));
