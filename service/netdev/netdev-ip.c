@@ -348,6 +348,7 @@ addr_parse(const struct nlmsghdr *nlh, gpointer user_data)
     r.addr.family = ifa->ifa_family;
     r.addr.prefix = ifa->ifa_prefixlen;
     memcpy(r.addr.addr, RTA_DATA(a), MIN(RTA_PAYLOAD(a), sizeof(r.addr.addr)));
+    r.flags = tb[IFA_FLAGS] ? *(const guint32 *)RTA_DATA(tb[IFA_FLAGS]) : ifa->ifa_flags;
     g_array_append_val(out, r);
 }
 
@@ -412,6 +413,110 @@ vb_netdev_neigh_list(int family, GError **error)
 
     return run_dump(RTM_GETNEIGH, &nd, sizeof(nd), neigh_parse, sizeof(VbNetdevNeigh),
                     "neighbour table", error);
+}
+
+/**
+ * vb_netdev_addr_wait_dad:
+ * @ifname: a link (the network's bridge)
+ * @timeout_ms: how long to wait
+ * @error: return location; %VB_ERROR_OPERATION_TIMEOUT naming the address
+ *   still tentative, %VB_ERROR_FAILED for one that failed detection
+ *
+ * Waits until no IPv6 address of @ifname is tentative, as libvirt waits
+ * before starting dnsmasq (which cannot bind a tentative address). A link
+ * that is down keeps its addresses tentative: bring it up first.
+ *
+ * Returns: %TRUE when every IPv6 address is usable.
+ */
+gboolean
+vb_netdev_addr_wait_dad(const char *ifname, guint timeout_ms, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    if (!vb_netdev_link_exists(ifname)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "network device '%s' does not exist",
+                    ifname);
+        return FALSE;
+    }
+    for (;;) {
+        g_autoptr(GArray) addrs = vb_netdev_addr_list(AF_INET6, error);
+        const VbNetdevAddr *pending = NULL;
+
+        if (addrs == NULL)
+            return FALSE;
+        for (guint i = 0; i < addrs->len && pending == NULL; i++) {
+            const VbNetdevAddr *a = &g_array_index(addrs, VbNetdevAddr, i);
+
+            if (g_str_equal(a->ifname, ifname) && (a->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))
+                pending = a;
+        }
+        if (pending == NULL)
+            return TRUE;
+        if (pending->flags & IFA_F_DADFAILED || g_get_monotonic_time() >= deadline) {
+            g_autofree char *as = vb_netdev_prefix_to_string(&pending->addr);
+            gboolean failed = (pending->flags & IFA_F_DADFAILED) != 0;
+
+            g_set_error(error, VB_ERROR, failed ? VB_ERROR_FAILED : VB_ERROR_OPERATION_TIMEOUT,
+                        failed ? "address %s on '%s' is a duplicate of another host's"
+                               : "address %s on '%s' is still tentative (duplicate address "
+                                 "detection did not end in time)",
+                        as, ifname);
+            return FALSE;
+        }
+        g_usleep(50 * 1000);
+    }
+}
+
+static gboolean
+sysctl_write(const char *ifname, const char *key, const char *value, GError **error)
+{
+    g_autofree char *path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_set_contents_full(path, value, -1, G_FILE_SET_CONTENTS_NONE, 0644, &err)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot set %s of network device '%s': %s",
+                    key, ifname, err->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_netdev_ipv6_sysctls:
+ * @ifname: a network's bridge
+ * @has_ipv6: whether the network has an IPv6 subnet
+ * @error: return location
+ *
+ * What libvirt does to a bridge's IPv6 settings: without an IPv6 subnet the
+ * bridge gets no IPv6 at all (disable_ipv6=1, so guests see no link-local
+ * address of the host); with one it neither takes router advertisements nor
+ * autoconfigures (accept_ra=0, autoconf=0), as dnsmasq advertises there. A
+ * host without IPv6 is left alone when @has_ipv6 is %FALSE.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vb_netdev_ipv6_sysctls(const char *ifname, gboolean has_ipv6, GError **error)
+{
+    g_autofree char *dir = NULL;
+
+    if (!vb_netdev_name_check(ifname, error))
+        return FALSE;
+    dir = g_strdup_printf("/proc/sys/net/ipv6/conf/%s", ifname);
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        if (!has_ipv6)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "cannot use IPv6 on network device '%s': %s is missing (IPv6 is disabled "
+                    "on this host, or the device does not exist)",
+                    ifname, dir);
+        return FALSE;
+    }
+    if (!has_ipv6)
+        return sysctl_write(ifname, "disable_ipv6", "1\n", error);
+    return sysctl_write(ifname, "disable_ipv6", "0\n", error) &&
+           sysctl_write(ifname, "accept_ra", "0\n", error) &&
+           sysctl_write(ifname, "autoconf", "0\n", error);
 }
 
 static gboolean

@@ -62,6 +62,7 @@ typedef struct {
  * @ifname: the link it is on
  * @ifindex: its index
  * @addr: address and prefix length
+ * @flags: IFA_F_* (IFA_F_TENTATIVE while IPv6 duplicate detection runs)
  *
  * One address of vb_netdev_addr_list().
  */
@@ -69,6 +70,7 @@ typedef struct {
     char ifname[IFNAMSIZ];
     int ifindex;
     VbNetdevPrefix addr;
+    guint flags;
 } VbNetdevAddr;
 
 /**
@@ -91,6 +93,8 @@ typedef struct {
 GArray *vb_netdev_route_list(int family, GError **error);
 GArray *vb_netdev_addr_list(int family, GError **error);
 GArray *vb_netdev_neigh_list(int family, GError **error);
+gboolean vb_netdev_addr_wait_dad(const char *ifname, guint timeout_ms, GError **error);
+gboolean vb_netdev_ipv6_sysctls(const char *ifname, gboolean has_ipv6, GError **error);
 gboolean vb_netdev_subnet_check_free(const VbNetdevPrefix *subnet, const char *own_ifname,
                                      GError **error);
 
