@@ -342,7 +342,8 @@ nft_chains(GError **error)
     if (!vb_netdev_run_tool(argv, NULL, &out, &err, &status, error))
         return NULL;
     if (status != 0) {
-        if (err && strstr(err, g_strerror(ENOENT)))
+        /* nft runs with LC_ALL=C: "Error: No such file or directory" */
+        if (err && strstr(err, "No such file or directory"))
             return g_steal_pointer(&chains);
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot list nftables table '" T "': %s",
                     err && *err ? err : "nft failed without a reason");

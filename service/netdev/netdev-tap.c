@@ -212,6 +212,12 @@ vb_netdev_tap_create(const char *name, guint queues, VbNetdevTapFlags flags, cha
         e = tap_open_queues(cand, queues, tflags, out_fds, &reason);
         if (e == EBUSY && tmpl)
             continue;
+        if (e == ENOENT || e == ENODEV) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "cannot create tap device '%s': %s (the kernel has no tun driver)", cand,
+                        reason);
+            return FALSE;
+        }
         if (e != 0) {
             vb_netdev_set_error(error, e, reason, "cannot create tap device '%s'", cand);
             return FALSE;

@@ -861,6 +861,21 @@ test_nft(void)
     assert_error_names(error, VB_ERROR_INVALID_ARG, "10.0.0.1/8");
     g_clear_error(&error);
 
+    {
+        g_autofree char *longname = g_strnfill(80, '/');
+
+        fw.nat_addr_start = NULL;
+        g_assert_false(vb_netdev_nft_add(longname, &fw, &error));
+        assert_error_names(error, VB_ERROR_INVALID_ARG, "too long");
+        g_clear_error(&error);
+        g_assert_false(vb_netdev_nft_add("", &fw, &error));
+        assert_error_names(error, VB_ERROR_INVALID_ARG, "empty");
+        g_clear_error(&error);
+    }
+    nets = vb_netdev_nft_list(&error);
+    g_assert_cmpuint(g_strv_length(nets), ==, 2);
+    g_clear_pointer(&nets, g_strfreev);
+
     /* one removed: the other stays, table too */
     g_assert_true(vb_netdev_nft_remove("default", &error));
     g_assert_no_error(error);
