@@ -8,6 +8,8 @@ set -eu
 # dnsmasq-base, nftables: virtual networks (DHCP/DNS, NAT); passt: type='user' with
 # <portForward>; iperf3: bench/net; busybox: udhcpc and nslookup as DHCP/DNS clients in the
 # dnsmasq tests
+# iproute2 (tc), nftables (nft): service/netdev's bandwidth and firewall; its links go
+# through rtnetlink directly, no library needed
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
