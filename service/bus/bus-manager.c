@@ -242,5 +242,8 @@ const VbBusMethod vb_bus_manager_methods[] = {
       vb_bus_migrate_tunnel_prepare, TRUE },
     { "MigrateTunnelEnd", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_end,
       vb_bus_migrate_tunnel_prepare, TRUE },
+    /* the ssh data path (issue 11, part tunnel2): hands a descriptor to the tunnel's thread */
+    { "MigrateTunnelAttach", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_attach,
+      vb_bus_migrate_tunnel_prepare },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);
