@@ -178,8 +178,9 @@ perform_tunnelled_ssh(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData 
             g_set_error(&ssh_err, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
                         "the tunnel's ssh data path did not end within %d s after the "
                         "transfer", SSH_END_WAIT_MS / 1000);
-        } else {
-            vb_remote_command_check(ssh, &ssh_err);
+        } else if (!vb_remote_command_check(ssh, &ssh_err)) {
+            g_prefix_error(&ssh_err, "the tunnel's ssh data path (%s migrate-tunnel-attach): ",
+                           d->tunnel_command);
         }
         if (ssh_err != NULL) {
             qemu_err = g_steal_pointer(&ssh_err);
@@ -191,6 +192,8 @@ perform_tunnelled_ssh(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData 
          * failure came first, QEMU's "broken pipe" only follows from it */
         g_clear_error(&qemu_err);
         qemu_err = g_steal_pointer(&ssh_err);
+        g_prefix_error(&qemu_err, "the tunnel's ssh data path (%s migrate-tunnel-attach): ",
+                       d->tunnel_command);
     }
     if (!ok) {
         vb_remote_command_end(ssh, 0);

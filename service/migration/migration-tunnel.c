@@ -768,6 +768,7 @@ vb_tunnel_in_attach(VbTunnelIn *t, const char *token, int fd, GError **error)
     t->in_fd = fd;
     g_cond_signal(&t->cond);
     g_mutex_unlock(&t->lock);
+    g_message("tunnel of domain '%s': attached to a stream (MigrateTunnelAttach)", t->name);
     return TRUE;
 }
 

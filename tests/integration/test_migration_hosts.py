@@ -10,6 +10,7 @@ The measured times are printed on stderr ("timing: ...")."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -556,6 +557,35 @@ class MigrationHostsTest(HostsMigrationTestCase):
                    what="the incoming domain to go")
         eventually(lambda: vbtest.qemus_under(self.b.dir) == {}, timeout=10,
                    what="the destination's QEMU to end")
+        self.assert_runs_on(self.a, path)
+
+    def test_dest_qemu_killed_tunnelled_over_ssh(self):
+        """The destination's QEMU dies during a tunnelled transfer over ssh:
+        the helper sees the incoming domain go and leaves, which ends the
+        source's ssh; the job fails with that error, the source runs, no
+        process of the data path stays."""
+        path = self.start_guest(self.a)
+        ca = self.conn(self.a)
+        job = self.call(path, DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                        (self.b.uri(), {"destination_xml": GLib.Variant("s", self.guest_xml(self.b)),
+                                        "bandwidth": GLib.Variant("t", 1)},
+                         LIVE | P2P | TUNNELLED), conn=ca)[0]
+        eventually(lambda: "attached to a stream" in self.b.read_log(), timeout=30,
+                   what="the helper to attach the stream")
+        self.assertEqual({h for h, _, _ in self.tunnel_processes()}, {"a", "b"})
+        qemus = vbtest.qemus_under(self.b.dir)
+        self.assertEqual(len(qemus), 1)
+        os.kill(next(iter(qemus)), signal.SIGKILL)
+        with self.assertRaises(DBusCallError) as cm:
+            self.call(job, JOB_IFACE, "Wait", conn=ca, timeout=120000)
+        self.assertIn("migrate-tunnel-attach", cm.exception.message)
+        self.assertRegex(cm.exception.message, r"incoming domain (is gone|shut off)")
+        self.assertEqual([p for p in self.tunnel_processes() if p[0] == "a"], [])
+        eventually(lambda: self.tunnel_processes() == [], timeout=10,
+                   what="the destination's helper to end")
+        eventually(lambda: self.state(self.a, path)[0] == "running", timeout=20,
+                   what="the source to run again")
+        self.assert_no_job(self.a, path)
         self.assert_runs_on(self.a, path)
 
 
