@@ -122,7 +122,8 @@ VbMigrationCookie *vb_migration_cookie_parse_at(const guint8 *data, gsize len, g
 gboolean vb_migration_cookie_set_persistent(VbMigrationCookie *cookie, const char *xml,
                                             GError **error);
 
-/* "graphics", "nbd", "statistics", "persistent", "multifd", "tunnel" (the <feature name=...> values), or NULL. */
+/* "graphics", "nbd", "statistics", "persistent", "multifd", "tunnel" (the
+ * <feature name=...> values), or NULL. */
 const char *vb_migration_cookie_feature_to_string(VbMigrationCookieFeatures feature);
 
 /*
