@@ -9,6 +9,7 @@
 
 #include "bus-names.h"
 #include "bus-service.h"
+#include "migration.h"
 #include "vb-config.h"
 #include "vb-error.h"
 #include "vb-paths.h"
@@ -168,6 +169,7 @@ main(int argc, char **argv)
 
     g_bus_unown_name(owner_id);
     vb_bus_service_free(service);
+    vb_migration_pool_shutdown();
     g_dbus_connection_flush_sync(connection, NULL, NULL);
     return d.exit_code;
 }

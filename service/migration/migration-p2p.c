@@ -324,7 +324,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     gboolean tunnelled = (d->flags & VB_MIGRATE_TUNNELLED) && !(d->flags & VB_MIGRATE_OFFLINE);
     /* the destination's phases are not peer-to-peer; Finish needs no tunnel flag */
     guint dest_flags = d->flags & ~(VB_MIGRATE_PEER2PEER | VB_MIGRATE_TUNNELLED);
-    gboolean performed = FALSE, finished = FALSE;
+    gboolean performed = FALSE, finished = FALSE, finish_answered = FALSE;
     GVariantDict res;
 
     vb_domain_async_job_phase(list, dom, job, "begin", TRUE);
@@ -333,7 +333,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         return FALSE;
 
     vb_domain_async_job_phase(list, dom, job, "prepare", TRUE);
-    conn = vb_remote_connect(d->dest_uri, &ropts, NULL, error);
+    conn = vb_migration_pool_take(d->dest_uri, &ropts, error);
     if (conn == NULL)
         g_prefix_error(error, "destination: ");
     if (conn == NULL || !vb_domain_async_check_abort(dom, error)) {
@@ -360,7 +360,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
     if (reply == NULL) {
         remote_error(error, tunnelled ? "MigratePrepareTunnel" : "MigratePrepare");
         vb_migration_set_peer(dom, NULL);
-        vb_remote_close(conn);
+        vb_migration_pool_give(d->dest_uri, &ropts, g_steal_pointer(&conn), FALSE);
         vb_migration_resume_source(list, dom);
         return FALSE;
     }
@@ -398,7 +398,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         /* the service stops: the destination destroys its domain when this
          * connection goes, and the next start resumes the source */
         vb_migration_set_peer(dom, NULL);
-        vb_remote_close(conn);
+        vb_migration_pool_give(d->dest_uri, &ropts, g_steal_pointer(&conn), FALSE);
         return FALSE;
     }
     /* the phase names say whether the transfer completed: a restart keeps the
@@ -411,6 +411,7 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
                                                       dest_flags, !performed),
                                         G_VARIANT_TYPE("(oay)"), G_DBUS_CALL_FLAGS_NONE,
                                         CALL_TIMEOUT_MS, NULL, performed ? error : &later);
+    finish_answered = reply != NULL;
     if (reply != NULL) {
         g_autoptr(GVariant) c = NULL;
 
@@ -437,7 +438,8 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
         }
     }
     vb_migration_set_peer(dom, NULL);
-    vb_remote_close(conn);
+    /* a connection that answered Finish is good for the next migration */
+    vb_migration_pool_give(d->dest_uri, &ropts, g_steal_pointer(&conn), finish_answered);
     if (!finished)
         return FALSE;
     g_variant_dict_init(&res, NULL);

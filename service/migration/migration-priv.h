@@ -4,6 +4,7 @@
 #include "domain-list-priv.h"
 #include "migration-cookie.h"
 #include "migration.h"
+#include "migration-remote.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,12 @@ typedef struct {
 
 void vb_migration_out_free(VbMigrationOut *m);
 void vb_migration_set_peer(VbDomainObj *dom, GDBusConnection *peer);
+
+/* migration-pool.c: connections to other hosts kept for the next migration */
+GDBusConnection *vb_migration_pool_take(const char *uri, const VbRemoteOptions *opts,
+                                        GError **error);
+void vb_migration_pool_give(const char *uri, const VbRemoteOptions *opts, GDBusConnection *conn,
+                            gboolean reusable);
 char *vb_migration_peer_lost(VbDomainObj *dom);
 void vb_migration_in_free(VbMigrationIn *m);
 gint64 vb_migration_now_ms(void);

@@ -116,4 +116,7 @@ gboolean vb_migration_set_max_downtime(VbDomainList *list, VbDomainObj *dom, gui
 gboolean vb_migration_get_max_downtime(VbDomainList *list, VbDomainObj *dom, const char *owner,
                                        guint64 *out_ms, GError **error);
 
+/* Closes the connections to other hosts kept for the next migration (main.c, at the end). */
+void vb_migration_pool_shutdown(void);
+
 G_END_DECLS

@@ -422,6 +422,20 @@ class MigrationHostsTest(HostsMigrationTestCase):
         bpath = self.p2p(self.a, path, self.b)
         self.assert_runs_on(self.b, bpath)
 
+    def test_p2p_back_and_forth_reuses_the_connection(self):
+        """a -> b -> a -> b: the second migration from a to b reuses a's
+        connection to b (no new ssh handshake), and the guest still moves."""
+        path = self.start_guest(self.a)
+        bpath = self.p2p(self.a, path, self.b)
+        self.assertNotIn("reusing the connection to", self.a.read_log())
+        apath = self.p2p(self.b, bpath, self.a)
+        self.assertEqual(apath, path)
+        t0 = time.monotonic()
+        bpath = self.p2p(self.a, path, self.b)
+        timing("p2p a -> b again, on the kept connection", time.monotonic() - t0)
+        self.assertEqual(self.a.read_log().count("reusing the connection to"), 1)
+        self.assert_runs_on(self.b, bpath)
+
     def test_destination_restart_after_prepare(self):
         path = self.start_guest(self.a)
         p = subprocess.Popen([sys.executable, "-c", CLIENT, self.a.bus_address,
