@@ -318,13 +318,14 @@ copy_stream(VbTunnelIn *t, int in, GError **error)
 {
     g_autofree guint8 *buf = g_malloc(TUNNEL_COPY_BUF);
 
+    /* a read that blocks could not see the tunnel close: wait in poll() instead */
+    (void)g_unix_set_fd_nonblocking(in, TRUE, NULL);
     for (;;) {
-        ssize_t n;
+        ssize_t n, off = 0;
 
         if (is_closed(t))
             return FALSE;
         n = read(in, buf, TUNNEL_COPY_BUF);
-        ssize_t off = 0;
 
         if (n == 0)
             return TRUE;

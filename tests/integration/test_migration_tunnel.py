@@ -8,6 +8,7 @@ on the destination). The same two-service harness as test_migration.py."""
 import os
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -259,6 +260,7 @@ class TunnelRefusedTest(TunnelTestCase):
         path = self.start_guest()
         owner = connect(self.bus_b.address)
         r, w = os.pipe()
+        sa, sb = socket.socketpair()
         try:
             dpath, token = self.prepare_tunnel(owner, path)
             self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelData", "otay",
@@ -268,19 +270,23 @@ class TunnelRefusedTest(TunnelTestCase):
             self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelEnd", "otb", (dpath, 4, True),
                       conn=owner)
             eventually(lambda: self.b_domains() == [], what="the incoming domain to go")
-            # a second migration: attached, then aborted while the pipe stays open
+            # a second migration, attached to a socket (not a pipe: read/write instead
+            # of splice), then aborted while the socket stays open
             self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
             dpath, token = self.prepare_tunnel(owner, path)
-            attach(self.conn_b, dpath, token, r)
-            os.write(w, b"QEVM")
+            attach(self.conn_b, dpath, token, sa.fileno())
+            sb.send(b"QEVM")
             self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelEnd", "otb", (dpath, 0, True),
                       conn=owner)
             eventually(lambda: self.b_domains() == [], what="the incoming domain to go")
-            eventually(lambda: "attached stream failed" in self.service_b.read_log(),
+            eventually(lambda: re.search(r"attached stream failed, \d+ bytes",
+                                         self.service_b.read_log()),
                        what="the tunnel's thread to stop")
         finally:
             os.close(r)
             os.close(w)
+            sa.close()
+            sb.close()
             owner.close_sync(None)
         self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
         self.assert_guest_runs_on(self.conn, path)
