@@ -449,7 +449,8 @@ tunnel_in_thread(gpointer data)
         g_mutex_lock(&t->lock);
         while (g_queue_is_empty(&t->queue) && !t->closed && t->in_fd < 0)
             g_cond_wait(&t->cond, &t->lock);
-        if (t->closed) {
+        /* an attached stream first: closed meanwhile, it ends at once (and says so) */
+        if (t->in_fd < 0 && t->closed) {
             g_mutex_unlock(&t->lock);
             break;
         }
