@@ -123,6 +123,9 @@ gboolean vbctl_cmd_domjobinfo(VbctlContext *ctx, GError **error);
 GVariant *vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method,
                         GVariant *parameters, GError **error);
 
+/* vbctl-tunnel.c (internal: the ssh data path of a tunnelled migration) */
+gboolean vbctl_cmd_migrate_tunnel_attach(VbctlContext *ctx, GError **error);
+
 /* vbctl-migrate.c */
 gboolean vbctl_migrate_check_args(const char *command, VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_migrate(VbctlContext *ctx, GError **error);

@@ -29,6 +29,7 @@ typedef struct {
     guint max_args;
     const VbctlOption *options;
     gboolean bus_optional; /* runs without a bus (ctx->connection NULL, ctx->bus_error set) */
+    gboolean hidden;       /* internal: left out of the command list (man page only) */
 } VbctlCommand;
 
 typedef struct {
@@ -325,6 +326,10 @@ static const VbctlCommand commands[] = {
     {"version", "", N_("Print the client's and the service's versions"), vbctl_cmd_version, 0, 0,
      NULL, TRUE},
     {"help", "[COMMAND]", N_("Show help on all commands or one"), cmd_help, 0, 1, NULL},
+    /* run by the source service through ssh on the destination (docs/migration.md) */
+    {"migrate-tunnel-attach", "DOMAIN_PATH TOKEN",
+     N_("Internal: hand stdin to a tunnelled incoming migration, wait for its end"),
+     vbctl_cmd_migrate_tunnel_attach, 2, 2, NULL, FALSE, TRUE},
 };
 
 static const VbctlCommand *
@@ -364,8 +369,10 @@ print_usage(void)
               "       virtbusctl --version\n\n"));
     g_print(_("Manage virtual machines of the virtbus service (%s).\n\n"), VBCTL_BUS_NAME);
     g_print(_("Commands:\n"));
-    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-        g_print("  %-21s %s\n", commands[i].name, _(commands[i].summary));
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (!commands[i].hidden)
+            g_print("  %-21s %s\n", commands[i].name, _(commands[i].summary));
+    }
     g_print(_("\nBus options (the default is the system bus, or $%s when set):\n"),
             VBCTL_ADDRESS_ENV);
     g_print("  --system            %s\n", _("Connect to the system bus"));

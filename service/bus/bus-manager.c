@@ -252,5 +252,8 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "NetworkLookupByName", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_name },
     { "NetworkLookupByUUID", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_uuid },
     { "ListNetworks", VB_ACTION_READ, TRUE, vb_bus_list_networks },
+    /* the ssh data path (issue 11, part tunnel2): hands a descriptor to the tunnel's thread */
+    { "MigrateTunnelAttach", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_attach,
+      vb_bus_migrate_tunnel_prepare },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

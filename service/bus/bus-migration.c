@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gio/gunixfdlist.h>
+
 #include "bus-names.h"
 #include "bus-service.h"
 #include "migration-cookie.h"
@@ -412,4 +414,41 @@ vb_bus_migrate_tunnel_end(VbBusCall *call, GError **error)
     vb_migration_tunnel_end(call->service->domains, uuid, sender(call), length, abort,
                             tunnel_done, call, error);
     return NULL;
+}
+
+/*
+ * MigrateTunnelAttach: inline (never blocks): hands the descriptor to the
+ * tunnel's thread and returns. Reached only after polkit said yes.
+ */
+GVariant *
+vb_bus_migrate_tunnel_attach(VbBusCall *call, GError **error)
+{
+    const char *path, *token;
+    gint32 index;
+    guint32 flags;
+    g_autofree char *uuid = NULL;
+    GUnixFDList *fds = NULL;
+    int fd;
+
+    g_variant_get(call->parameters, "(&o&shu)", &path, &token, &index, &flags);
+    if (!vb_bus_check_flags(flags, 0, "MigrateTunnelAttach", error))
+        return NULL;
+    uuid = tunnel_uuid(path, error);
+    if (uuid == NULL)
+        return NULL;
+    if (call->invocation != NULL)
+        fds = g_dbus_message_get_unix_fd_list(
+            g_dbus_method_invocation_get_message(call->invocation));
+    if (fds == NULL || index < 0 || index >= g_unix_fd_list_get_length(fds)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "MigrateTunnelAttach: the call carries no descriptor for 'stream' (index "
+                    "%d); the connection must pass Unix descriptors", index);
+        return NULL;
+    }
+    fd = g_unix_fd_list_get(fds, index, error); /* a duplicate, close-on-exec */
+    if (fd < 0)
+        return NULL;
+    if (!vb_migration_tunnel_attach(call->service->domains, uuid, token, fd, error))
+        return NULL;
+    return g_variant_new("()");
 }

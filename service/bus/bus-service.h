@@ -34,6 +34,7 @@ GVariant *vb_bus_migrate_finish(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_prepare_tunnel(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_tunnel_data(VbBusCall *call, GError **error);
 GVariant *vb_bus_migrate_tunnel_end(VbBusCall *call, GError **error);
+GVariant *vb_bus_migrate_tunnel_attach(VbBusCall *call, GError **error);
 void vb_bus_migrate_tunnel_prepare(VbBusCall *call);
 void vb_bus_migrate_prepare_details(VbBusCall *call);
 void vb_bus_migrate_finish_details(VbBusCall *call);

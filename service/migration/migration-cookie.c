@@ -33,6 +33,7 @@ static const struct {
     { VB_MIGRATION_COOKIE_STATS, "statistics" },
     { VB_MIGRATION_COOKIE_PERSISTENT, "persistent" },
     { VB_MIGRATION_COOKIE_MULTIFD, "multifd" },
+    { VB_MIGRATION_COOKIE_TUNNEL, "tunnel" },
 };
 
 /**
@@ -91,6 +92,7 @@ vb_migration_cookie_free(VbMigrationCookie *cookie)
     g_free(cookie->graphics_type);
     g_free(cookie->graphics_listen);
     g_free(cookie->multifd_compression);
+    g_free(cookie->tunnel_token);
     g_free(cookie->nbd_host);
     if (cookie->nbd_disks != NULL)
         g_array_unref(cookie->nbd_disks);
@@ -556,6 +558,25 @@ parse_multifd(VbMigrationCookie *cookie, xmlNode *node, GError **error)
     return TRUE;
 }
 
+/* <tunnel token='32 HEX DIGITS'/>: exactly 128 bits, stored in lowercase */
+static gboolean
+parse_tunnel(VbMigrationCookie *cookie, xmlNode *node, GError **error)
+{
+    g_autofree char *token = prop(node, "token");
+    gboolean ok = token != NULL && strlen(token) == VB_MIGRATION_TUNNEL_TOKEN_LEN;
+
+    for (const char *p = token; ok && *p != '\0'; p++)
+        ok = g_ascii_isxdigit(*p);
+    if (!ok) {
+        g_autofree char *s = shown(token);
+
+        return cookie_error(error, "<tunnel token='%s'>: expected %d hexadecimal digits",
+                            s != NULL ? s : "", VB_MIGRATION_TUNNEL_TOKEN_LEN);
+    }
+    cookie->tunnel_token = g_ascii_strdown(token, -1);
+    return TRUE;
+}
+
 static gboolean
 parse_nbd_disk(VbMigrationCookie *cookie, xmlNode *node, GHashTable *seen, GError **error)
 {
@@ -781,7 +802,8 @@ parse_root(VbMigrationCookie *cookie, xmlNode *root, const ReadState *st, GError
 {
     Slot slots[] = { { "name", NULL },     { "uuid", NULL },     { "hostname", NULL },
                      { "hostuuid", NULL }, { "graphics", NULL }, { "nbd", NULL },
-                     { "statistics", NULL }, { "persistent", NULL }, { "multifd", NULL } };
+                     { "statistics", NULL }, { "persistent", NULL }, { "multifd", NULL },
+                     { "tunnel", NULL } };
     guint declared = 0;
 
     if (!check_version(root, error))
@@ -830,6 +852,8 @@ parse_root(VbMigrationCookie *cookie, xmlNode *root, const ReadState *st, GError
     if (slots[7].node != NULL && !parse_persistent(cookie, slots[7].node, st, error))
         return FALSE;
     if (slots[8].node != NULL && !parse_multifd(cookie, slots[8].node, error))
+        return FALSE;
+    if (slots[9].node != NULL && !parse_tunnel(cookie, slots[9].node, error))
         return FALSE;
     return TRUE;
 }
@@ -1095,6 +1119,8 @@ features_to_write(const VbMigrationCookie *cookie)
     if (cookie->multifd_channels <= 0 || cookie->multifd_channels > 255 ||
         cookie->multifd_compression == NULL)
         f &= ~(guint)VB_MIGRATION_COOKIE_MULTIFD;
+    if (cookie->tunnel_token == NULL)
+        f &= ~(guint)VB_MIGRATION_COOKIE_TUNNEL;
     return f;
 }
 
@@ -1147,6 +1173,11 @@ vb_migration_cookie_format_at(VbMigrationCookie *cookie, gint64 now_ms)
     if (f & VB_MIGRATION_COOKIE_MULTIFD) {
         g_string_append_printf(s, "  <multifd connections='%d'", cookie->multifd_channels);
         append_attr(s, "compression", cookie->multifd_compression);
+        g_string_append(s, "/>\n");
+    }
+    if (f & VB_MIGRATION_COOKIE_TUNNEL) {
+        g_string_append(s, "  <tunnel");
+        append_attr(s, "token", cookie->tunnel_token);
         g_string_append(s, "/>\n");
     }
     g_string_append(s, "</" ROOT_NAME ">\n");

@@ -23,12 +23,16 @@ G_BEGIN_DECLS
 /* Timestamps above this (9999-12-31T23:59:59.999Z in ms) are refused: differences fit a gint64. */
 #define VB_MIGRATION_COOKIE_MAX_TIME G_GINT64_CONSTANT(253402300799999)
 
+/* Hexadecimal digits of a <tunnel token='...'/> (128 bits). */
+#define VB_MIGRATION_TUNNEL_TOKEN_LEN 32
+
 typedef enum {
     VB_MIGRATION_COOKIE_GRAPHICS = 1 << 0,   /* <graphics>: where a display client goes */
     VB_MIGRATION_COOKIE_NBD = 1 << 1,        /* <nbd>: the destination's NBD server */
     VB_MIGRATION_COOKIE_STATS = 1 << 2,      /* <statistics>: timestamps and figures */
     VB_MIGRATION_COOKIE_PERSISTENT = 1 << 3, /* <persistent>: definition to keep */
     VB_MIGRATION_COOKIE_MULTIFD = 1 << 4,    /* <multifd>: what both QEMUs must agree on */
+    VB_MIGRATION_COOKIE_TUNNEL = 1 << 5,     /* <tunnel>: the one-time token of the ssh data path */
 } VbMigrationCookieFeatures;
 
 typedef struct {
@@ -74,6 +78,10 @@ typedef struct {
 
     /* PERSISTENT */
     char *persistent_xml;  /* the definition to make persistent on the destination */
+
+    /* TUNNEL (issue 11, part tunnel2): the destination's one-time token for
+     * Manager.MigrateTunnelAttach, 32 lowercase hex digits; NULL when not set */
+    char *tunnel_token;
 } VbMigrationCookie;
 
 VbMigrationCookie *vb_migration_cookie_new(void);
@@ -114,7 +122,8 @@ VbMigrationCookie *vb_migration_cookie_parse_at(const guint8 *data, gsize len, g
 gboolean vb_migration_cookie_set_persistent(VbMigrationCookie *cookie, const char *xml,
                                             GError **error);
 
-/* "graphics", "nbd", "statistics", "persistent" (the <feature name=...> values), or NULL. */
+/* "graphics", "nbd", "statistics", "persistent", "multifd", "tunnel" (the
+ * <feature name=...> values), or NULL. */
 const char *vb_migration_cookie_feature_to_string(VbMigrationCookieFeatures feature);
 
 /*

@@ -392,8 +392,12 @@ prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml, GBytes
     }
     if (tunnelled) {
         tunnel = listen_tunnel(list, dom, flags, owner, error);
-        if (tunnel != NULL)
+        if (tunnel != NULL) {
             uri = g_strdup("tunnel");
+            /* the one-time token of the ssh data path (MigrateTunnelAttach) */
+            mine->tunnel_token = g_strdup(vb_tunnel_in_get_token(tunnel));
+            mine->features |= VB_MIGRATION_COOKIE_TUNNEL;
+        }
     }
     if ((tunnelled ? tunnel == NULL
                    : !listen_incoming(list, dom, host, uri_in, flags, src, &uri, error)) ||
@@ -550,6 +554,31 @@ vb_migration_tunnel_end(VbDomainList *list, const char *uuid, const char *owner,
     g_autoptr(VbTunnelIn) t = tunnel_of(list, uuid, error);
 
     return t != NULL && vb_tunnel_in_end(t, owner, length, abort, done, user_data, error);
+}
+
+/**
+ * vb_migration_tunnel_attach:
+ * @token: the one-time token of the domain's Prepare cookie
+ * @fd: (transfer full): the stream (closed on failure too)
+ *
+ * MigrateTunnelAttach: the tunnel of the incoming domain @uuid takes its
+ * stream from @fd (the ssh data path). Returns at once. Main thread; never
+ * blocks.
+ */
+gboolean
+vb_migration_tunnel_attach(VbDomainList *list, const char *uuid, const char *token, int fd,
+                           GError **error)
+{
+    VbTunnelIn *t = tunnel_of(list, uuid, error);
+    gboolean ok;
+
+    if (t == NULL) {
+        close(fd);
+        return FALSE;
+    }
+    ok = vb_tunnel_in_attach(t, token, fd, error);
+    vb_tunnel_in_unref(t);
+    return ok;
 }
 
 /* Waits for the incoming stream to complete (or reach post-copy). */

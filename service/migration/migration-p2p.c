@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+
 #include "migration-priv.h"
 #include "migration-remote.h"
 #include "vb-error.h"
@@ -20,6 +22,8 @@
  */
 
 #define CALL_TIMEOUT_MS (120 * 1000)
+/* after QEMU's transfer: how long the ssh of the data path may take to end */
+#define SSH_END_WAIT_MS (30 * 1000)
 #define DEST_NAME "org.virtbus.Virt1"
 #define DEST_PATH "/org/virtbus/Virt1"
 #define DEST_IFACE "org.virtbus.Virt1.Manager"
@@ -34,6 +38,7 @@ typedef struct {
     char *ssh_config;
     guint keepalive_interval;
     guint keepalive_count;
+    char *tunnel_command; /* the ssh data path's remote program (issue 11, part tunnel2) */
 } P2PData;
 
 static void
@@ -43,6 +48,7 @@ p2p_data_free(P2PData *d)
     g_free(d->host_name);
     g_free(d->dest_uri);
     g_free(d->ssh_config);
+    g_free(d->tunnel_command);
     vb_migration_params_clear(&d->params);
     g_free(d);
 }
@@ -90,6 +96,130 @@ default_uri_in(const P2PData *d)
     return g_strdup("");
 }
 
+/* Ends the tunnel on the destination: MigrateTunnelEnd(abort) after a failure. */
+static void
+tunnel_abort(VbDomainObj *dom, GDBusConnection *conn, const char *dest_path, guint64 sent)
+{
+    g_autoptr(GError) end_err = NULL;
+    g_autoptr(GVariant) reply = NULL;
+
+    reply = g_dbus_connection_call_sync(conn, DEST_NAME, DEST_PATH, DEST_IFACE,
+                                        "MigrateTunnelEnd",
+                                        g_variant_new("(otb)", dest_path, sent, TRUE),
+                                        G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NONE,
+                                        CALL_TIMEOUT_MS, NULL, &end_err);
+    if (reply == NULL) {
+        remote_error(&end_err, "MigrateTunnelEnd");
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "ending the failed tunnel: %s",
+                      end_err->message);
+    }
+}
+
+/*
+ * The ssh data path of a tunnelled migration to an ssh:// destination
+ * (docs/migration.md): QEMU migrates into one end of a socket pair whose
+ * other end is the stdin of a second ssh to the destination, running
+ * `TUNNEL_COMMAND [--connect BUS] migrate-tunnel-attach PATH TOKEN` there:
+ * that hands sshd's pipe to the destination service (MigrateTunnelAttach),
+ * which splices it into its QEMU. No D-Bus call carries the data. The ssh
+ * child never outlives this function.
+ */
+static gboolean
+perform_tunnelled_ssh(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData *d,
+                      GDBusConnection *conn, const char *dest_path,
+                      const VbMigrationCookie *dest, GBytes **out_cookie, GError **error)
+{
+    g_autoptr(VbRemoteUri) u = vb_remote_uri_parse(d->dest_uri, FALSE, error);
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_auto(GStrv) command = NULL;
+    g_autoptr(VbRemoteCommand) ssh = NULL;
+    g_autoptr(GError) qemu_err = NULL;
+    g_autoptr(GError) ssh_err = NULL;
+    VbRemoteOptions ropts = { .ssh_config = d->ssh_config,
+                              .trusted = FALSE,
+                              .keepalive_interval = d->keepalive_interval,
+                              .keepalive_count = d->keepalive_count,
+                              /* SIGTERM when this job thread ends, or the service dies */
+                              .die_with_caller = TRUE };
+    gint64 t0 = g_get_monotonic_time();
+    guint64 sent = 0;
+    gboolean ok;
+    int fds[2];
+
+    if (u == NULL)
+        return FALSE;
+    /* every word goes through the remote shell: only characters it takes literally
+     * (tunnel_command and the bus address are checked when read, the path is an
+     * object path, the token hex digits) */
+    g_strv_builder_add(b, d->tunnel_command);
+    if (u->bus != NULL)
+        g_strv_builder_add_many(b, "--connect", u->bus, NULL);
+    g_strv_builder_add_many(b, "migrate-tunnel-attach", dest_path, dest->tunnel_token, NULL);
+    command = g_strv_builder_end(b);
+    if (!vb_migration_tunnel_socketpair(fds, error))
+        return FALSE;
+    ssh = vb_remote_command_spawn(d->dest_uri, &ropts, (const char *const *)command, fds[0],
+                                  error);
+    close(fds[0]); /* ssh has its copy: it sees the end of the stream when QEMU closes */
+    if (ssh == NULL) {
+        close(fds[1]);
+        g_prefix_error(error, "the tunnel's ssh data path: ");
+        tunnel_abort(dom, conn, dest_path, 0);
+        return FALSE;
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str,
+                  "tunnelled stream over ssh (pid %d): %s ... migrate-tunnel-attach %s",
+                  (int)vb_remote_command_get_pid(ssh), d->tunnel_command, dest_path);
+    ok = vb_migration_perform_run(list, dom, job, &d->host, NULL, fds[1], d->flags, &d->params,
+                                  dest, out_cookie, &qemu_err);
+    if (ok) {
+        /* every byte left QEMU: ssh ends once the destination has them all */
+        if (!vb_remote_command_wait(ssh, SSH_END_WAIT_MS)) {
+            g_set_error(&ssh_err, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                        "the tunnel's ssh data path did not end within %d s after the "
+                        "transfer", SSH_END_WAIT_MS / 1000);
+        } else if (!vb_remote_command_check(ssh, &ssh_err)) {
+            g_prefix_error(&ssh_err, "the tunnel's ssh data path (%s migrate-tunnel-attach): ",
+                           d->tunnel_command);
+        }
+        if (ssh_err != NULL) {
+            qemu_err = g_steal_pointer(&ssh_err);
+            vb_migration_resume_source(list, dom);
+            ok = FALSE;
+        }
+    } else if (vb_remote_command_wait(ssh, 200) && !vb_remote_command_check(ssh, &ssh_err)) {
+        /* ssh failed on its own (QEMU's end of the stream makes it exit 0): its
+         * failure came first, QEMU's "broken pipe" only follows from it */
+        g_clear_error(&qemu_err);
+        qemu_err = g_steal_pointer(&ssh_err);
+        g_prefix_error(&qemu_err, "the tunnel's ssh data path (%s migrate-tunnel-attach): ",
+                       d->tunnel_command);
+    }
+    if (!ok) {
+        vb_remote_command_end(ssh, 0);
+        tunnel_abort(dom, conn, dest_path, 0);
+    }
+    if (*out_cookie != NULL) {
+        g_autoptr(VbMigrationCookie) pc = vb_migration_cookie_from_bytes(*out_cookie, NULL);
+
+        if (pc != NULL)
+            sent = pc->data_processed;
+    }
+    {
+        double secs = (g_get_monotonic_time() - t0) / 1e6;
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                      "tunnelled stream: %" G_GUINT64_FORMAT " bytes (QEMU's count), %.2f s "
+                      "(%.1f MB/s) over ssh%s", sent, secs,
+                      secs > 0 ? sent / secs / 1e6 : 0.0, ok ? "" : ", failed");
+    }
+    if (!ok) {
+        g_clear_pointer(out_cookie, g_bytes_unref);
+        g_propagate_error(error, g_steal_pointer(&qemu_err));
+    }
+    return ok;
+}
+
 /*
  * The transfer of a tunnelled migration: QEMU migrates to one end of a
  * socket pair, the pump sends the other end's bytes to the destination
@@ -112,6 +242,10 @@ perform_tunnelled(VbDomainList *list, VbDomainObj *dom, VbJob *job, P2PData *d,
     gboolean ok;
     int fds[2];
 
+    /* the destination gave a token and is reached over ssh: the fast path */
+    if (dest->tunnel_token != NULL && g_str_has_prefix(d->dest_uri, "ssh://"))
+        return perform_tunnelled_ssh(list, dom, job, d, conn, dest_path, dest, out_cookie,
+                                     error);
     if (!vb_migration_tunnel_socketpair(fds, error))
         return FALSE;
     pump = vb_tunnel_out_start(conn, dest_path, fds[0], error);
@@ -389,6 +523,9 @@ vb_migration_migrate(VbDomainList *list, VbDomainObj *dom, const VbMigrationHost
     d->ssh_config = g_strdup(list->config->ssh_config);
     d->keepalive_interval = list->config->keepalive_interval;
     d->keepalive_count = list->config->keepalive_count;
+    d->tunnel_command = g_strdup(list->config->tunnel_command != NULL
+                                     ? list->config->tunnel_command
+                                     : "virtbusctl");
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "peer-to-peer migration to %s (flags 0x%x)",
                   dest_uri, flags);
     return vb_domain_async_job_start_full(list, dom, VB_ASYNC_JOB_MIGRATION_OUT, "migration-out",

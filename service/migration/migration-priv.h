@@ -131,6 +131,8 @@ gboolean vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBy
                            VbTunnelDone done, gpointer user_data, GError **error);
 gboolean vb_tunnel_in_end(VbTunnelIn *t, const char *owner, guint64 length, gboolean abort,
                           VbTunnelDone done, gpointer user_data, GError **error);
+const char *vb_tunnel_in_get_token(VbTunnelIn *t);
+gboolean vb_tunnel_in_attach(VbTunnelIn *t, const char *token, int fd, GError **error);
 VbTunnelOut *vb_tunnel_out_start(GDBusConnection *conn, const char *dest_path, int fd,
                                  GError **error);
 void vb_tunnel_out_stop(VbTunnelOut *t);

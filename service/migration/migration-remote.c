@@ -437,6 +437,21 @@ ssh_escape(const char *path)
 GStrv
 vb_remote_ssh_argv(const VbRemoteUri *uri, const VbRemoteOptions *opts)
 {
+    return vb_remote_ssh_argv_command(uri, opts, NULL);
+}
+
+/**
+ * vb_remote_ssh_argv_command:
+ * @command: (nullable): the remote command's words (checked by the caller:
+ *   the remote shell joins and parses them); %NULL: the bridge's
+ *
+ * As vb_remote_ssh_argv() (the same user, port, ssh_config, keepalive),
+ * for another remote command.
+ */
+GStrv
+vb_remote_ssh_argv_command(const VbRemoteUri *uri, const VbRemoteOptions *opts,
+                           const char *const *command)
+{
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     guint timeout = opts != NULL && opts->timeout != 0 ? opts->timeout : VB_REMOTE_DEFAULT_TIMEOUT;
     g_autofree char *connect_timeout = g_strdup_printf("ConnectTimeout=%u", timeout);
@@ -474,6 +489,11 @@ vb_remote_ssh_argv(const VbRemoteUri *uri, const VbRemoteOptions *opts)
     }
     if (uri->no_verify)
         g_strv_builder_add_many(b, "-o", "StrictHostKeyChecking=no", NULL);
+    if (command != NULL) {
+        g_strv_builder_add_many(b, "--", uri->host, NULL);
+        g_strv_builder_addv(b, (const char **)command);
+        return g_strv_builder_end(b);
+    }
     /* the bridge logs to the journal unless told otherwise: its reason for
      * failing ("Failed to start bus client: ...") belongs in our error */
     g_strv_builder_add_many(b, "--", uri->host, "env", "SYSTEMD_LOG_TARGET=console",
@@ -585,14 +605,31 @@ child_setup_die_with_caller(gpointer data)
         _exit(127);
 }
 
+/* @command NULL: the bridge, over pipes; else @command with @stdin_fd (a
+ * duplicate is taken) as its stdin and no stdout */
 static RemoteChild *
-child_spawn(const VbRemoteUri *uri, const VbRemoteOptions *opts, GError **error)
+child_spawn_full(const VbRemoteUri *uri, const VbRemoteOptions *opts,
+                 const char *const *command, int stdin_fd, GError **error)
 {
-    g_autoptr(GSubprocessLauncher) launcher =
-        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-    g_auto(GStrv) argv = vb_remote_ssh_argv(uri, opts);
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+        command == NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                        : G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    g_auto(GStrv) argv = vb_remote_ssh_argv_command(uri, opts, command);
     RemoteChild *c;
     int fd, dup_fd;
+
+    if (command != NULL) {
+        int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 3);
+
+        if (in < 0) {
+            int saved = errno;
+
+            g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot run ssh: %s",
+                        g_strerror(saved));
+            return NULL;
+        }
+        g_subprocess_launcher_take_stdin_fd(launcher, in);
+    }
 
     fd = memfd_create("vb-ssh-stderr", MFD_CLOEXEC);
     if (fd < 0 || (dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -621,6 +658,12 @@ child_spawn(const VbRemoteUri *uri, const VbRemoteOptions *opts, GError **error)
         return NULL;
     }
     return c;
+}
+
+static RemoteChild *
+child_spawn(const VbRemoteUri *uri, const VbRemoteOptions *opts, GError **error)
+{
+    return child_spawn_full(uri, opts, NULL, -1, error);
 }
 
 /* ---- the watchdog: bounds the whole handshake ---- */
@@ -887,4 +930,120 @@ vb_remote_close(GDBusConnection *connection)
         child_end(c, 1000);
         remote_child_free(c);
     }
+}
+
+/* ---- another remote command over ssh (the tunnel's data path) ---- */
+
+struct _VbRemoteCommand {
+    RemoteChild *child;
+    char *display;
+};
+
+/**
+ * vb_remote_command_spawn:
+ * @uri: an ssh:// URI (checked as by vb_remote_connect())
+ * @command: the remote command's words; each must be safe for the remote
+ *   shell (the caller checks them)
+ * @stdin_fd: what ssh reads and sends to the command's stdin (a duplicate
+ *   is taken; the caller keeps its own)
+ *
+ * Runs `ssh ... -- HOST COMMAND` with the options of vb_remote_connect()
+ * (user, port, ssh_config, keepalive), stdout silenced and stderr kept in
+ * a memory file for the error text. Blocks only for the spawn.
+ *
+ * Returns: (transfer full): the running command, or %NULL
+ */
+VbRemoteCommand *
+vb_remote_command_spawn(const char *uri, const VbRemoteOptions *opts,
+                        const char *const *command, int stdin_fd, GError **error)
+{
+    gboolean trusted = opts != NULL && opts->trusted;
+    g_autoptr(VbRemoteUri) u = vb_remote_uri_parse(uri, trusted, error);
+    VbRemoteCommand *rc;
+    RemoteChild *c;
+
+    if (u == NULL)
+        return NULL;
+    if (u->kind != VB_REMOTE_URI_SSH) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "'%s' is not an ssh:// URI: no remote command runs there", uri);
+        return NULL;
+    }
+    if (opts != NULL && opts->ssh_config != NULL && !valid_ssh_path(opts->ssh_config)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "ssh config file '%s' must be a file name without white space, quotes or "
+                    "backslashes",
+                    opts->ssh_config);
+        return NULL;
+    }
+    c = child_spawn_full(u, opts, command, stdin_fd, error);
+    if (c == NULL)
+        return NULL;
+    rc = g_new0(VbRemoteCommand, 1);
+    rc->child = c;
+    rc->display = vb_remote_uri_display(u);
+    return rc;
+}
+
+/* The pid of ssh while it runs, else 0. */
+GPid
+vb_remote_command_get_pid(VbRemoteCommand *rc)
+{
+    const char *id = g_subprocess_get_identifier(rc->child->proc);
+
+    return id != NULL ? (GPid)g_ascii_strtoll(id, NULL, 10) : 0;
+}
+
+/* Waits up to @ms for ssh to end by itself; whether it has. */
+gboolean
+vb_remote_command_wait(VbRemoteCommand *rc, guint ms)
+{
+    return child_wait(rc->child, ms);
+}
+
+/* Ends ssh: @grace_ms to end by itself, then SIGTERM, then SIGKILL; reaped on return. */
+void
+vb_remote_command_end(VbRemoteCommand *rc, guint grace_ms)
+{
+    child_end(rc->child, grace_ms);
+}
+
+/**
+ * vb_remote_command_check:
+ *
+ * After ssh ended: whether it (and the remote command) exited with 0.
+ * Otherwise Failed with what ssh or the command wrote on stderr last, or
+ * the exit status. Still running: Failed too.
+ */
+gboolean
+vb_remote_command_check(VbRemoteCommand *rc, GError **error)
+{
+    GSubprocess *p = rc->child->proc;
+    g_autofree char *said = child_stderr(rc->child);
+    g_autofree char *status = NULL;
+
+    if (g_subprocess_get_identifier(p) != NULL)
+        status = g_strdup("ssh is still running");
+    else if (g_subprocess_get_if_exited(p) && g_subprocess_get_exit_status(p) == 0)
+        return TRUE;
+    else if (g_subprocess_get_if_exited(p))
+        status = g_strdup_printf("ssh exited with status %d", g_subprocess_get_exit_status(p));
+    else
+        status = g_strdup_printf("ssh was killed by signal %d", g_subprocess_get_term_sig(p));
+    g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "the command on %s failed: %s%s%s%s",
+                rc->display, status, said != NULL ? " (" : "", said != NULL ? said : "",
+                said != NULL ? ")" : "");
+    return FALSE;
+}
+
+/* Ends ssh if it still runs (SIGTERM, then SIGKILL), reaps it and frees. Blocks. */
+void
+vb_remote_command_free(VbRemoteCommand *rc)
+{
+    if (rc == NULL)
+        return;
+    child_end(rc->child, 0);
+    remote_child_free(rc->child);
+    g_free(rc->display);
+    g_free(rc);
 }

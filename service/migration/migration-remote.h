@@ -70,11 +70,26 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbRemoteUri, vb_remote_uri_free)
 
 char *vb_remote_uri_display(const VbRemoteUri *uri);
 GStrv vb_remote_ssh_argv(const VbRemoteUri *uri, const VbRemoteOptions *opts);
+GStrv vb_remote_ssh_argv_command(const VbRemoteUri *uri, const VbRemoteOptions *opts,
+                                 const char *const *command);
 
 GDBusConnection *vb_remote_connect(const char *uri, const VbRemoteOptions *opts,
                                    GCancellable *cancellable, GError **error);
 char *vb_remote_lost_reason(GDBusConnection *connection);
 GPid vb_remote_get_ssh_pid(GDBusConnection *connection);
 void vb_remote_close(GDBusConnection *connection);
+
+/* Another command on the host of an ssh:// URI, its stdin from a descriptor
+ * (the ssh data path of a tunnelled migration, migration-p2p.c). */
+typedef struct _VbRemoteCommand VbRemoteCommand;
+VbRemoteCommand *vb_remote_command_spawn(const char *uri, const VbRemoteOptions *opts,
+                                         const char *const *command, int stdin_fd,
+                                         GError **error);
+GPid vb_remote_command_get_pid(VbRemoteCommand *rc);
+gboolean vb_remote_command_wait(VbRemoteCommand *rc, guint ms);
+void vb_remote_command_end(VbRemoteCommand *rc, guint grace_ms);
+gboolean vb_remote_command_check(VbRemoteCommand *rc, GError **error);
+void vb_remote_command_free(VbRemoteCommand *rc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbRemoteCommand, vb_remote_command_free)
 
 G_END_DECLS

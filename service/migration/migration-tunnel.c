@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* splice() */
 #include "config.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,12 +34,23 @@
  * each call once its bytes are in QEMU's socket. The calls themselves are
  * handled on the main thread, which only queues them (at most
  * TUNNEL_MAX_QUEUED). Neither thread takes a domain lock.
+ *
+ * The ssh data path (issue 11, part tunnel2): for an ssh:// destination
+ * the source does not send the data calls; it runs a second ssh whose
+ * remote command (virtbusctl migrate-tunnel-attach) passes its stdin, a
+ * pipe from sshd, to Manager.MigrateTunnelAttach with the tunnel's
+ * one-time token (from the Prepare cookie). The tunnel is then "attached":
+ * its thread moves the pipe's bytes into QEMU's socket with splice(2)
+ * (read/write for a descriptor that is not a pipe) until the end of the
+ * stream, then closes QEMU's end as the end marker does.
  */
 
 #define TUNNEL_CHUNK (2 * 1024 * 1024)
 #define TUNNEL_IN_FLIGHT 8
 #define TUNNEL_MAX_QUEUED 32
 #define TUNNEL_SOCKBUF (4 * 1024 * 1024)
+#define TUNNEL_SPLICE (1024 * 1024)
+#define TUNNEL_COPY_BUF (256 * 1024)
 #define CALL_TIMEOUT_MS (120 * 1000)
 #define DEST_NAME "org.virtbus.Virt1"
 #define DEST_PATH "/org/virtbus/Virt1"
@@ -106,6 +119,11 @@ struct _VbTunnelIn {
     char *name;         /* the domain's name, for messages */
     int fd;             /* ours: the thread's from the start */
     int wake_fd;        /* eventfd: a close wakes a blocked write */
+    /* the ssh data path (issue 11, part tunnel2) */
+    char token[VB_MIGRATION_TUNNEL_TOKEN_LEN + 1]; /* constant after creation */
+    gboolean attached;  /* under lock: MigrateTunnelAttach succeeded */
+    int in_fd;          /* under lock until the thread takes it: the attached stream */
+    guint64 moved;      /* the thread's: bytes of the attached stream */
 };
 
 static TunnelItem *
@@ -144,6 +162,8 @@ vb_tunnel_in_unref(VbTunnelIn *t)
         close(t->fd);
     if (t->wake_fd >= 0)
         close(t->wake_fd);
+    if (t->in_fd >= 0)
+        close(t->in_fd);
     g_clear_error(&t->error);
     g_free(t->owner);
     g_free(t->name);
@@ -242,6 +262,181 @@ write_all(VbTunnelIn *t, GBytes *data, GError **error)
     return TRUE;
 }
 
+static gboolean
+is_closed(VbTunnelIn *t)
+{
+    gboolean closed;
+
+    g_mutex_lock(&t->lock);
+    closed = t->closed;
+    g_mutex_unlock(&t->lock);
+    return closed;
+}
+
+/*
+ * Waits until @in has data (or its end) and QEMU's socket has room, each
+ * unless already known; FALSE when the tunnel closed meanwhile (wake fd).
+ */
+static gboolean
+wait_both(VbTunnelIn *t, int in, gboolean need_in, gboolean need_out, GError **error)
+{
+    while (need_in || need_out) {
+        /* a ready descriptor is left out: its POLLHUP would spin the loop */
+        struct pollfd pfd[3] = { { need_in ? in : -1, POLLIN, 0 },
+                                 { need_out ? t->fd : -1, POLLOUT, 0 },
+                                 { t->wake_fd, POLLIN, 0 } };
+
+        if (poll(pfd, 3, -1) < 0) {
+            int e = errno;
+
+            if (e == EINTR)
+                continue;
+            g_set_error(error, VB_ERROR, VB_ERROR_IO, "tunnel: poll: %s", g_strerror(e));
+            return FALSE;
+        }
+        if (pfd[2].revents != 0 && is_closed(t))
+            return FALSE;
+        if (pfd[0].revents != 0)
+            need_in = FALSE;
+        if (pfd[1].revents != 0)
+            need_out = FALSE; /* POLLERR/POLLHUP too: the write says what broke */
+    }
+    return TRUE;
+}
+
+static void
+qemu_gone(VbTunnelIn *t, int e, GError **error)
+{
+    g_set_error(error, VB_ERROR, VB_ERROR_MIGRATION,
+                "the incoming QEMU of domain '%s' does not take the stream any more (%s): it "
+                "ended or refused the stream", t->name, g_strerror(e));
+}
+
+/* read/write: the attached descriptor is not a pipe (a socket, a file) */
+static gboolean
+copy_stream(VbTunnelIn *t, int in, GError **error)
+{
+    g_autofree guint8 *buf = g_malloc(TUNNEL_COPY_BUF);
+
+    /* a read that blocks could not see the tunnel close: wait in poll() instead */
+    (void)g_unix_set_fd_nonblocking(in, TRUE, NULL);
+    for (;;) {
+        ssize_t n, off = 0;
+
+        if (is_closed(t))
+            return FALSE;
+        n = read(in, buf, TUNNEL_COPY_BUF);
+
+        if (n == 0)
+            return TRUE;
+        if (n < 0) {
+            int e = errno;
+
+            if (e == EINTR)
+                continue;
+            if (e == EAGAIN) {
+                if (!wait_both(t, in, TRUE, FALSE, error))
+                    return FALSE;
+                continue;
+            }
+            g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                        "cannot read the tunnelled stream of domain '%s': %s", t->name,
+                        g_strerror(e));
+            return FALSE;
+        }
+        while (off < n) {
+            ssize_t w = send(t->fd, buf + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+            if (w > 0) {
+                off += w;
+                t->moved += w;
+                continue;
+            }
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && errno != EAGAIN) {
+                qemu_gone(t, errno, error);
+                return FALSE;
+            }
+            if (!wait_both(t, in, FALSE, TRUE, error))
+                return FALSE;
+        }
+    }
+}
+
+/*
+ * Moves the attached stream into QEMU's socket until its end: splice(2)
+ * from the pipe (no copy through user space); EINVAL (not a pipe) falls
+ * back to copy_stream(). FALSE with @error unset: the tunnel closed.
+ */
+static gboolean
+move_stream(VbTunnelIn *t, int in, GError **error)
+{
+    for (;;) {
+        ssize_t n;
+        int e;
+
+        /* an abort of a stream that flows never waits in poll() */
+        if (is_closed(t))
+            return FALSE;
+        n = splice(in, NULL, t->fd, NULL, TUNNEL_SPLICE,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+        if (n > 0) {
+            t->moved += n;
+            continue;
+        }
+        if (n == 0)
+            return TRUE;
+        e = errno;
+        if (e == EINTR)
+            continue;
+        if (e == EINVAL && t->moved == 0)
+            return copy_stream(t, in, error);
+        if (e == EAGAIN) {
+            /* the pipe is empty or QEMU's socket is full: wait for both */
+            if (!wait_both(t, in, TRUE, TRUE, error))
+                return FALSE;
+            continue;
+        }
+        if (e == EPIPE || e == ECONNRESET || e == ENOTCONN) {
+            qemu_gone(t, e, error);
+            return FALSE;
+        }
+        g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                    "cannot move the tunnelled stream of domain '%s': %s", t->name,
+                    g_strerror(e));
+        return FALSE;
+    }
+}
+
+/* The attached stream, to its end. Thread. */
+static void
+run_attached(VbTunnelIn *t, int in)
+{
+    g_autoptr(GError) error = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    gboolean ok = move_stream(t, in, &error);
+    double secs = (g_get_monotonic_time() - t0) / 1e6;
+
+    close(in);
+    g_mutex_lock(&t->lock);
+    if (ok) {
+        /* the end of the stream: QEMU reads up to our close */
+        t->closed = TRUE;
+        g_mutex_unlock(&t->lock);
+        close(t->fd);
+        t->fd = -1;
+    } else if (error != NULL) {
+        close_unlock(t, error);
+    } else {
+        g_mutex_unlock(&t->lock);
+    }
+    g_message("tunnel of domain '%s': attached stream %s, %" G_GUINT64_FORMAT
+              " bytes in %.2f s (%.1f MB/s)%s%s", t->name, ok ? "ended" : "failed", t->moved,
+              secs, secs > 0 ? t->moved / secs / 1e6 : 0.0, error != NULL ? ": " : "",
+              error != NULL ? error->message : "");
+}
+
 static gpointer
 tunnel_in_thread(gpointer data)
 {
@@ -252,10 +447,19 @@ tunnel_in_thread(gpointer data)
         g_autoptr(GError) error = NULL;
 
         g_mutex_lock(&t->lock);
-        while (g_queue_is_empty(&t->queue) && !t->closed)
+        while (g_queue_is_empty(&t->queue) && !t->closed && t->in_fd < 0)
             g_cond_wait(&t->cond, &t->lock);
-        if (t->closed) {
+        /* an attached stream first: closed meanwhile, it ends at once (and says so) */
+        if (t->in_fd < 0 && t->closed) {
             g_mutex_unlock(&t->lock);
+            break;
+        }
+        if (t->in_fd >= 0) {
+            int in = t->in_fd;
+
+            t->in_fd = -1;
+            g_mutex_unlock(&t->lock);
+            run_attached(t, in);
             break;
         }
         it = g_queue_pop_head(&t->queue);
@@ -295,6 +499,32 @@ tunnel_in_thread(gpointer data)
     return NULL;
 }
 
+/* 128 bits from the kernel's random source, as 32 lowercase hex digits */
+static gboolean
+make_token(char out[VB_MIGRATION_TUNNEL_TOKEN_LEN + 1], GError **error)
+{
+    guint8 raw[VB_MIGRATION_TUNNEL_TOKEN_LEN / 2];
+    gsize got = 0;
+
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = errno;
+
+            g_set_error(error, VB_ERROR, VB_ERROR_IO, "tunnel: getrandom: %s", g_strerror(e));
+            return FALSE;
+        }
+        got += n;
+    }
+    for (gsize i = 0; i < sizeof(raw); i++)
+        g_snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    explicit_bzero(raw, sizeof(raw));
+    return TRUE;
+}
+
 /**
  * vb_tunnel_in_new:
  * @fd: (transfer full): our end of the socket pair (non-blocking)
@@ -325,6 +555,12 @@ vb_tunnel_in_new(int fd, const char *owner, const char *name, GError **error)
     t->name = g_strdup(name);
     t->fd = fd;
     t->wake_fd = wake;
+    t->in_fd = -1;
+    if (!make_token(t->token, error)) {
+        t->ref = 1;
+        vb_tunnel_in_unref(t);
+        return NULL;
+    }
     thread = g_thread_try_new("vb-tunnel-in", tunnel_in_thread, t, error);
     if (thread == NULL) {
         t->ref = 1;
@@ -396,6 +632,14 @@ vb_tunnel_in_push(VbTunnelIn *t, const char *owner, guint64 offset, GBytes *data
         return FALSE;
     }
     g_mutex_lock(&t->lock);
+    if (t->attached) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "MigrateTunnelData: the tunnel of the incoming domain '%s' takes its "
+                    "stream from the descriptor given to MigrateTunnelAttach; data calls are "
+                    "refused (MigrateTunnelEnd with abort=true ends it)", t->name);
+        g_mutex_unlock(&t->lock);
+        return FALSE;
+    }
     if (!takes_more_or_unlock(t, error))
         return FALSE;
     if (offset != t->next)
@@ -444,6 +688,14 @@ vb_tunnel_in_end(VbTunnelIn *t, const char *owner, guint64 length, gboolean abor
         done(NULL, user_data);
         return TRUE;
     }
+    if (t->attached) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "MigrateTunnelEnd: the tunnel of the incoming domain '%s' is attached to "
+                    "a descriptor (MigrateTunnelAttach), whose end ends the stream; only "
+                    "abort=true is accepted", t->name);
+        g_mutex_unlock(&t->lock);
+        return FALSE;
+    }
     if (!takes_more_or_unlock(t, error))
         return FALSE;
     if (length != t->next)
@@ -458,6 +710,71 @@ vb_tunnel_in_end(VbTunnelIn *t, const char *owner, guint64 length, gboolean abor
     g_queue_push_tail(&t->queue, item_new(NULL, done, user_data));
     g_cond_signal(&t->cond);
     g_mutex_unlock(&t->lock);
+    return TRUE;
+}
+
+/* The one-time token of MigrateTunnelAttach (32 hex digits). */
+const char *
+vb_tunnel_in_get_token(VbTunnelIn *t)
+{
+    return t->token;
+}
+
+/* Compares without an early exit: the time taken tells nothing of the token. */
+static gboolean
+token_equal(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    guint diff = la ^ lb;
+
+    for (gsize i = 0; i < la; i++)
+        diff |= (guchar)a[i] ^ (guchar)b[i % (lb > 0 ? lb : 1)];
+    return diff == 0 && lb > 0;
+}
+
+/**
+ * vb_tunnel_in_attach:
+ * @token: what the caller says the token is
+ * @fd: (transfer full): the stream (a pipe from sshd; any readable
+ *   descriptor); closed on failure too
+ *
+ * MigrateTunnelAttach: the tunnel's thread takes its stream from @fd
+ * until its end, then closes QEMU's end of the socket. Refused (NotAuthorized)
+ * when @token does not match, and (OperationInvalid) when the tunnel was
+ * fed by MigrateTunnelData, attached already, or has ended. Main thread
+ * (never blocks).
+ */
+gboolean
+vb_tunnel_in_attach(VbTunnelIn *t, const char *token, int fd, GError **error)
+{
+    g_mutex_lock(&t->lock);
+    if (!token_equal(t->token, token)) {
+        g_mutex_unlock(&t->lock);
+        close(fd);
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_AUTHORIZED,
+                    "MigrateTunnelAttach: wrong token for the tunnel of the incoming domain "
+                    "'%s'; use the one of its Prepare cookie (<tunnel token=.../>)", t->name);
+        return FALSE;
+    }
+    if (t->closed || t->ended || t->attached || t->next > 0) {
+        const char *why = t->attached ? "is attached already (a token serves once)"
+                          : t->next > 0 || t->ended
+                              ? "is fed by MigrateTunnelData calls already; the two data "
+                                "paths do not mix"
+                              : "has ended";
+
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "MigrateTunnelAttach: the tunnel of the incoming domain '%s' %s", t->name,
+                    why);
+        g_mutex_unlock(&t->lock);
+        close(fd);
+        return FALSE;
+    }
+    t->attached = TRUE;
+    t->in_fd = fd;
+    g_cond_signal(&t->cond);
+    g_mutex_unlock(&t->lock);
+    g_message("tunnel of domain '%s': attached to a stream (MigrateTunnelAttach)", t->name);
     return TRUE;
 }
 

@@ -99,6 +99,8 @@ VbDomainObj *vb_migration_prepare_tunnel(VbDomainList *list, const VbMigrationHo
 gboolean vb_migration_tunnel_data(VbDomainList *list, const char *uuid, const char *owner,
                                   guint64 offset, GBytes *data, VbTunnelDone done,
                                   gpointer user_data, GError **error);
+gboolean vb_migration_tunnel_attach(VbDomainList *list, const char *uuid, const char *token,
+                                    int fd, GError **error);
 gboolean vb_migration_tunnel_end(VbDomainList *list, const char *uuid, const char *owner,
                                  guint64 length, gboolean abort, VbTunnelDone done,
                                  gpointer user_data, GError **error);

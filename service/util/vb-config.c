@@ -25,6 +25,7 @@ vb_config_init_defaults(VbConfig *c)
     /* libvirt's defaults (libvirtd.conf): lost after ~30 s without an answer */
     c->keepalive_interval = 5;
     c->keepalive_count = 5;
+    c->tunnel_command = g_strdup("virtbusctl");
 }
 
 /* Frees what vb_config_load() allocated. */
@@ -34,6 +35,7 @@ vb_config_clear(VbConfig *c)
     g_clear_pointer(&c->migration_host, g_free);
     g_clear_pointer(&c->migration_address, g_free);
     g_clear_pointer(&c->ssh_config, g_free);
+    g_clear_pointer(&c->tunnel_command, g_free);
 }
 
 static gboolean
@@ -48,6 +50,30 @@ read_string(GKeyFile *kf, const char *key, gboolean absolute_path, char **out, G
         strpbrk(v, " \t\n") != NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "setting '%s' must be %s", key,
                     absolute_path ? "an absolute path without spaces" : "a host name or address");
+        return FALSE;
+    }
+    g_free(*out);
+    *out = g_steal_pointer(&v);
+    return TRUE;
+}
+
+/* A program name or path the remote shell runs as is: no character it interprets. */
+static gboolean
+read_command(GKeyFile *kf, const char *key, char **out, GError **error)
+{
+    g_autofree char *v = NULL;
+    gboolean ok;
+
+    if (!g_key_file_has_key(kf, GROUP, key, NULL))
+        return TRUE;
+    v = g_key_file_get_string(kf, GROUP, key, NULL);
+    ok = v != NULL && *v != '\0' && *v != '-' && strlen(v) <= 4096;
+    for (const char *p = v; ok && *p != '\0'; p++)
+        ok = g_ascii_isalnum(*p) || strchr("/._+-", *p) != NULL;
+    if (!ok) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "setting '%s' must be a program name or path of letters, digits and "
+                    "/ . _ + - (not starting with -)", key);
         return FALSE;
     }
     g_free(*out);
@@ -91,7 +117,7 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
         "migration_host", "migration_address", "ssh_config", "keepalive_interval",
-        "keepalive_count", NULL,
+        "keepalive_count", "tunnel_command", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -118,7 +144,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_uint(kf, "keepalive_count", 1, 100, &c->keepalive_count, error) ||
         !read_string(kf, "migration_host", FALSE, &c->migration_host, error) ||
         !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
-        !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error)) {
+        !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error) ||
+        !read_command(kf, "tunnel_command", &c->tunnel_command, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

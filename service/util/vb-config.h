@@ -20,6 +20,9 @@ typedef struct {
     char *ssh_config;         /* nullable: ssh -F file for connections to other hosts */
     guint keepalive_interval; /* seconds between ssh keepalives to other hosts; 0: none */
     guint keepalive_count;    /* unanswered keepalives before the connection is lost */
+    /* the ssh data path of a tunnelled migration (issue 11, part tunnel2): the program the
+     * destination host runs as `PROGRAM migrate-tunnel-attach` (virtbusctl) */
+    char *tunnel_command;
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);

@@ -10,6 +10,7 @@ The measured times are printed on stderr ("timing: ...")."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,9 +19,11 @@ import vbhosts
 import vbmigrate
 import vbtest
 from vbmigrate import JOB_IFACE, LIVE, P2P, qga_call
-from vbtest import DOMAIN_IFACE, ERR, DBusCallError, GLib, eventually
+from vbtest import (BUS_NAME, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, Gio,
+                    GLib, eventually)
 
 UUID = "0c5e7a52-9a4b-4f0e-8d7e-2b6f4a1c9e33"
+TUNNELLED = 4
 FIRST_PORT = 49152
 
 
@@ -374,6 +377,140 @@ class MigrationHostsTest(HostsMigrationTestCase):
         self.d(self.a, path, "MigrateConfirm", "ayub", (b"", LIVE, True))
         p.stdin.close()
         p.wait(timeout=30)
+        self.assert_no_job(self.a, path)
+        self.assert_runs_on(self.a, path)
+
+    # -- tunnelled over ssh: the ssh data path (MigrateTunnelAttach) --
+    def tunnel_processes(self):
+        """The data path's processes left on any host: the source's ssh and
+        the destination's virtbusctl migrate-tunnel-attach."""
+        found = []
+        for h in self.hosts:
+            for pid in vbhosts.netns_pids(h.netns):
+                cmd = vbhosts._cmdline(pid)
+                if cmd and "migrate-tunnel-attach" in cmd:
+                    found.append((h.name, pid, cmd))
+        return found
+
+    def test_p2p_tunnelled_over_ssh(self):
+        path = self.start_guest(self.a)
+        t0 = time.monotonic()
+        job = self.d(self.a, path, "Migrate", "sa{sv}u",
+                     (self.b.uri(), {"destination_xml": GLib.Variant("s", self.guest_xml(self.b))},
+                      LIVE | P2P | TUNNELLED))
+        res = self.wait_job(self.a, job)
+        timing("p2p tunnelled over ssh a -> b (Migrate to the job's end)", time.monotonic() - t0)
+        dpath = res["domain"]
+        self.assertEqual(self.state(self.a, path), ("shutoff", "migrated"))
+        self.assertEqual(self.state(self.b, dpath), ("running", "migrated"))
+        self.assert_no_job(self.a, path)
+        self.assert_no_job(self.b, dpath)
+        # the stream took the ssh data path, not data calls nor a port of b
+        self.assertIn("prepared on tunnel", self.b.read_log())
+        self.assertRegex(self.a.read_log(),
+                         r"tunnelled stream: [1-9]\d* bytes \(QEMU's count\), .* over ssh\n")
+        self.assertNotRegex(self.a.read_log(), r"bytes in \d+ calls")
+        self.assertRegex(self.b.read_log(), r"attached stream ended, [1-9]\d* bytes")
+        self.assertEqual(qga_call(self.qga_sock(self.b), ["guest-ping"]), [{}])
+        self.assert_runs_on(self.b, dpath)
+        eventually(lambda: self.tunnel_processes() == [], timeout=10,
+                   what="the data path's ssh and helper to end")
+
+    def test_tunnel_attach_wrong_token(self):
+        """A MigrateTunnelAttach with a wrong token is refused and leaves the
+        prepared incoming domain as it was."""
+        path = self.start_guest(self.a)
+        xml, c1 = self.d(self.a, path, "MigrateBegin", "su", ("", LIVE))
+        cb = self.conn(self.b)  # prepares, so owns the tunnel and the incoming domain
+        c2, dpath = self.call(MANAGER_PATH, MANAGER_IFACE, "MigratePrepareTunnel", "sayu",
+                              (self.guest_xml(self.b), bytes(c1), LIVE | TUNNELLED), conn=cb)
+        self.assertRegex(bytes(c2), rb"<tunnel token='[0-9a-f]{32}'/>")
+        r, w = os.pipe()
+        try:
+            fds = Gio.UnixFDList.new()
+            index = fds.append(r)
+            with self.assertRaises(GLib.Error) as cm:
+                cb.call_with_unix_fd_list_sync(
+                    BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelAttach",
+                    GLib.Variant("(oshu)", (dpath, "0" * 32, index, 0)), None,
+                    Gio.DBusCallFlags.NONE, 30000, fds, None)
+            self.assertEqual(Gio.DBusError.get_remote_error(cm.exception), ERR + "NotAuthorized")
+            self.assertIn("wrong token", cm.exception.message)
+        finally:
+            os.close(r)
+            os.close(w)
+        self.assertEqual(self.state(self.b, dpath), ("paused", "migration"))
+        self.assertEqual(len(vbtest.qemus_under(self.b.dir)), 1)
+        self.assertIn("migration-in", self.d(self.b, dpath, "GetControlInfo")["async_job"])
+        # cleaned up the usual way
+        self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                  (bytes(c1), LIVE, True), conn=cb)
+        self.d(self.a, path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        eventually(lambda: self.domains(self.b) == [], what="the incoming domain to go")
+        self.assert_runs_on(self.a, path)
+
+    def test_cancel_tunnelled_over_ssh(self):
+        """Job.Cancel during a tunnelled transfer over ssh: no ssh or helper
+        process stays, the source runs, the destination has nothing left."""
+        path = self.start_guest(self.a)
+        job = self.d(self.a, path, "Migrate", "sa{sv}u",
+                     (self.b.uri(), {"destination_xml": GLib.Variant("s", self.guest_xml(self.b)),
+                                     "bandwidth": GLib.Variant("t", 1)},
+                      LIVE | P2P | TUNNELLED))
+        ca = self.conn(self.a)  # one connection for the polls (the bus limits them)
+
+        def processed():
+            return self.call(job, "org.freedesktop.DBus.Properties", "Get", "ss",
+                             (JOB_IFACE, "DataProcessed"), conn=ca)[0]
+
+        eventually(lambda: processed() > 0, timeout=30, what="data to move")
+        # both ends of the data path run: ssh on a, the helper on b
+        eventually(lambda: {h for h, _, _ in self.tunnel_processes()} == {"a", "b"},
+                   timeout=20, what="the data path's processes")
+        self.call(job, JOB_IFACE, "Cancel", conn=ca)
+        with self.assertRaises(DBusCallError) as cm:
+            self.call(job, JOB_IFACE, "Wait", conn=ca, timeout=120000)
+        self.assertEqual(cm.exception.name, ERR + "Aborted", cm.exception.message)
+        # the job reaped its ssh before it ended; the helper on b ends when b's sshd
+        # sees that session go
+        self.assertEqual([p for p in self.tunnel_processes() if p[0] == "a"], [])
+        eventually(lambda: self.tunnel_processes() == [], timeout=10,
+                   what="the destination's helper to end")
+        eventually(lambda: self.state(self.a, path)[0] == "running", timeout=20,
+                   what="the source to run again")
+        self.assert_no_job(self.a, path)
+        eventually(lambda: self.domains(self.b) == [], timeout=20,
+                   what="the incoming domain to go")
+        eventually(lambda: vbtest.qemus_under(self.b.dir) == {}, timeout=10,
+                   what="the destination's QEMU to end")
+        self.assert_runs_on(self.a, path)
+
+    def test_dest_qemu_killed_tunnelled_over_ssh(self):
+        """The destination's QEMU dies during a tunnelled transfer over ssh:
+        the helper sees the incoming domain go and leaves, which ends the
+        source's ssh; the job fails with that error, the source runs, no
+        process of the data path stays."""
+        path = self.start_guest(self.a)
+        ca = self.conn(self.a)
+        job = self.call(path, DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                        (self.b.uri(), {"destination_xml": GLib.Variant("s", self.guest_xml(self.b)),
+                                        "bandwidth": GLib.Variant("t", 1)},
+                         LIVE | P2P | TUNNELLED), conn=ca)[0]
+        eventually(lambda: "attached to a stream" in self.b.read_log(), timeout=30,
+                   what="the helper to attach the stream")
+        self.assertEqual({h for h, _, _ in self.tunnel_processes()}, {"a", "b"})
+        qemus = vbtest.qemus_under(self.b.dir)
+        self.assertEqual(len(qemus), 1)
+        os.kill(next(iter(qemus)), signal.SIGKILL)
+        with self.assertRaises(DBusCallError) as cm:
+            self.call(job, JOB_IFACE, "Wait", conn=ca, timeout=120000)
+        self.assertIn("migrate-tunnel-attach", cm.exception.message)
+        self.assertRegex(cm.exception.message, r"incoming domain (is gone|shut off)")
+        self.assertEqual([p for p in self.tunnel_processes() if p[0] == "a"], [])
+        eventually(lambda: self.tunnel_processes() == [], timeout=10,
+                   what="the destination's helper to end")
+        eventually(lambda: self.state(self.a, path)[0] == "running", timeout=20,
+                   what="the source to run again")
         self.assert_no_job(self.a, path)
         self.assert_runs_on(self.a, path)
 

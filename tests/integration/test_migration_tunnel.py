@@ -8,16 +8,38 @@ on the destination). The same two-service harness as test_migration.py."""
 import os
 import re
 import signal
+import socket
 import sys
 import time
 
 import vbtest
-from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib,
-                    connect, eventually)
+from vbtest import (BUS_NAME, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError,
+                    Gio, GLib, connect, eventually)
 from vbmigrate import (JOB_IFACE, LIVE, P2P, PARALLEL, PERSIST_DEST, POSTCOPY, TUNNELLED,
                        MigrationTestCase)
 
 TUNNEL = LIVE | P2P | TUNNELLED
+
+
+def tunnel_token(cookie):
+    """The one-time token of a Prepare cookie (<tunnel token='HEX'/>)."""
+    m = re.search(rb"<tunnel token='([0-9a-f]{32})'/>", bytes(cookie))
+    return m.group(1).decode() if m else None
+
+
+def attach(conn, dpath, token, fd, flags=0):
+    """Manager.MigrateTunnelAttach with @fd (a duplicate goes with the call)."""
+    fds = Gio.UnixFDList.new()
+    index = fds.append(fd)
+    try:
+        conn.call_with_unix_fd_list_sync(
+            BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelAttach",
+            GLib.Variant("(oshu)", (dpath, token, index, flags)), None,
+            Gio.DBusCallFlags.NONE, 30000, fds, None)
+    except GLib.Error as e:
+        name = Gio.DBusError.get_remote_error(e) or str(e)
+        message = e.message.split(f"GDBus.Error:{name}: ", 1)[-1]
+        raise DBusCallError(name, message) from None
 
 
 class TunnelTestCase(MigrationTestCase):
@@ -175,6 +197,95 @@ class TunnelRefusedTest(TunnelTestCase):
             # the tunnel is closed: QEMU saw the stream end and the domain goes
             eventually(lambda: self.b_domains() == [], what="the incoming domain to go")
         finally:
+            owner.close_sync(None)
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assert_guest_runs_on(self.conn, path)
+
+    def prepare_tunnel(self, owner, path):
+        xml, c1 = self.begin(path)
+        c2, dpath = self.call(MANAGER_PATH, MANAGER_IFACE, "MigratePrepareTunnel", "sayu",
+                              (xml, c1, LIVE | TUNNELLED), conn=owner)
+        token = tunnel_token(c2)
+        self.assertIsNotNone(token, bytes(c2))
+        return dpath, token
+
+    def test_attach_pipe(self):
+        """MigrateTunnelAttach (the ssh data path's destination side) with a
+        pipe the test feeds: a wrong token is refused and changes nothing;
+        the right one, from any connection, attaches once; the data calls
+        are refused then; the pipe's bytes reach QEMU and its end ends the
+        stream."""
+        path = self.start_guest()
+        owner = connect(self.bus_b.address)
+        r, w = os.pipe()
+        try:
+            dpath, token = self.prepare_tunnel(owner, path)
+            wrong = ("0" if token[0] != "0" else "1") + token[1:]
+            e = self.assertDBusError("NotAuthorized", attach, self.conn_b, dpath, wrong, r)
+            self.assertIn("wrong token", e.message)
+            self.assertDBusError("NotAuthorized", attach, self.conn_b, dpath, "", r)
+            self.assertDBusError("InvalidArgument", attach, self.conn_b, dpath, token, r, 1)
+            self.assertEqual(self.state(dpath, conn=self.conn_b), ("paused", "migration"))
+            # any caller with the token: here not the connection that prepared it
+            attach(self.conn_b, dpath, token, r)
+            e = self.assertDBusError("OperationInvalid", attach, self.conn_b, dpath, token, r)
+            self.assertIn("attached already", e.message)
+            e = self.assertDBusError("OperationInvalid", self.call, MANAGER_PATH, MANAGER_IFACE,
+                                     "MigrateTunnelData", "otay", (dpath, 0, b"QEVM"),
+                                     conn=owner)
+            self.assertIn("MigrateTunnelAttach", e.message)
+            self.assertDBusError("OperationInvalid", self.call, MANAGER_PATH, MANAGER_IFACE,
+                                 "MigrateTunnelEnd", "otb", (dpath, 0, False), conn=owner)
+            self.assertEqual(self.state(dpath, conn=self.conn_b), ("paused", "migration"))
+            # what goes into the pipe reaches QEMU, which refuses it and ends
+            os.close(r)
+            r = -1
+            os.write(w, b"this is not a migration stream" * 1000)
+            os.close(w)
+            w = -1
+            eventually(lambda: self.b_domains() == [], what="the incoming domain to go")
+            self.assertRegex(self.service_b.read_log(), r"attached stream ended, 30000 bytes")
+        finally:
+            for fd in (r, w):
+                if fd >= 0:
+                    os.close(fd)
+            owner.close_sync(None)
+        self.assertEqual(vbtest.status_pids(self.root_b), set())
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assert_guest_runs_on(self.conn, path)
+
+    def test_attach_after_data_refused(self):
+        """The two data paths do not mix; an abort still ends an attached tunnel."""
+        path = self.start_guest()
+        owner = connect(self.bus_b.address)
+        r, w = os.pipe()
+        sa, sb = socket.socketpair()
+        try:
+            dpath, token = self.prepare_tunnel(owner, path)
+            self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelData", "otay",
+                      (dpath, 0, b"QEVM"), conn=owner)
+            e = self.assertDBusError("OperationInvalid", attach, self.conn_b, dpath, token, r)
+            self.assertIn("MigrateTunnelData", e.message)
+            self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelEnd", "otb", (dpath, 4, True),
+                      conn=owner)
+            eventually(lambda: self.b_domains() == [], what="the incoming domain to go")
+            # a second migration, attached to a socket (not a pipe: read/write instead
+            # of splice), then aborted while the socket stays open
+            self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+            dpath, token = self.prepare_tunnel(owner, path)
+            attach(self.conn_b, dpath, token, sa.fileno())
+            sb.send(b"QEVM")
+            self.call(MANAGER_PATH, MANAGER_IFACE, "MigrateTunnelEnd", "otb", (dpath, 0, True),
+                      conn=owner)
+            eventually(lambda: self.b_domains() == [], what="the incoming domain to go")
+            eventually(lambda: re.search(r"attached stream failed, \d+ bytes",
+                                         self.service_b.read_log()),
+                       what="the tunnel's thread to stop")
+        finally:
+            os.close(r)
+            os.close(w)
+            sa.close()
+            sb.close()
             owner.close_sync(None)
         self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
         self.assert_guest_runs_on(self.conn, path)

@@ -267,7 +267,10 @@ class Host:
                     f"ssh_config={self.hosts.ssh_config}\n"
                     # a cut network is noticed within ~3 s (production: 5 x 5 s)
                     "keepalive_interval=1\n"
-                    "keepalive_count=3\n")
+                    "keepalive_count=3\n"
+                    # the ssh data path of a tunnelled migration runs the
+                    # build's client on the destination
+                    f"tunnel_command={os.path.abspath(vbtest.VIRTBUSCTL)}\n")
         with open(self.sshd_config, "w") as f:
             f.write(f"""# sshd of test host {self.name} ({self.netns})
 ListenAddress {self.address}:22

@@ -83,6 +83,7 @@ teardown(Fixture *f, gconstpointer data)
 
     vb_domain_list_free(f->list);
     vb_paths_free(f->paths);
+    vb_config_clear(&f->config);
     g_ptr_array_unref(f->events);
     g_assert_cmpint(system(cmd), ==, 0);
     g_free(f->root);

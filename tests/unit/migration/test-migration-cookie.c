@@ -78,6 +78,10 @@ make_cookie(guint features)
         c->multifd_channels = 255;
         c->multifd_compression = g_strdup("zstd");
     }
+    if (features & VB_MIGRATION_COOKIE_TUNNEL) {
+        c->features |= VB_MIGRATION_COOKIE_TUNNEL;
+        c->tunnel_token = g_strdup("0123456789abcdef0f1e2d3c4b5a6978");
+    }
     return c;
 }
 
@@ -115,6 +119,7 @@ assert_same(const VbMigrationCookie *a, const VbMigrationCookie *b)
     g_assert_cmpstr(a->persistent_xml, ==, b->persistent_xml);
     g_assert_cmpint(a->multifd_channels, ==, b->multifd_channels);
     g_assert_cmpstr(a->multifd_compression, ==, b->multifd_compression);
+    g_assert_cmpstr(a->tunnel_token, ==, b->tunnel_token);
 }
 
 /* format -> parse -> equal; format again -> the same bytes (stable) */
@@ -138,6 +143,31 @@ round_trip(VbMigrationCookie *c)
     g_assert_true(g_bytes_equal(b1, b2));
 }
 
+/* <tunnel>: upper-case digits are accepted and kept in lower case; the flag
+ * without a token is not written */
+static void
+test_tunnel_token(void)
+{
+    static const char xml[] = HEAD "<feature name='tunnel'/>"
+                                   "<tunnel token='0123456789ABCDEF0123456789abcdef'/>" TAIL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbMigrationCookie) c =
+        vb_migration_cookie_parse_at((const guint8 *)xml, strlen(xml), NOW, &error);
+    g_autoptr(VbMigrationCookie) bare = make_cookie(0);
+    g_autoptr(GBytes) b = NULL;
+    g_autofree char *text = NULL;
+
+    g_assert_no_error(error);
+    g_assert_true(c->features & VB_MIGRATION_COOKIE_TUNNEL);
+    g_assert_cmpstr(c->tunnel_token, ==, "0123456789abcdef0123456789abcdef");
+    bare->features |= VB_MIGRATION_COOKIE_TUNNEL;
+    b = vb_migration_cookie_format_at(bare, NOW);
+    text = g_strndup(g_bytes_get_data(b, NULL), g_bytes_get_size(b));
+    g_assert_null(strstr(text, "tunnel"));
+    g_assert_cmpstr(vb_migration_cookie_feature_to_string(VB_MIGRATION_COOKIE_TUNNEL), ==,
+                    "tunnel");
+}
+
 static void
 test_roundtrip_each(void)
 {
@@ -148,8 +178,10 @@ test_roundtrip_each(void)
         VB_MIGRATION_COOKIE_STATS,
         VB_MIGRATION_COOKIE_PERSISTENT,
         VB_MIGRATION_COOKIE_MULTIFD,
+        VB_MIGRATION_COOKIE_TUNNEL,
         VB_MIGRATION_COOKIE_GRAPHICS | VB_MIGRATION_COOKIE_NBD | VB_MIGRATION_COOKIE_STATS |
-            VB_MIGRATION_COOKIE_PERSISTENT | VB_MIGRATION_COOKIE_MULTIFD,
+            VB_MIGRATION_COOKIE_PERSISTENT | VB_MIGRATION_COOKIE_MULTIFD |
+            VB_MIGRATION_COOKIE_TUNNEL,
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(sets); i++) {
@@ -356,6 +388,20 @@ static const Bad bad_cookies[] = {
       "expected none, zlib or zstd" },
     { HEAD "<multifd connections='2' compression='none'/>" TAIL,
       "<multifd> is present but <feature name='multifd'/> is not" },
+    /* tunnel: exactly 32 hexadecimal digits */
+    { HEAD "<feature name='tunnel'/><tunnel/>" TAIL, "<tunnel token=''>: expected 32 hex" },
+    { HEAD "<feature name='tunnel'/><tunnel token=''/>" TAIL, "expected 32 hexadecimal" },
+    { HEAD "<feature name='tunnel'/><tunnel token='0123456789abcdef0123456789abcde'/>" TAIL,
+      "expected 32 hexadecimal" },
+    { HEAD "<feature name='tunnel'/><tunnel token='0123456789abcdef0123456789abcdef0'/>" TAIL,
+      "expected 32 hexadecimal" },
+    { HEAD "<feature name='tunnel'/><tunnel token='0123456789abcdef0123456789abcdeg'/>" TAIL,
+      "expected 32 hexadecimal" },
+    { HEAD "<feature name='tunnel'/><tunnel token=' 123456789abcdef0123456789abcdef'/>" TAIL,
+      "expected 32 hexadecimal" },
+    { HEAD "<tunnel token='0123456789abcdef0123456789abcdef'/>" TAIL,
+      "<tunnel> is present but <feature name='tunnel'/> is not" },
+    { HEAD "<feature name='tunnel'/>" TAIL, "<tunnel> is missing" },
     /* root and version */
     { "<domain/>", "root element is <domain>" },
     { "<v:virtbus-migration xmlns:v='urn:x' version='1'/>", "root element" },
@@ -705,6 +751,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/cookie/roundtrip/each-feature", test_roundtrip_each);
     g_test_add_func("/migration/cookie/roundtrip/optional-parts", test_roundtrip_optional);
+    g_test_add_func("/migration/cookie/tunnel/token", test_tunnel_token);
     g_test_add_func("/migration/cookie/format/flag-without-data", test_flag_without_data);
     g_test_add_func("/migration/cookie/format/golden", test_golden);
     g_test_add_func("/migration/cookie/persistent/byte-exact", test_persistent_exact);
