@@ -197,7 +197,12 @@ class TestHosts(vbhosts.MultiHostTestCase):
         self.assertEqual(os.stat(f"/proc/{next(iter(qemus))}/ns/net").st_ino,
                          os.stat(f"/run/netns/{self.b.netns}").st_ino)
         self.assertEqual(vbtest.qemus_under(self.a.dir), {})
-        # the service's ssh ended with the migration, on both sides
+        # the connection to b is kept for the next migration there (30 s
+        # idle), one ssh; it ends, on both sides, when the service stops
+        self.assertEqual(len(in_netns(self.a, "ssh")), 1)
+        self.a.service.stop()
+        self.assertEqual(in_netns(self.a, "ssh"), [])
+        self.a.service.start()
         vbtest.eventually(lambda: not in_netns(self.a, "ssh"), timeout=10,
                           what="a's ssh to end")
         vbtest.eventually(lambda: not in_netns(self.b, "systemd-stdio-b"), timeout=10,
