@@ -137,14 +137,15 @@ vb_migration_pool_take(const char *uri, const VbRemoteOptions *opts, GError **er
     g_autoptr(GPtrArray) dead = g_ptr_array_new_with_free_func(g_object_unref);
 
     g_mutex_lock(&pool_lock);
-    for (GList *l = pool_idle.tail; l != NULL && conn == NULL; l = l->prev) {
+    for (GList *l = pool_idle.tail; l != NULL; l = l->prev) {
         Idle *i = l->data;
 
         if (strcmp(i->key, key) != 0 || g_dbus_connection_is_closed(i->conn))
             continue;
         conn = g_steal_pointer(&i->conn);
         idle_free(i);
-        g_queue_delete_link(&pool_idle, l);
+        g_queue_delete_link(&pool_idle, l); /* l is gone: leave the loop now */
+        break;
     }
     expire_locked(dead, FALSE);
     g_mutex_unlock(&pool_lock);
