@@ -707,3 +707,87 @@ vb_network_list_load(VbNetworkList *list)
     }
     return loaded;
 }
+
+/* ---- what domains see of a network ---- */
+
+void
+vb_network_port_clear(VbNetworkPort *port)
+{
+    g_clear_pointer(&port->network, g_free);
+    g_clear_pointer(&port->bridge, g_free);
+    memset(port, 0, sizeof(*port));
+}
+
+/**
+ * vb_network_list_port_lookup:
+ * @name: the network's name (<source network=>)
+ * @out: (out caller-allocates): the network's bridge, MTU and forward mode;
+ *   vb_network_port_clear() it
+ *
+ * What a tap for <interface type='network'> is attached to. Any thread.
+ *
+ * Returns: FALSE with NoNetwork when no network has that name, with
+ *   OperationInvalid when it is not running.
+ */
+gboolean
+vb_network_list_port_lookup(VbNetworkList *list, const char *name, VbNetworkPort *out,
+                            GError **error)
+{
+    g_autoptr(VbNetworkObj) net = vb_network_list_find_by_name(list, name, error);
+    const VbNetworkDef *def;
+
+    memset(out, 0, sizeof(*out));
+    if (net == NULL)
+        return FALSE;
+    g_mutex_lock(&net->lock);
+    def = net->live;
+    if (!net->active || def == NULL) {
+        g_mutex_unlock(&net->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "network '%s' is not active; start it first (virtbusctl net-start %s)",
+                    name, name);
+        return FALSE;
+    }
+    out->network = g_strdup(def->name);
+    memcpy(out->uuid, net->uuid_str, sizeof(out->uuid));
+    out->bridge = g_strdup(def->bridge);
+    out->mtu = def->mtu;
+    out->forward_mode = def->forward_present ? def->forward_mode : VB_NETWORK_FORWARD_NONE;
+    g_mutex_unlock(&net->lock);
+    if (out->bridge == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "network '%s' has no bridge to attach an interface to", name);
+        vb_network_port_clear(out);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * vb_network_list_get_leases:
+ * @mac: (nullable): only the leases of this MAC (canonical, lower case)
+ *
+ * The DHCP leases dnsmasq gave on a running network. Worker threads.
+ *
+ * Returns: (transfer full) (element-type VbDnsmasqLease): the leases, or
+ *   NULL with OperationInvalid when the network is not running.
+ */
+GPtrArray *
+vb_network_list_get_leases(VbNetworkList *list, VbNetworkObj *net, const char *mac,
+                           GError **error)
+{
+    g_autofree char *name = vb_network_obj_get_name(net);
+    gboolean active;
+
+    g_mutex_lock(&net->lock);
+    active = net->active;
+    g_mutex_unlock(&net->lock);
+    if (!active) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is not active",
+                    name);
+        return NULL;
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                "reading the leases of running network '%s' is not implemented yet", name);
+    return NULL;
+}

@@ -99,4 +99,24 @@ char *vb_network_get_xml_desc(VbNetworkObj *net, guint flags, GError **error);
 gboolean vb_network_update(VbNetworkList *list, VbNetworkObj *net, guint command, guint section,
                            int index, const char *xml, guint flags, GError **error);
 
+/*
+ * What a domain's <interface type='network'> plugs into: the seam between
+ * the networks and the domains' interfaces (filled from the running
+ * definition, copied under the network's lock).
+ */
+typedef struct {
+    char *network;      /* the network's name */
+    char uuid[37];      /* the network's UUID */
+    char *bridge;       /* the bridge a tap joins: the network's own, or the host
+                           bridge of <forward mode='bridge'> */
+    guint mtu;          /* the network's <mtu size>, 0 when unset */
+    VbNetworkForwardMode forward_mode; /* VB_NETWORK_FORWARD_NONE when isolated */
+} VbNetworkPort;
+
+void vb_network_port_clear(VbNetworkPort *port);
+gboolean vb_network_list_port_lookup(VbNetworkList *list, const char *name, VbNetworkPort *out,
+                                     GError **error);
+GPtrArray *vb_network_list_get_leases(VbNetworkList *list, VbNetworkObj *net, const char *mac,
+                                      GError **error);
+
 G_END_DECLS
