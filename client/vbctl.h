@@ -51,6 +51,10 @@ typedef struct {
     char *mac;      /* net-dhcp-leases --mac MAC, or NULL */
     /* migrate and migrate-* (issue 11, part client; vbctl-migrate.c) */
     VbctlMigrateFlags migrate;
+    /* domifaddr (issue 12, part addresses; vbctl-ifaddr.c) */
+    char *ifaddr_source;    /* --source lease|agent|arp, or NULL */
+    char *ifaddr_interface; /* --interface NAME, or NULL */
+    gboolean ifaddr_full;
 } VbctlFlags;
 
 typedef struct {
@@ -87,6 +91,12 @@ gboolean vbctl_cmd_net_dumpxml(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_net_info(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_net_autostart(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_net_dhcp_leases(VbctlContext *ctx, GError **error);
+
+/* vbctl-ifaddr.c (issue 12, part addresses) */
+gboolean vbctl_cmd_domifaddr(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domiflist(VbctlContext *ctx, GError **error);
+int vbctl_ifaddr_source_from_string(const char *str);
+GPtrArray *vbctl_domiflist_rows(const char *xml, GError **error);
 
 /* vbctl-lifecycle.c */
 gboolean vbctl_cmd_start(VbctlContext *ctx, GError **error);

@@ -109,6 +109,21 @@ static const VbctlOption net_dhcp_leases_options[] = {
     {NULL},
 };
 
+/* guest interfaces (issue 12, part addresses; vbctl-ifaddr.c) */
+static const VbctlOption domifaddr_options[] = {
+    {"interface", N_("Only the interface with this name"), FLAG(ifaddr_interface), FALSE, "NAME",
+     G_OPTION_ARG_STRING},
+    {"full", N_("Repeat the name and MAC on every address line"), FLAG(ifaddr_full), FALSE},
+    {"source", N_("Where the addresses come from: lease (default), agent or arp"),
+     FLAG(ifaddr_source), FALSE, "SOURCE", G_OPTION_ARG_STRING},
+    {NULL},
+};
+
+static const VbctlOption domiflist_options[] = {
+    {"inactive", N_("List the persistent definition's interfaces"), FLAG(inactive), FALSE},
+    {NULL},
+};
+
 static const VbctlOption autostart_options[] = {
     {"disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE},
     {NULL},
@@ -298,6 +313,10 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_migrate_postcopy, 1, 1, NULL},
     {"domstate", "NAME|UUID", N_("Print a domain's state"), vbctl_cmd_domstate, 1, 1,
      domstate_options},
+    {"domifaddr", "NAME|UUID", N_("Print the addresses of a running domain's interfaces"),
+     vbctl_cmd_domifaddr, 1, 1, domifaddr_options},
+    {"domiflist", "NAME|UUID", N_("List a domain's network interfaces"), vbctl_cmd_domiflist, 1,
+     1, domiflist_options},
     {"domcontrol", "NAME|UUID", N_("Print what the service is doing with a domain"),
      vbctl_cmd_domcontrol, 1, 1, NULL},
     {"domid", "NAME|UUID", N_("Print a running domain's id"), vbctl_cmd_domid, 1, 1, NULL},
@@ -487,6 +506,12 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
                     _("--persistent and --transient exclude each other"));
         return FALSE;
     }
+    if (vbctl_ifaddr_source_from_string(ctx->flags.ifaddr_source) < 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("unknown --source '%s': use lease, agent or arp"),
+                    ctx->flags.ifaddr_source);
+        return FALSE;
+    }
     if (ctx->flags.running && ctx->flags.paused) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     _("--running and --paused exclude each other"));
@@ -600,6 +625,8 @@ context_clear(VbctlContext *ctx)
     g_clear_pointer(&ctx->args, g_strfreev);
     g_clear_pointer(&ctx->flags.xml_file, g_free);
     g_clear_pointer(&ctx->flags.mac, g_free);
+    g_clear_pointer(&ctx->flags.ifaddr_source, g_free);
+    g_clear_pointer(&ctx->flags.ifaddr_interface, g_free);
     vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)

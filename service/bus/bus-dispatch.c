@@ -399,6 +399,15 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
         if (flags & (VB_MIGRATE_PERSIST_DEST | VB_MIGRATE_OFFLINE))
             call->also_action = VB_ACTION_DEFINE;
     }
+    /* InterfaceAddresses from the guest agent talks to the guest: libvirt's ACL asks
+     * domain:write for that source (remote_protocol.x), ours the attach action */
+    if (g_str_equal(method->method, "InterfaceAddresses")) {
+        guint32 source = 0;
+
+        g_variant_get_child(parameters, 0, "u", &source);
+        if (source == 1)
+            call->also_action = VB_ACTION_ATTACH;
+    }
     if (g_str_equal(method->method, "Migrate")) {
         g_autoptr(GVariant) params = g_variant_get_child_value(parameters, 1);
         g_autoptr(GVariant) dest_xml = g_variant_lookup_value(params, "destination_xml", NULL);

@@ -7,6 +7,7 @@
 #include "bus-names.h"
 #include "bus-service.h"
 #include "bus-skeleton.h"
+#include "domain-agent.h"
 #include "vb-error.h"
 
 /* ---- publishing: the one path from domain/ changes to the bus ---- */
@@ -349,6 +350,40 @@ qemu_monitor_command(VbBusCall *call, GError **error)
     return g_variant_new("(s)", reply);
 }
 
+/* InterfaceAddresses(u source, u flags) -> a(ssa(usu)); issue 12, part addresses */
+static GVariant *
+interface_addresses(VbBusCall *call, GError **error)
+{
+    guint32 source, flags;
+    g_autoptr(GPtrArray) ifaces = NULL;
+    GVariantBuilder b;
+
+    g_variant_get(call->parameters, "(uu)", &source, &flags);
+    if (!vb_bus_check_flags(flags, 0, "InterfaceAddresses", error))
+        return NULL;
+    ifaces = vb_domain_interface_addresses(call->service->domains, call->service->networks,
+                                           call->dom, source, caller_name(call), error);
+    if (ifaces == NULL)
+        return NULL;
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssa(usu))"));
+    for (guint i = 0; i < ifaces->len; i++) {
+        const VbGuestInterface *gi = g_ptr_array_index(ifaces, i);
+
+        g_variant_builder_open(&b, G_VARIANT_TYPE("(ssa(usu))"));
+        g_variant_builder_add(&b, "s", gi->name != NULL ? gi->name : "");
+        g_variant_builder_add(&b, "s", gi->hwaddr != NULL ? gi->hwaddr : "");
+        g_variant_builder_open(&b, G_VARIANT_TYPE("a(usu)"));
+        for (guint j = 0; j < gi->addrs->len; j++) {
+            const VbGuestIPAddress *a = &g_array_index(gi->addrs, VbGuestIPAddress, j);
+
+            g_variant_builder_add(&b, "(usu)", a->type, a->addr, a->prefix);
+        }
+        g_variant_builder_close(&b);
+        g_variant_builder_close(&b);
+    }
+    return g_variant_new("(a(ssa(usu)))", &b);
+}
+
 /* ---- jobs and long operations: each returns its Job object's path ---- */
 
 #define SAVE_FLAGS (VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED | VB_SAVE_COMPRESS)
@@ -480,6 +515,7 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "MigrateSetMaxDowntime", VB_ACTION_MIGRATE, FALSE, vb_bus_migrate_set_max_downtime },
     { "MigrateGetMaxDowntime", VB_ACTION_READ, FALSE, vb_bus_migrate_get_max_downtime },
     { "QemuMonitorCommand", VB_ACTION_MONITOR, FALSE, qemu_monitor_command },
+    { "InterfaceAddresses", VB_ACTION_READ, FALSE, interface_addresses },
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },
     { "Set:Autostart", VB_ACTION_DEFINE, FALSE, set_autostart },

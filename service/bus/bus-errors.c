@@ -22,6 +22,8 @@ static const GDBusErrorEntry vb_error_entries[] = {
     { VB_ERROR_QEMU, VB_DBUS_ERROR_PREFIX "Qemu" },
     { VB_ERROR_MIGRATION, VB_DBUS_ERROR_PREFIX "Migration" },
     { VB_ERROR_NO_NETWORK, VB_DBUS_ERROR_PREFIX "NoNetwork" },
+    { VB_ERROR_AGENT_UNRESPONSIVE, VB_DBUS_ERROR_PREFIX "AgentUnresponsive" },
+    { VB_ERROR_AGENT_COMMAND, VB_DBUS_ERROR_PREFIX "AgentCommandFailed" },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vb_error_entries) == VB_ERROR_LAST);

@@ -97,6 +97,8 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_clear_pointer(&dom->mon, vb_qemu_monitor_unref);
     g_clear_pointer(&dom->caps, vb_qemu_caps_unref);
     g_free(dom->runtime_dir);
+    g_free(dom->agent_job_method);
+    g_free(dom->agent_job_owner);
     g_free(dom->monitor_path);
     g_free(dom->pidfile);
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);

@@ -199,6 +199,12 @@ struct _VbDomainObj {
                                filled by the events; NULL when none was seen */
     int nbd_port;           /* under lock: the NBD server's port of an incoming storage
                                copy (from the migration range), or -1 */
+    /* guest agent (issue 12, part addresses): libvirt's agent job, independent of the
+     * sync and async jobs (a guest that does not answer holds no monitor call up); one at
+     * a time, waiters on job.cond (domain-agent.c) */
+    gboolean agent_job;     /* under lock */
+    char *agent_job_method; /* under lock: the API call that holds it */
+    char *agent_job_owner;  /* under lock: its caller's bus name, or NULL */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */
@@ -261,6 +267,11 @@ const VbBlockJob *vb_domain_block_job_get_locked(VbDomainObj *dom, const char *i
 gboolean vb_domain_block_job_ended(VbBlockJobState state);
 void vb_domain_obj_broadcast(VbDomainObj *dom);
 gboolean vb_domain_obj_wait_until(VbDomainObj *dom, gint64 end_time);
+
+/* domain-agent.c (issue 12, part addresses) */
+gboolean vb_domain_agent_job_begin(VbDomainObj *dom, const char *method, const char *owner,
+                                   guint timeout_s, GError **error);
+void vb_domain_agent_job_end(VbDomainObj *dom);
 
 /* domain-job.c */
 gboolean vb_domain_job_begin(VbDomainObj *dom, VbJobType type, const char *method,

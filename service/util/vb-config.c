@@ -26,6 +26,7 @@ vb_config_init_defaults(VbConfig *c)
     c->keepalive_interval = 5;
     c->keepalive_count = 5;
     c->tunnel_command = g_strdup("virtbusctl");
+    c->agent_timeout = 10;
 }
 
 /* Frees what vb_config_load() allocated. */
@@ -117,7 +118,7 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
         "migration_host", "migration_address", "ssh_config", "keepalive_interval",
-        "keepalive_count", "tunnel_command", NULL,
+        "keepalive_count", "tunnel_command", "agent_timeout", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -142,6 +143,7 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_uint(kf, "job_grace_period", 0, 86400, &c->job_grace_period, error) ||
         !read_uint(kf, "keepalive_interval", 0, 3600, &c->keepalive_interval, error) ||
         !read_uint(kf, "keepalive_count", 1, 100, &c->keepalive_count, error) ||
+        !read_uint(kf, "agent_timeout", 1, 3600, &c->agent_timeout, error) ||
         !read_string(kf, "migration_host", FALSE, &c->migration_host, error) ||
         !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
         !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error) ||

@@ -23,6 +23,8 @@ typedef struct {
     /* the ssh data path of a tunnelled migration (issue 11, part tunnel2): the program the
      * destination host runs as `PROGRAM migrate-tunnel-attach` (virtbusctl) */
     char *tunnel_command;
+    /* the guest agent (issue 12, part addresses) */
+    guint agent_timeout;      /* seconds an agent command may take (connect, sync, reply) */
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);

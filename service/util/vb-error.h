@@ -30,6 +30,8 @@ typedef enum {
     VB_ERROR_QEMU,              /* Qemu */
     VB_ERROR_MIGRATION,         /* Migration */
     VB_ERROR_NO_NETWORK,        /* NoNetwork */
+    VB_ERROR_AGENT_UNRESPONSIVE, /* AgentUnresponsive: the guest agent cannot be reached */
+    VB_ERROR_AGENT_COMMAND,     /* AgentCommandFailed: the guest agent answered an error */
     VB_ERROR_LAST
 } VbErrorCode;
 
