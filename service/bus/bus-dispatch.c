@@ -192,6 +192,8 @@ call_read_verb(VbBusCall *call)
                            call->detail_uuid);
 }
 
+static void allowed(VbBusCall *call);
+
 static void
 auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -210,6 +212,13 @@ auth_cb(GObject *source, GAsyncResult *res, gpointer user_data)
         vb_bus_caller_set_read_allowed(call->service, call->caller->sender, call_path(call),
                                        verb);
     }
+    allowed(call);
+}
+
+/* The call passed the check of call->action: the next check, the load step, or the run. */
+static void
+allowed(VbBusCall *call)
+{
     if (call->also_action != NULL) {
         /* every action the call needs, one after the other, the same details */
         call->action = call->also_action;
@@ -260,8 +269,10 @@ authorize(VbBusCall *call)
     if (g_str_equal(call->action, VB_ACTION_READ)) {
         g_autofree char *verb = call_read_verb(call);
 
+        /* a read passed before: on to the call's other checks (InterfaceAddresses' agent
+         * source needs attach as well), never straight to the run */
         if (vb_bus_caller_read_allowed(call->service, caller->sender, call_path(call), verb)) {
-            run_call(call);
+            allowed(call);
             return;
         }
     }
