@@ -108,6 +108,8 @@ typedef struct {
     gboolean abort_on_error; /* under lock: a guest I/O error aborts the async job
                                 (migration ABORT_ON_ERROR) */
     gboolean io_error;       /* under lock: ... and one did */
+    gboolean run_on_postcopy; /* under lock: an incoming migration whose guest is to run:
+                                 QEMU's switch to post-copy resumes it at once */
     guint migration_events;  /* under lock: MIGRATION events seen (cond signalled) */
     char *temp_path;        /* under lock: a partial file the job writes, for recovery */
     VbJob *record;          /* under lock: the running job's record (a reference) */
