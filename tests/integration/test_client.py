@@ -329,8 +329,8 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domcontrol", "domid", "domjobabort",
-                          "domjobinfo", "domstate", "dump", "dumpxml"])
+                         ["define", "destroy", "domcontrol", "domid", "domifaddr", "domiflist",
+                          "domjobabort", "domjobinfo", "domstate", "dump", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))
@@ -352,6 +352,7 @@ class TestCompletion(ClientTestCase):
             "start": ["vm-off"],
             "shutdown": active, "reboot": active, "reset": active, "destroy": active,
             "domid": active, "console": active, "qemu-monitor-command": active,
+            "domifaddr": active, "domiflist": everyone,
             "save": active, "dump": active,
             "suspend": ["tr-run", "vm-run"],
             "resume": ["vm-paused"],
