@@ -623,6 +623,33 @@ set_throttles(StartState *st, GError **error)
 }
 
 /* <memballoon><stats period>: the balloon polls the guest's statistics that often */
+/* <link state='down'>: the NIC starts with its link down, as libvirt does it (set_link) */
+static gboolean
+set_link_states(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(GPtrArray) down = g_ptr_array_new_with_free_func(g_free);
+
+    g_mutex_lock(&dom->lock);
+    for (guint i = 0; dom->nets != NULL && i < dom->nets->len; i++) {
+        const VbQemuNetPrep *p = g_ptr_array_index(dom->nets, i);
+
+        if (p->link_down)
+            g_ptr_array_add(down, g_strdup(p->alias));
+    }
+    g_mutex_unlock(&dom->lock);
+    for (guint i = 0; i < down->len; i++) {
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "name", g_ptr_array_index(down, i));
+        json_object_set_boolean_member(args, "up", FALSE);
+        r = vb_qemu_monitor_command(mon, "set_link", args, MONITOR_TIMEOUT_MS, error);
+        if (r == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 set_balloon_period(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
 {
@@ -674,7 +701,7 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     g_mutex_unlock(&dom->lock);
     if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
         !set_throttles(st, error) ||
-        !set_balloon_period(dom, st->mon, error))
+        !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,

@@ -156,7 +156,8 @@ parse_rate(xmlNode *n, const char *alias, VbNetdevRate *out, GError **error)
     return TRUE;
 }
 
-/* <bandwidth> with tc on the host device; a macvtap's directions are swapped */
+/* <bandwidth> with tc on the host device: a tap transmits what the guest receives (libvirt's
+ * "swapped"), a macvtap the other way round */
 static gboolean
 set_bandwidth(const VbDeviceDef *dev, VbQemuNetPrep *prep, GError **error)
 {
@@ -187,7 +188,7 @@ set_bandwidth(const VbDeviceDef *dev, VbQemuNetPrep *prep, GError **error)
     if (!ok || (!has_in && !has_out))
         return ok;
     if (!vb_netdev_bandwidth_set(prep->ifname, has_in ? &in : NULL, has_out ? &out : NULL,
-                                 g_strcmp0(prep->kind, "macvtap") == 0, error)) {
+                                 g_strcmp0(prep->kind, "macvtap") != 0, error)) {
         g_prefix_error(error, "interface %s: <bandwidth>: ", prep->alias);
         return FALSE;
     }
@@ -448,6 +449,11 @@ vb_qemu_net_prepare_one(const VbDomainDef *def, guint index, VbQemuNetResolveFun
     prep->type = g_strdup(dev->type);
     prep->tapfds = g_array_new(FALSE, FALSE, sizeof(int));
     prep->vhostfds = g_array_new(FALSE, FALSE, sizeof(int));
+    {
+        g_autofree char *state = child_attr(dev, "link", "state");
+
+        prep->link_down = g_strcmp0(state, "down") == 0;
+    }
     mtu_str = child_attr(dev, "mtu", "size");
     if (mtu_str != NULL) {
         guint64 v = 0;

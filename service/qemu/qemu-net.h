@@ -59,6 +59,7 @@ typedef gboolean (*VbQemuNetResolveFunc)(const char *network, VbQemuNetPort *out
  * @vhostfds: (element-type int): the service's /dev/vhost-net fds, one per queue
  * @lower: the lower device of a passthrough macvtap whose MAC was changed, else %NULL
  * @lower_mac: its MAC before, as "aa:bb:..." (restored at release)
+ * @link_down: <link state='down'>: the start path sets the link down (QMP set_link)
  *
  * What was done on the host for one interface. The fds are closed by
  * vb_qemu_net_prep_close_fds() once QEMU holds them.
@@ -76,6 +77,7 @@ typedef struct {
     GArray *vhostfds;
     char *lower;
     char *lower_mac;
+    gboolean link_down;
 } VbQemuNetPrep;
 
 void vb_qemu_net_prep_free(VbQemuNetPrep *prep);

@@ -135,10 +135,7 @@ class InterfaceTestCase(vbhosts.MultiHostTestCase):
 
 class BridgeTest(InterfaceTestCase):
     def test_bridge_lease_ping_and_cleanup(self):
-        br = f"vbtbr{self.tag}"
-        self.ip("link", "add", br, "type", "bridge")
-        self.ip("addr", "add", "10.150.0.1/24", "dev", br)
-        self.ip("link", "set", br, "up")
+        br = self.make_bridge(150)
         self.dnsmasq(br, 150)
         path = self.start(f"""
     <interface type='bridge'>
@@ -160,6 +157,71 @@ class BridgeTest(InterfaceTestCase):
         # the persistent definition keeps no generated name
         inactive = self.live_xml(path)
         self.assertNotIn("vnet0", inactive)
+
+    def make_bridge(self, third):
+        br = f"vbtbr{self.tag}"
+        self.ip("link", "add", br, "type", "bridge")
+        self.ip("addr", "add", f"10.{third}.0.1/24", "dev", br)
+        self.ip("link", "set", br, "up")
+        return br
+
+    def test_link_down_bandwidth_multiqueue(self):
+        """<link state='down'>: the guest sees no carrier and gets no lease;
+        <bandwidth><inbound> is an htb class on the tap; <driver queues='2'>
+        makes a multiqueue tap; <mtu> is set on the tap."""
+        br = self.make_bridge(153)
+        self.dnsmasq(br, 153)
+        path = self.start(f"""
+    <interface type='bridge'>
+      <mac address='52:54:00:6a:10:05'/>
+      <source bridge='{br}'/>
+      <bandwidth><inbound average='1000' peak='2000' burst='256'/></bandwidth>
+      <model type='virtio'/>
+      <driver queues='2'/>
+      <link state='down'/>
+      <mtu size='1400'/>
+    </interface>""")
+        links = self.links()
+        self.assertEqual(links["vnet0"]["mtu"], 1400)
+        qdiscs = json.loads(self.a.run(["tc", "-j", "qdisc", "show", "dev", "vnet0"]).stdout)
+        self.assertIn("htb", [q["kind"] for q in qdiscs])
+        classes = self.a.run(["tc", "class", "show", "dev", "vnet0"]).stdout
+        self.assertIn("rate 8Mbit", classes)
+        self.assertIn("multi_queue", self.a.run(["ip", "-d", "link", "show", "vnet0"]).stdout)
+        eventually(lambda: "TINYGUEST: no lease" in self.markers()
+                   or "TINYGUEST: lease" in self.markers(), timeout=90,
+                   what="the guest's DHCP to end")
+        self.assertIn("TINYGUEST: no lease", self.markers())
+        self.destroy(path)
+        eventually(lambda: "vnet0" not in self.links(), what="vnet0 to go")
+
+    def test_outbound_bandwidth_started_or_refused(self):
+        """<outbound> polices with act_police: set on the tap's ingress, or
+        refused by name on a kernel without it, leaving nothing."""
+        br = self.make_bridge(154)
+        before = set(self.links())
+        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
+                                  devices=f"""
+    <interface type='bridge'>
+      <mac address='52:54:00:6a:10:06'/>
+      <source bridge='{br}'/>
+      <bandwidth><outbound average='500'/></bandwidth>
+      <model type='virtio'/>
+    </interface>""")
+        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
+        try:
+            self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=self.conn(self.a),
+                      timeout=60000)
+        except vbtest.DBusCallError as e:
+            self.assertEqual(e.name, vbtest.ERR + "NotSupported", e.message)
+            self.assertIn("police", e.message)
+            self.assertIn("net0", e.message)
+            self.assertEqual(set(self.links()), before)
+            self.assertEqual(vbtest.qemus_under(self.a.dir), {})
+            return
+        qdiscs = json.loads(self.a.run(["tc", "-j", "qdisc", "show", "dev", "vnet0"]).stdout)
+        self.assertIn("ingress", [q["kind"] for q in qdiscs])
+        self.destroy(path)
 
     def test_missing_bridge_leaves_nothing(self):
         before = set(self.links())
