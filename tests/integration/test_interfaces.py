@@ -18,6 +18,7 @@ under TCG and getting a DHCP lease from a dnsmasq the test runs:
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -327,6 +328,59 @@ class DirectTest(InterfaceTestCase):
         self.wait_lease(151)
         self.destroy(path)
         eventually(lambda: not self.macvtaps(), what="the macvtap to go")
+
+
+    def test_qemu_gone_during_restart_removes(self):
+        """A service restart that finds QEMU gone releases the run's macvtap."""
+        self.setup_veth()
+        self.start(self.DIRECT)
+        self.assertEqual(len(self.macvtaps()), 1)
+        pid = self.qemu_pid()
+        self.a.service.stop()
+        os.kill(pid, signal.SIGKILL)
+        eventually(lambda: not vbhosts._cmdline(pid), what="QEMU to end")
+        self.assertEqual(len(self.macvtaps()), 1)
+        self.a.service.start()
+        eventually(lambda: not self.macvtaps(), what="the macvtap to go")
+
+    def test_failed_start_halfway_removes_macvtap(self):
+        """The second interface fails (no such bridge): the first one's
+        macvtap is removed, nothing is left."""
+        self.setup_veth()
+        before = set(self.links())
+        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
+                                  devices=self.DIRECT + """
+    <interface type='bridge'>
+      <mac address='52:54:00:6a:10:12'/>
+      <source bridge='vbt-nosuchbr'/>
+      <model type='virtio'/>
+    </interface>""")
+        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
+        e = self.assertDBusError("InvalidArgument", self.call, path, DOMAIN_IFACE, "Start",
+                                 "u", (0,), conn=self.conn(self.a))
+        self.assertIn("net1", e.message)
+        self.assertEqual(set(self.links()), before)
+        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
+        self.assertEqual(self.status_text(), "")
+
+    def test_openvswitch_without_ovs_vsctl(self):
+        if shutil.which("ovs-vsctl"):
+            self.skipTest("ovs-vsctl is installed here")
+        self.ip("link", "add", "vbtovs0", "type", "bridge")
+        before = set(self.links())
+        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
+                                  devices="""
+    <interface type='bridge'>
+      <mac address='52:54:00:6a:10:13'/>
+      <source bridge='vbtovs0'/>
+      <virtualport type='openvswitch'/>
+      <model type='virtio'/>
+    </interface>""")
+        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
+        e = self.assertDBusError("NotSupported", self.call, path, DOMAIN_IFACE, "Start",
+                                 "u", (0,), conn=self.conn(self.a))
+        self.assertIn("ovs-vsctl", e.message)
+        self.assertEqual(set(self.links()), before)
 
 
 class EthernetTest(InterfaceTestCase):
