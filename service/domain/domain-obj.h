@@ -6,6 +6,7 @@
 #include "domain-def.h"
 #include "qemu-caps.h"
 #include "qemu-monitor.h"
+#include "qemu-net.h"
 #include "qemu-process.h"
 
 G_BEGIN_DECLS
@@ -201,6 +202,9 @@ struct _VbDomainObj {
                                filled by the events; NULL when none was seen */
     int nbd_port;           /* under lock: the NBD server's port of an incoming storage
                                copy (from the migration range), or -1 */
+    /* interfaces (issue 12, part interfaces) */
+    GPtrArray *nets;        /* under lock: VbQemuNetPrep* of the run, one per <interface>;
+                               NULL when inactive (domain-net.c) */
     /* guest agent (issue 12, part addresses): libvirt's agent job, independent of the
      * sync and async jobs (a guest that does not answer holds no monitor call up); one at
      * a time, waiters on job.cond (domain-agent.c) */
