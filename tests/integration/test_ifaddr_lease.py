@@ -45,10 +45,11 @@ class LeaseTest(IfaddrNetTestCase):
             out = self.ctl(self.a, "--address", self.a.bus_address, "domifaddr", "vm1").stdout
             self.assertRegex(out, rf"\n {re.escape(tap)}\s+{MAC}\s+ipv4\s+"
                                   rf"{re.escape(ip)}/{prefix}\n")
-            # the network stopped under the running domain: its error, named
+            # the (transient) network destroyed under the running domain is gone: named
             self.call(net, "org.virtbus.Virt1.Network", "Destroy", conn=self.conn(self.a))
             net = None
-            self.assertDBusError("OperationInvalid", self.addrs, path, LEASE)
+            e = self.assertDBusError("NoNetwork", self.addrs, path, LEASE)
+            self.assertIn("addrnet", e.message)
         finally:
             if net is not None:
                 self.call(net, "org.virtbus.Virt1.Network", "Destroy", conn=self.conn(self.a))
