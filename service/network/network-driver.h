@@ -21,7 +21,8 @@ G_BEGIN_DECLS
  * network-list.c calls it; it knows no network objects, only definitions.
  * Threads: any worker thread; the caller serializes the calls for one
  * network (network-list.c holds its operation lock). The driver's own lock
- * guards its table of running networks and is never held across I/O.
+ * guards its table of running networks (dnsmasq handles); it is a leaf,
+ * held across no I/O but the read of a lease file.
  */
 
 typedef struct _VbNetworkDriver VbNetworkDriver;

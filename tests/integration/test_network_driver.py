@@ -137,6 +137,30 @@ class StartDestroyTest(DriverTestCase):
         self.assertNotIn("net-net2-nat", chains)
         self.net(p2, "Destroy")
         self.assertIsNone(self.nft())
+        # dual stack NAT with DHCPv6: both addresses on the bridge, IPv6 forwarding
+        p3 = self.manager("NetworkDefineXML", "su", (net_xml(
+            "net3", UUID3, "vbt-br3", 79,
+            extra="<ip family='ipv6' address='fd00:79::1' prefix='64'><dhcp>"
+                  "<range start='fd00:79::100' end='fd00:79::1ff'/></dhcp></ip>"), 0))
+        self.net(p3, "Start")
+        addrs = [(a["local"], a["prefixlen"]) for a in self.links()["vbt-br3"]["addr_info"]]
+        self.assertIn(("10.79.0.1", 24), addrs)
+        self.assertIn(("fd00:79::1", 64), addrs)
+        self.assertEqual(self.ns_run(["cat", "/proc/sys/net/ipv6/conf/all/forwarding"])
+                         .stdout.strip(), "1")
+        self.assertEqual(len(self.dnsmasq_pids("net3")), 1)
+        self.net(p3, "Destroy")
+        self.assertNotIn("vbt-br3", self.links())
+        self.assertEqual(self.dnsmasq_pids("net3"), [])
+        # undefined while running: transient, gone with Destroy
+        p4 = self.define_net(forward="")
+        self.net(p4, "Start")
+        self.net(p4, "Undefine")
+        self.assertFalse(self.get_prop(p4, NET_IFACE, "Persistent"))
+        self.assertTrue(self.get_prop(p4, NET_IFACE, "Active"))
+        self.net(p4, "Destroy")
+        self.assertNotIn(p4, self.manager("ListNetworks", "u", (0,)))
+        self.assertNotIn("vbt-br1", self.links())
 
     def test_clashes_named_errors_nothing_left(self):
         # a link of the bridge's name exists
