@@ -14,6 +14,7 @@ failure."""
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -452,6 +453,125 @@ class UpdateLeasesTest(DriverTestCase):
         self.net(p1, "Destroy")
         # a stopped network has no leases
         self.assertEqual(self.net(p1, "GetDHCPLeases", "su", ("", 0)), [])
+
+
+GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
+LEASE_RE = re.compile(r"TINYGUEST: lease (\S+)/(\d+) gw (\S+)")
+
+
+class GuestCases:
+    """Tiny guests (tests/guest) on running networks, end to end: a lease from
+    the network's dnsmasq, NAT to an "outside" namespace, two guests on one
+    network, an isolated network reaching nothing beyond its bridge.
+
+    Not run yet (a mixin, no TestCase): a domain's <interface type='network'>
+    does not start yet (issue 12, part iface), and type='bridge' runs QEMU's
+    bridge helper, which needs /etc/qemu/bridge.conf. Once interfaces plug
+    into networks: class GuestTest(GuestCases, DriverTestCase)."""
+
+    def setUp(self):
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
+        super().setUp()
+
+    def guest(self, name, uuid, mac, network, bridge, kargs):
+        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
+            cmdline = f.read().strip() + " " + kargs
+        serial = os.path.join(self.tmp, f"{name}.serial")
+        if self.iface_type == "network":
+            source = f"<source network='{network}'/>"
+        else:
+            source = f"<source bridge='{bridge}'/>"
+        xml = f"""<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>{GUEST_DIR}/vmlinux</kernel>
+    <initrd>{GUEST_DIR}/initrd.img</initrd>
+    <cmdline>{cmdline}</cmdline>
+  </os>
+  <features><acpi/></features>
+  <devices>
+    <serial type='file'><source path='{serial}'/><target port='0'/></serial>
+    <interface type='{self.iface_type}'>
+      <mac address='{mac}'/>
+      {source}
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+"""
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.call(path, "org.virtbus.Virt1.Domain", "Start", "u", (0,), timeout=60000)
+        return serial
+
+    def console(self, serial):
+        try:
+            with open(serial, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_marker(self, serial, pattern, timeout=120):
+        return eventually(lambda: re.search(pattern, self.console(serial)), timeout=timeout,
+                          what=f"{pattern!r} on {os.path.basename(serial)}")
+
+    # <interface type='network'> (vb_network_list_port_lookup); 'bridge' onto
+    # the network's bridge works where QEMU's bridge helper may use it
+    iface_type = "network"
+
+    def test_guests_on_nat_and_isolated_networks(self):
+        # the "outside": a namespace behind a veth, no route back to the guests' subnet
+        out = self.ns + "-o"
+        sh(["ip", "netns", "add", out])
+        self.extra_ns.append(out)
+        sh(["ip", "-n", self.ns, "link", "add", "vbt-up", "type", "veth", "peer", "name",
+            "vbt-upo", "netns", out])
+        sh(["ip", "-n", self.ns, "addr", "add", "10.250.0.1/24", "dev", "vbt-up"])
+        sh(["ip", "-n", self.ns, "link", "set", "vbt-up", "up"])
+        sh(["ip", "-n", out, "addr", "add", "10.250.0.2/24", "dev", "vbt-upo"])
+        sh(["ip", "-n", out, "link", "set", "vbt-upo", "up"])
+        sh(["ip", "-n", out, "link", "set", "lo", "up"])
+        p1 = self.define_net()
+        self.net(p1, "Start")
+        p2 = self.manager("NetworkDefineXML", "su",
+                          (net_xml("iso", UUID2, "vbt-br2", 78, forward=""), 0))
+        self.net(p2, "Start")
+
+        s1 = self.guest("g1", "6a0c3b1e-7a2d-4c5e-9b8f-1a2b3c4d5e11", "52:54:00:00:10:01",
+                        "net1", "vbt-br1", "tgping=10.250.0.2 tghostname=g1")
+        m = self.wait_marker(s1, LEASE_RE.pattern)
+        ip1, prefix, gw = m.group(1), m.group(2), m.group(3)
+        self.assertTrue(ip1.startswith("10.77.0."), ip1)
+        self.assertEqual((prefix, gw), ("24", "10.77.0.1"))
+        # NAT: the outside answers the host's uplink address, not the guest's
+        self.wait_marker(s1, r"TINYGUEST: ping 10\.250\.0\.2 (ok|fail)")
+        self.assertIn("TINYGUEST: ping 10.250.0.2 ok", self.console(s1))
+        leases = eventually(lambda: self.net(p1, "GetDHCPLeases", "su", ("52:54:00:00:10:01", 0)),
+                            what="the guest's lease")
+        self.assertEqual(leases[0]["ipaddr"], ip1)
+        self.assertEqual(leases[0]["hostname"], "g1")
+
+        # a second guest on the same network reaches the first
+        s2 = self.guest("g2", "6a0c3b1e-7a2d-4c5e-9b8f-1a2b3c4d5e12", "52:54:00:00:10:02",
+                        "net1", "vbt-br1", f"tgping={ip1} tghostname=g2")
+        self.wait_marker(s2, r"TINYGUEST: ping %s (ok|fail)" % re.escape(ip1))
+        self.assertIn(f"TINYGUEST: ping {ip1} ok", self.console(s2))
+        self.assertEqual(len(self.net(p1, "GetDHCPLeases", "su", ("", 0))), 2)
+
+        # a guest on the isolated network: a lease, its gateway, nothing beyond
+        s3 = self.guest("g3", "6a0c3b1e-7a2d-4c5e-9b8f-1a2b3c4d5e13", "52:54:00:00:10:03",
+                        "iso", "vbt-br2", f"tgping=10.250.0.2 tgping={ip1} tghostname=g3")
+        m = self.wait_marker(s3, LEASE_RE.pattern)
+        self.assertTrue(m.group(1).startswith("10.78.0."), m.group(1))
+        self.wait_marker(s3, r"TINYGUEST: ping %s (ok|fail)" % re.escape(ip1))
+        self.wait_marker(s3, r"TINYGUEST: ping 10\.250\.0\.2 (ok|fail)")
+        con = self.console(s3)
+        self.assertIn("TINYGUEST: ping 10.250.0.2 fail", con)
+        self.assertIn(f"TINYGUEST: ping {ip1} fail", con)
 
 
 if __name__ == "__main__":
