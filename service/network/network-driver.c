@@ -420,6 +420,64 @@ teardown(VbNetworkDriver *drv, const VbNetworkDef *def, VbDnsmasq *dm, gboolean 
                     def->name);
 }
 
+/* "ADDRESS/PREFIX" of a <route>: prefix=, else the netmask's length */
+static char *
+route_dest(const char *address, const char *prefix, const char *netmask)
+{
+    guint len = 0;
+
+    if (prefix != NULL) {
+        guint64 v;
+
+        if (!g_ascii_string_to_unsigned(prefix, 10, 0, 128, &v, NULL))
+            return NULL;
+        len = (guint)v;
+    } else if (netmask != NULL) {
+        VbNetdevPrefix m;
+        g_autofree char *s = g_strdup_printf("%s/32", netmask);
+
+        if (!vb_netdev_prefix_parse(s, &m, NULL) || m.family != AF_INET)
+            return NULL;
+        for (guint i = 0; i < 4; i++)
+            for (guint b = 0; b < 8; b++)
+                len += (m.addr[i] >> (7 - b)) & 1;
+    } else {
+        len = strchr(address, ':') != NULL ? 128 : 32;
+    }
+    return g_strdup_printf("%s/%u", address, len);
+}
+
+/* libvirt's networkAddRouteToBridge: each <route address prefix|netmask
+ * gateway> as a static route through the bridge */
+static gboolean
+add_routes(const VbNetworkDef *def, GError **error)
+{
+    g_autoptr(GPtrArray) addrs = vb_network_kept_child_attr(def->kept, "route", "address");
+    g_autoptr(GPtrArray) prefixes = vb_network_kept_child_attr(def->kept, "route", "prefix");
+    g_autoptr(GPtrArray) masks = vb_network_kept_child_attr(def->kept, "route", "netmask");
+    g_autoptr(GPtrArray) gws = vb_network_kept_child_attr(def->kept, "route", "gateway");
+
+    for (guint i = 0; i < addrs->len; i++) {
+        const char *addr = addrs->pdata[i];
+        const char *gw = gws->pdata[i];
+        g_autofree char *dest = addr != NULL ? route_dest(addr, prefixes->pdata[i],
+                                                         masks->pdata[i])
+                                             : NULL;
+
+        if (dest == NULL || gw == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "<route> %u of network '%s' needs address=, gateway= and a valid "
+                        "prefix= or netmask=", i + 1, def->name);
+            return FALSE;
+        }
+        if (!vb_netdev_route_add(def->bridge, dest, gw, error)) {
+            g_prefix_error(error, "<route address='%s' gateway='%s'>: ", addr, gw);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 make_bridge(const VbNetworkDef *def, GError **error)
 {
@@ -452,7 +510,41 @@ make_bridge(const VbNetworkDef *def, GError **error)
         if (!vb_netdev_addr_wait_dad(def->bridge, 2000, &local))
             g_info("network '%s': %s", def->name, local->message);
     }
-    return TRUE;
+    /* routes through the bridge: after its addresses (the gateway is on a subnet of it) */
+    return add_routes(def, error);
+}
+
+static gboolean
+has_kept(const VbNetKept *kept, const char *element)
+{
+    g_autoptr(GPtrArray) v = vb_network_kept_child_attr(kept, element, "-");
+
+    return v->len > 0;
+}
+
+/* What a running network keeps in its XML but does not act on: logged once
+ * per start (docs/networks.md lists them). */
+static void
+log_not_acted_on(const VbNetworkDef *def)
+{
+    g_autoptr(GString) what = g_string_new(NULL);
+
+    if (has_kept(def->kept, "bandwidth"))
+        g_string_append(what, " <bandwidth>");
+    if (has_kept(def->dns_kept, "txt"))
+        g_string_append(what, " <dns><txt>");
+    if (has_kept(def->dns_kept, "srv"))
+        g_string_append(what, " <dns><srv>");
+    for (guint i = 0; i < def->ips->len; i++) {
+        const VbNetworkIp *ip = g_ptr_array_index(def->ips, i);
+
+        if (has_kept(ip->kept, "tftp") && strstr(what->str, "<tftp>") == NULL)
+            g_string_append(what, " <ip><tftp>");
+        if (has_kept(ip->dhcp_kept, "bootp") && strstr(what->str, "<bootp>") == NULL)
+            g_string_append(what, " <dhcp><bootp>");
+    }
+    if (what->len > 0)
+        g_message("network '%s': kept in its XML but not acted on:%s", def->name, what->str);
 }
 
 /**
@@ -479,6 +571,7 @@ vb_network_driver_start(VbNetworkDriver *drv, const VbNetworkDef *live, GError *
     if (makes_bridge(live)) {
         VbNetdevFwMode mode = fw_mode(live);
 
+        log_not_acted_on(live);
         cfg = vb_network_dnsmasq_config(live);
         if (!needs_dnsmasq(live, cfg))
             g_clear_pointer(&cfg, vb_dnsmasq_config_free);

@@ -131,8 +131,13 @@ class StartDestroyTest(DriverTestCase):
         self.net(p1, "Destroy")
         p2 = self.manager("NetworkDefineXML", "su",
                           (net_xml("net2", UUID2, "vbt-br2", 78,
-                                   forward="<forward mode='route'/>", dhcp=False), 0))
+                                   forward="<forward mode='route'/>", dhcp=False,
+                                   extra="<route address='10.200.0.0' prefix='16' "
+                                         "gateway='10.78.0.2'/>"), 0))
         self.net(p2, "Start")
+        # <route>: a static route through the bridge
+        self.assertIn("10.200.0.0/16 via 10.78.0.2 dev vbt-br2",
+                      sh(["ip", "-n", self.ns, "route", "show"]).stdout)
         chains = self.nft()
         self.assertIn("net-net2-fwd", chains)
         self.assertNotIn("net-net2-nat", chains)
