@@ -143,6 +143,31 @@ tristate(int v)
 }
 
 /**
+ * vb_network_dnsmasq_name:
+ * @name: a network's name
+ *
+ * The name of a network's dnsmasq files: @name itself (libvirt's) when it
+ * has only letters, digits, '-', '_' and '.' (not first); otherwise every
+ * other byte (and a leading '.') written as `_xx` (hex), so that a libvirt name
+ * such as `default"with"quotes` still gets files of its own.
+ *
+ * Returns: (transfer full): the name.
+ */
+char *
+vb_network_dnsmasq_name(const char *name)
+{
+    GString *out = g_string_new(NULL);
+
+    for (const char *p = name; *p != '\0'; p++) {
+        if (g_ascii_isalnum(*p) || *p == '-' || *p == '_' || (*p == '.' && p != name))
+            g_string_append_c(out, *p);
+        else
+            g_string_append_printf(out, "_%02x", (guchar)*p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/**
  * vb_network_dnsmasq_config:
  * @def: a running definition (bridge name filled in)
  *
@@ -156,7 +181,8 @@ tristate(int v)
 VbDnsmasqConfig *
 vb_network_dnsmasq_config(const VbNetworkDef *def)
 {
-    VbDnsmasqConfig *cfg = vb_dnsmasq_config_new(def->name, def->bridge);
+    g_autofree char *file_name = vb_network_dnsmasq_name(def->name);
+    VbDnsmasqConfig *cfg = vb_dnsmasq_config_new(file_name, def->bridge);
     const char *fpn = vb_network_kept_attr(def->dns_kept, "forwardPlainNames");
 
     g_free(cfg->domain);

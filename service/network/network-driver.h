@@ -42,5 +42,6 @@ GPid vb_network_driver_get_dnsmasq_pid(VbNetworkDriver *drv, const char *name);
 char **vb_network_driver_host_subnets(void);
 
 VbDnsmasqConfig *vb_network_dnsmasq_config(const VbNetworkDef *def);
+char *vb_network_dnsmasq_name(const char *name);
 
 G_END_DECLS
