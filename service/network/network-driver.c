@@ -568,6 +568,8 @@ log_not_acted_on(const VbNetworkDef *def)
             g_string_append(what, " <ip><tftp>");
         if (has_kept(ip->dhcp_kept, "bootp") && strstr(what->str, "<bootp>") == NULL)
             g_string_append(what, " <dhcp><bootp>");
+        if (ip->local_ptr == 1 && strstr(what->str, "localPtr") == NULL)
+            g_string_append(what, " <ip localPtr='yes'>");
     }
     if (what->len > 0)
         g_message("network '%s': kept in its XML but not acted on:%s", def->name, what->str);
