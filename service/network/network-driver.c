@@ -341,13 +341,17 @@ status_path(VbNetworkDriver *drv, const char *name)
     return g_build_filename(drv->paths->network_run_dir, file, NULL);
 }
 
+/* @starting: written before anything is made, so that a service that dies
+ * in the middle of a start leaves a record of what to clean up */
 static gboolean
-write_status(VbNetworkDriver *drv, const VbNetworkDef *live, GPid pid, GError **error)
+write_status(VbNetworkDriver *drv, const VbNetworkDef *live, GPid pid, gboolean starting,
+             GError **error)
 {
     g_autofree char *path = status_path(drv, live->name);
     g_autofree char *xml = vb_network_def_format(live);
-    g_autofree char *text = g_strdup_printf("<networkstatus>\n  <dnsmasq pid='%d'/>\n%s"
-                                            "</networkstatus>\n", (int)pid, xml);
+    g_autofree char *text = g_strdup_printf("<networkstatus%s>\n  <dnsmasq pid='%d'/>\n%s"
+                                            "</networkstatus>\n",
+                                            starting ? " state='starting'" : "", (int)pid, xml);
 
     if (g_mkdir_with_parents(drv->paths->network_run_dir, 0755) < 0) {
         int e = errno;
@@ -361,7 +365,7 @@ write_status(VbNetworkDriver *drv, const VbNetworkDef *live, GPid pid, GError **
 
 /* The running definition in a status file, or NULL (logged). */
 static VbNetworkDef *
-read_status(const char *path, const char *text)
+read_status(const char *path, const char *text, gboolean *out_starting)
 {
     const char *start = strstr(text, "\n<network");
     const char *end = g_strrstr(text, "</networkstatus>");
@@ -369,8 +373,9 @@ read_status(const char *path, const char *text)
     g_autoptr(GError) error = NULL;
     VbNetworkDef *def;
 
-    if (!g_str_has_prefix(text, "<networkstatus>") || start == NULL || end == NULL ||
-        end < start) {
+    *out_starting = g_str_has_prefix(text, "<networkstatus state='starting'>");
+    if ((!g_str_has_prefix(text, "<networkstatus>") && !*out_starting) || start == NULL ||
+        end == NULL || end < start) {
         g_warning("ignoring network status file '%s': not a <networkstatus>", path);
         return NULL;
     }
@@ -504,8 +509,9 @@ add_routes(const VbNetworkDef *def, GError **error)
     return TRUE;
 }
 
+/* @out_made: set once the bridge exists (from then on a failure must delete it) */
 static gboolean
-make_bridge(const VbNetworkDef *def, GError **error)
+make_bridge(const VbNetworkDef *def, gboolean *out_made, GError **error)
 {
     VbNetdevBridgeOptions opts = { 0 };
     guint8 mac[VB_NETDEV_MAC_LEN];
@@ -518,6 +524,7 @@ make_bridge(const VbNetworkDef *def, GError **error)
         opts.mac = mac;
     if (!vb_netdev_bridge_create(def->bridge, &opts, error))
         return FALSE;
+    *out_made = TRUE;
     if (!vb_netdev_ipv6_sysctls(def->bridge, v6, error))
         return FALSE;
     for (guint i = 0; i < def->ips->len; i++) {
@@ -605,9 +612,12 @@ vb_network_driver_start(VbNetworkDriver *drv, const VbNetworkDef *live, GError *
             g_clear_pointer(&cfg, vb_dnsmasq_config_free);
         /* refuse a configuration dnsmasq would not take before anything is made */
         if (cfg != NULL && !vb_dnsmasq_config_validate(cfg, error))
-            goto fail;
-        bridge = TRUE;
-        if (!make_bridge(live, error)) {
+            return FALSE;
+        if (!write_status(drv, live, 0, TRUE, error)) {
+            g_prefix_error(error, "cannot write the status of network '%s': ", live->name);
+            return FALSE;
+        }
+        if (!make_bridge(live, &bridge, error)) {
             g_prefix_error(error, "cannot make bridge '%s' of network '%s': ", live->bridge,
                            live->name);
             goto fail;
@@ -630,7 +640,7 @@ vb_network_driver_start(VbNetworkDriver *drv, const VbNetworkDef *live, GError *
             }
         }
     }
-    if (!write_status(drv, live, dm != NULL ? vb_dnsmasq_get_pid(dm) : 0, error)) {
+    if (!write_status(drv, live, dm != NULL ? vb_dnsmasq_get_pid(dm) : 0, FALSE, error)) {
         g_prefix_error(error, "cannot write the status of network '%s': ", live->name);
         goto fail;
     }
@@ -646,6 +656,11 @@ vb_network_driver_start(VbNetworkDriver *drv, const VbNetworkDef *live, GError *
 
 fail:
     teardown(drv, live, dm, firewall, bridge);
+    {
+        g_autofree char *path = status_path(drv, live->name);
+
+        g_unlink(path);
+    }
     return FALSE;
 }
 
@@ -729,7 +744,31 @@ vb_network_driver_update(VbNetworkDriver *drv, const VbNetworkDef *live, GError 
         dm = run->dm;
         g_mutex_unlock(&drv->lock);
     }
-    return write_status(drv, live, dm != NULL ? vb_dnsmasq_get_pid(dm) : 0, error);
+    return write_status(drv, live, dm != NULL ? vb_dnsmasq_get_pid(dm) : 0, FALSE, error);
+}
+
+/* A start the previous service did not finish (it died): remove what it made. */
+static void
+undo_start(VbNetworkDriver *drv, const VbNetworkDef *def, const char *status)
+{
+    g_autoptr(VbDnsmasqConfig) cfg = vb_network_dnsmasq_config(def);
+    g_autofree char *pid_file = vb_dnsmasq_path(drv->paths->dnsmasq_dir, cfg->network, "pid");
+    g_autoptr(VbDnsmasq) dm = NULL;
+
+    g_message("network '%s' was being started when the service ended: removing what was "
+              "made", def->name);
+    if (g_file_test(pid_file, G_FILE_TEST_EXISTS)) {
+        /* adopts the dnsmasq it names (when ours), then ends it */
+        dm = vb_dnsmasq_new(cfg, drv->paths->dnsmasq_dir, drv->context);
+        if (!vb_dnsmasq_start(dm, NULL))
+            g_clear_pointer(&dm, vb_dnsmasq_free);
+    }
+    if (makes_bridge(def) && def->bridge != NULL)
+        teardown(drv, def, dm, fw_mode(def) != VB_NETDEV_FW_OPEN,
+                 vb_netdev_link_exists(def->bridge));
+    else if (dm != NULL)
+        vb_dnsmasq_stop(dm, NULL);
+    g_unlink(status);
 }
 
 /**
@@ -762,7 +801,8 @@ vb_network_driver_reconnect(VbNetworkDriver *drv)
     }
     for (guint i = 0; i < entries->len; i++) {
         VbStoreEntry *e = entries->pdata[i];
-        g_autoptr(VbNetworkDef) def = read_status(e->path, e->contents);
+        gboolean starting = FALSE;
+        g_autoptr(VbNetworkDef) def = read_status(e->path, e->contents, &starting);
         g_autoptr(VbDnsmasqConfig) cfg = NULL;
         g_autoptr(VbDnsmasq) dm = NULL;
         g_autoptr(GError) err = NULL;
@@ -770,6 +810,10 @@ vb_network_driver_reconnect(VbNetworkDriver *drv)
 
         if (def == NULL)
             continue;
+        if (starting) {
+            undo_start(drv, def, e->path);
+            continue;
+        }
         if (makes_bridge(def)) {
             if (def->bridge == NULL || !vb_netdev_link_exists(def->bridge)) {
                 g_message("network '%s' is no longer running: its bridge '%s' is gone",

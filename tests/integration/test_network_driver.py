@@ -308,6 +308,26 @@ class RestartTest(DriverTestCase):
         self.net(p1, "Destroy")
         self.assert_nothing_made()
 
+    def test_service_died_in_the_middle_of_a_start(self):
+        p1 = self.define_net()
+        xml = self.net(p1, "GetXMLDesc", "u", (0,))
+        self.conn.close_sync(None)
+        self.service.kill()
+        # what a service that died after making the bridge and its chains leaves
+        sh(["ip", "-n", self.ns, "link", "add", "vbt-br1", "type", "bridge"])
+        os.makedirs(os.path.dirname(self.status_file()), exist_ok=True)
+        with open(self.status_file(), "w") as f:
+            f.write("<networkstatus state='starting'>\n  <dnsmasq pid='0'/>\n" + xml
+                    + "</networkstatus>\n")
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        self.assertFalse(self.get_prop(p1, NET_IFACE, "Active"))
+        self.assertIn("was being started when the service ended", self.service.read_log())
+        self.assert_nothing_made()
+        # and it starts cleanly
+        self.net(p1, "Start")
+        self.net(p1, "Destroy")
+
     def test_dnsmasq_killed_is_restarted(self):
         p1 = self.define_net()
         self.net(p1, "Start")
