@@ -56,6 +56,20 @@ load_host_uuid(const VbPaths *paths, GError **error)
     return g_strdup(uuid);
 }
 
+/* The seam between the domains' interfaces and the running networks (issue 12). */
+static gboolean
+resolve_network(const char *network, VbQemuNetPort *out, gpointer user_data, GError **error)
+{
+    VbNetworkPort port = { 0 };
+
+    if (!vb_network_list_port_lookup(user_data, network, &port, error))
+        return FALSE;
+    out->bridge = g_steal_pointer(&port.bridge);
+    out->mtu = port.mtu;
+    vb_network_port_clear(&port);
+    return TRUE;
+}
+
 /**
  * vb_bus_service_new:
  * @paths: (transfer full): the service's directories
@@ -101,6 +115,7 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     vb_domain_list_set_job_notify(service->domains, vb_bus_job_notify, service);
     service->networks = vb_network_list_new(service->paths, vb_bus_network_path,
                                             vb_bus_network_notify, service);
+    vb_domain_list_set_net_resolver(service->domains, resolve_network, service->networks);
     return service;
 }
 

@@ -577,6 +577,9 @@ clear_device(VbDeviceDef *dev)
         break;
     case VB_DEV_INTERFACE:
         extra_remove_attr(&dev->source.extra, "portid");
+        /* the bridge of a virtual network is the running network's */
+        if (g_strcmp0(dev->type, "network") == 0)
+            extra_remove_attr(&dev->source.extra, "bridge");
         break;
     default:
         break;

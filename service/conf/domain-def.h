@@ -110,6 +110,8 @@ void vb_domain_def_set_autoport(VbDomainDef *def, int port);
 /* Runtime-only values of a live definition (domain-def-runtime.c) */
 void vb_domain_def_set_live(VbDomainDef *def, int id);
 void vb_domain_def_clear_runtime(VbDomainDef *def);
+void vb_domain_def_set_interface_live(VbDomainDef *def, guint index, const char *ifname,
+                                      const char *bridge);
 gboolean vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, const char *path);
 void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine);
 gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);

@@ -204,6 +204,35 @@ handle_panic(VbDomainList *list, VbDomainObj *dom)
         vb_qemu_process_signal(proc, SIGKILL);
 }
 
+/*
+ * The incoming side of a migration reached post-copy: the source stopped for
+ * good, so the guest runs here now instead of a MigrateFinish call later
+ * (which still comes, waits for the stream's end and finds it running).
+ */
+static void
+run_postcopy_guest(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) r = NULL;
+
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        return;
+    /* during the incoming run QEMU only notes it (its autostart) */
+    r = vb_qemu_monitor_command(mon, "cont", NULL, QMP_TIMEOUT_MS, &error);
+    if (r == NULL) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "cannot resume the guest at the switch to post-copy: %s; "
+                      "MigrateFinish does", error->message);
+        return;
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                  "the migration switched to post-copy: the guest runs here");
+}
+
 /* A SPICE client followed the guest to the migration's destination. */
 static void
 note_spice_migrated(VbDomainObj *dom)
@@ -251,11 +280,25 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
         return;
     }
     if (ev->name != NULL && g_str_equal(ev->name, "MIGRATION")) {
+        gboolean run = FALSE;
+
         /* wakes a migration's wait at once instead of at its next poll */
         g_mutex_lock(&dom->lock);
         dom->job.migration_events++;
         g_cond_broadcast(&dom->job.cond);
+        if (dom->job.run_on_postcopy && dom->job.async == VB_ASYNC_JOB_MIGRATION_IN &&
+            ev->data != NULL && json_object_has_member(ev->data, "status") &&
+            g_strcmp0(json_object_get_string_member(ev->data, "status"),
+                      "postcopy-active") == 0) {
+            dom->job.run_on_postcopy = FALSE;
+            run = TRUE;
+        }
         g_mutex_unlock(&dom->lock);
+        if (run && begin_event_job(list, dom, ev)) {
+            if (is_current(dom, ev))
+                run_postcopy_guest(list, dom);
+            vb_domain_job_end(dom);
+        }
         return;
     }
     /* block job events only wake the thread waiting for them: no job */

@@ -335,6 +335,7 @@ vb_domain_async_job_begin(VbDomainObj *dom, VbAsyncJobType type, const char *met
     dom->job.owner_watched = FALSE;
     dom->job.spice_migrated = FALSE;
     dom->job.abort_on_error = FALSE;
+    dom->job.run_on_postcopy = FALSE;
     dom->job.io_error = FALSE;
     g_clear_pointer(&dom->job.temp_path, g_free);
     return TRUE;

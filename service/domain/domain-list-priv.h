@@ -33,6 +33,9 @@ struct _VbDomainList {
                                 thread) running */
     GCond job_threads_cond;  /* signalled when one ends */
     gint shutting_down;      /* atomic: job threads leave QEMU as it is and stop */
+    /* interfaces (issue 12, part interfaces): the running networks, set by the bus */
+    VbQemuNetResolveFunc net_resolve;
+    gpointer net_resolve_data;
 };
 
 void vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
@@ -53,6 +56,18 @@ void vb_domain_process_detach(VbDomainObj *dom);
 gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
                                     const char *monitor_path, GError **error);
 
+
+/* domain-net.c (issue 12, part interfaces): the host side of the interfaces of a run */
+gboolean vb_domain_net_prepare(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *def,
+                               GError **error);
+void vb_domain_net_fds(VbDomainObj *dom, GArray *source_fds, GArray *target_fds);
+void vb_domain_net_close_fds(VbDomainObj *dom);
+void vb_domain_net_release(VbDomainObj *dom);
+void vb_domain_net_format(VbDomainObj *dom, GString *buf);
+void vb_domain_net_adopt(VbDomainObj *dom, const char *alias, const char *type,
+                         const char *kind, const char *name, gboolean managed,
+                         const char *bridge, gboolean ovs, const char *lower,
+                         const char *lower_mac);
 
 /* domain-helpers.c (issue 10, part helpers): swtpm, virtiofsd of a run */
 typedef struct {

@@ -42,6 +42,8 @@ VbDomainList *vb_domain_list_new(const VbPaths *paths, const VbConfig *config,
                                  VbDomainPathFunc path_func, VbDomainNotifyFunc notify,
                                  gpointer user_data);
 void vb_domain_list_free(VbDomainList *list);
+void vb_domain_list_set_net_resolver(VbDomainList *list, VbQemuNetResolveFunc resolve,
+                                     gpointer user_data);
 void vb_domain_list_set_job_notify(VbDomainList *list, VbJobNotifyFunc notify,
                                    gpointer user_data);
 

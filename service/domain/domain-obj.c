@@ -102,6 +102,7 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);
     g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_clear_pointer(&dom->helpers, g_ptr_array_unref);
+    g_clear_pointer(&dom->nets, g_ptr_array_unref);
     g_free(dom->autodestroy_owner);
     if (dom->migration != NULL && dom->migration_free != NULL)
         dom->migration_free(dom->migration);

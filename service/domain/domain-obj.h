@@ -6,6 +6,7 @@
 #include "domain-def.h"
 #include "qemu-caps.h"
 #include "qemu-monitor.h"
+#include "qemu-net.h"
 #include "qemu-process.h"
 
 G_BEGIN_DECLS
@@ -108,6 +109,8 @@ typedef struct {
     gboolean abort_on_error; /* under lock: a guest I/O error aborts the async job
                                 (migration ABORT_ON_ERROR) */
     gboolean io_error;       /* under lock: ... and one did */
+    gboolean run_on_postcopy; /* under lock: an incoming migration whose guest is to run:
+                                 QEMU's switch to post-copy resumes it at once */
     guint migration_events;  /* under lock: MIGRATION events seen (cond signalled) */
     char *temp_path;        /* under lock: a partial file the job writes, for recovery */
     VbJob *record;          /* under lock: the running job's record (a reference) */
@@ -199,6 +202,9 @@ struct _VbDomainObj {
                                filled by the events; NULL when none was seen */
     int nbd_port;           /* under lock: the NBD server's port of an incoming storage
                                copy (from the migration range), or -1 */
+    /* interfaces (issue 12, part interfaces) */
+    GPtrArray *nets;        /* under lock: VbQemuNetPrep* of the run, one per <interface>;
+                               NULL when inactive (domain-net.c) */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

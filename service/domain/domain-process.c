@@ -267,6 +267,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_qemu_process_wait(st->proc, 10000);
     }
     vb_domain_helpers_stop(dom);
+    vb_domain_net_release(dom);
     remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
     vb_domain_ports_release(list, st->display_port);
     vb_domain_ports_release(list, st->websocket_port);
@@ -410,6 +411,11 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
         params.websocket_port = st->websocket_port;
     }
+    /* the interfaces' host side (taps, macvtaps, bandwidth, vhost-net): recorded in dom->nets
+     * for the rollback; the command line names the fds QEMU gets */
+    if (!vb_domain_net_prepare(list, dom, def, error))
+        return FALSE;
+    params.nets = dom->nets; /* only this job changes it */
     *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
                                            error);
     if (*out_argv == NULL)
@@ -478,6 +484,13 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
     vb_domain_def_set_live(dom->def, st->id);
+    for (guint i = 0; dom->nets != NULL && i < dom->nets->len; i++) {
+        const VbQemuNetPrep *p = g_ptr_array_index(dom->nets, i);
+
+        vb_domain_def_set_interface_live(dom->def, i, p->ifname,
+                                         g_strcmp0(p->type, "network") == 0 ? p->bridge
+                                                                             : NULL);
+    }
     dom->websocket_port = st->websocket_port;
     if (st->display_port > 0)
         vb_domain_def_set_autoport(dom->def, st->display_port);
@@ -514,8 +527,18 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
 
     /* the process holds a reference on the context until its exit callback */
     run_ctx_ref(st->ctx);
-    st->proc = vb_qemu_process_spawn((const char *const *)argv, st->runtime_dir, st->log_fd,
-                                     on_process_exit, st->ctx, error);
+    {
+        g_autoptr(GArray) src = g_array_new(FALSE, FALSE, sizeof(int));
+        g_autoptr(GArray) dst = g_array_new(FALSE, FALSE, sizeof(int));
+
+        vb_domain_net_fds(dom, src, dst);
+        st->proc = vb_qemu_process_spawn_fds((const char *const *)argv, st->runtime_dir,
+                                             st->log_fd, (const int *)(void *)src->data,
+                                             (const int *)(void *)dst->data, src->len,
+                                             on_process_exit, st->ctx, error);
+    }
+    /* QEMU holds the taps now: they live as long as it does */
+    vb_domain_net_close_fds(dom);
     if (st->proc == NULL) {
         run_ctx_unref(st->ctx);
         return FALSE;
@@ -600,6 +623,33 @@ set_throttles(StartState *st, GError **error)
 }
 
 /* <memballoon><stats period>: the balloon polls the guest's statistics that often */
+/* <link state='down'>: the NIC starts with its link down, as libvirt does it (set_link) */
+static gboolean
+set_link_states(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(GPtrArray) down = g_ptr_array_new_with_free_func(g_free);
+
+    g_mutex_lock(&dom->lock);
+    for (guint i = 0; dom->nets != NULL && i < dom->nets->len; i++) {
+        const VbQemuNetPrep *p = g_ptr_array_index(dom->nets, i);
+
+        if (p->link_down)
+            g_ptr_array_add(down, g_strdup(p->alias));
+    }
+    g_mutex_unlock(&dom->lock);
+    for (guint i = 0; i < down->len; i++) {
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "name", g_ptr_array_index(down, i));
+        json_object_set_boolean_member(args, "up", FALSE);
+        r = vb_qemu_monitor_command(mon, "set_link", args, MONITOR_TIMEOUT_MS, error);
+        if (r == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 set_balloon_period(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
 {
@@ -651,7 +701,7 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     g_mutex_unlock(&dom->lock);
     if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
         !set_throttles(st, error) ||
-        !set_balloon_period(dom, st->mon, error))
+        !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error))
         return FALSE;
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
@@ -861,6 +911,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "%s", kill_err->message);
     }
     vb_domain_helpers_stop(dom);
+    vb_domain_net_release(dom);
     remove_runtime_files(runtime_dir, monitor_path, pidfile);
     vb_domain_status_remove(list, dom);
     {

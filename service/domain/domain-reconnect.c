@@ -42,6 +42,7 @@ typedef struct {
     char *temp_file;
     gboolean starting;  /* the start never finished */
     GPtrArray *helpers; /* char*: kind, id, pid, socket, kind, ... (<helper>) */
+    GPtrArray *nets;    /* VbQemuNetPrep* without fds (<netdev>) */
 } Status;
 
 static void
@@ -59,6 +60,7 @@ status_clear(Status *s)
     g_free(s->async_phase);
     g_free(s->temp_file);
     g_clear_pointer(&s->helpers, g_ptr_array_unref);
+    g_clear_pointer(&s->nets, g_ptr_array_unref);
 }
 
 static char *
@@ -113,6 +115,23 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         g_ptr_array_add(s->helpers, prop(n, "id"));
         g_ptr_array_add(s->helpers, prop(n, "pid"));
         g_ptr_array_add(s->helpers, prop(n, "socket"));
+    } else if (g_str_equal(name, "netdev")) {
+        VbQemuNetPrep *p = g_new0(VbQemuNetPrep, 1);
+        g_autofree char *managed = prop(n, "managed");
+        g_autofree char *ovs = prop(n, "ovs");
+
+        p->alias = prop(n, "alias");
+        p->type = prop(n, "type");
+        p->kind = prop(n, "kind");
+        p->ifname = prop(n, "name");
+        p->managed = g_strcmp0(managed, "yes") == 0;
+        p->bridge = prop(n, "bridge");
+        p->ovs = g_strcmp0(ovs, "yes") == 0;
+        p->lower = prop(n, "lower");
+        p->lower_mac = prop(n, "lowerMac");
+        if (s->nets == NULL)
+            s->nets = g_ptr_array_new_with_free_func((GDestroyNotify)vb_qemu_net_prep_free);
+        g_ptr_array_add(s->nets, p);
     } else if (g_str_equal(name, "autodestroy")) {
         s->autodestroy_owner = prop(n, "owner");
     } else if (g_str_equal(name, "qemuCaps")) {
@@ -525,6 +544,9 @@ forget_run(VbDomainList *list, Status *s, const char *name, const char *uuid,
 
     /* swtpm, virtiofsd of that run (recorded or not): nothing may outlive it */
     vb_domain_helpers_kill_leftovers(s->runtime_dir, name);
+    /* its macvtaps, Open vSwitch ports (its taps went with its QEMU) */
+    for (guint i = s->nets != NULL ? s->nets->len : 0; i > 0; i--)
+        vb_qemu_net_release(g_ptr_array_index(s->nets, i - 1));
     remove_leftovers(list, s, name);
     dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
     if (dom != NULL) {
@@ -581,6 +603,12 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     if (is_new)
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
     adopt_runtime(list, dom, &s, g_steal_pointer(&live), g_steal_pointer(&caps));
+    for (guint i = 0; s.nets != NULL && i < s.nets->len; i++) {
+        const VbQemuNetPrep *p = g_ptr_array_index(s.nets, i);
+
+        vb_domain_net_adopt(dom, p->alias, p->type, p->kind, p->ifname, p->managed, p->bridge,
+                            p->ovs, p->lower, p->lower_mac);
+    }
     for (guint i = 0; s.helpers != NULL && i + 3 < s.helpers->len; i += 4) {
         const char *pid = g_ptr_array_index(s.helpers, i + 2);
         g_autofree char *rdir = NULL;

@@ -58,6 +58,7 @@ format_status(VbDomainObj *dom, GError **error)
     append_attr(buf, "pidfile", dom->pidfile != NULL ? dom->pidfile : "");
     g_string_append(buf, "/>\n");
     vb_domain_helpers_format(dom, buf);
+    vb_domain_net_format(dom, buf);
     for (guint i = 0; taint[i] != NULL; i++)
         g_string_append_printf(buf, "  <taint flag='%s'/>\n", taint[i]);
     if (dom->autodestroy_owner != NULL) {

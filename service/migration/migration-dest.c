@@ -415,6 +415,11 @@ prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml, GBytes
     record = vb_domain_async_job_add_record(list, dom, VB_ASYNC_JOB_MIGRATION_IN,
                                             "migration-in", owner);
     vb_job_set_phase(record, "prepare", FALSE);
+    g_mutex_lock(&dom->lock);
+    /* once the source switched to post-copy it can never run again: the
+     * guest runs here at once, not a Finish call later (QEMU's own autostart) */
+    dom->job.run_on_postcopy = (flags & VB_MIGRATE_POSTCOPY) && !(flags & VB_MIGRATE_PAUSED);
+    g_mutex_unlock(&dom->lock);
     m = g_new0(VbMigrationIn, 1);
     m->flags = flags;
     m->record = vb_job_ref(record);

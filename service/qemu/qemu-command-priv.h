@@ -119,6 +119,7 @@ gboolean vb_qemu_cmd_disk_iotune(const VbQemuCmd *c, const VbDeviceDef *dev,
 
 /* qemu-command-net.c */
 gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);
+guint vb_qemu_net_queues(const VbDeviceDef *dev);
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);

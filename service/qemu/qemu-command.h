@@ -47,6 +47,9 @@ typedef struct {
     const GPtrArray *hugetlbfs; /* VbHugetlbfs*, the host's mounts; nullable (none) */
     GHashTable *disks;        /* target dev -> VbQemuDiskPrep*, nullable */
     int websocket_port;       /* allocated for a VNC websocket='-1', or 0 */
+    /* interfaces (issue 12, part interfaces) */
+    const GPtrArray *nets;    /* VbQemuNetPrep* (qemu-net.h), one per <interface>, in
+                                 order; NULL: fd numbers for one queue each, no vhost */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */

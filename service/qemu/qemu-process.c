@@ -126,6 +126,31 @@ VbQemuProcess *
 vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
                       VbQemuProcessExitFunc on_exit, gpointer user_data, GError **error)
 {
+    return vb_qemu_process_spawn_fds(argv, home, log_fd, NULL, NULL, 0, on_exit, user_data,
+                                     error);
+}
+
+/**
+ * vb_qemu_process_spawn_fds:
+ * @argv: the command line, binary first
+ * @home: HOME (and XDG dirs) of the process: the domain's runtime dir
+ * @log_fd: stdout and stderr of the process (the domain log)
+ * @source_fds: (array length=n_fds) (nullable): the service's fds to pass on (taps, ...)
+ * @target_fds: (array length=n_fds) (nullable): the numbers the process sees them at (3 or
+ *   more, as its command line names them)
+ * @n_fds: how many
+ * @on_exit: (nullable): called on the process-watch thread after reaping
+ *
+ * As vb_qemu_process_spawn(), and the process gets @source_fds at @target_fds. It inherits
+ * no other fd: stdin is /dev/null, stdout and stderr @log_fd. The caller keeps its fds.
+ *
+ * Returns: (transfer full): the running process.
+ */
+VbQemuProcess *
+vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
+                          const int *source_fds, const int *target_fds, gsize n_fds,
+                          VbQemuProcessExitFunc on_exit, gpointer user_data, GError **error)
+{
     g_autofree char *env_home = g_strconcat("HOME=", home, NULL);
     g_autofree char *env_cfg = g_strconcat("XDG_CONFIG_HOME=", home, "/.config", NULL);
     g_autofree char *env_cache = g_strconcat("XDG_CACHE_HOME=", home, "/.cache", NULL);
@@ -138,7 +163,8 @@ vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
     if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp,
                                           G_SPAWN_DO_NOT_REAP_CHILD |
                                               G_SPAWN_STDIN_FROM_DEV_NULL,
-                                          child_setup, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                          child_setup, NULL, -1, log_fd, log_fd, source_fds,
+                                          target_fds, n_fds,
                                           &pid, NULL, NULL, NULL, error)) {
         vb_error_convert(error);
         g_prefix_error(error, "cannot run %s: ", argv[0]);

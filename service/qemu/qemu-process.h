@@ -18,6 +18,10 @@ typedef void (*VbQemuProcessExitFunc)(VbQemuProcess *proc, int wait_status,
 VbQemuProcess *vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
                                      VbQemuProcessExitFunc on_exit, gpointer user_data,
                                      GError **error);
+VbQemuProcess *vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
+                                         const int *source_fds, const int *target_fds,
+                                         gsize n_fds, VbQemuProcessExitFunc on_exit,
+                                         gpointer user_data, GError **error);
 VbQemuProcess *vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit,
                                       gpointer user_data, GError **error);
 pid_t vb_qemu_process_get_pid(VbQemuProcess *proc);

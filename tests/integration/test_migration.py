@@ -569,6 +569,12 @@ class DirtyMemoryTest(MigrationTestCase):
         _, job, dpath = self.slow_perform(path, flags, bandwidth=8)
         self.domain(path, "MigrateStartPostCopy", "u", (0,))
         res = self.wait_job(job)
+        # the source can never run again: the destination runs the guest at
+        # the switch, before MigrateFinish (the rest of memory still comes at
+        # 8 MiB/s)
+        eventually(lambda: self.state(dpath, conn=self.conn_b)[0] == "running", timeout=20,
+                   what="the destination to run the guest at the switch to post-copy")
+        self.assertIn("switched to post-copy: the guest runs here", self.service_b.read_log())
         dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
                             (bytes(res["cookie"]), flags, False))
         self.assertEqual(self.state(dpath, conn=self.conn_b)[0], "running")

@@ -223,6 +223,7 @@ class Plan:
         self.http = []            # (scheme, host, port, url path, golden image path)
         self.x509 = set()         # golden directories that need a CA and server certificate
         self.bridges = set()
+        self.taps = []            # per tap netdev: the fd numbers QEMU gets its queues at
         self.hosts = set()        # host names to resolve to 127.0.0.1
         self.addresses = set()    # IPv4 addresses to put on lo
         self.monitor = None       # golden path of the QMP socket
@@ -339,6 +340,9 @@ def make_plan(name, root, lines, directory=GOLDEN_DIR):
     for d in devices:
         if d.get("driver") == "vhost-user-fs-pci":
             chardev_use[d.get("chardev")] = "virtiofsd"
+    for o in opts:
+        if o.name == "-netdev" and o.get("type") == "vhost-user":
+            chardev_use[o.get("chardev")] = "vhost-user"   # no backend here: nothing listens
 
     for cid, o in chardevs.items():
         backend = o.first() or o.get("backend")
@@ -358,6 +362,8 @@ def make_plan(name, root, lines, directory=GOLDEN_DIR):
                     plan.swtpm.append(path)
                 elif use == "virtiofsd":
                     plan.virtiofsd.setdefault(path, None)
+                elif use == "vhost-user":
+                    pass
                 else:
                     plan.listeners.append(("unix", path))
             elif o.get("host") is not None or o.get("port") is not None:
@@ -460,6 +466,8 @@ def make_plan(name, root, lines, directory=GOLDEN_DIR):
             plan.parents.add(o.value)
         elif o.name == "-netdev" and o.get("type") == "bridge":
             plan.bridges.add(o.get("br") or "br0")
+        elif o.name == "-netdev" and o.get("type") == "tap" and (o.get("fd") or o.get("fds")):
+            plan.taps.append([int(x) for x in (o.get("fd") or o.get("fds")).split(":")])
         elif o.name == "-object" and o.kind == "json":
             t = o.json.get("qom-type", "")
             if t == "memory-backend-file" and is_path(o.json.get("mem-path")):
@@ -814,7 +822,11 @@ class Runner:
         wait_for(up, f"{what} to listen on {host}:{port}")
 
     def start_qemu(self, plan, binary):
-        argv = [binary]
+        # taps the service would pass as fds: made in the namespace by a small wrapper that
+        # opens each queue of a tap (vbgtapN) at the fd number the arguments name, then
+        # execs QEMU
+        argv = [sys.executable, "-c", TAP_WRAPPER, json.dumps(plan.taps), binary] \
+            if plan.taps else [binary]
         for o in plan.opts:
             argv.append(o.name)
             if o.value is not None:
@@ -926,6 +938,25 @@ def wait_for(cond, what, timeout=TIMEOUT):
     raise Fail(f"timed out waiting for {what}")
 
 
+TAP_WRAPPER = """
+import fcntl, json, os, struct, sys
+taps = json.loads(sys.argv[1])
+opened = []
+for i, targets in enumerate(taps):
+    flags = 0x0002 | 0x1000 | 0x4000 | (0x0100 if len(targets) > 1 else 0)
+    for t in targets:
+        fd = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", b"vbgtap%d" % i, flags))
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD, 200)
+        os.close(fd)
+        opened.append((high, t))
+for high, t in opened:
+    os.dup2(high, t)
+    os.close(high)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 def start_one(directory, name):
     """-> (ok, details, helpers used): starts NAME.args; ok False with the reason."""
     with open(os.path.join(directory, name + ".args")) as f:
@@ -938,7 +969,8 @@ def start_one(directory, name):
         helpers = (["listener"] * len(plan.listeners) +
                    ["swtpm"] * len(plan.swtpm) + ["virtiofsd"] * len(plan.virtiofsd) +
                    ["qemu-nbd"] * len(plan.nbd) + ["http"] * len(plan.http) +
-                   ["bridge"] * len(plan.bridges) + ["loop"] * len(plan.loops))
+                   ["bridge"] * len(plan.bridges) + ["tap"] * len(plan.taps) +
+                   ["loop"] * len(plan.loops))
         r.namespace(plan)
         r.prepare(plan)
         r.helpers(plan)
