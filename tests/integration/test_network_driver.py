@@ -484,15 +484,11 @@ GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
 LEASE_RE = re.compile(r"TINYGUEST: lease (\S+)/(\d+) gw (\S+)")
 
 
-class GuestCases:
+class GuestTest(DriverTestCase):
     """Tiny guests (tests/guest) on running networks, end to end: a lease from
     the network's dnsmasq, NAT to an "outside" namespace, two guests on one
-    network, an isolated network reaching nothing beyond its bridge.
-
-    Not run yet (a mixin, no TestCase): a domain's <interface type='network'>
-    does not start yet (issue 12, part iface), and type='bridge' runs QEMU's
-    bridge helper, which needs /etc/qemu/bridge.conf. Once interfaces plug
-    into networks: class GuestTest(GuestCases, DriverTestCase)."""
+    network, an isolated network reaching nothing beyond its bridge; the
+    guests plug in with <interface type='network'> (vb_network_list_port_lookup)."""
 
     def setUp(self):
         if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
@@ -544,8 +540,6 @@ class GuestCases:
         return eventually(lambda: re.search(pattern, self.console(serial)), timeout=timeout,
                           what=f"{pattern!r} on {os.path.basename(serial)}")
 
-    # <interface type='network'> (vb_network_list_port_lookup); 'bridge' onto
-    # the network's bridge works where QEMU's bridge helper may use it
     iface_type = "network"
 
     def test_guests_on_nat_and_isolated_networks(self):
