@@ -138,6 +138,10 @@ main(int argc, char **argv)
         return 1;
     }
 
+    /* "auto": only the system service at / makes the default network (a bridge in the
+     * host's namespace); --root, --session and private buses do not */
+    if (config.default_network < 0)
+        config.default_network = system_bus && (opt_root == NULL || *opt_root == '\0');
     connection = connect_bus(opt_session, opt_address, &error);
     if (connection == NULL) {
         g_printerr("virtbusd: cannot connect to the bus: %s\n", error->message);

@@ -6,6 +6,7 @@
 #include "bus-names.h"
 #include "bus-service.h"
 #include "bus-skeleton.h"
+#include "network-dnsmasq.h"
 #include "vb-error.h"
 
 /* Virtual networks on the bus (issue 12): org.virtbus.Virt1.Network objects
@@ -176,6 +177,9 @@ net_get_dhcp_leases(VbBusCall *call, GError **error)
     const char *mac;
     guint32 flags;
     gboolean active;
+    g_autoptr(GPtrArray) leases = NULL;
+    g_autofree char *canon = NULL;
+    GVariantBuilder b;
 
     g_variant_get(call->parameters, "(&su)", &mac, &flags);
     if (!vb_bus_check_flags(flags, 0, "GetDHCPLeases", error) || !check_alive(call->net, error))
@@ -183,13 +187,18 @@ net_get_dhcp_leases(VbBusCall *call, GError **error)
     g_mutex_lock(&call->net->lock);
     active = call->net->active;
     g_mutex_unlock(&call->net->lock);
-    if (active) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "reading the leases of a running network is not implemented yet");
-        return NULL;
-    }
     /* an inactive network has no dnsmasq and hands out no lease (libvirt: empty) */
-    return g_variant_new("(aa{sv})", NULL);
+    if (!active)
+        return g_variant_new("(aa{sv})", NULL);
+    if (*mac != '\0')
+        canon = g_ascii_strdown(mac, -1);
+    leases = vb_network_list_get_leases(call->service->networks, call->net, canon, error);
+    if (leases == NULL)
+        return NULL;
+    g_variant_builder_init(&b, G_VARIANT_TYPE("aa{sv}"));
+    for (guint i = 0; i < leases->len; i++)
+        g_variant_builder_add_value(&b, vb_dnsmasq_lease_to_variant(leases->pdata[i]));
+    return g_variant_new("(aa{sv})", &b);
 }
 
 static GVariant *

@@ -159,9 +159,17 @@ vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError 
 
     {
         guint nn = vb_network_list_load(service->networks);
+        guint nr;
 
         if (nn > 0)
             g_message("loaded %u persistent network%s", nn, nn == 1 ? "" : "s");
+        /* networks before domains: a domain's interface plugs into a running one */
+        nr = vb_network_list_reconnect(service->networks);
+        if (nr > 0)
+            g_message("reconnected to %u running network%s", nr, nr == 1 ? "" : "s");
+        if (service->config.default_network == 1)
+            vb_network_list_ensure_default(service->networks);
+        vb_network_list_autostart(service->networks);
     }
     n = vb_domain_list_load_configs(service->domains);
     {

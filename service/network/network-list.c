@@ -7,18 +7,27 @@
 #include <unistd.h>
 
 #include "domain-def.h"
+#include "network-driver.h"
 #include "network-list.h"
 #include "store.h"
 #include "vb-error.h"
 
 /*
- * The network objects and their persistent definitions. Starting a
- * network (bridge, dnsmasq, nft rules) is the driver's part and is not
- * there yet: Start answers NotSupported naming it (issue 12).
+ * The network objects and their persistent definitions. Starting and
+ * stopping a network (bridge, dnsmasq, nft rules) is network-driver.c's
+ * part; this file keeps the objects' state in step with it.
+ *
+ * Locks: op_lock serializes what changes a network's life or definition
+ * (define, create, start, destroy, update) and is held across the driver's
+ * I/O; it is taken before list->lock, which is taken before a network's
+ * lock (docs/threads.md). Readers (lookups, GetXMLDesc, leases) never take
+ * op_lock.
  */
 
 struct _VbNetworkList {
+    GMutex op_lock;
     GMutex lock;
+    VbNetworkDriver *driver;
     GHashTable *by_uuid; /* under lock: uuid -> VbNetworkObj (a reference) */
     GHashTable *by_name; /* under lock: name -> VbNetworkObj (borrowed) */
     const VbPaths *paths;
@@ -100,7 +109,13 @@ vb_network_list_new(const VbPaths *paths, VbNetworkPathFunc path_func,
 {
     VbNetworkList *list = g_new0(VbNetworkList, 1);
 
+    g_mutex_init(&list->op_lock);
     g_mutex_init(&list->lock);
+    {
+        g_autoptr(GMainContext) ctx = g_main_context_ref_thread_default();
+
+        list->driver = vb_network_driver_new(paths, ctx);
+    }
     list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify)vb_network_obj_unref);
     list->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -118,7 +133,9 @@ vb_network_list_free(VbNetworkList *list)
         return;
     g_hash_table_destroy(list->by_name);
     g_hash_table_destroy(list->by_uuid);
+    vb_network_driver_free(list->driver);
     g_mutex_clear(&list->lock);
+    g_mutex_clear(&list->op_lock);
     g_free(list);
 }
 
@@ -380,10 +397,12 @@ vb_network_define_xml(VbNetworkList *list, const char *xml, GError **error)
     if (def == NULL)
         return NULL;
     vb_uuid_format(def->uuid, uuid);
+    g_mutex_lock(&list->op_lock);
     g_mutex_lock(&list->lock);
     if (!check_identity_locked(list, def, uuid, &existing, error) ||
         !assign_bridge_locked(list, def, uuid, error) || !write_config(list, def, error)) {
         g_mutex_unlock(&list->lock);
+        g_mutex_unlock(&list->op_lock);
         return NULL;
     }
     if (existing != NULL) {
@@ -403,28 +422,101 @@ vb_network_define_xml(VbNetworkList *list, const char *xml, GError **error)
         added = TRUE;
     }
     g_mutex_unlock(&list->lock);
+    g_mutex_unlock(&list->op_lock);
     notify(list, net, added ? VB_NETWORK_NOTIFY_ADDED : VB_NETWORK_NOTIFY_CHANGED, "defined",
            added ? "added" : "updated");
     return net;
 }
 
+/* "ADDRESS/PREFIX" of the running networks other than @except. Under list->lock. */
+static char **
+active_subnets_locked(VbNetworkList *list, VbNetworkObj *except)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init(&it, list->by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        VbNetworkObj *other = value;
+
+        if (other == except)
+            continue;
+        g_mutex_lock(&other->lock);
+        if (other->active && other->live != NULL) {
+            for (guint i = 0; i < other->live->ips->len; i++) {
+                const VbNetworkIp *ip = g_ptr_array_index(other->live->ips, i);
+
+                g_ptr_array_add(out, g_strdup_printf("%s/%u", ip->address,
+                                                     vb_network_ip_prefix(ip)));
+            }
+        }
+        g_mutex_unlock(&other->lock);
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+}
+
 /**
  * vb_network_create_xml:
  *
- * NetworkCreateXML: a transient network, started at once. Worker threads.
+ * NetworkCreateXML: a transient network, started at once; it joins the
+ * list only once it runs. Worker threads.
  */
 VbNetworkObj *
 vb_network_create_xml(VbNetworkList *list, const char *xml, GError **error)
 {
     g_autoptr(VbNetworkDef) def = parse_checked(xml, error);
+    g_auto(GStrv) subnets = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *name = NULL;
+    VbNetworkObj *existing = NULL;
+    VbNetworkObj *net;
+    VbNetworkDef *live;
+    char uuid[37];
 
     if (def == NULL)
         return NULL;
-    /* what Start would do: refused before anything is made */
-    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                "starting virtual network '%s' (bridge, dnsmasq, forwarding rules) is not "
-                "implemented yet; it can be defined (NetworkDefineXML)", def->name);
-    return NULL;
+    vb_uuid_format(def->uuid, uuid);
+    g_mutex_lock(&list->op_lock);
+    g_mutex_lock(&list->lock);
+    if (!check_identity_locked(list, def, uuid, &existing, error)) {
+        g_mutex_unlock(&list->lock);
+        g_mutex_unlock(&list->op_lock);
+        return NULL;
+    }
+    if (existing != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "network '%s' already exists (uuid %s); start it with Start, or create "
+                    "the transient network with another name and uuid", def->name, uuid);
+        g_mutex_unlock(&list->lock);
+        g_mutex_unlock(&list->op_lock);
+        return NULL;
+    }
+    if (!assign_bridge_locked(list, def, uuid, error)) {
+        g_mutex_unlock(&list->lock);
+        g_mutex_unlock(&list->op_lock);
+        return NULL;
+    }
+    subnets = active_subnets_locked(list, NULL);
+    g_mutex_unlock(&list->lock);
+    if (!vb_network_driver_check(list->driver, def, (const char *const *)subnets, error) ||
+        !vb_network_driver_start(list->driver, def, error)) {
+        g_mutex_unlock(&list->op_lock);
+        return NULL;
+    }
+    live = vb_network_def_copy(def, NULL);
+    name = g_strdup(def->name);
+    path = list->path_func(uuid);
+    net = obj_new(g_steal_pointer(&def), path);
+    net->live = live;
+    net->active = TRUE;
+    g_mutex_lock(&list->lock);
+    insert_locked(list, net, name);
+    g_mutex_unlock(&list->lock);
+    g_mutex_unlock(&list->op_lock);
+    notify(list, net, VB_NETWORK_NOTIFY_ADDED, "started", "");
+    return net;
 }
 
 /**
@@ -471,43 +563,104 @@ vb_network_undefine(VbNetworkList *list, VbNetworkObj *net, GError **error)
     return TRUE;
 }
 
+/* Starts @net; list->op_lock held. */
+static gboolean
+start_op(VbNetworkList *list, VbNetworkObj *net, GError **error)
+{
+    g_autoptr(VbNetworkDef) live = NULL;
+    g_auto(GStrv) subnets = NULL;
+
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&net->lock);
+    if (net->removed) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_NETWORK, "network '%s' no longer exists",
+                    net->def->name);
+    } else if (net->active) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is already active",
+                    net->def->name);
+    } else {
+        live = vb_network_def_copy(net->def, error);
+    }
+    g_mutex_unlock(&net->lock);
+    if (live == NULL || !assign_bridge_locked(list, live, net->uuid_str, error)) {
+        g_mutex_unlock(&list->lock);
+        return FALSE;
+    }
+    subnets = active_subnets_locked(list, net);
+    g_mutex_unlock(&list->lock);
+    if (!vb_network_driver_check(list->driver, live, (const char *const *)subnets, error) ||
+        !vb_network_driver_start(list->driver, live, error))
+        return FALSE;
+    g_mutex_lock(&net->lock);
+    vb_network_def_free(net->live);
+    net->live = g_steal_pointer(&live);
+    net->active = TRUE;
+    g_mutex_unlock(&net->lock);
+    notify(list, net, VB_NETWORK_NOTIFY_CHANGED, "started", "");
+    return TRUE;
+}
+
+/**
+ * vb_network_start:
+ *
+ * Starts a defined network (network-driver.c: bridge, addresses, nft
+ * chains, dnsmasq, status file); on failure nothing is left. Worker
+ * threads.
+ */
 gboolean
 vb_network_start(VbNetworkList *list, VbNetworkObj *net, GError **error)
 {
-    g_autofree char *name = vb_network_obj_get_name(net);
-    gboolean active;
+    gboolean ok;
 
-    g_mutex_lock(&net->lock);
-    active = net->active;
-    g_mutex_unlock(&net->lock);
-    if (active) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is already active",
-                    name);
-        return FALSE;
-    }
-    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                "starting virtual network '%s' (bridge, dnsmasq, forwarding rules) is not "
-                "implemented yet", name);
-    return FALSE;
+    g_mutex_lock(&list->op_lock);
+    ok = start_op(list, net, error);
+    g_mutex_unlock(&list->op_lock);
+    return ok;
 }
 
+/**
+ * vb_network_destroy:
+ *
+ * Stops a running network; a transient one leaves the list. Worker threads.
+ */
 gboolean
 vb_network_destroy(VbNetworkList *list, VbNetworkObj *net, GError **error)
 {
-    g_autofree char *name = vb_network_obj_get_name(net);
-    gboolean active;
+    g_autoptr(VbNetworkDef) live = NULL;
+    g_autofree char *name = NULL;
+    gboolean transient;
 
+    g_mutex_lock(&list->op_lock);
     g_mutex_lock(&net->lock);
-    active = net->active;
-    g_mutex_unlock(&net->lock);
-    if (!active) {
+    name = g_strdup(net->def->name);
+    if (net->removed) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_NETWORK, "network '%s' no longer exists",
+                    name);
+    } else if (!net->active || net->live == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is not active",
                     name);
+    } else {
+        live = vb_network_def_copy(net->live, error);
+    }
+    g_mutex_unlock(&net->lock);
+    if (live == NULL) {
+        g_mutex_unlock(&list->op_lock);
         return FALSE;
     }
-    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                "stopping virtual network '%s' is not implemented yet", name);
-    return FALSE;
+    vb_network_driver_stop(list->driver, live, NULL);
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&net->lock);
+    net->active = FALSE;
+    g_clear_pointer(&net->live, vb_network_def_free);
+    transient = !net->persistent;
+    g_mutex_unlock(&net->lock);
+    if (transient)
+        remove_locked(list, net, name);
+    g_mutex_unlock(&list->lock);
+    g_mutex_unlock(&list->op_lock);
+    notify(list, net, transient ? VB_NETWORK_NOTIFY_REMOVED : VB_NETWORK_NOTIFY_CHANGED,
+           "stopped", "destroyed");
+    return TRUE;
 }
 
 /**
@@ -584,66 +737,82 @@ vb_network_get_xml_desc(VbNetworkObj *net, guint flags, GError **error)
 /**
  * vb_network_update:
  *
- * libvirt's virNetworkUpdate on the definition (AFFECT_CONFIG, or an
- * inactive network). A running network's live change needs the driver.
- * Worker threads.
+ * libvirt's virNetworkUpdate: AFFECT_CONFIG changes the definition (and
+ * writes it), AFFECT_LIVE the running network (dnsmasq's hosts files
+ * rewritten, dnsmasq re-reads them; the status file). Both are checked
+ * before anything changes. Worker threads.
  */
 gboolean
 vb_network_update(VbNetworkList *list, VbNetworkObj *net, guint command, guint section,
                   int index, const char *xml, guint flags, GError **error)
 {
     g_autoptr(VbNetworkDef) copy = NULL;
+    g_autoptr(VbNetworkDef) live = NULL;
     g_autofree char *name = NULL;
-    gboolean active, persistent;
+    gboolean active, persistent, ok = FALSE;
 
     if (flags & ~(VB_NETWORK_UPDATE_AFFECT_LIVE | VB_NETWORK_UPDATE_AFFECT_CONFIG)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "Update: unsupported flags 0x%x",
                     flags & ~(VB_NETWORK_UPDATE_AFFECT_LIVE | VB_NETWORK_UPDATE_AFFECT_CONFIG));
         return FALSE;
     }
-    g_mutex_lock(&list->lock);
+    g_mutex_lock(&list->op_lock);
     g_mutex_lock(&net->lock);
     name = g_strdup(net->def->name);
-    active = net->active;
+    active = net->active && net->live != NULL;
     persistent = net->persistent && !net->removed;
-    copy = vb_network_def_copy(net->def, error);
-    g_mutex_unlock(&net->lock);
     if (flags == 0)
         flags = active ? VB_NETWORK_UPDATE_AFFECT_LIVE : VB_NETWORK_UPDATE_AFFECT_CONFIG;
-    if (copy == NULL) {
-        g_mutex_unlock(&list->lock);
-        return FALSE;
-    }
-    if ((flags & VB_NETWORK_UPDATE_AFFECT_LIVE) && !active) {
-        g_mutex_unlock(&list->lock);
+    if (net->removed) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_NETWORK, "network '%s' no longer exists",
+                    name);
+    } else if ((flags & VB_NETWORK_UPDATE_AFFECT_LIVE) && !active) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                     "network '%s' is not active: its live definition cannot change", name);
-        return FALSE;
-    }
-    if ((flags & VB_NETWORK_UPDATE_AFFECT_CONFIG) && !persistent) {
-        g_mutex_unlock(&list->lock);
+    } else if ((flags & VB_NETWORK_UPDATE_AFFECT_CONFIG) && !persistent) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                     "network '%s' is transient: it has no persistent definition", name);
-        return FALSE;
+    } else {
+        ok = TRUE;
+        if (flags & VB_NETWORK_UPDATE_AFFECT_CONFIG)
+            ok = (copy = vb_network_def_copy(net->def, error)) != NULL;
+        if (ok && (flags & VB_NETWORK_UPDATE_AFFECT_LIVE))
+            ok = (live = vb_network_def_copy(net->live, error)) != NULL;
     }
-    if (flags & VB_NETWORK_UPDATE_AFFECT_LIVE) {
+    g_mutex_unlock(&net->lock);
+    if (!ok)
+        goto out;
+    ok = FALSE;
+    if (copy != NULL && (!vb_network_def_update(copy, command, section, index, xml, flags, error) ||
+                         !vb_network_def_validate(copy, error)))
+        goto out;
+    if (live != NULL && (!vb_network_def_update(live, command, section, index, xml, flags, error) ||
+                         !vb_network_def_validate(live, error)))
+        goto out;
+    if (live != NULL && !vb_network_driver_update(list->driver, live, error))
+        goto out;
+    g_mutex_lock(&list->lock);
+    if (copy != NULL && !write_config(list, copy, error)) {
         g_mutex_unlock(&list->lock);
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "changing running network '%s' is not implemented yet", name);
-        return FALSE;
-    }
-    if (!vb_network_def_update(copy, command, section, index, xml, flags, error) ||
-        !vb_network_def_validate(copy, error) || !write_config(list, copy, error)) {
-        g_mutex_unlock(&list->lock);
-        return FALSE;
+        goto out;
     }
     g_mutex_lock(&net->lock);
-    vb_network_def_free(net->def);
-    net->def = g_steal_pointer(&copy);
+    if (copy != NULL) {
+        vb_network_def_free(net->def);
+        net->def = g_steal_pointer(&copy);
+    }
+    if (live != NULL) {
+        vb_network_def_free(net->live);
+        net->live = g_steal_pointer(&live);
+    }
     g_mutex_unlock(&net->lock);
     g_mutex_unlock(&list->lock);
-    notify(list, net, VB_NETWORK_NOTIFY_CHANGED, NULL, NULL);
-    return TRUE;
+    ok = TRUE;
+out:
+    g_mutex_unlock(&list->op_lock);
+    if (ok)
+        notify(list, net, VB_NETWORK_NOTIFY_CHANGED, NULL, NULL);
+    return ok;
 }
 
 /**
@@ -776,18 +945,184 @@ GPtrArray *
 vb_network_list_get_leases(VbNetworkList *list, VbNetworkObj *net, const char *mac,
                            GError **error)
 {
-    g_autofree char *name = vb_network_obj_get_name(net);
+    g_autofree char *name = NULL;
     gboolean active;
 
     g_mutex_lock(&net->lock);
-    active = net->active;
+    active = net->active && !net->removed;
+    name = g_strdup(net->live != NULL ? net->live->name : net->def->name);
     g_mutex_unlock(&net->lock);
     if (!active) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE, "network '%s' is not active",
                     name);
         return NULL;
     }
-    g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                "reading the leases of running network '%s' is not implemented yet", name);
-    return NULL;
+    return vb_network_driver_get_leases(list->driver, name, mac, error);
+}
+
+/* ---- service start: reconnect, default network, autostart ---- */
+
+/**
+ * vb_network_list_reconnect:
+ *
+ * Takes back the networks a previous service left running (their status
+ * files; network-driver.c adopts bridge and dnsmasq, adds their nft chains
+ * again). Nothing else of the host is read or changed: chains or links no
+ * status file names are not ours to remove. A running network without a
+ * persistent config joins the list as transient. Main thread, after
+ * vb_network_list_load(), before the bus name is owned.
+ *
+ * Returns: how many networks run.
+ */
+guint
+vb_network_list_reconnect(VbNetworkList *list)
+{
+    g_autoptr(GPtrArray) lives = vb_network_driver_reconnect(list->driver);
+    guint n = 0;
+
+    for (guint i = 0; i < lives->len; i++) {
+        VbNetworkDef *live = lives->pdata[i];
+        g_autoptr(VbNetworkObj) net = NULL;
+        char uuid[37];
+        gboolean added = FALSE;
+
+        vb_uuid_format(live->uuid, uuid);
+        g_mutex_lock(&list->lock);
+        net = g_hash_table_lookup(list->by_uuid, uuid);
+        if (net != NULL) {
+            vb_network_obj_ref(net);
+        } else if (!g_hash_table_contains(list->by_name, live->name)) {
+            g_autofree char *path = list->path_func(uuid);
+            VbNetworkDef *def = vb_network_def_copy(live, NULL);
+
+            if (def != NULL) {
+                net = obj_new(def, path);
+                insert_locked(list, net, live->name);
+                added = TRUE;
+            }
+        }
+        if (net != NULL) {
+            g_mutex_lock(&net->lock);
+            vb_network_def_free(net->live);
+            net->live = g_steal_pointer(&lives->pdata[i]);
+            net->active = TRUE;
+            g_mutex_unlock(&net->lock);
+            n++;
+        } else {
+            g_warning("running network '%s' (uuid %s) clashes with a defined network of that "
+                      "name; left alone", live->name, uuid);
+        }
+        g_mutex_unlock(&list->lock);
+        if (net != NULL)
+            notify(list, net, added ? VB_NETWORK_NOTIFY_ADDED : VB_NETWORK_NOTIFY_CHANGED, NULL,
+                   NULL);
+    }
+    return n;
+}
+
+/**
+ * vb_network_list_autostart:
+ *
+ * Starts the persistent networks marked autostart that do not run; a
+ * failure is logged. Main thread at service start (blocks while dnsmasq
+ * starts), after vb_network_list_reconnect().
+ *
+ * Returns: how many started.
+ */
+guint
+vb_network_list_autostart(VbNetworkList *list)
+{
+    g_autoptr(GPtrArray) nets = vb_network_list_collect(
+        list, VB_NETWORK_LIST_INACTIVE | VB_NETWORK_LIST_PERSISTENT | VB_NETWORK_LIST_AUTOSTART);
+    guint n = 0;
+
+    for (guint i = 0; i < nets->len; i++) {
+        VbNetworkObj *net = nets->pdata[i];
+        g_autoptr(GError) error = NULL;
+        g_autofree char *name = vb_network_obj_get_name(net);
+
+        if (vb_network_start(list, net, &error)) {
+            g_message("autostarted network '%s'", name);
+            n++;
+        } else {
+            g_warning("cannot autostart network '%s': %s", name, error->message);
+        }
+    }
+    return n;
+}
+
+/**
+ * vb_network_list_ensure_default:
+ *
+ * On the service's first start (no marker file `network-default` in the
+ * data directory yet) defines libvirt's `default` network on the first free
+ * subnet (192.168.122.0/24, else 192.168.1xx.0/24; routes and addresses of
+ * the host and other networks' subnets count) and marks it autostart, as
+ * libvirt's packaging does. Once done (or when a network named `default`
+ * exists), never again: an undefined default stays undefined. Main thread at
+ * service start, before vb_network_list_autostart().
+ *
+ * Returns: %TRUE when the default network was defined now.
+ */
+gboolean
+vb_network_list_ensure_default(VbNetworkList *list)
+{
+    g_autofree char *marker = g_build_filename(list->paths->data_dir, "network-default", NULL);
+    g_autoptr(GPtrArray) used = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) all = NULL;
+    g_autoptr(VbNetworkObj) existing = NULL;
+    g_autoptr(VbNetworkObj) net = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) host = NULL;
+    g_autofree char *xml = NULL;
+    gboolean done = FALSE;
+
+    if (g_file_test(marker, G_FILE_TEST_EXISTS))
+        return FALSE;
+    existing = vb_network_list_find_by_name(list, "default", NULL);
+    if (existing == NULL) {
+        host = vb_network_driver_host_subnets();
+        for (guint i = 0; host[i] != NULL; i++)
+            g_ptr_array_add(used, g_strdup(host[i]));
+        all = vb_network_list_collect(list, 0);
+        for (guint i = 0; i < all->len; i++) {
+            VbNetworkObj *o = all->pdata[i];
+
+            g_mutex_lock(&o->lock);
+            for (guint j = 0; j < o->def->ips->len; j++) {
+                const VbNetworkIp *ip = g_ptr_array_index(o->def->ips, j);
+
+                g_ptr_array_add(used, g_strdup_printf("%s/%u", ip->address,
+                                                      vb_network_ip_prefix(ip)));
+            }
+            g_mutex_unlock(&o->lock);
+        }
+        g_ptr_array_add(used, NULL);
+        xml = vb_network_default_xml((const char *const *)used->pdata);
+        if (xml == NULL) {
+            g_warning("no default network: every subnet 192.168.122.0/24 and "
+                      "192.168.100-254.0/24 is in use on this host");
+        } else if ((net = vb_network_define_xml(list, xml, &error)) == NULL ||
+                   !vb_network_set_autostart(list, net, TRUE, &error)) {
+            g_warning("cannot define the default network: %s", error->message);
+            return FALSE;
+        } else {
+            g_message("defined the default network (autostart)");
+            done = TRUE;
+        }
+    }
+    if (!vb_store_write_atomic(marker, "", 0, 0644, &error))
+        g_warning("cannot write '%s': %s", marker, error->message);
+    return done;
+}
+
+/**
+ * vb_network_list_get_dnsmasq_pid:
+ *
+ * Returns: the pid of network @name's dnsmasq, 0 when none runs.
+ */
+GPid
+vb_network_list_get_dnsmasq_pid(VbNetworkList *list, const char *name)
+{
+    return vb_network_driver_get_dnsmasq_pid(list->driver, name);
 }

@@ -119,4 +119,10 @@ gboolean vb_network_list_port_lookup(VbNetworkList *list, const char *name, VbNe
 GPtrArray *vb_network_list_get_leases(VbNetworkList *list, VbNetworkObj *net, const char *mac,
                                       GError **error);
 
+/* service start (issue 12, part driver): in this order, on the main thread */
+guint vb_network_list_reconnect(VbNetworkList *list);
+gboolean vb_network_list_ensure_default(VbNetworkList *list);
+guint vb_network_list_autostart(VbNetworkList *list);
+GPid vb_network_list_get_dnsmasq_pid(VbNetworkList *list, const char *name);
+
 G_END_DECLS

@@ -26,6 +26,7 @@ vb_config_init_defaults(VbConfig *c)
     c->keepalive_interval = 5;
     c->keepalive_count = 5;
     c->tunnel_command = g_strdup("virtbusctl");
+    c->default_network = -1;
     c->agent_timeout = 10;
 }
 
@@ -82,6 +83,31 @@ read_command(GKeyFile *kf, const char *key, char **out, GError **error)
     return TRUE;
 }
 
+/* yes/no/true/false/1/0, or "auto" (-1) */
+static gboolean
+read_auto_bool(GKeyFile *kf, const char *key, int *out, GError **error)
+{
+    g_autofree char *v = NULL;
+
+    if (!g_key_file_has_key(kf, GROUP, key, NULL))
+        return TRUE;
+    v = g_strstrip(g_key_file_get_string(kf, GROUP, key, NULL));
+    if (g_ascii_strcasecmp(v, "auto") == 0)
+        *out = -1;
+    else if (g_ascii_strcasecmp(v, "yes") == 0 || g_ascii_strcasecmp(v, "true") == 0 ||
+             strcmp(v, "1") == 0)
+        *out = 1;
+    else if (g_ascii_strcasecmp(v, "no") == 0 || g_ascii_strcasecmp(v, "false") == 0 ||
+             strcmp(v, "0") == 0)
+        *out = 0;
+    else {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "setting '%s' must be yes, no or auto (not '%s')", key, v);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 read_uint(GKeyFile *kf, const char *key, guint min, guint max, guint *out, GError **error)
 {
@@ -118,7 +144,7 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
         "migration_host", "migration_address", "ssh_config", "keepalive_interval",
-        "keepalive_count", "tunnel_command", "agent_timeout", NULL,
+        "keepalive_count", "tunnel_command", "agent_timeout", "default_network", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -147,7 +173,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_string(kf, "migration_host", FALSE, &c->migration_host, error) ||
         !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
         !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error) ||
-        !read_command(kf, "tunnel_command", &c->tunnel_command, error)) {
+        !read_command(kf, "tunnel_command", &c->tunnel_command, error) ||
+        !read_auto_bool(kf, "default_network", &c->default_network, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

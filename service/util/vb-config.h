@@ -23,6 +23,9 @@ typedef struct {
     /* the ssh data path of a tunnelled migration (issue 11, part tunnel2): the program the
      * destination host runs as `PROGRAM migrate-tunnel-attach` (virtbusctl) */
     char *tunnel_command;
+    /* virtual networks (issue 12, part driver): define libvirt's `default` network (autostart)
+     * on the first start; -1 until main.c resolves "auto" (on for the system service at /) */
+    int default_network;
     /* the guest agent (issue 12, part addresses) */
     guint agent_timeout;      /* seconds an agent command may take (connect, sync, reply) */
 } VbConfig;

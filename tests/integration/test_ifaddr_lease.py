@@ -4,7 +4,7 @@
 made with NetworkCreateXML in the namespace of a vbhosts host: the lease the network's
 dnsmasq gave, named after the tap, is the address qemu-ga reports (AGENT) and the guest
 printed; virtbusctl domifaddr shows it; a network stopped under the domain is a named
-error. Needs running virtual networks (branch i12-driver)."""
+error."""
 
 import os
 import re

@@ -5,7 +5,7 @@ in a network namespace the test makes (vbhosts, one host) and the tiny guest und
 - ARP: type='bridge' on a bridge the test made, with a dnsmasq the test runs: once the
   guest pinged the bridge, the host's neighbour table has it, and the ARP source reports
   the tap's name (<target dev>), the guest's MAC and address, prefix 0;
-- LEASE: test_ifaddr_lease.py (needs running virtual networks)."""
+- LEASE: test_ifaddr_lease.py."""
 
 import os
 import re

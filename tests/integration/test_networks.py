@@ -4,8 +4,9 @@
 and the Manager's Network* methods of the real virtbusd on a private bus:
 define, redefine, lookups, list flags, XML round trip, autostart, Update of
 the definition, undefine, persistence across a restart, and the named
-errors of bad input. (Starting networks is not implemented yet: Start and
-NetworkCreateXML answer NotSupported and make nothing.)"""
+errors of bad input. virtbusd runs in a network namespace the test makes
+(vbnetns.py): an autostart network starts with the service;
+test_network_driver.py tests running networks."""
 
 import os
 import sys
@@ -13,7 +14,8 @@ import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
-from vbtest import ERR, GLib, SignalRecorder, VirtbusTestCase, connect, eventually  # noqa: E402
+from vbnetns import NetnsTestCase  # noqa: E402
+from vbtest import ERR, GLib, SignalRecorder, connect, eventually  # noqa: E402
 
 NET_IFACE = "org.virtbus.Virt1.Network"
 UUID1 = "8d1c6a3e-5b2f-4e1a-9c7d-2f3e4a5b6c01"
@@ -49,7 +51,10 @@ def net_xml(name="net1", uuid=UUID1, bridge="vbt-br1", third=77, extra=""):
 """
 
 
-class NetworkTestCase(VirtbusTestCase):
+class NetworkTestCase(NetnsTestCase):
+    """In a network namespace of its own: an autostart network starts when
+    the service restarts."""
+
     def assertDBusError(self, name, fn, *args, **kw):
         """@name: one error name, or a tuple of the acceptable ones."""
         with self.assertRaises(vbtest.DBusCallError) as cm:
@@ -241,12 +246,12 @@ class UpdateUndefineTest(NetworkTestCase):
         self.assertDBusError(ERR + "NotSupported", self.net, path, "Update", "uuisu",
                              (ADD_LAST, 6, -1, "<forward mode='route'/>", 0))
 
-    def test_undefine_and_not_implemented_start(self):
+    def test_undefine_and_inactive_errors(self):
         path = self.define_net()
-        self.assertDBusError(ERR + "NotSupported", self.net, path, "Start")
         self.assertDBusError(ERR + "OperationInvalid", self.net, path, "Destroy")
-        self.assertDBusError(ERR + "NotSupported", self.manager, "NetworkCreateXML", "su",
-                             (net_xml("net9", UUID2, "vbt-br9", 80), 0))
+        # NetworkCreateXML with the name of a defined network: refused before anything is made
+        self.assertDBusError(ERR + "AlreadyExists", self.manager, "NetworkCreateXML", "su",
+                             (net_xml("net1", UUID2, "vbt-br9", 80), 0))
         self.assertEqual(self.net(path, "GetDHCPLeases", "su", ("", 0)), [])
         self.assertFalse(os.path.exists("/sys/class/net/vbt-br1"))
         rec = SignalRecorder(self.conn)
@@ -295,9 +300,9 @@ class ClientTest(NetworkTestCase):
         self.ctl("net-autostart", "net1", "--disable")
         self.assertRegex(self.ctl("net-info", "net1").stdout, r"Autostart:\s+no")
         self.assertIn("Expiry Time", self.ctl("net-dhcp-leases", "net1").stdout)
-        p = self.ctl("net-start", "net1", check=False)
+        p = self.ctl("net-destroy", "net1", check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("not implemented yet", p.stderr)
+        self.assertIn("not active", p.stderr)
         p = self.ctl("net-info", "nope", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("no network with name 'nope'", p.stderr)
