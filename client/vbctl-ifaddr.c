@@ -38,8 +38,8 @@ vbctl_ifaddr_source_from_string(const char *str)
 static void
 print_iface(const char *name, const char *hwaddr, GVariantIter *addrs, gboolean full)
 {
-    guint32 type, prefix;
-    const char *addr;
+    guint32 prefix;
+    const char *addr, *type;
     gboolean first = TRUE;
 
     if (g_variant_iter_n_children(addrs) == 0) {
@@ -47,10 +47,8 @@ print_iface(const char *name, const char *hwaddr, GVariantIter *addrs, gboolean 
                 "N/A");
         return;
     }
-    while (g_variant_iter_next(addrs, "(u&su)", &type, &addr, &prefix)) {
-        g_autofree char *cell = g_strdup_printf("%-12s %s/%u",
-                                                type == 0 ? "ipv4" : type == 1 ? "ipv6" : "?",
-                                                addr, prefix);
+    while (g_variant_iter_next(addrs, "(&su&s)", &addr, &prefix, &type)) {
+        g_autofree char *cell = g_strdup_printf("%-12s %s/%u", type, addr, prefix);
 
         /* virsh does not repeat the name and MAC without --full */
         if (full || first)
@@ -81,15 +79,15 @@ vbctl_cmd_domifaddr(VbctlContext *ctx, GError **error)
         return FALSE;
     /* the agent source needs the attach action: the call may ask interactively */
     reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "InterfaceAddresses",
-                                g_variant_new("(uu)", (guint32)source, 0u),
-                                G_VARIANT_TYPE("(a(ssa(usu)))"), error);
+                                g_variant_new("(u)", (guint32)source),
+                                G_VARIANT_TYPE("(a(ssa(sus)))"), error);
     if (reply == NULL)
         return FALSE;
     g_print(" %-10s %-20s %-8s     %s\n%s%s\n", _("Name"), _("MAC address"), _("Protocol"),
             _("Address"), "-------------------------------------------------",
             "------------------------------");
-    g_variant_get(reply, "(a(ssa(usu)))", &iter);
-    while (g_variant_iter_next(iter, "(&s&sa(usu))", &name, &hwaddr, &addrs)) {
+    g_variant_get(reply, "(a(ssa(sus)))", &iter);
+    while (g_variant_iter_next(iter, "(&s&sa(sus))", &name, &hwaddr, &addrs)) {
         if (ctx->flags.ifaddr_interface == NULL ||
             strcmp(ctx->flags.ifaddr_interface, name) == 0)
             print_iface(name, hwaddr, addrs, ctx->flags.ifaddr_full);

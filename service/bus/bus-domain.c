@@ -350,38 +350,38 @@ qemu_monitor_command(VbBusCall *call, GError **error)
     return g_variant_new("(s)", reply);
 }
 
-/* InterfaceAddresses(u source, u flags) -> a(ssa(usu)); issue 12, part addresses */
+/* InterfaceAddresses(u source) -> a(ssa(sus)): each address as (address, prefix,
+ * "ipv4" | "ipv6"); issue 12, part addresses */
 static GVariant *
 interface_addresses(VbBusCall *call, GError **error)
 {
-    guint32 source, flags;
+    guint32 source;
     g_autoptr(GPtrArray) ifaces = NULL;
     GVariantBuilder b;
 
-    g_variant_get(call->parameters, "(uu)", &source, &flags);
-    if (!vb_bus_check_flags(flags, 0, "InterfaceAddresses", error))
-        return NULL;
+    g_variant_get(call->parameters, "(u)", &source);
     ifaces = vb_domain_interface_addresses(call->service->domains, call->service->networks,
                                            call->dom, source, caller_name(call), error);
     if (ifaces == NULL)
         return NULL;
-    g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssa(usu))"));
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssa(sus))"));
     for (guint i = 0; i < ifaces->len; i++) {
         const VbGuestInterface *gi = g_ptr_array_index(ifaces, i);
 
-        g_variant_builder_open(&b, G_VARIANT_TYPE("(ssa(usu))"));
+        g_variant_builder_open(&b, G_VARIANT_TYPE("(ssa(sus))"));
         g_variant_builder_add(&b, "s", gi->name != NULL ? gi->name : "");
         g_variant_builder_add(&b, "s", gi->hwaddr != NULL ? gi->hwaddr : "");
-        g_variant_builder_open(&b, G_VARIANT_TYPE("a(usu)"));
+        g_variant_builder_open(&b, G_VARIANT_TYPE("a(sus)"));
         for (guint j = 0; j < gi->addrs->len; j++) {
             const VbGuestIPAddress *a = &g_array_index(gi->addrs, VbGuestIPAddress, j);
 
-            g_variant_builder_add(&b, "(usu)", a->type, a->addr, a->prefix);
+            g_variant_builder_add(&b, "(sus)", a->addr, a->prefix,
+                                  a->type == 0 ? "ipv4" : "ipv6");
         }
         g_variant_builder_close(&b);
         g_variant_builder_close(&b);
     }
-    return g_variant_new("(a(ssa(usu)))", &b);
+    return g_variant_new("(a(ssa(sus)))", &b);
 }
 
 /* ---- jobs and long operations: each returns its Job object's path ---- */

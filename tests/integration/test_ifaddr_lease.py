@@ -38,10 +38,10 @@ class LeaseTest(IfaddrNetTestCase):
             tap = self.live_target(path)
             ifaces = eventually(lambda: self.addrs(path, LEASE), timeout=10,
                                 what="the lease")
-            self.assertEqual(ifaces, [(tap, MAC, [(0, ip, prefix)])])
+            self.assertEqual(ifaces, [(tap, MAC, [(ip, prefix, "ipv4")])])
             # qemu-ga sees the same address on the guest's eth0
             agent = {hw: a for n, hw, a in self.addrs(path, AGENT)}
-            self.assertIn((0, ip, prefix), agent[MAC])
+            self.assertIn((ip, prefix, "ipv4"), agent[MAC])
             out = self.ctl(self.a, "--address", self.a.bus_address, "domifaddr", "vm1").stdout
             self.assertRegex(out, rf"\n {re.escape(tap)}\s+{MAC}\s+ipv4\s+"
                                   rf"{re.escape(ip)}/{prefix}\n")

@@ -56,7 +56,7 @@ class IfaddrNetTestCase(vbhosts.MultiHostTestCase):
         return path
 
     def addrs(self, path, source):
-        return self.call(path, DOMAIN_IFACE, "InterfaceAddresses", "uu", (source, 0),
+        return self.call(path, DOMAIN_IFACE, "InterfaceAddresses", "u", (source,),
                          conn=self.conn(self.a))[0]
 
     def live_target(self, path):
@@ -101,7 +101,7 @@ class ArpTest(IfaddrNetTestCase):
         # the guest pinged the bridge: the host knows its MAC
         ifaces = eventually(lambda: self.addrs(path, ARP), timeout=10,
                             what="the guest in the neighbour table")
-        self.assertEqual(ifaces, [(tap, MAC, [(0, ip, 0)])])
+        self.assertEqual(ifaces, [(tap, MAC, [(ip, 0, "ipv4")])])
         # neither a lease of a virtual network (type='bridge')
         self.assertEqual(self.addrs(path, LEASE), [])
         out = self.ctl(self.a, "--address", self.a.bus_address, "domifaddr", "vm1",

@@ -491,10 +491,10 @@ class PolkitEnabledTest(PolkitTestCase):
             self.assertRefused("org.virtbus.Virt1.monitor", self.domain, path,
                                "QemuMonitorCommand", "s", ('{"execute":"stop"}',), conn=nobody)
             # guest addresses: a read, but the agent source talks to the guest (attach)
-            self.assertEqual(self.domain(path, "InterfaceAddresses", "uu", (0, 0), conn=nobody),
+            self.assertEqual(self.domain(path, "InterfaceAddresses", "u", (0,), conn=nobody),
                              [])
             self.assertRefused("org.virtbus.Virt1.attach", self.domain, path,
-                               "InterfaceAddresses", "uu", (1, 0), conn=nobody)
+                               "InterfaceAddresses", "u", (1,), conn=nobody)
             self.wait_check(action="org.virtbus.Virt1.attach", user="nobody", domain="vm1",
                             uuid=UUID1, verb="interfaceaddresses")
             self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
