@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The helper processes of a run (issue 10, part helpers): swtpm and virtiofsd, planned by
- * qemu-helpers.c. They start after the status XML marks the start and before QEMU, are
+ * The helper processes of a run (issue 10, part helpers): swtpm, virtiofsd and passt,
+ * planned by qemu-helpers.c. They start after the status XML marks the start and before QEMU, are
  * recorded in the status XML (<helper kind= id= pid= socket=>), and stop with the run
  * however it ends (teardown, failed start). A restarted service takes them back with their
  * QEMU, or kills them when their QEMU is gone or its start never finished
@@ -253,8 +253,8 @@ vb_domain_helpers_adopt(VbDomainObj *dom, const char *kind, const char *id, pid_
  * @runtime_dir: the runtime directory of a run that is not taken back
  * @name: the domain's name, for the log
  *
- * Kills (SIGKILL through a pidfd, and waits) every swtpm or virtiofsd whose command line
- * names a socket in @runtime_dir: the helpers of a start the service did not finish, or of
+ * Kills (SIGKILL through a pidfd, and waits) every swtpm, virtiofsd or passt whose command
+ * line names a socket in @runtime_dir: the helpers of a start the service did not finish, or of
  * a run whose QEMU ended while the service was down, also one the status never recorded.
  *
  * Returns: how many were killed.

@@ -18,6 +18,7 @@
 
 #include "qemu-command-priv.h"
 #include "qemu-net.h"
+#include "qemu-portfwd.h"
 #include "vb-error.h"
 
 static const char *
@@ -213,6 +214,79 @@ build_vhostuser(VbQemuCmd *c, const VbDeviceDef *dev, const char *alias, GString
     return TRUE;
 }
 
+/* "key":[{"str":"v"},...]: a QAPI list of String */
+static void
+json_str_list(GString *j, const char *key, char **values)
+{
+    g_string_append_printf(j, "%s\"%s\":[", j->len > 1 ? "," : "", key);
+    for (guint i = 0; values[i] != NULL; i++) {
+        g_autoptr(GString) o = vb_json_new();
+        g_autofree char *v = NULL;
+
+        vb_json_str(o, "str", values[i]);
+        v = vb_json_end(g_steal_pointer(&o));
+        g_string_append_printf(j, "%s%s", i > 0 ? "," : "", v);
+    }
+    g_string_append_c(j, ']');
+}
+
+/*
+ * type='user': SLIRP ({"type":"user"} with libvirt's "net"/"ipv6-prefix" from <ip> and
+ * "hostfwd" rules from <portForward>), or with <backend type='passt'> a stream netdev on
+ * the socket of the passt the start path runs (qemu-helpers.c), as libvirt's
+ * qemuPasstAddNetProps().
+ */
+static gboolean
+build_user(VbQemuCmd *c, const VbDeviceDef *dev, const char *alias, GString *j,
+           GError **error)
+{
+    static const char *const passt_src[] = { "dev", NULL };
+    g_autoptr(VbQemuUserNet) u = NULL;
+    g_autofree char *why = NULL;
+    g_auto(GStrv) fwd = NULL;
+
+    u = vb_qemu_user_net_read(dev, &why);
+    if (u == NULL)
+        return vb_qemu_cmd_unsupported(c, error, dev, "%s", why);
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source",
+                                 u->passt ? passt_src : NULL, NULL, error))
+        return FALSE;
+    if (u->passt) {
+        g_autofree char *sock = vb_qemu_user_net_passt_socket(c->params->runtime_dir, alias);
+        g_autoptr(GString) addr = vb_json_new();
+        g_autofree char *a = NULL;
+
+        vb_json_str(j, "type", "stream");
+        vb_json_str(addr, "type", "unix");
+        vb_json_str(addr, "path", sock);
+        a = vb_json_end(g_steal_pointer(&addr));
+        g_string_append_printf(j, ",\"addr\":%s", a);
+        vb_json_bool(j, "server", FALSE);
+        return TRUE;
+    }
+    if (u->log_file != NULL)
+        vb_qemu_cmd_ignore(c, dev, NULL, 0, "<backend logFile=> is only used by the passt "
+                           "backend");
+    fwd = vb_qemu_user_net_hostfwd(u, &why);
+    if (fwd == NULL)
+        return vb_qemu_cmd_unsupported(c, error, dev, "%s", why);
+    vb_json_str(j, "type", "user");
+    if (u->ipv4 != NULL) {
+        g_autofree char *net = u->prefix4 > 0 ? g_strdup_printf("%s/%u", u->ipv4, u->prefix4)
+                                              : g_strdup(u->ipv4);
+
+        vb_json_str(j, "net", net);
+    }
+    if (u->ipv6 != NULL) {
+        vb_json_str(j, "ipv6-prefix", u->ipv6);
+        if (u->prefix6 > 0)
+            vb_json_int(j, "ipv6-prefixlen", u->prefix6);
+    }
+    if (fwd[0] != NULL)
+        json_str_list(j, "hostfwd", fwd);
+    return TRUE;
+}
+
 static gboolean
 build_netdev(VbQemuCmd *c, const VbDeviceDef *dev, guint n, const char *alias,
              guint *next_fd, GError **error)
@@ -222,9 +296,8 @@ build_netdev(VbQemuCmd *c, const VbDeviceDef *dev, guint n, const char *alias,
     const char *t = dev->type;
 
     if (strcmp(t, "user") == 0) {
-        if (!vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", NULL, NULL, error))
+        if (!build_user(c, dev, alias, j, error))
             return FALSE;
-        vb_json_str(j, "type", "user");
     } else if (strcmp(t, "bridge") == 0) {
         static const char *const ok[] = { "bridge", NULL };
 
@@ -282,6 +355,11 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
         "boot", "target", "driver", "link", "mtu", "rom", "bandwidth", "filterref",
         "virtualport", "alias", NULL
     };
+    /* type 'user' also reads <ip>, <route>, <portForward>, <backend> (qemu-portfwd.c) */
+    static const char *const user_children[] = {
+        "boot", "target", "driver", "link", "mtu", "rom", "bandwidth", "filterref",
+        "virtualport", "alias", "ip", "route", "portForward", "backend", NULL
+    };
     static const char *const driver_ok[] = { "name", "queues", "rx_queue_size",
                                              "tx_queue_size", NULL };
     static const char *const target_ok[] = { "dev", "managed", NULL };
@@ -294,7 +372,8 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
     gboolean tap = g_strv_contains((const char *const[]){ "network", "bridge", "ethernet",
                                                           "direct", NULL }, t);
 
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error) ||
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL,
+                                 strcmp(t, "user") == 0 ? user_children : ok_children, error) ||
         !check_child(c, dev, net_child(dev, "driver"), driver_ok, error) ||
         !check_child(c, dev, net_child(dev, "target"), target_ok, error) ||
         !check_child(c, dev, net_child(dev, "link"), link_ok, error) ||

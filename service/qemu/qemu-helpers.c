@@ -14,7 +14,11 @@
  *   [,flock|no_flock][,posix_lock|no_posix_lock] [--thread-pool-size=N]` (libvirt passes a
  *   listening fd with --fd; a path lets a restarted service find the process by it).
  *
- * Both run in the foreground as children of the service; sockets live in the domain's
+ * - passt for <interface type='user'><backend type='passt'> (issue 12, part portfwd):
+ *   libvirt's arguments (qemu_passt.c, see vb_qemu_user_net_passt_argv()), the socket
+ *   RUNDIR/netN-passt.sock, its log the <backend logFile=> or <name>-netN-passt.log.
+ *
+ * All run in the foreground as children of the service; sockets live in the domain's
  * runtime directory, so every helper's command line names that directory.
  */
 #include "config.h"
@@ -24,6 +28,7 @@
 
 #include "qemu-command-priv.h"
 #include "qemu-helpers.h"
+#include "qemu-portfwd.h"
 #include "vb-error.h"
 
 /* g_strv_builder_take() is GLib 2.80 */
@@ -52,7 +57,15 @@ vb_qemu_helper_free(VbQemuHelper *h)
 const char *
 vb_qemu_helper_kind_to_string(VbQemuHelperKind kind)
 {
-    return kind == VB_QEMU_HELPER_SWTPM ? "swtpm" : "virtiofsd";
+    switch (kind) {
+    case VB_QEMU_HELPER_SWTPM:
+        return "swtpm";
+    case VB_QEMU_HELPER_VIRTIOFSD:
+        return "virtiofsd";
+    case VB_QEMU_HELPER_PASST:
+        return "passt";
+    }
+    return "helper";
 }
 
 char *
@@ -394,6 +407,64 @@ plan_virtiofsd(const VbDomainDef *def, const VbDeviceDef *dev, const char *id,
     return g_steal_pointer(&h);
 }
 
+/* an interface's <mtu size>, 0 when unset */
+static guint
+interface_mtu(const VbDeviceDef *dev)
+{
+    for (guint i = 0; dev->extra.children != NULL && i < dev->extra.children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(dev->extra.children, i);
+        g_autofree char *size = NULL;
+        guint64 n = 0;
+
+        if (strcmp(raw->name, "mtu") != 0)
+            continue;
+        size = vb_raw_elem_get_attr(raw, "size");
+        if (size != NULL && g_ascii_string_to_unsigned(size, 10, 1, 65535, &n, NULL))
+            return (guint)n;
+    }
+    return 0;
+}
+
+/* passt for a type='user' interface with <backend type='passt'>; NULL without (no error) */
+static VbQemuHelper *
+plan_passt(const VbDomainDef *def, const VbDeviceDef *dev, const char *what,
+           const VbQemuHelperParams *p, GError **error)
+{
+    g_autoptr(VbQemuHelper) h = NULL;
+    g_autoptr(VbQemuUserNet) u = NULL;
+    g_autofree char *why = NULL;
+    g_autofree char *alias = vb_domain_def_device_alias(def, dev);
+    g_autofree char *binary = NULL;
+
+    u = vb_qemu_user_net_read(dev, &why);
+    if (u == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED, "%s: %s", what, why);
+        return NULL;
+    }
+    if (!u->passt)
+        return NULL;
+    binary = vb_qemu_passt_binary();
+    if (binary == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "%s: <backend type='passt'> needs passt; install Debian's passt", what);
+        return NULL;
+    }
+    h = g_new0(VbQemuHelper, 1);
+    h->kind = VB_QEMU_HELPER_PASST;
+    h->id = g_strdup(alias);
+    h->socket = vb_qemu_user_net_passt_socket(p->runtime_dir, alias);
+    if (u->log_file != NULL) {
+        h->log_path = g_strdup(u->log_file);
+    } else {
+        g_autofree char *base = g_strdup_printf("%s-%s-passt.log", def->name, alias);
+
+        h->log_path = g_build_filename(p->log_dir, base, NULL);
+    }
+    h->argv = vb_qemu_user_net_passt_argv(u, binary, h->socket, h->log_path,
+                                          interface_mtu(dev));
+    return g_steal_pointer(&h);
+}
+
 /**
  * vb_qemu_helpers_plan:
  * @def: the definition to start (its command line was built)
@@ -409,7 +480,7 @@ vb_qemu_helpers_plan(const VbDomainDef *def, const VbQemuHelperParams *params, G
     g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(
         (GDestroyNotify)vb_qemu_helper_free);
     GPtrArray *devs = def->priv->devices;
-    int ntpm = 0, nfs = 0;
+    int ntpm = 0, nfs = 0, nif = 0;
 
     for (guint i = 0; i < devs->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
@@ -452,6 +523,19 @@ vb_qemu_helpers_plan(const VbDomainDef *def, const VbQemuHelperParams *params, G
                 return NULL;
             if (h != NULL)
                 g_ptr_array_add(out, h);
+        } else if (dev->kind == VB_DEV_INTERFACE && g_strcmp0(dev->type, "user") != 0) {
+            nif++;
+        } else if (dev->kind == VB_DEV_INTERFACE) {
+            g_autofree char *what = g_strdup_printf("<interface> devices/interface[%d]", ++nif);
+            g_autoptr(GError) local = NULL;
+            VbQemuHelper *h = plan_passt(def, dev, what, params, &local);
+
+            if (local != NULL) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return NULL;
+            }
+            if (h != NULL)
+                g_ptr_array_add(out, h);
         }
     }
     return g_steal_pointer(&out);
@@ -465,7 +549,8 @@ vb_qemu_helpers_plan(const VbDomainDef *def, const VbQemuHelperParams *params, G
  * Returns: whether @pid is a helper (swtpm, virtiofsd, or a wrapper given as <binary
  *   path=>) of the run that used @runtime_dir: an argument of its command line gives it a
  *   socket in that directory the way we start helpers ("--socket-path=DIR/...",
- *   "type=unixio,path=DIR/..."), which QEMU's arguments never do.
+ *   "type=unixio,path=DIR/...", passt's "--socket" "DIR/..."), which QEMU's arguments
+ *   never do.
  */
 gboolean
 vb_qemu_helper_is_ours(pid_t pid, const char *runtime_dir)
@@ -476,11 +561,19 @@ vb_qemu_helper_is_ours(pid_t pid, const char *runtime_dir)
     g_autofree char *tpm = g_strconcat("type=unixio,path=", runtime_dir, "/", NULL);
     gsize len = 0;
 
+    g_autofree char *dir = g_strconcat(runtime_dir, "/", NULL);
+    gboolean after_socket = FALSE;
+
     if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0)
         return FALSE;
     for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
-        if (g_str_has_prefix(cmdline + off, vfs) || g_str_has_prefix(cmdline + off, tpm))
+        const char *arg = cmdline + off;
+
+        if (g_str_has_prefix(arg, vfs) || g_str_has_prefix(arg, tpm) ||
+            (after_socket && g_str_has_prefix(arg, dir)))
             return TRUE;
+        /* passt: "--socket" "DIR/netN-passt.sock" */
+        after_socket = strcmp(arg, "--socket") == 0;
     }
     return FALSE;
 }

@@ -3,7 +3,8 @@
 
 /*
  * Helper processes a domain's QEMU needs (swtpm for an emulated TPM, virtiofsd for a
- * virtiofs share) and its firmware files (issue 10, part helpers). The command builder names
+ * virtiofs share, passt for a type='user' interface with <backend type='passt'>) and its
+ * firmware files (issue 10, part helpers). The command builder names
  * the sockets with the functions below; the domain layer starts the helpers before QEMU and
  * stops them with it.
  */
@@ -18,6 +19,7 @@ G_BEGIN_DECLS
 typedef enum {
     VB_QEMU_HELPER_SWTPM,
     VB_QEMU_HELPER_VIRTIOFSD,
+    VB_QEMU_HELPER_PASST, /* <interface type='user'><backend type='passt'> (issue 12) */
 } VbQemuHelperKind;
 
 /* One helper process to start before QEMU. */
@@ -39,7 +41,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuHelper, vb_qemu_helper_free)
 typedef struct {
     const char *runtime_dir; /* the domain's runtime directory (sockets) */
     const char *swtpm_dir;   /* STATE_ROOT/swtpm: the TPM state goes to <uuid>/tpm<ver>/ */
-    const char *log_dir;     /* helpers' logs: <name>-swtpm.log, <name>-<id>-virtiofsd.log */
+    const char *log_dir;     /* helpers' logs: <name>-swtpm.log, <name>-<id>-virtiofsd.log,
+                              * <name>-<id>-passt.log */
 } VbQemuHelperParams;
 
 GPtrArray *vb_qemu_helpers_plan(const VbDomainDef *def, const VbQemuHelperParams *params,

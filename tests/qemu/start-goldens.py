@@ -464,6 +464,11 @@ def make_plan(name, root, lines, directory=GOLDEN_DIR):
             plan.copies.setdefault(o.value, SEABIOS)
         elif o.name == "-pidfile":
             plan.parents.add(o.value)
+        elif (o.name == "-netdev" and o.kind == "json" and o.json.get("type") == "stream" and
+              o.json.get("addr", {}).get("type") == "unix" and not o.json.get("server")):
+            # passt's socket (type='user' with <backend type='passt'>): something listening
+            plan.parents.add(o.json["addr"]["path"])
+            plan.listeners.append(("unix", o.json["addr"]["path"]))
         elif o.name == "-netdev" and o.get("type") == "bridge":
             plan.bridges.add(o.get("br") or "br0")
         elif o.name == "-netdev" and o.get("type") == "tap" and (o.get("fd") or o.get("fds")):
