@@ -339,6 +339,29 @@ class PortForwardTest(NetnsTestCase):
         self.domain(path, "Destroy", "u", (0,))
         self.assert_stopped_clean(path)
 
+    def test_restarted_service_takes_passt_back(self):
+        self.default_route()
+        nic = """<interface type='user'>
+      <mac address='52:54:00:a1:b2:04'/>
+      <portForward proto='tcp'><range start='20025' to='22'/></portForward>
+      <model type='virtio'/>
+      <backend type='passt'/>
+    </interface>"""
+        path = self.start(self.guest_xml("pf4", nic))
+        pids = self.passt_pids()
+        self.assertEqual(len(pids), 1, pids)
+        self.service.kill()
+        self.service.stop(check=False)
+        self.assertEqual(self.passt_pids(), pids, "passt outlives the service")
+        self.service.start()
+        self.conn.close_sync(None)
+        self.conn = vbtest.connect(self.bus.address)
+        self.assertEqual(self.state(path), "running")
+        self.assertEqual(self.passt_pids(), pids)
+        self.assertIn("took back its passt for net0", self.service.read_log())
+        self.domain(path, "Destroy", "u", (0,))
+        self.assert_stopped_clean(path)
+
     def test_bad_portforward_is_refused_and_nothing_runs(self):
         cases = [
             ("<portForward proto='tcp'><range start='2000' end='2010'/>"
