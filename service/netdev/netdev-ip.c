@@ -127,9 +127,10 @@ vb_netdev_prefix_overlaps(const VbNetdevPrefix *a, const VbNetdevPrefix *b)
 }
 
 static gboolean
-addr_change(const char *ifname, const char *address, gboolean add, GError **error)
+addr_change(const char *ifname, const char *address, const char *peer, gboolean add,
+            GError **error)
 {
-    VbNetdevPrefix p;
+    VbNetdevPrefix p, pe;
     struct ifaddrmsg ifa = {0};
     g_autoptr(VbNlMsg) msg = NULL;
     g_autofree char *reason = NULL;
@@ -137,6 +138,13 @@ addr_change(const char *ifname, const char *address, gboolean add, GError **erro
 
     if (!vb_netdev_prefix_parse(address, &p, error))
         return FALSE;
+    if (peer && !vb_netdev_prefix_parse(peer, &pe, error))
+        return FALSE;
+    if (peer && pe.family != p.family) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "address %s: peer %s is not of the same address family", address, peer);
+        return FALSE;
+    }
     ifindex = vb_netdev_link_index(ifname, error);
     if (ifindex < 0)
         return FALSE;
@@ -146,8 +154,9 @@ addr_change(const char *ifname, const char *address, gboolean add, GError **erro
     msg = vb_nl_msg_new(add ? RTM_NEWADDR : RTM_DELADDR, add ? NLM_F_CREATE | NLM_F_EXCL : 0, &ifa,
                         sizeof(ifa));
     vb_nl_msg_put(msg, IFA_LOCAL, p.addr, family_len(p.family));
-    vb_nl_msg_put(msg, IFA_ADDRESS, p.addr, family_len(p.family));
-    if (add && p.family == AF_INET && p.prefix < 31) {
+    /* a point-to-point address: IFA_ADDRESS is the other end */
+    vb_nl_msg_put(msg, IFA_ADDRESS, peer ? pe.addr : p.addr, family_len(p.family));
+    if (add && !peer && p.family == AF_INET && p.prefix < 31) {
         /* the broadcast address, as libvirt sets it */
         VbNetdevPrefix b = p;
 
@@ -163,8 +172,9 @@ addr_change(const char *ifname, const char *address, gboolean add, GError **erro
     }
     e = vb_nl_request(msg, &reason);
     if (e != 0) {
-        vb_netdev_set_error(error, e, reason, "cannot %s address %s %s network device '%s'",
-                            add ? "add" : "remove", address, add ? "to" : "from", ifname);
+        vb_netdev_set_error(error, e, reason, "cannot %s address %s%s%s %s network device '%s'",
+                            add ? "add" : "remove", address, peer ? " peer " : "",
+                            peer ? peer : "", add ? "to" : "from", ifname);
         return FALSE;
     }
     return TRUE;
@@ -183,7 +193,27 @@ addr_change(const char *ifname, const char *address, gboolean add, GError **erro
 gboolean
 vb_netdev_addr_add(const char *ifname, const char *address, GError **error)
 {
-    return addr_change(ifname, address, TRUE, error);
+    return addr_change(ifname, address, NULL, TRUE, error);
+}
+
+/**
+ * vb_netdev_addr_add_peer:
+ * @ifname: a link
+ * @address: "10.0.0.1/32" (the local address with its prefix length)
+ * @peer: (nullable): the other end of a point-to-point link ("10.0.0.2"); %NULL is
+ *   vb_netdev_addr_add()
+ * @error: return location; %VB_ERROR_EXISTS when the address is already there
+ *
+ * Adds an address whose IFA_ADDRESS is @peer (`ip addr add A peer P`), as libvirt's
+ * virNetDevIPAddrAdd() for `<ip address peer>`: no broadcast address then.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vb_netdev_addr_add_peer(const char *ifname, const char *address, const char *peer,
+                        GError **error)
+{
+    return addr_change(ifname, address, peer, TRUE, error);
 }
 
 /**
@@ -197,22 +227,30 @@ vb_netdev_addr_add(const char *ifname, const char *address, GError **error)
 gboolean
 vb_netdev_addr_del(const char *ifname, const char *address, GError **error)
 {
-    return addr_change(ifname, address, FALSE, error);
+    return addr_change(ifname, address, NULL, FALSE, error);
 }
 
 /**
- * vb_netdev_route_add:
- * @ifname: (nullable): the outgoing link
- * @dest: the destination prefix ("0.0.0.0/0" for a default route)
- * @gateway: (nullable): the next hop
+ * vb_netdev_addr_del_peer:
+ * @ifname: a link
+ * @address: the address with its prefix length, as added
+ * @peer: (nullable): its peer, as added
  * @error: return location
  *
- * Adds a route to the main table (for `<route>` of a network and for tests).
+ * Removes what vb_netdev_addr_add_peer() added.
  *
  * Returns: %TRUE on success.
  */
 gboolean
-vb_netdev_route_add(const char *ifname, const char *dest, const char *gateway, GError **error)
+vb_netdev_addr_del_peer(const char *ifname, const char *address, const char *peer,
+                        GError **error)
+{
+    return addr_change(ifname, address, peer, FALSE, error);
+}
+
+static gboolean
+route_change(const char *ifname, const char *dest, const char *gateway, guint metric,
+             guint8 protocol, gboolean add, GError **error)
 {
     VbNetdevPrefix d, gw;
     struct rtmsg rtm = {0};
@@ -232,14 +270,21 @@ vb_netdev_route_add(const char *ifname, const char *dest, const char *gateway, G
     rtm.rtm_family = d.family;
     rtm.rtm_dst_len = d.prefix;
     rtm.rtm_table = RT_TABLE_MAIN;
-    rtm.rtm_protocol = RTPROT_STATIC;
-    rtm.rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-    rtm.rtm_type = RTN_UNICAST;
-    msg = vb_nl_msg_new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rtm, sizeof(rtm));
+    if (add) {
+        rtm.rtm_protocol = protocol;
+        rtm.rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+        rtm.rtm_type = RTN_UNICAST;
+    } else {
+        rtm.rtm_scope = RT_SCOPE_NOWHERE; /* any scope */
+    }
+    msg = vb_nl_msg_new(add ? RTM_NEWROUTE : RTM_DELROUTE, add ? NLM_F_CREATE | NLM_F_EXCL : 0,
+                        &rtm, sizeof(rtm));
     if (d.prefix > 0)
         vb_nl_msg_put(msg, RTA_DST, d.addr, family_len(d.family));
     if (gateway)
         vb_nl_msg_put(msg, RTA_GATEWAY, gw.addr, family_len(gw.family));
+    if (metric > 0)
+        vb_nl_msg_put_u32(msg, RTA_PRIORITY, metric);
     if (ifname) {
         int ifindex = vb_netdev_link_index(ifname, error);
 
@@ -249,12 +294,68 @@ vb_netdev_route_add(const char *ifname, const char *dest, const char *gateway, G
     }
     e = vb_nl_request(msg, &reason);
     if (e != 0) {
-        vb_netdev_set_error(error, e, reason, "cannot add route to %s%s%s%s%s", dest,
-                            gateway ? " via " : "", gateway ? gateway : "", ifname ? " dev " : "",
-                            ifname ? ifname : "");
+        vb_netdev_set_error(error, e, reason, "cannot %s route to %s%s%s%s%s",
+                            add ? "add" : "remove", dest, gateway ? " via " : "",
+                            gateway ? gateway : "", ifname ? " dev " : "", ifname ? ifname : "");
         return FALSE;
     }
     return TRUE;
+}
+
+/**
+ * vb_netdev_route_add:
+ * @ifname: (nullable): the outgoing link
+ * @dest: the destination prefix ("0.0.0.0/0" for a default route)
+ * @gateway: (nullable): the next hop
+ * @error: return location
+ *
+ * Adds a route to the main table (for `<route>` of a network and for tests).
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vb_netdev_route_add(const char *ifname, const char *dest, const char *gateway, GError **error)
+{
+    return route_change(ifname, dest, gateway, 0, RTPROT_STATIC, TRUE, error);
+}
+
+/**
+ * vb_netdev_route_add_metric:
+ * @ifname: the outgoing link
+ * @dest: the destination prefix ("0.0.0.0/0" for a default route)
+ * @gateway: the next hop
+ * @metric: the route's priority, 0 for the kernel's default
+ * @error: return location; %VB_ERROR_EXISTS when the main table has that route
+ *
+ * Adds a route to the main table as libvirt's virNetDevIPRouteAdd() does for the host
+ * side of `<interface type='ethernet'>` (protocol "boot").
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vb_netdev_route_add_metric(const char *ifname, const char *dest, const char *gateway,
+                           guint metric, GError **error)
+{
+    return route_change(ifname, dest, gateway, metric, RTPROT_BOOT, TRUE, error);
+}
+
+/**
+ * vb_netdev_route_del:
+ * @ifname: (nullable): the outgoing link
+ * @dest: the destination prefix, as added
+ * @gateway: (nullable): the next hop, as added
+ * @metric: the metric, as added
+ * @error: return location
+ *
+ * Removes a route of the main table.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vb_netdev_route_del(const char *ifname, const char *dest, const char *gateway, guint metric,
+                    GError **error)
+{
+    return route_change(ifname, dest, gateway, metric, 0, FALSE, error);
 }
 
 static void

@@ -36,8 +36,16 @@ gboolean vb_netdev_prefix_overlaps(const VbNetdevPrefix *a, const VbNetdevPrefix
 
 gboolean vb_netdev_addr_add(const char *ifname, const char *address, GError **error);
 gboolean vb_netdev_addr_del(const char *ifname, const char *address, GError **error);
+gboolean vb_netdev_addr_add_peer(const char *ifname, const char *address, const char *peer,
+                                 GError **error);
+gboolean vb_netdev_addr_del_peer(const char *ifname, const char *address, const char *peer,
+                                 GError **error);
 gboolean vb_netdev_route_add(const char *ifname, const char *dest, const char *gateway,
                              GError **error);
+gboolean vb_netdev_route_add_metric(const char *ifname, const char *dest, const char *gateway,
+                                    guint metric, GError **error);
+gboolean vb_netdev_route_del(const char *ifname, const char *dest, const char *gateway,
+                             guint metric, GError **error);
 
 /**
  * VbNetdevRoute:

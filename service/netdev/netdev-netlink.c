@@ -246,74 +246,14 @@ nl_fail(int fd, int err, char **out_reason)
     return err;
 }
 
-/**
- * vb_nl_request:
- * @msg: a request (NLM_F_ACK is added)
- * @out_reason: (out) (optional) (transfer full): on failure, the kernel's
- *   reason as text ("File exists", plus its extended ack message)
- *
- * Sends @msg on a new NETLINK_ROUTE socket and waits for its ack. Any
- * thread; acts in the calling thread's network namespace.
- *
- * Returns: 0, or the positive errno of the failure.
+/*
+ * Sends @msg on a new socket and reads the replies of its sequence number to the end: the
+ * ack (NLMSG_ERROR) of a request, or (with @func) each message of a dump until NLMSG_DONE
+ * (an error ack ends it too), or the one reply of a query without NLM_F_DUMP. Returns 0 or
+ * the positive errno, with the kernel's reason (and its extended ack text) in @out_reason.
  */
-int
-vb_nl_request(VbNlMsg *msg, char **out_reason)
-{
-    int fd;
-    guint32 seq;
-    g_autofree guint8 *buf = NULL;
-
-    ((struct nlmsghdr *)msg->buf->data)->nlmsg_flags |= NLM_F_ACK;
-    fd = nl_open();
-    if (fd < 0 || nl_send(fd, msg, &seq) < 0)
-        return nl_fail(fd, errno, out_reason);
-    buf = g_malloc(NL_RECV_BUF);
-    for (;;) {
-        ssize_t n = recv(fd, buf, NL_RECV_BUF, 0);
-        int len = (int)n;
-        struct nlmsghdr *nlh;
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return nl_fail(fd, n < 0 ? errno : EPROTO, out_reason);
-        for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
-            const struct nlmsgerr *err;
-            g_autofree char *ext = NULL;
-            int e;
-
-            if (nlh->nlmsg_seq != seq || nlh->nlmsg_type != NLMSG_ERROR)
-                continue;
-            err = NLMSG_DATA(nlh);
-            close(fd);
-            if (err->error == 0)
-                return 0;
-            e = -err->error;
-            ext = nl_ext_ack_msg(nlh);
-            if (out_reason) {
-                *out_reason =
-                    ext ? g_strdup_printf("%s (%s)", g_strerror(e), ext) : g_strdup(g_strerror(e));
-            }
-            return e;
-        }
-    }
-}
-
-/**
- * vb_nl_dump:
- * @msg: a request (with NLM_F_DUMP for a dump, without for one object)
- * @func: called for each reply message
- * @user_data: for @func
- * @out_reason: (out) (optional) (transfer full): on failure, the reason as text
- *
- * Runs a query to its end. Any thread; acts in the calling thread's network
- * namespace.
- *
- * Returns: 0, or the positive errno of the failure.
- */
-int
-vb_nl_dump(VbNlMsg *msg, VbNlDumpFunc func, gpointer user_data, char **out_reason)
+static int
+nl_exchange(VbNlMsg *msg, VbNlDumpFunc func, gpointer user_data, char **out_reason)
 {
     int fd;
     guint32 seq;
@@ -334,20 +274,30 @@ vb_nl_dump(VbNlMsg *msg, VbNlDumpFunc func, gpointer user_data, char **out_reaso
         if (n <= 0)
             return nl_fail(fd, n < 0 ? errno : EPROTO, out_reason);
         for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+            const struct nlmsgerr *err;
+            g_autofree char *ext = NULL;
+            int e;
+
             if (nlh->nlmsg_seq != seq)
                 continue;
+            if (nlh->nlmsg_type == NLMSG_ERROR) {
+                err = NLMSG_DATA(nlh);
+                close(fd);
+                if (err->error == 0)
+                    return 0;
+                e = -err->error;
+                ext = nl_ext_ack_msg(nlh);
+                if (out_reason) {
+                    *out_reason = ext ? g_strdup_printf("%s (%s)", g_strerror(e), ext)
+                                      : g_strdup(g_strerror(e));
+                }
+                return e;
+            }
+            if (func == NULL)
+                continue; /* a request waits for its ack */
             if (nlh->nlmsg_type == NLMSG_DONE) {
                 close(fd);
                 return 0;
-            }
-            if (nlh->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *err = NLMSG_DATA(nlh);
-
-                if (err->error == 0) {
-                    close(fd);
-                    return 0;
-                }
-                return nl_fail(fd, -err->error, out_reason);
             }
             func(nlh, user_data);
             if (!dump) {
@@ -356,4 +306,41 @@ vb_nl_dump(VbNlMsg *msg, VbNlDumpFunc func, gpointer user_data, char **out_reaso
             }
         }
     }
+}
+
+/**
+ * vb_nl_request:
+ * @msg: a request (NLM_F_ACK is added)
+ * @out_reason: (out) (optional) (transfer full): on failure, the kernel's
+ *   reason as text ("File exists", plus its extended ack message)
+ *
+ * Sends @msg on a new NETLINK_ROUTE socket and waits for its ack. Any
+ * thread; acts in the calling thread's network namespace.
+ *
+ * Returns: 0, or the positive errno of the failure.
+ */
+int
+vb_nl_request(VbNlMsg *msg, char **out_reason)
+{
+    ((struct nlmsghdr *)msg->buf->data)->nlmsg_flags |= NLM_F_ACK;
+    return nl_exchange(msg, NULL, NULL, out_reason);
+}
+
+/**
+ * vb_nl_dump:
+ * @msg: a request (with NLM_F_DUMP for a dump, without for one object)
+ * @func: called for each reply message
+ * @user_data: for @func
+ * @out_reason: (out) (optional) (transfer full): on failure, the reason as text
+ *
+ * Runs a query to its end. Any thread; acts in the calling thread's network
+ * namespace.
+ *
+ * Returns: 0, or the positive errno of the failure.
+ */
+int
+vb_nl_dump(VbNlMsg *msg, VbNlDumpFunc func, gpointer user_data, char **out_reason)
+{
+    g_return_val_if_fail(func != NULL, EINVAL);
+    return nl_exchange(msg, func, user_data, out_reason);
 }

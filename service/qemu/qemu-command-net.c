@@ -295,6 +295,16 @@ build_netdev(VbQemuCmd *c, const VbDeviceDef *dev, guint n, const char *alias,
     g_autofree char *id = g_strconcat("host", alias, NULL);
     const char *t = dev->type;
 
+    if (strcmp(t, "ethernet") != 0 && dev->source.extra.children != NULL) {
+        for (guint i = 0; i < dev->source.extra.children->len; i++) {
+            const VbRawElem *raw = g_ptr_array_index(dev->source.extra.children, i);
+
+            if (strcmp(raw->name, "ip") == 0 || strcmp(raw->name, "route") == 0)
+                return vb_qemu_cmd_unsupported(c, error, dev, "host side <source><%s> is only "
+                                               "supported on type 'ethernet' (as libvirt)",
+                                               raw->name);
+        }
+    }
     if (strcmp(t, "user") == 0) {
         if (!build_user(c, dev, alias, j, error))
             return FALSE;
@@ -317,7 +327,15 @@ build_netdev(VbQemuCmd *c, const VbDeviceDef *dev, guint n, const char *alias,
             !build_tap(c, dev, n, next_fd, j, error))
             return FALSE;
     } else if (strcmp(t, "ethernet") == 0) {
-        if (!vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", NULL, NULL, error) ||
+        /* <ip>/<route>: the tap's host side addresses and routes (qemu-net-ip.c), set by
+         * the start path (qemu-net-prepare.c); checked here for the Unsupported listing */
+        static const char *const ok_children[] = { "ip", "route", NULL };
+        g_autoptr(GPtrArray) ips = NULL;
+        g_autoptr(GPtrArray) routes = NULL;
+
+        if (!vb_qemu_cmd_check_extra(c, dev, &dev->source.extra, "source", NULL, ok_children,
+                                     error) ||
+            !vb_qemu_net_host_ip_parse(dev, alias, &ips, &routes, error) ||
             !build_tap(c, dev, n, next_fd, j, error))
             return FALSE;
     } else if (strcmp(t, "direct") == 0) {
@@ -372,6 +390,12 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
     gboolean tap = g_strv_contains((const char *const[]){ "network", "bridge", "ethernet",
                                                           "direct", NULL }, t);
 
+    if (strcmp(t, "user") != 0 &&
+        ((raw = net_child(dev, "ip")) != NULL || (raw = net_child(dev, "route")) != NULL))
+        return vb_qemu_cmd_unsupported(c, error, dev, "<%s> in <interface> sets the guest "
+                                       "side, which is supported on type 'user' only (the "
+                                       "host side of a type 'ethernet' tap is <source><%s>)",
+                                       raw->name, raw->name);
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL,
                                  strcmp(t, "user") == 0 ? user_children : ok_children, error) ||
         !check_child(c, dev, net_child(dev, "driver"), driver_ok, error) ||

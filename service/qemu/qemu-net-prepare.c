@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netdev-ip.h"
 #include "netdev-link.h"
 #include "netdev-tap.h"
 #include "netdev-tc.h"
@@ -416,6 +417,76 @@ make_macvtap(const VbDeviceDef *dev, VbQemuNetPrep *prep, guint queues, guint mt
     return TRUE;
 }
 
+/* undoes what set_host_ips() added to an existing tap, newest first */
+static void
+unset_host_ips(const VbQemuNetPrep *prep, GPtrArray *ips, GPtrArray *routes)
+{
+    for (guint i = routes->len; i > 0; i--) {
+        const VbQemuNetRoute *r = g_ptr_array_index(routes, i - 1);
+        g_autoptr(GError) err = NULL;
+
+        if (!vb_netdev_route_del(prep->ifname, r->dest, r->gateway, r->metric, &err))
+            g_warning("interface %s: %s", prep->alias, err->message);
+    }
+    for (guint i = ips->len; i > 0; i--) {
+        const VbQemuNetIp *ip = g_ptr_array_index(ips, i - 1);
+        g_autoptr(GError) err = NULL;
+
+        if (!vb_netdev_addr_del_peer(prep->ifname, ip->address, ip->peer, &err))
+            g_warning("interface %s: %s", prep->alias, err->message);
+    }
+}
+
+/*
+ * <source><ip>/<route> of type 'ethernet' on the host's tap, as libvirt 9.0's
+ * virNetDevIPInfoAddToDev(): every address (with its peer, else the IPv4 broadcast address),
+ * then every route (via its gateway, out of the tap, proto boot, its metric). On a tap the
+ * service made they go with the tap (no record needed). On an existing tap (managed='no'),
+ * as libvirt, they are added and stay after the domain stops; what is already there counts
+ * as done (libvirt fails the next start with "File exists" instead); on failure what this
+ * call added is removed again.
+ */
+static gboolean
+set_host_ips(const VbDeviceDef *dev, VbQemuNetPrep *prep, GError **error)
+{
+    g_autoptr(GPtrArray) ips = NULL;
+    g_autoptr(GPtrArray) routes = NULL;
+    g_autoptr(GPtrArray) added_ips = g_ptr_array_new();
+    g_autoptr(GPtrArray) added_routes = g_ptr_array_new();
+
+    if (!vb_qemu_net_host_ip_parse(dev, prep->alias, &ips, &routes, error))
+        return FALSE;
+    for (guint i = 0; i < ips->len; i++) {
+        VbQemuNetIp *ip = g_ptr_array_index(ips, i);
+        g_autoptr(GError) err = NULL;
+
+        if (vb_netdev_addr_add_peer(prep->ifname, ip->address, ip->peer, &err)) {
+            g_ptr_array_add(added_ips, ip);
+        } else if (prep->managed || !g_error_matches(err, VB_ERROR, VB_ERROR_EXISTS)) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&err), "interface %s: <source>"
+                                       "<ip>: ", prep->alias);
+            goto fail;
+        }
+    }
+    for (guint i = 0; i < routes->len; i++) {
+        VbQemuNetRoute *r = g_ptr_array_index(routes, i);
+        g_autoptr(GError) err = NULL;
+
+        if (vb_netdev_route_add_metric(prep->ifname, r->dest, r->gateway, r->metric, &err)) {
+            g_ptr_array_add(added_routes, r);
+        } else if (prep->managed || !g_error_matches(err, VB_ERROR, VB_ERROR_EXISTS)) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&err), "interface %s: <source>"
+                                       "<route>: ", prep->alias);
+            goto fail;
+        }
+    }
+    return TRUE;
+fail:
+    if (!prep->managed)
+        unset_host_ips(prep, added_ips, added_routes);
+    return FALSE;
+}
+
 /**
  * vb_qemu_net_prepare_one:
  * @def: the definition QEMU will run
@@ -501,6 +572,9 @@ vb_qemu_net_prepare_one(const VbDomainDef *def, guint index, VbQemuNetResolveFun
         return g_steal_pointer(&prep); /* user, vhostuser: QEMU does it all */
     if (ok)
         ok = set_bandwidth(dev, prep, error) && open_vhost(dev, prep, queues, error);
+    /* last, as libvirt sets them last (when the CPUs start) */
+    if (ok && strcmp(dev->type, "ethernet") == 0)
+        ok = set_host_ips(dev, prep, error);
     if (!ok) {
         vb_qemu_net_release(prep);
         return NULL;

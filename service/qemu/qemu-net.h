@@ -16,7 +16,7 @@
 
 #include <glib.h>
 
-#include "domain-def.h"
+#include "domain-def-priv.h"
 
 G_BEGIN_DECLS
 
@@ -79,6 +79,35 @@ typedef struct {
     char *lower_mac;
     gboolean link_down;
 } VbQemuNetPrep;
+
+/**
+ * VbQemuNetIp:
+ * @address: "10.0.0.1/24" (the prefix length filled in as libvirt does)
+ * @peer: (nullable): the other end of a point-to-point address
+ *
+ * One <source><ip> of an <interface type='ethernet'>: an address of the host's tap.
+ */
+typedef struct {
+    char *address;
+    char *peer;
+} VbQemuNetIp;
+
+/**
+ * VbQemuNetRoute:
+ * @dest: "10.1.0.0/24"
+ * @gateway: the next hop
+ * @metric: 0 for the kernel's default
+ *
+ * One <source><route> of an <interface type='ethernet'>: a host route through the tap.
+ */
+typedef struct {
+    char *dest;
+    char *gateway;
+    guint metric;
+} VbQemuNetRoute;
+
+gboolean vb_qemu_net_host_ip_parse(const VbDeviceDef *dev, const char *alias,
+                                   GPtrArray **out_ips, GPtrArray **out_routes, GError **error);
 
 void vb_qemu_net_prep_free(VbQemuNetPrep *prep);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuNetPrep, vb_qemu_net_prep_free)

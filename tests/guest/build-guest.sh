@@ -5,7 +5,7 @@
 #   vmlinux      Debian 12's stock kernel as an uncompressed ELF.  It has a PVH
 #                entry point, so `qemu -kernel vmlinux` boots it directly and
 #                the guest does not spend ~2.6 s of TCG time decompressing xz.
-#   initrd.img   gzip'd cpio: busybox-static, qemu-ga plus its libraries, a few
+#   initrd.img   gzip'd cpio: busybox-static, qemu-ga plus its libraries, iperf3 (+libs), a few
 #                kernel modules, /init, /sbin/tg-poweroff, /sbin/shutdown,
 #                /sbin/tg-udhcpc (udhcpc's script).
 #   cmdline      the kernel command line to boot it with.
@@ -58,7 +58,10 @@ apt_update() {   # at most once per run
 # e.g. "Depends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)".
 # pkginfo PKG FIELD: FIELD of PKG's candidate version in $INFO
 pkginfo() { awk -v p="$1" -v f="$2:" '$1 == "Package:" { cur = $2 } cur == p && $1 == f { sub(/^[^ ]+ /, ""); print; exit }' <<<"$INFO"; }
-query() { INFO=$(apt-cache show --no-all-versions linux-image-amd64 busybox-static qemu-guest-agent 2>/dev/null || true); }
+# iperf3 (bench/net's guest-to-host TCP stream) with its libraries: libiperf0, libsctp1 and
+# libcrypto (from libssl3); ~1.9 MiB more gzip'd initrd
+IPERF_PKGS="iperf3 libiperf0 libsctp1 libssl3"
+query() { INFO=$(apt-cache show --no-all-versions linux-image-amd64 busybox-static qemu-guest-agent $IPERF_PKGS 2>/dev/null || true); }
 query
 [ -n "$(pkginfo qemu-guest-agent Version)" ] && [ -n "$(pkginfo busybox-static Version)" ] || { apt_update; query; }
 KPKG=$(pkginfo linux-image-amd64 Depends | grep -o 'linux-image-[0-9][^ ,]*' | head -1 || true)
@@ -67,7 +70,8 @@ KVERSION=$(pkginfo linux-image-amd64 Version)  # the metapackage pins the kernel
 KVER=${KPKG#linux-image-}         # the module directory name, e.g. 6.1.0-56-amd64
 declare -A VERSION=([$KPKG]=$KVERSION [busybox-static]=$(pkginfo busybox-static Version)
                     [qemu-guest-agent]=$(pkginfo qemu-guest-agent Version))
-GUEST_PKGS="$KPKG busybox-static qemu-guest-agent"
+for p in $IPERF_PKGS; do VERSION[$p]=$(pkginfo "$p" Version); done
+GUEST_PKGS="$KPKG busybox-static qemu-guest-agent $IPERF_PKGS"
 
 HASH=$(cd "$HERE" && { cat build-guest.sh; find rootfs -type f | LC_ALL=C sort | while read -r f; do
          echo "$f $(stat -c %a "$f")"; cat "$f"; done; } | sha256sum | cut -d' ' -f1)
@@ -199,6 +203,19 @@ fi
 LD_LIBRARY_PATH=$LIBPATH ldd qga/usr/sbin/qemu-ga |
   awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }' | while read -r lib; do
     dest=${lib#"$WORK/sysroot"}        # library from an unpacked package: its guest path
+    mkdir -p "$R$(dirname "$dest")"
+    cp -L "$lib" "$R$dest"
+  done
+# iperf3 the same way, its libraries from their unpacked .debs
+for p in $IPERF_PKGS; do dpkg-deb -x "$(deb_of "$p")" sysroot; done
+cp sysroot/usr/bin/iperf3 "$R/usr/bin/iperf3"
+if LD_LIBRARY_PATH=$LIBPATH ldd sysroot/usr/bin/iperf3 | grep 'not found'; then
+  log "iperf3: unresolved libraries"; exit 1
+fi
+LD_LIBRARY_PATH=$LIBPATH ldd sysroot/usr/bin/iperf3 |
+  awk '/=> \// { print $3 }' | while read -r lib; do
+    dest=${lib#"$WORK/sysroot"}
+    [ -e "$R$dest" ] && continue
     mkdir -p "$R$(dirname "$dest")"
     cp -L "$lib" "$R$dest"
   done

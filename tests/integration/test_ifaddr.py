@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 
+import vbmigrate
 import vbtest
 from vbtest import ERR, CtlTestCase, DBusCallError, MINIMAL_XML, eventually
 
@@ -40,27 +41,7 @@ class IfaddrTestCase(CtlTestCase):
         shutil.rmtree(self.cfgdir, ignore_errors=True)
 
     def guest_xml(self, name, devices):
-        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-            cmdline = f.read().strip()
-        return f"""<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline}</cmdline>
-  </os>
-  <devices>
-    <serial type='file'>
-      <source path='{self.serial}'/>
-      <target port='0'/>
-    </serial>
-    {devices}
-  </devices>
-</domain>
-"""
+        return vbmigrate.guest_xml(name=name, serial=self.serial, tick=False, devices=devices)
 
     def bare_xml(self, name, devices):
         """No kernel: SeaBIOS finds nothing to boot, so nothing answers on the agent port."""

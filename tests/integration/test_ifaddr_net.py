@@ -9,11 +9,10 @@ in a network namespace the test makes (vbhosts, one host) and the tiny guest und
 
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import vbhosts  # noqa: E402
+import vbguestnet  # noqa: E402
 import vbmigrate  # noqa: E402
 import vbtest  # noqa: E402
 from vbtest import DOMAIN_IFACE, eventually  # noqa: E402
@@ -27,40 +26,18 @@ CHANNEL = """
     </channel>"""
 
 
-class IfaddrNetTestCase(vbhosts.MultiHostTestCase):
-    n_hosts = 1
+class IfaddrNetTestCase(vbguestnet.GuestNetTestCase):
+    UUID = UUID
 
-    def setUp(self):
-        super().setUp()
-        vbmigrate.require_guest(self)
-        self.procs = []
-        self.serial = os.path.join(self.a.dir, "serial.log")
-        self.tag = f"{os.getpid() % 10000}"
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-        try:
-            self.a.destroy_all()
-        finally:
-            super().tearDown()
-
-    def start(self, devices):
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices=devices + CHANNEL)
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=self.conn(self.a),
-                  timeout=60000)
-        return path
+    def start(self, devices, uuid=None):
+        return super().start(devices + CHANNEL, uuid)
 
     def addrs(self, path, source):
         return self.call(path, DOMAIN_IFACE, "InterfaceAddresses", "u", (source,),
                          conn=self.conn(self.a))[0]
 
     def live_target(self, path):
-        xml = self.call(path, DOMAIN_IFACE, "GetXMLDesc", "u", (0,), conn=self.conn(self.a))[0]
+        xml = self.live_xml(path)
         m = re.search(r"<target dev='([^']+)'", xml)
         self.assertIsNotNone(m, xml)
         return m.group(1)
@@ -79,17 +56,8 @@ class IfaddrNetTestCase(vbhosts.MultiHostTestCase):
 
 class ArpTest(IfaddrNetTestCase):
     def test_arp_source_on_a_bridge(self):
-        br = f"vbab{self.tag}"
-        for cmd in (["ip", "link", "add", br, "type", "bridge"],
-                    ["ip", "addr", "add", "10.161.0.1/24", "dev", br],
-                    ["ip", "link", "set", br, "up"]):
-            self.a.run(cmd)
-        p = subprocess.Popen(self.a.argv(
-            ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-             f"--interface={br}", "--bind-interfaces", "--leasefile-ro", "--pid-file=",
-             "--dhcp-range=10.161.0.10,10.161.0.50,1h", "--dhcp-option=3,10.161.0.1"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs.append(p)
+        br = self.make_bridge(161, f"vbab{self.tag}")
+        self.dnsmasq(br, 161)
         path = self.start(f"""
     <interface type='bridge'>
       <mac address='{MAC}'/>

@@ -11,6 +11,13 @@ under TCG and getting a DHCP lease from a dnsmasq the test runs:
   namespace with the DHCP server; kill -9 of QEMU removes the macvtap;
 - type='ethernet' with an existing tap (managed='no'), addressed by the
   test: the guest pings it; the tap stays after destroy;
+- type='ethernet' with host side <source><ip>/<route>: the service's tap has
+  the addresses (IPv4, IPv6) and the route (metric, proto boot) after Start, a
+  dnsmasq bound to that address gives the guest its lease and the guest pings
+  the host's address through the tap; destroy takes tap and route away; on an
+  existing tap (managed='no') they stay after destroy (as libvirt) and a second
+  start works; a route the kernel refuses fails the start by name, leaving no
+  tap (made) or the address it added (existing tap);
 - a service restart while running keeps the macvtap; the later destroy
   removes it;
 - a failed start (a missing bridge; <driver name='vhost'> without
@@ -20,13 +27,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbguestnet  # noqa: E402
 import vbhosts  # noqa: E402
-import vbmigrate  # noqa: E402
 import vbtest  # noqa: E402
 from vbtest import DOMAIN_IFACE, eventually  # noqa: E402
 
@@ -34,61 +40,8 @@ UUID = "5b7e0c1a-2d3f-4a5b-8c6d-7e8f9a0b1c21"
 MAC = "52:54:00:6a:10:01"
 
 
-class InterfaceTestCase(vbhosts.MultiHostTestCase):
-    n_hosts = 1
-
-    def setUp(self):
-        super().setUp()
-        vbmigrate.require_guest(self)
-        self.procs = []
-        self.extra_netns = []
-        self.serial = os.path.join(self.a.dir, "serial.log")
-        self.tag = f"{os.getpid() % 10000}"
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-        try:
-            self.a.destroy_all()
-        finally:
-            for ns in self.extra_netns:
-                vbhosts._kill_netns_processes(ns, grace=0)
-                vbhosts._delete_netns(ns)
-            super().tearDown()
-
-    # -- helpers --
-    def ip(self, *args, ns=None, check=True):
-        argv = ["ip"] + (["-n", ns] if ns else []) + list(args)
-        if ns is None:
-            return self.a.run(argv, check=check)
-        return subprocess.run(argv, capture_output=True, text=True, check=check)
-
-    def links(self, ns=None):
-        out = self.ip("-j", "link", "show", ns=ns).stdout
-        return {link["ifname"]: link for link in json.loads(out or "[]")}
-
-    def dnsmasq(self, iface, third, ns=None):
-        """A DHCP server on @iface (10.<third>.0.1/24) in the host's
-        namespace or @ns, ended by pid at the end of the test."""
-        argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-                f"--interface={iface}", "--bind-interfaces", "--leasefile-ro",
-                "--pid-file=", f"--dhcp-range=10.{third}.0.10,10.{third}.0.50,1h",
-                f"--dhcp-option=3,10.{third}.0.1"]
-        if ns is None:
-            argv = self.a.argv(argv)
-        else:
-            argv = ["ip", "netns", "exec", ns] + argv
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        self.procs.append(p)
-        time.sleep(0.3)
-        self.assertIsNone(p.poll(), "dnsmasq did not start")
-        return p
-
-    def markers(self):
-        return vbmigrate.read_text(self.serial)
+class InterfaceTestCase(vbguestnet.GuestNetTestCase):
+    UUID = UUID
 
     def wait_lease(self, third):
         eventually(lambda: f"TINYGUEST: ping 10.{third}.0.1 " in self.markers()
@@ -97,41 +50,6 @@ class InterfaceTestCase(vbhosts.MultiHostTestCase):
         text = self.markers()
         self.assertIn(f"TINYGUEST: lease 10.{third}.0.", text)
         self.assertIn(f"TINYGUEST: ping 10.{third}.0.1 ok", text)
-
-    def start(self, iface_xml, uuid=UUID):
-        xml = vbmigrate.guest_xml(name="vm1", uuid=uuid, serial=self.serial, tick=False,
-                                  devices=iface_xml)
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=self.conn(self.a),
-                  timeout=60000)
-        return path
-
-    def live_xml(self, path):
-        return self.call(path, DOMAIN_IFACE, "GetXMLDesc", "u", (0,),
-                         conn=self.conn(self.a))[0]
-
-    def destroy(self, path):
-        self.call(path, DOMAIN_IFACE, "Destroy", "u", (0,), conn=self.conn(self.a))
-
-    def qemu_pid(self):
-        pids = vbtest.qemus_under(self.a.dir)
-        self.assertEqual(len(pids), 1, pids)
-        return next(iter(pids))
-
-    def status_text(self):
-        for root, _, files in os.walk(self.a.root):
-            for f in files:
-                if f == "vm1.xml" and "run" in root:
-                    with open(os.path.join(root, f)) as fh:
-                        return fh.read()
-        return ""
-
-    def peer_netns(self):
-        ns = f"vbt-if-{os.getpid()}-{len(self.extra_netns)}"
-        subprocess.run(["ip", "netns", "add", ns], check=True)
-        self.extra_netns.append(ns)
-        self.ip("link", "set", "lo", "up", ns=ns)
-        return ns
 
 
 class BridgeTest(InterfaceTestCase):
@@ -158,13 +76,6 @@ class BridgeTest(InterfaceTestCase):
         # the persistent definition keeps no generated name
         inactive = self.live_xml(path)
         self.assertNotIn("vnet0", inactive)
-
-    def make_bridge(self, third):
-        br = f"vbtbr{self.tag}"
-        self.ip("link", "add", br, "type", "bridge")
-        self.ip("addr", "add", f"10.{third}.0.1/24", "dev", br)
-        self.ip("link", "set", br, "up")
-        return br
 
     def test_link_down_bandwidth_multiqueue(self):
         """<link state='down'>: the guest sees no carrier and gets no lease;
@@ -201,15 +112,13 @@ class BridgeTest(InterfaceTestCase):
         refused by name on a kernel without it, leaving nothing."""
         br = self.make_bridge(154)
         before = set(self.links())
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices=f"""
+        path = self.define(f"""
     <interface type='bridge'>
       <mac address='52:54:00:6a:10:06'/>
       <source bridge='{br}'/>
       <bandwidth><outbound average='500'/></bandwidth>
       <model type='virtio'/>
     </interface>""")
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
         try:
             self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=self.conn(self.a),
                       timeout=60000)
@@ -225,60 +134,33 @@ class BridgeTest(InterfaceTestCase):
         self.destroy(path)
 
     def test_missing_bridge_leaves_nothing(self):
-        before = set(self.links())
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices="""
+        self.assert_start_refused("InvalidArgument", """
     <interface type='bridge'>
       <mac address='52:54:00:6a:10:02'/>
       <source bridge='vbt-nosuchbr'/>
       <model type='virtio'/>
-    </interface>""")
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        e = self.assertDBusError("InvalidArgument", self.call, path, DOMAIN_IFACE, "Start", "u",
-                                 (0,), conn=self.conn(self.a))
-        self.assertIn("vbt-nosuchbr", e.message)
-        self.assertEqual(set(self.links()), before)
-        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
-        self.assertEqual(self.status_text(), "")
+    </interface>""", "vbt-nosuchbr")
 
     def test_inactive_network_leaves_nothing(self):
-        before = set(self.links())
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices="""
+        self.assert_start_refused(None, """
     <interface type='network'>
       <mac address='52:54:00:6a:10:04'/>
       <source network='vbt-nosuchnet'/>
       <model type='virtio'/>
-    </interface>""")
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        with self.assertRaises(vbtest.DBusCallError) as cm:
-            self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=self.conn(self.a))
-        self.assertIn("vbt-nosuchnet", cm.exception.message)
-        self.assertIn("net0", cm.exception.message)
-        self.assertEqual(set(self.links()), before)
-        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
-        self.assertEqual(self.status_text(), "")
+    </interface>""", "vbt-nosuchnet", "net0")
 
     def test_vhost_asked_without_vhost_net_leaves_nothing(self):
         if os.path.exists("/dev/vhost-net"):
             self.skipTest("this host has /dev/vhost-net")
         br = f"vbtbr{self.tag}"
         self.ip("link", "add", br, "type", "bridge")
-        before = set(self.links())
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices=f"""
+        self.assert_start_refused("NotSupported", f"""
     <interface type='bridge'>
       <mac address='52:54:00:6a:10:03'/>
       <source bridge='{br}'/>
       <model type='virtio'/>
       <driver name='vhost' queues='2'/>
-    </interface>""")
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        e = self.assertDBusError("NotSupported", self.call, path, DOMAIN_IFACE, "Start", "u",
-                                 (0,), conn=self.conn(self.a))
-        self.assertIn("vhost", e.message)
-        self.assertEqual(set(self.links()), before)
-        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
+    </interface>""", "vhost", status=False)
 
 
 class DirectTest(InterfaceTestCase):
@@ -347,40 +229,24 @@ class DirectTest(InterfaceTestCase):
         """The second interface fails (no such bridge): the first one's
         macvtap is removed, nothing is left."""
         self.setup_veth()
-        before = set(self.links())
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices=self.DIRECT + """
+        self.assert_start_refused("InvalidArgument", self.DIRECT + """
     <interface type='bridge'>
       <mac address='52:54:00:6a:10:12'/>
       <source bridge='vbt-nosuchbr'/>
       <model type='virtio'/>
-    </interface>""")
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        e = self.assertDBusError("InvalidArgument", self.call, path, DOMAIN_IFACE, "Start",
-                                 "u", (0,), conn=self.conn(self.a))
-        self.assertIn("net1", e.message)
-        self.assertEqual(set(self.links()), before)
-        self.assertEqual(vbtest.qemus_under(self.a.dir), {})
-        self.assertEqual(self.status_text(), "")
+    </interface>""", "net1")
 
     def test_openvswitch_without_ovs_vsctl(self):
         if shutil.which("ovs-vsctl"):
             self.skipTest("ovs-vsctl is installed here")
         self.ip("link", "add", "vbtovs0", "type", "bridge")
-        before = set(self.links())
-        xml = vbmigrate.guest_xml(name="vm1", uuid=UUID, serial=self.serial, tick=False,
-                                  devices="""
+        self.assert_start_refused("NotSupported", """
     <interface type='bridge'>
       <mac address='52:54:00:6a:10:13'/>
       <source bridge='vbtovs0'/>
       <virtualport type='openvswitch'/>
       <model type='virtio'/>
-    </interface>""")
-        path = self.manager(self.a, "DefineXML", "su", (xml, 0))
-        e = self.assertDBusError("NotSupported", self.call, path, DOMAIN_IFACE, "Start",
-                                 "u", (0,), conn=self.conn(self.a))
-        self.assertIn("ovs-vsctl", e.message)
-        self.assertEqual(set(self.links()), before)
+    </interface>""", "ovs-vsctl", status=False)
 
 
 class EthernetTest(InterfaceTestCase):
@@ -402,6 +268,106 @@ class EthernetTest(InterfaceTestCase):
         time.sleep(0.5)
         self.assertIn(tap, self.links())
         self.assertIn(f"<target dev='{tap}' managed='no'/>", self.live_xml(path))
+
+
+class EthernetIpTest(InterfaceTestCase):
+    """<interface type='ethernet'><source><ip/><route/></source>: the host side."""
+
+    def addrs_of(self, dev):
+        out = self.ip("-j", "addr", "show", "dev", dev).stdout
+        return {(a["local"], a["prefixlen"], a.get("address"))
+                for link in json.loads(out) for a in link["addr_info"]}
+
+    def routes_of(self, dev):
+        return self.ip("-d", "route", "show", "dev", dev, check=False).stdout
+
+    def test_managed_tap_addresses_route_and_guest_ping(self):
+        tap = f"vbteth{self.tag}"
+        path = self.start(f"""
+    <interface type='ethernet'>
+      <mac address='52:54:00:6a:10:31'/>
+      <source>
+        <ip address='10.155.0.1' prefix='24'/>
+        <ip address='fd00:155::1' prefix='64' family='ipv6'/>
+        <route address='10.156.0.0' prefix='24' gateway='10.155.0.2' metric='7'/>
+      </source>
+      <target dev='{tap}'/>
+      <model type='virtio'/>
+    </interface>""")
+        addrs = {(a, p) for a, p, _ in self.addrs_of(tap)}
+        self.assertIn(("10.155.0.1", 24), addrs)
+        self.assertIn(("fd00:155::1", 64), addrs)
+        self.assertIn("10.156.0.0/24 via 10.155.0.2 proto boot scope global metric 7",
+                      self.routes_of(tap))
+        # what the host serves on that address reaches the guest: its lease and its ping
+        self.dnsmasq(tap, 155)
+        self.wait_lease(155)
+        # the definition keeps them as written (libvirt's place: inside <source>)
+        live = self.live_xml(path)
+        self.assertIn("<route address='10.156.0.0' prefix='24' gateway='10.155.0.2' "
+                      "metric='7'/>", live)
+        self.destroy(path)
+        eventually(lambda: tap not in self.links(), what="the tap to go")
+        self.assertNotIn("10.156.0.0/24", self.a.run(["ip", "route", "show"]).stdout)
+
+    def test_unmanaged_tap_keeps_them_and_starts_again(self):
+        tap = f"vbtetu{self.tag}"
+        self.ip("tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
+        self.ip("link", "set", tap, "up")
+        xml = f"""
+    <interface type='ethernet'>
+      <mac address='52:54:00:6a:10:32'/>
+      <source>
+        <ip address='10.157.0.1' prefix='32' peer='10.157.0.2'/>
+        <route address='10.158.0.0' prefix='16' gateway='10.157.0.2'/>
+      </source>
+      <target dev='{tap}' managed='no'/>
+      <model type='virtio'/>
+    </interface>"""
+        path = self.start(xml)
+        self.assertIn(("10.157.0.1", 32, "10.157.0.2"), self.addrs_of(tap))
+        self.assertIn("10.158.0.0/16 via 10.157.0.2 proto boot scope global", self.routes_of(tap))
+        self.destroy(path)
+        time.sleep(0.5)
+        # as libvirt: the administrator's tap keeps what was set on it
+        self.assertIn(tap, self.links())
+        self.assertIn(("10.157.0.1", 32, "10.157.0.2"), self.addrs_of(tap))
+        # and the next start does not fail on what is already there
+        self.call(path, DOMAIN_IFACE, "Start", "u", (0,), conn=self.conn(self.a),
+                  timeout=60000)
+        self.assertIn("10.158.0.0/16 via 10.157.0.2 proto boot scope global", self.routes_of(tap))
+        self.destroy(path)
+
+    def test_refused_route_leaves_nothing(self):
+        # the gateway is on no subnet of the tap: the kernel refuses the route
+        tap = f"vbtetf{self.tag}"
+        iface = f"""
+    <interface type='ethernet'>
+      <mac address='52:54:00:6a:10:33'/>
+      <source>
+        <ip address='10.159.0.1' prefix='24'/>
+        <route address='10.160.0.0' prefix='24' gateway='10.99.99.1'/>
+      </source>
+      <target dev='{tap}'/>
+      <model type='virtio'/>
+    </interface>"""
+        self.assert_start_refused("Failed", iface, "net0", "route to 10.160.0.0/24 via "
+                                  "10.99.99.1")
+        # an existing tap: the address this start added is taken away again
+        self.ip("tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
+        self.ip("link", "set", tap, "up")
+        self.assert_start_refused("Failed", iface.replace(f"<target dev='{tap}'/>",
+                                                          f"<target dev='{tap}' managed='no'/>"),
+                                  "10.99.99.1")
+        self.assertEqual([a for a in self.addrs_of(tap) if not a[0].startswith("fe80:")], [])
+
+    def test_guest_side_ip_refused(self):
+        self.assert_start_refused("NotSupported", """
+    <interface type='ethernet'>
+      <mac address='52:54:00:6a:10:34'/>
+      <ip address='10.161.0.5' prefix='24'/>
+      <model type='virtio'/>
+    </interface>""", "guest side", "devices/interface[1]")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import vbmigrate  # noqa: E402
 import vbtest  # noqa: E402
 from vbnetns import NET_IFACE, NetnsTestCase, net_path, sh  # noqa: E402
 from vbtest import ERR, SignalRecorder, connect, eventually  # noqa: E402
@@ -496,35 +497,18 @@ class GuestTest(DriverTestCase):
         super().setUp()
 
     def guest(self, name, uuid, mac, network, bridge, kargs):
-        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-            cmdline = f.read().strip() + " " + kargs
         serial = os.path.join(self.tmp, f"{name}.serial")
         if self.iface_type == "network":
             source = f"<source network='{network}'/>"
         else:
             source = f"<source bridge='{bridge}'/>"
-        xml = f"""<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline}</cmdline>
-  </os>
-  <features><acpi/></features>
-  <devices>
-    <serial type='file'><source path='{serial}'/><target port='0'/></serial>
+        xml = vbmigrate.guest_xml(name=name, uuid=uuid, serial=serial, extra_cmdline=kargs,
+                                  tick=False, features="<acpi/>", devices=f"""
     <interface type='{self.iface_type}'>
       <mac address='{mac}'/>
       {source}
       <model type='virtio'/>
-    </interface>
-  </devices>
-</domain>
-"""
+    </interface>""")
         path = self.manager("DefineXML", "su", (xml, 0))
         self.call(path, "org.virtbus.Virt1.Domain", "Start", "u", (0,), timeout=60000)
         return serial

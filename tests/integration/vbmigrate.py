@@ -35,13 +35,15 @@ def require_guest(tc):
 
 
 def guest_xml(name="vm1", uuid=None, serial=None, extra_cmdline="", memory=128, tick=True,
-              devices=""):
+              devices="", features=""):
     """The tiny guest's definition: its kernel and initrd, a 1 Hz serial tick
-    (tgtick) into the file @serial, and @devices added as they are."""
+    (tgtick) into the file @serial, and @devices (and <features> children
+    @features) added as they are."""
     with open(os.path.join(GUEST_DIR, "cmdline")) as f:
         cmdline = f.read().strip()
     args = " ".join(a for a in (cmdline, "tgtick" if tick else "", extra_cmdline) if a)
     uuid_elem = f"\n  <uuid>{uuid}</uuid>" if uuid else ""
+    features_elem = f"\n  <features>{features}</features>" if features else ""
     serial_elem = f"""
     <serial type='file'>
       <source path='{serial}' append='on'/>
@@ -56,7 +58,7 @@ def guest_xml(name="vm1", uuid=None, serial=None, extra_cmdline="", memory=128, 
     <kernel>{GUEST_DIR}/vmlinux</kernel>
     <initrd>{GUEST_DIR}/initrd.img</initrd>
     <cmdline>{args}</cmdline>
-  </os>
+  </os>{features_elem}
   <devices>{serial_elem}{devices}
   </devices>
 </domain>

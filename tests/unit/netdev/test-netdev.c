@@ -324,6 +324,52 @@ test_addresses(void)
     assert_error_names(error, VB_ERROR_FAILED, "10.78.0.1/24");
 }
 
+/* <interface type='ethernet'><source><ip peer><route metric>: a point-to-point address (no
+ * broadcast), a route with a metric (proto boot, as libvirt), both removed again */
+static void
+test_peer_and_metric(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *routes = NULL;
+
+    g_assert_true(vb_netdev_addr_add_peer("vbbr0", "10.81.0.1/32", "10.81.0.2", &error));
+    g_assert_no_error(error);
+    out = run("ip -4 addr show dev vbbr0");
+    g_assert_nonnull(strstr(out, "inet 10.81.0.1 peer 10.81.0.2/32"));
+    g_assert_null(strstr(out, "brd 10.81"));
+    g_assert_false(vb_netdev_addr_add_peer("vbbr0", "10.81.0.1/32", "10.81.0.2", &error));
+    assert_error_names(error, VB_ERROR_EXISTS, "peer 10.81.0.2");
+    g_clear_error(&error);
+    g_assert_false(vb_netdev_addr_add_peer("vbbr0", "10.81.0.1/32", "fd00::2", &error));
+    assert_error_names(error, VB_ERROR_INVALID_ARG, "fd00::2");
+    g_clear_error(&error);
+
+    /* the peer is reachable: a route through it, with a metric */
+    g_assert_true(vb_netdev_route_add_metric("vbbr0", "10.82.0.0/24", "10.81.0.2", 300, &error));
+    g_assert_no_error(error);
+    routes = run("ip -d -4 route show dev vbbr0");
+    g_assert_nonnull(strstr(routes, "10.82.0.0/24 via 10.81.0.2 proto boot scope global "
+                                    "metric 300"));
+    g_assert_false(vb_netdev_route_add_metric("vbbr0", "10.82.0.0/24", "10.81.0.2", 300, &error));
+    assert_error_names(error, VB_ERROR_EXISTS, "10.82.0.0/24 via 10.81.0.2");
+    g_clear_error(&error);
+    g_assert_true(vb_netdev_route_del("vbbr0", "10.82.0.0/24", "10.81.0.2", 300, &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&routes, g_free);
+    routes = run("ip -4 route show dev vbbr0");
+    g_assert_null(strstr(routes, "10.82.0.0/24"));
+    g_assert_false(vb_netdev_route_del("vbbr0", "10.82.0.0/24", "10.81.0.2", 300, &error));
+    assert_error_names(error, VB_ERROR_FAILED, "remove route to 10.82.0.0/24");
+    g_clear_error(&error);
+
+    g_assert_true(vb_netdev_addr_del_peer("vbbr0", "10.81.0.1/32", "10.81.0.2", &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&out, g_free);
+    out = run("ip -4 addr show dev vbbr0");
+    g_assert_null(strstr(out, "10.81.0.1"));
+}
+
 static gchar *
 read_sysctl(const char *dev, const char *key)
 {
@@ -1065,6 +1111,7 @@ main(int argc, char **argv)
     g_test_add_func("/netdev/bridge", test_bridge);
     g_test_add_func("/netdev/links", test_links);
     g_test_add_func("/netdev/addresses-routes", test_addresses);
+    g_test_add_func("/netdev/peer-address-route-metric", test_peer_and_metric);
     g_test_add_func("/netdev/ipv6-dad-sysctls", test_ipv6);
     g_test_add_func("/netdev/subnet-clash", test_clash);
     g_test_add_func("/netdev/neighbours", test_neighbours);
