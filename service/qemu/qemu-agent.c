@@ -300,15 +300,13 @@ vb_qemu_agent_sync(VbQemuAgent *agent, gint64 deadline, GError **error)
  * Returns: (transfer full) (nullable): the "return" member of the reply; the guest's
  *   error is AgentCommandFailed with qemu-ga's class and text
  */
-JsonNode *
-vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
-                      gint64 deadline, GError **error)
+static char *
+command_text(const char *command, JsonObject *args)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = NULL;
-    g_autofree char *json = NULL, *text = NULL, *line = NULL;
-    g_autoptr(JsonObject) reply = NULL;
+    g_autofree char *json = NULL;
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "execute");
@@ -324,9 +322,16 @@ vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
     root = json_builder_get_root(b);
     json_generator_set_root(gen, root);
     json = json_generator_to_data(gen, NULL);
-    text = g_strconcat(json, "\n", NULL);
-    if (!send_all(agent, text, strlen(text), deadline, command, error))
-        return NULL;
+    return g_strconcat(json, "\n", NULL);
+}
+
+/* Reads the next non-empty reply line and parses it; the guest's error is an error. */
+static JsonObject *
+read_reply(VbQemuAgent *agent, gint64 deadline, const char *command, GError **error)
+{
+    g_autofree char *line = NULL;
+    g_autoptr(JsonObject) reply = NULL;
+
     do {
         g_free(line);
         line = read_line(agent, deadline, command, error);
@@ -354,7 +359,85 @@ vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
                     "QEMU guest agent sent a reply to '%s' without 'return'", command);
         return NULL;
     }
+    return g_steal_pointer(&reply);
+}
+
+JsonNode *
+vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
+                      gint64 deadline, GError **error)
+{
+    g_autofree char *text = command_text(command, args);
+    g_autoptr(JsonObject) reply = NULL;
+
+    if (!send_all(agent, text, strlen(text), deadline, command, error))
+        return NULL;
+    reply = read_reply(agent, deadline, command, error);
+    if (reply == NULL)
+        return NULL;
     return json_node_copy(json_object_get_member(reply, "return"));
+}
+
+/**
+ * vb_qemu_agent_command_noreply:
+ * @agent: a synchronised connection
+ * @command: a command qemu-ga answers only when it fails (guest-shutdown: its QAPI
+ *   schema has 'success-response': false)
+ * @args: (nullable) (transfer none): its arguments
+ * @deadline: how long to wait for an error reply (monotonic µs)
+ *
+ * Sends @command and waits until @deadline for an error. No reply by then, or the channel
+ * closing (the guest went away), is success, as libvirt's qemuAgentShutdown treats it.
+ *
+ * Returns: FALSE with AgentCommandFailed (the guest's error) or a send error
+ */
+gboolean
+vb_qemu_agent_command_noreply(VbQemuAgent *agent, const char *command, JsonObject *args,
+                              gint64 deadline, GError **error)
+{
+    g_autofree char *text = command_text(command, args);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!send_all(agent, text, strlen(text), deadline, command, error))
+        return FALSE;
+    reply = read_reply(agent, deadline, command, &err);
+    if (reply != NULL || g_error_matches(err, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT) ||
+        g_error_matches(err, VB_ERROR, VB_ERROR_AGENT_UNRESPONSIVE))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&err));
+    return FALSE;
+}
+
+/**
+ * vb_qemu_agent_command_text:
+ * @agent: a synchronised connection
+ * @json: a command as JSON text, already checked (an object with "execute")
+ * @deadline: monotonic µs; 0 sends without waiting for a reply (NOWAIT)
+ *
+ * QemuAgentCommand's exchange: the command as the caller wrote it, the whole reply back.
+ *
+ * Returns: (transfer full) (nullable): the reply as JSON text ("" when not waited for)
+ */
+char *
+vb_qemu_agent_command_text(VbQemuAgent *agent, const char *json, gint64 deadline,
+                           GError **error)
+{
+    g_autofree char *text = g_strconcat(json, "\n", NULL);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    gint64 send_deadline = deadline != 0 ? deadline
+                                         : g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    if (!send_all(agent, text, strlen(text), send_deadline, "command", error))
+        return NULL;
+    if (deadline == 0)
+        return g_strdup("");
+    reply = read_reply(agent, deadline, "command", error);
+    if (reply == NULL)
+        return NULL;
+    root = json_node_new(JSON_NODE_OBJECT);
+    json_node_set_object(root, reply);
+    return json_to_string(root, FALSE);
 }
 
 /**
