@@ -84,14 +84,16 @@ set_connected(VbDomainList *list, VbDomainObj *dom, gboolean connected, guint re
 void
 vb_domain_agent_vserport_event(VbDomainList *list, VbDomainObj *dom, JsonObject *data)
 {
-    const char *id = data != NULL ? json_object_get_string_member_with_default(data, "id", NULL)
-                                  : NULL;
+    JsonNode *idn = data != NULL ? json_object_get_member(data, "id") : NULL;
     JsonNode *open = data != NULL ? json_object_get_member(data, "open") : NULL;
+    const char *id;
     gboolean mine;
 
-    if (id == NULL || open == NULL || !JSON_NODE_HOLDS_VALUE(open) ||
-        json_node_get_value_type(open) != G_TYPE_BOOLEAN)
+    if (idn == NULL || !JSON_NODE_HOLDS_VALUE(idn) ||
+        json_node_get_value_type(idn) != G_TYPE_STRING || open == NULL ||
+        !JSON_NODE_HOLDS_VALUE(open) || json_node_get_value_type(open) != G_TYPE_BOOLEAN)
         return;
+    id = json_node_get_string(idn);
     g_mutex_lock(&dom->lock);
     mine = is_agent_port_locked(dom, id, FALSE);
     g_mutex_unlock(&dom->lock);
@@ -130,7 +132,8 @@ vb_domain_agent_refresh(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon
         return;
     }
     for (guint i = 0; i < json_array_get_length(json_node_get_array(devs)); i++) {
-        JsonObject *o = json_array_get_object_element(json_node_get_array(devs), i);
+        JsonNode *e = json_array_get_element(json_node_get_array(devs), i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
         const char *label = o != NULL ? json_object_get_string_member_with_default(o, "label",
                                                                                    NULL)
                                       : NULL;
@@ -197,6 +200,7 @@ session_run(Session *s, const char *command, JsonObject *args, GError **error)
     JsonNode *ret = NULL;
 
     /* @args: (transfer full) */
+    g_debug("domain '%s': agent command %s", s->name, command);
     if (vb_qemu_agent_sync(s->agent, s->deadline, error))
         ret = vb_qemu_agent_command(s->agent, command, args, s->deadline, error);
     if (args != NULL)
@@ -783,7 +787,7 @@ vb_domain_qemu_agent_command(VbDomainList *list, VbDomainObj *dom, const char *j
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autofree char *text = NULL;
-    JsonNode *root;
+    JsonNode *root, *exec;
     guint timeout_ms;
     char *reply;
     Session s;
@@ -798,8 +802,8 @@ vb_domain_qemu_agent_command(VbDomainList *list, VbDomainObj *dom, const char *j
             VB_QEMU_JSON_CHECK_OK ||
         !json_parser_load_from_data(parser, json, -1, NULL) ||
         (root = json_parser_get_root(parser)) == NULL || !JSON_NODE_HOLDS_OBJECT(root) ||
-        json_object_get_string_member_with_default(json_node_get_object(root), "execute",
-                                                   NULL) == NULL) {
+        (exec = json_object_get_member(json_node_get_object(root), "execute")) == NULL ||
+        !JSON_NODE_HOLDS_VALUE(exec) || json_node_get_value_type(exec) != G_TYPE_STRING) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "QemuAgentCommand: the command must be a JSON object with "
                             "\"execute\" (strict JSON)");

@@ -20,6 +20,15 @@ malformed(GError **error, const char *command, const char *what)
                 "QEMU guest agent sent a malformed reply to '%s': %s", command, what);
 }
 
+/* The object at @i, or NULL (json_array_get_object_element() is critical on others). */
+static JsonObject *
+obj_at(JsonArray *arr, guint i)
+{
+    JsonNode *n = json_array_get_element(arr, i);
+
+    return n != NULL && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
 static gboolean
 get_int(JsonObject *o, const char *name, gint64 *out)
 {
@@ -126,7 +135,7 @@ parse_fs_disks(VbGuestFS *fs, JsonObject *o, GError **error)
     }
     arr = json_node_get_array(n);
     for (guint i = 0; i < json_array_get_length(arr); i++) {
-        JsonObject *d = json_array_get_object_element(arr, i);
+        JsonObject *d = obj_at(arr, i);
         const char *dev = get_str(d, "dev");
         const char *bus = get_str(d, "bus-type");
 
@@ -169,7 +178,7 @@ vb_qemu_agent_parse_fsinfo(JsonNode *ret, GError **error)
     }
     arr = json_node_get_array(ret);
     for (guint i = 0; i < json_array_get_length(arr); i++) {
-        JsonObject *o = json_array_get_object_element(arr, i);
+        JsonObject *o = obj_at(arr, i);
         g_autoptr(VbGuestFS) fs = g_new0(VbGuestFS, 1);
         const char *name = get_str(o, "name"), *mp = get_str(o, "mountpoint");
         const char *type = get_str(o, "type");
@@ -216,7 +225,7 @@ vb_qemu_agent_info_users(JsonNode *ret, GVariantDict *d, GError **error)
     n = json_array_get_length(arr);
     g_variant_dict_insert(d, "user.count", "u", n);
     for (guint i = 0; i < n; i++) {
-        JsonObject *o = json_array_get_object_element(arr, i);
+        JsonObject *o = obj_at(arr, i);
         const char *user = get_str(o, "user"), *dom = get_str(o, "domain");
         JsonNode *lt = o != NULL ? json_object_get_member(o, "login-time") : NULL;
         g_autofree char *k = NULL;

@@ -325,6 +325,17 @@ command_text(const char *command, JsonObject *args)
     return g_strconcat(json, "\n", NULL);
 }
 
+/* A string member of @o, or "" when it is missing or not a string. */
+static const char *
+string_member(JsonObject *o, const char *name)
+{
+    JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
+
+    if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+        return "";
+    return json_node_get_string(n);
+}
+
 /* Reads the next non-empty reply line and parses it; the guest's error is an error. */
 static JsonObject *
 read_reply(VbQemuAgent *agent, gint64 deadline, const char *command, GError **error)
@@ -343,11 +354,11 @@ read_reply(VbQemuAgent *agent, gint64 deadline, const char *command, GError **er
     if (reply == NULL)
         return NULL;
     if (json_object_has_member(reply, "error")) {
-        JsonObject *e = json_object_get_object_member(reply, "error");
-        const char *cls = e != NULL ? json_object_get_string_member_with_default(e, "class",
-                                                                               "") : "";
-        const char *desc = e != NULL ? json_object_get_string_member_with_default(e, "desc",
-                                                                                "") : "";
+        /* the guest writes this: every member may have any type */
+        JsonNode *en = json_object_get_member(reply, "error");
+        JsonObject *e = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
+        const char *cls = string_member(e, "class");
+        const char *desc = string_member(e, "desc");
 
         g_set_error(error, VB_ERROR, VB_ERROR_AGENT_COMMAND,
                     "unable to execute QEMU agent command '%s': %s%s%s", command, desc,
@@ -466,6 +477,19 @@ vb_qemu_agent_run(const char *path, const char *command, JsonObject *args, guint
 
 /* ---- guest-network-get-interfaces ---- */
 
+/* A string member of @o, or NULL when missing or of another type (the guest writes it). */
+static const char *
+string_or_null(JsonObject *o, const char *name)
+{
+    const char *v = string_member(o, name);
+
+    return o != NULL && json_object_has_member(o, name) &&
+                   JSON_NODE_HOLDS_VALUE(json_object_get_member(o, name)) &&
+                   json_node_get_value_type(json_object_get_member(o, name)) == G_TYPE_STRING
+               ? v
+               : NULL;
+}
+
 /**
  * vb_guest_interface_new:
  * @name: (nullable): its name
@@ -521,10 +545,8 @@ parse_one_address(VbGuestInterface *iface, JsonNode *node, const char *name, GEr
 {
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
     JsonNode *p = o != NULL ? json_object_get_member(o, "prefix") : NULL;
-    const char *type = o != NULL ? json_object_get_string_member_with_default(o,
-                                       "ip-address-type", NULL) : NULL;
-    const char *addr = o != NULL ? json_object_get_string_member_with_default(o,
-                                       "ip-address", NULL) : NULL;
+    const char *type = string_or_null(o, "ip-address-type");
+    const char *addr = string_or_null(o, "ip-address");
     gint64 prefix;
 
     if (type == NULL || (strcmp(type, "ipv4") != 0 && strcmp(type, "ipv6") != 0)) {
@@ -551,8 +573,7 @@ static gboolean
 parse_one_interface(GPtrArray *out, GHashTable *by_name, JsonNode *node, GError **error)
 {
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
-    const char *name = o != NULL ? json_object_get_string_member_with_default(o, "name", NULL)
-                                 : NULL;
+    const char *name = string_or_null(o, "name");
     g_autofree char *ifname = NULL;
     VbGuestInterface *iface;
     JsonNode *addrs;
@@ -566,8 +587,7 @@ parse_one_interface(GPtrArray *out, GHashTable *by_name, JsonNode *node, GError 
     ifname = g_strndup(name, strcspn(name, ":"));
     iface = g_hash_table_lookup(by_name, ifname);
     if (iface == NULL) {
-        iface = vb_guest_interface_new(ifname, json_object_get_string_member_with_default(
-                                                   o, "hardware-address", NULL));
+        iface = vb_guest_interface_new(ifname, string_or_null(o, "hardware-address"));
         g_ptr_array_add(out, iface);
         g_hash_table_insert(by_name, g_strdup(ifname), iface);
     }
