@@ -424,12 +424,15 @@ get_fs_info(VbBusCall *call, GError **error)
 {
     guint32 flags;
     g_autoptr(GPtrArray) fss = NULL;
+    GStrv *aliases = NULL;
     GVariantBuilder b;
+    GVariant *out;
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "GetFSInfo", error))
         return NULL;
-    fss = vb_domain_agent_fsinfo(call->service->domains, call->dom, caller_name(call), error);
+    fss = vb_domain_agent_fsinfo(call->service->domains, call->dom, caller_name(call),
+                                 &aliases, error);
     if (fss == NULL)
         return NULL;
     g_variant_builder_init(&b, G_VARIANT_TYPE("a(sssas)"));
@@ -441,14 +444,17 @@ get_fs_info(VbBusCall *call, GError **error)
         g_variant_builder_add(&b, "s", fs->name);
         g_variant_builder_add(&b, "s", fs->fstype);
         g_variant_builder_open(&b, G_VARIANT_TYPE("as"));
-        for (guint j = 0; fs->devices[j] != NULL; j++) {
-            if (g_str_has_prefix(fs->devices[j], "/dev/"))
-                g_variant_builder_add(&b, "s", fs->devices[j] + 5);
+        /* libvirt's: the domain's disk targets, those that matched */
+        for (guint j = 0; aliases[i][j] != NULL; j++) {
+            if (*aliases[i][j] != '\0')
+                g_variant_builder_add(&b, "s", aliases[i][j]);
         }
         g_variant_builder_close(&b);
         g_variant_builder_close(&b);
     }
-    return g_variant_new("(a(sssas))", &b);
+    out = g_variant_new("(a(sssas))", &b);
+    vb_domain_agent_aliases_free(aliases);
+    return out;
 }
 
 static GVariant *

@@ -399,6 +399,7 @@ vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *const *
     JsonObject *args = mountpoints_args(mountpoints);
     const char *cmd = args != NULL ? "guest-fsfreeze-freeze-list" : "guest-fsfreeze-freeze";
     g_autoptr(JsonNode) ret = NULL;
+    gboolean was_frozen;
     Session s;
     int n;
 
@@ -407,6 +408,9 @@ vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *const *
             json_object_unref(args);
         return -1;
     }
+    g_mutex_lock(&dom->lock);
+    was_frozen = dom->agent_frozen;
+    g_mutex_unlock(&dom->lock);
     /* recorded before: a service killed while the command runs thaws at reconnect */
     set_frozen(list, dom, TRUE);
     ret = session_run(&s, cmd, args, error);
@@ -418,7 +422,7 @@ vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *const *
             g_str_has_prefix((*error)->message, "QEMU guest agent sent a malformed"))
             thaw_quietly(&s);
         else
-            set_frozen(list, dom, FALSE);
+            set_frozen(list, dom, was_frozen); /* qemu-ga refused: nothing changed */
     }
     session_end(&s);
     return n;
@@ -500,21 +504,90 @@ vb_domain_agent_thaw_now(VbDomainList *list, VbDomainObj *dom)
     session_end(&s);
 }
 
+/* Under lock: the target of the domain's disk at @a (libvirt's virDomainDiskByAddress):
+ * a virtio disk by its PCI address, a SCSI/SATA/IDE one by its drive address. */
+static const char *
+disk_target_locked(VbDomainObj *dom, const char *bus_type, const VbGuestDiskAddr *a)
+{
+    GPtrArray *devs = dom->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        const VbDeviceAddress *d = &dev->addr;
+
+        if (dev->kind != VB_DEV_DISK || dev->target_dev == NULL)
+            continue;
+        if (g_strcmp0(bus_type, "virtio") == 0 && a->has_pci && d->type == VB_ADDR_PCI &&
+            d->domain == a->pci_domain && d->bus == a->pci_bus && d->slot == a->pci_slot &&
+            d->function == a->pci_function)
+            return dev->target_dev;
+        if ((g_strcmp0(bus_type, "scsi") == 0 || g_strcmp0(bus_type, "sata") == 0 ||
+             g_strcmp0(bus_type, "ide") == 0) &&
+            d->type == VB_ADDR_DRIVE && d->bus == a->bus && d->target == a->target &&
+            d->unit == a->unit)
+            return dev->target_dev;
+    }
+    return NULL;
+}
+
+/* Per file system, its disks' targets in the domain ("" when none matched). */
+static GStrv *
+fs_aliases(VbDomainObj *dom, GPtrArray *fss)
+{
+    GStrv *out = g_new0(GStrv, fss->len + 1);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    for (guint i = 0; i < fss->len; i++) {
+        const VbGuestFS *fs = g_ptr_array_index(fss, i);
+        guint n = g_strv_length(fs->devices);
+
+        out[i] = g_new0(char *, n + 1);
+        for (guint j = 0; j < n; j++) {
+            const char *t = disk_target_locked(dom, fs->buses[j],
+                                               &g_array_index(fs->addrs, VbGuestDiskAddr, j));
+
+            out[i][j] = g_strdup(t != NULL ? t : "");
+        }
+    }
+    return out;
+}
+
+static void
+fs_aliases_free(GStrv *aliases)
+{
+    for (guint i = 0; aliases != NULL && aliases[i] != NULL; i++)
+        g_strfreev(aliases[i]);
+    g_free(aliases);
+}
+
 /**
  * vb_domain_agent_fsinfo:
+ * @out_aliases: (out) (transfer full): per file system, its disks' targets in the domain
+ *   ("vda"; "" when the guest's disk matches none), free with vb_domain_agent_aliases_free()
  *
- * GetFSInfo (guest-get-fsinfo). Worker threads.
+ * GetFSInfo (guest-get-fsinfo). The guest's disks are matched to the domain's by address,
+ * as libvirt does (virtio: PCI address; SCSI, SATA, IDE: bus, target, unit). Worker threads.
  *
  * Returns: (transfer full) (element-type VbGuestFS) (nullable): the file systems
  */
 GPtrArray *
 vb_domain_agent_fsinfo(VbDomainList *list, VbDomainObj *dom, const char *owner,
-                       GError **error)
+                       GStrv **out_aliases, GError **error)
 {
     g_autoptr(JsonNode) ret = run_one(list, dom, "GetFSInfo", owner, "guest-get-fsinfo",
                                       NULL, error);
+    GPtrArray *fss = ret != NULL ? vb_qemu_agent_parse_fsinfo(ret, error) : NULL;
 
-    return ret != NULL ? vb_qemu_agent_parse_fsinfo(ret, error) : NULL;
+    if (fss != NULL)
+        *out_aliases = fs_aliases(dom, fss);
+    return fss;
+}
+
+/* vb_domain_agent_aliases_free: frees vb_domain_agent_fsinfo()'s @out_aliases. */
+void
+vb_domain_agent_aliases_free(GStrv *aliases)
+{
+    fs_aliases_free(aliases);
 }
 
 /* ---- time, host name, password ---- */
@@ -631,13 +704,16 @@ info_hostname(JsonNode *ret, GVariantDict *d, GError **error)
 }
 
 static gboolean
-info_fs(JsonNode *ret, GVariantDict *d, GError **error)
+info_fs(VbDomainObj *dom, JsonNode *ret, GVariantDict *d, GError **error)
 {
     g_autoptr(GPtrArray) fss = vb_qemu_agent_parse_fsinfo(ret, error);
+    GStrv *aliases;
 
     if (fss == NULL)
         return FALSE;
-    vb_qemu_agent_info_fs(fss, d);
+    aliases = fs_aliases(dom, fss);
+    vb_qemu_agent_info_fs(fss, aliases, d);
+    fs_aliases_free(aliases);
     return TRUE;
 }
 
@@ -688,7 +764,7 @@ static const struct {
     { VB_GUEST_INFO_OS, "guest-get-osinfo", vb_qemu_agent_info_os },
     { VB_GUEST_INFO_TIMEZONE, "guest-get-timezone", vb_qemu_agent_info_timezone },
     { VB_GUEST_INFO_HOSTNAME, "guest-get-host-name", info_hostname },
-    { VB_GUEST_INFO_FILESYSTEM, "guest-get-fsinfo", info_fs },
+    { VB_GUEST_INFO_FILESYSTEM, "guest-get-fsinfo", NULL },
     { VB_GUEST_INFO_INTERFACES, "guest-network-get-interfaces", info_interfaces },
 };
 
@@ -734,7 +810,9 @@ vb_domain_agent_guest_info(VbDomainList *list, VbDomainObj *dom, guint types,
         ret = session_run(&s, info_groups[i].command, NULL, &err);
         if (ret == NULL && is_unsupported(err))
             continue;
-        if (ret == NULL || !info_groups[i].func(ret, &d, &err)) {
+        if (ret == NULL ||
+            !(info_groups[i].func != NULL ? info_groups[i].func(ret, &d, &err)
+                                          : info_fs(dom, ret, &d, &err))) {
             g_propagate_error(error, g_steal_pointer(&err));
             session_end(&s);
             return NULL;

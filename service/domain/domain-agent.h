@@ -65,7 +65,8 @@ int vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *con
 int vb_domain_agent_thaw(VbDomainList *list, VbDomainObj *dom, const char *const *mountpoints,
                          const char *owner, GError **error);
 GPtrArray *vb_domain_agent_fsinfo(VbDomainList *list, VbDomainObj *dom, const char *owner,
-                                  GError **error);
+                                  GStrv **out_aliases, GError **error);
+void vb_domain_agent_aliases_free(GStrv *aliases);
 gboolean vb_domain_agent_get_time(VbDomainList *list, VbDomainObj *dom, const char *owner,
                                   gint64 *out_seconds, guint *out_nseconds, GError **error);
 gboolean vb_domain_agent_set_time(VbDomainList *list, VbDomainObj *dom, gint64 seconds,

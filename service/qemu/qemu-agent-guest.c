@@ -117,6 +117,8 @@ vb_guest_fs_free(VbGuestFS *fs)
     g_strfreev(fs->devices);
     g_strfreev(fs->serials);
     g_strfreev(fs->buses);
+    if (fs->addrs != NULL)
+        g_array_unref(fs->addrs);
     g_free(fs);
 }
 
@@ -134,11 +136,36 @@ parse_fs_disks(VbGuestFS *fs, JsonObject *o, GError **error)
         return FALSE;
     }
     arr = json_node_get_array(n);
+    fs->addrs = g_array_new(FALSE, TRUE, sizeof(VbGuestDiskAddr));
     for (guint i = 0; i < json_array_get_length(arr); i++) {
         JsonObject *d = obj_at(arr, i);
         const char *dev = get_str(d, "dev");
         const char *bus = get_str(d, "bus-type");
+        VbGuestDiskAddr addr = { 0 };
+        JsonNode *pn = d != NULL ? json_object_get_member(d, "pci-controller") : NULL;
+        gint64 v[4], b = 0, t = 0, u = 0;
 
+        if (pn != NULL && JSON_NODE_HOLDS_OBJECT(pn)) {
+            JsonObject *pc = json_node_get_object(pn);
+
+            addr.has_pci = get_int(pc, "domain", &v[0]) && get_int(pc, "bus", &v[1]) &&
+                           get_int(pc, "slot", &v[2]) && get_int(pc, "function", &v[3]);
+            for (guint k = 0; addr.has_pci && k < 4; k++)
+                addr.has_pci = v[k] >= 0 && v[k] <= G_MAXUINT16;
+            if (addr.has_pci) {
+                addr.pci_domain = (guint)v[0];
+                addr.pci_bus = (guint)v[1];
+                addr.pci_slot = (guint)v[2];
+                addr.pci_function = (guint)v[3];
+            }
+        }
+        if (get_int(d, "bus", &b) && get_int(d, "target", &t) && get_int(d, "unit", &u) &&
+            b >= 0 && t >= 0 && u >= 0 && b <= G_MAXUINT16 && t <= G_MAXUINT16 &&
+            u <= G_MAXUINT16) {
+            addr.bus = (guint)b;
+            addr.target = (guint)t;
+            addr.unit = (guint)u;
+        }
         if (d == NULL) {
             malformed(error, "guest-get-fsinfo", "a disk that is not an object");
             return FALSE;
@@ -147,6 +174,7 @@ parse_fs_disks(VbGuestFS *fs, JsonObject *o, GError **error)
         g_ptr_array_add(serials, g_strdup(get_str(d, "serial") != NULL ? get_str(d, "serial")
                                                                          : ""));
         g_ptr_array_add(buses, g_strdup(bus != NULL ? bus : ""));
+        g_array_append_val(fs->addrs, addr);
     }
     g_ptr_array_add(devs, NULL);
     g_ptr_array_add(serials, NULL);
@@ -312,12 +340,13 @@ vb_qemu_agent_info_timezone(JsonNode *ret, GVariantDict *d, GError **error)
 /**
  * vb_qemu_agent_info_fs:
  * @fss: (element-type VbGuestFS): vb_qemu_agent_parse_fsinfo()'s result
- * @aliases: (nullable): per file system, its disks' aliases in the domain (vda), or NULL
+ * @aliases: (nullable): per file system, its disks' targets in the domain ("vda", "" when
+ *   none matched), or NULL (then the guest's device names)
  * @d: gets fs.count, fs.N.name, fs.N.mountpoint, fs.N.fstype, fs.N.total-bytes,
  *   fs.N.used-bytes, fs.N.disk.count, fs.N.disk.M.alias / .serial / .device
  */
 void
-vb_qemu_agent_info_fs(GPtrArray *fss, GVariantDict *d)
+vb_qemu_agent_info_fs(GPtrArray *fss, GStrv *aliases, GVariantDict *d)
 {
     g_variant_dict_insert(d, "fs.count", "u", fss->len);
     for (guint i = 0; i < fss->len; i++) {
@@ -344,7 +373,9 @@ vb_qemu_agent_info_fs(GPtrArray *fss, GVariantDict *d)
             g_autofree char *dp = g_strdup_printf("disk.%u.", j);
             g_autofree char *alias = NULL;
 
-            if (g_str_has_prefix(fs->devices[j], "/dev/"))
+            if (aliases != NULL)
+                alias = g_strdup(aliases[i][j]); /* "" when no disk of the domain matched */
+            else if (g_str_has_prefix(fs->devices[j], "/dev/"))
                 alias = g_strdup(fs->devices[j] + 5);
             if (alias != NULL && *alias != '\0') {
                 g_autofree char *s = g_strconcat(dp, "alias", NULL);

@@ -94,8 +94,16 @@ GPtrArray *vb_qemu_agent_parse_interfaces(JsonNode *ret, GError **error);
  * @devices: (array zero-terminated=1): its disks' device nodes ("/dev/vda"; "" if none)
  * @serials: (array zero-terminated=1): their serials ("" if none), one per device
  * @buses: (array zero-terminated=1): their bus types ("virtio", "scsi", ...)
+ * @addrs: (element-type VbGuestDiskAddr): where each disk is, as the guest sees it
  * @has_sizes: the guest gave total-bytes/used-bytes
  */
+/* A disk's place as qemu-ga reports it (pci-controller; bus, target, unit). */
+typedef struct {
+    gboolean has_pci;
+    guint pci_domain, pci_bus, pci_slot, pci_function;
+    guint bus, target, unit;
+} VbGuestDiskAddr;
+
 typedef struct {
     char *mountpoint;
     char *name;
@@ -103,6 +111,7 @@ typedef struct {
     GStrv devices;
     GStrv serials;
     GStrv buses;
+    GArray *addrs;
     gboolean has_sizes;
     guint64 total_bytes;
     guint64 used_bytes;
@@ -117,6 +126,6 @@ GPtrArray *vb_qemu_agent_parse_fsinfo(JsonNode *ret, GError **error);
 gboolean vb_qemu_agent_info_users(JsonNode *ret, GVariantDict *d, GError **error);
 gboolean vb_qemu_agent_info_os(JsonNode *ret, GVariantDict *d, GError **error);
 gboolean vb_qemu_agent_info_timezone(JsonNode *ret, GVariantDict *d, GError **error);
-void vb_qemu_agent_info_fs(GPtrArray *fss, GVariantDict *d);
+void vb_qemu_agent_info_fs(GPtrArray *fss, GStrv *aliases, GVariantDict *d);
 
 G_END_DECLS

@@ -112,8 +112,19 @@ test_fsinfo(void)
     g_assert_cmpuint(g_strv_length(fs->devices), ==, 1);
     g_assert_cmpstr(fs->devices[0], ==, "/dev/vda");
     g_assert_cmpstr(fs->buses[0], ==, "virtio");
+    /* where the guest sees the disk: matched to the domain's disks by the service */
+    {
+        const VbGuestDiskAddr *a = &g_array_index(fs->addrs, VbGuestDiskAddr, 0);
+
+        g_assert_cmpuint(fs->addrs->len, ==, 1);
+        g_assert_true(a->has_pci);
+        g_assert_cmpuint(a->pci_domain, ==, 0);
+        g_assert_cmpuint(a->pci_bus, ==, 0);
+        g_assert_cmpuint(a->pci_slot, ==, 3);
+        g_assert_cmpuint(a->pci_function, ==, 0);
+    }
     /* GetGuestInfo's names (libvirt's qemuAgentGetFSInfo typed parameters) */
-    vb_qemu_agent_info_fs(fss, &d);
+    vb_qemu_agent_info_fs(fss, NULL, &d);
     g_assert_true(g_variant_dict_lookup(&d, "fs.count", "u", &u));
     g_assert_cmpuint(u, ==, 1);
     g_assert_true(g_variant_dict_lookup(&d, "fs.0.mountpoint", "&s", &s));
@@ -129,6 +140,24 @@ test_fsinfo(void)
     g_assert_true(g_variant_dict_lookup(&d, "fs.0.disk.0.device", "&s", &s));
     g_assert_cmpstr(s, ==, "/dev/vda");
     g_assert_false(g_variant_dict_contains(&d, "fs.0.disk.0.serial"));
+    {
+        /* with the domain's targets: a matched disk is named by its target, an unmatched
+         * one has no alias */
+        char *row0[] = { (char *)"vdb", NULL };
+        char *none[] = { (char *)"", NULL };
+        GStrv matched[] = { row0, NULL };
+        GStrv unmatched[] = { none, NULL };
+        g_auto(GVariantDict) d2 = G_VARIANT_DICT_INIT(NULL);
+        g_auto(GVariantDict) d3 = G_VARIANT_DICT_INIT(NULL);
+
+        vb_qemu_agent_info_fs(fss, matched, &d2);
+        g_assert_true(g_variant_dict_lookup(&d2, "fs.0.disk.0.alias", "&s", &s));
+        g_assert_cmpstr(s, ==, "vdb");
+        vb_qemu_agent_info_fs(fss, unmatched, &d3);
+        g_assert_false(g_variant_dict_contains(&d3, "fs.0.disk.0.alias"));
+        g_assert_true(g_variant_dict_lookup(&d3, "fs.0.disk.0.device", "&s", &s));
+        g_assert_cmpstr(s, ==, "/dev/vda");
+    }
 }
 
 static void
