@@ -102,12 +102,16 @@ simple_call(VbctlContext *ctx, const char *method, GVariant *parameters, GError 
 /**
  * vbctl_cmd_shutdown:
  *
- * `shutdown NAME|UUID`: presses the ACPI power button and returns.
+ * `shutdown NAME|UUID [--mode acpi|agent|acpi,agent]`: asks the guest to power off (the
+ * agent when connected, else the ACPI button; --mode chooses) and returns.
  */
 gboolean
 vbctl_cmd_shutdown(VbctlContext *ctx, GError **error)
 {
-    g_autofree char *name = simple_call(ctx, "Shutdown", g_variant_new("(u)", 0u), error);
+    int flags = vbctl_power_mode_flags(ctx->flags.agent.mode, error);
+    g_autofree char *name = flags < 0 ? NULL
+                                      : simple_call(ctx, "Shutdown",
+                                                    g_variant_new("(u)", (guint32)flags), error);
 
     if (name == NULL)
         return FALSE;
@@ -118,12 +122,15 @@ vbctl_cmd_shutdown(VbctlContext *ctx, GError **error)
 /**
  * vbctl_cmd_reboot:
  *
- * `reboot NAME|UUID`: asks the guest to reboot and returns.
+ * `reboot NAME|UUID [--mode acpi|agent|acpi,agent]`: asks the guest to reboot and returns.
  */
 gboolean
 vbctl_cmd_reboot(VbctlContext *ctx, GError **error)
 {
-    g_autofree char *name = simple_call(ctx, "Reboot", g_variant_new("(u)", 0u), error);
+    int flags = vbctl_power_mode_flags(ctx->flags.agent.mode, error);
+    g_autofree char *name = flags < 0 ? NULL
+                                      : simple_call(ctx, "Reboot",
+                                                    g_variant_new("(u)", (guint32)flags), error);
 
     if (name == NULL)
         return FALSE;

@@ -16,6 +16,19 @@ G_BEGIN_DECLS
 #define VBCTL_EXIT_USAGE 2
 
 /* Every option of every command; a command's table names the ones it takes. */
+/* the guest agent's commands (issue 13, part agent; vbctl-agent.c) */
+typedef struct {
+    char *mode;     /* shutdown/reboot --mode acpi,agent, or NULL */
+    char *source;   /* domhostname --source agent|lease, or NULL */
+    char *time;     /* domtime --time SECONDS, or NULL */
+    gboolean now;   /* domtime --now */
+    gboolean sync;  /* domtime --sync */
+    gboolean encrypted; /* set-user-password --encrypted */
+    gboolean async; /* qemu-agent-command --async */
+    gboolean block; /* qemu-agent-command --block */
+    gboolean user, os, timezone, hostname, filesystem, interface; /* guestinfo groups */
+} VbctlAgentFlags;
+
 typedef struct {
     gboolean all;
     gboolean inactive;
@@ -55,6 +68,8 @@ typedef struct {
     char *ifaddr_source;    /* --source lease|agent|arp, or NULL */
     char *ifaddr_interface; /* --interface NAME, or NULL */
     gboolean ifaddr_full;
+    /* the guest agent (issue 13, part agent; vbctl-agent.c) */
+    VbctlAgentFlags agent;
 } VbctlFlags;
 
 typedef struct {
@@ -97,6 +112,17 @@ gboolean vbctl_cmd_domifaddr(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domiflist(VbctlContext *ctx, GError **error);
 int vbctl_ifaddr_source_from_string(const char *str);
 GPtrArray *vbctl_domiflist_rows(const char *xml, GError **error);
+
+/* vbctl-agent.c (issue 13, part agent) */
+int vbctl_power_mode_flags(const char *mode, GError **error);
+gboolean vbctl_cmd_domfsfreeze(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domfsthaw(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domfsinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domtime(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domhostname(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_guestinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_set_user_password(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_qemu_agent_command(VbctlContext *ctx, GError **error);
 
 /* vbctl-lifecycle.c */
 gboolean vbctl_cmd_start(VbctlContext *ctx, GError **error);

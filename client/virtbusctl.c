@@ -124,6 +124,54 @@ static const VbctlOption domiflist_options[] = {
     {NULL},
 };
 
+/* the guest agent (issue 13, part agent; vbctl-agent.c) */
+#define AFLAG(field) (offsetof(VbctlFlags, agent) + offsetof(VbctlAgentFlags, field))
+static const VbctlOption power_options[] = {
+    {"mode", N_("How: acpi, agent, or acpi,agent (the agent first)"), AFLAG(mode), FALSE,
+     "MODE", G_OPTION_ARG_STRING},
+    {NULL},
+};
+
+static const VbctlOption domtime_options[] = {
+    {"now", N_("Set the guest's clock to the host's"), AFLAG(now), FALSE},
+    {"sync", N_("Set the guest's clock from its RTC"), AFLAG(sync), FALSE},
+    {"time", N_("Set the guest's clock to SECONDS since the epoch"), AFLAG(time), FALSE,
+     "SECONDS", G_OPTION_ARG_STRING},
+    {"pretty", N_("Print the time as a date"), FLAG(pretty), FALSE},
+    {NULL},
+};
+
+static const VbctlOption domhostname_options[] = {
+    {"source", N_("Where the name comes from: agent"), AFLAG(source), FALSE, "SOURCE",
+     G_OPTION_ARG_STRING},
+    {NULL},
+};
+
+static const VbctlOption guestinfo_options[] = {
+    {"user", N_("Logged-in users"), AFLAG(user), FALSE},
+    {"os", N_("Operating system"), AFLAG(os), FALSE},
+    {"timezone", N_("Time zone"), AFLAG(timezone), FALSE},
+    {"hostname", N_("Host name"), AFLAG(hostname), FALSE},
+    {"filesystem", N_("File systems"), AFLAG(filesystem), FALSE},
+    {"interface", N_("Network interfaces"), AFLAG(interface), FALSE},
+    {NULL},
+};
+
+static const VbctlOption set_user_password_options[] = {
+    {"encrypted", N_("The password is already a crypt(3) hash"), AFLAG(encrypted), FALSE},
+    {NULL},
+};
+
+static const VbctlOption agent_command_options[] = {
+    {"timeout", N_("Wait at most SECONDS for the reply"), FLAG(timeout), FALSE, "SECONDS",
+     G_OPTION_ARG_INT},
+    {"async", N_("Do not wait for the reply"), AFLAG(async), FALSE},
+    {"block", N_("Wait for the reply as long as the service allows (300 s)"), AFLAG(block),
+     FALSE},
+    {"pretty", N_("Pretty-print the reply"), FLAG(pretty), FALSE},
+    {NULL},
+};
+
 static const VbctlOption autostart_options[] = {
     {"disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE},
     {NULL},
@@ -277,8 +325,10 @@ static const VbctlCommand commands[] = {
     {"start", "NAME|UUID", N_("Start a defined domain"), vbctl_cmd_start, 1, 1, start_options},
     {"create", "FILE", N_("Create and start a transient domain from an XML file"),
      vbctl_cmd_create, 1, 1, start_options},
-    {"shutdown", "NAME|UUID", N_("Ask the guest to power off"), vbctl_cmd_shutdown, 1, 1, NULL},
-    {"reboot", "NAME|UUID", N_("Ask the guest to reboot"), vbctl_cmd_reboot, 1, 1, NULL},
+    {"shutdown", "NAME|UUID", N_("Ask the guest to power off"), vbctl_cmd_shutdown, 1, 1,
+     power_options},
+    {"reboot", "NAME|UUID", N_("Ask the guest to reboot"), vbctl_cmd_reboot, 1, 1,
+     power_options},
     {"reset", "NAME|UUID", N_("Reset the domain at once, like a reset button"), vbctl_cmd_reset,
      1, 1, NULL},
     {"destroy", "NAME|UUID", N_("Stop a domain's QEMU now"), vbctl_cmd_destroy, 1, 1,
@@ -326,6 +376,23 @@ static const VbctlCommand commands[] = {
      0, 1, event_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
      vbctl_cmd_qemu_monitor_command, 2, 2, monitor_options},
+    /* the guest agent (issue 13, part agent) */
+    {"domfsfreeze", "NAME|UUID [MOUNTPOINT...]", N_("Freeze the guest's file systems"),
+     vbctl_cmd_domfsfreeze, 1, 64, NULL},
+    {"domfsthaw", "NAME|UUID", N_("Thaw the guest's file systems"), vbctl_cmd_domfsthaw, 1, 1,
+     NULL},
+    {"domfsinfo", "NAME|UUID", N_("List the guest's mounted file systems"), vbctl_cmd_domfsinfo,
+     1, 1, NULL},
+    {"domtime", "NAME|UUID", N_("Print or set the guest's clock"), vbctl_cmd_domtime, 1, 1,
+     domtime_options},
+    {"domhostname", "NAME|UUID", N_("Print the guest's host name"), vbctl_cmd_domhostname, 1, 1,
+     domhostname_options},
+    {"guestinfo", "NAME|UUID", N_("Print what the guest agent reports"), vbctl_cmd_guestinfo, 1,
+     1, guestinfo_options},
+    {"set-user-password", "NAME|UUID USER PASSWORD", N_("Set a guest user's password"),
+     vbctl_cmd_set_user_password, 3, 3, set_user_password_options},
+    {"qemu-agent-command", "NAME|UUID JSON", N_("Send a raw command to the guest agent"),
+     vbctl_cmd_qemu_agent_command, 2, 2, agent_command_options},
     {"net-list", "", N_("List virtual networks"), vbctl_cmd_net_list, 0, 0, net_list_options},
     {"net-define", "FILE", N_("Define or update a network from an XML file ('-' for stdin)"),
      vbctl_cmd_net_define, 1, 1, NULL},
@@ -626,6 +693,9 @@ context_clear(VbctlContext *ctx)
     g_clear_pointer(&ctx->flags.xml_file, g_free);
     g_clear_pointer(&ctx->flags.mac, g_free);
     g_clear_pointer(&ctx->flags.ifaddr_source, g_free);
+    g_clear_pointer(&ctx->flags.agent.mode, g_free);
+    g_clear_pointer(&ctx->flags.agent.source, g_free);
+    g_clear_pointer(&ctx->flags.agent.time, g_free);
     g_clear_pointer(&ctx->flags.ifaddr_interface, g_free);
     vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }

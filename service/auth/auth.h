@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define VB_ACTION_ATTACH "org.virtbus.Virt1.attach"
 #define VB_ACTION_MONITOR "org.virtbus.Virt1.monitor"
 #define VB_ACTION_NETWORK "org.virtbus.Virt1.network"
+#define VB_ACTION_AGENT "org.virtbus.Virt1.agent" /* QemuAgentCommand (issue 13) */
 
 typedef struct _VbAuth VbAuth;
 

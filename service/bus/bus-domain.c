@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <stdio.h>
 
 #include "bus-errors.h"
 #include "bus-names.h"
@@ -67,6 +68,7 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
     }
     vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
     vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
+    vb_dbus_domain_set_agent_connected(iface, s.agent_connected); /* issue 13, part agent */
     vb_domain_snapshot_clear(&s);
 }
 
@@ -115,8 +117,15 @@ publish_on_main(gpointer data)
         g_hash_table_remove(p->service->object_cache, p->dom->object_path);
         /* properties first, then the signal that announces them */
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
-        if (p->event != NULL)
+        if (p->event != NULL && g_str_equal(p->event, VB_DOMAIN_AGENT_EVENT)) {
+            /* issue 13, part agent: AgentLifecycle(state, reason), detail "STATE REASON" */
+            guint st = 0, why = 0;
+
+            if (p->detail != NULL && sscanf(p->detail, "%u %u", &st, &why) == 2)
+                vb_dbus_domain_emit_agent_lifecycle(iface, st, why);
+        } else if (p->event != NULL) {
             vb_dbus_domain_emit_lifecycle(iface, p->event, p->detail != NULL ? p->detail : "");
+        }
         if (p->kind == VB_DOMAIN_NOTIFY_REMOVED) {
             g_dbus_object_manager_server_unexport(p->service->object_manager,
                                                   p->dom->object_path);
@@ -235,27 +244,17 @@ start(VbBusCall *call, GError **error)
     return g_variant_new("()");
 }
 
-/* Shutdown and Reboot: 0 or ACPI_POWER_BTN (1); the agent (2) comes later. */
-static gboolean
-check_power_flags(guint32 flags, const char *method, GError **error)
-{
-    if (flags & 2) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    _("%s: the guest agent mode is not supported yet; use the ACPI power "
-                      "button (flags 0 or 1)"), method);
-        return FALSE;
-    }
-    return vb_bus_check_flags(flags, 1, method, error);
-}
-
+/* Shutdown and Reboot: 0, ACPI_POWER_BTN (1), GUEST_AGENT (2) or both (issue 13) */
 static GVariant *
 shutdown(VbBusCall *call, GError **error)
 {
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_power_flags(flags, "Shutdown", error) ||
-        !vb_domain_shutdown(call->service->domains, call->dom, caller_name(call), error))
+    if (!vb_bus_check_flags(flags, VB_POWER_ACPI_POWER_BTN | VB_POWER_GUEST_AGENT, "Shutdown",
+                            error) ||
+        !vb_domain_shutdown_flags(call->service->domains, call->dom, flags, FALSE,
+                                  caller_name(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -266,8 +265,10 @@ reboot(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(u)", &flags);
-    if (!check_power_flags(flags, "Reboot", error) ||
-        !vb_domain_reboot(call->service->domains, call->dom, caller_name(call), error))
+    if (!vb_bus_check_flags(flags, VB_POWER_ACPI_POWER_BTN | VB_POWER_GUEST_AGENT, "Reboot",
+                            error) ||
+        !vb_domain_shutdown_flags(call->service->domains, call->dom, flags, TRUE,
+                                  caller_name(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -382,6 +383,188 @@ interface_addresses(VbBusCall *call, GError **error)
         g_variant_builder_close(&b);
     }
     return g_variant_new("(a(ssa(sus)))", &b);
+}
+
+/* ---- the guest agent (issue 13, part agent) ---- */
+
+static GVariant *
+fs_freeze_thaw(VbBusCall *call, gboolean freeze, GError **error)
+{
+    g_autofree const char **mps = NULL;
+    guint32 flags;
+    int n;
+
+    g_variant_get(call->parameters, "(^a&su)", &mps, &flags);
+    if (!vb_bus_check_flags(flags, 0, freeze ? "FSFreeze" : "FSThaw", error))
+        return NULL;
+    n = freeze ? vb_domain_agent_freeze(call->service->domains, call->dom, mps,
+                                        caller_name(call), error)
+               : vb_domain_agent_thaw(call->service->domains, call->dom, mps,
+                                      caller_name(call), error);
+    if (n < 0)
+        return NULL;
+    return g_variant_new("(u)", (guint32)n);
+}
+
+static GVariant *
+fs_freeze(VbBusCall *call, GError **error)
+{
+    return fs_freeze_thaw(call, TRUE, error);
+}
+
+static GVariant *
+fs_thaw(VbBusCall *call, GError **error)
+{
+    return fs_freeze_thaw(call, FALSE, error);
+}
+
+/* GetFSInfo(u flags) -> a(sssas): mountpoint, name, fstype, disk aliases (libvirt-dbus) */
+static GVariant *
+get_fs_info(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+    g_autoptr(GPtrArray) fss = NULL;
+    GStrv *aliases = NULL;
+    GVariantBuilder b;
+    GVariant *out;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, 0, "GetFSInfo", error))
+        return NULL;
+    fss = vb_domain_agent_fsinfo(call->service->domains, call->dom, caller_name(call),
+                                 &aliases, error);
+    if (fss == NULL)
+        return NULL;
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a(sssas)"));
+    for (guint i = 0; i < fss->len; i++) {
+        const VbGuestFS *fs = g_ptr_array_index(fss, i);
+
+        g_variant_builder_open(&b, G_VARIANT_TYPE("(sssas)"));
+        g_variant_builder_add(&b, "s", fs->mountpoint);
+        g_variant_builder_add(&b, "s", fs->name);
+        g_variant_builder_add(&b, "s", fs->fstype);
+        g_variant_builder_open(&b, G_VARIANT_TYPE("as"));
+        /* libvirt's: the domain's disk targets, those that matched */
+        for (guint j = 0; aliases[i][j] != NULL; j++) {
+            if (*aliases[i][j] != '\0')
+                g_variant_builder_add(&b, "s", aliases[i][j]);
+        }
+        g_variant_builder_close(&b);
+        g_variant_builder_close(&b);
+    }
+    out = g_variant_new("(a(sssas))", &b);
+    vb_domain_agent_aliases_free(aliases);
+    return out;
+}
+
+static GVariant *
+get_time(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+    gint64 sec;
+    guint nsec;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, 0, "GetTime", error) ||
+        !vb_domain_agent_get_time(call->service->domains, call->dom, caller_name(call), &sec,
+                                  &nsec, error))
+        return NULL;
+    return g_variant_new("((tu))", (guint64)MAX(sec, 0), nsec);
+}
+
+#define VB_TIME_SYNC 1u
+
+static GVariant *
+set_time(VbBusCall *call, GError **error)
+{
+    guint64 sec;
+    guint32 nsec, flags;
+
+    g_variant_get(call->parameters, "(tuu)", &sec, &nsec, &flags);
+    if (!vb_bus_check_flags(flags, VB_TIME_SYNC, "SetTime", error))
+        return NULL;
+    if (sec > G_MAXINT64) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "SetTime: seconds out of range");
+        return NULL;
+    }
+    if (!vb_domain_agent_set_time(call->service->domains, call->dom, (gint64)sec, nsec,
+                                  (flags & VB_TIME_SYNC) != 0, caller_name(call), error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+/* libvirt's VIR_DOMAIN_GET_HOSTNAME_LEASE (1) / AGENT (2); 0 is the agent */
+static GVariant *
+get_hostname(VbBusCall *call, GError **error)
+{
+    guint32 flags;
+    g_autofree char *host = NULL;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, 3, "GetHostname", error))
+        return NULL;
+    if (flags & 1) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "GetHostname: the LEASE source (1) is not supported; use the "
+                            "agent (0 or 2)");
+        return NULL;
+    }
+    host = vb_domain_agent_hostname(call->service->domains, call->dom, caller_name(call),
+                                    error);
+    if (host == NULL)
+        return NULL;
+    return g_variant_new("(s)", host);
+}
+
+static GVariant *
+get_guest_info(VbBusCall *call, GError **error)
+{
+    guint32 types, flags;
+    g_autoptr(GVariant) info = NULL;
+
+    g_variant_get(call->parameters, "(uu)", &types, &flags);
+    if (!vb_bus_check_flags(flags, 0, "GetGuestInfo", error))
+        return NULL;
+    info = vb_domain_agent_guest_info(call->service->domains, call->dom, types,
+                                      caller_name(call), error);
+    if (info == NULL)
+        return NULL;
+    return g_variant_new("(@a{sv})", info);
+}
+
+#define VB_PASSWORD_ENCRYPTED 1u
+
+static GVariant *
+set_user_password(VbBusCall *call, GError **error)
+{
+    const char *user, *password;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(&s&su)", &user, &password, &flags);
+    if (!vb_bus_check_flags(flags, VB_PASSWORD_ENCRYPTED, "SetUserPassword", error) ||
+        !vb_domain_agent_set_password(call->service->domains, call->dom, user, password,
+                                      (flags & VB_PASSWORD_ENCRYPTED) != 0, caller_name(call),
+                                      error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+static GVariant *
+qemu_agent_command(VbBusCall *call, GError **error)
+{
+    const char *json;
+    gint32 timeout;
+    guint32 flags;
+    g_autofree char *reply = NULL;
+
+    g_variant_get(call->parameters, "(&siu)", &json, &timeout, &flags);
+    if (!vb_bus_check_flags(flags, 0, "QemuAgentCommand", error))
+        return NULL;
+    reply = vb_domain_qemu_agent_command(call->service->domains, call->dom, json, timeout,
+                                         caller_name(call), error);
+    if (reply == NULL)
+        return NULL;
+    return g_variant_new("(s)", reply);
 }
 
 /* ---- jobs and long operations: each returns its Job object's path ---- */
@@ -519,5 +702,17 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },
     { "Set:Autostart", VB_ACTION_DEFINE, FALSE, set_autostart },
+    /* the guest agent (issue 13, part agent): talking to the guest is attach (libvirt asks
+     * domain:write or fs_freeze / set_time / set_password), reading its clock and name is
+     * read (libvirt: domain:read); a raw command has its own action */
+    { "FSFreeze", VB_ACTION_ATTACH, FALSE, fs_freeze },
+    { "FSThaw", VB_ACTION_ATTACH, FALSE, fs_thaw },
+    { "GetFSInfo", VB_ACTION_ATTACH, FALSE, get_fs_info },
+    { "GetTime", VB_ACTION_READ, FALSE, get_time },
+    { "SetTime", VB_ACTION_ATTACH, FALSE, set_time },
+    { "GetHostname", VB_ACTION_READ, FALSE, get_hostname },
+    { "GetGuestInfo", VB_ACTION_ATTACH, FALSE, get_guest_info },
+    { "SetUserPassword", VB_ACTION_ATTACH, FALSE, set_user_password },
+    { "QemuAgentCommand", VB_ACTION_AGENT, FALSE, qemu_agent_command },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -77,6 +77,8 @@ vb_domain_agent_job_end(VbDomainObj *dom)
 static char *
 agent_socket_locked(VbDomainObj *dom, const char *method, GError **error)
 {
+    char *path;
+
     if (dom->id < 0 || dom->mon == NULL || dom->stopping) {
         vb_domain_obj_set_not_running_error(dom, method, error);
         return NULL;
@@ -88,7 +90,53 @@ agent_socket_locked(VbDomainObj *dom, const char *method, GError **error)
                     "it first", dom->def->name, vb_domain_state_to_string(dom->state));
         return NULL;
     }
-    return vb_domain_def_find_agent_socket(dom->def, dom->runtime_dir, error);
+    path = vb_domain_def_find_agent_socket(dom->def, dom->runtime_dir, error);
+    /* libvirt's "not connected (yet)": configured, but the guest side of the channel is
+     * closed (no qemu-ga yet, or it stopped), as VSERPORT_CHANGE / query-chardev told */
+    if (path != NULL && !dom->agent_connected) {
+        g_set_error(error, VB_ERROR, VB_ERROR_AGENT_UNRESPONSIVE,
+                    "QEMU guest agent is not connected: the guest has not opened its channel "
+                    VB_AGENT_CHANNEL_NAME " (yet); wait for AgentConnected");
+        g_clear_pointer(&path, g_free);
+    }
+    return path;
+}
+
+/**
+ * vb_domain_agent_begin:
+ * @list: the domain list (its settings)
+ * @dom: a domain
+ * @method: the API call
+ * @owner: (nullable): its caller's bus name
+ * @out_name: (out) (transfer full): the domain's name, for messages
+ *
+ * Takes the agent job and checks the agent can be asked (libvirt's
+ * qemuDomainAgentAvailable): the domain runs (not paused), its channel is configured and
+ * the guest has it open. On success the caller holds the agent job and ends it with
+ * vb_domain_agent_job_end(). Worker threads; no lock held.
+ *
+ * Returns: (transfer full) (nullable): the agent socket's path; NULL with the job released
+ */
+char *
+vb_domain_agent_begin(VbDomainList *list, VbDomainObj *dom, const char *method,
+                      const char *owner, char **out_name, GError **error)
+{
+    char *path;
+    char *name;
+
+    if (!vb_domain_agent_job_begin(dom, method, owner, list->config->job_wait_timeout, error))
+        return NULL;
+    g_mutex_lock(&dom->lock);
+    path = agent_socket_locked(dom, method, error);
+    name = g_strdup(dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    if (path == NULL) {
+        g_free(name);
+        vb_domain_agent_job_end(dom);
+        return NULL;
+    }
+    *out_name = name;
+    return path;
 }
 
 /**

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include "domain-agent.h"
 #include "domain-def-priv.h" /* on_poweroff/on_reboot/on_crash of the model */
 #include "domain-list-priv.h"
 #include "vb-error.h"
@@ -270,6 +271,17 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
 {
     if (ev->name != NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_DEBUG, dom->uuid_str, "QEMU event %s", ev->name);
+    /* issue 13, part agent: a thaw queued at reconnect runs under the agent job only */
+    if (ev->name != NULL && g_str_equal(ev->name, VB_DOMAIN_AGENT_THAW_EVENT)) {
+        g_mutex_lock(&dom->lock);
+        if (dom->id >= 0 && dom->run == ev->run) {
+            g_mutex_unlock(&dom->lock);
+            vb_domain_agent_thaw_now(list, dom);
+        } else {
+            g_mutex_unlock(&dom->lock);
+        }
+        return;
+    }
     /* need no job: the migration waiting for them holds one */
     if (ev->name != NULL && g_str_equal(ev->name, "SPICE_MIGRATE_COMPLETED")) {
         note_spice_migrated(dom);
@@ -320,6 +332,8 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
         handle_stop_resume(list, dom, ev, FALSE);
     else if (g_str_equal(ev->name, "GUEST_PANICKED"))
         handle_panic(list, dom);
+    else if (g_str_equal(ev->name, "VSERPORT_CHANGE")) /* issue 13, part agent */
+        vb_domain_agent_vserport_event(list, dom, ev->data);
     vb_domain_job_end(dom);
 }
 

@@ -240,6 +240,7 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
     out_snap->job_method = g_strdup(dom->job.method != NULL ? dom->job.method : "");
     out_snap->job_id = dom->job.record != NULL ? vb_job_get_id(dom->job.record) : 0;
     out_snap->has_managed_save = dom->has_managed_save;
+    out_snap->agent_connected = dom->id >= 0 && dom->agent_connected;
     out_snap->unsupported = dom->unsupported != NULL ? g_strdupv(dom->unsupported)
                                                      : g_new0(char *, 1);
 }
@@ -261,7 +262,8 @@ vb_domain_obj_set_state(VbDomainObj *dom, VbDomainState state, VbDomainReason re
 GStrv
 vb_domain_taint_to_strv(guint taint)
 {
-    static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor" };
+    static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor",
+                                         "custom-ga-command" };
     GStrvBuilder *b = g_strv_builder_new();
     GStrv out;
 

@@ -211,6 +211,11 @@ struct _VbDomainObj {
     gboolean agent_job;     /* under lock */
     char *agent_job_method; /* under lock: the API call that holds it */
     char *agent_job_owner;  /* under lock: its caller's bus name, or NULL */
+    /* guest agent state (issue 13, part agent; domain-agent-ops.c) */
+    gboolean agent_connected; /* under lock: the guest has the agent channel open
+                                 (VSERPORT_CHANGE, query-chardev at start and reconnect) */
+    gboolean agent_frozen;    /* under lock: FSFreeze froze file systems and no FSThaw
+                                 came yet; in the status XML, thawed at reconnect */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */
@@ -248,6 +253,7 @@ typedef struct {
     guint job_id;            /* the running async job's record id, 0 when none */
     gboolean has_managed_save;
     GStrv unsupported;
+    gboolean agent_connected; /* issue 13, part agent */
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "domain-agent.h"
 #include "domain-list-priv.h"
 #include "qemu-command.h"
 #include "qemu-helpers.h"
@@ -498,6 +499,7 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     dom->fake_reboot = FALSE;
     dom->destroying = FALSE;
     dom->stopping = FALSE;
+    dom->agent_connected = dom->agent_frozen = FALSE; /* issue 13, part agent */
     dom->pause_reason = VB_DOMAIN_REASON_UNKNOWN;
     g_free(dom->autodestroy_owner);
     dom->autodestroy_owner = (flags & VB_START_AUTODESTROY) ? g_strdup(owner) : NULL;
@@ -703,6 +705,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
         !set_throttles(st, error) ||
         !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error))
         return FALSE;
+    /* issue 13, part agent: an incoming guest may have its agent channel open already */
+    vb_domain_agent_refresh(list, dom, st->mon, VB_AGENT_REASON_DOMAIN_STARTED);
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
                                                         MONITOR_TIMEOUT_MS, error);
@@ -950,6 +954,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     }
     dom->taint = 0;
     dom->fake_reboot = dom->got_shutdown = dom->destroying = dom->stopping = FALSE;
+    dom->agent_connected = dom->agent_frozen = FALSE; /* issue 13, part agent */
     vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_SHUTOFF, reason);
     if (dom->new_def != NULL) {
         vb_domain_def_free(dom->def);

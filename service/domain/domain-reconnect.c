@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 #include <string.h>
 
+#include "domain-agent.h"
 #include "domain-list-priv.h"
 #include "store.h"
 #include "vb-error.h"
@@ -43,6 +44,7 @@ typedef struct {
     gboolean starting;  /* the start never finished */
     GPtrArray *helpers; /* char*: kind, id, pid, socket, kind, ... (<helper>) */
     GPtrArray *nets;    /* VbQemuNetPrep* without fds (<netdev>) */
+    gboolean agent_frozen; /* <agent frozen='yes'/>: FSFreeze without FSThaw (issue 13) */
 } Status;
 
 static void
@@ -97,7 +99,8 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         s->pidfile = prop(n, "pidfile");
     } else if (g_str_equal(name, "taint")) {
         g_autofree char *flag = prop(n, "flag");
-        static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor" };
+        static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor",
+                                         "custom-ga-command" };
 
         for (guint i = 0; flag != NULL && i < G_N_ELEMENTS(names); i++)
             s->taint |= g_str_equal(flag, names[i]) ? 1u << i : 0;
@@ -132,6 +135,10 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         if (s->nets == NULL)
             s->nets = g_ptr_array_new_with_free_func((GDestroyNotify)vb_qemu_net_prep_free);
         g_ptr_array_add(s->nets, p);
+    } else if (g_str_equal(name, "agent")) {
+        g_autofree char *frozen = prop(n, "frozen");
+
+        s->agent_frozen = g_strcmp0(frozen, "yes") == 0;
     } else if (g_str_equal(name, "autodestroy")) {
         s->autodestroy_owner = prop(n, "owner");
     } else if (g_str_equal(name, "qemuCaps")) {
@@ -627,6 +634,13 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
 
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "reconnected to QEMU (pid %d, id %d)",
                       (int)s.pid, s.id);
+        /* the agent's state, and a thaw of what an FSFreeze left frozen (issue 13) */
+        g_mutex_lock(&dom->lock);
+        dom->agent_frozen = s.agent_frozen;
+        g_mutex_unlock(&dom->lock);
+        vb_domain_agent_refresh(list, dom, NULL, VB_AGENT_REASON_UNKNOWN);
+        if (s.agent_frozen)
+            vb_domain_agent_thaw_if_frozen(list, dom);
         vb_domain_status_save(list, dom, NULL);
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
         ok = TRUE;

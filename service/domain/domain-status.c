@@ -66,6 +66,9 @@ format_status(VbDomainObj *dom, GError **error)
         append_attr(buf, "owner", dom->autodestroy_owner);
         g_string_append(buf, "/>\n");
     }
+    /* issue 13, part agent: a restarted service thaws what FSFreeze froze */
+    if (dom->agent_frozen)
+        g_string_append(buf, "  <agent frozen='yes'/>\n");
     g_string_append_printf(buf, "  <job type='%s'", vb_job_type_to_string(dom->job.active));
     if (dom->job.async != VB_ASYNC_JOB_NONE) {
         /* what a restarted service needs to recover the async job */

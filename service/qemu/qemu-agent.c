@@ -300,15 +300,13 @@ vb_qemu_agent_sync(VbQemuAgent *agent, gint64 deadline, GError **error)
  * Returns: (transfer full) (nullable): the "return" member of the reply; the guest's
  *   error is AgentCommandFailed with qemu-ga's class and text
  */
-JsonNode *
-vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
-                      gint64 deadline, GError **error)
+static char *
+command_text(const char *command, JsonObject *args)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = NULL;
-    g_autofree char *json = NULL, *text = NULL, *line = NULL;
-    g_autoptr(JsonObject) reply = NULL;
+    g_autofree char *json = NULL;
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "execute");
@@ -324,9 +322,27 @@ vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
     root = json_builder_get_root(b);
     json_generator_set_root(gen, root);
     json = json_generator_to_data(gen, NULL);
-    text = g_strconcat(json, "\n", NULL);
-    if (!send_all(agent, text, strlen(text), deadline, command, error))
-        return NULL;
+    return g_strconcat(json, "\n", NULL);
+}
+
+/* A string member of @o, or "" when it is missing or not a string. */
+static const char *
+string_member(JsonObject *o, const char *name)
+{
+    JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
+
+    if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+        return "";
+    return json_node_get_string(n);
+}
+
+/* Reads the next non-empty reply line and parses it; the guest's error is an error. */
+static JsonObject *
+read_reply(VbQemuAgent *agent, gint64 deadline, const char *command, GError **error)
+{
+    g_autofree char *line = NULL;
+    g_autoptr(JsonObject) reply = NULL;
+
     do {
         g_free(line);
         line = read_line(agent, deadline, command, error);
@@ -338,11 +354,11 @@ vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
     if (reply == NULL)
         return NULL;
     if (json_object_has_member(reply, "error")) {
-        JsonObject *e = json_object_get_object_member(reply, "error");
-        const char *cls = e != NULL ? json_object_get_string_member_with_default(e, "class",
-                                                                               "") : "";
-        const char *desc = e != NULL ? json_object_get_string_member_with_default(e, "desc",
-                                                                                "") : "";
+        /* the guest writes this: every member may have any type */
+        JsonNode *en = json_object_get_member(reply, "error");
+        JsonObject *e = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
+        const char *cls = string_member(e, "class");
+        const char *desc = string_member(e, "desc");
 
         g_set_error(error, VB_ERROR, VB_ERROR_AGENT_COMMAND,
                     "unable to execute QEMU agent command '%s': %s%s%s", command, desc,
@@ -354,7 +370,85 @@ vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
                     "QEMU guest agent sent a reply to '%s' without 'return'", command);
         return NULL;
     }
+    return g_steal_pointer(&reply);
+}
+
+JsonNode *
+vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
+                      gint64 deadline, GError **error)
+{
+    g_autofree char *text = command_text(command, args);
+    g_autoptr(JsonObject) reply = NULL;
+
+    if (!send_all(agent, text, strlen(text), deadline, command, error))
+        return NULL;
+    reply = read_reply(agent, deadline, command, error);
+    if (reply == NULL)
+        return NULL;
     return json_node_copy(json_object_get_member(reply, "return"));
+}
+
+/**
+ * vb_qemu_agent_command_noreply:
+ * @agent: a synchronised connection
+ * @command: a command qemu-ga answers only when it fails (guest-shutdown: its QAPI
+ *   schema has 'success-response': false)
+ * @args: (nullable) (transfer none): its arguments
+ * @deadline: how long to wait for an error reply (monotonic µs)
+ *
+ * Sends @command and waits until @deadline for an error. No reply by then, or the channel
+ * closing (the guest went away), is success, as libvirt's qemuAgentShutdown treats it.
+ *
+ * Returns: FALSE with AgentCommandFailed (the guest's error) or a send error
+ */
+gboolean
+vb_qemu_agent_command_noreply(VbQemuAgent *agent, const char *command, JsonObject *args,
+                              gint64 deadline, GError **error)
+{
+    g_autofree char *text = command_text(command, args);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!send_all(agent, text, strlen(text), deadline, command, error))
+        return FALSE;
+    reply = read_reply(agent, deadline, command, &err);
+    if (reply != NULL || g_error_matches(err, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT) ||
+        g_error_matches(err, VB_ERROR, VB_ERROR_AGENT_UNRESPONSIVE))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&err));
+    return FALSE;
+}
+
+/**
+ * vb_qemu_agent_command_text:
+ * @agent: a synchronised connection
+ * @json: a command as JSON text, already checked (an object with "execute")
+ * @deadline: monotonic µs; 0 sends without waiting for a reply (NOWAIT)
+ *
+ * QemuAgentCommand's exchange: the command as the caller wrote it, the whole reply back.
+ *
+ * Returns: (transfer full) (nullable): the reply as JSON text ("" when not waited for)
+ */
+char *
+vb_qemu_agent_command_text(VbQemuAgent *agent, const char *json, gint64 deadline,
+                           GError **error)
+{
+    g_autofree char *text = g_strconcat(json, "\n", NULL);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    gint64 send_deadline = deadline != 0 ? deadline
+                                         : g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    if (!send_all(agent, text, strlen(text), send_deadline, "command", error))
+        return NULL;
+    if (deadline == 0)
+        return g_strdup("");
+    reply = read_reply(agent, deadline, "command", error);
+    if (reply == NULL)
+        return NULL;
+    root = json_node_new(JSON_NODE_OBJECT);
+    json_node_set_object(root, reply);
+    return json_to_string(root, FALSE);
 }
 
 /**
@@ -382,6 +476,19 @@ vb_qemu_agent_run(const char *path, const char *command, JsonObject *args, guint
 }
 
 /* ---- guest-network-get-interfaces ---- */
+
+/* A string member of @o, or NULL when missing or of another type (the guest writes it). */
+static const char *
+string_or_null(JsonObject *o, const char *name)
+{
+    const char *v = string_member(o, name);
+
+    return o != NULL && json_object_has_member(o, name) &&
+                   JSON_NODE_HOLDS_VALUE(json_object_get_member(o, name)) &&
+                   json_node_get_value_type(json_object_get_member(o, name)) == G_TYPE_STRING
+               ? v
+               : NULL;
+}
 
 /**
  * vb_guest_interface_new:
@@ -438,10 +545,8 @@ parse_one_address(VbGuestInterface *iface, JsonNode *node, const char *name, GEr
 {
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
     JsonNode *p = o != NULL ? json_object_get_member(o, "prefix") : NULL;
-    const char *type = o != NULL ? json_object_get_string_member_with_default(o,
-                                       "ip-address-type", NULL) : NULL;
-    const char *addr = o != NULL ? json_object_get_string_member_with_default(o,
-                                       "ip-address", NULL) : NULL;
+    const char *type = string_or_null(o, "ip-address-type");
+    const char *addr = string_or_null(o, "ip-address");
     gint64 prefix;
 
     if (type == NULL || (strcmp(type, "ipv4") != 0 && strcmp(type, "ipv6") != 0)) {
@@ -468,8 +573,7 @@ static gboolean
 parse_one_interface(GPtrArray *out, GHashTable *by_name, JsonNode *node, GError **error)
 {
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
-    const char *name = o != NULL ? json_object_get_string_member_with_default(o, "name", NULL)
-                                 : NULL;
+    const char *name = string_or_null(o, "name");
     g_autofree char *ifname = NULL;
     VbGuestInterface *iface;
     JsonNode *addrs;
@@ -483,8 +587,7 @@ parse_one_interface(GPtrArray *out, GHashTable *by_name, JsonNode *node, GError 
     ifname = g_strndup(name, strcspn(name, ":"));
     iface = g_hash_table_lookup(by_name, ifname);
     if (iface == NULL) {
-        iface = vb_guest_interface_new(ifname, json_object_get_string_member_with_default(
-                                                   o, "hardware-address", NULL));
+        iface = vb_guest_interface_new(ifname, string_or_null(o, "hardware-address"));
         g_ptr_array_add(out, iface);
         g_hash_table_insert(by_name, g_strdup(ifname), iface);
     }

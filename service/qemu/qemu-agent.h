@@ -40,6 +40,10 @@ VbQemuAgent *vb_qemu_agent_open(const char *path, GError **error);
 gboolean vb_qemu_agent_sync(VbQemuAgent *agent, gint64 deadline, GError **error);
 JsonNode *vb_qemu_agent_command(VbQemuAgent *agent, const char *command, JsonObject *args,
                                 gint64 deadline, GError **error);
+gboolean vb_qemu_agent_command_noreply(VbQemuAgent *agent, const char *command,
+                                       JsonObject *args, gint64 deadline, GError **error);
+char *vb_qemu_agent_command_text(VbQemuAgent *agent, const char *json, gint64 deadline,
+                                 GError **error);
 void vb_qemu_agent_cancel(VbQemuAgent *agent);
 void vb_qemu_agent_free(VbQemuAgent *agent);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuAgent, vb_qemu_agent_free)
@@ -79,5 +83,49 @@ void vb_guest_interface_add(VbGuestInterface *iface, const char *addr, guint typ
 void vb_guest_interface_free(VbGuestInterface *iface);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbGuestInterface, vb_guest_interface_free)
 GPtrArray *vb_qemu_agent_parse_interfaces(JsonNode *ret, GError **error);
+
+/* ---- readers of agent replies (issue 13, part agent): qemu-agent-guest.c ---- */
+
+/**
+ * VbGuestFS:
+ * @mountpoint: where it is mounted in the guest
+ * @name: the guest's device name ("vda1", "dm-0")
+ * @fstype: its type ("ext4")
+ * @devices: (array zero-terminated=1): its disks' device nodes ("/dev/vda"; "" if none)
+ * @serials: (array zero-terminated=1): their serials ("" if none), one per device
+ * @buses: (array zero-terminated=1): their bus types ("virtio", "scsi", ...)
+ * @addrs: (element-type VbGuestDiskAddr): where each disk is, as the guest sees it
+ * @has_sizes: the guest gave total-bytes/used-bytes
+ */
+/* A disk's place as qemu-ga reports it (pci-controller; bus, target, unit). */
+typedef struct {
+    gboolean has_pci;
+    guint pci_domain, pci_bus, pci_slot, pci_function;
+    guint bus, target, unit;
+} VbGuestDiskAddr;
+
+typedef struct {
+    char *mountpoint;
+    char *name;
+    char *fstype;
+    GStrv devices;
+    GStrv serials;
+    GStrv buses;
+    GArray *addrs;
+    gboolean has_sizes;
+    guint64 total_bytes;
+    guint64 used_bytes;
+} VbGuestFS;
+
+void vb_guest_fs_free(VbGuestFS *fs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbGuestFS, vb_guest_fs_free)
+gboolean vb_qemu_agent_parse_time(JsonNode *ret, gint64 *out_seconds, guint *out_nseconds,
+                                  GError **error);
+char *vb_qemu_agent_parse_host_name(JsonNode *ret, GError **error);
+GPtrArray *vb_qemu_agent_parse_fsinfo(JsonNode *ret, GError **error);
+gboolean vb_qemu_agent_info_users(JsonNode *ret, GVariantDict *d, GError **error);
+gboolean vb_qemu_agent_info_os(JsonNode *ret, GVariantDict *d, GError **error);
+gboolean vb_qemu_agent_info_timezone(JsonNode *ret, GVariantDict *d, GError **error);
+void vb_qemu_agent_info_fs(GPtrArray *fss, GStrv *aliases, GVariantDict *d);
 
 G_END_DECLS

@@ -57,6 +57,7 @@ typedef enum {
     VB_TAINT_CUSTOM_ARGV = 1 << 0,
     VB_TAINT_DISK_PROBING = 1 << 1,
     VB_TAINT_CUSTOM_MONITOR = 1 << 2,
+    VB_TAINT_CUSTOM_GA_COMMAND = 1 << 3, /* QemuAgentCommand (issue 13, part agent) */
 } VbTaintFlags;
 
 GStrv vb_qemu_command_build(const VbDomainDef *def, const VbQemuCaps *caps,

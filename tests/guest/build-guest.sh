@@ -190,6 +190,8 @@ cp bb/bin/busybox "$R/bin/busybox"
 for a in $(bb/bin/busybox --list); do
   case "$a" in busybox | shutdown) ;; *) ln -sf busybox "$R/bin/$a" ;; esac
 done
+# qemu-ga's guest-set-time runs /sbin/hwclock (-w after setting the time, -s for SYNC)
+ln -sf ../bin/busybox "$R/sbin/hwclock"
 
 # qemu-ga and the shared libraries it needs: resolved with ldd, preferring the
 # unpacked library packages, else the host's (libc, ld.so and base libraries).

@@ -329,8 +329,9 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domcontrol", "domid", "domifaddr", "domiflist",
-                          "domjobabort", "domjobinfo", "domstate", "dump", "dumpxml"])
+                         ["define", "destroy", "domcontrol", "domfsfreeze", "domfsinfo",
+                          "domfsthaw", "domhostname", "domid", "domifaddr", "domiflist",
+                          "domjobabort", "domjobinfo", "domstate", "domtime", "dump", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))
@@ -363,6 +364,9 @@ class TestCompletion(ClientTestCase):
             "info": everyone, "dumpxml": everyone, "domstate": everyone,
             "domcontrol": everyone, "domjobinfo": everyone, "domjobabort": everyone,
             "event": everyone,
+            # the guest agent (issue 13): a guest that runs
+            "domfsfreeze": ["tr-run", "vm-run"], "domtime": ["tr-run", "vm-run"],
+            "qemu-agent-command": ["tr-run", "vm-run"],
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Domain.InterfaceAddresses (issue 12, part addresses) and virtbusctl domifaddr/domiflist,
 with real QEMU: the tiny guest's qemu-ga on a type='user' NIC (slirp's DHCP gives
-10.0.2.15), an agent that never answers (no qemu-ga), and the named errors."""
+10.0.2.15), an agent that never answers (qemu-ga stopped with SIGSTOP after it opened its
+port), and the named errors."""
 
 import os
 import re
@@ -111,8 +112,9 @@ class AgentTest(IfaddrTestCase):
 
     def test_paused_guest_is_refused_at_once(self):
         path = self.start("g2", self.guest_xml("g2", CHANNEL.format(source="")))
-        eventually(lambda: self.markers("TINYGUEST: qemu-ga started"), timeout=60,
-                   what="qemu-ga")
+        # issue 13: until qemu-ga opened its port the agent is "not connected (yet)"
+        eventually(lambda: self.get_prop(path, vbtest.DOMAIN_IFACE, "AgentConnected"),
+                   timeout=60, what="the agent connected")
         self.domain(path, "Suspend")
         t0 = time.monotonic()
         e = self.assertDBusError("OperationInvalid", self.addrs, path, AGENT)
@@ -132,10 +134,25 @@ class AgentErrorsTest(IfaddrTestCase):
         p = self.ctl("domifaddr", "n1", "--source", "agent", check=False)
         self.assertFails(p, 1, "QEMU guest agent is not configured")
 
+    def stopped_agent(self, name, source=""):
+        """The tiny guest whose qemu-ga opened its port and then stopped (SIGSTOP): the
+        agent is connected and never answers (issue 13: a port nobody opened is "not
+        connected" at once)."""
+        serial = self.serial
+        self.serial = os.path.join(self.tmp, f"serial-{name}.log")
+        path = self.start(name, self.guest_xml(name, CHANNEL.format(source=source)))
+        self.serial = serial
+        eventually(lambda: self.get_prop(path, vbtest.DOMAIN_IFACE, "AgentConnected"),
+                   timeout=90, what="the agent connected")
+        self.domain(path, "QemuAgentCommand", "siu", (
+            '{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c",'
+            '"sleep 1; killall -STOP qemu-ga"]}}', -1, 0))
+        time.sleep(2.5)
+        return path
+
     def test_agent_that_never_answers_times_out_and_frees_the_worker(self):
         sock = os.path.join(self.tmp, "qga.sock")
-        xml = self.bare_xml("t1", CHANNEL.format(source=f"<source mode='bind' path='{sock}'/>"))
-        path = self.start("t1", xml)
+        path = self.stopped_agent("t1", f"<source mode='bind' path='{sock}'/>")
         result = {}
 
         def slow_on(target):
@@ -173,7 +190,7 @@ class AgentErrorsTest(IfaddrTestCase):
         e = self.assertDBusError("AgentUnresponsive", self.addrs, path, AGENT)
         self.assertIn("not connected", e.message)
         # Destroy is not held up by an agent call in flight, and ends it at once
-        path2 = self.start("t2", self.bare_xml("t2", CHANNEL.format(source="")))
+        path2 = self.stopped_agent("t2")
         result.clear()
         th = threading.Thread(target=slow_on, args=(path2,))
         th.start()

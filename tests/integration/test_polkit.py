@@ -418,7 +418,8 @@ class PolkitdConfinementTest(PolkitTestCase):
             "org.virtbus.Virt1.read": 5, "org.virtbus.Virt1.manage": 2,
             "org.virtbus.Virt1.define": 2, "org.virtbus.Virt1.migrate": 2,
             "org.virtbus.Virt1.save": 2, "org.virtbus.Virt1.attach": 2,
-            "org.virtbus.Virt1.monitor": 2, "org.virtbus.Virt1.network": 2})
+            "org.virtbus.Virt1.monitor": 2, "org.virtbus.Virt1.network": 2,
+            "org.virtbus.Virt1.agent": 2})
         log = self.polkitd.read_log()
         self.assertIn("Successfully changed to user polkitd", log)
         # our trace rule only: the host's rules are hidden
@@ -641,6 +642,48 @@ polkit.addRule(function(action, subject) {
                         verb="undefine")
         self.wait_check(action=define, user="nobody", domain="allowed-vm", uuid=UUID1,
                         verb="set:autostart")
+
+
+class AgentRuleTest(PolkitTestCase):
+    """The guest agent's actions (issue 13, part agent): nobody may talk to the guest
+    (attach) but not send raw agent commands (agent, auth_admin by default)."""
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.virtbus.Virt1.attach" && subject.user == "nobody")
+        return polkit.Result.YES;
+});
+"""
+
+    def test_raw_agent_commands_need_their_own_action(self):
+        path = self.define("vm1", UUID1)
+        nobody = self.nobody()
+        agent = "org.virtbus.Virt1.agent"
+        # refused before anything runs: no job, no taint, whatever the domain's state
+        self.assertRefused(agent, self.domain, path, "QemuAgentCommand", "siu",
+                           ('{"execute":"guest-ping"}', -1, 0), conn=nobody)
+        self.wait_check(action=agent, user="nobody", domain="vm1", uuid=UUID1,
+                        verb="qemuagentcommand")
+        # attach passes: the call reaches the domain (not running) and fails there
+        for method, sig, args in (("FSFreeze", "asu", ([], 0)), ("FSThaw", "asu", ([], 0)),
+                                  ("GetFSInfo", "u", (0,)), ("SetTime", "tuu", (0, 0, 1)),
+                                  ("GetGuestInfo", "uu", (0, 0)),
+                                  ("SetUserPassword", "ssu", ("root", "x", 0))):
+            self.assertDBusError("OperationInvalid", self.domain, path, method, sig, args,
+                                 conn=nobody)
+        self.wait_check(action="org.virtbus.Virt1.attach", user="nobody", domain="vm1",
+                        uuid=UUID1, verb="fsfreeze")
+        # reads of the guest's clock and name are read
+        self.assertDBusError("OperationInvalid", self.domain, path, "GetTime", "u", (0,),
+                             conn=nobody)
+        self.assertDBusError("OperationInvalid", self.domain, path, "GetHostname", "u", (0,),
+                             conn=nobody)
+        # agent-mode shutdown is still manage
+        self.assertRefused("org.virtbus.Virt1.manage", self.domain, path, "Shutdown", "u",
+                           (2,), conn=nobody)
+        self.assertEqual(self.nobody_checks(agent)[0]["verb"], "qemuagentcommand")
+        # root may send it (here: the domain is not running)
+        self.assertDBusError("OperationInvalid", self.domain, path, "QemuAgentCommand", "siu",
+                             ('{"execute":"guest-ping"}', -1, 0))
 
 
 class NewDefinitionRuleTest(PolkitTestCase):
