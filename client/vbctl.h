@@ -55,6 +55,28 @@ typedef struct {
     char *ifaddr_source;    /* --source lease|agent|arp, or NULL */
     char *ifaddr_interface; /* --interface NAME, or NULL */
     gboolean ifaddr_full;
+    /* statistics (issue 13, part stats; vbctl-stats.c) */
+    gboolean stats_state;
+    gboolean stats_cpu_total;
+    gboolean stats_balloon;
+    gboolean stats_vcpu;
+    gboolean stats_interface;
+    gboolean stats_block;
+    gboolean stats_perf;
+    gboolean stats_iothread;
+    gboolean stats_memory;
+    gboolean stats_dirtyrate;
+    gboolean stats_nowait;
+    gboolean stats_backing;
+    gboolean stats_enforce;
+    gboolean stats_list_active;
+    gboolean stats_list_inactive;
+    gboolean stats_details;
+    gboolean stats_total;
+    gboolean stats_live;
+    gboolean stats_config;
+    gboolean stats_current;
+    gint stats_period; /* dommemstat --period N, -1 when not given */
 } VbctlFlags;
 
 typedef struct {
@@ -97,6 +119,17 @@ gboolean vbctl_cmd_domifaddr(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domiflist(VbctlContext *ctx, GError **error);
 int vbctl_ifaddr_source_from_string(const char *str);
 GPtrArray *vbctl_domiflist_rows(const char *xml, GError **error);
+
+/* vbctl-stats.c (issue 13, part stats) */
+gboolean vbctl_cmd_domstats(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblklist(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkstat(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domifstat(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_dommemstat(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_vcpuinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_cpu_stats(VbctlContext *ctx, GError **error);
+GPtrArray *vbctl_domblklist_rows(const char *xml, GError **error);
 
 /* vbctl-lifecycle.c */
 gboolean vbctl_cmd_start(VbctlContext *ctx, GError **error);
