@@ -329,8 +329,10 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domcontrol", "domid", "domifaddr", "domiflist",
-                          "domjobabort", "domjobinfo", "domstate", "dump", "dumpxml"])
+                         ["define", "destroy", "domblkinfo", "domblklist", "domblkstat",
+                          "domcontrol", "domid", "domifaddr", "domiflist", "domifstat",
+                          "domjobabort", "domjobinfo", "dommemstat", "domstate", "domstats",
+                          "dump", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))
@@ -363,6 +365,10 @@ class TestCompletion(ClientTestCase):
             "info": everyone, "dumpxml": everyone, "domstate": everyone,
             "domcontrol": everyone, "domjobinfo": everyone, "domjobabort": everyone,
             "event": everyone,
+            # statistics (issue 13, part stats)
+            "domstats": everyone, "domblklist": everyone, "dommemstat": everyone,
+            "domblkinfo": active, "domblkstat": active, "domifstat": active,
+            "vcpuinfo": active, "cpu-stats": active,
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")
