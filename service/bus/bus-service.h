@@ -202,6 +202,7 @@ GVariant *vb_bus_stats_block_stats(VbBusCall *call, GError **error);
 GVariant *vb_bus_stats_get_block_info(VbBusCall *call, GError **error);
 GVariant *vb_bus_stats_get_cpu_stats(VbBusCall *call, GError **error);
 GVariant *vb_bus_stats_get_all_domain_stats(VbBusCall *call, GError **error);
+void vb_bus_stats_fini(void);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

@@ -326,21 +326,44 @@ all_stats_run(gpointer data, gpointer user_data)
 /*
  * One pool for the records of GetAllDomainStats, as large as the worker pool: the domains
  * of one call are collected in parallel, and the call's own worker is not held while they
- * are (a domain whose job is busy waits there, not on a bus worker).
+ * are (a domain whose job is busy waits there, not on a bus worker). Made at the first
+ * call, ended by vb_bus_stats_fini().
  */
+static GMutex stats_pool_lock;
+static GThreadPool *stats_pool_threads; /* under stats_pool_lock */
+
 static GThreadPool *
 stats_pool(VbBusService *service)
 {
-    static gsize once;
-    static GThreadPool *pool;
+    GThreadPool *pool;
 
-    if (g_once_init_enter(&once)) {
+    g_mutex_lock(&stats_pool_lock);
+    if (stats_pool_threads == NULL) {
         guint n = service->config.worker_threads > 0 ? service->config.worker_threads : 8;
 
-        pool = g_thread_pool_new(all_stats_run, NULL, (gint)n, FALSE, NULL);
-        g_once_init_leave(&once, 1);
+        stats_pool_threads = g_thread_pool_new(all_stats_run, NULL, (gint)n, FALSE, NULL);
     }
+    pool = stats_pool_threads;
+    g_mutex_unlock(&stats_pool_lock);
     return pool;
+}
+
+/**
+ * vb_bus_stats_fini:
+ *
+ * Waits for the records being collected (as for the worker pool) and ends the stats pool,
+ * before the service frees its domains. Main thread, at the service's end.
+ */
+void
+vb_bus_stats_fini(void)
+{
+    GThreadPool *pool;
+
+    g_mutex_lock(&stats_pool_lock);
+    pool = g_steal_pointer(&stats_pool_threads);
+    g_mutex_unlock(&stats_pool_lock);
+    if (pool != NULL)
+        g_thread_pool_free(pool, FALSE, TRUE);
 }
 
 static gboolean
