@@ -330,12 +330,15 @@ class GuestStatsTest(StatsTestCase):
 
 
 class AllDomainsTest(StatsTestCase):
-    def bare(self, name):
-        return MINIMAL_XML.format(name=name, uuid="").replace(
+    def bare(self, name, iothreads=0):
+        xml = MINIMAL_XML.format(name=name, uuid="").replace(
             "</devices>", "<memballoon model='virtio'/>\n  </devices>")
+        if iothreads:
+            xml = xml.replace("<vcpu>", f"<iothreads>{iothreads}</iothreads>\n  <vcpu>")
+        return xml
 
     def test_three_domains_filters_and_errors(self):
-        a = self.start(self.bare("all-a"))
+        a = self.start(self.bare("all-a", iothreads=2))
         b = self.start(self.bare("all-b"))
         self.manager("DefineXML", "su", (self.bare("all-c"), 0))
         recs = self.all_stats()
@@ -380,6 +383,26 @@ class AllDomainsTest(StatsTestCase):
             out, err = p.communicate(timeout=60)
             self.assertEqual(p.returncode, 0, err)
             self.assertEqual(out.count("Domain: "), 3)
+
+        # iothreads: QEMU's polling parameters per iothread id
+        io = self.stats(a, IOTHREAD)
+        self.assertEqual(io["iothread.count"], ("u", 2))
+        for n in (1, 2):
+            self.assertEqual(io[f"iothread.{n}.poll-max-ns"][0], "t")
+            self.assertEqual(io[f"iothread.{n}.poll-grow"][0], "u")
+            self.assertEqual(io[f"iothread.{n}.poll-shrink"][0], "u")
+        self.assertNotIn("iothread.count", self.stats(b, IOTHREAD))
+        # dirtyrate: a calculation started by hand shows once measured
+        self.assertEqual(self.stats(a, DIRTY)["dirtyrate.calc_status"], ("i", 0))
+        self.domain(a, "QemuMonitorCommand", "s",
+                    ('{"execute": "calc-dirty-rate", "arguments": {"calc-time": 1}}',))
+        eventually(lambda: self.stats(a, DIRTY)["dirtyrate.calc_status"][1] == 2, timeout=15,
+                   what="the dirty rate calculation")
+        d = self.stats(a, DIRTY)
+        self.assertEqual(d["dirtyrate.calc_period"], ("i", 1))
+        self.assertEqual(d["dirtyrate.calc_mode"], ("s", "page-sampling"))
+        self.assertEqual(d["dirtyrate.megabytes_per_second"][0], "x")
+        self.assertEqual(d["dirtyrate.calc_start_time"][0], "x")
         self.domain(a, "Destroy", "u", (0,))
 
 
