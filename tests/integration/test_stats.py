@@ -18,9 +18,11 @@ import base64
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -404,6 +406,42 @@ class AllDomainsTest(StatsTestCase):
         self.assertEqual(d["dirtyrate.megabytes_per_second"][0], "x")
         self.assertEqual(d["dirtyrate.calc_start_time"][0], "x")
         self.domain(a, "Destroy", "u", (0,))
+
+    def test_nowait_skips_a_busy_domain(self):
+        """A QEMU that does not answer (SIGSTOP) holds a call's job: NOWAIT answers at
+        once without what needs QEMU; /proc figures are still there; Destroy still works."""
+        path = self.start(self.bare("busy"))
+        self.assertIn("balloon.rss", self.stats(path, BALLOON))   # query-balloon, /proc
+        pid = next(pid for pid, cmd in vbtest.qemus_under(self.root).items() if "busy" in cmd)
+        os.kill(pid, signal.SIGSTOP)
+        conn = vbtest.connect(self.bus.address)
+
+        def hold():
+            try:
+                self.domain(path, "QemuMonitorCommand", "s", ('{"execute": "query-status"}',),
+                            conn=conn)
+            except vbtest.DBusCallError:
+                pass
+
+        held = threading.Thread(target=hold)
+        try:
+            held.start()
+            eventually(lambda: self.domain(path, "GetControlInfo")["state"] == "occupied",
+                       timeout=15, what="the call waiting for the stopped QEMU")
+            t0 = time.monotonic()
+            s = self.stats(path, STATE | CPU | BALLOON | VCPU | BLOCK, NOWAIT)
+            self.assertLess(time.monotonic() - t0, 3)
+            self.assertEqual(s["state.state"], ("i", 1))
+            self.assertIn("cpu.time", s)
+            self.assertIn("vcpu.0.time", s)
+            self.assertEqual(s["balloon.current"], ("t", 128 * 1024))  # the definition's
+            self.assertNotIn("balloon.rss", s)        # needs the job: left out
+            recs = self.all_stats(BALLOON, NOWAIT)
+            self.assertNotIn("balloon.rss", recs["busy"])
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        held.join(60)
+        self.domain(path, "Destroy", "u", (0,))
 
 
 if __name__ == "__main__":
