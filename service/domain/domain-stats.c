@@ -830,10 +830,12 @@ write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
 }
 
 /* CONFIG part of SetMemoryStatsPeriod: the persistent definition, written to disk. Under
- * the modify job, without dom->lock. */
+ * the modify job, without dom->lock; the list's define lock keeps a DefineXML of the same
+ * domain from landing between the copy and its replacement (nobody takes a job under it). */
 static gboolean
 set_period_config(VbDomainList *list, VbDomainObj *dom, int period, GError **error)
 {
+    g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
     g_autoptr(VbDomainDef) copy = NULL;
     gboolean active;
 
