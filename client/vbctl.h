@@ -70,6 +70,28 @@ typedef struct {
     gboolean ifaddr_full;
     /* the guest agent (issue 13, part agent; vbctl-agent.c) */
     VbctlAgentFlags agent;
+    /* statistics (issue 13, part stats; vbctl-stats.c) */
+    gboolean stats_state;
+    gboolean stats_cpu_total;
+    gboolean stats_balloon;
+    gboolean stats_vcpu;
+    gboolean stats_interface;
+    gboolean stats_block;
+    gboolean stats_perf;
+    gboolean stats_iothread;
+    gboolean stats_memory;
+    gboolean stats_dirtyrate;
+    gboolean stats_nowait;
+    gboolean stats_backing;
+    gboolean stats_enforce;
+    gboolean stats_list_active;
+    gboolean stats_list_inactive;
+    gboolean stats_details;
+    gboolean stats_total;
+    gboolean stats_live;
+    gboolean stats_config;
+    gboolean stats_current;
+    gint stats_period; /* dommemstat --period N, -1 when not given */
 } VbctlFlags;
 
 typedef struct {
@@ -123,6 +145,16 @@ gboolean vbctl_cmd_domhostname(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_guestinfo(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_set_user_password(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_qemu_agent_command(VbctlContext *ctx, GError **error);
+/* vbctl-stats.c (issue 13, part stats) */
+gboolean vbctl_cmd_domstats(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblklist(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkstat(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domifstat(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_dommemstat(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_vcpuinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_cpu_stats(VbctlContext *ctx, GError **error);
+GPtrArray *vbctl_domblklist_rows(const char *xml, GError **error);
 
 /* vbctl-lifecycle.c */
 gboolean vbctl_cmd_start(VbctlContext *ctx, GError **error);

@@ -172,6 +172,57 @@ static const VbctlOption agent_command_options[] = {
     {NULL},
 };
 
+/* statistics (issue 13, part stats; vbctl-stats.c) */
+static const VbctlOption domstats_options[] = {
+    {"state", N_("Report the domain state"), FLAG(stats_state), FALSE},
+    {"cpu-total", N_("Report the QEMU process' CPU time"), FLAG(stats_cpu_total), FALSE},
+    {"balloon", N_("Report the balloon and the guest's memory"), FLAG(stats_balloon), FALSE},
+    {"vcpu", N_("Report the virtual CPUs"), FLAG(stats_vcpu), FALSE},
+    {"interface", N_("Report the network interfaces"), FLAG(stats_interface), FALSE},
+    {"block", N_("Report the disks"), FLAG(stats_block), FALSE},
+    {"perf", N_("Report perf events (not supported: left out)"), FLAG(stats_perf), FALSE},
+    {"iothread", N_("Report the I/O threads"), FLAG(stats_iothread), FALSE},
+    {"memory", N_("Report memory bandwidth (not supported: left out)"), FLAG(stats_memory),
+     FALSE},
+    {"dirtyrate", N_("Report the last dirty page rate calculation"), FLAG(stats_dirtyrate),
+     FALSE},
+    {"list-active", N_("Only active domains"), FLAG(stats_list_active), FALSE},
+    {"list-inactive", N_("Only inactive domains"), FLAG(stats_list_inactive), FALSE},
+    {"list-persistent", N_("Only persistent domains"), FLAG(persistent), FALSE},
+    {"list-transient", N_("Only transient domains"), FLAG(transient), FALSE},
+    {"list-running", N_("Only running domains"), FLAG(state_running), FALSE},
+    {"list-paused", N_("Only paused domains"), FLAG(state_paused), FALSE},
+    {"list-shutoff", N_("Only shut off domains"), FLAG(state_shutoff), FALSE},
+    {"list-other", N_("Only domains in any other state"), FLAG(state_other), FALSE},
+    {"nowait", N_("Leave out what needs QEMU when a domain is busy, instead of waiting"),
+     FLAG(stats_nowait), FALSE},
+    {"backing", N_("Also report the backing images of each disk"), FLAG(stats_backing), FALSE},
+    {"enforce", N_("Fail when a requested group is not supported"), FLAG(stats_enforce), FALSE},
+    {NULL},
+};
+
+static const VbctlOption domblklist_options[] = {
+    {"inactive", N_("List the persistent definition's disks"), FLAG(inactive), FALSE},
+    {"details", N_("Also print the type and device of each disk"), FLAG(stats_details), FALSE},
+    {NULL},
+};
+
+static const VbctlOption dommemstat_options[] = {
+    {"period", N_("Set the guest's statistics period in seconds (0: off)"), FLAG(stats_period),
+     FALSE, "SECONDS", G_OPTION_ARG_INT},
+    {"live", N_("With --period: the running domain"), FLAG(stats_live), FALSE},
+    {"config", N_("With --period: the persistent definition"), FLAG(stats_config), FALSE},
+    {"current", N_("With --period: the running domain if it runs, else the definition"),
+     FLAG(stats_current), FALSE},
+    {NULL},
+};
+
+static const VbctlOption cpu_stats_options[] = {
+    {"total", N_("Print the total only (the only figures virtbus has)"), FLAG(stats_total),
+     FALSE},
+    {NULL},
+};
+
 static const VbctlOption autostart_options[] = {
     {"disable", N_("Do not start the domain with the service"), FLAG(disable), FALSE},
     {NULL},
@@ -367,6 +418,22 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_domifaddr, 1, 1, domifaddr_options},
     {"domiflist", "NAME|UUID", N_("List a domain's network interfaces"), vbctl_cmd_domiflist, 1,
      1, domiflist_options},
+    {"domstats", "[NAME|UUID...]", N_("Print domain statistics (all domains without names)"),
+     vbctl_cmd_domstats, 0, G_MAXUINT, domstats_options},
+    {"domblklist", "NAME|UUID", N_("List a domain's disks"), vbctl_cmd_domblklist, 1, 1,
+     domblklist_options},
+    {"domblkinfo", "NAME|UUID DISK", N_("Print a disk's capacity, allocation and physical size"),
+     vbctl_cmd_domblkinfo, 2, 2, NULL},
+    {"domblkstat", "NAME|UUID [DISK]", N_("Print a running domain's disk I/O counters"),
+     vbctl_cmd_domblkstat, 1, 2, NULL},
+    {"domifstat", "NAME|UUID DEVICE", N_("Print an interface's traffic counters"),
+     vbctl_cmd_domifstat, 2, 2, NULL},
+    {"dommemstat", "NAME|UUID", N_("Print a domain's memory statistics, or set their period"),
+     vbctl_cmd_dommemstat, 1, 1, dommemstat_options},
+    {"vcpuinfo", "NAME|UUID", N_("Print the state and CPU time of each virtual CPU"),
+     vbctl_cmd_vcpuinfo, 1, 1, NULL},
+    {"cpu-stats", "NAME|UUID", N_("Print the CPU time a domain's QEMU used"), vbctl_cmd_cpu_stats,
+     1, 1, cpu_stats_options},
     {"domcontrol", "NAME|UUID", N_("Print what the service is doing with a domain"),
      vbctl_cmd_domcontrol, 1, 1, NULL},
     {"domid", "NAME|UUID", N_("Print a running domain's id"), vbctl_cmd_domid, 1, 1, NULL},
@@ -561,6 +628,7 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
     g_option_context_add_main_entries(octx, (GOptionEntry *)entries->data, GETTEXT_PACKAGE);
     add_bus_options(octx, bus);
     ctx->flags.timeout = -1;
+    ctx->flags.stats_period = -1;
     if (!g_option_context_parse(octx, &argc, &argv, error))
         return FALSE;
     if (ctx->flags.timeout == 0 || ctx->flags.timeout < -1) {
@@ -577,6 +645,11 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     _("unknown --source '%s': use lease, agent or arp"),
                     ctx->flags.ifaddr_source);
+        return FALSE;
+    }
+    if (ctx->flags.stats_period < -1) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("--period needs a number of seconds (0 turns the statistics off)"));
         return FALSE;
     }
     if (ctx->flags.running && ctx->flags.paused) {

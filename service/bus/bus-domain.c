@@ -714,5 +714,13 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "GetGuestInfo", VB_ACTION_ATTACH, FALSE, get_guest_info },
     { "SetUserPassword", VB_ACTION_ATTACH, FALSE, set_user_password },
     { "QemuAgentCommand", VB_ACTION_AGENT, FALSE, qemu_agent_command },
+    /* statistics (issue 13, part stats; bus-stats.c) */
+    { "GetStats", VB_ACTION_READ, FALSE, vb_bus_stats_get_stats },
+    { "MemoryStats", VB_ACTION_READ, FALSE, vb_bus_stats_memory_stats },
+    { "SetMemoryStatsPeriod", VB_ACTION_MANAGE, FALSE, vb_bus_stats_set_memory_stats_period },
+    { "InterfaceStats", VB_ACTION_READ, FALSE, vb_bus_stats_interface_stats },
+    { "BlockStats", VB_ACTION_READ, FALSE, vb_bus_stats_block_stats },
+    { "GetBlockInfo", VB_ACTION_READ, FALSE, vb_bus_stats_get_block_info },
+    { "GetCPUStats", VB_ACTION_READ, FALSE, vb_bus_stats_get_cpu_stats },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

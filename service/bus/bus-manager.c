@@ -255,5 +255,9 @@ const VbBusMethod vb_bus_manager_methods[] = {
     /* the ssh data path (issue 11, part tunnel2): hands a descriptor to the tunnel's thread */
     { "MigrateTunnelAttach", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_attach,
       vb_bus_migrate_tunnel_prepare },
+    /* statistics (issue 13, part stats; bus-stats.c): inline, answered when the records
+     * collected on the stats pool are in */
+    { "GetAllDomainStats", VB_ACTION_READ, TRUE, vb_bus_stats_get_all_domain_stats, NULL,
+      TRUE },
 };
 const gsize vb_bus_manager_n_methods = G_N_ELEMENTS(vb_bus_manager_methods);

@@ -237,6 +237,7 @@ vb_bus_service_free(VbBusService *service)
     /* job threads may still report while they stop: nobody publishes now */
     g_atomic_int_set(&service->stopping, 1);
     g_thread_pool_free(service->workers, FALSE, TRUE);
+    vb_bus_stats_fini(); /* issue 13, part stats: GetAllDomainStats' collectors */
     vb_bus_autodestroy_fini(service);
     if (service->connection != NULL) {
         g_dbus_connection_remove_filter(service->connection, service->filter_id);

@@ -193,6 +193,17 @@ void vb_bus_job_notify(VbJob *job, VbJobNotifyKind kind, gpointer user_data);
 extern const VbBusMethod vb_bus_job_methods[];
 extern const gsize vb_bus_job_n_methods;
 
+/* bus-stats.c (issue 13, part stats) */
+GVariant *vb_bus_stats_get_stats(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_memory_stats(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_set_memory_stats_period(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_interface_stats(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_block_stats(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_get_block_info(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_get_cpu_stats(VbBusCall *call, GError **error);
+GVariant *vb_bus_stats_get_all_domain_stats(VbBusCall *call, GError **error);
+void vb_bus_stats_fini(void);
+
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);
 void vb_bus_autodestroy_fini(VbBusService *service);

@@ -144,4 +144,18 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbDomainFirmware, vb_domain_firmware_clear)
 VbDomainDef *vb_domain_def_with_firmware(const VbDomainDef *def, const VbDomainFirmware *fw,
                                          GError **error);
 
+/* What statistics need (domain-def-stats.c; issue 13, part stats). */
+typedef struct {
+    char *target; /* <target dev=> */
+    char *path;   /* <source file=/dev=>, nullable */
+    char *alias;  /* the QEMU id (virtio-disk0), nullable */
+    char *device; /* disk, cdrom, floppy, lun */
+    char *type;   /* file, block, ... */
+} VbDomainDiskInfo;
+
+void vb_domain_disk_info_free(VbDomainDiskInfo *info);
+GPtrArray *vb_domain_def_get_disk_infos(const VbDomainDef *def);
+gboolean vb_domain_def_has_virtio_balloon(const VbDomainDef *def);
+gboolean vb_domain_def_set_balloon_period(VbDomainDef *def, int period, GError **error);
+
 G_END_DECLS

@@ -175,7 +175,7 @@ modgroup() {
   done > "$R/etc/modules.$g"
 }
 modgroup input evdev button                          # ACPI power button as /dev/input/eventN
-modgroup base virtio_pci virtio_console virtio_blk   # virtio-serial for qemu-ga; virtio disks
+modgroup base virtio_pci virtio_console virtio_blk virtio_balloon  # virtio-serial for qemu-ga; virtio disks; the balloon reports memory statistics
 modgroup scsi virtio_scsi sr_mod sd_mod             # cdroms and disks on virtio-scsi
 modgroup fs ext4                                     # only loaded when a disk exists
 modgroup virtiofs virtiofs                           # only with tgmount=virtiofs:TAG

@@ -129,7 +129,11 @@ class BusFuzzTest(VirtbusTestCase):
                 for i in range(3):
                     args = [HOSTILE[t][i % len(HOSTILE[t])] for t in sig]
                     reply = self.send(path, iface, member, variant(sig, *args))
-                    if "u" in sig and member not in ("ListDomains",):
+                    # BACKING (1 << 30) is a real flag of the statistics calls (libvirt's
+                    # value; issue 13, part stats), and unknown group bits are ignored as
+                    # libvirt does without ENFORCE_STATS
+                    stats_ok = member in ("GetStats", "GetAllDomainStats") and args[-1] == 1 << 30
+                    if "u" in sig and member not in ("ListDomains",) and not stats_ok:
                         # unknown flag bits are refused, never acted upon
                         shown = tuple("HUGE" if a is HUGE else a for a in args)
                         self.assertEqual(reply.get_message_type(), Gio.DBusMessageType.ERROR,

@@ -329,9 +329,11 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domcontrol", "domfsfreeze", "domfsinfo",
-                          "domfsthaw", "domhostname", "domid", "domifaddr", "domiflist",
-                          "domjobabort", "domjobinfo", "domstate", "domtime", "dump", "dumpxml"])
+                         ["define", "destroy", "domblkinfo", "domblklist", "domblkstat",
+                          "domcontrol", "domfsfreeze", "domfsinfo", "domfsthaw", "domhostname",
+                          "domid", "domifaddr", "domiflist", "domifstat", "domjobabort",
+                          "domjobinfo", "dommemstat", "domstate", "domstats", "domtime", "dump",
+                          "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))
@@ -364,9 +366,9 @@ class TestCompletion(ClientTestCase):
             "info": everyone, "dumpxml": everyone, "domstate": everyone,
             "domcontrol": everyone, "domjobinfo": everyone, "domjobabort": everyone,
             "event": everyone,
-            # the guest agent (issue 13): a guest that runs
-            "domfsfreeze": ["tr-run", "vm-run"], "domtime": ["tr-run", "vm-run"],
-            "qemu-agent-command": ["tr-run", "vm-run"],
+                         ["cpu-stats", "domblkinfo", "domblklist", "domblkstat", "domfsfreeze",
+                          "domifstat", "dommemstat", "domstats", "domtime", "qemu-agent-command",
+                          "tr-run", "vcpuinfo", "vm-run"])
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")

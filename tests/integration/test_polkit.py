@@ -852,6 +852,12 @@ polkit.addRule(function(action, subject) {
             self.assertEqual(objs[allowed][DOMAIN_IFACE]["Name"], "allowed-vm")
             # lists and lookups name their domains too
             self.assertEqual(self.manager("ListDomains", "u", (0,), conn=nobody), [allowed])
+            # statistics (issue 13, part stats): per domain, and the Manager's list filtered
+            self.assertEqual(self.domain(allowed, "GetStats", "uu", (1, 0), conn=nobody),
+                             {"state.state": 5, "state.reason": 0})
+            self.assertRefused(read, self.domain, other, "GetStats", "uu", (1, 0), conn=nobody)
+            self.assertEqual(self.manager("GetAllDomainStats", "uu", (1, 0), conn=nobody),
+                             [("allowed-vm", {"state.state": 5, "state.reason": 0})])
             self.assertEqual(self.manager("LookupByName", "s", ("allowed-vm",), conn=nobody),
                              allowed)
             self.assertEqual(self.manager("LookupByUUID", "s", (UUID1,), conn=nobody), allowed)
@@ -865,12 +871,14 @@ polkit.addRule(function(action, subject) {
                              self.get_prop(MANAGER_PATH, MANAGER_IFACE, "Version"))
         # polkitd was asked about the other domain by name, for each verb
         for verb in ("get", "getall", "getxmldesc", "getmanagedobjects", "listdomains",
-                     "lookupbyname", "lookupbyuuid"):
+                     "lookupbyname", "lookupbyuuid", "getstats", "getalldomainstats"):
             self.wait_check(action=read, user="nobody", domain="other-vm", uuid=UUID2,
                             verb=verb)
         # root reads everything
         self.assertEqual(set(self.managed_objects()), {allowed, other})
         self.assertEqual(set(self.manager("ListDomains", "u", (0,))), {allowed, other})
+        self.assertEqual({n for n, _ in self.manager("GetAllDomainStats", "uu", (1, 0))},
+                         {"allowed-vm", "other-vm"})
         self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Name"), "other-vm")
         self.assertIsNone(self.service.proc.poll())
 
