@@ -55,6 +55,14 @@ typedef struct {
     char *ifaddr_source;    /* --source lease|agent|arp, or NULL */
     char *ifaddr_interface; /* --interface NAME, or NULL */
     gboolean ifaddr_full;
+    /* console and display (issue 13, part console; vbctl-console.c, vbctl-display.c) */
+    gboolean console_force;
+    gboolean console_safe;
+    char *console_devname; /* console --devname ALIAS, or NULL */
+    char *key_codeset;     /* send-key --codeset NAME, or NULL (linux) */
+    gint key_holdtime;     /* send-key --holdtime MS, 0 when not given */
+    gint screen;           /* screenshot --screen N */
+    char *display_type;    /* domdisplay --type vnc|spice, or NULL */
 } VbctlFlags;
 
 typedef struct {
@@ -147,7 +155,15 @@ gboolean vbctl_cmd_migrate_postcopy(VbctlContext *ctx, GError **error);
 
 /* vbctl-console.c */
 gboolean vbctl_cmd_console(VbctlContext *ctx, GError **error);
-char *vbctl_console_pty_path(const char *xml, GError **error);
+int vbctl_open_stream(VbDBusDomain *domain, const char *dev_name, guint flags,
+                      gboolean channel, GError **error);
+
+/* vbctl-display.c (issue 13, part console) */
+gboolean vbctl_cmd_vncdisplay(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_screenshot(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_send_key(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error);
 
 /* vbctl-bus.c */
 GDBusConnection *vbctl_connect(gboolean session, const char *address, const char *description,

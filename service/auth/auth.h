@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define VB_ACTION_ATTACH "org.virtbus.Virt1.attach"
 #define VB_ACTION_MONITOR "org.virtbus.Virt1.monitor"
 #define VB_ACTION_NETWORK "org.virtbus.Virt1.network"
+#define VB_ACTION_CONSOLE "org.virtbus.Virt1.console" /* issue 13, part console */
 
 typedef struct _VbAuth VbAuth;
 

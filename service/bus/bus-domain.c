@@ -67,6 +67,7 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
     }
     vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
     vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
+    vb_dbus_domain_set_graphics(iface, vb_bus_console_graphics(dom)); /* issue 13, console */
     vb_domain_snapshot_clear(&s);
 }
 
@@ -519,5 +520,13 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },
     { "Set:Autostart", VB_ACTION_DEFINE, FALSE, set_autostart },
+    /* issue 13, part console */
+    { "OpenConsole", VB_ACTION_CONSOLE, FALSE, vb_bus_open_console },
+    { "OpenChannel", VB_ACTION_CONSOLE, FALSE, vb_bus_open_channel },
+    { "OpenGraphicsFD", VB_ACTION_CONSOLE, FALSE, vb_bus_open_graphics_fd },
+    { "Screenshot", VB_ACTION_CONSOLE, FALSE, vb_bus_screenshot },
+    { "SendKey", VB_ACTION_MANAGE, FALSE, vb_bus_send_key },
+    { "InjectNMI", VB_ACTION_MANAGE, FALSE, vb_bus_inject_nmi },
+    { "SendProcessSignal", VB_ACTION_MANAGE, TRUE, vb_bus_send_process_signal },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

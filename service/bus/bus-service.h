@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 #include "auth.h"
 #include "domain-list.h"
@@ -100,6 +101,9 @@ struct _VbBusCall {
     VbBusStep step;                    /* what the next worker run does */
     gboolean loaded;                   /* method->load has run */
     GError *load_error;                /* nullable: method->load failed */
+    GUnixFDList *out_fds;              /* nullable: descriptors the reply carries (its "h"
+                                          values index them); set by the method
+                                          (issue 13, part console) */
 };
 
 struct _VbBusService {
@@ -192,6 +196,16 @@ GVariant *vb_bus_list_networks(VbBusCall *call, GError **error);
 void vb_bus_job_notify(VbJob *job, VbJobNotifyKind kind, gpointer user_data);
 extern const VbBusMethod vb_bus_job_methods[];
 extern const gsize vb_bus_job_n_methods;
+
+/* bus-console.c (issue 13, part console) */
+GVariant *vb_bus_open_console(VbBusCall *call, GError **error);
+GVariant *vb_bus_open_channel(VbBusCall *call, GError **error);
+GVariant *vb_bus_open_graphics_fd(VbBusCall *call, GError **error);
+GVariant *vb_bus_screenshot(VbBusCall *call, GError **error);
+GVariant *vb_bus_send_key(VbBusCall *call, GError **error);
+GVariant *vb_bus_inject_nmi(VbBusCall *call, GError **error);
+GVariant *vb_bus_send_process_signal(VbBusCall *call, GError **error);
+GVariant *vb_bus_console_graphics(VbDomainObj *dom);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);
