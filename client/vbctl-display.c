@@ -200,9 +200,14 @@ vbctl_cmd_screenshot(VbctlContext *ctx, GError **error)
 static gboolean
 parse_key(guint codeset, const char *arg, guint32 *out, GError **error)
 {
+    char *end = NULL;
     guint64 n;
 
-    if (g_ascii_string_to_unsigned(arg, 0, 0, G_MAXUINT32, &n, NULL)) {
+    /* decimal, or hex with 0x, as virsh */
+    errno = 0;
+    n = g_ascii_strtoull(arg, &end, 0);
+    if (g_ascii_isdigit(*arg) && errno == 0 && end != NULL && *end == '\0' &&
+        n <= G_MAXUINT32) {
         *out = (guint32)n;
         return TRUE;
     }

@@ -99,11 +99,15 @@ vb_domain_def_find_console(const VbDomainDef *def, const char *dev_name, GError 
         if (dev == NULL)
             dev = first_of(def, VB_DEV_SERIAL);
     }
+    if (dev == NULL && dev_name != NULL && *dev_name != '\0') {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "cannot find character device %s",
+                    dev_name);
+        return NULL;
+    }
     if (dev == NULL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                    "cannot find character device %s", dev_name != NULL && *dev_name != '\0'
-                                                           ? dev_name
-                                                           : "<null>");
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "cannot find character device <null>: the domain has no console "
+                            "or serial port; add <serial type='pty'/>");
         return NULL;
     }
     if (g_strcmp0(dev->type, "pty") != 0) {

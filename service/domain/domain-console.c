@@ -290,13 +290,17 @@ static VbConsoleTarget *
 find_target_locked(VbDomainObj *dom, const char *method, const char *dev_name, gboolean channel,
                    GError **error)
 {
+    VbConsoleTarget *t;
+
     if (dom->id < 0 || dom->mon == NULL || dom->stopping) {
         vb_domain_obj_set_not_running_error(dom, method, error);
         return NULL;
     }
-    if (channel)
-        return vb_domain_def_find_channel(dom->def, dom->runtime_dir, dev_name, error);
-    return vb_domain_def_find_console(dom->def, dev_name, error);
+    t = channel ? vb_domain_def_find_channel(dom->def, dom->runtime_dir, dev_name, error)
+                : vb_domain_def_find_console(dom->def, dev_name, error);
+    if (t == NULL)
+        g_prefix_error(error, "domain '%s': ", dom->def->name);
+    return t;
 }
 
 /* Registers a proxy for @key, or fails with Busy when one runs and FORCE is not set. */

@@ -14,6 +14,7 @@ import time
 
 from gi.repository import Gio, GLib
 
+import test_polkit
 import vbtest
 from vbtest import CtlTestCase, DBusCallError, eventually
 
@@ -325,6 +326,77 @@ class ConsoleTest(ConsoleTestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def run_as(user, group, argv):
+    """virtbusctl as another user (setpriv), stdin/stdout as pipes."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"}
+    return subprocess.Popen(["setpriv", f"--reuid={user}", f"--regid={group}",
+                             "--clear-groups", *argv], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/")
+
+
+class ConsolePolkitTest(test_polkit.PolkitTestCase):
+    """OpenConsole needs org.virtbus.Virt1.console: a rule lets nobody use the console of
+    p1; another user (daemon) is refused. Neither can open the pty itself."""
+    rules = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.virtbus.Virt1.console" && subject.user == "nobody" &&
+        action.lookup("domain") == "p1" && action.lookup("verb") == "openconsole")
+        return polkit.Result.YES;
+});
+"""
+
+    def setUp(self):
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
+        super().setUp()
+
+    def test_console_for_the_allowed_user_only(self):
+        path = self.manager("DefineXML", "su", (guest_xml("p1"), 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        pty = live.split("<source path='", 1)[1].split("'", 1)[0]
+        self.assertTrue(pty.startswith("/dev/pts/"), live)
+        ctl = [os.path.abspath(vbtest.VIRTBUSCTL), "--address", self.bus.address]
+        # daemon: refused, a real polkit question with the domain's details
+        p = run_as("daemon", "daemon", ctl + ["console", "p1"])
+        out, err = p.communicate(b"\x1d", timeout=60)
+        self.assertEqual(p.returncode, 1, (out, err))
+        self.assertIn(b"org.virtbus.Virt1.console", err)
+        self.wait_check(action="org.virtbus.Virt1.console", user="daemon", domain="p1",
+                        verb="openconsole")
+        # nobody: the rule allows it; typed text reaches the guest's shell and back
+        p = run_as("nobody", "nogroup", ctl + ["console", "p1"])
+        try:
+            os.set_blocking(p.stdout.fileno(), False)
+            out, last = b"", 0
+            deadline = time.monotonic() + 90
+            while b"MARK64" not in out and time.monotonic() < deadline and p.poll() is None:
+                if time.monotonic() - last > 2:
+                    p.stdin.write(b"echo MARK$((8*8))\n")
+                    p.stdin.flush()
+                    last = time.monotonic()
+                select.select([p.stdout], [], [], 0.2)
+                out += p.stdout.read() or b""
+            self.assertIn(b"MARK64", out, p.stderr.read() if p.poll() is not None else "")
+            p.stdin.write(b"\x1d")
+            p.stdin.flush()
+            self.assertEqual(p.wait(timeout=10), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for f in (p.stdin, p.stdout, p.stderr):
+                f.close()
+        # nobody could not have opened the pty itself
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            "sh", "-c", f"exec 3<>{pty}"], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+        # the rule is for OpenConsole only: a screenshot stays refused
+        nobody = self.nobody()
+        self.assertRefused("org.virtbus.Virt1.console", self.domain, path, "Screenshot", "uu",
+                           (0, 0), conn=nobody)
 
 
 if __name__ == "__main__":
