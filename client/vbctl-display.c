@@ -279,3 +279,78 @@ vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error)
         return FALSE;
     return vb_dbus_domain_call_inject_nmi_sync(domain, 0, NULL, error);
 }
+
+/* ---- desc, metadata ---- */
+
+static guint
+affect_flags(VbctlContext *ctx)
+{
+    return (ctx->flags.meta_live ? 1 : 0) | (ctx->flags.meta_config ? 2 : 0);
+}
+
+/* `desc NAME|UUID [--title] [--live] [--config] [TEXT...]`: prints, or sets with TEXT */
+gboolean
+vbctl_cmd_desc(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
+    gint type = ctx->flags.meta_title ? 1 : 0;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *text = NULL;
+
+    if (domain == NULL)
+        return FALSE;
+    if (ctx->n_args > 1) {
+        g_autofree char *value = g_strjoinv(" ", ctx->args + 1);
+
+        if (!vb_dbus_domain_call_set_metadata_sync(domain, type, value, "", "",
+                                                   affect_flags(ctx), NULL, error))
+            return FALSE;
+        g_print(_("Domain %s updated successfully\n"), type == 1 ? "title" : "description");
+        return TRUE;
+    }
+    if (!vb_dbus_domain_call_get_metadata_sync(domain, type, "", affect_flags(ctx), &text,
+                                               NULL, &local)) {
+        if (g_dbus_error_is_remote_error(local) &&
+            strstr(local->message, "not present") != NULL) {
+            g_print(type == 1 ? _("No title for domain: %s\n")
+                              : _("No description for domain: %s\n"),
+                    vb_dbus_domain_get_name(domain));
+            return TRUE;
+        }
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    g_print("%s\n", text);
+    return TRUE;
+}
+
+/* `metadata NAME|UUID URI [--key KEY --set XML | --remove] [--live] [--config]` */
+gboolean
+vbctl_cmd_metadata(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
+    const char *uri = ctx->args[1];
+    g_autofree char *xml = NULL;
+
+    if (domain == NULL)
+        return FALSE;
+    if (ctx->flags.meta_set != NULL && ctx->flags.meta_remove) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            _("--set and --remove exclude each other"));
+        return FALSE;
+    }
+    if (ctx->flags.meta_set != NULL || ctx->flags.meta_remove) {
+        if (!vb_dbus_domain_call_set_metadata_sync(
+                domain, 2, ctx->flags.meta_set != NULL ? ctx->flags.meta_set : "",
+                ctx->flags.meta_key != NULL ? ctx->flags.meta_key : "", uri, affect_flags(ctx),
+                NULL, error))
+            return FALSE;
+        g_print(ctx->flags.meta_remove ? _("Metadata removed\n") : _("Metadata modified\n"));
+        return TRUE;
+    }
+    if (!vb_dbus_domain_call_get_metadata_sync(domain, 2, uri, affect_flags(ctx), &xml, NULL,
+                                               error))
+        return FALSE;
+    g_print("%s\n", xml);
+    return TRUE;
+}

@@ -63,6 +63,12 @@ typedef struct {
     gint key_holdtime;     /* send-key --holdtime MS, 0 when not given */
     gint screen;           /* screenshot --screen N */
     char *display_type;    /* domdisplay --type vnc|spice, or NULL */
+    gboolean meta_live;    /* desc, metadata --live */
+    gboolean meta_config;  /* desc, metadata --config */
+    gboolean meta_title;   /* desc --title */
+    gboolean meta_remove;  /* metadata --remove */
+    char *meta_key;        /* metadata --key KEY */
+    char *meta_set;        /* metadata --set XML */
 } VbctlFlags;
 
 typedef struct {
@@ -164,6 +170,8 @@ gboolean vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_screenshot(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_send_key(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_desc(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_metadata(VbctlContext *ctx, GError **error);
 
 /* vbctl-bus.c */
 GDBusConnection *vbctl_connect(gboolean session, const char *address, const char *description,

@@ -151,6 +151,24 @@ static const VbctlOption send_key_options[] = {
     {NULL},
 };
 
+static const VbctlOption desc_options[] = {
+    {"title", N_("The title, not the description"), FLAG(meta_title), FALSE},
+    {"live", N_("The running definition"), FLAG(meta_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(meta_config), FALSE},
+    {NULL},
+};
+
+static const VbctlOption metadata_options[] = {
+    {"key", N_("The namespace prefix of the element to set"), FLAG(meta_key), FALSE, "KEY",
+     G_OPTION_ARG_STRING},
+    {"set", N_("Set the element to this XML"), FLAG(meta_set), FALSE, "XML",
+     G_OPTION_ARG_STRING},
+    {"remove", N_("Remove the element"), FLAG(meta_remove), FALSE},
+    {"live", N_("The running definition"), FLAG(meta_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(meta_config), FALSE},
+    {NULL},
+};
+
 static const VbctlOption domiflist_options[] = {
     {"inactive", N_("List the persistent definition's interfaces"), FLAG(inactive), FALSE},
     {NULL},
@@ -365,6 +383,10 @@ static const VbctlCommand commands[] = {
      2, 17, send_key_options},
     {"inject-nmi", "NAME|UUID", N_("Inject a non-maskable interrupt into a domain"),
      vbctl_cmd_inject_nmi, 1, 1, NULL},
+    {"desc", "NAME|UUID [TEXT...]", N_("Print or set a domain's description or title"),
+     vbctl_cmd_desc, 1, 64, desc_options},
+    {"metadata", "NAME|UUID URI", N_("Print, set or remove a domain's metadata element"),
+     vbctl_cmd_metadata, 2, 2, metadata_options},
     {"event", "[NAME|UUID]", N_("Print domain lifecycle events as they happen"), vbctl_cmd_event,
      0, 1, event_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
@@ -673,6 +695,8 @@ context_clear(VbctlContext *ctx)
     g_clear_pointer(&ctx->flags.console_devname, g_free);
     g_clear_pointer(&ctx->flags.key_codeset, g_free);
     g_clear_pointer(&ctx->flags.display_type, g_free);
+    g_clear_pointer(&ctx->flags.meta_key, g_free);
+    g_clear_pointer(&ctx->flags.meta_set, g_free);
     vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)

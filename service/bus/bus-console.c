@@ -146,23 +146,148 @@ vb_bus_send_process_signal(VbBusCall *call, GError **error)
     return NULL;
 }
 
-/**
- * vb_bus_console_graphics:
- * @dom: a domain
- *
- * Returns: (transfer floating): the Graphics property's value, from the live definition
- *   (empty when not running). Main thread; takes the domain's lock briefly.
- */
+/* ---- title, description, metadata ---- */
+
+/* GetMetadata(i type, s uri, u flags) -> s */
 GVariant *
-vb_bus_console_graphics(VbDomainObj *dom)
+vb_bus_get_metadata(VbBusCall *call, GError **error)
+{
+    gint32 type;
+    const char *uri;
+    guint32 flags;
+    g_autofree char *out = NULL;
+
+    g_variant_get(call->parameters, "(i&su)", &type, &uri, &flags);
+    if (!vb_bus_check_flags(flags, VB_DOMAIN_AFFECT_LIVE | VB_DOMAIN_AFFECT_CONFIG,
+                            "GetMetadata", error))
+        return NULL;
+    out = vb_domain_get_metadata(call->dom, type, uri, flags, error);
+    if (out == NULL)
+        return NULL;
+    return g_variant_new("(s)", out);
+}
+
+typedef struct {
+    VbBusService *service;
+    char *path;
+    gint32 type;
+    char *uri;
+} MetadataChange;
+
+/* Main thread, queued after the publish of the change: the signal follows the properties. */
+static gboolean
+emit_metadata_change(gpointer data)
+{
+    MetadataChange *m = data;
+    GDBusObject *object = g_hash_table_lookup(m->service->domain_objects, m->path);
+
+    if (object != NULL) {
+        g_autoptr(VbDBusDomain) iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+
+        if (iface != NULL)
+            vb_dbus_domain_emit_metadata_change(iface, m->type, m->uri);
+    }
+    g_free(m->path);
+    g_free(m->uri);
+    g_free(m);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+set_metadata(VbBusCall *call, gint32 type, const char *metadata, const char *key,
+             const char *uri, guint32 flags, GError **error)
+{
+    MetadataChange *m;
+
+    if (!vb_domain_set_metadata(call->service->domains, call->dom, type, metadata, key, uri,
+                                flags, error))
+        return FALSE;
+    m = g_new0(MetadataChange, 1);
+    m->service = call->service;
+    m->path = g_strdup(call->dom->object_path);
+    m->type = type;
+    m->uri = g_strdup(type == VB_METADATA_ELEMENT && uri != NULL ? uri : "");
+    vb_bus_service_queue(call->service, emit_metadata_change, m);
+    return TRUE;
+}
+
+/* SetMetadata(i type, s metadata, s key, s uri, u flags) */
+GVariant *
+vb_bus_set_metadata(VbBusCall *call, GError **error)
+{
+    gint32 type;
+    const char *metadata, *key, *uri;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(i&s&s&su)", &type, &metadata, &key, &uri, &flags);
+    if (!vb_bus_check_flags(flags, VB_DOMAIN_AFFECT_LIVE | VB_DOMAIN_AFFECT_CONFIG,
+                            "SetMetadata", error) ||
+        !set_metadata(call, type, metadata, key, uri, flags, error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+/* Set of Title and Description: the running definition and, for a persistent domain, the
+ * persistent one too (a frontend's rename survives a restart); an inactive domain's
+ * persistent one. Parameters are (ssv) of Properties.Set. */
+static GVariant *
+set_text_property(VbBusCall *call, gint32 type, GError **error)
+{
+    const char *prop;
+    g_autoptr(GVariant) value = NULL;
+    guint32 flags = VB_DOMAIN_AFFECT_CURRENT;
+
+    g_variant_get(call->parameters, "(&s&sv)", NULL, &prop, &value);
+    if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, _("%s must be a string, not '%s'"),
+                    prop, g_variant_get_type_string(value));
+        return NULL;
+    }
+    g_mutex_lock(&call->dom->lock);
+    if (call->dom->id >= 0 && call->dom->persistent)
+        flags = VB_DOMAIN_AFFECT_LIVE | VB_DOMAIN_AFFECT_CONFIG;
+    g_mutex_unlock(&call->dom->lock);
+    if (!set_metadata(call, type, g_variant_get_string(value, NULL), NULL, NULL, flags, error))
+        return NULL;
+    return g_variant_new("()");
+}
+
+GVariant *
+vb_bus_set_title(VbBusCall *call, GError **error)
+{
+    return set_text_property(call, VB_METADATA_TITLE, error);
+}
+
+GVariant *
+vb_bus_set_description(VbBusCall *call, GError **error)
+{
+    return set_text_property(call, VB_METADATA_DESCRIPTION, error);
+}
+
+/**
+ * vb_bus_console_apply:
+ * @iface: the domain's skeleton
+ * @dom: the domain
+ *
+ * Sets the Graphics (from the live definition; empty when not running), Title and
+ * Description properties. Main thread; takes the domain's lock briefly.
+ */
+void
+vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom)
 {
     g_autoptr(GPtrArray) gs = NULL;
+    g_autofree char *title = NULL;
+    g_autofree char *description = NULL;
     GVariantBuilder b;
 
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0)
         gs = vb_domain_def_get_graphics(dom->def);
+    title = g_strdup(dom->def->title);
+    description = g_strdup(dom->def->description);
     g_mutex_unlock(&dom->lock);
+    vb_dbus_domain_set_title(iface, title != NULL ? title : "");
+    vb_dbus_domain_set_description(iface, description != NULL ? description : "");
     g_variant_builder_init(&b, G_VARIANT_TYPE("aa{sv}"));
     for (guint i = 0; gs != NULL && i < gs->len; i++) {
         const VbGraphicsInfo *g = g_ptr_array_index(gs, i);
@@ -182,5 +307,5 @@ vb_bus_console_graphics(VbDomainObj *dom)
         g_variant_dict_insert(&d, "passwdSet", "b", g->passwd_set);
         g_variant_builder_add_value(&b, g_variant_dict_end(&d));
     }
-    return g_variant_builder_end(&b);
+    vb_dbus_domain_set_graphics(iface, g_variant_builder_end(&b));
 }

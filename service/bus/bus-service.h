@@ -205,7 +205,11 @@ GVariant *vb_bus_screenshot(VbBusCall *call, GError **error);
 GVariant *vb_bus_send_key(VbBusCall *call, GError **error);
 GVariant *vb_bus_inject_nmi(VbBusCall *call, GError **error);
 GVariant *vb_bus_send_process_signal(VbBusCall *call, GError **error);
-GVariant *vb_bus_console_graphics(VbDomainObj *dom);
+GVariant *vb_bus_get_metadata(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_metadata(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_title(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_description(VbBusCall *call, GError **error);
+void vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

@@ -318,3 +318,200 @@ vb_domain_def_find_screen(const VbDomainDef *def, guint screen, char **out_alias
                     first);
     return FALSE;
 }
+
+/* ---- <title>, <description>, <metadata> (libvirt's virDomainDefSetMetadata) ---- */
+
+/* the <metadata> element as a document (a new, empty one when there is none) */
+static xmlDoc *
+metadata_doc(const VbDomainDef *def)
+{
+    xmlDoc *doc = NULL;
+
+    if (def->priv->metadata_xml != NULL)
+        doc = xmlReadMemory(def->priv->metadata_xml, strlen(def->priv->metadata_xml), NULL,
+                            NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+    if (doc == NULL) {
+        doc = xmlNewDoc(BAD_CAST "1.0");
+        xmlDocSetRootElement(doc, xmlNewNode(NULL, BAD_CAST "metadata"));
+    }
+    return doc;
+}
+
+static xmlNode *
+find_ns_child(xmlNode *metadata, const char *uri)
+{
+    for (xmlNode *c = metadata->children; c != NULL; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && c->ns != NULL && c->ns->href != NULL &&
+            strcmp((const char *)c->ns->href, uri) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/**
+ * vb_domain_def_get_metadata:
+ * @type: VB_METADATA_DESCRIPTION, _TITLE or _ELEMENT
+ * @uri: (nullable): the namespace of the element (ELEMENT)
+ * @error: NoDomainMetadata-like InvalidArgument "Requested metadata element is not present"
+ *
+ * Returns: (transfer full) (nullable): the description, title, or the element's XML
+ */
+char *
+vb_domain_def_get_metadata(const VbDomainDef *def, int type, const char *uri, GError **error)
+{
+    const char *text = NULL;
+
+    switch (type) {
+    case VB_METADATA_DESCRIPTION:
+        text = def->description;
+        break;
+    case VB_METADATA_TITLE:
+        text = def->title;
+        break;
+    case VB_METADATA_ELEMENT: {
+        xmlDoc *doc;
+        xmlNode *el;
+        char *out = NULL;
+
+        if (uri == NULL || *uri == '\0') {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "a namespace URI is required for metadata of type ELEMENT");
+            return NULL;
+        }
+        doc = metadata_doc(def);
+        el = find_ns_child(xmlDocGetRootElement(doc), uri);
+        if (el != NULL) {
+            VbRawElem *raw = vb_raw_elem_new(el, 0);
+
+            out = g_steal_pointer(&raw->xml);
+            vb_raw_elem_free(raw);
+        }
+        xmlFreeDoc(doc);
+        if (out == NULL)
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "Requested metadata element is not present");
+        return out;
+    }
+    default:
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "unknown metadata type %d (0 description, 1 title, 2 element)", type);
+        return NULL;
+    }
+    if (text == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "Requested metadata element is not present");
+        return NULL;
+    }
+    return g_strdup(text);
+}
+
+/* ELEMENT: replaces (or, with no @metadata, removes) the element of namespace @uri */
+static gboolean
+set_metadata_element(VbDomainDef *def, const char *metadata, const char *key, const char *uri,
+                     GError **error)
+{
+    xmlDoc *doc;
+    xmlNode *root, *old, *c;
+    gboolean any = FALSE;
+
+    if (uri == NULL || *uri == '\0') {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "a namespace URI is required for metadata of type ELEMENT");
+        return FALSE;
+    }
+    doc = metadata_doc(def);
+    root = xmlDocGetRootElement(doc);
+    if (metadata != NULL && *metadata != '\0') {
+        xmlDoc *frag;
+        xmlNode *el;
+        xmlNs *ns;
+
+        if (key == NULL || *key == '\0' || xmlValidateNCName(BAD_CAST key, 0) != 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "metadata of type ELEMENT needs a namespace prefix (key) that is an "
+                        "XML name, not '%s'", key != NULL ? key : "");
+            xmlFreeDoc(doc);
+            return FALSE;
+        }
+        frag = xmlReadMemory(metadata, strlen(metadata), NULL, NULL,
+                             XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+        if (frag == NULL || xmlDocGetRootElement(frag) == NULL || frag->intSubset != NULL) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                                "the metadata is not well-formed XML (one element, no DTD)");
+            if (frag != NULL)
+                xmlFreeDoc(frag);
+            xmlFreeDoc(doc);
+            return FALSE;
+        }
+        el = xmlDocCopyNode(xmlDocGetRootElement(frag), doc, 1);
+        xmlFreeDoc(frag);
+        /* the element gets the caller's namespace, prefixed @key (as libvirt) */
+        ns = xmlNewNs(el, BAD_CAST uri, BAD_CAST key);
+        xmlSetNs(el, ns);
+        old = find_ns_child(root, uri);
+        if (old != NULL) {
+            xmlReplaceNode(old, el);
+            xmlFreeNode(old);
+        } else {
+            xmlAddChild(root, el);
+        }
+    } else {
+        old = find_ns_child(root, uri);
+        if (old != NULL) {
+            xmlUnlinkNode(old);
+            xmlFreeNode(old);
+        }
+    }
+    for (c = root->children; c != NULL; c = c->next)
+        any |= c->type == XML_ELEMENT_NODE;
+    g_clear_pointer(&def->priv->metadata_xml, g_free);
+    if (any) {
+        VbRawElem *raw = vb_raw_elem_new(root, 0);
+
+        def->priv->metadata_xml = g_steal_pointer(&raw->xml);
+        vb_raw_elem_free(raw);
+    }
+    xmlFreeDoc(doc);
+    return TRUE;
+}
+
+/**
+ * vb_domain_def_set_metadata:
+ * @type: VB_METADATA_DESCRIPTION, _TITLE or _ELEMENT
+ * @metadata: (nullable): the new text or element; %NULL or "" removes it
+ * @key: (nullable): ELEMENT: the namespace prefix
+ * @uri: (nullable): ELEMENT: the namespace
+ *
+ * Changes @def as libvirt's virDomainDefSetMetadata(): a title has no newline, an element
+ * is one well-formed element put into namespace @uri (replacing the one there).
+ *
+ * Returns: whether it changed; @def is unchanged on failure
+ */
+gboolean
+vb_domain_def_set_metadata(VbDomainDef *def, int type, const char *metadata, const char *key,
+                           const char *uri, GError **error)
+{
+    const char *v = metadata != NULL && *metadata != '\0' ? metadata : NULL;
+
+    switch (type) {
+    case VB_METADATA_DESCRIPTION:
+        g_free(def->description);
+        def->description = g_strdup(v);
+        return TRUE;
+    case VB_METADATA_TITLE:
+        if (v != NULL && strchr(v, '\n') != NULL) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "Domain title can't contain newlines");
+            return FALSE;
+        }
+        g_free(def->title);
+        def->title = g_strdup(v);
+        return TRUE;
+    case VB_METADATA_ELEMENT:
+        return set_metadata_element(def, v, key, uri, error);
+    default:
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "unknown metadata type %d (0 description, 1 title, 2 element)", type);
+        return FALSE;
+    }
+}

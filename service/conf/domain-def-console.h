@@ -56,4 +56,14 @@ GPtrArray *vb_domain_def_get_graphics(const VbDomainDef *def);
 gboolean vb_domain_def_find_screen(const VbDomainDef *def, guint screen, char **out_alias,
                                    guint *out_head, GError **error);
 
+/* libvirt's virDomainMetadataType */
+#define VB_METADATA_DESCRIPTION 0
+#define VB_METADATA_TITLE 1
+#define VB_METADATA_ELEMENT 2
+
+char *vb_domain_def_get_metadata(const VbDomainDef *def, int type, const char *uri,
+                                 GError **error);
+gboolean vb_domain_def_set_metadata(VbDomainDef *def, int type, const char *metadata,
+                                    const char *key, const char *uri, GError **error);
+
 G_END_DECLS

@@ -35,4 +35,15 @@ gboolean vb_domain_inject_nmi(VbDomainList *list, VbDomainObj *dom, const char *
 gboolean vb_keymap_translate(guint codeset, guint keycode, char **out_qcode, int *out_number,
                              GError **error);
 
+/* domain-metadata.c; libvirt's virDomainModificationImpact */
+#define VB_DOMAIN_AFFECT_CURRENT 0u
+#define VB_DOMAIN_AFFECT_LIVE 1u
+#define VB_DOMAIN_AFFECT_CONFIG 2u
+
+char *vb_domain_get_metadata(VbDomainObj *dom, int type, const char *uri, guint flags,
+                             GError **error);
+gboolean vb_domain_set_metadata(VbDomainList *list, VbDomainObj *dom, int type,
+                                const char *metadata, const char *key, const char *uri,
+                                guint flags, GError **error);
+
 G_END_DECLS
