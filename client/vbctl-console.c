@@ -161,6 +161,15 @@ vbctl_cmd_console(VbctlContext *ctx, GError **error)
     if (domain == NULL)
         return FALSE;
     name = vb_dbus_domain_get_name(domain);
+    if (ctx->remote) {
+        /* the stream comes as a file descriptor, which D-Bus over ssh cannot carry */
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                    _("console is not supported over a remote connection (%s): D-Bus over ssh "
+                      "cannot pass the console's file descriptor; run 'ssh -t HOST virtbusctl "
+                      "console %s' instead"),
+                    ctx->bus_description, name);
+        return FALSE;
+    }
     if (!vb_dbus_domain_get_active(domain)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                     _("domain '%s' is not running (%s); its console exists only while it runs"),

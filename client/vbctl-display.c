@@ -171,6 +171,13 @@ vbctl_cmd_screenshot(VbctlContext *ctx, GError **error)
 
     if (domain == NULL)
         return FALSE;
+    if (ctx->remote) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                    _("screenshot is not supported over a remote connection (%s): D-Bus over "
+                      "ssh cannot pass the image's file descriptor"),
+                    ctx->bus_description);
+        return FALSE;
+    }
     if (ctx->flags.screen < 0) {
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                             _("--screen must be 0 or more"));
