@@ -174,6 +174,28 @@ class ConsoleTest(ConsoleTestCase):
         self.assertTrue(r3.wait_eof(10), "the stream did not end with the domain")
         s3.close()
 
+    def test_slow_client_loses_nothing_and_blocks_nothing(self):
+        """A client that does not read: the proxy's buffer fills, the guest waits; the
+        service answers other calls meanwhile; then every line arrives, in order."""
+        path = self.start_guest("c8")
+        s = self.console(path)
+        r = Reader(s)
+        self.shell(s, r, "4*4", 16)
+        n = 2000
+        s.sendall(b"i=0; while [ $i -lt %d ]; do echo L$i-%s; i=$((i+1)); done; "
+                  b"echo END$((50+50))\n" % (n, b"x" * 70))
+        # do not read for a while: far more than the 64 KiB buffer waits in the guest
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 8:
+            self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
+            self.assertIn("<name>c8</name>", self.domain(path, "GetXMLDesc", "u", (0,)))
+            time.sleep(0.5)
+        data = r.wait_for(b"END100", timeout=120)
+        lines = [l for l in data.split(b"\r\n") if l.startswith(b"L") and b"-xxx" in l]
+        got = [int(l[1:l.index(b"-")]) for l in lines]
+        self.assertEqual(got, list(range(n)))
+        s.close()
+
     def _try_console(self, path):
         try:
             return self.console(path)
