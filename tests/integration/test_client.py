@@ -329,8 +329,9 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domcontrol", "domid", "domifaddr", "domiflist",
-                          "domjobabort", "domjobinfo", "domstate", "dump", "dumpxml"])
+                         ["define", "desc", "destroy", "domcontrol", "domdisplay", "domid",
+                          "domifaddr", "domiflist", "domjobabort", "domjobinfo", "domstate", "dump",
+                          "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))
