@@ -11,94 +11,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <gio/gunixfdlist.h>
+
 #include "vbctl.h"
 
 #define CONSOLE_ESCAPE 0x1d /* Ctrl-] */
-
-typedef struct {
-    GQueue path;        /* element names from the root */
-    char *serial_pty;   /* <devices><serial type='pty'><source path=.../> */
-    char *console_pty;  /* <devices><console type='pty' tty=...> or its <source path> */
-    gboolean in_serial; /* inside a pty <serial> */
-    gboolean in_console;
-} PtyScan;
-
-static const char *
-attr(const char **names, const char **values, const char *name)
-{
-    for (guint i = 0; names[i] != NULL; i++) {
-        if (g_strcmp0(names[i], name) == 0)
-            return values[i];
-    }
-    return NULL;
-}
-
-static void
-scan_start(GMarkupParseContext *pc, const char *element, const char **names, const char **values,
-           gpointer user_data, GError **error)
-{
-    PtyScan *s = user_data;
-    const char *parent = g_queue_peek_tail(&s->path);
-    guint depth = g_queue_get_length(&s->path);
-    gboolean is_pty = g_strcmp0(attr(names, values, "type"), "pty") == 0;
-
-    if (depth == 2 && g_strcmp0(parent, "devices") == 0) {
-        s->in_serial = g_strcmp0(element, "serial") == 0 && is_pty && s->serial_pty == NULL;
-        s->in_console = g_strcmp0(element, "console") == 0 && is_pty && s->console_pty == NULL;
-        if (s->in_console && attr(names, values, "tty") != NULL)
-            s->console_pty = g_strdup(attr(names, values, "tty"));
-    } else if (depth == 3 && g_strcmp0(element, "source") == 0) {
-        const char *path = attr(names, values, "path");
-
-        if (s->in_serial && path != NULL && s->serial_pty == NULL)
-            s->serial_pty = g_strdup(path);
-        else if (s->in_console && path != NULL && s->console_pty == NULL)
-            s->console_pty = g_strdup(path);
-    }
-    g_queue_push_tail(&s->path, (gpointer)g_intern_string(element));
-}
-
-static void
-scan_end(GMarkupParseContext *pc, const char *element, gpointer user_data, GError **error)
-{
-    PtyScan *s = user_data;
-
-    g_queue_pop_tail(&s->path);
-    if (g_queue_get_length(&s->path) == 2) {
-        s->in_serial = FALSE;
-        s->in_console = FALSE;
-    }
-}
-
-/**
- * vbctl_console_pty_path:
- * @xml: live domain XML
- *
- * Returns: (transfer full) (nullable): the pty of the first serial port of
- * type pty, else of the pty console; %NULL when none is known, and %NULL
- * with @error set when @xml cannot be parsed.
- */
-char *
-vbctl_console_pty_path(const char *xml, GError **error)
-{
-    const GMarkupParser parser = {scan_start, scan_end, NULL, NULL, NULL};
-    PtyScan s = {G_QUEUE_INIT, NULL, NULL, FALSE, FALSE};
-    g_autoptr(GMarkupParseContext) pc = g_markup_parse_context_new(&parser, 0, &s, NULL);
-    g_autofree char *serial = NULL, *console = NULL;
-    gboolean ok = g_markup_parse_context_parse(pc, xml, -1, error) &&
-                  g_markup_parse_context_end_parse(pc, error);
-
-    g_queue_clear(&s.path);
-    serial = s.serial_pty;
-    console = s.console_pty;
-    if (!ok)
-        return NULL;
-    if (serial != NULL && *serial != '\0')
-        return g_steal_pointer(&serial);
-    if (console != NULL && *console != '\0')
-        return g_steal_pointer(&console);
-    return NULL;
-}
 
 static volatile sig_atomic_t console_quit;
 
@@ -151,7 +68,7 @@ console_loop(int pty)
             if (!pump(pty, STDOUT_FILENO, FALSE))
                 break;
         } else if (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-            break; /* QEMU closed the pty: the domain stopped */
+            break; /* the service closed the stream: the domain stopped, or --force */
         }
         /* end of input ends the session too */
         if ((fds[0].revents & (POLLIN | POLLHUP)) && !pump(STDIN_FILENO, pty, TRUE))
@@ -173,60 +90,83 @@ make_raw(int fd, struct termios *saved)
 }
 
 static gboolean
-attach(const char *name, const char *pty_path, GError **error)
+attach(const char *name, int fd)
 {
-    struct termios saved_tty, saved_pty;
+    struct termios saved_tty;
     struct sigaction sa = {0};
     gboolean tty_raw;
-    int pty = g_open(pty_path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
 
-    if (pty < 0) {
-        int saved_errno = errno;
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-                    _("cannot open the console of domain '%s' (%s): %s"), name, pty_path,
-                    g_strerror(saved_errno));
-        return FALSE;
-    }
-    /* bytes pass unchanged: no echo or line editing on the pty either */
-    make_raw(pty, &saved_pty);
     sa.sa_handler = on_console_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     g_print(_("Connected to domain '%s'\nEscape character is ^] (Ctrl + ])\n"), name);
     fflush(stdout);
     tty_raw = make_raw(STDIN_FILENO, &saved_tty);
-    console_loop(pty);
+    console_loop(fd);
     if (tty_raw)
         tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
     g_print("\n");
-    close(pty);
+    close(fd);
     return TRUE;
+}
+
+/**
+ * vbctl_open_stream:
+ * @channel: OpenChannel rather than OpenConsole
+ *
+ * Returns: the stream the service handed out, or -1 with @error set
+ */
+int
+vbctl_open_stream(VbDBusDomain *domain, const char *dev_name, guint flags, gboolean channel,
+                  GError **error)
+{
+    g_autoptr(GVariant) handle = NULL;
+    g_autoptr(GUnixFDList) fds = NULL;
+    gboolean ok;
+
+    if (channel)
+        ok = vb_dbus_domain_call_open_channel_sync(domain, dev_name, flags, NULL, &handle, &fds,
+                                                   NULL, error);
+    else
+        ok = vb_dbus_domain_call_open_console_sync(domain, dev_name, flags, NULL, &handle, &fds,
+                                                   NULL, error);
+    if (!ok)
+        return -1;
+    if (fds == NULL) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            _("the service answered without a descriptor"));
+        return -1;
+    }
+    return g_unix_fd_list_get(fds, g_variant_get_handle(handle), error);
 }
 
 /**
  * vbctl_cmd_console:
  *
- * `console NAME|UUID`: connects the terminal to the domain's serial pty,
- * in raw mode, until Ctrl-] (or the domain stops).
+ * `console NAME|UUID [--devname ALIAS] [--force] [--safe]`: asks the service for the
+ * domain's console (OpenConsole: polkit decides, the service opens the pty) and connects
+ * the terminal to it, in raw mode, until Ctrl-] (or the domain stops, or another client
+ * takes it over with --force).
  */
 gboolean
 vbctl_cmd_console(VbctlContext *ctx, GError **error)
 {
     g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
-    g_autofree char *xml = NULL;
-    g_autofree char *pty = NULL;
-    g_autoptr(GError) local = NULL;
+    guint flags = (ctx->flags.console_force ? 1 : 0) | (ctx->flags.console_safe ? 2 : 0);
     const char *name;
+    int fd;
 
     if (domain == NULL)
         return FALSE;
     name = vb_dbus_domain_get_name(domain);
     if (ctx->remote) {
-        /* the pty is a file on the other host */
+        /* the stream comes as a file descriptor, which D-Bus over ssh cannot carry */
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                    _("console is not supported over a remote connection (%s): the domain's pty "
-                      "is on that host; run 'ssh -t HOST virtbusctl console %s' instead"),
+                    _("console is not supported over a remote connection (%s): D-Bus over ssh "
+                      "cannot pass the console's file descriptor; run 'ssh -t HOST virtbusctl "
+                      "console %s' instead"),
                     ctx->bus_description, name);
         return FALSE;
     }
@@ -236,20 +176,11 @@ vbctl_cmd_console(VbctlContext *ctx, GError **error)
                     name, vb_dbus_domain_get_state(domain));
         return FALSE;
     }
-    if (!vb_dbus_domain_call_get_xmldesc_sync(domain, 0, &xml, NULL, error))
+    fd = vbctl_open_stream(domain, ctx->flags.console_devname != NULL
+                                       ? ctx->flags.console_devname
+                                       : "",
+                           flags, FALSE, error);
+    if (fd < 0)
         return FALSE;
-    pty = vbctl_console_pty_path(xml, &local);
-    if (local != NULL) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                    _("cannot read the XML of domain '%s': %s"), name, local->message);
-        return FALSE;
-    }
-    if (pty == NULL) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                    _("no console pty path is known for domain '%s': its live XML has no "
-                      "<serial type='pty'> with a <source path>"),
-                    name);
-        return FALSE;
-    }
-    return attach(name, pty, error);
+    return attach(name, fd);
 }

@@ -92,6 +92,20 @@ typedef struct {
     gboolean stats_config;
     gboolean stats_current;
     gint stats_period; /* dommemstat --period N, -1 when not given */
+    /* console and display (issue 13, part console; vbctl-console.c, vbctl-display.c) */
+    gboolean console_force;
+    gboolean console_safe;
+    char *console_devname; /* console --devname ALIAS, or NULL */
+    char *key_codeset;     /* send-key --codeset NAME, or NULL (linux) */
+    gint key_holdtime;     /* send-key --holdtime MS, 0 when not given */
+    gint screen;           /* screenshot --screen N */
+    char *display_type;    /* domdisplay --type vnc|spice, or NULL */
+    gboolean meta_live;    /* desc, metadata --live */
+    gboolean meta_config;  /* desc, metadata --config */
+    gboolean meta_title;   /* desc --title */
+    gboolean meta_remove;  /* metadata --remove */
+    char *meta_key;        /* metadata --key KEY */
+    char *meta_set;        /* metadata --set XML */
 } VbctlFlags;
 
 typedef struct {
@@ -205,7 +219,17 @@ gboolean vbctl_cmd_migrate_postcopy(VbctlContext *ctx, GError **error);
 
 /* vbctl-console.c */
 gboolean vbctl_cmd_console(VbctlContext *ctx, GError **error);
-char *vbctl_console_pty_path(const char *xml, GError **error);
+int vbctl_open_stream(VbDBusDomain *domain, const char *dev_name, guint flags,
+                      gboolean channel, GError **error);
+
+/* vbctl-display.c (issue 13, part console) */
+gboolean vbctl_cmd_vncdisplay(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_screenshot(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_send_key(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_desc(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_metadata(VbctlContext *ctx, GError **error);
 
 /* vbctl-bus.c */
 GDBusConnection *vbctl_connect(gboolean session, const char *address, const char *description,

@@ -119,6 +119,56 @@ static const VbctlOption domifaddr_options[] = {
     {NULL},
 };
 
+/* console and display (issue 13, part console; vbctl-console.c, vbctl-display.c) */
+static const VbctlOption console_options[] = {
+    {"devname", N_("The console or serial port's alias (serial0, console1)"),
+     FLAG(console_devname), FALSE, "ALIAS", G_OPTION_ARG_STRING},
+    {"force", N_("Take the console over from the client that has it"), FLAG(console_force),
+     FALSE},
+    {"safe", N_("Only connect if parallel access is guarded (always with virtbus)"),
+     FLAG(console_safe), FALSE},
+    {NULL},
+};
+
+static const VbctlOption domdisplay_options[] = {
+    {"type", N_("The display type: vnc or spice"), FLAG(display_type), FALSE, "TYPE",
+     G_OPTION_ARG_STRING},
+    {NULL},
+};
+
+static const VbctlOption screenshot_options[] = {
+    {"screen", N_("The screen (head) to capture, 0 for the first"), FLAG(screen), FALSE, "N",
+     G_OPTION_ARG_INT},
+    {NULL},
+};
+
+static const VbctlOption send_key_options[] = {
+    {"codeset", N_("The keycodes' set: linux (default), xt, atset1, atset2, atset3, os_x, "
+                   "xt_kbd, usb, win32, qnum"),
+     FLAG(key_codeset), FALSE, "CODESET", G_OPTION_ARG_STRING},
+    {"holdtime", N_("Hold the keys for MS milliseconds"), FLAG(key_holdtime), FALSE, "MS",
+     G_OPTION_ARG_INT},
+    {NULL},
+};
+
+static const VbctlOption desc_options[] = {
+    {"title", N_("The title, not the description"), FLAG(meta_title), FALSE},
+    {"live", N_("The running definition"), FLAG(meta_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(meta_config), FALSE},
+    {NULL},
+};
+
+static const VbctlOption metadata_options[] = {
+    {"key", N_("The namespace prefix of the element to set"), FLAG(meta_key), FALSE, "KEY",
+     G_OPTION_ARG_STRING},
+    {"set", N_("Set the element to this XML"), FLAG(meta_set), FALSE, "XML",
+     G_OPTION_ARG_STRING},
+    {"remove", N_("Remove the element"), FLAG(meta_remove), FALSE},
+    {"live", N_("The running definition"), FLAG(meta_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(meta_config), FALSE},
+    {NULL},
+};
+
 static const VbctlOption domiflist_options[] = {
     {"inactive", N_("List the persistent definition's interfaces"), FLAG(inactive), FALSE},
     {NULL},
@@ -438,7 +488,22 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_domcontrol, 1, 1, NULL},
     {"domid", "NAME|UUID", N_("Print a running domain's id"), vbctl_cmd_domid, 1, 1, NULL},
     {"console", "NAME|UUID", N_("Attach to a domain's serial console (leave with Ctrl-])"),
-     vbctl_cmd_console, 1, 1, NULL},
+     vbctl_cmd_console, 1, 1, console_options},
+    /* issue 13, part console */
+    {"vncdisplay", "NAME|UUID", N_("Print a domain's VNC display"), vbctl_cmd_vncdisplay, 1, 1,
+     NULL},
+    {"domdisplay", "NAME|UUID", N_("Print the URI of a domain's display"), vbctl_cmd_domdisplay,
+     1, 1, domdisplay_options},
+    {"screenshot", "NAME|UUID [FILE]", N_("Save a PNG of a domain's screen"),
+     vbctl_cmd_screenshot, 1, 2, screenshot_options},
+    {"send-key", "NAME|UUID KEY...", N_("Send keys to a domain's keyboard"), vbctl_cmd_send_key,
+     2, 17, send_key_options},
+    {"inject-nmi", "NAME|UUID", N_("Inject a non-maskable interrupt into a domain"),
+     vbctl_cmd_inject_nmi, 1, 1, NULL},
+    {"desc", "NAME|UUID [TEXT...]", N_("Print or set a domain's description or title"),
+     vbctl_cmd_desc, 1, 64, desc_options},
+    {"metadata", "NAME|UUID URI", N_("Print, set or remove a domain's metadata element"),
+     vbctl_cmd_metadata, 2, 2, metadata_options},
     {"event", "[NAME|UUID]", N_("Print domain lifecycle events as they happen"), vbctl_cmd_event,
      0, 1, event_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
@@ -770,6 +835,11 @@ context_clear(VbctlContext *ctx)
     g_clear_pointer(&ctx->flags.agent.source, g_free);
     g_clear_pointer(&ctx->flags.agent.time, g_free);
     g_clear_pointer(&ctx->flags.ifaddr_interface, g_free);
+    g_clear_pointer(&ctx->flags.console_devname, g_free);
+    g_clear_pointer(&ctx->flags.key_codeset, g_free);
+    g_clear_pointer(&ctx->flags.display_type, g_free);
+    g_clear_pointer(&ctx->flags.meta_key, g_free);
+    g_clear_pointer(&ctx->flags.meta_set, g_free);
     vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbctlContext, context_clear)

@@ -30,6 +30,7 @@ call_free(VbBusCall *call)
     g_free(call->detail_uuid);
     g_free(call->detail_path);
     g_clear_error(&call->load_error);
+    g_clear_object(&call->out_fds);
     if (call->prepared != NULL && call->prepared_free != NULL)
         call->prepared_free(call->prepared);
     g_free(call);
@@ -45,6 +46,8 @@ call_reply(VbBusCall *call, GVariant *value, GError *error)
 
         if (error != NULL)
             vb_bus_error_return(inv, error);
+        else if (call->out_fds != NULL)
+            g_dbus_method_invocation_return_value_with_unix_fd_list(inv, owned, call->out_fds);
         else
             g_dbus_method_invocation_return_value(inv, owned);
     } else if (call->message != NULL) {
@@ -60,6 +63,8 @@ call_reply(VbBusCall *call, GVariant *value, GError *error)
             reply = g_dbus_message_new_method_reply(call->message);
             if (owned != NULL)
                 g_dbus_message_set_body(reply, owned);
+            if (call->out_fds != NULL)
+                g_dbus_message_set_unix_fd_list(reply, call->out_fds);
         }
         g_dbus_connection_send_message(call->service->connection, reply,
                                        G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);

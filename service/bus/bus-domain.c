@@ -69,6 +69,7 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
     vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
     vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
     vb_dbus_domain_set_agent_connected(iface, s.agent_connected); /* issue 13, part agent */
+    vb_bus_console_apply(iface, dom); /* Graphics, Title, Description (issue 13, console) */
     vb_domain_snapshot_clear(&s);
 }
 
@@ -722,5 +723,17 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "BlockStats", VB_ACTION_READ, FALSE, vb_bus_stats_block_stats },
     { "GetBlockInfo", VB_ACTION_READ, FALSE, vb_bus_stats_get_block_info },
     { "GetCPUStats", VB_ACTION_READ, FALSE, vb_bus_stats_get_cpu_stats },
+    /* issue 13, part console */
+    { "OpenConsole", VB_ACTION_CONSOLE, FALSE, vb_bus_open_console },
+    { "OpenChannel", VB_ACTION_CONSOLE, FALSE, vb_bus_open_channel },
+    { "OpenGraphicsFD", VB_ACTION_CONSOLE, FALSE, vb_bus_open_graphics_fd },
+    { "Screenshot", VB_ACTION_CONSOLE, FALSE, vb_bus_screenshot },
+    { "SendKey", VB_ACTION_MANAGE, FALSE, vb_bus_send_key },
+    { "InjectNMI", VB_ACTION_MANAGE, FALSE, vb_bus_inject_nmi },
+    { "SendProcessSignal", VB_ACTION_MANAGE, TRUE, vb_bus_send_process_signal },
+    { "GetMetadata", VB_ACTION_READ, TRUE, vb_bus_get_metadata },
+    { "SetMetadata", VB_ACTION_DEFINE, FALSE, vb_bus_set_metadata },
+    { "Set:Title", VB_ACTION_DEFINE, FALSE, vb_bus_set_title },
+    { "Set:Description", VB_ACTION_DEFINE, FALSE, vb_bus_set_description },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 #include "auth.h"
 #include "domain-list.h"
@@ -100,6 +101,9 @@ struct _VbBusCall {
     VbBusStep step;                    /* what the next worker run does */
     gboolean loaded;                   /* method->load has run */
     GError *load_error;                /* nullable: method->load failed */
+    GUnixFDList *out_fds;              /* nullable: descriptors the reply carries (its "h"
+                                          values index them); set by the method
+                                          (issue 13, part console) */
 };
 
 struct _VbBusService {
@@ -203,6 +207,19 @@ GVariant *vb_bus_stats_get_block_info(VbBusCall *call, GError **error);
 GVariant *vb_bus_stats_get_cpu_stats(VbBusCall *call, GError **error);
 GVariant *vb_bus_stats_get_all_domain_stats(VbBusCall *call, GError **error);
 void vb_bus_stats_fini(void);
+/* bus-console.c (issue 13, part console) */
+GVariant *vb_bus_open_console(VbBusCall *call, GError **error);
+GVariant *vb_bus_open_channel(VbBusCall *call, GError **error);
+GVariant *vb_bus_open_graphics_fd(VbBusCall *call, GError **error);
+GVariant *vb_bus_screenshot(VbBusCall *call, GError **error);
+GVariant *vb_bus_send_key(VbBusCall *call, GError **error);
+GVariant *vb_bus_inject_nmi(VbBusCall *call, GError **error);
+GVariant *vb_bus_send_process_signal(VbBusCall *call, GError **error);
+GVariant *vb_bus_get_metadata(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_metadata(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_title(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_description(VbBusCall *call, GError **error);
+void vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

@@ -238,7 +238,7 @@ class InstallSteps(unittest.TestCase):
         run(["xmllint", "--noout", dest(POLICY), dest(ACTIONS), *map(dest, INTERFACES)])
         self.assertIn('<allow own="org.virtbus.Virt1"/>', read(POLICY))
         ids = sorted(re.findall(r'<action id="([^"]+)"', read(ACTIONS)))
-        self.assertEqual(len(ids), 8, ids)
+        self.assertEqual(len(ids), 10, ids)
         # README and docs/authorization.md name every action
         short = {i.rsplit(".", 1)[1] for i in ids}
         m = re.search(r"org\.virtbus\.Virt1\.\{([a-z,]+)\}", self.section.replace("\n", ""))

@@ -329,11 +329,11 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "destroy", "domblkinfo", "domblklist", "domblkstat",
-                          "domcontrol", "domfsfreeze", "domfsinfo", "domfsthaw", "domhostname",
-                          "domid", "domifaddr", "domiflist", "domifstat", "domjobabort",
-                          "domjobinfo", "dommemstat", "domstate", "domstats", "domtime", "dump",
-                          "dumpxml"])
+                         ["define", "desc", "destroy", "domblkinfo", "domblklist", "domblkstat",
+                          "domcontrol", "domdisplay", "domfsfreeze", "domfsinfo", "domfsthaw",
+                          "domhostname", "domid", "domifaddr", "domiflist", "domifstat",
+                          "domjobabort", "domjobinfo", "dommemstat", "domstate", "domstats",
+                          "domtime", "dump", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
         self.assertIn("--migratable", self.complete(VIRTBUSCTL, "dumpxml", "--m"))
