@@ -158,10 +158,10 @@ class BalloonTest(MemevTestCase):
         e = self.assertDBusError("InvalidArgument", self.domain, path, "SetMemory", "tu",
                                  (256 * 1024, LIVE))
         self.assertIn("maximum memory", str(e))
-        e = self.assertDBusError("InvalidState", self.domain, path, "SetMaxMemory", "t",
+        e = self.assertDBusError("OperationInvalid", self.domain, path, "SetMaxMemory", "t",
                                  (256 * 1024,))
         self.assertIn("running", str(e))
-        self.assertDBusError("InvalidState", self.domain, path, "SetMemory", "tu",
+        self.assertDBusError("OperationInvalid", self.domain, path, "SetMemory", "tu",
                              (256 * 1024, LIVE | MAXIMUM))
         self.assertDBusError("InvalidArgument", self.domain, path, "SetMemory", "tu",
                              (0, LIVE))
@@ -191,7 +191,7 @@ class BalloonTest(MemevTestCase):
         self.assertEqual(self.xml_memory(path), (160 * 1024, 150 * 1024))
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "CurrentMemory"), 150 * 1024)
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Memory"), 160 * 1024)
-        self.assertDBusError("InvalidState", self.domain, path, "SetMemory", "tu",
+        self.assertDBusError("OperationInvalid", self.domain, path, "SetMemory", "tu",
                              (64 * 1024, LIVE))
         # virtbusctl: units, --config
         self.ctl("setmem", "mem2", "100M", "--config")
@@ -251,7 +251,7 @@ class EventTest(MemevTestCase):
         expect = time.mktime((2036, 6, 1, 12, 0, 0, 0, 0, 0)) - time.mktime(time.gmtime())
         self.assertLess(abs(offset - expect), 3 * 86400, (offset, expect))
 
-        self.domain(path, "Reset", "u", (0,))
+        self.domain(path, "Reset", None, ())
         rec.wait_for(lambda s: s[0] == path and s[2] == "Reboot" and s[3] == (), timeout=30,
                      what="Reboot")
 
@@ -429,7 +429,7 @@ class VcpuTest(MemevTestCase):
 
         self.assertDBusError("NotSupported", self.domain, path, "SetVcpus", "uu", (1, LIVE))
         self.assertDBusError("InvalidArgument", self.domain, path, "SetVcpus", "uu", (3, LIVE))
-        self.assertDBusError("InvalidState", self.domain, path, "SetVcpus", "uu",
+        self.assertDBusError("OperationInvalid", self.domain, path, "SetVcpus", "uu",
                              (4, LIVE | MAXIMUM))
         self.assertDBusError("NotSupported", self.domain, path, "SetVcpus", "uu", (2, 8))
         self.assertDBusError("InvalidArgument", self.domain, path, "SetVcpus", "uu", (0, 0))
