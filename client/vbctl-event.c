@@ -158,6 +158,7 @@ typedef struct {
     gboolean keep_going;
     gboolean timed_out;
     guint n_events;
+    gboolean timestamp; /* --timestamp (issue 13, part memev) */
 } EventWatch;
 
 /* The name of the domain at @path, even when it was not known at startup. */
@@ -183,18 +184,86 @@ domain_name_for(EventWatch *w, const char *path)
     return g_variant_dup_string(value, NULL);
 }
 
+/* virsh's event name of a domain signal (issue 13, part memev): "BalloonChange" is
+ * 'balloon-change'; the few whose virsh name differs are listed. */
+static char *
+event_name_of(const char *signal)
+{
+    static const char *const special[][2] = {
+        {"IOError", "io-error-reason"}, {"RTCChange", "rtc-change"},
+        {"PMSuspend", "pm-suspend"},    {"PMSuspendDisk", "pm-suspend-disk"},
+        {"PMWakeup", "pm-wakeup"},      {"AgentLifecycle", "agent-lifecycle"},
+    };
+    GString *out = g_string_new(NULL);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(special); i++) {
+        if (g_str_equal(signal, special[i][0]))
+            return g_strdup(special[i][1]);
+    }
+    for (const char *c = signal; *c != '\0'; c++) {
+        if (g_ascii_isupper(*c) && c != signal)
+            g_string_append_c(out, '-');
+        g_string_append_c(out, g_ascii_tolower(*c));
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* The signal's arguments, space-separated: strings as they are, the rest as GVariant text. */
+static char *
+event_args_of(GVariant *params)
+{
+    GString *out = g_string_new(NULL);
+    GVariantIter iter;
+    GVariant *child;
+
+    g_variant_iter_init(&iter, params);
+    while ((child = g_variant_iter_next_value(&iter)) != NULL) {
+        if (out->len > 0)
+            g_string_append_c(out, ' ');
+        if (g_variant_is_of_type(child, G_VARIANT_TYPE_STRING))
+            g_string_append(out, g_variant_get_string(child, NULL));
+        else
+            g_variant_print_string(child, out, FALSE);
+        g_variant_unref(child);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void
+print_timestamp(EventWatch *w)
+{
+    g_autoptr(GDateTime) now = NULL;
+    g_autofree char *text = NULL;
+
+    if (!w->timestamp)
+        return;
+    /* virsh's "2026-11-30 09:05:52.123+0000: " */
+    now = g_date_time_new_now_utc();
+    text = g_date_time_format(now, "%Y-%m-%d %H:%M:%S");
+    g_print("%s.%03d+0000: ", text, g_date_time_get_microsecond(now) / 1000);
+}
+
 static void
 on_lifecycle_signal(GDBusConnection *connection, const char *sender, const char *path,
                     const char *iface, const char *signal, GVariant *params, gpointer user_data)
 {
     EventWatch *w = user_data;
     g_autofree char *name = NULL;
+    g_autofree char *event_name = NULL;
+    g_autofree char *args = NULL;
     const char *event, *detail;
 
-    if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(ss)")))
-        return;
-    g_variant_get(params, "(&s&s)", &event, &detail);
+    if (g_strcmp0(signal, "Lifecycle") == 0) {
+        if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(ss)")))
+            return;
+        g_variant_get(params, "(&s&s)", &event, &detail);
+    } else {
+        /* event --all: every other domain signal */
+        event = event_name = event_name_of(signal);
+        detail = args = event_args_of(params);
+    }
     name = domain_name_for(w, path);
+    print_timestamp(w);
     if (*detail != '\0')
         g_print(_("event '%s' for domain '%s': %s\n"), event, name, detail);
     else
@@ -237,9 +306,10 @@ event_object_manager(VbctlContext *ctx, GError **error)
 /**
  * vbctl_cmd_event:
  *
- * `event [NAME|UUID] [--loop] [--timeout SECONDS]`: prints Lifecycle
- * signals, of one domain or all. Without --loop it ends after the first
- * event; --timeout ends it quietly (exit 0) after SECONDS.
+ * `event [NAME|UUID] [--loop] [--timeout SECONDS] [--all] [--timestamp]`: prints
+ * Lifecycle signals (with --all every domain signal), of one domain or all. Without
+ * --loop it ends after the first event; --timeout ends it quietly (exit 0) after
+ * SECONDS; --timestamp prints the time first.
  */
 gboolean
 vbctl_cmd_event(VbctlContext *ctx, GError **error)
@@ -247,7 +317,8 @@ vbctl_cmd_event(VbctlContext *ctx, GError **error)
     g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
     g_autoptr(GDBusObjectManager) om = NULL;
     g_autoptr(VbDBusDomain) domain = NULL;
-    EventWatch w = {loop, ctx->connection, NULL, ctx->flags.loop, FALSE, 0};
+    EventWatch w = {loop, ctx->connection, NULL, ctx->flags.loop, FALSE, 0,
+                    ctx->flags.timestamp};
     guint sub, timeout_id = 0;
     SignalWait sw;
 
@@ -261,7 +332,7 @@ vbctl_cmd_event(VbctlContext *ctx, GError **error)
             return FALSE;
     }
     sub = g_dbus_connection_signal_subscribe(
-        ctx->connection, VBCTL_BUS_NAME, DOMAIN_IFACE, "Lifecycle",
+        ctx->connection, VBCTL_BUS_NAME, DOMAIN_IFACE, ctx->flags.all ? NULL : "Lifecycle",
         domain != NULL ? g_dbus_proxy_get_object_path(G_DBUS_PROXY(domain)) : NULL, NULL,
         G_DBUS_SIGNAL_FLAGS_NONE, on_lifecycle_signal, &w, NULL);
     om = event_object_manager(ctx, error);

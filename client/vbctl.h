@@ -106,6 +106,12 @@ typedef struct {
     gboolean meta_remove;  /* metadata --remove */
     char *meta_key;        /* metadata --key KEY */
     char *meta_set;        /* metadata --set XML */
+    /* memory, vCPUs and events (issue 13, part memev; vbctl-memev.c, vbctl-event.c) */
+    gboolean mem_live;    /* setmem, setmaxmem --live */
+    gboolean mem_config;  /* --config */
+    gboolean mem_current; /* --current */
+    gboolean timestamp;   /* event --timestamp */
+    gboolean vcpu_maximum; /* setvcpus --maximum */
 } VbctlFlags;
 
 typedef struct {
@@ -131,6 +137,13 @@ gboolean vbctl_cmd_autostart(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_capabilities(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_version(VbctlContext *ctx, GError **error);
 char *vbctl_read_definition(const char *file, GError **error);
+
+/* vbctl-memev.c (issue 13, part memev) */
+gboolean vbctl_cmd_setmem(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_setmaxmem(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_vcpupin(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_iothreadpin(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_setvcpus(VbctlContext *ctx, GError **error);
 
 /* vbctl-net.c (issue 12) */
 gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);

@@ -297,8 +297,45 @@ static const VbctlOption domstate_options[] = {
 
 static const VbctlOption event_options[] = {
     {"loop", N_("Print events until interrupted, not only the first one"), FLAG(loop), FALSE},
+    /* issue 13, part memev */
+    {"all", N_("Print every domain event (balloon, watchdog, I/O errors, ...), not only "
+               "lifecycle events"), FLAG(all), FALSE},
+    {"timestamp", N_("Print the time before each event"), FLAG(timestamp), FALSE},
     {"timeout", N_("Stop waiting after SECONDS"), FLAG(timeout), FALSE, "SECONDS",
      G_OPTION_ARG_INT},
+    {NULL},
+};
+
+/* issue 13, part memev */
+static const VbctlOption setmem_options[] = {
+    {"live", N_("Change the running domain (the balloon)"), FLAG(mem_live), FALSE},
+    {"config", N_("Change the persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("The running domain if it runs, else the definition"), FLAG(mem_current),
+     FALSE},
+    {NULL},
+};
+
+static const VbctlOption pin_options[] = {
+    {"live", N_("The running domain"), FLAG(mem_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("The running domain if it runs, else the definition"), FLAG(mem_current),
+     FALSE},
+    {NULL},
+};
+
+static const VbctlOption setvcpus_options[] = {
+    {"live", N_("Plug vCPUs into the running domain"), FLAG(mem_live), FALSE},
+    {"config", N_("Change the persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("The running domain if it runs, else the definition"), FLAG(mem_current),
+     FALSE},
+    {"maximum", N_("With --config: change the maximum count"), FLAG(vcpu_maximum), FALSE},
+    {NULL},
+};
+
+static const VbctlOption setmaxmem_options[] = {
+    {"config", N_("Change the persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("The current definition (refused while the domain runs)"),
+     FLAG(mem_current), FALSE},
     {NULL},
 };
 
@@ -504,8 +541,19 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_desc, 1, 64, desc_options},
     {"metadata", "NAME|UUID URI", N_("Print, set or remove a domain's metadata element"),
      vbctl_cmd_metadata, 2, 2, metadata_options},
-    {"event", "[NAME|UUID]", N_("Print domain lifecycle events as they happen"), vbctl_cmd_event,
+    {"event", "[NAME|UUID]", N_("Print domain events as they happen"), vbctl_cmd_event,
      0, 1, event_options},
+    /* memory (issue 13, part memev) */
+    {"setmem", "NAME|UUID SIZE", N_("Change a domain's current memory (KiB unless a unit)"),
+     vbctl_cmd_setmem, 2, 2, setmem_options},
+    {"setmaxmem", "NAME|UUID SIZE", N_("Change a domain's maximum memory (KiB unless a unit)"),
+     vbctl_cmd_setmaxmem, 2, 2, setmaxmem_options},
+    {"setvcpus", "NAME|UUID COUNT", N_("Change a domain's vCPU count (plugs vCPUs live)"),
+     vbctl_cmd_setvcpus, 2, 2, setvcpus_options},
+    {"vcpupin", "NAME|UUID [VCPU [CPULIST]]", N_("Print or change the host CPUs of vCPUs"),
+     vbctl_cmd_vcpupin, 1, 3, pin_options},
+    {"iothreadpin", "NAME|UUID IOTHREAD CPULIST", N_("Change the host CPUs of an iothread"),
+     vbctl_cmd_iothreadpin, 3, 3, pin_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
      vbctl_cmd_qemu_monitor_command, 2, 2, monitor_options},
     /* the guest agent (issue 13, part agent) */

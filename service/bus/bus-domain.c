@@ -70,6 +70,7 @@ apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
     vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
     vb_dbus_domain_set_agent_connected(iface, s.agent_connected); /* issue 13, part agent */
     vb_bus_console_apply(iface, dom); /* Graphics, Title, Description (issue 13, console) */
+    vb_dbus_domain_set_current_memory(iface, s.current_memory_kib); /* issue 13, memev */
     vb_domain_snapshot_clear(&s);
 }
 
@@ -124,6 +125,8 @@ publish_on_main(gpointer data)
 
             if (p->detail != NULL && sscanf(p->detail, "%u %u", &st, &why) == 2)
                 vb_dbus_domain_emit_agent_lifecycle(iface, st, why);
+        } else if (vb_bus_memev_emit(iface, p->event, p->detail)) {
+            /* issue 13, part memev: "signal:NAME", the parameters printed */
         } else if (p->event != NULL) {
             vb_dbus_domain_emit_lifecycle(iface, p->event, p->detail != NULL ? p->detail : "");
         }
@@ -735,5 +738,12 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "SetMetadata", VB_ACTION_DEFINE, FALSE, vb_bus_set_metadata },
     { "Set:Title", VB_ACTION_DEFINE, FALSE, vb_bus_set_title },
     { "Set:Description", VB_ACTION_DEFINE, FALSE, vb_bus_set_description },
+    /* memory and vCPUs (issue 13, part memev; bus-memev.c) */
+    { "SetMemory", VB_ACTION_MANAGE, FALSE, vb_bus_memev_set_memory },
+    { "SetMaxMemory", VB_ACTION_DEFINE, FALSE, vb_bus_memev_set_max_memory },
+    { "SetVcpus", VB_ACTION_MANAGE, FALSE, vb_bus_memev_set_vcpus },
+    { "PinVcpu", VB_ACTION_MANAGE, FALSE, vb_bus_memev_pin_vcpu },
+    { "PinIOThread", VB_ACTION_MANAGE, FALSE, vb_bus_memev_pin_iothread },
+    { "GetVcpuPinInfo", VB_ACTION_READ, TRUE, vb_bus_memev_get_vcpu_pin_info },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -220,6 +220,14 @@ GVariant *vb_bus_set_metadata(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_title(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_description(VbBusCall *call, GError **error);
 void vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom);
+/* bus-memev.c (issue 13, part memev) */
+gboolean vb_bus_memev_emit(VbDBusDomain *iface, const char *event, const char *detail);
+GVariant *vb_bus_memev_set_memory(VbBusCall *call, GError **error);
+GVariant *vb_bus_memev_set_max_memory(VbBusCall *call, GError **error);
+GVariant *vb_bus_memev_pin_vcpu(VbBusCall *call, GError **error);
+GVariant *vb_bus_memev_pin_iothread(VbBusCall *call, GError **error);
+GVariant *vb_bus_memev_get_vcpu_pin_info(VbBusCall *call, GError **error);
+GVariant *vb_bus_memev_set_vcpus(VbBusCall *call, GError **error);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

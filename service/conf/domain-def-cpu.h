@@ -122,5 +122,10 @@ typedef struct {
 const VbDomainResources *vb_domain_def_get_resources(const VbDomainDef *def);
 gboolean vb_cpuset_parse(const char *str, guint max, GArray **out_cpus, GError **error);
 char *vb_cpuset_format(const GArray *cpus);
+/* domain-def-pin.c (issue 13, part memev) */
+VbDomainDef *vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id,
+                                    const char *cpuset, GError **error);
+VbDomainDef *vb_domain_def_with_vcpus(const VbDomainDef *def, guint current, guint max,
+                                      GError **error);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include "domain-agent.h"
 #include "domain-def-priv.h" /* on_poweroff/on_reboot/on_crash of the model */
 #include "domain-list-priv.h"
+#include "domain-memev.h"
 #include "vb-error.h"
 #include "vb-log.h"
 
@@ -163,8 +164,13 @@ handle_stop_resume(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev
                    gboolean stop)
 {
     gboolean changed = FALSE;
+    const char *detail;
 
     g_mutex_lock(&dom->lock);
+    /* issue 13, part memev: libvirt's suspended details for a watchdog or disk error */
+    detail = dom->pause_reason == VB_DOMAIN_REASON_WATCHDOG  ? "watchdog"
+             : dom->pause_reason == VB_DOMAIN_REASON_IOERROR ? "ioerror"
+                                                              : "paused";
     if (stop && dom->state == VB_DOMAIN_STATE_RUNNING && !dom->got_shutdown &&
         ev->timestamp >= dom->resumed_at) {
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, dom->pause_reason);
@@ -180,7 +186,7 @@ handle_stop_resume(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev
         return;
     vb_domain_status_save(list, dom, NULL);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, stop ? "suspended" : "resumed",
-                          stop ? "paused" : "unpaused");
+                          stop ? detail : "unpaused");
 }
 
 static void
@@ -287,10 +293,9 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
         note_spice_migrated(dom);
         return;
     }
-    if (ev->name != NULL && g_str_equal(ev->name, "BLOCK_IO_ERROR")) {
+    /* the IOError signal follows with the job (issue 13, part memev) */
+    if (ev->name != NULL && g_str_equal(ev->name, "BLOCK_IO_ERROR"))
         note_io_error(dom, ev);
-        return;
-    }
     if (ev->name != NULL && g_str_equal(ev->name, "MIGRATION")) {
         gboolean run = FALSE;
 
@@ -334,6 +339,8 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
         handle_panic(list, dom);
     else if (g_str_equal(ev->name, "VSERPORT_CHANGE")) /* issue 13, part agent */
         vb_domain_agent_vserport_event(list, dom, ev->data);
+    else /* issue 13, part memev: the events that become signals (docs/events.md) */
+        vb_domain_memev_event(list, dom, ev);
     vb_domain_job_end(dom);
 }
 

@@ -14,6 +14,7 @@ static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
     "unknown",  "booted",   "user",        "unpaused",      "shutdown", "destroyed",
     "crashed",  "migrated", "saved",       "restored",      "failed",   "starting-up",
     "shutting-down", "panicked", "saving", "migration",
+    "ioerror", "watchdog", "wakeup", /* issue 13, part memev */
 };
 
 const char *
@@ -241,6 +242,7 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
     out_snap->job_id = dom->job.record != NULL ? vb_job_get_id(dom->job.record) : 0;
     out_snap->has_managed_save = dom->has_managed_save;
     out_snap->agent_connected = dom->id >= 0 && dom->agent_connected;
+    out_snap->current_memory_kib = dom->def->current_memory_kib; /* issue 13, part memev */
     out_snap->unsupported = dom->unsupported != NULL ? g_strdupv(dom->unsupported)
                                                      : g_new0(char *, 1);
 }

@@ -41,6 +41,10 @@ typedef enum {
     VB_DOMAIN_REASON_PANICKED,
     VB_DOMAIN_REASON_SAVING,  /* paused: a save is writing its memory */
     VB_DOMAIN_REASON_MIGRATION, /* paused: migrating (outgoing, or waiting for the stream) */
+    /* issue 13, part memev */
+    VB_DOMAIN_REASON_IOERROR,  /* paused: a disk error with error_policy stop */
+    VB_DOMAIN_REASON_WATCHDOG, /* paused: the watchdog fired with action pause */
+    VB_DOMAIN_REASON_WAKEUP,   /* running: woken from PM suspend */
     VB_DOMAIN_REASON_LAST
 } VbDomainReason;
 
@@ -254,6 +258,7 @@ typedef struct {
     gboolean has_managed_save;
     GStrv unsupported;
     gboolean agent_connected; /* issue 13, part agent */
+    guint64 current_memory_kib; /* issue 13, part memev: the balloon's size (live) */
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);

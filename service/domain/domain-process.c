@@ -11,6 +11,7 @@
 
 #include "domain-agent.h"
 #include "domain-list-priv.h"
+#include "domain-memev.h"
 #include "qemu-command.h"
 #include "qemu-helpers.h"
 #include "store.h"
@@ -703,7 +704,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     g_mutex_unlock(&dom->lock);
     if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
         !set_throttles(st, error) ||
-        !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error))
+        !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error) ||
+        !vb_domain_memev_setup_balloon(dom, st->mon, error)) /* issue 13, part memev */
         return FALSE;
     /* issue 13, part agent: an incoming guest may have its agent channel open already */
     vb_domain_agent_refresh(list, dom, st->mon, VB_AGENT_REASON_DOMAIN_STARTED);

@@ -373,6 +373,9 @@ class TestCompletion(ClientTestCase):
             "domstats": everyone, "domblklist": everyone, "dommemstat": everyone,
             "domblkinfo": active, "domblkstat": active, "domifstat": active,
             "vcpuinfo": active, "cpu-stats": active,
+            # memory (issue 13, part memev)
+            "setmem": everyone, "setmaxmem": everyone, "vcpupin": everyone,
+            "iothreadpin": everyone, "setvcpus": everyone,
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")

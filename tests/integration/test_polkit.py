@@ -485,8 +485,14 @@ class PolkitEnabledTest(PolkitTestCase):
         try:
             self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State", conn=nobody), "running")
             for method, sig, args in (("Suspend", None, ()), ("Destroy", "u", (0,)),
-                                      ("Shutdown", "u", (0,)), ("Reset", None, ())):
+                                      ("Shutdown", "u", (0,)), ("Reset", None, ()),
+                                      # issue 13, part memev
+                                      ("SetMemory", "tu", (65536, 1)), ("SetVcpus", "uu", (1, 1)),
+                                      ("PinVcpu", "uabu", (0, [True], 1)),
+                                      ("PinIOThread", "uabu", (1, [True], 1))):
                 self.assertRefused(manage, self.domain, path, method, sig, args, conn=nobody)
+            self.assertRefused("org.virtbus.Virt1.define", self.domain, path, "SetMaxMemory",
+                               "t", (65536,), conn=nobody)
             self.assertRefused(save, self.domain, path, "Save", "ssu",
                                (os.path.join(self.tmp, "img"), "", 0), conn=nobody)
             self.assertRefused("org.virtbus.Virt1.monitor", self.domain, path,
