@@ -106,6 +106,12 @@ typedef struct {
     gboolean meta_remove;  /* metadata --remove */
     char *meta_key;        /* metadata --key KEY */
     char *meta_set;        /* metadata --set XML */
+    /* devices while running (issue 13, part hotplug; vbctl-hotplug.c) */
+    gboolean dev_live;       /* attach-device, ... --live */
+    gboolean dev_config;     /* --config */
+    gboolean dev_current;    /* --current */
+    gboolean dev_persistent; /* --persistent */
+    gboolean dev_force;      /* update-device --force */
 } VbctlFlags;
 
 typedef struct {
@@ -228,6 +234,11 @@ gboolean vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_screenshot(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_send_key(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error);
+/* vbctl-hotplug.c (issue 13, part hotplug) */
+gboolean vbctl_cmd_attach_device(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_detach_device(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_detach_device_alias(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_update_device(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_desc(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_metadata(VbctlContext *ctx, GError **error);
 

@@ -124,6 +124,8 @@ publish_on_main(gpointer data)
 
             if (p->detail != NULL && sscanf(p->detail, "%u %u", &st, &why) == 2)
                 vb_dbus_domain_emit_agent_lifecycle(iface, st, why);
+        } else if (p->event != NULL && vb_bus_hotplug_emit(iface, p->event, p->detail)) {
+            /* issue 13, part hotplug: DeviceAdded, DeviceRemoved, DeviceRemovalFailed */
         } else if (p->event != NULL) {
             vb_dbus_domain_emit_lifecycle(iface, p->event, p->detail != NULL ? p->detail : "");
         }
@@ -735,5 +737,10 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "SetMetadata", VB_ACTION_DEFINE, FALSE, vb_bus_set_metadata },
     { "Set:Title", VB_ACTION_DEFINE, FALSE, vb_bus_set_title },
     { "Set:Description", VB_ACTION_DEFINE, FALSE, vb_bus_set_description },
+    /* devices while running (issue 13, part hotplug; bus-hotplug.c) */
+    { "AttachDevice", VB_ACTION_DEFINE, FALSE, vb_bus_attach_device },
+    { "DetachDevice", VB_ACTION_DEFINE, FALSE, vb_bus_detach_device },
+    { "DetachDeviceAlias", VB_ACTION_DEFINE, FALSE, vb_bus_detach_device_alias },
+    { "UpdateDevice", VB_ACTION_DEFINE, FALSE, vb_bus_update_device },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

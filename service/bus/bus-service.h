@@ -220,6 +220,12 @@ GVariant *vb_bus_set_metadata(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_title(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_description(VbBusCall *call, GError **error);
 void vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom);
+/* bus-hotplug.c (issue 13, part hotplug) */
+GVariant *vb_bus_attach_device(VbBusCall *call, GError **error);
+GVariant *vb_bus_detach_device(VbBusCall *call, GError **error);
+GVariant *vb_bus_detach_device_alias(VbBusCall *call, GError **error);
+GVariant *vb_bus_update_device(VbBusCall *call, GError **error);
+gboolean vb_bus_hotplug_emit(VbDBusDomain *iface, const char *event, const char *detail);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

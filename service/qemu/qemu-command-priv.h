@@ -99,6 +99,9 @@ gboolean vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error);
 
 char *vb_qemu_cmd_disk_id(const VbDomainDef *def, const VbDeviceDef *dev);
+/* hotplug (issue 13, part hotplug) */
+gboolean vb_qemu_cmd_build_disk_one(VbQemuCmd *c, const VbDeviceDef *dev, int node,
+                                    GError **error);
 
 /* qemu-command-blockdev.c: a disk's images and their -blockdev nodes */
 typedef struct _VbQemuDiskChain VbQemuDiskChain;
@@ -120,6 +123,8 @@ gboolean vb_qemu_cmd_disk_iotune(const VbQemuCmd *c, const VbDeviceDef *dev,
 /* qemu-command-net.c */
 gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);
 guint vb_qemu_net_queues(const VbDeviceDef *dev);
+gboolean vb_qemu_cmd_build_net_one(VbQemuCmd *c, const VbDeviceDef *dev,
+                                   GError **error); /* issue 13, part hotplug */
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);

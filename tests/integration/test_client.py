@@ -329,7 +329,8 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "desc", "destroy", "domblkinfo", "domblklist", "domblkstat",
+                         ["define", "desc", "destroy", "detach-device", "detach-device-alias",
+                          "domblkinfo", "domblklist", "domblkstat",
                           "domcontrol", "domdisplay", "domfsfreeze", "domfsinfo", "domfsthaw",
                           "domhostname", "domid", "domifaddr", "domiflist", "domifstat",
                           "domjobabort", "domjobinfo", "dommemstat", "domstate", "domstats",
@@ -373,6 +374,9 @@ class TestCompletion(ClientTestCase):
             "domstats": everyone, "domblklist": everyone, "dommemstat": everyone,
             "domblkinfo": active, "domblkstat": active, "domifstat": active,
             "vcpuinfo": active, "cpu-stats": active,
+            # devices (issue 13, part hotplug): CONFIG works on a stopped domain too
+            "attach-device": everyone, "detach-device": everyone,
+            "detach-device-alias": everyone, "update-device": everyone,
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")
