@@ -449,6 +449,22 @@ count_kind(const VbDomainDef *def, VbDeviceKind kind)
     return n;
 }
 
+/* Whether a device of @def other than @dev has @alias. */
+static gboolean
+alias_taken(const VbDomainDef *def, const VbDeviceDef *dev, const char *alias)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+        g_autofree char *a = d != dev ? vb_domain_def_device_alias(def, d) : NULL;
+
+        if (g_strcmp0(a, alias) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* With the job: the device on the running QEMU and in the live definition. */
 static gboolean
 attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_alias,
@@ -489,7 +505,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
                     vb_device_def_describe(dev));
         return FALSE;
     }
-    if (vb_domain_def_find_alias(l.live, alias) != dev) {
+    if (alias_taken(l.live, dev, alias)) {
         /* a positional name (net1) that a device keeps after others before it went */
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "the name %s the <%s> would get is taken by a device of the running "
