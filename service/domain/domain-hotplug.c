@@ -670,8 +670,8 @@ check_detachable(const VbDeviceDef *dev, GError **error)
 {
     switch (dev->kind) {
     case VB_DEV_DISK:
-        if (strcmp(dev->device, "cdrom") == 0 || strcmp(dev->device, "floppy") == 0) {
-            if (strcmp(dev->device, "cdrom") == 0 &&
+        if (g_strcmp0(dev->device, "cdrom") == 0 || g_strcmp0(dev->device, "floppy") == 0) {
+            if (g_strcmp0(dev->device, "cdrom") == 0 &&
                 (g_strcmp0(dev->bus, "usb") == 0 || g_strcmp0(dev->bus, "scsi") == 0))
                 return TRUE;
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
@@ -914,7 +914,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
     if (old == NULL)
         return FALSE;
     if (old->kind != VB_DEV_DISK ||
-        (strcmp(old->device, "cdrom") != 0 && strcmp(old->device, "floppy") != 0)) {
+        (g_strcmp0(old->device, "cdrom") != 0 && g_strcmp0(old->device, "floppy") != 0)) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "live update of <%s> is not supported; only the medium of a cdrom or "
                     "floppy changes while the domain runs", vb_device_def_describe(old));

@@ -179,7 +179,7 @@ class HotplugTest(HotplugTestCase):
         self.assertIn("virtio-disk1", self.domain(path, "GetXMLDesc", "u", (0,)))
 
         # a second disk with the same target is refused by name, QEMU unchanged
-        err = self.assertDBusError("Exists", self.domain, path, "AttachDevice", "su",
+        err = self.assertDBusError("AlreadyExists", self.domain, path, "AttachDevice", "su",
                                    (disk_xml(self.image("other.raw")), LIVE))
         self.assertIn("target vdb already exists", err.message)
 
