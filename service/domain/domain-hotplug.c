@@ -614,7 +614,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *top = NULL;
     VbDeviceDef *dev;
-    gboolean disk, net;
+    gboolean disk, net, rng;
 
     g_mutex_lock(&dom->lock);
     dev = dom->id >= 0 ? vb_domain_def_find_alias(dom->def, alias) : NULL;
@@ -630,9 +630,22 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     }
     disk = dev->kind == VB_DEV_DISK;
     net = dev->kind == VB_DEV_INTERFACE;
+    rng = dev->kind == VB_DEV_RNG;
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
+    if (rng && mon != NULL) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) r = NULL;
+        g_autofree char *obj = g_strconcat("obj", alias, NULL);
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "id", obj);
+        r = qmp(mon, "object-del", args, &err);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete object %s: %s",
+                          obj, err->message);
+    }
     if (net && mon != NULL) {
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonNode) r = NULL;
@@ -685,6 +698,15 @@ check_detachable(const VbDeviceDef *dev, GError **error)
             return FALSE;
         }
         return TRUE;
+    case VB_DEV_RNG:
+        return TRUE;
+    case VB_DEV_INPUT:
+        if (g_strcmp0(dev->bus, "usb") == 0 || g_strcmp0(dev->bus, "virtio") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "live detach of <input bus='%s'> is not supported (usb and virtio are)",
+                    dev->bus != NULL ? dev->bus : "ps2");
+        return FALSE;
     case VB_DEV_INTERFACE:
         /* the host side of the other types (taps, macvtaps) is released by the next
          * session's work (vb_qemu_net_release) */

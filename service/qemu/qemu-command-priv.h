@@ -159,6 +159,9 @@ gboolean vb_qemu_cmd_usb_bus_port(VbQemuCmd *c, GString *j, const VbDeviceDef *d
 gboolean vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_video(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error);
+/* hotplug (issue 13, part hotplug) */
+gboolean vb_qemu_cmd_build_rng_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
+gboolean vb_qemu_cmd_build_input_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
 
 /* qemu-command-graphics.c */
 gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);

@@ -824,6 +824,12 @@ vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
     case VB_DEV_INTERFACE:
         ok = vb_qemu_cmd_build_net_one(&c, dev, error);
         break;
+    case VB_DEV_RNG:
+        ok = vb_qemu_cmd_build_rng_one(&c, dev, error);
+        break;
+    case VB_DEV_INPUT:
+        ok = vb_qemu_cmd_build_input_one(&c, dev, error);
+        break;
     default:
         ok = vb_qemu_cmd_unsupported(&c, error, dev,
                                      "attaching <%s> to a running domain is not supported",
@@ -832,6 +838,12 @@ vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
     }
     if (!ok)
         return NULL;
+    if (argv->len == 0) {
+        /* e.g. a PS/2 input: the machine's own, nothing to add */
+        vb_qemu_cmd_unsupported(&c, error, dev, "the <%s> is part of the machine; it cannot "
+                                "be attached to a running domain", vb_device_def_describe(dev));
+        return NULL;
+    }
     for (guint i = 0; i < argv->len; i += 2) {
         const char *opt = g_ptr_array_index(argv, i);
 

@@ -311,6 +311,39 @@ class HotplugTest(HotplugTestCase):
         self.assertNotIn("virtio-disk1", self.peripherals(path))
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
 
+    def test_virtbusctl_commands(self):
+        """attach-device, detach-device, detach-device-alias and update-device with virsh's
+        options, on a stopped domain (CONFIG)."""
+        self.manager("DefineXML", "su", (guest_xml("hp6"), 0))
+        img, img2 = self.image("c1.raw"), self.image("c2.raw")
+        f = os.path.join(self.tmp, "disk.xml")
+        with open(f, "w") as out:
+            out.write(disk_xml(img, "vdb"))
+        p = self.ctl("attach-device", "hp6", f, "--config")
+        self.assertIn("Device attached successfully", p.stdout)
+        self.assertIn(img, self.ctl("dumpxml", "--inactive", "hp6").stdout)
+        # the same target again: a named error, exit status 1
+        p = self.ctl("attach-device", "hp6", f, "--persistent", check=False)
+        self.assertFails(p, 1, "target vdb already exists")
+        # LIVE on a stopped domain
+        p = self.ctl("detach-device-alias", "hp6", "virtio-disk1", "--live", check=False)
+        self.assertFails(p, 1, "not running")
+        # --current with --live is refused by the client
+        p = self.ctl("detach-device", "hp6", f, "--current", "--live", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        # update-device replaces the device of the persistent definition
+        f2 = os.path.join(self.tmp, "disk2.xml")
+        with open(f2, "w") as out:
+            out.write(disk_xml(img2, "vdb"))
+        self.assertIn("Device updated successfully",
+                      self.ctl("update-device", "hp6", f2, "--config").stdout)
+        xml = self.ctl("dumpxml", "hp6").stdout
+        self.assertIn(img2, xml)
+        self.assertNotIn(img + "'", xml)
+        p = self.ctl("detach-device", "hp6", f2)
+        self.assertIn("Device detached successfully", p.stdout)
+        self.assertNotIn("vdb", self.ctl("dumpxml", "hp6").stdout)
+
     def test_cdrom_media_change(self):
         a = self.image("a.iso", 1 << 20, b"MEDIUM-AAAA\n")
         b = self.image("b.iso", 1 << 20, b"MEDIUM-BBBB\n")

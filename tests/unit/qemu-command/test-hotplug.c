@@ -119,12 +119,20 @@ test_disk_same_as_cold_start(void)
     static const char *const vdb[] = { "virtio-disk1", "/img/b.qcow2", "libvirt-1-", NULL };
     static const char *const sdb[] = { "scsi0-0-0-1", "/img/s.raw", "libvirt-1-", NULL };
     static const char *const nic[] = { "net0", NULL };
+    static const char *const rng[] = { "rng0", NULL };
+    static const char *const input[] = { "virtio-tablet-pci", NULL };
 
     /* the cold start numbers the last disk's nodes 1 */
     check_same_as_cold("pc", VDA, VDB, vdb, 1);
     check_same_as_cold("q35", VDA, VDB, vdb, 1);
     check_same_as_cold("pc", VDA "<controller type='scsi' model='virtio-scsi'/>", SDA, sdb, 1);
     check_same_as_cold("pc", VDA, NIC, nic, 1);
+    check_same_as_cold("pc", VDA, "<rng model='virtio'><backend model='random'>/dev/urandom"
+                       "</backend></rng>", rng, 1);
+    /* the machine's PS/2 devices first (implicit at define), as input0 and input1 */
+    check_same_as_cold("q35",
+                       VDA "<input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>",
+                       "<input type='tablet' bus='virtio'/>", input, 1);
 }
 
 static void
@@ -179,6 +187,13 @@ test_errors(void)
         opts = vb_qemu_command_hotplug(c, caps, &params, dev, 1, &error);
         g_assert_null(opts);
         g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+        g_clear_error(&error);
+        dev = vb_domain_def_hotplug_parse(c, "<input type='mouse' bus='ps2'/>", &error);
+        g_assert_no_error(error);
+        opts = vb_qemu_command_hotplug(c, caps, &params, dev, 1, &error);
+        g_assert_null(opts);
+        g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+        g_assert_nonnull(strstr(error->message, "part of the machine"));
         g_clear_error(&error);
         dev = vb_domain_def_hotplug_parse(c, "<watchdog model='i6300esb'/>", &error);
         g_assert_no_error(error);
