@@ -378,8 +378,10 @@ rollback(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *added)
             cmd = "blockdev-del";
             json_object_set_string_member(args, "node-name", a->name);
         } else {
-            cmd = strcmp(a->cmd, "netdev_add") == 0 ? "netdev_del"
-                  : strcmp(a->cmd, "object-add") == 0 ? "object-del" : "device_del";
+            cmd = strcmp(a->cmd, "netdev_add") == 0    ? "netdev_del"
+                  : strcmp(a->cmd, "object-add") == 0  ? "object-del"
+                  : strcmp(a->cmd, "chardev-add") == 0 ? "chardev-remove"
+                                                       : "device_del";
             json_object_set_string_member(args, "id", a->name);
         }
         r = qmp(mon, cmd, args, &error);
@@ -401,18 +403,31 @@ send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **err
     for (guint i = 0; i + 1 < opts->len; i += 2) {
         const char *opt = g_ptr_array_index(opts, i);
         const char *json = g_ptr_array_index(opts, i + 1);
-        g_autoptr(JsonNode) parsed = json_from_string(json, NULL);
+        gboolean chardev = strcmp(opt, "-chardev") == 0;
+        g_autoptr(JsonNode) parsed = chardev ? NULL : json_from_string(json, NULL);
         g_autoptr(JsonNode) r = NULL;
         JsonObject *args;
         const char *cmd, *key;
         Added *a;
 
+        if (chardev) {
+            /* the one option the builder writes as QemuOpts */
+            args = vb_qemu_chardev_opts_to_qmp(json, error);
+            if (args == NULL) {
+                rollback(dom, mon, added);
+                return FALSE;
+            }
+            parsed = json_node_init_object(json_node_alloc(), args);
+            json_object_unref(args);
+        }
         if (parsed == NULL || !JSON_NODE_HOLDS_OBJECT(parsed)) {
             g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "bad %s option: %s", opt, json);
             rollback(dom, mon, added);
             return FALSE;
         }
-        if (strcmp(opt, "-blockdev") == 0)
+        if (chardev)
+            cmd = "chardev-add", key = "id";
+        else if (strcmp(opt, "-blockdev") == 0)
             cmd = "blockdev-add", key = "node-name";
         else if (strcmp(opt, "-netdev") == 0)
             cmd = "netdev_add", key = "id";
@@ -614,7 +629,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *top = NULL;
     VbDeviceDef *dev;
-    gboolean disk, net, rng;
+    gboolean disk, net, rng, chan;
 
     g_mutex_lock(&dom->lock);
     dev = dom->id >= 0 ? vb_domain_def_find_alias(dom->def, alias) : NULL;
@@ -631,9 +646,22 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     disk = dev->kind == VB_DEV_DISK;
     net = dev->kind == VB_DEV_INTERFACE;
     rng = dev->kind == VB_DEV_RNG;
+    chan = dev->kind == VB_DEV_CHANNEL;
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
+    if (chan && mon != NULL) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) r = NULL;
+        g_autofree char *chr = g_strconcat("char", alias, NULL);
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "id", chr);
+        r = qmp(mon, "chardev-remove", args, &err);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot remove chardev %s: %s",
+                          chr, err->message);
+    }
     if (rng && mon != NULL) {
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonNode) r = NULL;
@@ -700,6 +728,12 @@ check_detachable(const VbDeviceDef *dev, GError **error)
         return TRUE;
     case VB_DEV_RNG:
         return TRUE;
+    case VB_DEV_CHANNEL:
+        if (g_strcmp0(dev->target_type, "virtio") == 0)
+            return TRUE;
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "live detach of a non-virtio <channel> is not supported");
+        return FALSE;
     case VB_DEV_INPUT:
         if (g_strcmp0(dev->bus, "usb") == 0 || g_strcmp0(dev->bus, "virtio") == 0)
             return TRUE;

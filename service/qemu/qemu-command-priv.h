@@ -128,6 +128,8 @@ gboolean vb_qemu_cmd_build_net_one(VbQemuCmd *c, const VbDeviceDef *dev,
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_channel_one(VbQemuCmd *c, const VbDeviceDef *dev,
+                                       GError **error); /* issue 13, part hotplug */
 gboolean vb_qemu_cmd_add_chardev_raw(VbQemuCmd *c, const VbDeviceDef *dev,
                                      struct _xmlNode *root, const char *id,
                                      const char *spicevmc, GError **error);

@@ -830,6 +830,9 @@ vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
     case VB_DEV_INPUT:
         ok = vb_qemu_cmd_build_input_one(&c, dev, error);
         break;
+    case VB_DEV_CHANNEL:
+        ok = vb_qemu_cmd_build_channel_one(&c, dev, error);
+        break;
     default:
         ok = vb_qemu_cmd_unsupported(&c, error, dev,
                                      "attaching <%s> to a running domain is not supported",
@@ -849,7 +852,7 @@ vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
 
         if (i + 1 >= argv->len || (strcmp(opt, "-blockdev") != 0 &&
                                    strcmp(opt, "-device") != 0 && strcmp(opt, "-netdev") != 0 &&
-                                   strcmp(opt, "-object") != 0)) {
+                                   strcmp(opt, "-object") != 0 && strcmp(opt, "-chardev") != 0)) {
             vb_qemu_cmd_unsupported(&c, error, dev, "option %s cannot be given to a running "
                                     "QEMU", opt);
             return NULL;

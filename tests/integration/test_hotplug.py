@@ -193,7 +193,7 @@ class HotplugTest(HotplugTestCase):
         self.wait_guest(ask, lambda b: b"vdb" not in b, "vdb gone from the guest")
 
     def test_config_only_and_errors(self):
-        path, sock, reader = self.start_guest("hp2")
+        path, sock, reader = self.start_guest("hp2", "<controller type='virtio-serial'/>")
         img = self.image("cfg.raw")
         periph0, nodes0 = self.peripherals(path), self.node_names(path)
 
@@ -256,6 +256,32 @@ class HotplugTest(HotplugTestCase):
                      what="DeviceRemoved net0")
         self.assertEqual(self.peripherals(path), periph0)
         self.assertNotIn("52:54:00:12:34:99", self.domain(path, "GetXMLDesc", "u", (0,)))
+        # an rng: -object and -device; both go with the unplug
+        rng = "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
+        self.domain(path, "AttachDevice", "su", (rng, LIVE))
+        self.assertIn("rng0", self.peripherals(path))
+        objs = [o["name"] for o in self.qmp(path, "qom-list", {"path": "/objects"})]
+        self.assertIn("objrng0", objs)
+        self.domain(path, "DetachDeviceAlias", "su", ("rng0", LIVE))
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("rng0",), timeout=30,
+                     what="DeviceRemoved rng0")
+        eventually(lambda: "objrng0" not in [o["name"] for o in self.qmp(
+            path, "qom-list", {"path": "/objects"})], timeout=10, what="objrng0 deleted")
+        self.assertEqual(self.peripherals(path), periph0)
+        # the agent's channel: chardev-add (a unix socket QEMU listens on) and a
+        # virtserialport; the detach removes both
+        chan = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+                "</channel>")
+        self.domain(path, "AttachDevice", "su", (chan, LIVE))
+        self.assertIn("channel0", self.peripherals(path))
+        self.assertIn("charchannel0", [c["label"] for c in self.qmp(path, "query-chardev")])
+        self.assertIn("org.qemu.guest_agent.0", self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.domain(path, "DetachDevice", "su", (chan, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("channel0",), timeout=30,
+                     what="DeviceRemoved channel0")
+        eventually(lambda: "charchannel0" not in [c["label"] for c in self.qmp(
+            path, "query-chardev")], timeout=10, what="charchannel0 removed")
+        self.assertEqual(self.peripherals(path), periph0)
         # tap-backed types are not hot-plugged yet: named, nothing left
         self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
                              ("<interface type='bridge'><source bridge='nobr0'/>"

@@ -120,6 +120,7 @@ test_disk_same_as_cold_start(void)
     static const char *const sdb[] = { "scsi0-0-0-1", "/img/s.raw", "libvirt-1-", NULL };
     static const char *const nic[] = { "net0", NULL };
     static const char *const rng[] = { "rng0", NULL };
+    static const char *const channel[] = { "channel0", NULL };
     static const char *const input[] = { "virtio-tablet-pci", NULL };
 
     /* the cold start numbers the last disk's nodes 1 */
@@ -129,6 +130,9 @@ test_disk_same_as_cold_start(void)
     check_same_as_cold("pc", VDA, NIC, nic, 1);
     check_same_as_cold("pc", VDA, "<rng model='virtio'><backend model='random'>/dev/urandom"
                        "</backend></rng>", rng, 1);
+    check_same_as_cold("pc", VDA "<controller type='virtio-serial'/>",
+                       "<channel type='unix'><target type='virtio' "
+                       "name='org.qemu.guest_agent.0'/></channel>", channel, 1);
     /* the machine's PS/2 devices first (implicit at define), as input0 and input1 */
     check_same_as_cold("q35",
                        VDA "<input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>",
@@ -268,6 +272,31 @@ test_aliases_stay(void)
     g_assert_null(vb_domain_def_find_alias(def, "net0"));
 }
 
+/* -chardev values as chardev-add arguments */
+static void
+test_chardev_qmp(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    g_autofree char *text = NULL;
+    JsonObject *o;
+
+    o = vb_qemu_chardev_opts_to_qmp(
+        "socket,id=charchannel0,path=/run/x/a,,b,server=on,wait=off", &error);
+    g_assert_no_error(error);
+    json_node_take_object(node, o);
+    text = json_to_string(node, FALSE);
+    g_assert_cmpstr(text, ==,
+                    "{\"id\":\"charchannel0\",\"backend\":{\"type\":\"socket\",\"data\":"
+                    "{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"/run/x/a,b\"}},"
+                    "\"server\":true,\"wait\":false}}}");
+    o = vb_qemu_chardev_opts_to_qmp("pty,id=charserial1", &error);
+    g_assert_no_error(error);
+    json_object_unref(o);
+    g_assert_null(vb_qemu_chardev_opts_to_qmp("spicevmc,id=charchannel1,name=vdagent", &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -276,5 +305,6 @@ main(int argc, char **argv)
     g_test_add_func("/hotplug/errors", test_errors);
     g_test_add_func("/hotplug/match-remove-insert", test_match_remove_insert);
     g_test_add_func("/hotplug/aliases-stay", test_aliases_stay);
+    g_test_add_func("/hotplug/chardev-qmp", test_chardev_qmp);
     return g_test_run();
 }
