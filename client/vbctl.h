@@ -112,6 +112,12 @@ typedef struct {
     gboolean mem_current; /* --current */
     gboolean timestamp;   /* event --timestamp */
     gboolean vcpu_maximum; /* setvcpus --maximum */
+    /* devices while running (issue 13, part hotplug; vbctl-hotplug.c) */
+    gboolean dev_live;       /* attach-device, ... --live */
+    gboolean dev_config;     /* --config */
+    gboolean dev_current;    /* --current */
+    gboolean dev_persistent; /* --persistent */
+    gboolean dev_force;      /* update-device --force */
 } VbctlFlags;
 
 typedef struct {
@@ -241,6 +247,11 @@ gboolean vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_screenshot(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_send_key(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error);
+/* vbctl-hotplug.c (issue 13, part hotplug) */
+gboolean vbctl_cmd_attach_device(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_detach_device(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_detach_device_alias(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_update_device(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_desc(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_metadata(VbctlContext *ctx, GError **error);
 

@@ -169,6 +169,28 @@ static const VbctlOption metadata_options[] = {
     {NULL},
 };
 
+/* devices while running (issue 13, part hotplug) */
+static const VbctlOption device_options[] = {
+    {"live", N_("Affect the running domain"), FLAG(dev_live), FALSE},
+    {"config", N_("Affect the persistent definition"), FLAG(dev_config), FALSE},
+    {"current", N_("Affect the running domain if it runs, else the persistent definition"),
+     FLAG(dev_current), FALSE},
+    {"persistent", N_("Affect the persistent definition, and the running domain if it runs"),
+     FLAG(dev_persistent), FALSE},
+    {NULL},
+};
+
+static const VbctlOption update_device_options[] = {
+    {"live", N_("Affect the running domain"), FLAG(dev_live), FALSE},
+    {"config", N_("Affect the persistent definition"), FLAG(dev_config), FALSE},
+    {"current", N_("Affect the running domain if it runs, else the persistent definition"),
+     FLAG(dev_current), FALSE},
+    {"persistent", N_("Affect the persistent definition, and the running domain if it runs"),
+     FLAG(dev_persistent), FALSE},
+    {"force", N_("Eject a medium even if the guest locked the tray"), FLAG(dev_force), FALSE},
+    {NULL},
+};
+
 static const VbctlOption domiflist_options[] = {
     {"inactive", N_("List the persistent definition's interfaces"), FLAG(inactive), FALSE},
     {NULL},
@@ -537,6 +559,15 @@ static const VbctlCommand commands[] = {
      2, 17, send_key_options},
     {"inject-nmi", "NAME|UUID", N_("Inject a non-maskable interrupt into a domain"),
      vbctl_cmd_inject_nmi, 1, 1, NULL},
+    /* issue 13, part hotplug */
+    {"attach-device", "NAME|UUID FILE", N_("Attach a device from an XML file (- for stdin)"),
+     vbctl_cmd_attach_device, 2, 2, device_options},
+    {"detach-device", "NAME|UUID FILE", N_("Detach the device an XML file names"),
+     vbctl_cmd_detach_device, 2, 2, device_options},
+    {"detach-device-alias", "NAME|UUID ALIAS", N_("Detach a device by its alias"),
+     vbctl_cmd_detach_device_alias, 2, 2, device_options},
+    {"update-device", "NAME|UUID FILE", N_("Change a device (a cdrom's medium) from an XML file"),
+     vbctl_cmd_update_device, 2, 2, update_device_options},
     {"desc", "NAME|UUID [TEXT...]", N_("Print or set a domain's description or title"),
      vbctl_cmd_desc, 1, 64, desc_options},
     {"metadata", "NAME|UUID URI", N_("Print, set or remove a domain's metadata element"),

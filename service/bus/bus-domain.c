@@ -127,6 +127,8 @@ publish_on_main(gpointer data)
                 vb_dbus_domain_emit_agent_lifecycle(iface, st, why);
         } else if (vb_bus_memev_emit(iface, p->event, p->detail)) {
             /* issue 13, part memev: "signal:NAME", the parameters printed */
+        } else if (p->event != NULL && vb_bus_hotplug_emit(iface, p->event, p->detail)) {
+            /* issue 13, part hotplug: DeviceAdded, DeviceRemoved, DeviceRemovalFailed */
         } else if (p->event != NULL) {
             vb_dbus_domain_emit_lifecycle(iface, p->event, p->detail != NULL ? p->detail : "");
         }
@@ -745,5 +747,10 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "PinVcpu", VB_ACTION_MANAGE, FALSE, vb_bus_memev_pin_vcpu },
     { "PinIOThread", VB_ACTION_MANAGE, FALSE, vb_bus_memev_pin_iothread },
     { "GetVcpuPinInfo", VB_ACTION_READ, TRUE, vb_bus_memev_get_vcpu_pin_info },
+    /* devices while running (issue 13, part hotplug; bus-hotplug.c) */
+    { "AttachDevice", VB_ACTION_DEFINE, FALSE, vb_bus_attach_device },
+    { "DetachDevice", VB_ACTION_DEFINE, FALSE, vb_bus_detach_device },
+    { "DetachDeviceAlias", VB_ACTION_DEFINE, FALSE, vb_bus_detach_device_alias },
+    { "UpdateDevice", VB_ACTION_DEFINE, FALSE, vb_bus_update_device },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

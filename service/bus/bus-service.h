@@ -228,6 +228,12 @@ GVariant *vb_bus_memev_pin_vcpu(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_pin_iothread(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_get_vcpu_pin_info(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_set_vcpus(VbBusCall *call, GError **error);
+/* bus-hotplug.c (issue 13, part hotplug) */
+GVariant *vb_bus_attach_device(VbBusCall *call, GError **error);
+GVariant *vb_bus_detach_device(VbBusCall *call, GError **error);
+GVariant *vb_bus_detach_device_alias(VbBusCall *call, GError **error);
+GVariant *vb_bus_update_device(VbBusCall *call, GError **error);
+gboolean vb_bus_hotplug_emit(VbDBusDomain *iface, const char *event, const char *detail);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

@@ -769,3 +769,30 @@ vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error)
     fill_device_defaults(def);
     return assign_controller_indexes(def->priv->devices, error);
 }
+
+/**
+ * vb_domain_def_parse_one_device:
+ * @def: a complete definition (issue 13, part hotplug)
+ * @node: one device element (<disk>, <interface>, ...)
+ * @error: error
+ *
+ * Parses @node as a device of <devices> and adds it to @def, with the defaults and
+ * controller indexes a whole parse gives. On error @def may hold a half-added device:
+ * callers work on a copy and drop it.
+ *
+ * Returns: (transfer none) (nullable): the new device
+ */
+VbDeviceDef *
+vb_domain_def_parse_one_device(VbDomainDef *def, xmlNode *node, GError **error)
+{
+    VbDeviceDef *dev;
+
+    if (!parse_device(def, node, error))
+        return NULL;
+    dev = g_ptr_array_index(def->priv->devices, def->priv->devices->len - 1);
+    vb_sort_by_rank(def->priv->devices, dev_rank);
+    fill_device_defaults(def);
+    if (!assign_controller_indexes(def->priv->devices, error))
+        return NULL;
+    return dev;
+}

@@ -265,6 +265,8 @@ gboolean vb_xml_prop_yesno(xmlNode *node, const char *attr, const char *yes, con
 
 /* domain-def-parse-devices.c */
 gboolean vb_domain_def_parse_devices(VbDomainDef *def, xmlNode *devices, GError **error);
+/* hotplug (issue 13, part hotplug) */
+VbDeviceDef *vb_domain_def_parse_one_device(VbDomainDef *def, xmlNode *node, GError **error);
 gboolean vb_address_parse(VbDeviceAddress *addr, xmlNode *node, GError **error);
 gboolean vb_controller_is_usb2(const VbDeviceDef *dev);
 const VbRawElem *vb_controller_master(const VbDeviceDef *dev);

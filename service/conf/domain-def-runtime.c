@@ -254,6 +254,17 @@ vb_domain_def_device_alias(const VbDomainDef *def, const VbDeviceDef *dev)
 
     if (ua != NULL)
         return ua;
+    /* devices while running (issue 13, part hotplug): a running domain's device keeps the
+     * alias it was given (QEMU knows it by that id), even when devices before it were
+     * unplugged and its position changed */
+    if (def->priv->id >= 0 && dev->kind != VB_DEV_CONTROLLER && dev->kind != VB_DEV_UNKNOWN) {
+        const VbRawElem *raw = find_alias(dev, NULL);
+
+        ua = raw != NULL ? vb_raw_elem_get_attr(raw, "name") : NULL;
+        if (ua != NULL && *ua != '\0')
+            return ua;
+        g_free(ua);
+    }
     switch (dev->kind) {
     case VB_DEV_DISK:
         return disk_alias(def, dev);

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "domain-agent.h"
+#include "domain-hotplug.h"
 #include "domain-def-priv.h" /* on_poweroff/on_reboot/on_crash of the model */
 #include "domain-list-priv.h"
 #include "domain-memev.h"
@@ -30,6 +31,7 @@ vb_domain_events_queue(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
 {
     gboolean start;
 
+    vb_domain_hotplug_wake(dom, ev); /* issue 13, part hotplug */
     g_mutex_lock(&dom->lock);
     g_queue_push_tail(&dom->events, ev);
     start = !dom->events_running;
@@ -320,6 +322,10 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
     }
     /* block job events only wake the thread waiting for them: no job */
     if (vb_domain_block_job_event(dom, ev))
+        return;
+    /* issue 13, part hotplug: wakes a DetachDevice, or takes the job to finish the
+     * removal itself */
+    if (vb_domain_hotplug_event(list, dom, ev))
         return;
     if (!begin_event_job(list, dom, ev))
         return;

@@ -220,6 +220,11 @@ struct _VbDomainObj {
                                  (VSERPORT_CHANGE, query-chardev at start and reconnect) */
     gboolean agent_frozen;    /* under lock: FSFreeze froze file systems and no FSThaw
                                  came yet; in the status XML, thawed at reconnect */
+    /* devices while running (issue 13, part hotplug; domain-hotplug.c) */
+    char *unplug_alias;       /* under lock: the device a DetachDevice waits for, or NULL */
+    int unplug_status;        /* under lock: VbUnplugStatus of @unplug_alias */
+    GHashTable *unplug_nodes; /* under lock: alias -> top block node of a disk whose
+                                 unplug was asked and not finished; NULL when none */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

@@ -905,6 +905,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     name = g_strdup(dom->def->name);
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);
     g_clear_pointer(&dom->iothread_tids, g_array_unref);
+    g_clear_pointer(&dom->unplug_nodes, g_hash_table_unref); /* issue 13, part hotplug */
     g_mutex_unlock(&dom->lock);
 
     if (mon != NULL)

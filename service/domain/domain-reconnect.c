@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "domain-agent.h"
+#include "domain-hotplug.h"
 #include "domain-list-priv.h"
 #include "store.h"
 #include "vb-error.h"
@@ -639,6 +640,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         dom->agent_frozen = s.agent_frozen;
         g_mutex_unlock(&dom->lock);
         vb_domain_agent_refresh(list, dom, NULL, VB_AGENT_REASON_UNKNOWN);
+        vb_domain_hotplug_reconnect(list, dom); /* issue 13, part hotplug */
         if (s.agent_frozen)
             vb_domain_agent_thaw_if_frozen(list, dom);
         vb_domain_status_save(list, dom, NULL);

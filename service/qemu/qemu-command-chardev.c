@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "qemu-command-priv.h"
+#include "qemu-hotplug.h"
 #include "vb-error.h"
 
 /* spicevmc and spiceport chardevs are channels of the SPICE server: QEMU needs -spice */
@@ -510,4 +511,113 @@ vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error)
         }
     }
     return TRUE;
+}
+
+/**
+ * vb_qemu_cmd_build_channel_one:
+ *
+ * The -chardev and -device of one virtio <channel>, as at start (issue 13, part hotplug).
+ */
+gboolean
+vb_qemu_cmd_build_channel_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    int n = 0;
+
+    for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
+        n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_CHANNEL;
+    return build_channel(c, dev, n, error);
+}
+
+/* the value of a QemuOpts string up to the next single ',' (",," is a literal ',') */
+static char *
+opts_value(const char **p)
+{
+    GString *v = g_string_new(NULL);
+
+    while (**p != '\0') {
+        if (**p == ',' && (*p)[1] == ',') {
+            g_string_append_c(v, ',');
+            *p += 2;
+        } else if (**p == ',') {
+            break;
+        } else {
+            g_string_append_c(v, **p);
+            (*p)++;
+        }
+    }
+    return g_string_free(v, FALSE);
+}
+
+/**
+ * vb_qemu_chardev_opts_to_qmp:
+ * @opts: a -chardev value the builder wrote ("socket,id=X,path=P,server=on,wait=off")
+ * @error: NotSupported for a backend QMP's chardev-add is not given here yet
+ *
+ * The chardev-add arguments of the same character device (issue 13, part hotplug):
+ * socket (unix path), pty, file, null.
+ *
+ * Returns: (transfer full) (nullable): {"id": X, "backend": {"type": T, "data": {...}}}
+ */
+JsonObject *
+vb_qemu_chardev_opts_to_qmp(const char *opts, GError **error)
+{
+    g_autofree char *backend = NULL;
+    g_autoptr(GHashTable) kv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    const char *p = opts;
+    const char *id, *path;
+    JsonObject *data, *b, *out;
+
+    backend = opts_value(&p);
+    while (*p == ',') {
+        g_autofree char *pair = NULL;
+        char *eq;
+
+        p++;
+        pair = opts_value(&p);
+        eq = strchr(pair, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        g_hash_table_replace(kv, g_strdup(pair), g_strdup(eq + 1));
+    }
+    id = g_hash_table_lookup(kv, "id");
+    path = g_hash_table_lookup(kv, "path");
+    if (id == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "chardev '%s' has no id", opts);
+        return NULL;
+    }
+    data = json_object_new();
+    if (strcmp(backend, "socket") == 0 && path != NULL) {
+        JsonObject *addr = json_object_new();
+        JsonObject *unix_data = json_object_new();
+        gboolean server = g_strcmp0(g_hash_table_lookup(kv, "server"), "on") == 0;
+
+        json_object_set_string_member(unix_data, "path", path);
+        json_object_set_string_member(addr, "type", "unix");
+        json_object_set_object_member(addr, "data", unix_data);
+        json_object_set_object_member(data, "addr", addr);
+        json_object_set_boolean_member(data, "server", server);
+        if (server)
+            json_object_set_boolean_member(data, "wait",
+                                           g_strcmp0(g_hash_table_lookup(kv, "wait"), "off") != 0);
+    } else if (strcmp(backend, "file") == 0 && path != NULL) {
+        json_object_set_string_member(data, "out", path);
+        if (g_hash_table_contains(kv, "append"))
+            json_object_set_boolean_member(
+                data, "append", g_strcmp0(g_hash_table_lookup(kv, "append"), "on") == 0);
+    } else if (strcmp(backend, "pty") != 0 && strcmp(backend, "null") != 0) {
+        json_object_unref(data);
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "a %s character device cannot be added to a running domain yet (unix "
+                    "sockets, pty, file and null can)", backend);
+        return NULL;
+    }
+    b = json_object_new();
+    json_object_set_string_member(b, "type", backend);
+    json_object_set_object_member(b, "data", data);
+    out = json_object_new();
+    json_object_set_string_member(out, "id", id);
+    json_object_set_object_member(out, "backend", b);
+    return out;
 }

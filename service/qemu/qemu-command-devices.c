@@ -588,3 +588,38 @@ vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error)
     }
     return TRUE;
 }
+
+/* the position of @dev among the devices of its kind */
+static int
+kind_index(const VbQemuCmd *c, const VbDeviceDef *dev)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    int n = 0;
+
+    for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
+        n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == dev->kind;
+    return n;
+}
+
+/**
+ * vb_qemu_cmd_build_rng_one:
+ *
+ * The -object and -device of one <rng>, as at start (issue 13, part hotplug).
+ */
+gboolean
+vb_qemu_cmd_build_rng_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    return build_rng(c, dev, kind_index(c, dev), error);
+}
+
+/**
+ * vb_qemu_cmd_build_input_one:
+ *
+ * The -device of one <input>, as at start (issue 13, part hotplug); none for the
+ * machine's own PS/2 devices.
+ */
+gboolean
+vb_qemu_cmd_build_input_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    return build_input(c, dev, kind_index(c, dev), error);
+}

@@ -911,3 +911,25 @@ vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error)
     }
     return TRUE;
 }
+
+/**
+ * vb_qemu_cmd_build_disk_one:
+ * @c: a command holding only this device's options (vb_qemu_command_hotplug())
+ * @dev: a disk of @c's definition
+ * @node: the N of its top image's nodes (libvirt-N-format); the images below take N+1...
+ * @error: error
+ *
+ * The -blockdev nodes and the -device of one disk, with the same checks and shapes as at
+ * start (issue 13, part hotplug).
+ */
+gboolean
+vb_qemu_cmd_build_disk_one(VbQemuCmd *c, const VbDeviceDef *dev, int node, GError **error)
+{
+    g_autoptr(VbQemuDiskChain) chain = NULL;
+
+    if (disk_left_out(c, dev))
+        return vb_qemu_cmd_unsupported(c, error, dev, "the disk's source is missing");
+    if (!check_disk(c, dev, error) || (chain = vb_qemu_cmd_disk_chain(c, dev, error)) == NULL)
+        return FALSE;
+    return build_disk(c, dev, chain, node, error);
+}

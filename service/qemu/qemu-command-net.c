@@ -594,3 +594,29 @@ vb_qemu_net_fd_map(const GPtrArray *preps, GArray *source_fds, GArray *target_fd
         }
     }
 }
+
+/**
+ * vb_qemu_cmd_build_net_one:
+ * @c: a command holding only this device's options (vb_qemu_command_hotplug())
+ * @dev: an interface of @c's definition
+ * @error: NotSupported for a type whose host side a running domain cannot get yet
+ *
+ * The -netdev and -device of one interface, as at start (issue 13, part hotplug). Types
+ * with a tap (network, bridge, ethernet, direct) need their fds passed with getfd first:
+ * not done yet.
+ */
+gboolean
+vb_qemu_cmd_build_net_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    guint n = 0;
+    guint next_fd = VB_QEMU_NET_FD_BASE;
+
+    if (g_strcmp0(dev->type, "user") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "attaching <interface type='%s'> to a "
+                                       "running domain is not supported yet (type 'user' is)",
+                                       dev->type != NULL ? dev->type : "");
+    for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
+        n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_INTERFACE;
+    return build_net(c, dev, n, &next_fd, error);
+}

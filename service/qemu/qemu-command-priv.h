@@ -99,6 +99,9 @@ gboolean vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_disks(VbQemuCmd *c, GError **error);
 
 char *vb_qemu_cmd_disk_id(const VbDomainDef *def, const VbDeviceDef *dev);
+/* hotplug (issue 13, part hotplug) */
+gboolean vb_qemu_cmd_build_disk_one(VbQemuCmd *c, const VbDeviceDef *dev, int node,
+                                    GError **error);
 
 /* qemu-command-blockdev.c: a disk's images and their -blockdev nodes */
 typedef struct _VbQemuDiskChain VbQemuDiskChain;
@@ -120,9 +123,13 @@ gboolean vb_qemu_cmd_disk_iotune(const VbQemuCmd *c, const VbDeviceDef *dev,
 /* qemu-command-net.c */
 gboolean vb_qemu_cmd_build_nets(VbQemuCmd *c, GError **error);
 guint vb_qemu_net_queues(const VbDeviceDef *dev);
+gboolean vb_qemu_cmd_build_net_one(VbQemuCmd *c, const VbDeviceDef *dev,
+                                   GError **error); /* issue 13, part hotplug */
 
 /* qemu-command-chardev.c */
 gboolean vb_qemu_cmd_build_chardevs(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_channel_one(VbQemuCmd *c, const VbDeviceDef *dev,
+                                       GError **error); /* issue 13, part hotplug */
 gboolean vb_qemu_cmd_add_chardev_raw(VbQemuCmd *c, const VbDeviceDef *dev,
                                      struct _xmlNode *root, const char *id,
                                      const char *spicevmc, GError **error);
@@ -154,6 +161,9 @@ gboolean vb_qemu_cmd_usb_bus_port(VbQemuCmd *c, GString *j, const VbDeviceDef *d
 gboolean vb_qemu_cmd_build_inputs(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_video(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error);
+/* hotplug (issue 13, part hotplug) */
+gboolean vb_qemu_cmd_build_rng_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
+gboolean vb_qemu_cmd_build_input_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
 
 /* qemu-command-graphics.c */
 gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);

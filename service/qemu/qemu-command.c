@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "qemu-command-priv.h"
+#include "qemu-hotplug.h"
 #include "vb-error.h"
 
 /*
@@ -772,4 +773,90 @@ vb_qemu_command_to_string(const char *const *argv)
         g_string_append(s, plain ? argv[i] : q);
     }
     return g_string_free(s, FALSE);
+}
+
+/**
+ * vb_qemu_command_hotplug:
+ * @def: the live definition with @dev in it (addresses assigned)
+ * @caps: capabilities of the running binary
+ * @params: the run's paths; @params->disks from vb_qemu_disk_prepare()
+ * @dev: the device to add
+ * @node: the first free N of libvirt-N-* block node names
+ * @error: NotSupported for a device that cannot be added to a running QEMU (yet), or what
+ *   a start would refuse
+ *
+ * The options of @dev as the command line would carry them (issue 13, part hotplug).
+ *
+ * Returns: (transfer full): char* pairs: the option ("-blockdev", "-device", "-netdev",
+ *   "-object") and its JSON object, in the order QEMU must get them
+ */
+GPtrArray *
+vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
+                        const VbQemuCommandParams *params, const VbDeviceDef *dev, int node,
+                        GError **error)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) bootindex = g_hash_table_new(NULL, NULL);
+    g_autoptr(GHashTable) consumed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) ignored = g_ptr_array_new_with_free_func(g_free);
+    VbQemuCmd c = {
+        .argv = argv,
+        .def = def,
+        .caps = caps,
+        .params = params,
+        .bootindex = bootindex,
+        .consumed = consumed,
+        .ignored = ignored,
+        .smm = -1,
+        .q35 = vb_domain_def_is_q35(def),
+    };
+    gboolean ok;
+
+    switch (dev->kind) {
+    case VB_DEV_DISK:
+        if (vb_extra_get_attr(&dev->driver.extra, "copy_on_read") != NULL) {
+            vb_qemu_cmd_unsupported(&c, error, dev, "attaching a disk with <driver "
+                                    "copy_on_read> to a running domain is not supported");
+            return NULL;
+        }
+        ok = vb_qemu_cmd_build_disk_one(&c, dev, node, error);
+        break;
+    case VB_DEV_INTERFACE:
+        ok = vb_qemu_cmd_build_net_one(&c, dev, error);
+        break;
+    case VB_DEV_RNG:
+        ok = vb_qemu_cmd_build_rng_one(&c, dev, error);
+        break;
+    case VB_DEV_INPUT:
+        ok = vb_qemu_cmd_build_input_one(&c, dev, error);
+        break;
+    case VB_DEV_CHANNEL:
+        ok = vb_qemu_cmd_build_channel_one(&c, dev, error);
+        break;
+    default:
+        ok = vb_qemu_cmd_unsupported(&c, error, dev,
+                                     "attaching <%s> to a running domain is not supported",
+                                     vb_device_def_describe(dev));
+        break;
+    }
+    if (!ok)
+        return NULL;
+    if (argv->len == 0) {
+        /* e.g. a PS/2 input: the machine's own, nothing to add */
+        vb_qemu_cmd_unsupported(&c, error, dev, "the <%s> is part of the machine; it cannot "
+                                "be attached to a running domain", vb_device_def_describe(dev));
+        return NULL;
+    }
+    for (guint i = 0; i < argv->len; i += 2) {
+        const char *opt = g_ptr_array_index(argv, i);
+
+        if (i + 1 >= argv->len || (strcmp(opt, "-blockdev") != 0 &&
+                                   strcmp(opt, "-device") != 0 && strcmp(opt, "-netdev") != 0 &&
+                                   strcmp(opt, "-object") != 0 && strcmp(opt, "-chardev") != 0)) {
+            vb_qemu_cmd_unsupported(&c, error, dev, "option %s cannot be given to a running "
+                                    "QEMU", opt);
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&argv);
 }

@@ -30,6 +30,7 @@
 #include <json-glib/json-glib.h>
 
 #include "qemu-command-priv.h"
+#include "qemu-hotplug.h"
 #include "vb-error.h"
 
 #define QEMU_IMG_TIMEOUT_MS 30000
@@ -411,6 +412,26 @@ vb_qemu_disk_prepare(const VbDomainDef *def, GHashTable **out_disks, GError **er
         if (dev->kind == VB_DEV_DISK && !prepare_disk(dev, disks, error))
             return FALSE;
     }
+    *out_disks = g_steal_pointer(&disks);
+    return TRUE;
+}
+
+/**
+ * vb_qemu_disk_prepare_one:
+ * @dev: one disk (issue 13, part hotplug: a disk attached to a running domain)
+ * @out_disks: (out) (transfer full): as vb_qemu_disk_prepare()
+ * @error: as vb_qemu_disk_prepare()
+ *
+ * vb_qemu_disk_prepare() for @dev alone. Blocking: workers only, no lock held.
+ */
+gboolean
+vb_qemu_disk_prepare_one(const VbDeviceDef *dev, GHashTable **out_disks, GError **error)
+{
+    g_autoptr(GHashTable) disks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                        (GDestroyNotify)vb_qemu_disk_prep_free);
+
+    if (!prepare_disk(dev, disks, error))
+        return FALSE;
     *out_disks = g_steal_pointer(&disks);
     return TRUE;
 }

@@ -329,7 +329,8 @@ class TestCompletion(ClientTestCase):
         self.define("other")
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
-                         ["define", "desc", "destroy", "domblkinfo", "domblklist", "domblkstat",
+                         ["define", "desc", "destroy", "detach-device", "detach-device-alias",
+                          "domblkinfo", "domblklist", "domblkstat",
                           "domcontrol", "domdisplay", "domfsfreeze", "domfsinfo", "domfsthaw",
                           "domhostname", "domid", "domifaddr", "domiflist", "domifstat",
                           "domjobabort", "domjobinfo", "dommemstat", "domstate", "domstats",
@@ -376,6 +377,9 @@ class TestCompletion(ClientTestCase):
             # memory (issue 13, part memev)
             "setmem": everyone, "setmaxmem": everyone, "vcpupin": everyone,
             "iothreadpin": everyone, "setvcpus": everyone,
+            # devices (issue 13, part hotplug): CONFIG works on a stopped domain too
+            "attach-device": everyone, "detach-device": everyone,
+            "detach-device-alias": everyone, "update-device": everyone,
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")

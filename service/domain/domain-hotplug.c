@@ -1,0 +1,1285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Devices while running (issue 13, part hotplug), as libvirt 9.0's qemu_hotplug.c:
+ *
+ * - AttachDevice parses the device against a copy of the live definition (defaults,
+ *   alias, PCI address as a define gives them), builds its options with the command-line
+ *   builder (vb_qemu_command_hotplug()) and sends them (blockdev-add, device_add), taking
+ *   back what was added when a later step fails. CONFIG adds it to a copy of the
+ *   persistent definition, written like DefineXML writes it, then swapped in.
+ * - DetachDevice sends device_del and waits up to 5 s for DEVICE_DELETED; the removal
+ *   (blockdev-del of the disk's nodes, the live definition, the status file, the
+ *   DeviceRemoved signal) then finishes here, or later in the event worker when the guest
+ *   takes longer (the call succeeds: the device goes when the guest releases it).
+ *   DetachDeviceAlias does not wait (libvirt's async detach).
+ * - UpdateDevice changes the medium of a cdrom or floppy (blockdev-open-tray,
+ *   blockdev-remove-medium, blockdev-add + blockdev-insert-medium, blockdev-close-tray).
+ *
+ * Every call takes the domain's modify job and talks to QEMU without the domain lock.
+ * Worker threads; vb_domain_hotplug_event() runs in the event worker.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "domain-def-hotplug.h"
+#include "domain-hotplug.h"
+#include "domain-list-priv.h"
+#include "qemu-hotplug.h"
+#include "store.h"
+#include "vb-error.h"
+#include "vb-log.h"
+
+#define QMP_TIMEOUT_MS 30000
+#define TRAY_TIMEOUT_MS 10000
+
+/* ---- flags and definitions ---- */
+
+/* Under dom->lock: libvirt's virDomainObjUpdateModificationImpact. */
+static gboolean
+resolve_flags(VbDomainObj *dom, guint flags, gboolean *out_live, gboolean *out_config,
+              GError **error)
+{
+    gboolean active = dom->id >= 0 && !dom->stopping;
+
+    flags &= VB_DOMAIN_DEVICE_MODIFY_LIVE | VB_DOMAIN_DEVICE_MODIFY_CONFIG;
+    if (flags == 0)
+        flags = active ? VB_DOMAIN_DEVICE_MODIFY_LIVE : VB_DOMAIN_DEVICE_MODIFY_CONFIG;
+    if ((flags & VB_DOMAIN_DEVICE_MODIFY_LIVE) && !active) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is not running: there is no live definition to change; "
+                    "use CONFIG", dom->def->name);
+        return FALSE;
+    }
+    if ((flags & VB_DOMAIN_DEVICE_MODIFY_CONFIG) && !dom->persistent) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "transient domain '%s' has no persistent definition; use LIVE",
+                    dom->def->name);
+        return FALSE;
+    }
+    *out_live = (flags & VB_DOMAIN_DEVICE_MODIFY_LIVE) != 0;
+    *out_config = (flags & VB_DOMAIN_DEVICE_MODIFY_CONFIG) != 0;
+    return TRUE;
+}
+
+/* Under dom->lock: the persistent definition (the pending one of a running domain). */
+static VbDomainDef *
+persistent_def(VbDomainObj *dom)
+{
+    return dom->new_def != NULL ? dom->new_def : dom->def;
+}
+
+typedef enum {
+    CONFIG_ATTACH,
+    CONFIG_DETACH,
+    CONFIG_DETACH_ALIAS,
+    CONFIG_UPDATE,
+} ConfigOp;
+
+/* The change on @def (a copy): FALSE with an error when it does not apply. */
+static gboolean
+config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
+{
+    VbDeviceDef *dev;
+
+    switch (op) {
+    case CONFIG_ATTACH:
+        return vb_domain_def_hotplug_parse(def, arg, error) != NULL;
+    case CONFIG_DETACH:
+        dev = vb_domain_def_hotplug_match(def, arg, error);
+        return dev != NULL && vb_domain_def_remove_device(def, dev);
+    case CONFIG_DETACH_ALIAS:
+        dev = vb_domain_def_find_alias(def, arg);
+        if (dev == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no device found with alias %s",
+                        arg);
+            return FALSE;
+        }
+        return vb_domain_def_remove_device(def, dev);
+    case CONFIG_UPDATE: {
+        VbDeviceDef *old, *neu;
+
+        /* the new device replaces the one it matches, as a whole */
+        old = vb_domain_def_hotplug_match(def, arg, error);
+        if (old == NULL)
+            return FALSE;
+        old = vb_domain_def_steal_device(def, old);
+        neu = vb_domain_def_hotplug_parse(def, arg, error);
+        if (neu == NULL) {
+            vb_device_def_free(old);
+            return FALSE;
+        }
+        vb_device_def_free(old);
+        return TRUE;
+    }
+    }
+    return FALSE;
+}
+
+/*
+ * CONFIG: the change on a copy of the persistent definition, written like DefineXML
+ * writes it (atomically), then swapped in; with @dry_run only checked.
+ */
+static gboolean
+config_apply(VbDomainList *list, VbDomainObj *dom, ConfigOp op, const char *arg,
+             gboolean dry_run, GError **error)
+{
+    g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+
+    g_mutex_lock(&dom->lock);
+    def = vb_domain_def_copy(persistent_def(dom));
+    g_mutex_unlock(&dom->lock);
+    if (def == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the persistent definition");
+        return FALSE;
+    }
+    def->priv->id = -1;
+    if (!config_change(def, op, arg, error))
+        return FALSE;
+    vb_domain_def_clear_runtime(def); /* as DefineXML stores it */
+    xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_INACTIVE | VB_DOMAIN_DEF_FORMAT_SECURE,
+                               error);
+    if (xml == NULL || dry_run)
+        return xml != NULL;
+    path = vb_paths_domain_config(list->paths, def->name);
+    if (!vb_store_write_atomic(path, xml, -1, 0600, error))
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    if (dom->new_def != NULL) {
+        vb_domain_def_free(dom->new_def);
+        dom->new_def = g_steal_pointer(&def);
+    } else if (dom->id < 0) {
+        vb_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&def);
+    } else {
+        /* a running persistent domain keeps its next definition aside */
+        dom->new_def = g_steal_pointer(&def);
+    }
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
+}
+
+/* ---- the running QEMU ---- */
+
+typedef struct {
+    VbQemuMonitor *mon;
+    VbQemuCaps *caps;
+    VbDomainDef *live; /* a copy of the live definition */
+    char *runtime_dir;
+    char *monitor_path;
+    int id;
+    guint64 run;
+} Live;
+
+static void
+live_clear(Live *l)
+{
+    g_clear_pointer(&l->mon, vb_qemu_monitor_unref);
+    g_clear_pointer(&l->caps, vb_qemu_caps_unref);
+    g_clear_pointer(&l->live, vb_domain_def_free);
+    g_clear_pointer(&l->runtime_dir, g_free);
+    g_clear_pointer(&l->monitor_path, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Live, live_clear)
+
+/* With the job: what a live change needs of the run. */
+static gboolean
+live_get(VbDomainObj *dom, Live *l, gboolean copy, const char *method, GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    if (dom->id < 0 || dom->mon == NULL || dom->stopping || dom->caps == NULL) {
+        vb_domain_obj_set_not_running_error(dom, method, error);
+        return FALSE;
+    }
+    l->mon = vb_qemu_monitor_ref(dom->mon);
+    l->caps = vb_qemu_caps_ref(dom->caps);
+    l->runtime_dir = g_strdup(dom->runtime_dir);
+    l->monitor_path = g_strdup(dom->monitor_path);
+    l->id = dom->id;
+    l->run = dom->run;
+    if (copy && (l->live = vb_domain_def_copy(dom->def)) == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static JsonNode *
+qmp(VbQemuMonitor *mon, const char *cmd, JsonObject *args, GError **error)
+{
+    return vb_qemu_monitor_command(mon, cmd, args, QMP_TIMEOUT_MS, error);
+}
+
+/* The N of libvirt-N-format / libvirt-N-storage, or 0. */
+static guint
+node_index(const char *node)
+{
+    const char *p;
+    guint64 v;
+
+    if (node == NULL || !g_str_has_prefix(node, "libvirt-"))
+        return 0;
+    p = node + strlen("libvirt-");
+    if (!g_ascii_isdigit(*p))
+        return 0;
+    v = g_ascii_strtoull(p, NULL, 10);
+    return v <= G_MAXINT ? (guint)v : 0;
+}
+
+static JsonArray *
+named_nodes(VbQemuMonitor *mon, JsonNode **holder, GError **error)
+{
+    JsonObject *args = json_object_new();
+
+    json_object_set_boolean_member(args, "flat", TRUE);
+    *holder = qmp(mon, "query-named-block-nodes", args, error);
+    if (*holder == NULL)
+        return NULL;
+    if (!JSON_NODE_HOLDS_ARRAY(*holder)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU,
+                            "query-named-block-nodes did not return a list");
+        return NULL;
+    }
+    return json_node_get_array(*holder);
+}
+
+/* The first N of libvirt-N-* that no block node of QEMU uses. */
+static int
+next_node_index(VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(JsonNode) holder = NULL;
+    JsonArray *nodes = named_nodes(mon, &holder, error);
+    guint max = 0;
+
+    if (nodes == NULL)
+        return -1;
+    for (guint i = 0; i < json_array_get_length(nodes); i++) {
+        JsonNode *n = json_array_get_element(nodes, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *name = o != NULL && json_object_has_member(o, "node-name")
+                               ? json_object_get_string_member(o, "node-name") : NULL;
+
+        max = MAX(max, node_index(name));
+    }
+    if (max >= G_MAXINT / 2) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU, "no block node name is left");
+        return -1;
+    }
+    return (int)max + 1;
+}
+
+/* The top block node of the disk device @alias (query-block "qdev"), or NULL. */
+static char *
+disk_top_node(VbQemuMonitor *mon, const char *alias)
+{
+    g_autoptr(JsonNode) r = qmp(mon, "query-block", NULL, NULL);
+    g_autofree char *prefix = g_strdup_printf("/machine/peripheral/%s/", alias);
+    JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+
+    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *qdev = o != NULL && json_object_has_member(o, "qdev")
+                               ? json_object_get_string_member(o, "qdev") : NULL;
+        JsonObject *ins;
+
+        if (qdev == NULL || (strcmp(qdev, alias) != 0 && !g_str_has_prefix(qdev, prefix)))
+            continue;
+        if (!json_object_has_member(o, "inserted"))
+            return NULL;
+        ins = json_object_get_object_member(o, "inserted");
+        return ins != NULL && json_object_has_member(ins, "node-name")
+                   ? g_strdup(json_object_get_string_member(ins, "node-name")) : NULL;
+    }
+    return NULL;
+}
+
+static void
+blockdev_del(VbDomainObj *dom, VbQemuMonitor *mon, const char *node)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *args = json_object_new();
+
+    json_object_set_string_member(args, "node-name", node);
+    r = qmp(mon, "blockdev-del", args, &error);
+    if (r == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete block node %s: %s",
+                      node, error->message);
+}
+
+/*
+ * The nodes of a disk's images, the top one first (libvirt's
+ * qemuBlockStorageSourceChainDetach): libvirt-N-format and -storage, then N+1 ... down
+ * the backing chain, as the command line named them.
+ */
+static void
+delete_disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon, const char *top)
+{
+    g_autoptr(JsonNode) holder = NULL;
+    JsonArray *nodes;
+    guint n = node_index(top);
+    gint64 depth = 0;
+
+    if (n == 0 || !g_str_has_suffix(top, "-format")) {
+        blockdev_del(dom, mon, top);
+        return;
+    }
+    nodes = named_nodes(mon, &holder, NULL);
+    for (guint i = 0; nodes != NULL && i < json_array_get_length(nodes); i++) {
+        JsonNode *e = json_array_get_element(nodes, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+
+        if (o != NULL && json_object_has_member(o, "node-name") &&
+            g_strcmp0(json_object_get_string_member(o, "node-name"), top) == 0 &&
+            json_object_has_member(o, "backing_file_depth"))
+            depth = json_object_get_int_member(o, "backing_file_depth");
+    }
+    for (gint64 k = 0; k <= depth && k < 64; k++) {
+        g_autofree char *format = g_strdup_printf("libvirt-%u-format", n + (guint)k);
+        g_autofree char *storage = g_strdup_printf("libvirt-%u-storage", n + (guint)k);
+
+        blockdev_del(dom, mon, format);
+        blockdev_del(dom, mon, storage);
+    }
+}
+
+/* What was sent, to take back. */
+typedef struct {
+    char *cmd;  /* "blockdev-add", "device_add", ... */
+    char *name; /* its node-name or id */
+} Added;
+
+static void
+added_free(Added *a)
+{
+    g_free(a->cmd);
+    g_free(a->name);
+    g_free(a);
+}
+
+static void
+rollback(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *added)
+{
+    for (guint i = added->len; i > 0; i--) {
+        const Added *a = g_ptr_array_index(added, i - 1);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+        const char *cmd;
+
+        if (strcmp(a->cmd, "blockdev-add") == 0) {
+            cmd = "blockdev-del";
+            json_object_set_string_member(args, "node-name", a->name);
+        } else {
+            cmd = strcmp(a->cmd, "netdev_add") == 0    ? "netdev_del"
+                  : strcmp(a->cmd, "object-add") == 0  ? "object-del"
+                  : strcmp(a->cmd, "chardev-add") == 0 ? "chardev-remove"
+                                                       : "device_del";
+            json_object_set_string_member(args, "id", a->name);
+        }
+        r = qmp(mon, cmd, args, &error);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "rollback: %s %s failed: %s",
+                          cmd, a->name, error->message);
+    }
+}
+
+/*
+ * Sends the options of vb_qemu_command_hotplug() in order; on failure takes back what
+ * was added and returns FALSE.
+ */
+static gboolean
+send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **error)
+{
+    g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func((GDestroyNotify)added_free);
+
+    for (guint i = 0; i + 1 < opts->len; i += 2) {
+        const char *opt = g_ptr_array_index(opts, i);
+        const char *json = g_ptr_array_index(opts, i + 1);
+        gboolean chardev = strcmp(opt, "-chardev") == 0;
+        g_autoptr(JsonNode) parsed = chardev ? NULL : json_from_string(json, NULL);
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args;
+        const char *cmd, *key;
+        Added *a;
+
+        if (chardev) {
+            /* the one option the builder writes as QemuOpts */
+            args = vb_qemu_chardev_opts_to_qmp(json, error);
+            if (args == NULL) {
+                rollback(dom, mon, added);
+                return FALSE;
+            }
+            parsed = json_node_init_object(json_node_alloc(), args);
+            json_object_unref(args);
+        }
+        if (parsed == NULL || !JSON_NODE_HOLDS_OBJECT(parsed)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "bad %s option: %s", opt, json);
+            rollback(dom, mon, added);
+            return FALSE;
+        }
+        if (chardev)
+            cmd = "chardev-add", key = "id";
+        else if (strcmp(opt, "-blockdev") == 0)
+            cmd = "blockdev-add", key = "node-name";
+        else if (strcmp(opt, "-netdev") == 0)
+            cmd = "netdev_add", key = "id";
+        else if (strcmp(opt, "-object") == 0)
+            cmd = "object-add", key = "id";
+        else
+            cmd = "device_add", key = "id";
+        args = json_node_dup_object(parsed);
+        a = g_new0(Added, 1);
+        a->cmd = g_strdup(cmd);
+        a->name = g_strdup(json_object_has_member(args, key)
+                               ? json_object_get_string_member(args, key) : "");
+        r = qmp(mon, cmd, args, error);
+        if (r == NULL) {
+            g_prefix_error(error, "%s: ", cmd);
+            added_free(a);
+            rollback(dom, mon, added);
+            return FALSE;
+        }
+        g_ptr_array_add(added, a);
+    }
+    return TRUE;
+}
+
+/* The number of devices per kind, to see what address assignment added. */
+static guint
+count_kind(const VbDomainDef *def, VbDeviceKind kind)
+{
+    GPtrArray *devs = def->priv->devices;
+    guint n = 0;
+
+    for (guint i = 0; i < devs->len; i++)
+        n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == kind;
+    return n;
+}
+
+/* Whether a device of @def other than @dev has @alias. */
+static gboolean
+alias_taken(const VbDomainDef *def, const VbDeviceDef *dev, const char *alias)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+        g_autofree char *a = d != dev ? vb_domain_def_device_alias(def, d) : NULL;
+
+        if (g_strcmp0(a, alias) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* With the job: the device on the running QEMU and in the live definition. */
+static gboolean
+attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_alias,
+            GError **error)
+{
+    g_auto(Live) l = { 0 };
+    g_autoptr(GHashTable) disks = NULL;
+    g_autoptr(GPtrArray) opts = NULL;
+    g_autofree char *alias = NULL;
+    VbQemuCommandParams params = { 0 };
+    VbDeviceDef *dev;
+    guint controllers;
+    int node;
+
+    if (!live_get(dom, &l, TRUE, "AttachDevice", error))
+        return FALSE;
+    controllers = count_kind(l.live, VB_DEV_CONTROLLER);
+    dev = vb_domain_def_hotplug_parse(l.live, xml, error);
+    if (dev == NULL)
+        return FALSE;
+    if (dev->kind != VB_DEV_CONTROLLER && count_kind(l.live, VB_DEV_CONTROLLER) != controllers) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "the <%s> needs a controller the running domain does not have (one "
+                    "would be added); attach the <controller> first",
+                    vb_device_def_describe(dev));
+        return FALSE;
+    }
+    if (dev->kind == VB_DEV_DISK && vb_device_def_has_child(dev, "iotune")) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "attaching a disk with <iotune> to a running domain is not "
+                            "supported; attach it without and use the block tuning later");
+        return FALSE;
+    }
+    alias = vb_domain_def_device_alias(l.live, dev);
+    if (alias == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "the <%s> gets no device name; it cannot be attached",
+                    vb_device_def_describe(dev));
+        return FALSE;
+    }
+    if (alias_taken(l.live, dev, alias)) {
+        /* a positional name (net1) that a device keeps after others before it went */
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "the name %s the <%s> would get is taken by a device of the running "
+                    "domain; give it a user alias (<alias name='ua-...'/>)", alias,
+                    vb_device_def_describe(dev));
+        return FALSE;
+    }
+    if (dev->kind == VB_DEV_DISK && !vb_qemu_disk_prepare_one(dev, &disks, error))
+        return FALSE;
+    node = next_node_index(l.mon, error);
+    if (node < 0)
+        return FALSE;
+    params.id = l.id;
+    params.monitor_path = l.monitor_path;
+    params.pidfile = "";
+    params.runtime_dir = l.runtime_dir;
+    params.vnc_port = -1;
+    params.disks = disks;
+    opts = vb_qemu_command_hotplug(l.live, l.caps, &params, dev, node, error);
+    if (opts == NULL || !send_options(dom, l.mon, opts, error))
+        return FALSE;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->run == l.run) {
+        vb_domain_def_insert_device(dom->def, vb_domain_def_steal_device(l.live, dev));
+        vb_domain_def_set_live(dom->def, dom->id);
+    }
+    g_mutex_unlock(&dom->lock);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "device %s attached", alias);
+    *out_alias = g_steal_pointer(&alias);
+    return TRUE;
+}
+
+static gboolean
+begin(VbDomainList *list, VbDomainObj *dom, const char *method, const char *owner,
+      GError **error)
+{
+    return vb_domain_obj_check_alive(dom, error) &&
+           vb_domain_job_begin(dom, VB_JOB_MODIFY, method, owner,
+                               list->config->job_wait_timeout, list->config->max_queued,
+                               error);
+}
+
+static gboolean
+flags_of(VbDomainObj *dom, guint flags, gboolean *live, gboolean *config, GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    return resolve_flags(dom, flags, live, config, error);
+}
+
+static void
+save_status(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!vb_domain_status_save(list, dom, &error))
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", error->message);
+}
+
+/**
+ * vb_domain_attach_device:
+ * @xml: one device element
+ * @flags: VB_DOMAIN_DEVICE_MODIFY_LIVE and/or _CONFIG, or 0 (current)
+ *
+ * libvirt's qemuDomainAttachDeviceLiveAndConfig: the config change is checked first,
+ * the running QEMU gets the device next, the persistent definition changes last.
+ */
+gboolean
+vb_domain_attach_device(VbDomainList *list, VbDomainObj *dom, const char *xml, guint flags,
+                        const char *owner, GError **error)
+{
+    g_autofree char *alias = NULL;
+    gboolean live = FALSE, config = FALSE, ok;
+
+    if (!begin(list, dom, "AttachDevice", owner, error))
+        return FALSE;
+    ok = flags_of(dom, flags, &live, &config, error) &&
+         (!config || config_apply(list, dom, CONFIG_ATTACH, xml, TRUE, error)) &&
+         (!live || attach_live(list, dom, xml, &alias, error));
+    if (ok && live)
+        save_status(list, dom);
+    if (ok && config && !config_apply(list, dom, CONFIG_ATTACH, xml, FALSE, error)) {
+        ok = FALSE;
+        if (live)
+            g_prefix_error(error, "the device was attached to the running domain, but the "
+                                  "persistent definition was not changed: ");
+    }
+    vb_domain_job_end(dom);
+    if (alias != NULL)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, VB_DOMAIN_DEVICE_ADDED_EVENT,
+                              alias);
+    else if (ok)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    return ok;
+}
+
+/*
+ * With the job: the second half of an unplug, after DEVICE_DELETED: the disk's block
+ * nodes, the live definition, the status file, DeviceRemoved (libvirt's
+ * qemuDomainRemoveDevice).
+ */
+static void
+finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autofree char *top = NULL;
+    VbDeviceDef *dev;
+    gboolean disk, net, rng, chan;
+
+    g_mutex_lock(&dom->lock);
+    dev = dom->id >= 0 ? vb_domain_def_find_alias(dom->def, alias) : NULL;
+    if (dom->unplug_nodes != NULL) {
+        gpointer key = NULL;
+
+        if (g_hash_table_steal_extended(dom->unplug_nodes, alias, &key, (gpointer *)&top))
+            g_free(key);
+    }
+    if (dev == NULL) {
+        g_mutex_unlock(&dom->lock);
+        return;
+    }
+    disk = dev->kind == VB_DEV_DISK;
+    net = dev->kind == VB_DEV_INTERFACE;
+    rng = dev->kind == VB_DEV_RNG;
+    chan = dev->kind == VB_DEV_CHANNEL;
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+
+    if (chan && mon != NULL) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) r = NULL;
+        g_autofree char *chr = g_strconcat("char", alias, NULL);
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "id", chr);
+        r = qmp(mon, "chardev-remove", args, &err);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot remove chardev %s: %s",
+                          chr, err->message);
+    }
+    if (rng && mon != NULL) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) r = NULL;
+        g_autofree char *obj = g_strconcat("obj", alias, NULL);
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "id", obj);
+        r = qmp(mon, "object-del", args, &err);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete object %s: %s",
+                          obj, err->message);
+    }
+    if (net && mon != NULL) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) r = NULL;
+        g_autofree char *netdev = g_strconcat("host", alias, NULL);
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "id", netdev);
+        r = qmp(mon, "netdev_del", args, &err);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete netdev %s: %s",
+                          netdev, err->message);
+    }
+    if (disk && top != NULL && mon != NULL)
+        delete_disk_nodes(dom, mon, top);
+    else if (disk)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "the block nodes of %s are not known; they stay in QEMU", alias);
+
+    g_mutex_lock(&dom->lock);
+    dev = dom->id >= 0 ? vb_domain_def_find_alias(dom->def, alias) : NULL;
+    if (dev != NULL)
+        vb_domain_def_remove_device(dom->def, dev);
+    g_mutex_unlock(&dom->lock);
+    if (dev == NULL)
+        return;
+    save_status(list, dom);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "device %s removed", alias);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, VB_DOMAIN_DEVICE_REMOVED_EVENT,
+                          alias);
+}
+
+/* Under dom->lock: whether libvirt lets this device be unplugged (qemuDomainDetachPrep*). */
+static gboolean
+check_detachable(const VbDeviceDef *dev, GError **error)
+{
+    switch (dev->kind) {
+    case VB_DEV_DISK:
+        if (g_strcmp0(dev->device, "cdrom") == 0 || g_strcmp0(dev->device, "floppy") == 0) {
+            if (g_strcmp0(dev->device, "cdrom") == 0 &&
+                (g_strcmp0(dev->bus, "usb") == 0 || g_strcmp0(dev->bus, "scsi") == 0))
+                return TRUE;
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "disk device type '%s' cannot be detached", dev->device);
+            return FALSE;
+        }
+        if (g_strcmp0(dev->bus, "virtio") != 0 && g_strcmp0(dev->bus, "usb") != 0 &&
+            g_strcmp0(dev->bus, "scsi") != 0) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                                "This type of disk cannot be hot unplugged");
+            return FALSE;
+        }
+        return TRUE;
+    case VB_DEV_RNG:
+        return TRUE;
+    case VB_DEV_CHANNEL:
+        if (g_strcmp0(dev->target_type, "virtio") == 0)
+            return TRUE;
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "live detach of a non-virtio <channel> is not supported");
+        return FALSE;
+    case VB_DEV_INPUT:
+        if (g_strcmp0(dev->bus, "usb") == 0 || g_strcmp0(dev->bus, "virtio") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "live detach of <input bus='%s'> is not supported (usb and virtio are)",
+                    dev->bus != NULL ? dev->bus : "ps2");
+        return FALSE;
+    case VB_DEV_INTERFACE:
+        /* the host side of the other types (taps, macvtaps) is released by the next
+         * session's work (vb_qemu_net_release) */
+        if (g_strcmp0(dev->type, "user") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "live detach of <interface type='%s'> is not supported yet (type 'user' "
+                    "is)", dev->type != NULL ? dev->type : "");
+        return FALSE;
+    default:
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "live detach of device '%s' is not supported", vb_device_def_describe(dev));
+        return FALSE;
+    }
+}
+
+/*
+ * With the job: device_del of the device that @xml (or @alias) names; with @wait, waits
+ * for DEVICE_DELETED up to the unplug timeout and finishes the removal when it came.
+ */
+static gboolean
+detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *alias_in,
+            gboolean wait, GError **error)
+{
+    g_auto(Live) l = { 0 };
+    g_autofree char *alias = NULL;
+    g_autofree char *top = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    VbDeviceDef *dev;
+    JsonObject *args;
+    gboolean disk;
+    int status;
+
+    if (!live_get(dom, &l, FALSE, wait ? "DetachDevice" : "DetachDeviceAlias", error))
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    if (xml != NULL)
+        dev = vb_domain_def_hotplug_match(dom->def, xml, error);
+    else if ((dev = vb_domain_def_find_alias(dom->def, alias_in)) == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no device found with alias %s",
+                    alias_in);
+    if (dev == NULL || !check_detachable(dev, error)) {
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    alias = vb_domain_def_device_alias(dom->def, dev);
+    disk = dev->kind == VB_DEV_DISK;
+    g_mutex_unlock(&dom->lock);
+    if (alias == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "Cannot detach a device with no alias");
+        return FALSE;
+    }
+    /* the disk's nodes, while QEMU still names them by the device */
+    if (disk)
+        top = disk_top_node(l.mon, alias);
+
+    g_mutex_lock(&dom->lock);
+    if (top != NULL) {
+        if (dom->unplug_nodes == NULL)
+            dom->unplug_nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        g_hash_table_replace(dom->unplug_nodes, g_strdup(alias), g_strdup(top));
+    }
+    if (wait) {
+        g_free(dom->unplug_alias);
+        dom->unplug_alias = g_strdup(alias);
+        dom->unplug_status = VB_UNPLUG_WAITING;
+    }
+    g_mutex_unlock(&dom->lock);
+
+    args = json_object_new();
+    json_object_set_string_member(args, "id", alias);
+    r = qmp(l.mon, "device_del", args, error);
+    if (r == NULL) {
+        g_mutex_lock(&dom->lock);
+        g_clear_pointer(&dom->unplug_alias, g_free);
+        if (dom->unplug_nodes != NULL)
+            g_hash_table_remove(dom->unplug_nodes, alias);
+        g_mutex_unlock(&dom->lock);
+        return FALSE;
+    }
+    if (!wait)
+        return TRUE;
+
+    g_mutex_lock(&dom->lock);
+    {
+        gint64 end = g_get_monotonic_time() + VB_DOMAIN_UNPLUG_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+
+        while (dom->unplug_status == VB_UNPLUG_WAITING && g_get_monotonic_time() < end) {
+            if (!vb_domain_obj_wait_until(dom, end))
+                break;
+        }
+    }
+    status = dom->unplug_status;
+    g_clear_pointer(&dom->unplug_alias, g_free);
+    dom->unplug_status = VB_UNPLUG_WAITING;
+    g_mutex_unlock(&dom->lock);
+
+    if (status == VB_UNPLUG_DELETED) {
+        finish_removal(list, dom, alias);
+    } else if (status == VB_UNPLUG_REJECTED) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
+                            "unplug of device was rejected by the guest");
+        return FALSE;
+    } else {
+        /* libvirt's answer too: the device goes when the guest releases it */
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str,
+                      "device %s: unplug requested; the guest has not released it yet",
+                      alias);
+    }
+    return TRUE;
+}
+
+static gboolean
+detach(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *alias, guint flags,
+       const char *owner, GError **error)
+{
+    const char *method = xml != NULL ? "DetachDevice" : "DetachDeviceAlias";
+    ConfigOp op = xml != NULL ? CONFIG_DETACH : CONFIG_DETACH_ALIAS;
+    const char *arg = xml != NULL ? xml : alias;
+    gboolean live = FALSE, config = FALSE, ok;
+
+    if (!begin(list, dom, method, owner, error))
+        return FALSE;
+    ok = flags_of(dom, flags, &live, &config, error) &&
+         (!config || config_apply(list, dom, op, arg, TRUE, error)) &&
+         (!live || detach_live(list, dom, xml, alias, xml != NULL, error)) &&
+         (!config || config_apply(list, dom, op, arg, FALSE, error));
+    vb_domain_job_end(dom);
+    if (ok && config)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    return ok;
+}
+
+/**
+ * vb_domain_detach_device:
+ * @xml: the device, as far as needed to find it (a disk's <target dev>, a MAC, an alias)
+ * @flags: VB_DOMAIN_DEVICE_MODIFY_LIVE and/or _CONFIG, or 0 (current)
+ *
+ * libvirt's qemuDomainDetachDeviceLiveAndConfig: waits up to 5 s for the guest.
+ */
+gboolean
+vb_domain_detach_device(VbDomainList *list, VbDomainObj *dom, const char *xml, guint flags,
+                        const char *owner, GError **error)
+{
+    return detach(list, dom, xml, NULL, flags, owner, error);
+}
+
+/**
+ * vb_domain_detach_device_alias:
+ * @alias: the device's alias (virtio-disk1, ua-NAME, ...)
+ *
+ * libvirt's qemuDomainDetachDeviceAlias: asks for the unplug and returns; the removal
+ * finishes (DeviceRemoved) when QEMU reports DEVICE_DELETED.
+ */
+gboolean
+vb_domain_detach_device_alias(VbDomainList *list, VbDomainObj *dom, const char *alias,
+                              guint flags, const char *owner, GError **error)
+{
+    if (alias == NULL || *alias == '\0') {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG, "the alias is empty");
+        return FALSE;
+    }
+    return detach(list, dom, NULL, alias, flags, owner, error);
+}
+
+/* ---- UpdateDevice: the medium of a cdrom or floppy ---- */
+
+static gboolean
+tray_open(VbQemuMonitor *mon, const char *alias, gboolean *out_open, gboolean *out_has_tray)
+{
+    g_autoptr(JsonNode) r = qmp(mon, "query-block", NULL, NULL);
+    g_autofree char *prefix = g_strdup_printf("/machine/peripheral/%s/", alias);
+    JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+
+    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *qdev = o != NULL && json_object_has_member(o, "qdev")
+                               ? json_object_get_string_member(o, "qdev") : NULL;
+
+        if (qdev == NULL || (strcmp(qdev, alias) != 0 && !g_str_has_prefix(qdev, prefix)))
+            continue;
+        *out_has_tray = json_object_has_member(o, "tray_open");
+        *out_open = *out_has_tray && json_object_get_boolean_member(o, "tray_open");
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+tray_cmd(VbQemuMonitor *mon, const char *cmd, const char *alias, int force, GError **error)
+{
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *args = json_object_new();
+
+    json_object_set_string_member(args, "id", alias);
+    if (force >= 0)
+        json_object_set_boolean_member(args, "force", force != 0);
+    r = qmp(mon, cmd, args, error);
+    if (r == NULL)
+        g_prefix_error(error, "%s: ", cmd);
+    return r != NULL;
+}
+
+/* With the job: libvirt's qemuDomainChangeMediaBlockdev. */
+static gboolean
+change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean force,
+             GError **error)
+{
+    g_auto(Live) l = { 0 };
+    g_autoptr(GHashTable) disks = NULL;
+    g_autoptr(GPtrArray) opts = NULL;
+    g_autofree char *alias = NULL;
+    g_autofree char *old_top = NULL;
+    g_autofree char *new_top = NULL;
+    g_autofree char *bus = NULL;
+    g_autofree char *device = NULL;
+    VbQemuCommandParams params = { 0 };
+    VbDeviceDef *old, *neu;
+    gboolean is_open = FALSE, has_tray = FALSE, media;
+    int node = 0;
+
+    if (!live_get(dom, &l, TRUE, "UpdateDevice", error))
+        return FALSE;
+    old = vb_domain_def_hotplug_match(l.live, xml, error);
+    if (old == NULL)
+        return FALSE;
+    if (old->kind != VB_DEV_DISK ||
+        (g_strcmp0(old->device, "cdrom") != 0 && g_strcmp0(old->device, "floppy") != 0)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "live update of <%s> is not supported; only the medium of a cdrom or "
+                    "floppy changes while the domain runs", vb_device_def_describe(old));
+        return FALSE;
+    }
+    alias = vb_domain_def_device_alias(l.live, old);
+    bus = g_strdup(old->bus);
+    device = g_strdup(old->device);
+    vb_device_def_free(vb_domain_def_steal_device(l.live, old));
+    neu = vb_domain_def_hotplug_parse(l.live, xml, error);
+    if (neu == NULL)
+        return FALSE;
+    if (g_strcmp0(neu->bus, bus) != 0 || g_strcmp0(neu->device, device) != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "only the medium of %s can change while the domain runs, not its bus "
+                    "or device type", alias);
+        return FALSE;
+    }
+    media = neu->source.present;
+    if (media && !vb_qemu_disk_prepare_one(neu, &disks, error))
+        return FALSE;
+    if (media) {
+        GPtrArray *nodes_only;
+
+        node = next_node_index(l.mon, error);
+        if (node < 0)
+            return FALSE;
+        params.id = l.id;
+        params.monitor_path = l.monitor_path;
+        params.pidfile = "";
+        params.runtime_dir = l.runtime_dir;
+        params.vnc_port = -1;
+        params.disks = disks;
+        opts = vb_qemu_command_hotplug(l.live, l.caps, &params, neu, node, error);
+        if (opts == NULL)
+            return FALSE;
+        /* the nodes only: the device is there */
+        nodes_only = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i + 1 < opts->len; i += 2) {
+            if (strcmp(g_ptr_array_index(opts, i), "-blockdev") != 0)
+                continue;
+            g_ptr_array_add(nodes_only, g_strdup(g_ptr_array_index(opts, i)));
+            g_ptr_array_add(nodes_only, g_strdup(g_ptr_array_index(opts, i + 1)));
+        }
+        g_ptr_array_unref(opts);
+        opts = nodes_only;
+        new_top = g_strdup_printf("libvirt-%d-format", node);
+    }
+
+    old_top = disk_top_node(l.mon, alias);
+    if (!tray_open(l.mon, alias, &is_open, &has_tray)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU has no drive %s", alias);
+        return FALSE;
+    }
+    if (has_tray && !is_open) {
+        gint64 end = g_get_monotonic_time() + TRAY_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+
+        if (!tray_cmd(l.mon, "blockdev-open-tray", alias, force ? 1 : 0, error))
+            return FALSE;
+        while (tray_open(l.mon, alias, &is_open, &has_tray) && !is_open &&
+               g_get_monotonic_time() < end)
+            g_usleep(50 * G_TIME_SPAN_MILLISECOND);
+        if (!is_open) {
+            g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                        "timed out waiting to open the tray of '%s' (the guest locks it; "
+                        "use FORCE)", alias);
+            return FALSE;
+        }
+    }
+    if (!tray_cmd(l.mon, "blockdev-remove-medium", alias, -1, error))
+        return FALSE;
+    if (old_top != NULL)
+        delete_disk_nodes(dom, l.mon, old_top);
+    if (media) {
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args;
+
+        if (!send_options(dom, l.mon, opts, error))
+            return FALSE;
+        args = json_object_new();
+        json_object_set_string_member(args, "id", alias);
+        json_object_set_string_member(args, "node-name", new_top);
+        r = qmp(l.mon, "blockdev-insert-medium", args, error);
+        if (r == NULL) {
+            g_prefix_error(error, "blockdev-insert-medium: ");
+            delete_disk_nodes(dom, l.mon, new_top);
+            return FALSE;
+        }
+    }
+    if (has_tray && !tray_cmd(l.mon, "blockdev-close-tray", alias, -1, error))
+        return FALSE;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->run == l.run) {
+        VbDeviceDef *cur = vb_domain_def_find_alias(dom->def, alias);
+
+        if (cur != NULL)
+            vb_domain_def_remove_device(dom->def, cur);
+        vb_domain_def_insert_device(dom->def, vb_domain_def_steal_device(l.live, neu));
+        vb_domain_def_set_live(dom->def, dom->id);
+    }
+    g_mutex_unlock(&dom->lock);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "medium of %s %s", alias,
+                  media ? "changed" : "ejected");
+    return TRUE;
+}
+
+/**
+ * vb_domain_update_device:
+ * @xml: the whole device as it is to be
+ * @flags: LIVE and/or CONFIG, or 0 (current); FORCE ejects a medium the guest locked
+ *
+ * libvirt's qemuDomainUpdateDeviceFlags: live, only a cdrom's or floppy's medium
+ * changes; CONFIG replaces the matching device of the persistent definition.
+ */
+gboolean
+vb_domain_update_device(VbDomainList *list, VbDomainObj *dom, const char *xml, guint flags,
+                        const char *owner, GError **error)
+{
+    gboolean live = FALSE, config = FALSE, ok;
+
+    if (!begin(list, dom, "UpdateDevice", owner, error))
+        return FALSE;
+    ok = flags_of(dom, flags, &live, &config, error) &&
+         (!config || config_apply(list, dom, CONFIG_UPDATE, xml, TRUE, error)) &&
+         (!live || change_media(list, dom, xml, (flags & VB_DOMAIN_DEVICE_MODIFY_FORCE) != 0,
+                                error));
+    if (ok && live)
+        save_status(list, dom);
+    if (ok && config)
+        ok = config_apply(list, dom, CONFIG_UPDATE, xml, FALSE, error);
+    vb_domain_job_end(dom);
+    if (ok)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    return ok;
+}
+
+/* ---- events ---- */
+
+static const char *
+event_device(const VbDomainEvent *ev)
+{
+    if (ev->data == NULL || !json_object_has_member(ev->data, "device"))
+        return NULL;
+    return json_object_get_string_member(ev->data, "device");
+}
+
+/**
+ * vb_domain_hotplug_wake:
+ *
+ * Wakes a DetachDevice waiting for this DEVICE_DELETED or DEVICE_UNPLUG_GUEST_ERROR as
+ * soon as the monitor thread has it, before events queued ahead of it are handled (they
+ * may wait for the job the waiting call holds). Any thread; takes dom->lock only.
+ */
+void
+vb_domain_hotplug_wake(VbDomainObj *dom, const VbDomainEvent *ev)
+{
+    gboolean deleted = g_strcmp0(ev->name, "DEVICE_DELETED") == 0;
+    const char *alias;
+
+    if (!deleted && g_strcmp0(ev->name, "DEVICE_UNPLUG_GUEST_ERROR") != 0)
+        return;
+    alias = event_device(ev);
+    if (alias == NULL)
+        return;
+    g_mutex_lock(&dom->lock);
+    if (dom->run == ev->run && g_strcmp0(dom->unplug_alias, alias) == 0 &&
+        dom->unplug_status == VB_UNPLUG_WAITING) {
+        dom->unplug_status = deleted ? VB_UNPLUG_DELETED : VB_UNPLUG_REJECTED;
+        g_cond_broadcast(&dom->cond);
+    }
+    g_mutex_unlock(&dom->lock);
+}
+
+/**
+ * vb_domain_hotplug_event:
+ *
+ * DEVICE_DELETED: wakes the DetachDevice waiting for it, or (no one waits) takes the job
+ * and finishes the removal. DEVICE_UNPLUG_GUEST_ERROR: the waiting call fails, and
+ * DeviceRemovalFailed is sent. Event worker.
+ *
+ * Returns: whether @ev was one of these
+ */
+gboolean
+vb_domain_hotplug_event(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev)
+{
+    gboolean deleted = g_strcmp0(ev->name, "DEVICE_DELETED") == 0;
+    gboolean rejected = g_strcmp0(ev->name, "DEVICE_UNPLUG_GUEST_ERROR") == 0;
+    const char *alias = event_device(ev);
+    gboolean waited;
+    g_autoptr(GError) error = NULL;
+
+    if (!deleted && !rejected)
+        return FALSE;
+    if (alias == NULL || *alias == '\0')
+        return TRUE; /* a device without id (a virtio backend) */
+    vb_domain_hotplug_wake(dom, ev);
+    g_mutex_lock(&dom->lock);
+    waited = dom->run == ev->run && g_strcmp0(dom->unplug_alias, alias) == 0;
+    g_mutex_unlock(&dom->lock);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "QEMU event %s for %s", ev->name, alias);
+    if (rejected) {
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED,
+                              VB_DOMAIN_DEVICE_REMOVAL_FAILED_EVENT, alias);
+        return TRUE;
+    }
+    if (waited)
+        return TRUE;
+    if (!vb_domain_job_begin_event(dom, "QEMU event DEVICE_DELETED",
+                                   list->config->job_wait_timeout, &error)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "device %s: cannot finish its removal: %s", alias, error->message);
+        return TRUE;
+    }
+    g_mutex_lock(&dom->lock);
+    waited = dom->id >= 0 && dom->run == ev->run;
+    g_mutex_unlock(&dom->lock);
+    if (waited)
+        finish_removal(list, dom, alias);
+    vb_domain_job_end(dom);
+    return TRUE;
+}
+
+/* the devices QEMU has under /machine/peripheral (qom-list), or NULL */
+static GHashTable *
+peripherals(VbQemuMonitor *mon, GError **error)
+{
+    g_autoptr(JsonNode) r = NULL;
+    GHashTable *names;
+    JsonObject *args = json_object_new();
+    JsonArray *a;
+
+    json_object_set_string_member(args, "path", "/machine/peripheral");
+    r = qmp(mon, "qom-list", args, error);
+    if (r == NULL)
+        return NULL;
+    if (!JSON_NODE_HOLDS_ARRAY(r)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU, "qom-list did not return a list");
+        return NULL;
+    }
+    a = json_node_get_array(r);
+    names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+
+        if (o != NULL && json_object_has_member(o, "name"))
+            g_hash_table_add(names, g_strdup(json_object_get_string_member(o, "name")));
+    }
+    return names;
+}
+
+/* Under dom->lock: whether QEMU lists @dev under /machine/peripheral when it has it (the
+ * devices that can be unplugged, whose -device carries the alias as id). */
+static gboolean
+is_unpluggable(const VbDeviceDef *dev)
+{
+    return dev->kind == VB_DEV_DISK && check_detachable(dev, NULL);
+}
+
+/**
+ * vb_domain_hotplug_reconnect:
+ *
+ * After the service took a running QEMU back: devices of the live definition that QEMU
+ * no longer has (their DEVICE_DELETED came while the service was down) leave the live
+ * definition, with DeviceRemoved (libvirt's qemuProcessUpdateDevices). Failures are
+ * logged. Before the domain is published, or with the job.
+ */
+void
+vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(GHashTable) have = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        return;
+    have = peripherals(mon, &error);
+    if (have == NULL) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot list QEMU's devices: %s",
+                      error->message);
+        return;
+    }
+    g_mutex_lock(&dom->lock);
+    for (guint i = dom->def->priv->devices->len; i > 0; i--) {
+        VbDeviceDef *dev = g_ptr_array_index(dom->def->priv->devices, i - 1);
+        g_autofree char *alias = NULL;
+
+        if (!is_unpluggable(dev))
+            continue;
+        alias = vb_domain_def_device_alias(dom->def, dev);
+        if (alias == NULL || g_hash_table_contains(have, alias))
+            continue;
+        vb_domain_def_remove_device(dom->def, dev);
+        g_ptr_array_add(gone, g_steal_pointer(&alias));
+    }
+    g_mutex_unlock(&dom->lock);
+    if (gone->len == 0)
+        return;
+    save_status(list, dom);
+    for (guint i = 0; i < gone->len; i++) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                      "device %s was unplugged while the service was down",
+                      (const char *)g_ptr_array_index(gone, i));
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED,
+                              VB_DOMAIN_DEVICE_REMOVED_EVENT, g_ptr_array_index(gone, i));
+    }
+}
