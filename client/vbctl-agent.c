@@ -204,14 +204,14 @@ key_cmp(gconstpointer a, gconstpointer b)
 }
 
 /* `guestinfo NAME|UUID [--user] [--os] [--timezone] [--hostname] [--filesystem]
- * [--interface]`: virsh's "key : value" lines. */
+ * [--disk] [--interface]`: virsh's "key : value" lines. */
 gboolean
 vbctl_cmd_guestinfo(VbctlContext *ctx, GError **error)
 {
     const VbctlAgentFlags *f = &ctx->flags.agent;
     guint32 types = (f->user ? 1u : 0) | (f->os ? 2u : 0) | (f->timezone ? 4u : 0) |
                     (f->hostname ? 8u : 0) | (f->filesystem ? 16u : 0) |
-                    (f->interface ? 64u : 0);
+                    (f->disk ? 32u : 0) | (f->interface ? 64u : 0);
     g_autoptr(GVariant) reply = agent_call(ctx, "GetGuestInfo",
                                            g_variant_new("(uu)", types, 0u), "(a{sv})", error);
     g_autoptr(GVariant) dict = NULL;

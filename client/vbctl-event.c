@@ -257,6 +257,9 @@ on_lifecycle_signal(GDBusConnection *connection, const char *sender, const char 
         if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(ss)")))
             return;
         g_variant_get(params, "(&s&s)", &event, &detail);
+    } else if (g_strcmp0(signal, "AgentEvent") == 0 || g_strcmp0(signal, "GraphicsEvent") == 0) {
+        /* the same event as AgentLifecycle / Graphics under a second name: shown once */
+        return;
     } else {
         /* event --all: every other domain signal */
         event = event_name = event_name_of(signal);

@@ -98,23 +98,6 @@ vbctl_cmd_domifaddr(VbctlContext *ctx, GError **error)
 
 /* ---- domiflist: <interface>s of the XML ---- */
 
-typedef struct {
-    GPtrArray *rows; /* char *[5]: target, type, source, model, mac */
-    char **cur;      /* the <interface> being read, or NULL */
-    int depth;       /* of the current element; <interface> is at devices + 1 */
-    int iface_depth;
-} IfScan;
-
-static const char *
-attr(const char **names, const char **values, const char *name)
-{
-    for (guint i = 0; names[i] != NULL; i++) {
-        if (strcmp(names[i], name) == 0)
-            return values[i];
-    }
-    return NULL;
-}
-
 static void
 set_once(char **slot, const char *value)
 {
@@ -126,7 +109,7 @@ static void
 scan_start(GMarkupParseContext *pc, const char *element, const char **names,
            const char **values, gpointer data, GError **error)
 {
-    IfScan *s = data;
+    VbctlXmlScan *s = data;
     const GSList *stack = g_markup_parse_context_get_element_stack(pc);
 
     s->depth++;
@@ -134,43 +117,27 @@ scan_start(GMarkupParseContext *pc, const char *element, const char **names,
         /* domain/devices/interface */
         if (strcmp(element, "interface") == 0 && s->depth == 3 && stack->next != NULL &&
             strcmp(stack->next->data, "devices") == 0) {
-            s->cur = g_new0(char *, 6);
-            s->iface_depth = s->depth;
-            set_once(&s->cur[1], attr(names, values, "type"));
+            s->cur = g_new0(char *, s->n_cols + 1);
+            s->item_depth = s->depth;
+            set_once(&s->cur[1], vbctl_xml_attr(names, values, "type"));
         }
         return;
     }
-    if (s->depth != s->iface_depth + 1)
+    if (s->depth != s->item_depth + 1)
         return;
     if (strcmp(element, "source") == 0) {
         /* virsh: bridge | dev | network | name | path, the first in that order */
         static const char *const keys[] = { "bridge", "dev", "network", "name", "path", NULL };
 
         for (guint i = 0; keys[i] != NULL; i++)
-            set_once(&s->cur[2], attr(names, values, keys[i]));
+            set_once(&s->cur[2], vbctl_xml_attr(names, values, keys[i]));
     } else if (strcmp(element, "target") == 0) {
-        set_once(&s->cur[0], attr(names, values, "dev"));
+        set_once(&s->cur[0], vbctl_xml_attr(names, values, "dev"));
     } else if (strcmp(element, "model") == 0) {
-        set_once(&s->cur[3], attr(names, values, "type"));
+        set_once(&s->cur[3], vbctl_xml_attr(names, values, "type"));
     } else if (strcmp(element, "mac") == 0) {
-        set_once(&s->cur[4], attr(names, values, "address"));
+        set_once(&s->cur[4], vbctl_xml_attr(names, values, "address"));
     }
-}
-
-static void
-scan_end(GMarkupParseContext *pc, const char *element, gpointer data, GError **error)
-{
-    IfScan *s = data;
-
-    if (s->cur != NULL && s->depth == s->iface_depth) {
-        for (guint i = 0; i < 5; i++) {
-            if (s->cur[i] == NULL)
-                s->cur[i] = g_strdup(i == 1 ? "" : "-");
-        }
-        g_ptr_array_add(s->rows, s->cur);
-        s->cur = NULL;
-    }
-    s->depth--;
 }
 
 /**
@@ -183,17 +150,9 @@ scan_end(GMarkupParseContext *pc, const char *element, gpointer data, GError **e
 GPtrArray *
 vbctl_domiflist_rows(const char *xml, GError **error)
 {
-    const GMarkupParser parser = { scan_start, scan_end, NULL, NULL, NULL };
-    IfScan s = { g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev), NULL, 0, 0 };
-    g_autoptr(GMarkupParseContext) pc = g_markup_parse_context_new(&parser, 0, &s, NULL);
+    static const char *const fill[] = { "-", "", "-", "-", "-" };
 
-    if (!g_markup_parse_context_parse(pc, xml, -1, error) ||
-        !g_markup_parse_context_end_parse(pc, error)) {
-        g_strfreev(s.cur);
-        g_ptr_array_unref(s.rows);
-        return NULL;
-    }
-    return s.rows;
+    return vbctl_xml_scan_rows(xml, scan_start, G_N_ELEMENTS(fill), fill, error);
 }
 
 /**
@@ -207,11 +166,9 @@ vbctl_cmd_domiflist(VbctlContext *ctx, GError **error)
 {
     static const char *const headers[] = { N_("Interface"), N_("Type"), N_("Source"),
                                            N_("Model"), N_("MAC") };
-    const char *translated[G_N_ELEMENTS(headers)];
     g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], FALSE, error);
-    g_autofree char *xml = NULL, *text = NULL;
+    g_autofree char *xml = NULL;
     g_autoptr(GPtrArray) rows = NULL;
-    g_autoptr(VbctlTable) table = NULL;
 
     if (domain == NULL ||
         !vb_dbus_domain_call_get_xmldesc_sync(domain, ctx->flags.inactive ? XML_INACTIVE : 0,
@@ -220,12 +177,6 @@ vbctl_cmd_domiflist(VbctlContext *ctx, GError **error)
     rows = vbctl_domiflist_rows(xml, error);
     if (rows == NULL)
         return FALSE;
-    for (guint i = 0; i < G_N_ELEMENTS(headers); i++)
-        translated[i] = _(headers[i]);
-    table = vbctl_table_new(G_N_ELEMENTS(headers), translated);
-    for (guint i = 0; i < rows->len; i++)
-        vbctl_table_add_row(table, (const char *const *)g_ptr_array_index(rows, i));
-    text = vbctl_table_format(table);
-    g_print("%s", text);
+    vbctl_print_rows(headers, G_N_ELEMENTS(headers), 0, rows);
     return TRUE;
 }

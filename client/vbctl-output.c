@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "vbctl-output.h"
 
@@ -246,4 +247,90 @@ vbctl_format_fields(const char *const *labels, const char *const *values)
         g_string_append_printf(out, "%s\n", values[i] ?: "");
     }
     return g_string_free(out, FALSE);
+}
+
+/**
+ * vbctl_xml_attr:
+ *
+ * Returns: (nullable): the value of attribute @name of a GMarkup start element
+ */
+const char *
+vbctl_xml_attr(const char **names, const char **values, const char *name)
+{
+    for (guint i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], name) == 0)
+            return values[i];
+    }
+    return NULL;
+}
+
+static void
+xml_scan_end(GMarkupParseContext *pc, const char *element, gpointer data, GError **error)
+{
+    VbctlXmlScan *s = data;
+
+    if (s->cur != NULL && s->depth == s->item_depth) {
+        for (guint i = 0; i < s->n_cols; i++) {
+            if (s->cur[i] == NULL)
+                s->cur[i] = g_strdup(s->fill[i]);
+        }
+        g_ptr_array_add(s->rows, s->cur);
+        s->cur = NULL;
+    }
+    s->depth--;
+}
+
+/**
+ * vbctl_xml_scan_rows:
+ * @xml: a domain's XML
+ * @start: fills a VbctlXmlScan's row (see the type)
+ * @n_cols: cells per row
+ * @fill: per column, what a cell nothing filled shows
+ *
+ * Returns: (transfer full) (element-type GStrv) (nullable): the rows, in document order
+ */
+GPtrArray *
+vbctl_xml_scan_rows(const char *xml, VbctlXmlStartFunc start, guint n_cols,
+                    const char *const *fill, GError **error)
+{
+    const GMarkupParser parser = { start, xml_scan_end, NULL, NULL, NULL };
+    VbctlXmlScan s = { g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev),
+                       NULL,
+                       0,
+                       0,
+                       n_cols,
+                       fill };
+    g_autoptr(GMarkupParseContext) pc = g_markup_parse_context_new(&parser, 0, &s, NULL);
+
+    if (!g_markup_parse_context_parse(pc, xml, -1, error) ||
+        !g_markup_parse_context_end_parse(pc, error)) {
+        g_strfreev(s.cur);
+        g_ptr_array_unref(s.rows);
+        return NULL;
+    }
+    return s.rows;
+}
+
+/**
+ * vbctl_print_rows:
+ * @headers: the column headers, untranslated (N_())
+ * @first: the first column printed
+ * @rows: (element-type GStrv): rows of @n_headers cells
+ *
+ * Prints columns @first.. of @rows as a table under the translated headers.
+ */
+void
+vbctl_print_rows(const char *const *headers, guint n_headers, guint first, GPtrArray *rows)
+{
+    g_autofree const char **translated = g_new0(const char *, n_headers);
+    g_autoptr(VbctlTable) table = NULL;
+    g_autofree char *text = NULL;
+
+    for (guint i = 0; i < n_headers; i++)
+        translated[i] = _(headers[i]);
+    table = vbctl_table_new(n_headers - first, translated + first);
+    for (guint i = 0; i < rows->len; i++)
+        vbctl_table_add_row(table, (const char *const *)g_ptr_array_index(rows, i) + first);
+    text = vbctl_table_format(table);
+    g_print("%s", text);
 }

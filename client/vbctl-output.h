@@ -39,6 +39,27 @@ char *vbctl_table_format(const VbctlTable *table);
 void vbctl_table_free(VbctlTable *table);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbctlTable, vbctl_table_free)
 
+/* Rows of a domain XML's device elements (domiflist, domblklist; issue 13, part misc):
+ * the start function makes @cur (@n_cols + 1 cells) at the item's element, records its
+ * depth in @item_depth and fills cells; at the item's end the missing cells get @fill. */
+typedef struct {
+    GPtrArray *rows; /* GStrv per item */
+    char **cur;      /* the item being read, or NULL */
+    int depth;       /* of the current element */
+    int item_depth;  /* of the item's element */
+    guint n_cols;
+    const char *const *fill; /* per column, what a missing cell shows */
+} VbctlXmlScan;
+
+typedef void (*VbctlXmlStartFunc)(GMarkupParseContext *pc, const char *element,
+                                  const char **names, const char **values, gpointer data,
+                                  GError **error);
+GPtrArray *vbctl_xml_scan_rows(const char *xml, VbctlXmlStartFunc start,
+                               guint n_cols, const char *const *fill, GError **error);
+const char *vbctl_xml_attr(const char **names, const char **values, const char *name);
+void vbctl_print_rows(const char *const *headers, guint n_headers, guint first,
+                      GPtrArray *rows);
+
 char *vbctl_format_fields(const char *const *labels, const char *const *values);
 void vbctl_print_json(JsonNode *node);
 

@@ -174,63 +174,30 @@ vbctl_cmd_domstats(VbctlContext *ctx, GError **error)
 
 /* ---- domblklist: the <disk>s of the XML ---- */
 
-typedef struct {
-    GPtrArray *rows; /* GStrv: type, device, target, source */
-    char **cur;
-    int depth;
-    int disk_depth;
-} DiskScan;
-
-static const char *
-attr(const char **names, const char **values, const char *name)
-{
-    for (guint i = 0; names[i] != NULL; i++) {
-        if (strcmp(names[i], name) == 0)
-            return values[i];
-    }
-    return NULL;
-}
-
 static void
 disk_start(GMarkupParseContext *pc, const char *element, const char **names,
            const char **values, gpointer data, GError **error)
 {
     static const char *const keys[] = { "file", "dev", "dir", "name", "volume" };
-    DiskScan *s = data;
+    VbctlXmlScan *s = data;
 
     s->depth++;
     if (strcmp(element, "disk") == 0 && s->cur == NULL) {
-        const char *type = attr(names, values, "type");
-        const char *device = attr(names, values, "device");
+        const char *type = vbctl_xml_attr(names, values, "type");
+        const char *device = vbctl_xml_attr(names, values, "device");
 
-        s->cur = g_new0(char *, 5);
+        s->cur = g_new0(char *, s->n_cols + 1);
         s->cur[0] = g_strdup(type != NULL ? type : "file");
         s->cur[1] = g_strdup(device != NULL ? device : "disk");
-        s->disk_depth = s->depth;
-    } else if (s->cur != NULL && s->depth == s->disk_depth + 1) {
+        s->item_depth = s->depth;
+    } else if (s->cur != NULL && s->depth == s->item_depth + 1) {
         if (strcmp(element, "target") == 0 && s->cur[2] == NULL) {
-            s->cur[2] = g_strdup(attr(names, values, "dev"));
+            s->cur[2] = g_strdup(vbctl_xml_attr(names, values, "dev"));
         } else if (strcmp(element, "source") == 0 && s->cur[3] == NULL) {
             for (guint i = 0; i < G_N_ELEMENTS(keys) && s->cur[3] == NULL; i++)
-                s->cur[3] = g_strdup(attr(names, values, keys[i]));
+                s->cur[3] = g_strdup(vbctl_xml_attr(names, values, keys[i]));
         }
     }
-}
-
-static void
-disk_end(GMarkupParseContext *pc, const char *element, gpointer data, GError **error)
-{
-    DiskScan *s = data;
-
-    if (s->cur != NULL && s->depth == s->disk_depth) {
-        for (guint i = 0; i < 4; i++) {
-            if (s->cur[i] == NULL)
-                s->cur[i] = g_strdup("-");
-        }
-        g_ptr_array_add(s->rows, s->cur);
-        s->cur = NULL;
-    }
-    s->depth--;
 }
 
 /**
@@ -243,17 +210,9 @@ disk_end(GMarkupParseContext *pc, const char *element, gpointer data, GError **e
 GPtrArray *
 vbctl_domblklist_rows(const char *xml, GError **error)
 {
-    const GMarkupParser parser = { disk_start, disk_end, NULL, NULL, NULL };
-    DiskScan s = { g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev), NULL, 0, 0 };
-    g_autoptr(GMarkupParseContext) pc = g_markup_parse_context_new(&parser, 0, &s, NULL);
+    static const char *const fill[] = { "-", "-", "-", "-" };
 
-    if (!g_markup_parse_context_parse(pc, xml, -1, error) ||
-        !g_markup_parse_context_end_parse(pc, error)) {
-        g_strfreev(s.cur);
-        g_ptr_array_unref(s.rows);
-        return NULL;
-    }
-    return s.rows;
+    return vbctl_xml_scan_rows(xml, disk_start, G_N_ELEMENTS(fill), fill, error);
 }
 
 /**
@@ -267,11 +226,9 @@ vbctl_cmd_domblklist(VbctlContext *ctx, GError **error)
 {
     static const char *const headers[] = { N_("Type"), N_("Device"), N_("Target"),
                                            N_("Source") };
-    const char *translated[G_N_ELEMENTS(headers)];
     g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], FALSE, error);
-    g_autofree char *xml = NULL, *text = NULL;
+    g_autofree char *xml = NULL;
     g_autoptr(GPtrArray) rows = NULL;
-    g_autoptr(VbctlTable) table = NULL;
     guint first = ctx->flags.stats_details ? 0 : 2;
 
     if (domain == NULL ||
@@ -281,16 +238,7 @@ vbctl_cmd_domblklist(VbctlContext *ctx, GError **error)
     rows = vbctl_domblklist_rows(xml, error);
     if (rows == NULL)
         return FALSE;
-    for (guint i = 0; i < G_N_ELEMENTS(headers); i++)
-        translated[i] = _(headers[i]);
-    table = vbctl_table_new(G_N_ELEMENTS(headers) - first, translated + first);
-    for (guint i = 0; i < rows->len; i++) {
-        char **row = g_ptr_array_index(rows, i);
-
-        vbctl_table_add_row(table, (const char *const *)row + first);
-    }
-    text = vbctl_table_format(table);
-    g_print("%s", text);
+    vbctl_print_rows(headers, G_N_ELEMENTS(headers), first, rows);
     return TRUE;
 }
 

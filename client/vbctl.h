@@ -27,6 +27,7 @@ typedef struct {
     gboolean async; /* qemu-agent-command --async */
     gboolean block; /* qemu-agent-command --block */
     gboolean user, os, timezone, hostname, filesystem, interface; /* guestinfo groups */
+    gboolean disk; /* guestinfo --disk (issue 13, part misc) */
 } VbctlAgentFlags;
 
 typedef struct {

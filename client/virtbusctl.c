@@ -225,6 +225,7 @@ static const VbctlOption guestinfo_options[] = {
     {"timezone", N_("Time zone"), AFLAG(timezone), FALSE},
     {"hostname", N_("Host name"), AFLAG(hostname), FALSE},
     {"filesystem", N_("File systems"), AFLAG(filesystem), FALSE},
+    {"disk", N_("Disks (block devices)"), AFLAG(disk), FALSE},
     {"interface", N_("Network interfaces"), AFLAG(interface), FALSE},
     {NULL},
 };

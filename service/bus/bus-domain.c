@@ -124,7 +124,11 @@ publish_on_main(gpointer data)
             guint st = 0, why = 0;
 
             if (p->detail != NULL && sscanf(p->detail, "%u %u", &st, &why) == 2)
+            {
                 vb_dbus_domain_emit_agent_lifecycle(iface, st, why);
+                /* libvirt-dbus's name of the same event (issue 13, part misc) */
+                vb_dbus_domain_emit_agent_event(iface, st, why);
+            }
         } else if (vb_bus_memev_emit(iface, p->event, p->detail)) {
             /* issue 13, part memev: "signal:NAME", the parameters printed */
         } else if (p->event != NULL && vb_bus_hotplug_emit(iface, p->event, p->detail)) {

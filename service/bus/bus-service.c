@@ -8,6 +8,7 @@
 #include "bus-names.h"
 #include "bus-service.h"
 #include "bus-skeleton.h"
+#include "domain-console.h"
 #include "store.h"
 #include "vb-error.h"
 
@@ -238,6 +239,7 @@ vb_bus_service_free(VbBusService *service)
     g_atomic_int_set(&service->stopping, 1);
     g_thread_pool_free(service->workers, FALSE, TRUE);
     vb_bus_stats_fini(); /* issue 13, part stats: GetAllDomainStats' collectors */
+    vb_domain_console_shutdown(); /* console streams end before the domains go */
     vb_bus_autodestroy_fini(service);
     if (service->connection != NULL) {
         g_dbus_connection_remove_filter(service->connection, service->filter_id);

@@ -74,6 +74,9 @@ int vb_domain_virt_type_from_string(const char *str);
  * Converts a libvirt memory value with unit (b, bytes, k, KiB, KB, M, MiB, MB, G, GiB, GB,
  * T, TiB, TB, P, PiB, PB, E, EiB, EB; NULL or "" means KiB) to KiB, rounding bytes up.
  */
+/* the largest memory size a definition holds: 2^53 bytes (8 PiB), far above what QEMU
+ * runs; vb_domain_memory_parse_kib() refuses more, and so must every call that sets one */
+#define VB_DOMAIN_MEMORY_MAX_KIB ((G_GUINT64_CONSTANT(1) << 53) / 1024)
 gboolean vb_domain_memory_parse_kib(const char *value, const char *unit, guint64 *out_kib,
                                     GError **error);
 

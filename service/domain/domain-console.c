@@ -27,6 +27,7 @@
 
 #include "domain-console.h"
 #include "domain-def-console.h"
+#include "domain-def-guest.h"
 #include "domain-list-priv.h"
 #include "vb-error.h"
 
@@ -61,6 +62,7 @@ static GMutex proxies_lock;
 static GHashTable *proxies; /* under proxies_lock: key -> Proxy (ref) */
 static GMainContext *console_ctx;
 static GThread *console_thread;
+static gint console_quit; /* atomic: vb_domain_console_shutdown() asks the thread to end */
 
 static Proxy *
 proxy_ref(Proxy *p)
@@ -88,8 +90,9 @@ console_thread_main(gpointer data)
     GMainContext *ctx = data;
 
     g_main_context_push_thread_default(ctx);
-    for (;;)
+    while (!g_atomic_int_get(&console_quit))
         g_main_context_iteration(ctx, TRUE);
+    g_main_context_pop_thread_default(ctx);
     return NULL;
 }
 
@@ -102,6 +105,7 @@ ensure_thread_locked(void)
     proxies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)proxy_unref);
     console_ctx = g_main_context_new();
+    g_atomic_int_set(&console_quit, 0);
     console_thread = g_thread_new("vb-console", console_thread_main, console_ctx);
 }
 
@@ -110,7 +114,8 @@ static void
 proxy_forget(Proxy *p)
 {
     g_mutex_lock(&proxies_lock);
-    if (g_hash_table_lookup(proxies, p->key) == p)
+    /* proxies is NULL once vb_domain_console_shutdown() took the table */
+    if (proxies != NULL && g_hash_table_lookup(proxies, p->key) == p)
         g_hash_table_remove(proxies, p->key);
     g_mutex_unlock(&proxies_lock);
 }
@@ -298,8 +303,26 @@ find_target_locked(VbDomainObj *dom, const char *method, const char *dev_name, g
     }
     t = channel ? vb_domain_def_find_channel(dom->def, dom->runtime_dir, dev_name, error)
                 : vb_domain_def_find_console(dom->def, dev_name, error);
-    if (t == NULL)
+    if (t == NULL) {
         g_prefix_error(error, "domain '%s': ", dom->def->name);
+        return NULL;
+    }
+    if (channel && t->kind == VB_CONSOLE_UNIX) {
+        g_autofree char *agent = vb_domain_def_find_agent_socket(dom->def, dom->runtime_dir, NULL);
+
+        /* QEMU's socket takes one client: a stream there would lock the service's own agent
+         * client out (and the caller would read the service's sync replies), as libvirt
+         * refuses a channel its agent uses */
+        if (agent != NULL && g_strcmp0(agent, t->path) == 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "domain '%s': channel %s is in use by the service's QEMU guest agent "
+                        "client (its socket takes one client); use the agent calls or "
+                        "QemuAgentCommand, or give the channel type 'pty'",
+                        dom->def->name, t->alias != NULL ? t->alias : VB_AGENT_CHANNEL_NAME);
+            vb_console_target_free(t);
+            return NULL;
+        }
+    }
     return t;
 }
 
@@ -401,4 +424,36 @@ vb_domain_console_count(void)
     n = proxies != NULL ? g_hash_table_size(proxies) : 0;
     g_mutex_unlock(&proxies_lock);
     return n;
+}
+
+/**
+ * vb_domain_console_shutdown:
+ *
+ * Ends every proxy and joins the console thread (service shutdown, after the workers
+ * ended and before the domain list is freed): each client's stream reads end of file.
+ * Any thread but the console thread; a later OpenConsole would start a new thread.
+ */
+void
+vb_domain_console_shutdown(void)
+{
+    GHashTable *table;
+    GMainContext *ctx;
+    GThread *thread;
+
+    g_mutex_lock(&proxies_lock);
+    table = g_steal_pointer(&proxies);
+    ctx = g_steal_pointer(&console_ctx);
+    thread = g_steal_pointer(&console_thread);
+    g_mutex_unlock(&proxies_lock);
+    if (thread == NULL)
+        return;
+    g_atomic_int_set(&console_quit, 1);
+    g_main_context_wakeup(ctx);
+    g_thread_join(thread);
+    /* no thread runs the context now: dropping it destroys the sources, whose finalize
+     * drops the last references and closes both descriptors of every proxy */
+    g_debug("console thread joined at shutdown: %u console stream(s) closed",
+            g_hash_table_size(table));
+    g_hash_table_destroy(table);
+    g_main_context_unref(ctx);
 }

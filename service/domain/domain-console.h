@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 int vb_domain_open_console(VbDomainObj *dom, const char *dev_name, gboolean channel,
                            guint flags, GError **error);
 guint vb_domain_console_count(void);
+void vb_domain_console_shutdown(void);
 
 int vb_domain_open_graphics_fd(VbDomainList *list, VbDomainObj *dom, guint idx, guint flags,
                                const char *owner, GError **error);

@@ -23,27 +23,6 @@
 #define QMP_TIMEOUT_MS 30000
 #define SEND_KEY_MAX_KEYS 16 /* libvirt's VIR_DOMAIN_SEND_KEY_MAX_KEYS */
 
-/* Takes the job and a reference on the monitor of a running domain. */
-static VbQemuMonitor *
-begin_running(VbDomainList *list, VbDomainObj *dom, VbJobType type, const char *method,
-              const char *owner, GError **error)
-{
-    VbQemuMonitor *mon = NULL;
-
-    if (!vb_domain_job_begin(dom, type, method, owner, list->config->job_wait_timeout,
-                             list->config->max_queued, error))
-        return NULL;
-    g_mutex_lock(&dom->lock);
-    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
-        mon = vb_qemu_monitor_ref(dom->mon);
-    else
-        vb_domain_obj_set_not_running_error(dom, method, error);
-    g_mutex_unlock(&dom->lock);
-    if (mon == NULL)
-        vb_domain_job_end(dom);
-    return mon;
-}
-
 /* Under the job: the protocol of display @idx ("vnc" or "spice"). */
 static char *
 graphics_protocol(VbDomainObj *dom, guint idx, GError **error)
@@ -82,8 +61,8 @@ int
 vb_domain_open_graphics_fd(VbDomainList *list, VbDomainObj *dom, guint idx, guint flags,
                            const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "OpenGraphicsFD",
-                                                 owner, error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "OpenGraphicsFD", owner, error);
     g_autofree char *protocol = NULL;
     g_autoptr(JsonNode) r1 = NULL;
     g_autoptr(JsonNode) r2 = NULL;
@@ -155,8 +134,8 @@ int
 vb_domain_screenshot(VbDomainList *list, VbDomainObj *dom, guint screen, const char *owner,
                      char **out_mime, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_QUERY, "Screenshot", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_QUERY, "Screenshot", owner, error);
     g_autofree char *path = NULL;
     g_autofree char *alias = NULL;
     g_autoptr(JsonNode) r = NULL;
@@ -238,7 +217,7 @@ vb_domain_send_key(VbDomainList *list, VbDomainObj *dom, guint codeset, guint ho
         json_object_set_int_member(k, "data", number);
         json_array_add_object_element(keys, k);
     }
-    mon = begin_running(list, dom, VB_JOB_MODIFY, "SendKey", owner, error);
+    mon = vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "SendKey", owner, error);
     if (mon == NULL) {
         json_array_unref(keys);
         return FALSE;
@@ -256,8 +235,8 @@ vb_domain_send_key(VbDomainList *list, VbDomainObj *dom, guint codeset, guint ho
 gboolean
 vb_domain_inject_nmi(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "InjectNMI", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "InjectNMI", owner, error);
     g_autoptr(JsonNode) r = NULL;
 
     if (mon == NULL)

@@ -178,7 +178,9 @@ handle_stop_resume(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, dom->pause_reason);
         changed = TRUE;
     } else if (!stop && dom->state == VB_DOMAIN_STATE_PAUSED &&
-               dom->reason != VB_DOMAIN_REASON_STARTING_UP) {
+               dom->reason != VB_DOMAIN_REASON_STARTING_UP && ev->timestamp >= dom->paused_at) {
+        /* a RESUME of a Resume that a Suspend followed before this event was handled is
+         * stale: it must not make the paused domain "running" for a moment */
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
         changed = TRUE;
     }

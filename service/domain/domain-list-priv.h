@@ -145,6 +145,11 @@ gboolean vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, Vb
                                         int progress_fd, VbStreamFeeder *feeder,
                                         GError **error);
 
+/* domain-ops.c: the job and the monitor of a running domain (domain-display.c,
+ * domain-stats.c use it too) */
+VbQemuMonitor *vb_domain_begin_running(VbDomainList *list, VbDomainObj *dom, VbJobType type,
+                                       const char *method, const char *owner, GError **error);
+
 /* domain-events.c */
 void vb_domain_events_queue(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev);
 void vb_domain_events_run(gpointer data, gpointer user_data);

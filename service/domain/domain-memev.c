@@ -230,17 +230,20 @@ graphics(VbDomainList *list, VbDomainObj *dom, guint phase, JsonObject *data)
     GVariantBuilder ids;
     const char *x509 = jstr(client, "x509_dname");
     const char *sasl = jstr(client, "sasl_username");
+    g_autoptr(GVariant) params = NULL;
 
     g_variant_builder_init(&ids, G_VARIANT_TYPE("a(ss)"));
     if (x509 != NULL)
         g_variant_builder_add(&ids, "(ss)", "x509dname", x509);
     if (sasl != NULL)
         g_variant_builder_add(&ids, "(ss)", "saslUsername", sasl);
-    vb_domain_emit_signal(list, dom, "Graphics",
-                          g_variant_new("(u@(uss)@(uss)sa(ss))", phase,
-                                        graphics_address(server), graphics_address(client),
-                                        jstr(server, "auth") != NULL ? jstr(server, "auth") : "",
-                                        &ids));
+    params = g_variant_ref_sink(
+        g_variant_new("(u@(uss)@(uss)sa(ss))", phase, graphics_address(server),
+                      graphics_address(client),
+                      jstr(server, "auth") != NULL ? jstr(server, "auth") : "", &ids));
+    vb_domain_emit_signal(list, dom, "Graphics", g_variant_ref(params));
+    /* issue 13 names the event GraphicsEvent: the same signal under that name too */
+    vb_domain_emit_signal(list, dom, "GraphicsEvent", g_variant_ref(params));
 }
 
 /* BLOCK_WRITE_THRESHOLD {node-name, amount-exceeded, write-threshold} */
@@ -538,6 +541,14 @@ vb_domain_set_memory(VbDomainList *list, VbDomainObj *dom, guint64 kib, guint fl
     if (kib == 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "invalid memory size 0: give KiB");
+        return FALSE;
+    }
+    /* a size the definition could not hold: written into the persistent XML it would
+     * make a file the parser refuses (an Internal error, the definition stuck) */
+    if (kib > VB_DOMAIN_MEMORY_MAX_KIB) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "invalid memory size %" G_GUINT64_FORMAT " KiB: at most %" G_GUINT64_FORMAT
+                    " KiB (8 PiB)", kib, VB_DOMAIN_MEMORY_MAX_KIB);
         return FALSE;
     }
     if (!vb_domain_job_begin(dom, VB_JOB_MODIFY, "SetMemory", owner,

@@ -183,6 +183,8 @@ struct _VbDomainObj {
     VbDomainReason pause_reason; /* reason for the next STOP event */
     gint64 resumed_at;      /* wall-clock µs the service last let the vCPUs run:
                                STOP events QEMU sent before it are stale */
+    gint64 paused_at;       /* wall-clock µs of the last Suspend: RESUME events QEMU sent
+                               before it are stale (issue 13, part misc) */
     gint64 state_since;     /* monotonic µs of the last state change */
     guint64 run;            /* increases with every start; 0 never ran */
 

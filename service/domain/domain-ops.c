@@ -14,10 +14,19 @@
 
 #define QMP_TIMEOUT_MS 30000
 
-/* Takes the job and a reference on the monitor of a running domain. */
-static VbQemuMonitor *
-begin_running(VbDomainList *list, VbDomainObj *dom, VbJobType type, const char *method,
-              const char *owner, GError **error)
+/**
+ * vb_domain_begin_running:
+ * @type: the job to take
+ * @method: the API call, for the job and the error
+ *
+ * Takes the domain's job and a reference on the monitor of a running domain; fails naming
+ * why the domain does not run (the job released then). Worker threads, no lock held.
+ *
+ * Returns: (transfer full) (nullable): the monitor; the caller ends the job
+ */
+VbQemuMonitor *
+vb_domain_begin_running(VbDomainList *list, VbDomainObj *dom, VbJobType type,
+                        const char *method, const char *owner, GError **error)
 {
     VbQemuMonitor *mon = NULL;
 
@@ -66,8 +75,8 @@ finish(VbDomainList *list, VbDomainObj *dom, gboolean ok, const char *event, con
 gboolean
 vb_domain_shutdown(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "Shutdown", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "Shutdown", owner, error);
 
     if (mon == NULL)
         return FALSE;
@@ -87,8 +96,8 @@ vb_domain_shutdown(VbDomainList *list, VbDomainObj *dom, const char *owner, GErr
 gboolean
 vb_domain_reboot(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "Reboot", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "Reboot", owner, error);
     gboolean ok;
 
     if (mon == NULL)
@@ -109,8 +118,8 @@ vb_domain_reboot(VbDomainList *list, VbDomainObj *dom, const char *owner, GError
 gboolean
 vb_domain_reset(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_MODIFY, "Reset", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "Reset", owner, error);
 
     if (mon == NULL)
         return FALSE;
@@ -121,8 +130,8 @@ vb_domain_reset(VbDomainList *list, VbDomainObj *dom, const char *owner, GError 
 gboolean
 vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_SUSPEND, "Suspend", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_SUSPEND, "Suspend", owner, error);
     gboolean ok;
 
     if (mon == NULL)
@@ -139,6 +148,7 @@ vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner, GErro
     if (ok) {
         g_mutex_lock(&dom->lock);
         vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_USER);
+        dom->paused_at = g_get_real_time();
         g_mutex_unlock(&dom->lock);
     }
     return finish(list, dom, ok, "suspended", "paused");
@@ -148,8 +158,8 @@ vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner, GErro
 gboolean
 vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running(list, dom, VB_JOB_SUSPEND, "Resume", owner,
-                                                 error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_SUSPEND, "Resume", owner, error);
     gboolean ok;
 
     if (mon == NULL)
@@ -199,7 +209,7 @@ vb_domain_qemu_monitor_command(VbDomainList *list, VbDomainObj *dom, const char 
 
     if (cmd == NULL)
         return NULL;
-    mon = begin_running(list, dom, VB_JOB_MODIFY, "QemuMonitorCommand", owner, error);
+    mon = vb_domain_begin_running(list, dom, VB_JOB_MODIFY, "QemuMonitorCommand", owner, error);
     if (mon == NULL)
         return NULL;
     g_mutex_lock(&dom->lock);

@@ -756,27 +756,6 @@ vb_domain_get_stats(VbDomainList *list, VbDomainObj *dom, guint types, guint fla
     return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
-/* Takes the query job of a running domain, or fails naming why it does not run. */
-static VbQemuMonitor *
-begin_running_query(VbDomainList *list, VbDomainObj *dom, VbJobType type, const char *method,
-                    const char *owner, GError **error)
-{
-    VbQemuMonitor *mon = NULL;
-
-    if (!vb_domain_job_begin(dom, type, method, owner, list->config->job_wait_timeout,
-                             list->config->max_queued, error))
-        return NULL;
-    g_mutex_lock(&dom->lock);
-    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
-        mon = vb_qemu_monitor_ref(dom->mon);
-    else
-        vb_domain_obj_set_not_running_error(dom, method, error);
-    g_mutex_unlock(&dom->lock);
-    if (mon == NULL)
-        vb_domain_job_end(dom);
-    return mon;
-}
-
 /**
  * vb_domain_memory_stats:
  *
@@ -789,8 +768,8 @@ GVariant *
 vb_domain_memory_stats(VbDomainList *list, VbDomainObj *dom, const char *owner,
                        GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = begin_running_query(list, dom, VB_JOB_QUERY, "MemoryStats",
-                                                       owner, error);
+    g_autoptr(VbQemuMonitor) mon =
+        vb_domain_begin_running(list, dom, VB_JOB_QUERY, "MemoryStats", owner, error);
     g_auto(Snap) s = { 0 };
     guint64 vals[VB_MEMSTAT_LAST];
     GVariantBuilder b;

@@ -122,6 +122,41 @@ vb_guest_fs_free(VbGuestFS *fs)
     g_free(fs);
 }
 
+/**
+ * vb_qemu_agent_parse_disk_addr:
+ * @d: (nullable): a GuestDiskAddress of guest-get-fsinfo or guest-get-disks
+ * @addr: (out): its pci-controller (has_pci when complete) and bus, target, unit (0 when
+ *   absent or out of range)
+ */
+void
+vb_qemu_agent_parse_disk_addr(JsonObject *d, VbGuestDiskAddr *addr)
+{
+    JsonNode *pn = d != NULL ? json_object_get_member(d, "pci-controller") : NULL;
+    gint64 v[4], b = 0, t = 0, u = 0;
+
+    memset(addr, 0, sizeof(*addr));
+    if (pn != NULL && JSON_NODE_HOLDS_OBJECT(pn)) {
+        JsonObject *pc = json_node_get_object(pn);
+
+        addr->has_pci = get_int(pc, "domain", &v[0]) && get_int(pc, "bus", &v[1]) &&
+                        get_int(pc, "slot", &v[2]) && get_int(pc, "function", &v[3]);
+        for (guint k = 0; addr->has_pci && k < 4; k++)
+            addr->has_pci = v[k] >= 0 && v[k] <= G_MAXUINT16;
+        if (addr->has_pci) {
+            addr->pci_domain = (guint)v[0];
+            addr->pci_bus = (guint)v[1];
+            addr->pci_slot = (guint)v[2];
+            addr->pci_function = (guint)v[3];
+        }
+    }
+    if (get_int(d, "bus", &b) && get_int(d, "target", &t) && get_int(d, "unit", &u) &&
+        b >= 0 && t >= 0 && u >= 0 && b <= G_MAXUINT16 && t <= G_MAXUINT16 && u <= G_MAXUINT16) {
+        addr->bus = (guint)b;
+        addr->target = (guint)t;
+        addr->unit = (guint)u;
+    }
+}
+
 static gboolean
 parse_fs_disks(VbGuestFS *fs, JsonObject *o, GError **error)
 {
@@ -142,30 +177,8 @@ parse_fs_disks(VbGuestFS *fs, JsonObject *o, GError **error)
         const char *dev = get_str(d, "dev");
         const char *bus = get_str(d, "bus-type");
         VbGuestDiskAddr addr = { 0 };
-        JsonNode *pn = d != NULL ? json_object_get_member(d, "pci-controller") : NULL;
-        gint64 v[4], b = 0, t = 0, u = 0;
 
-        if (pn != NULL && JSON_NODE_HOLDS_OBJECT(pn)) {
-            JsonObject *pc = json_node_get_object(pn);
-
-            addr.has_pci = get_int(pc, "domain", &v[0]) && get_int(pc, "bus", &v[1]) &&
-                           get_int(pc, "slot", &v[2]) && get_int(pc, "function", &v[3]);
-            for (guint k = 0; addr.has_pci && k < 4; k++)
-                addr.has_pci = v[k] >= 0 && v[k] <= G_MAXUINT16;
-            if (addr.has_pci) {
-                addr.pci_domain = (guint)v[0];
-                addr.pci_bus = (guint)v[1];
-                addr.pci_slot = (guint)v[2];
-                addr.pci_function = (guint)v[3];
-            }
-        }
-        if (get_int(d, "bus", &b) && get_int(d, "target", &t) && get_int(d, "unit", &u) &&
-            b >= 0 && t >= 0 && u >= 0 && b <= G_MAXUINT16 && t <= G_MAXUINT16 &&
-            u <= G_MAXUINT16) {
-            addr.bus = (guint)b;
-            addr.target = (guint)t;
-            addr.unit = (guint)u;
-        }
+        vb_qemu_agent_parse_disk_addr(d, &addr);
         if (d == NULL) {
             malformed(error, "guest-get-fsinfo", "a disk that is not an object");
             return FALSE;
@@ -395,4 +408,87 @@ vb_qemu_agent_info_fs(GPtrArray *fss, GStrv *aliases, GVariantDict *d)
         }
 #undef PUT
     }
+}
+
+/* ---- guest-get-disks (issue 13, part misc) ---- */
+
+/**
+ * vb_guest_disk_free:
+ * @disk: (nullable): a disk of vb_qemu_agent_parse_disks()
+ */
+void
+vb_guest_disk_free(VbGuestDisk *disk)
+{
+    if (disk == NULL)
+        return;
+    g_free(disk->name);
+    g_strfreev(disk->dependencies);
+    g_free(disk->serial);
+    g_free(disk->bus_type);
+    g_free(disk->alias);
+    g_free(disk);
+}
+
+/**
+ * vb_qemu_agent_parse_disks:
+ * @ret: the "return" of guest-get-disks
+ *
+ * The guest's block devices, in the agent's order (libvirt's qemuAgentGetDisks: "name"
+ * and "partition" are required; "dependencies", "address" and "alias" optional).
+ *
+ * Returns: (transfer full) (element-type VbGuestDisk) (nullable): the disks
+ */
+GPtrArray *
+vb_qemu_agent_parse_disks(JsonNode *ret, GError **error)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_guest_disk_free);
+    JsonArray *arr;
+
+    if (ret == NULL || !JSON_NODE_HOLDS_ARRAY(ret)) {
+        malformed(error, "guest-get-disks", "not an array");
+        return NULL;
+    }
+    arr = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *o = obj_at(arr, i);
+        g_autoptr(VbGuestDisk) disk = g_new0(VbGuestDisk, 1);
+        JsonNode *part = o != NULL ? json_object_get_member(o, "partition") : NULL;
+        JsonNode *deps = o != NULL ? json_object_get_member(o, "dependencies") : NULL;
+        JsonNode *addr = o != NULL ? json_object_get_member(o, "address") : NULL;
+
+        if (get_str(o, "name") == NULL || part == NULL || !JSON_NODE_HOLDS_VALUE(part) ||
+            json_node_get_value_type(part) != G_TYPE_BOOLEAN) {
+            malformed(error, "guest-get-disks", "a disk without 'name' or 'partition'");
+            return NULL;
+        }
+        disk->name = g_strdup(get_str(o, "name"));
+        disk->partition = json_node_get_boolean(part);
+        if (deps != NULL && JSON_NODE_HOLDS_ARRAY(deps)) {
+            JsonArray *da = json_node_get_array(deps);
+            g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+            for (guint j = 0; j < json_array_get_length(da); j++) {
+                JsonNode *n = json_array_get_element(da, j);
+
+                if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
+                    malformed(error, "guest-get-disks", "a dependency that is not a string");
+                    return NULL;
+                }
+                g_ptr_array_add(names, g_strdup(json_node_get_string(n)));
+            }
+            g_ptr_array_add(names, NULL);
+            disk->dependencies = (GStrv)g_ptr_array_free(g_steal_pointer(&names), FALSE);
+        }
+        if (addr != NULL && JSON_NODE_HOLDS_OBJECT(addr)) {
+            JsonObject *a = json_node_get_object(addr);
+
+            disk->has_address = TRUE;
+            disk->serial = g_strdup(get_str(a, "serial"));
+            disk->bus_type = g_strdup(get_str(a, "bus-type"));
+            vb_qemu_agent_parse_disk_addr(a, &disk->addr);
+        }
+        disk->alias = g_strdup(get_str(o, "alias"));
+        g_ptr_array_add(out, g_steal_pointer(&disk));
+    }
+    return g_steal_pointer(&out);
 }

@@ -127,5 +127,29 @@ gboolean vb_qemu_agent_info_users(JsonNode *ret, GVariantDict *d, GError **error
 gboolean vb_qemu_agent_info_os(JsonNode *ret, GVariantDict *d, GError **error);
 gboolean vb_qemu_agent_info_timezone(JsonNode *ret, GVariantDict *d, GError **error);
 void vb_qemu_agent_info_fs(GPtrArray *fss, GStrv *aliases, GVariantDict *d);
+void vb_qemu_agent_parse_disk_addr(JsonObject *d, VbGuestDiskAddr *addr);
+
+/**
+ * VbGuestDisk: a block device of guest-get-disks (issue 13, part misc)
+ * @name: the guest's device node ("/dev/vda", "/dev/vda1")
+ * @partition: it is a partition
+ * @dependencies: (nullable) (array zero-terminated=1): the devices it is built on
+ * @has_address: the agent gave an address (@serial, @bus_type, @addr)
+ * @alias: (nullable): the guest's name for it (e.g. a device-mapper name)
+ */
+typedef struct {
+    char *name;
+    gboolean partition;
+    GStrv dependencies;
+    gboolean has_address;
+    char *serial;
+    char *bus_type;
+    VbGuestDiskAddr addr;
+    char *alias;
+} VbGuestDisk;
+
+void vb_guest_disk_free(VbGuestDisk *disk);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbGuestDisk, vb_guest_disk_free)
+GPtrArray *vb_qemu_agent_parse_disks(JsonNode *ret, GError **error);
 
 G_END_DECLS

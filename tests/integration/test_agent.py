@@ -105,9 +105,14 @@ class AgentTest(AgentTestCase):
     def test_connected_then_disconnected_and_acpi_fallback(self):
         rec = SignalRecorder(self.conn, DOMAIN_IFACE, "AgentLifecycle")
         self.addCleanup(rec.close)
+        # libvirt-dbus's name of the same event, with the same arguments
+        rec2 = SignalRecorder(self.conn, DOMAIN_IFACE, "AgentEvent")
+        self.addCleanup(rec2.close)
         path = self.start("a1", self.guest_xml("a1", CHANNEL))
         rec.wait_for(lambda s: s[0] == path and s[3] == (CONNECTED, REASON_CHANNEL),
                      timeout=90, what="AgentLifecycle(connected, channel)")
+        rec2.wait_for(lambda s: s[0] == path and s[3] == (CONNECTED, REASON_CHANNEL),
+                      timeout=10, what="AgentEvent(connected, channel)")
         self.assertTrue(self.get_prop(path, DOMAIN_IFACE, "AgentConnected"))
         eventually(lambda: self.markers("TINYGUEST: READY"), timeout=60, what="READY")
         # qemu-ga ends in the guest: the port closes (VSERPORT_CHANGE open=false)
@@ -161,6 +166,16 @@ class AgentTest(AgentTestCase):
         self.assertEqual(len(mnt), 1, fss)
         self.assertEqual(mnt[0][2], "ext4")
         self.assertEqual(mnt[0][3], ["vda"])
+        # the disks group: guest-get-disks, the virtio disk matched to its target by address
+        info = self.domain(path, "GetGuestInfo", "uu", (32, 0))
+        self.assertEqual({k.split(".")[0] for k in info}, {"disk"}, info)
+        self.assertGreaterEqual(info["disk.count"], 1, info)
+        vda = [i for i in range(info["disk.count"]) if info[f"disk.{i}.name"] == "/dev/vda"]
+        self.assertEqual(len(vda), 1, info)
+        self.assertIs(info[f"disk.{vda[0]}.partition"], False)
+        self.assertEqual(info[f"disk.{vda[0]}.alias"], "vda", info)
+        self.assertRegex(self.ctl("guestinfo", "f1", "--disk").stdout,
+                         r"disk\.\d+\.name\s*:\s*/dev/vda")
         # a writer that starts after the freeze: it must block until the thaw
         self.agent(path, "guest-exec", {"path": "/bin/sh", "arg": [
             "-c", "sleep 3; echo 'TGW: start' > /dev/ttyS0; echo hi > /mnt/w; sync; "
@@ -226,7 +241,6 @@ class AgentTest(AgentTestCase):
         self.assertGreaterEqual(info["if.count"], 2)
         only_os = self.domain(path, "GetGuestInfo", "uu", (2, 0))
         self.assertEqual({k.split(".")[0] for k in only_os}, {"os"})
-        self.assertDBusError("NotSupported", self.domain, path, "GetGuestInfo", "uu", (32, 0))
         self.assertDBusError("InvalidArgument", self.domain, path, "GetGuestInfo", "uu",
                              (128, 0))
         p = self.ctl("guestinfo", "t1", "--os")

@@ -4,12 +4,15 @@
 a real QEMU.
 
 BusFuzzTest sends, to every interface, method and property of the
-manager, a running domain and a Job object (and to unknown paths and
+manager, a running domain, a Job object and a defined network (and to unknown paths and
 interfaces): bodies of wrong signatures, empty bodies, unknown members,
 huge strings, wrong property types, and the right signatures with hostile
 values (huge strings, every flag bit). Every call must be answered (an
 error or a reply, never a timeout), the service must stay up, and its log
-must hold no CRITICAL and no WARNING from GLib.
+must hold no CRITICAL and no WARNING from GLib. It also calls the methods of
+issues 12 and 13 that take numbers, arrays and JSON (SendKey, SetMemory, SetVcpus,
+PinVcpu, QemuAgentCommand, GetStats, GetAllDomainStats, ...) with hostile values on a
+running domain.
 
 DeepNestingTest sends QemuMonitorCommand deeply nested JSON, which
 overflowed the worker thread's stack in json-glib: it gets InvalidArgument
@@ -27,6 +30,28 @@ from vbtest import (BUS_NAME, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH,  #
                     Gio, GLib, Service, VirtbusTestCase)
 
 JOB_IFACE = "org.virtbus.Virt1.Job"
+NET_IFACE = "org.virtbus.Virt1.Network"
+NET_XML = """<network><name>fuzznet</name><uuid>0c7a1f3e-1d2b-4e5f-8a9b-0c1d2e3f4a59</uuid>
+  <bridge name='vbfuzz0'/><ip address='10.231.0.1' netmask='255.255.255.0'/></network>"""
+# a running domain with what the issue-13 methods act on: a pty serial, the agent's channel
+# (no agent answers), a display, a balloon, a second possible vCPU
+HOSTILE_XML = """<domain type='qemu'>
+  <name>hostile</name>
+  <uuid>0c7a1f3e-1d2b-4e5f-8a9b-0c1d2e3f4a52</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu current='1'>2</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <serial type='pty'><target port='0'/></serial>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+    <video><model type='vga'/></video>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>"""
+U32 = 0xFFFFFFFF
+U64 = 0xFFFFFFFFFFFFFFFF
+INT_MIN = -(1 << 31)
 PROPS = "org.freedesktop.DBus.Properties"
 OBJMGR = "org.freedesktop.DBus.ObjectManager"
 UUID1 = "0c7a1f3e-1d2b-4e5f-8a9b-0c1d2e3f4a51"
@@ -185,7 +210,9 @@ class BusFuzzTest(VirtbusTestCase):
         self.domain(dom, "Start", "u", (0,), timeout=60000)
         job = self.domain(dom, "CoreDump", "su", (os.path.join(self.tmp, "fuzz.core"), 0))
         self.call(job, JOB_IFACE, "Wait", timeout=120000)
-        paths = {MANAGER_PATH: None, dom: None, job: None}
+        # issue 13, part misc: a defined (inactive) network object too
+        net = self.manager("NetworkDefineXML", "su", (NET_XML, 0))
+        paths = {MANAGER_PATH: None, dom: None, job: None, net: None}
         for path in paths:
             paths[path] = introspect(self.conn, path)
         # what the fuzz must reach
@@ -193,6 +220,7 @@ class BusFuzzTest(VirtbusTestCase):
         self.assertIn(OBJMGR, paths[MANAGER_PATH])
         self.assertIn(DOMAIN_IFACE, paths[dom])
         self.assertIn(JOB_IFACE, paths[job])
+        self.assertIn(NET_IFACE, paths[net])
         for path, ifaces in paths.items():
             self.fuzz_object(path, ifaces)
         # paths with no object
@@ -206,6 +234,7 @@ class BusFuzzTest(VirtbusTestCase):
         self.assertEqual((props["State"], props["Autostart"], props["Tainted"]),
                          ("running", False, []), props)
         self.assertEqual(self.manager("ListDomains", "u", (0,)), [dom])
+        self.assertFalse(self.get_prop(net, NET_IFACE, "Active"))
         self.assertGreater(self.calls, 3000)
         self.assertIn("org.freedesktop.DBus.Error.InvalidArgs", self.errors)
         self.assertIn("org.freedesktop.DBus.Error.UnknownMethod", self.errors)
@@ -213,6 +242,91 @@ class BusFuzzTest(VirtbusTestCase):
         log = self.service.read_log()
         bad = [line for line in log.splitlines() if GLIB_COMPLAINT.search(line)]
         self.assertEqual(bad, [], "GLib complained")
+        self.domain(dom, "Destroy", "u", (0,))
+
+
+    def test_hostile_values_of_running_domain_methods(self):
+        """Issue 12 and 13's methods with non-string arguments, on a running domain:
+        every call answers (a named error or a result), the service stays up, the domain
+        runs on, GLib says nothing."""
+        self.host_uuid = self.get_prop(MANAGER_PATH, MANAGER_IFACE, "HostUUID")
+        dom = self.manager("DefineXML", "su", (HOSTILE_XML, 0))
+        self.domain(dom, "Start", "u", (0,), timeout=60000)
+        names = ["", HUGE, "\u00e9/../x", "../../etc/passwd", "serial0\n", "x" * 200,
+                 "org.qemu.guest_agent.0", "channel0", "serial0", "console0", "serial99"]
+        calls = []
+        for keys in ([], [30] * 17, [30] * 100000, [U32], [30]):
+            for hold in (0, U32):
+                for codeset in (0, 9, 10, U32):
+                    calls.append(("SendKey", "uuauu", (codeset, hold, keys, 0)))
+        for name in names:
+            for flags in (0, 1, 2, 3, 4, U32):
+                calls.append(("OpenConsole", "su", (name, flags)))
+                calls.append(("OpenChannel", "su", (name, flags)))
+        for screen in (0, 1, U32):
+            for flags in (0, 1, U32):
+                calls.append(("Screenshot", "uu", (screen, flags)))
+        for kib in (0, 1, U64, U64 // 1024 + 1, 1 << 62):
+            for flags in (0, 1, 2, 3, 4, 5, 6, U32):
+                calls.append(("SetMemory", "tu", (kib, flags)))
+        for kib in (0, U64):
+            calls.append(("SetMaxMemory", "t", (kib,)))
+            calls.append(("SetMemoryStatsPeriod", "iu", (INT_MIN, 0)))
+        for n in (0, 2 ** 32 - 1, 3, 1 << 31):
+            for flags in (0, 1, 2, 4, 6, 8, 16, U32):
+                calls.append(("SetVcpus", "uu", (n, flags)))
+        for vcpu in (0, 1, U32):
+            for cpumap in ([], [False], [False] * 4096, [True] * 100000):
+                for flags in (0, 1, 2, U32):
+                    calls.append(("PinVcpu", "uabu", (vcpu, cpumap, flags)))
+                    calls.append(("PinIOThread", "uabu", (vcpu, cpumap, flags)))
+        for cmd in ("[" * 80000, '{"a":' * 100000, '{"execute":"guest-ping"}',
+                    '{"execute":' + '"x' * 1000 + '"}'):
+            for timeout in (-2, -1, 0, 1, INT_MIN, 2 ** 31 - 1):
+                for flags in (0, U32):
+                    calls.append(("QemuAgentCommand", "siu", (cmd, timeout, flags)))
+        for bit in range(32):
+            calls.append(("GetStats", "uu", (1 << bit, 0)))
+            calls.append(("GetStats", "uu", (U32, 1 << bit)))
+        for path_arg in (HUGE, "", "vda", "/dev/null"):
+            calls.append(("BlockStats", "su", (path_arg, 0)))
+            calls.append(("InterfaceStats", "s", (path_arg,)))
+            calls.append(("GetBlockInfo", "su", (path_arg, 0)))
+        for flags in (0, U32):
+            calls.append(("GetCPUStats", "iuu", (INT_MIN, U32, flags)))
+            calls.append(("GetCPUStats", "iuu", (-1, 0, flags)))
+            calls.append(("MemoryStats", "u", (flags,)))
+            calls.append(("OpenGraphicsFD", "uu", (U32, flags)))
+            calls.append(("GetGuestInfo", "uu", (U32, flags)))
+            calls.append(("InterfaceAddresses", "u", (flags,)))
+            calls.append(("GetVcpuPinInfo", "u", (flags,)))
+        ok = []
+        for method, sig, args in calls:
+            reply = self.send(dom, DOMAIN_IFACE, method, variant(sig, *args))
+            if reply.get_message_type() != Gio.DBusMessageType.ERROR:
+                ok.append((method, tuple(a if not isinstance(a, (str, list)) or len(a) < 20
+                                         else f"<{len(a)}>" for a in args)))
+            elif os.environ.get("VB_FUZZ_DEBUG"):
+                sys.stderr.write(f"ERR {method} {reply.get_error_name()} "
+                                 f"{reply.get_body().unpack()[0][:150]!r}\n")
+        if os.environ.get("VB_FUZZ_DEBUG"):
+            sys.stderr.write("OK " + "\nOK ".join(map(str, ok)) + "\n")
+        self.assert_alive("the domain's hostile values")
+        for bit in range(32):
+            for types in (1 << bit, U32, 0):
+                self.send(MANAGER_PATH, MANAGER_IFACE, "GetAllDomainStats",
+                          variant("uu", types, 1 << bit))
+        self.assert_alive("GetAllDomainStats of every bit")
+        self.assertEqual(self.get_prop(dom, DOMAIN_IFACE, "State"), "running")
+        self.assertIn(ERR + "InvalidArgument", self.errors)
+        # no hostile value reaches an internal failure (SetMemory(2^64-1, CONFIG|MAXIMUM)
+        # wrote a size the parser refuses: "cannot copy the domain definition")
+        self.assertNotIn(ERR + "Internal", self.errors)
+        self.assertNotIn(ERR + "Failed", self.errors)
+        log = self.service.read_log()
+        bad = [line for line in log.splitlines() if GLIB_COMPLAINT.search(line)]
+        self.assertEqual(bad, [], "GLib complained")
+        self.assertNotIn("cannot copy domain definition", log)
         self.domain(dom, "Destroy", "u", (0,))
 
 

@@ -27,7 +27,7 @@ AGENT = "org.qemu.guest_agent.0"
 KEY_H, KEY_I, KEY_O, KEY_K, KEY_ENTER = 35, 23, 24, 37, 28
 
 
-def guest_xml(name, extra=""):
+def guest_xml(name, extra="", agent_type="unix"):
     with open(os.path.join(GUEST_DIR, "cmdline")) as f:
         cmdline = f.read().strip() + " tgconsole tgkeys"
     return f"""<domain type='qemu'>
@@ -44,7 +44,7 @@ def guest_xml(name, extra=""):
     <serial type='pty'>
       <target port='0'/>
     </serial>
-    <channel type='unix'>
+    <channel type='{agent_type}'>
       <target type='virtio' name='{AGENT}'/>
     </channel>
     <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
@@ -128,8 +128,8 @@ class ConsoleTestCase(CtlTestCase):
             self.fail(f"the tiny guest is not built in {GUEST_DIR}")
         super().setUp()
 
-    def start_guest(self, name, extra=""):
-        path = self.manager("DefineXML", "su", (guest_xml(name, extra), 0))
+    def start_guest(self, name, extra="", agent_type="unix"):
+        path = self.manager("DefineXML", "su", (guest_xml(name, extra, agent_type), 0))
         self.domain(path, "Start", "u", (0,), timeout=60000)
         return path
 
@@ -174,6 +174,23 @@ class ConsoleTest(ConsoleTestCase):
         self.assertTrue(r3.wait_eof(10), "the stream did not end with the domain")
         s3.close()
 
+    def test_service_stop_with_open_console(self):
+        """The console thread is stopped and joined at shutdown: the service exits 0 with a
+        clean log and closed the open stream itself."""
+        path = self.start_guest("c9")
+        s = self.console(path)
+        r = Reader(s)
+        self.shell(s, r, "2*21", 42)
+        self.conn.close_sync(None)
+        self.assertEqual(self.service.stop(), 0)
+        self.assertTrue(r.wait_eof(10), "the console stream did not end with the service")
+        self.assertIn("console thread joined at shutdown: 1 console stream(s) closed",
+                      self.service.read_log())
+        s.close()
+        self.service.start()
+        self.conn = vbtest.connect(self.bus.address)
+        self.domain(path, "Destroy", "u", (0,))
+
     def test_slow_client_loses_nothing_and_blocks_nothing(self):
         """A client that does not read: the proxy's buffer fills, the guest waits; the
         service answers other calls meanwhile; then every line arrives, in order."""
@@ -217,6 +234,11 @@ class ConsoleTest(ConsoleTestCase):
         e = call_error(open_stream, self.conn, path, "OpenChannel", ("s", "no.such"))
         self.assertEqual(e[0], "org.virtbus.Virt1.Error.InvalidArgument", e)
         self.assertIn("cannot find channel no.such", e[1])
+        # the agent's channel is the service's agent client's: QEMU takes one client there
+        for name in (AGENT, "channel0", ""):
+            e = call_error(open_stream, self.conn, path, "OpenChannel", ("s", name))
+            self.assertEqual(e[0], "org.virtbus.Virt1.Error.OperationInvalid", e)
+            self.assertIn("in use by the service's QEMU guest agent client", e[1])
         e = call_error(open_stream, self.conn, path, "OpenGraphicsFD", ("u", 3))
         self.assertEqual(e[0], "org.virtbus.Virt1.Error.InvalidArgument", e)
         err = self.assertDBusError("NotSupported", self.domain, path, "SendProcessSignal",
@@ -237,7 +259,9 @@ class ConsoleTest(ConsoleTestCase):
         self.domain(path, "Destroy", "u", (0,))
 
     def test_channel_reaches_the_guest_agent(self):
-        path = self.start_guest("c3")
+        # a pty agent channel is not the service's (its agent calls say NotSupported), so a
+        # client may have it
+        path = self.start_guest("c3", agent_type="pty")
         s = open_stream(self.conn, path, "OpenChannel", ("s", AGENT))
         r = Reader(s)
         r.wait_for(b'"return"', timeout=90,

@@ -43,14 +43,6 @@ MAC = "52:54:00:6a:10:01"
 class InterfaceTestCase(vbguestnet.GuestNetTestCase):
     UUID = UUID
 
-    def wait_lease(self, third):
-        eventually(lambda: f"TINYGUEST: ping 10.{third}.0.1 " in self.markers()
-                   or "TINYGUEST: no lease" in self.markers(), timeout=90,
-                   what="the guest's lease and ping")
-        text = self.markers()
-        self.assertIn(f"TINYGUEST: lease 10.{third}.0.", text)
-        self.assertIn(f"TINYGUEST: ping 10.{third}.0.1 ok", text)
-
 
 class BridgeTest(InterfaceTestCase):
     def test_bridge_lease_ping_and_cleanup(self):

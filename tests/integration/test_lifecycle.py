@@ -113,6 +113,16 @@ class StartStopTest(LifecycleTestCase):
         # the guest agent mode (issue 13): a paused guest's agent cannot answer (libvirt)
         e = self.assertDBusError("OperationInvalid", self.domain, path, "Shutdown", "u", (2,))
         self.assertIn("resume it first", e.message)
+        # Resume and Suspend in quick succession: the RESUME event handled after the
+        # Suspend is stale and never makes the domain "running" again (a Shutdown in agent
+        # mode then said NotSupported, no agent configured, instead of the state error)
+        for _ in range(8):
+            self.domain(path, "Resume")
+            self.domain(path, "Suspend")
+            e = self.assertDBusError("OperationInvalid", self.domain, path, "Shutdown", "u",
+                                     (2,))
+            self.assertIn("resume it first", e.message)
+            self.assertEqual(self.state(path), ("paused", "user"))
         self.domain(path, "Reset")
         self.domain(path, "Destroy", "u", (0,))
         self.assertDBusError("OperationInvalid", self.domain, path, "Suspend")

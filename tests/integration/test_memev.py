@@ -277,6 +277,13 @@ class EventTest(MemevTestCase):
     <video><model type='vga'/></video>
   </devices>""")
         path = self.start(xml)
+        # the same event as GraphicsEvent (issue 13's name), printed once by virtbusctl
+        rec2 = SignalRecorder(self.conn, DOMAIN_IFACE, "GraphicsEvent")
+        self.addCleanup(rec2.close)
+        watcher = self.ctl_background("event", "--all", "--loop", "--timeout", "120")
+        self.addCleanup(watcher.kill)
+        eventually(lambda: watcher.poll() is not None or self.has_all_match(), timeout=20,
+                   what="virtbusctl event --all to subscribe")
         port = self.get_prop(path, DOMAIN_IFACE, "Graphics")[0]["port"]
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.addCleanup(s.close)
@@ -311,6 +318,19 @@ class EventTest(MemevTestCase):
         s.close()
         rec.wait_for(lambda g: g[0] == path and g[3][0] == 2, timeout=20,
                      what="Graphics(DISCONNECT)")
+        rec2.wait_for(lambda g: g[0] == path and g[3][0] == 2, timeout=20,
+                      what="GraphicsEvent(DISCONNECT)")
+        self.assertEqual([g[3] for g in rec2.pump() if g[0] == path],
+                         [g[3] for g in rec.pump() if g[0] == path])
+        seen = []
+
+        def printed():
+            seen.append(watcher.stdout.readline())
+            return sum("event 'graphics' for domain 'ev2'" in ln for ln in seen) >= 3
+        eventually(printed, timeout=60, what="virtbusctl event printing three graphics events")
+        self.assertFalse([ln for ln in seen if "graphics-event" in ln], seen)
+        watcher.terminate()
+        watcher.wait(timeout=10)
 
 
 def cpus_allowed(pid, tid):

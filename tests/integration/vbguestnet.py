@@ -10,6 +10,7 @@ by test_interfaces.py and test_ifaddr_net.py (and test_ifaddr_lease.py)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,6 +83,34 @@ class GuestNetTestCase(vbhosts.MultiHostTestCase):
         time.sleep(0.3)
         self.assertIsNone(p.poll(), "dnsmasq did not start")
         return p
+
+    def make_tap(self, third, name=None):
+        """A tap (vbttap<tag> unless @name, vnet_hdr) with 10.<third>.0.1/24, up."""
+        tap = name or f"vbttap{self.tag}"
+        self.ip("tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
+        self.ip("addr", "add", f"10.{third}.0.1/24", "dev", tap)
+        self.ip("link", "set", tap, "up")
+        return tap
+
+    def link_counters(self, dev):
+        """The host's rx_/tx_ bytes and packets of @dev (sysfs, in the host's namespace)."""
+        out = {}
+        for name in ("rx_bytes", "rx_packets", "tx_bytes", "tx_packets"):
+            p = self.a.run(["cat", f"/sys/class/net/{dev}/statistics/{name}"])
+            out[name] = int(p.stdout.strip())
+        return out
+
+    def wait_lease(self, third):
+        """Waits for the guest's DHCP lease on 10.<third>.0.0/24 and its ping of
+        10.<third>.0.1; returns the guest's address."""
+        vbtest.eventually(lambda: f"TINYGUEST: ping 10.{third}.0.1 " in self.markers()
+                          or "TINYGUEST: no lease" in self.markers(), timeout=90,
+                          what="the guest's lease and ping")
+        text = self.markers()
+        m = re.search(rf"TINYGUEST: lease (10\.{third}\.0\.\d+)/", text)
+        self.assertIsNotNone(m, text[-2000:])
+        self.assertIn(f"TINYGUEST: ping 10.{third}.0.1 ok", text)
+        return m.group(1)
 
     def peer_netns(self):
         ns = f"vbt-if-{os.getpid()}-{len(self.extra_netns)}"

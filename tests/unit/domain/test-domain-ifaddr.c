@@ -7,6 +7,7 @@
 #include "domain-agent.h"
 #include "domain-def-guest.h"
 #include "netdev-ip.h"
+#include "test-domain-fixture.h"
 #include "vb-error.h"
 
 /*
@@ -15,20 +16,10 @@
  * job's rules (one at a time, beside the sync job).
  */
 
-#define UUID "<uuid>3d0c6c1e-7a55-4b1e-9a53-7c9bd1a0c0f2</uuid>"
-
 static VbDomainDef *
 parse(const char *devices)
 {
-    g_autoptr(GError) error = NULL;
-    g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>ifvm</name>" UUID
-                                           "<memory unit='MiB'>128</memory><vcpu>1</vcpu>"
-                                           "<os><type arch='x86_64'>hvm</type></os>"
-                                           "<devices>%s</devices></domain>", devices);
-    VbDomainDef *def = vb_domain_def_parse_string(xml, 0, &error);
-
-    g_assert_no_error(error);
-    return def;
+    return vb_test_domain_def("ifvm", "3d0c6c1e-7a55-4b1e-9a53-7c9bd1a0c0f2", devices);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "domain-stats.h"
+#include "test-domain-fixture.h"
 #include "vb-error.h"
 
 /*
@@ -13,20 +14,10 @@
  * disks and <memballoon><stats period> as the stats calls read and write them.
  */
 
-#define UUID "<uuid>5b2d7e9a-1c44-4e0b-8f61-2a3b4c5d6e7f</uuid>"
-
 static VbDomainDef *
 parse(const char *devices)
 {
-    g_autoptr(GError) error = NULL;
-    g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>statvm</name>" UUID
-                                           "<memory unit='MiB'>128</memory><vcpu>1</vcpu>"
-                                           "<os><type arch='x86_64'>hvm</type></os>"
-                                           "<devices>%s</devices></domain>", devices);
-    VbDomainDef *def = vb_domain_def_parse_string(xml, 0, &error);
-
-    g_assert_no_error(error);
-    return def;
+    return vb_test_domain_def("statvm", "5b2d7e9a-1c44-4e0b-8f61-2a3b4c5d6e7f", devices);
 }
 
 /* A real line of QEMU's /proc/PID/stat, its name with a space and parentheses. */
