@@ -305,14 +305,16 @@ class HotplugTest(HotplugTestCase):
 
     def test_detach_alias_async(self):
         """DetachDeviceAlias returns at once; the removal finishes from the event worker
-        when DEVICE_DELETED arrives."""
-        path, sock, reader = self.start_guest("hp3")
+        when DEVICE_DELETED arrives. On pc (i440fx): ACPI hot plug on bus 0."""
+        path, sock, reader = self.start_guest("hp3", machine="pc")
         rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
         self.addCleanup(rec.close)
         nodes0 = self.node_names(path)
         # CURRENT on a running domain is LIVE
         img, gname = self.attach_seen(path, reader, "hp3", flags=0)
         self.assertNotIn("vdb", self.domain(path, "GetXMLDesc", "u", (INACTIVE,)))
+        self.assertRegex(self.domain(path, "GetXMLDesc", "u", (0,)),
+                         r"(?s)<target dev='vdb'.*<address type='pci' domain='0x0000' bus='0x00'")
         nodes_with = self.node_names(path)
         self.assertEqual(len(nodes_with), len(nodes0) + 2)
         start = len(reader.pump(0))
