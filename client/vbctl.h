@@ -119,6 +119,10 @@ typedef struct {
     gboolean dev_current;    /* --current */
     gboolean dev_persistent; /* --persistent */
     gboolean dev_force;      /* update-device --force */
+    gboolean media_eject;    /* change-media --eject */
+    gboolean media_insert;   /* --insert */
+    gboolean media_update;   /* --update */
+    gboolean media_block;    /* --block */
 } VbctlFlags;
 
 typedef struct {
@@ -253,6 +257,7 @@ gboolean vbctl_cmd_attach_device(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_detach_device(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_detach_device_alias(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_update_device(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_change_media(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_desc(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_metadata(VbctlContext *ctx, GError **error);
 

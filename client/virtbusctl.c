@@ -191,6 +191,20 @@ static const VbctlOption update_device_options[] = {
     {NULL},
 };
 
+static const VbctlOption change_media_options[] = {
+    {"eject", N_("Eject the medium"), FLAG(media_eject), FALSE},
+    {"insert", N_("Insert a medium into an empty drive"), FLAG(media_insert), FALSE},
+    {"update", N_("Replace the medium (the default; without SOURCE: eject)"),
+     FLAG(media_update), FALSE},
+    {"block", N_("SOURCE is a block device"), FLAG(media_block), FALSE},
+    {"force", N_("Eject a medium even if the guest locked the tray"), FLAG(dev_force), FALSE},
+    {"live", N_("Affect the running domain"), FLAG(dev_live), FALSE},
+    {"config", N_("Affect the persistent definition"), FLAG(dev_config), FALSE},
+    {"current", N_("Affect the running domain if it runs, else the persistent definition"),
+     FLAG(dev_current), FALSE},
+    {NULL},
+};
+
 static const VbctlOption domiflist_options[] = {
     {"inactive", N_("List the persistent definition's interfaces"), FLAG(inactive), FALSE},
     {NULL},
@@ -569,6 +583,9 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_detach_device_alias, 2, 2, device_options},
     {"update-device", "NAME|UUID FILE", N_("Change a device (a cdrom's medium) from an XML file"),
      vbctl_cmd_update_device, 2, 2, update_device_options},
+    {"change-media", "NAME|UUID PATH [SOURCE]",
+     N_("Eject, insert or change a cdrom's or floppy's medium"), vbctl_cmd_change_media, 2, 3,
+     change_media_options},
     {"desc", "NAME|UUID [TEXT...]", N_("Print or set a domain's description or title"),
      vbctl_cmd_desc, 1, 64, desc_options},
     {"metadata", "NAME|UUID URI", N_("Print, set or remove a domain's metadata element"),

@@ -350,6 +350,50 @@ delete_disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon, const char *top)
     }
 }
 
+/*
+ * The top node of a disk whose device is gone but whose nodes QEMU still has, when the
+ * node was not noted at the unplug (the service restarted since): the libvirt-N-format
+ * node of the disk's image @path that no device of query-block holds. NULL if none.
+ */
+static char *
+orphan_disk_top(VbQemuMonitor *mon, const char *path)
+{
+    g_autoptr(JsonNode) holder = NULL;
+    g_autoptr(JsonNode) blocks = NULL;
+    g_autoptr(GHashTable) held = g_hash_table_new(g_str_hash, g_str_equal);
+    JsonArray *nodes, *b;
+
+    if (path == NULL)
+        return NULL;
+    blocks = qmp(mon, "query-block", NULL, NULL);
+    b = blocks != NULL && JSON_NODE_HOLDS_ARRAY(blocks) ? json_node_get_array(blocks) : NULL;
+    for (guint i = 0; b != NULL && i < json_array_get_length(b); i++) {
+        JsonNode *n = json_array_get_element(b, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        JsonObject *ins = o != NULL && json_object_has_member(o, "inserted")
+                              ? json_object_get_object_member(o, "inserted") : NULL;
+
+        if (ins != NULL && json_object_has_member(ins, "node-name"))
+            g_hash_table_add(held, (gpointer)json_object_get_string_member(ins, "node-name"));
+    }
+    if (b == NULL)
+        return NULL; /* without query-block, a held node could be taken for an orphan */
+    nodes = named_nodes(mon, &holder, NULL);
+    for (guint i = 0; nodes != NULL && i < json_array_get_length(nodes); i++) {
+        JsonNode *e = json_array_get_element(nodes, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *name = o != NULL && json_object_has_member(o, "node-name")
+                               ? json_object_get_string_member(o, "node-name") : NULL;
+        const char *file = o != NULL && json_object_has_member(o, "file")
+                               ? json_object_get_string_member(o, "file") : NULL;
+
+        if (node_index(name) != 0 && g_str_has_suffix(name, "-format") &&
+            g_strcmp0(file, path) == 0 && !g_hash_table_contains(held, name))
+            return g_strdup(name);
+    }
+    return NULL;
+}
+
 /* What was sent, to take back. */
 typedef struct {
     char *cmd;  /* "blockdev-add", "device_add", ... */
@@ -628,6 +672,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
 {
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *top = NULL;
+    g_autofree char *disk_path = NULL;
     VbDeviceDef *dev;
     gboolean disk, net, rng, chan;
 
@@ -644,6 +689,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
         return;
     }
     disk = dev->kind == VB_DEV_DISK;
+    disk_path = disk ? g_strdup(dev->source_path) : NULL;
     net = dev->kind == VB_DEV_INTERFACE;
     rng = dev->kind == VB_DEV_RNG;
     chan = dev->kind == VB_DEV_CHANNEL;
@@ -686,6 +732,8 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete netdev %s: %s",
                           netdev, err->message);
     }
+    if (disk && top == NULL && mon != NULL)
+        top = orphan_disk_top(mon, disk_path); /* noted before a service restart */
     if (disk && top != NULL && mon != NULL)
         delete_disk_nodes(dom, mon, top);
     else if (disk)
@@ -1224,11 +1272,11 @@ peripherals(VbQemuMonitor *mon, GError **error)
 }
 
 /* Under dom->lock: whether QEMU lists @dev under /machine/peripheral when it has it (the
- * devices that can be unplugged, whose -device carries the alias as id). */
+ * devices that can be unplugged: their -device carries the alias as id). */
 static gboolean
 is_unpluggable(const VbDeviceDef *dev)
 {
-    return dev->kind == VB_DEV_DISK && check_detachable(dev, NULL);
+    return check_detachable(dev, NULL);
 }
 
 /**
@@ -1236,8 +1284,10 @@ is_unpluggable(const VbDeviceDef *dev)
  *
  * After the service took a running QEMU back: devices of the live definition that QEMU
  * no longer has (their DEVICE_DELETED came while the service was down) leave the live
- * definition, with DeviceRemoved (libvirt's qemuProcessUpdateDevices). Failures are
- * logged. Before the domain is published, or with the job.
+ * definition with their backends (a disk's block nodes, a NIC's netdev, an rng's
+ * object, a channel's chardev), with DeviceRemoved (libvirt's qemuProcessUpdateDevices
+ * and qemuDomainRemoveDevice). Failures are logged. Before the domain is published, or
+ * with the job; dom->lock is not held across QMP.
  */
 void
 vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom)
@@ -1259,8 +1309,8 @@ vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom)
         return;
     }
     g_mutex_lock(&dom->lock);
-    for (guint i = dom->def->priv->devices->len; i > 0; i--) {
-        VbDeviceDef *dev = g_ptr_array_index(dom->def->priv->devices, i - 1);
+    for (guint i = 0; i < dom->def->priv->devices->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(dom->def->priv->devices, i);
         g_autofree char *alias = NULL;
 
         if (!is_unpluggable(dev))
@@ -1268,18 +1318,13 @@ vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom)
         alias = vb_domain_def_device_alias(dom->def, dev);
         if (alias == NULL || g_hash_table_contains(have, alias))
             continue;
-        vb_domain_def_remove_device(dom->def, dev);
         g_ptr_array_add(gone, g_steal_pointer(&alias));
     }
     g_mutex_unlock(&dom->lock);
-    if (gone->len == 0)
-        return;
-    save_status(list, dom);
     for (guint i = 0; i < gone->len; i++) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
                       "device %s was unplugged while the service was down",
                       (const char *)g_ptr_array_index(gone, i));
-        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED,
-                              VB_DOMAIN_DEVICE_REMOVED_EVENT, g_ptr_array_index(gone, i));
+        finish_removal(list, dom, g_ptr_array_index(gone, i));
     }
 }
