@@ -26,6 +26,7 @@
 #include "domain-def-hotplug.h"
 #include "domain-hotplug.h"
 #include "domain-list-priv.h"
+#include "domain-memdev.h"
 #include "domain-memev.h"
 #include "qemu-hotplug.h"
 #include "store.h"
@@ -496,6 +497,9 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     guint controllers;
     int node;
 
+    if (vb_domain_memdev_is_memory(xml)) /* a dimm (issue 13, part memev) */
+        return live_get(dom, &l, FALSE, "AttachDevice", error) &&
+               vb_domain_memdev_attach(list, dom, l.mon, xml, out_alias, error);
     if (!live_get(dom, &l, TRUE, "AttachDevice", error))
         return FALSE;
     controllers = count_kind(l.live, VB_DEV_CONTROLLER);
@@ -781,6 +785,9 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
 
     if (!live_get(dom, &l, FALSE, wait ? "DetachDevice" : "DetachDeviceAlias", error))
         return FALSE;
+    /* a dimm (issue 13, part memev) */
+    if (xml != NULL ? vb_domain_memdev_is_memory(xml) : g_str_has_prefix(alias_in, "dimm"))
+        return vb_domain_memdev_detach(list, dom, l.mon, xml, alias_in, wait, error);
     g_mutex_lock(&dom->lock);
     if (xml != NULL)
         dev = vb_domain_def_hotplug_match(dom->def, xml, error);
@@ -1240,6 +1247,9 @@ vb_domain_hotplug_event(VbDomainList *list, VbDomainObj *dom, const VbDomainEven
     g_mutex_unlock(&dom->lock);
     if (waited && g_str_has_prefix(alias, "vcpu"))
         vb_domain_vcpu_deleted(list, dom, alias);
+    else if (waited && g_str_has_prefix(alias, "dimm") &&
+             vb_domain_memdev_deleted(list, dom, alias))
+        ;
     else if (waited)
         finish_removal(list, dom, alias);
     vb_domain_job_end(dom);

@@ -980,6 +980,28 @@ set_live_vcpus(VbDomainList *list, VbDomainObj *dom, guint count)
         g_warning("%s", err->message);
 }
 
+/* whether QEMU still has vCPU @index (query-hotpluggable-cpus: its slot has a qom-path) */
+static gboolean
+vcpu_plugged(VbQemuMonitor *mon, const VbDomainDef *def, guint index)
+{
+    g_autoptr(JsonNode) slots = vb_qemu_monitor_command(mon, "query-hotpluggable-cpus", NULL,
+                                                        QMP_TIMEOUT_MS, NULL);
+    JsonArray *a;
+
+    if (slots == NULL || !JSON_NODE_HOLDS_ARRAY(slots))
+        return TRUE;
+    a = json_node_get_array(slots);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        JsonObject *props = jobj(o, "props");
+
+        if (props != NULL && vcpu_index(def, props) == index)
+            return jstr(o, "qom-path") != NULL;
+    }
+    return TRUE;
+}
+
 /*
  * LIVE, fewer vCPUs (libvirt's qemuDomainSelectHotplugVcpuEntities + HotplugDelVcpu): the
  * highest vCPUs that were plugged as devices (id vcpuN, under /machine/peripheral) are
@@ -1021,6 +1043,11 @@ unplug_vcpus(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon,
         g_autofree char *alias = g_strdup_printf("vcpu%u", v);
         int st = vb_domain_hotplug_unplug_wait(dom, mon, alias, error);
 
+        /* QEMU 7.2 sends DEVICE_DELETED for a vCPU only when its object is finalized,
+         * which under TCG may not happen (only its lapic's event comes): the slot that
+         * lost its qom-path is the answer too */
+        if (st == VB_UNPLUG_WAITING && !vcpu_plugged(mon, def, v))
+            st = VB_UNPLUG_DELETED;
         if (st == VB_UNPLUG_DELETED) {
             done++;
             continue;
