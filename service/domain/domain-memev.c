@@ -1062,6 +1062,13 @@ unplug_vcpus(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon,
                         "unplug of vCPU %u was rejected by the guest", v);
     }
     if (done > 0) {
+        g_mutex_lock(&dom->lock);
+        if (dom->vcpus_unplugged_run != dom->run) {
+            dom->vcpus_unplugged_run = dom->run;
+            dom->vcpus_unplugged = 0;
+        }
+        dom->vcpus_unplugged += done;
+        g_mutex_unlock(&dom->lock);
         set_live_vcpus(list, dom, cur - done);
         refresh_vcpu_threads(dom, mon, G_MAXUINT);
         VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "%u vCPUs (%u unplugged)", cur - done,
@@ -1146,6 +1153,22 @@ set_vcpus_live(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, guint n
     }
     if (n < cur)
         return unplug_vcpus(list, dom, mon, def, json_node_get_array(slots), n, error);
+    if (def->virt_type == VB_DOMAIN_VIRT_QEMU) {
+        guint gone;
+
+        /* QEMU 7.2's TCG keeps the context of an unplugged vCPU: a run can create at
+         * most <vcpu> vCPUs in all, and one more aborts QEMU (tcg_register_thread) */
+        g_mutex_lock(&dom->lock);
+        gone = dom->vcpus_unplugged_run == dom->run ? dom->vcpus_unplugged : 0;
+        g_mutex_unlock(&dom->lock);
+        if (n + gone > def->vcpus_max) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "cannot plug vCPUs up to %u: %u were unplugged in this run, and QEMU "
+                        "under TCG (domain type 'qemu') cannot create more than %u vCPUs in "
+                        "one run; restart the domain", n, gone, def->vcpus_max);
+            return FALSE;
+        }
+    }
     for (plugged = cur; plugged < n && ok; plugged++)
         ok = plug_vcpu(mon, def, json_node_get_array(slots), plugged, error);
     if (!ok)

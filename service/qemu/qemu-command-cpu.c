@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libxml/tree.h>
@@ -882,6 +883,7 @@ typedef struct {
     int slot; /* -1: none given */
     guint64 base;
     gboolean has_base;
+    char alias[32]; /* a written <alias name='dimmN'/> (a live definition), or "" */
 } Dimm;
 
 static gboolean
@@ -915,6 +917,7 @@ parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
     d->node = 0;
     d->slot = -1;
     d->has_base = FALSE;
+    d->alias[0] = '\0';
     if (root == NULL) {
         vb_qemu_cmd_unsupported(c, error, dev, "the <memory> device cannot be read");
         goto out;
@@ -932,8 +935,18 @@ parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
         }
     }
     for (xmlNode *n = root->children; n != NULL; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE || vb_xml_is(n, "alias"))
+        if (n->type != XML_ELEMENT_NODE)
             continue;
+        if (vb_xml_is(n, "alias")) {
+            g_autofree char *name = vb_xml_prop(n, "name");
+            guint idx;
+            char end;
+
+            /* the name a running domain gave it (a restore, an incoming migration) */
+            if (name != NULL && sscanf(name, "dimm%u%c", &idx, &end) == 1)
+                g_snprintf(d->alias, sizeof(d->alias), "dimm%u", idx);
+            continue;
+        }
         if (vb_xml_is(n, "target")) {
             for (xmlNode *t = n->children; t != NULL; t = t->next) {
                 g_autofree char *text = NULL;
@@ -1037,7 +1050,8 @@ dimms_kib(const VbQemuCmd *c)
  * libvirt's qemuBuildMemoryDeviceCommandLine for dimms, after the controllers: per
  * <memory model='dimm'> (alias dimmN, N its position among them) `-object
  * memory-backend-ram` (the cell's backing, id memdimmN, size in bytes) and `-device
- * pc-dimm` with node, memdev, id and slot (the given one, else the first free, as
+ * pc-dimm` with node, memdev, id (a written <alias name='dimmN'/> wins: a restore of a
+ * domain with hot-plugged dimms) and slot (the given one, else the first free, as
  * libvirt's qemuDomainAssignMemorySlots) and addr from <address base>. Needs NUMA cells and
  * <maxMemory slots> as libvirt (qemuDomainDefValidateMemoryHotplug).
  */
@@ -1095,8 +1109,9 @@ vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
                                        " KiB", c->def->max_memory_kib, p->max_memory_limit_kib);
     for (guint i = 0; i < dimms->len; i++) {
         Dimm *d = &g_array_index(dimms, Dimm, i);
-        g_autofree char *id = g_strdup_printf("dimm%u", i);
-        g_autofree char *mem = g_strdup_printf("memdimm%u", i);
+        g_autofree char *id = d->alias[0] != '\0' ? g_strdup(d->alias)
+                                                   : g_strdup_printf("dimm%u", i);
+        g_autofree char *mem = g_strconcat("mem", id, NULL);
         GString *j;
 
         if (d->slot < 0) {

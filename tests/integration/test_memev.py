@@ -471,18 +471,21 @@ class VcpuTest(MemevTestCase):
         # the vCPUs the domain started with cannot go (libvirt's answer)
         self.assertDBusError("NotSupported", self.domain, path, "SetVcpus", "uu", (1, LIVE))
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "VCPUs"), 2)
-        # plugged again, then the same count is a no-op
-        self.domain(path, "SetVcpus", "uu", (3, LIVE))
-        pos = self.serial_after("TINYGUEST: cpus online 0-2", pos)
-        self.domain(path, "SetVcpus", "uu", (3, LIVE))
-        self.assertEqual(self.vcpu_elem(path), (3, None))
+        # QEMU 7.2 under TCG cannot create a vCPU again in this run (it would abort):
+        # refused by name, QEMU still runs; the same count is a no-op
+        err = self.assertDBusError("NotSupported", self.domain, path, "SetVcpus", "uu",
+                                   (3, LIVE))
+        self.assertIn("TCG", err.message)
+        self.domain(path, "SetVcpus", "uu", (2, LIVE))
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
+        self.assertEqual(self.vcpu_elem(path), (3, "2"))
 
         # CONFIG only: the persistent definition
         self.domain(path, "SetVcpus", "uu", (4, CONFIG | MAXIMUM))
         self.assertEqual(self.vcpu_elem(path, INACTIVE), (4, "2"))
         self.ctl("setvcpus", "cpu1", "3", "--config")
         self.assertEqual(self.vcpu_elem(path, INACTIVE), (4, "3"))
-        self.assertEqual(self.vcpu_elem(path), (3, None))
+        self.assertEqual(self.vcpu_elem(path), (3, "2"))
         self.assertFails(self.ctl("setvcpus", "cpu1", "5", "--config", check=False), 1,
                          "maximum")
 
@@ -604,7 +607,11 @@ class DimmTest(MemevTestCase):
         path = self.start(xml)
         rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
         self.addCleanup(rec.close)
-        eventually(lambda: self.memtotals(), timeout=90, what="the guest's MemTotal")
+        try:
+            eventually(lambda: self.memtotals(), timeout=90, what="the guest's MemTotal")
+        except AssertionError:
+            print(vbmigrate.read_text(self.serial)[-3000:])
+            raise
         before = self.memtotals()[-1]
         self.assertLess(before, 128 * 1024)
         dimm = ("<memory model='dimm'><target><size unit='MiB'>128</size><node>0</node>"
