@@ -491,7 +491,7 @@ class VcpuTest(MemevTestCase):
 
 
 
-class EventTest(MemevTestCase):
+class GuestEventTest(MemevTestCase):
     """Watchdog and IOError signals from a real guest."""
 
     def state(self, path):
