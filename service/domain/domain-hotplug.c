@@ -22,9 +22,12 @@
 
 #include <string.h>
 
+#include "domain-agent.h"
 #include "domain-def-hotplug.h"
 #include "domain-hotplug.h"
 #include "domain-list-priv.h"
+#include "domain-memdev.h"
+#include "domain-memev.h"
 #include "qemu-hotplug.h"
 #include "store.h"
 #include "vb-error.h"
@@ -538,6 +541,9 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     guint controllers;
     int node;
 
+    if (vb_domain_memdev_is_memory(xml)) /* a dimm (issue 13, part memev) */
+        return live_get(dom, &l, FALSE, "AttachDevice", error) &&
+               vb_domain_memdev_attach(list, dom, l.mon, xml, out_alias, error);
     if (!live_get(dom, &l, TRUE, "AttachDevice", error))
         return FALSE;
     controllers = count_kind(l.live, VB_DEV_CONTROLLER);
@@ -748,6 +754,9 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     if (dev == NULL)
         return;
     save_status(list, dom);
+    /* an agent channel that went: AgentConnected follows (query-chardev) */
+    if (chan && mon != NULL)
+        vb_domain_agent_refresh(list, dom, mon, VB_AGENT_REASON_CHANNEL);
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "device %s removed", alias);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, VB_DOMAIN_DEVICE_REMOVED_EVENT,
                           alias);
@@ -824,6 +833,9 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
 
     if (!live_get(dom, &l, FALSE, wait ? "DetachDevice" : "DetachDeviceAlias", error))
         return FALSE;
+    /* a dimm (issue 13, part memev) */
+    if (xml != NULL ? vb_domain_memdev_is_memory(xml) : g_str_has_prefix(alias_in, "dimm"))
+        return vb_domain_memdev_detach(list, dom, l.mon, xml, alias_in, wait, error);
     g_mutex_lock(&dom->lock);
     if (xml != NULL)
         dev = vb_domain_def_hotplug_match(dom->def, xml, error);
@@ -900,6 +912,51 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
                       alias);
     }
     return TRUE;
+}
+
+/**
+ * vb_domain_hotplug_unplug_wait:
+ * @mon: the domain's monitor
+ * @alias: the device's id in QEMU (vcpu2, dimm0, ...)
+ *
+ * With the domain's modify job, no lock held: device_del of @alias and a wait of up to
+ * the unplug timeout for its DEVICE_DELETED (libvirt's qemuDomainDeleteDevice +
+ * qemuDomainWaitForDeviceRemoval), through the same wake-up as DetachDevice. The caller
+ * finishes the removal of what is not a listed device (vCPUs, memory). Worker thread.
+ *
+ * Returns: VB_UNPLUG_DELETED, VB_UNPLUG_REJECTED, VB_UNPLUG_WAITING (timed out), or -1
+ *   with @error when device_del failed
+ */
+int
+vb_domain_hotplug_unplug_wait(VbDomainObj *dom, VbQemuMonitor *mon, const char *alias,
+                              GError **error)
+{
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *args = json_object_new();
+    gint64 end;
+    int status;
+
+    g_mutex_lock(&dom->lock);
+    g_free(dom->unplug_alias);
+    dom->unplug_alias = g_strdup(alias);
+    dom->unplug_status = VB_UNPLUG_WAITING;
+    g_mutex_unlock(&dom->lock);
+
+    json_object_set_string_member(args, "id", alias);
+    r = qmp(mon, "device_del", args, error);
+
+    g_mutex_lock(&dom->lock);
+    end = g_get_monotonic_time() + VB_DOMAIN_UNPLUG_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+    while (r != NULL && dom->unplug_status == VB_UNPLUG_WAITING &&
+           g_get_monotonic_time() < end) {
+        if (!vb_domain_obj_wait_until(dom, end))
+            break;
+    }
+    status = r != NULL ? dom->unplug_status : -1;
+    g_clear_pointer(&dom->unplug_alias, g_free);
+    dom->unplug_status = VB_UNPLUG_WAITING;
+    g_mutex_unlock(&dom->lock);
+    return status;
 }
 
 static gboolean
@@ -1236,7 +1293,12 @@ vb_domain_hotplug_event(VbDomainList *list, VbDomainObj *dom, const VbDomainEven
     g_mutex_lock(&dom->lock);
     waited = dom->id >= 0 && dom->run == ev->run;
     g_mutex_unlock(&dom->lock);
-    if (waited)
+    if (waited && g_str_has_prefix(alias, "vcpu"))
+        vb_domain_vcpu_deleted(list, dom, alias);
+    else if (waited && g_str_has_prefix(alias, "dimm") &&
+             vb_domain_memdev_deleted(list, dom, alias))
+        ;
+    else if (waited)
         finish_removal(list, dom, alias);
     vb_domain_job_end(dom);
     return TRUE;

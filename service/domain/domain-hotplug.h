@@ -42,6 +42,9 @@ gboolean vb_domain_detach_device_alias(VbDomainList *list, VbDomainObj *dom,
 gboolean vb_domain_update_device(VbDomainList *list, VbDomainObj *dom, const char *xml,
                                  guint flags, const char *owner, GError **error);
 
+/* with the job: device_del and the wait for DEVICE_DELETED (vCPUs, memory) */
+int vb_domain_hotplug_unplug_wait(VbDomainObj *dom, VbQemuMonitor *mon, const char *alias,
+                                  GError **error);
 /* after a reconnect: devices QEMU dropped while the service was down */
 void vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom);
 /* the monitor thread, as it queues an event: wakes a waiting DetachDevice */

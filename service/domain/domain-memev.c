@@ -9,6 +9,7 @@
 
 #include "domain-def-cpu.h"
 #include "domain-def-priv.h"
+#include "domain-hotplug.h"
 #include "domain-list-priv.h"
 #include "domain-memev.h"
 #include "store.h"
@@ -968,6 +969,163 @@ refresh_vcpu_threads(VbDomainObj *dom, VbQemuMonitor *mon, guint from)
     }
 }
 
+/* The vCPU count after a change in QEMU: the live definition and status file follow. */
+static void
+set_live_vcpus(VbDomainList *list, VbDomainObj *dom, guint count)
+{
+    g_autoptr(VbDomainDef) live = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_mutex_lock(&dom->lock);
+    live = vb_domain_def_with_vcpus(dom->def, count, dom->def->vcpus_max, &err);
+    if (live != NULL) {
+        vb_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&live);
+    }
+    g_mutex_unlock(&dom->lock);
+    if (err != NULL) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", err->message);
+        g_clear_error(&err);
+    }
+    if (!vb_domain_status_save(list, dom, &err))
+        g_warning("%s", err->message);
+}
+
+/* whether QEMU still has vCPU @index (query-hotpluggable-cpus: its slot has a qom-path) */
+static gboolean
+vcpu_plugged(VbQemuMonitor *mon, const VbDomainDef *def, guint index)
+{
+    g_autoptr(JsonNode) slots = vb_qemu_monitor_command(mon, "query-hotpluggable-cpus", NULL,
+                                                        QMP_TIMEOUT_MS, NULL);
+    JsonArray *a;
+
+    if (slots == NULL || !JSON_NODE_HOLDS_ARRAY(slots))
+        return TRUE;
+    a = json_node_get_array(slots);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        JsonObject *props = jobj(o, "props");
+
+        if (props != NULL && vcpu_index(def, props) == index)
+            return jstr(o, "qom-path") != NULL;
+    }
+    return TRUE;
+}
+
+/*
+ * LIVE, fewer vCPUs (libvirt's qemuDomainSelectHotplugVcpuEntities + HotplugDelVcpu): the
+ * highest vCPUs that were plugged as devices (id vcpuN, under /machine/peripheral) are
+ * unplugged one by one, each waiting for its DEVICE_DELETED; the boot vCPUs cannot go.
+ */
+static gboolean
+unplug_vcpus(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon,
+             const VbDomainDef *def, JsonArray *slots, guint n, GError **error)
+{
+    g_autoptr(GArray) victims = g_array_new(FALSE, FALSE, sizeof(guint));
+    guint cur = def->vcpus_current, left = cur, done = 0;
+    gboolean ok = TRUE;
+
+    for (guint v = def->vcpus_max; v-- > 0 && left > n;) {
+        g_autofree char *want = g_strdup_printf("/machine/peripheral/vcpu%u", v);
+
+        for (guint i = 0; i < json_array_get_length(slots); i++) {
+            JsonNode *e = json_array_get_element(slots, i);
+            JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+            JsonObject *props = jobj(o, "props");
+
+            if (props == NULL || vcpu_index(def, props) != v ||
+                g_strcmp0(jstr(o, "qom-path"), want) != 0)
+                continue;
+            g_array_append_val(victims, v);
+            left--;
+            break;
+        }
+    }
+    if (left != n) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "failed to find appropriate hotpluggable vcpus to reach the desired "
+                    "target vcpu count (%u to %u): only vCPUs plugged while running (vcpuN) "
+                    "can be unplugged, not the ones the domain started with", cur, n);
+        return FALSE;
+    }
+    for (guint i = 0; i < victims->len && ok; i++) {
+        guint v = g_array_index(victims, guint, i);
+        g_autofree char *alias = g_strdup_printf("vcpu%u", v);
+        int st = vb_domain_hotplug_unplug_wait(dom, mon, alias, error);
+
+        /* QEMU 7.2 sends DEVICE_DELETED for a vCPU only when its object is finalized,
+         * which under TCG may not happen (only its lapic's event comes): the slot that
+         * lost its qom-path is the answer too */
+        if (st == VB_UNPLUG_WAITING && !vcpu_plugged(mon, def, v))
+            st = VB_UNPLUG_DELETED;
+        if (st == VB_UNPLUG_DELETED) {
+            done++;
+            continue;
+        }
+        ok = FALSE;
+        if (st == VB_UNPLUG_WAITING)
+            g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                        "vcpu unplug request timed out. Unplug result must be manually "
+                        "inspected in the domain (vCPU %u)", v);
+        else if (st == VB_UNPLUG_REJECTED)
+            g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
+                        "unplug of vCPU %u was rejected by the guest", v);
+    }
+    if (done > 0) {
+        g_mutex_lock(&dom->lock);
+        if (dom->vcpus_unplugged_run != dom->run) {
+            dom->vcpus_unplugged_run = dom->run;
+            dom->vcpus_unplugged = 0;
+        }
+        dom->vcpus_unplugged += done;
+        g_mutex_unlock(&dom->lock);
+        set_live_vcpus(list, dom, cur - done);
+        refresh_vcpu_threads(dom, mon, G_MAXUINT);
+        VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "%u vCPUs (%u unplugged)", cur - done,
+                      done);
+    }
+    return ok;
+}
+
+/**
+ * vb_domain_vcpu_deleted:
+ * @alias: the DEVICE_DELETED's device (vcpuN)
+ *
+ * With the job (event worker): a vCPU whose unplug timed out has gone after all: the live
+ * vCPU count follows QEMU's (query-hotpluggable-cpus), as libvirt's qemuDomainRemoveVcpu.
+ */
+void
+vb_domain_vcpu_deleted(VbDomainList *list, VbDomainObj *dom, const char *alias)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) slots = NULL;
+    guint count = 0;
+
+    g_mutex_lock(&dom->lock);
+    mon = dom->id >= 0 && dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        return;
+    slots = vb_qemu_monitor_command(mon, "query-hotpluggable-cpus", NULL, QMP_TIMEOUT_MS,
+                                    NULL);
+    if (slots == NULL || !JSON_NODE_HOLDS_ARRAY(slots))
+        return;
+    for (guint i = 0; i < json_array_get_length(json_node_get_array(slots)); i++) {
+        JsonNode *e = json_array_get_element(json_node_get_array(slots), i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+
+        if (jstr(o, "qom-path") != NULL)
+            count++;
+    }
+    if (count == 0)
+        return;
+    set_live_vcpus(list, dom, count);
+    refresh_vcpu_threads(dom, mon, G_MAXUINT);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "%s unplugged: %u vCPUs", alias, count);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+}
+
 /* LIVE: plugs vCPUs current..n-1. */
 static gboolean
 set_vcpus_live(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, guint n,
@@ -996,12 +1154,6 @@ set_vcpus_live(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, guint n
     }
     if (n == cur)
         return TRUE;
-    if (n < cur) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "unplugging vCPUs of a running domain is not implemented yet (%u to %u); "
-                    "use CONFIG and restart it", cur, n);
-        return FALSE;
-    }
     slots = vb_qemu_monitor_command(mon, "query-hotpluggable-cpus", NULL, QMP_TIMEOUT_MS,
                                     error);
     if (slots == NULL)
@@ -1009,6 +1161,24 @@ set_vcpus_live(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, guint n
     if (!JSON_NODE_HOLDS_ARRAY(slots)) {
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "query-hotpluggable-cpus gave no list");
         return FALSE;
+    }
+    if (n < cur)
+        return unplug_vcpus(list, dom, mon, def, json_node_get_array(slots), n, error);
+    if (def->virt_type == VB_DOMAIN_VIRT_QEMU) {
+        guint gone;
+
+        /* QEMU 7.2's TCG keeps the context of an unplugged vCPU: a run can create at
+         * most <vcpu> vCPUs in all, and one more aborts QEMU (tcg_register_thread) */
+        g_mutex_lock(&dom->lock);
+        gone = dom->vcpus_unplugged_run == dom->run ? dom->vcpus_unplugged : 0;
+        g_mutex_unlock(&dom->lock);
+        if (n + gone > def->vcpus_max) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "cannot plug vCPUs up to %u: %u were unplugged in this run, and QEMU "
+                        "under TCG (domain type 'qemu') cannot create more than %u vCPUs in "
+                        "one run; restart the domain", n, gone, def->vcpus_max);
+            return FALSE;
+        }
     }
     for (plugged = cur; plugged < n && ok; plugged++)
         ok = plug_vcpu(mon, def, json_node_get_array(slots), plugged, error);
@@ -1042,8 +1212,9 @@ set_vcpus_live(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, guint n
  *
  * libvirt's virDomainSetVcpusFlags: LIVE plugs vCPUs (query-hotpluggable-cpus, device_add
  * of the listed type with id vcpuN) and updates <vcpu current> / <vcpus> of the live
- * definition; CONFIG sets the persistent current count; MAXIMUM (CONFIG only) the maximum.
- * Unplugging and GUEST (the agent) are not implemented. Worker thread; modify job.
+ * definition; fewer vCPUs unplug the highest plugged ones (device_del, DEVICE_DELETED);
+ * CONFIG sets the persistent current count; MAXIMUM (CONFIG only) the maximum. GUEST
+ * (the agent) is not implemented. Worker thread; modify job.
  */
 gboolean
 vb_domain_set_vcpus(VbDomainList *list, VbDomainObj *dom, guint n, guint flags,

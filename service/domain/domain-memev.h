@@ -43,6 +43,8 @@ gboolean vb_domain_set_memory(VbDomainList *list, VbDomainObj *dom, guint64 kib,
 
 gboolean vb_domain_pin(VbDomainList *list, VbDomainObj *dom, VbPinKind kind, guint id,
                        GVariant *cpumap, guint flags, const char *owner, GError **error);
+/* the event worker, with the job: a vCPU's late DEVICE_DELETED */
+void vb_domain_vcpu_deleted(VbDomainList *list, VbDomainObj *dom, const char *alias);
 gboolean vb_domain_set_vcpus(VbDomainList *list, VbDomainObj *dom, guint n, guint flags,
                              const char *owner, GError **error);
 GVariant *vb_domain_get_vcpu_pin_info(VbDomainObj *dom, guint flags, GError **error);

@@ -227,6 +227,9 @@ struct _VbDomainObj {
     int unplug_status;        /* under lock: VbUnplugStatus of @unplug_alias */
     GHashTable *unplug_nodes; /* under lock: alias -> top block node of a disk whose
                                  unplug was asked and not finished; NULL when none */
+    /* vCPU unplug (issue 13, part memev, second session; domain-memev.c) */
+    guint64 vcpus_unplugged_run; /* under lock: the run @vcpus_unplugged counts for */
+    guint vcpus_unplugged;       /* under lock: vCPUs unplugged in that run */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

@@ -19,6 +19,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libxml/tree.h>
@@ -668,6 +670,8 @@ vb_qemu_cmd_machine_memory_backend(VbQemuCmd *c, GString *opts)
         g_string_append(opts, ",memory-backend=pc.ram");
 }
 
+static guint64 dimms_kib(const VbQemuCmd *c);
+
 static gboolean
 build_mem(VbQemuCmd *c, GError **error)
 {
@@ -675,10 +679,16 @@ build_mem(VbQemuCmd *c, GError **error)
     const struct _VbDomainDefPrivate *p = def->priv;
     const VbMemoryBacking *b = &RES(c)->backing;
 
+    /* the initial memory: the dimms are added as devices (libvirt's
+     * virDomainDefGetMemoryInitial) */
+    guint64 dimms = dimms_kib(c);
+    guint64 initial = dimms < def->max_memory_kib ? def->max_memory_kib - dimms
+                                                  : def->max_memory_kib;
+
     if (p->max_memory_elem.present && p->max_memory_slots > 0)
         vb_qemu_cmd_addf(c, "-m",
                          "size=%" G_GUINT64_FORMAT "k,slots=%u,maxmem=%" G_GUINT64_FORMAT "k",
-                         def->max_memory_kib, p->max_memory_slots, p->max_memory_limit_kib);
+                         initial, p->max_memory_slots, p->max_memory_limit_kib);
     else
         vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
     if (needs_ram_backend(c)) {
@@ -862,5 +872,271 @@ vb_qemu_cmd_build_cpu_memory(VbQemuCmd *c, GError **error)
     if (!build_numa(c, error))
         return FALSE;
     ignore_tuning(c);
+    return TRUE;
+}
+
+/* ---- memory devices (issue 13, part memev): <memory model='dimm'> at start ---- */
+
+typedef struct {
+    guint64 size_kib;
+    guint node;
+    int slot; /* -1: none given */
+    guint64 base;
+    gboolean has_base;
+    char alias[32]; /* a written <alias name='dimmN'/> (a live definition), or "" */
+} Dimm;
+
+static gboolean
+is_memory_device(const VbDeviceDef *dev)
+{
+    return dev->kind == VB_DEV_UNKNOWN && strcmp(dev->raw->name, "memory") == 0;
+}
+
+static gboolean
+parse_hex_or_dec(const char *s, guint64 *out)
+{
+    char *end = NULL;
+
+    if (s == NULL || *s == '\0' || *s == '-')
+        return FALSE;
+    errno = 0;
+    *out = g_ascii_strtoull(s, &end, 0);
+    return errno == 0 && end != NULL && *end == '\0';
+}
+
+/* <target><size unit> and <node>, <address type='dimm' slot base>; the rest is refused */
+static gboolean
+parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
+{
+    xmlDoc *doc = vb_raw_elem_parse(dev->raw);
+    xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    g_autofree char *model = root != NULL ? vb_xml_prop(root, "model") : NULL;
+    gboolean ok = FALSE, have_size = FALSE;
+
+    d->size_kib = 0;
+    d->node = 0;
+    d->slot = -1;
+    d->has_base = FALSE;
+    d->alias[0] = '\0';
+    if (root == NULL) {
+        vb_qemu_cmd_unsupported(c, error, dev, "the <memory> device cannot be read");
+        goto out;
+    }
+    if (g_strcmp0(model, "dimm") != 0) {
+        vb_qemu_cmd_unsupported(c, error, dev, "memory device model '%s' is not supported "
+                                "(only 'dimm')", model != NULL ? model : "");
+        goto out;
+    }
+    for (xmlAttr *a = root->properties; a != NULL; a = a->next) {
+        if (strcmp((const char *)a->name, "model") != 0) {
+            vb_qemu_cmd_unsupported(c, error, dev, "<memory %s=...> is not supported",
+                                    (const char *)a->name);
+            goto out;
+        }
+    }
+    for (xmlNode *n = root->children; n != NULL; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (vb_xml_is(n, "alias")) {
+            g_autofree char *name = vb_xml_prop(n, "name");
+            guint idx;
+            char end;
+
+            /* the name a running domain gave it (a restore, an incoming migration) */
+            if (name != NULL && sscanf(name, "dimm%u%c", &idx, &end) == 1)
+                g_snprintf(d->alias, sizeof(d->alias), "dimm%u", idx);
+            continue;
+        }
+        if (vb_xml_is(n, "target")) {
+            for (xmlNode *t = n->children; t != NULL; t = t->next) {
+                g_autofree char *text = NULL;
+                g_autofree char *unit = NULL;
+
+                if (t->type != XML_ELEMENT_NODE)
+                    continue;
+                text = vb_xml_text(t);
+                if (vb_xml_is(t, "size")) {
+                    unit = vb_xml_prop(t, "unit");
+                    if (!vb_domain_memory_parse_kib(text, unit, &d->size_kib, error))
+                        goto out;
+                    have_size = TRUE;
+                } else if (vb_xml_is(t, "node")) {
+                    guint64 v;
+
+                    if (!parse_hex_or_dec(g_strstrip(text), &v) || v > G_MAXINT) {
+                        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                    "<memory><target><node> '%s' is not a NUMA node number",
+                                    text);
+                        goto out;
+                    }
+                    d->node = (guint)v;
+                } else {
+                    vb_qemu_cmd_unsupported(c, error, dev, "<memory><target><%s> is not "
+                                            "supported for a dimm", (const char *)t->name);
+                    goto out;
+                }
+            }
+        } else if (vb_xml_is(n, "address")) {
+            g_autofree char *type = vb_xml_prop(n, "type");
+            g_autofree char *slot = vb_xml_prop(n, "slot");
+            g_autofree char *base = vb_xml_prop(n, "base");
+            guint64 v;
+
+            if (g_strcmp0(type, "dimm") != 0) {
+                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "a dimm's <address> must have type='dimm', not '%s'",
+                            type != NULL ? type : "");
+                goto out;
+            }
+            if (slot != NULL) {
+                if (!parse_hex_or_dec(slot, &v) || v > 255) {
+                    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "dimm address slot '%s' is not a number 0-255", slot);
+                    goto out;
+                }
+                d->slot = (int)v;
+            }
+            if (base != NULL) {
+                if (!parse_hex_or_dec(base, &d->base)) {
+                    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "dimm address base '%s' is not a number", base);
+                    goto out;
+                }
+                d->has_base = TRUE;
+            }
+        } else {
+            vb_qemu_cmd_unsupported(c, error, dev, "<memory><%s> is not supported for a dimm",
+                                    (const char *)n->name);
+            goto out;
+        }
+    }
+    if (!have_size || d->size_kib == 0) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                            "a <memory model='dimm'> needs a <target><size> above 0");
+        goto out;
+    }
+    if (d->size_kib % 1024 != 0) {
+        vb_qemu_cmd_unsupported(c, error, dev, "a dimm's size must be a multiple of 1 MiB "
+                                "(%" G_GUINT64_FORMAT " KiB)", d->size_kib);
+        goto out;
+    }
+    ok = TRUE;
+out:
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    return ok;
+}
+
+/* the sum of the dimms' sizes (what -m size leaves out); sizes that do not parse count 0 */
+static guint64
+dimms_kib(const VbQemuCmd *c)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    guint64 sum = 0;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        Dimm d;
+
+        if (is_memory_device(dev) && parse_dimm(c, dev, &d, NULL))
+            sum += d.size_kib;
+    }
+    return sum;
+}
+
+/**
+ * vb_qemu_cmd_build_memdevs:
+ *
+ * libvirt's qemuBuildMemoryDeviceCommandLine for dimms, after the controllers: per
+ * <memory model='dimm'> (alias dimmN, N its position among them) `-object
+ * memory-backend-ram` (the cell's backing, id memdimmN, size in bytes) and `-device
+ * pc-dimm` with node, memdev, id (a written <alias name='dimmN'/> wins: a restore of a
+ * domain with hot-plugged dimms) and slot (the given one, else the first free, as
+ * libvirt's qemuDomainAssignMemorySlots) and addr from <address base>. Needs NUMA cells and
+ * <maxMemory slots> as libvirt (qemuDomainDefValidateMemoryHotplug).
+ */
+gboolean
+vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
+{
+    const struct _VbDomainDefPrivate *p = c->def->priv;
+    GPtrArray *devs = p->devices;
+    g_autoptr(GArray) dimms = g_array_new(FALSE, TRUE, sizeof(Dimm));
+    g_autoptr(GPtrArray) which = g_ptr_array_new();
+    gboolean used[256] = { FALSE };
+    guint ncells = RES(c)->cpu.cells->len;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        Dimm d;
+
+        if (!is_memory_device(dev))
+            continue;
+        if (!parse_dimm(c, dev, &d, error))
+            return FALSE;
+        if (!p->max_memory_elem.present || p->max_memory_slots == 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "cannot use a memory device when "
+                                           "the domain's <maxMemory slots> is not defined");
+        if (ncells == 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "At least one numa node has to be "
+                                           "configured when enabling memory hotplug "
+                                           "(<cpu><numa><cell>)");
+        if (d.node >= ncells)
+            return vb_qemu_cmd_unsupported(c, error, dev, "can't add memory backend for guest "
+                                           "node '%u' as the guest has only '%u' NUMA nodes "
+                                           "configured", d.node, ncells);
+        if (d.slot >= (int)p->max_memory_slots)
+            return vb_qemu_cmd_unsupported(c, error, dev, "memory device slot '%d' exceeds "
+                                           "slots count '%u'", d.slot, p->max_memory_slots);
+        if (d.slot >= 0 && used[d.slot])
+            return vb_qemu_cmd_unsupported(c, error, dev, "memory device slot '%d' is "
+                                           "already being used by another memory device",
+                                           d.slot);
+        if (d.slot >= 0)
+            used[d.slot] = TRUE;
+        g_array_append_val(dimms, d);
+        g_ptr_array_add(which, (gpointer)dev);
+    }
+    if (dimms->len == 0)
+        return TRUE;
+    if (dimms->len > p->max_memory_slots)
+        return vb_qemu_cmd_unsupported(c, error, g_ptr_array_index(which, 0),
+                                       "memory device count '%u' exceeds slots count '%u'",
+                                       dimms->len, p->max_memory_slots);
+    if (c->def->max_memory_kib > p->max_memory_limit_kib)
+        return vb_qemu_cmd_unsupported(c, error, g_ptr_array_index(which, 0),
+                                       "the total memory %" G_GUINT64_FORMAT " KiB (NUMA cells "
+                                       "and memory devices) exceeds <maxMemory> %" G_GUINT64_FORMAT
+                                       " KiB", c->def->max_memory_kib, p->max_memory_limit_kib);
+    for (guint i = 0; i < dimms->len; i++) {
+        Dimm *d = &g_array_index(dimms, Dimm, i);
+        g_autofree char *id = d->alias[0] != '\0' ? g_strdup(d->alias)
+                                                   : g_strdup_printf("dimm%u", i);
+        g_autofree char *mem = g_strconcat("mem", id, NULL);
+        GString *j;
+
+        if (d->slot < 0) {
+            for (guint s = 0; s < p->max_memory_slots; s++) {
+                if (!used[s]) {
+                    used[s] = TRUE;
+                    d->slot = (int)s;
+                    break;
+                }
+            }
+        }
+        j = memory_backend(c, mem, (int)d->node, d->size_kib, error);
+        if (j == NULL)
+            return FALSE;
+        vb_qemu_cmd_add_json(c, "-object", j);
+        j = vb_json_new();
+        vb_json_str(j, "driver", "pc-dimm");
+        vb_json_int(j, "node", d->node);
+        vb_json_str(j, "memdev", mem);
+        vb_json_str(j, "id", id);
+        vb_json_int(j, "slot", d->slot);
+        if (d->has_base)
+            vb_json_int(j, "addr", (gint64)d->base);
+        vb_qemu_cmd_add_json(c, "-device", j);
+        vb_qemu_cmd_consume_device(c, g_ptr_array_index(which, i));
+    }
     return TRUE;
 }

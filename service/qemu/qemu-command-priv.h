@@ -178,3 +178,6 @@ gboolean vb_qemu_cmd_machine_audio(VbQemuCmd *c, GString *opts, GError **error);
 /* qemu-command-usbredir.c */
 gboolean vb_qemu_cmd_build_smartcards(VbQemuCmd *c, GError **error);
 gboolean vb_qemu_cmd_build_redirdevs(VbQemuCmd *c, GError **error);
+
+/* memory devices (issue 13, part memev): <memory model='dimm'> at start */
+gboolean vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error);

@@ -673,7 +673,8 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
     };
 
     if (!build_head(&c, error) || !vb_qemu_cmd_build_controllers(&c, error) ||
-        !vb_qemu_cmd_build_disks(&c, error) || !vb_qemu_cmd_build_filesystems(&c, error) ||
+        !vb_qemu_cmd_build_memdevs(&c, error) || !vb_qemu_cmd_build_disks(&c, error) ||
+        !vb_qemu_cmd_build_filesystems(&c, error) ||
         !vb_qemu_cmd_build_nets(&c, error) || !vb_qemu_cmd_build_smartcards(&c, error) ||
         !vb_qemu_cmd_build_chardevs(&c, error) || !vb_qemu_cmd_build_tpms(&c, error) ||
         !vb_qemu_cmd_build_inputs(&c, error) || !vb_qemu_cmd_build_audio(&c, error) ||

@@ -181,6 +181,7 @@ modgroup fs ext4                                     # only loaded when a disk e
 modgroup virtiofs virtiofs                           # only with tgmount=virtiofs:TAG
 modgroup 9p 9p 9pnet_virtio                          # only with tgmount=9p:TAG
 modgroup net virtio_net                              # only with a virtio NIC (eth0, DHCP)
+modgroup watchdog i6300esb                           # only with an i6300esb watchdog device
 # (the TPM drivers tpm_tis and tpm_crb are built into Debian's kernel.)
 # (8250 serial, devtmpfs, unix sockets and ACPI are built into Debian's kernel.)
 

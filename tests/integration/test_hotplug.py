@@ -474,5 +474,43 @@ class HotplugTest(HotplugTestCase):
         self.assertNotIn(b, self.domain(path, "GetXMLDesc", "u", (0,)))
 
 
+class AgentChannelTest(HotplugTestCase):
+    def test_agent_channel_hotplug(self):
+        """An agent channel attached to a running guest becomes connected: the guest's
+        init starts qemu-ga when the port appears (VSERPORT_CHANGE); the detach ends it."""
+        path, sock, reader = self.start_guest("hpga", "<controller type='virtio-serial'/>")
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        self.assertFalse(self.get_prop(path, DOMAIN_IFACE, "AgentConnected"))
+        err = self.assertDBusError("NotSupported", self.domain, path, "GetHostname", "u", (0,))
+        self.assertIn("not configured", err.message)
+
+        chan = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+                "</channel>")
+        self.domain(path, "AttachDevice", "su", (chan, LIVE))
+        rec.wait_for(lambda s: s[2] == "DeviceAdded" and s[3] == ("channel0",),
+                     what="DeviceAdded channel0")
+        reader.wait_for(b"TINYGUEST: qemu-ga started", 60)
+        eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "AgentConnected"), timeout=60,
+                   what="AgentConnected after the attach")
+        self.assertTrue(self.domain(path, "GetHostname", "u", (0,)))  # qemu-ga answers
+
+        self.domain(path, "DetachDevice", "su", (chan, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("channel0",), timeout=30,
+                     what="DeviceRemoved channel0")
+        eventually(lambda: not self.get_prop(path, DOMAIN_IFACE, "AgentConnected"),
+                   timeout=30, what="AgentConnected false after the detach")
+        reader.wait_for(b"TINYGUEST: qemu-ga stopped", 60)
+        err = self.assertDBusError("NotSupported", self.domain, path, "GetHostname", "u", (0,))
+        self.assertIn("not configured", err.message)
+        # attached again: qemu-ga starts again
+        n = len(reader.data)
+        self.domain(path, "AttachDevice", "su", (chan, LIVE))
+        eventually(lambda: b"TINYGUEST: qemu-ga started" in reader.pump()[n:], timeout=60,
+                   what="qemu-ga started again")
+        eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "AgentConnected"), timeout=60,
+                   what="AgentConnected after the second attach")
+
+
 if __name__ == "__main__":
     vbtest.main()
