@@ -602,20 +602,26 @@ vb_qemu_net_fd_map(const GPtrArray *preps, GArray *source_fds, GArray *target_fd
  * @error: NotSupported for a type whose host side a running domain cannot get yet
  *
  * The -netdev and -device of one interface, as at start (issue 13, part hotplug). Types
- * with a tap (network, bridge, ethernet, direct) need their fds passed with getfd first:
- * not done yet.
+ * with a tap (network, bridge, ethernet, direct) need their prep in @c->params->nets (at
+ * the interface's index); the fd numbers written are replaced by getfd names by the
+ * caller (domain-hotplug-net.c).
  */
 gboolean
 vb_qemu_cmd_build_net_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
+    static const char *const ok[] = { "user", "network", "bridge", "ethernet", "direct", NULL };
     GPtrArray *devs = c->def->priv->devices;
     guint n = 0;
     guint next_fd = VB_QEMU_NET_FD_BASE;
 
-    if (g_strcmp0(dev->type, "user") != 0)
+    if (!g_strv_contains(ok, dev->type != NULL ? dev->type : ""))
         return vb_qemu_cmd_unsupported(c, error, dev, "attaching <interface type='%s'> to a "
-                                       "running domain is not supported yet (type 'user' is)",
+                                       "running domain is not supported (user, network, "
+                                       "bridge, ethernet and direct are)",
                                        dev->type != NULL ? dev->type : "");
+    if (strcmp(dev->type, "user") != 0 && (c->params == NULL || c->params->nets == NULL))
+        return vb_qemu_cmd_unsupported(c, error, dev, "the interface's host side was not "
+                                       "prepared");
     for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
         n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_INTERFACE;
     return build_net(c, dev, n, &next_fd, error);
