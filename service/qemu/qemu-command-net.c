@@ -385,6 +385,9 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
     static const char *const mtu_ok[] = { "size", NULL };
     static const char *const rom_ok[] = { "bar", "file", "enabled", NULL };
     static const char *const boot_ok[] = { "order", "loadparm", NULL };
+    /* trustGuestRxFilters: read by the NIC_RX_FILTER_CHANGED handler (domain-hotplug-net.c) */
+    static const char *const attrs_ok[] = { "trustGuestRxFilters", NULL };
+    const char *trust = vb_extra_get_attr(&dev->extra, "trustGuestRxFilters");
     const VbRawElem *raw;
     const char *t = dev->type;
     gboolean tap = g_strv_contains((const char *const[]){ "network", "bridge", "ethernet",
@@ -396,7 +399,10 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
                                        "side, which is supported on type 'user' only (the "
                                        "host side of a type 'ethernet' tap is <source><%s>)",
                                        raw->name, raw->name);
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL,
+    if (trust != NULL && strcmp(trust, "yes") != 0 && strcmp(trust, "no") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "trustGuestRxFilters='%s': yes or no",
+                                       trust);
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, attrs_ok,
                                  strcmp(t, "user") == 0 ? user_children : ok_children, error) ||
         !check_child(c, dev, net_child(dev, "driver"), driver_ok, error) ||
         !check_child(c, dev, net_child(dev, "target"), target_ok, error) ||

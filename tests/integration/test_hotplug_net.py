@@ -8,8 +8,8 @@ the real virtbusd in a network namespace (vbhosts, one host), real QEMU, the tin
   net0 (query-rx-filter); the guest finds the NIC, gets a DHCP lease from the test's
   dnsmasq and pings the bridge; DetachDevice: DEVICE_DELETED, netdev_del, the tap is gone
   from the host and net0 from QEMU;
-- a bad attach (unknown network, missing bridge, a MAC the domain has) gets a named error
-  and leaves no link on the host and nothing in QEMU;
+- a bad attach (unknown network, missing bridge, a MAC the domain has, vhostuser) gets a
+  named error and leaves no link on the host and nothing in QEMU;
 - UpdateDevice: <link state='down'> reaches QEMU (set_link) and the live XML; a change
   of the source is NotSupported naming it;
 - NIC_RX_FILTER_CHANGED on a trustGuestRxFilters='yes' interface is handled (query-rx-
@@ -177,7 +177,7 @@ class HotplugNetTest(HotplugNetTestCase):
         # one that works, then the same MAC again
         self.dom(path, "AttachDevice", "su", (bridge_nic(br), 0))
         self.assertEqual(self.taps(), ["vnet0"])
-        self.attach_refused(path, bridge_nic(br), "InvalidArgument", MAC)
+        self.attach_refused(path, bridge_nic(br), "AlreadyExists", MAC)
         self.assertEqual(self.taps(), ["vnet0"])
         self.assertEqual(self.live_xml(path).count("<interface"), 1)
         self.destroy(path)
