@@ -534,6 +534,11 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     }
     if (dev->kind == VB_DEV_INTERFACE && !vb_hotplug_net_check_mac(l.live, dev, error))
         return FALSE;
+    if (dev->kind == VB_DEV_WATCHDOG && count_kind(l.live, VB_DEV_WATCHDOG) > 1) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                            "domain already has a watchdog");
+        return FALSE;
+    }
     if (dev->kind == VB_DEV_DISK && !vb_qemu_disk_prepare_one(dev, &disks, error))
         return FALSE;
     node = next_node_index(l.mon, error);
@@ -554,6 +559,20 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     if (opts == NULL ||
         (prep != NULL && !vb_hotplug_net_pass_fds(l.mon, prep, opts, &fdnames, error)))
         goto fail;
+    if (dev->kind == VB_DEV_WATCHDOG) {
+        /* libvirt's qemuDomainAttachWatchdog: the action first (QEMU's names are
+         * libvirt's; 'dump' was refused by the builder) */
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "watchdog",
+                                      dev->action != NULL ? dev->action : "reset");
+        r = qmp(l.mon, "set-action", args, error);
+        if (r == NULL) {
+            g_prefix_error(error, "set-action: ");
+            goto fail;
+        }
+    }
     if (!send_options(dom, l.mon, opts, error)) {
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
@@ -774,6 +793,22 @@ check_detachable(const VbDeviceDef *dev, GError **error)
         return TRUE;
     case VB_DEV_RNG:
         return TRUE;
+    case VB_DEV_CONTROLLER:
+        /* libvirt's qemuDomainDetachPrepController */
+        if (g_strcmp0(dev->type, "scsi") != 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "'%s' controller cannot be hot unplugged.",
+                        dev->type != NULL ? dev->type : "");
+            return FALSE;
+        }
+        return TRUE;
+    case VB_DEV_WATCHDOG:
+        if (g_strcmp0(dev->model, "i6300esb") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "hot unplug of watchdog of model %s is not supported (only i6300esb, "
+                    "as libvirt)", dev->model != NULL ? dev->model : "");
+        return FALSE;
     case VB_DEV_CHANNEL:
         if (g_strcmp0(dev->target_type, "virtio") == 0)
             return TRUE;
@@ -802,6 +837,28 @@ check_detachable(const VbDeviceDef *dev, GError **error)
     }
 }
 
+/* Under dom->lock: a SCSI controller with disks on it (libvirt's
+ * qemuDomainControllerIsBusy). */
+static gboolean
+controller_busy(const VbDomainDef *def, const VbDeviceDef *dev, GError **error)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    if (dev->kind != VB_DEV_CONTROLLER)
+        return FALSE;
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_DISK && g_strcmp0(d->bus, "scsi") == 0 &&
+            d->addr.type == VB_ADDR_DRIVE && d->addr.controller == dev->index) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
+                                "device cannot be detached: device is busy");
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 /*
  * With the job: device_del of the device that @xml (or @alias) names; with @wait, waits
  * for DEVICE_DELETED up to the unplug timeout and finishes the removal when it came.
@@ -827,7 +884,7 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
     else if ((dev = vb_domain_def_find_alias(dom->def, alias_in)) == NULL)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no device found with alias %s",
                     alias_in);
-    if (dev == NULL || !check_detachable(dev, error)) {
+    if (dev == NULL || !check_detachable(dev, error) || controller_busy(dom->def, dev, error)) {
         g_mutex_unlock(&dom->lock);
         return FALSE;
     }

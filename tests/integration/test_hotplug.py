@@ -426,5 +426,66 @@ class HotplugTest(HotplugTestCase):
         self.assertTrue(blocks and "inserted" not in blocks[0], blocks)
 
 
+class HotplugWatchdogTest(HotplugTestCase):
+    def test_watchdog_attach_detach(self):
+        """i6300esb (libvirt's only hot-pluggable model): set-action + device_add, then
+        device_del; ib700 and a second watchdog refused by name, leaving nothing."""
+        path, sock, reader = self.start_guest("hpwd")
+        periph0 = self.peripherals(path)
+        err = self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                                   ("<watchdog model='ib700' action='reset'/>", LIVE))
+        self.assertIn("ib700", err.message)
+        self.assertEqual(self.peripherals(path), periph0)
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        self.domain(path, "AttachDevice", "su",
+                    ("<watchdog model='i6300esb' action='poweroff'/>", LIVE))
+        rec.wait_for(lambda s: s[2] == "DeviceAdded" and s[3] == ("watchdog0",), timeout=30,
+                     what="DeviceAdded watchdog0")
+        self.assertIn("watchdog0", self.peripherals(path))
+        pci = json.dumps(self.qmp(path, "query-pci"))
+        self.assertIn('"qdev_id": "watchdog0"', pci)
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        self.assertIn("<watchdog model='i6300esb' action='poweroff'>", live)
+        err = self.assertDBusError("OperationInvalid", self.domain, path, "AttachDevice", "su",
+                                   ("<watchdog model='i6300esb'/>", LIVE))
+        self.assertIn("already has a watchdog", err.message)
+        self.domain(path, "DetachDevice", "su", ("<watchdog model='i6300esb'/>", LIVE),
+                    timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("watchdog0",),
+                     timeout=120, what="DeviceRemoved watchdog0")
+        self.assertEqual(self.peripherals(path), periph0)
+        self.assertNotIn("<watchdog", self.domain(path, "GetXMLDesc", "u", (0,)))
+
+
+    def test_scsi_controller_attach_detach(self):
+        """A virtio-scsi controller (libvirt hot-plugs SCSI controllers only), busy while a
+        disk is on it; virtio-serial refused by name."""
+        path, sock, reader = self.start_guest("hpctl")
+        periph0 = self.peripherals(path)
+        err = self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                                   ("<controller type='virtio-serial' index='0'/>", LIVE))
+        self.assertIn("'virtio-serial' controller cannot be hot plugged", err.message)
+        self.assertEqual(self.peripherals(path), periph0)
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        ctl = "<controller type='scsi' index='0' model='virtio-scsi'/>"
+        self.domain(path, "AttachDevice", "su", (ctl, LIVE))
+        self.assertIn("scsi0", self.peripherals(path))
+        img = self.image("s.img")
+        self.domain(path, "AttachDevice", "su", (disk_xml(img, "sda", bus="scsi"), LIVE))
+        err = self.assertDBusError("Failed", self.domain, path, "DetachDevice", "su",
+                                   (ctl, LIVE))
+        self.assertIn("busy", err.message)
+        self.domain(path, "DetachDevice", "su", (disk_xml(img, "sda", bus="scsi"), LIVE),
+                    timeout=60000)
+        eventually(lambda: "sda" not in self.domain(path, "GetXMLDesc", "u", (0,)),
+                   timeout=60, what="sda to leave the live XML")
+        self.domain(path, "DetachDevice", "su", (ctl, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("scsi0",),
+                     timeout=120, what="DeviceRemoved scsi0")
+        self.assertEqual(self.peripherals(path), periph0)
+
+
 if __name__ == "__main__":
     vbtest.main()
