@@ -504,6 +504,12 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     dev = vb_domain_def_hotplug_parse(l.live, xml, error);
     if (dev == NULL)
         return FALSE;
+    /* libvirt's qemuDomainAttachWatchdog: one watchdog */
+    if (dev->kind == VB_DEV_WATCHDOG && count_kind(l.live, VB_DEV_WATCHDOG) > 1) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                            "domain already has a watchdog");
+        return FALSE;
+    }
     if (dev->kind != VB_DEV_CONTROLLER && count_kind(l.live, VB_DEV_CONTROLLER) != controllers) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "the <%s> needs a controller the running domain does not have (one "
@@ -534,11 +540,6 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     }
     if (dev->kind == VB_DEV_INTERFACE && !vb_hotplug_net_check_mac(l.live, dev, error))
         return FALSE;
-    if (dev->kind == VB_DEV_WATCHDOG && count_kind(l.live, VB_DEV_WATCHDOG) > 1) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                            "domain already has a watchdog");
-        return FALSE;
-    }
     if (dev->kind == VB_DEV_DISK && !vb_qemu_disk_prepare_one(dev, &disks, error))
         return FALSE;
     node = next_node_index(l.mon, error);
