@@ -710,7 +710,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     disk = dev->kind == VB_DEV_DISK;
     net = dev->kind == VB_DEV_INTERFACE;
     rng = dev->kind == VB_DEV_RNG;
-    chan = dev->kind == VB_DEV_CHANNEL;
+    chan = dev->kind == VB_DEV_CHANNEL || dev->kind == VB_DEV_SERIAL;
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
@@ -794,6 +794,13 @@ check_detachable(const VbDeviceDef *dev, GError **error)
         return TRUE;
     case VB_DEV_RNG:
         return TRUE;
+    case VB_DEV_SERIAL:
+        if (g_strcmp0(dev->target_type, "pci-serial") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "serial target type '%s' cannot be hot unplugged (pci-serial can)",
+                    dev->target_type != NULL ? dev->target_type : "isa-serial");
+        return FALSE;
     case VB_DEV_CONTROLLER:
         /* libvirt's qemuDomainDetachPrepController */
         if (g_strcmp0(dev->type, "scsi") != 0) {

@@ -168,6 +168,7 @@ gboolean vb_qemu_cmd_build_input_one(VbQemuCmd *c, const VbDeviceDef *dev, GErro
 gboolean vb_qemu_cmd_build_watchdog_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
 gboolean vb_qemu_cmd_build_controller_one(VbQemuCmd *c, const VbDeviceDef *dev,
                                           GError **error);
+gboolean vb_qemu_cmd_build_serial_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
 
 /* qemu-command-graphics.c */
 gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);

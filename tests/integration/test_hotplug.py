@@ -489,5 +489,33 @@ class HotplugDevicesTest(HotplugTestCase):
         self.assertEqual(self.peripherals(path), periph0)
 
 
+    def test_pci_serial_attach_detach(self):
+        """A pci-serial port (chardev-add + device_add, chardev-remove after the unplug);
+        isa-serial cannot be hot-plugged: NotSupported naming it."""
+        path, sock, reader = self.start_guest("hpser", machine="pc")
+        periph0 = self.peripherals(path)
+        err = self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                                   ("<serial type='null'><target type='isa-serial'/></serial>",
+                                    LIVE))
+        self.assertIn("isa-serial", err.message)
+        self.assertEqual(self.peripherals(path), periph0)
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        log = os.path.join(self.tmp, "ser1.log")
+        ser = (f"<serial type='file'><source path='{log}'/><target type='pci-serial'/>"
+               f"</serial>")
+        self.domain(path, "AttachDevice", "su", (ser, LIVE))
+        rec.wait_for(lambda s: s[2] == "DeviceAdded" and s[3] == ("serial1",), timeout=30,
+                     what="DeviceAdded serial1")
+        self.assertIn("serial1", self.peripherals(path))
+        self.assertIn("charserial1", [c["label"] for c in self.qmp(path, "query-chardev")])
+        self.assertTrue(os.path.exists(log))
+        self.domain(path, "DetachDevice", "su", (ser, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("serial1",),
+                     timeout=120, what="DeviceRemoved serial1")
+        self.assertEqual(self.peripherals(path), periph0)
+        self.assertNotIn("charserial1", [c["label"] for c in self.qmp(path, "query-chardev")])
+
+
 if __name__ == "__main__":
     vbtest.main()
