@@ -13,7 +13,9 @@ the real virtbusd in a network namespace (vbhosts, one host), real QEMU, the tin
 - UpdateDevice: <link state='down'> reaches QEMU (set_link) and the live XML; a change
   of the source is NotSupported naming it;
 - NIC_RX_FILTER_CHANGED on a trustGuestRxFilters='yes' interface is handled (query-rx-
-  filter, logged) each time the guest changes its MAC: the second change is seen too."""
+  filter, logged) each time the guest changes its MAC: the second change is seen too;
+- type='direct' hot-plugged on a veth: a macvtap; with trustGuestRxFilters='yes' the MAC
+  the guest sets is set on the macvtap; detach deletes the macvtap."""
 
 import json
 import os
@@ -217,6 +219,45 @@ class HotplugNetTest(HotplugNetTestCase):
             eventually(lambda: f"interface net0: guest rx filter: MAC {mac}"
                        in self.a.read_log(), timeout=60,
                        what=f"NIC_RX_FILTER_CHANGED for {mac} to be handled")
+        self.destroy(path)
+
+
+    def macvtaps(self):
+        return {n: link for n, link in self.links().items()
+                if link.get("linkinfo", {}).get("info_kind") == "macvtap"
+                or n.startswith("macvtap")}
+
+    def test_direct_attach_trusted_mac_follows_guest(self):
+        """type='direct' hot-plugged: a macvtap on the test's veth; with
+        trustGuestRxFilters='yes' the guest's new MAC is set on the macvtap (libvirt's
+        syncNicRxFilterMacAddr); detach deletes the macvtap."""
+        peer_ns = self.peer_netns()
+        self.ip("link", "add", "vbtv1", "type", "veth", "peer", "name", "vbtv1p")
+        self.ip("link", "set", "vbtv1p", "netns", peer_ns)
+        self.ip("link", "set", "vbtv1", "up")
+        path, sock, reader = self.start_console_guest()
+        reader.wait_for(b"TINYGUEST: READY", BOOT_TIMEOUT)
+        mac1, mac2 = "52:54:00:6a:13:21", "52:54:00:6a:13:22"
+        nic = (f"<interface type='direct' trustGuestRxFilters='yes'><mac address='{mac1}'/>"
+               f"<source dev='vbtv1' mode='bridge'/><model type='virtio'/></interface>")
+        self.dom(path, "AttachDevice", "su", (nic, 0))
+        taps = self.macvtaps()
+        self.assertEqual(len(taps), 1, taps)
+        name = next(iter(taps))
+        self.assertEqual(taps[name]["address"], mac1)
+        self.assertIn(f"<target dev='{name}'/>", self.live_xml(path))
+        sock.sendall(b"echo 1 > /sys/bus/pci/rescan; "
+                     b"for m in $(cat /etc/modules.net); do insmod /lib/modules/$m "
+                     b"2>/dev/null; done; n=0; while [ ! -e /sys/class/net/eth0 ] && "
+                     b"[ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; "
+                     b"ip link set eth0 address %s; ip link set eth0 up; "
+                     b"echo MACSET$((7+100))\n" % mac2.encode())
+        reader.wait_for(b"MACSET107", 180)
+        eventually(lambda: self.macvtaps().get(name, {}).get("address") == mac2,
+                   timeout=60, what="the macvtap to take the guest's MAC")
+        self.dom(path, "DetachDevice", "su", (nic, 0))
+        eventually(lambda: not self.macvtaps(), timeout=120, what="the macvtap to go")
+        self.assertNotIn("<interface", self.live_xml(path))
         self.destroy(path)
 
 
