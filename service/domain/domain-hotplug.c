@@ -24,6 +24,7 @@
 
 #include "domain-agent.h"
 #include "domain-def-hotplug.h"
+#include "domain-hotplug-net.h"
 #include "domain-hotplug.h"
 #include "domain-list-priv.h"
 #include "domain-memdev.h"
@@ -535,8 +536,11 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     g_auto(Live) l = { 0 };
     g_autoptr(GHashTable) disks = NULL;
     g_autoptr(GPtrArray) opts = NULL;
+    g_autoptr(GPtrArray) nets = NULL;
+    g_autoptr(GPtrArray) fdnames = NULL;
     g_autofree char *alias = NULL;
     VbQemuCommandParams params = { 0 };
+    VbQemuNetPrep *prep = NULL;
     VbDeviceDef *dev;
     guint controllers;
     int node;
@@ -550,6 +554,12 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     dev = vb_domain_def_hotplug_parse(l.live, xml, error);
     if (dev == NULL)
         return FALSE;
+    /* libvirt's qemuDomainAttachWatchdog: one watchdog */
+    if (dev->kind == VB_DEV_WATCHDOG && count_kind(l.live, VB_DEV_WATCHDOG) > 1) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                            "domain already has a watchdog");
+        return FALSE;
+    }
     if (dev->kind != VB_DEV_CONTROLLER && count_kind(l.live, VB_DEV_CONTROLLER) != controllers) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "the <%s> needs a controller the running domain does not have (one "
@@ -578,10 +588,16 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
                     vb_device_def_describe(dev));
         return FALSE;
     }
+    if (dev->kind == VB_DEV_INTERFACE && !vb_hotplug_net_check_mac(l.live, dev, error))
+        return FALSE;
     if (dev->kind == VB_DEV_DISK && !vb_qemu_disk_prepare_one(dev, &disks, error))
         return FALSE;
     node = next_node_index(l.mon, error);
     if (node < 0)
+        return FALSE;
+    /* an interface's host side (tap, macvtap, bridge port) by the start path's code */
+    if (dev->kind == VB_DEV_INTERFACE &&
+        (prep = vb_hotplug_net_prepare(list, l.live, dev, &nets, error)) == NULL)
         return FALSE;
     params.id = l.id;
     params.monitor_path = l.monitor_path;
@@ -589,19 +605,67 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     params.runtime_dir = l.runtime_dir;
     params.vnc_port = -1;
     params.disks = disks;
+    params.nets = nets;
     opts = vb_qemu_command_hotplug(l.live, l.caps, &params, dev, node, error);
-    if (opts == NULL || !send_options(dom, l.mon, opts, error))
-        return FALSE;
+    if (opts == NULL ||
+        (prep != NULL && !vb_hotplug_net_pass_fds(l.mon, prep, opts, &fdnames, error)))
+        goto fail;
+    if (dev->kind == VB_DEV_WATCHDOG) {
+        /* libvirt's qemuDomainAttachWatchdog: the action first (QEMU's names are
+         * libvirt's; 'dump' was refused by the builder) */
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "watchdog",
+                                      dev->action != NULL ? dev->action : "reset");
+        r = qmp(l.mon, "set-action", args, error);
+        if (r == NULL) {
+            g_prefix_error(error, "set-action: ");
+            goto fail;
+        }
+    }
+    if (!send_options(dom, l.mon, opts, error)) {
+        vb_hotplug_net_closefds(l.mon, fdnames);
+        goto fail;
+    }
+    if (prep != NULL && prep->link_down) {
+        /* <link state='down'>: as at start (libvirt's qemuDomainAttachNetDevice) */
+        g_autoptr(JsonNode) r = NULL;
+        g_autoptr(GError) err = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "name", alias);
+        json_object_set_boolean_member(args, "up", FALSE);
+        r = qmp(l.mon, "set_link", args, &err);
+        if (r == NULL)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                          "interface %s: cannot set its link down: %s", alias, err->message);
+    }
 
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0 && dom->run == l.run) {
         vb_domain_def_insert_device(dom->def, vb_domain_def_steal_device(l.live, dev));
         vb_domain_def_set_live(dom->def, dom->id);
+        if (prep != NULL)
+            vb_hotplug_net_commit(dom, g_steal_pointer(&prep));
     }
     g_mutex_unlock(&dom->lock);
+    if (prep != NULL) {
+        /* the run ended meanwhile */
+        vb_qemu_net_release(prep);
+        vb_qemu_net_prep_free(prep);
+    }
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "device %s attached", alias);
     *out_alias = g_steal_pointer(&alias);
     return TRUE;
+
+fail:
+    if (prep != NULL) {
+        /* nothing of it stays on the host: the tap goes with its last fd */
+        vb_qemu_net_release(prep);
+        vb_qemu_net_prep_free(prep);
+    }
+    return FALSE;
 }
 
 static gboolean
@@ -698,7 +762,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
     disk_path = disk ? g_strdup(dev->source_path) : NULL;
     net = dev->kind == VB_DEV_INTERFACE;
     rng = dev->kind == VB_DEV_RNG;
-    chan = dev->kind == VB_DEV_CHANNEL;
+    chan = dev->kind == VB_DEV_CHANNEL || dev->kind == VB_DEV_SERIAL;
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
@@ -738,6 +802,8 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete netdev %s: %s",
                           netdev, err->message);
     }
+    if (net)
+        vb_hotplug_net_release(dom, alias); /* the tap, macvtap, bridge port */
     if (disk && top == NULL && mon != NULL)
         top = orphan_disk_top(mon, disk_path); /* noted before a service restart */
     if (disk && top != NULL && mon != NULL)
@@ -785,6 +851,29 @@ check_detachable(const VbDeviceDef *dev, GError **error)
         return TRUE;
     case VB_DEV_RNG:
         return TRUE;
+    case VB_DEV_SERIAL:
+        if (g_strcmp0(dev->target_type, "pci-serial") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "serial target type '%s' cannot be hot unplugged (pci-serial can)",
+                    dev->target_type != NULL ? dev->target_type : "isa-serial");
+        return FALSE;
+    case VB_DEV_CONTROLLER:
+        /* libvirt's qemuDomainDetachPrepController */
+        if (g_strcmp0(dev->type, "scsi") != 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "'%s' controller cannot be hot unplugged.",
+                        dev->type != NULL ? dev->type : "");
+            return FALSE;
+        }
+        return TRUE;
+    case VB_DEV_WATCHDOG:
+        if (g_strcmp0(dev->model, "i6300esb") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "hot unplug of watchdog of model %s is not supported (only i6300esb, "
+                    "as libvirt)", dev->model != NULL ? dev->model : "");
+        return FALSE;
     case VB_DEV_CHANNEL:
         if (g_strcmp0(dev->target_type, "virtio") == 0)
             return TRUE;
@@ -799,19 +888,40 @@ check_detachable(const VbDeviceDef *dev, GError **error)
                     dev->bus != NULL ? dev->bus : "ps2");
         return FALSE;
     case VB_DEV_INTERFACE:
-        /* the host side of the other types (taps, macvtaps) is released by the next
-         * session's work (vb_qemu_net_release) */
-        if (g_strcmp0(dev->type, "user") == 0)
+        /* the host side (tap, macvtap) is released after the unplug (vb_qemu_net_release) */
+        if (g_strcmp0(dev->type, "user") == 0 || vb_hotplug_net_is_tap(dev))
             return TRUE;
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "live detach of <interface type='%s'> is not supported yet (type 'user' "
-                    "is)", dev->type != NULL ? dev->type : "");
+                    "live detach of <interface type='%s'> is not supported (user, network, "
+                    "bridge, ethernet and direct are)", dev->type != NULL ? dev->type : "");
         return FALSE;
     default:
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "live detach of device '%s' is not supported", vb_device_def_describe(dev));
         return FALSE;
     }
+}
+
+/* Under dom->lock: a SCSI controller with disks on it (libvirt's
+ * qemuDomainControllerIsBusy). */
+static gboolean
+controller_busy(const VbDomainDef *def, const VbDeviceDef *dev, GError **error)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    if (dev->kind != VB_DEV_CONTROLLER)
+        return FALSE;
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *d = g_ptr_array_index(devs, i);
+
+        if (d->kind == VB_DEV_DISK && g_strcmp0(d->bus, "scsi") == 0 &&
+            d->addr.type == VB_ADDR_DRIVE && d->addr.controller == dev->index) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
+                                "device cannot be detached: device is busy");
+            return TRUE;
+        }
+    }
+    return FALSE;
 }
 
 /*
@@ -842,7 +952,7 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
     else if ((dev = vb_domain_def_find_alias(dom->def, alias_in)) == NULL)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no device found with alias %s",
                     alias_in);
-    if (dev == NULL || !check_detachable(dev, error)) {
+    if (dev == NULL || !check_detachable(dev, error) || controller_busy(dom->def, dev, error)) {
         g_mutex_unlock(&dom->lock);
         return FALSE;
     }
@@ -1051,6 +1161,68 @@ tray_cmd(VbQemuMonitor *mon, const char *cmd, const char *alias, int force, GErr
     return r != NULL;
 }
 
+/* With the job: an interface's <link state> (libvirt's qemuDomainChangeNetLinkState). */
+static gboolean
+update_interface(VbDomainObj *dom, Live *l, VbDeviceDef *old, const char *xml,
+                 GError **error)
+{
+    g_autofree char *alias = vb_domain_def_device_alias(l->live, old);
+    VbDeviceDef *was, *neu;
+    gboolean up = TRUE, change = FALSE, ok;
+
+    was = vb_domain_def_steal_device(l->live, old);
+    neu = vb_domain_def_hotplug_parse(l->live, xml, error);
+    ok = neu != NULL && vb_hotplug_net_update_check(was, neu, &up, &change, error);
+    vb_device_def_free(was);
+    if (!ok)
+        return FALSE;
+    if (change) {
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "name", alias);
+        json_object_set_boolean_member(args, "up", up);
+        r = qmp(l->mon, "set_link", args, error);
+        if (r == NULL) {
+            g_prefix_error(error, "set_link: ");
+            return FALSE;
+        }
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->run == l->run) {
+        VbDeviceDef *cur = vb_domain_def_find_alias(dom->def, alias);
+        GPtrArray *devs = dom->def->priv->devices;
+
+        for (guint i = 0; cur != NULL && i < devs->len; i++) {
+            if (g_ptr_array_index(devs, i) != cur)
+                continue;
+            /* in place: the live XML keeps the host side (<target dev>), the order and
+             * so the positional names */
+            neu = vb_domain_def_steal_device(l->live, neu);
+            vb_domain_def_remove_device(dom->def, cur);
+            g_ptr_array_insert(devs, (gint)i, neu);
+            vb_domain_def_set_live(dom->def, dom->id);
+            for (guint k = 0; dom->nets != NULL && k < dom->nets->len; k++) {
+                const VbQemuNetPrep *p = g_ptr_array_index(dom->nets, k);
+                guint n = 0;
+
+                if (g_strcmp0(p->alias, alias) != 0)
+                    continue;
+                for (guint j = 0; j < i; j++)
+                    n += ((VbDeviceDef *)g_ptr_array_index(devs, j))->kind == VB_DEV_INTERFACE;
+                vb_domain_def_set_interface_live(dom->def, n, p->ifname,
+                                                 g_strcmp0(p->type, "network") == 0
+                                                     ? p->bridge : NULL);
+            }
+            break;
+        }
+    }
+    g_mutex_unlock(&dom->lock);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "interface %s: link %s%s", alias,
+                  up ? "up" : "down", change ? "" : " (unchanged)");
+    return TRUE;
+}
+
 /* With the job: libvirt's qemuDomainChangeMediaBlockdev. */
 static gboolean
 change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean force,
@@ -1074,6 +1246,8 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
     old = vb_domain_def_hotplug_match(l.live, xml, error);
     if (old == NULL)
         return FALSE;
+    if (old->kind == VB_DEV_INTERFACE)
+        return update_interface(dom, &l, old, xml, error);
     if (old->kind != VB_DEV_DISK ||
         (g_strcmp0(old->device, "cdrom") != 0 && g_strcmp0(old->device, "floppy") != 0)) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
@@ -1268,6 +1442,8 @@ vb_domain_hotplug_event(VbDomainList *list, VbDomainObj *dom, const VbDomainEven
     gboolean waited;
     g_autoptr(GError) error = NULL;
 
+    if (vb_hotplug_net_rx_filter_event(list, dom, ev))
+        return TRUE; /* NIC_RX_FILTER_CHANGED (domain-hotplug-net.c) */
     if (!deleted && !rejected)
         return FALSE;
     if (alias == NULL || *alias == '\0')

@@ -529,6 +529,36 @@ vb_qemu_cmd_build_channel_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **err
     return build_channel(c, dev, n, error);
 }
 
+/**
+ * vb_qemu_cmd_build_serial_one:
+ *
+ * The -chardev and -device of one <serial> for a running QEMU (issue 13, part hotplug,
+ * second session): a PCI serial port (pci-serial) only; an ISA port cannot be hot-plugged
+ * (QEMU's ISA bus has no hotplug) and is NotSupported naming it; <console> too (the
+ * first console is a serial port).
+ */
+gboolean
+vb_qemu_cmd_build_serial_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+    const char *ttype = dev->target_type != NULL ? dev->target_type : "isa-serial";
+    int n = 0;
+
+    if (dev->kind != VB_DEV_SERIAL)
+        return vb_qemu_cmd_unsupported(c, error, dev, "attaching a <console> to a running "
+                                       "domain is not supported; attach a <serial> with "
+                                       "<target type='pci-serial'/>");
+    if (strcmp(ttype, "pci-serial") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "serial target type '%s' cannot be "
+                                       "hot-plugged (%s); use <target type='pci-serial'/>",
+                                       ttype, g_str_has_prefix(ttype, "isa")
+                                                  ? "the ISA bus has no hotplug"
+                                                  : "not supported by virtbus");
+    for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
+        n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_SERIAL;
+    return build_serial(c, dev, n, error);
+}
+
 /* the value of a QemuOpts string up to the next single ',' (",," is a literal ',') */
 static char *
 opts_value(const char **p)

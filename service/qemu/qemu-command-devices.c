@@ -623,3 +623,22 @@ vb_qemu_cmd_build_input_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error
 {
     return build_input(c, dev, kind_index(c, dev), error);
 }
+
+/**
+ * vb_qemu_cmd_build_watchdog_one:
+ *
+ * The -device of one <watchdog> for a running QEMU (issue 13, part hotplug, second
+ * session): libvirt 9.0 hot-plugs the PCI i6300esb only ("hotplug of watchdog of model %s
+ * is not supported"); its action goes with QMP set-action (the caller).
+ */
+gboolean
+vb_qemu_cmd_build_watchdog_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    const char *action = NULL;
+
+    if (g_strcmp0(dev->model, "i6300esb") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "hotplug of watchdog of model %s is "
+                                       "not supported (only i6300esb, as libvirt)",
+                                       dev->model != NULL ? dev->model : "");
+    return build_watchdog(c, dev, &action, error);
+}

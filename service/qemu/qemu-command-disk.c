@@ -933,3 +933,20 @@ vb_qemu_cmd_build_disk_one(VbQemuCmd *c, const VbDeviceDef *dev, int node, GErro
         return FALSE;
     return build_disk(c, dev, chain, node, error);
 }
+
+/**
+ * vb_qemu_cmd_build_controller_one:
+ *
+ * The -device of one <controller> for a running QEMU (issue 13, part hotplug, second
+ * session): as libvirt 9.0's qemuDomainAttachControllerDevice, SCSI controllers only
+ * ("'%s' controller cannot be hot plugged.").
+ */
+gboolean
+vb_qemu_cmd_build_controller_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    if (g_strcmp0(dev->type, "scsi") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "'%s' controller cannot be hot plugged "
+                                       "(only SCSI controllers, as libvirt)",
+                                       dev->type != NULL ? dev->type : "");
+    return build_controller(c, dev, error);
+}

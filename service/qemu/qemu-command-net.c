@@ -385,6 +385,9 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
     static const char *const mtu_ok[] = { "size", NULL };
     static const char *const rom_ok[] = { "bar", "file", "enabled", NULL };
     static const char *const boot_ok[] = { "order", "loadparm", NULL };
+    /* trustGuestRxFilters: read by the NIC_RX_FILTER_CHANGED handler (domain-hotplug-net.c) */
+    static const char *const attrs_ok[] = { "trustGuestRxFilters", NULL };
+    const char *trust = vb_extra_get_attr(&dev->extra, "trustGuestRxFilters");
     const VbRawElem *raw;
     const char *t = dev->type;
     gboolean tap = g_strv_contains((const char *const[]){ "network", "bridge", "ethernet",
@@ -396,7 +399,10 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
                                        "side, which is supported on type 'user' only (the "
                                        "host side of a type 'ethernet' tap is <source><%s>)",
                                        raw->name, raw->name);
-    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL,
+    if (trust != NULL && strcmp(trust, "yes") != 0 && strcmp(trust, "no") != 0)
+        return vb_qemu_cmd_unsupported(c, error, dev, "trustGuestRxFilters='%s': yes or no",
+                                       trust);
+    if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, attrs_ok,
                                  strcmp(t, "user") == 0 ? user_children : ok_children, error) ||
         !check_child(c, dev, net_child(dev, "driver"), driver_ok, error) ||
         !check_child(c, dev, net_child(dev, "target"), target_ok, error) ||
@@ -602,20 +608,26 @@ vb_qemu_net_fd_map(const GPtrArray *preps, GArray *source_fds, GArray *target_fd
  * @error: NotSupported for a type whose host side a running domain cannot get yet
  *
  * The -netdev and -device of one interface, as at start (issue 13, part hotplug). Types
- * with a tap (network, bridge, ethernet, direct) need their fds passed with getfd first:
- * not done yet.
+ * with a tap (network, bridge, ethernet, direct) need their prep in @c->params->nets (at
+ * the interface's index); the fd numbers written are replaced by getfd names by the
+ * caller (domain-hotplug-net.c).
  */
 gboolean
 vb_qemu_cmd_build_net_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
+    static const char *const ok[] = { "user", "network", "bridge", "ethernet", "direct", NULL };
     GPtrArray *devs = c->def->priv->devices;
     guint n = 0;
     guint next_fd = VB_QEMU_NET_FD_BASE;
 
-    if (g_strcmp0(dev->type, "user") != 0)
+    if (!g_strv_contains(ok, dev->type != NULL ? dev->type : ""))
         return vb_qemu_cmd_unsupported(c, error, dev, "attaching <interface type='%s'> to a "
-                                       "running domain is not supported yet (type 'user' is)",
+                                       "running domain is not supported (user, network, "
+                                       "bridge, ethernet and direct are)",
                                        dev->type != NULL ? dev->type : "");
+    if (strcmp(dev->type, "user") != 0 && (c->params == NULL || c->params->nets == NULL))
+        return vb_qemu_cmd_unsupported(c, error, dev, "the interface's host side was not "
+                                       "prepared");
     for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
         n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_INTERFACE;
     return build_net(c, dev, n, &next_fd, error);

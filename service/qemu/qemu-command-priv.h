@@ -164,6 +164,11 @@ gboolean vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error);
 /* hotplug (issue 13, part hotplug) */
 gboolean vb_qemu_cmd_build_rng_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
 gboolean vb_qemu_cmd_build_input_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
+/* issue 13, part hotplug (second session) */
+gboolean vb_qemu_cmd_build_watchdog_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
+gboolean vb_qemu_cmd_build_controller_one(VbQemuCmd *c, const VbDeviceDef *dev,
+                                          GError **error);
+gboolean vb_qemu_cmd_build_serial_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);
 
 /* qemu-command-graphics.c */
 gboolean vb_qemu_cmd_build_graphics(VbQemuCmd *c, GError **error);

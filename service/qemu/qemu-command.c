@@ -834,6 +834,16 @@ vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
     case VB_DEV_CHANNEL:
         ok = vb_qemu_cmd_build_channel_one(&c, dev, error);
         break;
+    case VB_DEV_WATCHDOG:
+        ok = vb_qemu_cmd_build_watchdog_one(&c, dev, error);
+        break;
+    case VB_DEV_CONTROLLER:
+        ok = vb_qemu_cmd_build_controller_one(&c, dev, error);
+        break;
+    case VB_DEV_SERIAL:
+    case VB_DEV_CONSOLE:
+        ok = vb_qemu_cmd_build_serial_one(&c, dev, error);
+        break;
     default:
         ok = vb_qemu_cmd_unsupported(&c, error, dev,
                                      "attaching <%s> to a running domain is not supported",

@@ -287,10 +287,15 @@ class HotplugTest(HotplugTestCase):
         eventually(lambda: "charchannel0" not in [c["label"] for c in self.qmp(
             path, "query-chardev")], timeout=10, what="charchannel0 removed")
         self.assertEqual(self.peripherals(path), periph0)
-        # tap-backed types are not hot-plugged yet: named, nothing left
-        self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+        # a tap-backed type on a bridge the host lacks (test_hotplug_net.py attaches real
+        # ones in a network namespace), and vhostuser: named, nothing left
+        self.assertDBusError("InvalidArgument", self.domain, path, "AttachDevice", "su",
                              ("<interface type='bridge'><source bridge='nobr0'/>"
                               "<model type='virtio'/></interface>", LIVE))
+        self.assertEqual(self.peripherals(path), periph0)
+        self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                             ("<interface type='vhostuser'><source type='unix' path='/x' "
+                              "mode='client'/><model type='virtio'/></interface>", LIVE))
         self.assertEqual(self.peripherals(path), periph0)
         # the config-only disk goes with CONFIG
         self.domain(path, "DetachDevice", "su", (disk_xml(img, "vdc"), CONFIG))
@@ -510,6 +515,97 @@ class AgentChannelTest(HotplugTestCase):
                    what="qemu-ga started again")
         eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "AgentConnected"), timeout=60,
                    what="AgentConnected after the second attach")
+
+
+class HotplugDevicesTest(HotplugTestCase):
+    def test_watchdog_attach_detach(self):
+        """i6300esb (libvirt's only hot-pluggable model): set-action + device_add, then
+        device_del; ib700 and a second watchdog refused by name, leaving nothing."""
+        # i6300esb is conventional PCI: on i440fx it goes on pci.0 (ACPI hotplug); a q35
+        # guest would need a pcie-to-pci-bridge
+        path, sock, reader = self.start_guest("hpwd", machine="pc")
+        periph0 = self.peripherals(path)
+        err = self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                                   ("<watchdog model='ib700' action='reset'/>", LIVE))
+        self.assertIn("ib700", err.message)
+        self.assertEqual(self.peripherals(path), periph0)
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        self.domain(path, "AttachDevice", "su",
+                    ("<watchdog model='i6300esb' action='poweroff'/>", LIVE))
+        rec.wait_for(lambda s: s[2] == "DeviceAdded" and s[3] == ("watchdog0",), timeout=30,
+                     what="DeviceAdded watchdog0")
+        self.assertIn("watchdog0", self.peripherals(path))
+        pci = json.dumps(self.qmp(path, "query-pci"))
+        self.assertIn('"qdev_id": "watchdog0"', pci)
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        self.assertIn("<watchdog model='i6300esb' action='poweroff'>", live)
+        err = self.assertDBusError("OperationInvalid", self.domain, path, "AttachDevice", "su",
+                                   ("<watchdog model='i6300esb'/>", LIVE))
+        self.assertIn("already has a watchdog", err.message)
+        self.domain(path, "DetachDevice", "su", ("<watchdog model='i6300esb'/>", LIVE),
+                    timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("watchdog0",),
+                     timeout=120, what="DeviceRemoved watchdog0")
+        self.assertEqual(self.peripherals(path), periph0)
+        self.assertNotIn("<watchdog", self.domain(path, "GetXMLDesc", "u", (0,)))
+
+
+    def test_scsi_controller_attach_detach(self):
+        """A virtio-scsi controller (libvirt hot-plugs SCSI controllers only), busy while a
+        disk is on it; virtio-serial refused by name."""
+        path, sock, reader = self.start_guest("hpctl")
+        periph0 = self.peripherals(path)
+        err = self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                                   ("<controller type='virtio-serial' index='0'/>", LIVE))
+        self.assertIn("'virtio-serial' controller cannot be hot plugged", err.message)
+        self.assertEqual(self.peripherals(path), periph0)
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        ctl = "<controller type='scsi' index='0' model='virtio-scsi'/>"
+        self.domain(path, "AttachDevice", "su", (ctl, LIVE))
+        self.assertIn("scsi0", self.peripherals(path))
+        img = self.image("s.img")
+        self.domain(path, "AttachDevice", "su", (disk_xml(img, "sda", bus="scsi"), LIVE))
+        err = self.assertDBusError("Failed", self.domain, path, "DetachDevice", "su",
+                                   (ctl, LIVE))
+        self.assertIn("busy", err.message)
+        self.domain(path, "DetachDevice", "su", (disk_xml(img, "sda", bus="scsi"), LIVE),
+                    timeout=60000)
+        eventually(lambda: "sda" not in self.domain(path, "GetXMLDesc", "u", (0,)),
+                   timeout=60, what="sda to leave the live XML")
+        self.domain(path, "DetachDevice", "su", (ctl, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("scsi0",),
+                     timeout=120, what="DeviceRemoved scsi0")
+        self.assertEqual(self.peripherals(path), periph0)
+
+
+    def test_pci_serial_attach_detach(self):
+        """A pci-serial port (chardev-add + device_add, chardev-remove after the unplug);
+        isa-serial cannot be hot-plugged: NotSupported naming it."""
+        path, sock, reader = self.start_guest("hpser", machine="pc")
+        periph0 = self.peripherals(path)
+        err = self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su",
+                                   ("<serial type='null'><target type='isa-serial'/></serial>",
+                                    LIVE))
+        self.assertIn("isa-serial", err.message)
+        self.assertEqual(self.peripherals(path), periph0)
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        log = os.path.join(self.tmp, "ser1.log")
+        ser = (f"<serial type='file'><source path='{log}'/><target type='pci-serial'/>"
+               f"</serial>")
+        self.domain(path, "AttachDevice", "su", (ser, LIVE))
+        rec.wait_for(lambda s: s[2] == "DeviceAdded" and s[3] == ("serial1",), timeout=30,
+                     what="DeviceAdded serial1")
+        self.assertIn("serial1", self.peripherals(path))
+        self.assertIn("charserial1", [c["label"] for c in self.qmp(path, "query-chardev")])
+        self.assertTrue(os.path.exists(log))
+        self.domain(path, "DetachDevice", "su", (ser, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("serial1",),
+                     timeout=120, what="DeviceRemoved serial1")
+        self.assertEqual(self.peripherals(path), periph0)
+        self.assertNotIn("charserial1", [c["label"] for c in self.qmp(path, "query-chardev")])
 
 
 if __name__ == "__main__":

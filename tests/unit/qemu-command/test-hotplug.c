@@ -199,12 +199,45 @@ test_errors(void)
         g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
         g_assert_nonnull(strstr(error->message, "part of the machine"));
         g_clear_error(&error);
-        dev = vb_domain_def_hotplug_parse(c, "<watchdog model='i6300esb'/>", &error);
+        /* issue 13, part hotplug (second session): libvirt's refusals by name */
+        dev = vb_domain_def_hotplug_parse(c, "<watchdog model='ib700'/>", &error);
         g_assert_no_error(error);
         opts = vb_qemu_command_hotplug(c, caps, &params, dev, 1, &error);
         g_assert_null(opts);
         g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+        g_assert_nonnull(strstr(error->message, "model ib700"));
         g_clear_error(&error);
+        dev = vb_domain_def_hotplug_parse(c, "<controller type='virtio-serial' index='0'/>",
+                                          &error);
+        g_assert_no_error(error);
+        opts = vb_qemu_command_hotplug(c, caps, &params, dev, 1, &error);
+        g_assert_null(opts);
+        g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+        g_assert_nonnull(strstr(error->message, "'virtio-serial' controller cannot be hot"));
+        g_clear_error(&error);
+        dev = vb_domain_def_hotplug_parse(c, "<serial type='null'><target type='isa-serial'/>"
+                                             "</serial>", &error);
+        g_assert_no_error(error);
+        opts = vb_qemu_command_hotplug(c, caps, &params, dev, 1, &error);
+        g_assert_null(opts);
+        g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+        g_assert_nonnull(strstr(error->message, "'isa-serial' cannot be hot-plugged"));
+        g_clear_error(&error);
+    }
+    {
+        /* an i6300esb: the -device a start gives it (its action goes with set-action) */
+        g_autoptr(VbDomainDef) c = vb_domain_def_copy(def);
+        g_autoptr(GPtrArray) wd = NULL;
+
+        dev = vb_domain_def_hotplug_parse(c, "<watchdog model='i6300esb' action='pause'/>",
+                                          &error);
+        g_assert_no_error(error);
+        wd = vb_qemu_command_hotplug(c, caps, &params, dev, 1, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(wd->len, ==, 2);
+        g_assert_cmpstr(g_ptr_array_index(wd, 0), ==, "-device");
+        g_assert_nonnull(strstr(g_ptr_array_index(wd, 1), "\"driver\":\"i6300esb\""));
+        g_assert_nonnull(strstr(g_ptr_array_index(wd, 1), "\"id\":\"watchdog0\""));
     }
     test_caps_free(caps);
 }
