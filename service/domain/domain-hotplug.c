@@ -16,7 +16,8 @@
  *   blockdev-remove-medium, blockdev-add + blockdev-insert-medium, blockdev-close-tray).
  *
  * Every call takes the domain's modify job and talks to QEMU without the domain lock.
- * Worker threads; vb_domain_hotplug_event() runs in the event worker.
+ * Worker threads. The events (DEVICE_DELETED, ...) and the reconnect after a service
+ * restart are in domain-hotplug-events.c.
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@
 #include "domain-def-hotplug.h"
 #include "domain-hotplug-net.h"
 #include "domain-hotplug.h"
+#include "domain-hotplug-priv.h"
 #include "domain-list-priv.h"
 #include "domain-memdev.h"
 #include "domain-memev.h"
@@ -214,8 +216,8 @@ live_get(VbDomainObj *dom, Live *l, gboolean copy, const char *method, GError **
     return TRUE;
 }
 
-static JsonNode *
-qmp(VbQemuMonitor *mon, const char *cmd, JsonObject *args, GError **error)
+JsonNode *
+vb_domain_hotplug_qmp(VbQemuMonitor *mon, const char *cmd, JsonObject *args, GError **error)
 {
     return vb_qemu_monitor_command(mon, cmd, args, QMP_TIMEOUT_MS, error);
 }
@@ -242,7 +244,7 @@ named_nodes(VbQemuMonitor *mon, JsonNode **holder, GError **error)
     JsonObject *args = json_object_new();
 
     json_object_set_boolean_member(args, "flat", TRUE);
-    *holder = qmp(mon, "query-named-block-nodes", args, error);
+    *holder = vb_domain_hotplug_qmp(mon, "query-named-block-nodes", args, error);
     if (*holder == NULL)
         return NULL;
     if (!JSON_NODE_HOLDS_ARRAY(*holder)) {
@@ -282,7 +284,7 @@ next_node_index(VbQemuMonitor *mon, GError **error)
 static char *
 disk_top_node(VbQemuMonitor *mon, const char *alias)
 {
-    g_autoptr(JsonNode) r = qmp(mon, "query-block", NULL, NULL);
+    g_autoptr(JsonNode) r = vb_domain_hotplug_qmp(mon, "query-block", NULL, NULL);
     g_autofree char *prefix = g_strdup_printf("/machine/peripheral/%s/", alias);
     JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
 
@@ -312,7 +314,7 @@ blockdev_del(VbDomainObj *dom, VbQemuMonitor *mon, const char *node)
     JsonObject *args = json_object_new();
 
     json_object_set_string_member(args, "node-name", node);
-    r = qmp(mon, "blockdev-del", args, &error);
+    r = vb_domain_hotplug_qmp(mon, "blockdev-del", args, &error);
     if (r == NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete block node %s: %s",
                       node, error->message);
@@ -369,7 +371,7 @@ orphan_disk_top(VbQemuMonitor *mon, const char *path)
 
     if (path == NULL)
         return NULL;
-    blocks = qmp(mon, "query-block", NULL, NULL);
+    blocks = vb_domain_hotplug_qmp(mon, "query-block", NULL, NULL);
     b = blocks != NULL && JSON_NODE_HOLDS_ARRAY(blocks) ? json_node_get_array(blocks) : NULL;
     for (guint i = 0; b != NULL && i < json_array_get_length(b); i++) {
         JsonNode *n = json_array_get_element(b, i);
@@ -432,7 +434,7 @@ rollback(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *added)
                                                        : "device_del";
             json_object_set_string_member(args, "id", a->name);
         }
-        r = qmp(mon, cmd, args, &error);
+        r = vb_domain_hotplug_qmp(mon, cmd, args, &error);
         if (r == NULL)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "rollback: %s %s failed: %s",
                           cmd, a->name, error->message);
@@ -488,7 +490,7 @@ send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **err
         a->cmd = g_strdup(cmd);
         a->name = g_strdup(json_object_has_member(args, key)
                                ? json_object_get_string_member(args, key) : "");
-        r = qmp(mon, cmd, args, error);
+        r = vb_domain_hotplug_qmp(mon, cmd, args, error);
         if (r == NULL) {
             g_prefix_error(error, "%s: ", cmd);
             added_free(a);
@@ -618,7 +620,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
 
         json_object_set_string_member(args, "watchdog",
                                       dev->action != NULL ? dev->action : "reset");
-        r = qmp(l.mon, "set-action", args, error);
+        r = vb_domain_hotplug_qmp(l.mon, "set-action", args, error);
         if (r == NULL) {
             g_prefix_error(error, "set-action: ");
             goto fail;
@@ -636,7 +638,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
 
         json_object_set_string_member(args, "name", alias);
         json_object_set_boolean_member(args, "up", FALSE);
-        r = qmp(l.mon, "set_link", args, &err);
+        r = vb_domain_hotplug_qmp(l.mon, "set_link", args, &err);
         if (r == NULL)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
                           "interface %s: cannot set its link down: %s", alias, err->message);
@@ -737,8 +739,8 @@ vb_domain_attach_device(VbDomainList *list, VbDomainObj *dom, const char *xml, g
  * nodes, the live definition, the status file, DeviceRemoved (libvirt's
  * qemuDomainRemoveDevice).
  */
-static void
-finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
+void
+vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
 {
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *top = NULL;
@@ -773,7 +775,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
         JsonObject *args = json_object_new();
 
         json_object_set_string_member(args, "id", chr);
-        r = qmp(mon, "chardev-remove", args, &err);
+        r = vb_domain_hotplug_qmp(mon, "chardev-remove", args, &err);
         if (r == NULL)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot remove chardev %s: %s",
                           chr, err->message);
@@ -785,7 +787,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
         JsonObject *args = json_object_new();
 
         json_object_set_string_member(args, "id", obj);
-        r = qmp(mon, "object-del", args, &err);
+        r = vb_domain_hotplug_qmp(mon, "object-del", args, &err);
         if (r == NULL)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete object %s: %s",
                           obj, err->message);
@@ -797,7 +799,7 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
         JsonObject *args = json_object_new();
 
         json_object_set_string_member(args, "id", netdev);
-        r = qmp(mon, "netdev_del", args, &err);
+        r = vb_domain_hotplug_qmp(mon, "netdev_del", args, &err);
         if (r == NULL)
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete netdev %s: %s",
                           netdev, err->message);
@@ -829,8 +831,8 @@ finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
 }
 
 /* Under dom->lock: whether libvirt lets this device be unplugged (qemuDomainDetachPrep*). */
-static gboolean
-check_detachable(const VbDeviceDef *dev, GError **error)
+gboolean
+vb_domain_hotplug_check_detachable(const VbDeviceDef *dev, GError **error)
 {
     switch (dev->kind) {
     case VB_DEV_DISK:
@@ -952,7 +954,8 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
     else if ((dev = vb_domain_def_find_alias(dom->def, alias_in)) == NULL)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no device found with alias %s",
                     alias_in);
-    if (dev == NULL || !check_detachable(dev, error) || controller_busy(dom->def, dev, error)) {
+    if (dev == NULL || !vb_domain_hotplug_check_detachable(dev, error) ||
+        controller_busy(dom->def, dev, error)) {
         g_mutex_unlock(&dom->lock);
         return FALSE;
     }
@@ -983,7 +986,7 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
 
     args = json_object_new();
     json_object_set_string_member(args, "id", alias);
-    r = qmp(l.mon, "device_del", args, error);
+    r = vb_domain_hotplug_qmp(l.mon, "device_del", args, error);
     if (r == NULL) {
         g_mutex_lock(&dom->lock);
         g_clear_pointer(&dom->unplug_alias, g_free);
@@ -1010,7 +1013,7 @@ detach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, const char *a
     g_mutex_unlock(&dom->lock);
 
     if (status == VB_UNPLUG_DELETED) {
-        finish_removal(list, dom, alias);
+        vb_domain_hotplug_finish_removal(list, dom, alias);
     } else if (status == VB_UNPLUG_REJECTED) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
                             "unplug of device was rejected by the guest");
@@ -1053,7 +1056,7 @@ vb_domain_hotplug_unplug_wait(VbDomainObj *dom, VbQemuMonitor *mon, const char *
     g_mutex_unlock(&dom->lock);
 
     json_object_set_string_member(args, "id", alias);
-    r = qmp(mon, "device_del", args, error);
+    r = vb_domain_hotplug_qmp(mon, "device_del", args, error);
 
     g_mutex_lock(&dom->lock);
     end = g_get_monotonic_time() + VB_DOMAIN_UNPLUG_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
@@ -1127,7 +1130,7 @@ vb_domain_detach_device_alias(VbDomainList *list, VbDomainObj *dom, const char *
 static gboolean
 tray_open(VbQemuMonitor *mon, const char *alias, gboolean *out_open, gboolean *out_has_tray)
 {
-    g_autoptr(JsonNode) r = qmp(mon, "query-block", NULL, NULL);
+    g_autoptr(JsonNode) r = vb_domain_hotplug_qmp(mon, "query-block", NULL, NULL);
     g_autofree char *prefix = g_strdup_printf("/machine/peripheral/%s/", alias);
     JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
 
@@ -1155,7 +1158,7 @@ tray_cmd(VbQemuMonitor *mon, const char *cmd, const char *alias, int force, GErr
     json_object_set_string_member(args, "id", alias);
     if (force >= 0)
         json_object_set_boolean_member(args, "force", force != 0);
-    r = qmp(mon, cmd, args, error);
+    r = vb_domain_hotplug_qmp(mon, cmd, args, error);
     if (r == NULL)
         g_prefix_error(error, "%s: ", cmd);
     return r != NULL;
@@ -1182,7 +1185,7 @@ update_interface(VbDomainObj *dom, Live *l, VbDeviceDef *old, const char *xml,
 
         json_object_set_string_member(args, "name", alias);
         json_object_set_boolean_member(args, "up", up);
-        r = qmp(l->mon, "set_link", args, error);
+        r = vb_domain_hotplug_qmp(l->mon, "set_link", args, error);
         if (r == NULL) {
             g_prefix_error(error, "set_link: ");
             return FALSE;
@@ -1332,7 +1335,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         args = json_object_new();
         json_object_set_string_member(args, "id", alias);
         json_object_set_string_member(args, "node-name", new_top);
-        r = qmp(l.mon, "blockdev-insert-medium", args, error);
+        r = vb_domain_hotplug_qmp(l.mon, "blockdev-insert-medium", args, error);
         if (r == NULL) {
             g_prefix_error(error, "blockdev-insert-medium: ");
             delete_disk_nodes(dom, l.mon, new_top);
@@ -1385,184 +1388,4 @@ vb_domain_update_device(VbDomainList *list, VbDomainObj *dom, const char *xml, g
     if (ok)
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     return ok;
-}
-
-/* ---- events ---- */
-
-static const char *
-event_device(const VbDomainEvent *ev)
-{
-    if (ev->data == NULL || !json_object_has_member(ev->data, "device"))
-        return NULL;
-    return json_object_get_string_member(ev->data, "device");
-}
-
-/**
- * vb_domain_hotplug_wake:
- *
- * Wakes a DetachDevice waiting for this DEVICE_DELETED or DEVICE_UNPLUG_GUEST_ERROR as
- * soon as the monitor thread has it, before events queued ahead of it are handled (they
- * may wait for the job the waiting call holds). Any thread; takes dom->lock only.
- */
-void
-vb_domain_hotplug_wake(VbDomainObj *dom, const VbDomainEvent *ev)
-{
-    gboolean deleted = g_strcmp0(ev->name, "DEVICE_DELETED") == 0;
-    const char *alias;
-
-    if (!deleted && g_strcmp0(ev->name, "DEVICE_UNPLUG_GUEST_ERROR") != 0)
-        return;
-    alias = event_device(ev);
-    if (alias == NULL)
-        return;
-    g_mutex_lock(&dom->lock);
-    if (dom->run == ev->run && g_strcmp0(dom->unplug_alias, alias) == 0 &&
-        dom->unplug_status == VB_UNPLUG_WAITING) {
-        dom->unplug_status = deleted ? VB_UNPLUG_DELETED : VB_UNPLUG_REJECTED;
-        g_cond_broadcast(&dom->cond);
-    }
-    g_mutex_unlock(&dom->lock);
-}
-
-/**
- * vb_domain_hotplug_event:
- *
- * DEVICE_DELETED: wakes the DetachDevice waiting for it, or (no one waits) takes the job
- * and finishes the removal. DEVICE_UNPLUG_GUEST_ERROR: the waiting call fails, and
- * DeviceRemovalFailed is sent. Event worker.
- *
- * Returns: whether @ev was one of these
- */
-gboolean
-vb_domain_hotplug_event(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev)
-{
-    gboolean deleted = g_strcmp0(ev->name, "DEVICE_DELETED") == 0;
-    gboolean rejected = g_strcmp0(ev->name, "DEVICE_UNPLUG_GUEST_ERROR") == 0;
-    const char *alias = event_device(ev);
-    gboolean waited;
-    g_autoptr(GError) error = NULL;
-
-    if (vb_hotplug_net_rx_filter_event(list, dom, ev))
-        return TRUE; /* NIC_RX_FILTER_CHANGED (domain-hotplug-net.c) */
-    if (!deleted && !rejected)
-        return FALSE;
-    if (alias == NULL || *alias == '\0')
-        return TRUE; /* a device without id (a virtio backend) */
-    vb_domain_hotplug_wake(dom, ev);
-    g_mutex_lock(&dom->lock);
-    waited = dom->run == ev->run && g_strcmp0(dom->unplug_alias, alias) == 0;
-    g_mutex_unlock(&dom->lock);
-    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "QEMU event %s for %s", ev->name, alias);
-    if (rejected) {
-        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED,
-                              VB_DOMAIN_DEVICE_REMOVAL_FAILED_EVENT, alias);
-        return TRUE;
-    }
-    if (waited)
-        return TRUE;
-    if (!vb_domain_job_begin_event(dom, "QEMU event DEVICE_DELETED",
-                                   list->config->job_wait_timeout, &error)) {
-        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
-                      "device %s: cannot finish its removal: %s", alias, error->message);
-        return TRUE;
-    }
-    g_mutex_lock(&dom->lock);
-    waited = dom->id >= 0 && dom->run == ev->run;
-    g_mutex_unlock(&dom->lock);
-    if (waited && g_str_has_prefix(alias, "vcpu"))
-        vb_domain_vcpu_deleted(list, dom, alias);
-    else if (waited && g_str_has_prefix(alias, "dimm") &&
-             vb_domain_memdev_deleted(list, dom, alias))
-        ;
-    else if (waited)
-        finish_removal(list, dom, alias);
-    vb_domain_job_end(dom);
-    return TRUE;
-}
-
-/* the devices QEMU has under /machine/peripheral (qom-list), or NULL */
-static GHashTable *
-peripherals(VbQemuMonitor *mon, GError **error)
-{
-    g_autoptr(JsonNode) r = NULL;
-    GHashTable *names;
-    JsonObject *args = json_object_new();
-    JsonArray *a;
-
-    json_object_set_string_member(args, "path", "/machine/peripheral");
-    r = qmp(mon, "qom-list", args, error);
-    if (r == NULL)
-        return NULL;
-    if (!JSON_NODE_HOLDS_ARRAY(r)) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU, "qom-list did not return a list");
-        return NULL;
-    }
-    a = json_node_get_array(r);
-    names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-
-        if (o != NULL && json_object_has_member(o, "name"))
-            g_hash_table_add(names, g_strdup(json_object_get_string_member(o, "name")));
-    }
-    return names;
-}
-
-/* Under dom->lock: whether QEMU lists @dev under /machine/peripheral when it has it (the
- * devices that can be unplugged: their -device carries the alias as id). */
-static gboolean
-is_unpluggable(const VbDeviceDef *dev)
-{
-    return check_detachable(dev, NULL);
-}
-
-/**
- * vb_domain_hotplug_reconnect:
- *
- * After the service took a running QEMU back: devices of the live definition that QEMU
- * no longer has (their DEVICE_DELETED came while the service was down) leave the live
- * definition with their backends (a disk's block nodes, a NIC's netdev, an rng's
- * object, a channel's chardev), with DeviceRemoved (libvirt's qemuProcessUpdateDevices
- * and qemuDomainRemoveDevice). Failures are logged. Before the domain is published, or
- * with the job; dom->lock is not held across QMP.
- */
-void
-vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom)
-{
-    g_autoptr(VbQemuMonitor) mon = NULL;
-    g_autoptr(GHashTable) have = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
-
-    g_mutex_lock(&dom->lock);
-    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
-    g_mutex_unlock(&dom->lock);
-    if (mon == NULL)
-        return;
-    have = peripherals(mon, &error);
-    if (have == NULL) {
-        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot list QEMU's devices: %s",
-                      error->message);
-        return;
-    }
-    g_mutex_lock(&dom->lock);
-    for (guint i = 0; i < dom->def->priv->devices->len; i++) {
-        VbDeviceDef *dev = g_ptr_array_index(dom->def->priv->devices, i);
-        g_autofree char *alias = NULL;
-
-        if (!is_unpluggable(dev))
-            continue;
-        alias = vb_domain_def_device_alias(dom->def, dev);
-        if (alias == NULL || g_hash_table_contains(have, alias))
-            continue;
-        g_ptr_array_add(gone, g_steal_pointer(&alias));
-    }
-    g_mutex_unlock(&dom->lock);
-    for (guint i = 0; i < gone->len; i++) {
-        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
-                      "device %s was unplugged while the service was down",
-                      (const char *)g_ptr_array_index(gone, i));
-        finish_removal(list, dom, g_ptr_array_index(gone, i));
-    }
 }

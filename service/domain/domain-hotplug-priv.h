@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared by domain-hotplug.c and domain-hotplug-events.c (issue 13, part hotplug).
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "domain-list.h"
+#include "qemu-monitor.h"
+
+G_BEGIN_DECLS
+
+/* A QMP command with the hotplug timeout (30 s). */
+JsonNode *vb_domain_hotplug_qmp(VbQemuMonitor *mon, const char *cmd, JsonObject *args,
+                                GError **error);
+
+/* With the job: the second half of an unplug, after DEVICE_DELETED (backends, the live
+ * definition, the status file, DeviceRemoved). */
+void vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias);
+
+/* Under dom->lock: whether libvirt lets this device be unplugged. */
+gboolean vb_domain_hotplug_check_detachable(const VbDeviceDef *dev, GError **error);
+
+G_END_DECLS
