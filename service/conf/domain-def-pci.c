@@ -242,12 +242,20 @@ grow(Pci *p, guint conn, GError **error)
     const char *model = conn != CONN_PCI ? "pcie-root-port"
                         : p->q35         ? "pcie-to-pci-bridge"
                                          : "pci-bridge";
-    guint index = next_pci_index(p->def);
+    guint index;
     VbDeviceDef *ctl;
     guint bus, slot, fn;
 
     if ((conn != CONN_PCI && conn != CONN_PCIE && conn != CONN_PCIE_BRIDGE) ||
-        (conn != CONN_PCI && !p->q35) || index > VB_CONTROLLER_INDEX_MAX)
+        (conn != CONN_PCI && !p->q35))
+        return FALSE;
+    /* the root port a new pcie-to-pci-bridge plugs into comes first, so the parent has
+     * the lower index, as libvirt adds them (QEMU creates the buses in index order) */
+    if (strcmp(model, "pcie-to-pci-bridge") == 0 &&
+        !find_free(p, CONN_PCIE_BRIDGE, &bus, &slot, &fn) && !grow(p, CONN_PCIE_BRIDGE, error))
+        return FALSE;
+    index = next_pci_index(p->def);
+    if (index > VB_CONTROLLER_INDEX_MAX)
         return FALSE;
     ctl = vb_device_def_new(VB_DEV_CONTROLLER);
     ctl->rank = vb_rank_lookup(vb_device_ranks, "controller");
