@@ -53,9 +53,14 @@ test_sound_audio_smartcard(void)
     g_assert_no_error(error);
     assert_has(q35, "<sound model='ich9'>\n      <address type='pci' domain='0x0000' "
                     "bus='0x00' slot='0x1b' function='0x0'/>");
-    /* a conventional PCI device on q35 goes behind the pcie-to-pci-bridge (bus 1) */
+    /* a conventional PCI device on q35 goes behind the pcie-to-pci-bridge, which sits in
+     * the root port added before it (libvirt's order: root port 1, bridge 2 on bus 1) */
+    assert_has(q35, "<controller type='pci' index='1' model='pcie-root-port'>");
+    assert_has(q35, "<controller type='pci' index='2' model='pcie-to-pci-bridge'>\n"
+                    "      <model name='pcie-pci-bridge'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x01' slot='0x00'");
     assert_has(q35, "<sound model='ac97'>\n      <address type='pci' domain='0x0000' "
-                    "bus='0x01' slot='0x01'");
+                    "bus='0x02' slot='0x01'");
     assert_has(q35, "<sound model='usb'/>");
     /* the last display is SPICE: the default backend is spice, after the sound devices */
     assert_has(q35, "<sound model='usb'/>\n    <audio id='1' type='spice'/>");
@@ -469,12 +474,14 @@ test_q35_pci_bridge_added(void)
                                   &error);
 
     g_assert_no_error(error);
-    assert_has(xml, "<controller type='pci' index='1' model='pcie-to-pci-bridge'>\n"
+    /* the root port first, so the parent has the lower index (libvirt's order; QEMU
+     * creates the buses in index order and refused a bridge on a later root port) */
+    assert_has(xml, "<controller type='pci' index='1' model='pcie-root-port'>");
+    assert_has(xml, "<controller type='pci' index='2' model='pcie-to-pci-bridge'>\n"
                     "      <model name='pcie-pci-bridge'/>\n      <address type='pci' "
-                    "domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>");
-    assert_has(xml, "<controller type='pci' index='2' model='pcie-root-port'>");
+                    "domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>");
     assert_has(xml, "<model type='e1000'/>\n      <address type='pci' domain='0x0000' "
-                    "bus='0x01' slot='0x01' function='0x0'/>");
+                    "bus='0x02' slot='0x01' function='0x0'/>");
 }
 
 /* explicit addresses behind bridges: a missing bus is added, the slot must exist on it */
