@@ -23,5 +23,7 @@ VbDeviceDef *vb_domain_def_steal_device(VbDomainDef *def, const VbDeviceDef *dev
 void vb_domain_def_insert_device(VbDomainDef *def, VbDeviceDef *dev);
 gboolean vb_domain_def_remove_device(VbDomainDef *def, const VbDeviceDef *dev);
 gboolean vb_device_def_has_child(const VbDeviceDef *dev, const char *name);
+gboolean vb_graphics_auth_get(const VbDeviceDef *dev, VbGraphicsAuth *auth);
+void vb_graphics_auth_copy_to(VbDeviceDef *dst, const VbDeviceDef *src);
 
 G_END_DECLS

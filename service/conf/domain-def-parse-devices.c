@@ -385,6 +385,31 @@ check_graphics_children(xmlNode *node, GError **error)
     return TRUE;
 }
 
+/* libvirt's virDomainGraphicsAuthDefParseXML: passwdValidTo and connected= */
+static gboolean
+check_graphics_auth(xmlNode *node, const char *type, GError **error)
+{
+    static const char *const actions[] = { "fail", "disconnect", "keep", NULL };
+    g_autofree char *valid_to = vb_xml_prop(node, "passwdValidTo");
+    g_autofree char *connected = NULL;
+    gint64 t;
+
+    if (valid_to != NULL && !vb_graphics_parse_valid_to(valid_to, &t)) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, node,
+                          "cannot parse password validity time '%s', expect "
+                          "YYYY-MM-DDTHH:MM:SS (UTC)", valid_to);
+        return FALSE;
+    }
+    if (!vb_xml_prop_enum(node, "connected", actions, FALSE, &connected, error))
+        return FALSE;
+    if (connected != NULL && g_strcmp0(type, "vnc") == 0 && strcmp(connected, "keep") != 0) {
+        vb_set_error_line(error, VB_ERROR_NOT_SUPPORTED, node,
+                          "VNC supports connected='keep' only");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 parse_graphics(VbDeviceDef *dev, xmlNode *node, GError **error)
 {
@@ -404,6 +429,8 @@ parse_graphics(VbDeviceDef *dev, xmlNode *node, GError **error)
         !check_graphics_children(node, error))
         return FALSE;
     dev->passwd = vb_xml_prop(node, "passwd");
+    if (!check_graphics_auth(node, dev->type, error))
+        return FALSE;
     vb_extra_collect(&dev->extra, node, known, modelled, NULL);
     return TRUE;
 }

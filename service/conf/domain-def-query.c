@@ -8,6 +8,7 @@
 #include <libxml/parser.h>
 #include <string.h>
 
+#include "domain-def-hotplug.h"
 #include "domain-def-priv.h"
 #include "vb-error.h"
 
@@ -266,19 +267,27 @@ vb_domain_def_set_autoport(VbDomainDef *def, int port)
     }
 }
 
-/* Sets (or replaces) an attribute kept in @extra. */
+/* Sets (or replaces; with @value NULL removes) an attribute kept in @extra. */
 static void
 extra_set_attr(VbExtra *extra, const char *name, const char *value)
 {
+    if (extra->attrs == NULL && value == NULL)
+        return;
     if (extra->attrs == NULL)
         extra->attrs = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; i + 1 < extra->attrs->len; i += 2) {
-        if (g_str_equal(g_ptr_array_index(extra->attrs, i), name)) {
-            g_free(extra->attrs->pdata[i + 1]);
-            extra->attrs->pdata[i + 1] = g_strdup(value);
+        if (!g_str_equal(g_ptr_array_index(extra->attrs, i), name))
+            continue;
+        if (value == NULL) {
+            g_ptr_array_remove_range(extra->attrs, i, 2);
             return;
         }
+        g_free(extra->attrs->pdata[i + 1]);
+        extra->attrs->pdata[i + 1] = g_strdup(value);
+        return;
     }
+    if (value == NULL)
+        return;
     g_ptr_array_add(extra->attrs, g_strdup(name));
     g_ptr_array_add(extra->attrs, g_strdup(value));
 }
@@ -319,29 +328,106 @@ vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev)
 }
 
 /**
- * vb_domain_def_get_graphics_passwords:
+ * vb_graphics_parse_valid_to:
+ * @text: a passwdValidTo value, YYYY-MM-DDTHH:MM:SS in UTC (libvirt's format)
+ * @out: (out): the time in seconds since the epoch
  *
- * Returns: (transfer full): "protocol", "password" pairs (NULL terminated)
- *   of the VNC and SPICE displays that have a password, for QMP's
- *   set_password before the guest runs.
+ * Returns: FALSE when @text is not such a time.
  */
-char **
-vb_domain_def_get_graphics_passwords(const VbDomainDef *def)
+gboolean
+vb_graphics_parse_valid_to(const char *text, gint64 *out)
+{
+    g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+    g_autoptr(GDateTime) t = NULL;
+    int y, mo, d, h, mi, s, n = 0;
+
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 ||
+        text[n] != '\0' || y < 1970)
+        return FALSE;
+    t = g_date_time_new(utc, y, mo, d, h, mi, s);
+    if (t == NULL)
+        return FALSE;
+    *out = g_date_time_to_unix(t);
+    return TRUE;
+}
+
+/**
+ * vb_graphics_auth_get:
+ * @dev: a <graphics> device
+ * @auth: (out caller-allocates): its password settings, copied
+ *
+ * Returns: TRUE when @dev is a VNC or SPICE display with a password (what QMP's
+ *   set_password/expire_password take); FALSE and @auth cleared otherwise.
+ */
+gboolean
+vb_graphics_auth_get(const VbDeviceDef *dev, VbGraphicsAuth *auth)
+{
+    const char *valid_to;
+
+    memset(auth, 0, sizeof(*auth));
+    if (dev->kind != VB_DEV_GRAPHICS || dev->passwd == NULL || dev->type == NULL ||
+        !(g_str_equal(dev->type, "vnc") || g_str_equal(dev->type, "spice")))
+        return FALSE;
+    auth->protocol = g_strdup(dev->type);
+    auth->passwd = g_strdup(dev->passwd);
+    auth->connected = g_strdup(vb_extra_get_attr(&dev->extra, "connected"));
+    valid_to = vb_extra_get_attr(&dev->extra, "passwdValidTo");
+    auth->expires = valid_to != NULL && vb_graphics_parse_valid_to(valid_to, &auth->valid_to);
+    return TRUE;
+}
+
+/**
+ * vb_graphics_auth_copy_to:
+ * @dst: a <graphics> device of a definition
+ * @src: the same display as an update gives it
+ *
+ * Gives @dst the password, passwdValidTo and connected= of @src (absent ones removed).
+ */
+void
+vb_graphics_auth_copy_to(VbDeviceDef *dst, const VbDeviceDef *src)
+{
+    static const char *const attrs[] = { "passwdValidTo", "connected" };
+
+    if (dst->passwd != NULL)
+        explicit_bzero(dst->passwd, strlen(dst->passwd));
+    g_free(dst->passwd);
+    dst->passwd = g_strdup(src->passwd);
+    for (guint i = 0; i < G_N_ELEMENTS(attrs); i++)
+        extra_set_attr(&dst->extra, attrs[i], vb_extra_get_attr(&src->extra, attrs[i]));
+}
+
+void
+vb_graphics_auth_clear(VbGraphicsAuth *auth)
+{
+    g_clear_pointer(&auth->protocol, g_free);
+    if (auth->passwd != NULL)
+        explicit_bzero(auth->passwd, strlen(auth->passwd));
+    g_clear_pointer(&auth->passwd, g_free);
+    g_clear_pointer(&auth->connected, g_free);
+}
+
+/**
+ * vb_domain_def_get_graphics_auths:
+ * @def: a definition
+ *
+ * Returns: (transfer full) (element-type VbGraphicsAuth): the password settings of the
+ *   VNC and SPICE displays that have a password, for QMP's set_password before the guest
+ *   runs.
+ */
+GArray *
+vb_domain_def_get_graphics_auths(const VbDomainDef *def)
 {
     GPtrArray *devs = def->priv->devices;
-    GPtrArray *out = g_ptr_array_new();
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(VbGraphicsAuth));
 
+    g_array_set_clear_func(out, (GDestroyNotify)vb_graphics_auth_clear);
     for (guint i = 0; i < devs->len; i++) {
-        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        VbGraphicsAuth a;
 
-        if (dev->kind != VB_DEV_GRAPHICS || dev->passwd == NULL || dev->type == NULL ||
-            !(g_str_equal(dev->type, "vnc") || g_str_equal(dev->type, "spice")))
-            continue;
-        g_ptr_array_add(out, g_strdup(dev->type));
-        g_ptr_array_add(out, g_strdup(dev->passwd));
+        if (vb_graphics_auth_get(g_ptr_array_index(devs, i), &a))
+            g_array_append_val(out, a);
     }
-    g_ptr_array_add(out, NULL);
-    return (char **)g_ptr_array_free(out, FALSE);
+    return out;
 }
 
 /**

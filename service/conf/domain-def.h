@@ -119,7 +119,22 @@ gboolean vb_domain_def_set_chardev_pty(VbDomainDef *def, const char *label, cons
 void vb_domain_def_set_os_defaults(VbDomainDef *def, const char *arch, const char *machine);
 gboolean vb_domain_def_drop_line(VbDomainDef *def, int line);
 void vb_domain_def_drop_disk_source(VbDomainDef *def, const char *target_dev);
-char **vb_domain_def_get_graphics_passwords(const VbDomainDef *def);
+
+/* A display's password settings (domain-def-query.c): what QMP's set_password and
+ * expire_password take. */
+typedef struct {
+    char *protocol;  /* "vnc" or "spice" */
+    char *passwd;
+    char *connected; /* connected=: NULL, "keep", "fail" or "disconnect" */
+    gboolean expires;
+    gint64 valid_to; /* passwdValidTo=, seconds since the epoch */
+} VbGraphicsAuth;
+
+gboolean vb_graphics_parse_valid_to(const char *text, gint64 *out);
+void vb_graphics_auth_clear(VbGraphicsAuth *auth);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VbGraphicsAuth, vb_graphics_auth_clear)
+GArray *vb_domain_def_get_graphics_auths(const VbDomainDef *def);
+
 int vb_domain_def_get_balloon_period(const VbDomainDef *def);
 gboolean vb_domain_def_needs_websocket_port(const VbDomainDef *def);
 

@@ -22,4 +22,11 @@ void vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, cons
 /* Under dom->lock: whether libvirt lets this device be unplugged. */
 gboolean vb_domain_hotplug_check_detachable(const VbDeviceDef *dev, GError **error);
 
+/* A display's password over QMP (domain-hotplug-graphics.c): at start and on update. */
+gboolean vb_domain_graphics_auth_apply(VbQemuMonitor *mon, const VbGraphicsAuth *auth,
+                                       guint timeout_ms, GError **error);
+gboolean vb_domain_hotplug_update_graphics(VbDomainObj *dom, VbQemuMonitor *mon,
+                                           VbDomainDef *live, guint64 run, VbDeviceDef *old,
+                                           const char *xml, GError **error);
+
 G_END_DECLS

@@ -1251,11 +1251,14 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         return FALSE;
     if (old->kind == VB_DEV_INTERFACE)
         return update_interface(dom, &l, old, xml, error);
+    if (old->kind == VB_DEV_GRAPHICS)
+        return vb_domain_hotplug_update_graphics(dom, l.mon, l.live, l.run, old, xml, error);
     if (old->kind != VB_DEV_DISK ||
         (g_strcmp0(old->device, "cdrom") != 0 && g_strcmp0(old->device, "floppy") != 0)) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "live update of <%s> is not supported; only the medium of a cdrom or "
-                    "floppy changes while the domain runs", vb_device_def_describe(old));
+                    "floppy, an interface's link and a display's password change while the "
+                    "domain runs", vb_device_def_describe(old));
         return FALSE;
     }
     alias = vb_domain_def_device_alias(l.live, old);

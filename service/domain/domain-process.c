@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "domain-agent.h"
+#include "domain-hotplug-priv.h"
 #include "domain-list-priv.h"
 #include "domain-memev.h"
 #include "qemu-command.h"
@@ -588,19 +589,14 @@ record_ptys(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
 static gboolean
 set_passwords(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
 {
-    g_auto(GStrv) pw = NULL;
+    g_autoptr(GArray) auths = NULL;
 
     g_mutex_lock(&dom->lock);
-    pw = vb_domain_def_get_graphics_passwords(dom->def);
+    auths = vb_domain_def_get_graphics_auths(dom->def);
     g_mutex_unlock(&dom->lock);
-    for (guint i = 0; pw[i] != NULL && pw[i + 1] != NULL; i += 2) {
-        JsonObject *args = json_object_new();
-        g_autoptr(JsonNode) r = NULL;
-
-        json_object_set_string_member(args, "protocol", pw[i]);
-        json_object_set_string_member(args, "password", pw[i + 1]);
-        r = vb_qemu_monitor_command(mon, "set_password", args, MONITOR_TIMEOUT_MS, error);
-        if (r == NULL)
+    for (guint i = 0; i < auths->len; i++) {
+        if (!vb_domain_graphics_auth_apply(mon, &g_array_index(auths, VbGraphicsAuth, i),
+                                           MONITOR_TIMEOUT_MS, error))
             return FALSE;
     }
     return TRUE;

@@ -128,17 +128,6 @@ graphics_port(VbQemuCmd *c, const VbDeviceDef *dev, int *out_port, GError **erro
     return TRUE;
 }
 
-/* password expiry and the client policy on password change need QMP after start */
-static void
-ignore_password_attrs(VbQemuCmd *c, const VbDeviceDef *dev)
-{
-    if (vb_extra_get_attr(&dev->extra, "passwdValidTo") != NULL)
-        vb_qemu_cmd_ignore(c, dev, NULL, 0, "passwdValidTo= is not acted on (the password "
-                           "does not expire)");
-    if (vb_extra_get_attr(&dev->extra, "connected") != NULL)
-        vb_qemu_cmd_ignore(c, dev, NULL, 0, "connected= is not acted on");
-}
-
 /* a kept attribute of <graphics> that must be one of @values (NULL-terminated pairs of
  * libvirt value, QEMU value); NULL when absent */
 static gboolean
@@ -254,7 +243,6 @@ build_vnc(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     listen_clear(&l);
     if (!ok)
         return FALSE;
-    ignore_password_attrs(c, dev);
     if (share_v != NULL)
         g_string_append_printf(opts, ",share=%s", share_v);
     if (dev->passwd != NULL)
@@ -484,7 +472,6 @@ build_spice(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     listen_clear(&l);
     if (!ok || !spice_mouse_gl(c, dev, opts, error))
         return FALSE;
-    ignore_password_attrs(c, dev);
     if (dev->passwd == NULL)
         g_string_append(opts, ",disable-ticketing=on");
     if (!spice_channels(c, dev, plain, opts, error))
