@@ -22,7 +22,6 @@
   IOError (a qcow2 on a full 4 MiB tmpfs, error_policy='stop': reason enospc, paused with
   reason ioerror)."""
 
-import base64
 import json
 import os
 import re
@@ -38,46 +37,6 @@ from vbtest import DOMAIN_IFACE, CtlTestCase, SignalRecorder, eventually  # noqa
 
 LIVE, CONFIG, MAXIMUM = 1, 2, 4
 INACTIVE = 2  # GetXMLDesc
-
-
-class Agent:
-    """qemu-ga over the channel's unix socket (QEMU listens: mode='bind')."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def command(self, cmd, args=None, timeout=20):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(self.path)
-            msg = {"execute": cmd}
-            if args is not None:
-                msg["arguments"] = args
-            s.sendall(json.dumps(msg).encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            return json.loads(buf.split(b"\n")[0])
-        finally:
-            s.close()
-
-    def run(self, script, timeout=60):
-        """Runs @script with sh in the guest; returns (exit code, stdout)."""
-        r = self.command("guest-exec", {"path": "/bin/sh", "arg": ["-c", script],
-                                        "capture-output": True})
-        pid = r["return"]["pid"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            st = self.command("guest-exec-status", {"pid": pid})["return"]
-            if st.get("exited"):
-                out = base64.b64decode(st.get("out-data", "")).decode(errors="replace")
-                return st.get("exitcode"), out
-            time.sleep(0.2)
-        raise AssertionError(f"guest-exec {script!r} did not end in {timeout}s")
 
 
 class MemevTestCase(CtlTestCase):
@@ -109,7 +68,7 @@ class MemevTestCase(CtlTestCase):
         eventually(lambda: "TINYGUEST: qemu-ga started" in vbmigrate.read_text(self.serial)
                    and "TINYGUEST: READY" in vbmigrate.read_text(self.serial),
                    timeout=90, what="qemu-ga")
-        return Agent(self.agent_sock)
+        return vbtest.GuestAgent(self.agent_sock)
 
     def xml_memory(self, path, flags=0):
         root = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (flags,)))

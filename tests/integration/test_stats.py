@@ -14,12 +14,9 @@
 - interface counters of a type='ethernet' tap in a network namespace: the guest's rx is the
   tap's tx (libvirt's swap), InterfaceStats and domifstat agree."""
 
-import base64
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -48,46 +45,6 @@ def typed(variant):
         v = entry.get_child_value(1).get_variant()
         out[key] = (v.get_type_string(), v.unpack())
     return out
-
-
-class Agent:
-    """qemu-ga over the channel's unix socket (QEMU listens: mode='bind')."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def command(self, cmd, args=None, timeout=20):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(self.path)
-            msg = {"execute": cmd}
-            if args is not None:
-                msg["arguments"] = args
-            s.sendall(json.dumps(msg).encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            return json.loads(buf.split(b"\n")[0])
-        finally:
-            s.close()
-
-    def run(self, script, timeout=60):
-        """Runs @script with sh in the guest and waits for it; returns (exit code, stdout)."""
-        r = self.command("guest-exec", {"path": "/bin/sh", "arg": ["-c", script],
-                                        "capture-output": True})
-        pid = r["return"]["pid"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            st = self.command("guest-exec-status", {"pid": pid})["return"]
-            if st.get("exited"):
-                out = base64.b64decode(st.get("out-data", "")).decode(errors="replace")
-                return st.get("exitcode"), out
-            time.sleep(0.2)
-        raise AssertionError(f"guest-exec {script!r} did not end in {timeout}s")
 
 
 class StatsTestCase(CtlTestCase):
@@ -132,7 +89,7 @@ class StatsTestCase(CtlTestCase):
     def wait_agent(self):
         eventually(lambda: "TINYGUEST: qemu-ga started" in self.markers()
                    and "TINYGUEST: READY" in self.markers(), timeout=90, what="qemu-ga")
-        return Agent(self.agent_sock)
+        return vbtest.GuestAgent(self.agent_sock)
 
     def stats(self, path, types=0, flags=0):
         r = self.conn.call_sync(vbtest.BUS_NAME, path, vbtest.DOMAIN_IFACE, "GetStats",

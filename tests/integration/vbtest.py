@@ -22,8 +22,11 @@ Beyond what a test asserts, the harness fails a test when
   reported.
 """
 
+import base64 as _base64
+import json as _json
 import os
 import re
+import socket as _socket
 import shutil
 import signal
 import subprocess
@@ -645,6 +648,47 @@ def main():
     tap.write(f"1..{result.number}\n")
     tap.flush()
     sys.exit(0 if result.wasSuccessful() else 1)
+
+
+class GuestAgent:
+    """qemu-ga over a channel's unix socket (QEMU listens: mode='bind'), for a test to
+    check or prepare what the guest sees, next to the service's own agent client."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def command(self, cmd, args=None, timeout=20):
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.path)
+            msg = {"execute": cmd}
+            if args is not None:
+                msg["arguments"] = args
+            s.sendall(_json.dumps(msg).encode() + b"\n")
+            buf = b""
+            while b"\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return _json.loads(buf.split(b"\n")[0])
+        finally:
+            s.close()
+
+    def run(self, script, timeout=60):
+        """Runs @script with sh in the guest and waits for it; returns (exit code, stdout)."""
+        r = self.command("guest-exec", {"path": "/bin/sh", "arg": ["-c", script],
+                                        "capture-output": True})
+        pid = r["return"]["pid"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.command("guest-exec-status", {"pid": pid})["return"]
+            if st.get("exited"):
+                out = _base64.b64decode(st.get("out-data", "")).decode(errors="replace")
+                return st.get("exitcode"), out
+            time.sleep(0.2)
+        raise AssertionError(f"guest-exec {script!r} did not end in {timeout}s")
 
 
 def save_image_bytes(xml, compression=0, flags=2, body=b""):
