@@ -196,3 +196,57 @@ vbctl_cmd_emulatorpin(VbctlContext *ctx, GError **error)
     g_print("       *: %s\n", list);
     return TRUE;
 }
+
+static void
+add_events(GVariantBuilder *b, const char *list, gboolean on)
+{
+    g_auto(GStrv) names = g_strsplit(list != NULL ? list : "", ",", -1);
+
+    for (guint i = 0; names[i] != NULL; i++) {
+        g_strstrip(names[i]);
+        if (names[i][0] != '\0')
+            g_variant_builder_add(b, "{sv}", names[i], g_variant_new_boolean(on));
+    }
+}
+
+/* `perf NAME|UUID [--enable EVENTS] [--disable EVENTS] [--live] [--config] [--current]` */
+gboolean
+vbctl_cmd_perf(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = NULL;
+    g_autoptr(GVariant) events = NULL;
+    guint flags = affect_flags(ctx, error);
+    GVariantIter it;
+    const char *name;
+    GVariant *value;
+
+    if (flags == G_MAXUINT)
+        return FALSE;
+    domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
+    if (domain == NULL)
+        return FALSE;
+    if (ctx->flags.perf_enable != NULL || ctx->flags.perf_disable != NULL) {
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+        add_events(&b, ctx->flags.perf_enable, TRUE);
+        add_events(&b, ctx->flags.perf_disable, FALSE);
+        if (!vb_dbus_domain_call_set_perf_events_sync(domain, g_variant_builder_end(&b), flags,
+                                                      NULL, error))
+            return FALSE;
+    }
+    if (flags == (AFFECT_LIVE | AFFECT_CONFIG))
+        flags = AFFECT_LIVE; /* print one of them */
+    if (!vb_dbus_domain_call_get_perf_events_sync(domain, flags, &events, NULL, error))
+        return FALSE;
+    g_variant_iter_init(&it, events);
+    while (g_variant_iter_next(&it, "{&sv}", &name, &value)) {
+        g_print("%-24s: %s\n", name,
+                g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN) &&
+                        g_variant_get_boolean(value)
+                    ? "enabled"
+                    : "disabled");
+        g_variant_unref(value);
+    }
+    return TRUE;
+}

@@ -127,6 +127,8 @@ typedef struct {
     gboolean count_maximum; /* vcpucount --maximum */
     gboolean count_active;  /* vcpucount --active */
     gboolean count_guest;   /* vcpucount --guest */
+    char *perf_enable;      /* perf --enable a,b */
+    char *perf_disable;     /* perf --disable a,b */
 } VbctlFlags;
 
 typedef struct {
@@ -169,6 +171,7 @@ gboolean vbctl_cmd_iothreadinfo(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_iothreadadd(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_iothreaddel(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_emulatorpin(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_perf(VbctlContext *ctx, GError **error);
 
 /* vbctl-net.c (issue 12) */
 gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);

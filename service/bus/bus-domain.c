@@ -763,5 +763,7 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "DelIOThread", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_del_iothread },
     { "PinEmulator", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_pin_emulator },
     { "GetEmulatorPinInfo", VB_ACTION_READ, TRUE, vb_bus_vcpuio_get_emulator_pin_info },
+    { "GetPerfEvents", VB_ACTION_READ, TRUE, vb_bus_vcpuio_get_perf_events },
+    { "SetPerfEvents", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_set_perf_events },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -235,6 +235,8 @@ GVariant *vb_bus_vcpuio_add_iothread(VbBusCall *call, GError **error);
 GVariant *vb_bus_vcpuio_del_iothread(VbBusCall *call, GError **error);
 GVariant *vb_bus_vcpuio_pin_emulator(VbBusCall *call, GError **error);
 GVariant *vb_bus_vcpuio_get_emulator_pin_info(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_get_perf_events(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_set_perf_events(VbBusCall *call, GError **error);
 /* bus-hotplug.c (issue 13, part hotplug) */
 GVariant *vb_bus_attach_device(VbBusCall *call, GError **error);
 GVariant *vb_bus_detach_device(VbBusCall *call, GError **error);

@@ -108,3 +108,34 @@ vb_bus_vcpuio_get_emulator_pin_info(VbBusCall *call, GError **error)
         return NULL;
     return g_variant_new("(@ab)", info);
 }
+
+/* GetPerfEvents(u flags) -> a{sv}: virDomainGetPerfEvents */
+GVariant *
+vb_bus_vcpuio_get_perf_events(VbBusCall *call, GError **error)
+{
+    g_autoptr(GVariant) info = NULL;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(u)", &flags);
+    if (!vb_bus_check_flags(flags, AFFECT, "GetPerfEvents", error))
+        return NULL;
+    info = vb_domain_get_perf_events(call->dom, flags, error);
+    if (info == NULL)
+        return NULL;
+    return g_variant_new("(@a{sv})", info);
+}
+
+/* SetPerfEvents(a{sv} params, u flags): virDomainSetPerfEvents */
+GVariant *
+vb_bus_vcpuio_set_perf_events(VbBusCall *call, GError **error)
+{
+    g_autoptr(GVariant) params = NULL;
+    guint32 flags;
+
+    g_variant_get(call->parameters, "(@a{sv}u)", &params, &flags);
+    if (!vb_bus_check_flags(flags, AFFECT, "SetPerfEvents", error) ||
+        !vb_domain_set_perf_events(call->service->domains, call->dom, params, flags,
+                                   vcpuio_caller(call), error))
+        return NULL;
+    return g_variant_new("()");
+}

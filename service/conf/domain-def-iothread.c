@@ -248,3 +248,116 @@ vb_domain_def_iothread_user(const VbDomainDef *def, guint id)
     xmlFreeDoc(doc);
     return user;
 }
+
+/**
+ * vb_domain_def_get_perf:
+ *
+ * The events of <perf> (issue 13, part vcpuio): name -> enabled ("yes"), as written.
+ *
+ * Returns: (transfer full): a table of char* -> GINT_TO_POINTER(enabled); empty when the
+ *   definition has no <perf>
+ */
+GHashTable *
+vb_domain_def_get_perf(const VbDomainDef *def)
+{
+    g_autofree char *xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_SECURE, NULL);
+    GHashTable *events = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    xmlDoc *doc;
+    xmlNode *root, *perf;
+
+    if (xml == NULL)
+        return events;
+    doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+    root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    perf = root != NULL ? first_child(root, "perf") : NULL;
+    for (xmlNode *e = perf != NULL ? perf->children : NULL; e != NULL; e = e->next) {
+        xmlChar *name, *enabled;
+
+        if (!vb_xml_is(e, "event"))
+            continue;
+        name = xmlGetProp(e, (const xmlChar *)"name");
+        enabled = xmlGetProp(e, (const xmlChar *)"enabled");
+        if (name != NULL)
+            g_hash_table_insert(events, g_strdup((const char *)name),
+                                GINT_TO_POINTER(enabled != NULL &&
+                                                strcmp((const char *)enabled, "yes") == 0));
+        xmlFree(name);
+        xmlFree(enabled);
+    }
+    xmlFreeDoc(doc);
+    return events;
+}
+
+/**
+ * vb_domain_def_with_perf:
+ * @events: char* -> GINT_TO_POINTER(enabled): the events to set
+ *
+ * Returns: (transfer full): a copy of @def whose <perf> has <event name enabled='yes|no'>
+ *   for each of @events (others kept; created after <pm>, libvirt's order), or %NULL with
+ *   @error
+ */
+VbDomainDef *
+vb_domain_def_with_perf(const VbDomainDef *def, GHashTable *events, GError **error)
+{
+    static const char *const before[] = {
+        "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
+        "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
+        "iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo",
+        "bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock",
+        "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", NULL };
+    g_autofree char *xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_SECURE, error);
+    GHashTableIter it;
+    gpointer key, value;
+    xmlDoc *doc;
+    xmlNode *root, *perf;
+    xmlChar *out = NULL;
+    int len = 0;
+    VbDomainDef *copy;
+
+    if (xml == NULL)
+        return NULL;
+    doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+    root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    if (root == NULL) {
+        xmlFreeDoc(doc);
+        g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot read back the definition");
+        return NULL;
+    }
+    perf = first_child(root, "perf");
+    if (perf == NULL) {
+        xmlNode *prev = NULL;
+
+        perf = xmlNewNode(NULL, (const xmlChar *)"perf");
+        for (xmlNode *c = root->children; c != NULL; c = c->next) {
+            for (guint i = 0; before[i] != NULL; i++) {
+                if (vb_xml_is(c, before[i]))
+                    prev = c;
+            }
+        }
+        perf = prev != NULL ? xmlAddNextSibling(prev, perf) : xmlAddChild(root, perf);
+    }
+    g_hash_table_iter_init(&it, events);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        xmlNode *ev = NULL;
+
+        for (xmlNode *e = perf->children; e != NULL && ev == NULL; e = e->next) {
+            xmlChar *name = vb_xml_is(e, "event") ? xmlGetProp(e, (const xmlChar *)"name")
+                                                  : NULL;
+
+            if (name != NULL && strcmp((const char *)name, key) == 0)
+                ev = e;
+            xmlFree(name);
+        }
+        if (ev == NULL) {
+            ev = xmlNewChild(perf, NULL, (const xmlChar *)"event", NULL);
+            xmlSetProp(ev, (const xmlChar *)"name", key);
+        }
+        xmlSetProp(ev, (const xmlChar *)"enabled",
+                   (const xmlChar *)(GPOINTER_TO_INT(value) ? "yes" : "no"));
+    }
+    xmlDocDumpMemory(doc, &out, &len);
+    xmlFreeDoc(doc);
+    copy = vb_domain_def_parse_string((const char *)out, 0, error);
+    xmlFree(out);
+    return copy;
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 #include "domain-list.h"
 
@@ -29,5 +30,13 @@ gboolean vb_domain_change_iothread(VbDomainList *list, VbDomainObj *dom, guint i
 gboolean vb_domain_pin_emulator(VbDomainList *list, VbDomainObj *dom, GVariant *cpumap,
                                 guint flags, const char *owner, GError **error);
 GVariant *vb_domain_get_emulator_pin_info(VbDomainObj *dom, guint flags, GError **error);
+
+/* domain-perf.c: perf events (<perf>, GetPerfEvents, SetPerfEvents, stats perf.*) */
+gboolean vb_domain_perf_start(VbDomainObj *dom, const VbDomainDef *def, pid_t pid,
+                              gboolean strict, GError **error);
+void vb_domain_perf_stats_locked(VbDomainObj *dom, GVariantBuilder *b);
+GVariant *vb_domain_get_perf_events(VbDomainObj *dom, guint flags, GError **error);
+gboolean vb_domain_set_perf_events(VbDomainList *list, VbDomainObj *dom, GVariant *params,
+                                   guint flags, const char *owner, GError **error);
 
 G_END_DECLS

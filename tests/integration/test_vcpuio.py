@@ -22,11 +22,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
 import vbmigrate  # noqa: E402
 from test_memev import MemevTestCase, cpus_allowed, thread_named  # noqa: E402
-from vbtest import eventually  # noqa: E402
+from vbtest import connect, eventually  # noqa: E402
 
 LIVE, CONFIG, MAXIMUM, GUEST = 1, 2, 4, 8
 INACTIVE = 2  # GetXMLDesc
 STATS_IOTHREAD = 128
+STATS_PERF = 64
+PERF_EVENTS = ["cmt", "mbmt", "mbml", "cpu_cycles", "instructions", "cache_references",
+               "cache_misses", "branch_instructions", "branch_misses", "bus_cycles",
+               "stalled_cycles_frontend", "stalled_cycles_backend", "ref_cpu_cycles",
+               "cpu_clock", "task_clock", "page_faults", "context_switches", "cpu_migrations",
+               "page_faults_min", "page_faults_maj", "alignment_faults", "emulation_faults"]
 
 
 def qemu_pid(tc, name):
@@ -271,6 +277,114 @@ class EmulatorPinTest(MemevTestCase):
         pid = qemu_pid(self, "emu1")
         self.assertEqual(cpus_allowed(pid, pid), "0")
         self.assertEqual(cpus_allowed(pid, thread_named(pid, "CPU 1/TCG")), f"0-{last}")
+
+
+class PerfTest(MemevTestCase):
+    def perf_xml(self, path, flags=0):
+        perf = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (flags,))).find("perf")
+        return {} if perf is None else {e.get("name"): e.get("enabled") for e in perf}
+
+    def enabled(self, path, flags=0):
+        ev = self.domain(path, "GetPerfEvents", "u", (flags,))
+        self.assertEqual(sorted(ev), sorted(PERF_EVENTS))
+        return sorted(k for k, v in ev.items() if v)
+
+    def perf_stats(self, path):
+        st = self.domain(path, "GetStats", "uu", (STATS_PERF, 0))
+        return {k: v for k, v in st.items() if k.startswith("perf.")}
+
+    def test_perf_events(self):
+        path = self.define(vbmigrate.guest_xml(name="perf1", serial=self.serial))
+        self.assertEqual(self.enabled(path), [])
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertEqual(self.enabled(path, LIVE), [])
+        self.assertEqual(self.perf_stats(path), {})
+
+        # software events: counting on every QEMU thread, growing while the guest runs
+        self.domain(path, "SetPerfEvents", "a{sv}u",
+                    ({"task_clock": vbtest.GLib.Variant("b", True),
+                      "context_switches": vbtest.GLib.Variant("b", True)}, LIVE))
+        self.assertEqual(self.enabled(path, LIVE), ["context_switches", "task_clock"])
+        self.assertEqual(self.enabled(path, CONFIG), [])
+        self.assertEqual(self.perf_xml(path), {"task_clock": "yes", "context_switches": "yes"})
+        self.assertEqual(self.perf_xml(path, INACTIVE), {})
+        first = self.perf_stats(path)
+        self.assertEqual(sorted(first), ["perf.context_switches", "perf.task_clock"])
+        eventually(lambda: self.perf_stats(path)["perf.task_clock"] >
+                   first["perf.task_clock"] + 10_000_000, timeout=30,
+                   what="perf.task_clock grows by 10 ms")
+        eventually(lambda: self.perf_stats(path)["perf.context_switches"] > 0, timeout=30,
+                   what="context switches counted")
+        all_stats = self.manager("GetAllDomainStats", "uu", (STATS_PERF, 0))
+        self.assertTrue([rec for _, rec in all_stats if "perf.task_clock" in rec], all_stats)
+
+        # a hardware counter this host has not (no PMU here): named, errno, nothing changes
+        b = lambda v: vbtest.GLib.Variant("b", v)  # noqa: E731
+        try:
+            self.domain(path, "SetPerfEvents", "a{sv}u",
+                        ({"page_faults": b(True), "cpu_cycles": b(True)}, LIVE))
+            hw = True
+        except vbtest.DBusCallError as e:
+            self.assertIn("NotSupported", e.name)
+            self.assertIn("cpu_cycles", e.message)
+            self.assertRegex(e.message, r"No such file|not supported|Operation not")
+            hw = False
+        if not hw:
+            self.assertEqual(self.enabled(path, LIVE), ["context_switches", "task_clock"])
+            self.assertNotIn("page_faults", self.perf_xml(path))
+        err = self.assertDBusError("NotSupported", self.domain, path, "SetPerfEvents",
+                                   "a{sv}u", ({"cmt": b(True)}, LIVE))
+        self.assertIn("cmt", err.message)
+        self.assertDBusError("InvalidArgument", self.domain, path, "SetPerfEvents", "a{sv}u",
+                             ({"nonsense": b(True)}, LIVE))
+        self.assertDBusError("InvalidArgument", self.domain, path, "SetPerfEvents", "a{sv}u",
+                             ({"task_clock": vbtest.GLib.Variant("s", "yes")}, LIVE))
+        self.assertDBusError("InvalidArgument", self.domain, path, "GetPerfEvents", "u",
+                             (LIVE | CONFIG,))
+
+        # disable one
+        self.domain(path, "SetPerfEvents", "a{sv}u", ({"task_clock": b(False)}, LIVE))
+        self.assertEqual(sorted(self.perf_stats(path)), ["perf.context_switches"])
+        self.assertEqual(self.perf_xml(path), {"task_clock": "no", "context_switches": "yes"})
+
+        # a restarted service opens the live <perf> events again
+        self.conn.close_sync(None)
+        self.assertEqual(self.service.stop(), 0)
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        eventually(lambda: self.enabled(path, LIVE) == ["context_switches"], timeout=30,
+                   what="context_switches open after the reconnect")
+        self.assertIn("perf.context_switches", self.perf_stats(path))
+
+        # CONFIG, and the start opens what <perf> enables
+        self.domain(path, "SetPerfEvents", "a{sv}u", ({"page_faults": b(True)}, CONFIG))
+        self.assertEqual(self.perf_xml(path, INACTIVE), {"page_faults": "yes"})
+        self.assertEqual(self.enabled(path, CONFIG), ["page_faults"])
+        self.domain(path, "Destroy", "u", (0,))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertEqual(self.enabled(path, LIVE), ["page_faults"])
+        eventually(lambda: self.perf_stats(path).get("perf.page_faults", 0) > 0, timeout=30,
+                   what="page faults counted")
+
+        # virtbusctl perf
+        out = self.ctl("perf", "perf1").stdout
+        self.assertRegex(out, r"page_faults\s+: enabled\n")
+        self.assertRegex(out, r"task_clock\s+: disabled\n")
+        out = self.ctl("perf", "perf1", "--enable", "cpu_clock,task_clock",
+                       "--disable", "page_faults").stdout
+        self.assertRegex(out, r"cpu_clock\s+: enabled\n")
+        self.assertRegex(out, r"page_faults\s+: disabled\n")
+        self.assertEqual(sorted(self.perf_stats(path)), ["perf.cpu_clock", "perf.task_clock"])
+        self.assertFails(self.ctl("perf", "perf1", "--enable", "mbml", check=False), 1,
+                         "mbml")
+        # a start with an event the host cannot count fails, naming it
+        if not hw:
+            self.domain(path, "SetPerfEvents", "a{sv}u", ({"instructions": b(True)}, CONFIG))
+            self.domain(path, "Destroy", "u", (0,))
+            err = self.assertDBusError("NotSupported", self.domain, path, "Start", "u", (0,),
+                                       timeout=60000)
+            self.assertIn("instructions", err.message)
+            self.assertEqual(self.get_prop(path, vbtest.DOMAIN_IFACE, "State"), "shutoff")
 
 
 if __name__ == "__main__":
