@@ -118,8 +118,8 @@ host_cpu_count(void)
  * A cpulist as virsh takes it: "0-3,^2", "1,3", or "r" for every host CPU. Returns the
  * "ab" map, as long as the host's CPU count or the highest CPU named.
  */
-static GVariant *
-parse_cpulist(const char *text, GError **error)
+GVariant *
+vbctl_parse_cpulist(const char *text, GError **error)
 {
     guint n_host = host_cpu_count();
     g_autoptr(GArray) map = g_array_new(FALSE, TRUE, sizeof(gboolean));
@@ -168,8 +168,8 @@ bad:
 }
 
 /* "0-2,5" of a map */
-static char *
-format_cpumap(GVariant *map)
+char *
+vbctl_format_cpumap(GVariant *map)
 {
     GString *s = g_string_new(NULL);
     gsize n = g_variant_n_children(map);
@@ -229,7 +229,7 @@ vbctl_cmd_vcpupin(VbctlContext *ctx, GError **error)
     if (ctx->n_args > 1 && !parse_index(ctx->args[1], _("vCPU"), &vcpu, error))
         return FALSE;
     if (ctx->n_args > 2) {
-        map = parse_cpulist(ctx->args[2], error);
+        map = vbctl_parse_cpulist(ctx->args[2], error);
         if (map == NULL)
             return FALSE;
     }
@@ -252,7 +252,7 @@ vbctl_cmd_vcpupin(VbctlContext *ctx, GError **error)
     g_print("----------------------\n");
     for (gsize i = 0; i < g_variant_n_children(info); i++) {
         g_autoptr(GVariant) m = g_variant_get_child_value(info, i);
-        g_autofree char *list = format_cpumap(m);
+        g_autofree char *list = vbctl_format_cpumap(m);
 
         if (vcpu != G_MAXUINT && i != vcpu)
             continue;
@@ -278,7 +278,7 @@ vbctl_cmd_iothreadpin(VbctlContext *ctx, GError **error)
 
     if (flags == G_MAXUINT || !parse_index(ctx->args[1], _("iothread id"), &id, error))
         return FALSE;
-    map = parse_cpulist(ctx->args[2], error);
+    map = vbctl_parse_cpulist(ctx->args[2], error);
     if (map == NULL)
         return FALSE;
     g_variant_ref_sink(map);

@@ -123,6 +123,12 @@ typedef struct {
     gboolean media_insert;   /* --insert */
     gboolean media_update;   /* --update */
     gboolean media_block;    /* --block */
+    /* vCPU count, IOThreads (issue 13, part vcpuio; vbctl-vcpuio.c) */
+    gboolean count_maximum; /* vcpucount --maximum */
+    gboolean count_active;  /* vcpucount --active */
+    gboolean count_guest;   /* vcpucount --guest */
+    char *perf_enable;      /* perf --enable a,b */
+    char *perf_disable;     /* perf --disable a,b */
 } VbctlFlags;
 
 typedef struct {
@@ -155,6 +161,17 @@ gboolean vbctl_cmd_setmaxmem(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_vcpupin(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_iothreadpin(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_setvcpus(VbctlContext *ctx, GError **error);
+/* also used by vbctl-vcpuio.c: "0-3,^2" / "r" to a host CPU map, a map to "0-2,5" */
+GVariant *vbctl_parse_cpulist(const char *text, GError **error);
+char *vbctl_format_cpumap(GVariant *map);
+
+/* vbctl-vcpuio.c (issue 13, part vcpuio) */
+gboolean vbctl_cmd_vcpucount(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_iothreadinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_iothreadadd(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_iothreaddel(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_emulatorpin(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_perf(VbctlContext *ctx, GError **error);
 
 /* vbctl-net.c (issue 12) */
 gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);

@@ -369,6 +369,30 @@ static const VbctlOption setvcpus_options[] = {
     {NULL},
 };
 
+/* issue 13, part vcpuio */
+static const VbctlOption vcpucount_options[] = {
+    {"maximum", N_("The maximum count"), FLAG(count_maximum), FALSE},
+    {"active", N_("The current count"), FLAG(count_active), FALSE},
+    {"live", N_("Of the running domain"), FLAG(mem_live), FALSE},
+    {"config", N_("Of the persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("Of the running domain if it runs, else the definition"),
+     FLAG(mem_current), FALSE},
+    {"guest", N_("As the guest agent sees it (online vCPUs)"), FLAG(count_guest), FALSE},
+    {NULL},
+};
+
+static const VbctlOption perf_options[] = {
+    {"enable", N_("Enable these perf events (comma separated)"), FLAG(perf_enable), FALSE,
+     "EVENTS", G_OPTION_ARG_STRING},
+    {"disable", N_("Disable these perf events (comma separated)"), FLAG(perf_disable), FALSE,
+     "EVENTS", G_OPTION_ARG_STRING},
+    {"live", N_("The running domain"), FLAG(mem_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("The running domain if it runs, else the definition"), FLAG(mem_current),
+     FALSE},
+    {NULL},
+};
+
 static const VbctlOption setmaxmem_options[] = {
     {"config", N_("Change the persistent definition"), FLAG(mem_config), FALSE},
     {"current", N_("The current definition (refused while the domain runs)"),
@@ -603,6 +627,20 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_vcpupin, 1, 3, pin_options},
     {"iothreadpin", "NAME|UUID IOTHREAD CPULIST", N_("Change the host CPUs of an iothread"),
      vbctl_cmd_iothreadpin, 3, 3, pin_options},
+    /* issue 13, part vcpuio */
+    {"vcpucount", "NAME|UUID", N_("Print a domain's vCPU counts"), vbctl_cmd_vcpucount, 1, 1,
+     vcpucount_options},
+    {"iothreadinfo", "NAME|UUID", N_("Print a domain's IOThreads and their host CPUs"),
+     vbctl_cmd_iothreadinfo, 1, 1, pin_options},
+    {"iothreadadd", "NAME|UUID ID", N_("Add an IOThread"), vbctl_cmd_iothreadadd, 2, 2,
+     pin_options},
+    {"iothreaddel", "NAME|UUID ID", N_("Remove an IOThread"), vbctl_cmd_iothreaddel, 2, 2,
+     pin_options},
+    {"emulatorpin", "NAME|UUID [CPULIST]",
+     N_("Print or change the host CPUs of QEMU's emulator threads"), vbctl_cmd_emulatorpin, 1,
+     2, pin_options},
+    {"perf", "NAME|UUID", N_("Print or change a domain's perf events"), vbctl_cmd_perf, 1, 1,
+     perf_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
      vbctl_cmd_qemu_monitor_command, 2, 2, monitor_options},
     /* the guest agent (issue 13, part agent) */
@@ -936,6 +974,8 @@ context_clear(VbctlContext *ctx)
     g_clear_pointer(&ctx->flags.key_codeset, g_free);
     g_clear_pointer(&ctx->flags.display_type, g_free);
     g_clear_pointer(&ctx->flags.meta_key, g_free);
+    g_clear_pointer(&ctx->flags.perf_enable, g_free); /* issue 13, part vcpuio */
+    g_clear_pointer(&ctx->flags.perf_disable, g_free);
     g_clear_pointer(&ctx->flags.meta_set, g_free);
     vbctl_migrate_flags_clear(&ctx->flags.migrate);
 }

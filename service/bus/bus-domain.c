@@ -756,5 +756,14 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "DetachDevice", VB_ACTION_DEFINE, FALSE, vb_bus_detach_device },
     { "DetachDeviceAlias", VB_ACTION_DEFINE, FALSE, vb_bus_detach_device_alias },
     { "UpdateDevice", VB_ACTION_DEFINE, FALSE, vb_bus_update_device },
+    /* vCPU count, IOThreads, emulator threads (issue 13, part vcpuio; bus-vcpuio.c) */
+    { "GetVcpus", VB_ACTION_READ, FALSE, vb_bus_vcpuio_get_vcpus },
+    { "GetIOThreadInfo", VB_ACTION_READ, FALSE, vb_bus_vcpuio_get_iothread_info },
+    { "AddIOThread", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_add_iothread },
+    { "DelIOThread", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_del_iothread },
+    { "PinEmulator", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_pin_emulator },
+    { "GetEmulatorPinInfo", VB_ACTION_READ, TRUE, vb_bus_vcpuio_get_emulator_pin_info },
+    { "GetPerfEvents", VB_ACTION_READ, TRUE, vb_bus_vcpuio_get_perf_events },
+    { "SetPerfEvents", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_set_perf_events },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

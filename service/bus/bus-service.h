@@ -228,6 +228,15 @@ GVariant *vb_bus_memev_pin_vcpu(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_pin_iothread(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_get_vcpu_pin_info(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_set_vcpus(VbBusCall *call, GError **error);
+/* bus-vcpuio.c (issue 13, part vcpuio) */
+GVariant *vb_bus_vcpuio_get_vcpus(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_get_iothread_info(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_add_iothread(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_del_iothread(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_pin_emulator(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_get_emulator_pin_info(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_get_perf_events(VbBusCall *call, GError **error);
+GVariant *vb_bus_vcpuio_set_perf_events(VbBusCall *call, GError **error);
 /* bus-hotplug.c (issue 13, part hotplug) */
 GVariant *vb_bus_attach_device(VbBusCall *call, GError **error);
 GVariant *vb_bus_detach_device(VbBusCall *call, GError **error);

@@ -432,7 +432,8 @@ vb_bus_stats_get_all_domain_stats(VbBusCall *call, GError **error)
     if ((flags & VB_STATS_ENFORCE_STATS) && (types & ~(guint)VB_STATS_SUPPORTED) != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "stats types bits 0x%x are not supported by this daemon (virtbus reports "
-                    "state, cpu-total, balloon, vcpu, interface, block, iothread, dirtyrate)",
+                    "state, cpu-total, balloon, vcpu, perf, interface, block, iothread, "
+                    "dirtyrate)",
                     types & ~(guint)VB_STATS_SUPPORTED);
         return NULL;
     }

@@ -127,5 +127,12 @@ VbDomainDef *vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guin
                                     const char *cpuset, GError **error);
 VbDomainDef *vb_domain_def_with_vcpus(const VbDomainDef *def, guint current, guint max,
                                       GError **error);
+/* domain-def-iothread.c (issue 13, part vcpuio) */
+VbDomainDef *vb_domain_def_with_iothread(const VbDomainDef *def, guint id, gboolean add,
+                                         GError **error);
+char *vb_domain_def_iothread_user(const VbDomainDef *def, guint id);
+GHashTable *vb_domain_def_get_perf(const VbDomainDef *def);
+VbDomainDef *vb_domain_def_with_perf(const VbDomainDef *def, GHashTable *events,
+                                     GError **error);
 
 G_END_DECLS

@@ -56,8 +56,8 @@ has_element_child(xmlNode *node)
 
 /**
  * vb_domain_def_with_pin:
- * @kind: VB_PIN_VCPU or VB_PIN_IOTHREAD
- * @id: the vCPU index or iothread id
+ * @kind: VB_PIN_VCPU, VB_PIN_IOTHREAD or VB_PIN_EMULATOR (issue 13, part vcpuio)
+ * @id: the vCPU index or iothread id (ignored for the emulator)
  * @cpuset: (nullable): libvirt's cpuset syntax; %NULL removes the pin
  *
  * Returns: (transfer full): a copy of @def whose <cputune> has <vcpupin vcpu=@id
@@ -76,12 +76,18 @@ vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id, const c
     static const char *const before_vcpupin[] = {
         "shares", "period", "quota", "global_period", "global_quota", "emulator_period",
         "emulator_quota", "iothread_period", "iothread_quota", "vcpupin", NULL };
+    static const char *const before_emulatorpin[] = {
+        "shares", "period", "quota", "global_period", "global_quota", "emulator_period",
+        "emulator_quota", "iothread_period", "iothread_quota", "vcpupin", "emulatorpin", NULL };
     static const char *const before_iothreadpin[] = {
         "shares", "period", "quota", "global_period", "global_quota", "emulator_period",
         "emulator_quota", "iothread_period", "iothread_quota", "vcpupin", "emulatorpin",
         "iothreadpin", NULL };
-    const char *elem = kind == VB_PIN_VCPU ? "vcpupin" : "iothreadpin";
-    const char *attr = kind == VB_PIN_VCPU ? "vcpu" : "iothread";
+    /* issue 13, part vcpuio: <emulatorpin> has no id attribute */
+    const char *elem = kind == VB_PIN_VCPU       ? "vcpupin"
+                       : kind == VB_PIN_EMULATOR ? "emulatorpin"
+                                                 : "iothreadpin";
+    const char *attr = kind == VB_PIN_VCPU ? "vcpu" : kind == VB_PIN_EMULATOR ? NULL : "iothread";
     g_autofree char *xml = NULL;
     g_autofree char *id_str = g_strdup_printf("%u", id);
     xmlDoc *doc;
@@ -90,7 +96,6 @@ vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id, const c
     int len = 0;
     VbDomainDef *copy;
 
-    g_return_val_if_fail(kind == VB_PIN_VCPU || kind == VB_PIN_IOTHREAD, NULL);
     xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_SECURE, error);
     if (xml == NULL)
         return NULL;
@@ -115,8 +120,8 @@ vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id, const c
         next = c->next;
         if (!vb_xml_is(c, elem))
             continue;
-        v = xmlGetProp(c, (const xmlChar *)attr);
-        mine = v != NULL && g_strcmp0((const char *)v, id_str) == 0;
+        v = attr != NULL ? xmlGetProp(c, (const xmlChar *)attr) : NULL;
+        mine = attr == NULL || (v != NULL && g_strcmp0((const char *)v, id_str) == 0);
         xmlFree(v);
         if (mine) {
             xmlUnlinkNode(c);
@@ -124,10 +129,13 @@ vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id, const c
         }
     }
     if (cpuset != NULL) {
-        xmlNode *pin = insert_child(cputune, elem, kind == VB_PIN_VCPU ? before_vcpupin
-                                                                       : before_iothreadpin);
+        xmlNode *pin = insert_child(cputune, elem,
+                                    kind == VB_PIN_VCPU       ? before_vcpupin
+                                    : kind == VB_PIN_EMULATOR ? before_emulatorpin
+                                                              : before_iothreadpin);
 
-        xmlSetProp(pin, (const xmlChar *)attr, (const xmlChar *)id_str);
+        if (attr != NULL)
+            xmlSetProp(pin, (const xmlChar *)attr, (const xmlChar *)id_str);
         xmlSetProp(pin, (const xmlChar *)"cpuset", (const xmlChar *)cpuset);
     } else if (!has_element_child(cputune)) {
         xmlUnlinkNode(cputune);

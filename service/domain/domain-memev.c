@@ -410,15 +410,16 @@ write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
     return vb_store_write_atomic(path, xml, -1, 0600, error);
 }
 
-/* Makes the changed copy of a definition, or sets @error. */
-typedef VbDomainDef *(*EditFunc)(const VbDomainDef *def, gpointer data, GError **error);
-
-/* CONFIG: the persistent definition, changed by @edit and written to disk. Modify job, no
+/**
+ * vb_domain_edit_persistent:
+ *
+ * CONFIG: the persistent definition, changed by @edit and written to disk. Modify job, no
  * dom->lock; the define lock keeps a DefineXML from landing between the copy and its
- * replacement. */
-static gboolean
-edit_persistent(VbDomainList *list, VbDomainObj *dom, EditFunc edit, gpointer data,
-                GError **error)
+ * replacement. Also used by domain-vcpuio.c (issue 13, part vcpuio).
+ */
+gboolean
+vb_domain_edit_persistent(VbDomainList *list, VbDomainObj *dom, VbDomainEditFunc edit,
+                          gpointer data, GError **error)
 {
     g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
     g_autoptr(VbDomainDef) copy = NULL;
@@ -501,7 +502,7 @@ set_memory_config(VbDomainList *list, VbDomainObj *dom, guint64 kib, gboolean ma
 {
     MemEdit m = { kib, maximum };
 
-    return edit_persistent(list, dom, edit_memory, &m, error);
+    return vb_domain_edit_persistent(list, dom, edit_memory, &m, error);
 }
 
 /* LIVE: the balloon's target; BALLOON_CHANGE updates <currentMemory> when it moves. */
@@ -768,7 +769,7 @@ vb_domain_pin(VbDomainList *list, VbDomainObj *dom, VbPinKind kind, guint id,
         }
     }
     if (ok && (flags & VB_MEM_CONFIG))
-        ok = edit_persistent(list, dom, edit_pin, &edit, error);
+        ok = vb_domain_edit_persistent(list, dom, edit_pin, &edit, error);
     vb_domain_job_end(dom);
     return ok;
 }
@@ -1255,7 +1256,7 @@ vb_domain_set_vcpus(VbDomainList *list, VbDomainObj *dom, guint n, guint flags,
         mon = vb_qemu_monitor_ref(dom->mon);
     g_mutex_unlock(&dom->lock);
     if (ok && (flags & VB_MEM_CONFIG))
-        ok = edit_persistent(list, dom, edit_vcpus, &e, error);
+        ok = vb_domain_edit_persistent(list, dom, edit_vcpus, &e, error);
     if (ok && (flags & VB_MEM_LIVE))
         ok = set_vcpus_live(list, dom, mon, n, error);
     vb_domain_job_end(dom);

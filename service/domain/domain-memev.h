@@ -49,4 +49,10 @@ gboolean vb_domain_set_vcpus(VbDomainList *list, VbDomainObj *dom, guint n, guin
                              const char *owner, GError **error);
 GVariant *vb_domain_get_vcpu_pin_info(VbDomainObj *dom, guint flags, GError **error);
 
+/* Makes the changed copy of a definition, or sets @error. */
+typedef VbDomainDef *(*VbDomainEditFunc)(const VbDomainDef *def, gpointer data,
+                                         GError **error);
+gboolean vb_domain_edit_persistent(VbDomainList *list, VbDomainObj *dom, VbDomainEditFunc edit,
+                                   gpointer data, GError **error);
+
 G_END_DECLS

@@ -230,6 +230,9 @@ struct _VbDomainObj {
     /* vCPU unplug (issue 13, part memev, second session; domain-memev.c) */
     guint64 vcpus_unplugged_run; /* under lock: the run @vcpus_unplugged counts for */
     guint vcpus_unplugged;       /* under lock: vCPUs unplugged in that run */
+    /* perf events (issue 13, part vcpuio; domain-perf.c) */
+    GHashTable *perf; /* under lock: libvirt's event name -> GArray of perf_event_open fds
+                         (one per QEMU thread, inherit); unref closes them; NULL when none */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

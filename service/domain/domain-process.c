@@ -13,6 +13,7 @@
 #include "domain-hotplug-priv.h"
 #include "domain-list-priv.h"
 #include "domain-memev.h"
+#include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "qemu-command.h"
 #include "qemu-helpers.h"
 #include "store.h"
@@ -283,6 +284,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     g_clear_pointer(&dom->autodestroy_owner, g_free);
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);
     g_clear_pointer(&dom->iothread_tids, g_array_unref);
+    g_clear_pointer(&dom->perf, g_hash_table_unref); /* issue 13, part vcpuio */
     dom->id = -1;
     dom->run = 0; /* events of the failed run are stale */
     dom->starting = FALSE;
@@ -698,6 +700,9 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     dom->vcpu_tids = g_steal_pointer(&vcpus);
     dom->iothread_tids = g_steal_pointer(&iothreads);
     g_mutex_unlock(&dom->lock);
+    /* issue 13, part vcpuio: <perf> events, as libvirt's qemuProcessEnablePerf */
+    if (!vb_domain_perf_start(dom, st->def, vb_qemu_process_get_pid(st->proc), TRUE, error))
+        return FALSE;
     if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
         !set_throttles(st, error) ||
         !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error) ||
@@ -902,6 +907,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);
     g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_clear_pointer(&dom->unplug_nodes, g_hash_table_unref); /* issue 13, part hotplug */
+    g_clear_pointer(&dom->perf, g_hash_table_unref);         /* issue 13, part vcpuio */
     g_mutex_unlock(&dom->lock);
 
     if (mon != NULL)

@@ -14,6 +14,7 @@
 #include "domain-agent.h"
 #include "domain-hotplug.h"
 #include "domain-list-priv.h"
+#include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -641,6 +642,16 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         g_mutex_unlock(&dom->lock);
         vb_domain_agent_refresh(list, dom, NULL, VB_AGENT_REASON_UNKNOWN);
         vb_domain_hotplug_reconnect(list, dom); /* issue 13, part hotplug */
+        {
+            /* issue 13, part vcpuio: the <perf> events again (counting from zero) */
+            g_autoptr(VbDomainDef) now = NULL;
+
+            g_mutex_lock(&dom->lock);
+            now = vb_domain_def_copy(dom->def);
+            g_mutex_unlock(&dom->lock);
+            if (now != NULL)
+                vb_domain_perf_start(dom, now, s.pid, FALSE, NULL);
+        }
         if (s.agent_frozen)
             vb_domain_agent_thaw_if_frozen(list, dom);
         vb_domain_status_save(list, dom, NULL);

@@ -16,6 +16,7 @@
 
 #include "domain-list-priv.h"
 #include "domain-stats.h"
+#include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "vb-error.h"
 #include "vb-log.h"
 #include "vb-paths.h"
@@ -723,7 +724,8 @@ vb_domain_get_stats(VbDomainList *list, VbDomainObj *dom, guint types, guint fla
     if ((flags & VB_STATS_ENFORCE_STATS) && (types & ~(guint)VB_STATS_SUPPORTED) != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "stats types bits 0x%x are not supported by this daemon (virtbus reports "
-                    "state, cpu-total, balloon, vcpu, interface, block, iothread, dirtyrate)",
+                    "state, cpu-total, balloon, vcpu, perf, interface, block, iothread, "
+                    "dirtyrate)",
                     types & ~(guint)VB_STATS_SUPPORTED);
         return NULL;
     }
@@ -751,6 +753,11 @@ vb_domain_get_stats(VbDomainList *list, VbDomainObj *dom, guint types, guint fla
         stats_iothread(&b, &s, mon);
     if (types & VB_STATS_DIRTYRATE)
         stats_dirtyrate(&b, &s, mon);
+    if ((types & VB_STATS_PERF) && s.active) { /* issue 13, part vcpuio: domain-perf.c */
+        g_mutex_lock(&dom->lock);
+        vb_domain_perf_stats_locked(dom, &b);
+        g_mutex_unlock(&dom->lock);
+    }
     if (mon != NULL)
         vb_domain_job_end(dom);
     return g_variant_ref_sink(g_variant_builder_end(&b));

@@ -27,7 +27,8 @@ typedef enum {
 /* the groups virtbus reports */
 #define VB_STATS_SUPPORTED (VB_STATS_STATE | VB_STATS_CPU_TOTAL | VB_STATS_BALLOON | \
                             VB_STATS_VCPU | VB_STATS_INTERFACE | VB_STATS_BLOCK | \
-                            VB_STATS_IOTHREAD | VB_STATS_DIRTYRATE)
+                            VB_STATS_IOTHREAD | VB_STATS_DIRTYRATE | \
+                            VB_STATS_PERF) /* perf: issue 13, part vcpuio */
 
 /* GetStats / GetAllDomainStats flags: libvirt's VIR_CONNECT_GET_ALL_DOMAINS_STATS_* */
 typedef enum {

@@ -774,6 +774,9 @@ build_iothreads(VbQemuCmd *c)
         vb_qemu_cmd_add_json(c, "-object", j);
     }
     vb_qemu_cmd_consume(c, "iothreadids");
+    /* issue 13, part vcpuio: <perf> events are opened on QEMU after it started
+     * (domain-perf.c), nothing on the command line */
+    vb_qemu_cmd_consume(c, "perf");
     for (guint i = 0; raws != NULL && i < raws->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(raws, i);
         g_autofree char *min = NULL;

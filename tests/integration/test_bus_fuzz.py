@@ -300,6 +300,23 @@ class BusFuzzTest(VirtbusTestCase):
             calls.append(("GetGuestInfo", "uu", (U32, flags)))
             calls.append(("InterfaceAddresses", "u", (flags,)))
             calls.append(("GetVcpuPinInfo", "u", (flags,)))
+            # issue 13, part vcpuio
+            calls.append(("GetVcpus", "u", (flags,)))
+            calls.append(("GetIOThreadInfo", "u", (flags,)))
+            calls.append(("GetEmulatorPinInfo", "u", (flags,)))
+            calls.append(("GetPerfEvents", "u", (flags,)))
+        for io_id in (0, 2 ** 31, U32):
+            for flags in (0, 1, 2, 3, U32):
+                calls.append(("AddIOThread", "uu", (io_id, flags)))
+                calls.append(("DelIOThread", "uu", (io_id, flags)))
+        for cpumap in ([], [False] * 4096, [True] * 100000):
+            for flags in (0, 1, 2, U32):
+                calls.append(("PinEmulator", "abu", (cpumap, flags)))
+        for params in ({HUGE: GLib.Variant("b", True)},
+                       {"task_clock": GLib.Variant("s", HUGE)},
+                       {"cmt": GLib.Variant("b", True)}, {"": GLib.Variant("u", U32)}):
+            for flags in (0, 1, 2, U32):
+                calls.append(("SetPerfEvents", "a{sv}u", (params, flags)))
         ok = []
         for method, sig, args in calls:
             reply = self.send(dom, DOMAIN_IFACE, method, variant(sig, *args))

@@ -489,7 +489,12 @@ class PolkitEnabledTest(PolkitTestCase):
                                       # issue 13, part memev
                                       ("SetMemory", "tu", (65536, 1)), ("SetVcpus", "uu", (1, 1)),
                                       ("PinVcpu", "uabu", (0, [True], 1)),
-                                      ("PinIOThread", "uabu", (1, [True], 1))):
+                                      ("PinIOThread", "uabu", (1, [True], 1)),
+                                      # issue 13, part vcpuio
+                                      ("AddIOThread", "uu", (2, 1)),
+                                      ("DelIOThread", "uu", (1, 1)),
+                                      ("PinEmulator", "abu", ([True], 1)),
+                                      ("SetPerfEvents", "a{sv}u", ({}, 1))):
                 self.assertRefused(manage, self.domain, path, method, sig, args, conn=nobody)
             self.assertRefused("org.virtbus.Virt1.define", self.domain, path, "SetMaxMemory",
                                "t", (65536,), conn=nobody)
