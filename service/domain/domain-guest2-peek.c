@@ -62,11 +62,39 @@ qdev_alias(const char *qdev)
 }
 
 /**
+ * vb_domain_disk_error_note:
+ * @alias: (nullable): the disk's alias (qdev id)
+ * @nospace: the error was ENOSPC
+ *
+ * Keeps a BLOCK_IO_ERROR for GetDiskErrors: the disks whose error policy is report or
+ * ignore have no io-status in query-block (QEMU keeps one for stop and enospc only), so
+ * their last error of the run is what GetDiskErrors tells. Event worker.
+ */
+void
+vb_domain_disk_error_note(VbDomainObj *dom, const char *alias, gboolean nospace)
+{
+    g_autoptr(GMutexLocker) locker = NULL;
+
+    if (alias == NULL || *alias == '\0')
+        return;
+    locker = g_mutex_locker_new(&dom->lock);
+    if (dom->disk_errors == NULL || dom->disk_errors_run != dom->run) {
+        g_clear_pointer(&dom->disk_errors, g_hash_table_unref);
+        dom->disk_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        dom->disk_errors_run = dom->run;
+    }
+    g_hash_table_replace(dom->disk_errors, g_strdup(alias),
+                         GUINT_TO_POINTER(nospace ? VB_DISK_ERROR_NO_SPACE : VB_DISK_ERROR_UNSPEC));
+}
+
+/**
  * vb_domain_get_disk_errors:
  *
  * virDomainGetDiskErrors: the disks whose io-status (query-block) is not "ok", as
  * (target, libvirt's error code): UNSPEC 1 for "failed", NO_SPACE 2 for "nospace". QEMU
  * keeps the status from the BLOCK_IO_ERROR until the guest runs again (cont resets it).
+ * A disk without io-status (error policy report or ignore) counts with the last
+ * BLOCK_IO_ERROR of the run (vb_domain_disk_error_note()).
  * Worker threads; the domain's query job.
  *
  * Returns: (transfer full): an a(si)
@@ -98,9 +126,12 @@ vb_domain_get_disk_errors(VbDomainList *list, VbDomainObj *dom, const char *owne
         char *alias;
         guint code;
 
-        if (io == NULL || g_str_equal(io, "ok"))
+        if (io == NULL)
             continue;
-        code = g_str_equal(io, "nospace") ? VB_DISK_ERROR_NO_SPACE : VB_DISK_ERROR_UNSPEC;
+        /* "ok" is kept as NONE: such a disk does not count its events */
+        code = g_str_equal(io, "ok")        ? VB_DISK_ERROR_NONE
+               : g_str_equal(io, "nospace") ? VB_DISK_ERROR_NO_SPACE
+                                            : VB_DISK_ERROR_UNSPEC;
         alias = qdev_alias(json_object_get_string_member_with_default(o, "qdev", NULL));
         if (alias == NULL)
             alias = g_strdup(json_object_get_string_member_with_default(o, "device", ""));
@@ -111,12 +142,17 @@ vb_domain_get_disk_errors(VbDomainList *list, VbDomainObj *dom, const char *owne
     for (guint i = 0; i < dom->def->priv->devices->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(dom->def->priv->devices, i);
         g_autofree char *alias = NULL;
-        gpointer code;
+        gpointer code = NULL;
 
         if (dev->kind != VB_DEV_DISK || dev->target_dev == NULL)
             continue;
         alias = vb_domain_def_device_alias(dom->def, dev);
-        if (alias != NULL && (code = g_hash_table_lookup(status, alias)) != NULL)
+        if (alias == NULL)
+            continue;
+        if (!g_hash_table_lookup_extended(status, alias, NULL, &code) && dom->disk_errors != NULL &&
+            dom->disk_errors_run == dom->run)
+            code = g_hash_table_lookup(dom->disk_errors, alias);
+        if (GPOINTER_TO_UINT(code) != VB_DISK_ERROR_NONE)
             g_variant_builder_add(&b, "(si)", dev->target_dev, (gint32)GPOINTER_TO_UINT(code));
     }
     g_mutex_unlock(&dom->lock);

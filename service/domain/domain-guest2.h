@@ -43,6 +43,7 @@ gboolean vb_domain_pm_wakeup(VbDomainList *list, VbDomainObj *dom, const char *o
                              GError **error);
 
 /* domain-guest2-peek.c */
+void vb_domain_disk_error_note(VbDomainObj *dom, const char *alias, gboolean nospace);
 GVariant *vb_domain_get_disk_errors(VbDomainList *list, VbDomainObj *dom, const char *owner,
                                     GError **error);
 GBytes *vb_domain_memory_peek(VbDomainList *list, VbDomainObj *dom, guint64 offset, guint64 size,

@@ -176,6 +176,7 @@ io_error(VbDomainList *list, VbDomainObj *dom, JsonObject *data)
     g_autofree char *path = NULL;
 
     find_disk(dom, jstr(data, "device"), jstr(data, "node-name"), &alias, &path);
+    vb_domain_disk_error_note(dom, alias, jbool(data, "nospace")); /* issue 13, guest2 */
     if (act == 1) {
         g_mutex_lock(&dom->lock);
         dom->pause_reason = VB_DOMAIN_REASON_IOERROR;

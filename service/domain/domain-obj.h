@@ -230,6 +230,10 @@ struct _VbDomainObj {
     /* vCPU unplug (issue 13, part memev, second session; domain-memev.c) */
     guint64 vcpus_unplugged_run; /* under lock: the run @vcpus_unplugged counts for */
     guint vcpus_unplugged;       /* under lock: vCPUs unplugged in that run */
+    /* disk errors (issue 13, part guest2; domain-guest2-peek.c) */
+    guint64 disk_errors_run; /* under lock: the run @disk_errors counts for */
+    GHashTable *disk_errors; /* under lock: disk alias -> libvirt's error code of the last
+                                BLOCK_IO_ERROR in that run; NULL when none */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

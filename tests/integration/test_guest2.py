@@ -22,7 +22,7 @@ from gi.repository import GLib  # noqa: E402
 
 import vbtest  # noqa: E402
 import vbmigrate  # noqa: E402
-from test_memev import Agent, MemevTestCase  # noqa: E402
+from test_memev import MemevTestCase  # noqa: E402
 from vbtest import DOMAIN_IFACE, SignalRecorder, connect, eventually  # noqa: E402
 
 GUEST = 8  # VIR_DOMAIN_VCPU_GUEST
@@ -182,21 +182,43 @@ class PowerTest(Guest2TestCase):
 
 
 class DiskErrorTest(Guest2TestCase):
-    def test_no_space(self):
+    def small_disk_guest(self, name, policy):
+        """A guest whose qcow2 disk lies on a 4 MiB tmpfs and that fills it (test_memev's
+        set-up)."""
         mnt = os.path.join(self.tmp, "small")
         os.makedirs(mnt)
         self.run_cmd(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
         self.addCleanup(self.run_cmd, ["umount", "-l", mnt], check=False)
         img = os.path.join(mnt, "disk.qcow2")
         self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", img, "256M"])
-        xml = vbmigrate.guest_xml(name="ioerr2", serial=self.serial, tick=False,
-                                  extra_cmdline="tgfill=3", devices=f"""
+        return vbmigrate.guest_xml(name=name, serial=self.serial, tick=False,
+                                   extra_cmdline="tgfill=3", devices=f"""
     <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2' error_policy='stop'/>
+      <driver name='qemu' type='qcow2' error_policy='{policy}'/>
       <source file='{img}'/>
       <target dev='vda' bus='virtio'/>
     </disk>""")
-        path = self.start(xml)
+
+    def test_reported_error_is_kept(self):
+        """error_policy='report': QEMU keeps no io-status, the BLOCK_IO_ERROR counts."""
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, "IOError")
+        self.addCleanup(rec.close)
+        path = self.start(self.small_disk_guest("ioerr3", "report"))
+        self.assertEqual(self.domain(path, "GetDiskErrors", "u", (0,)), [])
+        got = rec.wait_for(lambda s: s[0] == path, timeout=120, what="IOError")
+        # the action report (2); QEMU may tell ENOSPC or not (qcow2 allocation)
+        self.assertEqual(got[0][3][1:3], ("virtio-disk0", 2))
+        code = 2 if got[0][3][3] == "enospc" else 1
+        self.assertEqual(self.domain(path, "GetDiskErrors", "u", (0,)), [("vda", code)])
+        self.assertEqual(self.state(path), "running")
+        self.domain(path, "Destroy", "u", (0,))
+        # a new run starts without errors
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertEqual(self.domain(path, "GetDiskErrors", "u", (0,)), [])
+        self.domain(path, "Destroy", "u", (0,))
+
+    def test_no_space(self):
+        path = self.start(self.small_disk_guest("ioerr2", "stop"))
         self.assertEqual(self.domain(path, "GetDiskErrors", "u", (0,)), [])
         self.assertIn("No errors found", self.ctl("domblkerror", "ioerr2").stdout)
         eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "StateReason") == "ioerror",
@@ -291,6 +313,9 @@ class RenameTest(Guest2TestCase):
     def test_rename(self):
         life = SignalRecorder(self.conn, DOMAIN_IFACE, "Lifecycle")
         self.addCleanup(life.close)
+        props = SignalRecorder(self.conn, "org.freedesktop.DBus.Properties",
+                               "PropertiesChanged")
+        self.addCleanup(props.close)
         path = self.define(self.guest2("old1"))
         other = self.define(vbmigrate.guest_xml(name="taken", tick=False))
         self.set_prop(path, DOMAIN_IFACE, "Autostart", GLib.Variant("b", True))
@@ -298,6 +323,8 @@ class RenameTest(Guest2TestCase):
         self.assertEqual(len(old_cfg), 1, old_cfg)
         self.domain(path, "Rename", "su", ("new1", 0))
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Name"), "new1")
+        props.wait_for(lambda s: s[0] == path and s[3][0] == DOMAIN_IFACE
+                       and s[3][1].get("Name") == "new1", what="PropertiesChanged Name")
         self.assertEqual(self.manager("LookupByName", "s", ("new1",)), path)
         self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("old1",))
         self.assertEqual(self.config_of("old1"), [])
