@@ -573,9 +573,15 @@ vb_domain_pm_suspend(VbDomainList *list, VbDomainObj *dom, guint target, guint64
         return FALSE;
     }
     /* the agent first (libvirt's order): not configured / not connected come before */
-    if (!session_begin(&s, list, dom, "PMSuspendForDuration", owner, error))
-        return FALSE;
-    session_end(&s);
+    {
+        g_autofree char *agent_name = NULL;
+        g_autofree char *sock = vb_domain_agent_begin(list, dom, "PMSuspendForDuration", owner,
+                                                      &agent_name, error);
+
+        if (sock == NULL)
+            return FALSE;
+        vb_domain_agent_job_end(dom);
+    }
     if (!wakeup_supported(list, dom, owner, &wakeup, error))
         return FALSE;
     if (!wakeup) {
