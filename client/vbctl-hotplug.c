@@ -340,6 +340,10 @@ vbctl_cmd_change_media(VbctlContext *ctx, GError **error)
         g_string_append(xml, "<readonly/>");
     g_string_append(xml, "</disk>");
     media_reset(&m);
+    if (f->guest2.print_xml) { /* issue 13, part guest2: virsh's --print-xml */
+        g_print("%s\n", xml->str);
+        return TRUE;
+    }
 
     r = vbctl_call_mutating(G_DBUS_PROXY(domain), "UpdateDevice",
                             g_variant_new("(su)", xml->str, flags), NULL, error);

@@ -300,6 +300,8 @@ vbctl_cmd_setvcpus(VbctlContext *ctx, GError **error)
         return FALSE;
     if (ctx->flags.vcpu_maximum)
         flags |= 4; /* VIR_DOMAIN_VCPU_MAXIMUM */
+    if (ctx->flags.guest2.guest)
+        flags |= 8; /* VIR_DOMAIN_VCPU_GUEST (issue 13, part guest2) */
     domain = vbctl_lookup_domain(ctx, ctx->args[0], TRUE, error);
     if (domain == NULL)
         return FALSE;

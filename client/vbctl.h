@@ -30,6 +30,18 @@ typedef struct {
     gboolean disk; /* guestinfo --disk (issue 13, part misc) */
 } VbctlAgentFlags;
 
+/* guest calls (issue 13, part guest2; vbctl-guest2.c) */
+typedef struct {
+    char *minimum;      /* domfstrim --minimum BYTES, or NULL */
+    char *mountpoint;   /* domfstrim --mountpoint PATH, or NULL */
+    char *cpulist;      /* guestvcpus --cpulist LIST, or NULL */
+    gboolean enable;    /* guestvcpus --enable */
+    gboolean disable;   /* guestvcpus --disable */
+    gint duration;      /* dompmsuspend --duration SECONDS */
+    gboolean guest;     /* setvcpus --guest */
+    gboolean print_xml; /* change-media --print-xml */
+} VbctlGuest2Flags;
+
 typedef struct {
     gboolean all;
     gboolean inactive;
@@ -129,6 +141,8 @@ typedef struct {
     gboolean count_guest;   /* vcpucount --guest */
     char *perf_enable;      /* perf --enable a,b */
     char *perf_disable;     /* perf --disable a,b */
+    /* guest calls (issue 13, part guest2; vbctl-guest2.c) */
+    VbctlGuest2Flags guest2;
 } VbctlFlags;
 
 typedef struct {
@@ -192,6 +206,13 @@ GPtrArray *vbctl_domiflist_rows(const char *xml, GError **error);
 
 /* vbctl-agent.c (issue 13, part agent) */
 int vbctl_power_mode_flags(const char *mode, GError **error);
+/* issue 13, part guest2 (vbctl-guest2.c) */
+gboolean vbctl_cmd_domfstrim(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_guestvcpus(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_dompmsuspend(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_dompmwakeup(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkerror(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domrename(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domfsfreeze(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domfsthaw(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domfsinfo(VbctlContext *ctx, GError **error);

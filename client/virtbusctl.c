@@ -191,12 +191,38 @@ static const VbctlOption update_device_options[] = {
     {NULL},
 };
 
+/* guest calls (issue 13, part guest2; vbctl-guest2.c) */
+#define G2FLAG(field) (offsetof(VbctlFlags, guest2) + offsetof(VbctlGuest2Flags, field))
+static const VbctlOption domfstrim_options[] = {
+    {"minimum", N_("Do not trim free ranges shorter than BYTES"), G2FLAG(minimum), FALSE,
+     "BYTES", G_OPTION_ARG_STRING},
+    {"mountpoint", N_("Trim only this mount point (not supported, as libvirt)"),
+     G2FLAG(mountpoint), FALSE, "PATH", G_OPTION_ARG_STRING},
+    {NULL},
+};
+
+static const VbctlOption guestvcpus_options[] = {
+    {"cpulist", N_("The guest's vCPUs to change, as in 0-3,^2"), G2FLAG(cpulist), FALSE,
+     "LIST", G_OPTION_ARG_STRING},
+    {"enable", N_("Bring the vCPUs online"), G2FLAG(enable), FALSE},
+    {"disable", N_("Take the vCPUs offline"), G2FLAG(disable), FALSE},
+    {NULL},
+};
+
+static const VbctlOption dompmsuspend_options[] = {
+    {"duration", N_("Seconds to stay suspended (0 only, as libvirt)"), G2FLAG(duration), FALSE,
+     "SECONDS", G_OPTION_ARG_INT},
+    {NULL},
+};
+
 static const VbctlOption change_media_options[] = {
     {"eject", N_("Eject the medium"), FLAG(media_eject), FALSE},
     {"insert", N_("Insert a medium into an empty drive"), FLAG(media_insert), FALSE},
     {"update", N_("Replace the medium (the default; without SOURCE: eject)"),
      FLAG(media_update), FALSE},
     {"block", N_("SOURCE is a block device"), FLAG(media_block), FALSE},
+    {"print-xml", N_("Print the disk XML instead of changing the medium"),
+     G2FLAG(print_xml), FALSE},
     {"force", N_("Eject a medium even if the guest locked the tray"), FLAG(dev_force), FALSE},
     {"live", N_("Affect the running domain"), FLAG(dev_live), FALSE},
     {"config", N_("Affect the persistent definition"), FLAG(dev_config), FALSE},
@@ -366,6 +392,8 @@ static const VbctlOption setvcpus_options[] = {
     {"current", N_("The running domain if it runs, else the definition"), FLAG(mem_current),
      FALSE},
     {"maximum", N_("With --config: change the maximum count"), FLAG(vcpu_maximum), FALSE},
+    {"guest", N_("Online or offline vCPUs in the guest, through its agent"), G2FLAG(guest),
+     FALSE},
     {NULL},
 };
 
@@ -660,6 +688,19 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_set_user_password, 3, 3, set_user_password_options},
     {"qemu-agent-command", "NAME|UUID JSON", N_("Send a raw command to the guest agent"),
      vbctl_cmd_qemu_agent_command, 2, 2, agent_command_options},
+    /* guest calls (issue 13, part guest2) */
+    {"domfstrim", "NAME|UUID", N_("Discard the unused blocks of the guest's file systems"),
+     vbctl_cmd_domfstrim, 1, 1, domfstrim_options},
+    {"guestvcpus", "NAME|UUID", N_("Print or change the guest's online vCPUs (agent)"),
+     vbctl_cmd_guestvcpus, 1, 1, guestvcpus_options},
+    {"dompmsuspend", "NAME|UUID TARGET", N_("Suspend the guest to mem, disk or hybrid (agent)"),
+     vbctl_cmd_dompmsuspend, 2, 2, dompmsuspend_options},
+    {"dompmwakeup", "NAME|UUID", N_("Wake a guest up from its suspend"), vbctl_cmd_dompmwakeup,
+     1, 1, NULL},
+    {"domblkerror", "NAME|UUID", N_("Print the disks with an I/O error"), vbctl_cmd_domblkerror,
+     1, 1, NULL},
+    {"domrename", "NAME|UUID NEW_NAME", N_("Rename an inactive domain"), vbctl_cmd_domrename, 2,
+     2, NULL},
     {"net-list", "", N_("List virtual networks"), vbctl_cmd_net_list, 0, 0, net_list_options},
     {"net-define", "FILE", N_("Define or update a network from an XML file ('-' for stdin)"),
      vbctl_cmd_net_define, 1, 1, NULL},

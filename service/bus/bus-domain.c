@@ -765,5 +765,17 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "GetEmulatorPinInfo", VB_ACTION_READ, TRUE, vb_bus_vcpuio_get_emulator_pin_info },
     { "GetPerfEvents", VB_ACTION_READ, TRUE, vb_bus_vcpuio_get_perf_events },
     { "SetPerfEvents", VB_ACTION_MANAGE, FALSE, vb_bus_vcpuio_set_perf_events },
+    /* guest calls a frontend makes (issue 13, part guest2; bus-guest2.c): agent calls as
+     * the other agent calls, power as Shutdown, peeks as a raw monitor command (the
+     * guest's memory and disks may hold secrets), Rename as a define */
+    { "FSTrim", VB_ACTION_ATTACH, FALSE, vb_bus_guest2_fstrim },
+    { "GetGuestVcpus", VB_ACTION_ATTACH, FALSE, vb_bus_guest2_get_guest_vcpus },
+    { "SetGuestVcpus", VB_ACTION_ATTACH, FALSE, vb_bus_guest2_set_guest_vcpus },
+    { "PMSuspendForDuration", VB_ACTION_MANAGE, FALSE, vb_bus_guest2_pm_suspend },
+    { "PMWakeup", VB_ACTION_MANAGE, FALSE, vb_bus_guest2_pm_wakeup },
+    { "GetDiskErrors", VB_ACTION_READ, FALSE, vb_bus_guest2_get_disk_errors },
+    { "Rename", VB_ACTION_DEFINE, FALSE, vb_bus_guest2_rename },
+    { "MemoryPeek", VB_ACTION_MONITOR, FALSE, vb_bus_guest2_memory_peek },
+    { "BlockPeek", VB_ACTION_MONITOR, FALSE, vb_bus_guest2_block_peek },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -244,6 +244,17 @@ GVariant *vb_bus_detach_device_alias(VbBusCall *call, GError **error);
 GVariant *vb_bus_update_device(VbBusCall *call, GError **error);
 gboolean vb_bus_hotplug_emit(VbDBusDomain *iface, const char *event, const char *detail);
 
+/* bus-guest2.c (issue 13, part guest2) */
+GVariant *vb_bus_guest2_fstrim(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_get_guest_vcpus(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_set_guest_vcpus(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_pm_suspend(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_pm_wakeup(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_get_disk_errors(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_rename(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_memory_peek(VbBusCall *call, GError **error);
+GVariant *vb_bus_guest2_block_peek(VbBusCall *call, GError **error);
+
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);
 void vb_bus_autodestroy_fini(VbBusService *service);

@@ -146,6 +146,22 @@ vb_domain_def_warn_unknown(const VbDomainDef *def)
                   "keeping elements virtbus does not act on yet: %s", names->str);
 }
 
+/* issue 13, part guest2: configs newest first (stable for equal times) */
+static gint
+newest_first(gconstpointer a, gconstpointer b)
+{
+    const VbStoreEntry *ea = *(VbStoreEntry *const *)a;
+    const VbStoreEntry *eb = *(VbStoreEntry *const *)b;
+    GStatBuf sa, sb;
+    gint64 ta, tb;
+
+    if (g_stat(ea->path, &sa) != 0 || g_stat(eb->path, &sb) != 0)
+        return 0;
+    ta = (gint64)sa.st_mtim.tv_sec * G_GINT64_CONSTANT(1000000000) + sa.st_mtim.tv_nsec;
+    tb = (gint64)sb.st_mtim.tv_sec * G_GINT64_CONSTANT(1000000000) + sb.st_mtim.tv_nsec;
+    return ta > tb ? -1 : ta < tb ? 1 : 0;
+}
+
 /**
  * vb_domain_list_load_configs:
  *
@@ -176,6 +192,7 @@ vb_domain_list_load_configs(VbDomainList *list)
         g_warning("cannot load domain configs: %s", error->message);
         return 0;
     }
+    g_ptr_array_sort(entries, newest_first); /* issue 13, part guest2: Rename */
     for (guint i = 0; i < entries->len; i++) {
         VbStoreEntry *e = entries->pdata[i];
         g_autoptr(GError) err = NULL;
@@ -198,7 +215,17 @@ vb_domain_list_load_configs(VbDomainList *list)
         }
         vb_uuid_format(def->uuid, uuid);
         if (g_hash_table_contains(list->by_uuid, uuid)) {
-            g_warning("skipping config '%s': uuid %s is already used", e->path, uuid);
+            /* issue 13, part guest2: a Rename writes the new config before it removes the
+             * old one; newest first, so an older config of the same uuid under another
+             * name is what a crash between the two steps left */
+            VbDomainObj *kept = g_hash_table_lookup(list->by_uuid, uuid);
+            g_autofree char *kept_name = vb_domain_obj_get_name(kept);
+
+            if (!g_str_equal(kept_name, def->name) && vb_store_remove(e->path, NULL))
+                g_warning("removed config '%s': an older config of domain '%s' (uuid %s), "
+                          "left by an interrupted Rename", e->path, kept_name, uuid);
+            else
+                g_warning("skipping config '%s': uuid %s is already used", e->path, uuid);
             continue;
         }
         vb_domain_def_warn_unknown(def);

@@ -12,6 +12,7 @@
 #include "domain-hotplug.h"
 #include "domain-list-priv.h"
 #include "domain-memev.h"
+#include "domain-guest2.h" /* SetVcpus GUEST (issue 13, part guest2) */
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -175,6 +176,7 @@ io_error(VbDomainList *list, VbDomainObj *dom, JsonObject *data)
     g_autofree char *path = NULL;
 
     find_disk(dom, jstr(data, "device"), jstr(data, "node-name"), &alias, &path);
+    vb_domain_disk_error_note(dom, alias, jbool(data, "nospace")); /* issue 13, guest2 */
     if (act == 1) {
         g_mutex_lock(&dom->lock);
         dom->pause_reason = VB_DOMAIN_REASON_IOERROR;
@@ -1231,9 +1233,14 @@ vb_domain_set_vcpus(VbDomainList *list, VbDomainObj *dom, guint n, guint flags,
         return FALSE;
     }
     if (flags & VB_VCPU_GUEST) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "SetVcpus with GUEST (through the guest agent) is not implemented");
-        return FALSE;
+        /* issue 13, part guest2: libvirt's qemuDomainSetVcpusAgent; GUEST excludes CONFIG
+         * and MAXIMUM (virDomainSetVcpusFlags) */
+        if (flags & (VB_MEM_CONFIG | VB_VCPU_MAXIMUM)) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                                "SetVcpus: GUEST cannot be combined with CONFIG or MAXIMUM");
+            return FALSE;
+        }
+        return vb_domain_set_vcpus_agent(list, dom, n, owner, error);
     }
     if (!vb_domain_job_begin(dom, VB_JOB_MODIFY, "SetVcpus", owner,
                              list->config->job_wait_timeout, list->config->max_queued, error))

@@ -102,6 +102,7 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_free(dom->agent_job_owner);
     g_free(dom->unplug_alias); /* issue 13, part hotplug */
     g_clear_pointer(&dom->unplug_nodes, g_hash_table_unref);
+    g_clear_pointer(&dom->disk_errors, g_hash_table_unref); /* issue 13, part guest2 */
     g_free(dom->monitor_path);
     g_free(dom->pidfile);
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);

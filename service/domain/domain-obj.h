@@ -233,6 +233,10 @@ struct _VbDomainObj {
     /* perf events (issue 13, part vcpuio; domain-perf.c) */
     GHashTable *perf; /* under lock: libvirt's event name -> GArray of perf_event_open fds
                          (one per QEMU thread, inherit); unref closes them; NULL when none */
+    /* disk errors (issue 13, part guest2; domain-guest2-peek.c) */
+    guint64 disk_errors_run; /* under lock: the run @disk_errors counts for */
+    GHashTable *disk_errors; /* under lock: disk alias -> libvirt's error code of the last
+                                BLOCK_IO_ERROR in that run; NULL when none */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

@@ -330,10 +330,11 @@ class TestCompletion(ClientTestCase):
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
                          ["define", "desc", "destroy", "detach-device", "detach-device-alias",
-                          "domblkinfo", "domblklist", "domblkstat",
+                          "domblkerror", "domblkinfo", "domblklist", "domblkstat",
                           "domcontrol", "domdisplay", "domfsfreeze", "domfsinfo", "domfsthaw",
-                          "domhostname", "domid", "domifaddr", "domiflist", "domifstat",
-                          "domjobabort", "domjobinfo", "dommemstat", "domstate", "domstats",
+                          "domfstrim", "domhostname", "domid", "domifaddr", "domiflist",
+                          "domifstat", "domjobabort", "domjobinfo", "dommemstat",
+                          "dompmsuspend", "dompmwakeup", "domrename", "domstate", "domstats",
                           "domtime", "dump", "dumpxml"])
         self.assertEqual(self.complete(VIRTBUSCTL, "--address", self.bus.address, "info", "vm"),
                          ["vm-one", "vm-two"])
@@ -380,6 +381,10 @@ class TestCompletion(ClientTestCase):
             # devices (issue 13, part hotplug): CONFIG works on a stopped domain too
             "attach-device": everyone, "detach-device": everyone,
             "detach-device-alias": everyone, "update-device": everyone,
+            # guest calls (issue 13, part guest2)
+            "domfstrim": ["tr-run", "vm-run"], "guestvcpus": ["tr-run", "vm-run"],
+            "dompmsuspend": ["tr-run", "vm-run"], "dompmwakeup": active,
+            "domblkerror": active, "domrename": ["vm-off"],
         }
         for cmd, names in expected.items():
             got = self.complete(VIRTBUSCTL, "--address", self.bus.address, cmd, "")

@@ -428,7 +428,8 @@ class VcpuTest(MemevTestCase):
         self.assertDBusError("InvalidArgument", self.domain, path, "SetVcpus", "uu", (4, LIVE))
         self.assertDBusError("OperationInvalid", self.domain, path, "SetVcpus", "uu",
                              (4, LIVE | MAXIMUM))
-        self.assertDBusError("NotSupported", self.domain, path, "SetVcpus", "uu", (2, 8))
+        # GUEST (issue 13, part guest2; test_guest2.py): not more than the domain has
+        self.assertDBusError("InvalidArgument", self.domain, path, "SetVcpus", "uu", (4, 8))
         self.assertDBusError("InvalidArgument", self.domain, path, "SetVcpus", "uu", (0, 0))
 
         # unplug: device_del vcpu2, DEVICE_DELETED, the guest loses it. A guest slower
