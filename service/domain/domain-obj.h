@@ -230,6 +230,11 @@ struct _VbDomainObj {
     /* vCPU unplug (issue 13, part memev, second session; domain-memev.c) */
     guint64 vcpus_unplugged_run; /* under lock: the run @vcpus_unplugged counts for */
     guint vcpus_unplugged;       /* under lock: vCPUs unplugged in that run */
+    /* crash-safe attach (issue 13, part netupd; domain-hotplug.c, domain-status.c) */
+    VbDomainDef *attach_pending_def; /* under lock: while an AttachDevice sends the device
+                                        to QEMU, the live definition with it, written to
+                                        the status file instead of @def; else NULL */
+    char *attach_pending_alias;      /* under lock: that device's alias */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */
