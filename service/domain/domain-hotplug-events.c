@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "domain-def-hotplug.h"
 #include "domain-hotplug-net.h"
 #include "domain-hotplug-priv.h"
 #include "domain-hotplug.h"
@@ -241,6 +242,8 @@ vb_domain_hotplug_reconnect_pending(VbDomainList *list, VbDomainObj *dom, const 
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autoptr(GHashTable) have = NULL;
     g_autoptr(GError) error = NULL;
+    const VbDeviceDef *dev;
+    gboolean net;
 
     g_mutex_lock(&dom->lock);
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
@@ -262,6 +265,11 @@ vb_domain_hotplug_reconnect_pending(VbDomainList *list, VbDomainObj *dom, const 
     }
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "device %s was being attached when the "
                   "service stopped; QEMU does not have it: its backends are removed", alias);
+    g_mutex_lock(&dom->lock);
+    dev = vb_domain_def_find_alias(dom->def, alias);
+    net = dev != NULL && dev->kind == VB_DEV_INTERFACE;
+    g_mutex_unlock(&dom->lock);
     vb_domain_hotplug_remove_device(list, dom, alias, FALSE);
-    close_fd_names(mon, alias);
+    if (net)
+        close_fd_names(mon, alias);
 }

@@ -560,7 +560,8 @@ alias_taken(const VbDomainDef *def, const VbDeviceDef *dev, const char *alias)
  */
 static gboolean
 pending_begin(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *live, guint64 run,
-              const char *alias, VbQemuNetPrep **prep, GError **error)
+              const char *alias, VbQemuNetPrep **prep, gboolean *out_recorded,
+              GError **error)
 {
     VbDomainDef *copy = vb_domain_def_copy(live);
 
@@ -583,6 +584,7 @@ pending_begin(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *live, gui
     dom->attach_pending_alias = g_strdup(alias);
     if (*prep != NULL) /* QEMU holds the fds (getfd): the service's copies are closed */
         vb_hotplug_net_commit(dom, g_steal_pointer(prep));
+    *out_recorded = TRUE;
     g_mutex_unlock(&dom->lock);
     return vb_domain_status_save(list, dom, error);
 }
@@ -612,7 +614,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     VbQemuNetPrep *prep = NULL;
     VbDeviceDef *dev;
     guint controllers;
-    gboolean recorded = FALSE;
+    gboolean recorded = FALSE, link_down = FALSE;
     int node;
 
     if (vb_domain_memdev_is_memory(xml)) /* a dimm (issue 13, part memev) */
@@ -694,18 +696,17 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
             goto fail;
         }
     }
-    if (!pending_begin(list, dom, l.live, l.run, alias, &prep, error)) {
+    link_down = prep != NULL && prep->link_down;
+    if (!pending_begin(list, dom, l.live, l.run, alias, &prep, &recorded, error)) {
         vb_hotplug_net_closefds(l.mon, fdnames);
-        recorded = TRUE;
         goto fail;
     }
-    recorded = TRUE;
     if (!send_options(dom, l.mon, opts, error)) {
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
     }
     test_kill_point("status");
-    if (prep != NULL && prep->link_down) {
+    if (link_down) {
         /* <link state='down'>: as at start (libvirt's qemuDomainAttachNetDevice) */
         g_autoptr(JsonNode) r = NULL;
         g_autoptr(GError) err = NULL;
@@ -738,12 +739,16 @@ fail:
     }
     if (recorded) {
         /* QEMU has nothing of it (send_options took back what it added) */
+        gboolean current;
+
         g_mutex_lock(&dom->lock);
         pending_end(dom);
+        current = dom->id >= 0 && dom->run == l.run;
         g_mutex_unlock(&dom->lock);
         if (dev->kind == VB_DEV_INTERFACE)
             vb_hotplug_net_release(dom, alias);
-        save_status(list, dom);
+        if (current)
+            save_status(list, dom);
     }
     return FALSE;
 }
