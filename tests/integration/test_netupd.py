@@ -139,7 +139,12 @@ class UpdateTest(NetUpdTestCase):
         self.assertIn("htb", self.qdiscs("vnet0"))
         self.assertEqual(self.htb_rate("vnet0"), "8Mbit")  # average='1000' kB/s
         self.assertIn("<bandwidth>", self.live_xml(path))
-        self.update(path, bridge_nic(brb, extra=bw.replace("1000", "3000")))
+        # a bad one is refused, the shaping stays
+        self.update_refused(path, bridge_nic(brb, extra=bw.replace("1000", "3000")),
+                            "InvalidArgument", "peak 2000 is below its average 3000")
+        self.assertEqual(self.htb_rate("vnet0"), "8Mbit")
+        self.update(path, bridge_nic(brb, extra="<bandwidth><inbound average='3000' "
+                                     "peak='4000'/></bandwidth>"))
         self.assertEqual(self.htb_rate("vnet0"), "24Mbit")
         self.update(path, bridge_nic(brb))
         self.assertNotIn("htb", self.qdiscs("vnet0"))
@@ -237,6 +242,8 @@ class CrashAttachTest(NetUpdTestCase):
         disk = (f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
                 f"<source file='{img}'/><target dev='vdb' bus='virtio'/></disk>")
         path, sock, reader = self.start_console_guest()
+        # the detaches at the end need the guest's ACPI eject
+        reader.wait_for(b"TINYGUEST: READY", BOOT_TIMEOUT)
         nodes0 = self.nodes(path)
         periph0 = self.peripherals(path)
 
