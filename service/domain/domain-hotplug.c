@@ -705,7 +705,6 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
     }
-    test_kill_point("status");
     if (link_down) {
         /* <link state='down'>: as at start (libvirt's qemuDomainAttachNetDevice) */
         g_autoptr(JsonNode) r = NULL;
@@ -719,6 +718,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
                           "interface %s: cannot set its link down: %s", alias, err->message);
     }
+    test_kill_point("status"); /* issue 13, part netupd */
 
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0 && dom->run == l.run) {
