@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "domain-def-hotplug.h"
 #include "domain-hotplug-net.h"
 #include "domain-hotplug-priv.h"
 #include "domain-hotplug.h"
@@ -202,4 +203,73 @@ vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom)
                       (const char *)g_ptr_array_index(gone, i));
         vb_domain_hotplug_finish_removal(list, dom, g_ptr_array_index(gone, i));
     }
+}
+
+/* "closefd" of the fd names an interrupted attach of @alias gave QEMU (getfd) */
+static void
+close_fd_names(VbQemuMonitor *mon, const char *alias)
+{
+    static const char *const prefixes[] = { "tapfd", "vhostfd" };
+
+    for (guint p = 0; p < G_N_ELEMENTS(prefixes); p++) {
+        for (guint i = 0; i < 256; i++) {
+            g_autoptr(JsonNode) r = NULL;
+            JsonObject *args = json_object_new();
+            g_autofree char *name = g_strdup_printf("%s-%s%u", prefixes[p], alias, i);
+
+            json_object_set_string_member(args, "fdname", name);
+            r = vb_domain_hotplug_qmp(mon, "closefd", args, NULL);
+            if (r == NULL)
+                break;
+        }
+    }
+}
+
+/**
+ * vb_domain_hotplug_reconnect_pending:
+ * @alias: the device an AttachDevice was sending to QEMU when the service ended (the
+ *   status file's <hotplug pending='attach' alias=>); its live definition has it
+ *
+ * Issue 13, part netupd: when QEMU has the device (under /machine/peripheral), it is
+ * adopted: it stays in the live definition and DeviceAdded is emitted. Else it leaves the
+ * live definition with what QEMU has of it (block nodes, netdev, chardev, object, fd
+ * names) and its host side (tap, macvtap), without DeviceRemoved (it was never seen).
+ * Before the domain is published; dom->lock is not held across QMP.
+ */
+void
+vb_domain_hotplug_reconnect_pending(VbDomainList *list, VbDomainObj *dom, const char *alias)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(GHashTable) have = NULL;
+    g_autoptr(GError) error = NULL;
+    const VbDeviceDef *dev;
+    gboolean net;
+
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL || alias == NULL)
+        return;
+    have = peripherals(mon, &error);
+    if (have == NULL) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot list QEMU's devices to "
+                      "finish the attach of %s: %s", alias, error->message);
+        return;
+    }
+    if (g_hash_table_contains(have, alias)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "device %s was being attached when "
+                      "the service stopped; QEMU has it: adopted", alias);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED,
+                              VB_DOMAIN_DEVICE_ADDED_EVENT, alias);
+        return;
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "device %s was being attached when the "
+                  "service stopped; QEMU does not have it: its backends are removed", alias);
+    g_mutex_lock(&dom->lock);
+    dev = vb_domain_def_find_alias(dom->def, alias);
+    net = dev != NULL && dev->kind == VB_DEV_INTERFACE;
+    g_mutex_unlock(&dom->lock);
+    vb_domain_hotplug_remove_device(list, dom, alias, FALSE);
+    if (net)
+        close_fd_names(mon, alias);
 }

@@ -300,9 +300,9 @@ vb_hotplug_net_release(VbDomainObj *dom, const char *alias)
     vb_qemu_net_prep_free(prep);
 }
 
-/* the "main-mac" of QEMU's rx filter of @alias (query-rx-filter), or NULL */
-static char *
-guest_mac(VbQemuMonitor *mon, const char *alias, GError **error)
+/* QEMU's rx filter of @alias (query-rx-filter), with its "main-mac", or NULL */
+static JsonObject *
+guest_filter(VbQemuMonitor *mon, const char *alias, GError **error)
 {
     g_autoptr(JsonNode) r = NULL;
     JsonObject *args = json_object_new();
@@ -318,7 +318,7 @@ guest_mac(VbQemuMonitor *mon, const char *alias, GError **error)
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 
         if (o != NULL && json_object_has_member(o, "main-mac"))
-            return g_strdup(json_object_get_string_member(o, "main-mac"));
+            return json_object_ref(o);
     }
     g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "query-rx-filter gave no MAC for %s", alias);
     return NULL;
@@ -330,8 +330,8 @@ guest_mac(VbQemuMonitor *mon, const char *alias, GError **error)
  * NIC_RX_FILTER_CHANGED, as libvirt 9.0's processNicRxFilterChangedEvent, with the
  * domain's job: on an interface with trustGuestRxFilters='yes' the guest's filter is read
  * (query-rx-filter, which also lets QEMU send the next event) and, on a macvtap (type
- * 'direct'), the guest's MAC is set on the host device (libvirt's syncNicRxFilterMacAddr;
- * the multicast table and promiscuous flags are not synced yet, logged). Taps keep their
+ * 'direct'), the guest's MAC, multicast table and promiscuous/multicast flags are set on
+ * the host device (libvirt's qemuDomainSyncRxFilter; vb_hotplug_net_rx_sync()). Taps keep their
  * MAC, as in libvirt. Without trust the event is only logged and QEMU sends no more (as
  * libvirt). Event worker.
  *
@@ -344,7 +344,7 @@ vb_hotplug_net_rx_filter_event(VbDomainList *list, VbDomainObj *dom, const VbDom
     g_autoptr(GError) error = NULL;
     g_autofree char *type = NULL;
     g_autofree char *ifname = NULL;
-    g_autofree char *mac = NULL;
+    g_autoptr(JsonObject) filter = NULL;
     const char *alias;
     const VbDeviceDef *dev;
     gboolean trust = FALSE, current;
@@ -387,118 +387,21 @@ vb_hotplug_net_rx_filter_event(VbDomainList *list, VbDomainObj *dom, const VbDom
                       "change ignored (no trustGuestRxFilters='yes')", alias);
         goto out;
     }
-    mac = guest_mac(mon, alias, &error);
-    if (mac == NULL) {
+    filter = guest_filter(mon, alias, &error);
+    if (filter == NULL) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "interface %s: %s", alias,
                       error->message);
         goto out;
     }
     if (g_strcmp0(type, "direct") == 0 && ifname != NULL) {
-        guint8 bytes[VB_NETDEV_MAC_LEN];
-        VbNetdevLink host;
-
-        if (vb_netdev_mac_parse(mac, bytes) && vb_netdev_link_lookup(ifname, &host, NULL) &&
-            memcmp(host.mac, bytes, VB_NETDEV_MAC_LEN) != 0 &&
-            !vb_netdev_link_set_mac(ifname, bytes, &error))
-            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "interface %s: cannot set "
-                          "the guest's MAC %s on %s: %s", alias, mac, ifname, error->message);
-        else
-            VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "interface %s: guest rx "
-                          "filter: MAC %s set on %s (multicast table and flags not synced)",
-                          alias, mac, ifname);
+        /* issue 13, part netupd: MAC, multicast table, promiscuous/allmulti flags */
+        vb_hotplug_net_rx_sync(dom->uuid_str, alias, ifname, filter);
     } else {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "interface %s: guest rx filter: "
                       "MAC %s (a %s interface's tap keeps its own MAC, as libvirt)", alias,
-                      mac, type);
+                      json_object_get_string_member(filter, "main-mac"), type);
     }
 out:
     vb_domain_job_end(dom);
-    return TRUE;
-}
-
-/* the kept children of an interface but @skip, as one string, to compare */
-static char *
-children_but(const VbDeviceDef *dev, const char *const *skip)
-{
-    GString *s = g_string_new(NULL);
-    GPtrArray *ch = dev->extra.children;
-
-    for (guint i = 0; ch != NULL && i < ch->len; i++) {
-        const VbRawElem *raw = g_ptr_array_index(ch, i);
-
-        if (!g_strv_contains(skip, raw->name))
-            g_string_append_printf(s, "%s\n", raw->xml);
-    }
-    return g_string_free(s, FALSE);
-}
-
-static char *
-link_state(const VbDeviceDef *dev)
-{
-    GPtrArray *ch = dev->extra.children;
-
-    for (guint i = 0; ch != NULL && i < ch->len; i++) {
-        const VbRawElem *raw = g_ptr_array_index(ch, i);
-
-        if (strcmp(raw->name, "link") == 0)
-            return vb_raw_elem_get_attr(raw, "state");
-    }
-    return NULL;
-}
-
-/**
- * vb_hotplug_net_update_check:
- * @old: the interface of the live definition
- * @neu: the interface as it is to be
- * @out_up: (out): the link state @neu asks for
- * @out_change: (out): whether the link state changes
- *
- * libvirt's qemuDomainChangeNet, as far as virtbus acts on it: only <link state> can
- * change on a running interface; a change of type, source, model, MAC or any other
- * setting is NotSupported naming it (libvirt reconnects a tap to another bridge or
- * changes <bandwidth> and <filterref>; virtbus does not yet).
- */
-gboolean
-vb_hotplug_net_update_check(const VbDeviceDef *old, const VbDeviceDef *neu, gboolean *out_up,
-                            gboolean *out_change, GError **error)
-{
-    static const char *const skip[] = { "link", "alias", "target", "address", NULL };
-    static const char *const src[] = { "network", "bridge", "dev", "mode", "portgroup",
-                                       NULL };
-    g_autofree char *a = NULL;
-    g_autofree char *b = NULL;
-    g_autofree char *old_state = NULL;
-    g_autofree char *new_state = NULL;
-    const char *what = NULL;
-
-    if (g_strcmp0(old->type, neu->type) != 0)
-        what = "the interface type";
-    else if (g_strcmp0(old->model, neu->model) != 0)
-        what = "the model";
-    else if (old->mac != NULL && neu->mac != NULL && g_ascii_strcasecmp(old->mac, neu->mac))
-        what = "the MAC address";
-    for (guint i = 0; what == NULL && src[i] != NULL; i++) {
-        if (g_strcmp0(vb_extra_get_attr(&old->source.extra, src[i]),
-                      vb_extra_get_attr(&neu->source.extra, src[i])) != 0 &&
-            !(strcmp(src[i], "bridge") == 0 && g_strcmp0(old->type, "network") == 0))
-            what = "the <source>";
-    }
-    if (what == NULL) {
-        a = children_but(old, skip);
-        b = children_but(neu, skip);
-        if (strcmp(a, b) != 0)
-            what = "settings other than <link state> (e.g. <bandwidth>, <driver>, <mtu>, "
-                   "<filterref>, <virtualport>)";
-    }
-    if (what != NULL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "cannot change %s of a running interface; only <link state> changes "
-                    "while the domain runs", what);
-        return FALSE;
-    }
-    old_state = link_state(old);
-    new_state = link_state(neu);
-    *out_up = g_strcmp0(new_state, "down") != 0;
-    *out_change = (g_strcmp0(old_state, "down") != 0) != *out_up;
     return TRUE;
 }

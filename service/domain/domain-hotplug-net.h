@@ -26,7 +26,11 @@ void vb_hotplug_net_release(VbDomainObj *dom, const char *alias);
 gboolean vb_hotplug_net_rx_filter_event(VbDomainList *list, VbDomainObj *dom,
                                         const VbDomainEvent *ev);
 
-gboolean vb_hotplug_net_update_check(const VbDeviceDef *old, const VbDeviceDef *neu,
-                                     gboolean *out_up, gboolean *out_change, GError **error);
+/* issue 13, part netupd (domain-hotplug-netupd.c) */
+gboolean vb_hotplug_net_update(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon,
+                               guint64 run, VbDomainDef *live, VbDeviceDef *old,
+                               const char *xml, GError **error);
+void vb_hotplug_net_rx_sync(const char *uuid, const char *alias, const char *ifname,
+                            JsonObject *guest);
 
 G_END_DECLS

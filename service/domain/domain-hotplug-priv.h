@@ -18,6 +18,9 @@ JsonNode *vb_domain_hotplug_qmp(VbQemuMonitor *mon, const char *cmd, JsonObject 
 /* With the job: the second half of an unplug, after DEVICE_DELETED (backends, the live
  * definition, the status file, DeviceRemoved). */
 void vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias);
+/* issue 13, part netupd: the same, DeviceRemoved only with @notify */
+void vb_domain_hotplug_remove_device(VbDomainList *list, VbDomainObj *dom, const char *alias,
+                                     gboolean notify);
 
 /* Under dom->lock: whether libvirt lets this device be unplugged. */
 gboolean vb_domain_hotplug_check_detachable(const VbDeviceDef *dev, GError **error);

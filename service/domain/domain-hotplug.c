@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include "domain-agent.h"
@@ -400,6 +401,23 @@ orphan_disk_top(VbQemuMonitor *mon, const char *path)
     return NULL;
 }
 
+/*
+ * Fault injection for the crash-safety tests (issue 13, part netupd): with
+ * VIRTBUS_TEST_HOTPLUG_KILL=@point in its environment the service SIGKILLs itself there
+ * ("device_add": the backends are in QEMU, the device not yet; "status": QEMU has the
+ * device, the live definition not yet). Never set outside tests.
+ */
+static void
+test_kill_point(const char *point)
+{
+    const char *v = g_getenv("VIRTBUS_TEST_HOTPLUG_KILL");
+
+    if (v != NULL && strcmp(v, point) == 0) {
+        g_message("VIRTBUS_TEST_HOTPLUG_KILL: killing the service at '%s'", point);
+        raise(SIGKILL);
+    }
+}
+
 /* What was sent, to take back. */
 typedef struct {
     char *cmd;  /* "blockdev-add", "device_add", ... */
@@ -485,6 +503,8 @@ send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **err
             cmd = "object-add", key = "id";
         else
             cmd = "device_add", key = "id";
+        if (strcmp(cmd, "device_add") == 0)
+            test_kill_point("device_add"); /* issue 13, part netupd */
         args = json_node_dup_object(parsed);
         a = g_new0(Added, 1);
         a->cmd = g_strdup(cmd);
@@ -530,6 +550,55 @@ alias_taken(const VbDomainDef *def, const VbDeviceDef *dev, const char *alias)
     return FALSE;
 }
 
+/*
+ * Crash-safe attach (issue 13, part netupd): before QEMU gets anything of the device, the
+ * status file is written with the live definition that has it (and its alias marked
+ * pending; an interface's host side joins the run's record), atomically as every status
+ * change. A service killed before the end finds it there: vb_domain_hotplug_reconnect_
+ * pending() adopts it when QEMU has the device, else removes it with its backends.
+ * With the job, no lock. @prep (nullable) is taken (recorded in dom->nets) on success.
+ */
+static gboolean
+pending_begin(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *live, guint64 run,
+              const char *alias, VbQemuNetPrep **prep, gboolean *out_recorded,
+              GError **error)
+{
+    VbDomainDef *copy = vb_domain_def_copy(live);
+
+    if (copy == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->id < 0 || dom->run != run) {
+        g_mutex_unlock(&dom->lock);
+        vb_domain_def_free(copy);
+        vb_domain_obj_set_not_running_error(dom, "AttachDevice", error);
+        return FALSE;
+    }
+    vb_domain_def_set_live(copy, dom->id);
+    g_clear_pointer(&dom->attach_pending_def, vb_domain_def_free);
+    g_free(dom->attach_pending_alias);
+    dom->attach_pending_def = copy;
+    dom->attach_pending_alias = g_strdup(alias);
+    if (*prep != NULL) /* QEMU holds the fds (getfd): the service's copies are closed */
+        vb_hotplug_net_commit(dom, g_steal_pointer(prep));
+    *out_recorded = TRUE;
+    g_mutex_unlock(&dom->lock);
+    return vb_domain_status_save(list, dom, error);
+}
+
+static void save_status(VbDomainList *list, VbDomainObj *dom);
+
+/* Under dom->lock: the attach is over (the device joined @def, or QEMU has nothing of it). */
+static void
+pending_end(VbDomainObj *dom)
+{
+    g_clear_pointer(&dom->attach_pending_def, vb_domain_def_free);
+    g_clear_pointer(&dom->attach_pending_alias, g_free);
+}
+
 /* With the job: the device on the running QEMU and in the live definition. */
 static gboolean
 attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_alias,
@@ -545,6 +614,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     VbQemuNetPrep *prep = NULL;
     VbDeviceDef *dev;
     guint controllers;
+    gboolean recorded = FALSE, link_down = FALSE;
     int node;
 
     if (vb_domain_memdev_is_memory(xml)) /* a dimm (issue 13, part memev) */
@@ -626,11 +696,16 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
             goto fail;
         }
     }
+    link_down = prep != NULL && prep->link_down;
+    if (!pending_begin(list, dom, l.live, l.run, alias, &prep, &recorded, error)) {
+        vb_hotplug_net_closefds(l.mon, fdnames);
+        goto fail;
+    }
     if (!send_options(dom, l.mon, opts, error)) {
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
     }
-    if (prep != NULL && prep->link_down) {
+    if (link_down) {
         /* <link state='down'>: as at start (libvirt's qemuDomainAttachNetDevice) */
         g_autoptr(JsonNode) r = NULL;
         g_autoptr(GError) err = NULL;
@@ -643,20 +718,15 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
                           "interface %s: cannot set its link down: %s", alias, err->message);
     }
+    test_kill_point("status"); /* issue 13, part netupd */
 
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0 && dom->run == l.run) {
         vb_domain_def_insert_device(dom->def, vb_domain_def_steal_device(l.live, dev));
         vb_domain_def_set_live(dom->def, dom->id);
-        if (prep != NULL)
-            vb_hotplug_net_commit(dom, g_steal_pointer(&prep));
     }
+    pending_end(dom); /* the caller writes the status file */
     g_mutex_unlock(&dom->lock);
-    if (prep != NULL) {
-        /* the run ended meanwhile */
-        vb_qemu_net_release(prep);
-        vb_qemu_net_prep_free(prep);
-    }
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "device %s attached", alias);
     *out_alias = g_steal_pointer(&alias);
     return TRUE;
@@ -666,6 +736,19 @@ fail:
         /* nothing of it stays on the host: the tap goes with its last fd */
         vb_qemu_net_release(prep);
         vb_qemu_net_prep_free(prep);
+    }
+    if (recorded) {
+        /* QEMU has nothing of it (send_options took back what it added) */
+        gboolean current;
+
+        g_mutex_lock(&dom->lock);
+        pending_end(dom);
+        current = dom->id >= 0 && dom->run == l.run;
+        g_mutex_unlock(&dom->lock);
+        if (dev->kind == VB_DEV_INTERFACE)
+            vb_hotplug_net_release(dom, alias);
+        if (current)
+            save_status(list, dom);
     }
     return FALSE;
 }
@@ -741,6 +824,18 @@ vb_domain_attach_device(VbDomainList *list, VbDomainObj *dom, const char *xml, g
  */
 void
 vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const char *alias)
+{
+    vb_domain_hotplug_remove_device(list, dom, alias, TRUE);
+}
+
+/*
+ * With the job: as vb_domain_hotplug_finish_removal(); with @notify FALSE no DeviceRemoved
+ * (an attach that never finished: the device was never in the live XML; issue 13, part
+ * netupd).
+ */
+void
+vb_domain_hotplug_remove_device(VbDomainList *list, VbDomainObj *dom, const char *alias,
+                                gboolean notify)
 {
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *top = NULL;
@@ -826,8 +921,9 @@ vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const cha
     if (chan && mon != NULL)
         vb_domain_agent_refresh(list, dom, mon, VB_AGENT_REASON_CHANNEL);
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "device %s removed", alias);
-    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, VB_DOMAIN_DEVICE_REMOVED_EVENT,
-                          alias);
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED,
+                          notify ? VB_DOMAIN_DEVICE_REMOVED_EVENT : NULL,
+                          notify ? alias : NULL);
 }
 
 /* Under dom->lock: whether libvirt lets this device be unplugged (qemuDomainDetachPrep*). */
@@ -1164,68 +1260,6 @@ tray_cmd(VbQemuMonitor *mon, const char *cmd, const char *alias, int force, GErr
     return r != NULL;
 }
 
-/* With the job: an interface's <link state> (libvirt's qemuDomainChangeNetLinkState). */
-static gboolean
-update_interface(VbDomainObj *dom, Live *l, VbDeviceDef *old, const char *xml,
-                 GError **error)
-{
-    g_autofree char *alias = vb_domain_def_device_alias(l->live, old);
-    VbDeviceDef *was, *neu;
-    gboolean up = TRUE, change = FALSE, ok;
-
-    was = vb_domain_def_steal_device(l->live, old);
-    neu = vb_domain_def_hotplug_parse(l->live, xml, error);
-    ok = neu != NULL && vb_hotplug_net_update_check(was, neu, &up, &change, error);
-    vb_device_def_free(was);
-    if (!ok)
-        return FALSE;
-    if (change) {
-        g_autoptr(JsonNode) r = NULL;
-        JsonObject *args = json_object_new();
-
-        json_object_set_string_member(args, "name", alias);
-        json_object_set_boolean_member(args, "up", up);
-        r = vb_domain_hotplug_qmp(l->mon, "set_link", args, error);
-        if (r == NULL) {
-            g_prefix_error(error, "set_link: ");
-            return FALSE;
-        }
-    }
-    g_mutex_lock(&dom->lock);
-    if (dom->id >= 0 && dom->run == l->run) {
-        VbDeviceDef *cur = vb_domain_def_find_alias(dom->def, alias);
-        GPtrArray *devs = dom->def->priv->devices;
-
-        for (guint i = 0; cur != NULL && i < devs->len; i++) {
-            if (g_ptr_array_index(devs, i) != cur)
-                continue;
-            /* in place: the live XML keeps the host side (<target dev>), the order and
-             * so the positional names */
-            neu = vb_domain_def_steal_device(l->live, neu);
-            vb_domain_def_remove_device(dom->def, cur);
-            g_ptr_array_insert(devs, (gint)i, neu);
-            vb_domain_def_set_live(dom->def, dom->id);
-            for (guint k = 0; dom->nets != NULL && k < dom->nets->len; k++) {
-                const VbQemuNetPrep *p = g_ptr_array_index(dom->nets, k);
-                guint n = 0;
-
-                if (g_strcmp0(p->alias, alias) != 0)
-                    continue;
-                for (guint j = 0; j < i; j++)
-                    n += ((VbDeviceDef *)g_ptr_array_index(devs, j))->kind == VB_DEV_INTERFACE;
-                vb_domain_def_set_interface_live(dom->def, n, p->ifname,
-                                                 g_strcmp0(p->type, "network") == 0
-                                                     ? p->bridge : NULL);
-            }
-            break;
-        }
-    }
-    g_mutex_unlock(&dom->lock);
-    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "interface %s: link %s%s", alias,
-                  up ? "up" : "down", change ? "" : " (unchanged)");
-    return TRUE;
-}
-
 /* With the job: libvirt's qemuDomainChangeMediaBlockdev. */
 static gboolean
 change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean force,
@@ -1249,8 +1283,8 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
     old = vb_domain_def_hotplug_match(l.live, xml, error);
     if (old == NULL)
         return FALSE;
-    if (old->kind == VB_DEV_INTERFACE)
-        return update_interface(dom, &l, old, xml, error);
+    if (old->kind == VB_DEV_INTERFACE) /* issue 13, part netupd */
+        return vb_hotplug_net_update(list, dom, l.mon, l.run, l.live, old, xml, error);
     if (old->kind == VB_DEV_GRAPHICS)
         return vb_domain_hotplug_update_graphics(dom, l.mon, l.live, l.run, old, xml, error);
     if (old->kind != VB_DEV_DISK ||

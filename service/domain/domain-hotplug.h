@@ -47,6 +47,9 @@ int vb_domain_hotplug_unplug_wait(VbDomainObj *dom, VbQemuMonitor *mon, const ch
                                   GError **error);
 /* after a reconnect: devices QEMU dropped while the service was down */
 void vb_domain_hotplug_reconnect(VbDomainList *list, VbDomainObj *dom);
+/* issue 13, part netupd: an attach the service's end interrupted */
+void vb_domain_hotplug_reconnect_pending(VbDomainList *list, VbDomainObj *dom,
+                                         const char *alias);
 /* the monitor thread, as it queues an event: wakes a waiting DetachDevice */
 void vb_domain_hotplug_wake(VbDomainObj *dom, const VbDomainEvent *ev);
 /* the event worker: DEVICE_DELETED and DEVICE_UNPLUG_GUEST_ERROR; TRUE when handled */

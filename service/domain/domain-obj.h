@@ -237,6 +237,11 @@ struct _VbDomainObj {
     guint64 disk_errors_run; /* under lock: the run @disk_errors counts for */
     GHashTable *disk_errors; /* under lock: disk alias -> libvirt's error code of the last
                                 BLOCK_IO_ERROR in that run; NULL when none */
+    /* crash-safe attach (issue 13, part netupd; domain-hotplug.c, domain-status.c) */
+    VbDomainDef *attach_pending_def; /* under lock: while an AttachDevice sends the device
+                                        to QEMU, the live definition with it, written to
+                                        the status file instead of @def; else NULL */
+    char *attach_pending_alias;      /* under lock: that device's alias */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

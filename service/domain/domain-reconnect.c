@@ -47,6 +47,7 @@ typedef struct {
     GPtrArray *helpers; /* char*: kind, id, pid, socket, kind, ... (<helper>) */
     GPtrArray *nets;    /* VbQemuNetPrep* without fds (<netdev>) */
     gboolean agent_frozen; /* <agent frozen='yes'/>: FSFreeze without FSThaw (issue 13) */
+    char *attach_pending;  /* <hotplug pending='attach' alias=>: issue 13, part netupd */
 } Status;
 
 static void
@@ -63,6 +64,7 @@ status_clear(Status *s)
     g_free(s->async_job);
     g_free(s->async_phase);
     g_free(s->temp_file);
+    g_free(s->attach_pending);
     g_clear_pointer(&s->helpers, g_ptr_array_unref);
     g_clear_pointer(&s->nets, g_ptr_array_unref);
 }
@@ -141,6 +143,11 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         g_autofree char *frozen = prop(n, "frozen");
 
         s->agent_frozen = g_strcmp0(frozen, "yes") == 0;
+    } else if (g_str_equal(name, "hotplug")) {
+        g_autofree char *pending = prop(n, "pending");
+
+        if (g_strcmp0(pending, "attach") == 0)
+            s->attach_pending = prop(n, "alias");
     } else if (g_str_equal(name, "autodestroy")) {
         s->autodestroy_owner = prop(n, "owner");
     } else if (g_str_equal(name, "qemuCaps")) {
@@ -641,6 +648,9 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         dom->agent_frozen = s.agent_frozen;
         g_mutex_unlock(&dom->lock);
         vb_domain_agent_refresh(list, dom, NULL, VB_AGENT_REASON_UNKNOWN);
+        /* issue 13, part netupd: an attach the service's end interrupted */
+        if (s.attach_pending != NULL)
+            vb_domain_hotplug_reconnect_pending(list, dom, s.attach_pending);
         vb_domain_hotplug_reconnect(list, dom); /* issue 13, part hotplug */
         {
             /* issue 13, part vcpuio: the <perf> events again (counting from zero) */

@@ -40,7 +40,11 @@ format_status(VbDomainObj *dom, GError **error)
     g_autofree char *caps_xml = NULL;
     g_auto(GStrv) taint = vb_domain_taint_to_strv(dom->taint);
 
-    def_xml = vb_domain_def_format(dom->def, VB_DOMAIN_DEF_FORMAT_SECURE, error);
+    /* an attach in progress: the definition with the device, marked pending (issue 13,
+     * part netupd): a restarted service adopts it or removes it with its backends */
+    def_xml = vb_domain_def_format(dom->attach_pending_def != NULL ? dom->attach_pending_def
+                                                                   : dom->def,
+                                   VB_DOMAIN_DEF_FORMAT_SECURE, error);
     if (def_xml == NULL)
         return NULL;
     append_attr(buf, "state", vb_domain_state_to_string(dom->state));
@@ -69,6 +73,11 @@ format_status(VbDomainObj *dom, GError **error)
     /* issue 13, part agent: a restarted service thaws what FSFreeze froze */
     if (dom->agent_frozen)
         g_string_append(buf, "  <agent frozen='yes'/>\n");
+    if (dom->attach_pending_def != NULL && dom->attach_pending_alias != NULL) {
+        g_string_append(buf, "  <hotplug pending='attach'");
+        append_attr(buf, "alias", dom->attach_pending_alias);
+        g_string_append(buf, "/>\n");
+    }
     g_string_append_printf(buf, "  <job type='%s'", vb_job_type_to_string(dom->job.active));
     if (dom->job.async != VB_ASYNC_JOB_NONE) {
         /* what a restarted service needs to recover the async job */

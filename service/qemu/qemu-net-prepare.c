@@ -157,10 +157,18 @@ parse_rate(xmlNode *n, const char *alias, VbNetdevRate *out, GError **error)
     return TRUE;
 }
 
-/* <bandwidth> with tc on the host device: a tap transmits what the guest receives (libvirt's
- * "swapped"), a macvtap the other way round */
-static gboolean
-set_bandwidth(const VbDeviceDef *dev, VbQemuNetPrep *prep, GError **error)
+/**
+ * vb_qemu_net_set_bandwidth:
+ * @dev: the interface
+ * @prep: its host side (@prep->alias, @prep->ifname, @prep->kind are read)
+ *
+ * <bandwidth> with tc on the host device: a tap transmits what the guest receives
+ * (libvirt's "swapped"), a macvtap the other way round. Without <inbound>/<outbound>
+ * nothing is done (the start path; an UpdateDevice clears first). Also used by
+ * UpdateDevice (issue 13, part netupd).
+ */
+gboolean
+vb_qemu_net_set_bandwidth(const VbDeviceDef *dev, VbQemuNetPrep *prep, GError **error)
 {
     const VbRawElem *raw = child_raw(dev, "bandwidth");
     VbNetdevRate in = { 0 }, out = { 0 };
@@ -571,7 +579,7 @@ vb_qemu_net_prepare_one(const VbDomainDef *def, guint index, VbQemuNetResolveFun
     else
         return g_steal_pointer(&prep); /* user, vhostuser: QEMU does it all */
     if (ok)
-        ok = set_bandwidth(dev, prep, error) && open_vhost(dev, prep, queues, error);
+        ok = vb_qemu_net_set_bandwidth(dev, prep, error) && open_vhost(dev, prep, queues, error);
     /* last, as libvirt sets them last (when the CPUs start) */
     if (ok && strcmp(dev->type, "ethernet") == 0)
         ok = set_host_ips(dev, prep, error);

@@ -118,6 +118,7 @@ VbQemuNetPrep *vb_qemu_net_prepare_one(const VbDomainDef *def, guint index,
                                        VbQemuNetResolveFunc resolve, gpointer resolve_data,
                                        GError **error);
 void vb_qemu_net_release(VbQemuNetPrep *prep);
+gboolean vb_qemu_net_set_bandwidth(const VbDeviceDef *dev, VbQemuNetPrep *prep, GError **error);
 void vb_qemu_net_fd_map(const GPtrArray *preps, GArray *source_fds, GArray *target_fds);
 
 G_END_DECLS

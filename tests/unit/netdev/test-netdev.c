@@ -16,12 +16,14 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_tun.h>
 #include <json-glib/json-glib.h>
 
 #include "netdev-ip.h"
 #include "netdev-link.h"
+#include "netdev-mcast.h"
 #include "netdev-nft.h"
 #include "netdev-tap.h"
 #include "netdev-tc.h"
@@ -695,6 +697,60 @@ test_macvtap(void)
     assert_error_names(error, VB_ERROR_INVALID_ARG, "vblow0");
 }
 
+/* issue 13, part netupd: the multicast list and receive flags a guest's rx filter sets */
+static void
+test_mcast_flags(void)
+{
+    guint8 mac[6] = {0x52, 0x54, 0x00, 0x0a, 0x0c, 0x01};
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) list = NULL;
+    g_autofree char *name = NULL;
+    guint flags = 0;
+
+    g_assert_true(vb_netdev_veth_create("vbmc0", "vbmc1", &error));
+    g_assert_true(vb_netdev_link_set_up("vbmc0", TRUE, &error));
+    g_assert_true(vb_netdev_macvtap_create(NULL, "vbmc0", VB_NETDEV_MACVTAP_BRIDGE, mac, &name,
+                                           &error));
+    g_assert_no_error(error);
+    /* none added from user space yet (the kernel's own entries are not listed) */
+    list = vb_netdev_mcast_list(name, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(list->len, ==, 0);
+    g_clear_pointer(&list, g_ptr_array_unref);
+    g_assert_true(vb_netdev_mcast_add(name, "01:00:5E:01:02:03", &error));
+    g_assert_true(vb_netdev_mcast_add(name, "33:33:00:00:00:fb", &error));
+    list = vb_netdev_mcast_list(name, &error);
+    g_assert_cmpuint(list->len, ==, 2);
+    g_assert_true(g_ptr_array_find_with_equal_func(list, "01:00:5e:01:02:03", g_str_equal,
+                                                   NULL));
+    g_clear_pointer(&list, g_ptr_array_unref);
+    g_assert_true(vb_netdev_mcast_del(name, "01:00:5e:01:02:03", &error));
+    list = vb_netdev_mcast_list(name, &error);
+    g_assert_cmpuint(list->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(list, 0), ==, "33:33:00:00:00:fb");
+    /* deleting what is not there names the device */
+    g_assert_false(vb_netdev_mcast_del(name, "01:00:5e:01:02:03", &error));
+    assert_error_names(error, error->code, name);
+    g_clear_error(&error);
+    g_assert_false(vb_netdev_mcast_add(name, "not-a-mac", &error));
+    g_clear_error(&error);
+    /* flags: promiscuous and allmulti on and off again */
+    g_assert_true(vb_netdev_link_get_flags(name, &flags, &error));
+    g_assert_false(flags & IFF_PROMISC);
+    g_assert_true(vb_netdev_link_set_flag(name, IFF_PROMISC, TRUE, &error));
+    g_assert_true(vb_netdev_link_set_flag(name, IFF_ALLMULTI, TRUE, &error));
+    g_assert_true(vb_netdev_link_get_flags(name, &flags, &error));
+    g_assert_true((flags & IFF_PROMISC) && (flags & IFF_ALLMULTI));
+    g_assert_true(vb_netdev_link_set_flag(name, IFF_PROMISC, FALSE, &error));
+    g_assert_true(vb_netdev_link_set_flag(name, IFF_ALLMULTI, FALSE, &error));
+    g_assert_true(vb_netdev_link_get_flags(name, &flags, &error));
+    g_assert_false(flags & (IFF_PROMISC | IFF_ALLMULTI));
+    g_assert_false(vb_netdev_link_get_flags("vbnone", &flags, &error));
+    assert_error_names(error, VB_ERROR_INVALID_ARG, "vbnone");
+    g_clear_error(&error);
+    g_assert_true(vb_netdev_macvtap_delete(name, &error));
+}
+
 static void
 test_vhost(void)
 {
@@ -1119,6 +1175,7 @@ main(int argc, char **argv)
     g_test_add_func("/netdev/tap-multiqueue", test_tap_multiqueue);
     g_test_add_func("/netdev/tap-existing", test_tap_existing);
     g_test_add_func("/netdev/macvtap", test_macvtap);
+    g_test_add_func("/netdev/mcast-flags", test_mcast_flags); /* issue 13, part netupd */
     g_test_add_func("/netdev/vhost", test_vhost);
     g_test_add_func("/netdev/bandwidth", test_bandwidth);
     g_test_add_func("/netdev/nft", test_nft);
