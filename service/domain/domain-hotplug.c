@@ -90,8 +90,12 @@ config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
 
     switch (op) {
     case CONFIG_ATTACH:
+        if (vb_domain_memdev_is_memory(arg)) /* issue 13, part memcfg */
+            return vb_domain_memdev_config_attach(def, arg, error);
         return vb_domain_def_hotplug_parse(def, arg, error) != NULL;
     case CONFIG_DETACH:
+        if (vb_domain_memdev_is_memory(arg))
+            return vb_domain_memdev_config_detach(def, arg, error);
         dev = vb_domain_def_hotplug_match(def, arg, error);
         return dev != NULL && vb_domain_def_remove_device(def, dev);
     case CONFIG_DETACH_ALIAS:
@@ -100,6 +104,10 @@ config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no device found with alias %s",
                         arg);
             return FALSE;
+        }
+        if (vb_domain_memdev_is_memory_dev(dev)) {
+            vb_domain_memdev_config_remove(def, dev);
+            return TRUE;
         }
         return vb_domain_def_remove_device(def, dev);
     case CONFIG_UPDATE: {
@@ -547,9 +555,17 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     guint controllers;
     int node;
 
-    if (vb_domain_memdev_is_memory(xml)) /* a dimm (issue 13, part memev) */
-        return live_get(dom, &l, FALSE, "AttachDevice", error) &&
-               vb_domain_memdev_attach(list, dom, l.mon, xml, out_alias, error);
+    if (vb_domain_memdev_is_memory(xml)) { /* a dimm (issue 13, parts memev, memcfg) */
+        if (!live_get(dom, &l, FALSE, "AttachDevice", error))
+            return FALSE;
+        params.id = l.id;
+        params.monitor_path = l.monitor_path;
+        params.pidfile = "";
+        params.runtime_dir = l.runtime_dir;
+        params.vnc_port = -1;
+        return vb_domain_memdev_attach(list, dom, l.mon, l.caps, &params, xml, out_alias,
+                                       error);
+    }
     if (!live_get(dom, &l, TRUE, "AttachDevice", error))
         return FALSE;
     controllers = count_kind(l.live, VB_DEV_CONTROLLER);
