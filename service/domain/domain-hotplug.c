@@ -454,7 +454,8 @@ rollback(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *added)
  * was added and returns FALSE.
  */
 static gboolean
-send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **error)
+send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, char **out_pty,
+             GError **error)
 {
     g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func((GDestroyNotify)added_free);
 
@@ -505,6 +506,12 @@ send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **err
             rollback(dom, mon, added);
             return FALSE;
         }
+        /* chardev-add of a pty answers with its path (issue 13, part memcfg) */
+        if (chardev && out_pty != NULL && JSON_NODE_HOLDS_OBJECT(r) &&
+            json_object_has_member(json_node_get_object(r), "pty")) {
+            g_free(*out_pty);
+            *out_pty = g_strdup(json_object_get_string_member(json_node_get_object(r), "pty"));
+        }
         g_ptr_array_add(added, a);
     }
     return TRUE;
@@ -549,6 +556,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     g_autoptr(GPtrArray) nets = NULL;
     g_autoptr(GPtrArray) fdnames = NULL;
     g_autofree char *alias = NULL;
+    g_autofree char *pty = NULL;
     VbQemuCommandParams params = { 0 };
     VbQemuNetPrep *prep = NULL;
     VbDeviceDef *dev;
@@ -642,7 +650,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
             goto fail;
         }
     }
-    if (!send_options(dom, l.mon, opts, error)) {
+    if (!send_options(dom, l.mon, opts, &pty, error)) {
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
     }
@@ -663,6 +671,12 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0 && dom->run == l.run) {
         vb_domain_def_insert_device(dom->def, vb_domain_def_steal_device(l.live, dev));
+        if (pty != NULL) {
+            g_autofree char *label = g_strconcat("char", alias, NULL);
+
+            /* where OpenConsole/OpenChannel find it, as after a start */
+            vb_domain_def_set_chardev_pty(dom->def, label, pty);
+        }
         vb_domain_def_set_live(dom->def, dom->id);
         if (prep != NULL)
             vb_hotplug_net_commit(dom, g_steal_pointer(&prep));
@@ -780,7 +794,8 @@ vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const cha
     disk_path = disk ? g_strdup(dev->source_path) : NULL;
     net = dev->kind == VB_DEV_INTERFACE;
     rng = dev->kind == VB_DEV_RNG;
-    chan = dev->kind == VB_DEV_CHANNEL || dev->kind == VB_DEV_SERIAL;
+    chan = dev->kind == VB_DEV_CHANNEL || dev->kind == VB_DEV_SERIAL ||
+           dev->kind == VB_DEV_CONSOLE;
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
@@ -870,11 +885,21 @@ vb_domain_hotplug_check_detachable(const VbDeviceDef *dev, GError **error)
     case VB_DEV_RNG:
         return TRUE;
     case VB_DEV_SERIAL:
-        if (g_strcmp0(dev->target_type, "pci-serial") == 0)
+        if (g_strcmp0(dev->target_type, "pci-serial") == 0 ||
+            g_strcmp0(dev->target_type, "usb-serial") == 0)
             return TRUE;
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "serial target type '%s' cannot be hot unplugged (pci-serial can)",
+                    "serial target type '%s' cannot be hot unplugged (pci-serial and "
+                    "usb-serial can)",
                     dev->target_type != NULL ? dev->target_type : "isa-serial");
+        return FALSE;
+    case VB_DEV_CONSOLE:
+        /* a virtio console, like a channel (issue 13, part memcfg) */
+        if (g_strcmp0(dev->target_type, "virtio") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "console target type '%s' cannot be hot unplugged (virtio can)",
+                    dev->target_type != NULL ? dev->target_type : "serial");
         return FALSE;
     case VB_DEV_CONTROLLER:
         /* libvirt's qemuDomainDetachPrepController */
@@ -1346,7 +1371,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         g_autoptr(JsonNode) r = NULL;
         JsonObject *args;
 
-        if (!send_options(dom, l.mon, opts, error))
+        if (!send_options(dom, l.mon, opts, NULL, error))
             return FALSE;
         args = json_object_new();
         json_object_set_string_member(args, "id", alias);

@@ -10,7 +10,11 @@ the tiny guest:
 - a dimm with access/discard/<source><nodemask> hot-plugged: object-add with the same
   backend as the command line (memory-backend-file, share, discard-data, host-nodes,
   policy, qom-get), its <address slot> honoured; a taken slot refused; a <pagesize> with no
-  hugetlbfs of that size mounted refused by name (nothing is left in QEMU)."""
+  hugetlbfs of that size mounted refused by name (nothing is left in QEMU);
+- a virtio <console> (pty) hot-plugged into the running guest: virtconsole consoleN on the
+  virtio-serial bus, its pty in the live XML, the guest's hvc0 runs a shell that
+  OpenConsole(consoleN) reaches; detached again (DEVICE_DELETED, chardev-remove); the same for a <serial> with target type usb-serial (QEMU's
+  usb-serial device on the USB controller, the guest's ttyUSB0 through ftdi_sio)."""
 
 import json
 import os
@@ -22,6 +26,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
 import vbmigrate  # noqa: E402
 from vbtest import DOMAIN_IFACE, CtlTestCase, SignalRecorder, eventually  # noqa: E402
+from test_console import Reader, open_stream  # noqa: E402
 
 LIVE, CONFIG = 1, 2
 INACTIVE = 2  # GetXMLDesc
@@ -208,6 +213,98 @@ class LiveSourceTest(MemcfgTestCase):
             "<address type='dimm' slot='2'/>", ""), LIVE), timeout=60000)
         rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("dimm0",), timeout=90,
                      what="DeviceRemoved dimm0")
+
+
+class ConsoleHotplugTest(MemcfgTestCase):
+    def added(self, rec, before):
+        """The alias of the next DeviceAdded after @before signals."""
+        got = eventually(lambda: [s for s in rec.pump()[before:] if s[2] == "DeviceAdded"],
+                         timeout=10, what="DeviceAdded")
+        return got[0][3][0]
+
+    def shell_on(self, path, alias, mark, sock=None):
+        sock = sock or open_stream(self.conn, path, "OpenConsole", ("s", alias))
+        try:
+            r = Reader(sock)
+            r.wait_for(f"MARK{mark * 7}".encode(), timeout=60,
+                       poke=lambda: sock.sendall(f"echo MARK$(({mark}*7))\n".encode()))
+        finally:
+            sock.close()
+
+    def test_virtio_console_and_usb_serial(self):
+        devices = ("<controller type='virtio-serial' index='0'/>"
+                   "<controller type='usb' index='0' model='qemu-xhci'/>")
+        xml = vbmigrate.guest_xml(name="memcfg4", serial=self.serial, tick=False,
+                                  devices=devices, extra_cmdline="tgtty")
+        path = self.define(xml)
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        try:
+            self.check_consoles(path)
+        except AssertionError:
+            print(vbmigrate.read_text(self.serial)[-3000:])
+            raise
+        finally:
+            self.domain(path, "Destroy", "u", (0,))
+
+    def peripherals(self, path):
+        return [o["name"] for o in self.qmp(path, "qom-list",
+                                            {"path": "/machine/peripheral"})["return"]]
+
+    def chardevs(self, path):
+        return {c["label"]: c["filename"] for c in self.qmp(path, "query-chardev")["return"]}
+
+    def check_consoles(self, path):
+        rec = SignalRecorder(self.conn, DOMAIN_IFACE, None, path)
+        self.addCleanup(rec.close)
+        eventually(lambda: "TINYGUEST: READY" in vbmigrate.read_text(self.serial), timeout=120,
+                   what="the guest's READY")
+        con = "<console type='pty'><target type='virtio'/></console>"
+        self.domain(path, "AttachDevice", "su", (con, LIVE))
+        alias = self.added(rec, 0)
+        self.assertRegex(alias, r"^console[0-9]$")
+        self.assertIn(alias, self.peripherals(path))
+        self.assertEqual(self.qmp(path, "qom-get", {"path": f"/machine/peripheral/{alias}",
+                                                   "property": "type"})["return"],
+                         "virtconsole")
+        self.assertTrue(self.chardevs(path)[f"char{alias}"].startswith("pty:"))
+        live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
+        c = [e for e in live.findall("./devices/console")
+             if e.find("alias") is not None and e.find("alias").get("name") == alias]
+        self.assertEqual(len(c), 1)
+        self.assertTrue(c[0].get("tty", "").startswith("/dev/pts/"), ET.tostring(c[0]))
+        eventually(lambda: "TINYGUEST: tty added hvc0" in vbmigrate.read_text(self.serial),
+                   timeout=60, what="the guest's hvc0")
+        self.shell_on(path, alias, 6)
+        self.domain(path, "DetachDevice", "su", (con, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == (alias,), timeout=90,
+                     what=f"DeviceRemoved {alias}")
+        self.assertNotIn(alias, self.peripherals(path))
+        self.assertNotIn(f"char{alias}", self.chardevs(path))
+        # (the guest's /dev/hvc0 stays while its shell holds it open: not checked)
+
+        ser = "<serial type='pty'><target type='usb-serial'/></serial>"
+        n = len(rec.pump())
+        self.domain(path, "AttachDevice", "su", (ser, LIVE))
+        alias = self.added(rec, n)
+        self.assertEqual(alias, "serial1")
+        self.assertEqual(self.qmp(path, "qom-get", {"path": "/machine/peripheral/serial1",
+                                                   "property": "type"})["return"],
+                         "usb-serial")
+        # QEMU's usb-serial attaches to the bus only while its chardev is connected: a
+        # pty once someone opens it (here the service, for OpenConsole)
+        sock = open_stream(self.conn, path, "OpenConsole", ("s", "serial1"))
+        eventually(lambda: "TINYGUEST: tty added ttyUSB0" in vbmigrate.read_text(self.serial),
+                   timeout=60, what="the guest's ttyUSB0")
+        self.shell_on(path, "serial1", 9, sock)
+        self.domain(path, "DetachDevice", "su", (ser, LIVE), timeout=60000)
+        rec.wait_for(lambda s: s[2] == "DeviceRemoved" and s[3] == ("serial1",), timeout=90,
+                     what="DeviceRemoved serial1")
+        self.assertNotIn("serial1", self.peripherals(path))
+        eventually(lambda: "TINYGUEST: tty removed ttyUSB0" in vbmigrate.read_text(self.serial),
+                   timeout=60, what="ttyUSB0 gone in the guest")
+        # an ISA serial port still cannot come
+        self.assertDBusError("NotSupported", self.domain, path, "AttachDevice", "su", (
+            "<serial type='pty'><target type='isa-serial' port='1'/></serial>", LIVE))
 
 
 if __name__ == "__main__":

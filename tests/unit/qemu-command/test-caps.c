@@ -19,7 +19,7 @@ static const char *const devices[] = {
     "ich9-ahci", "isa-fdc", "floppy", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd", "scsi-block",
     "usb-storage",
     "virtio-blk-pci", "virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial",
-    "pci-serial", "virtconsole", "virtserialport", "usb-tablet", "usb-mouse", "usb-kbd",
+    "pci-serial", "usb-serial", "virtconsole", "virtserialport", "usb-tablet", "usb-mouse", "usb-kbd",
     "virtio-tablet-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "VGA", "virtio-vga",
     "virtio-gpu-pci", "qxl-vga", "qxl", "bochs-display", "cirrus-vga", "ramfb", "i6300esb",
     "ib700", "virtio-balloon-pci", "virtio-balloon-pci-transitional", "virtio-rng-pci",
