@@ -113,6 +113,13 @@ config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
     case CONFIG_UPDATE: {
         VbDeviceDef *old, *neu;
 
+        if (vb_domain_memdev_is_memory(arg)) {
+            /* libvirt changes only a virtio-mem's <requested> size (issue 13, memcfg) */
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                                "updating a <memory> device is not supported; detach it and "
+                                "attach the new one");
+            return FALSE;
+        }
         /* the new device replaces the one it matches, as a whole */
         old = vb_domain_def_hotplug_match(def, arg, error);
         if (old == NULL)

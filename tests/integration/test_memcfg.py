@@ -120,6 +120,16 @@ class ConfigTest(MemcfgTestCase):
         self.assertDBusError("InvalidArgument", self.domain, path, "AttachDevice", "su",
                              (dimm(64, extra_attrs=" access='bogus'"), CONFIG))
         self.assertEqual(self.xml_memory(path, INACTIVE), (384 * 1024, 384 * 1024))
+        # a user alias stays and names it for DetachDeviceAlias; no UpdateDevice
+        self.domain(path, "AttachDevice", "su", (dimm(32, inner="<alias name='ua-mem1'/>"),
+                                                 CONFIG))
+        self.assertEqual(self.xml_memory(path, INACTIVE), (416 * 1024, 416 * 1024))
+        self.assertIn("<alias name='ua-mem1'/>", self.domain(path, "GetXMLDesc", "u",
+                                                             (INACTIVE,)))
+        self.domain(path, "DetachDeviceAlias", "su", ("ua-mem1", CONFIG))
+        self.assertEqual(self.xml_memory(path, INACTIVE), (384 * 1024, 384 * 1024))
+        self.assertDBusError("NotSupported", self.domain, path, "UpdateDevice", "su",
+                             (dimm(128), CONFIG))
 
         # the start cold-plugs it; the guest sees more than its 256 MiB cell
         self.domain(path, "Start", "u", (0,), timeout=60000)
