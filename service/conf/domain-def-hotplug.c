@@ -189,6 +189,11 @@ match_one(const VbDomainDef *def, const VbDeviceDef *m, GError **error)
              m->kind == VB_DEV_CONSOLE) &&
             m->target_name != NULL && g_strcmp0(d->target_name, m->target_name) != 0)
             continue;
+        /* a virtio console is not the serial console (libvirt's virDomainChrFind) */
+        if ((m->kind == VB_DEV_SERIAL || m->kind == VB_DEV_CONSOLE) &&
+            m->target_type != NULL && d->target_type != NULL &&
+            g_strcmp0(d->target_type, m->target_type) != 0)
+            continue;
         if (m->type != NULL && m->kind != VB_DEV_CONTROLLER && g_strcmp0(d->type, m->type) != 0)
             continue;
         found = d;

@@ -91,8 +91,12 @@ config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
 
     switch (op) {
     case CONFIG_ATTACH:
+        if (vb_domain_memdev_is_memory(arg)) /* issue 13, part memcfg */
+            return vb_domain_memdev_config_attach(def, arg, error);
         return vb_domain_def_hotplug_parse(def, arg, error) != NULL;
     case CONFIG_DETACH:
+        if (vb_domain_memdev_is_memory(arg))
+            return vb_domain_memdev_config_detach(def, arg, error);
         dev = vb_domain_def_hotplug_match(def, arg, error);
         return dev != NULL && vb_domain_def_remove_device(def, dev);
     case CONFIG_DETACH_ALIAS:
@@ -102,10 +106,21 @@ config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
                         arg);
             return FALSE;
         }
+        if (vb_domain_memdev_is_memory_dev(dev)) {
+            vb_domain_memdev_config_remove(def, dev);
+            return TRUE;
+        }
         return vb_domain_def_remove_device(def, dev);
     case CONFIG_UPDATE: {
         VbDeviceDef *old, *neu;
 
+        if (vb_domain_memdev_is_memory(arg)) {
+            /* libvirt changes only a virtio-mem's <requested> size (issue 13, memcfg) */
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                                "updating a <memory> device is not supported; detach it and "
+                                "attach the new one");
+            return FALSE;
+        }
         /* the new device replaces the one it matches, as a whole */
         old = vb_domain_def_hotplug_match(def, arg, error);
         if (old == NULL)
@@ -464,7 +479,8 @@ rollback(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *added)
  * was added and returns FALSE.
  */
 static gboolean
-send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **error)
+send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, char **out_pty,
+             GError **error)
 {
     g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func((GDestroyNotify)added_free);
 
@@ -516,6 +532,12 @@ send_options(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *opts, GError **err
             added_free(a);
             rollback(dom, mon, added);
             return FALSE;
+        }
+        /* chardev-add of a pty answers with its path (issue 13, part memcfg) */
+        if (chardev && out_pty != NULL && JSON_NODE_HOLDS_OBJECT(r) &&
+            json_object_has_member(json_node_get_object(r), "pty")) {
+            g_free(*out_pty);
+            *out_pty = g_strdup(json_object_get_string_member(json_node_get_object(r), "pty"));
         }
         g_ptr_array_add(added, a);
     }
@@ -610,6 +632,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     g_autoptr(GPtrArray) nets = NULL;
     g_autoptr(GPtrArray) fdnames = NULL;
     g_autofree char *alias = NULL;
+    g_autofree char *pty = NULL;
     VbQemuCommandParams params = { 0 };
     VbQemuNetPrep *prep = NULL;
     VbDeviceDef *dev;
@@ -617,9 +640,17 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     gboolean recorded = FALSE, link_down = FALSE;
     int node;
 
-    if (vb_domain_memdev_is_memory(xml)) /* a dimm (issue 13, part memev) */
-        return live_get(dom, &l, FALSE, "AttachDevice", error) &&
-               vb_domain_memdev_attach(list, dom, l.mon, xml, out_alias, error);
+    if (vb_domain_memdev_is_memory(xml)) { /* a dimm (issue 13, parts memev, memcfg) */
+        if (!live_get(dom, &l, FALSE, "AttachDevice", error))
+            return FALSE;
+        params.id = l.id;
+        params.monitor_path = l.monitor_path;
+        params.pidfile = "";
+        params.runtime_dir = l.runtime_dir;
+        params.vnc_port = -1;
+        return vb_domain_memdev_attach(list, dom, l.mon, l.caps, &params, xml, out_alias,
+                                       error);
+    }
     if (!live_get(dom, &l, TRUE, "AttachDevice", error))
         return FALSE;
     controllers = count_kind(l.live, VB_DEV_CONTROLLER);
@@ -701,7 +732,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
     }
-    if (!send_options(dom, l.mon, opts, error)) {
+    if (!send_options(dom, l.mon, opts, &pty, error)) {
         vb_hotplug_net_closefds(l.mon, fdnames);
         goto fail;
     }
@@ -723,6 +754,12 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0 && dom->run == l.run) {
         vb_domain_def_insert_device(dom->def, vb_domain_def_steal_device(l.live, dev));
+        if (pty != NULL) {
+            g_autofree char *label = g_strconcat("char", alias, NULL);
+
+            /* where OpenConsole/OpenChannel find it, as after a start */
+            vb_domain_def_set_chardev_pty(dom->def, label, pty);
+        }
         vb_domain_def_set_live(dom->def, dom->id);
     }
     pending_end(dom); /* the caller writes the status file */
@@ -859,7 +896,8 @@ vb_domain_hotplug_remove_device(VbDomainList *list, VbDomainObj *dom, const char
     disk_path = disk ? g_strdup(dev->source_path) : NULL;
     net = dev->kind == VB_DEV_INTERFACE;
     rng = dev->kind == VB_DEV_RNG;
-    chan = dev->kind == VB_DEV_CHANNEL || dev->kind == VB_DEV_SERIAL;
+    chan = dev->kind == VB_DEV_CHANNEL || dev->kind == VB_DEV_SERIAL ||
+           dev->kind == VB_DEV_CONSOLE;
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
@@ -950,11 +988,21 @@ vb_domain_hotplug_check_detachable(const VbDeviceDef *dev, GError **error)
     case VB_DEV_RNG:
         return TRUE;
     case VB_DEV_SERIAL:
-        if (g_strcmp0(dev->target_type, "pci-serial") == 0)
+        if (g_strcmp0(dev->target_type, "pci-serial") == 0 ||
+            g_strcmp0(dev->target_type, "usb-serial") == 0)
             return TRUE;
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "serial target type '%s' cannot be hot unplugged (pci-serial can)",
+                    "serial target type '%s' cannot be hot unplugged (pci-serial and "
+                    "usb-serial can)",
                     dev->target_type != NULL ? dev->target_type : "isa-serial");
+        return FALSE;
+    case VB_DEV_CONSOLE:
+        /* a virtio console, like a channel (issue 13, part memcfg) */
+        if (g_strcmp0(dev->target_type, "virtio") == 0)
+            return TRUE;
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "console target type '%s' cannot be hot unplugged (virtio can)",
+                    dev->target_type != NULL ? dev->target_type : "serial");
         return FALSE;
     case VB_DEV_CONTROLLER:
         /* libvirt's qemuDomainDetachPrepController */
@@ -1367,7 +1415,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         g_autoptr(JsonNode) r = NULL;
         JsonObject *args;
 
-        if (!send_options(dom, l.mon, opts, error))
+        if (!send_options(dom, l.mon, opts, NULL, error))
             return FALSE;
         args = json_object_new();
         json_object_set_string_member(args, "id", alias);

@@ -370,7 +370,7 @@ build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->target.extra, "target", NULL, ok_children, error))
         return FALSE;
     if (strcmp(ttype, "isa-serial") != 0 && strcmp(ttype, "pci-serial") != 0 &&
-        strcmp(ttype, "isa-debug") != 0)
+        strcmp(ttype, "isa-debug") != 0 && strcmp(ttype, "usb-serial") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "serial target type '%s' is not "
                                        "supported", ttype);
     if (!add_chardev(c, dev, chr, error))
@@ -386,6 +386,13 @@ build_serial(VbQemuCmd *c, const VbDeviceDef *dev, int n, GError **error)
         }
     } else if (strcmp(ttype, "isa-serial") == 0) {
         vb_json_int(j, "index", index);
+    } else if (strcmp(ttype, "usb-serial") == 0) {
+        /* libvirt's shape: {"driver":"usb-serial","chardev":..,"id":..,"bus":"usb.0"[,"port"]}
+         * (issue 13, part memcfg) */
+        if (!vb_qemu_cmd_usb_props(c, j, dev, error)) {
+            g_string_free(j, TRUE);
+            return FALSE;
+        }
     } else if (!vb_qemu_cmd_pci_props(c, j, dev, error)) {
         g_string_free(j, TRUE);
         return FALSE;
@@ -541,16 +548,26 @@ gboolean
 vb_qemu_cmd_build_serial_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
-    const char *ttype = dev->target_type != NULL ? dev->target_type : "isa-serial";
+    const char *ttype = dev->target_type != NULL ? dev->target_type
+                        : dev->kind == VB_DEV_CONSOLE ? "serial"
+                                                      : "isa-serial";
     int n = 0;
 
-    if (dev->kind != VB_DEV_SERIAL)
-        return vb_qemu_cmd_unsupported(c, error, dev, "attaching a <console> to a running "
-                                       "domain is not supported; attach a <serial> with "
-                                       "<target type='pci-serial'/>");
-    if (strcmp(ttype, "pci-serial") != 0)
+    if (dev->kind == VB_DEV_CONSOLE) {
+        /* a virtio console: virtconsole on the virtio-serial bus, like a channel (issue 13,
+         * part memcfg); a serial console is the first serial port */
+        if (strcmp(ttype, "virtio") != 0)
+            return vb_qemu_cmd_unsupported(c, error, dev, "console target type '%s' cannot "
+                                           "be hot-plugged; use <target type='virtio'/>",
+                                           ttype);
+        for (guint i = 0; i < devs->len && g_ptr_array_index(devs, i) != dev; i++)
+            n += ((const VbDeviceDef *)g_ptr_array_index(devs, i))->kind == VB_DEV_CONSOLE;
+        return build_console(c, dev, n, 0, error);
+    }
+    if (strcmp(ttype, "pci-serial") != 0 && strcmp(ttype, "usb-serial") != 0)
         return vb_qemu_cmd_unsupported(c, error, dev, "serial target type '%s' cannot be "
-                                       "hot-plugged (%s); use <target type='pci-serial'/>",
+                                       "hot-plugged (%s); use <target type='pci-serial'/> or "
+                                       "'usb-serial'",
                                        ttype, g_str_has_prefix(ttype, "isa")
                                                   ? "the ISA bus has no hotplug"
                                                   : "not supported by virtbus");

@@ -522,32 +522,121 @@ hugepage_size(const VbMemoryBacking *b, int node, gboolean *out_use)
     return master != NULL ? master->size_kib : 0;
 }
 
+/* what a memory device (a dimm) sets on its own backend; NULL for cells and pc.ram */
+typedef struct {
+    const VbDeviceDef *dev;
+    const char *alias;    /* dimmN: the file name of a file backend */
+    const char *access;   /* access='shared|private' */
+    const char *discard;  /* discard='yes|no' */
+    guint64 pagesize_kib; /* <source><pagesize> */
+    GArray *nodemask;     /* <source><nodemask>: host NUMA nodes (guint) */
+} MemDev;
+
+/* the <numatune> mode of guest cell @node (<memnode cellid mode>, else <memory mode>) */
+static char *
+numatune_mode(const VbQemuCmd *c, guint node)
+{
+    GPtrArray *raws = c->def->priv->root_extra.children;
+    char *mode = NULL;
+
+    for (guint i = 0; raws != NULL && i < raws->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(raws, i);
+        xmlDoc *doc;
+
+        if (strcmp(raw->name, "numatune") != 0 || (doc = vb_raw_elem_parse(raw)) == NULL)
+            continue;
+        for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
+            g_autofree char *cell = NULL;
+
+            if (vb_xml_is(n, "memnode") && (cell = vb_xml_prop(n, "cellid")) != NULL &&
+                g_ascii_strtoull(cell, NULL, 10) == node && g_ascii_isdigit(*cell)) {
+                g_free(mode);
+                mode = vb_xml_prop(n, "mode");
+                break;
+            }
+            if (vb_xml_is(n, "memory") && mode == NULL)
+                mode = vb_xml_prop(n, "mode");
+        }
+        xmlFreeDoc(doc);
+    }
+    return mode;
+}
+
+/* "host-nodes" and "policy" of a dimm's <source><nodemask> (libvirt's, after the size) */
+static gboolean
+host_nodes(VbQemuCmd *c, const MemDev *md, GString *j, guint node, GError **error)
+{
+    g_autofree char *mode = numatune_mode(c, node);
+    g_autoptr(GString) list = g_string_new("[");
+    const char *policy;
+
+    for (guint i = 0; i < md->nodemask->len; i++) {
+        guint n = g_array_index(md->nodemask, guint, i);
+        g_autofree char *sys = g_strdup_printf("/sys/devices/system/node/node%u", n);
+
+        /* libvirt's virNumaNodesetIsAvailable */
+        if (n != 0 && !g_file_test(sys, G_FILE_TEST_IS_DIR))
+            return vb_qemu_cmd_unsupported(c, error, md->dev, "NUMA node %u is unavailable",
+                                           n);
+        g_string_append_printf(list, "%s%u", i > 0 ? "," : "", n);
+    }
+    g_string_append_c(list, ']');
+    if (mode == NULL || strcmp(mode, "strict") == 0)
+        policy = "bind";
+    else if (strcmp(mode, "preferred") == 0 || strcmp(mode, "interleave") == 0)
+        policy = mode;
+    else /* restrictive: the system's default policy (libvirt leaves both out) */
+        return TRUE;
+    g_string_append_printf(j, ",\"host-nodes\":%s", list->str); /* after "size" */
+    vb_json_str(j, "policy", policy);
+    return TRUE;
+}
+
 /*
  * One memory backend (libvirt's qemuBuildMemoryBackendProps): @node is the NUMA cell, or -1
  * for the machine's RAM ("pc.ram"). Returns the JSON, or NULL with @error.
  */
 static GString *
-memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, GError **error)
+memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, const MemDev *md,
+               GError **error)
 {
     const VbDomainResources *r = RES(c);
     const VbMemoryBacking *b = &r->backing;
-    const VbNumaCell *cell = node >= 0 ? g_ptr_array_index(r->cpu.cells, node) : NULL;
+    const VbNumaCell *cell = node >= 0 && (guint)node < r->cpu.cells->len
+                                 ? g_ptr_array_index(r->cpu.cells, node)
+                                 : NULL;
     const char *access =
-        cell != NULL && cell->mem_access != NULL ? cell->mem_access : b->access_mode;
-    gboolean discard =
-        cell != NULL && cell->discard != NULL ? g_str_equal(cell->discard, "yes") : b->discard;
-    gboolean discard_set = (cell != NULL && cell->discard != NULL) || b->discard;
+        md != NULL && md->access != NULL ? md->access
+        : cell != NULL && cell->mem_access != NULL ? cell->mem_access
+                                                    : b->access_mode;
+    gboolean discard = md != NULL && md->discard != NULL ? g_str_equal(md->discard, "yes")
+                       : cell != NULL && cell->discard != NULL
+                           ? g_str_equal(cell->discard, "yes")
+                           : b->discard;
+    gboolean discard_set = (md != NULL && md->discard != NULL) ||
+                           (cell != NULL && cell->discard != NULL) || b->discard;
     gboolean use_huge = FALSE;
-    guint64 page_kib = hugepage_size(b, node, &use_huge);
+    guint64 page_kib = md != NULL && md->pagesize_kib != 0 ? md->pagesize_kib
+                                                            : hugepage_size(b, node, &use_huge);
     gboolean prealloc = g_strcmp0(b->alloc_mode, "immediate") == 0;
     const VbHugetlbfs *mount = NULL;
     GString *j = vb_json_new();
     const char *type;
 
+    if (md != NULL && md->pagesize_kib != 0)
+        use_huge = TRUE;
     if (page_kib == 4) /* the system page size: as if no huge pages were asked */
         use_huge = FALSE;
     if (use_huge) {
         mount = find_hugetlbfs(c, page_kib);
+        if (mount == NULL && md != NULL && md->pagesize_kib != 0) {
+            g_string_free(j, TRUE);
+            return vb_qemu_cmd_unsupported(c, error, md->dev, "<memory><source><pagesize> "
+                                           "%" G_GUINT64_FORMAT " KiB: no hugetlbfs with pages "
+                                           "of that size is mounted on this host",
+                                           page_kib),
+                   NULL;
+        }
         if (mount == NULL) {
             g_string_free(j, TRUE);
             if (page_kib != 0)
@@ -577,8 +666,11 @@ memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, GError 
         if (node < 0)
             vb_json_bool(j, "x-use-canonical-path-for-ramblock-id", FALSE);
     } else if (use_huge || access != NULL || g_strcmp0(b->source_type, "file") == 0) {
+        /* a dimm's file is named by its alias, as libvirt's qemuGetMemoryBackingPath */
         g_autofree char *path =
-            use_huge ? g_strdup(mount->path) : g_build_filename(c->params->runtime_dir, id, NULL);
+            use_huge ? g_strdup(mount->path)
+                     : g_build_filename(c->params->runtime_dir, md != NULL ? md->alias : id,
+                                        NULL);
 
         type = "memory-backend-file";
         vb_json_str(j, "qom-type", type);
@@ -601,6 +693,10 @@ memory_backend(VbQemuCmd *c, const char *id, int node, guint64 size_kib, GError 
             vb_json_int(j, "prealloc-threads", b->alloc_threads);
     }
     vb_json_int(j, "size", (gint64)(size_kib * 1024));
+    if (md != NULL && md->nodemask != NULL && !host_nodes(c, md, j, (guint)MAX(node, 0), error)) {
+        g_string_free(j, TRUE);
+        return NULL;
+    }
     return j;
 }
 
@@ -692,7 +788,7 @@ build_mem(VbQemuCmd *c, GError **error)
     else
         vb_qemu_cmd_addf(c, "-m", "size=%" G_GUINT64_FORMAT "k", def->max_memory_kib);
     if (needs_ram_backend(c)) {
-        GString *j = memory_backend(c, "pc.ram", -1, def->max_memory_kib, error);
+        GString *j = memory_backend(c, "pc.ram", -1, def->max_memory_kib, NULL, error);
 
         if (j == NULL)
             return FALSE;
@@ -808,7 +904,7 @@ build_numa(VbQemuCmd *c, GError **error)
         const VbNumaCell *cell = g_ptr_array_index(cells, i);
         g_autofree char *id = g_strdup_printf("ram-node%u", i);
         g_autoptr(GString) node = g_string_new(NULL);
-        GString *j = memory_backend(c, id, (int)i, cell->memory_kib, error);
+        GString *j = memory_backend(c, id, (int)i, cell->memory_kib, NULL, error);
 
         if (j == NULL)
             return FALSE;
@@ -887,7 +983,19 @@ typedef struct {
     guint64 base;
     gboolean has_base;
     char alias[32]; /* a written <alias name='dimmN'/> (a live definition), or "" */
+    char access[8]; /* access='shared|private', or "" */
+    char discard[4]; /* discard='yes|no', or "" */
+    guint64 pagesize_kib; /* <source><pagesize>, or 0 */
+    GArray *nodemask;     /* (nullable) <source><nodemask> */
 } Dimm;
+
+static void
+dimm_clear(gpointer p)
+{
+    Dimm *d = p;
+
+    g_clear_pointer(&d->nodemask, g_array_unref);
+}
 
 static gboolean
 is_memory_device(const VbDeviceDef *dev)
@@ -921,6 +1029,10 @@ parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
     d->slot = -1;
     d->has_base = FALSE;
     d->alias[0] = '\0';
+    d->access[0] = '\0';
+    d->discard[0] = '\0';
+    d->pagesize_kib = 0;
+    d->nodemask = NULL;
     if (root == NULL) {
         vb_qemu_cmd_unsupported(c, error, dev, "the <memory> device cannot be read");
         goto out;
@@ -931,9 +1043,22 @@ parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
         goto out;
     }
     for (xmlAttr *a = root->properties; a != NULL; a = a->next) {
-        if (strcmp((const char *)a->name, "model") != 0) {
-            vb_qemu_cmd_unsupported(c, error, dev, "<memory %s=...> is not supported",
-                                    (const char *)a->name);
+        const char *name = (const char *)a->name;
+        g_autofree char *v = vb_xml_prop(root, name);
+
+        if (strcmp(name, "access") == 0 && (g_strcmp0(v, "shared") == 0 ||
+                                             g_strcmp0(v, "private") == 0)) {
+            g_strlcpy(d->access, v, sizeof(d->access));
+        } else if (strcmp(name, "discard") == 0 && (g_strcmp0(v, "yes") == 0 ||
+                                                    g_strcmp0(v, "no") == 0)) {
+            g_strlcpy(d->discard, v, sizeof(d->discard));
+        } else if (strcmp(name, "access") == 0 || strcmp(name, "discard") == 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "<memory %s='%s'>: expected %s", name, v != NULL ? v : "",
+                        name[0] == 'a' ? "shared or private" : "yes or no");
+            goto out;
+        } else if (strcmp(name, "model") != 0) {
+            vb_qemu_cmd_unsupported(c, error, dev, "<memory %s=...> is not supported", name);
             goto out;
         }
     }
@@ -975,6 +1100,28 @@ parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
                     d->node = (guint)v;
                 } else {
                     vb_qemu_cmd_unsupported(c, error, dev, "<memory><target><%s> is not "
+                                            "supported for a dimm", (const char *)t->name);
+                    goto out;
+                }
+            }
+        } else if (vb_xml_is(n, "source")) {
+            for (xmlNode *t = n->children; t != NULL; t = t->next) {
+                g_autofree char *text = NULL;
+                g_autofree char *unit = NULL;
+
+                if (t->type != XML_ELEMENT_NODE)
+                    continue;
+                text = vb_xml_text(t);
+                if (vb_xml_is(t, "pagesize")) {
+                    unit = vb_xml_prop(t, "unit");
+                    if (!vb_domain_memory_parse_kib(text, unit, &d->pagesize_kib, error))
+                        goto out;
+                } else if (vb_xml_is(t, "nodemask")) {
+                    g_clear_pointer(&d->nodemask, g_array_unref);
+                    if (!vb_cpuset_parse(g_strstrip(text), 1023, &d->nodemask, error))
+                        goto out;
+                } else {
+                    vb_qemu_cmd_unsupported(c, error, dev, "<memory><source><%s> is not "
                                             "supported for a dimm", (const char *)t->name);
                     goto out;
                 }
@@ -1027,6 +1174,8 @@ parse_dimm(const VbQemuCmd *c, const VbDeviceDef *dev, Dimm *d, GError **error)
 out:
     if (doc != NULL)
         xmlFreeDoc(doc);
+    if (!ok)
+        dimm_clear(d);
     return ok;
 }
 
@@ -1041,10 +1190,44 @@ dimms_kib(const VbQemuCmd *c)
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
         Dimm d;
 
-        if (is_memory_device(dev) && parse_dimm(c, dev, &d, NULL))
+        if (is_memory_device(dev) && parse_dimm(c, dev, &d, NULL)) {
             sum += d.size_kib;
+            dimm_clear(&d);
+        }
     }
     return sum;
+}
+
+/* -object memory-backend-* (memdimmN, its own settings over the cell's) + -device pc-dimm */
+static gboolean
+build_dimm(VbQemuCmd *c, const VbDeviceDef *dev, const Dimm *d, const char *id,
+           GError **error)
+{
+    g_autofree char *mem = g_strconcat("mem", id, NULL);
+    MemDev md = {
+        .dev = dev,
+        .alias = id,
+        .access = d->access[0] != '\0' ? d->access : NULL,
+        .discard = d->discard[0] != '\0' ? d->discard : NULL,
+        .pagesize_kib = d->pagesize_kib,
+        .nodemask = d->nodemask,
+    };
+    GString *j = memory_backend(c, mem, (int)d->node, d->size_kib, &md, error);
+
+    if (j == NULL)
+        return FALSE;
+    vb_qemu_cmd_add_json(c, "-object", j);
+    j = vb_json_new();
+    vb_json_str(j, "driver", "pc-dimm");
+    vb_json_int(j, "node", d->node);
+    vb_json_str(j, "memdev", mem);
+    vb_json_str(j, "id", id);
+    vb_json_int(j, "slot", d->slot);
+    if (d->has_base)
+        vb_json_int(j, "addr", (gint64)d->base);
+    vb_qemu_cmd_add_json(c, "-device", j);
+    vb_qemu_cmd_consume_device(c, dev);
+    return TRUE;
 }
 
 /**
@@ -1068,6 +1251,8 @@ vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
     gboolean used[256] = { FALSE };
     guint ncells = RES(c)->cpu.cells->len;
 
+    g_array_set_clear_func(dimms, dimm_clear);
+
     for (guint i = 0; i < devs->len; i++) {
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
         Dimm d;
@@ -1076,6 +1261,7 @@ vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
             continue;
         if (!parse_dimm(c, dev, &d, error))
             return FALSE;
+        g_array_append_val(dimms, d); /* owns d.nodemask from here */
         if (!p->max_memory_elem.present || p->max_memory_slots == 0)
             return vb_qemu_cmd_unsupported(c, error, dev, "cannot use a memory device when "
                                            "the domain's <maxMemory slots> is not defined");
@@ -1096,7 +1282,6 @@ vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
                                            d.slot);
         if (d.slot >= 0)
             used[d.slot] = TRUE;
-        g_array_append_val(dimms, d);
         g_ptr_array_add(which, (gpointer)dev);
     }
     if (dimms->len == 0)
@@ -1114,8 +1299,6 @@ vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
         Dimm *d = &g_array_index(dimms, Dimm, i);
         g_autofree char *id = d->alias[0] != '\0' ? g_strdup(d->alias)
                                                    : g_strdup_printf("dimm%u", i);
-        g_autofree char *mem = g_strconcat("mem", id, NULL);
-        GString *j;
 
         if (d->slot < 0) {
             for (guint s = 0; s < p->max_memory_slots; s++) {
@@ -1126,20 +1309,36 @@ vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error)
                 }
             }
         }
-        j = memory_backend(c, mem, (int)d->node, d->size_kib, error);
-        if (j == NULL)
+        if (!build_dimm(c, g_ptr_array_index(which, i), d, id, error))
             return FALSE;
-        vb_qemu_cmd_add_json(c, "-object", j);
-        j = vb_json_new();
-        vb_json_str(j, "driver", "pc-dimm");
-        vb_json_int(j, "node", d->node);
-        vb_json_str(j, "memdev", mem);
-        vb_json_str(j, "id", id);
-        vb_json_int(j, "slot", d->slot);
-        if (d->has_base)
-            vb_json_int(j, "addr", (gint64)d->base);
-        vb_qemu_cmd_add_json(c, "-device", j);
-        vb_qemu_cmd_consume_device(c, g_ptr_array_index(which, i));
     }
     return TRUE;
+}
+
+/**
+ * vb_qemu_cmd_build_memdev_one:
+ * @dev: a <memory model='dimm'> with its <alias name='dimmN'/> and <address type='dimm'
+ *   slot> written (the hotplug part picks them from QEMU's state)
+ *
+ * The -object and -device of one dimm for a running QEMU (object-add, device_add), the
+ * same as at start (issue 13, part memcfg).
+ */
+gboolean
+vb_qemu_cmd_build_memdev_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
+{
+    Dimm d;
+    gboolean ok;
+
+    if (!parse_dimm(c, dev, &d, error))
+        return FALSE;
+    if (d.alias[0] == '\0' || d.slot < 0)
+        ok = vb_qemu_cmd_unsupported(c, error, dev, "the dimm has no alias or slot yet");
+    else if (d.node >= RES(c)->cpu.cells->len)
+        ok = vb_qemu_cmd_unsupported(c, error, dev, "can't add memory backend for guest node "
+                                     "'%u' as the guest has only '%u' NUMA nodes configured",
+                                     d.node, RES(c)->cpu.cells->len);
+    else
+        ok = build_dimm(c, dev, &d, d.alias, error);
+    dimm_clear(&d);
+    return ok;
 }

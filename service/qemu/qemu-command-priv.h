@@ -186,3 +186,4 @@ gboolean vb_qemu_cmd_build_redirdevs(VbQemuCmd *c, GError **error);
 
 /* memory devices (issue 13, part memev): <memory model='dimm'> at start */
 gboolean vb_qemu_cmd_build_memdevs(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_build_memdev_one(VbQemuCmd *c, const VbDeviceDef *dev, GError **error);

@@ -844,6 +844,15 @@ vb_qemu_command_hotplug(const VbDomainDef *def, const VbQemuCaps *caps,
     case VB_DEV_CONSOLE:
         ok = vb_qemu_cmd_build_serial_one(&c, dev, error);
         break;
+    case VB_DEV_UNKNOWN:
+        if (dev->raw != NULL && strcmp(dev->raw->name, "memory") == 0) {
+            ok = vb_qemu_cmd_build_memdev_one(&c, dev, error); /* issue 13, part memcfg */
+            break;
+        }
+        ok = vb_qemu_cmd_unsupported(&c, error, dev,
+                                     "attaching <%s> to a running domain is not supported",
+                                     vb_device_def_describe(dev));
+        break;
     default:
         ok = vb_qemu_cmd_unsupported(&c, error, dev,
                                      "attaching <%s> to a running domain is not supported",

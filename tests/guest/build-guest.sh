@@ -182,6 +182,7 @@ modgroup virtiofs virtiofs                           # only with tgmount=virtiof
 modgroup 9p 9p 9pnet_virtio                          # only with tgmount=9p:TAG
 modgroup net virtio_net                              # only with a virtio NIC (eth0, DHCP)
 modgroup watchdog i6300esb                           # only with an i6300esb watchdog device
+modgroup usb uhci_hcd ehci_pci xhci_pci ftdi_sio     # only with a USB controller: usb-serial (QEMU's is an FTDI)
 # (the TPM drivers tpm_tis and tpm_crb are built into Debian's kernel.)
 # (8250 serial, devtmpfs, unix sockets and ACPI are built into Debian's kernel.)
 

@@ -17,7 +17,7 @@ static const char *const devices[] = {
     "pcie-root-port", "pci-bridge", "piix3-usb-uhci", "piix4-usb-uhci", "qemu-xhci",
     "nec-usb-xhci", "ich9-usb-ehci1", "virtio-serial-pci", "virtio-scsi-pci", "lsi53c895a",
     "ich9-ahci", "isa-fdc", "floppy", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd", "scsi-block",
-    "usb-storage",
+    "usb-storage", "usb-serial",
     "virtio-blk-pci", "virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial",
     "pci-serial", "virtconsole", "virtserialport", "usb-tablet", "usb-mouse", "usb-kbd",
     "virtio-tablet-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "VGA", "virtio-vga",
