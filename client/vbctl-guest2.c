@@ -50,40 +50,13 @@ static GVariant *
 parse_guest_cpulist(const char *text, GError **error)
 {
     g_autoptr(GArray) map = g_array_new(FALSE, TRUE, sizeof(gboolean));
-    g_auto(GStrv) parts = g_strsplit(text, ",", -1);
-    GVariantBuilder b;
 
-    for (guint i = 0; parts[i] != NULL; i++) {
-        const char *p = parts[i];
-        gboolean neg = *p == '^';
-        guint64 lo, hi;
-        char *end = NULL;
-
-        if (neg)
-            p++;
-        if (!g_ascii_isdigit(*p))
-            goto bad;
-        lo = hi = g_ascii_strtoull(p, &end, 10);
-        if (*end == '-' && !neg) {
-            if (!g_ascii_isdigit(end[1]))
-                goto bad;
-            hi = g_ascii_strtoull(end + 1, &end, 10);
-        }
-        if (*end != '\0' || hi < lo || hi >= 4096)
-            goto bad;
-        if (hi >= map->len)
-            g_array_set_size(map, (guint)hi + 1);
-        for (guint64 c = lo; c <= hi; c++)
-            g_array_index(map, gboolean, c) = !neg;
+    if (!vbctl_cpulist_fill(text, 4096, map)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("invalid vCPU list '%s': give the guest's vCPUs as in '0-3,^2'"), text);
+        return NULL;
     }
-    g_variant_builder_init(&b, G_VARIANT_TYPE("ab"));
-    for (guint i = 0; i < map->len; i++)
-        g_variant_builder_add(&b, "b", g_array_index(map, gboolean, i));
-    return g_variant_builder_end(&b);
-bad:
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                _("invalid vCPU list '%s': give the guest's vCPUs as in '0-3,^2'"), text);
-    return NULL;
+    return vbctl_cpumap_variant(map);
 }
 
 /* `guestvcpus NAME|UUID [--cpulist LIST --enable|--disable]` */

@@ -115,6 +115,54 @@ host_cpu_count(void)
 }
 
 /*
+ * Sets in @map the CPUs of @text, a cpulist as virsh takes it ("0-3,^2", "1,3"): "^N"
+ * clears N; @map grows to the highest CPU named. FALSE on a malformed list or a CPU at
+ * or above @limit.
+ */
+gboolean
+vbctl_cpulist_fill(const char *text, guint limit, GArray *map)
+{
+    g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+
+    for (guint i = 0; parts[i] != NULL; i++) {
+        const char *p = parts[i];
+        gboolean neg = *p == '^';
+        guint64 lo, hi;
+        char *end = NULL;
+
+        if (neg)
+            p++;
+        if (!g_ascii_isdigit(*p))
+            return FALSE;
+        lo = hi = g_ascii_strtoull(p, &end, 10);
+        if (*end == '-' && !neg) {
+            if (!g_ascii_isdigit(end[1]))
+                return FALSE;
+            hi = g_ascii_strtoull(end + 1, &end, 10);
+        }
+        if (*end != '\0' || hi < lo || hi >= limit)
+            return FALSE;
+        if (hi >= map->len)
+            g_array_set_size(map, (guint)hi + 1);
+        for (guint64 c = lo; c <= hi; c++)
+            g_array_index(map, gboolean, c) = !neg;
+    }
+    return TRUE;
+}
+
+/* a map of gboolean as "ab" */
+GVariant *
+vbctl_cpumap_variant(const GArray *map)
+{
+    GVariantBuilder b;
+
+    g_variant_builder_init(&b, G_VARIANT_TYPE("ab"));
+    for (guint i = 0; i < map->len; i++)
+        g_variant_builder_add(&b, "b", g_array_index(map, gboolean, i));
+    return g_variant_builder_end(&b);
+}
+
+/*
  * A cpulist as virsh takes it: "0-3,^2", "1,3", or "r" for every host CPU. Returns the
  * "ab" map, as long as the host's CPU count or the highest CPU named.
  */
@@ -123,48 +171,18 @@ vbctl_parse_cpulist(const char *text, GError **error)
 {
     guint n_host = host_cpu_count();
     g_autoptr(GArray) map = g_array_new(FALSE, TRUE, sizeof(gboolean));
-    g_auto(GStrv) parts = NULL;
-    GVariantBuilder b;
 
     g_array_set_size(map, n_host);
     if (g_strcmp0(text, "r") == 0) {
         for (guint i = 0; i < n_host; i++)
             g_array_index(map, gboolean, i) = TRUE;
-    } else {
-        parts = g_strsplit(text, ",", -1);
-        for (guint i = 0; parts[i] != NULL; i++) {
-            const char *p = parts[i];
-            gboolean neg = *p == '^';
-            guint64 lo, hi;
-            char *end = NULL;
-
-            if (neg)
-                p++;
-            if (!g_ascii_isdigit(*p))
-                goto bad;
-            lo = hi = g_ascii_strtoull(p, &end, 10);
-            if (*end == '-' && !neg) {
-                if (!g_ascii_isdigit(end[1]))
-                    goto bad;
-                hi = g_ascii_strtoull(end + 1, &end, 10);
-            }
-            if (*end != '\0' || hi < lo || hi >= 16384)
-                goto bad;
-            if (hi >= map->len)
-                g_array_set_size(map, (guint)hi + 1);
-            for (guint64 c = lo; c <= hi; c++)
-                g_array_index(map, gboolean, c) = !neg;
-        }
+    } else if (!vbctl_cpulist_fill(text, 16384, map)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("invalid CPU list '%s': give host CPUs as in '0-3,^2' or 'r' for all"),
+                    text);
+        return NULL;
     }
-    g_variant_builder_init(&b, G_VARIANT_TYPE("ab"));
-    for (guint i = 0; i < map->len; i++)
-        g_variant_builder_add(&b, "b", g_array_index(map, gboolean, i));
-    return g_variant_builder_end(&b);
-bad:
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                _("invalid CPU list '%s': give host CPUs as in '0-3,^2' or 'r' for all"),
-                text);
-    return NULL;
+    return vbctl_cpumap_variant(map);
 }
 
 /* "0-2,5" of a map */

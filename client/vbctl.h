@@ -177,6 +177,8 @@ gboolean vbctl_cmd_iothreadpin(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_setvcpus(VbctlContext *ctx, GError **error);
 /* also used by vbctl-vcpuio.c: "0-3,^2" / "r" to a host CPU map, a map to "0-2,5" */
 GVariant *vbctl_parse_cpulist(const char *text, GError **error);
+gboolean vbctl_cpulist_fill(const char *text, guint limit, GArray *map);
+GVariant *vbctl_cpumap_variant(const GArray *map);
 char *vbctl_format_cpumap(GVariant *map);
 
 /* vbctl-vcpuio.c (issue 13, part vcpuio) */

@@ -117,36 +117,6 @@ vb_domain_def_get_firmware(const VbDomainDef *def, VbDomainFirmware *out)
     }
 }
 
-static xmlNode *
-child_named(xmlNode *parent, const char *name)
-{
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
-        if (vb_xml_is(c, name))
-            return c;
-    }
-    return NULL;
-}
-
-/* a new element @name in @parent after its last child named one of @after (else first) */
-static xmlNode *
-insert_child(xmlNode *parent, const char *name, const char *const after[])
-{
-    xmlNode *node = xmlNewNode(NULL, (const xmlChar *)name);
-    xmlNode *prev = NULL;
-
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
-        for (guint i = 0; after[i] != NULL; i++) {
-            if (vb_xml_is(c, after[i]))
-                prev = c;
-        }
-    }
-    if (prev != NULL)
-        return xmlAddNextSibling(prev, node);
-    if (parent->children != NULL)
-        return xmlAddPrevSibling(parent->children, node);
-    return xmlAddChild(parent, node);
-}
-
 static void
 set_text(xmlNode *node, const char *text)
 {
@@ -164,14 +134,14 @@ edit_os(xmlNode *os, const VbDomainFirmware *fw)
 {
     static const char *const before_loader[] = { "type", "firmware", NULL };
     static const char *const before_nvram[] = { "type", "firmware", "loader", NULL };
-    xmlNode *loader = child_named(os, "loader");
-    xmlNode *nvram = child_named(os, "nvram");
+    xmlNode *loader = vb_xml_child(os, "loader");
+    xmlNode *nvram = vb_xml_child(os, "nvram");
 
     if (fw->firmware == NULL)
         xmlUnsetProp(os, (const xmlChar *)"firmware");
     if (fw->loader_path != NULL) {
         if (loader == NULL)
-            loader = insert_child(os, "loader", before_loader);
+            loader = vb_xml_insert_child(os, "loader", before_loader);
         xmlSetProp(loader, (const xmlChar *)"readonly",
                    (const xmlChar *)(fw->loader_readonly ? "yes" : "no"));
         if (fw->loader_secure >= 0)
@@ -183,7 +153,7 @@ edit_os(xmlNode *os, const VbDomainFirmware *fw)
     }
     if (fw->nvram_path != NULL || fw->nvram_template != NULL) {
         if (nvram == NULL)
-            nvram = insert_child(os, "nvram", before_nvram);
+            nvram = vb_xml_insert_child(os, "nvram", before_nvram);
         if (fw->nvram_template != NULL)
             xmlSetProp(nvram, (const xmlChar *)"template", (const xmlChar *)fw->nvram_template);
         if (fw->nvram_path != NULL && !fw->nvram_other)
@@ -228,11 +198,11 @@ vb_domain_def_with_firmware(const VbDomainDef *def, const VbDomainFirmware *fw,
     if (fw->smm == 1) {
         static const char *const before_features[] = { "os", "bootloader_args", "idmap",
                                                        "sysinfo", "bootloader", NULL };
-        xmlNode *features = child_named(root, "features");
+        xmlNode *features = vb_xml_child(root, "features");
 
         if (features == NULL)
-            features = insert_child(root, "features", before_features);
-        if (child_named(features, "smm") == NULL)
+            features = vb_xml_insert_child(root, "features", before_features);
+        if (vb_xml_child(features, "smm") == NULL)
             xmlSetProp(xmlAddChild(features, xmlNewNode(NULL, (const xmlChar *)"smm")),
                        (const xmlChar *)"state", (const xmlChar *)"on");
     }

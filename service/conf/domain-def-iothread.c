@@ -14,16 +14,6 @@
 #include "domain-def-priv.h"
 #include "vb-error.h"
 
-static xmlNode *
-first_child(xmlNode *parent, const char *name)
-{
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
-        if (vb_xml_is(c, name))
-            return c;
-    }
-    return NULL;
-}
-
 static void
 drop(xmlNode *node)
 {
@@ -69,7 +59,7 @@ iothreads_node(xmlNode *root)
                                           "metadata", "maxMemory", "memory", "currentMemory",
                                           "blkiotune", "memtune", "memoryBacking", "vcpu",
                                           "vcpus", NULL };
-    xmlNode *n = first_child(root, "iothreads");
+    xmlNode *n = vb_xml_child(root, "iothreads");
     xmlNode *prev = NULL;
 
     if (n != NULL)
@@ -90,7 +80,7 @@ iothreads_node(xmlNode *root)
 static void
 drop_pin(xmlNode *root, guint id)
 {
-    xmlNode *cputune = first_child(root, "cputune");
+    xmlNode *cputune = vb_xml_child(root, "cputune");
     g_autofree char *want = g_strdup_printf("%u", id);
     gboolean left = FALSE;
     xmlNode *next;
@@ -169,7 +159,7 @@ vb_domain_def_with_iothread(const VbDomainDef *def, guint id, gboolean add, GErr
         return NULL;
     }
     node = iothreads_node(root);
-    ids = first_child(root, "iothreadids");
+    ids = vb_xml_child(root, "iothreadids");
     if (ids == NULL)
         ids = xmlAddNextSibling(node, xmlNewNode(NULL, (const xmlChar *)"iothreadids"));
     /* the ids <iothreads> filled in become explicit */
@@ -228,7 +218,7 @@ vb_domain_def_iothread_user(const VbDomainDef *def, guint id)
     res = ctx != NULL ? xmlXPathEvalExpression((const xmlChar *)expr, ctx) : NULL;
     if (res != NULL && res->nodesetval != NULL && res->nodesetval->nodeNr > 0) {
         xmlNode *dev = res->nodesetval->nodeTab[0];
-        xmlNode *target = first_child(dev, "target");
+        xmlNode *target = vb_xml_child(dev, "target");
         xmlChar *name = target != NULL ? xmlGetProp(target, (const xmlChar *)"dev") : NULL;
         xmlChar *type = xmlGetProp(dev, (const xmlChar *)"type");
         xmlChar *index = xmlGetProp(dev, (const xmlChar *)"index");
@@ -269,7 +259,7 @@ vb_domain_def_get_perf(const VbDomainDef *def)
         return events;
     doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
     root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
-    perf = root != NULL ? first_child(root, "perf") : NULL;
+    perf = root != NULL ? vb_xml_child(root, "perf") : NULL;
     for (xmlNode *e = perf != NULL ? perf->children : NULL; e != NULL; e = e->next) {
         xmlChar *name, *enabled;
 
@@ -323,7 +313,7 @@ vb_domain_def_with_perf(const VbDomainDef *def, GHashTable *events, GError **err
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot read back the definition");
         return NULL;
     }
-    perf = first_child(root, "perf");
+    perf = vb_xml_child(root, "perf");
     if (perf == NULL) {
         xmlNode *prev = NULL;
 

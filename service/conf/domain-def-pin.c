@@ -14,36 +14,6 @@
 #include "domain-def-priv.h"
 #include "vb-error.h"
 
-static xmlNode *
-child_named(xmlNode *parent, const char *name)
-{
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
-        if (vb_xml_is(c, name))
-            return c;
-    }
-    return NULL;
-}
-
-/* a new element @name in @parent after its last child named one of @after (else first) */
-static xmlNode *
-insert_child(xmlNode *parent, const char *name, const char *const after[])
-{
-    xmlNode *node = xmlNewNode(NULL, (const xmlChar *)name);
-    xmlNode *prev = NULL;
-
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
-        for (guint i = 0; after[i] != NULL; i++) {
-            if (vb_xml_is(c, after[i]))
-                prev = c;
-        }
-    }
-    if (prev != NULL)
-        return xmlAddNextSibling(prev, node);
-    if (parent->children != NULL)
-        return xmlAddPrevSibling(parent->children, node);
-    return xmlAddChild(parent, node);
-}
-
 static gboolean
 has_element_child(xmlNode *node)
 {
@@ -106,13 +76,13 @@ vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id, const c
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot read back the definition");
         return NULL;
     }
-    cputune = child_named(root, "cputune");
+    cputune = vb_xml_child(root, "cputune");
     if (cputune == NULL && cpuset == NULL) {
         xmlFreeDoc(doc);
         return vb_domain_def_copy(def);
     }
     if (cputune == NULL)
-        cputune = insert_child(root, "cputune", before_cputune);
+        cputune = vb_xml_insert_child(root, "cputune", before_cputune);
     for (xmlNode *c = cputune->children; c != NULL; c = next) {
         xmlChar *v;
         gboolean mine;
@@ -129,7 +99,7 @@ vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id, const c
         }
     }
     if (cpuset != NULL) {
-        xmlNode *pin = insert_child(cputune, elem,
+        xmlNode *pin = vb_xml_insert_child(cputune, elem,
                                     kind == VB_PIN_VCPU       ? before_vcpupin
                                     : kind == VB_PIN_EMULATOR ? before_emulatorpin
                                                               : before_iothreadpin);
@@ -172,7 +142,7 @@ vb_domain_def_with_vcpus(const VbDomainDef *def, guint current, guint max, GErro
         return NULL;
     doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
     root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
-    vcpu = root != NULL ? child_named(root, "vcpu") : NULL;
+    vcpu = root != NULL ? vb_xml_child(root, "vcpu") : NULL;
     if (vcpu == NULL) {
         xmlFreeDoc(doc);
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot read back the definition");
@@ -188,7 +158,7 @@ vb_domain_def_with_vcpus(const VbDomainDef *def, guint current, guint max, GErro
         else
             xmlUnsetProp(vcpu, (const xmlChar *)"current");
     }
-    vcpus = child_named(root, "vcpus");
+    vcpus = vb_xml_child(root, "vcpus");
     if (vcpus != NULL) {
         g_autofree gboolean *seen = g_new0(gboolean, max);
 

@@ -230,6 +230,8 @@ void vb_address_clear(VbDeviceAddress *addr);
 void vb_sort_by_rank(GPtrArray *arr, int (*rank_of)(gconstpointer));
 int vb_rank_lookup(const char *const table[], const char *name);
 gboolean vb_xml_is(const xmlNode *node, const char *name);
+xmlNode *vb_xml_child(xmlNode *parent, const char *name);
+xmlNode *vb_xml_insert_child(xmlNode *parent, const char *name, const char *const after[]);
 char *vb_xml_prop(xmlNode *node, const char *name);
 char *vb_xml_text(xmlNode *node);
 void vb_extra_collect(VbExtra *extra, xmlNode *node, const char *const known_attrs[],

@@ -93,6 +93,51 @@ vb_xml_is(const xmlNode *node, const char *name)
 }
 
 /**
+ * vb_xml_child:
+ * @parent: an element
+ * @name: element name (no namespace)
+ *
+ * Returns: (nullable): the first child element @name of @parent
+ */
+xmlNode *
+vb_xml_child(xmlNode *parent, const char *name)
+{
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        if (vb_xml_is(c, name))
+            return c;
+    }
+    return NULL;
+}
+
+/**
+ * vb_xml_insert_child:
+ * @parent: an element
+ * @name: the new element's name
+ * @after: NULL-terminated names of the children it follows
+ *
+ * Returns: a new element @name in @parent after its last child named one of @after,
+ *   else as its first child (the order libvirt writes the children in)
+ */
+xmlNode *
+vb_xml_insert_child(xmlNode *parent, const char *name, const char *const after[])
+{
+    xmlNode *node = xmlNewNode(NULL, (const xmlChar *)name);
+    xmlNode *prev = NULL;
+
+    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+        for (guint i = 0; after[i] != NULL; i++) {
+            if (vb_xml_is(c, after[i]))
+                prev = c;
+        }
+    }
+    if (prev != NULL)
+        return xmlAddNextSibling(prev, node);
+    if (parent->children != NULL)
+        return xmlAddPrevSibling(parent->children, node);
+    return xmlAddChild(parent, node);
+}
+
+/**
  * vb_xml_prop:
  * @node: an element
  * @name: attribute name (no namespace)

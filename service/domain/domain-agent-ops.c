@@ -150,17 +150,16 @@ vb_domain_agent_refresh(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon
 
 /* ---- one agent session: the job, a connection, sync before each command ---- */
 
-typedef struct {
-    VbDomainList *list;
-    VbDomainObj *dom;
-    char *name;
-    VbQemuAgent *agent;
-    gint64 deadline;
-} Session;
-
-static gboolean
-session_begin(Session *s, VbDomainList *list, VbDomainObj *dom, const char *method,
-              const char *owner, guint timeout_ms, GError **error)
+/**
+ * vb_agent_session_begin:
+ * @timeout_ms: for the whole session; 0: the service's agent_timeout
+ *
+ * Takes the domain's agent job and connects to its agent. Worker threads.
+ */
+gboolean
+vb_agent_session_begin(VbAgentSession *s, VbDomainList *list, VbDomainObj *dom,
+                       const char *method, const char *owner, guint timeout_ms,
+                       GError **error)
 {
     g_autofree char *path = NULL;
 
@@ -183,8 +182,8 @@ session_begin(Session *s, VbDomainList *list, VbDomainObj *dom, const char *meth
     return TRUE;
 }
 
-static void
-session_end(Session *s)
+void
+vb_agent_session_end(VbAgentSession *s)
 {
     g_clear_pointer(&s->agent, vb_qemu_agent_free);
     g_clear_pointer(&s->name, g_free);
@@ -193,9 +192,9 @@ session_end(Session *s)
     s->dom = NULL;
 }
 
-/* One command of the session (sync first). */
-static JsonNode *
-session_run(Session *s, const char *command, JsonObject *args, GError **error)
+/* One command of the session (sync first); @args: (transfer full) (nullable). */
+JsonNode *
+vb_agent_session_run(VbAgentSession *s, const char *command, JsonObject *args, GError **error)
 {
     JsonNode *ret = NULL;
 
@@ -215,16 +214,16 @@ static JsonNode *
 run_one(VbDomainList *list, VbDomainObj *dom, const char *method, const char *owner,
         const char *command, JsonObject *args, GError **error)
 {
-    Session s;
+    VbAgentSession s;
     JsonNode *ret;
 
-    if (!session_begin(&s, list, dom, method, owner, 0, error)) {
+    if (!vb_agent_session_begin(&s, list, dom, method, owner, 0, error)) {
         if (args != NULL)
             json_object_unref(args);
         return NULL;
     }
-    ret = session_run(&s, command, args, error);
-    session_end(&s);
+    ret = vb_agent_session_run(&s, command, args, error);
+    vb_agent_session_end(&s);
     return ret;
 }
 
@@ -234,11 +233,11 @@ static gboolean
 shutdown_agent(VbDomainList *list, VbDomainObj *dom, gboolean reboot, const char *method,
                const char *owner, GError **error)
 {
-    Session s;
+    VbAgentSession s;
     JsonObject *args;
     gboolean ok;
 
-    if (!session_begin(&s, list, dom, method, owner, 0, error))
+    if (!vb_agent_session_begin(&s, list, dom, method, owner, 0, error))
         return FALSE;
     /* as libvirt: the guest reboots by itself, so no fake reboot is pending */
     g_mutex_lock(&dom->lock);
@@ -255,7 +254,7 @@ shutdown_agent(VbDomainList *list, VbDomainObj *dom, gboolean reboot, const char
     }
     if (!ok)
         g_prefix_error(error, "domain '%s': ", s.name);
-    session_end(&s);
+    vb_agent_session_end(&s);
     return ok;
 }
 
@@ -364,7 +363,7 @@ set_frozen(VbDomainList *list, VbDomainObj *dom, gboolean frozen)
 
 /* With the session: thaw everything, logging a failure (error paths, reconnect). */
 static void
-thaw_quietly(Session *s)
+thaw_quietly(VbAgentSession *s)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) r = NULL;
@@ -372,7 +371,7 @@ thaw_quietly(Session *s)
     /* a fresh budget: the command that failed may have used the session's */
     s->deadline = g_get_monotonic_time() + (gint64)s->list->config->agent_timeout *
                                                G_USEC_PER_SEC;
-    r = session_run(s, "guest-fsfreeze-thaw", NULL, &err);
+    r = vb_agent_session_run(s, "guest-fsfreeze-thaw", NULL, &err);
     if (r == NULL)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, s->dom->uuid_str,
                       "cannot thaw the guest's file systems: %s", err->message);
@@ -400,10 +399,10 @@ vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *const *
     const char *cmd = args != NULL ? "guest-fsfreeze-freeze-list" : "guest-fsfreeze-freeze";
     g_autoptr(JsonNode) ret = NULL;
     gboolean was_frozen;
-    Session s;
+    VbAgentSession s;
     int n;
 
-    if (!session_begin(&s, list, dom, "FSFreeze", owner, 0, error)) {
+    if (!vb_agent_session_begin(&s, list, dom, "FSFreeze", owner, 0, error)) {
         if (args != NULL)
             json_object_unref(args);
         return -1;
@@ -413,7 +412,7 @@ vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *const *
     g_mutex_unlock(&dom->lock);
     /* recorded before: a service killed while the command runs thaws at reconnect */
     set_frozen(list, dom, TRUE);
-    ret = session_run(&s, cmd, args, error);
+    ret = vb_agent_session_run(&s, cmd, args, error);
     n = count_reply(ret, cmd, error);
     if (n < 0) {
         /* qemu-ga thaws by itself when the freeze fails; after a timeout or a malformed
@@ -424,7 +423,7 @@ vb_domain_agent_freeze(VbDomainList *list, VbDomainObj *dom, const char *const *
         else
             set_frozen(list, dom, was_frozen); /* qemu-ga refused: nothing changed */
     }
-    session_end(&s);
+    vb_agent_session_end(&s);
     return n;
 }
 
@@ -488,11 +487,11 @@ void
 vb_domain_agent_thaw_now(VbDomainList *list, VbDomainObj *dom)
 {
     g_autoptr(GError) err = NULL;
-    Session s;
+    VbAgentSession s;
 
     /* no wait for a VSERPORT_CHANGE here: it would queue behind this very task; the
      * state was read from query-chardev at reconnect */
-    if (!session_begin(&s, list, dom, "reconnect", NULL, 0, &err)) {
+    if (!vb_agent_session_begin(&s, list, dom, "reconnect", NULL, 0, &err)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
                       "the guest's file systems were frozen when the service stopped and "
                       "cannot be thawed now: %s; call FSThaw", err->message);
@@ -501,7 +500,7 @@ vb_domain_agent_thaw_now(VbDomainList *list, VbDomainObj *dom)
     thaw_quietly(&s);
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
                   "thawed the guest's file systems an FSFreeze left frozen");
-    session_end(&s);
+    vb_agent_session_end(&s);
 }
 
 /* Under lock: the target of the domain's disk at @a (libvirt's virDomainDiskByAddress):
@@ -843,14 +842,14 @@ vb_domain_agent_guest_info(VbDomainList *list, VbDomainObj *dom, guint types,
                            const char *owner, GError **error)
 {
     g_auto(GVariantDict) d = G_VARIANT_DICT_INIT(NULL);
-    Session s;
+    VbAgentSession s;
 
     if (types & ~GUEST_INFO_KNOWN) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "GetGuestInfo: unknown types 0x%x", types & ~GUEST_INFO_KNOWN);
         return NULL;
     }
-    if (!session_begin(&s, list, dom, "GetGuestInfo", owner, 0, error))
+    if (!vb_agent_session_begin(&s, list, dom, "GetGuestInfo", owner, 0, error))
         return NULL;
     for (guint i = 0; i < G_N_ELEMENTS(info_groups); i++) {
         g_autoptr(JsonNode) ret = NULL;
@@ -858,7 +857,7 @@ vb_domain_agent_guest_info(VbDomainList *list, VbDomainObj *dom, guint types,
 
         if (types != 0 && !(types & info_groups[i].type))
             continue;
-        ret = session_run(&s, info_groups[i].command, NULL, &err);
+        ret = vb_agent_session_run(&s, info_groups[i].command, NULL, &err);
         if (ret == NULL && is_unsupported(err))
             continue;
         if (ret == NULL ||
@@ -866,11 +865,11 @@ vb_domain_agent_guest_info(VbDomainList *list, VbDomainObj *dom, guint types,
               : info_groups[i].type == VB_GUEST_INFO_DISKS ? info_disks(dom, ret, &d, &err)
                                                             : info_fs(dom, ret, &d, &err))) {
             g_propagate_error(error, g_steal_pointer(&err));
-            session_end(&s);
+            vb_agent_session_end(&s);
             return NULL;
         }
     }
-    session_end(&s);
+    vb_agent_session_end(&s);
     return g_variant_ref_sink(g_variant_dict_end(&d));
 }
 
@@ -920,7 +919,7 @@ vb_domain_qemu_agent_command(VbDomainList *list, VbDomainObj *dom, const char *j
     JsonNode *root, *exec;
     guint timeout_ms;
     char *reply;
-    Session s;
+    VbAgentSession s;
 
     if (timeout < VB_AGENT_TIMEOUT_BLOCK) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
@@ -946,7 +945,7 @@ vb_domain_qemu_agent_command(VbDomainList *list, VbDomainObj *dom, const char *j
                  : timeout == VB_AGENT_TIMEOUT_DEFAULT || timeout == VB_AGENT_TIMEOUT_NOWAIT
                      ? 0
                      : (guint)MIN(timeout, VB_AGENT_BLOCK_MAX_S) * 1000;
-    if (!session_begin(&s, list, dom, "QemuAgentCommand", owner, timeout_ms, error))
+    if (!vb_agent_session_begin(&s, list, dom, "QemuAgentCommand", owner, timeout_ms, error))
         return NULL;
     taint(list, dom, owner);
     reply = vb_qemu_agent_sync(s.agent, s.deadline, error)
@@ -957,6 +956,6 @@ vb_domain_qemu_agent_command(VbDomainList *list, VbDomainObj *dom, const char *j
                 : NULL;
     if (reply == NULL)
         g_prefix_error(error, "domain '%s': ", s.name);
-    session_end(&s);
+    vb_agent_session_end(&s);
     return reply;
 }

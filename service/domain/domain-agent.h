@@ -95,4 +95,21 @@ GPtrArray *vb_domain_interface_addresses(VbDomainList *list, VbNetworkList *netw
                                          GError **error);
 GPtrArray *vb_domain_ifaddr_match_neighbours(GPtrArray *ifaces, GArray *neigh);
 
+/* One agent session (domain-agent-ops.c): the domain's agent job, a connection, a
+ * guest-sync before each command. */
+typedef struct {
+    VbDomainList *list;
+    VbDomainObj *dom;
+    char *name;
+    VbQemuAgent *agent;
+    gint64 deadline;
+} VbAgentSession;
+
+gboolean vb_agent_session_begin(VbAgentSession *s, VbDomainList *list, VbDomainObj *dom,
+                                const char *method, const char *owner, guint timeout_ms,
+                                GError **error);
+JsonNode *vb_agent_session_run(VbAgentSession *s, const char *command, JsonObject *args,
+                               GError **error);
+void vb_agent_session_end(VbAgentSession *s);
+
 G_END_DECLS

@@ -27,63 +27,6 @@
 /* libvirt's QEMU_GUEST_VCPU_MAX_ID */
 #define GUEST_VCPU_MAX_ID 4096
 
-/* ---- one agent session (the job, a connection, sync before each command) ---- */
-
-typedef struct {
-    VbDomainObj *dom;
-    char *name;
-    VbQemuAgent *agent;
-    gint64 deadline;
-} Session;
-
-static gboolean
-session_begin(Session *s, VbDomainList *list, VbDomainObj *dom, const char *method,
-              const char *owner, GError **error)
-{
-    g_autofree char *path = NULL;
-
-    memset(s, 0, sizeof(*s));
-    path = vb_domain_agent_begin(list, dom, method, owner, &s->name, error);
-    if (path == NULL)
-        return FALSE;
-    s->dom = dom;
-    s->deadline = g_get_monotonic_time() + (gint64)list->config->agent_timeout * G_USEC_PER_SEC;
-    s->agent = vb_qemu_agent_open(path, error);
-    if (s->agent == NULL) {
-        g_prefix_error(error, "domain '%s': ", s->name);
-        g_clear_pointer(&s->name, g_free);
-        vb_domain_agent_job_end(dom);
-        s->dom = NULL;
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static void
-session_end(Session *s)
-{
-    g_clear_pointer(&s->agent, vb_qemu_agent_free);
-    g_clear_pointer(&s->name, g_free);
-    if (s->dom != NULL)
-        vb_domain_agent_job_end(s->dom);
-    s->dom = NULL;
-}
-
-/* @args: (transfer full) (nullable) */
-static JsonNode *
-session_run(Session *s, const char *command, JsonObject *args, GError **error)
-{
-    JsonNode *ret = NULL;
-
-    if (vb_qemu_agent_sync(s->agent, s->deadline, error))
-        ret = vb_qemu_agent_command(s->agent, command, args, s->deadline, error);
-    if (args != NULL)
-        json_object_unref(args);
-    if (ret == NULL)
-        g_prefix_error(error, "domain '%s': ", s->name);
-    return ret;
-}
-
 /* ---- FSTrim ---- */
 
 /**
@@ -229,7 +172,7 @@ vb_domain_get_guest_vcpus(VbDomainList *list, VbDomainObj *dom, const char *owne
 /* guest-set-vcpus with the modified entries, repeated as qemu-ga may stop at the first
  * failure (returns how many it changed), as libvirt's qemuAgentSetVCPUs. */
 static gboolean
-set_vcpus(Session *s, GArray *cpus, GError **error)
+set_vcpus(VbAgentSession *s, GArray *cpus, GError **error)
 {
     for (guint round = 0; round < cpus->len + 1; round++) {
         JsonObject *args = json_object_new();
@@ -256,7 +199,7 @@ set_vcpus(Session *s, GArray *cpus, GError **error)
             return TRUE;
         }
         json_object_set_array_member(args, "vcpus", arr);
-        ret = session_run(s, "guest-set-vcpus", args, error);
+        ret = vb_agent_session_run(s, "guest-set-vcpus", args, error);
         if (ret == NULL)
             return FALSE;
         if (!JSON_NODE_HOLDS_VALUE(ret) || json_node_get_value_type(ret) != G_TYPE_INT64 ||
@@ -281,9 +224,9 @@ set_vcpus(Session *s, GArray *cpus, GError **error)
 }
 
 static GArray *
-session_get_vcpus(Session *s, GError **error)
+session_get_vcpus(VbAgentSession *s, GError **error)
 {
-    g_autoptr(JsonNode) ret = session_run(s, "guest-get-vcpus", NULL, error);
+    g_autoptr(JsonNode) ret = vb_agent_session_run(s, "guest-get-vcpus", NULL, error);
     GArray *cpus;
 
     if (ret == NULL)
@@ -309,7 +252,7 @@ vb_domain_set_guest_vcpus(VbDomainList *list, VbDomainObj *dom, GVariant *vcpuma
     const guchar *bits; /* GVariant stores a boolean of an array in one byte */
     g_autofree gboolean *want = NULL;
     g_autoptr(GArray) cpus = NULL;
-    Session s;
+    VbAgentSession s;
     gboolean ok = FALSE, any = FALSE;
 
     if (state != 0 && state != 1) {
@@ -333,7 +276,7 @@ vb_domain_set_guest_vcpus(VbDomainList *list, VbDomainObj *dom, GVariant *vcpuma
                             "SetGuestVcpus: the vCPU map selects no vCPU");
         return FALSE;
     }
-    if (!session_begin(&s, list, dom, "SetGuestVcpus", owner, error))
+    if (!vb_agent_session_begin(&s, list, dom, "SetGuestVcpus", owner, 0, error))
         return FALSE;
     cpus = session_get_vcpus(&s, error);
     if (cpus == NULL)
@@ -363,7 +306,7 @@ vb_domain_set_guest_vcpus(VbDomainList *list, VbDomainObj *dom, GVariant *vcpuma
     }
     ok = set_vcpus(&s, cpus, error);
 out:
-    session_end(&s);
+    vb_agent_session_end(&s);
     return ok;
 }
 
@@ -436,10 +379,10 @@ vb_domain_set_vcpus_agent(VbDomainList *list, VbDomainObj *dom, guint n, const c
 {
     g_autoptr(GArray) cpus = NULL;
     guint current;
-    Session s;
+    VbAgentSession s;
     gboolean ok = FALSE;
 
-    if (!session_begin(&s, list, dom, "SetVcpus", owner, error))
+    if (!vb_agent_session_begin(&s, list, dom, "SetVcpus", owner, 0, error))
         return FALSE;
     g_mutex_lock(&dom->lock);
     current = dom->def->vcpus_current;
@@ -454,7 +397,7 @@ vb_domain_set_vcpus_agent(VbDomainList *list, VbDomainObj *dom, guint n, const c
     cpus = session_get_vcpus(&s, error);
     ok = cpus != NULL && plan_vcpus(cpus, n, s.name, error) && set_vcpus(&s, cpus, error);
 out:
-    session_end(&s);
+    vb_agent_session_end(&s);
     return ok;
 }
 
@@ -557,7 +500,7 @@ vb_domain_pm_suspend(VbDomainList *list, VbDomainObj *dom, guint target, guint64
                                        "guest-suspend-hybrid"};
     gboolean wakeup = FALSE, ok;
     int s3, s4;
-    Session s;
+    VbAgentSession s;
 
     if (duration != 0) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
@@ -605,7 +548,7 @@ vb_domain_pm_suspend(VbDomainList *list, VbDomainObj *dom, guint target, guint64
                             "enabled='no'/>)");
         return FALSE;
     }
-    if (!session_begin(&s, list, dom, "PMSuspendForDuration", owner, error))
+    if (!vb_agent_session_begin(&s, list, dom, "PMSuspendForDuration", owner, 0, error))
         return FALSE;
     ok = vb_qemu_agent_sync(s.agent, s.deadline, error) &&
          vb_qemu_agent_command_noreply(
@@ -616,7 +559,7 @@ vb_domain_pm_suspend(VbDomainList *list, VbDomainObj *dom, guint target, guint64
     else
         VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "asked the guest to suspend (%s)",
                       cmds[target]);
-    session_end(&s);
+    vb_agent_session_end(&s);
     return ok;
 }
 

@@ -865,6 +865,23 @@ vb_domain_hotplug_finish_removal(VbDomainList *list, VbDomainObj *dom, const cha
     vb_domain_hotplug_remove_device(list, dom, alias, TRUE);
 }
 
+/* A device's backend @prefix@alias deleted with @cmd; a failure is logged ("cannot @what"). */
+static void
+delete_backend(VbDomainObj *dom, VbQemuMonitor *mon, const char *cmd, const char *prefix,
+               const char *alias, const char *what)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    g_autofree char *id = g_strconcat(prefix, alias, NULL);
+    JsonObject *args = json_object_new();
+
+    json_object_set_string_member(args, "id", id);
+    r = vb_domain_hotplug_qmp(mon, cmd, args, &err);
+    if (r == NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot %s %s: %s", what, id,
+                      err->message);
+}
+
 /*
  * With the job: as vb_domain_hotplug_finish_removal(); with @notify FALSE no DeviceRemoved
  * (an attach that never finished: the device was never in the live XML; issue 13, part
@@ -901,42 +918,12 @@ vb_domain_hotplug_remove_device(VbDomainList *list, VbDomainObj *dom, const char
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
 
-    if (chan && mon != NULL) {
-        g_autoptr(GError) err = NULL;
-        g_autoptr(JsonNode) r = NULL;
-        g_autofree char *chr = g_strconcat("char", alias, NULL);
-        JsonObject *args = json_object_new();
-
-        json_object_set_string_member(args, "id", chr);
-        r = vb_domain_hotplug_qmp(mon, "chardev-remove", args, &err);
-        if (r == NULL)
-            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot remove chardev %s: %s",
-                          chr, err->message);
-    }
-    if (rng && mon != NULL) {
-        g_autoptr(GError) err = NULL;
-        g_autoptr(JsonNode) r = NULL;
-        g_autofree char *obj = g_strconcat("obj", alias, NULL);
-        JsonObject *args = json_object_new();
-
-        json_object_set_string_member(args, "id", obj);
-        r = vb_domain_hotplug_qmp(mon, "object-del", args, &err);
-        if (r == NULL)
-            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete object %s: %s",
-                          obj, err->message);
-    }
-    if (net && mon != NULL) {
-        g_autoptr(GError) err = NULL;
-        g_autoptr(JsonNode) r = NULL;
-        g_autofree char *netdev = g_strconcat("host", alias, NULL);
-        JsonObject *args = json_object_new();
-
-        json_object_set_string_member(args, "id", netdev);
-        r = vb_domain_hotplug_qmp(mon, "netdev_del", args, &err);
-        if (r == NULL)
-            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot delete netdev %s: %s",
-                          netdev, err->message);
-    }
+    if (chan && mon != NULL)
+        delete_backend(dom, mon, "chardev-remove", "char", alias, "remove chardev");
+    if (rng && mon != NULL)
+        delete_backend(dom, mon, "object-del", "obj", alias, "delete object");
+    if (net && mon != NULL)
+        delete_backend(dom, mon, "netdev_del", "host", alias, "delete netdev");
     if (net)
         vb_hotplug_net_release(dom, alias); /* the tap, macvtap, bridge port */
     if (disk && top == NULL && mon != NULL)

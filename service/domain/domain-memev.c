@@ -641,8 +641,8 @@ host_cpus(void)
 }
 
 /* The host CPUs of a cpumap (libvirt's "ab"), or NULL with @error when none is set. */
-static GArray *
-cpus_of_map(GVariant *cpumap, GError **error)
+GArray *
+vb_domain_cpus_of_map(GVariant *cpumap, GError **error)
 {
     g_autoptr(GArray) cpus = g_array_new(FALSE, FALSE, sizeof(guint));
     gsize n = g_variant_n_children(cpumap);
@@ -680,8 +680,13 @@ find_tid(const GArray *tids, guint id)
     return -1;
 }
 
-static gboolean
-set_thread_affinity(int tid, const GArray *cpus, const char *what, GError **error)
+/*
+ * Sets the affinity of thread @tid to @cpus (from vb_domain_cpus_of_map()); @what names
+ * the thread in the error. With @gone_ok a thread that ended meanwhile is no error.
+ */
+gboolean
+vb_domain_set_thread_affinity(int tid, const GArray *cpus, const char *what, gboolean gone_ok,
+                              GError **error)
 {
     guint max = g_array_index(cpus, guint, cpus->len - 1) + 1;
     cpu_set_t *set = CPU_ALLOC(max);
@@ -694,7 +699,7 @@ set_thread_affinity(int tid, const GArray *cpus, const char *what, GError **erro
     rc = sched_setaffinity(tid, size, set);
     err = errno;
     CPU_FREE(set);
-    if (rc == 0)
+    if (rc == 0 || (gone_ok && err == ESRCH))
         return TRUE;
     g_set_error(error, VB_ERROR, err == EINVAL ? VB_ERROR_INVALID_ARG : VB_ERROR_FAILED,
                 "cannot pin %s (thread %d): %s%s", what, tid, g_strerror(err),
@@ -719,7 +724,7 @@ vb_domain_pin(VbDomainList *list, VbDomainObj *dom, VbPinKind kind, guint id,
               GVariant *cpumap, guint flags, const char *owner, GError **error)
 {
     const char *method = kind == VB_PIN_VCPU ? "PinVcpu" : "PinIOThread";
-    g_autoptr(GArray) cpus = cpus_of_map(cpumap, error);
+    g_autoptr(GArray) cpus = vb_domain_cpus_of_map(cpumap, error);
     g_autofree char *cpuset = NULL;
     g_autofree char *what = NULL;
     gboolean active, ok = TRUE;
@@ -758,7 +763,7 @@ vb_domain_pin(VbDomainList *list, VbDomainObj *dom, VbPinKind kind, guint id,
         g_mutex_lock(&dom->lock);
         live = edit_pin(dom->def, &edit, error);
         g_mutex_unlock(&dom->lock);
-        ok = live != NULL && set_thread_affinity(tid, cpus, what, error);
+        ok = live != NULL && vb_domain_set_thread_affinity(tid, cpus, what, FALSE, error);
         if (ok) {
             g_mutex_lock(&dom->lock);
             vb_domain_def_free(dom->def);
@@ -967,7 +972,8 @@ refresh_vcpu_threads(VbDomainObj *dom, VbQemuMonitor *mon, guint from)
                 want = p->cpus;
         }
         what = g_strdup_printf("vCPU %u", t->id);
-        if (want != NULL && want->len > 0 && !set_thread_affinity(t->tid, want, what, &error))
+        if (want != NULL && want->len > 0 &&
+            !vb_domain_set_thread_affinity(t->tid, want, what, FALSE, &error))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", error->message);
     }
 }

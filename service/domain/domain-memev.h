@@ -55,4 +55,9 @@ typedef VbDomainDef *(*VbDomainEditFunc)(const VbDomainDef *def, gpointer data,
 gboolean vb_domain_edit_persistent(VbDomainList *list, VbDomainObj *dom, VbDomainEditFunc edit,
                                    gpointer data, GError **error);
 
+/* Thread affinity, shared by the pinning calls (domain-memev.c, domain-vcpuio.c). */
+GArray *vb_domain_cpus_of_map(GVariant *cpumap, GError **error);
+gboolean vb_domain_set_thread_affinity(int tid, const GArray *cpus, const char *what,
+                                       gboolean gone_ok, GError **error);
+
 G_END_DECLS

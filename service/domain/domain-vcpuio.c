@@ -116,59 +116,6 @@ map_of_thread(int tid, GError **error)
     return g_variant_builder_end(&b);
 }
 
-/* The host CPUs of a cpumap (libvirt's "ab"), or NULL with @error when none is set. */
-static GArray *
-cpus_of_map(GVariant *cpumap, GError **error)
-{
-    g_autoptr(GArray) cpus = g_array_new(FALSE, FALSE, sizeof(guint));
-    gsize n = g_variant_n_children(cpumap);
-
-    for (gsize i = 0; i < n; i++) {
-        gboolean set;
-        guint cpu = (guint)i;
-
-        g_variant_get_child(cpumap, i, "b", &set);
-        if (!set)
-            continue;
-        if (i >= MAX_HOST_CPU) {
-            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                        "host CPU %" G_GSIZE_FORMAT " is out of range (at most %d)", i,
-                        MAX_HOST_CPU - 1);
-            return NULL;
-        }
-        g_array_append_val(cpus, cpu);
-    }
-    if (cpus->len == 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                    "empty CPU list for pinning: set at least one host CPU in the cpumap");
-        return NULL;
-    }
-    return g_steal_pointer(&cpus);
-}
-
-static gboolean
-set_affinity(int tid, const GArray *cpus, const char *what, GError **error)
-{
-    guint max = g_array_index(cpus, guint, cpus->len - 1) + 1;
-    cpu_set_t *set = CPU_ALLOC(max);
-    size_t size = CPU_ALLOC_SIZE(max);
-    int rc, err;
-
-    CPU_ZERO_S(size, set);
-    for (guint i = 0; i < cpus->len; i++)
-        CPU_SET_S(g_array_index(cpus, guint, i), size, set);
-    rc = sched_setaffinity(tid, size, set);
-    err = errno;
-    CPU_FREE(set);
-    /* a thread that ended meanwhile is not an error */
-    if (rc == 0 || err == ESRCH)
-        return TRUE;
-    g_set_error(error, VB_ERROR, err == EINVAL ? VB_ERROR_INVALID_ARG : VB_ERROR_FAILED,
-                "cannot pin %s (thread %d): %s%s", what, tid, g_strerror(err),
-                err == EINVAL ? " (none of these host CPUs is online or allowed here)" : "");
-    return FALSE;
-}
-
 /* ---- GetVcpus ---- */
 
 /* GUEST: the agent's guest-get-vcpus, counting the online ones (or all with MAXIMUM) */
@@ -438,7 +385,8 @@ change_live(VbDomainList *list, VbDomainObj *dom, guint id, gboolean add, GError
     }
     /* a new IOThread runs where <vcpu cpuset> says, as the start puts it */
     cpus = iothread_cpus(vb_domain_def_get_resources(live), id);
-    if (add && cpus != NULL && !set_affinity(tid, cpus, "the new IOThread", &err))
+    if (add && cpus != NULL &&
+        !vb_domain_set_thread_affinity(tid, cpus, "the new IOThread", TRUE, &err))
         g_warning("%s", err->message);
     g_clear_error(&err);
     g_mutex_lock(&dom->lock);
@@ -564,7 +512,8 @@ pin_emulator_threads(VbQemuMonitor *mon, pid_t pid, const GArray *cpus, GError *
     const char *entry;
     guint n = 0;
 
-    if (ios == NULL || !set_affinity(pid, cpus, "the emulator", error))
+    if (ios == NULL ||
+        !vb_domain_set_thread_affinity(pid, cpus, "the emulator", TRUE, error))
         return FALSE;
     d = g_dir_open(dir, 0, NULL);
     while (d != NULL && (entry = g_dir_read_name(d)) != NULL) {
@@ -572,7 +521,7 @@ pin_emulator_threads(VbQemuMonitor *mon, pid_t pid, const GArray *cpus, GError *
 
         if (tid <= 0 || tid == pid || has_tid(vcpus, tid) || has_tid(ios, tid))
             continue;
-        if (!set_affinity(tid, cpus, "an emulator thread", error))
+        if (!vb_domain_set_thread_affinity(tid, cpus, "an emulator thread", TRUE, error))
             return FALSE;
         n++;
     }
@@ -600,7 +549,7 @@ gboolean
 vb_domain_pin_emulator(VbDomainList *list, VbDomainObj *dom, GVariant *cpumap, guint flags,
                        const char *owner, GError **error)
 {
-    g_autoptr(GArray) cpus = cpus_of_map(cpumap, error);
+    g_autoptr(GArray) cpus = vb_domain_cpus_of_map(cpumap, error);
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *cpuset = NULL;
     const char *pin;
