@@ -74,7 +74,7 @@ class DacTest(LifecycleTestCase):
         os.chmod(path, mode)
         return path
 
-    def xml(self, name, uuid, disk, readonly=False, serial=None):
+    def xml(self, name, uuid, disk, readonly=False, serial=None, extra=""):
         ro = "<readonly/>" if readonly else ""
         ser = (f"<serial type='file'><source path='{serial}'/><target port='0'/></serial>"
                if serial else "")
@@ -92,6 +92,7 @@ class DacTest(LifecycleTestCase):
       <target dev='vda' bus='virtio'/>{ro}
     </disk>
     {ser}
+    {extra}
   </devices>
 </domain>
 """
@@ -216,6 +217,36 @@ class DacTest(LifecycleTestCase):
         self.assertEqual(self.state(path), ("shutoff", "failed"))
         self.assertEqual(owner(disk), (0, 0, 0o600))
         self.assertEqual(self.runtime_leftovers("dac4"), [])
+
+    def test_hotplugged_disk_and_new_medium_are_given(self):
+        disk = self.image("boot.img")
+        iso1 = self.image("one.iso", mode=0o644)
+        iso2 = self.image("two.iso")
+        extra_disk = self.image("extra.img")
+        cdrom = ("<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+                 "<source file='{}'/><target dev='sda' bus='sata'/><readonly/></disk>")
+        ports = ("<controller type='pci' index='0' model='pcie-root'/>"
+                 "<controller type='pci' model='pcie-root-port'/>"
+                 "<controller type='pci' model='pcie-root-port'/>")
+        path = self.define("hp", U1, xml=self.xml("hp", U1, disk,
+                                                   extra=cdrom.format(iso1) + ports))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertEqual(owner(iso1), (0, 0, 0o644))  # QEMU may read it: left alone
+        # a new medium QEMU's user cannot read is given before QEMU opens it
+        self.domain(path, "UpdateDevice", "su", (cdrom.format(iso2), 1))
+        self.assertEqual(owner(iso2), (self.quid, self.qgid, 0o600))
+        self.assertIn(iso2, self.domain(path, "GetXMLDesc", "u", (0,)))
+        # and a hot-plugged disk
+        self.domain(path, "AttachDevice", "su",
+                    ("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                     f"<source file='{extra_disk}'/><target dev='vdb' bus='virtio'/></disk>",
+                     1))
+        self.assertEqual(owner(extra_disk), (self.quid, self.qgid, 0o600))
+        self.assertIn(extra_disk, self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.domain(path, "Destroy", "u", (0,))
+        for f in (disk, iso2, extra_disk):
+            self.assertEqual(owner(f), (0, 0, 0o600), f)
+        self.assertEqual(owner(iso1), (0, 0, 0o644))
 
     def test_unknown_qemu_user_refuses_to_start(self):
         cfg = os.path.join(self.cfgdir, "bad.conf")
