@@ -248,6 +248,27 @@ class DacTest(LifecycleTestCase):
             self.assertEqual(owner(f), (0, 0, 0o600), f)
         self.assertEqual(owner(iso1), (0, 0, 0o644))
 
+    def test_efi_nvram_is_given_and_its_directory_passable(self):
+        xml = f"""<domain type='qemu'>
+  <name>efi</name>
+  <uuid>{U2}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>
+</domain>"""
+        path = self.define("efi", U2, xml=xml)
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        nvram = os.path.join(self.root, "var/lib/virtbus/nvram/efi_VARS.fd")
+        self.assertEqual(owner(nvram), (self.quid, self.qgid, 0o600))
+        # QEMU's group passes through the service's data directory; nobody else does
+        for d in ("var/lib/virtbus", "var/lib/virtbus/nvram"):
+            self.assertEqual(owner(os.path.join(self.root, d)), (0, self.qgid, 0o710), d)
+        self.assertEqual(owner(os.path.join(self.root, "var/lib/virtbus/caps")),
+                         (0, 0, 0o700))
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertEqual(owner(nvram), (0, 0, 0o600))
+
     def test_unknown_qemu_user_refuses_to_start(self):
         cfg = os.path.join(self.cfgdir, "bad.conf")
         with open(cfg, "w") as f:
