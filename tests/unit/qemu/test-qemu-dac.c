@@ -5,12 +5,14 @@
  * reference count of a shared image, corrupt records, symlinks, unreachable files. The
  * chown cases need root (skipped otherwise); the ids are made up (no such user is needed).
  */
+#define _GNU_SOURCE /* setresuid() */
 #include "config.h"
 
 #include <fcntl.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qemu-dac.h"
@@ -117,6 +119,34 @@ test_ids_resolve(void)
         g_assert_no_error(error);
         g_assert_false(ids.set_ids);
     }
+}
+
+/* a service that is not root cannot switch: a start-up error naming the user */
+static void
+test_ids_not_root(void)
+{
+    pid_t pid;
+    int status = 0;
+
+    if (!need_root())
+        return;
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        VbQemuIds ids;
+        g_autoptr(GError) error = NULL;
+        gboolean refused;
+
+        if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+            _exit(2);
+        refused = !vb_qemu_ids_resolve("root", NULL, &ids, &error) &&
+                  g_error_matches(error, VB_ERROR, VB_ERROR_INVALID_ARG) &&
+                  strstr(error->message, "cannot run QEMU as 'root'") != NULL;
+        _exit(refused ? 0 : 1);
+    }
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
 }
 
 /* a root 0600 image goes to QEMU's user for the run and back after it */
@@ -411,6 +441,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/qemu/dac/ids-resolve", test_ids_resolve);
     g_test_add_func("/qemu/dac/files-of-definition", test_files);
+    g_test_add_func("/qemu/dac/ids-not-root-refused", test_ids_not_root);
 #define ADD(name, fn) g_test_add("/qemu/dac/" name, Fixture, NULL, fixture_setup, fn, \
                                  fixture_teardown)
     ADD("hold-release-gives-back", test_hold_release);
