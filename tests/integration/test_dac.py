@@ -269,6 +269,23 @@ class DacTest(LifecycleTestCase):
         self.domain(path, "Destroy", "u", (0,))
         self.assertEqual(owner(nvram), (0, 0, 0o600))
 
+    def test_swtpm_socket_is_given(self):
+        disk = self.image("tpm.img")
+        tpm = ("<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>")
+        path = self.define("tpm", U1, xml=self.xml("tpm", U1, disk, extra=tpm))
+        # swtpm runs as root; QEMU (virtbus-qemu) connects to its socket
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        self.assertEqual(self.proc_ids(self.qemu_pid("tpm"))["Uid"], [self.quid] * 4)
+        self.assertIn("tpm", self.domain(path, "GetXMLDesc", "u", (0,)))
+        rdir = [os.path.join(self.run_dir(), e) for e in os.listdir(self.run_dir())
+                if e.startswith("domain-")][0]
+        socks = {e: os.stat(os.path.join(rdir, e)).st_uid for e in os.listdir(rdir)
+                 if stat.S_ISSOCK(os.stat(os.path.join(rdir, e)).st_mode)}
+        self.assertGreaterEqual(len(socks), 2, socks)  # QMP and swtpm's
+        self.assertEqual(set(socks.values()), {self.quid}, socks)
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertEqual(owner(disk), (0, 0, 0o600))
+
     def test_unknown_qemu_user_refuses_to_start(self):
         cfg = os.path.join(self.cfgdir, "bad.conf")
         with open(cfg, "w") as f:
