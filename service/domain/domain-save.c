@@ -130,9 +130,12 @@ resume_cpus(VbDomainList *list, VbDomainObj *dom, SaveRun *r)
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
 }
 
-/* Opens the temporary file beside @path and writes the header and XML. */
+/* Opens the temporary file beside @path and writes the header and XML. The status
+ * names the temporary file before anything is written to it (phase "opening"), so a
+ * service killed from here on removes it at its next start (domain-reconnect.c). */
 static gboolean
-open_image(VbDomainObj *dom, SaveData *d, SaveRun *r, guint header_flags, GError **error)
+open_image(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveData *d, SaveRun *r,
+           guint header_flags, GError **error)
 {
     r->target = &d->target;
     r->file_fd = vb_save_target_create_temp(&d->target, error);
@@ -142,6 +145,7 @@ open_image(VbDomainObj *dom, SaveData *d, SaveRun *r, guint header_flags, GError
     g_free(dom->job.temp_path);
     dom->job.temp_path = g_strdup(d->target.temp_path);
     g_mutex_unlock(&dom->lock);
+    vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
     return vb_save_image_write_header(r->file_fd, d->xml, header_flags,
                                       (d->flags & VB_SAVE_COMPRESS) != 0, error);
 }
@@ -285,7 +289,7 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     header_flags = d->flags & (VB_SAVE_RUNNING | VB_SAVE_PAUSED);
     if (header_flags == 0)
         header_flags = r.was_running ? VB_SAVE_RUNNING : VB_SAVE_PAUSED;
-    ok = ok && open_image(dom, d, &r, header_flags, error) && open_stream(d, &r, error);
+    ok = ok && open_image(list, dom, job, d, &r, header_flags, error) && open_stream(d, &r, error);
     if (ok) {
         vb_domain_async_job_phase(list, dom, job, "saving", TRUE);
         ok = migrate_to_fd(list, dom, job, &r, error);

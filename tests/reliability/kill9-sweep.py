@@ -26,6 +26,7 @@ of figures; TAP on stdout ("ok 1" only when every figure but the iterations is 0
 """
 
 import argparse
+import json
 import os
 import random
 import re
@@ -282,7 +283,7 @@ class Sweep:
             except CallError as e:
                 self.problem("lost_runs", f"{n}: monitor unusable after restart: {e}")
                 continue
-            running = '"running": true' in st
+            running = json.loads(st)["return"]["running"]
             if running != (d["State"] == "running"):
                 self.problem("lost_runs", f"{n}: State {d['State']}, QEMU says {st}")
         return doms
