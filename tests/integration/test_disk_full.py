@@ -59,20 +59,16 @@ class DiskFullTest(LifecycleTestCase):
     def fill(self):
         """Fills the tmpfs; returns the filler's path."""
         filler = os.path.join(self.root, "filler")
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * (1 << 20))
-                    f.flush()
-            except OSError:
-                pass
-            # the last bytes, page by page
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for size in (1 << 20, 4096, 1):   # the last bytes, page by page
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
         return filler
 
     def temp_files(self):
@@ -96,7 +92,7 @@ class DiskFullTest(LifecycleTestCase):
         # define of a new domain, redefine of the running one
         e = self.assertDBusError("IO", self.define, "vm2", U2)
         self.assertIn(cause, e.message)
-        self.assertIn("vm2.xml", e.message)
+        self.assertIn("/etc/virtbus/qemu/vm2.xml'", e.message)  # not the temporary file
         self.assertFalse(os.path.exists(os.path.join(self.root, "etc/virtbus/qemu/vm2.xml")))
         xml = domain_xml("vm1", U1).replace("<vcpu>", "<description>new</description><vcpu>")
         e = self.assertDBusError("IO", self.define, "vm1", xml=xml)
