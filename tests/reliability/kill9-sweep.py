@@ -20,7 +20,7 @@ checks the state tree and the service:
   active with that pid, or an active domain whose State disagrees with QEMU's own
   (query-status).
 
-usage: kill9-sweep.py [--seed N] [--iterations N] [--domains N] [--keep]
+usage: kill9-sweep.py [--seed N] [--iterations N] [--domains N] [--keep] [--selftest]
 Prints the seed first (replay with --seed), one line per iteration on stderr, then one line
 of figures; TAP on stdout ("ok 1" only when every figure but the iterations is 0).
 """
@@ -301,6 +301,14 @@ class Sweep:
             except CallError as e:
                 raise AssertionError(f"cannot start {n} after the restart: {e}") from None
             return self.domains()
+        saves = [n for n in self.names if os.path.exists(os.path.join(self.saves, n + ".save"))]
+        if running and not saves and self.rng.random() < 0.3:
+            # a save image for the restores, by a save that runs to its end
+            n = self.rng.choice(running)
+            job = call(self.conn, doms[n]["path"], DOMAIN_IFACE, "Save", "ssu",
+                       (os.path.join(self.saves, n + ".save"), "", 0))
+            call(self.conn, job, "org.virtbus.Virt1.Job", "Wait", timeout=120000)
+            return self.domains()
         return doms
 
     def iteration(self, i):
@@ -328,6 +336,14 @@ class Sweep:
         self.conn = connect(self.bus.address)
         before = sum(self.figures[k] for k in self.figures if k != "iterations")
         self.check(op, name, before_configs, doms, alive_at_kill)
+        if self.args.selftest and i == 0:
+            # what the checks must see: a temporary file the service cannot know of, and a
+            # broken .xml in the state tree
+            with open(os.path.join(self.saves, ".planted.save.vbpart-AbC123"), "w") as f:
+                f.write("x")
+            with open(os.path.join(self.root, "var/lib/virtbus/planted.xml"), "w") as f:
+                f.write("<broken")
+            self.check(op, name, before_configs, doms, alive_at_kill)
         after = sum(self.figures[k] for k in self.figures if k != "iterations")
         self.figures["iterations"] += 1
         self.log(f"{i}: {op} {name}, kill after {delay * 1000:.0f} ms "
@@ -371,6 +387,9 @@ def main():
                                                                           "100")))
     ap.add_argument("--domains", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the state tree")
+    ap.add_argument("--selftest", action="store_true",
+                    help="plant a temporary and a broken file after the first iteration: "
+                    "the sweep must fail")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = int.from_bytes(os.urandom(4), "big")
