@@ -146,8 +146,13 @@ open_image(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveData *d, SaveRu
     dom->job.temp_path = g_strdup(d->target.temp_path);
     g_mutex_unlock(&dom->lock);
     vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
-    return vb_save_image_write_header(r->file_fd, d->xml, header_flags,
-                                      (d->flags & VB_SAVE_COMPRESS) != 0, error);
+    if (!vb_save_image_write_header(r->file_fd, d->xml, header_flags,
+                                    (d->flags & VB_SAVE_COMPRESS) != 0, error)) {
+        /* "No space left on device": which file system is full */
+        g_prefix_error(error, "'%s': ", d->target.path);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* QEMU's end of the stream: the file, or a pipe into zstd writing the file. */

@@ -23,6 +23,7 @@ from vbtest import DOMAIN_IFACE, connect, domain_xml  # noqa: E402
 
 U1 = "5e2d7c1b-3a4f-4b6e-9c8d-7a6b5c4d3e01"
 U2 = "5e2d7c1b-3a4f-4b6e-9c8d-7a6b5c4d3e02"
+U3 = "5e2d7c1b-3a4f-4b6e-9c8d-7a6b5c4d3e03"
 JOB_IFACE = "org.virtbus.Virt1.Job"
 TEMP_RE = re.compile(r"^\..+\.(?:vbpart-)?[A-Za-z0-9]{6}$")
 CLONE_NEWNS = 0x00020000
@@ -91,6 +92,7 @@ class DiskFullTest(LifecycleTestCase):
         old_config = self.config("vm1")
         # define of a new domain, redefine of the running one
         e = self.assertDBusError("IO", self.define, "vm2", U2)
+        sys.stderr.write(f"DefineXML with '{cause}': {e.name}: {e.message}\n")
         self.assertIn(cause, e.message)
         self.assertIn("/etc/virtbus/qemu/vm2.xml'", e.message)  # not the temporary file
         self.assertFalse(os.path.exists(os.path.join(self.root, "etc/virtbus/qemu/vm2.xml")))
@@ -102,9 +104,22 @@ class DiskFullTest(LifecycleTestCase):
         image = os.path.join(self.saves, "vm1.save")
         job = self.domain(path, "Save", "ssu", (image, "", 0))
         e = self.assertDBusError("IO", self.call, job, JOB_IFACE, "Wait", timeout=120000)
+        sys.stderr.write(f"Save with '{cause}': {e.name}: {e.message}\n")
+        self.assertIn(image, e.message)
         self.assertIn(cause, e.message)
         self.assertEqual(self.state(path)[0], "running")
         self.assertFalse(os.path.exists(image))
+        # a start whose status cannot be written: a named error, nothing left running
+        p3 = self.path_vm3
+        with self.assertRaises(vbtest.DBusCallError) as cm:
+            self.domain(p3, "Start", "u", (0,), timeout=60000)
+        e = cm.exception
+        sys.stderr.write(f"Start with '{cause}': {e.name}: {e.message}\n")
+        self.assertTrue(e.name.startswith(vbtest.ERR), e.name)
+        self.assertNotIn(e.name, (vbtest.ERR + "Failed", vbtest.ERR + "Internal"), e.message)
+        self.assertIn(cause, e.message)
+        self.assertEqual(self.state(p3)[0], "shutoff")
+        self.assertEqual(len(vbtest.qemus_under(self.tmp)), 1)
         # a state change whose status cannot be written: done, the domain stays usable
         self.domain(path, "Suspend")
         self.assertEqual(self.state(path), ("paused", "user"))
@@ -130,6 +145,7 @@ class DiskFullTest(LifecycleTestCase):
 
     def test_disk_full(self):
         path = self.start_vm("vm1", U1)
+        self.path_vm3 = self.define("vm3", U3)
         pid = self.pid_of("vm1")
         filler = self.fill()
         self.check_writes_fail(path, "No space left on device")
@@ -139,6 +155,7 @@ class DiskFullTest(LifecycleTestCase):
 
     def test_read_only_root(self):
         path = self.start_vm("vm1", U1)
+        self.path_vm3 = self.define("vm3", U3)
         # the config, run and save directories read-only: read-only bind mounts of
         # themselves (a remount of the whole tmpfs would be refused, QEMU's log is open)
         dirs = [os.path.join(self.root, d) for d in ("etc", "run", "saves")]
