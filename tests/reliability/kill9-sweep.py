@@ -95,6 +95,7 @@ class Sweep:
         self.figures = dict(iterations=0, configs_lost=0, corrupt_files=0, orphans=0,
                             stuck_jobs=0, temp_files=0, lost_runs=0)
         self.ops = {}
+        self.seen_temps = set()
 
     def log(self, msg):
         sys.stderr.write(msg + "\n")
@@ -239,8 +240,10 @@ class Sweep:
         for top in (self.root, self.saves):
             for dirpath, _, files in os.walk(top):
                 for f in files:
-                    if TEMP_RE.search(f):
-                        self.problem("temp_files", os.path.join(dirpath, f))
+                    p = os.path.join(dirpath, f)
+                    if TEMP_RE.search(f) and p not in self.seen_temps:
+                        self.seen_temps.add(p)  # counted once, however long it stays
+                        self.problem("temp_files", p)
         doms = self.domains()
         # the bus and the files agree (all domains here are persistent)
         for n in set(doms) ^ set(after):
@@ -364,11 +367,13 @@ class Sweep:
 
     def cleanup(self):
         try:
-            if self.conn is not None:
+            if self.conn is not None and self.service.running():
                 for d in self.domains().values():
                     if d["Active"]:
                         call(self.conn, d["path"], DOMAIN_IFACE, "Destroy", "u", (0,))
                 self.conn.close_sync(None)
+        except (CallError, GLib.Error) as e:
+            self.log(f"cleanup: {e}")
         finally:
             self.service.stop(check=False)
             problems = self.service.problems
