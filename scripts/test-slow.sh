@@ -3,7 +3,8 @@
 # The slow suite (docs/reliability.md), run by scripts/test.sh after the default suites
 # unless VB_SLOW=0; BUILDDIR is configured and built already (test.sh does it).
 #
-#  1. In the background, when fuzz/run-fuzz.sh has the option --parallel: the libFuzzer
+#  1. In the background, when fuzz/run-fuzz.sh has the option --parallel (run-fuzz.sh
+#     --parallel --seconds N --builddir DIR --results FILE): the libFuzzer
 #     targets for VB_SLOW_FUZZ_SECONDS (default 600) each, niced, results in
 #     BUILDDIR/fuzz-slow-results.txt ("NAME ok|fail STATUS", counted as suite slow-fuzz).
 #  2. meson test --suite slow: tests that may run beside each other (and beside the
@@ -38,8 +39,8 @@ elif ! grep -q -e '--parallel' fuzz/run-fuzz.sh; then
 else
     # an empty file marks the run: the expected slow-fuzz lines are required from now on
     : >"$fuzz_results"
-    nice -n 10 ./fuzz/run-fuzz.sh --parallel --seconds "$FUZZ_SECONDS" "$SRC/build-fuzz" \
-        "$fuzz_results" >"$logs/slow-fuzz.txt" 2>&1 &
+    nice -n 10 ./fuzz/run-fuzz.sh --parallel --seconds "$FUZZ_SECONDS" \
+        --builddir "$SRC/build-fuzz" --results "$fuzz_results" >"$logs/slow-fuzz.txt" 2>&1 &
     fuzz_pid=$!
     echo "slow fuzzing: $FUZZ_SECONDS s per target in the background (pid $fuzz_pid," \
          "log $logs/slow-fuzz.txt)"
