@@ -4,11 +4,19 @@
 with tests/expected-tests.txt.
 
 usage: test-summary.py EXPECTED MESON-LOGDIR FUZZ-RESULTS FUZZ-SECONDS
+                       [--slow LOGBASE]... [--slow-fuzz SLOW-FUZZ-RESULTS]
 
 MESON-LOGDIR holds meson's testlog.json (one line per test program, its
 overall result) and testlog.junit.xml (one <testcase> per TAP line of each
 program). FUZZ-RESULTS holds one line per fuzzer, "NAME ok|fail STATUS", as
 fuzz/run-fuzz.sh writes them (empty when FUZZ-SECONDS is 0).
+
+The slow suite (scripts/test-slow.sh): each --slow LOGBASE names the log base
+of one of its meson runs (LOGBASE.json, LOGBASE.junit.xml; a missing pair
+means that run had no test). The lines of EXPECTED in the suites slow and
+slow-alone are required only when --slow is given, those of suite slow-fuzz
+only with --slow-fuzz (its results file, in the format of FUZZ-RESULTS);
+otherwise they are left out of the count.
 
 Prints what went wrong, then "N passed, N failed, N skipped" (test cases;
 a program that failed without a failing case, a program listed in EXPECTED
@@ -44,9 +52,74 @@ def split_name(full):
     return head.partition(":")[2], name
 
 
+def read_logs(json_log, junit_log, runs):
+    """Adds the programs of one meson test run to @runs."""
+    with open(json_log) as f:
+        for line in f:
+            r = json.loads(line)
+            runs[split_name(r["name"])] = {"result": r["result"], "cases": [],
+                                           "returncode": r.get("returncode")}
+    for suite in et.parse(junit_log).getroot().iter("testsuite"):
+        sname = suite.get("name")
+        for case in suite.iter("testcase"):
+            if sname.startswith(PROJECT + "."):
+                key, cname = split_name(sname[len(PROJECT) + 1:]), case.get("name")
+            else:
+                key, cname = split_name(case.get("name")), "(exit status)"
+            if case.find("skipped") is not None:
+                status = "skipped"
+            elif case.find("failure") is not None or case.find("error") is not None:
+                status = "failed"
+            else:
+                status = "passed"
+            runs.setdefault(key, {"result": "?", "cases": [], "returncode": None})
+            runs[key]["cases"].append((cname, status))
+
+
+def read_fuzz(path, suite, runs):
+    """The fuzzers of a results file, one case each, as runs of @suite."""
+    ran = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    name, verdict, status = line.split()
+                    ran[name] = (verdict, status)
+    for name, (verdict, status) in ran.items():
+        runs[(suite, name)] = {
+            "result": "OK" if verdict == "ok" else "FAIL", "returncode": status,
+            "cases": [(name, "passed" if verdict == "ok" else "failed")]}
+
+
+def parse_args(argv):
+    if len(argv) < 4:
+        sys.exit(__doc__)
+    slow_logs, slow_fuzz = [], None
+    rest = argv[4:]
+    while rest:
+        opt = rest.pop(0)
+        if opt == "--slow" and rest:
+            slow_logs.append(rest.pop(0))
+        elif opt == "--slow-fuzz" and rest:
+            slow_fuzz = rest.pop(0)
+        else:
+            sys.exit(f"unknown argument {opt!r}\n" + __doc__)
+    return argv[:4] + [slow_logs, slow_fuzz]
+
+
 def main():
-    expected_path, logdir, fuzz_results, fuzz_seconds = sys.argv[1:5]
+    expected_path, logdir, fuzz_results, fuzz_seconds, slow_logs, slow_fuzz = \
+        parse_args(sys.argv[1:])
     expected = read_expected(expected_path)
+    # the slow suites count only when they ran
+    left_out = set()
+    if not slow_logs:
+        left_out |= {"slow", "slow-alone"}
+    if slow_fuzz is None:
+        left_out.add("slow-fuzz")
+    dropped = [k for k in expected if k[0] in left_out]
+    for key in dropped:
+        del expected[key]
     problems = []
     runs = {}     # (suite, name) -> {"result": str, "cases": [(case, status)]}
 
@@ -56,26 +129,17 @@ def main():
         if not os.path.exists(path):
             problems.append(f"{path} is missing: meson test did not run to its end")
     if not problems:
-        with open(json_log) as f:
-            for line in f:
-                r = json.loads(line)
-                runs[split_name(r["name"])] = {"result": r["result"], "cases": [],
-                                               "returncode": r.get("returncode")}
-        for suite in et.parse(junit_log).getroot().iter("testsuite"):
-            sname = suite.get("name")
-            for case in suite.iter("testcase"):
-                if sname.startswith(PROJECT + "."):
-                    key, cname = split_name(sname[len(PROJECT) + 1:]), case.get("name")
-                else:
-                    key, cname = split_name(case.get("name")), "(exit status)"
-                if case.find("skipped") is not None:
-                    status = "skipped"
-                elif case.find("failure") is not None or case.find("error") is not None:
-                    status = "failed"
-                else:
-                    status = "passed"
-                runs.setdefault(key, {"result": "?", "cases": [], "returncode": None})
-                runs[key]["cases"].append((cname, status))
+        read_logs(json_log, junit_log, runs)
+    for base in slow_logs:
+        json_log, junit_log = base + ".json", base + ".junit.xml"
+        if os.path.exists(json_log) != os.path.exists(junit_log):
+            problems.append(f"{base}.*: one of the two logs is missing: meson test "
+                            "did not run to its end")
+        elif os.path.exists(json_log):
+            read_logs(json_log, junit_log, runs)
+
+    if slow_fuzz is not None:
+        read_fuzz(slow_fuzz, "slow-fuzz", runs)
 
     # the fuzzers, one case each
     fuzz_ran = {}
@@ -129,6 +193,9 @@ def main():
 
     for p in problems:
         print(p)
+    if dropped:
+        print(f"not counted: {len(dropped)} test programs of the suites "
+              f"{', '.join(sorted(left_out & {k[0] for k in dropped}))}, which did not run")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     sys.exit(0 if failed == 0 and skipped == 0 and not problems else 1)
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test command (README): install what is missing, build with ASan and
 # UBSan, run every test suite (unit, guest, integration, style), then fuzz
-# the XML and QMP parsers for a bounded time. Counts test cases (every test
+# the XML and QMP parsers for a bounded time, then (unless VB_SLOW=0) the
+# slow suite, scripts/test-slow.sh (docs/reliability.md). Counts test cases (every test
 # program reports TAP) and compares what ran with tests/expected-tests.txt.
 # Ends with "N passed, N failed, N skipped"; exits non-zero when anything
 # failed or was skipped, or an expected test program did not run.
@@ -73,7 +74,9 @@ export VB_REQUIRE_ALL=1
 logs=$BUILD/meson-logs
 rm -f "$logs/testlog.json" "$logs/testlog.junit.xml" "$logs/testlog.txt"
 status=0
-meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
+# the slow suites run after the fuzzers (scripts/test-slow.sh)
+meson test -C "$BUILD" --print-errorlogs --num-processes 2 --no-suite slow \
+    --no-suite slow-alone || status=$?
 
 fuzz_results=$BUILD/fuzz-results.txt
 rm -f "$fuzz_results"
@@ -82,7 +85,22 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
     ./fuzz/run-fuzz.sh "$SRC/build-fuzz" "$FUZZ_SECONDS" "$fuzz_results" || fuzz_status=$?
 fi
 
+# the slow suite: its logs (and the slow fuzz results, when that ran) are counted, and
+# the slow lines of $EXPECTED required, only when it ran
+slow_status=0
+set --
+if [ "${VB_SLOW:-1}" != 0 ]; then
+    ./scripts/test-slow.sh "$BUILD" || slow_status=$?
+    set -- --slow "$logs/slowlog" --slow "$logs/slowalonelog"
+    if [ -f "$BUILD/fuzz-slow-results.txt" ]; then
+        set -- "$@" --slow-fuzz "$BUILD/fuzz-slow-results.txt"
+    fi
+else
+    echo "slow suite skipped: VB_SLOW=0"
+fi
+
 summary_status=0
 /usr/bin/python3 scripts/test-summary.py "$EXPECTED" "$logs" "$fuzz_results" \
-    "$FUZZ_SECONDS" || summary_status=$?
-[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$summary_status" -eq 0 ]
+    "$FUZZ_SECONDS" "$@" || summary_status=$?
+[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$slow_status" -eq 0 ] \
+    && [ "$summary_status" -eq 0 ]

@@ -116,6 +116,13 @@ dump_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     GVariantDict res;
     int fd;
 
+    /* the status names the temporary file before it exists (domain-save.c) */
+    vb_save_target_pick_temp(&d->target);
+    g_mutex_lock(&dom->lock);
+    g_free(dom->job.temp_path);
+    dom->job.temp_path = g_strdup(d->target.temp_path);
+    g_mutex_unlock(&dom->lock);
+    vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
     fd = vb_save_target_create_temp(&d->target, error);
     if (fd < 0) {
         vb_domain_async_job_phase(list, dom, job, "dumping", FALSE);

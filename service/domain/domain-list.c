@@ -182,7 +182,7 @@ vb_domain_list_load_configs(VbDomainList *list)
     const char *const dirs[] = { list->paths->config_dir, list->paths->autostart_dir,
                                  list->paths->run_dir,    list->paths->data_dir,
                                  list->paths->caps_dir,   list->paths->save_dir,
-                                 list->paths->snapshot_dir };
+                                 list->paths->snapshot_dir, list->paths->nvram_dir };
 
     /* what writes interrupted by a crash left (status temps hold secrets) */
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++)

@@ -676,6 +676,9 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                   (int)s.pid, error->message);
         vb_domain_teardown(list, dom, VB_DOMAIN_REASON_CRASHED);
     }
+    /* a run torn down: the partial image of its interrupted save or dump goes too */
+    if (!ok && s.temp_file != NULL)
+        g_unlink(s.temp_file);
     status_clear(&s);
     return ok;
 }

@@ -305,29 +305,58 @@ vb_save_target_check(VbSaveTarget *t, GError **error)
     return check_replaceable(t->path, &st, t->uid, error);
 }
 
+static char *
+random_temp_name(const VbSaveTarget *t)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char rnd[7];
+
+    for (int i = 0; i < 6; i++)
+        rnd[i] = chars[g_random_int_range(0, sizeof(chars) - 1)];
+    rnd[6] = '\0';
+    return g_strdup_printf(".%s.vbpart-%s", t->base, rnd);
+}
+
+/**
+ * vb_save_target_pick_temp:
+ *
+ * Chooses the name of the temporary file without creating it and sets @t->temp_path,
+ * so that the caller can record it (the status XML) before the file exists: a service
+ * killed between the creation and the record would leave the file behind (issue 14,
+ * the kill -9 sweep). vb_save_target_create_temp() then creates that file, or another
+ * one when the name was taken meanwhile.
+ */
+void
+vb_save_target_pick_temp(VbSaveTarget *t)
+{
+    g_autofree char *dir = g_path_get_dirname(t->path);
+
+    g_free(t->picked_name);
+    t->picked_name = random_temp_name(t);
+    g_free(t->temp_path);
+    t->temp_path = g_build_filename(dir, t->picked_name, NULL);
+}
+
 /**
  * vb_save_target_create_temp:
  *
  * Creates the temporary file (".NAME.vbpart-XXXXXX", mode 0600, owned by
- * the caller's uid) in the target's directory; its path is @t->temp_path.
+ * the caller's uid) in the target's directory, the one vb_save_target_pick_temp()
+ * chose if it was called; its path is @t->temp_path.
  *
  * Returns: the descriptor (write only), or -1.
  */
 int
 vb_save_target_create_temp(VbSaveTarget *t, GError **error)
 {
-    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     g_autofree char *dir = NULL;
 
     for (int attempt = 0; attempt < 100; attempt++) {
         g_autofree char *name = NULL;
-        char rnd[7];
         int fd;
 
-        for (int i = 0; i < 6; i++)
-            rnd[i] = chars[g_random_int_range(0, sizeof(chars) - 1)];
-        rnd[6] = '\0';
-        name = g_strdup_printf(".%s.vbpart-%s", t->base, rnd);
+        name = attempt == 0 && t->picked_name != NULL ? g_strdup(t->picked_name)
+                                                       : random_temp_name(t);
         fd = openat(t->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
         if (fd < 0 && errno == EEXIST)
@@ -344,7 +373,9 @@ vb_save_target_create_temp(VbSaveTarget *t, GError **error)
         }
         t->temp_name = g_steal_pointer(&name);
         dir = g_path_get_dirname(t->path);
+        g_free(t->temp_path);
         t->temp_path = g_build_filename(dir, t->temp_name, NULL);
+        g_clear_pointer(&t->picked_name, g_free);
         return fd;
     }
     g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot create a file beside '%s': %s", t->path,
@@ -397,6 +428,7 @@ vb_save_target_discard(VbSaveTarget *t)
 {
     if (t->temp_name != NULL && t->dir_fd >= 0)
         unlinkat(t->dir_fd, t->temp_name, 0);
+    g_clear_pointer(&t->picked_name, g_free);
     g_clear_pointer(&t->temp_name, g_free);
     g_clear_pointer(&t->temp_path, g_free);
 }
@@ -405,6 +437,7 @@ vb_save_target_discard(VbSaveTarget *t)
 void
 vb_save_target_forget_temp(VbSaveTarget *t)
 {
+    g_clear_pointer(&t->picked_name, g_free);
     g_clear_pointer(&t->temp_name, g_free);
     g_clear_pointer(&t->temp_path, g_free);
 }

@@ -51,10 +51,12 @@ typedef struct {
     guint32 uid;         /* the caller's */
     char *temp_name;     /* nullable: the temporary file in dir_fd */
     char *temp_path;     /* nullable: its path, for the recovery record */
+    char *picked_name;   /* nullable: the name vb_save_target_pick_temp() chose */
 } VbSaveTarget;
 
 gboolean vb_save_target_open(VbSaveTarget *t, const char *path, guint32 uid, GError **error);
 gboolean vb_save_target_check(VbSaveTarget *t, GError **error);
+void vb_save_target_pick_temp(VbSaveTarget *t);
 int vb_save_target_create_temp(VbSaveTarget *t, GError **error);
 gboolean vb_save_target_commit(VbSaveTarget *t, GError **error);
 void vb_save_target_discard(VbSaveTarget *t);

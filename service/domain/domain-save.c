@@ -130,20 +130,44 @@ resume_cpus(VbDomainList *list, VbDomainObj *dom, SaveRun *r)
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
 }
 
-/* Opens the temporary file beside @path and writes the header and XML. */
-static gboolean
-open_image(VbDomainObj *dom, SaveData *d, SaveRun *r, guint header_flags, GError **error)
+/* Opens the temporary file beside @path and writes the header and XML. The status
+ * names the temporary file before it exists (phase "opening"), so a service killed from
+ * here on removes it at its next start (domain-reconnect.c). */
+static void
+record_temp(VbDomainObj *dom, const SaveData *d)
 {
-    r->target = &d->target;
-    r->file_fd = vb_save_target_create_temp(&d->target, error);
-    if (r->file_fd < 0)
-        return FALSE;
     g_mutex_lock(&dom->lock);
     g_free(dom->job.temp_path);
     dom->job.temp_path = g_strdup(d->target.temp_path);
     g_mutex_unlock(&dom->lock);
-    return vb_save_image_write_header(r->file_fd, d->xml, header_flags,
-                                      (d->flags & VB_SAVE_COMPRESS) != 0, error);
+}
+
+static gboolean
+open_image(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveData *d, SaveRun *r,
+           guint header_flags, GError **error)
+{
+    g_autofree char *picked = NULL;
+
+    r->target = &d->target;
+    vb_save_target_pick_temp(&d->target);
+    picked = g_strdup(d->target.temp_path);
+    record_temp(dom, d);
+    vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
+    r->file_fd = vb_save_target_create_temp(&d->target, error);
+    if (r->file_fd < 0)
+        return FALSE;
+    if (g_strcmp0(picked, d->target.temp_path) != 0) {
+        /* the name was taken meanwhile: record the other one */
+        record_temp(dom, d);
+        vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
+    }
+    if (!vb_save_image_write_header(r->file_fd, d->xml, header_flags,
+                                    (d->flags & VB_SAVE_COMPRESS) != 0, error)) {
+        /* "No space left on device": which file system is full */
+        g_prefix_error(error, "'%s': ", d->target.path);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* QEMU's end of the stream: the file, or a pipe into zstd writing the file. */
@@ -285,7 +309,7 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     header_flags = d->flags & (VB_SAVE_RUNNING | VB_SAVE_PAUSED);
     if (header_flags == 0)
         header_flags = r.was_running ? VB_SAVE_RUNNING : VB_SAVE_PAUSED;
-    ok = ok && open_image(dom, d, &r, header_flags, error) && open_stream(d, &r, error);
+    ok = ok && open_image(list, dom, job, d, &r, header_flags, error) && open_stream(d, &r, error);
     if (ok) {
         vb_domain_async_job_phase(list, dom, job, "saving", TRUE);
         ok = migrate_to_fd(list, dom, job, &r, error);

@@ -90,21 +90,22 @@ vb_store_write_atomic(const char *path, const char *data, gssize len, int mode, 
     gsize size = len < 0 ? strlen(data) : (gsize)len;
     int fd;
 
+    /* the errors name @path, what the caller knows; ENOSPC and EROFS say what to do */
     fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
     if (fd < 0)
-        return set_errno_error(error, errno, "create temporary file in", dir);
+        return set_errno_error(error, errno, "write", path);
     if (fchmod(fd, mode) < 0 || !write_all(fd, data, size) || fsync(fd) < 0) {
         int saved = errno;
 
         close(fd);
         g_unlink(tmp);
-        return set_errno_error(error, saved, "write", tmp);
+        return set_errno_error(error, saved, "write", path);
     }
     if (close(fd) < 0) {
         int saved = errno;
 
         g_unlink(tmp);
-        return set_errno_error(error, saved, "write", tmp);
+        return set_errno_error(error, saved, "write", path);
     }
     if (crash_point == VB_STORE_CRASH_AFTER_WRITE)
         _exit(99);

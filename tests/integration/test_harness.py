@@ -261,6 +261,82 @@ class SummaryTest(unittest.TestCase):
         self.assertIn("unit / u: ERROR", p.stdout)
         self.assertTrue(p.stdout.endswith("4 passed, 1 failed, 0 skipped\n"), p.stdout)
 
+    # the slow suite (scripts/test-slow.sh): counted only when it ran
+    def write_slow_logs(self, base, runs, cases):
+        os.makedirs(os.path.join(self.dir, "slow"), exist_ok=True)
+        saved = self.dir
+        try:
+            self.dir = os.path.join(saved, "slow")
+            self.write_logs(runs, cases)
+        finally:
+            self.dir = saved
+        for ext in ("json", "junit.xml"):
+            os.rename(os.path.join(self.dir, "slow", "testlog." + ext), f"{base}.{ext}")
+
+    def default_logs(self):
+        self.write_logs([("virtbus:unit / u", "OK"), ("virtbus:style / style", "OK")],
+                        {"virtbus.virtbus:unit / u": [("1 /a", None), ("2 /b", None)],
+                         "virtbus": [("virtbus:style / style", None)]})
+        with open(self.expected, "a") as f:
+            f.write("slow sweep 1\nslow-alone load 2\nslow-fuzz sf 1\n")
+
+    def test_slow_lines_left_out_when_the_slow_suite_did_not_run(self):
+        self.default_logs()
+        p = self.summary()
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("not counted: 3 test programs of the suites slow, slow-alone, "
+                      "slow-fuzz", p.stdout)
+        self.assertTrue(p.stdout.endswith("4 passed, 0 failed, 0 skipped\n"), p.stdout)
+
+    def test_slow_suite_counted_when_it_ran(self):
+        self.default_logs()
+        base1, base2 = os.path.join(self.dir, "slowlog"), os.path.join(self.dir, "alone")
+        self.write_slow_logs(base1, [("virtbus:slow / sweep", "OK")],
+                             {"virtbus.virtbus:slow / sweep": [("1 sweep", None)]})
+        self.write_slow_logs(base2, [("virtbus:slow-alone / load", "FAIL")],
+                             {"virtbus.virtbus:slow-alone / load": [("1 a", None),
+                                                                   ("2 b", "failure")]})
+        p = self.summary_args("--slow", base1, "--slow", base2)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("slow-alone / load: failed: 2 b", p.stdout)
+        self.assertIn("not counted: 1 test programs of the suites slow-fuzz", p.stdout)
+        self.assertTrue(p.stdout.endswith("6 passed, 1 failed, 0 skipped\n"), p.stdout)
+
+    def test_slow_suite_ran_without_a_listed_program(self):
+        # --slow given, its log missing (no test in that suite ran): the expected line
+        # fails as not run; a slow program that is not listed fails too
+        self.default_logs()
+        base1 = os.path.join(self.dir, "slowlog")
+        self.write_slow_logs(base1, [("virtbus:slow / extra", "OK")],
+                             {"virtbus.virtbus:slow / extra": [("1 x", None)]})
+        p = self.summary_args("--slow", base1, "--slow", os.path.join(self.dir, "none"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("slow / sweep: did not run", p.stdout)
+        self.assertIn("slow-alone / load: did not run", p.stdout)
+        self.assertIn("slow / extra: ran, but is not listed", p.stdout)
+        self.assertTrue(p.stdout.endswith("5 passed, 3 failed, 0 skipped\n"), p.stdout)
+
+    def test_slow_fuzz_results(self):
+        self.default_logs()
+        results = os.path.join(self.dir, "fuzz-slow-results.txt")
+        with open(results, "w") as f:
+            f.write("sf fail 77\n")
+        p = self.summary_args("--slow-fuzz", results)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("slow-fuzz / sf: failed: sf", p.stdout)
+        self.assertTrue(p.stdout.endswith("4 passed, 1 failed, 0 skipped\n"), p.stdout)
+        # an empty results file (the run started, no fuzzer reported): not run
+        with open(results, "w"):
+            pass
+        p = self.summary_args("--slow-fuzz", results)
+        self.assertIn("slow-fuzz / sf: did not run", p.stdout)
+        self.assertEqual(p.returncode, 1)
+
+    def summary_args(self, *extra):
+        return subprocess.run([sys.executable, SUMMARY, self.expected, self.dir, self.fuzz,
+                               "60"] + list(extra), capture_output=True, text=True,
+                              timeout=60)
+
 
 if __name__ == "__main__":
     vbtest.main()

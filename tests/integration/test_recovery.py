@@ -90,7 +90,8 @@ class RecoveryTestCase(LifecycleTestCase):
     def dir_of(self, what):
         return {"config": os.path.join(self.root, "etc/virtbus/qemu"),
                 "run": self.run_dir(),
-                "save": os.path.join(self.root, "var/lib/virtbus/save")}[what]
+                "save": os.path.join(self.root, "var/lib/virtbus/save"),
+                "nvram": os.path.join(self.root, "var/lib/virtbus/nvram")}[what]
 
     def hidden_files(self, what):
         return sorted(e for e in os.listdir(self.dir_of(what)) if e.startswith("."))
@@ -213,9 +214,12 @@ class StaleFilesTest(RecoveryTestCase):
             "config": [".vm1.xml.Xy12Zq"],
             "run": [".vm1.xml.Qw34Er"],
             "save": [".vm1.save.vbpart-As56Df"],
+            # issue 14, part crash: the UEFI variable stores, written atomically too
+            "nvram": [".vm1_VARS.fd.Rt56Yu"],
         }
 
         def plant():
+            os.makedirs(self.dir_of("nvram"), exist_ok=True)
             for where, names in planted.items():
                 for n in names:
                     with open(os.path.join(self.dir_of(where), n), "w") as f:

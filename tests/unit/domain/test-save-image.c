@@ -295,12 +295,55 @@ test_open_read(Fixture *f, gconstpointer data)
     close(fd);
 }
 
+/* The temporary name is known before the file exists (the status records it first,
+ * issue 14's kill -9 sweep); creating uses that name, or another one when it was taken,
+ * and never touches the file that took it. */
+static void
+test_pick_temp_then_create(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "img", NULL);
+    g_autofree char *picked = NULL;
+    g_autoptr(GError) error = NULL;
+    VbSaveTarget t;
+    int fd;
+
+    g_assert_true(vb_save_target_open(&t, path, getuid(), &error));
+    vb_save_target_pick_temp(&t);
+    picked = g_strdup(t.temp_path);
+    g_assert_nonnull(strstr(picked, "/.img.vbpart-"));
+    g_assert_false(g_file_test(picked, G_FILE_TEST_EXISTS));
+    fd = vb_save_target_create_temp(&t, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_cmpstr(t.temp_path, ==, picked);
+    g_assert_true(g_file_test(picked, G_FILE_TEST_IS_REGULAR));
+    vb_save_target_discard(&t);
+    g_assert_false(g_file_test(picked, G_FILE_TEST_EXISTS));
+
+    /* taken meanwhile: another name; the other file survives the discard */
+    vb_save_target_pick_temp(&t);
+    g_clear_pointer(&picked, g_free);
+    picked = g_strdup(t.temp_path);
+    g_assert_true(g_file_set_contents(picked, "theirs", -1, NULL));
+    fd = vb_save_target_create_temp(&t, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_cmpstr(t.temp_path, !=, picked);
+    vb_save_target_discard(&t);
+    assert_contents(picked, "theirs");
+    vb_save_target_clear(&t);
+}
+
 int
 main(int argc, char **argv)
 {
     static const char *kinds[] = { "symlink", "directory", "fifo", "other-uid" };
 
     g_test_init(&argc, &argv, NULL);
+    g_test_add("/domain/save-image/pick-temp-then-create", Fixture, NULL, fixture_set_up,
+               test_pick_temp_then_create, fixture_tear_down);
     g_test_add("/domain/save-image/commit-new", Fixture, NULL, fixture_set_up, test_commit_new,
                fixture_tear_down);
     g_test_add("/domain/save-image/commit-own-file", Fixture, NULL, fixture_set_up,

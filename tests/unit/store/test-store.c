@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,6 +92,34 @@ test_write_fails_cleanly(Fixture *f, gconstpointer data)
     g_assert_error(error, VB_ERROR, VB_ERROR_IO);
     g_assert_nonnull(strstr(error->message, "no-such-dir"));
     g_assert_false(g_file_test(missing, G_FILE_TEST_EXISTS));
+}
+
+/* A write that runs out of space (here: RLIMIT_FSIZE, EFBIG, as ENOSPC would) names the
+ * file the caller asked for, not the temporary one, leaves the old contents and no
+ * temporary file (issue 14, part crash: disk full) */
+static void
+test_write_out_of_space(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *big = g_malloc0(1 << 16);
+    struct rlimit old, lim;
+    void (*old_handler)(int);
+
+    g_assert_true(vb_store_write_atomic(f->file, "old", -1, 0600, &error));
+    g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old), ==, 0);
+    lim = old;
+    lim.rlim_cur = 4096;
+    old_handler = signal(SIGXFSZ, SIG_IGN);
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &lim), ==, 0);
+    g_assert_false(vb_store_write_atomic(f->file, big, 1 << 16, 0600, &error));
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old), ==, 0);
+    signal(SIGXFSZ, old_handler);
+    g_assert_error(error, VB_ERROR, VB_ERROR_IO);
+    /* "cannot write 'DIR/x.xml': ...", not the temporary "DIR/.x.xml.XXXXXX" */
+    g_assert_nonnull(strstr(error->message, f->file));
+    g_assert_nonnull(strstr(error->message, g_strerror(EFBIG)));
+    assert_contents(f->file, "old");
+    g_assert_cmpuint(count_hidden(f->dir), ==, 0);
 }
 
 /* Runs a write in a child that "crashes" at @point. */
@@ -225,6 +256,8 @@ main(int argc, char **argv)
                fixture_teardown);
     g_test_add("/store/write/fails-cleanly", Fixture, NULL, fixture_setup,
                test_write_fails_cleanly, fixture_teardown);
+    g_test_add("/store/write/out-of-space", Fixture, NULL, fixture_setup,
+               test_write_out_of_space, fixture_teardown);
     g_test_add("/store/write/crash-before-rename-keeps-old", Fixture, NULL, fixture_setup,
                test_crash_before_rename_keeps_old, fixture_teardown);
     g_test_add("/store/write/crash-after-rename-has-new", Fixture, NULL, fixture_setup,
