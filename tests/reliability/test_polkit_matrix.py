@@ -29,7 +29,6 @@ and virtbusd.
 
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -38,7 +37,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import test_polkit as tp  # noqa: E402
 import vbtest  # noqa: E402
-from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, SRCDIR,  # noqa: E402
+from vbtest import (DOMAIN_IFACE, ERR, MANAGER_PATH, SRCDIR,  # noqa: E402
                     DBusCallError, GLib, domain_xml, eventually)
 
 A_NAME, A_UUID = "allowed", "7d2e9c14-1b6a-4f0e-9a51-5a0c3e2b1f01"

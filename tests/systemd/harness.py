@@ -100,7 +100,8 @@ class Container:
             self.leader = self._find_leader()
             if self.leader is None:
                 if time.monotonic() - t0 > 30:
-                    raise RuntimeError("the container's init did not appear:\n" + self.console_log())
+                    raise RuntimeError("the container's init did not appear:\n"
+                                       + self.console_log())
                 time.sleep(0.05)
         state = ""
         while True:

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import sys
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
