@@ -79,7 +79,11 @@ class Container:
     def start(self, timeout=120):
         os.makedirs(self.workdir, exist_ok=True)
         argv = [NSPAWN, "-D", "/", "--volatile=yes", "--register=no", "--keep-unit",
-                "--machine=" + self.name, "--console=read-only", "--quiet"]
+                "--machine=" + self.name, "--console=read-only", "--quiet",
+                # its own network namespace (only lo): what the service does to
+                # networks (bridges, nft, sysctls) stays in there; with it
+                # comes CAP_NET_ADMIN, and CAP_IPC_LOCK for locked guest memory
+                "--private-network", "--capability=CAP_IPC_LOCK"]
         for host, inside in self.binds.items():
             argv.append(f"--bind={host}:{inside}")
         for host, inside in self.ro_binds.items():

@@ -48,7 +48,11 @@ MANAGER = ["/org/virtbus/Virt1", "org.virtbus.Virt1.Manager"]
 DOMAIN_IFACE = "org.virtbus.Virt1.Domain"
 UNIT = "virtbusd.service"
 
-CAP_NET_ADMIN, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_BOOT = 12, 16, 17, 22
+CAPS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+        "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+        "CAP_NET_BIND_SERVICE": 10, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13,
+        "CAP_IPC_LOCK": 14, "CAP_SYS_PTRACE": 19, "CAP_SYS_ADMIN": 21, "CAP_SYS_NICE": 23,
+        "CAP_SYS_RESOURCE": 24, "CAP_MKNOD": 27, "CAP_SETFCAP": 31}
 
 C = None             # the container
 SETTINGS = {}        # the optional settings the installed default config knows
@@ -198,18 +202,26 @@ class SystemdTest(unittest.TestCase):
                               "org.freedesktop.DBus", "GetConnectionUnixProcessID", "s", BUS[0])
         self.assertEqual(owner, [pid])
         # the unit systemd loaded is the installed one
-        self.assertEqual(C.unit_property(UNIT, "FragmentPath"),
-                         "/usr/lib/systemd/system/virtbusd.service")
+        # (/lib is /usr/lib on a merged-/usr system)
+        self.assertIn(C.unit_property(UNIT, "FragmentPath"),
+                      ("/usr/lib/systemd/system/virtbusd.service",
+                       "/lib/systemd/system/virtbusd.service"))
 
     def test_02_runs_confined(self):
         pid = self.main_pid()
         status = self.proc(pid, "status")
         self.assertEqual(status_field(status, "NoNewPrivs"), "1")
         self.assertEqual(status_field(status, "Seccomp"), "2")
+        # the unit's bounding set (of what the container has at all)
+        with open(os.path.join(DESTDIR, "usr/lib/systemd/system", UNIT)) as f:
+            names = " ".join(check_install.ini_values(f.read(), "CapabilityBoundingSet")).split()
+        unknown = [n for n in names if n not in CAPS]
+        self.assertEqual(unknown, [], "capabilities this test does not know")
+        want = sum(1 << CAPS[n] for n in names)
+        container = int(status_field(self.proc(1, "status"), "CapBnd"), 16)
         bnd = int(status_field(status, "CapBnd"), 16)
-        self.assertTrue(bnd & (1 << CAP_NET_ADMIN), hex(bnd))
-        for cap in (CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_BOOT):
-            self.assertFalse(bnd & (1 << cap), f"cap {cap} in {bnd:#x}")
+        self.assertEqual(bnd, want & container, f"{bnd:#x} != {want:#x} & {container:#x}")
+        self.assertTrue(bnd & (1 << CAPS["CAP_NET_ADMIN"]), hex(bnd))
         self.assertEqual(status_field(status, "Uid").split(), ["0"] * 4)
         # its own mount namespace: /proc/sys read-only, /proc/sys/net not,
         # /usr read-only (ProtectSystem=full), /home as it is (no ProtectHome)
@@ -230,6 +242,14 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(C.run(["stat", "-c", "%a", "/run/virtbus"]).stdout.strip(), "711")
         for d in ("/run/virtbus/qemu", "/var/lib/virtbus", "/var/log/virtbus", "/etc/virtbus"):
             self.assertEqual(C.run(["stat", "-c", "%a", d]).stdout.strip(), "700", d)
+        # the networks work under it: the default network (autostarted at the
+        # first start) has its bridge, dnsmasq, nft rules and IP forwarding
+        # (CAP_NET_ADMIN, /proc/sys/net writable, dnsmasq as a child)
+        net = C.busctl_json("call", *BUS, *MANAGER, "NetworkLookupByName", "s", "default")[0]
+        self.assertIs(C.busctl_json("get-property", *BUS, net, "org.virtbus.Virt1.Network",
+                                    "Active"), True)
+        self.assertEqual(C.run(["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip(), "1")
+        self.assertEqual(C.run(["pgrep", "-x", "dnsmasq"], check=False).returncode, 0)
         # the figure, for the loaded unit on this systemd
         out = C.run(["systemd-analyze", "security", "--no-pager", UNIT], check=False).stdout
         m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", out)
