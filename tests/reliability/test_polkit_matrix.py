@@ -313,7 +313,7 @@ class MatrixTest(tp.PolkitTestCase):
         if iface == "Manager" and member in over:
             args = over[member]
         if iface == "Domain" and member in ("Save", "CoreDump"):
-            args = [""] + args[1:]
+            args = ["/nonexistent/vbtest.save"] + args[1:]
         if iface == "Domain" and member == "SetMaxMemory":
             args = [0]
         if iface == "Domain" and member == "SendProcessSignal":
