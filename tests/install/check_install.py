@@ -233,10 +233,14 @@ class InstallSteps(unittest.TestCase):
         self.assertEqual(len(execs), 1, execs)
         self.assertEqual(shlex.split(execs[0])[0], "/" + VIRTBUSD)
         self.assertEqual(ini_values(unit, "BusName"), ["org.virtbus.Virt1"])
-        self.assertNotIn("@", unit)
+        self.assertNotRegex(unit, r"@[A-Za-z_]+@")      # every @var@ substituted
+        # the layout is writable: ProtectSystem=full makes /usr, /boot, /efi
+        # and /etc read-only, ReadWritePaths= gives back what it names
+        self.assertEqual(ini_values(unit, "ProtectSystem"), ["full"])
         rw = " ".join(ini_values(unit, "ReadWritePaths")).split()
         for d in LAYOUT_DIRS:
-            self.assertTrue(any(d == p or d.startswith(p + "/") for p in rw), (d, rw))
+            ro = any(d.startswith(p + "/") for p in ("/usr", "/boot", "/efi", "/etc"))
+            self.assertTrue(not ro or any(d == p or d.startswith(p + "/") for p in rw), (d, rw))
 
     def test_unit_hardening(self):
         """The built unit's exposure (systemd-analyze security) stays at or
