@@ -77,6 +77,10 @@ def guest_xml(serial):
       <source path='{serial}' append='on'/>
       <target port='0'/>
     </serial>
+    <interface type='network'>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>
   </devices>
 </domain>
 """
@@ -177,12 +181,15 @@ class SystemdTest(unittest.TestCase):
         pids = [int(x) for x in p.stdout.split()]
         return pids[0] if len(pids) == 1 else None
 
-    def ticks(self):
+    def serial_text(self):
         try:
             with open(self.host_serial, errors="replace") as f:
-                return f.read().count("TINYGUEST: tick")
+                return f.read()
         except FileNotFoundError:
-            return 0
+            return ""
+
+    def ticks(self):
+        return self.serial_text().count("TINYGUEST: tick")
 
     def wait_ticks(self, n, timeout=90):
         vbtest.eventually(lambda: self.ticks() >= n, timeout=timeout,
@@ -265,6 +272,15 @@ class SystemdTest(unittest.TestCase):
         self.domain(path, "Start", "u", 0)
         self.wait_ticks(2)
         self.assertEqual(self.prop(path, "State"), "running")
+        # its NIC on the default network: a tap (CAP_NET_ADMIN, /dev/net/tun),
+        # a DHCP lease from dnsmasq and the gateway answering, all under the unit
+        vbtest.eventually(lambda: re.search(r"TINYGUEST: (no lease|ping \S+ \w+)",
+                                            self.serial_text()), timeout=60,
+                          what="the guest's DHCP lease and ping")
+        text = self.serial_text()
+        m = re.search(r"TINYGUEST: lease (\S+) gw (\S+)", text)
+        self.assertIsNotNone(m, text[-2000:])
+        self.assertIn(f"TINYGUEST: ping {m.group(2)} ok", text)
         pid = self.qemu_pid()
         self.assertIsNotNone(pid, C.run(["ps", "axo", "pid,user,args"]).stdout)
         status = self.proc(pid, "status")
