@@ -14,8 +14,9 @@ what the previous one left:
      writable /home in QEMU's mount namespace (ProtectHome must not reach it)
   04 the guest survives `systemctl restart virtbusd` (same QEMU pid,
      reconnected, still running and ticking)
-  05 `machinectl list` shows the guest (cgroup_mode=machined)
-  06 `systemctl poweroff` of the container shuts the guest down cleanly
+  05 a guest with passt (user and network namespaces) gets its lease
+  06 `machinectl list` shows the guest (cgroup_mode=machined)
+  07 `systemctl poweroff` of the container shuts the guest down cleanly
      first (on_host_shutdown=shutdown)
 
 Run: `meson test -C build-test --suite systemd` (needs root and
@@ -43,6 +44,7 @@ DESTDIR = os.path.join(WORK, "destdir")
 SRV = harness.SRV
 UUID = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a14"
 NAME = "sysd1"
+UUID2 = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a15"
 BUS = ["org.virtbus.Virt1"]
 MANAGER = ["/org/virtbus/Virt1", "org.virtbus.Virt1.Manager"]
 DOMAIN_IFACE = "org.virtbus.Virt1.Domain"
@@ -58,12 +60,12 @@ C = None             # the container
 SETTINGS = {}        # the optional settings the installed default config knows
 
 
-def guest_xml(serial):
+def guest_xml(serial, name=NAME, uuid=UUID, nic=None):
     with open(os.path.join(GUEST_DIR, "cmdline")) as f:
         cmdline = f.read().strip()
     return f"""<domain type='qemu'>
-  <name>{NAME}</name>
-  <uuid>{UUID}</uuid>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
   <memory unit='MiB'>128</memory>
   <vcpu>1</vcpu>
   <os>
@@ -77,13 +79,20 @@ def guest_xml(serial):
       <source path='{serial}' append='on'/>
       <target port='0'/>
     </serial>
-    <interface type='network'>
-      <source network='default'/>
-      <model type='virtio'/>
-    </interface>
+    {nic or DEFAULT_NIC}
   </devices>
 </domain>
 """
+
+
+DEFAULT_NIC = """<interface type='network'>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>"""
+PASST_NIC = """<interface type='user'>
+      <backend type='passt'/>
+      <model type='virtio'/>
+    </interface>"""
 
 
 def status_field(text, key):
@@ -324,7 +333,33 @@ class SystemdTest(unittest.TestCase):
         self.domain(path, "Resume")
         self.assertEqual(self.prop(path, "State"), "running")
 
-    def test_05_machinectl(self):
+    def test_05_passt_under_unit(self):
+        """passt (type='user' with the passt backend) sandboxes itself in user
+        and network namespaces: RestrictNamespaces= must leave them to it."""
+        # passt takes its addresses from an interface with a default route
+        C.sh("ip link add vbpa type veth peer name vbpb && ip link set vbpa up && "
+             "ip link set vbpb up && ip addr add 192.0.2.10/24 dev vbpa && "
+             "ip route add default via 192.0.2.1")
+        serial = f"{SRV}/work/passt.log"
+        host = os.path.join(WORK, "work", "passt.log")
+        with open(host, "w"):
+            pass
+        os.chmod(host, 0o666)
+        path = self.manager("DefineXML", "su",
+                            guest_xml(serial, "sysd2", UUID2, PASST_NIC), 0)[0]
+        self.domain(path, "Start", "u", 0)
+
+        def text():
+            with open(host, errors="replace") as f:
+                return f.read()
+        vbtest.eventually(lambda: re.search(r"TINYGUEST: (lease|no lease)", text()),
+                          timeout=90, what="the passt guest's DHCP")
+        self.assertIn("TINYGUEST: lease 192.0.2.10/24", text())
+        self.assertEqual(C.run(["pgrep", "passt"], check=False).returncode, 0)  # passt.avx2
+        self.domain(path, "Destroy", "u", 0)
+        self.domain(path, "Undefine", "u", 0)
+
+    def test_06_machinectl(self):
         if not SETTINGS["cgroup_mode"]:
             self.skipTest("the installed virtbusd.conf knows no cgroup_mode (issue 14, "
                           "part cgroup): no machined registration to check")
@@ -333,7 +368,7 @@ class SystemdTest(unittest.TestCase):
         cg = self.proc(self.pid, "cgroup")
         self.assertIn("machine.slice", cg)
 
-    def test_06_poweroff_shuts_guest_down(self):
+    def test_07_poweroff_shuts_guest_down(self):
         if not SETTINGS["on_host_shutdown"]:
             self.skipTest("the installed virtbusd.conf knows no on_host_shutdown (issue 14, "
                           "part cgroup): no clean shutdown on poweroff to check")
