@@ -23,8 +23,9 @@ Calls that pass authorization get arguments that fail right after it
 every method without side effects.
 
 HygieneTest: configs and status files 0600, runtime directories 0700, the
-QMP socket out of reach of another uid, no descriptor shared between QEMU
-and virtbusd.
+QMP socket out of reach of another uid, no socket shared between QEMU and
+virtbusd (its bus connection above all), and of the state root's files a
+QEMU holds only its own domain's (log, pid file), not another domain's.
 """
 
 import os
@@ -534,10 +535,34 @@ class HygieneTest(vbtest.VirtbusTestCase):
 
         shared = socket_inodes(qemu) & socket_inodes(self.service.proc.pid)
         self.assertEqual(shared, set())
+        # and no file but its own: the files it holds under the state root are
+        # its domain's (log, pid file), never another domain's or the service's
+        other = self.define("hyg2", None)
+        self.domain(other, "Start", "u", (0,))
+        for pid in vbtest.qemus_under(self.root):
+            cmd = vbtest.qemus_under(self.root)[pid]
+            mine = "hyg2" if "guest=hyg2" in cmd else "hyg"
+            files = 0
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    t = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if not t.startswith("/"):
+                    continue            # sockets, pipes, anon inodes
+                if t.startswith("/dev/"):
+                    continue
+                self.assertTrue(t.startswith(self.root + "/"), f"QEMU {mine} holds {t}")
+                base = os.path.basename(t)
+                self.assertTrue(base.startswith(mine + ".") or f"/{mine}/" in t,
+                                f"QEMU of {mine} holds {t}")
+                files += 1
+            self.assertGreater(files, 0, f"QEMU of {mine} holds not even its log")
 
     def qemu_of(self, name):
-        pids = list(vbtest.qemus_under(self.root))
-        self.assertEqual(len(pids), 1, pids)
+        pids = [p for p, cmd in vbtest.qemus_under(self.root).items() if f"guest={name}," in cmd
+                or f"guest={name} " in cmd]
+        self.assertEqual(len(pids), 1, vbtest.qemus_under(self.root))
         return pids[0]
 
 
