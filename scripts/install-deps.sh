@@ -37,3 +37,9 @@ if [ -n "$missing" ]; then
     apt-get update -q
     apt-get install -y -q --no-install-recommends $missing
 fi
+# The user QEMU runs as under the system service (data/virtbus-sysusers.conf): the DAC tests
+# (tests/integration/test_dac.py) run QEMU as it. systemd-sysusers works without systemd as
+# PID 1; it changes nothing when the user and group exist.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd virtbus-qemu >/dev/null; then
+    systemd-sysusers "$(cd "$(dirname "$0")/.." && pwd)/data/virtbus-sysusers.conf"
+fi

@@ -142,6 +142,11 @@ main(int argc, char **argv)
      * host's namespace); --root, --session and private buses do not */
     if (config.default_network < 0)
         config.default_network = system_bus && (opt_root == NULL || *opt_root == '\0');
+    /* issue 14, part dac: the system service at / runs QEMU as virtbus-qemu unless told
+     * otherwise; --session, private buses and --root keep the service's own user */
+    if (config.qemu_user == NULL && config.qemu_group == NULL && system_bus &&
+        (opt_root == NULL || *opt_root == '\0'))
+        config.qemu_user = g_strdup("virtbus-qemu");
     connection = connect_bus(opt_session, opt_address, &error);
     if (connection == NULL) {
         g_printerr("virtbusd: cannot connect to the bus: %s\n", error->message);

@@ -117,6 +117,11 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     service->networks = vb_network_list_new(service->paths, vb_bus_network_path,
                                             vb_bus_network_notify, service);
     vb_domain_list_set_net_resolver(service->domains, resolve_network, service->networks);
+    /* issue 14, part dac: qemu_user and qemu_group, the owner record */
+    if (!vb_domain_list_setup_dac(service->domains, error)) {
+        vb_bus_service_free(service);
+        return NULL;
+    }
     return service;
 }
 

@@ -693,8 +693,9 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     }
     if (dev->kind == VB_DEV_INTERFACE && !vb_hotplug_net_check_mac(l.live, dev, error))
         return FALSE;
-    if (dev->kind == VB_DEV_DISK && !vb_qemu_disk_prepare_one(dev, &disks, error))
-        return FALSE;
+    if (dev->kind == VB_DEV_DISK && (!vb_qemu_disk_prepare_one(dev, &disks, error) ||
+                                     !vb_domain_dac_hold_disk(list, dom, dev, disks, error)))
+        return FALSE; /* issue 14, part dac: QEMU's user opens the image */
     node = next_node_index(l.mon, error);
     if (node < 0)
         return FALSE;
@@ -1344,8 +1345,9 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         return FALSE;
     }
     media = neu->source.present;
-    if (media && !vb_qemu_disk_prepare_one(neu, &disks, error))
-        return FALSE;
+    if (media && (!vb_qemu_disk_prepare_one(neu, &disks, error) ||
+                  !vb_domain_dac_hold_disk(list, dom, neu, disks, error)))
+        return FALSE; /* issue 14, part dac: QEMU's user opens the medium */
     if (media) {
         GPtrArray *nodes_only;
 

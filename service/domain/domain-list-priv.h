@@ -2,6 +2,7 @@
 #pragma once
 
 #include "domain-list.h"
+#include "qemu-dac.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,9 @@ struct _VbDomainList {
     /* interfaces (issue 12, part interfaces): the running networks, set by the bus */
     VbQemuNetResolveFunc net_resolve;
     gpointer net_resolve_data;
+    /* issue 14, part dac: QEMU's ids (set at start-up) and the owner record */
+    VbQemuIds qemu_ids;
+    VbQemuDac *dac; /* NULL until vb_domain_list_setup_dac() */
 };
 
 void vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
@@ -85,6 +89,14 @@ void vb_domain_helpers_format(VbDomainObj *dom, GString *buf);
 void vb_domain_helpers_adopt(VbDomainObj *dom, const char *kind, const char *id, pid_t pid,
                              const char *socket, const char *runtime_dir);
 guint vb_domain_helpers_kill_leftovers(const char *runtime_dir, const char *name);
+
+/* domain-dac.c (issue 14, part dac) */
+gboolean vb_domain_dac_prepare(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *def,
+                               GHashTable *disks, const char *runtime_dir, GError **error);
+void vb_domain_dac_release(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_domain_dac_hold_disk(VbDomainList *list, VbDomainObj *dom, const VbDeviceDef *disk,
+                                 GHashTable *disks, GError **error);
+void vb_domain_dac_reconcile(VbDomainList *list);
 
 /* domain-ports.c */
 int vb_domain_ports_acquire(VbDomainList *list, guint min, guint max, GError **error);

@@ -68,6 +68,7 @@ vb_domain_list_free(VbDomainList *list)
         g_hash_table_destroy(list->used_ports);
     g_hash_table_destroy(list->by_name);
     g_hash_table_destroy(list->by_uuid);
+    vb_qemu_dac_free(list->dac); /* issue 14, part dac */
     g_mutex_clear(&list->lock);
     g_mutex_clear(&list->define_lock);
     g_mutex_clear(&list->ports_lock);

@@ -49,6 +49,7 @@ void vb_domain_list_set_job_notify(VbDomainList *list, VbJobNotifyFunc notify,
 
 guint vb_domain_list_load_configs(VbDomainList *list);
 guint vb_domain_list_reconnect(VbDomainList *list);
+gboolean vb_domain_list_setup_dac(VbDomainList *list, GError **error); /* issue 14, dac */
 void vb_domain_list_autostart(VbDomainList *list);
 VbDomainObj *vb_domain_list_find_by_name(VbDomainList *list, const char *name,
                                          GError **error);

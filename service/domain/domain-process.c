@@ -272,6 +272,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     }
     vb_domain_helpers_stop(dom);
     vb_domain_net_release(dom);
+    vb_domain_dac_release(list, dom); /* issue 14, part dac */
     remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
     vb_domain_ports_release(list, st->display_port);
     vb_domain_ports_release(list, st->websocket_port);
@@ -383,7 +384,10 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     st->name = g_strdup(def->name);
     st->runtime_dir = runtime_dir_for(list, st->id, def->name);
     st->monitor_path = g_build_filename(st->runtime_dir, "monitor.sock", NULL);
-    {
+    if (list->qemu_ids.set_ids) {
+        /* issue 14, part dac: QEMU's user writes it, in the directory it owns */
+        st->pidfile = g_build_filename(st->runtime_dir, "qemu.pid", NULL);
+    } else {
         g_autofree char *pidbase = g_strconcat(def->name, ".pid", NULL);
 
         st->pidfile = g_build_filename(list->paths->run_dir, pidbase, NULL);
@@ -530,6 +534,9 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         if (created)
             log_line(st->log_fd, "NVRAM file made from its template");
     }
+    /* issue 14, part dac: QEMU's files go to its user, their owners recorded first */
+    if (!vb_domain_dac_prepare(list, dom, st->def, st->disks, st->runtime_dir, error))
+        return FALSE;
 
     /* the process holds a reference on the context until its exit callback */
     run_ctx_ref(st->ctx);
@@ -541,7 +548,8 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         st->proc = vb_qemu_process_spawn_fds((const char *const *)argv, st->runtime_dir,
                                              st->log_fd, (const int *)(void *)src->data,
                                              (const int *)(void *)dst->data, src->len,
-                                             on_process_exit, st->ctx, error);
+                                             &list->qemu_ids, on_process_exit, st->ctx,
+                                             error);
     }
     /* QEMU holds the taps now: they live as long as it does */
     vb_domain_net_close_fds(dom);
@@ -921,6 +929,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     }
     vb_domain_helpers_stop(dom);
     vb_domain_net_release(dom);
+    vb_domain_dac_release(list, dom); /* issue 14, part dac */
     remove_runtime_files(runtime_dir, monitor_path, pidfile);
     vb_domain_status_remove(list, dom);
     {

@@ -702,5 +702,7 @@ vb_domain_list_reconnect(VbDomainList *list)
     }
     for (guint i = 0; i < entries->len; i++)
         n += reconnect_one(list, entries->pdata[i]) ? 1 : 0;
+    /* issue 14, part dac: the files of runs that ended meanwhile get their owners back */
+    vb_domain_dac_reconcile(list);
     return n;
 }

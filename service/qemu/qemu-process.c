@@ -106,10 +106,35 @@ vb_qemu_process_detach(VbQemuProcess *proc)
     return data;
 }
 
+/*
+ * issue 14, part dac: between fork and exec, QEMU takes its own ids (supplementary groups,
+ * then group, then user: each step needs the privilege the next drops). Raw system calls:
+ * the child has one thread, and nothing here may allocate. A failure ends the child with a
+ * line in the domain log (stderr), which the start's error quotes.
+ */
+static void
+child_switch_ids(const VbQemuIds *ids)
+{
+    static const char msg[] = "virtbusd: cannot switch QEMU to its user and group "
+                              "(qemu_user, qemu_group)\n";
+
+    if (ids == NULL || !ids->set_ids)
+        return;
+    if (syscall(SYS_setgroups, ids->n_groups, ids->groups) == 0 &&
+        syscall(SYS_setresgid, ids->gid, ids->gid, ids->gid) == 0 &&
+        syscall(SYS_setresuid, ids->uid, ids->uid, ids->uid) == 0)
+        return;
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* nothing more to say */
+    }
+    _exit(127);
+}
+
 static void
 child_setup(gpointer data)
 {
     setsid();
+    child_switch_ids(data);
 }
 
 /**
@@ -126,8 +151,8 @@ VbQemuProcess *
 vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
                       VbQemuProcessExitFunc on_exit, gpointer user_data, GError **error)
 {
-    return vb_qemu_process_spawn_fds(argv, home, log_fd, NULL, NULL, 0, on_exit, user_data,
-                                     error);
+    return vb_qemu_process_spawn_fds(argv, home, log_fd, NULL, NULL, 0, NULL, on_exit,
+                                     user_data, error);
 }
 
 /**
@@ -139,6 +164,7 @@ vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
  * @target_fds: (array length=n_fds) (nullable): the numbers the process sees them at (3 or
  *   more, as its command line names them)
  * @n_fds: how many
+ * @ids: (nullable): the ids the process runs as (issue 14, part dac); %NULL: the service's
  * @on_exit: (nullable): called on the process-watch thread after reaping
  *
  * As vb_qemu_process_spawn(), and the process gets @source_fds at @target_fds. It inherits
@@ -149,7 +175,8 @@ vb_qemu_process_spawn(const char *const *argv, const char *home, int log_fd,
 VbQemuProcess *
 vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
                           const int *source_fds, const int *target_fds, gsize n_fds,
-                          VbQemuProcessExitFunc on_exit, gpointer user_data, GError **error)
+                          const VbQemuIds *ids, VbQemuProcessExitFunc on_exit,
+                          gpointer user_data, GError **error)
 {
     g_autofree char *env_home = g_strconcat("HOME=", home, NULL);
     g_autofree char *env_cfg = g_strconcat("XDG_CONFIG_HOME=", home, "/.config", NULL);
@@ -163,7 +190,8 @@ vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
     if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp,
                                           G_SPAWN_DO_NOT_REAP_CHILD |
                                               G_SPAWN_STDIN_FROM_DEV_NULL,
-                                          child_setup, NULL, -1, log_fd, log_fd, source_fds,
+                                          child_setup, (gpointer)ids, -1, log_fd, log_fd,
+                                          source_fds,
                                           target_fds, n_fds,
                                           &pid, NULL, NULL, NULL, error)) {
         vb_error_convert(error);

@@ -12,6 +12,21 @@ G_BEGIN_DECLS
  * once, after the process has been reaped.
  */
 typedef struct _VbQemuProcess VbQemuProcess;
+
+/*
+ * issue 14, part dac: the user, group and supplementary groups QEMU runs as (qemu_user,
+ * qemu_group; resolved by vb_qemu_ids_resolve() in qemu-dac.c). The launcher's spec
+ * (set_ids, uid, gid, groups) takes these over; a fixed array, so the child touches no heap.
+ */
+#define VB_QEMU_IDS_MAX_GROUPS 64
+typedef struct {
+    gboolean set_ids; /* FALSE: QEMU keeps the service's ids */
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[VB_QEMU_IDS_MAX_GROUPS];
+    gsize n_groups;
+    char user[65]; /* for messages */
+} VbQemuIds;
 typedef void (*VbQemuProcessExitFunc)(VbQemuProcess *proc, int wait_status,
                                       gpointer user_data);
 
@@ -20,7 +35,8 @@ VbQemuProcess *vb_qemu_process_spawn(const char *const *argv, const char *home, 
                                      GError **error);
 VbQemuProcess *vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
                                          const int *source_fds, const int *target_fds,
-                                         gsize n_fds, VbQemuProcessExitFunc on_exit,
+                                         gsize n_fds, const VbQemuIds *ids,
+                                         VbQemuProcessExitFunc on_exit,
                                          gpointer user_data, GError **error);
 VbQemuProcess *vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit,
                                       gpointer user_data, GError **error);

@@ -38,6 +38,8 @@ vb_config_clear(VbConfig *c)
     g_clear_pointer(&c->migration_address, g_free);
     g_clear_pointer(&c->ssh_config, g_free);
     g_clear_pointer(&c->tunnel_command, g_free);
+    g_clear_pointer(&c->qemu_user, g_free);
+    g_clear_pointer(&c->qemu_group, g_free);
 }
 
 static gboolean
@@ -76,6 +78,31 @@ read_command(GKeyFile *kf, const char *key, char **out, GError **error)
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "setting '%s' must be a program name or path of letters, digits and "
                     "/ . _ + - (not starting with -)", key);
+        return FALSE;
+    }
+    g_free(*out);
+    *out = g_steal_pointer(&v);
+    return TRUE;
+}
+
+/* A user or group name as useradd(8) takes it: no path, no shell character. */
+static gboolean
+read_account(GKeyFile *kf, const char *key, char **out, GError **error)
+{
+    g_autofree char *v = NULL;
+    gboolean ok;
+
+    if (!g_key_file_has_key(kf, GROUP, key, NULL))
+        return TRUE;
+    v = g_key_file_get_string(kf, GROUP, key, NULL);
+    if (v != NULL)
+        g_strstrip(v);
+    ok = v != NULL && *v != '\0' && *v != '-' && strlen(v) <= 64;
+    for (const char *p = v; ok && *p != '\0'; p++)
+        ok = g_ascii_isalnum(*p) || strchr("._-", *p) != NULL;
+    if (!ok) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "setting '%s' must be a user or group name (letters, digits, . _ -)", key);
         return FALSE;
     }
     g_free(*out);
@@ -144,7 +171,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
         "migration_host", "migration_address", "ssh_config", "keepalive_interval",
-        "keepalive_count", "tunnel_command", "agent_timeout", "default_network", NULL,
+        "keepalive_count", "tunnel_command", "agent_timeout", "default_network",
+        "qemu_user", "qemu_group", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -174,7 +202,9 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
         !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error) ||
         !read_command(kf, "tunnel_command", &c->tunnel_command, error) ||
-        !read_auto_bool(kf, "default_network", &c->default_network, error)) {
+        !read_auto_bool(kf, "default_network", &c->default_network, error) ||
+        !read_account(kf, "qemu_user", &c->qemu_user, error) ||
+        !read_account(kf, "qemu_group", &c->qemu_group, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

@@ -28,6 +28,10 @@ typedef struct {
     int default_network;
     /* the guest agent (issue 12, part addresses) */
     guint agent_timeout;      /* seconds an agent command may take (connect, sync, reply) */
+    /* the user and group QEMU runs as (issue 14, part dac); NULL: the service's own.
+     * main.c sets "virtbus-qemu" for the system service at / when they are not set */
+    char *qemu_user;
+    char *qemu_group;
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);

@@ -45,6 +45,7 @@ ACTIVATION = "usr/share/dbus-1/system-services/org.virtbus.Virt1.service"
 ACTIONS = "usr/share/polkit-1/actions/org.virtbus.Virt1.policy"
 TMPFILES = "usr/lib/tmpfiles.d/virtbusd.conf"
 RULES = "usr/share/polkit-1/rules.d/50-virtbus.rules"
+SYSUSERS = "usr/lib/sysusers.d/virtbus.conf"
 UNIT = "usr/lib/systemd/system/virtbusd.service"
 VIRTBUSD = "usr/sbin/virtbusd"
 VIRTBUSCTL = "usr/bin/virtbusctl"
@@ -53,7 +54,7 @@ COMPLETION = "usr/share/bash-completion/completions/virtbusctl"
 MAN_PAGES = ["usr/share/man/man1/virtbusctl.1", "usr/share/man/man8/virtbusd.8"]
 INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
               for i in ("Manager", "Domain", "Job", "Network")]
-EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
+EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
             COMPLETION, *MAN_PAGES, *INTERFACES}
 # besides those, only documentation and translations
 ALLOWED_PREFIXES = ("usr/share/doc/virtbus/", "usr/share/locale/")

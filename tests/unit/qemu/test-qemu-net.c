@@ -237,7 +237,7 @@ test_spawn_fds(void)
 
     g_assert_cmpint(pipe2(pipefd, O_CLOEXEC), ==, 0);
     proc = vb_qemu_process_spawn_fds(argv, dir, logfd, &pipefd[1], &target, 1, NULL, NULL,
-                                     &error);
+                                     NULL, &error);
     g_assert_no_error(error);
     close(pipefd[1]);
     g_assert_true(vb_qemu_process_wait(proc, 10000));
