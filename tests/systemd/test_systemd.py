@@ -10,8 +10,9 @@ what the previous one left:
   02 the service runs confined as the unit says (capabilities, seccomp,
      no_new_privs, its own mount namespace, /proc/sys read-only but
      /proc/sys/net, systemd-analyze security's figure)
-  03 a domain defines and starts; its QEMU's uid, seccomp mode, and a
-     writable /home in QEMU's mount namespace (ProtectHome must not reach it)
+  03 a domain defines and starts, gets a lease on the default network; its
+     QEMU runs as virtbus-qemu without capabilities, seccomp mode 2, and
+     /home is writable in its mount namespace (ProtectHome must not reach it)
   04 the guest survives `systemctl restart virtbusd` (same QEMU pid,
      reconnected, still running and ticking)
   05 a guest with passt (user and network namespaces) gets its lease
@@ -297,12 +298,12 @@ class SystemdTest(unittest.TestCase):
         self.assertIsNotNone(pid, C.run(["ps", "axo", "pid,user,args"]).stdout)
         status = self.proc(pid, "status")
         cmdline = self.proc(pid, "cmdline").split("\0")
-        # its user: the service's (root) until the QEMU user exists
-        uid = int(status_field(status, "Uid").split()[0])
-        qemu_user = C.run(["getent", "passwd", "virtbus-qemu"], check=False).stdout
-        allowed = {0} | ({int(qemu_user.split(":")[2])} if qemu_user else set())
-        print(f"# QEMU runs as uid {uid} (virtbus-qemu: {qemu_user.strip() or 'no such user'})")
-        self.assertIn(uid, allowed)
+        # its user: virtbus-qemu, made by the installed sysusers.d file at boot
+        uids = status_field(status, "Uid").split()
+        qemu_user = C.run(["getent", "passwd", "virtbus-qemu"]).stdout
+        print(f"# QEMU runs as uid {uids[0]} ({qemu_user.strip()})")
+        self.assertEqual(uids, [qemu_user.split(":")[2]] * 4)
+        self.assertEqual(status_field(status, "CapEff"), "0000000000000000")
         # seccomp: the unit's filter reaches QEMU; -sandbox stacks its own
         self.assertEqual(status_field(status, "Seccomp"), "2")
         svc = self.proc(self.main_pid(), "status")
