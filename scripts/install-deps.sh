@@ -8,6 +8,7 @@ set -eu
 # dnsmasq-base, nftables: virtual networks (DHCP/DNS, NAT); passt: type='user' with
 # <portForward>; iperf3: bench/net; busybox: udhcpc and nslookup as DHCP/DNS clients in the
 # dnsmasq tests
+# systemd-container: systemd-nspawn boots the real systemd of tests/systemd
 # iproute2 (tc), nftables (nft): service/netdev's bandwidth and firewall; its links go
 # through rtnetlink directly, no library needed
 PKGS="
@@ -17,7 +18,7 @@ PKGS="
   dbus dbus-daemon python3 python3-dbus python3-gi python3-cryptography
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
-  openssh-server openssh-client
+  openssh-server openssh-client systemd-container
   dnsmasq-base nftables passt iperf3 busybox
 "
 # virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where

@@ -29,6 +29,7 @@ call_free(VbBusCall *call)
     g_free(call->detail_domain);
     g_free(call->detail_uuid);
     g_free(call->detail_path);
+    g_free(call->detail_network);
     g_clear_error(&call->load_error);
     g_clear_object(&call->out_fds);
     if (call->prepared != NULL && call->prepared_free != NULL)
@@ -255,6 +256,10 @@ auth_details(VbBusCall *call)
         g_hash_table_insert(details, "uuid", g_strdup(call->net->uuid_str));
     } else if (call->detail_domain != NULL) {
         g_hash_table_insert(details, "domain", g_strdup(call->detail_domain));
+        if (call->detail_uuid != NULL)
+            g_hash_table_insert(details, "uuid", g_strdup(call->detail_uuid));
+    } else if (call->detail_network != NULL) {
+        g_hash_table_insert(details, "network", g_strdup(call->detail_network));
         if (call->detail_uuid != NULL)
             g_hash_table_insert(details, "uuid", g_strdup(call->detail_uuid));
     }

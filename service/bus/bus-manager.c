@@ -247,10 +247,15 @@ const VbBusMethod vb_bus_manager_methods[] = {
     { "MigrateTunnelEnd", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_end,
       vb_bus_migrate_tunnel_prepare, TRUE },
     /* virtual networks (issue 12, bus-network.c) */
-    { "NetworkDefineXML", VB_ACTION_NETWORK, FALSE, vb_bus_network_define_xml },
-    { "NetworkCreateXML", VB_ACTION_NETWORK, FALSE, vb_bus_network_create_xml },
-    { "NetworkLookupByName", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_name },
-    { "NetworkLookupByUUID", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_uuid },
+    /* the details name the network of the XML, or the one found (issue 14, part unit) */
+    { "NetworkDefineXML", VB_ACTION_NETWORK, FALSE, vb_bus_network_define_xml,
+      vb_bus_network_xml_prepare },
+    { "NetworkCreateXML", VB_ACTION_NETWORK, FALSE, vb_bus_network_create_xml,
+      vb_bus_network_xml_prepare },
+    { "NetworkLookupByName", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_name,
+      vb_bus_network_lookup_prepare },
+    { "NetworkLookupByUUID", VB_ACTION_READ, TRUE, vb_bus_network_lookup_by_uuid,
+      vb_bus_network_lookup_prepare },
     { "ListNetworks", VB_ACTION_READ, TRUE, vb_bus_list_networks },
     /* the ssh data path (issue 11, part tunnel2): hands a descriptor to the tunnel's thread */
     { "MigrateTunnelAttach", VB_ACTION_MIGRATE, TRUE, vb_bus_migrate_tunnel_attach,

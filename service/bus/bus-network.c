@@ -6,6 +6,8 @@
 #include "bus-names.h"
 #include "bus-service.h"
 #include "bus-skeleton.h"
+#include "domain-def.h"
+#include "network-def.h"
 #include "network-dnsmasq.h"
 #include "vb-error.h"
 
@@ -278,6 +280,54 @@ vb_bus_network_create_xml(VbBusCall *call, GError **error)
         return NULL;
     net = vb_network_create_xml(call->service->networks, xml, error);
     return net != NULL ? path_reply(net) : NULL;
+}
+
+/**
+ * vb_bus_network_xml_prepare:
+ *
+ * Names the network of NetworkDefineXML's or NetworkCreateXML's XML for
+ * polkit rules (details "network", and "uuid" when the XML gives one). An
+ * XML that does not parse is reported after authorization.
+ */
+void
+vb_bus_network_xml_prepare(VbBusCall *call)
+{
+    const char *xml;
+    g_autoptr(VbNetworkDef) def = NULL;
+    char uuid[37];
+
+    g_variant_get(call->parameters, "(&su)", &xml, NULL);
+    def = vb_network_def_parse_string(xml, NULL);
+    if (def == NULL || def->name == NULL)
+        return;
+    call->detail_network = g_strdup(def->name);
+    if (def->uuid_given) {
+        vb_uuid_format(def->uuid, uuid);
+        call->detail_uuid = g_strdup(uuid);
+    }
+}
+
+/**
+ * vb_bus_network_lookup_prepare:
+ *
+ * Names the network NetworkLookupByName or NetworkLookupByUUID finds, so a
+ * rule that limits reads by network holds for the lookups too (nothing
+ * found: checked without a network, then NoNetwork).
+ */
+void
+vb_bus_network_lookup_prepare(VbBusCall *call)
+{
+    const char *key;
+    g_autoptr(VbNetworkObj) net = NULL;
+
+    g_variant_get(call->parameters, "(&s)", &key);
+    net = g_str_equal(call->method->method, "NetworkLookupByName")
+              ? vb_network_list_find_by_name(call->service->networks, key, NULL)
+              : vb_network_list_find_by_uuid(call->service->networks, key, NULL);
+    if (net == NULL)
+        return;
+    call->detail_network = vb_network_obj_get_name(net);
+    call->detail_uuid = g_strdup(net->uuid_str);
 }
 
 GVariant *

@@ -96,6 +96,8 @@ struct _VbBusCall {
     char *detail_domain;               /* nullable: set by a prepare function */
     char *detail_uuid;                 /* nullable: set by a prepare function */
     char *detail_path;                 /* nullable: the path the call names */
+    char *detail_network;              /* nullable: a network a Manager call names (with
+                                        * detail_uuid), set by a prepare function */
     gpointer prepared;                 /* nullable: kept by a prepare function */
     GDestroyNotify prepared_free;
     VbBusStep step;                    /* what the next worker run does */
@@ -189,6 +191,8 @@ extern const gsize vb_bus_network_n_methods;
 GVariant *vb_bus_network_define_xml(VbBusCall *call, GError **error);
 GVariant *vb_bus_network_create_xml(VbBusCall *call, GError **error);
 GVariant *vb_bus_network_lookup_by_name(VbBusCall *call, GError **error);
+void vb_bus_network_lookup_prepare(VbBusCall *call);
+void vb_bus_network_xml_prepare(VbBusCall *call);
 GVariant *vb_bus_network_lookup_by_uuid(VbBusCall *call, GError **error);
 GVariant *vb_bus_list_networks(VbBusCall *call, GError **error);
 

@@ -13,6 +13,7 @@ The build directory is kept between runs (configured again only when the
 README's options change), so a second run only relinks what changed.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -43,6 +44,8 @@ POLICY = "usr/share/dbus-1/system.d/org.virtbus.Virt1.conf"
 ACTIVATION = "usr/share/dbus-1/system-services/org.virtbus.Virt1.service"
 ACTIONS = "usr/share/polkit-1/actions/org.virtbus.Virt1.policy"
 TMPFILES = "usr/lib/tmpfiles.d/virtbusd.conf"
+RULES = "usr/share/polkit-1/rules.d/50-virtbus.rules"
+SYSUSERS = "usr/lib/sysusers.d/virtbus.conf"
 UNIT = "usr/lib/systemd/system/virtbusd.service"
 VIRTBUSD = "usr/sbin/virtbusd"
 VIRTBUSCTL = "usr/bin/virtbusctl"
@@ -51,10 +54,14 @@ COMPLETION = "usr/share/bash-completion/completions/virtbusctl"
 MAN_PAGES = ["usr/share/man/man1/virtbusctl.1", "usr/share/man/man8/virtbusd.8"]
 INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
               for i in ("Manager", "Domain", "Job", "Network")]
-EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
+EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
             COMPLETION, *MAN_PAGES, *INTERFACES}
 # besides those, only documentation and translations
 ALLOWED_PREFIXES = ("usr/share/doc/virtbus/", "usr/share/locale/")
+
+# systemd-analyze security's exposure of the built unit, times ten: at most
+# this (docs/confinement-unit.md explains the figure and what keeps it there).
+EXPOSURE_MAX = 53
 
 # The service's fixed system layout (service/util/vb-paths.c, DESIGN.md).
 LAYOUT_DIRS = ["/etc/virtbus/qemu", "/etc/virtbus/qemu/autostart", "/run/virtbus/qemu",
@@ -98,19 +105,24 @@ def run(argv, **kw):
     return p.stdout
 
 
-class InstallSteps(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cmds, cls.section = readme_install_commands()
-        setups = [c for c in cls.cmds if c[:2] == ["meson", "setup"]]
-        if len(setups) != 1:
-            raise AssertionError(f"README's install section needs one 'meson setup': {setups}")
-        cls.readme_builddir = setups[0][2]
-        cls.setup_options = setups[0][3:]
-        cls.ninja = [c for c in cls.cmds if c[0] == "ninja"]
-        os.makedirs(WORK, exist_ok=True)
+def readme_build(destdir):
+    """Configures (when README's options changed) and builds the README's
+    build directory (BUILD), then installs it into @destdir as README's ninja
+    lines do. A lock serializes the callers (the install suite and
+    tests/systemd share this build). Returns (commands, section, README's
+    build directory name, its setup options, its ninja lines)."""
+    cmds, section = readme_install_commands()
+    setups = [c for c in cmds if c[:2] == ["meson", "setup"]]
+    if len(setups) != 1:
+        raise AssertionError(f"README's install section needs one 'meson setup': {setups}")
+    readme_builddir = setups[0][2]
+    setup_options = setups[0][3:]
+    ninja = [c for c in cmds if c[0] == "ninja"]
+    os.makedirs(WORK, exist_ok=True)
+    with open(os.path.join(WORK, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = os.path.join(WORK, "setup-options")
-        wanted = shlex.join(cls.setup_options)
+        wanted = shlex.join(setup_options)
         try:
             with open(stamp) as f:
                 same = f.read() == wanted
@@ -118,15 +130,23 @@ class InstallSteps(unittest.TestCase):
             same = False
         if not same or not os.path.exists(os.path.join(BUILD, "build.ninja")):
             shutil.rmtree(BUILD, ignore_errors=True)
-            run(["meson", "setup", BUILD, SRCDIR, *cls.setup_options])
+            run(["meson", "setup", BUILD, SRCDIR, *setup_options])
             with open(stamp, "w") as f:
                 f.write(wanted)
-        shutil.rmtree(DESTDIR, ignore_errors=True)
-        env = dict(os.environ, DESTDIR=DESTDIR)
+        shutil.rmtree(destdir, ignore_errors=True)
+        env = dict(os.environ, DESTDIR=destdir)
         # the README's ninja lines, in its build directory's place ours
-        for c in cls.ninja:
-            argv = [BUILD if a == cls.readme_builddir else a for a in c]
+        for c in ninja:
+            argv = [BUILD if a == readme_builddir else a for a in c]
             run(argv, env=env, cwd=SRCDIR)
+    return cmds, section, readme_builddir, setup_options, ninja
+
+
+class InstallSteps(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        (cls.cmds, cls.section, cls.readme_builddir, cls.setup_options,
+         cls.ninja) = readme_build(DESTDIR)
         cls.installed = set()
         for top, _dirs, files in os.walk(DESTDIR):
             for name in files:
@@ -214,10 +234,56 @@ class InstallSteps(unittest.TestCase):
         self.assertEqual(len(execs), 1, execs)
         self.assertEqual(shlex.split(execs[0])[0], "/" + VIRTBUSD)
         self.assertEqual(ini_values(unit, "BusName"), ["org.virtbus.Virt1"])
-        self.assertNotIn("@", unit)
+        self.assertNotRegex(unit, r"@[A-Za-z_]+@")      # every @var@ substituted
+        # the layout is writable: ProtectSystem=full makes /usr, /boot, /efi
+        # and /etc read-only, ReadWritePaths= gives back what it names
+        self.assertEqual(ini_values(unit, "ProtectSystem"), ["full"])
         rw = " ".join(ini_values(unit, "ReadWritePaths")).split()
         for d in LAYOUT_DIRS:
-            self.assertTrue(any(d == p or d.startswith(p + "/") for p in rw), (d, rw))
+            ro = any(d.startswith(p + "/") for p in ("/usr", "/boot", "/efi", "/etc"))
+            self.assertTrue(not ro or any(d == p or d.startswith(p + "/") for p in rw), (d, rw))
+
+    def test_unit_hardening(self):
+        """The built unit's exposure (systemd-analyze security) stays at or
+        below the figure of docs/confinement-unit.md, and nothing of the
+        hardening takes away what QEMU needs (images under /home, /tmp)."""
+        p = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                            f"--threshold={EXPOSURE_MAX}", dest(UNIT)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        print(f"# systemd-analyze security: {m.group(1)}")
+        self.assertEqual(p.returncode, 0,
+                         f"exposure {m.group(1)} is above {EXPOSURE_MAX / 10}:\n{p.stdout}")
+        # the check can fail: the unit without its hardening is refused
+        bare = os.path.join(WORK, "bare-virtbusd.service")
+        with open(bare, "w") as f:
+            f.write("".join(line + "\n" for line in read(UNIT).splitlines()
+                            if line.startswith(("[", "Type=", "BusName=", "ExecStart="))))
+        p = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                            f"--threshold={EXPOSURE_MAX}", bare],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        unit = read(UNIT)
+        # children (QEMU) inherit the service's mount namespace: no ProtectHome
+        # (images under /home), no PrivateTmp (a save to /tmp is the caller's /tmp)
+        for key in ("ProtectHome", "PrivateTmp", "MemoryDenyWriteExecute", "PrivateDevices"):
+            self.assertEqual(ini_values(unit, key), [], key)
+        self.assertEqual(ini_values(unit, "KillMode"), ["process"])
+        self.assertEqual(ini_values(unit, "ProtectSystem"), ["full"])
+        caps = set(" ".join(ini_values(unit, "CapabilityBoundingSet")).split())
+        for cap in ("CAP_NET_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID",
+                    "CAP_SETGID", "CAP_KILL", "CAP_SYS_ADMIN"):
+            self.assertIn(cap, caps)
+        self.assertNotIn("CAP_SYS_MODULE", caps)
+        # the directories systemd makes agree with tmpfiles.d
+        tmpfiles = {line.split()[1]: line.split()[2] for line in read(TMPFILES).splitlines()
+                    if line.strip() and not line.startswith("#")}
+        for key, path in (("RuntimeDirectory", "/run/virtbus"),
+                          ("StateDirectory", "/var/lib/virtbus"),
+                          ("LogsDirectory", "/var/log/virtbus")):
+            self.assertEqual(ini_values(unit, key), ["virtbus"], key)
+            self.assertEqual(ini_values(unit, key + "Mode"), [tmpfiles[path]], key)
 
     def test_activation_file_paths(self):
         svc = read(ACTIVATION)
