@@ -13,6 +13,7 @@
 
 #include "domain-agent.h"
 #include "domain-hotplug.h"
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "store.h"
@@ -48,6 +49,9 @@ typedef struct {
     GPtrArray *nets;    /* VbQemuNetPrep* without fds (<netdev>) */
     gboolean agent_frozen; /* <agent frozen='yes'/>: FSFreeze without FSThaw (issue 13) */
     char *attach_pending;  /* <hotplug pending='attach' alias=>: issue 13, part netupd */
+    char *cgroup_mode;     /* <cgroup mode= unit=><dir path=/>: issue 14, part cgroup */
+    char *cgroup_unit;
+    GPtrArray *cgroup_dirs; /* char*, NULL-terminated when set */
 } Status;
 
 static void
@@ -65,6 +69,9 @@ status_clear(Status *s)
     g_free(s->async_phase);
     g_free(s->temp_file);
     g_free(s->attach_pending);
+    g_free(s->cgroup_mode);
+    g_free(s->cgroup_unit);
+    g_clear_pointer(&s->cgroup_dirs, g_ptr_array_unref);
     g_clear_pointer(&s->helpers, g_ptr_array_unref);
     g_clear_pointer(&s->nets, g_ptr_array_unref);
 }
@@ -143,6 +150,19 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         g_autofree char *frozen = prop(n, "frozen");
 
         s->agent_frozen = g_strcmp0(frozen, "yes") == 0;
+    } else if (g_str_equal(name, "cgroup")) {
+        /* issue 14, part cgroup: where the run's QEMU was placed */
+        g_free(s->cgroup_mode);
+        g_free(s->cgroup_unit);
+        s->cgroup_mode = prop(n, "mode");
+        s->cgroup_unit = prop(n, "unit");
+        if (s->cgroup_dirs == NULL)
+            s->cgroup_dirs = g_ptr_array_new_with_free_func(g_free);
+        for (xmlNode *d = n->children; d != NULL; d = d->next) {
+            if (d->type == XML_ELEMENT_NODE && g_str_equal((const char *)d->name, "dir") &&
+                s->cgroup_dirs->len < 16)
+                g_ptr_array_add(s->cgroup_dirs, prop(d, "path"));
+        }
     } else if (g_str_equal(name, "hotplug")) {
         g_autofree char *pending = prop(n, "pending");
 
@@ -647,6 +667,12 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         g_mutex_lock(&dom->lock);
         dom->agent_frozen = s.agent_frozen;
         g_mutex_unlock(&dom->lock);
+        if (s.cgroup_mode != NULL) { /* issue 14, part cgroup */
+            g_ptr_array_remove(s.cgroup_dirs, NULL);
+            g_ptr_array_add(s.cgroup_dirs, NULL);
+            vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit,
+                                   (const char *const *)s.cgroup_dirs->pdata);
+        }
         vb_domain_agent_refresh(list, dom, NULL, VB_AGENT_REASON_UNKNOWN);
         /* issue 13, part netupd: an attach the service's end interrupted */
         if (s.attach_pending != NULL)
