@@ -449,7 +449,7 @@ device_writes(const VbDomainTune *t, gboolean v2, GPtrArray *out, GError **error
 /* the files to write for @items of @t (and the devices), in an order the kernel takes */
 static gboolean
 build_writes(const VbDomainTune *t, guint32 items, gboolean devices, gboolean v2,
-             GPtrArray *out, GError **error)
+             gboolean strict, GPtrArray *out, GError **error)
 {
     const gint64 *v = t->v;
     guint32 set = t->set & items;
@@ -471,7 +471,7 @@ build_writes(const VbDomainTune *t, guint32 items, gboolean devices, gboolean v2
         add_write(out, "memory", v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
                   bytes_or(swap, v2 ? "max" : "-1"), "<memtune><swap_hard_limit>");
     }
-    if (HAS(VB_TUNE_MIN_GUARANTEE)) {
+    if (HAS(VB_TUNE_MIN_GUARANTEE) && (v2 || strict)) {
         if (!v2) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "<memtune><min_guarantee> cannot be applied: cgroup v1 has no "
@@ -530,8 +530,13 @@ dir_for(const char *const *dirs, const char *ctrl, gboolean v2)
     return NULL;
 }
 
+/*
+ * @strict: a controller or file this host lacks is an error (a live change); at the start
+ * it is skipped, since Unsupported listed it at define
+ */
 static gboolean
-apply_writes(const char *const *dirs, gboolean v2, GPtrArray *writes, GError **error)
+apply_writes(const char *const *dirs, gboolean v2, gboolean strict, GPtrArray *writes,
+             GError **error)
 {
     for (guint i = 0; i < writes->len; i++) {
         const CgWrite *w = g_ptr_array_index(writes, i);
@@ -539,6 +544,10 @@ apply_writes(const char *const *dirs, gboolean v2, GPtrArray *writes, GError **e
         const char *file = w->file;
         g_autofree char *bfq = NULL;
 
+        if (dir == NULL && !strict) {
+            g_debug("%s not applied: no %s controller", w->what, w->ctrl);
+            continue;
+        }
         if (dir == NULL) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "%s cannot be applied: no %s controller on this host", w->what, w->ctrl);
@@ -551,6 +560,14 @@ apply_writes(const char *const *dirs, gboolean v2, GPtrArray *writes, GError **e
             bfq = g_strdup_printf("blkio.bfq.%s", file + strlen("blkio."));
             if (!g_file_test(plain, G_FILE_TEST_EXISTS))
                 file = bfq;
+        }
+        if (!strict) {
+            g_autofree char *fpath = g_build_filename(dir, file, NULL);
+
+            if (!g_file_test(fpath, G_FILE_TEST_EXISTS)) {
+                g_debug("%s not applied: %s has no %s", w->what, dir, file);
+                continue;
+            }
         }
         if (!write_file(dir, file, w->value, error)) {
             g_prefix_error(error, "%s cannot be applied: ", w->what);
@@ -670,13 +687,13 @@ direct_attach(const VbDomainTune *t, const char *machine, pid_t pid, GStrv *out_
 
     if (dirs == NULL)
         return FALSE;
-    if (!build_writes(t, G_MAXUINT32, TRUE, v2, writes, error))
+    if (!build_writes(t, G_MAXUINT32, TRUE, v2, FALSE, writes, error))
         return FALSE;
     for (guint i = 0; dirs[i] != NULL; i++) {
         if (!(v2 ? v2_make(dirs[i], error) : mkdir_p(dirs[i], error)))
             goto fail;
     }
-    if (!apply_writes((const char *const *)dirs, v2, writes, error))
+    if (!apply_writes((const char *const *)dirs, v2, FALSE, writes, error))
         goto fail;
     for (guint i = 0; dirs[i] != NULL; i++) {
         if (!write_file(dirs[i], "cgroup.procs", pid_str, error)) {
@@ -794,6 +811,28 @@ bus_error(GError *local, const char *what, GError **error)
     return FALSE;
 }
 
+/* StartTransientUnit answers when the job is queued: QEMU is in the scope once it ran */
+static gboolean
+wait_in_unit(pid_t pid, const char *unit, GError **error)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cgroup", (int)pid);
+    g_autofree char *needle = g_strconcat("/", unit, NULL);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+            break;
+        if (strstr(text, needle) != NULL)
+            return TRUE;
+        g_usleep(20000);
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
+                "QEMU (pid %d) did not get into the scope %s within 10 s", (int)pid, unit);
+    return FALSE;
+}
+
 static gboolean
 machined_attach(const VbDomainTune *t, const char *machine, const char *uuid, pid_t pid,
                 GError **error)
@@ -860,7 +899,7 @@ systemd_attach(const VbDomainTune *t, const char *unit, const char *name, pid_t 
                                     &local);
     if (r == NULL)
         return bus_error(local, "systemd StartTransientUnit", error);
-    return TRUE;
+    return wait_in_unit(pid, unit, error);
 }
 
 /**
@@ -980,8 +1019,8 @@ vb_domain_cgroup_set_live(VbDomainObj *dom, const VbDomainTune *tune, guint32 it
         g_autoptr(GPtrArray) writes = g_ptr_array_new_with_free_func(
             (GDestroyNotify)cg_write_free);
 
-        return build_writes(tune, items, devices, v2, writes, error) &&
-               apply_writes((const char *const *)dirs, v2, writes, error);
+        return build_writes(tune, items, devices, v2, TRUE, writes, error) &&
+               apply_writes((const char *const *)dirs, v2, TRUE, writes, error);
     }
     {
         g_autoptr(GDBusConnection) bus = system_bus(error);

@@ -33,6 +33,7 @@ typedef struct {
     guint held_for;     /* the N of the held inhibitor */
     gboolean pending;   /* an Inhibit call runs */
     gboolean stopping;  /* PrepareForShutdown(true) seen: keep it until the guests stopped */
+    gboolean dead;      /* the service ended while an Inhibit call ran: its reply frees it */
 } HostShutdown;
 
 static HostShutdown *state; /* set and cleared on the main thread */
@@ -72,6 +73,12 @@ on_inhibit(GObject *source, GAsyncResult *res, gpointer user_data)
     r = g_dbus_connection_call_with_unix_fd_list_finish(G_DBUS_CONNECTION(source), &fds, res,
                                                          &error);
     hs->pending = FALSE;
+    if (hs->dead) {
+        /* the descriptor in @fds closes with it */
+        g_object_unref(hs->bus);
+        g_free(hs);
+        return;
+    }
     if (r == NULL || fds == NULL) {
         g_warning("cannot take logind's shutdown inhibitor: %s",
                   error != NULL ? error->message : "no descriptor");
@@ -290,8 +297,10 @@ vb_domain_host_shutdown_stop(void)
         return;
     g_dbus_connection_signal_unsubscribe(hs->bus, hs->signal_id);
     release(hs);
+    if (hs->pending) {
+        hs->dead = TRUE; /* on_inhibit() frees it */
+        return;
+    }
     g_object_unref(hs->bus);
-    /* an Inhibit reply still on its way would find it gone: keep the small struct */
-    if (!hs->pending)
-        g_free(hs);
+    g_free(hs);
 }
