@@ -237,6 +237,26 @@ vb_tune_partition_check(const char *partition, GError **error)
     return ok;
 }
 
+/**
+ * vb_tune_device_path_check:
+ *
+ * A <blkiotune><device><path>: absolute, printable ASCII without blanks, commas (the
+ * bus parameters separate with them) or XML's special characters, at most 4096 bytes.
+ *
+ * Returns: whether @path is acceptable
+ */
+gboolean
+vb_tune_device_path_check(const char *path)
+{
+    if (path == NULL || path[0] != '/' || strlen(path) > 4096)
+        return FALSE;
+    for (const char *p = path; *p != '\0'; p++) {
+        if (!g_ascii_isgraph(*p) || strchr(",<>&'\"", *p) != NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* a number element: text as libvirt writes it; memory with its unit attribute */
 static gboolean
 parse_number(xmlNode *n, VbTuneItem item, gint64 *out, GError **error)
@@ -332,8 +352,7 @@ parse_device(VbDomainTune *t, xmlNode *dev, GError **error)
     xmlNode *p = vb_xml_child(dev, "path");
 
     path = p != NULL ? vb_xml_text(p) : NULL;
-    if (path == NULL || !g_path_is_absolute(g_strstrip(path)) ||
-        strpbrk(path, " \t\n,") != NULL) {
+    if (path == NULL || !vb_tune_device_path_check(g_strstrip(path))) {
         vb_set_error_line(error, VB_ERROR_INVALID_ARG, dev,
                           "<blkiotune><device> needs a <path> with an absolute device path");
         return FALSE;

@@ -75,6 +75,7 @@ const char *vb_tune_item_parent(VbTuneItem item);
 gboolean vb_tune_item_check(VbTuneItem item, gint64 value, GError **error);
 gboolean vb_domain_tune_validate(const VbDomainTune *tune, GError **error);
 gboolean vb_tune_partition_check(const char *partition, GError **error);
+gboolean vb_tune_device_path_check(const char *path);
 void vb_domain_tune_set(VbDomainTune *tune, VbTuneItem item, gint64 value);
 VbBlkioDevice *vb_domain_tune_device(VbDomainTune *tune, const char *path, gboolean create);
 

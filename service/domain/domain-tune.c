@@ -224,7 +224,7 @@ parse_devices(VbDomainTune *t, guint k, const char *text, GError **error)
         guint64 v;
         VbBlkioDevice *d;
 
-        if (!g_path_is_absolute(f[i]) || strpbrk(f[i], " \t\n<>&'\"") != NULL ||
+        if (!vb_tune_device_path_check(f[i]) ||
             !g_ascii_string_to_unsigned(f[i + 1], 10, 0,
                                         k == 0 ? VB_TUNE_WEIGHT_MAX : G_MAXINT64, &v, NULL)) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,

@@ -172,6 +172,9 @@ test_invalid(void)
                    "<device><path>/dev/sda</path></device></blkiotune>\n", "duplicate");
     expect_invalid("  <blkiotune><device><path>/dev/sda</path><read_iops_sec>x"
                    "</read_iops_sec></device></blkiotune>\n", "read_iops_sec");
+    expect_invalid("  <blkiotune><device><path>/dev/a,b</path></device></blkiotune>\n",
+                   "device");
+    expect_invalid("  <blkiotune><device><path>sda</path></device></blkiotune>\n", "device");
     expect_invalid("  <resource><partition>machine</partition></resource>\n", "partition");
     expect_invalid("  <resource><partition>/machine/../etc</partition></resource>\n",
                    "partition");
