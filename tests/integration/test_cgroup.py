@@ -258,6 +258,24 @@ class DirectTest(CgroupTestCase):
         eventually(lambda: not any(os.path.exists(d) for d in dirs), timeout=10,
                    what="the domain's cgroup to be removed after the restart")
 
+    def test_start_fails_cleanly(self):
+        """A limit that cannot be applied fails the start naming it; nothing is left."""
+        xml = XML.format(name="cgf", partition=self.partition).replace(
+            "  <vcpu>", "  <blkiotune><device><path>/dev/vbtest-nodev</path>"
+                        "<read_iops_sec>100</read_iops_sec></device></blkiotune>\n  <vcpu>")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        err = self.assertDBusError("InvalidArgument", self.domain, path, "Start", "u", (0,),
+                                   timeout=60000)
+        self.assertIn("/dev/vbtest-nodev", err.message)
+        self.assertIn("cannot start domain 'cgf'", err.message)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
+        self.assertFalse(any(os.path.exists(os.path.join(d, "qemu-1-cgf"))
+                             for d in self.partition_dirs()))
+        self.assertDBusError("OperationInvalid", self.domain, path, "GetBlkioParameters", "u",
+                             (LIVE,))
+        conf = self.domain(path, "GetBlkioParameters", "u", (0,))
+        self.assertEqual(conf["device_read_iops_sec"], "/dev/vbtest-nodev,100")
+
     def test_virtbusctl(self):
         self.define_start("cg3")
         _, dirs = cgroup_dirs(self.root, "cg3")
