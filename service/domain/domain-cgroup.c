@@ -1066,6 +1066,30 @@ vb_domain_cgroup_format(VbDomainObj *dom, GString *buf)
 }
 
 /**
+ * vb_domain_cgroup_forget:
+ * @mode: (nullable): the status XML's mode word
+ * @dirs: (nullable): its directories
+ *
+ * A run whose QEMU ended while the service was down: removes the directories direct mode
+ * made for it (only those under /sys/fs/cgroup). Worker or start-up thread.
+ */
+void
+vb_domain_cgroup_forget(const char *mode, const char *const *dirs)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_auto(GStrv) mine = NULL;
+
+    if (g_strcmp0(mode, "direct") != 0)
+        return;
+    for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++) {
+        if (g_str_has_prefix(dirs[i], CGROUP_ROOT "/") && strstr(dirs[i], "/../") == NULL)
+            g_strv_builder_add(b, dirs[i]);
+    }
+    mine = g_strv_builder_end(b);
+    remove_dirs((const char *const *)mine);
+}
+
+/**
  * vb_domain_cgroup_adopt:
  * @mode: the status XML's mode word
  * @unit: (nullable): the scope

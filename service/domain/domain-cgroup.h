@@ -30,6 +30,7 @@ gboolean vb_domain_cgroup_set_live(VbDomainObj *dom, const VbDomainTune *tune, g
 void vb_domain_cgroup_unsupported(const VbDomainDef *def, GStrvBuilder *b);
 /* status XML (domain-status.c, domain-reconnect.c); under dom->lock */
 void vb_domain_cgroup_format(VbDomainObj *dom, GString *buf);
+void vb_domain_cgroup_forget(const char *mode, const char *const *dirs);
 void vb_domain_cgroup_adopt(VbDomainObj *dom, const char *mode, const char *unit,
                             const char *const *dirs);
 

@@ -177,6 +177,17 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
     }
 }
 
+/* the <cgroup><dir>s of the status, NULL-terminated (issue 14, part cgroup) */
+static const char *const *
+status_dirs(Status *s)
+{
+    if (s->cgroup_dirs == NULL)
+        return NULL;
+    g_ptr_array_remove(s->cgroup_dirs, NULL);
+    g_ptr_array_add(s->cgroup_dirs, NULL);
+    return (const char *const *)s->cgroup_dirs->pdata;
+}
+
 static gboolean
 parse_status(const char *contents, Status *s, GError **error)
 {
@@ -625,12 +636,14 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                       pid > 0 ? "killing the QEMU it left" : "no QEMU was left");
         if (pid > 0)
             kill_and_wait(pid, live->name);
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
                       "its QEMU (pid %d) ended while the service was down", (int)s.pid);
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_CRASHED);
         return FALSE;
     }
@@ -657,6 +670,9 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                                 pid != NULL ? (pid_t)atoi(pid) : 0,
                                 g_ptr_array_index(s.helpers, i + 3), rdir);
     }
+    /* issue 14, part cgroup: before the reattach, so a teardown also removes the cgroup */
+    if (s.cgroup_mode != NULL)
+        vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, status_dirs(&s));
     if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
         recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);
@@ -667,12 +683,6 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         g_mutex_lock(&dom->lock);
         dom->agent_frozen = s.agent_frozen;
         g_mutex_unlock(&dom->lock);
-        if (s.cgroup_mode != NULL) { /* issue 14, part cgroup */
-            g_ptr_array_remove(s.cgroup_dirs, NULL);
-            g_ptr_array_add(s.cgroup_dirs, NULL);
-            vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit,
-                                   (const char *const *)s.cgroup_dirs->pdata);
-        }
         vb_domain_agent_refresh(list, dom, NULL, VB_AGENT_REASON_UNKNOWN);
         /* issue 13, part netupd: an attach the service's end interrupted */
         if (s.attach_pending != NULL)

@@ -18,6 +18,7 @@ uses what there is, below the service's own placement for v1.
 """
 
 import os
+import signal
 import sys
 import xml.etree.ElementTree as ET
 
@@ -257,6 +258,20 @@ class DirectTest(CgroupTestCase):
         self.domain(path, "Destroy", "u", (0,))
         eventually(lambda: not any(os.path.exists(d) for d in dirs), timeout=10,
                    what="the domain's cgroup to be removed after the restart")
+
+    def test_qemu_gone_while_service_down(self):
+        """A QEMU that ended while the service was away: its cgroup goes at the restart."""
+        path = self.define_start("cg4")
+        pid = self.pid("cg4")
+        _, dirs = cgroup_dirs(self.root, "cg4")
+        self.assertEqual(self.service.stop(), 0)
+        os.kill(pid, signal.SIGKILL)
+        eventually(lambda: not os.path.exists(f"/proc/{pid}/cgroup")
+                   or read(f"/proc/{pid}/stat").split()[2] == "Z", what="QEMU to die")
+        self.service.start()
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "shutoff")
+        eventually(lambda: not any(os.path.exists(d) for d in dirs), timeout=10,
+                   what="the cgroup of the dead QEMU to be removed")
 
     def test_start_fails_cleanly(self):
         """A limit that cannot be applied fails the start naming it; nothing is left."""
