@@ -189,6 +189,11 @@ gboolean vbctl_cmd_iothreaddel(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_emulatorpin(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_perf(VbctlContext *ctx, GError **error);
 
+/* vbctl-tune.c (issue 14, part cgroup) */
+gboolean vbctl_cmd_memtune(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_schedinfo(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blkiotune(VbctlContext *ctx, GError **error);
+
 /* vbctl-net.c (issue 12) */
 gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_net_define(VbctlContext *ctx, GError **error);

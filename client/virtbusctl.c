@@ -421,6 +421,15 @@ static const VbctlOption perf_options[] = {
     {NULL},
 };
 
+/* issue 14, part cgroup: memtune, schedinfo, blkiotune */
+static const VbctlOption tune_options[] = {
+    {"live", N_("The running domain"), FLAG(mem_live), FALSE},
+    {"config", N_("The persistent definition"), FLAG(mem_config), FALSE},
+    {"current", N_("The running domain if it runs, else the definition"), FLAG(mem_current),
+     FALSE},
+    {NULL},
+};
+
 static const VbctlOption setmaxmem_options[] = {
     {"config", N_("Change the persistent definition"), FLAG(mem_config), FALSE},
     {"current", N_("The current definition (refused while the domain runs)"),
@@ -669,6 +678,16 @@ static const VbctlCommand commands[] = {
      2, pin_options},
     {"perf", "NAME|UUID", N_("Print or change a domain's perf events"), vbctl_cmd_perf, 1, 1,
      perf_options},
+    /* resource tuning (issue 14, part cgroup) */
+    {"memtune", "NAME|UUID [PARAM=VALUE...]",
+     N_("Print or change memory limits (hard_limit, soft_limit, swap_hard_limit, "
+        "min_guarantee; KiB)"), vbctl_cmd_memtune, 1, 16, tune_options},
+    {"schedinfo", "NAME|UUID [PARAM=VALUE...]",
+     N_("Print or change CPU shares, periods and quotas (cpu_shares, global_quota, ...)"),
+     vbctl_cmd_schedinfo, 1, 16, tune_options},
+    {"blkiotune", "NAME|UUID [PARAM=VALUE...]",
+     N_("Print or change I/O weight and device limits (weight, device_weight, ...)"),
+     vbctl_cmd_blkiotune, 1, 16, tune_options},
     {"qemu-monitor-command", "NAME|UUID JSON", N_("Send a raw QMP command to a domain's QEMU"),
      vbctl_cmd_qemu_monitor_command, 2, 2, monitor_options},
     /* the guest agent (issue 13, part agent) */

@@ -9,6 +9,7 @@
 
 #include "bus-names.h"
 #include "bus-service.h"
+#include "domain-shutdown.h"
 #include "migration.h"
 #include "vb-config.h"
 #include "vb-error.h"
@@ -166,6 +167,9 @@ main(int argc, char **argv)
         return 1;
     }
 
+    /* issue 14, part cgroup: logind's shutdown inhibitor while domains run */
+    if (system_bus)
+        vb_domain_host_shutdown_start(service->domains, connection);
     loop = g_main_loop_new(NULL, FALSE);
     d.loop = loop;
     d.service = service;
@@ -177,6 +181,7 @@ main(int argc, char **argv)
     g_main_loop_run(loop);
 
     g_bus_unown_name(owner_id);
+    vb_domain_host_shutdown_stop();
     vb_bus_service_free(service);
     vb_migration_pool_shutdown();
     g_dbus_connection_flush_sync(connection, NULL, NULL);

@@ -429,6 +429,16 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
         if (source == 1)
             call->also_action = VB_ACTION_ATTACH;
     }
+    /* issue 14, part cgroup: a tuning change of the persistent definition is a define */
+    if (g_str_equal(method->method, "SetMemoryParameters") ||
+        g_str_equal(method->method, "SetSchedulerParameters") ||
+        g_str_equal(method->method, "SetBlkioParameters")) {
+        guint32 flags = 0;
+
+        g_variant_get_child(parameters, 1, "u", &flags);
+        if (flags & 2)
+            call->also_action = VB_ACTION_DEFINE;
+    }
     if (g_str_equal(method->method, "Migrate")) {
         g_autoptr(GVariant) params = g_variant_get_child_value(parameters, 1);
         g_autoptr(GVariant) dest_xml = g_variant_lookup_value(params, "destination_xml", NULL);

@@ -777,5 +777,13 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "Rename", VB_ACTION_DEFINE, FALSE, vb_bus_guest2_rename },
     { "MemoryPeek", VB_ACTION_MONITOR, FALSE, vb_bus_guest2_memory_peek },
     { "BlockPeek", VB_ACTION_MONITOR, FALSE, vb_bus_guest2_block_peek },
+    /* resource tuning (issue 14, part cgroup; bus-tune.c): a Set as SetMemory (manage),
+     * with CONFIG also define (bus-dispatch.c) */
+    { "GetMemoryParameters", VB_ACTION_READ, TRUE, vb_bus_tune_get_memory },
+    { "SetMemoryParameters", VB_ACTION_MANAGE, FALSE, vb_bus_tune_set_memory },
+    { "GetSchedulerParameters", VB_ACTION_READ, TRUE, vb_bus_tune_get_scheduler },
+    { "SetSchedulerParameters", VB_ACTION_MANAGE, FALSE, vb_bus_tune_set_scheduler },
+    { "GetBlkioParameters", VB_ACTION_READ, TRUE, vb_bus_tune_get_blkio },
+    { "SetBlkioParameters", VB_ACTION_MANAGE, FALSE, vb_bus_tune_set_blkio },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -241,6 +241,13 @@ GVariant *vb_bus_vcpuio_pin_emulator(VbBusCall *call, GError **error);
 GVariant *vb_bus_vcpuio_get_emulator_pin_info(VbBusCall *call, GError **error);
 GVariant *vb_bus_vcpuio_get_perf_events(VbBusCall *call, GError **error);
 GVariant *vb_bus_vcpuio_set_perf_events(VbBusCall *call, GError **error);
+/* bus-tune.c (issue 14, part cgroup) */
+GVariant *vb_bus_tune_get_memory(VbBusCall *call, GError **error);
+GVariant *vb_bus_tune_set_memory(VbBusCall *call, GError **error);
+GVariant *vb_bus_tune_get_scheduler(VbBusCall *call, GError **error);
+GVariant *vb_bus_tune_set_scheduler(VbBusCall *call, GError **error);
+GVariant *vb_bus_tune_get_blkio(VbBusCall *call, GError **error);
+GVariant *vb_bus_tune_set_blkio(VbBusCall *call, GError **error);
 /* bus-hotplug.c (issue 13, part hotplug) */
 GVariant *vb_bus_attach_device(VbBusCall *call, GError **error);
 GVariant *vb_bus_detach_device(VbBusCall *call, GError **error);

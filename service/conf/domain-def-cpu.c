@@ -812,12 +812,21 @@ parse_cputune(VbDomainDef *def, VbDomainResources *r, xmlNode *root, GError **er
             g_autofree char *elem = g_strdup_printf("cputune><%s", n->name);
             const char *name = (const char *)n->name;
 
+            static const char *const cgroup_items[] = {
+                "shares", "period", "quota", "global_period", "global_quota",
+                "emulator_period", "emulator_quota", "iothread_period", "iothread_quota", NULL,
+            };
+
+            /* issue 14, part cgroup: the scalars are the tuning view's (domain-def-tune.c);
+             * what of them is applied depends on cgroup_mode (domain-cgroup.c) */
+            if (g_strv_contains(cgroup_items, name))
+                continue;
             if (g_str_has_suffix(name, "sched"))
                 not_acted(r, n, elem, "scheduler policies are not applied yet");
             else if (g_str_equal(name, "cachetune") || g_str_equal(name, "memorytune"))
                 not_acted(r, n, elem, "needs resctrl, which virtbus does not manage");
             else
-                not_acted(r, n, elem, "needs cgroups, which virtbus does not manage yet");
+                not_acted(r, n, elem, "not applied");
         }
     }
     return TRUE;
@@ -826,18 +835,9 @@ parse_cputune(VbDomainDef *def, VbDomainResources *r, xmlNode *root, GError **er
 static void
 collect_tuning(VbDomainResources *r, xmlNode *root)
 {
-    xmlNode *mt = child(root, "memtune");
     xmlNode *nt = child(root, "numatune");
-    xmlNode *bt = child(root, "blkiotune");
 
-    for (xmlNode *n = mt != NULL ? mt->children : NULL; n != NULL; n = n->next) {
-        g_autofree char *elem = NULL;
-
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
-        elem = g_strdup_printf("memtune><%s", n->name);
-        not_acted(r, n, elem, "memory limits need cgroups, which virtbus does not manage yet");
-    }
+    /* <memtune> and <blkiotune>: the tuning view (issue 14, part cgroup) */
     for (xmlNode *n = nt != NULL ? nt->children : NULL; n != NULL; n = n->next) {
         g_autofree char *elem = NULL;
 
@@ -846,8 +846,6 @@ collect_tuning(VbDomainResources *r, xmlNode *root)
         elem = g_strdup_printf("numatune><%s", n->name);
         not_acted(r, n, elem, "host NUMA placement is not applied");
     }
-    if (bt != NULL)
-        not_acted(r, bt, "blkiotune", "I/O limits need cgroups, which virtbus does not manage yet");
 }
 
 static gboolean
@@ -944,6 +942,15 @@ vb_domain_def_parse_resources(VbDomainDef *def, xmlNode *root, GError **error)
     if (!parse_iothreads(def, r, root, error) || !parse_vcpus(def, r, root, error) ||
         !parse_cputune(def, r, root, error))
         return FALSE;
+    {
+        /* issue 14, part cgroup: <memtune>, <cputune>'s scalars, <blkiotune>, <resource> */
+        VbDomainTune *tune = NULL;
+
+        if (!vb_domain_tune_parse(root, &tune, error))
+            return FALSE;
+        vb_domain_tune_free(def->priv->tune);
+        def->priv->tune = tune;
+    }
     collect_tuning(r, root);
     return validate_topology(def, &r->cpu, error) && validate_numa(def, r, error);
 }

@@ -379,7 +379,7 @@ parse_root(VbDomainDef *def, xmlNode *root, guint flags, GError **error)
     g_autofree char *iothreads = NULL;
     static const char *const resource_elems[] = { "memoryBacking", "iothreadids", "vcpus",
                                                   "defaultiothread", "cputune", "memtune",
-                                                  "numatune", "blkiotune", NULL };
+                                                  "numatune", "blkiotune", "resource", NULL };
     xmlNode *devices;
 
     if (!vb_xml_prop_enum(root, "type", virt_types, TRUE, &type, error) ||

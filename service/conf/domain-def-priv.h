@@ -14,6 +14,7 @@
 
 #include "domain-def.h"
 #include "domain-def-cpu.h"
+#include "domain-def-tune.h"
 
 /* an element kept verbatim, serialized at indentation level 0 */
 typedef struct {
@@ -208,6 +209,9 @@ struct _VbDomainDefPrivate {
     /* CPU, memory, NUMA, iothreads, tuning (issue 10, part cpu): read views of kept
      * elements, see domain-def-cpu.h */
     VbDomainResources *resources;
+    /* <memtune>, <cputune> scalars, <blkiotune>, <resource> (issue 14, part cgroup):
+     * read view of kept elements, see domain-def-tune.h */
+    VbDomainTune *tune;
 };
 
 /* enum tables (NULL terminated) */
@@ -295,6 +299,7 @@ gboolean vb_domain_def_q35_has_builtin_fdc(const VbDomainDef *def);
 VbDomainResources *vb_domain_resources_new(void);
 void vb_domain_resources_free(VbDomainResources *r);
 gboolean vb_domain_def_parse_resources(VbDomainDef *def, xmlNode *root, GError **error);
+gboolean vb_domain_tune_parse(xmlNode *root, VbDomainTune **out_tune, GError **error);
 gboolean vb_domain_def_numa_memory_kib(xmlNode *root, guint64 *out_kib, GError **error);
 guint64 vb_domain_def_hotplug_memory_kib(xmlNode *root);
 char *vb_domain_resources_cpu_abi(const VbDomainResources *r);

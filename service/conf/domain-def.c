@@ -85,6 +85,7 @@ vb_domain_def_new(void)
     def->priv->on_reboot = VB_LIFECYCLE_RESTART;
     def->priv->on_crash = VB_LIFECYCLE_DESTROY;
     def->priv->resources = vb_domain_resources_new();
+    def->priv->tune = vb_domain_tune_new();
     return def;
 }
 
@@ -193,6 +194,7 @@ priv_free(struct _VbDomainDefPrivate *p)
     g_free(p->emulator);
     g_ptr_array_unref(p->devices);
     vb_domain_resources_free(p->resources);
+    vb_domain_tune_free(p->tune);
     g_free(p);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 
 #include "domain-list.h"
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "qemu-command.h"
 #include "store.h"
@@ -148,6 +149,8 @@ list_unsupported(const char *xml, const VbDomainDef *def, const VbQemuCaps *caps
     }
     for (guint i = 0; ignored != NULL && i < ignored->len; i++)
         g_strv_builder_add(b, g_ptr_array_index(ignored, i));
+    /* issue 14, part cgroup: the limits cgroup_mode does not apply */
+    vb_domain_cgroup_unsupported(def, b);
     for (guint i = 0; i < refused->len; i++)
         g_strv_builder_add(b, g_ptr_array_index(refused, i));
 }

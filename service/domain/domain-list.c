@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "domain-list.h"
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
+#include "domain-shutdown.h"
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -40,6 +42,7 @@ vb_domain_list_new(const VbPaths *paths, const VbConfig *config, VbDomainPathFun
     list->path_func = path_func;
     list->notify = notify;
     list->notify_data = user_data;
+    vb_domain_cgroup_init(config->cgroup_mode); /* issue 14, part cgroup: resolves "auto" */
     return list;
 }
 
@@ -82,6 +85,7 @@ vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind k
 {
     if (list->notify != NULL)
         list->notify(dom, kind, event, detail, list->notify_data);
+    vb_domain_host_shutdown_update(); /* issue 14, part cgroup: the logind inhibitor */
 }
 
 /**

@@ -105,6 +105,8 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_clear_pointer(&dom->disk_errors, g_hash_table_unref); /* issue 13, part guest2 */
     g_clear_pointer(&dom->attach_pending_def, vb_domain_def_free); /* issue 13, part netupd */
     g_clear_pointer(&dom->attach_pending_alias, g_free);
+    g_strfreev(dom->cgroup_dirs); /* issue 14, part cgroup */
+    g_free(dom->cgroup_unit);
     g_free(dom->monitor_path);
     g_free(dom->pidfile);
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);

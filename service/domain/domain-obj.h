@@ -242,6 +242,11 @@ struct _VbDomainObj {
                                         to QEMU, the live definition with it, written to
                                         the status file instead of @def; else NULL */
     char *attach_pending_alias;      /* under lock: that device's alias */
+    /* the run's cgroup (issue 14, part cgroup; domain-cgroup.c), under lock */
+    int cgroup_mode;       /* VbCgroupMode QEMU was placed with; NONE when not placed */
+    GStrv cgroup_dirs;     /* direct: the directories made for the run (v2: one; v1: one
+                              per controller); NULL otherwise */
+    char *cgroup_unit;     /* machined/systemd: the scope's unit name; NULL otherwise */
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

@@ -11,6 +11,7 @@
 
 #include "domain-agent.h"
 #include "domain-hotplug-priv.h"
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "domain-memev.h"
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
@@ -270,6 +271,7 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_qemu_process_signal(st->proc, SIGKILL);
         vb_qemu_process_wait(st->proc, 10000);
     }
+    vb_domain_cgroup_remove(dom); /* issue 14, part cgroup */
     vb_domain_helpers_stop(dom);
     vb_domain_net_release(dom);
     vb_domain_dac_release(list, dom); /* issue 14, part dac */
@@ -560,6 +562,9 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     g_mutex_lock(&dom->lock);
     dom->proc = vb_qemu_process_ref(st->proc);
     g_mutex_unlock(&dom->lock);
+    /* issue 14, part cgroup: QEMU waits (-S); the lead moves this into the spawn hook */
+    if (!vb_domain_cgroup_attach(dom, vb_qemu_process_get_pid(st->proc), error))
+        return FALSE;
     /* now with the pid (QEMU also writes it to the pidfile) */
     return vb_domain_status_save(list, dom, error);
 }
@@ -927,6 +932,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         if (!vb_qemu_process_kill(proc, FALSE, 2000, &kill_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "%s", kill_err->message);
     }
+    vb_domain_cgroup_remove(dom); /* issue 14, part cgroup: QEMU is gone */
     vb_domain_helpers_stop(dom);
     vb_domain_net_release(dom);
     vb_domain_dac_release(list, dom); /* issue 14, part dac */

@@ -13,6 +13,7 @@
 
 #include "domain-agent.h"
 #include "domain-hotplug.h"
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "store.h"
@@ -48,6 +49,9 @@ typedef struct {
     GPtrArray *nets;    /* VbQemuNetPrep* without fds (<netdev>) */
     gboolean agent_frozen; /* <agent frozen='yes'/>: FSFreeze without FSThaw (issue 13) */
     char *attach_pending;  /* <hotplug pending='attach' alias=>: issue 13, part netupd */
+    char *cgroup_mode;     /* <cgroup mode= unit=><dir path=/>: issue 14, part cgroup */
+    char *cgroup_unit;
+    GPtrArray *cgroup_dirs; /* char*, NULL-terminated when set */
 } Status;
 
 static void
@@ -65,6 +69,9 @@ status_clear(Status *s)
     g_free(s->async_phase);
     g_free(s->temp_file);
     g_free(s->attach_pending);
+    g_free(s->cgroup_mode);
+    g_free(s->cgroup_unit);
+    g_clear_pointer(&s->cgroup_dirs, g_ptr_array_unref);
     g_clear_pointer(&s->helpers, g_ptr_array_unref);
     g_clear_pointer(&s->nets, g_ptr_array_unref);
 }
@@ -143,6 +150,19 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
         g_autofree char *frozen = prop(n, "frozen");
 
         s->agent_frozen = g_strcmp0(frozen, "yes") == 0;
+    } else if (g_str_equal(name, "cgroup")) {
+        /* issue 14, part cgroup: where the run's QEMU was placed */
+        g_free(s->cgroup_mode);
+        g_free(s->cgroup_unit);
+        s->cgroup_mode = prop(n, "mode");
+        s->cgroup_unit = prop(n, "unit");
+        if (s->cgroup_dirs == NULL)
+            s->cgroup_dirs = g_ptr_array_new_with_free_func(g_free);
+        for (xmlNode *d = n->children; d != NULL; d = d->next) {
+            if (d->type == XML_ELEMENT_NODE && g_str_equal((const char *)d->name, "dir") &&
+                s->cgroup_dirs->len < 16)
+                g_ptr_array_add(s->cgroup_dirs, prop(d, "path"));
+        }
     } else if (g_str_equal(name, "hotplug")) {
         g_autofree char *pending = prop(n, "pending");
 
@@ -155,6 +175,17 @@ parse_child(xmlDoc *doc, xmlNode *n, Status *s)
     } else if (g_str_equal(name, "domain")) {
         s->def_xml = node_to_string(doc, n);
     }
+}
+
+/* the <cgroup><dir>s of the status, NULL-terminated (issue 14, part cgroup) */
+static const char *const *
+status_dirs(Status *s)
+{
+    if (s->cgroup_dirs == NULL)
+        return NULL;
+    g_ptr_array_remove(s->cgroup_dirs, NULL);
+    g_ptr_array_add(s->cgroup_dirs, NULL);
+    return (const char *const *)s->cgroup_dirs->pdata;
 }
 
 static gboolean
@@ -605,12 +636,14 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                       pid > 0 ? "killing the QEMU it left" : "no QEMU was left");
         if (pid > 0)
             kill_and_wait(pid, live->name);
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
                       "its QEMU (pid %d) ended while the service was down", (int)s.pid);
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_CRASHED);
         return FALSE;
     }
@@ -637,6 +670,9 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                                 pid != NULL ? (pid_t)atoi(pid) : 0,
                                 g_ptr_array_index(s.helpers, i + 3), rdir);
     }
+    /* issue 14, part cgroup: before the reattach, so a teardown also removes the cgroup */
+    if (s.cgroup_mode != NULL)
+        vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, status_dirs(&s));
     if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
         recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);

@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "store.h"
 #include "vb-error.h"
@@ -73,6 +74,7 @@ format_status(VbDomainObj *dom, GError **error)
     /* issue 13, part agent: a restarted service thaws what FSFreeze froze */
     if (dom->agent_frozen)
         g_string_append(buf, "  <agent frozen='yes'/>\n");
+    vb_domain_cgroup_format(dom, buf); /* issue 14, part cgroup */
     if (dom->attach_pending_def != NULL && dom->attach_pending_alias != NULL) {
         g_string_append(buf, "  <hotplug pending='attach'");
         append_attr(buf, "alias", dom->attach_pending_alias);

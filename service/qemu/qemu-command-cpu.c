@@ -955,6 +955,8 @@ ignore_tuning(VbQemuCmd *c)
     vb_qemu_cmd_consume(c, "memtune");
     vb_qemu_cmd_consume(c, "numatune");
     vb_qemu_cmd_consume(c, "blkiotune");
+    /* issue 14, part cgroup: these and <resource> are the cgroup's (domain-cgroup.c) */
+    vb_qemu_cmd_consume(c, "resource");
 }
 
 /**

@@ -28,6 +28,20 @@ vb_config_init_defaults(VbConfig *c)
     c->tunnel_command = g_strdup("virtbusctl");
     c->default_network = -1;
     c->agent_timeout = 10;
+    c->cgroup_mode = VB_CGROUP_MODE_NONE;
+    c->on_host_shutdown = VB_HOST_SHUTDOWN_NONE;
+    c->shutdown_timeout = 300;
+}
+
+static const char *const cgroup_modes[] = { "none", "auto", "machined", "systemd", "direct",
+                                            NULL };
+static const char *const host_shutdown_actions[] = { "none", "shutdown", "managedsave", NULL };
+
+/** vb_cgroup_mode_to_string: the setting's word for @mode */
+const char *
+vb_cgroup_mode_to_string(VbCgroupMode mode)
+{
+    return mode < VB_CGROUP_MODE_LAST ? cgroup_modes[mode] : "none";
 }
 
 /* Frees what vb_config_load() allocated. */
@@ -110,6 +124,28 @@ read_account(GKeyFile *kf, const char *key, char **out, GError **error)
     return TRUE;
 }
 
+/* one word of @words; *out is its index */
+static gboolean
+read_enum(GKeyFile *kf, const char *key, const char *const *words, int *out, GError **error)
+{
+    g_autofree char *v = NULL;
+    g_autofree char *all = NULL;
+
+    if (!g_key_file_has_key(kf, GROUP, key, NULL))
+        return TRUE;
+    v = g_strstrip(g_key_file_get_string(kf, GROUP, key, NULL));
+    for (int i = 0; words[i] != NULL; i++) {
+        if (g_ascii_strcasecmp(v, words[i]) == 0) {
+            *out = i;
+            return TRUE;
+        }
+    }
+    all = g_strjoinv(", ", (char **)words);
+    g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "setting '%s' must be one of %s (not '%s')",
+                key, all, v);
+    return FALSE;
+}
+
 /* yes/no/true/false/1/0, or "auto" (-1) */
 static gboolean
 read_auto_bool(GKeyFile *kf, const char *key, int *out, GError **error)
@@ -172,7 +208,9 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
         "migration_host", "migration_address", "ssh_config", "keepalive_interval",
         "keepalive_count", "tunnel_command", "agent_timeout", "default_network",
-        "qemu_user", "qemu_group", NULL,
+        "qemu_user", "qemu_group",
+        /* issue 14, part cgroup */
+        "cgroup_mode", "on_host_shutdown", "shutdown_timeout", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -204,7 +242,10 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_command(kf, "tunnel_command", &c->tunnel_command, error) ||
         !read_auto_bool(kf, "default_network", &c->default_network, error) ||
         !read_account(kf, "qemu_user", &c->qemu_user, error) ||
-        !read_account(kf, "qemu_group", &c->qemu_group, error)) {
+        !read_account(kf, "qemu_group", &c->qemu_group, error) ||
+        !read_enum(kf, "cgroup_mode", cgroup_modes, &c->cgroup_mode, error) ||
+        !read_enum(kf, "on_host_shutdown", host_shutdown_actions, &c->on_host_shutdown, error) ||
+        !read_uint(kf, "shutdown_timeout", 1, 86400, &c->shutdown_timeout, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

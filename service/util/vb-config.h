@@ -5,6 +5,24 @@
 
 G_BEGIN_DECLS
 
+/* cgroup_mode (issue 14, part cgroup; docs/resources.md) */
+typedef enum {
+    VB_CGROUP_MODE_NONE,
+    VB_CGROUP_MODE_AUTO,
+    VB_CGROUP_MODE_MACHINED,
+    VB_CGROUP_MODE_SYSTEMD,
+    VB_CGROUP_MODE_DIRECT,
+    VB_CGROUP_MODE_LAST
+} VbCgroupMode;
+const char *vb_cgroup_mode_to_string(VbCgroupMode mode);
+
+/* on_host_shutdown (issue 14, part cgroup): what a logind PrepareForShutdown does */
+typedef enum {
+    VB_HOST_SHUTDOWN_NONE,
+    VB_HOST_SHUTDOWN_SHUTDOWN,
+    VB_HOST_SHUTDOWN_MANAGEDSAVE,
+} VbHostShutdownAction;
+
 /* The service's settings (keyfile, group [virtbusd]); defaults in data/virtbusd.conf. */
 typedef struct {
     guint worker_threads;     /* size of the worker pool */
@@ -32,6 +50,10 @@ typedef struct {
      * main.c sets "virtbus-qemu" for the system service at / when they are not set */
     char *qemu_user;
     char *qemu_group;
+    /* issue 14, part cgroup */
+    int cgroup_mode;          /* VbCgroupMode; "auto" is resolved at start-up */
+    int on_host_shutdown;     /* VbHostShutdownAction */
+    guint shutdown_timeout;   /* seconds a guest has to shut down before it is destroyed */
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);

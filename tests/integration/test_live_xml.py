@@ -217,7 +217,7 @@ class LiveXmlTest(CtlTestCase):
         xml = self.UNSUPPORTED_XML
         # VALIDATE refuses, naming every element by the caller's line
         err = self.assertDBusError("NotSupported", self.manager, "DefineXML", "su", (xml, 1))
-        self.assertIn("<memtune><hard_limit> at line 6: memory limits need cgroups", err.message)
+        self.assertIn("<memtune><hard_limit> at line 6: not applied: cgroup_mode is none", err.message)
         self.assertIn("<vsock> at line 13", err.message)
         self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("unsup",))
         err = self.assertDBusError("NotSupported", self.manager, "CreateXML", "su", (xml, 16))
@@ -228,7 +228,7 @@ class LiveXmlTest(CtlTestCase):
         path = self.manager("DefineXML", "su", (xml, 0))
         unsupported = self.get_prop(path, DOMAIN_IFACE, "Unsupported")
         self.assertEqual(len(unsupported), 2, unsupported)
-        self.assertTrue(unsupported[0].startswith("<memtune><hard_limit> at line 6: memory limits need cgroups"), unsupported)
+        self.assertTrue(unsupported[0].startswith("<memtune><hard_limit> at line 6: not applied: cgroup_mode is none"), unsupported)
         self.assertTrue(unsupported[1].startswith("<vsock> at line 13: "), unsupported)
         self.assertTrue(unsupported[1].endswith("(the domain will not start)"), unsupported)
 
@@ -237,9 +237,9 @@ class LiveXmlTest(CtlTestCase):
         with open(f, "w") as fh:
             fh.write(xml)
         out = self.ctl("define", f).stdout
-        self.assertIn("  <memtune><hard_limit> at line 6: memory limits need cgroups", out)
+        self.assertIn("  <memtune><hard_limit> at line 6: not applied: cgroup_mode is none", out)
         out = self.ctl("info", "unsup").stdout
-        self.assertRegex(out, r"Unsupported: +<memtune><hard_limit> at line 6: memory limits need cgroups[^\n]*\n  <vsock> at line 13")
+        self.assertRegex(out, r"Unsupported: +<memtune><hard_limit> at line 6: not applied: cgroup_mode is none[^\n]*\n  <vsock> at line 13")
         p = self.ctl("define", "--validate", f, check=False)
         self.assertFails(p, 1, "<memtune><hard_limit> at line 6")
 
