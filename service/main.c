@@ -10,6 +10,7 @@
 #include "bus-names.h"
 #include "bus-service.h"
 #include "migration.h"
+#include "qemu-launch.h"
 #include "vb-config.h"
 #include "vb-error.h"
 #include "vb-paths.h"
@@ -102,6 +103,9 @@ main(int argc, char **argv)
     Daemon d = { 0 };
     guint owner_id;
 
+    /* the hidden launcher mode (qemu-launch.c): becomes QEMU, touches nothing else */
+    if (vb_qemu_launch_is_launcher(argc, argv))
+        return vb_qemu_launch_main(argc, argv);
     /* before any thread exists: every thread gets a known stack size */
     if (!vb_thread_init_stack_size(&error)) {
         g_printerr("virtbusd: %s\n", error->message);
@@ -142,6 +146,9 @@ main(int argc, char **argv)
      * host's namespace); --root, --session and private buses do not */
     if (config.default_network < 0)
         config.default_network = system_bus && (opt_root == NULL || *opt_root == '\0');
+    /* a private /dev needs root; the session service never makes one */
+    if (opt_session || geteuid() != 0)
+        config.namespaces = 0;
     connection = connect_bus(opt_session, opt_address, &error);
     if (connection == NULL) {
         g_printerr("virtbusd: cannot connect to the bus: %s\n", error->message);

@@ -395,6 +395,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.vnc_port = -1;
     params.incoming = incoming;
     params.hugetlbfs = hugetlbfs;
+    params.no_sandbox = list->config->seccomp_sandbox == 0;
     /* the images are read here, before anything exists: a broken chain leaves nothing */
     if (!vb_qemu_disk_prepare(def, &st->disks, error))
         return FALSE;
@@ -537,11 +538,24 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         g_autoptr(GArray) src = g_array_new(FALSE, FALSE, sizeof(int));
         g_autoptr(GArray) dst = g_array_new(FALSE, FALSE, sizeof(int));
 
+        g_auto(GStrv) envp = vb_qemu_process_env(st->runtime_dir);
+        g_auto(GStrv) devices = NULL;
+        VbQemuLaunchSpec spec = { 0 };
+
         vb_domain_net_fds(dom, src, dst);
-        st->proc = vb_qemu_process_spawn_fds((const char *const *)argv, st->runtime_dir,
-                                             st->log_fd, (const int *)(void *)src->data,
-                                             (const int *)(void *)dst->data, src->len,
-                                             on_process_exit, st->ctx, error);
+        spec.argv = (const char *const *)argv;
+        spec.envp = (const char *const *)envp;
+        spec.log_fd = st->log_fd;
+        spec.source_fds = (const int *)(void *)src->data;
+        spec.target_fds = (const int *)(void *)dst->data;
+        spec.n_fds = src->len;
+        /* a private /dev with what the command line names (docs/confinement.md) */
+        if (list->config->namespaces == 1) {
+            devices = vb_qemu_launch_devices((const char *const *)argv);
+            spec.private_dev = TRUE;
+            spec.devices = (const char *const *)devices;
+        }
+        st->proc = vb_qemu_process_launch(&spec, NULL, NULL, on_process_exit, st->ctx, error);
     }
     /* QEMU holds the taps now: they live as long as it does */
     vb_domain_net_close_fds(dom);

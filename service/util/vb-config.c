@@ -28,6 +28,8 @@ vb_config_init_defaults(VbConfig *c)
     c->tunnel_command = g_strdup("virtbusctl");
     c->default_network = -1;
     c->agent_timeout = 10;
+    c->seccomp_sandbox = 1;
+    c->namespaces = 0;
 }
 
 /* Frees what vb_config_load() allocated. */
@@ -108,6 +110,23 @@ read_auto_bool(GKeyFile *kf, const char *key, int *out, GError **error)
     return TRUE;
 }
 
+/* yes/no/true/false/1/0 */
+static gboolean
+read_bool(GKeyFile *kf, const char *key, int *out, GError **error)
+{
+    int v = *out;
+
+    if (!read_auto_bool(kf, key, &v, error))
+        return FALSE;
+    if (v < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "setting '%s' must be yes or no",
+                    key);
+        return FALSE;
+    }
+    *out = v;
+    return TRUE;
+}
+
 static gboolean
 read_uint(GKeyFile *kf, const char *key, guint min, guint max, guint *out, GError **error)
 {
@@ -144,7 +163,8 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "worker_threads", "job_wait_timeout", "max_queued", "migration_port_min",
         "migration_port_max", "vnc_port_min", "vnc_port_max", "job_grace_period",
         "migration_host", "migration_address", "ssh_config", "keepalive_interval",
-        "keepalive_count", "tunnel_command", "agent_timeout", "default_network", NULL,
+        "keepalive_count", "tunnel_command", "agent_timeout", "default_network",
+        "seccomp_sandbox", "namespaces", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -174,7 +194,9 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_string(kf, "migration_address", FALSE, &c->migration_address, error) ||
         !read_string(kf, "ssh_config", TRUE, &c->ssh_config, error) ||
         !read_command(kf, "tunnel_command", &c->tunnel_command, error) ||
-        !read_auto_bool(kf, "default_network", &c->default_network, error)) {
+        !read_auto_bool(kf, "default_network", &c->default_network, error) ||
+        !read_bool(kf, "seccomp_sandbox", &c->seccomp_sandbox, error) ||
+        !read_bool(kf, "namespaces", &c->namespaces, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

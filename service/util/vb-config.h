@@ -28,6 +28,10 @@ typedef struct {
     int default_network;
     /* the guest agent (issue 12, part addresses) */
     guint agent_timeout;      /* seconds an agent command may take (connect, sync, reply) */
+    /* confinement (issue 14, part launch): QEMU's -sandbox on (1) or not (0); a private mount
+     * namespace with a minimal /dev (1), resolved to 0 by main.c unless root and not session */
+    int seccomp_sandbox;
+    int namespaces;
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);
