@@ -302,10 +302,10 @@ check_reply(const char *program, pid_t pid, const char *buf, ssize_t n, char exp
         int err = (int)g_ascii_strtoll(text, &what, 10);
 
         if (buf[0] == 'X')
-            g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot run %s: %s", program,
+            g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "cannot run %s: %s", program,
                         g_strerror(err));
         else
-            g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot start %s: %s: %s",
+            g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "cannot start %s: %s: %s",
                         program, what != NULL && *what == ' ' ? what + 1 : "launcher",
                         g_strerror(err));
         return FALSE;
