@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,23 @@ carry_device(int olddev, const char *rel)
         if (symlink(target, dst) < 0 && errno != EEXIST)
             launch_fail(errno, "cannot create the link %s", dst);
         return;
+    }
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        /* a node of our own, not a bind mount: opening /dev/ptmx finds its devpts as the
+         * "pts" next to it, which a bind-mounted file has not */
+        if (mknod(dst, st.st_mode, st.st_rdev) == 0) {
+            if (chown(dst, st.st_uid, st.st_gid) < 0 || chmod(dst, st.st_mode & 07777) < 0)
+                launch_fail(errno, "cannot set the owner and mode of %s", dst);
+            return;
+        }
+        if (errno != EPERM)
+            launch_fail(errno, "cannot create the device node %s", dst);
+        /* no right to make device nodes (a container): bind the host's */
+        if (strcmp(rel, "ptmx") == 0) {
+            if (symlink("pts/ptmx", dst) < 0)
+                launch_fail(errno, "cannot create the link %s", dst);
+            return;
+        }
     }
     if (S_ISDIR(st.st_mode)) {
         if (g_mkdir_with_parents(dst, 0755) < 0)

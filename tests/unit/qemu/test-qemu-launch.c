@@ -247,7 +247,8 @@ static void
 test_private_dev(Fixture *f, gconstpointer data)
 {
     const char *script = "echo '== dev'; ls -A /dev; echo '== null'; stat -c '%t:%T %F' "
-                         "/dev/null; echo '== pts'; test -d /dev/pts/ && echo dir";
+                         "/dev/null; echo '== pts'; test -d /dev/pts/ && echo dir; "
+                         "exec 3<>/dev/ptmx && echo ptmx-opens";
     const char *argv[] = { "/bin/sh", "-c", script, NULL };
     const char *devices[] = { "null", "zero", "urandom", "pts", "ptmx", "not-on-this-host",
                               NULL };
@@ -272,7 +273,7 @@ test_private_dev(Fixture *f, gconstpointer data)
     g_assert_cmpstr(dev, ==, "fd\nnull\nptmx\npts\nstderr\nstdin\nstdout\nurandom\nzero\n");
     null = section(log, "null");
     g_assert_cmpstr(null, ==, "1:3 character special file\n");
-    g_assert_nonnull(strstr(log, "== pts\ndir\n"));
+    g_assert_nonnull(strstr(log, "== pts\ndir\nptmx-opens\n"));
     /* the host's /dev is untouched */
     g_assert_true(g_file_test("/dev/full", G_FILE_TEST_EXISTS));
 }
