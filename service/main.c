@@ -11,6 +11,7 @@
 #include "bus-service.h"
 #include "domain-shutdown.h"
 #include "migration.h"
+#include "qemu-launch.h"
 #include "vb-config.h"
 #include "vb-error.h"
 #include "vb-paths.h"
@@ -103,6 +104,9 @@ main(int argc, char **argv)
     Daemon d = { 0 };
     guint owner_id;
 
+    /* the hidden launcher mode (qemu-launch.c): becomes QEMU, touches nothing else */
+    if (vb_qemu_launch_is_launcher(argc, argv))
+        return vb_qemu_launch_main(argc, argv);
     /* before any thread exists: every thread gets a known stack size */
     if (!vb_thread_init_stack_size(&error)) {
         g_printerr("virtbusd: %s\n", error->message);
@@ -148,6 +152,9 @@ main(int argc, char **argv)
     if (config.qemu_user == NULL && config.qemu_group == NULL && system_bus &&
         (opt_root == NULL || *opt_root == '\0'))
         config.qemu_user = g_strdup("virtbus-qemu");
+    /* a private /dev needs root; the session service never makes one */
+    if (opt_session || geteuid() != 0)
+        config.namespaces = 0;
     connection = connect_bus(opt_session, opt_address, &error);
     if (connection == NULL) {
         g_printerr("virtbusd: cannot connect to the bus: %s\n", error->message);

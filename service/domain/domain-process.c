@@ -401,6 +401,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.vnc_port = -1;
     params.incoming = incoming;
     params.hugetlbfs = hugetlbfs;
+    params.no_sandbox = list->config->seccomp_sandbox == 0;
     /* the images are read here, before anything exists: a broken chain leaves nothing */
     if (!vb_qemu_disk_prepare(def, &st->disks, error))
         return FALSE;
@@ -442,6 +443,14 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     }
     st->def = g_steal_pointer(&def);
     return TRUE;
+}
+
+/* The launcher's hook (issue 14, part cgroup): QEMU's pid joins the domain's cgroup or scope
+ * between the launcher's "ready" and its exec. */
+static gboolean
+spawn_cgroup_hook(pid_t pid, gpointer data, GError **error)
+{
+    return vb_domain_cgroup_attach(data, pid, error);
 }
 
 static gboolean
@@ -546,12 +555,32 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         g_autoptr(GArray) src = g_array_new(FALSE, FALSE, sizeof(int));
         g_autoptr(GArray) dst = g_array_new(FALSE, FALSE, sizeof(int));
 
+        g_auto(GStrv) envp = vb_qemu_process_env(st->runtime_dir);
+        g_auto(GStrv) devices = NULL;
+        VbQemuLaunchSpec spec = { 0 };
+
         vb_domain_net_fds(dom, src, dst);
-        st->proc = vb_qemu_process_spawn_fds((const char *const *)argv, st->runtime_dir,
-                                             st->log_fd, (const int *)(void *)src->data,
-                                             (const int *)(void *)dst->data, src->len,
-                                             &list->qemu_ids, on_process_exit, st->ctx,
-                                             error);
+        spec.argv = (const char *const *)argv;
+        spec.envp = (const char *const *)envp;
+        spec.log_fd = st->log_fd;
+        spec.source_fds = (const int *)(void *)src->data;
+        spec.target_fds = (const int *)(void *)dst->data;
+        spec.n_fds = src->len;
+        /* a private /dev with what the command line names (docs/confinement.md) */
+        if (list->config->namespaces == 1) {
+            devices = vb_qemu_launch_devices((const char *const *)argv);
+            spec.private_dev = TRUE;
+            spec.devices = (const char *const *)devices;
+        }
+        /* issue 14, part dac: QEMU's user and groups */
+        spec.set_ids = list->qemu_ids.set_ids;
+        spec.uid = list->qemu_ids.uid;
+        spec.gid = list->qemu_ids.gid;
+        spec.groups = list->qemu_ids.groups;
+        spec.n_groups = list->qemu_ids.n_groups;
+        /* the cgroup is joined before QEMU runs a single instruction */
+        st->proc = vb_qemu_process_launch(&spec, spawn_cgroup_hook, dom, on_process_exit,
+                                          st->ctx, error);
     }
     /* QEMU holds the taps now: they live as long as it does */
     vb_domain_net_close_fds(dom);
@@ -562,9 +591,6 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     g_mutex_lock(&dom->lock);
     dom->proc = vb_qemu_process_ref(st->proc);
     g_mutex_unlock(&dom->lock);
-    /* issue 14, part cgroup: QEMU waits (-S); the lead moves this into the spawn hook */
-    if (!vb_domain_cgroup_attach(dom, vb_qemu_process_get_pid(st->proc), error))
-        return FALSE;
     /* now with the pid (QEMU also writes it to the pidfile) */
     return vb_domain_status_save(list, dom, error);
 }

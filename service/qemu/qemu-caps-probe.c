@@ -316,6 +316,16 @@ query_all(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
     add_names(caps->devices, types, NULL, NULL);
     if (!query_accels(caps, mon, error) || !query_tcg_cpus(caps, mon, error))
         return FALSE;
+    {
+        /* -sandbox exists only in a build with seccomp: an error names the option unknown */
+        g_autoptr(JsonNode) opt = NULL;
+
+        args = json_object_new();
+        json_object_set_string_member(args, "option", "sandbox");
+        opt = vb_qemu_monitor_command(mon, "query-command-line-options", args,
+                                      PROBE_TIMEOUT_MS, NULL);
+        caps->sandbox = opt != NULL;
+    }
     if (vb_qemu_caps_has_command(caps, "query-kvm")) {
         kvm = query(mon, "query-kvm", NULL, JSON_NODE_OBJECT, error);
         if (kvm == NULL)

@@ -92,6 +92,9 @@ vb_qemu_caps_to_xml(const VbQemuCaps *caps)
     append_escaped(buf, "  <package>", caps->package, "</package>\n");
     g_string_append_printf(buf, "  <kvm available='%s'/>\n", caps->kvm_available ? "yes" : "no");
     g_string_append_printf(buf, "  <tcg available='%s'/>\n", caps->tcg_available ? "yes" : "no");
+    if (caps->sandbox >= 0)
+        g_string_append_printf(buf, "  <sandbox available='%s'/>\n",
+                               caps->sandbox ? "yes" : "no");
     for (guint i = 0; caps->machines != NULL && i < caps->machines->len; i++) {
         const VbQemuMachine *m = caps->machines->pdata[i];
 
@@ -197,6 +200,8 @@ parse_child(VbQemuCaps *caps, xmlNode *node)
         caps->kvm_available = yes(node, "available");
     } else if (strcmp(name, "tcg") == 0) {
         caps->tcg_available = yes(node, "available");
+    } else if (strcmp(name, "sandbox") == 0) {
+        caps->sandbox = yes(node, "available");
     } else if (strcmp(name, "machine") == 0) {
         return parse_machine(caps, node);
     } else if (strcmp(name, "command") == 0) {

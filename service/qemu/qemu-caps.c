@@ -40,6 +40,7 @@ vb_qemu_caps_new(void)
     VbQemuCaps *caps = g_new0(VbQemuCaps, 1);
 
     caps->refcount = 1;
+    caps->sandbox = -1;
     caps->machines = g_ptr_array_new_with_free_func((GDestroyNotify)machine_free);
     caps->commands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->events = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -146,7 +147,7 @@ static gboolean
 matches(const VbQemuCaps *caps, const char *binary, const GStatBuf *st)
 {
     return g_strcmp0(caps->binary, binary) == 0 && caps->size == (gint64)st->st_size &&
-           caps->mtime == (gint64)st->st_mtime &&
+           caps->mtime == (gint64)st->st_mtime && caps->sandbox >= 0 &&
            /* written before the CPU models were probed: probe again */
            (!caps->tcg_available || g_hash_table_size(caps->tcg_cpu_models) > 0);
 }

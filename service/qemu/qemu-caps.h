@@ -42,6 +42,8 @@ typedef struct {
     GHashTable *audiodevs;  /* set: -audiodev drivers this build can load (`-audiodev
                                help`: Debian's pa, sdl, jack are modules of another
                                package); empty when unknown (an older cache) */
+    int sandbox;            /* -sandbox (QEMU built with seccomp): 1/0; -1 unknown (a cache
+                               written before issue 14: probed again) */
 } VbQemuCaps;
 
 VbQemuCaps *vb_qemu_caps_ref(VbQemuCaps *caps);

@@ -682,6 +682,11 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
         !vb_qemu_cmd_build_sound(&c, error) || !vb_qemu_cmd_build_misc(&c, error))
         return NULL;
     vb_qemu_cmd_addf(&c, "-pidfile", "%s", params->pidfile);
+    /* QEMU's own seccomp filter (docs/confinement.md): no obsolete syscalls, no setuid and
+     * friends, no fork/exec, no scheduler/affinity changes */
+    if (!params->no_sandbox && caps->sandbox > 0)
+        vb_qemu_cmd_addf(&c, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                                         "resourcecontrol=deny");
     vb_qemu_cmd_addf(&c, "-msg", "timestamp=on");
     /* a restore or incoming migration: QEMU waits for migrate-incoming */
     if (params->incoming)

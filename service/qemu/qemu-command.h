@@ -50,6 +50,7 @@ typedef struct {
     /* interfaces (issue 12, part interfaces) */
     const GPtrArray *nets;    /* VbQemuNetPrep* (qemu-net.h), one per <interface>, in
                                  order; NULL: fd numbers for one queue each, no vhost */
+    gboolean no_sandbox;      /* leave out -sandbox (seccomp_sandbox=no) */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */

@@ -16,8 +16,11 @@
  * QEMU runs as the service's child, in a session of its own (a terminal's
  * Ctrl-C never reaches it), with a clean environment, only stdin
  * (/dev/null) and its log on stdout/stderr: GLib closes every other fd in
- * the child. Exits are seen through GLib child watches attached to one
- * process-watch thread, which reaps the child and wakes waiters at once.
+ * the child. QEMU itself starts through the launcher (vb_qemu_process_launch(),
+ * qemu-launch.c), which adds no-new-privs, other ids and a private /dev; the
+ * helpers (swtpm, virtiofsd) are spawned directly (vb_qemu_process_spawn()).
+ * Exits are seen through GLib child watches attached to one process-watch
+ * thread, which reaps the child and wakes waiters at once.
  */
 
 struct _VbQemuProcess {
@@ -130,11 +133,53 @@ child_switch_ids(const VbQemuIds *ids)
     _exit(127);
 }
 
+/* Watches our child @pid (not yet reaped). Returns: (transfer full). */
+static VbQemuProcess *
+watch_child(pid_t pid, VbQemuProcessExitFunc on_exit, gpointer user_data)
+{
+    VbQemuProcess *proc = g_new0(VbQemuProcess, 1);
+    GSource *source;
+
+    proc->refcount = 2; /* the caller's and the watch's */
+    proc->pid = pid;
+    proc->pidfd = -1;
+    g_mutex_init(&proc->lock);
+    g_cond_init(&proc->cond);
+    proc->on_exit = on_exit;
+    proc->user_data = user_data;
+    source = g_child_watch_source_new(pid);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))child_exited, proc,
+                          (GDestroyNotify)vb_qemu_process_unref);
+    g_source_attach(source, get_watch_context());
+    g_source_unref(source);
+    return proc;
+}
+
 static void
 child_setup(gpointer data)
 {
     setsid();
     child_switch_ids(data);
+}
+
+/**
+ * vb_qemu_process_env:
+ * @home: the domain's runtime dir
+ *
+ * Returns: (transfer full): the whole environment of QEMU and its helpers: LC_ALL, PATH,
+ *   HOME and the XDG config and cache dirs under @home; nothing inherited.
+ */
+GStrv
+vb_qemu_process_env(const char *home)
+{
+    char **env = g_new0(char *, 6);
+
+    env[0] = g_strdup("LC_ALL=C");
+    env[1] = g_strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+    env[2] = g_strconcat("HOME=", home, NULL);
+    env[3] = g_strconcat("XDG_CONFIG_HOME=", home, "/.config", NULL);
+    env[4] = g_strconcat("XDG_CACHE_HOME=", home, "/.cache", NULL);
+    return env;
 }
 
 /**
@@ -178,16 +223,10 @@ vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
                           const VbQemuIds *ids, VbQemuProcessExitFunc on_exit,
                           gpointer user_data, GError **error)
 {
-    g_autofree char *env_home = g_strconcat("HOME=", home, NULL);
-    g_autofree char *env_cfg = g_strconcat("XDG_CONFIG_HOME=", home, "/.config", NULL);
-    g_autofree char *env_cache = g_strconcat("XDG_CACHE_HOME=", home, "/.cache", NULL);
-    const char *envp[] = { "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", env_home,
-                           env_cfg, env_cache, NULL };
-    VbQemuProcess *proc;
-    GSource *source;
+    g_auto(GStrv) envp = vb_qemu_process_env(home);
     GPid pid;
 
-    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp,
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *)envp,
                                           G_SPAWN_DO_NOT_REAP_CHILD |
                                               G_SPAWN_STDIN_FROM_DEV_NULL,
                                           child_setup, (gpointer)ids, -1, log_fd, log_fd,
@@ -198,20 +237,32 @@ vb_qemu_process_spawn_fds(const char *const *argv, const char *home, int log_fd,
         g_prefix_error(error, "cannot run %s: ", argv[0]);
         return NULL;
     }
-    proc = g_new0(VbQemuProcess, 1);
-    proc->refcount = 2; /* the caller's and the watch's */
-    proc->pid = pid;
-    proc->pidfd = -1;
-    g_mutex_init(&proc->lock);
-    g_cond_init(&proc->cond);
-    proc->on_exit = on_exit;
-    proc->user_data = user_data;
-    source = g_child_watch_source_new(pid);
-    g_source_set_callback(source, (GSourceFunc)(void (*)(void))child_exited, proc,
-                          (GDestroyNotify)vb_qemu_process_unref);
-    g_source_attach(source, get_watch_context());
-    g_source_unref(source);
-    return proc;
+    return watch_child(pid, on_exit, user_data);
+}
+
+/**
+ * vb_qemu_process_launch:
+ * @spec: the command line, environment, fds, ids and /dev of the process
+ * @hook: (nullable): runs with the pid after the launcher confined itself, before the exec
+ *   (joining a cgroup); a failure kills the launcher and fails the spawn
+ * @on_exit: (nullable): called on the process-watch thread after reaping
+ *
+ * Starts QEMU through the launcher (qemu-launch.c): a session of its own, exactly
+ * @spec->envp, only @spec's fds, no-new-privs, optionally other ids and a private /dev.
+ * Returns once QEMU has been exec'd; an exec failure is an error naming the program and
+ * the errno ("cannot run /x: Permission denied").
+ *
+ * Returns: (transfer full): the running process.
+ */
+VbQemuProcess *
+vb_qemu_process_launch(const VbQemuLaunchSpec *spec, VbQemuSpawnHook hook, gpointer hook_data,
+                       VbQemuProcessExitFunc on_exit, gpointer user_data, GError **error)
+{
+    pid_t pid = vb_qemu_launch_spawn(spec, hook, hook_data, error);
+
+    if (pid < 0)
+        return NULL;
+    return watch_child(pid, on_exit, user_data);
 }
 
 pid_t

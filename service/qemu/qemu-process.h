@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include "qemu-launch.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -38,6 +40,9 @@ VbQemuProcess *vb_qemu_process_spawn_fds(const char *const *argv, const char *ho
                                          gsize n_fds, const VbQemuIds *ids,
                                          VbQemuProcessExitFunc on_exit,
                                          gpointer user_data, GError **error);
+VbQemuProcess *vb_qemu_process_launch(const VbQemuLaunchSpec *spec, VbQemuSpawnHook hook,
+                                      gpointer hook_data, VbQemuProcessExitFunc on_exit,
+                                      gpointer user_data, GError **error);
 VbQemuProcess *vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit,
                                       gpointer user_data, GError **error);
 pid_t vb_qemu_process_get_pid(VbQemuProcess *proc);
@@ -51,6 +56,7 @@ VbQemuProcess *vb_qemu_process_ref(VbQemuProcess *proc);
 void vb_qemu_process_unref(VbQemuProcess *proc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbQemuProcess, vb_qemu_process_unref)
 
+GStrv vb_qemu_process_env(const char *home);
 char *vb_qemu_process_describe_status(int wait_status);
 
 G_END_DECLS

@@ -31,6 +31,8 @@ vb_config_init_defaults(VbConfig *c)
     c->cgroup_mode = VB_CGROUP_MODE_NONE;
     c->on_host_shutdown = VB_HOST_SHUTDOWN_NONE;
     c->shutdown_timeout = 300;
+    c->seccomp_sandbox = 1;
+    c->namespaces = 0;
 }
 
 static const char *const cgroup_modes[] = { "none", "auto", "machined", "systemd", "direct",
@@ -171,6 +173,23 @@ read_auto_bool(GKeyFile *kf, const char *key, int *out, GError **error)
     return TRUE;
 }
 
+/* yes/no/true/false/1/0 */
+static gboolean
+read_bool(GKeyFile *kf, const char *key, int *out, GError **error)
+{
+    int v = *out;
+
+    if (!read_auto_bool(kf, key, &v, error))
+        return FALSE;
+    if (v < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "setting '%s' must be yes or no",
+                    key);
+        return FALSE;
+    }
+    *out = v;
+    return TRUE;
+}
+
 static gboolean
 read_uint(GKeyFile *kf, const char *key, guint min, guint max, guint *out, GError **error)
 {
@@ -210,7 +229,9 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         "keepalive_count", "tunnel_command", "agent_timeout", "default_network",
         "qemu_user", "qemu_group",
         /* issue 14, part cgroup */
-        "cgroup_mode", "on_host_shutdown", "shutdown_timeout", NULL,
+        "cgroup_mode", "on_host_shutdown", "shutdown_timeout",
+        /* issue 14, part launch */
+        "seccomp_sandbox", "namespaces", NULL,
     };
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -245,7 +266,9 @@ vb_config_load(VbConfig *c, const char *path, gboolean must_exist, GError **erro
         !read_account(kf, "qemu_group", &c->qemu_group, error) ||
         !read_enum(kf, "cgroup_mode", cgroup_modes, &c->cgroup_mode, error) ||
         !read_enum(kf, "on_host_shutdown", host_shutdown_actions, &c->on_host_shutdown, error) ||
-        !read_uint(kf, "shutdown_timeout", 1, 86400, &c->shutdown_timeout, error)) {
+        !read_uint(kf, "shutdown_timeout", 1, 86400, &c->shutdown_timeout, error) ||
+        !read_bool(kf, "seccomp_sandbox", &c->seccomp_sandbox, error) ||
+        !read_bool(kf, "namespaces", &c->namespaces, error)) {
         g_prefix_error(error, "%s: ", path);
         return FALSE;
     }

@@ -54,6 +54,10 @@ typedef struct {
     int cgroup_mode;          /* VbCgroupMode; "auto" is resolved at start-up */
     int on_host_shutdown;     /* VbHostShutdownAction */
     guint shutdown_timeout;   /* seconds a guest has to shut down before it is destroyed */
+    /* confinement (issue 14, part launch): QEMU's -sandbox on (1) or not (0); a private mount
+     * namespace with a minimal /dev (1), resolved to 0 by main.c unless root and not session */
+    int seccomp_sandbox;
+    int namespaces;
 } VbConfig;
 
 void vb_config_init_defaults(VbConfig *config);

@@ -47,6 +47,8 @@ static const OptSpec specs[] = {
       "type usb vmport hpet dump-guest-core mem-merge acpi smm memory-backend pflash0 pflash1 "
       "pcspk-audiodev" },
     { "-accel", OPT_OPTS, "accel", "accel" },
+    { "-sandbox", OPT_OPTS, "enable",
+      "enable obsolete elevateprivileges spawn resourcecontrol" },
     /* "*": CPU properties (features =on/=off, vendor, migratable, enforce) */
     { "-cpu", OPT_OPTS, "model", "model *" },
     { "-m", OPT_OPTS, "size", "size slots maxmem" },

@@ -111,6 +111,7 @@ test_caps_new(gboolean kvm)
         g_hash_table_add(caps->audiodevs, g_strdup(audiodevs[i]));
     caps->kvm_available = kvm;
     caps->tcg_available = TRUE;
+    caps->sandbox = TRUE;
     caps->tcg_cpu_models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (guint i = 0; i < G_N_ELEMENTS(tcg_cpu_models); i++)
         g_hash_table_insert(caps->tcg_cpu_models, g_strdup(tcg_cpu_models[i][0]),
