@@ -14,6 +14,7 @@
 #include "vb-error.h"
 #include "vb-paths.h"
 #include "vb-thread.h"
+#include "vb-watchdog.h"
 
 typedef struct {
     GMainLoop *loop;
@@ -101,6 +102,7 @@ main(int argc, char **argv)
     gboolean system_bus, use_polkit;
     Daemon d = { 0 };
     guint owner_id;
+    VbWatchdog *watchdog;
 
     /* before any thread exists: every thread gets a known stack size */
     if (!vb_thread_init_stack_size(&error)) {
@@ -169,7 +171,10 @@ main(int argc, char **argv)
     owner_id = g_bus_own_name_on_connection(connection, VB_BUS_NAME,
                                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                             on_name_acquired, on_name_lost, &d, NULL);
+    /* VIRTBUS_TEST_WATCHDOG=SECONDS (tests only): a stuck main loop aborts with backtraces */
+    watchdog = vb_watchdog_start_from_env(NULL);
     g_main_loop_run(loop);
+    vb_watchdog_stop(watchdog);
 
     g_bus_unown_name(owner_id);
     vb_bus_service_free(service);
