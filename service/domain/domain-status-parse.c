@@ -82,16 +82,25 @@ node_to_string(xmlDoc *doc, xmlNode *node)
     return out;
 }
 
+/* A repeated element (a damaged or hand-edited file): the last one is kept, the earlier
+ * values freed (found by fuzz/fuzz-status-xml.c: they leaked). */
+static void
+replace(char **field, char *value)
+{
+    g_free(*field);
+    *field = value;
+}
+
 static void
 parse_child(xmlDoc *doc, xmlNode *n, VbDomainStatusFile *s)
 {
     const char *name = (const char *)n->name;
 
     if (g_str_equal(name, "monitor")) {
-        s->monitor_path = prop(n, "path");
+        replace(&s->monitor_path, prop(n, "path"));
     } else if (g_str_equal(name, "runtime")) {
-        s->runtime_dir = prop(n, "dir");
-        s->pidfile = prop(n, "pidfile");
+        replace(&s->runtime_dir, prop(n, "dir"));
+        replace(&s->pidfile, prop(n, "pidfile"));
     } else if (g_str_equal(name, "taint")) {
         g_autofree char *flag = prop(n, "flag");
         static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor",
@@ -102,9 +111,9 @@ parse_child(xmlDoc *doc, xmlNode *n, VbDomainStatusFile *s)
     } else if (g_str_equal(name, "job")) {
         g_autofree char *running = prop(n, "wasRunning");
 
-        s->async_job = prop(n, "async");
-        s->async_phase = prop(n, "phase");
-        s->temp_file = prop(n, "tempFile");
+        replace(&s->async_job, prop(n, "async"));
+        replace(&s->async_phase, prop(n, "phase"));
+        replace(&s->temp_file, prop(n, "tempFile"));
         s->was_running = g_strcmp0(running, "yes") == 0;
     } else if (g_str_equal(name, "helper")) {
         if (s->helpers == NULL)
@@ -138,13 +147,13 @@ parse_child(xmlDoc *doc, xmlNode *n, VbDomainStatusFile *s)
         g_autofree char *pending = prop(n, "pending");
 
         if (g_strcmp0(pending, "attach") == 0)
-            s->attach_pending = prop(n, "alias");
+            replace(&s->attach_pending, prop(n, "alias"));
     } else if (g_str_equal(name, "autodestroy")) {
-        s->autodestroy_owner = prop(n, "owner");
+        replace(&s->autodestroy_owner, prop(n, "owner"));
     } else if (g_str_equal(name, "qemuCaps")) {
-        s->caps_xml = node_to_string(doc, n);
+        replace(&s->caps_xml, node_to_string(doc, n));
     } else if (g_str_equal(name, "domain")) {
-        s->def_xml = node_to_string(doc, n);
+        replace(&s->def_xml, node_to_string(doc, n));
     }
 }
 

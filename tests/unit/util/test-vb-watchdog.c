@@ -54,10 +54,13 @@ test_answering_loop_is_left_alone(void)
 /* G_GNUC_NO_INLINE and exported: the name the backtrace must show */
 G_GNUC_NO_INLINE void vb_test_watchdog_blocking_function(guint ms);
 
+static volatile gint blocked_calls;
+
 G_GNUC_NO_INLINE void
 vb_test_watchdog_blocking_function(guint ms)
 {
     g_usleep(ms * G_TIME_SPAN_MILLISECOND);
+    blocked_calls++; /* after the sleep: no tail call, the frame stays on the stack */
 }
 
 static gboolean
