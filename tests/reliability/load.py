@@ -124,7 +124,10 @@ class LoadClient(threading.Thread):
         elif r < 0.93:
             path = rnd.choice(t.running_paths)
             method = rnd.choice(("Suspend", "Resume", "Resume", "Suspend", "Destroy", "Start"))
-            self.call(path, DOMAIN_IFACE, method, "u", (0,))
+            if method in ("Suspend", "Resume"):
+                self.call(path, DOMAIN_IFACE, method)
+            else:
+                self.call(path, DOMAIN_IFACE, method, "u", (0,))
             self.counts["lifecycle"] += 1
         else:
             if self.subs and rnd.random() < 0.5:
