@@ -154,13 +154,16 @@ remove_leftovers(VbDomainList *list, const VbDomainStatusFile *s, const char *na
     vb_store_remove(status, NULL);
 }
 
-/* The domain object the status belongs to: the persistent one, or a new transient one. */
+/* The domain object the status belongs to: the persistent one, or a new transient one;
+ * NULL when the definition cannot be copied (it is logged). */
 static VbDomainObj *
 domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *out_new)
 {
     VbDomainObj *dom;
+    VbDomainDef *copy;
     g_autofree char *path = NULL;
 
+    *out_new = FALSE;
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_uuid, uuid);
     if (dom != NULL) {
@@ -169,8 +172,14 @@ domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *ou
         *out_new = FALSE;
         return dom;
     }
+    copy = vb_domain_def_copy(live);
+    if (copy == NULL) {
+        /* it was just parsed: only a defect of the format gets here (it is logged) */
+        g_mutex_unlock(&list->lock);
+        return NULL;
+    }
     path = list->path_func(uuid);
-    dom = vb_domain_obj_new(vb_domain_def_copy(live), path);
+    dom = vb_domain_obj_new(copy, path);
     vb_domain_list_insert(list, dom, live->name);
     g_mutex_unlock(&list->lock);
     *out_new = TRUE;
@@ -449,6 +458,14 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     }
 
     dom = domain_for(list, live, uuid, &is_new);
+    if (dom == NULL) {
+        /* never a crash: the QEMU is left running, recorded in its status file */
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, live->name,
+                      "cannot copy its definition: its QEMU (pid %d) is not taken back",
+                      (int)s.pid);
+        vb_domain_status_file_clear(&s);
+        return FALSE;
+    }
     if (is_new)
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
     adopt_runtime(list, dom, &s, g_steal_pointer(&live), g_steal_pointer(&caps));
