@@ -175,6 +175,7 @@ class Client(threading.Thread):
     def __init__(self, run, index):
         super().__init__(name=f"fuzz-client-{index}", daemon=True)
         self.run_ = run
+        self.index = index
         self.rnd = random.Random(run.seed * 1000 + index)
         self.conn = vbtest.connect(run.bus_address)
         self.error = None
@@ -264,6 +265,7 @@ class Client(threading.Thread):
             return None
         run.latency(time.monotonic() - t0)
         run.count("calls")
+        run.cover(iface, member)
         fdl = reply.get_unix_fd_list()
         if fdl is not None:
             for fd in fdl.steal_fds():
@@ -351,8 +353,23 @@ class Client(threading.Thread):
                 fds = self.fd_list()
         self.send(path, iface, member, body, fds)
 
+    def sweep(self):
+        """Every method of every interface of every kind of object once, with values of its
+        signature (the random calls that follow may miss some)."""
+        run = self.run_
+        for kind, ifaces in sorted(run.iface_cache.items()):
+            path = run.path_of_kind(kind)
+            for iface, (methods, _) in sorted(ifaces.items()):
+                for member, sig in sorted(methods.items()):
+                    if (iface, member) in SKIP or run.done():
+                        continue
+                    self.send(path, iface, member, self.body(sig) if sig else None,
+                              self.fd_list() if "h" in sig else None)
+
     def run(self):
         try:
+            if self.index == 0:
+                self.sweep()
             while not self.run_.done():
                 self.one()
         except Exception as e:  # noqa: BLE001 - reported by the test
@@ -408,7 +425,7 @@ class BusFuzzTest(VirtbusTestCase):
         super().setUp()
         config = os.path.join(self.tmp, "virtbusd.conf")
         with open(config, "w") as f:
-            f.write(f"[virtbusd]\njob_grace_period=5\njob_wait_timeout={JOB_TIMEOUT}\n")
+            f.write(f"[virtbusd]\njob_grace_period=3600\njob_wait_timeout={JOB_TIMEOUT}\n")
         self.service.stop()
         self.service = Service(self.bus, self.root, ["--config", config])
         self.service.start()
@@ -428,6 +445,7 @@ class BusFuzzTest(VirtbusTestCase):
                             "persistent_xml", "migrate_disks", "listen_address", "graphics_uri",
                             "", "x" * 300, "compression", "parallel.connections", "auto_converge"]
         self.paths = {}    # path -> its interfaces (from introspection)
+        self.covered = set()
         self.iface_cache = {}
 
     # -- shared state (any client thread) --
@@ -442,6 +460,17 @@ class BusFuzzTest(VirtbusTestCase):
     def count_error(self, name):
         with self.lock:
             self.errors[name] = self.errors.get(name, 0) + 1
+
+    def cover(self, iface, member):
+        with self.lock:
+            self.covered.add((iface, member))
+
+    def path_of_kind(self, kind):
+        with self.lock:
+            for path, ifaces in self.paths.items():
+                if ifaces is self.iface_cache[kind]:
+                    return path
+        return self.vanished
 
     def latency(self, s):
         with self.lock:
@@ -609,13 +638,16 @@ class BusFuzzTest(VirtbusTestCase):
         criticals = [line for line in log.splitlines() if GLIB_COMPLAINT.search(line)]
         secret_in_log = self.pools.secret in log
         lat = sorted(self.latencies) or [0.0]
+        methods = {(i, m) for ifaces in self.iface_cache.values()
+                   for i, (ms, _) in ifaces.items() for m in ms if (i, m) not in SKIP}
+        called = methods & self.covered
         c = self.counts
         line = (f"bus-fuzz: seed={self.seed} clients={ARGS.clients} seconds={elapsed:.0f} "
                 f"calls={c['calls']} crashes={c['crashes']} hangs={c['hangs']} "
                 f"unexpected={c['unexpected']} leaks={c['leaks']} fifo={c['fifo']} "
                 f"fifo_readers={c['fifo_readers']} "
                 f"criticals={len(criticals)} errors={sum(self.errors.values())} "
-                f"maintenance={c['maintenance']} "
+                f"maintenance={c['maintenance']} methods={len(called)}/{len(methods)} "
                 f"p50={lat[len(lat) // 2] * 1000:.1f}ms "
                 f"p99={lat[int(len(lat) * 0.99)] * 1000:.1f}ms")
         sys.stderr.write("error names: " + ", ".join(
@@ -639,6 +671,8 @@ class BusFuzzTest(VirtbusTestCase):
         self.assertFalse(secret_in_log, "the secret file's content is in the service log")
         self.assertEqual(c["fifo"], 0, self.examples.get("fifo"))
         self.assertEqual(criticals, [], "GLib complained")
+        if not ARGS.calls:
+            self.assertEqual(sorted(methods - called), [], "methods never called")
         # the run reached the service: enough calls, and both kinds of refusal
         self.assertGreater(c["calls"], 200 if not ARGS.calls else min(ARGS.calls, 200) - 1)
         self.assertIn(ERR + "InvalidArgument", self.errors)
