@@ -16,6 +16,7 @@
 #include "vb-error.h"
 #include "vb-paths.h"
 #include "vb-thread.h"
+#include "vb-watchdog.h"
 
 typedef struct {
     GMainLoop *loop;
@@ -103,6 +104,7 @@ main(int argc, char **argv)
     gboolean system_bus, use_polkit;
     Daemon d = { 0 };
     guint owner_id;
+    VbWatchdog *watchdog;
 
     /* the hidden launcher mode (qemu-launch.c): becomes QEMU, touches nothing else */
     if (vb_qemu_launch_is_launcher(argc, argv))
@@ -185,7 +187,10 @@ main(int argc, char **argv)
     owner_id = g_bus_own_name_on_connection(connection, VB_BUS_NAME,
                                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                             on_name_acquired, on_name_lost, &d, NULL);
+    /* VIRTBUS_TEST_WATCHDOG=SECONDS (tests only): a stuck main loop aborts with backtraces */
+    watchdog = vb_watchdog_start_from_env(NULL);
     g_main_loop_run(loop);
+    vb_watchdog_stop(watchdog);
 
     g_bus_unown_name(owner_id);
     vb_domain_host_shutdown_stop();

@@ -405,6 +405,40 @@ vb_domain_def_get_metadata(const VbDomainDef *def, int type, const char *uri, GE
     return g_strdup(text);
 }
 
+/**
+ * vb_xml_text_check:
+ * @text: (nullable): UTF-8 text to be formatted into XML
+ * @what: what it is, for the message
+ *
+ * Checks that @text is made of XML 1.0 characters only: no control characters but tab,
+ * newline and carriage return, no U+FFFE or U+FFFF (a formatted definition holding one
+ * would not parse again).
+ *
+ * Returns: %TRUE if it is (or %NULL); otherwise InvalidArgument naming the offset
+ */
+gboolean
+vb_xml_text_check(const char *text, const char *what, GError **error)
+{
+    if (text == NULL)
+        return TRUE;
+    if (!g_utf8_validate(text, -1, NULL)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "the %s is not valid UTF-8", what);
+        return FALSE;
+    }
+    for (const char *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0xFFFE || c == 0xFFFF) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "the %s holds the character U+%04X at byte %ld, which XML 1.0 does "
+                        "not allow (no control characters but tab, newline and carriage "
+                        "return)", what, c, (long)(p - text));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* ELEMENT: replaces (or, with no @metadata, removes) the element of namespace @uri */
 static gboolean
 set_metadata_element(VbDomainDef *def, const char *metadata, const char *key, const char *uri,
@@ -492,7 +526,14 @@ vb_domain_def_set_metadata(VbDomainDef *def, int type, const char *metadata, con
                            const char *uri, GError **error)
 {
     const char *v = metadata != NULL && *metadata != '\0' ? metadata : NULL;
+    const char *what = type == VB_METADATA_TITLE         ? "title"
+                       : type == VB_METADATA_DESCRIPTION ? "description"
+                                                         : "metadata";
 
+    /* all of it is formatted into the definition: a character XML 1.0 refuses would make
+     * the definition unreadable (the next copy, the config file at the next start) */
+    if (!vb_xml_text_check(v, what, error) || !vb_xml_text_check(uri, "namespace URI", error))
+        return FALSE;
     switch (type) {
     case VB_METADATA_DESCRIPTION:
         g_free(def->description);

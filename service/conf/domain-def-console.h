@@ -63,6 +63,7 @@ gboolean vb_domain_def_find_screen(const VbDomainDef *def, guint screen, char **
 
 char *vb_domain_def_get_metadata(const VbDomainDef *def, int type, const char *uri,
                                  GError **error);
+gboolean vb_xml_text_check(const char *text, const char *what, GError **error);
 gboolean vb_domain_def_set_metadata(VbDomainDef *def, int type, const char *metadata,
                                     const char *key, const char *uri, GError **error);
 

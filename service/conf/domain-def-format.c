@@ -211,7 +211,7 @@ static char *format_def(const VbDomainDef *def, guint format_flags, GError **err
 
 /**
  * vb_domain_def_format:
- * @def: definition
+ * @def: (nullable): definition; %NULL (a failed vb_domain_def_copy()) is an Internal error
  * @format_flags: #VbDomainDefFormatFlags
  * @error: error
  *
@@ -227,7 +227,12 @@ static char *format_def(const VbDomainDef *def, guint format_flags, GError **err
 char *
 vb_domain_def_format(const VbDomainDef *def, guint format_flags, GError **error)
 {
-    g_return_val_if_fail(def != NULL && def->priv != NULL, NULL);
+    if (def == NULL || def->priv == NULL) {
+        /* a vb_domain_def_copy() that failed (it logged why): an error, never a crash */
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the domain definition");
+        return NULL;
+    }
     if (format_flags & VB_DOMAIN_DEF_FORMAT_INACTIVE) {
         /* the persistent view of a live definition: without its runtime-only values */
         g_autoptr(VbDomainDef) copy = vb_domain_def_copy(def);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "domain-def-console.h" /* vb_xml_text_check() */
 #include "domain-def-priv.h"
 #include "vb-error.h"
 
@@ -344,7 +345,9 @@ vb_domain_def_name_validate(const char *name, GError **error)
                     "domain name '%s' must not start with '.'", name);
         return FALSE;
     }
-    return TRUE;
+    /* the name is formatted into the definition: XML 1.0 text only (issue 14, found by the
+     * bus fuzzer: Rename to "a\x01" made a definition that no longer parses) */
+    return vb_xml_text_check(name, "domain name", error);
 }
 
 static gboolean

@@ -324,6 +324,7 @@ resolve_firmware(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def, VbQemu
     g_autofree char *nvram = g_build_filename(list->paths->nvram_dir, base, NULL);
     g_autoptr(VbDomainDef) filled = NULL;
     g_autoptr(GError) local = NULL;
+    VbDomainDef *copy;
 
     filled = vb_qemu_firmware_fill(*def, caps, nvram, &local);
     if (filled == NULL && local != NULL) {
@@ -338,11 +339,17 @@ resolve_firmware(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def, VbQemu
     }
     if (filled == NULL)
         return TRUE;
+    copy = vb_domain_def_copy(filled);
+    if (copy == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the definition with its firmware");
+        return FALSE;
+    }
     g_mutex_lock(&dom->lock);
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = g_steal_pointer(&dom->def);
     vb_domain_def_free(dom->def);
-    dom->def = vb_domain_def_copy(filled);
+    dom->def = copy;
     g_mutex_unlock(&dom->lock);
     vb_domain_def_free(*def);
     *def = g_steal_pointer(&filled);
@@ -362,6 +369,11 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     g_mutex_lock(&dom->lock);
     def = vb_domain_def_copy(dom->def);
     g_mutex_unlock(&dom->lock);
+    if (def == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the domain definition to start it");
+        return FALSE;
+    }
 
     emulator = vb_domain_def_get_emulator(def);
     binary = emulator != NULL ? g_strdup(emulator)

@@ -15,6 +15,7 @@
 #include "domain-hotplug.h"
 #include "domain-cgroup.h"
 #include "domain-list-priv.h"
+#include "domain-status-parse.h" /* issue 14: parsed apart, fuzzed */
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "store.h"
 #include "vb-error.h"
@@ -27,204 +28,6 @@
  * uuid), else the domain is shut off as crashed and its runtime files
  * removed. Runs at start-up, before the bus name is owned.
  */
-
-typedef struct {
-    char *state;
-    char *reason;
-    int id;
-    pid_t pid;
-    char *monitor_path;
-    char *runtime_dir;
-    char *pidfile;
-    guint taint;
-    char *autodestroy_owner;
-    char *caps_xml;
-    char *def_xml;
-    char *async_job;    /* the async job that ran, or NULL */
-    char *async_phase;
-    gboolean was_running;
-    char *temp_file;
-    gboolean starting;  /* the start never finished */
-    GPtrArray *helpers; /* char*: kind, id, pid, socket, kind, ... (<helper>) */
-    GPtrArray *nets;    /* VbQemuNetPrep* without fds (<netdev>) */
-    gboolean agent_frozen; /* <agent frozen='yes'/>: FSFreeze without FSThaw (issue 13) */
-    char *attach_pending;  /* <hotplug pending='attach' alias=>: issue 13, part netupd */
-    char *cgroup_mode;     /* <cgroup mode= unit=><dir path=/>: issue 14, part cgroup */
-    char *cgroup_unit;
-    GPtrArray *cgroup_dirs; /* char*, NULL-terminated when set */
-} Status;
-
-static void
-status_clear(Status *s)
-{
-    g_free(s->state);
-    g_free(s->reason);
-    g_free(s->monitor_path);
-    g_free(s->runtime_dir);
-    g_free(s->pidfile);
-    g_free(s->autodestroy_owner);
-    g_free(s->caps_xml);
-    g_free(s->def_xml);
-    g_free(s->async_job);
-    g_free(s->async_phase);
-    g_free(s->temp_file);
-    g_free(s->attach_pending);
-    g_free(s->cgroup_mode);
-    g_free(s->cgroup_unit);
-    g_clear_pointer(&s->cgroup_dirs, g_ptr_array_unref);
-    g_clear_pointer(&s->helpers, g_ptr_array_unref);
-    g_clear_pointer(&s->nets, g_ptr_array_unref);
-}
-
-static char *
-prop(xmlNode *node, const char *name)
-{
-    xmlChar *v = xmlGetProp(node, (const xmlChar *)name);
-    char *out = v != NULL ? g_strdup((const char *)v) : NULL;
-
-    xmlFree(v);
-    return out;
-}
-
-static char *
-node_to_string(xmlDoc *doc, xmlNode *node)
-{
-    xmlBuffer *buf = xmlBufferCreate();
-    char *out;
-
-    xmlNodeDump(buf, doc, node, 0, 0);
-    out = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
-    return out;
-}
-
-static void
-parse_child(xmlDoc *doc, xmlNode *n, Status *s)
-{
-    const char *name = (const char *)n->name;
-
-    if (g_str_equal(name, "monitor")) {
-        s->monitor_path = prop(n, "path");
-    } else if (g_str_equal(name, "runtime")) {
-        s->runtime_dir = prop(n, "dir");
-        s->pidfile = prop(n, "pidfile");
-    } else if (g_str_equal(name, "taint")) {
-        g_autofree char *flag = prop(n, "flag");
-        static const char *const names[] = { "custom-argv", "disk-probing", "custom-monitor",
-                                         "custom-ga-command" };
-
-        for (guint i = 0; flag != NULL && i < G_N_ELEMENTS(names); i++)
-            s->taint |= g_str_equal(flag, names[i]) ? 1u << i : 0;
-    } else if (g_str_equal(name, "job")) {
-        g_autofree char *running = prop(n, "wasRunning");
-
-        s->async_job = prop(n, "async");
-        s->async_phase = prop(n, "phase");
-        s->temp_file = prop(n, "tempFile");
-        s->was_running = g_strcmp0(running, "yes") == 0;
-    } else if (g_str_equal(name, "helper")) {
-        if (s->helpers == NULL)
-            s->helpers = g_ptr_array_new_with_free_func(g_free);
-        g_ptr_array_add(s->helpers, prop(n, "kind"));
-        g_ptr_array_add(s->helpers, prop(n, "id"));
-        g_ptr_array_add(s->helpers, prop(n, "pid"));
-        g_ptr_array_add(s->helpers, prop(n, "socket"));
-    } else if (g_str_equal(name, "netdev")) {
-        VbQemuNetPrep *p = g_new0(VbQemuNetPrep, 1);
-        g_autofree char *managed = prop(n, "managed");
-        g_autofree char *ovs = prop(n, "ovs");
-
-        p->alias = prop(n, "alias");
-        p->type = prop(n, "type");
-        p->kind = prop(n, "kind");
-        p->ifname = prop(n, "name");
-        p->managed = g_strcmp0(managed, "yes") == 0;
-        p->bridge = prop(n, "bridge");
-        p->ovs = g_strcmp0(ovs, "yes") == 0;
-        p->lower = prop(n, "lower");
-        p->lower_mac = prop(n, "lowerMac");
-        if (s->nets == NULL)
-            s->nets = g_ptr_array_new_with_free_func((GDestroyNotify)vb_qemu_net_prep_free);
-        g_ptr_array_add(s->nets, p);
-    } else if (g_str_equal(name, "agent")) {
-        g_autofree char *frozen = prop(n, "frozen");
-
-        s->agent_frozen = g_strcmp0(frozen, "yes") == 0;
-    } else if (g_str_equal(name, "cgroup")) {
-        /* issue 14, part cgroup: where the run's QEMU was placed */
-        g_free(s->cgroup_mode);
-        g_free(s->cgroup_unit);
-        s->cgroup_mode = prop(n, "mode");
-        s->cgroup_unit = prop(n, "unit");
-        if (s->cgroup_dirs == NULL)
-            s->cgroup_dirs = g_ptr_array_new_with_free_func(g_free);
-        for (xmlNode *d = n->children; d != NULL; d = d->next) {
-            if (d->type == XML_ELEMENT_NODE && g_str_equal((const char *)d->name, "dir") &&
-                s->cgroup_dirs->len < 16)
-                g_ptr_array_add(s->cgroup_dirs, prop(d, "path"));
-        }
-    } else if (g_str_equal(name, "hotplug")) {
-        g_autofree char *pending = prop(n, "pending");
-
-        if (g_strcmp0(pending, "attach") == 0)
-            s->attach_pending = prop(n, "alias");
-    } else if (g_str_equal(name, "autodestroy")) {
-        s->autodestroy_owner = prop(n, "owner");
-    } else if (g_str_equal(name, "qemuCaps")) {
-        s->caps_xml = node_to_string(doc, n);
-    } else if (g_str_equal(name, "domain")) {
-        s->def_xml = node_to_string(doc, n);
-    }
-}
-
-/* the <cgroup><dir>s of the status, NULL-terminated (issue 14, part cgroup) */
-static const char *const *
-status_dirs(Status *s)
-{
-    if (s->cgroup_dirs == NULL)
-        return NULL;
-    g_ptr_array_remove(s->cgroup_dirs, NULL);
-    g_ptr_array_add(s->cgroup_dirs, NULL);
-    return (const char *const *)s->cgroup_dirs->pdata;
-}
-
-static gboolean
-parse_status(const char *contents, Status *s, GError **error)
-{
-    xmlDoc *doc = xmlReadMemory(contents, (int)strlen(contents), "status.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
-    g_autofree char *id = NULL, *pid = NULL, *starting = NULL;
-
-    if (root == NULL || !xmlStrEqual(root->name, (const xmlChar *)"domstatus")) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "not a domain status file");
-        xmlFreeDoc(doc);
-        return FALSE;
-    }
-    s->state = prop(root, "state");
-    s->reason = prop(root, "reason");
-    id = prop(root, "id");
-    pid = prop(root, "pid");
-    starting = prop(root, "starting");
-    s->id = id != NULL ? atoi(id) : -1;
-    s->pid = pid != NULL ? (pid_t)atoi(pid) : 0;
-    /* older status files: written after the spawn, with this reason */
-    s->starting = g_strcmp0(starting, "yes") == 0 ||
-                  g_strcmp0(s->reason, vb_domain_reason_to_string(
-                                           VB_DOMAIN_REASON_STARTING_UP)) == 0;
-    for (xmlNode *n = root->children; n != NULL; n = n->next) {
-        if (n->type == XML_ELEMENT_NODE)
-            parse_child(doc, n, s);
-    }
-    xmlFreeDoc(doc);
-    if ((s->pid <= 0 && !s->starting) || s->id < 0 || s->monitor_path == NULL ||
-        s->def_xml == NULL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                    "status file lacks pid, id, monitor or definition");
-        return FALSE;
-    }
-    return TRUE;
-}
 
 /* Whether @pid is still the QEMU of domain @uuid run by @binary. */
 static gboolean
@@ -285,7 +88,7 @@ has_pidfile_arg(pid_t pid, const char *pidfile)
  * yet). Returns 0 when there is none.
  */
 static pid_t
-find_unfinished_qemu(const Status *s, const char *uuid)
+find_unfinished_qemu(const VbDomainStatusFile *s, const char *uuid)
 {
     g_autoptr(GDir) proc = NULL;
     const char *entry;
@@ -327,7 +130,7 @@ kill_and_wait(pid_t pid, const char *name)
 }
 
 static void
-remove_leftovers(VbDomainList *list, const Status *s, const char *name)
+remove_leftovers(VbDomainList *list, const VbDomainStatusFile *s, const char *name)
 {
     g_autofree char *status = vb_domain_status_path(list, name);
 
@@ -352,13 +155,16 @@ remove_leftovers(VbDomainList *list, const Status *s, const char *name)
     vb_store_remove(status, NULL);
 }
 
-/* The domain object the status belongs to: the persistent one, or a new transient one. */
+/* The domain object the status belongs to: the persistent one, or a new transient one;
+ * NULL when the definition cannot be copied (it is logged). */
 static VbDomainObj *
 domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *out_new)
 {
     VbDomainObj *dom;
+    VbDomainDef *copy;
     g_autofree char *path = NULL;
 
+    *out_new = FALSE;
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_uuid, uuid);
     if (dom != NULL) {
@@ -367,8 +173,14 @@ domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *ou
         *out_new = FALSE;
         return dom;
     }
+    copy = vb_domain_def_copy(live);
+    if (copy == NULL) {
+        /* it was just parsed: only a defect of the format gets here (it is logged) */
+        g_mutex_unlock(&list->lock);
+        return NULL;
+    }
     path = list->path_func(uuid);
-    dom = vb_domain_obj_new(vb_domain_def_copy(live), path);
+    dom = vb_domain_obj_new(copy, path);
     vb_domain_list_insert(list, dom, live->name);
     g_mutex_unlock(&list->lock);
     *out_new = TRUE;
@@ -376,7 +188,7 @@ domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *ou
 }
 
 static void
-adopt_runtime(VbDomainList *list, VbDomainObj *dom, Status *s, VbDomainDef *live,
+adopt_runtime(VbDomainList *list, VbDomainObj *dom, VbDomainStatusFile *s, VbDomainDef *live,
               VbQemuCaps *caps)
 {
     int state = vb_domain_state_from_string(s->state);
@@ -513,7 +325,7 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
  * paused: it may run on the destination). No job stays set.
  */
 static gboolean
-recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
+recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile *s)
 {
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *name = vb_domain_obj_get_name(dom);
@@ -584,7 +396,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const Status *s)
  * one; a transient one was never added) is shut off with @reason. Clears @s.
  */
 static void
-forget_run(VbDomainList *list, Status *s, const char *name, const char *uuid,
+forget_run(VbDomainList *list, VbDomainStatusFile *s, const char *name, const char *uuid,
            VbDomainReason reason)
 {
     g_autoptr(VbDomainObj) dom = NULL;
@@ -603,13 +415,13 @@ forget_run(VbDomainList *list, Status *s, const char *name, const char *uuid,
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "stopped",
                               vb_domain_reason_to_string(reason));
     }
-    status_clear(s);
+    vb_domain_status_file_clear(s);
 }
 
 static gboolean
 reconnect_one(VbDomainList *list, const VbStoreEntry *e)
 {
-    Status s = { 0 };
+    VbDomainStatusFile s = { 0 };
     g_autoptr(GError) error = NULL;
     g_autoptr(VbDomainDef) live = NULL;
     g_autoptr(VbQemuCaps) caps = NULL;
@@ -617,12 +429,12 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     char uuid[37];
     gboolean is_new = FALSE, ok = FALSE;
 
-    if (!parse_status(e->contents, &s, &error) ||
+    if (!vb_domain_status_parse(e->contents, &s, &error) ||
         (live = vb_domain_def_parse_string(s.def_xml, 0, &error)) == NULL ||
         (s.caps_xml != NULL && (caps = vb_qemu_caps_from_xml(s.caps_xml, &error)) == NULL)) {
         g_warning("ignoring status file '%s': %s", e->path, error->message);
         g_unlink(e->path);
-        status_clear(&s);
+        vb_domain_status_file_clear(&s);
         return FALSE;
     }
     vb_uuid_format(live->uuid, uuid);
@@ -636,19 +448,27 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                       pid > 0 ? "killing the QEMU it left" : "no QEMU was left");
         if (pid > 0)
             kill_and_wait(pid, live->name);
-        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
+        vb_domain_cgroup_forget(s.cgroup_mode, vb_domain_status_file_cgroup_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
                       "its QEMU (pid %d) ended while the service was down", (int)s.pid);
-        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
+        vb_domain_cgroup_forget(s.cgroup_mode, vb_domain_status_file_cgroup_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_CRASHED);
         return FALSE;
     }
 
     dom = domain_for(list, live, uuid, &is_new);
+    if (dom == NULL) {
+        /* never a crash: the QEMU is left running, recorded in its status file */
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, live->name,
+                      "cannot copy its definition: its QEMU (pid %d) is not taken back",
+                      (int)s.pid);
+        vb_domain_status_file_clear(&s);
+        return FALSE;
+    }
     if (is_new)
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
     adopt_runtime(list, dom, &s, g_steal_pointer(&live), g_steal_pointer(&caps));
@@ -672,7 +492,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     }
     /* issue 14, part cgroup: before the reattach, so a teardown also removes the cgroup */
     if (s.cgroup_mode != NULL)
-        vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, status_dirs(&s));
+        vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, vb_domain_status_file_cgroup_dirs(&s));
     if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
         recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);
@@ -715,7 +535,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     /* a run torn down: the partial image of its interrupted save or dump goes too */
     if (!ok && s.temp_file != NULL)
         g_unlink(s.temp_file);
-    status_clear(&s);
+    vb_domain_status_file_clear(&s);
     return ok;
 }
 

@@ -144,7 +144,10 @@ restore_choose_def(VbDomainList *list, RestoreData *d, const char *xml, GError *
 
     if (xml == NULL || *xml == '\0') {
         d->run_def = vb_domain_def_copy(d->image_def);
-        return TRUE;
+        if (d->run_def == NULL)
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                                "cannot copy the definition of the image");
+        return d->run_def != NULL;
     }
     given = vb_domain_parse_config(xml, error);
     if (given == NULL)
@@ -170,6 +173,7 @@ restore_domain(VbDomainList *list, RestoreData *d, GError **error)
     char uuid[37];
     VbDomainObj *dom;
     g_autofree char *path = NULL;
+    VbDomainDef *copy = NULL;
 
     vb_uuid_format(d->run_def->uuid, uuid);
     g_mutex_lock(&list->define_lock);
@@ -189,9 +193,12 @@ restore_domain(VbDomainList *list, RestoreData *d, GError **error)
     } else if (g_hash_table_contains(list->by_name, d->run_def->name)) {
         g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain '%s' exists with another uuid",
                     d->run_def->name);
+    } else if ((copy = vb_domain_def_copy(d->run_def)) == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the definition to restore");
     } else {
         path = list->path_func(uuid);
-        dom = vb_domain_obj_new(vb_domain_def_copy(d->run_def), path);
+        dom = vb_domain_obj_new(g_steal_pointer(&copy), path);
         vb_domain_list_insert(list, dom, d->run_def->name);
         d->created = TRUE;
     }
@@ -225,12 +232,18 @@ start_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d,
 {
     gboolean ok;
     const char *owner = NULL;
+    VbDomainDef *copy = vb_domain_def_copy(d->run_def);
 
+    if (copy == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the definition to restore");
+        return FALSE;
+    }
     g_mutex_lock(&dom->lock);
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = g_steal_pointer(&dom->def);
     vb_domain_def_free(dom->def);
-    dom->def = vb_domain_def_copy(d->run_def);
+    dom->def = copy;
     owner = dom->job.async_owner;
     g_mutex_unlock(&dom->lock);
     if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))

@@ -368,6 +368,11 @@ save_check(VbDomainList *list, VbDomainObj *dom, SaveData *d, const char *xml, G
     }
     live = vb_domain_def_copy(dom->def);
     g_mutex_unlock(&dom->lock);
+    if (live == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
     if (xml != NULL && *xml != '\0') {
         given = vb_domain_parse_config(xml, error);
         if (given == NULL)

@@ -836,6 +836,11 @@ set_period_config(VbDomainList *list, VbDomainObj *dom, int period, GError **err
     }
     copy = vb_domain_def_copy(active && dom->new_def != NULL ? dom->new_def : dom->def);
     g_mutex_unlock(&dom->lock);
+    if (copy == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the persistent definition");
+        return FALSE;
+    }
     if (!vb_domain_def_set_balloon_period(copy, period, error) ||
         !write_config(list, copy, error))
         return FALSE;

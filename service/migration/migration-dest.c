@@ -44,6 +44,7 @@ incoming_domain(VbDomainList *list, VbDomainDef *def, GStrv unsupported, gboolea
 {
     char uuid[37];
     VbDomainObj *dom;
+    VbDomainDef *copy = NULL;
 
     *out_created = FALSE;
     vb_uuid_format(def->uuid, uuid);
@@ -68,10 +69,13 @@ incoming_domain(VbDomainList *list, VbDomainDef *def, GStrv unsupported, gboolea
     } else if (g_hash_table_contains(list->by_name, def->name)) {
         g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
                     "a domain named '%s' exists on this host with another uuid", def->name);
+    } else if ((copy = vb_domain_def_copy(def)) == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the incoming definition");
     } else {
         g_autofree char *path = list->path_func(uuid);
 
-        dom = vb_domain_obj_new(vb_domain_def_copy(def), path);
+        dom = vb_domain_obj_new(g_steal_pointer(&copy), path);
         dom->unsupported = g_strdupv(unsupported);
         vb_domain_list_insert(list, dom, def->name);
         *out_created = TRUE;
@@ -114,12 +118,18 @@ start_incoming(VbDomainList *list, VbDomainObj *dom, VbDomainDef *def, const cha
                GError **error)
 {
     gboolean ok;
+    VbDomainDef *copy = vb_domain_def_copy(def);
 
+    if (copy == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the incoming definition");
+        return FALSE;
+    }
     g_mutex_lock(&dom->lock);
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = g_steal_pointer(&dom->def);
     vb_domain_def_free(dom->def);
-    dom->def = vb_domain_def_copy(def);
+    dom->def = copy;
     g_mutex_unlock(&dom->lock);
     if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
         return FALSE;
@@ -644,7 +654,11 @@ persist(VbDomainList *list, VbDomainObj *dom, const VbMigrationCookie *src)
         g_mutex_lock(&dom->lock);
         def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
         g_mutex_unlock(&dom->lock);
-        vb_domain_def_clear_runtime(def);
+        if (def != NULL)
+            vb_domain_def_clear_runtime(def);
+        else
+            g_set_error_literal(&error, VB_ERROR, VB_ERROR_INTERNAL,
+                                "cannot copy the persistent definition");
     }
     if (def != NULL) {
         /* the source's definition keeps its name; here the domain may have

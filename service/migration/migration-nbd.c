@@ -205,6 +205,11 @@ vb_migration_nbd_begin(VbDomainList *list, VbDomainObj *dom, guint flags,
     g_mutex_lock(&dom->lock);
     def = vb_domain_def_copy(dom->def);
     g_mutex_unlock(&dom->lock);
+    if (def == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
     disks = select_disks(def, (const char *const *)p->migrate_disks, error);
     if (disks == NULL)
         return FALSE;
@@ -439,6 +444,11 @@ vb_migration_nbd_start_server(VbDomainList *list, VbDomainObj *dom,
     g_mutex_lock(&dom->lock);
     def = vb_domain_def_copy(dom->def);
     g_mutex_unlock(&dom->lock);
+    if (def == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
     blocks = vb_domain_async_monitor(list, dom, "query-block", NULL, -1, error);
     if (blocks == NULL)
         return FALSE;
@@ -824,6 +834,11 @@ vb_migration_nbd_copy_start(VbDomainList *list, VbDomainObj *dom, VbJob *job, co
     g_mutex_unlock(&dom->lock);
     if (disks == NULL)
         return TRUE; /* nothing to copy */
+    if (def == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
     {
         g_autofree char *uri_host = NULL;
 

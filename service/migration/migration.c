@@ -239,6 +239,11 @@ vb_migration_begin_locked(VbDomainList *list, VbDomainObj *dom, const VbMigratio
     dom->job.was_running = was_running;
     live = vb_domain_def_copy(dom->def);
     g_mutex_unlock(&dom->lock);
+    if (live == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the live definition");
+        return FALSE;
+    }
 
     if (xml_in != NULL && *xml_in != '\0') {
         given = vb_domain_parse_config(xml_in, error);

@@ -485,6 +485,38 @@ class MetadataTest(CtlTestCase):
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Title"), "renamed")
         self.assertIn("<k:x", self.meta(path, ELEMENT, NS1))
 
+    def test_control_characters_are_refused(self):
+        """Issue 14 (bus fuzzer): a title or description holding a control character was
+        kept in the definition, which then no longer formatted into parseable XML: the next
+        copy of the definition failed and the start formatted a NULL copy (a crash). Every
+        way in refuses it with InvalidArgument; the domain is unchanged and still starts."""
+        path = self.define("m4")
+        self.set_meta(path, TITLE, "kept")
+        for bad in ("a\x01b", "\x1f", "x\x7f\x08", "tab\tok\x0b"):
+            for typ in (TITLE, DESCRIPTION):
+                for flags in (0, CONFIG):
+                    err = self.assertDBusError("InvalidArgument", self.set_meta, path, typ, bad,
+                                               flags=flags)
+                    self.assertIn("XML 1.0", err.message)
+            for prop in ("Title", "Description"):
+                self.assertDBusError("InvalidArgument", self.set_prop, path, DOMAIN_IFACE, prop,
+                                     GLib.Variant("s", bad))
+        self.assertDBusError("InvalidArgument", self.set_meta, path, ELEMENT, "<a/>", "k",
+                             "http://x.example/\x01")
+        # tab, newline (description) and carriage return are XML text
+        self.set_meta(path, DESCRIPTION, "a\tb\nc\rd")
+        self.assertEqual(self.meta(path, TITLE), "kept")
+        self.assertNotIn("\x01", self.config_file("m4"))
+        # the definition still copies: the domain starts, and refuses on the live one too
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertDBusError("InvalidArgument", self.set_prop, path, DOMAIN_IFACE, "Title",
+                             GLib.Variant("s", "\x01"))
+        self.assertDBusError("InvalidArgument", self.set_meta, path, TITLE, "\x02", flags=LIVE)
+        self.assertEqual(self.meta(path, TITLE, flags=LIVE), "kept")
+        self.assertIn("<title>kept</title>", self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertIsNone(self.service.proc.poll())
+
     def test_transient_domain_has_no_config(self):
         path = self.manager("CreateXML", "su", (vbtest.domain_xml("m3"), 0), timeout=60000)
         self.assertDBusError("OperationInvalid", self.set_meta, path, TITLE, "x", flags=CONFIG)

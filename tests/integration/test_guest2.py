@@ -341,6 +341,11 @@ class RenameTest(Guest2TestCase):
         self.assertDBusError("AlreadyExists", self.domain, path, "Rename", "su", ("taken", 0))
         self.assertDBusError("OperationInvalid", self.domain, path, "Rename", "su", ("new1", 0))
         self.assertDBusError("InvalidArgument", self.domain, path, "Rename", "su", ("a/b", 0))
+        # issue 14 (bus fuzzer): a control character made a definition that no longer parsed
+        err = self.assertDBusError("InvalidArgument", self.domain, path, "Rename", "su",
+                                   ("a\x01b", 0))
+        self.assertIn("XML 1.0", err.message)
+        self.assertIn("<name>new1</name>", self.domain(path, "GetXMLDesc", "u", (2,)))
         self.assertDBusError("InvalidArgument", self.domain, path, "Rename", "su", ("x", 1))
         self.domain(other, "Start", "u", (0,), timeout=60000)
         self.assertDBusError("OperationInvalid", self.domain, other, "Rename", "su", ("y", 0))
