@@ -861,7 +861,7 @@ machined_attach(const VbDomainTune *t, const char *machine, const char *uuid, pi
     add_unit_props(&props, t, G_MAXUINT32, TRUE);
     r = g_dbus_connection_call_sync(bus, "org.freedesktop.machine1", "/org/freedesktop/machine1",
                                     "org.freedesktop.machine1.Manager", "CreateMachine",
-                                    g_variant_new("(s@aysssusa(sv))", machine,
+                                    g_variant_new("(s@ayssusa(sv))", machine,
                                                   g_variant_builder_end(&id), "virtbus", "vm",
                                                   (guint32)pid, "", &props),
                                     G_VARIANT_TYPE("(o)"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,

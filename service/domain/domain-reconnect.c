@@ -29,6 +29,13 @@
  * removed. Runs at start-up, before the bus name is owned.
  */
 
+/* the <cgroup><dir>s of the status, NULL-terminated (issue 14, part cgroup) */
+static const char *const *
+status_dirs(VbDomainStatusFile *s)
+{
+    return vb_domain_status_file_cgroup_dirs(s);
+}
+
 /* Whether @pid is still the QEMU of domain @uuid run by @binary. */
 static gboolean
 same_qemu(pid_t pid, const char *binary, const char *uuid)
@@ -448,14 +455,14 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
                       pid > 0 ? "killing the QEMU it left" : "no QEMU was left");
         if (pid > 0)
             kill_and_wait(pid, live->name);
-        vb_domain_cgroup_forget(s.cgroup_mode, vb_domain_status_file_cgroup_dirs(&s)); /* issue 14, part cgroup */
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
                       "its QEMU (pid %d) ended while the service was down", (int)s.pid);
-        vb_domain_cgroup_forget(s.cgroup_mode, vb_domain_status_file_cgroup_dirs(&s)); /* issue 14, part cgroup */
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_CRASHED);
         return FALSE;
     }
@@ -492,7 +499,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     }
     /* issue 14, part cgroup: before the reattach, so a teardown also removes the cgroup */
     if (s.cgroup_mode != NULL)
-        vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, vb_domain_status_file_cgroup_dirs(&s));
+        vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, status_dirs(&s));
     if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
         recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);

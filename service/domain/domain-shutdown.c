@@ -257,12 +257,12 @@ vb_domain_host_shutdown_start(VbDomainList *list, GDBusConnection *bus)
     gboolean has = FALSE;
     HostShutdown *hs;
 
-    r = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                    "org.freedesktop.DBus", "NameHasOwner",
-                                    g_variant_new("(s)", LOGIN1), G_VARIANT_TYPE("(b)"),
-                                    G_DBUS_CALL_FLAGS_NONE, 2000, NULL, NULL);
-    if (r != NULL)
-        g_variant_get(r, "(b)", &has);
+    /* logind may not run yet (it is D-Bus activated on demand): a Ping starts it, so the
+     * inhibitor is in place before the first `systemctl poweroff` asks it */
+    r = g_dbus_connection_call_sync(bus, LOGIN1, LOGIN1_PATH, "org.freedesktop.DBus.Peer",
+                                    "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
+                                    NULL);
+    has = r != NULL;
     if (!has) {
         g_debug("no logind on the bus: no shutdown inhibitor");
         return;

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,8 +160,12 @@ class SystemdTest(unittest.TestCase):
             self.fail("the container is gone")
 
     def _outcome_failed(self):
-        return any(e for _, e in getattr(self._outcome, "errors", []) if e) or \
-            not getattr(self._outcome, "success", True)
+        outcome = getattr(self, "_outcome", None)
+        result = getattr(outcome, "result", None)
+        if result is not None and any(t is self for t, _ in result.errors + result.failures):
+            return True
+        return any(e for _, e in getattr(outcome, "errors", []) if e) or \
+            not getattr(outcome, "success", True)
 
     def tearDown(self):
         if self._outcome_failed() and C is not None and C.running():
@@ -376,11 +381,17 @@ class SystemdTest(unittest.TestCase):
         if not SETTINGS["on_host_shutdown"]:
             self.skipTest("the installed virtbusd.conf knows no on_host_shutdown (issue 14, "
                           "part cgroup): no clean shutdown on poweroff to check")
+        # the journal of the way down, kept where the host can read it afterwards
+        C.run(["/bin/sh", "-c", f"journalctl -f -n 0 -o short-monotonic "
+               f"> {SRV}/work/poweroff-journal.txt 2>&1 &"])
+        time.sleep(1)
         C.run(["systemctl", "poweroff", "--no-block"])
         self.assertTrue(C.wait_exit(120), "the container did not power off")
         with open(self.host_serial, errors="replace") as f:
             text = f.read()
-        self.assertIn("TINYGUEST: poweroff", text)
+        with open(os.path.join(WORK, "work", "poweroff-journal.txt"), errors="replace") as f:
+            journal = f.read()
+        self.assertIn("TINYGUEST: poweroff", text, journal[-6000:])
         C.stop()
 
 
