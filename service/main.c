@@ -154,6 +154,17 @@ main(int argc, char **argv)
     if (config.qemu_user == NULL && config.qemu_group == NULL && system_bus &&
         (opt_root == NULL || *opt_root == '\0'))
         config.qemu_user = g_strdup("virtbus-qemu");
+    /* issue 14, part cgroup: the system service at / puts each domain in its own scope
+     * (machined, systemd or cgroups, whatever the host has) and shuts guests down before
+     * the host goes down; other modes do neither unless told */
+    if (config.cgroup_mode < 0)
+        config.cgroup_mode = system_bus && (opt_root == NULL || *opt_root == '\0')
+                                 ? VB_CGROUP_MODE_AUTO
+                                 : VB_CGROUP_MODE_NONE;
+    if (config.on_host_shutdown < 0)
+        config.on_host_shutdown = system_bus && (opt_root == NULL || *opt_root == '\0')
+                                      ? VB_HOST_SHUTDOWN_SHUTDOWN
+                                      : VB_HOST_SHUTDOWN_NONE;
     /* a private /dev needs root; the session service never makes one */
     if (opt_session || geteuid() != 0)
         config.namespaces = 0;

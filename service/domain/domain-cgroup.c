@@ -110,7 +110,7 @@ direct_possible(void)
 void
 vb_domain_cgroup_init(int configured_mode)
 {
-    int mode = configured_mode;
+    int mode = configured_mode < 0 ? VB_CGROUP_MODE_NONE : configured_mode;
 
     if (mode == VB_CGROUP_MODE_AUTO) {
         if (name_on_system_bus("org.freedesktop.machine1"))

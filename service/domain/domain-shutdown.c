@@ -235,7 +235,7 @@ on_prepare_for_shutdown(GDBusConnection *bus, const char *sender, const char *pa
         update_on_main(hs);
         return;
     }
-    if (hs->list->config->on_host_shutdown == VB_HOST_SHUTDOWN_NONE || hs->fd < 0) {
+    if (hs->list->config->on_host_shutdown <= VB_HOST_SHUTDOWN_NONE || hs->fd < 0) {
         release(hs);
         return;
     }
@@ -257,6 +257,10 @@ vb_domain_host_shutdown_start(VbDomainList *list, GDBusConnection *bus)
     gboolean has = FALSE;
     HostShutdown *hs;
 
+    if (list->config->on_host_shutdown <= VB_HOST_SHUTDOWN_NONE) {
+        g_debug("on_host_shutdown=none: no shutdown inhibitor");
+        return;
+    }
     /* logind may not run yet (it is D-Bus activated on demand): a Ping starts it, so the
      * inhibitor is in place before the first `systemctl poweroff` asks it */
     r = g_dbus_connection_call_sync(bus, LOGIN1, LOGIN1_PATH, "org.freedesktop.DBus.Peer",

@@ -28,8 +28,10 @@ vb_config_init_defaults(VbConfig *c)
     c->tunnel_command = g_strdup("virtbusctl");
     c->default_network = -1;
     c->agent_timeout = 10;
-    c->cgroup_mode = VB_CGROUP_MODE_NONE;
-    c->on_host_shutdown = VB_HOST_SHUTDOWN_NONE;
+    /* -1 until main.c resolves them: auto and shutdown for the system service at /, none
+     * in every other mode */
+    c->cgroup_mode = -1;
+    c->on_host_shutdown = -1;
     c->shutdown_timeout = 300;
     c->seccomp_sandbox = 1;
     c->namespaces = 0;

@@ -51,8 +51,8 @@ typedef struct {
     char *qemu_user;
     char *qemu_group;
     /* issue 14, part cgroup */
-    int cgroup_mode;          /* VbCgroupMode; "auto" is resolved at start-up */
-    int on_host_shutdown;     /* VbHostShutdownAction */
+    int cgroup_mode;          /* VbCgroupMode; -1 unset; "auto" is resolved at start-up */
+    int on_host_shutdown;     /* VbHostShutdownAction; -1 unset (main.c resolves it) */
     guint shutdown_timeout;   /* seconds a guest has to shut down before it is destroyed */
     /* confinement (issue 14, part launch): QEMU's -sandbox on (1) or not (0); a private mount
      * namespace with a minimal /dev (1), resolved to 0 by main.c unless root and not session */
