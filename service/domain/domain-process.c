@@ -487,6 +487,19 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
 
         log_line(st->log_fd, line);
     }
+    {
+        /* issue 14, part cgroup: the limits this run's cgroup_mode does not apply */
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        g_auto(GStrv) limits = NULL;
+
+        vb_domain_cgroup_unsupported(st->def, b);
+        limits = g_strv_builder_end(b);
+        for (guint i = 0; limits[i] != NULL; i++) {
+            g_autofree char *line = g_strconcat("not acted on: ", limits[i], NULL);
+
+            log_line(st->log_fd, line);
+        }
+    }
     /* what QEMU says on a failed start is read from here on (read_log_since()) */
     st->log_offset = lseek(st->log_fd, 0, SEEK_END);
 
