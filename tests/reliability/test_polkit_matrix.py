@@ -146,6 +146,13 @@ ACTIONS = {
     ("Domain", "GetEmulatorPinInfo"): ((R,), "dom"),
     ("Domain", "GetPerfEvents"): ((R,), "dom"),
     ("Domain", "SetPerfEvents"): ((M,), "dom"),
+    # issue 14, part cgroup: the tuning calls (CONFIG also asks define; called without it here)
+    ("Domain", "GetMemoryParameters"): ((R,), "dom"),
+    ("Domain", "SetMemoryParameters"): ((M,), "dom"),
+    ("Domain", "GetSchedulerParameters"): ((R,), "dom"),
+    ("Domain", "SetSchedulerParameters"): ((M,), "dom"),
+    ("Domain", "GetBlkioParameters"): ((R,), "dom"),
+    ("Domain", "SetBlkioParameters"): ((M,), "dom"),
     ("Domain", "FSTrim"): ((A,), "dom"),
     ("Domain", "GetGuestVcpus"): ((A,), "dom"),
     ("Domain", "SetGuestVcpus"): ((A,), "dom"),
