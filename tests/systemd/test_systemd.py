@@ -17,6 +17,8 @@ what the previous one left:
      reconnected, still running and ticking)
   05 a guest with passt (user and network namespaces) gets its lease
   06 `machinectl list` shows the guest (cgroup_mode's default, auto, finds machined)
+  06b cgroup_mode=systemd: a scope made through StartTransientUnit with <memtune> as its
+      MemoryMax; the machined-placed guest keeps running across the restarts
   07 `systemctl poweroff` of the container shuts the guest down cleanly
      first (on_host_shutdown's default for the system service: shutdown)
 
@@ -47,6 +49,7 @@ SRV = harness.SRV
 UUID = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a14"
 NAME = "sysd1"
 UUID2 = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a15"
+UUID3 = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a16"
 BUS = ["org.virtbus.Virt1"]
 MANAGER = ["/org/virtbus/Virt1", "org.virtbus.Virt1.Manager"]
 DOMAIN_IFACE = "org.virtbus.Virt1.Domain"
@@ -374,6 +377,37 @@ class SystemdTest(unittest.TestCase):
         self.assertIn(NAME, out)
         cg = self.proc(self.pid, "cgroup")
         self.assertIn("machine.slice", cg)
+
+    def test_06b_systemd_scope(self):
+        """cgroup_mode=systemd: the scope made through systemd's StartTransientUnit, with the
+        domain's <memtune> as the scope's MemoryMax; the running guest of machined mode keeps
+        its placement across the restarts."""
+        pid = self.pid
+        C.sh("sed -i 's/^\\[virtbusd\\]$/[virtbusd]\\ncgroup_mode=systemd/' "
+             "/etc/virtbus/virtbusd.conf")
+        C.run(["systemctl", "restart", UNIT], timeout=90)
+        host = os.path.join(WORK, "work", "sysd3.log")
+        with open(host, "w"):
+            pass
+        os.chmod(host, 0o666)
+        xml = guest_xml(f"{SRV}/work/sysd3.log", "sysd3", UUID3, "<!-- no NIC -->")
+        xml = xml.replace("<vcpu>1</vcpu>", "<vcpu>1</vcpu><memtune><hard_limit unit='MiB'>"
+                          "512</hard_limit></memtune>")
+        path = self.manager("DefineXML", "su", xml, 0)[0]
+        try:
+            self.domain(path, "Start", "u", 0)
+            dom_id = self.prop(path, "Id")
+            unit = f"machine-qemu\\x2d{dom_id}\\x2dsysd3.scope"
+            qpid = int(C.run(["pgrep", "-f", "qemu-system.*guest=sysd3"]).stdout.split()[0])
+            self.assertIn(f"/{unit}", self.proc(qpid, "cgroup").replace("\\\\", "\\"))
+            self.assertEqual(C.unit_property(unit, "MemoryMax"), str(512 << 20))
+            self.domain(path, "Destroy", "u", 0)
+        finally:
+            self.domain(path, "Undefine", "u", 0)
+            C.sh("sed -i '/^cgroup_mode=systemd$/d' /etc/virtbus/virtbusd.conf")
+            C.run(["systemctl", "restart", UNIT], timeout=90)
+        self.assertEqual(self.qemu_pid(), pid)
+        self.assertEqual(self.prop(self.path, "State"), "running")
 
     def test_07_poweroff_shuts_guest_down(self):
         if not SETTINGS["on_host_shutdown"]:
