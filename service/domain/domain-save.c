@@ -152,14 +152,14 @@ open_image(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveData *d, SaveRu
     vb_save_target_pick_temp(&d->target);
     picked = g_strdup(d->target.temp_path);
     record_temp(dom, d);
-    vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
+    vb_domain_async_job_phase(list, dom, job, "opening", TRUE);
     r->file_fd = vb_save_target_create_temp(&d->target, error);
     if (r->file_fd < 0)
         return FALSE;
     if (g_strcmp0(picked, d->target.temp_path) != 0) {
         /* the name was taken meanwhile: record the other one */
         record_temp(dom, d);
-        vb_domain_async_job_phase(list, dom, job, "opening", FALSE);
+        vb_domain_async_job_phase(list, dom, job, "opening", TRUE);
     }
     if (!vb_save_image_write_header(r->file_fd, d->xml, header_flags,
                                     (d->flags & VB_SAVE_COMPRESS) != 0, error)) {
