@@ -10,7 +10,9 @@
 #  2. meson test --suite slow: tests that may run beside each other (and beside the
 #     fuzzers); log base slowlog.
 #  3. meson test --suite slow-alone, one at a time, after the fuzzers ended: the tests
-#     that measure time or load; log base slowalonelog.
+#     that measure time or load; log base slowalonelog. The load test runs the service
+#     of BUILDDIR-plain (built here, no sanitizers: VB_LOAD_VIRTBUSD), whose RSS means
+#     something.
 #
 # Adding a slow test is one meson test() entry with suite: 'slow' or 'slow-alone' and
 # one line in tests/expected-tests.txt (suite slow or slow-alone).
@@ -54,6 +56,19 @@ fuzz_status=0
 if [ -n "$fuzz_pid" ]; then
     wait "$fuzz_pid" || fuzz_status=$?
     [ "$fuzz_status" -eq 0 ] || tail -n 40 "$logs/slow-fuzz.txt"
+fi
+
+# the load test measures the service's RSS on a build without sanitizers (ASan's
+# quarantine grows by design): only the service, built beside the test build
+plain=$BUILD-plain
+if { [ -f "$plain/build.ninja" ] || meson setup "$plain" -Dtests=false \
+        >"$logs/plain-build.txt" 2>&1; } &&
+   ninja -C "$plain" service/virtbusd >>"$logs/plain-build.txt" 2>&1; then
+    export VB_LOAD_VIRTBUSD="$plain/service/virtbusd"
+else
+    tail -n 40 "$logs/plain-build.txt"
+    echo "error: cannot build the service without sanitizers in $plain" >&2
+    status=1
 fi
 
 meson test -C "$BUILD" --print-errorlogs --num-processes 1 --suite slow-alone \

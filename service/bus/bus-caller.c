@@ -15,11 +15,16 @@
  * and uuid, which never change while the object is on the bus) and the
  * verb, so a repeated read costs no polkit round trip, while a rule that
  * limits reads by domain is asked about every other domain. Entries of an
- * object go when it leaves the bus (vb_bus_callers_forget_path()).
+ * object go when it leaves the bus (vb_bus_callers_forget_path()). A caller
+ * every check passes for (root, or the service's own uid without polkit:
+ * vb_auth_is_unconditional()) keeps no per-object entries at all: those
+ * would grow with every object it reads, up to objects x verbs per caller
+ * (a leak in all but name under a long-lived client such as a frontend).
  */
 typedef struct {
     VbCaller *caller;
-    GHashTable *reads;  /* "path\nverb" of read checks passed */
+    gboolean unconditional; /* every read passes: nothing recorded in reads */
+    GHashTable *reads;      /* "path\nverb" of read checks passed */
 } VbCallerEntry;
 
 static void
@@ -72,6 +77,7 @@ credentials_cb(GObject *source, GAsyncResult *res, gpointer user_data)
         if (!g_hash_table_contains(ld->service->callers, ld->sender)) {
             e = g_new0(VbCallerEntry, 1);
             e->caller = vb_caller_ref(caller);
+            e->unconditional = vb_auth_is_unconditional(ld->service->auth, caller);
             e->reads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
             g_hash_table_insert(ld->service->callers, g_strdup(ld->sender), e);
         }
@@ -140,7 +146,7 @@ vb_bus_caller_read_allowed(VbBusService *service, const char *sender, const char
     key = read_key(path, verb);
     g_mutex_lock(&service->callers_lock);
     e = g_hash_table_lookup(service->callers, sender);
-    allowed = e != NULL && g_hash_table_contains(e->reads, key);
+    allowed = e != NULL && (e->unconditional || g_hash_table_contains(e->reads, key));
     g_mutex_unlock(&service->callers_lock);
     return allowed;
 }
@@ -160,7 +166,7 @@ vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender, const 
         return;
     g_mutex_lock(&service->callers_lock);
     e = g_hash_table_lookup(service->callers, sender);
-    if (e != NULL)
+    if (e != NULL && !e->unconditional)
         g_hash_table_add(e->reads, read_key(path, verb));
     g_mutex_unlock(&service->callers_lock);
 }

@@ -44,13 +44,15 @@ props_get_all(VbBusCall *call, GError **error)
 {
     const char *iface;
     g_autoptr(GDBusInterfaceSkeleton) skel = NULL;
+    g_autoptr(GVariant) all = NULL;
 
     g_variant_get(call->parameters, "(&s)", &iface);
     skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface, error);
     if (skel == NULL)
         return NULL;
-    return g_variant_new_tuple((GVariant *[]){ g_dbus_interface_skeleton_get_properties(skel) },
-                               1);
+    /* (transfer full), not floating: a container takes a reference of its own */
+    all = g_dbus_interface_skeleton_get_properties(skel);
+    return g_variant_new_tuple(&all, 1);
 }
 
 static GVariant *
@@ -65,7 +67,8 @@ props_get(VbBusCall *call, GError **error)
     skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface, error);
     if (skel == NULL)
         return NULL;
-    all = g_variant_ref_sink(g_dbus_interface_skeleton_get_properties(skel));
+    /* (transfer full) already: a g_variant_ref_sink() here would leak it */
+    all = g_dbus_interface_skeleton_get_properties(skel);
     value = g_variant_lookup_value(all, name, NULL);
     if (value == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no property %s on %s", name, iface);
@@ -89,9 +92,11 @@ object_entry(VbBusService *service, const char *path, GDBusObject *object)
     g_variant_builder_init(&b, G_VARIANT_TYPE("a{sa{sv}}"));
     for (GList *l = ifaces; l != NULL; l = l->next) {
         GDBusInterfaceSkeleton *skel = l->data;
+        /* (transfer full), not floating: the builder takes a reference of its own */
+        g_autoptr(GVariant) props = g_dbus_interface_skeleton_get_properties(skel);
 
         g_variant_builder_add(&b, "{s@a{sv}}", g_dbus_interface_skeleton_get_info(skel)->name,
-                              g_dbus_interface_skeleton_get_properties(skel));
+                              props);
     }
     g_list_free_full(ifaces, g_object_unref);
     {
