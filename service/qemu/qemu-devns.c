@@ -182,13 +182,12 @@ plan_node(GArray *ops, GHashTable *dirs, const char *path, GError **error)
         }
         for (guint i = chain->len; i > 0; i--) {
             const char *d = g_ptr_array_index(chain, i - 1);
-            Op m = { OP_MKDIR, g_strdup(d), NULL, 0755, 0, 0, 0 };
+            Op m = { OP_MKDIR, NULL, NULL, 0755, 0, 0, 0 };
 
-            if (g_hash_table_contains(dirs, d)) {
-                g_free(m.path);
+            if (g_hash_table_contains(dirs, d))
                 continue;
-            }
             g_hash_table_add(dirs, g_strdup(d));
+            m.path = g_strdup(d);
             g_array_append_val(ops, m);
         }
     }
