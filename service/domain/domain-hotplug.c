@@ -775,6 +775,8 @@ fail:
         vb_qemu_net_release(prep);
         vb_qemu_net_prep_free(prep);
     }
+    if (dev->kind == VB_DEV_DISK) /* issue 14, part devns: its node leaves QEMU's /dev */
+        vb_domain_devns_drop(dom, dev->source_path);
     if (recorded) {
         /* QEMU has nothing of it (send_options took back what it added) */
         gboolean current;

@@ -138,6 +138,14 @@ class DefaultPrivateDevTest(DevnsTestCase):
         eventually(lambda: self.qemu_dev(pid) == BASIC, timeout=15,
                    what="the link and its node gone from QEMU's /dev")
 
+        # QEMU refuses the node (not a vpc image): a named error, the node made for it
+        # leaves QEMU's /dev again
+        err = self.assertDBusError("Qemu", self.domain, path, "AttachDevice", "su",
+                                   (block_disk_xml(dev).replace("type='raw'", "type='vpc'"),
+                                    LIVE), timeout=60000)
+        self.assertIn("blockdev-add", err.message)
+        self.assertEqual(self.qemu_dev(pid), BASIC)
+
         # a source that is not on the host: a named error, nothing attached
         err = self.assertDBusError("InvalidArgument", self.domain, path, "AttachDevice", "su",
                                    (block_disk_xml("/dev/vbtest-devns-missing"), LIVE))
