@@ -32,4 +32,8 @@ gboolean vb_domain_hotplug_update_graphics(VbDomainObj *dom, VbQemuMonitor *mon,
                                            VbDomainDef *live, guint64 run, VbDeviceDef *old,
                                            const char *xml, GError **error);
 
+/* issue 14, part devns (domain-devns.c): host devices in QEMU's private /dev, with the job */
+gboolean vb_domain_devns_add(VbDomainObj *dom, GPtrArray *opts, GError **error);
+void vb_domain_devns_drop(VbDomainObj *dom, const char *path);
+
 G_END_DECLS

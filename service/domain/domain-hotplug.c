@@ -711,7 +711,7 @@ attach_live(VbDomainList *list, VbDomainObj *dom, const char *xml, char **out_al
     params.disks = disks;
     params.nets = nets;
     opts = vb_qemu_command_hotplug(l.live, l.caps, &params, dev, node, error);
-    if (opts == NULL ||
+    if (opts == NULL || !vb_domain_devns_add(dom, opts, error) || /* issue 14, part devns */
         (prep != NULL && !vb_hotplug_net_pass_fds(l.mon, prep, opts, &fdnames, error)))
         goto fail;
     if (dev->kind == VB_DEV_WATCHDOG) {
@@ -775,6 +775,8 @@ fail:
         vb_qemu_net_release(prep);
         vb_qemu_net_prep_free(prep);
     }
+    if (dev->kind == VB_DEV_DISK) /* issue 14, part devns: its node leaves QEMU's /dev */
+        vb_domain_devns_drop(dom, dev->source_path);
     if (recorded) {
         /* QEMU has nothing of it (send_options took back what it added) */
         gboolean current;
@@ -943,6 +945,8 @@ vb_domain_hotplug_remove_device(VbDomainList *list, VbDomainObj *dom, const char
     if (dev == NULL)
         return;
     save_status(list, dom);
+    if (disk)
+        vb_domain_devns_drop(dom, disk_path); /* issue 14, part devns */
     /* an agent channel that went: AgentConnected follows (query-chardev) */
     if (chan && mon != NULL)
         vb_domain_agent_refresh(list, dom, mon, VB_AGENT_REASON_CHANNEL);
@@ -1309,6 +1313,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
     g_autofree char *new_top = NULL;
     g_autofree char *bus = NULL;
     g_autofree char *device = NULL;
+    g_autofree char *old_path = NULL;
     VbQemuCommandParams params = { 0 };
     VbDeviceDef *old, *neu;
     gboolean is_open = FALSE, has_tray = FALSE, media;
@@ -1332,6 +1337,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         return FALSE;
     }
     alias = vb_domain_def_device_alias(l.live, old);
+    old_path = g_strdup(old->source_path);
     bus = g_strdup(old->bus);
     device = g_strdup(old->device);
     vb_device_def_free(vb_domain_def_steal_device(l.live, old));
@@ -1374,6 +1380,8 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         g_ptr_array_unref(opts);
         opts = nodes_only;
         new_top = g_strdup_printf("libvirt-%d-format", node);
+        if (!vb_domain_devns_add(dom, opts, error)) /* issue 14, part devns */
+            return FALSE;
     }
 
     old_top = disk_top_node(l.mon, alias);
@@ -1429,6 +1437,7 @@ change_media(VbDomainList *list, VbDomainObj *dom, const char *xml, gboolean for
         vb_domain_def_set_live(dom->def, dom->id);
     }
     g_mutex_unlock(&dom->lock);
+    vb_domain_devns_drop(dom, old_path); /* issue 14, part devns: unless still named */
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "medium of %s %s", alias,
                   media ? "changed" : "ejected");
     return TRUE;

@@ -247,6 +247,9 @@ struct _VbDomainObj {
     GStrv cgroup_dirs;     /* direct: the directories made for the run (v2: one; v1: one
                               per controller); NULL otherwise */
     char *cgroup_unit;     /* machined/systemd: the scope's unit name; NULL otherwise */
+    /* issue 14, part devns (domain-devns.c), under lock: this run's QEMU has a private
+     * /dev; hot-plugged host devices are made in it (kept in the status file) */
+    gboolean private_dev;
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

@@ -16,6 +16,7 @@
 #include "domain-memev.h"
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "qemu-command.h"
+#include "qemu-devns.h"
 #include "qemu-helpers.h"
 #include "store.h"
 #include "vb-error.h"
@@ -615,6 +616,10 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     }
     g_mutex_lock(&dom->lock);
     dom->proc = vb_qemu_process_ref(st->proc);
+    /* issue 14, part devns: what the launcher made (it goes on without one in a container
+     * that refuses the namespace), so hot-plugs know where their nodes go */
+    dom->private_dev = list->config->namespaces == 1 &&
+                       vb_qemu_devns_is_private(vb_qemu_process_get_pid(st->proc));
     g_mutex_unlock(&dom->lock);
     /* now with the pid (QEMU also writes it to the pidfile) */
     return vb_domain_status_save(list, dom, error);

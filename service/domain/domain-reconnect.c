@@ -500,6 +500,9 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     /* issue 14, part cgroup: before the reattach, so a teardown also removes the cgroup */
     if (s.cgroup_mode != NULL)
         vb_domain_cgroup_adopt(dom, s.cgroup_mode, s.cgroup_unit, status_dirs(&s));
+    g_mutex_lock(&dom->lock);
+    dom->private_dev = s.private_dev; /* issue 14, part devns */
+    g_mutex_unlock(&dom->lock);
     if (vb_domain_process_reattach(list, dom, s.pid, s.monitor_path, &error) &&
         recover_async_job(list, dom, &s)) {
         g_autofree char *name = vb_domain_obj_get_name(dom);

@@ -146,6 +146,10 @@ parse_child(xmlDoc *doc, xmlNode *n, VbDomainStatusFile *s)
         g_autofree char *frozen = prop(n, "frozen");
 
         s->agent_frozen = g_strcmp0(frozen, "yes") == 0;
+    } else if (g_str_equal(name, "namespace")) {
+        g_autofree char *dev = prop(n, "dev");
+
+        s->private_dev = g_strcmp0(dev, "private") == 0; /* issue 14, part devns */
     } else if (g_str_equal(name, "cgroup")) {
         /* issue 14, part cgroup: where the run's QEMU was placed; the last one wins */
         replace(&s->cgroup_mode, prop(n, "mode"));

@@ -36,6 +36,7 @@ typedef struct {
     char *cgroup_mode;     /* <cgroup mode= unit=><dir path=/>: issue 14, part cgroup */
     char *cgroup_unit;
     GPtrArray *cgroup_dirs; /* char* */
+    gboolean private_dev;   /* <namespace dev='private'/>: issue 14, part devns */
 } VbDomainStatusFile;
 
 gboolean vb_domain_status_parse(const char *contents, VbDomainStatusFile *s, GError **error);

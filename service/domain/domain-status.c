@@ -75,6 +75,8 @@ format_status(VbDomainObj *dom, GError **error)
     if (dom->agent_frozen)
         g_string_append(buf, "  <agent frozen='yes'/>\n");
     vb_domain_cgroup_format(dom, buf); /* issue 14, part cgroup */
+    if (dom->private_dev) /* issue 14, part devns: hot-plugs make their nodes in it */
+        g_string_append(buf, "  <namespace dev='private'/>\n");
     if (dom->attach_pending_def != NULL && dom->attach_pending_alias != NULL) {
         g_string_append(buf, "  <hotplug pending='attach'");
         append_attr(buf, "alias", dom->attach_pending_alias);

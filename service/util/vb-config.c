@@ -34,7 +34,7 @@ vb_config_init_defaults(VbConfig *c)
     c->on_host_shutdown = -1;
     c->shutdown_timeout = 300;
     c->seccomp_sandbox = 1;
-    c->namespaces = 0;
+    c->namespaces = 1; /* main.c turns it off for the session service and non-root */
 }
 
 static const char *const cgroup_modes[] = { "none", "auto", "machined", "systemd", "direct",

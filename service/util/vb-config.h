@@ -55,7 +55,8 @@ typedef struct {
     int on_host_shutdown;     /* VbHostShutdownAction; -1 unset (main.c resolves it) */
     guint shutdown_timeout;   /* seconds a guest has to shut down before it is destroyed */
     /* confinement (issue 14, part launch): QEMU's -sandbox on (1) or not (0); a private mount
-     * namespace with a minimal /dev (1), resolved to 0 by main.c unless root and not session */
+     * namespace with a minimal /dev (1, the default), resolved to 0 by main.c unless root and
+     * not session */
     int seccomp_sandbox;
     int namespaces;
 } VbConfig;

@@ -2,7 +2,8 @@
 """What confines QEMU (issue 14, part launch; docs/confinement.md), read from /proc of the real
 QEMU the service started through its launcher: QEMU's seccomp sandbox (Seccomp: 2) unless
 seccomp_sandbox=no, no-new-privs, exactly the environment the service gives, none of the
-service's sockets or pipes, a session of its own, the private /dev with namespaces=yes, and a
+service's sockets or pipes, a session of its own, the private /dev (namespaces=yes, the
+default as root), and a
 named error, at once, for an emulator that cannot be run."""
 
 import os
@@ -112,8 +113,9 @@ class DefaultConfinementTest(ConfinementTestCase):
         self.assertEqual(qemu_fds[0], "/dev/null")
         self.assertTrue(qemu_fds[1].endswith("/conf1.log"), qemu_fds)
         self.assertEqual(qemu_fds[1], qemu_fds[2])
-        # without namespaces=yes (the default): the host's /dev
-        self.assertEqual(os.readlink(f"/proc/{pid}/ns/mnt"), os.readlink("/proc/self/ns/mnt"))
+        # namespaces=yes is the default as root (issue 14, part devns): a /dev of its own
+        self.assertNotEqual(os.readlink(f"/proc/{pid}/ns/mnt"),
+                            os.readlink("/proc/self/ns/mnt"))
         self.domain(path, "Destroy", "u", (0,))
 
     def test_emulator_not_runnable(self):
