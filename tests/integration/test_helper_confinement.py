@@ -117,8 +117,7 @@ def cgroup_lines(pid):
         return f.read().splitlines()
 
 
-class HelperConfinementTest(NetnsTestCase):
-    config = f"qemu_user={QEMU_USER}\ncgroup_mode=direct\n"
+class HelperTestBase(NetnsTestCase):
 
     def setUp(self):
         if os.geteuid() != 0:
@@ -186,6 +185,11 @@ class HelperConfinementTest(NetnsTestCase):
     def runtime_dir(self, pid):
         env = dict(e.split("=", 1) for e in proc_environ(pid))
         return env["HOME"]
+
+
+
+class HelperConfinementTest(HelperTestBase):
+    config = f"qemu_user={QEMU_USER}\ncgroup_mode=direct\n"
 
     def test_helpers_confined_like_qemu(self):
         # another running domain: none of its files may reach this one's helpers
@@ -280,6 +284,34 @@ class HelperConfinementTest(NetnsTestCase):
         self.domain(path, "Destroy", "u", (0,))
         self.domain(other, "Destroy", "u", (0,))
 
+    def test_restart_takes_confined_helpers_back(self):
+        # virtbusd SIGKILLed: the helpers (in the domain's cgroup, two of them as
+        # virtbus-qemu) keep running; the next virtbusd finds them by their pids, and the
+        # Destroy after it stops them before it removes the cgroup they are in
+        path = self.manager("DefineXML", "su", (XML.format(name="hc3", uuid=U1,
+                                                           share=self.share, binary=""), 0))
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        helpers = self.helper_pids("hc3")
+        cg_dirs = self.cgroup_dirs("hc3")
+        self.assertTrue(cg_dirs)
+        self.service.kill()
+        self.service.stop(check=False)
+        for pid in helpers.values():
+            self.assertTrue(pid_alive(pid))
+        self.service.start()
+        self.conn.close_sync(None)
+        self.conn = vbtest.connect(self.bus.address)
+        log = self.service.read_log()
+        for kind, pid in helpers.items():
+            self.assertIn(f"took back its {kind} for ", log)
+        self.assertEqual(self.helper_pids("hc3"), helpers)
+        self.domain(path, "Destroy", "u", (0,))
+        for kind, pid in helpers.items():
+            vbtest.eventually(lambda: not pid_alive(pid), timeout=15, what=f"{kind} to end")
+        for d in cg_dirs:
+            vbtest.eventually(lambda: not os.path.exists(d), timeout=10, what=f"{d} to go")
+        self.assertNotIn("cannot remove cgroup", self.service.read_log())
+
     def test_helper_not_executable(self):
         fake = os.path.join(self.tmp, "virtiofsd-not-executable")
         with open(fake, "w") as f:
@@ -311,6 +343,31 @@ class HelperConfinementTest(NetnsTestCase):
                 self.assertFalse(any(h in cmd for h in (b"swtpm", b"passt", b"virtiofsd"))
                                  and pid_alive(int(pid)), cmd)
         self.assertEqual(glob.glob("/sys/fs/cgroup/**/qemu-*-hc2", recursive=True), [])
+
+
+class HelpersWithoutCgroupTest(HelperTestBase):
+    """cgroup_mode=none: nothing to join; the helpers stay where the service is, and the rest
+    of their confinement holds."""
+    config = f"qemu_user={QEMU_USER}\ncgroup_mode=none\n"
+
+    def test_helpers_confined_like_qemu(self):
+        path = self.manager("DefineXML", "su", (XML.format(name="hc4", uuid=U1,
+                                                           share=self.share, binary=""), 0))
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        self.assertEqual(self.cgroup_dirs("hc4"), [])
+        helpers = self.helper_pids("hc4")
+        self.assertEqual(sorted(helpers), ["passt", "swtpm", "virtiofsd"], helpers)
+        service_cg = cgroup_lines(self.service.proc.pid)
+        qpid = self.qemu_pid("hc4")
+        for kind, pid in sorted(helpers.items()):
+            with self.subTest(helper=kind):
+                st = proc_status(pid)
+                self.assertEqual(st["NoNewPrivs"], "1")
+                self.assertEqual(sorted(proc_environ(pid)), sorted(proc_environ(qpid)))
+                self.assertEqual(cgroup_lines(pid), service_cg)
+                uid = 0 if kind == "virtiofsd" else self.quid
+                self.assertEqual([int(x) for x in st["Uid"].split()], [uid] * 4)
+        self.domain(path, "Destroy", "u", (0,))
 
 
 if __name__ == "__main__":
