@@ -85,6 +85,17 @@ PLAIN = """<domain type='qemu'>
 </domain>
 """
 
+SETUP_WRAPPER = """#!/bin/sh
+fds=$(for fd in /proc/$$/fd/*; do echo "FD ${{fd##*/}} $(readlink "$fd")"; done)
+{{
+grep -E '^(NoNewPrivs|Uid):' /proc/$$/status
+tr '\\0' '\\n' < /proc/$$/environ | sed 's/^/ENV /'
+sed 's/^/CG /' /proc/$$/cgroup
+echo "$fds"
+}} > {out} 2>&1
+exec {real} "$@"
+"""
+
 
 def proc_status(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -131,6 +142,17 @@ class HelperTestBase(NetnsTestCase):
             self.fail(f"user {QEMU_USER} is missing: run systemd-sysusers "
                       f"{vbtest.SRCDIR}/data/virtbus-sysusers.conf (scripts/install-deps.sh)")
         self.quid, self.qgid = pw.pw_uid, pw.pw_gid
+        # a swtpm_setup first in the service's PATH that writes down what it got
+        self.bindir = tempfile.mkdtemp(prefix="vbtest-bin-")
+        os.chmod(self.bindir, 0o755)
+        self.setup_out = os.path.join(self.bindir, "swtpm_setup.seen")
+        wrapper = os.path.join(self.bindir, "swtpm_setup")
+        with open(wrapper, "w") as f:
+            f.write(SETUP_WRAPPER.format(out=self.setup_out,
+                                         real=shutil.which("swtpm_setup")))
+        os.chmod(wrapper, 0o755)
+        self.service_env = {"PATH": self.bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin")}
+        self.addCleanup(shutil.rmtree, self.bindir, True)
         super().setUp()
         # QEMU's user passes through the test's directories to the service's
         os.chmod(self.tmp, 0o755)
@@ -283,6 +305,35 @@ class HelperConfinementTest(HelperTestBase):
         self.assertEqual(sorted(self.helper_pids("hc1")), ["passt", "swtpm", "virtiofsd"])
         self.domain(path, "Destroy", "u", (0,))
         self.domain(other, "Destroy", "u", (0,))
+
+    def test_swtpm_setup_confined(self):
+        # swtpm_setup (found in the service's PATH: a wrapper that writes down what it got,
+        # then runs the real one) runs through the launcher too: NNP, the exact environment,
+        # the domain's cgroup, root (its local CA), only its log
+        path = self.manager("DefineXML", "su", (XML.format(name="hc5", uuid=U1,
+                                                           share=self.share, binary=""), 0))
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        with open(self.setup_out) as f:
+            seen = f.read()
+        lines = seen.splitlines()
+        self.assertIn("NoNewPrivs:\t1", lines, seen)
+        self.assertIn("Uid:\t0\t0\t0\t0", lines, seen)
+        env = sorted(ln.split("=", 1)[0] for ln in lines if ln.startswith("ENV "))
+        self.assertEqual(env, ["ENV " + k for k in ENV_KEYS], seen)
+        home = self.runtime_dir(self.qemu_pid("hc5"))
+        self.assertIn(f"ENV HOME={home}", lines, seen)
+        leaf = "/" + os.path.basename(self.cgroup_dirs("hc5")[0])
+        self.assertTrue([ln for ln in lines if ln.startswith("CG ") and ln.endswith(leaf)],
+                        seen)
+        fds = dict(ln[3:].split(" ", 1) for ln in lines if ln.startswith("FD "))
+        self.assertEqual(fds.get("0"), "/dev/null", seen)
+        self.assertTrue(fds.get("1", "").endswith("/hc5.log"), seen)
+        service_fds = fd_targets(self.service.proc.pid)
+        service_ipc = {t for t in service_fds.values() if t.startswith(("socket:", "pipe:"))}
+        self.assertEqual(set(fds.values()) & service_ipc, set(), seen)
+        self.assertTrue(os.path.exists(os.path.join(self.root, "var/lib/virtbus/swtpm", U1,
+                                                    "tpm2", "tpm2-00.permall")))
+        self.domain(path, "Destroy", "u", (0,))
 
     def test_restart_takes_confined_helpers_back(self):
         # virtbusd SIGKILLed: the helpers (in the domain's cgroup, two of them as
