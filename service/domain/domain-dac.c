@@ -78,8 +78,8 @@ vb_domain_list_setup_dac(VbDomainList *list, GError **error)
  * @disks: (nullable): vb_qemu_disk_prepare()'s findings
  * @runtime_dir: the run's directory, made by the service
  *
- * Before QEMU is spawned: the runtime directory (and the helpers' sockets in it) go to
- * QEMU's user, the service's directories holding its files (NVRAM) let QEMU's group pass,
+ * Before QEMU and its helpers are spawned: the runtime directory goes to QEMU's user (the
+ * sockets of helpers running as root are given in the launch hook, domain-process.c), the service's directories holding its files (NVRAM) let QEMU's group pass,
  * and its files are given to it (vb_qemu_dac_hold()). With the job held.
  */
 gboolean
