@@ -79,8 +79,9 @@ vb_domain_list_setup_dac(VbDomainList *list, GError **error)
  * @runtime_dir: the run's directory, made by the service
  *
  * Before QEMU and its helpers are spawned: the runtime directory goes to QEMU's user (the
- * sockets of helpers running as root are given in the launch hook, domain-process.c), the service's directories holding its files (NVRAM) let QEMU's group pass,
- * and its files are given to it (vb_qemu_dac_hold()). With the job held.
+ * sockets of helpers running as root are given in the launch hook, domain-process.c), the
+ * service's directories holding its files (NVRAM) let QEMU's group pass, and its files are
+ * given to it (vb_qemu_dac_hold()). With the job held.
  */
 gboolean
 vb_domain_dac_prepare(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *def,
