@@ -955,6 +955,67 @@ vb_domain_cgroup_attach(VbDomainObj *dom, pid_t pid, GError **error)
     return TRUE;
 }
 
+/* AttachProcessesToUnit (systemd 238): one more process into the run's scope */
+static gboolean
+unit_join(const char *unit, pid_t pid, GError **error)
+{
+    g_autoptr(GDBusConnection) bus = system_bus(error);
+    g_autoptr(GVariant) r = NULL;
+    GVariantBuilder pids;
+    GError *local = NULL;
+
+    if (bus == NULL)
+        return FALSE;
+    g_variant_builder_init(&pids, G_VARIANT_TYPE("au"));
+    g_variant_builder_add(&pids, "u", (guint32)pid);
+    r = g_dbus_connection_call_sync(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                    "org.freedesktop.systemd1.Manager", "AttachProcessesToUnit",
+                                    g_variant_new("(ssau)", unit, "", &pids), NULL,
+                                    G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &local);
+    if (r == NULL)
+        return bus_error(local, "systemd AttachProcessesToUnit", error);
+    return wait_in_unit(pid, unit, error);
+}
+
+/**
+ * vb_domain_cgroup_join:
+ * @pid: a helper of the run (swtpm, virtiofsd, passt, swtpm_setup), before its exec
+ *
+ * Puts @pid into the cgroup or scope vb_domain_cgroup_attach() made for the run's QEMU (the
+ * helpers start in QEMU's launch hook, after its attach). Nothing to do without one
+ * (cgroup_mode none). Worker thread, with the start's job; takes dom->lock briefly.
+ *
+ * Returns: whether @pid is placed; else a named error
+ */
+gboolean
+vb_domain_cgroup_join(VbDomainObj *dom, pid_t pid, GError **error)
+{
+    g_auto(GStrv) dirs = NULL;
+    g_autofree char *unit = NULL;
+    g_autofree char *pid_str = g_strdup_printf("%d", (int)pid);
+    int mode;
+
+    g_mutex_lock(&dom->lock);
+    mode = dom->cgroup_mode;
+    dirs = g_strdupv(dom->cgroup_dirs);
+    unit = g_strdup(dom->cgroup_unit);
+    g_mutex_unlock(&dom->lock);
+    if (mode == VB_CGROUP_MODE_NONE)
+        return TRUE;
+    if (mode == VB_CGROUP_MODE_DIRECT) {
+        for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++) {
+            if (!write_file(dirs[i], "cgroup.procs", pid_str, error)) {
+                g_prefix_error(error, "cannot move the helper into the domain's cgroup: ");
+                return FALSE;
+            }
+        }
+        return TRUE;
+    }
+    if (unit == NULL)
+        return TRUE;
+    return unit_join(unit, pid, error);
+}
+
 /**
  * vb_domain_cgroup_remove:
  *

@@ -24,6 +24,7 @@ char *vb_domain_cgroup_scope_name(const char *machine_name);
 char *vb_domain_cgroup_slice_name(const char *partition);
 
 gboolean vb_domain_cgroup_attach(VbDomainObj *dom, pid_t pid, GError **error);
+gboolean vb_domain_cgroup_join(VbDomainObj *dom, pid_t pid, GError **error);
 void vb_domain_cgroup_remove(VbDomainObj *dom);
 gboolean vb_domain_cgroup_set_live(VbDomainObj *dom, const VbDomainTune *tune, guint32 items,
                                    gboolean devices, GError **error);

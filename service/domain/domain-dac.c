@@ -2,7 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "domain-list-priv.h"
@@ -75,9 +78,10 @@ vb_domain_list_setup_dac(VbDomainList *list, GError **error)
  * @disks: (nullable): vb_qemu_disk_prepare()'s findings
  * @runtime_dir: the run's directory, made by the service
  *
- * Before QEMU is spawned: the runtime directory (and the helpers' sockets in it) go to
- * QEMU's user, the service's directories holding its files (NVRAM) let QEMU's group pass,
- * and its files are given to it (vb_qemu_dac_hold()). With the job held.
+ * Before QEMU and its helpers are spawned: the runtime directory goes to QEMU's user (the
+ * sockets of helpers running as root are given in the launch hook, domain-process.c), the
+ * service's directories holding its files (NVRAM) let QEMU's group pass, and its files are
+ * given to it (vb_qemu_dac_hold()). With the job held.
  */
 gboolean
 vb_domain_dac_prepare(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *def,
@@ -104,6 +108,94 @@ vb_domain_dac_prepare(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *d
             return FALSE;
     }
     return vb_qemu_dac_hold(list->dac, dom->uuid_str, files, error);
+}
+
+/* @path and, for a directory, everything below it (no link followed) go to QEMU's user */
+static gboolean
+give_tree(const VbQemuIds *ids, const char *path, GError **error)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
+        return TRUE;
+    if ((st.st_uid != ids->uid || st.st_gid != ids->gid) &&
+        lchown(path, ids->uid, ids->gid) < 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot give '%s' to QEMU's user '%s': %s",
+                    path, ids->user, g_strerror(errno));
+        return FALSE;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+        const char *name;
+
+        while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+
+            if (!give_tree(ids, child, error))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * vb_domain_dac_prepare_helper:
+ * @state_dir: (nullable): swtpm's state directory (STATE_ROOT/swtpm/<uuid>/tpm2)
+ * @log_path: (nullable): the helper's own log file
+ *
+ * Before a helper that runs as QEMU's user (swtpm, passt) starts: the TPM state of the
+ * domain (the <uuid> directory, made by swtpm_setup as the service's user) goes to QEMU's
+ * user for good, as libvirt gives it to swtpm_user; the helper's log file is made for it when
+ * missing (an existing file of someone else is left alone: the helper says it cannot open
+ * it); the service directories above both let QEMU's group pass. These are the service's
+ * own files of the domain: not in the owner record, never given back.
+ */
+gboolean
+vb_domain_dac_prepare_helper(VbDomainList *list, const char *state_dir, const char *log_path,
+                             GError **error)
+{
+    const VbQemuIds *ids = &list->qemu_ids;
+    g_autofree char *log_prefix = g_strconcat(list->paths->log_dir, "/", NULL);
+
+    if (!ids->set_ids)
+        return TRUE;
+    if (state_dir != NULL) {
+        g_autofree char *root = g_path_get_dirname(state_dir);
+        g_autofree char *stop = stop_dir(list, list->paths->swtpm_dir, 2);
+
+        if (!give_tree(ids, root, error) ||
+            !vb_qemu_dac_open_dirs(ids, list->paths->swtpm_dir, stop, error))
+            return FALSE;
+    }
+    if (log_path != NULL) {
+        gboolean ours = g_str_has_prefix(log_path, log_prefix);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC |
+                                    (ours ? 0 : O_EXCL), 0600);
+
+        if (fd >= 0) {
+            struct stat st;
+
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                (st.st_uid != ids->uid || st.st_gid != ids->gid) &&
+                fchown(fd, ids->uid, ids->gid) < 0) {
+                int err = errno;
+
+                close(fd);
+                g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                            "cannot give '%s' to QEMU's user '%s': %s", log_path, ids->user,
+                            g_strerror(err));
+                return FALSE;
+            }
+            close(fd);
+        }
+        if (ours) {
+            g_autofree char *stop = stop_dir(list, list->paths->log_dir, 2);
+
+            if (!vb_qemu_dac_open_dirs(ids, list->paths->log_dir, stop, error))
+                return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 /**

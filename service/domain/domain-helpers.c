@@ -5,8 +5,10 @@
  * recorded in the status XML (<helper kind= id= pid= socket=>), and stop with the run
  * however it ends (teardown, failed start). A restarted service takes them back with their
  * QEMU, or kills them when their QEMU is gone or its start never finished
- * (domain-reconnect.c). They run as the service's children in sessions of their own, like
- * QEMU, so a service that is killed leaves them running for its next start.
+ * (domain-reconnect.c). They run as the service's children, started through the launcher
+ * as QEMU is (issue 14): sessions of their own, exactly QEMU's environment, no-new-privs, the
+ * domain's cgroup; swtpm and passt as QEMU's user. A service that is killed leaves them
+ * running for its next start.
  */
 #include "config.h"
 
@@ -14,9 +16,11 @@
 #include <glib/gstdio.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "qemu-helpers.h"
 #include "vb-error.h"
@@ -24,6 +28,7 @@
 
 #define HELPER_SOCKET_TIMEOUT_MS 10000
 #define HELPER_TERM_TIMEOUT_MS 3000
+#define SETUP_TIMEOUT_MS 60000
 
 void
 vb_domain_helper_run_free(VbDomainHelperRun *run)
@@ -37,12 +42,63 @@ vb_domain_helper_run_free(VbDomainHelperRun *run)
     g_free(run);
 }
 
-/* swtpm_setup on the first start: the TPM's state with its EK and certificates */
+/* The launcher's hook for a helper: it joins the cgroup or scope of its QEMU before its exec
+ * (issue 14; QEMU's own attach ran first, see start_spawn()). */
 static gboolean
-setup_state(const VbQemuHelper *h, const char *name, GError **error)
+helper_hook(pid_t pid, gpointer data, GError **error)
 {
-    const char *envp[] = { "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", NULL };
-    g_autofree char *out = NULL;
+    return vb_domain_cgroup_join(data, pid, error);
+}
+
+/* passt's "--runas UID:GID" names QEMU's user when the helper runs as it */
+static GStrv
+helper_argv(const VbQemuHelper *h, const VbQemuIds *ids, gboolean as_qemu)
+{
+    GStrv argv = g_strdupv(h->argv);
+
+    for (guint i = 0; as_qemu && argv[i] != NULL && argv[i + 1] != NULL; i++) {
+        if (strcmp(argv[i], "--runas") == 0) {
+            g_free(argv[i + 1]);
+            argv[i + 1] = g_strdup_printf("%u:%u", (guint)ids->uid, (guint)ids->gid);
+            break;
+        }
+    }
+    return argv;
+}
+
+/*
+ * Runs @argv through the launcher as QEMU runs (issue 14; docs/confinement.md): exactly
+ * QEMU's environment (HOME and the XDG dirs in the runtime directory), stdin /dev/null and
+ * the domain log as stdout and stderr and no other fd, no-new-privs, a session of its own,
+ * the domain's cgroup joined before the exec, and QEMU's user and groups when @as_qemu.
+ */
+static VbQemuProcess *
+launch_helper(VbDomainList *list, VbDomainObj *dom, const char *const *argv,
+              const char *runtime_dir, int log_fd, gboolean as_qemu, GError **error)
+{
+    g_auto(GStrv) envp = vb_qemu_process_env(runtime_dir);
+    VbQemuLaunchSpec spec = { 0 };
+
+    spec.argv = argv;
+    spec.envp = (const char *const *)envp;
+    spec.log_fd = log_fd;
+    if (as_qemu && list->qemu_ids.set_ids) {
+        spec.set_ids = TRUE;
+        spec.uid = list->qemu_ids.uid;
+        spec.gid = list->qemu_ids.gid;
+        spec.groups = list->qemu_ids.groups;
+        spec.n_groups = list->qemu_ids.n_groups;
+    }
+    return vb_qemu_process_launch(&spec, helper_hook, dom, NULL, NULL, error);
+}
+
+/* swtpm_setup on the first start: the TPM's state with its EK and certificates. Through the
+ * launcher as the service's user (swtpm_localca writes the service's CA), and waited for. */
+static gboolean
+setup_state(VbDomainList *list, VbDomainObj *dom, const VbQemuHelper *h, const char *name,
+            const char *runtime_dir, int log_fd, GError **error)
+{
+    g_autoptr(VbQemuProcess) proc = NULL;
     int status = 0;
 
     if (h->setup_argv == NULL || g_file_test(h->state_file, G_FILE_TEST_EXISTS))
@@ -53,12 +109,21 @@ setup_state(const VbQemuHelper *h, const char *name, GError **error)
         return FALSE;
     }
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "creating the TPM state in %s", h->state_dir);
-    if (!g_spawn_sync(NULL, h->setup_argv, (char **)envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL,
-                      NULL, &out, NULL, &status, error)) {
-        vb_error_convert(error);
-        g_prefix_error(error, "cannot run swtpm_setup: ");
+    proc = launch_helper(list, dom, (const char *const *)h->setup_argv, runtime_dir, log_fd,
+                         FALSE, error);
+    if (proc == NULL) {
+        g_prefix_error(error, "swtpm_setup for %s: ", h->id);
         return FALSE;
     }
+    if (!vb_qemu_process_wait(proc, SETUP_TIMEOUT_MS)) {
+        vb_qemu_process_signal(proc, SIGKILL);
+        vb_qemu_process_wait(proc, 5000);
+        g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                    "swtpm_setup did not create the TPM state in '%s' within %d s; see '%s'",
+                    h->state_dir, SETUP_TIMEOUT_MS / 1000, h->log_path);
+        return FALSE;
+    }
+    vb_qemu_process_has_exited(proc, &status);
     if (!g_spawn_check_wait_status(status, NULL)) {
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
                     "swtpm_setup failed to create the TPM state in '%s'; see '%s'",
@@ -118,13 +183,22 @@ vb_domain_helpers_start(VbDomainList *list, VbDomainObj *dom, GPtrArray *helpers
         VbDomainHelperRun *run;
         VbQemuProcess *proc;
 
-        if (!setup_state(h, name, error))
+        /* swtpm and passt run as QEMU's user; virtiofsd stays root (it takes the ids of
+         * the files' owners), as libvirt runs it */
+        gboolean as_qemu = h->kind != VB_QEMU_HELPER_VIRTIOFSD;
+        g_auto(GStrv) argv = helper_argv(h, &list->qemu_ids, as_qemu);
+
+        if (!setup_state(list, dom, h, name, runtime_dir, log_fd, error) ||
+            (as_qemu && !vb_domain_dac_prepare_helper(list, h->state_dir, h->log_path, error)))
             return FALSE;
         g_unlink(h->socket);
-        proc = vb_qemu_process_spawn((const char *const *)h->argv, runtime_dir, log_fd, NULL,
-                                     NULL, error);
-        if (proc == NULL)
+        proc = launch_helper(list, dom, (const char *const *)argv, runtime_dir, log_fd,
+                             as_qemu, error);
+        if (proc == NULL) {
+            g_prefix_error(error, "%s for %s: ", vb_qemu_helper_kind_to_string(h->kind),
+                           h->id);
             return FALSE;
+        }
         run = g_new0(VbDomainHelperRun, 1);
         run->kind = g_strdup(vb_qemu_helper_kind_to_string(h->kind));
         run->id = g_strdup(h->id);

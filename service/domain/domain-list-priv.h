@@ -94,6 +94,8 @@ guint vb_domain_helpers_kill_leftovers(const char *runtime_dir, const char *name
 gboolean vb_domain_dac_prepare(VbDomainList *list, VbDomainObj *dom, const VbDomainDef *def,
                                GHashTable *disks, const char *runtime_dir, GError **error);
 void vb_domain_dac_release(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_domain_dac_prepare_helper(VbDomainList *list, const char *state_dir,
+                                      const char *log_path, GError **error);
 gboolean vb_domain_dac_hold_disk(VbDomainList *list, VbDomainObj *dom, const VbDeviceDef *disk,
                                  GHashTable *disks, GError **error);
 void vb_domain_dac_reconcile(VbDomainList *list);

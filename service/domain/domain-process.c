@@ -272,8 +272,8 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
         vb_qemu_process_signal(st->proc, SIGKILL);
         vb_qemu_process_wait(st->proc, 10000);
     }
+    vb_domain_helpers_stop(dom); /* before the cgroup they are in goes */
     vb_domain_cgroup_remove(dom); /* issue 14, part cgroup */
-    vb_domain_helpers_stop(dom);
     vb_domain_net_release(dom);
     vb_domain_dac_release(list, dom); /* issue 14, part dac */
     remove_runtime_files(st->runtime_dir, st->monitor_path, st->pidfile);
@@ -458,12 +458,28 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     return TRUE;
 }
 
-/* The launcher's hook (issue 14, part cgroup): QEMU's pid joins the domain's cgroup or scope
- * between the launcher's "ready" and its exec. */
+typedef struct {
+    VbDomainList *list;
+    VbDomainObj *dom;
+    StartState *st;
+} SpawnHookData;
+
+/* The launcher's hook (issue 14): between its "ready" and its exec, QEMU's pid joins the
+ * domain's cgroup or scope (part cgroup), then the helpers (swtpm, virtiofsd, passt) start,
+ * through the launcher too, into that cgroup; they are recorded in the status before they
+ * are waited for, and QEMU runs once their sockets exist. */
 static gboolean
-spawn_cgroup_hook(pid_t pid, gpointer data, GError **error)
+spawn_hook(pid_t pid, gpointer data, GError **error)
 {
-    return vb_domain_cgroup_attach(data, pid, error);
+    SpawnHookData *d = data;
+
+    if (!vb_domain_cgroup_attach(d->dom, pid, error) ||
+        !vb_domain_helpers_start(d->list, d->dom, d->st->helpers, d->st->runtime_dir,
+                                 d->st->log_fd, error))
+        return FALSE;
+    /* issue 14, part dac: the sockets of helpers running as the service (virtiofsd) */
+    vb_qemu_dac_give_sockets(&d->list->qemu_ids, d->st->runtime_dir);
+    return TRUE;
 }
 
 static gboolean
@@ -559,9 +575,6 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         return FALSE;
     }
 
-    /* swtpm, virtiofsd: recorded in the status before they are waited for */
-    if (!vb_domain_helpers_start(list, dom, st->helpers, st->runtime_dir, st->log_fd, error))
-        return FALSE;
     {
         gboolean created = FALSE;
 
@@ -584,6 +597,7 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         g_auto(GStrv) envp = vb_qemu_process_env(st->runtime_dir);
         g_auto(GStrv) devices = NULL;
         VbQemuLaunchSpec spec = { 0 };
+        SpawnHookData hd = { list, dom, st };
 
         vb_domain_net_fds(dom, src, dst);
         spec.argv = (const char *const *)argv;
@@ -604,9 +618,9 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         spec.gid = list->qemu_ids.gid;
         spec.groups = list->qemu_ids.groups;
         spec.n_groups = list->qemu_ids.n_groups;
-        /* the cgroup is joined before QEMU runs a single instruction */
-        st->proc = vb_qemu_process_launch(&spec, spawn_cgroup_hook, dom, on_process_exit,
-                                          st->ctx, error);
+        /* the cgroup is joined, and the helpers run, before QEMU runs a single instruction */
+        st->proc = vb_qemu_process_launch(&spec, spawn_hook, &hd, on_process_exit, st->ctx,
+                                          error);
     }
     /* QEMU holds the taps now: they live as long as it does */
     vb_domain_net_close_fds(dom);
@@ -988,8 +1002,8 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
         if (!vb_qemu_process_kill(proc, FALSE, 2000, &kill_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "%s", kill_err->message);
     }
+    vb_domain_helpers_stop(dom); /* before the cgroup they are in goes */
     vb_domain_cgroup_remove(dom); /* issue 14, part cgroup: QEMU is gone */
-    vb_domain_helpers_stop(dom);
     vb_domain_net_release(dom);
     vb_domain_dac_release(list, dom); /* issue 14, part dac */
     remove_runtime_files(runtime_dir, monitor_path, pidfile);

@@ -18,7 +18,7 @@
  * (/dev/null) and its log on stdout/stderr: GLib closes every other fd in
  * the child. QEMU itself starts through the launcher (vb_qemu_process_launch(),
  * qemu-launch.c), which adds no-new-privs, other ids and a private /dev; the
- * helpers (swtpm, virtiofsd) are spawned directly (vb_qemu_process_spawn()).
+ * helpers (swtpm, virtiofsd, passt) start through it too (domain-helpers.c).
  * Exits are seen through GLib child watches attached to one process-watch
  * thread, which reaps the child and wakes waiters at once.
  */

@@ -19,6 +19,7 @@ above an image searchable by virtbus-qemu, too.
 import grp
 import os
 import pwd
+import re
 import signal
 import stat
 import subprocess
@@ -273,9 +274,15 @@ class DacTest(LifecycleTestCase):
         disk = self.image("tpm.img")
         tpm = ("<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>")
         path = self.define("tpm", U1, xml=self.xml("tpm", U1, disk, extra=tpm))
-        # swtpm runs as root; QEMU (virtbus-qemu) connects to its socket
+        # swtpm runs as virtbus-qemu too (issue 14, part helperlaunch); QEMU connects to
+        # its socket
         self.domain(path, "Start", "u", (0,), timeout=90000)
         self.assertEqual(self.proc_ids(self.qemu_pid("tpm"))["Uid"], [self.quid] * 4)
+        with open(os.path.join(self.run_dir(), "tpm.xml")) as f:
+            m = re.search(r"<helper kind='swtpm' id='tpm0' pid='(\d+)'", f.read())
+        self.assertIsNotNone(m)
+        self.assertEqual(self.proc_ids(int(m.group(1)))["Uid"], [self.quid] * 4)
+        self.assertEqual(self.proc_ids(int(m.group(1)))["Gid"], [self.qgid] * 4)
         self.assertIn("tpm", self.domain(path, "GetXMLDesc", "u", (0,)))
         rdir = [os.path.join(self.run_dir(), e) for e in os.listdir(self.run_dir())
                 if e.startswith("domain-")][0]
