@@ -9,7 +9,8 @@ controller that allows what systemd allows for the unit (the pseudo-devices of `
 ProtectClock='s rtc, each DeviceAllow= path or class resolved the way systemd resolves it), and
 a guest with a tap on a bridge (/dev/net/tun, opened by the service) and a pty serial (QEMU
 opens /dev/ptmx and its /dev/pts slave) starts, is saved to a file and restored, all inside it.
-A device off the list is refused in the same group: the group is in force.
+A host block device (a loop device) is hot-plugged as a disk (block-*). A device off the
+list is refused in the same group: the group is in force.
 """
 
 import fnmatch
@@ -182,6 +183,48 @@ class UnitDevicesTest(ConfinementTestCase):
         with self.assertRaises(GLib.Error) as cm:
             open_stream(self.conn, path, "OpenConsole", ("s", "serial1")).close()
         self.assertIn("not permitted", cm.exception.message)
+        self.domain(path, "Destroy", "u", (0,))
+
+
+    def loop_device(self):
+        img = os.path.join(self.tmp, "loop.img")
+        with open(img, "wb") as f:
+            f.truncate(8 << 20)
+        dev = subprocess.run(["losetup", "-f", "--show", img], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.strip()
+        self.addCleanup(subprocess.run, ["losetup", "-d", dev], check=False)
+        return dev
+
+    def test_hotplugged_block_device(self):
+        """A host block device hot-plugged as a disk (block-*); the same group without the
+        loop major refuses it, and the guest runs on."""
+        dev = self.loop_device()
+        ports = ("<controller type='pci' index='0' model='pcie-root'/>" +
+                 "<controller type='pci' model='pcie-root-port'/>" * 2)
+        path, pid = self.start_guest("udev3", ports)
+        self.assertEqual(devices_group(pid), self.group)
+
+        def disk(target):
+            return (f"<disk type='block' device='disk'><driver name='qemu' type='raw'/>"
+                    f"<source dev='{dev}'/><target dev='{target}' bus='virtio'/></disk>")
+        self.domain(path, "AttachDevice", "su", (disk("vdb"), 0))
+        eventually(lambda: f"source dev='{dev}'" in self.domain(path, "GetXMLDesc", "u", (0,)),
+                   timeout=60, what="the attached disk in the live XML")
+        self.domain(path, "DetachDevice", "su", (disk("vdb"), 0))
+        eventually(lambda: "vdb" not in self.domain(path, "GetXMLDesc", "u", (0,)),
+                   timeout=120, what="the detached disk gone from the live XML")
+        loop = os.major(os.stat(dev).st_rdev)
+        with open(os.path.join(self.cg, "devices.deny"), "w") as f:
+            f.write(f"b {loop}:* rwm")
+        with self.assertRaises(vbtest.DBusCallError) as cm:
+            self.domain(path, "AttachDevice", "su", (disk("vdc"), 0))
+        print(f"# refused: {cm.exception.name}: {cm.exception.message}")
+        self.assertEqual(cm.exception.name, vbtest.ERR + "InvalidArgument")
+        self.assertIn(f"cannot access source '{dev}' of disk 'vdc': Operation not permitted",
+                      cm.exception.message)
+        self.assertIn("DeviceAllow=", cm.exception.message)
+        self.assertNotIn(f"source dev='{dev}'", self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.assertEqual(self.state(path)[0], "running")
         self.domain(path, "Destroy", "u", (0,))
 
 
