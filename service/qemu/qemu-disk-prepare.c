@@ -360,7 +360,20 @@ prepare_disk(const VbDeviceDef *dev, GHashTable *out, GError **error)
     if (dev->source_path == NULL ||
         (strcmp(dev->type, "file") != 0 && strcmp(dev->type, "block") != 0))
         return TRUE; /* empty drives and network disks: nothing to read here */
-    if (!g_file_test(dev->source_path, G_FILE_TEST_EXISTS)) {
+    if (access(dev->source_path, F_OK) < 0) {
+        int err = errno;
+
+        /* a device node the service's device policy leaves out (DevicePolicy=closed of the
+         * unit) exists, but even access() is refused: say so rather than "does not exist" */
+        if (err != ENOENT && err != ENOTDIR) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "cannot access source '%s' of disk '%s': %s%s", dev->source_path,
+                        dev->target_dev, g_strerror(err),
+                        err == EPERM ? " (a device the service's device list does not allow: "
+                                       "see DeviceAllow= in docs/confinement-unit.md)"
+                                     : "");
+            return FALSE;
+        }
         if (g_strcmp0(policy, "optional") == 0) {
             g_message("disk %s: source '%s' is missing; startupPolicy='optional' drops it",
                       dev->target_dev, dev->source_path);

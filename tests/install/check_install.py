@@ -61,7 +61,20 @@ ALLOWED_PREFIXES = ("usr/share/doc/virtbus/", "usr/share/locale/")
 
 # systemd-analyze security's exposure of the built unit, times ten: at most
 # this (docs/confinement-unit.md explains the figure and what keeps it there).
-EXPOSURE_MAX = 53
+EXPOSURE_MAX = 52
+
+# DevicePolicy=closed: each /dev path the service's sources name, and the
+# DeviceAllow= entry of the unit that lets the service and QEMU open it
+# (None: no host device, or one of the pseudo-devices `closed` always allows).
+DEVICE_ALLOW = {
+    "/dev/kvm": "/dev/kvm", "/dev/net/tun": "/dev/net/tun", "/dev/vhost-net": "/dev/vhost-net",
+    "/dev/vhost-vsock": "/dev/vhost-vsock", "/dev/tap%d": "char-macvtap",
+    "/dev/tpm0": "char-tpm*", "/dev/dri": "char-drm", "/dev/sda": "block-*",
+    "/dev/null": None, "/dev/urandom": None,
+    # QEMU's fd sets, the launcher's /dev/fd links, disks as the guest names them
+    "/dev/fdset/": None, "/dev/fd": None, "/dev/stdin": None, "/dev/stdout": None,
+    "/dev/stderr": None, "/dev/vda": None, "/dev/vda1": None, "/dev/": None,
+}
 
 # The service's fixed system layout (service/util/vb-paths.c, DESIGN.md).
 LAYOUT_DIRS = ["/etc/virtbus/qemu", "/etc/virtbus/qemu/autostart", "/run/virtbus/qemu",
@@ -276,6 +289,24 @@ class InstallSteps(unittest.TestCase):
                     "CAP_SETGID", "CAP_KILL", "CAP_SYS_ADMIN"):
             self.assertIn(cap, caps)
         self.assertNotIn("CAP_SYS_MODULE", caps)
+        # a device list, not all of /dev: each device the sources open is on it
+        self.assertEqual(ini_values(unit, "DevicePolicy"), ["closed"])
+        allow = {v.split()[0]: v.split()[1] for v in ini_values(unit, "DeviceAllow")}
+        for entry in ("char-pts", "block-*", "/dev/kvm", "/dev/net/tun", "char-macvtap"):
+            self.assertIn("rw", allow.get(entry, ""), entry)
+        named = set()
+        for top, _, files in os.walk(os.path.join(SRCDIR, "service")):
+            for name in files:
+                if name.endswith((".c", ".h")):
+                    with open(os.path.join(top, name), errors="replace") as f:
+                        named |= set(re.findall(r'"(/dev/[A-Za-z0-9_/%-]*)', f.read()))
+        self.assertIn("/dev/kvm", named)
+        unknown = sorted(named - set(DEVICE_ALLOW))
+        self.assertEqual(unknown, [], "device paths in service/ that DEVICE_ALLOW (and the "
+                         "unit's DeviceAllow=, docs/confinement-unit.md) do not cover")
+        for path, entry in DEVICE_ALLOW.items():
+            if entry is not None and path in named:
+                self.assertIn(entry, allow, path)
         # the directories systemd makes agree with tmpfiles.d
         tmpfiles = {line.split()[1]: line.split()[2] for line in read(TMPFILES).splitlines()
                     if line.strip() and not line.startswith("#")}

@@ -16,6 +16,7 @@ what the previous one left:
   04 the guest survives `systemctl restart virtbusd` (same QEMU pid,
      reconnected, still running and ticking)
   05 a guest with passt (user and network namespaces) gets its lease
+  05b a guest's console on a pty (DeviceAllow=char-pts), saved to a file and restored
   06 `machinectl list` shows the guest (cgroup_mode's default, auto, finds machined)
   06b cgroup_mode=systemd: a scope made through StartTransientUnit with <memtune> as its
       MemoryMax; the machined-placed guest keeps running across the restarts
@@ -50,6 +51,7 @@ UUID = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a14"
 NAME = "sysd1"
 UUID2 = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a15"
 UUID3 = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a16"
+UUID4 = "5c1e7d0a-6b1f-4c7e-8e2a-0d4f1b2c3a17"
 BUS = ["org.virtbus.Virt1"]
 MANAGER = ["/org/virtbus/Virt1", "org.virtbus.Virt1.Manager"]
 DOMAIN_IFACE = "org.virtbus.Virt1.Domain"
@@ -262,6 +264,32 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(C.unit_property(UNIT, "ProtectHome"), "no")
         self.assertEqual(C.unit_property(UNIT, "PrivateTmp"), "no")
         self.assertEqual(C.unit_property(UNIT, "KillMode"), "process")
+        # a device list instead of all of /dev (DevicePolicy=closed), as systemd loaded it
+        self.assertEqual(C.unit_property(UNIT, "DevicePolicy"), "closed")
+        allow = C.unit_property(UNIT, "DeviceAllow")
+        for entry in ("/dev/kvm rwm", "/dev/net/tun rwm", "/dev/vhost-net rwm", "char-pts rw",
+                      "char-macvtap rwm", "block-* rwm"):
+            self.assertIn(entry, allow)
+        # the modules behind the list's nodes and classes are loaded before the list is
+        # resolved (modprobe@ itself skips here: no CAP_SYS_MODULE in the container)
+        wants, after = C.unit_property(UNIT, "Wants").split(), C.unit_property(UNIT, "After")
+        for mod in ("tun", "vhost_net", "vhost_vsock", "macvtap"):
+            self.assertIn(f"modprobe@{mod}.service", wants)
+            self.assertIn(f"modprobe@{mod}.service", after.split())
+        # nothing the service starts reads or writes another process's memory
+        denied = C.unit_property(UNIT, "SystemCallFilter")
+        self.assertTrue(denied.startswith("~"), denied[:80])
+        for call in ("ptrace", "process_vm_writev", "process_vm_readv", "init_module"):
+            self.assertIn(call, denied.split())
+        self.assertNotIn("perf_event_open", denied.split())
+        # whether this container's systemd enforces a device policy at all (a host with the
+        # cgroup v1 devices controller does not delegate it to nspawn): when it does, every
+        # test below runs under the unit's list
+        probe = C.run(["systemd-run", "-q", "--wait", "-P", "-p", "DevicePolicy=closed",
+                       "/bin/sh", "-c", "exec 3<>/dev/net/tun && echo opened"], check=False)
+        SETTINGS["devices_enforced"] = "opened" not in probe.stdout
+        print("# device policies are " + ("enforced" if SETTINGS["devices_enforced"] else
+              "not enforced in this container: DeviceAllow= checked as loaded only"))
         # the service's directories: nothing for others but passing through
         # the run directories (0710 to QEMU's group once QEMU has its own user)
         for d in ("/run/virtbus", "/run/virtbus/qemu", "/var/lib/virtbus", "/var/log/virtbus",
@@ -368,6 +396,49 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(C.run(["pgrep", "passt"], check=False).returncode, 0)  # passt.avx2
         self.domain(path, "Destroy", "u", 0)
         self.domain(path, "Undefine", "u", 0)
+
+    def test_05b_console_save_restore(self):
+        """What DeviceAllow= (ptys: char-pts), UMask= and ProtectSystem= could break: a
+        guest's console on a pty, saved to a file and restored from it."""
+        xml = guest_xml("unused", "sysd4", UUID4, "<!-- no NIC -->")
+        xml = re.sub(r"<serial type='file'>.*?</serial>",
+                     "<serial type='pty'><target port='0'/></serial>", xml, flags=re.S)
+        path = self.manager("DefineXML", "su", xml, 0)[0]
+        save = f"{SRV}/work/sysd4.save"
+
+        def pty_ticks():
+            desc = self.domain(path, "GetXMLDesc", "u", 0)[0]
+            m = re.search(r"<source path='(/dev/pts/\d+)'", desc)
+            self.assertIsNotNone(m, desc)
+            # raw and without echo: what is read must not go back to the guest as input
+            p = C.run(["/bin/sh", "-c", f"stty -F {m.group(1)} raw -echo && "
+                       f"timeout 60 grep -a -m1 'TINYGUEST: tick' {m.group(1)}"],
+                      check=False, timeout=70)
+            self.assertIn("TINYGUEST: tick", p.stdout, p.stderr)
+
+        def wait_job(job):
+            return C.busctl_json("call", *BUS, job, "org.virtbus.Virt1.Job", "Wait",
+                                 timeout=180)
+
+        try:
+            self.domain(path, "Start", "u", 0)
+            pty_ticks()
+            job = self.domain(path, "Save", "ssu", save, "", 0)[0]
+            wait_job(job)
+            self.assertEqual(self.prop(path, "State"), "shutoff")
+            host = os.path.join(WORK, "work", "sysd4.save")
+            self.assertGreater(os.path.getsize(host), 4096)
+            # UMask=0077: the image is nobody else's to read
+            self.assertEqual(os.stat(host).st_mode & 0o077, 0, oct(os.stat(host).st_mode))
+            job = self.manager("Restore", "ssu", save, "", 0)[0]
+            wait_job(job)
+            self.assertEqual(self.prop(path, "State"), "running")
+            pty_ticks()     # the restored guest goes on, on a new pty
+            self.domain(path, "Destroy", "u", 0)
+        finally:
+            if self.prop(path, "Active"):
+                self.domain(path, "Destroy", "u", 0)
+            self.domain(path, "Undefine", "u", 0)
 
     def test_06_machinectl(self):
         if not SETTINGS["cgroup_mode"]:
