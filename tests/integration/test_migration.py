@@ -390,6 +390,62 @@ sys.stdin.read()
                    timeout=5, what="the source's job to end")
         self.assert_guest_runs_on(self.conn, path)
 
+    ATTEMPTS = 4
+    PREPARE_AND_LEAVE = r"""
+import os, sys
+from gi.repository import Gio, GLib
+b, xml = sys.argv[1], sys.stdin.read()
+cookie = bytes.fromhex(sys.argv[2])
+c = Gio.DBusConnection.new_for_address_sync(b,
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+def added(*args):
+    # B made the incoming domain and is starting its QEMU: leave the bus now (whenever B
+    # publishes this client as its owner, the name is gone already)
+    print(c.get_unique_name(), flush=True)
+    os._exit(0)
+c.signal_subscribe("org.virtbus.Virt1", "org.freedesktop.DBus.ObjectManager",
+                   "InterfacesAdded", "/org/virtbus/Virt1", None, 0, added)
+c.call("org.virtbus.Virt1", "/org/virtbus/Virt1", "org.virtbus.Virt1.Manager",
+       "MigratePrepare", GLib.Variant("(saysu)", (xml, cookie, "tcp://127.0.0.1", 1)),
+       None, 0, 60000, None, None)
+GLib.timeout_add_seconds(60, lambda: os._exit(1))
+GLib.MainLoop().run()
+"""
+
+    def test_client_gone_before_prepare_started_qemu(self):
+        """The client of MigratePrepare leaves before the incoming QEMU exists (the kill -9
+        sweep's "migrate-out" found it: a source virtbusd killed in phase prepare). When
+        B publishes the owner before QEMU exists, the name watch fires once, while
+        Destroy cannot act yet ("still starting"): the domain was left paused for the
+        migration with its job held, for good. Now it is destroyed once its QEMU exists:
+        no domain, no QEMU, no job on B. The client leaves as soon as the incoming domain
+        appears; whether B publishes the owner before QEMU exists is a race, so the test
+        tries ATTEMPTS times (before the fix, most runs failed)."""
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        for attempt in range(self.ATTEMPTS):
+            p = subprocess.run([sys.executable, "-c", self.PREPARE_AND_LEAVE, self.bus_b.address,
+                                c1.hex()], input=xml, capture_output=True, text=True,
+                               timeout=60, check=True)
+            owner = p.stdout.strip()
+            self.assertTrue(owner.startswith(":"), p.stdout + p.stderr)
+            eventually(lambda: f"{owner} left the bus; destroyed" in self.service_b.read_log(),
+                       timeout=30, what=f"B to see {owner} leave")
+            eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,))
+                       == [], timeout=30,
+                       what=f"the incoming domain of the gone client to go (attempt {attempt})")
+            eventually(lambda: vbtest.qemus_under(self.root_b) == {}, timeout=10,
+                       what="no QEMU on B")
+        # how often the watch fired while QEMU was still being made (a race: B publishes
+        # the owner while it starts QEMU; before the fix, such an attempt failed)
+        sys.stderr.write("owner gone before QEMU existed: %d of %d attempts\n" % (
+            self.service_b.read_log().count("autodestroy: its start went on after its owner"),
+            self.ATTEMPTS))
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assert_no_job(path)
+        self.assert_guest_runs_on(self.conn, path)
+
 
 class RestartTest(MigrationTestCase):
     def test_source_restart_during_perform(self):
