@@ -322,6 +322,16 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
     }
 }
 
+/* The status of a peer-to-peer source whose destination had answered Finish (phase
+ * "confirm"): the guest runs there; this copy's end is a migration's. */
+static gboolean
+finish_answered(const VbDomainStatusFile *s)
+{
+    return g_strcmp0(s->async_job, vb_async_job_type_to_string(VB_ASYNC_JOB_MIGRATION_OUT)) ==
+               0 &&
+           g_strcmp0(s->async_phase, "confirm") == 0;
+}
+
 /*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
@@ -329,7 +339,8 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
  * restore or migration is killed (returns FALSE with no error: the caller
  * tears the domain down); an outgoing migration is cancelled and the guest
  * resumed if it ran, unless its transfer had completed (then it stays
- * paused: it may run on the destination). No job stays set.
+ * paused: it may run on the destination). (A source whose destination had
+ * answered Finish is not taken back: reconnect_one().) No job stays set.
  */
 static gboolean
 recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile *s)
@@ -347,7 +358,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
         return FALSE;
     if (type == VB_ASYNC_JOB_MIGRATION_OUT &&
         (g_strcmp0(s->async_phase, "perform3_done") == 0 ||
-         g_strcmp0(s->async_phase, "finish") == 0 || g_strcmp0(s->async_phase, "confirm") == 0 ||
+         g_strcmp0(s->async_phase, "finish") == 0 ||
          g_strcmp0(s->async_phase, "postcopy") == 0)) {
         /* the transfer completed: the guest may run on the destination */
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name,
@@ -457,6 +468,22 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
             kill_and_wait(pid, live->name);
         vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
+        return FALSE;
+    }
+    if (finish_answered(&s)) {
+        /* a peer-to-peer source killed after its destination answered Finish: the
+         * guest runs there, never here again; what Confirm does (the kill -9 sweep
+         * found such a source kept paused beside its running copy) */
+        gboolean alive = same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid);
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
+                      "the destination had taken over the guest (Finish answered) when the "
+                      "service stopped; %s, the domain ends as 'migrated'",
+                      alive ? "killing the QEMU left here" : "its QEMU here ended");
+        if (alive)
+            kill_and_wait(s.pid, live->name);
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
+        forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_MIGRATED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {
