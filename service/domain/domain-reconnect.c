@@ -332,6 +332,20 @@ finish_answered(const VbDomainStatusFile *s)
            g_strcmp0(s->async_phase, "confirm") == 0;
 }
 
+/* A source kept paused because its guest may run on the destination: its
+ * state says so ("paused"/"migration"), whatever QEMU's status suggested at
+ * the reattach (the kill -9 sweep saw "paused"/"unknown"). */
+static void
+keep_paused_for_migration(VbDomainObj *dom)
+{
+    g_mutex_lock(&dom->lock);
+    if (dom->state == VB_DOMAIN_STATE_PAUSED) {
+        dom->pause_reason = VB_DOMAIN_REASON_MIGRATION;
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
+    }
+    g_mutex_unlock(&dom->lock);
+}
+
 /*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
@@ -365,6 +379,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
                       "its outgoing migration had completed its transfer when the service "
                       "stopped; the guest stays paused (it may run on the destination: "
                       "resume or destroy it here)");
+        keep_paused_for_migration(dom);
         return TRUE;
     }
     g_mutex_lock(&dom->lock);
@@ -389,6 +404,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
                           "its outgoing migration reached '%s' while the service was down; "
                           "the guest stays paused (it may run on the destination: resume or "
                           "destroy it here)", st);
+            keep_paused_for_migration(dom);
             if (s->temp_file != NULL)
                 g_unlink(s->temp_file);
             return TRUE;
