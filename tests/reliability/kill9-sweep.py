@@ -26,10 +26,11 @@ as the source's status file shows it), or 0-2 s after the call. The checks:
   (query-status);
 - after a migration (once neither side has a job, at most 60 s): split brains (the domain
   running on both hosts), lost domains (active on neither), paused sources (the source
-  paused while the destination does not run it, unless its StateReason says "migration"
-  and its log says why: then the sweep resumes it, as an administrator would, and counts
-  it in "decided"); host B is checked like host A (orphans, stuck jobs, corrupt and
-  temp files), and its incoming domains left paused count as orphans.
+  paused with a StateReason other than "migration", or beside a copy on B that does not
+  run); a source paused/migration is reported, and the sweep decides as an administrator
+  would (the running copy wins, else the source resumes), counted as "decided"; host B
+  is checked like host A (orphans, stuck jobs, corrupt and temp files), and its incoming
+  domains left paused count as orphans.
 
 usage: kill9-sweep.py [--seed N] [--iterations N] [--domains N] [--migrations P] [--keep]
                       [--selftest]
