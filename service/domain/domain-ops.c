@@ -302,6 +302,33 @@ abandon_migration(VbDomainList *list, VbDomainObj *dom, const char *owner)
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
 }
 
+/*
+ * A start of @dom runs while its owner @owner left the bus: Destroy cannot
+ * act before QEMU exists, and the name watch fires once only. Waits until
+ * the start ends (bounded by @timeout_s); returns TRUE when it left a QEMU
+ * that is still tied to @owner (it must be destroyed now).
+ */
+static gboolean
+wait_start_of_gone_owner(VbDomainObj *dom, const char *owner, guint timeout_s)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+
+    for (;;) {
+        gboolean starting, tied;
+
+        g_mutex_lock(&dom->lock);
+        starting = dom->starting;
+        tied = !dom->removed && dom->id >= 0 && dom->proc != NULL &&
+               g_strcmp0(dom->autodestroy_owner, owner) == 0;
+        g_mutex_unlock(&dom->lock);
+        if (!starting || tied)
+            return tied;
+        if (g_get_monotonic_time() > deadline)
+            return FALSE;
+        g_usleep(50 * 1000);
+    }
+}
+
 /**
  * vb_domain_autodestroy_owner_gone:
  * @owner: a unique bus name that left the bus
@@ -329,9 +356,24 @@ vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner)
             continue;
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
                       "autodestroy: its owner %s left the bus", owner);
-        if (vb_domain_destroy(list, dom, 0, NULL, &error))
+        if (vb_domain_destroy(list, dom, 0, NULL, &error)) {
             n++;
-        else
+            continue;
+        }
+        /* the owner left while QEMU was being started: destroy it once it exists
+         * (an incoming migration prepared for a client that died, issue 14) */
+        if (wait_start_of_gone_owner(dom, owner, list->config->job_wait_timeout + 60)) {
+            VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                          "autodestroy: its start went on after its owner %s left; "
+                          "destroying it now", owner);
+            g_clear_error(&error);
+            abandon_migration(list, dom, owner);
+            if (vb_domain_destroy(list, dom, 0, NULL, &error)) {
+                n++;
+                continue;
+            }
+        }
+        if (error != NULL)
             g_warning("autodestroy of %s failed: %s", dom->uuid_str, error->message);
     }
     return n;

@@ -322,6 +322,30 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
     }
 }
 
+/* The status of a peer-to-peer source whose destination had answered Finish (phase
+ * "confirm"): the guest runs there; this copy's end is a migration's. */
+static gboolean
+finish_answered(const VbDomainStatusFile *s)
+{
+    return g_strcmp0(s->async_job, vb_async_job_type_to_string(VB_ASYNC_JOB_MIGRATION_OUT)) ==
+               0 &&
+           g_strcmp0(s->async_phase, "confirm") == 0;
+}
+
+/* A source kept paused because its guest may run on the destination: its
+ * state says so ("paused"/"migration"), whatever QEMU's status suggested at
+ * the reattach (the kill -9 sweep saw "paused"/"unknown"). */
+static void
+keep_paused_for_migration(VbDomainObj *dom)
+{
+    g_mutex_lock(&dom->lock);
+    if (dom->state == VB_DOMAIN_STATE_PAUSED) {
+        dom->pause_reason = VB_DOMAIN_REASON_MIGRATION;
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
+    }
+    g_mutex_unlock(&dom->lock);
+}
+
 /*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
@@ -329,7 +353,8 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
  * restore or migration is killed (returns FALSE with no error: the caller
  * tears the domain down); an outgoing migration is cancelled and the guest
  * resumed if it ran, unless its transfer had completed (then it stays
- * paused: it may run on the destination). No job stays set.
+ * paused: it may run on the destination). (A source whose destination had
+ * answered Finish is not taken back: reconnect_one().) No job stays set.
  */
 static gboolean
 recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile *s)
@@ -347,13 +372,14 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
         return FALSE;
     if (type == VB_ASYNC_JOB_MIGRATION_OUT &&
         (g_strcmp0(s->async_phase, "perform3_done") == 0 ||
-         g_strcmp0(s->async_phase, "finish") == 0 || g_strcmp0(s->async_phase, "confirm") == 0 ||
+         g_strcmp0(s->async_phase, "finish") == 0 ||
          g_strcmp0(s->async_phase, "postcopy") == 0)) {
         /* the transfer completed: the guest may run on the destination */
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name,
                       "its outgoing migration had completed its transfer when the service "
                       "stopped; the guest stays paused (it may run on the destination: "
                       "resume or destroy it here)");
+        keep_paused_for_migration(dom);
         return TRUE;
     }
     g_mutex_lock(&dom->lock);
@@ -378,6 +404,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
                           "its outgoing migration reached '%s' while the service was down; "
                           "the guest stays paused (it may run on the destination: resume or "
                           "destroy it here)", st);
+            keep_paused_for_migration(dom);
             if (s->temp_file != NULL)
                 g_unlink(s->temp_file);
             return TRUE;
@@ -457,6 +484,22 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
             kill_and_wait(pid, live->name);
         vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
         forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_FAILED);
+        return FALSE;
+    }
+    if (finish_answered(&s)) {
+        /* a peer-to-peer source killed after its destination answered Finish: the
+         * guest runs there, never here again; what Confirm does (the kill -9 sweep
+         * found such a source kept paused beside its running copy) */
+        gboolean alive = same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid);
+
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, live->name,
+                      "the destination had taken over the guest (Finish answered) when the "
+                      "service stopped; %s, the domain ends as 'migrated'",
+                      alive ? "killing the QEMU left here" : "its QEMU here ended");
+        if (alive)
+            kill_and_wait(s.pid, live->name);
+        vb_domain_cgroup_forget(s.cgroup_mode, status_dirs(&s)); /* issue 14, part cgroup */
+        forget_run(list, &s, live->name, uuid, VB_DOMAIN_REASON_MIGRATED);
         return FALSE;
     }
     if (!same_qemu(s.pid, caps != NULL ? caps->binary : NULL, uuid)) {

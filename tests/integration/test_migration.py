@@ -390,6 +390,62 @@ sys.stdin.read()
                    timeout=5, what="the source's job to end")
         self.assert_guest_runs_on(self.conn, path)
 
+    ATTEMPTS = 3
+    PREPARE_AND_LEAVE = r"""
+import os, sys
+from gi.repository import Gio, GLib
+b, xml = sys.argv[1], sys.stdin.read()
+cookie = bytes.fromhex(sys.argv[2])
+c = Gio.DBusConnection.new_for_address_sync(b,
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+def added(*args):
+    # B made the incoming domain and is starting its QEMU: leave the bus now (whenever B
+    # publishes this client as its owner, the name is gone already)
+    print(c.get_unique_name(), flush=True)
+    os._exit(0)
+c.signal_subscribe("org.virtbus.Virt1", "org.freedesktop.DBus.ObjectManager",
+                   "InterfacesAdded", "/org/virtbus/Virt1", None, 0, added)
+c.call("org.virtbus.Virt1", "/org/virtbus/Virt1", "org.virtbus.Virt1.Manager",
+       "MigratePrepare", GLib.Variant("(saysu)", (xml, cookie, "tcp://127.0.0.1", 1)),
+       None, 0, 60000, None, None)
+GLib.timeout_add_seconds(60, lambda: os._exit(1))
+GLib.MainLoop().run()
+"""
+
+    def test_client_gone_before_prepare_started_qemu(self):
+        """The client of MigratePrepare leaves before the incoming QEMU exists (the kill -9
+        sweep's "migrate-out" found it: a source virtbusd killed in phase prepare). When
+        B publishes the owner before QEMU exists, the name watch fires once, while
+        Destroy cannot act yet ("still starting"): the domain was left paused for the
+        migration with its job held, for good. Now it is destroyed once its QEMU exists:
+        no domain, no QEMU, no job on B. The client leaves as soon as the incoming domain
+        appears; whether B publishes the owner before QEMU exists is a race, so the test
+        tries ATTEMPTS times (before the fix, most runs failed)."""
+        path = self.start_guest()
+        xml, c1 = self.begin(path)
+        for attempt in range(self.ATTEMPTS):
+            p = subprocess.run([sys.executable, "-c", self.PREPARE_AND_LEAVE, self.bus_b.address,
+                                c1.hex()], input=xml, capture_output=True, text=True,
+                               timeout=60, check=True)
+            owner = p.stdout.strip()
+            self.assertTrue(owner.startswith(":"), p.stdout + p.stderr)
+            eventually(lambda: f"{owner} left the bus; destroyed" in self.service_b.read_log(),
+                       timeout=30, what=f"B to see {owner} leave")
+            eventually(lambda: self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,))
+                       == [], timeout=30,
+                       what=f"the incoming domain of the gone client to go (attempt {attempt})")
+            eventually(lambda: vbtest.qemus_under(self.root_b) == {}, timeout=10,
+                       what="no QEMU on B")
+        # how often the watch fired while QEMU was still being made (a race: B publishes
+        # the owner while it starts QEMU; before the fix, such an attempt failed)
+        sys.stderr.write("owner gone before QEMU existed: %d of %d attempts\n" % (
+            self.service_b.read_log().count("autodestroy: its start went on after its owner"),
+            self.ATTEMPTS))
+        self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE, True))
+        self.assert_no_job(path)
+        self.assert_guest_runs_on(self.conn, path)
+
 
 class RestartTest(MigrationTestCase):
     def test_source_restart_during_perform(self):
@@ -473,7 +529,8 @@ class RestartTest(MigrationTestCase):
                    == "completed", timeout=60, what="QEMU to complete the transfer")
         self.service.start()
         self.conn = connect(self.bus.address)
-        self.assertEqual(self.state(path)[0], "paused")
+        # the reason says why it is paused (it was "unknown": the kill -9 sweep)
+        self.assertEqual(self.state(path), ("paused", "migration"))
         self.assert_no_job(path)
         self.assertIn("its outgoing migration reached 'completed' while the service was down",
                       self.service.read_log())
@@ -483,6 +540,52 @@ class RestartTest(MigrationTestCase):
         self.assertEqual(self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)), [])
         self.domain(path, "Resume")
         self.assert_guest_runs_on(self.conn, path)
+
+    def status_phase(self):
+        """The async job and phase of host A's status file of vm1 ("" if none)."""
+        try:
+            with open(os.path.join(self.root, "run/virtbus/qemu/vm1.xml")) as f:
+                m = re.search(r"<job [^>]*\basync='([^']*)'[^>]*\bphase='([^']*)'", f.read())
+        except FileNotFoundError:
+            return ""
+        return f"{m.group(1)}/{m.group(2)}" if m else ""
+
+    def test_source_killed_after_finish_answered(self):
+        """kill -9 of the source service of a peer-to-peer migration in phase confirm:
+        the destination answered Finish and runs the guest. The next start tears the
+        source down as shutoff/migrated (what Confirm does), instead of keeping it paused
+        beside the running copy (the kill -9 sweep met that). The source's QEMU is
+        stopped (SIGSTOP) once the transfer completed, so that Confirm cannot end it
+        before the kill."""
+        path = self.start_guest()
+        qemu = self.qemu_pid(self.root)
+        job = self.domain(path, "Migrate", "sa{sv}u",
+                          (self.bus_b.address,
+                           {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1")}, LIVE | 2))
+        deadline = time.monotonic() + 120
+        while self.status_phase() not in ("migration-out/perform3_done",
+                                          "migration-out/finish"):
+            self.assertLess(time.monotonic(), deadline, self.status_phase())
+            self.assertNotIn(self.status_phase(), ("", "migration-out/confirm"))
+            time.sleep(0.001)
+        os.kill(qemu, signal.SIGSTOP)
+        try:
+            eventually(lambda: self.status_phase() == "migration-out/confirm", timeout=60,
+                       interval=0.01, what="phase confirm")
+            self.conn.close_sync(None)
+            self.service.kill()
+        finally:
+            os.kill(qemu, signal.SIGCONT)
+        self.service.start()
+        self.conn = connect(self.bus.address)
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        self.assertIn("the destination had taken over the guest (Finish answered)",
+                      self.service.read_log())
+        self.assertEqual(vbtest.qemus_under(self.root), {})
+        self.assertIsNotNone(job)
+        dpath, = self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,))
+        self.assert_no_job(dpath, conn=self.conn_b)
+        self.assert_guest_runs_on(self.conn_b, dpath)
 
     def test_destination_restart_after_prepare(self):
         path = self.start_guest()

@@ -5,7 +5,12 @@
 Each iteration picks a random operation that the state of a random domain allows (define,
 redefine, undefine, start, destroy, suspend, resume, save, restore, managed save, start from
 a managed save), calls it, waits a random 0-300 ms, SIGKILLs virtbusd, starts it again and
-checks the state tree and the service:
+checks the state tree and the service. About one iteration in four is a live peer-to-peer
+migration of a running domain to a second virtbusd (host B: its own private bus and state
+root, started once), slowed down by a bandwidth limit: "migrate-out" SIGKILLs the source
+service, "migrate-in" the destination's, at a random point of the migration: in a phase
+picked at random (begin, prepare, perform3 - the transfer -, perform3_done, finish, confirm,
+as the source's status file shows it), or 0-2 s after the call. The checks:
 
 - configs lost: a domain defined before (and not the one being undefined) whose config file
   or bus object is gone; a domain on the bus without its config, or the reverse;
@@ -18,9 +23,17 @@ checks the state tree and the service:
   in the test's directories;
 - lost runs: a QEMU alive through the restart whose domain the service no longer reports
   active with that pid, or an active domain whose State disagrees with QEMU's own
-  (query-status).
+  (query-status);
+- after a migration (once neither side has a job, at most 60 s): split brains (the domain
+  running on both hosts), lost domains (active on neither), paused sources (the source
+  paused with a StateReason other than "migration", or beside a copy on B that does not
+  run); a source paused/migration is reported, and the sweep decides as an administrator
+  would (the running copy wins, else the source resumes), counted as "decided"; host B
+  is checked like host A (orphans, stuck jobs, corrupt and temp files), and its incoming
+  domains left paused count as orphans.
 
-usage: kill9-sweep.py [--seed N] [--iterations N] [--domains N] [--keep] [--selftest]
+usage: kill9-sweep.py [--seed N] [--iterations N] [--domains N] [--migrations P] [--keep]
+                      [--selftest]
 Prints the seed first (replay with --seed), one line per iteration on stderr, then one line
 of figures; TAP on stdout ("ok 1" only when every figure but the iterations is 0).
 """
@@ -53,6 +66,9 @@ XML = """<domain type='qemu'>
   <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>
 </domain>
 """
+LIVE, P2P = 1, 2
+# the phases of a peer-to-peer migration-out job, in order (service/migration/)
+MIG_PHASES = ("begin", "prepare", "perform3", "perform3_done", "finish", "confirm")
 TEMP_RE = re.compile(r"^\..+\.(?:vbpart-)?[A-Za-z0-9]{6}$|\.tmp$")
 MAX_RUNNING = 3
 
@@ -91,10 +107,21 @@ class Sweep:
         self.bus = PrivateBus(self.tmp)
         self.service = Service(self.bus, self.root)
         self.conn = None
+        # host B, the destination of the migrations: its own bus, state root and virtbusd
+        self.dir_b = os.path.join(self.tmp, "hostb")
+        self.root_b = os.path.join(self.dir_b, "root")
+        os.makedirs(self.root_b)
+        self.bus_b = PrivateBus(self.dir_b)
+        self.service_b = Service(self.bus_b, self.root_b)
+        self.conn_b = None
         self.names = [f"k{i}" for i in range(args.domains)]
         self.figures = dict(iterations=0, configs_lost=0, corrupt_files=0, orphans=0,
-                            stuck_jobs=0, temp_files=0, lost_runs=0)
+                            stuck_jobs=0, temp_files=0, lost_runs=0, split_brains=0,
+                            lost_domains=0, paused_sources=0)
         self.ops = {}
+        # how the migrations ended (moved, stayed, decided) and where the kills landed
+        self.mig_outcomes = {}
+        self.mig_phases = {}
         self.seen_temps = set()
 
     def log(self, msg):
@@ -117,28 +144,55 @@ class Sweep:
                     out[name[:-4]] = f.read()
         return out
 
-    def domains(self):
-        """{name: props} of every domain on the bus."""
+    def domains(self, conn=None):
+        """{name: props} of every domain on the bus (host A's, or @conn's)."""
+        conn = conn or self.conn
         out = {}
-        for path in call(self.conn, MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)):
-            props = call(self.conn, path, "org.freedesktop.DBus.Properties", "GetAll", "s",
-                         (DOMAIN_IFACE,))
+        for path in call(conn, MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,)):
+            try:
+                props = call(conn, path, "org.freedesktop.DBus.Properties", "GetAll", "s",
+                             (DOMAIN_IFACE,))
+            except CallError as e:
+                if "UnknownObject" in e.name or "UnknownMethod" in e.name or \
+                        "InvalidArgs" in e.name or e.name.endswith("NoDomain"):
+                    continue  # a transient domain that went meanwhile
+                raise
             props["path"] = path
             out[props["Name"]] = props
         return out
 
-    def status_pid(self, name):
+    def status_pid(self, name, root=None):
         try:
-            with open(os.path.join(self.root, "run/virtbus/qemu", name + ".xml")) as f:
+            with open(os.path.join(root or self.root, "run/virtbus/qemu", name + ".xml")) as f:
                 m = re.search(r"<domstatus\b[^>]*\bpid='(\d+)'", f.read())
             return int(m.group(1)) if m else None
         except FileNotFoundError:
             return None
 
+    def status_phase(self, name):
+        """The async job and phase host A's status file of @name records ("-" if none)."""
+        try:
+            with open(os.path.join(self.root, "run/virtbus/qemu", name + ".xml")) as f:
+                m = re.search(r"<job [^>]*\basync='([^']*)'[^>]*\bphase='([^']*)'", f.read())
+            return f"{m.group(1)}/{m.group(2)}" if m else "-"
+        except FileNotFoundError:
+            return "-"
+
     # -- operations --
     def choose(self, doms):
         """(op, name, function) for a random operation the states allow."""
         running = sum(1 for d in doms.values() if d["Active"])
+        movable = sorted(n for n, d in doms.items() if d["State"] == "running")
+        if movable and self.rng.random() < self.args.migrations:
+            # a live peer-to-peer migration to host B at 1 or 2 MiB/s: it lasts a few
+            # seconds, so that a kill lands in the transfer often
+            op = self.rng.choice(("migrate-out", "migrate-in"))
+            name = self.rng.choice(movable)
+            path = doms[name]["path"]
+            params = {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1"),
+                      "bandwidth": GLib.Variant("t", self.rng.choice((1, 2)))}
+            return op, name, lambda c: call(c, path, DOMAIN_IFACE, "Migrate", "sa{sv}u",
+                                            (self.bus_b.address, params, LIVE | P2P))
         saves = {n for n in self.names if os.path.exists(os.path.join(self.saves, n + ".save"))}
         ops = ["define", "redefine", "undefine", "start", "destroy", "suspend", "resume",
                "save", "restore", "managedsave"]
@@ -166,7 +220,7 @@ class Sweep:
                 break
         i = self.names.index(name)
         xml = XML.format(name=name, uuid=uuid_of(i), desc=f"iteration {self.figures['iterations']}",
-                         mem=self.rng.choice((64, 96)))
+                         mem=self.rng.choice((512, 768)))
         path = d["path"] if d else None
         save = os.path.join(self.saves, name + ".save")
         fn = {
@@ -291,6 +345,99 @@ class Sweep:
                 self.problem("lost_runs", f"{n}: State {d['State']}, QEMU says {st}")
         return doms
 
+    # -- migrations: host B and the domain's place after the kill --
+    def settle(self, name, timeout=60):
+        """Waits until neither host has a job on @name (the migration's job on the side
+        that was not killed runs on and ends by itself)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            a = self.domains().get(name)
+            b = self.domains(self.conn_b).get(name)
+            if (a is None or a["Job"] == "/") and (b is None or b["Job"] == "/"):
+                return
+            time.sleep(0.2)
+
+    def check_host_b(self):
+        """Host B as host A: every .xml parses, no temp file, no job, no QEMU that no
+        active domain claims, no incoming domain left paused."""
+        for dirpath, _, files in os.walk(self.root_b):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                if f.endswith(".xml") and not f.startswith(".") and os.path.isfile(p):
+                    try:
+                        ET.parse(p)
+                    except ET.ParseError as e:
+                        self.problem("corrupt_files", f"host B: {p} does not parse: {e}")
+                if TEMP_RE.search(f) and p not in self.seen_temps:
+                    self.seen_temps.add(p)
+                    self.problem("temp_files", f"host B: {p}")
+        deadline = time.monotonic() + 15
+        while True:
+            doms = self.domains(self.conn_b)
+            claimed = {self.status_pid(n, self.root_b) for n, d in doms.items() if d["Active"]}
+            orphans = {p: c for p, c in qemus_under(self.root_b).items() if p not in claimed}
+            jobs = [n for n, d in doms.items() if d["Job"] != "/"]
+            incoming = [n for n, d in doms.items()
+                        if (d["State"], d["StateReason"]) == ("paused", "migration")]
+            if (not orphans and not jobs and not incoming) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        for pid, cmdline in orphans.items():
+            self.problem("orphans", f"host B: QEMU {pid} claimed by no domain: {cmdline[:120]}")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for n in jobs:
+            self.problem("stuck_jobs", f"host B: {n}: Job {doms[n]['Job']}")
+        for n in incoming:
+            self.problem("orphans", f"host B: incoming domain {n} left paused (migration)")
+        return doms
+
+    def check_migration(self, op, name):
+        """The domain runs on exactly one host; a source left paused says why. Then puts
+        things back for the next iteration: nothing on host B, the domain on host A."""
+        a = self.domains().get(name)
+        b = self.domains(self.conn_b).get(name)
+        sa = a["State"] if a and a["Active"] else None
+        sb = b["State"] if b and b["Active"] else None
+        where = (f"{name}: host A {a and (a['State'], a['StateReason'])}, "
+                 f"host B {b and (b['State'], b['StateReason'])}")
+        outcome = "moved" if sb == "running" and sa is None else \
+            "stayed" if sa == "running" and sb is None else "decided"
+        if sa == "running" and sb == "running":
+            self.problem("split_brains", where)
+            outcome = "failed"
+        elif sa is None and sb is None:
+            self.problem("lost_domains", where)
+            outcome = "failed"
+        elif sa == "paused" and (a["StateReason"] != "migration" or sb not in (None, "running")):
+            self.problem("paused_sources", where)
+            outcome = "failed"
+        elif outcome == "decided":
+            # the transfer had completed when the service died: the source stays paused
+            # (reason "migration") until someone decides; the sweep decides as an
+            # administrator would: the copy that runs wins, else the source resumes
+            self.log(f"  decided: {where}")
+        if sa == "paused" and sb != "running":
+            call(self.conn, a["path"], DOMAIN_IFACE, "Resume")
+        elif sa == "paused" and sb == "running":
+            call(self.conn, a["path"], DOMAIN_IFACE, "Destroy", "u", (0,))
+        self.mig_outcomes[outcome] = self.mig_outcomes.get(outcome, 0) + 1
+        # host B gives the domain back (its copy is transient: destroyed, it goes)
+        if b is not None:
+            try:
+                call(self.conn_b, b["path"], DOMAIN_IFACE, "Destroy", "u", (0,))
+            except CallError as e:
+                if not e.name.endswith(("OperationInvalid", "NoDomain")):
+                    raise
+        deadline = time.monotonic() + 15
+        while self.domains(self.conn_b) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = self.domains(self.conn_b)
+        if left:
+            raise AssertionError(f"host B keeps {sorted(left)} after a Destroy")
+
     def prepare(self, doms):
         """Keeps some domains running (a start takes longer than most delays): with
         fewer than two running, starts one to its end, without a kill."""
@@ -319,26 +466,53 @@ class Sweep:
         before_configs = self.configs()
         op, name, fn = self.choose(doms)
         self.ops[op] = self.ops.get(op, 0) + 1
+        mig = op.startswith("migrate-")
         delay = self.rng.uniform(0, 0.3)
+        t0 = time.monotonic()
         t, outcome = self.run_in_background(fn)
-        time.sleep(delay)
-        self.service.proc.send_signal(signal.SIGKILL)
+        if mig:
+            # the kill lands in a phase picked at random (the source's status file says
+            # which one runs), a random moment into it; or 0-2 s after the call
+            target = self.rng.choice(MIG_PHASES + ("perform3", "any"))
+            extra = self.rng.uniform(0, 1.5 if target == "perform3" else 0.1)
+            if target == "any":
+                time.sleep(self.rng.uniform(0, 2))
+            else:
+                self.wait_phase(name, target)
+                time.sleep(extra)
+            delay = time.monotonic() - t0
+            phase = self.status_phase(name)
+            self.mig_phases[phase] = self.mig_phases.get(phase, 0) + 1
+        else:
+            time.sleep(delay)
+        victim = self.service_b if op == "migrate-in" else self.service
+        victim.proc.send_signal(signal.SIGKILL)
         names_by_pid = {}
         for n in doms:
             pid = self.status_pid(n)
             if pid:
                 names_by_pid[pid] = n
-        self.service.proc.wait()
+        victim.proc.wait()
         alive = qemus_under(self.root)
         # a QEMU of a start in flight has no status yet: it is not a "run" the service
         # could have lost, but it must not become an orphan either
         alive_at_kill = {p: names_by_pid[p] for p in alive if p in names_by_pid}
         t.join(timeout=60)
-        self.conn.close_sync(None)
-        self.service.start()
-        self.conn = connect(self.bus.address)
+        if victim is self.service_b:
+            self.conn_b.close_sync(None)
+            self.service_b.start()
+            self.conn_b = connect(self.bus_b.address)
+        else:
+            self.conn.close_sync(None)
+            self.service.start()
+            self.conn = connect(self.bus.address)
         before = sum(self.figures[k] for k in self.figures if k != "iterations")
+        if mig:
+            self.settle(name)
         self.check(op, name, before_configs, doms, alive_at_kill)
+        self.check_host_b()
+        if mig:
+            self.check_migration(op, name)
         if self.args.selftest and i == 0:
             # what the checks must see: a temporary file the service cannot know of, and a
             # broken .xml in the state tree
@@ -350,22 +524,55 @@ class Sweep:
         after = sum(self.figures[k] for k in self.figures if k != "iterations")
         self.figures["iterations"] += 1
         self.log(f"{i}: {op} {name}, kill after {delay * 1000:.0f} ms "
+                 f"{'(' + phase + ') ' if mig else ''}"
                  f"({outcome[0][0] if outcome else 'no answer'}"
                  f"{': ' + str(outcome[0][1]) if outcome and outcome[0][0] == 'error' else ''})"
                  f"{'' if after == before else ' PROBLEMS'}")
 
+    def wait_phase(self, name, target, timeout=30):
+        """Waits until host A's status file of @name shows its migration-out job in phase
+        @target or a later one, or no job any more once it had one, or @timeout."""
+        deadline = time.monotonic() + timeout
+        seen = False
+        want = MIG_PHASES.index(target)
+        while time.monotonic() < deadline:
+            job, _, phase = self.status_phase(name).partition("/")
+            if job == "migration-out":
+                seen = True
+                if phase in MIG_PHASES and MIG_PHASES.index(phase) >= want:
+                    return
+            elif seen:
+                return
+            time.sleep(0.005)
+
     def run(self):
         self.service.start()
         self.conn = connect(self.bus.address)
+        self.service_b.start()
+        self.conn_b = connect(self.bus_b.address)
         for i in range(self.args.domains // 2):
             call(self.conn, MANAGER_PATH, MANAGER_IFACE, "DefineXML", "su",
-                 (XML.format(name=self.names[i], uuid=uuid_of(i), desc="", mem=64), 0))
+                 (XML.format(name=self.names[i], uuid=uuid_of(i), desc="", mem=512), 0))
         t0 = time.monotonic()
         for i in range(self.args.iterations):
             self.iteration(i)
         return time.monotonic() - t0
 
     def cleanup(self):
+        problems_b, left_b = [], {}
+        try:
+            if self.conn_b is not None and self.service_b.running():
+                for d in self.domains(self.conn_b).values():
+                    if d["Active"]:
+                        call(self.conn_b, d["path"], DOMAIN_IFACE, "Destroy", "u", (0,))
+                self.conn_b.close_sync(None)
+        except (CallError, GLib.Error) as e:
+            self.log(f"cleanup of host B: {e}")
+        finally:
+            self.service_b.stop(check=False)
+            problems_b = [f"host B: {p}" for p in self.service_b.problems]
+            left_b = vbtest.kill_qemus_under(self.root_b)
+            self.bus_b.stop()
         try:
             if self.conn is not None and self.service.running():
                 for d in self.domains().values():
@@ -382,7 +589,7 @@ class Sweep:
             if not self.args.keep:
                 import shutil
                 shutil.rmtree(self.tmp, ignore_errors=True)
-        return problems, left
+        return problems + problems_b, {**left, **left_b}
 
 
 def main():
@@ -391,6 +598,9 @@ def main():
     ap.add_argument("--iterations", type=int, default=int(os.environ.get("VB_KILL9_ITERATIONS",
                                                                           "100")))
     ap.add_argument("--domains", type=int, default=5)
+    ap.add_argument("--migrations", type=float, default=0.25,
+                    help="the share of iterations that migrate a running domain to host B "
+                    "(default 0.25; 0: none)")
     ap.add_argument("--keep", action="store_true", help="keep the state tree")
     ap.add_argument("--selftest", action="store_true",
                     help="plant a temporary and a broken file after the first iteration: "
@@ -409,13 +619,19 @@ def main():
     except Exception as e:  # noqa: BLE001 (reported, and the test fails)
         import traceback
         error = traceback.format_exc()
-    log_tail = sweep.service.read_log()[-5000:] if error else ""
+    log_tail = (sweep.service.read_log()[-5000:] + "\n---- host B ----\n"
+                + sweep.service_b.read_log()[-5000:]) if error else ""
     problems, left = sweep.cleanup()
     f = sweep.figures
     line = (f"iterations {f['iterations']}, configs lost {f['configs_lost']}, corrupt files "
             f"{f['corrupt_files']}, orphans {f['orphans']}, stuck jobs {f['stuck_jobs']}, "
-            f"temp files {f['temp_files']}, lost runs {f['lost_runs']} "
-            f"(seed {args.seed}, {elapsed:.0f} s; operations: "
+            f"temp files {f['temp_files']}, lost runs {f['lost_runs']}, split brains "
+            f"{f['split_brains']}, lost domains {f['lost_domains']}, paused sources "
+            f"{f['paused_sources']}; migrations: out {sweep.ops.get('migrate-out', 0)}, in "
+            f"{sweep.ops.get('migrate-in', 0)} ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(sweep.mig_outcomes.items()))
+            + "; killed in " + ", ".join(f"{k} {v}" for k, v in sorted(sweep.mig_phases.items()))
+            + f") (seed {args.seed}, {elapsed:.0f} s; operations: "
             + ", ".join(f"{k} {v}" for k, v in sorted(sweep.ops.items())) + ")")
     bad = any(v for k, v in f.items() if k != "iterations") or error or problems or left \
         or f["iterations"] < args.iterations
