@@ -70,9 +70,11 @@ DEVICE_ALLOW = {
     "/dev/kvm": "/dev/kvm", "/dev/net/tun": "/dev/net/tun", "/dev/vhost-net": "/dev/vhost-net",
     "/dev/vhost-vsock": "/dev/vhost-vsock", "/dev/tap%d": "char-macvtap",
     "/dev/tpm0": "char-tpm*", "/dev/dri": "char-drm", "/dev/sda": "block-*",
-    "/dev/null": None, "/dev/urandom": None,
+    # DevicePolicy=closed's standard pseudo-devices (the launcher's minimal /dev has them)
+    "/dev/null": None, "/dev/urandom": None, "/dev/zero": None, "/dev/full": None,
+    "/dev/random": None, "/dev/tty": None, "/dev/ptmx": None,
     # QEMU's fd sets, the launcher's /dev/fd links, disks as the guest names them
-    "/dev/fdset/": None, "/dev/fd": None, "/dev/stdin": None, "/dev/stdout": None,
+    "/dev/fdset/": None, "/dev/fd": None, "/dev/fd/": None, "/dev/stdin": None, "/dev/stdout": None,
     "/dev/stderr": None, "/dev/vda": None, "/dev/vda1": None, "/dev/": None,
 }
 
