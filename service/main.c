@@ -26,12 +26,28 @@ typedef struct {
 } Daemon;
 
 static gboolean
+quit_now(gpointer user_data)
+{
+    Daemon *d = user_data;
+
+    g_message("the host's shutdown stopped the guests: terminating");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
 on_signal(gpointer user_data)
 {
     Daemon *d = user_data;
 
-    g_message("terminating on signal; running domains are left running");
     sd_notify(0, "STOPPING=1");
+    /* the host goes down and the guests are being stopped (on_host_shutdown): not before
+     * they are, or systemd would stop their scopes under them */
+    if (vb_domain_host_shutdown_defer_exit(quit_now, d)) {
+        g_message("terminating on signal once the host's shutdown stopped the guests");
+        return G_SOURCE_CONTINUE;
+    }
+    g_message("terminating on signal; running domains are left running");
     g_main_loop_quit(d->loop);
     return G_SOURCE_CONTINUE;
 }

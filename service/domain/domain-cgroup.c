@@ -811,6 +811,17 @@ bus_error(GError *local, const char *what, GError **error)
     return FALSE;
 }
 
+/* The scope is ordered Before= the service: at the host's shutdown systemd stops the
+ * service first (it stops the guests, on_host_shutdown, and waits for them) and the scope
+ * after it. (After= would stop the scope, QEMU with SIGTERM, before the service.) */
+static void
+add_order(GVariantBuilder *props)
+{
+    g_variant_builder_add(props, "(sv)", "Before",
+                          g_variant_new_strv((const char *const[]){ "virtbusd.service", NULL },
+                                             1));
+}
+
 /* StartTransientUnit answers when the job is queued: QEMU is in the scope once it ran */
 static gboolean
 wait_in_unit(pid_t pid, const char *unit, GError **error)
@@ -855,9 +866,7 @@ machined_attach(const VbDomainTune *t, const char *machine, const char *uuid, pi
     }
     g_variant_builder_init(&props, G_VARIANT_TYPE("a(sv)"));
     g_variant_builder_add(&props, "(sv)", "Slice", g_variant_new_string(slice));
-    g_variant_builder_add(&props, "(sv)", "After",
-                          g_variant_new_strv((const char *const[]){ "virtbusd.service", NULL },
-                                             1));
+    add_order(&props);
     add_unit_props(&props, t, G_MAXUINT32, TRUE);
     r = g_dbus_connection_call_sync(bus, "org.freedesktop.machine1", "/org/freedesktop/machine1",
                                     "org.freedesktop.machine1.Manager", "CreateMachine",
@@ -890,6 +899,7 @@ systemd_attach(const VbDomainTune *t, const char *unit, const char *name, pid_t 
     g_variant_builder_add(&props, "(sv)", "Description", g_variant_new_string(desc));
     g_variant_builder_add(&props, "(sv)", "Slice", g_variant_new_string(slice));
     g_variant_builder_add(&props, "(sv)", "PIDs", g_variant_builder_end(&pids));
+    add_order(&props);
     add_unit_props(&props, t, G_MAXUINT32, TRUE);
     r = g_dbus_connection_call_sync(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                     "org.freedesktop.systemd1.Manager", "StartTransientUnit",

@@ -34,6 +34,8 @@ typedef struct {
     gboolean pending;   /* an Inhibit call runs */
     gboolean stopping;  /* PrepareForShutdown(true) seen: keep it until the guests stopped */
     gboolean dead;      /* the service ended while an Inhibit call ran: its reply frees it */
+    GSourceFunc exit_cb; /* SIGTERM came while the guests stop: called when they did */
+    gpointer exit_data;
 } HostShutdown;
 
 static HostShutdown *state; /* set and cleared on the main thread */
@@ -163,13 +165,20 @@ wait_inactive(GPtrArray *doms, gint64 deadline)
 static gboolean
 release_idle(gpointer data)
 {
+    GSourceFunc exit_cb = NULL;
+    gpointer exit_data = NULL;
+
     (void)data;
     G_LOCK(state);
     if (state != NULL) {
         state->stopping = FALSE;
         release(state);
+        exit_cb = g_steal_pointer(&state->exit_cb);
+        exit_data = state->exit_data;
     }
     G_UNLOCK(state);
+    if (exit_cb != NULL)
+        exit_cb(exit_data);
     return G_SOURCE_REMOVE;
 }
 
@@ -282,6 +291,32 @@ vb_domain_host_shutdown_start(VbDomainList *list, GDBusConnection *bus)
     state = hs;
     G_UNLOCK(state);
     update_on_main(hs);
+}
+
+/**
+ * vb_domain_host_shutdown_defer_exit:
+ * @exit_cb: what ends the service, called on the main thread once the guests stopped
+ *
+ * At SIGTERM (main thread): while a host shutdown stops the guests, the service must not
+ * end before they did. logind's delay inhibitor lasts only InhibitDelayMaxSec (5 s by
+ * default); after that systemd stops the units, this service first (the domains' scopes
+ * are ordered Before= it, domain-cgroup.c), and waits for it up to its TimeoutStopSec.
+ *
+ * Returns: TRUE when @exit_cb will be called (the caller does not end now).
+ */
+gboolean
+vb_domain_host_shutdown_defer_exit(GSourceFunc exit_cb, gpointer data)
+{
+    gboolean deferred = FALSE;
+
+    G_LOCK(state);
+    if (state != NULL && state->stopping) {
+        state->exit_cb = exit_cb;
+        state->exit_data = data;
+        deferred = TRUE;
+    }
+    G_UNLOCK(state);
+    return deferred;
 }
 
 /**

@@ -12,5 +12,6 @@ G_BEGIN_DECLS
 void vb_domain_host_shutdown_start(VbDomainList *list, GDBusConnection *bus);
 void vb_domain_host_shutdown_update(void);
 void vb_domain_host_shutdown_stop(void);
+gboolean vb_domain_host_shutdown_defer_exit(GSourceFunc exit_cb, gpointer data);
 
 G_END_DECLS

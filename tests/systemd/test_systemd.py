@@ -63,13 +63,14 @@ CAPS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FO
         "CAP_IPC_LOCK": 14, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19, "CAP_SYS_ADMIN": 21, "CAP_SYS_NICE": 23,
         "CAP_SYS_RESOURCE": 24, "CAP_MKNOD": 27, "CAP_SETFCAP": 31}
 
+POWEROFF_DELAY = 12  # seconds the main guest takes to power off (tgpoweroffdelay)
 C = None             # the container
 SETTINGS = {}        # the optional settings the installed default config knows
 
 
-def guest_xml(serial, name=NAME, uuid=UUID, nic=None):
+def guest_xml(serial, name=NAME, uuid=UUID, nic=None, args=""):
     with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-        cmdline = f.read().strip()
+        cmdline = f.read().strip() + (" " + args if args else "")
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <uuid>{uuid}</uuid>
@@ -315,7 +316,10 @@ class SystemdTest(unittest.TestCase):
         with open(self.host_serial, "w"):
             pass
         os.chmod(self.host_serial, 0o666)       # QEMU may run as its own user
-        path = self.manager("DefineXML", "su", guest_xml(self.serial), 0)[0]
+        # slow to power off (12 s, past logind's 5 s delay): test_07
+        path = self.manager("DefineXML", "su",
+                            guest_xml(self.serial, args=f"tgpoweroffdelay={POWEROFF_DELAY}"),
+                            0)[0]
         self.domain(path, "Start", "u", 0)
         self.wait_ticks(2)
         self.assertEqual(self.prop(path, "State"), "running")
@@ -495,6 +499,10 @@ class SystemdTest(unittest.TestCase):
         with open(os.path.join(WORK, "work", "poweroff-journal.txt"), errors="replace") as f:
             journal = f.read()
         self.assertIn("TINYGUEST: poweroff", text, journal[-6000:])
+        # the guest finished its slow poweroff: logind's 5 s delay was not the limit (the
+        # service, stopped first, waited; the domain's scope is ordered Before= it)
+        self.assertIn(f"TINYGUEST: poweroff delay {POWEROFF_DELAY} done", text,
+                      journal[-6000:])
         C.stop()
 
 
