@@ -15,17 +15,26 @@
  * and uuid, which never change while the object is on the bus) and the
  * verb, so a repeated read costs no polkit round trip, while a rule that
  * limits reads by domain is asked about every other domain. Entries of an
- * object go when it leaves the bus (vb_bus_callers_forget_path()). A caller
+ * object go when it leaves the bus (vb_bus_callers_forget_path()). Callers
  * every check passes for (root, or the service's own uid without polkit:
- * vb_auth_is_unconditional()) keeps no per-object entries at all: those
- * would grow with every object it reads, up to objects x verbs per caller
- * (a leak in all but name under a long-lived client such as a frontend).
+ * vb_auth_is_unconditional()) share one set (service->shared_reads): per
+ * caller, those entries grew with every object each client read, objects x
+ * verbs x clients (RSS grew all through the load test). The first read of an
+ * object still goes through the check, which also names a vanished object
+ * (Error.NoDomain rather than GDBus's UnknownMethod).
  */
 typedef struct {
     VbCaller *caller;
-    gboolean unconditional; /* every read passes: nothing recorded in reads */
+    gboolean unconditional; /* its checks are recorded in service->shared_reads */
     GHashTable *reads;      /* "path\nverb" of read checks passed */
 } VbCallerEntry;
+
+/* Under callers_lock: where @e's passed read checks are recorded. */
+static GHashTable *
+reads_of(VbBusService *service, VbCallerEntry *e)
+{
+    return e->unconditional ? service->shared_reads : e->reads;
+}
 
 static void
 caller_entry_free(VbCallerEntry *e)
@@ -146,7 +155,7 @@ vb_bus_caller_read_allowed(VbBusService *service, const char *sender, const char
     key = read_key(path, verb);
     g_mutex_lock(&service->callers_lock);
     e = g_hash_table_lookup(service->callers, sender);
-    allowed = e != NULL && (e->unconditional || g_hash_table_contains(e->reads, key));
+    allowed = e != NULL && g_hash_table_contains(reads_of(service, e), key);
     g_mutex_unlock(&service->callers_lock);
     return allowed;
 }
@@ -166,8 +175,8 @@ vb_bus_caller_set_read_allowed(VbBusService *service, const char *sender, const 
         return;
     g_mutex_lock(&service->callers_lock);
     e = g_hash_table_lookup(service->callers, sender);
-    if (e != NULL && !e->unconditional)
-        g_hash_table_add(e->reads, read_key(path, verb));
+    if (e != NULL)
+        g_hash_table_add(reads_of(service, e), read_key(path, verb));
     g_mutex_unlock(&service->callers_lock);
 }
 
@@ -199,6 +208,7 @@ vb_bus_callers_forget_path(VbBusService *service, const char *path)
     g_hash_table_iter_init(&iter, service->callers);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&e))
         g_hash_table_foreach_remove(e->reads, key_has_path, (gpointer)path);
+    g_hash_table_foreach_remove(service->shared_reads, key_has_path, (gpointer)path);
     g_mutex_unlock(&service->callers_lock);
 }
 
@@ -230,6 +240,7 @@ vb_bus_callers_watch(VbBusService *service)
 {
     service->callers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify)caller_entry_free);
+    service->shared_reads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     service->name_owner_sub = g_dbus_connection_signal_subscribe(
         service->connection, "org.freedesktop.DBus", "org.freedesktop.DBus",
         "NameOwnerChanged", "/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE,

@@ -260,6 +260,8 @@ vb_bus_service_free(VbBusService *service)
     vb_network_list_free(service->networks);
     if (service->callers != NULL)
         g_hash_table_destroy(service->callers);
+    if (service->shared_reads != NULL)
+        g_hash_table_destroy(service->shared_reads);
     g_mutex_clear(&service->callers_lock);
     vb_auth_free(service->auth);
     vb_paths_free(service->paths);

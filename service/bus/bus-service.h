@@ -130,6 +130,8 @@ struct _VbBusService {
     GMutex callers_lock;
     GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry (uid,
                                    pid, read checks passed per object and verb) */
+    GHashTable *shared_reads;   /* under callers_lock: "path\nverb" of the read checks
+                                   passed by callers every check passes for (one set) */
     guint name_owner_sub;
     guint filter_id;
     gint stopping;              /* atomic: set by vb_bus_service_free(); notifications

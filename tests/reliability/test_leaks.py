@@ -83,7 +83,12 @@ class LeakTest(VirtbusTestCase):
         # a definition that comes and goes, read while it existed
         extra = self.define("leak-extra", "0c7a1f3e-1d2b-4e5f-8a9b-0000000000ff")
         self.one_client(lambda c: self.reads(c, extra))
+        self.reads(self.conn, extra)
         self.domain(extra, "Undefine", "u", (0,))
+        # root's read checks are shared, not per caller, yet a caller that read an object
+        # before it went gets the named error, not GDBus's UnknownMethod
+        self.assertDBusError("NoDomain", self.call, extra, PROPS, "Get", "ss",
+                             (DOMAIN_IFACE, "State"))
         ctx = GLib.MainContext.default()
         while ctx.iteration(False):
             pass
