@@ -11,8 +11,9 @@
  *  - Writes (-c, -a, -d) never pass -U: an image that a running QEMU or another tool holds
  *    fails on its write lock, and that is reported as Busy naming the disk.
  *  - create is atomic over the disks: when one fails, the snapshot is deleted again from
- *    those that took it. apply and delete cannot be undone; they stop (apply) or go on
- *    (delete) and name the disks they changed.
+ *    those that took it. apply is too: the state before it is kept in an undo snapshot
+ *    that the disks go back to when one of them fails. delete cannot be undone: it goes on
+ *    over the other disks and names those still holding the snapshot.
  *  - apply passes qcow2's snapshot id, looked up by name first: QEMU 7.2's `snapshot -a`
  *    takes its argument as an id before a name, so a snapshot named "2" would otherwise
  *    reach the snapshot whose id is 2. `snapshot -d` looks up names only (the first
@@ -514,6 +515,22 @@ resolve_all(GPtrArray *disks, const char *name, gboolean ignore_missing, GError 
     return g_steal_pointer(&ids);
 }
 
+/* deletes the undo snapshot of a revert from @disks, but from the disks named in @keep */
+static void
+drop_undo(GPtrArray *disks, const char *undo, GHashTable *keep)
+{
+    for (guint i = 0; i < disks->len; i++) {
+        const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
+        g_autoptr(GError) err = NULL;
+
+        if (keep != NULL && g_hash_table_contains(keep, d->target))
+            continue;
+        if (!run_snapshot(d, "-d", undo, &err))
+            g_warning("revert: the snapshot '%s' that kept the state before it is left in "
+                      "the image: %s", undo, err->message);
+    }
+}
+
 /**
  * vb_qemu_img_snapshot_apply:
  * @disks: the disks, as for vb_qemu_img_snapshot_create()
@@ -521,30 +538,59 @@ resolve_all(GPtrArray *disks, const char *name, gboolean ignore_missing, GError 
  * @error: InvalidArgument (no such snapshot in a disk), OperationInvalid (the name is not
  *   unique in an image), Busy, IO, Qemu, OperationTimeout
  *
- * Reverts every image of @disks to its internal snapshot @name. Each image is checked to
- * hold @name exactly once before any is reverted; a revert cannot be undone, so when one
- * fails midway the error names the disks already reverted. Blocking: workers only.
+ * Reverts every image of @disks to its internal snapshot @name, all or none: each image
+ * is checked to hold @name exactly once, then the current state of every image is kept
+ * in an undo snapshot ("virtbus-undo-…", taken as by vb_qemu_img_snapshot_create(), so a
+ * busy or full image fails here, before anything is reverted). When a revert fails
+ * midway the disks already reverted go back to the undo snapshot; the undo snapshots are
+ * deleted at the end. A disk that cannot be put back keeps its undo snapshot and the
+ * error names both. Blocking: workers only, no lock held.
  */
 gboolean
 vb_qemu_img_snapshot_apply(GPtrArray *disks, const char *name, GError **error)
 {
     g_autoptr(GPtrArray) ids = resolve_all(disks, name, FALSE, error);
-    g_autoptr(GString) done = g_string_new(NULL);
+    g_autoptr(GHashTable) stuck = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GString) stuck_list = g_string_new(NULL);
+    g_autofree char *undo = NULL;
+    guint i;
 
     if (ids == NULL)
         return FALSE;
-    for (guint i = 0; i < disks->len; i++) {
+    undo = g_strdup_printf("virtbus-undo-%08x%08x", g_random_int(), g_random_int());
+    if (!vb_qemu_img_snapshot_create(disks, undo, error)) {
+        g_prefix_error(error, "revert to '%s' not started, nothing changed: ", name);
+        return FALSE;
+    }
+    for (i = 0; i < disks->len; i++) {
         const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
 
-        if (!run_snapshot(d, "-a", g_ptr_array_index(ids, i), error)) {
-            if (done->len > 0)
-                g_prefix_error(error, "revert to '%s' stopped; disks already reverted: %s; ",
-                               name, done->str);
-            return FALSE;
-        }
-        g_string_append_printf(done, "%s%s", done->len > 0 ? ", " : "", d->target);
+        if (!run_snapshot(d, "-a", g_ptr_array_index(ids, i), error))
+            break;
     }
-    return TRUE;
+    if (i == disks->len) {
+        drop_undo(disks, undo, NULL);
+        return TRUE;
+    }
+    /* the undo name is not made of digits: qemu-img cannot take it for an id */
+    for (guint j = 0; j <= i; j++) {
+        VbQemuImgDisk *d = g_ptr_array_index(disks, j);
+        g_autoptr(GError) err = NULL;
+
+        if (run_snapshot(d, "-a", undo, &err))
+            continue;
+        g_warning("revert to '%s': %s", name, err->message);
+        g_hash_table_add(stuck, d->target);
+        g_string_append_printf(stuck_list, "%s%s", stuck_list->len > 0 ? ", " : "", d->target);
+    }
+    drop_undo(disks, undo, stuck);
+    if (stuck_list->len > 0)
+        g_prefix_error(error, "revert to '%s' failed, and disk(s) %s could not be put back: "
+                       "their state before the revert is in their snapshot '%s' "
+                       "(qemu-img snapshot -a); ", name, stuck_list->str, undo);
+    else
+        g_prefix_error(error, "revert to '%s' failed; the disks are as they were: ", name);
+    return FALSE;
 }
 
 /**

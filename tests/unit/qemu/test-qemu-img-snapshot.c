@@ -26,6 +26,7 @@
 
 static gboolean have_mountns;
 static char *hang_file;
+static char *fail_apply_file;
 
 typedef struct {
     char *dir;
@@ -335,6 +336,74 @@ test_rollback_locked(Fixture *f, gconstpointer data)
     }
 }
 
+/* a revert that fails on the third disk puts the first two back; a held image stops it
+ * before anything changes */
+static void
+test_apply_atomic(Fixture *f, gconstpointer data)
+{
+    const char *files[] = { "a.qcow2", "b.qcow2", "c.qcow2" };
+    const char *targets[] = { "vda", "vdb", "vdc" };
+    g_autoptr(GPtrArray) disks = disks_new();
+    g_autoptr(GError) error = NULL;
+    GSubprocess *holder;
+
+    (void)data;
+    for (guint i = 0; i < 3; i++) {
+        g_autofree char *p = make_image(f, files[i], "qcow2");
+
+        g_ptr_array_add(disks, vb_qemu_img_disk_new(targets[i], p, FALSE));
+        g_assert_true(qemu_io(p, "write -P 0xaa 0 64k"));
+    }
+    g_assert_true(vb_qemu_img_snapshot_create(disks, "s1", &error));
+    g_assert_no_error(error);
+    for (guint i = 0; i < 3; i++)
+        g_assert_true(qemu_io(((VbQemuImgDisk *)g_ptr_array_index(disks, i))->path,
+                              "write -P 0xbb 0 64k"));
+
+    /* the third disk's revert fails (an injected I/O error) */
+    g_assert_true(g_file_set_contents(fail_apply_file, "c.qcow2", -1, NULL));
+    g_assert_false(vb_qemu_img_snapshot_apply(disks, "s1", &error));
+    g_assert_cmpint(g_unlink(fail_apply_file), ==, 0);
+    g_test_message("%s", error->message);
+    g_assert_error(error, VB_ERROR, VB_ERROR_IO);
+    g_assert_nonnull(strstr(error->message, "the disks are as they were"));
+    g_assert_nonnull(strstr(error->message, "disk vdc ("));
+    g_clear_error(&error);
+    for (guint i = 0; i < 3; i++) {
+        const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
+        g_autofree char *n = names(d);
+
+        g_assert_true(qemu_io(d->path, "read -P 0xbb 0 64k"));
+        g_assert_cmpstr(n, ==, "s1"); /* the undo snapshot is gone */
+    }
+
+    /* a held image: refused before any disk is reverted */
+    holder = holder_start(((VbQemuImgDisk *)g_ptr_array_index(disks, 1))->path);
+    g_assert_false(vb_qemu_img_snapshot_apply(disks, "s1", &error));
+    holder_end(holder);
+    g_assert_error(error, VB_ERROR, VB_ERROR_BUSY);
+    g_assert_nonnull(strstr(error->message, "nothing changed"));
+    g_assert_nonnull(strstr(error->message, "disk vdb ("));
+    g_clear_error(&error);
+    for (guint i = 0; i < 3; i++) {
+        const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
+        g_autofree char *n = names(d);
+
+        g_assert_true(qemu_io(d->path, "read -P 0xbb 0 64k"));
+        g_assert_cmpstr(n, ==, "s1");
+    }
+
+    g_assert_true(vb_qemu_img_snapshot_apply(disks, "s1", &error));
+    g_assert_no_error(error);
+    for (guint i = 0; i < 3; i++) {
+        const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
+        g_autofree char *n = names(d);
+
+        g_assert_true(qemu_io(d->path, "read -P 0xaa 0 64k"));
+        g_assert_cmpstr(n, ==, "s1");
+    }
+}
+
 /* a raw image given as a disk directly, and which disks a definition gives */
 static void
 test_refused(Fixture *f, gconstpointer data)
@@ -494,8 +563,14 @@ wrapper_dir(const char *real)
 
     g_assert_nonnull(dir);
     hang_file = g_build_filename(dir, "hang", NULL);
-    script = g_strdup_printf("#!/bin/sh\nif [ -e '%s' ]; then exec sleep 60; fi\n"
-                             "exec '%s' \"$@\"\n", hang_file, real);
+    fail_apply_file = g_build_filename(dir, "fail-apply", NULL);
+    /* snapshot -q --image-opts -a ID OPTS: fails when OPTS has the fail-apply file's text */
+    script = g_strdup_printf(
+        "#!/bin/sh\nif [ -e '%s' ]; then exec sleep 60; fi\n"
+        "if [ -e '%s' ] && [ \"$4\" = -a ]; then case \"$5\" in virtbus-undo-*) ;; *)\n"
+        "  case \"$6\" in *\"$(cat '%s')\"*) echo \"qemu-img: Could not apply snapshot "
+        "'$5': Input/output error\" >&2; exit 1;; esac;; esac; fi\n"
+        "exec '%s' \"$@\"\n", hang_file, fail_apply_file, fail_apply_file, real);
     g_assert_true(g_file_set_contents(wrapper, script, -1, NULL));
     g_assert_cmpint(g_chmod(wrapper, 0755), ==, 0);
     path = g_strdup_printf("%s:%s", dir, g_getenv("PATH"));
@@ -532,6 +607,7 @@ main(int argc, char **argv)
     ADD("apply-brings-data-back", test_data);
     ADD("numeric-name-not-an-id", test_numeric_name);
     ADD("rollback-when-third-disk-locked", test_rollback_locked);
+    ADD("apply-all-or-none", test_apply_atomic);
     ADD("raw-and-unsupported-refused", test_refused);
     ADD("disk-full-named-and-rolled-back", test_disk_full);
     ADD("hung-qemu-img-killed", test_timeout);
@@ -544,5 +620,6 @@ main(int argc, char **argv)
         g_rmdir(wrap);
     }
     g_free(hang_file);
+    g_free(fail_apply_file);
     return rc;
 }
