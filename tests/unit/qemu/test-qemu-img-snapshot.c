@@ -256,6 +256,54 @@ test_data(Fixture *f, gconstpointer data)
     }
 }
 
+/* a disk on a backing chain: the snapshot goes into the top image only, as libvirt's */
+static void
+test_backing_chain(Fixture *f, gconstpointer data)
+{
+    g_autofree char *base = make_image(f, "base.qcow2", "qcow2");
+    g_autofree char *top = g_build_filename(f->dir, "top.qcow2", NULL);
+    const char *mk[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2",
+                         top, NULL };
+    g_autofree char *xml = NULL;
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(GPtrArray) disks = NULL;
+    g_autoptr(GPtrArray) base_disks = disks_new();
+    g_autoptr(GError) error = NULL;
+
+    (void)data;
+    g_assert_true(qemu_io(base, "write -P 0x77 1M 64k"));
+    g_assert_cmpint(run(mk, NULL), ==, 0);
+    xml = g_strdup_printf(
+        "<domain type='qemu'><name>f</name><memory>131072</memory>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='%s'/><backingStore type='file'><format type='qcow2'/>"
+        "<source file='%s'/><backingStore/></backingStore>"
+        "<target dev='vda' bus='virtio'/></disk></devices></domain>", top, base);
+    def = vb_domain_def_parse_string(xml, 0, &error);
+    g_assert_no_error(error);
+    disks = vb_qemu_img_snapshot_disks(def, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(disks->len, ==, 1);
+    g_assert_true(qemu_io(top, "write -P 0xaa 0 64k"));
+    g_assert_true(vb_qemu_img_snapshot_create(disks, "s1", &error));
+    g_assert_no_error(error);
+    g_assert_true(qemu_io(top, "write -P 0xcc 0 64k"));
+    g_assert_true(qemu_io(top, "write -P 0xcc 1M 64k"));
+    g_assert_true(vb_qemu_img_snapshot_apply(disks, "s1", &error));
+    g_assert_no_error(error);
+    g_assert_true(qemu_io(top, "read -P 0xaa 0 64k"));
+    g_assert_true(qemu_io(top, "read -P 0x77 1M 64k")); /* from the backing image again */
+    g_ptr_array_add(base_disks, vb_qemu_img_disk_new("base", base, FALSE));
+    {
+        g_autofree char *nt = names(g_ptr_array_index(disks, 0));
+        g_autofree char *nb = names(g_ptr_array_index(base_disks, 0));
+
+        g_assert_cmpstr(nt, ==, "s1");
+        g_assert_cmpstr(nb, ==, "");
+    }
+}
+
 /* qemu-img takes "1" as an id before a name: our name "1" must reach our snapshot */
 static void
 test_numeric_name(Fixture *f, gconstpointer data)
@@ -606,6 +654,7 @@ main(int argc, char **argv)
     ADD("create-list-apply-delete", test_create_list_apply_delete);
     ADD("apply-brings-data-back", test_data);
     ADD("numeric-name-not-an-id", test_numeric_name);
+    ADD("backing-chain-top-only", test_backing_chain);
     ADD("rollback-when-third-disk-locked", test_rollback_locked);
     ADD("apply-all-or-none", test_apply_atomic);
     ADD("raw-and-unsupported-refused", test_refused);
