@@ -515,6 +515,22 @@ resolve_all(GPtrArray *disks, const char *name, gboolean ignore_missing, GError 
     return g_steal_pointer(&ids);
 }
 
+/* qemu-img names the snapshot of a failed -a by the id it was given: name it by @name */
+static void
+name_the_id(GError **error, const char *id, const char *name)
+{
+    g_autofree char *from = g_strdup_printf("snapshot '%s'", id);
+    g_autofree char *to = g_strdup_printf("snapshot '%s' (id %s)", name, id);
+    GString *s;
+
+    if (error == NULL || *error == NULL)
+        return;
+    s = g_string_new((*error)->message);
+    g_string_replace(s, from, to, 1);
+    g_free((*error)->message);
+    (*error)->message = g_string_free(s, FALSE);
+}
+
 /* deletes the undo snapshot of a revert from @disks, but from the disks named in @keep */
 static void
 drop_undo(GPtrArray *disks, const char *undo, GHashTable *keep)
@@ -565,8 +581,10 @@ vb_qemu_img_snapshot_apply(GPtrArray *disks, const char *name, GError **error)
     for (i = 0; i < disks->len; i++) {
         const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
 
-        if (!run_snapshot(d, "-a", g_ptr_array_index(ids, i), error))
+        if (!run_snapshot(d, "-a", g_ptr_array_index(ids, i), error)) {
+            name_the_id(error, g_ptr_array_index(ids, i), name);
             break;
+        }
     }
     if (i == disks->len) {
         drop_undo(disks, undo, NULL);

@@ -415,6 +415,7 @@ test_apply_atomic(Fixture *f, gconstpointer data)
     g_test_message("%s", error->message);
     g_assert_error(error, VB_ERROR, VB_ERROR_IO);
     g_assert_nonnull(strstr(error->message, "the disks are as they were"));
+    g_assert_nonnull(strstr(error->message, "Could not apply snapshot 's1' (id 1)"));
     g_assert_nonnull(strstr(error->message, "disk vdc ("));
     g_clear_error(&error);
     for (guint i = 0; i < 3; i++) {
