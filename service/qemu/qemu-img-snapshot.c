@@ -222,8 +222,8 @@ run_qemu_img(const VbQemuImgDisk *disk, const char *what, const char *const *arg
     g_ptr_array_add(argv, NULL);
 
     proc = g_subprocess_newv((const char *const *)argv->pdata,
-                             G_SUBPROCESS_FLAGS_STDIN_INHERIT | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                             G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
+                             G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                             &local);
     if (proc == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "disk %s (%s): cannot run qemu-img: %s",
                     disk->target, disk->path, local->message);
@@ -313,7 +313,9 @@ int_member(JsonObject *o, const char *name)
  * @error: error
  *
  * The internal snapshots of @disk's image, in qcow2's order, read with
- * `qemu-img info --output=json -U` (QEMU 7.2's `snapshot -l` has no JSON form). Blocking.
+ * `qemu-img info --output=json -U` (QEMU 7.2's `snapshot -l` has no JSON form). The names
+ * are the image's (UTF-8, but not validated: an image made elsewhere may hold any bytes);
+ * check them with vb_qemu_img_snapshot_name_validate() before they go into XML. Blocking.
  *
  * Returns: (transfer full): a GPtrArray of VbQemuImgSnapshot, or NULL with @error
  */
@@ -447,7 +449,9 @@ rollback_one(const VbQemuImgDisk *disk, const char *name)
  *   Busy (an image is in use), IO (no space, I/O error), Qemu, OperationTimeout
  *
  * Takes an internal snapshot @name in every image of @disks, all or none: a failure
- * deletes it again from the images that took it. Blocking: workers only, no lock held.
+ * deletes it again from the images that took it. An empty @disks does nothing (whether a
+ * snapshot without disks is allowed is the caller's choice). Blocking: workers only, no
+ * lock held.
  */
 gboolean
 vb_qemu_img_snapshot_create(GPtrArray *disks, const char *name, GError **error)
