@@ -35,6 +35,8 @@
 
 #define QEMU_IMG_TIMEOUT_MS_DEFAULT 300000
 #define SNAPSHOT_NAME_MAX 1024
+/* the undo snapshot of a revert: a name create refuses */
+#define UNDO_PREFIX "virtbus-undo-"
 
 static guint timeout_ms = QEMU_IMG_TIMEOUT_MS_DEFAULT;
 
@@ -441,25 +443,12 @@ rollback_one(const VbQemuImgDisk *disk, const char *name)
                   "-d'", name, id, err->message);
 }
 
-/**
- * vb_qemu_img_snapshot_create:
- * @disks: the disks (VbQemuImgDisk) to snapshot, from vb_qemu_img_snapshot_disks()
- * @name: the snapshot's name
- * @error: InvalidArgument (name), AlreadyExists (an image has a snapshot of that name),
- *   Busy (an image is in use), IO (no space, I/O error), Qemu, OperationTimeout
- *
- * Takes an internal snapshot @name in every image of @disks, all or none: a failure
- * deletes it again from the images that took it. An empty @disks does nothing (whether a
- * snapshot without disks is allowed is the caller's choice). Blocking: workers only, no
- * lock held.
- */
-gboolean
-vb_qemu_img_snapshot_create(GPtrArray *disks, const char *name, GError **error)
+/* create without the name checks (the undo snapshot of a revert comes this way) */
+static gboolean
+create_all(GPtrArray *disks, const char *name, GError **error)
 {
     guint i;
 
-    if (!vb_qemu_img_snapshot_name_validate(name, error))
-        return FALSE;
     for (i = 0; i < disks->len; i++) {
         const VbQemuImgDisk *d = g_ptr_array_index(disks, i);
         g_autoptr(GPtrArray) list = vb_qemu_img_snapshot_list(d, error);
@@ -492,6 +481,32 @@ vb_qemu_img_snapshot_create(GPtrArray *disks, const char *name, GError **error)
         g_prefix_error(error, "snapshot '%s' not taken (removed again from the %u disk%s "
                        "before): ", name, i, i > 1 ? "s" : "");
     return FALSE;
+}
+
+/**
+ * vb_qemu_img_snapshot_create:
+ * @disks: the disks (VbQemuImgDisk) to snapshot, from vb_qemu_img_snapshot_disks()
+ * @name: the snapshot's name
+ * @error: InvalidArgument (name; the prefix "virtbus-undo-" is kept for reverts),
+ *   AlreadyExists (an image has a snapshot of that name), Busy (an image is in use), IO
+ *   (no space, I/O error), Qemu, OperationTimeout
+ *
+ * Takes an internal snapshot @name in every image of @disks, all or none: a failure
+ * deletes it again from the images that took it. An empty @disks does nothing (whether a
+ * snapshot without disks is allowed is the caller's choice). Blocking: workers only, no
+ * lock held.
+ */
+gboolean
+vb_qemu_img_snapshot_create(GPtrArray *disks, const char *name, GError **error)
+{
+    if (!vb_qemu_img_snapshot_name_validate(name, error))
+        return FALSE;
+    if (g_str_has_prefix(name, UNDO_PREFIX)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "snapshot names starting with '%s' "
+                    "are kept for the service's own use; choose another name", UNDO_PREFIX);
+        return FALSE;
+    }
+    return create_all(disks, name, error);
 }
 
 /* the id of @name in each disk, in @disks' order; NULL entries for disks that lack it when
@@ -577,8 +592,8 @@ vb_qemu_img_snapshot_apply(GPtrArray *disks, const char *name, GError **error)
 
     if (ids == NULL)
         return FALSE;
-    undo = g_strdup_printf("virtbus-undo-%08x%08x", g_random_int(), g_random_int());
-    if (!vb_qemu_img_snapshot_create(disks, undo, error)) {
+    undo = g_strdup_printf(UNDO_PREFIX "%08x%08x", g_random_int(), g_random_int());
+    if (!create_all(disks, undo, error)) {
         g_prefix_error(error, "revert to '%s' not started, nothing changed: ", name);
         return FALSE;
     }

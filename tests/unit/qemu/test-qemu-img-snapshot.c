@@ -221,6 +221,9 @@ test_create_list_apply_delete(Fixture *f, gconstpointer data)
     g_assert_cmpstr(n2, ==, "s2");
     g_assert_false(vb_qemu_img_snapshot_create(disks, "bad\x01name", &error));
     g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_clear_error(&error);
+    g_assert_false(vb_qemu_img_snapshot_create(disks, "virtbus-undo-1", &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
 }
 
 /* what apply brings back is what the image held when the snapshot was taken */
