@@ -599,9 +599,7 @@ parse_doc(xmlDoc *doc, guint parse_flags, GError **error)
     def = g_new0(VbSnapshotDef, 1);
     def->priv = g_new0(struct _VbSnapshotDefPrivate, 1);
     def->disks = g_ptr_array_new_with_free_func((GDestroyNotify)snapshot_disk_free);
-    def->name = child_text(root, "name");
-    if (def->name != NULL)
-        g_strstrip(def->name);
+    def->name = child_text(root, "name"); /* not stripped: libvirt takes it as written */
     def->description = child_text(root, "description");
 
     if (parse_flags & VB_SNAPSHOT_PARSE_REDEFINE) {

@@ -370,6 +370,9 @@ typedef struct {
 } BadCase;
 
 #define RD VB_SNAPSHOT_PARSE_REDEFINE
+#define TEN "0123456789"
+#define LONG_NAME TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN \
+    TEN TEN TEN TEN "x"
 #define EX "<state>running</state><creationTime>1</creationTime>"
 
 static const BadCase bad_cases[] = {
@@ -381,6 +384,10 @@ static const BadCase bad_cases[] = {
     { "<domainsnapshot><name>a&#1;b</name></domainsnapshot>", 0, VB_ERROR_INVALID_XML,
       "malformed XML" },
     { "<domainsnapshot><name></name></domainsnapshot>", 0, VB_ERROR_INVALID_ARG, "empty" },
+    { "<domainsnapshot><name>\n  a\n</name></domainsnapshot>", 0, VB_ERROR_INVALID_ARG,
+      "control characters (0x0a)" },
+    { "<domainsnapshot><name>" LONG_NAME "</name></domainsnapshot>", 0, VB_ERROR_INVALID_ARG,
+      "241 bytes long" },
     { "<domainsnapshot><name>a</name><name>b</name></domainsnapshot>", 0,
       VB_ERROR_INVALID_XML, "name" },
     { "<domain/>", 0, VB_ERROR_INVALID_XML, "<domainsnapshot>" },
