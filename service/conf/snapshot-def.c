@@ -787,7 +787,8 @@ vb_snapshot_def_format(const VbSnapshotDef *def, guint format_flags, GError **er
         g_string_append(buf, "  </parent>\n");
     }
     vb_fmt_raws_before(buf, extra, 4, 1, &cursor);
-    if (def->creation_time != 0)
+    /* libvirt leaves out 0, which an existing snapshot then cannot be read back with */
+    if (def->creation_time != 0 || def->state != VB_SNAPSHOT_STATE_NOSTATE)
         g_string_append_printf(buf, "  <creationTime>%" G_GINT64_FORMAT "</creationTime>\n",
                                def->creation_time);
     vb_fmt_raws_before(buf, extra, 5, 1, &cursor);

@@ -315,6 +315,24 @@ test_unknown_kept(void)
     g_assert_cmpstr(def->description, ==, "a <b> & 'c' \"d\"\nsecond line");
 }
 
+/* an existing snapshot made at time 0 keeps its <creationTime> (libvirt would drop it) */
+static void
+test_epoch(void)
+{
+    static const char xml[] = "<domainsnapshot>\n"
+                              "  <name>old</name>\n"
+                              "  <state>shutoff</state>\n"
+                              "  <creationTime>0</creationTime>\n"
+                              "  <memory snapshot='no'/>\n"
+                              "</domainsnapshot>\n";
+    g_autoptr(VbSnapshotDef) def = parse_ok(xml, VB_SNAPSHOT_PARSE_REDEFINE);
+    g_autofree char *out = format_ok(def, 0);
+    g_autoptr(VbSnapshotDef) def2 = parse_ok(out, VB_SNAPSHOT_PARSE_REDEFINE);
+
+    g_assert_cmpstr(out, ==, xml);
+    g_assert_cmpint(def2->creation_time, ==, 0);
+}
+
 static void
 test_align_disks(void)
 {
@@ -519,6 +537,7 @@ main(int argc, char **argv)
     g_test_add_func("/snapshot-def/new-snapshot", test_new_snapshot);
     g_test_add_func("/snapshot-def/libvirt-disk-input", test_libvirt_disk_input);
     g_test_add_func("/snapshot-def/unknown-kept", test_unknown_kept);
+    g_test_add_func("/snapshot-def/epoch", test_epoch);
     g_test_add_func("/snapshot-def/align-disks", test_align_disks);
     g_test_add_func("/snapshot-def/errors", test_errors);
     g_test_add_func("/snapshot-def/disks-vs-domain", test_disks_vs_domain);
