@@ -755,6 +755,48 @@ format_domain(GString *buf, const VbDomainDef *dom, const char *root_name, guint
     return TRUE;
 }
 
+/* XML 1.0 text: UTF-8 without control characters other than tab, newline, return */
+static gboolean
+check_text(const char *what, const char *str, GError **error)
+{
+    if (str == NULL)
+        return TRUE;
+    if (!g_utf8_validate(str, -1, NULL)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "snapshot %s is not valid UTF-8",
+                    what);
+        return FALSE;
+    }
+    for (const char *p = str; *p != '\0'; p++) {
+        if ((guchar)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "snapshot %s holds control character 0x%02x, which XML cannot hold",
+                        what, (guint)(guchar)*p);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* what a caller may have set by hand must still be XML text */
+static gboolean
+check_strings(const VbSnapshotDef *def, GError **error)
+{
+    if (!vb_snapshot_name_validate(def->name, error) ||
+        (def->parent_name != NULL && !vb_snapshot_name_validate(def->parent_name, error)) ||
+        !check_text("description", def->description, error) ||
+        !check_text("memory file", def->memory_file, error) ||
+        !check_text("domain UUID", def->dom_uuid, error))
+        return FALSE;
+    for (guint i = 0; i < def->disks->len; i++) {
+        const VbSnapshotDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (!check_text("disk name", d->name, error) || !check_text("disk type", d->type, error) ||
+            !check_text("disk driver type", d->driver_type, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /**
  * vb_snapshot_def_format:
  * @def: a definition
@@ -762,7 +804,9 @@ format_domain(GString *buf, const VbDomainDef *dom, const char *root_name, guint
  *
  * Writes @def as libvirt does, with what was kept verbatim at libvirt's positions.
  *
- * Returns: (transfer full): the XML, or %NULL when the embedded domain cannot be formatted
+ * Returns: (transfer full): the XML, or %NULL (VB_ERROR_INVALID_ARG) when a string set by
+ *   the caller is not a valid name or not XML text, or when the embedded domain cannot be
+ *   formatted
  */
 char *
 vb_snapshot_def_format(const VbSnapshotDef *def, guint format_flags, GError **error)
@@ -770,6 +814,9 @@ vb_snapshot_def_format(const VbSnapshotDef *def, guint format_flags, GError **er
     g_autoptr(GString) buf = g_string_new("<domainsnapshot");
     const VbExtra *extra = &def->priv->extra;
     guint cursor = 0;
+
+    if (!check_strings(def, error))
+        return NULL;
 
     vb_fmt_extra_attrs(buf, extra);
     g_string_append(buf, ">\n");

@@ -333,6 +333,29 @@ test_epoch(void)
     g_assert_cmpint(def2->creation_time, ==, 0);
 }
 
+/* strings a caller set by hand are checked before they become XML */
+static void
+test_format_checks(void)
+{
+    g_autoptr(VbSnapshotDef) def = parse_ok("<domainsnapshot><name>n</name></domainsnapshot>", 0);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+
+    g_free(def->description);
+    def->description = g_strdup("bell\a");
+    out = vb_snapshot_def_format(def, 0, &error);
+    g_assert_null(out);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_assert_nonnull(strstr(error->message, "description holds control character 0x07"));
+    g_clear_error(&error);
+    g_clear_pointer(&def->description, g_free);
+    g_free(def->name);
+    def->name = g_strdup("a/b");
+    out = vb_snapshot_def_format(def, 0, &error);
+    g_assert_null(out);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+}
+
 static void
 test_align_disks(void)
 {
@@ -538,6 +561,7 @@ main(int argc, char **argv)
     g_test_add_func("/snapshot-def/libvirt-disk-input", test_libvirt_disk_input);
     g_test_add_func("/snapshot-def/unknown-kept", test_unknown_kept);
     g_test_add_func("/snapshot-def/epoch", test_epoch);
+    g_test_add_func("/snapshot-def/format-checks", test_format_checks);
     g_test_add_func("/snapshot-def/align-disks", test_align_disks);
     g_test_add_func("/snapshot-def/errors", test_errors);
     g_test_add_func("/snapshot-def/disks-vs-domain", test_disks_vs_domain);
