@@ -398,6 +398,64 @@ test_broken_tree(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(order, "orphan"));
 }
 
+/* libvirt's own metadata files (its snapshot directory holds <name>.xml with <active>)
+ * load as they are: here two of its test files, the current one's parent not among them */
+static void
+test_libvirt_files(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src = g_build_filename(g_getenv("VB_TEST_DATA"), "snapshot",
+                                            "full_domain.xml", NULL);
+    g_autofree char *src2 = g_build_filename(g_getenv("VB_TEST_DATA"), "snapshot",
+                                             "all_parameters.xml", NULL);
+    g_autofree char *text = NULL;
+    g_autofree char *text2 = NULL;
+    g_autofree char *edited = NULL;
+    g_autofree char *back = NULL;
+    g_autoptr(VbSnapshotStore) store = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *order = NULL;
+
+    g_assert_true(g_file_get_contents(src, &text, NULL, NULL));
+    g_assert_true(g_file_get_contents(src2, &text2, NULL, NULL));
+    write_file(f, "my snap name.xml", text);
+    /* all_parameters.xml, renamed to be earlier_snap's parent, not current, our UUID */
+    edited = replace_once(text2, "<name>my snap name</name>", "<name>first</name>");
+    g_free(text2);
+    text2 = replace_once(edited, "<active>1</active>", "<active>0</active>");
+    g_free(edited);
+    edited = replace_once(text2, "9d37b878-a7cc-9f9a-b78f-49b3abad25a8", UUID);
+    write_file(f, "first.xml", edited);
+
+    g_ptr_array_set_size(logged, 0);
+    store = load(f);
+    assert_logged("*'my snap name'*parent 'earlier_snap' not found*");
+    g_assert_cmpuint(vb_snapshot_store_count(store), ==, 2);
+    g_assert_cmpstr(vb_snapshot_store_get_current(store), ==, "my snap name");
+    g_assert_cmpstr(vb_snapshot_store_lookup(store, "my snap name")->dom->name, ==,
+                    "QEMUGuest1");
+    g_assert_null(vb_snapshot_store_get_skipped(store)[0]);
+
+    /* redefined under "first": written back as libvirt wrote it, but for that name */
+    g_clear_pointer(&edited, g_free);
+    edited = replace_once(text, "<name>earlier_snap</name>", "<name>first</name>");
+    add_ok(store, vb_snapshot_def_parse_string(edited, VB_SNAPSHOT_PARSE_INTERNAL, &error),
+           FALSE);
+    g_assert_no_error(error);
+    back = file_text(f, "my snap name");
+    g_assert_cmpstr(back, ==, edited);
+    g_assert_cmpstr(vb_snapshot_store_get_current(store), ==, "my snap name");
+    /* its parent removed, it becomes a root: libvirt's file without <parent> */
+    g_assert_true(vb_snapshot_store_remove(store, "first", 0, &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&back, g_free);
+    g_clear_pointer(&edited, g_free);
+    back = file_text(f, "my snap name");
+    edited = replace_once(text, "  <parent>\n    <name>earlier_snap</name>\n  </parent>\n", "");
+    g_assert_cmpstr(back, ==, edited);
+    order = joined(vb_snapshot_store_topological(store));
+    g_assert_cmpstr(order, ==, "my snap name");
+}
+
 /* a write that dies after its temporary file leaves the old file and a leftover that the
  * next load removes */
 static void
@@ -457,5 +515,6 @@ main(int argc, char **argv)
     ADD("/snapshot-store/bad-files", test_bad_files);
     ADD("/snapshot-store/broken-tree", test_broken_tree);
     ADD("/snapshot-store/crash-mid-write", test_crash_mid_write);
+    ADD("/snapshot-store/libvirt-files", test_libvirt_files);
     return g_test_run();
 }
