@@ -3,7 +3,7 @@
 #        fuzz/run-fuzz.sh --parallel --seconds SECONDS [--results RESULTS] [--builddir BUILDDIR]
 # Configures BUILDDIR (a clang build with -Dfuzzing=true; default build-fuzz in the source
 # tree) if needed, builds the fuzzers (domain XML, QMP stream, migration cookie, network XML,
-# status file, save image header) and runs each on a copy of its corpus in fuzz/corpus/ (the
+# status file, save image header, snapshot XML) and runs each on a copy of its corpus in fuzz/corpus/ (the
 # repository corpus is never modified). The first form (the test command's bounded run)
 # runs them one after the other for SECONDS in all, split between them; --parallel runs
 # them all at once (niced), each for SECONDS (the slow suite: scripts/test-slow.sh). Each
@@ -55,7 +55,7 @@ elif ! meson introspect "$builddir" --buildoptions | grep -q '"name": "fuzzing",
     meson configure "$builddir" -Dfuzzing=true -Db_lundef=false
 fi
 ninja -C "$builddir" fuzz/fuzz-domain-xml fuzz/fuzz-qmp fuzz/fuzz-migration-cookie \
-    fuzz/fuzz-network-xml fuzz/fuzz-status-xml fuzz/fuzz-save-image
+    fuzz/fuzz-network-xml fuzz/fuzz-status-xml fuzz/fuzz-save-image fuzz/fuzz-snapshot-xml
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vb-fuzz.XXXXXX")
 echo "corpus copies and artifacts in $work"
@@ -108,7 +108,8 @@ targets='fuzz-qmp qmp 15 -max_len=65536 -dict=@/fuzz/qmp.dict
 fuzz-migration-cookie migration-cookie 12 -max_len=16384 -dict=@/fuzz/migration-cookie.dict
 fuzz-network-xml network-xml 12 -max_len=16384 -dict=@/fuzz/network-xml.dict
 fuzz-status-xml status-xml 10 -max_len=65536 -dict=@/fuzz/status-xml.dict
-fuzz-save-image save-image 10 -max_len=32768 -dict=@/fuzz/domain-xml.dict'
+fuzz-save-image save-image 10 -max_len=32768 -dict=@/fuzz/domain-xml.dict
+fuzz-snapshot-xml snapshot-xml 8 -max_len=32768 -dict=@/fuzz/snapshot-xml.dict'
 names="fuzz-domain-xml $(echo "$targets" | cut -d' ' -f1 | tr '\n' ' ')"
 
 failed=0
