@@ -238,6 +238,8 @@ xmlNode *vb_xml_child(xmlNode *parent, const char *name);
 xmlNode *vb_xml_insert_child(xmlNode *parent, const char *name, const char *const after[]);
 char *vb_xml_prop(xmlNode *node, const char *name);
 char *vb_xml_text(xmlNode *node);
+xmlDoc *vb_xml_read_memory(const char *xml, gsize max_bytes, const char *what,
+                           const char *malformed, const char *filename, GError **error);
 void vb_extra_collect(VbExtra *extra, xmlNode *node, const char *const known_attrs[],
                       const char *const modelled_children[], const char *const ranks[]);
 void vb_xml_escape(GString *buf, const char *str, gboolean attr, gboolean raw);

@@ -796,24 +796,6 @@ parse_root(VbNetworkDef *def, xmlNode *root, GError **error)
     return vb_network_def_validate(def, error);
 }
 
-typedef struct {
-    int line;
-    char *message;
-} FirstError;
-
-/* libxml2 reports several errors for one mistake; the first one names it */
-static void
-keep_first_error(void *data, xmlErrorPtr e)
-{
-    xmlParserCtxt *ctxt = data;
-    FirstError *first = ctxt->_private;
-
-    if (first->message != NULL || e == NULL || e->level < XML_ERR_ERROR)
-        return;
-    first->line = e->line;
-    first->message = g_strstrip(g_strdup(e->message != NULL ? e->message : "unknown error"));
-}
-
 /* libxml2 keeps no line for the DTD node: find it in the text */
 static guint
 line_of(const char *xml, const char *needle)
@@ -860,41 +842,9 @@ check_namespaces(xmlNode *node, GError **error)
 xmlDoc *
 vb_net_read_doc(const char *xml, const char *what, GError **error)
 {
-    xmlParserCtxt *ctxt;
-    xmlDoc *doc;
-    size_t len = strlen(xml);
-    FirstError first = {0, NULL};
+    xmlDoc *doc = vb_xml_read_memory(xml, VB_NETWORK_XML_MAX_BYTES, what, what, "network.xml",
+                                     error);
 
-    if (len > VB_NETWORK_XML_MAX_BYTES) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                    "%s is %zu bytes, more than the limit of %d", what, len,
-                    VB_NETWORK_XML_MAX_BYTES);
-        return NULL;
-    }
-    ctxt = xmlNewParserCtxt();
-    if (ctxt == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot allocate XML parser");
-        return NULL;
-    }
-    ctxt->_private = &first;
-    ctxt->sax->serror = keep_first_error;
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "network.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
-                                XML_PARSE_NOCDATA);
-    if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed) {
-        const xmlError *e = xmlCtxtGetLastError(ctxt);
-
-        if (first.message == NULL) {
-            first.line = e != NULL ? e->line : 0;
-            first.message =
-                g_strstrip(g_strdup(e != NULL && e->message ? e->message : "unknown error"));
-        }
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %d: malformed %s: %s", first.line,
-                    what, first.message);
-        g_clear_pointer(&doc, xmlFreeDoc);
-    }
-    g_free(first.message);
-    xmlFreeParserCtxt(ctxt);
     if (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
                     "line %u: DOCTYPE declarations are not allowed in %s",

@@ -186,67 +186,19 @@ vb_snapshot_def_is_offline(const VbSnapshotDef *def)
            def->state == VB_SNAPSHOT_STATE_DISK_SNAPSHOT;
 }
 
-typedef struct {
-    int line;
-    char *message;
-} FirstError;
-
-static void
-keep_first_error(void *data, xmlError *e)
-{
-    xmlParserCtxt *ctxt = data;
-    FirstError *first = ctxt->_private;
-
-    if (first->message != NULL || e == NULL || e->level < XML_ERR_ERROR)
-        return;
-    first->line = e->line;
-    first->message = g_strstrip(g_strdup(e->message != NULL ? e->message : "unknown error"));
-}
-
 /* the domain parser's hardening: no entity expansion, no DTD, no network, libxml2's
  * default depth limit (no XML_PARSE_HUGE), a size limit */
 static xmlDoc *
 read_doc(const char *xml, GError **error)
 {
-    xmlParserCtxt *ctxt;
-    xmlDoc *doc;
-    size_t len = strlen(xml);
-    FirstError first = { 0, NULL };
+    xmlDoc *doc = vb_xml_read_memory(xml, VB_SNAPSHOT_XML_MAX_BYTES, "snapshot XML", "XML",
+                                     "snapshot.xml", error);
 
-    if (len > VB_SNAPSHOT_XML_MAX_BYTES) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
-                    "snapshot XML is %zu bytes, more than the limit of %d", len,
-                    VB_SNAPSHOT_XML_MAX_BYTES);
-        return NULL;
-    }
-    ctxt = xmlNewParserCtxt();
-    if (ctxt == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot allocate XML parser");
-        return NULL;
-    }
-    ctxt->_private = &first;
-    ctxt->sax->serror = keep_first_error;
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "snapshot.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
-                                XML_PARSE_NOCDATA);
-    if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed) {
-        const xmlError *e = xmlCtxtGetLastError(ctxt);
-
-        if (first.message == NULL) {
-            first.line = e != NULL ? e->line : 0;
-            first.message = g_strstrip(g_strdup(e != NULL && e->message ? e->message
-                                                                        : "unknown error"));
-        }
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %d: malformed XML: %s",
-                    first.line, first.message);
-        g_clear_pointer(&doc, xmlFreeDoc);
-    } else if (doc->intSubset != NULL || doc->extSubset != NULL) {
+    if (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_XML,
                             "DOCTYPE declarations are not allowed in snapshot XML");
         g_clear_pointer(&doc, xmlFreeDoc);
     }
-    g_free(first.message);
-    xmlFreeParserCtxt(ctxt);
     return doc;
 }
 
