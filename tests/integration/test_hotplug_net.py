@@ -148,7 +148,11 @@ class HotplugNetTest(HotplugNetTestCase):
                      b"[ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; ip link set lo up; "
                      b"udhcpc -i eth0 -f -n -q -t 10 -T 2 -A 1 -s /sbin/tg-udhcpc "
                      b">/dev/null 2>&1 || echo TINYGUEST: no lease\n")
-        reader.wait_for(b"TINYGUEST: ping 10.160.0.1", 180)
+        data = reader.wait_for(b"TINYGUEST: ping 10.160.0.1", 180)
+        # the line may come in two reads ("... ping 10.160.0.1" then " ok"): wait for its end
+        start = data.rindex(b"TINYGUEST: ping 10.160.0.1")
+        eventually(lambda: b"\n" in reader.pump()[start:], timeout=30,
+                   what="the end of the guest's ping line")
         text = reader.data.decode(errors="replace")
         self.assertIn("TINYGUEST: lease 10.160.0.", text)
         self.assertIn("TINYGUEST: ping 10.160.0.1 ok", text)
