@@ -108,10 +108,8 @@ targets='fuzz-qmp qmp 15 -max_len=65536 -dict=@/fuzz/qmp.dict
 fuzz-migration-cookie migration-cookie 12 -max_len=16384 -dict=@/fuzz/migration-cookie.dict
 fuzz-network-xml network-xml 12 -max_len=16384 -dict=@/fuzz/network-xml.dict
 fuzz-status-xml status-xml 10 -max_len=65536 -dict=@/fuzz/status-xml.dict
-fuzz-save-image save-image 10 -max_len=32768 -dict=@/fuzz/domain-xml.dict'
-# fuzz-snapshot-xml is built but not run yet: its first 10-minute run (1 December 2026) found
-# an embedded <domain> whose format is not stable (an unknown attribute of a device <address>);
-# it comes back with the fix (issue 15)
+fuzz-save-image save-image 10 -max_len=32768 -dict=@/fuzz/domain-xml.dict
+fuzz-snapshot-xml snapshot-xml 8 -max_len=32768 -dict=@/fuzz/snapshot-xml.dict'
 names="fuzz-domain-xml $(echo "$targets" | cut -d' ' -f1 | tr '\n' ' ')"
 
 failed=0

@@ -39,10 +39,10 @@ fmt_disk(ChildCtx *c, const VbDeviceDef *dev)
     vb_fmt_sub_elem(c->ch, 3, "target", &dev->target, target);
     before(c, "readonly");
     if (dev->readonly)
-        g_string_append(c->ch, "      <readonly/>\n");
+        vb_fmt_empty_elem(c->ch, 3, "readonly");
     before(c, "shareable");
     if (dev->shareable)
-        g_string_append(c->ch, "      <shareable/>\n");
+        vb_fmt_empty_elem(c->ch, 3, "shareable");
 }
 
 static void
@@ -91,7 +91,8 @@ fmt_video(ChildCtx *c, const VbDeviceDef *dev)
     before(c, "model");
     if (!dev->model_elem.present)
         return;
-    g_string_append(c->ch, "      <model");
+    vb_fmt_indent(c->ch, 3);
+    g_string_append(c->ch, "<model");
     vb_fmt_attrs_ordered(c->ch, order, model, &dev->model_elem.extra);
     vb_fmt_raws_before(mch, &dev->model_elem.extra, G_MAXINT, 4, &cur);
     vb_fmt_close(c->ch, 3, "model", mch);
@@ -109,7 +110,8 @@ fmt_rng(ChildCtx *c, const VbDeviceDef *dev)
         vb_fmt_sub_elem(c->ch, 3, "backend", &dev->backend, model);
         return;
     }
-    g_string_append(c->ch, "      <backend");
+    vb_fmt_indent(c->ch, 3);
+    g_string_append(c->ch, "<backend");
     vb_fmt_attrs_ordered(c->ch, (const char *const[]){ "model", NULL }, model,
                          &dev->backend.extra);
     g_string_append_c(c->ch, '>');

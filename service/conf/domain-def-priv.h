@@ -244,6 +244,9 @@ void vb_extra_collect(VbExtra *extra, xmlNode *node, const char *const known_att
                       const char *const modelled_children[], const char *const ranks[]);
 void vb_xml_escape(GString *buf, const char *str, gboolean attr, gboolean raw);
 void vb_fmt_indent(GString *buf, int level);
+int vb_fmt_push_base(int levels);
+void vb_fmt_pop_base(int old);
+void vb_fmt_empty_elem(GString *buf, int level, const char *name);
 void vb_fmt_attr(GString *buf, const char *name, const char *value);
 void vb_fmt_extra_attrs(GString *buf, const VbExtra *extra);
 void vb_fmt_raw(GString *buf, const VbRawElem *raw, int level);

@@ -226,6 +226,15 @@ vb_xml_escape(GString *buf, const char *str, gboolean attr, gboolean raw)
     }
 }
 
+/* the layout of a kept element as it is stored: never the formatting thread's base level
+ * (vb_fmt_push_base()), which vb_fmt_raw() adds when the element is written out */
+static void
+indent_kept(GString *buf, int level)
+{
+    for (int i = 0; i < level; i++)
+        g_string_append(buf, "  ");
+}
+
 static gboolean
 prefix_declared(GPtrArray *declared, const char *prefix)
 {
@@ -317,7 +326,7 @@ serialize_element(GString *buf, xmlNode *node, int level, gboolean inl, GPtrArra
             serialize_node(buf, c, level + 1, child_inline, declared);
         if (!child_inline) {
             g_string_append_c(buf, '\n');
-            vb_fmt_indent(buf, level);
+            indent_kept(buf, level);
         }
         g_string_append_printf(buf, "</%s>", name);
     }
@@ -332,7 +341,7 @@ serialize_node(GString *buf, xmlNode *node, int level, gboolean inl, GPtrArray *
         if ((node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE))
             return; /* only layout whitespace reaches here */
         g_string_append_c(buf, '\n');
-        vb_fmt_indent(buf, level);
+        indent_kept(buf, level);
     }
     switch (node->type) {
     case XML_ELEMENT_NODE:
@@ -476,16 +485,59 @@ vb_extra_collect(VbExtra *extra, xmlNode *node, const char *const known_attrs[],
     vb_sort_by_rank(extra->children, raw_rank);
 }
 
+/* levels added to every vb_fmt_indent() of this thread: a document formatted as the child
+ * of another (a domain inside <domainsnapshot>) is indented as it is written, never
+ * afterwards, where the newlines of text content could not be told from the layout's */
+static __thread int fmt_base_level;
+
 /**
  * vb_fmt_indent:
  * @buf: output
- * @level: nesting level (2 spaces each)
+ * @level: nesting level (2 spaces each), plus the thread's base (vb_fmt_push_base())
  */
 void
 vb_fmt_indent(GString *buf, int level)
 {
-    for (int i = 0; i < level; i++)
+    for (int i = 0; i < level + fmt_base_level; i++)
         g_string_append(buf, "  ");
+}
+
+/**
+ * vb_fmt_push_base:
+ * @levels: levels to add to every indentation this thread writes from now on
+ *
+ * Returns: the previous base, to give back to vb_fmt_pop_base()
+ */
+int
+vb_fmt_push_base(int levels)
+{
+    int old = fmt_base_level;
+
+    fmt_base_level += levels;
+    return old;
+}
+
+/**
+ * vb_fmt_pop_base:
+ * @old: what vb_fmt_push_base() returned
+ */
+void
+vb_fmt_pop_base(int old)
+{
+    fmt_base_level = old;
+}
+
+/**
+ * vb_fmt_empty_elem:
+ * @buf: output
+ * @level: indentation
+ * @name: element name, written as `<name/>`
+ */
+void
+vb_fmt_empty_elem(GString *buf, int level, const char *name)
+{
+    vb_fmt_indent(buf, level);
+    g_string_append_printf(buf, "<%s/>\n", name);
 }
 
 /**

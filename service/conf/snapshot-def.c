@@ -681,10 +681,14 @@ format_domain(GString *buf, const VbDomainDef *dom, const char *root_name, guint
     guint dflags = VB_DOMAIN_DEF_FORMAT_INACTIVE;
     g_autofree char *xml = NULL;
     gsize len;
+    int base;
 
     if (flags & VB_SNAPSHOT_FORMAT_SECURE)
         dflags |= VB_DOMAIN_DEF_FORMAT_SECURE;
+    /* indented as it is written: newlines in its text content stay as they are */
+    base = vb_fmt_push_base(1);
     xml = vb_domain_def_format(dom, dflags, error);
+    vb_fmt_pop_base(base);
     if (xml == NULL)
         return FALSE;
     len = strlen(xml);
@@ -697,12 +701,8 @@ format_domain(GString *buf, const VbDomainDef *dom, const char *root_name, guint
     }
     xml[len - strlen("</domain>")] = '\0';
     vb_fmt_indent(buf, 1);
-    g_string_append_printf(buf, "<%s", root_name);
-    for (const char *p = xml + strlen("<domain"); *p != '\0'; p++) {
-        g_string_append_c(buf, *p);
-        if (*p == '\n')
-            vb_fmt_indent(buf, 1);
-    }
+    g_string_append_printf(buf, "<%s%s", root_name, xml + strlen("<domain"));
+    vb_fmt_indent(buf, 1);
     g_string_append_printf(buf, "</%s>\n", root_name);
     return TRUE;
 }

@@ -537,6 +537,40 @@ test_disks_vs_domain(void)
     g_assert_nonnull(strstr(error->message, "specified twice"));
 }
 
+/* text content with newlines in the embedded domain comes back as it was, formatted twice
+ * the same (fuzz-snapshot-xml: the domain was indented after it was written, and every
+ * round trip added two spaces to each line of a multi-line text) */
+static void
+test_multiline_text(void)
+{
+    const char *xml =
+        "<domainsnapshot>\n"
+        "  <name>s1</name>\n"
+        "  <creationTime>1700000000</creationTime>\n"
+        "  <state>shutoff</state>\n"
+        "  <domain type='qemu'>\n"
+        "    <name>d</name>\n"
+        "    <uuid>0c7a1f3e-1d2b-4e5f-8a9b-000000000001</uuid>\n"
+        "    <description>first line\n   second line\n\nlast</description>\n"
+        "    <memory unit='KiB'>65536</memory>\n"
+        "    <os><type arch='x86_64'>hvm</type></os>\n"
+        "    <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>\n"
+        "    <metadata><x:y xmlns:x='urn:x'>a\n  b</x:y></metadata>\n"
+        "  </domain>\n"
+        "</domainsnapshot>\n";
+    g_autoptr(VbSnapshotDef) def = parse_ok(xml, VB_SNAPSHOT_PARSE_REDEFINE);
+    g_autofree char *out1 = format_ok(def, VB_SNAPSHOT_FORMAT_SECURE);
+    g_autoptr(VbSnapshotDef) def2 = parse_ok(out1, VB_SNAPSHOT_PARSE_REDEFINE);
+    g_autofree char *out2 = format_ok(def2, VB_SNAPSHOT_FORMAT_SECURE);
+
+    g_assert_cmpstr(def2->dom->description, ==, "first line\n   second line\n\nlast");
+    g_assert_cmpstr(out1, ==, out2);
+    /* laid out as libvirt does: the domain two spaces in */
+    g_assert_nonnull(strstr(out1, "\n  <domain type='qemu'>\n    <name>d</name>\n"));
+    g_assert_nonnull(strstr(out1, "\n      <emulator>"));
+    g_assert_nonnull(strstr(out1, "\n  </domain>\n</domainsnapshot>"));
+}
+
 static void
 test_enums(void)
 {
@@ -565,6 +599,7 @@ main(int argc, char **argv)
     g_test_add_func("/snapshot-def/align-disks", test_align_disks);
     g_test_add_func("/snapshot-def/errors", test_errors);
     g_test_add_func("/snapshot-def/disks-vs-domain", test_disks_vs_domain);
+    g_test_add_func("/snapshot-def/multiline-text", test_multiline_text);
     g_test_add_func("/snapshot-def/enums", test_enums);
     return g_test_run();
 }
