@@ -419,7 +419,8 @@ class PolkitdConfinementTest(PolkitTestCase):
             "org.virtbus.Virt1.define": 2, "org.virtbus.Virt1.migrate": 2,
             "org.virtbus.Virt1.save": 2, "org.virtbus.Virt1.attach": 2,
             "org.virtbus.Virt1.monitor": 2, "org.virtbus.Virt1.network": 2,
-            "org.virtbus.Virt1.agent": 2, "org.virtbus.Virt1.console": 2})
+            "org.virtbus.Virt1.agent": 2, "org.virtbus.Virt1.console": 2,
+            "org.virtbus.Virt1.snapshot": 2})
         log = self.polkitd.read_log()
         self.assertIn("Successfully changed to user polkitd", log)
         # our trace rule only: the host's rules are hidden
