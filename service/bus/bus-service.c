@@ -206,6 +206,7 @@ void
 vb_bus_service_autostart(VbBusService *service)
 {
     vb_domain_list_autostart(service->domains);
+    vb_bus_snapshots_load_all(service); /* issue 15, part snapbus */
 }
 
 /**
@@ -257,8 +258,9 @@ vb_bus_service_free(VbBusService *service)
     g_clear_object(&service->object_manager);
     g_hash_table_destroy(service->domain_objects);
     g_hash_table_destroy(service->object_cache);
-    vb_bus_snapshots_free(service->snapshots); /* issue 15, part snapbus */
     vb_domain_list_free(service->domains);
+    /* issue 15, part snapbus: after the domain threads (vb_bus_snapshots_load_all) ended */
+    vb_bus_snapshots_free(service->snapshots);
     vb_network_list_free(service->networks);
     if (service->callers != NULL)
         g_hash_table_destroy(service->callers);

@@ -273,6 +273,7 @@ GVariant *vb_bus_guest2_block_peek(VbBusCall *call, GError **error);
 /* bus-snapshot.c (issue 15, part snapbus) */
 VbBusSnapshots *vb_bus_snapshots_new(void);
 void vb_bus_snapshots_free(VbBusSnapshots *snapshots);
+void vb_bus_snapshots_load_all(VbBusService *service);
 extern const VbBusMethod vb_bus_snapshot_methods[];
 extern const gsize vb_bus_snapshot_n_methods;
 VbDomainObj *vb_bus_snapshot_skeleton_get_domain(VbDBusSnapshot *iface);

@@ -254,7 +254,7 @@ path_for(VbBusSnapshots *s, VbDomainObj *dom, const char *name)
 static GHashTable *
 publish(VbBusService *service, VbDomainObj *dom, GPtrArray *infos)
 {
-    VbBusSnapshots *s = service->snapshots;
+    VbBusSnapshots *s = service->snapshots; /* freed after the domain threads ended */
     GHashTable *result = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_autofree char *prefix = g_strconcat(dom->uuid_str, "/", NULL);
     Publish *p = g_new0(Publish, 1);
@@ -544,4 +544,22 @@ vb_bus_snapshot_undefine(VbBusCall *call, guint flags, GError **error)
     if (infos != NULL)
         g_hash_table_unref(publish(call->service, call->dom, infos));
     return ok;
+}
+
+static void
+loaded(VbDomainObj *dom, GPtrArray *infos, gpointer user_data)
+{
+    g_hash_table_unref(publish(user_data, dom, infos));
+}
+
+/**
+ * vb_bus_snapshots_load_all:
+ *
+ * At start: the snapshots of every persistent domain loaded in the background and their
+ * objects exported.
+ */
+void
+vb_bus_snapshots_load_all(VbBusService *service)
+{
+    vb_domain_snapshot_load_all(service->domains, loaded, service);
 }

@@ -515,3 +515,62 @@ vb_domain_snapshot_undefine(VbDomainList *list, VbDomainObj *dom, gboolean remov
     finish(dom, out_infos);
     return ok;
 }
+
+typedef struct {
+    VbDomainList *list;
+    VbSnapshotLoadedFunc done;
+    gpointer user_data;
+} LoadAll;
+
+static gpointer
+load_all_thread(gpointer data)
+{
+    LoadAll *l = data;
+    VbDomainList *list = l->list;
+    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_PERSISTENT);
+
+    for (guint i = 0; i < doms->len; i++) {
+        VbDomainObj *dom = doms->pdata[i];
+        g_autofree char *dir = vb_snapshot_store_dir(list->paths->snapshot_dir, dom->uuid_str);
+        g_autoptr(GError) error = NULL;
+        GPtrArray *infos = NULL;
+
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+            continue;
+        if (!vb_domain_snapshot_query(list, dom, &infos, &error))
+            g_message("domain %s: snapshots not loaded at start (they are on the first "
+                      "snapshot call): %s", dom->uuid_str, error->message);
+        if (infos != NULL && infos->len > 0)
+            l->done(dom, g_steal_pointer(&infos), l->user_data);
+        if (infos != NULL)
+            g_ptr_array_unref(infos);
+    }
+    g_mutex_lock(&list->lock);
+    list->job_threads--;
+    g_cond_broadcast(&list->job_threads_cond);
+    g_mutex_unlock(&list->lock);
+    g_free(l);
+    return NULL;
+}
+
+/**
+ * vb_domain_snapshot_load_all:
+ * @done: called (on a thread of its own) with the snapshots of each persistent domain that
+ *   has some; it takes the array
+ *
+ * Loads the snapshots of every persistent domain in the background, at service start, so
+ * their objects are on the bus before anyone asks. vb_domain_list_free() waits for it.
+ */
+void
+vb_domain_snapshot_load_all(VbDomainList *list, VbSnapshotLoadedFunc done, gpointer user_data)
+{
+    LoadAll *l = g_new0(LoadAll, 1);
+
+    l->list = list;
+    l->done = done;
+    l->user_data = user_data;
+    g_mutex_lock(&list->lock);
+    list->job_threads++;
+    g_mutex_unlock(&list->lock);
+    g_thread_unref(g_thread_new("vb-snapshots", load_all_thread, l));
+}

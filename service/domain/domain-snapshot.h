@@ -86,4 +86,8 @@ gboolean vb_domain_snapshot_delete(VbDomainList *list, VbDomainObj *dom, const c
 gboolean vb_domain_snapshot_undefine(VbDomainList *list, VbDomainObj *dom, gboolean remove,
                                      GPtrArray **out_infos, GError **error);
 
+typedef void (*VbSnapshotLoadedFunc)(VbDomainObj *dom, GPtrArray *infos, gpointer user_data);
+void vb_domain_snapshot_load_all(VbDomainList *list, VbSnapshotLoadedFunc done,
+                                 gpointer user_data);
+
 G_END_DECLS

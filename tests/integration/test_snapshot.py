@@ -250,6 +250,11 @@ class SnapshotTest(vbtest.VirtbusTestCase):
         self.assertEqual(self.service.stop(), 0)
         self.service.start()
         self.conn = connect(self.bus.address)
+        # loaded at start: the objects are on the bus before any snapshot call
+        objs = eventually(lambda: {p: i[SNAP_IFACE] for p, i in self.managed_objects().items()
+                                   if SNAP_IFACE in i} or None, what="snapshot objects")
+        self.assertEqual(sorted(v["Name"] for v in objs.values()), ["s1", "s2"])
+        self.assertEqual([v["Current"] for v in objs.values() if v["Name"] == "s1"], [True])
         listed = self.domain(dom, "ListSnapshots", "u", (0,))
         self.assertEqual([self.get_prop(p, SNAP_IFACE, "Name") for p in listed], ["s1", "s2"])
         cur = self.domain(dom, "SnapshotCurrent", "u", (0,))
