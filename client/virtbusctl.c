@@ -42,6 +42,8 @@ typedef struct {
 } VbctlBusOptions;
 
 #define FLAG(field) offsetof(VbctlFlags, field)
+/* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
+#define SFLAG(field) (offsetof(VbctlFlags, snapshot) + offsetof(VbctlSnapshotFlags, field))
 
 static const VbctlOption list_options[] = {
     {"all", N_("List active and inactive domains"), FLAG(all), FALSE},
@@ -77,6 +79,8 @@ static const VbctlOption undefine_options[] = {
     {"keep-nvram", N_("Keep the NVRAM file"), FLAG(keep_nvram), FALSE},
     {"tpm", N_("Also remove the emulated TPM's state (the default)"), FLAG(tpm), FALSE},
     {"keep-tpm", N_("Keep the emulated TPM's state"), FLAG(keep_tpm), FALSE},
+    {"snapshots-metadata", N_("Also remove the snapshots' metadata (issue 15)"),
+     SFLAG(metadata), FALSE},
     {NULL},
 };
 
@@ -237,7 +241,6 @@ static const VbctlOption domiflist_options[] = {
 };
 
 /* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
-#define SFLAG(field) (offsetof(VbctlFlags, snapshot) + offsetof(VbctlSnapshotFlags, field))
 static const VbctlOption snapshot_create_as_options[] = {
     {"description", N_("A description of the snapshot"), SFLAG(description), FALSE, "TEXT",
      G_OPTION_ARG_STRING},

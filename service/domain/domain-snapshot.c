@@ -497,7 +497,11 @@ vb_domain_snapshot_undefine(VbDomainList *list, VbDomainObj *dom, gboolean remov
     VbSnapshotStore *store;
     gboolean ok = FALSE;
     g_autofree char *name = NULL;
+    g_autofree char *dir = vb_snapshot_store_dir(list->paths->snapshot_dir, dom->uuid_str);
 
+    /* no snapshot ever stored: no job, Undefine goes on as it always did */
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return TRUE;
     if (!begin(list, dom, VB_JOB_MODIFY, "Undefine", error))
         return FALSE;
     store = get_store(list, dom, error);

@@ -47,7 +47,9 @@ DISK = """    <disk type='file' device='disk'>
     </disk>"""
 
 
-class SnapshotTest(vbtest.VirtbusTestCase):
+class SnapshotBase(vbtest.VirtbusTestCase):
+    """Helpers: images, the domain, qemu-io and qemu-img checks (no tests of its own)."""
+
     def setUp(self):
         super().setUp()
         self.images = os.path.join(self.tmp, "images")
@@ -107,7 +109,8 @@ class SnapshotTest(vbtest.VirtbusTestCase):
                 return os.path.join(top, UUID)
         return None
 
-    # -- tests --
+
+class SnapshotTest(SnapshotBase):
     def test_create_revert_delete(self):
         a = self.make_image("a.qcow2")
         b = self.make_image("b.qcow2")
@@ -369,6 +372,56 @@ class SnapshotTest(vbtest.VirtbusTestCase):
         self.assertDBusError("Busy", self.snap, s1, "Revert", "u", (0,))
         self.assertEqual(self.get_prop(self.domain(dom, "SnapshotCurrent", "u", (0,)),
                                        SNAP_IFACE, "Name"), "s2")
+
+
+class SnapshotCtlTest(vbtest.CtlTestCase, SnapshotBase):
+    """virtbusctl's snapshot-* commands against the same service."""
+
+    def test_virtbusctl_snapshot_commands(self):
+        a = self.make_image("a.qcow2")
+        self.define_with([("vda", a, "qcow2")])
+        self.assertEqual(self.qemu_io(a, "write -P 0xaa 0 64k").returncode, 0)
+        p = self.ctl("snapshot-create-as", "snapvm", "one", "--description", "a <first> one")
+        self.assertIn("Domain snapshot one created", p.stdout)
+        self.assertEqual(self.qemu_io(a, "write -P 0xbb 0 64k").returncode, 0)
+        self.ctl("snapshot-create-as", "snapvm", "two", "--disk-only")
+        self.assertEqual(self.image_snapshots(a), ["one", "two"])
+        out = self.ctl("snapshot-list", "snapvm").stdout
+        self.assertIn("one", out)
+        self.assertRegex(out, r"two +\S+ \S+ \S+ +disk-snapshot")
+        self.assertEqual(self.ctl("snapshot-list", "snapvm", "--tree").stdout,
+                         "one\n+- two\n")
+        self.assertEqual(self.ctl("snapshot-list", "snapvm", "--roots", "--name").stdout,
+                         "one\n")
+        info = self.ctl("snapshot-info", "snapvm", "one").stdout
+        self.assertRegex(info, r"Current: +no")
+        self.assertRegex(info, r"Children: +1")
+        self.assertRegex(info, r"State: +shutoff")
+        xml = self.ctl("snapshot-dumpxml", "snapvm", "one").stdout
+        self.assertIn("<description>a &lt;first&gt; one</description>", xml)
+        self.assertEqual(self.ctl("snapshot-current", "snapvm", "--name").stdout, "two\n")
+        self.ctl("snapshot-revert", "snapvm", "one")
+        self.assert_pattern(a, "0xaa")
+        self.assertEqual(self.ctl("snapshot-current", "snapvm", "--name").stdout, "one\n")
+        self.assertFails(self.ctl("snapshot-info", "snapvm", "nope", check=False), 1, "nope")
+        self.assertFails(self.ctl("undefine", "snapvm", check=False), 1,
+                         "SNAPSHOTS_METADATA")
+        p = self.ctl("snapshot-delete", "snapvm", "one", "--children")
+        self.assertIn("Domain snapshot one deleted", p.stdout)
+        self.assertEqual(self.image_snapshots(a), [])
+        self.assertEqual(self.ctl("snapshot-list", "snapvm", "--name").stdout, "")
+        # from a file, redefined
+        self.ctl("snapshot-create-as", "snapvm", "three")
+        xml = self.ctl("snapshot-dumpxml", "snapvm", "three").stdout
+        self.ctl("snapshot-delete", "snapvm", "three", "--metadata")
+        path = os.path.join(self.tmp, "three.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        self.assertIn("redefined", self.ctl("snapshot-create", "snapvm", path, "--redefine",
+                                            "--current").stdout)
+        self.assertEqual(self.ctl("snapshot-current", "snapvm").stdout, xml)
+        self.ctl("undefine", "snapvm", "--snapshots-metadata")
+        self.assertEqual(self.image_snapshots(a), ["three"])
 
 
 if __name__ == "__main__":
