@@ -321,12 +321,20 @@ vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml,
     if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotCreateXML", error))
         return NULL;
     store = get_store(list, dom, error);
-    if (store != NULL) {
+    if (store != NULL && re) {
+        /* metadata only: the domain may run (libvirt redefines on running domains too) */
+        g_mutex_lock(&dom->lock);
+        def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+        g_mutex_unlock(&dom->lock);
+        if (def == NULL)
+            g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy the domain definition");
+        else
+            name = redefine(store, g_steal_pointer(&snap), def, flags, error);
+    } else if (store != NULL) {
         def = inactive_def(dom, "snapshots", error);
         if (def != NULL)
-            name = re ? redefine(store, g_steal_pointer(&snap), def, flags, error)
-                      : create_new(store, g_steal_pointer(&snap), g_steal_pointer(&def),
-                                   flags, error);
+            name = create_new(store, g_steal_pointer(&snap), g_steal_pointer(&def), flags,
+                              error);
     }
     finish(dom, out_infos);
     return name;

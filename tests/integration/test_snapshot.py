@@ -327,6 +327,13 @@ class SnapshotTest(SnapshotBase):
         self.assertIn("running domain are not implemented yet", e.message)
         e = self.assertDBusError("NotSupported", self.snap, s1, "Revert", "u", (0,))
         self.assertIn("running domain", e.message)
+        e = self.assertDBusError("NotSupported", self.snap, s1, "Delete", "u", (0,))
+        self.assertIn("running domain", e.message)
+        # metadata only: allowed while it runs (METADATA_ONLY, then REDEFINE)
+        xml = self.snap(s1, "GetXMLDesc", "u", (0,))
+        self.assertIsNone(self.snap(s1, "Delete", "u", (2,)))
+        s1 = self.create(dom, xml, 1 | 2)
+        self.assertEqual(self.get_prop(s1, SNAP_IFACE, "Name"), "s1")
         self.domain(dom, "Destroy", "u", (0,))
         self.assertEqual(self.image_snapshots(a), ["s1"])
 
