@@ -380,6 +380,26 @@ class SnapshotTest(SnapshotBase):
         self.assertEqual(self.get_prop(self.domain(dom, "SnapshotCurrent", "u", (0,)),
                                        SNAP_IFACE, "Name"), "s2")
 
+    def test_metadata_write_failure_takes_the_snapshot_back(self):
+        a = self.make_image("a.qcow2")
+        dom = self.define_with([("vda", a, "qcow2")])
+        self.assertEqual(self.domain(dom, "ListSnapshots", "u", (0,)), [])  # loaded: empty
+        roots = [top for top, dirs, _ in os.walk(self.root) if os.path.basename(top) == "snapshot"]
+        self.assertEqual(len(roots), 1, roots)
+        # a file where the domain's snapshot directory goes: the metadata cannot be written
+        blocker = os.path.join(roots[0], UUID)
+        with open(blocker, "w") as f:
+            f.write("not a directory\n")
+        e = self.assertDBusError("IO", self.create, dom,
+                                 "<domainsnapshot><name>s1</name></domainsnapshot>")
+        self.assertIn("not taken", e.message)
+        self.assertEqual(self.image_snapshots(a), [])  # taken back from the image
+        self.assertEqual(self.domain(dom, "ListSnapshots", "u", (0,)), [])
+        os.unlink(blocker)
+        s1 = self.create(dom, "<domainsnapshot><name>s1</name></domainsnapshot>")
+        self.assertEqual(self.get_prop(s1, SNAP_IFACE, "Name"), "s1")
+        self.assertEqual(self.image_snapshots(a), ["s1"])
+
 
 class SnapshotCtlTest(vbtest.CtlTestCase, SnapshotBase):
     """virtbusctl's snapshot-* commands against the same service."""
