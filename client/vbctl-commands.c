@@ -244,7 +244,8 @@ vbctl_cmd_undefine(VbctlContext *ctx, GError **error)
     g_autoptr(GVariant) reply = NULL;
     g_autofree char *name = NULL;
     guint flags = (ctx->flags.nvram ? 4u : 0u) | (ctx->flags.keep_nvram ? 8u : 0u) |
-                  (ctx->flags.tpm ? 32u : 0u) | (ctx->flags.keep_tpm ? 64u : 0u);
+                  (ctx->flags.tpm ? 32u : 0u) | (ctx->flags.keep_tpm ? 64u : 0u) |
+                  (ctx->flags.snapshot.metadata ? 2u : 0u); /* --snapshots-metadata */
 
     if (domain == NULL)
         return FALSE;

@@ -42,6 +42,22 @@ typedef struct {
     gboolean print_xml; /* change-media --print-xml */
 } VbctlGuest2Flags;
 
+/* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
+typedef struct {
+    char *description;      /* snapshot-create-as --description TEXT, or NULL */
+    gboolean disk_only;     /* snapshot-create-as --disk-only */
+    gboolean no_metadata;   /* snapshot-create-as --no-metadata */
+    gboolean redefine;      /* snapshot-create --redefine */
+    gboolean current;       /* snapshot-create --current */
+    gboolean tree;          /* snapshot-list --tree */
+    gboolean roots;         /* snapshot-list --roots */
+    gboolean name;          /* snapshot-list, snapshot-current --name */
+    gboolean force;         /* snapshot-revert --force */
+    gboolean children;      /* snapshot-delete --children */
+    gboolean children_only; /* snapshot-delete --children-only */
+    gboolean metadata;      /* snapshot-delete --metadata */
+} VbctlSnapshotFlags;
+
 typedef struct {
     gboolean all;
     gboolean inactive;
@@ -143,6 +159,8 @@ typedef struct {
     char *perf_disable;     /* perf --disable a,b */
     /* guest calls (issue 13, part guest2; vbctl-guest2.c) */
     VbctlGuest2Flags guest2;
+    /* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
+    VbctlSnapshotFlags snapshot;
 } VbctlFlags;
 
 typedef struct {
@@ -228,6 +246,15 @@ gboolean vbctl_cmd_domhostname(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_guestinfo(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_set_user_password(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_qemu_agent_command(VbctlContext *ctx, GError **error);
+/* vbctl-snapshot.c (issue 15, part snapbus) */
+gboolean vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_create(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_list(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_info(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_dumpxml(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_revert(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_delete(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_snapshot_current(VbctlContext *ctx, GError **error);
 /* vbctl-stats.c (issue 13, part stats) */
 gboolean vbctl_cmd_domstats(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domblklist(VbctlContext *ctx, GError **error);

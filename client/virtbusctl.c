@@ -42,6 +42,8 @@ typedef struct {
 } VbctlBusOptions;
 
 #define FLAG(field) offsetof(VbctlFlags, field)
+/* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
+#define SFLAG(field) (offsetof(VbctlFlags, snapshot) + offsetof(VbctlSnapshotFlags, field))
 
 static const VbctlOption list_options[] = {
     {"all", N_("List active and inactive domains"), FLAG(all), FALSE},
@@ -77,6 +79,8 @@ static const VbctlOption undefine_options[] = {
     {"keep-nvram", N_("Keep the NVRAM file"), FLAG(keep_nvram), FALSE},
     {"tpm", N_("Also remove the emulated TPM's state (the default)"), FLAG(tpm), FALSE},
     {"keep-tpm", N_("Keep the emulated TPM's state"), FLAG(keep_tpm), FALSE},
+    {"snapshots-metadata", N_("Also remove the snapshots' metadata (issue 15)"),
+     SFLAG(metadata), FALSE},
     {NULL},
 };
 
@@ -233,6 +237,52 @@ static const VbctlOption change_media_options[] = {
 
 static const VbctlOption domiflist_options[] = {
     {"inactive", N_("List the persistent definition's interfaces"), FLAG(inactive), FALSE},
+    {NULL},
+};
+
+/* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
+static const VbctlOption snapshot_create_as_options[] = {
+    {"description", N_("A description of the snapshot"), SFLAG(description), FALSE, "TEXT",
+     G_OPTION_ARG_STRING},
+    {"disk-only", N_("Record the snapshot as disk-only"), SFLAG(disk_only), FALSE},
+    {"no-metadata", N_("Take the snapshot in the images but keep no metadata"),
+     SFLAG(no_metadata), FALSE},
+    {NULL},
+};
+
+static const VbctlOption snapshot_create_options[] = {
+    {"redefine", N_("Record the metadata of an existing snapshot"), SFLAG(redefine), FALSE},
+    {"current", N_("With --redefine: make it the current snapshot"), SFLAG(current), FALSE},
+    {NULL},
+};
+
+static const VbctlOption snapshot_list_options[] = {
+    {"tree", N_("Print the snapshots as a tree"), SFLAG(tree), FALSE},
+    {"roots", N_("List the snapshots without a parent only"), SFLAG(roots), FALSE},
+    {"name", N_("Print the names only"), SFLAG(name), FALSE},
+    {NULL},
+};
+
+static const VbctlOption snapshot_dumpxml_options[] = {
+    {"security-info", N_("Include secrets"), FLAG(security_info), FALSE},
+    {NULL},
+};
+
+static const VbctlOption snapshot_revert_options[] = {
+    {"force", N_("Revert even when it is risky"), SFLAG(force), FALSE},
+    {NULL},
+};
+
+static const VbctlOption snapshot_delete_options[] = {
+    {"children", N_("Delete its descendants too"), SFLAG(children), FALSE},
+    {"children-only", N_("Delete its descendants only"), SFLAG(children_only), FALSE},
+    {"metadata", N_("Delete the metadata only, keep the snapshots in the images"),
+     SFLAG(metadata), FALSE},
+    {NULL},
+};
+
+static const VbctlOption snapshot_current_options[] = {
+    {"name", N_("Print the name only, not the XML"), SFLAG(name), FALSE},
     {NULL},
 };
 
@@ -720,6 +770,23 @@ static const VbctlCommand commands[] = {
      1, 1, NULL},
     {"domrename", "NAME|UUID NEW_NAME", N_("Rename an inactive domain"), vbctl_cmd_domrename, 2,
      2, NULL},
+    /* snapshots (issue 15, part snapbus) */
+    {"snapshot-create-as", "NAME|UUID [SNAPSHOT]", N_("Take a snapshot of a domain"),
+     vbctl_cmd_snapshot_create_as, 1, 2, snapshot_create_as_options},
+    {"snapshot-create", "NAME|UUID FILE", N_("Take or redefine a snapshot from an XML file"),
+     vbctl_cmd_snapshot_create, 2, 2, snapshot_create_options},
+    {"snapshot-list", "NAME|UUID", N_("List a domain's snapshots"), vbctl_cmd_snapshot_list, 1,
+     1, snapshot_list_options},
+    {"snapshot-info", "NAME|UUID SNAPSHOT", N_("Print what is known of a snapshot"),
+     vbctl_cmd_snapshot_info, 2, 2, NULL},
+    {"snapshot-dumpxml", "NAME|UUID SNAPSHOT", N_("Print a snapshot's XML"),
+     vbctl_cmd_snapshot_dumpxml, 2, 2, snapshot_dumpxml_options},
+    {"snapshot-revert", "NAME|UUID SNAPSHOT", N_("Revert a domain's disks to a snapshot"),
+     vbctl_cmd_snapshot_revert, 2, 2, snapshot_revert_options},
+    {"snapshot-delete", "NAME|UUID SNAPSHOT", N_("Delete a snapshot"), vbctl_cmd_snapshot_delete,
+     2, 2, snapshot_delete_options},
+    {"snapshot-current", "NAME|UUID", N_("Print the current snapshot's XML"),
+     vbctl_cmd_snapshot_current, 1, 1, snapshot_current_options},
     {"net-list", "", N_("List virtual networks"), vbctl_cmd_net_list, 0, 0, net_list_options},
     {"net-define", "FILE", N_("Define or update a network from an XML file ('-' for stdin)"),
      vbctl_cmd_net_define, 1, 1, NULL},

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 #define VB_ACTION_NETWORK "org.virtbus.Virt1.network"
 #define VB_ACTION_AGENT "org.virtbus.Virt1.agent" /* QemuAgentCommand (issue 13) */
 #define VB_ACTION_CONSOLE "org.virtbus.Virt1.console" /* issue 13, part console */
+#define VB_ACTION_SNAPSHOT "org.virtbus.Virt1.snapshot" /* issue 15, part snapbus */
 
 typedef struct _VbAuth VbAuth;
 

@@ -211,7 +211,9 @@ undefine(VbBusCall *call, GError **error)
                     flags & ~VB_UNDEFINE_ALL_FLAGS);
         return NULL;
     }
-    if (!vb_domain_undefine(call->service->domains, call->dom, flags, error))
+    /* issue 15, part snapbus: snapshot metadata first (refused without the flag) */
+    if (!vb_bus_snapshot_undefine(call, flags, error) ||
+        !vb_domain_undefine(call->service->domains, call->dom, flags, error))
         return NULL;
     return g_variant_new("()");
 }
@@ -711,6 +713,11 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "InterfaceAddresses", VB_ACTION_READ, FALSE, interface_addresses },
     { "GetXMLDesc", VB_ACTION_READ, TRUE, get_xml_desc },
     { "Undefine", VB_ACTION_DEFINE, FALSE, undefine },
+    /* issue 15, part snapbus */
+    { "SnapshotCreateXML", VB_ACTION_SNAPSHOT, FALSE, vb_bus_snapshot_create_xml },
+    { "ListSnapshots", VB_ACTION_READ, FALSE, vb_bus_snapshot_list },
+    { "SnapshotLookupByName", VB_ACTION_READ, FALSE, vb_bus_snapshot_lookup_by_name },
+    { "SnapshotCurrent", VB_ACTION_READ, FALSE, vb_bus_snapshot_current },
     { "Set:Autostart", VB_ACTION_DEFINE, FALSE, set_autostart },
     /* the guest agent (issue 13, part agent): talking to the guest is attach (libvirt asks
      * domain:write or fs_freeze / set_time / set_password), reading its clock and name is

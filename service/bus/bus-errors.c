@@ -24,6 +24,7 @@ static const GDBusErrorEntry vb_error_entries[] = {
     { VB_ERROR_NO_NETWORK, VB_DBUS_ERROR_PREFIX "NoNetwork" },
     { VB_ERROR_AGENT_UNRESPONSIVE, VB_DBUS_ERROR_PREFIX "AgentUnresponsive" },
     { VB_ERROR_AGENT_COMMAND, VB_DBUS_ERROR_PREFIX "AgentCommandFailed" },
+    { VB_ERROR_NO_SNAPSHOT, VB_DBUS_ERROR_PREFIX "NoSnapshot" }, /* issue 15, part snapbus */
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vb_error_entries) == VB_ERROR_LAST);

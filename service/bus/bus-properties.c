@@ -148,7 +148,11 @@ object_details(VbBusService *service, GDBusObject *object)
     GHashTable *details;
 
     g_autoptr(VbDBusNetwork) net = vb_dbus_object_get_network(VB_DBUS_OBJECT(object));
+    /* issue 15, part snapbus: a snapshot is read as its domain */
+    g_autoptr(VbDBusSnapshot) snap = vb_dbus_object_get_snapshot(VB_DBUS_OBJECT(object));
 
+    if (snap != NULL)
+        return vb_bus_read_details_new(vb_bus_snapshot_skeleton_get_domain(snap), NULL);
     if (domain != NULL)
         return vb_bus_read_details_new(vb_bus_domain_skeleton_get_domain(domain), NULL);
     if (net != NULL) {
@@ -275,13 +279,18 @@ handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBu
     g_autoptr(VbDBusDomain) domain = NULL;
     g_autoptr(VbDBusJob) job = NULL;
     g_autoptr(VbDBusNetwork) net = NULL;
+    g_autoptr(VbDBusSnapshot) snap = NULL; /* issue 15, part snapbus */
 
     if (object != NULL) {
+        snap = vb_dbus_object_get_snapshot(VB_DBUS_OBJECT(object));
         domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
         job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
         net = vb_dbus_object_get_network(VB_DBUS_OBJECT(object));
     }
-    if (net != NULL)
+    if (snap != NULL)
+        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
+                        vb_bus_snapshot_skeleton_get_domain(snap));
+    else if (net != NULL)
         vb_bus_dispatch_network(service, m, NULL, g_object_ref(msg), body,
                                 vb_bus_network_skeleton_get_network(net));
     else if (job != NULL)

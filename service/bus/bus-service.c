@@ -111,6 +111,7 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     service->object_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                   (GDestroyNotify)g_variant_unref);
     g_mutex_init(&service->callers_lock);
+    service->snapshots = vb_bus_snapshots_new(); /* issue 15, part snapbus */
     service->domains = vb_domain_list_new(service->paths, &service->config, vb_bus_domain_path,
                                           vb_bus_domain_notify, service);
     vb_domain_list_set_job_notify(service->domains, vb_bus_job_notify, service);
@@ -205,6 +206,7 @@ void
 vb_bus_service_autostart(VbBusService *service)
 {
     vb_domain_list_autostart(service->domains);
+    vb_bus_snapshots_load_all(service); /* issue 15, part snapbus */
 }
 
 /**
@@ -257,6 +259,8 @@ vb_bus_service_free(VbBusService *service)
     g_hash_table_destroy(service->domain_objects);
     g_hash_table_destroy(service->object_cache);
     vb_domain_list_free(service->domains);
+    /* issue 15, part snapbus: after the domain threads (vb_bus_snapshots_load_all) ended */
+    vb_bus_snapshots_free(service->snapshots);
     vb_network_list_free(service->networks);
     if (service->callers != NULL)
         g_hash_table_destroy(service->callers);

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 
 typedef struct _VbBusService VbBusService;
 typedef struct _VbBusCall VbBusCall;
+typedef struct _VbBusSnapshots VbBusSnapshots; /* issue 15, part snapbus */
 
 /* Runs on a worker thread (or the main thread for .inline_ entries). */
 typedef GVariant *(*VbBusWorkerFunc)(VbBusCall *call, GError **error);
@@ -136,6 +137,7 @@ struct _VbBusService {
     guint filter_id;
     gint stopping;              /* atomic: set by vb_bus_service_free(); notifications
                                    from domain/ threads are dropped from then on */
+    VbBusSnapshots *snapshots;  /* issue 15, part snapbus: snapshot object paths */
 };
 
 /* bus-service.c */
@@ -267,6 +269,19 @@ GVariant *vb_bus_guest2_get_disk_errors(VbBusCall *call, GError **error);
 GVariant *vb_bus_guest2_rename(VbBusCall *call, GError **error);
 GVariant *vb_bus_guest2_memory_peek(VbBusCall *call, GError **error);
 GVariant *vb_bus_guest2_block_peek(VbBusCall *call, GError **error);
+
+/* bus-snapshot.c (issue 15, part snapbus) */
+VbBusSnapshots *vb_bus_snapshots_new(void);
+void vb_bus_snapshots_free(VbBusSnapshots *snapshots);
+void vb_bus_snapshots_load_all(VbBusService *service);
+extern const VbBusMethod vb_bus_snapshot_methods[];
+extern const gsize vb_bus_snapshot_n_methods;
+VbDomainObj *vb_bus_snapshot_skeleton_get_domain(VbDBusSnapshot *iface);
+GVariant *vb_bus_snapshot_create_xml(VbBusCall *call, GError **error);
+GVariant *vb_bus_snapshot_list(VbBusCall *call, GError **error);
+GVariant *vb_bus_snapshot_lookup_by_name(VbBusCall *call, GError **error);
+GVariant *vb_bus_snapshot_current(VbBusCall *call, GError **error);
+gboolean vb_bus_snapshot_undefine(VbBusCall *call, guint flags, GError **error);
 
 /* bus-autodestroy.c */
 void vb_bus_autodestroy_init(VbBusService *service);

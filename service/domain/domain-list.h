@@ -81,6 +81,7 @@ VbDomainObj *vb_domain_define_full(VbDomainList *list, const char *xml, guint fl
 /* Undefine flags (libvirt's values) */
 typedef enum {
     VB_UNDEFINE_MANAGED_SAVE = 1 << 0,
+    VB_UNDEFINE_SNAPSHOTS_METADATA = 1 << 1, /* issue 15: remove the snapshot metadata */
     VB_UNDEFINE_NVRAM = 1 << 2,      /* also remove the NVRAM file */
     VB_UNDEFINE_KEEP_NVRAM = 1 << 3, /* keep the NVRAM file */
     VB_UNDEFINE_TPM = 1 << 5,        /* remove the emulated TPM's state (the default) */
@@ -88,7 +89,7 @@ typedef enum {
 } VbUndefineFlags;
 #define VB_UNDEFINE_ALL_FLAGS                                                                  \
     (VB_UNDEFINE_MANAGED_SAVE | VB_UNDEFINE_NVRAM | VB_UNDEFINE_KEEP_NVRAM | VB_UNDEFINE_TPM | \
-     VB_UNDEFINE_KEEP_TPM)
+     VB_UNDEFINE_KEEP_TPM | VB_UNDEFINE_SNAPSHOTS_METADATA)
 
 gboolean vb_domain_undefine(VbDomainList *list, VbDomainObj *dom, guint flags, GError **error);
 gboolean vb_domain_set_autostart(VbDomainList *list, VbDomainObj *dom, gboolean autostart,

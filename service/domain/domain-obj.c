@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "domain-obj.h"
+#include "snapshot-store.h"
 #include "vb-error.h"
 
 static const char *const state_names[VB_DOMAIN_STATE_LAST] = {
@@ -92,6 +93,7 @@ vb_domain_obj_unref(VbDomainObj *dom)
         return;
     vb_domain_def_free(dom->def);
     vb_domain_def_free(dom->new_def);
+    vb_snapshot_store_free(dom->snapshots); /* issue 15, part snapbus */
     g_strfreev(dom->unsupported);
     g_free(dom->object_path);
     g_clear_pointer(&dom->proc, vb_qemu_process_unref);

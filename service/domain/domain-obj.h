@@ -250,6 +250,9 @@ struct _VbDomainObj {
     /* issue 14, part devns (domain-devns.c), under lock: this run's QEMU has a private
      * /dev; hot-plugged host devices are made in it (kept in the status file) */
     gboolean private_dev;
+    /* issue 15, part snapbus: the snapshots (domain-snapshot.c), loaded on first use;
+       used only with the domain's job held */
+    struct _VbSnapshotStore *snapshots;
 };
 
 /* A block job of QEMU as its events told (domain-blockjob.c). */

@@ -53,7 +53,7 @@ CONFIG = "etc/virtbus/virtbusd.conf"
 COMPLETION = "usr/share/bash-completion/completions/virtbusctl"
 MAN_PAGES = ["usr/share/man/man1/virtbusctl.1", "usr/share/man/man8/virtbusd.8"]
 INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
-              for i in ("Manager", "Domain", "Job", "Network")]
+              for i in ("Manager", "Domain", "Job", "Network", "Snapshot")]
 EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
             COMPLETION, *MAN_PAGES, *INTERFACES}
 # besides those, only documentation and translations
@@ -337,7 +337,7 @@ class InstallSteps(unittest.TestCase):
         run(["xmllint", "--noout", dest(POLICY), dest(ACTIONS), *map(dest, INTERFACES)])
         self.assertIn('<allow own="org.virtbus.Virt1"/>', read(POLICY))
         ids = sorted(re.findall(r'<action id="([^"]+)"', read(ACTIONS)))
-        self.assertEqual(len(ids), 10, ids)
+        self.assertEqual(len(ids), 11, ids)  # issue 15, part snapbus: snapshot
         # README and docs/authorization.md name every action
         short = {i.rsplit(".", 1)[1] for i in ids}
         m = re.search(r"org\.virtbus\.Virt1\.\{([a-z,]+)\}", self.section.replace("\n", ""))

@@ -419,7 +419,8 @@ class PolkitdConfinementTest(PolkitTestCase):
             "org.virtbus.Virt1.define": 2, "org.virtbus.Virt1.migrate": 2,
             "org.virtbus.Virt1.save": 2, "org.virtbus.Virt1.attach": 2,
             "org.virtbus.Virt1.monitor": 2, "org.virtbus.Virt1.network": 2,
-            "org.virtbus.Virt1.agent": 2, "org.virtbus.Virt1.console": 2})
+            "org.virtbus.Virt1.agent": 2, "org.virtbus.Virt1.console": 2,
+            "org.virtbus.Virt1.snapshot": 2})
         log = self.polkitd.read_log()
         self.assertIn("Successfully changed to user polkitd", log)
         # our trace rule only: the host's rules are hidden
@@ -695,6 +696,40 @@ polkit.addRule(function(action, subject) {
         # root may send it (here: the domain is not running)
         self.assertDBusError("OperationInvalid", self.domain, path, "QemuAgentCommand", "siu",
                              ('{"execute":"guest-ping"}', -1, 0))
+
+    def test_snapshots_need_the_snapshot_action(self):
+        """issue 15, part snapbus: taking, reverting and deleting need
+        org.virtbus.Virt1.snapshot; listing and reading are reads."""
+        img = os.path.join(self.tmp, "snap.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, "16M"], check=True)
+        xml = domain_xml("vm1", UUID1).replace(
+            "</devices>", f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+            f"<source file='{img}'/><target dev='vda' bus='virtio'/></disk></devices>")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        nobody = self.nobody()
+        snapshot = "org.virtbus.Virt1.snapshot"
+        self.assertRefused(snapshot, self.domain, path, "SnapshotCreateXML", "su",
+                           ("<domainsnapshot><name>s1</name></domainsnapshot>", 0), conn=nobody)
+        self.wait_check(action=snapshot, user="nobody", domain="vm1", uuid=UUID1,
+                        verb="snapshotcreatexml")
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,), conn=nobody), [])
+        s1 = self.domain(path, "SnapshotCreateXML", "su",
+                         ("<domainsnapshot><name>s1</name></domainsnapshot>", 0))
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,), conn=nobody), [s1])
+        self.assertEqual(self.domain(path, "SnapshotCurrent", "u", (0,), conn=nobody), s1)
+        snap_iface = "org.virtbus.Virt1.Snapshot"
+        self.assertEqual(self.get_prop(s1, snap_iface, "Name", conn=nobody), "s1")
+        self.assertIn("<name>s1</name>",
+                      self.call(s1, snap_iface, "GetXMLDesc", "u", (0,), conn=nobody)[0])
+        self.assertRefused("org.virtbus.Virt1.define", self.call, s1, snap_iface, "GetXMLDesc",
+                           "u", (1,), conn=nobody)
+        for method in ("Revert", "Delete"):
+            self.assertRefused(snapshot, self.call, s1, snap_iface, method, "u", (0,),
+                               conn=nobody)
+        self.wait_check(action=snapshot, user="nobody", domain="vm1", uuid=UUID1, verb="delete")
+        # nothing changed: root still sees it
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [s1])
+        self.assertEqual(self.domain(path, "Undefine", "u", (2,)), ())
 
 
 class NewDefinitionRuleTest(PolkitTestCase):

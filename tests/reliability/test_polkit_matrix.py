@@ -56,6 +56,7 @@ V = "org.virtbus.Virt1."
 #   call's XML; none: no domain; net: the network; job: the job's domain
 R, M, D, S, G = "read", "manage", "define", "save", "migrate"
 A, MON, AG, CON, N = "attach", "monitor", "agent", "console", "network"
+SN = "snapshot"  # issue 15, part snapbus
 ACTIONS = {
     ("Manager", "DefineXML"): ((D,), "xml"),
     ("Manager", "CreateXML"): ((M, D), "xml"),
@@ -165,6 +166,14 @@ ACTIONS = {
     ("Domain", "Set:Autostart"): ((D,), "dom"),
     ("Domain", "Set:Title"): ((D,), "dom"),
     ("Domain", "Set:Description"): ((D,), "dom"),
+    # issue 15, part snapbus
+    ("Domain", "SnapshotCreateXML"): ((SN,), "dom"),
+    ("Domain", "ListSnapshots"): ((R,), "dom"),
+    ("Domain", "SnapshotLookupByName"): ((R,), "dom"),
+    ("Domain", "SnapshotCurrent"): ((R,), "dom"),
+    ("Snapshot", "GetXMLDesc"): ((R,), "dom"),
+    ("Snapshot", "Revert"): ((SN,), "dom"),
+    ("Snapshot", "Delete"): ((SN,), "dom"),
     ("Job", "Cancel"): ((S,), "job"),
     ("Job", "Wait"): ((R,), "job"),
     ("Network", "Start"): ((N,), "net"),
@@ -271,6 +280,12 @@ class MatrixTest(tp.PolkitTestCase):
                 self.manager("Restore", "ssu", (os.path.join(self.tmp, name + ".save"), "", 0))
                 eventually(lambda: self.get_prop(self.b, DOMAIN_IFACE, "State") == "running",
                            timeout=60, what="the restore of other")
+        # issue 15, part snapbus: a snapshot (metadata only, REDEFINE) of each domain
+        self.snaps = {}
+        for name, path in ((A_NAME, self.a), (B_NAME, self.b)):
+            self.snaps[name] = self.domain(path, "SnapshotCreateXML", "su", (
+                "<domainsnapshot><name>m</name><state>shutoff</state>"
+                "<creationTime>1</creationTime></domainsnapshot>", 1))
         self.b_pid = self.qemu_pid(B_NAME)
         self.snapshot = self.state()
 
@@ -334,7 +349,7 @@ class MatrixTest(tp.PolkitTestCase):
             obj = dpath if iface == "Domain" else (self.na if mine else self.nb)
             return obj, PROPS_IFACE, "Set", "ssv", (V + iface, prop, value)
         obj = {"Manager": MANAGER_PATH, "Domain": dpath, "Job": self.jobs[name],
-               "Network": self.na if mine else self.nb}[iface]
+               "Network": self.na if mine else self.nb, "Snapshot": self.snaps[name]}[iface]
         return obj, V + iface, member, "".join(sig), tuple(args)
 
     def attempt(self, key, who_dom, conn):

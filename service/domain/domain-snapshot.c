@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "domain-list-priv.h"
+#include "domain-snapshot.h"
+#include "qemu-img-snapshot.h"
+#include "snapshot-store.h"
+#include "vb-error.h"
+
+/*
+ * Snapshots of a domain (issue 15, part snapbus). dom->snapshots is loaded on the first
+ * call that needs it and used only with the domain's job held (QUERY for reads, MODIFY
+ * for changes), so the store (not thread-safe) is serialized by the job. Only inactive
+ * domains: the job keeps Start out while qemu-img writes the images.
+ */
+
+void
+vb_snapshot_info_free(VbSnapshotInfo *info)
+{
+    if (info == NULL)
+        return;
+    g_free(info->name);
+    g_free(info->parent);
+    g_free(info->state);
+    g_free(info);
+}
+
+static gboolean
+def_is_external(const VbSnapshotDef *def)
+{
+    if (def->memory == VB_SNAPSHOT_LOCATION_EXTERNAL)
+        return TRUE;
+    for (guint i = 0; def->disks != NULL && i < def->disks->len; i++) {
+        const VbSnapshotDiskDef *d = def->disks->pdata[i];
+
+        if (d->snapshot == VB_SNAPSHOT_LOCATION_EXTERNAL)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static GPtrArray *
+collect_infos(VbSnapshotStore *store)
+{
+    g_autoptr(GPtrArray) names = vb_snapshot_store_topological(store);
+    GPtrArray *infos = g_ptr_array_new_with_free_func((GDestroyNotify)vb_snapshot_info_free);
+    const char *current = vb_snapshot_store_get_current(store);
+
+    for (guint i = 0; i < names->len; i++) {
+        const VbSnapshotDef *def = vb_snapshot_store_lookup(store, names->pdata[i]);
+        g_autoptr(GPtrArray) children = NULL;
+        VbSnapshotInfo *info;
+
+        if (def == NULL)
+            continue;
+        children = vb_snapshot_store_list_children(store, def->name);
+        info = g_new0(VbSnapshotInfo, 1);
+        info->name = g_strdup(def->name);
+        info->parent = g_strdup(def->parent_name);
+        info->current = current != NULL && g_str_equal(current, def->name);
+        info->creation_time = def->creation_time;
+        info->state = g_strdup(vb_snapshot_state_to_string(def->state));
+        info->external = def_is_external(def);
+        info->n_children = children != NULL ? children->len : 0;
+        g_ptr_array_add(infos, info);
+    }
+    return infos;
+}
+
+/* With the job held: the domain's store, loaded the first time. */
+static VbSnapshotStore *
+get_store(VbDomainList *list, VbDomainObj *dom, GError **error)
+{
+    if (dom->snapshots == NULL)
+        dom->snapshots = vb_snapshot_store_load(list->paths->snapshot_dir, dom->uuid_str, error);
+    return dom->snapshots;
+}
+
+static gboolean
+begin(VbDomainList *list, VbDomainObj *dom, VbJobType type, const char *method, GError **error)
+{
+    if (!vb_domain_obj_check_alive(dom, error))
+        return FALSE;
+    return vb_domain_job_begin(dom, type, method, NULL, list->config->job_wait_timeout,
+                               list->config->max_queued, error);
+}
+
+static void
+finish(VbDomainObj *dom, GPtrArray **out_infos)
+{
+    if (out_infos != NULL && dom->snapshots != NULL)
+        *out_infos = collect_infos(dom->snapshots);
+    vb_domain_job_end(dom);
+}
+
+/* With the job: a private copy of the inactive definition, or an error when @dom runs. */
+static VbDomainDef *
+inactive_def(VbDomainObj *dom, const char *what, GError **error)
+{
+    VbDomainDef *copy = NULL;
+    gboolean active;
+
+    g_mutex_lock(&dom->lock);
+    active = dom->id >= 0 || dom->starting;
+    if (!active)
+        copy = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+    g_mutex_unlock(&dom->lock);
+    if (active) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "%s of a running domain are not implemented yet; shut the domain off "
+                    "first", what);
+        return NULL;
+    }
+    if (copy == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy the domain definition");
+    return copy;
+}
+
+static const VbSnapshotDef *
+lookup(VbSnapshotStore *store, const char *name, GError **error)
+{
+    const VbSnapshotDef *def = vb_snapshot_store_lookup(store, name);
+
+    if (def == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_SNAPSHOT, "no domain snapshot named '%s'",
+                    name);
+    return def;
+}
+
+/* The disks whose images hold @snap's internal snapshot (those it does not give 'no'). */
+static GPtrArray *
+snapshot_disks(const VbSnapshotDef *snap, const VbDomainDef *def, GError **error)
+{
+    g_autoptr(GPtrArray) skip = g_ptr_array_new();
+
+    for (guint i = 0; snap->disks != NULL && i < snap->disks->len; i++) {
+        const VbSnapshotDiskDef *d = snap->disks->pdata[i];
+
+        if (d->snapshot == VB_SNAPSHOT_LOCATION_NO)
+            g_ptr_array_add(skip, d->name);
+    }
+    g_ptr_array_add(skip, NULL);
+    return vb_qemu_img_snapshot_disks(def, (const char *const *)skip->pdata, error);
+}
+
+/**
+ * vb_domain_snapshot_query:
+ *
+ * Loads the snapshots of @dom if needed and lists them. Worker threads.
+ */
+gboolean
+vb_domain_snapshot_query(VbDomainList *list, VbDomainObj *dom, GPtrArray **out_infos,
+                         GError **error)
+{
+    gboolean ok;
+
+    if (!begin(list, dom, VB_JOB_QUERY, "ListSnapshots", error))
+        return FALSE;
+    ok = get_store(list, dom, error) != NULL;
+    finish(dom, out_infos);
+    return ok;
+}
+
+static gboolean
+check_create_flags(guint flags, GError **error)
+{
+    static const struct {
+        guint flag;
+        const char *what;
+    } unsupported[] = {
+        { VB_SNAPSHOT_CREATE_LIVE, "LIVE (a live snapshot of a running domain)" },
+        { VB_SNAPSHOT_CREATE_QUIESCE, "QUIESCE (guest agent fsfreeze)" },
+        { VB_SNAPSHOT_CREATE_HALT, "HALT" },
+        { VB_SNAPSHOT_CREATE_REUSE_EXT, "REUSE_EXT (external snapshots)" },
+        { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE" },
+    };
+    guint known = 0x3ff;
+
+    if (flags & ~known) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "SnapshotCreateXML: unsupported flags 0x%x", flags & ~known);
+        return FALSE;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(unsupported); i++) {
+        if (flags & unsupported[i].flag) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "SnapshotCreateXML: flag %s is not implemented yet",
+                        unsupported[i].what);
+            return FALSE;
+        }
+    }
+    if ((flags & VB_SNAPSHOT_CREATE_CURRENT) && !(flags & VB_SNAPSHOT_CREATE_REDEFINE)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "SnapshotCreateXML: CURRENT (2) is only valid with REDEFINE (1)");
+        return FALSE;
+    }
+    if ((flags & VB_SNAPSHOT_CREATE_NO_METADATA) && (flags & VB_SNAPSHOT_CREATE_REDEFINE)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "SnapshotCreateXML: REDEFINE (1) and NO_METADATA (4) exclude "
+                            "each other");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* A new internal disk-only snapshot of the inactive domain: images first, then metadata;
+ * metadata that cannot be written takes the images' snapshot away again. */
+static char *
+create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
+           GError **error)
+{
+    g_autoptr(VbSnapshotDef) owned = snap;
+    g_autoptr(GPtrArray) disks = NULL;
+    g_autoptr(GError) undo_error = NULL;
+    g_autofree char *name = NULL;
+    const char *current;
+
+    if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
+        snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': a memory snapshot of an inactive domain is not possible "
+                    "(it has no memory state); omit <memory> or give snapshot='no'",
+                    snap->name);
+        return NULL;
+    }
+    snap->memory = VB_SNAPSHOT_LOCATION_NO;
+    if (!vb_snapshot_def_align_disks(snap, def, VB_SNAPSHOT_LOCATION_INTERNAL, error))
+        return NULL;
+    for (guint i = 0; i < snap->disks->len; i++) {
+        const VbSnapshotDiskDef *d = snap->disks->pdata[i];
+
+        if (d->snapshot == VB_SNAPSHOT_LOCATION_EXTERNAL ||
+            d->snapshot == VB_SNAPSHOT_LOCATION_MANUAL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "disk %s: %s snapshots are not implemented yet; only internal "
+                        "snapshots of qcow2 disks are", d->name,
+                        vb_snapshot_location_to_string(d->snapshot));
+            return NULL;
+        }
+    }
+    if (!vb_qemu_img_snapshot_name_validate(snap->name, error))
+        return NULL;
+    if (vb_snapshot_store_lookup(store, snap->name) != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain snapshot '%s' already exists",
+                    snap->name);
+        return NULL;
+    }
+    disks = snapshot_disks(snap, def, error);
+    if (disks == NULL)
+        return NULL;
+    if (disks->len == 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "snapshot '%s' would hold no disk: every disk has snapshot='no'",
+                    snap->name);
+        return NULL;
+    }
+    snap->state = (flags & VB_SNAPSHOT_CREATE_DISK_ONLY) ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
+                                                         : VB_SNAPSHOT_STATE_SHUTOFF;
+    current = vb_snapshot_store_get_current(store);
+    g_free(snap->parent_name);
+    snap->parent_name = g_strdup(current);
+    vb_domain_def_free(snap->dom);
+    snap->dom = g_steal_pointer(&def);
+    name = g_strdup(snap->name);
+
+    if (!vb_qemu_img_snapshot_create(disks, name, error))
+        return NULL;
+    if (flags & VB_SNAPSHOT_CREATE_NO_METADATA)
+        return g_steal_pointer(&name);
+    if (!vb_snapshot_store_add(store, g_steal_pointer(&owned), TRUE, error)) {
+        if (!vb_qemu_img_snapshot_delete(disks, name, TRUE, &undo_error))
+            g_warning("snapshot '%s': removing it from the disks again failed: %s", name,
+                      undo_error->message);
+        g_prefix_error(error, "snapshot '%s' not taken (its metadata could not be written): ",
+                       name);
+        return NULL;
+    }
+    return g_steal_pointer(&name);
+}
+
+static char *
+redefine(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
+         GError **error)
+{
+    g_autoptr(VbSnapshotDef) owned = snap;
+    g_autofree char *name = g_strdup(snap->name);
+    const char *current = vb_snapshot_store_get_current(store);
+    gboolean make_current = (flags & VB_SNAPSHOT_CREATE_CURRENT) ||
+                            (current != NULL && g_str_equal(current, name));
+
+    if (snap->dom == NULL && snap->dom_uuid == NULL)
+        snap->dom = vb_domain_def_copy(def);
+    if (!vb_snapshot_store_add(store, g_steal_pointer(&owned), make_current, error))
+        return NULL;
+    return g_steal_pointer(&name);
+}
+
+/**
+ * vb_domain_snapshot_create:
+ *
+ * SnapshotCreateXML: a new internal disk-only snapshot of the inactive @dom, or (REDEFINE)
+ * the metadata of an existing one. Worker threads.
+ *
+ * Returns: (transfer full): the snapshot's name, or %NULL
+ */
+char *
+vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml, guint flags,
+                          GPtrArray **out_infos, GError **error)
+{
+    gboolean re = (flags & VB_SNAPSHOT_CREATE_REDEFINE) != 0;
+    g_autoptr(VbSnapshotDef) snap = NULL;
+    g_autoptr(VbDomainDef) def = NULL;
+    VbSnapshotStore *store;
+    char *name = NULL;
+
+    if (!check_create_flags(flags, error))
+        return NULL;
+    snap = vb_snapshot_def_parse_string(xml, re ? VB_SNAPSHOT_PARSE_REDEFINE : 0, error);
+    if (snap == NULL)
+        return NULL;
+    if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotCreateXML", error))
+        return NULL;
+    store = get_store(list, dom, error);
+    if (store != NULL && re) {
+        /* metadata only: the domain may run (libvirt redefines on running domains too) */
+        g_mutex_lock(&dom->lock);
+        def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+        g_mutex_unlock(&dom->lock);
+        if (def == NULL)
+            g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy the domain definition");
+        else
+            name = redefine(store, g_steal_pointer(&snap), def, flags, error);
+    } else if (store != NULL) {
+        def = inactive_def(dom, "snapshots", error);
+        if (def != NULL)
+            name = create_new(store, g_steal_pointer(&snap), g_steal_pointer(&def), flags,
+                              error);
+    }
+    finish(dom, out_infos);
+    return name;
+}
+
+/**
+ * vb_domain_snapshot_get_xml:
+ *
+ * Returns: (transfer full): the XML of snapshot @name (flags: SECURE=1), or %NULL
+ */
+char *
+vb_domain_snapshot_get_xml(VbDomainList *list, VbDomainObj *dom, const char *name, guint flags,
+                           GError **error)
+{
+    VbSnapshotStore *store;
+    const VbSnapshotDef *def;
+    char *xml = NULL;
+
+    if (flags & ~1u) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Snapshot.GetXMLDesc: unsupported flags 0x%x", flags & ~1u);
+        return NULL;
+    }
+    if (!begin(list, dom, VB_JOB_QUERY, "SnapshotGetXMLDesc", error))
+        return NULL;
+    store = get_store(list, dom, error);
+    def = store != NULL ? lookup(store, name, error) : NULL;
+    if (def != NULL)
+        xml = vb_snapshot_def_format(def, (flags & 1) ? VB_SNAPSHOT_FORMAT_SECURE : 0, error);
+    vb_domain_job_end(dom);
+    return xml;
+}
+
+/**
+ * vb_domain_snapshot_revert:
+ *
+ * Reverts the disks of the inactive @dom to snapshot @name (all or none, qemu-img), then
+ * makes it the current snapshot. Worker threads.
+ */
+gboolean
+vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name, guint flags,
+                          GPtrArray **out_infos, GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(GPtrArray) disks = NULL;
+    VbSnapshotStore *store;
+    const VbSnapshotDef *snap;
+    gboolean ok = FALSE;
+
+    if (flags & ~0xfu) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Snapshot.Revert: unsupported flags 0x%x", flags & ~0xfu);
+        return FALSE;
+    }
+    if (flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED |
+                 VB_SNAPSHOT_REVERT_RESET_NVRAM)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "Snapshot.Revert: flags RUNNING (1), PAUSED (2) and RESET_NVRAM (8) are "
+                    "not implemented yet; revert, then start the domain");
+        return FALSE;
+    }
+    if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotRevert", error))
+        return FALSE;
+    store = get_store(list, dom, error);
+    snap = store != NULL ? lookup(store, name, error) : NULL;
+    if (snap != NULL)
+        def = inactive_def(dom, "reverts", error);
+    if (def != NULL && (def_is_external(snap) || !vb_snapshot_def_is_offline(snap))) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': reverting to %s snapshots is not implemented yet; only "
+                    "internal disk-only snapshots of an inactive domain", name,
+                    def_is_external(snap) ? "external" : "memory (running)");
+        g_clear_pointer(&def, vb_domain_def_free);
+    }
+    if (def != NULL)
+        disks = snapshot_disks(snap, def, error);
+    if (disks != NULL && vb_qemu_img_snapshot_apply(disks, name, error))
+        ok = vb_snapshot_store_set_current(store, name, error);
+    finish(dom, out_infos);
+    return ok;
+}
+
+/* Removes snapshot @name from the images (unless @metadata_only) and from the store. */
+static gboolean
+delete_one(VbSnapshotStore *store, const VbDomainDef *def, const char *name,
+           gboolean metadata_only, GError **error)
+{
+    const VbSnapshotDef *snap = lookup(store, name, error);
+    g_autoptr(GPtrArray) disks = NULL;
+
+    if (snap == NULL)
+        return FALSE;
+    if (!metadata_only) {
+        if (def_is_external(snap)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "snapshot '%s': deleting external snapshots is not implemented yet; "
+                        "use METADATA_ONLY (2) to drop its metadata", name);
+            return FALSE;
+        }
+        disks = snapshot_disks(snap, def, error);
+        if (disks == NULL || !vb_qemu_img_snapshot_delete(disks, name, TRUE, error))
+            return FALSE;
+    }
+    return vb_snapshot_store_remove(store, name, 0, error);
+}
+
+/**
+ * vb_domain_snapshot_delete:
+ *
+ * Deletes snapshot @name (CHILDREN: with its descendants; CHILDREN_ONLY: only those;
+ * METADATA_ONLY: the images are not touched), leaves first. Worker threads.
+ */
+gboolean
+vb_domain_snapshot_delete(VbDomainList *list, VbDomainObj *dom, const char *name, guint flags,
+                          GPtrArray **out_infos, GError **error)
+{
+    gboolean metadata_only = (flags & VB_SNAPSHOT_DELETE_METADATA_ONLY) != 0;
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autoptr(GPtrArray) victims = NULL;
+    VbSnapshotStore *store;
+    gboolean ok = FALSE;
+
+    if (flags & ~0x7u) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "Snapshot.Delete: unsupported flags 0x%x", flags & ~0x7u);
+        return FALSE;
+    }
+    if ((flags & VB_SNAPSHOT_DELETE_CHILDREN) && (flags & VB_SNAPSHOT_DELETE_CHILDREN_ONLY)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "Snapshot.Delete: CHILDREN (1) and CHILDREN_ONLY (4) exclude "
+                            "each other");
+        return FALSE;
+    }
+    if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotDelete", error))
+        return FALSE;
+    store = get_store(list, dom, error);
+    if (store == NULL || lookup(store, name, error) == NULL)
+        goto out;
+    if (!metadata_only) {
+        def = inactive_def(dom, "snapshot deletions", error);
+        if (def == NULL)
+            goto out;
+    }
+    victims = vb_snapshot_store_list_descendants(store, name);
+    if (!(flags & VB_SNAPSHOT_DELETE_CHILDREN_ONLY))
+        g_ptr_array_insert(victims, 0, g_strdup(name));
+    if (!(flags & (VB_SNAPSHOT_DELETE_CHILDREN | VB_SNAPSHOT_DELETE_CHILDREN_ONLY)))
+        g_ptr_array_set_size(victims, 1);
+    ok = TRUE;
+    /* parents first in the list: delete from the end, leaves first */
+    for (guint i = victims->len; ok && i > 0; i--)
+        ok = delete_one(store, def, victims->pdata[i - 1], metadata_only, error);
+out:
+    finish(dom, out_infos);
+    return ok;
+}
+
+/**
+ * vb_domain_snapshot_undefine:
+ *
+ * Before Undefine: refuses (OperationInvalid) when @dom has snapshot metadata and
+ * @remove (SNAPSHOTS_METADATA) is not given, removes the metadata when it is.
+ */
+gboolean
+vb_domain_snapshot_undefine(VbDomainList *list, VbDomainObj *dom, gboolean remove,
+                            GPtrArray **out_infos, GError **error)
+{
+    VbSnapshotStore *store;
+    gboolean ok = FALSE;
+    g_autofree char *name = NULL;
+    g_autofree char *dir = vb_snapshot_store_dir(list->paths->snapshot_dir, dom->uuid_str);
+
+    /* no snapshot ever stored: no job, Undefine goes on as it always did */
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return TRUE;
+    if (!begin(list, dom, VB_JOB_MODIFY, "Undefine", error))
+        return FALSE;
+    store = get_store(list, dom, error);
+    if (store != NULL && vb_snapshot_store_count(store) > 0 && !remove) {
+        g_mutex_lock(&dom->lock);
+        name = g_strdup(dom->def->name);
+        g_mutex_unlock(&dom->lock);
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "cannot undefine domain '%s': it has %u snapshots; delete them or "
+                    "undefine with flag SNAPSHOTS_METADATA (2) to remove their metadata",
+                    name, vb_snapshot_store_count(store));
+    } else if (store != NULL) {
+        ok = vb_snapshot_store_count(store) == 0 || vb_snapshot_store_remove_all(store, error);
+    }
+    finish(dom, out_infos);
+    return ok;
+}
+
+typedef struct {
+    VbDomainList *list;
+    VbSnapshotLoadedFunc done;
+    gpointer user_data;
+} LoadAll;
+
+static gpointer
+load_all_thread(gpointer data)
+{
+    LoadAll *l = data;
+    VbDomainList *list = l->list;
+    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_PERSISTENT);
+
+    for (guint i = 0; i < doms->len; i++) {
+        VbDomainObj *dom = doms->pdata[i];
+        g_autofree char *dir = vb_snapshot_store_dir(list->paths->snapshot_dir, dom->uuid_str);
+        g_autoptr(GError) error = NULL;
+        GPtrArray *infos = NULL;
+
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+            continue;
+        if (!vb_domain_snapshot_query(list, dom, &infos, &error))
+            g_message("domain %s: snapshots not loaded at start (they are on the first "
+                      "snapshot call): %s", dom->uuid_str, error->message);
+        if (infos != NULL && infos->len > 0)
+            l->done(dom, g_steal_pointer(&infos), l->user_data);
+        if (infos != NULL)
+            g_ptr_array_unref(infos);
+    }
+    g_mutex_lock(&list->lock);
+    list->job_threads--;
+    g_cond_broadcast(&list->job_threads_cond);
+    g_mutex_unlock(&list->lock);
+    g_free(l);
+    return NULL;
+}
+
+/**
+ * vb_domain_snapshot_load_all:
+ * @done: called (on a thread of its own) with the snapshots of each persistent domain that
+ *   has some; it takes the array
+ *
+ * Loads the snapshots of every persistent domain in the background, at service start, so
+ * their objects are on the bus before anyone asks. vb_domain_list_free() waits for it.
+ */
+void
+vb_domain_snapshot_load_all(VbDomainList *list, VbSnapshotLoadedFunc done, gpointer user_data)
+{
+    LoadAll *l = g_new0(LoadAll, 1);
+
+    l->list = list;
+    l->done = done;
+    l->user_data = user_data;
+    g_mutex_lock(&list->lock);
+    list->job_threads++;
+    g_mutex_unlock(&list->lock);
+    g_thread_unref(g_thread_new("vb-snapshots", load_all_thread, l));
+}
