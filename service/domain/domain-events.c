@@ -325,6 +325,17 @@ handle_event(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
     /* block job events only wake the thread waiting for them: no job */
     if (vb_domain_block_job_event(dom, ev))
         return;
+    /* issue 15: the job holder pauses and resumes the guest itself, and waits for the
+     * events behind these ones; waiting for its job here would block them */
+    if (ev->name != NULL && (g_str_equal(ev->name, "STOP") || g_str_equal(ev->name, "RESUME"))) {
+        gboolean own;
+
+        g_mutex_lock(&dom->lock);
+        own = dom->job.own_run_state;
+        g_mutex_unlock(&dom->lock);
+        if (own)
+            return;
+    }
     /* issue 13, part hotplug: wakes a DetachDevice, or takes the job to finish the
      * removal itself */
     if (vb_domain_hotplug_event(list, dom, ev))

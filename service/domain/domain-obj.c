@@ -16,6 +16,7 @@ static const char *const reason_names[VB_DOMAIN_REASON_LAST] = {
     "crashed",  "migrated", "saved",       "restored",      "failed",   "starting-up",
     "shutting-down", "panicked", "saving", "migration",
     "ioerror", "watchdog", "wakeup", /* issue 13, part memev */
+    "snapshot", "from-snapshot", /* issue 15 */
 };
 
 const char *

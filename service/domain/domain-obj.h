@@ -45,6 +45,9 @@ typedef enum {
     VB_DOMAIN_REASON_IOERROR,  /* paused: a disk error with error_policy stop */
     VB_DOMAIN_REASON_WATCHDOG, /* paused: the watchdog fired with action pause */
     VB_DOMAIN_REASON_WAKEUP,   /* running: woken from PM suspend */
+    /* issue 15 */
+    VB_DOMAIN_REASON_SNAPSHOT,      /* paused: an internal snapshot is being taken */
+    VB_DOMAIN_REASON_FROM_SNAPSHOT, /* running or paused: reverted to a snapshot */
     VB_DOMAIN_REASON_LAST
 } VbDomainReason;
 
@@ -110,6 +113,10 @@ typedef struct {
     gboolean owner_watched; /* under lock: the async owner leaving the bus abandons the
                                job (a client-driven migration) */
     gboolean spice_migrated; /* under lock: SPICE_MIGRATE_COMPLETED seen (cond signalled) */
+    gboolean own_run_state; /* under lock: the sync job holder pauses and resumes the guest
+                               itself and sets the state (a live snapshot, issue 15): STOP
+                               and RESUME pass without a job, so that the events after them
+                               (JOB_STATUS_CHANGE) reach the waiting holder */
     gboolean abort_on_error; /* under lock: a guest I/O error aborts the async job
                                 (migration ABORT_ON_ERROR) */
     gboolean io_error;       /* under lock: ... and one did */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "domain-list-priv.h"
+#include "domain-snapshot-live.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
 #include "snapshot-store.h"
@@ -114,6 +115,35 @@ inactive_def(VbDomainObj *dom, const char *what, GError **error)
     if (copy == NULL)
         g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy the domain definition");
     return copy;
+}
+
+/* With the job: a copy of the live definition when @dom runs, else NULL (*@out_active
+ * FALSE). */
+static VbDomainDef *
+live_def(VbDomainObj *dom, gboolean *out_active, GError **error)
+{
+    VbDomainDef *copy = NULL;
+
+    g_mutex_lock(&dom->lock);
+    *out_active = dom->id >= 0 || dom->starting;
+    if (*out_active && dom->id >= 0)
+        copy = vb_domain_def_copy(dom->def);
+    g_mutex_unlock(&dom->lock);
+    if (*out_active && copy == NULL)
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                            "the domain is starting; try again when it runs");
+    return copy;
+}
+
+/* the target devs of @disks (VbQemuImgDisk) */
+static GPtrArray *
+disk_targets(GPtrArray *disks)
+{
+    GPtrArray *targets = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; i < disks->len; i++)
+        g_ptr_array_add(targets, g_strdup(((VbQemuImgDisk *)disks->pdata[i])->target));
+    return targets;
 }
 
 static const VbSnapshotDef *
@@ -278,6 +308,88 @@ create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint 
     return g_steal_pointer(&name);
 }
 
+/* A new internal snapshot of the running domain, memory and disks, with QEMU's
+ * snapshot-save (domain-snapshot-live.c); metadata that cannot be written takes the
+ * snapshot away from the images again. */
+static char *
+create_live(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore *store, VbSnapshotDef *snap,
+            VbDomainDef *def, guint flags, GError **error)
+{
+    g_autoptr(VbSnapshotDef) owned = snap;
+    g_autoptr(VbDomainDef) owned_def = def;
+    g_autoptr(GPtrArray) disks = NULL;
+    g_autoptr(GPtrArray) targets = NULL;
+    g_autoptr(GError) undo_error = NULL;
+    g_autofree char *name = NULL;
+    gboolean was_running = FALSE;
+
+    if (flags & VB_SNAPSHOT_CREATE_DISK_ONLY) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "DISK_ONLY (16) snapshots of a running domain are external "
+                            "snapshots, which are not implemented yet; take an internal "
+                            "snapshot (memory and disks) or shut the domain off first");
+        return NULL;
+    }
+    if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL || snap->memory == VB_SNAPSHOT_LOCATION_NO) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': <memory snapshot='%s'> of a running domain is not "
+                    "implemented yet; only internal snapshots (memory in the first qcow2 disk)",
+                    snap->name, vb_snapshot_location_to_string(snap->memory));
+        return NULL;
+    }
+    snap->memory = VB_SNAPSHOT_LOCATION_INTERNAL;
+    if (!vb_snapshot_def_align_disks(snap, def, VB_SNAPSHOT_LOCATION_INTERNAL, error))
+        return NULL;
+    for (guint i = 0; i < snap->disks->len; i++) {
+        const VbSnapshotDiskDef *d = snap->disks->pdata[i];
+
+        if (d->snapshot == VB_SNAPSHOT_LOCATION_EXTERNAL ||
+            d->snapshot == VB_SNAPSHOT_LOCATION_MANUAL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "disk %s: %s snapshots are not implemented yet; only internal "
+                        "snapshots of qcow2 disks are", d->name,
+                        vb_snapshot_location_to_string(d->snapshot));
+            return NULL;
+        }
+    }
+    if (!vb_qemu_img_snapshot_name_validate(snap->name, error))
+        return NULL;
+    if (vb_snapshot_store_lookup(store, snap->name) != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain snapshot '%s' already exists",
+                    snap->name);
+        return NULL;
+    }
+    disks = snapshot_disks(snap, def, error);
+    if (disks == NULL)
+        return NULL;
+    if (disks->len == 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "snapshot '%s' would hold no disk for its memory state: every disk has "
+                    "snapshot='no'", snap->name);
+        return NULL;
+    }
+    targets = disk_targets(disks);
+    name = g_strdup(snap->name);
+    if (!vb_domain_snapshot_live_save(list, dom, name, targets, &was_running, error))
+        return NULL;
+    if (flags & VB_SNAPSHOT_CREATE_NO_METADATA)
+        return g_steal_pointer(&name);
+    snap->state = was_running ? VB_SNAPSHOT_STATE_RUNNING : VB_SNAPSHOT_STATE_PAUSED;
+    g_free(snap->parent_name);
+    snap->parent_name = g_strdup(vb_snapshot_store_get_current(store));
+    vb_domain_def_free(snap->dom);
+    snap->dom = g_steal_pointer(&owned_def);
+    if (!vb_snapshot_store_add(store, g_steal_pointer(&owned), TRUE, error)) {
+        if (!vb_domain_snapshot_live_delete(list, dom, name, targets, &undo_error))
+            g_warning("snapshot '%s': removing it from the disks again failed: %s", name,
+                      undo_error->message);
+        g_prefix_error(error, "snapshot '%s' not taken (its metadata could not be written): ",
+                       name);
+        return NULL;
+    }
+    return g_steal_pointer(&name);
+}
+
 static char *
 redefine(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
          GError **error)
@@ -298,7 +410,8 @@ redefine(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint fl
 /**
  * vb_domain_snapshot_create:
  *
- * SnapshotCreateXML: a new internal disk-only snapshot of the inactive @dom, or (REDEFINE)
+ * SnapshotCreateXML: a new internal snapshot (disk-only of an inactive @dom with qemu-img,
+ * memory and disks of a running one with QEMU), or (REDEFINE)
  * the metadata of an existing one. Worker threads.
  *
  * Returns: (transfer full): the snapshot's name, or %NULL
@@ -331,8 +444,15 @@ vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml,
         else
             name = redefine(store, g_steal_pointer(&snap), def, flags, error);
     } else if (store != NULL) {
-        def = inactive_def(dom, "snapshots", error);
-        if (def != NULL)
+        gboolean active = FALSE;
+
+        def = live_def(dom, &active, error);
+        if (!active)
+            def = inactive_def(dom, "snapshots", error);
+        if (def != NULL && active)
+            name = create_live(list, dom, store, g_steal_pointer(&snap),
+                               g_steal_pointer(&def), flags, error);
+        else if (def != NULL)
             name = create_new(store, g_steal_pointer(&snap), g_steal_pointer(&def), flags,
                               error);
     }
@@ -368,11 +488,52 @@ vb_domain_snapshot_get_xml(VbDomainList *list, VbDomainObj *dom, const char *nam
     return xml;
 }
 
+/* Reverts the running @dom in place to the internal snapshot @snap with its memory
+ * (snapshot-load), if the snapshot's definition is the guest's ABI. */
+static gboolean
+revert_live(VbDomainList *list, VbDomainObj *dom, const VbSnapshotDef *snap,
+            const VbDomainDef *def, guint flags, GError **error)
+{
+    g_autoptr(GPtrArray) disks = NULL;
+    g_autoptr(GPtrArray) targets = NULL;
+    g_autoptr(GError) abi_error = NULL;
+    gboolean run;
+
+    if (vb_snapshot_def_is_offline(snap)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s' holds no memory state (%s): reverting a running domain to "
+                    "it is not implemented yet; shut the domain off, then revert", snap->name,
+                    vb_snapshot_state_to_string(snap->state));
+        return FALSE;
+    }
+    if (snap->dom != NULL && !vb_domain_def_check_abi_stability(snap->dom, def, &abi_error)) {
+        if (flags & VB_SNAPSHOT_REVERT_FORCE)
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "snapshot '%s': a revert that starts a new QEMU for a changed "
+                        "definition is not implemented yet (%s)", snap->name,
+                        abi_error->message);
+        else
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "revert requires FORCE (4): snapshot '%s' was taken with a definition "
+                        "the running guest cannot load: %s", snap->name, abi_error->message);
+        return FALSE;
+    }
+    disks = snapshot_disks(snap, def, error);
+    if (disks == NULL)
+        return FALSE;
+    targets = disk_targets(disks);
+    run = (flags & VB_SNAPSHOT_REVERT_RUNNING) ? TRUE
+          : (flags & VB_SNAPSHOT_REVERT_PAUSED) ? FALSE
+                                                : snap->state == VB_SNAPSHOT_STATE_RUNNING;
+    return vb_domain_snapshot_live_load(list, dom, snap->name, targets, run, error);
+}
+
 /**
  * vb_domain_snapshot_revert:
  *
- * Reverts the disks of the inactive @dom to snapshot @name (all or none, qemu-img), then
- * makes it the current snapshot. Worker threads.
+ * Reverts @dom to snapshot @name: the disks of an inactive domain (all or none, qemu-img),
+ * or a running domain in place, memory and disks (snapshot-load); then makes it the
+ * current snapshot. Worker threads.
  */
 gboolean
 vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name, guint flags,
@@ -382,45 +543,62 @@ vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name
     g_autoptr(GPtrArray) disks = NULL;
     VbSnapshotStore *store;
     const VbSnapshotDef *snap;
-    gboolean ok = FALSE;
+    gboolean ok = FALSE, active = FALSE;
 
     if (flags & ~0xfu) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "Snapshot.Revert: unsupported flags 0x%x", flags & ~0xfu);
         return FALSE;
     }
-    if (flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED |
-                 VB_SNAPSHOT_REVERT_RESET_NVRAM)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "Snapshot.Revert: flags RUNNING (1), PAUSED (2) and RESET_NVRAM (8) are "
-                    "not implemented yet; revert, then start the domain");
+    if ((flags & VB_SNAPSHOT_REVERT_RUNNING) && (flags & VB_SNAPSHOT_REVERT_PAUSED)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "Snapshot.Revert: RUNNING (1) and PAUSED (2) exclude each other");
+        return FALSE;
+    }
+    if (flags & VB_SNAPSHOT_REVERT_RESET_NVRAM) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "Snapshot.Revert: flag RESET_NVRAM (8) is not implemented yet");
         return FALSE;
     }
     if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotRevert", error))
         return FALSE;
     store = get_store(list, dom, error);
     snap = store != NULL ? lookup(store, name, error) : NULL;
-    if (snap != NULL)
-        def = inactive_def(dom, "reverts", error);
-    if (def != NULL && (def_is_external(snap) || !vb_snapshot_def_is_offline(snap))) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s': reverting to %s snapshots is not implemented yet; only "
-                    "internal disk-only snapshots of an inactive domain", name,
-                    def_is_external(snap) ? "external" : "memory (running)");
-        g_clear_pointer(&def, vb_domain_def_free);
+    if (snap != NULL) {
+        def = live_def(dom, &active, error);
+        if (!active)
+            def = inactive_def(dom, "reverts", error);
     }
-    if (def != NULL)
+    if (def != NULL && def_is_external(snap)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': reverting to external snapshots is not implemented yet",
+                    name);
+    } else if (def != NULL && active) {
+        ok = revert_live(list, dom, snap, def, flags, error) &&
+             vb_snapshot_store_set_current(store, name, error);
+    } else if (def != NULL && !vb_snapshot_def_is_offline(snap)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s' holds the memory of a running guest: starting the domain "
+                    "from it is not implemented yet; start the domain, then revert (the "
+                    "running guest loads it in place)", name);
+    } else if (def != NULL && (flags & (VB_SNAPSHOT_REVERT_RUNNING |
+                                        VB_SNAPSHOT_REVERT_PAUSED))) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "Snapshot.Revert: RUNNING (1) and PAUSED (2) for a disk-only "
+                            "snapshot are not implemented yet; revert, then start the domain");
+    } else if (def != NULL) {
         disks = snapshot_disks(snap, def, error);
-    if (disks != NULL && vb_qemu_img_snapshot_apply(disks, name, error))
-        ok = vb_snapshot_store_set_current(store, name, error);
+        if (disks != NULL && vb_qemu_img_snapshot_apply(disks, name, error))
+            ok = vb_snapshot_store_set_current(store, name, error);
+    }
     finish(dom, out_infos);
     return ok;
 }
 
 /* Removes snapshot @name from the images (unless @metadata_only) and from the store. */
 static gboolean
-delete_one(VbSnapshotStore *store, const VbDomainDef *def, const char *name,
-           gboolean metadata_only, GError **error)
+delete_one(VbDomainList *list, VbDomainObj *dom, gboolean active, VbSnapshotStore *store,
+           const VbDomainDef *def, const char *name, gboolean metadata_only, GError **error)
 {
     const VbSnapshotDef *snap = lookup(store, name, error);
     g_autoptr(GPtrArray) disks = NULL;
@@ -435,8 +613,17 @@ delete_one(VbSnapshotStore *store, const VbDomainDef *def, const char *name,
             return FALSE;
         }
         disks = snapshot_disks(snap, def, error);
-        if (disks == NULL || !vb_qemu_img_snapshot_delete(disks, name, TRUE, error))
+        if (disks == NULL)
             return FALSE;
+        if (active) {
+            /* the running QEMU holds the images: it deletes the snapshot from them */
+            g_autoptr(GPtrArray) targets = disk_targets(disks);
+
+            if (!vb_domain_snapshot_live_delete(list, dom, name, targets, error))
+                return FALSE;
+        } else if (!vb_qemu_img_snapshot_delete(disks, name, TRUE, error)) {
+            return FALSE;
+        }
     }
     return vb_snapshot_store_remove(store, name, 0, error);
 }
@@ -455,7 +642,7 @@ vb_domain_snapshot_delete(VbDomainList *list, VbDomainObj *dom, const char *name
     g_autoptr(VbDomainDef) def = NULL;
     g_autoptr(GPtrArray) victims = NULL;
     VbSnapshotStore *store;
-    gboolean ok = FALSE;
+    gboolean ok = FALSE, active = FALSE;
 
     if (flags & ~0x7u) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
@@ -474,7 +661,9 @@ vb_domain_snapshot_delete(VbDomainList *list, VbDomainObj *dom, const char *name
     if (store == NULL || lookup(store, name, error) == NULL)
         goto out;
     if (!metadata_only) {
-        def = inactive_def(dom, "snapshot deletions", error);
+        def = live_def(dom, &active, error);
+        if (!active)
+            def = inactive_def(dom, "snapshot deletions", error);
         if (def == NULL)
             goto out;
     }
@@ -486,7 +675,8 @@ vb_domain_snapshot_delete(VbDomainList *list, VbDomainObj *dom, const char *name
     ok = TRUE;
     /* parents first in the list: delete from the end, leaves first */
     for (guint i = victims->len; ok && i > 0; i--)
-        ok = delete_one(store, def, victims->pdata[i - 1], metadata_only, error);
+        ok = delete_one(list, dom, active, store, def, victims->pdata[i - 1], metadata_only,
+                        error);
 out:
     finish(dom, out_infos);
     return ok;
