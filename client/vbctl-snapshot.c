@@ -294,7 +294,7 @@ vbctl_cmd_snapshot_dumpxml(VbctlContext *ctx, GError **error)
     return TRUE;
 }
 
-/* `snapshot-revert DOMAIN SNAPSHOT [--force]` */
+/* `snapshot-revert DOMAIN SNAPSHOT [--running|--paused] [--force]` */
 gboolean
 vbctl_cmd_snapshot_revert(VbctlContext *ctx, GError **error)
 {
@@ -304,8 +304,10 @@ vbctl_cmd_snapshot_revert(VbctlContext *ctx, GError **error)
     if (s == NULL)
         return FALSE;
     r = vbctl_call_mutating(G_DBUS_PROXY(s), "Revert",
-                            g_variant_new("(u)", ctx->flags.snapshot.force ? 4u : 0u), NULL,
-                            error);
+                            g_variant_new("(u)", (ctx->flags.snapshot.running ? 1u : 0u) |
+                                                     (ctx->flags.snapshot.paused ? 2u : 0u) |
+                                                     (ctx->flags.snapshot.force ? 4u : 0u)),
+                            NULL, error);
     return r != NULL;
 }
 

@@ -53,6 +53,8 @@ typedef struct {
     gboolean roots;         /* snapshot-list --roots */
     gboolean name;          /* snapshot-list, snapshot-current --name */
     gboolean force;         /* snapshot-revert --force */
+    gboolean running;       /* snapshot-revert --running */
+    gboolean paused;        /* snapshot-revert --paused */
     gboolean children;      /* snapshot-delete --children */
     gboolean children_only; /* snapshot-delete --children-only */
     gboolean metadata;      /* snapshot-delete --metadata */

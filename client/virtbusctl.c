@@ -270,6 +270,8 @@ static const VbctlOption snapshot_dumpxml_options[] = {
 
 static const VbctlOption snapshot_revert_options[] = {
     {"force", N_("Revert even when it is risky"), SFLAG(force), FALSE},
+    {"running", N_("Let a running guest run after the revert"), SFLAG(running), FALSE},
+    {"paused", N_("Leave a running guest paused after the revert"), SFLAG(paused), FALSE},
     {NULL},
 };
 

@@ -9,7 +9,8 @@ tiny guest under TCG and a real qcow2 disk:
   (qemu-img: a VM state size);
 - Revert while it runs: the guest goes on from the snapshot's memory (its counter starts
   again from the value it had), state running, reason "from-snapshot"; Revert with
-  PAUSED leaves it paused; after that the disk holds no write made after the snapshot;
+  PAUSED (virtbusctl snapshot-revert --paused) leaves it paused; after that the disk
+  holds no write made after the snapshot;
 - Delete while it runs takes the snapshot out of the image through QEMU;
 - a snapshot that cannot be taken (a tag QEMU already has in the image) leaves no
   metadata and the guest running; DISK_ONLY and external memory: NotSupported.
@@ -30,7 +31,7 @@ NBLOCKS = 64          # tgwrite=N: sector i at (i % N) * 64 KiB
 STRIDE = 64 * 1024
 
 
-class LiveSnapshotTest(vbtest.VirtbusTestCase):
+class LiveSnapshotTest(vbtest.CtlTestCase):
     def setUp(self):
         if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
             self.fail(f"the tiny guest is not built in {GUEST_DIR}")
@@ -153,8 +154,8 @@ class LiveSnapshotTest(vbtest.VirtbusTestCase):
         self.assertEqual(sorted(self.image_snapshots()), ["s1"])
         self.assertEqual(self.state(path), ("running", "unpaused"))
 
-        # revert PAUSED, then the disk: no write made after the snapshot is on it
-        self.assertIsNone(self.snap(s1, "Revert", "u", (2,)))
+        # revert PAUSED (virtbusctl), then the disk: no write made after the snapshot is on it
+        self.ctl("snapshot-revert", "livesnap", "s1", "--paused")
         self.assertEqual(self.state(path), ("paused", "from-snapshot"))
         self.domain(path, "Destroy", "u", (0,))
         on_disk = self.disk_max_write()
