@@ -42,6 +42,20 @@ typedef struct {
     gboolean print_xml; /* change-media --print-xml */
 } VbctlGuest2Flags;
 
+/* block jobs (issue 15, part blockjob; vbctl-blockjob.c) */
+typedef struct {
+    char *bandwidth;  /* --bandwidth N (MiB/s, bytes/s with --bytes), or NULL */
+    char *base;       /* blockcommit --base PATH, or NULL */
+    char *top;        /* blockcommit --top PATH, or NULL */
+    gboolean bytes;   /* --bytes */
+    gboolean shallow; /* blockcommit --shallow */
+    gboolean active;  /* blockcommit --active */
+    gboolean info;    /* blockjob --info */
+    gboolean abort;   /* blockjob --abort */
+    gboolean pivot;   /* blockjob --pivot */
+    gboolean async;   /* blockjob --async */
+} VbctlBlockFlags;
+
 typedef struct {
     gboolean all;
     gboolean inactive;
@@ -143,6 +157,8 @@ typedef struct {
     char *perf_disable;     /* perf --disable a,b */
     /* guest calls (issue 13, part guest2; vbctl-guest2.c) */
     VbctlGuest2Flags guest2;
+    /* block jobs (issue 15, part blockjob; vbctl-blockjob.c) */
+    VbctlBlockFlags block;
 } VbctlFlags;
 
 typedef struct {
@@ -193,6 +209,13 @@ gboolean vbctl_cmd_perf(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_memtune(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_schedinfo(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_blkiotune(VbctlContext *ctx, GError **error);
+
+/* vbctl-blockjob.c (issue 15, part blockjob) */
+gboolean vbctl_cmd_blockpull(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockjob(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockresize(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkthreshold(VbctlContext *ctx, GError **error);
 
 /* vbctl-net.c (issue 12) */
 gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);

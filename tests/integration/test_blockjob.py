@@ -215,6 +215,38 @@ class ResizeThresholdTest(BlockJobTestCase):
         self.destroy(path)
 
 
+class ClientTest(BlockJobTestCase):
+    def test_virtbusctl_block_commands(self):
+        base, mid, top = self.make_chain(top_data=(("0x44", 2 * MIB, MIB),))
+        path = self.start(top, name="bjctl")
+        p = self.ctl("blockjob", "bjctl", "vda")
+        self.assertIn("No current block job for vda", p.stdout)
+        p = self.ctl("blockresize", "bjctl", "vda", "80M")
+        self.assertIn("resized", p.stdout)
+        self.assertEqual(self.info(top)["virtual-size"], 80 * MIB)
+        self.ctl("domblkthreshold", "bjctl", "vda", "4M")
+        p = self.ctl("blockcommit", "bjctl", "vda", "--top", mid, "--base", base,
+                     "--no-progress")
+        self.assertIn("Successfully committed", p.stdout)
+        self.assertEqual(self.info(top)["backing-filename"], base)
+        p = self.ctl("blockcommit", "bjctl", "vda", "--active")
+        self.assertIn("--pivot", p.stdout)
+        job = self.domain(path, "GetJobStats", "u", (0,)).get("job")
+        eventually(lambda: "active-commit" in self.ctl("blockjob", "bjctl", "vda").stdout
+                   and self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=60,
+                   what="the active commit ready")
+        self.ctl("blockjob", "bjctl", "vda", "--pivot")
+        self.assertIn("No current block job", self.ctl("blockjob", "bjctl", "vda").stdout)
+        p = self.ctl("blockpull", "bjctl", "vda", check=False)
+        self.assertFails(p, 1, "no backing image")
+        p = self.ctl("blockjob", "bjctl", "vda", "--abort", "--pivot", check=False)
+        self.assertFails(p, 1, "exclude")
+        p = self.ctl("blockresize", "bjctl", "vda", "12Q", check=False)
+        self.assertFails(p, 1, "invalid size")
+        self.destroy(path)
+        self.qemu_io(base, f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
+
+
 class ErrorTest(BlockJobTestCase):
     def test_errors(self):
         base, mid, top = self.make_chain()
