@@ -31,6 +31,8 @@ struct _VbBlockOp {
     char *top_node;   /* the node QEMU's job names as device */
     char *top_layer;  /* block-commit: the top node, NULL for the active layer */
     char *base_node;  /* block-commit: the base node */
+    char *base_path;  /* block-commit: the base image's file */
+    char *base_format; /* block-commit: the base node's driver (qcow2, raw, ...) */
     guint64 speed;    /* bytes/s, 0 for none */
     gboolean pivot_requested; /* under the domain lock */
     gboolean ready;           /* under the domain lock */
@@ -46,6 +48,8 @@ block_op_free(VbBlockOp *op)
     g_free(op->top_node);
     g_free(op->top_layer);
     g_free(op->base_node);
+    g_free(op->base_path);
+    g_free(op->base_format);
     g_free(op);
 }
 
@@ -164,12 +168,14 @@ resolve_disk(VbDomainObj *dom, VbQemuMonitor *mon, const char *name, char **out_
 /* The image chain of the top node @top, from query-named-block-nodes: format node names,
  * top first, with their files in @out_files. */
 static GPtrArray *
-chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GError **error)
+chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GPtrArray **out_drvs,
+            GError **error)
 {
     g_autoptr(JsonNode) r = NULL;
     JsonObject *args = json_object_new();
     GPtrArray *nodes = g_ptr_array_new_with_free_func(g_free);
     GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *drvs = g_ptr_array_new_with_free_func(g_free);
     JsonArray *a;
     g_autofree char *cur = g_strdup(top);
 
@@ -182,6 +188,7 @@ chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GError *
                                 "query-named-block-nodes did not answer a list");
         g_ptr_array_unref(nodes);
         g_ptr_array_unref(files);
+        g_ptr_array_unref(drvs);
         return NULL;
     }
     a = json_node_get_array(r);
@@ -204,6 +211,7 @@ chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GError *
             break;
         g_ptr_array_add(nodes, g_strdup(jstr(found, "node-name")));
         g_ptr_array_add(files, g_strdup(jstr(found, "file")));
+        g_ptr_array_add(drvs, g_strdup(jstr(found, "drv")));
         {
             const char *bf = jstr(jobj(jobj(found, "image"), "backing-image"), "filename");
 
@@ -222,6 +230,7 @@ chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GError *
         }
     }
     *out_files = files;
+    *out_drvs = drvs;
     return nodes;
 }
 
@@ -702,6 +711,19 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
                     "the %s job of disk %s was cancelled on request", op->type, op->target);
         return FALSE;
     }
+    if (pivot_sent && op->base_path != NULL) {
+        g_autoptr(GError) err = NULL;
+
+        /* the disk runs on the base now: the live definition says so */
+        g_mutex_lock(&dom->lock);
+        if (dom->id >= 0)
+            vb_domain_def_set_disk_source(dom->def, op->target, op->base_path,
+                                          op->base_format);
+        g_mutex_unlock(&dom->lock);
+        if (!vb_domain_status_save(list, dom, &err))
+            g_warning("%s", err->message);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    }
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "%s job of disk %s completed",
                   op->type, op->target);
     *out_result = g_variant_new_parsed("{'disk': <%s>, 'type': <%s>, 'pivoted': <%b>}",
@@ -733,6 +755,7 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autoptr(GPtrArray) nodes = NULL;
     g_autoptr(GPtrArray) files = NULL;
+    g_autoptr(GPtrArray) drvs = NULL;
     gboolean running;
 
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_BLOCK, method, owner,
@@ -755,7 +778,7 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     g_mutex_unlock(&dom->lock);
     if (!running || !resolve_disk(dom, mon, disk, &op->target, &op->top_node, error))
         goto fail;
-    nodes = chain_nodes(mon, op->top_node, &files, error);
+    nodes = chain_nodes(mon, op->top_node, &files, &drvs, error);
     if (nodes == NULL)
         goto fail;
     if (g_str_equal(op->type, "pull")) {
@@ -802,6 +825,8 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
             op->top_layer = g_strdup(g_ptr_array_index(nodes, t));
         }
         op->base_node = g_strdup(g_ptr_array_index(nodes, b));
+        op->base_path = g_strdup(g_ptr_array_index(files, b));
+        op->base_format = g_strdup(g_ptr_array_index(drvs, b));
     }
     vb_domain_job_end(dom);
     op->job_id = g_strdup_printf("vbjob-%s", op->target);

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
@@ -158,6 +159,15 @@ class CommitTest(BlockJobTestCase):
         blocks = json.loads(self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
             {"execute": "query-block"}),)))["return"]
         self.assertIn(base, [b.get("inserted", {}).get("file") for b in blocks], blocks)
+        # the live definition names the image the disk runs on; the persistent one not
+        live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
+        src = live.findall("./devices/disk/source")
+        self.assertEqual([e.get("file") for e in src], [base])
+        self.assertEqual(live.find("./devices/disk/driver").get("type"), "qcow2")
+        inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
+        self.assertEqual(inactive.find("./devices/disk/source").get("file"), top)
+        # the disk is found by its new path
+        self.assertEqual(self.job_info(path, disk=base)[0], "none")
         self.destroy(path)
         self.qemu_io(base, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
                      f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
