@@ -200,6 +200,50 @@ class SpeedAbortTest(BlockJobTestCase):
         self.assertEqual(self.info(top)["backing-filename"], mid)
 
 
+class CancelRestartTest(BlockJobTestCase):
+    def test_job_cancel(self):
+        """Job.Cancel of a pull (the Job object's own cancel) ends it Aborted."""
+        base, mid, top = self.make_chain(base_data=(("0x33", 0, 48 * MIB),))
+        path = self.start(top)
+        job = self.domain(path, "BlockPull", "stu", ("vda", MIB, PULL_BYTES))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "Cancelable"), timeout=10,
+                   what="Cancelable")
+        eventually(lambda: self.job_info(path)[2] > 0, timeout=30, what="pull progress")
+        self.call(job, JOB_IFACE, "Cancel")
+        self.assertDBusError("Aborted", self.wait_job, job)
+        self.assertEqual(self.job_info(path)[0], "none")
+        # the domain takes a new block job at once
+        job = self.domain(path, "BlockPull", "stu", ("vda", 0, 0))
+        self.wait_job(job)
+        self.destroy(path)
+        self.assertNotIn("backing-filename", self.info(top))
+        self.qemu_io(top, f"read -P 0x33 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
+                     f"read -P 0x33 {2 * MIB} {46 * MIB}", readonly=True)
+
+    def test_restart_cancels_a_running_job(self):
+        """A service restarted during a pull cancels QEMU's job at reconnect: no job left,
+        the chain as it was, the domain still running."""
+        base, mid, top = self.make_chain(base_data=(("0x33", 0, 48 * MIB),))
+        path = self.start(top)
+        self.domain(path, "BlockPull", "stu", ("vda", 1, 0))
+        eventually(lambda: self.job_info(path)[2] > 0, timeout=30, what="pull progress")
+        self.conn.close_sync(None)
+        self.assertEqual(self.service.stop(), 0)
+        self.service.start()
+        self.conn = vbtest.connect(self.bus.address)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
+        self.assertEqual(self.job_info(path), ("none", 0, 0, 0))
+        jobs = json.loads(self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
+            {"execute": "query-block-jobs"}),)))["return"]
+        self.assertEqual(jobs, [])
+        self.assertIn("job recovery", self.service.read_log())
+        # a new job runs
+        job = self.domain(path, "BlockCommit", "ssstu", ("vda", base, mid, 0, 0))
+        self.wait_job(job)
+        self.destroy(path)
+        self.assertEqual(self.info(top)["backing-filename"], base)
+
+
 class ResizeThresholdTest(BlockJobTestCase):
     def test_resize_grows_the_image(self):
         base, mid, top = self.make_chain()
