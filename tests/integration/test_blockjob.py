@@ -299,6 +299,21 @@ class ClientTest(BlockJobTestCase):
         self.assertFails(p, 1, "invalid size")
         self.destroy(path)
         self.qemu_io(base, f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
+        # bash completion knows the commands and their options
+        completion = os.path.join(vbtest.SRCDIR, "client", "virtbusctl.bash-completion")
+        script = (f"source {completion}\n"
+                  "COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1))\n"
+                  "_virtbusctl\n"
+                  "printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+
+        def complete(*words):
+            p = subprocess.run(["bash", "-c", script, "bash", *words], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return sorted(w for w in p.stdout.splitlines() if w)
+        self.assertEqual(complete("virtbusctl", "block"),
+                         ["blockcommit", "blockjob", "blockpull", "blockresize"])
+        self.assertIn("--pivot", complete("virtbusctl", "blockjob", "bjctl", "vda", "--"))
 
 
 class ErrorTest(BlockJobTestCase):
