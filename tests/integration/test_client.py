@@ -332,7 +332,8 @@ class TestCompletion(ClientTestCase):
                          ["define", "desc", "destroy", "detach-device", "detach-device-alias",
                           "domblkerror", "domblkinfo", "domblklist", "domblkstat",
                           "domblkthreshold", "domcontrol", "domdisplay", "domfsfreeze",
-                          "domfsinfo", "domfsthaw", "domfstrim", "domhostname", "domid", "domifaddr", "domiflist",
+                          "domfsinfo", "domfsthaw", "domfstrim", "domhostname", "domid",
+                          "domifaddr", "domiflist",
                           "domifstat", "domjobabort", "domjobinfo", "dommemstat",
                           "dompmsuspend", "dompmwakeup", "domrename", "domstate", "domstats",
                           "domtime", "dump", "dumpxml"])
