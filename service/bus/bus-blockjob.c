@@ -2,7 +2,7 @@
 /*
  * Block jobs of a running domain (issue 15, part blockjob; docs/blockjobs.md):
  * GetBlockJobInfo, BlockJobSetSpeed, BlockJobAbort, BlockPull, BlockCommit,
- * BlockCopy (not supported yet), BlockResize, SetBlockThreshold. The work is in
+ * BlockCopy, BlockResize, SetBlockThreshold. The work is in
  * domain/domain-blockops.c.
  */
 #include "config.h"
@@ -116,22 +116,22 @@ vb_bus_block_commit(VbBusCall *call, GError **error)
                                                  error));
 }
 
-/* BlockCopy(s disk, s dest_xml, a{sv} params, u flags) -> o job: not yet */
+/* BlockCopy(s disk, s dest_xml, a{sv} params, u flags) -> o job */
 GVariant *
 vb_bus_block_copy(VbBusCall *call, GError **error)
 {
+    const char *disk, *xml;
+    g_autoptr(GVariant) params = NULL;
     guint32 flags;
 
-    g_variant_get_child(call->parameters, 3, "u", &flags);
+    g_variant_get(call->parameters, "(&s&s@a{sv}u)", &disk, &xml, &params, &flags);
     if (!vb_bus_check_flags(flags, VB_BLOCK_COPY_SHALLOW | VB_BLOCK_COPY_REUSE_EXT |
                                        VB_BLOCK_COPY_TRANSIENT_JOB |
                                        VB_BLOCK_COPY_SYNCHRONOUS_WRITES,
                             "BlockCopy", error))
         return NULL;
-    g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "BlockCopy (blockdev-mirror to a new destination) is not supported "
-                        "yet");
-    return NULL;
+    return blockjob_reply(vb_domain_block_copy(call->service->domains, call->dom, disk, xml,
+                                               params, flags, blockjob_caller(call), error));
 }
 
 /* BlockResize(s disk, t size, u flags) */

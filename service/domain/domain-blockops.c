@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <libxml/parser.h>
+
 #include "domain-list-priv.h"
 #include "domain-blockops.h"
 #include "vb-error.h"
@@ -10,9 +12,9 @@
 
 /*
  * Block jobs of a running domain on the bus (issue 15, part blockjob;
- * docs/blockjobs.md): BlockPull (block-stream) and BlockCommit
- * (block-commit) run as an async job of type "blockjob" with a Job object,
- * one per domain at a time. The job's thread starts QEMU's job (id
+ * docs/blockjobs.md): BlockPull (block-stream), BlockCommit (block-commit)
+ * and BlockCopy (blockdev-mirror) run as an async job of type "blockjob" with
+ * a Job object, one per domain at a time. The job's thread starts QEMU's job (id
  * "vbjob-<target>"), then sleeps on the domain's condition, woken by the
  * block job events (domain-blockjob.c), an abort or pivot request and the
  * end of the run; every 500 ms it refreshes the Job's progress from
@@ -34,6 +36,11 @@ struct _VbBlockOp {
     char *base_path;  /* block-commit: the base image's file */
     char *base_format; /* block-commit: the base node's driver (qcow2, raw, ...) */
     guint64 speed;    /* bytes/s, 0 for none */
+    guint64 granularity; /* BlockCopy: blockdev-mirror's granularity, 0 for QEMU's */
+    guint64 buf_size;    /* BlockCopy: blockdev-mirror's buf-size, 0 for QEMU's */
+    char *copy_storage;  /* BlockCopy: the destination's nodes */
+    char *copy_format;
+    gboolean copy_added; /* BlockCopy: the destination's nodes were added */
     gboolean pivot_requested; /* under the domain lock */
     gboolean ready;           /* under the domain lock */
 };
@@ -50,6 +57,8 @@ block_op_free(VbBlockOp *op)
     g_free(op->base_node);
     g_free(op->base_path);
     g_free(op->base_format);
+    g_free(op->copy_storage);
+    g_free(op->copy_format);
     g_free(op);
 }
 
@@ -614,6 +623,65 @@ drop_op(VbDomainObj *dom, VbBlockOp *op)
     g_mutex_unlock(&dom->lock);
 }
 
+/* BlockCopy: the destination's nodes (blockdev-add), then blockdev-mirror. */
+static JsonNode *
+start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
+{
+    JsonObject *args = json_object_new();
+    g_autoptr(JsonNode) r1 = NULL;
+    g_autoptr(JsonNode) r2 = NULL;
+
+    op->copy_storage = g_strdup_printf("vbcopy-%s-storage", op->target);
+    op->copy_format = g_strdup_printf("vbcopy-%s-format", op->target);
+    json_object_set_string_member(args, "driver", "file");
+    json_object_set_string_member(args, "node-name", op->copy_storage);
+    json_object_set_string_member(args, "filename", op->base_path);
+    json_object_set_boolean_member(args, "auto-read-only", TRUE);
+    r1 = vb_domain_async_monitor(list, dom, "blockdev-add", args, -1, error);
+    if (r1 == NULL)
+        return NULL;
+    op->copy_added = TRUE;
+    args = json_object_new();
+    json_object_set_string_member(args, "driver", op->base_format);
+    json_object_set_string_member(args, "node-name", op->copy_format);
+    json_object_set_string_member(args, "file", op->copy_storage);
+    if (!g_str_equal(op->base_format, "raw"))
+        json_object_set_null_member(args, "backing"); /* a full copy: no backing */
+    r2 = vb_domain_async_monitor(list, dom, "blockdev-add", args, -1, error);
+    if (r2 == NULL)
+        return NULL;
+    args = json_object_new();
+    json_object_set_string_member(args, "job-id", op->job_id);
+    json_object_set_string_member(args, "device", op->top_node);
+    json_object_set_string_member(args, "target", op->copy_format);
+    json_object_set_string_member(args, "sync", "full");
+    if (op->speed > 0)
+        json_object_set_int_member(args, "speed", (gint64)op->speed);
+    if (op->granularity > 0)
+        json_object_set_int_member(args, "granularity", (gint64)op->granularity);
+    if (op->buf_size > 0)
+        json_object_set_int_member(args, "buf-size", (gint64)op->buf_size);
+    return vb_domain_async_monitor(list, dom, "blockdev-mirror", args, -1, error);
+}
+
+/* BlockCopy that did not pivot: its destination's nodes go (best effort). */
+static void
+drop_copy_nodes(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op)
+{
+    const char *nodes[] = { op->copy_format, op->copy_storage };
+
+    if (!op->copy_added)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
+        JsonObject *args = json_object_new();
+        g_autoptr(JsonNode) r = NULL;
+
+        json_object_set_string_member(args, "node-name", nodes[i]);
+        r = vb_domain_async_monitor(list, dom, "blockdev-del", args, -1, NULL);
+    }
+    op->copy_added = FALSE;
+}
+
 static gboolean
 block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
            GVariant **out_result, GError **error)
@@ -629,10 +697,15 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     g_mutex_lock(&dom->lock);
     vb_domain_block_job_forget_locked(dom, op->job_id);
     g_mutex_unlock(&dom->lock);
-    r = vb_domain_async_monitor(list, dom,
-                                g_str_equal(op->type, "pull") ? "block-stream" : "block-commit",
-                                start_args(op), -1, error);
+    if (g_str_equal(op->type, "copy"))
+        r = start_copy(list, dom, op, error);
+    else
+        r = vb_domain_async_monitor(list, dom,
+                                    g_str_equal(op->type, "pull") ? "block-stream"
+                                                                  : "block-commit",
+                                    start_args(op), -1, error);
     if (r == NULL) {
+        drop_copy_nodes(list, dom, op);
         g_prefix_error(error, "cannot start the %s job of disk %s: ", op->type, op->target);
         drop_op(dom, op);
         return FALSE;
@@ -699,6 +772,8 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
         }
     }
     publish_progress(list, dom, job, op);
+    if (!pivot_sent || state != VB_BLOCK_JOB_COMPLETED)
+        drop_copy_nodes(list, dom, op);
     drop_op(dom, op);
     if (state == VB_BLOCK_JOB_FAILED) {
         g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "the %s job of disk %s failed: %s",
@@ -711,7 +786,7 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
                     "the %s job of disk %s was cancelled on request", op->type, op->target);
         return FALSE;
     }
-    if (pivot_sent && op->base_path != NULL) {
+    if (pivot_sent && state == VB_BLOCK_JOB_COMPLETED && op->base_path != NULL) {
         g_autoptr(GError) err = NULL;
 
         /* the disk runs on the base now: the live definition says so */
@@ -781,7 +856,9 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     nodes = chain_nodes(mon, op->top_node, &files, &drvs, error);
     if (nodes == NULL)
         goto fail;
-    if (g_str_equal(op->type, "pull")) {
+    if (g_str_equal(op->type, "copy")) {
+        /* the destination was checked by vb_domain_block_copy() */
+    } else if (g_str_equal(op->type, "pull")) {
         if (nodes->len < 2) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                         "disk %s has no backing image to pull", op->target);
@@ -910,4 +987,140 @@ vb_domain_block_commit(VbDomainList *list, VbDomainObj *dom, const char *disk,
     return start_block_job(list, dom, "BlockCommit", disk, op, top, base,
                            flags & VB_BLOCK_COMMIT_SHALLOW, flags & VB_BLOCK_COMMIT_ACTIVE,
                            owner, error);
+}
+
+/* BlockCopy's <disk type='file'><driver type=/><source file=/></disk>: path and format */
+static gboolean
+parse_copy_dest(const char *xml, char **out_path, char **out_format, GError **error)
+{
+    xmlDoc *doc = NULL;
+    xmlNode *root;
+    g_autofree char *type = NULL;
+    gboolean ok = FALSE;
+
+    if (g_utf8_validate(xml, -1, NULL))
+        doc = xmlReadMemory(xml, (int)strlen(xml), "disk.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    if (root == NULL || strcmp((const char *)root->name, "disk") != 0) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_XML,
+                            "BlockCopy: the destination is not a <disk> element");
+        goto out;
+    }
+    type = (char *)xmlGetProp(root, (const xmlChar *)"type");
+    if (type != NULL && strcmp(type, "file") != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "BlockCopy: a destination of type '%s' is not supported (file is)", type);
+        goto out;
+    }
+    for (xmlNode *n = root->children; n != NULL; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)n->name, "source") == 0 && *out_path == NULL)
+            *out_path = (char *)xmlGetProp(n, (const xmlChar *)"file");
+        else if (strcmp((const char *)n->name, "driver") == 0 && *out_format == NULL)
+            *out_format = (char *)xmlGetProp(n, (const xmlChar *)"type");
+    }
+    if (*out_path == NULL || !g_path_is_absolute(*out_path)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "BlockCopy: the destination needs <source file='/absolute/path'/>");
+        goto out;
+    }
+    if (*out_format == NULL)
+        *out_format = g_strdup("raw");
+    if (strcmp(*out_format, "raw") != 0 && strcmp(*out_format, "qcow2") != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "BlockCopy: destination format '%s' is not supported (raw, qcow2 are)",
+                    *out_format);
+        goto out;
+    }
+    ok = TRUE;
+out:
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    return ok;
+}
+
+/**
+ * vb_domain_block_copy:
+ * @dest_xml: the destination's <disk> (a file, raw or qcow2)
+ * @params: (nullable): a{sv}: bandwidth (t, bytes/s), granularity (u), buf-size (t)
+ *
+ * blockdev-mirror of the disk into an existing image (REUSE_EXT) as a Job: it
+ * becomes ready and runs until BlockJobAbort; with PIVOT the disk goes on with
+ * the copy and the live <source> names it. Worker threads.
+ */
+VbJob *
+vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
+                     const char *dest_xml, GVariant *params, guint flags, const char *owner,
+                     GError **error)
+{
+    VbBlockOp *op;
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    if (flags & VB_BLOCK_COPY_SHALLOW) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "BlockCopy: SHALLOW (1), a copy of the top image only, is not "
+                            "supported");
+        return NULL;
+    }
+    if (!(flags & VB_BLOCK_COPY_REUSE_EXT)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "BlockCopy: creating the destination is not supported: create "
+                            "it (qemu-img create) and give REUSE_EXT (2)");
+        return NULL;
+    }
+    if (flags & VB_BLOCK_COPY_SYNCHRONOUS_WRITES) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "BlockCopy: SYNCHRONOUS_WRITES (8) is not supported");
+        return NULL;
+    }
+    op = g_new0(VbBlockOp, 1);
+    op->type = "copy";
+    g_variant_iter_init(&iter, params);
+    while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+        g_autoptr(GVariant) v = value;
+        guint64 *field = g_str_equal(key, "bandwidth")     ? &op->speed
+                         : g_str_equal(key, "granularity") ? &op->granularity
+                         : g_str_equal(key, "buf-size")    ? &op->buf_size : NULL;
+
+        if (field == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "BlockCopy: unknown parameter '%s' (bandwidth, granularity, "
+                        "buf-size)", key);
+            block_op_free(op);
+            return NULL;
+        }
+        if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64))
+            *field = g_variant_get_uint64(v);
+        else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32))
+            *field = g_variant_get_uint32(v);
+        else {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "BlockCopy: parameter '%s' must be a number (t or u)", key);
+            block_op_free(op);
+            return NULL;
+        }
+        if (*field > G_MAXINT64) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "BlockCopy: parameter '%s' is too large", key);
+            block_op_free(op);
+            return NULL;
+        }
+    }
+    if (!parse_copy_dest(dest_xml, &op->base_path, &op->base_format, error)) {
+        block_op_free(op);
+        return NULL;
+    }
+    if (!g_file_test(op->base_path, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "BlockCopy: '%s' is not an existing regular file (REUSE_EXT)",
+                    op->base_path);
+        block_op_free(op);
+        return NULL;
+    }
+    return start_block_job(list, dom, "BlockCopy", disk, op, NULL, NULL, FALSE, FALSE, owner,
+                           error);
 }

@@ -57,4 +57,8 @@ VbJob *vb_domain_block_commit(VbDomainList *list, VbDomainObj *dom, const char *
                               const char *base, const char *top, guint64 bandwidth,
                               guint flags, const char *owner, GError **error);
 
+VbJob *vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
+                            const char *dest_xml, GVariant *params, guint flags,
+                            const char *owner, GError **error);
+
 G_END_DECLS

@@ -12,6 +12,7 @@ guest on a qcow2 chain base <- mid <- top made with qemu-img, data written by qe
 - BlockResize grows the image (KiB and BYTES);
 - SetBlockThreshold (by source path) and the BlockThreshold signal when the guest writes
   beyond it (tgwrite);
+- BlockCopy into an existing qcow2: ready, PIVOT (the live <source> names it), abort;
 - errors: bad disk, not running, flags, DELETE/BlockCopy NotSupported, active commit
   without ACTIVE, abort without a job."""
 
@@ -24,7 +25,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
 import vbmigrate  # noqa: E402
-from vbtest import DOMAIN_IFACE, CtlTestCase, SignalRecorder, eventually  # noqa: E402
+from vbtest import DOMAIN_IFACE, CtlTestCase, GLib, SignalRecorder, eventually  # noqa: E402
 
 JOB_IFACE = "org.virtbus.Virt1.Job"
 MIB = 1 << 20
@@ -32,6 +33,7 @@ ABORT_ASYNC, ABORT_PIVOT = 1, 2
 COMMIT_SHALLOW, COMMIT_DELETE, COMMIT_ACTIVE = 1, 2, 4
 PULL_BYTES = 64
 RESIZE_BYTES = 1
+REUSE_EXT = 2
 
 
 class BlockJobTestCase(CtlTestCase):
@@ -196,6 +198,67 @@ class SpeedAbortTest(BlockJobTestCase):
         self.assertIn("cancelled", str(e))
         self.assertDBusError("OperationInvalid", self.domain, path, "BlockJobAbort", "su",
                              ("vda", 0))
+        self.destroy(path)
+        self.assertEqual(self.info(top)["backing-filename"], mid)
+
+
+class CopyTest(BlockJobTestCase):
+    def dest_xml(self, dest, fmt="qcow2"):
+        return f"<disk type='file'><driver type='{fmt}'/><source file='{dest}'/></disk>"
+
+    def test_copy_pivots_to_the_destination(self):
+        base, mid, top = self.make_chain(top_data=(("0x44", 2 * MIB, MIB),))
+        dest = self.img("dest")
+        self.qemu_img("create", "-q", "-f", "qcow2", dest, "64M")
+        path = self.start(top)
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", self.dest_xml(dest), {}, REUSE_EXT))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=60,
+                   what="the copy ready")
+        self.assertEqual(self.job_info(path)[0], "copy")
+        self.domain(path, "BlockJobAbort", "su", ("vda", ABORT_PIVOT))
+        res = self.wait_job(job)
+        self.assertTrue(res["pivoted"], res)
+        live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.assertEqual(live.find("./devices/disk/source").get("file"), dest)
+        inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
+        self.assertEqual(inactive.find("./devices/disk/source").get("file"), top)
+        self.destroy(path)
+        self.assertNotIn("backing-filename", self.info(dest))
+        self.qemu_io(dest, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
+                     f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
+
+    def test_copy_abort_and_errors(self):
+        base, mid, top = self.make_chain()
+        dest = self.img("dest")
+        self.qemu_img("create", "-q", "-f", "qcow2", dest, "64M")
+        path = self.start(top)
+        for xml, flags, err in ((self.dest_xml(dest), 0, "NotSupported"),
+                                (self.dest_xml(dest), REUSE_EXT | 1, "NotSupported"),
+                                ("<disk", REUSE_EXT, "InvalidXML"),
+                                ("<disk><source file='rel.qcow2'/></disk>", REUSE_EXT,
+                                 "InvalidArgument"),
+                                (self.dest_xml(self.img("nope")), REUSE_EXT,
+                                 "InvalidArgument"),
+                                (self.dest_xml(dest, "vmdk"), REUSE_EXT, "NotSupported")):
+            with self.subTest(xml=xml, flags=flags):
+                self.assertDBusError(err, self.domain, path, "BlockCopy", "ssa{sv}u",
+                                     ("vda", xml, {}, flags))
+        self.assertDBusError("InvalidArgument", self.domain, path, "BlockCopy", "ssa{sv}u",
+                             ("vda", self.dest_xml(dest), {"frob": GLib.Variant("t", 1)},
+                              REUSE_EXT))
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", self.dest_xml(dest),
+                           {"bandwidth": GLib.Variant("t", MIB)}, REUSE_EXT))
+        eventually(lambda: self.job_info(path)[0] == "copy", timeout=30, what="the copy")
+        self.assertEqual(self.job_info(path, flags=1)[1], MIB)
+        self.domain(path, "BlockJobAbort", "su", ("vda", 0))
+        self.assertDBusError("Aborted", self.wait_job, job)
+        live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.assertEqual(live.find("./devices/disk/source").get("file"), top)
+        nodes = json.loads(self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
+            {"execute": "query-named-block-nodes"}),)))["return"]
+        self.assertEqual([n["node-name"] for n in nodes if "vbcopy" in n["node-name"]], [])
         self.destroy(path)
         self.assertEqual(self.info(top)["backing-filename"], mid)
 
