@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Block jobs (issue 15, part blockjob; docs/blockjobs.md): blockpull, blockcommit,
- * blockjob, blockresize, domblkthreshold.
+ * blockcopy, blockjob, blockresize, domblkthreshold.
  */
 #include "config.h"
 
@@ -137,6 +137,54 @@ vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error)
     if (result == NULL)
         return FALSE;
     g_print(_("Successfully committed\n"));
+    return TRUE;
+}
+
+/*
+ * `blockcopy NAME|UUID DISK DEST [--format raw|qcow2] [--reuse-external] [--bandwidth N]
+ * [--bytes]`: starts the copy and leaves it to `blockjob --pivot` or `--abort`.
+ */
+gboolean
+vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *dest = NULL;
+    VbctlBlockFlags *f = &ctx->flags.block;
+    GVariantDict params;
+    const char *job;
+    guint64 bw;
+
+    if (!bandwidth_arg(ctx, &bw, error))
+        return FALSE;
+    if (!f->bytes && bw > (G_MAXUINT64 >> 20)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("invalid bandwidth '%s'"), f->bandwidth);
+        return FALSE;
+    }
+    domain = vbctl_lookup_domain(ctx, ctx->args[0], FALSE, error);
+    if (domain == NULL)
+        return FALSE;
+    dest = g_path_is_absolute(ctx->args[2]) ? g_strdup(ctx->args[2])
+                                            : g_canonicalize_filename(ctx->args[2], NULL);
+    xml = g_markup_printf_escaped("<disk type='file'><driver type='%s'/>"
+                                  "<source file='%s'/></disk>",
+                                  f->format != NULL ? f->format : "raw", dest);
+    g_variant_dict_init(&params, NULL);
+    if (bw > 0)
+        g_variant_dict_insert(&params, "bandwidth", "t", f->bytes ? bw : bw << 20);
+    reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "BlockCopy",
+                                g_variant_new("(ss@a{sv}u)", ctx->args[1], xml,
+                                              g_variant_dict_end(&params),
+                                              f->reuse_external ? 2u : 0u),
+                                G_VARIANT_TYPE("(o)"), error);
+    if (reply == NULL)
+        return FALSE;
+    g_variant_get(reply, "(&o)", &job);
+    g_print(_("Block Copy of disk %s to %s started (job %s); when it is ready, finish it "
+              "with 'blockjob %s %s --pivot' or cancel it with --abort\n"),
+            ctx->args[1], dest, job, ctx->args[0], ctx->args[1]);
     return TRUE;
 }
 

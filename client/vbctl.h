@@ -54,6 +54,8 @@ typedef struct {
     gboolean abort;   /* blockjob --abort */
     gboolean pivot;   /* blockjob --pivot */
     gboolean async;   /* blockjob --async */
+    char *format;     /* blockcopy --format raw|qcow2, or NULL */
+    gboolean reuse_external; /* blockcopy --reuse-external */
 } VbctlBlockFlags;
 
 typedef struct {
@@ -214,6 +216,7 @@ gboolean vbctl_cmd_blkiotune(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_blockpull(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_blockjob(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_blockresize(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domblkthreshold(VbctlContext *ctx, GError **error);
 

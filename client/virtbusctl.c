@@ -570,6 +570,17 @@ static const VbctlOption blockcommit_options[] = {
     {NULL},
 };
 
+static const VbctlOption blockcopy_options[] = {
+    {"format", N_("The destination's format: raw (default) or qcow2"), BFLAG(format), FALSE,
+     "FORMAT", G_OPTION_ARG_STRING},
+    {"reuse-external", N_("The destination exists already (required)"), BFLAG(reuse_external),
+     FALSE},
+    {"bandwidth", N_("Limit the copy to N MiB/s (bytes/s with --bytes)"), BFLAG(bandwidth),
+     FALSE, "N", G_OPTION_ARG_STRING},
+    {"bytes", N_("--bandwidth is in bytes/s"), BFLAG(bytes), FALSE},
+    {NULL},
+};
+
 static const VbctlOption blockjob_options[] = {
     {"info", N_("Print the disk's block job (the default)"), BFLAG(info), FALSE},
     {"abort", N_("Cancel the disk's block job"), BFLAG(abort), FALSE},
@@ -651,6 +662,8 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_blockpull, 2, 2, blockpull_options},
     {"blockcommit", "NAME|UUID DISK", N_("Commit images of a disk's chain into a lower one"),
      vbctl_cmd_blockcommit, 2, 2, blockcommit_options},
+    {"blockcopy", "NAME|UUID DISK DEST", N_("Copy a disk into another image, then pivot to it"),
+     vbctl_cmd_blockcopy, 3, 3, blockcopy_options},
     {"blockjob", "NAME|UUID DISK", N_("Print, cancel, pivot or limit a disk's block job"),
      vbctl_cmd_blockjob, 2, 2, blockjob_options},
     {"blockresize", "NAME|UUID DISK SIZE", N_("Resize a running domain's disk (KiB by default)"),

@@ -41,6 +41,8 @@ struct _VbBlockOp {
     char *copy_storage;  /* BlockCopy: the destination's nodes */
     char *copy_format;
     gboolean copy_added; /* BlockCopy: the destination's nodes were added */
+    GPtrArray *pivot_drop; /* format nodes (top first) that leave the chain: at a pivot,
+                              or at the end of an inner commit */
     gboolean pivot_requested; /* under the domain lock */
     gboolean ready;           /* under the domain lock */
 };
@@ -59,6 +61,8 @@ block_op_free(VbBlockOp *op)
     g_free(op->base_format);
     g_free(op->copy_storage);
     g_free(op->copy_format);
+    if (op->pivot_drop != NULL)
+        g_ptr_array_unref(op->pivot_drop);
     g_free(op);
 }
 
@@ -498,6 +502,7 @@ vb_domain_block_job_abort(VbDomainList *list, VbDomainObj *dom, const char *disk
     g_autoptr(VbQemuMonitor) mon = NULL;
     g_autofree char *target = NULL;
     g_autofree char *node = NULL;
+    g_autoptr(VbJob) record = NULL;
     VbBlockOp *op;
     gint64 deadline;
 
@@ -532,6 +537,8 @@ vb_domain_block_job_abort(VbDomainList *list, VbDomainObj *dom, const char *disk
     } else {
         dom->job.abort_requested = TRUE;
     }
+    if (dom->job.record != NULL)
+        record = vb_job_ref(dom->job.record);
     g_cond_broadcast(&dom->cond);
     g_mutex_unlock(&dom->lock);
     vb_domain_job_end(dom);
@@ -548,6 +555,11 @@ vb_domain_block_job_abort(VbDomainList *list, VbDomainObj *dom, const char *disk
             break;
     }
     op = op_of_locked(dom, target);
+    /* then the async job itself (its end signals job.cond), so that the next block job
+     * can begin at once */
+    while (op == NULL && dom->job.async == VB_ASYNC_JOB_BLOCK && record != NULL &&
+           dom->job.record == record && g_get_monotonic_time() < deadline)
+        g_cond_wait_until(&dom->job.cond, &dom->lock, deadline);
     g_mutex_unlock(&dom->lock);
     if (op != NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
@@ -664,6 +676,36 @@ start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
     return vb_domain_async_monitor(list, dom, "blockdev-mirror", args, -1, error);
 }
 
+/* After a pivot: the images the disk left (format node, then its storage node, top first)
+ * go, as libvirt, so the disk's new top is a root node again (best effort). */
+static void
+drop_pivoted_nodes(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op)
+{
+    for (guint i = 0; op->pivot_drop != NULL && i < op->pivot_drop->len; i++) {
+        const char *fmt = g_ptr_array_index(op->pivot_drop, i);
+        g_autofree char *storage = NULL;
+
+        if (g_str_has_prefix(fmt, "libvirt-") && g_str_has_suffix(fmt, "-format"))
+            storage = g_strdup_printf("%.*s-storage", (int)(strlen(fmt) - strlen("-format")),
+                                      fmt);
+        for (guint k = 0; k < 2; k++) {
+            const char *node = k == 0 ? fmt : storage;
+            g_autoptr(GError) err = NULL;
+            g_autoptr(JsonNode) r = NULL;
+            JsonObject *args;
+
+            if (node == NULL)
+                continue;
+            args = json_object_new();
+            json_object_set_string_member(args, "node-name", node);
+            r = vb_domain_async_monitor(list, dom, "blockdev-del", args, -1, &err);
+            if (r == NULL)
+                VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str, "after the pivot of disk %s: "
+                              "blockdev-del %s: %s", op->target, node, err->message);
+        }
+    }
+}
+
 /* BlockCopy that did not pivot: its destination's nodes go (best effort). */
 static void
 drop_copy_nodes(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op)
@@ -774,6 +816,22 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     publish_progress(list, dom, job, op);
     if (!pivot_sent || state != VB_BLOCK_JOB_COMPLETED)
         drop_copy_nodes(list, dom, op);
+    if (g_str_equal(op->type, "commit") && state == VB_BLOCK_JOB_COMPLETED && !aborted)
+        drop_pivoted_nodes(list, dom, op);
+    if (pivot_sent && state == VB_BLOCK_JOB_COMPLETED && op->base_path != NULL) {
+        g_autoptr(GError) err = NULL;
+
+        drop_pivoted_nodes(list, dom, op);
+        /* the disk runs on the base now: the live definition says so */
+        g_mutex_lock(&dom->lock);
+        if (dom->id >= 0)
+            vb_domain_def_set_disk_source(dom->def, op->target, op->base_path,
+                                          op->base_format);
+        g_mutex_unlock(&dom->lock);
+        if (!vb_domain_status_save(list, dom, &err))
+            g_warning("%s", err->message);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    }
     drop_op(dom, op);
     if (state == VB_BLOCK_JOB_FAILED) {
         g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "the %s job of disk %s failed: %s",
@@ -785,19 +843,6 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
         g_set_error(error, VB_ERROR, VB_ERROR_ABORTED,
                     "the %s job of disk %s was cancelled on request", op->type, op->target);
         return FALSE;
-    }
-    if (pivot_sent && state == VB_BLOCK_JOB_COMPLETED && op->base_path != NULL) {
-        g_autoptr(GError) err = NULL;
-
-        /* the disk runs on the base now: the live definition says so */
-        g_mutex_lock(&dom->lock);
-        if (dom->id >= 0)
-            vb_domain_def_set_disk_source(dom->def, op->target, op->base_path,
-                                          op->base_format);
-        g_mutex_unlock(&dom->lock);
-        if (!vb_domain_status_save(list, dom, &err))
-            g_warning("%s", err->message);
-        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     }
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "%s job of disk %s completed",
                   op->type, op->target);
@@ -857,7 +902,9 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     if (nodes == NULL)
         goto fail;
     if (g_str_equal(op->type, "copy")) {
-        /* the destination was checked by vb_domain_block_copy() */
+        /* the destination was checked by vb_domain_block_copy(); a pivot leaves the whole
+         * chain */
+        op->pivot_drop = g_ptr_array_ref(nodes);
     } else if (g_str_equal(op->type, "pull")) {
         if (nodes->len < 2) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
@@ -898,8 +945,16 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
         }
         if (t == 0) {
             op->type = "active-commit";
+            /* a pivot leaves the images above the base */
+            op->pivot_drop = g_ptr_array_new_with_free_func(g_free);
+            for (int i = 0; i < b; i++)
+                g_ptr_array_add(op->pivot_drop, g_strdup(g_ptr_array_index(nodes, i)));
         } else {
             op->top_layer = g_strdup(g_ptr_array_index(nodes, t));
+            /* the images committed leave the chain: their nodes go at the end */
+            op->pivot_drop = g_ptr_array_new_with_free_func(g_free);
+            for (int i = t; i < b; i++)
+                g_ptr_array_add(op->pivot_drop, g_strdup(g_ptr_array_index(nodes, i)));
         }
         op->base_node = g_strdup(g_ptr_array_index(nodes, b));
         op->base_path = g_strdup(g_ptr_array_index(files, b));

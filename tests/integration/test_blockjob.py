@@ -354,6 +354,19 @@ class ClientTest(BlockJobTestCase):
                    what="the active commit ready")
         self.ctl("blockjob", "bjctl", "vda", "--pivot")
         self.assertIn("No current block job", self.ctl("blockjob", "bjctl", "vda").stdout)
+        # blockcopy (raw destination), then abort it
+        dest = os.path.join(self.tmp, "copy.raw")
+        # the disk runs on base since the pivot: a copy of its size
+        self.qemu_img("create", "-q", "-f", "raw", dest, str(self.info(base)["virtual-size"]))
+        p = self.ctl("blockcopy", "bjctl", "vda", dest, check=False)
+        self.assertFails(p, 1, "REUSE_EXT")
+        p = self.ctl("blockcopy", "bjctl", "vda", dest, "--reuse-external", "--bandwidth", "1")
+        self.assertIn("--pivot", p.stdout)
+        eventually(lambda: "copy" in self.ctl("blockjob", "bjctl", "vda").stdout, timeout=30,
+                   what="the copy in blockjob")
+        self.assertIn("Bandwidth limit: 1 MiB/s", self.ctl("blockjob", "bjctl", "vda").stdout)
+        self.ctl("blockjob", "bjctl", "vda", "--abort")
+        self.assertIn("No current block job", self.ctl("blockjob", "bjctl", "vda").stdout)
         p = self.ctl("blockpull", "bjctl", "vda", check=False)
         self.assertFails(p, 1, "no backing image")
         p = self.ctl("blockjob", "bjctl", "vda", "--abort", "--pivot", check=False)
@@ -375,7 +388,7 @@ class ClientTest(BlockJobTestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             return sorted(w for w in p.stdout.splitlines() if w)
         self.assertEqual(complete("virtbusctl", "block"),
-                         ["blockcommit", "blockjob", "blockpull", "blockresize"])
+                         ["blockcommit", "blockcopy", "blockjob", "blockpull", "blockresize"])
         self.assertIn("--pivot", complete("virtbusctl", "blockjob", "bjctl", "vda", "--"))
 
 
