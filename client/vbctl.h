@@ -59,6 +59,21 @@ typedef struct {
     gboolean children_only; /* snapshot-delete --children-only */
     gboolean metadata;      /* snapshot-delete --metadata */
 } VbctlSnapshotFlags;
+/* block jobs (issue 15, part blockjob; vbctl-blockjob.c) */
+typedef struct {
+    char *bandwidth;  /* --bandwidth N (MiB/s, bytes/s with --bytes), or NULL */
+    char *base;       /* blockcommit --base PATH, or NULL */
+    char *top;        /* blockcommit --top PATH, or NULL */
+    gboolean bytes;   /* --bytes */
+    gboolean shallow; /* blockcommit --shallow */
+    gboolean active;  /* blockcommit --active */
+    gboolean info;    /* blockjob --info */
+    gboolean abort;   /* blockjob --abort */
+    gboolean pivot;   /* blockjob --pivot */
+    gboolean async;   /* blockjob --async */
+    char *format;     /* blockcopy --format raw|qcow2, or NULL */
+    gboolean reuse_external; /* blockcopy --reuse-external */
+} VbctlBlockFlags;
 
 typedef struct {
     gboolean all;
@@ -163,6 +178,8 @@ typedef struct {
     VbctlGuest2Flags guest2;
     /* snapshots (issue 15, part snapbus; vbctl-snapshot.c) */
     VbctlSnapshotFlags snapshot;
+    /* block jobs (issue 15, part blockjob; vbctl-blockjob.c) */
+    VbctlBlockFlags block;
 } VbctlFlags;
 
 typedef struct {
@@ -213,6 +230,14 @@ gboolean vbctl_cmd_perf(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_memtune(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_schedinfo(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_blkiotune(VbctlContext *ctx, GError **error);
+
+/* vbctl-blockjob.c (issue 15, part blockjob) */
+gboolean vbctl_cmd_blockpull(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockjob(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_blockresize(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_domblkthreshold(VbctlContext *ctx, GError **error);
 
 /* vbctl-net.c (issue 12) */
 gboolean vbctl_cmd_net_list(VbctlContext *ctx, GError **error);

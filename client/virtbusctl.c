@@ -597,6 +597,54 @@ static const VbctlOption migrate_speed_options[] = {
     {NULL},
 };
 
+/* block jobs (issue 15, part blockjob; vbctl-blockjob.c) */
+#define BFLAG(field) (offsetof(VbctlFlags, block) + offsetof(VbctlBlockFlags, field))
+static const VbctlOption blockpull_options[] = {
+    {"bandwidth", N_("Limit the copy to N MiB/s (bytes/s with --bytes)"), BFLAG(bandwidth),
+     FALSE, "N", G_OPTION_ARG_STRING},
+    {"bytes", N_("--bandwidth is in bytes/s"), BFLAG(bytes), FALSE},
+    {"no-progress", N_("Do not show the job's progress on stderr"), FLAG(no_progress), FALSE},
+    {NULL},
+};
+
+static const VbctlOption blockcommit_options[] = {
+    {"base", N_("The image to commit into (default: the deepest)"), BFLAG(base), FALSE,
+     "PATH", G_OPTION_ARG_STRING},
+    {"top", N_("The image to commit (default: the active one, with --active)"), BFLAG(top),
+     FALSE, "PATH", G_OPTION_ARG_STRING},
+    {"shallow", N_("Commit into the image right below --top"), BFLAG(shallow), FALSE},
+    {"active", N_("Commit the active image; finish with blockjob --pivot"), BFLAG(active),
+     FALSE},
+    {"bandwidth", N_("Limit the copy to N MiB/s (bytes/s with --bytes)"), BFLAG(bandwidth),
+     FALSE, "N", G_OPTION_ARG_STRING},
+    {"bytes", N_("--bandwidth is in bytes/s"), BFLAG(bytes), FALSE},
+    {"no-progress", N_("Do not show the job's progress on stderr"), FLAG(no_progress), FALSE},
+    {NULL},
+};
+
+static const VbctlOption blockcopy_options[] = {
+    {"format", N_("The destination's format: raw (default) or qcow2"), BFLAG(format), FALSE,
+     "FORMAT", G_OPTION_ARG_STRING},
+    {"reuse-external", N_("The destination exists already (required)"), BFLAG(reuse_external),
+     FALSE},
+    {"bandwidth", N_("Limit the copy to N MiB/s (bytes/s with --bytes)"), BFLAG(bandwidth),
+     FALSE, "N", G_OPTION_ARG_STRING},
+    {"bytes", N_("--bandwidth is in bytes/s"), BFLAG(bytes), FALSE},
+    {NULL},
+};
+
+static const VbctlOption blockjob_options[] = {
+    {"info", N_("Print the disk's block job (the default)"), BFLAG(info), FALSE},
+    {"abort", N_("Cancel the disk's block job"), BFLAG(abort), FALSE},
+    {"pivot", N_("Finish a ready active commit: the disk goes on with the base"),
+     BFLAG(pivot), FALSE},
+    {"async", N_("With --abort or --pivot: return at once"), BFLAG(async), FALSE},
+    {"bandwidth", N_("Change the job's limit to N MiB/s (bytes/s with --bytes)"),
+     BFLAG(bandwidth), FALSE, "N", G_OPTION_ARG_STRING},
+    {"bytes", N_("Bandwidths in bytes/s"), BFLAG(bytes), FALSE},
+    {NULL},
+};
+
 static gboolean cmd_help(VbctlContext *ctx, GError **error);
 
 static const VbctlCommand commands[] = {
@@ -661,6 +709,20 @@ static const VbctlCommand commands[] = {
      domblklist_options},
     {"domblkinfo", "NAME|UUID DISK", N_("Print a disk's capacity, allocation and physical size"),
      vbctl_cmd_domblkinfo, 2, 2, NULL},
+    /* block jobs (issue 15, part blockjob) */
+    {"blockpull", "NAME|UUID DISK", N_("Copy a disk's backing chain into its top image"),
+     vbctl_cmd_blockpull, 2, 2, blockpull_options},
+    {"blockcommit", "NAME|UUID DISK", N_("Commit images of a disk's chain into a lower one"),
+     vbctl_cmd_blockcommit, 2, 2, blockcommit_options},
+    {"blockcopy", "NAME|UUID DISK DEST", N_("Copy a disk into another image, then pivot to it"),
+     vbctl_cmd_blockcopy, 3, 3, blockcopy_options},
+    {"blockjob", "NAME|UUID DISK", N_("Print, cancel, pivot or limit a disk's block job"),
+     vbctl_cmd_blockjob, 2, 2, blockjob_options},
+    {"blockresize", "NAME|UUID DISK SIZE", N_("Resize a running domain's disk (KiB by default)"),
+     vbctl_cmd_blockresize, 3, 3, NULL},
+    {"domblkthreshold", "NAME|UUID DEV THRESHOLD",
+     N_("Fire the BlockThreshold event when a write passes THRESHOLD bytes"),
+     vbctl_cmd_domblkthreshold, 3, 3, NULL},
     {"domblkstat", "NAME|UUID [DISK]", N_("Print a running domain's disk I/O counters"),
      vbctl_cmd_domblkstat, 1, 2, NULL},
     {"domifstat", "NAME|UUID DEVICE", N_("Print an interface's traffic counters"),

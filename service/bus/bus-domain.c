@@ -792,5 +792,15 @@ const VbBusMethod vb_bus_domain_methods[] = {
     { "SetSchedulerParameters", VB_ACTION_MANAGE, FALSE, vb_bus_tune_set_scheduler },
     { "GetBlkioParameters", VB_ACTION_READ, TRUE, vb_bus_tune_get_blkio },
     { "SetBlkioParameters", VB_ACTION_MANAGE, FALSE, vb_bus_tune_set_blkio },
+    /* block jobs of a running domain (issue 15, part blockjob; bus-blockjob.c): changing
+     * a running disk is manage, as Suspend; reading a job's progress is read */
+    { "GetBlockJobInfo", VB_ACTION_READ, FALSE, vb_bus_get_block_job_info },
+    { "BlockJobSetSpeed", VB_ACTION_MANAGE, FALSE, vb_bus_block_job_set_speed },
+    { "BlockJobAbort", VB_ACTION_MANAGE, FALSE, vb_bus_block_job_abort },
+    { "BlockPull", VB_ACTION_MANAGE, FALSE, vb_bus_block_pull },
+    { "BlockCommit", VB_ACTION_MANAGE, FALSE, vb_bus_block_commit },
+    { "BlockCopy", VB_ACTION_MANAGE, FALSE, vb_bus_block_copy },
+    { "BlockResize", VB_ACTION_MANAGE, FALSE, vb_bus_block_resize },
+    { "SetBlockThreshold", VB_ACTION_MANAGE, FALSE, vb_bus_set_block_threshold },
 };
 const gsize vb_bus_domain_n_methods = G_N_ELEMENTS(vb_bus_domain_methods);

@@ -269,6 +269,15 @@ GVariant *vb_bus_guest2_get_disk_errors(VbBusCall *call, GError **error);
 GVariant *vb_bus_guest2_rename(VbBusCall *call, GError **error);
 GVariant *vb_bus_guest2_memory_peek(VbBusCall *call, GError **error);
 GVariant *vb_bus_guest2_block_peek(VbBusCall *call, GError **error);
+/* bus-blockjob.c (issue 15, part blockjob) */
+GVariant *vb_bus_get_block_job_info(VbBusCall *call, GError **error);
+GVariant *vb_bus_block_job_set_speed(VbBusCall *call, GError **error);
+GVariant *vb_bus_block_job_abort(VbBusCall *call, GError **error);
+GVariant *vb_bus_block_pull(VbBusCall *call, GError **error);
+GVariant *vb_bus_block_commit(VbBusCall *call, GError **error);
+GVariant *vb_bus_block_copy(VbBusCall *call, GError **error);
+GVariant *vb_bus_block_resize(VbBusCall *call, GError **error);
+GVariant *vb_bus_set_block_threshold(VbBusCall *call, GError **error);
 
 /* bus-snapshot.c (issue 15, part snapbus) */
 VbBusSnapshots *vb_bus_snapshots_new(void);

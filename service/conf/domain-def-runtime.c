@@ -729,3 +729,39 @@ vb_domain_def_drop_line(VbDomainDef *def, int line)
     }
     return FALSE;
 }
+
+/**
+ * vb_domain_def_set_disk_source:
+ * @def: a live definition
+ * @target_dev: the disk's <target dev>
+ * @path: the image the disk now runs on
+ * @format: (nullable): its format (<driver type>), or NULL to keep it
+ *
+ * Records the new image of a file disk after an active block commit's pivot (issue 15,
+ * part blockjob).
+ *
+ * Returns: whether a file disk matched
+ */
+gboolean
+vb_domain_def_set_disk_source(VbDomainDef *def, const char *target_dev, const char *path,
+                              const char *format)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if (dev->kind != VB_DEV_DISK || g_strcmp0(dev->target_dev, target_dev) != 0 ||
+            g_strcmp0(dev->type, "file") != 0)
+            continue;
+        g_free(dev->source_path);
+        dev->source_path = g_strdup(path);
+        extra_remove_attr(&dev->source.extra, "file");
+        if (format != NULL) {
+            g_free(dev->driver_type);
+            dev->driver_type = g_strdup(format);
+        }
+        return TRUE;
+    }
+    return FALSE;
+}

@@ -172,6 +172,9 @@ typedef struct {
 } VbDomainDiskInfo;
 
 void vb_domain_disk_info_free(VbDomainDiskInfo *info);
+/* issue 15, part blockjob (domain-def-runtime.c): a file disk's new image after a pivot */
+gboolean vb_domain_def_set_disk_source(VbDomainDef *def, const char *target_dev,
+                                       const char *path, const char *format);
 GPtrArray *vb_domain_def_get_disk_infos(const VbDomainDef *def);
 gboolean vb_domain_def_has_virtio_balloon(const VbDomainDef *def);
 gboolean vb_domain_def_set_balloon_period(VbDomainDef *def, int period, GError **error);

@@ -26,6 +26,7 @@ static const char *const job_names[VB_JOB_LAST] = {
 
 static const char *const async_job_names[VB_ASYNC_JOB_LAST] = {
     "none", "migration-out", "migration-in", "save", "dump", "snapshot",
+    "blockjob", /* issue 15, part blockjob */
 };
 
 const char *

@@ -260,6 +260,16 @@ block_threshold(VbDomainList *list, VbDomainObj *dom, JsonObject *data)
     jint(data, "write-threshold", &threshold);
     jint(data, "amount-exceeded", &excess);
     find_disk(dom, NULL, jstr(data, "node-name"), &alias, &path);
+    if (alias == NULL && jstr(data, "node-name") != NULL &&
+        g_str_has_suffix(jstr(data, "node-name"), "-storage")) {
+        /* SetBlockThreshold sets it on the top image's storage node (issue 15, part
+         * blockjob); its disk is the device of libvirt-N-format */
+        const char *n = jstr(data, "node-name");
+        g_autofree char *fmt = g_strdup_printf("%.*s-format",
+                                               (int)(strlen(n) - strlen("-storage")), n);
+
+        find_disk(dom, NULL, fmt, &alias, &path);
+    }
     vb_domain_emit_signal(list, dom, "BlockThreshold",
                           g_variant_new("(sstt)", alias != NULL ? alias
                                                   : jstr(data, "node-name") != NULL

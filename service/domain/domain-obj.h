@@ -57,6 +57,7 @@ const char *vb_domain_reason_to_string(VbDomainReason reason);
 int vb_domain_reason_from_string(const char *str);
 
 typedef struct _VbDomainObj VbDomainObj;
+typedef struct _VbBlockOp VbBlockOp; /* domain-blockops.c (issue 15, part blockjob) */
 
 /* Synchronous job types (one at a time per domain). */
 typedef enum {
@@ -81,6 +82,7 @@ typedef enum {
     VB_ASYNC_JOB_SAVE,
     VB_ASYNC_JOB_DUMP,
     VB_ASYNC_JOB_SNAPSHOT,
+    VB_ASYNC_JOB_BLOCK, /* issue 15, part blockjob: BlockPull, BlockCommit */
     VB_ASYNC_JOB_LAST
 } VbAsyncJobType;
 
@@ -213,6 +215,8 @@ struct _VbDomainObj {
                                asked or the run ends (vb_domain_obj_wait_until()) */
     GHashTable *block_jobs; /* under lock: QEMU job id -> VbBlockJob* of the current run,
                                filled by the events; NULL when none was seen */
+    VbBlockOp *block_op;    /* under lock: the running BlockPull/BlockCommit, owned by its
+                               job thread (issue 15, part blockjob); NULL when none */
     int nbd_port;           /* under lock: the NBD server's port of an incoming storage
                                copy (from the migration range), or -1 */
     /* interfaces (issue 12, part interfaces) */

@@ -276,7 +276,8 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
             JsonObject *args = json_object_new();
             g_autoptr(JsonNode) r = NULL;
 
-            if (!g_str_has_prefix(dev, "drive-")) {
+            /* vbjob-*: a BlockPull/BlockCommit (issue 15, part blockjob) */
+            if (!g_str_has_prefix(dev, "drive-") && !g_str_has_prefix(dev, "vbjob-")) {
                 json_object_unref(args);
                 continue;
             }
@@ -387,6 +388,11 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
     g_mutex_unlock(&dom->lock);
     if (mon == NULL)
         return TRUE;
+    if (type == VB_ASYNC_JOB_BLOCK) {
+        /* a block job is cancelled: the images stay consistent, the chain as it was */
+        recover_storage_copy(mon, name);
+        return TRUE;
+    }
     if (type == VB_ASYNC_JOB_DUMP) {
         g_free(recover_wait_idle(mon, "query-dump", name));
     } else {

@@ -331,8 +331,9 @@ class TestCompletion(ClientTestCase):
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
                          ["define", "desc", "destroy", "detach-device", "detach-device-alias",
                           "domblkerror", "domblkinfo", "domblklist", "domblkstat",
-                          "domcontrol", "domdisplay", "domfsfreeze", "domfsinfo", "domfsthaw",
-                          "domfstrim", "domhostname", "domid", "domifaddr", "domiflist",
+                          "domblkthreshold", "domcontrol", "domdisplay", "domfsfreeze",
+                          "domfsinfo", "domfsthaw", "domfstrim", "domhostname", "domid",
+                          "domifaddr", "domiflist",
                           "domifstat", "domjobabort", "domjobinfo", "dommemstat",
                           "dompmsuspend", "dompmwakeup", "domrename", "domstate", "domstats",
                           "domtime", "dump", "dumpxml"])
