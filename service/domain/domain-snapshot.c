@@ -233,27 +233,15 @@ check_create_flags(guint flags, GError **error)
     return TRUE;
 }
 
-/* A new internal disk-only snapshot of the inactive domain: images first, then metadata;
- * metadata that cannot be written takes the images' snapshot away again. */
-static char *
-create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
-           GError **error)
+/* The disks a new internal snapshot @snap of @def goes to (its <disks> aligned with the
+ * domain's, each internal or 'no'), after the checks both kinds of internal snapshot
+ * make: a name qemu-img takes, not one the store has, at least one disk. */
+static GPtrArray *
+internal_disks(VbSnapshotStore *store, VbSnapshotDef *snap, const VbDomainDef *def,
+               GError **error)
 {
-    g_autoptr(VbSnapshotDef) owned = snap;
-    g_autoptr(GPtrArray) disks = NULL;
-    g_autoptr(GError) undo_error = NULL;
-    g_autofree char *name = NULL;
-    const char *current;
+    GPtrArray *disks;
 
-    if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
-        snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s': a memory snapshot of an inactive domain is not possible "
-                    "(it has no memory state); omit <memory> or give snapshot='no'",
-                    snap->name);
-        return NULL;
-    }
-    snap->memory = VB_SNAPSHOT_LOCATION_NO;
     if (!vb_snapshot_def_align_disks(snap, def, VB_SNAPSHOT_LOCATION_INTERNAL, error))
         return NULL;
     for (guint i = 0; i < snap->disks->len; i++) {
@@ -276,14 +264,39 @@ create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint 
         return NULL;
     }
     disks = snapshot_disks(snap, def, error);
-    if (disks == NULL)
-        return NULL;
-    if (disks->len == 0) {
+    if (disks != NULL && disks->len == 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "snapshot '%s' would hold no disk: every disk has snapshot='no'",
                     snap->name);
+        g_clear_pointer(&disks, g_ptr_array_unref);
+    }
+    return disks;
+}
+
+/* A new internal disk-only snapshot of the inactive domain: images first, then metadata;
+ * metadata that cannot be written takes the images' snapshot away again. */
+static char *
+create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
+           GError **error)
+{
+    g_autoptr(VbSnapshotDef) owned = snap;
+    g_autoptr(GPtrArray) disks = NULL;
+    g_autoptr(GError) undo_error = NULL;
+    g_autofree char *name = NULL;
+    const char *current;
+
+    if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
+        snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': a memory snapshot of an inactive domain is not possible "
+                    "(it has no memory state); omit <memory> or give snapshot='no'",
+                    snap->name);
         return NULL;
     }
+    snap->memory = VB_SNAPSHOT_LOCATION_NO;
+    disks = internal_disks(store, snap, def, error);
+    if (disks == NULL)
+        return NULL;
     snap->state = (flags & VB_SNAPSHOT_CREATE_DISK_ONLY) ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
                                                          : VB_SNAPSHOT_STATE_SHUTOFF;
     current = vb_snapshot_store_get_current(store);
@@ -338,36 +351,9 @@ create_live(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore *store, VbSnap
         return NULL;
     }
     snap->memory = VB_SNAPSHOT_LOCATION_INTERNAL;
-    if (!vb_snapshot_def_align_disks(snap, def, VB_SNAPSHOT_LOCATION_INTERNAL, error))
-        return NULL;
-    for (guint i = 0; i < snap->disks->len; i++) {
-        const VbSnapshotDiskDef *d = snap->disks->pdata[i];
-
-        if (d->snapshot == VB_SNAPSHOT_LOCATION_EXTERNAL ||
-            d->snapshot == VB_SNAPSHOT_LOCATION_MANUAL) {
-            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "disk %s: %s snapshots are not implemented yet; only internal "
-                        "snapshots of qcow2 disks are", d->name,
-                        vb_snapshot_location_to_string(d->snapshot));
-            return NULL;
-        }
-    }
-    if (!vb_qemu_img_snapshot_name_validate(snap->name, error))
-        return NULL;
-    if (vb_snapshot_store_lookup(store, snap->name) != NULL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain snapshot '%s' already exists",
-                    snap->name);
-        return NULL;
-    }
-    disks = snapshot_disks(snap, def, error);
+    disks = internal_disks(store, snap, def, error);
     if (disks == NULL)
         return NULL;
-    if (disks->len == 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                    "snapshot '%s' would hold no disk for its memory state: every disk has "
-                    "snapshot='no'", snap->name);
-        return NULL;
-    }
     targets = disk_targets(disks);
     name = g_strdup(snap->name);
     if (!vb_domain_snapshot_live_save(list, dom, name, targets, &was_running, error))
