@@ -348,6 +348,43 @@ keep_paused_for_migration(VbDomainObj *dom)
 }
 
 /*
+ * A live snapshot (issue 15, domain-snapshot-live.c) that the end of the service
+ * interrupted left the guest paused with reason "snapshot", which is set only when it ran:
+ * it runs again, and QEMU's snapshot job (finished by now: QEMU answers nothing while it
+ * saves) is dismissed. The snapshot has no metadata (an internal snapshot of that name
+ * may stay in the images).
+ */
+static void
+recover_live_snapshot(VbDomainObj *dom)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) c = NULL;
+    g_autoptr(JsonNode) d = NULL;
+    g_autofree char *name = vb_domain_obj_get_name(dom);
+    JsonObject *args;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->state == VB_DOMAIN_STATE_PAUSED && dom->reason == VB_DOMAIN_REASON_SNAPSHOT &&
+        dom->mon != NULL)
+        mon = vb_qemu_monitor_ref(dom->mon);
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        return;
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "a snapshot was interrupted by the restart; "
+                  "the guest runs again (the snapshot has no metadata)");
+    args = json_object_new();
+    json_object_set_string_member(args, "id", "virtbus-snapshot");
+    d = vb_qemu_monitor_command(mon, "job-dismiss", args, RECOVER_TIMEOUT_MS, NULL);
+    c = recover_cmd(mon, "cont", name);
+    if (c == NULL)
+        return;
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
+    dom->resumed_at = g_get_real_time();
+    g_mutex_unlock(&dom->lock);
+}
+
+/*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
  * cannot be cancelled) is waited for and its file dropped; an incoming
@@ -558,6 +595,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
 
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "reconnected to QEMU (pid %d, id %d)",
                       (int)s.pid, s.id);
+        recover_live_snapshot(dom); /* issue 15 */
         /* the agent's state, and a thaw of what an FSFreeze left frozen (issue 13) */
         g_mutex_lock(&dom->lock);
         dom->agent_frozen = s.agent_frozen;

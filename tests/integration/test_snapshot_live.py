@@ -13,7 +13,9 @@ tiny guest under TCG and a real qcow2 disk:
   holds no write made after the snapshot;
 - Delete while it runs takes the snapshot out of the image through QEMU;
 - a snapshot that cannot be taken (a tag QEMU already has in the image) leaves no
-  metadata and the guest running; DISK_ONLY and external memory: NotSupported.
+  metadata and the guest running; DISK_ONLY and external memory: NotSupported;
+- the service killed (SIGKILL) during a live snapshot: after the restart the guest runs
+  again (it was left paused with reason "snapshot").
 """
 
 import os
@@ -193,6 +195,41 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
                     ("<domainsnapshot><name>nometa</name></domainsnapshot>", 4))
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
         self.assertIn("nometa", self.image_snapshots())
+        self.domain(path, "Destroy", "u", (0,))
+
+    def test_kill9_during_snapshot(self):
+        """The service killed while QEMU saves: the restarted service lets the guest run
+        again (it was paused with reason "snapshot"); a snapshot it lists is in the image."""
+        import threading
+        path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: max(self.numbers("tick"), default=0) >= 2, timeout=90,
+                   what="the guest")
+        errors = []
+
+        def take():
+            try:
+                self.domain(path, "SnapshotCreateXML", "su",
+                            ("<domainsnapshot><name>k</name></domainsnapshot>", 0))
+            except vbtest.DBusCallError as e:
+                errors.append(e)
+        t = threading.Thread(target=take)
+        t.start()
+        eventually(lambda: self.get_prop(path, vbtest.DOMAIN_IFACE, "StateReason") == "snapshot"
+                   or not t.is_alive(), timeout=30, interval=0.005, what="the snapshot")
+        self.service.proc.kill()
+        self.service.proc.wait()
+        t.join()
+        self.service.start()
+        eventually(lambda: self.state(path) == ("running", "unpaused"), timeout=30,
+                   what="the guest running again after the restart")
+        mark = len(self.text())
+        eventually(lambda: len(self.numbers("tick", mark)) >= 2, timeout=30,
+                   what="the guest to count again")
+        listed = [self.get_prop(p, SNAP_IFACE, "Name")
+                  for p in self.domain(path, "ListSnapshots", "u", (0,))]
+        for name in listed:
+            self.assertIn(name, self.image_snapshots())
         self.domain(path, "Destroy", "u", (0,))
 
 
