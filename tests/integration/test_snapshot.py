@@ -93,7 +93,7 @@ class SnapshotBase(vbtest.VirtbusTestCase):
         return names
 
     def create(self, dom, xml, flags=0):
-        return self.domain(dom, "SnapshotCreateXML", "su", (xml, flags))
+        return self.snapshot_create(dom, xml, flags)
 
     def snap(self, path, method, sig=None, args=()):
         r = self.call(path, SNAP_IFACE, method, sig, args)
@@ -143,7 +143,7 @@ class SnapshotTest(SnapshotBase):
         for img in (a, b):
             self.assertEqual(self.qemu_io(img, "write -P 0xbb 0 64k").returncode, 0)
             self.assert_pattern(img, "0xbb")
-        self.assertIsNone(self.snap(s1, "Revert", "u", (0,)))
+        self.snapshot_revert(s1, 0)
         for img in (a, b):
             self.assert_pattern(img, "0xaa")
 
@@ -238,7 +238,7 @@ class SnapshotTest(SnapshotBase):
         self.assertEqual(self.snap(r, "GetXMLDesc", "u", (0,)), xml)
         # the data of the redefined snapshot is the image's: revert works
         self.assertEqual(self.qemu_io(a, "write -P 0x11 0 64k").returncode, 0)
-        self.assertIsNone(self.snap(r, "Revert", "u", (0,)))
+        self.snapshot_revert(r, 0)
         self.assert_pattern(a, "0x00")
         # REDEFINE of a broken XML
         self.assertDBusError("InvalidXML", self.create, dom, "<domainsnapshot><name>",
@@ -249,7 +249,7 @@ class SnapshotTest(SnapshotBase):
         dom = self.define_with([("vda", a, "qcow2")])
         s1 = self.create(dom, "<domainsnapshot><name>s1</name></domainsnapshot>")
         self.create(dom, "<domainsnapshot><name>s2</name></domainsnapshot>")
-        self.snap(s1, "Revert", "u", (0,))
+        self.snapshot_revert(s1, 0)
         self.conn.close_sync(None)
         self.assertEqual(self.service.stop(), 0)
         self.service.start()
@@ -305,7 +305,7 @@ class SnapshotTest(SnapshotBase):
         s1 = self.create(dom, "<domainsnapshot><name>s1</name></domainsnapshot>")
         self.assertDBusError("AlreadyExists", self.create, dom,
                              "<domainsnapshot><name>s1</name></domainsnapshot>")
-        e = self.assertDBusError("NotSupported", self.snap, s1, "Revert", "u", (1,))
+        e = self.assertDBusError("NotSupported", self.snapshot_revert, s1, 1)
         self.assertIn("RUNNING", e.message)
         self.assertDBusError("InvalidArgument", self.domain, dom, "ListSnapshots", "u", (1 << 20,))
         self.assertEqual(self.image_snapshots(a), ["s1"])
@@ -327,7 +327,7 @@ class SnapshotTest(SnapshotBase):
         e = self.assertDBusError("NotSupported", self.create, dom,
                                  "<domainsnapshot><name>s2</name></domainsnapshot>", 16)
         self.assertIn("DISK_ONLY", e.message)
-        e = self.assertDBusError("NotSupported", self.snap, s1, "Revert", "u", (0,))
+        e = self.assertDBusError("NotSupported", self.snapshot_revert, s1, 0)
         self.assertIn("running domain", e.message)
         # (Delete of a running domain's snapshot goes through QEMU: test_snapshot_live.py)
         # metadata only: allowed while it runs (METADATA_ONLY, then REDEFINE)
@@ -377,7 +377,7 @@ class SnapshotTest(SnapshotBase):
         holder2.stdin.flush()
         while "read 512/512" not in holder2.stdout.readline():
             self.assertIsNone(holder2.poll())
-        self.assertDBusError("Busy", self.snap, s1, "Revert", "u", (0,))
+        self.assertDBusError("Busy", self.snapshot_revert, s1, 0)
         self.assertEqual(self.get_prop(self.domain(dom, "SnapshotCurrent", "u", (0,)),
                                        SNAP_IFACE, "Name"), "s2")
 

@@ -28,6 +28,7 @@ import vbtest  # noqa: E402
 from vbtest import eventually  # noqa: E402
 
 SNAP_IFACE = "org.virtbus.Virt1.Snapshot"
+JOB_IFACE = "org.virtbus.Virt1.Job"
 GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
 NBLOCKS = 64          # tgwrite=N: sector i at (i % N) * 64 KiB
 STRIDE = 64 * 1024
@@ -114,8 +115,14 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
                    what="the guest to count and write")
 
         # the snapshot of the running guest
-        s1 = self.domain(path, "SnapshotCreateXML", "su",
-                         ("<domainsnapshot><name>s1</name></domainsnapshot>", 0))
+        # the reply is a Job (operation "snapshot"); its result names the new object
+        job = self.domain(path, "SnapshotCreateXML", "su",
+                          ("<domainsnapshot><name>s1</name></domainsnapshot>", 0))
+        self.assertTrue(job.startswith("/org/virtbus/Virt1/job/"), job)
+        result = self.call(job, JOB_IFACE, "Wait", timeout=120000)[0]
+        self.assertEqual(result["name"], "s1")
+        s1 = result["snapshot"]
+        self.assertEqual(self.get_prop(s1, SNAP_IFACE, "Name"), "s1")
         mark = len(self.text())
         self.assertEqual(self.state(path), ("running", "unpaused"))
         props = self.get_all(s1, SNAP_IFACE)
@@ -138,7 +145,7 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
 
         # revert while it runs: the counter starts again from the snapshot's value
         mark2 = len(self.text())
-        self.assertIsNone(self.snap(s1, "Revert", "u", (0,)))
+        self.snapshot_revert(s1, 0)
         self.assertEqual(self.state(path), ("running", "from-snapshot"))
         eventually(lambda: len(self.numbers("tick", mark2)) >= 2, timeout=60,
                    what="ticks after the revert")
@@ -148,8 +155,7 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
         self.assertTrue(self.get_prop(s1, SNAP_IFACE, "Current"))
 
         # a second snapshot, deleted while the guest runs: QEMU takes it out of the image
-        s2 = self.domain(path, "SnapshotCreateXML", "su",
-                         ("<domainsnapshot><name>s2</name></domainsnapshot>", 0))
+        s2 = self.snapshot_create(path, "<domainsnapshot><name>s2</name></domainsnapshot>")
         self.assertEqual(self.get_prop(s2, SNAP_IFACE, "Parent"), s1)
         self.assertIn("s2", self.image_snapshots())
         self.assertIsNone(self.snap(s2, "Delete", "u", (0,)))
@@ -172,8 +178,8 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
         self.domain(path, "Start", "u", (0,))
         eventually(lambda: max(self.numbers("tick"), default=0) >= 2, timeout=90,
                    what="the guest")
-        e = self.assertDBusError("Qemu", self.domain, path, "SnapshotCreateXML", "su",
-                                 ("<domainsnapshot><name>taken</name></domainsnapshot>", 0))
+        e = self.assertDBusError("Qemu", self.snapshot_create, path,
+                                 "<domainsnapshot><name>taken</name></domainsnapshot>")
         self.assertIn("already exists", e.message)
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
         self.assertEqual(self.state(path), ("running", "unpaused"))
@@ -191,8 +197,8 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
         self.assertIn("external", e.message)
         self.assertEqual(sorted(self.image_snapshots()), ["taken"])
         # NO_METADATA: in the image, not on the bus
-        self.domain(path, "SnapshotCreateXML", "su",
-                    ("<domainsnapshot><name>nometa</name></domainsnapshot>", 4))
+        self.assertEqual(self.snapshot_create(
+            path, "<domainsnapshot><name>nometa</name></domainsnapshot>", 4), "/")
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
         self.assertIn("nometa", self.image_snapshots())
         self.domain(path, "Destroy", "u", (0,))
@@ -209,8 +215,7 @@ class LiveSnapshotTest(vbtest.CtlTestCase):
 
         def take():
             try:
-                self.domain(path, "SnapshotCreateXML", "su",
-                            ("<domainsnapshot><name>k</name></domainsnapshot>", 0))
+                self.snapshot_create(path, "<domainsnapshot><name>k</name></domainsnapshot>")
             except vbtest.DBusCallError as e:
                 errors.append(e)
         t = threading.Thread(target=take)
