@@ -50,9 +50,17 @@ str_member(JsonObject *o, const char *name)
                ? json_node_get_string(n) : NULL;
 }
 
-/* The format node of each disk of @targets (query-block, matched by the device's alias). */
-static JsonArray *
-disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *targets, GError **error)
+/**
+ * vb_domain_snapshot_disk_nodes:
+ *
+ * The format node at the top of each disk of @targets (query-block, matched by the
+ * device's alias). With the job held.
+ *
+ * Returns: (transfer full): the node names, in @targets' order, or %NULL
+ */
+JsonArray *
+vb_domain_snapshot_disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *targets,
+                              GError **error)
 {
     g_autoptr(JsonNode) r = vb_qemu_monitor_command(mon, "query-block", NULL, QMP_TIMEOUT_MS,
                                                     error);
@@ -163,7 +171,7 @@ static gboolean
 run_job(VbDomainObj *dom, VbQemuMonitor *mon, const char *cmd, const char *tag,
         GPtrArray *targets, gboolean with_vmstate, GError **error)
 {
-    g_autoptr(JsonArray) nodes = disk_nodes(dom, mon, targets, error);
+    g_autoptr(JsonArray) nodes = vb_domain_snapshot_disk_nodes(dom, mon, targets, error);
     g_autoptr(JsonNode) r = NULL;
     JsonObject *args;
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "domain-list-priv.h"
+#include "domain-snapshot-external.h"
 #include "domain-snapshot-live.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
@@ -201,11 +204,9 @@ check_create_flags(guint flags, GError **error)
         guint flag;
         const char *what;
     } unsupported[] = {
-        { VB_SNAPSHOT_CREATE_LIVE, "LIVE (a live snapshot of a running domain)" },
-        { VB_SNAPSHOT_CREATE_QUIESCE, "QUIESCE (guest agent fsfreeze)" },
+        { VB_SNAPSHOT_CREATE_LIVE, "LIVE (an external memory snapshot while the guest runs)" },
         { VB_SNAPSHOT_CREATE_HALT, "HALT" },
-        { VB_SNAPSHOT_CREATE_REUSE_EXT, "REUSE_EXT (external snapshots)" },
-        { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE" },
+        { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE (no RelaxNG schema is shipped)" },
     };
     guint known = 0x3ff;
 
@@ -225,6 +226,11 @@ check_create_flags(guint flags, GError **error)
     if ((flags & VB_SNAPSHOT_CREATE_CURRENT) && !(flags & VB_SNAPSHOT_CREATE_REDEFINE)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "SnapshotCreateXML: CURRENT (2) is only valid with REDEFINE (1)");
+        return FALSE;
+    }
+    if ((flags & VB_SNAPSHOT_CREATE_QUIESCE) && !(flags & VB_SNAPSHOT_CREATE_DISK_ONLY)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "SnapshotCreateXML: QUIESCE (64) needs DISK_ONLY (16)");
         return FALSE;
     }
     if ((flags & VB_SNAPSHOT_CREATE_NO_METADATA) && (flags & VB_SNAPSHOT_CREATE_REDEFINE)) {
@@ -282,6 +288,7 @@ typedef enum {
     PLAN_REDEFINE,
     PLAN_INACTIVE,        /* a disk-only snapshot of the inactive domain (qemu-img) */
     PLAN_LIVE,            /* memory and disks of the running domain (snapshot-save) */
+    PLAN_EXTERNAL,        /* new overlays on the disks (domain-snapshot-external.c) */
     PLAN_REVERT_INACTIVE, /* the inactive domain's disks (qemu-img) */
     PLAN_REVERT_LIVE,     /* the running domain in place (snapshot-load) */
 } PlanKind;
@@ -296,6 +303,10 @@ typedef struct {
     GPtrArray *disks;     /* VbQemuImgDisk: the images that take part */
     GPtrArray *targets;   /* their target devs (running domain) */
     gboolean run;         /* revert live: let the guest run after */
+    gboolean active;      /* external: the domain runs */
+    GPtrArray *ext;       /* external: VbExtDisk */
+    GHashTable *named;    /* create: the disks the XML named */
+    char *owner;          /* the caller (the agent's job for QUIESCE) */
     VbSnapshotPublishFunc publish;
     gpointer user_data;
 } Plan;
@@ -310,16 +321,20 @@ plan_free(Plan *p)
     vb_domain_def_free(p->def);
     g_clear_pointer(&p->disks, g_ptr_array_unref);
     g_clear_pointer(&p->targets, g_ptr_array_unref);
+    g_clear_pointer(&p->ext, g_ptr_array_unref);
+    g_clear_pointer(&p->named, g_hash_table_unref);
+    g_free(p->owner);
     g_free(p);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Plan, plan_free)
 
 static Plan *
-plan_new(guint flags, VbSnapshotPublishFunc publish, gpointer user_data)
+plan_new(guint flags, const char *owner, VbSnapshotPublishFunc publish, gpointer user_data)
 {
     Plan *p = g_new0(Plan, 1);
 
     p->flags = flags;
+    p->owner = g_strdup(owner);
     p->publish = publish;
     p->user_data = user_data;
     return p;
@@ -367,9 +382,9 @@ plan_live(VbSnapshotStore *store, Plan *p, GError **error)
 
     if (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "DISK_ONLY (16) snapshots of a running domain are external "
-                            "snapshots, which are not implemented yet; take an internal "
-                            "snapshot (memory and disks) or shut the domain off first");
+                            "DISK_ONLY (16) snapshots of a running domain must be external "
+                            "(QEMU takes internal snapshots of the disks only with the "
+                            "memory); give the disks snapshot='external' or leave them out");
         return FALSE;
     }
     if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL || snap->memory == VB_SNAPSHOT_LOCATION_NO) {
@@ -388,12 +403,89 @@ plan_live(VbSnapshotStore *store, Plan *p, GError **error)
     return TRUE;
 }
 
+/* The snapshot's disks aligned with the domain's, as libvirt: DISK_ONLY or an external
+ * memory state make the disks it does not name external, else internal. */
+static gboolean
+align_disks(Plan *p, gboolean *out_external, GError **error)
+{
+    VbSnapshotDef *snap = p->snap;
+    /* the given disks (borrowed: a copy would take the array's free function) */
+    g_autoptr(GPtrArray) given = g_ptr_array_new();
+    VbSnapshotLocation loc = (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) ||
+                                     snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL
+                                 ? VB_SNAPSHOT_LOCATION_EXTERNAL
+                                 : VB_SNAPSHOT_LOCATION_INTERNAL;
+
+    for (guint i = 0; i < snap->disks->len; i++)
+        g_ptr_array_add(given, g_ptr_array_index(snap->disks, i));
+    if (!vb_snapshot_def_align_disks(snap, p->def, loc, error) ||
+        !vb_snapshot_external_wanted(snap, out_external, error))
+        return FALSE;
+    /* the disks the XML named (align keeps the same objects, renamed to targets) */
+    p->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < given->len; i++)
+        g_hash_table_add(p->named,
+                         g_strdup(((VbSnapshotDiskDef *)g_ptr_array_index(given, i))->name));
+    return TRUE;
+}
+
+/* An external disk snapshot: the checks. */
+static gboolean
+plan_external(VbSnapshotStore *store, Plan *p, gboolean active, GError **error)
+{
+    VbSnapshotDef *snap = p->snap;
+    gboolean disk_only = (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) != 0;
+
+    if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': an external snapshot with the memory state (<memory "
+                    "snapshot='external'>) is not implemented yet; give DISK_ONLY (16) for "
+                    "the disks alone", snap->name);
+        return FALSE;
+    }
+    if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
+        (active && !disk_only && snap->memory != VB_SNAPSHOT_LOCATION_NO)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': external disks with the memory state are not "
+                    "implemented yet; give DISK_ONLY (16) (or <memory snapshot='no'/>)",
+                    snap->name);
+        return FALSE;
+    }
+    if ((p->flags & VB_SNAPSHOT_CREATE_QUIESCE) && !active) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                            "QUIESCE (64) needs a running domain with a guest agent");
+        return FALSE;
+    }
+    if (*snap->name == '\0' || strchr(snap->name, '/') != NULL ||
+        g_str_equal(snap->name, ".") || g_str_equal(snap->name, "..")) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "snapshot name '%s' cannot name a file: an external snapshot's default "
+                    "image is named after it", snap->name);
+        return FALSE;
+    }
+    if (vb_snapshot_store_lookup(store, snap->name) != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain snapshot '%s' already exists",
+                    snap->name);
+        return FALSE;
+    }
+    snap->memory = VB_SNAPSHOT_LOCATION_NO;
+    p->ext = vb_snapshot_external_disks(snap, p->def, p->named,
+                                        (p->flags & VB_SNAPSHOT_CREATE_REUSE_EXT) != 0, error);
+    if (p->ext == NULL)
+        return FALSE;
+    snap->state = active || disk_only ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
+                                      : VB_SNAPSHOT_STATE_SHUTOFF;
+    p->active = active;
+    p->kind = PLAN_EXTERNAL;
+    return TRUE;
+}
+
 /* With the nested job: decides what SnapshotCreateXML does with @p->snap, or why not. */
 static gboolean
 plan_create(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
 {
     VbSnapshotStore *store = get_store(list, dom, error);
-    gboolean active = FALSE;
+    gboolean active = FALSE, external = FALSE;
 
     if (store == NULL)
         return FALSE;
@@ -411,10 +503,23 @@ plan_create(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
         return TRUE;
     }
     p->def = live_def(dom, &active, error);
-    if (active)
-        return p->def != NULL && plan_live(store, p, error);
-    p->def = inactive_def(dom, "snapshots", error);
-    return p->def != NULL && plan_inactive(store, p, error);
+    if (!active)
+        p->def = inactive_def(dom, "snapshots", error);
+    if (p->def == NULL || !align_disks(p, &external, error))
+        return FALSE;
+    if (external)
+        return plan_external(store, p, active, error);
+    if (p->flags & VB_SNAPSHOT_CREATE_REUSE_EXT) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "REUSE_EXT (32) is for external snapshots; this one is internal");
+        return FALSE;
+    }
+    if (p->flags & VB_SNAPSHOT_CREATE_QUIESCE) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "QUIESCE (64) is for external disk snapshots of a running domain");
+        return FALSE;
+    }
+    return active ? plan_live(store, p, error) : plan_inactive(store, p, error);
 }
 
 /* Stores the new snapshot @p->snap as the current one; metadata that cannot be written
@@ -432,6 +537,12 @@ store_new(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore *store, Plan *p,
     p->snap->dom = g_steal_pointer(&p->def);
     if (vb_snapshot_store_add(store, g_steal_pointer(&p->snap), TRUE, error))
         return TRUE;
+    if (p->kind == PLAN_EXTERNAL) {
+        /* the disks are on the overlays already: that is not taken back */
+        g_prefix_error(error, "snapshot '%s' taken (the disks use its new images), but its "
+                       "metadata could not be written: ", p->name);
+        return FALSE;
+    }
     undone = p->kind == PLAN_LIVE
                  ? vb_domain_snapshot_live_delete(list, dom, p->name, p->targets, &undo_error)
                  : vb_qemu_img_snapshot_delete(p->disks, p->name, TRUE, &undo_error);
@@ -476,6 +587,12 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
             return FALSE;
         p->snap->state = was_running ? VB_SNAPSHOT_STATE_RUNNING : VB_SNAPSHOT_STATE_PAUSED;
         break;
+    case PLAN_EXTERNAL:
+        if (!vb_snapshot_external_take(list, dom, p->active, p->ext,
+                                       (p->flags & VB_SNAPSHOT_CREATE_QUIESCE) != 0, p->owner,
+                                       error))
+            return FALSE;
+        break;
     case PLAN_REVERT_INACTIVE:
         return vb_qemu_img_snapshot_apply(p->disks, p->name, error) &&
                vb_snapshot_store_set_current(store, p->name, error);
@@ -496,6 +613,7 @@ plan_phase(PlanKind kind)
         return "redefine";
     case PLAN_INACTIVE:
     case PLAN_LIVE:
+    case PLAN_EXTERNAL:
         return "snapshot";
     case PLAN_REVERT_INACTIVE:
     case PLAN_REVERT_LIVE:
@@ -593,7 +711,7 @@ vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml,
     snap = vb_snapshot_def_parse_string(xml, re ? VB_SNAPSHOT_PARSE_REDEFINE : 0, error);
     if (snap == NULL)
         return NULL;
-    p = plan_new(flags, publish, user_data);
+    p = plan_new(flags, owner, publish, user_data);
     p->snap = snap;
     return plan_start(list, dom, "SnapshotCreateXML", owner, p, plan_create, error);
 }
@@ -740,7 +858,7 @@ vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name
                             "Snapshot.Revert: flag RESET_NVRAM (8) is not implemented yet");
         return NULL;
     }
-    p = plan_new(flags, publish, user_data);
+    p = plan_new(flags, owner, publish, user_data);
     p->name = g_strdup(name);
     return plan_start(list, dom, "SnapshotRevert", owner, p, plan_revert, error);
 }

@@ -726,3 +726,31 @@ vb_qemu_img_snapshot_disks(const VbDomainDef *def, const char *const *skip, GErr
     }
     return g_steal_pointer(&out);
 }
+
+/**
+ * vb_qemu_img_create_overlay:
+ * @disk: its target, and the new image's path as @disk->path
+ * @backing: the image the overlay sits on (absolute), of format @backing_format
+ * @size: the virtual size in bytes, or 0 to read it from @backing; with a size the backing
+ *   image is not opened (-u: a running QEMU holds it)
+ *
+ * Creates the new qcow2 overlay of an external snapshot (issue 15), never over an existing
+ * file (qemu-img create would truncate it). Workers only.
+ */
+gboolean
+vb_qemu_img_create_overlay(const VbQemuImgDisk *disk, const char *backing,
+                           const char *backing_format, guint64 size, GError **error)
+{
+    g_autofree char *size_str = size > 0 ? g_strdup_printf("%" G_GUINT64_FORMAT, size) : NULL;
+    const char *args[] = { "create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing,
+                           size > 0 ? "-u" : "--", disk->path, size_str, NULL };
+
+    if (g_file_test(disk->path, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "disk %s: the external snapshot's image %s already exists; remove it, "
+                    "name another file, or give REUSE_EXT (32) to use it", disk->target,
+                    disk->path);
+        return FALSE;
+    }
+    return run_qemu_img(disk, "create", args, disk->path, NULL, error);
+}

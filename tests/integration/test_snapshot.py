@@ -147,10 +147,14 @@ class SnapshotTest(SnapshotBase):
         for img in (a, b):
             self.assert_pattern(img, "0xaa")
 
-        # a second snapshot (DISK_ONLY): child of s1, s1 no longer current (signalled)
+        # a second snapshot (DISK_ONLY, internal disks named: DISK_ONLY alone is external, as
+        # in libvirt): child of s1, s1 no longer current (signalled)
         rec = SignalRecorder(self.conn, "org.freedesktop.DBus.Properties", "PropertiesChanged",
                              s1)
-        s2 = self.create(dom, "<domainsnapshot><name>s2</name></domainsnapshot>", 16)
+        s2 = self.create(dom, "<domainsnapshot><name>s2</name><disks>"
+                              "<disk name='vda' snapshot='internal'/>"
+                              "<disk name='vdb' snapshot='internal'/></disks></domainsnapshot>",
+                         16)
         self.assertNotEqual(s1, s2)
         rec.wait_for(lambda s: s[3][0] == SNAP_IFACE and s[3][1].get("Current") is False,
                      what="PropertiesChanged Current=false on s1")
@@ -294,13 +298,16 @@ class SnapshotTest(SnapshotBase):
                              ("nope", 0))
         e = self.assertDBusError("NotSupported", self.create, dom, "<domainsnapshot/>", 256)
         self.assertIn("LIVE", e.message)
-        e = self.assertDBusError("NotSupported", self.create, dom, "<domainsnapshot/>", 64)
-        self.assertIn("QUIESCE", e.message)
+        e = self.assertDBusError("InvalidArgument", self.create, dom, "<domainsnapshot/>", 64)
+        self.assertIn("QUIESCE (64) needs DISK_ONLY", e.message)
+        e = self.assertDBusError("OperationInvalid", self.create, dom, "<domainsnapshot/>",
+                                 16 | 64)
+        self.assertIn("running domain", e.message)
         e = self.assertDBusError(
             "NotSupported", self.create, dom,
-            "<domainsnapshot><name>x</name><disks><disk name='vda' snapshot='external'>"
-            f"<source file='{self.images}/x.qcow2'/></disk></disks></domainsnapshot>")
-        self.assertIn("external", e.message)
+            "<domainsnapshot><name>x</name>"
+            f"<memory snapshot='external' file='{self.images}/x.mem'/></domainsnapshot>")
+        self.assertIn("memory", e.message)
         self.assertDBusError("InvalidArgument", self.create, dom, "<domainsnapshot/>", 1 << 20)
         s1 = self.create(dom, "<domainsnapshot><name>s1</name></domainsnapshot>")
         self.assertDBusError("AlreadyExists", self.create, dom,
@@ -321,12 +328,15 @@ class SnapshotTest(SnapshotBase):
         self.assertIn("vda", e.message)
         self.assertEqual(self.domain(dom2, "ListSnapshots", "u", (0,)), [])
 
-        # a running domain (its internal snapshots: test_snapshot_live.py): a disk-only
-        # snapshot of it and a revert to one are not implemented
+        # a running domain (its internal snapshots: test_snapshot_live.py): an internal
+        # disk-only snapshot of it is refused (as libvirt: it must be external), a revert
+        # to a disk-only snapshot is not implemented
         self.domain(dom, "Start", "u", (1,))
         e = self.assertDBusError("NotSupported", self.create, dom,
-                                 "<domainsnapshot><name>s2</name></domainsnapshot>", 16)
-        self.assertIn("DISK_ONLY", e.message)
+                                 "<domainsnapshot><name>s2</name><disks>"
+                                 "<disk name='vda' snapshot='internal'/></disks>"
+                                 "</domainsnapshot>", 16)
+        self.assertIn("must be external", e.message)
         e = self.assertDBusError("NotSupported", self.snapshot_revert, s1, 0)
         self.assertIn("running domain", e.message)
         # (Delete of a running domain's snapshot goes through QEMU: test_snapshot_live.py)
@@ -412,11 +422,11 @@ class SnapshotCtlTest(vbtest.CtlTestCase, SnapshotBase):
         p = self.ctl("snapshot-create-as", "snapvm", "one", "--description", "a <first> one")
         self.assertIn("Domain snapshot one created", p.stdout)
         self.assertEqual(self.qemu_io(a, "write -P 0xbb 0 64k").returncode, 0)
-        self.ctl("snapshot-create-as", "snapvm", "two", "--disk-only")
+        self.ctl("snapshot-create-as", "snapvm", "two")
         self.assertEqual(self.image_snapshots(a), ["one", "two"])
         out = self.ctl("snapshot-list", "snapvm").stdout
         self.assertIn("one", out)
-        self.assertRegex(out, r"two +\S+ \S+ \S+ +disk-snapshot")
+        self.assertRegex(out, r"two +\S+ \S+ \S+ +shutoff")
         self.assertEqual(self.ctl("snapshot-list", "snapvm", "--tree").stdout,
                          "one\n+- two\n")
         self.assertEqual(self.ctl("snapshot-list", "snapvm", "--roots", "--name").stdout,

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""External disk snapshots (issue 15), through the real virtbusd, with the tiny guest under
+TCG writing numbered sectors to a real qcow2 disk:
+
+- DISK_ONLY of the running guest: a new qcow2 overlay (libvirt's default name: the image's
+  suffix replaced by the snapshot's name) backed by the disk's image, put on top with
+  blockdev-snapshot; the live and the persistent definitions name it; the guest's writes
+  after the snapshot go to the overlay only (the image below stays as it was); the
+  snapshot is external, state disk-snapshot, its XML names the overlay; the next start
+  runs on the overlay;
+- an existing overlay without REUSE_EXT, a relative path, a mix of internal and external
+  disks: refused with a named error before anything is made; REUSE_EXT takes an existing
+  overlay; QUIESCE without a guest agent fails in the job and leaves nothing (no overlay
+  file, no node, the disk's source as it was);
+- DISK_ONLY of an inactive domain: qemu-img makes the overlay, the definition names it.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
+from vbtest import eventually  # noqa: E402
+from test_snapshot_live import GuestDiskMixin  # noqa: E402
+
+SNAP_IFACE = "org.virtbus.Virt1.Snapshot"
+
+
+class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
+    def info(self, image):
+        return json.loads(self.run_cmd(["qemu-img", "info", "-U", "--output=json",
+                                        image]).stdout)
+
+    def source(self, path, flags=0):
+        xml = self.domain(path, "GetXMLDesc", "u", (flags,))
+        return xml.split("<source file='", 1)[1].split("'", 1)[0]
+
+    def start_writing(self):
+        path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: max(self.numbers("tgwrite"), default=0) >= 100, timeout=90,
+                   what="the guest to write")
+        return path
+
+    def test_disk_only_running(self):
+        path = self.start_writing()
+        job = self.domain(path, "SnapshotCreateXML", "su",
+                          ("<domainsnapshot><name>e1</name></domainsnapshot>", 16))
+        result = self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=120000)[0]
+        s1 = result["snapshot"]
+        mark = len(self.text())
+        overlay = os.path.join(self.tmp, "live.e1")
+        info = self.info(overlay)
+        self.assertEqual(info["format"], "qcow2")
+        self.assertEqual(info["backing-filename"], self.disk)
+        self.assertEqual(info.get("backing-filename-format"), "qcow2")
+        self.assertEqual(self.source(path), overlay)
+        self.assertEqual(self.source(path, 2), overlay)  # the persistent definition
+        props = self.get_all(s1, SNAP_IFACE)
+        self.assertEqual((props["State"], props["IsExternal"], props["Current"]),
+                         ("disk-snapshot", True, True))
+        xml = self.call(s1, SNAP_IFACE, "GetXMLDesc", "u", (0,))[0]
+        self.assertIn("<disk name='vda' snapshot='external' type='file'>", xml)
+        self.assertIn(f"<source file='{overlay}'/>", xml)
+        self.assertIn("<memory snapshot='no'/>", xml)
+        self.assertIn(f"<source file='{self.disk}'/>", xml)  # the domain at the snapshot
+
+        # the guest writes on, into the overlay only
+        at_snapshot = self.disk_max_write(self.disk)
+        eventually(lambda: len(self.numbers("tgwrite", mark)) >= 3, timeout=90,
+                   what="more writes after the snapshot")
+        self.assertEqual(self.disk_max_write(self.disk), at_snapshot,
+                         "a write after the snapshot reached the image below the overlay")
+        self.assertGreater(self.disk_max_write(overlay), at_snapshot)
+        self.domain(path, "Destroy", "u", (0,))
+        self.domain(path, "Start", "u", (0,))
+        self.assertEqual(self.source(path), overlay)
+        self.domain(path, "Destroy", "u", (0,))
+
+    def test_refusals_and_failures_leave_nothing(self):
+        path = self.start_writing()
+        overlay = os.path.join(self.tmp, "taken.qcow2")
+        with open(overlay, "w") as f:
+            f.write("keep me")
+        snap = ("<domainsnapshot><name>x</name><disks><disk name='vda'>"
+                f"<source file='{overlay}'/></disk></disks></domainsnapshot>")
+        e = self.assertDBusError("OperationInvalid", self.domain, path, "SnapshotCreateXML",
+                                 "su", (snap, 16))
+        self.assertIn("already exists", e.message)
+        with open(overlay) as f:
+            self.assertEqual(f.read(), "keep me")
+        e = self.assertDBusError(
+            "InvalidArgument", self.domain, path, "SnapshotCreateXML", "su",
+            ("<domainsnapshot><name>r</name><disks><disk name='vda'>"
+             "<source file='rel.qcow2'/></disk></disks></domainsnapshot>", 16))
+        self.assertIn("absolute", e.message)
+        # QUIESCE needs the agent: the job fails, nothing is left
+        try:
+            self.snapshot_create(path, "<domainsnapshot><name>q</name></domainsnapshot>",
+                                 16 | 64)
+            self.fail("QUIESCE without a guest agent succeeded")
+        except vbtest.DBusCallError as err:
+            self.assertIn("QUIESCE", err.message)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "live.q")))
+        self.assertEqual(self.source(path), self.disk)
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
+        # REUSE_EXT: an overlay made beforehand is taken as it is
+        reuse = os.path.join(self.tmp, "mine.qcow2")
+        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                      self.disk, reuse])
+        s = self.snapshot_create(path, "<domainsnapshot><name>u</name><disks><disk name='vda'>"
+                                 f"<source file='{reuse}'/></disk></disks></domainsnapshot>",
+                                 16 | 32)
+        self.assertEqual(self.get_prop(s, SNAP_IFACE, "IsExternal"), True)
+        self.assertEqual(self.source(path), reuse)
+        self.domain(path, "Destroy", "u", (0,))
+
+    def test_disk_only_inactive(self):
+        path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
+        s = self.snapshot_create(path, "<domainsnapshot><name>off</name></domainsnapshot>", 16)
+        overlay = os.path.join(self.tmp, "live.off")
+        self.assertEqual(self.info(overlay)["backing-filename"], self.disk)
+        self.assertEqual(self.source(path), overlay)
+        self.assertEqual(self.get_prop(s, SNAP_IFACE, "State"), "disk-snapshot")
+        # mixing kinds is refused
+        self.assertDBusError(
+            "NotSupported", self.domain, path, "SnapshotCreateXML", "su",
+            ("<domainsnapshot><name>mix</name><disks><disk name='vda' snapshot='internal'/>"
+             "</disks><memory snapshot='external' file='/tmp/x'/></domainsnapshot>", 0))
+        self.domain(path, "Start", "u", (0,))
+        eventually(lambda: max(self.numbers("tgwrite"), default=0) >= 100, timeout=90,
+                   what="the guest to write on the overlay")
+        self.assertEqual(self.disk_max_write(self.disk), -1)
+        self.domain(path, "Destroy", "u", (0,))
+
+
+if __name__ == "__main__":
+    vbtest.main()
