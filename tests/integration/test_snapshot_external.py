@@ -13,7 +13,11 @@ TCG writing numbered sectors to a real qcow2 disk:
   disks: refused with a named error before anything is made; REUSE_EXT takes an existing
   overlay; QUIESCE without a guest agent fails in the job and leaves nothing (no overlay
   file, no node, the disk's source as it was);
-- DISK_ONLY of an inactive domain: qemu-img makes the overlay, the definition names it.
+- DISK_ONLY of an inactive domain: qemu-img makes the overlay, the definition names it;
+- an external snapshot, then an active BlockCommit back into the base (pivot), a second
+  one and a BlockPull into its overlay, then a BlockCopy to a new image (pivot), the guest
+  writing all along: after its clean power-off the final image holds exactly every write
+  the guest made (computed from its numbered sectors), and both definitions name it.
 """
 
 import json
@@ -26,6 +30,9 @@ from vbtest import eventually  # noqa: E402
 from test_snapshot_live import GuestDiskMixin  # noqa: E402
 
 SNAP_IFACE = "org.virtbus.Virt1.Snapshot"
+JOB_IFACE = "org.virtbus.Virt1.Job"
+COMMIT_ACTIVE, ABORT_PIVOT, COPY_REUSE_EXT = 4, 2, 2
+NBLOCKS, STRIDE = 64, 64 * 1024
 
 
 class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
@@ -134,6 +141,70 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
                    what="the guest to write on the overlay")
         self.assertEqual(self.disk_max_write(self.disk), -1)
         self.domain(path, "Destroy", "u", (0,))
+
+    def writes(self):
+        return max(self.numbers("tgwrite"), default=-1)
+
+    def more_writes(self, n=100):
+        before = self.writes()
+        eventually(lambda: self.writes() >= before + n, timeout=90,
+                   what=f"{n} more writes of the guest")
+
+    def pivot(self, path, job):
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=90,
+                   what="the block job ready")
+        self.domain(path, "BlockJobAbort", "su", ("vda", ABORT_PIVOT))
+        result = self.call(job, JOB_IFACE, "Wait", timeout=120000)[0]
+        self.assertTrue(result["pivoted"], result)
+
+    def test_snapshot_then_commit_pull_copy(self):
+        path = self.start_writing()
+        # an external snapshot, committed back into the base while the guest writes
+        self.snapshot_create(path, "<domainsnapshot><name>e1</name></domainsnapshot>", 16)
+        self.more_writes()
+        job = self.domain(path, "BlockCommit", "ssstu", ("vda", self.disk, "", 0, COMMIT_ACTIVE))
+        self.pivot(path, job)
+        self.assertEqual(self.source(path), self.disk)
+        self.assertEqual(self.source(path, 2), self.disk)
+        self.more_writes()
+        # a second one, its base pulled into the overlay
+        self.snapshot_create(path, "<domainsnapshot><name>e2</name></domainsnapshot>", 16)
+        overlay = os.path.join(self.tmp, "live.e2")
+        self.more_writes()
+        job = self.domain(path, "BlockPull", "stu", ("vda", 0, 0))
+        self.call(job, JOB_IFACE, "Wait", timeout=120000)
+        self.assertNotIn("backing-filename", self.info(overlay))
+        self.more_writes()
+        # a copy to a new image, pivoted to
+        dest = os.path.join(self.tmp, "copy.qcow2")
+        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", dest, "16M"])
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", f"<disk type='file'><driver type='qcow2'/><source file='{dest}'/>"
+                           "</disk>", {}, COPY_REUSE_EXT))
+        self.pivot(path, job)
+        self.assertEqual(self.source(path), dest)
+        self.assertEqual(self.source(path, 2), dest)
+        self.more_writes()
+        # a clean power-off: every write up to the last one the guest names is on the image
+        self.domain(path, "Shutdown", "u", (0,))
+        eventually(lambda: self.state(path)[0] == "shutoff", timeout=90,
+                   what="the guest to power off")
+        last = [int(line.split()[3]) for line in self.text().splitlines()
+                if line.startswith("TINYGUEST: tgwrite last ")]
+        self.assertEqual(len(last), 1, self.text()[-2000:])
+        raw = os.path.join(self.tmp, "final.raw")
+        self.run_cmd(["qemu-img", "convert", "-O", "raw", dest, raw])
+        with open(raw, "rb") as f:
+            got = f.read()
+        want = bytearray(16 * 1024 * 1024)
+        for k in range(NBLOCKS):
+            if last[0] >= k:
+                i = last[0] - ((last[0] - k) % NBLOCKS)
+                want[k * STRIDE:k * STRIDE + 512] = (b"TGW %08d\n" % i).ljust(512, b"\0")
+        if got != bytes(want):
+            bad = next(i for i in range(len(got)) if got[i] != want[i])
+            self.fail(f"the final image differs first at byte {bad} (block {bad // STRIDE}); "
+                      f"last write {last[0]}")
 
 
 if __name__ == "__main__":
