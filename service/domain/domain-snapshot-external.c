@@ -507,3 +507,304 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
                       "start): %s", config_error->message);
     return TRUE;
 }
+
+/* ---- deleting an external snapshot: its overlays merged into the images below ---- */
+
+#define COMMIT_TIMEOUT_US (G_GINT64_CONSTANT(30) * 60 * G_USEC_PER_SEC)
+
+/* The disk @target of @def: its image and format. */
+static gboolean
+disk_image(const VbDomainDef *def, const char *target, const char **out_path,
+           const char **out_format)
+{
+    const VbDeviceDef *dev = def != NULL ? find_disk(def, target) : NULL;
+
+    if (dev == NULL || dev->source_path == NULL)
+        return FALSE;
+    *out_path = dev->source_path;
+    *out_format = dev->driver_type != NULL ? dev->driver_type : "raw";
+    return TRUE;
+}
+
+/* Running: the format node of each file of the disk's chain (query-named-block-nodes). */
+static char *
+node_of_file(JsonArray *all, const char *file)
+{
+    for (guint j = 0; all != NULL && j < json_array_get_length(all); j++) {
+        JsonNode *n = json_array_get_element(all, j);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *name = jstr(o, "node-name");
+
+        if (name != NULL && g_str_has_suffix(name, "-format") &&
+            g_strcmp0(jstr(o, "file"), file) == 0)
+            return g_strdup(name);
+    }
+    return NULL;
+}
+
+/* Running: waits for QEMU's job @id to be ready (@ready) or to end; its error. */
+static gboolean
+wait_commit(VbDomainObj *dom, const char *id, gboolean ready, GError **error)
+{
+    gint64 end = g_get_monotonic_time() + COMMIT_TIMEOUT_US;
+    VbBlockJobState state = VB_BLOCK_JOB_RUNNING;
+    g_autofree char *qemu_error = NULL;
+    gboolean alive = TRUE, done = FALSE;
+
+    g_mutex_lock(&dom->lock);
+    while (alive && !done && g_get_monotonic_time() < end) {
+        const VbBlockJob *bj = vb_domain_block_job_get_locked(dom, id);
+
+        if (bj != NULL && (vb_domain_block_job_ended(bj->state) ||
+                           (ready && bj->state == VB_BLOCK_JOB_READY))) {
+            state = bj->state;
+            qemu_error = g_strdup(bj->error);
+            done = TRUE;
+        } else {
+            alive = vb_domain_obj_wait_until(dom, end);
+        }
+    }
+    g_mutex_unlock(&dom->lock);
+    if (!alive) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "the domain stopped running during the commit of %s", id);
+        return FALSE;
+    }
+    if (!done) {
+        g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                    "QEMU's commit %s did not end within %d minutes", id,
+                    (int)(COMMIT_TIMEOUT_US / G_USEC_PER_SEC / 60));
+        return FALSE;
+    }
+    if (state == VB_BLOCK_JOB_FAILED || state == VB_BLOCK_JOB_CANCELLED) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU's commit %s %s: %s", id,
+                    state == VB_BLOCK_JOB_FAILED ? "failed" : "was cancelled",
+                    qemu_error != NULL ? qemu_error : "no reason given");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+forget_job(VbDomainObj *dom, const char *id)
+{
+    g_mutex_lock(&dom->lock);
+    vb_domain_block_job_forget_locked(dom, id);
+    g_mutex_unlock(&dom->lock);
+}
+
+/* Running: blockdev-del of an overlay's nodes once it left the graph (best effort). */
+static void
+drop_overlay_nodes(VbDomainObj *dom, VbQemuMonitor *mon, const char *fmt_node)
+{
+    g_autofree char *storage = g_str_has_suffix(fmt_node, "-format")
+                                   ? g_strdup_printf("%.*s-storage",
+                                                     (int)(strlen(fmt_node) - 7), fmt_node)
+                                   : NULL;
+    const char *nodes[] = { fmt_node, storage };
+
+    for (guint k = 0; k < G_N_ELEMENTS(nodes) && nodes[k] != NULL; k++) {
+        g_autoptr(JsonNode) r = NULL;
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "node-name", nodes[k]);
+        r = command(mon, "blockdev-del", args, NULL);
+    }
+}
+
+/* Running: commits @layer (the disk's top when @active, with a pivot) into @base. */
+static gboolean
+commit_live(VbDomainObj *dom, VbQemuMonitor *mon, const char *target, const char *layer,
+            const char *base, gboolean active, GError **error)
+{
+    g_autoptr(GPtrArray) targets = g_ptr_array_new();
+    g_autoptr(JsonArray) tops = NULL;
+    g_autoptr(JsonNode) named = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    g_autofree char *id = g_strdup_printf("vbsnapdel-%s", target);
+    g_autofree char *layer_node = NULL;
+    g_autofree char *base_node = NULL;
+    JsonObject *args;
+
+    g_ptr_array_add(targets, (gpointer)target);
+    tops = vb_domain_snapshot_disk_nodes(dom, mon, targets, error);
+    if (tops == NULL)
+        return FALSE;
+    args = json_object_new();
+    json_object_set_boolean_member(args, "flat", TRUE);
+    named = command(mon, "query-named-block-nodes", args, error);
+    if (named == NULL)
+        return FALSE;
+    layer_node = node_of_file(JSON_NODE_HOLDS_ARRAY(named) ? json_node_get_array(named) : NULL,
+                              layer);
+    base_node = node_of_file(JSON_NODE_HOLDS_ARRAY(named) ? json_node_get_array(named) : NULL,
+                             base);
+    if (layer_node == NULL || base_node == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "disk %s: QEMU has no node for %s",
+                    target, layer_node == NULL ? layer : base);
+        return FALSE;
+    }
+    forget_job(dom, id);
+    args = json_object_new();
+    json_object_set_string_member(args, "job-id", id);
+    json_object_set_string_member(args, "device", json_array_get_string_element(tops, 0));
+    if (!active)
+        json_object_set_string_member(args, "top-node", layer_node);
+    json_object_set_string_member(args, "base-node", base_node);
+    r = command(mon, "block-commit", args, error);
+    if (r == NULL || !wait_commit(dom, id, active, error))
+        return FALSE;
+    if (active) {
+        g_autoptr(JsonNode) c = NULL;
+
+        args = json_object_new();
+        json_object_set_string_member(args, "device", id);
+        c = command(mon, "block-job-complete", args, error);
+        if (c == NULL || !wait_commit(dom, id, FALSE, error))
+            return FALSE;
+    }
+    forget_job(dom, id);
+    drop_overlay_nodes(dom, mon, layer_node);
+    return TRUE;
+}
+
+typedef struct {
+    const char *target, *old_path, *path, *format;
+} Rewrite;
+
+static gboolean
+rewrite_source(VbDomainDef *def, gpointer data, GError **error)
+{
+    const Rewrite *w = data;
+    const char *cur = NULL, *fmt = NULL;
+
+    /* a definition that names another image keeps it */
+    if (disk_image(def, w->target, &cur, &fmt) && g_strcmp0(cur, w->old_path) == 0)
+        vb_domain_def_set_disk_source(def, w->target, w->path, w->format);
+    return TRUE;
+}
+
+/*
+ * One disk of the snapshot: its overlay @overlay merged into the image below it in the
+ * disk's chain now (the image the snapshot was taken over, or what replaced it when an
+ * older snapshot was deleted since), then removed.
+ */
+static gboolean
+delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char *target,
+            const char *overlay, GError **error)
+{
+    const char *top = NULL, *top_format = NULL, *base, *base_format;
+    g_autoptr(GPtrArray) chain = NULL;
+    g_autoptr(GPtrArray) formats = NULL;
+    g_autofree char *top_path = NULL;
+    VbQemuImgDisk img = { .target = (char *)target };
+    Rewrite w = { target, overlay, NULL, NULL };
+    gboolean found, ok;
+    guint i;
+
+    g_mutex_lock(&dom->lock);
+    found = disk_image(mon != NULL ? dom->def : dom->new_def != NULL ? dom->new_def : dom->def,
+                       target, &top, &top_format);
+    top_path = g_strdup(top);
+    g_mutex_unlock(&dom->lock);
+    img.path = top_path;
+    chain = found ? vb_qemu_img_backing_chain(&img, &formats, error) : NULL;
+    if (found && chain == NULL)
+        return FALSE;
+    for (i = 0; chain != NULL && i + 1 < chain->len; i++) {
+        if (g_str_equal(g_ptr_array_index(chain, i), overlay))
+            break;
+    }
+    if (chain == NULL || i + 1 >= chain->len) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "disk %s: the snapshot's image %s is not in the disk's chain any more "
+                    "(%s); delete the snapshot with METADATA_ONLY (2)", target, overlay,
+                    top_path != NULL ? top_path : "no image");
+        return FALSE;
+    }
+    base = w.path = g_ptr_array_index(chain, i + 1);
+    base_format = w.format = g_ptr_array_index(formats, i + 1);
+    if (mon != NULL) {
+        ok = commit_live(dom, mon, target, overlay, base, i == 0, error);
+        if (ok && i == 0) {
+            g_mutex_lock(&dom->lock);
+            if (dom->id >= 0)
+                rewrite_source(dom->def, &w, NULL);
+            g_mutex_unlock(&dom->lock);
+        }
+    } else {
+        img.path = (char *)overlay;
+        ok = vb_qemu_img_commit(&img, error);
+        if (ok && i > 0) {
+            img.path = g_ptr_array_index(chain, i - 1);
+            ok = vb_qemu_img_rebase_unsafe(&img, base, base_format, error);
+        }
+    }
+    if (!ok)
+        return FALSE;
+    if (i == 0) {
+        g_autoptr(GError) err = NULL;
+        gboolean persistent;
+
+        g_mutex_lock(&dom->lock);
+        persistent = dom->persistent;
+        g_mutex_unlock(&dom->lock);
+        if (persistent && !vb_domain_persistent_update(list, dom, rewrite_source, &w, FALSE,
+                                                       mon != NULL ? &err : error)) {
+            if (mon == NULL)
+                return FALSE;
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "disk %s runs on %s now, but "
+                          "the persistent definition could not be changed: %s", target, base,
+                          err->message);
+        }
+    }
+    if (g_unlink(overlay) < 0)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "disk %s: cannot remove %s: %s",
+                      target, overlay, g_strerror(errno));
+    return TRUE;
+}
+
+/**
+ * vb_snapshot_external_delete:
+ * @active: whether @dom runs
+ *
+ * Deletes the images of external snapshot @snap: each disk's overlay is merged into the
+ * image below it, which held the disk as it was at the snapshot, and removed. The overlay
+ * at the top of a disk: a block commit with a pivot to the base (running; the definitions
+ * then name the base), or `qemu-img commit` (inactive; the definition names the base).
+ * An overlay below a later one: a block commit of that layer (QEMU relinks the image
+ * above), or `qemu-img commit` and `rebase -u` of the image above. Disk by disk: a failure
+ * leaves the disks done so far merged and the rest as they were. With the job held.
+ */
+gboolean
+vb_snapshot_external_delete(VbDomainList *list, VbDomainObj *dom, gboolean active,
+                            const VbSnapshotDef *snap, GError **error)
+{
+    g_autoptr(VbQemuMonitor) mon = active ? monitor_of(dom, error) : NULL;
+
+    if (active && mon == NULL)
+        return FALSE;
+    for (guint i = 0; snap->disks != NULL && i < snap->disks->len; i++) {
+        const VbSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
+
+        if (sd->snapshot != VB_SNAPSHOT_LOCATION_EXTERNAL)
+            continue;
+        if (sd->source_path == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "snapshot '%s': disk %s: the snapshot does not record its image; "
+                        "delete it with METADATA_ONLY (2)", snap->name, sd->name);
+            return FALSE;
+        }
+        if (!delete_disk(list, dom, mon, sd->name, sd->source_path, error)) {
+            g_prefix_error(error, "snapshot '%s': ", snap->name);
+            return FALSE;
+        }
+    }
+    if (active) {
+        g_autoptr(GError) err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", err->message);
+    }
+    return TRUE;
+}

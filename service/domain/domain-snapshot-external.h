@@ -34,5 +34,7 @@ GPtrArray *vb_snapshot_external_disks(VbSnapshotDef *snap, const VbDomainDef *de
 gboolean vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
                                    GPtrArray *disks, gboolean quiesce, const char *owner,
                                    GError **error);
+gboolean vb_snapshot_external_delete(VbDomainList *list, VbDomainObj *dom, gboolean active,
+                                     const VbSnapshotDef *snap, GError **error);
 
 G_END_DECLS

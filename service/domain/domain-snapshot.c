@@ -875,10 +875,9 @@ delete_one(VbDomainList *list, VbDomainObj *dom, gboolean active, VbSnapshotStor
         return FALSE;
     if (!metadata_only) {
         if (def_is_external(snap)) {
-            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "snapshot '%s': deleting external snapshots is not implemented yet; "
-                        "use METADATA_ONLY (2) to drop its metadata", name);
-            return FALSE;
+            if (!vb_snapshot_external_delete(list, dom, active, snap, error))
+                return FALSE;
+            return vb_snapshot_store_remove(store, name, 0, error);
         }
         disks = snapshot_disks(snap, def, error);
         if (disks == NULL)

@@ -17,7 +17,13 @@ TCG writing numbered sectors to a real qcow2 disk:
 - an external snapshot, then an active BlockCommit back into the base (pivot), a second
   one and a BlockPull into its overlay, then a BlockCopy to a new image (pivot), the guest
   writing all along: after its clean power-off the final image holds exactly every write
-  the guest made (computed from its numbered sectors), and both definitions name it.
+  the guest made (computed from its numbered sectors), and both definitions name it;
+- Delete of external snapshots merges their overlays into the images below: running, the
+  first of two (a commit of the inner layer, the second's overlay relinked to the base),
+  then the second (an active commit with pivot: both definitions name the base again);
+  inactive, the same with qemu-img commit and rebase; the overlays are removed and every
+  write of the guest is in the base;
+- a snapshot whose overlay left the disk's chain is refused (METADATA_ONLY named).
 """
 
 import json
@@ -205,6 +211,64 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
             bad = next(i for i in range(len(got)) if got[i] != want[i])
             self.fail(f"the final image differs first at byte {bad} (block {bad // STRIDE}); "
                       f"last write {last[0]}")
+
+    def test_delete_merges_overlays(self):
+        path = self.start_writing()
+        e1 = self.snapshot_create(path, "<domainsnapshot><name>e1</name></domainsnapshot>", 16)
+        self.more_writes()
+        e2 = self.snapshot_create(path, "<domainsnapshot><name>e2</name></domainsnapshot>", 16)
+        o1, o2 = (os.path.join(self.tmp, n) for n in ("live.e1", "live.e2"))
+        self.more_writes()
+        # the first: an inner layer, committed; e2's overlay now sits on the base
+        self.snap(e1, "Delete", "u", (0,))
+        self.assertFalse(os.path.exists(o1))
+        self.assertEqual(self.info(o2)["backing-filename"], self.disk)
+        self.assertEqual(self.source(path), o2)
+        self.assertEqual(self.get_prop(e2, SNAP_IFACE, "Parent"), "/")
+        self.more_writes()
+        # the second: the top, an active commit and a pivot back to the base
+        self.snap(e2, "Delete", "u", (0,))
+        self.assertFalse(os.path.exists(o2))
+        self.assertEqual(self.source(path), self.disk)
+        self.assertEqual(self.source(path, 2), self.disk)
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
+        self.more_writes()
+        self.domain(path, "Shutdown", "u", (0,))
+        eventually(lambda: self.state(path)[0] == "shutoff", timeout=90,
+                   what="the guest to power off")
+        last = [int(line.split()[3]) for line in self.text().splitlines()
+                if line.startswith("TINYGUEST: tgwrite last ")]
+        self.assertEqual(len(last), 1)
+        self.assertEqual(self.disk_max_write(self.disk), last[0])
+
+        # inactive: the same with qemu-img (the top first this time)
+        f1 = self.snapshot_create(path, "<domainsnapshot><name>f1</name></domainsnapshot>", 16)
+        p1 = os.path.join(self.tmp, "live.f1")
+        self.run_cmd(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 64k", p1])
+        f2 = self.snapshot_create(path, "<domainsnapshot><name>f2</name></domainsnapshot>", 16)
+        p2 = os.path.join(self.tmp, "live.f2")
+        self.run_cmd(["qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 64k 64k", p2])
+        self.snap(f2, "Delete", "u", (0,))
+        self.assertFalse(os.path.exists(p2))
+        self.assertEqual(self.source(path), p1)
+        self.snap(f1, "Delete", "u", (0,))
+        self.assertFalse(os.path.exists(p1))
+        self.assertEqual(self.source(path), self.disk)
+        self.run_cmd(["qemu-io", "-f", "qcow2", "-c", "read -P 0x5a 0 64k",
+                      "-c", "read -P 0x6b 64k 64k", self.disk])
+
+    def test_delete_refused_when_the_chain_moved(self):
+        path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
+        e1 = self.snapshot_create(path, "<domainsnapshot><name>e1</name></domainsnapshot>", 16)
+        # the definition is pointed back at the base by hand: the overlay left the chain
+        xml = self.domain(path, "GetXMLDesc", "u", (2,))
+        self.manager("DefineXML", "su", (xml.replace(os.path.join(self.tmp, "live.e1"),
+                                                     self.disk), 0))
+        e = self.assertDBusError("OperationInvalid", self.snap, e1, "Delete", "u", (0,))
+        self.assertIn("METADATA_ONLY", e.message)
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "live.e1")))
+        self.snap(e1, "Delete", "u", (2,))
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
 
 
 if __name__ == "__main__":
