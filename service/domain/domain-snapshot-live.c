@@ -154,9 +154,18 @@ finish_job(VbDomainObj *dom, VbQemuMonitor *mon, const char *cmd, GError **error
                     QMP_TIMEOUT_MS / 1000, str_member(job, "status"));
         return FALSE;
     }
-    if (str_member(job, "error") != NULL)
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s", cmd,
-                    str_member(job, "error"));
+    if (str_member(job, "error") != NULL) {
+        const char *msg = str_member(job, "error");
+
+        /* the storage under the images: IO, as qemu-img's failures */
+        g_set_error(error, VB_ERROR,
+                    strstr(msg, "No space left") != NULL ||
+                            strstr(msg, "Input/output error") != NULL ||
+                            strstr(msg, "Disk quota exceeded") != NULL
+                        ? VB_ERROR_IO
+                        : VB_ERROR_QEMU,
+                    "%s: %s", cmd, msg);
+    }
     args = json_object_new();
     json_object_set_string_member(args, "id", JOB_ID);
     r = vb_qemu_monitor_command(mon, "job-dismiss", args, QMP_TIMEOUT_MS, &dismiss_error);

@@ -47,18 +47,18 @@ class GuestDiskMixin:
         self.disk = os.path.join(self.tmp, "live.qcow2")
         self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", self.disk, "16M"])
 
-    def guest_xml(self):
+    def guest_xml(self, memory_mib=128, extra=""):
         with open(os.path.join(GUEST_DIR, "cmdline")) as f:
             cmdline = f.read().strip()
         return f"""<domain type='qemu'>
   <name>livesnap</name>
-  <memory unit='MiB'>128</memory>
+  <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>{GUEST_DIR}/vmlinux</kernel>
     <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline} tgtick tgwrite={NBLOCKS}</cmdline>
+    <cmdline>{cmdline} tgtick tgwrite={NBLOCKS}{extra}</cmdline>
   </os>
   <devices>
     <disk type='file' device='disk'>
