@@ -12,24 +12,6 @@
 #include "domain-blockops.h"
 #include "vb-error.h"
 
-static const char *
-blockjob_caller(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
-static GVariant *
-blockjob_reply(VbJob *job)
-{
-    g_autofree char *path = NULL;
-
-    if (job == NULL)
-        return NULL;
-    path = vb_bus_job_path(vb_job_get_id(job));
-    vb_job_unref(job);
-    return g_variant_new("(o)", path);
-}
-
 /* GetBlockJobInfo(s disk, u flags) -> (s type, t bandwidth, t cur, t end) */
 GVariant *
 vb_bus_get_block_job_info(VbBusCall *call, GError **error)
@@ -43,7 +25,7 @@ vb_bus_get_block_job_info(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_BLOCK_JOB_INFO_BANDWIDTH_BYTES, "GetBlockJobInfo",
                             error) ||
         !vb_domain_get_block_job_info(call->service->domains, call->dom, disk, flags,
-                                      blockjob_caller(call), &type, &bw, &cur, &end, error))
+                                      vb_bus_owner(call), &type, &bw, &cur, &end, error))
         return NULL;
     return g_variant_new("(sttt)", type, bw, cur, end);
 }
@@ -60,7 +42,7 @@ vb_bus_block_job_set_speed(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_BLOCK_JOB_SPEED_BANDWIDTH_BYTES, "BlockJobSetSpeed",
                             error) ||
         !vb_domain_block_job_set_speed(call->service->domains, call->dom, disk, bandwidth,
-                                       flags, blockjob_caller(call), error))
+                                       flags, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -76,7 +58,7 @@ vb_bus_block_job_abort(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_BLOCK_JOB_ABORT_ASYNC | VB_BLOCK_JOB_ABORT_PIVOT,
                             "BlockJobAbort", error) ||
         !vb_domain_block_job_abort(call->service->domains, call->dom, disk, flags,
-                                   blockjob_caller(call), error))
+                                   vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -92,8 +74,8 @@ vb_bus_block_pull(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&stu)", &disk, &bandwidth, &flags);
     if (!vb_bus_check_flags(flags, VB_BLOCK_PULL_BANDWIDTH_BYTES, "BlockPull", error))
         return NULL;
-    return blockjob_reply(vb_domain_block_pull(call->service->domains, call->dom, disk,
-                                               bandwidth, flags, blockjob_caller(call),
+    return vb_bus_job_reply(vb_domain_block_pull(call->service->domains, call->dom, disk,
+                                               bandwidth, flags, vb_bus_owner(call),
                                                error));
 }
 
@@ -111,8 +93,8 @@ vb_bus_block_commit(VbBusCall *call, GError **error)
                                        VB_BLOCK_COMMIT_BANDWIDTH_BYTES,
                             "BlockCommit", error))
         return NULL;
-    return blockjob_reply(vb_domain_block_commit(call->service->domains, call->dom, disk, base,
-                                                 top, bandwidth, flags, blockjob_caller(call),
+    return vb_bus_job_reply(vb_domain_block_commit(call->service->domains, call->dom, disk, base,
+                                                 top, bandwidth, flags, vb_bus_owner(call),
                                                  error));
 }
 
@@ -130,8 +112,8 @@ vb_bus_block_copy(VbBusCall *call, GError **error)
                                        VB_BLOCK_COPY_SYNCHRONOUS_WRITES,
                             "BlockCopy", error))
         return NULL;
-    return blockjob_reply(vb_domain_block_copy(call->service->domains, call->dom, disk, xml,
-                                               params, flags, blockjob_caller(call), error));
+    return vb_bus_job_reply(vb_domain_block_copy(call->service->domains, call->dom, disk, xml,
+                                               params, flags, vb_bus_owner(call), error));
 }
 
 /* BlockResize(s disk, t size, u flags) */
@@ -153,7 +135,7 @@ vb_bus_block_resize(VbBusCall *call, GError **error)
         return NULL;
     }
     if (!vb_domain_block_resize(call->service->domains, call->dom, disk, size, flags,
-                                blockjob_caller(call), error))
+                                vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -169,7 +151,7 @@ vb_bus_set_block_threshold(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&stu)", &dev, &threshold, &flags);
     if (!vb_bus_check_flags(flags, 0, "SetBlockThreshold", error) ||
         !vb_domain_set_block_threshold(call->service->domains, call->dom, dev, threshold,
-                                       blockjob_caller(call), error))
+                                       vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }

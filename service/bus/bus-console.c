@@ -28,12 +28,6 @@ add_fd(VbBusCall *call, int fd, GError **error)
     return h;
 }
 
-static const char *
-owner(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 static GVariant *
 open_stream(VbBusCall *call, gboolean channel, GError **error)
 {
@@ -77,8 +71,8 @@ vb_bus_open_graphics_fd(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(uu)", &idx, &flags);
     if (!vb_bus_check_flags(flags, VB_DOMAIN_OPEN_GRAPHICS_SKIPAUTH, "OpenGraphicsFD", error))
         return NULL;
-    fd = vb_domain_open_graphics_fd(call->service->domains, call->dom, idx, flags, owner(call),
-                                    error);
+    fd = vb_domain_open_graphics_fd(call->service->domains, call->dom, idx, flags,
+                                    vb_bus_owner(call), error);
     if (fd < 0 || (h = add_fd(call, fd, error)) < 0)
         return NULL;
     return g_variant_new("(h)", h);
@@ -96,7 +90,7 @@ vb_bus_screenshot(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(uu)", &screen, &flags);
     if (!vb_bus_check_flags(flags, 0, "Screenshot", error))
         return NULL;
-    fd = vb_domain_screenshot(call->service->domains, call->dom, screen, owner(call), &mime,
+    fd = vb_domain_screenshot(call->service->domains, call->dom, screen, vb_bus_owner(call), &mime,
                               error);
     if (fd < 0 || (h = add_fd(call, fd, error)) < 0)
         return NULL;
@@ -117,7 +111,7 @@ vb_bus_send_key(VbBusCall *call, GError **error)
         return NULL;
     codes = g_variant_get_fixed_array(keys, &n, sizeof(guint32));
     if (!vb_domain_send_key(call->service->domains, call->dom, codeset, holdtime, codes, n,
-                            owner(call), error))
+                            vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -130,7 +124,7 @@ vb_bus_inject_nmi(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "InjectNMI", error) ||
-        !vb_domain_inject_nmi(call->service->domains, call->dom, owner(call), error))
+        !vb_domain_inject_nmi(call->service->domains, call->dom, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }

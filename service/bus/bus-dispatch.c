@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-errors.h"
+#include "bus-names.h"
 #include "bus-service.h"
 #include "migration.h"
 #include "vb-error.h"
@@ -505,6 +506,36 @@ vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
         call->action = VB_ACTION_MANAGE;
     vb_job_info_clear(&info);
     dispatch_call(call);
+}
+
+/**
+ * vb_bus_owner:
+ *
+ * Returns: (nullable): the bus name of the call's sender (a job's owner, AUTODESTROY)
+ */
+const char *
+vb_bus_owner(VbBusCall *call)
+{
+    return call->caller != NULL ? call->caller->sender : NULL;
+}
+
+/**
+ * vb_bus_job_reply:
+ * @job: (transfer full) (nullable): the job a method started
+ *
+ * Returns: (transfer floating) (nullable): the reply "(o)" with the Job's path, or %NULL
+ *   when @job is %NULL (the method's error is set)
+ */
+GVariant *
+vb_bus_job_reply(VbJob *job)
+{
+    g_autofree char *path = NULL;
+
+    if (job == NULL)
+        return NULL;
+    path = vb_bus_job_path(vb_job_get_id(job));
+    vb_job_unref(job);
+    return g_variant_new("(o)", path);
 }
 
 /**

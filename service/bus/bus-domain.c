@@ -236,12 +236,6 @@ set_autostart(VbBusCall *call, GError **error)
     return g_variant_new("()");
 }
 
-static const char *
-caller_name(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 static GVariant *
 start(VbBusCall *call, GError **error)
 {
@@ -251,7 +245,7 @@ start(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_START_PAUSED | VB_START_AUTODESTROY | VB_START_FORCE_BOOT |
                                        VB_START_RESET_NVRAM,
                      "Start", error) ||
-        !vb_domain_start(call->service->domains, call->dom, flags, caller_name(call), error))
+        !vb_domain_start(call->service->domains, call->dom, flags, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -266,7 +260,7 @@ shutdown(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_POWER_ACPI_POWER_BTN | VB_POWER_GUEST_AGENT, "Shutdown",
                             error) ||
         !vb_domain_shutdown_flags(call->service->domains, call->dom, flags, FALSE,
-                                  caller_name(call), error))
+                                  vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -280,7 +274,7 @@ reboot(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_POWER_ACPI_POWER_BTN | VB_POWER_GUEST_AGENT, "Reboot",
                             error) ||
         !vb_domain_shutdown_flags(call->service->domains, call->dom, flags, TRUE,
-                                  caller_name(call), error))
+                                  vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -288,7 +282,7 @@ reboot(VbBusCall *call, GError **error)
 static GVariant *
 reset(VbBusCall *call, GError **error)
 {
-    if (!vb_domain_reset(call->service->domains, call->dom, caller_name(call), error))
+    if (!vb_domain_reset(call->service->domains, call->dom, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -300,7 +294,7 @@ destroy(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, VB_DESTROY_GRACEFUL, "Destroy", error) ||
-        !vb_domain_destroy(call->service->domains, call->dom, flags, caller_name(call), error))
+        !vb_domain_destroy(call->service->domains, call->dom, flags, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -308,7 +302,7 @@ destroy(VbBusCall *call, GError **error)
 static GVariant *
 suspend(VbBusCall *call, GError **error)
 {
-    if (!vb_domain_suspend(call->service->domains, call->dom, caller_name(call), error))
+    if (!vb_domain_suspend(call->service->domains, call->dom, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -316,7 +310,7 @@ suspend(VbBusCall *call, GError **error)
 static GVariant *
 resume(VbBusCall *call, GError **error)
 {
-    if (!vb_domain_resume(call->service->domains, call->dom, caller_name(call), error))
+    if (!vb_domain_resume(call->service->domains, call->dom, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -357,7 +351,7 @@ qemu_monitor_command(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(&s)", &json);
     reply = vb_domain_qemu_monitor_command(call->service->domains, call->dom, json,
-                                           caller_name(call), error);
+                                           vb_bus_owner(call), error);
     if (reply == NULL)
         return NULL;
     return g_variant_new("(s)", reply);
@@ -374,7 +368,7 @@ interface_addresses(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &source);
     ifaces = vb_domain_interface_addresses(call->service->domains, call->service->networks,
-                                           call->dom, source, caller_name(call), error);
+                                           call->dom, source, vb_bus_owner(call), error);
     if (ifaces == NULL)
         return NULL;
     g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssa(sus))"));
@@ -410,9 +404,9 @@ fs_freeze_thaw(VbBusCall *call, gboolean freeze, GError **error)
     if (!vb_bus_check_flags(flags, 0, freeze ? "FSFreeze" : "FSThaw", error))
         return NULL;
     n = freeze ? vb_domain_agent_freeze(call->service->domains, call->dom, mps,
-                                        caller_name(call), error)
+                                        vb_bus_owner(call), error)
                : vb_domain_agent_thaw(call->service->domains, call->dom, mps,
-                                      caller_name(call), error);
+                                      vb_bus_owner(call), error);
     if (n < 0)
         return NULL;
     return g_variant_new("(u)", (guint32)n);
@@ -443,7 +437,7 @@ get_fs_info(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "GetFSInfo", error))
         return NULL;
-    fss = vb_domain_agent_fsinfo(call->service->domains, call->dom, caller_name(call),
+    fss = vb_domain_agent_fsinfo(call->service->domains, call->dom, vb_bus_owner(call),
                                  &aliases, error);
     if (fss == NULL)
         return NULL;
@@ -478,7 +472,7 @@ get_time(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "GetTime", error) ||
-        !vb_domain_agent_get_time(call->service->domains, call->dom, caller_name(call), &sec,
+        !vb_domain_agent_get_time(call->service->domains, call->dom, vb_bus_owner(call), &sec,
                                   &nsec, error))
         return NULL;
     return g_variant_new("((tu))", (guint64)MAX(sec, 0), nsec);
@@ -500,7 +494,7 @@ set_time(VbBusCall *call, GError **error)
         return NULL;
     }
     if (!vb_domain_agent_set_time(call->service->domains, call->dom, (gint64)sec, nsec,
-                                  (flags & VB_TIME_SYNC) != 0, caller_name(call), error))
+                                  (flags & VB_TIME_SYNC) != 0, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -521,7 +515,7 @@ get_hostname(VbBusCall *call, GError **error)
                             "agent (0 or 2)");
         return NULL;
     }
-    host = vb_domain_agent_hostname(call->service->domains, call->dom, caller_name(call),
+    host = vb_domain_agent_hostname(call->service->domains, call->dom, vb_bus_owner(call),
                                     error);
     if (host == NULL)
         return NULL;
@@ -538,7 +532,7 @@ get_guest_info(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, 0, "GetGuestInfo", error))
         return NULL;
     info = vb_domain_agent_guest_info(call->service->domains, call->dom, types,
-                                      caller_name(call), error);
+                                      vb_bus_owner(call), error);
     if (info == NULL)
         return NULL;
     return g_variant_new("(@a{sv})", info);
@@ -555,7 +549,7 @@ set_user_password(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&s&su)", &user, &password, &flags);
     if (!vb_bus_check_flags(flags, VB_PASSWORD_ENCRYPTED, "SetUserPassword", error) ||
         !vb_domain_agent_set_password(call->service->domains, call->dom, user, password,
-                                      (flags & VB_PASSWORD_ENCRYPTED) != 0, caller_name(call),
+                                      (flags & VB_PASSWORD_ENCRYPTED) != 0, vb_bus_owner(call),
                                       error))
         return NULL;
     return g_variant_new("()");
@@ -573,7 +567,7 @@ qemu_agent_command(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, 0, "QemuAgentCommand", error))
         return NULL;
     reply = vb_domain_qemu_agent_command(call->service->domains, call->dom, json, timeout,
-                                         caller_name(call), error);
+                                         vb_bus_owner(call), error);
     if (reply == NULL)
         return NULL;
     return g_variant_new("(s)", reply);
@@ -584,18 +578,6 @@ qemu_agent_command(VbBusCall *call, GError **error)
 #define SAVE_FLAGS (VB_SAVE_BYPASS_CACHE | VB_SAVE_RUNNING | VB_SAVE_PAUSED | VB_SAVE_COMPRESS)
 #define DUMP_FLAGS (VB_DUMP_CRASH | VB_DUMP_LIVE | VB_DUMP_BYPASS_CACHE | VB_DUMP_RESET | \
                     VB_DUMP_MEMORY_ONLY)
-
-static GVariant *
-job_reply(VbJob *job)
-{
-    g_autofree char *path = NULL;
-
-    if (job == NULL)
-        return NULL;
-    path = vb_bus_job_path(vb_job_get_id(job));
-    vb_job_unref(job);
-    return g_variant_new("(o)", path);
-}
 
 static GVariant *
 get_job_stats(VbBusCall *call, GError **error)
@@ -630,7 +612,7 @@ get_job_stats(VbBusCall *call, GError **error)
 static GVariant *
 abort_job(VbBusCall *call, GError **error)
 {
-    if (!vb_domain_abort_job(call->service->domains, call->dom, 0, caller_name(call), error))
+    if (!vb_domain_abort_job(call->service->domains, call->dom, 0, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -644,8 +626,8 @@ save(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&s&su)", &path, &xml, &flags);
     if (!vb_bus_check_flags(flags, SAVE_FLAGS, "Save", error))
         return NULL;
-    return job_reply(vb_domain_save(call->service->domains, call->dom, path, xml, flags,
-                                    caller_name(call), call->caller->uid, error));
+    return vb_bus_job_reply(vb_domain_save(call->service->domains, call->dom, path, xml, flags,
+                                    vb_bus_owner(call), call->caller->uid, error));
 }
 
 static GVariant *
@@ -656,8 +638,8 @@ managed_save(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, SAVE_FLAGS, "ManagedSave", error))
         return NULL;
-    return job_reply(vb_domain_managed_save(call->service->domains, call->dom, flags,
-                                            caller_name(call), error));
+    return vb_bus_job_reply(vb_domain_managed_save(call->service->domains, call->dom, flags,
+                                            vb_bus_owner(call), error));
 }
 
 static GVariant *
@@ -681,8 +663,8 @@ core_dump(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&su)", &path, &flags);
     if (!vb_bus_check_flags(flags, DUMP_FLAGS, "CoreDump", error))
         return NULL;
-    return job_reply(vb_domain_core_dump(call->service->domains, call->dom, path, flags,
-                                         caller_name(call), call->caller->uid, error));
+    return vb_bus_job_reply(vb_domain_core_dump(call->service->domains, call->dom, path, flags,
+                                         vb_bus_owner(call), call->caller->uid, error));
 }
 
 const VbBusMethod vb_bus_domain_methods[] = {

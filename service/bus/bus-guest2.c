@@ -11,12 +11,6 @@
 #include "domain-guest2.h"
 #include "vb-error.h"
 
-static const char *
-guest2_caller(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 GVariant *
 vb_bus_guest2_fstrim(VbBusCall *call, GError **error)
 {
@@ -27,7 +21,7 @@ vb_bus_guest2_fstrim(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&stu)", &mountpoint, &minimum, &flags);
     if (!vb_bus_check_flags(flags, 0, "FSTrim", error) ||
         !vb_domain_fstrim(call->service->domains, call->dom, mountpoint, minimum,
-                          guest2_caller(call), error))
+                          vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -41,7 +35,7 @@ vb_bus_guest2_get_guest_vcpus(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "GetGuestVcpus", error))
         return NULL;
-    info = vb_domain_get_guest_vcpus(call->service->domains, call->dom, guest2_caller(call), error);
+    info = vb_domain_get_guest_vcpus(call->service->domains, call->dom, vb_bus_owner(call), error);
     if (info == NULL)
         return NULL;
     return g_variant_new("(@a{sv})", info);
@@ -57,7 +51,7 @@ vb_bus_guest2_set_guest_vcpus(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(@abiu)", &map, &state, &flags);
     if (!vb_bus_check_flags(flags, 0, "SetGuestVcpus", error) ||
         !vb_domain_set_guest_vcpus(call->service->domains, call->dom, map, state,
-                                   guest2_caller(call), error))
+                                   vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -71,7 +65,7 @@ vb_bus_guest2_pm_suspend(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(utu)", &target, &duration, &flags);
     if (!vb_bus_check_flags(flags, 0, "PMSuspendForDuration", error) ||
         !vb_domain_pm_suspend(call->service->domains, call->dom, target, duration,
-                              guest2_caller(call), error))
+                              vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -83,7 +77,7 @@ vb_bus_guest2_pm_wakeup(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "PMWakeup", error) ||
-        !vb_domain_pm_wakeup(call->service->domains, call->dom, guest2_caller(call), error))
+        !vb_domain_pm_wakeup(call->service->domains, call->dom, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -97,7 +91,7 @@ vb_bus_guest2_get_disk_errors(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "GetDiskErrors", error))
         return NULL;
-    errs = vb_domain_get_disk_errors(call->service->domains, call->dom, guest2_caller(call), error);
+    errs = vb_domain_get_disk_errors(call->service->domains, call->dom, vb_bus_owner(call), error);
     if (errs == NULL)
         return NULL;
     return g_variant_new("(@a(si))", errs);
@@ -111,7 +105,7 @@ vb_bus_guest2_rename(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(&su)", &name, &flags);
     if (!vb_bus_check_flags(flags, 0, "Rename", error) ||
-        !vb_domain_rename(call->service->domains, call->dom, name, guest2_caller(call), error))
+        !vb_domain_rename(call->service->domains, call->dom, name, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -138,7 +132,7 @@ vb_bus_guest2_memory_peek(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_MEMORY_VIRTUAL | VB_MEMORY_PHYSICAL, "MemoryPeek", error))
         return NULL;
     return bytes_reply(vb_domain_memory_peek(call->service->domains, call->dom, offset, size, flags,
-                                             guest2_caller(call), error));
+                                             vb_bus_owner(call), error));
 }
 
 GVariant *

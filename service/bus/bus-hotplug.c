@@ -11,12 +11,6 @@
 
 #define MODIFY_FLAGS (VB_DOMAIN_DEVICE_MODIFY_LIVE | VB_DOMAIN_DEVICE_MODIFY_CONFIG)
 
-static const char *
-owner(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 /* AttachDevice(s xml, u flags) */
 GVariant *
 vb_bus_attach_device(VbBusCall *call, GError **error)
@@ -26,7 +20,7 @@ vb_bus_attach_device(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
     if (!vb_bus_check_flags(flags, MODIFY_FLAGS, "AttachDevice", error) ||
-        !vb_domain_attach_device(call->service->domains, call->dom, xml, flags, owner(call),
+        !vb_domain_attach_device(call->service->domains, call->dom, xml, flags, vb_bus_owner(call),
                                  error))
         return NULL;
     return g_variant_new("()");
@@ -41,7 +35,7 @@ vb_bus_detach_device(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
     if (!vb_bus_check_flags(flags, MODIFY_FLAGS, "DetachDevice", error) ||
-        !vb_domain_detach_device(call->service->domains, call->dom, xml, flags, owner(call),
+        !vb_domain_detach_device(call->service->domains, call->dom, xml, flags, vb_bus_owner(call),
                                  error))
         return NULL;
     return g_variant_new("()");
@@ -57,7 +51,7 @@ vb_bus_detach_device_alias(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&su)", &alias, &flags);
     if (!vb_bus_check_flags(flags, MODIFY_FLAGS, "DetachDeviceAlias", error) ||
         !vb_domain_detach_device_alias(call->service->domains, call->dom, alias, flags,
-                                       owner(call), error))
+                                       vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -72,7 +66,7 @@ vb_bus_update_device(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
     if (!vb_bus_check_flags(flags, MODIFY_FLAGS | VB_DOMAIN_DEVICE_MODIFY_FORCE,
                             "UpdateDevice", error) ||
-        !vb_domain_update_device(call->service->domains, call->dom, xml, flags, owner(call),
+        !vb_domain_update_device(call->service->domains, call->dom, xml, flags, vb_bus_owner(call),
                                  error))
         return NULL;
     return g_variant_new("()");

@@ -213,7 +213,7 @@ job_cancel(VbBusCall *call, GError **error)
         return NULL;
     }
     if (!vb_domain_abort_job(call->service->domains, dom, vb_job_get_id(call->job),
-                             call->caller != NULL ? call->caller->sender : NULL, error))
+                             vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }

@@ -57,7 +57,7 @@ create_xml(VbBusCall *call, GError **error)
                             "CreateXML", error))
         return NULL;
     dom = vb_domain_create_xml(call->service->domains, xml, flags,
-                               call->caller != NULL ? call->caller->sender : NULL, error);
+                               vb_bus_owner(call), error);
     if (dom == NULL)
         return NULL;
     return g_variant_new("(o)", dom->object_path);
@@ -213,7 +213,7 @@ restore(VbBusCall *call, GError **error)
         return NULL;
     }
     job = vb_domain_restore(call->service->domains, g_steal_pointer(&call->prepared), xml,
-                            flags, call->caller != NULL ? call->caller->sender : NULL, error);
+                            flags, vb_bus_owner(call), error);
     if (job == NULL)
         return NULL;
     job_path = vb_bus_job_path(vb_job_get_id(job));

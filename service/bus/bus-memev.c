@@ -15,12 +15,6 @@
 #include "domain-memev.h"
 #include "vb-error.h"
 
-static const char *
-memev_caller(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 /**
  * vb_bus_memev_emit:
  * @event: "signal:NAME"
@@ -72,7 +66,7 @@ vb_bus_memev_set_memory(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(tu)", &kib, &flags);
     if (!vb_bus_check_flags(flags, VB_MEM_ALL_FLAGS, "SetMemory", error) ||
         !vb_domain_set_memory(call->service->domains, call->dom, kib, flags,
-                              memev_caller(call), error))
+                              vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -85,7 +79,7 @@ vb_bus_memev_set_max_memory(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(t)", &kib);
     if (!vb_domain_set_memory(call->service->domains, call->dom, kib, VB_MEM_MAXIMUM,
-                              memev_caller(call), error))
+                              vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -100,7 +94,7 @@ pin(VbBusCall *call, VbPinKind kind, const char *method, GError **error)
     g_variant_get(call->parameters, "(u@abu)", &id, &cpumap, &flags);
     if (!vb_bus_check_flags(flags, VB_MEM_LIVE | VB_MEM_CONFIG, method, error) ||
         !vb_domain_pin(call->service->domains, call->dom, kind, id, cpumap, flags,
-                       memev_caller(call), error))
+                       vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -141,7 +135,7 @@ vb_bus_memev_set_vcpus(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(uu)", &n, &flags);
     if (!vb_bus_check_flags(flags, VB_VCPU_ALL_FLAGS, "SetVcpus", error) ||
-        !vb_domain_set_vcpus(call->service->domains, call->dom, n, flags, memev_caller(call),
+        !vb_domain_set_vcpus(call->service->domains, call->dom, n, flags, vb_bus_owner(call),
                              error))
         return NULL;
     return g_variant_new("()");

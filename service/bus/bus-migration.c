@@ -14,12 +14,6 @@
  * replies only; the phases live in service/migration/.
  */
 
-static const char *
-sender(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 static void
 host_of(VbBusCall *call, VbMigrationHost *host)
 {
@@ -42,18 +36,6 @@ bytes_value(GBytes *b)
     return g_variant_new_from_bytes(G_VARIANT_TYPE("ay"), b, TRUE);
 }
 
-static GVariant *
-job_path_reply(VbJob *job)
-{
-    g_autofree char *path = NULL;
-
-    if (job == NULL)
-        return NULL;
-    path = vb_bus_job_path(vb_job_get_id(job));
-    vb_job_unref(job);
-    return g_variant_new("(o)", path);
-}
-
 GVariant *
 vb_bus_migrate_begin(VbBusCall *call, GError **error)
 {
@@ -66,7 +48,7 @@ vb_bus_migrate_begin(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(&su)", &xml_in, &flags);
     host_of(call, &host);
     if (!vb_migration_begin(call->service->domains, call->dom, &host, xml_in, flags,
-                            sender(call), &xml, &cookie, error))
+                            vb_bus_owner(call), &xml, &cookie, error))
         return NULL;
     return g_variant_new("(s@ay)", xml, bytes_value(cookie));
 }
@@ -84,8 +66,8 @@ vb_bus_migrate_perform(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(@ay&s@a{sv}u)", &cookie_v, &uri, &params, &flags);
     cookie = bytes_of(cookie_v);
     host_of(call, &host);
-    return job_path_reply(vb_migration_perform(call->service->domains, call->dom, &host, cookie,
-                                               uri, params, flags, sender(call), error));
+    return vb_bus_job_reply(vb_migration_perform(call->service->domains, call->dom, &host, cookie,
+                                               uri, params, flags, vb_bus_owner(call), error));
 }
 
 GVariant *
@@ -101,7 +83,7 @@ vb_bus_migrate_confirm(VbBusCall *call, GError **error)
     cookie = bytes_of(cookie_v);
     host_of(call, &host);
     if (!vb_migration_confirm(call->service->domains, call->dom, &host, cookie, flags, cancelled,
-                              sender(call), error))
+                              vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -116,8 +98,8 @@ vb_bus_migrate(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(&s@a{sv}u)", &uri, &params, &flags);
     host_of(call, &host);
-    return job_path_reply(vb_migration_migrate(call->service->domains, call->dom, &host, uri,
-                                               params, flags, sender(call), error));
+    return vb_bus_job_reply(vb_migration_migrate(call->service->domains, call->dom, &host, uri,
+                                               params, flags, vb_bus_owner(call), error));
 }
 
 GVariant *
@@ -127,7 +109,7 @@ vb_bus_migrate_start_postcopy(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "MigrateStartPostCopy", error) ||
-        !vb_migration_start_postcopy(call->service->domains, call->dom, sender(call), error))
+        !vb_migration_start_postcopy(call->service->domains, call->dom, vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -140,8 +122,8 @@ vb_bus_migrate_set_max_speed(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(tu)", &bw, &flags);
     if (!vb_bus_check_flags(flags, VB_MIGRATE_MAX_SPEED_POSTCOPY, "MigrateSetMaxSpeed", error) ||
-        !vb_migration_set_max_speed(call->service->domains, call->dom, bw, flags, sender(call),
-                                    error))
+        !vb_migration_set_max_speed(call->service->domains, call->dom, bw, flags,
+                                    vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -154,8 +136,8 @@ vb_bus_migrate_get_max_speed(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, VB_MIGRATE_MAX_SPEED_POSTCOPY, "MigrateGetMaxSpeed", error) ||
-        !vb_migration_get_max_speed(call->service->domains, call->dom, flags, sender(call), &bw,
-                                    error))
+        !vb_migration_get_max_speed(call->service->domains, call->dom, flags,
+                                    vb_bus_owner(call), &bw, error))
         return NULL;
     return g_variant_new("(t)", bw);
 }
@@ -168,7 +150,7 @@ vb_bus_migrate_set_max_downtime(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(tu)", &ms, &flags);
     if (!vb_bus_check_flags(flags, 0, "MigrateSetMaxDowntime", error) ||
-        !vb_migration_set_max_downtime(call->service->domains, call->dom, ms, sender(call),
+        !vb_migration_set_max_downtime(call->service->domains, call->dom, ms, vb_bus_owner(call),
                                        error))
         return NULL;
     return g_variant_new("()");
@@ -182,7 +164,7 @@ vb_bus_migrate_get_max_downtime(VbBusCall *call, GError **error)
 
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "MigrateGetMaxDowntime", error) ||
-        !vb_migration_get_max_downtime(call->service->domains, call->dom, sender(call), &ms,
+        !vb_migration_get_max_downtime(call->service->domains, call->dom, vb_bus_owner(call), &ms,
                                        error))
         return NULL;
     return g_variant_new("(t)", ms);
@@ -265,7 +247,7 @@ vb_bus_migrate_prepare(VbBusCall *call, GError **error)
     cookie = bytes_of(cookie_v);
     host_of(call, &host);
     dom = vb_migration_prepare(call->service->domains, &host, xml, cookie, uri_in, flags,
-                               sender(call), &out_cookie, &uri_out, &local);
+                               vb_bus_owner(call), &out_cookie, &uri_out, &local);
     if (local != NULL) {
         g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
@@ -291,7 +273,7 @@ vb_bus_migrate_finish(VbBusCall *call, GError **error)
     cookie = bytes_of(cookie_v);
     host_of(call, &host);
     dom = vb_migration_finish(call->service->domains, &host, cookie, flags, cancelled,
-                              sender(call), &out_cookie, &local);
+                              vb_bus_owner(call), &out_cookie, &local);
     if (local != NULL) {
         g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
@@ -317,7 +299,7 @@ vb_bus_migrate_prepare_tunnel(VbBusCall *call, GError **error)
     cookie = bytes_of(cookie_v);
     host_of(call, &host);
     dom = vb_migration_prepare_tunnel(call->service->domains, &host, xml, cookie, flags,
-                                      sender(call), &out_cookie, error);
+                                      vb_bus_owner(call), &out_cookie, error);
     if (dom == NULL)
         return NULL;
     return g_variant_new("(@ayo)", bytes_value(out_cookie), dom->object_path);
@@ -394,7 +376,7 @@ vb_bus_migrate_tunnel_data(VbBusCall *call, GError **error)
     if (uuid == NULL)
         return NULL;
     data = g_variant_get_data_as_bytes(data_v); /* no copy */
-    vb_migration_tunnel_data(call->service->domains, uuid, sender(call), offset, data,
+    vb_migration_tunnel_data(call->service->domains, uuid, vb_bus_owner(call), offset, data,
                              tunnel_done, call, error);
     return NULL; /* kept, or the error */
 }
@@ -411,7 +393,7 @@ vb_bus_migrate_tunnel_end(VbBusCall *call, GError **error)
     uuid = tunnel_uuid(path, error);
     if (uuid == NULL)
         return NULL;
-    vb_migration_tunnel_end(call->service->domains, uuid, sender(call), length, abort,
+    vb_migration_tunnel_end(call->service->domains, uuid, vb_bus_owner(call), length, abort,
                             tunnel_done, call, error);
     return NULL;
 }

@@ -160,6 +160,8 @@ void vb_bus_dispatch_network(VbBusService *service, const VbBusMethod *method,
                              GDBusMethodInvocation *invocation, GDBusMessage *message,
                              GVariant *parameters, VbNetworkObj *net);
 void vb_bus_call_return(VbBusCall *call, GVariant *value, GError *error);
+const char *vb_bus_owner(VbBusCall *call);
+GVariant *vb_bus_job_reply(VbJob *job);
 gboolean vb_bus_check_flags(guint32 flags, guint32 allowed, const char *method,
                             GError **error);
 const VbBusMethod *vb_bus_method_lookup(const VbBusMethod *table, gsize n, const char *name);

@@ -349,24 +349,6 @@ publish_for_job(VbDomainObj *dom, GPtrArray *infos, const char *name, gpointer u
     return name != NULL ? g_strdup(g_hash_table_lookup(paths, name)) : NULL;
 }
 
-static GVariant *
-job_reply(VbJob *job)
-{
-    g_autofree char *path = NULL;
-
-    if (job == NULL)
-        return NULL;
-    path = vb_bus_job_path(vb_job_get_id(job));
-    vb_job_unref(job);
-    return g_variant_new("(o)", path);
-}
-
-static const char *
-caller_name(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 /* Revert(u flags) -> o job */
 static GVariant *
 snap_revert(VbBusCall *call, GError **error)
@@ -378,9 +360,9 @@ snap_revert(VbBusCall *call, GError **error)
     name = call_snapshot_name(call, error);
     if (name == NULL)
         return NULL;
-    return job_reply(vb_domain_snapshot_revert(call->service->domains, call->dom, name, flags,
-                                               caller_name(call), publish_for_job,
-                                               call->service, error));
+    return vb_bus_job_reply(vb_domain_snapshot_revert(call->service->domains, call->dom, name,
+                                                      flags, vb_bus_owner(call),
+                                                      publish_for_job, call->service, error));
 }
 
 static GVariant *
@@ -419,8 +401,8 @@ vb_bus_snapshot_create_xml(VbBusCall *call, GError **error)
     guint32 flags;
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
-    return job_reply(vb_domain_snapshot_create(call->service->domains, call->dom, xml, flags,
-                                               caller_name(call), publish_for_job,
+    return vb_bus_job_reply(vb_domain_snapshot_create(call->service->domains, call->dom, xml, flags,
+                                               vb_bus_owner(call), publish_for_job,
                                                call->service, error));
 }
 

@@ -14,12 +14,6 @@
 #include "domain-stats.h"
 #include "vb-error.h"
 
-static const char *
-stats_caller(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 /* GetStats(u types, u flags) -> a{sv}: virDomainListGetStats of one domain (no list
  * filters, as libvirt: "filtering is not supported by this function"). */
 GVariant *
@@ -32,7 +26,7 @@ vb_bus_stats_get_stats(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_STATS_CALL_FLAGS, "GetStats", error))
         return NULL;
     rec = vb_domain_get_stats(call->service->domains, call->dom, types, flags,
-                              stats_caller(call), error);
+                              vb_bus_owner(call), error);
     if (rec == NULL)
         return NULL;
     return g_variant_new("(@a{sv})", rec);
@@ -48,7 +42,7 @@ vb_bus_stats_memory_stats(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, 0, "MemoryStats", error))
         return NULL;
-    stats = vb_domain_memory_stats(call->service->domains, call->dom, stats_caller(call),
+    stats = vb_domain_memory_stats(call->service->domains, call->dom, vb_bus_owner(call),
                                    error);
     if (stats == NULL)
         return NULL;
@@ -66,7 +60,7 @@ vb_bus_stats_set_memory_stats_period(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, VB_AFFECT_LIVE | VB_AFFECT_CONFIG, "SetMemoryStatsPeriod",
                             error) ||
         !vb_domain_set_memory_stats_period(call->service->domains, call->dom, period, flags,
-                                           stats_caller(call), error))
+                                           vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -92,7 +86,7 @@ block_records(VbBusCall *call, const char *method, GError **error)
     gint32 state = 0;
 
     rec = vb_domain_get_stats(call->service->domains, call->dom,
-                              VB_STATS_STATE | VB_STATS_BLOCK, 0, stats_caller(call), error);
+                              VB_STATS_STATE | VB_STATS_BLOCK, 0, vb_bus_owner(call), error);
     if (rec == NULL)
         return NULL;
     if (!g_variant_lookup(rec, "block.count", "u", NULL)) {
@@ -231,7 +225,7 @@ vb_bus_stats_get_cpu_stats(VbBusCall *call, GError **error)
         return NULL;
     }
     rec = vb_domain_get_stats(call->service->domains, call->dom, VB_STATS_CPU_TOTAL, 0,
-                              stats_caller(call), error);
+                              vb_bus_owner(call), error);
     if (rec == NULL)
         return NULL;
     if (!g_variant_lookup(rec, "cpu.time", "t", &t)) {
@@ -444,7 +438,7 @@ vb_bus_stats_get_all_domain_stats(VbBusCall *call, GError **error)
     all->call = call;
     all->types = types;
     all->flags = flags;
-    all->owner = g_strdup(stats_caller(call));
+    all->owner = g_strdup(vb_bus_owner(call));
     all->doms = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
     for (guint i = 0; i < doms->len; i++) {
         if (state_matches(doms->pdata[i], flags))

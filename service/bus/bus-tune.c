@@ -42,7 +42,7 @@ set_params(VbBusCall *call, VbTuneGroup group, GError **error)
     g_variant_get(call->parameters, "(@a{sv}u)", &params, &flags);
     if (!vb_bus_check_flags(flags, AFFECT, set_names[group], error) ||
         !vb_domain_set_tune_params(call->service->domains, call->dom, group, params, flags,
-                                   call->caller != NULL ? call->caller->sender : NULL, error))
+                                   vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }

@@ -12,12 +12,6 @@
 
 #define AFFECT (VB_VCPUIO_LIVE | VB_VCPUIO_CONFIG)
 
-static const char *
-vcpuio_caller(VbBusCall *call)
-{
-    return call->caller != NULL ? call->caller->sender : NULL;
-}
-
 /* GetVcpus(u flags) -> u: virDomainGetVcpusFlags */
 GVariant *
 vb_bus_vcpuio_get_vcpus(VbBusCall *call, GError **error)
@@ -28,7 +22,7 @@ vb_bus_vcpuio_get_vcpus(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, AFFECT | VB_VCPUIO_MAXIMUM | VB_VCPUIO_GUEST, "GetVcpus",
                             error) ||
-        !vb_domain_get_vcpus(call->service->domains, call->dom, flags, vcpuio_caller(call),
+        !vb_domain_get_vcpus(call->service->domains, call->dom, flags, vb_bus_owner(call),
                              &count, error))
         return NULL;
     return g_variant_new("(u)", count);
@@ -45,7 +39,7 @@ vb_bus_vcpuio_get_iothread_info(VbBusCall *call, GError **error)
     if (!vb_bus_check_flags(flags, AFFECT, "GetIOThreadInfo", error))
         return NULL;
     info = vb_domain_get_iothread_info(call->service->domains, call->dom, flags,
-                                       vcpuio_caller(call), error);
+                                       vb_bus_owner(call), error);
     if (info == NULL)
         return NULL;
     return g_variant_new("(@a(uab))", info);
@@ -59,7 +53,7 @@ change_iothread(VbBusCall *call, gboolean add, GError **error)
     g_variant_get(call->parameters, "(uu)", &id, &flags);
     if (!vb_bus_check_flags(flags, AFFECT, add ? "AddIOThread" : "DelIOThread", error) ||
         !vb_domain_change_iothread(call->service->domains, call->dom, id, add, flags,
-                                   vcpuio_caller(call), error))
+                                   vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -88,7 +82,7 @@ vb_bus_vcpuio_pin_emulator(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(@abu)", &cpumap, &flags);
     if (!vb_bus_check_flags(flags, AFFECT, "PinEmulator", error) ||
         !vb_domain_pin_emulator(call->service->domains, call->dom, cpumap, flags,
-                                vcpuio_caller(call), error))
+                                vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
@@ -135,7 +129,7 @@ vb_bus_vcpuio_set_perf_events(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(@a{sv}u)", &params, &flags);
     if (!vb_bus_check_flags(flags, AFFECT, "SetPerfEvents", error) ||
         !vb_domain_set_perf_events(call->service->domains, call->dom, params, flags,
-                                   vcpuio_caller(call), error))
+                                   vb_bus_owner(call), error))
         return NULL;
     return g_variant_new("()");
 }
