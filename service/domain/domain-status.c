@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 
+#include "domain-blockops.h" /* issue 15, part bjrestart */
 #include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "store.h"
@@ -92,6 +93,7 @@ format_status(VbDomainObj *dom, GError **error)
             append_attr(buf, "tempFile", dom->job.temp_path);
     }
     g_string_append(buf, "/>\n");
+    vb_domain_block_op_format(dom, buf); /* issue 15, part bjrestart */
     if (dom->caps != NULL) {
         caps_xml = vb_qemu_caps_to_xml(dom->caps);
         g_string_append(buf, caps_xml);
