@@ -250,6 +250,33 @@ vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *job, G
 }
 
 /**
+ * vb_domain_async_begin_monitor:
+ *
+ * Begins a nested job of the async job and refs the domain's monitor, for a few
+ * commands in a row; end it with vb_domain_job_end(). Job thread.
+ *
+ * Returns: (transfer full): the monitor, or %NULL (no job held)
+ */
+VbQemuMonitor *
+vb_domain_async_begin_monitor(VbDomainList *list, VbDomainObj *dom, GError **error)
+{
+    VbQemuMonitor *mon = NULL;
+
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
+        return NULL;
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
+        mon = vb_qemu_monitor_ref(dom->mon);
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is no longer running", dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        vb_domain_job_end(dom);
+    return mon;
+}
+
+/**
  * vb_domain_async_monitor:
  * @args: (transfer full) (nullable)
  * @fd: a file descriptor to pass with the command (getfd), or -1
@@ -263,25 +290,12 @@ JsonNode *
 vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd, JsonObject *args,
                         int fd, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(VbQemuMonitor) mon = vb_domain_async_begin_monitor(list, dom, error);
     JsonNode *r;
 
-    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error)) {
-        if (args != NULL)
-            json_object_unref(args);
-        return NULL;
-    }
-    g_mutex_lock(&dom->lock);
-    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
-        mon = vb_qemu_monitor_ref(dom->mon);
-    else
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                    "domain '%s' is no longer running", dom->def->name);
-    g_mutex_unlock(&dom->lock);
     if (mon == NULL) {
         if (args != NULL)
             json_object_unref(args);
-        vb_domain_job_end(dom);
         return NULL;
     }
     if (fd >= 0)

@@ -35,6 +35,7 @@ struct _VbBlockOp {
 
 void vb_block_op_free(VbBlockOp *op);
 const char *vb_block_jstr(JsonObject *o, const char *name);
+JsonObject *vb_block_qemu_job(JsonNode *r, const char *job_id);
 gboolean vb_block_find_disk_locked(VbDomainObj *dom, const char *name, char **out_target,
                                    char **out_alias, GError **error);
 char *vb_block_disk_top_node(VbQemuMonitor *mon, const char *alias, GError **error);

@@ -56,6 +56,22 @@ vb_block_jstr(JsonObject *o, const char *name)
                ? json_node_get_string(n) : NULL;
 }
 
+/* QEMU's job @job_id in query-block-jobs' reply @r, or NULL. */
+JsonObject *
+vb_block_qemu_job(JsonNode *r, const char *job_id)
+{
+    JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+
+    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+
+        if (g_strcmp0(vb_block_jstr(o, "device"), job_id) == 0)
+            return o;
+    }
+    return NULL;
+}
+
 static JsonObject *
 jobj(JsonObject *o, const char *name)
 {
@@ -374,7 +390,7 @@ vb_domain_get_block_job_info(VbDomainList *list, VbDomainObj *dom, const char *d
     g_autofree char *job_id = NULL;
     g_autoptr(JsonNode) r = NULL;
     const char *type = "none";
-    JsonArray *a;
+    JsonObject *o;
 
     *out_bandwidth = *out_cur = *out_end = 0;
     mon = vb_domain_begin_running(list, dom, VB_JOB_QUERY, "GetBlockJobInfo", owner, error);
@@ -399,23 +415,18 @@ vb_domain_get_block_job_info(VbDomainList *list, VbDomainObj *dom, const char *d
     vb_domain_job_end(dom);
     if (r == NULL)
         return FALSE;
-    a = JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
-    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-
-        if (g_strcmp0(vb_block_jstr(o, "device"), job_id) != 0)
-            continue;
-        *out_cur = ju64(o, "offset");
-        *out_end = ju64(o, "len");
-        *out_bandwidth = ju64(o, "speed");
-        if (!(flags & VB_BLOCK_JOB_INFO_BANDWIDTH_BYTES))
-            *out_bandwidth >>= 20;
-        *out_type = g_strdup(type);
+    o = vb_block_qemu_job(r, job_id);
+    if (o == NULL) {
+        /* QEMU's job is gone (it ended a moment ago) */
+        *out_type = g_strdup("none");
         return TRUE;
     }
-    /* QEMU's job is gone (it ended a moment ago) */
-    *out_type = g_strdup("none");
+    *out_cur = ju64(o, "offset");
+    *out_end = ju64(o, "len");
+    *out_bandwidth = ju64(o, "speed");
+    if (!(flags & VB_BLOCK_JOB_INFO_BANDWIDTH_BYTES))
+        *out_bandwidth >>= 20;
+    *out_type = g_strdup(type);
     return TRUE;
 }
 
@@ -560,21 +571,15 @@ publish_progress(VbDomainList *list, VbDomainObj *dom, VbJob *job, const VbBlock
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "query-block-jobs", NULL, -1,
                                                     &err);
-    JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+    JsonObject *o = vb_block_qemu_job(r, op->job_id);
+    guint64 cur, end;
 
-    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        guint64 cur, end;
-
-        if (g_strcmp0(vb_block_jstr(o, "device"), op->job_id) != 0)
-            continue;
-        cur = ju64(o, "offset");
-        end = ju64(o, "len");
-        vb_job_set_progress(job, end, MIN(cur, end), end - MIN(cur, end), NULL);
-        vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
+    if (o == NULL)
         return;
-    }
+    cur = ju64(o, "offset");
+    end = ju64(o, "len");
+    vb_job_set_progress(job, end, MIN(cur, end), end - MIN(cur, end), NULL);
+    vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
 }
 
 static gboolean

@@ -8,6 +8,7 @@
 #include "domain-list-priv.h"
 #include "domain-blockops.h"
 #include "domain-blockops-priv.h"
+#include "domain-def-console.h" /* vb_xml_text_check() */
 #include "vb-error.h"
 #include "vb-log.h"
 
@@ -20,63 +21,43 @@
  * ended from the image the disk runs on and its chain.
  */
 
-/* Whether @s may be written as XML 1.0 text (no control characters). */
-static gboolean
-xml_text_ok(const char *s)
-{
-    if (s == NULL)
-        return TRUE;
-    if (!g_utf8_validate(s, -1, NULL))
-        return FALSE;
-    for (const char *p = s; *p != '\0'; p++) {
-        if ((guchar)*p < 0x20)
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static void
-attr(GString *buf, const char *name, const char *value)
-{
-    g_autofree char *esc = NULL;
-
-    if (value == NULL)
-        return;
-    esc = g_markup_escape_text(value, -1);
-    g_string_append_printf(buf, " %s='%s'", name, esc);
-}
-
 /**
  * vb_domain_block_op_format:
  *
  * Under lock: the running block job as <blockjob> of the status XML: what a restarted
- * service needs to go on with QEMU's job and finish it as this one would (disk, QEMU's
- * job id, kind, the nodes and image a commit or copy changes, whether a cancel or pivot
- * was asked, the nodes that leave the chain). Nothing without a block job.
+ * service needs to go on with QEMU's job and finish it as this one would (disk, kind, the
+ * nodes and image a commit or copy changes, whether a cancel or pivot was asked, the nodes
+ * that leave the chain). Nothing without a block job, or with a name XML 1.0 cannot hold
+ * (a restart then cancels QEMU's job, as before).
  */
 void
 vb_domain_block_op_format(VbDomainObj *dom, GString *buf)
 {
     VbBlockOp *op = dom->block_op;
+    const char *attrs[][2] = {
+        { "target", op != NULL ? op->target : NULL }, { "type", op != NULL ? op->type : NULL },
+        { "top", op != NULL ? op->top_node : NULL },
+        { "topLayer", op != NULL ? op->top_layer : NULL },
+        { "baseNode", op != NULL ? op->base_node : NULL },
+        { "basePath", op != NULL ? op->base_path : NULL },
+        { "baseFormat", op != NULL ? op->base_format : NULL },
+    };
 
     if (op == NULL || op->job_id == NULL)
         return;
-    if (!xml_text_ok(op->target) || !xml_text_ok(op->top_node) ||
-        !xml_text_ok(op->top_layer) || !xml_text_ok(op->base_node) ||
-        !xml_text_ok(op->base_path) || !xml_text_ok(op->base_format))
-        return; /* a restart then cancels the job, as before */
+    for (guint i = 0; i < G_N_ELEMENTS(attrs); i++) {
+        if (!vb_xml_text_check(attrs[i][1], attrs[i][0], NULL))
+            return;
+    }
     for (guint i = 0; op->pivot_drop != NULL && i < op->pivot_drop->len; i++) {
-        if (!xml_text_ok(g_ptr_array_index(op->pivot_drop, i)))
+        if (!vb_xml_text_check(g_ptr_array_index(op->pivot_drop, i), "node", NULL))
             return;
     }
     g_string_append(buf, "  <blockjob");
-    attr(buf, "target", op->target);
-    attr(buf, "type", op->type);
-    attr(buf, "top", op->top_node);
-    attr(buf, "topLayer", op->top_layer);
-    attr(buf, "baseNode", op->base_node);
-    attr(buf, "basePath", op->base_path);
-    attr(buf, "baseFormat", op->base_format);
+    for (guint i = 0; i < G_N_ELEMENTS(attrs); i++) {
+        if (attrs[i][1] != NULL)
+            vb_domain_status_append_attr(buf, attrs[i][0], attrs[i][1]);
+    }
     g_string_append_printf(buf, " speed='%" G_GUINT64_FORMAT "'", op->speed);
     if (op->pivot_sent)
         g_string_append(buf, " pivot='yes'");
@@ -85,7 +66,7 @@ vb_domain_block_op_format(VbDomainObj *dom, GString *buf)
     g_string_append(buf, ">\n");
     for (guint i = 0; op->pivot_drop != NULL && i < op->pivot_drop->len; i++) {
         g_string_append(buf, "    <drop");
-        attr(buf, "node", g_ptr_array_index(op->pivot_drop, i));
+        vb_domain_status_append_attr(buf, "node", g_ptr_array_index(op->pivot_drop, i));
         g_string_append(buf, "/>\n");
     }
     g_string_append(buf, "  </blockjob>\n");
@@ -173,26 +154,6 @@ out:
     return op;
 }
 
-/* Job thread: a monitor with a nested job held (end it with vb_domain_job_end()). */
-static VbQemuMonitor *
-nested_monitor(VbDomainList *list, VbDomainObj *dom, GError **error)
-{
-    VbQemuMonitor *mon = NULL;
-
-    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
-        return NULL;
-    g_mutex_lock(&dom->lock);
-    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
-        mon = vb_qemu_monitor_ref(dom->mon);
-    else
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                    "domain '%s' is no longer running", dom->def->name);
-    g_mutex_unlock(&dom->lock);
-    if (mon == NULL)
-        vb_domain_job_end(dom);
-    return mon;
-}
-
 /*
  * Job thread: how QEMU's job @op ended while the service was down (QEMU no longer lists
  * it: it dismisses a job at its end), from the image the disk runs on and its chain
@@ -215,7 +176,7 @@ infer_end(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, char **out_error)
     g_mutex_lock(&dom->lock);
     found = vb_block_find_disk_locked(dom, op->target, &target, &alias, &err);
     g_mutex_unlock(&dom->lock);
-    if (found && (mon = nested_monitor(list, dom, &err)) != NULL) {
+    if (found && (mon = vb_domain_async_begin_monitor(list, dom, &err)) != NULL) {
         top = vb_block_disk_top_node(mon, alias, &err);
         if (top != NULL)
             nodes = vb_block_chain_nodes(mon, top, &files, &drvs, &err);
@@ -272,7 +233,6 @@ block_adopt_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data
     JsonObject *qjob = NULL;
     const char *status = NULL;
     VbBlockJobState state;
-    JsonArray *a;
 
     vb_domain_async_job_phase(list, dom, job, "running", TRUE);
     r = vb_domain_async_monitor(list, dom, "query-block-jobs", NULL, -1, &err);
@@ -282,14 +242,7 @@ block_adopt_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data
         vb_block_drop_op(dom, op);
         return FALSE;
     }
-    a = JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
-    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-
-        if (g_strcmp0(vb_block_jstr(o, "device"), op->job_id) == 0)
-            qjob = o;
-    }
+    qjob = vb_block_qemu_job(r, op->job_id);
     status = vb_block_jstr(qjob, "status");
     if (qjob != NULL && g_strcmp0(status, "concluded") != 0 &&
         g_strcmp0(status, "null") != 0) {
