@@ -247,6 +247,18 @@ block_adopt_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data
     if (qjob != NULL && g_strcmp0(status, "concluded") != 0 &&
         g_strcmp0(status, "null") != 0) {
         state = g_strcmp0(status, "ready") == 0 ? VB_BLOCK_JOB_READY : VB_BLOCK_JOB_RUNNING;
+        /* a pivot or cancel recorded but maybe never sent (the service ended in between):
+         * asked again while QEMU's job still takes it */
+        g_mutex_lock(&dom->lock);
+        if (op->pivot_sent && state == VB_BLOCK_JOB_READY) {
+            op->pivot_sent = FALSE;
+            op->pivot_requested = TRUE;
+        }
+        if (op->cancel_sent && (state == VB_BLOCK_JOB_READY || g_strcmp0(status, "running") == 0)) {
+            op->cancel_sent = FALSE;
+            dom->job.abort_requested = TRUE;
+        }
+        g_mutex_unlock(&dom->lock);
     } else {
         if (qjob != NULL) {
             JsonObject *args = json_object_new();

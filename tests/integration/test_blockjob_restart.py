@@ -6,6 +6,8 @@ bandwidth limit keeps the job running when the service stops:
 - SIGTERM during a BlockPull: after the restart the domain's Job is a new Job object of
   the pull, its progress grows, GetBlockJobInfo answers, the job completes and QEMU's disk
   has no backing image any more (nor the live XML a backingStore);
+- SIGTERM during an inner BlockCommit: the new Job completes, top's backing is base and
+  mid left QEMU's graph;
 - SIGKILL during an active BlockCommit that is ready: after the restart the new Job
   becomes ready, BlockJobAbort(PIVOT) pivots, the live source is the base;
 - SIGTERM during a BlockCopy, then BlockJobAbort: Aborted, the source is unchanged, QEMU
@@ -85,6 +87,29 @@ class BlockJobRestartTest(BlockJobTestCase):
         self.assertNotIn("backing-filename", self.info(top))
         self.qemu_io(top, f"read -P 0x33 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
                      f"read -P 0x33 {20 * MIB} {MIB}", readonly=True)
+
+    def test_inner_commit_survives_sigterm(self):
+        base, mid, top = self.make_chain(mid_data=(("0x22", MIB, 24 * MIB),))
+        path = self.start(top)
+        self.domain(path, "BlockCommit", "ssstu", ("vda", base, mid, 1, 0))  # 1 MiB/s
+        eventually(lambda: self.job_info(path)[2] > 0, timeout=30, what="commit progress")
+        self.service.stop()
+        self.service.start()
+        job2 = self.restarted_job(path, "commit")
+        self.assertTakenBack("commit", "running")
+        self.assertEqual(self.job_info(path)[0], "commit")
+        self.domain(path, "BlockJobSetSpeed", "stu", ("vda", 0, 0))
+        res = self.wait_job(job2)
+        self.assertEqual((res["type"], res["pivoted"]), ("commit", False), res)
+        self.assertEqual(self.disk_file(path), (top, True))
+        # the committed image left QEMU's graph, as at the end of the original job
+        names = [n.get("file") for n in self.qmp(path, "query-named-block-nodes")]
+        self.assertNotIn(mid, names)
+        self.assertIn(base, names)
+        self.destroy(path)
+        self.assertEqual(self.info(top)["backing-filename"], base)
+        self.qemu_io(base, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {24 * MIB}",
+                     readonly=True)
 
     def test_active_commit_sigkill_then_pivot(self):
         base, mid, top = self.make_chain(top_data=(("0x44", 2 * MIB, MIB),))
