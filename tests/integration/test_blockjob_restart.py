@@ -13,10 +13,14 @@ bandwidth limit keeps the job running when the service stops:
 - SIGTERM during a BlockCopy, then BlockJobAbort: Aborted, the source is unchanged, QEMU
   does not use the destination (no vbcopy nodes);
 - SIGKILL during a BlockPull that then finishes while the service is down: the restarted
-  service completes the Job from what QEMU shows."""
+  service completes the Job from what QEMU shows;
+- SIGKILL during a BlockPull that another client cancels on QEMU's socket while the
+  service is down: the Job fails (Qemu) naming the image QEMU uses, nothing stays stuck."""
 
 import json
 import os
+import re
+import socket
 import sys
 import xml.etree.ElementTree as ET
 
@@ -25,6 +29,35 @@ import vbtest  # noqa: E402
 from test_blockjob import (ABORT_PIVOT, COMMIT_ACTIVE, JOB_IFACE, MIB, REUSE_EXT,  # noqa: E402
                            BlockJobTestCase)
 from vbtest import DOMAIN_IFACE, GLib, eventually  # noqa: E402
+
+
+def qmp_cancel_job(sock_path, job_id, timeout=30):
+    """block-job-cancel on QEMU's own QMP socket while the service is down (someone else
+    cancelling QEMU's job: a state the status XML does not know), until it is gone."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    f = s.makefile("rwb")
+
+    def call(cmd, args=None):
+        f.write(json.dumps({"execute": cmd, **({"arguments": args} if args else {})})
+                .encode() + b"\n")
+        f.flush()
+        while True:
+            r = json.loads(f.readline())
+            if "error" in r:
+                raise AssertionError(r)
+            if "return" in r:
+                return r["return"]
+    try:
+        json.loads(f.readline())  # greeting
+        call("qmp_capabilities")
+        call("block-job-cancel", {"device": job_id})
+        eventually(lambda: job_id not in [j["device"] for j in call("query-block-jobs")],
+                   timeout=timeout, what="QEMU's job to be cancelled")
+    finally:
+        f.close()
+        s.close()
 
 
 class BlockJobRestartTest(BlockJobTestCase):
@@ -50,8 +83,11 @@ class BlockJobRestartTest(BlockJobTestCase):
         self.service.proc.wait()
 
     def assertTakenBack(self, kind, qemu_status):
-        self.assertIn(f"the {kind} job of disk vda is taken back after the restart: QEMU's "
-                      f"job is {qemu_status}", self.service.read_log())
+        """The restarted service's log says what it found of QEMU's job."""
+        line = f"the {kind} job of disk vda is taken back after the restart: QEMU's job is "
+        eventually(lambda: line in self.service.read_log(), timeout=10,
+                   what="the adoption's log line")
+        self.assertIn(line + qemu_status, self.service.read_log())
 
     def restarted_job(self, path, operation):
         """The Job the restarted service publishes for the block job (ids start again
@@ -197,6 +233,35 @@ class BlockJobRestartTest(BlockJobTestCase):
         self.destroy(path)
         self.qemu_io(top, f"read -P 0x33 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
                      readonly=True)
+
+    def test_pull_cancelled_elsewhere_while_down(self):
+        """QEMU's job cancelled by another client while the service is down: the state
+        cannot be known from the record; the Job fails with a clear error, the
+        definition names what QEMU uses, no async job stays."""
+        base, mid, top = self.make_chain(base_data=(("0x33", 0, 24 * MIB),))
+        path = self.start(top)
+        self.domain(path, "BlockPull", "stu", ("vda", 1, 0))
+        eventually(lambda: self.job_info(path)[2] > 0, timeout=30, what="pull progress")
+        self.kill_service()
+        with open(os.path.join(self.root, "run/virtbus/qemu/bj1.xml")) as f:
+            monitor = re.search(r"<monitor path='([^']+)'", f.read()).group(1)
+        qmp_cancel_job(monitor, "vbjob-vda")
+        self.service.start()
+        jobs = eventually(lambda: [p for p, ifaces in self.managed_objects().items()
+                                   if JOB_IFACE in ifaces and
+                                   ifaces[JOB_IFACE].get("Domain") == path],
+                          timeout=30, what="the Job of the adopted pull")
+        e = self.assertDBusError("Qemu", self.wait_job, jobs[0])
+        self.assertIn("ended while the service was down without completing", str(e))
+        self.assertIn(top, str(e))
+        eventually(lambda: self.job_of(path) == "/", timeout=10, what="the async job to end")
+        self.assertEqual(self.disk_file(path), (top, True))
+        self.assertEqual(self.live_disk(path).find("source").get("file"), top)
+        # nothing stuck: a new pull runs to its end
+        job = self.domain(path, "BlockPull", "stu", ("vda", 0, 0))
+        self.assertEqual(self.wait_job(job)["type"], "pull")
+        self.destroy(path)
+        self.assertNotIn("backing-filename", self.info(top))
 
 
 if __name__ == "__main__":
