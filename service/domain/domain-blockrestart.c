@@ -268,6 +268,11 @@ block_adopt_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data
             d = vb_domain_async_monitor(list, dom, "job-dismiss", args, -1, NULL);
         }
         state = infer_end(list, dom, op, &inferred_error);
+        if (state == VB_BLOCK_JOB_FAILED && vb_block_jstr(qjob, "error") != NULL) {
+            /* a concluded job says why it failed */
+            g_free(inferred_error);
+            inferred_error = g_strdup(vb_block_jstr(qjob, "error"));
+        }
     }
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "the %s job of disk %s is taken back "
                   "after the restart: QEMU's job is %s", op->type, op->target,
