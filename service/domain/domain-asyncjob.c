@@ -35,8 +35,9 @@ typedef struct {
     gboolean keep;      /* on success the async job stays, held for the next bus call */
 } JobThread;
 
-static void
-save_status(VbDomainList *list, VbDomainObj *dom)
+/* The status XML of a domain that still runs (what a restart needs). Job threads. */
+void
+vb_domain_async_save_status(VbDomainList *list, VbDomainObj *dom)
 {
     g_autoptr(GError) error = NULL;
     gboolean active;
@@ -83,7 +84,7 @@ run_job(JobThread *t)
     }
     /* when the service stops, the status XML keeps the job for recovery */
     if (!stopping)
-        save_status(t->list, t->dom);
+        vb_domain_async_save_status(t->list, t->dom);
     vb_domain_list_notify(t->list, t->dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     vb_domain_list_job_notify(t->list, t->job, VB_JOB_NOTIFY_COMPLETED);
 }
@@ -166,7 +167,7 @@ vb_domain_async_job_start_full(VbDomainList *list, VbDomainObj *dom, VbAsyncJobT
     dom->job.record = vb_job_ref(job);
     dom->job.held = FALSE;
     g_mutex_unlock(&dom->lock);
-    save_status(list, dom);
+    vb_domain_async_save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_ADDED);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     if (wait) {
@@ -194,7 +195,7 @@ vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job, cons
 {
     vb_domain_async_job_set_phase(dom, phase);
     vb_job_set_phase(job, phase, cancelable);
-    save_status(list, dom);
+    vb_domain_async_save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
 }
 
@@ -219,7 +220,7 @@ vb_domain_async_job_add_record(VbDomainList *list, VbDomainObj *dom, VbAsyncJobT
     dom->job.record = vb_job_ref(job);
     dom->job.held = TRUE;
     g_mutex_unlock(&dom->lock);
-    save_status(list, dom);
+    vb_domain_async_save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_ADDED);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     return job;
@@ -243,7 +244,7 @@ vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *job, G
         g_variant_unref(g_variant_ref_sink(result));
     vb_domain_async_job_end(dom);
     if (!vb_domain_list_shutting_down(list))
-        save_status(list, dom);
+        vb_domain_async_save_status(list, dom);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     if (job != NULL)
         vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_COMPLETED);

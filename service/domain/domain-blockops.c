@@ -621,21 +621,6 @@ vb_block_drop_op(VbDomainObj *dom, VbBlockOp *op)
     g_mutex_unlock(&dom->lock);
 }
 
-/* Job thread: the status XML again (what a restart needs), unless the run or the service
- * is ending. */
-static void
-save_status_of(VbDomainList *list, VbDomainObj *dom)
-{
-    g_autoptr(GError) err = NULL;
-    gboolean active;
-
-    g_mutex_lock(&dom->lock);
-    active = dom->id >= 0 && !dom->stopping;
-    g_mutex_unlock(&dom->lock);
-    if (active && !vb_domain_list_shutting_down(list) && !vb_domain_status_save(list, dom, &err))
-        g_warning("%s", err->message);
-}
-
 /* BlockCopy: the destination's nodes (blockdev-add), then blockdev-mirror. */
 static JsonNode *
 start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
@@ -834,14 +819,14 @@ vb_block_wait_finish(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbBlockOp
                           "(BlockJobAbort with PIVOT completes it)", op->type, op->target);
         }
         if (want_cancel) {
-            save_status_of(list, dom);
+            vb_domain_async_save_status(list, dom);
             if (!send_job_command(list, dom, "block-job-cancel", op->job_id, error)) {
                 vb_block_drop_op(dom, op);
                 return FALSE;
             }
         } else if (want_pivot) {
             /* recorded first: a restart while QEMU completes knows a pivot was asked */
-            save_status_of(list, dom);
+            vb_domain_async_save_status(list, dom);
             if (!send_job_command(list, dom, "block-job-complete", op->job_id, error)) {
                 g_prefix_error(error, "cannot pivot the %s job of disk %s: ", op->type,
                                op->target);

@@ -144,6 +144,7 @@ void vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *j
                                   GVariant *result, const GError *error, gboolean cancelled);
 void vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                const char *phase, gboolean cancelable);
+void vb_domain_async_save_status(VbDomainList *list, VbDomainObj *dom);
 VbQemuMonitor *vb_domain_async_begin_monitor(VbDomainList *list, VbDomainObj *dom,
                                              GError **error);
 JsonNode *vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd,
