@@ -43,26 +43,24 @@ static gboolean
 create(VbctlContext *ctx, const char *xml, guint flags, GError **error)
 {
     g_autoptr(VbDBusDomain) domain = vbctl_lookup_domain(ctx, ctx->args[0], FALSE, error);
-    g_autoptr(GVariant) r = NULL;
-    g_autoptr(VbDBusSnapshot) snap = NULL;
-    const char *path;
+    g_autoptr(GVariant) result = NULL;
+    const char *name = NULL;
+    const char *path = "/";
 
     if (domain == NULL)
         return FALSE;
-    r = vbctl_call_mutating(G_DBUS_PROXY(domain), "SnapshotCreateXML",
-                            g_variant_new("(su)", xml, flags), G_VARIANT_TYPE("(o)"), error);
-    if (r == NULL)
+    /* a job: a live snapshot takes as long as writing the guest's memory */
+    result = vbctl_run_job(ctx, G_DBUS_PROXY(domain), "SnapshotCreateXML",
+                           g_variant_new("(su)", xml, flags), error);
+    if (result == NULL)
         return FALSE;
-    g_variant_get(r, "(&o)", &path);
-    if (g_str_equal(path, "/")) {
-        printf(_("Domain snapshot created (no metadata kept)\n"));
-        return TRUE;
-    }
-    snap = snapshot_proxy(ctx, path, error);
-    if (snap == NULL)
-        return FALSE;
-    printf((flags & 1) ? _("Domain snapshot %s redefined\n") : _("Domain snapshot %s created\n"),
-           vb_dbus_snapshot_get_name(snap));
+    g_variant_lookup(result, "name", "&s", &name);
+    g_variant_lookup(result, "snapshot", "&o", &path);
+    if (g_str_equal(path, "/"))
+        printf(_("Domain snapshot %s created (no metadata kept)\n"), name != NULL ? name : "");
+    else
+        printf((flags & 1) ? _("Domain snapshot %s redefined\n")
+                           : _("Domain snapshot %s created\n"), name != NULL ? name : "");
     return TRUE;
 }
 
@@ -303,11 +301,11 @@ vbctl_cmd_snapshot_revert(VbctlContext *ctx, GError **error)
 
     if (s == NULL)
         return FALSE;
-    r = vbctl_call_mutating(G_DBUS_PROXY(s), "Revert",
-                            g_variant_new("(u)", (ctx->flags.snapshot.running ? 1u : 0u) |
-                                                     (ctx->flags.snapshot.paused ? 2u : 0u) |
-                                                     (ctx->flags.snapshot.force ? 4u : 0u)),
-                            NULL, error);
+    r = vbctl_run_job(ctx, G_DBUS_PROXY(s), "Revert",
+                      g_variant_new("(u)", (ctx->flags.snapshot.running ? 1u : 0u) |
+                                               (ctx->flags.snapshot.paused ? 2u : 0u) |
+                                               (ctx->flags.snapshot.force ? 4u : 0u)),
+                      error);
     return r != NULL;
 }
 

@@ -477,7 +477,8 @@ vb_bus_dispatch_network(VbBusService *service, const VbBusMethod *method,
  *
  * As vb_bus_dispatch(), for a method of a Job object: the polkit details
  * name the job's domain, and a migration's Cancel needs the migrate
- * action (a save's, the save action). Main thread.
+ * action, a snapshot's the snapshot action, a block job's the manage action (as the
+ * methods that start them; a save's, the save action). Main thread.
  */
 void
 vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
@@ -498,6 +499,10 @@ vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
         (info.type == VB_ASYNC_JOB_MIGRATION_OUT ||
          (info.type == VB_ASYNC_JOB_MIGRATION_IN && !g_str_equal(info.operation, "restore"))))
         call->action = VB_ACTION_MIGRATE;
+    else if (g_str_equal(call->action, VB_ACTION_SAVE) && info.type == VB_ASYNC_JOB_SNAPSHOT)
+        call->action = VB_ACTION_SNAPSHOT;
+    else if (g_str_equal(call->action, VB_ACTION_SAVE) && info.type == VB_ASYNC_JOB_BLOCK)
+        call->action = VB_ACTION_MANAGE;
     vb_job_info_clear(&info);
     dispatch_call(call);
 }

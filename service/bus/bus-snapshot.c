@@ -337,23 +337,50 @@ snap_get_xml_desc(VbBusCall *call, GError **error)
     return xml != NULL ? g_variant_new("(s)", xml) : NULL;
 }
 
+/* Job thread (VbSnapshotPublishFunc): publishes @infos, the path of snapshot @name. */
+static char *
+publish_for_job(VbDomainObj *dom, GPtrArray *infos, const char *name, gpointer user_data)
+{
+    g_autoptr(GHashTable) paths = NULL;
+
+    if (infos == NULL)
+        return NULL;
+    paths = publish(user_data, dom, infos);
+    return name != NULL ? g_strdup(g_hash_table_lookup(paths, name)) : NULL;
+}
+
+static GVariant *
+job_reply(VbJob *job)
+{
+    g_autofree char *path = NULL;
+
+    if (job == NULL)
+        return NULL;
+    path = vb_bus_job_path(vb_job_get_id(job));
+    vb_job_unref(job);
+    return g_variant_new("(o)", path);
+}
+
+static const char *
+caller_name(VbBusCall *call)
+{
+    return call->caller != NULL ? call->caller->sender : NULL;
+}
+
+/* Revert(u flags) -> o job */
 static GVariant *
 snap_revert(VbBusCall *call, GError **error)
 {
     guint32 flags;
     g_autofree char *name = NULL;
-    GPtrArray *infos = NULL;
-    gboolean ok;
 
     g_variant_get(call->parameters, "(u)", &flags);
     name = call_snapshot_name(call, error);
     if (name == NULL)
         return NULL;
-    ok = vb_domain_snapshot_revert(call->service->domains, call->dom, name, flags, &infos,
-                                   error);
-    if (infos != NULL)
-        g_hash_table_unref(publish(call->service, call->dom, infos));
-    return ok ? g_variant_new("()") : NULL;
+    return job_reply(vb_domain_snapshot_revert(call->service->domains, call->dom, name, flags,
+                                               caller_name(call), publish_for_job,
+                                               call->service, error));
 }
 
 static GVariant *
@@ -384,26 +411,17 @@ const gsize vb_bus_snapshot_n_methods = G_N_ELEMENTS(vb_bus_snapshot_methods);
 
 /* ---- Domain methods ---- */
 
+/* SnapshotCreateXML(s xml, u flags) -> o job */
 GVariant *
 vb_bus_snapshot_create_xml(VbBusCall *call, GError **error)
 {
     const char *xml;
     guint32 flags;
-    g_autofree char *name = NULL;
-    g_autoptr(GHashTable) paths = NULL;
-    GPtrArray *infos = NULL;
-    const char *path;
 
     g_variant_get(call->parameters, "(&su)", &xml, &flags);
-    name = vb_domain_snapshot_create(call->service->domains, call->dom, xml, flags, &infos,
-                                     error);
-    if (infos != NULL)
-        paths = publish(call->service, call->dom, infos);
-    if (name == NULL)
-        return NULL;
-    path = paths != NULL ? g_hash_table_lookup(paths, name) : NULL;
-    /* NO_METADATA: the snapshot is in the images only, it has no object */
-    return g_variant_new("(o)", path != NULL ? path : "/");
+    return job_reply(vb_domain_snapshot_create(call->service->domains, call->dom, xml, flags,
+                                               caller_name(call), publish_for_job,
+                                               call->service, error));
 }
 
 /* Worker: the snapshots of the call's domain, published; NULL on error. */

@@ -667,8 +667,15 @@ format_disk(GString *buf, const VbSnapshotDiskDef *disk)
         vb_fmt_close(ch, 3, "driver", dch);
     }
     vb_fmt_raws_before(ch, &disk->priv->extra, 1, 3, &cursor);
-    if (disk->priv->source != NULL)
+    if (disk->priv->source != NULL) {
         vb_fmt_raw(ch, disk->priv->source, 3);
+    } else if (disk->source_path != NULL) {
+        /* set by the service (an external snapshot's new image) */
+        vb_fmt_indent(ch, 3);
+        g_string_append(ch, "<source");
+        vb_fmt_attr(ch, g_strcmp0(type, "block") == 0 ? "dev" : "file", disk->source_path);
+        g_string_append(ch, "/>\n");
+    }
     vb_fmt_raws_before(ch, &disk->priv->extra, G_MAXINT, 3, &cursor);
     vb_fmt_close(buf, 2, "disk", ch);
 }

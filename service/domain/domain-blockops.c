@@ -710,6 +710,64 @@ drop_copy_nodes(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op)
     op->copy_added = FALSE;
 }
 
+/* Under dom->lock: the image of disk @target of @def. */
+static char *
+disk_path_locked(const VbDomainDef *def, const char *target)
+{
+    g_autoptr(GPtrArray) infos = vb_domain_def_get_disk_infos(def);
+
+    for (guint i = 0; infos != NULL && i < infos->len; i++) {
+        const VbDomainDiskInfo *d = g_ptr_array_index(infos, i);
+
+        if (g_strcmp0(d->target, target) == 0)
+            return g_strdup(d->path);
+    }
+    return NULL;
+}
+
+typedef struct {
+    const char *target, *old_path, *path, *format;
+    gboolean unchanged; /* the persistent disk names another image: left as it is */
+} SourceChange;
+
+static gboolean
+change_source(VbDomainDef *def, gpointer data, GError **error)
+{
+    SourceChange *c = data;
+    g_autofree char *cur = disk_path_locked(def, c->target);
+
+    if (g_strcmp0(cur, c->old_path) != 0) {
+        c->unchanged = TRUE;
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE, "unchanged");
+        return FALSE;
+    }
+    return vb_domain_def_set_disk_source(def, c->target, c->path, c->format);
+}
+
+/*
+ * After a pivot, as libvirt: a persistent definition whose disk still names the image the
+ * disk left gets the new one too (its next start would otherwise run on an image that no
+ * longer holds the guest's writes: an active commit's top, a copy's source). Best effort.
+ */
+static void
+rewrite_config_source(VbDomainList *list, VbDomainObj *dom, const char *target,
+                      const char *old_path, const char *path, const char *format)
+{
+    SourceChange c = { target, old_path, path, format, FALSE };
+    g_autoptr(GError) err = NULL;
+    gboolean persistent;
+
+    g_mutex_lock(&dom->lock);
+    persistent = dom->persistent;
+    g_mutex_unlock(&dom->lock);
+    if (!persistent || old_path == NULL ||
+        vb_domain_persistent_update(list, dom, change_source, &c, FALSE, &err) || c.unchanged)
+        return;
+    VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "disk %s runs on %s now, but the "
+                  "persistent definition could not be changed to it: %s", target, path,
+                  err->message);
+}
+
 /* Job thread: the end of QEMU's job @op in @state: the nodes that left the disk's chain go,
  * a pivot moves the live definition to the image the disk now runs on; the Job's result. */
 static gboolean
@@ -724,14 +782,17 @@ block_finish(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbBlockOp *op,
         drop_pivoted_nodes(list, dom, op);
     if (op->pivot_sent && state == VB_BLOCK_JOB_COMPLETED && op->base_path != NULL) {
         g_autoptr(GError) err = NULL;
+        g_autofree char *old_path = NULL;
 
         drop_pivoted_nodes(list, dom, op);
         /* the disk runs on the base now: the live definition says so */
         g_mutex_lock(&dom->lock);
+        old_path = disk_path_locked(dom->def, op->target);
         if (dom->id >= 0)
             vb_domain_def_set_disk_source(dom->def, op->target, op->base_path,
                                           op->base_format);
         g_mutex_unlock(&dom->lock);
+        rewrite_config_source(list, dom, op->target, old_path, op->base_path, op->base_format);
         if (!vb_domain_status_save(list, dom, &err))
             g_warning("%s", err->message);
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);

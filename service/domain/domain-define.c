@@ -52,6 +52,56 @@ write_config(VbDomainList *list, const VbDomainDef *def, GError **error)
 }
 
 /**
+ * vb_domain_persistent_update:
+ * @change: makes the change on a copy of the persistent definition (or fails)
+ * @dry_run: only check that the change applies and the result can be formatted
+ *
+ * The change on a copy of the persistent definition (the pending one of a running
+ * domain), written as DefineXML writes it (atomically), then swapped in: a failure changes
+ * nothing. With the domain's job held.
+ */
+gboolean
+vb_domain_persistent_update(VbDomainList *list, VbDomainObj *dom, VbDefChangeFunc change,
+                            gpointer data, gboolean dry_run, GError **error)
+{
+    g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
+    g_autoptr(VbDomainDef) def = NULL;
+    g_autofree char *xml = NULL;
+
+    g_mutex_lock(&dom->lock);
+    def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+    g_mutex_unlock(&dom->lock);
+    if (def == NULL) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                            "cannot copy the persistent definition");
+        return FALSE;
+    }
+    def->priv->id = -1;
+    if (!change(def, data, error))
+        return FALSE;
+    vb_domain_def_clear_runtime(def); /* as DefineXML stores it */
+    if (dry_run) {
+        xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_INACTIVE, error);
+        return xml != NULL;
+    }
+    if (!write_config(list, def, error))
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    if (dom->new_def != NULL) {
+        vb_domain_def_free(dom->new_def);
+        dom->new_def = g_steal_pointer(&def);
+    } else if (dom->id < 0) {
+        vb_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&def);
+    } else {
+        /* a running persistent domain keeps its next definition aside */
+        dom->new_def = g_steal_pointer(&def);
+    }
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
+}
+
+/**
  * vb_domain_define_xml:
  * @xml: domain XML from a caller
  *

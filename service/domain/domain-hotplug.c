@@ -69,13 +69,6 @@ resolve_flags(VbDomainObj *dom, guint flags, gboolean *out_live, gboolean *out_c
     return TRUE;
 }
 
-/* Under dom->lock: the persistent definition (the pending one of a running domain). */
-static VbDomainDef *
-persistent_def(VbDomainObj *dom)
-{
-    return dom->new_def != NULL ? dom->new_def : dom->def;
-}
-
 typedef enum {
     CONFIG_ATTACH,
     CONFIG_DETACH,
@@ -138,51 +131,27 @@ config_change(VbDomainDef *def, ConfigOp op, const char *arg, GError **error)
     return FALSE;
 }
 
-/*
- * CONFIG: the change on a copy of the persistent definition, written like DefineXML
- * writes it (atomically), then swapped in; with @dry_run only checked.
- */
+typedef struct {
+    ConfigOp op;
+    const char *arg;
+} ConfigChange;
+
+static gboolean
+config_change_cb(VbDomainDef *def, gpointer data, GError **error)
+{
+    const ConfigChange *c = data;
+
+    return config_change(def, c->op, c->arg, error);
+}
+
+/* CONFIG: the change on the persistent definition; with @dry_run only checked. */
 static gboolean
 config_apply(VbDomainList *list, VbDomainObj *dom, ConfigOp op, const char *arg,
              gboolean dry_run, GError **error)
 {
-    g_autoptr(GMutexLocker) define_locker = g_mutex_locker_new(&list->define_lock);
-    g_autoptr(VbDomainDef) def = NULL;
-    g_autofree char *xml = NULL;
-    g_autofree char *path = NULL;
+    ConfigChange c = { op, arg };
 
-    g_mutex_lock(&dom->lock);
-    def = vb_domain_def_copy(persistent_def(dom));
-    g_mutex_unlock(&dom->lock);
-    if (def == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
-                            "cannot copy the persistent definition");
-        return FALSE;
-    }
-    def->priv->id = -1;
-    if (!config_change(def, op, arg, error))
-        return FALSE;
-    vb_domain_def_clear_runtime(def); /* as DefineXML stores it */
-    xml = vb_domain_def_format(def, VB_DOMAIN_DEF_FORMAT_INACTIVE | VB_DOMAIN_DEF_FORMAT_SECURE,
-                               error);
-    if (xml == NULL || dry_run)
-        return xml != NULL;
-    path = vb_paths_domain_config(list->paths, def->name);
-    if (!vb_store_write_atomic(path, xml, -1, 0600, error))
-        return FALSE;
-    g_mutex_lock(&dom->lock);
-    if (dom->new_def != NULL) {
-        vb_domain_def_free(dom->new_def);
-        dom->new_def = g_steal_pointer(&def);
-    } else if (dom->id < 0) {
-        vb_domain_def_free(dom->def);
-        dom->def = g_steal_pointer(&def);
-    } else {
-        /* a running persistent domain keeps its next definition aside */
-        dom->new_def = g_steal_pointer(&def);
-    }
-    g_mutex_unlock(&dom->lock);
-    return TRUE;
+    return vb_domain_persistent_update(list, dom, config_change_cb, &c, dry_run, error);
 }
 
 /* ---- the running QEMU ---- */

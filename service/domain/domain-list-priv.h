@@ -124,6 +124,12 @@ gboolean vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint f
 gboolean vb_domain_managed_save_discard(VbDomainList *list, VbDomainObj *dom, GError **error);
 
 /* domain-asyncjob.c: the thread and helpers every async job uses */
+/* domain-hotplug.c */
+typedef gboolean (*VbDefChangeFunc)(VbDomainDef *def, gpointer data, GError **error);
+gboolean vb_domain_persistent_update(VbDomainList *list, VbDomainObj *dom,
+                                     VbDefChangeFunc change, gpointer data, gboolean dry_run,
+                                     GError **error);
+
 typedef gboolean (*VbAsyncJobBody)(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                    gpointer data, GVariant **out_result, GError **error);
 VbJob *vb_domain_async_job_start(VbDomainList *list, VbDomainObj *dom, VbAsyncJobType type,

@@ -409,6 +409,9 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
                   s->async_job, s->async_phase != NULL ? s->async_phase : "?");
     if (type == VB_ASYNC_JOB_MIGRATION_IN)
         return FALSE;
+    /* a live snapshot or revert: recover_live_snapshot() lets the guest run again */
+    if (type == VB_ASYNC_JOB_SNAPSHOT)
+        return TRUE;
     if (type == VB_ASYNC_JOB_MIGRATION_OUT &&
         (g_strcmp0(s->async_phase, "perform3_done") == 0 ||
          g_strcmp0(s->async_phase, "finish") == 0 ||

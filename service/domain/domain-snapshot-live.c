@@ -50,9 +50,17 @@ str_member(JsonObject *o, const char *name)
                ? json_node_get_string(n) : NULL;
 }
 
-/* The format node of each disk of @targets (query-block, matched by the device's alias). */
-static JsonArray *
-disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *targets, GError **error)
+/**
+ * vb_domain_snapshot_disk_nodes:
+ *
+ * The format node at the top of each disk of @targets (query-block, matched by the
+ * device's alias). With the job held.
+ *
+ * Returns: (transfer full): the node names, in @targets' order, or %NULL
+ */
+JsonArray *
+vb_domain_snapshot_disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *targets,
+                              GError **error)
 {
     g_autoptr(JsonNode) r = vb_qemu_monitor_command(mon, "query-block", NULL, QMP_TIMEOUT_MS,
                                                     error);
@@ -146,9 +154,18 @@ finish_job(VbDomainObj *dom, VbQemuMonitor *mon, const char *cmd, GError **error
                     QMP_TIMEOUT_MS / 1000, str_member(job, "status"));
         return FALSE;
     }
-    if (str_member(job, "error") != NULL)
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s", cmd,
-                    str_member(job, "error"));
+    if (str_member(job, "error") != NULL) {
+        const char *msg = str_member(job, "error");
+
+        /* the storage under the images: IO, as qemu-img's failures */
+        g_set_error(error, VB_ERROR,
+                    strstr(msg, "No space left") != NULL ||
+                            strstr(msg, "Input/output error") != NULL ||
+                            strstr(msg, "Disk quota exceeded") != NULL
+                        ? VB_ERROR_IO
+                        : VB_ERROR_QEMU,
+                    "%s: %s", cmd, msg);
+    }
     args = json_object_new();
     json_object_set_string_member(args, "id", JOB_ID);
     r = vb_qemu_monitor_command(mon, "job-dismiss", args, QMP_TIMEOUT_MS, &dismiss_error);
@@ -163,7 +180,7 @@ static gboolean
 run_job(VbDomainObj *dom, VbQemuMonitor *mon, const char *cmd, const char *tag,
         GPtrArray *targets, gboolean with_vmstate, GError **error)
 {
-    g_autoptr(JsonArray) nodes = disk_nodes(dom, mon, targets, error);
+    g_autoptr(JsonArray) nodes = vb_domain_snapshot_disk_nodes(dom, mon, targets, error);
     g_autoptr(JsonNode) r = NULL;
     JsonObject *args;
 

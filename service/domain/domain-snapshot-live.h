@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "domain-list.h"
 
@@ -16,5 +17,7 @@ gboolean vb_domain_snapshot_live_load(VbDomainList *list, VbDomainObj *dom, cons
                                       GPtrArray *targets, gboolean run, GError **error);
 gboolean vb_domain_snapshot_live_delete(VbDomainList *list, VbDomainObj *dom, const char *tag,
                                         GPtrArray *targets, GError **error);
+JsonArray *vb_domain_snapshot_disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon,
+                                         GPtrArray *targets, GError **error);
 
 G_END_DECLS

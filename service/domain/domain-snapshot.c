@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "domain-list-priv.h"
+#include "domain-snapshot-external.h"
 #include "domain-snapshot-live.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
@@ -9,10 +12,13 @@
 #include "vb-error.h"
 
 /*
- * Snapshots of a domain (issue 15, part snapbus). dom->snapshots is loaded on the first
- * call that needs it and used only with the domain's job held (QUERY for reads, MODIFY
- * for changes), so the store (not thread-safe) is serialized by the job. Only inactive
- * domains: the job keeps Start out while qemu-img writes the images.
+ * Snapshots of a domain (issue 15). dom->snapshots is loaded on the first call that needs
+ * it and used only with the domain's job held (QUERY for reads; MODIFY, or the nested job
+ * of the async job `snapshot`, for changes), so the store (not thread-safe) is serialized
+ * by the job. SnapshotCreateXML and Revert are async jobs: the caller's worker checks
+ * everything it can (the D-Bus reply carries those errors), then the job's thread does the
+ * work holding its nested job, so Start, a second snapshot and queries of the store wait
+ * while qemu-img or QEMU write the images; Destroy may interrupt it.
  */
 
 void
@@ -198,11 +204,9 @@ check_create_flags(guint flags, GError **error)
         guint flag;
         const char *what;
     } unsupported[] = {
-        { VB_SNAPSHOT_CREATE_LIVE, "LIVE (a live snapshot of a running domain)" },
-        { VB_SNAPSHOT_CREATE_QUIESCE, "QUIESCE (guest agent fsfreeze)" },
+        { VB_SNAPSHOT_CREATE_LIVE, "LIVE (an external memory snapshot while the guest runs)" },
         { VB_SNAPSHOT_CREATE_HALT, "HALT" },
-        { VB_SNAPSHOT_CREATE_REUSE_EXT, "REUSE_EXT (external snapshots)" },
-        { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE" },
+        { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE (no RelaxNG schema is shipped)" },
     };
     guint known = 0x3ff;
 
@@ -222,6 +226,11 @@ check_create_flags(guint flags, GError **error)
     if ((flags & VB_SNAPSHOT_CREATE_CURRENT) && !(flags & VB_SNAPSHOT_CREATE_REDEFINE)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "SnapshotCreateXML: CURRENT (2) is only valid with REDEFINE (1)");
+        return FALSE;
+    }
+    if ((flags & VB_SNAPSHOT_CREATE_QUIESCE) && !(flags & VB_SNAPSHOT_CREATE_DISK_ONLY)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "SnapshotCreateXML: QUIESCE (64) needs DISK_ONLY (16)");
         return FALSE;
     }
     if ((flags & VB_SNAPSHOT_CREATE_NO_METADATA) && (flags & VB_SNAPSHOT_CREATE_REDEFINE)) {
@@ -273,17 +282,79 @@ internal_disks(VbSnapshotStore *store, VbSnapshotDef *snap, const VbDomainDef *d
     return disks;
 }
 
-/* A new internal disk-only snapshot of the inactive domain: images first, then metadata;
- * metadata that cannot be written takes the images' snapshot away again. */
-static char *
-create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
-           GError **error)
+/* ---- SnapshotCreateXML and Revert: checked on the caller's worker, done by an async job ---- */
+
+typedef enum {
+    PLAN_REDEFINE,
+    PLAN_INACTIVE,        /* a disk-only snapshot of the inactive domain (qemu-img) */
+    PLAN_LIVE,            /* memory and disks of the running domain (snapshot-save) */
+    PLAN_EXTERNAL,        /* new overlays on the disks (domain-snapshot-external.c) */
+    PLAN_REVERT_INACTIVE, /* the inactive domain's disks (qemu-img) */
+    PLAN_REVERT_LIVE,     /* the running domain in place (snapshot-load) */
+} PlanKind;
+
+/* What an async snapshot job does, decided and checked before its thread starts. */
+typedef struct {
+    PlanKind kind;
+    guint flags;
+    char *name;
+    VbSnapshotDef *snap;  /* create: the new snapshot's definition */
+    VbDomainDef *def;     /* create: the domain's definition now */
+    GPtrArray *disks;     /* VbQemuImgDisk: the images that take part */
+    GPtrArray *targets;   /* their target devs (running domain) */
+    gboolean run;         /* revert live: let the guest run after */
+    gboolean active;      /* external: the domain runs */
+    GPtrArray *ext;       /* external: VbExtDisk */
+    GHashTable *named;    /* create: the disks the XML named */
+    char *owner;          /* the caller (the agent's job for QUIESCE) */
+    VbSnapshotPublishFunc publish;
+    gpointer user_data;
+} Plan;
+
+static void
+plan_free(Plan *p)
 {
-    g_autoptr(VbSnapshotDef) owned = snap;
-    g_autoptr(GPtrArray) disks = NULL;
-    g_autoptr(GError) undo_error = NULL;
-    g_autofree char *name = NULL;
-    const char *current;
+    if (p == NULL)
+        return;
+    g_free(p->name);
+    vb_snapshot_def_free(p->snap);
+    vb_domain_def_free(p->def);
+    g_clear_pointer(&p->disks, g_ptr_array_unref);
+    g_clear_pointer(&p->targets, g_ptr_array_unref);
+    g_clear_pointer(&p->ext, g_ptr_array_unref);
+    g_clear_pointer(&p->named, g_hash_table_unref);
+    g_free(p->owner);
+    g_free(p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Plan, plan_free)
+
+static Plan *
+plan_new(guint flags, const char *owner, VbSnapshotPublishFunc publish, gpointer user_data)
+{
+    Plan *p = g_new0(Plan, 1);
+
+    p->flags = flags;
+    p->owner = g_strdup(owner);
+    p->publish = publish;
+    p->user_data = user_data;
+    return p;
+}
+
+/* With the nested job: the snapshots as they are now, handed to the bus; the object path
+ * of snapshot @name (NULL: none, or no object). */
+static char *
+plan_publish(VbDomainObj *dom, const Plan *p, const char *name)
+{
+    if (p->publish == NULL || dom->snapshots == NULL)
+        return NULL;
+    return p->publish(dom, collect_infos(dom->snapshots), name, p->user_data);
+}
+
+/* A new internal disk-only snapshot of the inactive domain: the checks. */
+static gboolean
+plan_inactive(VbSnapshotStore *store, Plan *p, GError **error)
+{
+    VbSnapshotDef *snap = p->snap;
 
     if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
         snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
@@ -291,159 +362,358 @@ create_new(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint 
                     "snapshot '%s': a memory snapshot of an inactive domain is not possible "
                     "(it has no memory state); omit <memory> or give snapshot='no'",
                     snap->name);
-        return NULL;
+        return FALSE;
     }
     snap->memory = VB_SNAPSHOT_LOCATION_NO;
-    disks = internal_disks(store, snap, def, error);
-    if (disks == NULL)
-        return NULL;
-    snap->state = (flags & VB_SNAPSHOT_CREATE_DISK_ONLY) ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
-                                                         : VB_SNAPSHOT_STATE_SHUTOFF;
-    current = vb_snapshot_store_get_current(store);
-    g_free(snap->parent_name);
-    snap->parent_name = g_strdup(current);
-    vb_domain_def_free(snap->dom);
-    snap->dom = g_steal_pointer(&def);
-    name = g_strdup(snap->name);
-
-    if (!vb_qemu_img_snapshot_create(disks, name, error))
-        return NULL;
-    if (flags & VB_SNAPSHOT_CREATE_NO_METADATA)
-        return g_steal_pointer(&name);
-    if (!vb_snapshot_store_add(store, g_steal_pointer(&owned), TRUE, error)) {
-        if (!vb_qemu_img_snapshot_delete(disks, name, TRUE, &undo_error))
-            g_warning("snapshot '%s': removing it from the disks again failed: %s", name,
-                      undo_error->message);
-        g_prefix_error(error, "snapshot '%s' not taken (its metadata could not be written): ",
-                       name);
-        return NULL;
-    }
-    return g_steal_pointer(&name);
+    p->disks = internal_disks(store, snap, p->def, error);
+    if (p->disks == NULL)
+        return FALSE;
+    snap->state = (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
+                                                            : VB_SNAPSHOT_STATE_SHUTOFF;
+    p->kind = PLAN_INACTIVE;
+    return TRUE;
 }
 
-/* A new internal snapshot of the running domain, memory and disks, with QEMU's
- * snapshot-save (domain-snapshot-live.c); metadata that cannot be written takes the
- * snapshot away from the images again. */
-static char *
-create_live(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore *store, VbSnapshotDef *snap,
-            VbDomainDef *def, guint flags, GError **error)
+/* A new internal snapshot of the running domain, memory and disks: the checks. */
+static gboolean
+plan_live(VbSnapshotStore *store, Plan *p, GError **error)
 {
-    g_autoptr(VbSnapshotDef) owned = snap;
-    g_autoptr(VbDomainDef) owned_def = def;
-    g_autoptr(GPtrArray) disks = NULL;
-    g_autoptr(GPtrArray) targets = NULL;
-    g_autoptr(GError) undo_error = NULL;
-    g_autofree char *name = NULL;
-    gboolean was_running = FALSE;
+    VbSnapshotDef *snap = p->snap;
 
-    if (flags & VB_SNAPSHOT_CREATE_DISK_ONLY) {
+    if (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "DISK_ONLY (16) snapshots of a running domain are external "
-                            "snapshots, which are not implemented yet; take an internal "
-                            "snapshot (memory and disks) or shut the domain off first");
-        return NULL;
+                            "DISK_ONLY (16) snapshots of a running domain must be external "
+                            "(QEMU takes internal snapshots of the disks only with the "
+                            "memory); give the disks snapshot='external' or leave them out");
+        return FALSE;
     }
     if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL || snap->memory == VB_SNAPSHOT_LOCATION_NO) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "snapshot '%s': <memory snapshot='%s'> of a running domain is not "
                     "implemented yet; only internal snapshots (memory in the first qcow2 disk)",
                     snap->name, vb_snapshot_location_to_string(snap->memory));
-        return NULL;
+        return FALSE;
     }
     snap->memory = VB_SNAPSHOT_LOCATION_INTERNAL;
-    disks = internal_disks(store, snap, def, error);
-    if (disks == NULL)
-        return NULL;
-    targets = disk_targets(disks);
-    name = g_strdup(snap->name);
-    if (!vb_domain_snapshot_live_save(list, dom, name, targets, &was_running, error))
-        return NULL;
-    if (flags & VB_SNAPSHOT_CREATE_NO_METADATA)
-        return g_steal_pointer(&name);
-    snap->state = was_running ? VB_SNAPSHOT_STATE_RUNNING : VB_SNAPSHOT_STATE_PAUSED;
-    g_free(snap->parent_name);
-    snap->parent_name = g_strdup(vb_snapshot_store_get_current(store));
-    vb_domain_def_free(snap->dom);
-    snap->dom = g_steal_pointer(&owned_def);
-    if (!vb_snapshot_store_add(store, g_steal_pointer(&owned), TRUE, error)) {
-        if (!vb_domain_snapshot_live_delete(list, dom, name, targets, &undo_error))
-            g_warning("snapshot '%s': removing it from the disks again failed: %s", name,
-                      undo_error->message);
-        g_prefix_error(error, "snapshot '%s' not taken (its metadata could not be written): ",
-                       name);
-        return NULL;
-    }
-    return g_steal_pointer(&name);
+    p->disks = internal_disks(store, snap, p->def, error);
+    if (p->disks == NULL)
+        return FALSE;
+    p->targets = disk_targets(p->disks);
+    p->kind = PLAN_LIVE;
+    return TRUE;
 }
 
-static char *
-redefine(VbSnapshotStore *store, VbSnapshotDef *snap, VbDomainDef *def, guint flags,
-         GError **error)
+/* The snapshot's disks aligned with the domain's, as libvirt: DISK_ONLY or an external
+ * memory state make the disks it does not name external, else internal. */
+static gboolean
+align_disks(Plan *p, gboolean *out_external, GError **error)
 {
-    g_autoptr(VbSnapshotDef) owned = snap;
-    g_autofree char *name = g_strdup(snap->name);
-    const char *current = vb_snapshot_store_get_current(store);
-    gboolean make_current = (flags & VB_SNAPSHOT_CREATE_CURRENT) ||
-                            (current != NULL && g_str_equal(current, name));
+    VbSnapshotDef *snap = p->snap;
+    /* the given disks (borrowed: a copy would take the array's free function) */
+    g_autoptr(GPtrArray) given = g_ptr_array_new();
+    VbSnapshotLocation loc = (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) ||
+                                     snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL
+                                 ? VB_SNAPSHOT_LOCATION_EXTERNAL
+                                 : VB_SNAPSHOT_LOCATION_INTERNAL;
 
-    if (snap->dom == NULL && snap->dom_uuid == NULL)
-        snap->dom = vb_domain_def_copy(def);
-    if (!vb_snapshot_store_add(store, g_steal_pointer(&owned), make_current, error))
+    for (guint i = 0; i < snap->disks->len; i++)
+        g_ptr_array_add(given, g_ptr_array_index(snap->disks, i));
+    if (!vb_snapshot_def_align_disks(snap, p->def, loc, error) ||
+        !vb_snapshot_external_wanted(snap, out_external, error))
+        return FALSE;
+    /* the disks the XML named (align keeps the same objects, renamed to targets) */
+    p->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < given->len; i++)
+        g_hash_table_add(p->named,
+                         g_strdup(((VbSnapshotDiskDef *)g_ptr_array_index(given, i))->name));
+    return TRUE;
+}
+
+/* An external disk snapshot: the checks. */
+static gboolean
+plan_external(VbSnapshotStore *store, Plan *p, gboolean active, GError **error)
+{
+    VbSnapshotDef *snap = p->snap;
+    gboolean disk_only = (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) != 0;
+
+    if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': an external snapshot with the memory state (<memory "
+                    "snapshot='external'>) is not implemented yet; give DISK_ONLY (16) for "
+                    "the disks alone", snap->name);
+        return FALSE;
+    }
+    if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
+        (active && !disk_only && snap->memory != VB_SNAPSHOT_LOCATION_NO)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': external disks with the memory state are not "
+                    "implemented yet; give DISK_ONLY (16) (or <memory snapshot='no'/>)",
+                    snap->name);
+        return FALSE;
+    }
+    if ((p->flags & VB_SNAPSHOT_CREATE_QUIESCE) && !active) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                            "QUIESCE (64) needs a running domain with a guest agent");
+        return FALSE;
+    }
+    if (*snap->name == '\0' || strchr(snap->name, '/') != NULL ||
+        g_str_equal(snap->name, ".") || g_str_equal(snap->name, "..")) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "snapshot name '%s' cannot name a file: an external snapshot's default "
+                    "image is named after it", snap->name);
+        return FALSE;
+    }
+    if (vb_snapshot_store_lookup(store, snap->name) != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain snapshot '%s' already exists",
+                    snap->name);
+        return FALSE;
+    }
+    snap->memory = VB_SNAPSHOT_LOCATION_NO;
+    p->ext = vb_snapshot_external_disks(snap, p->def, p->named,
+                                        (p->flags & VB_SNAPSHOT_CREATE_REUSE_EXT) != 0, error);
+    if (p->ext == NULL)
+        return FALSE;
+    snap->state = active || disk_only ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
+                                      : VB_SNAPSHOT_STATE_SHUTOFF;
+    p->active = active;
+    p->kind = PLAN_EXTERNAL;
+    return TRUE;
+}
+
+/* With the nested job: decides what SnapshotCreateXML does with @p->snap, or why not. */
+static gboolean
+plan_create(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
+{
+    VbSnapshotStore *store = get_store(list, dom, error);
+    gboolean active = FALSE, external = FALSE;
+
+    if (store == NULL)
+        return FALSE;
+    p->name = g_strdup(p->snap->name);
+    if (p->flags & VB_SNAPSHOT_CREATE_REDEFINE) {
+        /* metadata only: the domain may run (libvirt redefines on running domains too) */
+        g_mutex_lock(&dom->lock);
+        p->def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
+        g_mutex_unlock(&dom->lock);
+        if (p->def == NULL) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy the domain definition");
+            return FALSE;
+        }
+        p->kind = PLAN_REDEFINE;
+        return TRUE;
+    }
+    p->def = live_def(dom, &active, error);
+    if (!active)
+        p->def = inactive_def(dom, "snapshots", error);
+    if (p->def == NULL || !align_disks(p, &external, error))
+        return FALSE;
+    if (external)
+        return plan_external(store, p, active, error);
+    if (p->flags & VB_SNAPSHOT_CREATE_REUSE_EXT) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "REUSE_EXT (32) is for external snapshots; this one is internal");
+        return FALSE;
+    }
+    if (p->flags & VB_SNAPSHOT_CREATE_QUIESCE) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "QUIESCE (64) is for external disk snapshots of a running domain");
+        return FALSE;
+    }
+    return active ? plan_live(store, p, error) : plan_inactive(store, p, error);
+}
+
+/* Stores the new snapshot @p->snap as the current one; metadata that cannot be written
+ * takes the snapshot away from the images again. */
+static gboolean
+store_new(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore *store, Plan *p,
+          GError **error)
+{
+    g_autoptr(GError) undo_error = NULL;
+    gboolean undone;
+
+    g_free(p->snap->parent_name);
+    p->snap->parent_name = g_strdup(vb_snapshot_store_get_current(store));
+    vb_domain_def_free(p->snap->dom);
+    p->snap->dom = g_steal_pointer(&p->def);
+    if (vb_snapshot_store_add(store, g_steal_pointer(&p->snap), TRUE, error))
+        return TRUE;
+    if (p->kind == PLAN_EXTERNAL) {
+        /* the disks are on the overlays already: that is not taken back */
+        g_prefix_error(error, "snapshot '%s' taken (the disks use its new images), but its "
+                       "metadata could not be written: ", p->name);
+        return FALSE;
+    }
+    undone = p->kind == PLAN_LIVE
+                 ? vb_domain_snapshot_live_delete(list, dom, p->name, p->targets, &undo_error)
+                 : vb_qemu_img_snapshot_delete(p->disks, p->name, TRUE, &undo_error);
+    if (!undone)
+        g_warning("snapshot '%s': removing it from the disks again failed: %s", p->name,
+                  undo_error->message);
+    g_prefix_error(error, "snapshot '%s' not taken (its metadata could not be written): ",
+                   p->name);
+    return FALSE;
+}
+
+static gboolean
+redefine(VbSnapshotStore *store, Plan *p, GError **error)
+{
+    const char *current = vb_snapshot_store_get_current(store);
+    gboolean make_current = (p->flags & VB_SNAPSHOT_CREATE_CURRENT) ||
+                            (current != NULL && g_str_equal(current, p->name));
+
+    if (p->snap->dom == NULL && p->snap->dom_uuid == NULL)
+        p->snap->dom = g_steal_pointer(&p->def);
+    return vb_snapshot_store_add(store, g_steal_pointer(&p->snap), make_current, error);
+}
+
+/* With the nested job: what @p says, on the job's thread. */
+static gboolean
+plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
+{
+    VbSnapshotStore *store = get_store(list, dom, error);
+    gboolean was_running = FALSE;
+
+    if (store == NULL)
+        return FALSE;
+    switch (p->kind) {
+    case PLAN_REDEFINE:
+        return redefine(store, p, error);
+    case PLAN_INACTIVE:
+        if (!vb_qemu_img_snapshot_create(p->disks, p->name, error))
+            return FALSE;
+        break;
+    case PLAN_LIVE:
+        if (!vb_domain_snapshot_live_save(list, dom, p->name, p->targets, &was_running, error))
+            return FALSE;
+        p->snap->state = was_running ? VB_SNAPSHOT_STATE_RUNNING : VB_SNAPSHOT_STATE_PAUSED;
+        break;
+    case PLAN_EXTERNAL:
+        if (!vb_snapshot_external_take(list, dom, p->active, p->ext,
+                                       (p->flags & VB_SNAPSHOT_CREATE_QUIESCE) != 0, p->owner,
+                                       error))
+            return FALSE;
+        break;
+    case PLAN_REVERT_INACTIVE:
+        return vb_qemu_img_snapshot_apply(p->disks, p->name, error) &&
+               vb_snapshot_store_set_current(store, p->name, error);
+    case PLAN_REVERT_LIVE:
+        return vb_domain_snapshot_live_load(list, dom, p->name, p->targets, p->run, error) &&
+               vb_snapshot_store_set_current(store, p->name, error);
+    }
+    if (p->flags & VB_SNAPSHOT_CREATE_NO_METADATA)
+        return TRUE;
+    return store_new(list, dom, store, p, error);
+}
+
+static const char *
+plan_phase(PlanKind kind)
+{
+    switch (kind) {
+    case PLAN_REDEFINE:
+        return "redefine";
+    case PLAN_INACTIVE:
+    case PLAN_LIVE:
+    case PLAN_EXTERNAL:
+        return "snapshot";
+    case PLAN_REVERT_INACTIVE:
+    case PLAN_REVERT_LIVE:
+        return "revert";
+    }
+    return "none";
+}
+
+/* The async job's body: @p run with the nested job held, the snapshots published before
+ * the job completes (so its Completed signal finds the objects on the bus). */
+static gboolean
+plan_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
+          GVariant **out_result, GError **error)
+{
+    Plan *p = data;
+    g_autofree char *path = NULL;
+    GVariantDict res;
+    gboolean ok;
+
+    vb_domain_async_job_phase(list, dom, job, plan_phase(p->kind), FALSE);
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
+        return FALSE;
+    ok = plan_run(list, dom, p, error);
+    path = plan_publish(dom, p, ok ? p->name : NULL);
+    vb_domain_job_end(dom);
+    if (!ok)
+        return FALSE;
+    g_variant_dict_init(&res, NULL);
+    g_variant_dict_insert(&res, "name", "s", p->name);
+    /* NO_METADATA: the snapshot is in the images only, it has no object */
+    g_variant_dict_insert(&res, "snapshot", "o", path != NULL ? path : "/");
+    *out_result = g_variant_dict_end(&res);
+    return TRUE;
+}
+
+/*
+ * Begins the async job `snapshot` for @method, lets @check decide @p under a nested job
+ * (publishing the snapshots it loaded, also on error), and starts the job. REDEFINE only
+ * writes metadata: it runs on the calling worker and the returned job has completed.
+ */
+static VbJob *
+plan_start(VbDomainList *list, VbDomainObj *dom, const char *method, const char *owner,
+           Plan *plan, gboolean (*check)(VbDomainList *, VbDomainObj *, Plan *, GError **),
+           GError **error)
+{
+    g_autoptr(Plan) p = plan;
+    gboolean ok, wait;
+
+    if (!vb_domain_obj_check_alive(dom, error) ||
+        !vb_domain_async_job_begin(dom, VB_ASYNC_JOB_SNAPSHOT, method, owner,
+                                   list->config->job_wait_timeout, list->config->max_queued,
+                                   error))
         return NULL;
-    return g_steal_pointer(&name);
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error)) {
+        vb_domain_async_job_end(dom);
+        return NULL;
+    }
+    ok = check(list, dom, p, error);
+    if (!ok)
+        g_free(plan_publish(dom, p, NULL));
+    vb_domain_job_end(dom);
+    if (!ok) {
+        vb_domain_async_job_end(dom);
+        return NULL;
+    }
+    wait = p->kind == PLAN_REDEFINE;
+    return vb_domain_async_job_start(list, dom, VB_ASYNC_JOB_SNAPSHOT, "snapshot", owner,
+                                     plan_body, g_steal_pointer(&p), (GDestroyNotify)plan_free,
+                                     wait);
 }
 
 /**
  * vb_domain_snapshot_create:
+ * @owner: (nullable): the caller's bus name
+ * @publish: hands the snapshots to the bus (on the job's thread, before it completes)
  *
- * SnapshotCreateXML: a new internal snapshot (disk-only of an inactive @dom with qemu-img,
- * memory and disks of a running one with QEMU), or (REDEFINE)
- * the metadata of an existing one. Worker threads.
+ * SnapshotCreateXML: checks @xml and @flags against the domain, then an async job
+ * `snapshot` takes a new internal snapshot (disk-only of an inactive @dom with qemu-img,
+ * memory and disks of a running one with QEMU), or (REDEFINE) stores the metadata of an
+ * existing one. Its result: `name` (s), `snapshot` (o, "/" with NO_METADATA). Workers.
  *
- * Returns: (transfer full): the snapshot's name, or %NULL
+ * Returns: (transfer full): the job, or %NULL when a check failed
  */
-char *
+VbJob *
 vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml, guint flags,
-                          GPtrArray **out_infos, GError **error)
+                          const char *owner, VbSnapshotPublishFunc publish, gpointer user_data,
+                          GError **error)
 {
     gboolean re = (flags & VB_SNAPSHOT_CREATE_REDEFINE) != 0;
-    g_autoptr(VbSnapshotDef) snap = NULL;
-    g_autoptr(VbDomainDef) def = NULL;
-    VbSnapshotStore *store;
-    char *name = NULL;
+    Plan *p;
+    VbSnapshotDef *snap;
 
     if (!check_create_flags(flags, error))
         return NULL;
     snap = vb_snapshot_def_parse_string(xml, re ? VB_SNAPSHOT_PARSE_REDEFINE : 0, error);
     if (snap == NULL)
         return NULL;
-    if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotCreateXML", error))
-        return NULL;
-    store = get_store(list, dom, error);
-    if (store != NULL && re) {
-        /* metadata only: the domain may run (libvirt redefines on running domains too) */
-        g_mutex_lock(&dom->lock);
-        def = vb_domain_def_copy(dom->new_def != NULL ? dom->new_def : dom->def);
-        g_mutex_unlock(&dom->lock);
-        if (def == NULL)
-            g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy the domain definition");
-        else
-            name = redefine(store, g_steal_pointer(&snap), def, flags, error);
-    } else if (store != NULL) {
-        gboolean active = FALSE;
-
-        def = live_def(dom, &active, error);
-        if (!active)
-            def = inactive_def(dom, "snapshots", error);
-        if (def != NULL && active)
-            name = create_live(list, dom, store, g_steal_pointer(&snap),
-                               g_steal_pointer(&def), flags, error);
-        else if (def != NULL)
-            name = create_new(store, g_steal_pointer(&snap), g_steal_pointer(&def), flags,
-                              error);
-    }
-    finish(dom, out_infos);
-    return name;
+    p = plan_new(flags, owner, publish, user_data);
+    p->snap = snap;
+    return plan_start(list, dom, "SnapshotCreateXML", owner, p, plan_create, error);
 }
 
 /**
@@ -474,16 +744,13 @@ vb_domain_snapshot_get_xml(VbDomainList *list, VbDomainObj *dom, const char *nam
     return xml;
 }
 
-/* Reverts the running @dom in place to the internal snapshot @snap with its memory
- * (snapshot-load), if the snapshot's definition is the guest's ABI. */
+/* With the nested job: decides how the running @dom goes back to the internal snapshot
+ * @snap with its memory, in place (snapshot-load), if the snapshot's definition is the
+ * guest's ABI. */
 static gboolean
-revert_live(VbDomainList *list, VbDomainObj *dom, const VbSnapshotDef *snap,
-            const VbDomainDef *def, guint flags, GError **error)
+plan_revert_live(const VbSnapshotDef *snap, const VbDomainDef *def, Plan *p, GError **error)
 {
-    g_autoptr(GPtrArray) disks = NULL;
-    g_autoptr(GPtrArray) targets = NULL;
     g_autoptr(GError) abi_error = NULL;
-    gboolean run;
 
     if (vb_snapshot_def_is_offline(snap)) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
@@ -493,7 +760,7 @@ revert_live(VbDomainList *list, VbDomainObj *dom, const VbSnapshotDef *snap,
         return FALSE;
     }
     if (snap->dom != NULL && !vb_domain_def_check_abi_stability(snap->dom, def, &abi_error)) {
-        if (flags & VB_SNAPSHOT_REVERT_FORCE)
+        if (p->flags & VB_SNAPSHOT_REVERT_FORCE)
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "snapshot '%s': a revert that starts a new QEMU for a changed "
                         "definition is not implemented yet (%s)", snap->name,
@@ -504,81 +771,96 @@ revert_live(VbDomainList *list, VbDomainObj *dom, const VbSnapshotDef *snap,
                         "the running guest cannot load: %s", snap->name, abi_error->message);
         return FALSE;
     }
-    disks = snapshot_disks(snap, def, error);
-    if (disks == NULL)
+    p->disks = snapshot_disks(snap, def, error);
+    if (p->disks == NULL)
         return FALSE;
-    targets = disk_targets(disks);
-    run = (flags & VB_SNAPSHOT_REVERT_RUNNING) ? TRUE
-          : (flags & VB_SNAPSHOT_REVERT_PAUSED) ? FALSE
-                                                : snap->state == VB_SNAPSHOT_STATE_RUNNING;
-    return vb_domain_snapshot_live_load(list, dom, snap->name, targets, run, error);
+    p->targets = disk_targets(p->disks);
+    p->run = (p->flags & VB_SNAPSHOT_REVERT_RUNNING) ? TRUE
+             : (p->flags & VB_SNAPSHOT_REVERT_PAUSED) ? FALSE
+                                                      : snap->state == VB_SNAPSHOT_STATE_RUNNING;
+    p->kind = PLAN_REVERT_LIVE;
+    return TRUE;
+}
+
+/* With the nested job: decides how @dom goes back to snapshot @p->name, or why not. */
+static gboolean
+plan_revert(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
+{
+    g_autoptr(VbDomainDef) def = NULL;
+    VbSnapshotStore *store = get_store(list, dom, error);
+    const VbSnapshotDef *snap = store != NULL ? lookup(store, p->name, error) : NULL;
+    gboolean active = FALSE;
+
+    if (snap == NULL)
+        return FALSE;
+    def = live_def(dom, &active, error);
+    if (!active)
+        def = inactive_def(dom, "reverts", error);
+    if (def == NULL)
+        return FALSE;
+    if (def_is_external(snap)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s': reverting to external snapshots is not implemented yet",
+                    p->name);
+        return FALSE;
+    }
+    if (active)
+        return plan_revert_live(snap, def, p, error);
+    if (!vb_snapshot_def_is_offline(snap)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s' holds the memory of a running guest: starting the domain "
+                    "from it is not implemented yet; start the domain, then revert (the "
+                    "running guest loads it in place)", p->name);
+        return FALSE;
+    }
+    if (p->flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "Snapshot.Revert: RUNNING (1) and PAUSED (2) for a disk-only "
+                            "snapshot are not implemented yet; revert, then start the domain");
+        return FALSE;
+    }
+    p->disks = snapshot_disks(snap, def, error);
+    p->kind = PLAN_REVERT_INACTIVE;
+    return p->disks != NULL;
 }
 
 /**
  * vb_domain_snapshot_revert:
+ * @owner: (nullable): the caller's bus name
+ * @publish: as for vb_domain_snapshot_create()
  *
- * Reverts @dom to snapshot @name: the disks of an inactive domain (all or none, qemu-img),
- * or a running domain in place, memory and disks (snapshot-load); then makes it the
- * current snapshot. Worker threads.
+ * Checks, then an async job `snapshot` reverts @dom to snapshot @name: the disks of an
+ * inactive domain (all or none, qemu-img), or a running domain in place, memory and disks
+ * (snapshot-load); then makes it the current snapshot. Result: `name`, `snapshot`.
+ * Workers.
+ *
+ * Returns: (transfer full): the job, or %NULL when a check failed
  */
-gboolean
+VbJob *
 vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name, guint flags,
-                          GPtrArray **out_infos, GError **error)
+                          const char *owner, VbSnapshotPublishFunc publish, gpointer user_data,
+                          GError **error)
 {
-    g_autoptr(VbDomainDef) def = NULL;
-    g_autoptr(GPtrArray) disks = NULL;
-    VbSnapshotStore *store;
-    const VbSnapshotDef *snap;
-    gboolean ok = FALSE, active = FALSE;
+    Plan *p;
 
     if (flags & ~0xfu) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "Snapshot.Revert: unsupported flags 0x%x", flags & ~0xfu);
-        return FALSE;
+        return NULL;
     }
     if ((flags & VB_SNAPSHOT_REVERT_RUNNING) && (flags & VB_SNAPSHOT_REVERT_PAUSED)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "Snapshot.Revert: RUNNING (1) and PAUSED (2) exclude each other");
-        return FALSE;
+        return NULL;
     }
     if (flags & VB_SNAPSHOT_REVERT_RESET_NVRAM) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                             "Snapshot.Revert: flag RESET_NVRAM (8) is not implemented yet");
-        return FALSE;
+        return NULL;
     }
-    if (!begin(list, dom, VB_JOB_MODIFY, "SnapshotRevert", error))
-        return FALSE;
-    store = get_store(list, dom, error);
-    snap = store != NULL ? lookup(store, name, error) : NULL;
-    if (snap != NULL) {
-        def = live_def(dom, &active, error);
-        if (!active)
-            def = inactive_def(dom, "reverts", error);
-    }
-    if (def != NULL && def_is_external(snap)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s': reverting to external snapshots is not implemented yet",
-                    name);
-    } else if (def != NULL && active) {
-        ok = revert_live(list, dom, snap, def, flags, error) &&
-             vb_snapshot_store_set_current(store, name, error);
-    } else if (def != NULL && !vb_snapshot_def_is_offline(snap)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s' holds the memory of a running guest: starting the domain "
-                    "from it is not implemented yet; start the domain, then revert (the "
-                    "running guest loads it in place)", name);
-    } else if (def != NULL && (flags & (VB_SNAPSHOT_REVERT_RUNNING |
-                                        VB_SNAPSHOT_REVERT_PAUSED))) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "Snapshot.Revert: RUNNING (1) and PAUSED (2) for a disk-only "
-                            "snapshot are not implemented yet; revert, then start the domain");
-    } else if (def != NULL) {
-        disks = snapshot_disks(snap, def, error);
-        if (disks != NULL && vb_qemu_img_snapshot_apply(disks, name, error))
-            ok = vb_snapshot_store_set_current(store, name, error);
-    }
-    finish(dom, out_infos);
-    return ok;
+    p = plan_new(flags, owner, publish, user_data);
+    p->name = g_strdup(name);
+    return plan_start(list, dom, "SnapshotRevert", owner, p, plan_revert, error);
 }
 
 /* Removes snapshot @name from the images (unless @metadata_only) and from the store. */
@@ -593,10 +875,9 @@ delete_one(VbDomainList *list, VbDomainObj *dom, gboolean active, VbSnapshotStor
         return FALSE;
     if (!metadata_only) {
         if (def_is_external(snap)) {
-            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "snapshot '%s': deleting external snapshots is not implemented yet; "
-                        "use METADATA_ONLY (2) to drop its metadata", name);
-            return FALSE;
+            if (!vb_snapshot_external_delete(list, dom, active, snap, error))
+                return FALSE;
+            return vb_snapshot_store_remove(store, name, 0, error);
         }
         disks = snapshot_disks(snap, def, error);
         if (disks == NULL)

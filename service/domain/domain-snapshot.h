@@ -8,9 +8,10 @@
 G_BEGIN_DECLS
 
 /*
- * Snapshots of a domain (issue 15, part snapbus): the domain's VbSnapshotStore, loaded
- * under the domain's job, and internal disk-only snapshots of an inactive domain taken,
- * reverted and deleted with qemu-img (qemu-img-snapshot.c). Worker threads only.
+ * Snapshots of a domain (issue 15): the domain's VbSnapshotStore, loaded under the domain's
+ * job; internal snapshots taken, reverted and deleted with qemu-img (qemu-img-snapshot.c)
+ * or the running QEMU (domain-snapshot-live.c); SnapshotCreateXML and Revert as async jobs
+ * `snapshot`. Worker threads only.
  */
 
 /* libvirt's virDomainSnapshotCreateFlags */
@@ -75,12 +76,19 @@ void vb_snapshot_info_free(VbSnapshotInfo *info);
  * after its parent */
 gboolean vb_domain_snapshot_query(VbDomainList *list, VbDomainObj *dom, GPtrArray **out_infos,
                                   GError **error);
-char *vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml,
-                                guint flags, GPtrArray **out_infos, GError **error);
+/* On the job's thread, before the job completes: hands the snapshots after the job's work
+ * (@infos taken, nullable) to the bus. Returns (transfer full) the object path of snapshot
+ * @name (nullable: on failure), or NULL. */
+typedef char *(*VbSnapshotPublishFunc)(VbDomainObj *dom, GPtrArray *infos, const char *name,
+                                       gpointer user_data);
+VbJob *vb_domain_snapshot_create(VbDomainList *list, VbDomainObj *dom, const char *xml,
+                                 guint flags, const char *owner, VbSnapshotPublishFunc publish,
+                                 gpointer user_data, GError **error);
 char *vb_domain_snapshot_get_xml(VbDomainList *list, VbDomainObj *dom, const char *name,
                                  guint flags, GError **error);
-gboolean vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name,
-                                   guint flags, GPtrArray **out_infos, GError **error);
+VbJob *vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name,
+                                 guint flags, const char *owner, VbSnapshotPublishFunc publish,
+                                 gpointer user_data, GError **error);
 gboolean vb_domain_snapshot_delete(VbDomainList *list, VbDomainObj *dom, const char *name,
                                    guint flags, GPtrArray **out_infos, GError **error);
 gboolean vb_domain_snapshot_undefine(VbDomainList *list, VbDomainObj *dom, gboolean remove,

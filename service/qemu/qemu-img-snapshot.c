@@ -726,3 +726,107 @@ vb_qemu_img_snapshot_disks(const VbDomainDef *def, const char *const *skip, GErr
     }
     return g_steal_pointer(&out);
 }
+
+/**
+ * vb_qemu_img_create_overlay:
+ * @disk: its target, and the new image's path as @disk->path
+ * @backing: the image the overlay sits on (absolute), of format @backing_format
+ * @size: the virtual size in bytes, or 0 to read it from @backing; with a size the backing
+ *   image is not opened (-u: a running QEMU holds it)
+ *
+ * Creates the new qcow2 overlay of an external snapshot (issue 15), never over an existing
+ * file (qemu-img create would truncate it). Workers only.
+ */
+gboolean
+vb_qemu_img_create_overlay(const VbQemuImgDisk *disk, const char *backing,
+                           const char *backing_format, guint64 size, GError **error)
+{
+    g_autofree char *size_str = size > 0 ? g_strdup_printf("%" G_GUINT64_FORMAT, size) : NULL;
+    const char *args[] = { "create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing,
+                           size > 0 ? "-u" : "--", disk->path, size_str, NULL };
+
+    if (g_file_test(disk->path, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "disk %s: the external snapshot's image %s already exists; remove it, "
+                    "name another file, or give REUSE_EXT (32) to use it", disk->target,
+                    disk->path);
+        return FALSE;
+    }
+    return run_qemu_img(disk, "create", args, disk->path, NULL, error);
+}
+
+/**
+ * vb_qemu_img_commit:
+ * @disk: its target, and the overlay's path as @disk->path
+ *
+ * Commits the qcow2 overlay into its backing file (`qemu-img commit`, the overlay kept:
+ * the caller removes it). Deleting an external snapshot of an inactive domain. Workers.
+ */
+gboolean
+vb_qemu_img_commit(const VbQemuImgDisk *disk, GError **error)
+{
+    const char *args[] = { "commit", "-q", "-f", "qcow2", "--", disk->path, NULL };
+
+    return run_qemu_img(disk, "commit", args, disk->path, NULL, error);
+}
+
+/**
+ * vb_qemu_img_rebase_unsafe:
+ * @disk: its target, and the image to change as @disk->path
+ *
+ * Points the qcow2 image's backing file at @backing without copying data (`rebase -u`):
+ * after a commit of the image below into @backing, both hold the same data. Workers.
+ */
+gboolean
+vb_qemu_img_rebase_unsafe(const VbQemuImgDisk *disk, const char *backing,
+                          const char *backing_format, GError **error)
+{
+    const char *args[] = { "rebase", "-q", "-u", "-f", "qcow2", "-F", backing_format, "-b",
+                           backing, "--", disk->path, NULL };
+
+    return run_qemu_img(disk, "rebase", args, disk->path, NULL, error);
+}
+
+/**
+ * vb_qemu_img_backing_chain:
+ * @disk: the top image as @disk->path
+ *
+ * Returns: (transfer full) (element-type utf8): the files of @disk's chain, top first
+ *   (`qemu-img info --backing-chain`, read only), their formats in @out_formats; or %NULL
+ */
+GPtrArray *
+vb_qemu_img_backing_chain(const VbQemuImgDisk *disk, GPtrArray **out_formats, GError **error)
+{
+    g_autoptr(GPtrArray) formats = g_ptr_array_new_with_free_func(g_free);
+    const char *args[] = { "info", "-U", "--backing-chain", "--output=json", "--", disk->path,
+                           NULL };
+    g_autofree char *out = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    JsonNode *root;
+    JsonArray *a;
+
+    if (!run_qemu_img(disk, "info", args, disk->path, &out, error))
+        return NULL;
+    if (!json_parser_load_from_data(parser, out, -1, NULL) ||
+        (root = json_parser_get_root(parser)) == NULL || !JSON_NODE_HOLDS_ARRAY(root)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU,
+                    "disk %s (%s): qemu-img info --backing-chain did not answer a list",
+                    disk->target, disk->path);
+        return NULL;
+    }
+    a = json_node_get_array(root);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *f = o != NULL ? str_member(o, "filename") : NULL;
+        const char *fmt = o != NULL ? str_member(o, "format") : NULL;
+
+        if (f == NULL)
+            break;
+        g_ptr_array_add(files, g_strdup(f));
+        g_ptr_array_add(formats, g_strdup(fmt != NULL ? fmt : "raw"));
+    }
+    *out_formats = g_steal_pointer(&formats);
+    return g_steal_pointer(&files);
+}

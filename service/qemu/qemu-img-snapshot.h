@@ -49,6 +49,14 @@ gboolean vb_qemu_img_snapshot_delete(GPtrArray *disks, const char *name,
                                      gboolean ignore_missing, GError **error);
 
 /* for tests: the bound on one qemu-img run (default 300 s); 0 restores the default */
+gboolean vb_qemu_img_create_overlay(const VbQemuImgDisk *disk, const char *backing,
+                                    const char *backing_format, guint64 size, GError **error);
+gboolean vb_qemu_img_commit(const VbQemuImgDisk *disk, GError **error);
+gboolean vb_qemu_img_rebase_unsafe(const VbQemuImgDisk *disk, const char *backing,
+                                   const char *backing_format, GError **error);
+GPtrArray *vb_qemu_img_backing_chain(const VbQemuImgDisk *disk, GPtrArray **out_formats,
+                                     GError **error);
+
 void vb_qemu_img_snapshot_set_timeout_ms(guint timeout_ms);
 
 G_END_DECLS

@@ -19,6 +19,7 @@ guest on a qcow2 chain base <- mid <- top made with qemu-img, data written by qe
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -162,13 +163,14 @@ class CommitTest(BlockJobTestCase):
         blocks = json.loads(self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
             {"execute": "query-block"}),)))["return"]
         self.assertIn(base, [b.get("inserted", {}).get("file") for b in blocks], blocks)
-        # the live definition names the image the disk runs on; the persistent one not
+        # the live definition names the image the disk runs on, and so does the persistent
+        # one (as libvirt: the top holds no current data any more)
         live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
         src = live.findall("./devices/disk/source")
         self.assertEqual([e.get("file") for e in src], [base])
         self.assertEqual(live.find("./devices/disk/driver").get("type"), "qcow2")
         inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
-        self.assertEqual(inactive.find("./devices/disk/source").get("file"), top)
+        self.assertEqual(inactive.find("./devices/disk/source").get("file"), base)
         # the disk is found by its new path
         self.assertEqual(self.job_info(path, disk=base)[0], "none")
         self.destroy(path)
@@ -223,7 +225,7 @@ class CopyTest(BlockJobTestCase):
         live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
         self.assertEqual(live.find("./devices/disk/source").get("file"), dest)
         inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
-        self.assertEqual(inactive.find("./devices/disk/source").get("file"), top)
+        self.assertEqual(inactive.find("./devices/disk/source").get("file"), dest)
         self.destroy(path)
         self.assertNotIn("backing-filename", self.info(dest))
         self.qemu_io(dest, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
@@ -448,6 +450,35 @@ class ErrorTest(BlockJobTestCase):
         self.assertEqual(self.job_info(path), ("none", 0, 0, 0))
         self.destroy(path)
         self.assertEqual(self.info(top)["backing-filename"], mid)
+
+
+class QemuKilledTest(BlockJobTestCase):
+    """QEMU killed during a block job: the job fails with a named error, the domain is shut
+    off (crashed), both definitions still name the disk's image and its chain is sound."""
+
+    def test_qemu_killed_during_pull(self):
+        base, mid, top = self.make_chain(base_data=(("0x33", 0, 48 * MIB),))
+        path = self.start(top)
+        job = self.domain(path, "BlockPull", "stu", ("vda", 1, 0))  # 1 MiB/s
+        eventually(lambda: self.job_info(path)[2] > 0, timeout=30, what="pull progress")
+        with open(os.path.join(self.root, "run/virtbus/qemu/bj1.pid")) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGKILL)
+        e = self.assertDBusError("Failed", self.wait_job, job)
+        self.assertIn("ended during the pull", str(e))
+        eventually(lambda: self.get_prop(path, vbtest.DOMAIN_IFACE, "State") == "shutoff",
+                   timeout=30, what="the domain shut off")
+        self.assertEqual(self.get_prop(path, vbtest.DOMAIN_IFACE, "StateReason"), "crashed")
+        for flags in (0, 2):
+            xml = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (flags,)))
+            self.assertEqual(xml.find("./devices/disk/source").get("file"), top)
+        check = json.loads(subprocess.run(["qemu-img", "check", "--output=json", top],
+                                          capture_output=True, text=True).stdout)
+        self.assertEqual(check.get("corruptions", 0), 0, check)
+        self.assertEqual(self.info(top)["backing-filename"], mid)
+        # what the pull had copied and what it had not: the guest's view is whole
+        self.qemu_io(top, f"read -P 0x33 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
+                     f"read -P 0x33 {47 * MIB} {MIB}", readonly=True)
 
 
 if __name__ == "__main__":

@@ -168,8 +168,9 @@ class BlockJobRestartTest(BlockJobTestCase):
         disk = self.live_disk(path)
         self.assertEqual(disk.find("source").get("file"), base)
         self.assertEqual(disk.find("driver").get("type"), "qcow2")
+        # the persistent definition too, as after a pivot without the restart
         inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
-        self.assertEqual(inactive.find("./devices/disk/source").get("file"), top)
+        self.assertEqual(inactive.find("./devices/disk/source").get("file"), base)
         # the images above the base left QEMU
         names = [n.get("file") for n in self.qmp(path, "query-named-block-nodes")]
         self.assertNotIn(top, names)

@@ -713,8 +713,7 @@ polkit.addRule(function(action, subject) {
         self.wait_check(action=snapshot, user="nobody", domain="vm1", uuid=UUID1,
                         verb="snapshotcreatexml")
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,), conn=nobody), [])
-        s1 = self.domain(path, "SnapshotCreateXML", "su",
-                         ("<domainsnapshot><name>s1</name></domainsnapshot>", 0))
+        s1 = self.snapshot_create(path, "<domainsnapshot><name>s1</name></domainsnapshot>")
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,), conn=nobody), [s1])
         self.assertEqual(self.domain(path, "SnapshotCurrent", "u", (0,), conn=nobody), s1)
         snap_iface = "org.virtbus.Virt1.Snapshot"

@@ -451,6 +451,20 @@ class VirtbusTestCase(unittest.TestCase):
         r = self.call(path, DOMAIN_IFACE, method, sig, args, **kw)
         return r[0] if r and len(r) == 1 else r
 
+    def snapshot_create(self, path, xml, flags=0, timeout=180, conn=None):
+        """SnapshotCreateXML and its job to the end: the new snapshot's object path
+        ("/" with NO_METADATA); the job's error is raised as the call's."""
+        job = self.domain(path, "SnapshotCreateXML", "su", (xml, flags), conn=conn)
+        result = self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=conn,
+                           timeout=timeout * 1000)[0]
+        return result["snapshot"]
+
+    def snapshot_revert(self, snapshot, flags=0, timeout=180, conn=None):
+        """Snapshot.Revert and its job to the end; the job's error is raised."""
+        job = self.call(snapshot, "org.virtbus.Virt1.Snapshot", "Revert", "u", (flags,),
+                        conn=conn)[0]
+        self.call(job, "org.virtbus.Virt1.Job", "Wait", conn=conn, timeout=timeout * 1000)
+
     def get_prop(self, path, iface, name, conn=None):
         return self.call(path, "org.freedesktop.DBus.Properties", "Get", "ss", (iface, name),
                          conn=conn)[0]

@@ -292,9 +292,9 @@ class MatrixTest(tp.PolkitTestCase):
         # issue 15, part snapbus: a snapshot (metadata only, REDEFINE) of each domain
         self.snaps = {}
         for name, path in ((A_NAME, self.a), (B_NAME, self.b)):
-            self.snaps[name] = self.domain(path, "SnapshotCreateXML", "su", (
-                "<domainsnapshot><name>m</name><state>shutoff</state>"
-                "<creationTime>1</creationTime></domainsnapshot>", 1))
+            self.snaps[name] = self.snapshot_create(
+                path, "<domainsnapshot><name>m</name><state>shutoff</state>"
+                "<creationTime>1</creationTime></domainsnapshot>", 1)
         self.b_pid = self.qemu_pid(B_NAME)
         self.snapshot = self.state()
 
