@@ -6,6 +6,7 @@ bandwidth limit keeps the job running when the service stops:
 - SIGTERM during a BlockPull: after the restart the domain's Job is a new Job object of
   the pull, its progress grows, GetBlockJobInfo answers, the job completes and QEMU's disk
   has no backing image any more (nor the live XML a backingStore);
+- Job.Cancel and AbortJob on an adopted pull: Aborted, the chain as it was;
 - SIGTERM during an inner BlockCommit: the new Job completes, top's backing is base and
   mid left QEMU's graph;
 - SIGKILL during an active BlockCommit that is ready: after the restart the new Job
@@ -123,6 +124,32 @@ class BlockJobRestartTest(BlockJobTestCase):
         self.assertNotIn("backing-filename", self.info(top))
         self.qemu_io(top, f"read -P 0x33 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
                      f"read -P 0x33 {20 * MIB} {MIB}", readonly=True)
+
+    def test_adopted_job_cancel(self):
+        """Job.Cancel on the Job the restarted service published cancels QEMU's job; then
+        AbortJob on a second adopted job: both Aborted, the chain as it was."""
+        base, mid, top = self.make_chain(base_data=(("0x33", 0, 24 * MIB),))
+        path = self.start(top)
+        for cancel in ("Job.Cancel", "AbortJob"):
+            with self.subTest(cancel=cancel):
+                self.domain(path, "BlockPull", "stu", ("vda", 1, 0))
+                eventually(lambda: self.job_info(path)[2] > 0, timeout=30,
+                           what="pull progress")
+                self.service.stop()
+                self.service.start()
+                job2 = self.restarted_job(path, "pull")
+                if cancel == "Job.Cancel":
+                    self.call(job2, JOB_IFACE, "Cancel")
+                else:
+                    self.domain(path, "AbortJob")
+                e = self.assertDBusError("Aborted", self.wait_job, job2)
+                self.assertIn("cancelled", str(e))
+                eventually(lambda: self.job_of(path) == "/", timeout=10,
+                           what="the async job to end")
+                self.assertEqual(self.job_info(path)[0], "none")
+                self.assertEqual(self.disk_file(path), (top, True))
+        self.destroy(path)
+        self.assertEqual(self.info(top)["backing-filename"], mid)
 
     def test_inner_commit_survives_sigterm(self):
         base, mid, top = self.make_chain(mid_data=(("0x22", MIB, 24 * MIB),))
