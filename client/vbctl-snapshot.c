@@ -64,7 +64,49 @@ create(VbctlContext *ctx, const char *xml, guint flags, GError **error)
     return TRUE;
 }
 
-/* `snapshot-create-as DOMAIN [NAME] [--description TEXT] [--disk-only] [--no-metadata]` */
+/* One --diskspec item as a <disk> element: DISK[,snapshot=KIND][,file=PATH]. */
+static gboolean
+append_diskspec(GString *xml, const char *spec, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    g_autofree char *name = g_markup_escape_text(parts[0], -1);
+    const char *kind = NULL, *file = NULL;
+
+    for (guint i = 1; parts[i] != NULL; i++) {
+        if (g_str_has_prefix(parts[i], "snapshot="))
+            kind = parts[i] + strlen("snapshot=");
+        else if (g_str_has_prefix(parts[i], "file="))
+            file = parts[i] + strlen("file=");
+        else {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        _("--diskspec %s: unknown item '%s' (snapshot=, file=)"), spec,
+                        parts[i]);
+            return FALSE;
+        }
+    }
+    if (*parts[0] == '\0') {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    _("--diskspec %s: no disk named"), spec);
+        return FALSE;
+    }
+    g_string_append_printf(xml, "    <disk name='%s'", name);
+    if (kind != NULL || file != NULL) {
+        g_autofree char *k = g_markup_escape_text(kind != NULL ? kind : "external", -1);
+
+        g_string_append_printf(xml, " snapshot='%s'", k);
+    }
+    if (file != NULL) {
+        g_autofree char *f = g_markup_escape_text(file, -1);
+
+        g_string_append_printf(xml, "><source file='%s'/></disk>\n", f);
+    } else {
+        g_string_append(xml, "/>\n");
+    }
+    return TRUE;
+}
+
+/* `snapshot-create-as DOMAIN [NAME] [--description TEXT] [--disk-only] [--no-metadata]
+ *  [--reuse-external] [--quiesce] [--diskspec SPECS]` */
 gboolean
 vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
 {
@@ -83,12 +125,28 @@ vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
 
         g_string_append_printf(xml, "  <description>%s</description>\n", d);
     }
+    if (f->diskspec != NULL) {
+        g_auto(GStrv) specs = g_strsplit_set(f->diskspec, " \t", -1);
+
+        g_string_append(xml, "  <disks>\n");
+        for (guint i = 0; specs[i] != NULL; i++) {
+            if (*specs[i] != '\0' && !append_diskspec(xml, specs[i], error)) {
+                g_string_free(xml, TRUE);
+                return FALSE;
+            }
+        }
+        g_string_append(xml, "  </disks>\n");
+    }
     g_string_append(xml, "</domainsnapshot>\n");
     text = g_string_free(xml, FALSE);
     if (f->disk_only)
         flags |= 16;
     if (f->no_metadata)
         flags |= 4;
+    if (f->reuse_external)
+        flags |= 32;
+    if (f->quiesce)
+        flags |= 64;
     return create(ctx, text, flags, error);
 }
 

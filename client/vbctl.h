@@ -47,6 +47,9 @@ typedef struct {
     char *description;      /* snapshot-create-as --description TEXT, or NULL */
     gboolean disk_only;     /* snapshot-create-as --disk-only */
     gboolean no_metadata;   /* snapshot-create-as --no-metadata */
+    gboolean reuse_external; /* snapshot-create-as --reuse-external */
+    gboolean quiesce;       /* snapshot-create-as --quiesce */
+    char *diskspec;         /* snapshot-create-as --diskspec "SPEC [SPEC...]", or NULL */
     gboolean redefine;      /* snapshot-create --redefine */
     gboolean current;       /* snapshot-create --current */
     gboolean tree;          /* snapshot-list --tree */

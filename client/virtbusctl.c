@@ -244,9 +244,17 @@ static const VbctlOption domiflist_options[] = {
 static const VbctlOption snapshot_create_as_options[] = {
     {"description", N_("A description of the snapshot"), SFLAG(description), FALSE, "TEXT",
      G_OPTION_ARG_STRING},
-    {"disk-only", N_("Record the snapshot as disk-only"), SFLAG(disk_only), FALSE},
+    {"disk-only", N_("The disks only: external overlays unless --diskspec says otherwise"),
+     SFLAG(disk_only), FALSE},
     {"no-metadata", N_("Take the snapshot in the images but keep no metadata"),
      SFLAG(no_metadata), FALSE},
+    {"reuse-external", N_("Use the existing files --diskspec names as the overlays"),
+     SFLAG(reuse_external), FALSE},
+    {"quiesce", N_("Freeze the guest's file systems meanwhile (guest agent; --disk-only)"),
+     SFLAG(quiesce), FALSE},
+    {"diskspec", N_("Disks: DISK[,snapshot=internal|external|no][,file=PATH], several "
+                    "separated by spaces"), SFLAG(diskspec), FALSE, "SPECS",
+     G_OPTION_ARG_STRING},
     {NULL},
 };
 

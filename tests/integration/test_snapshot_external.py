@@ -147,6 +147,15 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
                    what="the guest to write on the overlay")
         self.assertEqual(self.disk_max_write(self.disk), -1)
         self.domain(path, "Destroy", "u", (0,))
+        # virtbusctl: --disk-only with a --diskspec naming the overlay
+        mine = os.path.join(self.tmp, "mine.qcow2")
+        p = self.ctl("snapshot-create-as", "livesnap", "c1", "--disk-only", "--diskspec",
+                     f"vda,file={mine}")
+        self.assertIn("Domain snapshot c1 created", p.stdout)
+        self.assertEqual(self.info(mine)["backing-filename"], overlay)
+        self.assertEqual(self.source(path), mine)
+        self.assertFails(self.ctl("snapshot-create-as", "livesnap", "c2", "--diskspec",
+                                  "vda,bogus=1", check=False), 1, "unknown item")
 
     def writes(self):
         return max(self.numbers("tgwrite"), default=-1)
