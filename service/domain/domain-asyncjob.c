@@ -35,8 +35,9 @@ typedef struct {
     gboolean keep;      /* on success the async job stays, held for the next bus call */
 } JobThread;
 
-static void
-save_status(VbDomainList *list, VbDomainObj *dom)
+/* The status XML of a domain that still runs (what a restart needs). Job threads. */
+void
+vb_domain_async_save_status(VbDomainList *list, VbDomainObj *dom)
 {
     g_autoptr(GError) error = NULL;
     gboolean active;
@@ -83,7 +84,7 @@ run_job(JobThread *t)
     }
     /* when the service stops, the status XML keeps the job for recovery */
     if (!stopping)
-        save_status(t->list, t->dom);
+        vb_domain_async_save_status(t->list, t->dom);
     vb_domain_list_notify(t->list, t->dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     vb_domain_list_job_notify(t->list, t->job, VB_JOB_NOTIFY_COMPLETED);
 }
@@ -166,7 +167,7 @@ vb_domain_async_job_start_full(VbDomainList *list, VbDomainObj *dom, VbAsyncJobT
     dom->job.record = vb_job_ref(job);
     dom->job.held = FALSE;
     g_mutex_unlock(&dom->lock);
-    save_status(list, dom);
+    vb_domain_async_save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_ADDED);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     if (wait) {
@@ -194,7 +195,7 @@ vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job, cons
 {
     vb_domain_async_job_set_phase(dom, phase);
     vb_job_set_phase(job, phase, cancelable);
-    save_status(list, dom);
+    vb_domain_async_save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
 }
 
@@ -219,7 +220,7 @@ vb_domain_async_job_add_record(VbDomainList *list, VbDomainObj *dom, VbAsyncJobT
     dom->job.record = vb_job_ref(job);
     dom->job.held = TRUE;
     g_mutex_unlock(&dom->lock);
-    save_status(list, dom);
+    vb_domain_async_save_status(list, dom);
     vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_ADDED);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     return job;
@@ -243,10 +244,37 @@ vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *job, G
         g_variant_unref(g_variant_ref_sink(result));
     vb_domain_async_job_end(dom);
     if (!vb_domain_list_shutting_down(list))
-        save_status(list, dom);
+        vb_domain_async_save_status(list, dom);
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
     if (job != NULL)
         vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_COMPLETED);
+}
+
+/**
+ * vb_domain_async_begin_monitor:
+ *
+ * Begins a nested job of the async job and refs the domain's monitor, for a few
+ * commands in a row; end it with vb_domain_job_end(). Job thread.
+ *
+ * Returns: (transfer full): the monitor, or %NULL (no job held)
+ */
+VbQemuMonitor *
+vb_domain_async_begin_monitor(VbDomainList *list, VbDomainObj *dom, GError **error)
+{
+    VbQemuMonitor *mon = NULL;
+
+    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
+        return NULL;
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
+        mon = vb_qemu_monitor_ref(dom->mon);
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "domain '%s' is no longer running", dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        vb_domain_job_end(dom);
+    return mon;
 }
 
 /**
@@ -263,25 +291,12 @@ JsonNode *
 vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd, JsonObject *args,
                         int fd, GError **error)
 {
-    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(VbQemuMonitor) mon = vb_domain_async_begin_monitor(list, dom, error);
     JsonNode *r;
 
-    if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error)) {
-        if (args != NULL)
-            json_object_unref(args);
-        return NULL;
-    }
-    g_mutex_lock(&dom->lock);
-    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
-        mon = vb_qemu_monitor_ref(dom->mon);
-    else
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
-                    "domain '%s' is no longer running", dom->def->name);
-    g_mutex_unlock(&dom->lock);
     if (mon == NULL) {
         if (args != NULL)
             json_object_unref(args);
-        vb_domain_job_end(dom);
         return NULL;
     }
     if (fd >= 0)

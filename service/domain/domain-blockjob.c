@@ -132,6 +132,29 @@ vb_domain_block_job_forget_locked(VbDomainObj *dom, const char *id)
         g_hash_table_remove(dom->block_jobs, id);
 }
 
+/*
+ * Under lock: records job @id in @state (with QEMU's @error) as query-block-jobs or the
+ * images showed it after a restart of the service, unless an event told its end already
+ * (issue 15, part bjrestart). Wakes the waiters.
+ */
+void
+vb_domain_block_job_seed_locked(VbDomainObj *dom, const char *id, VbBlockJobState state,
+                                const char *error)
+{
+    VbBlockJob *job = lookup_or_add_locked(dom, id);
+
+    if (vb_domain_block_job_ended(job->state))
+        return;
+    if (job->state == VB_BLOCK_JOB_READY && state == VB_BLOCK_JOB_RUNNING)
+        return;
+    job->state = state;
+    if (error != NULL) {
+        g_free(job->error);
+        job->error = g_strdup(error);
+    }
+    g_cond_broadcast(&dom->cond);
+}
+
 /* Under lock: the job @id as its events told, or NULL when none was seen. */
 const VbBlockJob *
 vb_domain_block_job_get_locked(VbDomainObj *dom, const char *id)

@@ -7,6 +7,7 @@
 
 #include "domain-list-priv.h"
 #include "domain-blockops.h"
+#include "domain-blockops-priv.h"
 #include "vb-error.h"
 #include "vb-log.h"
 
@@ -26,29 +27,9 @@
 #define QMP_TIMEOUT_MS 30000
 #define PROGRESS_US (500 * 1000)
 
-struct _VbBlockOp {
-    char *target;     /* the disk's <target dev> */
-    char *job_id;     /* QEMU's job id */
-    const char *type; /* "pull", "commit", "active-commit" */
-    char *top_node;   /* the node QEMU's job names as device */
-    char *top_layer;  /* block-commit: the top node, NULL for the active layer */
-    char *base_node;  /* block-commit: the base node */
-    char *base_path;  /* block-commit: the base image's file */
-    char *base_format; /* block-commit: the base node's driver (qcow2, raw, ...) */
-    guint64 speed;    /* bytes/s, 0 for none */
-    guint64 granularity; /* BlockCopy: blockdev-mirror's granularity, 0 for QEMU's */
-    guint64 buf_size;    /* BlockCopy: blockdev-mirror's buf-size, 0 for QEMU's */
-    char *copy_storage;  /* BlockCopy: the destination's nodes */
-    char *copy_format;
-    gboolean copy_added; /* BlockCopy: the destination's nodes were added */
-    GPtrArray *pivot_drop; /* format nodes (top first) that leave the chain: at a pivot,
-                              or at the end of an inner commit */
-    gboolean pivot_requested; /* under the domain lock */
-    gboolean ready;           /* under the domain lock */
-};
 
-static void
-block_op_free(VbBlockOp *op)
+void
+vb_block_op_free(VbBlockOp *op)
 {
     if (op == NULL)
         return;
@@ -66,13 +47,29 @@ block_op_free(VbBlockOp *op)
     g_free(op);
 }
 
-static const char *
-jstr(JsonObject *o, const char *name)
+const char *
+vb_block_jstr(JsonObject *o, const char *name)
 {
     JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
 
     return n != NULL && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
                ? json_node_get_string(n) : NULL;
+}
+
+/* QEMU's job @job_id in query-block-jobs' reply @r, or NULL. */
+JsonObject *
+vb_block_qemu_job(JsonNode *r, const char *job_id)
+{
+    JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+
+    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+
+        if (g_strcmp0(vb_block_jstr(o, "device"), job_id) == 0)
+            return o;
+    }
+    return NULL;
 }
 
 static JsonObject *
@@ -97,9 +94,9 @@ ju64(JsonObject *o, const char *name)
  * Under lock: the disk of the live definition named by its target (vda) or
  * its source path; its target and QEMU id. Sets InvalidArgument otherwise.
  */
-static gboolean
-find_disk_locked(VbDomainObj *dom, const char *name, char **out_target, char **out_alias,
-                 GError **error)
+gboolean
+vb_block_find_disk_locked(VbDomainObj *dom, const char *name, char **out_target,
+                          char **out_alias, GError **error)
 {
     g_autoptr(GPtrArray) infos = NULL;
 
@@ -130,8 +127,8 @@ find_disk_locked(VbDomainObj *dom, const char *name, char **out_target, char **o
 }
 
 /* The top node of the device with QEMU id @alias, from query-block. */
-static char *
-disk_top_node(VbQemuMonitor *mon, const char *alias, GError **error)
+char *
+vb_block_disk_top_node(VbQemuMonitor *mon, const char *alias, GError **error)
 {
     g_autoptr(JsonNode) r = vb_qemu_monitor_command(mon, "query-block", NULL, QMP_TIMEOUT_MS,
                                                     error);
@@ -143,8 +140,8 @@ disk_top_node(VbQemuMonitor *mon, const char *alias, GError **error)
     for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        const char *qdev = jstr(o, "qdev");
-        const char *node = jstr(jobj(o, "inserted"), "node-name");
+        const char *qdev = vb_block_jstr(o, "qdev");
+        const char *node = vb_block_jstr(jobj(o, "inserted"), "node-name");
 
         if (qdev != NULL && node != NULL &&
             (g_str_equal(qdev, alias) || g_str_has_prefix(qdev, prefix)))
@@ -167,11 +164,11 @@ resolve_disk(VbDomainObj *dom, VbQemuMonitor *mon, const char *name, char **out_
     gboolean ok;
 
     g_mutex_lock(&dom->lock);
-    ok = find_disk_locked(dom, name, &target, &alias, error);
+    ok = vb_block_find_disk_locked(dom, name, &target, &alias, error);
     g_mutex_unlock(&dom->lock);
     if (!ok)
         return FALSE;
-    *out_node = disk_top_node(mon, alias, error);
+    *out_node = vb_block_disk_top_node(mon, alias, error);
     if (*out_node == NULL)
         return FALSE;
     *out_target = g_steal_pointer(&target);
@@ -180,9 +177,9 @@ resolve_disk(VbDomainObj *dom, VbQemuMonitor *mon, const char *name, char **out_
 
 /* The image chain of the top node @top, from query-named-block-nodes: format node names,
  * top first, with their files in @out_files. */
-static GPtrArray *
-chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GPtrArray **out_drvs,
-            GError **error)
+GPtrArray *
+vb_block_chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files,
+                     GPtrArray **out_drvs, GError **error)
 {
     g_autoptr(JsonNode) r = NULL;
     JsonObject *args = json_object_new();
@@ -214,7 +211,7 @@ chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GPtrArra
             JsonNode *n = json_array_get_element(a, i);
             JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 
-            if (g_strcmp0(jstr(o, "node-name"), cur) == 0) {
+            if (g_strcmp0(vb_block_jstr(o, "node-name"), cur) == 0) {
                 found = o;
                 break;
             }
@@ -222,19 +219,19 @@ chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files, GPtrArra
         g_clear_pointer(&cur, g_free);
         if (found == NULL)
             break;
-        g_ptr_array_add(nodes, g_strdup(jstr(found, "node-name")));
-        g_ptr_array_add(files, g_strdup(jstr(found, "file")));
-        g_ptr_array_add(drvs, g_strdup(jstr(found, "drv")));
+        g_ptr_array_add(nodes, g_strdup(vb_block_jstr(found, "node-name")));
+        g_ptr_array_add(files, g_strdup(vb_block_jstr(found, "file")));
+        g_ptr_array_add(drvs, g_strdup(vb_block_jstr(found, "drv")));
         {
-            const char *bf = jstr(jobj(jobj(found, "image"), "backing-image"), "filename");
+            const char *bf = vb_block_jstr(jobj(jobj(found, "image"), "backing-image"), "filename");
 
             for (guint i = 0; bf != NULL && i < json_array_get_length(a); i++) {
                 JsonNode *n = json_array_get_element(a, i);
                 JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-                const char *nn = jstr(o, "node-name");
+                const char *nn = vb_block_jstr(o, "node-name");
 
                 if (nn != NULL && g_str_has_suffix(nn, "-format") &&
-                    g_strcmp0(jstr(o, "file"), bf) == 0 &&
+                    g_strcmp0(vb_block_jstr(o, "file"), bf) == 0 &&
                     !g_ptr_array_find_with_equal_func(nodes, nn, g_str_equal, NULL)) {
                     cur = g_strdup(nn);
                     break;
@@ -393,7 +390,7 @@ vb_domain_get_block_job_info(VbDomainList *list, VbDomainObj *dom, const char *d
     g_autofree char *job_id = NULL;
     g_autoptr(JsonNode) r = NULL;
     const char *type = "none";
-    JsonArray *a;
+    JsonObject *o;
 
     *out_bandwidth = *out_cur = *out_end = 0;
     mon = vb_domain_begin_running(list, dom, VB_JOB_QUERY, "GetBlockJobInfo", owner, error);
@@ -418,23 +415,18 @@ vb_domain_get_block_job_info(VbDomainList *list, VbDomainObj *dom, const char *d
     vb_domain_job_end(dom);
     if (r == NULL)
         return FALSE;
-    a = JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
-    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-
-        if (g_strcmp0(jstr(o, "device"), job_id) != 0)
-            continue;
-        *out_cur = ju64(o, "offset");
-        *out_end = ju64(o, "len");
-        *out_bandwidth = ju64(o, "speed");
-        if (!(flags & VB_BLOCK_JOB_INFO_BANDWIDTH_BYTES))
-            *out_bandwidth >>= 20;
-        *out_type = g_strdup(type);
+    o = vb_block_qemu_job(r, job_id);
+    if (o == NULL) {
+        /* QEMU's job is gone (it ended a moment ago) */
+        *out_type = g_strdup("none");
         return TRUE;
     }
-    /* QEMU's job is gone (it ended a moment ago) */
-    *out_type = g_strdup("none");
+    *out_cur = ju64(o, "offset");
+    *out_end = ju64(o, "len");
+    *out_bandwidth = ju64(o, "speed");
+    if (!(flags & VB_BLOCK_JOB_INFO_BANDWIDTH_BYTES))
+        *out_bandwidth >>= 20;
+    *out_type = g_strdup(type);
     return TRUE;
 }
 
@@ -579,21 +571,15 @@ publish_progress(VbDomainList *list, VbDomainObj *dom, VbJob *job, const VbBlock
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) r = vb_domain_async_monitor(list, dom, "query-block-jobs", NULL, -1,
                                                     &err);
-    JsonArray *a = r != NULL && JSON_NODE_HOLDS_ARRAY(r) ? json_node_get_array(r) : NULL;
+    JsonObject *o = vb_block_qemu_job(r, op->job_id);
+    guint64 cur, end;
 
-    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        guint64 cur, end;
-
-        if (g_strcmp0(jstr(o, "device"), op->job_id) != 0)
-            continue;
-        cur = ju64(o, "offset");
-        end = ju64(o, "len");
-        vb_job_set_progress(job, end, MIN(cur, end), end - MIN(cur, end), NULL);
-        vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
+    if (o == NULL)
         return;
-    }
+    cur = ju64(o, "offset");
+    end = ju64(o, "len");
+    vb_job_set_progress(job, end, MIN(cur, end), end - MIN(cur, end), NULL);
+    vb_domain_list_job_notify(list, job, VB_JOB_NOTIFY_CHANGED);
 }
 
 static gboolean
@@ -624,8 +610,8 @@ start_args(const VbBlockOp *op)
     return args;
 }
 
-static void
-drop_op(VbDomainObj *dom, VbBlockOp *op)
+void
+vb_block_drop_op(VbDomainObj *dom, VbBlockOp *op)
 {
     g_mutex_lock(&dom->lock);
     if (dom->block_op == op)
@@ -782,34 +768,69 @@ rewrite_config_source(VbDomainList *list, VbDomainObj *dom, const char *target,
                   err->message);
 }
 
+/* Job thread: the end of QEMU's job @op in @state: the nodes that left the disk's chain go,
+ * a pivot moves the live definition to the image the disk now runs on; the Job's result. */
 static gboolean
-block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
-           GVariant **out_result, GError **error)
+block_finish(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbBlockOp *op,
+             VbBlockJobState state, const char *qemu_error, GVariant **out_result,
+             GError **error)
 {
-    VbBlockOp *op = data;
-    g_autoptr(JsonNode) r = NULL;
-    gboolean cancel_sent = FALSE, pivot_sent = FALSE, aborted = FALSE;
+    publish_progress(list, dom, job, op);
+    if (!op->pivot_sent || state != VB_BLOCK_JOB_COMPLETED)
+        drop_copy_nodes(list, dom, op);
+    if (g_str_equal(op->type, "commit") && state == VB_BLOCK_JOB_COMPLETED && !op->aborted)
+        drop_pivoted_nodes(list, dom, op);
+    if (op->pivot_sent && state == VB_BLOCK_JOB_COMPLETED && op->base_path != NULL) {
+        g_autoptr(GError) err = NULL;
+        g_autofree char *old_path = NULL;
+
+        drop_pivoted_nodes(list, dom, op);
+        /* the disk runs on the base now: the live definition says so */
+        g_mutex_lock(&dom->lock);
+        old_path = disk_path_locked(dom->def, op->target);
+        if (dom->id >= 0)
+            vb_domain_def_set_disk_source(dom->def, op->target, op->base_path,
+                                          op->base_format);
+        g_mutex_unlock(&dom->lock);
+        rewrite_config_source(list, dom, op->target, old_path, op->base_path, op->base_format);
+        if (!vb_domain_status_save(list, dom, &err))
+            g_warning("%s", err->message);
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    }
+    vb_block_drop_op(dom, op);
+    if (state == VB_BLOCK_JOB_FAILED) {
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "the %s job of disk %s failed: %s",
+                    op->type, op->target, qemu_error != NULL ? qemu_error : "?");
+        return FALSE;
+    }
+    /* a ready job cancelled without pivot ends "completed" in QEMU: not pivoted */
+    if (state == VB_BLOCK_JOB_CANCELLED || (op->aborted && !op->pivot_sent)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_ABORTED,
+                    "the %s job of disk %s was cancelled on request", op->type, op->target);
+        return FALSE;
+    }
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "%s job of disk %s completed",
+                  op->type, op->target);
+    *out_result = g_variant_new_parsed("{'disk': <%s>, 'type': <%s>, 'pivoted': <%b>}",
+                                       op->target, op->type, op->pivot_sent);
+    return TRUE;
+}
+
+
+/*
+ * Job thread: waits for QEMU's job @op->job_id on the domain's condition, sends the cancel
+ * or pivot asked meanwhile, and finishes the job as it ended (the definition, the nodes
+ * that left the chain). The same for a job this thread started and for one adopted after
+ * a restart of the service (block_adopt_body()).
+ */
+gboolean
+vb_block_wait_finish(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbBlockOp *op,
+                     GVariant **out_result, GError **error)
+{
     gint64 next = 0;
     VbBlockJobState state = VB_BLOCK_JOB_RUNNING;
     g_autofree char *qemu_error = NULL;
 
-    vb_domain_async_job_phase(list, dom, job, "running", TRUE);
-    g_mutex_lock(&dom->lock);
-    vb_domain_block_job_forget_locked(dom, op->job_id);
-    g_mutex_unlock(&dom->lock);
-    if (g_str_equal(op->type, "copy"))
-        r = start_copy(list, dom, op, error);
-    else
-        r = vb_domain_async_monitor(list, dom,
-                                    g_str_equal(op->type, "pull") ? "block-stream"
-                                                                  : "block-commit",
-                                    start_args(op), -1, error);
-    if (r == NULL) {
-        drop_copy_nodes(list, dom, op);
-        g_prefix_error(error, "cannot start the %s job of disk %s: ", op->type, op->target);
-        drop_op(dom, op);
-        return FALSE;
-    }
     for (;;) {
         const VbBlockJob *bj;
         gboolean alive, want_cancel = FALSE, want_pivot = FALSE, now_ready = FALSE;
@@ -830,24 +851,27 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
             op->ready = TRUE;
             now_ready = TRUE;
         }
-        if (dom->job.abort_requested && !cancel_sent)
-            want_cancel = TRUE;
-        else if (op->pivot_requested && !pivot_sent && !cancel_sent)
-            want_pivot = TRUE;
+        /* the flags change under the lock: the status XML records them */
+        if (dom->job.abort_requested && !op->cancel_sent)
+            want_cancel = op->cancel_sent = op->aborted = TRUE;
+        else if (op->pivot_requested && !op->pivot_sent && !op->cancel_sent)
+            want_pivot = op->pivot_sent = TRUE;
         alive = want_cancel || want_pivot || now_ready || vb_domain_obj_wait_until(dom, next);
         g_mutex_unlock(&dom->lock);
         if (!alive) {
             g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
                         "the domain's QEMU ended during the %s job of disk %s", op->type,
                         op->target);
-            drop_op(dom, op);
+            vb_block_drop_op(dom, op);
             return FALSE;
         }
         if (vb_domain_list_shutting_down(list)) {
+            /* QEMU's job goes on; the status XML keeps it for the next start (issue 15,
+             * part bjrestart) */
             g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
-                        "the service is stopping; the %s job of disk %s is cancelled at its "
+                        "the service is stopping; the %s job of disk %s is taken back at its "
                         "next start", op->type, op->target);
-            drop_op(dom, op);
+            vb_block_drop_op(dom, op);
             return FALSE;
         }
         if (now_ready) {
@@ -856,60 +880,50 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
                           "(BlockJobAbort with PIVOT completes it)", op->type, op->target);
         }
         if (want_cancel) {
-            cancel_sent = aborted = TRUE;
+            vb_domain_async_save_status(list, dom);
             if (!send_job_command(list, dom, "block-job-cancel", op->job_id, error)) {
-                drop_op(dom, op);
+                vb_block_drop_op(dom, op);
                 return FALSE;
             }
         } else if (want_pivot) {
-            pivot_sent = TRUE;
+            /* recorded first: a restart while QEMU completes knows a pivot was asked */
+            vb_domain_async_save_status(list, dom);
             if (!send_job_command(list, dom, "block-job-complete", op->job_id, error)) {
                 g_prefix_error(error, "cannot pivot the %s job of disk %s: ", op->type,
                                op->target);
-                drop_op(dom, op);
+                vb_block_drop_op(dom, op);
                 return FALSE;
             }
         }
     }
-    publish_progress(list, dom, job, op);
-    if (!pivot_sent || state != VB_BLOCK_JOB_COMPLETED)
-        drop_copy_nodes(list, dom, op);
-    if (g_str_equal(op->type, "commit") && state == VB_BLOCK_JOB_COMPLETED && !aborted)
-        drop_pivoted_nodes(list, dom, op);
-    if (pivot_sent && state == VB_BLOCK_JOB_COMPLETED && op->base_path != NULL) {
-        g_autoptr(GError) err = NULL;
-        g_autofree char *old_path = NULL;
+    return block_finish(list, dom, job, op, state, qemu_error, out_result, error);
+}
 
-        drop_pivoted_nodes(list, dom, op);
-        /* the disk runs on the base now: the live definition says so */
-        g_mutex_lock(&dom->lock);
-        old_path = disk_path_locked(dom->def, op->target);
-        if (dom->id >= 0)
-            vb_domain_def_set_disk_source(dom->def, op->target, op->base_path,
-                                          op->base_format);
-        g_mutex_unlock(&dom->lock);
-        rewrite_config_source(list, dom, op->target, old_path, op->base_path, op->base_format);
-        if (!vb_domain_status_save(list, dom, &err))
-            g_warning("%s", err->message);
-        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
-    }
-    drop_op(dom, op);
-    if (state == VB_BLOCK_JOB_FAILED) {
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "the %s job of disk %s failed: %s",
-                    op->type, op->target, qemu_error != NULL ? qemu_error : "?");
+static gboolean
+block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
+           GVariant **out_result, GError **error)
+{
+    VbBlockOp *op = data;
+    g_autoptr(JsonNode) r = NULL;
+
+    vb_domain_async_job_phase(list, dom, job, "running", TRUE);
+    g_mutex_lock(&dom->lock);
+    vb_domain_block_job_forget_locked(dom, op->job_id);
+    g_mutex_unlock(&dom->lock);
+    if (g_str_equal(op->type, "copy"))
+        r = start_copy(list, dom, op, error);
+    else
+        r = vb_domain_async_monitor(list, dom,
+                                    g_str_equal(op->type, "pull") ? "block-stream"
+                                                                  : "block-commit",
+                                    start_args(op), -1, error);
+    if (r == NULL) {
+        drop_copy_nodes(list, dom, op);
+        g_prefix_error(error, "cannot start the %s job of disk %s: ", op->type, op->target);
+        vb_block_drop_op(dom, op);
         return FALSE;
     }
-    /* a ready job cancelled without pivot ends "completed" in QEMU: not pivoted */
-    if (state == VB_BLOCK_JOB_CANCELLED || (aborted && !pivot_sent)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_ABORTED,
-                    "the %s job of disk %s was cancelled on request", op->type, op->target);
-        return FALSE;
-    }
-    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "%s job of disk %s completed",
-                  op->type, op->target);
-    *out_result = g_variant_new_parsed("{'disk': <%s>, 'type': <%s>, 'pivoted': <%b>}",
-                                       op->target, op->type, pivot_sent);
-    return TRUE;
+    return vb_block_wait_finish(list, dom, job, op, out_result, error);
 }
 
 /* The index of @path in @files (a layer of the chain), or -1. */
@@ -942,12 +956,12 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     if (!vb_domain_async_job_begin(dom, VB_ASYNC_JOB_BLOCK, method, owner,
                                    list->config->job_wait_timeout, list->config->max_queued,
                                    error)) {
-        block_op_free(op);
+        vb_block_op_free(op);
         return NULL;
     }
     if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error)) {
         vb_domain_async_job_end(dom);
-        block_op_free(op);
+        vb_block_op_free(op);
         return NULL;
     }
     g_mutex_lock(&dom->lock);
@@ -959,7 +973,7 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     g_mutex_unlock(&dom->lock);
     if (!running || !resolve_disk(dom, mon, disk, &op->target, &op->top_node, error))
         goto fail;
-    nodes = chain_nodes(mon, op->top_node, &files, &drvs, error);
+    nodes = vb_block_chain_nodes(mon, op->top_node, &files, &drvs, error);
     if (nodes == NULL)
         goto fail;
     if (g_str_equal(op->type, "copy")) {
@@ -1027,11 +1041,11 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     dom->block_op = op;
     g_mutex_unlock(&dom->lock);
     return vb_domain_async_job_start(list, dom, VB_ASYNC_JOB_BLOCK, op->type, owner, block_body,
-                                     op, (GDestroyNotify)block_op_free, FALSE);
+                                     op, (GDestroyNotify)vb_block_op_free, FALSE);
 fail:
     vb_domain_job_end(dom);
     vb_domain_async_job_end(dom);
-    block_op_free(op);
+    vb_block_op_free(op);
     return NULL;
 }
 
@@ -1053,7 +1067,7 @@ vb_domain_block_pull(VbDomainList *list, VbDomainObj *dom, const char *disk,
     op->type = "pull";
     if (!bandwidth_bytes(bandwidth, flags & VB_BLOCK_PULL_BANDWIDTH_BYTES, &op->speed,
                          error)) {
-        block_op_free(op);
+        vb_block_op_free(op);
         return NULL;
     }
     return start_block_job(list, dom, "BlockPull", disk, op, NULL, NULL, FALSE, FALSE, owner,
@@ -1097,7 +1111,7 @@ vb_domain_block_commit(VbDomainList *list, VbDomainObj *dom, const char *disk,
     op->type = "commit";
     if (!bandwidth_bytes(bandwidth, flags & VB_BLOCK_COMMIT_BANDWIDTH_BYTES, &op->speed,
                          error)) {
-        block_op_free(op);
+        vb_block_op_free(op);
         return NULL;
     }
     return start_block_job(list, dom, "BlockCommit", disk, op, top, base,
@@ -1206,7 +1220,7 @@ vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                         "BlockCopy: unknown parameter '%s' (bandwidth, granularity, "
                         "buf-size)", key);
-            block_op_free(op);
+            vb_block_op_free(op);
             return NULL;
         }
         if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64))
@@ -1216,25 +1230,25 @@ vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
         else {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                         "BlockCopy: parameter '%s' must be a number (t or u)", key);
-            block_op_free(op);
+            vb_block_op_free(op);
             return NULL;
         }
         if (*field > G_MAXINT64) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                         "BlockCopy: parameter '%s' is too large", key);
-            block_op_free(op);
+            vb_block_op_free(op);
             return NULL;
         }
     }
     if (!parse_copy_dest(dest_xml, &op->base_path, &op->base_format, error)) {
-        block_op_free(op);
+        vb_block_op_free(op);
         return NULL;
     }
     if (!g_file_test(op->base_path, G_FILE_TEST_IS_REGULAR)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "BlockCopy: '%s' is not an existing regular file (REUSE_EXT)",
                     op->base_path);
-        block_op_free(op);
+        vb_block_op_free(op);
         return NULL;
     }
     return start_block_job(list, dom, "BlockCopy", disk, op, NULL, NULL, FALSE, FALSE, owner,

@@ -61,4 +61,9 @@ VbJob *vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *di
                             const char *dest_xml, GVariant *params, guint flags,
                             const char *owner, GError **error);
 
+/* issue 15, part bjrestart: block jobs across a restart (domain-blockrestart.c) */
+void vb_domain_block_op_format(VbDomainObj *dom, GString *buf);
+gboolean vb_domain_block_job_adopt(VbDomainList *list, VbDomainObj *dom, const char *xml,
+                                   GError **error);
+
 G_END_DECLS

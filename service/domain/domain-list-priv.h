@@ -108,6 +108,7 @@ void vb_domain_ports_release(VbDomainList *list, int port);
 gboolean vb_domain_status_save(VbDomainList *list, VbDomainObj *dom, GError **error);
 void vb_domain_status_remove(VbDomainList *list, VbDomainObj *dom);
 char *vb_domain_status_path(VbDomainList *list, const char *name);
+void vb_domain_status_append_attr(GString *buf, const char *name, const char *value);
 
 void vb_domain_list_job_notify(VbDomainList *list, VbJob *job, VbJobNotifyKind kind);
 gboolean vb_domain_list_shutting_down(VbDomainList *list);
@@ -149,6 +150,9 @@ void vb_domain_async_job_complete(VbDomainList *list, VbDomainObj *dom, VbJob *j
                                   GVariant *result, const GError *error, gboolean cancelled);
 void vb_domain_async_job_phase(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                const char *phase, gboolean cancelable);
+void vb_domain_async_save_status(VbDomainList *list, VbDomainObj *dom);
+VbQemuMonitor *vb_domain_async_begin_monitor(VbDomainList *list, VbDomainObj *dom,
+                                             GError **error);
 JsonNode *vb_domain_async_monitor(VbDomainList *list, VbDomainObj *dom, const char *cmd,
                                   JsonObject *args, int fd, GError **error);
 gboolean vb_domain_async_check_abort(VbDomainObj *dom, GError **error);

@@ -324,6 +324,8 @@ void vb_domain_event_free(VbDomainEvent *ev);
 /* domain-blockjob.c (issue 11, part nbd) */
 gboolean vb_domain_block_job_event(VbDomainObj *dom, const VbDomainEvent *ev);
 void vb_domain_block_job_forget_locked(VbDomainObj *dom, const char *id);
+void vb_domain_block_job_seed_locked(VbDomainObj *dom, const char *id, VbBlockJobState state,
+                                     const char *error); /* issue 15, part bjrestart */
 const VbBlockJob *vb_domain_block_job_get_locked(VbDomainObj *dom, const char *id);
 gboolean vb_domain_block_job_ended(VbBlockJobState state);
 void vb_domain_obj_broadcast(VbDomainObj *dom);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "domain-agent.h"
+#include "domain-blockops.h" /* issue 15, part bjrestart */
 #include "domain-hotplug.h"
 #include "domain-cgroup.h"
 #include "domain-list-priv.h"
@@ -429,8 +430,11 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
     if (mon == NULL)
         return TRUE;
     if (type == VB_ASYNC_JOB_BLOCK) {
-        /* a block job is cancelled: the images stay consistent, the chain as it was */
-        recover_storage_copy(mon, name);
+        /* issue 15, part bjrestart: a recorded block job is taken back at the end of the
+         * reconnection (adopt_block_job()); one without a record is cancelled: the images
+         * stay consistent, the chain as it was */
+        if (s->blockjob_xml == NULL)
+            recover_storage_copy(mon, name);
         return TRUE;
     }
     if (type == VB_ASYNC_JOB_DUMP) {
@@ -469,6 +473,31 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
         }
     }
     return TRUE;
+}
+
+/*
+ * issue 15, part bjrestart: the block job the status recorded goes on under a new Job
+ * (domain-blockrestart.c); a record that cannot be used cancels QEMU's job, as before.
+ */
+static void
+adopt_block_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile *s)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autofree char *name = NULL;
+
+    if (s->blockjob_xml == NULL ||
+        vb_async_job_type_from_string(s->async_job) != VB_ASYNC_JOB_BLOCK ||
+        vb_domain_block_job_adopt(list, dom, s->blockjob_xml, &error))
+        return;
+    name = vb_domain_obj_get_name(dom);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "its block job cannot be taken back (%s); "
+                  "QEMU's job is cancelled", error->message);
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon != NULL)
+        recover_storage_copy(mon, name);
 }
 
 /*
@@ -620,6 +649,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         }
         if (s.agent_frozen)
             vb_domain_agent_thaw_if_frozen(list, dom);
+        adopt_block_job(list, dom, &s); /* issue 15, part bjrestart: takes the async job */
         vb_domain_status_save(list, dom, NULL);
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
         ok = TRUE;

@@ -58,6 +58,7 @@ vb_domain_status_file_clear(VbDomainStatusFile *s)
     g_free(s->attach_pending);
     g_free(s->cgroup_mode);
     g_free(s->cgroup_unit);
+    g_free(s->blockjob_xml);
     g_clear_pointer(&s->cgroup_dirs, g_ptr_array_unref);
     g_clear_pointer(&s->helpers, g_ptr_array_unref);
     g_clear_pointer(&s->nets, g_ptr_array_unref);
@@ -174,6 +175,9 @@ parse_child(xmlDoc *doc, xmlNode *n, VbDomainStatusFile *s)
         replace(&s->autodestroy_owner, prop(n, "owner"));
     } else if (g_str_equal(name, "qemuCaps")) {
         replace(&s->caps_xml, node_to_string(doc, n));
+    } else if (g_str_equal(name, "blockjob")) {
+        /* issue 15, part bjrestart: read by domain-blockrestart.c */
+        replace(&s->blockjob_xml, node_to_string(doc, n));
     } else if (g_str_equal(name, "domain")) {
         replace(&s->def_xml, node_to_string(doc, n));
     }

@@ -37,6 +37,7 @@ typedef struct {
     char *cgroup_unit;
     GPtrArray *cgroup_dirs; /* char* */
     gboolean private_dev;   /* <namespace dev='private'/>: issue 14, part devns */
+    char *blockjob_xml;     /* <blockjob>, as text: issue 15, part bjrestart */
 } VbDomainStatusFile;
 
 gboolean vb_domain_status_parse(const char *contents, VbDomainStatusFile *s, GError **error);

@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 
+#include "domain-blockops.h" /* issue 15, part bjrestart */
 #include "domain-cgroup.h"
 #include "domain-list-priv.h"
 #include "store.h"
@@ -24,8 +25,9 @@ vb_domain_status_path(VbDomainList *list, const char *name)
     return g_build_filename(list->paths->run_dir, file, NULL);
 }
 
-static void
-append_attr(GString *buf, const char *name, const char *value)
+/* @name='@value' (escaped) of a status XML element; @value is XML 1.0 text. */
+void
+vb_domain_status_append_attr(GString *buf, const char *name, const char *value)
 {
     g_autofree char *esc = g_markup_escape_text(value, -1);
 
@@ -48,8 +50,8 @@ format_status(VbDomainObj *dom, GError **error)
                                    VB_DOMAIN_DEF_FORMAT_SECURE, error);
     if (def_xml == NULL)
         return NULL;
-    append_attr(buf, "state", vb_domain_state_to_string(dom->state));
-    append_attr(buf, "reason", vb_domain_reason_to_string(dom->reason));
+    vb_domain_status_append_attr(buf, "state", vb_domain_state_to_string(dom->state));
+    vb_domain_status_append_attr(buf, "reason", vb_domain_reason_to_string(dom->reason));
     g_string_append_printf(buf, " id='%d' pid='%d'", dom->id,
                            dom->proc != NULL ? (int)vb_qemu_process_get_pid(dom->proc) : 0);
     /* a start that has not finished: a restarted service kills its QEMU */
@@ -57,10 +59,10 @@ format_status(VbDomainObj *dom, GError **error)
         g_string_append(buf, " starting='yes'");
     g_string_append(buf, ">\n");
     g_string_append(buf, "  <monitor");
-    append_attr(buf, "path", dom->monitor_path != NULL ? dom->monitor_path : "");
+    vb_domain_status_append_attr(buf, "path", dom->monitor_path != NULL ? dom->monitor_path : "");
     g_string_append(buf, "/>\n  <runtime");
-    append_attr(buf, "dir", dom->runtime_dir != NULL ? dom->runtime_dir : "");
-    append_attr(buf, "pidfile", dom->pidfile != NULL ? dom->pidfile : "");
+    vb_domain_status_append_attr(buf, "dir", dom->runtime_dir != NULL ? dom->runtime_dir : "");
+    vb_domain_status_append_attr(buf, "pidfile", dom->pidfile != NULL ? dom->pidfile : "");
     g_string_append(buf, "/>\n");
     vb_domain_helpers_format(dom, buf);
     vb_domain_net_format(dom, buf);
@@ -68,7 +70,7 @@ format_status(VbDomainObj *dom, GError **error)
         g_string_append_printf(buf, "  <taint flag='%s'/>\n", taint[i]);
     if (dom->autodestroy_owner != NULL) {
         g_string_append(buf, "  <autodestroy");
-        append_attr(buf, "owner", dom->autodestroy_owner);
+        vb_domain_status_append_attr(buf, "owner", dom->autodestroy_owner);
         g_string_append(buf, "/>\n");
     }
     /* issue 13, part agent: a restarted service thaws what FSFreeze froze */
@@ -79,19 +81,20 @@ format_status(VbDomainObj *dom, GError **error)
         g_string_append(buf, "  <namespace dev='private'/>\n");
     if (dom->attach_pending_def != NULL && dom->attach_pending_alias != NULL) {
         g_string_append(buf, "  <hotplug pending='attach'");
-        append_attr(buf, "alias", dom->attach_pending_alias);
+        vb_domain_status_append_attr(buf, "alias", dom->attach_pending_alias);
         g_string_append(buf, "/>\n");
     }
     g_string_append_printf(buf, "  <job type='%s'", vb_job_type_to_string(dom->job.active));
     if (dom->job.async != VB_ASYNC_JOB_NONE) {
         /* what a restarted service needs to recover the async job */
-        append_attr(buf, "async", vb_async_job_type_to_string(dom->job.async));
-        append_attr(buf, "phase", dom->job.phase);
-        append_attr(buf, "wasRunning", dom->job.was_running ? "yes" : "no");
+        vb_domain_status_append_attr(buf, "async", vb_async_job_type_to_string(dom->job.async));
+        vb_domain_status_append_attr(buf, "phase", dom->job.phase);
+        vb_domain_status_append_attr(buf, "wasRunning", dom->job.was_running ? "yes" : "no");
         if (dom->job.temp_path != NULL)
-            append_attr(buf, "tempFile", dom->job.temp_path);
+            vb_domain_status_append_attr(buf, "tempFile", dom->job.temp_path);
     }
     g_string_append(buf, "/>\n");
+    vb_domain_block_op_format(dom, buf); /* issue 15, part bjrestart */
     if (dom->caps != NULL) {
         caps_xml = vb_qemu_caps_to_xml(dom->caps);
         g_string_append(buf, caps_xml);

@@ -18,6 +18,7 @@ guest on a qcow2 chain base <- mid <- top made with qemu-img, data written by qe
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -286,14 +287,21 @@ class CancelRestartTest(BlockJobTestCase):
                      f"read -P 0x33 {2 * MIB} {46 * MIB}", readonly=True)
 
     def test_restart_cancels_a_running_job(self):
-        """A service restarted during a pull cancels QEMU's job at reconnect: no job left,
-        the chain as it was, the domain still running."""
+        """A service restarted during a pull whose status XML has no <blockjob> (written by
+        an older service; test_blockjob_restart.py has the job taken back) cancels QEMU's
+        job at reconnect: no job left, the chain as it was, the domain still running."""
         base, mid, top = self.make_chain(base_data=(("0x33", 0, 48 * MIB),))
         path = self.start(top)
         self.domain(path, "BlockPull", "stu", ("vda", 1, 0))
         eventually(lambda: self.job_info(path)[2] > 0, timeout=30, what="pull progress")
         self.conn.close_sync(None)
         self.assertEqual(self.service.stop(), 0)
+        status = os.path.join(self.root, "run/virtbus/qemu/bj1.xml")
+        with open(status) as f:
+            text = f.read()
+        self.assertIn("<blockjob ", text)
+        with open(status, "w") as f:
+            f.write(re.sub(r"  <blockjob .*?</blockjob>\n", "", text, flags=re.S))
         self.service.start()
         self.conn = vbtest.connect(self.bus.address)
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "State"), "running")
