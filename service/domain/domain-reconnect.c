@@ -252,13 +252,30 @@ recover_wait_idle(VbQemuMonitor *mon, const char *query, const char *name)
     }
 }
 
+static const char *const COPY_JOBS[] = { "drive-", "vbjob-", NULL };
+/* the commits of an external snapshot's Delete (domain-snapshot-external.c): the delete
+ * held a sync job only, nothing records it; cancelled, the snapshot and its overlays stay
+ * as the metadata says (a commit does not change what the guest reads) */
+static const char *const SNAPSHOT_DELETE_JOBS[] = { "vbsnapdel-", NULL };
+
+static gboolean
+has_any_prefix(const char *s, const char *const *prefixes)
+{
+    for (guint i = 0; prefixes[i] != NULL; i++) {
+        if (g_str_has_prefix(s, prefixes[i]))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /*
  * The mirrors of an interrupted storage copy (issue 11, part nbd): jobs
  * "drive-*" and the NBD client nodes "migration-*" go; the source keeps its
- * own images. Bounded; at start-up, before anything else talks to QEMU.
+ * own images. Also the block jobs of @prefixes. Bounded; at start-up, before anything else
+ * talks to QEMU.
  */
 static void
-recover_storage_copy(VbQemuMonitor *mon, const char *name)
+recover_block_jobs(VbQemuMonitor *mon, const char *name, const char *const *prefixes)
 {
     for (int round = 0; round < 50; round++) {
         g_autoptr(JsonNode) q = recover_cmd(mon, "query-block-jobs", name);
@@ -278,7 +295,7 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
             g_autoptr(JsonNode) r = NULL;
 
             /* vbjob-*: a BlockPull/BlockCommit (issue 15, part blockjob) */
-            if (!g_str_has_prefix(dev, "drive-") && !g_str_has_prefix(dev, "vbjob-")) {
+            if (!has_any_prefix(dev, prefixes)) {
                 json_object_unref(args);
                 continue;
             }
@@ -294,8 +311,7 @@ recover_storage_copy(VbQemuMonitor *mon, const char *name)
             }
             if (round == 0)
                 VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name,
-                              "job recovery: the mirror %s of the storage copy is cancelled",
-                              dev);
+                              "job recovery: QEMU's block job %s is cancelled", dev);
         }
         if (left == 0)
             break;
@@ -349,7 +365,8 @@ keep_paused_for_migration(VbDomainObj *dom)
 }
 
 /*
- * A live snapshot (issue 15, domain-snapshot-live.c) that the end of the service
+ * The commits of an external snapshot's Delete go (SNAPSHOT_DELETE_JOBS). A live snapshot
+ * (issue 15, domain-snapshot-live.c) that the end of the service
  * interrupted left the guest paused with reason "snapshot", which is set only when it ran:
  * it runs again, and QEMU's snapshot job (finished by now: QEMU answers nothing while it
  * saves) is dismissed. The snapshot has no metadata (an internal snapshot of that name
@@ -364,12 +381,16 @@ recover_live_snapshot(VbDomainObj *dom)
     g_autofree char *name = vb_domain_obj_get_name(dom);
     JsonObject *args;
 
+    gboolean paused;
+
     g_mutex_lock(&dom->lock);
-    if (dom->state == VB_DOMAIN_STATE_PAUSED && dom->reason == VB_DOMAIN_REASON_SNAPSHOT &&
-        dom->mon != NULL)
-        mon = vb_qemu_monitor_ref(dom->mon);
+    paused = dom->state == VB_DOMAIN_STATE_PAUSED && dom->reason == VB_DOMAIN_REASON_SNAPSHOT;
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
     if (mon == NULL)
+        return;
+    recover_block_jobs(mon, name, SNAPSHOT_DELETE_JOBS);
+    if (!paused)
         return;
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "a snapshot was interrupted by the restart; "
                   "the guest runs again (the snapshot has no metadata)");
@@ -434,7 +455,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
          * reconnection (adopt_block_job()); one without a record is cancelled: the images
          * stay consistent, the chain as it was */
         if (s->blockjob_xml == NULL)
-            recover_storage_copy(mon, name);
+            recover_block_jobs(mon, name, COPY_JOBS);
         return TRUE;
     }
     if (type == VB_ASYNC_JOB_DUMP) {
@@ -444,7 +465,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
         g_autofree char *st = recover_wait_idle(mon, "query-migrate", name);
 
         if (type == VB_ASYNC_JOB_MIGRATION_OUT)
-            recover_storage_copy(mon, name);
+            recover_block_jobs(mon, name, COPY_JOBS);
         /* QEMU went on while the service was down (a SIGKILL in phase
          * perform3): a transfer that completed, or reached post-copy, is
          * not undone by the cancel, and the guest may run on the destination */
@@ -497,7 +518,7 @@ adopt_block_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile *
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
     if (mon != NULL)
-        recover_storage_copy(mon, name);
+        recover_block_jobs(mon, name, COPY_JOBS);
 }
 
 /*
