@@ -117,6 +117,15 @@ char *vb_domain_managed_save_path(VbDomainList *list, const char *name);
 /* domain-process.c: a start that restores (incoming != NULL: "-incoming defer") */
 gboolean vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags,
                                 const char *owner, gboolean incoming, GError **error);
+/* issue 15: a start from a snapshot (domain-snapshot-start.c) */
+typedef struct {
+    const VbDomainDef *def; /* nullable: run this definition (the snapshot's <domain>) */
+    const char *loadvm;     /* nullable: the internal snapshot QEMU loads (-loadvm) */
+    gboolean from_snapshot; /* reason and Started/Suspended detail "from-snapshot" */
+} VbStartExtra;
+gboolean vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags,
+                                     const char *owner, gboolean incoming,
+                                     const VbStartExtra *extra, GError **error);
 
 /* domain-restore.c, domain-save.c */
 gboolean vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags,

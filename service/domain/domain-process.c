@@ -233,6 +233,7 @@ typedef struct {
                          * the lock) */
     GHashTable *disks;     /* what the disks' images said (vb_qemu_disk_prepare) */
     GPtrArray *throttles;  /* block_set_io_throttle arguments to send before cont */
+    const char *loadvm;    /* issue 15: the internal snapshot QEMU loads (-loadvm), or NULL */
 } StartState;
 
 static void
@@ -413,6 +414,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     params.runtime_dir = st->runtime_dir;
     params.vnc_port = -1;
     params.incoming = incoming;
+    params.loadvm = st->loadvm;
     params.hugetlbfs = hugetlbfs;
     params.no_sandbox = list->config->seccomp_sandbox == 0;
     /* the images are read here, before anything exists: a broken chain leaves nothing */
@@ -830,10 +832,37 @@ gboolean
 vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
                        gboolean incoming, GError **error)
 {
+    return vb_domain_start_locked_full(list, dom, flags, owner, incoming, NULL, error);
+}
+
+/**
+ * vb_domain_start_locked_full:
+ * @extra: (nullable): issue 15, a start from a snapshot: the definition to run instead of
+ *   the domain's (it becomes the live one; the persistent one stays aside, and is the
+ *   definition again if the start fails), the internal snapshot QEMU loads before the guest
+ *   runs (-loadvm), and reason/detail "from-snapshot" instead of "booted"
+ *
+ * vb_domain_start_locked() with a snapshot to start from.
+ */
+gboolean
+vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
+                            gboolean incoming, const VbStartExtra *extra, GError **error)
+{
     StartState st = { .log_fd = -1, .display_port = -1, .websocket_port = -1 };
     g_auto(GStrv) argv = NULL;
     gboolean paused = (flags & VB_START_PAUSED) != 0 || incoming;
+    gboolean from_snapshot = extra != NULL && extra->from_snapshot;
+    g_autoptr(VbDomainDef) run_def = NULL;
 
+    if (extra != NULL && extra->def != NULL) {
+        run_def = vb_domain_def_copy(extra->def);
+        if (run_def == NULL) {
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
+                                "cannot copy the snapshot's definition to start it");
+            return FALSE;
+        }
+    }
+    st.loadvm = extra != NULL ? extra->loadvm : NULL;
     g_mutex_lock(&dom->lock);
     if (dom->removed) {
         g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "domain '%s' was undefined",
@@ -850,6 +879,14 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
     /* from here on a DefineXML goes to new_def and an Undefine leaves the
      * domain transient: the definition copied below is the one QEMU runs */
     dom->starting = TRUE;
+    if (run_def != NULL) {
+        /* the persistent definition is set aside as for a running domain (resolve_firmware
+         * does the same): a failed start makes it the definition again */
+        if (dom->persistent && dom->new_def == NULL)
+            dom->new_def = g_steal_pointer(&dom->def);
+        vb_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&run_def);
+    }
     g_mutex_unlock(&dom->lock);
 
     if (!start_prepare(list, dom, &st, incoming, &argv, error) ||
@@ -876,7 +913,9 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
     drop_missing_media(dom->def, st.disks);
     if (!incoming) {
         vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
-                                paused ? VB_DOMAIN_REASON_USER : VB_DOMAIN_REASON_BOOTED);
+                                from_snapshot ? VB_DOMAIN_REASON_FROM_SNAPSHOT
+                                : paused      ? VB_DOMAIN_REASON_USER
+                                              : VB_DOMAIN_REASON_BOOTED);
         dom->resumed_at = g_get_real_time();
     }
     g_mutex_unlock(&dom->lock);
@@ -890,9 +929,13 @@ vb_domain_start_locked(VbDomainList *list, VbDomainObj *dom, guint flags, const 
                   (int)vb_qemu_process_get_pid(st.proc),
                   incoming ? ", waiting for its saved state" : paused ? ", paused" : "");
     if (!incoming) {
-        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "booted");
+        const char *detail = from_snapshot ? "from-snapshot" : NULL;
+
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started",
+                              detail != NULL ? detail : "booted");
         if (paused)
-            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended", "paused");
+            vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended",
+                                  detail != NULL ? detail : "paused");
     }
     start_state_clear(&st);
     return TRUE;

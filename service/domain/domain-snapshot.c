@@ -6,6 +6,7 @@
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
 #include "domain-snapshot-live.h"
+#include "domain-snapshot-start.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
 #include "snapshot-store.h"
@@ -291,6 +292,7 @@ typedef enum {
     PLAN_EXTERNAL,        /* new overlays on the disks (domain-snapshot-external.c) */
     PLAN_REVERT_INACTIVE, /* the inactive domain's disks (qemu-img) */
     PLAN_REVERT_LIVE,     /* the running domain in place (snapshot-load) */
+    PLAN_REVERT_START,    /* a new QEMU (domain-snapshot-start.c, issue 15 snapstart) */
 } PlanKind;
 
 /* What an async snapshot job does, decided and checked before its thread starts. */
@@ -599,6 +601,14 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
     case PLAN_REVERT_LIVE:
         return vb_domain_snapshot_live_load(list, dom, p->name, p->targets, p->run, error) &&
                vb_snapshot_store_set_current(store, p->name, error);
+    case PLAN_REVERT_START: {
+        /* current only once the new QEMU runs (or the disks are reverted) */
+        const VbSnapshotDef *snap = lookup(store, p->name, error);
+
+        return snap != NULL &&
+               vb_domain_snapshot_revert_start(list, dom, snap, p->flags, error) &&
+               vb_snapshot_store_set_current(store, p->name, error);
+    }
     }
     if (p->flags & VB_SNAPSHOT_CREATE_NO_METADATA)
         return TRUE;
@@ -617,6 +627,7 @@ plan_phase(PlanKind kind)
         return "snapshot";
     case PLAN_REVERT_INACTIVE:
     case PLAN_REVERT_LIVE:
+    case PLAN_REVERT_START:
         return "revert";
     }
     return "none";
@@ -744,6 +755,35 @@ vb_domain_snapshot_get_xml(VbDomainList *list, VbDomainObj *dom, const char *nam
     return xml;
 }
 
+/* issue 15, snapstart: a revert that starts a new QEMU (domain-snapshot-start.c); what can
+ * be checked now: a definition to run, the disks a snapshot without memory reverts. */
+static gboolean
+plan_revert_start(const VbSnapshotDef *snap, const VbDomainDef *def, Plan *p, GError **error)
+{
+    gboolean starts = !vb_snapshot_def_is_offline(snap) ||
+                      (p->flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED));
+
+    if (starts && snap->dom == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "snapshot '%s' holds no domain definition to start from", snap->name);
+        return FALSE;
+    }
+    if (!starts && (p->flags & VB_SNAPSHOT_REVERT_RESET_NVRAM)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "Snapshot.Revert: RESET_NVRAM (8) only applies to a revert that "
+                            "starts the domain: add RUNNING (1) or PAUSED (2)");
+        return FALSE;
+    }
+    if (vb_snapshot_def_is_offline(snap)) {
+        g_autoptr(GPtrArray) disks = snapshot_disks(snap, def, error);
+
+        if (disks == NULL)
+            return FALSE;
+    }
+    p->kind = PLAN_REVERT_START;
+    return TRUE;
+}
+
 /* With the nested job: decides how the running @dom goes back to the internal snapshot
  * @snap with its memory, in place (snapshot-load), if the snapshot's definition is the
  * guest's ABI. */
@@ -753,22 +793,33 @@ plan_revert_live(const VbSnapshotDef *snap, const VbDomainDef *def, Plan *p, GEr
     g_autoptr(GError) abi_error = NULL;
 
     if (vb_snapshot_def_is_offline(snap)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s' holds no memory state (%s): reverting a running domain to "
-                    "it is not implemented yet; shut the domain off, then revert", snap->name,
-                    vb_snapshot_state_to_string(snap->state));
-        return FALSE;
+        /* issue 15, snapstart: QEMU stops, the disks are reverted (domain-snapshot-start.c);
+         * starting it again from them needs FORCE, as in libvirt */
+        if ((p->flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED)) &&
+            !(p->flags & VB_SNAPSHOT_REVERT_FORCE)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "revert requires FORCE (4): snapshot '%s' holds no memory state (%s); "
+                        "running the domain from it means a new QEMU", snap->name,
+                        vb_snapshot_state_to_string(snap->state));
+            return FALSE;
+        }
+        return plan_revert_start(snap, def, p, error);
     }
     if (snap->dom != NULL && !vb_domain_def_check_abi_stability(snap->dom, def, &abi_error)) {
-        if (p->flags & VB_SNAPSHOT_REVERT_FORCE)
-            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                        "snapshot '%s': a revert that starts a new QEMU for a changed "
-                        "definition is not implemented yet (%s)", snap->name,
-                        abi_error->message);
+        if (p->flags & VB_SNAPSHOT_REVERT_FORCE) /* issue 15, snapstart: a new QEMU */
+            return plan_revert_start(snap, def, p, error);
         else
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                         "revert requires FORCE (4): snapshot '%s' was taken with a definition "
                         "the running guest cannot load: %s", snap->name, abi_error->message);
+        return FALSE;
+    }
+    if (p->flags & VB_SNAPSHOT_REVERT_RESET_NVRAM) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "Snapshot.Revert: RESET_NVRAM (8) with a revert in place (the running "
+                    "guest loads snapshot '%s'): the NVRAM is only made again when a new QEMU "
+                    "starts; add FORCE after a definition change, or revert the shut off "
+                    "domain", snap->name);
         return FALSE;
     }
     p->disks = snapshot_disks(snap, def, error);
@@ -806,19 +857,12 @@ plan_revert(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
     }
     if (active)
         return plan_revert_live(snap, def, p, error);
-    if (!vb_snapshot_def_is_offline(snap)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s' holds the memory of a running guest: starting the domain "
-                    "from it is not implemented yet; start the domain, then revert (the "
-                    "running guest loads it in place)", p->name);
-        return FALSE;
-    }
-    if (p->flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED)) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "Snapshot.Revert: RUNNING (1) and PAUSED (2) for a disk-only "
-                            "snapshot are not implemented yet; revert, then start the domain");
-        return FALSE;
-    }
+    /* issue 15, snapstart: started from the snapshot (memory: -loadvm; without: the disks
+     * reverted, then a fresh boot) */
+    if (!vb_snapshot_def_is_offline(snap) ||
+        (p->flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED)) ||
+        (p->flags & VB_SNAPSHOT_REVERT_RESET_NVRAM))
+        return plan_revert_start(snap, def, p, error);
     p->disks = snapshot_disks(snap, def, error);
     p->kind = PLAN_REVERT_INACTIVE;
     return p->disks != NULL;
@@ -851,11 +895,6 @@ vb_domain_snapshot_revert(VbDomainList *list, VbDomainObj *dom, const char *name
     if ((flags & VB_SNAPSHOT_REVERT_RUNNING) && (flags & VB_SNAPSHOT_REVERT_PAUSED)) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                             "Snapshot.Revert: RUNNING (1) and PAUSED (2) exclude each other");
-        return NULL;
-    }
-    if (flags & VB_SNAPSHOT_REVERT_RESET_NVRAM) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "Snapshot.Revert: flag RESET_NVRAM (8) is not implemented yet");
         return NULL;
     }
     p = plan_new(flags, owner, publish, user_data);

@@ -691,6 +691,9 @@ command_build(const VbDomainDef *def, const VbQemuCaps *caps, const VbQemuComman
     /* a restore or incoming migration: QEMU waits for migrate-incoming */
     if (params->incoming)
         vb_qemu_cmd_addf(&c, "-incoming", "defer");
+    /* issue 15: a revert starts QEMU with the snapshot's memory and disks loaded */
+    if (params->loadvm != NULL)
+        vb_qemu_cmd_addf(&c, "-loadvm", "%s", params->loadvm);
     if (!build_passthrough(&c, error) || !check_unclaimed(&c, error))
         return NULL;
     if (out_taint != NULL)

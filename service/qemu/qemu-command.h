@@ -44,6 +44,7 @@ typedef struct {
     const char *runtime_dir;  /* the domain's private runtime directory */
     int vnc_port;             /* allocated display port for autoport VNC, or -1 */
     gboolean incoming;        /* "-incoming defer": the state comes by migrate-incoming */
+    const char *loadvm;       /* issue 15: "-loadvm TAG", an internal snapshot to start from */
     const GPtrArray *hugetlbfs; /* VbHugetlbfs*, the host's mounts; nullable (none) */
     GHashTable *disks;        /* target dev -> VbQemuDiskPrep*, nullable */
     int websocket_port;       /* allocated for a VNC websocket='-1', or 0 */

@@ -312,8 +312,10 @@ class SnapshotTest(SnapshotBase):
         s1 = self.create(dom, "<domainsnapshot><name>s1</name></domainsnapshot>")
         self.assertDBusError("AlreadyExists", self.create, dom,
                              "<domainsnapshot><name>s1</name></domainsnapshot>")
-        e = self.assertDBusError("NotSupported", self.snapshot_revert, s1, 1)
-        self.assertIn("RUNNING", e.message)
+        # (RUNNING/PAUSED start the domain: test_snapshot_start.py) RESET_NVRAM without a
+        # start has nothing to act on
+        e = self.assertDBusError("NotSupported", self.snapshot_revert, s1, 8)
+        self.assertIn("RESET_NVRAM", e.message)
         self.assertDBusError("InvalidArgument", self.domain, dom, "ListSnapshots", "u", (1 << 20,))
         self.assertEqual(self.image_snapshots(a), ["s1"])
         self.assertEqual(len(self.domain(dom, "ListSnapshots", "u", (0,))), 1)
@@ -329,16 +331,16 @@ class SnapshotTest(SnapshotBase):
         self.assertEqual(self.domain(dom2, "ListSnapshots", "u", (0,)), [])
 
         # a running domain (its internal snapshots: test_snapshot_live.py): an internal
-        # disk-only snapshot of it is refused (as libvirt: it must be external), a revert
-        # to a disk-only snapshot is not implemented
+        # disk-only snapshot of it is refused (as libvirt: it must be external); a revert
+        # to a disk-only snapshot stops QEMU (test_snapshot_start.py), RUNNING needs FORCE
         self.domain(dom, "Start", "u", (1,))
         e = self.assertDBusError("NotSupported", self.create, dom,
                                  "<domainsnapshot><name>s2</name><disks>"
                                  "<disk name='vda' snapshot='internal'/></disks>"
                                  "</domainsnapshot>", 16)
         self.assertIn("must be external", e.message)
-        e = self.assertDBusError("NotSupported", self.snapshot_revert, s1, 0)
-        self.assertIn("running domain", e.message)
+        e = self.assertDBusError("OperationInvalid", self.snapshot_revert, s1, 1)
+        self.assertIn("FORCE", e.message)
         # (Delete of a running domain's snapshot goes through QEMU: test_snapshot_live.py)
         # metadata only: allowed while it runs (METADATA_ONLY, then REDEFINE)
         xml = self.snap(s1, "GetXMLDesc", "u", (0,))
