@@ -350,7 +350,7 @@ vbctl_cmd_snapshot_dumpxml(VbctlContext *ctx, GError **error)
     return TRUE;
 }
 
-/* `snapshot-revert DOMAIN SNAPSHOT [--running|--paused] [--force]` */
+/* `snapshot-revert DOMAIN SNAPSHOT [--running|--paused] [--force] [--reset-nvram]` */
 gboolean
 vbctl_cmd_snapshot_revert(VbctlContext *ctx, GError **error)
 {
@@ -362,7 +362,8 @@ vbctl_cmd_snapshot_revert(VbctlContext *ctx, GError **error)
     r = vbctl_run_job(ctx, G_DBUS_PROXY(s), "Revert",
                       g_variant_new("(u)", (ctx->flags.snapshot.running ? 1u : 0u) |
                                                (ctx->flags.snapshot.paused ? 2u : 0u) |
-                                               (ctx->flags.snapshot.force ? 4u : 0u)),
+                                               (ctx->flags.snapshot.force ? 4u : 0u) |
+                                               (ctx->flags.snapshot.reset_nvram ? 8u : 0u)),
                       error);
     return r != NULL;
 }

@@ -58,6 +58,7 @@ typedef struct {
     gboolean force;         /* snapshot-revert --force */
     gboolean running;       /* snapshot-revert --running */
     gboolean paused;        /* snapshot-revert --paused */
+    gboolean reset_nvram;   /* snapshot-revert --reset-nvram */
     gboolean children;      /* snapshot-delete --children */
     gboolean children_only; /* snapshot-delete --children-only */
     gboolean metadata;      /* snapshot-delete --metadata */

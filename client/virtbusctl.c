@@ -277,9 +277,13 @@ static const VbctlOption snapshot_dumpxml_options[] = {
 };
 
 static const VbctlOption snapshot_revert_options[] = {
-    {"force", N_("Revert even when it is risky"), SFLAG(force), FALSE},
-    {"running", N_("Let a running guest run after the revert"), SFLAG(running), FALSE},
-    {"paused", N_("Leave a running guest paused after the revert"), SFLAG(paused), FALSE},
+    {"force", N_("Revert even when it needs a new QEMU"), SFLAG(force), FALSE},
+    {"running", N_("Let the guest run after the revert (starts an inactive domain)"),
+     SFLAG(running), FALSE},
+    {"paused", N_("Leave the guest paused after the revert (starts an inactive domain)"),
+     SFLAG(paused), FALSE},
+    {"reset-nvram", N_("Make the NVRAM again from its template when the revert starts QEMU"),
+     SFLAG(reset_nvram), FALSE},
     {NULL},
 };
 
@@ -853,7 +857,7 @@ static const VbctlCommand commands[] = {
      vbctl_cmd_snapshot_info, 2, 2, NULL},
     {"snapshot-dumpxml", "NAME|UUID SNAPSHOT", N_("Print a snapshot's XML"),
      vbctl_cmd_snapshot_dumpxml, 2, 2, snapshot_dumpxml_options},
-    {"snapshot-revert", "NAME|UUID SNAPSHOT", N_("Revert a domain's disks to a snapshot"),
+    {"snapshot-revert", "NAME|UUID SNAPSHOT", N_("Revert a domain to a snapshot"),
      vbctl_cmd_snapshot_revert, 2, 2, snapshot_revert_options},
     {"snapshot-delete", "NAME|UUID SNAPSHOT", N_("Delete a snapshot"), vbctl_cmd_snapshot_delete,
      2, 2, snapshot_delete_options},

@@ -14,7 +14,8 @@ qcow2 disk (tgwrite):
   FORCE, QEMU stops (Stopped "from-snapshot") and a new one runs the snapshot's;
 - a running domain reverted to a disk-only snapshot: stopped, disks reverted, shut off;
   RUNNING needs FORCE and then boots it afresh from the reverted disk;
-- RUNNING with a disk-only snapshot of an inactive domain: the disks reverted, booted.
+- RUNNING with a disk-only snapshot of an inactive domain: the disks reverted, booted;
+- RESET_NVRAM on a revert that starts the domain: the NVRAM made again from its template.
 """
 
 import os
@@ -276,12 +277,57 @@ class SnapshotStartTest(vbtest.CtlTestCase):
                    what="the guest to boot")
         self.assertLessEqual(self.numbers("tick", mark)[0], 2, "not a fresh boot")
         self.domain(path, "Destroy", "u", (0,))
-        # PAUSED: the disks reverted again, the new QEMU left paused
-        self.snapshot_revert(d1, 2)
+        # PAUSED (virtbusctl): the disks reverted again, the new QEMU left paused
+        self.ctl("snapshot-revert", "startsnap", "d1", "--paused")
         self.assertEqual(self.state(path), ("paused", "from-snapshot"))
         self.assertEqual(self.disk_max_write(), -1)
         self.domain(path, "Destroy", "u", (0,))
         rec.close()
+
+
+    def test_reset_nvram(self):
+        """RESET_NVRAM (8) on a revert that starts the domain: the NVRAM is made again from
+        its template; on a revert that starts nothing it is NotSupported."""
+        code, tmpl = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+        if not os.path.exists(code):
+            self.fail("OVMF is not installed (ovmf)")
+        xml = f"""<domain type='qemu'>
+  <name>nvsnap</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <loader readonly='yes' type='pflash'>{code}</loader>
+    <nvram template='{tmpl}'/>
+  </os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{self.disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+"""
+        path = self.manager("DefineXML", "su", (xml, 0))
+        d1 = self.domain(path, "SnapshotCreateXML", "su",
+                         ("<domainsnapshot><name>d1</name></domainsnapshot>", 16))
+        nvram = re.search(r"<nvram[^>]*>([^<]+)</nvram>",
+                          self.domain(path, "GetXMLDesc", "u", (2,))).group(1)
+        self.domain(path, "Start", "u", (0,), timeout=90000)
+        self.domain(path, "Destroy", "u", (0,))
+        with open(nvram, "r+b") as f:
+            f.seek(-16, os.SEEK_END)
+            f.write(b"virtbus-marker!!")
+        e = self.assertDBusError("NotSupported", self.snap, d1, "Revert", "u", (8,))
+        self.assertIn("RESET_NVRAM", e.message)
+        # PAUSED | RESET_NVRAM: started (paused) with a fresh NVRAM
+        self.assertIsNone(self.call(d1, SNAP_IFACE, "Revert", "u", (2 | 8,), timeout=90000)
+                          or None)
+        self.assertEqual(self.state(path), ("paused", "from-snapshot"))
+        with open(nvram, "rb") as f, open(tmpl, "rb") as t:
+            self.assertEqual(f.read(), t.read())
+        self.domain(path, "Destroy", "u", (0,))
 
 
 if __name__ == "__main__":
