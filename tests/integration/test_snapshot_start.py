@@ -310,8 +310,7 @@ class SnapshotStartTest(vbtest.CtlTestCase):
 </domain>
 """
         path = self.manager("DefineXML", "su", (xml, 0))
-        d1 = self.domain(path, "SnapshotCreateXML", "su",
-                         ("<domainsnapshot><name>d1</name></domainsnapshot>", 16))
+        d1 = self.snapshot_create(path, "<domainsnapshot><name>d1</name></domainsnapshot>")
         nvram = re.search(r"<nvram[^>]*>([^<]+)</nvram>",
                           self.domain(path, "GetXMLDesc", "u", (2,))).group(1)
         self.domain(path, "Start", "u", (0,), timeout=90000)
@@ -319,11 +318,10 @@ class SnapshotStartTest(vbtest.CtlTestCase):
         with open(nvram, "r+b") as f:
             f.seek(-16, os.SEEK_END)
             f.write(b"virtbus-marker!!")
-        e = self.assertDBusError("NotSupported", self.snap, d1, "Revert", "u", (8,))
+        e = self.assertDBusError("NotSupported", self.snapshot_revert, d1, 8)
         self.assertIn("RESET_NVRAM", e.message)
         # PAUSED | RESET_NVRAM: started (paused) with a fresh NVRAM
-        self.assertIsNone(self.call(d1, SNAP_IFACE, "Revert", "u", (2 | 8,), timeout=90000)
-                          or None)
+        self.snapshot_revert(d1, 2 | 8)
         self.assertEqual(self.state(path), ("paused", "from-snapshot"))
         with open(nvram, "rb") as f, open(tmpl, "rb") as t:
             self.assertEqual(f.read(), t.read())
