@@ -17,7 +17,8 @@
  * one QEMU runs and becomes the persistent one only once QEMU runs. A failed start leaves
  * the definition (start_rollback), the current snapshot (the caller sets it on success
  * only) and, for a snapshot with memory, the images as they were (-loadvm loads in QEMU's
- * memory; the images change only when the guest writes). Called with the domain's job held.
+ * memory; the images change only when the guest writes). Called with the domain's job held
+ * (the nested job of the async job `snapshot`, domain-snapshot.c).
  */
 
 /* The disks whose images hold @snap's internal snapshot (those it does not give 'no'). */
@@ -172,7 +173,8 @@ vb_domain_snapshot_revert_start(VbDomainList *list, VbDomainObj *dom,
     }
     if (offline && !vb_qemu_img_snapshot_apply(disks, snap->name, error)) {
         if (active)
-            g_prefix_error(error, "domain '%s' was stopped for the revert, ", name);
+            g_prefix_error(error, "domain '%s' was stopped for the revert, but its disks were "
+                           "not reverted: ", name);
         return FALSE;
     }
     if (!want_start)

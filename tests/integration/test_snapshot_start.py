@@ -11,7 +11,8 @@ qcow2 disk (tgwrite):
 - a revert whose QEMU cannot load the snapshot: QEMU's words in the error, the domain shut
   off, its definition and current snapshot as before;
 - a running domain with another definition (ABI): OperationInvalid without FORCE; with
-  FORCE, QEMU stops (Stopped "from-snapshot") and a new one runs the snapshot's;
+  FORCE, QEMU stops (Stopped "from-snapshot") and a new one runs the snapshot's (as it is
+  after a restart of the service);
 - a running domain reverted to a disk-only snapshot: stopped, disks reverted, shut off;
   RUNNING needs FORCE and then boots it afresh from the reverted disk;
 - RUNNING with a disk-only snapshot of an inactive domain: the disks reverted, booted;
@@ -225,8 +226,17 @@ class SnapshotStartTest(vbtest.CtlTestCase):
         self.assertEqual(self.memory_kib(path, 2), 128 * 1024)
         self.assert_goes_on_from(mark, tick_at)
         self.assertTrue(self.get_prop(s1, SNAP_IFACE, "Current"))
-        self.domain(path, "Destroy", "u", (0,))
         rec.close()
+        # a restarted service finds it as it was: running from the snapshot, its definitions
+        self.conn.close_sync(None)
+        self.assertEqual(self.service.stop(), 0)
+        self.service.start()
+        self.conn = vbtest.connect(self.bus.address)
+        self.assertEqual(self.state(path), ("running", "from-snapshot"))
+        self.assertEqual(self.memory_kib(path), 128 * 1024)
+        self.assertEqual(self.memory_kib(path, 2), 128 * 1024)
+        self.assertEqual(self.current(path), "s1")
+        self.domain(path, "Destroy", "u", (0,))
 
     def test_running_to_disk_only(self):
         path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
