@@ -106,7 +106,7 @@ append_diskspec(GString *xml, const char *spec, GError **error)
 }
 
 /* `snapshot-create-as DOMAIN [NAME] [--description TEXT] [--disk-only] [--no-metadata]
- *  [--reuse-external] [--quiesce] [--diskspec SPECS]` */
+ *  [--reuse-external] [--quiesce] [--halt] [--diskspec SPECS]` */
 gboolean
 vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
 {
@@ -147,6 +147,8 @@ vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
         flags |= 32;
     if (f->quiesce)
         flags |= 64;
+    if (f->halt)
+        flags |= 8;
     return create(ctx, text, flags, error);
 }
 

@@ -49,6 +49,7 @@ typedef struct {
     gboolean no_metadata;   /* snapshot-create-as --no-metadata */
     gboolean reuse_external; /* snapshot-create-as --reuse-external */
     gboolean quiesce;       /* snapshot-create-as --quiesce */
+    gboolean halt;          /* snapshot-create-as --halt */
     char *diskspec;         /* snapshot-create-as --diskspec "SPEC [SPEC...]", or NULL */
     gboolean redefine;      /* snapshot-create --redefine */
     gboolean current;       /* snapshot-create --current */

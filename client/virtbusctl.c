@@ -252,6 +252,8 @@ static const VbctlOption snapshot_create_as_options[] = {
      SFLAG(reuse_external), FALSE},
     {"quiesce", N_("Freeze the guest's file systems meanwhile (guest agent; --disk-only)"),
      SFLAG(quiesce), FALSE},
+    {"halt", N_("Shut the running domain off once the snapshot is taken"), SFLAG(halt),
+     FALSE},
     {"diskspec", N_("Disks: DISK[,snapshot=internal|external|no][,file=PATH], several "
                     "separated by spaces"), SFLAG(diskspec), FALSE, "SPECS",
      G_OPTION_ARG_STRING},

@@ -206,7 +206,6 @@ check_create_flags(guint flags, GError **error)
         const char *what;
     } unsupported[] = {
         { VB_SNAPSHOT_CREATE_LIVE, "LIVE (an external memory snapshot while the guest runs)" },
-        { VB_SNAPSHOT_CREATE_HALT, "HALT" },
         { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE (no RelaxNG schema is shipped)" },
     };
     guint known = 0x3ff;
@@ -610,9 +609,13 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
                vb_snapshot_store_set_current(store, p->name, error);
     }
     }
-    if (p->flags & VB_SNAPSHOT_CREATE_NO_METADATA)
-        return TRUE;
-    return store_new(list, dom, store, p, error);
+    if (!(p->flags & VB_SNAPSHOT_CREATE_NO_METADATA) && !store_new(list, dom, store, p, error))
+        return FALSE;
+    /* HALT: the guest stops once its snapshot is taken (shut off, reason from-snapshot) */
+    if ((p->flags & VB_SNAPSHOT_CREATE_HALT) &&
+        (p->kind == PLAN_LIVE || (p->kind == PLAN_EXTERNAL && p->active)))
+        vb_domain_teardown(list, dom, VB_DOMAIN_REASON_FROM_SNAPSHOT);
+    return TRUE;
 }
 
 static const char *

@@ -128,7 +128,10 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
                                  16 | 32)
         self.assertEqual(self.get_prop(s, SNAP_IFACE, "IsExternal"), True)
         self.assertEqual(self.source(path), reuse)
-        self.domain(path, "Destroy", "u", (0,))
+        # HALT (8): the guest stops once the snapshot is taken
+        self.snapshot_create(path, "<domainsnapshot><name>h</name></domainsnapshot>", 16 | 8)
+        self.assertEqual(self.state(path), ("shutoff", "from-snapshot"))
+        self.assertEqual(self.source(path), os.path.join(self.tmp, "mine.h"))
 
     def test_disk_only_inactive(self):
         path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
