@@ -42,6 +42,7 @@ char *vb_block_disk_top_node(VbQemuMonitor *mon, const char *alias, GError **err
 GPtrArray *vb_block_chain_nodes(VbQemuMonitor *mon, const char *top, GPtrArray **out_files,
                                 GPtrArray **out_drvs, GError **error);
 void vb_block_drop_op(VbDomainObj *dom, VbBlockOp *op);
+char *vb_block_storage_node(const char *format_node);
 gboolean vb_block_wait_finish(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbBlockOp *op,
                               GVariant **out_result, GError **error);
 

@@ -348,10 +348,9 @@ vb_domain_set_block_threshold(VbDomainList *list, VbDomainObj *dom, const char *
         vb_domain_job_end(dom);
         return FALSE;
     }
-    /* our nodes are libvirt-N-format on libvirt-N-storage (qemu-command-blockdev.c) */
-    if (g_str_has_prefix(node, "libvirt-") && g_str_has_suffix(node, "-format"))
-        storage = g_strdup_printf("%.*s-storage", (int)(strlen(node) - strlen("-format")),
-                                  node);
+    /* our nodes are X-format on X-storage (qemu-command-blockdev.c, copies, overlays) */
+    if (g_str_has_suffix(node, "-format"))
+        storage = vb_block_storage_node(node);
     args = json_object_new();
     json_object_set_string_member(args, "node-name", storage != NULL ? storage : node);
     json_object_set_int_member(args, "write-threshold", (gint64)threshold);
@@ -621,6 +620,22 @@ vb_block_drop_op(VbDomainObj *dom, VbBlockOp *op)
     g_mutex_unlock(&dom->lock);
 }
 
+/**
+ * vb_block_storage_node:
+ * @format_node: a format node's name ending in "-format"
+ *
+ * Returns: (transfer full): the name of its storage node ("-storage" instead)
+ */
+char *
+vb_block_storage_node(const char *format_node)
+{
+    gsize len = strlen(format_node);
+
+    if (g_str_has_suffix(format_node, "-format"))
+        len -= strlen("-format");
+    return g_strdup_printf("%.*s-storage", (int)len, format_node);
+}
+
 /* BlockCopy: the destination's nodes (blockdev-add), then blockdev-mirror. */
 static JsonNode *
 start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
@@ -629,8 +644,15 @@ start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
     g_autoptr(JsonNode) r1 = NULL;
     g_autoptr(JsonNode) r2 = NULL;
 
-    op->copy_storage = g_strdup_printf("vbcopy-%s-storage", op->target);
-    op->copy_format = g_strdup_printf("vbcopy-%s-format", op->target);
+    /* a name of its own for each copy: the nodes of a pivoted copy stay the disk's, a
+     * second copy cannot reuse their names (QEMU's limit: 31 bytes) */
+    g_mutex_lock(&dom->lock);
+    op->copy_format = g_strdup_printf("vbc%08x-%.10s-format",
+                                      (guint32)(g_get_real_time() / 1000), op->target);
+    op->copy_storage = vb_block_storage_node(op->copy_format);
+    g_mutex_unlock(&dom->lock);
+    /* recorded before QEMU has them: a restarted service removes them by these names */
+    vb_domain_async_save_status(list, dom);
     json_object_set_string_member(args, "driver", "file");
     json_object_set_string_member(args, "node-name", op->copy_storage);
     json_object_set_string_member(args, "filename", op->base_path);
@@ -671,9 +693,8 @@ drop_pivoted_nodes(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op)
         const char *fmt = g_ptr_array_index(op->pivot_drop, i);
         g_autofree char *storage = NULL;
 
-        if (g_str_has_prefix(fmt, "libvirt-") && g_str_has_suffix(fmt, "-format"))
-            storage = g_strdup_printf("%.*s-storage", (int)(strlen(fmt) - strlen("-format")),
-                                      fmt);
+        if (g_str_has_suffix(fmt, "-format"))
+            storage = vb_block_storage_node(fmt);
         for (guint k = 0; k < 2; k++) {
             const char *node = k == 0 ? fmt : storage;
             g_autoptr(GError) err = NULL;

@@ -41,6 +41,7 @@ vb_domain_block_op_format(VbDomainObj *dom, GString *buf)
         { "baseNode", op != NULL ? op->base_node : NULL },
         { "basePath", op != NULL ? op->base_path : NULL },
         { "baseFormat", op != NULL ? op->base_format : NULL },
+        { "copyNode", op != NULL ? op->copy_format : NULL },
     };
 
     if (op == NULL || op->job_id == NULL)
@@ -136,9 +137,12 @@ block_op_parse(const char *xml, GError **error)
             g_ptr_array_add(op->pivot_drop, node);
     }
     if (strcmp(op->type, "copy") == 0) {
-        /* its destination's nodes, named as start_copy() names them */
-        op->copy_storage = g_strdup_printf("vbcopy-%s-storage", op->target);
-        op->copy_format = g_strdup_printf("vbcopy-%s-format", op->target);
+        /* its destination's nodes: copyNode (and its storage node, as start_copy() names
+         * it); a status written before copies had a name of their own: the old one */
+        op->copy_format = xprop(root, "copyNode");
+        if (op->copy_format == NULL)
+            op->copy_format = g_strdup_printf("vbcopy-%s-format", op->target);
+        op->copy_storage = vb_block_storage_node(op->copy_format);
         op->copy_added = TRUE;
     }
     ok = TRUE;

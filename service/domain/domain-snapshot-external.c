@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "domain-agent.h"
+#include "domain-blockops-priv.h"
 #include "domain-def-priv.h"
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
@@ -598,9 +599,7 @@ static void
 drop_overlay_nodes(VbDomainObj *dom, VbQemuMonitor *mon, const char *fmt_node)
 {
     g_autofree char *storage = g_str_has_suffix(fmt_node, "-format")
-                                   ? g_strdup_printf("%.*s-storage",
-                                                     (int)(strlen(fmt_node) - 7), fmt_node)
-                                   : NULL;
+                                   ? vb_block_storage_node(fmt_node) : NULL;
     const char *nodes[] = { fmt_node, storage };
 
     for (guint k = 0; k < G_N_ELEMENTS(nodes) && nodes[k] != NULL; k++) {

@@ -226,7 +226,20 @@ class CopyTest(BlockJobTestCase):
         self.assertEqual(live.find("./devices/disk/source").get("file"), dest)
         inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
         self.assertEqual(inactive.find("./devices/disk/source").get("file"), dest)
+        # a second copy of the disk now on the first copy's nodes (each copy names its own)
+        dest2 = self.img("dest2")
+        self.qemu_img("create", "-q", "-f", "qcow2", dest2, "64M")
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", self.dest_xml(dest2), {}, REUSE_EXT))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=60,
+                   what="the second copy ready")
+        self.domain(path, "BlockJobAbort", "su", ("vda", ABORT_PIVOT))
+        self.assertTrue(self.wait_job(job)["pivoted"])
+        live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.assertEqual(live.find("./devices/disk/source").get("file"), dest2)
         self.destroy(path)
+        self.qemu_io(dest2, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
+                     f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
         self.assertNotIn("backing-filename", self.info(dest))
         self.qemu_io(dest, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
                      f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
@@ -261,7 +274,7 @@ class CopyTest(BlockJobTestCase):
         self.assertEqual(live.find("./devices/disk/source").get("file"), top)
         nodes = json.loads(self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
             {"execute": "query-named-block-nodes"}),)))["return"]
-        self.assertEqual([n["node-name"] for n in nodes if "vbcopy" in n["node-name"]], [])
+        self.assertEqual([n["node-name"] for n in nodes if n["node-name"].startswith("vbc")], [])
         self.destroy(path)
         self.assertEqual(self.info(top)["backing-filename"], mid)
 

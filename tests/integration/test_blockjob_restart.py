@@ -12,7 +12,7 @@ bandwidth limit keeps the job running when the service stops:
 - SIGKILL during an active BlockCommit that is ready: after the restart the new Job
   becomes ready, BlockJobAbort(PIVOT) pivots, the live source is the base;
 - SIGTERM during a BlockCopy, then BlockJobAbort: Aborted, the source is unchanged, QEMU
-  does not use the destination (no vbcopy nodes);
+  does not use the destination (no copy nodes vbc*);
 - SIGKILL during a BlockPull that then finishes while the service is down: the restarted
   service completes the Job from what QEMU shows;
 - SIGKILL during a BlockPull that another client cancels on QEMU's socket while the
@@ -225,7 +225,7 @@ class BlockJobRestartTest(BlockJobTestCase):
         self.assertEqual(self.disk_file(path), (top, True))
         self.assertEqual(self.live_disk(path).find("source").get("file"), top)
         nodes = self.qmp(path, "query-named-block-nodes")
-        self.assertEqual([n["node-name"] for n in nodes if "vbcopy" in n["node-name"]], [])
+        self.assertEqual([n["node-name"] for n in nodes if n["node-name"].startswith("vbc")], [])
         self.assertNotIn(dest, [n.get("file") for n in nodes])
         self.destroy(path)
         self.assertEqual(self.info(top)["backing-filename"], mid)
