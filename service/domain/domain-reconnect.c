@@ -275,7 +275,8 @@ has_any_prefix(const char *s, const char *const *prefixes)
  * talks to QEMU.
  */
 static void
-recover_block_jobs(VbQemuMonitor *mon, const char *name, const char *const *prefixes)
+recover_block_jobs(VbQemuMonitor *mon, const char *name, const char *const *prefixes,
+                   gboolean snapshot_delete)
 {
     for (int round = 0; round < 50; round++) {
         g_autoptr(JsonNode) q = recover_cmd(mon, "query-block-jobs", name);
@@ -311,7 +312,11 @@ recover_block_jobs(VbQemuMonitor *mon, const char *name, const char *const *pref
             }
             if (round == 0)
                 VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name,
-                              "job recovery: QEMU's block job %s is cancelled", dev);
+                              snapshot_delete
+                                  ? "job recovery: the commit %s of an interrupted snapshot "
+                                    "deletion is cancelled"
+                                  : "job recovery: the mirror %s of the storage copy is "
+                                    "cancelled", dev);
         }
         if (left == 0)
             break;
@@ -389,7 +394,7 @@ recover_live_snapshot(VbDomainObj *dom)
     g_mutex_unlock(&dom->lock);
     if (mon == NULL)
         return;
-    recover_block_jobs(mon, name, SNAPSHOT_DELETE_JOBS);
+    recover_block_jobs(mon, name, SNAPSHOT_DELETE_JOBS, TRUE);
     if (!paused)
         return;
     VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "a snapshot was interrupted by the restart; "
@@ -455,7 +460,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
          * reconnection (adopt_block_job()); one without a record is cancelled: the images
          * stay consistent, the chain as it was */
         if (s->blockjob_xml == NULL)
-            recover_block_jobs(mon, name, COPY_JOBS);
+            recover_block_jobs(mon, name, COPY_JOBS, FALSE);
         return TRUE;
     }
     if (type == VB_ASYNC_JOB_DUMP) {
@@ -465,7 +470,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
         g_autofree char *st = recover_wait_idle(mon, "query-migrate", name);
 
         if (type == VB_ASYNC_JOB_MIGRATION_OUT)
-            recover_block_jobs(mon, name, COPY_JOBS);
+            recover_block_jobs(mon, name, COPY_JOBS, FALSE);
         /* QEMU went on while the service was down (a SIGKILL in phase
          * perform3): a transfer that completed, or reached post-copy, is
          * not undone by the cancel, and the guest may run on the destination */
@@ -518,7 +523,7 @@ adopt_block_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile *
     mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
     g_mutex_unlock(&dom->lock);
     if (mon != NULL)
-        recover_block_jobs(mon, name, COPY_JOBS);
+        recover_block_jobs(mon, name, COPY_JOBS, FALSE);
 }
 
 /*

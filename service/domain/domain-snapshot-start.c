@@ -21,22 +21,6 @@
  * (the nested job of the async job `snapshot`, domain-snapshot.c).
  */
 
-/* The disks whose images hold @snap's internal snapshot (those it does not give 'no'). */
-static GPtrArray *
-disks_of(const VbSnapshotDef *snap, const VbDomainDef *def, GError **error)
-{
-    g_autoptr(GPtrArray) skip = g_ptr_array_new();
-
-    for (guint i = 0; snap->disks != NULL && i < snap->disks->len; i++) {
-        const VbSnapshotDiskDef *d = snap->disks->pdata[i];
-
-        if (d->snapshot == VB_SNAPSHOT_LOCATION_NO)
-            g_ptr_array_add(skip, d->name);
-    }
-    g_ptr_array_add(skip, NULL);
-    return vb_qemu_img_snapshot_disks(def, (const char *const *)skip->pdata, error);
-}
-
 /* A copy of @d named @name (the domain's name now: a rename since keeps its name). */
 static VbDomainDef *
 copy_named(const VbDomainDef *d, const char *name, GError **error)
@@ -162,7 +146,7 @@ vb_domain_snapshot_revert_start(VbDomainList *list, VbDomainObj *dom,
     }
     if (offline) {
         /* checked before QEMU stops: a snapshot the disks cannot take leaves it running */
-        disks = disks_of(snap, def, error);
+        disks = vb_domain_snapshot_disks(snap, def, error);
         if (disks == NULL)
             return FALSE;
     }

@@ -14,4 +14,8 @@ gboolean vb_domain_snapshot_revert_start(VbDomainList *list, VbDomainObj *dom,
                                          const VbSnapshotDef *snap, guint flags,
                                          GError **error);
 
+/* domain-snapshot.c */
+GPtrArray *vb_domain_snapshot_disks(const VbSnapshotDef *snap, const VbDomainDef *def,
+                                    GError **error);
+
 G_END_DECLS

@@ -164,9 +164,14 @@ lookup(VbSnapshotStore *store, const char *name, GError **error)
     return def;
 }
 
-/* The disks whose images hold @snap's internal snapshot (those it does not give 'no'). */
-static GPtrArray *
-snapshot_disks(const VbSnapshotDef *snap, const VbDomainDef *def, GError **error)
+/**
+ * vb_domain_snapshot_disks:
+ *
+ * Returns: (transfer full) (element-type VbQemuImgDisk): the disks of @def whose images
+ *   hold @snap's internal snapshot (those it does not give 'no'), or %NULL
+ */
+GPtrArray *
+vb_domain_snapshot_disks(const VbSnapshotDef *snap, const VbDomainDef *def, GError **error)
 {
     g_autoptr(GPtrArray) skip = g_ptr_array_new();
 
@@ -272,7 +277,7 @@ internal_disks(VbSnapshotStore *store, VbSnapshotDef *snap, const VbDomainDef *d
                     snap->name);
         return NULL;
     }
-    disks = snapshot_disks(snap, def, error);
+    disks = vb_domain_snapshot_disks(snap, def, error);
     if (disks != NULL && disks->len == 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "snapshot '%s' would hold no disk: every disk has snapshot='no'",
@@ -778,7 +783,7 @@ plan_revert_start(const VbSnapshotDef *snap, const VbDomainDef *def, Plan *p, GE
         return FALSE;
     }
     if (vb_snapshot_def_is_offline(snap)) {
-        g_autoptr(GPtrArray) disks = snapshot_disks(snap, def, error);
+        g_autoptr(GPtrArray) disks = vb_domain_snapshot_disks(snap, def, error);
 
         if (disks == NULL)
             return FALSE;
@@ -825,7 +830,7 @@ plan_revert_live(const VbSnapshotDef *snap, const VbDomainDef *def, Plan *p, GEr
                     "domain", snap->name);
         return FALSE;
     }
-    p->disks = snapshot_disks(snap, def, error);
+    p->disks = vb_domain_snapshot_disks(snap, def, error);
     if (p->disks == NULL)
         return FALSE;
     p->targets = disk_targets(p->disks);
@@ -866,7 +871,7 @@ plan_revert(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
         (p->flags & (VB_SNAPSHOT_REVERT_RUNNING | VB_SNAPSHOT_REVERT_PAUSED)) ||
         (p->flags & VB_SNAPSHOT_REVERT_RESET_NVRAM))
         return plan_revert_start(snap, def, p, error);
-    p->disks = snapshot_disks(snap, def, error);
+    p->disks = vb_domain_snapshot_disks(snap, def, error);
     p->kind = PLAN_REVERT_INACTIVE;
     return p->disks != NULL;
 }
@@ -921,7 +926,7 @@ delete_one(VbDomainList *list, VbDomainObj *dom, gboolean active, VbSnapshotStor
                 return FALSE;
             return vb_snapshot_store_remove(store, name, 0, error);
         }
-        disks = snapshot_disks(snap, def, error);
+        disks = vb_domain_snapshot_disks(snap, def, error);
         if (disks == NULL)
             return FALSE;
         if (active) {

@@ -21,7 +21,6 @@ tiny guest under TCG and a real qcow2 disk:
 
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -47,11 +46,12 @@ class GuestDiskMixin:
         self.disk = os.path.join(self.tmp, "live.qcow2")
         self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", self.disk, "16M"])
 
-    def guest_xml(self, memory_mib=128, extra=""):
+    def guest_xml(self, memory_mib=128, extra="", name="livesnap", head=""):
+        """@head: more elements after <name> (a <uuid>, a <description>)."""
         with open(os.path.join(GUEST_DIR, "cmdline")) as f:
             cmdline = f.read().strip()
         return f"""<domain type='qemu'>
-  <name>livesnap</name>
+  <name>{name}</name>{head}
   <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>1</vcpu>
   <os>

@@ -21,94 +21,25 @@ qcow2 disk (tgwrite):
 
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
 from vbtest import SignalRecorder, eventually  # noqa: E402
+from test_snapshot_live import GuestDiskMixin  # noqa: E402
 
 SNAP_IFACE = "org.virtbus.Virt1.Snapshot"
-GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
-NBLOCKS = 64          # tgwrite=N: sector i at (i % N) * 64 KiB
-STRIDE = 64 * 1024
 
 
-class SnapshotStartTest(vbtest.CtlTestCase):
-    def setUp(self):
-        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
-            self.fail(f"the tiny guest is not built in {GUEST_DIR}")
-        super().setUp()
-        self.serial = os.path.join(self.tmp, "serial.log")
-        self.disk = os.path.join(self.tmp, "start.qcow2")
-        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", self.disk, "16M"])
-
+class SnapshotStartTest(GuestDiskMixin, vbtest.CtlTestCase):
     def guest_xml(self, mib=128, desc="one"):
-        with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-            cmdline = f.read().strip()
-        return f"""<domain type='qemu'>
-  <name>startsnap</name>
-  <uuid>5a9e1d3c-15aa-4c0e-9b1e-00000000f151</uuid>
-  <description>{desc}</description>
-  <memory unit='MiB'>{mib}</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline} tgtick tgwrite={NBLOCKS}</cmdline>
-  </os>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='{self.disk}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <serial type='file'>
-      <source path='{self.serial}'/>
-      <target port='0'/>
-    </serial>
-  </devices>
-</domain>
-"""
+        return super().guest_xml(mib, name="startsnap", head=(
+            "\n  <uuid>5a9e1d3c-15aa-4c0e-9b1e-00000000f151</uuid>"
+            f"\n  <description>{desc}</description>"))
 
     # -- helpers --
-    def text(self):
-        """The serial output of the current QEMU (each new one truncates the file)."""
-        try:
-            with open(self.serial, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def numbers(self, what, start=0):
-        return [int(n) for n in re.findall(rf"TINYGUEST: {what} (\d+)\r?\n", self.text()[start:])]
-
-    def snap(self, path, method, sig=None, args=()):
-        r = self.call(path, SNAP_IFACE, method, sig, args)
-        return None if r == () else (r[0] if r and len(r) == 1 else r)
-
-    def state(self, path):
-        return (self.get_prop(path, vbtest.DOMAIN_IFACE, "State"),
-                self.get_prop(path, vbtest.DOMAIN_IFACE, "StateReason"))
-
     def image_snapshots(self):
-        p = self.run_cmd(["qemu-img", "info", "-U", "--output=json", self.disk])
-        import json
-        return sorted(s["name"] for s in json.loads(p.stdout).get("snapshots", []))
-
-    def disk_max_write(self):
-        """The highest tgwrite number on the disk (its active layer), -1 for none."""
-        raw = os.path.join(self.tmp, "disk.raw")
-        self.run_cmd(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", self.disk, raw])
-        best = -1
-        with open(raw, "rb") as f:
-            data = f.read()
-        for k in range(NBLOCKS):
-            m = re.match(rb"TGW (\d{8})\n", data[k * STRIDE:k * STRIDE + 13])
-            if m:
-                best = max(best, int(m.group(1)))
-        return best
+        return sorted(super().image_snapshots())
 
     def memory_kib(self, path, flags=0):
         xml = self.domain(path, "GetXMLDesc", "u", (flags,))
