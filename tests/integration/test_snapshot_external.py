@@ -168,6 +168,16 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         eventually(lambda: self.writes() >= before + n, timeout=90,
                    what=f"{n} more writes of the guest")
 
+    def power_off(self, path):
+        """A clean power-off (ACPI): the number of the guest's last completed write."""
+        self.domain(path, "Shutdown", "u", (0,))
+        eventually(lambda: self.state(path)[0] == "shutoff", timeout=90,
+                   what="the guest to power off")
+        last = [int(line.split()[3]) for line in self.text().splitlines()
+                if line.startswith("TINYGUEST: tgwrite last ")]
+        self.assertEqual(len(last), 1, self.text()[-2000:])
+        return last[0]
+
     def pivot(self, path, job):
         eventually(lambda: self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=90,
                    what="the block job ready")
@@ -204,12 +214,7 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertEqual(self.source(path, 2), dest)
         self.more_writes()
         # a clean power-off: every write up to the last one the guest names is on the image
-        self.domain(path, "Shutdown", "u", (0,))
-        eventually(lambda: self.state(path)[0] == "shutoff", timeout=90,
-                   what="the guest to power off")
-        last = [int(line.split()[3]) for line in self.text().splitlines()
-                if line.startswith("TINYGUEST: tgwrite last ")]
-        self.assertEqual(len(last), 1, self.text()[-2000:])
+        last = [self.power_off(path)]
         raw = os.path.join(self.tmp, "final.raw")
         self.run_cmd(["qemu-img", "convert", "-O", "raw", dest, raw])
         with open(raw, "rb") as f:
@@ -245,13 +250,8 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertEqual(self.source(path, 2), self.disk)
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
         self.more_writes()
-        self.domain(path, "Shutdown", "u", (0,))
-        eventually(lambda: self.state(path)[0] == "shutoff", timeout=90,
-                   what="the guest to power off")
-        last = [int(line.split()[3]) for line in self.text().splitlines()
-                if line.startswith("TINYGUEST: tgwrite last ")]
-        self.assertEqual(len(last), 1)
-        self.assertEqual(self.disk_max_write(self.disk), last[0])
+        last = self.power_off(path)
+        self.assertEqual(self.disk_max_write(self.disk), last)
 
         # inactive: the same with qemu-img (the top first this time)
         f1 = self.snapshot_create(path, "<domainsnapshot><name>f1</name></domainsnapshot>", 16)
