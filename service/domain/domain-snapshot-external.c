@@ -187,7 +187,7 @@ vb_snapshot_external_disks(VbSnapshotDef *snap, const VbDomainDef *def, GHashTab
         if (reuse && !g_file_test(d->overlay, G_FILE_TEST_IS_REGULAR)) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                         "disk %s: REUSE_EXT (32) needs the external snapshot's image %s to "
-                        "exist", d->target, d->overlay);
+                        "be an existing regular file", d->target, d->overlay);
             return NULL;
         }
         if (!reuse && g_file_test(d->overlay, G_FILE_TEST_EXISTS)) {
