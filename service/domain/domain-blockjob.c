@@ -188,3 +188,51 @@ vb_domain_obj_wait_until(VbDomainObj *dom, gint64 end_time)
     g_cond_wait_until(&dom->cond, &dom->lock, end_time);
     return dom->id >= 0 && !dom->stopping;
 }
+
+/**
+ * vb_domain_block_jobs_wait_locked:
+ * @ids: the QEMU job ids, %NULL-terminated
+ * @until_ready: wait until every job is ready (a mirror in sync, an active commit),
+ *   else until every job has ended
+ * @deadline: monotonic µs: when to return anyway (a caller's progress tick or its limit)
+ * @abortable: return when the domain's job is asked to abort
+ * @out_job: (out) (optional): with %VB_BLOCK_WAIT_ENDED, the job that ended before it was
+ *   ready (valid under the lock)
+ *
+ * Under lock: the one wait for QEMU's block jobs, on the domain's condition, that
+ * migration's storage copy, an external snapshot's deletion and the Job of a block job
+ * use (issue 15): the event worker records each job's events and wakes it. A job whose
+ * events were not seen yet is still pending.
+ *
+ * Returns: why it returned
+ */
+VbBlockWait
+vb_domain_block_jobs_wait_locked(VbDomainObj *dom, const char *const *ids, gboolean until_ready,
+                                 gint64 deadline, gboolean abortable, const VbBlockJob **out_job)
+{
+    for (;;) {
+        gboolean pending = FALSE;
+
+        for (guint i = 0; ids[i] != NULL; i++) {
+            const VbBlockJob *j = vb_domain_block_job_get_locked(dom, ids[i]);
+
+            if (j != NULL && until_ready && vb_domain_block_job_ended(j->state)) {
+                if (out_job != NULL)
+                    *out_job = j;
+                return VB_BLOCK_WAIT_ENDED;
+            }
+            if (j == NULL ||
+                (until_ready ? j->state != VB_BLOCK_JOB_READY
+                             : !vb_domain_block_job_ended(j->state)))
+                pending = TRUE;
+        }
+        if (!pending)
+            return VB_BLOCK_WAIT_DONE;
+        if (abortable && dom->job.abort_requested)
+            return VB_BLOCK_WAIT_ABORT;
+        if (g_get_monotonic_time() >= deadline)
+            return VB_BLOCK_WAIT_TIMEOUT;
+        if (!vb_domain_obj_wait_until(dom, deadline))
+            return VB_BLOCK_WAIT_GONE;
+    }
+}

@@ -282,6 +282,15 @@ typedef struct {
     char *error;          /* the error QEMU reported (BLOCK_JOB_ERROR/COMPLETED), nullable */
 } VbBlockJob;
 
+/* Why vb_domain_block_jobs_wait_locked() returned. */
+typedef enum {
+    VB_BLOCK_WAIT_DONE,    /* every job is ready, or has ended, as asked */
+    VB_BLOCK_WAIT_ENDED,   /* waiting for ready: a job ended first */
+    VB_BLOCK_WAIT_TIMEOUT, /* the deadline passed */
+    VB_BLOCK_WAIT_ABORT,   /* the domain's job was asked to abort */
+    VB_BLOCK_WAIT_GONE,    /* the run ended (or is ending) */
+} VbBlockWait;
+
 /* What the bus shows of a domain, copied under the lock. */
 typedef struct {
     char *name;
@@ -330,6 +339,9 @@ const VbBlockJob *vb_domain_block_job_get_locked(VbDomainObj *dom, const char *i
 gboolean vb_domain_block_job_ended(VbBlockJobState state);
 void vb_domain_obj_broadcast(VbDomainObj *dom);
 gboolean vb_domain_obj_wait_until(VbDomainObj *dom, gint64 end_time);
+VbBlockWait vb_domain_block_jobs_wait_locked(VbDomainObj *dom, const char *const *ids,
+                                             gboolean until_ready, gint64 deadline,
+                                             gboolean abortable, const VbBlockJob **out_job);
 
 /* domain-agent.c (issue 12, part addresses) */
 gboolean vb_domain_agent_job_begin(VbDomainObj *dom, const char *method, const char *owner,

@@ -547,31 +547,27 @@ node_of_file(JsonArray *all, const char *file)
 static gboolean
 wait_commit(VbDomainObj *dom, const char *id, gboolean ready, GError **error)
 {
-    gint64 end = g_get_monotonic_time() + COMMIT_TIMEOUT_US;
-    VbBlockJobState state = VB_BLOCK_JOB_RUNNING;
+    const char *ids[] = { id, NULL };
+    const VbBlockJob *bj = NULL;
+    VbBlockJobState state = VB_BLOCK_JOB_READY;
     g_autofree char *qemu_error = NULL;
-    gboolean alive = TRUE, done = FALSE;
+    VbBlockWait w;
 
     g_mutex_lock(&dom->lock);
-    while (alive && !done && g_get_monotonic_time() < end) {
-        const VbBlockJob *bj = vb_domain_block_job_get_locked(dom, id);
-
-        if (bj != NULL && (vb_domain_block_job_ended(bj->state) ||
-                           (ready && bj->state == VB_BLOCK_JOB_READY))) {
-            state = bj->state;
-            qemu_error = g_strdup(bj->error);
-            done = TRUE;
-        } else {
-            alive = vb_domain_obj_wait_until(dom, end);
-        }
+    w = vb_domain_block_jobs_wait_locked(dom, ids, ready,
+                                         g_get_monotonic_time() + COMMIT_TIMEOUT_US, FALSE, &bj);
+    if (w == VB_BLOCK_WAIT_ENDED || (w == VB_BLOCK_WAIT_DONE && !ready)) {
+        bj = vb_domain_block_job_get_locked(dom, id);
+        state = bj->state;
+        qemu_error = g_strdup(bj->error);
     }
     g_mutex_unlock(&dom->lock);
-    if (!alive) {
+    if (w == VB_BLOCK_WAIT_GONE) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                     "the domain stopped running during the commit of %s", id);
         return FALSE;
     }
-    if (!done) {
+    if (w == VB_BLOCK_WAIT_TIMEOUT) {
         g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
                     "QEMU's commit %s did not end within %d minutes", id,
                     (int)(COMMIT_TIMEOUT_US / G_USEC_PER_SEC / 60));

@@ -718,49 +718,39 @@ vb_migration_nbd_add_stats(VbDomainList *list, VbDomainObj *dom, GVariant *stats
     return g_variant_dict_end(&d);
 }
 
-/* Under lock: the first failed mirror as an error; the number of ready ones. */
-static gboolean
-check_mirrors_locked(VbDomainObj *dom, GPtrArray *copies, guint *out_ready, GError **error)
+/* The QEMU job ids of @copies' mirrors (all of them, or those started), NULL-terminated;
+ * the strings are @copies'. */
+static GPtrArray *
+mirror_ids(GPtrArray *copies, gboolean started_only)
 {
-    *out_ready = 0;
+    GPtrArray *ids = g_ptr_array_new();
+
     for (guint i = 0; i < copies->len; i++) {
         VbNbdCopy *c = g_ptr_array_index(copies, i);
-        const VbBlockJob *bj = vb_domain_block_job_get_locked(dom, c->job_id);
 
-        if (bj == NULL)
-            continue;
-        if (vb_domain_block_job_ended(bj->state)) {
-            c->ended = TRUE;
-            g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "migration of disk %s failed%s%s",
-                        c->target, bj->error != NULL ? ": " : "",
-                        bj->error != NULL ? bj->error : "");
-            return FALSE;
-        }
-        if (bj->state == VB_BLOCK_JOB_READY)
-            (*out_ready)++;
+        if (!started_only || c->mirror_started)
+            g_ptr_array_add(ids, c->job_id);
     }
-    return TRUE;
+    g_ptr_array_add(ids, NULL);
+    return ids;
 }
 
 /*
- * Waits until every mirror is ready: the domain's condition wakes the wait
- * at each block job event, an abort request or the run's end; every 500 ms
- * the Job's disk figures are refreshed.
+ * Waits until every mirror is ready (vb_domain_block_jobs_wait_locked(): woken at each
+ * block job event, an abort request or the run's end); every 500 ms the Job's disk
+ * figures are refreshed and the connection to the destination is checked.
  */
 static gboolean
 wait_ready(VbDomainList *list, VbDomainObj *dom, VbJob *job, GPtrArray *copies, GError **error)
 {
-    gint64 next = g_get_monotonic_time();
+    g_autoptr(GPtrArray) ids = mirror_ids(copies, FALSE);
 
     for (;;) {
         g_autofree char *lost = NULL;
-        guint ready = 0;
-        gboolean alive = TRUE;
+        const VbBlockJob *bj = NULL;
+        VbBlockWait w;
 
-        if (g_get_monotonic_time() >= next) {
-            publish_progress(list, dom, job, copies);
-            next = g_get_monotonic_time() + PROGRESS_US;
-        }
+        publish_progress(list, dom, job, copies);
         if (vb_domain_list_shutting_down(list)) {
             g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
                                 "the service is stopping; the migration is recovered at its "
@@ -768,34 +758,45 @@ wait_ready(VbDomainList *list, VbDomainObj *dom, VbJob *job, GPtrArray *copies, 
             return FALSE;
         }
         g_mutex_lock(&dom->lock);
-        if (!check_mirrors_locked(dom, copies, &ready, error)) {
-            g_mutex_unlock(&dom->lock);
-            return FALSE;
+        w = vb_domain_block_jobs_wait_locked(dom, (const char *const *)ids->pdata, TRUE,
+                                             g_get_monotonic_time() + PROGRESS_US, TRUE, &bj);
+        if (w == VB_BLOCK_WAIT_ENDED) {
+            for (guint i = 0; i < copies->len; i++) {
+                VbNbdCopy *c = g_ptr_array_index(copies, i);
+
+                if (g_str_equal(c->job_id, bj->id)) {
+                    c->ended = TRUE;
+                    g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
+                                "migration of disk %s failed%s%s", c->target,
+                                bj->error != NULL ? ": " : "",
+                                bj->error != NULL ? bj->error : "");
+                }
+            }
         }
-        if (ready == copies->len) {
-            g_mutex_unlock(&dom->lock);
+        g_mutex_unlock(&dom->lock);
+        switch (w) {
+        case VB_BLOCK_WAIT_DONE:
             publish_progress(list, dom, job, copies);
             return TRUE;
-        }
-        if (dom->job.abort_requested) {
-            g_mutex_unlock(&dom->lock);
+        case VB_BLOCK_WAIT_ENDED:
+            return FALSE;
+        case VB_BLOCK_WAIT_ABORT:
             g_set_error_literal(error, VB_ERROR, VB_ERROR_ABORTED,
                                 "the migration was cancelled on request (while copying the "
                                 "disks)");
             return FALSE;
+        case VB_BLOCK_WAIT_GONE:
+            g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
+                                "the domain's QEMU ended during the storage copy");
+            return FALSE;
+        case VB_BLOCK_WAIT_TIMEOUT:
+            break;
         }
-        alive = vb_domain_obj_wait_until(dom, next);
-        g_mutex_unlock(&dom->lock);
         lost = vb_migration_peer_lost(dom);
         if (lost != NULL) {
             g_set_error(error, VB_ERROR, VB_ERROR_FAILED,
                         "lost the connection to the destination while copying the disks: %s",
                         lost);
-            return FALSE;
-        }
-        if (!alive) {
-            g_set_error_literal(error, VB_ERROR, VB_ERROR_FAILED,
-                                "the domain's QEMU ended during the storage copy");
             return FALSE;
         }
     }
@@ -1025,6 +1026,7 @@ static gboolean
 end_copies(VbDomainList *list, VbDomainObj *dom, gboolean abort, GError **error)
 {
     g_autoptr(GPtrArray) copies = copies_of(dom);
+    g_autoptr(GPtrArray) ids = NULL;
     gint64 deadline = g_get_monotonic_time() + CANCEL_WAIT_S * G_USEC_PER_SEC;
     gboolean ok = TRUE;
 
@@ -1055,21 +1057,10 @@ end_copies(VbDomainList *list, VbDomainObj *dom, gboolean abort, GError **error)
                           local->message);
     }
     /* wait for every job's end */
+    ids = mirror_ids(copies, TRUE);
     g_mutex_lock(&dom->lock);
-    for (;;) {
-        guint pending = 0;
-
-        for (guint i = 0; i < copies->len; i++) {
-            VbNbdCopy *c = g_ptr_array_index(copies, i);
-            const VbBlockJob *bj = vb_domain_block_job_get_locked(dom, c->job_id);
-
-            if (c->mirror_started && (bj == NULL || !vb_domain_block_job_ended(bj->state)))
-                pending++;
-        }
-        if (pending == 0 || g_get_monotonic_time() > deadline ||
-            !vb_domain_obj_wait_until(dom, deadline))
-            break;
-    }
+    vb_domain_block_jobs_wait_locked(dom, (const char *const *)ids->pdata, FALSE, deadline,
+                                     FALSE, NULL);
     for (guint i = 0; i < copies->len; i++) {
         VbNbdCopy *c = g_ptr_array_index(copies, i);
         const VbBlockJob *bj = vb_domain_block_job_get_locked(dom, c->job_id);
