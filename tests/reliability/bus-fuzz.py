@@ -39,6 +39,7 @@ import os
 import random
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -52,6 +53,7 @@ from vbtest import (BUS_NAME, DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH,  #
 
 ARGS = None
 JOB_IFACE = "org.virtbus.Virt1.Job"
+SNAPSHOT_IFACE = "org.virtbus.Virt1.Snapshot"
 NET_IFACE = "org.virtbus.Virt1.Network"
 PROPS = "org.freedesktop.DBus.Properties"
 JOB_TIMEOUT = 30      # job_wait_timeout written into the service's configuration
@@ -69,9 +71,44 @@ U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
 
 
-def domain_xml(name, uuid, title=None, extra=""):
+def domain_xml(name, uuid, title=None, extra="", disk=None):
     t = f"<title>{title}</title>" if title else ""
-    return vbtest.domain_xml(name, uuid).replace("<memory", t + extra + "<memory", 1)
+    xml = vbtest.domain_xml(name, uuid).replace("<memory", t + extra + "<memory", 1)
+    if disk is not None:
+        # a qcow2 disk: the snapshot and block job methods have something to work on
+        xml = xml.replace("</devices>", "<disk type='file' device='disk'><driver name='qemu' "
+                          f"type='qcow2'/><source file='{disk}'/><target dev='vda' "
+                          "bus='virtio'/></disk></devices>", 1)
+    return xml
+
+
+def snapshot_xmls(p):
+    """<domainsnapshot> and BlockCopy <disk> documents naming the pools' hostile files."""
+    url = "file://" + p.secret_path
+    hostile = [p.fifo, "/dev/zero", p.dir, p.link_secret, p.dangling, p.secret_path,
+               "relative/mem", "/proc/self/mem"]
+    out = ["<domainsnapshot/>", "<domainsnapshot><name>fzx</name></domainsnapshot>",
+           "<domainsnapshot><name>../../x</name></domainsnapshot>",
+           "<domainsnapshot><name>a/b</name></domainsnapshot>",
+           "<domainsnapshot><name>fzs</name><parent><name>fzs</name></parent>"
+           "</domainsnapshot>",
+           f"<!DOCTYPE s [<!ENTITY x SYSTEM '{url}'>]><domainsnapshot><name>&x;</name>"
+           "</domainsnapshot>",
+           "<domainsnapshot xmlns:xi='http://www.w3.org/2001/XInclude'><name>xi</name>"
+           f"<description><xi:include href='{url}' parse='text'/></description>"
+           "</domainsnapshot>",
+           "<domainsnapshot><name>d</name><disks><disk name='vda' snapshot='internal'/>"
+           "<disk name='vda' snapshot='external'/></disks></domainsnapshot>",
+           "<domainsnapshot><name>r</name><state>running</state><domain type='qemu'><name>"
+           "x</name></domain></domainsnapshot>"]
+    for f in hostile:
+        out.append(f"<domainsnapshot><name>m</name><memory snapshot='external' file='{f}'/>"
+                   "</domainsnapshot>")
+        out.append("<domainsnapshot><name>e</name><disks><disk name='vda' "
+                   f"snapshot='external'><source file='{f}'/></disk></disks>"
+                   "</domainsnapshot>")
+        out.append(f"<disk type='file'><driver type='qcow2'/><source file='{f}'/></disk>")
+    return out
 
 
 class Pools:
@@ -142,6 +179,7 @@ class Pools:
             domain_xml("fz-new", "0c7a1f3e-1d2b-4e5f-8a9b-0c1d2e3f4b00"),
             domain_xml("fz-kernel", None, extra="<os><kernel>" + self.fifo + "</kernel></os>"),
         ]
+        self.xml += snapshot_xmls(self)
         self.json = ['{"execute":"query-status"}', "[" * 80000, '{"a":' * 5000,
                      '{"execute":"guest-ping"}', '{"execute":' + '"x' * 1000 + '"}', "{}",
                      '{"execute":"guest-file-open","arguments":{"path":"'
@@ -509,6 +547,8 @@ class BusFuzzTest(VirtbusTestCase):
         if not path.startswith(MANAGER_PATH + "/"):
             return
         kind = path.split("/")[4] if path.count("/") >= 4 else ""
+        if kind == "domain" and "/snapshot/" in path:
+            kind = "snapshot"
         with self.lock:
             if path in self.paths or len(self.paths) > 200:
                 return
@@ -530,7 +570,14 @@ class BusFuzzTest(VirtbusTestCase):
         self.domains = {}
         for i in range(6):
             uuid = f"0c7a1f3e-1d2b-4e5f-8a9b-0c1d2e3f4a{i:02x}"
-            self.domains[uuid] = domain_xml(f"fz{i}", uuid)
+            disk = None
+            if i in (0, 2):
+                # fz0 runs with a qcow2 disk (block jobs, live snapshots), fz2 has one and
+                # a snapshot (the Snapshot interface)
+                disk = os.path.join(self.tmp, f"fz{i}.qcow2")
+                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"],
+                               check=True)
+            self.domains[uuid] = domain_xml(f"fz{i}", uuid, disk=disk)
             self.manager("DefineXML", "su", (self.domains[uuid], 0))
         self.running = list(self.domains)[:2]
         for uuid in self.running:
@@ -546,6 +593,11 @@ class BusFuzzTest(VirtbusTestCase):
         self.iface_cache["network"] = introspect(conn, net)[0]
         self.iface_cache["job"] = introspect(conn, job)[0]
         self.iface_cache["manager"] = introspect(conn, MANAGER_PATH)[0]
+        fz2 = self.manager("LookupByUUID", "s", ("0c7a1f3e-1d2b-4e5f-8a9b-0c1d2e3f4a02",))
+        snap = self.snapshot_create(fz2, "<domainsnapshot><name>fzs</name></domainsnapshot>")
+        self.iface_cache["snapshot"] = introspect(conn, snap)[0]
+        self.assertIn(SNAPSHOT_IFACE, self.iface_cache["snapshot"])
+        self.paths[snap] = self.iface_cache["snapshot"]
         self.assertIn(DOMAIN_IFACE, self.iface_cache["domain"])
         self.assertIn(JOB_IFACE, self.iface_cache["job"])
         self.assertIn(NET_IFACE, self.iface_cache["network"])
