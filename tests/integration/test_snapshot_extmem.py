@@ -14,7 +14,9 @@ real qcow2 disk:
 - an existing memory file: OperationInvalid naming it, nothing created; LIVE without an
   external memory state: NotSupported; an inactive domain: NotSupported;
 - a full file system for the memory file: IO, no memory file (nor a temporary one), no
-  overlay, the guest running on its old image.
+  overlay, the guest running on its old image;
+- the service killed (SIGKILL) while the memory file is written: the restarted service
+  removes the partial file and lets the guest run again.
 """
 
 import os
@@ -126,13 +128,16 @@ class ExternalMemorySnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
     def test_live_memory_snapshot(self):
         path = self.start_writing()
         mem = os.path.join(self.tmp, "l1.mem")
-        job = self.domain(path, "SnapshotCreateXML", "su",
-                          (f"<domainsnapshot><name>l1</name>"
-                           f"<memory snapshot='external' file='{mem}'/></domainsnapshot>", 256))
-        result = self.call(job, JOB_IFACE, "Wait", timeout=180000)[0]
+        # virtbusctl, as virsh: --memspec and --live (256)
+        p = self.ctl("snapshot-create-as", "livesnap", "l1", "--memspec",
+                     f"file={mem},snapshot=external", "--live")
+        self.assertIn("Domain snapshot l1 created", p.stdout)
         overlay = os.path.join(self.tmp, "live.l1")
         self.check_snapshot(path, "l1", mem, overlay, True)
-        self.assertEqual(self.get_prop(result["snapshot"], SNAP_IFACE, "State"), "running")
+        l1 = self.domain(path, "SnapshotLookupByName", "su", ("l1", 0))
+        self.assertEqual(self.get_prop(l1, SNAP_IFACE, "State"), "running")
+        self.assertIn(f"<memory snapshot='external' file='{mem}'/>",
+                      self.ctl("snapshot-dumpxml", "livesnap", "l1").stdout)
         mark = len(self.text())
         at_snapshot = self.disk_max_write(self.disk)
         eventually(lambda: len(self.numbers("tgwrite", mark)) >= 3, timeout=90,
@@ -212,6 +217,57 @@ class ExternalMemoryDiskFullTest(GuestDiskMixin, vbtest.CtlTestCase):
         mark = len(self.text())
         eventually(lambda: len(self.numbers("tick", mark)) >= 2, timeout=60,
                    what="the guest to count on")
+        self.domain(path, "Destroy", "u", (0,))
+
+
+class ExternalMemoryKillTest(GuestDiskMixin, vbtest.CtlTestCase):
+    # the memory phase takes long enough to kill the service in it
+    service_env = {"VIRTBUS_TEST_SAVE_MAX_BANDWIDTH": "262144"}
+
+    source = ExternalMemorySnapshotTest.source
+    start_writing = ExternalMemorySnapshotTest.start_writing
+
+    def partial(self):
+        return [f for f in os.listdir(self.tmp) if ".vbpart-" in f]
+
+    def test_kill9_during_memory(self):
+        """The service killed while QEMU writes the memory file: the restarted service
+        cancels the migration, removes the partial file and lets the guest run again."""
+        import threading
+        path = self.start_writing()
+        mem = os.path.join(self.tmp, "k.mem")
+        errors = []
+
+        def take():
+            try:
+                self.snapshot_create(
+                    path, f"<domainsnapshot><name>k</name><memory snapshot='external' "
+                    f"file='{mem}'/></domainsnapshot>")
+            except vbtest.DBusCallError as e:
+                errors.append(e)
+        t = threading.Thread(target=take)
+        t.start()
+        eventually(lambda: self.partial() and
+                   self.get_prop(path, vbtest.DOMAIN_IFACE, "StateReason") == "snapshot",
+                   timeout=60, interval=0.05, what="the memory phase")
+        self.service.proc.kill()
+        self.service.proc.wait()
+        t.join()
+        self.assertTrue(errors, "the snapshot's job did not fail with the service")
+        self.service.start()
+        eventually(lambda: self.state(path) == ("running", "unpaused"), timeout=60,
+                   what="the guest running again after the restart")
+        self.assertEqual(self.partial(), [])
+        self.assertFalse(os.path.exists(mem))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "live.k")))
+        self.assertEqual(self.source(path), self.disk)
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
+        mark = len(self.text())
+        eventually(lambda: len(self.numbers("tick", mark)) >= 2, timeout=60,
+                   what="the guest to count again")
+        # the domain takes snapshots again (its job was released): a disk-only one
+        self.snapshot_create(path, "<domainsnapshot><name>k2</name></domainsnapshot>", 16)
+        self.assertEqual(self.source(path), os.path.join(self.tmp, "live.k2"))
         self.domain(path, "Destroy", "u", (0,))
 
 
