@@ -11,6 +11,7 @@ real qcow2 disk:
   "running" with its memory file; the job went through the phase "memory" (its statistics are the migration's);
 - a copy of the memory file restored with Manager.Restore after Destroy brings the guest
   back, its counter continuing from the snapshot's value (the proof of the format);
+- a paused guest's snapshot stays paused (the image says PAUSED); HALT shuts it off;
 - an existing memory file: OperationInvalid naming it, nothing created; LIVE without an
   external memory state: NotSupported; an inactive domain: NotSupported;
 - a full file system for the memory file: IO, no memory file (nor a temporary one), no
@@ -145,6 +146,27 @@ class ExternalMemorySnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertEqual(self.disk_max_write(self.disk), at_snapshot)
         self.assertGreater(self.disk_max_write(overlay), at_snapshot)
         self.domain(path, "Destroy", "u", (0,))
+
+    def test_paused_guest_and_halt(self):
+        """A paused guest's snapshot: the image says PAUSED (4), the snapshot is "paused"
+        and the guest stays paused; HALT (8) shuts the guest off after the snapshot."""
+        path = self.start_writing()
+        self.domain(path, "Suspend")
+        mem = os.path.join(self.tmp, "p.mem")
+        p = self.snapshot_create(path, f"<domainsnapshot><name>p</name><memory "
+                                 f"snapshot='external' file='{mem}'/></domainsnapshot>")
+        self.assertEqual(self.get_prop(p, SNAP_IFACE, "State"), "paused")
+        self.assertEqual(read_save_header(mem)[2], 4)
+        self.assertEqual(self.state(path), ("paused", "user"))
+        self.domain(path, "Resume")
+        mem2 = os.path.join(self.tmp, "h.mem")
+        h = self.snapshot_create(path, f"<domainsnapshot><name>h</name><memory "
+                                 f"snapshot='external' file='{mem2}'/></domainsnapshot>", 8)
+        self.assertEqual(self.get_prop(h, SNAP_IFACE, "State"), "running")
+        self.assertEqual(read_save_header(mem2)[2], 2)
+        self.assertEqual(self.state(path), ("shutoff", "from-snapshot"))
+        self.assertEqual(self.backing(os.path.join(self.tmp, "live.h")),
+                         os.path.join(self.tmp, "live.p"))
 
     def test_refusals(self):
         path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
