@@ -80,7 +80,9 @@ vb_snapshot_memory_prepare(const VbSnapshotDef *snap, const VbDomainDef *def, gb
         g_prefix_error(error, "snapshot '%s': memory file: ", snap->name);
         return NULL;
     }
-    /* libvirt refuses an existing memory file: it is never replaced */
+    /* libvirt refuses an existing memory file: it is never replaced (also not one made
+     * while QEMU writes) */
+    m->target.no_replace = TRUE;
     if (fstatat(m->target.dir_fd, m->target.base, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
         errno != ENOENT) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
