@@ -272,6 +272,14 @@ class ExternalMemoryKillTest(GuestDiskMixin, vbtest.CtlTestCase):
         eventually(lambda: self.partial() and
                    self.get_prop(path, vbtest.DOMAIN_IFACE, "StateReason") == "snapshot",
                    timeout=60, interval=0.05, what="the memory phase")
+        # the snapshot's Job shows the migration's progress in phase "memory"
+        job = self.get_prop(path, vbtest.DOMAIN_IFACE, "Job")
+        self.assertEqual(self.get_prop(job, JOB_IFACE, "Operation"), "snapshot")
+        self.assertEqual(self.get_prop(job, JOB_IFACE, "Phase"), "memory")
+        self.assertFalse(self.get_prop(job, JOB_IFACE, "Cancelable"))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "DataTotal") > 0 and
+                   self.get_prop(job, JOB_IFACE, "DataProcessed") > 0, timeout=30,
+                   what="the migration's progress on the Job")
         self.service.proc.kill()
         self.service.proc.wait()
         t.join()
