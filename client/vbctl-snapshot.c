@@ -105,8 +105,41 @@ append_diskspec(GString *xml, const char *spec, GError **error)
     return TRUE;
 }
 
+/* --memspec as virsh: [file=]PATH[,snapshot=KIND] as the <memory> element. */
+static gboolean
+append_memspec(GString *xml, const char *spec, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    const char *kind = NULL, *file = NULL;
+    g_autofree char *k = NULL;
+
+    for (guint i = 0; parts[i] != NULL; i++) {
+        if (g_str_has_prefix(parts[i], "snapshot="))
+            kind = parts[i] + strlen("snapshot=");
+        else if (g_str_has_prefix(parts[i], "file="))
+            file = parts[i] + strlen("file=");
+        else if (i == 0 && *parts[i] != '\0')
+            file = parts[i];
+        else {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        _("--memspec %s: unknown item '%s' (file=, snapshot=)"), spec,
+                        parts[i]);
+            return FALSE;
+        }
+    }
+    k = g_markup_escape_text(kind != NULL ? kind : file != NULL ? "external" : "no", -1);
+    g_string_append_printf(xml, "  <memory snapshot='%s'", k);
+    if (file != NULL) {
+        g_autofree char *f = g_markup_escape_text(file, -1);
+
+        g_string_append_printf(xml, " file='%s'", f);
+    }
+    g_string_append(xml, "/>\n");
+    return TRUE;
+}
+
 /* `snapshot-create-as DOMAIN [NAME] [--description TEXT] [--disk-only] [--no-metadata]
- *  [--reuse-external] [--quiesce] [--halt] [--diskspec SPECS]` */
+ *  [--reuse-external] [--quiesce] [--halt] [--diskspec SPECS] [--memspec SPEC] [--live]` */
 gboolean
 vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
 {
@@ -124,6 +157,10 @@ vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
         g_autofree char *d = g_markup_escape_text(f->description, -1);
 
         g_string_append_printf(xml, "  <description>%s</description>\n", d);
+    }
+    if (f->memspec != NULL && !append_memspec(xml, f->memspec, error)) {
+        g_string_free(xml, TRUE);
+        return FALSE;
     }
     if (f->diskspec != NULL) {
         g_auto(GStrv) specs = g_strsplit_set(f->diskspec, " \t", -1);
@@ -149,6 +186,8 @@ vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
         flags |= 64;
     if (f->halt)
         flags |= 8;
+    if (f->live)
+        flags |= 256;
     return create(ctx, text, flags, error);
 }
 

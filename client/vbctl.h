@@ -51,6 +51,8 @@ typedef struct {
     gboolean quiesce;       /* snapshot-create-as --quiesce */
     gboolean halt;          /* snapshot-create-as --halt */
     char *diskspec;         /* snapshot-create-as --diskspec "SPEC [SPEC...]", or NULL */
+    char *memspec;          /* snapshot-create-as --memspec [file=]PATH[,snapshot=KIND] */
+    gboolean live;          /* snapshot-create-as --live */
     gboolean redefine;      /* snapshot-create --redefine */
     gboolean current;       /* snapshot-create --current */
     gboolean tree;          /* snapshot-list --tree */

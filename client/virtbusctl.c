@@ -257,6 +257,10 @@ static const VbctlOption snapshot_create_as_options[] = {
     {"diskspec", N_("Disks: DISK[,snapshot=internal|external|no][,file=PATH], several "
                     "separated by spaces"), SFLAG(diskspec), FALSE, "SPECS",
      G_OPTION_ARG_STRING},
+    {"memspec", N_("The memory state: [file=]PATH[,snapshot=external|internal|no]"),
+     SFLAG(memspec), FALSE, "SPEC", G_OPTION_ARG_STRING},
+    {"live", N_("With an external memory file: save the memory while the guest runs"),
+     SFLAG(live), FALSE},
     {NULL},
 };
 

@@ -448,6 +448,20 @@ gboolean
 vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                int progress_fd, VbStreamFeeder *feeder, GError **error)
 {
+    return vb_domain_async_wait_migration_full(list, dom, job, progress_fd, feeder,
+                                               vb_domain_async_monitor, error);
+}
+
+/* As vb_domain_async_wait_migration(), sending through @send (vb_domain_held_monitor() when
+ * the job thread holds its nested job already: an external snapshot's memory). */
+gboolean
+vb_domain_async_wait_migration_full(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                    int progress_fd, VbStreamFeeder *feeder,
+                                    JsonNode *(*send)(VbDomainList *, VbDomainObj *,
+                                                      const char *, JsonObject *, int,
+                                                      GError **),
+                                    GError **error)
+{
     gboolean cancel_sent = FALSE;
     gboolean incoming = progress_fd >= 0;
     guint idle_polls = 0;
@@ -476,13 +490,12 @@ vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
             return FALSE;
         }
         if (abort && !cancel_sent) {
-            g_autoptr(JsonNode) c = vb_domain_async_monitor(list, dom, "migrate_cancel", NULL,
-                                                            -1, error);
+            g_autoptr(JsonNode) c = send(list, dom, "migrate_cancel", NULL, -1, error);
             if (c == NULL)
                 return FALSE;
             cancel_sent = TRUE;
         }
-        r = vb_domain_async_monitor(list, dom, "query-migrate", NULL, -1, error);
+        r = send(list, dom, "query-migrate", NULL, -1, error);
         if (r == NULL)
             return FALSE;
         o = JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;

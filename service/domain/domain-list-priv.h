@@ -177,6 +177,12 @@ typedef struct {
 gboolean vb_domain_async_wait_migration(VbDomainList *list, VbDomainObj *dom, VbJob *job,
                                         int progress_fd, VbStreamFeeder *feeder,
                                         GError **error);
+gboolean vb_domain_async_wait_migration_full(VbDomainList *list, VbDomainObj *dom, VbJob *job,
+                                             int progress_fd, VbStreamFeeder *feeder,
+                                             JsonNode *(*send)(VbDomainList *, VbDomainObj *,
+                                                               const char *, JsonObject *, int,
+                                                               GError **),
+                                             GError **error);
 
 /* domain-ops.c: the job and the monitor of a running domain (domain-display.c,
  * domain-stats.c use it too) */

@@ -411,6 +411,26 @@ recover_live_snapshot(VbDomainObj *dom)
     g_mutex_unlock(&dom->lock);
 }
 
+/* issue 15, extmem: a snapshot killed while QEMU wrote its memory file. */
+static void
+recover_snapshot_memory(VbDomainObj *dom, const char *temp_file)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autofree char *name = vb_domain_obj_get_name(dom);
+
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    if (mon != NULL) {
+        g_autoptr(JsonNode) c = recover_cmd(mon, "migrate_cancel", name);
+
+        g_free(recover_wait_idle(mon, "query-migrate", name));
+    }
+    if (g_unlink(temp_file) == 0)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "removed the partial memory file %s of "
+                      "the interrupted snapshot", temp_file);
+}
+
 /*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
@@ -435,7 +455,11 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
                   s->async_job, s->async_phase != NULL ? s->async_phase : "?");
     if (type == VB_ASYNC_JOB_MIGRATION_IN)
         return FALSE;
-    /* a live snapshot or revert: recover_live_snapshot() lets the guest run again */
+    /* a live snapshot or revert: recover_live_snapshot() lets the guest run again; an
+     * external one with memory (issue 15, extmem) writing its memory file: the migration
+     * cancelled, the partial file removed */
+    if (type == VB_ASYNC_JOB_SNAPSHOT && s->temp_file != NULL)
+        recover_snapshot_memory(dom, s->temp_file);
     if (type == VB_ASYNC_JOB_SNAPSHOT)
         return TRUE;
     if (type == VB_ASYNC_JOB_MIGRATION_OUT &&

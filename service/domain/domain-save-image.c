@@ -399,9 +399,18 @@ vb_save_target_commit(VbSaveTarget *t, GError **error)
     g_return_val_if_fail(t->temp_name != NULL, FALSE);
     if (renameat2(t->dir_fd, t->temp_name, t->dir_fd, t->base, RENAME_NOREPLACE) < 0) {
         /* EEXIST: something is there; EINVAL: a file system without NOREPLACE */
+        struct stat st;
+
         if (errno != EEXIST && errno != EINVAL) {
             g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", t->path,
                         g_strerror(errno));
+            return FALSE;
+        }
+        if (t->no_replace && (errno == EEXIST ||
+                              fstatat(t->dir_fd, t->base, &st, AT_SYMLINK_NOFOLLOW) == 0)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "'%s' was created meanwhile by someone else; it is not replaced",
+                        t->path);
             return FALSE;
         }
         if (!vb_save_target_check(t, error))

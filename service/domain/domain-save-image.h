@@ -52,6 +52,7 @@ typedef struct {
     char *temp_name;     /* nullable: the temporary file in dir_fd */
     char *temp_path;     /* nullable: its path, for the recovery record */
     char *picked_name;   /* nullable: the name vb_save_target_pick_temp() chose */
+    gboolean no_replace; /* commit never replaces a file (a snapshot's memory file) */
 } VbSaveTarget;
 
 gboolean vb_save_target_open(VbSaveTarget *t, const char *path, guint32 uid, GError **error);

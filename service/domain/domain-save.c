@@ -12,6 +12,7 @@
 
 #include "domain-list-priv.h"
 #include "domain-save-image.h"
+#include "domain-save-write.h"
 #include "store.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -24,8 +25,6 @@
  * into place and QEMU stopped (shutoff/saved); on failure or cancel the
  * temporary file goes and the guest runs on as it was.
  */
-
-#define FDNAME "vbsave"
 
 typedef struct {
     char *path;          /* the final image */
@@ -47,40 +46,9 @@ save_data_free(SaveData *d)
 
 /* What a save runs with while it writes. */
 typedef struct {
-    VbSaveTarget *target; /* its temporary file */
-    int file_fd;
-    int qemu_fd;          /* what QEMU writes to: file_fd, or the pipe into zstd */
-    GPid compressor;
+    VbSaveWriter w;
     gboolean was_running;
 } SaveRun;
-
-static void
-save_run_clear(SaveRun *r)
-{
-    if (r->qemu_fd >= 0 && r->qemu_fd != r->file_fd)
-        close(r->qemu_fd);
-    if (r->file_fd >= 0)
-        close(r->file_fd);
-    if (r->compressor > 0) {
-        kill(r->compressor, SIGKILL);
-        waitpid(r->compressor, NULL, 0);
-    }
-    if (r->target != NULL)
-        vb_save_target_discard(r->target);
-}
-
-/* The test suite slows saves down with this, to cancel them in flight. */
-static gint64
-max_bandwidth(void)
-{
-    const char *v = g_getenv("VIRTBUS_TEST_SAVE_MAX_BANDWIDTH");
-
-    if (v != NULL && *v != '\0') {
-        g_warning("VIRTBUS_TEST_SAVE_MAX_BANDWIDTH=%s: saves are throttled (test only)", v);
-        return g_ascii_strtoll(v, NULL, 10);
-    }
-    return G_MAXINT64;
-}
 
 /* Stops the vCPUs (if they run); remembers whether they ran. */
 static gboolean
@@ -130,150 +98,6 @@ resume_cpus(VbDomainList *list, VbDomainObj *dom, SaveRun *r)
     vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
 }
 
-/* Opens the temporary file beside @path and writes the header and XML. The status
- * names the temporary file before it exists (phase "opening"), so a service killed from
- * here on removes it at its next start (domain-reconnect.c). */
-static void
-record_temp(VbDomainObj *dom, const SaveData *d)
-{
-    g_mutex_lock(&dom->lock);
-    g_free(dom->job.temp_path);
-    dom->job.temp_path = g_strdup(d->target.temp_path);
-    g_mutex_unlock(&dom->lock);
-}
-
-static gboolean
-open_image(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveData *d, SaveRun *r,
-           guint header_flags, GError **error)
-{
-    g_autofree char *picked = NULL;
-
-    r->target = &d->target;
-    vb_save_target_pick_temp(&d->target);
-    picked = g_strdup(d->target.temp_path);
-    record_temp(dom, d);
-    vb_domain_async_job_phase(list, dom, job, "opening", TRUE);
-    r->file_fd = vb_save_target_create_temp(&d->target, error);
-    if (r->file_fd < 0)
-        return FALSE;
-    if (g_strcmp0(picked, d->target.temp_path) != 0) {
-        /* the name was taken meanwhile: record the other one */
-        record_temp(dom, d);
-        vb_domain_async_job_phase(list, dom, job, "opening", TRUE);
-    }
-    if (!vb_save_image_write_header(r->file_fd, d->xml, header_flags,
-                                    (d->flags & VB_SAVE_COMPRESS) != 0, error)) {
-        /* "No space left on device": which file system is full */
-        g_prefix_error(error, "'%s': ", d->target.path);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* QEMU's end of the stream: the file, or a pipe into zstd writing the file. */
-static gboolean
-open_stream(SaveData *d, SaveRun *r, GError **error)
-{
-    const char *argv[] = { "zstd", "-q", "-c", "-1", "-T0", NULL };
-    int p[2];
-
-    if (!(d->flags & VB_SAVE_COMPRESS)) {
-        r->qemu_fd = r->file_fd;
-        return TRUE;
-    }
-    if (!g_unix_open_pipe(p, FD_CLOEXEC, NULL)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "pipe: %s", g_strerror(errno));
-        return FALSE;
-    }
-    if (!g_spawn_async_with_fds(NULL, (char **)argv, NULL,
-                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                    G_SPAWN_STDERR_TO_DEV_NULL,
-                                NULL, NULL, &r->compressor, p[0], r->file_fd, -1, error)) {
-        close(p[0]);
-        close(p[1]);
-        vb_error_convert(error);
-        g_prefix_error(error, "cannot run zstd to compress the save image: ");
-        return FALSE;
-    }
-    close(p[0]);
-    r->qemu_fd = p[1];
-    return TRUE;
-}
-
-/* After QEMU completed: the compressor's end, fsync, rename into place. */
-static gboolean
-commit_image(SaveData *d, SaveRun *r, GError **error)
-{
-    if (r->qemu_fd != r->file_fd) {
-        int status = 0;
-
-        close(r->qemu_fd);
-        r->qemu_fd = -1;
-        if (waitpid(r->compressor, &status, 0) < 0 || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0) {
-            r->compressor = 0;
-            g_set_error_literal(error, VB_ERROR, VB_ERROR_IO, "zstd failed to compress the image");
-            return FALSE;
-        }
-        r->compressor = 0;
-    }
-    if (fsync(r->file_fd) < 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot write '%s': %s", d->path,
-                    g_strerror(errno));
-        return FALSE;
-    }
-    return vb_save_target_commit(&d->target, error);
-}
-
-/* QEMU writes its state into @r->qemu_fd; returns when it completed. */
-static gboolean
-migrate_to_fd(VbDomainList *list, VbDomainObj *dom, VbJob *job, SaveRun *r, GError **error)
-{
-    JsonObject *params = json_object_new();
-    JsonObject *fdargs = json_object_new();
-    JsonObject *margs = json_object_new();
-    g_autoptr(JsonNode) r1 = NULL, r2 = NULL, r3 = NULL;
-
-    json_object_set_int_member(params, "max-bandwidth", max_bandwidth());
-    r1 = vb_domain_async_monitor(list, dom, "migrate-set-parameters", params, -1, error);
-    if (r1 == NULL)
-        return FALSE;
-    json_object_set_string_member(fdargs, "fdname", FDNAME);
-    r2 = vb_domain_async_monitor(list, dom, "getfd", fdargs, r->qemu_fd, error);
-    if (r2 == NULL)
-        return FALSE;
-    /* QEMU has its own copy; ours would keep the pipe open after QEMU's end */
-    if (r->qemu_fd != r->file_fd) {
-        close(r->qemu_fd);
-        r->qemu_fd = -1;
-    }
-    json_object_set_string_member(margs, "uri", "fd:" FDNAME);
-    r3 = vb_domain_async_monitor(list, dom, "migrate", margs, -1, error);
-    if (r3 == NULL)
-        return FALSE;
-    return vb_domain_async_wait_migration(list, dom, job, -1, NULL, error);
-}
-
-/* After a failure: stop QEMU's migration if it still runs (best effort). */
-static void
-cancel_migration(VbDomainList *list, VbDomainObj *dom)
-{
-    g_autoptr(JsonNode) c = vb_domain_async_monitor(list, dom, "migrate_cancel", NULL, -1, NULL);
-
-    for (int i = 0; c != NULL && i < 50; i++) {
-        g_autoptr(JsonNode) q = vb_domain_async_monitor(list, dom, "query-migrate", NULL, -1,
-                                                        NULL);
-        JsonObject *o = q != NULL && JSON_NODE_HOLDS_OBJECT(q) ? json_node_get_object(q) : NULL;
-        const char *st = o != NULL && json_object_has_member(o, "status")
-                             ? json_object_get_string_member(o, "status") : "none";
-
-        if (!g_str_equal(st, "active") && !g_str_equal(st, "setup") &&
-            !g_str_equal(st, "cancelling"))
-            break;
-        g_usleep(100 * 1000);
-    }
-}
-
 /* Success: QEMU goes, the domain is shutoff/saved. */
 static void
 finish_saved(VbDomainList *list, VbDomainObj *dom, SaveData *d)
@@ -298,10 +122,9 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
           GVariant **out_result, GError **error)
 {
     SaveData *d = data;
-    SaveRun r = { .file_fd = -1, .qemu_fd = -1 };
+    SaveRun r = { 0 };
     guint header_flags;
     gboolean ok;
-    struct stat st;
     GVariantDict res;
 
     vb_domain_async_job_phase(list, dom, job, "stopping", TRUE);
@@ -309,37 +132,35 @@ save_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     header_flags = d->flags & (VB_SAVE_RUNNING | VB_SAVE_PAUSED);
     if (header_flags == 0)
         header_flags = r.was_running ? VB_SAVE_RUNNING : VB_SAVE_PAUSED;
-    ok = ok && open_image(list, dom, job, d, &r, header_flags, error) && open_stream(d, &r, error);
+    vb_save_writer_init(&r.w, &d->target, d->xml, header_flags,
+                        (d->flags & VB_SAVE_COMPRESS) != 0, vb_domain_async_monitor,
+                        "opening");
+    ok = ok && vb_save_writer_open(list, dom, job, &r.w, error);
     if (ok) {
         vb_domain_async_job_phase(list, dom, job, "saving", TRUE);
-        ok = migrate_to_fd(list, dom, job, &r, error);
+        ok = vb_save_writer_migrate(list, dom, job, &r.w, error);
     }
     if (ok) {
         vb_domain_async_job_phase(list, dom, job, "finishing", FALSE);
-        ok = commit_image(d, &r, error);
+        ok = vb_save_writer_commit(&r.w, error);
     }
     if (!ok) {
         if (!vb_domain_list_shutting_down(list)) {
-            /* the compressor first: QEMU may be blocked writing into its pipe */
-            save_run_clear(&r);
-            cancel_migration(list, dom);
+            vb_save_writer_abort(list, dom, &r.w);
             resume_cpus(list, dom, &r);
         } else {
             /* leave it to the recovery: only our descriptors go */
-            if (r.target != NULL)
-                vb_save_target_forget_temp(r.target);
-            r.compressor = 0;
-            save_run_clear(&r);
+            vb_save_writer_forget(&r.w);
         }
+        vb_save_writer_clear(&r.w);
         return FALSE;
     }
     finish_saved(list, dom, d);
     g_variant_dict_init(&res, NULL);
     g_variant_dict_insert(&res, "path", "s", d->path);
-    g_variant_dict_insert(&res, "size", "t",
-                          fstat(r.file_fd, &st) == 0 ? (guint64)st.st_size : (guint64)0);
+    g_variant_dict_insert(&res, "size", "t", vb_save_writer_size(&r.w));
     g_variant_dict_insert(&res, "compressed", "b", (d->flags & VB_SAVE_COMPRESS) != 0);
-    save_run_clear(&r);
+    vb_save_writer_clear(&r.w);
     *out_result = g_variant_dict_end(&res);
     return TRUE;
 }

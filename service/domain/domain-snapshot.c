@@ -6,6 +6,7 @@
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
 #include "domain-snapshot-live.h"
+#include "domain-snapshot-memory.h"
 #include "domain-snapshot-start.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
@@ -210,7 +211,6 @@ check_create_flags(guint flags, GError **error)
         guint flag;
         const char *what;
     } unsupported[] = {
-        { VB_SNAPSHOT_CREATE_LIVE, "LIVE (an external memory snapshot while the guest runs)" },
         { VB_SNAPSHOT_CREATE_VALIDATE, "VALIDATE (no RelaxNG schema is shipped)" },
     };
     guint known = 0x3ff;
@@ -312,6 +312,8 @@ typedef struct {
     gboolean active;      /* external: the domain runs */
     GPtrArray *ext;       /* external: VbExtDisk */
     GHashTable *named;    /* create: the disks the XML named */
+    VbSnapshotMemory *mem; /* external with memory: the memory file (issue 15, extmem) */
+    VbJob *job;           /* the async job (set by plan_body) */
     char *owner;          /* the caller (the agent's job for QUIESCE) */
     VbSnapshotPublishFunc publish;
     gpointer user_data;
@@ -329,6 +331,7 @@ plan_free(Plan *p)
     g_clear_pointer(&p->targets, g_ptr_array_unref);
     g_clear_pointer(&p->ext, g_ptr_array_unref);
     g_clear_pointer(&p->named, g_hash_table_unref);
+    vb_snapshot_memory_free(p->mem);
     g_free(p->owner);
     g_free(p);
 }
@@ -442,19 +445,21 @@ plan_external(VbSnapshotStore *store, Plan *p, gboolean active, GError **error)
     VbSnapshotDef *snap = p->snap;
     gboolean disk_only = (p->flags & VB_SNAPSHOT_CREATE_DISK_ONLY) != 0;
 
-    if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s': an external snapshot with the memory state (<memory "
-                    "snapshot='external'>) is not implemented yet; give DISK_ONLY (16) for "
-                    "the disks alone", snap->name);
+    if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL && (!active || disk_only)) {
+        g_set_error(error, VB_ERROR, !active ? VB_ERROR_NOT_SUPPORTED : VB_ERROR_INVALID_ARG,
+                    "snapshot '%s': <memory snapshot='external'> needs %s; give "
+                    "<memory snapshot='no'/> or leave it out", snap->name,
+                    !active ? "a running domain (an inactive one has no memory state)"
+                            : "a snapshot without DISK_ONLY (16)");
         return FALSE;
     }
     if (snap->memory == VB_SNAPSHOT_LOCATION_INTERNAL ||
-        (active && !disk_only && snap->memory != VB_SNAPSHOT_LOCATION_NO)) {
+        (active && !disk_only && snap->memory == VB_SNAPSHOT_LOCATION_DEFAULT)) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s': external disks with the memory state are not "
-                    "implemented yet; give DISK_ONLY (16) (or <memory snapshot='no'/>)",
-                    snap->name);
+                    "snapshot '%s': external disks with an internal memory state are not "
+                    "supported (libvirt refuses the mix too); give <memory "
+                    "snapshot='external' file='...'/>, DISK_ONLY (16) or <memory "
+                    "snapshot='no'/>", snap->name);
         return FALSE;
     }
     if ((p->flags & VB_SNAPSHOT_CREATE_QUIESCE) && !active) {
@@ -474,13 +479,21 @@ plan_external(VbSnapshotStore *store, Plan *p, gboolean active, GError **error)
                     snap->name);
         return FALSE;
     }
-    snap->memory = VB_SNAPSHOT_LOCATION_NO;
+    if (snap->memory != VB_SNAPSHOT_LOCATION_EXTERNAL)
+        snap->memory = VB_SNAPSHOT_LOCATION_NO;
     p->ext = vb_snapshot_external_disks(snap, p->def, p->named,
                                         (p->flags & VB_SNAPSHOT_CREATE_REUSE_EXT) != 0, error);
     if (p->ext == NULL)
         return FALSE;
     snap->state = active || disk_only ? VB_SNAPSHOT_STATE_DISK_SNAPSHOT
                                       : VB_SNAPSHOT_STATE_SHUTOFF;
+    if (snap->memory == VB_SNAPSHOT_LOCATION_EXTERNAL) {
+        /* issue 15, extmem: the memory file (domain-snapshot-memory.c) */
+        p->mem = vb_snapshot_memory_prepare(snap, p->def,
+                                            (p->flags & VB_SNAPSHOT_CREATE_LIVE) != 0, error);
+        if (p->mem == NULL)
+            return FALSE;
+    }
     p->active = active;
     p->kind = PLAN_EXTERNAL;
     return TRUE;
@@ -513,6 +526,14 @@ plan_create(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
         p->def = inactive_def(dom, "snapshots", error);
     if (p->def == NULL || !align_disks(p, &external, error))
         return FALSE;
+    if ((p->flags & VB_SNAPSHOT_CREATE_LIVE) &&
+        (!active || p->snap->memory != VB_SNAPSHOT_LOCATION_EXTERNAL)) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                            "SnapshotCreateXML: LIVE (256) is only for a running domain's "
+                            "snapshot with an external memory state (<memory "
+                            "snapshot='external' file='...'/>)");
+        return FALSE;
+    }
     if (external)
         return plan_external(store, p, active, error);
     if (p->flags & VB_SNAPSHOT_CREATE_REUSE_EXT) {
@@ -594,10 +615,21 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
         p->snap->state = was_running ? VB_SNAPSHOT_STATE_RUNNING : VB_SNAPSHOT_STATE_PAUSED;
         break;
     case PLAN_EXTERNAL:
+        if (p->mem != NULL) {
+            /* issue 15, extmem: the memory first, the guest paused after it */
+            if (!vb_snapshot_memory_save(list, dom, p->job, p->mem, error))
+                return FALSE;
+            vb_domain_async_job_phase(list, dom, p->job, "disks", FALSE);
+            p->snap->state = vb_snapshot_memory_was_running(p->mem) ? VB_SNAPSHOT_STATE_RUNNING
+                                                                    : VB_SNAPSHOT_STATE_PAUSED;
+        }
         if (!vb_snapshot_external_take(list, dom, p->active, p->ext,
                                        (p->flags & VB_SNAPSHOT_CREATE_QUIESCE) != 0, p->owner,
-                                       error))
+                                       error)) {
+            if (p->mem != NULL)
+                vb_snapshot_memory_finish(list, dom, p->mem, FALSE, TRUE);
             return FALSE;
+        }
         break;
     case PLAN_REVERT_INACTIVE:
         return vb_qemu_img_snapshot_apply(p->disks, p->name, error) &&
@@ -614,8 +646,14 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
                vb_snapshot_store_set_current(store, p->name, error);
     }
     }
-    if (!(p->flags & VB_SNAPSHOT_CREATE_NO_METADATA) && !store_new(list, dom, store, p, error))
+    if (!(p->flags & VB_SNAPSHOT_CREATE_NO_METADATA) && !store_new(list, dom, store, p, error)) {
+        if (p->mem != NULL) /* the disks switched: the snapshot stands, the guest runs on */
+            vb_snapshot_memory_finish(list, dom, p->mem, TRUE, TRUE);
         return FALSE;
+    }
+    if (p->mem != NULL)
+        vb_snapshot_memory_finish(list, dom, p->mem, TRUE,
+                                  !(p->flags & VB_SNAPSHOT_CREATE_HALT));
     /* HALT: the guest stops once its snapshot is taken (shut off, reason from-snapshot) */
     if ((p->flags & VB_SNAPSHOT_CREATE_HALT) &&
         (p->kind == PLAN_LIVE || (p->kind == PLAN_EXTERNAL && p->active)))
@@ -652,6 +690,7 @@ plan_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
     GVariantDict res;
     gboolean ok;
 
+    p->job = job;
     vb_domain_async_job_phase(list, dom, job, plan_phase(p->kind), FALSE);
     if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
         return FALSE;

@@ -13,8 +13,9 @@ tiny guest under TCG and a real qcow2 disk:
   holds no write made after the snapshot;
 - Delete while it runs takes the snapshot out of the image through QEMU;
 - a snapshot that cannot be taken (a tag QEMU already has in the image) leaves no
-  metadata and the guest running; an external memory state: NotSupported (DISK_ONLY is
-  an external disk snapshot: test_snapshot_external.py);
+  metadata and the guest running; LIVE on an internal snapshot: NotSupported (DISK_ONLY
+  is an external disk snapshot: test_snapshot_external.py; an external memory state:
+  test_snapshot_extmem.py);
 - the service killed (SIGKILL) during a live snapshot: after the restart the guest runs
   again (it was left paused with reason "snapshot").
 """
@@ -193,12 +194,11 @@ class LiveSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         mark = len(self.text())
         eventually(lambda: len(self.numbers("tick", mark)) >= 1, timeout=30,
                    what="the guest to run on")
-        # what is not implemented for a running domain says so
+        # LIVE is for external memory snapshots only (test_snapshot_extmem.py)
         e = self.assertDBusError(
             "NotSupported", self.domain, path, "SnapshotCreateXML", "su",
-            (f"<domainsnapshot><name>m</name><memory snapshot='external' "
-             f"file='{self.tmp}/m.mem'/></domainsnapshot>", 0))
-        self.assertIn("external", e.message)
+            ("<domainsnapshot><name>m</name></domainsnapshot>", 256))
+        self.assertIn("LIVE (256)", e.message)
         self.assertEqual(sorted(self.image_snapshots()), ["taken"])
         # NO_METADATA: in the image, not on the bus
         self.assertEqual(self.snapshot_create(
