@@ -131,6 +131,18 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         e = self.assertDBusError("OperationInvalid", self.snap, a, "Delete", "u", (0,))
         self.assertIn("snapshot 'b', which was reverted to", e.message)
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "live.a")))
+        # <revertDisks> is kept in the stored metadata: the same after a restart
+        self.conn.close_sync(None)
+        self.assertEqual(self.service.stop(), 0)
+        self.service.start()
+        self.conn = vbtest.connect(self.bus.address)
+        b = self.domain(path, "SnapshotLookupByName", "su", ("b", 0))
+        self.assertTrue(self.get_prop(b, SNAP_IFACE, "Current"))
+        self.assertIn(f"<source file='{self.tmp}/live.b-1'/>\n    </disk>\n  </revertDisks>",
+                      self.snap(b, "GetXMLDesc", "u", (0,)))
+        e = self.assertDBusError("OperationInvalid", self.snap, b, "Delete", "u", (0,))
+        self.assertIn("was reverted to", e.message)
+        self.assertEqual(self.source(path, 2), os.path.join(self.tmp, "live.b-1"))
 
     def test_running_disk_only(self):
         path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
@@ -227,6 +239,11 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertGreaterEqual(after[0], tick_at, f"ticks after the revert: {after}")
         self.assertNotIn("TINYGUEST: tick 1\n", self.text()[mark:].replace("\r", ""))
         self.assertEqual(self.current(path), "m1")
+        # PAUSED overrides the snapshot's state; a new overlay again, the last one stays
+        self.snapshot_revert(m1, PAUSED)
+        self.assertEqual(self.state(path), ("paused", "from-snapshot"))
+        self.assertEqual(self.source(path), os.path.join(self.tmp, "live.m1-2"))
+        self.assertTrue(os.path.exists(new))
         self.domain(path, "Destroy", "u", (0,))
         self.assertEqual(self.disk_max_write(self.disk), disk_at)
         self.assertTrue(os.path.exists(save))
