@@ -147,6 +147,35 @@ rev_disks(const VbSnapshotDef *snap, gboolean pick, GError **error)
     return g_steal_pointer(&disks);
 }
 
+/* The memory state of @snap, opened and checked against @run_def before anything changes. */
+static VbRestoreImage *
+open_memory(const VbSnapshotDef *snap, VbDomainObj *dom, const VbDomainDef *run_def,
+            GError **error)
+{
+    VbRestoreImage *image = vb_restore_image_open(snap->memory_file, (guint32)geteuid(), error);
+
+    if (image == NULL) {
+        g_prefix_error(error, "snapshot '%s': its memory state cannot be restored: ",
+                       snap->name);
+        return NULL;
+    }
+    if (g_strcmp0(vb_restore_image_get_uuid(image), dom->uuid_str) != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                    "snapshot '%s': memory file %s holds domain %s, not this one (%s)",
+                    snap->name, snap->memory_file, vb_restore_image_get_uuid(image),
+                    dom->uuid_str);
+        vb_restore_image_free(image);
+        return NULL;
+    }
+    if (!vb_domain_def_check_abi_stability(vb_restore_image_get_def(image), run_def, error)) {
+        g_prefix_error(error, "snapshot '%s': its <domain> does not match the guest in memory "
+                       "file %s: ", snap->name, snap->memory_file);
+        vb_restore_image_free(image);
+        return NULL;
+    }
+    return image;
+}
+
 /**
  * vb_snapshot_revert_ext_check:
  * @flags: libvirt's virDomainSnapshotRevertFlags
@@ -203,14 +232,10 @@ vb_snapshot_revert_ext_check(VbDomainObj *dom, const VbSnapshotDef *snap, guint 
     if (disks == NULL)
         return FALSE;
     if (!offline) {
-        VbRestoreImage *image = vb_restore_image_open(snap->memory_file, (guint32)geteuid(),
-                                                      error);
+        VbRestoreImage *image = open_memory(snap, dom, snap->dom, error);
 
-        if (image == NULL) {
-            g_prefix_error(error, "snapshot '%s': its memory state cannot be restored: ",
-                           snap->name);
+        if (image == NULL)
             return FALSE;
-        }
         vb_restore_image_free(image);
     }
     return TRUE;
@@ -288,35 +313,6 @@ with_revert_disks(const VbSnapshotDef *snap, GPtrArray *disks, GError **error)
                         vb_snapshot_disk_def_new_file(d->target, d->overlay, "qcow2"));
     }
     return copy;
-}
-
-/* The memory state of @snap, opened and checked against @run_def before anything changes. */
-static VbRestoreImage *
-open_memory(const VbSnapshotDef *snap, VbDomainObj *dom, const VbDomainDef *run_def,
-            GError **error)
-{
-    VbRestoreImage *image = vb_restore_image_open(snap->memory_file, (guint32)geteuid(), error);
-
-    if (image == NULL) {
-        g_prefix_error(error, "snapshot '%s': its memory state cannot be restored: ",
-                       snap->name);
-        return NULL;
-    }
-    if (g_strcmp0(vb_restore_image_get_uuid(image), dom->uuid_str) != 0) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
-                    "snapshot '%s': memory file %s holds domain %s, not this one (%s)",
-                    snap->name, snap->memory_file, vb_restore_image_get_uuid(image),
-                    dom->uuid_str);
-        vb_restore_image_free(image);
-        return NULL;
-    }
-    if (!vb_domain_def_check_abi_stability(vb_restore_image_get_def(image), run_def, error)) {
-        g_prefix_error(error, "snapshot '%s': its <domain> does not match the guest in memory "
-                       "file %s: ", snap->name, snap->memory_file);
-        vb_restore_image_free(image);
-        return NULL;
-    }
-    return image;
 }
 
 /* QEMU from the new overlays: a fresh boot, or the memory state restored. */

@@ -268,6 +268,17 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertEqual((self.domain(path, "GetXMLDesc", "u", (2,)), self.current(path),
                           self.state(path), sorted(os.listdir(self.tmp))), before)
 
+        # qemu-img cannot make the overlay (the image is no qcow2 any more): the job fails
+        os.rename(self.disk, self.disk + ".away")
+        with open(self.disk, "wb") as f:
+            f.write(b"not an image" * 100)
+        with self.assertRaises(vbtest.DBusCallError) as cm:
+            self.snapshot_revert(s)
+        self.assertIn("revert to snapshot 's'", cm.exception.message)
+        os.rename(self.disk + ".away", self.disk)
+        self.assertEqual((self.domain(path, "GetXMLDesc", "u", (2,)), self.current(path),
+                          self.state(path), sorted(os.listdir(self.tmp))), before)
+
         # QEMU cannot start from the snapshot's definition: the job fails, nothing stays
         bad = ("<domainsnapshot>\n  <name>bad</name>\n  <state>disk-snapshot</state>\n"
                "  <creationTime>1700000000</creationTime>\n  <memory snapshot='no'/>\n"
@@ -297,6 +308,23 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         with self.assertRaises(vbtest.DBusCallError) as cm:
             self.call(m, SNAP_IFACE, "Revert", "u", (0,))
         self.assertIn("memory state cannot be restored", cm.exception.message)
+        # a save image of another domain: refused at the call too
+        own = os.path.join(self.tmp, "own.qcow2")
+        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", own, "16M"])
+        other = self.manager("DefineXML", "su", (
+            super().guest_xml(name="other").replace(self.disk, own), 0))
+        self.domain(other, "Start", "u", (0,))
+        eventually(lambda: max(self.numbers("tick"), default=0) >= 1, timeout=90,
+                   what="the other guest to run")
+        save = os.path.join(self.tmp, "other.save")
+        self.call(self.domain(other, "Save", "ssu", (save, "", 0)), "org.virtbus.Virt1.Job",
+                  "Wait", timeout=180000)
+        m2 = self.snapshot_create(path, snap_with_memory.replace(
+            "<name>mem</name>", "<name>mem2</name>").replace(
+            f"{self.tmp}/no-such.save", save), REDEFINE)
+        with self.assertRaises(vbtest.DBusCallError) as cm:
+            self.call(m2, SNAP_IFACE, "Revert", "u", (0,))
+        self.assertIn("holds domain", cm.exception.message)
         self.assertEqual(self.current(path), "t")
         self.assertEqual(self.source(path, 2), top)
 
