@@ -19,9 +19,11 @@ qcow2 disk:
   stopped, QEMU restores the memory onto a new overlay over that image, and the guest's
   counter goes on from the save's value, reason "from-snapshot"; the image is not written;
 - failures: a snapshot whose image is gone is refused at the call (OperationInvalid),
-  before anything changes; a revert whose QEMU cannot start (a redefined <domain> with a
-  missing kernel) fails in the job and leaves no overlay, the definition, the current
-  snapshot and the state as they were.
+  before anything changes, and so are a missing memory file and another domain's save
+  image; a revert whose qemu-img fails (the image is no qcow2 any more) or whose QEMU
+  cannot start (a redefined <domain> with a missing kernel) fails in the job and leaves
+  no overlay, the definition, the current snapshot and the state as they were;
+- <revertDisks> is kept in the stored metadata over a restart of the service.
 """
 
 import json
