@@ -39,6 +39,7 @@ from test_snapshot_live import GuestDiskMixin  # noqa: E402
 SNAP_IFACE = "org.virtbus.Virt1.Snapshot"
 RUNNING, PAUSED, FORCE = 1, 2, 4
 DISK_ONLY, REDEFINE = 16, 1
+COMPRESS = 1 << 31  # Domain.Save: a zstd-compressed image
 
 
 class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
@@ -194,13 +195,19 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.domain(path, "Destroy", "u", (0,))
 
     def test_memory_from_save_image(self):
+        self.memory_revert(0)
+
+    def test_memory_from_compressed_save_image(self):
+        self.memory_revert(COMPRESS)  # QEMU reads it through zstd -d
+
+    def memory_revert(self, save_flags):
         path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
         self.domain(path, "Start", "u", (0,))
         eventually(lambda: max(self.numbers("tick"), default=0) >= 4, timeout=90,
                    what="the guest to count")
         inactive = self.domain(path, "GetXMLDesc", "u", (2,))
         save = os.path.join(self.tmp, "m1.save")
-        job = self.domain(path, "Save", "ssu", (save, "", 0))
+        job = self.domain(path, "Save", "ssu", (save, "", save_flags))
         self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=180000)
         self.assertEqual(self.state(path)[0], "shutoff")
         tick_at = max(self.numbers("tick"))
@@ -241,6 +248,9 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertGreaterEqual(after[0], tick_at, f"ticks after the revert: {after}")
         self.assertNotIn("TINYGUEST: tick 1\n", self.text()[mark:].replace("\r", ""))
         self.assertEqual(self.current(path), "m1")
+        if save_flags:
+            self.domain(path, "Destroy", "u", (0,))
+            return
         # PAUSED overrides the snapshot's state; a new overlay again, the last one stays
         self.snapshot_revert(m1, PAUSED)
         self.assertEqual(self.state(path), ("paused", "from-snapshot"))
