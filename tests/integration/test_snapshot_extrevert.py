@@ -192,7 +192,11 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertEqual(self.state(path), ("running", "from-snapshot"))
         self.assertEqual(self.source(path), overlay + "-2")
         self.assertEqual(self.current(path), "r")
-        self.domain(path, "Destroy", "u", (0,))
+        # without RUNNING/PAUSED: QEMU stops, the domain stays shut off on a new overlay
+        self.snapshot_revert(s)
+        self.assertEqual(self.state(path), ("shutoff", "from-snapshot"))
+        self.assertEqual(self.source(path), overlay + "-3")
+        self.assertEqual(self.disk_max_write(overlay + "-3"), at_snapshot)
 
     def test_memory_from_save_image(self):
         self.memory_revert(0)
