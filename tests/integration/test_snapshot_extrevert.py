@@ -74,8 +74,8 @@ class ExternalRevertTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertEqual(self.source(path, 2), overlay)
         # written after the snapshot, into its overlay
         self.qemu_io(overlay, "write -P 0x5a 0 64k", "write -P 0x6b 1M 64k")
-        t = self.snapshot_create(path, "<domainsnapshot><name>t</name></domainsnapshot>",
-                                 DISK_ONLY)
+        self.snapshot_create(path, "<domainsnapshot><name>t</name></domainsnapshot>",
+                             DISK_ONLY)
         self.assertEqual(self.current(path), "t")
 
         rec = SignalRecorder(self.conn, member="Lifecycle")
