@@ -44,13 +44,13 @@ G_STATIC_ASSERT(G_N_ELEMENTS(location_names) == VB_SNAPSHOT_LOCATION_LAST + 1);
 /* libvirt's order of <domainsnapshot>'s children */
 static const char *const top_ranks[] = {
     "name",   "description", "state",          "parent", "creationTime", "memory",
-    "disks",  "domain",      "inactiveDomain", "cookie", "active",       NULL,
+    "disks",  "revertDisks", "domain",         "inactiveDomain", "cookie", "active", NULL,
 };
-enum { RANK_DOMAIN = 7 };
+enum { RANK_REVERT_DISKS = 7, RANK_DOMAIN = 8 };
 
 static const char *const top_modelled[] = {
     "name",   "description", "state",          "parent", "creationTime", "memory",
-    "disks",  "domain",      "inactiveDomain", "active", NULL,
+    "disks",  "revertDisks", "domain",         "inactiveDomain", "active", NULL,
 };
 
 /* libvirt's virStorageFileFormat names a <driver type=> may use */
@@ -102,6 +102,35 @@ snapshot_disk_free(VbSnapshotDiskDef *disk)
 }
 
 /**
+ * vb_snapshot_disk_def_new_file:
+ * @name: the disk's target
+ * @path: an absolute image path
+ * @format: (nullable): its format (<driver type=>)
+ *
+ * Returns: (transfer full): an external file disk (for <revertDisks>); free it with
+ *   vb_snapshot_disk_def_free()
+ */
+VbSnapshotDiskDef *
+vb_snapshot_disk_def_new_file(const char *name, const char *path, const char *format)
+{
+    VbSnapshotDiskDef *disk = g_new0(VbSnapshotDiskDef, 1);
+
+    disk->priv = g_new0(struct _VbSnapshotDiskPrivate, 1);
+    disk->name = g_strdup(name);
+    disk->snapshot = VB_SNAPSHOT_LOCATION_EXTERNAL;
+    disk->type = g_strdup("file");
+    disk->driver_type = g_strdup(format);
+    disk->source_path = g_strdup(path);
+    return disk;
+}
+
+void
+vb_snapshot_disk_def_free(VbSnapshotDiskDef *disk)
+{
+    snapshot_disk_free(disk);
+}
+
+/**
  * vb_snapshot_def_free:
  * @def: (nullable): a definition
  */
@@ -115,6 +144,7 @@ vb_snapshot_def_free(VbSnapshotDef *def)
     g_free(def->parent_name);
     g_free(def->memory_file);
     g_clear_pointer(&def->disks, g_ptr_array_unref);
+    g_clear_pointer(&def->revert_disks, g_ptr_array_unref);
     g_clear_pointer(&def->dom, vb_domain_def_free);
     g_free(def->dom_uuid);
     g_clear_pointer(&def->inactive_dom, vb_domain_def_free);
@@ -529,12 +559,53 @@ parse_existing(VbSnapshotDef *def, xmlNode *root, GError **error)
     return TRUE;
 }
 
+/* the <disk> children of <disks> or <revertDisks> (@what) into @out */
+static gboolean
+parse_disk_list(xmlNode *list, const char *what, guint parse_flags, GPtrArray *out,
+                GError **error)
+{
+    for (xmlNode *c = list != NULL ? list->children : NULL; c != NULL; c = c->next) {
+        VbSnapshotDiskDef *disk;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!vb_xml_is(c, "disk")) {
+            vb_set_error_line(error, VB_ERROR_INVALID_XML, c,
+                              "unexpected element in <%s> (only <disk>)", what);
+            return FALSE;
+        }
+        disk = parse_disk(c, parse_flags, error);
+        if (disk == NULL)
+            return FALSE;
+        g_ptr_array_add(out, disk);
+    }
+    return TRUE;
+}
+
+/* a revert's overlays: external files, each disk once, named as <disks> names them */
+static gboolean
+check_revert_disks(GPtrArray *disks, const VbDomainDef *dom, GError **error)
+{
+    for (guint i = 0; i < disks->len; i++) {
+        const VbSnapshotDiskDef *d = g_ptr_array_index(disks, i);
+
+        if (d->snapshot != VB_SNAPSHOT_LOCATION_EXTERNAL || d->source_path == NULL ||
+            (d->type != NULL && g_strcmp0(d->type, "file") != 0)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "<revertDisks>: disk '%s' must be an external file with <source "
+                        "file=>", d->name);
+            return FALSE;
+        }
+    }
+    return check_disks(disks, dom, error);
+}
+
 static VbSnapshotDef *
 parse_doc(xmlDoc *doc, guint parse_flags, GError **error)
 {
     static const char *const unique[] = {
         "name",   "description",    "state",  "parent", "creationTime", "memory", "disks",
-        "domain", "inactiveDomain", "cookie", "active", NULL,
+        "revertDisks", "domain", "inactiveDomain", "cookie", "active", NULL,
     };
     g_autoptr(VbSnapshotDef) def = NULL;
     xmlNode *root = xmlDocGetRootElement(doc);
@@ -573,23 +644,18 @@ parse_doc(xmlDoc *doc, guint parse_flags, GError **error)
         return NULL;
 
     disks = vb_xml_child(root, "disks");
-    for (xmlNode *c = disks != NULL ? disks->children : NULL; c != NULL; c = c->next) {
-        VbSnapshotDiskDef *disk;
-
-        if (c->type != XML_ELEMENT_NODE)
-            continue;
-        if (!vb_xml_is(c, "disk")) {
-            vb_set_error_line(error, VB_ERROR_INVALID_XML, c,
-                              "unexpected element in <disks> (only <disk>)");
-            return NULL;
-        }
-        disk = parse_disk(c, parse_flags, error);
-        if (disk == NULL)
-            return NULL;
-        g_ptr_array_add(def->disks, disk);
-    }
-    if (!check_disks(def->disks, def->dom, error))
+    if (!parse_disk_list(disks, "disks", parse_flags, def->disks, error) ||
+        !check_disks(def->disks, def->dom, error))
         return NULL;
+    /* the overlays a revert to this external snapshot made (libvirt >= 9.7): only in an
+     * existing snapshot's XML; a new snapshot's request ignores it, as <domain> */
+    disks = vb_xml_child(root, "revertDisks");
+    if (disks != NULL && (parse_flags & VB_SNAPSHOT_PARSE_REDEFINE)) {
+        def->revert_disks = g_ptr_array_new_with_free_func((GDestroyNotify)snapshot_disk_free);
+        if (!parse_disk_list(disks, "revertDisks", parse_flags, def->revert_disks, error) ||
+            !check_revert_disks(def->revert_disks, def->dom, error))
+            return NULL;
+    }
 
     if (parse_flags & VB_SNAPSHOT_PARSE_INTERNAL) {
         g_autofree char *active = child_text(root, "active");
@@ -753,6 +819,14 @@ check_strings(const VbSnapshotDef *def, GError **error)
             !check_text("disk driver type", d->driver_type, error))
             return FALSE;
     }
+    for (guint i = 0; def->revert_disks != NULL && i < def->revert_disks->len; i++) {
+        const VbSnapshotDiskDef *d = g_ptr_array_index(def->revert_disks, i);
+
+        if (!check_text("revert disk name", d->name, error) ||
+            !check_text("revert disk driver type", d->driver_type, error) ||
+            !check_text("revert disk image", d->source_path, error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -810,6 +884,13 @@ vb_snapshot_def_format(const VbSnapshotDef *def, guint format_flags, GError **er
         for (guint i = 0; i < def->disks->len; i++)
             format_disk(buf, g_ptr_array_index(def->disks, i));
         g_string_append(buf, "  </disks>\n");
+    }
+    vb_fmt_raws_before(buf, extra, RANK_REVERT_DISKS, 1, &cursor);
+    if (def->revert_disks != NULL && def->revert_disks->len > 0) {
+        g_string_append(buf, "  <revertDisks>\n");
+        for (guint i = 0; i < def->revert_disks->len; i++)
+            format_disk(buf, g_ptr_array_index(def->revert_disks, i));
+        g_string_append(buf, "  </revertDisks>\n");
     }
     vb_fmt_raws_before(buf, extra, RANK_DOMAIN, 1, &cursor);
     if (def->dom != NULL) {

@@ -69,6 +69,8 @@ struct _VbSnapshotDef {
     VbSnapshotLocation memory;
     char *memory_file;      /* nullable */
     GPtrArray *disks;       /* VbSnapshotDiskDef*, in document order */
+    GPtrArray *revert_disks; /* <revertDisks>: the overlays the last revert to this external
+                              * snapshot made (VbSnapshotDiskDef*); nullable */
     VbDomainDef *dom;       /* <domain>, nullable */
     char *dom_uuid;         /* an old snapshot's <domain> holding only <uuid>, nullable */
     VbDomainDef *inactive_dom; /* <inactiveDomain>, nullable */
@@ -88,6 +90,9 @@ char *vb_snapshot_def_format(const VbSnapshotDef *def, guint format_flags, GErro
 gboolean vb_snapshot_def_align_disks(VbSnapshotDef *def, const VbDomainDef *dom,
                                      VbSnapshotLocation default_loc, GError **error);
 gboolean vb_snapshot_def_is_offline(const VbSnapshotDef *def);
+VbSnapshotDiskDef *vb_snapshot_disk_def_new_file(const char *name, const char *path,
+                                                 const char *format);
+void vb_snapshot_disk_def_free(VbSnapshotDiskDef *disk);
 void vb_snapshot_def_free(VbSnapshotDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VbSnapshotDef, vb_snapshot_def_free)
 

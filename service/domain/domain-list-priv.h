@@ -131,6 +131,10 @@ gboolean vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint
 gboolean vb_domain_restore_managed(VbDomainList *list, VbDomainObj *dom, guint flags,
                                    const char *owner, GError **error);
 gboolean vb_domain_managed_save_discard(VbDomainList *list, VbDomainObj *dom, GError **error);
+/* issue 15, extrevert: a restore with the domain's job held (domain-restore.c) */
+gboolean vb_restore_image_load_locked(VbDomainList *list, VbDomainObj *dom, VbRestoreImage *image,
+                                      const VbDomainDef *run_def, gboolean run, GError **error);
+const VbDomainDef *vb_restore_image_get_def(VbRestoreImage *image);
 
 /* domain-asyncjob.c: the thread and helpers every async job uses */
 /* domain-hotplug.c */

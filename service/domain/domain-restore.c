@@ -338,6 +338,139 @@ load_stream(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d, GE
     return ok;
 }
 
+/* ---- issue 15, extrevert: a restore with the domain's job held (a snapshot's memory) ---- */
+
+#define LOADED_TIMEOUT_US (G_GINT64_CONSTANT(30) * 60 * G_USEC_PER_SEC)
+
+/* query-migrate of the incoming QEMU until the stream is loaded; woken by its MIGRATION
+ * events on the domain's condition, else every 200 ms; QEMU silent (no status) for 30 s,
+ * a failure or 30 minutes end it. */
+static gboolean
+wait_loaded(VbDomainObj *dom, VbQemuMonitor *mon, const char *path, GError **error)
+{
+    gint64 start = g_get_monotonic_time();
+
+    for (;;) {
+        g_autoptr(JsonNode) r = vb_qemu_monitor_command(mon, "query-migrate", NULL, 30000,
+                                                        error);
+        JsonObject *o = r != NULL && JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+        const char *status = o != NULL && json_object_has_member(o, "status")
+                                 ? json_object_get_string_member(o, "status") : "none";
+        gint64 now = g_get_monotonic_time();
+        guint seen;
+
+        if (r == NULL)
+            return FALSE;
+        if (g_str_equal(status, "completed"))
+            return TRUE;
+        if (g_str_equal(status, "failed") || g_str_equal(status, "cancelled") ||
+            (g_str_equal(status, "none") && now - start > 30 * G_USEC_PER_SEC) ||
+            now - start > LOADED_TIMEOUT_US) {
+            g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU could not load the memory "
+                        "state from '%s' (migration %s): %s", path, status,
+                        o != NULL && json_object_has_member(o, "error-desc")
+                            ? json_object_get_string_member(o, "error-desc")
+                            : "no details");
+            return FALSE;
+        }
+        g_mutex_lock(&dom->lock);
+        seen = dom->job.migration_events;
+        while (seen == dom->job.migration_events && dom->id >= 0 &&
+               g_cond_wait_until(&dom->job.cond, &dom->lock,
+                                 g_get_monotonic_time() + 200 * 1000))
+            ;
+        g_mutex_unlock(&dom->lock);
+    }
+}
+
+/**
+ * vb_restore_image_load_locked:
+ * @image: an image from vb_restore_image_open(); the caller keeps it
+ * @run_def: the definition QEMU runs (the caller checked its ABI against the image's)
+ * @run: let the guest run once loaded, else it stays paused
+ *
+ * Issue 15 (a revert to a snapshot with an external memory state): with the domain's job
+ * held, as the snapshot job's body holds its nested job, the stopped @dom starts from
+ * @image: QEMU with "-incoming defer" running @run_def, the stream passed with getfd
+ * (through "zstd -d" for a compressed image) and loaded, then `cont` unless paused;
+ * state running or paused, reason and Lifecycle detail "from-snapshot". The monitor is
+ * used directly (vb_domain_async_monitor() would take a second nested job). A failure
+ * kills the new QEMU: the domain is shut off with its definition as before. Job thread.
+ */
+gboolean
+vb_restore_image_load_locked(VbDomainList *list, VbDomainObj *dom, VbRestoreImage *image,
+                             const VbDomainDef *run_def, gboolean run, GError **error)
+{
+    RestoreData *d = image;
+    VbStartExtra extra = { .def = run_def, .from_snapshot = TRUE };
+    VbStreamFeeder f = { .pid = 0, .err_fd = -1, .image = d->path };
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) r1 = NULL, r2 = NULL, r3 = NULL;
+    JsonObject *fdargs, *margs;
+    int qemu_fd = d->fd;
+    gboolean ok = FALSE;
+
+    if (!vb_domain_start_locked_full(list, dom, VB_START_PAUSED, NULL, TRUE, &extra, error))
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    if (dom->id >= 0 && dom->mon != NULL && !dom->stopping)
+        mon = vb_qemu_monitor_ref(dom->mon);
+    g_mutex_unlock(&dom->lock);
+    if (mon == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU ended before loading '%s'",
+                    d->path);
+    else if (d->header.compression != VB_SAVE_COMPRESSION_ZSTD ||
+             spawn_decompressor(d, &f, &qemu_fd, error)) {
+        fdargs = json_object_new();
+        json_object_set_string_member(fdargs, "fdname", FDNAME);
+        r1 = vb_qemu_monitor_command_with_fd(mon, "getfd", fdargs, qemu_fd, 30000, error);
+        if (qemu_fd != d->fd)
+            close(qemu_fd);
+        if (r1 != NULL) {
+            margs = json_object_new();
+            json_object_set_string_member(margs, "uri", "fd:" FDNAME);
+            r2 = vb_qemu_monitor_command(mon, "migrate-incoming", margs, 30000, error);
+        }
+        ok = r2 != NULL && wait_loaded(dom, mon, d->path, error);
+        if (ok && run)
+            ok = (r3 = vb_qemu_monitor_command(mon, "cont", NULL, 30000, error)) != NULL;
+    }
+    if (f.pid > 0) {
+        if (!ok)
+            kill(f.pid, SIGKILL);
+        waitpid(f.pid, &f.status, 0);
+    }
+    if (f.err_fd >= 0)
+        close(f.err_fd);
+    if (!ok) {
+        vb_domain_teardown(list, dom, VB_DOMAIN_REASON_FAILED);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, run ? VB_DOMAIN_STATE_RUNNING : VB_DOMAIN_STATE_PAUSED,
+                            VB_DOMAIN_REASON_FROM_SNAPSHOT);
+    dom->resumed_at = g_get_real_time();
+    g_mutex_unlock(&dom->lock);
+    {
+        g_autoptr(GError) st_err = NULL;
+
+        if (!vb_domain_status_save(list, dom, &st_err))
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", st_err->message);
+    }
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "started", "from-snapshot");
+    if (!run)
+        vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, "suspended",
+                              "from-snapshot");
+    return TRUE;
+}
+
+/* The definition a save image holds (the domain as it was saved). */
+const VbDomainDef *
+vb_restore_image_get_def(VbRestoreImage *image)
+{
+    return image->image_def;
+}
+
 /* Lets the restored guest run (unless paused was asked or recorded). */
 static gboolean
 resume_restored(VbDomainList *list, VbDomainObj *dom, RestoreData *d, GError **error)

@@ -7,6 +7,7 @@
 #include "domain-snapshot-external.h"
 #include "domain-snapshot-live.h"
 #include "domain-snapshot-memory.h"
+#include "domain-snapshot-revert-ext.h"
 #include "domain-snapshot-start.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
@@ -297,6 +298,7 @@ typedef enum {
     PLAN_REVERT_INACTIVE, /* the inactive domain's disks (qemu-img) */
     PLAN_REVERT_LIVE,     /* the running domain in place (snapshot-load) */
     PLAN_REVERT_START,    /* a new QEMU (domain-snapshot-start.c, issue 15 snapstart) */
+    PLAN_REVERT_EXTERNAL, /* new overlays (domain-snapshot-revert-ext.c, issue 15) */
 } PlanKind;
 
 /* What an async snapshot job does, decided and checked before its thread starts. */
@@ -645,6 +647,9 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
                vb_domain_snapshot_revert_start(list, dom, snap, p->flags, error) &&
                vb_snapshot_store_set_current(store, p->name, error);
     }
+    case PLAN_REVERT_EXTERNAL:
+        /* records the new overlays in the snapshot, which becomes current */
+        return vb_snapshot_revert_ext_run(list, dom, store, p->name, p->flags, error);
     }
     if (!(p->flags & VB_SNAPSHOT_CREATE_NO_METADATA) && !store_new(list, dom, store, p, error)) {
         if (p->mem != NULL) /* the disks switched: the snapshot stands, the guest runs on */
@@ -674,6 +679,7 @@ plan_phase(PlanKind kind)
     case PLAN_REVERT_INACTIVE:
     case PLAN_REVERT_LIVE:
     case PLAN_REVERT_START:
+    case PLAN_REVERT_EXTERNAL:
         return "revert";
     }
     return "none";
@@ -897,10 +903,9 @@ plan_revert(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
     if (def == NULL)
         return FALSE;
     if (def_is_external(snap)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                    "snapshot '%s': reverting to external snapshots is not implemented yet",
-                    p->name);
-        return FALSE;
+        /* issue 15, extrevert: new overlays on the snapshot's images */
+        p->kind = PLAN_REVERT_EXTERNAL;
+        return vb_snapshot_revert_ext_check(dom, snap, p->flags, error);
     }
     if (active)
         return plan_revert_live(snap, def, p, error);
@@ -961,7 +966,8 @@ delete_one(VbDomainList *list, VbDomainObj *dom, gboolean active, VbSnapshotStor
         return FALSE;
     if (!metadata_only) {
         if (def_is_external(snap)) {
-            if (!vb_snapshot_external_delete(list, dom, active, snap, error))
+            if (!vb_snapshot_revert_ext_check_delete(store, snap, error) ||
+                !vb_snapshot_external_delete(list, dom, active, snap, error))
                 return FALSE;
             return vb_snapshot_store_remove(store, name, 0, error);
         }

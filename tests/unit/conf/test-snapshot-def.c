@@ -315,6 +315,100 @@ test_unknown_kept(void)
     g_assert_cmpstr(def->description, ==, "a <b> & 'c' \"d\"\nsecond line");
 }
 
+/* <revertDisks> (libvirt >= 9.7: the overlays a revert to an external snapshot made) is
+ * read from an existing snapshot, written back after <disks>, checked, and ignored in a
+ * request for a new snapshot */
+static void
+test_revert_disks(void)
+{
+    static const char xml[] =
+        "<domainsnapshot>\n"
+        "  <name>s1</name>\n"
+        "  <state>disk-snapshot</state>\n"
+        "  <creationTime>1700000000</creationTime>\n"
+        "  <memory snapshot='no'/>\n"
+        "  <disks>\n"
+        "    <disk name='vda' snapshot='external' type='file'>\n"
+        "      <driver type='qcow2'/>\n"
+        "      <source file='/v/a.s1'/>\n"
+        "    </disk>\n"
+        "  </disks>\n"
+        "  <revertDisks>\n"
+        "    <disk name='vda' snapshot='external' type='file'>\n"
+        "      <driver type='qcow2'/>\n"
+        "      <source file='/v/a.s1-1'/>\n"
+        "    </disk>\n"
+        "  </revertDisks>\n"
+        "  <active>1</active>\n"
+        "</domainsnapshot>\n";
+    g_autoptr(VbSnapshotDef) def = parse_ok(xml, VB_SNAPSHOT_PARSE_INTERNAL);
+    g_autoptr(VbSnapshotDef) fresh = NULL;
+    g_autofree char *out = format_ok(def, VB_SNAPSHOT_FORMAT_INTERNAL);
+    g_autofree char *out2 = NULL;
+    g_autoptr(GError) error = NULL;
+    const VbSnapshotDiskDef *rd;
+
+    g_assert_cmpstr(out, ==, xml);
+    g_assert_nonnull(def->revert_disks);
+    g_assert_cmpuint(def->revert_disks->len, ==, 1);
+    rd = g_ptr_array_index(def->revert_disks, 0);
+    g_assert_cmpstr(rd->name, ==, "vda");
+    g_assert_cmpstr(rd->source_path, ==, "/v/a.s1-1");
+    g_assert_cmpstr(rd->driver_type, ==, "qcow2");
+
+    /* made by the service: written as libvirt writes it */
+    g_ptr_array_set_size(def->revert_disks, 0);
+    g_ptr_array_add(def->revert_disks, vb_snapshot_disk_def_new_file("vda", "/v/a.s1-2",
+                                                                    "qcow2"));
+    out2 = format_ok(def, VB_SNAPSHOT_FORMAT_INTERNAL);
+    g_assert_nonnull(strstr(out2, "  <revertDisks>\n    <disk name='vda' snapshot='external' "
+                                  "type='file'>\n      <driver type='qcow2'/>\n      <source "
+                                  "file='/v/a.s1-2'/>\n    </disk>\n  </revertDisks>\n"));
+    g_ptr_array_set_size(def->revert_disks, 0);
+    g_ptr_array_add(def->revert_disks, vb_snapshot_disk_def_new_file("vda", "/v/a\x01", NULL));
+    g_assert_null(vb_snapshot_def_format(def, 0, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_clear_error(&error);
+
+    /* a request for a new snapshot ignores it */
+    fresh = parse_ok(xml, 0);
+    g_assert_null(fresh->revert_disks);
+
+    /* each disk once, an external file with its image */
+    {
+        g_autoptr(GString) no = g_string_new(xml);
+
+        g_string_replace(no, "<revertDisks>\n", "<revertDisks>\n    <disk name='vdb' "
+                         "snapshot='no'/>\n", 1);
+        g_assert_null(vb_snapshot_def_parse_string(no->str, VB_SNAPSHOT_PARSE_INTERNAL,
+                                                   &error));
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+        g_assert_nonnull(strstr(error->message, "<revertDisks>: disk 'vdb'"));
+        g_clear_error(&error);
+    }
+    {
+        g_autoptr(GString) twice = g_string_new(xml);
+
+        g_string_replace(twice, "  </revertDisks>",
+                         "    <disk name='vda' type='file'><source file='/v/b'/></disk>\n"
+                         "  </revertDisks>", 1);
+        g_assert_null(vb_snapshot_def_parse_string(twice->str, VB_SNAPSHOT_PARSE_INTERNAL,
+                                                   &error));
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+        g_assert_nonnull(strstr(error->message, "specified twice"));
+        g_clear_error(&error);
+    }
+    {
+        g_autoptr(GString) other = g_string_new(xml);
+
+        g_string_replace(other, "<revertDisks>\n", "<revertDisks>\n    <bogus/>\n", 1);
+        g_assert_null(vb_snapshot_def_parse_string(other->str, VB_SNAPSHOT_PARSE_INTERNAL,
+                                                   &error));
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_XML);
+        g_assert_nonnull(strstr(error->message, "only <disk>"));
+    }
+}
+
 /* an existing snapshot made at time 0 keeps its <creationTime> (libvirt would drop it) */
 static void
 test_epoch(void)
@@ -595,6 +689,7 @@ main(int argc, char **argv)
     g_test_add_func("/snapshot-def/libvirt-disk-input", test_libvirt_disk_input);
     g_test_add_func("/snapshot-def/unknown-kept", test_unknown_kept);
     g_test_add_func("/snapshot-def/epoch", test_epoch);
+    g_test_add_func("/snapshot-def/revert-disks", test_revert_disks);
     g_test_add_func("/snapshot-def/format-checks", test_format_checks);
     g_test_add_func("/snapshot-def/align-disks", test_align_disks);
     g_test_add_func("/snapshot-def/errors", test_errors);
