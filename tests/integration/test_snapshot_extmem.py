@@ -11,6 +11,8 @@ real qcow2 disk:
   "running" with its memory file; the job went through the phase "memory" (its statistics are the migration's);
 - a copy of the memory file restored with Manager.Restore after Destroy brings the guest
   back, its counter continuing from the snapshot's value (the proof of the format);
+- Snapshot.Revert to such a snapshot: a new QEMU on a new overlay of the snapshot's
+  image, loaded from the memory file; the branch left keeps its overlay;
 - a paused guest's snapshot stays paused (the image says PAUSED); HALT shuts it off;
 - an existing memory file: OperationInvalid naming it, nothing created; LIVE without an
   external memory state: NotSupported; an inactive domain: NotSupported;
@@ -124,6 +126,52 @@ class ExternalMemorySnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         self.assertLessEqual(after[0], tick_at + 1, f"ticks after the restore: {after}")
         self.assertGreaterEqual(after[0], tick_at - 3, f"a fresh boot, not the snapshot: {after}")
         self.assertLess(after[0], ticks_before - 3)
+        self.domain(path, "Destroy", "u", (0,))
+
+    def test_memory_snapshot_and_revert(self):
+        """The whole round: a memory snapshot the service took, the guest going on, then
+        Snapshot.Revert: a new QEMU on a new overlay of the image below the snapshot's,
+        loaded from the memory file (the counter continues from the snapshot's value,
+        the disk holds no write made after it); the branch left keeps its overlay."""
+        path = self.start_writing()
+        mem = os.path.join(self.tmp, "r1.mem")
+        r1 = self.snapshot_create(path, f"<domainsnapshot><name>r1</name><memory "
+                                  f"snapshot='external' file='{mem}'/></domainsnapshot>")
+        mark = len(self.text())
+        eventually(lambda: len(self.numbers("tick", mark)) >= 1, timeout=90,
+                   what="the guest to go on after the snapshot")
+        tick_at = self.numbers("tick", mark)[0]
+        at_snapshot = self.disk_max_write(self.disk)
+        overlay = os.path.join(self.tmp, "live.r1")
+        eventually(lambda: self.disk_max_write(overlay) > at_snapshot + 3 and
+                   max(self.numbers("tick", mark)) >= tick_at + 6, timeout=120,
+                   what="the guest to count and write well past the snapshot")
+        left = self.disk_max_write(overlay)
+
+        os.rename(self.serial, self.serial + ".before")  # the new QEMU's own log
+        self.snapshot_revert(r1)
+        self.assertEqual(self.state(path), ("running", "from-snapshot"))
+        new = os.path.join(self.tmp, "live.r1-1")
+        self.assertEqual(self.source(path), new)
+        self.assertEqual(self.source(path, 2), new)
+        self.assertEqual(self.backing(new), self.disk)
+        eventually(lambda: len(self.numbers("tick")) >= 2, timeout=90,
+                   what="ticks after the revert")
+        after = self.numbers("tick")
+        self.assertLessEqual(after[0], tick_at + 1, f"ticks after the revert: {after}")
+        self.assertGreaterEqual(after[0], tick_at - 3, f"a fresh boot, not the snapshot: {after}")
+        # the guest writes on from the snapshot's sector into the new overlay
+        eventually(lambda: self.disk_max_write(new) > at_snapshot, timeout=90,
+                   what="the reverted guest to write")
+        # the guest prints every 100th write: the first after the snapshot's last one
+        # (a fresh boot would print 100; start_writing() waited for 100 writes)
+        eventually(lambda: self.numbers("tgwrite"), timeout=90, what="a write report")
+        self.assertEqual(self.numbers("tgwrite")[0], (at_snapshot // 100 + 1) * 100,
+                         f"the snapshot's disk ends at write {at_snapshot}")
+        self.assertEqual(self.disk_max_write(self.disk), at_snapshot)
+        self.assertGreaterEqual(self.disk_max_write(overlay), left, "the branch left lost writes")
+        self.assertEqual(self.get_prop(r1, SNAP_IFACE, "Current"), True)
+        self.assertIn(f"<source file='{new}'/>", self.snap(r1, "GetXMLDesc", "u", (0,)))
         self.domain(path, "Destroy", "u", (0,))
 
     def test_live_memory_snapshot(self):
