@@ -16,6 +16,7 @@
 #include "domain-hotplug.h"
 #include "domain-cgroup.h"
 #include "domain-list-priv.h"
+#include "domain-snapshot-journal.h" /* issue 15, part svckill */
 #include "domain-status-parse.h" /* issue 14: parsed apart, fuzzed */
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
 #include "store.h"
@@ -741,6 +742,7 @@ vb_domain_list_reconnect(VbDomainList *list)
     }
     for (guint i = 0; i < entries->len; i++)
         n += reconnect_one(list, entries->pdata[i]) ? 1 : 0;
+    vb_snapshot_journal_recover(list); /* issue 15, part svckill */
     /* issue 14, part dac: the files of runs that ended meanwhile get their owners back */
     vb_domain_dac_reconcile(list);
     return n;

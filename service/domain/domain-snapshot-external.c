@@ -11,6 +11,7 @@
 #include "domain-def-priv.h"
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
+#include "domain-snapshot-journal.h" /* issue 15, part svckill */
 #include "domain-snapshot-live.h"
 #include "qemu-img-snapshot.h"
 #include "vb-error.h"
@@ -48,6 +49,7 @@ vb_ext_disk_free(VbExtDisk *d)
     g_free(d->top_node);
     g_free(d->fmt_node);
     g_free(d->file_node);
+    g_free(d->snapshot);
     g_free(d);
 }
 
@@ -165,6 +167,7 @@ vb_snapshot_external_disks(VbSnapshotDef *snap, const VbDomainDef *def, GHashTab
         d = g_new0(VbExtDisk, 1);
         g_ptr_array_add(disks, d);
         d->target = g_strdup(sd->name);
+        d->snapshot = g_strdup(snap->name);
         d->reuse = reuse;
         d->base = g_strdup(dev->source_path);
         d->base_format = g_strdup(dev->driver_type != NULL ? dev->driver_type : "raw");
@@ -259,6 +262,13 @@ set_sources(VbDomainDef *def, gpointer data, GError **error)
     return TRUE;
 }
 
+/* The snapshot's name (for its journal). */
+static const char *
+disk_snapshot(GPtrArray *disks)
+{
+    return disks->len > 0 ? ((VbExtDisk *)g_ptr_array_index(disks, 0))->snapshot : "?";
+}
+
 /* ---- the running domain ---- */
 
 static const char *
@@ -345,20 +355,32 @@ del_nodes(VbDomainObj *dom, VbQemuMonitor *mon, GPtrArray *disks)
     }
 }
 
-static gboolean
-add_nodes(VbQemuMonitor *mon, GPtrArray *disks, GError **error)
+/* The overlays' node names, before anything is made (the journal records them). */
+static void
+name_nodes(GPtrArray *disks)
 {
     guint32 stamp = (guint32)(g_get_real_time() / 1000);
 
+    for (guint i = 0; i < disks->len; i++) {
+        VbExtDisk *d = g_ptr_array_index(disks, i);
+
+        /* QEMU's node names are at most 31 bytes: "vbs" 8 hex "-" target "-storage" */
+        g_free(d->file_node);
+        g_free(d->fmt_node);
+        d->file_node = g_strdup_printf("vbs%08x-%.10s-storage", stamp, d->target);
+        d->fmt_node = g_strdup_printf("vbs%08x-%.10s-format", stamp, d->target);
+    }
+}
+
+static gboolean
+add_nodes(VbQemuMonitor *mon, GPtrArray *disks, GError **error)
+{
     for (guint i = 0; i < disks->len; i++) {
         VbExtDisk *d = g_ptr_array_index(disks, i);
         g_autoptr(JsonNode) r1 = NULL;
         g_autoptr(JsonNode) r2 = NULL;
         JsonObject *args = json_object_new();
 
-        /* QEMU's node names are at most 31 bytes: "vbs" 8 hex "-" target "-storage" */
-        d->file_node = g_strdup_printf("vbs%08x-%.10s-storage", stamp, d->target);
-        d->fmt_node = g_strdup_printf("vbs%08x-%.10s-format", stamp, d->target);
         json_object_set_string_member(args, "driver", "file");
         json_object_set_string_member(args, "node-name", d->file_node);
         json_object_set_string_member(args, "filename", d->overlay);
@@ -431,7 +453,13 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
     g_autoptr(GError) thaw_error = NULL;
     gboolean ok, frozen = FALSE;
 
-    if (mon == NULL || !find_nodes(dom, mon, disks, error) || !create_overlays(disks, error))
+    if (mon == NULL || !find_nodes(dom, mon, disks, error))
+        return FALSE;
+    name_nodes(disks);
+    /* issue 15, part svckill: a restart after a kill from here on finds what was made */
+    if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), TRUE, disks, error))
+        return FALSE;
+    if (!create_overlays(disks, error))
         return FALSE;
     if (!add_nodes(mon, disks, error)) {
         del_nodes(dom, mon, disks);
@@ -447,7 +475,10 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
             return FALSE;
         }
     }
+    vb_snapshot_test_kill_point("external-nodes-added");
     ok = switch_disks(mon, disks, error);
+    if (ok)
+        vb_snapshot_test_kill_point("external-transaction");
     if (frozen && vb_domain_agent_thaw(list, dom, NULL, owner, &thaw_error) < 0)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
                       "cannot thaw the guest's file systems after the snapshot: %s",
@@ -481,18 +512,27 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
     g_autoptr(GError) config_error = NULL;
     gboolean persistent;
 
-    if (active && !take_live(list, dom, disks, quiesce, owner, error))
+    if (active && !take_live(list, dom, disks, quiesce, owner, error)) {
+        vb_snapshot_journal_remove(list, dom); /* nothing was left behind */
         return FALSE;
+    }
     g_mutex_lock(&dom->lock);
     persistent = dom->persistent;
     g_mutex_unlock(&dom->lock);
     if (!active) {
-        if (!create_overlays(disks, error))
+        if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), FALSE, disks, error))
             return FALSE;
-        if (!vb_domain_persistent_update(list, dom, set_sources, disks, FALSE, error)) {
-            remove_created(disks);
+        if (!create_overlays(disks, error)) {
+            vb_snapshot_journal_remove(list, dom);
             return FALSE;
         }
+        vb_snapshot_test_kill_point("external-inactive-created");
+        if (!vb_domain_persistent_update(list, dom, set_sources, disks, FALSE, error)) {
+            remove_created(disks);
+            vb_snapshot_journal_remove(list, dom);
+            return FALSE;
+        }
+        vb_snapshot_journal_remove(list, dom);
         return TRUE;
     }
     if (!vb_domain_status_save(list, dom, &config_error)) {
@@ -506,6 +546,7 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
                       "the external snapshot is taken, but the persistent definition could "
                       "not be changed to its images (fix it with DefineXML before the next "
                       "start): %s", config_error->message);
+    vb_snapshot_journal_remove(list, dom);
     return TRUE;
 }
 
@@ -647,6 +688,8 @@ commit_live(VbDomainObj *dom, VbQemuMonitor *mon, const char *target, const char
         json_object_set_string_member(args, "top-node", layer_node);
     json_object_set_string_member(args, "base-node", base_node);
     r = command(mon, "block-commit", args, error);
+    if (r != NULL)
+        vb_snapshot_test_kill_point("delete-commit");
     if (r == NULL || !wait_commit(dom, id, active, error))
         return FALSE;
     if (active) {
@@ -655,6 +698,8 @@ commit_live(VbDomainObj *dom, VbQemuMonitor *mon, const char *target, const char
         args = json_object_new();
         json_object_set_string_member(args, "device", id);
         c = command(mon, "block-job-complete", args, error);
+        if (c != NULL)
+            vb_snapshot_test_kill_point("delete-pivot");
         if (c == NULL || !wait_commit(dom, id, FALSE, error))
             return FALSE;
     }
@@ -685,8 +730,8 @@ rewrite_source(VbDomainDef *def, gpointer data, GError **error)
  * older snapshot was deleted since), then removed.
  */
 static gboolean
-delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char *target,
-            const char *overlay, GError **error)
+delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char *name,
+            const char *target, const char *overlay, GError **error)
 {
     const char *top = NULL, *top_format = NULL, *base, *base_format;
     g_autoptr(GPtrArray) chain = NULL;
@@ -720,6 +765,10 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
     base = w.path = g_ptr_array_index(chain, i + 1);
     base_format = w.format = g_ptr_array_index(formats, i + 1);
     if (mon != NULL) {
+        /* issue 15, part svckill: a restart after a kill during the commit finishes it */
+        if (!vb_snapshot_journal_delete(list, dom, name, target, overlay, base, base_format,
+                                        i == 0, error))
+            return FALSE;
         ok = commit_live(dom, mon, target, overlay, base, i == 0, error);
         if (ok && i == 0) {
             g_mutex_lock(&dom->lock);
@@ -735,8 +784,11 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
             ok = vb_qemu_img_rebase_unsafe(&img, base, base_format, error);
         }
     }
-    if (!ok)
+    if (!ok) {
+        if (mon != NULL)
+            vb_snapshot_journal_remove(list, dom);
         return FALSE;
+    }
     if (i == 0) {
         g_autoptr(GError) err = NULL;
         gboolean persistent;
@@ -756,6 +808,8 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
     if (g_unlink(overlay) < 0)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "disk %s: cannot remove %s: %s",
                       target, overlay, g_strerror(errno));
+    if (mon != NULL)
+        vb_snapshot_journal_remove(list, dom);
     return TRUE;
 }
 
@@ -790,7 +844,7 @@ vb_snapshot_external_delete(VbDomainList *list, VbDomainObj *dom, gboolean activ
                         "delete it with METADATA_ONLY (2)", snap->name, sd->name);
             return FALSE;
         }
-        if (!delete_disk(list, dom, mon, sd->name, sd->source_path, error)) {
+        if (!delete_disk(list, dom, mon, snap->name, sd->name, sd->source_path, error)) {
             g_prefix_error(error, "snapshot '%s': ", snap->name);
             return FALSE;
         }

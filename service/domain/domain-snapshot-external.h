@@ -23,6 +23,7 @@ typedef struct {
     char *fmt_node;    /* running: the overlay's nodes, once added */
     char *file_node;
     gboolean added;
+    char *snapshot;    /* the snapshot's name (its journal, issue 15 part svckill) */
 } VbExtDisk;
 
 void vb_ext_disk_free(VbExtDisk *d);

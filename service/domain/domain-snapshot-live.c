@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "domain-list-priv.h"
+#include "domain-snapshot-journal.h"
 #include "domain-snapshot-live.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -344,8 +345,9 @@ vb_domain_snapshot_live_load(VbDomainList *list, VbDomainObj *dom, const char *t
     if (mon == NULL)
         return FALSE;
     own_run_state(dom, TRUE);
-    ok = pause_guest(list, dom, mon, &was_running, error) &&
-         run_job(dom, mon, "snapshot-load", tag, targets, TRUE, error) &&
+    ok = pause_guest(list, dom, mon, &was_running, error);
+    vb_snapshot_test_kill_point("revert-paused"); /* issue 15, part svckill */
+    ok = ok && run_job(dom, mon, "snapshot-load", tag, targets, TRUE, error) &&
          set_running(list, dom, mon, run, VB_DOMAIN_REASON_FROM_SNAPSHOT, error);
     own_run_state(dom, FALSE);
     return ok;
