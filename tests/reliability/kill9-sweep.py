@@ -44,6 +44,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -63,9 +64,17 @@ XML = """<domain type='qemu'>
   <memory unit='MiB'>{mem}</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>{disk}</devices>
 </domain>
 """
+# issue 15, part svckill: every other domain has a qcow2 disk, for snapshots and block jobs
+# (the others, without, are the ones that migrate: no storage to copy)
+DISK = """<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+<source file='{path}'/><target dev='vda' bus='virtio'/></disk>"""
+SOURCE_RE = re.compile(r"<source file='([^']*)'")
+SNAPSHOT_IFACE = "org.virtbus.Virt1.Snapshot"
+JOB_IFACE = "org.virtbus.Virt1.Job"
+DISK_ONLY, COPY_REUSE_EXT, COMMIT_ACTIVE, ABORT_PIVOT = 16, 2, 4, 2
 LIVE, P2P = 1, 2
 # the phases of a peer-to-peer migration-out job, in order (service/migration/)
 MIG_PHASES = ("begin", "prepare", "perform3", "perform3_done", "finish", "confirm")
@@ -115,14 +124,30 @@ class Sweep:
         self.service_b = Service(self.bus_b, self.root_b)
         self.conn_b = None
         self.names = [f"k{i}" for i in range(args.domains)]
+        self.disks = os.path.join(self.tmp, "disks")
+        os.makedirs(self.disks)
+        for i, n in enumerate(self.names):
+            if i % 2 == 0:
+                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
+                                       self.disk_of(n), "16M"], check=True)
         self.figures = dict(iterations=0, configs_lost=0, corrupt_files=0, orphans=0,
                             stuck_jobs=0, temp_files=0, lost_runs=0, split_brains=0,
-                            lost_domains=0, paused_sources=0)
+                            lost_domains=0, paused_sources=0, chain=0)
         self.ops = {}
         # how the migrations ended (moved, stayed, decided) and where the kills landed
         self.mig_outcomes = {}
         self.mig_phases = {}
         self.seen_temps = set()
+
+    def disk_of(self, name):
+        """The base image of @name, or None (a domain without a disk)."""
+        i = self.names.index(name)
+        return os.path.join(self.disks, name + ".qcow2") if i % 2 == 0 else None
+
+    def xml_of(self, name, desc, mem):
+        disk = self.disk_of(name)
+        return XML.format(name=name, uuid=uuid_of(self.names.index(name)), desc=desc, mem=mem,
+                          disk=DISK.format(path=disk) if disk else "")
 
     def log(self, msg):
         sys.stderr.write(msg + "\n")
@@ -182,7 +207,8 @@ class Sweep:
     def choose(self, doms):
         """(op, name, function) for a random operation the states allow."""
         running = sum(1 for d in doms.values() if d["Active"])
-        movable = sorted(n for n, d in doms.items() if d["State"] == "running")
+        movable = sorted(n for n, d in doms.items()
+                         if d["State"] == "running" and not self.disk_of(n))
         if movable and self.rng.random() < self.args.migrations:
             # a live peer-to-peer migration to host B at 1 or 2 MiB/s: it lasts a few
             # seconds, so that a kill lands in the transfer often
@@ -196,6 +222,10 @@ class Sweep:
         saves = {n for n in self.names if os.path.exists(os.path.join(self.saves, n + ".save"))}
         ops = ["define", "redefine", "undefine", "start", "destroy", "suspend", "resume",
                "save", "restore", "managedsave"]
+        if self.rng.random() < 0.4:
+            picked = self.choose_storage(doms)
+            if picked is not None:
+                return picked
         while True:
             op = self.rng.choice(ops)
             name = self.rng.choice(self.names)
@@ -218,16 +248,16 @@ class Sweep:
                 break
             if op == "restore" and not active and name in saves and running < MAX_RUNNING:
                 break
-        i = self.names.index(name)
-        xml = XML.format(name=name, uuid=uuid_of(i), desc=f"iteration {self.figures['iterations']}",
-                         mem=self.rng.choice((512, 768)))
+        xml = self.xml_of(name, f"iteration {self.figures['iterations']}",
+                          self.rng.choice((512, 768)))
         path = d["path"] if d else None
         save = os.path.join(self.saves, name + ".save")
         fn = {
             "define": lambda c: call(c, MANAGER_PATH, MANAGER_IFACE, "DefineXML", "su", (xml, 0)),
             "redefine": lambda c: call(c, MANAGER_PATH, MANAGER_IFACE, "DefineXML", "su",
                                        (xml, 0)),
-            "undefine": lambda c: call(c, path, DOMAIN_IFACE, "Undefine", "u", (0,)),
+            # SNAPSHOTS_METADATA (2): a domain's snapshots do not keep it defined
+            "undefine": lambda c: call(c, path, DOMAIN_IFACE, "Undefine", "u", (2,)),
             "start": lambda c: call(c, path, DOMAIN_IFACE, "Start", "u",
                                     (self.rng.choice((0, 0, 1)),), timeout=60000),
             "destroy": lambda c: call(c, path, DOMAIN_IFACE, "Destroy", "u", (0,)),
@@ -239,6 +269,132 @@ class Sweep:
             "managedsave": lambda c: call(c, path, DOMAIN_IFACE, "ManagedSave", "u", (0,)),
         }[op]
         return op, name, fn
+
+    # -- snapshots and block jobs (issue 15, part svckill) --
+    def choose_storage(self, doms):
+        """(op, name, function) of a snapshot operation or a block job on a domain with a
+        disk, or None when none fits."""
+        iteration = self.figures["iterations"]
+        withdisk = [n for n in sorted(doms) if self.disk_of(n)]
+        if not withdisk:
+            return None
+        name = self.rng.choice(withdisk)
+        d = doms[name]
+        path = d["path"]
+        running = d["State"] == "running"
+        snaps = call(self.conn, path, DOMAIN_IFACE, "ListSnapshots", "u", (0,))
+        choices = ["snapshot-ext-off"] if not d["Active"] else []
+        if running:
+            choices += ["snapshot-live", "snapshot-ext", "blockcopy"]
+            live = SOURCE_RE.search(call(self.conn, path, DOMAIN_IFACE, "GetXMLDesc", "u", (0,)))
+            info = subprocess.run(["qemu-img", "info", "-U", "--output=json", live.group(1)],
+                                  capture_output=True, text=True)
+            if info.returncode == 0 and "backing-filename" in json.loads(info.stdout):
+                choices.append("blockcommit")  # an active commit needs an image below
+        if snaps and d["State"] in ("running", "shutoff"):
+            choices += ["revert", "snapshot-delete"]
+        if not choices:
+            return None
+        op = self.rng.choice(choices)
+        snap = self.rng.choice(snaps) if snaps else None
+        xml = f"<domainsnapshot><name>s{iteration}</name></domainsnapshot>"
+        dest = os.path.join(self.disks, f"{name}.copy{iteration}.qcow2")
+
+        def job_wait(c, job):
+            return call(c, job, JOB_IFACE, "Wait", timeout=120000)
+
+        def pivot(c, job):
+            deadline = time.monotonic() + 60
+            while call(c, job, "org.freedesktop.DBus.Properties", "Get", "ss",
+                       (JOB_IFACE, "Phase")) != "ready" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            call(c, path, DOMAIN_IFACE, "BlockJobAbort", "su", ("vda", ABORT_PIVOT))
+            return job_wait(c, job)
+
+        def copy(c):
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", dest, "16M"],
+                                  check=True)
+            return pivot(c, call(c, path, DOMAIN_IFACE, "BlockCopy", "ssa{sv}u", (
+                "vda", f"<disk type='file'><driver type='qcow2'/><source file='{dest}'/>"
+                "</disk>", {}, COPY_REUSE_EXT)))
+        fn = {
+            "snapshot-live": lambda c: job_wait(c, call(c, path, DOMAIN_IFACE,
+                                                        "SnapshotCreateXML", "su", (xml, 0))),
+            "snapshot-ext": lambda c: job_wait(c, call(c, path, DOMAIN_IFACE,
+                                                       "SnapshotCreateXML", "su",
+                                                       (xml, DISK_ONLY))),
+            "snapshot-ext-off": lambda c: job_wait(c, call(c, path, DOMAIN_IFACE,
+                                                           "SnapshotCreateXML", "su",
+                                                           (xml, DISK_ONLY))),
+            "revert": lambda c: job_wait(c, call(c, snap, SNAPSHOT_IFACE, "Revert", "u", (0,))),
+            "snapshot-delete": lambda c: call(c, snap, SNAPSHOT_IFACE, "Delete", "u", (0,),
+                                              timeout=120000),
+            "blockcopy": copy,
+            "blockcommit": lambda c: pivot(c, call(c, path, DOMAIN_IFACE, "BlockCommit",
+                                                   "ssstu", ("vda", "", "", 0, COMMIT_ACTIVE))),
+        }[op]
+        return op, name, fn
+
+    def chain_ok(self, name, what, image):
+        """Whether @image exists and qemu-img reads a valid backing chain from it (every
+        file of it there); a problem "chain" if not."""
+        if not image or not os.path.exists(image):
+            self.problem("chain", f"{name}: the {what} definition's image {image} is missing")
+            return False
+        p = subprocess.run(["qemu-img", "info", "-U", "--backing-chain",
+                                   "--output=json", image], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.problem("chain", f"{name}: the {what} image {image}: {p.stderr.strip()}")
+            return False
+        for layer in json.loads(p.stdout):
+            if not os.path.exists(layer["filename"]):
+                self.problem("chain", f"{name}: {image}'s chain names {layer['filename']}, "
+                             "missing")
+                return False
+        return True
+
+    def check_chains(self, doms):
+        """The "chain" check: each disk's image in the config and the live XML exists with
+        a valid chain, and a running QEMU's top image is the live XML's."""
+        for n, d in doms.items():
+            if not self.disk_of(n):
+                continue
+            try:
+                with open(os.path.join(self.config_dir(), n + ".xml")) as f:
+                    m = SOURCE_RE.search(f.read())
+            except FileNotFoundError:
+                continue
+            self.chain_ok(n, "persistent", m and m.group(1))
+            if not d["Active"]:
+                continue
+            m = SOURCE_RE.search(call(self.conn, d["path"], DOMAIN_IFACE, "GetXMLDesc", "u",
+                                      (0,)))
+            live = m and m.group(1)
+            self.chain_ok(n, "live", live)
+            blocks = json.loads(call(self.conn, d["path"], DOMAIN_IFACE, "QemuMonitorCommand",
+                                     "s", ('{"execute": "query-block"}',)))["return"]
+            tops = [b["inserted"]["file"] for b in blocks if "inserted" in b]
+            if tops != [live]:
+                self.problem("chain", f"{n}: the live XML names {live}, QEMU has {tops} on top")
+
+    def end_block_jobs(self, doms, ended):
+        """A block job survives the restart (docs/blockjobs.md) and a ready one waits for
+        a pivot: the sweep cancels it (once: the Jobs in @ended are left), as an
+        administrator would decide. Returns the Jobs it cancelled."""
+        cancelled = set()
+        for n, d in doms.items():
+            if d["Job"] == "/" or d["Job"] in ended or not self.disk_of(n):
+                continue
+            try:
+                opn = call(self.conn, d["Job"], "org.freedesktop.DBus.Properties", "Get", "ss",
+                           (JOB_IFACE, "Operation"))
+                if opn in ("pull", "commit", "active-commit", "copy"):
+                    cancelled.add(d["Job"])
+                    call(self.conn, d["path"], DOMAIN_IFACE, "BlockJobAbort", "su", ("vda", 0))
+                    self.log(f"  {n}: its block job {d['Job']} is cancelled")
+            except CallError as e:
+                self.log(f"  {n}: ending its block job: {e}")
+        return cancelled
 
     def run_in_background(self, fn):
         """Calls fn on a connection of its own in a thread; returns the thread and a list
@@ -304,8 +460,10 @@ class Sweep:
             self.problem("configs_lost", f"{n}: on the bus {n in doms}, config {n in after}")
         # QEMU: every one claimed by an active domain, the same pid as before the kill
         deadline = time.monotonic() + 15
+        ended = set()
         while True:
             doms = self.domains()
+            ended |= self.end_block_jobs(doms, ended)
             claimed = {}
             for n, d in doms.items():
                 if d["Active"]:
@@ -343,6 +501,7 @@ class Sweep:
             running = json.loads(st)["return"]["running"]
             if running != (d["State"] == "running"):
                 self.problem("lost_runs", f"{n}: State {d['State']}, QEMU says {st}")
+        self.check_chains(doms)
         return doms
 
     # -- migrations: host B and the domain's place after the kill --
@@ -552,7 +711,7 @@ class Sweep:
         self.conn_b = connect(self.bus_b.address)
         for i in range(self.args.domains // 2):
             call(self.conn, MANAGER_PATH, MANAGER_IFACE, "DefineXML", "su",
-                 (XML.format(name=self.names[i], uuid=uuid_of(i), desc="", mem=512), 0))
+                 (self.xml_of(self.names[i], "", 512), 0))
         t0 = time.monotonic()
         for i in range(self.args.iterations):
             self.iteration(i)
@@ -627,7 +786,7 @@ def main():
             f"{f['corrupt_files']}, orphans {f['orphans']}, stuck jobs {f['stuck_jobs']}, "
             f"temp files {f['temp_files']}, lost runs {f['lost_runs']}, split brains "
             f"{f['split_brains']}, lost domains {f['lost_domains']}, paused sources "
-            f"{f['paused_sources']}; migrations: out {sweep.ops.get('migrate-out', 0)}, in "
+            f"{f['paused_sources']}, chain {f['chain']}; migrations: out {sweep.ops.get('migrate-out', 0)}, in "
             f"{sweep.ops.get('migrate-in', 0)} ("
             + ", ".join(f"{k} {v}" for k, v in sorted(sweep.mig_outcomes.items()))
             + "; killed in " + ", ".join(f"{k} {v}" for k, v in sorted(sweep.mig_phases.items()))
