@@ -360,7 +360,8 @@ monitor_if_running(VbDomainObj *dom)
     return mon;
 }
 
-static void
+/* Whether the journal is resolved (else it stays for the next start). */
+static gboolean
 recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean active,
                GPtrArray *disks)
 {
@@ -371,6 +372,13 @@ recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean 
         JDisk *d = g_ptr_array_index(disks, i);
         g_autofree char *top = top_node(dom, mon, d->target);
 
+        if (top == NULL) {
+            /* never remove an overlay QEMU may write to: the next start asks again */
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "external snapshot '%s' was "
+                          "interrupted, and QEMU does not tell disk %s's top image: nothing "
+                          "is changed now", name, d->target);
+            return FALSE;
+        }
         if (d->fmt_node != NULL && g_strcmp0(top, d->fmt_node) == 0) {
             Rename r = { d->target, d->base, d->overlay, "qcow2" };
 
@@ -384,7 +392,7 @@ recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean 
                       "disks switched to the new images: the definitions name them now; the "
                       "snapshot's metadata is lost (it is not listed)", name);
         vb_domain_status_save(list, dom, NULL);
-        return;
+        return TRUE;
     }
     for (guint i = 0; i < disks->len; i++) {
         JDisk *d = g_ptr_array_index(disks, i);
@@ -416,6 +424,7 @@ recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean 
                   "external snapshot '%s' was interrupted by the service's end before its "
                   "disks switched: what it had made is removed, the disks are unchanged",
                   name);
+    return TRUE;
 }
 
 /* The snapshot's metadata goes once none of its external images is left. */
@@ -530,10 +539,11 @@ recover_one(VbDomainList *list, const char *dir, const char *file)
         g_unlink(path);
         return;
     }
-    if (g_str_equal(op, "create"))
-        recover_create(list, dom, name, g_key_file_get_boolean(kf, GROUP, "active", NULL),
-                       disks);
-    else if (g_str_equal(op, "delete"))
+    if (g_str_equal(op, "create") &&
+        !recover_create(list, dom, name, g_key_file_get_boolean(kf, GROUP, "active", NULL),
+                        disks))
+        return;
+    if (g_str_equal(op, "delete"))
         recover_delete(list, dom, name, disks);
     vb_snapshot_journal_remove(list, dom);
 }
