@@ -764,17 +764,20 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
     }
     base = w.path = g_ptr_array_index(chain, i + 1);
     base_format = w.format = g_ptr_array_index(formats, i + 1);
+    /* issue 15, part svckill: a restart after a kill from here on finishes the disk (the
+     * journal stays until the snapshot's metadata is gone: vb_snapshot_journal_remove()) */
+    if (!vb_snapshot_journal_delete(list, dom, name, target, overlay, base, base_format, i == 0,
+                                    error))
+        return FALSE;
     if (mon != NULL) {
-        /* issue 15, part svckill: a restart after a kill during the commit finishes it */
-        if (!vb_snapshot_journal_delete(list, dom, name, target, overlay, base, base_format,
-                                        i == 0, error))
-            return FALSE;
         ok = commit_live(dom, mon, target, overlay, base, i == 0, error);
         if (ok && i == 0) {
             g_mutex_lock(&dom->lock);
             if (dom->id >= 0)
                 rewrite_source(dom->def, &w, NULL);
             g_mutex_unlock(&dom->lock);
+            /* before the overlay goes: a restart must not find a status naming it */
+            vb_domain_status_save(list, dom, NULL);
         }
     } else {
         img.path = (char *)overlay;
@@ -785,8 +788,7 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
         }
     }
     if (!ok) {
-        if (mon != NULL)
-            vb_snapshot_journal_remove(list, dom);
+        vb_snapshot_journal_remove(list, dom);
         return FALSE;
     }
     if (i == 0) {
@@ -808,8 +810,7 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
     if (g_unlink(overlay) < 0)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "disk %s: cannot remove %s: %s",
                       target, overlay, g_strerror(errno));
-    if (mon != NULL)
-        vb_snapshot_journal_remove(list, dom);
+    vb_snapshot_test_kill_point("delete-disk-done");
     return TRUE;
 }
 

@@ -167,6 +167,19 @@ vb_snapshot_journal_remove(VbDomainList *list, VbDomainObj *dom)
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", error->message);
 }
 
+/**
+ * vb_snapshot_journal_done:
+ *
+ * vb_snapshot_journal_remove() in a chain of calls (a deletion's journal goes once the
+ * snapshot's metadata is gone). Returns: %TRUE
+ */
+gboolean
+vb_snapshot_journal_done(VbDomainList *list, VbDomainObj *dom)
+{
+    vb_snapshot_journal_remove(list, dom);
+    return TRUE;
+}
+
 /* ---- recovery, at the service's start ---- */
 
 typedef struct {
@@ -456,6 +469,53 @@ drop_metadata_if_gone(VbDomainList *list, VbDomainObj *dom, const char *name)
                       error->message);
 }
 
+/* The files of @img's chain, or NULL. */
+static GPtrArray *
+backing_chain(const VbQemuImgDisk *img)
+{
+    g_autoptr(GPtrArray) formats = NULL;
+
+    return vb_qemu_img_backing_chain(img, &formats, NULL);
+}
+
+/* An inactive domain's deletion (qemu-img commit; or a running one's whose QEMU ended):
+ * done when the overlay left the persistent definition's chain. */
+static void
+recover_delete_inactive(VbDomainList *list, VbDomainObj *dom, const char *name, JDisk *d)
+{
+    g_autoptr(GPtrArray) infos = NULL;
+    g_autoptr(GPtrArray) chain = NULL;
+    g_autofree char *path = NULL;
+
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent)
+        infos = vb_domain_def_get_disk_infos(dom->new_def != NULL ? dom->new_def : dom->def);
+    g_mutex_unlock(&dom->lock);
+    for (guint i = 0; infos != NULL && i < infos->len; i++) {
+        const VbDomainDiskInfo *info = infos->pdata[i];
+
+        if (g_strcmp0(info->target, d->target) == 0)
+            path = g_strdup(info->path);
+    }
+    if (path != NULL) {
+        VbQemuImgDisk img = { .target = d->target, .path = path };
+
+        chain = backing_chain(&img);
+    }
+    if (chain == NULL ||
+        g_ptr_array_find_with_equal_func(chain, d->overlay, g_str_equal, NULL)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "the deletion of snapshot '%s' was "
+                      "interrupted before disk %s's definition left %s: the snapshot stays "
+                      "(delete it again)", name, d->target, d->overlay);
+        return;
+    }
+    unlink_logged(dom, "the merged overlay", d->overlay);
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str, "the deletion of snapshot '%s' was "
+                  "interrupted after disk %s was merged: %s is removed", name, d->target,
+                  d->overlay);
+    drop_metadata_if_gone(list, dom, name);
+}
+
 static void
 recover_delete(VbDomainList *list, VbDomainObj *dom, const char *name, GPtrArray *disks)
 {
@@ -466,9 +526,7 @@ recover_delete(VbDomainList *list, VbDomainObj *dom, const char *name, GPtrArray
     gboolean done;
 
     if (mon == NULL) {
-        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "the deletion of snapshot '%s' was "
-                      "interrupted and the domain's QEMU ended meanwhile: disk %s's chain is "
-                      "left as the images say", name, d->target);
+        recover_delete_inactive(list, dom, name, d);
         return;
     }
     top = top_node(dom, mon, d->target);
@@ -479,7 +537,7 @@ recover_delete(VbDomainList *list, VbDomainObj *dom, const char *name, GPtrArray
         done = g_str_equal(top_file, d->base);
     } else {
         VbQemuImgDisk img = { .target = d->target, .path = top_file };
-        g_autoptr(GPtrArray) chain = vb_qemu_img_backing_chain(&img, NULL, NULL);
+        g_autoptr(GPtrArray) chain = backing_chain(&img);
 
         done = chain != NULL && !g_ptr_array_find_with_equal_func(chain, d->overlay,
                                                                   g_str_equal, NULL);

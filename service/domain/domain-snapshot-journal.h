@@ -21,6 +21,7 @@ gboolean vb_snapshot_journal_delete(VbDomainList *list, VbDomainObj *dom, const 
                                     const char *target, const char *overlay, const char *base,
                                     const char *base_format, gboolean top, GError **error);
 void vb_snapshot_journal_remove(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_snapshot_journal_done(VbDomainList *list, VbDomainObj *dom);
 void vb_snapshot_journal_recover(VbDomainList *list);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
+#include "domain-snapshot-journal.h" /* issue 15, part svckill */
 #include "domain-snapshot-live.h"
 #include "domain-snapshot-memory.h"
 #include "domain-snapshot-revert-ext.h"
@@ -969,7 +970,9 @@ delete_one(VbDomainList *list, VbDomainObj *dom, gboolean active, VbSnapshotStor
             if (!vb_snapshot_revert_ext_check_delete(store, snap, error) ||
                 !vb_snapshot_external_delete(list, dom, active, snap, error))
                 return FALSE;
-            return vb_snapshot_store_remove(store, name, 0, error);
+            /* the journal of the deletion goes with the metadata (issue 15, part svckill) */
+            return vb_snapshot_store_remove(store, name, 0, error) &&
+                   vb_snapshot_journal_done(list, dom);
         }
         disks = vb_domain_snapshot_disks(snap, def, error);
         if (disks == NULL)

@@ -18,7 +18,9 @@ docs/snapshots.md), so each case is deterministic:
   name the base, the overlay file, its nodes and the snapshot's metadata are gone (before the
   fix the definitions still named the overlay QEMU no longer used); killed while its active
   commit runs: the commit is cancelled, the snapshot and its overlay stay, a second Delete
-  merges it;
+  merges it; killed once the disk is merged, before the metadata goes (running and
+  inactive): the metadata goes at the restart, the live XML names the base (before the fix
+  the status XML still named the removed overlay);
 - a revert of the running guest killed while it is paused for the load: it runs again.
 
 After each restart, the common checks: the live XML's source == the image QEMU has on top
@@ -192,6 +194,31 @@ class SnapshotKillTest(GuestDiskMixin, vbtest.VirtbusTestCase):
         self.assertFalse(os.path.exists(overlay), "the merged overlay was left")
         self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
         self.assertIn("after disk vda's commit completed", self.service.read_log())
+
+    def test_delete_killed_before_metadata(self):
+        """Killed once the disk is merged and its overlay removed, before the snapshot's
+        metadata goes: the restart removes the metadata (its image is gone); the live XML
+        names the base (before the fix, the status XML still named the removed overlay)."""
+        path = self.start_writing()
+        self.snapshot_create(path, "<domainsnapshot><name>e1</name></domainsnapshot>",
+                             DISK_ONLY)
+        overlay = os.path.join(self.tmp, "live.e1")
+        self.killed_at("delete-disk-done", lambda: self.call(
+            self.lookup(path, "e1"), SNAP_IFACE, "Delete", "u", (0,), timeout=120000))
+        self.check_consistent(path, self.disk)
+        self.assertFalse(os.path.exists(overlay))
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
+        # inactive: qemu-img commit, the same point
+        self.domain(path, "Destroy", "u", (0,))
+        self.snapshot_create(path, "<domainsnapshot><name>f1</name></domainsnapshot>",
+                             DISK_ONLY)
+        off = os.path.join(self.tmp, "live.f1")
+        self.assertEqual(self.source(path, 2), off)
+        self.killed_at("delete-disk-done", lambda: self.call(
+            self.lookup(path, "f1"), SNAP_IFACE, "Delete", "u", (0,), timeout=120000))
+        self.check_consistent(path, self.disk, running=False)
+        self.assertFalse(os.path.exists(off))
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
 
     def test_delete_killed_during_commit(self):
         path = self.start_writing()

@@ -10,7 +10,12 @@ migration of a running domain to a second virtbusd (host B: its own private bus 
 root, started once), slowed down by a bandwidth limit: "migrate-out" SIGKILLs the source
 service, "migrate-in" the destination's, at a random point of the migration: in a phase
 picked at random (begin, prepare, perform3 - the transfer -, perform3_done, finish, confirm,
-as the source's status file shows it), or 0-2 s after the call. The checks:
+as the source's status file shows it), or 0-2 s after the call. About two iterations in
+five (issue 15, part svckill) act on the storage of a domain with a qcow2 disk (every other
+domain has one; those do not migrate): an internal snapshot of the running guest, an
+external disk-only snapshot of a running or an inactive domain, a revert, a delete, a
+BlockCopy or an active BlockCommit, each pivoted once ready. A block job that survives the
+restart is cancelled (BlockJobAbort), as an administrator would decide. The checks:
 
 - configs lost: a domain defined before (and not the one being undefined) whose config file
   or bus object is gone; a domain on the bus without its config, or the reverse;
@@ -30,7 +35,10 @@ as the source's status file shows it), or 0-2 s after the call. The checks:
   run); a source paused/migration is reported, and the sweep decides as an administrator
   would (the running copy wins, else the source resumes), counted as "decided"; host B
   is checked like host A (orphans, stuck jobs, corrupt and temp files), and its incoming
-  domains left paused count as orphans.
+  domains left paused count as orphans;
+- chain: a domain's disk image in its config or live XML missing, or without a valid
+  qemu-img backing chain (every file of it there), or a running QEMU whose top image
+  (query-block) is not the live XML's.
 
 usage: kill9-sweep.py [--seed N] [--iterations N] [--domains N] [--migrations P] [--keep]
                       [--selftest]
