@@ -404,6 +404,14 @@ class Sweep:
                 self.log(f"  {n}: ending its block job: {e}")
         return cancelled
 
+    @staticmethod
+    def stays(path):
+        """Whether @path is still there a second later: the restarted service writes a
+        status atomically now and then (a block job it took back), its temporary file is
+        seen in flight; one that a killed service left stays."""
+        time.sleep(1)
+        return os.path.exists(path)
+
     def run_in_background(self, fn):
         """Calls fn on a connection of its own in a thread; returns the thread and a list
         that gets the outcome."""
@@ -459,7 +467,7 @@ class Sweep:
             for dirpath, _, files in os.walk(top):
                 for f in files:
                     p = os.path.join(dirpath, f)
-                    if TEMP_RE.search(f) and p not in self.seen_temps:
+                    if TEMP_RE.search(f) and p not in self.seen_temps and self.stays(p):
                         self.seen_temps.add(p)  # counted once, however long it stays
                         self.problem("temp_files", p)
         doms = self.domains()
