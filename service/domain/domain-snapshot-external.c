@@ -539,6 +539,7 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "%s", config_error->message);
         g_clear_error(&config_error);
     }
+    vb_snapshot_test_kill_point("external-status-written");
     /* the guest writes to the overlays: its next start must use them too */
     if (persistent &&
         !vb_domain_persistent_update(list, dom, set_sources, disks, FALSE, &config_error))

@@ -12,6 +12,7 @@ docs/snapshots.md), so each case is deterministic:
   any definition was written: after the restart the live XML, the status XML and the
   persistent definition name the overlay QEMU has on top (before the fix they named the
   base: the next start would have lost the guest's writes); the snapshot has no metadata;
+  killed after the status XML and before the persistent definition: that names it too;
 - an external snapshot of an inactive domain, killed between qemu-img create and the
   definition: the overlay made is removed;
 - the Delete of an external snapshot killed after QEMU's pivot to the base: the definitions
@@ -109,16 +110,18 @@ class SnapshotKillTest(GuestDiskMixin, vbtest.VirtbusTestCase):
         cfg = self.source(path, 2)
         self.assertTrue(os.path.exists(cfg), cfg)
         self.chain(cfg)  # a valid chain, or run_cmd fails
-        self.assertEqual(glob.glob(os.path.join(self.root, "**", "*.journal"), recursive=True),
-                         [])
         self.assertEqual(self.get_prop(path, vbtest.DOMAIN_IFACE, "Job"), "/")
         for snap in self.domain(path, "ListSnapshots", "u", (0,)):
             xml = self.snap(snap, "GetXMLDesc", "u", (0,))
             for f in re.findall(r"<disk name='[^']*' snapshot='external'[^>]*>\s*"
                                 r"<driver[^>]*/>\s*<source file='([^']*)'", xml):
                 self.assertTrue(os.path.exists(f), f"a listed snapshot names {f}, gone")
-        if not running:
-            return
+        if running:
+            self.check_running(path, top, cfg)
+        self.assertEqual(glob.glob(os.path.join(self.root, "**", "*.journal"), recursive=True),
+                         [])
+
+    def check_running(self, path, top, cfg):
         self.assertEqual(self.state(path)[0], "running")
         self.assertEqual(self.status_source(), top)
         blocks = [b for b in self.qmp(path, "query-block") if "inserted" in b]
@@ -167,6 +170,18 @@ class SnapshotKillTest(GuestDiskMixin, vbtest.VirtbusTestCase):
         self.assertGreater(last, at_kill)
         self.domain(path, "Start", "u", (0,))
         self.assertEqual(self.source(path), overlay)
+
+    def test_external_killed_before_persistent(self):
+        """Killed once the live definition and the status XML name the overlay, before the
+        persistent definition does: the restart makes it name the overlay too (before the
+        fix it named the base, and the next start would have lost the guest's writes)."""
+        path = self.start_writing()
+        overlay = os.path.join(self.tmp, "live.k4")
+        self.killed_at("external-status-written", lambda: self.domain(
+            path, "SnapshotCreateXML", "su",
+            ("<domainsnapshot><name>k4</name></domainsnapshot>", DISK_ONLY)))
+        self.check_consistent(path, overlay)
+        self.assertEqual(self.source(path, 2), overlay)
 
     def test_external_inactive_killed_after_create(self):
         path = self.manager("DefineXML", "su", (self.guest_xml(), 0))
