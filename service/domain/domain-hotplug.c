@@ -394,12 +394,7 @@ orphan_disk_top(VbQemuMonitor *mon, const char *path)
 static void
 test_kill_point(const char *point)
 {
-    const char *v = g_getenv("VIRTBUS_TEST_HOTPLUG_KILL");
-
-    if (v != NULL && strcmp(v, point) == 0) {
-        g_message("VIRTBUS_TEST_HOTPLUG_KILL: killing the service at '%s'", point);
-        raise(SIGKILL);
-    }
+    vb_test_kill_point("VIRTBUS_TEST_HOTPLUG_KILL", point);
 }
 
 /* What was sent, to take back. */

@@ -433,10 +433,49 @@ recover_snapshot_memory(VbDomainObj *dom, const char *temp_file)
 }
 
 /*
+ * An incoming migration interrupted by the end of the service: its QEMU is killed (FALSE),
+ * unless its vCPUs already run, which only MigrateFinish's `cont` (or a post-copy
+ * switch-over) makes them do. Then the guest runs here and is kept, as libvirt's recovery
+ * of phase Finish keeps a domain whose CPUs run: killing it would lose the guest when the
+ * source took Finish's answer (the kill -9 sweep found the domain gone from both hosts).
+ * A source that got no answer keeps its copy paused (migration-p2p.c), never resumed
+ * beside this one.
+ */
+static gboolean
+keep_resumed_incoming(VbDomainObj *dom, const VbDomainStatusFile *s, const char *name)
+{
+    g_autoptr(VbQemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    JsonObject *o;
+
+    /* a restore (phases starting, loading, resuming) is loaded again from its image */
+    if (g_strcmp0(s->async_phase, "prepare") != 0 && g_strcmp0(s->async_phase, "finish") != 0)
+        return FALSE;
+    g_mutex_lock(&dom->lock);
+    mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+    g_mutex_unlock(&dom->lock);
+    r = mon != NULL ? recover_cmd(mon, "query-status", name) : NULL;
+    o = r != NULL && JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
+    if (o == NULL || !json_object_get_boolean_member_with_default(o, "running", FALSE))
+        return FALSE;
+    VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, name, "its incoming migration had resumed the guest "
+                  "when the service stopped: the guest runs here now (a source that did not "
+                  "learn it keeps its copy paused: destroy it there)");
+    g_mutex_lock(&dom->lock);
+    vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_MIGRATED);
+    dom->resumed_at = g_get_real_time();
+    /* the guest is this host's now: the client's departure no longer destroys it */
+    g_clear_pointer(&dom->autodestroy_owner, g_free);
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
+}
+
+/*
  * The async job the status XML records, after a restart of the service:
  * a save is cancelled and the guest resumed if it ran; a dump (which
  * cannot be cancelled) is waited for and its file dropped; an incoming
- * restore or migration is killed (returns FALSE with no error: the caller
+ * restore or migration is killed, unless the migration had resumed the guest
+ * (keep_resumed_incoming()) (returns FALSE with no error: the caller
  * tears the domain down); an outgoing migration is cancelled and the guest
  * resumed if it ran, unless its transfer had completed (then it stays
  * paused: it may run on the destination). (A source whose destination had
@@ -455,7 +494,7 @@ recover_async_job(VbDomainList *list, VbDomainObj *dom, const VbDomainStatusFile
                   "recovering its %s job interrupted in phase %s by the restart",
                   s->async_job, s->async_phase != NULL ? s->async_phase : "?");
     if (type == VB_ASYNC_JOB_MIGRATION_IN)
-        return FALSE;
+        return keep_resumed_incoming(dom, s, name);
     /* a live snapshot or revert: recover_live_snapshot() lets the guest run again; an
      * external one with memory (issue 15, extmem) writing its memory file: the migration
      * cancelled, the partial file removed */

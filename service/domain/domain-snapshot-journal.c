@@ -56,22 +56,11 @@
 #define QMP_TIMEOUT_MS 30000
 #define GROUP "journal"
 
-/**
- * vb_snapshot_test_kill_point:
- *
- * Fault injection for the crash-safety tests: with VIRTBUS_TEST_SNAPSHOT_KILL=@point in its
- * environment the service SIGKILLs itself at @point (docs/snapshots.md names them). Never
- * set outside tests.
- */
+/* Fault injection: VIRTBUS_TEST_SNAPSHOT_KILL=@point (docs/snapshots.md names them). */
 void
 vb_snapshot_test_kill_point(const char *point)
 {
-    const char *v = g_getenv("VIRTBUS_TEST_SNAPSHOT_KILL");
-
-    if (v != NULL && strcmp(v, point) == 0) {
-        g_message("VIRTBUS_TEST_SNAPSHOT_KILL: killing the service at '%s'", point);
-        raise(SIGKILL);
-    }
+    vb_test_kill_point("VIRTBUS_TEST_SNAPSHOT_KILL", point);
 }
 
 static char *

@@ -826,6 +826,8 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
         ok = r != NULL;
         if (!ok)
             g_prefix_error(&local, "cannot resume the migrated guest: ");
+        else /* the guest runs here, nothing records it yet (docs/migration.md) */
+            vb_test_kill_point("VIRTBUS_TEST_MIGRATION_KILL", "finish-resumed");
     }
     if (!ok) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "MigrateFinish: %s", local->message);

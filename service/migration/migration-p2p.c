@@ -81,6 +81,19 @@ remote_error(GError **error, const char *phase)
     g_prefix_error(error, "%s on the destination: ", phase);
 }
 
+/* Whether @err is the destination's own answer (a virtbus error: it knows the migration
+ * failed and gave its domain up), not a lost connection, a timeout or the bus's NoReply. */
+static gboolean
+dest_answered(const GError *err)
+{
+    g_autofree char *name = NULL;
+
+    if (err == NULL || !g_dbus_error_is_remote_error(err))
+        return FALSE;
+    name = g_dbus_error_get_remote_error(err);
+    return name != NULL && g_str_has_prefix(name, "org.virtbus.Virt1.Error.");
+}
+
 /* Where the destination listens, unless the caller said: the ssh host. */
 static char *
 default_uri_in(const P2PData *d)
@@ -412,6 +425,28 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
                                         G_VARIANT_TYPE("(oay)"), G_DBUS_CALL_FLAGS_NONE,
                                         CALL_TIMEOUT_MS, NULL, performed ? error : &later);
     finish_answered = reply != NULL;
+    if (reply == NULL && performed && !dest_answered(error != NULL ? *error : NULL)) {
+        /* no answer after the transfer: the destination may have resumed the guest (its
+         * service was killed after `cont`, the answer was lost); resuming this copy
+         * beside it would run the guest twice (the kill -9 sweep found such a split
+         * brain). As a source killed in this phase: it stays paused, the administrator
+         * decides (the destination keeps a guest it resumed, domain-reconnect.c). */
+        remote_error(error, "MigrateFinish");
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "the migration's transfer completed but %s; the guest may run on the "
+                      "destination: it stays paused here (resume or destroy it here)",
+                      error != NULL && *error != NULL ? (*error)->message : "no answer");
+        g_mutex_lock(&dom->lock);
+        if (dom->state == VB_DOMAIN_STATE_PAUSED) {
+            dom->pause_reason = VB_DOMAIN_REASON_MIGRATION;
+            vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_MIGRATION);
+        }
+        g_mutex_unlock(&dom->lock);
+        vb_migration_set_peer(dom, NULL);
+        vb_migration_pool_give(d->dest_uri, &ropts, g_steal_pointer(&conn), FALSE);
+        g_prefix_error(error, "the guest may run on the destination and stays paused here: ");
+        return FALSE;
+    }
     if (reply != NULL) {
         g_autoptr(GVariant) c = NULL;
 

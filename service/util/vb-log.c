@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <signal.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include "vb-log.h"
 
@@ -37,5 +39,25 @@ vb_log_domain(const char *log_domain, GLogLevelFlags level, const char *domain_n
         };
 
         g_log_structured_array(level, fields, domain_name != NULL ? 3 : 2);
+    }
+}
+
+/**
+ * vb_test_kill_point:
+ * @env: the environment variable of a family of points (VIRTBUS_TEST_*_KILL)
+ * @point: this point's name
+ *
+ * Fault injection for the crash-safety tests: with @env=@point in its environment the
+ * service SIGKILLs itself here (the docs of each family name its points). Never set
+ * outside tests.
+ */
+void
+vb_test_kill_point(const char *env, const char *point)
+{
+    const char *v = g_getenv(env);
+
+    if (v != NULL && strcmp(v, point) == 0) {
+        g_message("%s: killing the service at '%s'", env, point);
+        raise(SIGKILL);
     }
 }

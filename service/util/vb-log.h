@@ -11,4 +11,6 @@ void vb_log_domain(const char *log_domain, GLogLevelFlags level, const char *dom
 /* Domain-scoped log lines carry VIRTBUS_DOMAIN= for `journalctl VIRTBUS_DOMAIN=vm1`. */
 #define VB_LOG_DOMAIN(level, name, ...) vb_log_domain(G_LOG_DOMAIN, level, name, __VA_ARGS__)
 
+void vb_test_kill_point(const char *env, const char *point);
+
 G_END_DECLS

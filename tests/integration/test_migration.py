@@ -587,6 +587,39 @@ class RestartTest(MigrationTestCase):
         self.assert_no_job(dpath, conn=self.conn_b)
         self.assert_guest_runs_on(self.conn_b, dpath)
 
+    def test_destination_killed_after_resuming_the_guest(self):
+        """kill -9 of the destination service of a peer-to-peer migration right after
+        Finish's `cont` (kill point finish-resumed): the guest runs on B, Finish never
+        answers. The source must not resume its copy (the kill -9 sweep found the guest
+        running on both hosts), and B's restart must keep the running guest (it was
+        killed as a half-done incoming migration: gone from both hosts)."""
+        self.service_b.env = {"VIRTBUS_TEST_MIGRATION_KILL": "finish-resumed"}
+        self.service_b.stop()
+        self.service_b.start()
+        self.conn_b = connect(self.bus_b.address)
+        path = self.start_guest()
+        job = self.domain(path, "Migrate", "sa{sv}u",
+                          (self.bus_b.address,
+                           {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1")}, LIVE | 2))
+        with self.assertRaises(DBusCallError) as cm:
+            self.wait_job(job)
+        self.assertIn("stays paused here", cm.exception.message)
+        self.assertEqual(self.state(path), ("paused", "migration"))
+        self.assert_no_job(path)
+        eventually(lambda: self.service_b.proc.poll() is not None, timeout=30,
+                   what="B's service to kill itself")
+        self.service_b.env = None
+        self.service_b.start()
+        self.conn_b = connect(self.bus_b.address)
+        self.assertIn("its incoming migration had resumed the guest", self.service_b.read_log())
+        dpath, = self.b(MANAGER_PATH, MANAGER_IFACE, "ListDomains", "u", (0,))
+        self.assertEqual(self.state(dpath, conn=self.conn_b), ("running", "migrated"))
+        self.assert_no_job(dpath, conn=self.conn_b)
+        self.assert_guest_runs_on(self.conn_b, dpath)
+        # the source's copy never ran again: still paused, for the administrator to destroy
+        self.assertEqual(self.state(path), ("paused", "migration"))
+        self.domain(path, "Destroy", "u", (0,))
+
     def test_destination_restart_after_prepare(self):
         path = self.start_guest()
         xml, c1 = self.begin(path)
