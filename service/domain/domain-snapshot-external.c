@@ -50,6 +50,7 @@ vb_ext_disk_free(VbExtDisk *d)
     g_free(d->fmt_node);
     g_free(d->file_node);
     g_free(d->snapshot);
+    g_free(d->snap_overlay);
     g_free(d);
 }
 
@@ -216,9 +217,9 @@ vb_snapshot_external_disks(VbSnapshotDef *snap, const VbDomainDef *def, GHashTab
     return g_steal_pointer(&disks);
 }
 
-/* The overlays created here go again (a failed snapshot). */
-static void
-remove_created(GPtrArray *disks)
+/* The overlays created here go again (a failed snapshot or revert). */
+void
+vb_snapshot_external_remove_created(GPtrArray *disks)
 {
     for (guint i = 0; i < disks->len; i++) {
         VbExtDisk *d = g_ptr_array_index(disks, i);
@@ -230,8 +231,9 @@ remove_created(GPtrArray *disks)
     }
 }
 
-static gboolean
-create_overlays(GPtrArray *disks, GError **error)
+/* Creates each disk's overlay (not a REUSE_EXT one) on its base; all or none. */
+gboolean
+vb_snapshot_external_create_overlays(GPtrArray *disks, GError **error)
 {
     for (guint i = 0; i < disks->len; i++) {
         VbExtDisk *d = g_ptr_array_index(disks, i);
@@ -240,7 +242,7 @@ create_overlays(GPtrArray *disks, GError **error)
         if (d->reuse)
             continue;
         if (!vb_qemu_img_create_overlay(&img, d->base, d->base_format, d->size, error)) {
-            remove_created(disks);
+            vb_snapshot_external_remove_created(disks);
             return FALSE;
         }
         d->created = TRUE;
@@ -459,11 +461,11 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
     /* issue 15, part svckill: a restart after a kill from here on finds what was made */
     if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), TRUE, disks, error))
         return FALSE;
-    if (!create_overlays(disks, error))
+    if (!vb_snapshot_external_create_overlays(disks, error))
         return FALSE;
     if (!add_nodes(mon, disks, error)) {
         del_nodes(dom, mon, disks);
-        remove_created(disks);
+        vb_snapshot_external_remove_created(disks);
         return FALSE;
     }
     if (quiesce) {
@@ -471,7 +473,7 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
         if (!frozen) {
             g_prefix_error(error, "QUIESCE: cannot freeze the guest's file systems: ");
             del_nodes(dom, mon, disks);
-            remove_created(disks);
+            vb_snapshot_external_remove_created(disks);
             return FALSE;
         }
     }
@@ -485,7 +487,7 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
                       thaw_error->message);
     if (!ok) {
         del_nodes(dom, mon, disks);
-        remove_created(disks);
+        vb_snapshot_external_remove_created(disks);
         return FALSE;
     }
     /* the disks run on the overlays now: the live definition says so */
@@ -522,13 +524,13 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
     if (!active) {
         if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), FALSE, disks, error))
             return FALSE;
-        if (!create_overlays(disks, error)) {
+        if (!vb_snapshot_external_create_overlays(disks, error)) {
             vb_snapshot_journal_remove(list, dom);
             return FALSE;
         }
         vb_snapshot_test_kill_point("external-inactive-created");
         if (!vb_domain_persistent_update(list, dom, set_sources, disks, FALSE, error)) {
-            remove_created(disks);
+            vb_snapshot_external_remove_created(disks);
             vb_snapshot_journal_remove(list, dom);
             return FALSE;
         }

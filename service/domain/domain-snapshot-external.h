@@ -24,7 +24,11 @@ typedef struct {
     char *file_node;
     gboolean added;
     char *snapshot;    /* the snapshot's name (its journal, issue 15 part svckill) */
+    char *snap_overlay; /* a revert: the overlay the snapshot made (its <disks>) */
 } VbExtDisk;
+
+gboolean vb_snapshot_external_create_overlays(GPtrArray *disks, GError **error);
+void vb_snapshot_external_remove_created(GPtrArray *disks);
 
 void vb_ext_disk_free(VbExtDisk *d);
 

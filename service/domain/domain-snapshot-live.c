@@ -265,8 +265,8 @@ set_running(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, gboolean r
 }
 
 /* With the job: STOP and RESUME events pass (domain-events.c) while @own. */
-static void
-own_run_state(VbDomainObj *dom, gboolean own)
+void
+vb_domain_snapshot_own_run_state(VbDomainObj *dom, gboolean own)
 {
     g_mutex_lock(&dom->lock);
     dom->job.own_run_state = own;
@@ -309,7 +309,7 @@ vb_domain_snapshot_live_save(VbDomainList *list, VbDomainObj *dom, const char *t
 
     if (mon == NULL)
         return FALSE;
-    own_run_state(dom, TRUE);
+    vb_domain_snapshot_own_run_state(dom, TRUE);
     ok = pause_guest(list, dom, mon, &was_running, error);
     if (out_was_running != NULL)
         *out_was_running = was_running;
@@ -322,7 +322,7 @@ vb_domain_snapshot_live_save(VbDomainList *list, VbDomainObj *dom, const char *t
                           "cannot let the guest run after the snapshot: %s",
                           cont_error->message);
     }
-    own_run_state(dom, FALSE);
+    vb_domain_snapshot_own_run_state(dom, FALSE);
     return ok;
 }
 
@@ -344,12 +344,12 @@ vb_domain_snapshot_live_load(VbDomainList *list, VbDomainObj *dom, const char *t
 
     if (mon == NULL)
         return FALSE;
-    own_run_state(dom, TRUE);
+    vb_domain_snapshot_own_run_state(dom, TRUE);
     ok = pause_guest(list, dom, mon, &was_running, error);
     vb_snapshot_test_kill_point("revert-paused"); /* issue 15, part svckill */
     ok = ok && run_job(dom, mon, "snapshot-load", tag, targets, TRUE, error) &&
          set_running(list, dom, mon, run, VB_DOMAIN_REASON_FROM_SNAPSHOT, error);
-    own_run_state(dom, FALSE);
+    vb_domain_snapshot_own_run_state(dom, FALSE);
     return ok;
 }
 

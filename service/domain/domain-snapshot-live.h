@@ -19,5 +19,7 @@ gboolean vb_domain_snapshot_live_delete(VbDomainList *list, VbDomainObj *dom, co
                                         GPtrArray *targets, GError **error);
 JsonArray *vb_domain_snapshot_disk_nodes(VbDomainObj *dom, VbQemuMonitor *mon,
                                          GPtrArray *targets, GError **error);
+/* With the job: STOP and RESUME events pass (domain-events.c) while @own. */
+void vb_domain_snapshot_own_run_state(VbDomainObj *dom, gboolean own);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 
 #include "domain-list-priv.h"
 #include "domain-save-write.h"
+#include "domain-snapshot-live.h"
 #include "domain-snapshot-memory.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -97,16 +98,6 @@ vb_snapshot_memory_prepare(const VbSnapshotDef *snap, const VbDomainDef *def, gb
     return g_steal_pointer(&m);
 }
 
-static void
-own_run_state(VbDomainObj *dom, gboolean own)
-{
-    g_mutex_lock(&dom->lock);
-    dom->job.own_run_state = own;
-    if (!own)
-        dom->pause_reason = VB_DOMAIN_REASON_UNKNOWN;
-    g_mutex_unlock(&dom->lock);
-}
-
 /* The guest is paused (by us, or by QEMU at the end of a live migration): recorded. */
 static void
 set_paused(VbDomainList *list, VbDomainObj *dom)
@@ -175,7 +166,7 @@ vb_snapshot_memory_save(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbSnap
     VbSaveWriter w;
     gboolean ok = TRUE;
 
-    own_run_state(dom, TRUE);
+    vb_domain_snapshot_own_run_state(dom, TRUE);
     g_mutex_lock(&dom->lock);
     m->was_running = dom->state == VB_DOMAIN_STATE_RUNNING;
     if (m->was_running)
@@ -185,7 +176,7 @@ vb_snapshot_memory_save(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbSnap
         g_autoptr(JsonNode) r = vb_domain_held_monitor(list, dom, "stop", NULL, -1, error);
 
         if (r == NULL) {
-            own_run_state(dom, FALSE);
+            vb_domain_snapshot_own_run_state(dom, FALSE);
             return FALSE;
         }
         m->paused = TRUE;
@@ -229,7 +220,7 @@ vb_snapshot_memory_save(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbSnap
             vb_save_writer_forget(&w);
         }
         vb_save_writer_clear(&w);
-        own_run_state(dom, FALSE);
+        vb_domain_snapshot_own_run_state(dom, FALSE);
         return FALSE;
     }
     vb_save_writer_clear(&w);
@@ -264,5 +255,5 @@ vb_snapshot_memory_finish(VbDomainList *list, VbDomainObj *dom, VbSnapshotMemory
         m->written = FALSE;
     if (run || !ok)
         resume(list, dom, m);
-    own_run_state(dom, FALSE);
+    vb_domain_snapshot_own_run_state(dom, FALSE);
 }

@@ -9,7 +9,9 @@
 
 #include "domain-def-priv.h"
 #include "domain-list-priv.h"
+#include "domain-snapshot-external.h"
 #include "domain-snapshot-revert-ext.h"
+#include "domain-snapshot-start.h"
 #include "domain-snapshot.h"
 #include "qemu-img-snapshot.h"
 #include "vb-error.h"
@@ -40,25 +42,6 @@
  */
 
 /* One disk of a revert: the image at the snapshot and the new overlay on it. */
-typedef struct {
-    char *target;
-    char *base;        /* S's image for the disk (S's <domain>) */
-    char *base_format;
-    char *snap_overlay; /* the overlay S made (its <disks>) */
-    char *overlay;     /* the new image */
-    gboolean created;
-} RevDisk;
-
-static void
-rev_disk_free(RevDisk *d)
-{
-    g_free(d->target);
-    g_free(d->base);
-    g_free(d->base_format);
-    g_free(d->snap_overlay);
-    g_free(d->overlay);
-    g_free(d);
-}
 
 static const VbDeviceDef *
 find_disk(const VbDomainDef *def, const char *target)
@@ -86,12 +69,12 @@ wants_start(const VbSnapshotDef *snap, guint flags)
 static GPtrArray *
 rev_disks(const VbSnapshotDef *snap, gboolean pick, GError **error)
 {
-    g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify)rev_disk_free);
+    g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func((GDestroyNotify)vb_ext_disk_free);
 
     for (guint i = 0; i < snap->disks->len; i++) {
         const VbSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
         const VbDeviceDef *dev;
-        RevDisk *d;
+        VbExtDisk *d;
 
         if (sd->snapshot != VB_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
@@ -117,7 +100,7 @@ rev_disks(const VbSnapshotDef *snap, gboolean pick, GError **error)
                         sd->name, sd->source_path);
             return NULL;
         }
-        d = g_new0(RevDisk, 1);
+        d = g_new0(VbExtDisk, 1);
         g_ptr_array_add(disks, d);
         d->target = g_strdup(sd->name);
         d->base = g_strdup(dev->source_path);
@@ -128,7 +111,7 @@ rev_disks(const VbSnapshotDef *snap, gboolean pick, GError **error)
             gboolean taken = g_file_test(cand, G_FILE_TEST_EXISTS);
 
             for (guint j = 0; !taken && j + 1 < disks->len; j++)
-                taken = g_str_equal(((RevDisk *)g_ptr_array_index(disks, j))->overlay, cand);
+                taken = g_str_equal(((VbExtDisk *)g_ptr_array_index(disks, j))->overlay, cand);
             if (!taken)
                 d->overlay = g_steal_pointer(&cand);
         }
@@ -241,50 +224,14 @@ vb_snapshot_revert_ext_check(VbDomainObj *dom, const VbSnapshotDef *snap, guint 
     return TRUE;
 }
 
-static void
-remove_created(GPtrArray *disks)
-{
-    for (guint i = 0; i < disks->len; i++) {
-        RevDisk *d = g_ptr_array_index(disks, i);
-
-        if (d->created && g_unlink(d->overlay) < 0)
-            g_warning("disk %s: cannot remove %s again: %s", d->target, d->overlay,
-                      g_strerror(errno));
-        d->created = FALSE;
-    }
-}
-
-static gboolean
-create_overlays(GPtrArray *disks, GError **error)
-{
-    for (guint i = 0; i < disks->len; i++) {
-        RevDisk *d = g_ptr_array_index(disks, i);
-        VbQemuImgDisk img = { .target = d->target, .path = d->overlay };
-
-        if (!vb_qemu_img_create_overlay(&img, d->base, d->base_format, 0, error)) {
-            remove_created(disks);
-            return FALSE;
-        }
-        d->created = TRUE;
-    }
-    return TRUE;
-}
-
 /* A copy of @def named @name whose reverted disks use the new overlays. */
 static VbDomainDef *
 with_overlays(const VbDomainDef *def, const char *name, GPtrArray *disks, GError **error)
 {
-    VbDomainDef *copy = vb_domain_def_copy(def);
+    VbDomainDef *copy = vb_snapshot_domain_copy_named(def, name, error);
 
-    if (copy == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
-                            "cannot copy the snapshot's domain definition");
-        return NULL;
-    }
-    g_free(copy->name);
-    copy->name = g_strdup(name);
-    for (guint i = 0; i < disks->len; i++) {
-        const RevDisk *d = g_ptr_array_index(disks, i);
+    for (guint i = 0; copy != NULL && i < disks->len; i++) {
+        const VbExtDisk *d = g_ptr_array_index(disks, i);
 
         vb_domain_def_set_disk_source(copy, d->target, d->overlay, "qcow2");
     }
@@ -307,7 +254,7 @@ with_revert_disks(const VbSnapshotDef *snap, GPtrArray *disks, GError **error)
     copy->revert_disks = g_ptr_array_new_with_free_func(
         (GDestroyNotify)vb_snapshot_disk_def_free);
     for (guint i = 0; i < disks->len; i++) {
-        const RevDisk *d = g_ptr_array_index(disks, i);
+        const VbExtDisk *d = g_ptr_array_index(disks, i);
 
         g_ptr_array_add(copy->revert_disks,
                         vb_snapshot_disk_def_new_file(d->target, d->overlay, "qcow2"));
@@ -386,7 +333,7 @@ vb_snapshot_revert_ext_run(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore
         if (image == NULL)
             return FALSE;
     }
-    if (!create_overlays(disks, error)) {
+    if (!vb_snapshot_external_create_overlays(disks, error)) {
         g_prefix_error(error, "revert to snapshot '%s': ", name);
         vb_restore_image_free(image);
         return FALSE;
@@ -399,7 +346,7 @@ vb_snapshot_revert_ext_run(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore
     ok = !start || start_reverted(list, dom, snap, run_def, image, flags, error);
     vb_restore_image_free(image);
     if (!ok) {
-        remove_created(disks);
+        vb_snapshot_external_remove_created(disks);
         g_prefix_error(error, "revert to snapshot '%s'%s: ", name,
                        active ? " (the domain was stopped for it and stays shut off)" : "");
         return FALSE;
@@ -407,7 +354,7 @@ vb_snapshot_revert_ext_run(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore
     /* the domain runs on the overlays (or is shut off): now the definition names them */
     defined = vb_domain_define(list, g_steal_pointer(&inactive), &define_error);
     if (defined == NULL && !start) {
-        remove_created(disks);
+        vb_snapshot_external_remove_created(disks);
         g_propagate_prefixed_error(error, g_steal_pointer(&define_error),
                                    "revert to snapshot '%s': ", name);
         return FALSE;
@@ -419,7 +366,7 @@ vb_snapshot_revert_ext_run(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore
     else
         vb_domain_obj_unref(defined);
     for (guint i = 0; i < disks->len; i++) {
-        const RevDisk *d = g_ptr_array_index(disks, i);
+        const VbExtDisk *d = g_ptr_array_index(disks, i);
 
         VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom_name, "revert to snapshot '%s': disk %s on %s "
                       "(over %s; %s stays)", name, d->target, d->overlay, d->base,

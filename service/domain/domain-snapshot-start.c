@@ -22,8 +22,8 @@
  */
 
 /* A copy of @d named @name (the domain's name now: a rename since keeps its name). */
-static VbDomainDef *
-copy_named(const VbDomainDef *d, const char *name, GError **error)
+VbDomainDef *
+vb_snapshot_domain_copy_named(const VbDomainDef *d, const char *name, GError **error)
 {
     VbDomainDef *copy = vb_domain_def_copy(d);
 
@@ -60,7 +60,7 @@ static gboolean
 start_from(VbDomainList *list, VbDomainObj *dom, const VbSnapshotDef *snap, const char *name,
            gboolean run, guint flags, GError **error)
 {
-    g_autoptr(VbDomainDef) run_def = copy_named(snap->dom, name, error);
+    g_autoptr(VbDomainDef) run_def = vb_snapshot_domain_copy_named(snap->dom, name, error);
     g_autoptr(VbDomainDef) inactive = NULL;
     g_autoptr(GError) define_error = NULL;
     VbStartExtra extra = { 0 };
@@ -82,8 +82,8 @@ start_from(VbDomainList *list, VbDomainObj *dom, const VbSnapshotDef *snap, cons
     }
     /* QEMU runs: now the snapshot's (inactive) definition is the domain's, on disk too
      * (DefineXML's path: the running domain keeps it aside for its next start) */
-    inactive = copy_named(snap->inactive_dom != NULL ? snap->inactive_dom : snap->dom, name,
-                          &define_error);
+    inactive = vb_snapshot_domain_copy_named(
+        snap->inactive_dom != NULL ? snap->inactive_dom : snap->dom, name, &define_error);
     defined = inactive != NULL ? vb_domain_define(list, g_steal_pointer(&inactive),
                                                   &define_error)
                                : NULL;

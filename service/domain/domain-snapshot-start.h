@@ -18,4 +18,7 @@ gboolean vb_domain_snapshot_revert_start(VbDomainList *list, VbDomainObj *dom,
 GPtrArray *vb_domain_snapshot_disks(const VbSnapshotDef *snap, const VbDomainDef *def,
                                     GError **error);
 
+VbDomainDef *vb_snapshot_domain_copy_named(const VbDomainDef *d, const char *name,
+                                           GError **error);
+
 G_END_DECLS
