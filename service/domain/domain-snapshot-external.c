@@ -449,7 +449,7 @@ monitor_of(VbDomainObj *dom, GError **error)
 
 static gboolean
 take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quiesce,
-          const char *owner, GError **error)
+          const char *owner, const char *metadata, GError **error)
 {
     g_autoptr(VbQemuMonitor) mon = monitor_of(dom, error);
     g_autoptr(GError) thaw_error = NULL;
@@ -459,7 +459,8 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
         return FALSE;
     name_nodes(disks);
     /* issue 15, part svckill: a restart after a kill from here on finds what was made */
-    if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), TRUE, disks, error))
+    if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), TRUE, disks, metadata,
+                                    error))
         return FALSE;
     if (!vb_snapshot_external_create_overlays(disks, error))
         return FALSE;
@@ -502,19 +503,22 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
  * vb_snapshot_external_take:
  * @active: whether @dom runs (else its persistent definition is the one changed)
  * @quiesce: freeze the guest's file systems meanwhile (running domain, agent)
+ * @metadata: (nullable): the snapshot's XML as it will be stored, for the journal
  *
  * Takes the external disk snapshot of @disks: overlays made (unless REUSE_EXT) and put
- * on top, the definitions changed to them. A failure leaves nothing behind. With the job.
+ * on top, the definitions changed to them. A failure leaves nothing behind. On success
+ * the journal stays until the caller wrote the metadata (vb_snapshot_journal_remove()).
+ * With the job.
  */
 gboolean
 vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
                           GPtrArray *disks, gboolean quiesce, const char *owner,
-                          GError **error)
+                          const char *metadata, GError **error)
 {
     g_autoptr(GError) config_error = NULL;
     gboolean persistent;
 
-    if (active && !take_live(list, dom, disks, quiesce, owner, error)) {
+    if (active && !take_live(list, dom, disks, quiesce, owner, metadata, error)) {
         vb_snapshot_journal_remove(list, dom); /* nothing was left behind */
         return FALSE;
     }
@@ -522,7 +526,8 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
     persistent = dom->persistent;
     g_mutex_unlock(&dom->lock);
     if (!active) {
-        if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), FALSE, disks, error))
+        if (!vb_snapshot_journal_create(list, dom, disk_snapshot(disks), FALSE, disks,
+                                        metadata, error))
             return FALSE;
         if (!vb_snapshot_external_create_overlays(disks, error)) {
             vb_snapshot_journal_remove(list, dom);
@@ -534,7 +539,6 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
             vb_snapshot_journal_remove(list, dom);
             return FALSE;
         }
-        vb_snapshot_journal_remove(list, dom);
         return TRUE;
     }
     if (!vb_domain_status_save(list, dom, &config_error)) {
@@ -549,7 +553,6 @@ vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
                       "the external snapshot is taken, but the persistent definition could "
                       "not be changed to its images (fix it with DefineXML before the next "
                       "start): %s", config_error->message);
-    vb_snapshot_journal_remove(list, dom);
     return TRUE;
 }
 

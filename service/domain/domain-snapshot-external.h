@@ -38,7 +38,7 @@ GPtrArray *vb_snapshot_external_disks(VbSnapshotDef *snap, const VbDomainDef *de
                                       GHashTable *named, gboolean reuse, GError **error);
 gboolean vb_snapshot_external_take(VbDomainList *list, VbDomainObj *dom, gboolean active,
                                    GPtrArray *disks, gboolean quiesce, const char *owner,
-                                   GError **error);
+                                   const char *metadata, GError **error);
 gboolean vb_snapshot_external_delete(VbDomainList *list, VbDomainObj *dom, gboolean active,
                                      const VbSnapshotDef *snap, GError **error);
 

@@ -48,9 +48,10 @@
  *    metadata goes once none of its overlays is left; else (QEMU's commit was cancelled
  *    at the reconnection) the snapshot stays as it was.
  *
- * The snapshot's metadata of an interrupted creation is not written: the snapshot is not
- * listed (its files are the disks' images now; the log says so). A snapshot's metadata
- * thus never names files that do not exist.
+ * The journal of a creation holds the snapshot's XML as it was to be stored, and stays
+ * until that is written: a creation whose images stand gets its metadata written back at
+ * the recovery (current; a parent deleted since makes it a root); one undone has none. A
+ * snapshot's metadata thus never names files that do not exist, and is not lost.
  */
 
 #define QMP_TIMEOUT_MS 30000
@@ -88,18 +89,23 @@ journal_write(VbDomainList *list, VbDomainObj *dom, GKeyFile *kf, GError **error
  * vb_snapshot_journal_create:
  * @active: the domain runs (the overlays go on top in QEMU)
  * @disks: (element-type VbExtDisk): the disks, their nodes named when @active
+ * @metadata: (nullable): the snapshot's XML as it will be stored (none: NO_METADATA)
  *
- * Records an external snapshot's creation before its first overlay is made. With the job.
+ * Records an external snapshot's creation before its first overlay is made. It stays
+ * until the snapshot's metadata is written (vb_snapshot_journal_remove()). With the job.
  */
 gboolean
 vb_snapshot_journal_create(VbDomainList *list, VbDomainObj *dom, const char *name,
-                           gboolean active, GPtrArray *disks, GError **error)
+                           gboolean active, GPtrArray *disks, const char *metadata,
+                           GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
 
     g_key_file_set_string(kf, GROUP, "op", "create");
     g_key_file_set_string(kf, GROUP, "name", name);
     g_key_file_set_boolean(kf, GROUP, "active", active);
+    if (metadata != NULL)
+        g_key_file_set_string(kf, GROUP, "metadata", metadata);
     for (guint i = 0; i < disks->len; i++) {
         const VbExtDisk *d = g_ptr_array_index(disks, i);
         g_autofree char *g = g_strdup_printf("disk %u", i);
@@ -362,10 +368,43 @@ monitor_if_running(VbDomainObj *dom)
     return mon;
 }
 
+/* The metadata of a creation whose images stand: written as the snapshot would have been
+ * (current, its parent the current one at the time), unless a snapshot of that name is
+ * there. Returns what the log says of it. */
+static const char *
+restore_metadata(VbDomainList *list, VbDomainObj *dom, const char *name, const char *metadata)
+{
+    g_autoptr(GError) error = NULL;
+    VbSnapshotDef *def;
+
+    if (metadata == NULL)
+        return "it had no metadata (NO_METADATA)";
+    if (dom->snapshots == NULL)
+        dom->snapshots = vb_snapshot_store_load(list->paths->snapshot_dir, dom->uuid_str,
+                                                &error);
+    if (dom->snapshots == NULL) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "snapshot '%s': %s", name,
+                      error->message);
+        return "its metadata is lost (the snapshots cannot be read)";
+    }
+    if (vb_snapshot_store_lookup(dom->snapshots, name) != NULL)
+        return "its metadata was written";
+    def = vb_snapshot_def_parse_string(metadata, VB_SNAPSHOT_PARSE_INTERNAL, &error);
+    if (def != NULL && def->parent_name != NULL &&
+        vb_snapshot_store_lookup(dom->snapshots, def->parent_name) == NULL)
+        g_clear_pointer(&def->parent_name, g_free); /* deleted since: a root */
+    if (def == NULL || !vb_snapshot_store_add(dom->snapshots, def, TRUE, &error)) {
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "snapshot '%s': %s", name,
+                      error->message);
+        return "its metadata is lost (it cannot be written back)";
+    }
+    return "its metadata is written back (the snapshot is listed, current)";
+}
+
 /* Whether the journal is resolved (else it stays for the next start). */
 static gboolean
 recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean active,
-               GPtrArray *disks)
+               GPtrArray *disks, const char *metadata)
 {
     g_autoptr(VbQemuMonitor) mon = active ? monitor_if_running(dom) : NULL;
     guint switched = 0;
@@ -391,8 +430,8 @@ recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean 
     if (switched > 0) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
                       "external snapshot '%s' was interrupted by the service's end after its "
-                      "disks switched to the new images: the definitions name them now; the "
-                      "snapshot's metadata is lost (it is not listed)", name);
+                      "disks switched to the new images: the definitions name them now; %s",
+                      name, restore_metadata(list, dom, name, metadata));
         vb_domain_status_save(list, dom, NULL);
         return TRUE;
     }
@@ -402,8 +441,8 @@ recover_create(VbDomainList *list, VbDomainObj *dom, const char *name, gboolean 
         if (persistent_names(dom, d->target, d->overlay)) {
             VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
                           "external snapshot '%s' was interrupted after the definition "
-                          "named %s: it stays (the snapshot's metadata is lost)", name,
-                          d->overlay);
+                          "named %s: it stays; %s", name, d->overlay,
+                          restore_metadata(list, dom, name, metadata));
             continue;
         }
         if (mon != NULL) {
@@ -586,10 +625,13 @@ recover_one(VbDomainList *list, const char *dir, const char *file)
         g_unlink(path);
         return;
     }
-    if (g_str_equal(op, "create") &&
-        !recover_create(list, dom, name, g_key_file_get_boolean(kf, GROUP, "active", NULL),
-                        disks))
-        return;
+    if (g_str_equal(op, "create")) {
+        g_autofree char *metadata = g_key_file_get_string(kf, GROUP, "metadata", NULL);
+
+        if (!recover_create(list, dom, name, g_key_file_get_boolean(kf, GROUP, "active", NULL),
+                            disks, metadata))
+            return;
+    }
     if (g_str_equal(op, "delete"))
         recover_delete(list, dom, name, disks);
     vb_snapshot_journal_remove(list, dom);

@@ -16,7 +16,8 @@ G_BEGIN_DECLS
 void vb_snapshot_test_kill_point(const char *point);
 
 gboolean vb_snapshot_journal_create(VbDomainList *list, VbDomainObj *dom, const char *name,
-                                    gboolean active, GPtrArray *disks, GError **error);
+                                    gboolean active, GPtrArray *disks, const char *metadata,
+                                    GError **error);
 gboolean vb_snapshot_journal_delete(VbDomainList *list, VbDomainObj *dom, const char *name,
                                     const char *target, const char *overlay, const char *base,
                                     const char *base_format, gboolean top, GError **error);

@@ -584,6 +584,24 @@ store_new(VbDomainList *list, VbDomainObj *dom, VbSnapshotStore *store, Plan *p,
     return FALSE;
 }
 
+/* The new snapshot's XML as store_new() will store it, for the journal of an external
+ * one (a restart after a kill writes it back; domain-snapshot-journal.c). */
+static char *
+preview_metadata(VbSnapshotStore *store, Plan *p)
+{
+    char *parent = p->snap->parent_name;
+    VbDomainDef *dom = p->snap->dom;
+    char *xml;
+
+    p->snap->parent_name = (char *)vb_snapshot_store_get_current(store);
+    p->snap->dom = p->def;
+    xml = vb_snapshot_def_format(p->snap, VB_SNAPSHOT_FORMAT_INTERNAL |
+                                              VB_SNAPSHOT_FORMAT_SECURE, NULL);
+    p->snap->parent_name = parent;
+    p->snap->dom = dom;
+    return xml;
+}
+
 static gboolean
 redefine(VbSnapshotStore *store, Plan *p, GError **error)
 {
@@ -601,7 +619,8 @@ static gboolean
 plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
 {
     VbSnapshotStore *store = get_store(list, dom, error);
-    gboolean was_running = FALSE;
+    g_autofree char *metadata = NULL;
+    gboolean was_running = FALSE, stored;
 
     if (store == NULL)
         return FALSE;
@@ -626,13 +645,17 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
             p->snap->state = vb_snapshot_memory_was_running(p->mem) ? VB_SNAPSHOT_STATE_RUNNING
                                                                     : VB_SNAPSHOT_STATE_PAUSED;
         }
+        metadata = (p->flags & VB_SNAPSHOT_CREATE_NO_METADATA)
+                       ? NULL
+                       : preview_metadata(store, p);
         if (!vb_snapshot_external_take(list, dom, p->active, p->ext,
                                        (p->flags & VB_SNAPSHOT_CREATE_QUIESCE) != 0, p->owner,
-                                       error)) {
+                                       metadata, error)) {
             if (p->mem != NULL)
                 vb_snapshot_memory_finish(list, dom, p->mem, FALSE, TRUE);
             return FALSE;
         }
+        vb_snapshot_test_kill_point("external-before-metadata");
         break;
     case PLAN_REVERT_INACTIVE:
         return vb_qemu_img_snapshot_apply(p->disks, p->name, error) &&
@@ -652,7 +675,10 @@ plan_run(VbDomainList *list, VbDomainObj *dom, Plan *p, GError **error)
         /* records the new overlays in the snapshot, which becomes current */
         return vb_snapshot_revert_ext_run(list, dom, store, p->name, p->flags, error);
     }
-    if (!(p->flags & VB_SNAPSHOT_CREATE_NO_METADATA) && !store_new(list, dom, store, p, error)) {
+    stored = (p->flags & VB_SNAPSHOT_CREATE_NO_METADATA) || store_new(list, dom, store, p, error);
+    if (p->kind == PLAN_EXTERNAL) /* the metadata is written (or cannot be): done */
+        vb_snapshot_journal_remove(list, dom);
+    if (!stored) {
         if (p->mem != NULL) /* the disks switched: the snapshot stands, the guest runs on */
             vb_snapshot_memory_finish(list, dom, p->mem, TRUE, TRUE);
         return FALSE;

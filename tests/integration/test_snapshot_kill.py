@@ -11,8 +11,9 @@ docs/snapshots.md), so each case is deterministic:
 - the same, killed right after the transaction (the guest writes to the overlay) and before
   any definition was written: after the restart the live XML, the status XML and the
   persistent definition name the overlay QEMU has on top (before the fix they named the
-  base: the next start would have lost the guest's writes); the snapshot has no metadata;
-  killed after the status XML and before the persistent definition: that names it too;
+  base: the next start would have lost the guest's writes); the snapshot's metadata is
+  written back from the journal (it was lost); killed after the status XML and before the
+  persistent definition: that names it too; killed before the metadata: written back;
 - an external snapshot of an inactive domain, killed between qemu-img create and the
   definition: the overlay made is removed;
 - the Delete of an external snapshot killed after QEMU's pivot to the base: the definitions
@@ -160,8 +161,8 @@ class SnapshotKillTest(GuestDiskMixin, vbtest.VirtbusTestCase):
         self.check_consistent(path, overlay)
         self.assertEqual(self.chain(overlay), [overlay, self.disk])
         self.assertIn("after its disks switched", self.service.read_log())
-        # documented: the interrupted snapshot's metadata is lost, its image is the disk's
-        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [])
+        # the journal held the snapshot's XML: written back, current (it was lost before)
+        self.check_written_back(path, "k2", overlay)
         self.assertEqual(self.disk_max_write(self.disk), at_kill,
                          "the guest wrote to the base after the switch")
         # the next start runs on the overlay, with every write the guest made
@@ -170,6 +171,31 @@ class SnapshotKillTest(GuestDiskMixin, vbtest.VirtbusTestCase):
         self.assertGreater(last, at_kill)
         self.domain(path, "Start", "u", (0,))
         self.assertEqual(self.source(path), overlay)
+
+    def check_written_back(self, path, name, overlay):
+        snap = self.lookup(path, name)
+        self.assertEqual(self.domain(path, "ListSnapshots", "u", (0,)), [snap])
+        self.assertTrue(self.get_prop(snap, SNAP_IFACE, "Current"))
+        self.assertEqual(self.get_prop(snap, SNAP_IFACE, "State"), "disk-snapshot")
+        xml = self.snap(snap, "GetXMLDesc", "u", (0,))
+        self.assertIn(f"<source file='{overlay}'/>", xml)
+        self.assertIn(f"<source file='{self.disk}'/>", xml.split("<domain", 1)[1])
+        self.assertIn("metadata is written back", self.service.read_log())
+
+    def test_external_killed_before_metadata(self):
+        """Killed once every definition names the overlay, before the snapshot's metadata
+        is written: the restart writes it back from the journal (it was lost), and the
+        snapshot can be deleted as any (its overlay merged back)."""
+        path = self.start_writing()
+        overlay = os.path.join(self.tmp, "live.k5")
+        self.killed_at("external-before-metadata", lambda: self.domain(
+            path, "SnapshotCreateXML", "su",
+            ("<domainsnapshot><name>k5</name></domainsnapshot>", DISK_ONLY)))
+        self.check_consistent(path, overlay)
+        self.check_written_back(path, "k5", overlay)
+        self.snap(self.lookup(path, "k5"), "Delete", "u", (0,))
+        self.assertFalse(os.path.exists(overlay))
+        self.check_consistent(path, self.disk)
 
     def test_external_killed_before_persistent(self):
         """Killed once the live definition and the status XML name the overlay, before the
