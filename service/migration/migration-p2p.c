@@ -462,8 +462,11 @@ p2p_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data, GVaria
                           later->message);
     }
 
-    if (finished)
+    if (finished) {
         vb_domain_async_job_phase(list, dom, job, "confirm", FALSE);
+        /* the destination runs the guest, the status says so, Confirm not done yet */
+        vb_test_kill_point("VIRTBUS_TEST_MIGRATION_KILL", "confirm");
+    }
     g_clear_error(&later);
     if (!vb_migration_confirm_locked(list, dom, d->flags, !finished, &later)) {
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "confirm: %s", later->message);
