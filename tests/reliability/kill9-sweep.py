@@ -543,7 +543,9 @@ class Sweep:
                         ET.parse(p)
                     except ET.ParseError as e:
                         self.problem("corrupt_files", f"host B: {p} does not parse: {e}")
-                if TEMP_RE.search(f) and p not in self.seen_temps:
+                # host B was not killed: a temporary file there is one in flight (the
+                # incoming domain's status written as its job ends) unless it stays
+                if TEMP_RE.search(f) and p not in self.seen_temps and self.stays(p):
                     self.seen_temps.add(p)
                     self.problem("temp_files", f"host B: {p}")
         deadline = time.monotonic() + 15
