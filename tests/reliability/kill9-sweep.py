@@ -793,7 +793,7 @@ def main():
     elapsed = 0.0
     try:
         elapsed = sweep.run()
-    except Exception as e:  # noqa: BLE001 (reported, and the test fails)
+    except Exception:  # noqa: BLE001 (reported, and the test fails)
         import traceback
         error = traceback.format_exc()
     log_tail = (sweep.service.read_log()[-5000:] + "\n---- host B ----\n"
