@@ -8,6 +8,7 @@
 
 #include "domain-agent.h"
 #include "domain-blockops-priv.h"
+#include "domain-def-hotplug.h"
 #include "domain-def-priv.h"
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
@@ -66,21 +67,6 @@ default_overlay(const char *base, const char *name)
     return g_strdup_printf("%s.%s", base, name);
 }
 
-/* The disk device of @def with target @target. */
-static const VbDeviceDef *
-find_disk(const VbDomainDef *def, const char *target)
-{
-    GPtrArray *devs = def->priv->devices;
-
-    for (guint i = 0; i < devs->len; i++) {
-        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
-
-        if (dev->kind == VB_DEV_DISK && g_strcmp0(dev->target_dev, target) == 0)
-            return dev;
-    }
-    return NULL;
-}
-
 /* Whether any disk of @snap (aligned) is external; refuses a mix with internal ones. */
 gboolean
 vb_snapshot_external_wanted(const VbSnapshotDef *snap, gboolean *out_external, GError **error)
@@ -133,7 +119,7 @@ vb_snapshot_external_disks(VbSnapshotDef *snap, const VbDomainDef *def, GHashTab
 
         if (sd->snapshot != VB_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
-        dev = find_disk(def, sd->name);
+        dev = vb_domain_def_find_disk(def, sd->name);
         if (dev == NULL || dev->source_path == NULL) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "disk %s has no image to take "
                         "an external snapshot of", sd->name);
@@ -565,7 +551,7 @@ static gboolean
 disk_image(const VbDomainDef *def, const char *target, const char **out_path,
            const char **out_format)
 {
-    const VbDeviceDef *dev = def != NULL ? find_disk(def, target) : NULL;
+    const VbDeviceDef *dev = def != NULL ? vb_domain_def_find_disk(def, target) : NULL;
 
     if (dev == NULL || dev->source_path == NULL)
         return FALSE;

@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 
+#include "domain-def-hotplug.h"
 #include "domain-def-priv.h"
 #include "domain-list-priv.h"
 #include "domain-snapshot-external.h"
@@ -43,20 +44,6 @@
 
 /* One disk of a revert: the image at the snapshot and the new overlay on it. */
 
-static const VbDeviceDef *
-find_disk(const VbDomainDef *def, const char *target)
-{
-    GPtrArray *devs = def->priv->devices;
-
-    for (guint i = 0; i < devs->len; i++) {
-        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
-
-        if (dev->kind == VB_DEV_DISK && g_strcmp0(dev->target_dev, target) == 0)
-            return dev;
-    }
-    return NULL;
-}
-
 static gboolean
 wants_start(const VbSnapshotDef *snap, guint flags)
 {
@@ -78,7 +65,7 @@ rev_disks(const VbSnapshotDef *snap, gboolean pick, GError **error)
 
         if (sd->snapshot != VB_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
-        dev = find_disk(snap->dom, sd->name);
+        dev = vb_domain_def_find_disk(snap->dom, sd->name);
         if (dev == NULL || dev->source_path == NULL || g_strcmp0(dev->type, "file") != 0 ||
             sd->source_path == NULL) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
