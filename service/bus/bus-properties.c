@@ -129,8 +129,8 @@ managed_objects_reply(VbBusService *service, GHashTable *include)
                 key, object_entry(service, key, G_DBUS_OBJECT(value)));
     }
 
-    /* the body in serialized form, one buffer, no GVariant per object
-     * (a tree of them cost ~8 KB a domain while GDBus walked it) */
+    /* the body in serialized form, one buffer, no GVariant per object:
+     * GDBus walks it child by child, each freed before the next */
     w = vb_objects_writer_new(size);
     g_hash_table_iter_init(&iter, service->domain_objects);
     while (g_hash_table_iter_next(&iter, &key, &value)) {
