@@ -68,7 +68,8 @@ bus_connect (const char *address)
   GError *err = NULL;
   GDBusConnection *c = g_dbus_connection_new_for_address_sync (
       address,
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
       NULL, NULL, &err);
   if (!c)
     {
