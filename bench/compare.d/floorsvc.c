@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The bus floors of bench/compare: a minimal GLib/GDBus service and a
+ * minimal signal listener.  Compiled by bench/compare into a temp dir with
+ * `cc $(pkg-config --cflags --libs gio-2.0)`; not part of meson.
+ *
+ *   floorsvc serve ADDRESS NAME [REPLY-FILE]
+ *       Connects to the bus, owns NAME and prints "ready".  With REPLY-FILE
+ *       (the serialized GVariant of a GetManagedObjects reply, type
+ *       (a{oa{sa{sv}}}), as bench/compare saved it from virtbusd), answers
+ *       org.freedesktop.DBus.ObjectManager.GetManagedObjects on
+ *       /org/virtbus/Virt1 with exactly that value: the floor of a listing
+ *       is the bus cost of the same bytes.  Without it, it only sits idle
+ *       (the RSS floor).  Runs until SIGTERM/SIGINT.
+ *
+ *   floorsvc listen ADDRESS PATH IFACE MEMBER
+ *       Subscribes to the signal IFACE.MEMBER on PATH (any sender), prints
+ *       "ready" once the bus has the match rule, then one line per signal
+ *       received: the CLOCK_MONOTONIC time in seconds (the same clock as
+ *       Python's time.monotonic()).  Runs until SIGTERM/SIGINT.
+ */
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static GVariant *reply;
+
+static const char OM_XML[] =
+    "<node><interface name='org.freedesktop.DBus.ObjectManager'>"
+    "<method name='GetManagedObjects'>"
+    "<arg type='a{oa{sa{sv}}}' name='objects' direction='out'/>"
+    "</method></interface></node>";
+
+static void
+om_call (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+         const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
+{
+  (void) c, (void) sender, (void) path, (void) iface, (void) params, (void) data;
+  if (strcmp (method, "GetManagedObjects") == 0)
+    g_dbus_method_invocation_return_value (inv, g_variant_ref (reply));
+  else
+    g_dbus_method_invocation_return_error (inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                           "no such method %s", method);
+}
+
+static const GDBusInterfaceVTable om_vtable = { om_call, NULL, NULL, { 0 } };
+
+static gboolean
+on_quit (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_signal (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+           const char *member, GVariant *params, gpointer data)
+{
+  (void) c, (void) sender, (void) path, (void) iface, (void) member, (void) params, (void) data;
+  printf ("%.6f\n", g_get_monotonic_time () / 1e6);
+  fflush (stdout);
+}
+
+static GDBusConnection *
+bus_connect (const char *address)
+{
+  GError *err = NULL;
+  GDBusConnection *c = g_dbus_connection_new_for_address_sync (
+      address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &err);
+  if (!c)
+    {
+      fprintf (stderr, "floorsvc: connect: %s\n", err->message);
+      exit (3);
+    }
+  return c;
+}
+
+static GVariant *
+bus_call (GDBusConnection *c, const char *method, GVariant *params)
+{
+  GError *err = NULL;
+  GVariant *r = g_dbus_connection_call_sync (c, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", method, params, NULL,
+                                             G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &err);
+  if (!r)
+    {
+      fprintf (stderr, "floorsvc: %s: %s\n", method, err->message);
+      exit (3);
+    }
+  return r;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 4 || (strcmp (argv[1], "serve") != 0 && strcmp (argv[1], "listen") != 0) ||
+      (strcmp (argv[1], "listen") == 0 && argc < 6))
+    {
+      fprintf (stderr, "usage: floorsvc serve ADDRESS NAME [REPLY-FILE]\n"
+                       "       floorsvc listen ADDRESS PATH IFACE MEMBER\n");
+      return 2;
+    }
+  GMainLoop *loop = g_main_loop_new (NULL, FALSE);
+  GDBusConnection *c = bus_connect (argv[2]);
+  GError *err = NULL;
+
+  g_unix_signal_add (SIGTERM, on_quit, loop);
+  g_unix_signal_add (SIGINT, on_quit, loop);
+  if (strcmp (argv[1], "serve") == 0)
+    {
+      if (argc > 4)
+        {
+          char *data;
+          gsize len;
+          if (!g_file_get_contents (argv[4], &data, &len, &err))
+            {
+              fprintf (stderr, "floorsvc: %s\n", err->message);
+              return 3;
+            }
+          GBytes *b = g_bytes_new_take (data, len);
+          reply = g_variant_ref_sink (
+              g_variant_new_from_bytes (G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), b, FALSE));
+          g_bytes_unref (b);
+          if (!g_variant_is_normal_form (reply))
+            {
+              fprintf (stderr, "floorsvc: %s is not a normal-form (a{oa{sa{sv}}})\n", argv[4]);
+              return 3;
+            }
+          GDBusNodeInfo *node = g_dbus_node_info_new_for_xml (OM_XML, &err);
+          if (!node || !g_dbus_connection_register_object (c, "/org/virtbus/Virt1",
+                                                           node->interfaces[0], &om_vtable,
+                                                           NULL, NULL, &err))
+            {
+              fprintf (stderr, "floorsvc: register: %s\n", err->message);
+              return 3;
+            }
+        }
+      GVariant *r = bus_call (c, "RequestName", g_variant_new ("(su)", argv[3], 4u));
+      guint32 code;
+      g_variant_get (r, "(u)", &code);
+      g_variant_unref (r);
+      if (code != 1)
+        {
+          fprintf (stderr, "floorsvc: could not own %s (%u)\n", argv[3], code);
+          return 3;
+        }
+    }
+  else
+    {
+      g_dbus_connection_signal_subscribe (c, NULL, argv[4], argv[5], argv[3], NULL,
+                                          G_DBUS_SIGNAL_FLAGS_NONE, on_signal, NULL, NULL);
+      /* the bus handles one connection's messages in order: once GetId is
+       * answered, the AddMatch sent before it is in place */
+      g_variant_unref (bus_call (c, "GetId", NULL));
+    }
+  printf ("ready\n");
+  fflush (stdout);
+  g_main_loop_run (loop);
+  g_object_unref (c);
+  return 0;
+}
