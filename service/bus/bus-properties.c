@@ -423,7 +423,9 @@ answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *me
     g_autoptr(GDBusMessage) reply = NULL;
     GDBusInterfaceSkeleton *skel;
 
-    if (manager == NULL)
+    /* shutting down: GDBus may run a filter after its removal; the main thread's path
+     * (which no longer answers) is the safe one then */
+    if (manager == NULL || g_atomic_int_get(&service->stopping))
         return FALSE;
     if (get)
         g_variant_get(g_dbus_message_get_body(message), "(&s&s)", &iface, &name);
