@@ -573,8 +573,11 @@ vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command, JsonObject *arg
  *
  * As vb_qemu_monitor_command(), and acts on @event as soon as QEMU emits it, before
  * the reply (which QEMU sends after its event: ~0.2 ms later for `stop`, issue 16).
- * The event still goes to the monitor's event callback too. Any thread but the
- * monitor thread.
+ * The event still goes to the monitor's event callback too. The first @event read
+ * while the command waits counts, also one QEMU emitted just before it read the
+ * command: callers hold the domain's job, so no other command's event is due, and
+ * a spontaneous one (a STOP of an I/O error) means the same state. Any thread but
+ * the monitor thread.
  */
 JsonNode *
 vb_qemu_monitor_command_watch(VbQemuMonitor *mon, const char *command, const char *event,

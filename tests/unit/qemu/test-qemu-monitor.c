@@ -956,6 +956,11 @@ test_command_watch(void)
     /* an event after the reply, and no event: not called */
     r2 = vb_qemu_monitor_command_watch(mon, "cont", "STOP", watch_seen, &w, 10000, &error);
     g_assert_no_error(error);
+    /* (its late STOP read before the next command, which would watch it too) */
+    g_mutex_lock(&rec.lock);
+    while (rec.events->len < 2)
+        g_cond_wait(&rec.cond, &rec.lock);
+    g_mutex_unlock(&rec.lock);
     r3 = vb_qemu_monitor_command_watch(mon, "query-status", "STOP", watch_seen, &w, 10000,
                                        &error);
     g_assert_no_error(error);
