@@ -431,6 +431,9 @@ answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *me
         g_variant_get(g_dbus_message_get_body(message), "(&s&s)", &iface, &name);
     else
         g_variant_get(g_dbus_message_get_body(message), "(&s)", &iface);
+    /* any caller's text: GLib's lookups take valid names only (a critical otherwise) */
+    if (!g_dbus_is_interface_name(iface))
+        return FALSE;
     object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(manager), path);
     if (object != NULL)
         found = g_dbus_object_get_interface(object, iface);
