@@ -13,9 +13,11 @@
  * Property access goes through polkit too: reads need
  * org.virtbus.Virt1.read and writes their method's action. GDBus answers
  * Properties.Get/GetAll/Set and GetManagedObjects itself, synchronously, so
- * a connection filter takes those messages first: reads from a caller that
- * has already passed the read check go on to GDBus untouched (the common,
- * fast path); others, and every write, are answered here after an
+ * a connection filter takes those messages first: a Get or GetAll from a
+ * caller that has already passed the read check of the object is answered
+ * by the filter itself, on GDBus's worker thread, from the skeleton's
+ * cached values (the common, fast path: no hop to the main thread and back,
+ * as for Peer.Ping); others, and every write, are answered here after an
  * asynchronous authorization.
  */
 
@@ -358,8 +360,14 @@ body_is(GDBusMessage *message, const char *signature)
     return g_variant_is_of_type(body, G_VARIANT_TYPE(signature));
 }
 
-static gboolean
-wants_checking(VbBusService *service, GDBusMessage *message)
+typedef enum {
+    FILTER_PASS,       /* GDBus answers it */
+    FILTER_STEAL,      /* authorized first, on the main thread */
+    FILTER_READ_HERE,  /* a read the caller passed the check of: answered in the filter */
+} FilterVerdict;
+
+static FilterVerdict
+classify(VbBusService *service, GDBusMessage *message)
 {
     const char *path = g_dbus_message_get_path(message);
     const char *iface = g_dbus_message_get_interface(message);
@@ -369,33 +377,112 @@ wants_checking(VbBusService *service, GDBusMessage *message)
 
     if (path == NULL || iface == NULL || member == NULL ||
         !g_str_has_prefix(path, VB_BUS_MANAGER_PATH))
-        return FALSE;
+        return FILTER_PASS;
     if (g_str_equal(iface, OBJECT_MANAGER_IFACE))
         return g_str_equal(member, "GetManagedObjects") &&
-               g_str_equal(path, VB_BUS_MANAGER_PATH) && body_is(message, "()");
+                       g_str_equal(path, VB_BUS_MANAGER_PATH) && body_is(message, "()")
+                   ? FILTER_STEAL
+                   : FILTER_PASS;
     if (!g_str_equal(iface, PROPERTIES_IFACE))
-        return FALSE;
+        return FILTER_PASS;
     for (gsize i = 0; i < G_N_ELEMENTS(property_signatures); i++) {
         if (g_str_equal(member, property_signatures[i].member))
             signature = property_signatures[i].signature;
     }
     if (signature == NULL || !body_is(message, signature))
-        return FALSE;
+        return FILTER_PASS;
     /* every accepted signature starts with the interface name */
     g_variant_get_child(g_dbus_message_get_body(message), 0, "&s", &target);
     if (!g_str_has_prefix(target, "org.virtbus.Virt1."))
-        return FALSE;
+        return FILTER_PASS;
     if (g_str_equal(member, "Set"))
+        return FILTER_STEAL;
+    return vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message), path,
+                                      g_str_equal(member, "Get") ? "get" : "getall")
+               ? FILTER_READ_HERE
+               : FILTER_STEAL;
+}
+
+/*
+ * GDBus's worker thread: answers a Get or GetAll of an object of the object
+ * manager (domains, jobs, networks, snapshots) from its skeleton, the way
+ * GDBus would on the main thread. Everything here is thread-safe: the
+ * object manager and the object skeleton look up under their own locks and
+ * return references; a generated skeleton reads its values under its lock
+ * (the main thread sets them under it). Whatever is not plainly there (an
+ * object or interface gone meanwhile, an unknown property) returns FALSE:
+ * GDBus then answers it as before, errors included.
+ */
+static gboolean
+answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *message)
+{
+    GDBusObjectManagerServer *manager = service->object_manager;
+    const char *path = g_dbus_message_get_path(message);
+    gboolean get = g_str_equal(g_dbus_message_get_member(message), "Get");
+    const char *iface, *name = NULL;
+    g_autoptr(GDBusObject) object = NULL;
+    g_autoptr(GDBusInterface) found = NULL;
+    g_autoptr(GVariant) value = NULL;
+    g_autoptr(GDBusMessage) reply = NULL;
+    GDBusInterfaceSkeleton *skel;
+
+    /* shutting down: GDBus may run a filter after its removal; the main thread's path
+     * (which no longer answers) is the safe one then */
+    if (manager == NULL || g_atomic_int_get(&service->stopping))
+        return FALSE;
+    if (get)
+        g_variant_get(g_dbus_message_get_body(message), "(&s&s)", &iface, &name);
+    else
+        g_variant_get(g_dbus_message_get_body(message), "(&s)", &iface);
+    /* any caller's text: GLib's lookups take valid names only (a critical otherwise) */
+    if (!g_dbus_is_interface_name(iface))
+        return FALSE;
+    object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(manager), path);
+    if (object != NULL)
+        found = g_dbus_object_get_interface(object, iface);
+    if (found == NULL || !G_IS_DBUS_INTERFACE_SKELETON(found))
+        return FALSE;
+    skel = G_DBUS_INTERFACE_SKELETON(found);
+    if (!g_dbus_interface_skeleton_has_connection(skel, connection))
+        return FALSE;
+    if (get) {
+        GDBusPropertyInfo *info =
+            g_dbus_interface_info_lookup_property(g_dbus_interface_skeleton_get_info(skel), name);
+        GDBusInterfaceVTable *vt = g_dbus_interface_skeleton_get_vtable(skel);
+        g_autoptr(GError) error = NULL;
+        GVariant *v;
+
+        if (info == NULL || (info->flags & G_DBUS_PROPERTY_INFO_FLAGS_READABLE) == 0 ||
+            vt == NULL || vt->get_property == NULL)
+            return FALSE;
+        v = vt->get_property(connection, g_dbus_message_get_sender(message), path, iface, name,
+                             &error, skel);
+        if (v == NULL)
+            return FALSE;
+        g_variant_take_ref(v); /* floating or not, as GDBus takes it */
+        value = g_variant_ref_sink(g_variant_new("(v)", v));
+        g_variant_unref(v);
+    } else {
+        /* (transfer full), not floating */
+        g_autoptr(GVariant) all = g_dbus_interface_skeleton_get_properties(skel);
+
+        value = g_variant_ref_sink(g_variant_new_tuple(&all, 1));
+    }
+    if ((g_dbus_message_get_flags(message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
         return TRUE;
-    return !vb_bus_caller_read_allowed(service, g_dbus_message_get_sender(message), path,
-                                       g_str_equal(member, "Get") ? "get" : "getall");
+    reply = g_dbus_message_new_method_reply(message);
+    g_dbus_message_set_body(reply, value);
+    g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                   NULL);
+    return TRUE;
 }
 
 /**
  * vb_bus_properties_filter:
  *
  * GDBusConnection filter; runs on GDBus's worker thread, so it only
- * decides, cheaply, and hands what it takes to the main context.
+ * decides, cheaply, answers the reads a caller was already authorized for
+ * (answer_read()) and hands what else it takes to the main context.
  */
 GDBusMessage *
 vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
@@ -404,9 +491,19 @@ vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message, gbo
     VbBusService *service = user_data;
     Stolen *s;
 
-    if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
-        !wants_checking(service, message))
+    if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL)
         return message;
+    switch (classify(service, message)) {
+    case FILTER_PASS:
+        return message;
+    case FILTER_READ_HERE:
+        if (!answer_read(service, connection, message))
+            return message;
+        g_object_unref(message); /* the filter owns it */
+        return NULL;
+    case FILTER_STEAL:
+        break;
+    }
     s = g_new0(Stolen, 1);
     s->service = service;
     s->message = message; /* the filter passes ownership to us */

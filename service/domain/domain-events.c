@@ -33,6 +33,13 @@ vb_domain_events_queue(VbDomainList *list, VbDomainObj *dom, VbDomainEvent *ev)
 
     vb_domain_hotplug_wake(dom, ev); /* issue 13, part hotplug */
     g_mutex_lock(&dom->lock);
+    if (ev->name != NULL && dom->job.owned_event != NULL && ev->run == dom->run &&
+        g_str_equal(ev->name, dom->job.owned_event)) {
+        /* the Suspend or Resume that caused it sets the state (issue 16) */
+        g_mutex_unlock(&dom->lock);
+        vb_domain_event_free(ev);
+        return;
+    }
     g_queue_push_tail(&dom->events, ev);
     start = !dom->events_running;
     dom->events_running = TRUE;

@@ -115,6 +115,9 @@ typedef struct {
     gboolean owner_watched; /* under lock: the async owner leaving the bus abandons the
                                job (a client-driven migration) */
     gboolean spice_migrated; /* under lock: SPICE_MIGRATE_COMPLETED seen (cond signalled) */
+    const char *owned_event; /* under lock: "STOP" or "RESUME" while a Suspend or Resume
+                                holds the job: it sets the state at that event itself,
+                                which is then not queued (issue 16, domain-ops.c) */
     gboolean own_run_state; /* under lock: the sync job holder pauses and resumes the guest
                                itself and sets the state (a live snapshot, issue 15): STOP
                                and RESUME pass without a job, so that the events after them

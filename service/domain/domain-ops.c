@@ -126,13 +126,84 @@ vb_domain_reset(VbDomainList *list, VbDomainObj *dom, const char *owner, GError 
     return finish(list, dom, simple_command(mon, "system_reset", error), NULL, NULL);
 }
 
+/*
+ * Suspend and Resume (issue 16): QEMU emits STOP (RESUME) as soon as the vCPUs
+ * stopped (run again), ~0.2 ms before its reply to `stop` (`cont`). The worker
+ * holding the job watches for that event and makes the change then: state, status
+ * XML written, published; the event itself is not queued to the event worker
+ * (job.owned_event), which would only wake to find nothing to do. The reply is still
+ * waited for before the job ends and the caller is answered.
+ */
+typedef struct {
+    VbDomainList *list;
+    VbDomainObj *dom;
+    gboolean stop;
+    gboolean done; /* the change was made and published */
+} RunStateChange;
+
+/* The worker holding the job: the vCPUs stopped (ran again) at @timestamp. */
+static void
+run_state_change(RunStateChange *c, gint64 timestamp)
+{
+    VbDomainObj *dom = c->dom;
+    g_autoptr(GError) err = NULL;
+
+    if (c->done)
+        return;
+    c->done = TRUE;
+    g_mutex_lock(&dom->lock);
+    if (c->stop) {
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_USER);
+        dom->paused_at = timestamp;
+    } else {
+        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
+        dom->resumed_at = timestamp;
+    }
+    /* as the event's handler would have done */
+    dom->pause_reason = VB_DOMAIN_REASON_UNKNOWN;
+    g_mutex_unlock(&dom->lock);
+    /* on disk before anyone is told */
+    if (!vb_domain_status_save(c->list, dom, &err))
+        g_warning("%s", err->message);
+    vb_domain_list_notify(c->list, dom, VB_DOMAIN_NOTIFY_CHANGED,
+                          c->stop ? "suspended" : "resumed", c->stop ? "paused" : "unpaused");
+}
+
+static void
+run_state_event_seen(const char *event, gint64 timestamp, gpointer user_data)
+{
+    run_state_change(user_data, timestamp);
+}
+
+/* `stop` or `cont` with the job held; ends the job. */
+static gboolean
+change_run_state(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, gboolean stop,
+                 GError **error)
+{
+    RunStateChange c = { list, dom, stop, FALSE };
+    g_autoptr(JsonNode) r = NULL;
+
+    g_mutex_lock(&dom->lock);
+    dom->job.owned_event = stop ? "STOP" : "RESUME";
+    g_mutex_unlock(&dom->lock);
+    r = vb_qemu_monitor_command_watch(mon, stop ? "stop" : "cont", stop ? "STOP" : "RESUME",
+                                      run_state_event_seen, &c, QMP_TIMEOUT_MS, error);
+    g_mutex_lock(&dom->lock);
+    dom->job.owned_event = NULL;
+    g_mutex_unlock(&dom->lock);
+    /* no event before the reply (none is due): the reply tells */
+    if (r != NULL)
+        run_state_change(&c, g_get_real_time());
+    vb_domain_job_end(dom);
+    return r != NULL;
+}
+
 /* vb_domain_suspend: stops the vCPUs; state paused/user. */
 gboolean
 vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner, GError **error)
 {
     g_autoptr(VbQemuMonitor) mon =
         vb_domain_begin_running(list, dom, VB_JOB_SUSPEND, "Suspend", owner, error);
-    gboolean ok;
 
     if (mon == NULL)
         return FALSE;
@@ -144,14 +215,7 @@ vb_domain_suspend(VbDomainList *list, VbDomainObj *dom, const char *owner, GErro
     }
     dom->pause_reason = VB_DOMAIN_REASON_USER;
     g_mutex_unlock(&dom->lock);
-    ok = simple_command(mon, "stop", error);
-    if (ok) {
-        g_mutex_lock(&dom->lock);
-        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_PAUSED, VB_DOMAIN_REASON_USER);
-        dom->paused_at = g_get_real_time();
-        g_mutex_unlock(&dom->lock);
-    }
-    return finish(list, dom, ok, "suspended", "paused");
+    return change_run_state(list, dom, mon, TRUE, error);
 }
 
 /* vb_domain_resume: lets the vCPUs run again; state running/unpaused. */
@@ -160,7 +224,6 @@ vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owner, GError
 {
     g_autoptr(VbQemuMonitor) mon =
         vb_domain_begin_running(list, dom, VB_JOB_SUSPEND, "Resume", owner, error);
-    gboolean ok;
 
     if (mon == NULL)
         return FALSE;
@@ -173,14 +236,7 @@ vb_domain_resume(VbDomainList *list, VbDomainObj *dom, const char *owner, GError
         return FALSE;
     }
     g_mutex_unlock(&dom->lock);
-    ok = simple_command(mon, "cont", error);
-    if (ok) {
-        g_mutex_lock(&dom->lock);
-        vb_domain_obj_set_state(dom, VB_DOMAIN_STATE_RUNNING, VB_DOMAIN_REASON_UNPAUSED);
-        dom->resumed_at = g_get_real_time();
-        g_mutex_unlock(&dom->lock);
-    }
-    return finish(list, dom, ok, "resumed", "unpaused");
+    return change_run_state(list, dom, mon, FALSE, error);
 }
 
 /**

@@ -40,7 +40,6 @@ format_status(VbDomainObj *dom, GError **error)
 {
     g_autoptr(GString) buf = g_string_new("<domstatus");
     g_autofree char *def_xml = NULL;
-    g_autofree char *caps_xml = NULL;
     g_auto(GStrv) taint = vb_domain_taint_to_strv(dom->taint);
 
     /* an attach in progress: the definition with the device, marked pending (issue 13,
@@ -95,10 +94,8 @@ format_status(VbDomainObj *dom, GError **error)
     }
     g_string_append(buf, "/>\n");
     vb_domain_block_op_format(dom, buf); /* issue 15, part bjrestart */
-    if (dom->caps != NULL) {
-        caps_xml = vb_qemu_caps_to_xml(dom->caps);
-        g_string_append(buf, caps_xml);
-    }
+    if (dom->caps != NULL)
+        g_string_append(buf, vb_qemu_caps_get_xml(dom->caps));
     g_string_append(buf, def_xml);
     g_string_append(buf, "</domstatus>\n");
     return g_string_free(g_steal_pointer(&buf), FALSE);

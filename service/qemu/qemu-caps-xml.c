@@ -115,6 +115,24 @@ vb_qemu_caps_to_xml(const VbQemuCaps *caps)
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
+/**
+ * vb_qemu_caps_get_xml:
+ *
+ * vb_qemu_caps_to_xml() of caps that no longer change (those a domain runs with),
+ * formatted at the first call and kept with @caps: every status write of a running
+ * domain embeds them, and formatting them (tens of KB, every set sorted) took most
+ * of a Suspend's status write (issue 16). Any thread.
+ *
+ * Returns: (transfer none): the XML, as long as @caps lives
+ */
+const char *
+vb_qemu_caps_get_xml(VbQemuCaps *caps)
+{
+    if (g_once_init_enter(&caps->xml))
+        g_once_init_leave(&caps->xml, vb_qemu_caps_to_xml(caps));
+    return caps->xml;
+}
+
 static char *
 prop(xmlNode *node, const char *name)
 {

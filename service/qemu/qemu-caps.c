@@ -70,6 +70,7 @@ vb_qemu_caps_unref(VbQemuCaps *caps)
     if (caps == NULL || !g_atomic_int_dec_and_test(&caps->refcount))
         return;
     g_free(caps->binary);
+    g_free(caps->xml);
     g_free(caps->arch);
     g_free(caps->package);
     g_clear_pointer(&caps->machines, g_ptr_array_unref);

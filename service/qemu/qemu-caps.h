@@ -44,6 +44,7 @@ typedef struct {
                                package); empty when unknown (an older cache) */
     int sandbox;            /* -sandbox (QEMU built with seccomp): 1/0; -1 unknown (a cache
                                written before issue 14: probed again) */
+    char *xml;              /* vb_qemu_caps_get_xml(): formatted once (issue 16) */
 } VbQemuCaps;
 
 VbQemuCaps *vb_qemu_caps_ref(VbQemuCaps *caps);
@@ -67,6 +68,7 @@ const VbQemuMachine *vb_qemu_caps_find_machine(const VbQemuCaps *caps, const cha
 
 /* Serialize for the status XML / cache, and back. */
 char *vb_qemu_caps_to_xml(const VbQemuCaps *caps);
+const char *vb_qemu_caps_get_xml(VbQemuCaps *caps);
 VbQemuCaps *vb_qemu_caps_from_xml(const char *xml, GError **error);
 
 /* Manager.GetCapabilities: host + every binary on PATH (probed/cached). */

@@ -57,6 +57,9 @@ typedef struct {
     gboolean done;
     JsonNode *reply; /* the whole reply object */
     GError *error;
+    const char *watch;      /* an event that may come before the reply, or NULL */
+    gboolean watch_seen;    /* under lock: it came (before the reply) */
+    gint64 watch_timestamp; /* under lock: its QMP time stamp, µs since the epoch */
 } Waiter;
 
 static GMainContext *mon_context;
@@ -171,10 +174,33 @@ handle_dead(VbQemuMonitor *mon, const GError *error)
     g_mutex_unlock(&mon->lock);
 }
 
+/* Under lock: wakes the waiters that watch for @msg's event (issue 16). */
+static void
+note_watched_locked(VbQemuMonitor *mon, const VbQmpMessage *msg)
+{
+    GHashTableIter iter;
+    Waiter *w;
+    gboolean woke = FALSE;
+
+    if (msg->event == NULL)
+        return;
+    g_hash_table_iter_init(&iter, mon->waiters);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&w)) {
+        if (w->watch != NULL && !w->watch_seen && g_str_equal(w->watch, msg->event)) {
+            w->watch_seen = TRUE;
+            w->watch_timestamp = msg->seconds * G_USEC_PER_SEC + msg->micros;
+            woke = TRUE;
+        }
+    }
+    if (woke)
+        g_cond_broadcast(&mon->cond);
+}
+
 static void
 dispatch_event(VbQemuMonitor *mon, const VbQmpMessage *msg)
 {
     g_mutex_lock(&mon->lock);
+    note_watched_locked(mon, msg);
     if (mon->closed || mon->dead || mon->cb.event == NULL) {
         g_mutex_unlock(&mon->lock);
         return;
@@ -423,12 +449,14 @@ send_with_fd_locked(VbQemuMonitor *mon, const char *text, int fd, GError **error
  * for the reply. Returns the whole reply object (QEMU errors included).
  */
 static JsonNode *
-send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, int timeout_ms, GError **error)
+send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, const char *watch,
+              VbQemuMonitorEventSeen seen, gpointer seen_data, int timeout_ms, GError **error)
 {
     g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
     g_autofree char *text = NULL;
     gint64 deadline = deadline_for(timeout_ms);
     Waiter w = { 0 };
+    gboolean reported = FALSE;
 
     g_return_val_if_fail(!on_monitor_thread(), NULL);
     g_mutex_lock(&mon->lock);
@@ -439,6 +467,7 @@ send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, int timeout_ms, GErro
     }
     w.id = ++mon->next_id;
     w.since = g_get_monotonic_time();
+    w.watch = watch;
     json_object_set_int_member(cmd, "id", w.id);
     json_node_set_object(node, cmd);
     text = vb_qemu_monitor_node_to_string(node);
@@ -456,6 +485,17 @@ send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, int timeout_ms, GErro
     flush_locked(mon);
 
     while (!w.done) {
+        if (w.watch_seen && !reported) {
+            gint64 ts = w.watch_timestamp;
+
+            /* the event came first: the caller acts on it now, unlocked (the waiter
+             * stays registered: the reply still completes it) */
+            reported = TRUE;
+            g_mutex_unlock(&mon->lock);
+            seen(watch, ts, seen_data);
+            g_mutex_lock(&mon->lock);
+            continue;
+        }
         if (!wait_locked(mon, deadline) && !w.done) {
             g_hash_table_remove(mon->waiters, &w.id);
             g_mutex_unlock(&mon->lock);
@@ -465,6 +505,14 @@ send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, int timeout_ms, GErro
                         timeout_ms);
             return NULL;
         }
+    }
+    if (w.watch_seen && !reported) {
+        /* the event and the reply came together: the event still comes first */
+        gint64 ts = w.watch_timestamp;
+
+        g_mutex_unlock(&mon->lock);
+        seen(watch, ts, seen_data);
+        g_mutex_lock(&mon->lock);
     }
     g_mutex_unlock(&mon->lock);
     if (w.error != NULL) {
@@ -501,7 +549,50 @@ vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command, JsonObject *arg
     json_object_set_string_member(cmd, "execute", command);
     if (arguments != NULL)
         json_object_set_object_member(cmd, "arguments", arguments);
-    reply = send_and_wait(mon, cmd, -1, timeout_ms, error);
+    reply = send_and_wait(mon, cmd, -1, NULL, NULL, NULL, timeout_ms, error);
+    if (reply == NULL)
+        return NULL;
+    obj = json_node_get_object(reply);
+    ret = json_object_get_member(obj, "return");
+    if (ret == NULL) {
+        JsonObject *err = json_object_get_object_member(obj, "error");
+
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s",
+                    json_object_get_string_member(err, "class"),
+                    json_object_get_string_member(err, "desc"));
+        return NULL;
+    }
+    return json_node_copy(ret);
+}
+
+/**
+ * vb_qemu_monitor_command_watch:
+ * @event: the QMP event that tells the command took effect (STOP for `stop`)
+ * @seen: called once, on the calling thread with no monitor lock held, when @event
+ *   arrives before the reply, with its QMP time stamp (µs since the epoch)
+ *
+ * As vb_qemu_monitor_command(), and acts on @event as soon as QEMU emits it, before
+ * the reply (which QEMU sends after its event: ~0.2 ms later for `stop`, issue 16).
+ * The event still goes to the monitor's event callback too. The first @event read
+ * while the command waits counts, also one QEMU emitted just before it read the
+ * command: callers hold the domain's job, so no other command's event is due, and
+ * a spontaneous one (a STOP of an I/O error) means the same state. Any thread but
+ * the monitor thread.
+ */
+JsonNode *
+vb_qemu_monitor_command_watch(VbQemuMonitor *mon, const char *command, const char *event,
+                              VbQemuMonitorEventSeen seen, gpointer user_data, int timeout_ms,
+                              GError **error)
+{
+    g_autoptr(JsonObject) cmd = json_object_new();
+    g_autoptr(JsonNode) reply = NULL;
+    JsonObject *obj;
+    JsonNode *ret;
+
+    g_return_val_if_fail(mon != NULL && command != NULL && event != NULL && seen != NULL,
+                         NULL);
+    json_object_set_string_member(cmd, "execute", command);
+    reply = send_and_wait(mon, cmd, -1, event, seen, user_data, timeout_ms, error);
     if (reply == NULL)
         return NULL;
     obj = json_node_get_object(reply);
@@ -539,7 +630,7 @@ vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *command, JsonObj
     json_object_set_string_member(cmd, "execute", command);
     if (arguments != NULL)
         json_object_set_object_member(cmd, "arguments", arguments);
-    reply = send_and_wait(mon, cmd, fd, timeout_ms, error);
+    reply = send_and_wait(mon, cmd, fd, NULL, NULL, NULL, timeout_ms, error);
     if (reply == NULL)
         return NULL;
     obj = json_node_get_object(reply);
@@ -637,7 +728,7 @@ vb_qemu_monitor_command_object(VbQemuMonitor *mon, JsonObject *cmd, int timeout_
     g_autoptr(GList) names = NULL;
 
     g_return_val_if_fail(mon != NULL && cmd != NULL, NULL);
-    reply = send_and_wait(mon, cmd, -1, timeout_ms, error);
+    reply = send_and_wait(mon, cmd, -1, NULL, NULL, NULL, timeout_ms, error);
     if (reply == NULL)
         return NULL;
     names = json_object_get_members(json_node_get_object(reply));

@@ -49,6 +49,18 @@ VbQemuMonitor *vb_qemu_monitor_open_fd(int fd, int timeout_ms,
 JsonNode *vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command,
                                   JsonObject *arguments, int timeout_ms, GError **error);
 
+/* vb_qemu_monitor_command_watch(): @event came, at @timestamp (QMP's, µs since the epoch). */
+typedef void (*VbQemuMonitorEventSeen)(const char *event, gint64 timestamp, gpointer user_data);
+
+/*
+ * As vb_qemu_monitor_command() without arguments; when QEMU emits @event before the
+ * reply, @seen runs at once on the calling thread (no lock held), then the reply is
+ * waited for as usual (issue 16: Suspend publishes at STOP).
+ */
+JsonNode *vb_qemu_monitor_command_watch(VbQemuMonitor *mon, const char *command,
+                                        const char *event, VbQemuMonitorEventSeen seen,
+                                        gpointer user_data, int timeout_ms, GError **error);
+
 /*
  * As vb_qemu_monitor_command(), passing @fd (SCM_RIGHTS) with the command,
  * for "getfd"/"add-fd". The caller keeps and closes its copy of @fd.

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -263,6 +264,62 @@ class MonitorCommandTest(LifecycleTestCase):
         status = json.loads(self.domain(path, "QemuMonitorCommand", "s",
                                         (' {"execute": "query-status"}\n',)))
         self.assertEqual(status["return"]["status"], "running")
+
+
+class RunStateEventTest(LifecycleTestCase):
+    def test_suspend_resume_status_written_before_the_signal(self):
+        """Issue 16: Suspend and Resume make their change at QEMU's STOP / RESUME event
+        (before the reply to stop / cont) and the event is not handled a second time.
+        When Lifecycle arrives, the status file already holds the new state and Get
+        answers it; each change is one signal; a pause no Suspend asked for later still
+        gets the event handler's reason, not the Suspend's."""
+        path = self.start_vm()
+        status = os.path.join(self.run_dir(), "vm1.xml")
+        seen = []
+
+        def on_lifecycle(conn, sender, p, iface, member, params):
+            with open(status) as f:
+                m = re.search(r"<domstatus state='([\w-]+)' reason='([\w-]+)'", f.read())
+            state = self.conn.call_sync(
+                BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get",
+                GLib.Variant("(ss)", (DOMAIN_IFACE, "State")), None, Gio.DBusCallFlags.NONE,
+                10000, None).unpack()[0]
+            seen.append((params.unpack(), m.groups() if m else None, state))
+
+        ctx = GLib.MainContext.default()
+        sub = self.conn.signal_subscribe(BUS_NAME, DOMAIN_IFACE, "Lifecycle", path, None,
+                                         Gio.DBusSignalFlags.NONE, on_lifecycle)
+        try:
+            want = []
+            for _ in range(5):
+                for method, entry in (
+                        ("Suspend", (("suspended", "paused"), ("paused", "user"), "paused")),
+                        ("Resume", (("resumed", "unpaused"), ("running", "unpaused"),
+                                    "running"))):
+                    self.domain(path, method)
+                    want.append(entry)
+                    eventually(lambda: (ctx.iteration(False), len(seen) >= len(want))[1],
+                               timeout=10, what=f"Lifecycle after {method}")
+            # no second signal from the event worker
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                ctx.iteration(False)
+                time.sleep(0.01)
+            self.assertEqual(seen, want)
+            self.assertEqual(self.state(path), ("running", "unpaused"))
+            # a pause that no Suspend asked for: the event handler's reason (the Suspend's
+            # "user" must not linger)
+            self.domain(path, "QemuMonitorCommand", "s", ('{"execute":"stop"}',))
+            eventually(lambda: (ctx.iteration(False), len(seen) > len(want))[1], timeout=10,
+                       what="Lifecycle after a QMP stop")
+            self.assertEqual(seen[-1][0], ("suspended", "paused"))
+            self.assertEqual(seen[-1][1:], (("paused", "unknown"), "paused"))
+            self.assertEqual(self.state(path), ("paused", "unknown"))
+            self.domain(path, "Resume")
+            self.wait_state(path, "running", "unpaused")
+        finally:
+            self.conn.signal_unsubscribe(sub)
+        self.domain(path, "Destroy", "u", (0,))
 
 
 class TransientAutodestroyTest(LifecycleTestCase):

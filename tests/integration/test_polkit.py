@@ -927,6 +927,43 @@ polkit.addRule(function(action, subject) {
         self.assertEqual(self.get_prop(other, DOMAIN_IFACE, "Name"), "other-vm")
         self.assertIsNone(self.service.proc.poll())
 
+    def test_reads_answered_in_the_filter_keep_the_rules(self):
+        """Issue 16: a Get or GetAll whose read check the caller passed is answered by
+        the connection filter (GDBus's worker thread) from the skeleton. The values are
+        the current ones, polkit is asked once per object and verb, what was not passed
+        (another domain) is still refused, and errors and vanished objects are answered
+        as before."""
+        allowed = self.define("allowed-vm", UUID1)
+        other = self.define("other-vm", UUID2)
+        nobody = self.nobody()
+        read = "org.virtbus.Virt1.read"
+        for _ in range(20):
+            self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "State", conn=nobody),
+                             "shutoff")
+            self.assertEqual(self.get_all(allowed, DOMAIN_IFACE, conn=nobody)["Name"],
+                             "allowed-vm")
+            self.assertRefused(read, self.get_prop, other, DOMAIN_IFACE, "State", conn=nobody)
+        self.wait_check(action=read, user="nobody", domain="allowed-vm", verb="getall")
+        asked = [(c["domain"], c["verb"]) for c in self.nobody_checks(read)]
+        self.assertEqual(asked.count(("allowed-vm", "get")), 1, asked)
+        self.assertEqual(asked.count(("allowed-vm", "getall")), 1, asked)
+        self.assertGreaterEqual(asked.count(("other-vm", "get")), 20, asked)
+        # a change is seen at once by reads answered in the filter
+        for value in (True, False, True):
+            self.set_prop(allowed, DOMAIN_IFACE, "Autostart", GLib.Variant("b", value))
+            self.assertEqual(self.get_prop(allowed, DOMAIN_IFACE, "Autostart", conn=nobody),
+                             value)
+            self.assertEqual(self.get_all(allowed, DOMAIN_IFACE, conn=nobody)["Autostart"],
+                             value)
+        # GDBus's own answers to what the skeleton does not have
+        self.assertDBusError("org.freedesktop.DBus.Error.InvalidArgs", self.get_prop, allowed,
+                             DOMAIN_IFACE, "NoSuchProperty", conn=nobody)
+        # an object gone: no value from the filter, the error names the domain's absence
+        self.domain(allowed, "Undefine", "u", (0,))
+        self.assertDBusError("NoDomain", self.get_prop, allowed, DOMAIN_IFACE, "State",
+                             conn=nobody)
+        self.assertIsNone(self.service.proc.poll())
+
     def test_job_reads_name_their_domain(self):
         """A Job object's properties are the domain's: the check names it."""
         other = self.define("other-vm", UUID2)

@@ -884,6 +884,99 @@ test_parse_line_one_object(void)
     vb_qmp_message_clear(&msg);
 }
 
+/* issue 16: vb_qemu_monitor_command_watch() acts on the event before the reply */
+typedef struct {
+    gint seen;          /* atomic: calls of the seen callback */
+    gint64 timestamp;   /* the last one's */
+} Watch;
+
+static void
+watch_seen(const char *event, gint64 timestamp, gpointer user_data)
+{
+    Watch *w = user_data;
+
+    g_assert_cmpstr(event, ==, "STOP");
+    w->timestamp = timestamp;
+    g_atomic_int_inc(&w->seen);
+}
+
+/* stop: STOP, then the reply only once the client acted on STOP (or after 5 s);
+ * cont: the reply, then a STOP; query-status: the reply only. */
+static void
+watch_peer(VbQmpFake *fake, gpointer data)
+{
+    Watch *w = data;
+    JsonObject *c;
+
+    vb_qmp_fake_greet(fake);
+    while ((c = vb_qmp_fake_recv(fake)) != NULL) {
+        const char *cmd = json_object_get_string_member(c, "execute");
+
+        if (g_str_equal(cmd, "stop")) {
+            gint64 deadline = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+            gboolean before;
+
+            vb_qmp_fake_send(fake, "{\"timestamp\": {\"seconds\": 9, \"microseconds\": 123}, "
+                                   "\"event\": \"STOP\"}");
+            while (g_atomic_int_get(&w->seen) == 0 && g_get_monotonic_time() < deadline)
+                g_usleep(1000);
+            before = g_atomic_int_get(&w->seen) == 1;
+            vb_qmp_fake_reply(fake, c, before ? "{\"acted\": true}" : "{\"acted\": false}");
+        } else if (g_str_equal(cmd, "cont")) {
+            vb_qmp_fake_reply(fake, c, "{}");
+            vb_qmp_fake_send(fake, "{\"timestamp\": {\"seconds\": 10, \"microseconds\": 0}, "
+                                   "\"event\": \"STOP\"}");
+        } else {
+            vb_qmp_fake_reply(fake, c, "{\"status\": \"paused\"}");
+        }
+        json_object_unref(c);
+    }
+}
+
+static void
+test_command_watch(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) r1 = NULL;
+    g_autoptr(JsonNode) r2 = NULL;
+    g_autoptr(JsonNode) r3 = NULL;
+    Watch w = { 0 };
+    VbQmpFake *fake;
+    VbQemuMonitor *mon;
+    Rec rec;
+
+    rec_init(&rec);
+    mon = open_fake(&fake, NULL, watch_peer, &w, &rec);
+    r1 = vb_qemu_monitor_command_watch(mon, "stop", "STOP", watch_seen, &w, 10000, &error);
+    g_assert_no_error(error);
+    /* called while the reply was still to come, with QMP's time stamp */
+    g_assert_true(json_object_get_boolean_member(json_node_get_object(r1), "acted"));
+    g_assert_cmpint(g_atomic_int_get(&w.seen), ==, 1);
+    g_assert_cmpint(w.timestamp, ==, 9 * G_USEC_PER_SEC + 123);
+    /* an event after the reply, and no event: not called */
+    r2 = vb_qemu_monitor_command_watch(mon, "cont", "STOP", watch_seen, &w, 10000, &error);
+    g_assert_no_error(error);
+    /* (its late STOP read before the next command, which would watch it too) */
+    g_mutex_lock(&rec.lock);
+    while (rec.events->len < 2)
+        g_cond_wait(&rec.cond, &rec.lock);
+    g_mutex_unlock(&rec.lock);
+    r3 = vb_qemu_monitor_command_watch(mon, "query-status", "STOP", watch_seen, &w, 10000,
+                                       &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(g_atomic_int_get(&w.seen), ==, 1);
+    /* the event callback got both events all the same */
+    g_mutex_lock(&rec.lock);
+    g_assert_cmpuint(rec.events->len, ==, 2);
+    g_assert_cmpstr(rec.events->pdata[0], ==, "STOP 9.000123");
+    g_assert_cmpstr(rec.events->pdata[1], ==, "STOP 10.000000");
+    g_mutex_unlock(&rec.lock);
+    vb_qemu_monitor_close(mon);
+    vb_qemu_monitor_unref(mon);
+    finish_fake(fake);
+    rec_clear(&rec);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -905,5 +998,6 @@ main(int argc, char **argv)
     g_test_add_func("/qemu/monitor/command-raw", test_command_raw);
     g_test_add_func("/qemu/monitor/open-retry", test_open_retry);
     g_test_add_func("/qemu/monitor/open-dead-pid", test_open_dead_pid);
+    g_test_add_func("/qemu/monitor/command-watch", test_command_watch);
     return g_test_run();
 }
