@@ -272,19 +272,40 @@ vb_qemu_launch_spawn(const VbQemuLaunchSpec *spec, VbQemuSpawnHook hook, gpointe
     sock_arg = g_strdup_printf("%d", sock_target);
     {
         const char *largv[] = { helper, "--qemu-launch", sock_arg, NULL };
-        gboolean ok;
+        g_autofree int *high = g_new(int, spec->n_fds + 2);
+        int log_fd = -1;
+        gboolean ok = TRUE;
+
+        /* GLib's posix_spawn path applies the fd mapping and then closes the stdout/stderr
+         * source fd even when that number is one of the targets (GLib 2.74): every fd given
+         * to the spawn is first copied above all targets, so no source is a target */
+        for (gsize i = 0; i < spec->n_fds + 1; i++) {
+            high[i] = fcntl(src[i], F_DUPFD_CLOEXEC, sock_target + 1);
+            ok = ok && high[i] >= 0;
+        }
+        high[spec->n_fds + 1] = log_fd =
+            spec->log_fd >= 0 ? fcntl(spec->log_fd, F_DUPFD_CLOEXEC, sock_target + 1) : -1;
+        ok = ok && (spec->log_fd < 0 || log_fd >= 0);
+        if (!ok)
+            g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot run %s: fcntl: %s", program,
+                        g_strerror(errno));
 
         /* LEAVE_DESCRIPTORS_OPEN lets GLib use posix_spawn (a vfork, not a fork that copies
          * the service's page tables: issue 16); the launcher closes every fd the spec does
          * not name before QEMU runs (close_others()) */
-        ok = g_spawn_async_with_pipes_and_fds(
-            NULL, largv, spec->envp,
-            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
-                G_SPAWN_LEAVE_DESCRIPTORS_OPEN |
-                (spec->log_fd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL
-                                  : 0),
-            NULL, NULL, -1, spec->log_fd, spec->log_fd, src, dst, spec->n_fds + 1, &pid, NULL,
-            NULL, NULL, error);
+        ok = ok && g_spawn_async_with_pipes_and_fds(
+                       NULL, largv, spec->envp,
+                       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+                           G_SPAWN_LEAVE_DESCRIPTORS_OPEN |
+                           (log_fd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL |
+                                             G_SPAWN_STDERR_TO_DEV_NULL
+                                       : 0),
+                       NULL, NULL, -1, log_fd, log_fd, high, dst, spec->n_fds + 1, &pid, NULL,
+                       NULL, NULL, error);
+        for (gsize i = 0; i < spec->n_fds + 2; i++) {
+            if (high[i] >= 0)
+                close(high[i]);
+        }
         close(sv[1]);
         if (!ok) {
             close(sv[0]);
