@@ -241,7 +241,26 @@ typedef struct {
     int monitor_target;    /* issue 16: QEMU's number of the listening QMP socket */
     int listen_fd;         /* the service's copy of it, until QEMU runs */
     int mon_fd;            /* our end, connected before QEMU exists (no polling) */
+    gint64 marks[8];       /* issue 16: monotonic time of each step (StartMark), for the log */
 } StartState;
+
+/* The steps of a start whose end time is kept (the debug line "start steps"). */
+typedef enum {
+    MARK_BEGIN,
+    MARK_PREPARED, /* definition copied, capabilities, command line */
+    MARK_READY,    /* status written (starting), runtime directory, QMP socket listening */
+    MARK_LAUNCHED, /* the launcher ran and QEMU was exec'd */
+    MARK_QMP,      /* greeting and qmp_capabilities */
+    MARK_QUERIED,  /* threads, ptys, passwords, throttles, ... */
+    MARK_CONT,     /* cont answered */
+    MARK_DONE,     /* status written (running) */
+} StartMark;
+
+static void
+mark(StartState *st, StartMark m)
+{
+    st->marks[m] = g_get_monotonic_time();
+}
 
 static void
 start_state_clear(StartState *st)
@@ -479,6 +498,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
     }
     st->def = g_steal_pointer(&def);
+    mark(st, MARK_PREPARED);
     return TRUE;
 }
 
@@ -685,8 +705,10 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         spec.groups = list->qemu_ids.groups;
         spec.n_groups = list->qemu_ids.n_groups;
         /* the cgroup is joined, and the helpers run, before QEMU runs a single instruction */
+        mark(st, MARK_READY);
         st->proc = vb_qemu_process_launch(&spec, spawn_hook, &hd, on_process_exit, st->ctx,
                                           error);
+        mark(st, MARK_LAUNCHED);
     }
     /* QEMU holds the taps now: they live as long as it does */
     vb_domain_net_close_fds(dom);
@@ -862,6 +884,7 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     st->mon = vb_qemu_monitor_open_fd(st->mon_fd, MONITOR_TIMEOUT_MS, &cbs,
                                       run_ctx_ref(st->ctx), error);
     st->mon_fd = -1; /* taken over, closed on failure too */
+    mark(st, MARK_QMP);
     if (st->mon == NULL) {
         run_ctx_unref(st->ctx);
         return FALSE;
@@ -892,12 +915,14 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     /* issue 13, part agent: an incoming guest may have its agent channel open already */
     if (needs_chardev_query(st->def))
         vb_domain_agent_refresh(list, dom, st->mon, VB_AGENT_REASON_DOMAIN_STARTED);
+    mark(st, MARK_QUERIED);
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
                                                         MONITOR_TIMEOUT_MS, error);
         if (r == NULL)
             return FALSE;
     }
+    mark(st, MARK_CONT);
     return TRUE;
 }
 
@@ -961,6 +986,7 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
         }
     }
     st.loadvm = extra != NULL ? extra->loadvm : NULL;
+    mark(&st, MARK_BEGIN);
     g_mutex_lock(&dom->lock);
     if (dom->removed) {
         g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "domain '%s' was undefined",
@@ -1023,6 +1049,16 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
         if (!vb_domain_status_save(list, dom, &status_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, st.name, "%s", status_err->message);
     }
+    mark(&st, MARK_DONE);
+    /* issue 16: where the time of a start goes (G_MESSAGES_DEBUG=virtbus) */
+#define STEP_MS(a, b) ((st.marks[b] - st.marks[a]) / 1000.0)
+    g_debug("domain %s: start steps (ms): prepare %.2f, status+socket %.2f, launch %.2f, "
+            "QMP greeting+capabilities %.2f, queries %.2f, cont %.2f, status %.2f; total %.2f",
+            st.name, STEP_MS(MARK_BEGIN, MARK_PREPARED), STEP_MS(MARK_PREPARED, MARK_READY),
+            STEP_MS(MARK_READY, MARK_LAUNCHED), STEP_MS(MARK_LAUNCHED, MARK_QMP),
+            STEP_MS(MARK_QMP, MARK_QUERIED), STEP_MS(MARK_QUERIED, MARK_CONT),
+            STEP_MS(MARK_CONT, MARK_DONE), STEP_MS(MARK_BEGIN, MARK_DONE));
+#undef STEP_MS
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, st.name, "started (id %d, pid %d)%s", st.id,
                   (int)vb_qemu_process_get_pid(st.proc),
                   incoming ? ", waiting for its saved state" : paused ? ", paused" : "");

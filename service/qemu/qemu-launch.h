@@ -10,8 +10,8 @@ G_BEGIN_DECLS
  * The QEMU launcher: QEMU is not forked from the (multi-threaded) service
  * directly but through a fresh exec of a launcher: the small program
  * `virtbus-launch --qemu-launch FD` (qemu-launcher.c, GLib only), or the service's own
- * binary in the same hidden mode when that program is not installed. The launcher gets a spec over a
- * socket, confines itself (session, mount namespace, ids, no-new-privs, fds),
+ * binary in the same hidden mode when that program is not installed. The launcher gets a
+ * spec over a socket, confines itself (session, mount namespace, ids, no-new-privs, fds),
  * says "ready", waits for "go" (the service runs its hook in between: the
  * cgroup is joined before QEMU runs a single instruction) and execs QEMU;
  * an exec failure comes back as an errno. The launcher's pid is QEMU's.
