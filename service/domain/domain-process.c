@@ -545,6 +545,7 @@ monitor_listen(StartState *st, GError **error)
         return FALSE;
     }
     strcpy(addr.sun_path, st->monitor_path);
+    g_unlink(st->monitor_path); /* a socket a killed run left (QEMU did the same) */
     st->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (st->listen_fd < 0)
         goto fail;
