@@ -148,6 +148,8 @@ main(int argc, char **argv)
         return 1;
     }
     bound_malloc_arenas();
+    /* issue 16: the small launcher program, when installed, runs before each QEMU */
+    vb_qemu_launch_find_helper(LIBEXECDIR);
     setlocale(LC_ALL, "");
     bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");

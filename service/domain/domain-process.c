@@ -7,11 +7,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "domain-agent.h"
 #include "domain-hotplug-priv.h"
 #include "domain-cgroup.h"
+#include "domain-def-guest.h" /* VB_AGENT_CHANNEL_NAME */
+#include "domain-def-priv.h"  /* issue 16: the devices, for needs_chardev_query() */
 #include "domain-list-priv.h"
 #include "domain-memev.h"
 #include "domain-vcpuio.h" /* issue 13, part vcpuio */
@@ -234,7 +238,29 @@ typedef struct {
     GHashTable *disks;     /* what the disks' images said (vb_qemu_disk_prepare) */
     GPtrArray *throttles;  /* block_set_io_throttle arguments to send before cont */
     const char *loadvm;    /* issue 15: the internal snapshot QEMU loads (-loadvm), or NULL */
+    int monitor_target;    /* issue 16: QEMU's number of the listening QMP socket */
+    int listen_fd;         /* the service's copy of it, until QEMU runs */
+    int mon_fd;            /* our end, connected before QEMU exists (no polling) */
+    gint64 marks[8];       /* issue 16: monotonic time of each step (StartMark), for the log */
 } StartState;
+
+/* The steps of a start whose end time is kept (the debug line "start steps"). */
+typedef enum {
+    MARK_BEGIN,
+    MARK_PREPARED, /* definition copied, capabilities, command line */
+    MARK_READY,    /* status written (starting), runtime directory, QMP socket listening */
+    MARK_LAUNCHED, /* the launcher ran and QEMU was exec'd */
+    MARK_QMP,      /* greeting and qmp_capabilities */
+    MARK_QUERIED,  /* threads, ptys, passwords, throttles, ... */
+    MARK_CONT,     /* cont answered */
+    MARK_DONE,     /* status written (running) */
+} StartMark;
+
+static void
+mark(StartState *st, StartMark m)
+{
+    st->marks[m] = g_get_monotonic_time();
+}
 
 static void
 start_state_clear(StartState *st)
@@ -245,6 +271,10 @@ start_state_clear(StartState *st)
     g_free(st->pidfile);
     if (st->log_fd >= 0)
         close(st->log_fd);
+    if (st->listen_fd >= 0)
+        close(st->listen_fd);
+    if (st->mon_fd >= 0)
+        close(st->mon_fd);
     g_clear_pointer(&st->caps, vb_qemu_caps_unref);
     g_clear_pointer(&st->proc, vb_qemu_process_unref);
     g_clear_pointer(&st->mon, vb_qemu_monitor_unref);
@@ -443,6 +473,17 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
     if (!vb_domain_net_prepare(list, dom, def, error))
         return FALSE;
     params.nets = dom->nets; /* only this job changes it */
+    {
+        /* issue 16: the QMP socket is QEMU's next fd after the interfaces' */
+        g_autoptr(GArray) src = g_array_new(FALSE, FALSE, sizeof(int));
+        g_autoptr(GArray) dst = g_array_new(FALSE, FALSE, sizeof(int));
+
+        vb_domain_net_fds(dom, src, dst);
+        st->monitor_target = 3;
+        for (guint i = 0; i < dst->len; i++)
+            st->monitor_target = MAX(st->monitor_target, g_array_index(dst, int, i) + 1);
+        params.monitor_fd = st->monitor_target;
+    }
     *out_argv = vb_qemu_command_build_full(def, st->caps, &params, &st->taint, &st->ignored,
                                            error);
     if (*out_argv == NULL)
@@ -457,6 +498,7 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
     }
     st->def = g_steal_pointer(&def);
+    mark(st, MARK_PREPARED);
     return TRUE;
 }
 
@@ -482,6 +524,45 @@ spawn_hook(pid_t pid, gpointer data, GError **error)
     /* issue 14, part dac: the sockets of helpers running as the service (virtiofsd) */
     vb_qemu_dac_give_sockets(&d->list->qemu_ids, d->st->runtime_dir);
     return TRUE;
+}
+
+/*
+ * Issue 16: the service binds and listens on the QMP socket itself and connects to it at once
+ * (the connection waits in the backlog); QEMU gets the listening socket ("-chardev
+ * socket,fd=N,server=on") and accepts it when it is ready, so the greeting arrives without a
+ * connect loop polling for the socket to appear. A restarted service connects by path, as to
+ * a socket QEMU made.
+ */
+static gboolean
+monitor_listen(StartState *st, GError **error)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int err;
+
+    if (strlen(st->monitor_path) >= sizeof(addr.sun_path)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "monitor path too long: %s",
+                    st->monitor_path);
+        return FALSE;
+    }
+    strcpy(addr.sun_path, st->monitor_path);
+    g_unlink(st->monitor_path); /* a socket a killed run left (QEMU did the same) */
+    st->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (st->listen_fd < 0)
+        goto fail;
+    if (bind(st->listen_fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        listen(st->listen_fd, 8) < 0)
+        goto fail;
+    st->mon_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (st->mon_fd < 0 ||
+        connect(st->mon_fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0)
+        goto fail;
+    return TRUE;
+
+fail:
+    err = errno;
+    g_set_error(error, VB_ERROR, VB_ERROR_IO, "cannot make the monitor socket %s: %s",
+                st->monitor_path, g_strerror(err));
+    return FALSE;
 }
 
 static gboolean
@@ -589,6 +670,8 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     /* issue 14, part dac: QEMU's files go to its user, their owners recorded first */
     if (!vb_domain_dac_prepare(list, dom, st->def, st->disks, st->runtime_dir, error))
         return FALSE;
+    if (!monitor_listen(st, error))
+        return FALSE;
 
     /* the process holds a reference on the context until its exit callback */
     run_ctx_ref(st->ctx);
@@ -602,6 +685,8 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         SpawnHookData hd = { list, dom, st };
 
         vb_domain_net_fds(dom, src, dst);
+        g_array_append_val(src, st->listen_fd);
+        g_array_append_val(dst, st->monitor_target);
         spec.argv = (const char *const *)argv;
         spec.envp = (const char *const *)envp;
         spec.log_fd = st->log_fd;
@@ -621,11 +706,16 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
         spec.groups = list->qemu_ids.groups;
         spec.n_groups = list->qemu_ids.n_groups;
         /* the cgroup is joined, and the helpers run, before QEMU runs a single instruction */
+        mark(st, MARK_READY);
         st->proc = vb_qemu_process_launch(&spec, spawn_hook, &hd, on_process_exit, st->ctx,
                                           error);
+        mark(st, MARK_LAUNCHED);
     }
     /* QEMU holds the taps now: they live as long as it does */
     vb_domain_net_close_fds(dom);
+    /* and the QMP socket: once QEMU is gone, our connection ends (ECONNRESET) */
+    close(st->listen_fd);
+    st->listen_fd = -1;
     if (st->proc == NULL) {
         run_ctx_unref(st->ctx);
         return FALSE;
@@ -637,8 +727,11 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
     dom->private_dev = list->config->namespaces == 1 &&
                        vb_qemu_devns_is_private(vb_qemu_process_get_pid(st->proc));
     g_mutex_unlock(&dom->lock);
-    /* now with the pid (QEMU also writes it to the pidfile) */
-    return vb_domain_status_save(list, dom, error);
+    /* Issue 16: no status write here. Until the start ends the status says "starting", and
+     * a restarted service finds this QEMU without its pid (the pidfile, else the process
+     * whose command line names the pidfile: find_unfinished_qemu()) and kills it; the write
+     * at the end of the start records the pid. */
+    return TRUE;
 }
 
 /* Records the ptys QEMU gave the pty chardevs in the live definition. */
@@ -756,6 +849,29 @@ set_balloon_period(VbDomainObj *dom, VbQemuMonitor *mon, GError **error)
     return r != NULL;
 }
 
+/*
+ * Issue 16: whether the start needs query-chardev: a pty chardev whose pty goes into the
+ * live definition, or the guest agent's channel (whether it is open already). Most
+ * definitions have neither, and the round trip is saved.
+ */
+static gboolean
+needs_chardev_query(const VbDomainDef *def)
+{
+    GPtrArray *devs = def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+
+        if ((dev->kind == VB_DEV_SERIAL || dev->kind == VB_DEV_CONSOLE ||
+             dev->kind == VB_DEV_CHANNEL) && g_strcmp0(dev->type, "pty") == 0)
+            return TRUE;
+        if (dev->kind == VB_DEV_CHANNEL &&
+            g_strcmp0(dev->target_name, VB_AGENT_CHANNEL_NAME) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
@@ -765,8 +881,11 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     g_autoptr(GArray) vcpus = NULL;
     g_autoptr(GArray) iothreads = NULL;
 
-    st->mon = vb_qemu_monitor_open(st->monitor_path, vb_qemu_process_get_pid(st->proc),
-                                   MONITOR_TIMEOUT_MS, &cbs, run_ctx_ref(st->ctx), error);
+    /* connected before QEMU existed (monitor_listen()): only the greeting is waited for */
+    st->mon = vb_qemu_monitor_open_fd(st->mon_fd, MONITOR_TIMEOUT_MS, &cbs,
+                                      run_ctx_ref(st->ctx), error);
+    st->mon_fd = -1; /* taken over, closed on failure too */
+    mark(st, MARK_QMP);
     if (st->mon == NULL) {
         run_ctx_unref(st->ctx);
         return FALSE;
@@ -788,19 +907,23 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     /* issue 13, part vcpuio: <perf> events, as libvirt's qemuProcessEnablePerf */
     if (!vb_domain_perf_start(dom, st->def, vb_qemu_process_get_pid(st->proc), TRUE, error))
         return FALSE;
-    if (!record_ptys(dom, st->mon, error) || !set_passwords(dom, st->mon, error) ||
+    if ((needs_chardev_query(st->def) && !record_ptys(dom, st->mon, error)) ||
+        !set_passwords(dom, st->mon, error) ||
         !set_throttles(st, error) ||
         !set_balloon_period(dom, st->mon, error) || !set_link_states(dom, st->mon, error) ||
         !vb_domain_memev_setup_balloon(dom, st->mon, error)) /* issue 13, part memev */
         return FALSE;
     /* issue 13, part agent: an incoming guest may have its agent channel open already */
-    vb_domain_agent_refresh(list, dom, st->mon, VB_AGENT_REASON_DOMAIN_STARTED);
+    if (needs_chardev_query(st->def))
+        vb_domain_agent_refresh(list, dom, st->mon, VB_AGENT_REASON_DOMAIN_STARTED);
+    mark(st, MARK_QUERIED);
     if (!(flags & VB_START_PAUSED)) {
         g_autoptr(JsonNode) r = vb_qemu_monitor_command(st->mon, "cont", NULL,
                                                         MONITOR_TIMEOUT_MS, error);
         if (r == NULL)
             return FALSE;
     }
+    mark(st, MARK_CONT);
     return TRUE;
 }
 
@@ -848,7 +971,8 @@ gboolean
 vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
                             gboolean incoming, const VbStartExtra *extra, GError **error)
 {
-    StartState st = { .log_fd = -1, .display_port = -1, .websocket_port = -1 };
+    StartState st = { .log_fd = -1, .display_port = -1, .websocket_port = -1,
+                      .listen_fd = -1, .mon_fd = -1 };
     g_auto(GStrv) argv = NULL;
     gboolean paused = (flags & VB_START_PAUSED) != 0 || incoming;
     gboolean from_snapshot = extra != NULL && extra->from_snapshot;
@@ -863,6 +987,7 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
         }
     }
     st.loadvm = extra != NULL ? extra->loadvm : NULL;
+    mark(&st, MARK_BEGIN);
     g_mutex_lock(&dom->lock);
     if (dom->removed) {
         g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "domain '%s' was undefined",
@@ -925,6 +1050,16 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
         if (!vb_domain_status_save(list, dom, &status_err))
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, st.name, "%s", status_err->message);
     }
+    mark(&st, MARK_DONE);
+    /* issue 16: where the time of a start goes (G_MESSAGES_DEBUG=virtbus) */
+#define STEP_MS(a, b) ((st.marks[b] - st.marks[a]) / 1000.0)
+    g_debug("domain %s: start steps (ms): prepare %.2f, status+socket %.2f, launch %.2f, "
+            "QMP greeting+capabilities %.2f, queries %.2f, cont %.2f, status %.2f; total %.2f",
+            st.name, STEP_MS(MARK_BEGIN, MARK_PREPARED), STEP_MS(MARK_PREPARED, MARK_READY),
+            STEP_MS(MARK_READY, MARK_LAUNCHED), STEP_MS(MARK_LAUNCHED, MARK_QMP),
+            STEP_MS(MARK_QMP, MARK_QUERIED), STEP_MS(MARK_QUERIED, MARK_CONT),
+            STEP_MS(MARK_CONT, MARK_DONE), STEP_MS(MARK_BEGIN, MARK_DONE));
+#undef STEP_MS
     VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, st.name, "started (id %d, pid %d)%s", st.id,
                   (int)vb_qemu_process_get_pid(st.proc),
                   incoming ? ", waiting for its saved state" : paused ? ", paused" : "");

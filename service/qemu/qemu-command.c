@@ -642,7 +642,12 @@ build_head(VbQemuCmd *c, GError **error)
     vb_qemu_cmd_addf(c, "-uuid", "%s", uuid);
     vb_qemu_cmd_add(c, "-no-user-config");
     vb_qemu_cmd_add(c, "-nodefaults");
-    vb_qemu_cmd_addf(c, "-chardev", "socket,id=charmonitor,path=%s,server=on,wait=off", mon);
+    if (c->params->monitor_fd > 0)
+        vb_qemu_cmd_addf(c, "-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off",
+                         c->params->monitor_fd);
+    else
+        vb_qemu_cmd_addf(c, "-chardev", "socket,id=charmonitor,path=%s,server=on,wait=off",
+                         mon);
     vb_qemu_cmd_addf(c, "-mon", "chardev=charmonitor,id=monitor,mode=control");
     if (!build_clock(c, error))
         return FALSE;

@@ -52,6 +52,9 @@ typedef struct {
     const GPtrArray *nets;    /* VbQemuNetPrep* (qemu-net.h), one per <interface>, in
                                  order; NULL: fd numbers for one queue each, no vhost */
     gboolean no_sandbox;      /* leave out -sandbox (seccomp_sandbox=no) */
+    int monitor_fd;           /* > 0: the service bound and listens on monitor_path itself and
+                                 QEMU gets that socket at this fd number ("fd=", issue 16);
+                                 0: QEMU creates it ("path=") */
 } VbQemuCommandParams;
 
 /* Taint reasons the command line reveals (qemu:commandline, disk probing). */

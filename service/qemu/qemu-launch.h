@@ -8,9 +8,10 @@ G_BEGIN_DECLS
 
 /*
  * The QEMU launcher: QEMU is not forked from the (multi-threaded) service
- * directly but through a fresh exec of the service's own binary in a hidden
- * mode (`virtbusd --qemu-launch FD`). The launcher gets a spec over a
- * socket, confines itself (session, mount namespace, ids, no-new-privs, fds),
+ * directly but through a fresh exec of a launcher: the small program
+ * `virtbus-launch --qemu-launch FD` (qemu-launcher.c, GLib only), or the service's own
+ * binary in the same hidden mode when that program is not installed. The launcher gets a
+ * spec over a socket, confines itself (session, mount namespace, ids, no-new-privs, fds),
  * says "ready", waits for "go" (the service runs its hook in between: the
  * cgroup is joined before QEMU runs a single instruction) and execs QEMU;
  * an exec failure comes back as an errno. The launcher's pid is QEMU's.
@@ -43,6 +44,9 @@ int vb_qemu_launch_main(int argc, char **argv);
 /* The binary run as the launcher; default /proc/self/exe (the running program, which must
  * call vb_qemu_launch_main() when vb_qemu_launch_is_launcher()). */
 void vb_qemu_launch_set_helper(const char *path);
+/* Sets the small launcher program `virtbus-launch` as the helper when it is next to the running
+ * binary or in @libexecdir (issue 16); returns the helper in use. */
+const char *vb_qemu_launch_find_helper(const char *libexecdir);
 
 GStrv vb_qemu_launch_devices(const char *const *argv);
 pid_t vb_qemu_launch_spawn(const VbQemuLaunchSpec *spec, VbQemuSpawnHook hook,

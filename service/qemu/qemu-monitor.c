@@ -900,11 +900,12 @@ negotiate(VbQemuMonitor *mon, int timeout_ms, GError **error)
     g_autoptr(JsonNode) ret = NULL;
     int left;
 
-    if (!wait_greeting(mon, deadline, error))
-        return FALSE;
+    /* Issue 16: qmp_capabilities goes out at once, without waiting for the greeting: QEMU
+     * sends the greeting when it takes the connection and reads commands only after it, so
+     * one round trip less; the greeting must still have come. */
     left = deadline < 0 ? -1 : (int)MAX(1, (deadline - g_get_monotonic_time()) / 1000);
     ret = vb_qemu_monitor_command(mon, "qmp_capabilities", NULL, left, error);
-    if (ret == NULL)
+    if (ret == NULL || !wait_greeting(mon, deadline, error))
         return FALSE;
     g_mutex_lock(&mon->lock);
     if (mon->dead || mon->closed) {

@@ -49,12 +49,15 @@ SYSUSERS = "usr/lib/sysusers.d/virtbus.conf"
 UNIT = "usr/lib/systemd/system/virtbusd.service"
 VIRTBUSD = "usr/sbin/virtbusd"
 VIRTBUSCTL = "usr/bin/virtbusctl"
+# the QEMU launcher virtbusd runs before each QEMU (issue 16; libexecdir, Debian: /usr/libexec)
+LAUNCHER = "usr/libexec/virtbus-launch"
 CONFIG = "etc/virtbus/virtbusd.conf"
 COMPLETION = "usr/share/bash-completion/completions/virtbusctl"
 MAN_PAGES = ["usr/share/man/man1/virtbusctl.1", "usr/share/man/man8/virtbusd.8"]
 INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
               for i in ("Manager", "Domain", "Job", "Network", "Snapshot")]
-EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL, CONFIG,
+EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL,
+            LAUNCHER, CONFIG,
             COMPLETION, *MAN_PAGES, *INTERFACES}
 # besides those, only documentation and translations
 ALLOWED_PREFIXES = ("usr/share/doc/virtbus/", "usr/share/locale/")

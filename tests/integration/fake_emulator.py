@@ -4,7 +4,8 @@
 
 The test copies this file to DIR/qemu-system-MODE and names it as a domain's <emulator>.
 The capability probe (-machine none ... -qmp, -audiodev help) runs the real QEMU; a
-domain start serves the monitor socket of -chardev ...,path=P,server=on and, by MODE:
+domain start serves the monitor socket of -chardev ...,fd=N,server=on (the service's
+listening socket; path=P: its own) and, by MODE:
   garbage   the greeting, then a line that is not JSON for each command
   wrongid   the greeting, qmp_capabilities answered, then every reply with a wrong id
   endless   the greeting, then one line that never ends
@@ -38,17 +39,22 @@ def main():
     for pidfile in arg_after(argv, "-pidfile"):
         with open(pidfile, "w") as f:
             f.write(f"{os.getpid()}\n")
-    path = None
+    path = fd = None
     for spec in arg_after(argv, "-chardev"):
         opts = dict(kv.partition("=")[::2] for kv in spec.split(",")[1:])
         if "id=charmonitor" in spec:
             path = opts.get("path")
-    if path is None:
+            fd = opts.get("fd")
+    if path is None and fd is None:
         sys.stderr.write("fake-emulator: no monitor socket on the command line\n")
         sys.exit(1)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
+    if fd is not None:
+        # the service bound and listens on the socket itself (issue 16): fd=N
+        srv = socket.socket(fileno=int(fd))
+    else:
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
     conn, _ = srv.accept()
     conn.sendall(GREETING)
     f = conn.makefile("rb")

@@ -4,8 +4,10 @@
  * environment is exactly the given one, only the given fds are open, no-new-privs is set,
  * the hook runs before the exec, an exec failure is a named error with the errno text, the
  * ids switch (to nobody) and the private /dev holds only the listed devices. This program is
- * its own launcher (/proc/self/exe --qemu-launch FD), as virtbusd is. The id and /dev cases
- * need root (as the rest of the suite).
+ * its own launcher (/proc/self/exe --qemu-launch FD), as virtbusd is without the small
+ * program; the /qemu-launch/program/ cases run the same checks through that program,
+ * virtbus-launch of the build tree (issue 16), and check that it is the one that ran. The id
+ * and /dev cases need root (as the rest of the suite).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -28,6 +30,10 @@ typedef struct {
     int log_fd;
 } Fixture;
 
+/* data of the /qemu-launch/program/ cases: the launcher is the program virtbus-launch */
+static const char program_mode[] = "program";
+static char *program_path;
+
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
@@ -37,6 +43,18 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->log = g_build_filename(f->dir, "log", NULL);
     f->log_fd = open(f->log, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     g_assert_cmpint(f->log_fd, >=, 0);
+    if (data == program_mode) {
+        const char *builddir = g_getenv("VB_BUILDDIR");
+
+        g_assert_nonnull(builddir);
+        g_free(program_path);
+        program_path = g_build_filename(builddir, "service", "virtbus-launch", NULL);
+        g_assert_true(g_file_test(program_path, G_FILE_TEST_IS_EXECUTABLE));
+        vb_qemu_launch_set_helper(program_path);
+    } else {
+        g_clear_pointer(&program_path, g_free);
+        vb_qemu_launch_set_helper(NULL); /* /proc/self/exe */
+    }
 }
 
 static void
@@ -82,6 +100,7 @@ typedef struct {
     gboolean ran;
     gboolean saw_launcher; /* the pid was still the launcher (not yet exec'd) */
     gboolean saw_nnp;      /* and already had no-new-privs */
+    char *exe;             /* the launcher's program */
     gboolean fail;
 } HookData;
 
@@ -91,6 +110,7 @@ hook(pid_t pid, gpointer data, GError **error)
     HookData *h = data;
     g_autofree char *cmdline_path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
     g_autofree char *status_path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *exe_path = g_strdup_printf("/proc/%d/exe", (int)pid);
     g_autofree char *cmdline = NULL, *status = NULL;
     gsize len = 0;
 
@@ -100,6 +120,8 @@ hook(pid_t pid, gpointer data, GError **error)
     h->saw_launcher = len > 0 && memmem(cmdline, len, "--qemu-launch", 13) != NULL;
     g_assert_true(g_file_get_contents(status_path, &status, NULL, NULL));
     h->saw_nnp = strstr(status, "NoNewPrivs:\t1") != NULL;
+    g_free(h->exe);
+    h->exe = g_file_read_link(exe_path, NULL);
     if (h->fail) {
         g_set_error(error, VB_ERROR, VB_ERROR_FAILED, "cannot join the cgroup (test)");
         return FALSE;
@@ -141,6 +163,14 @@ test_env_fds_nnp(Fixture *f, gconstpointer data)
     g_assert_true(h.ran);
     g_assert_true(h.saw_launcher);
     g_assert_true(h.saw_nnp);
+    {
+        /* the launcher that ran: the small program, or this test program itself */
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+
+        g_assert_nonnull(h.exe);
+        g_assert_cmpstr(h.exe, ==, program_path != NULL ? program_path : self);
+        g_free(h.exe);
+    }
     log = finish(f, pid);
     g_assert_cmpint(read(pipefd[0], buf, sizeof(buf) - 1), ==, 6);
     g_assert_cmpstr(buf, ==, "hello\n");
@@ -188,6 +218,7 @@ test_exec_fails(Fixture *f, gconstpointer data)
         g_test_message("%s", error->message);
         g_assert_cmpstr(error->message, ==, want);
         g_assert_true(h.ran);
+        g_free(h.exe);
         /* quickly, and the launcher is reaped: no child left */
         g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
         g_assert_cmpint(waitpid(-1, NULL, WNOHANG), ==, -1);
@@ -209,6 +240,7 @@ test_hook_fails(Fixture *f, gconstpointer data)
     g_assert_error(error, VB_ERROR, VB_ERROR_FAILED);
     g_assert_cmpstr(error->message, ==, "cannot join the cgroup (test)");
     g_assert_true(h.ran);
+    g_free(h.exe);
     g_assert_cmpint(waitpid(-1, NULL, WNOHANG), ==, -1);
     g_usleep(100 * 1000);
     g_assert_false(g_file_test(mark, G_FILE_TEST_EXISTS));
@@ -311,5 +343,14 @@ main(int argc, char **argv)
     g_test_add("/qemu-launch/private-dev", Fixture, NULL, fixture_setup, test_private_dev,
                fixture_teardown);
     g_test_add_func("/qemu-launch/devices", test_devices);
+    /* issue 16: the same through the small program virtbus-launch */
+    g_test_add("/qemu-launch/program/env-fds-nnp", Fixture, program_mode, fixture_setup,
+               test_env_fds_nnp, fixture_teardown);
+    g_test_add("/qemu-launch/program/exec-fails", Fixture, program_mode, fixture_setup,
+               test_exec_fails, fixture_teardown);
+    g_test_add("/qemu-launch/program/set-ids", Fixture, program_mode, fixture_setup,
+               test_set_ids, fixture_teardown);
+    g_test_add("/qemu-launch/program/private-dev", Fixture, program_mode, fixture_setup,
+               test_private_dev, fixture_teardown);
     return g_test_run();
 }
