@@ -467,7 +467,9 @@ class RestartTest(MigrationTestCase):
         """Runs QMP @commands [(name, args)] on the source's QEMU through its
         monitor socket, free while the service is down; returns the replies."""
         cmdline = next(iter(vbtest.qemus_under(self.root).values()))
-        sock_path = re.search(r"path=([^,\s]*monitor\.sock)", cmdline).group(1)
+        # the socket QEMU was handed (fd=N) lives beside its pidfile
+        pidfile = re.search(r"-pidfile\s+(\S+)", cmdline).group(1)
+        sock_path = os.path.join(os.path.dirname(pidfile), "monitor.sock")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(20)
         s.connect(sock_path)
