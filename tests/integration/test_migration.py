@@ -467,9 +467,13 @@ class RestartTest(MigrationTestCase):
         """Runs QMP @commands [(name, args)] on the source's QEMU through its
         monitor socket, free while the service is down; returns the replies."""
         cmdline = next(iter(vbtest.qemus_under(self.root).values()))
-        # the socket QEMU was handed (fd=N) lives beside its pidfile
+        # QEMU is handed the listening socket (fd=N); it lives in the run's directory,
+        # beside the pidfile: DIR/NAME.pid and DIR/domain-ID-NAME/monitor.sock
         pidfile = re.search(r"-pidfile\s+(\S+)", cmdline).group(1)
-        sock_path = os.path.join(os.path.dirname(pidfile), "monitor.sock")
+        rundir = os.path.dirname(pidfile)
+        name = os.path.basename(pidfile)[:-len(".pid")]
+        sock_path, = [os.path.join(rundir, d, "monitor.sock") for d in os.listdir(rundir)
+                      if re.fullmatch(r"domain-\d+-" + re.escape(name), d)]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(20)
         s.connect(sock_path)
