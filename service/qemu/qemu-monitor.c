@@ -522,6 +522,28 @@ send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, const char *watch,
     return w.reply;
 }
 
+/* The "return" member of QMP's @reply (a copy), or QEMU's error as VB_ERROR_QEMU. */
+static JsonNode *
+reply_return(JsonNode *reply, GError **error)
+{
+    JsonObject *obj;
+    JsonNode *ret;
+
+    if (reply == NULL)
+        return NULL;
+    obj = json_node_get_object(reply);
+    ret = json_object_get_member(obj, "return");
+    if (ret == NULL) {
+        JsonObject *err = json_object_get_object_member(obj, "error");
+
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s",
+                    json_object_get_string_member(err, "class"),
+                    json_object_get_string_member(err, "desc"));
+        return NULL;
+    }
+    return json_node_copy(ret);
+}
+
 /**
  * vb_qemu_monitor_command:
  * @mon: the monitor
@@ -542,27 +564,13 @@ vb_qemu_monitor_command(VbQemuMonitor *mon, const char *command, JsonObject *arg
 {
     g_autoptr(JsonObject) cmd = json_object_new();
     g_autoptr(JsonNode) reply = NULL;
-    JsonObject *obj;
-    JsonNode *ret;
 
     g_return_val_if_fail(mon != NULL && command != NULL, NULL);
     json_object_set_string_member(cmd, "execute", command);
     if (arguments != NULL)
         json_object_set_object_member(cmd, "arguments", arguments);
     reply = send_and_wait(mon, cmd, -1, NULL, NULL, NULL, timeout_ms, error);
-    if (reply == NULL)
-        return NULL;
-    obj = json_node_get_object(reply);
-    ret = json_object_get_member(obj, "return");
-    if (ret == NULL) {
-        JsonObject *err = json_object_get_object_member(obj, "error");
-
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s",
-                    json_object_get_string_member(err, "class"),
-                    json_object_get_string_member(err, "desc"));
-        return NULL;
-    }
-    return json_node_copy(ret);
+    return reply_return(reply, error);
 }
 
 /**
@@ -586,26 +594,12 @@ vb_qemu_monitor_command_watch(VbQemuMonitor *mon, const char *command, const cha
 {
     g_autoptr(JsonObject) cmd = json_object_new();
     g_autoptr(JsonNode) reply = NULL;
-    JsonObject *obj;
-    JsonNode *ret;
 
     g_return_val_if_fail(mon != NULL && command != NULL && event != NULL && seen != NULL,
                          NULL);
     json_object_set_string_member(cmd, "execute", command);
     reply = send_and_wait(mon, cmd, -1, event, seen, user_data, timeout_ms, error);
-    if (reply == NULL)
-        return NULL;
-    obj = json_node_get_object(reply);
-    ret = json_object_get_member(obj, "return");
-    if (ret == NULL) {
-        JsonObject *err = json_object_get_object_member(obj, "error");
-
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s",
-                    json_object_get_string_member(err, "class"),
-                    json_object_get_string_member(err, "desc"));
-        return NULL;
-    }
-    return json_node_copy(ret);
+    return reply_return(reply, error);
 }
 
 /**
@@ -623,27 +617,13 @@ vb_qemu_monitor_command_with_fd(VbQemuMonitor *mon, const char *command, JsonObj
 {
     g_autoptr(JsonObject) cmd = json_object_new();
     g_autoptr(JsonNode) reply = NULL;
-    JsonObject *obj;
-    JsonNode *ret;
 
     g_return_val_if_fail(mon != NULL && command != NULL && fd >= 0, NULL);
     json_object_set_string_member(cmd, "execute", command);
     if (arguments != NULL)
         json_object_set_object_member(cmd, "arguments", arguments);
     reply = send_and_wait(mon, cmd, fd, NULL, NULL, NULL, timeout_ms, error);
-    if (reply == NULL)
-        return NULL;
-    obj = json_node_get_object(reply);
-    ret = json_object_get_member(obj, "return");
-    if (ret == NULL) {
-        JsonObject *err = json_object_get_object_member(obj, "error");
-
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "%s: %s",
-                    json_object_get_string_member(err, "class"),
-                    json_object_get_string_member(err, "desc"));
-        return NULL;
-    }
-    return json_node_copy(ret);
+    return reply_return(reply, error);
 }
 
 /**
