@@ -93,16 +93,18 @@ connect_bus(gboolean session, const char *address, GError **error)
 }
 
 /* glibc gives each thread that allocates its own arena, up to 8 per core, and freed memory
- * stays resident in whichever arena it came from: with the bus, worker and job threads taking
- * turns, the service's RSS crept up by ~5 % in 5 minutes of load while its heap stayed flat
- * (heaptrack: 4.5 MiB peak at 100 s and at 300 s). Two arenas keep it flat
- * (tests/reliability/load.py: +0.8 %) and smaller. MALLOC_ARENA_MAX still wins. */
+ * stays resident in whichever arena it came from. With two arenas the bus thread (which
+ * answers reads, bus-properties.c) and the main, worker and job threads still split the heap
+ * in two, and the second one crept: RSS +7 % in 10 minutes of tests/reliability/load.py while
+ * the heap in use stayed flat at ~2.3 MiB (heaptrack), 16.3 -> 17.4 MiB. One arena: +0.5 % in
+ * 5 minutes at 16.2 MiB, and more calls answered (395 reads/s against 339-345; glibc's
+ * per-thread caches take most of the locking off the arena). MALLOC_ARENA_MAX still wins. */
 static void
 bound_malloc_arenas(void)
 {
 #ifdef HAVE_MALLOPT
     if (g_getenv("MALLOC_ARENA_MAX") == NULL)
-        mallopt(M_ARENA_MAX, 2);
+        mallopt(M_ARENA_MAX, 1);
 #endif
 }
 
