@@ -332,9 +332,14 @@ parse_features(VbDomainCpuDef *c, xmlNode *cpu, GError **error)
                               "CPU feature '%s' specified more than once", name);
             return FALSE;
         }
+        /* QEMU's feature properties (and libvirt's cpu map) are lower case; its property
+         * lookup is case-sensitive, so any other name would only fail at start */
         for (const char *p = name; *p != '\0'; p++) {
-            if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-' && *p != '.') {
-                vb_set_error_line(error, VB_ERROR_INVALID_ARG, n, "invalid CPU feature name '%s'",
+            if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '_' && *p != '-' &&
+                *p != '.') {
+                vb_set_error_line(error, VB_ERROR_INVALID_ARG, n,
+                                  "invalid CPU feature name '%s': lower-case letters, digits, "
+                                  "'_', '-' and '.' only",
                                   name);
                 return FALSE;
             }
