@@ -99,6 +99,7 @@ publish_on_main(gpointer data)
     VbDBusObjectSkeleton *object;
     g_autoptr(VbDBusDomain) iface = NULL;
 
+    g_mutex_lock(&p->service->publish_lock);
     if (p->kind == VB_DOMAIN_NOTIFY_ADDED)
         publish_added(p->service, p->dom);
     object = g_hash_table_lookup(p->service->domain_objects, p->dom->object_path);
@@ -143,6 +144,7 @@ publish_on_main(gpointer data)
             vb_bus_callers_forget_path(p->service, p->dom->object_path);
         }
     }
+    g_mutex_unlock(&p->service->publish_lock);
     vb_domain_obj_unref(p->dom);
     g_free(p->event);
     g_free(p->detail);
@@ -150,23 +152,11 @@ publish_on_main(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/**
- * vb_bus_domain_notify:
- *
- * The VbDomainNotifyFunc of the service: queues the change to the main
- * context, where the object is exported, updated or removed and the
- * Lifecycle signal emitted. Any thread.
- */
-void
-vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *event,
-                     const char *detail, gpointer user_data)
+static void
+queue_publish(VbBusService *service, VbDomainObj *dom, VbDomainNotifyKind kind,
+              const char *event, const char *detail)
 {
-    VbBusService *service = user_data;
-    Publish *p;
-
-    if (g_atomic_int_get(&service->stopping))
-        return;
-    p = g_new0(Publish, 1);
+    Publish *p = g_new0(Publish, 1);
 
     p->service = service;
     p->dom = vb_domain_obj_ref(dom);
@@ -174,6 +164,78 @@ vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *even
     p->event = g_strdup(event);
     p->detail = g_strdup(detail);
     vb_bus_service_queue(service, publish_on_main, p);
+}
+
+/*
+ * A change of the run state alone (Suspend, Resume, QEMU's STOP and RESUME), published
+ * by the thread that made it (issue 16): State and StateReason set on the skeleton,
+ * PropertiesChanged flushed and Lifecycle emitted from here, without the way to the main
+ * thread and its full snapshot. All of it is thread-safe: the object manager looks up
+ * under its lock, a generated skeleton sets, flushes and emits under its own (the idle
+ * it schedules on the main context for the change is destroyed by the flush, or has
+ * emitted it already). publish_lock orders this against the main thread's publishing
+ * of the same object (properties before the signal, one snapshot at a time). The main
+ * thread's full pass is queued first, still under the lock: it drops the object's
+ * GetManagedObjects cache before any call a client makes after the signal.
+ */
+static void
+publish_run_state(VbBusService *service, VbDomainObj *dom, const char *event,
+                  const char *detail)
+{
+    g_autoptr(GDBusObject) object = NULL;
+    g_autoptr(VbDBusDomain) iface = NULL;
+    VbDomainState state;
+    VbDomainReason reason;
+
+    g_mutex_lock(&service->publish_lock);
+    if (g_atomic_int_get(&service->stopping)) {
+        g_mutex_unlock(&service->publish_lock);
+        return;
+    }
+    object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(service->object_manager),
+                                              dom->object_path);
+    if (object != NULL && VB_DBUS_IS_OBJECT(object))
+        iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
+    if (iface == NULL) {
+        /* not exported yet (its export is queued): the main thread does it all */
+        queue_publish(service, dom, VB_DOMAIN_NOTIFY_CHANGED, event, detail);
+        g_mutex_unlock(&service->publish_lock);
+        return;
+    }
+    queue_publish(service, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    g_mutex_lock(&dom->lock);
+    state = dom->state;
+    reason = dom->reason;
+    g_mutex_unlock(&dom->lock);
+    vb_dbus_domain_set_state(iface, vb_domain_state_to_string(state));
+    vb_dbus_domain_set_state_reason(iface, vb_domain_reason_to_string(reason));
+    g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
+    vb_dbus_domain_emit_lifecycle(iface, event, detail != NULL ? detail : "");
+    g_mutex_unlock(&service->publish_lock);
+}
+
+/**
+ * vb_bus_domain_notify:
+ *
+ * The VbDomainNotifyFunc of the service: queues the change to the main
+ * context, where the object is exported, updated or removed and the
+ * Lifecycle signal emitted; a run-state change is published at once
+ * (publish_run_state()). Any thread.
+ */
+void
+vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *event,
+                     const char *detail, gpointer user_data)
+{
+    VbBusService *service = user_data;
+
+    if (g_atomic_int_get(&service->stopping))
+        return;
+    if (kind == VB_DOMAIN_NOTIFY_RUN_STATE) {
+        g_return_if_fail(event != NULL);
+        publish_run_state(service, dom, event, detail);
+        return;
+    }
+    queue_publish(service, dom, kind, event, detail);
 }
 
 /* ---- methods ---- */

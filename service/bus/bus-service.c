@@ -111,6 +111,7 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
     service->object_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                   (GDestroyNotify)g_variant_unref);
     g_mutex_init(&service->callers_lock);
+    g_mutex_init(&service->publish_lock);
     service->snapshots = vb_bus_snapshots_new(); /* issue 15, part snapbus */
     service->domains = vb_domain_list_new(service->paths, &service->config, vb_bus_domain_path,
                                           vb_bus_domain_notify, service);
@@ -242,8 +243,11 @@ vb_bus_service_free(VbBusService *service)
 {
     if (service == NULL)
         return;
-    /* job threads may still report while they stop: nobody publishes now */
+    /* job threads may still report while they stop: nobody publishes now (a run-state
+     * change being published from another thread ends first: publish_lock) */
+    g_mutex_lock(&service->publish_lock);
     g_atomic_int_set(&service->stopping, 1);
+    g_mutex_unlock(&service->publish_lock);
     g_thread_pool_free(service->workers, FALSE, TRUE);
     vb_bus_stats_fini(); /* issue 13, part stats: GetAllDomainStats' collectors */
     vb_domain_console_shutdown(); /* console streams end before the domains go */
@@ -267,6 +271,7 @@ vb_bus_service_free(VbBusService *service)
     if (service->shared_reads != NULL)
         g_hash_table_destroy(service->shared_reads);
     g_mutex_clear(&service->callers_lock);
+    g_mutex_clear(&service->publish_lock);
     vb_auth_free(service->auth);
     vb_paths_free(service->paths);
     g_clear_object(&service->connection);

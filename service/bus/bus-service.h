@@ -128,6 +128,9 @@ struct _VbBusService {
     GHashTable *autodestroy;    /* main thread: owner bus name -> OwnerWatch */
     GThreadPool *aux_pool;      /* autodestroy work */
 
+    GMutex publish_lock;        /* the domain properties and signals are published
+                                   under it, by the main thread or, for a run-state
+                                   change, by the thread that made it (issue 16) */
     GMutex callers_lock;
     GHashTable *callers;        /* under callers_lock: unique name -> VbCallerEntry (uid,
                                    pid, read checks passed per object and verb) */

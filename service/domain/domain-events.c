@@ -195,9 +195,10 @@ handle_stop_resume(VbDomainList *list, VbDomainObj *dom, const VbDomainEvent *ev
     g_mutex_unlock(&dom->lock);
     if (!changed)
         return;
-    vb_domain_status_save(list, dom, NULL);
-    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, stop ? "suspended" : "resumed",
+    /* as a Suspend's (domain-ops.c): published at once, then written */
+    vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_RUN_STATE, stop ? "suspended" : "resumed",
                           stop ? detail : "unpaused");
+    vb_domain_status_save(list, dom, NULL);
 }
 
 static void

@@ -13,6 +13,9 @@ typedef enum {
     VB_DOMAIN_NOTIFY_ADDED,   /* a new domain: export it */
     VB_DOMAIN_NOTIFY_CHANGED, /* properties changed */
     VB_DOMAIN_NOTIFY_REMOVED, /* gone: unexport it */
+    VB_DOMAIN_NOTIFY_RUN_STATE, /* only the state and its reason changed (the vCPUs stopped
+                                   or ran again): may be published from the calling
+                                   thread, before anything else is done (issue 16) */
 } VbDomainNotifyKind;
 
 /*

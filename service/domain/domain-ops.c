@@ -129,10 +129,11 @@ vb_domain_reset(VbDomainList *list, VbDomainObj *dom, const char *owner, GError 
 /*
  * Suspend and Resume (issue 16): QEMU emits STOP (RESUME) as soon as the vCPUs
  * stopped (run again), ~0.2 ms before its reply to `stop` (`cont`). The worker
- * holding the job watches for that event and makes the change then: state, status
- * XML written, published; the event itself is not queued to the event worker
- * (job.owned_event), which would only wake to find nothing to do. The reply is still
- * waited for before the job ends and the caller is answered.
+ * holding the job watches for that event and makes the change then: state, published
+ * from the worker (VB_DOMAIN_NOTIFY_RUN_STATE), status XML written; the event itself
+ * is not queued to the event worker (job.owned_event), which would only wake to find
+ * nothing to do. The reply is still waited for before the job ends and the caller is
+ * answered.
  */
 typedef struct {
     VbDomainList *list;
@@ -162,11 +163,13 @@ run_state_change(RunStateChange *c, gint64 timestamp)
     /* as the event's handler would have done */
     dom->pause_reason = VB_DOMAIN_REASON_UNKNOWN;
     g_mutex_unlock(&dom->lock);
-    /* on disk before anyone is told */
+    /* published from here first, then on disk: a restart takes the run state from
+     * QEMU (query-status), not from the file, and the job (so the reply) ends after
+     * the write */
+    vb_domain_list_notify(c->list, dom, VB_DOMAIN_NOTIFY_RUN_STATE,
+                          c->stop ? "suspended" : "resumed", c->stop ? "paused" : "unpaused");
     if (!vb_domain_status_save(c->list, dom, &err))
         g_warning("%s", err->message);
-    vb_domain_list_notify(c->list, dom, VB_DOMAIN_NOTIFY_CHANGED,
-                          c->stop ? "suspended" : "resumed", c->stop ? "paused" : "unpaused");
 }
 
 static void

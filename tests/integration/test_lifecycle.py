@@ -11,8 +11,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
-from vbtest import (BUS_NAME, DOMAIN_IFACE, Gio, GLib, SignalRecorder,  # noqa: E402
-                    VirtbusTestCase, domain_xml, eventually)
+from vbtest import (BUS_NAME, DOMAIN_IFACE, MANAGER_PATH, Gio, GLib,  # noqa: E402
+                    SignalRecorder, VirtbusTestCase, domain_xml, eventually)
 
 UUID1 = "3d0c6c1e-7a55-4b1e-9a53-7c9bd1a0c001"
 
@@ -267,37 +267,56 @@ class MonitorCommandTest(LifecycleTestCase):
 
 
 class RunStateEventTest(LifecycleTestCase):
-    def test_suspend_resume_status_written_before_the_signal(self):
+    def test_suspend_resume_published_at_the_event(self):
         """Issue 16: Suspend and Resume make their change at QEMU's STOP / RESUME event
-        (before the reply to stop / cont) and the event is not handled a second time.
-        When Lifecycle arrives, the status file already holds the new state and Get
-        answers it; each change is one signal; a pause no Suspend asked for later still
-        gets the event handler's reason, not the Suspend's."""
+        (before the reply to stop / cont), published by the thread that saw it, and the
+        event is not handled a second time. PropertiesChanged(State) comes before
+        Lifecycle; when Lifecycle arrives, Get and GetManagedObjects already answer the
+        new state; when the method's reply arrives, the status file holds it. Each change
+        is one signal; a pause no Suspend asked for later still gets the event handler's
+        reason, not the Suspend's."""
         path = self.start_vm()
         status = os.path.join(self.run_dir(), "vm1.xml")
         seen = []
 
-        def on_lifecycle(conn, sender, p, iface, member, params):
+        def status_file():
             with open(status) as f:
                 m = re.search(r"<domstatus state='([\w-]+)' reason='([\w-]+)'", f.read())
+            return m.groups() if m else None
+
+        def on_signal(conn, sender, p, iface, member, params):
+            if member == "PropertiesChanged":
+                name, changed, _ = params.unpack()
+                if name == DOMAIN_IFACE and "State" in changed:
+                    seen.append(("State", changed["State"]))
+                return
             state = self.conn.call_sync(
                 BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get",
                 GLib.Variant("(ss)", (DOMAIN_IFACE, "State")), None, Gio.DBusCallFlags.NONE,
                 10000, None).unpack()[0]
-            seen.append((params.unpack(), m.groups() if m else None, state))
+            objects = self.conn.call_sync(
+                BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                "GetManagedObjects", None, None, Gio.DBusCallFlags.NONE, 10000,
+                None).unpack()[0]
+            seen.append((params.unpack(), state, objects[path][DOMAIN_IFACE]["State"]))
 
         ctx = GLib.MainContext.default()
-        sub = self.conn.signal_subscribe(BUS_NAME, DOMAIN_IFACE, "Lifecycle", path, None,
-                                         Gio.DBusSignalFlags.NONE, on_lifecycle)
+        subs = [self.conn.signal_subscribe(BUS_NAME, DOMAIN_IFACE, "Lifecycle", path, None,
+                                           Gio.DBusSignalFlags.NONE, on_signal),
+                self.conn.signal_subscribe(BUS_NAME, "org.freedesktop.DBus.Properties",
+                                           "PropertiesChanged", path, None,
+                                           Gio.DBusSignalFlags.NONE, on_signal)]
         try:
             want = []
             for _ in range(5):
-                for method, entry in (
-                        ("Suspend", (("suspended", "paused"), ("paused", "user"), "paused")),
-                        ("Resume", (("resumed", "unpaused"), ("running", "unpaused"),
-                                    "running"))):
+                for method, state, event, file_state in (
+                        ("Suspend", "paused", ("suspended", "paused"), ("paused", "user")),
+                        ("Resume", "running", ("resumed", "unpaused"),
+                         ("running", "unpaused"))):
                     self.domain(path, method)
-                    want.append(entry)
+                    # the reply comes after the status write
+                    self.assertEqual(status_file(), file_state)
+                    want += [("State", state), (event, state, state)]
                     eventually(lambda: (ctx.iteration(False), len(seen) >= len(want))[1],
                                timeout=10, what=f"Lifecycle after {method}")
             # no second signal from the event worker
@@ -310,15 +329,18 @@ class RunStateEventTest(LifecycleTestCase):
             # a pause that no Suspend asked for: the event handler's reason (the Suspend's
             # "user" must not linger)
             self.domain(path, "QemuMonitorCommand", "s", ('{"execute":"stop"}',))
-            eventually(lambda: (ctx.iteration(False), len(seen) > len(want))[1], timeout=10,
-                       what="Lifecycle after a QMP stop")
-            self.assertEqual(seen[-1][0], ("suspended", "paused"))
-            self.assertEqual(seen[-1][1:], (("paused", "unknown"), "paused"))
+            eventually(lambda: (ctx.iteration(False), len(seen) >= len(want) + 2)[1],
+                       timeout=10, what="Lifecycle after a QMP stop")
+            self.assertEqual(seen[len(want):],
+                             [("State", "paused"), (("suspended", "paused"), "paused", "paused")])
+            eventually(lambda: status_file() == ("paused", "unknown"), timeout=10,
+                       what="the status file of the QMP stop")
             self.assertEqual(self.state(path), ("paused", "unknown"))
             self.domain(path, "Resume")
             self.wait_state(path, "running", "unpaused")
         finally:
-            self.conn.signal_unsubscribe(sub)
+            for sub in subs:
+                self.conn.signal_unsubscribe(sub)
         self.domain(path, "Destroy", "u", (0,))
 
 
