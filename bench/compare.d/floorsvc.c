@@ -12,14 +12,28 @@
  *       is the bus cost of the same bytes.  Without it, it only sits idle
  *       (the RSS floor).  Runs until SIGTERM/SIGINT.
  *
+ *   floorsvc qmp ADDRESS NAME QMP-SOCKET
+ *       The floor of a bus service that suspends a VM: connects to a bare
+ *       QEMU's QMP socket (greeting, qmp_capabilities, cont: QEMU was
+ *       started with -S), owns NAME and
+ *       exports /org/virtbus/BenchFloor with org.virtbus.BenchFloor's
+ *       Suspend() and Resume(): each sends `stop` (`cont`), emits
+ *       Lifecycle("suspended", "paused") (("resumed", "unpaused")) when
+ *       QEMU's STOP (RESUME) event is read and returns at QEMU's reply.  One
+ *       thread of its own (GDBus adds its worker), no state kept, nothing
+ *       written.  Prints "ready".
+ *
  *   floorsvc listen ADDRESS PATH IFACE MEMBER
  *       Subscribes to the signal IFACE.MEMBER on PATH (any sender), prints
  *       "ready" once the bus has the match rule, then one line per signal
  *       received: the CLOCK_MONOTONIC time in seconds (the same clock as
  *       Python's time.monotonic()).  Runs until SIGTERM/SIGINT.
  */
+#include <errno.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +59,133 @@ om_call (GDBusConnection *c, const char *sender, const char *path, const char *i
 }
 
 static const GDBusInterfaceVTable om_vtable = { om_call, NULL, NULL, { 0 } };
+
+static const char QMP_XML[] =
+    "<node><interface name='org.virtbus.BenchFloor'>"
+    "<method name='Suspend'/><method name='Resume'/>"
+    "<signal name='Lifecycle'><arg type='s' name='event'/><arg type='s' name='detail'/>"
+    "</signal></interface></node>";
+
+static GIOChannel *qmp;
+static GDBusConnection *qmp_bus;
+static GDBusMethodInvocation *pending; /* the Suspend or Resume waiting for QEMU's reply */
+
+static char *
+qmp_line (void)
+{
+  GError *err = NULL;
+  char *line = NULL;
+
+  if (g_io_channel_read_line (qmp, &line, NULL, NULL, &err) != G_IO_STATUS_NORMAL)
+    {
+      fprintf (stderr, "floorsvc: QMP: %s\n", err ? err->message : "end of file");
+      exit (3);
+    }
+  return line;
+}
+
+static void
+qmp_send (const char *cmd)
+{
+  GError *err = NULL;
+
+  if (g_io_channel_write_chars (qmp, cmd, -1, NULL, &err) != G_IO_STATUS_NORMAL ||
+      g_io_channel_flush (qmp, &err) != G_IO_STATUS_NORMAL)
+    {
+      fprintf (stderr, "floorsvc: QMP: %s\n", err->message);
+      exit (3);
+    }
+}
+
+static gboolean
+qmp_readable (GIOChannel *ch, GIOCondition cond, gpointer data)
+{
+  (void) ch, (void) cond, (void) data;
+  do
+    {
+      char *line = qmp_line ();
+
+      if (strstr (line, "\"event\"") != NULL)
+        {
+          gboolean stop = strstr (line, "\"STOP\"") != NULL;
+          if (stop || strstr (line, "\"RESUME\"") != NULL)
+            g_dbus_connection_emit_signal (
+                qmp_bus, NULL, "/org/virtbus/BenchFloor", "org.virtbus.BenchFloor", "Lifecycle",
+                g_variant_new ("(ss)", stop ? "suspended" : "resumed", stop ? "paused" : "unpaused"),
+                NULL);
+        }
+      else if (pending != NULL && (strstr (line, "\"return\"") || strstr (line, "\"error\"")))
+        {
+          g_dbus_method_invocation_return_value (pending, NULL);
+          pending = NULL;
+        }
+      g_free (line);
+    }
+  while (g_io_channel_get_buffer_condition (qmp) & G_IO_IN);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+qmp_call (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+          const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
+{
+  (void) c, (void) sender, (void) path, (void) iface, (void) params, (void) data;
+  if (pending != NULL)
+    {
+      g_dbus_method_invocation_return_error (inv, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
+                                             "one call at a time");
+      return;
+    }
+  pending = inv;
+  qmp_send (strcmp (method, "Suspend") == 0 ? "{\"execute\":\"stop\"}\n"
+                                             : "{\"execute\":\"cont\"}\n");
+}
+
+static const GDBusInterfaceVTable qmp_vtable = { qmp_call, NULL, NULL, { 0 } };
+
+static void
+qmp_connect (GDBusConnection *c, const char *sock)
+{
+  GError *err = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* blocking */
+  GDBusNodeInfo *node;
+  char *line;
+
+  g_strlcpy (addr.sun_path, sock, sizeof addr.sun_path);
+  if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    {
+      fprintf (stderr, "floorsvc: connect %s: %s\n", sock, g_strerror (errno));
+      exit (3);
+    }
+  qmp = g_io_channel_unix_new (fd);
+  g_io_channel_set_encoding (qmp, NULL, NULL);
+  g_free (qmp_line ()); /* the greeting */
+  qmp_send ("{\"execute\":\"qmp_capabilities\"}\n");
+  g_free (qmp_line ());
+  /* QEMU was started with -S: run it, and wait for cont's reply (its RESUME event
+   * may come first) */
+  qmp_send ("{\"execute\":\"cont\"}\n");
+  do
+    {
+      line = qmp_line ();
+      gboolean done = strstr (line, "\"return\"") != NULL || strstr (line, "\"error\"") != NULL;
+      g_free (line);
+      if (done)
+        break;
+    }
+  while (TRUE);
+  qmp_bus = c;
+  g_io_add_watch (qmp, G_IO_IN, qmp_readable, NULL);
+  node = g_dbus_node_info_new_for_xml (QMP_XML, &err);
+  if (!node || !g_dbus_connection_register_object (c, "/org/virtbus/BenchFloor",
+                                                   node->interfaces[0], &qmp_vtable, NULL,
+                                                   NULL, &err))
+    {
+      fprintf (stderr, "floorsvc: register: %s\n", err->message);
+      exit (3);
+    }
+}
 
 static gboolean
 on_quit (gpointer loop)
@@ -97,10 +238,13 @@ bus_call (GDBusConnection *c, const char *method, GVariant *params)
 int
 main (int argc, char **argv)
 {
-  if (argc < 4 || (strcmp (argv[1], "serve") != 0 && strcmp (argv[1], "listen") != 0) ||
-      (strcmp (argv[1], "listen") == 0 && argc < 6))
+  if (argc < 4 ||
+      (strcmp (argv[1], "serve") != 0 && strcmp (argv[1], "listen") != 0 &&
+       strcmp (argv[1], "qmp") != 0) ||
+      (strcmp (argv[1], "listen") == 0 && argc < 6) || (strcmp (argv[1], "qmp") == 0 && argc < 5))
     {
       fprintf (stderr, "usage: floorsvc serve ADDRESS NAME [REPLY-FILE]\n"
+                       "       floorsvc qmp ADDRESS NAME QMP-SOCKET\n"
                        "       floorsvc listen ADDRESS PATH IFACE MEMBER\n");
       return 2;
     }
@@ -110,9 +254,11 @@ main (int argc, char **argv)
 
   g_unix_signal_add (SIGTERM, on_quit, loop);
   g_unix_signal_add (SIGINT, on_quit, loop);
-  if (strcmp (argv[1], "serve") == 0)
+  if (strcmp (argv[1], "serve") == 0 || strcmp (argv[1], "qmp") == 0)
     {
-      if (argc > 4)
+      if (strcmp (argv[1], "qmp") == 0)
+        qmp_connect (c, argv[4]);
+      else if (argc > 4)
         {
           char *data;
           gsize len;
