@@ -19,7 +19,8 @@
  *       exports /org/virtbus/BenchFloor with org.virtbus.BenchFloor's
  *       Suspend() and Resume(): each sends `stop` (`cont`), emits
  *       Lifecycle("suspended", "paused") (("resumed", "unpaused")) when
- *       QEMU's STOP (RESUME) event is read and returns at QEMU's reply.  One
+ *       QEMU's STOP (RESUME) event is read and returns at QEMU's reply (calls
+ *       queue: QMP answers in order).  One
  *       thread of its own (GDBus adds its worker), no state kept, nothing
  *       written.  Prints "ready".
  *
@@ -68,7 +69,7 @@ static const char QMP_XML[] =
 
 static GIOChannel *qmp;
 static GDBusConnection *qmp_bus;
-static GDBusMethodInvocation *pending; /* the Suspend or Resume waiting for QEMU's reply */
+static GQueue pending = G_QUEUE_INIT; /* the calls waiting for QEMU's replies, in order */
 
 static char *
 qmp_line (void)
@@ -114,11 +115,9 @@ qmp_readable (GIOChannel *ch, GIOCondition cond, gpointer data)
                 g_variant_new ("(ss)", stop ? "suspended" : "resumed", stop ? "paused" : "unpaused"),
                 NULL);
         }
-      else if (pending != NULL && (strstr (line, "\"return\"") || strstr (line, "\"error\"")))
-        {
-          g_dbus_method_invocation_return_value (pending, NULL);
-          pending = NULL;
-        }
+      else if (!g_queue_is_empty (&pending) &&
+               (strstr (line, "\"return\"") || strstr (line, "\"error\"")))
+        g_dbus_method_invocation_return_value (g_queue_pop_head (&pending), NULL);
       g_free (line);
     }
   while (g_io_channel_get_buffer_condition (qmp) & G_IO_IN);
@@ -130,13 +129,8 @@ qmp_call (GDBusConnection *c, const char *sender, const char *path, const char *
           const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
 {
   (void) c, (void) sender, (void) path, (void) iface, (void) params, (void) data;
-  if (pending != NULL)
-    {
-      g_dbus_method_invocation_return_error (inv, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
-                                             "one call at a time");
-      return;
-    }
-  pending = inv;
+  /* QMP answers commands in the order it read them */
+  g_queue_push_tail (&pending, inv);
   qmp_send (strcmp (method, "Suspend") == 0 ? "{\"execute\":\"stop\"}\n"
                                              : "{\"execute\":\"cont\"}\n");
 }
