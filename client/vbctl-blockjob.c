@@ -141,8 +141,9 @@ vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error)
 }
 
 /*
- * `blockcopy NAME|UUID DISK DEST [--format raw|qcow2] [--reuse-external] [--bandwidth N]
- * [--bytes]`: starts the copy and leaves it to `blockjob --pivot` or `--abort`.
+ * `blockcopy NAME|UUID DISK DEST [--format raw|qcow2] [--reuse-external] [--shallow]
+ * [--bandwidth N] [--bytes]`: starts the copy (into a new image the service makes, or the
+ * existing one with --reuse-external) and leaves it to `blockjob --pivot` or `--abort`.
  */
 gboolean
 vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error)
@@ -168,16 +169,20 @@ vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error)
         return FALSE;
     dest = g_path_is_absolute(ctx->args[2]) ? g_strdup(ctx->args[2])
                                             : g_canonicalize_filename(ctx->args[2], NULL);
-    xml = g_markup_printf_escaped("<disk type='file'><driver type='%s'/>"
-                                  "<source file='%s'/></disk>",
-                                  f->format != NULL ? f->format : "raw", dest);
+    /* without --format the service chooses (the disk's format for an image it makes) */
+    if (f->format != NULL)
+        xml = g_markup_printf_escaped("<disk type='file'><driver type='%s'/>"
+                                      "<source file='%s'/></disk>", f->format, dest);
+    else
+        xml = g_markup_printf_escaped("<disk type='file'><source file='%s'/></disk>", dest);
     g_variant_dict_init(&params, NULL);
     if (bw > 0)
         g_variant_dict_insert(&params, "bandwidth", "t", f->bytes ? bw : bw << 20);
     reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "BlockCopy",
                                 g_variant_new("(ss@a{sv}u)", ctx->args[1], xml,
                                               g_variant_dict_end(&params),
-                                              f->reuse_external ? 2u : 0u),
+                                              (f->reuse_external ? 2u : 0u) |
+                                                  (f->shallow ? 1u : 0u)),
                                 G_VARIANT_TYPE("(o)"), error);
     if (reply == NULL)
         return FALSE;

@@ -641,10 +641,13 @@ static const VbctlOption blockcommit_options[] = {
 };
 
 static const VbctlOption blockcopy_options[] = {
-    {"format", N_("The destination's format: raw (default) or qcow2"), BFLAG(format), FALSE,
-     "FORMAT", G_OPTION_ARG_STRING},
-    {"reuse-external", N_("The destination exists already (required)"), BFLAG(reuse_external),
-     FALSE},
+    {"format", N_("The destination's format: raw or qcow2 (default: the disk's for a new "
+                  "image, raw for an existing one)"), BFLAG(format), FALSE, "FORMAT",
+     G_OPTION_ARG_STRING},
+    {"reuse-external", N_("Copy into the existing image DEST (else the service makes it)"),
+     BFLAG(reuse_external), FALSE},
+    {"shallow", N_("Copy the top image only; DEST goes on the disk's backing image"),
+     BFLAG(shallow), FALSE},
     {"bandwidth", N_("Limit the copy to N MiB/s (bytes/s with --bytes)"), BFLAG(bandwidth),
      FALSE, "N", G_OPTION_ARG_STRING},
     {"bytes", N_("--bandwidth is in bytes/s"), BFLAG(bytes), FALSE},

@@ -25,6 +25,7 @@ static const GDBusErrorEntry vb_error_entries[] = {
     { VB_ERROR_AGENT_UNRESPONSIVE, VB_DBUS_ERROR_PREFIX "AgentUnresponsive" },
     { VB_ERROR_AGENT_COMMAND, VB_DBUS_ERROR_PREFIX "AgentCommandFailed" },
     { VB_ERROR_NO_SNAPSHOT, VB_DBUS_ERROR_PREFIX "NoSnapshot" }, /* issue 15, part snapbus */
+    { VB_ERROR_NO_JOB, VB_DBUS_ERROR_PREFIX "NoJob" },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vb_error_entries) == VB_ERROR_LAST);

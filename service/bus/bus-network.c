@@ -25,7 +25,7 @@ vb_bus_network_path(const char *uuid)
     g_autofree char *id = g_strdup(uuid);
 
     g_strdelimit(id, "-", '_');
-    return g_strconcat(VB_BUS_MANAGER_PATH, "/network/", id, NULL);
+    return g_strconcat(VB_BUS_NETWORK_PATH_PREFIX, id, NULL);
 }
 
 /* ---- publishing ---- */

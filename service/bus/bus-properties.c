@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bus-errors.h"
 #include "bus-names.h"
 #include "bus-service.h"
 #include "bus-skeleton.h"
@@ -33,6 +34,8 @@ find_interface(VbBusService *service, const char *path, const char *iface, GErro
     if (g_str_equal(path, VB_BUS_MANAGER_PATH) && g_str_equal(iface, VB_BUS_MANAGER_IFACE))
         return G_DBUS_INTERFACE_SKELETON(g_object_ref(service->manager));
     object = g_hash_table_lookup(service->domain_objects, path);
+    if (object == NULL && vb_bus_vanished_error(path, error))
+        return NULL;
     if (object != NULL)
         found = g_dbus_object_get_interface(object, iface);
     if (found == NULL) {
@@ -232,6 +235,28 @@ reply_error_message(VbBusService *service, GDBusMessage *message, const char *na
                                    NULL, NULL);
 }
 
+/*
+ * Answers a call on a path where no object is exported with the named error
+ * of its kind (vb_bus_vanished_error()). Any thread. Returns: FALSE (nothing
+ * sent) when the path names no kind of object of the service.
+ */
+static gboolean
+reply_vanished(GDBusConnection *connection, GDBusMessage *message)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDBusMessage) reply = NULL;
+
+    if (!vb_bus_vanished_error(g_dbus_message_get_path(message), &error))
+        return FALSE;
+    if ((g_dbus_message_get_flags(message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
+        return TRUE;
+    reply = g_dbus_message_new_method_error_literal(message, vb_bus_error_name(error->code),
+                                                    error->message);
+    g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                   NULL);
+    return TRUE;
+}
+
 /* Set: the Domain interface's writable properties, after authorization. */
 static void
 handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
@@ -243,6 +268,8 @@ handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
     const VbBusMethod *m;
     const char *iface, *prop;
 
+    if (object == NULL && reply_vanished(service->connection, msg))
+        return;
     g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
     set_name = g_strconcat("Set:", prop, NULL);
     if (object != NULL && g_str_equal(iface, VB_BUS_NETWORK_IFACE)) {
@@ -364,6 +391,7 @@ typedef enum {
     FILTER_PASS,       /* GDBus answers it */
     FILTER_STEAL,      /* authorized first, on the main thread */
     FILTER_READ_HERE,  /* a read the caller passed the check of: answered in the filter */
+    FILTER_VANISHED,   /* a call on an object that is gone: its named error */
 } FilterVerdict;
 
 static FilterVerdict
@@ -383,6 +411,17 @@ classify(VbBusService *service, GDBusMessage *message)
                        g_str_equal(path, VB_BUS_MANAGER_PATH) && body_is(message, "()")
                    ? FILTER_STEAL
                    : FILTER_PASS;
+    if (g_str_has_prefix(iface, "org.virtbus.Virt1.") && !g_str_equal(path, VB_BUS_MANAGER_PATH)) {
+        g_autoptr(GDBusObject) object = NULL;
+
+        /* a method of ours on an object that is not (or no longer) there; the manager
+         * is NULL once the service is stopping */
+        if (service->object_manager == NULL || g_atomic_int_get(&service->stopping))
+            return FILTER_PASS;
+        object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(service->object_manager),
+                                                  path);
+        return object == NULL ? FILTER_VANISHED : FILTER_PASS;
+    }
     if (!g_str_equal(iface, PROPERTIES_IFACE))
         return FILTER_PASS;
     for (gsize i = 0; i < G_N_ELEMENTS(property_signatures); i++) {
@@ -438,8 +477,9 @@ answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *me
     if (!g_dbus_is_interface_name(iface))
         return FALSE;
     object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(manager), path);
-    if (object != NULL)
-        found = g_dbus_object_get_interface(object, iface);
+    if (object == NULL)
+        return reply_vanished(connection, message);
+    found = g_dbus_object_get_interface(object, iface);
     if (found == NULL || !G_IS_DBUS_INTERFACE_SKELETON(found))
         return FALSE;
     skel = G_DBUS_INTERFACE_SKELETON(found);
@@ -500,6 +540,11 @@ vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message, gbo
         if (!answer_read(service, connection, message))
             return message;
         g_object_unref(message); /* the filter owns it */
+        return NULL;
+    case FILTER_VANISHED:
+        if (!reply_vanished(connection, message))
+            return message;
+        g_object_unref(message);
         return NULL;
     case FILTER_STEAL:
         break;

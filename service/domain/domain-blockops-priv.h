@@ -10,18 +10,25 @@ G_BEGIN_DECLS
 struct _VbBlockOp {
     char *target;     /* the disk's <target dev> */
     char *job_id;     /* QEMU's job id */
-    const char *type; /* "pull", "commit", "active-commit" */
+    const char *type; /* "pull", "commit", "active-commit", "copy" */
     char *top_node;   /* the node QEMU's job names as device */
     char *top_layer;  /* block-commit: the top node, NULL for the active layer */
     char *base_node;  /* block-commit: the base node */
-    char *base_path;  /* block-commit: the base image's file */
-    char *base_format; /* block-commit: the base node's driver (qcow2, raw, ...) */
+    char *base_path;  /* block-commit: the base image's file; BlockCopy: the destination's */
+    char *base_format; /* block-commit: the base node's driver (qcow2, raw, ...); BlockCopy:
+                          the destination's format (NULL until chosen: the disk's) */
     guint64 speed;    /* bytes/s, 0 for none */
     guint64 granularity; /* BlockCopy: blockdev-mirror's granularity, 0 for QEMU's */
     guint64 buf_size;    /* BlockCopy: blockdev-mirror's buf-size, 0 for QEMU's */
     char *copy_storage;  /* BlockCopy: the destination's nodes */
     char *copy_format;
     gboolean copy_added; /* BlockCopy: the destination's nodes were added */
+    gboolean copy_create; /* BlockCopy without REUSE_EXT: the service makes the image */
+    gboolean copy_created; /* ... and has made it (removed again if the copy cannot start) */
+    char *copy_backing;  /* BlockCopy SHALLOW: the node below the disk's top, the
+                            destination's backing (NULL: a full copy) */
+    char *copy_backing_path;   /* ... its image and format, for a destination made here */
+    char *copy_backing_format;
     GPtrArray *pivot_drop; /* format nodes (top first) that leave the chain: at a pivot,
                               or at the end of an inner commit */
     gboolean pivot_requested; /* under the domain lock */

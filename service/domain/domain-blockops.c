@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include <libxml/parser.h>
 
 #include "domain-list-priv.h"
 #include "domain-blockops.h"
 #include "domain-blockops-priv.h"
+#include "qemu-img-snapshot.h"
 #include "vb-error.h"
 #include "vb-log.h"
 
@@ -42,6 +46,9 @@ vb_block_op_free(VbBlockOp *op)
     g_free(op->base_format);
     g_free(op->copy_storage);
     g_free(op->copy_format);
+    g_free(op->copy_backing);
+    g_free(op->copy_backing_path);
+    g_free(op->copy_backing_format);
     if (op->pivot_drop != NULL)
         g_ptr_array_unref(op->pivot_drop);
     g_free(op);
@@ -636,13 +643,72 @@ vb_block_storage_node(const char *format_node)
     return g_strdup_printf("%.*s-storage", (int)len, format_node);
 }
 
-/* BlockCopy: the destination's nodes (blockdev-add), then blockdev-mirror. */
+/* The virtual size of node @node, or 0 (@error set). */
+static guint64
+node_size(VbDomainList *list, VbDomainObj *dom, const char *node, GError **error)
+{
+    JsonObject *args = json_object_new();
+    g_autoptr(JsonNode) named = NULL;
+    JsonArray *all;
+
+    json_object_set_boolean_member(args, "flat", TRUE);
+    named = vb_domain_async_monitor(list, dom, "query-named-block-nodes", args, -1, error);
+    if (named == NULL)
+        return 0;
+    all = JSON_NODE_HOLDS_ARRAY(named) ? json_node_get_array(named) : NULL;
+    for (guint i = 0; all != NULL && i < json_array_get_length(all); i++) {
+        JsonNode *n = json_array_get_element(all, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        JsonObject *img = o != NULL ? jobj(o, "image") : NULL;
+
+        if (g_strcmp0(vb_block_jstr(o, "node-name"), node) == 0 && img != NULL &&
+            ju64(img, "virtual-size") > 0)
+            return ju64(img, "virtual-size");
+    }
+    g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "QEMU does not tell the size of node %s",
+                node);
+    return 0;
+}
+
+/* BlockCopy without REUSE_EXT: the destination made empty, of the disk's size, on the
+ * disk's backing image with SHALLOW. */
+static gboolean
+create_copy_dest(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
+{
+    VbQemuImgDisk img = { .target = op->target, .path = op->base_path };
+    guint64 size = node_size(list, dom, op->top_node, error);
+
+    if (size == 0)
+        return FALSE;
+    if (op->copy_backing != NULL ? !vb_qemu_img_create_overlay(&img, op->copy_backing_path,
+                                                               op->copy_backing_format, size,
+                                                               error)
+                                 : !vb_qemu_img_create(&img, op->base_format, size, error))
+        return FALSE;
+    op->copy_created = TRUE;
+    VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, dom->uuid_str,
+                  "copy of disk %s: made %s (%s, %" G_GUINT64_FORMAT " bytes%s%s)",
+                  op->target, op->base_path, op->base_format, size,
+                  op->copy_backing != NULL ? ", over " : "",
+                  op->copy_backing != NULL ? op->copy_backing_path : "");
+    return TRUE;
+}
+
+/* BlockCopy: the destination (made unless REUSE_EXT, given to QEMU's user), its nodes
+ * (blockdev-add), then blockdev-mirror. */
 static JsonNode *
 start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
 {
-    JsonObject *args = json_object_new();
+    JsonObject *args;
     g_autoptr(JsonNode) r1 = NULL;
     g_autoptr(JsonNode) r2 = NULL;
+
+    if (op->copy_create && !create_copy_dest(list, dom, op, error))
+        return NULL;
+    /* QEMU, as its own user, writes the destination (issue 14, part dac) */
+    if (!vb_domain_dac_hold_image(list, dom, op->base_path, error))
+        return NULL;
+    args = json_object_new();
 
     /* a name of its own for each copy: the nodes of a pivoted copy stay the disk's, a
      * second copy cannot reuse their names (QEMU's limit: 31 bytes) */
@@ -665,7 +731,9 @@ start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
     json_object_set_string_member(args, "driver", op->base_format);
     json_object_set_string_member(args, "node-name", op->copy_format);
     json_object_set_string_member(args, "file", op->copy_storage);
-    if (!g_str_equal(op->base_format, "raw"))
+    if (op->copy_backing != NULL)
+        json_object_set_string_member(args, "backing", op->copy_backing); /* SHALLOW */
+    else if (!g_str_equal(op->base_format, "raw"))
         json_object_set_null_member(args, "backing"); /* a full copy: no backing */
     r2 = vb_domain_async_monitor(list, dom, "blockdev-add", args, -1, error);
     if (r2 == NULL)
@@ -674,7 +742,7 @@ start_copy(VbDomainList *list, VbDomainObj *dom, VbBlockOp *op, GError **error)
     json_object_set_string_member(args, "job-id", op->job_id);
     json_object_set_string_member(args, "device", op->top_node);
     json_object_set_string_member(args, "target", op->copy_format);
-    json_object_set_string_member(args, "sync", "full");
+    json_object_set_string_member(args, "sync", op->copy_backing != NULL ? "top" : "full");
     if (op->speed > 0)
         json_object_set_int_member(args, "speed", (gint64)op->speed);
     if (op->granularity > 0)
@@ -940,6 +1008,10 @@ block_body(VbDomainList *list, VbDomainObj *dom, VbJob *job, gpointer data,
                                     start_args(op), -1, error);
     if (r == NULL) {
         drop_copy_nodes(list, dom, op);
+        /* nothing was copied into the image made for it */
+        if (op->copy_created && g_unlink(op->base_path) < 0)
+            VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "cannot remove %s again: %s",
+                          op->base_path, g_strerror(errno));
         g_prefix_error(error, "cannot start the %s job of disk %s: ", op->type, op->target);
         vb_block_drop_op(dom, op);
         return FALSE;
@@ -998,9 +1070,36 @@ start_block_job(VbDomainList *list, VbDomainObj *dom, const char *method, const 
     if (nodes == NULL)
         goto fail;
     if (g_str_equal(op->type, "copy")) {
-        /* the destination was checked by vb_domain_block_copy(); a pivot leaves the whole
-         * chain */
-        op->pivot_drop = g_ptr_array_ref(nodes);
+        /* the destination was checked by vb_domain_block_copy(); a new one has the disk's
+         * format */
+        if (op->base_format == NULL)
+            op->base_format = g_strdup(g_ptr_array_index(drvs, 0));
+        if (shallow && nodes->len > 1) {
+            /* SHALLOW: the top image only; the destination goes on the same backing */
+            if (g_str_equal(op->base_format, "raw")) {
+                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "BlockCopy: SHALLOW (1) of disk %s, which has a backing image, "
+                            "needs a destination that can have one (qcow2), not raw",
+                            op->target);
+                goto fail;
+            }
+            op->copy_backing = g_strdup(g_ptr_array_index(nodes, 1));
+            op->copy_backing_path = g_strdup(g_ptr_array_index(files, 1));
+            op->copy_backing_format = g_strdup(g_ptr_array_index(drvs, 1));
+            /* a pivot leaves the top image only */
+            op->pivot_drop = g_ptr_array_new_with_free_func(g_free);
+            g_ptr_array_add(op->pivot_drop, g_strdup(g_ptr_array_index(nodes, 0)));
+        } else {
+            /* a pivot leaves the whole chain */
+            op->pivot_drop = g_ptr_array_ref(nodes);
+        }
+        if (op->copy_create && !g_str_equal(op->base_format, "raw") &&
+            !g_str_equal(op->base_format, "qcow2")) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "BlockCopy: disk %s is a %s image; name the destination's format "
+                        "(<driver type='qcow2'/> or 'raw')", op->target, op->base_format);
+            goto fail;
+        }
     } else if (g_str_equal(op->type, "pull")) {
         if (nodes->len < 2) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
@@ -1177,9 +1276,9 @@ parse_copy_dest(const char *xml, char **out_path, char **out_format, GError **er
                             "BlockCopy: the destination needs <source file='/absolute/path'/>");
         goto out;
     }
-    if (*out_format == NULL)
-        *out_format = g_strdup("raw");
-    if (strcmp(*out_format, "raw") != 0 && strcmp(*out_format, "qcow2") != 0) {
+    /* no format: the disk's for an image made here, raw for an existing one */
+    if (*out_format != NULL && strcmp(*out_format, "raw") != 0 &&
+        strcmp(*out_format, "qcow2") != 0) {
         g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                     "BlockCopy: destination format '%s' is not supported (raw, qcow2 are)",
                     *out_format);
@@ -1197,9 +1296,11 @@ out:
  * @dest_xml: the destination's <disk> (a file, raw or qcow2)
  * @params: (nullable): a{sv}: bandwidth (t, bytes/s), granularity (u), buf-size (t)
  *
- * blockdev-mirror of the disk into an existing image (REUSE_EXT) as a Job: it
- * becomes ready and runs until BlockJobAbort; with PIVOT the disk goes on with
- * the copy and the live <source> names it. Worker threads.
+ * blockdev-mirror of the disk as a Job, into a new image the service makes (of the
+ * disk's size and, unless the destination names one, format), or with REUSE_EXT into an
+ * existing one; with SHALLOW only the top image is copied and the destination sits on
+ * the disk's backing image. The job becomes ready and runs until BlockJobAbort; with
+ * PIVOT the disk goes on with the copy and the live <source> names it. Worker threads.
  */
 VbJob *
 vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
@@ -1211,18 +1312,6 @@ vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
     const char *key;
     GVariant *value;
 
-    if (flags & VB_BLOCK_COPY_SHALLOW) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "BlockCopy: SHALLOW (1), a copy of the top image only, is not "
-                            "supported");
-        return NULL;
-    }
-    if (!(flags & VB_BLOCK_COPY_REUSE_EXT)) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
-                            "BlockCopy: creating the destination is not supported: create "
-                            "it (qemu-img create) and give REUSE_EXT (2)");
-        return NULL;
-    }
     if (flags & VB_BLOCK_COPY_SYNCHRONOUS_WRITES) {
         g_set_error_literal(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                             "BlockCopy: SYNCHRONOUS_WRITES (8) is not supported");
@@ -1230,6 +1319,7 @@ vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
     }
     op = g_new0(VbBlockOp, 1);
     op->type = "copy";
+    op->copy_create = !(flags & VB_BLOCK_COPY_REUSE_EXT);
     g_variant_iter_init(&iter, params);
     while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
         g_autoptr(GVariant) v = value;
@@ -1265,13 +1355,33 @@ vb_domain_block_copy(VbDomainList *list, VbDomainObj *dom, const char *disk,
         vb_block_op_free(op);
         return NULL;
     }
-    if (!g_file_test(op->base_path, G_FILE_TEST_IS_REGULAR)) {
+    if (op->base_format == NULL && !op->copy_create)
+        op->base_format = g_strdup("raw");
+    if (op->copy_create) {
+        g_autofree char *dir = g_path_get_dirname(op->base_path);
+
+        /* as libvirt: a file that is there is used only when the caller says so */
+        if (g_file_test(op->base_path, G_FILE_TEST_EXISTS) ||
+            g_file_test(op->base_path, G_FILE_TEST_IS_SYMLINK)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                        "BlockCopy: the destination '%s' already exists: remove it, name "
+                        "another file, or give REUSE_EXT (2) to copy into it", op->base_path);
+            vb_block_op_free(op);
+            return NULL;
+        }
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                        "BlockCopy: the destination's directory '%s' does not exist", dir);
+            vb_block_op_free(op);
+            return NULL;
+        }
+    } else if (!g_file_test(op->base_path, G_FILE_TEST_IS_REGULAR)) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
                     "BlockCopy: '%s' is not an existing regular file (REUSE_EXT)",
                     op->base_path);
         vb_block_op_free(op);
         return NULL;
     }
-    return start_block_job(list, dom, "BlockCopy", disk, op, NULL, NULL, FALSE, FALSE, owner,
-                           error);
+    return start_block_job(list, dom, "BlockCopy", disk, op, NULL, NULL,
+                           flags & VB_BLOCK_COPY_SHALLOW, FALSE, owner, error);
 }

@@ -219,6 +219,31 @@ vb_domain_dac_hold_disk(VbDomainList *list, VbDomainObj *dom, const VbDeviceDef 
 }
 
 /**
+ * vb_domain_dac_hold_image:
+ * @path: an image the running QEMU is about to open for writing: an external snapshot's
+ *   overlay, a block copy's destination (made by the service, or the caller's REUSE_EXT)
+ *
+ * As vb_domain_dac_hold_disk() for one image: QEMU's user owns it until the run ends, then
+ * its owner gets it back (the service's own user for an image the service made). With the
+ * job held.
+ */
+gboolean
+vb_domain_dac_hold_image(VbDomainList *list, VbDomainObj *dom, const char *path,
+                         GError **error)
+{
+    g_autoptr(GPtrArray) files = NULL;
+    VbQemuDacFile *f;
+
+    if (!list->qemu_ids.set_ids)
+        return TRUE;
+    files = g_ptr_array_new_with_free_func((GDestroyNotify)vb_qemu_dac_file_free);
+    f = g_new0(VbQemuDacFile, 1);
+    f->path = g_strdup(path);
+    g_ptr_array_add(files, f);
+    return vb_qemu_dac_hold(list->dac, dom->uuid_str, files, error);
+}
+
+/**
  * vb_domain_dac_release:
  *
  * The run ended (any way: shutdown, destroy, crash, failed start, migration, save): its

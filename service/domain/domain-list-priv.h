@@ -98,6 +98,8 @@ gboolean vb_domain_dac_prepare_helper(VbDomainList *list, const char *state_dir,
                                       const char *log_path, GError **error);
 gboolean vb_domain_dac_hold_disk(VbDomainList *list, VbDomainObj *dom, const VbDeviceDef *disk,
                                  GHashTable *disks, GError **error);
+gboolean vb_domain_dac_hold_image(VbDomainList *list, VbDomainObj *dom, const char *path,
+                                  GError **error);
 void vb_domain_dac_reconcile(VbDomainList *list);
 
 /* domain-ports.c */

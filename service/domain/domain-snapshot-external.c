@@ -450,6 +450,15 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
         return FALSE;
     if (!vb_snapshot_external_create_overlays(disks, error))
         return FALSE;
+    /* QEMU, as its own user, opens the overlays for writing (issue 14, part dac) */
+    for (guint i = 0; i < disks->len; i++) {
+        if (!vb_domain_dac_hold_image(list, dom,
+                                      ((VbExtDisk *)g_ptr_array_index(disks, i))->overlay,
+                                      error)) {
+            vb_snapshot_external_remove_created(disks);
+            return FALSE;
+        }
+    }
     if (!add_nodes(mon, disks, error)) {
         del_nodes(dom, mon, disks);
         vb_snapshot_external_remove_created(disks);

@@ -756,6 +756,29 @@ vb_qemu_img_create_overlay(const VbQemuImgDisk *disk, const char *backing,
 }
 
 /**
+ * vb_qemu_img_create:
+ * @disk: its target, and the new image's path as @disk->path
+ * @format: "qcow2" or "raw"
+ *
+ * Creates an empty image of @size bytes that must not exist yet (`qemu-img create`): a
+ * block copy's destination. Workers.
+ */
+gboolean
+vb_qemu_img_create(const VbQemuImgDisk *disk, const char *format, guint64 size,
+                   GError **error)
+{
+    g_autofree char *size_str = g_strdup_printf("%" G_GUINT64_FORMAT, size);
+    const char *args[] = { "create", "-q", "-f", format, "--", disk->path, size_str, NULL };
+
+    if (g_file_test(disk->path, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
+                    "disk %s: the image %s already exists", disk->target, disk->path);
+        return FALSE;
+    }
+    return run_qemu_img(disk, "create", args, disk->path, NULL, error);
+}
+
+/**
  * vb_qemu_img_commit:
  * @disk: its target, and the overlay's path as @disk->path
  *

@@ -51,6 +51,8 @@ gboolean vb_qemu_img_snapshot_delete(GPtrArray *disks, const char *name,
 /* for tests: the bound on one qemu-img run (default 300 s); 0 restores the default */
 gboolean vb_qemu_img_create_overlay(const VbQemuImgDisk *disk, const char *backing,
                                     const char *backing_format, guint64 size, GError **error);
+gboolean vb_qemu_img_create(const VbQemuImgDisk *disk, const char *format, guint64 size,
+                            GError **error);
 gboolean vb_qemu_img_commit(const VbQemuImgDisk *disk, GError **error);
 gboolean vb_qemu_img_rebase_unsafe(const VbQemuImgDisk *disk, const char *backing,
                                    const char *backing_format, GError **error);

@@ -33,6 +33,7 @@ typedef enum {
     VB_ERROR_AGENT_UNRESPONSIVE, /* AgentUnresponsive: the guest agent cannot be reached */
     VB_ERROR_AGENT_COMMAND,     /* AgentCommandFailed: the guest agent answered an error */
     VB_ERROR_NO_SNAPSHOT,       /* NoSnapshot: libvirt's VIR_ERR_NO_DOMAIN_SNAPSHOT (issue 15) */
+    VB_ERROR_NO_JOB,            /* NoJob: a call on a Job object that is gone */
     VB_ERROR_LAST
 } VbErrorCode;
 

@@ -13,6 +13,8 @@ guest on a qcow2 chain base <- mid <- top made with qemu-img, data written by qe
 - SetBlockThreshold (by source path) and the BlockThreshold signal when the guest writes
   beyond it (tgwrite);
 - BlockCopy into an existing qcow2: ready, PIVOT (the live <source> names it), abort;
+- BlockCopy into a new image the service makes: full (the chain's data, no backing) and
+  SHALLOW (top only, over the disk's backing, kept at the pivot);
 - errors: bad disk, not running, flags, DELETE/BlockCopy NotSupported, active commit
   without ACTIVE, abort without a job."""
 
@@ -244,13 +246,64 @@ class CopyTest(BlockJobTestCase):
         self.qemu_io(dest, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
                      f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
 
+    def test_copy_to_a_new_image_full_and_shallow(self):
+        """Without REUSE_EXT the service makes the destination: of the disk's size and
+        format, holding the whole chain's data after a full copy; with SHALLOW only the top
+        image, on the disk's backing image, and the pivot keeps that backing. A copy that
+        cannot start leaves no image behind."""
+        base, mid, top = self.make_chain(top_data=(("0x44", 2 * MIB, MIB),))
+        path = self.start(top)
+        full, shallow = self.img("full"), self.img("shallow")
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", f"<disk type='file'><source file='{full}'/></disk>", {}, 0))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=60,
+                   what="the full copy ready")
+        info = self.info(full)
+        self.assertEqual((info["format"], info["virtual-size"]), ("qcow2", 64 * MIB), info)
+        self.assertNotIn("backing-filename", info)
+        self.domain(path, "BlockJobAbort", "su", ("vda", 0))  # no pivot: stays on top
+        self.assertDBusError("Aborted", self.wait_job, job)
+        self.qemu_io(full, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
+                     f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
+        # SHALLOW: the top image only, over mid (the disk's backing), pivoted
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", self.dest_xml(shallow), {}, 1))
+        eventually(lambda: self.get_prop(job, JOB_IFACE, "Phase") == "ready", timeout=60,
+                   what="the shallow copy ready")
+        self.domain(path, "BlockJobAbort", "su", ("vda", ABORT_PIVOT))
+        self.assertTrue(self.wait_job(job)["pivoted"])
+        live = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.assertEqual(live.find("./devices/disk/source").get("file"), shallow)
+        # QEMU's chain: shallow -> mid -> base, the backing nodes kept
+        blocks = json.loads(self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
+            {"execute": "query-block"}),)))["return"]
+        vda = [b["inserted"] for b in blocks if b.get("inserted", {}).get("file") == shallow]
+        self.assertEqual(len(vda), 1, blocks)
+        self.assertEqual(vda[0].get("backing_file"), mid, vda[0])
+        # only top's data was copied into it: what it holds itself (depth 0) is top's MiB
+        own = [(e["start"], e["length"]) for e in json.loads(self.qemu_img(
+            "map", "-U", "--output=json", shallow)) if e["depth"] == 0 and e["data"]]
+        self.assertEqual(own, [(2 * MIB, MIB)])
+        # the guest still reads every layer through the new top: a pull works on it
+        self.wait_job(self.domain(path, "BlockPull", "stu", ("vda", 0, 0)))
+        self.destroy(path)
+        self.qemu_io(shallow, f"read -P 0x11 0 {MIB}", f"read -P 0x22 {MIB} {MIB}",
+                     f"read -P 0x44 {2 * MIB} {MIB}", readonly=True)
+        # a copy that cannot start (not running) leaves no file
+        never = self.img("never")
+        self.assertDBusError("OperationInvalid", self.domain, path, "BlockCopy", "ssa{sv}u",
+                             ("vda", self.dest_xml(never), {}, 0))
+        self.assertFalse(os.path.exists(never))
+
     def test_copy_abort_and_errors(self):
         base, mid, top = self.make_chain()
         dest = self.img("dest")
         self.qemu_img("create", "-q", "-f", "qcow2", dest, "64M")
         path = self.start(top)
-        for xml, flags, err in ((self.dest_xml(dest), 0, "NotSupported"),
-                                (self.dest_xml(dest), REUSE_EXT | 1, "NotSupported"),
+        for xml, flags, err in ((self.dest_xml(dest), 0, "OperationInvalid"),  # exists
+                                (self.dest_xml(self.img("nodir/x")), 0, "InvalidArgument"),
+                                (self.dest_xml(dest), REUSE_EXT | 8, "NotSupported"),
+                                (self.dest_xml(self.img("r"), "raw"), 1, "InvalidArgument"),
                                 ("<disk", REUSE_EXT, "InvalidXML"),
                                 ("<disk><source file='rel.qcow2'/></disk>", REUSE_EXT,
                                  "InvalidArgument"),
@@ -382,7 +435,7 @@ class ClientTest(BlockJobTestCase):
         # the disk runs on base since the pivot: a copy of its size
         self.qemu_img("create", "-q", "-f", "raw", dest, str(self.info(base)["virtual-size"]))
         p = self.ctl("blockcopy", "bjctl", "vda", dest, check=False)
-        self.assertFails(p, 1, "REUSE_EXT")
+        self.assertFails(p, 1, "already exists", "REUSE_EXT")
         p = self.ctl("blockcopy", "bjctl", "vda", dest, "--reuse-external", "--bandwidth", "1")
         self.assertIn("--pivot", p.stdout)
         eventually(lambda: "copy" in self.ctl("blockjob", "bjctl", "vda").stdout, timeout=30,
@@ -390,6 +443,14 @@ class ClientTest(BlockJobTestCase):
         self.assertIn("Bandwidth limit: 1 MiB/s", self.ctl("blockjob", "bjctl", "vda").stdout)
         self.ctl("blockjob", "bjctl", "vda", "--abort")
         self.assertIn("No current block job", self.ctl("blockjob", "bjctl", "vda").stdout)
+        # into a new image the service makes, of the disk's format (qcow2)
+        made = os.path.join(self.tmp, "made.qcow2")
+        p = self.ctl("blockcopy", "bjctl", "vda", made, "--shallow")
+        self.assertIn("--pivot", p.stdout)
+        eventually(lambda: "copy" in self.ctl("blockjob", "bjctl", "vda").stdout, timeout=30,
+                   what="the copy into a new image")
+        self.assertEqual(self.info(made)["format"], "qcow2")
+        self.ctl("blockjob", "bjctl", "vda", "--abort")
         p = self.ctl("blockpull", "bjctl", "vda", check=False)
         self.assertFails(p, 1, "no backing image")
         p = self.ctl("blockjob", "bjctl", "vda", "--abort", "--pivot", check=False)

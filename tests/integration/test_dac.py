@@ -29,7 +29,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from test_lifecycle import LifecycleTestCase, pid_alive  # noqa: E402
 import vbtest  # noqa: E402
-from vbtest import DOMAIN_IFACE, VIRTBUSD, connect, eventually, status_pids  # noqa: E402
+from vbtest import VIRTBUSD, connect, eventually, status_pids  # noqa: E402
 
 QEMU_USER = "virtbus-qemu"
 U1 = "5dac0000-7a55-4b1e-9a53-7c9bd1a0d001"
@@ -248,6 +248,37 @@ class DacTest(LifecycleTestCase):
         for f in (disk, iso2, extra_disk):
             self.assertEqual(owner(f), (0, 0, 0o600), f)
         self.assertEqual(owner(iso1), (0, 0, 0o644))
+
+    def test_snapshot_overlay_and_copy_destination_are_given(self):
+        """Images made or named while the domain runs (an external snapshot's overlay,
+        a block copy's destination) are QEMU's user's for the run, and root's again
+        after it."""
+        disk = os.path.join(self.img, "base.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+        os.chmod(disk, 0o600)
+        xml = self.xml("sn", U1, disk).replace("type='raw'", "type='qcow2'")
+        path = self.define("sn", U1, xml=xml)
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        overlay = os.path.join(self.img, "base.s1")
+        self.snapshot_create(path, "<domainsnapshot><name>s1</name><disks><disk name='vda' "
+                             f"snapshot='external'><source file='{overlay}'/></disk>"
+                             "</disks></domainsnapshot>", 16)  # DISK_ONLY
+        self.assertEqual(owner(overlay)[:2], (self.quid, self.qgid))
+        dest = self.image("copy.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", dest, "16M"], check=True)
+        os.chown(dest, 0, 0)
+        os.chmod(dest, 0o600)
+        job = self.domain(path, "BlockCopy", "ssa{sv}u",
+                          ("vda", f"<disk type='file'><driver type='qcow2'/><source "
+                           f"file='{dest}'/></disk>", {}, 2))  # REUSE_EXT
+        eventually(lambda: self.get_prop(job, "org.virtbus.Virt1.Job", "Phase") == "ready",
+                   timeout=60, what="the copy ready")
+        self.assertEqual(owner(dest)[:2], (self.quid, self.qgid))
+        self.domain(path, "BlockJobAbort", "su", ("vda", 2))  # PIVOT
+        self.call(job, "org.virtbus.Virt1.Job", "Wait", timeout=60000)
+        self.domain(path, "Destroy", "u", (0,))
+        for f in (disk, overlay, dest):
+            self.assertEqual(owner(f)[:2], (0, 0), f)
 
     def test_efi_nvram_is_given_and_its_directory_passable(self):
         xml = f"""<domain type='qemu'>

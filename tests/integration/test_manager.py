@@ -166,6 +166,49 @@ class UndefineAutostartTest(VirtbusTestCase):
         # the name and uuid are free again
         self.assertEqual(self.define("vm1", UUID1), path)
 
+    def test_calls_on_vanished_objects_are_named(self):
+        """A call on an object that is gone (or never was) gets the named error of its
+        kind, from every path a call can take: a method, a property read (first and
+        cached), a write; an object of the kind the path names, not GDBus's
+        UnknownMethod."""
+        path = self.define("vm1", UUID1)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Name"), "vm1")  # read cached
+        self.domain(path, "Undefine", "u", (0,))
+        eventually(lambda: path not in self.managed_objects(), what="the object unexported")
+        props = "org.freedesktop.DBus.Properties"
+        cases = [
+            (path, DOMAIN_IFACE, "Start", "u", (0,), "NoDomain", UUID1),
+            (path, DOMAIN_IFACE, "GetXMLDesc", "u", (0,), "NoDomain", UUID1),
+            (path, props, "Get", "ss", (DOMAIN_IFACE, "Name"), "NoDomain", UUID1),
+            (path, props, "GetAll", "s", (DOMAIN_IFACE,), "NoDomain", UUID1),
+            (path, props, "Set", "ssv", (DOMAIN_IFACE, "Autostart", GLib.Variant("b", True)),
+             "NoDomain", UUID1),
+            (path_of(UUID2), DOMAIN_IFACE, "Suspend", None, (), "NoDomain", UUID2),
+            (path + "/snapshot/3", "org.virtbus.Virt1.Snapshot", "GetXMLDesc", "u", (0,),
+             "NoSnapshot", "/snapshot/3"),
+            (path + "/snapshot/3", props, "Get", "ss", ("org.virtbus.Virt1.Snapshot", "Name"),
+             "NoSnapshot", UUID1),
+            ("/org/virtbus/Virt1/job/4000000", "org.virtbus.Virt1.Job", "Cancel", None, (),
+             "NoJob", "4000000"),
+            ("/org/virtbus/Virt1/job/4000000", props, "Get", "ss",
+             ("org.virtbus.Virt1.Job", "Phase"), "NoJob", "4000000"),
+            ("/org/virtbus/Virt1/network/" + UUID2.replace("-", "_"),
+             "org.virtbus.Virt1.Network", "Destroy", None, (), "NoNetwork", UUID2),
+        ]
+        for obj, iface, method, sig, args, error, named in cases:
+            with self.subTest(path=obj, method=method):
+                with self.assertRaises(vbtest.DBusCallError) as cm:
+                    self.call(obj, iface, method, sig, args)
+                self.assertEqual(cm.exception.name, ERR + error, cm.exception.message)
+                self.assertIn(named, cm.exception.message)
+        # the service still answers, and an object of ours that exists is not affected
+        self.assertEqual(self.define("vm1", UUID1), path)
+        self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Name"), "vm1")
+        # GDBus keeps answering what is not a vanished object of ours
+        with self.assertRaises(vbtest.DBusCallError) as cm:
+            self.call(path, DOMAIN_IFACE, "NoSuchMethod")
+        self.assertEqual(cm.exception.name, "org.freedesktop.DBus.Error.UnknownMethod")
+
     def test_autostart_persisted(self):
         path = self.define("vm1", UUID1)
         rec = SignalRecorder(self.conn)

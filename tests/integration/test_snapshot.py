@@ -185,8 +185,7 @@ class SnapshotTest(SnapshotBase):
         for img in (a, b):
             self.assertEqual(self.image_snapshots(img), ["s1"])
         eventually(lambda: s2 not in self.managed_objects(), what="s2 unexported")
-        self.assertDBusError("org.freedesktop.DBus.Error.UnknownMethod", self.snap, s2,
-                             "GetXMLDesc", "u", (0,))
+        self.assertDBusError("NoSnapshot", self.snap, s2, "GetXMLDesc", "u", (0,))
         self.assertEqual(self.domain(dom, "SnapshotCurrent", "u", (0,)), s1)
         self.assertTrue(self.get_prop(s1, SNAP_IFACE, "Current"))
         self.assertDBusError("NoSnapshot", self.domain, dom, "SnapshotLookupByName", "su",
