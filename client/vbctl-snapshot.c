@@ -139,7 +139,8 @@ append_memspec(GString *xml, const char *spec, GError **error)
 }
 
 /* `snapshot-create-as DOMAIN [NAME] [--description TEXT] [--disk-only] [--no-metadata]
- *  [--reuse-external] [--quiesce] [--halt] [--diskspec SPECS] [--memspec SPEC] [--live]` */
+ *  [--reuse-external] [--quiesce] [--halt] [--diskspec SPECS] [--memspec SPEC] [--live]
+ *  [--validate]` */
 gboolean
 vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
 {
@@ -188,10 +189,12 @@ vbctl_cmd_snapshot_create_as(VbctlContext *ctx, GError **error)
         flags |= 8;
     if (f->live)
         flags |= 256;
+    if (f->validate)
+        flags |= 512;
     return create(ctx, text, flags, error);
 }
 
-/* `snapshot-create DOMAIN FILE [--redefine] [--current]` */
+/* `snapshot-create DOMAIN FILE [--redefine] [--current] [--validate]` */
 gboolean
 vbctl_cmd_snapshot_create(VbctlContext *ctx, GError **error)
 {
@@ -200,7 +203,9 @@ vbctl_cmd_snapshot_create(VbctlContext *ctx, GError **error)
 
     if (xml == NULL)
         return FALSE;
-    return create(ctx, xml, (f->redefine ? 1u : 0u) | (f->current ? 2u : 0u), error);
+    return create(ctx, xml,
+                  (f->redefine ? 1u : 0u) | (f->current ? 2u : 0u) | (f->validate ? 512u : 0u),
+                  error);
 }
 
 typedef struct {

@@ -55,6 +55,7 @@ typedef struct {
     gboolean live;          /* snapshot-create-as --live */
     gboolean redefine;      /* snapshot-create --redefine */
     gboolean current;       /* snapshot-create --current */
+    gboolean validate;      /* snapshot-create, snapshot-create-as --validate */
     gboolean tree;          /* snapshot-list --tree */
     gboolean roots;         /* snapshot-list --roots */
     gboolean name;          /* snapshot-list, snapshot-current --name */

@@ -261,12 +261,16 @@ static const VbctlOption snapshot_create_as_options[] = {
      SFLAG(memspec), FALSE, "SPEC", G_OPTION_ARG_STRING},
     {"live", N_("With an external memory file: save the memory while the guest runs"),
      SFLAG(live), FALSE},
+    {"validate", N_("Refuse XML virtbus does not know instead of keeping it"), SFLAG(validate),
+     FALSE},
     {NULL},
 };
 
 static const VbctlOption snapshot_create_options[] = {
     {"redefine", N_("Record the metadata of an existing snapshot"), SFLAG(redefine), FALSE},
     {"current", N_("With --redefine: make it the current snapshot"), SFLAG(current), FALSE},
+    {"validate", N_("Refuse XML virtbus does not know instead of keeping it"), SFLAG(validate),
+     FALSE},
     {NULL},
 };
 

@@ -4,8 +4,9 @@
  * is parsed as a new snapshot, as an existing one and as the stored copy (with <active>).
  * Whatever parses must format, the output must parse again with the same flags and format
  * to the same text; a parsed embedded domain is also used to align the disks, after which
- * the definition must still format. Any difference aborts, as do GLib warnings and
- * criticals (fuzz-log.h).
+ * the definition must still format. With VALIDATE what parses must parse without it,
+ * and the embedded domains' kept text on its own. Any difference aborts, as do GLib
+ * warnings and criticals (fuzz-log.h).
  */
 #include "config.h"
 
@@ -92,6 +93,35 @@ check_flags(const char *xml, guint pflags)
     }
 }
 
+/* VALIDATE only refuses more: what it accepts parses without it too, and an embedded
+ * domain it keeps the text of parses on its own */
+static void
+check_validate(const char *xml, guint pflags)
+{
+    g_autoptr(VbSnapshotDef) def = vb_snapshot_def_parse_string(
+        xml, pflags | VB_SNAPSHOT_PARSE_VALIDATE, NULL);
+    g_autoptr(VbSnapshotDef) plain = NULL;
+
+    if (def == NULL)
+        return;
+    plain = vb_snapshot_def_parse_string(xml, pflags, NULL);
+    if (plain == NULL)
+        abort();
+    for (guint i = 0; i < 2; i++) {
+        const char *text = vb_snapshot_def_get_domain_xml(def, i == 1);
+        const VbDomainDef *dom = i == 1 ? def->inactive_dom : def->dom;
+        g_autoptr(VbDomainDef) again = NULL;
+
+        if ((text != NULL) != (dom != NULL))
+            abort();
+        if (text == NULL)
+            continue;
+        again = vb_domain_def_parse_string(text, VB_DOMAIN_DEF_PARSE_INACTIVE, NULL);
+        if (again == NULL || g_strcmp0(again->name, dom->name) != 0)
+            abort();
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -100,5 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_flags(xml, 0);
     check_flags(xml, VB_SNAPSHOT_PARSE_REDEFINE);
     check_flags(xml, VB_SNAPSHOT_PARSE_INTERNAL);
+    check_validate(xml, 0);
+    check_validate(xml, VB_SNAPSHOT_PARSE_REDEFINE);
     return 0;
 }

@@ -28,6 +28,7 @@ struct _VbSnapshotDiskPrivate {
 
 struct _VbSnapshotDefPrivate {
     VbExtra extra; /* unknown attributes and children of <domainsnapshot>, and <cookie> */
+    char *domain_xml[2]; /* VALIDATE: <domain>, <inactiveDomain> as written; nullable */
 };
 
 static const char *const state_names[] = {
@@ -150,6 +151,8 @@ vb_snapshot_def_free(VbSnapshotDef *def)
     g_clear_pointer(&def->inactive_dom, vb_domain_def_free);
     if (def->priv != NULL) {
         vb_extra_clear(&def->priv->extra);
+        g_free(def->priv->domain_xml[0]);
+        g_free(def->priv->domain_xml[1]);
         g_free(def->priv);
     }
     g_free(def);
@@ -205,6 +208,20 @@ vb_snapshot_name_validate(const char *name, GError **error)
 }
 
 /**
+ * vb_snapshot_def_get_domain_xml:
+ * @inactive: %TRUE for <inactiveDomain>, %FALSE for <domain>
+ *
+ * Returns: (nullable): the embedded definition as the caller wrote it (its root named
+ *   <domain>), a document of its own whose lines are those of the snapshot document;
+ *   kept only by a parse with %VB_SNAPSHOT_PARSE_VALIDATE of an existing snapshot
+ */
+const char *
+vb_snapshot_def_get_domain_xml(const VbSnapshotDef *def, gboolean inactive)
+{
+    return def->priv->domain_xml[inactive ? 1 : 0];
+}
+
+/**
  * vb_snapshot_def_is_offline:
  *
  * Returns: whether @def holds no memory state by its <state> (shutoff, disk-snapshot)
@@ -241,16 +258,19 @@ child_text(xmlNode *parent, const char *name)
     return c != NULL ? vb_xml_text(c) : NULL;
 }
 
-/* <domain> or <inactiveDomain> through the domain parser, as a document of its own */
-static VbDomainDef *
-parse_domain_node(xmlNode *node, GError **error)
+/* @node alone as a document, its root renamed <domain>; @at_line: without the XML
+ * declaration, after as many newlines as put the root at its line in the snapshot
+ * document, so that lines named in it are the caller's (a start tag written over several
+ * lines comes back on one: later lines may be off by as many) */
+static char *
+domain_node_text(xmlNode *node, gboolean at_line, GError **error)
 {
-    g_autoptr(GError) local = NULL;
     xmlDoc *nd = xmlNewDoc((const xmlChar *)"1.0");
     xmlNode *copy = xmlDocCopyNode(node, nd, 1);
     xmlChar *mem = NULL;
     int size = 0;
-    VbDomainDef *dom;
+    const char *root;
+    GString *out;
 
     if (copy == NULL) {
         xmlFreeDoc(nd);
@@ -262,12 +282,35 @@ parse_domain_node(xmlNode *node, GError **error)
     xmlReconciliateNs(nd, copy);
     xmlDocDumpMemory(nd, &mem, &size);
     xmlFreeDoc(nd);
-    if (mem == NULL) {
+    root = mem != NULL ? strstr((const char *)mem, "<domain") : NULL;
+    if (root == NULL) {
+        xmlFree(mem);
         g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot serialize XML");
         return NULL;
     }
-    dom = vb_domain_def_parse_string((const char *)mem, VB_DOMAIN_DEF_PARSE_INACTIVE, &local);
+    out = g_string_new(NULL);
+    if (at_line) {
+        for (long i = 1; i < xmlGetLineNo(node); i++)
+            g_string_append_c(out, '\n');
+        g_string_append(out, root);
+    } else {
+        g_string_append(out, (const char *)mem);
+    }
     xmlFree(mem);
+    return g_string_free(out, FALSE);
+}
+
+/* <domain> or <inactiveDomain> through the domain parser, as a document of its own */
+static VbDomainDef *
+parse_domain_node(xmlNode *node, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *text = domain_node_text(node, FALSE, error);
+    VbDomainDef *dom;
+
+    if (text == NULL)
+        return NULL;
+    dom = vb_domain_def_parse_string(text, VB_DOMAIN_DEF_PARSE_INACTIVE, &local);
     if (dom == NULL) {
         g_set_error(error, VB_ERROR, local->domain == VB_ERROR ? local->code : VB_ERROR_INVALID_XML,
                     "line %ld: <%s> of the snapshot (lines counted from it): %s",
@@ -287,6 +330,7 @@ path_is_relative(const char *type, const char *path)
 
 static const char *const disk_ranks[] = { "driver", "source", NULL };
 static const char *const disk_attrs[] = { "name", "snapshot", "type", NULL };
+static const char *const driver_attrs[] = { "type", NULL };
 
 static VbSnapshotDiskDef *
 parse_disk(xmlNode *node, guint flags, GError **error)
@@ -331,8 +375,6 @@ parse_disk(xmlNode *node, guint flags, GError **error)
     }
     driver = vb_xml_child(node, "driver");
     if (driver != NULL) {
-        static const char *const driver_attrs[] = { "type", NULL };
-
         disk->priv->has_driver = TRUE;
         disk->driver_type = vb_xml_prop(driver, "type");
         if (disk->driver_type != NULL && vb_rank_lookup(disk_formats, disk->driver_type) ==
@@ -600,6 +642,170 @@ check_revert_disks(GPtrArray *disks, const VbDomainDef *dom, GError **error)
     return check_disks(disks, dom, error);
 }
 
+/*
+ * VALIDATE (SnapshotCreateXML 512). libvirt checks the document against its RelaxNG
+ * schema; we ship none and refuse instead what the parser does not know: what it keeps
+ * verbatim only to write it back (the VbExtra of <domainsnapshot>, <disk> and <driver>)
+ * and what it drops (other attributes and children of the elements it reads, namespaced
+ * attributes). What the schema allows and we keep as it is stays allowed: <cookie>,
+ * <disk><source>, <driver><metadata_cache>. The first of them by its line is named.
+ */
+typedef struct {
+    long line;
+    char *what; /* "unknown element <foo> in <domainsnapshot>" */
+} Unknown;
+
+static void
+note(Unknown *u, long line, char *what)
+{
+    if (u->what != NULL && u->line <= line) {
+        g_free(what);
+        return;
+    }
+    g_free(u->what);
+    u->what = what;
+    u->line = line;
+}
+
+static gboolean
+listed(const char *const table[], const xmlChar *name)
+{
+    return table != NULL && table[vb_rank_lookup(table, (const char *)name)] != NULL;
+}
+
+static char *
+qualified(const xmlChar *name, const xmlNs *ns)
+{
+    if (ns != NULL && ns->prefix != NULL)
+        return g_strdup_printf("%s:%s", (const char *)ns->prefix, (const char *)name);
+    return g_strdup((const char *)name);
+}
+
+/* the first attribute of @node not in @known (or namespaced) */
+static void
+note_attrs(Unknown *u, xmlNode *node, const char *const known[])
+{
+    for (xmlAttr *a = node->properties; a != NULL; a = a->next) {
+        g_autofree char *name = NULL;
+
+        if (a->ns == NULL && listed(known, a->name))
+            continue;
+        name = qualified(a->name, a->ns);
+        note(u, xmlGetLineNo(node), g_strdup_printf("unknown attribute %s= of <%s>", name,
+                                                    (const char *)node->name));
+        return;
+    }
+}
+
+/* the children @extra keeps of @node, but @allowed (not namespaced) */
+static void
+note_kept(Unknown *u, const VbExtra *extra, xmlNode *node, const char *allowed)
+{
+    for (guint i = 0; extra->children != NULL && i < extra->children->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(extra->children, i);
+
+        /* vb_extra_collect() ranks namespaced elements G_MAXINT - 1 */
+        if (raw->rank != G_MAXINT - 1 && g_strcmp0(raw->name, allowed) == 0)
+            continue;
+        note(u, raw->line, g_strdup_printf("unknown element <%s> in <%s>", raw->name,
+                                           (const char *)node->name));
+    }
+}
+
+/* an element read without a VbExtra: attributes not in @attrs, child elements not in
+ * @children (those text only) */
+static void
+note_node(Unknown *u, xmlNode *node, const char *const attrs[], const char *const children[])
+{
+    note_attrs(u, node, attrs);
+    for (xmlNode *c = node->children; c != NULL; c = c->next) {
+        g_autofree char *name = NULL;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (c->ns == NULL && listed(children, c->name)) {
+            note_node(u, c, NULL, NULL);
+            continue;
+        }
+        name = qualified(c->name, c->ns);
+        note(u, xmlGetLineNo(c), g_strdup_printf("unknown element <%s> in <%s>", name,
+                                                 (const char *)node->name));
+    }
+}
+
+/* <disks> or <revertDisks> and its <disk> elements, parsed into @disks in their order */
+static void
+note_disks(Unknown *u, xmlNode *list, GPtrArray *disks)
+{
+    guint i = 0;
+
+    if (list == NULL)
+        return;
+    note_attrs(u, list, NULL);
+    for (xmlNode *c = list->children; c != NULL && i < disks->len; c = c->next) {
+        const VbSnapshotDiskDef *d;
+        xmlNode *driver;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        d = g_ptr_array_index(disks, i++);
+        note_attrs(u, c, disk_attrs);
+        note_kept(u, &d->priv->extra, c, NULL);
+        driver = vb_xml_child(c, "driver");
+        if (driver != NULL) {
+            note_attrs(u, driver, driver_attrs);
+            note_kept(u, &d->priv->driver_extra, driver, "metadata_cache");
+        }
+    }
+}
+
+/* VALIDATE: refuses what the parser does not know (above) and keeps the embedded domains'
+ * text for the domain module, which checks them as DefineXML's VALIDATE does */
+static gboolean
+validate_doc(VbSnapshotDef *def, xmlNode *root, GError **error)
+{
+    static const char *const text_only[] = {
+        "name", "description", "state", "creationTime", "active", NULL,
+    };
+    static const char *const memory_attrs[] = { "snapshot", "file", NULL };
+    static const char *const parent_children[] = { "name", NULL };
+    static const char *const uuid_only[] = { "uuid", NULL };
+    static const char *const domains[] = { "domain", "inactiveDomain" };
+    Unknown u = { 0, NULL };
+    xmlNode *n;
+
+    note_attrs(&u, root, NULL);
+    note_kept(&u, &def->priv->extra, root, "cookie");
+    for (xmlNode *c = root->children; c != NULL; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && c->ns == NULL && listed(text_only, c->name))
+            note_node(&u, c, NULL, NULL);
+    }
+    if ((n = vb_xml_child(root, "parent")) != NULL)
+        note_node(&u, n, NULL, parent_children);
+    if ((n = vb_xml_child(root, "memory")) != NULL)
+        note_node(&u, n, memory_attrs, NULL);
+    note_disks(&u, vb_xml_child(root, "disks"), def->disks);
+    if (def->revert_disks != NULL)
+        note_disks(&u, vb_xml_child(root, "revertDisks"), def->revert_disks);
+    if (def->dom_uuid != NULL)
+        note_node(&u, vb_xml_child(root, "domain"), NULL, uuid_only);
+    if (u.what != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML, "line %ld: %s (VALIDATE)", u.line,
+                    u.what);
+        g_free(u.what);
+        return FALSE;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(domains); i++) {
+        const VbDomainDef *dom = i == 0 ? def->dom : def->inactive_dom;
+
+        if (dom != NULL &&
+            (def->priv->domain_xml[i] = domain_node_text(vb_xml_child(root, domains[i]), TRUE,
+                                                         error)) == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static VbSnapshotDef *
 parse_doc(xmlDoc *doc, guint parse_flags, GError **error)
 {
@@ -670,6 +876,8 @@ parse_doc(xmlDoc *doc, guint parse_flags, GError **error)
         def->current = v == 1;
     }
     vb_extra_collect(&def->priv->extra, root, NULL, top_modelled, top_ranks);
+    if ((parse_flags & VB_SNAPSHOT_PARSE_VALIDATE) && !validate_doc(def, root, error))
+        return NULL;
     return g_steal_pointer(&def);
 }
 
@@ -682,7 +890,10 @@ parse_doc(xmlDoc *doc, guint parse_flags, GError **error)
  *
  * Without %VB_SNAPSHOT_PARSE_REDEFINE this is a request for a new snapshot, as libvirt
  * reads it: <state>, <parent>, <creationTime>, <domain> and <inactiveDomain> are ignored,
- * the creation time is now and the name defaults to it. Any thread.
+ * the creation time is now and the name defaults to it. With %VB_SNAPSHOT_PARSE_VALIDATE
+ * anything the parser would keep verbatim or drop, and libvirt's schema does not allow,
+ * is VB_ERROR_INVALID_XML naming the first ("line 3: unknown element <foo> in
+ * <domainsnapshot> (VALIDATE)"). Any thread.
  *
  * Returns: (transfer full): the definition, or %NULL
  */

@@ -42,6 +42,10 @@ typedef enum {
     VB_SNAPSHOT_PARSE_REDEFINE = 1 << 0,
     /* our stored copy: also <active> (whether it is the current snapshot) is required */
     VB_SNAPSHOT_PARSE_INTERNAL = 1 << 1,
+    /* SnapshotCreateXML's VALIDATE: refuse (InvalidXML) what the parser would keep verbatim
+     * or drop and libvirt's schema does not allow; keep the embedded domains' text for
+     * vb_snapshot_def_get_domain_xml() */
+    VB_SNAPSHOT_PARSE_VALIDATE = 1 << 2,
 } VbSnapshotParseFlags;
 
 typedef enum {
@@ -90,6 +94,7 @@ char *vb_snapshot_def_format(const VbSnapshotDef *def, guint format_flags, GErro
 gboolean vb_snapshot_def_align_disks(VbSnapshotDef *def, const VbDomainDef *dom,
                                      VbSnapshotLocation default_loc, GError **error);
 gboolean vb_snapshot_def_is_offline(const VbSnapshotDef *def);
+const char *vb_snapshot_def_get_domain_xml(const VbSnapshotDef *def, gboolean inactive);
 VbSnapshotDiskDef *vb_snapshot_disk_def_new_file(const char *name, const char *path,
                                                  const char *format);
 void vb_snapshot_disk_def_free(VbSnapshotDiskDef *disk);

@@ -10,7 +10,7 @@ qemu-io, through the real virtbusd:
 - REDEFINE and NO_METADATA; the snapshots and the current one kept over a restart;
 - Undefine refused without SNAPSHOTS_METADATA and clean with it;
 - bad XML, an unknown name, what a running domain cannot do yet, unimplemented flags:
-  named errors;
+  named errors; VALIDATE;
 - an image held by another process (qemu-io): Busy, no metadata, no partial snapshot.
 """
 
@@ -349,6 +349,59 @@ class SnapshotTest(SnapshotBase):
         self.domain(dom, "Destroy", "u", (0,))
         self.assertEqual(self.image_snapshots(a), ["s1"])
 
+    def test_validate(self):
+        """VALIDATE (512): unknown XML is InvalidXML naming it and nothing is taken, a clean
+        document is taken; without it the unknown element is kept. With REDEFINE the
+        embedded domain is checked as DefineXML's VALIDATE checks one (NotSupported)."""
+        a = self.make_image("a.qcow2")
+        dom = self.define_with([("vda", a, "qcow2")])
+        bad = "<domainsnapshot>\n  <name>v1</name>\n  <foo>x</foo>\n</domainsnapshot>\n"
+        e = self.assertDBusError("InvalidXML", self.create, dom, bad, 512)
+        self.assertIn("line 3: unknown element <foo> in <domainsnapshot> (VALIDATE)", e.message)
+        e = self.assertDBusError(
+            "InvalidXML", self.create, dom,
+            "<domainsnapshot><name>v1</name><disks><disk name='vda' snapshot='internal' "
+            "future='1'/></disks></domainsnapshot>", 512)
+        self.assertIn("unknown attribute future= of <disk> (VALIDATE)", e.message)
+        self.assertEqual(self.domain(dom, "ListSnapshots", "u", (0,)), [])
+        self.assertEqual(self.image_snapshots(a), [])
+
+        # a clean document: taken
+        s1 = self.create(dom, "<domainsnapshot><name>v1</name><description>d</description>"
+                              "<disks><disk name='vda' snapshot='internal'/></disks>"
+                              "</domainsnapshot>", 512)
+        self.assertEqual(self.props(s1)["Name"], "v1")
+        self.assertEqual(self.image_snapshots(a), ["v1"])
+
+        # without VALIDATE: taken, the unknown element kept
+        s2 = self.create(dom, bad.replace("v1", "v2"), 0)
+        xml2 = self.snap(s2, "GetXMLDesc", "u", (0,))
+        self.assertIn("  <foo>x</foo>\n", xml2)
+        self.assertEqual(self.image_snapshots(a), ["v1", "v2"])
+
+        # REDEFINE: the stored XML with <foo> is refused with VALIDATE, not without
+        self.assertIsNone(self.snap(s2, "Delete", "u", (2,)))
+        e = self.assertDBusError("InvalidXML", self.create, dom, xml2, 1 | 512)
+        self.assertIn("unknown element <foo> in <domainsnapshot>", e.message)
+        self.assertEqual(self.domain(dom, "ListSnapshots", "u", (0,)), [s1])
+
+        # REDEFINE: an embedded domain holding what a start would not act on
+        xml1 = self.snap(s1, "GetXMLDesc", "u", (0,))
+        self.assertIn("<domain type='qemu'>", xml1)
+        self.assertIsNone(self.snap(s1, "Delete", "u", (2,)))
+        vsock = xml1.replace("    <devices>\n", "    <devices>\n      <vsock model='virtio'>\n"
+                             "        <cid auto='yes'/>\n      </vsock>\n", 1)
+        line = vsock.splitlines().index("      <vsock model='virtio'>") + 1
+        e = self.assertDBusError("NotSupported", self.create, dom, vsock, 1 | 512)
+        self.assertIn("snapshot 'v1', its <domain>: domain 'snapvm' holds settings", e.message)
+        self.assertIn(f"<vsock> at line {line}", e.message)
+        self.assertEqual(self.domain(dom, "ListSnapshots", "u", (0,)), [])
+        r = self.create(dom, xml1, 1 | 512)
+        self.assertEqual(self.snap(r, "GetXMLDesc", "u", (0,)), xml1)
+        self.assertIsNone(self.snap(r, "Delete", "u", (2,)))
+        r = self.create(dom, vsock, 1)  # without VALIDATE: recorded as written
+        self.assertIn("<vsock model='virtio'>", self.snap(r, "GetXMLDesc", "u", (0,)))
+
     def test_locked_image_leaves_nothing(self):
         a = self.make_image("a.qcow2")
         b = self.make_image("b.qcow2")
@@ -461,6 +514,23 @@ class SnapshotCtlTest(vbtest.CtlTestCase, SnapshotBase):
         self.assertEqual(self.ctl("snapshot-current", "snapvm").stdout, xml)
         self.ctl("undefine", "snapvm", "--snapshots-metadata")
         self.assertEqual(self.image_snapshots(a), ["three"])
+
+
+    def test_virtbusctl_validate(self):
+        a = self.make_image("a.qcow2")
+        self.define_with([("vda", a, "qcow2")])
+        path = os.path.join(self.tmp, "bad.xml")
+        with open(path, "w") as f:
+            f.write("<domainsnapshot>\n  <name>v1</name>\n  <foo/>\n</domainsnapshot>\n")
+        self.assertFails(self.ctl("snapshot-create", "snapvm", path, "--validate", check=False),
+                         1, "line 3: unknown element <foo> in <domainsnapshot> (VALIDATE)")
+        self.assertEqual(self.image_snapshots(a), [])
+        self.assertIn("Domain snapshot v2 created",
+                      self.ctl("snapshot-create-as", "snapvm", "v2", "--validate").stdout)
+        self.assertIn("Domain snapshot v1 created",
+                      self.ctl("snapshot-create", "snapvm", path).stdout)
+        self.assertIn("<foo/>", self.ctl("snapshot-dumpxml", "snapvm", "v1").stdout)
+        self.assertEqual(self.image_snapshots(a), ["v2", "v1"])
 
 
 if __name__ == "__main__":

@@ -583,6 +583,160 @@ static const BadCase bad_cases[] = {
       "</disks></domainsnapshot>", RD, VB_ERROR_INVALID_ARG, "needs <source>" },
 };
 
+/* VALIDATE (SnapshotCreateXML 512): what the parser keeps verbatim or drops and libvirt's
+ * schema does not allow is refused, naming the first by its line */
+typedef struct {
+    const char *xml;
+    guint flags;
+    const char *needle;
+} ValidateCase;
+
+#define VDS "<domainsnapshot><name>s</name>"
+#define VDE "</domainsnapshot>"
+#define VD "<disks><disk name='vda'"
+
+static const ValidateCase validate_refused[] = {
+    { "<domainsnapshot lang='x'><name>s</name>" VDE, 0,
+      "line 1: unknown attribute lang= of <domainsnapshot> (VALIDATE)" },
+    { VDS "\n<foo/>" VDE, 0, "line 2: unknown element <foo> in <domainsnapshot> (VALIDATE)" },
+    { VDS "<v:tag xmlns:v='urn:example:v'>x</v:tag>" VDE, 0,
+      "unknown element <v:tag> in <domainsnapshot>" },
+    { VDS "<cookie xmlns='urn:example:v'/>" VDE, 0, "unknown element <cookie>" },
+    { VDS "<name2/>" VDE, 0, "<name2>" },
+    { VDS "<description lang='en'>d</description>" VDE, 0,
+      "unknown attribute lang= of <description>" },
+    { VDS "<description>a<b/>c</description>" VDE, 0, "unknown element <b> in <description>" },
+    { VDS "<memory snapshot='no' size='1'/>" VDE, 0, "unknown attribute size= of <memory>" },
+    { VDS "<memory snapshot='no'><x/></memory>" VDE, 0, "unknown element <x> in <memory>" },
+    { VDS "<disks count='1'><disk name='vda'/></disks>" VDE, 0,
+      "unknown attribute count= of <disks>" },
+    { VDS VD " future='yes'/></disks>" VDE, 0, "unknown attribute future= of <disk>" },
+    { VDS VD " x:f='1' xmlns:x='urn:example:x'/></disks>" VDE, 0,
+      "unknown attribute x:f= of <disk>" },
+    { VDS VD "><novel>x</novel></disk></disks>" VDE, 0, "unknown element <novel> in <disk>" },
+    { VDS VD "><driver type='qcow2' copy_on_read='on'/></disk></disks>" VDE, 0,
+      "unknown attribute copy_on_read= of <driver>" },
+    { VDS VD "><driver type='qcow2'><cache/></driver></disk></disks>" VDE, 0,
+      "unknown element <cache> in <driver>" },
+    { VDS "<parent id='1'><name>p</name></parent>" VDE, 0, "unknown attribute id= of <parent>" },
+    { VDS "<parent><name>p</name><uuid/></parent>" VDE, 0, "unknown element <uuid> in <parent>" },
+    { VDS EX "<domain><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid><name>d</name>"
+          "</domain>" VDE, RD, "unknown element <name> in <domain>" },
+    { VDS EX VD " snapshot='external'><source file='/a'/></disk></disks>"
+          "<revertDisks><disk name='vda' snapshot='external' odd='1'><source file='/b'/>"
+          "</disk></revertDisks>" VDE, RD, "unknown attribute odd= of <disk>" },
+    /* the first by its line, not by the order the parser reads in */
+    { VDS "\n<foo/>\n" VD " bar='1'/></disks>" VDE, 0, "line 2: unknown element <foo>" },
+    { VDS "\n" VD " bar='1'/></disks>\n<foo/>" VDE, 0, "line 2: unknown attribute bar=" },
+};
+
+static const char validate_allowed[] =
+    "<domainsnapshot>\n"
+    "  <name>s1</name>\n"
+    "  <description>d</description>\n"
+    "  <state>shutoff</state>\n"
+    "  <parent>\n"
+    "    <name>s0</name>\n"
+    "  </parent>\n"
+    "  <creationTime>1700000000</creationTime>\n"
+    "  <memory snapshot='no'/>\n"
+    "  <disks>\n"
+    "    <disk name='vda' snapshot='external' type='file'>\n"
+    "      <driver type='qcow2'>\n"
+    "        <metadata_cache>\n"
+    "          <max_size unit='bytes'>1234</max_size>\n"
+    "        </metadata_cache>\n"
+    "      </driver>\n"
+    "      <source file='/var/lib/images/a.s1'>\n"
+    "        <seclabel model='dac' relabel='no'/>\n"
+    "      </source>\n"
+    "    </disk>\n"
+    "  </disks>\n"
+    "  <domain type='qemu'>\n"
+    "    <name>d</name>\n"
+    "    <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+    "    <memory unit='KiB'>131072</memory>\n"
+    "    <os>\n"
+    "      <type arch='x86_64' machine='pc'>hvm</type>\n"
+    "    </os>\n"
+    "    <devices>\n"
+    "      <disk type='file' device='disk'>\n"
+    "        <source file='/var/lib/images/a.qcow2'/>\n"
+    "        <target dev='vda' bus='virtio'/>\n"
+    "      </disk>\n"
+    "    </devices>\n"
+    "  </domain>\n"
+    "  <cookie>\n"
+    "    <allowReboot value='yes'/>\n"
+    "  </cookie>\n"
+    "  <active>0</active>\n"
+    "</domainsnapshot>\n";
+
+static void
+test_validate(void)
+{
+    const guint V = VB_SNAPSHOT_PARSE_VALIDATE;
+
+    for (guint i = 0; i < G_N_ELEMENTS(validate_refused); i++) {
+        const ValidateCase *c = &validate_refused[i];
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VbSnapshotDef) def = vb_snapshot_def_parse_string(c->xml, c->flags | V,
+                                                                    &error);
+        g_autoptr(VbSnapshotDef) plain = parse_ok(c->xml, c->flags);
+
+        g_test_message("case %u: %s", i, c->xml);
+        g_assert_null(def);
+        g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_XML);
+        if (strstr(error->message, c->needle) == NULL)
+            g_error("case %u: '%s' does not name '%s'", i, error->message, c->needle);
+    }
+
+    /* libvirt's samples are valid by its schema: none is refused */
+    for (guint i = 0; i < G_N_ELEMENTS(samples); i++) {
+        g_autofree char *in = read_sample(samples[i].file);
+        guint pflags = samples[i].internal ? VB_SNAPSHOT_PARSE_INTERNAL
+                                           : VB_SNAPSHOT_PARSE_REDEFINE;
+        g_autoptr(VbSnapshotDef) def = parse_ok(in, pflags | V);
+
+        g_test_message("sample %s", samples[i].file);
+        g_assert_true((def->dom != NULL) == (vb_snapshot_def_get_domain_xml(def, FALSE) != NULL));
+        g_assert_true((def->inactive_dom != NULL) ==
+                      (vb_snapshot_def_get_domain_xml(def, TRUE) != NULL));
+    }
+    for (guint i = 0; i < 3; i++) {
+        static const char *const inputs[] = {
+            "in-external_vm.xml", "qcow2-metadata-cache.xml", "disk-seclabel.xml",
+        };
+        g_autofree char *in = read_sample(inputs[i]);
+        g_autoptr(VbSnapshotDef) def = parse_ok(in, V);
+
+        g_assert_null(vb_snapshot_def_get_domain_xml(def, FALSE));
+    }
+
+    /* <cookie>, <source>'s content, <metadata_cache> and <active> are allowed; the
+     * embedded domain is kept with the snapshot document's lines */
+    {
+        g_autoptr(VbSnapshotDef) def = parse_ok(validate_allowed, RD | V);
+        g_autoptr(VbSnapshotDef) fresh = parse_ok(validate_allowed, V);
+        const char *dom = vb_snapshot_def_get_domain_xml(def, FALSE);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VbDomainDef) parsed = NULL;
+        gsize lines = 0;
+
+        g_assert_nonnull(dom);
+        g_assert_null(vb_snapshot_def_get_domain_xml(def, TRUE));
+        while (dom[lines] == '\n')
+            lines++;
+        g_assert_cmpuint(lines, ==, 21); /* <domain> is on line 22 */
+        g_assert_true(g_str_has_prefix(dom + lines, "<domain type=\"qemu\">"));
+        parsed = vb_domain_def_parse_string(dom, VB_DOMAIN_DEF_PARSE_INACTIVE, &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(parsed->name, ==, "d");
+        /* a new snapshot: <domain> is ignored, so not kept */
+        g_assert_null(vb_snapshot_def_get_domain_xml(fresh, FALSE));
+    }
+}
+
 static void
 test_errors(void)
 {
@@ -693,6 +847,7 @@ main(int argc, char **argv)
     g_test_add_func("/snapshot-def/format-checks", test_format_checks);
     g_test_add_func("/snapshot-def/align-disks", test_align_disks);
     g_test_add_func("/snapshot-def/errors", test_errors);
+    g_test_add_func("/snapshot-def/validate", test_validate);
     g_test_add_func("/snapshot-def/disks-vs-domain", test_disks_vs_domain);
     g_test_add_func("/snapshot-def/multiline-text", test_multiline_text);
     g_test_add_func("/snapshot-def/enums", test_enums);
