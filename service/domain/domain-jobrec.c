@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "domain-obj.h"
+#include "store.h"
 #include "vb-error.h"
 
 /*
@@ -12,7 +13,72 @@
  * record of its last job).
  */
 
-static gint job_counter; /* atomic */
+/*
+ * Job ids are never reused, also across restarts of the service: a client that kept a
+ * Job's path (to Wait on it, or from GetJobStats) must not find another job there after a
+ * restart, a block job taken back included. The ids handed out are reserved ahead, a block
+ * at a time, in a file of the runtime directory (vb_job_ids_init()): a restarted service
+ * goes on above the last reservation.
+ */
+#define JOB_ID_BLOCK 256
+
+static GMutex ids_lock;
+static guint next_id = 1;  /* under ids_lock */
+static guint reserved_to;  /* ids below it are reserved in the file; under ids_lock */
+static char *ids_path;     /* NULL: no file (unit tests) */
+
+/* Under ids_lock: reserves the ids below @upto in the file. */
+static void
+reserve_ids(guint upto)
+{
+    g_autofree char *text = g_strdup_printf("%u\n", upto);
+    g_autoptr(GError) error = NULL;
+
+    if (!vb_store_write_atomic(ids_path, text, -1, 0600, &error))
+        g_warning("job ids: %s (ids stay unique until the service restarts)", error->message);
+    reserved_to = upto;
+}
+
+/**
+ * vb_job_ids_init:
+ * @path: the file of reserved job ids (STATE/run/job-ids)
+ *
+ * Start-up, before any job: the next job id is above every one an earlier run of the
+ * service may have handed out.
+ */
+void
+vb_job_ids_init(const char *path)
+{
+    g_autofree char *text = NULL;
+    guint64 last = 0;
+
+    g_mutex_lock(&ids_lock);
+    g_free(ids_path);
+    ids_path = g_strdup(path);
+    if (g_file_get_contents(path, &text, NULL, NULL))
+        last = g_ascii_strtoull(text, NULL, 10);
+    /* a file that says more than a guint holds (or is near the end): begin again */
+    if (last < G_MAXUINT - 2 * JOB_ID_BLOCK)
+        next_id = MAX(next_id, (guint)last);
+    next_id = MAX(next_id, 1);
+    reserved_to = 0;
+    g_mutex_unlock(&ids_lock);
+}
+
+static guint
+new_job_id(void)
+{
+    guint id;
+
+    g_mutex_lock(&ids_lock);
+    id = next_id++;
+    if (next_id == G_MAXUINT) /* after 4 billion jobs */
+        next_id = 1;
+    if (ids_path != NULL && next_id >= reserved_to)
+        reserve_ids(next_id + JOB_ID_BLOCK);
+    g_mutex_unlock(&ids_lock);
+    return id;
+}
 
 struct _VbJob {
     gint refcount;
@@ -53,7 +119,7 @@ vb_job_new(VbDomainObj *dom, VbAsyncJobType type, const char *operation,
 
     job->refcount = 1;
     g_mutex_init(&job->lock);
-    job->id = (guint)g_atomic_int_add(&job_counter, 1) + 1;
+    job->id = new_job_id();
     job->type = type;
     job->operation = operation;
     job->domain_uuid = g_strdup(dom->uuid_str);

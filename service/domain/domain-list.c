@@ -191,6 +191,12 @@ vb_domain_list_load_configs(VbDomainList *list)
     /* what writes interrupted by a crash left (status temps hold secrets) */
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++)
         vb_store_remove_stale_temps(dirs[i]);
+    {
+        /* before the reconnection takes block jobs back as new jobs */
+        g_autofree char *ids = g_build_filename(list->paths->run_dir, "job-ids", NULL);
+
+        vb_job_ids_init(ids);
+    }
     entries = vb_store_read_dir(list->paths->config_dir, ".xml", &error);
 
     if (entries == NULL) {

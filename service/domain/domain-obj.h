@@ -416,6 +416,7 @@ typedef struct {
     GVariant *stats;          /* a{sv}: the latest statistics (GetJobStats) */
 } VbJobInfo;
 
+void vb_job_ids_init(const char *path);
 VbJob *vb_job_new(VbDomainObj *dom, VbAsyncJobType type, const char *operation,
                   const char *started_by);
 VbJob *vb_job_ref(VbJob *job);

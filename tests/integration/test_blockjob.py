@@ -15,7 +15,7 @@ guest on a qcow2 chain base <- mid <- top made with qemu-img, data written by qe
 - BlockCopy into an existing qcow2: ready, PIVOT (the live <source> names it), abort;
 - BlockCopy into a new image the service makes: full (the chain's data, no backing) and
   SHALLOW (top only, over the disk's backing, kept at the pivot);
-- errors: bad disk, not running, flags, DELETE/BlockCopy NotSupported, active commit
+- errors: bad disk, not running, flags, DELETE and SYNCHRONOUS_WRITES NotSupported, active commit
   without ACTIVE, abort without a job."""
 
 import json
@@ -514,8 +514,11 @@ class ErrorTest(BlockJobTestCase):
                                  ("vda", base, mid, 0, COMMIT_DELETE))
         self.assertIn("DELETE", str(e))
         e = self.assertDBusError("NotSupported", self.domain, path, "BlockCopy", "ssa{sv}u",
+                                 ("vda", "<disk/>", {}, 8))  # SYNCHRONOUS_WRITES
+        self.assertIn("SYNCHRONOUS_WRITES", str(e))
+        e = self.assertDBusError("InvalidArgument", self.domain, path, "BlockCopy", "ssa{sv}u",
                                  ("vda", "<disk/>", {}, 0))
-        self.assertIn("BlockCopy", str(e))
+        self.assertIn("absolute", str(e))
         self.assertDBusError("OperationInvalid", self.domain, path, "BlockJobAbort", "su",
                              ("vda", 0))
         self.assertDBusError("OperationInvalid", self.domain, path, "BlockJobSetSpeed", "stu",

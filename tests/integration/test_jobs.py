@@ -116,6 +116,29 @@ class SaveRestoreTest(JobsTestCase):
         self.domain(path, "Undefine", "u", (1,))
         self.assertFalse(os.path.exists(image))
 
+    def test_job_ids_never_reused_across_restarts(self):
+        """A restarted service hands out job ids above every earlier one: a client that
+        kept a Job's path finds NoJob there, never another job; also after a SIGKILL."""
+        path = self.start_vm()
+        first = self.domain(path, "ManagedSave", "u", (0,))
+        self.wait_job(first)
+        n1 = int(first.rsplit("/", 1)[1])
+        for how in ("stop", "kill"):
+            if how == "stop":
+                self.service.stop()
+            else:
+                self.service.kill()
+            self.service.start()
+            self.conn = vbtest.connect(self.bus.address)
+            self.assertDBusError("NoJob", self.call, first, JOB_IFACE, "Wait")
+            self.domain(path, "Start", "u", (0,), timeout=60000)  # restores the save
+            job = self.domain(path, "ManagedSave", "u", (0,))
+            n2 = int(job.rsplit("/", 1)[1])
+            self.assertGreater(n2, n1, (how, first, job))
+            self.wait_job(job)
+            first, n1 = job, n2
+        self.domain(path, "Undefine", "u", (1,))
+
     def test_core_dump(self):
         path = self.start_vm()
         out = os.path.join(self.tmp, "vm1.core")
