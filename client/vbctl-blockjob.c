@@ -97,10 +97,69 @@ vbctl_cmd_blockpull(VbctlContext *ctx, GError **error)
     return TRUE;
 }
 
+/* What a --wait'ed copy or active commit does once ready: BlockJobAbort, with PIVOT or not */
+typedef struct {
+    VbDBusDomain *domain;
+    const char *disk;
+    gboolean pivot;
+} ReadyAction;
+
+static gboolean
+finish_ready_job(VbctlContext *ctx, gpointer data, GError **error)
+{
+    ReadyAction *a = data;
+    g_autoptr(GVariant) reply = NULL;
+
+    (void)ctx;
+    /* ASYNC: the job's own end is followed by Wait */
+    reply = vbctl_call_mutating(G_DBUS_PROXY(a->domain), "BlockJobAbort",
+                                g_variant_new("(su)", a->disk,
+                                              ABORT_ASYNC | (a->pivot ? ABORT_PIVOT : 0)),
+                                NULL, error);
+    return reply != NULL;
+}
+
 /*
- * `blockcommit NAME|UUID DISK [--base PATH] [--top PATH] [--shallow] [--active]
- * [--bandwidth N] [--bytes] [--no-progress]`: an inner commit is waited for; an active
- * one is started and left ready for `blockjob --pivot` or `--abort`.
+ * A copy or an active commit with --wait: followed (progress on stderr) until ready, then
+ * left running, pivoted (--pivot) or ended without pivot (@finish); the message of the
+ * outcome.
+ */
+static gboolean
+run_until_ready(VbctlContext *ctx, VbDBusDomain *domain, const char *method, GVariant *params,
+                const char *disk, gboolean pivot, gboolean finish, const char *ready_msg,
+                const char *finish_msg, GError **error)
+{
+    ReadyAction a = { domain, disk, pivot };
+    g_autoptr(GVariant) result = NULL;
+    g_autoptr(GError) local = NULL;
+
+    result = vbctl_run_job_until_ready(ctx, G_DBUS_PROXY(domain), method, params,
+                                       pivot || finish ? finish_ready_job : NULL, &a, &local);
+    if (result == NULL) {
+        g_autofree char *remote = g_dbus_error_get_remote_error(local);
+
+        /* a ready job ended without pivot ends "cancelled on request": what was asked */
+        if (!finish || g_strcmp0(remote, "org.virtbus.Virt1.Error.Aborted") != 0) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return FALSE;
+        }
+        g_print("%s\n", finish_msg);
+        return TRUE;
+    }
+    if (pivot)
+        g_print(_("Successfully pivoted\n"));
+    else if (finish)
+        g_print("%s\n", finish_msg);
+    else
+        g_print("%s\n", ready_msg);
+    return TRUE;
+}
+
+/*
+ * `blockcommit NAME|UUID DISK [--base PATH] [--top PATH] [--shallow] [--active [--wait]
+ * [--pivot|--keep-overlay]] [--bandwidth N] [--bytes] [--no-progress]`: an inner commit is
+ * waited for; an active one is started and left ready for `blockjob --pivot` or `--abort`,
+ * or with --wait followed until ready, then pivoted, ended keeping the overlay, or left.
  */
 gboolean
 vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error)
@@ -118,8 +177,22 @@ vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error)
     domain = vbctl_lookup_domain(ctx, ctx->args[0], FALSE, error);
     if (domain == NULL)
         return FALSE;
+    if ((f->wait || f->pivot || f->keep_overlay) && !f->active) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            _("--wait, --pivot and --keep-overlay go with --active"));
+        return FALSE;
+    }
+    if (f->pivot && f->keep_overlay) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            _("--pivot and --keep-overlay exclude each other"));
+        return FALSE;
+    }
     params = g_variant_new("(ssstu)", ctx->args[1], f->base != NULL ? f->base : "",
                            f->top != NULL ? f->top : "", bw, flags);
+    if (f->active && (f->wait || f->pivot || f->keep_overlay))
+        return run_until_ready(ctx, domain, "BlockCommit", params, ctx->args[1], f->pivot,
+                               f->keep_overlay, _("Now in synchronized phase"),
+                               _("Commit complete, overlay image kept"), error);
     if (f->active) {
         g_autoptr(GVariant) reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "BlockCommit",
                                                         params, G_VARIANT_TYPE("(o)"), error);
@@ -142,8 +215,10 @@ vbctl_cmd_blockcommit(VbctlContext *ctx, GError **error)
 
 /*
  * `blockcopy NAME|UUID DISK DEST [--format raw|qcow2] [--reuse-external] [--shallow]
- * [--bandwidth N] [--bytes]`: starts the copy (into a new image the service makes, or the
- * existing one with --reuse-external) and leaves it to `blockjob --pivot` or `--abort`.
+ * [--bandwidth N] [--bytes] [--wait [--pivot|--finish]] [--no-progress]`: starts the copy
+ * (into a new image the service makes, or the existing one with --reuse-external) and
+ * leaves it to `blockjob --pivot` or `--abort`; with --wait follows it until it is ready
+ * and then pivots (--pivot), ends it keeping the copy (--finish) or leaves it running.
  */
 gboolean
 vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error)
@@ -154,11 +229,17 @@ vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error)
     g_autofree char *dest = NULL;
     VbctlBlockFlags *f = &ctx->flags.block;
     GVariantDict params;
+    GVariant *args;
     const char *job;
     guint64 bw;
 
     if (!bandwidth_arg(ctx, &bw, error))
         return FALSE;
+    if (f->pivot && f->finish) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            _("--pivot and --finish exclude each other"));
+        return FALSE;
+    }
     if (!f->bytes && bw > (G_MAXUINT64 >> 20)) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     _("invalid bandwidth '%s'"), f->bandwidth);
@@ -178,12 +259,14 @@ vbctl_cmd_blockcopy(VbctlContext *ctx, GError **error)
     g_variant_dict_init(&params, NULL);
     if (bw > 0)
         g_variant_dict_insert(&params, "bandwidth", "t", f->bytes ? bw : bw << 20);
-    reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "BlockCopy",
-                                g_variant_new("(ss@a{sv}u)", ctx->args[1], xml,
-                                              g_variant_dict_end(&params),
-                                              (f->reuse_external ? 2u : 0u) |
-                                                  (f->shallow ? 1u : 0u)),
-                                G_VARIANT_TYPE("(o)"), error);
+    args = g_variant_new("(ss@a{sv}u)", ctx->args[1], xml, g_variant_dict_end(&params),
+                         (f->reuse_external ? 2u : 0u) | (f->shallow ? 1u : 0u));
+    if (f->wait || f->pivot || f->finish)
+        return run_until_ready(ctx, domain, "BlockCopy", args, ctx->args[1], f->pivot,
+                               f->finish, _("Now in mirroring phase"),
+                               _("Successfully copied"), error);
+    reply = vbctl_call_mutating(G_DBUS_PROXY(domain), "BlockCopy", args, G_VARIANT_TYPE("(o)"),
+                                error);
     if (reply == NULL)
         return FALSE;
     g_variant_get(reply, "(&o)", &job);

@@ -37,6 +37,12 @@ typedef struct {
     char *last_phase;
     gint64 last_line_us;
     guint64 last_processed;
+    /* vbctl_run_job_until_ready(): */
+    gboolean until_ready;    /* stop at phase "ready", or act on it */
+    gboolean ready_seen;
+    VbctlJobReadyFunc ready; /* NULL: leave the ready job running */
+    gpointer ready_data;
+    VbctlContext *ctx;
 } JobFollow;
 
 /* Snapshot of the job's progress properties. */
@@ -175,11 +181,20 @@ progress_finish(JobFollow *f)
 }
 
 static void
+check_ready(JobFollow *f)
+{
+    if (f->until_ready && !f->done &&
+        g_strcmp0(vb_dbus_job_get_phase(f->job), "ready") == 0)
+        f->ready_seen = TRUE;
+}
+
+static void
 on_job_properties(GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer user_data)
 {
     JobFollow *f = user_data;
 
     f->last_changed_us = g_get_monotonic_time();
+    check_ready(f);
     progress_update(f);
 }
 
@@ -202,6 +217,7 @@ on_poll_done(GObject *source, GAsyncResult *res, gpointer user_data)
         g_dbus_proxy_set_cached_property(G_DBUS_PROXY(f->job), name, value);
         g_variant_unref(value);
     }
+    check_ready(f);
     progress_update(f);
 }
 
@@ -299,10 +315,16 @@ job_error_propagate(JobFollow *f, GError **error)
     g_propagate_error(error, g_steal_pointer(&f->error));
 }
 
-/* Shows the progress of @f's job until Wait answers, and waits for a Cancel in flight. */
+/*
+ * Shows the progress of @f's job until Wait answers, and waits for a Cancel in flight.
+ * With until_ready, at phase "ready" runs f->ready (and goes on until the end) or, without
+ * one, stops waiting: the job goes on, and the result is {"ready": true}.
+ */
 static GVariant *
 follow_job(JobFollow *f, GError **error)
 {
+    g_autoptr(GError) ready_error = NULL;
+    gboolean ready_handled = FALSE, left_running = FALSE;
     gulong changed_id;
     guint tick_id;
 
@@ -312,15 +334,35 @@ follow_job(JobFollow *f, GError **error)
     g_dbus_proxy_call(G_DBUS_PROXY(f->job), "Wait", NULL,
                       G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION, G_MAXINT, f->cancellable,
                       on_wait_done, f);
+    check_ready(f);
     progress_update(f);
     /* also for a pending SIGINT that arrived during the method call */
-    while (!f->done || f->cancel_pending)
+    while (!f->done || f->cancel_pending) {
+        if (f->ready_seen && !ready_handled && f->n_interrupts == 0) {
+            ready_handled = TRUE;
+            if (f->ready == NULL || !f->ready(f->ctx, f->ready_data, &ready_error)) {
+                left_running = TRUE;
+                break;
+            }
+        }
         g_main_context_iteration(NULL, TRUE);
+    }
     g_source_remove(tick_id);
     g_cancellable_cancel(f->cancellable);
-    while (f->poll_pending)
+    while (f->poll_pending || !f->done)
         g_main_context_iteration(NULL, TRUE);
     g_signal_handler_disconnect(f->job, changed_id);
+    if (left_running) {
+        /* the job goes on; Wait was only abandoned */
+        g_clear_error(&f->error);
+        if (f->bar_drawn)
+            fprintf(stderr, "\n");
+        if (ready_error != NULL) {
+            g_propagate_error(error, g_steal_pointer(&ready_error));
+            return NULL;
+        }
+        return g_variant_ref_sink(g_variant_new_parsed("{'ready': <true>}"));
+    }
     progress_finish(f);
     if (f->error != NULL) {
         job_error_propagate(f, error);
@@ -342,9 +384,39 @@ follow_job(JobFollow *f, GError **error)
  * Returns: (transfer full): the job's result dictionary, or %NULL with
  * @error set (G_IO_ERROR_CANCELLED after a cancel).
  */
+static GVariant *
+run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant *parameters,
+        gboolean until_ready, VbctlJobReadyFunc ready, gpointer ready_data, GError **error);
+
 GVariant *
 vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant *parameters,
               GError **error)
+{
+    return run_job(ctx, proxy, method, parameters, FALSE, NULL, NULL, error);
+}
+
+/**
+ * vbctl_run_job_until_ready:
+ * @ready: (nullable): called once the job's phase is "ready" (a block copy or an active
+ *   commit keeping the copy in sync): typically BlockJobAbort, with or without PIVOT,
+ *   then the job is followed to its end; %NULL to stop waiting at "ready"
+ *
+ * As vbctl_run_job(), for a job that waits in phase "ready" for a decision.
+ *
+ * Returns: (transfer full): the job's result, {"ready": true} when @ready is %NULL and the
+ *   job is ready, or %NULL with @error set.
+ */
+GVariant *
+vbctl_run_job_until_ready(VbctlContext *ctx, GDBusProxy *proxy, const char *method,
+                          GVariant *parameters, VbctlJobReadyFunc ready, gpointer ready_data,
+                          GError **error)
+{
+    return run_job(ctx, proxy, method, parameters, TRUE, ready, ready_data, error);
+}
+
+static GVariant *
+run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant *parameters,
+        gboolean until_ready, VbctlJobReadyFunc ready, gpointer ready_data, GError **error)
 {
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(GCancellable) cancellable = g_cancellable_new();
@@ -364,6 +436,10 @@ vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant
     }
     if (f.job != NULL) {
         f.cancellable = cancellable;
+        f.until_ready = until_ready;
+        f.ready = ready;
+        f.ready_data = ready_data;
+        f.ctx = ctx;
         f.show = !ctx->flags.no_progress;
         f.tty = isatty(STDERR_FILENO);
         result = follow_job(&f, error);

@@ -77,10 +77,13 @@ typedef struct {
     gboolean active;  /* blockcommit --active */
     gboolean info;    /* blockjob --info */
     gboolean abort;   /* blockjob --abort */
-    gboolean pivot;   /* blockjob --pivot */
+    gboolean pivot;   /* blockjob, blockcopy, blockcommit --pivot */
     gboolean async;   /* blockjob --async */
     char *format;     /* blockcopy --format raw|qcow2, or NULL */
     gboolean reuse_external; /* blockcopy --reuse-external */
+    gboolean wait;           /* blockcopy, blockcommit --active: --wait until ready */
+    gboolean finish;         /* blockcopy --finish: end a ready copy without pivot */
+    gboolean keep_overlay;   /* blockcommit --active --keep-overlay: the same */
 } VbctlBlockFlags;
 
 typedef struct {
@@ -335,6 +338,11 @@ gboolean vbctl_cmd_domjobinfo(VbctlContext *ctx, GError **error);
 /* vbctl-job.c */
 GVariant *vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method,
                         GVariant *parameters, GError **error);
+/* What to do once a job is "ready" (a block copy or an active commit mirroring). */
+typedef gboolean (*VbctlJobReadyFunc)(VbctlContext *ctx, gpointer data, GError **error);
+GVariant *vbctl_run_job_until_ready(VbctlContext *ctx, GDBusProxy *proxy, const char *method,
+                                    GVariant *parameters, VbctlJobReadyFunc ready,
+                                    gpointer ready_data, GError **error);
 
 /* vbctl-tunnel.c (internal: the ssh data path of a tunnelled migration) */
 gboolean vbctl_cmd_migrate_tunnel_attach(VbctlContext *ctx, GError **error);
