@@ -120,6 +120,62 @@ find_unfinished_qemu(const VbDomainStatusFile *s, const char *uuid)
     return 0;
 }
 
+/* Arguments of @pid's command line, NULL-terminated; NULL when it has gone. */
+static char **
+cmdline_args(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmdline = NULL;
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0)
+        return NULL;
+    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1)
+        g_ptr_array_add(out, g_strdup(cmdline + off));
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * The QEMU of a run whose status file cannot be read: a process of this service's (its
+ * -pidfile is in the run directory) whose -uuid is @uuid (the persistent definition's) or,
+ * without one, whose -name is guest=@name (commas doubled as QEMU's options write them).
+ * Returns 0 when there is none.
+ */
+static pid_t
+find_qemu_of(VbDomainList *list, const char *name, const char *uuid)
+{
+    g_autofree char *run_prefix = g_strconcat(list->paths->run_dir, "/", NULL);
+    g_autofree char *escaped = NULL;
+    g_autofree char *want_name = NULL;
+    g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+    g_auto(GStrv) parts = g_strsplit(name, ",", -1);
+    const char *entry;
+
+    escaped = g_strjoinv(",,", parts);
+    want_name = g_strconcat("guest=", escaped, ",", NULL);
+    while (proc != NULL && (entry = g_dir_read_name(proc)) != NULL) {
+        gint64 n = g_ascii_strtoll(entry, NULL, 10);
+        g_auto(GStrv) args = NULL;
+        gboolean ours = FALSE, match = FALSE;
+
+        if (n <= 1 || n > G_MAXINT || n == getpid() || (args = cmdline_args((pid_t)n)) == NULL)
+            continue;
+        for (guint i = 0; args[i] != NULL && args[i + 1] != NULL; i++) {
+            if (g_str_equal(args[i], "-pidfile"))
+                ours = g_str_has_prefix(args[i + 1], run_prefix);
+            else if (uuid != NULL && g_str_equal(args[i], "-uuid"))
+                match = g_ascii_strcasecmp(args[i + 1], uuid) == 0;
+            else if (uuid == NULL && g_str_equal(args[i], "-name"))
+                match = g_str_has_prefix(args[i + 1], want_name);
+        }
+        if (ours && match)
+            return (pid_t)n;
+    }
+    return 0;
+}
+
 /* SIGKILLs @pid (through a pidfd: exactly that process) and waits for its end. */
 static void
 kill_and_wait(pid_t pid, const char *name)
@@ -617,6 +673,39 @@ forget_run(VbDomainList *list, VbDomainStatusFile *s, const char *name, const ch
     vb_domain_status_file_clear(s);
 }
 
+/*
+ * A status file that does not parse (damaged outside the service: every write is atomic) is
+ * kept aside as NAME.xml.unreadable for a person to look at, and the QEMU it describes is
+ * killed: without its live definition the service cannot run it, and it must not be left
+ * behind as an orphan. The domain is shut off (a persistent one stays defined).
+ */
+static void
+set_aside_unreadable(VbDomainList *list, const VbStoreEntry *e, const GError *error)
+{
+    g_autofree char *base = g_path_get_basename(e->path);
+    g_autofree char *name = g_strndup(base, strlen(base) - strlen(".xml"));
+    g_autofree char *aside = g_strconcat(e->path, ".unreadable", NULL);
+    g_autoptr(VbDomainObj) dom = vb_domain_list_find_by_name(list, name, NULL);
+    g_autofree char *pidbase = g_strconcat(name, ".pid", NULL);
+    g_autofree char *pidfile = g_build_filename(list->paths->run_dir, pidbase, NULL);
+    pid_t pid = find_qemu_of(list, name, dom != NULL ? dom->uuid_str : NULL);
+
+    g_warning("the status file '%s' of domain '%s' cannot be read (%s): kept as '%s'; %s",
+              e->path, name, error->message, aside,
+              pid > 0 ? "killing the QEMU it describes" : "no QEMU of it is running");
+    if (g_rename(e->path, aside) < 0) {
+        g_warning("cannot rename '%s': %s; removing it", e->path, g_strerror(errno));
+        g_unlink(e->path);
+    }
+    if (pid > 0)
+        kill_and_wait(pid, name);
+    g_unlink(pidfile);
+    if (dom != NULL)
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str,
+                      "its status file could not be read at the service's start (kept as "
+                      "%s): %s; the domain is shut off", aside, error->message);
+}
+
 static gboolean
 reconnect_one(VbDomainList *list, const VbStoreEntry *e)
 {
@@ -631,8 +720,7 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
     if (!vb_domain_status_parse(e->contents, &s, &error) ||
         (live = vb_domain_def_parse_string(s.def_xml, 0, &error)) == NULL ||
         (s.caps_xml != NULL && (caps = vb_qemu_caps_from_xml(s.caps_xml, &error)) == NULL)) {
-        g_warning("ignoring status file '%s': %s", e->path, error->message);
-        g_unlink(e->path);
+        set_aside_unreadable(list, e, error);
         vb_domain_status_file_clear(&s);
         return FALSE;
     }

@@ -78,6 +78,38 @@ class RestartTest(LifecycleTestCase):
         self.domain(p1, "Start", "u", (0,))
         self.domain(p1, "Destroy", "u", (0,))
 
+    def test_unreadable_status_kept_aside_and_its_qemu_killed(self):
+        """A status file damaged while the service was down (not by the service: its
+        writes are atomic) is kept aside, its QEMU killed rather than left an orphan, the
+        domain shut off and startable; the other running domain is taken back as usual.
+        Also for a transient domain (found by its -name, it has no definition)."""
+        p1 = self.start_vm("vm1", U1)
+        p2 = self.start_vm("vm,2", U3)  # a comma: QEMU's -name doubles it
+        pt = self.manager("CreateXML", "su", (domain_xml("tvm", U2), 0), timeout=60000)
+        pids = {n: self.pid_of(n) for n in ("vm1", "vm,2", "tvm")}
+        run = self.run_dir()
+
+        def damage():
+            for n in ("vm,2", "tvm"):
+                with open(os.path.join(run, f"{n}.xml"), "w") as f:
+                    f.write("<domstatus state='running'><domain")  # cut short
+        self.restart_service(between=damage)
+        log = self.service.read_log()
+        for n in ("vm,2", "tvm"):
+            self.assertIn(f"status file '{os.path.join(run, n)}.xml' of domain '{n}' cannot "
+                          "be read", log)
+            self.assertTrue(os.path.exists(os.path.join(run, f"{n}.xml.unreadable")))
+            self.assertFalse(os.path.exists(os.path.join(run, f"{n}.xml")))
+            eventually(lambda: not pid_alive(pids[n]), what=f"the QEMU of {n} killed")
+        self.assertTrue(pid_alive(pids["vm1"]))
+        self.assertEqual(self.state(p1)[0], "running")
+        self.assertEqual(self.state(p2)[0], "shutoff")
+        self.assertNotIn(pt, self.managed_objects())
+        self.domain(p2, "Start", "u", (0,))
+        self.assertEqual(self.state(p2)[0], "running")
+        for p in (p1, p2):
+            self.domain(p, "Destroy", "u", (0,))
+
     def test_qemu_exit_seen_after_reconnect(self):
         p1 = self.start_vm("vm1", U1)
         pid = self.pid_of("vm1")
