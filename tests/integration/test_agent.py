@@ -4,8 +4,9 @@
 qemu-ga: AgentConnected and AgentLifecycle from VSERPORT_CHANGE, Shutdown/Reboot in agent
 mode, FSFreeze/FSThaw of an ext4 disk the guest mounts on /mnt (a write blocks while
 frozen), GetTime/SetTime, GetHostname, GetGuestInfo, GetFSInfo, SetUserPassword,
-QemuAgentCommand (taint, timeouts), the errors "not configured" / "not connected", and a
-service restart while frozen thawing the guest."""
+QemuAgentCommand (taint, timeouts), the errors "not configured" / "not connected", a
+service restart while frozen thawing the guest, and an external snapshot with QUIESCE
+(issue 15) leaving a clean ext4 below the overlay."""
 
 import json
 import os
@@ -88,6 +89,10 @@ class AgentTestCase(CtlTestCase):
         path = self.manager("DefineXML", "su", (xml, 0))
         self.domain(path, "Start", "u", (0,), timeout=60000)
         return path
+
+    def status_xml(self, name):
+        with open(os.path.join(self.root, "run/virtbus/qemu", name + ".xml")) as f:
+            return f.read()
 
     def wait_connected(self, path, value=True, timeout=90):
         eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "AgentConnected") == value,
@@ -197,10 +202,6 @@ class AgentTest(AgentTestCase):
         self.assertIn("Thawed 1 filesystem(s)", p.stdout)
         p = self.ctl("domfsinfo", "f1")
         self.assertRegex(p.stdout, r"/mnt\s+\S+\s+ext4\s+vda")
-
-    def status_xml(self, name):
-        with open(os.path.join(self.root, "run/virtbus/qemu", name + ".xml")) as f:
-            return f.read()
 
     def test_time_hostname_guest_info_password(self):
         nic = "<interface type='user'><model type='virtio'/></interface>"
@@ -346,6 +347,43 @@ class AgentErrorsTest(AgentTestCase):
         eventually(lambda: "<agent frozen=" not in open(os.path.join(
             self.root, "run/virtbus/qemu/s1.xml")).read(), timeout=10, what="status updated")
         self.assertIn("thawed the guest's file systems", self.service.read_log())
+
+
+class QuiesceTest(AgentTestCase):
+    def features(self, img):
+        out = subprocess.run(["dumpe2fs", "-h", img], capture_output=True, text=True,
+                             check=True).stdout
+        return [line for line in out.splitlines() if line.startswith("Filesystem features:")][0]
+
+    def test_quiesced_external_snapshot(self):
+        """SnapshotCreateXML with DISK_ONLY|QUIESCE (16|64): the guest's file systems are
+        frozen through the agent around the switch to the overlay, so the image left below
+        it is a clean ext4 (freezing flushed its journal: no needs_recovery, which the
+        mounted file system had before); the guest is thawed and writes on, into the
+        overlay."""
+        path = self.start("q1", self.guest_xml("q1", CHANNEL + self.ext4_disk()))
+        self.wait_connected(path)
+        eventually(lambda: self.markers("TINYGUEST: mounted /dev/vda on /mnt"), timeout=60,
+                   what="the data disk mounted")
+        img = os.path.join(self.tmp, "data.img")
+        self.agent(path, "guest-exec", {"path": "/bin/sh", "arg": [
+            "-c", "echo before > /mnt/before; echo 'TGW: before' > /dev/ttyS0"]})
+        eventually(lambda: self.markers("TGW: before"), timeout=30, what="the first write")
+        self.assertIn("needs_recovery", self.features(img))  # mounted, journal in use
+        overlay = os.path.join(self.tmp, "data.q1")
+        snap = self.snapshot_create(
+            path, "<domainsnapshot><name>q1</name><disks><disk name='vda' snapshot='external'>"
+            f"<source file='{overlay}'/></disk></disks></domainsnapshot>", 16 | 64)
+        self.assertEqual(self.get_prop(snap, "org.virtbus.Virt1.Snapshot", "Name"), "q1")
+        self.assertNotIn("needs_recovery", self.features(img))
+        self.assertEqual(self.agent(path, "guest-fsfreeze-status"), {"return": "thawed"})
+        self.assertNotIn("<agent frozen=", self.status_xml("q1"))
+        self.agent(path, "guest-exec", {"path": "/bin/sh", "arg": [
+            "-c", "echo after > /mnt/after; sync; echo 'TGW: after' > /dev/ttyS0"]})
+        eventually(lambda: self.markers("TGW: after"), timeout=30, what="a write after it")
+        # the base did not change since the snapshot: still clean
+        self.assertNotIn("needs_recovery", self.features(img))
+        self.domain(path, "Destroy", "u", (0,))
 
 
 if __name__ == "__main__":
