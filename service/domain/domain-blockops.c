@@ -11,6 +11,7 @@
 #include "domain-list-priv.h"
 #include "domain-blockops.h"
 #include "domain-blockops-priv.h"
+#include "domain-chain.h"
 #include "qemu-img-snapshot.h"
 #include "vb-error.h"
 #include "vb-log.h"
@@ -885,6 +886,13 @@ block_finish(VbDomainList *list, VbDomainObj *dom, VbJob *job, VbBlockOp *op,
         if (!vb_domain_status_save(list, dom, &err))
             g_warning("%s", err->message);
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
+    }
+    {
+        /* the disk's chain for the live XML, as QEMU now runs it (issue 15) */
+        g_autoptr(JsonNode) blocks = vb_domain_async_monitor(list, dom, "query-block", NULL,
+                                                              -1, NULL);
+
+        vb_domain_chains_update(dom, blocks);
     }
     vb_block_drop_op(dom, op);
     if (state == VB_BLOCK_JOB_FAILED) {

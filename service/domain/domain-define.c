@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "domain-list.h"
+#include "domain-chain.h"
 #include "domain-list-priv.h"
 #include "qemu-helpers.h"
 #include "store.h"
@@ -499,6 +500,11 @@ vb_domain_get_xml(VbDomainObj *dom, guint flags, GError **error)
         copy = vb_domain_def_copy(dom->new_def);
     else
         copy = vb_domain_def_copy(dom->def);
+    /* the live XML names the images below each disk's (issue 15); the inactive and
+     * migratable ones do not (a start reads those from the images) */
+    if (copy != NULL && dom->id >= 0 &&
+        !(flags & (VB_DOMAIN_DEF_FORMAT_INACTIVE | VB_DOMAIN_DEF_FORMAT_MIGRATABLE)))
+        vb_domain_chains_apply_locked(dom, copy);
     g_mutex_unlock(&dom->lock);
     return vb_domain_def_format(copy, flags, error);
 }

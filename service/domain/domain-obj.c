@@ -115,6 +115,7 @@ vb_domain_obj_unref(VbDomainObj *dom)
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);
     g_clear_pointer(&dom->iothread_tids, g_array_unref);
     g_clear_pointer(&dom->perf, g_hash_table_unref); /* issue 13, part vcpuio */
+    g_clear_pointer(&dom->disk_chains, g_hash_table_unref);
     g_clear_pointer(&dom->helpers, g_ptr_array_unref);
     g_clear_pointer(&dom->nets, g_ptr_array_unref);
     g_free(dom->autodestroy_owner);

@@ -245,6 +245,9 @@ struct _VbDomainObj {
     guint64 vcpus_unplugged_run; /* under lock: the run @vcpus_unplugged counts for */
     guint vcpus_unplugged;       /* under lock: vCPUs unplugged in that run */
     /* perf events (issue 13, part vcpuio; domain-perf.c) */
+    GHashTable *disk_chains; /* under lock: target dev -> the <backingStore> chain (XML) QEMU
+                                runs the disk on, for the live XML (domain-chain.c); of the
+                                current run, NULL before the first */
     GHashTable *perf; /* under lock: libvirt's event name -> GArray of perf_event_open fds
                          (one per QEMU thread, inherit); unref closes them; NULL when none */
     /* disk errors (issue 13, part guest2; domain-guest2-peek.c) */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "domain-agent.h"
+#include "domain-chain.h"
 #include "domain-hotplug-priv.h"
 #include "domain-cgroup.h"
 #include "domain-def-guest.h" /* VB_AGENT_CHANNEL_NAME */
@@ -1036,6 +1037,7 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
     if (dom->persistent && dom->new_def == NULL)
         dom->new_def = vb_domain_def_copy(dom->def);
     drop_missing_media(dom->def, st.disks);
+    vb_domain_chains_from_prep_locked(dom, st.disks); /* issue 15: the live XML's chains */
     if (!incoming) {
         vb_domain_obj_set_state(dom, paused ? VB_DOMAIN_STATE_PAUSED : VB_DOMAIN_STATE_RUNNING,
                                 from_snapshot ? VB_DOMAIN_REASON_FROM_SNAPSHOT

@@ -15,6 +15,7 @@
 #include "domain-blockops.h" /* issue 15, part bjrestart */
 #include "domain-hotplug.h"
 #include "domain-cgroup.h"
+#include "domain-chain.h"
 #include "domain-list-priv.h"
 #include "domain-snapshot-journal.h" /* issue 15, part svckill */
 #include "domain-status-parse.h" /* issue 14: parsed apart, fuzzed */
@@ -806,6 +807,17 @@ reconnect_one(VbDomainList *list, const VbStoreEntry *e)
         VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, name, "reconnected to QEMU (pid %d, id %d)",
                       (int)s.pid, s.id);
         recover_live_snapshot(dom); /* issue 15 */
+        {
+            /* the disks' backing chains for the live XML, as QEMU runs them (issue 15) */
+            g_autoptr(VbQemuMonitor) mon = NULL;
+            g_autoptr(JsonNode) blocks = NULL;
+
+            g_mutex_lock(&dom->lock);
+            mon = dom->mon != NULL ? vb_qemu_monitor_ref(dom->mon) : NULL;
+            g_mutex_unlock(&dom->lock);
+            blocks = mon != NULL ? recover_cmd(mon, "query-block", name) : NULL;
+            vb_domain_chains_update(dom, blocks);
+        }
         /* the agent's state, and a thaw of what an FSFreeze left frozen (issue 13) */
         g_mutex_lock(&dom->lock);
         dom->agent_frozen = s.agent_frozen;

@@ -8,6 +8,7 @@
 
 #include "domain-agent.h"
 #include "domain-blockops-priv.h"
+#include "domain-chain.h"
 #include "domain-def-hotplug.h"
 #include "domain-def-priv.h"
 #include "domain-list-priv.h"
@@ -433,6 +434,15 @@ monitor_of(VbDomainObj *dom, GError **error)
     return mon;
 }
 
+/* The disks' chains for the live XML, as QEMU now runs them (domain-chain.c) */
+static void
+refresh_chains(VbDomainObj *dom, VbQemuMonitor *mon)
+{
+    g_autoptr(JsonNode) blocks = command(mon, "query-block", NULL, NULL);
+
+    vb_domain_chains_update(dom, blocks);
+}
+
 static gboolean
 take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quiesce,
           const char *owner, const char *metadata, GError **error)
@@ -491,6 +501,7 @@ take_live(VbDomainList *list, VbDomainObj *dom, GPtrArray *disks, gboolean quies
     if (dom->id >= 0)
         set_sources(dom->def, disks, NULL);
     g_mutex_unlock(&dom->lock);
+    refresh_chains(dom, mon);
     return TRUE;
 }
 
@@ -812,6 +823,8 @@ delete_disk(VbDomainList *list, VbDomainObj *dom, VbQemuMonitor *mon, const char
         VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, dom->uuid_str, "disk %s: cannot remove %s: %s",
                       target, overlay, g_strerror(errno));
     vb_snapshot_test_kill_point("delete-disk-done");
+    if (mon != NULL)
+        refresh_chains(dom, mon);
     return TRUE;
 }
 

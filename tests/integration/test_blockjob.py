@@ -100,6 +100,23 @@ class BlockJobTestCase(CtlTestCase):
     def job_info(self, path, disk="vda", flags=0):
         return self.domain(path, "GetBlockJobInfo", "su", (disk, flags))
 
+    def chain(self, path, flags=0):
+        """The live XML's backing chain of vda: [(index, format, file)] nearest first;
+        None without a <backingStore> at all. The chain ends with an empty one."""
+        disk = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (flags,))).find(
+            "./devices/disk")
+        bs = disk.find("backingStore")
+        if bs is None:
+            return None
+        out = []
+        while bs is not None and bs.get("type") is not None:
+            out.append((bs.get("index"), bs.find("format").get("type"),
+                        bs.find("source").get("file")))
+            bs = bs.find("backingStore")
+        self.assertIsNotNone(bs, "the chain ends with an empty <backingStore/>")
+        self.assertEqual(list(bs), [])
+        return out
+
 
 class PullTest(BlockJobTestCase):
     def test_pull_flattens_the_chain(self):
@@ -107,9 +124,13 @@ class PullTest(BlockJobTestCase):
         self.assertEqual(self.info(top)["backing-filename"], mid)
         path = self.start(top)
         self.assertEqual(self.job_info(path)[0], "none")
+        # the live XML names the chain QEMU runs the disk on; the inactive one does not
+        self.assertEqual(self.chain(path), [("1", "qcow2", mid), ("2", "qcow2", base)])
+        self.assertIsNone(self.chain(path, 2))
         job = self.domain(path, "BlockPull", "stu", ("vda", 0, 0))
         self.assertTrue(job.startswith("/org/virtbus/Virt1/job/"), job)
         res = self.wait_job(job)
+        self.assertEqual(self.chain(path), [])  # pulled: no backing image
         self.assertEqual((res["disk"], res["type"]), ("vda", "pull"), res)
         self.assertEqual(self.get_prop(job, JOB_IFACE, "Operation"), "pull")
         self.assertEqual(self.job_info(path), ("none", 0, 0, 0))
@@ -140,6 +161,13 @@ class CommitTest(BlockJobTestCase):
         res = self.wait_job(job)
         self.assertEqual(res["type"], "commit", res)
         self.assertFalse(res["pivoted"])
+        self.assertEqual(self.chain(path), [("1", "qcow2", base)])
+        # a restart of the service finds the chain in QEMU
+        self.conn.close_sync(None)
+        self.service.stop()
+        self.service.start()
+        self.conn = vbtest.connect(self.bus.address)
+        self.assertEqual(self.chain(path), [("1", "qcow2", base)])
         self.destroy(path)
         self.assertEqual(self.info(top)["backing-filename"], base)
         # mid's data is in base now
@@ -173,6 +201,7 @@ class CommitTest(BlockJobTestCase):
         self.assertEqual(live.find("./devices/disk/driver").get("type"), "qcow2")
         inactive = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (2,)))
         self.assertEqual(inactive.find("./devices/disk/source").get("file"), base)
+        self.assertEqual(self.chain(path), [])
         # the disk is found by its new path
         self.assertEqual(self.job_info(path, disk=base)[0], "none")
         self.destroy(path)

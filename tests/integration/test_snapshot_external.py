@@ -189,6 +189,11 @@ class ExternalSnapshotTest(GuestDiskMixin, vbtest.CtlTestCase):
         path = self.start_writing()
         # an external snapshot, committed back into the base while the guest writes
         self.snapshot_create(path, "<domainsnapshot><name>e1</name></domainsnapshot>", 16)
+        # the live XML's chain: the overlay over the disk's image (issue 15)
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        self.assertIn("<backingStore type='file' index='1'>", live)
+        self.assertIn(f"<source file='{self.disk}'/>", live.split("<backingStore", 1)[1])
+        self.assertNotIn("<backingStore", self.domain(path, "GetXMLDesc", "u", (2,)))
         self.more_writes()
         job = self.domain(path, "BlockCommit", "ssstu", ("vda", self.disk, "", 0, COMMIT_ACTIVE))
         self.pivot(path, job)
