@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "domain-blockops-priv.h"
 #include "domain-chain.h"
 #include "domain-def-priv.h"
 #include "qemu-command.h"
@@ -94,15 +95,6 @@ vb_domain_chains_from_prep_locked(VbDomainObj *dom, GHashTable *disks)
     }
 }
 
-static const char *
-jstr(JsonObject *o, const char *name)
-{
-    JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
-
-    return n != NULL && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n) : NULL;
-}
-
 static JsonObject *
 jobj(JsonObject *o, const char *name)
 {
@@ -136,7 +128,7 @@ vb_domain_chains_update(VbDomainObj *dom, JsonNode *query_block)
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        const char *qdev = jstr(o, "qdev");
+        const char *qdev = vb_block_jstr(o, "qdev");
         JsonObject *image = jobj(jobj(o, "inserted"), "image");
 
         if (qdev == NULL || image == NULL)
@@ -154,13 +146,13 @@ vb_domain_chains_update(VbDomainObj *dom, JsonNode *query_block)
             triples = g_ptr_array_new();
             for (JsonObject *b = jobj(image, "backing-image"); b != NULL;
                  b = jobj(b, "backing-image")) {
-                const char *file = jstr(b, "filename");
+                const char *file = vb_block_jstr(b, "filename");
 
                 if (file == NULL)
                     break;
                 g_ptr_array_add(triples, g_str_has_prefix(file, "/dev/") ? "block" : "file");
                 g_ptr_array_add(triples, (gpointer)file);
-                g_ptr_array_add(triples, (gpointer)jstr(b, "format"));
+                g_ptr_array_add(triples, (gpointer)vb_block_jstr(b, "format"));
             }
             g_hash_table_insert(found, g_strdup(info->target), chain_xml(triples));
         }
