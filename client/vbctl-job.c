@@ -371,6 +371,10 @@ follow_job(JobFollow *f, GError **error)
     return g_steal_pointer(&f->result);
 }
 
+static GVariant *
+run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant *parameters,
+        gboolean until_ready, VbctlJobReadyFunc ready, gpointer ready_data, GError **error);
+
 /**
  * vbctl_run_job:
  * @proxy: a Domain or Manager proxy
@@ -384,10 +388,6 @@ follow_job(JobFollow *f, GError **error)
  * Returns: (transfer full): the job's result dictionary, or %NULL with
  * @error set (G_IO_ERROR_CANCELLED after a cancel).
  */
-static GVariant *
-run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant *parameters,
-        gboolean until_ready, VbctlJobReadyFunc ready, gpointer ready_data, GError **error);
-
 GVariant *
 vbctl_run_job(VbctlContext *ctx, GDBusProxy *proxy, const char *method, GVariant *parameters,
               GError **error)
