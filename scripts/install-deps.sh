@@ -14,7 +14,7 @@ set -eu
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
-  libpolkit-gobject-1-dev polkitd libsystemd-dev
+  polkitd
   dbus dbus-daemon python3 python3-dbus python3-gi python3-cryptography
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2

@@ -7,7 +7,6 @@
 #ifdef HAVE_MALLOPT
 #include <malloc.h>
 #endif
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "bus-names.h"
@@ -17,6 +16,7 @@
 #include "qemu-launch.h"
 #include "vb-config.h"
 #include "vb-error.h"
+#include "vb-notify.h"
 #include "vb-paths.h"
 #include "vb-thread.h"
 #include "vb-watchdog.h"
@@ -43,7 +43,7 @@ on_signal(gpointer user_data)
 {
     Daemon *d = user_data;
 
-    sd_notify(0, "STOPPING=1");
+    vb_notify("STOPPING=1");
     /* the host goes down and the guests are being stopped (on_host_shutdown): not before
      * they are, or systemd would stop their scopes under them */
     if (vb_domain_host_shutdown_defer_exit(quit_now, d)) {
@@ -61,7 +61,7 @@ on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_da
     Daemon *d = user_data;
 
     g_message("ready: serving %s", name);
-    sd_notify(0, "READY=1\nSTATUS=Serving " VB_BUS_NAME);
+    vb_notify("READY=1\nSTATUS=Serving " VB_BUS_NAME);
     /* in the background: the service answers while the domains boot */
     if (!d->autostarted) {
         d->autostarted = TRUE;
