@@ -1231,29 +1231,51 @@ check_bus_options(const VbctlBusOptions *bus, GError **error)
     return FALSE;
 }
 
-static int
-run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus)
+/* The strings GOption parsed into @cmd's option fields: they are ours to free (also those
+ * no clear function names; the clear functions set what they free to NULL). */
+static void
+free_option_strings(const VbctlCommand *cmd, VbctlContext *ctx)
 {
-    g_auto(VbctlContext) ctx = {0};
+    for (const VbctlOption *o = cmd->options; o != NULL && o->long_name != NULL; o++) {
+        if (o->arg_name != NULL &&
+            (o->arg == G_OPTION_ARG_STRING || o->arg == G_OPTION_ARG_FILENAME))
+            g_clear_pointer((char **)((char *)&ctx->flags + o->offset), g_free);
+    }
+}
+
+static int
+run_command_in(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus,
+               VbctlContext *ctx)
+{
     g_autoptr(GError) error = NULL;
 
-    if (!parse_command(cmd, argc, argv, &ctx, bus, &error))
+    if (!parse_command(cmd, argc, argv, ctx, bus, &error))
         return usage_error(cmd->name, error->message);
     if (!check_bus_options(bus, &error))
         return usage_error(NULL, error->message);
     if (cmd->func == cmd_help) {
-        if (!cmd_help(&ctx, &error))
+        if (!cmd_help(ctx, &error))
             return usage_error(NULL, error->message);
         return 0;
     }
-    if (!connect_context(&ctx, bus, &error)) {
+    if (!connect_context(ctx, bus, &error)) {
         if (!cmd->bus_optional)
             return run_error(error);
-        ctx.bus_error = g_steal_pointer(&error);
+        ctx->bus_error = g_steal_pointer(&error);
     }
-    if (!cmd->func(&ctx, &error))
+    if (!cmd->func(ctx, &error))
         return run_error(error);
     return 0;
+}
+
+static int
+run_command(const VbctlCommand *cmd, int argc, char **argv, VbctlBusOptions *bus)
+{
+    g_auto(VbctlContext) ctx = {0};
+    int rc = run_command_in(cmd, argc, argv, bus, &ctx);
+
+    free_option_strings(cmd, &ctx);
+    return rc;
 }
 
 static void

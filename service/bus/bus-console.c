@@ -173,14 +173,11 @@ static gboolean
 emit_metadata_change(gpointer data)
 {
     MetadataChange *m = data;
-    GDBusObject *object = g_hash_table_lookup(m->service->domain_objects, m->path);
+    g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(m->service, m->path);
 
-    if (object != NULL) {
-        g_autoptr(VbDBusDomain) iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-
-        if (iface != NULL)
-            vb_dbus_domain_emit_metadata_change(iface, m->type, m->uri);
-    }
+    if (dom != NULL)
+        vb_bus_domain_emit(m->service, m->path, NULL, "MetadataChange",
+                           g_variant_new("(is)", m->type, m->uri));
     g_free(m->path);
     g_free(m->uri);
     g_free(m);
@@ -267,7 +264,7 @@ vb_bus_set_description(VbBusCall *call, GError **error)
  * Description properties. Main thread; takes the domain's lock briefly.
  */
 void
-vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom)
+vb_bus_console_add_props(GVariantBuilder *props, VbDomainObj *dom)
 {
     g_autoptr(GPtrArray) gs = NULL;
     g_autofree char *title = NULL;
@@ -280,8 +277,6 @@ vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom)
     title = g_strdup(dom->def->title);
     description = g_strdup(dom->def->description);
     g_mutex_unlock(&dom->lock);
-    vb_dbus_domain_set_title(iface, title != NULL ? title : "");
-    vb_dbus_domain_set_description(iface, description != NULL ? description : "");
     g_variant_builder_init(&b, G_VARIANT_TYPE("aa{sv}"));
     for (guint i = 0; gs != NULL && i < gs->len; i++) {
         const VbGraphicsInfo *g = g_ptr_array_index(gs, i);
@@ -301,5 +296,9 @@ vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom)
         g_variant_dict_insert(&d, "passwdSet", "b", g->passwd_set);
         g_variant_builder_add_value(&b, g_variant_dict_end(&d));
     }
-    vb_dbus_domain_set_graphics(iface, g_variant_builder_end(&b));
+    g_variant_builder_add(props, "{sv}", "Graphics", g_variant_builder_end(&b));
+    g_variant_builder_add(props, "{sv}", "Title",
+                          g_variant_new_string(title != NULL ? title : ""));
+    g_variant_builder_add(props, "{sv}", "Description",
+                          g_variant_new_string(description != NULL ? description : ""));
 }

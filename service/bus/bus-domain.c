@@ -21,130 +21,43 @@ typedef struct {
     char *detail;
 } Publish;
 
-static void
-apply_snapshot(VbBusService *service, VbDBusDomain *iface, VbDomainObj *dom)
-{
-    VbDomainSnapshot s = { 0 };
-    const char *old_owner = vb_dbus_domain_get_autodestroy_owner(iface);
-
-    vb_domain_obj_snapshot(dom, &s);
-    /* the autodestroy watch follows the published owner */
-    if (g_strcmp0(old_owner != NULL ? old_owner : "", s.autodestroy_owner) != 0) {
-        if (old_owner != NULL && *old_owner != '\0')
-            vb_bus_autodestroy_remove(service, old_owner);
-        if (*s.autodestroy_owner != '\0')
-            vb_bus_autodestroy_add(service, s.autodestroy_owner);
-    }
-    vb_dbus_domain_set_autodestroy_owner(iface, s.autodestroy_owner);
-    /* so does the watch on the client driving a migration (not a property) */
-    {
-        const char *old_mig = g_object_get_data(G_OBJECT(iface), "vb-migration-owner");
-
-        if (g_strcmp0(old_mig != NULL ? old_mig : "", s.migration_owner) != 0) {
-            if (old_mig != NULL && *old_mig != '\0')
-                vb_bus_autodestroy_remove(service, old_mig);
-            if (*s.migration_owner != '\0')
-                vb_bus_autodestroy_add(service, s.migration_owner);
-            g_object_set_data_full(G_OBJECT(iface), "vb-migration-owner",
-                                   g_strdup(s.migration_owner), g_free);
-        }
-    }
-    vb_dbus_domain_set_tainted(iface, (const char *const *)s.tainted);
-    /* generated setters compare and only queue a change when it differs */
-    vb_dbus_domain_set_name(iface, s.name);
-    vb_dbus_domain_set_uuid(iface, s.uuid);
-    vb_dbus_domain_set_id(iface, s.id);
-    vb_dbus_domain_set_state(iface, s.state);
-    vb_dbus_domain_set_state_reason(iface, s.reason);
-    vb_dbus_domain_set_active(iface, s.active);
-    vb_dbus_domain_set_persistent(iface, s.persistent);
-    vb_dbus_domain_set_autostart(iface, s.autostart);
-    vb_dbus_domain_set_memory(iface, s.memory_kib);
-    vb_dbus_domain_set_vcpus(iface, s.vcpus);
-    {
-        g_autofree char *job = s.job_id != 0 ? vb_bus_job_path(s.job_id) : g_strdup("/");
-
-        vb_dbus_domain_set_job(iface, job);
-    }
-    vb_dbus_domain_set_has_managed_save(iface, s.has_managed_save);
-    vb_dbus_domain_set_unsupported(iface, (const char *const *)s.unsupported);
-    vb_dbus_domain_set_agent_connected(iface, s.agent_connected); /* issue 13, part agent */
-    vb_bus_console_apply(iface, dom); /* Graphics, Title, Description (issue 13, console) */
-    vb_dbus_domain_set_current_memory(iface, s.current_memory_kib); /* issue 13, memev */
-    vb_domain_snapshot_clear(&s);
-}
-
-static void
-publish_added(VbBusService *service, VbDomainObj *dom)
-{
-    g_autoptr(VbDBusObjectSkeleton) object = NULL;
-    g_autoptr(VbDBusDomain) iface = NULL;
-
-    if (g_hash_table_contains(service->domain_objects, dom->object_path))
-        return;
-    object = vb_dbus_object_skeleton_new(dom->object_path);
-    iface = vb_bus_domain_skeleton_new(service, dom);
-    apply_snapshot(service, iface, dom);
-    vb_dbus_object_skeleton_set_domain(object, iface);
-    g_dbus_object_manager_server_export(service->object_manager,
-                                        G_DBUS_OBJECT_SKELETON(object));
-    g_hash_table_insert(service->domain_objects, g_strdup(dom->object_path),
-                        g_steal_pointer(&object));
-}
-
 static gboolean
 publish_on_main(gpointer data)
 {
     Publish *p = data;
-    VbDBusObjectSkeleton *object;
-    g_autoptr(VbDBusDomain) iface = NULL;
+    VbBusService *service = p->service;
+    const char *path = p->dom->object_path;
 
-    g_mutex_lock(&p->service->publish_lock);
-    if (p->kind == VB_DOMAIN_NOTIFY_ADDED)
-        publish_added(p->service, p->dom);
-    object = g_hash_table_lookup(p->service->domain_objects, p->dom->object_path);
-    if (object != NULL) {
-        iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-        if (p->kind != VB_DOMAIN_NOTIFY_REMOVED) {
-            apply_snapshot(p->service, iface, p->dom);
-        } else {
-            const char *owner = vb_dbus_domain_get_autodestroy_owner(iface);
-            const char *mig = g_object_get_data(G_OBJECT(iface), "vb-migration-owner");
-
-            if (owner != NULL && *owner != '\0')
-                vb_bus_autodestroy_remove(p->service, owner);
-            if (mig != NULL && *mig != '\0')
-                vb_bus_autodestroy_remove(p->service, mig);
-            g_object_set_data(G_OBJECT(iface), "vb-migration-owner", NULL);
-        }
-        g_hash_table_remove(p->service->object_cache, p->dom->object_path);
-        /* properties first, then the signal that announces them */
-        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
+    g_mutex_lock(&service->publish_lock);
+    if (!g_atomic_int_get(&service->stopping) &&
+        vb_bus_domain_export_publish(service, p->dom, p->kind == VB_DOMAIN_NOTIFY_ADDED)) {
+        /* properties first (published above), then the signal that announces them */
         if (p->event != NULL && g_str_equal(p->event, VB_DOMAIN_AGENT_EVENT)) {
             /* issue 13, part agent: AgentLifecycle(state, reason), detail "STATE REASON" */
             guint st = 0, why = 0;
 
-            if (p->detail != NULL && sscanf(p->detail, "%u %u", &st, &why) == 2)
-            {
-                vb_dbus_domain_emit_agent_lifecycle(iface, st, why);
+            if (p->detail != NULL && sscanf(p->detail, "%u %u", &st, &why) == 2) {
+                vb_bus_domain_emit(service, path, NULL, "AgentLifecycle",
+                                   g_variant_new("(uu)", st, why));
                 /* libvirt-dbus's name of the same event (issue 13, part misc) */
-                vb_dbus_domain_emit_agent_event(iface, st, why);
+                vb_bus_domain_emit(service, path, NULL, "AgentEvent",
+                                   g_variant_new("(uu)", st, why));
             }
-        } else if (vb_bus_memev_emit(iface, p->event, p->detail)) {
+        } else if (vb_bus_memev_emit(service, path, p->event, p->detail)) {
             /* issue 13, part memev: "signal:NAME", the parameters printed */
-        } else if (p->event != NULL && vb_bus_hotplug_emit(iface, p->event, p->detail)) {
+        } else if (p->event != NULL && vb_bus_hotplug_emit(service, path, p->event, p->detail)) {
             /* issue 13, part hotplug: DeviceAdded, DeviceRemoved, DeviceRemovalFailed */
         } else if (p->event != NULL) {
-            vb_dbus_domain_emit_lifecycle(iface, p->event, p->detail != NULL ? p->detail : "");
+            vb_bus_domain_emit(service, path, NULL, "Lifecycle",
+                               g_variant_new("(ss)", p->event,
+                                             p->detail != NULL ? p->detail : ""));
         }
         if (p->kind == VB_DOMAIN_NOTIFY_REMOVED) {
-            g_dbus_object_manager_server_unexport(p->service->object_manager,
-                                                  p->dom->object_path);
-            g_hash_table_remove(p->service->domain_objects, p->dom->object_path);
-            vb_bus_callers_forget_path(p->service, p->dom->object_path);
+            vb_bus_domain_export_remove(service, p->dom);
+            vb_bus_callers_forget_path(service, path);
         }
     }
-    g_mutex_unlock(&p->service->publish_lock);
+    g_mutex_unlock(&service->publish_lock);
     vb_domain_obj_unref(p->dom);
     g_free(p->event);
     g_free(p->detail);
@@ -168,22 +81,18 @@ queue_publish(VbBusService *service, VbDomainObj *dom, VbDomainNotifyKind kind,
 
 /*
  * A change of the run state alone (Suspend, Resume, QEMU's STOP and RESUME), published
- * by the thread that made it (issue 16): State and StateReason set on the skeleton,
- * PropertiesChanged flushed and Lifecycle emitted from here, without the way to the main
- * thread and its full snapshot. All of it is thread-safe: the object manager looks up
- * under its lock, a generated skeleton sets, flushes and emits under its own (the idle
- * it schedules on the main context for the change is destroyed by the flush, or has
- * emitted it already). publish_lock orders this against the main thread's publishing
- * of the same object (properties before the signal, one snapshot at a time). The main
- * thread's full pass is queued first, still under the lock: it drops the object's
- * GetManagedObjects cache before any call a client makes after the signal.
+ * by the thread that made it (issue 16): State and StateReason replaced in the published
+ * properties, PropertiesChanged and Lifecycle emitted from here, without the way to the
+ * main thread and its full snapshot (the export's properties are swapped under
+ * export_lock; emitting a signal is thread-safe). publish_lock orders this against the
+ * main thread's publishing of the same object (properties before the signal, one
+ * snapshot at a time). The main thread's full pass is queued first, still under the
+ * lock, for anything else that changed with it.
  */
 static void
 publish_run_state(VbBusService *service, VbDomainObj *dom, const char *event,
                   const char *detail)
 {
-    g_autoptr(GDBusObject) object = NULL;
-    g_autoptr(VbDBusDomain) iface = NULL;
     VbDomainState state;
     VbDomainReason reason;
 
@@ -192,25 +101,20 @@ publish_run_state(VbBusService *service, VbDomainObj *dom, const char *event,
         g_mutex_unlock(&service->publish_lock);
         return;
     }
-    object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(service->object_manager),
-                                              dom->object_path);
-    if (object != NULL && VB_DBUS_IS_OBJECT(object))
-        iface = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-    if (iface == NULL) {
+    g_mutex_lock(&dom->lock);
+    state = dom->state;
+    reason = dom->reason;
+    g_mutex_unlock(&dom->lock);
+    if (!vb_bus_domain_export_set_state(service, dom, vb_domain_state_to_string(state),
+                                        vb_domain_reason_to_string(reason))) {
         /* not exported yet (its export is queued): the main thread does it all */
         queue_publish(service, dom, VB_DOMAIN_NOTIFY_CHANGED, event, detail);
         g_mutex_unlock(&service->publish_lock);
         return;
     }
     queue_publish(service, dom, VB_DOMAIN_NOTIFY_CHANGED, NULL, NULL);
-    g_mutex_lock(&dom->lock);
-    state = dom->state;
-    reason = dom->reason;
-    g_mutex_unlock(&dom->lock);
-    vb_dbus_domain_set_state(iface, vb_domain_state_to_string(state));
-    vb_dbus_domain_set_state_reason(iface, vb_domain_reason_to_string(reason));
-    g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
-    vb_dbus_domain_emit_lifecycle(iface, event, detail != NULL ? detail : "");
+    vb_bus_domain_emit(service, dom->object_path, NULL, "Lifecycle",
+                       g_variant_new("(ss)", event, detail != NULL ? detail : ""));
     g_mutex_unlock(&service->publish_lock);
 }
 

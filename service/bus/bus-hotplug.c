@@ -74,17 +74,20 @@ vb_bus_update_device(VbBusCall *call, GError **error)
 
 /* The signal a notify event carries (main context); FALSE when it is none of these. */
 gboolean
-vb_bus_hotplug_emit(VbDBusDomain *iface, const char *event, const char *detail)
+vb_bus_hotplug_emit(VbBusService *service, const char *path, const char *event,
+                    const char *detail)
 {
     const char *alias = detail != NULL ? detail : "";
+    const char *signal;
 
     if (g_str_equal(event, VB_DOMAIN_DEVICE_ADDED_EVENT))
-        vb_dbus_domain_emit_device_added(iface, alias);
+        signal = "DeviceAdded";
     else if (g_str_equal(event, VB_DOMAIN_DEVICE_REMOVED_EVENT))
-        vb_dbus_domain_emit_device_removed(iface, alias);
+        signal = "DeviceRemoved";
     else if (g_str_equal(event, VB_DOMAIN_DEVICE_REMOVAL_FAILED_EVENT))
-        vb_dbus_domain_emit_device_removal_failed(iface, alias);
+        signal = "DeviceRemovalFailed";
     else
         return FALSE;
+    vb_bus_domain_emit(service, path, NULL, signal, g_variant_new("(s)", alias));
     return TRUE;
 }

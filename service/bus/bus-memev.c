@@ -25,13 +25,11 @@
  * Returns: whether @event was such a signal
  */
 gboolean
-vb_bus_memev_emit(VbDBusDomain *iface, const char *event, const char *detail)
+vb_bus_memev_emit(VbBusService *service, const char *path, const char *event,
+                  const char *detail)
 {
-    GDBusInterfaceSkeleton *skel = G_DBUS_INTERFACE_SKELETON(iface);
     g_autoptr(GVariant) params = NULL;
     g_autoptr(GError) error = NULL;
-    const char *path = g_dbus_interface_skeleton_get_object_path(skel);
-    GList *conns;
 
     if (event == NULL || !g_str_has_prefix(event, VB_DOMAIN_SIGNAL_PREFIX))
         return FALSE;
@@ -41,18 +39,8 @@ vb_bus_memev_emit(VbDBusDomain *iface, const char *event, const char *detail)
                   error != NULL ? error->message : "not a tuple");
         return TRUE;
     }
-    if (path == NULL)
-        return TRUE;
-    conns = g_dbus_interface_skeleton_get_connections(skel);
-    for (GList *l = conns; l != NULL; l = l->next) {
-        if (!g_dbus_connection_emit_signal(l->data, NULL, path, VB_BUS_DOMAIN_IFACE,
-                                           event + strlen(VB_DOMAIN_SIGNAL_PREFIX), params,
-                                           &error)) {
-            g_warning("signal %s: %s", event, error->message);
-            g_clear_error(&error);
-        }
-    }
-    g_list_free_full(conns, g_object_unref);
+    vb_bus_domain_emit(service, path, NULL, event + strlen(VB_DOMAIN_SIGNAL_PREFIX),
+                       params);
     return TRUE;
 }
 

@@ -45,6 +45,25 @@ find_interface(VbBusService *service, const char *path, const char *iface, GErro
     return G_DBUS_INTERFACE_SKELETON(found);
 }
 
+/* A domain's published properties (bus-domain-export.c), or NULL and @error set.
+ * Returns FALSE (and nothing set) when @path is no domain's kind of path. */
+static gboolean
+domain_props(VbBusService *service, const char *path, const char *iface, GVariant **out,
+             GError **error)
+{
+    g_autoptr(GVariant) props = vb_bus_domain_export_props(service, path);
+
+    *out = NULL;
+    if (props == NULL)
+        return FALSE;
+    if (!g_str_equal(iface, VB_BUS_DOMAIN_IFACE)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no interface %s at %s", iface, path);
+        return TRUE;
+    }
+    *out = g_steal_pointer(&props);
+    return TRUE;
+}
+
 static GVariant *
 props_get_all(VbBusCall *call, GError **error)
 {
@@ -53,6 +72,9 @@ props_get_all(VbBusCall *call, GError **error)
     g_autoptr(GVariant) all = NULL;
 
     g_variant_get(call->parameters, "(&s)", &iface);
+    if (domain_props(call->service, g_dbus_message_get_path(call->message), iface, &all,
+                     error))
+        return all != NULL ? g_variant_new_tuple(&all, 1) : NULL;
     skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface, error);
     if (skel == NULL)
         return NULL;
@@ -70,11 +92,18 @@ props_get(VbBusCall *call, GError **error)
     g_autoptr(GVariant) value = NULL;
 
     g_variant_get(call->parameters, "(&s&s)", &iface, &name);
-    skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface, error);
-    if (skel == NULL)
-        return NULL;
-    /* (transfer full) already: a g_variant_ref_sink() here would leak it */
-    all = g_dbus_interface_skeleton_get_properties(skel);
+    if (domain_props(call->service, g_dbus_message_get_path(call->message), iface, &all,
+                     error)) {
+        if (all == NULL)
+            return NULL;
+    } else {
+        skel = find_interface(call->service, g_dbus_message_get_path(call->message), iface,
+                              error);
+        if (skel == NULL)
+            return NULL;
+        /* (transfer full) already: a g_variant_ref_sink() here would leak it */
+        all = g_dbus_interface_skeleton_get_properties(skel);
+    }
     value = g_variant_lookup_value(all, name, NULL);
     if (value == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "no property %s on %s", name, iface);
@@ -119,6 +148,7 @@ object_entry(VbBusService *service, const char *path, GDBusObject *object)
 static GVariant *
 managed_objects_reply(VbBusService *service, GHashTable *include)
 {
+    g_autoptr(GPtrArray) domains = vb_bus_domain_exports_snapshot(service);
     VbObjectsWriter *w;
     GHashTableIter iter;
     gpointer key, value;
@@ -133,14 +163,28 @@ managed_objects_reply(VbBusService *service, GHashTable *include)
             size += vb_objects_writer_entry_size(
                 key, object_entry(service, key, G_DBUS_OBJECT(value)));
     }
+    for (guint i = 0; i < domains->len; i++) {
+        const VbBusDomainExported *x = g_ptr_array_index(domains, i);
+
+        if (include == NULL || g_hash_table_contains(include, x->dom->object_path))
+            size += vb_objects_writer_entry_size_one(x->dom->object_path, VB_BUS_DOMAIN_IFACE,
+                                                     x->props);
+    }
 
     /* the body in serialized form, one buffer, no GVariant per object:
-     * GDBus walks it child by child, each freed before the next */
+     * GDBus walks it child by child, each freed before the next; a domain's
+     * entry is written around its published properties as they are */
     w = vb_objects_writer_new(size);
     g_hash_table_iter_init(&iter, service->domain_objects);
     while (g_hash_table_iter_next(&iter, &key, &value)) {
         if (include == NULL || g_hash_table_contains(include, key))
             vb_objects_writer_add(w, key, g_hash_table_lookup(service->object_cache, key));
+    }
+    for (guint i = 0; i < domains->len; i++) {
+        const VbBusDomainExported *x = g_ptr_array_index(domains, i);
+
+        if (include == NULL || g_hash_table_contains(include, x->dom->object_path))
+            vb_objects_writer_add_one(w, x->dom->object_path, VB_BUS_DOMAIN_IFACE, x->props);
     }
     return vb_objects_writer_end(w);
 }
@@ -149,7 +193,6 @@ managed_objects_reply(VbBusService *service, GHashTable *include)
 static GHashTable *
 object_details(VbBusService *service, GDBusObject *object)
 {
-    g_autoptr(VbDBusDomain) domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
     g_autoptr(VbDBusJob) job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
     g_autoptr(VbDomainObj) dom = NULL;
     VbJobInfo info = { 0 };
@@ -161,8 +204,6 @@ object_details(VbBusService *service, GDBusObject *object)
 
     if (snap != NULL)
         return vb_bus_read_details_new(vb_bus_snapshot_skeleton_get_domain(snap), NULL);
-    if (domain != NULL)
-        return vb_bus_read_details_new(vb_bus_domain_skeleton_get_domain(domain), NULL);
     if (net != NULL) {
         VbNetworkObj *n = vb_bus_network_skeleton_get_network(net);
 
@@ -210,6 +251,16 @@ get_managed_objects(VbBusCall *call, GError **error)
     while (g_hash_table_iter_next(&iter, &key, &value))
         g_hash_table_insert(objects, g_strdup(key),
                             object_details(call->service, G_DBUS_OBJECT(value)));
+    {
+        g_autoptr(GPtrArray) domains = vb_bus_domain_exports_snapshot(call->service);
+
+        for (guint i = 0; i < domains->len; i++) {
+            const VbBusDomainExported *x = g_ptr_array_index(domains, i);
+
+            g_hash_table_insert(objects, g_strdup(x->dom->object_path),
+                                vb_bus_read_details_new(x->dom, NULL));
+        }
+    }
     vb_bus_filter_readable(call, "getmanagedobjects", objects, objects_readable, NULL);
     return NULL; /* kept: answered when the checks are done */
 }
@@ -263,12 +314,13 @@ handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
 {
     GDBusObject *object = g_hash_table_lookup(service->domain_objects,
                                               g_dbus_message_get_path(msg));
-    g_autoptr(VbDBusDomain) iface_obj = NULL;
+    g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(service,
+                                                             g_dbus_message_get_path(msg));
     g_autofree char *set_name = NULL;
     const VbBusMethod *m;
     const char *iface, *prop;
 
-    if (object == NULL && reply_vanished(service->connection, msg))
+    if (object == NULL && dom == NULL && reply_vanished(service->connection, msg))
         return;
     g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
     set_name = g_strconcat("Set:", prop, NULL);
@@ -286,16 +338,13 @@ handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
         return;
     }
     m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
-    /* a Job object has no Domain interface: nothing on it is writable */
-    if (object != NULL && g_str_equal(iface, VB_BUS_DOMAIN_IFACE))
-        iface_obj = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
-    if (iface_obj == NULL || m == NULL) {
+    /* only a domain has the Domain interface: nothing on a Job is writable */
+    if (dom == NULL || !g_str_equal(iface, VB_BUS_DOMAIN_IFACE) || m == NULL) {
         reply_error_message(service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
                             "property is not writable or does not exist");
         return;
     }
-    vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
-                    vb_bus_domain_skeleton_get_domain(iface_obj));
+    vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body, dom);
 }
 
 /*
@@ -308,14 +357,14 @@ handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBu
 {
     GDBusObject *object = g_hash_table_lookup(service->domain_objects,
                                               g_dbus_message_get_path(msg));
-    g_autoptr(VbDBusDomain) domain = NULL;
+    g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(service,
+                                                             g_dbus_message_get_path(msg));
     g_autoptr(VbDBusJob) job = NULL;
     g_autoptr(VbDBusNetwork) net = NULL;
     g_autoptr(VbDBusSnapshot) snap = NULL; /* issue 15, part snapbus */
 
     if (object != NULL) {
         snap = vb_dbus_object_get_snapshot(VB_DBUS_OBJECT(object));
-        domain = vb_dbus_object_get_domain(VB_DBUS_OBJECT(object));
         job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
         net = vb_dbus_object_get_network(VB_DBUS_OBJECT(object));
     }
@@ -329,8 +378,7 @@ handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBu
         vb_bus_dispatch_job(service, m, NULL, g_object_ref(msg), body,
                             vb_bus_job_skeleton_get_job(job));
     else
-        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body,
-                        domain != NULL ? vb_bus_domain_skeleton_get_domain(domain) : NULL);
+        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body, dom);
 }
 
 static gboolean
@@ -418,6 +466,12 @@ classify(VbBusService *service, GDBusMessage *message)
          * is NULL once the service is stopping */
         if (service->object_manager == NULL || g_atomic_int_get(&service->stopping))
             return FILTER_PASS;
+        if (g_str_has_prefix(path, VB_BUS_DOMAIN_PATH_PREFIX) &&
+            strchr(path + strlen(VB_BUS_DOMAIN_PATH_PREFIX), '/') == NULL) {
+            g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(service, path);
+
+            return dom == NULL ? FILTER_VANISHED : FILTER_PASS;
+        }
         object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(service->object_manager),
                                                   path);
         return object == NULL ? FILTER_VANISHED : FILTER_PASS;
@@ -442,6 +496,21 @@ classify(VbBusService *service, GDBusMessage *message)
                : FILTER_STEAL;
 }
 
+/* The reply to a read answered in the filter. Returns: TRUE */
+static gboolean
+send_read_reply(GDBusConnection *connection, GDBusMessage *message, GVariant *value)
+{
+    g_autoptr(GDBusMessage) reply = NULL;
+
+    if ((g_dbus_message_get_flags(message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
+        return TRUE;
+    reply = g_dbus_message_new_method_reply(message);
+    g_dbus_message_set_body(reply, value);
+    g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                   NULL);
+    return TRUE;
+}
+
 /*
  * GDBus's worker thread: answers a Get or GetAll of an object of the object
  * manager (domains, jobs, networks, snapshots) from its skeleton, the way
@@ -462,7 +531,6 @@ answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *me
     g_autoptr(GDBusObject) object = NULL;
     g_autoptr(GDBusInterface) found = NULL;
     g_autoptr(GVariant) value = NULL;
-    g_autoptr(GDBusMessage) reply = NULL;
     GDBusInterfaceSkeleton *skel;
 
     /* shutting down: GDBus may run a filter after its removal; the main thread's path
@@ -476,6 +544,26 @@ answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *me
     /* any caller's text: GLib's lookups take valid names only (a critical otherwise) */
     if (!g_dbus_is_interface_name(iface))
         return FALSE;
+    if (g_str_has_prefix(path, VB_BUS_DOMAIN_PATH_PREFIX) &&
+        strchr(path + strlen(VB_BUS_DOMAIN_PATH_PREFIX), '/') == NULL) {
+        /* a domain (issue 16): its published properties as they are */
+        g_autoptr(GVariant) props = vb_bus_domain_export_props(service, path);
+
+        if (props == NULL)
+            return reply_vanished(connection, message);
+        if (!g_str_equal(iface, VB_BUS_DOMAIN_IFACE))
+            return FALSE;
+        if (get) {
+            g_autoptr(GVariant) v = g_variant_lookup_value(props, name, NULL);
+
+            if (v == NULL)
+                return FALSE;
+            value = g_variant_ref_sink(g_variant_new("(v)", v));
+        } else {
+            value = g_variant_ref_sink(g_variant_new_tuple(&props, 1));
+        }
+        return send_read_reply(connection, message, value);
+    }
     object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(manager), path);
     if (object == NULL)
         return reply_vanished(connection, message);
@@ -508,13 +596,7 @@ answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *me
 
         value = g_variant_ref_sink(g_variant_new_tuple(&all, 1));
     }
-    if ((g_dbus_message_get_flags(message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0)
-        return TRUE;
-    reply = g_dbus_message_new_method_reply(message);
-    g_dbus_message_set_body(reply, value);
-    g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
-                                   NULL);
-    return TRUE;
+    return send_read_reply(connection, message, value);
 }
 
 /**

@@ -110,6 +110,8 @@ vb_bus_service_new(VbPaths *paths, const VbConfig *config, VbAuth *auth, GError 
                                                     g_object_unref);
     service->object_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                   (GDestroyNotify)g_variant_unref);
+    service->domain_exports = vb_bus_domain_exports_new(); /* issue 16 */
+    g_mutex_init(&service->export_lock);
     g_mutex_init(&service->callers_lock);
     g_mutex_init(&service->publish_lock);
     service->snapshots = vb_bus_snapshots_new(); /* issue 15, part snapbus */
@@ -164,6 +166,9 @@ vb_bus_service_start(VbBusService *service, GDBusConnection *connection, GError 
     }
     service->object_manager = g_dbus_object_manager_server_new(VB_BUS_MANAGER_PATH);
     g_dbus_object_manager_server_set_connection(service->object_manager, connection);
+    /* issue 16: the domains, one subtree (bus-domain-export.c) */
+    if (!vb_bus_domain_exports_start(service, error))
+        return FALSE;
 
     {
         guint nn = vb_network_list_load(service->networks);
@@ -260,6 +265,7 @@ vb_bus_service_free(VbBusService *service)
         g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(service->manager));
     g_clear_object(&service->manager);
     g_clear_object(&service->object_manager);
+    vb_bus_domain_exports_stop(service);
     g_hash_table_destroy(service->domain_objects);
     g_hash_table_destroy(service->object_cache);
     vb_domain_list_free(service->domains);
@@ -272,6 +278,7 @@ vb_bus_service_free(VbBusService *service)
         g_hash_table_destroy(service->shared_reads);
     g_mutex_clear(&service->callers_lock);
     g_mutex_clear(&service->publish_lock);
+    g_mutex_clear(&service->export_lock);
     vb_auth_free(service->auth);
     vb_paths_free(service->paths);
     g_clear_object(&service->connection);

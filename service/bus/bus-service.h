@@ -115,8 +115,14 @@ struct _VbBusService {
     GDBusObjectManagerServer *object_manager;
     VbDBusManager *manager;
     GHashTable *domain_objects; /* main thread: object path -> VbDBusObjectSkeleton, for
-                                   domains and jobs (every object below the manager) */
-    GHashTable *object_cache;   /* main thread: object path -> serialized a{sa{sv}} */
+                                   jobs, networks and snapshots (the object manager's) */
+    GHashTable *object_cache;   /* main thread: object path -> serialized a{sa{sv}} of
+                                   those */
+    GHashTable *domain_exports; /* domain object path -> VbBusDomainExport (issue 16,
+                                   bus-domain-export.c); changed by the main thread under
+                                   export_lock, read under it from any thread */
+    GMutex export_lock;         /* a leaf: the table above and each export's properties */
+    guint domain_subtree_id;
     VbDomainList *domains;
     VbNetworkList *networks;
     VbAuth *auth;
@@ -185,6 +191,26 @@ void vb_bus_callers_watch(VbBusService *service);
 extern const VbBusMethod vb_bus_manager_methods[];
 extern const gsize vb_bus_manager_n_methods;
 
+/* bus-domain-export.c (issue 16): domain objects without a GObject each */
+typedef struct _VbBusDomainExport VbBusDomainExport;
+typedef struct {
+    VbDomainObj *dom;
+    GVariant *props; /* the Domain interface's published properties, a{sv} */
+} VbBusDomainExported;
+GHashTable *vb_bus_domain_exports_new(void);
+gboolean vb_bus_domain_exports_start(VbBusService *service, GError **error);
+void vb_bus_domain_exports_stop(VbBusService *service);
+gboolean vb_bus_domain_export_publish(VbBusService *service, VbDomainObj *dom, gboolean add);
+void vb_bus_domain_export_remove(VbBusService *service, VbDomainObj *dom);
+gboolean vb_bus_domain_export_set_state(VbBusService *service, VbDomainObj *dom,
+                                        const char *state, const char *reason);
+GVariant *vb_bus_domain_export_props(VbBusService *service, const char *path);
+VbDomainObj *vb_bus_domain_export_lookup(VbBusService *service, const char *path);
+GPtrArray *vb_bus_domain_exports_snapshot(VbBusService *service);
+void vb_bus_domain_exported_free(gpointer data);
+void vb_bus_domain_emit(VbBusService *service, const char *path, const char *iface,
+                        const char *signal, GVariant *params);
+
 /* bus-domain.c */
 void vb_bus_domain_notify(VbDomainObj *dom, VbDomainNotifyKind kind, const char *event,
                           const char *detail, gpointer user_data);
@@ -232,9 +258,10 @@ GVariant *vb_bus_get_metadata(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_metadata(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_title(VbBusCall *call, GError **error);
 GVariant *vb_bus_set_description(VbBusCall *call, GError **error);
-void vb_bus_console_apply(VbDBusDomain *iface, VbDomainObj *dom);
+void vb_bus_console_add_props(GVariantBuilder *b, VbDomainObj *dom);
 /* bus-memev.c (issue 13, part memev) */
-gboolean vb_bus_memev_emit(VbDBusDomain *iface, const char *event, const char *detail);
+gboolean vb_bus_memev_emit(VbBusService *service, const char *path, const char *event,
+                           const char *detail);
 GVariant *vb_bus_memev_set_memory(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_set_max_memory(VbBusCall *call, GError **error);
 GVariant *vb_bus_memev_pin_vcpu(VbBusCall *call, GError **error);
@@ -262,7 +289,8 @@ GVariant *vb_bus_attach_device(VbBusCall *call, GError **error);
 GVariant *vb_bus_detach_device(VbBusCall *call, GError **error);
 GVariant *vb_bus_detach_device_alias(VbBusCall *call, GError **error);
 GVariant *vb_bus_update_device(VbBusCall *call, GError **error);
-gboolean vb_bus_hotplug_emit(VbDBusDomain *iface, const char *event, const char *detail);
+gboolean vb_bus_hotplug_emit(VbBusService *service, const char *path, const char *event,
+                             const char *detail);
 
 /* bus-guest2.c (issue 13, part guest2) */
 GVariant *vb_bus_guest2_fstrim(VbBusCall *call, GError **error);

@@ -18,12 +18,6 @@ struct _VbBusManagerSkeleton {
     VbBusService *service;
 };
 
-struct _VbBusDomainSkeleton {
-    VbDBusDomainSkeleton parent;
-    VbBusService *service;
-    VbDomainObj *dom;
-};
-
 struct _VbBusJobSkeleton {
     VbDBusJobSkeleton parent;
     VbBusService *service;
@@ -41,7 +35,6 @@ struct _VbBusNetworkSkeleton {
 G_DEFINE_TYPE(VbBusJobSkeleton, vb_bus_job_skeleton, VB_DBUS_TYPE_JOB_SKELETON)
 G_DEFINE_TYPE(VbBusNetworkSkeleton, vb_bus_network_skeleton, VB_DBUS_TYPE_NETWORK_SKELETON)
 G_DEFINE_TYPE(VbBusManagerSkeleton, vb_bus_manager_skeleton, VB_DBUS_TYPE_MANAGER_SKELETON)
-G_DEFINE_TYPE(VbBusDomainSkeleton, vb_bus_domain_skeleton, VB_DBUS_TYPE_DOMAIN_SKELETON)
 
 static void
 unknown_method(GDBusMethodInvocation *invocation, const char *method)
@@ -64,22 +57,6 @@ manager_method_call(GDBusConnection *connection, const char *sender, const char 
         return;
     }
     vb_bus_dispatch(self->service, m, invocation, NULL, parameters, NULL);
-}
-
-static void
-domain_method_call(GDBusConnection *connection, const char *sender, const char *object_path,
-                   const char *interface_name, const char *method_name, GVariant *parameters,
-                   GDBusMethodInvocation *invocation, gpointer user_data)
-{
-    VbBusDomainSkeleton *self = user_data;
-    const VbBusMethod *m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods,
-                                                method_name);
-
-    if (m == NULL) {
-        unknown_method(invocation, method_name);
-        return;
-    }
-    vb_bus_dispatch(self->service, m, invocation, NULL, parameters, self->dom);
 }
 
 static void
@@ -131,20 +108,6 @@ manager_get_vtable(GDBusInterfaceSkeleton *skeleton)
             G_DBUS_INTERFACE_SKELETON_CLASS(vb_bus_manager_skeleton_parent_class);
 
         g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), manager_method_call));
-    }
-    return vt;
-}
-
-static GDBusInterfaceVTable *
-domain_get_vtable(GDBusInterfaceSkeleton *skeleton)
-{
-    static GDBusInterfaceVTable *vt;
-
-    if (g_once_init_enter(&vt)) {
-        GDBusInterfaceSkeletonClass *parent =
-            G_DBUS_INTERFACE_SKELETON_CLASS(vb_bus_domain_skeleton_parent_class);
-
-        g_once_init_leave(&vt, make_vtable(parent->get_vtable(skeleton), domain_method_call));
     }
     return vt;
 }
@@ -305,27 +268,6 @@ vb_bus_manager_skeleton_init(VbBusManagerSkeleton *self)
 {
 }
 
-static void
-domain_skeleton_finalize(GObject *object)
-{
-    VbBusDomainSkeleton *self = (VbBusDomainSkeleton *)object;
-
-    g_clear_pointer(&self->dom, vb_domain_obj_unref);
-    G_OBJECT_CLASS(vb_bus_domain_skeleton_parent_class)->finalize(object);
-}
-
-static void
-vb_bus_domain_skeleton_class_init(VbBusDomainSkeletonClass *klass)
-{
-    G_OBJECT_CLASS(klass)->finalize = domain_skeleton_finalize;
-    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = domain_get_vtable;
-}
-
-static void
-vb_bus_domain_skeleton_init(VbBusDomainSkeleton *self)
-{
-}
-
 /* Returns: (transfer full): the Manager interface, routed to the dispatcher. */
 VbDBusManager *
 vb_bus_manager_skeleton_new(VbBusService *service)
@@ -334,23 +276,4 @@ vb_bus_manager_skeleton_new(VbBusService *service)
 
     self->service = service;
     return VB_DBUS_MANAGER(self);
-}
-
-/* Returns: (transfer full): a Domain interface for @dom. */
-VbDBusDomain *
-vb_bus_domain_skeleton_new(VbBusService *service, VbDomainObj *dom)
-{
-    VbBusDomainSkeleton *self = g_object_new(VB_TYPE_BUS_DOMAIN_SKELETON, NULL);
-
-    self->service = service;
-    self->dom = vb_domain_obj_ref(dom);
-    return VB_DBUS_DOMAIN(self);
-}
-
-/* Returns: (transfer none): the domain behind a Domain interface. */
-VbDomainObj *
-vb_bus_domain_skeleton_get_domain(VbDBusDomain *iface)
-{
-    g_return_val_if_fail(VB_IS_BUS_DOMAIN_SKELETON(iface), NULL);
-    return ((VbBusDomainSkeleton *)iface)->dom;
 }

@@ -8,9 +8,6 @@ G_BEGIN_DECLS
 #define VB_TYPE_BUS_MANAGER_SKELETON (vb_bus_manager_skeleton_get_type())
 G_DECLARE_FINAL_TYPE(VbBusManagerSkeleton, vb_bus_manager_skeleton, VB, BUS_MANAGER_SKELETON,
                      VbDBusManagerSkeleton)
-#define VB_TYPE_BUS_DOMAIN_SKELETON (vb_bus_domain_skeleton_get_type())
-G_DECLARE_FINAL_TYPE(VbBusDomainSkeleton, vb_bus_domain_skeleton, VB, BUS_DOMAIN_SKELETON,
-                     VbDBusDomainSkeleton)
 
 #define VB_TYPE_BUS_JOB_SKELETON (vb_bus_job_skeleton_get_type())
 G_DECLARE_FINAL_TYPE(VbBusJobSkeleton, vb_bus_job_skeleton, VB, BUS_JOB_SKELETON,
@@ -27,7 +24,5 @@ GPtrArray *vb_bus_job_skeleton_get_waiters(VbDBusJob *iface);
 gboolean vb_bus_job_skeleton_done(VbDBusJob *iface, gboolean set);
 VbJob *vb_bus_job_skeleton_get_job(VbDBusJob *iface);
 VbDBusManager *vb_bus_manager_skeleton_new(VbBusService *service);
-VbDBusDomain *vb_bus_domain_skeleton_new(VbBusService *service, VbDomainObj *dom);
-VbDomainObj *vb_bus_domain_skeleton_get_domain(VbDBusDomain *iface);
 
 G_END_DECLS

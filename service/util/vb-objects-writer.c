@@ -146,6 +146,81 @@ vb_objects_writer_add(VbObjectsWriter *w, const char *path, GVariant *interfaces
  * Frees @w. Returns: (transfer floating): the (a{oa{sa{sv}}}) of every
  * entry added, in order.
  */
+/*
+ * Appends the dict entry {KEY VALUE} at the end of @buf, which is where the
+ * entry starts (8-aligned): the key with its NUL, padding to 8, the value's
+ * bytes, and the framing offset of the key's end, of the entry's own size.
+ */
+static void
+put_entry(GByteArray *buf, const char *key, const void *value, gsize value_size)
+{
+    gsize start = buf->len, key_end, body;
+    guint offset_size;
+
+    g_byte_array_append(buf, (const guint8 *)key, (guint)strlen(key) + 1);
+    key_end = buf->len - start;
+    pad_to(buf, start, ENTRY_ALIGN);
+    if (value_size > 0)
+        g_byte_array_append(buf, value, (guint)value_size);
+    body = buf->len - start;
+    total_size(body, 1, &offset_size);
+    put_offset(buf, key_end, offset_size);
+}
+
+/**
+ * vb_objects_writer_entry_size_one:
+ *
+ * An upper bound of the bytes vb_objects_writer_add_one() appends.
+ */
+gsize
+vb_objects_writer_entry_size_one(const char *path, const char *iface, GVariant *props)
+{
+    return ENTRY_ALIGN + strlen(path) + 1 + ENTRY_ALIGN + strlen(iface) + 1 + ENTRY_ALIGN +
+           g_variant_get_size(props) + 8 * 4;
+}
+
+/**
+ * vb_objects_writer_add_one:
+ * @props: the properties of the object's one interface, a{sv}
+ *
+ * Appends the object @path with the single interface @iface, as
+ * vb_objects_writer_add() with the a{sa{sv}} {@iface: @props} would, from
+ * @props' serialized bytes as they are (no a{sa{sv}} made for it).
+ */
+void
+vb_objects_writer_add_one(VbObjectsWriter *w, const char *path, const char *iface,
+                          GVariant *props)
+{
+    gsize start, key_end, inner, body;
+    guint offset_size;
+
+    g_return_if_fail(g_variant_is_object_path(path));
+    g_return_if_fail(g_variant_is_of_type(props, G_VARIANT_TYPE_VARDICT));
+    pad_to(w->buf, 0, ENTRY_ALIGN);
+    start = w->buf->len;
+    g_byte_array_append(w->buf, (const guint8 *)path, (guint)strlen(path) + 1);
+    key_end = w->buf->len - start;
+    pad_to(w->buf, start, ENTRY_ALIGN);
+    /* the value, a{sa{sv}} of one element: the entry, then its end as the array's one
+     * framing offset */
+    inner = w->buf->len;
+    put_entry(w->buf, iface, g_variant_get_data(props), g_variant_get_size(props));
+    {
+        gsize array_body = w->buf->len - inner;
+
+        total_size(array_body, 1, &offset_size);
+        put_offset(w->buf, array_body, offset_size);
+    }
+    body = w->buf->len - start;
+    total_size(body, 1, &offset_size);
+    put_offset(w->buf, key_end, offset_size);
+    {
+        gsize end = w->buf->len;
+
+        g_array_append_val(w->ends, end);
+    }
+}
+
 GVariant *
 vb_objects_writer_end(VbObjectsWriter *w)
 {

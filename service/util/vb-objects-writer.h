@@ -19,5 +19,8 @@ void vb_objects_writer_add(VbObjectsWriter *w, const char *path, GVariant *inter
 GVariant *vb_objects_writer_end(VbObjectsWriter *w);
 guint vb_objects_writer_offset_size(gsize body, gsize n_offsets);
 gsize vb_objects_writer_entry_size(const char *path, GVariant *interfaces);
+void vb_objects_writer_add_one(VbObjectsWriter *w, const char *path, const char *iface,
+                               GVariant *props);
+gsize vb_objects_writer_entry_size_one(const char *path, const char *iface, GVariant *props);
 
 G_END_DECLS

@@ -26,8 +26,9 @@ flat(GVariant *floating)
     return g_variant_get_normal_form(tree);
 }
 
+/* with @one, each entry of a single interface goes through vb_objects_writer_add_one() */
 static void
-check(const Entry *entries, guint n)
+check_mode(const Entry *entries, guint n, gboolean one)
 {
     GVariantBuilder b;
     g_autoptr(GVariant) expected = NULL;
@@ -41,9 +42,20 @@ check(const Entry *entries, guint n)
         hint += vb_objects_writer_entry_size(entries[i].path, entries[i].ifaces);
     }
     expected = flat(g_variant_new("(a{oa{sa{sv}}})", &b));
-    w = vb_objects_writer_new(hint);
-    for (guint i = 0; i < n; i++)
-        vb_objects_writer_add(w, entries[i].path, entries[i].ifaces);
+    w = vb_objects_writer_new(one ? 0 : hint);
+    for (guint i = 0; i < n; i++) {
+        if (one && g_variant_n_children(entries[i].ifaces) == 1) {
+            const char *iface;
+            g_autoptr(GVariant) props = NULL;
+
+            g_variant_get_child(entries[i].ifaces, 0, "{&s@a{sv}}", &iface, &props);
+            g_assert_cmpuint(vb_objects_writer_entry_size_one(entries[i].path, iface, props), >=,
+                             vb_objects_writer_entry_size(entries[i].path, entries[i].ifaces));
+            vb_objects_writer_add_one(w, entries[i].path, iface, props);
+        } else {
+            vb_objects_writer_add(w, entries[i].path, entries[i].ifaces);
+        }
+    }
     got = g_variant_ref_sink(vb_objects_writer_end(w));
 
     g_assert_true(g_variant_is_of_type(got, G_VARIANT_TYPE("(a{oa{sa{sv}}})")));
@@ -67,6 +79,13 @@ check(const Entry *entries, guint n)
             g_assert_true(g_variant_equal(ifaces, entries[i].ifaces));
         }
     }
+}
+
+static void
+check(const Entry *entries, guint n)
+{
+    check_mode(entries, n, FALSE);
+    check_mode(entries, n, TRUE);
 }
 
 static void
