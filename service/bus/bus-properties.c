@@ -512,14 +512,16 @@ send_read_reply(GDBusConnection *connection, GDBusMessage *message, GVariant *va
 }
 
 /*
- * GDBus's worker thread: answers a Get or GetAll of an object of the object
- * manager (domains, jobs, networks, snapshots) from its skeleton, the way
- * GDBus would on the main thread. Everything here is thread-safe: the
- * object manager and the object skeleton look up under their own locks and
- * return references; a generated skeleton reads its values under its lock
- * (the main thread sets them under it). Whatever is not plainly there (an
- * object or interface gone meanwhile, an unknown property) returns FALSE:
- * GDBus then answers it as before, errors included.
+ * GDBus's worker thread: answers a Get or GetAll of a domain from its
+ * published properties (a reference taken under export_lock,
+ * bus-domain-export.c), and of an object of the object manager (jobs,
+ * networks, snapshots) from its skeleton, the way GDBus would on the main
+ * thread. Everything here is thread-safe: the object manager and the object
+ * skeleton look up under their own locks and return references; a generated
+ * skeleton reads its values under its lock (the main thread sets them under
+ * it). A domain or object gone is answered with its named error; whatever
+ * else is not plainly there (an interface, an unknown property) returns
+ * FALSE: GDBus then answers it as before, errors included.
  */
 static gboolean
 answer_read(VbBusService *service, GDBusConnection *connection, GDBusMessage *message)
