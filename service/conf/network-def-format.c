@@ -229,7 +229,10 @@ fmt_forward(GString *buf, const VbNetworkDef *def, int level)
 {
     static const char *const order[] = {"dev", "mode", "managed", NULL};
     gboolean pf = kept_has(def->forward_kept, "pf");
-    const char *dev = !pf && def->forward_ifaces->len > 0
+    /* no dev beside <address> children, which the parser refuses with it: with
+     * <interface> children too, dev was only derived from the first one */
+    const char *dev = kept_has(def->forward_kept, "address") ? NULL
+                      : !pf && def->forward_ifaces->len > 0
                           ? g_ptr_array_index(def->forward_ifaces, 0)
                           : def->forward_dev;
     const char *const modelled[] = {"dev", dev, "mode",

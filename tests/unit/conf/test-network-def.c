@@ -306,6 +306,27 @@ test_model_domain(void)
                                  "  <ip address='10.9.0.1' prefix='16' localPtr='yes'>\n"));
 }
 
+/* <interface> and <address> children together (found by fuzz-network-xml): libvirt uses the
+ * interfaces; the forward device is the first of them, but the output has no dev= beside
+ * the addresses (which the parser refuses with it), so it parses again to the same */
+static void
+test_forward_interfaces_with_addresses(void)
+{
+    static const char xml[] =
+        "<network><name>hd</name><forward mode='hostdev' managed='yes'>"
+        "<address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x1'/>"
+        "<interface dev='eth1'/></forward></network>";
+    g_autoptr(VbNetworkDef) def = parse_ok(xml);
+    g_autofree char *out = format_stable(def);
+
+    g_assert_cmpstr(def->forward_dev, ==, "eth1");
+    g_assert_cmpuint(def->forward_ifaces->len, ==, 1);
+    g_assert_nonnull(strstr(out, "<forward mode='hostdev' managed='yes'>\n"));
+    g_assert_null(strstr(out, "<forward dev="));
+    g_assert_nonnull(strstr(out, "<interface dev='eth1'/>"));
+    g_assert_nonnull(strstr(out, "function='0x1'/>"));
+}
+
 static void
 test_uuid_generated(void)
 {
@@ -1000,6 +1021,8 @@ main(int argc, char **argv)
     g_test_add_func("/network-xml/model/parts", test_model_parts);
     g_test_add_func("/network-xml/model/domain-dns", test_model_domain);
     g_test_add_func("/network-xml/model/kept-readers", test_kept_readers);
+    g_test_add_func("/network-xml/forward-interfaces-with-addresses",
+                    test_forward_interfaces_with_addresses);
     g_test_add_func("/network-xml/uuid-generated-isolated", test_uuid_generated);
     g_test_add_func("/network-xml/kept-in-place", test_kept_in_place);
     g_test_add_func("/network-xml/limits", test_limits);
