@@ -173,9 +173,7 @@ static gboolean
 emit_metadata_change(gpointer data)
 {
     MetadataChange *m = data;
-    g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(m->service, m->path);
-
-    if (dom != NULL)
+    if (vb_bus_domain_export_exists(m->service, m->path))
         vb_bus_domain_emit(m->service, m->path, NULL, "MetadataChange",
                            g_variant_new("(is)", m->type, m->uri));
     g_free(m->path);

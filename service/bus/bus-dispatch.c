@@ -25,6 +25,7 @@ call_free(VbBusCall *call)
     g_clear_pointer(&call->parameters, g_variant_unref);
     g_clear_pointer(&call->caller, vb_caller_unref);
     g_clear_pointer(&call->dom, vb_domain_obj_unref);
+    g_free(call->load_uuid);
     g_clear_pointer(&call->net, vb_network_obj_unref);
     g_clear_pointer(&call->job, vb_job_unref);
     g_free(call->detail_domain);
@@ -71,6 +72,7 @@ call_reply(VbBusCall *call, GVariant *value, GError *error)
         g_dbus_connection_send_message(call->service->connection, reply,
                                        G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
     }
+    vb_bus_service_note_activity(call->service);
     call_free(call);
 }
 
@@ -112,12 +114,29 @@ finish_on_main(gpointer data)
  */
 static gboolean authorize_on_main(gpointer data);
 static gboolean loaded_on_main(gpointer data);
+static gboolean run_on_main(gpointer data);
+
+/*
+ * Issue 16: a call on a domain kept as a stub loads it (its config read and parsed) on a
+ * worker, once it passed its checks, before the method runs. Worker thread.
+ */
+static gboolean
+call_load_domain(VbBusCall *call, GError **error)
+{
+    g_autofree char *uuid = g_steal_pointer(&call->load_uuid);
+
+    if (uuid == NULL || call->dom != NULL)
+        return TRUE;
+    call->dom = vb_domain_list_find_by_uuid(call->service->domains, uuid, error);
+    return call->dom != NULL;
+}
 
 void
 vb_bus_worker_run(gpointer data, gpointer user_data)
 {
     VbBusCall *call = data;
     CallResult *r;
+    GError *load_error = NULL;
 
     switch (call->step) {
     case VB_BUS_STEP_PREPARE:
@@ -129,11 +148,19 @@ vb_bus_worker_run(gpointer data, gpointer user_data)
         vb_bus_service_queue(call->service, loaded_on_main, call);
         return;
     case VB_BUS_STEP_RUN:
+        if (call->load_uuid != NULL && call_load_domain(call, &load_error) &&
+            call->method->inline_) {
+            /* loaded: an inline method runs where it always does */
+            vb_bus_service_queue(call->service, run_on_main, call);
+            return;
+        }
         break;
     }
     r = g_new0(CallResult, 1);
     r->call = call;
-    if (call->dom != NULL && !vb_domain_obj_check_alive(call->dom, &r->error)) {
+    if (load_error != NULL) {
+        r->error = load_error;
+    } else if (call->dom != NULL && !vb_domain_obj_check_alive(call->dom, &r->error)) {
         /* undefined while the call waited */
     } else {
         r->value = call->method->func(call, &r->error);
@@ -153,7 +180,8 @@ run_call(VbBusCall *call)
     gboolean deferred;
 
     call->step = VB_BUS_STEP_RUN;
-    if (!call->method->inline_) {
+    /* a domain kept as a stub is loaded on a worker first (disk I/O) */
+    if (!call->method->inline_ || call->load_uuid != NULL) {
         g_thread_pool_push(call->service->workers, call, NULL);
         return;
     }
@@ -171,6 +199,14 @@ run_call(VbBusCall *call)
 }
 
 static void authorize(VbBusCall *call);
+
+/* Main thread: an inline method whose domain a worker loaded. */
+static gboolean
+run_on_main(gpointer data)
+{
+    run_call(data);
+    return G_SOURCE_REMOVE;
+}
 
 /* The object a call is about (the read checks a caller passed are
  * remembered per object and verb). */
@@ -401,14 +437,13 @@ call_new(VbBusService *service, const VbBusMethod *method, GDBusMethodInvocation
     return call;
 }
 
-void
-vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
-                GDBusMethodInvocation *invocation, GDBusMessage *message, GVariant *parameters,
-                VbDomainObj *dom)
+/* The actions a domain method needs besides its own, from its arguments. */
+static void
+dispatch_domain_call(VbBusCall *call)
 {
-    VbBusCall *call = call_new(service, method, invocation, message, parameters);
+    const VbBusMethod *method = call->method;
+    GVariant *parameters = call->parameters;
 
-    call->dom = dom != NULL ? vb_domain_obj_ref(dom) : NULL;
     /* GetXMLDesc(SECURE) reveals secrets: it needs the define action */
     if (g_str_equal(method->method, "GetXMLDesc")) {
         guint32 flags = 0;
@@ -465,6 +500,62 @@ vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
     dispatch_call(call);
 }
 
+void
+vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
+                GDBusMethodInvocation *invocation, GDBusMessage *message, GVariant *parameters,
+                VbDomainObj *dom)
+{
+    VbBusCall *call = call_new(service, method, invocation, message, parameters);
+
+    call->dom = dom != NULL ? vb_domain_obj_ref(dom) : NULL;
+    dispatch_domain_call(call);
+}
+
+/**
+ * vb_bus_dispatch_domain:
+ * @invocation: (transfer full) (nullable): the call, or
+ * @message: (transfer full) (nullable): a raw message from the connection filter
+ * @path: the domain's object path
+ * @load: whether the method needs the domain object (a property read does not: it is
+ *   answered from the published properties)
+ *
+ * As vb_bus_dispatch(), for the domain at @path: a domain kept as a stub (issue 16) is
+ * named to polkit by its name and uuid, and loaded on a worker once the call passed its
+ * checks; a domain that is not there gets NoDomain. Main thread.
+ */
+void
+vb_bus_dispatch_domain(VbBusService *service, const VbBusMethod *method,
+                       GDBusMethodInvocation *invocation, GDBusMessage *message,
+                       GVariant *parameters, const char *path, gboolean load)
+{
+    g_autofree char *uuid = vb_bus_domain_path_to_uuid(path);
+    g_autoptr(VbDomainObj) dom = uuid != NULL ? vb_domain_list_peek_by_uuid(service->domains,
+                                                                           uuid)
+                                              : NULL;
+    VbDomainId id = { 0 };
+    VbBusCall *call;
+
+    if (dom != NULL) {
+        vb_bus_dispatch(service, method, invocation, message, parameters, dom);
+        return;
+    }
+    if (uuid == NULL || !vb_domain_list_identify(service->domains, NULL, uuid, &id, NULL)) {
+        g_autoptr(GError) error = NULL;
+
+        call = call_new(service, method, invocation, message, parameters);
+        if (!vb_bus_vanished_error(path, &error))
+            g_set_error(&error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain at %s", path);
+        call_reply(call, NULL, error);
+        return;
+    }
+    call = call_new(service, method, invocation, message, parameters);
+    call->detail_domain = g_steal_pointer(&id.name);
+    call->detail_uuid = g_strdup(id.uuid_str);
+    if (load)
+        call->load_uuid = g_strdup(id.uuid_str);
+    dispatch_domain_call(call);
+}
+
 /**
  * vb_bus_dispatch_network:
  * @net: (transfer none): the target network
@@ -501,15 +592,15 @@ vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
                     GVariant *parameters, VbJob *job)
 {
     VbBusCall *call = call_new(service, method, invocation, message, parameters);
-    g_autoptr(VbDomainObj) dom = NULL;
+    VbDomainId id = { 0 };
     VbJobInfo info = { 0 };
 
     vb_job_get_info(job, &info);
     call->job = vb_job_ref(job);
     call->detail_uuid = g_strdup(info.domain_uuid);
-    dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
-    if (dom != NULL)
-        call->detail_domain = vb_domain_obj_get_name(dom);
+    /* never loads the domain: main thread */
+    if (vb_domain_list_identify(service->domains, NULL, info.domain_uuid, &id, NULL))
+        call->detail_domain = g_steal_pointer(&id.name);
     if (g_str_equal(call->action, VB_ACTION_SAVE) &&
         (info.type == VB_ASYNC_JOB_MIGRATION_OUT ||
          (info.type == VB_ASYNC_JOB_MIGRATION_IN && !g_str_equal(info.operation, "restore"))))

@@ -37,7 +37,8 @@
 #define OBJECT_MANAGER_IFACE "org.freedesktop.DBus.ObjectManager"
 
 struct _VbBusDomainExport {
-    VbDomainObj *dom;      /* (owned) its object_path is the table's key */
+    char *path;            /* the table's key; no domain object is held (issue 16: a
+                              domain kept as a stub has none) */
     GVariant *props;       /* export_lock: the published properties, a{sv} */
     char *autodestroy_owner; /* main thread: the owner the autodestroy watch follows */
     char *migration_owner;   /* main thread: the client driving a migration of it */
@@ -49,7 +50,7 @@ export_free(gpointer data)
     VbBusDomainExport *e = data;
 
     g_clear_pointer(&e->props, g_variant_unref);
-    vb_domain_obj_unref(e->dom);
+    g_free(e->path);
     g_free(e->autodestroy_owner);
     g_free(e->migration_owner);
     g_free(e);
@@ -94,23 +95,19 @@ vb_bus_domain_export_props(VbBusService *service, const char *path)
 }
 
 /**
- * vb_bus_domain_export_lookup:
+ * vb_bus_domain_export_exists:
  *
- * Returns: (transfer full) (nullable): the domain exported at @path. Any
- *   thread.
+ * Returns: whether a domain is exported at @path. Any thread.
  */
-VbDomainObj *
-vb_bus_domain_export_lookup(VbBusService *service, const char *path)
+gboolean
+vb_bus_domain_export_exists(VbBusService *service, const char *path)
 {
-    VbBusDomainExport *e;
-    VbDomainObj *dom = NULL;
+    gboolean found;
 
     g_mutex_lock(&service->export_lock);
-    e = lookup_locked(service, path);
-    if (e != NULL)
-        dom = vb_domain_obj_ref(e->dom);
+    found = lookup_locked(service, path) != NULL;
     g_mutex_unlock(&service->export_lock);
-    return dom;
+    return found;
 }
 
 /**
@@ -133,7 +130,7 @@ vb_bus_domain_exports_snapshot(VbBusService *service)
             VbBusDomainExport *e = value;
             VbBusDomainExported *x = g_new(VbBusDomainExported, 1);
 
-            x->dom = vb_domain_obj_ref(e->dom);
+            x->path = g_strdup(e->path);
             x->props = g_variant_ref(e->props);
             g_ptr_array_add(out, x);
         }
@@ -147,7 +144,7 @@ vb_bus_domain_exported_free(gpointer data)
 {
     VbBusDomainExported *x = data;
 
-    vb_domain_obj_unref(x->dom);
+    g_free(x->path);
     g_variant_unref(x->props);
     g_free(x);
 }
@@ -309,39 +306,86 @@ interfaces_of(GVariant *props)
 }
 
 /**
+ * vb_bus_domain_props_new:
+ * @out_autodestroy_owner: (out) (transfer full): the owners the export's watches follow
+ * @out_migration_owner: (out) (transfer full)
+ *
+ * Returns: (transfer full): the Domain interface's properties of @dom now, for
+ *   vb_bus_domain_export_add(). Any thread (a new domain's are taken where it was made,
+ *   so that the object may go at once: issue 16).
+ */
+GVariant *
+vb_bus_domain_props_new(VbDomainObj *dom, char **out_autodestroy_owner,
+                        char **out_migration_owner)
+{
+    VbDomainSnapshot s = { 0 };
+    GVariant *props;
+
+    vb_domain_obj_snapshot(dom, &s);
+    props = props_new(dom, &s);
+    *out_autodestroy_owner = g_strdup(s.autodestroy_owner);
+    *out_migration_owner = g_strdup(s.migration_owner);
+    vb_domain_snapshot_clear(&s);
+    return props;
+}
+
+/**
+ * vb_bus_domain_export_add:
+ * @props: (transfer none): from vb_bus_domain_props_new()
+ *
+ * Exports a domain at @path (InterfacesAdded); one already there is published as a
+ * change instead. Main thread, under publish_lock.
+ */
+void
+vb_bus_domain_export_add(VbBusService *service, const char *path, GVariant *props,
+                         const char *autodestroy_owner, const char *migration_owner)
+{
+    VbBusDomainExport *e = g_hash_table_lookup(service->domain_exports, path);
+    GVariant *old;
+
+    if (e == NULL) {
+        e = g_new0(VbBusDomainExport, 1);
+        e->path = g_strdup(path);
+        e->props = g_variant_ref(props);
+        g_mutex_lock(&service->export_lock);
+        g_hash_table_insert(service->domain_exports, e->path, e);
+        g_mutex_unlock(&service->export_lock);
+        follow_owner(service, &e->autodestroy_owner, autodestroy_owner);
+        follow_owner(service, &e->migration_owner, migration_owner);
+        if (!service->loading)
+            vb_bus_domain_emit(service, VB_BUS_MANAGER_PATH, OBJECT_MANAGER_IFACE,
+                               "InterfacesAdded",
+                               g_variant_new("(o@a{sa{sv}})", path, interfaces_of(props)));
+        return;
+    }
+    follow_owner(service, &e->autodestroy_owner, autodestroy_owner);
+    follow_owner(service, &e->migration_owner, migration_owner);
+    g_mutex_lock(&service->export_lock);
+    old = e->props;
+    e->props = g_variant_ref(props);
+    g_mutex_unlock(&service->export_lock);
+    emit_changes(service, path, old, props);
+    g_variant_unref(old);
+}
+
+/**
  * vb_bus_domain_export_publish:
  *
- * Exports @dom if it is not yet (InterfacesAdded), or publishes what
- * changed of it (PropertiesChanged). Main thread, under publish_lock.
+ * Publishes what changed of @dom (PropertiesChanged). Main thread, under publish_lock.
  *
  * Returns: whether @dom is exported
  */
 gboolean
-vb_bus_domain_export_publish(VbBusService *service, VbDomainObj *dom, gboolean add)
+vb_bus_domain_export_publish(VbBusService *service, VbDomainObj *dom)
 {
     VbBusDomainExport *e = g_hash_table_lookup(service->domain_exports, dom->object_path);
     VbDomainSnapshot s = { 0 };
     GVariant *props, *old;
 
-    if (e == NULL && !add)
+    if (e == NULL)
         return FALSE;
     vb_domain_obj_snapshot(dom, &s);
     props = props_new(dom, &s);
-    if (e == NULL) {
-        e = g_new0(VbBusDomainExport, 1);
-        e->dom = vb_domain_obj_ref(dom);
-        e->props = props;
-        g_mutex_lock(&service->export_lock);
-        g_hash_table_insert(service->domain_exports, dom->object_path, e);
-        g_mutex_unlock(&service->export_lock);
-        follow_owner(service, &e->autodestroy_owner, s.autodestroy_owner);
-        follow_owner(service, &e->migration_owner, s.migration_owner);
-        vb_bus_domain_emit(service, VB_BUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "InterfacesAdded",
-                           g_variant_new("(o@a{sa{sv}})", dom->object_path,
-                                         interfaces_of(props)));
-        vb_domain_snapshot_clear(&s);
-        return TRUE;
-    }
     follow_owner(service, &e->autodestroy_owner, s.autodestroy_owner);
     follow_owner(service, &e->migration_owner, s.migration_owner);
     g_mutex_lock(&service->export_lock);
@@ -357,13 +401,13 @@ vb_bus_domain_export_publish(VbBusService *service, VbDomainObj *dom, gboolean a
 /**
  * vb_bus_domain_export_remove:
  *
- * Takes @dom off the bus (InterfacesRemoved), with its owner watches. Main
- * thread, under publish_lock.
+ * Takes the domain at @path off the bus (InterfacesRemoved), with its owner watches.
+ * Main thread, under publish_lock.
  */
 void
-vb_bus_domain_export_remove(VbBusService *service, VbDomainObj *dom)
+vb_bus_domain_export_remove(VbBusService *service, const char *path)
 {
-    VbBusDomainExport *e = g_hash_table_lookup(service->domain_exports, dom->object_path);
+    VbBusDomainExport *e = g_hash_table_lookup(service->domain_exports, path);
     const char *ifaces[] = { VB_BUS_DOMAIN_IFACE, NULL };
 
     if (e == NULL)
@@ -371,10 +415,10 @@ vb_bus_domain_export_remove(VbBusService *service, VbDomainObj *dom)
     follow_owner(service, &e->autodestroy_owner, "");
     follow_owner(service, &e->migration_owner, "");
     g_mutex_lock(&service->export_lock);
-    g_hash_table_steal(service->domain_exports, dom->object_path);
+    g_hash_table_steal(service->domain_exports, path);
     g_mutex_unlock(&service->export_lock);
     vb_bus_domain_emit(service, VB_BUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "InterfacesRemoved",
-                       g_variant_new("(o^as)", dom->object_path, ifaces));
+                       g_variant_new("(o^as)", path, ifaces));
     export_free(e);
 }
 
@@ -428,23 +472,13 @@ domain_method_call(GDBusConnection *connection, const char *sender, const char *
     VbBusService *service = user_data;
     const VbBusMethod *m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods,
                                                 method_name);
-    g_autoptr(VbDomainObj) dom = NULL;
 
     if (m == NULL) {
         unknown_method(invocation, method_name);
         return;
     }
-    dom = vb_bus_domain_export_lookup(service, object_path);
-    if (dom == NULL) {
-        GError *error = NULL;
-
-        /* gone between GDBus's look-up and this call */
-        if (!vb_bus_vanished_error(object_path, &error))
-            g_set_error(&error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain at %s", object_path);
-        g_dbus_method_invocation_take_error(invocation, error);
-        return;
-    }
-    vb_bus_dispatch(service, m, invocation, NULL, parameters, dom);
+    /* a domain gone between GDBus's look-up and this call gets NoDomain there */
+    vb_bus_dispatch_domain(service, m, invocation, NULL, parameters, object_path, TRUE);
 }
 
 /* Reached only when the connection filter let a read pass (it answers every
@@ -513,14 +547,12 @@ subtree_introspect(GDBusConnection *connection, const char *sender, const char *
 {
     VbBusService *service = user_data;
     g_autofree char *path = NULL;
-    g_autoptr(VbDomainObj) dom = NULL;
     GDBusInterfaceInfo **infos;
 
     if (node == NULL || g_atomic_int_get(&service->stopping))
         return NULL;
     path = g_strconcat(VB_BUS_DOMAIN_PATH_PREFIX, node, NULL);
-    dom = vb_bus_domain_export_lookup(service, path);
-    if (dom == NULL)
+    if (!vb_bus_domain_export_exists(service, path))
         return NULL;
     infos = g_new0(GDBusInterfaceInfo *, 2);
     infos[0] = g_dbus_interface_info_ref(vb_dbus_domain_interface_info());
@@ -597,6 +629,6 @@ vb_bus_domain_exports_stop(VbBusService *service)
 GHashTable *
 vb_bus_domain_exports_new(void)
 {
-    /* keys are the domains' own object_path strings, which each export keeps alive */
+    /* keys are the exports' own path strings */
     return g_hash_table_new_full(g_str_hash, g_str_equal, NULL, export_free);
 }

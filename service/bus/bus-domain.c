@@ -15,10 +15,15 @@
 
 typedef struct {
     VbBusService *service;
-    VbDomainObj *dom;
+    VbDomainObj *dom;   /* nullable: ADDED holds no object (the domain may be a stub) */
     VbDomainNotifyKind kind;
     char *event;
     char *detail;
+    /* ADDED: what is exported, taken when the domain was added (issue 16) */
+    char *path;
+    GVariant *props;
+    char *autodestroy_owner;
+    char *migration_owner;
 } Publish;
 
 static gboolean
@@ -26,11 +31,21 @@ publish_on_main(gpointer data)
 {
     Publish *p = data;
     VbBusService *service = p->service;
-    const char *path = p->dom->object_path;
+    const char *path = p->dom != NULL ? p->dom->object_path : p->path;
+    gboolean exported = FALSE;
 
+    vb_bus_service_note_activity(service);
     g_mutex_lock(&service->publish_lock);
-    if (!g_atomic_int_get(&service->stopping) &&
-        vb_bus_domain_export_publish(service, p->dom, p->kind == VB_DOMAIN_NOTIFY_ADDED)) {
+    if (!g_atomic_int_get(&service->stopping)) {
+        if (p->kind == VB_DOMAIN_NOTIFY_ADDED) {
+            vb_bus_domain_export_add(service, path, p->props, p->autodestroy_owner,
+                                     p->migration_owner);
+            exported = TRUE;
+        } else {
+            exported = vb_bus_domain_export_publish(service, p->dom);
+        }
+    }
+    if (exported) {
         /* properties first (published above), then the signal that announces them */
         if (p->event != NULL && g_str_equal(p->event, VB_DOMAIN_AGENT_EVENT)) {
             /* issue 13, part agent: AgentLifecycle(state, reason), detail "STATE REASON" */
@@ -53,7 +68,7 @@ publish_on_main(gpointer data)
                                              p->detail != NULL ? p->detail : ""));
         }
         if (p->kind == VB_DOMAIN_NOTIFY_REMOVED) {
-            vb_bus_domain_export_remove(service, p->dom);
+            vb_bus_domain_export_remove(service, path);
             vb_bus_callers_forget_path(service, path);
         }
     }
@@ -61,6 +76,10 @@ publish_on_main(gpointer data)
     vb_domain_obj_unref(p->dom);
     g_free(p->event);
     g_free(p->detail);
+    g_free(p->path);
+    g_clear_pointer(&p->props, g_variant_unref);
+    g_free(p->autodestroy_owner);
+    g_free(p->migration_owner);
     g_free(p);
     return G_SOURCE_REMOVE;
 }
@@ -72,7 +91,14 @@ queue_publish(VbBusService *service, VbDomainObj *dom, VbDomainNotifyKind kind,
     Publish *p = g_new0(Publish, 1);
 
     p->service = service;
-    p->dom = vb_domain_obj_ref(dom);
+    if (kind == VB_DOMAIN_NOTIFY_ADDED) {
+        /* the properties now, so the object need not live until the main thread runs:
+         * a domain kept as a stub is dropped as soon as it is added */
+        p->path = g_strdup(dom->object_path);
+        p->props = vb_bus_domain_props_new(dom, &p->autodestroy_owner, &p->migration_owner);
+    } else {
+        p->dom = vb_domain_obj_ref(dom);
+    }
     p->kind = kind;
     p->event = g_strdup(event);
     p->detail = g_strdup(detail);

@@ -203,9 +203,9 @@ job_cancel(VbBusCall *call, GError **error)
     VbJobInfo info = { 0 };
 
     vb_job_get_info(call->job, &info);
-    dom = info.completed ? NULL
-                         : vb_domain_list_find_by_uuid(call->service->domains, info.domain_uuid,
-                                                       NULL);
+    /* a job that runs has its domain loaded */
+    dom = info.completed ? NULL : vb_domain_list_peek_by_uuid(call->service->domains,
+                                                              info.domain_uuid);
     vb_job_info_clear(&info);
     if (dom == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,

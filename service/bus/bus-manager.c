@@ -39,7 +39,8 @@ define_xml(VbBusCall *call, GError **error)
         return NULL;
     /* parsed again here, on the worker: the defaults and Unsupported need the QEMU binary's
      * capabilities, which the prepare step (main thread) must not probe */
-    dom = vb_domain_define_full(call->service->domains, xml, flags, error);
+    /* a new domain is kept as a stub (issue 16): only its path is answered */
+    dom = vb_domain_define_full(call->service->domains, xml, flags | VB_DEFINE_STUB, error);
     if (dom == NULL)
         return NULL;
     return g_variant_new("(o)", dom->object_path);
@@ -63,30 +64,23 @@ create_xml(VbBusCall *call, GError **error)
     return g_variant_new("(o)", dom->object_path);
 }
 
+/* LookupByName, LookupByUUID: the path of the domain, loaded or kept as a stub (never
+ * loaded for this: issue 16). */
 static GVariant *
-lookup_by_name(VbBusCall *call, GError **error)
+lookup(VbBusCall *call, GError **error)
 {
-    const char *name;
-    g_autoptr(VbDomainObj) dom = NULL;
+    const char *key;
+    gboolean by_name = g_str_equal(call->method->method, "LookupByName");
+    g_autofree char *path = NULL;
+    VbDomainId id = { 0 };
 
-    g_variant_get(call->parameters, "(&s)", &name);
-    dom = vb_domain_list_find_by_name(call->service->domains, name, error);
-    if (dom == NULL)
+    g_variant_get(call->parameters, "(&s)", &key);
+    if (!vb_domain_list_identify(call->service->domains, by_name ? key : NULL,
+                                 by_name ? NULL : key, &id, error))
         return NULL;
-    return g_variant_new("(o)", dom->object_path);
-}
-
-static GVariant *
-lookup_by_uuid(VbBusCall *call, GError **error)
-{
-    const char *uuid;
-    g_autoptr(VbDomainObj) dom = NULL;
-
-    g_variant_get(call->parameters, "(&s)", &uuid);
-    dom = vb_domain_list_find_by_uuid(call->service->domains, uuid, error);
-    if (dom == NULL)
-        return NULL;
-    return g_variant_new("(o)", dom->object_path);
+    g_free(id.name);
+    path = vb_bus_domain_path(id.uuid_str);
+    return g_variant_new("(o)", path);
 }
 
 /* Names the domain a lookup finds, for polkit rules (worker thread, before
@@ -95,27 +89,26 @@ static void
 lookup_prepare(VbBusCall *call)
 {
     const char *key;
-    g_autoptr(VbDomainObj) dom = NULL;
+    gboolean by_name = g_str_equal(call->method->method, "LookupByName");
+    VbDomainId id = { 0 };
 
     g_variant_get(call->parameters, "(&s)", &key);
-    dom = g_str_equal(call->method->method, "LookupByName")
-              ? vb_domain_list_find_by_name(call->service->domains, key, NULL)
-              : vb_domain_list_find_by_uuid(call->service->domains, key, NULL);
-    if (dom == NULL)
+    if (!vb_domain_list_identify(call->service->domains, by_name ? key : NULL,
+                                 by_name ? NULL : key, &id, NULL))
         return;
-    call->detail_domain = vb_domain_obj_get_name(dom);
-    call->detail_uuid = g_strdup(dom->uuid_str);
+    call->detail_domain = g_steal_pointer(&id.name);
+    call->detail_uuid = g_strdup(id.uuid_str);
 }
 
-/* The paths of @doms (in their order) that are in @readable (all when NULL). */
+/* The paths of @ids (VbDomainId, in their order) that are in @readable (all when NULL). */
 static GVariant *
-domain_paths(GPtrArray *doms, GHashTable *readable)
+domain_paths(GPtrArray *ids, GHashTable *readable)
 {
     GVariantBuilder b;
 
     g_variant_builder_init(&b, G_VARIANT_TYPE("ao"));
-    for (guint i = 0; i < doms->len; i++) {
-        const char *path = ((VbDomainObj *)doms->pdata[i])->object_path;
+    for (guint i = 0; i < ids->len; i++) {
+        g_autofree char *path = vb_bus_domain_path(((VbDomainId *)ids->pdata[i])->uuid_str);
 
         if (readable == NULL || g_hash_table_contains(readable, path))
             g_variant_builder_add(&b, "o", path);
@@ -143,16 +136,16 @@ list_domains(VbBusCall *call, GError **error)
     g_variant_get(call->parameters, "(u)", &flags);
     if (!vb_bus_check_flags(flags, VB_LIST_ALL_FLAGS, "ListDomains", error))
         return NULL;
-    doms = vb_domain_list_collect(call->service->domains, flags);
+    doms = vb_domain_list_collect_ids(call->service->domains, flags);
     if (!vb_bus_call_filters_reads(call))
         return domain_paths(doms, NULL);
     objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     for (guint i = 0; i < doms->len; i++) {
-        VbDomainObj *dom = doms->pdata[i];
+        const VbDomainId *id = doms->pdata[i];
 
-        g_hash_table_insert(objects, g_strdup(dom->object_path),
-                            vb_bus_read_details_new(dom, NULL));
+        g_hash_table_insert(objects, vb_bus_domain_path(id->uuid_str),
+                            vb_bus_read_details_new(id->name, id->uuid_str));
     }
     vb_bus_filter_readable(call, "listdomains", objects, list_readable,
                            g_steal_pointer(&doms));
@@ -225,8 +218,8 @@ const VbBusMethod vb_bus_manager_methods[] = {
     /* a new definition (emulator, disks, command line) that runs at once: both */
     { "CreateXML", VB_ACTION_MANAGE, FALSE, create_xml, define_xml_prepare,
       .also_action = VB_ACTION_DEFINE },
-    { "LookupByName", VB_ACTION_READ, TRUE, lookup_by_name, lookup_prepare },
-    { "LookupByUUID", VB_ACTION_READ, TRUE, lookup_by_uuid, lookup_prepare },
+    { "LookupByName", VB_ACTION_READ, TRUE, lookup, lookup_prepare },
+    { "LookupByUUID", VB_ACTION_READ, TRUE, lookup, lookup_prepare },
     { "ListDomains", VB_ACTION_READ, TRUE, list_domains, NULL, TRUE },
     { "GetCapabilities", VB_ACTION_READ, FALSE, get_capabilities },
     { "Restore", VB_ACTION_SAVE, FALSE, restore, .path_detail = TRUE, .load = restore_load },

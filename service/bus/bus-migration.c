@@ -210,7 +210,7 @@ vb_bus_migrate_finish_details(VbBusCall *call)
 {
     g_autoptr(GVariant) cookie_v = NULL;
     g_autoptr(VbMigrationCookie) cookie = NULL;
-    g_autoptr(VbDomainObj) dom = NULL;
+    VbDomainId id = { 0 };
     const guint8 *data;
     gsize n = 0;
     guint32 flags;
@@ -225,8 +225,8 @@ vb_bus_migrate_finish_details(VbBusCall *call)
         name_def(call, cookie->persistent_xml);
         return;
     }
-    dom = vb_domain_list_find_by_uuid(call->service->domains, cookie->uuid, NULL);
-    call->detail_domain = dom != NULL ? vb_domain_obj_get_name(dom) : g_strdup(cookie->name);
+    vb_domain_list_identify(call->service->domains, NULL, cookie->uuid, &id, NULL);
+    call->detail_domain = id.name != NULL ? id.name : g_strdup(cookie->name);
     call->detail_uuid = g_strdup(cookie->uuid);
 }
 
@@ -311,16 +311,14 @@ vb_bus_migrate_tunnel_prepare(VbBusCall *call)
 {
     const char *path;
     g_autofree char *uuid = NULL;
-    g_autoptr(VbDomainObj) dom = NULL;
+    VbDomainId id = { 0 };
 
     g_variant_get_child(call->parameters, 0, "&o", &path);
     uuid = vb_bus_domain_path_to_uuid(path);
-    if (uuid != NULL)
-        dom = vb_domain_list_find_by_uuid(call->service->domains, uuid, NULL);
-    if (dom == NULL)
+    if (uuid == NULL || !vb_domain_list_identify(call->service->domains, NULL, uuid, &id, NULL))
         return;
-    call->detail_domain = vb_domain_obj_get_name(dom);
-    call->detail_uuid = g_strdup(dom->uuid_str);
+    call->detail_domain = g_steal_pointer(&id.name);
+    call->detail_uuid = g_strdup(id.uuid_str);
 }
 
 typedef struct {

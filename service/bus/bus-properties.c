@@ -166,8 +166,8 @@ managed_objects_reply(VbBusService *service, GHashTable *include)
     for (guint i = 0; i < domains->len; i++) {
         const VbBusDomainExported *x = g_ptr_array_index(domains, i);
 
-        if (include == NULL || g_hash_table_contains(include, x->dom->object_path))
-            size += vb_objects_writer_entry_size_one(x->dom->object_path, VB_BUS_DOMAIN_IFACE,
+        if (include == NULL || g_hash_table_contains(include, x->path))
+            size += vb_objects_writer_entry_size_one(x->path, VB_BUS_DOMAIN_IFACE,
                                                      x->props);
     }
 
@@ -183,8 +183,8 @@ managed_objects_reply(VbBusService *service, GHashTable *include)
     for (guint i = 0; i < domains->len; i++) {
         const VbBusDomainExported *x = g_ptr_array_index(domains, i);
 
-        if (include == NULL || g_hash_table_contains(include, x->dom->object_path))
-            vb_objects_writer_add_one(w, x->dom->object_path, VB_BUS_DOMAIN_IFACE, x->props);
+        if (include == NULL || g_hash_table_contains(include, x->path))
+            vb_objects_writer_add_one(w, x->path, VB_BUS_DOMAIN_IFACE, x->props);
     }
     return vb_objects_writer_end(w);
 }
@@ -194,7 +194,7 @@ static GHashTable *
 object_details(VbBusService *service, GDBusObject *object)
 {
     g_autoptr(VbDBusJob) job = vb_dbus_object_get_job(VB_DBUS_OBJECT(object));
-    g_autoptr(VbDomainObj) dom = NULL;
+    VbDomainId id = { 0 };
     VbJobInfo info = { 0 };
     GHashTable *details;
 
@@ -203,7 +203,7 @@ object_details(VbBusService *service, GDBusObject *object)
     g_autoptr(VbDBusSnapshot) snap = vb_dbus_object_get_snapshot(VB_DBUS_OBJECT(object));
 
     if (snap != NULL)
-        return vb_bus_read_details_new(vb_bus_snapshot_skeleton_get_domain(snap), NULL);
+        return vb_bus_read_details_of(vb_bus_snapshot_skeleton_get_domain(snap));
     if (net != NULL) {
         VbNetworkObj *n = vb_bus_network_skeleton_get_network(net);
 
@@ -215,8 +215,10 @@ object_details(VbBusService *service, GDBusObject *object)
     if (job == NULL)
         return vb_bus_read_details_new(NULL, NULL);
     vb_job_get_info(vb_bus_job_skeleton_get_job(job), &info);
-    dom = vb_domain_list_find_by_uuid(service->domains, info.domain_uuid, NULL);
-    details = vb_bus_read_details_new(dom, info.domain_uuid);
+    /* never loads the domain: main thread */
+    vb_domain_list_identify(service->domains, NULL, info.domain_uuid, &id, NULL);
+    details = vb_bus_read_details_new(id.name, info.domain_uuid);
+    g_free(id.name);
     vb_job_info_clear(&info);
     return details;
 }
@@ -257,8 +259,15 @@ get_managed_objects(VbBusCall *call, GError **error)
         for (guint i = 0; i < domains->len; i++) {
             const VbBusDomainExported *x = g_ptr_array_index(domains, i);
 
-            g_hash_table_insert(objects, g_strdup(x->dom->object_path),
-                                vb_bus_read_details_new(x->dom, NULL));
+            g_autoptr(GVariant) name = g_variant_lookup_value(x->props, "Name",
+                                                              G_VARIANT_TYPE_STRING);
+            g_autoptr(GVariant) uuid = g_variant_lookup_value(x->props, "UUID",
+                                                              G_VARIANT_TYPE_STRING);
+
+            g_hash_table_insert(objects, g_strdup(x->path),
+                                vb_bus_read_details_new(
+                                    name != NULL ? g_variant_get_string(name, NULL) : NULL,
+                                    uuid != NULL ? g_variant_get_string(uuid, NULL) : NULL));
         }
     }
     vb_bus_filter_readable(call, "getmanagedobjects", objects, objects_readable, NULL);
@@ -312,15 +321,14 @@ reply_vanished(GDBusConnection *connection, GDBusMessage *message)
 static void
 handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
 {
-    GDBusObject *object = g_hash_table_lookup(service->domain_objects,
-                                              g_dbus_message_get_path(msg));
-    g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(service,
-                                                             g_dbus_message_get_path(msg));
+    const char *path = g_dbus_message_get_path(msg);
+    GDBusObject *object = g_hash_table_lookup(service->domain_objects, path);
+    gboolean domain = vb_bus_domain_export_exists(service, path);
     g_autofree char *set_name = NULL;
     const VbBusMethod *m;
     const char *iface, *prop;
 
-    if (object == NULL && dom == NULL && reply_vanished(service->connection, msg))
+    if (object == NULL && !domain && reply_vanished(service->connection, msg))
         return;
     g_variant_get(body, "(&s&sv)", &iface, &prop, NULL);
     set_name = g_strconcat("Set:", prop, NULL);
@@ -339,12 +347,12 @@ handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
     }
     m = vb_bus_method_lookup(vb_bus_domain_methods, vb_bus_domain_n_methods, set_name);
     /* only a domain has the Domain interface: nothing on a Job is writable */
-    if (dom == NULL || !g_str_equal(iface, VB_BUS_DOMAIN_IFACE) || m == NULL) {
+    if (!domain || !g_str_equal(iface, VB_BUS_DOMAIN_IFACE) || m == NULL) {
         reply_error_message(service, msg, "org.freedesktop.DBus.Error.PropertyReadOnly",
                             "property is not writable or does not exist");
         return;
     }
-    vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body, dom);
+    vb_bus_dispatch_domain(service, m, NULL, g_object_ref(msg), body, path, TRUE);
 }
 
 /*
@@ -355,10 +363,8 @@ handle_set(VbBusService *service, GDBusMessage *msg, GVariant *body)
 static void
 handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBusMethod *m)
 {
-    GDBusObject *object = g_hash_table_lookup(service->domain_objects,
-                                              g_dbus_message_get_path(msg));
-    g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(service,
-                                                             g_dbus_message_get_path(msg));
+    const char *path = g_dbus_message_get_path(msg);
+    GDBusObject *object = g_hash_table_lookup(service->domain_objects, path);
     g_autoptr(VbDBusJob) job = NULL;
     g_autoptr(VbDBusNetwork) net = NULL;
     g_autoptr(VbDBusSnapshot) snap = NULL; /* issue 15, part snapbus */
@@ -377,8 +383,11 @@ handle_read(VbBusService *service, GDBusMessage *msg, GVariant *body, const VbBu
     else if (job != NULL)
         vb_bus_dispatch_job(service, m, NULL, g_object_ref(msg), body,
                             vb_bus_job_skeleton_get_job(job));
+    else if (vb_bus_domain_export_exists(service, path))
+        /* answered from the published properties: a stub is not loaded (issue 16) */
+        vb_bus_dispatch_domain(service, m, NULL, g_object_ref(msg), body, path, FALSE);
     else
-        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body, dom);
+        vb_bus_dispatch(service, m, NULL, g_object_ref(msg), body, NULL);
 }
 
 static gboolean
@@ -468,9 +477,7 @@ classify(VbBusService *service, GDBusMessage *message)
             return FILTER_PASS;
         if (g_str_has_prefix(path, VB_BUS_DOMAIN_PATH_PREFIX) &&
             strchr(path + strlen(VB_BUS_DOMAIN_PATH_PREFIX), '/') == NULL) {
-            g_autoptr(VbDomainObj) dom = vb_bus_domain_export_lookup(service, path);
-
-            return dom == NULL ? FILTER_VANISHED : FILTER_PASS;
+            return vb_bus_domain_export_exists(service, path) ? FILTER_PASS : FILTER_VANISHED;
         }
         object = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(service->object_manager),
                                                   path);

@@ -119,22 +119,34 @@ vb_bus_filter_readable(VbBusCall *call, const char *verb, GHashTable *objects,
 
 /**
  * vb_bus_read_details_new:
- * @dom: (nullable): the domain an object belongs to
- * @uuid: (nullable): its uuid when @dom is gone
+ * @name: (nullable): the domain an object belongs to
+ * @uuid: (nullable): its uuid
  *
- * Returns: (transfer full): polkit details naming @dom, for
+ * Returns: (transfer full): polkit details naming the domain, for
  *   vb_bus_filter_readable(). Any thread.
  */
 GHashTable *
-vb_bus_read_details_new(VbDomainObj *dom, const char *uuid)
+vb_bus_read_details_new(const char *name, const char *uuid)
 {
     GHashTable *details = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 
-    if (dom != NULL) {
-        g_hash_table_insert(details, "domain", vb_domain_obj_get_name(dom));
-        g_hash_table_insert(details, "uuid", g_strdup(dom->uuid_str));
-    } else if (uuid != NULL) {
+    if (name != NULL)
+        g_hash_table_insert(details, "domain", g_strdup(name));
+    if (uuid != NULL)
         g_hash_table_insert(details, "uuid", g_strdup(uuid));
-    }
     return details;
+}
+
+/**
+ * vb_bus_read_details_of:
+ * @dom: (nullable): a domain
+ *
+ * Returns: (transfer full): vb_bus_read_details_new() of @dom. Any thread.
+ */
+GHashTable *
+vb_bus_read_details_of(VbDomainObj *dom)
+{
+    g_autofree char *name = dom != NULL ? vb_domain_obj_get_name(dom) : NULL;
+
+    return vb_bus_read_details_new(name, dom != NULL ? dom->uuid_str : NULL);
 }

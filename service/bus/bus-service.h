@@ -90,6 +90,9 @@ struct _VbBusCall {
     GVariant *parameters;
     VbCaller *caller;
     VbDomainObj *dom;                  /* nullable: the target domain, referenced */
+    char *load_uuid;                   /* nullable: a domain kept as a stub (issue 16):
+                                          loaded into @dom on a worker before the method
+                                          runs; detail_domain/detail_uuid name it */
     VbNetworkObj *net;                 /* nullable: the target network, referenced */
     VbJob *job;                        /* nullable: the target job (Job methods), referenced */
     const char *action;                /* may be raised from method->action (SECURE) */
@@ -144,6 +147,9 @@ struct _VbBusService {
                                    passed by callers every check passes for (one set) */
     guint name_owner_sub;
     guint filter_id;
+    GSource *trim_source;       /* main thread: the pending idle trim of the heap, or NULL */
+    gboolean loading;           /* main thread: the start-up's domains are being exported,
+                                   before the name is owned: no InterfacesAdded (issue 16) */
     gint stopping;              /* atomic: set by vb_bus_service_free(); notifications
                                    from domain/ threads are dropped from then on */
     VbBusSnapshots *snapshots;  /* issue 15, part snapbus: snapshot object paths */
@@ -156,12 +162,17 @@ gboolean vb_bus_service_start(VbBusService *service, GDBusConnection *connection
                               GError **error);
 void vb_bus_service_free(VbBusService *service);
 void vb_bus_service_autostart(VbBusService *service);
+#define VB_BUS_TRIM_DELAY_S 2
+void vb_bus_service_note_activity(VbBusService *service);
 void vb_bus_service_queue(VbBusService *service, GSourceFunc func, gpointer data);
 
 /* bus-dispatch.c */
 void vb_bus_dispatch(VbBusService *service, const VbBusMethod *method,
                      GDBusMethodInvocation *invocation, GDBusMessage *message,
                      GVariant *parameters, VbDomainObj *dom);
+void vb_bus_dispatch_domain(VbBusService *service, const VbBusMethod *method,
+                            GDBusMethodInvocation *invocation, GDBusMessage *message,
+                            GVariant *parameters, const char *path, gboolean load);
 void vb_bus_dispatch_job(VbBusService *service, const VbBusMethod *method,
                          GDBusMethodInvocation *invocation, GDBusMessage *message,
                          GVariant *parameters, VbJob *job);
@@ -194,18 +205,22 @@ extern const gsize vb_bus_manager_n_methods;
 /* bus-domain-export.c (issue 16): domain objects without a GObject each */
 typedef struct _VbBusDomainExport VbBusDomainExport;
 typedef struct {
-    VbDomainObj *dom;
+    char *path;
     GVariant *props; /* the Domain interface's published properties, a{sv} */
 } VbBusDomainExported;
 GHashTable *vb_bus_domain_exports_new(void);
 gboolean vb_bus_domain_exports_start(VbBusService *service, GError **error);
 void vb_bus_domain_exports_stop(VbBusService *service);
-gboolean vb_bus_domain_export_publish(VbBusService *service, VbDomainObj *dom, gboolean add);
-void vb_bus_domain_export_remove(VbBusService *service, VbDomainObj *dom);
+GVariant *vb_bus_domain_props_new(VbDomainObj *dom, char **out_autodestroy_owner,
+                                  char **out_migration_owner);
+void vb_bus_domain_export_add(VbBusService *service, const char *path, GVariant *props,
+                              const char *autodestroy_owner, const char *migration_owner);
+gboolean vb_bus_domain_export_publish(VbBusService *service, VbDomainObj *dom);
+void vb_bus_domain_export_remove(VbBusService *service, const char *path);
 gboolean vb_bus_domain_export_set_state(VbBusService *service, VbDomainObj *dom,
                                         const char *state, const char *reason);
 GVariant *vb_bus_domain_export_props(VbBusService *service, const char *path);
-VbDomainObj *vb_bus_domain_export_lookup(VbBusService *service, const char *path);
+gboolean vb_bus_domain_export_exists(VbBusService *service, const char *path);
 GPtrArray *vb_bus_domain_exports_snapshot(VbBusService *service);
 void vb_bus_domain_exported_free(gpointer data);
 void vb_bus_domain_emit(VbBusService *service, const char *path, const char *iface,
@@ -336,7 +351,8 @@ typedef void (*VbBusReadableDone)(VbBusCall *call, GHashTable *readable, gpointe
 gboolean vb_bus_call_filters_reads(VbBusCall *call);
 void vb_bus_filter_readable(VbBusCall *call, const char *verb, GHashTable *objects,
                             VbBusReadableDone done, gpointer user_data);
-GHashTable *vb_bus_read_details_new(VbDomainObj *dom, const char *uuid);
+GHashTable *vb_bus_read_details_new(const char *name, const char *uuid);
+GHashTable *vb_bus_read_details_of(VbDomainObj *dom);
 
 /* bus-properties.c */
 GDBusMessage *vb_bus_properties_filter(GDBusConnection *connection, GDBusMessage *message,

@@ -248,7 +248,8 @@ vb_bus_stats_get_cpu_stats(VbBusCall *call, GError **error)
 
 typedef struct {
     VbBusCall *call;
-    GPtrArray *doms;   /* VbDomainObj* (references) */
+    GPtrArray *doms;   /* VbDomainId*: a domain kept as a stub is read on the stats pool,
+                          not loaded (issue 16) */
     GVariant **recs;   /* one per domain, NULL: left out */
     guint types;
     guint flags;
@@ -280,12 +281,10 @@ all_stats_reply(gpointer data)
 
     g_variant_builder_init(&b, G_VARIANT_TYPE("a(sa{sv})"));
     for (guint i = 0; i < all->doms->len; i++) {
-        g_autofree char *name = NULL;
-
         if (all->recs[i] == NULL)
             continue;
-        name = vb_domain_obj_get_name(all->doms->pdata[i]);
-        g_variant_builder_add(&b, "(s@a{sv})", name, all->recs[i]);
+        g_variant_builder_add(&b, "(s@a{sv})", ((VbDomainId *)all->doms->pdata[i])->name,
+                              all->recs[i]);
     }
     vb_bus_call_return(all->call, g_variant_new("(a(sa{sv}))", &b), NULL);
     all_stats_free(all);
@@ -298,13 +297,19 @@ all_stats_run(gpointer data, gpointer user_data)
 {
     AllStatsItem *item = data;
     AllStats *all = item->all;
-    VbDomainObj *dom = all->doms->pdata[item->index];
+    const VbDomainId *id = all->doms->pdata[item->index];
     g_autoptr(GError) err = NULL;
-    gboolean removed;
+    g_autoptr(VbDomainObj) dom = NULL;
+    gboolean removed = TRUE;
 
-    g_mutex_lock(&dom->lock);
-    removed = dom->removed;
-    g_mutex_unlock(&dom->lock);
+    dom = vb_domain_list_find_for_reading(all->call->service->domains, id->uuid_str, &err);
+    if (dom != NULL) {
+        g_mutex_lock(&dom->lock);
+        removed = dom->removed;
+        g_mutex_unlock(&dom->lock);
+    } else if (g_error_matches(err, VB_ERROR, VB_ERROR_NO_DOMAIN)) {
+        g_clear_error(&err);
+    }
     /* a domain undefined meanwhile is left out; so is one that fails (it cannot, but a
      * failing domain must not fail the others) */
     if (!removed)
@@ -361,16 +366,20 @@ vb_bus_stats_fini(void)
 }
 
 static gboolean
-state_matches(VbDomainObj *dom, guint flags)
+state_matches(VbBusService *service, const VbDomainId *id, guint flags)
 {
     guint sf = flags & (VB_STATS_RUNNING | VB_STATS_PAUSED | VB_STATS_SHUTOFF | VB_STATS_OTHER);
-    VbDomainState st;
+    g_autoptr(VbDomainObj) dom = NULL;
+    VbDomainState st = VB_DOMAIN_STATE_SHUTOFF; /* a stub's */
 
     if (sf == 0)
         return TRUE;
-    g_mutex_lock(&dom->lock);
-    st = dom->state;
-    g_mutex_unlock(&dom->lock);
+    dom = vb_domain_list_peek_by_uuid(service->domains, id->uuid_str);
+    if (dom != NULL) {
+        g_mutex_lock(&dom->lock);
+        st = dom->state;
+        g_mutex_unlock(&dom->lock);
+    }
     if (st == VB_DOMAIN_STATE_RUNNING)
         return (sf & VB_STATS_RUNNING) != 0;
     if (st == VB_DOMAIN_STATE_PAUSED)
@@ -385,13 +394,13 @@ static void
 all_stats_start(VbBusCall *call, GHashTable *readable, gpointer user_data)
 {
     AllStats *all = user_data;
-    GPtrArray *keep = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
+    GPtrArray *keep = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_id_free);
 
     for (guint i = 0; i < all->doms->len; i++) {
-        VbDomainObj *dom = all->doms->pdata[i];
+        g_autofree char *path = vb_bus_domain_path(((VbDomainId *)all->doms->pdata[i])->uuid_str);
 
-        if (readable == NULL || g_hash_table_contains(readable, dom->object_path))
-            g_ptr_array_add(keep, vb_domain_obj_ref(dom));
+        if (readable == NULL || g_hash_table_contains(readable, path))
+            g_ptr_array_add(keep, g_steal_pointer(&all->doms->pdata[i]));
     }
     g_ptr_array_unref(all->doms);
     all->doms = keep;
@@ -431,28 +440,28 @@ vb_bus_stats_get_all_domain_stats(VbBusCall *call, GError **error)
                     types & ~(guint)VB_STATS_SUPPORTED);
         return NULL;
     }
-    doms = vb_domain_list_collect(call->service->domains,
-                                  flags & (VB_STATS_ACTIVE | VB_STATS_INACTIVE |
-                                           VB_STATS_PERSISTENT | VB_STATS_TRANSIENT));
+    doms = vb_domain_list_collect_ids(call->service->domains,
+                                      flags & (VB_STATS_ACTIVE | VB_STATS_INACTIVE |
+                                               VB_STATS_PERSISTENT | VB_STATS_TRANSIENT));
     all = g_new0(AllStats, 1);
     all->call = call;
     all->types = types;
     all->flags = flags;
     all->owner = g_strdup(vb_bus_owner(call));
-    all->doms = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
+    all->doms = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_id_free);
     for (guint i = 0; i < doms->len; i++) {
-        if (state_matches(doms->pdata[i], flags))
-            g_ptr_array_add(all->doms, vb_domain_obj_ref(doms->pdata[i]));
+        if (state_matches(call->service, doms->pdata[i], flags))
+            g_ptr_array_add(all->doms, g_steal_pointer(&doms->pdata[i]));
     }
     if (vb_bus_call_filters_reads(call)) {
         GHashTable *objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                     (GDestroyNotify)g_hash_table_unref);
 
         for (guint i = 0; i < all->doms->len; i++) {
-            VbDomainObj *dom = all->doms->pdata[i];
+            const VbDomainId *id = all->doms->pdata[i];
 
-            g_hash_table_insert(objects, g_strdup(dom->object_path),
-                                vb_bus_read_details_new(dom, NULL));
+            g_hash_table_insert(objects, vb_bus_domain_path(id->uuid_str),
+                                vb_bus_read_details_new(id->name, id->uuid_str));
         }
         vb_bus_filter_readable(call, "getalldomainstats", objects, all_stats_start, all);
     } else {

@@ -272,7 +272,7 @@ vb_domain_dac_reconcile(VbDomainList *list)
 
     if (list->dac == NULL)
         return;
-    all = vb_domain_list_collect(list, 0);
+    all = vb_domain_list_collect_loaded(list, VB_LIST_ACTIVE); /* every active one is loaded */
     for (guint i = 0; i < all->len; i++) {
         VbDomainObj *dom = all->pdata[i];
 

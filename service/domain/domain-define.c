@@ -13,13 +13,22 @@
 #include "vb-error.h"
 #include "vb-log.h"
 
-/* Finds the domains that already hold @def's uuid and name. Under list->lock. */
+/* Finds the domains that already hold @def's uuid and name. Under list->lock, the stub
+ * of @uuid loaded first (vb_domain_list_load_stub()); a stub holding the name is another
+ * domain's. */
 static gboolean
 check_conflicts(VbDomainList *list, const VbDomainDef *def, const char *uuid,
                 VbDomainObj **out_existing, GError **error)
 {
     VbDomainObj *by_uuid = g_hash_table_lookup(list->by_uuid, uuid);
     VbDomainObj *by_name = g_hash_table_lookup(list->by_name, def->name);
+    VbDomainStub *stub = g_hash_table_lookup(list->stub_names, def->name);
+
+    if (stub != NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
+                    "domain '%s' already exists with uuid %s", def->name, stub->uuid_str);
+        return FALSE;
+    }
 
     if (by_uuid != NULL) {
         g_autofree char *name = vb_domain_obj_get_name(by_uuid);
@@ -122,7 +131,7 @@ vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error)
 }
 
 static VbDomainObj *define_def(VbDomainList *list, VbDomainDef *def_in,
-                               const char *const *unsupported, GError **error);
+                               const char *const *unsupported, guint flags, GError **error);
 
 /**
  * vb_domain_define_full:
@@ -147,7 +156,7 @@ vb_domain_define_full(VbDomainList *list, const char *xml, guint flags, GError *
         vb_domain_def_free(def);
         return NULL;
     }
-    return define_def(list, def, (const char *const *)unsupported, error);
+    return define_def(list, def, (const char *const *)unsupported, flags, error);
 }
 
 /**
@@ -206,15 +215,16 @@ fill_nvram_path(VbDomainList *list, VbDomainDef **def, GError **error)
 VbDomainObj *
 vb_domain_define(VbDomainList *list, VbDomainDef *def_in, GError **error)
 {
-    return define_def(list, def_in, NULL, error);
+    return define_def(list, def_in, NULL, 0, error);
 }
 
 static VbDomainObj *
 define_def(VbDomainList *list, VbDomainDef *def_in, const char *const *unsupported,
-           GError **error)
+           guint flags, GError **error)
 {
     g_autoptr(VbDomainDef) def = def_in;
     g_autoptr(GError) unsupported_err = NULL;
+    g_autoptr(GError) load_err = NULL;
     g_autoptr(GMutexLocker) define_locker = NULL;
     VbDomainObj *existing = NULL;
     VbDomainObj *dom;
@@ -226,6 +236,19 @@ define_def(VbDomainList *list, VbDomainDef *def_in, const char *const *unsupport
         return NULL;
 
     define_locker = g_mutex_locker_new(&list->define_lock);
+    /* an update of a domain kept as a stub changes its loaded object (issue 16); one whose
+     * config cannot be loaded any more is replaced by the new definition of the same name */
+    if (!vb_domain_list_load_stub(list, uuid, &load_err)) {
+        g_mutex_lock(&list->lock);
+        ok = vb_domain_list_drop_stub_locked(list, uuid, def->name);
+        g_mutex_unlock(&list->lock);
+        if (!ok) {
+            g_propagate_error(error, g_steal_pointer(&load_err));
+            return NULL;
+        }
+        VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, def->name, "%s; the new definition replaces it",
+                      load_err->message);
+    }
     g_mutex_lock(&list->lock);
     ok = check_conflicts(list, def, uuid, &existing, error);
     g_mutex_unlock(&list->lock);
@@ -268,7 +291,12 @@ define_def(VbDomainList *list, VbDomainDef *def_in, const char *const *unsupport
         dom->persistent = TRUE;
         dom->unsupported = g_strdupv((char **)unsupported);
         g_mutex_lock(&list->lock);
-        vb_domain_list_insert(list, dom, name);
+        /* issue 16: DefineXML keeps only the stub; the first call that needs more loads
+         * the config just written */
+        if (flags & VB_DEFINE_STUB)
+            vb_domain_list_insert_stub(list, dom);
+        else
+            vb_domain_list_insert(list, dom, name);
         g_mutex_unlock(&list->lock);
         VB_LOG_DOMAIN(G_LOG_LEVEL_INFO, name, "defined (uuid %s)", uuid);
     }

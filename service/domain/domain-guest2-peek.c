@@ -382,9 +382,12 @@ rename_checks(VbDomainList *list, VbDomainObj *dom, const char *name, GError **e
     g_mutex_lock(&list->lock);
     {
         VbDomainObj *other = g_hash_table_lookup(list->by_name, name);
+        VbDomainStub *stub = g_hash_table_lookup(list->stub_names, name); /* issue 16 */
 
         if (other != NULL && other != dom)
             other_uuid = g_strdup(other->uuid_str);
+        else if (stub != NULL)
+            other_uuid = g_strdup(stub->uuid_str);
     }
     g_mutex_unlock(&list->lock);
     locker = g_mutex_locker_new(&dom->lock);

@@ -14,11 +14,32 @@ G_BEGIN_DECLS
  * (define, undefine, autostart) and is taken by workers only, so the main
  * thread never waits for disk I/O. See docs/threads.md.
  */
+/*
+ * An inactive persistent domain that nothing has asked for more than its name, uuid and
+ * published properties since the service started (or since it was defined): all the
+ * list keeps of it (issue 16). The first call that needs more loads its config into a
+ * VbDomainObj (vb_domain_list_find_by_uuid()), which replaces the stub for good. A stub
+ * is created only under define_lock (or at start-up, before anything else runs), and its
+ * config is never changed while it is a stub: whatever changes a domain loads it first.
+ */
+typedef struct {
+    char *name;
+    char uuid_str[37];
+    guint serial;               /* a new one for every stub: a stub loaded, freed and made
+                                   again for the same uuid is not the one a loader saw */
+    guint autostart : 1;
+    guint has_managed_save : 1;
+} VbDomainStub;
+
 struct _VbDomainList {
     GMutex lock;
     GMutex define_lock;
     GHashTable *by_uuid; /* under lock: uuid string -> VbDomainObj (ref) */
     GHashTable *by_name; /* under lock: name -> VbDomainObj (borrowed from by_uuid) */
+    GHashTable *stubs;   /* under lock: uuid string -> VbDomainStub (owned); never a uuid
+                            that by_uuid holds */
+    GHashTable *stub_names; /* under lock: name -> VbDomainStub (borrowed from stubs) */
+    guint stub_serial;   /* under lock */
     const VbPaths *paths;
     VbDomainPathFunc path_func;
     VbDomainNotifyFunc notify;
@@ -45,6 +66,12 @@ struct _VbDomainList {
 void vb_domain_list_notify(VbDomainList *list, VbDomainObj *dom, VbDomainNotifyKind kind,
                            const char *event, const char *detail);
 void vb_domain_list_insert(VbDomainList *list, VbDomainObj *dom, const char *name);
+/* issue 16: stubs of inactive domains */
+gboolean vb_domain_list_has_name_locked(VbDomainList *list, const char *name);
+gboolean vb_domain_list_has_uuid_locked(VbDomainList *list, const char *uuid);
+gboolean vb_domain_list_load_stub(VbDomainList *list, const char *uuid, GError **error);
+void vb_domain_list_insert_stub(VbDomainList *list, VbDomainObj *dom);
+gboolean vb_domain_list_drop_stub_locked(VbDomainList *list, const char *uuid, const char *name);
 void vb_domain_list_remove(VbDomainList *list, VbDomainObj *dom);
 void vb_domain_def_warn_unknown(const VbDomainDef *def);
 

@@ -14,6 +14,13 @@
 #include "vb-error.h"
 #include "vb-log.h"
 
+static void
+stub_free(VbDomainStub *stub)
+{
+    g_free(stub->name);
+    g_free(stub);
+}
+
 /**
  * vb_domain_list_new:
  * @paths: (transfer none): outlives the list
@@ -38,6 +45,9 @@ vb_domain_list_new(const VbPaths *paths, const VbConfig *config, VbDomainPathFun
     list->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify)vb_domain_obj_unref);
     list->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    list->stubs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                        (GDestroyNotify)stub_free);
+    list->stub_names = g_hash_table_new(g_str_hash, g_str_equal);
     list->paths = paths;
     list->path_func = path_func;
     list->notify = notify;
@@ -61,7 +71,7 @@ vb_domain_list_free(VbDomainList *list)
     /* no monitor or process-exit callback may run on a freed list: stop
      * them (QEMU keeps running), then let queued events finish */
     {
-        g_autoptr(GPtrArray) all = vb_domain_list_collect(list, 0);
+        g_autoptr(GPtrArray) all = vb_domain_list_collect_loaded(list, 0);
 
         for (guint i = 0; i < all->len; i++)
             vb_domain_process_detach(all->pdata[i]);
@@ -71,6 +81,8 @@ vb_domain_list_free(VbDomainList *list)
         g_hash_table_destroy(list->used_ports);
     g_hash_table_destroy(list->by_name);
     g_hash_table_destroy(list->by_uuid);
+    g_hash_table_destroy(list->stub_names);
+    g_hash_table_destroy(list->stubs);
     vb_qemu_dac_free(list->dac); /* issue 14, part dac */
     g_mutex_clear(&list->lock);
     g_mutex_clear(&list->define_lock);
@@ -132,6 +144,189 @@ vb_domain_list_insert(VbDomainList *list, VbDomainObj *dom, const char *name)
 {
     g_hash_table_insert(list->by_uuid, dom->uuid_str, vb_domain_obj_ref(dom));
     g_hash_table_insert(list->by_name, g_strdup(name), dom);
+}
+
+/* Under list->lock: whether a domain, loaded or a stub, has @name. */
+gboolean
+vb_domain_list_has_name_locked(VbDomainList *list, const char *name)
+{
+    return g_hash_table_contains(list->by_name, name) ||
+           g_hash_table_contains(list->stub_names, name);
+}
+
+/* Under list->lock: whether a domain, loaded or a stub, has @uuid (canonical). */
+gboolean
+vb_domain_list_has_uuid_locked(VbDomainList *list, const char *uuid)
+{
+    return g_hash_table_contains(list->by_uuid, uuid) || g_hash_table_contains(list->stubs, uuid);
+}
+
+/**
+ * vb_domain_list_insert_stub:
+ * @dom: an inactive persistent domain, not in the list, that nothing else will change
+ *
+ * Keeps only the stub of @dom in the list (issue 16): the caller publishes it (ADDED)
+ * and drops it. Under list->lock, with define_lock held (or at start-up).
+ */
+void
+vb_domain_list_insert_stub(VbDomainList *list, VbDomainObj *dom)
+{
+    VbDomainStub *stub = g_new0(VbDomainStub, 1);
+
+    g_mutex_lock(&dom->lock);
+    stub->name = g_strdup(dom->def->name);
+    stub->autostart = dom->autostart;
+    stub->has_managed_save = dom->has_managed_save;
+    g_mutex_unlock(&dom->lock);
+    memcpy(stub->uuid_str, dom->uuid_str, sizeof(stub->uuid_str));
+    stub->serial = ++list->stub_serial;
+    g_hash_table_insert(list->stubs, stub->uuid_str, stub);
+    g_hash_table_insert(list->stub_names, stub->name, stub);
+}
+
+/**
+ * vb_domain_list_drop_stub_locked:
+ *
+ * Forgets the stub of @uuid if it is called @name (a define replaces it when its config
+ * cannot be loaded). Under list->lock, with define_lock held.
+ *
+ * Returns: whether it was dropped
+ */
+gboolean
+vb_domain_list_drop_stub_locked(VbDomainList *list, const char *uuid, const char *name)
+{
+    VbDomainStub *stub = g_hash_table_lookup(list->stubs, uuid);
+
+    if (stub == NULL || !g_str_equal(stub->name, name))
+        return FALSE;
+    g_hash_table_remove(list->stub_names, stub->name);
+    g_hash_table_remove(list->stubs, uuid);
+    return TRUE;
+}
+
+/*
+ * Reads the config of a stub: a domain object like the one load_configs() made of it.
+ * Disk I/O: never the main thread.
+ */
+static VbDomainObj *
+stub_read(VbDomainList *list, const char *name, const char *uuid, gboolean autostart,
+          gboolean has_managed_save, GError **error)
+{
+    g_autofree char *config = vb_paths_domain_config(list->paths, name);
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VbDomainDef) def = NULL;
+    char found[37];
+    VbDomainObj *dom;
+
+    if (!g_file_get_contents(config, &xml, NULL, &local)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                    "cannot load the definition of domain '%s': %s", name, local->message);
+        return NULL;
+    }
+    def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, &local);
+    if (def == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                    "cannot load the definition of domain '%s' from '%s': %s", name, config,
+                    local->message);
+        return NULL;
+    }
+    vb_uuid_format(def->uuid, found);
+    if (!g_str_equal(def->name, name) || !g_str_equal(found, uuid)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                    "cannot load the definition of domain '%s' (uuid %s): '%s' now defines "
+                    "domain '%s' (uuid %s); it was changed behind the service's back",
+                    name, uuid, config, def->name, found);
+        return NULL;
+    }
+    path = list->path_func(uuid);
+    dom = vb_domain_obj_new(g_steal_pointer(&def), path);
+    dom->persistent = TRUE;
+    dom->autostart = autostart;
+    dom->has_managed_save = has_managed_save;
+    dom->unsupported = vb_domain_unsupported_load(list, name);
+    return dom;
+}
+
+/*
+ * Returns: (transfer full): the loaded domain of @uuid (canonical), its stub loaded
+ *   first (the object replaces the stub in the list), or %NULL with NoDomain or IO.
+ *   Disk I/O when it is a stub: worker threads (or start-up) only.
+ */
+static VbDomainObj *
+find_loading(VbDomainList *list, const char *uuid, GError **error)
+{
+    g_autofree char *name = NULL;
+    VbDomainStub *stub;
+    VbDomainObj *dom;
+    gboolean autostart, managed_save;
+    guint serial;
+
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_uuid, uuid);
+    if (dom != NULL || (stub = g_hash_table_lookup(list->stubs, uuid)) == NULL) {
+        if (dom != NULL)
+            vb_domain_obj_ref(dom);
+        g_mutex_unlock(&list->lock);
+        if (dom == NULL)
+            g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN,
+                        "no domain with matching uuid '%s'", uuid);
+        return dom;
+    }
+    name = g_strdup(stub->name);
+    serial = stub->serial;
+    autostart = stub->autostart;
+    managed_save = stub->has_managed_save;
+    g_mutex_unlock(&list->lock);
+
+    /* outside the lock: the main thread takes it. A config of a stub does not change
+     * (what changes a domain loads it first), so two threads loading the same stub read
+     * the same definition, and the first to come back wins. */
+    dom = stub_read(list, name, uuid, autostart, managed_save, error);
+    if (dom == NULL)
+        return NULL;
+    g_mutex_lock(&list->lock);
+    stub = g_hash_table_lookup(list->stubs, uuid);
+    if (stub != NULL && stub->serial == serial) {
+        g_hash_table_remove(list->stub_names, name);
+        g_hash_table_remove(list->stubs, uuid);
+        vb_domain_list_insert(list, dom, name);
+    } else {
+        /* another thread loaded it first (or it changed since): take what is there */
+        vb_domain_obj_unref(dom);
+        dom = g_hash_table_lookup(list->by_uuid, uuid);
+        if (dom != NULL)
+            vb_domain_obj_ref(dom);
+    }
+    g_mutex_unlock(&list->lock);
+    if (dom == NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching uuid '%s'",
+                    uuid);
+    return dom;
+}
+
+/**
+ * vb_domain_list_load_stub:
+ * @uuid: canonical
+ *
+ * Loads the stub of @uuid, if it is one, so that the tables hold its object. Callers
+ * that look @uuid up under list->lock call it first, with define_lock held (no new stub
+ * can appear before they take list->lock). Disk I/O: worker threads only.
+ *
+ * Returns: %FALSE when a stub's config could not be loaded (@error set)
+ */
+gboolean
+vb_domain_list_load_stub(VbDomainList *list, const char *uuid, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VbDomainObj) dom = find_loading(list, uuid, &local);
+
+    if (dom == NULL && !g_error_matches(local, VB_ERROR, VB_ERROR_NO_DOMAIN)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 void
@@ -225,12 +420,12 @@ vb_domain_list_load_configs(VbDomainList *list)
             continue;
         }
         vb_uuid_format(def->uuid, uuid);
-        if (g_hash_table_contains(list->by_uuid, uuid)) {
+        if (g_hash_table_contains(list->stubs, uuid)) {
             /* issue 13, part guest2: a Rename writes the new config before it removes the
              * old one; newest first, so an older config of the same uuid under another
              * name is what a crash between the two steps left */
-            VbDomainObj *kept = g_hash_table_lookup(list->by_uuid, uuid);
-            g_autofree char *kept_name = vb_domain_obj_get_name(kept);
+            VbDomainStub *kept = g_hash_table_lookup(list->stubs, uuid);
+            const char *kept_name = kept->name;
 
             if (!g_str_equal(kept_name, def->name) && vb_store_remove(e->path, NULL))
                 g_warning("removed config '%s': an older config of domain '%s' (uuid %s), "
@@ -254,8 +449,10 @@ vb_domain_list_load_configs(VbDomainList *list)
 
                 dom->has_managed_save = g_file_test(image, G_FILE_TEST_EXISTS);
             }
+            /* issue 16: only its stub is kept; running ones are loaded by the
+             * reconnection, the others by the first call that needs more */
             g_mutex_lock(&list->lock);
-            vb_domain_list_insert(list, dom, name);
+            vb_domain_list_insert_stub(list, dom);
             g_mutex_unlock(&list->lock);
         }
         vb_domain_list_notify(list, dom, VB_DOMAIN_NOTIFY_ADDED, NULL, NULL);
@@ -269,67 +466,206 @@ vb_domain_list_load_configs(VbDomainList *list)
  * vb_domain_list_find_by_name:
  *
  * Returns: (transfer full): the domain called @name, or %NULL with
- *   NoDomain. Any thread.
+ *   NoDomain (or IO: its config could not be loaded). Loads a stub (issue 16): disk
+ *   I/O, worker threads only; vb_domain_list_identify() does without.
  */
 VbDomainObj *
 vb_domain_list_find_by_name(VbDomainList *list, const char *name, GError **error)
 {
     VbDomainObj *dom;
+    VbDomainStub *stub;
+    char uuid[37];
 
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_name, name);
-    if (dom != NULL)
+    if (dom != NULL) {
         vb_domain_obj_ref(dom);
+        g_mutex_unlock(&list->lock);
+        return dom;
+    }
+    stub = g_hash_table_lookup(list->stub_names, name);
+    if (stub != NULL)
+        memcpy(uuid, stub->uuid_str, sizeof(uuid));
     g_mutex_unlock(&list->lock);
-    if (dom == NULL)
+    if (stub == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching name '%s'",
                     name);
-    return dom;
+        return NULL;
+    }
+    return find_loading(list, uuid, error);
+}
+
+/* The canonical form of @uuid, or %FALSE with InvalidArgument. */
+static gboolean
+canonical_uuid(const char *uuid, char canon[37], GError **error)
+{
+    unsigned char raw[16];
+
+    if (!vb_uuid_parse(uuid, raw)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "'%s' is not a valid UUID", uuid);
+        return FALSE;
+    }
+    vb_uuid_format(raw, canon);
+    return TRUE;
 }
 
 /**
  * vb_domain_list_find_by_uuid:
  * @uuid: a uuid in any case, with dashes
  *
- * Returns: (transfer full): the domain, or %NULL with NoDomain, or
- *   InvalidArgument for a malformed uuid. Any thread.
+ * Returns: (transfer full): the domain, or %NULL with NoDomain (or IO: its config could
+ *   not be loaded), or InvalidArgument for a malformed uuid. Loads a stub (issue 16):
+ *   disk I/O, worker threads only; vb_domain_list_peek_by_uuid() and
+ *   vb_domain_list_identify() do without.
  */
 VbDomainObj *
 vb_domain_list_find_by_uuid(VbDomainList *list, const char *uuid, GError **error)
 {
-    unsigned char raw[16];
+    char canon[37];
+
+    if (!canonical_uuid(uuid, canon, error))
+        return NULL;
+    return find_loading(list, canon, error);
+}
+
+/**
+ * vb_domain_list_peek_by_uuid:
+ * @uuid: a uuid in any case, with dashes
+ *
+ * Returns: (transfer full) (nullable): the domain if it is loaded (never a stub's:
+ *   %NULL for a stub, an unknown or a malformed uuid). Any thread, no I/O.
+ */
+VbDomainObj *
+vb_domain_list_peek_by_uuid(VbDomainList *list, const char *uuid)
+{
     char canon[37];
     VbDomainObj *dom;
 
-    if (!vb_uuid_parse(uuid, raw)) {
-        g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "'%s' is not a valid UUID", uuid);
+    if (!canonical_uuid(uuid, canon, NULL))
         return NULL;
-    }
-    vb_uuid_format(raw, canon);
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_uuid, canon);
     if (dom != NULL)
         vb_domain_obj_ref(dom);
     g_mutex_unlock(&list->lock);
-    if (dom == NULL)
-        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching uuid '%s'",
-                    canon);
     return dom;
 }
 
+/**
+ * vb_domain_list_find_for_reading:
+ * @uuid: canonical
+ *
+ * Returns: (transfer full): the loaded domain of @uuid, or for a stub an object read from
+ *   its config that is NOT put in the list (for reading its definition once, as
+ *   GetAllDomainStats does for every domain, without loading them all), or %NULL with
+ *   NoDomain or IO. Disk I/O: worker threads only.
+ */
+VbDomainObj *
+vb_domain_list_find_for_reading(VbDomainList *list, const char *uuid, GError **error)
+{
+    g_autofree char *name = NULL;
+    VbDomainStub *stub;
+    VbDomainObj *dom;
+    gboolean autostart = FALSE, managed_save = FALSE;
+
+    g_mutex_lock(&list->lock);
+    dom = g_hash_table_lookup(list->by_uuid, uuid);
+    if (dom != NULL) {
+        vb_domain_obj_ref(dom);
+    } else if ((stub = g_hash_table_lookup(list->stubs, uuid)) != NULL) {
+        name = g_strdup(stub->name);
+        autostart = stub->autostart;
+        managed_save = stub->has_managed_save;
+    }
+    g_mutex_unlock(&list->lock);
+    if (dom != NULL)
+        return dom;
+    if (name == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching uuid '%s'",
+                    uuid);
+        return NULL;
+    }
+    return stub_read(list, name, uuid, autostart, managed_save, error);
+}
+
+void
+vb_domain_id_free(VbDomainId *id)
+{
+    if (id == NULL)
+        return;
+    g_free(id->name);
+    g_free(id);
+}
+
+/**
+ * vb_domain_list_identify:
+ * @name: (nullable): a name, or
+ * @uuid: (nullable): a uuid in any case
+ * @out: (out caller-allocates): its name (free it) and canonical uuid
+ *
+ * Finds a domain, loaded or a stub, without loading it. Any thread, no I/O.
+ *
+ * Returns: %FALSE with NoDomain, or InvalidArgument for a malformed uuid
+ */
+gboolean
+vb_domain_list_identify(VbDomainList *list, const char *name, const char *uuid,
+                        VbDomainId *out, GError **error)
+{
+    char canon[37];
+    VbDomainObj *dom;
+    VbDomainStub *stub;
+
+    out->name = NULL;
+    if (uuid != NULL && !canonical_uuid(uuid, canon, error))
+        return FALSE;
+    g_mutex_lock(&list->lock);
+    dom = name != NULL ? g_hash_table_lookup(list->by_name, name)
+                       : g_hash_table_lookup(list->by_uuid, canon);
+    stub = name != NULL ? g_hash_table_lookup(list->stub_names, name)
+                        : g_hash_table_lookup(list->stubs, canon);
+    if (dom != NULL) {
+        memcpy(out->uuid_str, dom->uuid_str, sizeof(out->uuid_str));
+        g_mutex_lock(&dom->lock);
+        out->name = g_strdup(dom->def->name);
+        g_mutex_unlock(&dom->lock);
+    } else if (stub != NULL) {
+        memcpy(out->uuid_str, stub->uuid_str, sizeof(out->uuid_str));
+        out->name = g_strdup(stub->name);
+    }
+    g_mutex_unlock(&list->lock);
+    if (out->name != NULL)
+        return TRUE;
+    if (name != NULL)
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching name '%s'",
+                    name);
+    else
+        g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN, "no domain with matching uuid '%s'",
+                    canon);
+    return FALSE;
+}
+
+#define PAIR(a, b, v) (!(flags & (a)) || (flags & (b)) || (v)) && \
+                      (!(flags & (b)) || (flags & (a)) || !(v))
 static gboolean
 list_filter_match(VbDomainObj *dom, guint flags)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
     gboolean active = dom->id >= 0;
 
-#define PAIR(a, b, v) (!(flags & (a)) || (flags & (b)) || (v)) && \
-                      (!(flags & (b)) || (flags & (a)) || !(v))
     return PAIR(VB_LIST_ACTIVE, VB_LIST_INACTIVE, active) &&
            PAIR(VB_LIST_PERSISTENT, VB_LIST_TRANSIENT, dom->persistent) &&
            PAIR(VB_LIST_AUTOSTART, VB_LIST_NO_AUTOSTART, dom->autostart);
-#undef PAIR
 }
+
+/* A stub is inactive and persistent. */
+static gboolean
+stub_filter_match(const VbDomainStub *stub, guint flags)
+{
+    return PAIR(VB_LIST_ACTIVE, VB_LIST_INACTIVE, FALSE) &&
+           PAIR(VB_LIST_PERSISTENT, VB_LIST_TRANSIENT, TRUE) &&
+           PAIR(VB_LIST_AUTOSTART, VB_LIST_NO_AUTOSTART, stub->autostart);
+}
+#undef PAIR
 
 static int
 compare_by_name(gconstpointer a, gconstpointer b)
@@ -342,15 +678,70 @@ compare_by_name(gconstpointer a, gconstpointer b)
     return strcmp(na, nb);
 }
 
+static int
+compare_ids(gconstpointer a, gconstpointer b)
+{
+    const VbDomainId *ia = *(VbDomainId *const *)a;
+    const VbDomainId *ib = *(VbDomainId *const *)b;
+
+    return strcmp(ia->name, ib->name);
+}
+
 /**
- * vb_domain_list_collect:
+ * vb_domain_list_collect_ids:
+ * @flags: VbListFlags filter
+ *
+ * Returns: (transfer full) (element-type VbDomainId): the name and uuid of the matching
+ *   domains, loaded or stubs, sorted by name. Any thread, no I/O.
+ */
+GPtrArray *
+vb_domain_list_collect_ids(VbDomainList *list, guint flags)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_id_free);
+    GHashTableIter iter;
+    gpointer value;
+
+    /* both tables in one hold of the lock: a stub loaded meanwhile is seen once */
+    g_mutex_lock(&list->lock);
+    g_hash_table_iter_init(&iter, list->by_uuid);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        VbDomainObj *dom = value;
+        VbDomainId *id;
+
+        if (!list_filter_match(dom, flags)) /* list->lock, then the domain's: the order */
+            continue;
+        id = g_new(VbDomainId, 1);
+        id->name = vb_domain_obj_get_name(dom);
+        memcpy(id->uuid_str, dom->uuid_str, sizeof(id->uuid_str));
+        g_ptr_array_add(out, id);
+    }
+    g_hash_table_iter_init(&iter, list->stubs);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const VbDomainStub *stub = value;
+        VbDomainId *id;
+
+        if (!stub_filter_match(stub, flags))
+            continue;
+        id = g_new(VbDomainId, 1);
+        id->name = g_strdup(stub->name);
+        memcpy(id->uuid_str, stub->uuid_str, sizeof(id->uuid_str));
+        g_ptr_array_add(out, id);
+    }
+    g_mutex_unlock(&list->lock);
+    g_ptr_array_sort(out, compare_ids);
+    return out;
+}
+
+/**
+ * vb_domain_list_collect_loaded:
  * @flags: VbListFlags filter
  *
  * Returns: (transfer full) (element-type VbDomainObj): references to the
- *   matching domains, sorted by name.
+ *   matching loaded domains (no stub: every active domain is loaded), sorted by name.
+ *   Any thread, no I/O.
  */
 GPtrArray *
-vb_domain_list_collect(VbDomainList *list, guint flags)
+vb_domain_list_collect_loaded(VbDomainList *list, guint flags)
 {
     GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
@@ -369,6 +760,39 @@ vb_domain_list_collect(VbDomainList *list, guint flags)
     }
     g_ptr_array_unref(all);
     g_ptr_array_sort(out, compare_by_name);
+    return out;
+}
+
+/**
+ * vb_domain_list_collect:
+ * @flags: VbListFlags filter
+ *
+ * Returns: (transfer full) (element-type VbDomainObj): references to the
+ *   matching domains, sorted by name; the stubs among them are loaded (one that cannot
+ *   be is logged and left out). Disk I/O: worker threads only.
+ */
+GPtrArray *
+vb_domain_list_collect(VbDomainList *list, guint flags)
+{
+    g_autoptr(GPtrArray) ids = vb_domain_list_collect_ids(list, flags);
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vb_domain_obj_unref);
+
+    for (guint i = 0; i < ids->len; i++) {
+        const VbDomainId *id = ids->pdata[i];
+        g_autoptr(GError) error = NULL;
+        VbDomainObj *dom = find_loading(list, id->uuid_str, &error);
+
+        if (dom == NULL) {
+            if (!g_error_matches(error, VB_ERROR, VB_ERROR_NO_DOMAIN))
+                VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, id->name, "%s", error->message);
+            continue;
+        }
+        /* its state may have changed since it was matched */
+        if (list_filter_match(dom, flags))
+            g_ptr_array_add(out, dom);
+        else
+            vb_domain_obj_unref(dom);
+    }
     return out;
 }
 
@@ -400,7 +824,7 @@ vb_domain_list_count(VbDomainList *list)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
 
-    return g_hash_table_size(list->by_uuid);
+    return g_hash_table_size(list->by_uuid) + g_hash_table_size(list->stubs);
 }
 
 static gpointer

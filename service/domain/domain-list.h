@@ -59,7 +59,21 @@ VbDomainObj *vb_domain_list_find_by_name(VbDomainList *list, const char *name,
 VbDomainObj *vb_domain_list_find_by_uuid(VbDomainList *list, const char *uuid,
                                          GError **error);
 GPtrArray *vb_domain_list_collect(VbDomainList *list, guint flags);
+GPtrArray *vb_domain_list_collect_loaded(VbDomainList *list, guint flags);
 guint vb_domain_list_count(VbDomainList *list);
+
+/* issue 16: what needs no loaded domain (any thread, no disk I/O) */
+typedef struct {
+    char *name;
+    char uuid_str[37];
+} VbDomainId;
+void vb_domain_id_free(VbDomainId *id);
+GPtrArray *vb_domain_list_collect_ids(VbDomainList *list, guint flags);
+gboolean vb_domain_list_identify(VbDomainList *list, const char *name, const char *uuid,
+                                 VbDomainId *out, GError **error);
+VbDomainObj *vb_domain_list_peek_by_uuid(VbDomainList *list, const char *uuid);
+VbDomainObj *vb_domain_list_find_for_reading(VbDomainList *list, const char *uuid,
+                                             GError **error);
 
 VbDomainObj *vb_domain_define_xml(VbDomainList *list, const char *xml, GError **error);
 VbDomainDef *vb_domain_parse_config(const char *xml, GError **error);
@@ -68,6 +82,8 @@ VbDomainObj *vb_domain_define(VbDomainList *list, VbDomainDef *def, GError **err
 /* DefineXML's flags (libvirt's values) */
 typedef enum {
     VB_DEFINE_VALIDATE = 1 << 0, /* refuse what a start would not act on */
+    VB_DEFINE_STUB = 1u << 31,   /* ours (issue 16): a new domain is kept as a stub, and
+                                    the returned object is not the list's */
 } VbDefineFlags;
 
 /* domain-defaults.c (issue 10, part live) */

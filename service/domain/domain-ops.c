@@ -399,7 +399,7 @@ wait_start_of_gone_owner(VbDomainObj *dom, const char *owner, guint timeout_s)
 guint
 vb_domain_autodestroy_owner_gone(VbDomainList *list, const char *owner)
 {
-    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_ACTIVE);
+    g_autoptr(GPtrArray) doms = vb_domain_list_collect_loaded(list, VB_LIST_ACTIVE);
     guint n = 0;
 
     for (guint i = 0; i < doms->len; i++) {

@@ -1352,8 +1352,7 @@ vb_domain_create_xml(VbDomainList *list, const char *xml, guint flags, const cha
 
     g_mutex_lock(&list->define_lock);
     g_mutex_lock(&list->lock);
-    if (g_hash_table_contains(list->by_uuid, uuid) ||
-        g_hash_table_contains(list->by_name, name)) {
+    if (vb_domain_list_has_uuid_locked(list, uuid) || vb_domain_list_has_name_locked(list, name)) {
         g_mutex_unlock(&list->lock);
         g_mutex_unlock(&list->define_lock);
         g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,

@@ -231,6 +231,16 @@ domain_for(VbDomainList *list, VbDomainDef *live, const char *uuid, gboolean *ou
     g_autofree char *path = NULL;
 
     *out_new = FALSE;
+    {
+        /* a running persistent domain: its stub is loaded (issue 16; start-up, before the
+         * bus; its config was read a moment ago, so this fails only if it changed since) */
+        g_autoptr(GError) error = NULL;
+
+        if (!vb_domain_list_load_stub(list, uuid, &error)) {
+            g_warning("%s", error->message);
+            return NULL;
+        }
+    }
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_uuid, uuid);
     if (dom != NULL) {

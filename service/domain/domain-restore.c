@@ -177,6 +177,11 @@ restore_domain(VbDomainList *list, RestoreData *d, GError **error)
 
     vb_uuid_format(d->run_def->uuid, uuid);
     g_mutex_lock(&list->define_lock);
+    /* a domain kept as a stub is restored into its loaded object (issue 16) */
+    if (!vb_domain_list_load_stub(list, uuid, error)) {
+        g_mutex_unlock(&list->define_lock);
+        return NULL;
+    }
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_uuid, uuid);
     if (dom != NULL) {
@@ -190,7 +195,7 @@ restore_domain(VbDomainList *list, RestoreData *d, GError **error)
         } else {
             vb_domain_obj_ref(dom);
         }
-    } else if (g_hash_table_contains(list->by_name, d->run_def->name)) {
+    } else if (vb_domain_list_has_name_locked(list, d->run_def->name)) {
         g_set_error(error, VB_ERROR, VB_ERROR_EXISTS, "domain '%s' exists with another uuid",
                     d->run_def->name);
     } else if ((copy = vb_domain_def_copy(d->run_def)) == NULL) {

@@ -57,7 +57,7 @@ release(HostShutdown *hs)
 static guint
 running_count(VbDomainList *list)
 {
-    g_autoptr(GPtrArray) active = vb_domain_list_collect(list, VB_LIST_ACTIVE);
+    g_autoptr(GPtrArray) active = vb_domain_list_collect_loaded(list, VB_LIST_ACTIVE);
 
     return active->len;
 }
@@ -187,7 +187,7 @@ static gpointer
 stop_guests(gpointer data)
 {
     VbDomainList *list = data;
-    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_ACTIVE);
+    g_autoptr(GPtrArray) doms = vb_domain_list_collect_loaded(list, VB_LIST_ACTIVE);
     int action = list->config->on_host_shutdown;
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)list->config->shutdown_timeout * G_USEC_PER_SEC;

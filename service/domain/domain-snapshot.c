@@ -1137,16 +1137,25 @@ load_all_thread(gpointer data)
 {
     LoadAll *l = data;
     VbDomainList *list = l->list;
-    g_autoptr(GPtrArray) doms = vb_domain_list_collect(list, VB_LIST_PERSISTENT);
+    g_autoptr(GPtrArray) ids = vb_domain_list_collect_ids(list, VB_LIST_PERSISTENT);
 
-    for (guint i = 0; i < doms->len; i++) {
-        VbDomainObj *dom = doms->pdata[i];
-        g_autofree char *dir = vb_snapshot_store_dir(list->paths->snapshot_dir, dom->uuid_str);
+    for (guint i = 0; i < ids->len; i++) {
+        const VbDomainId *id = ids->pdata[i];
+        g_autofree char *dir = vb_snapshot_store_dir(list->paths->snapshot_dir, id->uuid_str);
         g_autoptr(GError) error = NULL;
+        g_autoptr(VbDomainObj) dom = NULL;
         GPtrArray *infos = NULL;
 
         if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
             continue;
+        /* only a domain with snapshots is loaded for them (issue 16) */
+        dom = vb_domain_list_find_by_uuid(list, id->uuid_str, &error);
+        if (dom == NULL) {
+            if (!g_error_matches(error, VB_ERROR, VB_ERROR_NO_DOMAIN))
+                g_message("domain %s: snapshots not loaded at start: %s", id->uuid_str,
+                          error->message);
+            continue;
+        }
         if (!vb_domain_snapshot_query(list, dom, &infos, &error))
             g_message("domain %s: snapshots not loaded at start (they are on the first "
                       "snapshot call): %s", dom->uuid_str, error->message);

@@ -49,6 +49,11 @@ incoming_domain(VbDomainList *list, VbDomainDef *def, GStrv unsupported, gboolea
     *out_created = FALSE;
     vb_uuid_format(def->uuid, uuid);
     g_mutex_lock(&list->define_lock);
+    /* a domain kept as a stub takes the run in its loaded object (issue 16) */
+    if (!vb_domain_list_load_stub(list, uuid, error)) {
+        g_mutex_unlock(&list->define_lock);
+        return NULL;
+    }
     g_mutex_lock(&list->lock);
     dom = g_hash_table_lookup(list->by_uuid, uuid);
     if (dom != NULL) {
@@ -66,7 +71,7 @@ incoming_domain(VbDomainList *list, VbDomainDef *def, GStrv unsupported, gboolea
         } else {
             vb_domain_obj_ref(dom);
         }
-    } else if (g_hash_table_contains(list->by_name, def->name)) {
+    } else if (vb_domain_list_has_name_locked(list, def->name)) {
         g_set_error(error, VB_ERROR, VB_ERROR_EXISTS,
                     "a domain named '%s' exists on this host with another uuid", def->name);
     } else if ((copy = vb_domain_def_copy(def)) == NULL) {
@@ -359,7 +364,7 @@ prepare(VbDomainList *list, const VbMigrationHost *host, const char *xml, GBytes
                                 "cookie with the persistent definition");
             return NULL;
         }
-        dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+        dom = vb_domain_list_peek_by_uuid(list, uuid); /* a stub is inactive */
         if (dom != NULL && vb_domain_obj_is_active(dom)) {
             g_set_error(error, VB_ERROR, VB_ERROR_INVALID_STATE,
                         "domain '%s' is active on this host", def->name);
@@ -511,7 +516,7 @@ vb_migration_prepare_tunnel(VbDomainList *list, const VbMigrationHost *host, con
 static VbTunnelIn *
 tunnel_of(VbDomainList *list, const char *uuid, GError **error)
 {
-    g_autoptr(VbDomainObj) dom = vb_domain_list_find_by_uuid(list, uuid, NULL);
+    g_autoptr(VbDomainObj) dom = vb_domain_list_peek_by_uuid(list, uuid); /* never a stub */
     VbTunnelIn *t = NULL;
 
     if (dom == NULL) {
@@ -786,7 +791,7 @@ vb_migration_finish(VbDomainList *list, const VbMigrationHost *host, GBytes *coo
     }
     if (flags & VB_MIGRATE_OFFLINE)
         return finish_offline(list, host, src, cancelled, out_cookie, error);
-    dom = vb_domain_list_find_by_uuid(list, src->uuid, NULL);
+    dom = vb_domain_list_peek_by_uuid(list, src->uuid); /* an incoming one is never a stub */
     if (dom == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_NO_DOMAIN,
                     "MigrateFinish: no incoming domain with uuid %s (it was destroyed, or its "
