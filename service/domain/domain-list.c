@@ -204,6 +204,9 @@ vb_domain_list_drop_stub_locked(VbDomainList *list, const char *uuid, const char
     return TRUE;
 }
 
+/* what a person can do about a config that cannot be loaded */
+#define STUB_WAY_OUT "put the file back, or define the domain again with DefineXML"
+
 /*
  * Reads the config of a stub: a domain object like the one load_configs() made of it.
  * Disk I/O: never the main thread.
@@ -222,22 +225,23 @@ stub_read(VbDomainList *list, const char *name, const char *uuid, gboolean autos
 
     if (!g_file_get_contents(config, &xml, NULL, &local)) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO,
-                    "cannot load the definition of domain '%s': %s", name, local->message);
+                    "cannot load the definition of domain '%s': %s (" STUB_WAY_OUT ")", name,
+                    local->message);
         return NULL;
     }
     def = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, &local);
     if (def == NULL) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO,
-                    "cannot load the definition of domain '%s' from '%s': %s", name, config,
-                    local->message);
+                    "cannot load the definition of domain '%s' from '%s': %s (" STUB_WAY_OUT
+                    ")", name, config, local->message);
         return NULL;
     }
     vb_uuid_format(def->uuid, found);
     if (!g_str_equal(def->name, name) || !g_str_equal(found, uuid)) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO,
                     "cannot load the definition of domain '%s' (uuid %s): '%s' now defines "
-                    "domain '%s' (uuid %s); it was changed behind the service's back",
-                    name, uuid, config, def->name, found);
+                    "domain '%s' (uuid %s); it was changed behind the service's back ("
+                    STUB_WAY_OUT ")", name, uuid, config, def->name, found);
         return NULL;
     }
     path = list->path_func(uuid);

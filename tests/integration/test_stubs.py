@@ -118,6 +118,7 @@ class StubReadTest(StubTestCase):
             e = self.assertDBusError("IO", self.domain, p1, method, sig, args)
             self.assertIn("cannot load the definition of domain 's1'", e.message)
             self.assertIn("s1.xml", e.message)
+            self.assertIn("define the domain again with DefineXML", e.message)
         # GetAllDomainStats leaves it out and answers for the others
         recs = dict(self.manager("GetAllDomainStats", "uu", (1, 0)))
         self.assertEqual(sorted(recs), ["s2"])
