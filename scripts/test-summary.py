@@ -27,6 +27,7 @@ and nothing was skipped.
 
 import json
 import os
+import re
 import sys
 import xml.etree.ElementTree as et
 
@@ -52,6 +53,18 @@ def split_name(full):
     return head.partition(":")[2], name
 
 
+# what XML 1.0 does not allow even as a character reference; meson writes a failed test's
+# output into the junit file as it is (a container's console: terminal escapes)
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def parse_junit(path):
+    """The root of meson's junit log, without the characters XML forbids."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = XML_INVALID.sub("\ufffd", f.read())
+    return et.fromstring(text.encode("utf-8"))
+
+
 def read_logs(json_log, junit_log, runs):
     """Adds the programs of one meson test run to @runs."""
     with open(json_log) as f:
@@ -59,7 +72,7 @@ def read_logs(json_log, junit_log, runs):
             r = json.loads(line)
             runs[split_name(r["name"])] = {"result": r["result"], "cases": [],
                                            "returncode": r.get("returncode")}
-    for suite in et.parse(junit_log).getroot().iter("testsuite"):
+    for suite in parse_junit(junit_log).iter("testsuite"):
         sname = suite.get("name")
         for case in suite.iter("testcase"):
             if sname.startswith(PROJECT + "."):

@@ -92,8 +92,13 @@ class Container:
             argv.append("--overlay-ro=" + o)
         # basic.target: journald, dbus, tmpfiles and sysusers, not the
         # services the first boot's presets enable; logind and machined
-        # come by D-Bus activation. No first-boot questions.
-        argv += ["-b", "systemd.firstboot=off", "systemd.unit=basic.target", *self.args]
+        # come by D-Bus activation. No first-boot questions. The container
+        # has no network of its own: nothing may wait for one to be "online"
+        # (a socket unit of the host, such as cockpit.socket, pulls in a
+        # service that wants network-online.target, and the boot then waits
+        # for systemd-networkd-wait-online, with no limit).
+        argv += ["-b", "systemd.firstboot=off", "systemd.unit=basic.target",
+                 "systemd.mask=systemd-networkd-wait-online.service", *self.args]
         self.console = open(self.console_path, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.console,
                                      stderr=subprocess.STDOUT, start_new_session=True)
