@@ -223,6 +223,14 @@ stub_read(VbDomainList *list, const char *name, const char *uuid, gboolean autos
     char found[37];
     VbDomainObj *dom;
 
+    /* a FIFO or a device put there would block this worker: regular files only, as at
+     * start-up (vb_store_read_dir()) */
+    if (!g_file_test(config, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(error, VB_ERROR, VB_ERROR_IO,
+                    "cannot load the definition of domain '%s': '%s' is missing or not a "
+                    "regular file (" STUB_WAY_OUT ")", name, config);
+        return NULL;
+    }
     if (!g_file_get_contents(config, &xml, NULL, &local)) {
         g_set_error(error, VB_ERROR, VB_ERROR_IO,
                     "cannot load the definition of domain '%s': %s (" STUB_WAY_OUT ")", name,

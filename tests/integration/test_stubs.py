@@ -119,6 +119,11 @@ class StubReadTest(StubTestCase):
             self.assertIn("cannot load the definition of domain 's1'", e.message)
             self.assertIn("s1.xml", e.message)
             self.assertIn("define the domain again with DefineXML", e.message)
+        # a FIFO in its place is refused at once, not read (a worker would block)
+        os.mkfifo(self.config_path("s1"))
+        e = self.assertDBusError("IO", self.domain, p1, "GetXMLDesc", "u", (0,))
+        self.assertIn("not a regular file", e.message)
+        os.unlink(self.config_path("s1"))
         # GetAllDomainStats leaves it out and answers for the others
         recs = dict(self.manager("GetAllDomainStats", "uu", (1, 0)))
         self.assertEqual(sorted(recs), ["s2"])
