@@ -152,6 +152,9 @@ main(int argc, char **argv)
     bound_malloc_arenas();
     /* issue 16: the small launcher program, when installed, runs before each QEMU */
     vb_qemu_launch_find_helper(LIBEXECDIR);
+    /* and it is started once and kept: each start clones it (VIRTBUS_LAUNCH_ZYGOTE=0: an
+     * exec per start, as before) */
+    vb_qemu_launch_set_zygote(g_strcmp0(g_getenv("VIRTBUS_LAUNCH_ZYGOTE"), "0") != 0);
     setlocale(LC_ALL, "");
     bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");

@@ -48,6 +48,12 @@ void vb_qemu_launch_set_helper(const char *path);
  * binary or in @libexecdir (issue 16); returns the helper in use. */
 const char *vb_qemu_launch_find_helper(const char *libexecdir);
 
+/* Starts go through one kept launcher process (a "zygote" cloned per start) when enabled
+ * (issue 16); off by default. */
+void vb_qemu_launch_set_zygote(gboolean enabled);
+/* The kept launcher's pid, -1 when none runs (tests). */
+pid_t vb_qemu_launch_zygote_pid(void);
+
 GStrv vb_qemu_launch_devices(const char *const *argv);
 pid_t vb_qemu_launch_spawn(const VbQemuLaunchSpec *spec, VbQemuSpawnHook hook,
                            gpointer hook_data, GError **error);

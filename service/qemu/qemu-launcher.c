@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -19,6 +20,12 @@
 
 #include "qemu-launch.h"
 #include "qemu-launch-proto.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <pthread.h>
+#include <sanitizer/common_interface_defs.h>
+#define VB_ASAN 1
+#endif
 
 /*
  * The launcher side of qemu-launch.c: a fresh, single-threaded process that confines itself
@@ -188,26 +195,58 @@ close_others(const gint32 *keep, gsize n_keep, int sock)
         launch_fail(errno, "cannot close the fds from %d", lo);
 }
 
-int
-vb_qemu_launch_main(int argc, char **argv)
-{
-    g_autofree char *buf = NULL;
-    g_autoptr(GVariant) spec = NULL;
-    g_autoptr(GVariant) targets = NULL, groups = NULL;
-    g_autofree char **args = NULL, **env = NULL, **devices = NULL;
+/* A launch spec, parsed: pointers into the message (kept alive by @spec). */
+typedef struct {
+    GVariant *spec;
+    GVariant *targets, *groups;
+    char **args, **env, **devices;
     gboolean ids, dev;
     guint32 uid, gid;
     const gint32 *t;
-    gsize n_t = 0;
-    sigset_t all;
-    ssize_t n;
-    char go = 0;
-    int err;
+    gsize n_t;
+} LaunchSpec;
 
-    if (argc != 3)
-        return 2;
-    launch_sock = atoi(argv[2]);
-    /* a clean slate: default dispositions, nothing blocked (QEMU sets its own) */
+/* Parses a launch spec. Returns: NULL, or what is wrong with it (*@err: the errno). */
+static const char *
+parse_spec(LaunchSpec *ls, const char *buf, gsize n, int *err)
+{
+    memset(ls, 0, sizeof(*ls));
+    *err = EPROTO;
+    ls->spec = g_variant_new_from_data(G_VARIANT_TYPE(SPEC_TYPE), buf, n, FALSE, NULL, NULL);
+    g_variant_ref_sink(ls->spec);
+    if (!g_variant_is_normal_form(ls->spec))
+        return "malformed launch spec";
+    g_variant_get(ls->spec, "(^a&ay^a&ay@aibuu@aub^a&ay)", &ls->args, &ls->env, &ls->targets,
+                  &ls->ids, &ls->uid, &ls->gid, &ls->groups, &ls->dev, &ls->devices);
+    ls->t = g_variant_get_fixed_array(ls->targets, &ls->n_t, sizeof(gint32));
+    for (gsize i = 0; i < ls->n_t; i++) {
+        if (ls->t[i] < 3)
+            return "malformed launch spec: an fd below 3";
+    }
+    *err = EINVAL;
+    if (ls->args[0] == NULL || ls->args[0][0] != '/')
+        return "the program must be an absolute path";
+    return NULL;
+}
+
+static void
+spec_clear(LaunchSpec *ls)
+{
+    g_free(ls->args);
+    g_free(ls->env);
+    g_free(ls->devices);
+    g_clear_pointer(&ls->targets, g_variant_unref);
+    g_clear_pointer(&ls->groups, g_variant_unref);
+    g_clear_pointer(&ls->spec, g_variant_unref);
+}
+
+/* A clean slate: default dispositions, nothing blocked (QEMU sets its own); a session of
+ * its own (a terminal's Ctrl-C never reaches QEMU). */
+static void
+reset_process(void)
+{
+    sigset_t all;
+
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig != SIGKILL && sig != SIGSTOP)
             signal(sig, SIG_DFL);
@@ -216,30 +255,20 @@ vb_qemu_launch_main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (setsid() < 0)
         launch_fail(errno, "cannot start a session");
-    if (fcntl(launch_sock, F_SETFD, FD_CLOEXEC) < 0)
-        launch_fail(errno, "bad launcher socket %s", argv[2]);
+}
 
-    buf = g_malloc(SPEC_MAX);
-    n = recv(launch_sock, buf, SPEC_MAX, MSG_TRUNC);
-    if (n <= 0 || n > SPEC_MAX)
-        launch_fail(n < 0 ? errno : EPROTO, "no launch spec");
-    spec = g_variant_new_from_data(G_VARIANT_TYPE(SPEC_TYPE), buf, (gsize)n, FALSE, NULL,
-                                   NULL);
-    g_variant_ref_sink(spec);
-    if (!g_variant_is_normal_form(spec))
-        launch_fail(EPROTO, "malformed launch spec");
-    g_variant_get(spec, "(^a&ay^a&ay@aibuu@aub^a&ay)", &args, &env, &targets, &ids, &uid,
-                  &gid, &groups, &dev, &devices);
-    if (args[0] == NULL || args[0][0] != '/')
-        launch_fail(EINVAL, "the program must be an absolute path");
-    t = g_variant_get_fixed_array(targets, &n_t, sizeof(gint32));
-    /* first: the service spawns the launcher with its descriptors left open (a vfork) */
-    close_others(t, n_t, launch_sock);
+/* The rest of every launch, with only the spec's fds (and the socket) open: the private
+ * /dev, the ids, no-new-privs, "ready", the service's "go", the exec. */
+static void G_GNUC_NORETURN
+confine_and_exec(LaunchSpec *ls)
+{
+    char go = 0;
+    int err;
 
-    if (dev)
-        private_dev(devices);
-    if (ids)
-        set_ids(uid, gid, groups);
+    if (ls->dev)
+        private_dev(ls->devices);
+    if (ls->ids)
+        set_ids(ls->uid, ls->gid, ls->groups);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         launch_fail(errno, "cannot set no-new-privs");
 
@@ -247,7 +276,7 @@ vb_qemu_launch_main(int argc, char **argv)
         _exit(127);
     if (recv(launch_sock, &go, 1, 0) != 1 || go != 'G')
         _exit(127); /* the service gave up (its hook failed, or it died) */
-    execve(args[0], args, env);
+    execve(ls->args[0], ls->args, ls->env);
     err = errno;
     {
         char msg[32];
@@ -255,6 +284,273 @@ vb_qemu_launch_main(int argc, char **argv)
 
         (void)send(launch_sock, msg, (size_t)len, MSG_NOSIGNAL);
     }
-    fprintf(stderr, "virtbusd launcher: cannot run %s: %s\n", args[0], g_strerror(err));
+    fprintf(stderr, "virtbusd launcher: cannot run %s: %s\n", ls->args[0], g_strerror(err));
     _exit(127);
+}
+
+/* ---- the kept launcher (zygote): one process, a clone per start ---- */
+
+/* The most fds one request carries: the kernel's SCM_MAX_FD. */
+#define ZYGOTE_MAX_FDS 253
+/* The stack of the clones (they run on it one at a time, the zygote waiting). */
+#define ZYGOTE_STACK_SIZE (512 * 1024)
+
+/* What a clone gets from the zygote. It shares the zygote's memory until its exec: it only
+ * reads this, and what it allocates it frees before the exec. */
+typedef struct {
+    int sock;          /* the start's socket */
+    const int *fds;    /* QEMU's stdout/stderr when has_log, then one fd per target */
+    gsize n_fds;
+    gboolean has_log;
+    LaunchSpec *ls;
+    gboolean on_own_stack; /* the clone told AddressSanitizer (VB_ASAN) */
+} ZygoteRequest;
+
+#ifdef VB_ASAN
+/* AddressSanitizer keeps the bounds of the running stack in memory the clone shares with
+ * the zygote: the clone announces its own stack (a fiber switch), the zygote takes its
+ * stack back once the clone has exec'd; without it every noreturn call in the clone warns
+ * in QEMU's log. */
+static void *asan_stack;
+static gsize asan_stack_size;
+
+static void
+asan_enter_clone_stack(char *stack)
+{
+    pthread_attr_t attr;
+
+    if (asan_stack == NULL && pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &asan_stack, &asan_stack_size);
+        pthread_attr_destroy(&attr);
+    }
+    __sanitizer_start_switch_fiber(NULL, stack, ZYGOTE_STACK_SIZE);
+}
+
+static void
+asan_back_on_own_stack(const ZygoteRequest *zr)
+{
+    if (!zr->on_own_stack) /* no clone, or it died before it said so */
+        __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+    __sanitizer_start_switch_fiber(NULL, asan_stack, asan_stack_size);
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+}
+#endif
+
+/* Puts the fds of a request where the spec wants them (a copy of their numbers: the
+ * request's array is the zygote's). Stdin is /dev/null. */
+static void
+place_fds(const ZygoteRequest *zr)
+{
+    int moved[ZYGOTE_MAX_FDS];
+    int top = 2, null_fd;
+
+    for (gsize i = 0; i < zr->ls->n_t; i++)
+        top = MAX(top, zr->ls->t[i]);
+    /* everything above every target first, so that no dup2() below lands on a source */
+    launch_sock = fcntl(zr->sock, F_DUPFD_CLOEXEC, top + 1);
+    if (launch_sock < 0)
+        _exit(127);
+    for (gsize i = 0; i < zr->n_fds; i++) {
+        moved[i] = fcntl(zr->fds[i], F_DUPFD_CLOEXEC, top + 1);
+        if (moved[i] < 0)
+            launch_fail(errno, "cannot move the fds");
+    }
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0)
+        launch_fail(errno, "cannot open /dev/null");
+    if (dup2(null_fd, 0) < 0 || dup2(zr->has_log ? moved[0] : null_fd, 1) < 0 ||
+        dup2(zr->has_log ? moved[0] : null_fd, 2) < 0)
+        launch_fail(errno, "cannot set stdin, stdout and stderr");
+    for (gsize i = 0; i < zr->ls->n_t; i++) {
+        if (dup2(moved[i + (zr->has_log ? 1 : 0)], zr->ls->t[i]) < 0)
+            launch_fail(errno, "cannot pass fd %d", (int)zr->ls->t[i]);
+    }
+}
+
+/*
+ * One clone of the zygote: the service's child (CLONE_PARENT), on its own stack, sharing the
+ * zygote's memory (CLONE_VM | CLONE_VFORK: no page tables copied, no page copied on write;
+ * the zygote waits until it execs or exits), not its fd table. Its signal dispositions and
+ * mask are the zygote's, already reset.
+ */
+static int
+zygote_child(void *data)
+{
+    const ZygoteRequest *zr = data;
+    char msg[32];
+    int len;
+
+#ifdef VB_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+    ((ZygoteRequest *)data)->on_own_stack = TRUE;
+#endif
+    launch_sock = zr->sock;
+    /* the pid, first: the zygote says it too once this one has exec'd, but it may die
+     * before it does */
+    len = snprintf(msg, sizeof(msg), "P%d", (int)getpid());
+    if (send(launch_sock, msg, (size_t)len, MSG_NOSIGNAL) != len)
+        _exit(127);
+    if (setsid() < 0)
+        launch_fail(errno, "cannot start a session");
+    place_fds(zr);
+    close_others(zr->ls->t, zr->ls->n_t, launch_sock);
+    confine_and_exec(zr->ls);
+}
+
+static void
+close_fds(const int *fds, gsize n)
+{
+    for (gsize i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* Answers a request on its socket @sock, never blocking. */
+static void
+zygote_answer(int sock, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+zygote_answer(int sock, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    (void)send(sock, msg, (size_t)MIN(len, (int)sizeof(msg) - 1), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Serves one request (@buf, @n bytes; @fds as received, the start's socket first). */
+static void
+zygote_serve(char *stack, const char *buf, gsize n, const int *fds, gsize n_fds)
+{
+    LaunchSpec ls;
+    ZygoteRequest zr = { .sock = fds[0], .fds = fds + 1, .n_fds = n_fds - 1, .ls = &ls };
+    const char *bad;
+    pid_t pid;
+    int err;
+
+    bad = parse_spec(&ls, buf, n, &err);
+    if (bad == NULL && zr.n_fds != ls.n_t && zr.n_fds != ls.n_t + 1) {
+        bad = "the launch request does not carry one fd per target";
+        err = EPROTO;
+    }
+    if (bad != NULL) {
+        zygote_answer(zr.sock, "E%d %s", err, bad);
+        spec_clear(&ls);
+        return;
+    }
+    zr.has_log = zr.n_fds == ls.n_t + 1;
+    /* the exit signal of a CLONE_PARENT clone is the zygote's own (SIGCHLD) */
+#ifdef VB_ASAN
+    asan_enter_clone_stack(stack);
+#endif
+    pid = clone(zygote_child, stack + ZYGOTE_STACK_SIZE,
+                CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &zr);
+    err = errno;
+#ifdef VB_ASAN
+    asan_back_on_own_stack(&zr);
+#endif
+    launch_sock = -1; /* the clone's, in the memory they shared */
+    if (pid < 0)
+        zygote_answer(zr.sock, "E%d cannot fork the launcher", err);
+    else
+        zygote_answer(zr.sock, "P%d", (int)pid);
+    spec_clear(&ls);
+}
+
+/*
+ * The zygote (`--qemu-launch zFD`): the service spawns it once and keeps it; for each start
+ * it sends one request on the socket FD (SOCK_SEQPACKET): the spec as the data, and as
+ * SCM_RIGHTS the start's own socket first, then QEMU's stdout/stderr (if any), then the
+ * fds of the spec's targets. The zygote parses the spec and clones a child (zygote_child())
+ * that says "P<pid>" on the start's socket, places the fds and goes on as a launcher spawned
+ * for this start would (the protocol of qemu-launch-proto.h from "R" on). Once the child has
+ * exec'd (or died), the zygote says "P<pid>" too (or "E<errno> ..." when the spec was bad
+ * or the clone failed) and closes its copies. A clone of this small process costs a fraction
+ * of an exec (issue 16). EOF on FD (the service is gone) ends the zygote.
+ */
+static int
+zygote_main(int zsock)
+{
+    g_autofree char *buf = g_malloc(SPEC_MAX);
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)];
+        struct cmsghdr align;
+    } control;
+    char *stack;
+
+    reset_process();
+    if (fcntl(zsock, F_SETFD, FD_CLOEXEC) < 0)
+        launch_fail(errno, "bad zygote socket %d", zsock);
+    {
+        const gint32 none = 0;
+
+        close_others(&none, 0, zsock);
+    }
+    stack = mmap(NULL, ZYGOTE_STACK_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        launch_fail(errno, "cannot map a stack");
+    for (;;) {
+        struct iovec iov = { .iov_base = buf, .iov_len = SPEC_MAX };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf) };
+        int fds[ZYGOTE_MAX_FDS];
+        gsize n_fds = 0;
+        struct cmsghdr *c;
+        ssize_t n;
+
+        n = recvmsg(zsock, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(n == 0 ? 0 : 1); /* the service closed its end, or died */
+        for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                gsize k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+                for (gsize i = 0; i < k && n_fds < ZYGOTE_MAX_FDS; i++)
+                    memcpy(&fds[n_fds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            }
+        }
+        if (n_fds == 0)
+            continue; /* no socket to answer on: not a request */
+        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
+            zygote_answer(fds[0], "E%d the launch request was cut short", EMSGSIZE);
+        else
+            zygote_serve(stack, buf, (gsize)n, fds, n_fds);
+        close_fds(fds, n_fds);
+    }
+}
+
+int
+vb_qemu_launch_main(int argc, char **argv)
+{
+    g_autofree char *buf = NULL;
+    const char *bad;
+    LaunchSpec ls;
+    ssize_t n;
+    int err;
+
+    if (argc != 3)
+        return 2;
+    if (argv[2][0] == 'z')
+        return zygote_main(atoi(argv[2] + 1));
+    launch_sock = atoi(argv[2]);
+    reset_process();
+    if (fcntl(launch_sock, F_SETFD, FD_CLOEXEC) < 0)
+        launch_fail(errno, "bad launcher socket %s", argv[2]);
+
+    buf = g_malloc(SPEC_MAX);
+    n = recv(launch_sock, buf, SPEC_MAX, MSG_TRUNC);
+    if (n <= 0 || n > SPEC_MAX)
+        launch_fail(n < 0 ? errno : EPROTO, "no launch spec");
+    bad = parse_spec(&ls, buf, (gsize)n, &err);
+    if (bad != NULL)
+        launch_fail(err, "%s", bad);
+    /* first: the service spawns the launcher with its descriptors left open (a vfork) */
+    close_others(ls.t, ls.n_t, launch_sock);
+    confine_and_exec(&ls);
 }

@@ -8,6 +8,7 @@ named error, at once, for an emulator that cannot be run."""
 
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -31,6 +32,15 @@ def proc_status(pid):
 def proc_cmdline(pid):
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return f.read().decode().split("\0")[:-1]
+
+
+def child_pids(pid):
+    """The children of pid (every thread's)."""
+    kids = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
+            kids += [int(c) for c in f.read().split()]
+    return kids
 
 
 def proc_environ(pid):
@@ -90,6 +100,16 @@ class DefaultConfinementTest(ConfinementTestCase):
         self.assertEqual(int(st["PPid"]), self.service.proc.pid)
         with open(f"/proc/{pid}/stat") as f:
             self.assertEqual(int(f.read().rsplit(")", 1)[1].split()[3]), pid)
+        # QEMU was cloned from the kept launcher (issue 16), which is the service's child too
+        # and holds nothing of the service's but its own socket
+        kept = [c for c in child_pids(self.service.proc.pid)
+                if proc_cmdline(c)[1:] == ["--qemu-launch", "z3"]]
+        self.assertEqual(len(kept), 1, child_pids(self.service.proc.pid))
+        self.assertTrue(proc_cmdline(kept[0])[0].endswith("virtbus-launch"))
+        self.assertIn(f"the kept launcher {proc_cmdline(kept[0])[0]} runs as pid {kept[0]}",
+                      self.service.read_log())
+        self.assertEqual(sorted(os.listdir(f"/proc/{kept[0]}/fd")), ["0", "1", "2", "3"])
+        self.assertEqual(proc_status(kept[0])["NoNewPrivs"], "0")
 
         env = proc_environ(pid)
         keys = sorted(e.split("=", 1)[0] for e in env)
@@ -154,6 +174,56 @@ class DefaultConfinementTest(ConfinementTestCase):
         self.assertEqual(self.state(p2), ("shutoff", "failed"))
         self.assertEqual(self.runtime_leftovers("noexec"), [])
         self.assertEqual(vbtest.qemus_under(copy), {})
+
+
+    def kept_launcher(self):
+        kept = [c for c in child_pids(self.service.proc.pid)
+                if proc_cmdline(c)[1:] == ["--qemu-launch", "z3"]]
+        self.assertLessEqual(len(kept), 1, kept)
+        return kept[0] if kept else None
+
+    def test_kept_launcher_faults(self):
+        """The kept launcher (issue 16) killed, then stopped, under the running service:
+        starts go on (a new one, or a launcher of their own), nothing is left behind."""
+        path = self.start_vm("zy1", UUID1)
+        self.domain(path, "Destroy", "u", (0,))
+        first = self.kept_launcher()
+        self.assertIsNotNone(first)
+
+        # killed: the next start replaces it, and the dead one is reaped
+        os.kill(first, signal.SIGKILL)
+        eventually(lambda: proc_status(first)["State"].startswith("Z"), timeout=5,
+                   what="the killed launcher to be a zombie")
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertEqual(self.state(path), ("running", "booted"))
+        second = self.kept_launcher()
+        self.assertIsNotNone(second)
+        self.assertNotEqual(second, first)
+        self.assertNotIn(first, child_pids(self.service.proc.pid))
+        self.assertIn(f"the kept QEMU launcher (pid {first}) is gone", self.service.read_log())
+        self.assertEqual(proc_status(self.pid_of("zy1"))["PPid"],
+                         str(self.service.proc.pid))
+        self.domain(path, "Destroy", "u", (0,))
+
+        # stopped: the start waits for it no more than 5 s, runs a launcher of its own, and
+        # the stuck one is ended and reaped; the next start takes a new one
+        os.kill(second, signal.SIGSTOP)
+        t0 = time.monotonic()
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assertEqual(self.state(path), ("running", "booted"))
+        self.assertNotIn(second, child_pids(self.service.proc.pid))
+        self.assertIn(f"the kept QEMU launcher (pid {second}) did not answer",
+                      self.service.read_log())
+        self.assertEqual(proc_status(self.pid_of("zy1"))["PPid"],
+                         str(self.service.proc.pid))
+        self.domain(path, "Destroy", "u", (0,))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        third = self.kept_launcher()
+        self.assertNotIn(third, (None, first, second))
+        self.domain(path, "Destroy", "u", (0,))
+        # the service's children: the kept launcher alone
+        self.assertEqual(child_pids(self.service.proc.pid), [third])
 
 
 class SandboxOffTest(ConfinementTestCase):
