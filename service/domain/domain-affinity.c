@@ -24,11 +24,14 @@
 
 #define QMP_TIMEOUT_MS 30000
 
+/* @cpus: (nullable): the return of a query-cpus-fast already made, or NULL to make it */
 static gboolean
-read_vcpus(VbQemuMonitor *mon, GArray *tids, GError **error)
+read_vcpus(VbQemuMonitor *mon, JsonNode *cpus_done, GArray *tids, GError **error)
 {
     g_autoptr(JsonNode) cpus =
-        vb_qemu_monitor_command(mon, "query-cpus-fast", NULL, QMP_TIMEOUT_MS, error);
+        cpus_done != NULL ? json_node_ref(cpus_done)
+                          : vb_qemu_monitor_command(mon, "query-cpus-fast", NULL, QMP_TIMEOUT_MS,
+                                                    error);
     JsonArray *arr;
 
     if (cpus == NULL)
@@ -202,6 +205,8 @@ pin_threads(const VbDomainResources *r, const GArray *tids, VbPinKind kind, GErr
  * @name: the domain's name, for the log
  * @mon: the run's monitor
  * @pid: QEMU's pid
+ * @cpus: (nullable): the return of the run's query-cpus-fast when the start made it
+ *   already (behind qmp_capabilities), or NULL to make it here
  * @out_vcpus: (out) (transfer full): VbThreadId per vCPU (id = cpu-index)
  * @out_iothreads: (out) (transfer full): VbThreadId per iothread (id = iothread id)
  * @error: a failed query, or a pinning the host refuses (NotSupported naming it)
@@ -211,7 +216,8 @@ pin_threads(const VbDomainResources *r, const GArray *tids, VbPinKind kind, GErr
  */
 gboolean
 vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon, pid_t pid,
-                        GArray **out_vcpus, GArray **out_iothreads, GError **error)
+                        JsonNode *cpus, GArray **out_vcpus, GArray **out_iothreads,
+                        GError **error)
 {
     const VbDomainResources *r = vb_domain_def_get_resources(def);
     g_autoptr(GArray) vcpus = g_array_new(FALSE, FALSE, sizeof(VbThreadId));
@@ -219,7 +225,7 @@ vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor 
     g_autofree char *vcpu_str = NULL;
     g_autofree char *io_str = NULL;
 
-    if (!read_vcpus(mon, vcpus, error) ||
+    if (!read_vcpus(mon, cpus, vcpus, error) ||
         (r->iothreadids->len > 0 && !read_iothreads(mon, ios, error)))
         return FALSE;
     g_array_sort(vcpus, cmp_thread);

@@ -81,8 +81,8 @@ void vb_domain_log_append(VbDomainList *list, const char *name, const char *text
 
 /* domain-affinity.c */
 gboolean vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon,
-                                 pid_t pid, GArray **out_vcpus, GArray **out_iothreads,
-                                 GError **error);
+                                 pid_t pid, JsonNode *cpus, GArray **out_vcpus,
+                                 GArray **out_iothreads, GError **error);
 void vb_domain_process_detach(VbDomainObj *dom);
 gboolean vb_domain_process_reattach(VbDomainList *list, VbDomainObj *dom, pid_t pid,
                                     const char *monitor_path, GError **error);

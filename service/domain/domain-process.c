@@ -251,7 +251,7 @@ typedef enum {
     MARK_PREPARED, /* definition copied, capabilities, command line */
     MARK_READY,    /* status written (starting), runtime directory, QMP socket listening */
     MARK_LAUNCHED, /* the launcher ran and QEMU was exec'd */
-    MARK_QMP,      /* greeting and qmp_capabilities */
+    MARK_QMP,      /* greeting, qmp_capabilities and query-cpus-fast */
     MARK_QUERIED,  /* threads, ptys, passwords, throttles, ... */
     MARK_CONT,     /* cont answered */
     MARK_DONE,     /* status written (running) */
@@ -881,10 +881,12 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     const VbQemuMonitorCallbacks cbs = { on_monitor_event, on_monitor_eof };
     g_autoptr(GArray) vcpus = NULL;
     g_autoptr(GArray) iothreads = NULL;
+    g_autoptr(JsonNode) cpus = NULL;
 
-    /* connected before QEMU existed (monitor_listen()): only the greeting is waited for */
-    st->mon = vb_qemu_monitor_open_fd(st->mon_fd, MONITOR_TIMEOUT_MS, &cbs,
-                                      run_ctx_ref(st->ctx), error);
+    /* connected before QEMU existed (monitor_listen()): only the greeting is waited for;
+     * the vCPU threads are asked for in the same round trip (issue 16) */
+    st->mon = vb_qemu_monitor_open_fd_query(st->mon_fd, MONITOR_TIMEOUT_MS, "query-cpus-fast",
+                                            &cpus, &cbs, run_ctx_ref(st->ctx), error);
     st->mon_fd = -1; /* taken over, closed on failure too */
     mark(st, MARK_QMP);
     if (st->mon == NULL) {
@@ -897,7 +899,7 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
     g_mutex_unlock(&dom->lock);
 
     if (!vb_domain_threads_setup(st->def, st->name, st->mon, vb_qemu_process_get_pid(st->proc),
-                                 &vcpus, &iothreads, error))
+                                 cpus, &vcpus, &iothreads, error))
         return FALSE;
     g_mutex_lock(&dom->lock);
     g_clear_pointer(&dom->vcpu_tids, g_array_unref);
@@ -1053,7 +1055,7 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
             VB_LOG_DOMAIN(G_LOG_LEVEL_WARNING, st.name, "%s", status_err->message);
     }
     mark(&st, MARK_DONE);
-    /* issue 16: where the time of a start goes (G_MESSAGES_DEBUG=virtbus) */
+    /* issue 16: where the time of a start goes (G_MESSAGES_DEBUG=virtbus-domain) */
 #define STEP_MS(a, b) ((st.marks[b] - st.marks[a]) / 1000.0)
     g_debug("domain %s: start steps (ms): prepare %.2f, status+socket %.2f, launch %.2f, "
             "QMP greeting+capabilities %.2f, queries %.2f, cont %.2f, status %.2f; total %.2f",

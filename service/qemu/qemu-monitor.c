@@ -445,6 +445,84 @@ send_with_fd_locked(VbQemuMonitor *mon, const char *text, int fd, GError **error
 }
 
 /*
+ * Under lock: registers @w for @cmd (an object with "execute"; its "id" is set here) and
+ * sends it, or queues it for flush_locked(). On failure @w is not registered.
+ */
+static gboolean
+queue_command_locked(VbQemuMonitor *mon, Waiter *w, JsonObject *cmd, int fd, GError **error)
+{
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    g_autofree char *text = NULL;
+
+    if (mon->closed || mon->dead) {
+        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU, "monitor closed");
+        return FALSE;
+    }
+    w->id = ++mon->next_id;
+    w->since = g_get_monotonic_time();
+    json_object_set_int_member(cmd, "id", w->id);
+    json_node_set_object(node, cmd);
+    text = vb_qemu_monitor_node_to_string(node);
+    log_line(mon, ">>>", text, strlen(text));
+    g_hash_table_insert(mon->waiters, &w->id, w);
+    if (fd >= 0 && !send_with_fd_locked(mon, text, fd, error)) {
+        g_hash_table_remove(mon->waiters, &w->id);
+        return FALSE;
+    }
+    if (fd < 0) {
+        g_string_append(mon->outbuf, text);
+        g_string_append_c(mon->outbuf, '\n');
+    }
+    return TRUE;
+}
+
+/*
+ * Under lock (dropped while @seen runs): waits for the reply @w was registered for, until
+ * @deadline. Returns the whole reply object (QEMU errors included); on failure @w is no
+ * longer registered.
+ */
+static JsonNode *
+wait_reply_locked(VbQemuMonitor *mon, Waiter *w, const char *execute,
+                  VbQemuMonitorEventSeen seen, gpointer seen_data, gint64 deadline,
+                  int timeout_ms, GError **error)
+{
+    gboolean reported = FALSE;
+
+    while (!w->done) {
+        if (w->watch_seen && !reported) {
+            gint64 ts = w->watch_timestamp;
+
+            /* the event came first: the caller acts on it now, unlocked (the waiter
+             * stays registered: the reply still completes it) */
+            reported = TRUE;
+            g_mutex_unlock(&mon->lock);
+            seen(w->watch, ts, seen_data);
+            g_mutex_lock(&mon->lock);
+            continue;
+        }
+        if (!wait_locked(mon, deadline) && !w->done) {
+            g_hash_table_remove(mon->waiters, &w->id);
+            g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
+                        "QEMU did not reply to '%s' within %d ms", execute, timeout_ms);
+            return NULL;
+        }
+    }
+    if (w->watch_seen && !reported) {
+        /* the event and the reply came together: the event still comes first */
+        gint64 ts = w->watch_timestamp;
+
+        g_mutex_unlock(&mon->lock);
+        seen(w->watch, ts, seen_data);
+        g_mutex_lock(&mon->lock);
+    }
+    if (w->error != NULL) {
+        g_propagate_error(error, g_steal_pointer(&w->error));
+        return NULL;
+    }
+    return g_steal_pointer(&w->reply);
+}
+
+/*
  * Sends @cmd (an object with "execute"; its "id" is set here) and waits
  * for the reply. Returns the whole reply object (QEMU errors included).
  */
@@ -452,74 +530,23 @@ static JsonNode *
 send_and_wait(VbQemuMonitor *mon, JsonObject *cmd, int fd, const char *watch,
               VbQemuMonitorEventSeen seen, gpointer seen_data, int timeout_ms, GError **error)
 {
-    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-    g_autofree char *text = NULL;
     gint64 deadline = deadline_for(timeout_ms);
     Waiter w = { 0 };
-    gboolean reported = FALSE;
+    JsonNode *reply;
 
     g_return_val_if_fail(!on_monitor_thread(), NULL);
-    g_mutex_lock(&mon->lock);
-    if (mon->closed || mon->dead) {
-        g_mutex_unlock(&mon->lock);
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU, "monitor closed");
-        return NULL;
-    }
-    w.id = ++mon->next_id;
-    w.since = g_get_monotonic_time();
     w.watch = watch;
-    json_object_set_int_member(cmd, "id", w.id);
-    json_node_set_object(node, cmd);
-    text = vb_qemu_monitor_node_to_string(node);
-    log_line(mon, ">>>", text, strlen(text));
-    g_hash_table_insert(mon->waiters, &w.id, &w);
-    if (fd >= 0 && !send_with_fd_locked(mon, text, fd, error)) {
-        g_hash_table_remove(mon->waiters, &w.id);
+    g_mutex_lock(&mon->lock);
+    if (!queue_command_locked(mon, &w, cmd, fd, error)) {
         g_mutex_unlock(&mon->lock);
         return NULL;
-    }
-    if (fd < 0) {
-        g_string_append(mon->outbuf, text);
-        g_string_append_c(mon->outbuf, '\n');
     }
     flush_locked(mon);
-
-    while (!w.done) {
-        if (w.watch_seen && !reported) {
-            gint64 ts = w.watch_timestamp;
-
-            /* the event came first: the caller acts on it now, unlocked (the waiter
-             * stays registered: the reply still completes it) */
-            reported = TRUE;
-            g_mutex_unlock(&mon->lock);
-            seen(watch, ts, seen_data);
-            g_mutex_lock(&mon->lock);
-            continue;
-        }
-        if (!wait_locked(mon, deadline) && !w.done) {
-            g_hash_table_remove(mon->waiters, &w.id);
-            g_mutex_unlock(&mon->lock);
-            g_set_error(error, VB_ERROR, VB_ERROR_OPERATION_TIMEOUT,
-                        "QEMU did not reply to '%s' within %d ms",
-                        json_object_get_string_member_with_default(cmd, "execute", "?"),
-                        timeout_ms);
-            return NULL;
-        }
-    }
-    if (w.watch_seen && !reported) {
-        /* the event and the reply came together: the event still comes first */
-        gint64 ts = w.watch_timestamp;
-
-        g_mutex_unlock(&mon->lock);
-        seen(watch, ts, seen_data);
-        g_mutex_lock(&mon->lock);
-    }
+    reply = wait_reply_locked(mon, &w, json_object_get_string_member_with_default(cmd, "execute",
+                                                                                   "?"),
+                              seen, seen_data, deadline, timeout_ms, error);
     g_mutex_unlock(&mon->lock);
-    if (w.error != NULL) {
-        g_propagate_error(error, w.error);
-        return NULL;
-    }
-    return w.reply;
+    return reply;
 }
 
 /* The "return" member of QMP's @reply (a copy), or QEMU's error as VB_ERROR_QEMU. */
@@ -873,29 +900,105 @@ wait_greeting(VbQemuMonitor *mon, gint64 deadline, GError **error)
     return TRUE;
 }
 
+/*
+ * qmp_capabilities, and @query (when not NULL) right behind it: QEMU takes the commands
+ * of one connection in order, and the first leaves capabilities negotiation, so a start's
+ * first query costs no round trip of its own (issue 16). *@query_return gets its "return".
+ */
 static gboolean
-negotiate(VbQemuMonitor *mon, int timeout_ms, GError **error)
+negotiate(VbQemuMonitor *mon, const char *query, JsonNode **query_return, int timeout_ms,
+          GError **error)
 {
     gint64 deadline = deadline_for(timeout_ms);
-    g_autoptr(JsonNode) ret = NULL;
-    int left;
+    g_autoptr(JsonObject) caps_cmd = json_object_new();
+    g_autoptr(JsonObject) query_cmd = json_object_new();
+    g_autoptr(JsonNode) caps_reply = NULL;
+    g_autoptr(JsonNode) caps_ret = NULL;
+    g_autoptr(JsonNode) query_reply = NULL;
+    Waiter caps = { 0 }, q = { 0 };
 
     /* Issue 16: qmp_capabilities goes out at once, without waiting for the greeting: QEMU
      * sends the greeting when it takes the connection and reads commands only after it, so
      * one round trip less; the greeting must still have come. */
-    left = deadline < 0 ? -1 : (int)MAX(1, (deadline - g_get_monotonic_time()) / 1000);
-    ret = vb_qemu_monitor_command(mon, "qmp_capabilities", NULL, left, error);
-    if (ret == NULL || !wait_greeting(mon, deadline, error))
+    json_object_set_string_member(caps_cmd, "execute", "qmp_capabilities");
+    g_mutex_lock(&mon->lock);
+    if (!queue_command_locked(mon, &caps, caps_cmd, -1, error)) {
+        g_mutex_unlock(&mon->lock);
         return FALSE;
+    }
+    if (query != NULL) {
+        json_object_set_string_member(query_cmd, "execute", query);
+        /* cannot fail: the same lock, and the first was queued */
+        queue_command_locked(mon, &q, query_cmd, -1, NULL);
+    }
+    flush_locked(mon);
+    caps_reply = wait_reply_locked(mon, &caps, "qmp_capabilities", NULL, NULL, deadline,
+                                   timeout_ms, error);
+    caps_ret = reply_return(caps_reply, error);
+    if (caps_ret != NULL && query != NULL)
+        query_reply = wait_reply_locked(mon, &q, query, NULL, NULL, deadline, timeout_ms, error);
+    if (query != NULL)
+        g_hash_table_remove(mon->waiters, &q.id); /* not waited for, or failed */
+    g_mutex_unlock(&mon->lock);
+    /* what a failed exchange left in the waiters (the replies waited for were taken) */
+    g_clear_pointer(&q.reply, json_node_unref);
+    g_clear_error(&q.error);
+    if (caps_ret == NULL || (query != NULL && query_reply == NULL) ||
+        !wait_greeting(mon, deadline, error))
+        return FALSE;
+    if (query != NULL) {
+        *query_return = reply_return(query_reply, error);
+        if (*query_return == NULL)
+            return FALSE;
+    }
     g_mutex_lock(&mon->lock);
     if (mon->dead || mon->closed) {
         g_mutex_unlock(&mon->lock);
+        g_clear_pointer(query_return, json_node_unref);
         g_set_error_literal(error, VB_ERROR, VB_ERROR_QEMU, "monitor closed");
         return FALSE;
     }
     mon->opened = TRUE;
     g_mutex_unlock(&mon->lock);
     return TRUE;
+}
+
+/**
+ * vb_qemu_monitor_open_fd_query:
+ * @fd: a connected stream socket; taken over (closed on failure too)
+ * @timeout_ms: for greeting + qmp_capabilities (+ @query); -1: no limit
+ * @query: (nullable): a command without arguments sent right behind qmp_capabilities
+ * @query_return: (out) (optional): its "return" (transfer full), when @query is given
+ * @callbacks: (nullable): copied
+ *
+ * As vb_qemu_monitor_open_fd(), and runs @query in the same round trip as the
+ * negotiation (a start's `query-cpus-fast`, issue 16). Fails as the query fails.
+ */
+VbQemuMonitor *
+vb_qemu_monitor_open_fd_query(int fd, int timeout_ms, const char *query,
+                              JsonNode **query_return, const VbQemuMonitorCallbacks *callbacks,
+                              gpointer user_data, GError **error)
+{
+    g_autoptr(GSocket) socket = NULL;
+    g_autoptr(GError) local = NULL;
+    VbQemuMonitor *mon;
+
+    g_return_val_if_fail(!on_monitor_thread(), NULL);
+    g_return_val_if_fail(query == NULL || query_return != NULL, NULL);
+    socket = g_socket_new_from_fd(fd, &local);
+    if (socket == NULL) {
+        close(fd);
+        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "bad monitor socket: %s", local->message);
+        return NULL;
+    }
+    g_socket_set_blocking(socket, FALSE);
+    mon = monitor_new(socket, callbacks, user_data);
+    if (!negotiate(mon, query, query_return, timeout_ms, error)) {
+        vb_qemu_monitor_close(mon);
+        vb_qemu_monitor_unref(mon);
+        return NULL;
+    }
+    return mon;
 }
 
 /**
@@ -912,25 +1015,8 @@ VbQemuMonitor *
 vb_qemu_monitor_open_fd(int fd, int timeout_ms, const VbQemuMonitorCallbacks *callbacks,
                         gpointer user_data, GError **error)
 {
-    g_autoptr(GSocket) socket = NULL;
-    g_autoptr(GError) local = NULL;
-    VbQemuMonitor *mon;
-
-    g_return_val_if_fail(!on_monitor_thread(), NULL);
-    socket = g_socket_new_from_fd(fd, &local);
-    if (socket == NULL) {
-        close(fd);
-        g_set_error(error, VB_ERROR, VB_ERROR_QEMU, "bad monitor socket: %s", local->message);
-        return NULL;
-    }
-    g_socket_set_blocking(socket, FALSE);
-    mon = monitor_new(socket, callbacks, user_data);
-    if (!negotiate(mon, timeout_ms, error)) {
-        vb_qemu_monitor_close(mon);
-        vb_qemu_monitor_unref(mon);
-        return NULL;
-    }
-    return mon;
+    return vb_qemu_monitor_open_fd_query(fd, timeout_ms, NULL, NULL, callbacks, user_data,
+                                         error);
 }
 
 static gboolean

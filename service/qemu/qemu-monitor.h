@@ -37,6 +37,10 @@ VbQemuMonitor *vb_qemu_monitor_open(const char *path, pid_t pid, int timeout_ms,
 VbQemuMonitor *vb_qemu_monitor_open_fd(int fd, int timeout_ms,
                                        const VbQemuMonitorCallbacks *callbacks,
                                        gpointer user_data, GError **error);
+VbQemuMonitor *vb_qemu_monitor_open_fd_query(int fd, int timeout_ms, const char *query,
+                                             JsonNode **query_return,
+                                             const VbQemuMonitorCallbacks *callbacks,
+                                             gpointer user_data, GError **error);
 
 /*
  * Sends @command with @arguments (transfer full, nullable) and waits for

@@ -347,6 +347,98 @@ test_timeout(void)
     rec_clear(&rec);
 }
 
+/*
+ * Issue 16: a start's query-cpus-fast rides behind qmp_capabilities. The peer reads both
+ * before it answers either (so the client cannot have waited for the first reply), then
+ * answers as @data says: "ok", "caps-error", "query-error" or "eof".
+ */
+static void
+pipelined_peer(VbQmpFake *fake, gpointer data)
+{
+    g_autoptr(JsonObject) caps = NULL;
+    g_autoptr(JsonObject) query = NULL;
+    const char *how = data;
+    JsonObject *rest;
+
+    vb_qmp_fake_send(fake, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
+                           "\"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}");
+    caps = vb_qmp_fake_recv(fake);
+    query = vb_qmp_fake_recv(fake);
+    if (caps == NULL || query == NULL)
+        return vb_qmp_fake_fail(fake, "the query did not come before the capabilities' reply");
+    if (g_strcmp0(json_object_get_string_member_with_default(caps, "execute", ""),
+                  "qmp_capabilities") != 0 ||
+        g_strcmp0(json_object_get_string_member_with_default(query, "execute", ""),
+                  "query-cpus-fast") != 0)
+        return vb_qmp_fake_fail(fake, "expected qmp_capabilities, then query-cpus-fast");
+    if (g_str_equal(how, "eof"))
+        return vb_qmp_fake_close(fake);
+    if (g_str_equal(how, "caps-error"))
+        vb_qmp_fake_send(fake, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, "
+                               "\"id\": 1}");
+    else
+        vb_qmp_fake_reply(fake, caps, "{}");
+    if (g_str_equal(how, "query-error") || g_str_equal(how, "caps-error"))
+        vb_qmp_fake_send(fake, "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
+                               "\"The command query-cpus-fast has not been found\"}, \"id\": 2}");
+    else
+        vb_qmp_fake_reply(fake, query, "[{\"cpu-index\": 0, \"thread-id\": 4242}]");
+    while ((rest = vb_qmp_fake_recv(fake)) != NULL) {
+        vb_qmp_fake_reply(fake, rest, "{\"status\": \"prelaunch\"}");
+        json_object_unref(rest);
+    }
+}
+
+static void
+test_open_query(void)
+{
+    static const struct {
+        const char *how;
+        const char *error; /* NULL: opens */
+    } cases[] = {
+        { "ok", NULL },
+        { "caps-error", "GenericError: no" },
+        { "query-error", "CommandNotFound: The command query-cpus-fast has not been found" },
+        { "eof", "monitor closed" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) cpus = NULL;
+        VbQmpFake *fake;
+        VbQemuMonitor *mon;
+        Rec rec;
+        int fd;
+
+        rec_init(&rec);
+        fake = vb_qmp_fake_new(pipelined_peer, (gpointer)cases[i].how, &fd);
+        mon = vb_qemu_monitor_open_fd_query(fd, 5000, "query-cpus-fast", &cpus, &rec_callbacks,
+                                            &rec, &error);
+        if (cases[i].error == NULL) {
+            JsonObject *cpu;
+
+            g_assert_no_error(error);
+            g_assert_nonnull(mon);
+            g_assert_true(JSON_NODE_HOLDS_ARRAY(cpus));
+            cpu = json_array_get_object_element(json_node_get_array(cpus), 0);
+            g_assert_cmpint(json_object_get_int_member(cpu, "thread-id"), ==, 4242);
+            /* the monitor goes on as any other: the next command gets the next id */
+            run_ok(mon, "query-status");
+            vb_qemu_monitor_close(mon);
+            vb_qemu_monitor_unref(mon);
+        } else {
+            g_assert_null(mon);
+            g_assert_null(cpus);
+            g_assert_error(error, VB_ERROR, VB_ERROR_QEMU);
+            g_assert_cmpstr(error->message, ==, cases[i].error);
+        }
+        finish_fake(fake);
+        if (cases[i].error != NULL)
+            g_assert_cmpuint(rec.eofs, ==, 0); /* an open that failed makes no eof callback */
+        rec_clear(&rec);
+    }
+}
+
 static void
 eof_peer(VbQmpFake *fake, gpointer data)
 {
@@ -999,5 +1091,6 @@ main(int argc, char **argv)
     g_test_add_func("/qemu/monitor/open-retry", test_open_retry);
     g_test_add_func("/qemu/monitor/open-dead-pid", test_open_dead_pid);
     g_test_add_func("/qemu/monitor/command-watch", test_command_watch);
+    g_test_add_func("/qemu/monitor/open-query", test_open_query);
     return g_test_run();
 }
