@@ -11,6 +11,8 @@ set -eu
 # systemd-container: systemd-nspawn boots the real systemd of tests/systemd
 # iproute2 (tc), nftables (nft): service/netdev's bandwidth and firewall; its links go
 # through rtnetlink directly, no library needed
+# cockpit-ws, cockpit-bridge, chromium, fonts-dejavu-core: the Cockpit page's browser tests
+# (tests/cockpit: Debian's Cockpit serves the page to headless Chromium)
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
@@ -20,6 +22,7 @@ PKGS="
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
   openssh-server openssh-client systemd-container
   dnsmasq-base nftables passt iperf3 busybox
+  cockpit-ws cockpit-bridge chromium fonts-dejavu-core
 "
 # virtiofs shares run virtiofsd: Debian's virtiofsd package (/usr/libexec/virtiofsd) where
 # the archive has it, else the C one qemu-system-common ships (/usr/lib/qemu/virtiofsd).
@@ -42,4 +45,21 @@ fi
 # PID 1; it changes nothing when the user and group exist.
 if [ "$(id -u)" -eq 0 ] && ! getent passwd virtbus-qemu >/dev/null; then
     systemd-sysusers "$(cd "$(dirname "$0")/.." && pwd)/data/virtbus-sysusers.conf"
+fi
+# The Cockpit page's npm packages (React, PatternFly, esbuild; cockpit/package-lock.json)
+# for meson's -Dcockpit (auto: the page is built when they are there). Node.js and npm are
+# the machine's; without them, or without the npm registry, the page is not built and
+# everything else is.
+COCKPIT_DIR="$(cd "$(dirname "$0")/.." && pwd)/cockpit"
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -f "$COCKPIT_DIR/node_modules/.package-lock.json" ] ||
+       ! cmp -s "$COCKPIT_DIR/package-lock.json" "$COCKPIT_DIR/node_modules/.vb-lock"; then
+        if (cd "$COCKPIT_DIR" && npm ci --no-audit --no-fund --loglevel=error); then
+            cp "$COCKPIT_DIR/package-lock.json" "$COCKPIT_DIR/node_modules/.vb-lock"
+        else
+            echo "install-deps: npm ci in cockpit/ failed: the Cockpit page will not be built" >&2
+        fi
+    fi
+else
+    echo "install-deps: no npm: the Cockpit page will not be built" >&2
 fi

@@ -56,9 +56,12 @@ COMPLETION = "usr/share/bash-completion/completions/virtbusctl"
 MAN_PAGES = ["usr/share/man/man1/virtbusctl.1", "usr/share/man/man8/virtbusd.8"]
 INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
               for i in ("Manager", "Domain", "Job", "Network", "Snapshot")]
+# the Cockpit page (issue 17): Cockpit's bridge finds packages in /usr/share/cockpit/
+COCKPIT = [f"usr/share/cockpit/virtbus/{f}"
+           for f in ("manifest.json", "index.html", "index.js", "index.css")]
 EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL,
             LAUNCHER, CONFIG,
-            COMPLETION, *MAN_PAGES, *INTERFACES}
+            COMPLETION, *MAN_PAGES, *INTERFACES, *COCKPIT}
 # besides those, only documentation and translations
 ALLOWED_PREFIXES = ("usr/share/doc/virtbus/", "usr/share/locale/")
 

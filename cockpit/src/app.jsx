@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* global cockpit */
+import React, { useState, useSyncExternalStore } from "react";
+import {
+    Alert, AlertActionCloseButton, AlertGroup, EmptyState, EmptyStateBody,
+    EmptyStateHeader, EmptyStateIcon, Page, PageSection, PageSectionVariants, Spinner,
+    Text, TextContent, TextVariants,
+} from "@patternfly/react-core";
+import { ExclamationCircleIcon } from "@patternfly/react-icons";
+
+import { DomainList } from "./domains.jsx";
+import { CreateDialog } from "./create.jsx";
+import { errorMessage } from "./virtbus.js";
+
+const _ = cockpit.gettext;
+
+export function useStore(store) {
+    useSyncExternalStore(store.subscribe, store.version);
+    return store;
+}
+
+// Errors of the page's calls, shown until closed: the service's error name and message.
+export function useNotices() {
+    const [notices, setNotices] = useState([]);
+    const add = (title, err) => setNotices(n => [...n, {
+        key: Date.now() + Math.random(), title, detail: errorMessage(err),
+        name: err && err.name ? err.name : "",
+    }]);
+    const remove = key => setNotices(n => n.filter(x => x.key !== key));
+    return [notices, add, remove];
+}
+
+function Notices({ notices, remove }) {
+    return (
+        <AlertGroup isToast isLiveRegion>
+            {notices.map(n => (
+                <Alert key={n.key} variant="danger" title={n.title} className="vb-notice"
+                       data-error-name={n.name}
+                       actionClose={<AlertActionCloseButton onClose={() => remove(n.key)} />}>
+                    <span className="vb-notice-detail">{n.detail}</span>
+                </Alert>
+            ))}
+        </AlertGroup>
+    );
+}
+
+function ServiceAbsent({ store }) {
+    return (
+        <EmptyState id="vb-absent">
+            <EmptyStateHeader titleText={_("The virtbus service is not running")}
+                              icon={<EmptyStateIcon icon={ExclamationCircleIcon} />}
+                              headingLevel="h2" />
+            <EmptyStateBody>
+                {store.statusMessage}
+                <br />
+                {_("This page reconnects when the service is back.")}
+            </EmptyStateBody>
+        </EmptyState>
+    );
+}
+
+export function App({ store }) {
+    useStore(store);
+    const [notices, notify, removeNotice] = useNotices();
+    const [creating, setCreating] = useState(false);
+
+    let body;
+    if (store.status === "connecting") {
+        body = <EmptyState id="vb-connecting"><Spinner size="xl" /></EmptyState>;
+    } else if (store.status === "absent") {
+        body = <ServiceAbsent store={store} />;
+    } else {
+        body = <DomainList store={store} notify={notify} onCreate={() => setCreating(true)} />;
+    }
+    return (
+        <Page id="vb-page" data-status={store.status}>
+            <PageSection variant={PageSectionVariants.light}>
+                <TextContent>
+                    <Text component={TextVariants.h1}>{_("Virtual machines")}</Text>
+                    {store.status === "ready" && store.manager.HostName &&
+                        <Text component={TextVariants.small} id="vb-host">
+                            {cockpit.format(_("virtbus $0 on $1"), store.manager.Version,
+                                            store.manager.HostName)}
+                        </Text>}
+                </TextContent>
+            </PageSection>
+            <PageSection>{body}</PageSection>
+            {creating && <CreateDialog store={store} onClose={() => setCreating(false)} />}
+            <Notices notices={notices} remove={removeNotice} />
+        </Page>
+    );
+}

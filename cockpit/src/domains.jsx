@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* global cockpit */
+import React, { useState } from "react";
+import {
+    Button, Checkbox, Dropdown, DropdownItem, DropdownList, EmptyState, EmptyStateBody,
+    EmptyStateHeader, FormSelect, FormSelectOption, Label, MenuToggle, Modal, ModalVariant,
+    SearchInput, Switch, Toolbar, ToolbarContent, ToolbarItem,
+} from "@patternfly/react-core";
+import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+import { EllipsisVIcon } from "@patternfly/react-icons";
+
+import {
+    SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
+    UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA,
+} from "./virtbus.js";
+
+const _ = cockpit.gettext;
+
+// The service's State values (docs: Domain.State) and how they are shown.
+const STATES = {
+    running: { label: _("Running"), color: "green" },
+    paused: { label: _("Paused"), color: "orange" },
+    shutoff: { label: _("Shut off"), color: "grey" },
+    shutdown: { label: _("Shutting down"), color: "blue" },
+    crashed: { label: _("Crashed"), color: "red" },
+    pmsuspended: { label: _("Suspended (PM)"), color: "purple" },
+    blocked: { label: _("Blocked"), color: "orange" },
+    nostate: { label: _("No state"), color: "grey" },
+};
+
+export function stateLabel(state) {
+    return (STATES[state] || { label: state }).label;
+}
+
+export function StateLabel({ dom }) {
+    const s = STATES[dom.State] || { label: dom.State, color: "grey" };
+    return (
+        <Label color={s.color} className="vb-state" data-state={dom.State}
+               title={dom.StateReason ? cockpit.format(_("Reason: $0"), dom.StateReason) : ""}>
+            {s.label}
+        </Label>
+    );
+}
+
+export function formatMemory(kib) {
+    if (kib === undefined || kib === null)
+        return "";
+    return cockpit.format_bytes(Number(kib) * 1024, 1024);
+}
+
+// The actions a domain's state allows: [id, label, run(store, path) -> promise, danger].
+function actionsFor(dom) {
+    const call = (method, args, type) => (store, path) => store.domainCall(path, method, args, type);
+    const acts = [];
+    if (dom.State === "shutoff" || dom.State === "crashed") {
+        acts.push(["start", dom.HasManagedSave ? _("Restore") : _("Run"), call("Start", [0], "u")]);
+        acts.push(["start-paused", _("Run paused"), call("Start", [START_PAUSED], "u")]);
+        if (dom.HasManagedSave)
+            acts.push(["discard-save", _("Discard saved state"), call("ManagedSaveRemove", [0], "u")]);
+        if (dom.Persistent)
+            acts.push(["delete", _("Delete…"), null, true]);
+        return acts;
+    }
+    if (dom.State === "paused")
+        acts.push(["resume", _("Resume"), call("Resume", [], "")]);
+    if (dom.State === "running" || dom.State === "shutdown") {
+        acts.push(["shutdown", _("Shut down"), call("Shutdown", [SHUTDOWN_ACPI], "u")]);
+        if (dom.AgentConnected)
+            acts.push(["shutdown-agent", _("Shut down (guest agent)"),
+                call("Shutdown", [SHUTDOWN_AGENT], "u")]);
+        acts.push(["reboot", _("Reboot"), call("Reboot", [0], "u")]);
+        acts.push(["reset", _("Reset"), call("Reset", [], ""), true]);
+        acts.push(["suspend", _("Pause"), call("Suspend", [], "")]);
+    }
+    if (dom.Persistent)
+        acts.push(["managed-save", _("Save and stop"), call("ManagedSave", [0], "u")]);
+    acts.push(["destroy", _("Force off"), call("Destroy", [0], "u"), true]);
+    return acts;
+}
+
+function DeleteDialog({ store, dom, onClose, notify }) {
+    const [snapshots, setSnapshots] = useState(true);
+    const [nvram, setNvram] = useState(false);
+    const [busy, setBusy] = useState(false);
+    const run = () => {
+        let flags = UNDEFINE_MANAGED_SAVE | (nvram ? UNDEFINE_NVRAM : UNDEFINE_KEEP_NVRAM);
+        if (snapshots)
+            flags |= UNDEFINE_SNAPSHOTS_METADATA;
+        setBusy(true);
+        store.domainCall(dom.path, "Undefine", [flags], "u")
+                .catch(err => notify(cockpit.format(_("Could not delete $0"), dom.Name), err))
+                .finally(onClose);
+    };
+    return (
+        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-delete-dialog"
+               title={cockpit.format(_("Delete $0?"), dom.Name)} titleIconVariant="warning"
+               actions={[
+                   <Button key="delete" variant="danger" onClick={run} isLoading={busy}
+                           isDisabled={busy} id="vb-delete-confirm">{_("Delete")}</Button>,
+                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+               ]}>
+            <p>{_("The definition and its saved state are removed. Disk images stay.")}</p>
+            <Checkbox id="vb-delete-snapshots" isChecked={snapshots} onChange={(_e, v) => setSnapshots(v)}
+                      label={_("Remove the snapshots' metadata (the snapshots stay in the disk images)")} />
+            <Checkbox id="vb-delete-nvram" isChecked={nvram} onChange={(_e, v) => setNvram(v)}
+                      label={_("Remove the UEFI variables (NVRAM)")} />
+        </Modal>
+    );
+}
+
+function DomainActions({ store, dom, notify }) {
+    const [open, setOpen] = useState(false);
+    const [deleting, setDeleting] = useState(false);
+    const [busy, setBusy] = useState(false);
+    const acts = actionsFor(dom);
+    const run = ([id, label, fn]) => {
+        setOpen(false);
+        if (id === "delete") {
+            setDeleting(true);
+            return;
+        }
+        setBusy(true);
+        fn(store, dom.path)
+                .catch(err => notify(cockpit.format(_("$0 of $1 failed"), label, dom.Name), err))
+                .finally(() => setBusy(false));
+    };
+    const primary = acts.find(a => ["start", "resume", "shutdown"].includes(a[0]));
+    return (
+        <div className="vb-actions">
+            {primary &&
+                <Button variant="secondary" size="sm" data-action={primary[0]} isDisabled={busy}
+                        onClick={() => run(primary)}>{primary[1]}</Button>}
+            <Dropdown isOpen={open} onOpenChange={setOpen} popperProps={{ position: "right" }}
+                      toggle={ref => (
+                          <MenuToggle ref={ref} variant="plain" isExpanded={open} data-action="menu"
+                                      aria-label={cockpit.format(_("Actions of $0"), dom.Name)}
+                                      onClick={() => setOpen(!open)}>
+                              <EllipsisVIcon />
+                          </MenuToggle>
+                      )}>
+                <DropdownList>
+                    {acts.map(a => (
+                        <DropdownItem key={a[0]} data-action={a[0]} onClick={() => run(a)}
+                                      className={a[3] ? "vb-danger-item" : ""}>
+                            {a[1]}
+                        </DropdownItem>
+                    ))}
+                </DropdownList>
+            </Dropdown>
+            {deleting && <DeleteDialog store={store} dom={dom} notify={notify}
+                                       onClose={() => setDeleting(false)} />}
+        </div>
+    );
+}
+
+function AutostartSwitch({ store, dom, notify }) {
+    if (!dom.Persistent)
+        return <span>{_("n/a")}</span>;
+    return (
+        <Switch id={"vb-autostart-" + dom.UUID} isChecked={!!dom.Autostart}
+                aria-label={cockpit.format(_("Start $0 with the service"), dom.Name)}
+                onChange={(_e, v) => store.setDomainProperty(dom.path, "Autostart", "b", v)
+                        .catch(err => notify(cockpit.format(_("Could not change autostart of $0"),
+                                                            dom.Name), err))} />
+    );
+}
+
+const STATE_FILTERS = [["", _("All states")], ["running", _("Running")], ["paused", _("Paused")],
+    ["shutoff", _("Shut off")], ["crashed", _("Crashed")]];
+
+export function DomainList({ store, notify, onCreate }) {
+    const [text, setText] = useState("");
+    const [state, setState] = useState("");
+    const all = store.domains.list().sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
+    const shown = all.filter(d => (!text || (d.Name || "").toLowerCase().includes(text.toLowerCase())) &&
+                                  (!state || d.State === state));
+    return (
+        <>
+            <Toolbar id="vb-toolbar">
+                <ToolbarContent>
+                    <ToolbarItem>
+                        <SearchInput id="vb-filter" placeholder={_("Filter by name")} value={text}
+                                     onChange={(_e, v) => setText(v)} onClear={() => setText("")} />
+                    </ToolbarItem>
+                    <ToolbarItem>
+                        <FormSelect id="vb-state-filter" value={state} aria-label={_("State")}
+                                    onChange={(_e, v) => setState(v)}>
+                            {STATE_FILTERS.map(([v, l]) => <FormSelectOption key={v} value={v} label={l} />)}
+                        </FormSelect>
+                    </ToolbarItem>
+                    <ToolbarItem align={{ default: "alignRight" }}>
+                        <Button id="vb-create" variant="primary" onClick={onCreate}>
+                            {_("Create from XML")}
+                        </Button>
+                    </ToolbarItem>
+                </ToolbarContent>
+            </Toolbar>
+            {all.length === 0
+                ? <EmptyState id="vb-empty">
+                    <EmptyStateHeader titleText={_("No virtual machines")} headingLevel="h2" />
+                    <EmptyStateBody>{_("Create one from libvirt domain XML.")}</EmptyStateBody>
+                </EmptyState>
+                : <Table id="vb-domains" aria-label={_("Virtual machines")} variant="compact">
+                    <Thead>
+                        <Tr>
+                            <Th>{_("Name")}</Th>
+                            <Th>{_("State")}</Th>
+                            <Th>{_("Memory")}</Th>
+                            <Th>{_("vCPUs")}</Th>
+                            <Th>{_("Autostart")}</Th>
+                            <Th screenReaderText={_("Actions")} />
+                        </Tr>
+                    </Thead>
+                    <Tbody>
+                        {shown.map(d => (
+                            <Tr key={d.path} className="vb-domain" data-name={d.Name} data-state={d.State}>
+                                <Td dataLabel={_("Name")} className="vb-name">
+                                    {d.Name}
+                                    {d.Unsupported && d.Unsupported.length > 0 &&
+                                        <Label color="gold" isCompact className="vb-unsupported-badge"
+                                               title={d.Unsupported.join("\n")}>
+                                            {cockpit.format(cockpit.ngettext("$0 setting not applied",
+                                                                             "$0 settings not applied",
+                                                                             d.Unsupported.length),
+                                                            d.Unsupported.length)}
+                                        </Label>}
+                                </Td>
+                                <Td dataLabel={_("State")}><StateLabel dom={d} /></Td>
+                                <Td dataLabel={_("Memory")}>{formatMemory(d.Memory)}</Td>
+                                <Td dataLabel={_("vCPUs")}>{d.VCPUs}</Td>
+                                <Td dataLabel={_("Autostart")}>
+                                    <AutostartSwitch store={store} dom={d} notify={notify} />
+                                </Td>
+                                <Td isActionCell>
+                                    <DomainActions store={store} dom={d} notify={notify} />
+                                </Td>
+                            </Tr>
+                        ))}
+                    </Tbody>
+                </Table>}
+        </>
+    );
+}

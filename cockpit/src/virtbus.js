@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* global cockpit */
+//
+// The page's connection to virtbusd through Cockpit's D-Bus bridge.
+//
+// Two cockpit.dbus() clients on the system bus: one holds proxies() of the objects
+// (domains, jobs, networks, snapshots) from the service's ObjectManager, kept current by
+// InterfacesAdded/Removed and PropertiesChanged (no polling); the other makes the calls.
+// They are separate because Cockpit 287's bridge mixes up a client that proxies the
+// ObjectManager's own path and the objects below it.
+//
+// When the service is not on the bus, or leaves it (a restart), the clients are closed,
+// the objects forgotten, and new clients made every second until the service answers
+// again: the list comes back by itself.
+
+export const BUS_NAME = "org.virtbus.Virt1";
+export const ROOT = "/org/virtbus/Virt1";
+export const MANAGER = "org.virtbus.Virt1.Manager";
+export const DOMAIN = "org.virtbus.Virt1.Domain";
+export const JOB = "org.virtbus.Virt1.Job";
+export const NETWORK = "org.virtbus.Virt1.Network";
+export const SNAPSHOT = "org.virtbus.Virt1.Snapshot";
+
+const RETRY_MS = 1000;
+
+// libvirt's flag values, as the service takes them (interfaces/*.xml)
+export const START_PAUSED = 1;
+export const START_AUTODESTROY = 2;
+export const START_FORCE_BOOT = 4;
+export const SHUTDOWN_ACPI = 1;
+export const SHUTDOWN_AGENT = 2;
+export const DEFINE_VALIDATE = 1;
+export const UNDEFINE_MANAGED_SAVE = 1;
+export const UNDEFINE_SNAPSHOTS_METADATA = 2;
+export const UNDEFINE_NVRAM = 4;
+export const UNDEFINE_KEEP_NVRAM = 8;
+
+// The properties a proxy carries, copied into a plain object (React state must not be the
+// live proxy, which Cockpit changes in place).
+function snapshotProps(proxy) {
+    const out = { path: proxy.path };
+    for (const key of Object.keys(proxy.data || {}))
+        out[key] = proxy.data[key];
+    return out;
+}
+
+class ObjectSet {
+    constructor(store, kind) {
+        this.store = store;
+        this.kind = kind;
+        this.items = new Map();
+    }
+
+    attach(proxies) {
+        this.items = new Map();
+        const update = (ev, proxy) => {
+            this.items.set(proxy.path, snapshotProps(proxy));
+            this.store.changed();
+        };
+        proxies.addEventListener("added", update);
+        proxies.addEventListener("changed", update);
+        proxies.addEventListener("removed", (ev, proxy) => {
+            this.items.delete(proxy.path);
+            this.store.changed();
+        });
+        for (const path of Object.keys(proxies))
+            this.items.set(path, snapshotProps(proxies[path]));
+    }
+
+    clear() {
+        this.items = new Map();
+    }
+
+    get(path) {
+        return this.items.get(path);
+    }
+
+    list() {
+        return Array.from(this.items.values());
+    }
+}
+
+// The state the page shows, and the calls it makes. Subscribers are told of every change
+// (React's useSyncExternalStore reads version()).
+export class Store {
+    constructor() {
+        this.listeners = new Set();
+        this.ver = 0;
+        this.status = "connecting"; // "connecting" | "ready" | "absent"
+        this.statusMessage = "";
+        this.domains = new ObjectSet(this, "domain");
+        this.jobs = new ObjectSet(this, "job");
+        this.networks = new ObjectSet(this, "network");
+        this.snapshots = new ObjectSet(this, "snapshot");
+        this.manager = {};
+        this.objects = null;
+        this.calls = null;
+        this.retry = null;
+        this.generation = 0;
+    }
+
+    subscribe = (fn) => {
+        this.listeners.add(fn);
+        return () => this.listeners.delete(fn);
+    };
+
+    version = () => this.ver;
+
+    changed() {
+        this.ver++;
+        for (const fn of this.listeners)
+            fn();
+    }
+
+    setStatus(status, message) {
+        if (this.status === status && this.statusMessage === (message || ""))
+            return;
+        this.status = status;
+        this.statusMessage = message || "";
+        this.changed();
+    }
+
+    start() {
+        this.connect();
+    }
+
+    connect() {
+        const gen = ++this.generation;
+        const options = { bus: "system", superuser: "try" };
+        const objects = cockpit.dbus(BUS_NAME, options);
+        const calls = cockpit.dbus(BUS_NAME, options);
+        const lost = (message) => {
+            if (gen !== this.generation)
+                return;
+            this.disconnect(message);
+        };
+
+        this.objects = objects;
+        this.calls = calls;
+        objects.addEventListener("close", (ev, options) => lost(closeMessage(options)));
+        calls.addEventListener("close", (ev, options) => lost(closeMessage(options)));
+        objects.addEventListener("owner", (ev, owner) => {
+            if (owner === null)
+                lost(cockpit.gettext("The virtbus service left the bus."));
+        });
+
+        const sets = [[this.domains, DOMAIN], [this.jobs, JOB], [this.networks, NETWORK],
+            [this.snapshots, SNAPSHOT]];
+        const waits = sets.map(([set, iface]) => {
+            const proxies = objects.proxies(iface, ROOT);
+
+            return proxies.wait().then(() => {
+                if (gen === this.generation)
+                    set.attach(proxies);
+            });
+        });
+        const manager = calls.call(ROOT, "org.freedesktop.DBus.Properties", "GetAll", [MANAGER],
+                                   { type: "s" })
+                .then(([props]) => {
+                    if (gen !== this.generation)
+                        return;
+                    this.manager = {};
+                    for (const key of Object.keys(props))
+                        this.manager[key] = props[key].v;
+                });
+        Promise.all([manager, ...waits])
+                .then(() => {
+                    if (gen === this.generation)
+                        this.setStatus("ready");
+                })
+                .catch(err => lost(errorMessage(err)));
+    }
+
+    disconnect(message) {
+        this.generation++;
+        for (const client of [this.objects, this.calls]) {
+            if (client)
+                client.close();
+        }
+        this.objects = this.calls = null;
+        for (const set of [this.domains, this.jobs, this.networks, this.snapshots])
+            set.clear();
+        this.setStatus("absent", message);
+        this.changed();
+        if (this.retry === null) {
+            this.retry = window.setTimeout(() => {
+                this.retry = null;
+                this.connect();
+            }, RETRY_MS);
+        }
+    }
+
+    // A method call; resolves to the reply's values, rejects with the service's error.
+    call(path, iface, method, args, type) {
+        if (!this.calls)
+            return Promise.reject(new Error(cockpit.gettext("The virtbus service is not running.")));
+        return this.calls.call(path, iface, method, args, type !== undefined ? { type } : undefined);
+    }
+
+    domainCall(path, method, args, type) {
+        return this.call(path, DOMAIN, method, args, type);
+    }
+
+    managerCall(method, args, type) {
+        return this.call(ROOT, MANAGER, method, args, type);
+    }
+
+    setDomainProperty(path, name, signature, value) {
+        return this.call(path, "org.freedesktop.DBus.Properties", "Set",
+                         [DOMAIN, name, cockpit.variant(signature, value)], "ssv");
+    }
+}
+
+function closeMessage(options) {
+    const problem = options && options.problem;
+    if (!problem)
+        return cockpit.gettext("The connection to the virtbus service was closed.");
+    if (problem === "not-found")
+        return cockpit.gettext("The virtbus service is not running.");
+    return cockpit.format(cockpit.gettext("The connection to the virtbus service failed: $0"),
+                          cockpit.message(problem));
+}
+
+// The error text the page shows: the service's D-Bus error name and its message, as the
+// service names them; a polkit refusal says which action was refused.
+export function errorMessage(err) {
+    if (!err)
+        return "";
+    if (typeof err === "string")
+        return err;
+    const name = err.name && err.name !== "Error" ? err.name : "";
+    const message = err.message || (err.problem ? cockpit.message(err.problem) : String(err));
+    return name ? `${name}: ${message}` : message;
+}
+
+export function errorName(err) {
+    return err && err.name ? err.name : "";
+}
+
+export function shortError(err) {
+    const name = errorName(err);
+    return name.startsWith("org.virtbus.Virt1.Error.") ? name.slice(24) : name;
+}

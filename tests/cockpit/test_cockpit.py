@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Cockpit page (issue 17) in a real browser against the real service: Debian's
+cockpit-ws and cockpit-bridge serve the page built from cockpit/ to headless Chromium, the
+bridge's system bus is the test's private bus where virtbusd runs, and real QEMU runs the
+domains. Each test drives the page as a person would (clicks, typing) and checks what the
+service did, and what the page shows when the service changes state by itself or goes away.
+
+Screenshots of the main views go to BUILDDIR/tests/cockpit/screenshots/ (kept)."""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("VB_SRCDIR", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "../..")), "tests", "integration"))
+
+import vbtest  # noqa: E402
+from vbtest import VirtbusTestCase  # noqa: E402
+from cdp import Browser, CockpitWS  # noqa: E402
+
+PAGE_DIR = os.path.join(vbtest.BUILDDIR, "cockpit")
+SHOTS = os.path.join(vbtest.BUILDDIR, "tests", "cockpit", "screenshots")
+ERR = vbtest.ERR
+
+
+def row(name):
+    return f'tr.vb-domain[data-name="{name}"]'
+
+
+class CockpitTestCase(VirtbusTestCase):
+    browser = None
+
+    @classmethod
+    def setUpClass(cls):
+        missing = [p for p in ("/usr/lib/cockpit/cockpit-ws", "/usr/lib/chromium/chromium",
+                               os.path.join(PAGE_DIR, "index.js")) if not os.path.exists(p)]
+        if missing:
+            raise unittest.SkipTest("not installed or not built: " + ", ".join(missing))
+        cls.browser = Browser()
+        os.makedirs(SHOTS, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.browser is not None:
+            cls.browser.close()
+
+    def setUp(self):
+        super().setUp()
+        # the package directory: DATA/cockpit/virtbus -> the build's cockpit/
+        self.data = os.path.join(self.tmp, "xdg")
+        os.makedirs(os.path.join(self.data, "cockpit"))
+        os.symlink(PAGE_DIR, os.path.join(self.data, "cockpit", "virtbus"))
+        self.ws = CockpitWS(self.bus.address, self.data, os.path.join(self.tmp, "cockpit-ws.log"))
+        self.page = None
+
+    def tearDown(self):
+        try:
+            if self.page is not None:
+                if self._outcome_failed():
+                    self.shot("failed-" + self._testMethodName)
+                problems = self.page.problems()
+                self.page.close()
+                self.assertEqual(problems, [], "the page logged problems")
+        finally:
+            self.ws.stop()
+            super().tearDown()
+
+    def open_page(self):
+        self.page = self.browser.new_page(self.ws.url("virtbus/index.html"))
+        self.assertFalse(self.page.exists("#login"), "cockpit-ws served its login page")
+        self.page.wait_js("document.querySelector('#vb-page') &&"
+                          " document.querySelector('#vb-page').dataset.status === 'ready'",
+                          what="the page to connect to virtbusd")
+        return self.page
+
+    def shot(self, name):
+        if self.page is not None:
+            self.page.screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def wait_state(self, name, state, timeout=30):
+        self.page.wait_js(f"(() => {{ const r = document.querySelector({json.dumps(row(name))});"
+                          f" return !!r && r.dataset.state === {json.dumps(state)}; }})()",
+                          timeout, what=f"{name} shown {state}")
+
+    def domain_path(self, name):
+        return self.manager("LookupByName", "s", (name,))
+
+    def menu_action(self, name, action):
+        self.page.click(f'{row(name)} [data-action="menu"]')
+        self.page.wait_present(f'.pf-v5-c-menu [data-action="{action}"] button, '
+                               f'.pf-v5-c-menu [data-action="{action}"]')
+        sel = f'.pf-v5-c-menu li[data-action="{action}"] button'
+        if not self.page.exists(sel):
+            sel = f'.pf-v5-c-menu [data-action="{action}"]'
+        self.page.click(sel)
+
+    def prop(self, path, name):
+        return self.get_prop(path, vbtest.DOMAIN_IFACE, name)
+
+
+class TestPage(CockpitTestCase):
+    def test_define_from_the_page(self):
+        """Paste XML into the create dialog: the domain is defined by the service and shows in
+        the list; then run it from the page and watch the state change without a reload."""
+        p = self.open_page()
+        p.wait_present("#vb-empty")
+        self.shot("empty")
+        p.click("#vb-create")
+        p.wait_present("#vb-create-dialog")
+        p.type_into("textarea#vb-create-xml", vbtest.domain_xml("web1"))
+        self.shot("create-dialog")
+        p.click("#vb-create-define")
+        p.wait_present("#vb-create-done")
+        path = self.domain_path("web1")
+        self.assertEqual(self.prop(path, "State"), "shutoff")
+        p.click("#vb-create-close")
+        p.wait_gone("#vb-create-dialog")
+        p.wait_present(row("web1"))
+        self.assertIn("128 MiB", p.text(row("web1")))
+        self.wait_state("web1", "shutoff")
+
+        p.click(f'{row("web1")} [data-action="start"]')
+        self.wait_state("web1", "running")
+        self.assertEqual(self.prop(path, "State"), "running")
+        self.shot("list-running")
+
+        self.menu_action("web1", "suspend")
+        self.wait_state("web1", "paused")
+        self.assertEqual(self.prop(path, "State"), "paused")
+        p.click(f'{row("web1")} [data-action="resume"]')
+        self.wait_state("web1", "running")
+        self.menu_action("web1", "destroy")
+        self.wait_state("web1", "shutoff")
+        self.assertEqual(self.prop(path, "State"), "shutoff")
+
+    def test_changes_made_elsewhere_show_live(self):
+        """State changes made by another client reach the page through PropertiesChanged
+        (no polling, no reload); a domain defined or undefined elsewhere comes and goes."""
+        p = self.open_page()
+        path = self.define("live1")
+        p.wait_present(row("live1"))
+        marks = []
+        for method, state in (("Start", "running"), ("Suspend", "paused"),
+                              ("Resume", "running"), ("Destroy", "shutoff")):
+            args = ("u", (0,)) if method in ("Start", "Destroy") else (None, ())
+            t0 = time.monotonic()
+            self.domain(path, method, *args)
+            self.wait_state("live1", state)
+            marks.append(time.monotonic() - t0)
+        sys.stderr.write("call -> page shows the state (s, incl. the call): "
+                         + ", ".join(f"{m:.3f}" for m in marks) + "\n")
+        self.domain(path, "Undefine", "u", (0,))
+        p.wait_gone(row("live1"))
+
+    def test_errors_named_as_the_service_names_them(self):
+        """A refused definition shows the service's error name and message in the dialog; a
+        failed action shows them in a notice."""
+        p = self.open_page()
+        p.click("#vb-create")
+        p.wait_present("#vb-create-dialog")
+        p.type_into("textarea#vb-create-xml", "<domain type='qemu'><name>bad</name>")
+        p.click("#vb-create-define")
+        p.wait_present("#vb-create-error")
+        self.assertEqual(p.attr("#vb-create-error", "data-error-name"), ERR + "InvalidXML")
+        self.assertIn(ERR + "InvalidXML", p.text("#vb-create-error"))
+        self.shot("create-error")
+        p.click("#vb-create-dialog button[aria-label='Close']")
+        p.wait_gone("#vb-create-dialog")
+
+        # a domain whose start fails: its kernel does not exist
+        xml = vbtest.domain_xml("broken").replace(
+            "<type arch='x86_64' machine='q35'>hvm</type>",
+            "<type arch='x86_64' machine='q35'>hvm</type><kernel>/nonexistent/vmlinuz</kernel>")
+        self.manager("DefineXML", "su", (xml, 0))
+        p.wait_present(row("broken"))
+        p.click(f'{row("broken")} [data-action="start"]')
+        p.wait_present(".vb-notice")
+        name = p.attr(".vb-notice", "data-error-name")
+        self.assertTrue(name.startswith(ERR), name)
+        self.assertIn(name, p.text(".vb-notice"))
+        self.assertIn("broken", p.text(".vb-notice"))
+        self.wait_state("broken", "shutoff")
+
+    def test_unsupported_settings_before_and_after_define(self):
+        """Settings virtbus would not act on are listed before the define (VALIDATE refuses
+        with NotSupported, nothing is stored) and, once defined anyway, from the domain."""
+        xml = vbtest.domain_xml("odd").replace(
+            "</devices>", "<watchdog model='diag288' action='reset'/></devices>")
+        p = self.open_page()
+        p.click("#vb-create")
+        p.wait_present("#vb-create-dialog")
+        p.type_into("textarea#vb-create-xml", xml)
+        p.click("#vb-create-define")
+        p.wait_present("#vb-create-warnings")
+        self.assertIn("watchdog", p.text("#vb-create-warnings"))
+        self.assertDBusError(ERR + "NoDomain", self.manager, "LookupByName", "s", ("odd",))
+        self.shot("create-unsupported")
+        p.click("#vb-create-anyway")
+        p.wait_present("#vb-create-unsupported")
+        path = self.domain_path("odd")
+        unsupported = self.prop(path, "Unsupported")
+        self.assertTrue(unsupported)
+        for line in unsupported:
+            self.assertIn(line, p.text("#vb-create-unsupported"))
+        p.click("#vb-create-close")
+        p.wait_present(f"{row('odd')} .vb-unsupported-badge")
+
+    def test_filters(self):
+        for name in ("alpha", "beta", "gamma"):
+            self.define(name)
+        self.domain(self.domain_path("beta"), "Start", "u", (0,))
+        p = self.open_page()
+        p.wait_js("document.querySelectorAll('tr.vb-domain').length === 3")
+        p.type_into("#vb-filter input", "am")
+        p.wait_js("document.querySelectorAll('tr.vb-domain').length === 1")
+        self.assertTrue(p.exists(row("gamma")))
+        p.click("#vb-filter button[aria-label='Reset']")
+        p.wait_js("document.querySelectorAll('tr.vb-domain').length === 3")
+        p.eval("""(() => { const s = document.querySelector('#vb-state-filter');
+                  const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+                  set.call(s, 'running'); s.dispatchEvent(new Event('change', {bubbles: true})); })()""")
+        p.wait_js("document.querySelectorAll('tr.vb-domain').length === 1")
+        self.assertTrue(p.exists(row("beta")))
+
+    def test_delete(self):
+        path = self.define("gone1")
+        p = self.open_page()
+        p.wait_present(row("gone1"))
+        self.menu_action("gone1", "delete")
+        p.wait_present("#vb-delete-dialog")
+        p.click("#vb-delete-confirm")
+        p.wait_gone(row("gone1"))
+        self.assertDBusError(ERR + "NoDomain", self.get_prop, path, vbtest.DOMAIN_IFACE, "Name")
+
+
+class TestServiceComesAndGoes(CockpitTestCase):
+    def test_service_restart(self):
+        """virtbusd stopped under the page: it says so; started again: the list comes back
+        by itself."""
+        self.define("stay1")
+        p = self.open_page()
+        p.wait_present(row("stay1"))
+        self.service.stop()
+        p.wait_js("document.querySelector('#vb-page').dataset.status === 'absent'",
+                  what="the page to notice the service left")
+        p.wait_present("#vb-absent")
+        self.shot("service-absent")
+        self.service.start()
+        p.wait_js("document.querySelector('#vb-page').dataset.status === 'ready'", timeout=30,
+                  what="the page to reconnect")
+        p.wait_present(row("stay1"))
+
+    def test_page_opened_before_the_service(self):
+        self.service.stop()
+        self.page = self.browser.new_page(self.ws.url("virtbus/index.html"))
+        p = self.page
+        p.wait_present("#vb-absent")
+        self.service.start()
+        self.define("late1")
+        p.wait_present(row("late1"), timeout=30)
+
+
+if __name__ == "__main__":
+    vbtest.main()
