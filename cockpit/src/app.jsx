@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* global cockpit */
-import React, { useState, useSyncExternalStore } from "react";
+import React, { useEffect, useState, useSyncExternalStore } from "react";
 import {
     Alert, AlertActionCloseButton, AlertGroup, EmptyState, EmptyStateBody,
     EmptyStateHeader, EmptyStateIcon, Page, PageSection, PageSectionVariants, Spinner,
@@ -10,6 +10,8 @@ import { ExclamationCircleIcon } from "@patternfly/react-icons";
 
 import { DomainList } from "./domains.jsx";
 import { CreateDialog } from "./create.jsx";
+import { DomainDetails } from "./details.jsx";
+import { JobsPanel } from "./jobs.jsx";
 import { errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -59,18 +61,44 @@ function ServiceAbsent({ store }) {
     );
 }
 
+// The page's address: #/ the list, #/vm/UUID a machine's details (Cockpit keeps it in
+// the shell's URL, so a view can be bookmarked and reloaded).
+function useLocation() {
+    const [path, setPath] = useState(cockpit.location.path);
+    useEffect(() => {
+        const changed = () => setPath(cockpit.location.path);
+        cockpit.addEventListener("locationchanged", changed);
+        return () => cockpit.removeEventListener("locationchanged", changed);
+    }, []);
+    return path;
+}
+
+function domainPathOf(uuid) {
+    return "/org/virtbus/Virt1/domain/" + uuid.replace(/-/g, "_");
+}
+
 export function App({ store }) {
     useStore(store);
     const [notices, notify, removeNotice] = useNotices();
     const [creating, setCreating] = useState(false);
+    const location = useLocation();
 
     let body;
     if (store.status === "connecting") {
         body = <EmptyState id="vb-connecting"><Spinner size="xl" /></EmptyState>;
     } else if (store.status === "absent") {
         body = <ServiceAbsent store={store} />;
+    } else if (location[0] === "vm" && location[1]) {
+        body = <DomainDetails store={store} path={domainPathOf(location[1])} notify={notify}
+                              onBack={() => cockpit.location.go([])} />;
     } else {
-        body = <DomainList store={store} notify={notify} onCreate={() => setCreating(true)} />;
+        body = (
+            <>
+                <JobsPanel store={store} notify={notify} />
+                <DomainList store={store} notify={notify} onCreate={() => setCreating(true)}
+                            onOpen={d => cockpit.location.go(["vm", d.UUID])} />
+            </>
+        );
     }
     return (
         <Page id="vb-page" data-status={store.status}>

@@ -2,15 +2,15 @@
 /* global cockpit */
 import React, { useState } from "react";
 import {
-    Button, Checkbox, Dropdown, DropdownItem, DropdownList, EmptyState, EmptyStateBody,
-    EmptyStateHeader, FormSelect, FormSelectOption, Label, MenuToggle, Modal, ModalVariant,
-    SearchInput, Switch, Toolbar, ToolbarContent, ToolbarItem,
+    Alert, Button, Checkbox, Dropdown, DropdownItem, DropdownList, EmptyState, EmptyStateBody,
+    EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, Label, MenuToggle, Modal,
+    ModalVariant, SearchInput, Switch, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { EllipsisVIcon } from "@patternfly/react-icons";
 
 import {
-    SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
+    errorMessage, SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
     UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA,
 } from "./virtbus.js";
 
@@ -74,6 +74,7 @@ function actionsFor(dom) {
     }
     if (dom.Persistent)
         acts.push(["managed-save", _("Save and stop"), call("ManagedSave", [0], "u")]);
+    acts.push(["save", _("Save to a file…"), null]);
     acts.push(["destroy", _("Force off"), call("Destroy", [0], "u"), true]);
     return acts;
 }
@@ -108,15 +109,52 @@ function DeleteDialog({ store, dom, onClose, notify }) {
     );
 }
 
-function DomainActions({ store, dom, notify }) {
+// Save: the memory image to a file the service can write (the domain stops; Restore on the
+// list's "Restore from file" or the bus brings it back). A Job shows the progress.
+function SaveDialog({ store, dom, onClose, notify }) {
+    const [path, setPath] = useState(`/var/lib/virtbus/save/${dom.Name}.save`);
+    const [busy, setBusy] = useState(false);
+    const [error, setError] = useState(null);
+    const run = () => {
+        setBusy(true);
+        store.domainCall(dom.path, "Save", [path, "", 0], "ssu")
+                .then(onClose)
+                .catch(err => { setError(err); setBusy(false) });
+    };
+    return (
+        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-save-dialog"
+               title={cockpit.format(_("Save $0 to a file"), dom.Name)}
+               actions={[
+                   <Button key="save" variant="primary" onClick={run} isLoading={busy}
+                           isDisabled={busy || !path.startsWith("/")} id="vb-save-confirm">
+                       {_("Save")}</Button>,
+                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+               ]}>
+            {error && <Alert variant="danger" isInline id="vb-save-error" data-error-name={error.name || ""}
+                             title={_("Not saved")}>{errorMessage(error)}</Alert>}
+            <Form onSubmit={e => { e.preventDefault(); run() }}>
+                <FormGroup label={_("File (on the host)")} fieldId="vb-save-path">
+                    <TextInput id="vb-save-path" value={path} onChange={(_e, v) => setPath(v)} />
+                </FormGroup>
+            </Form>
+        </Modal>
+    );
+}
+
+export function DomainActions({ store, dom, notify }) {
     const [open, setOpen] = useState(false);
     const [deleting, setDeleting] = useState(false);
+    const [saving, setSaving] = useState(false);
     const [busy, setBusy] = useState(false);
     const acts = actionsFor(dom);
     const run = ([id, label, fn]) => {
         setOpen(false);
         if (id === "delete") {
             setDeleting(true);
+            return;
+        }
+        if (id === "save") {
+            setSaving(true);
             return;
         }
         setBusy(true);
@@ -149,6 +187,8 @@ function DomainActions({ store, dom, notify }) {
             </Dropdown>
             {deleting && <DeleteDialog store={store} dom={dom} notify={notify}
                                        onClose={() => setDeleting(false)} />}
+            {saving && <SaveDialog store={store} dom={dom} notify={notify}
+                                   onClose={() => setSaving(false)} />}
         </div>
     );
 }
@@ -168,7 +208,7 @@ function AutostartSwitch({ store, dom, notify }) {
 const STATE_FILTERS = [["", _("All states")], ["running", _("Running")], ["paused", _("Paused")],
     ["shutoff", _("Shut off")], ["crashed", _("Crashed")]];
 
-export function DomainList({ store, notify, onCreate }) {
+export function DomainList({ store, notify, onCreate, onOpen }) {
     const [text, setText] = useState("");
     const [state, setState] = useState("");
     const all = store.domains.list().sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
@@ -215,7 +255,8 @@ export function DomainList({ store, notify, onCreate }) {
                         {shown.map(d => (
                             <Tr key={d.path} className="vb-domain" data-name={d.Name} data-state={d.State}>
                                 <Td dataLabel={_("Name")} className="vb-name">
-                                    {d.Name}
+                                    <Button variant="link" isInline className="vb-open"
+                                            onClick={() => onOpen(d)}>{d.Name}</Button>
                                     {d.Unsupported && d.Unsupported.length > 0 &&
                                         <Label color="gold" isCompact className="vb-unsupported-badge"
                                                title={d.Unsupported.join("\n")}>

@@ -206,17 +206,30 @@ class Page:
                             f" return !!e && e.textContent.includes({json.dumps(text)}); }})()",
                             timeout, what=f"{text!r} in {selector}")
 
-    def click(self, selector):
-        """A real mouse click in the middle of the element (scrolled into view)."""
-        box = self.eval(f"""(() => {{
+    def click(self, selector, timeout=10):
+        """A real mouse click in the middle of the element (scrolled into view), once it
+        stands still (menus and dialogs slide into place) and is the element the mouse
+        would hit there."""
+        probe = f"""(() => {{
             const e = document.querySelector({json.dumps(selector)});
             if (!e) return null;
-            e.scrollIntoView({{block: "center"}});
+            e.scrollIntoView({{block: "nearest"}});
             const r = e.getBoundingClientRect();
-            return [r.x + r.width / 2, r.y + r.height / 2, r.width * r.height];
-        }})()""")
-        if not box or not box[2]:
-            raise CDPError(f"nothing to click at {selector}")
+            const x = r.x + r.width / 2, y = r.y + r.height / 2;
+            const hit = document.elementFromPoint(x, y);
+            return [x, y, r.width * r.height, !!hit && (hit === e || e.contains(hit))];
+        }})()"""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            box = self.eval(probe)
+            if box and box[2] and box[3] and box == last:
+                break
+            if time.monotonic() > deadline:
+                raise CDPError(f"nothing to click at {selector} (or it kept moving, or was "
+                               "covered)")
+            last = box
+            time.sleep(0.05)
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
                                                    "button": "left", "clickCount": 1})

@@ -88,17 +88,23 @@ class CockpitTestCase(VirtbusTestCase):
     def domain_path(self, name):
         return self.manager("LookupByName", "s", (name,))
 
-    def menu_action(self, name, action):
-        self.page.click(f'{row(name)} [data-action="menu"]')
-        self.page.wait_present(f'.pf-v5-c-menu [data-action="{action}"] button, '
-                               f'.pf-v5-c-menu [data-action="{action}"]')
-        sel = f'.pf-v5-c-menu li[data-action="{action}"] button'
-        if not self.page.exists(sel):
-            sel = f'.pf-v5-c-menu [data-action="{action}"]'
-        self.page.click(sel)
+    def menu_action(self, name, action, scope=None):
+        self.page.click(f'{scope or row(name)} [data-action="menu"]')
+        self.page.click(f'.pf-v5-c-menu [data-action="{action}"]')
 
     def prop(self, path, name):
         return self.get_prop(path, vbtest.DOMAIN_IFACE, name)
+
+    def replace_text(self, selector, text):
+        """Selects what the field holds and types the text over it."""
+        self.page.eval(f"document.querySelector({json.dumps(selector)}).select()")
+        self.page.type_into(selector, text)
+
+    def open_details(self, name):
+        self.page.click(f"{row(name)} .vb-open")
+        self.page.wait_js(f"(() => {{ const d = document.querySelector('#vb-details');"
+                          f" return !!d && d.dataset.name === {json.dumps(name)}; }})()",
+                          what=f"the details of {name}")
 
 
 class TestPage(CockpitTestCase):
@@ -234,6 +240,94 @@ class TestPage(CockpitTestCase):
         p.click("#vb-delete-confirm")
         p.wait_gone(row("gone1"))
         self.assertDBusError(ERR + "NoDomain", self.get_prop, path, vbtest.DOMAIN_IFACE, "Name")
+
+
+class TestDetails(CockpitTestCase):
+    def test_overview_and_xml(self):
+        """The details view: overview from the domain's properties, the XML from GetXMLDesc,
+        an edit defined through DefineXML (the service's definition changes, the page
+        follows), and the view of a domain undefined under it."""
+        path = self.define("det1")
+        uuid = self.prop(path, "UUID")
+        p = self.open_page()
+        p.wait_present(row("det1"))
+        self.open_details("det1")
+        self.assertEqual(p.text("#vb-ov-uuid"), uuid)
+        self.assertIn("128 MiB", p.text("#vb-ov-memory"))
+        self.assertIn("#/vm/" + uuid, p.eval("window.location.href") + p.eval(
+            "window.parent.location.href"))
+        self.shot("details-overview")
+        p.click("#vb-tabs [data-tab=xml]")
+        p.wait_js("document.querySelector('#vb-xml') &&"
+                  " document.querySelector('#vb-xml').textContent.includes('<name>det1</name>')")
+        p.click("#vb-xml-edit")
+        p.wait_present("#vb-xml-editor")
+        xml = p.eval("document.querySelector('#vb-xml-editor').value")
+        self.assertIn(uuid, xml)
+        self.replace_text("#vb-xml-editor", xml.replace(
+            "<memory unit='KiB'>131072</memory>", "<memory unit='KiB'>262144</memory>"))
+        self.shot("details-xml-edit")
+        p.click("#vb-xml-define")
+        p.wait_present("#vb-xml-saved")
+        self.assertEqual(self.prop(path, "Memory"), 262144)
+        p.click("#vb-tabs [data-tab=overview]")
+        p.wait_text("#vb-ov-memory", "256 MiB")
+        # a broken edit: the service's error, the definition unchanged
+        p.click("#vb-tabs [data-tab=xml]")
+        p.click("#vb-xml-edit")
+        p.wait_present("#vb-xml-editor")
+        self.replace_text("#vb-xml-editor", "<domain type='qemu'><name>det1</name><memory>")
+        p.click("#vb-xml-define")
+        p.wait_present("#vb-xml-error")
+        self.assertEqual(p.attr("#vb-xml-error", "data-error-name"), ERR + "InvalidXML")
+        self.assertEqual(self.prop(path, "Memory"), 262144)
+        # undefined under the page
+        self.domain(path, "Undefine", "u", (0,))
+        p.wait_present("#vb-details-gone")
+
+    def test_running_domain_actions_from_the_details(self):
+        path = self.define("det2")
+        p = self.open_page()
+        p.wait_present(row("det2"))
+        self.open_details("det2")
+        p.click('#vb-details [data-action="start"]')
+        p.wait_js("document.querySelector('#vb-details').dataset.state === 'running'")
+        self.assertEqual(self.prop(path, "State"), "running")
+        self.assertIn("not connected", p.text("#vb-ov-agent"))
+        self.assertIn("booted", p.text("#vb-ov-state"))
+
+
+class TestJobs(CockpitTestCase):
+    # saves throttled to 64 KiB/s (a test-only switch of the service, tests/integration/test_jobs.py)
+    service_env = {"VIRTBUS_TEST_SAVE_MAX_BANDWIDTH": "65536"}
+
+    def test_save_progress_and_cancel(self):
+        """Save to a file from the page: the Job shows, its progress bar moves, Cancel on the
+        page cancels it on the service, and the guest runs on."""
+        path = self.define("job1")
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        image = os.path.join(self.tmp, "job1.save")
+        p = self.open_page()
+        p.wait_present(row("job1"))
+        self.menu_action("job1", "save")
+        p.wait_present("#vb-save-dialog")
+        self.replace_text("#vb-save-path", image)
+        p.click("#vb-save-confirm")
+        p.wait_gone("#vb-save-dialog")
+        job = p.wait_js("(() => { const j = document.querySelector('.vb-job');"
+                        " return j && j.dataset.job; })()", what="the job on the page")
+        self.assertEqual(self.get_prop(path, vbtest.DOMAIN_IFACE, "Job"), job)
+        p.wait_js("document.querySelector('.vb-job').dataset.phase === 'saving'", timeout=30)
+        first = float(p.attr(".vb-job", "data-progress"))
+        p.wait_js(f"Number(document.querySelector('.vb-job').dataset.progress) > {first}",
+                  timeout=30, what="the progress bar to move")
+        self.shot("job-progress")
+        p.click(".vb-job-cancel")
+        p.wait_js("document.querySelector('.vb-job') === null ||"
+                  " document.querySelector('.vb-job').dataset.phase === 'cancelled'", timeout=30)
+        self.assertEqual(self.prop(path, "State"), "running")
+        self.assertFalse(os.path.exists(image))
+        self.wait_state("job1", "running")
 
 
 class TestServiceComesAndGoes(CockpitTestCase):
