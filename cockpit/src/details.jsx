@@ -10,6 +10,7 @@ import {
 
 import { DomainActions, StateLabel, formatMemory } from "./domains.jsx";
 import { JobsPanel } from "./jobs.jsx";
+import { SerialConsole } from "./console.jsx";
 import { errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -183,6 +184,10 @@ export function DomainDetails({ store, path, notify, onBack }) {
             <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} id="vb-tabs" mountOnEnter unmountOnExit>
                 <Tab eventKey="overview" title={<TabTitleText data-tab="overview">{_("Overview")}</TabTitleText>} id="vb-tab-overview">
                     <Overview store={store} dom={dom} />
+                </Tab>
+                <Tab eventKey="console" title={<TabTitleText data-tab="console">{_("Console")}</TabTitleText>}
+                     id="vb-tab-console">
+                    <SerialConsole dom={dom} />
                 </Tab>
                 <Tab eventKey="xml" title={<TabTitleText data-tab="xml">{_("XML")}</TabTitleText>} id="vb-tab-xml">
                     <XmlTab store={store} dom={dom} />

@@ -239,6 +239,15 @@ class Page:
         self.eval(f"document.querySelector({json.dumps(selector)}).focus()")
         self.send("Input.insertText", {"text": text})
 
+    def press(self, key, code, keycode, text=""):
+        """One key pressed and released (Enter: "Enter", "Enter", 13, "\r")."""
+        down = {"type": "keyDown", "key": key, "code": code, "windowsVirtualKeyCode": keycode}
+        if text:
+            down["text"] = text
+        self.send("Input.dispatchKeyEvent", down)
+        self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "code": code,
+                                             "windowsVirtualKeyCode": keycode})
+
     def screenshot(self, path):
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         with open(path, "wb") as f:
@@ -269,12 +278,15 @@ def free_port():
 
 
 class CockpitWS:
-    def __init__(self, system_bus, data_dir, log_path, user=None):
+    def __init__(self, system_bus, data_dir, log_path, user=None, bindir=None):
+        """bindir: put first in the bridge's PATH (programs the page spawns)"""
         self.port = free_port()
         self.empty = tempfile.mkdtemp(prefix="vbtest-xdg-")
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=system_bus,
                    XDG_DATA_DIRS=data_dir + ":/usr/share", XDG_DATA_HOME=self.empty,
                    LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        if bindir is not None:
+            env["PATH"] = bindir + ":" + env.get("PATH", "/usr/bin:/bin")
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         self.log = open(log_path, "ab")
         argv = [COCKPIT_WS, "--no-tls", "--address", "127.0.0.1", "--port", str(self.port),

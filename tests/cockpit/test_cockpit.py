@@ -22,6 +22,38 @@ from vbtest import VirtbusTestCase  # noqa: E402
 from cdp import Browser, CockpitWS  # noqa: E402
 
 PAGE_DIR = os.path.join(vbtest.BUILDDIR, "cockpit")
+GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
+READY = "TINYGUEST: READY"
+
+
+def tiny_guest_xml(name):
+    """The tiny guest with a shell on its serial port (tgconsole), as test_console.py"""
+    with open(os.path.join(GUEST_DIR, "cmdline")) as f:
+        cmdline = f.read().strip() + " tgconsole"
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>{GUEST_DIR}/vmlinux</kernel>
+    <initrd>{GUEST_DIR}/initrd.img</initrd>
+    <cmdline>{cmdline}</cmdline>
+  </os>
+  <devices>
+    <serial type='pty'><target port='0'/></serial>
+  </devices>
+</domain>
+"""
+
+
+def open_console(conn, path):
+    """OpenConsole(FORCE) as another client would: the descriptor"""
+    from gi.repository import Gio, GLib
+    r, fds = conn.call_with_unix_fd_list_sync(
+        vbtest.BUS_NAME, path, vbtest.DOMAIN_IFACE, "OpenConsole", GLib.Variant("(su)", ("", 1)),
+        GLib.VariantType("(h)"), Gio.DBusCallFlags.NONE, 30000, None, None)
+    return fds.get(r.unpack()[0])
 SHOTS = os.path.join(vbtest.BUILDDIR, "tests", "cockpit", "screenshots")
 ERR = vbtest.ERR
 
@@ -53,7 +85,12 @@ class CockpitTestCase(VirtbusTestCase):
         self.data = os.path.join(self.tmp, "xdg")
         os.makedirs(os.path.join(self.data, "cockpit"))
         os.symlink(PAGE_DIR, os.path.join(self.data, "cockpit", "virtbus"))
-        self.ws = CockpitWS(self.bus.address, self.data, os.path.join(self.tmp, "cockpit-ws.log"))
+        # the page spawns virtbusctl (the serial console): the build's, found first
+        self.bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(self.bindir)
+        os.symlink(vbtest.VIRTBUSCTL, os.path.join(self.bindir, "virtbusctl"))
+        self.ws = CockpitWS(self.bus.address, self.data, os.path.join(self.tmp, "cockpit-ws.log"),
+                            bindir=self.bindir)
         self.page = None
 
     def tearDown(self):
@@ -295,6 +332,43 @@ class TestDetails(CockpitTestCase):
         self.assertEqual(self.prop(path, "State"), "running")
         self.assertIn("not connected", p.text("#vb-ov-agent"))
         self.assertIn("booted", p.text("#vb-ov-state"))
+
+
+class TestConsole(CockpitTestCase):
+    def test_serial_console(self):
+        """The serial console tab: the tiny guest's boot messages and READY marker in the
+        terminal (started paused, the console opened, then resumed from the page), a
+        command typed into the terminal runs in the guest; the console taken by another
+        client shows Busy with a way to take it over."""
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.skipTest("the tiny guest is not built")
+        path = self.manager("DefineXML", "su", (tiny_guest_xml("con1"), 0))
+        self.domain(path, "Start", "u", (1,), timeout=60000)   # paused
+        p = self.open_page()
+        p.wait_present(row("con1"))
+        self.open_details("con1")
+        p.click("#vb-tabs [data-tab=console]")
+        p.wait_js("document.querySelector('#vb-console').dataset.status !== 'closed' &&"
+                  " !!document.querySelector('.vb-terminal .xterm')")
+        p.click('#vb-details [data-action="resume"]')
+        p.wait_js(f"document.querySelector('.vb-terminal .xterm-rows').textContent"
+                  f".includes({json.dumps(READY)})", timeout=60, what="the READY marker")
+        self.shot("console")
+        p.click(".vb-terminal .xterm-screen")
+        p.send("Input.insertText", {"text": "echo vb-$((6*7))-ok"})
+        p.press("Enter", "Enter", 13, "\r")
+        p.wait_text(".vb-terminal .xterm-rows", "vb-42-ok", timeout=30)
+        # another client takes the console over: the page's session ends, and says why
+        fd = open_console(self.conn, path)
+        try:
+            p.wait_js("document.querySelector('#vb-console').dataset.status === 'closed'",
+                      timeout=20)
+            p.wait_present("#vb-console-reconnect")
+        finally:
+            os.close(fd)
+        p.click("#vb-console-reconnect")
+        p.wait_js("document.querySelector('#vb-console').dataset.status === 'connected'",
+                  timeout=20)
 
 
 class TestJobs(CockpitTestCase):
