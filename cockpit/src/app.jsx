@@ -32,6 +32,14 @@ export function useNotices() {
     return [notices, add, remove];
 }
 
+// The polkit action a NotAuthorized refusal names (the service's message says which).
+function refusedAction(notice) {
+    if (!notice.name.endsWith(".NotAuthorized"))
+        return null;
+    const m = /org\.virtbus\.Virt1\.[a-z-]+/.exec(notice.detail.replace(notice.name, ""));
+    return m ? m[0] : null;
+}
+
 function Notices({ notices, remove }) {
     return (
         <AlertGroup isToast isLiveRegion>
@@ -40,6 +48,10 @@ function Notices({ notices, remove }) {
                        data-error-name={n.name}
                        actionClose={<AlertActionCloseButton onClose={() => remove(n.key)} />}>
                     <span className="vb-notice-detail">{n.detail}</span>
+                    {refusedAction(n) &&
+                        <div className="vb-notice-action">
+                            {cockpit.format(_("polkit refused the action $0"), refusedAction(n))}
+                        </div>}
                 </Alert>
             ))}
         </AlertGroup>

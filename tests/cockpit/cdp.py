@@ -16,6 +16,7 @@ closes, so each test starts its own.
 import base64
 import json
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -292,7 +293,8 @@ class CockpitWS:
         argv = [COCKPIT_WS, "--no-tls", "--address", "127.0.0.1", "--port", str(self.port),
                 "--local-session=cockpit-bridge"]
         if user is not None:
-            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"] + argv
+            gid = pwd.getpwnam(user).pw_gid
+            argv = ["setpriv", f"--reuid={user}", f"--regid={gid}", "--init-groups", "--"] + argv
             env["HOME"] = self.empty
             os.chmod(self.empty, 0o777)
         # its own process group: ws, the bridge and the bridge's session dbus-daemon go together

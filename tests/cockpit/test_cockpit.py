@@ -17,6 +17,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.environ.get("VB_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "../..")), "tests", "integration"))
 
+import test_polkit  # noqa: E402
 import vbtest  # noqa: E402
 from vbtest import VirtbusTestCase  # noqa: E402
 from cdp import Browser, CockpitWS  # noqa: E402
@@ -62,8 +63,11 @@ def row(name):
     return f'tr.vb-domain[data-name="{name}"]'
 
 
-class CockpitTestCase(VirtbusTestCase):
+class CockpitMixin:
+    """cockpit-ws for each test (as ws_user, root by default) on the test's bus, one
+    headless Chromium for the class."""
     browser = None
+    ws_user = None
 
     @classmethod
     def setUpClass(cls):
@@ -89,8 +93,10 @@ class CockpitTestCase(VirtbusTestCase):
         self.bindir = os.path.join(self.tmp, "bin")
         os.makedirs(self.bindir)
         os.symlink(vbtest.VIRTBUSCTL, os.path.join(self.bindir, "virtbusctl"))
+        if self.ws_user is not None:
+            os.chmod(self.tmp, 0o755)
         self.ws = CockpitWS(self.bus.address, self.data, os.path.join(self.tmp, "cockpit-ws.log"),
-                            bindir=self.bindir)
+                            user=self.ws_user, bindir=self.bindir)
         self.page = None
 
     def tearDown(self):
@@ -142,6 +148,40 @@ class CockpitTestCase(VirtbusTestCase):
         self.page.wait_js(f"(() => {{ const d = document.querySelector('#vb-details');"
                           f" return !!d && d.dataset.name === {json.dumps(name)}; }})()",
                           what=f"the details of {name}")
+
+
+class CockpitTestCase(CockpitMixin, VirtbusTestCase):
+    pass
+
+
+class TestPolkit(CockpitMixin, test_polkit.PolkitTestCase):
+    """Cockpit logged in as an unprivileged user (cockpit-ws and its bridge run as nobody),
+    virtbusd asking the real polkitd: what polkit allows (reads) works, what it refuses
+    shows the refusal with the action's name."""
+    ws_user = "nobody"
+
+    def test_refusal_names_the_action(self):
+        path = self.define("pk1")
+        p = self.open_page()
+        p.wait_present(row("pk1"))
+        self.assertEqual(self.prop(path, "State"), "shutoff")
+        p.click(f'{row("pk1")} [data-action="start"]')
+        p.wait_present(".vb-notice")
+        self.assertEqual(p.attr(".vb-notice", "data-error-name"), ERR + "NotAuthorized")
+        self.assertIn("org.virtbus.Virt1.manage", p.text(".vb-notice .vb-notice-action"))
+        self.shot("polkit-refused")
+        self.assertEqual(self.prop(path, "State"), "shutoff")
+        self.wait_check(action="org.virtbus.Virt1.manage", user="nobody")
+        p.click(".vb-notice .pf-v5-c-alert__action button")
+        p.wait_gone(".vb-notice")
+        # the create dialog: the define action
+        p.click("#vb-create")
+        p.type_into("textarea#vb-create-xml", vbtest.domain_xml("pk2"))
+        p.click("#vb-create-define")
+        p.wait_present("#vb-create-error")
+        self.assertEqual(p.attr("#vb-create-error", "data-error-name"), ERR + "NotAuthorized")
+        self.assertIn("org.virtbus.Virt1.define", p.text("#vb-create-error"))
+        self.assertDBusError(ERR + "NoDomain", self.manager, "LookupByName", "s", ("pk2",))
 
 
 class TestPage(CockpitTestCase):
