@@ -11,6 +11,7 @@ import {
 import { DomainActions, StateLabel, formatMemory } from "./domains.jsx";
 import { JobsPanel } from "./jobs.jsx";
 import { SerialConsole } from "./console.jsx";
+import { Snapshots } from "./snapshots.jsx";
 import { errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -188,6 +189,10 @@ export function DomainDetails({ store, path, notify, onBack }) {
                 <Tab eventKey="console" title={<TabTitleText data-tab="console">{_("Console")}</TabTitleText>}
                      id="vb-tab-console">
                     <SerialConsole dom={dom} />
+                </Tab>
+                <Tab eventKey="snapshots" title={<TabTitleText data-tab="snapshots">{_("Snapshots")}</TabTitleText>}
+                     id="vb-tab-snapshots">
+                    <Snapshots store={store} dom={dom} notify={notify} />
                 </Tab>
                 <Tab eventKey="xml" title={<TabTitleText data-tab="xml">{_("XML")}</TabTitleText>} id="vb-tab-xml">
                     <XmlTab store={store} dom={dom} />

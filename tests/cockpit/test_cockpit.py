@@ -411,6 +411,53 @@ class TestConsole(CockpitTestCase):
                   timeout=20)
 
 
+class TestSnapshots(CockpitTestCase):
+    def snap_prop(self, snap, name):
+        return self.get_prop(snap, "org.virtbus.Virt1.Snapshot", name)
+
+    def test_create_tree_revert_delete(self):
+        """Snapshots of a running machine with a qcow2 disk, from the page: two created one
+        after the other (the second a child of the first in the tree), a revert to the
+        first (current moves to it on the service), a delete (gone from the service)."""
+        disk = os.path.join(self.tmp, "disk.qcow2")
+        self.run_cmd(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"])
+        xml = vbtest.domain_xml("snap1").replace("</devices>", f"""
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>""")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        p = self.open_page()
+        p.wait_present(row("snap1"))
+        self.open_details("snap1")
+        p.click("#vb-tabs [data-tab=snapshots]")
+        for name in ("first", "second"):
+            p.click("#vb-snapshot-create")
+            p.wait_present("#vb-snapshot-dialog")
+            p.type_into("#vb-snapshot-name", name)
+            p.click("#vb-snapshot-create-confirm")
+            p.wait_gone("#vb-snapshot-dialog", timeout=120)
+            p.wait_present(f'.vb-snapshot[data-name="{name}"][data-current="1"]')
+        self.assertEqual(p.attr('.vb-snapshot[data-name="second"]', "data-parent"), "first")
+        first = self.domain(path, "SnapshotLookupByName", "su", ("first", 0))
+        second = self.domain(path, "SnapshotLookupByName", "su", ("second", 0))
+        self.assertEqual(self.snap_prop(second, "Parent"), first)
+        self.assertTrue(self.snap_prop(second, "Current"))
+        self.shot("snapshots")
+        p.click('.vb-snapshot-actions[data-snapshot="first"] [data-action="revert"]')
+        p.wait_present('.vb-snapshot[data-name="first"][data-current="1"]', timeout=120)
+        self.assertTrue(self.snap_prop(first, "Current"))
+        self.assertFalse(self.snap_prop(second, "Current"))
+        self.assertEqual(self.prop(path, "State"), "running")
+        p.click('.vb-snapshot-actions[data-snapshot="second"] [data-action="delete"]')
+        p.wait_gone('.vb-snapshot[data-name="second"]', timeout=60)
+        self.assertDBusError(ERR + "NoSnapshot", self.domain, path, "SnapshotLookupByName", "su",
+                             ("second", 0))
+
+
 class TestJobs(CockpitTestCase):
     # saves throttled to 64 KiB/s (a test-only switch of the service, tests/integration/test_jobs.py)
     service_env = {"VIRTBUS_TEST_SAVE_MAX_BANDWIDTH": "65536"}
