@@ -2,7 +2,7 @@
 /* global cockpit */
 import React, { useEffect, useState, useSyncExternalStore } from "react";
 import {
-    Alert, AlertActionCloseButton, AlertGroup, EmptyState, EmptyStateBody,
+    Alert, AlertActionCloseButton, AlertGroup, EmptyState, Tab, TabTitleText, Tabs, EmptyStateBody,
     EmptyStateHeader, EmptyStateIcon, Page, PageSection, PageSectionVariants, Spinner,
     Text, TextContent, TextVariants,
 } from "@patternfly/react-core";
@@ -12,6 +12,7 @@ import { DomainList } from "./domains.jsx";
 import { CreateDialog } from "./create.jsx";
 import { DomainDetails } from "./details.jsx";
 import { JobsPanel } from "./jobs.jsx";
+import { NetworkList } from "./networks.jsx";
 import { errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -103,6 +104,8 @@ export function App({ store }) {
     } else if (location[0] === "vm" && location[1]) {
         body = <DomainDetails store={store} path={domainPathOf(location[1])} notify={notify}
                               onBack={() => cockpit.location.go([])} />;
+    } else if (location[0] === "networks") {
+        body = <NetworkList store={store} notify={notify} />;
     } else {
         body = (
             <>
@@ -123,6 +126,14 @@ export function App({ store }) {
                                             store.manager.HostName)}
                         </Text>}
                 </TextContent>
+                {store.status === "ready" && location[0] !== "vm" &&
+                    <Tabs id="vb-sections" activeKey={location[0] === "networks" ? "networks" : "machines"}
+                          onSelect={(_e, k) => cockpit.location.go(k === "networks" ? ["networks"] : [])}>
+                        <Tab eventKey="machines" title={<TabTitleText data-section="machines">
+                            {_("Machines")}</TabTitleText>} />
+                        <Tab eventKey="networks" title={<TabTitleText data-section="networks">
+                            {_("Networks")}</TabTitleText>} />
+                    </Tabs>}
             </PageSection>
             <PageSection>{body}</PageSection>
             {creating && <CreateDialog store={store} onClose={() => setCreating(false)} />}

@@ -18,7 +18,9 @@ sys.path.insert(0, os.path.join(os.environ.get("VB_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "../..")), "tests", "integration"))
 
 import test_polkit  # noqa: E402
+import vbnetns  # noqa: E402
 import vbtest  # noqa: E402
+from test_networks import UUID1 as NET_UUID, net_xml  # noqa: E402
 from vbtest import VirtbusTestCase  # noqa: E402
 from cdp import Browser, CockpitWS  # noqa: E402
 
@@ -456,6 +458,58 @@ class TestSnapshots(CockpitTestCase):
         p.wait_gone('.vb-snapshot[data-name="second"]', timeout=60)
         self.assertDBusError(ERR + "NoSnapshot", self.domain, path, "SnapshotLookupByName", "su",
                              ("second", 0))
+
+
+class TestNetworks(CockpitMixin, vbnetns.NetnsTestCase):
+    """Virtual networks from the page, the service in a network namespace of its own
+    (tests/integration/vbnetns.py): define, start (the bridge is made), a real DHCP
+    client's lease shown, stop, delete."""
+
+    def test_define_start_lease_stop_delete(self):
+        p = self.open_page()
+        p.click("#vb-sections [data-section=networks]")
+        p.wait_present("#vb-net-empty")
+        p.click("#vb-net-define")
+        p.wait_present("#vb-net-define-dialog")
+        p.type_into("#vb-net-xml", net_xml())
+        p.click("#vb-net-define-confirm")
+        p.wait_gone("#vb-net-define-dialog")
+        net = 'tr.vb-network[data-name="net1"]'
+        p.wait_present(net + '[data-active="0"]')
+        path = vbnetns.net_path(NET_UUID)
+        self.assertFalse(self.get_prop(path, vbnetns.NET_IFACE, "Active"))
+        p.click(net + ' [data-action="net-start"]')
+        p.wait_present(net + '[data-active="1"]', timeout=30)
+        self.assertTrue(self.get_prop(path, vbnetns.NET_IFACE, "Active"))
+        self.assertIn("vbt-br1", p.text(net))
+        self.assertIn("vbt-br1", self.ns_run(["ip", "link", "show", "vbt-br1"]).stdout)
+        p.click(net + " td button")   # expand: leases and XML
+        p.wait_text('.vb-leases[data-network="net1"]', "none")
+        # a DHCP client on a veth into the bridge, in a namespace of its own
+        cli = self.ns + "-c"
+        vbnetns.sh(["ip", "netns", "add", cli])
+        self.extra_ns.append(cli)
+        vbnetns.sh(["ip", "-n", self.ns, "link", "add", "vbt-v0", "type", "veth", "peer", "name",
+                    "vbt-v1", "netns", cli])
+        vbnetns.sh(["ip", "-n", self.ns, "link", "set", "vbt-v0", "master", "vbt-br1", "up"])
+        vbnetns.sh(["ip", "-n", cli, "link", "set", "vbt-v1", "address", "52:54:00:aa:bb:01", "up"])
+        vbnetns.sh(["ip", "netns", "exec", cli, "busybox", "udhcpc", "-i", "vbt-v1", "-f", "-q",
+                    "-n", "-t", "20", "-T", "1", "-s", "/bin/true", "-x", "hostname:client1"])
+        lease = 'tr.vb-lease[data-mac="52:54:00:aa:bb:01"]'
+        deadline = time.monotonic() + 30
+        while not p.exists(lease):
+            self.assertLess(time.monotonic(), deadline, "the lease never showed")
+            p.click('.vb-leases[data-network="net1"] .vb-leases-refresh')
+            time.sleep(0.5)
+        self.assertIn("10.77.0.", p.text(lease))
+        self.assertIn("client1", p.text(lease))
+        self.shot("networks")
+        p.click(net + ' [data-action="net-stop"]')
+        p.wait_present(net + '[data-active="0"]', timeout=30)
+        self.assertFalse(self.get_prop(path, vbnetns.NET_IFACE, "Active"))
+        p.click(net + ' [data-action="net-delete"]')
+        p.wait_gone(net)
+        self.assertDBusError(ERR + "NoNetwork", self.get_prop, path, vbnetns.NET_IFACE, "Name")
 
 
 class TestJobs(CockpitTestCase):

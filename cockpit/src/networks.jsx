@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* global cockpit */
+//
+// Virtual networks: the Network objects of the service (live from the ObjectManager),
+// define from XML, start, stop, autostart, delete, the XML and the DHCP leases.
+import React, { useEffect, useState } from "react";
+import {
+    Alert, Button, CodeBlock, CodeBlockCode, EmptyState, EmptyStateBody, EmptyStateHeader,
+    Flex, Form, FormGroup, Label, Modal, ModalVariant, Switch, TextArea, Toolbar,
+    ToolbarContent, ToolbarItem,
+} from "@patternfly/react-core";
+import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+
+import { NETWORK, errorMessage } from "./virtbus.js";
+
+const _ = cockpit.gettext;
+
+function DefineNetwork({ store, onClose }) {
+    const [xml, setXml] = useState("");
+    const [busy, setBusy] = useState(false);
+    const [error, setError] = useState(null);
+    const define = () => {
+        setBusy(true);
+        setError(null);
+        store.managerCall("NetworkDefineXML", [xml, 0], "su")
+                .then(onClose)
+                .catch(err => { setError(err); setBusy(false) });
+    };
+    return (
+        <Modal variant={ModalVariant.medium} isOpen onClose={onClose} id="vb-net-define-dialog"
+               title={_("Define a network from XML")}
+               actions={[
+                   <Button key="define" variant="primary" id="vb-net-define-confirm" isLoading={busy}
+                           isDisabled={busy || xml.trim() === ""} onClick={define}>{_("Define")}</Button>,
+                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+               ]}>
+            {error && <Alert variant="danger" isInline id="vb-net-define-error"
+                             data-error-name={error.name || ""} title={_("Not defined")}>
+                {errorMessage(error)}</Alert>}
+            <Form onSubmit={e => e.preventDefault()}>
+                <FormGroup label={_("Network XML (libvirt's format)")} fieldId="vb-net-xml">
+                    <TextArea id="vb-net-xml" value={xml} onChange={(_e, v) => setXml(v)} rows={16}
+                              className="vb-mono" />
+                </FormGroup>
+            </Form>
+        </Modal>
+    );
+}
+
+function Leases({ store, net }) {
+    const [leases, setLeases] = useState(null);
+    const [error, setError] = useState(null);
+    const [tick, setTick] = useState(0);
+    useEffect(() => {
+        let cancelled = false;
+        if (!net.Active) {
+            setLeases([]);
+            return undefined;
+        }
+        store.call(net.path, NETWORK, "GetDHCPLeases", ["", 0], "su")
+                .then(([l]) => { if (!cancelled) { setLeases(l); setError(null) } })
+                .catch(err => { if (!cancelled) setError(err) });
+        // leases come and go without a signal: read them again while they are shown
+        const timer = window.setTimeout(() => setTick(t => t + 1), 10000);
+        return () => { cancelled = true; window.clearTimeout(timer) };
+    }, [store, net.path, net.Active, tick]);
+
+    if (error)
+        return <Alert variant="danger" isInline title={_("DHCP leases")}>{errorMessage(error)}</Alert>;
+    return (
+        <Flex direction={{ default: "column" }} className="vb-leases" data-network={net.Name}>
+            <Flex>
+                <strong>{_("DHCP leases")}</strong>
+                <Button variant="link" isInline className="vb-leases-refresh"
+                        onClick={() => setTick(t => t + 1)}>{_("Refresh")}</Button>
+            </Flex>
+            {leases === null || leases.length === 0
+                ? <span className="vb-leases-none">{net.Active ? _("none") : _("the network is not running")}</span>
+                : <Table variant="compact" aria-label={_("DHCP leases")}>
+                    <Thead><Tr><Th>{_("MAC")}</Th><Th>{_("Address")}</Th><Th>{_("Host name")}</Th><Th>{_("Expires")}</Th></Tr></Thead>
+                    <Tbody>
+                        {leases.map(l => (
+                            <Tr key={l.mac.v + l.ipaddr.v} className="vb-lease" data-mac={l.mac.v}>
+                                <Td>{l.mac.v}</Td>
+                                <Td className="vb-lease-ip">{`${l.ipaddr.v}/${l.prefix ? l.prefix.v : ""}`}</Td>
+                                <Td>{l.hostname ? l.hostname.v : ""}</Td>
+                                <Td>{l.expirytime ? new Date(Number(l.expirytime.v) * 1000).toLocaleString() : ""}</Td>
+                            </Tr>
+                        ))}
+                    </Tbody>
+                </Table>}
+        </Flex>
+    );
+}
+
+function NetworkXml({ store, net }) {
+    const [xml, setXml] = useState("");
+    useEffect(() => {
+        store.call(net.path, NETWORK, "GetXMLDesc", [0], "u").then(([x]) => setXml(x))
+                .catch(err => setXml(errorMessage(err)));
+    }, [store, net.path, net.Active]);
+    return <CodeBlock className="vb-net-xml"><CodeBlockCode>{xml}</CodeBlockCode></CodeBlock>;
+}
+
+function NetworkRow({ store, net, notify, index }) {
+    const [expanded, setExpanded] = useState(false);
+    const [busy, setBusy] = useState(false);
+    const run = (label, method) => {
+        setBusy(true);
+        store.call(net.path, NETWORK, method, [], "")
+                .catch(err => notify(cockpit.format(label, net.Name), err))
+                .finally(() => setBusy(false));
+    };
+    return (
+        <Tbody isExpanded={expanded}>
+            <Tr className="vb-network" data-name={net.Name} data-active={net.Active ? "1" : "0"}>
+                <Td expand={{ rowIndex: index, isExpanded: expanded, onToggle: () => setExpanded(!expanded) }} />
+                <Td dataLabel={_("Name")}>{net.Name}</Td>
+                <Td dataLabel={_("State")}>
+                    <Label color={net.Active ? "green" : "grey"}>{net.Active ? _("Active") : _("Inactive")}</Label>
+                </Td>
+                <Td dataLabel={_("Bridge")}>{net.Bridge}</Td>
+                <Td dataLabel={_("Autostart")}>
+                    {net.Persistent
+                        ? <Switch id={"vb-net-autostart-" + net.UUID} isChecked={!!net.Autostart}
+                                  aria-label={cockpit.format(_("Start $0 with the service"), net.Name)}
+                                  onChange={(_e, v) => store.call(net.path, "org.freedesktop.DBus.Properties", "Set",
+                                                                  [NETWORK, "Autostart", cockpit.variant("b", v)], "ssv")
+                                          .catch(err => notify(cockpit.format(_("Could not change autostart of $0"), net.Name), err))} />
+                        : _("n/a")}
+                </Td>
+                <Td isActionCell>
+                    <Flex spaceItems={{ default: "spaceItemsSm" }} justifyContent={{ default: "justifyContentFlexEnd" }}>
+                        {net.Active
+                            ? <Button variant="secondary" size="sm" data-action="net-stop" isDisabled={busy}
+                                      onClick={() => run(_("Stopping $0 failed"), "Destroy")}>{_("Stop")}</Button>
+                            : <Button variant="secondary" size="sm" data-action="net-start" isDisabled={busy}
+                                      onClick={() => run(_("Starting $0 failed"), "Start")}>{_("Start")}</Button>}
+                        {net.Persistent && !net.Active &&
+                            <Button variant="link" isDanger size="sm" data-action="net-delete" isDisabled={busy}
+                                    onClick={() => run(_("Deleting $0 failed"), "Undefine")}>{_("Delete")}</Button>}
+                    </Flex>
+                </Td>
+            </Tr>
+            <Tr isExpanded={expanded}>
+                <Td colSpan={6}>
+                    {expanded &&
+                        <ExpandableRowContent>
+                            <Flex direction={{ default: "column" }}>
+                                <Leases store={store} net={net} />
+                                <NetworkXml store={store} net={net} />
+                            </Flex>
+                        </ExpandableRowContent>}
+                </Td>
+            </Tr>
+        </Tbody>
+    );
+}
+
+export function NetworkList({ store, notify }) {
+    const [defining, setDefining] = useState(false);
+    const nets = store.networks.list().sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
+    return (
+        <>
+            <Toolbar id="vb-net-toolbar">
+                <ToolbarContent>
+                    <ToolbarItem align={{ default: "alignRight" }}>
+                        <Button id="vb-net-define" variant="primary" onClick={() => setDefining(true)}>
+                            {_("Define a network")}
+                        </Button>
+                    </ToolbarItem>
+                </ToolbarContent>
+            </Toolbar>
+            {nets.length === 0
+                ? <EmptyState id="vb-net-empty">
+                    <EmptyStateHeader titleText={_("No virtual networks")} headingLevel="h2" />
+                    <EmptyStateBody>{_("Define one from libvirt network XML.")}</EmptyStateBody>
+                </EmptyState>
+                : <Table id="vb-networks" aria-label={_("Virtual networks")} variant="compact">
+                    <Thead>
+                        <Tr>
+                            <Th screenReaderText={_("Details")} />
+                            <Th>{_("Name")}</Th>
+                            <Th>{_("State")}</Th>
+                            <Th>{_("Bridge")}</Th>
+                            <Th>{_("Autostart")}</Th>
+                            <Th screenReaderText={_("Actions")} />
+                        </Tr>
+                    </Thead>
+                    {nets.map((n, i) => <NetworkRow key={n.path} store={store} net={n} notify={notify} index={i} />)}
+                </Table>}
+            {defining && <DefineNetwork store={store} onClose={() => setDefining(false)} />}
+        </>
+    );
+}
