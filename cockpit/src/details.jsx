@@ -12,6 +12,7 @@ import { DomainActions, StateLabel, formatMemory } from "./domains.jsx";
 import { JobsPanel } from "./jobs.jsx";
 import { SerialConsole } from "./console.jsx";
 import { Snapshots } from "./snapshots.jsx";
+import { Display } from "./display.jsx";
 import { errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -189,6 +190,10 @@ export function DomainDetails({ store, path, notify, onBack }) {
                 <Tab eventKey="console" title={<TabTitleText data-tab="console">{_("Console")}</TabTitleText>}
                      id="vb-tab-console">
                     <SerialConsole dom={dom} />
+                </Tab>
+                <Tab eventKey="display" title={<TabTitleText data-tab="display">{_("Display")}</TabTitleText>}
+                     id="vb-tab-display">
+                    <Display dom={dom} />
                 </Tab>
                 <Tab eventKey="snapshots" title={<TabTitleText data-tab="snapshots">{_("Snapshots")}</TabTitleText>}
                      id="vb-tab-snapshots">

@@ -512,6 +512,43 @@ class TestNetworks(CockpitMixin, vbnetns.NetnsTestCase):
         self.assertDBusError(ERR + "NoNetwork", self.get_prop, path, vbnetns.NET_IFACE, "Name")
 
 
+class TestDisplay(CockpitTestCase):
+    def test_vnc_in_the_page(self):
+        """The Display tab: noVNC in the page talks to the machine's VNC server through a
+        Cockpit channel; the desktop QEMU names after the machine, a framebuffer drawn."""
+        xml = vbtest.domain_xml("vnc1").replace("</devices>", """
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+    <video><model type='vga'/></video>
+  </devices>""")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        p = self.open_page()
+        p.wait_present(row("vnc1"))
+        self.open_details("vnc1")
+        p.click("#vb-tabs [data-tab=display]")
+        p.wait_js("document.querySelector('#vb-display').dataset.status === 'connected'",
+                  timeout=30, what="noVNC to connect")
+        p.wait_js("document.querySelector('#vb-display').dataset.desktopName.includes('vnc1')",
+                  what="the desktop name")
+        size = p.wait_js("(() => { const c = document.querySelector('.vb-vnc canvas');"
+                         " return c && c.width > 0 && c.height > 0 && [c.width, c.height]; })()")
+        self.assertGreaterEqual(size[0], 320)
+        # the guest's screen (SeaBIOS's text on the VGA) drawn into the canvas: lit pixels
+        # (read through a copy: repeated reads of noVNC's own canvas make Chromium warn)
+        p.wait_js("""(() => { const src = document.querySelector('.vb-vnc canvas');
+            const c = document.createElement('canvas');
+            c.width = src.width; c.height = src.height;
+            const ctx = c.getContext('2d', {willReadFrequently: true});
+            ctx.drawImage(src, 0, 0);
+            const d = ctx.getImageData(0, 0, c.width, c.height).data;
+            let lit = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 150) lit++;
+            return lit > 50; })()""", timeout=30, what="the guest's screen in the canvas")
+        port = self.prop(path, "Graphics")[0]["port"]
+        self.assertIn(f"vnc://127.0.0.1:{port}", p.text("#vb-display"))
+        self.shot("display")
+
+
 class TestJobs(CockpitTestCase):
     # saves throttled to 64 KiB/s (a test-only switch of the service, tests/integration/test_jobs.py)
     service_env = {"VIRTBUS_TEST_SAVE_MAX_BANDWIDTH": "65536"}
