@@ -2,10 +2,10 @@
 /* global cockpit */
 import React, { useEffect, useState } from "react";
 import {
-    Alert, Breadcrumb, BreadcrumbItem, Button, CodeBlock, CodeBlockCode, DescriptionList,
+    Alert, Breadcrumb, BreadcrumbItem, Button, Checkbox, CodeBlock, CodeBlockCode, DescriptionList,
     DescriptionListDescription, DescriptionListGroup, DescriptionListTerm, EmptyState,
-    EmptyStateHeader, Flex, FlexItem, List, ListItem, Tab, TabTitleText, Tabs, TextArea,
-    Title,
+    EmptyStateHeader, Flex, FlexItem, Form, FormGroup, List, ListItem, Modal, ModalVariant, Tab,
+    TabTitleText, Tabs, TextArea, TextInput, Title,
 } from "@patternfly/react-core";
 
 import { DomainActions, StateLabel, formatMemory } from "./domains.jsx";
@@ -13,6 +13,7 @@ import { JobsPanel } from "./jobs.jsx";
 import { SerialConsole } from "./console.jsx";
 import { Snapshots } from "./snapshots.jsx";
 import { Display } from "./display.jsx";
+import { Devices } from "./devices.jsx";
 import { errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -64,7 +65,72 @@ function Addresses({ store, dom }) {
     );
 }
 
+// Memory (SetMemory: the balloon while running, and/or the definition) and vCPUs
+// (SetVcpus: hot-plugged while running, and/or the definition).
+function ResourceDialog({ store, dom, what, onClose }) {
+    const isMemory = what === "memory";
+    const [value, setValue] = useState(isMemory ? String(Math.round(Number(dom.Memory) / 1024)) : String(dom.VCPUs));
+    const [live, setLive] = useState(!!dom.Active);
+    const [config, setConfig] = useState(!!dom.Persistent);
+    const [busy, setBusy] = useState(false);
+    const [error, setError] = useState(null);
+    const [maxVcpus, setMaxVcpus] = useState(null); // the definition's <vcpu> maximum
+    useEffect(() => {
+        if (isMemory || !dom.Persistent)
+            return;
+        store.domainCall(dom.path, "GetXMLDesc", [2], "u").then(([x]) => {
+            const v = new DOMParser().parseFromString(x, "application/xml").querySelector("domain > vcpu");
+            setMaxVcpus(v ? Number(v.textContent) : null);
+        }).catch(() => setMaxVcpus(null));
+    }, [store, dom.path, dom.Persistent, isMemory]);
+    const n = Number(value);
+    // more vCPUs than the definition's maximum: the maximum is raised first (it applies
+    // at the next start, as the count does)
+    const raise = !isMemory && config && maxVcpus !== null && n > maxVcpus;
+    const apply = () => {
+        const flags = (live ? 1 : 0) | (config ? 2 : 0);
+        setBusy(true);
+        let call;
+        if (isMemory)
+            call = store.domainCall(dom.path, "SetMemory", [n * 1024, flags], "tu");
+        else if (raise && live)
+            call = Promise.reject(new Error(cockpit.format(
+                _("$0 vCPUs is above the maximum of $1: change the definition alone (the maximum is raised), then restart"),
+                n, maxVcpus)));
+        else if (raise)
+            call = store.domainCall(dom.path, "SetVcpus", [n, 4 | 2], "uu")
+                    .then(() => store.domainCall(dom.path, "SetVcpus", [n, flags], "uu"));
+        else
+            call = store.domainCall(dom.path, "SetVcpus", [n, flags], "uu");
+        call.then(onClose).catch(err => { setError(err); setBusy(false) });
+    };
+    return (
+        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-resource-dialog"
+               title={isMemory ? cockpit.format(_("Memory of $0"), dom.Name) : cockpit.format(_("vCPUs of $0"), dom.Name)}
+               actions={[
+                   <Button key="apply" variant="primary" id="vb-resource-confirm" isLoading={busy}
+                           isDisabled={busy || !(n > 0) || (!live && !config)} onClick={apply}>{_("Apply")}</Button>,
+                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+               ]}>
+            {error && <Alert variant="danger" isInline id="vb-resource-error" data-error-name={error.name || ""}
+                             title={_("Not changed")}>{errorMessage(error)}</Alert>}
+            <Form onSubmit={e => { e.preventDefault(); apply() }}>
+                <FormGroup label={isMemory ? _("Memory (MiB)") : _("vCPUs")} fieldId="vb-resource-value">
+                    <TextInput id="vb-resource-value" type="number" value={value} onChange={(_e, v) => setValue(v)} />
+                </FormGroup>
+                {dom.Active && <Checkbox id="vb-resource-live" isChecked={live} onChange={(_e, v) => setLive(v)}
+                                         label={isMemory ? _("Now (the guest's balloon)") : _("Now (hot-plugged)")} />}
+                {dom.Persistent && <Checkbox id="vb-resource-config" isChecked={config} onChange={(_e, v) => setConfig(v)}
+                                             label={_("In the definition (next starts)")} />}
+                {raise && !live && <Alert variant="info" isInline isPlain id="vb-resource-raise"
+                                          title={cockpit.format(_("The maximum ($0) is raised to $1 too."), maxVcpus, n)} />}
+            </Form>
+        </Modal>
+    );
+}
+
 function Overview({ store, dom }) {
+    const [changing, setChanging] = useState(null);
     const item = (term, value, id) => (
         <DescriptionListGroup key={term}>
             <DescriptionListTerm>{term}</DescriptionListTerm>
@@ -79,10 +145,16 @@ function Overview({ store, dom }) {
                 {item(_("UUID"), dom.UUID, "vb-ov-uuid")}
                 {dom.Title ? item(_("Title"), dom.Title) : null}
                 {dom.Description ? item(_("Description"), dom.Description) : null}
-                {item(_("Memory"), dom.Active && dom.CurrentMemory
-                    ? cockpit.format(_("$0 (balloon $1)"), formatMemory(dom.Memory), formatMemory(dom.CurrentMemory))
-                    : formatMemory(dom.Memory), "vb-ov-memory")}
-                {item(_("vCPUs"), dom.VCPUs, "vb-ov-vcpus")}
+                {item(_("Memory"), <>
+                    <span id="vb-ov-memory">{dom.Active && dom.CurrentMemory
+                        ? cockpit.format(_("$0 (balloon $1)"), formatMemory(dom.Memory), formatMemory(dom.CurrentMemory))
+                        : formatMemory(dom.Memory)}</span>
+                    {" "}<Button variant="link" isInline id="vb-memory-change" onClick={() => setChanging("memory")}>{_("change")}</Button>
+                </>)}
+                {item(_("vCPUs"), <>
+                    <span id="vb-ov-vcpus">{dom.VCPUs}</span>
+                    {" "}<Button variant="link" isInline id="vb-vcpus-change" onClick={() => setChanging("vcpus")}>{_("change")}</Button>
+                </>)}
                 {item(_("IP addresses"), <Addresses store={store} dom={dom} />)}
                 {item(_("Guest agent"), dom.AgentConnected ? _("connected") : _("not connected"),
                       "vb-ov-agent")}
@@ -97,6 +169,7 @@ function Overview({ store, dom }) {
                        title={_("Settings of the definition virtbus does not act on")}>
                     <List>{dom.Unsupported.map(u => <ListItem key={u}>{u}</ListItem>)}</List>
                 </Alert>}
+            {changing && <ResourceDialog store={store} dom={dom} what={changing} onClose={() => setChanging(null)} />}
         </Flex>
     );
 }
@@ -186,6 +259,10 @@ export function DomainDetails({ store, path, notify, onBack }) {
             <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} id="vb-tabs" mountOnEnter unmountOnExit>
                 <Tab eventKey="overview" title={<TabTitleText data-tab="overview">{_("Overview")}</TabTitleText>} id="vb-tab-overview">
                     <Overview store={store} dom={dom} />
+                </Tab>
+                <Tab eventKey="devices" title={<TabTitleText data-tab="devices">{_("Disks and interfaces")}</TabTitleText>}
+                     id="vb-tab-devices">
+                    <Devices store={store} dom={dom} notify={notify} />
                 </Tab>
                 <Tab eventKey="console" title={<TabTitleText data-tab="console">{_("Console")}</TabTitleText>}
                      id="vb-tab-console">

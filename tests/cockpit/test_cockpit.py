@@ -20,8 +20,10 @@ sys.path.insert(0, os.path.join(os.environ.get("VB_SRCDIR", os.path.join(
 import test_polkit  # noqa: E402
 import vbnetns  # noqa: E402
 import vbtest  # noqa: E402
+from test_console import Reader, open_stream  # noqa: E402
+from test_hotplug import guest_xml as hotplug_guest_xml  # noqa: E402
 from test_networks import UUID1 as NET_UUID, net_xml  # noqa: E402
-from vbtest import VirtbusTestCase  # noqa: E402
+from vbtest import VirtbusTestCase, eventually  # noqa: E402
 from cdp import Browser, CockpitWS  # noqa: E402
 
 PAGE_DIR = os.path.join(vbtest.BUILDDIR, "cockpit")
@@ -547,6 +549,95 @@ class TestDisplay(CockpitTestCase):
         port = self.prop(path, "Graphics")[0]["port"]
         self.assertIn(f"vnc://127.0.0.1:{port}", p.text("#vb-display"))
         self.shot("display")
+
+
+class TestDevices(CockpitTestCase):
+    def test_hotplug_media_memory_vcpus(self):
+        """Disks and interfaces from the page on the running tiny guest: a disk added live
+        is seen by the guest (its "disk added" line on the serial console, read by the test
+        through OpenConsole), detached again (the guest's "disk removed"); a CD-ROM's medium
+        changed and ejected; an interface added; the definition's memory and vCPUs changed
+        from the overview (more vCPUs than its maximum: the page raises the maximum)."""
+        if not os.path.exists(os.path.join(GUEST_DIR, "vmlinux")):
+            self.skipTest("the tiny guest is not built")
+        a = os.path.join(self.tmp, "a.iso")
+        b = os.path.join(self.tmp, "b.iso")
+        for img in (a, b):
+            with open(img, "wb") as f:
+                f.truncate(1 << 20)
+        cdrom = ("<controller type='scsi' model='virtio-scsi'/>"
+                 "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+                 f"<source file='{a}'/><target dev='sda' bus='scsi'/><readonly/></disk>")
+        path = self.manager("DefineXML", "su", (hotplug_guest_xml("dev1", cdrom), 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        sock = open_stream(self.conn, path, "OpenConsole", ("s", ""))
+        self.addCleanup(sock.close)
+        reader = Reader(sock)
+        reader.wait_for(b"TINYGUEST: READY", 90)
+        data = os.path.join(self.tmp, "data.raw")
+        with open(data, "wb") as f:
+            f.write(b"HPDISK-page\n")
+            f.truncate(1 << 20)
+
+        p = self.open_page()
+        p.wait_present(row("dev1"))
+        self.open_details("dev1")
+        p.click("#vb-tabs [data-tab=devices]")
+        p.wait_present('tr.vb-disk[data-target="sda"]')
+        # a disk, live
+        p.click("#vb-disk-add")
+        p.wait_present("#vb-disk-add-dialog")
+        p.type_into("#vb-disk-source", data)
+        p.click("#vb-disk-add-confirm")
+        p.wait_gone("#vb-disk-add-dialog", timeout=60)
+        p.wait_present('tr.vb-disk[data-target="vda"]')
+        self.assertIn(data, self.domain(path, "GetXMLDesc", "u", (0,)))
+        reader.wait_for(b"TINYGUEST: disk added vda head=HPDISK-page", 60)
+        self.shot("devices")
+        start = len(reader.data)
+        p.click('tr.vb-disk[data-target="vda"] [data-action="detach"]')
+        p.wait_gone('tr.vb-disk[data-target="vda"]', timeout=60)
+        eventually(lambda: b"TINYGUEST: disk removed vda" in reader.pump()[start:], timeout=60,
+                   what="the guest's disk removed line")
+        self.assertNotIn(data, self.domain(path, "GetXMLDesc", "u", (0,)))
+        # the CD-ROM's medium: changed, then ejected
+        p.click('tr.vb-disk[data-target="sda"] [data-action="media"]')
+        p.wait_present("#vb-media-dialog")
+        self.replace_text("#vb-media-source", b)
+        p.click("#vb-media-confirm")
+        p.wait_present(f'tr.vb-disk[data-target="sda"][data-source="{b}"]', timeout=60)
+        self.assertIn(b, self.domain(path, "GetXMLDesc", "u", (0,)))
+        p.click('tr.vb-disk[data-target="sda"] [data-action="media"]')
+        p.wait_present("#vb-media-dialog")
+        p.click("#vb-media-eject")
+        p.wait_present('tr.vb-disk[data-target="sda"][data-source=""]', timeout=60)
+        self.assertNotIn(b, self.domain(path, "GetXMLDesc", "u", (0,)))
+        # an interface (user mode), live
+        nics = p.eval("document.querySelectorAll('tr.vb-nic').length")
+        p.click("#vb-nic-add")
+        p.wait_present("#vb-nic-add-dialog")
+        p.click("#vb-nic-add-confirm")
+        p.wait_js(f"document.querySelectorAll('tr.vb-nic').length === {nics + 1}", timeout=60)
+        self.assertEqual(self.domain(path, "GetXMLDesc", "u", (0,)).count("<interface"),
+                         nics + 1)
+        # memory and vCPUs (the definition)
+        p.click("#vb-tabs [data-tab=overview]")
+        p.click("#vb-memory-change")
+        p.wait_present("#vb-resource-dialog")
+        self.replace_text("#vb-resource-value", "96")
+        p.click("#vb-resource-live")          # the definition only
+        p.click("#vb-resource-confirm")
+        p.wait_gone("#vb-resource-dialog")
+        self.assertIn("<currentMemory unit='KiB'>98304</currentMemory>",
+                      self.domain(path, "GetXMLDesc", "u", (2,)))
+        p.click("#vb-vcpus-change")
+        p.wait_present("#vb-resource-dialog")
+        self.replace_text("#vb-resource-value", "2")
+        p.click("#vb-resource-live")          # the definition only
+        p.wait_present("#vb-resource-raise")
+        p.click("#vb-resource-confirm")
+        p.wait_gone("#vb-resource-dialog")
+        self.assertIn(">2</vcpu>", self.domain(path, "GetXMLDesc", "u", (2,)))
 
 
 class TestJobs(CockpitTestCase):
