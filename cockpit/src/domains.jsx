@@ -75,6 +75,7 @@ function actionsFor(dom) {
     if (dom.Persistent)
         acts.push(["managed-save", _("Save and stop"), call("ManagedSave", [0], "u")]);
     acts.push(["save", _("Save to a file…"), null]);
+    acts.push(["migrate", _("Migrate…"), null]);
     acts.push(["destroy", _("Force off"), call("Destroy", [0], "u"), true]);
     return acts;
 }
@@ -141,10 +142,63 @@ function SaveDialog({ store, dom, onClose, notify }) {
     );
 }
 
+// Migration to another host, peer to peer: this service runs the five phases over its own
+// connection to the destination service (Domain.Migrate); the Job shows them.
+const MIGRATE_LIVE = 1;
+const MIGRATE_P2P = 2;
+const MIGRATE_OPTIONS = [
+    ["vb-migrate-persist", 8, _("Define it on the destination"), true],
+    ["vb-migrate-undefine", 16, _("Remove its definition here"), false],
+    ["vb-migrate-tunnelled", 4, _("Tunnel the data through the services' connection"), false],
+    ["vb-migrate-compressed", 2048, _("Compress the data"), false],
+    ["vb-migrate-autoconverge", 8192, _("Slow the guest down when it dirties memory too fast (auto-converge)"), false],
+    ["vb-migrate-postcopy", 32768, _("Allow post-copy"), false],
+];
+
+function MigrateDialog({ store, dom, onClose }) {
+    const [uri, setUri] = useState("ssh://");
+    const [options, setOptions] = useState(Object.fromEntries(MIGRATE_OPTIONS.map(o => [o[1], o[3]])));
+    const [busy, setBusy] = useState(false);
+    const [error, setError] = useState(null);
+    const run = () => {
+        let flags = MIGRATE_LIVE | MIGRATE_P2P;
+        for (const [flag, on] of Object.entries(options))
+            if (on)
+                flags |= Number(flag);
+        setBusy(true);
+        store.domainCall(dom.path, "Migrate", [uri, {}, flags], "sa{sv}u")
+                .then(onClose)
+                .catch(err => { setError(err); setBusy(false) });
+    };
+    return (
+        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-migrate-dialog"
+               title={cockpit.format(_("Migrate $0"), dom.Name)}
+               actions={[
+                   <Button key="go" variant="primary" onClick={run} isLoading={busy} id="vb-migrate-confirm"
+                           isDisabled={busy || !/^(ssh:\/\/.+|unix:.+)/.test(uri)}>{_("Migrate")}</Button>,
+                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+               ]}>
+            {error && <Alert variant="danger" isInline id="vb-migrate-error" data-error-name={error.name || ""}
+                             title={_("Not migrated")}>{errorMessage(error)}</Alert>}
+            <Form onSubmit={e => { e.preventDefault(); run() }}>
+                <FormGroup label={_("Destination")} fieldId="vb-migrate-uri">
+                    <TextInput id="vb-migrate-uri" value={uri} onChange={(_e, v) => setUri(v)}
+                               placeholder="ssh://root@host2" />
+                </FormGroup>
+                {MIGRATE_OPTIONS.map(([id, flag, label]) => (
+                    <Checkbox key={id} id={id} label={label} isChecked={!!options[flag]}
+                              onChange={(_e, v) => setOptions(o => ({ ...o, [flag]: v }))} />
+                ))}
+            </Form>
+        </Modal>
+    );
+}
+
 export function DomainActions({ store, dom, notify }) {
     const [open, setOpen] = useState(false);
     const [deleting, setDeleting] = useState(false);
     const [saving, setSaving] = useState(false);
+    const [migrating, setMigrating] = useState(false);
     const [busy, setBusy] = useState(false);
     const acts = actionsFor(dom);
     const run = ([id, label, fn]) => {
@@ -155,6 +209,10 @@ export function DomainActions({ store, dom, notify }) {
         }
         if (id === "save") {
             setSaving(true);
+            return;
+        }
+        if (id === "migrate") {
+            setMigrating(true);
             return;
         }
         setBusy(true);
@@ -189,6 +247,7 @@ export function DomainActions({ store, dom, notify }) {
                                        onClose={() => setDeleting(false)} />}
             {saving && <SaveDialog store={store} dom={dom} notify={notify}
                                    onClose={() => setSaving(false)} />}
+            {migrating && <MigrateDialog store={store} dom={dom} onClose={() => setMigrating(false)} />}
         </div>
     );
 }

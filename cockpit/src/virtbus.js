@@ -49,12 +49,24 @@ class ObjectSet {
         this.store = store;
         this.kind = kind;
         this.items = new Map();
+        this.phases = new Map(); // jobs: every Phase each one was seen in, in order
+    }
+
+    notePhase(item) {
+        if (this.kind !== "job" || !item.Phase)
+            return;
+        const seen = this.phases.get(item.path) || [];
+        if (seen[seen.length - 1] !== item.Phase)
+            seen.push(item.Phase);
+        this.phases.set(item.path, seen);
     }
 
     attach(proxies) {
         this.items = new Map();
         const update = (ev, proxy) => {
-            this.items.set(proxy.path, snapshotProps(proxy));
+            const item = snapshotProps(proxy);
+            this.items.set(proxy.path, item);
+            this.notePhase(item);
             this.store.changed();
         };
         proxies.addEventListener("added", update);
@@ -63,8 +75,11 @@ class ObjectSet {
             this.items.delete(proxy.path);
             this.store.changed();
         });
-        for (const path of Object.keys(proxies))
-            this.items.set(path, snapshotProps(proxies[path]));
+        for (const path of Object.keys(proxies)) {
+            const item = snapshotProps(proxies[path]);
+            this.items.set(path, item);
+            this.notePhase(item);
+        }
     }
 
     clear() {

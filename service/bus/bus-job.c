@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "bus-errors.h"
 #include "bus-names.h"
@@ -16,12 +17,18 @@
  * then the pending Wait() calls are answered. The object stays for
  * job_grace_period seconds, then leaves the bus. Main context only,
  * reached through vb_bus_service_queue() from the job's thread.
+ *
+ * Each change is published as the job was when it was reported (a copy taken by the
+ * reporting thread), each with its own PropertiesChanged: a migration's phases that
+ * follow each other faster than the main thread runs are all seen on the bus, in order
+ * (issue 17: a frontend shows them as they happen).
  */
 
 typedef struct {
     VbBusService *service;
     VbJob *job;
     VbJobNotifyKind kind;
+    VbJobInfo info; /* the job when the change was reported */
 } JobPublish;
 
 static void
@@ -124,7 +131,13 @@ job_publish_on_main(gpointer data)
     g_autoptr(VbDBusJob) iface = NULL;
     VbJobInfo info = { 0 };
 
-    vb_job_get_info(p->job, &info);
+    if (p->kind == VB_JOB_NOTIFY_COMPLETED) {
+        /* the final state (the result, the error) as the job holds it now */
+        vb_job_get_info(p->job, &info);
+    } else {
+        info = p->info;
+        memset(&p->info, 0, sizeof(p->info));
+    }
     if (object == NULL && p->kind == VB_JOB_NOTIFY_ADDED) {
         object = vb_dbus_object_skeleton_new(path);
         iface = vb_bus_job_skeleton_new(p->service, p->job);
@@ -143,6 +156,7 @@ job_publish_on_main(gpointer data)
             publish_completed(p->service, iface, path, &info);
     }
     vb_job_info_clear(&info);
+    vb_job_info_clear(&p->info);
     vb_job_unref(p->job);
     g_free(p);
     return G_SOURCE_REMOVE;
@@ -167,6 +181,8 @@ vb_bus_job_notify(VbJob *job, VbJobNotifyKind kind, gpointer user_data)
     p->service = service;
     p->job = vb_job_ref(job);
     p->kind = kind;
+    if (kind != VB_JOB_NOTIFY_COMPLETED)
+        vb_job_get_info(job, &p->info);
     vb_bus_service_queue(service, job_publish_on_main, p);
 }
 

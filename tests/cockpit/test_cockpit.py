@@ -10,14 +10,18 @@ Screenshots of the main views go to BUILDDIR/tests/cockpit/screenshots/ (kept)."
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("VB_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "../..")), "tests", "integration"))
 
+import test_migration_hosts  # noqa: E402
 import test_polkit  # noqa: E402
+import vbmigrate  # noqa: E402
 import vbnetns  # noqa: E402
 import vbtest  # noqa: E402
 from test_console import Reader, open_stream  # noqa: E402
@@ -87,8 +91,15 @@ class CockpitMixin:
         if cls.browser is not None:
             cls.browser.close()
 
+    def cockpit_bus(self):
+        """The bus the page's bridge talks to"""
+        return self.bus.address
+
     def setUp(self):
         super().setUp()
+        if getattr(self, "tmp", None) is None:
+            self.tmp = tempfile.mkdtemp(prefix="vbtest-cockpit-")
+            self.addCleanup(shutil.rmtree, self.tmp, True)
         # the package directory: DATA/cockpit/virtbus -> the build's cockpit/
         self.data = os.path.join(self.tmp, "xdg")
         os.makedirs(os.path.join(self.data, "cockpit"))
@@ -99,7 +110,7 @@ class CockpitMixin:
         os.symlink(vbtest.VIRTBUSCTL, os.path.join(self.bindir, "virtbusctl"))
         if self.ws_user is not None:
             os.chmod(self.tmp, 0o755)
-        self.ws = CockpitWS(self.bus.address, self.data, os.path.join(self.tmp, "cockpit-ws.log"),
+        self.ws = CockpitWS(self.cockpit_bus(), self.data, os.path.join(self.tmp, "cockpit-ws.log"),
                             user=self.ws_user, bindir=self.bindir)
         self.page = None
 
@@ -638,6 +649,53 @@ class TestDevices(CockpitTestCase):
         p.click("#vb-resource-confirm")
         p.wait_gone("#vb-resource-dialog")
         self.assertIn(">2</vcpu>", self.domain(path, "GetXMLDesc", "u", (2,)))
+
+
+class TestMigration(CockpitMixin, test_migration_hosts.HostsMigrationTestCase):
+    """A live migration between two test hosts (network namespaces, each with its bus,
+    virtbusd and sshd: tests/integration/vbhosts.py) from the page on host a: the Job shows
+    the five phases as they happen; the guest runs on at host b."""
+    tmp = None
+
+    def cockpit_bus(self):
+        return self.a.bus_address
+
+    def prop(self, path, name):
+        return self.props(self.a, path)[name]
+
+    def test_migrate_phase_by_phase(self):
+        path = self.manager(self.a, "DefineXML", "su",
+                            (vbmigrate.guest_xml("vm1", test_migration_hosts.UUID, self.serial), 0))
+        self.d(self.a, path, "Start", "u", (0,))
+        vbmigrate.wait_booted(self.serial)
+        p = self.open_page()
+        p.wait_present(row("vm1"))
+        self.open_details("vm1")
+        self.menu_action("vm1", "migrate", scope="#vb-details .vb-details-head")
+        p.wait_present("#vb-migrate-dialog")
+        self.replace_text("#vb-migrate-uri", self.b.uri())
+        p.click("#vb-migrate-confirm")
+        p.wait_gone("#vb-migrate-dialog", timeout=30)
+        job = '.vb-job[data-operation="migration-out"]'
+        p.wait_present(job, timeout=30)
+        p.wait_js(f"document.querySelector({json.dumps(job)}).dataset.phase === 'completed'",
+                  timeout=180, what="the migration to complete")
+        seen = p.attr(job, "data-phases-seen").split(",")
+        phases = ["begin", "prepare", "perform", "finish", "confirm"]
+        # the service's phases as the page saw them: each one of the transfer's
+        self.assertEqual([x for x in seen if x not in ("queued",)],
+                         ["begin", "prepare", "perform3", "finish", "confirm", "completed"],
+                         seen)
+        self.assertEqual(p.attr(job, "data-steps-seen").split(","), phases)
+        for ph in phases:
+            self.assertEqual(p.attr(f'{job} .vb-migration-phase[data-phase="{ph}"]',
+                                    "data-variant"), "success")
+        self.shot("migration")
+        self.assertEqual(self.state(self.a, path), ("shutoff", "migrated"))
+        dpath = self.manager(self.b, "LookupByName", "s", ("vm1",))
+        self.assertEqual(self.state(self.b, dpath), ("running", "migrated"))
+        vbmigrate.assert_ticks_on(self, self.serial, timeout=60)
+        p.wait_present("#vb-details[data-state='shutoff']")
 
 
 class TestJobs(CockpitTestCase):

@@ -642,12 +642,24 @@ class RestartTest(MigrationTestCase):
 class PeerToPeerTest(MigrationTestCase):
     def test_p2p_over_bus_address(self):
         path = self.start_guest()
+        # every phase of the job reaches a listener, in order, each as its own
+        # PropertiesChanged, however fast they follow each other (a frontend shows them)
+        rec = vbtest.SignalRecorder(self.conn, "org.freedesktop.DBus.Properties",
+                                    "PropertiesChanged")
+        self.addCleanup(rec.close)
         job = self.domain(path, "Migrate", "sa{sv}u",
                           (self.bus_b.address,
                            {"migrate_uri": GLib.Variant("s", "tcp://127.0.0.1")},
                            LIVE | 2 | PERSIST_DEST))
         self.assertEqual(self.get_prop(job, JOB_IFACE, "Operation"), "migration-out")
         res = self.wait_job(job)
+        phases = [s[3][1]["Phase"] for s in rec.wait_for(
+            lambda s: s[0] == job and s[3][0] == JOB_IFACE and s[3][1].get("Phase") == "completed",
+            what="the job's last phase") and rec.signals
+            if s[0] == job and s[3][0] == JOB_IFACE and "Phase" in s[3][1]]
+        self.assertEqual([ph for ph in phases if ph != "queued"],
+                         ["begin", "prepare", "perform3", "finish", "confirm", "completed"],
+                         phases)
         dpath = res["domain"]
         self.assertIn("downtime", res)
         self.assertEqual(self.state(path), ("shutoff", "migrated"))
