@@ -9,6 +9,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { EllipsisVIcon } from "@patternfly/react-icons";
 
+import { Sparkline, formatCpu, useUsage } from "./usage.jsx";
 import {
     errorMessage, SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
     UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA,
@@ -270,6 +271,7 @@ const STATE_FILTERS = [["", _("All states")], ["running", _("Running")], ["pause
 export function DomainList({ store, notify, onCreate, onOpen }) {
     const [text, setText] = useState("");
     const [state, setState] = useState("");
+    const usage = useUsage(store, true);
     const all = store.domains.list().sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
     const shown = all.filter(d => (!text || (d.Name || "").toLowerCase().includes(text.toLowerCase())) &&
                                   (!state || d.State === state));
@@ -306,6 +308,8 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
                             <Th>{_("State")}</Th>
                             <Th>{_("Memory")}</Th>
                             <Th>{_("vCPUs")}</Th>
+                            <Th>{_("CPU")}</Th>
+                            <Th>{_("Resident memory")}</Th>
                             <Th>{_("Autostart")}</Th>
                             <Th screenReaderText={_("Actions")} />
                         </Tr>
@@ -328,6 +332,16 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
                                 <Td dataLabel={_("State")}><StateLabel dom={d} /></Td>
                                 <Td dataLabel={_("Memory")}>{formatMemory(d.Memory)}</Td>
                                 <Td dataLabel={_("vCPUs")}>{d.VCPUs}</Td>
+                                <Td dataLabel={_("CPU")}>
+                                    {d.Active && <Sparkline className="vb-spark-cpu" values={(usage.get(d.Name) || {}).cpu}
+                                                            max={100} format={formatCpu}
+                                                            label={cockpit.format(_("CPU use of $0"), d.Name)} />}
+                                </Td>
+                                <Td dataLabel={_("Resident memory")}>
+                                    {d.Active && <Sparkline className="vb-spark-mem" values={(usage.get(d.Name) || {}).mem}
+                                                            max={Number(d.Memory) * 1.2} format={formatMemory}
+                                                            label={cockpit.format(_("Resident memory of $0"), d.Name)} />}
+                                </Td>
                                 <Td dataLabel={_("Autostart")}>
                                     <AutostartSwitch store={store} dom={d} notify={notify} />
                                 </Td>

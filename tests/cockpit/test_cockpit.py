@@ -223,6 +223,17 @@ class TestPage(CockpitTestCase):
         p.click(f'{row("web1")} [data-action="start"]')
         self.wait_state("web1", "running")
         self.assertEqual(self.prop(path, "State"), "running")
+        # CPU and memory sparklines fill from GetAllDomainStats (every 3 s): QEMU's CPU
+        # use (some, at most the machine's 2 CPUs) and its resident memory as the service
+        # reports it
+        p.wait_js(f"Number(document.querySelector({json.dumps(row('web1') + ' .vb-spark-cpu')})"
+                  f".dataset.samples) >= 2", timeout=30, what="two CPU samples")
+        cpu = float(p.attr(row("web1") + " .vb-spark-cpu", "data-last"))
+        self.assertGreater(cpu, 0.0)
+        self.assertLess(cpu, 250.0)
+        rss = float(p.attr(row("web1") + " .vb-spark-mem", "data-last"))
+        service_rss = self.domain(path, "GetStats", "uu", (4, 0))["balloon.rss"]
+        self.assertLess(abs(rss - service_rss), service_rss * 0.2, (rss, service_rss))
         self.shot("list-running")
 
         self.menu_action("web1", "suspend")
