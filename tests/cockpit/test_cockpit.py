@@ -317,6 +317,50 @@ class TestPage(CockpitTestCase):
         p.click("#vb-create-close")
         p.wait_present(f"{row('odd')} .vb-unsupported-badge")
 
+    def test_german(self):
+        """A browser asking for German gets the page's German catalogue (po.de.js through
+        Cockpit's po.js): translated texts, plural forms, and English where a text is not
+        translated yet."""
+        self.define("de1")
+        self.page = self.browser.new_page("about:blank")
+        p = self.page
+        p.send("Network.enable")
+        p.send("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "de-DE,de"}})
+        p.goto(self.ws.url("virtbus/index.html"))
+        p.wait_present(row("de1"))
+        self.assertEqual(p.eval("cockpit.language"), "de")
+        self.assertIn("Virtuelle Maschinen", p.text("#vb-page h1"))
+        self.assertEqual(p.text(f"{row('de1')} .vb-state"), "Ausgeschaltet")
+        self.assertEqual(p.text(f'{row("de1")} [data-action="start"]'), "Starten")
+        self.assertEqual(p.eval("cockpit.format(cockpit.ngettext('$0 setting not applied',"
+                                " '$0 settings not applied', 2), 2)"),
+                         "2 Einstellungen nicht angewendet")
+        # not translated yet: the English text
+        self.assertEqual(p.eval("cockpit.gettext('Take it over')"), "Take it over")
+        self.shot("german")
+
+    def test_dark_theme(self):
+        """Cockpit's shell keeps the theme in localStorage "shell:style" and changes it while
+        pages are open (a storage event in the page): the page follows, light again too."""
+        self.define("dark1")
+        p = self.open_page()
+        p.wait_present(row("dark1"))
+        light_bg = p.eval("getComputedStyle(document.querySelector('#vb-domains')).backgroundColor")
+        p.eval("localStorage.setItem('shell:style', 'dark');"
+               "window.dispatchEvent(new StorageEvent('storage', {key: 'shell:style'}))")
+        p.wait_js("document.documentElement.classList.contains('pf-v5-theme-dark')")
+        dark_bg = p.eval("getComputedStyle(document.querySelector('#vb-domains')).backgroundColor")
+        self.assertNotEqual(light_bg, dark_bg)
+        self.shot("dark")
+        p.eval("localStorage.setItem('shell:style', 'light');"
+               "window.dispatchEvent(new StorageEvent('storage', {key: 'shell:style'}))")
+        p.wait_js("!document.documentElement.classList.contains('pf-v5-theme-dark')")
+        # a page opened while the shell is dark starts dark
+        p.eval("localStorage.setItem('shell:style', 'dark')")
+        p.reload()
+        p.wait_js("document.documentElement.classList.contains('pf-v5-theme-dark')")
+        p.eval("localStorage.removeItem('shell:style')")
+
     def test_filters(self):
         for name in ("alpha", "beta", "gamma"):
             self.define(name)

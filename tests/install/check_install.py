@@ -58,7 +58,7 @@ INTERFACES = [f"usr/share/dbus-1/interfaces/org.virtbus.Virt1.{i}.xml"
               for i in ("Manager", "Domain", "Job", "Network", "Snapshot")]
 # the Cockpit page (issue 17): Cockpit's bridge finds packages in /usr/share/cockpit/
 COCKPIT = [f"usr/share/cockpit/virtbus/{f}"
-           for f in ("manifest.json", "index.html", "index.js", "index.css")]
+           for f in ("manifest.json", "index.html", "index.js", "index.css", "po.de.js")]
 EXPECTED = {POLICY, ACTIVATION, ACTIONS, TMPFILES, RULES, SYSUSERS, UNIT, VIRTBUSD, VIRTBUSCTL,
             LAUNCHER, CONFIG,
             COMPLETION, *MAN_PAGES, *INTERFACES, *COCKPIT}
