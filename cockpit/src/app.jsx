@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* global cockpit */
-import React, { useEffect, useState, useSyncExternalStore } from "react";
+import React, { useCallback, useEffect, useState } from "react";
 import {
     Alert, AlertActionCloseButton, AlertGroup, EmptyState, Tab, TabTitleText, Tabs, EmptyStateBody,
     EmptyStateHeader, EmptyStateIcon, Page, PageSection, PageSectionVariants, Spinner,
@@ -13,23 +13,18 @@ import { CreateDialog } from "./create.jsx";
 import { DomainDetails } from "./details.jsx";
 import { JobsPanel } from "./jobs.jsx";
 import { NetworkList } from "./networks.jsx";
-import { errorMessage } from "./virtbus.js";
+import { errorMessage, useStatus } from "./virtbus.js";
 
 const _ = cockpit.gettext;
-
-export function useStore(store) {
-    useSyncExternalStore(store.subscribe, store.version);
-    return store;
-}
 
 // Errors of the page's calls, shown until closed: the service's error name and message.
 export function useNotices() {
     const [notices, setNotices] = useState([]);
-    const add = (title, err) => setNotices(n => [...n, {
+    const add = useCallback((title, err) => setNotices(n => [...n, {
         key: Date.now() + Math.random(), title, detail: errorMessage(err),
         name: err && err.name ? err.name : "",
-    }]);
-    const remove = key => setNotices(n => n.filter(x => x.key !== key));
+    }]), []);
+    const remove = useCallback(key => setNotices(n => n.filter(x => x.key !== key)), []);
     return [notices, add, remove];
 }
 
@@ -91,10 +86,12 @@ function domainPathOf(uuid) {
 }
 
 export function App({ store }) {
-    useStore(store);
+    useStatus(store);
     const [notices, notify, removeNotice] = useNotices();
     const [creating, setCreating] = useState(false);
     const location = useLocation();
+    const openCreate = useCallback(() => setCreating(true), []);
+    const openDomain = useCallback(d => cockpit.location.go(["vm", d.UUID]), []);
 
     let body;
     if (store.status === "connecting") {
@@ -110,8 +107,7 @@ export function App({ store }) {
         body = (
             <>
                 <JobsPanel store={store} notify={notify} />
-                <DomainList store={store} notify={notify} onCreate={() => setCreating(true)}
-                            onOpen={d => cockpit.location.go(["vm", d.UUID])} />
+                <DomainList store={store} notify={notify} onCreate={openCreate} onOpen={openDomain} />
             </>
         );
     }

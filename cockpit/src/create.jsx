@@ -5,7 +5,7 @@ import {
     Alert, Button, Checkbox, FileUpload, Form, FormGroup, List, ListItem, Modal, ModalVariant,
 } from "@patternfly/react-core";
 
-import { DEFINE_VALIDATE, errorMessage, shortError } from "./virtbus.js";
+import { DEFINE_VALIDATE, errorMessage, shortError, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
@@ -27,6 +27,7 @@ export function CreateDialog({ store, onClose }) {
     const [error, setError] = useState(null);
     const [warnings, setWarnings] = useState(null); // before define: the refusal's list
     const [defined, setDefined] = useState(null);   // after define: the domain's path
+    const domains = useObjects(store.domains);
 
     const finish = (path) => {
         setDefined(path);
@@ -48,7 +49,7 @@ export function CreateDialog({ store, onClose }) {
                 .finally(() => setBusy(false));
     };
 
-    const dom = defined ? store.domains.get(defined) : null;
+    const dom = defined ? domains.get(defined) : null;
     const after = dom && dom.Unsupported ? dom.Unsupported : [];
     let actions;
     if (defined) {

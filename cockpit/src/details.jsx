@@ -14,7 +14,7 @@ import { SerialConsole } from "./console.jsx";
 import { Snapshots } from "./snapshots.jsx";
 import { Display } from "./display.jsx";
 import { Devices } from "./devices.jsx";
-import { errorMessage } from "./virtbus.js";
+import { errorMessage, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
@@ -231,7 +231,7 @@ function XmlTab({ store, dom }) {
 
 export function DomainDetails({ store, path, notify, onBack }) {
     const [tab, setTab] = useState("overview");
-    const dom = store.domains.get(path);
+    const dom = useObjects(store.domains).get(path);
     if (!dom) {
         return (
             <EmptyState id="vb-details-gone">

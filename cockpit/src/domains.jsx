@@ -11,7 +11,7 @@ import { EllipsisVIcon } from "@patternfly/react-icons";
 
 import { Sparkline, formatCpu, useUsage } from "./usage.jsx";
 import {
-    errorMessage, SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
+    errorMessage, useObjects, SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
     UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA,
 } from "./virtbus.js";
 
@@ -265,6 +265,46 @@ function AutostartSwitch({ store, dom, notify }) {
     );
 }
 
+// One machine's row; re-rendered only when its domain (a new object for each change of
+// it), its usage samples or the callbacks change.
+const DomainRow = React.memo(function DomainRow({ store, d, notify, onOpen, usage }) {
+    return (
+        <Tr className="vb-domain" data-name={d.Name} data-state={d.State}>
+            <Td dataLabel={_("Name")} className="vb-name">
+                <Button variant="link" isInline className="vb-open"
+                        onClick={() => onOpen(d)}>{d.Name}</Button>
+                {d.Unsupported && d.Unsupported.length > 0 &&
+                    <Label color="gold" isCompact className="vb-unsupported-badge"
+                           title={d.Unsupported.join("\n")}>
+                        {cockpit.format(cockpit.ngettext("$0 setting not applied",
+                                                         "$0 settings not applied",
+                                                         d.Unsupported.length),
+                                        d.Unsupported.length)}
+                    </Label>}
+            </Td>
+            <Td dataLabel={_("State")}><StateLabel dom={d} /></Td>
+            <Td dataLabel={_("Memory")}>{formatMemory(d.Memory)}</Td>
+            <Td dataLabel={_("vCPUs")}>{d.VCPUs}</Td>
+            <Td dataLabel={_("CPU")}>
+                {d.Active && <Sparkline className="vb-spark-cpu" values={(usage || {}).cpu}
+                                        max={100} format={formatCpu}
+                                        label={cockpit.format(_("CPU use of $0"), d.Name)} />}
+            </Td>
+            <Td dataLabel={_("Resident memory")}>
+                {d.Active && <Sparkline className="vb-spark-mem" values={(usage || {}).mem}
+                                        max={Number(d.Memory) * 1.2} format={formatMemory}
+                                        label={cockpit.format(_("Resident memory of $0"), d.Name)} />}
+            </Td>
+            <Td dataLabel={_("Autostart")}>
+                <AutostartSwitch store={store} dom={d} notify={notify} />
+            </Td>
+            <Td isActionCell>
+                <DomainActions store={store} dom={d} notify={notify} />
+            </Td>
+        </Tr>
+    );
+});
+
 const STATE_FILTERS = [["", _("All states")], ["running", _("Running")], ["paused", _("Paused")],
     ["shutoff", _("Shut off")], ["crashed", _("Crashed")]];
 
@@ -272,7 +312,8 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
     const [text, setText] = useState("");
     const [state, setState] = useState("");
     const usage = useUsage(store, true);
-    const all = store.domains.list().sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
+    const items = useObjects(store.domains);
+    const all = Array.from(items.values()).sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
     const shown = all.filter(d => (!text || (d.Name || "").toLowerCase().includes(text.toLowerCase())) &&
                                   (!state || d.State === state));
     return (
@@ -315,41 +356,8 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
                         </Tr>
                     </Thead>
                     <Tbody>
-                        {shown.map(d => (
-                            <Tr key={d.path} className="vb-domain" data-name={d.Name} data-state={d.State}>
-                                <Td dataLabel={_("Name")} className="vb-name">
-                                    <Button variant="link" isInline className="vb-open"
-                                            onClick={() => onOpen(d)}>{d.Name}</Button>
-                                    {d.Unsupported && d.Unsupported.length > 0 &&
-                                        <Label color="gold" isCompact className="vb-unsupported-badge"
-                                               title={d.Unsupported.join("\n")}>
-                                            {cockpit.format(cockpit.ngettext("$0 setting not applied",
-                                                                             "$0 settings not applied",
-                                                                             d.Unsupported.length),
-                                                            d.Unsupported.length)}
-                                        </Label>}
-                                </Td>
-                                <Td dataLabel={_("State")}><StateLabel dom={d} /></Td>
-                                <Td dataLabel={_("Memory")}>{formatMemory(d.Memory)}</Td>
-                                <Td dataLabel={_("vCPUs")}>{d.VCPUs}</Td>
-                                <Td dataLabel={_("CPU")}>
-                                    {d.Active && <Sparkline className="vb-spark-cpu" values={(usage.get(d.Name) || {}).cpu}
-                                                            max={100} format={formatCpu}
-                                                            label={cockpit.format(_("CPU use of $0"), d.Name)} />}
-                                </Td>
-                                <Td dataLabel={_("Resident memory")}>
-                                    {d.Active && <Sparkline className="vb-spark-mem" values={(usage.get(d.Name) || {}).mem}
-                                                            max={Number(d.Memory) * 1.2} format={formatMemory}
-                                                            label={cockpit.format(_("Resident memory of $0"), d.Name)} />}
-                                </Td>
-                                <Td dataLabel={_("Autostart")}>
-                                    <AutostartSwitch store={store} dom={d} notify={notify} />
-                                </Td>
-                                <Td isActionCell>
-                                    <DomainActions store={store} dom={d} notify={notify} />
-                                </Td>
-                            </Tr>
-                        ))}
+                        {shown.map(d => <DomainRow key={d.path} store={store} d={d} notify={notify}
+                                                   onOpen={onOpen} usage={usage.get(d.Name)} />)}
                     </Tbody>
                 </Table>}
         </>

@@ -7,7 +7,7 @@ import {
     ProgressVariant,
 } from "@patternfly/react-core";
 
-import { JOB } from "./virtbus.js";
+import { JOB, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
@@ -180,7 +180,7 @@ function JobRow({ store, job, rate, notify, seen }) {
 // Every Job object the service has (running ones, and finished ones for their grace period).
 export function JobsPanel({ store, notify, domain }) {
     const rateOf = useRates();
-    const jobs = store.jobs.list().filter(j => !domain || j.Domain === domain);
+    const jobs = Array.from(useObjects(store.jobs).values()).filter(j => !domain || j.Domain === domain);
     if (jobs.length === 0)
         return null;
     return (

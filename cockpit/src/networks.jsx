@@ -11,7 +11,7 @@ import {
 } from "@patternfly/react-core";
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 
-import { NETWORK, errorMessage } from "./virtbus.js";
+import { NETWORK, errorMessage, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
@@ -159,7 +159,8 @@ function NetworkRow({ store, net, notify, index }) {
 
 export function NetworkList({ store, notify }) {
     const [defining, setDefining] = useState(false);
-    const nets = store.networks.list().sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
+    const nets = Array.from(useObjects(store.networks).values())
+            .sort((a, b) => (a.Name || "").localeCompare(b.Name || ""));
     return (
         <>
             <Toolbar id="vb-net-toolbar">

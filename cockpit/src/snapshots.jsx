@@ -10,7 +10,7 @@ import {
 } from "@patternfly/react-core";
 
 import { stateLabel } from "./domains.jsx";
-import { JOB, SNAPSHOT, errorMessage } from "./virtbus.js";
+import { JOB, SNAPSHOT, errorMessage, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
@@ -110,7 +110,7 @@ function SnapshotActions({ store, snap, notify, hasChildren }) {
 export function Snapshots({ store, dom, notify }) {
     const [creating, setCreating] = useState(false);
     const prefix = dom.path + "/snapshot/";
-    const snaps = store.snapshots.list().filter(s => s.path.startsWith(prefix));
+    const snaps = Array.from(useObjects(store.snapshots).values()).filter(s => s.path.startsWith(prefix));
     const byParent = new Map();
     for (const s of snaps) {
         const parent = snaps.some(p => p.path === s.Parent) ? s.Parent : "/";

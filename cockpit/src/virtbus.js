@@ -13,6 +13,8 @@
 // the objects forgotten, and new clients made every second until the service answers
 // again: the list comes back by itself.
 
+import { useSyncExternalStore } from "react";
+
 export const BUS_NAME = "org.virtbus.Virt1";
 export const ROOT = "/org/virtbus/Virt1";
 export const MANAGER = "org.virtbus.Virt1.Manager";
@@ -63,16 +65,23 @@ class ObjectSet {
 
     attach(proxies) {
         this.items = new Map();
+        // copy on write: a new Map for each change, so that a view can tell by its
+        // identity whether this set changed, and an unchanged item keeps its identity
+        // (React skips the rows of the domains that did not change)
         const update = (ev, proxy) => {
             const item = snapshotProps(proxy);
-            this.items.set(proxy.path, item);
+            const next = new Map(this.items);
+            next.set(proxy.path, item);
+            this.items = next;
             this.notePhase(item);
             this.store.changed();
         };
         proxies.addEventListener("added", update);
         proxies.addEventListener("changed", update);
         proxies.addEventListener("removed", (ev, proxy) => {
-            this.items.delete(proxy.path);
+            const next = new Map(this.items);
+            next.delete(proxy.path);
+            this.items = next;
             this.store.changed();
         });
         for (const path of Object.keys(proxies)) {
@@ -113,6 +122,9 @@ export class Store {
         this.retry = null;
         this.generation = 0;
     }
+
+    // the status line's identity: a view of the connection subscribes to this only
+    statusKey = () => this.status + "\n" + this.statusMessage;
 
     subscribe = (fn) => {
         this.listeners.add(fn);
@@ -255,4 +267,13 @@ export function errorName(err) {
 export function shortError(err) {
     const name = errorName(err);
     return name.startsWith("org.virtbus.Virt1.Error.") ? name.slice(24) : name;
+}
+
+// Hooks: a view re-renders when what it shows changed, not on every change of the store.
+export function useObjects(set) {
+    return useSyncExternalStore(set.store.subscribe, () => set.items);
+}
+
+export function useStatus(store) {
+    return useSyncExternalStore(store.subscribe, store.statusKey);
 }

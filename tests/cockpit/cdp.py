@@ -42,7 +42,7 @@ def _env_without_bus():
 
 
 class Browser:
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1280, height=900, log_path=None):
         self.profile = tempfile.mkdtemp(prefix="vbtest-chromium-")
         to_r, self._w = os.pipe()
         self._r, from_w = os.pipe()
@@ -52,10 +52,13 @@ class Browser:
                 "--disable-component-update", "--disable-quic", "--remote-debugging-pipe",
                 "--user-data-dir=" + self.profile, f"--window-size={width},{height}",
                 "about:blank"]
-        self.proc = subprocess.Popen(["sh", "-c", f'exec "$@" 3<&{to_r} 4>&{from_w}', "sh"] + args,
+        err = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        # bash, not sh: dash takes only one-digit descriptors in a redirection
+        self.proc = subprocess.Popen(["bash", "-c", f'exec "$@" 3<&{to_r} 4>&{from_w}', "bash"] + args,
                                      pass_fds=(to_r, from_w), env=_env_without_bus(),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     stdout=err, stderr=err, start_new_session=True)
+        if log_path:
+            err.close()
         os.close(to_r)
         os.close(from_w)
         self._buf = b""
