@@ -265,6 +265,41 @@ function AutostartSwitch({ store, dom, notify }) {
     );
 }
 
+// Restore a machine from an image written by Save (Manager.Restore: a Job).
+function RestoreDialog({ store, onClose }) {
+    const [path, setPath] = useState("/var/lib/virtbus/save/");
+    const [paused, setPaused] = useState(false);
+    const [busy, setBusy] = useState(false);
+    const [error, setError] = useState(null);
+    const run = () => {
+        setBusy(true);
+        setError(null);
+        store.managerCall("Restore", [path, "", paused ? 4 : 2], "ssu")
+                .then(onClose)
+                .catch(err => { setError(err); setBusy(false) });
+    };
+    return (
+        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-restore-dialog"
+               title={_("Restore a machine from a saved image")}
+               actions={[
+                   <Button key="restore" variant="primary" onClick={run} isLoading={busy}
+                           isDisabled={busy || !path.startsWith("/")} id="vb-restore-confirm">
+                       {_("Restore")}</Button>,
+                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+               ]}>
+            {error && <Alert variant="danger" isInline id="vb-restore-error" data-error-name={error.name || ""}
+                             title={_("Not restored")}>{errorMessage(error)}</Alert>}
+            <Form onSubmit={e => { e.preventDefault(); run() }}>
+                <FormGroup label={_("Saved image (on the host)")} fieldId="vb-restore-path">
+                    <TextInput id="vb-restore-path" value={path} onChange={(_e, v) => setPath(v)} />
+                </FormGroup>
+                <Checkbox id="vb-restore-paused" label={_("Leave it paused")} isChecked={paused}
+                          onChange={(_e, v) => setPaused(v)} />
+            </Form>
+        </Modal>
+    );
+}
+
 // One machine's row; re-rendered only when its domain (a new object for each change of
 // it), its usage samples or the callbacks change.
 const DomainRow = React.memo(function DomainRow({ store, d, notify, onOpen, usage }) {
@@ -309,6 +344,7 @@ const STATE_FILTERS = [["", _("All states")], ["running", _("Running")], ["pause
     ["shutoff", _("Shut off")], ["crashed", _("Crashed")]];
 
 export function DomainList({ store, notify, onCreate, onOpen }) {
+    const [restoring, setRestoring] = useState(false);
     const [text, setText] = useState("");
     const [state, setState] = useState("");
     const usage = useUsage(store, true);
@@ -331,6 +367,11 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
                         </FormSelect>
                     </ToolbarItem>
                     <ToolbarItem align={{ default: "alignRight" }}>
+                        <Button id="vb-restore" variant="secondary" onClick={() => setRestoring(true)}>
+                            {_("Restore from a file")}
+                        </Button>
+                    </ToolbarItem>
+                    <ToolbarItem>
                         <Button id="vb-create" variant="primary" onClick={onCreate}>
                             {_("Create from XML")}
                         </Button>
@@ -360,6 +401,7 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
                                                    onOpen={onOpen} usage={usage.get(d.Name)} />)}
                     </Tbody>
                 </Table>}
+            {restoring && <RestoreDialog store={store} onClose={() => setRestoring(false)} />}
         </>
     );
 }

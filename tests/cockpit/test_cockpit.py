@@ -786,6 +786,35 @@ class TestJobs(CockpitTestCase):
         self.wait_state("job1", "running")
 
 
+class TestSaveRestore(CockpitTestCase):
+    def test_save_then_restore_from_the_page(self):
+        """Save to a file from the page (the machine stops, "saved"), then Restore from the
+        list's toolbar: it runs again; a bad path is refused with the service's error."""
+        path = self.define("sr1")
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        image = os.path.join(self.tmp, "sr1.save")
+        p = self.open_page()
+        p.wait_present(row("sr1"))
+        self.menu_action("sr1", "save")
+        p.wait_present("#vb-save-dialog")
+        self.replace_text("#vb-save-path", image)
+        p.click("#vb-save-confirm")
+        self.wait_state("sr1", "shutoff", timeout=120)
+        self.assertEqual(self.prop(path, "StateReason"), "saved")
+        self.assertTrue(os.path.exists(image))
+        p.click("#vb-restore")
+        p.wait_present("#vb-restore-dialog")
+        self.replace_text("#vb-restore-path", os.path.join(self.tmp, "missing.save"))
+        p.click("#vb-restore-confirm")
+        p.wait_present("#vb-restore-error")
+        self.assertTrue(p.attr("#vb-restore-error", "data-error-name").startswith(ERR))
+        self.replace_text("#vb-restore-path", image)
+        p.click("#vb-restore-confirm")
+        p.wait_gone("#vb-restore-dialog", timeout=60)
+        self.wait_state("sr1", "running", timeout=120)
+        self.assertEqual(self.prop(path, "State"), "running")
+
+
 class TestServiceComesAndGoes(CockpitTestCase):
     def test_service_restart(self):
         """virtbusd stopped under the page: it says so; started again: the list comes back
