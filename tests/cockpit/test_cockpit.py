@@ -25,6 +25,7 @@ import vbmigrate  # noqa: E402
 import vbnetns  # noqa: E402
 import vbtest  # noqa: E402
 from test_console import Reader, open_stream  # noqa: E402
+from test_console import guest_xml as tiny_guest_xml  # noqa: E402
 from test_hotplug import guest_xml as hotplug_guest_xml  # noqa: E402
 from test_networks import UUID1 as NET_UUID, net_xml  # noqa: E402
 from vbtest import VirtbusTestCase, eventually  # noqa: E402
@@ -33,27 +34,6 @@ from cdp import Browser, CockpitWS  # noqa: E402
 PAGE_DIR = os.path.join(vbtest.BUILDDIR, "cockpit")
 GUEST_DIR = os.environ.get("VB_TINY_GUEST", "")
 READY = "TINYGUEST: READY"
-
-
-def tiny_guest_xml(name):
-    """The tiny guest with a shell on its serial port (tgconsole), as test_console.py"""
-    with open(os.path.join(GUEST_DIR, "cmdline")) as f:
-        cmdline = f.read().strip() + " tgconsole"
-    return f"""<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{GUEST_DIR}/vmlinux</kernel>
-    <initrd>{GUEST_DIR}/initrd.img</initrd>
-    <cmdline>{cmdline}</cmdline>
-  </os>
-  <devices>
-    <serial type='pty'><target port='0'/></serial>
-  </devices>
-</domain>
-"""
 
 
 def open_console(conn, path):
@@ -152,6 +132,20 @@ class CockpitMixin:
 
     def prop(self, path, name):
         return self.get_prop(path, vbtest.DOMAIN_IFACE, name)
+
+    def save_from_the_page(self, name):
+        """Starts @name, opens the page and saves it to a file through the menu's dialog;
+        returns (its path, the image's path, the page)."""
+        path = self.define(name)
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        image = os.path.join(self.tmp, name + ".save")
+        p = self.open_page()
+        p.wait_present(row(name))
+        self.menu_action(name, "save")
+        p.wait_present("#vb-save-dialog")
+        self.replace_text("#vb-save-path", image)
+        p.click("#vb-save-confirm")
+        return path, image, p
 
     def replace_text(self, selector, text):
         """Selects what the field holds and types the text over it."""
@@ -760,15 +754,7 @@ class TestJobs(CockpitTestCase):
     def test_save_progress_and_cancel(self):
         """Save to a file from the page: the Job shows, its progress bar moves, Cancel on the
         page cancels it on the service, and the guest runs on."""
-        path = self.define("job1")
-        self.domain(path, "Start", "u", (0,), timeout=60000)
-        image = os.path.join(self.tmp, "job1.save")
-        p = self.open_page()
-        p.wait_present(row("job1"))
-        self.menu_action("job1", "save")
-        p.wait_present("#vb-save-dialog")
-        self.replace_text("#vb-save-path", image)
-        p.click("#vb-save-confirm")
+        path, image, p = self.save_from_the_page("job1")
         p.wait_gone("#vb-save-dialog")
         job = p.wait_js("(() => { const j = document.querySelector('.vb-job');"
                         " return j && j.dataset.job; })()", what="the job on the page")
@@ -790,15 +776,7 @@ class TestSaveRestore(CockpitTestCase):
     def test_save_then_restore_from_the_page(self):
         """Save to a file from the page (the machine stops, "saved"), then Restore from the
         list's toolbar: it runs again; a bad path is refused with the service's error."""
-        path = self.define("sr1")
-        self.domain(path, "Start", "u", (0,), timeout=60000)
-        image = os.path.join(self.tmp, "sr1.save")
-        p = self.open_page()
-        p.wait_present(row("sr1"))
-        self.menu_action("sr1", "save")
-        p.wait_present("#vb-save-dialog")
-        self.replace_text("#vb-save-path", image)
-        p.click("#vb-save-confirm")
+        path, image, p = self.save_from_the_page("sr1")
         self.wait_state("sr1", "shutoff", timeout=120)
         self.assertEqual(self.prop(path, "StateReason"), "saved")
         self.assertTrue(os.path.exists(image))
