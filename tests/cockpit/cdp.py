@@ -243,6 +243,14 @@ class Page:
         self.eval(f"document.querySelector({json.dumps(selector)}).focus()")
         self.send("Input.insertText", {"text": text})
 
+    def set_files(self, selector, paths):
+        """Chooses files for an <input type=file>, as the file dialog would."""
+        doc = self.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = self.send("DOM.querySelector", {"nodeId": doc, "selector": selector})["nodeId"]
+        if not node:
+            raise CDPError(f"no {selector}")
+        self.send("DOM.setFileInputFiles", {"nodeId": node, "files": list(paths)})
+
     def press(self, key, code, keycode, text=""):
         """One key pressed and released (Enter: "Enter", "Enter", 13, "\r")."""
         down = {"type": "keyDown", "key": key, "code": code, "windowsVirtualKeyCode": keycode}

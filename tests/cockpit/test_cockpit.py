@@ -239,6 +239,25 @@ class TestPage(CockpitTestCase):
         self.wait_state("web1", "shutoff")
         self.assertEqual(self.prop(path, "State"), "shutoff")
 
+    def test_upload_xml_file(self):
+        """The create dialog's Upload: a domain XML file chosen as from the file dialog fills
+        the editor, and Define defines it."""
+        xml_file = os.path.join(self.tmp, "up1.xml")
+        with open(xml_file, "w") as f:
+            f.write(vbtest.domain_xml("up1"))
+        p = self.open_page()
+        p.click("#vb-create")
+        p.wait_present("#vb-create-dialog")
+        p.set_files("#vb-create-dialog input[type=file]", [xml_file])
+        p.wait_js("document.querySelector('textarea#vb-create-xml').value.includes('<name>up1</name>')",
+                  what="the file's XML in the editor")
+        self.assertIn("up1.xml", p.eval("document.querySelector('#vb-create-dialog').textContent") +
+                      p.eval("Array.from(document.querySelectorAll('#vb-create-dialog input'))"
+                             ".map(i => i.value).join(' ')"))
+        p.click("#vb-create-define")
+        p.wait_present("#vb-create-done")
+        self.assertEqual(self.prop(self.domain_path("up1"), "Name"), "up1")
+
     def test_changes_made_elsewhere_show_live(self):
         """State changes made by another client reach the page through PropertiesChanged
         (no polling, no reload); a domain defined or undefined elsewhere comes and goes."""
