@@ -4,13 +4,14 @@ import React, { useEffect, useState } from "react";
 import {
     Alert, Breadcrumb, BreadcrumbItem, Button, Checkbox, CodeBlock, CodeBlockCode, DescriptionList,
     DescriptionListDescription, DescriptionListGroup, DescriptionListTerm, EmptyState,
-    EmptyStateHeader, Flex, FlexItem, Form, FormGroup, List, ListItem, Modal, ModalVariant, Tab,
-    TabTitleText, Tabs, TextArea, TextInput, Title,
+    EmptyStateHeader, Flex, FlexItem, FormGroup, List, ListItem, Tab, TabTitleText, Tabs,
+    TextArea, TextInput, Title,
 } from "@patternfly/react-core";
 
 import { DomainActions, StateLabel, formatMemory } from "./domains.jsx";
 import { JobsPanel } from "./jobs.jsx";
 import { SerialConsole } from "./console.jsx";
+import { CallDialog } from "./dialogs.jsx";
 import { Snapshots } from "./snapshots.jsx";
 import { Display } from "./display.jsx";
 import { Devices } from "./devices.jsx";
@@ -72,8 +73,6 @@ function ResourceDialog({ store, dom, what, onClose }) {
     const [value, setValue] = useState(isMemory ? String(Math.round(Number(dom.Memory) / 1024)) : String(dom.VCPUs));
     const [live, setLive] = useState(!!dom.Active);
     const [config, setConfig] = useState(!!dom.Persistent);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const [maxVcpus, setMaxVcpus] = useState(null); // the definition's <vcpu> maximum
     useEffect(() => {
         if (isMemory || !dom.Persistent)
@@ -89,43 +88,32 @@ function ResourceDialog({ store, dom, what, onClose }) {
     const raise = !isMemory && config && maxVcpus !== null && n > maxVcpus;
     const apply = () => {
         const flags = (live ? 1 : 0) | (config ? 2 : 0);
-        setBusy(true);
-        let call;
         if (isMemory)
-            call = store.domainCall(dom.path, "SetMemory", [n * 1024, flags], "tu");
-        else if (raise && live)
-            call = Promise.reject(new Error(cockpit.format(
+            return store.domainCall(dom.path, "SetMemory", [n * 1024, flags], "tu");
+        if (raise && live)
+            return Promise.reject(new Error(cockpit.format(
                 _("$0 vCPUs is above the maximum of $1: change the definition alone (the maximum is raised), then restart"),
                 n, maxVcpus)));
-        else if (raise)
-            call = store.domainCall(dom.path, "SetVcpus", [n, 4 | 2], "uu")
+        if (raise)
+            return store.domainCall(dom.path, "SetVcpus", [n, 4 | 2], "uu")
                     .then(() => store.domainCall(dom.path, "SetVcpus", [n, flags], "uu"));
-        else
-            call = store.domainCall(dom.path, "SetVcpus", [n, flags], "uu");
-        call.then(onClose).catch(err => { setError(err); setBusy(false) });
+        return store.domainCall(dom.path, "SetVcpus", [n, flags], "uu");
     };
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-resource-dialog"
-               title={isMemory ? cockpit.format(_("Memory of $0"), dom.Name) : cockpit.format(_("vCPUs of $0"), dom.Name)}
-               actions={[
-                   <Button key="apply" variant="primary" id="vb-resource-confirm" isLoading={busy}
-                           isDisabled={busy || !(n > 0) || (!live && !config)} onClick={apply}>{_("Apply")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-resource-error" data-error-name={error.name || ""}
-                             title={_("Not changed")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); apply() }}>
-                <FormGroup label={isMemory ? _("Memory (MiB)") : _("vCPUs")} fieldId="vb-resource-value">
-                    <TextInput id="vb-resource-value" type="number" value={value} onChange={(_e, v) => setValue(v)} />
-                </FormGroup>
-                {dom.Active && <Checkbox id="vb-resource-live" isChecked={live} onChange={(_e, v) => setLive(v)}
-                                         label={isMemory ? _("Now (the guest's balloon)") : _("Now (hot-plugged)")} />}
-                {dom.Persistent && <Checkbox id="vb-resource-config" isChecked={config} onChange={(_e, v) => setConfig(v)}
-                                             label={_("In the definition (next starts)")} />}
-                {raise && !live && <Alert variant="info" isInline isPlain id="vb-resource-raise"
-                                          title={cockpit.format(_("The maximum ($0) is raised to $1 too."), maxVcpus, n)} />}
-            </Form>
-        </Modal>
+        <CallDialog id="vb-resource-dialog" confirmId="vb-resource-confirm" errorId="vb-resource-error"
+                    title={isMemory ? cockpit.format(_("Memory of $0"), dom.Name) : cockpit.format(_("vCPUs of $0"), dom.Name)}
+                    confirm={_("Apply")} failed={_("Not changed")} disabled={!(n > 0) || (!live && !config)}
+                    onConfirm={apply} onClose={onClose}>
+            <FormGroup label={isMemory ? _("Memory (MiB)") : _("vCPUs")} fieldId="vb-resource-value">
+                <TextInput id="vb-resource-value" type="number" value={value} onChange={(_e, v) => setValue(v)} />
+            </FormGroup>
+            {dom.Active && <Checkbox id="vb-resource-live" isChecked={live} onChange={(_e, v) => setLive(v)}
+                                     label={isMemory ? _("Now (the guest's balloon)") : _("Now (hot-plugged)")} />}
+            {dom.Persistent && <Checkbox id="vb-resource-config" isChecked={config} onChange={(_e, v) => setConfig(v)}
+                                         label={_("In the definition (next starts)")} />}
+            {raise && !live && <Alert variant="info" isInline isPlain id="vb-resource-raise"
+                                      title={cockpit.format(_("The maximum ($0) is raised to $1 too."), maxVcpus, n)} />}
+        </CallDialog>
     );
 }
 

@@ -12,6 +12,7 @@ import {
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 
+import { CallDialog } from "./dialogs.jsx";
 import { DOMAIN, errorMessage } from "./virtbus.js";
 
 const _ = cockpit.gettext;
@@ -82,52 +83,42 @@ function AddDisk({ store, dom, disks, onClose, onDone }) {
     const [device, setDevice] = useState("disk");
     const [live, setLive] = useState(dom.Active);
     const [config, setConfig] = useState(!dom.Active && dom.Persistent);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const target = nextTarget(disks, bus);
     const add = () => {
         const format = /\.qcow2$/.test(source) ? "qcow2" : "raw";
         const xml = `<disk type='file' device='${device}'><driver name='qemu' type='${format}'/>` +
             `<source file='${escapeAttr(source)}'/><target dev='${target}' bus='${bus}'/>` +
             (device === "cdrom" ? "<readonly/>" : "") + "</disk>";
-        setBusy(true);
-        store.domainCall(dom.path, "AttachDevice", [xml, (live ? AFFECT_LIVE : 0) | (config ? AFFECT_CONFIG : 0)], "su")
-                .then(() => { onDone(); onClose() })
-                .catch(err => { setError(err); setBusy(false) });
+        return store.domainCall(dom.path, "AttachDevice",
+                                [xml, (live ? AFFECT_LIVE : 0) | (config ? AFFECT_CONFIG : 0)], "su")
+                .then(onDone);
     };
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-disk-add-dialog"
-               title={cockpit.format(_("Add a disk to $0"), dom.Name)}
-               actions={[
-                   <Button key="add" variant="primary" id="vb-disk-add-confirm" isLoading={busy}
-                           isDisabled={busy || !source.startsWith("/") || (!live && !config)} onClick={add}>
-                       {_("Add")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-disk-add-error" data-error-name={error.name || ""}
-                             title={_("Not added")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); add() }}>
-                <FormGroup label={_("Image file on the host")} fieldId="vb-disk-source">
-                    <TextInput id="vb-disk-source" value={source} onChange={(_e, v) => setSource(v)}
-                               placeholder="/var/lib/virtbus/images/data.qcow2" />
-                </FormGroup>
-                <FormGroup label={_("Kind")} fieldId="vb-disk-device">
-                    <FormSelect id="vb-disk-device" value={device} onChange={(_e, v) => { setDevice(v); if (v === "cdrom") setBus("scsi") }}>
-                        <FormSelectOption value="disk" label={_("Disk")} />
-                        <FormSelectOption value="cdrom" label={_("CD-ROM")} />
-                    </FormSelect>
-                </FormGroup>
-                <FormGroup label={cockpit.format(_("Bus (becomes $0)"), target)} fieldId="vb-disk-bus">
-                    <FormSelect id="vb-disk-bus" value={bus} onChange={(_e, v) => setBus(v)}>
-                        <FormSelectOption value="virtio" label="virtio" isDisabled={device === "cdrom"} />
-                        <FormSelectOption value="scsi" label="SCSI (virtio-scsi)" />
-                        <FormSelectOption value="usb" label="USB" />
-                        <FormSelectOption value="sata" label={_("SATA (not while running)")} />
-                    </FormSelect>
-                </FormGroup>
-                <ApplyTo dom={dom} live={live} setLive={setLive} config={config} setConfig={setConfig} id="vb-disk" />
-            </Form>
-        </Modal>
+        <CallDialog id="vb-disk-add-dialog" confirmId="vb-disk-add-confirm" errorId="vb-disk-add-error"
+                    title={cockpit.format(_("Add a disk to $0"), dom.Name)} confirm={_("Add")}
+                    failed={_("Not added")} disabled={!source.startsWith("/") || (!live && !config)}
+                    onConfirm={add} onClose={onClose}>
+            <FormGroup label={_("Image file on the host")} fieldId="vb-disk-source">
+                <TextInput id="vb-disk-source" value={source} onChange={(_e, v) => setSource(v)}
+                           placeholder="/var/lib/virtbus/images/data.qcow2" />
+            </FormGroup>
+            <FormGroup label={_("Kind")} fieldId="vb-disk-device">
+                <FormSelect id="vb-disk-device" value={device}
+                            onChange={(_e, v) => { setDevice(v); if (v === "cdrom") setBus("scsi") }}>
+                    <FormSelectOption value="disk" label={_("Disk")} />
+                    <FormSelectOption value="cdrom" label={_("CD-ROM")} />
+                </FormSelect>
+            </FormGroup>
+            <FormGroup label={cockpit.format(_("Bus (becomes $0)"), target)} fieldId="vb-disk-bus">
+                <FormSelect id="vb-disk-bus" value={bus} onChange={(_e, v) => setBus(v)}>
+                    <FormSelectOption value="virtio" label="virtio" isDisabled={device === "cdrom"} />
+                    <FormSelectOption value="scsi" label="SCSI (virtio-scsi)" />
+                    <FormSelectOption value="usb" label="USB" />
+                    <FormSelectOption value="sata" label={_("SATA (not while running)")} />
+                </FormSelect>
+            </FormGroup>
+            <ApplyTo dom={dom} live={live} setLive={setLive} config={config} setConfig={setConfig} id="vb-disk" />
+        </CallDialog>
     );
 }
 
@@ -173,8 +164,6 @@ function AddInterface({ store, dom, onClose, onDone }) {
     const [model, setModel] = useState("virtio");
     const [live, setLive] = useState(dom.Active);
     const [config, setConfig] = useState(!dom.Active && dom.Persistent);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const add = () => {
         let src = "";
         if (kind === "network")
@@ -182,49 +171,41 @@ function AddInterface({ store, dom, onClose, onDone }) {
         else if (kind === "bridge")
             src = `<source bridge='${escapeAttr(source)}'/>`;
         const xml = `<interface type='${kind}'>${src}<model type='${model}'/></interface>`;
-        setBusy(true);
-        store.domainCall(dom.path, "AttachDevice", [xml, (live ? AFFECT_LIVE : 0) | (config ? AFFECT_CONFIG : 0)], "su")
-                .then(() => { onDone(); onClose() })
-                .catch(err => { setError(err); setBusy(false) });
+        return store.domainCall(dom.path, "AttachDevice",
+                                [xml, (live ? AFFECT_LIVE : 0) | (config ? AFFECT_CONFIG : 0)], "su")
+                .then(onDone);
     };
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-nic-add-dialog"
-               title={cockpit.format(_("Add a network interface to $0"), dom.Name)}
-               actions={[
-                   <Button key="add" variant="primary" id="vb-nic-add-confirm" isLoading={busy}
-                           isDisabled={busy || (kind !== "user" && !source) || (!live && !config)} onClick={add}>
-                       {_("Add")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-nic-add-error" data-error-name={error.name || ""}
-                             title={_("Not added")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); add() }}>
-                <FormGroup label={_("Connected to")} fieldId="vb-nic-kind">
-                    <FormSelect id="vb-nic-kind" value={kind}
-                                onChange={(_e, v) => { setKind(v); setSource(v === "network" && nets.length ? nets[0] : "") }}>
-                        <FormSelectOption value="network" label={_("A virtual network")} isDisabled={!nets.length} />
-                        <FormSelectOption value="bridge" label={_("A host bridge")} />
-                        <FormSelectOption value="user" label={_("User-mode networking (passt/slirp)")} />
+        <CallDialog id="vb-nic-add-dialog" confirmId="vb-nic-add-confirm" errorId="vb-nic-add-error"
+                    title={cockpit.format(_("Add a network interface to $0"), dom.Name)}
+                    confirm={_("Add")} failed={_("Not added")}
+                    disabled={(kind !== "user" && !source) || (!live && !config)}
+                    onConfirm={add} onClose={onClose}>
+            <FormGroup label={_("Connected to")} fieldId="vb-nic-kind">
+                <FormSelect id="vb-nic-kind" value={kind}
+                            onChange={(_e, v) => { setKind(v); setSource(v === "network" && nets.length ? nets[0] : "") }}>
+                    <FormSelectOption value="network" label={_("A virtual network")} isDisabled={!nets.length} />
+                    <FormSelectOption value="bridge" label={_("A host bridge")} />
+                    <FormSelectOption value="user" label={_("User-mode networking (passt/slirp)")} />
+                </FormSelect>
+            </FormGroup>
+            {kind === "network" &&
+                <FormGroup label={_("Network")} fieldId="vb-nic-network">
+                    <FormSelect id="vb-nic-network" value={source} onChange={(_e, v) => setSource(v)}>
+                        {nets.map(n => <FormSelectOption key={n} value={n} label={n} />)}
                     </FormSelect>
-                </FormGroup>
-                {kind === "network" &&
-                    <FormGroup label={_("Network")} fieldId="vb-nic-network">
-                        <FormSelect id="vb-nic-network" value={source} onChange={(_e, v) => setSource(v)}>
-                            {nets.map(n => <FormSelectOption key={n} value={n} label={n} />)}
-                        </FormSelect>
-                    </FormGroup>}
-                {kind === "bridge" &&
-                    <FormGroup label={_("Bridge")} fieldId="vb-nic-bridge">
-                        <TextInput id="vb-nic-bridge" value={source} onChange={(_e, v) => setSource(v)} />
-                    </FormGroup>}
-                <FormGroup label={_("Model")} fieldId="vb-nic-model">
-                    <FormSelect id="vb-nic-model" value={model} onChange={(_e, v) => setModel(v)}>
-                        {["virtio", "e1000e", "e1000", "rtl8139"].map(m => <FormSelectOption key={m} value={m} label={m} />)}
-                    </FormSelect>
-                </FormGroup>
-                <ApplyTo dom={dom} live={live} setLive={setLive} config={config} setConfig={setConfig} id="vb-nic" />
-            </Form>
-        </Modal>
+                </FormGroup>}
+            {kind === "bridge" &&
+                <FormGroup label={_("Bridge")} fieldId="vb-nic-bridge">
+                    <TextInput id="vb-nic-bridge" value={source} onChange={(_e, v) => setSource(v)} />
+                </FormGroup>}
+            <FormGroup label={_("Model")} fieldId="vb-nic-model">
+                <FormSelect id="vb-nic-model" value={model} onChange={(_e, v) => setModel(v)}>
+                    {["virtio", "e1000e", "e1000", "rtl8139"].map(m => <FormSelectOption key={m} value={m} label={m} />)}
+                </FormSelect>
+            </FormGroup>
+            <ApplyTo dom={dom} live={live} setLive={setLive} config={config} setConfig={setConfig} id="vb-nic" />
+        </CallDialog>
     );
 }
 

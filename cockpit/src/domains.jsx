@@ -2,16 +2,17 @@
 /* global cockpit */
 import React, { useState } from "react";
 import {
-    Alert, Button, Checkbox, Dropdown, DropdownItem, DropdownList, EmptyState, EmptyStateBody,
-    EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, Label, MenuToggle, Modal,
-    ModalVariant, SearchInput, Switch, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+    Button, Checkbox, Dropdown, DropdownItem, DropdownList, EmptyState, EmptyStateBody,
+    EmptyStateHeader, FormGroup, FormSelect, FormSelectOption, Label, MenuToggle, SearchInput,
+    Switch, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { EllipsisVIcon } from "@patternfly/react-icons";
 
+import { CallDialog } from "./dialogs.jsx";
 import { Sparkline, formatCpu, useUsage } from "./usage.jsx";
 import {
-    errorMessage, useObjects, SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
+    useObjects, SHUTDOWN_ACPI, SHUTDOWN_AGENT, START_PAUSED, UNDEFINE_KEEP_NVRAM, UNDEFINE_MANAGED_SAVE,
     UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA,
 } from "./virtbus.js";
 
@@ -81,65 +82,39 @@ function actionsFor(dom) {
     return acts;
 }
 
-function DeleteDialog({ store, dom, onClose, notify }) {
+function DeleteDialog({ store, dom, onClose }) {
     const [snapshots, setSnapshots] = useState(true);
     const [nvram, setNvram] = useState(false);
-    const [busy, setBusy] = useState(false);
-    const run = () => {
-        let flags = UNDEFINE_MANAGED_SAVE | (nvram ? UNDEFINE_NVRAM : UNDEFINE_KEEP_NVRAM);
-        if (snapshots)
-            flags |= UNDEFINE_SNAPSHOTS_METADATA;
-        setBusy(true);
-        store.domainCall(dom.path, "Undefine", [flags], "u")
-                .catch(err => notify(cockpit.format(_("Could not delete $0"), dom.Name), err))
-                .finally(onClose);
-    };
+    const flags = UNDEFINE_MANAGED_SAVE | (nvram ? UNDEFINE_NVRAM : UNDEFINE_KEEP_NVRAM) |
+        (snapshots ? UNDEFINE_SNAPSHOTS_METADATA : 0);
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-delete-dialog"
-               title={cockpit.format(_("Delete $0?"), dom.Name)} titleIconVariant="warning"
-               actions={[
-                   <Button key="delete" variant="danger" onClick={run} isLoading={busy}
-                           isDisabled={busy} id="vb-delete-confirm">{_("Delete")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
+        <CallDialog id="vb-delete-dialog" confirmId="vb-delete-confirm"
+                    title={cockpit.format(_("Delete $0?"), dom.Name)} confirm={_("Delete")} confirmVariant="danger" failed={_("Not deleted")}
+                    onConfirm={() => store.domainCall(dom.path, "Undefine", [flags], "u")}
+                    onClose={onClose}>
             <p>{_("The definition and its saved state are removed. Disk images stay.")}</p>
             <Checkbox id="vb-delete-snapshots" isChecked={snapshots} onChange={(_e, v) => setSnapshots(v)}
                       label={_("Remove the snapshots' metadata (the snapshots stay in the disk images)")} />
             <Checkbox id="vb-delete-nvram" isChecked={nvram} onChange={(_e, v) => setNvram(v)}
                       label={_("Remove the UEFI variables (NVRAM)")} />
-        </Modal>
+        </CallDialog>
     );
 }
 
 // Save: the memory image to a file the service can write (the domain stops; Restore on the
 // list's "Restore from file" or the bus brings it back). A Job shows the progress.
-function SaveDialog({ store, dom, onClose, notify }) {
+function SaveDialog({ store, dom, onClose }) {
     const [path, setPath] = useState(`/var/lib/virtbus/save/${dom.Name}.save`);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const run = () => {
-        setBusy(true);
-        store.domainCall(dom.path, "Save", [path, "", 0], "ssu")
-                .then(onClose)
-                .catch(err => { setError(err); setBusy(false) });
-    };
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-save-dialog"
-               title={cockpit.format(_("Save $0 to a file"), dom.Name)}
-               actions={[
-                   <Button key="save" variant="primary" onClick={run} isLoading={busy}
-                           isDisabled={busy || !path.startsWith("/")} id="vb-save-confirm">
-                       {_("Save")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-save-error" data-error-name={error.name || ""}
-                             title={_("Not saved")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); run() }}>
-                <FormGroup label={_("File (on the host)")} fieldId="vb-save-path">
-                    <TextInput id="vb-save-path" value={path} onChange={(_e, v) => setPath(v)} />
-                </FormGroup>
-            </Form>
-        </Modal>
+        <CallDialog id="vb-save-dialog" confirmId="vb-save-confirm" errorId="vb-save-error"
+                    title={cockpit.format(_("Save $0 to a file"), dom.Name)} confirm={_("Save")}
+                    failed={_("Not saved")} disabled={!path.startsWith("/")}
+                    onConfirm={() => store.domainCall(dom.path, "Save", [path, "", 0], "ssu")}
+                    onClose={onClose}>
+            <FormGroup label={_("File (on the host)")} fieldId="vb-save-path">
+                <TextInput id="vb-save-path" value={path} onChange={(_e, v) => setPath(v)} />
+            </FormGroup>
+        </CallDialog>
     );
 }
 
@@ -159,39 +134,25 @@ const MIGRATE_OPTIONS = [
 function MigrateDialog({ store, dom, onClose }) {
     const [uri, setUri] = useState("ssh://");
     const [options, setOptions] = useState(Object.fromEntries(MIGRATE_OPTIONS.map(o => [o[1], o[3]])));
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const run = () => {
-        let flags = MIGRATE_LIVE | MIGRATE_P2P;
-        for (const [flag, on] of Object.entries(options))
-            if (on)
-                flags |= Number(flag);
-        setBusy(true);
-        store.domainCall(dom.path, "Migrate", [uri, {}, flags], "sa{sv}u")
-                .then(onClose)
-                .catch(err => { setError(err); setBusy(false) });
-    };
+    let flags = MIGRATE_LIVE | MIGRATE_P2P;
+    for (const [flag, on] of Object.entries(options))
+        if (on)
+            flags |= Number(flag);
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-migrate-dialog"
-               title={cockpit.format(_("Migrate $0"), dom.Name)}
-               actions={[
-                   <Button key="go" variant="primary" onClick={run} isLoading={busy} id="vb-migrate-confirm"
-                           isDisabled={busy || !/^(ssh:\/\/.+|unix:.+)/.test(uri)}>{_("Migrate")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-migrate-error" data-error-name={error.name || ""}
-                             title={_("Not migrated")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); run() }}>
-                <FormGroup label={_("Destination")} fieldId="vb-migrate-uri">
-                    <TextInput id="vb-migrate-uri" value={uri} onChange={(_e, v) => setUri(v)}
-                               placeholder="ssh://root@host2" />
-                </FormGroup>
-                {MIGRATE_OPTIONS.map(([id, flag, label]) => (
-                    <Checkbox key={id} id={id} label={label} isChecked={!!options[flag]}
-                              onChange={(_e, v) => setOptions(o => ({ ...o, [flag]: v }))} />
-                ))}
-            </Form>
-        </Modal>
+        <CallDialog id="vb-migrate-dialog" confirmId="vb-migrate-confirm" errorId="vb-migrate-error"
+                    title={cockpit.format(_("Migrate $0"), dom.Name)} confirm={_("Migrate")}
+                    failed={_("Not migrated")} disabled={!/^(ssh:\/\/.+|unix:.+)/.test(uri)}
+                    onConfirm={() => store.domainCall(dom.path, "Migrate", [uri, {}, flags], "sa{sv}u")}
+                    onClose={onClose}>
+            <FormGroup label={_("Destination")} fieldId="vb-migrate-uri">
+                <TextInput id="vb-migrate-uri" value={uri} onChange={(_e, v) => setUri(v)}
+                           placeholder="ssh://root@host2" />
+            </FormGroup>
+            {MIGRATE_OPTIONS.map(([id, flag, label]) => (
+                <Checkbox key={id} id={id} label={label} isChecked={!!options[flag]}
+                          onChange={(_e, v) => setOptions(o => ({ ...o, [flag]: v }))} />
+            ))}
+        </CallDialog>
     );
 }
 
@@ -244,10 +205,8 @@ export function DomainActions({ store, dom, notify }) {
                     ))}
                 </DropdownList>
             </Dropdown>
-            {deleting && <DeleteDialog store={store} dom={dom} notify={notify}
-                                       onClose={() => setDeleting(false)} />}
-            {saving && <SaveDialog store={store} dom={dom} notify={notify}
-                                   onClose={() => setSaving(false)} />}
+            {deleting && <DeleteDialog store={store} dom={dom} onClose={() => setDeleting(false)} />}
+            {saving && <SaveDialog store={store} dom={dom} onClose={() => setSaving(false)} />}
             {migrating && <MigrateDialog store={store} dom={dom} onClose={() => setMigrating(false)} />}
         </div>
     );
@@ -269,34 +228,18 @@ function AutostartSwitch({ store, dom, notify }) {
 function RestoreDialog({ store, onClose }) {
     const [path, setPath] = useState("/var/lib/virtbus/save/");
     const [paused, setPaused] = useState(false);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const run = () => {
-        setBusy(true);
-        setError(null);
-        store.managerCall("Restore", [path, "", paused ? 4 : 2], "ssu")
-                .then(onClose)
-                .catch(err => { setError(err); setBusy(false) });
-    };
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-restore-dialog"
-               title={_("Restore a machine from a saved image")}
-               actions={[
-                   <Button key="restore" variant="primary" onClick={run} isLoading={busy}
-                           isDisabled={busy || !path.startsWith("/")} id="vb-restore-confirm">
-                       {_("Restore")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-restore-error" data-error-name={error.name || ""}
-                             title={_("Not restored")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); run() }}>
-                <FormGroup label={_("Saved image (on the host)")} fieldId="vb-restore-path">
-                    <TextInput id="vb-restore-path" value={path} onChange={(_e, v) => setPath(v)} />
-                </FormGroup>
-                <Checkbox id="vb-restore-paused" label={_("Leave it paused")} isChecked={paused}
-                          onChange={(_e, v) => setPaused(v)} />
-            </Form>
-        </Modal>
+        <CallDialog id="vb-restore-dialog" confirmId="vb-restore-confirm" errorId="vb-restore-error"
+                    title={_("Restore a machine from a saved image")} confirm={_("Restore")}
+                    failed={_("Not restored")} disabled={!path.startsWith("/")}
+                    onConfirm={() => store.managerCall("Restore", [path, "", paused ? 4 : 2], "ssu")}
+                    onClose={onClose}>
+            <FormGroup label={_("Saved image (on the host)")} fieldId="vb-restore-path">
+                <TextInput id="vb-restore-path" value={path} onChange={(_e, v) => setPath(v)} />
+            </FormGroup>
+            <Checkbox id="vb-restore-paused" label={_("Leave it paused")} isChecked={paused}
+                      onChange={(_e, v) => setPaused(v)} />
+        </CallDialog>
     );
 }
 

@@ -6,44 +6,30 @@
 import React, { useEffect, useState } from "react";
 import {
     Alert, Button, CodeBlock, CodeBlockCode, EmptyState, EmptyStateBody, EmptyStateHeader,
-    Flex, Form, FormGroup, Label, Modal, ModalVariant, Switch, TextArea, Toolbar,
-    ToolbarContent, ToolbarItem,
+    Flex, FormGroup, Label, ModalVariant, Switch, TextArea, Toolbar, ToolbarContent,
+    ToolbarItem,
 } from "@patternfly/react-core";
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 
+import { CallDialog } from "./dialogs.jsx";
 import { NETWORK, errorMessage, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
 function DefineNetwork({ store, onClose }) {
     const [xml, setXml] = useState("");
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const define = () => {
-        setBusy(true);
-        setError(null);
-        store.managerCall("NetworkDefineXML", [xml, 0], "su")
-                .then(onClose)
-                .catch(err => { setError(err); setBusy(false) });
-    };
     return (
-        <Modal variant={ModalVariant.medium} isOpen onClose={onClose} id="vb-net-define-dialog"
-               title={_("Define a network from XML")}
-               actions={[
-                   <Button key="define" variant="primary" id="vb-net-define-confirm" isLoading={busy}
-                           isDisabled={busy || xml.trim() === ""} onClick={define}>{_("Define")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-net-define-error"
-                             data-error-name={error.name || ""} title={_("Not defined")}>
-                {errorMessage(error)}</Alert>}
-            <Form onSubmit={e => e.preventDefault()}>
-                <FormGroup label={_("Network XML (libvirt's format)")} fieldId="vb-net-xml">
-                    <TextArea id="vb-net-xml" value={xml} onChange={(_e, v) => setXml(v)} rows={16}
-                              className="vb-mono" />
-                </FormGroup>
-            </Form>
-        </Modal>
+        <CallDialog id="vb-net-define-dialog" confirmId="vb-net-define-confirm"
+                    errorId="vb-net-define-error" variant={ModalVariant.medium}
+                    title={_("Define a network from XML")} confirm={_("Define")}
+                    failed={_("Not defined")} disabled={xml.trim() === ""}
+                    onConfirm={() => store.managerCall("NetworkDefineXML", [xml, 0], "su")}
+                    onClose={onClose}>
+            <FormGroup label={_("Network XML (libvirt's format)")} fieldId="vb-net-xml">
+                <TextArea id="vb-net-xml" value={xml} onChange={(_e, v) => setXml(v)} rows={16}
+                          className="vb-mono" />
+            </FormGroup>
+        </CallDialog>
     );
 }
 

@@ -5,12 +5,14 @@
 // service exports under the domain's path; create (a Job), revert (a Job), delete.
 import React, { useState } from "react";
 import {
-    Alert, Button, Checkbox, EmptyState, EmptyStateBody, EmptyStateHeader, Flex, Form,
-    FormGroup, Label, Modal, ModalVariant, TextArea, TextInput, TreeView,
+    Button, Checkbox, EmptyState, EmptyStateBody, EmptyStateHeader, Flex, FormGroup, Label,
+    TextArea, TextInput, TreeView,
 } from "@patternfly/react-core";
 
+import { CallDialog } from "./dialogs.jsx";
+
 import { stateLabel } from "./domains.jsx";
-import { JOB, SNAPSHOT, errorMessage, useObjects } from "./virtbus.js";
+import { JOB, SNAPSHOT, useObjects } from "./virtbus.js";
 
 const _ = cockpit.gettext;
 
@@ -30,8 +32,6 @@ function CreateSnapshot({ store, dom, onClose }) {
     const [name, setName] = useState("");
     const [description, setDescription] = useState("");
     const [memory, setMemory] = useState(true);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const create = () => {
         let xml = "<domainsnapshot>";
         if (name.trim())
@@ -42,37 +42,26 @@ function CreateSnapshot({ store, dom, onClose }) {
         if (dom.Active && !memory)
             xml += "<memory snapshot='no'/>";
         xml += "</domainsnapshot>";
-        setBusy(true);
-        setError(null);
-        store.domainCall(dom.path, "SnapshotCreateXML", [xml, 0], "su")
-                .then(([job]) => waitJob(store, job))
-                .then(onClose)
-                .catch(err => { setError(err); setBusy(false) });
+        return store.domainCall(dom.path, "SnapshotCreateXML", [xml, 0], "su")
+                .then(([job]) => waitJob(store, job));
     };
     return (
-        <Modal variant={ModalVariant.small} isOpen onClose={onClose} id="vb-snapshot-dialog"
-               title={cockpit.format(_("Snapshot of $0"), dom.Name)}
-               actions={[
-                   <Button key="create" variant="primary" id="vb-snapshot-create-confirm" isLoading={busy}
-                           isDisabled={busy} onClick={create}>{_("Create")}</Button>,
-                   <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
-               ]}>
-            {error && <Alert variant="danger" isInline id="vb-snapshot-error" data-error-name={error.name || ""}
-                             title={_("No snapshot taken")}>{errorMessage(error)}</Alert>}
-            <Form onSubmit={e => { e.preventDefault(); create() }}>
-                <FormGroup label={_("Name")} fieldId="vb-snapshot-name">
-                    <TextInput id="vb-snapshot-name" value={name} onChange={(_e, v) => setName(v)}
-                               placeholder={_("the time it is taken, when empty")} />
-                </FormGroup>
-                <FormGroup label={_("Description")} fieldId="vb-snapshot-description">
-                    <TextArea id="vb-snapshot-description" value={description}
-                              onChange={(_e, v) => setDescription(v)} />
-                </FormGroup>
-                {dom.Active &&
-                    <Checkbox id="vb-snapshot-memory" isChecked={memory} onChange={(_e, v) => setMemory(v)}
-                              label={_("Include the running machine's memory")} />}
-            </Form>
-        </Modal>
+        <CallDialog id="vb-snapshot-dialog" confirmId="vb-snapshot-create-confirm"
+                    errorId="vb-snapshot-error" title={cockpit.format(_("Snapshot of $0"), dom.Name)}
+                    confirm={_("Create")} failed={_("No snapshot taken")} onConfirm={create}
+                    onClose={onClose}>
+            <FormGroup label={_("Name")} fieldId="vb-snapshot-name">
+                <TextInput id="vb-snapshot-name" value={name} onChange={(_e, v) => setName(v)}
+                           placeholder={_("the time it is taken, when empty")} />
+            </FormGroup>
+            <FormGroup label={_("Description")} fieldId="vb-snapshot-description">
+                <TextArea id="vb-snapshot-description" value={description}
+                          onChange={(_e, v) => setDescription(v)} />
+            </FormGroup>
+            {dom.Active &&
+                <Checkbox id="vb-snapshot-memory" isChecked={memory} onChange={(_e, v) => setMemory(v)}
+                          label={_("Include the running machine's memory")} />}
+        </CallDialog>
     );
 }
 
