@@ -89,7 +89,8 @@ function DeleteDialog({ store, dom, onClose }) {
         (snapshots ? UNDEFINE_SNAPSHOTS_METADATA : 0);
     return (
         <CallDialog id="vb-delete-dialog" confirmId="vb-delete-confirm"
-                    title={cockpit.format(_("Delete $0?"), dom.Name)} confirm={_("Delete")} confirmVariant="danger" failed={_("Not deleted")}
+                    title={cockpit.format(_("Delete $0?"), dom.Name)} confirm={_("Delete")}
+                    confirmVariant="danger" failed={_("Not deleted")}
                     onConfirm={() => store.domainCall(dom.path, "Undefine", [flags], "u")}
                     onClose={onClose}>
             <p>{_("The definition and its saved state are removed. Disk images stay.")}</p>
