@@ -80,6 +80,14 @@ class CockpitMixin:
         if getattr(self, "tmp", None) is None:
             self.tmp = tempfile.mkdtemp(prefix="vbtest-cockpit-")
             self.addCleanup(shutil.rmtree, self.tmp, True)
+        try:
+            self._cockpit_up()
+        except BaseException:
+            # tearDown() is not called when setUp() fails: stop what the harness started
+            super().tearDown()
+            raise
+
+    def _cockpit_up(self):
         # the package directory: DATA/cockpit/virtbus -> the build's cockpit/
         self.data = os.path.join(self.tmp, "xdg")
         os.makedirs(os.path.join(self.data, "cockpit"))
