@@ -52,6 +52,7 @@ class ObjectSet {
         this.kind = kind;
         this.items = new Map();
         this.phases = new Map(); // jobs: every Phase each one was seen in, in order
+        this.pending = null;     // the next version of items, while a batch collects
     }
 
     notePhase(item) {
@@ -63,27 +64,37 @@ class ObjectSet {
         this.phases.set(item.path, seen);
     }
 
+    noted(proxy) {
+        const item = snapshotProps(proxy);
+        this.notePhase(item);
+        return item;
+    }
+
+    // @fn changes the next version of the set; it is published at the end of this task
+    mutate(fn) {
+        if (this.pending === null) {
+            const batch = new Map(this.items);
+            this.pending = batch;
+            queueMicrotask(() => {
+                if (this.pending !== batch)
+                    return; // cleared meanwhile (the service left)
+                this.items = batch;
+                this.pending = null;
+                this.store.changed();
+            });
+        }
+        fn(this.pending);
+    }
+
     attach(proxies) {
         this.items = new Map();
-        // copy on write: a new Map for each change, so that a view can tell by its
-        // identity whether this set changed, and an unchanged item keeps its identity
-        // (React skips the rows of the domains that did not change)
-        const update = (ev, proxy) => {
-            const item = snapshotProps(proxy);
-            const next = new Map(this.items);
-            next.set(proxy.path, item);
-            this.items = next;
-            this.notePhase(item);
-            this.store.changed();
-        };
-        proxies.addEventListener("added", update);
-        proxies.addEventListener("changed", update);
-        proxies.addEventListener("removed", (ev, proxy) => {
-            const next = new Map(this.items);
-            next.delete(proxy.path);
-            this.items = next;
-            this.store.changed();
-        });
+        // copy on write: a new Map for each batch of changes, so that a view can tell by
+        // its identity whether this set changed, and an unchanged item keeps its identity
+        // (React skips the rows of the domains that did not change). The changes of one
+        // message from the bridge (a restarted service adding 10,000 objects) make one copy.
+        proxies.addEventListener("added", (ev, proxy) => this.mutate(m => m.set(proxy.path, this.noted(proxy))));
+        proxies.addEventListener("changed", (ev, proxy) => this.mutate(m => m.set(proxy.path, this.noted(proxy))));
+        proxies.addEventListener("removed", (ev, proxy) => this.mutate(m => m.delete(proxy.path)));
         for (const path of Object.keys(proxies)) {
             const item = snapshotProps(proxies[path]);
             this.items.set(path, item);
@@ -93,6 +104,7 @@ class ObjectSet {
 
     clear() {
         this.items = new Map();
+        this.pending = null;
     }
 
     get(path) {
