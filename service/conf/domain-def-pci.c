@@ -585,9 +585,10 @@ raw_rank(gconstpointer p)
 }
 
 /* <model name=> and <target> libvirt writes for PCI controllers (qemuDomainPCIController*);
- * @bus_nr: the busNr for an expander bus without <target> */
+ * @lowest_bus_nr: the lowest busNr in use; an expander bus without <target> takes the one 2
+ * below it (qemuDomainAddressFindNewBusNr), which becomes the lowest */
 static void
-fill_pci_controller(VbDeviceDef *dev, int bus_nr)
+fill_pci_controller(VbDeviceDef *dev, int *lowest_bus_nr)
 {
     static const char *const names[] = {
         "pci-bridge", "pci-bridge", "pcie-root-port", "pcie-root-port",
@@ -607,8 +608,10 @@ fill_pci_controller(VbDeviceDef *dev, int bus_nr)
     }
     if (has_child(dev, "target"))
         goto out;
-    if (strcmp(m, "pci-expander-bus") == 0 || strcmp(m, "pcie-expander-bus") == 0)
-        target = g_strdup_printf("<target busNr='%d'/>", bus_nr);
+    if (strcmp(m, "pci-expander-bus") == 0 || strcmp(m, "pcie-expander-bus") == 0) {
+        *lowest_bus_nr -= 2;
+        target = g_strdup_printf("<target busNr='%d'/>", *lowest_bus_nr);
+    }
     if ((strcmp(m, "pcie-root-port") == 0 || strcmp(m, "pcie-switch-downstream-port") == 0) &&
         dev->addr.type == VB_ADDR_PCI && dev->addr.pci_set && target == NULL)
         target = g_strdup_printf("<target chassis='%u' port='0x%x'/>", dev->index,
@@ -622,9 +625,11 @@ out:
         vb_sort_by_rank(dev->extra.children, raw_rank);
 }
 
-/* an expander bus's busNr: 2 below the lowest one in use (qemuDomainAddressFindNewBusNr) */
+/* the lowest busNr of the expander buses' <target>s, 256 when there is none. Scanned once
+ * per assignment: each <target> is an XML parse, and a definition may hold 256
+ * controllers */
 static int
-new_bus_nr(const VbDomainDef *def)
+lowest_bus_nr(const VbDomainDef *def)
 {
     GPtrArray *devs = def->priv->devices;
     int lowest = 256;
@@ -635,14 +640,18 @@ new_bus_nr(const VbDomainDef *def)
 
         for (guint k = 0; is_pci_ctl(d) && ch != NULL && k < ch->len; k++) {
             g_autofree char *v = NULL;
+            gint64 nr;
 
-            if (strcmp(((VbRawElem *)g_ptr_array_index(ch, k))->name, "target") == 0 &&
-                (v = vb_raw_elem_get_attr(g_ptr_array_index(ch, k), "busNr")) != NULL &&
-                (int)g_ascii_strtoll(v, NULL, 0) < lowest)
-                lowest = (int)g_ascii_strtoll(v, NULL, 0);
+            if (strcmp(((VbRawElem *)g_ptr_array_index(ch, k))->name, "target") != 0 ||
+                (v = vb_raw_elem_get_attr(g_ptr_array_index(ch, k), "busNr")) == NULL)
+                continue;
+            /* a bus number out of the byte QEMU takes says nothing about the free ones */
+            nr = g_ascii_strtoll(v, NULL, 0);
+            if (nr >= 0 && nr < lowest)
+                lowest = (int)nr;
         }
     }
-    return lowest - 2;
+    return lowest;
 }
 
 /* function 0 of a slot with more functions in use is multifunction (unless it says off) */
@@ -816,6 +825,7 @@ vb_domain_def_assign_pci(VbDomainDef *def, GError **error)
     guint max_before = next_pci_index(def);
     Pci *p = g_new0(Pci, 1);
     gboolean ok;
+    int lowest;
 
     add_missing_buses(def);
     pci_init(p, def, TRUE);
@@ -844,11 +854,12 @@ vb_domain_def_assign_pci(VbDomainDef *def, GError **error)
     if (!ok)
         return FALSE;
     set_multifunction(def);
+    lowest = lowest_bus_nr(def);
     for (guint i = 0; i < devs->len; i++) {
         VbDeviceDef *dev = g_ptr_array_index(devs, i);
 
         if (is_pci_ctl(dev))
-            fill_pci_controller(dev, new_bus_nr(def));
+            fill_pci_controller(dev, &lowest);
     }
     return TRUE;
 }

@@ -535,6 +535,38 @@ test_explicit_bus(void)
     }
 }
 
+/* an expander bus without <target busNr=> takes 2 below the lowest in use, as libvirt's
+ * qemuDomainAddressFindNewBusNr(); a full chain of 254 bridges gets its models and targets */
+static void
+test_expander_bus_nr(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("pc",
+                                  "<controller type='pci' index='1' model='pci-expander-bus'>"
+                                  "<target busNr='100'/></controller>"
+                                  "<controller type='pci' index='2' model='pci-expander-bus'/>"
+                                  "<controller type='pci' index='3' model='pci-expander-bus'>"
+                                  "<target busNr='-7'/></controller>"
+                                  "<controller type='pci' index='4' model='pci-expander-bus'/>",
+                                  &error);
+
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='2' model='pci-expander-bus'>\n"
+                    "      <model name='pxb'/>\n      <target busNr='98'/>");
+    /* a number QEMU cannot take does not push the others below 0 */
+    assert_has(xml, "<controller type='pci' index='4' model='pci-expander-bus'>\n"
+                    "      <model name='pxb'/>\n      <target busNr='96'/>");
+    g_free(xml);
+    xml = assign("pc", "<rng model='virtio'><address type='pci' bus='254' slot='1'/></rng>"
+                       "<controller type='pci' index='255' model='pci-expander-bus'/>",
+                 &error);
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='254' model='pci-bridge'>\n"
+                    "      <model name='pci-bridge'/>\n      <target chassisNr='254'/>");
+    assert_has(xml, "<controller type='pci' index='255' model='pci-expander-bus'>\n"
+                    "      <model name='pxb'/>\n      <target busNr='254'/>");
+}
+
 /* a channel on virtio-serial controller 1 needs controller 1, not a new controller 0 */
 static void
 test_virtio_serial_named_controller(void)
@@ -605,6 +637,7 @@ main(int argc, char **argv)
     g_test_add_func("/conf/addresses/q35-pci-bridge-added", test_q35_pci_bridge_added);
     g_test_add_func("/conf/addresses/explicit-bus", test_explicit_bus);
     g_test_add_func("/conf/addresses/console-compat", test_console_compat);
+    g_test_add_func("/conf/addresses/expander-bus-nr", test_expander_bus_nr);
     g_test_add_func("/conf/addresses/virtio-serial-named-controller",
                     test_virtio_serial_named_controller);
     return g_test_run();
