@@ -117,6 +117,32 @@ function ResourceDialog({ store, dom, what, onClose }) {
     );
 }
 
+// "2 days, 3:04:05" from seconds
+function formatUptime(secs) {
+    const s = Math.max(0, Math.floor(secs));
+    const days = Math.floor(s / 86400);
+    const pad = n => String(n).padStart(2, "0");
+    const clock = `${Math.floor(s % 86400 / 3600)}:${pad(Math.floor(s % 3600 / 60))}:${pad(s % 60)}`;
+    return days > 0 ? cockpit.format(cockpit.ngettext("$0 day, $1", "$0 days, $1", days), days, clock) : clock;
+}
+
+// Since the StartTime property (µs on the wall clock): ticks once a second by itself, so
+// only this text renders again
+function Uptime({ start }) {
+    const [now, setNow] = useState(Date.now());
+    useEffect(() => {
+        const timer = window.setInterval(() => setNow(Date.now()), 1000);
+        return () => window.clearInterval(timer);
+    }, []);
+    const started = new Date(start / 1000);
+    return (
+        <span id="vb-ov-uptime" data-start={start}
+              title={cockpit.format(_("Started $0"), started.toLocaleString())}>
+            {formatUptime((now - start / 1000) / 1000)}
+        </span>
+    );
+}
+
 function Overview({ store, dom }) {
     const [changing, setChanging] = useState(null);
     const item = (term, value, id) => (
@@ -130,6 +156,7 @@ function Overview({ store, dom }) {
         <Flex direction={{ default: "column" }}>
             <DescriptionList isHorizontal columnModifier={{ lg: "2Col" }} id="vb-overview">
                 {item(_("State"), <><StateLabel dom={dom} /> {dom.StateReason}</>, "vb-ov-state")}
+                {dom.Active && dom.StartTime > 0 ? item(_("Uptime"), <Uptime start={dom.StartTime} />) : null}
                 {item(_("UUID"), dom.UUID, "vb-ov-uuid")}
                 {dom.Title ? item(_("Title"), dom.Title) : null}
                 {dom.Description ? item(_("Description"), dom.Description) : null}

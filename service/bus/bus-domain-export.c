@@ -188,6 +188,8 @@ props_new(VbDomainObj *dom, const VbDomainSnapshot *s)
     vb_bus_console_add_props(&b, dom); /* Graphics, Title, Description (issue 13, console) */
     g_variant_builder_add(&b, "{sv}", "CurrentMemory",
                           g_variant_new_uint64(s->current_memory_kib)); /* issue 13, memev */
+    g_variant_builder_add(&b, "{sv}", "StartTime",
+                          g_variant_new_uint64((guint64)MAX(s->start_time, 0))); /* issue 17 */
     props = g_variant_ref_sink(g_variant_builder_end(&b));
     (void)g_variant_get_data(props); /* flatten the tree now, while it is short-lived */
     return props;

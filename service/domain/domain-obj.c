@@ -255,6 +255,9 @@ vb_domain_obj_snapshot(VbDomainObj *dom, VbDomainSnapshot *out_snap)
     out_snap->has_managed_save = dom->has_managed_save;
     out_snap->agent_connected = dom->id >= 0 && dom->agent_connected;
     out_snap->current_memory_kib = dom->def->current_memory_kib; /* issue 13, part memev */
+    out_snap->start_time = dom->id >= 0 && dom->proc != NULL
+                               ? vb_qemu_process_get_start_time(dom->proc)
+                               : 0;
     out_snap->unsupported = dom->unsupported != NULL ? g_strdupv(dom->unsupported)
                                                      : g_new0(char *, 1);
 }

@@ -318,6 +318,7 @@ typedef struct {
     GStrv unsupported;
     gboolean agent_connected; /* issue 13, part agent */
     guint64 current_memory_kib; /* issue 13, part memev: the balloon's size (live) */
+    gint64 start_time;          /* issue 17: when its QEMU started (µs since the epoch), 0 */
 } VbDomainSnapshot;
 
 VbDomainObj *vb_domain_obj_new(VbDomainDef *def, const char *object_path);

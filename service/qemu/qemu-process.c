@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu-process.h"
@@ -31,6 +32,7 @@ struct _VbQemuProcess {
     gboolean exited;  /* under lock */
     int status;       /* under lock */
     int pidfd;        /* attached processes only, else -1 */
+    gint64 start_time; /* wall clock of its start, microseconds since the epoch; 0: unknown */
     VbQemuProcessExitFunc on_exit; /* under lock: NULL once called or detached */
     gpointer user_data;
     gboolean in_callback; /* under lock: the exit callback runs */
@@ -143,6 +145,7 @@ watch_child(pid_t pid, VbQemuProcessExitFunc on_exit, gpointer user_data)
     proc->refcount = 2; /* the caller's and the watch's */
     proc->pid = pid;
     proc->pidfd = -1;
+    proc->start_time = g_get_real_time();
     g_mutex_init(&proc->lock);
     g_cond_init(&proc->cond);
     proc->on_exit = on_exit;
@@ -271,6 +274,19 @@ vb_qemu_process_get_pid(VbQemuProcess *proc)
     return proc->pid;
 }
 
+/**
+ * vb_qemu_process_get_start_time:
+ * @proc: a process
+ *
+ * Returns: when it started, microseconds since the epoch (for one the service spawned,
+ * the time of the spawn; for an attached one, what /proc says); 0 when unknown
+ */
+gint64
+vb_qemu_process_get_start_time(VbQemuProcess *proc)
+{
+    return proc->start_time;
+}
+
 /* Whether the process has exited (and been reaped); its wait status. */
 gboolean
 vb_qemu_process_has_exited(VbQemuProcess *proc, int *out_status)
@@ -317,6 +333,39 @@ pidfd_ready(gint fd, GIOCondition condition, gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * When @pid started, on the wall clock in microseconds (0 if /proc does not say): its
+ * start in clock ticks after boot (/proc/PID/stat, field 22) set against CLOCK_BOOTTIME
+ * and CLOCK_REALTIME read together. Precise to a tick (10 ms), which a restarted service
+ * needs for the uptime of a domain it found running.
+ */
+static gint64
+process_start_time(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *contents = NULL;
+    g_auto(GStrv) fields = NULL;
+    struct timespec boot;
+    const char *p;
+    long hz = sysconf(_SC_CLK_TCK);
+    guint64 ticks;
+    gint64 since_boot_us, now;
+
+    if (!g_file_get_contents(path, &contents, NULL, NULL) ||
+        (p = strrchr(contents, ')')) == NULL || hz <= 0)
+        return 0;
+    /* after the command name: state is field 3, starttime field 22 */
+    fields = g_strsplit(p + 2, " ", 21);
+    if (g_strv_length(fields) < 21 || !g_ascii_string_to_unsigned(fields[19], 10, 0, G_MAXUINT64,
+                                                                  &ticks, NULL))
+        return 0;
+    now = g_get_real_time();
+    if (clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
+        return 0;
+    since_boot_us = (gint64)boot.tv_sec * G_USEC_PER_SEC + boot.tv_nsec / 1000;
+    return now - (since_boot_us - (gint64)(ticks * G_USEC_PER_SEC / (guint64)hz));
+}
+
 /**
  * vb_qemu_process_attach:
  * @pid: a running QEMU the service did not spawn in this run (it was the
@@ -347,6 +396,7 @@ vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit, gpointer user_d
     proc->refcount = 2; /* the caller's and the watch's */
     proc->pid = pid;
     proc->pidfd = pidfd;
+    proc->start_time = process_start_time(pid);
     g_mutex_init(&proc->lock);
     g_cond_init(&proc->cond);
     proc->on_exit = on_exit;

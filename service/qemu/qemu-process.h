@@ -46,6 +46,7 @@ VbQemuProcess *vb_qemu_process_launch(const VbQemuLaunchSpec *spec, VbQemuSpawnH
 VbQemuProcess *vb_qemu_process_attach(pid_t pid, VbQemuProcessExitFunc on_exit,
                                       gpointer user_data, GError **error);
 pid_t vb_qemu_process_get_pid(VbQemuProcess *proc);
+gint64 vb_qemu_process_get_start_time(VbQemuProcess *proc);
 gpointer vb_qemu_process_detach(VbQemuProcess *proc);
 gboolean vb_qemu_process_has_exited(VbQemuProcess *proc, int *out_status);
 gboolean vb_qemu_process_wait(VbQemuProcess *proc, guint timeout_ms);

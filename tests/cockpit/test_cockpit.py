@@ -459,11 +459,21 @@ class TestDetails(CockpitTestCase):
         p = self.open_page()
         p.wait_present(row("det2"))
         self.open_details("det2")
+        self.assertFalse(p.eval("!!document.querySelector('#vb-ov-uptime')"))
         p.click('#vb-details [data-action="start"]')
         p.wait_js("document.querySelector('#vb-details').dataset.state === 'running'")
         self.assertEqual(self.prop(path, "State"), "running")
         self.assertIn("not connected", p.text("#vb-ov-agent"))
         self.assertIn("booted", p.text("#vb-ov-state"))
+        # the uptime, from StartTime, counting by itself
+        p.wait_present("#vb-ov-uptime")
+        self.assertEqual(int(p.attr("#vb-ov-uptime", "data-start")), self.prop(path, "StartTime"))
+        first = p.text("#vb-ov-uptime")
+        self.assertRegex(first, r"^0:00:[0-5]\d$")
+        p.wait_js("document.querySelector('#vb-ov-uptime').textContent !== %r" % first,
+                  what="the uptime to count")
+        self.domain(path, "Destroy", "u", (0,))
+        p.wait_js("!document.querySelector('#vb-ov-uptime')", what="the uptime to go")
 
 
 class TestConsole(CockpitTestCase):

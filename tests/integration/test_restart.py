@@ -28,11 +28,17 @@ class RestartTest(LifecycleTestCase):
         self.conn = connect(self.bus.address)
 
     def test_running_domains_survive_a_restart(self):
+        t0 = time.time()
         p1 = self.start_vm("vm1", U1)
+        t1 = time.time()
         p3 = self.start_vm("vm3", U3, flags=1)  # paused
         pt = self.manager("CreateXML", "su", (domain_xml("tvm", U2), 0), timeout=60000)
         before = {n: self.pid_of(n) for n in ("vm1", "vm3", "tvm")}
         ids = {p: self.get_prop(p, DOMAIN_IFACE, "Id") for p in (p1, p3, pt)}
+        # StartTime: when QEMU started, on the wall clock (µs)
+        started = {p: self.get_prop(p, DOMAIN_IFACE, "StartTime") for p in (p1, p3, pt)}
+        self.assertTrue(t0 * 1e6 <= started[p1] <= t1 * 1e6, (t0, started[p1], t1))
+        self.assertLess(started[p1], started[p3])
 
         self.restart_service(between=lambda: self.assertTrue(
             all(pid_alive(pid) for pid in before.values()), "QEMU must outlive the service"))
@@ -44,6 +50,9 @@ class RestartTest(LifecycleTestCase):
         self.assertFalse(self.get_prop(pt, DOMAIN_IFACE, "Persistent"))
         for p, i in ids.items():
             self.assertEqual(self.get_prop(p, DOMAIN_IFACE, "Id"), i)
+            # found again from /proc: to the clock tick (10 ms), not the service's start
+            self.assertAlmostEqual(self.get_prop(p, DOMAIN_IFACE, "StartTime"), started[p],
+                                   delta=30000)
         self.assertEqual({n: self.pid_of(n) for n in before}, before)
         # the monitor works again, and new ids never collide with old ones
         self.domain(p3, "Resume")
@@ -54,8 +63,10 @@ class RestartTest(LifecycleTestCase):
         self.assertLess(time.monotonic() - t0, 3)
         self.assertEqual(self.state(p1), ("shutoff", "destroyed"))
         self.assertFalse(pid_alive(before["vm1"]))
+        self.assertEqual(self.get_prop(p1, DOMAIN_IFACE, "StartTime"), 0)
         self.domain(p1, "Start", "u", (0,))
         self.assertGreater(self.get_prop(p1, DOMAIN_IFACE, "Id"), max(ids.values()))
+        self.assertGreater(self.get_prop(p1, DOMAIN_IFACE, "StartTime"), started[pt])
         self.domain(pt, "Destroy", "u", (0,))
         eventually(lambda: pt not in self.managed_objects(), what="the transient domain to go")
         for p in (p1, p3):
