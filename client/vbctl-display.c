@@ -11,6 +11,8 @@
 #include <gio/gunixinputstream.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -139,6 +141,121 @@ vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error)
                     vb_dbus_domain_get_name(domain));
         return FALSE;
     }
+    return TRUE;
+}
+
+/* Copies what @from has to @to; FALSE at its end, or when @to is gone. */
+static gboolean
+relay_some(int from, int to)
+{
+    char buf[65536];
+    ssize_t n = read(from, buf, sizeof(buf));
+    ssize_t off = 0;
+
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN;
+    while (off < n) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+
+        if (w < 0 && errno != EINTR && errno != EAGAIN)
+            return FALSE;
+        off += MAX(w, 0);
+    }
+    return n > 0;
+}
+
+/* Standard input to @fd and @fd to standard output, until either side ends. */
+static void
+relay(int fd)
+{
+    struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {fd, POLLIN, 0}};
+
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && !relay_some(fd, STDOUT_FILENO))
+            return;
+        if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && !relay_some(STDIN_FILENO, fd))
+            return;
+        if ((fds[0].revents | fds[1].revents) & POLLNVAL)
+            return;
+    }
+}
+
+/* The index in Graphics of the first VNC or SPICE display, or -1. */
+static int
+first_display_index(VbDBusDomain *domain)
+{
+    GVariant *all = vb_dbus_domain_get_graphics(domain);
+    int idx = 0;
+    GVariantIter it;
+    GVariant *g;
+
+    if (all == NULL)
+        return -1;
+    g_variant_iter_init(&it, all);
+    while ((g = g_variant_iter_next_value(&it)) != NULL) {
+        const char *t = NULL;
+        gboolean found = g_variant_lookup(g, "type", "&s", &t) &&
+                         (g_str_equal(t, "vnc") || g_str_equal(t, "spice"));
+
+        g_variant_unref(g);
+        if (found)
+            return idx;
+        idx++;
+    }
+    return -1;
+}
+
+/*
+ * `display-stream NAME|UUID [--index N] [--skip-auth]`: standard input and output
+ * connected to the display server (OpenGraphicsFD), for a viewer at the other end of a
+ * pipe: a web page's channel (the Cockpit page's noVNC), `ssh HOST virtbusctl
+ * display-stream` behind a local socket. Nothing else is written to standard output.
+ */
+gboolean
+vbctl_cmd_display_stream(VbctlContext *ctx, GError **error)
+{
+    g_autoptr(VbDBusDomain) domain = NULL;
+    g_autoptr(GVariant) handle = NULL;
+    g_autoptr(GUnixFDList) fds = NULL;
+    int idx = ctx->flags.display_index;
+    int fd;
+
+    if (ctx->remote) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                    _("display-stream is not supported over a remote connection (%s): D-Bus "
+                      "over ssh cannot pass the display's file descriptor; run 'ssh HOST "
+                      "virtbusctl display-stream %s' instead"),
+                    ctx->bus_description, ctx->args[0]);
+        return FALSE;
+    }
+    if ((domain = running_domain(ctx, error)) == NULL)
+        return FALSE;
+    if (idx < 0 && (idx = first_display_index(domain)) < 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    _("No graphical display found for domain '%s'"),
+                    vb_dbus_domain_get_name(domain));
+        return FALSE;
+    }
+    if (!vb_dbus_domain_call_open_graphics_fd_sync(domain, (guint)idx,
+                                                   ctx->flags.display_skip_auth ? 1 : 0, NULL,
+                                                   &handle, &fds, NULL, error))
+        return FALSE;
+    if (fds == NULL) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            _("the service answered without a descriptor"));
+        return FALSE;
+    }
+    fd = g_unix_fd_list_get(fds, g_variant_get_handle(handle), error);
+    if (fd < 0)
+        return FALSE;
+    relay(fd);
+    close(fd);
     return TRUE;
 }
 

@@ -157,6 +157,8 @@ typedef struct {
     gint key_holdtime;     /* send-key --holdtime MS, 0 when not given */
     gint screen;           /* screenshot --screen N */
     char *display_type;    /* domdisplay --type vnc|spice, or NULL */
+    gint display_index;    /* display-stream --index N, -1: the first VNC or SPICE one */
+    gboolean display_skip_auth; /* display-stream --skip-auth */
     gboolean meta_live;    /* desc, metadata --live */
     gboolean meta_config;  /* desc, metadata --config */
     gboolean meta_title;   /* desc --title */
@@ -364,6 +366,7 @@ int vbctl_open_stream(VbDBusDomain *domain, const char *dev_name, guint flags,
 /* vbctl-display.c (issue 13, part console) */
 gboolean vbctl_cmd_vncdisplay(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_domdisplay(VbctlContext *ctx, GError **error);
+gboolean vbctl_cmd_display_stream(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_screenshot(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_send_key(VbctlContext *ctx, GError **error);
 gboolean vbctl_cmd_inject_nmi(VbctlContext *ctx, GError **error);

@@ -134,6 +134,15 @@ static const VbctlOption console_options[] = {
     {NULL},
 };
 
+static const VbctlOption display_stream_options[] = {
+    {"index", N_("The display's index among the <graphics> elements (default: the first VNC or "
+                 "SPICE one)"),
+     FLAG(display_index), FALSE, "N", G_OPTION_ARG_INT},
+    {"skip-auth", N_("Skip the display's password (polkit has authorized the console)"),
+     FLAG(display_skip_auth), FALSE},
+    {NULL},
+};
+
 static const VbctlOption domdisplay_options[] = {
     {"type", N_("The display type: vnc or spice"), FLAG(display_type), FALSE, "TYPE",
      G_OPTION_ARG_STRING},
@@ -780,6 +789,9 @@ static const VbctlCommand commands[] = {
      NULL},
     {"domdisplay", "NAME|UUID", N_("Print the URI of a domain's display"), vbctl_cmd_domdisplay,
      1, 1, domdisplay_options},
+    {"display-stream", "NAME|UUID",
+     N_("Connect standard input and output to a domain's display server"),
+     vbctl_cmd_display_stream, 1, 1, display_stream_options},
     {"screenshot", "NAME|UUID [FILE]", N_("Save a PNG of a domain's screen"),
      vbctl_cmd_screenshot, 1, 2, screenshot_options},
     {"send-key", "NAME|UUID KEY...", N_("Send keys to a domain's keyboard"), vbctl_cmd_send_key,
@@ -1057,6 +1069,7 @@ parse_command(const VbctlCommand *cmd, int argc, char **argv, VbctlContext *ctx,
     add_bus_options(octx, bus);
     ctx->flags.timeout = -1;
     ctx->flags.stats_period = -1;
+    ctx->flags.display_index = -1;
     if (!g_option_context_parse(octx, &argc, &argv, error))
         return FALSE;
     if (ctx->flags.timeout == 0 || ctx->flags.timeout < -1) {

@@ -68,7 +68,7 @@ export function CreateDialog({ store, onClose }) {
             <Button key="define" variant="primary" id="vb-create-define" isLoading={busy}
                     isDisabled={busy || xml.trim() === ""} onClick={() => define(DEFINE_VALIDATE)}>
                 {_("Define")}</Button>,
-            <Button key="cancel" variant="link" onClick={onClose}>{_("Cancel")}</Button>,
+            <Button key="cancel" variant="link" id="vb-create-cancel" onClick={onClose}>{_("Cancel")}</Button>,
         ];
     }
 

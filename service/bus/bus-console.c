@@ -267,11 +267,13 @@ vb_bus_console_add_props(GVariantBuilder *props, VbDomainObj *dom)
     g_autoptr(GPtrArray) gs = NULL;
     g_autofree char *title = NULL;
     g_autofree char *description = NULL;
+    g_autofree char *runtime_dir = NULL;
     GVariantBuilder b;
 
     g_mutex_lock(&dom->lock);
     if (dom->id >= 0)
         gs = vb_domain_def_get_graphics(dom->def);
+    runtime_dir = g_strdup(dom->runtime_dir);
     title = g_strdup(dom->def->title);
     description = g_strdup(dom->def->description);
     g_mutex_unlock(&dom->lock);
@@ -288,8 +290,15 @@ vb_bus_console_add_props(GVariantBuilder *props, VbDomainObj *dom)
             g_variant_dict_insert(&d, "port", "i", g->port);
         if (g->tls_port > 0)
             g_variant_dict_insert(&d, "tlsPort", "i", g->tls_port);
-        if (g->socket != NULL)
+        if (g->socket != NULL) {
             g_variant_dict_insert(&d, "socket", "s", g->socket);
+        } else if (g->socket_listen && runtime_dir != NULL) {
+            /* the name the command line gave it (qemu-command-graphics.c) */
+            g_autofree char *base = g_strdup_printf("%s.sock", g->type);
+            g_autofree char *path = g_build_filename(runtime_dir, base, NULL);
+
+            g_variant_dict_insert(&d, "socket", "s", path);
+        }
         g_variant_dict_insert(&d, "autoport", "b", g->autoport);
         g_variant_dict_insert(&d, "passwdSet", "b", g->passwd_set);
         g_variant_builder_add_value(&b, g_variant_dict_end(&d));

@@ -237,9 +237,10 @@ graphics_listen_children(const VbDeviceDef *dev, VbGraphicsInfo *g)
         if (strcmp(raw->name, "listen") != 0)
             continue;
         type = vb_raw_elem_get_attr(raw, "type");
-        if (g_strcmp0(type, "socket") == 0 && g->socket == NULL)
+        if (g_strcmp0(type, "socket") == 0 && !g->socket_listen) {
+            g->socket_listen = TRUE;
             g->socket = vb_raw_elem_get_attr(raw, "socket");
-        else if (g->listen == NULL)
+        } else if (g_strcmp0(type, "socket") != 0 && g->listen == NULL)
             g->listen = vb_raw_elem_get_attr(raw, "address");
     }
 }

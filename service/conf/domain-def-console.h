@@ -44,6 +44,7 @@ typedef struct {
     char *type;   /* vnc, spice, sdl, ... */
     char *listen; /* nullable: the address */
     char *socket; /* nullable: <listen type='socket' socket=> */
+    gboolean socket_listen; /* a <listen type='socket'>, with socket= or not */
     int port;     /* -1 when none */
     int tls_port; /* -1 when none */
     gboolean autoport;

@@ -199,6 +199,20 @@ class TestPolkit(CockpitMixin, test_polkit.PolkitTestCase):
         self.assertEqual(p.attr("#vb-create-error", "data-error-name"), ERR + "NotAuthorized")
         self.assertIn("org.virtbus.Virt1.define", p.text("#vb-create-error"))
         self.assertDBusError(ERR + "NoDomain", self.manager, "LookupByName", "s", ("pk2",))
+        p.click("#vb-create-cancel")
+        # the display (OpenGraphicsFD through virtbusctl, run as the page's user): the
+        # console action refused, said in the Display tab
+        xml = vbtest.domain_xml("pk3").replace("</devices>", (
+            "<graphics type='vnc'><listen type='socket'/></graphics></devices>"))
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        p.wait_present(row("pk3") + '[data-state="running"]')
+        self.open_details("pk3")
+        p.click("#vb-tabs [data-tab=display]")
+        p.wait_present("#vb-display-error", timeout=30)
+        self.assertIn("org.virtbus.Virt1.console", p.text("#vb-display-error"))
+        self.shot("polkit-display-refused")
+        self.wait_check(action="org.virtbus.Virt1.console", user="nobody")
 
 
 class TestPage(CockpitTestCase):
@@ -614,14 +628,18 @@ class TestNetworks(CockpitMixin, vbnetns.NetnsTestCase):
 
 class TestDisplay(CockpitTestCase):
     def test_vnc_in_the_page(self):
-        """The Display tab: noVNC in the page talks to the machine's VNC server through a
-        Cockpit channel; the desktop QEMU names after the machine, a framebuffer drawn."""
+        """The Display tab: noVNC in the page speaks to the machine's VNC server through a
+        Cockpit channel running `virtbusctl display-stream` (OpenGraphicsFD): a display on
+        a unix socket only, with a password the page skips (polkit let it in); the desktop
+        QEMU names after the machine, a framebuffer drawn. A display on a port gets the
+        remote-viewer link too."""
         xml = vbtest.domain_xml("vnc1").replace("</devices>", """
-    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+    <graphics type='vnc' passwd='pw-not-asked'><listen type='socket'/></graphics>
     <video><model type='vga'/></video>
   </devices>""")
         path = self.manager("DefineXML", "su", (xml, 0))
         self.domain(path, "Start", "u", (0,), timeout=60000)
+        self.assertIn("socket", self.prop(path, "Graphics")[0])
         p = self.open_page()
         p.wait_present(row("vnc1"))
         self.open_details("vnc1")
@@ -644,9 +662,27 @@ class TestDisplay(CockpitTestCase):
             let lit = 0;
             for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 150) lit++;
             return lit > 50; })()""", timeout=30, what="the guest's screen in the canvas")
+        self.assertFalse(p.exists("#vb-display-uri"))
+        self.assertFalse(p.exists("#vb-display-error"))
+        self.shot("display")
+        # the machine forced off under the page: the tab says so
+        self.domain(path, "Destroy", "u", (0,))
+        p.wait_present("#vb-display-off")
+
+        xml = vbtest.domain_xml("vnc2").replace("</devices>", """
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+    <video><model type='vga'/></video>
+  </devices>""")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        p.eval("window.location.hash = '#/'")
+        p.wait_present(row("vnc2"))
+        self.open_details("vnc2")
+        p.click("#vb-tabs [data-tab=display]")
+        p.wait_js("document.querySelector('#vb-display').dataset.status === 'connected'",
+                  timeout=30, what="noVNC to connect to the display on a port")
         port = self.prop(path, "Graphics")[0]["port"]
         self.assertIn(f"vnc://127.0.0.1:{port}", p.text("#vb-display"))
-        self.shot("display")
 
 
 class TestDevices(CockpitTestCase):

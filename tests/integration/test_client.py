@@ -330,7 +330,7 @@ class TestCompletion(ClientTestCase):
         self.assertEqual(self.complete(VIRTBUSCTL, "--v"), ["--version"])
         self.assertEqual(self.complete(VIRTBUSCTL, "d"),
                          ["define", "desc", "destroy", "detach-device", "detach-device-alias",
-                          "domblkerror", "domblkinfo", "domblklist", "domblkstat",
+                          "display-stream", "domblkerror", "domblkinfo", "domblklist", "domblkstat",
                           "domblkthreshold", "domcontrol", "domdisplay", "domfsfreeze",
                           "domfsinfo", "domfsthaw", "domfstrim", "domhostname", "domid",
                           "domifaddr", "domiflist",

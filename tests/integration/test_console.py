@@ -8,6 +8,7 @@ the guest reads on its keyboard (tgkeys), InjectNMI, and virtbusctl's commands."
 import os
 import select
 import socket
+import stat
 import struct
 import subprocess
 import time
@@ -289,6 +290,45 @@ class ConsoleTest(ConsoleTestCase):
                          f"vnc://127.0.0.1:{g[0]['port'] - 5900}\n")
         self.domain(path, "Destroy", "u", (0,))
         self.assertEqual(self.get_prop(path, DOMAIN_IFACE, "Graphics"), [])
+
+    def test_display_stream_on_a_unix_socket_display(self):
+        """virtbusctl display-stream: a VNC display with no port (a unix socket only) spoken
+        to through its standard input and output (OpenGraphicsFD), as the Cockpit page's
+        noVNC does; a password skipped with --skip-auth only."""
+        xml = guest_xml("c4u").replace(
+            "<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>",
+            "<graphics type='vnc' passwd='pw1'><listen type='socket'/></graphics>")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        p = self.ctl("display-stream", "c4u", check=False)
+        self.assertFails(p, 1, "is not running")
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        g = self.get_prop(path, DOMAIN_IFACE, "Graphics")
+        # the socket the command line named in the run's directory, published
+        self.assertTrue(g[0]["socket"].endswith("/vnc.sock"), g)
+        self.assertTrue(stat.S_ISSOCK(os.stat(g[0]["socket"]).st_mode))
+        self.assertNotIn("port", g[0])
+        self.assertEqual(self.ctl("domdisplay", "c4u").stdout, f"vnc+unix://{g[0]['socket']}\n")
+
+        def handshake(*args):
+            """The security types the server offers after the version exchange."""
+            p = self.ctl_background("display-stream", "c4u", *args, stdin=subprocess.PIPE,
+                                    text=False)
+            self.assertEqual(p.stdout.read(12), b"RFB 003.008\n")
+            p.stdin.write(b"RFB 003.008\n")
+            p.stdin.flush()
+            n = p.stdout.read(1)[0]
+            types = list(p.stdout.read(n))
+            p.stdin.close()   # the viewer leaves: the relay ends
+            self.assertEqual(p.wait(timeout=10), 0, p.stderr.read())
+            self.assertEqual(p.stdout.read(), b"")
+            return types
+
+        self.assertEqual(handshake(), [2])                 # VNC authentication
+        self.assertEqual(handshake("--skip-auth"), [1])    # none
+        self.assertEqual(handshake("--index", "0", "--skip-auth"), [1])
+        p = self.ctl("display-stream", "c4u", "--index", "3", check=False)
+        self.assertFails(p, 1, "No graphics backend with index 3")
+        self.domain(path, "Destroy", "u", (0,))
 
     def test_screenshot_is_a_png_of_the_screen(self):
         path = self.start_guest("c5")

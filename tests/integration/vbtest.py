@@ -527,8 +527,9 @@ class CtlTestCase(VirtbusTestCase):
     def ctl_background(self, *args, **kw):
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("text", True)
         p = subprocess.Popen([os.path.abspath(VIRTBUSCTL), "--address", self.bus.address, *args],
-                             text=True, **kw)
+                             **kw)
         self.procs.append(p)
         return p
 
