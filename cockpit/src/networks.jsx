@@ -2,12 +2,13 @@
 /* global cockpit */
 //
 // Virtual networks: the Network objects of the service (live from the ObjectManager),
-// define from XML, start, stop, autostart, delete, the XML and the DHCP leases.
+// define from XML, start, stop, autostart, delete, the XML, the DHCP leases and the static
+// DHCP hosts (Update).
 import React, { useEffect, useState } from "react";
 import {
-    Alert, Button, CodeBlock, CodeBlockCode, EmptyState, EmptyStateBody, EmptyStateHeader,
-    Flex, FormGroup, Label, ModalVariant, Switch, TextArea, Toolbar, ToolbarContent,
-    ToolbarItem,
+    Alert, Button, Checkbox, CodeBlock, CodeBlockCode, EmptyState, EmptyStateBody,
+    EmptyStateHeader, Flex, FormGroup, Label, ModalVariant, Switch, TextArea, TextInput, Toolbar,
+    ToolbarContent, ToolbarItem,
 } from "@patternfly/react-core";
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 
@@ -79,13 +80,128 @@ function Leases({ store, net }) {
     );
 }
 
-function NetworkXml({ store, net }) {
-    const [xml, setXml] = useState("");
-    useEffect(() => {
-        store.call(net.path, NETWORK, "GetXMLDesc", [0], "u").then(([x]) => setXml(x))
-                .catch(err => setXml(errorMessage(err)));
-    }, [store, net.path, net.Active]);
+function NetworkXml({ xml }) {
     return <CodeBlock className="vb-net-xml"><CodeBlockCode>{xml}</CodeBlockCode></CodeBlock>;
+}
+
+const UPDATE_DELETE = 2;
+const UPDATE_ADD_LAST = 3;
+const SECTION_IP_DHCP_HOST = 4;
+const AFFECT_LIVE = 1;
+const AFFECT_CONFIG = 2;
+
+function attrEscape(v) {
+    return v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+}
+
+// <host mac='' ip='' name=''/> from the fields given
+function hostXml(h) {
+    const attrs = ["mac", "ip", "name"].filter(k => h[k]).map(k => `${k}='${attrEscape(h[k])}'`);
+    return `<host ${attrs.join(" ")}/>`;
+}
+
+// the static DHCP hosts of the network's XML: [{mac, ip, name}]
+function dhcpHosts(xml) {
+    const doc = new window.DOMParser().parseFromString(xml, "application/xml");
+    return Array.from(doc.querySelectorAll("network > ip > dhcp > host")).map(h => ({
+        mac: h.getAttribute("mac") || "", ip: h.getAttribute("ip") || "", name: h.getAttribute("name") || "",
+    }));
+}
+
+// Update's flags: the running network and/or its definition
+function updateFlags(net, live, config) {
+    return (net.Active && live ? AFFECT_LIVE : 0) | (net.Persistent && config ? AFFECT_CONFIG : 0);
+}
+
+function AddHost({ store, net, onClose, onDone }) {
+    const [host, setHost] = useState({ mac: "", ip: "", name: "" });
+    const [live, setLive] = useState(true);
+    const [config, setConfig] = useState(true);
+    const field = (key, label) => (
+        <FormGroup label={label} fieldId={"vb-host-" + key}>
+            <TextInput id={"vb-host-" + key} value={host[key]}
+                       onChange={(_e, v) => setHost(h => ({ ...h, [key]: v.trim() }))} />
+        </FormGroup>
+    );
+    const flags = updateFlags(net, live, config);
+    return (
+        <CallDialog id="vb-host-dialog" confirmId="vb-host-confirm" errorId="vb-host-error"
+                    title={cockpit.format(_("A static DHCP host on $0"), net.Name)} confirm={_("Add")}
+                    failed={_("Not added")} disabled={!host.ip || (!host.mac && !host.name) || flags === 0}
+                    onConfirm={() => store.call(net.path, NETWORK, "Update",
+                                                [UPDATE_ADD_LAST, SECTION_IP_DHCP_HOST, -1, hostXml(host), flags],
+                                                "uuisu").then(onDone)}
+                    onClose={onClose}>
+            {field("mac", _("MAC address"))}
+            {field("ip", _("IP address"))}
+            {field("name", _("Host name"))}
+            {net.Active && <Checkbox id="vb-host-live" isChecked={live} onChange={(_e, v) => setLive(v)}
+                                     label={_("Now (dnsmasq reloads its hosts)")} />}
+            {net.Persistent && <Checkbox id="vb-host-config" isChecked={config} onChange={(_e, v) => setConfig(v)}
+                                         label={_("In the definition (next starts)")} />}
+        </CallDialog>
+    );
+}
+
+// Static DHCP hosts (Network.Update, section IP_DHCP_HOST): listed from the XML shown,
+// added, removed; the change goes to the running network and the definition
+function DhcpHosts({ store, net, xml, reload, notify }) {
+    const [adding, setAdding] = useState(false);
+    const hosts = xml ? dhcpHosts(xml) : [];
+    const remove = h => store.call(net.path, NETWORK, "Update",
+                                   [UPDATE_DELETE, SECTION_IP_DHCP_HOST, -1, hostXml(h),
+                                       updateFlags(net, true, true)], "uuisu")
+            .then(reload)
+            .catch(err => notify(cockpit.format(_("Removing $0 from $1 failed"), h.ip, net.Name), err));
+    return (
+        <Flex direction={{ default: "column" }} className="vb-dhcp-hosts" data-network={net.Name}>
+            <Flex>
+                <strong>{_("Static DHCP hosts")}</strong>
+                <Button variant="link" isInline className="vb-host-add" onClick={() => setAdding(true)}>
+                    {_("Add")}</Button>
+            </Flex>
+            {hosts.length === 0
+                ? <span>{_("none")}</span>
+                : <Table variant="compact" aria-label={_("Static DHCP hosts")}>
+                    <Thead><Tr><Th>{_("MAC")}</Th><Th>{_("Address")}</Th><Th>{_("Host name")}</Th><Th screenReaderText={_("Actions")} /></Tr></Thead>
+                    <Tbody>
+                        {hosts.map(h => (
+                            <Tr key={h.mac + h.ip + h.name} className="vb-dhcp-host" data-ip={h.ip}>
+                                <Td>{h.mac}</Td>
+                                <Td>{h.ip}</Td>
+                                <Td>{h.name}</Td>
+                                <Td isActionCell>
+                                    <Button variant="link" isDanger size="sm" className="vb-host-remove"
+                                            onClick={() => remove(h)}>{_("Remove")}</Button>
+                                </Td>
+                            </Tr>
+                        ))}
+                    </Tbody>
+                </Table>}
+            {adding && <AddHost store={store} net={net} onClose={() => setAdding(false)} onDone={reload} />}
+        </Flex>
+    );
+}
+
+// the network's XML (the running one while active), read again after a change
+function NetworkDetails({ store, net, notify }) {
+    const [xml, setXml] = useState("");
+    const [tick, setTick] = useState(0);
+    useEffect(() => {
+        let cancelled = false;
+        store.call(net.path, NETWORK, "GetXMLDesc", [0], "u")
+                .then(([x]) => { if (!cancelled) setXml(x) })
+                .catch(err => { if (!cancelled) setXml(errorMessage(err)) });
+        return () => { cancelled = true };
+    }, [store, net.path, net.Active, tick]);
+    const reload = () => setTick(t => t + 1);
+    return (
+        <Flex direction={{ default: "column" }}>
+            <Leases store={store} net={net} />
+            <DhcpHosts store={store} net={net} xml={xml} reload={reload} notify={notify} />
+            <NetworkXml xml={xml} />
+        </Flex>
+    );
 }
 
 function NetworkRow({ store, net, notify, index }) {
@@ -132,10 +248,7 @@ function NetworkRow({ store, net, notify, index }) {
                 <Td colSpan={6}>
                     {expanded &&
                         <ExpandableRowContent>
-                            <Flex direction={{ default: "column" }}>
-                                <Leases store={store} net={net} />
-                                <NetworkXml store={store} net={net} />
-                            </Flex>
+                            <NetworkDetails store={store} net={net} notify={notify} />
                         </ExpandableRowContent>}
                 </Td>
             </Tr>

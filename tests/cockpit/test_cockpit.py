@@ -617,7 +617,40 @@ class TestNetworks(CockpitMixin, vbnetns.NetnsTestCase):
             time.sleep(0.5)
         self.assertIn("10.77.0.", p.text(lease))
         self.assertIn("client1", p.text(lease))
+        # the static DHCP hosts (Update): the definition's one listed; one added from the
+        # page goes to the running dnsmasq (a client with that MAC gets that address) and
+        # to the definition; removed again from both
+        hosts = '.vb-dhcp-hosts[data-network="net1"]'
+        p.wait_present(hosts + ' tr.vb-dhcp-host[data-ip="10.77.0.10"]')
+        p.click(hosts + " .vb-host-add")
+        p.wait_present("#vb-host-dialog")
+        p.type_into("#vb-host-mac", "52:54:00:aa:bb:02")
+        p.type_into("#vb-host-ip", "10.77.0.99")
+        p.type_into("#vb-host-name", "fixed2")
+        p.click("#vb-host-confirm")
+        p.wait_gone("#vb-host-dialog")
+        added = hosts + ' tr.vb-dhcp-host[data-ip="10.77.0.99"]'
+        p.wait_present(added)
+        for flags in (0, 1):   # live, inactive
+            self.assertIn("<host mac='52:54:00:aa:bb:02' name='fixed2' ip='10.77.0.99'/>",
+                          self.call(path, vbnetns.NET_IFACE, "GetXMLDesc", "u", (flags,))[0])
+        vbnetns.sh(["ip", "-n", cli, "link", "set", "vbt-v1", "down"])
+        vbnetns.sh(["ip", "-n", cli, "link", "set", "vbt-v1", "address", "52:54:00:aa:bb:02", "up"])
+        vbnetns.sh(["ip", "netns", "exec", cli, "busybox", "udhcpc", "-i", "vbt-v1", "-f", "-q",
+                    "-n", "-t", "20", "-T", "1", "-s", "/bin/true"])
+        fixed = 'tr.vb-lease[data-mac="52:54:00:aa:bb:02"]'
+        deadline = time.monotonic() + 30
+        while not p.exists(fixed):
+            self.assertLess(time.monotonic(), deadline, "the static host's lease never showed")
+            p.click('.vb-leases[data-network="net1"] .vb-leases-refresh')
+            time.sleep(0.5)
+        self.assertIn("10.77.0.99/", p.text(fixed))
         self.shot("networks")
+        p.click(added + " .vb-host-remove")
+        p.wait_gone(added)
+        for flags in (0, 1):
+            self.assertNotIn("52:54:00:aa:bb:02",
+                             self.call(path, vbnetns.NET_IFACE, "GetXMLDesc", "u", (flags,))[0])
         p.click(net + ' [data-action="net-stop"]')
         p.wait_present(net + '[data-active="0"]', timeout=30)
         self.assertFalse(self.get_prop(path, vbnetns.NET_IFACE, "Active"))
