@@ -355,8 +355,8 @@ class TestPage(CockpitTestCase):
 
     def test_german(self):
         """A browser asking for German gets the page's German catalogue (po.de.js through
-        Cockpit's po.js): translated texts, plural forms, and English where a text is not
-        translated yet."""
+        Cockpit's po.js): translated texts, plural forms, and English for a text the
+        catalogue does not have."""
         self.define("de1")
         self.page = self.browser.new_page("about:blank")
         p = self.page
@@ -371,8 +371,10 @@ class TestPage(CockpitTestCase):
         self.assertEqual(p.eval("cockpit.format(cockpit.ngettext('$0 setting not applied',"
                                 " '$0 settings not applied', 2), 2)"),
                          "2 Einstellungen nicht angewendet")
-        # not translated yet: the English text
-        self.assertEqual(p.eval("cockpit.gettext('Take it over')"), "Take it over")
+        self.assertEqual(p.eval("cockpit.gettext('Take it over')"), "Übernehmen")
+        # a text the catalogue does not have: the English text
+        self.assertEqual(p.eval("cockpit.gettext('Not a text of the page')"),
+                         "Not a text of the page")
         self.shot("german")
 
     def test_dark_theme(self):
