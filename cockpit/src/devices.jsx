@@ -10,7 +10,8 @@ import {
     Alert, Button, Checkbox, Flex, Form, FormGroup, FormSelect, FormSelectOption, Modal,
     ModalVariant, TextInput, Title,
 } from "@patternfly/react-core";
-import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+import { Table, Tbody, Thead, Tr } from "@patternfly/react-table";
+import { Cell, HeadCell } from "./cells.jsx";
 
 import { CallDialog } from "./dialogs.jsx";
 import { DOMAIN, errorMessage } from "./virtbus.js";
@@ -264,16 +265,16 @@ export function Devices({ store, dom, notify }) {
                     {_("Add a disk")}</Button>
             </Flex>
             <Table variant="compact" aria-label={_("Disks")} id="vb-disks">
-                <Thead><Tr><Th>{_("Target")}</Th><Th>{_("Kind")}</Th><Th>{_("Bus")}</Th><Th>{_("Source")}</Th><Th>{_("Format")}</Th><Th screenReaderText={_("Actions")} /></Tr></Thead>
+                <Thead><Tr><HeadCell>{_("Target")}</HeadCell><HeadCell>{_("Kind")}</HeadCell><HeadCell>{_("Bus")}</HeadCell><HeadCell>{_("Source")}</HeadCell><HeadCell>{_("Format")}</HeadCell><HeadCell screenReaderText={_("Actions")} /></Tr></Thead>
                 <Tbody>
                     {disks.map(d => (
                         <Tr key={d.target} className="vb-disk" data-target={d.target} data-source={d.source}>
-                            <Td>{d.target}</Td>
-                            <Td>{d.device === "cdrom" ? _("CD-ROM") : d.device}{d.readonly && d.device !== "cdrom" ? " " + _("(read-only)") : ""}</Td>
-                            <Td>{d.bus}</Td>
-                            <Td className="vb-disk-source">{d.source || (d.device === "cdrom" ? _("(empty)") : "")}</Td>
-                            <Td>{d.format}</Td>
-                            <Td isActionCell>
+                            <Cell>{d.target}</Cell>
+                            <Cell>{d.device === "cdrom" ? _("CD-ROM") : d.device}{d.readonly && d.device !== "cdrom" ? " " + _("(read-only)") : ""}</Cell>
+                            <Cell>{d.bus}</Cell>
+                            <Cell className="vb-disk-source">{d.source || (d.device === "cdrom" ? _("(empty)") : "")}</Cell>
+                            <Cell>{d.format}</Cell>
+                            <Cell isActionCell>
                                 <Flex spaceItems={{ default: "spaceItemsSm" }} justifyContent={{ default: "justifyContentFlexEnd" }}>
                                     {d.device === "cdrom" &&
                                         <Button variant="secondary" size="sm" data-action="media" isDisabled={busy}
@@ -281,7 +282,7 @@ export function Devices({ store, dom, notify }) {
                                     <Button variant="link" isDanger size="sm" data-action="detach" isDisabled={busy}
                                             onClick={() => detach(d.target, d)}>{_("Detach")}</Button>
                                 </Flex>
-                            </Td>
+                            </Cell>
                         </Tr>
                     ))}
                 </Tbody>
@@ -292,16 +293,16 @@ export function Devices({ store, dom, notify }) {
                     {_("Add an interface")}</Button>
             </Flex>
             <Table variant="compact" aria-label={_("Network interfaces")} id="vb-nics">
-                <Thead><Tr><Th>{_("MAC")}</Th><Th>{_("Type")}</Th><Th>{_("Source")}</Th><Th>{_("Model")}</Th><Th>{_("Host device")}</Th><Th>{_("Link")}</Th><Th screenReaderText={_("Actions")} /></Tr></Thead>
+                <Thead><Tr><HeadCell>{_("MAC")}</HeadCell><HeadCell>{_("Type")}</HeadCell><HeadCell>{_("Source")}</HeadCell><HeadCell>{_("Model")}</HeadCell><HeadCell>{_("Host device")}</HeadCell><HeadCell>{_("Link")}</HeadCell><HeadCell screenReaderText={_("Actions")} /></Tr></Thead>
                 <Tbody>
                     {nics.map(n => (
                         <Tr key={n.mac || n.alias} className="vb-nic" data-mac={n.mac}>
-                            <Td>{n.mac}</Td><Td>{n.type}</Td><Td>{n.source}</Td><Td>{n.model}</Td>
-                            <Td>{n.target}</Td><Td>{n.link}</Td>
-                            <Td isActionCell>
+                            <Cell>{n.mac}</Cell><Cell>{n.type}</Cell><Cell>{n.source}</Cell><Cell>{n.model}</Cell>
+                            <Cell>{n.target}</Cell><Cell>{n.link}</Cell>
+                            <Cell isActionCell>
                                 <Button variant="link" isDanger size="sm" data-action="detach" isDisabled={busy}
                                         onClick={() => detach(n.mac, n)}>{_("Detach")}</Button>
-                            </Td>
+                            </Cell>
                         </Tr>
                     ))}
                 </Tbody>

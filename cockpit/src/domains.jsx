@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* global cockpit */
-import React, { useState } from "react";
+import React, { useCallback, useRef, useState } from "react";
 import {
     Button, Checkbox, Dropdown, DropdownItem, DropdownList, EmptyState, EmptyStateBody,
     EmptyStateHeader, FormGroup, FormSelect, FormSelectOption, Label, MenuToggle, SearchInput,
     Switch, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from "@patternfly/react-core";
-import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+import { Table, Tbody, Thead, Tr } from "@patternfly/react-table";
 import { EllipsisVIcon } from "@patternfly/react-icons";
 
+import { Cell, HeadCell } from "./cells.jsx";
 import { CallDialog } from "./dialogs.jsx";
 import { Sparkline, formatCpu, useUsage } from "./usage.jsx";
 import {
@@ -157,6 +158,31 @@ function MigrateDialog({ store, dom, onClose }) {
     );
 }
 
+// The kebab menu. Memoized on what it shows: while it is closed a change of the machine
+// does not render it, since PatternFly's Popper reads the computed style of its trigger
+// (the text direction) at each render
+const ActionsMenu = React.memo(function ActionsMenu({ open, setOpen, name, acts, onSelect }) {
+    return (
+        <Dropdown isOpen={open} onOpenChange={setOpen} popperProps={{ position: "right" }}
+                  toggle={ref => (
+                      <MenuToggle ref={ref} variant="plain" isExpanded={open} data-action="menu"
+                                  aria-label={cockpit.format(_("Actions of $0"), name)}
+                                  onClick={() => setOpen(!open)}>
+                          <EllipsisVIcon />
+                      </MenuToggle>
+                  )}>
+            <DropdownList>
+                {(acts || []).map(a => (
+                    <DropdownItem key={a[0]} data-action={a[0]} onClick={() => onSelect(a)}
+                                  className={a[3] ? "vb-danger-item" : ""}>
+                        {a[1]}
+                    </DropdownItem>
+                ))}
+            </DropdownList>
+        </Dropdown>
+    );
+});
+
 export function DomainActions({ store, dom, notify }) {
     const [open, setOpen] = useState(false);
     const [deleting, setDeleting] = useState(false);
@@ -183,29 +209,18 @@ export function DomainActions({ store, dom, notify }) {
                 .catch(err => notify(cockpit.format(_("$0 of $1 failed"), label, dom.Name), err))
                 .finally(() => setBusy(false));
     };
+    // the menu's callback stays the same function; it runs the latest run()
+    const latest = useRef(run);
+    latest.current = run;
+    const onSelect = useCallback(a => latest.current(a), []);
     const primary = acts.find(a => ["start", "resume", "shutdown"].includes(a[0]));
     return (
         <div className="vb-actions">
             {primary &&
                 <Button variant="secondary" size="sm" data-action={primary[0]} isDisabled={busy}
                         onClick={() => run(primary)}>{primary[1]}</Button>}
-            <Dropdown isOpen={open} onOpenChange={setOpen} popperProps={{ position: "right" }}
-                      toggle={ref => (
-                          <MenuToggle ref={ref} variant="plain" isExpanded={open} data-action="menu"
-                                      aria-label={cockpit.format(_("Actions of $0"), dom.Name)}
-                                      onClick={() => setOpen(!open)}>
-                              <EllipsisVIcon />
-                          </MenuToggle>
-                      )}>
-                <DropdownList>
-                    {acts.map(a => (
-                        <DropdownItem key={a[0]} data-action={a[0]} onClick={() => run(a)}
-                                      className={a[3] ? "vb-danger-item" : ""}>
-                            {a[1]}
-                        </DropdownItem>
-                    ))}
-                </DropdownList>
-            </Dropdown>
+            <ActionsMenu open={open} setOpen={setOpen} name={dom.Name} acts={open ? acts : null}
+                         onSelect={onSelect} />
             {deleting && <DeleteDialog store={store} dom={dom} onClose={() => setDeleting(false)} />}
             {saving && <SaveDialog store={store} dom={dom} onClose={() => setSaving(false)} />}
             {migrating && <MigrateDialog store={store} dom={dom} onClose={() => setMigrating(false)} />}
@@ -249,7 +264,7 @@ function RestoreDialog({ store, onClose }) {
 const DomainRow = React.memo(function DomainRow({ store, d, notify, onOpen, usage }) {
     return (
         <Tr className="vb-domain" data-name={d.Name} data-state={d.State}>
-            <Td dataLabel={_("Name")} className="vb-name">
+            <Cell dataLabel={_("Name")} className="vb-name">
                 <Button variant="link" isInline className="vb-open"
                         onClick={() => onOpen(d)}>{d.Name}</Button>
                 {d.Unsupported && d.Unsupported.length > 0 &&
@@ -260,27 +275,46 @@ const DomainRow = React.memo(function DomainRow({ store, d, notify, onOpen, usag
                                                          d.Unsupported.length),
                                         d.Unsupported.length)}
                     </Label>}
-            </Td>
-            <Td dataLabel={_("State")}><StateLabel dom={d} /></Td>
-            <Td dataLabel={_("Memory")}>{formatMemory(d.Memory)}</Td>
-            <Td dataLabel={_("vCPUs")}>{d.VCPUs}</Td>
-            <Td dataLabel={_("CPU")}>
+            </Cell>
+            <Cell dataLabel={_("State")}><StateLabel dom={d} /></Cell>
+            <Cell dataLabel={_("Memory")}>{formatMemory(d.Memory)}</Cell>
+            <Cell dataLabel={_("vCPUs")}>{d.VCPUs}</Cell>
+            <Cell dataLabel={_("CPU")}>
                 {d.Active && <Sparkline className="vb-spark-cpu" values={(usage || {}).cpu}
                                         max={100} format={formatCpu}
                                         label={cockpit.format(_("CPU use of $0"), d.Name)} />}
-            </Td>
-            <Td dataLabel={_("Resident memory")}>
+            </Cell>
+            <Cell dataLabel={_("Resident memory")}>
                 {d.Active && <Sparkline className="vb-spark-mem" values={(usage || {}).mem}
                                         max={Number(d.Memory) * 1.2} format={formatMemory}
                                         label={cockpit.format(_("Resident memory of $0"), d.Name)} />}
-            </Td>
-            <Td dataLabel={_("Autostart")}>
+            </Cell>
+            <Cell dataLabel={_("Autostart")}>
                 <AutostartSwitch store={store} dom={d} notify={notify} />
-            </Td>
-            <Td isActionCell>
+            </Cell>
+            <Cell isActionCell>
                 <DomainActions store={store} dom={d} notify={notify} />
-            </Td>
+            </Cell>
         </Tr>
+    );
+});
+
+// The header renders once: PatternFly's Th measures itself (offsetWidth, a forced layout)
+// after every render, which made each change of one row wait for a layout of the page
+const DomainTableHead = React.memo(function DomainTableHead() {
+    return (
+        <Thead>
+            <Tr>
+                <HeadCell>{_("Name")}</HeadCell>
+                <HeadCell>{_("State")}</HeadCell>
+                <HeadCell>{_("Memory")}</HeadCell>
+                <HeadCell>{_("vCPUs")}</HeadCell>
+                <HeadCell>{_("CPU")}</HeadCell>
+                <HeadCell>{_("Resident memory")}</HeadCell>
+                <HeadCell>{_("Autostart")}</HeadCell>
+                <HeadCell screenReaderText={_("Actions")} />
+            </Tr>
+        </Thead>
     );
 });
 
@@ -328,18 +362,7 @@ export function DomainList({ store, notify, onCreate, onOpen }) {
                     <EmptyStateBody>{_("Create one from libvirt domain XML.")}</EmptyStateBody>
                 </EmptyState>
                 : <Table id="vb-domains" aria-label={_("Virtual machines")} variant="compact">
-                    <Thead>
-                        <Tr>
-                            <Th>{_("Name")}</Th>
-                            <Th>{_("State")}</Th>
-                            <Th>{_("Memory")}</Th>
-                            <Th>{_("vCPUs")}</Th>
-                            <Th>{_("CPU")}</Th>
-                            <Th>{_("Resident memory")}</Th>
-                            <Th>{_("Autostart")}</Th>
-                            <Th screenReaderText={_("Actions")} />
-                        </Tr>
-                    </Thead>
+                    <DomainTableHead />
                     <Tbody>
                         {shown.map(d => <DomainRow key={d.path} store={store} d={d} notify={notify}
                                                    onOpen={onOpen} usage={usage.get(d.Name)} />)}

@@ -10,7 +10,8 @@ import {
     EmptyStateHeader, Flex, FormGroup, Label, ModalVariant, Switch, TextArea, TextInput, Toolbar,
     ToolbarContent, ToolbarItem,
 } from "@patternfly/react-core";
-import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+import { ExpandableRowContent, Table, Tbody, Thead, Tr } from "@patternfly/react-table";
+import { Cell, HeadCell } from "./cells.jsx";
 
 import { CallDialog } from "./dialogs.jsx";
 import { NETWORK, errorMessage, useObjects } from "./virtbus.js";
@@ -64,14 +65,14 @@ function Leases({ store, net }) {
             {leases === null || leases.length === 0
                 ? <span className="vb-leases-none">{net.Active ? _("none") : _("the network is not running")}</span>
                 : <Table variant="compact" aria-label={_("DHCP leases")}>
-                    <Thead><Tr><Th>{_("MAC")}</Th><Th>{_("Address")}</Th><Th>{_("Host name")}</Th><Th>{_("Expires")}</Th></Tr></Thead>
+                    <Thead><Tr><HeadCell>{_("MAC")}</HeadCell><HeadCell>{_("Address")}</HeadCell><HeadCell>{_("Host name")}</HeadCell><HeadCell>{_("Expires")}</HeadCell></Tr></Thead>
                     <Tbody>
                         {leases.map(l => (
                             <Tr key={l.mac.v + l.ipaddr.v} className="vb-lease" data-mac={l.mac.v}>
-                                <Td>{l.mac.v}</Td>
-                                <Td className="vb-lease-ip">{`${l.ipaddr.v}/${l.prefix ? l.prefix.v : ""}`}</Td>
-                                <Td>{l.hostname ? l.hostname.v : ""}</Td>
-                                <Td>{l.expirytime ? new Date(Number(l.expirytime.v) * 1000).toLocaleString() : ""}</Td>
+                                <Cell>{l.mac.v}</Cell>
+                                <Cell className="vb-lease-ip">{`${l.ipaddr.v}/${l.prefix ? l.prefix.v : ""}`}</Cell>
+                                <Cell>{l.hostname ? l.hostname.v : ""}</Cell>
+                                <Cell>{l.expirytime ? new Date(Number(l.expirytime.v) * 1000).toLocaleString() : ""}</Cell>
                             </Tr>
                         ))}
                     </Tbody>
@@ -163,17 +164,17 @@ function DhcpHosts({ store, net, xml, reload, notify }) {
             {hosts.length === 0
                 ? <span>{_("none")}</span>
                 : <Table variant="compact" aria-label={_("Static DHCP hosts")}>
-                    <Thead><Tr><Th>{_("MAC")}</Th><Th>{_("Address")}</Th><Th>{_("Host name")}</Th><Th screenReaderText={_("Actions")} /></Tr></Thead>
+                    <Thead><Tr><HeadCell>{_("MAC")}</HeadCell><HeadCell>{_("Address")}</HeadCell><HeadCell>{_("Host name")}</HeadCell><HeadCell screenReaderText={_("Actions")} /></Tr></Thead>
                     <Tbody>
                         {hosts.map(h => (
                             <Tr key={h.mac + h.ip + h.name} className="vb-dhcp-host" data-ip={h.ip}>
-                                <Td>{h.mac}</Td>
-                                <Td>{h.ip}</Td>
-                                <Td>{h.name}</Td>
-                                <Td isActionCell>
+                                <Cell>{h.mac}</Cell>
+                                <Cell>{h.ip}</Cell>
+                                <Cell>{h.name}</Cell>
+                                <Cell isActionCell>
                                     <Button variant="link" isDanger size="sm" className="vb-host-remove"
                                             onClick={() => remove(h)}>{_("Remove")}</Button>
-                                </Td>
+                                </Cell>
                             </Tr>
                         ))}
                     </Tbody>
@@ -216,13 +217,13 @@ function NetworkRow({ store, net, notify, index }) {
     return (
         <Tbody isExpanded={expanded}>
             <Tr className="vb-network" data-name={net.Name} data-active={net.Active ? "1" : "0"}>
-                <Td expand={{ rowIndex: index, isExpanded: expanded, onToggle: () => setExpanded(!expanded) }} />
-                <Td dataLabel={_("Name")}>{net.Name}</Td>
-                <Td dataLabel={_("State")}>
+                <Cell expand={{ rowIndex: index, isExpanded: expanded, onToggle: () => setExpanded(!expanded) }} />
+                <Cell dataLabel={_("Name")}>{net.Name}</Cell>
+                <Cell dataLabel={_("State")}>
                     <Label color={net.Active ? "green" : "grey"}>{net.Active ? _("Active") : _("Inactive")}</Label>
-                </Td>
-                <Td dataLabel={_("Bridge")}>{net.Bridge}</Td>
-                <Td dataLabel={_("Autostart")}>
+                </Cell>
+                <Cell dataLabel={_("Bridge")}>{net.Bridge}</Cell>
+                <Cell dataLabel={_("Autostart")}>
                     {net.Persistent
                         ? <Switch id={"vb-net-autostart-" + net.UUID} isChecked={!!net.Autostart}
                                   aria-label={cockpit.format(_("Start $0 with the service"), net.Name)}
@@ -230,8 +231,8 @@ function NetworkRow({ store, net, notify, index }) {
                                                                   [NETWORK, "Autostart", cockpit.variant("b", v)], "ssv")
                                           .catch(err => notify(cockpit.format(_("Could not change autostart of $0"), net.Name), err))} />
                         : _("n/a")}
-                </Td>
-                <Td isActionCell>
+                </Cell>
+                <Cell isActionCell>
                     <Flex spaceItems={{ default: "spaceItemsSm" }} justifyContent={{ default: "justifyContentFlexEnd" }}>
                         {net.Active
                             ? <Button variant="secondary" size="sm" data-action="net-stop" isDisabled={busy}
@@ -242,15 +243,15 @@ function NetworkRow({ store, net, notify, index }) {
                             <Button variant="link" isDanger size="sm" data-action="net-delete" isDisabled={busy}
                                     onClick={() => run(_("Deleting $0 failed"), "Undefine")}>{_("Delete")}</Button>}
                     </Flex>
-                </Td>
+                </Cell>
             </Tr>
             <Tr isExpanded={expanded}>
-                <Td colSpan={6}>
+                <Cell colSpan={6}>
                     {expanded &&
                         <ExpandableRowContent>
                             <NetworkDetails store={store} net={net} notify={notify} />
                         </ExpandableRowContent>}
-                </Td>
+                </Cell>
             </Tr>
         </Tbody>
     );
@@ -279,12 +280,12 @@ export function NetworkList({ store, notify }) {
                 : <Table id="vb-networks" aria-label={_("Virtual networks")} variant="compact">
                     <Thead>
                         <Tr>
-                            <Th screenReaderText={_("Details")} />
-                            <Th>{_("Name")}</Th>
-                            <Th>{_("State")}</Th>
-                            <Th>{_("Bridge")}</Th>
-                            <Th>{_("Autostart")}</Th>
-                            <Th screenReaderText={_("Actions")} />
+                            <HeadCell screenReaderText={_("Details")} />
+                            <HeadCell>{_("Name")}</HeadCell>
+                            <HeadCell>{_("State")}</HeadCell>
+                            <HeadCell>{_("Bridge")}</HeadCell>
+                            <HeadCell>{_("Autostart")}</HeadCell>
+                            <HeadCell screenReaderText={_("Actions")} />
                         </Tr>
                     </Thead>
                     {nets.map((n, i) => <NetworkRow key={n.path} store={store} net={n} notify={notify} index={i} />)}
