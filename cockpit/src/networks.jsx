@@ -2,8 +2,8 @@
 /* global cockpit */
 //
 // Virtual networks: the Network objects of the service (live from the ObjectManager),
-// define from XML, start, stop, autostart, delete, the XML, the DHCP leases and the static
-// DHCP hosts (Update).
+// define from XML, start, stop, autostart, delete, the XML, the DHCP leases, the static
+// DHCP hosts and the DNS hosts (Update).
 import React, { useEffect, useState } from "react";
 import {
     Alert, Button, Checkbox, CodeBlock, CodeBlockCode, EmptyState, EmptyStateBody,
@@ -88,54 +88,79 @@ function NetworkXml({ xml }) {
 const UPDATE_DELETE = 2;
 const UPDATE_ADD_LAST = 3;
 const SECTION_IP_DHCP_HOST = 4;
+const SECTION_DNS_HOST = 10;
 const AFFECT_LIVE = 1;
 const AFFECT_CONFIG = 2;
 
-function attrEscape(v) {
-    return v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+function xmlEscape(v) {
+    return v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;")
+            .replace(/"/g, "&quot;");
 }
 
-// <host mac='' ip='' name=''/> from the fields given
-function hostXml(h) {
-    const attrs = ["mac", "ip", "name"].filter(k => h[k]).map(k => `${k}='${attrEscape(h[k])}'`);
-    return `<host ${attrs.join(" ")}/>`;
+function parseXml(xml) {
+    return new window.DOMParser().parseFromString(xml, "application/xml");
 }
 
-// the static DHCP hosts of the network's XML: [{mac, ip, name}]
-function dhcpHosts(xml) {
-    const doc = new window.DOMParser().parseFromString(xml, "application/xml");
-    return Array.from(doc.querySelectorAll("network > ip > dhcp > host")).map(h => ({
-        mac: h.getAttribute("mac") || "", ip: h.getAttribute("ip") || "", name: h.getAttribute("name") || "",
-    }));
-}
+// The two kinds of host entries Network.Update changes: how they are read from the XML,
+// written for Update, shown and asked for
+const HOST_KINDS = {
+    dhcp: {
+        section: SECTION_IP_DHCP_HOST,
+        title: _("Static DHCP hosts"),
+        dialogTitle: _("A static DHCP host on $0"),
+        fields: [["mac", _("MAC address")], ["ip", _("IP address")], ["name", _("Host name")]],
+        columns: [_("MAC"), _("Address"), _("Host name")],
+        // <host mac='' ip='' name=''/>: [{mac, ip, name}]
+        parse: xml => Array.from(parseXml(xml).querySelectorAll("network > ip > dhcp > host")).map(h => ({
+            mac: h.getAttribute("mac") || "", ip: h.getAttribute("ip") || "", name: h.getAttribute("name") || "",
+        })),
+        toXml: h => `<host ${["mac", "ip", "name"].filter(k => h[k]).map(k => `${k}='${xmlEscape(h[k])}'`).join(" ")}/>`,
+        valid: h => !!h.ip && !!(h.mac || h.name),
+        cells: h => [h.mac, h.ip, h.name],
+    },
+    dns: {
+        section: SECTION_DNS_HOST,
+        title: _("DNS hosts"),
+        dialogTitle: _("A DNS host on $0"),
+        fields: [["ip", _("IP address")], ["names", _("Host names (separated by spaces)")]],
+        columns: [_("Address"), _("Host names")],
+        // <host ip=''><hostname>..</hostname>...</host>: [{ip, names}]
+        parse: xml => Array.from(parseXml(xml).querySelectorAll("network > dns > host")).map(h => ({
+            ip: h.getAttribute("ip") || "",
+            names: Array.from(h.querySelectorAll("hostname")).map(n => n.textContent).join(" "),
+        })),
+        toXml: h => `<host ip='${xmlEscape(h.ip)}'>${h.names.split(/\s+/).filter(n => n)
+                .map(n => `<hostname>${xmlEscape(n)}</hostname>`).join("")}</host>`,
+        valid: h => !!h.ip && h.names.trim() !== "",
+        cells: h => [h.ip, h.names],
+    },
+};
 
 // Update's flags: the running network and/or its definition
 function updateFlags(net, live, config) {
     return (net.Active && live ? AFFECT_LIVE : 0) | (net.Persistent && config ? AFFECT_CONFIG : 0);
 }
 
-function AddHost({ store, net, onClose, onDone }) {
-    const [host, setHost] = useState({ mac: "", ip: "", name: "" });
+function AddHost({ store, net, kind, onClose, onDone }) {
+    const k = HOST_KINDS[kind];
+    const [host, setHost] = useState(Object.fromEntries(k.fields.map(([f]) => [f, ""])));
     const [live, setLive] = useState(true);
     const [config, setConfig] = useState(true);
-    const field = (key, label) => (
-        <FormGroup label={label} fieldId={"vb-host-" + key}>
-            <TextInput id={"vb-host-" + key} value={host[key]}
-                       onChange={(_e, v) => setHost(h => ({ ...h, [key]: v.trim() }))} />
-        </FormGroup>
-    );
     const flags = updateFlags(net, live, config);
     return (
         <CallDialog id="vb-host-dialog" confirmId="vb-host-confirm" errorId="vb-host-error"
-                    title={cockpit.format(_("A static DHCP host on $0"), net.Name)} confirm={_("Add")}
-                    failed={_("Not added")} disabled={!host.ip || (!host.mac && !host.name) || flags === 0}
+                    title={cockpit.format(k.dialogTitle, net.Name)} confirm={_("Add")}
+                    failed={_("Not added")} disabled={!k.valid(host) || flags === 0}
                     onConfirm={() => store.call(net.path, NETWORK, "Update",
-                                                [UPDATE_ADD_LAST, SECTION_IP_DHCP_HOST, -1, hostXml(host), flags],
+                                                [UPDATE_ADD_LAST, k.section, -1, k.toXml(host), flags],
                                                 "uuisu").then(onDone)}
                     onClose={onClose}>
-            {field("mac", _("MAC address"))}
-            {field("ip", _("IP address"))}
-            {field("name", _("Host name"))}
+            {k.fields.map(([key, label]) => (
+                <FormGroup key={key} label={label} fieldId={"vb-host-" + key}>
+                    <TextInput id={"vb-host-" + key} value={host[key]}
+                               onChange={(_e, v) => setHost(h => ({ ...h, [key]: key === "names" ? v : v.trim() }))} />
+                </FormGroup>
+            ))}
             {net.Active && <Checkbox id="vb-host-live" isChecked={live} onChange={(_e, v) => setLive(v)}
                                      label={_("Now (dnsmasq reloads its hosts)")} />}
             {net.Persistent && <Checkbox id="vb-host-config" isChecked={config} onChange={(_e, v) => setConfig(v)}
@@ -144,33 +169,37 @@ function AddHost({ store, net, onClose, onDone }) {
     );
 }
 
-// Static DHCP hosts (Network.Update, section IP_DHCP_HOST): listed from the XML shown,
-// added, removed; the change goes to the running network and the definition
-function DhcpHosts({ store, net, xml, reload, notify }) {
+// Static DHCP hosts or DNS hosts (Network.Update): listed from the XML shown, added,
+// removed; the change goes to the running network and the definition
+function Hosts({ store, net, kind, xml, reload, notify }) {
+    const k = HOST_KINDS[kind];
     const [adding, setAdding] = useState(false);
-    const hosts = xml ? dhcpHosts(xml) : [];
+    const hosts = xml ? k.parse(xml) : [];
     const remove = h => store.call(net.path, NETWORK, "Update",
-                                   [UPDATE_DELETE, SECTION_IP_DHCP_HOST, -1, hostXml(h),
-                                       updateFlags(net, true, true)], "uuisu")
+                                   [UPDATE_DELETE, k.section, -1, k.toXml(h), updateFlags(net, true, true)],
+                                   "uuisu")
             .then(reload)
             .catch(err => notify(cockpit.format(_("Removing $0 from $1 failed"), h.ip, net.Name), err));
     return (
-        <Flex direction={{ default: "column" }} className="vb-dhcp-hosts" data-network={net.Name}>
+        <Flex direction={{ default: "column" }} className={`vb-${kind}-hosts`} data-network={net.Name}>
             <Flex>
-                <strong>{_("Static DHCP hosts")}</strong>
+                <strong>{k.title}</strong>
                 <Button variant="link" isInline className="vb-host-add" onClick={() => setAdding(true)}>
                     {_("Add")}</Button>
             </Flex>
             {hosts.length === 0
                 ? <span>{_("none")}</span>
-                : <Table variant="compact" aria-label={_("Static DHCP hosts")}>
-                    <Thead><Tr><HeadCell>{_("MAC")}</HeadCell><HeadCell>{_("Address")}</HeadCell><HeadCell>{_("Host name")}</HeadCell><HeadCell screenReaderText={_("Actions")} /></Tr></Thead>
+                : <Table variant="compact" aria-label={k.title}>
+                    <Thead>
+                        <Tr>
+                            {k.columns.map(c => <HeadCell key={c}>{c}</HeadCell>)}
+                            <HeadCell screenReaderText={_("Actions")} />
+                        </Tr>
+                    </Thead>
                     <Tbody>
                         {hosts.map(h => (
-                            <Tr key={h.mac + h.ip + h.name} className="vb-dhcp-host" data-ip={h.ip}>
-                                <Cell>{h.mac}</Cell>
-                                <Cell>{h.ip}</Cell>
-                                <Cell>{h.name}</Cell>
+                            <Tr key={k.cells(h).join("/")} className={`vb-${kind}-host`} data-ip={h.ip}>
+                                {k.cells(h).map((v, i) => <Cell key={i}>{v}</Cell>)}
                                 <Cell isActionCell>
                                     <Button variant="link" isDanger size="sm" className="vb-host-remove"
                                             onClick={() => remove(h)}>{_("Remove")}</Button>
@@ -179,7 +208,7 @@ function DhcpHosts({ store, net, xml, reload, notify }) {
                         ))}
                     </Tbody>
                 </Table>}
-            {adding && <AddHost store={store} net={net} onClose={() => setAdding(false)} onDone={reload} />}
+            {adding && <AddHost store={store} net={net} kind={kind} onClose={() => setAdding(false)} onDone={reload} />}
         </Flex>
     );
 }
@@ -199,7 +228,8 @@ function NetworkDetails({ store, net, notify }) {
     return (
         <Flex direction={{ default: "column" }}>
             <Leases store={store} net={net} />
-            <DhcpHosts store={store} net={net} xml={xml} reload={reload} notify={notify} />
+            <Hosts store={store} net={net} kind="dhcp" xml={xml} reload={reload} notify={notify} />
+            <Hosts store={store} net={net} kind="dns" xml={xml} reload={reload} notify={notify} />
             <NetworkXml xml={xml} />
         </Flex>
     );

@@ -653,6 +653,27 @@ class TestNetworks(CockpitMixin, vbnetns.NetnsTestCase):
         for flags in (0, 1):
             self.assertNotIn("52:54:00:aa:bb:02",
                              self.call(path, vbnetns.NET_IFACE, "GetXMLDesc", "u", (flags,))[0])
+        # a DNS host (Update's DNS_HOST section): the running dnsmasq answers for its names
+        dns = '.vb-dns-hosts[data-network="net1"]'
+        p.click(dns + " .vb-host-add")
+        p.wait_present("#vb-host-dialog")
+        p.type_into("#vb-host-ip", "10.77.0.98")
+        p.type_into("#vb-host-names", "pagehost1 pagehost2")
+        p.click("#vb-host-confirm")
+        p.wait_gone("#vb-host-dialog")
+        dns_row = dns + ' tr.vb-dns-host[data-ip="10.77.0.98"]'
+        p.wait_present(dns_row)
+        self.assertIn("pagehost1 pagehost2", p.text(dns_row))
+        self.assertIn("<host ip='10.77.0.98'>",
+                      self.call(path, vbnetns.NET_IFACE, "GetXMLDesc", "u", (1,))[0])
+        vbnetns.sh(["ip", "-n", cli, "addr", "add", "10.77.0.97/24", "dev", "vbt-v1"])
+        answer = vbnetns.sh(["ip", "netns", "exec", cli, "busybox", "nslookup",
+                             "pagehost2.net1.test", "10.77.0.1"])
+        self.assertIn("10.77.0.98", answer.stdout)
+        p.click(dns_row + " .vb-host-remove")
+        p.wait_gone(dns_row)
+        self.assertNotIn("10.77.0.98",
+                         self.call(path, vbnetns.NET_IFACE, "GetXMLDesc", "u", (0,))[0])
         p.click(net + ' [data-action="net-stop"]')
         p.wait_present(net + '[data-active="0"]', timeout=30)
         self.assertFalse(self.get_prop(path, vbnetns.NET_IFACE, "Active"))
