@@ -11,9 +11,10 @@ start: the document adapted to this machine, defined, started (running, a QEMU p
   - `<domain type='kvm'>` becomes `type='qemu'` (guests run under TCG here);
   - every `<interface>` becomes `type='user'` (its source and tap target dropped, MAC and
     model kept) until virtbus has networks;
-  - `<cpu mode='host-passthrough'>` is dropped where /dev/kvm is missing (it needs KVM);
-  - `<hyperv><vpindex state='on'>` becomes `state='off'` where /dev/kvm is missing (QEMU sets
-    the VP index only through KVM);
+  - `<cpu mode='host-passthrough'>` is dropped (it needs KVM, and the domain is TCG's now,
+    whether or not this machine has a /dev/kvm);
+  - `<hyperv><vpindex state='on'>` becomes `state='off'` (QEMU sets the VP index only
+    through KVM);
   - the host paths the document names (/var/lib/libvirt/..., /run/libvirt/..., /srv/...) move
     into the test's directory, where the disk images (qcow2 or raw, by the driver type),
     cdrom media and shared directories are created; the NVRAM file is not (virtbus makes it
@@ -96,10 +97,11 @@ def adapt(xml, root):
         body = re.sub(r"\s*<target dev=[^>]*/>", "", body)
         return f"<interface type='user'>{body}</interface>"
     xml = re.sub(r"<interface\b([^>]*)>(.*?)</interface>", user_iface, xml, flags=re.S)
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        xml = re.sub(r"\s*<cpu\b[^>]*mode=['\"]host-passthrough['\"][^>]*/>", "", xml)
-        # QEMU sets the Hyper-V VP index only through KVM (virtbus refuses it under TCG)
-        xml = re.sub(r"<vpindex\s+state=['\"]on['\"]", "<vpindex state='off'", xml)
+    # the domain is TCG's now: what only KVM does goes, on every machine (one with a
+    # /dev/kvm too: the type decides, as in libvirt)
+    xml = re.sub(r"\s*<cpu\b[^>]*mode=['\"]host-passthrough['\"][^>]*/>", "", xml)
+    # QEMU sets the Hyper-V VP index only through KVM (virtbus refuses it under TCG)
+    xml = re.sub(r"<vpindex\s+state=['\"]on['\"]", "<vpindex state='off'", xml)
     files = []
     for m in re.finditer(r"<disk\b[^>]*\bdevice=['\"](\w+)['\"][^>]*>(.*?)</disk>", xml,
                          re.S):
