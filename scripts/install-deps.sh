@@ -13,10 +13,12 @@ set -eu
 # through rtnetlink directly, no library needed
 # cockpit-ws, cockpit-bridge, chromium, fonts-dejavu-core: the Cockpit page's browser tests
 # (tests/cockpit: Debian's Cockpit serves the page to headless Chromium)
+# libpolkit-gobject-1-dev: its polkit-gobject-1.pc names polkit's action directory, which
+# tests/install checks the installed actions against
 PKGS="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libglib2.0-bin libxml2-dev libxml2-utils libjson-glib-dev
-  polkitd
+  polkitd libpolkit-gobject-1-dev
   dbus dbus-daemon python3 python3-dbus python3-gi python3-cryptography
   gettext util-linux procps systemd qemu-system-x86 zstd scdoc strace
   qemu-utils qemu-block-extra swtpm swtpm-tools ovmf openssl iproute2
