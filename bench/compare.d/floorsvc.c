@@ -10,7 +10,12 @@
  *       org.freedesktop.DBus.ObjectManager.GetManagedObjects on
  *       /org/virtbus/Virt1 with exactly that value: the floor of a listing
  *       is the bus cost of the same bytes.  Without it, it only sits idle
- *       (the RSS floor).  Runs until SIGTERM/SIGINT.
+ *       (the RSS floor).  Either way it answers
+ *       org.freedesktop.DBus.Properties.Get on any path from its connection
+ *       filter, on GDBus's worker thread, as virtbusd answers a read: "State"
+ *       with "running", "Active" with true, anything else with "" (the floor
+ *       of a property read: a Get's body and its reply's, where Ping has
+ *       none).  Runs until SIGTERM/SIGINT.
  *
  *   floorsvc qmp ADDRESS NAME QMP-SOCKET
  *       The floor of a bus service that suspends a VM: connects to a bare
@@ -60,6 +65,36 @@ om_call (GDBusConnection *c, const char *sender, const char *path, const char *i
 }
 
 static const GDBusInterfaceVTable om_vtable = { om_call, NULL, NULL, { 0 } };
+
+/* Properties.Get answered on the worker thread, nothing looked up */
+static GDBusMessage *
+get_filter (GDBusConnection *c, GDBusMessage *m, gboolean incoming, gpointer data)
+{
+  GVariant *body = g_dbus_message_get_body (m);
+  const char *name;
+  GVariant *v;
+  GDBusMessage *r;
+
+  (void) data;
+  if (!incoming || g_dbus_message_get_message_type (m) != G_DBUS_MESSAGE_TYPE_METHOD_CALL
+      || g_strcmp0 (g_dbus_message_get_interface (m), "org.freedesktop.DBus.Properties") != 0
+      || g_strcmp0 (g_dbus_message_get_member (m), "Get") != 0 || body == NULL
+      || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(ss)")))
+    return m;
+  g_variant_get_child (body, 1, "&s", &name);
+  if (strcmp (name, "State") == 0)
+    v = g_variant_new_string ("running");
+  else if (strcmp (name, "Active") == 0)
+    v = g_variant_new_boolean (TRUE);
+  else
+    v = g_variant_new_string ("");
+  r = g_dbus_message_new_method_reply (m);
+  g_dbus_message_set_body (r, g_variant_new ("(v)", v));
+  g_dbus_connection_send_message (c, r, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+  g_object_unref (r);
+  g_object_unref (m); /* the filter owns it */
+  return NULL;
+}
 
 static const char QMP_XML[] =
     "<node><interface name='org.virtbus.BenchFloor'>"
@@ -252,7 +287,9 @@ main (int argc, char **argv)
     {
       if (strcmp (argv[1], "qmp") == 0)
         qmp_connect (c, argv[4]);
-      else if (argc > 4)
+      else
+        g_dbus_connection_add_filter (c, get_filter, NULL, NULL);
+      if (strcmp (argv[1], "serve") == 0 && argc > 4)
         {
           char *data;
           gsize len;
