@@ -313,8 +313,10 @@ recover_wait_idle(VbQemuMonitor *mon, const char *query, const char *name)
         const char *st = o != NULL && json_object_has_member(o, "status")
                              ? json_object_get_string_member(o, "status") : "none";
 
+        /* "pre-switchover": a source stopped before its switch-over for its storage copy */
         if (i == 300 || (!g_str_equal(st, "active") && !g_str_equal(st, "setup") &&
-                         !g_str_equal(st, "cancelling")))
+                         !g_str_equal(st, "cancelling") && !g_str_equal(st, "device") &&
+                         !g_str_equal(st, "pre-switchover")))
             return g_strdup(st);
         g_usleep(100 * 1000);
     }

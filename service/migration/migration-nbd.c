@@ -706,10 +706,22 @@ vb_migration_nbd_add_stats(VbDomainList *list, VbDomainObj *dom, GVariant *stats
 {
     g_autoptr(GPtrArray) copies = copies_of(dom);
     guint64 total = 0, done = 0;
+    gboolean copied = FALSE;
     GVariantDict d;
 
-    if (copies == NULL || copies->len == 0 || !disk_progress(list, dom, copies, &total, &done))
+    if (copies == NULL) {
+        /* the mirrors completed before the switch-over: their figures are kept */
+        g_mutex_lock(&dom->lock);
+        if (dom->migration != NULL && ((VbMigrationOut *)dom->migration)->nbd_copied) {
+            copied = TRUE;
+            total = done = ((VbMigrationOut *)dom->migration)->nbd_bytes;
+        }
+        g_mutex_unlock(&dom->lock);
+        if (!copied)
+            return stats;
+    } else if (copies->len == 0 || !disk_progress(list, dom, copies, &total, &done)) {
         return stats;
+    }
     g_variant_dict_init(&d, g_variant_ref_sink(stats));
     g_variant_unref(stats);
     g_variant_dict_insert(&d, "disk_total", "t", total);
@@ -863,6 +875,7 @@ vb_migration_nbd_copy_start(VbDomainList *list, VbDomainObj *dom, VbJob *job, co
         if (m->nbd_copies != NULL)
             g_ptr_array_unref(m->nbd_copies);
         m->nbd_copies = g_ptr_array_ref(copies);
+        m->nbd_copied = FALSE;
     }
     g_mutex_unlock(&dom->lock);
 
@@ -1028,10 +1041,14 @@ end_copies(VbDomainList *list, VbDomainObj *dom, gboolean abort, GError **error)
     g_autoptr(GPtrArray) copies = copies_of(dom);
     g_autoptr(GPtrArray) ids = NULL;
     gint64 deadline = g_get_monotonic_time() + CANCEL_WAIT_S * G_USEC_PER_SEC;
+    guint64 bytes = 0, done = 0;
     gboolean ok = TRUE;
 
     if (copies == NULL)
         return TRUE;
+    /* the figures the Job keeps once the mirrors are gone; the guest is paused */
+    if (!abort && !disk_progress(list, dom, copies, &bytes, &done))
+        bytes = 0;
     for (guint i = 0; i < copies->len; i++) {
         VbNbdCopy *c = g_ptr_array_index(copies, i);
         g_autoptr(GError) local = NULL;
@@ -1103,8 +1120,13 @@ end_copies(VbDomainList *list, VbDomainObj *dom, gboolean abort, GError **error)
         c->storage_added = FALSE;
     }
     g_mutex_lock(&dom->lock);
-    if (dom->migration != NULL)
-        g_clear_pointer(&((VbMigrationOut *)dom->migration)->nbd_copies, g_ptr_array_unref);
+    if (dom->migration != NULL) {
+        VbMigrationOut *m = dom->migration;
+
+        g_clear_pointer(&m->nbd_copies, g_ptr_array_unref);
+        m->nbd_copied = !abort && ok;
+        m->nbd_bytes = m->nbd_copied ? bytes : 0;
+    }
     g_mutex_unlock(&dom->lock);
     return ok;
 }

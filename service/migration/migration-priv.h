@@ -19,6 +19,8 @@ typedef struct {
     char *nbd_host;        /* its address from the Prepare cookie, nullable */
     GStrv nbd_disks;       /* the disk targets the destination exports, nullable */
     GPtrArray *nbd_copies; /* VbNbdCopy* (migration-nbd.c): the mirrors of this Perform */
+    gboolean nbd_copied;   /* they completed (before the switch-over): the Job's disk */
+    guint64 nbd_bytes;     /* figures stay at these bytes, all processed */
     /* peer-to-peer: the connection to the destination service (nullable); the
      * waits give up when it ends (ssh keepalive, a cut network) */
     GDBusConnection *peer;

@@ -419,6 +419,12 @@ wants_compression(const VbMigrationParams *p, guint flags, const char *method)
     return g_strv_contains((const char *const *)p->compression, method);
 }
 
+static gboolean
+copies_storage(guint flags)
+{
+    return (flags & (VB_MIGRATE_NON_SHARED_DISK | VB_MIGRATE_NON_SHARED_INC)) != 0;
+}
+
 /**
  * vb_migration_set_capabilities:
  * @source: the source's capabilities (else the destination's)
@@ -440,7 +446,9 @@ vb_migration_set_capabilities(VbDomainList *list, VbDomainObj *dom, guint flags,
                                      source && (flags & VB_MIGRATE_AUTO_CONVERGE) != 0));
     json_array_add_element(caps, cap("postcopy-ram", (flags & VB_MIGRATE_POSTCOPY) != 0));
     json_array_add_element(caps, cap("multifd", (flags & VB_MIGRATE_PARALLEL) != 0));
-    json_array_add_element(caps, cap("pause-before-switchover", FALSE));
+    /* with a storage copy the source stops before its switch-over, as libvirt's always
+     * does: the mirrors end while QEMU's disks are still active (wait_outgoing()) */
+    json_array_add_element(caps, cap("pause-before-switchover", source && copies_storage(flags)));
     /* QEMU sends MIGRATION events only with this: they wake the waits */
     json_array_add_element(caps, cap("events", TRUE));
     json_object_set_array_member(args, "capabilities", caps);
@@ -619,6 +627,34 @@ pause_source(VbDomainList *list, VbDomainObj *dom, GError **error)
 }
 
 /*
+ * QEMU stopped before its switch-over (pause-before-switchover, set with a storage
+ * copy): the guest is paused and every disk still active. The ready mirrors end here,
+ * leaving the destination a point-in-time copy, before QEMU goes on, sends the
+ * devices' state and inactivates its disks. Ending them after the switch-over, as
+ * before, let a mirror write to an inactivated node: QEMU 7.2 aborts on that assertion,
+ * and the source's guest was lost with its QEMU (and in post-copy the destination's
+ * guest ran while the mirrors still wrote its disks). libvirt's order
+ * (qemuMigrationSrcRun).
+ */
+static gboolean
+switch_over(VbDomainList *list, VbDomainObj *dom, GError **error)
+{
+    JsonObject *args;
+    g_autoptr(JsonNode) r = NULL;
+
+    if (!vb_migration_nbd_copy_finish(list, dom, error))
+        return FALSE;
+    VB_LOG_DOMAIN(G_LOG_LEVEL_MESSAGE, dom->uuid_str,
+                  "storage copy ended before the switch-over; the migration goes on");
+    args = json_object_new();
+    json_object_set_string_member(args, "state", "pre-switchover");
+    r = vb_domain_async_monitor(list, dom, "migrate-continue", args, -1, error);
+    if (r == NULL)
+        g_prefix_error(error, "cannot continue the migration after its storage copy: ");
+    return r != NULL;
+}
+
+/*
  * Waits until QEMU's outgoing migration completes (or reaches post-copy,
  * with @until_postcopy), publishing its progress every poll; an abort
  * asked at any time (also before the transfer started) cancels it, except
@@ -628,7 +664,7 @@ static gboolean
 wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_postcopy,
               gint64 *out_downtime, GError **error)
 {
-    gboolean cancel_sent = FALSE, postcopy = FALSE;
+    gboolean cancel_sent = FALSE, postcopy = FALSE, switched = FALSE;
     g_autofree char *lost = NULL;
     guint seen;
 
@@ -684,6 +720,11 @@ wait_outgoing(VbDomainList *list, VbDomainObj *dom, VbJob *job, gboolean until_p
         }
         if (g_str_equal(status, "completed"))
             return TRUE;
+        if (g_str_equal(status, "pre-switchover") && !cancel_sent && !switched &&
+            !switch_over(list, dom, error))
+            return FALSE;
+        if (g_str_equal(status, "pre-switchover"))
+            switched = TRUE;
         if (g_str_equal(status, "postcopy-active") && !postcopy) {
             postcopy = TRUE;
             vb_domain_async_job_phase(list, dom, job, "postcopy", FALSE);
@@ -919,7 +960,8 @@ vb_migration_perform_run(VbDomainList *list, VbDomainObj *dom, VbJob *job,
         ok = r != NULL && wait_outgoing(list, dom, job, (flags & VB_MIGRATE_POSTCOPY) != 0,
                                         &downtime, error);
     }
-    /* the mirrors end in the ready state: the destination keeps the copy */
+    /* the mirrors ended in the ready state before the switch-over (switch_over()): the
+     * destination keeps the copy; this ends what is left (nothing, normally) */
     if (ok)
         ok = vb_migration_nbd_copy_finish(list, dom, error);
     if (!ok) {

@@ -18,8 +18,8 @@ import sys
 import time
 
 import vbtest
-from vbmigrate import (JOB_IFACE, LIVE, NON_SHARED_DISK, NON_SHARED_INC, SYNC_WRITES,
-                       MigrationTestCase, port_free, wait_booted)
+from vbmigrate import (JOB_IFACE, LIVE, NON_SHARED_DISK, NON_SHARED_INC, POSTCOPY,
+                       SYNC_WRITES, MigrationTestCase, port_free, wait_booted)
 from vbmigrate import P2P as PEER2PEER
 from vbtest import (DOMAIN_IFACE, ERR, MANAGER_IFACE, MANAGER_PATH, DBusCallError, GLib,
                     eventually)
@@ -63,8 +63,9 @@ class StorageMigrationTest(MigrationTestCase):
         with open(self.base_raw, "wb") as f:
             f.write(self.base)
 
-    def disk_guest_xml(self, disk, fmt="qcow2", write=True):
-        return self.guest_xml(extra_cmdline=f"tgwrite={NBLOCKS}" if write else "", devices=f"""
+    def disk_guest_xml(self, disk, fmt="qcow2", write=True, extra="", memory=128):
+        args = " ".join(a for a in (f"tgwrite={NBLOCKS}" if write else "", extra) if a)
+        return self.guest_xml(extra_cmdline=args, memory=memory, devices=f"""
     <disk type='file' device='disk'>
       <driver name='qemu' type='{fmt}'/>
       <source file='{disk}'/>
@@ -77,8 +78,10 @@ class StorageMigrationTest(MigrationTestCase):
         qemu_img("convert", "-f", "raw", "-O", "qcow2", self.base_raw, src)
         return src, os.path.join(self.dir_b, "vm1.qcow2")
 
-    def start_disk_guest(self, disk, write=True):
-        path = self.manager("DefineXML", "su", (self.disk_guest_xml(disk, write=write), 0))
+    def start_disk_guest(self, disk, write=True, extra="", memory=128):
+        path = self.manager("DefineXML", "su",
+                            (self.disk_guest_xml(disk, write=write, extra=extra, memory=memory),
+                             0))
         self.domain(path, "Start", "u", (0,))
         wait_booted(self.serial)
         if write:
@@ -168,6 +171,9 @@ class StorageMigrationTest(MigrationTestCase):
         self.assertEqual(dpath2, dpath)
         self.assertEqual(self.state(path), ("shutoff", "migrated"))
         self.assertEqual(self.state(dpath, conn=self.conn_b), ("running", "migrated"))
+        # the source stopped before its switch-over and the mirror ended there, while its
+        # disks were still active (pause-before-switchover, as libvirt)
+        self.assertIn("storage copy ended before the switch-over", self.service.read_log())
         # the mirror's work: the disk, plus what the guest wrote again meanwhile
         stats = self.domain(path, "GetJobStats", "u", (1,))
         self.assertGreaterEqual(stats["disk_total"], DISK_MIB << 20)
@@ -322,6 +328,49 @@ class StorageMigrationTest(MigrationTestCase):
         self.domain(path, "MigrateConfirm", "ayub", (b"", LIVE | NON_SHARED_DISK, True))
         self.assertEqual(self.state(path)[0], "running")
         self.assert_no_job(path)
+
+    def test_postcopy_with_storage_copy(self):
+        """POSTCOPY with a storage copy: the destination runs the guest from the switch
+        to post-copy on, so the mirror must have ended before it (the source stops before
+        its switch-over for that); ended after it, as before, it could still write the
+        source's older blocks over what the guest wrote on the destination. The guest
+        writes all along, dirties memory so that pre-copy never converges at 8 MiB/s,
+        and every byte of the destination's image is checked after its shutdown there."""
+        src, dst = self.images()
+        path = self.start_disk_guest(src, extra="tgdirty=24", memory=192)
+        eventually(lambda: "TINYGUEST: dirtying 24 MiB" in self.text(), timeout=60,
+                   what="the guest to dirty memory")
+        flags = LIVE | NON_SHARED_DISK | POSTCOPY
+        xml, c1 = self.begin(path, flags)
+        c2, uri, dpath = self.prepare(xml.replace(src, dst), c1, flags)
+        job = self.domain(path, "MigratePerform", "aysa{sv}u",
+                          (c2, uri, {"bandwidth": GLib.Variant("t", 8)}, flags))
+
+        def start_postcopy():
+            # refused until the memory transfer runs (after the mirror is ready)
+            try:
+                self.domain(path, "MigrateStartPostCopy", "u", (0,))
+                return True
+            except DBusCallError as e:
+                self.assertEqual(e.name, ERR + "OperationInvalid", e.message)
+                return False
+        eventually(start_postcopy, timeout=60, what="the memory transfer to start")
+        res = self.wait_job(job)
+        eventually(lambda: self.state(dpath, conn=self.conn_b)[0] == "running", timeout=20,
+                   what="the destination to run the guest at the switch to post-copy")
+        log = self.service.read_log()
+        # asked for post-copy, QEMU stopped before the switch and the mirror ended there
+        self.assertLess(log.index("switching the migration to post-copy"),
+                        log.index("storage copy ended before the switch-over"))
+        self.assertIn("switched to post-copy: the guest runs here", self.service_b.read_log())
+        dpath2, c4 = self.b(MANAGER_PATH, MANAGER_IFACE, "MigrateFinish", "ayub",
+                            (bytes(res["cookie"]), flags, False))
+        self.assertEqual(dpath2, dpath)
+        self.domain(path, "MigrateSetMaxSpeed", "tu", (0, 0))
+        self.domain(path, "MigrateConfirm", "ayub", (bytes(c4), flags, False))
+        self.assertEqual(self.state(path), ("shutoff", "migrated"))
+        self.assertEqual(self.state(dpath, conn=self.conn_b)[0], "running")
+        self.shutdown_and_check(dpath, dst)
 
     def test_incremental_p2p(self):
         base = os.path.join(self.shared, "base.raw")
