@@ -17,7 +17,8 @@ service/util/vb-watchdog.c), --domains defined domains of which --running run (t
 Asserts: the service never dies (no watchdog abort, no crash), no call goes unanswered for
 2x the job timeout, every error is an org.virtbus.Virt1.Error.* name (or a standard D-Bus
 one for a vanished object), the GLib log holds no critical; RSS sampled every 5 s after a
-warm-up (the first quarter) stays within 5%, peak against peak (asserted only without AddressSanitizer, whose
+warm-up (the first quarter) stays within 5%, peak against peak and
+lowest against lowest (asserted only without AddressSanitizer, whose
 quarantine makes RSS grow: the line says when it is not asserted). VB_LOAD_VIRTBUSD=PATH
 runs that virtbusd instead of the build's (scripts/test-slow.sh builds one without
 sanitizers, so that the RSS figure is asserted in CI). Prints the figures on one line
@@ -230,8 +231,11 @@ class LoadTest(VirtbusTestCase):
         # trimmed state and the busy one under the same load (both steady; samples 5 s
         # apart catch either), so the peak of the first third of the samples is compared
         # with the peak of the last third; a leak raises both
+        # (and the trimmed level too: the lowest sample of each third)
         third = max(3, len(samples) // 3)
         growth = (max(samples[-third:]) / max(samples[:third]) - 1) * 100 \
+            if len(samples) >= 6 else 0.0
+        growth_low = (min(samples[-third:]) / min(samples[:third]) - 1) * 100 \
             if len(samples) >= 6 else 0.0
         rss_note = "not asserted: ASan build" if asan else \
             ("asserted" if len(samples) >= 6 else "not asserted: too few samples")
@@ -247,6 +251,7 @@ class LoadTest(VirtbusTestCase):
                 f"crashed={int(crashed)} criticals={len(criticals)} "
                 f"rss_first={samples[0] // 1024 if samples else 0}MiB "
                 f"rss_last={samples[-1] // 1024 if samples else 0}MiB growth={growth:.1f}% "
+                f"growth_low={growth_low:.1f}% "
                 f"({rss_note})")
         sys.stderr.write("error names: " + ", ".join(
             f"{k}={v}" for k, v in sorted(errors.items(), key=lambda x: -x[1])) + "\n")
@@ -269,6 +274,8 @@ class LoadTest(VirtbusTestCase):
         if not asan and len(samples) >= 6:
             self.assertLess(growth, 5.0, f"RSS grew by {growth:.1f}% after the warm-up: "
                                          f"{samples}")
+            self.assertLess(growth_low, 5.0, f"RSS at its lowest grew by {growth_low:.1f}% "
+                                             f"after the warm-up: {samples}")
         # and the service still answers, every domain still there
         self.assertEqual(len(self.manager("ListDomains", "u", (0,))), ARGS.domains)
 
