@@ -775,9 +775,12 @@ check_explicit(const Pci *p, GError **error)
     return TRUE;
 }
 
-/* buses named by explicit addresses get the PCI controllers they lack, of the default model
- * (pcie-root-port on q35, pci-bridge on i440fx), as libvirt's qemuDomainPCIAddressSetCreate()
- * auto-adds them for every bus up to the highest one used */
+/* every bus index below the highest PCI controller index or the highest bus an explicit
+ * address names gets the PCI controller it lacks, of the default model (pcie-root-port on
+ * q35, pci-bridge on i440fx), as libvirt's qemuDomainAssignPCIAddresses() fills the gaps of
+ * its bus set. Before the first pass, so a gap filled here is placed like any controller,
+ * and a second assignment finds no gap (a gap left open was filled by the next define,
+ * found by fuzz-domain-xml) */
 static void
 add_missing_buses(VbDomainDef *def)
 {
@@ -790,8 +793,10 @@ add_missing_buses(VbDomainDef *def)
         const VbDeviceDef *dev = g_ptr_array_index(devs, i);
         const VbDeviceAddress *a = &dev->addr;
 
-        if (is_pci_ctl(dev) && dev->index <= VB_CONTROLLER_INDEX_MAX)
+        if (is_pci_ctl(dev) && dev->index <= VB_CONTROLLER_INDEX_MAX) {
             have[dev->index] = TRUE;
+            max_bus = MAX(max_bus, dev->index);
+        }
         if (a->type == VB_ADDR_PCI && a->pci_set && a->domain == 0 &&
             a->bus <= VB_CONTROLLER_INDEX_MAX && a->bus > max_bus)
             max_bus = a->bus;

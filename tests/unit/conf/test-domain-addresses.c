@@ -567,6 +567,43 @@ test_expander_bus_nr(void)
                     "      <model name='pxb'/>\n      <target busNr='254'/>");
 }
 
+/* a gap in the PCI controller indexes is filled at the first assignment, as libvirt fills
+ * its bus set: a device placed on the controller above the gap must not make the next
+ * define (which reads its address as explicit) add the missing ones (fuzz-domain-xml) */
+static void
+test_controller_index_gap(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("q35",
+                                  "<controller type='pci' index='3' model='pcie-root-port'/>"
+                                  "<rng model='virtio'/>",
+                                  &error);
+    g_autoptr(VbDomainDef) stored = NULL;
+    g_autofree char *again = NULL;
+
+    g_assert_no_error(error);
+    for (guint i = 1; i <= 2; i++) {
+        g_autofree char *want = g_strdup_printf("<controller type='pci' index='%u' "
+                                                "model='pcie-root-port'>", i);
+
+        assert_has(xml, want);
+    }
+    /* the rng took the first free root port (bus 1), and the stored definition assigns to
+     * the same bytes */
+    assert_has(xml, "<rng model='virtio'>\n      <address type='pci' domain='0x0000' "
+                    "bus='0x01'");
+    stored = vb_domain_def_parse_string(xml, VB_DOMAIN_DEF_PARSE_INACTIVE, &error);
+    g_assert_no_error(error);
+    g_assert_true(vb_domain_def_assign_addresses(stored, &error));
+    again = vb_domain_def_format(stored, VB_DOMAIN_DEF_FORMAT_INACTIVE, NULL);
+    g_assert_cmpstr(again, ==, xml);
+    g_free(xml);
+    /* i440fx: pci-bridges */
+    xml = assign("pc", "<controller type='pci' index='2' model='pci-bridge'/>", &error);
+    g_assert_no_error(error);
+    assert_has(xml, "<controller type='pci' index='1' model='pci-bridge'>");
+}
+
 /* a channel on virtio-serial controller 1 needs controller 1, not a new controller 0 */
 static void
 test_virtio_serial_named_controller(void)
@@ -638,6 +675,7 @@ main(int argc, char **argv)
     g_test_add_func("/conf/addresses/explicit-bus", test_explicit_bus);
     g_test_add_func("/conf/addresses/console-compat", test_console_compat);
     g_test_add_func("/conf/addresses/expander-bus-nr", test_expander_bus_nr);
+    g_test_add_func("/conf/addresses/controller-index-gap", test_controller_index_gap);
     g_test_add_func("/conf/addresses/virtio-serial-named-controller",
                     test_virtio_serial_named_controller);
     return g_test_run();
