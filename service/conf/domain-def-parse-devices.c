@@ -326,12 +326,28 @@ parse_chardev(VbDeviceDef *dev, xmlNode *node, GError **error)
 {
     static const char *const known[] = { "type", NULL };
     static const char *const modelled[] = { "source", "target", "address", NULL };
+    guint sources = 0;
+    gboolean udp;
     xmlNode *c;
 
     if (!vb_xml_prop_enum(node, "type", chr_types, FALSE, &dev->type, error))
         return FALSE;
     if (dev->type == NULL)
         dev->type = g_strdup("pty");
+    /* as libvirt's virDomainChrSourceDefParseXML(): one <source>, two for udp (bind and
+     * connect); a second one would be kept verbatim and read as the first by the next
+     * define */
+    for (xmlNode *s = node->children; s != NULL; s = s->next) {
+        if (vb_xml_is(s, "source"))
+            sources++;
+    }
+    udp = strcmp(dev->type, "udp") == 0;
+    if (sources > (udp ? 2u : 1u)) {
+        vb_set_error_line(error, VB_ERROR_INVALID_XML, node,
+                          "only %s <source> element%s allowed for a character device of type "
+                          "'%s'", udp ? "two" : "one", udp ? "s are" : " is", dev->type);
+        return FALSE;
+    }
     if ((c = first_child(node, "source")) != NULL) {
         dev->source_path = vb_xml_prop(c, "path");
         sub_collect(&dev->source, c, NULL);
