@@ -947,7 +947,8 @@ keep_first_error(void *data, xmlErrorPtr e)
  *
  * The hardening every XML the service reads gets: a size limit, no entity expansion (no
  * XML_PARSE_NOENT), no DTD loading, no network, libxml2's default nesting limit (no
- * XML_PARSE_HUGE), UTF-8 checked; the first error with its line. The callers check for
+ * XML_PARSE_HUGE), UTF-8 whatever the declaration says, checked; the first error with its
+ * line. The callers check for
  * DOCTYPE and namespaces themselves.
  *
  * Returns: (transfer full) (nullable): the document
@@ -960,6 +961,8 @@ vb_xml_read_memory(const char *xml, gsize max_bytes, const char *what, const cha
     xmlDoc *doc;
     size_t len = strlen(xml);
     FirstError first = { 0, NULL };
+    xmlStructuredErrorFunc saved_handler;
+    void *saved_data;
 
     if (len > max_bytes) {
         g_set_error(error, VB_ERROR, VB_ERROR_INVALID_XML,
@@ -974,9 +977,17 @@ vb_xml_read_memory(const char *xml, gsize max_bytes, const char *what, const cha
     }
     ctxt->_private = &first;
     ctxt->sax->serror = keep_first_error;
+    /* a document is UTF-8 (a D-Bus string, or a file the service wrote): an encoding
+     * declaration is not followed (XML_PARSE_IGNORE_ENC). libxml2 reports what goes wrong
+     * below the parser (conversion, I/O) without its context, to the thread's handler
+     * (stderr by default): collect that with the rest too */
+    saved_handler = xmlStructuredError;
+    saved_data = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(ctxt, keep_first_error);
     doc = xmlCtxtReadMemory(ctxt, xml, (int)len, filename, NULL,
                             XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
-                                XML_PARSE_NOCDATA);
+                                XML_PARSE_NOCDATA | XML_PARSE_IGNORE_ENC);
+    xmlSetStructuredErrorFunc(saved_data, saved_handler);
     if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
 
