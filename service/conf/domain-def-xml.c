@@ -948,8 +948,7 @@ keep_first_error(void *data, xmlErrorPtr e)
  * The hardening every XML the service reads gets: a size limit, no entity expansion (no
  * XML_PARSE_NOENT), no DTD loading, no network, libxml2's default nesting limit (no
  * XML_PARSE_HUGE), UTF-8 whatever the declaration says, checked; the first error with its
- * line. The callers check for
- * DOCTYPE and namespaces themselves.
+ * line. The callers check for DOCTYPE and namespaces themselves.
  *
  * Returns: (transfer full) (nullable): the document
  */
