@@ -46,6 +46,20 @@ function snapshotProps(proxy) {
     return out;
 }
 
+const JOB_ENDED = ["completed", "failed", "cancelled"];
+// the order of a migration's phases (libvirt's names); other phases have no rank
+const MIGRATION_PHASE_RANK = {
+    begin: 1, prepare: 2, perform3: 3, postcopy: 3, perform3_done: 3, finish: 4, cancel: 4,
+    confirm: 5,
+};
+
+// whether @phase is an earlier migration phase than @last
+function phaseBefore(phase, last) {
+    const a = MIGRATION_PHASE_RANK[phase];
+    const b = MIGRATION_PHASE_RANK[last];
+    return a !== undefined && b !== undefined && a < b;
+}
+
 class ObjectSet {
     constructor(store, kind) {
         this.store = store;
@@ -59,8 +73,15 @@ class ObjectSet {
         if (this.kind !== "job" || !item.Phase)
             return;
         const seen = this.phases.get(item.path) || [];
-        if (seen[seen.length - 1] !== item.Phase)
-            seen.push(item.Phase);
+        const last = seen[seen.length - 1];
+        // A new job's first changes can reach the page after a fresher read of its
+        // properties (Cockpit's bridge reads a new object, and delivers the
+        // PropertiesChanged it got meanwhile afterwards): a migration was recorded as
+        // "prepare", "begin", "prepare". A job never goes back: nothing after its end, no
+        // earlier migration phase after a later one.
+        if (last === item.Phase || JOB_ENDED.includes(last) || phaseBefore(item.Phase, last))
+            return;
+        seen.push(item.Phase);
         this.phases.set(item.path, seen);
     }
 
