@@ -521,8 +521,13 @@ class GuestTest(DriverTestCase):
             return ""
 
     def wait_marker(self, serial, pattern, timeout=120):
-        return eventually(lambda: re.search(pattern, self.console(serial)), timeout=timeout,
-                          what=f"{pattern!r} on {os.path.basename(serial)}")
+        try:
+            return eventually(lambda: re.search(pattern, self.console(serial)), timeout=timeout,
+                              what=f"{pattern!r} on {os.path.basename(serial)}")
+        except AssertionError as e:
+            # what the guest said (its DHCP client's tries, "no lease"...) tells why
+            raise AssertionError(f"{e}\n---- {os.path.basename(serial)}, last 3000 "
+                                 f"characters ----\n{self.console(serial)[-3000:]}") from None
 
     iface_type = "network"
 
