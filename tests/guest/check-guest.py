@@ -326,7 +326,7 @@ def t_nolease(guestdir):
                                   "-device", "virtio-net-pci,netdev=hostnet0,id=net0"])
     try:
         t_ready = vm.wait_serial(READY)
-        t_none = vm.wait_serial("TINYGUEST: no lease", timeout=40)
+        t_none = vm.wait_serial("TINYGUEST: no lease", timeout=60)
         if "TINYGUEST: lease" in vm.serial():
             raise Fail("a lease without a DHCP server")
         return {"boot -> READY": t_ready - vm.t0, "boot -> no lease": t_none - vm.t0}

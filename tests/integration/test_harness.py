@@ -48,6 +48,22 @@ class LogScanTest(unittest.TestCase):
         ]
         self.assertEqual(log_problems("\n".join(bad + good)), bad)
 
+    def test_sanitizer_report_keeps_its_frames(self):
+        # a report's frames come with it, other threads' lines between them do not
+        report = [
+            "==15096==ERROR: AddressSanitizer: stack-buffer-overflow on address 0x7f41 at pc",
+            "WRITE of size 8 at 0x7f411fdf1ef0 thread T0",
+            "    #0 0x7f412105fea1 in __interceptor_vasprintf ../sanitizer_common.inc:1662",
+            "    #1 0x55d0 in zygote_child ../service/qemu/qemu-launcher.c:391",
+            "Address 0x7f411fdf1ef0 is located in stack of thread T0",
+            "  This frame has 1 object(s):",
+            "    [32, 64) 'msg' (line 380) <== Memory access at offset 0 underflows",
+            "SUMMARY: AddressSanitizer: stack-buffer-overflow in __interceptor_vasprintf",
+        ]
+        noise = "(virtbusd:15072): virtbus-qemu-DEBUG: 09:15:18.503: QMP <<< {}"
+        text = "\n".join(report[:3] + [noise] + report[3:] + [noise, "    #0 0x1 later"])
+        self.assertEqual(log_problems(text), report)
+
 
 def write_script(path, text):
     with open(path, "w") as f:

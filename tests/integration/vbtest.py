@@ -114,6 +114,11 @@ class PrivateBus:
 # "** (prog:pid): LEVEL **: ..." without a domain.
 GLIB_LOG_RE = re.compile(r"(?:\(\S+:\d+\): )?(?:([A-Za-z][\w.-]*)-)?(CRITICAL|WARNING) \*\*")
 SANITIZER_RE = re.compile(r"ERROR: (?:Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
+# The rest of a sanitizer report (frames, access, the frame's objects, summary): kept with
+# its first line, so that a failure shows where, even with other threads' lines between.
+SANITIZER_DETAIL_RE = re.compile(r"^\s+#\d+ 0x|^(?:READ|WRITE) of size|^Address 0x|"
+                                 r"^\s+This frame has|^\s+\[\d+, \d+\) '|^SUMMARY: |"
+                                 r"^Thread T\d+ created|^0x[0-9a-f]+ is located")
 
 
 def log_problems(text):
@@ -121,6 +126,7 @@ def log_problems(text):
     log domain, a WARNING of a domain other than the service's own
     (virtbus, virtbus-*), a sanitizer report."""
     bad = []
+    detail = 0
     for line in text.splitlines():
         m = GLIB_LOG_RE.search(line)
         if m:
@@ -130,6 +136,10 @@ def log_problems(text):
                 continue
         if SANITIZER_RE.search(line):
             bad.append(line)
+            detail = 60
+        elif detail > 0 and SANITIZER_DETAIL_RE.search(line):
+            bad.append(line)
+            detail = 0 if line.startswith("SUMMARY: ") else detail - 1
     return bad
 
 
@@ -166,7 +176,7 @@ class Service:
         except FileNotFoundError:
             bad = []
         if bad:
-            problems.append("virtbusd logged:\n  " + "\n  ".join(bad[:20]))
+            problems.append("virtbusd logged:\n  " + "\n  ".join(bad[:80]))
         return problems
 
     def start(self, wait=True):

@@ -471,9 +471,12 @@ class Sweep:
                         self.seen_temps.add(p)  # counted once, however long it stays
                         self.problem("temp_files", p)
         doms = self.domains()
-        # the bus and the files agree (all domains here are persistent)
-        for n in set(doms) ^ set(after):
-            self.problem("configs_lost", f"{n}: on the bus {n in doms}, config {n in after}")
+        # the bus and the files agree: every persistent domain has its config (a restore of
+        # an undefined domain's save makes a transient one, without a config)
+        persistent = {n for n, d in doms.items() if d["Persistent"]}
+        for n in persistent ^ set(after):
+            self.problem("configs_lost", f"{n}: on the bus {n in doms} (persistent "
+                         f"{n in persistent}), config {n in after}")
         # QEMU: every one claimed by an active domain, the same pid as before the kill
         deadline = time.monotonic() + 15
         ended = set()
