@@ -23,6 +23,7 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <pthread.h>
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define VB_ASAN 1
 #endif
@@ -310,7 +311,11 @@ typedef struct {
 /* AddressSanitizer keeps the bounds of the running stack in memory the clone shares with
  * the zygote: the clone announces its own stack (a fiber switch), the zygote takes its
  * stack back once the clone has exec'd; without it every noreturn call in the clone warns
- * in QEMU's log. */
+ * in QEMU's log. The frames of a clone never return (it execs or exits), so their redzones
+ * stay poisoned in the shadow the next clone shares: the stack is cleared before each
+ * clone, as a new thread's is. Without that, a clone that exits early (its service gone)
+ * had __asan_handle_no_return's own sigaltstack() query land on the last clone's redzones:
+ * a false stack-buffer-overflow report, and the clone aborted. */
 static void *asan_stack;
 static gsize asan_stack_size;
 
@@ -323,6 +328,7 @@ asan_enter_clone_stack(char *stack)
         pthread_attr_getstack(&attr, &asan_stack, &asan_stack_size);
         pthread_attr_destroy(&attr);
     }
+    __asan_unpoison_memory_region(stack, ZYGOTE_STACK_SIZE);
     __sanitizer_start_switch_fiber(NULL, stack, ZYGOTE_STACK_SIZE);
 }
 

@@ -9,8 +9,8 @@
  * virtbus-launch of the build tree (issue 16), and check that it is the one that ran; the
  * /qemu-launch/zygote/ cases run them through that program kept as a zygote (one process,
  * a clone per launch whose parent is this program), and inject its faults: killed, stopped,
- * its clone refused by a pids cgroup, its service killed, many launches at once. The id and
- * /dev cases need root (as the rest of the suite).
+ * its clone refused by a pids cgroup, its service killed (before or while it clones), many
+ * launches at once. The id and /dev cases need root (as the rest of the suite).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -850,6 +850,73 @@ test_zygote_service_dies(Fixture *f, gconstpointer data)
     g_assert_cmpint(kill(got[1], SIGKILL), ==, 0);
 }
 
+/*
+ * A clone that finds its service gone before it says its pid ends at once (_exit), from the
+ * first frame of the clone stack, which the clones before it left as they were when they
+ * exec'd. Under AddressSanitizer, _exit's cleanup (__asan_handle_no_return) asks
+ * sigaltstack() for the signal stack into a frame of its own below the caller, and the
+ * interceptor checked it against those stale redzones: a false stack-buffer-overflow report
+ * that aborted the clone (a kill9-sweep CI run, its service SIGKILLed in a migration). The
+ * zygote now clears the clone stack's shadow before each clone. Here: one launch that execs,
+ * the zygote stopped, a second request queued, the service killed, the zygote continued: its
+ * clone fails to answer, the zygote ends, and its stderr holds no sanitizer report.
+ */
+static void
+test_zygote_clone_finds_service_gone(Fixture *f, gconstpointer data)
+{
+    g_autofree char *err_path = g_build_filename(f->dir, "zygote-stderr", NULL);
+    g_autofree char *err_text = NULL;
+    int report[2], go[2];
+    pid_t service, zygote = -1;
+    int status = 0;
+    char c = 0;
+
+    g_assert_cmpint(pipe2(report, O_CLOEXEC), ==, 0);
+    g_assert_cmpint(pipe2(go, O_CLOEXEC), ==, 0);
+    service = fork();
+    g_assert_cmpint(service, >=, 0);
+    if (service == 0) {
+        const char *argv[] = { "/bin/true", NULL };
+        VbQemuLaunchSpec spec = { .argv = argv, .envp = test_env, .log_fd = f->log_fd };
+        int err_fd = open(err_path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+        pid_t pid;
+
+        /* the zygote's stderr (and its clones', until they place their fds) */
+        if (err_fd < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+            _exit(1);
+        pid = vb_qemu_launch_spawn(&spec, NULL, NULL, NULL);
+        if (pid <= 0 || waitpid(pid, NULL, 0) != pid)
+            _exit(1);
+        zygote = vb_qemu_launch_zygote_pid();
+        if (write(report[1], &zygote, sizeof(zygote)) != sizeof(zygote) ||
+            read(go[0], &c, 1) != 1 || write(report[1], "s", 1) != 1)
+            _exit(1);
+        /* queued to the stopped zygote; this process is killed while it waits */
+        vb_qemu_launch_spawn(&spec, NULL, NULL, NULL);
+        _exit(0);
+    }
+    close(report[1]);
+    close(go[0]);
+    g_assert_cmpint(read(report[0], &zygote, sizeof(zygote)), ==, sizeof(zygote));
+    g_assert_cmpint(zygote, >, 0);
+    g_assert_cmpint(kill(zygote, SIGSTOP), ==, 0);
+    g_assert_cmpint(write(go[1], "g", 1), ==, 1);
+    g_assert_cmpint(read(report[0], &c, 1), ==, 1);
+    g_usleep(300 * 1000); /* the request is sent at once; its answer is waited for 5 s */
+    g_assert_cmpint(kill(service, SIGKILL), ==, 0);
+    g_assert_cmpint(waitpid(service, &status, 0), ==, service);
+    close(report[0]);
+    close(go[1]);
+    g_assert_cmpint(kill(zygote, SIGCONT), ==, 0);
+    /* the zygote clones for the queued request, then reads EOF and ends */
+    for (guint i = 0; i < 500 && state_of(zygote) != 0 && state_of(zygote) != 'Z'; i++)
+        g_usleep(10 * 1000);
+    g_assert_true(state_of(zygote) == 0 || state_of(zygote) == 'Z');
+    g_assert_true(g_file_get_contents(err_path, &err_text, NULL, NULL));
+    g_assert_null(strstr(err_text, "Sanitizer"));
+    g_assert_null(strstr(err_text, "runtime error"));
+}
+
 static void
 test_devices(void)
 {
@@ -919,5 +986,7 @@ main(int argc, char **argv)
                test_zygote_nested, fixture_teardown);
     g_test_add("/qemu-launch/zygote/service-dies", Fixture, zygote_mode, fixture_setup,
                test_zygote_service_dies, fixture_teardown);
+    g_test_add("/qemu-launch/zygote/clone-finds-service-gone", Fixture, zygote_mode,
+               fixture_setup, test_zygote_clone_finds_service_gone, fixture_teardown);
     return g_test_run();
 }
