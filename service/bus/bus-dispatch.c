@@ -221,9 +221,9 @@ run_call(VbBusCall *call)
     deferred = call->method->deferred;
     call->t_run = call->t_checked;
     value = call->method->func(call, &error);
-    call->t_ran = g_get_monotonic_time();
     if (value == NULL && error == NULL && deferred)
         return; /* the method kept (and may have answered and freed) the call */
+    call->t_ran = g_get_monotonic_time();
     if (value == NULL)
         vb_error_ensure(&error);
     call_reply(call, value, error);
