@@ -2,13 +2,16 @@
 /*
  * QEMU capabilities: probing the real qemu-system-x86_64 (skipped when it
  * is not installed), the memory and disk caches, invalidation when the
- * binary changes, and the XML round trip.
+ * binary changes, the XML round trip, and the KVM probe's QEMU ending with
+ * a prober killed in the middle.
  */
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -263,6 +266,98 @@ test_host_xml(void)
     g_assert_nonnull(strstr(xml, "<domain type='qemu'/>"));
 }
 
+/* The state letter of @pid ('\0' when gone) and its parent. */
+static char
+proc_state(pid_t pid, pid_t *ppid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *text = NULL;
+    const char *p;
+    char state = 0;
+    int parent = 0;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || (p = strrchr(text, ')')) == NULL ||
+        sscanf(p + 1, " %c %d", &state, &parent) != 2)
+        return 0;
+    if (ppid != NULL)
+        *ppid = parent;
+    return state;
+}
+
+/* A child of @parent whose command line holds @needle, or 0. */
+static pid_t
+child_with(pid_t parent, const char *needle)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+    const char *name;
+
+    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+        pid_t pid = (pid_t)g_ascii_strtoll(name, NULL, 10), ppid = 0;
+        g_autofree char *path = NULL, *cmdline = NULL;
+        gsize len = 0;
+
+        if (pid <= 0 || proc_state(pid, &ppid) == 0 || ppid != parent)
+            continue;
+        path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+        if (!g_file_get_contents(path, &cmdline, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmdline[i] == '\0')
+                cmdline[i] = ' ';
+        if (strstr(cmdline, needle) != NULL)
+            return pid;
+    }
+    return 0;
+}
+
+/*
+ * The KVM probe boots a guest under KVM for up to two seconds (qemu-kvm-probe.c). A service
+ * killed meanwhile (here: a child process that probes) must not leave that QEMU running: on
+ * a host where KVM runs no guest it never ends by itself (a kill9-sweep run left one behind
+ * for an hour before this test).
+ */
+static void
+test_kvm_probe_dies_with_prober(void)
+{
+    pid_t prober, qemu = 0;
+    gint64 deadline;
+    int status;
+
+    if (!need_qemu())
+        return;
+    if (access("/dev/kvm", R_OK | W_OK) != 0) {
+        g_test_skip("no usable /dev/kvm: the KVM probe does not run");
+        return;
+    }
+    prober = fork();
+    g_assert_cmpint(prober, >=, 0);
+    if (prober == 0) {
+        vb_qemu_kvm_usable(binary, NULL);
+        _exit(0);
+    }
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while ((qemu = child_with(prober, "vb-kvm-probe")) == 0 &&
+           waitpid(prober, &status, WNOHANG) == 0 && g_get_monotonic_time() < deadline)
+        g_usleep(2000);
+    if (qemu == 0) {
+        /* KVM ran the probe's guest at once (or the probe never started): nothing to kill */
+        kill(prober, SIGKILL);
+        waitpid(prober, &status, 0);
+        g_test_skip("the KVM probe ended before it could be interrupted");
+        return;
+    }
+    g_assert_cmpint(kill(prober, SIGKILL), ==, 0);
+    g_assert_cmpint(waitpid(prober, &status, 0), ==, prober);
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (proc_state(qemu, NULL) != 0 && proc_state(qemu, NULL) != 'Z' &&
+           g_get_monotonic_time() < deadline)
+        g_usleep(10 * 1000);
+    if (proc_state(qemu, NULL) != 0 && proc_state(qemu, NULL) != 'Z') {
+        kill(qemu, SIGKILL);
+        g_error("the KVM probe's QEMU (pid %d) outlived its prober", (int)qemu);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -271,6 +366,9 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     binary = g_find_program_in_path("qemu-system-x86_64");
     tmpdir = g_dir_make_tmp("vb-test-caps-XXXXXX", NULL);
+    /* first: the probe's answer is kept for the life of the process, and a prober forked
+     * after another test's probe would find it there */
+    g_test_add_func("/qemu/caps/kvm-probe-dies-with-prober", test_kvm_probe_dies_with_prober);
     g_test_add_func("/qemu/caps/xml-roundtrip", test_xml_roundtrip);
     g_test_add_func("/qemu/caps/probe-and-cache", test_probe_and_cache);
     g_test_add_func("/qemu/caps/invalidation", test_invalidation);
