@@ -116,8 +116,13 @@ def assert_ticks_on(tc, serial, timeout=90):
 
 
 def wait_booted(serial, timeout=60):
-    eventually(lambda: "TINYGUEST: tick 1" in read_text(serial), timeout=timeout,
-               what="the guest")
+    try:
+        eventually(lambda: "TINYGUEST: tick 1" in read_text(serial), timeout=timeout,
+                   what="the guest")
+    except AssertionError as e:
+        # what the guest printed (nothing, a panic, a boot cut short) tells why
+        raise AssertionError(f"{e}\n---- {serial}, last 3000 characters ----\n"
+                             f"{read_text(serial)[-3000:]}") from None
 
 
 class SecondHost:
