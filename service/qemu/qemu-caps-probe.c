@@ -27,7 +27,6 @@
 #define PROBE_TIMEOUT_MS 10000
 
 static gint probe_count;
-static pid_t probe_parent;
 
 /**
  * vb_qemu_caps_probe_count:
@@ -40,12 +39,19 @@ vb_qemu_caps_probe_count(void)
     return (guint)g_atomic_int_get(&probe_count);
 }
 
-static void
-child_setup(gpointer data)
+/**
+ * vb_qemu_probe_child_setup:
+ * @parent_pid: the prober's pid (GINT_TO_POINTER(getpid()))
+ *
+ * A g_spawn child_setup for the QEMUs the service probes (capabilities, KVM): the child
+ * dies with the thread that spawned it and waits for it, and exits at once if that thread
+ * is already gone, so a service killed during a probe leaves no QEMU behind.
+ */
+void
+vb_qemu_probe_child_setup(gpointer parent_pid)
 {
-    /* Dies with the probing thread (we wait for it there) and never outlives us. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != probe_parent)
+    if (getppid() != (pid_t)GPOINTER_TO_INT(parent_pid))
         _exit(127);
 }
 
@@ -388,11 +394,11 @@ spawn_qemu(const char *binary, const char *dir, const char *sock, GPid *out_pid,
         g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "pipe: %s", local->message);
         return FALSE;
     }
-    probe_parent = getpid();
     ok = g_spawn_async_with_pipes_and_fds(dir, argv, envp,
                                           G_SPAWN_DO_NOT_REAP_CHILD |
                                               G_SPAWN_STDIN_FROM_DEV_NULL,
-                                          child_setup, NULL, -1, fds[1], fds[1], NULL, NULL, 0,
+                                          vb_qemu_probe_child_setup, GINT_TO_POINTER(getpid()),
+                                          -1, fds[1], fds[1], NULL, NULL, 0,
                                           out_pid, NULL, NULL, NULL, &local);
     close(fds[1]);
     if (!ok) {

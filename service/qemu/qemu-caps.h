@@ -79,5 +79,7 @@ char *vb_qemu_caps_default_binary(const char *arch);
 
 /* Whether KVM really runs a guest of @binary here (qemu-kvm-probe.c); cached. */
 gboolean vb_qemu_kvm_usable(const char *binary, const char **out_reason);
+/* child_setup of a probe's QEMU: dies with its prober (qemu-caps-probe.c) */
+void vb_qemu_probe_child_setup(gpointer parent_pid);
 
 G_END_DECLS

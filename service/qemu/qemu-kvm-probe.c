@@ -3,7 +3,6 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,16 +29,6 @@ banner_seen(const char *path)
     return g_file_get_contents(path, &contents, NULL, NULL) && contents[0] != '\0';
 }
 
-/* Between fork and exec: the probe dies with the thread that waits for it, so a service
- * killed during the probe (two seconds where KVM runs no guest) leaves no QEMU behind. */
-static void
-die_with_parent(gpointer data)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != (pid_t)GPOINTER_TO_INT(data))
-        _exit(127);
-}
-
 static gboolean
 run_probe(const char *binary, const char **out_reason)
 {
@@ -58,10 +47,11 @@ run_probe(const char *binary, const char **out_reason)
         *out_reason = "/dev/kvm is missing or not accessible";
         return FALSE;
     }
+    /* a service killed during the probe (2 s where KVM runs no guest) leaves no QEMU */
     if (!g_spawn_async(NULL, (char **)argv, (char **)envp,
                        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
                            G_SPAWN_STDERR_TO_DEV_NULL,
-                       die_with_parent, GINT_TO_POINTER(getpid()), &pid, NULL)) {
+                       vb_qemu_probe_child_setup, GINT_TO_POINTER(getpid()), &pid, NULL)) {
         *out_reason = "QEMU could not be run for the KVM probe";
         g_rmdir(dir);
         return FALSE;
