@@ -4,7 +4,8 @@
  * output again (which must succeed) and format again: the two outputs must be identical.
  * Any difference is a bug and aborts, as do GLib warnings and criticals (fuzz-log.h).
  *
- * Then what DefineXML and Start do with it: assign the define-time addresses and build the
+ * Then what DefineXML and Start do with it: fill the define-time defaults (a read-only pflash
+ * loader's NVRAM path, addresses) and build the
  * QEMU command line against the golden tests' hand-made QEMU 7.2 caps (TCG and KVM, with
  * and without an autoport display). Each step ends in a result or an error, never a crash;
  * the assigned definition formats and parses again; and every built argv is read back as
@@ -23,6 +24,7 @@
 #include "domain-def.h"
 #include "fuzz-log.h"
 #include "qemu-command.h"
+#include "qemu-helpers.h"
 #include "test-caps.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -129,11 +131,20 @@ check_command_line(const VbDomainDef *def)
 {
     g_autoptr(VbDomainDef) copy = vb_domain_def_copy(def);
     g_autoptr(VbDomainDef) stored = NULL;
+    g_autoptr(VbDomainDef) filled = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *xml = NULL;
 
     if (copy == NULL)
         abort(); /* check_stable() showed it formats and parses */
+    /* DefineXML's post-parse default: a read-only pflash loader gets its NVRAM path */
+    filled = vb_qemu_firmware_default_nvram(copy, "/var/lib/vb-fuzz/nvram/x_VARS.fd", &error);
+    if (filled != NULL) {
+        vb_domain_def_free(copy);
+        copy = g_steal_pointer(&filled);
+    } else if (error != NULL) {
+        return;
+    }
     if (!vb_domain_def_assign_addresses(copy, &error)) {
         if (error == NULL)
             abort();
