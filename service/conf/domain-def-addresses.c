@@ -202,24 +202,32 @@ vs_port_used(GPtrArray *devs, guint controller, guint port)
     return FALSE;
 }
 
+/* the first free port >= 1 of virtio-serial controller @index (port 0 is a console's) */
+static gboolean
+vs_find_free_on(VbDomainDef *def, guint index, guint *out_port)
+{
+    const VbDeviceDef *ctl = find_controller(def, "virtio-serial", index);
+    guint ports;
+
+    if (ctl == NULL)
+        return FALSE;
+    ports = ctl->ports >= 0 ? (guint)ctl->ports : VIRTIO_SERIAL_DEFAULT_PORTS;
+    for (guint port = 1; port < ports; port++) {
+        if (!vs_port_used(def->priv->devices, index, port)) {
+            *out_port = port;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 static gboolean
 vs_find_free(VbDomainDef *def, guint *out_controller, guint *out_port)
 {
-    GPtrArray *devs = def->priv->devices;
-
     for (guint index = 0; index < 256; index++) {
-        const VbDeviceDef *ctl = find_controller(def, "virtio-serial", index);
-        guint ports;
-
-        if (ctl == NULL)
-            continue;
-        ports = ctl->ports >= 0 ? (guint)ctl->ports : VIRTIO_SERIAL_DEFAULT_PORTS;
-        for (guint port = 1; port < ports; port++) {
-            if (!vs_port_used(devs, index, port)) {
-                *out_controller = index;
-                *out_port = port;
-                return TRUE;
-            }
+        if (vs_find_free_on(def, index, out_port)) {
+            *out_controller = index;
+            return TRUE;
         }
     }
     return FALSE;
@@ -267,7 +275,20 @@ assign_virtio_serial(VbDomainDef *def, GError **error)
                        dev->addr.type == VB_ADDR_VIRTIO_SERIAL ? dev->addr.controller : 0,
                        NULL);
         /* consoles sit on port 0 of controller 0 implicitly, like libvirt */
-        if (dev->kind != VB_DEV_CHANNEL || dev->addr.type != VB_ADDR_NONE)
+        if (dev->kind != VB_DEV_CHANNEL)
+            continue;
+        if (dev->addr.type == VB_ADDR_VIRTIO_SERIAL && dev->addr.port == 0) {
+            /* a controller without a port: its first free one (libvirt's
+             * virDomainVirtioSerialAddrNextFromController()) */
+            if (!vs_find_free_on(def, dev->addr.controller, &dev->addr.port)) {
+                g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG,
+                            "line %d: <channel>: virtio-serial controller %u has no free port",
+                            dev->line, dev->addr.controller);
+                return FALSE;
+            }
+            continue;
+        }
+        if (dev->addr.type != VB_ADDR_NONE)
             continue;
         if (!vs_find_free(def, &controller, &port)) {
             add_controller(def, "virtio-serial", next_controller_index(def, "virtio-serial"),

@@ -722,6 +722,35 @@ usb2_companion_index(GPtrArray *devs, guint pos, guint *out_index)
     return TRUE;
 }
 
+static int
+raw_rank(gconstpointer p)
+{
+    return ((const VbRawElem *)p)->rank;
+}
+
+/* libvirt's parser: an ICH9 UHCI companion without <master> is on its EHCI's ports 0-1,
+ * 2-3 or 4-5 (uhci1, uhci2, uhci3), written back as <master startport=> */
+static void
+usb_companion_master(VbDeviceDef *dev)
+{
+    static const char *const companions[] = { "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", NULL };
+    xmlNode *node;
+    char port[2] = { 0 };
+
+    if (strcmp(dev->type, "usb") != 0 || dev->model == NULL ||
+        !g_strv_contains(companions, dev->model) || vb_controller_master(dev) != NULL)
+        return;
+    port[0] = (char)('0' + 2 * (dev->model[strlen(dev->model) - 1] - '1'));
+    node = xmlNewNode(NULL, (const xmlChar *)"master");
+    xmlSetProp(node, (const xmlChar *)"startport", (const xmlChar *)port);
+    if (dev->extra.children == NULL)
+        dev->extra.children = g_ptr_array_new_with_free_func((GDestroyNotify)vb_raw_elem_free);
+    g_ptr_array_add(dev->extra.children,
+                    vb_raw_elem_new(node, VB_RANK(vb_controller_ranks, "master")));
+    xmlFreeNode(node);
+    vb_sort_by_rank(dev->extra.children, raw_rank);
+}
+
 /*
  * Controllers without index= get the lowest index not used by a controller of the same type
  * (libvirt's virDomainAssignControllerIndexes()), in document order; USB2 companions join
@@ -740,6 +769,7 @@ assign_controller_indexes(GPtrArray *devs, GError **error)
 
         if (dev->kind != VB_DEV_CONTROLLER)
             continue;
+        usb_companion_master(dev);
         if (dev->index == VB_CONTROLLER_INDEX_UNSET) {
             if (!vb_controller_is_usb2(dev) || !usb2_companion_index(devs, i, &index)) {
                 index = 0;

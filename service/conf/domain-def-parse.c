@@ -382,6 +382,19 @@ parse_root(VbDomainDef *def, xmlNode *root, guint flags, GError **error)
                                                   "numatune", "blkiotune", "resource", NULL };
     xmlNode *devices;
 
+    /* libvirt's other domain types: valid XML for hypervisors virtbus does not drive */
+    static const char *const other_types[] = { "none", "kqemu", "xen", "lxc", "uml", "openvz",
+                                               "test", "vmware", "hyperv", "vbox", "phyp",
+                                               "parallels", "bhyve", "vz", "hvf", NULL };
+
+    type = vb_xml_prop(root, "type");
+    if (type != NULL && g_strv_contains(other_types, type)) {
+        vb_set_error_line(error, VB_ERROR_NOT_SUPPORTED, root,
+                          "domain type '%s' is not supported: virtbus runs QEMU with TCG "
+                          "(type='qemu') or KVM (type='kvm')", type);
+        return FALSE;
+    }
+    g_clear_pointer(&type, g_free);
     if (!vb_xml_prop_enum(root, "type", virt_types, TRUE, &type, error) ||
         !vb_xml_check_unique(root, modelled, error))
         return FALSE;

@@ -152,7 +152,8 @@ addr_key(const VbDeviceDef *dev)
 
     if (a->type == VB_ADDR_PCI && a->pci_set)
         return g_strdup_printf("pci:%x:%x:%x:%x", a->domain, a->bus, a->slot, a->function);
-    if (a->type == VB_ADDR_VIRTIO_SERIAL)
+    /* a channel's virtio-serial address without a port gets one at define (libvirt) */
+    if (a->type == VB_ADDR_VIRTIO_SERIAL && (a->port != 0 || dev->kind != VB_DEV_CHANNEL))
         return g_strdup_printf("vs:%u:%u:%u", a->controller, a->bus, a->port);
     /* drive addresses are per bus kind: an ide and a sata disk may both be 0:0:0:0 */
     if (a->type == VB_ADDR_DRIVE && dev->kind == VB_DEV_DISK && dev->bus != NULL)

@@ -488,8 +488,12 @@ build_writes(const VbDomainTune *t, guint32 items, gboolean devices, gboolean v2
                         "maximum %d", v[VB_TUNE_SHARES], VB_TUNE_WEIGHT_MAX);
             return FALSE;
         }
+        /* <shares>0</shares> (libvirt keeps it) is the lowest weight: cgroup v1's kernel
+         * takes 0 as its minimum, v2's cpu.weight starts at 1 */
         add_write(out, "cpu", v2 ? "cpu.weight" : "cpu.shares",
-                  g_strdup_printf("%" G_GINT64_FORMAT, v[VB_TUNE_SHARES]), "<cputune><shares>");
+                  g_strdup_printf("%" G_GINT64_FORMAT,
+                                  v2 ? MAX(v[VB_TUNE_SHARES], 1) : v[VB_TUNE_SHARES]),
+                  "<cputune><shares>");
     }
     if (HAS(VB_TUNE_GLOBAL_PERIOD) || HAS(VB_TUNE_GLOBAL_QUOTA)) {
         gint64 period = VB_TUNE_HAS(t, VB_TUNE_GLOBAL_PERIOD) ? v[VB_TUNE_GLOBAL_PERIOD] : 100000;
@@ -771,7 +775,8 @@ add_unit_props(GVariantBuilder *props, const VbDomainTune *t, guint32 items, gbo
                               g_variant_new_uint64(bytes_prop(v[VB_TUNE_MIN_GUARANTEE])));
     if (set & (1u << VB_TUNE_SHARES))
         g_variant_builder_add(props, "(sv)", "CPUWeight",
-                              g_variant_new_uint64((guint64)MIN(v[VB_TUNE_SHARES], 10000)));
+                              g_variant_new_uint64((guint64)CLAMP(v[VB_TUNE_SHARES], 1,
+                                                                  10000)));
     if (set & ((1u << VB_TUNE_GLOBAL_QUOTA) | (1u << VB_TUNE_GLOBAL_PERIOD))) {
         gint64 period = VB_TUNE_HAS(t, VB_TUNE_GLOBAL_PERIOD) ? v[VB_TUNE_GLOBAL_PERIOD] : 100000;
         gint64 quota = VB_TUNE_HAS(t, VB_TUNE_GLOBAL_QUOTA) ? v[VB_TUNE_GLOBAL_QUOTA] : -1;

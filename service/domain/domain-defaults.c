@@ -168,7 +168,7 @@ list_unsupported(const char *xml, const VbDomainDef *def, const VbQemuCaps *caps
  * Probes capabilities (cached): worker threads only, no lock held.
  *
  * Returns: (transfer full): the definition, or %NULL with InvalidXML (bad XML or values)
- *   or NotSupported (no QEMU for the architecture)
+ *   or NotSupported (an architecture other than x86, or no QEMU for it)
  */
 VbDomainDef *
 vb_domain_parse_define(VbDomainList *list, const char *xml, GStrv *out_unsupported,
@@ -180,6 +180,7 @@ vb_domain_parse_define(VbDomainList *list, const char *xml, GStrv *out_unsupport
     g_autoptr(GPtrArray) ignored = NULL;
     g_autoptr(GError) check_err = NULL;
     g_autoptr(GError) caps_err = NULL;
+    const char *arch;
     GStrvBuilder *b;
 
     if (def == NULL) {
@@ -189,6 +190,14 @@ vb_domain_parse_define(VbDomainList *list, const char *xml, GStrv *out_unsupport
         return NULL;
     }
     caps = apply_os_defaults(list, def, &caps_err);
+    arch = vb_domain_def_get_arch(def);
+    if (arch != NULL && strcmp(arch, "x86_64") != 0 && strcmp(arch, "i686") != 0) {
+        /* machine types, PCI buses, device defaults and the command line are x86's */
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "architecture '%s' is not supported: virtbus runs x86 guests (x86_64, "
+                    "i686) only", arch);
+        return NULL;
+    }
     /* without the binary a definition that names its architecture and machine still
      * defines (as before); one that needs the defaults cannot */
     if (caps == NULL && (vb_domain_def_get_arch(def) == NULL ||

@@ -241,6 +241,23 @@ class DirectTest(CgroupTestCase):
         self.assertDBusError("OperationInvalid", self.domain, path, "GetMemoryParameters", "u",
                              (LIVE,))
 
+    def test_zero_shares_is_the_lowest_weight(self):
+        # libvirt's parser takes <shares>0</shares> and writes it back: it defines, is kept,
+        # and starts with the lowest CPU weight (v2: cpu.weight 1; v1: the kernel's minimum)
+        xml = XML.format(name="cg0", partition=self.partition).replace(
+            "<shares>512</shares>", "<shares>0</shares>")
+        path = self.manager("DefineXML", "su", (xml, 0))
+        root = ET.fromstring(self.domain(path, "GetXMLDesc", "u", (INACTIVE,)))
+        self.assertEqual(root.findtext("cputune/shares"), "0")
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        _, dirs = cgroup_dirs(self.root, "cg0")
+        self.assertEqual(self.cpu_weight(dirs), 1 if unified() else 2)
+        self.assertEqual(self.domain(path, "GetSchedulerParameters", "u", (0,))["cpu_shares"], 0)
+        # the API keeps libvirt's range
+        self.assertDBusError("InvalidArgument", self.domain, path, "SetSchedulerParameters",
+                             "a{sv}u", ({"cpu_shares": GLib.Variant("t", 0)}, LIVE))
+        self.domain(path, "Destroy", "u", (0,))
+
     def test_restart_keeps_vm_and_cgroup(self):
         path = self.define_start("cg2")
         pid = self.pid("cg2")

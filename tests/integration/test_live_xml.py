@@ -6,7 +6,6 @@ defaults written back at define, and Unsupported. The real virtbusd, real QEMU (
 import os
 import re
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
@@ -190,8 +189,24 @@ class LiveXmlTest(CtlTestCase):
             "NotSupported", self.manager, "DefineXML", "su",
             ("<domain type='qemu'><name>sparc</name><memory unit='MiB'>64</memory>"
              "<os><type arch='sparc64'>hvm</type></os></domain>", 0))
-        self.assertIn("no QEMU binary is installed for architecture 'sparc64'", err.message)
+        self.assertIn("architecture 'sparc64' is not supported: virtbus runs x86 guests",
+                      err.message)
         self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("sparc",))
+        # libvirt's aarch64 'virt' machine (PCI Express root): the architecture is named,
+        # not an i440fx rule about its PCI controllers
+        err = self.assertDBusError(
+            "NotSupported", self.manager, "DefineXML", "su",
+            ("<domain type='qemu'><name>arm</name><memory unit='MiB'>64</memory>"
+             "<os><type arch='aarch64' machine='virt'>hvm</type></os><devices>"
+             "<controller type='pci' index='0' model='pcie-root'/></devices></domain>", 0))
+        self.assertIn("architecture 'aarch64' is not supported", err.message)
+        # other hypervisors' domain types are valid libvirt XML this service cannot run
+        err = self.assertDBusError(
+            "NotSupported", self.manager, "DefineXML", "su",
+            ("<domain type='hvf'><name>mac</name><memory unit='MiB'>64</memory>"
+             "<os><type arch='x86_64'>hvm</type></os></domain>", 0))
+        self.assertIn("domain type 'hvf' is not supported", err.message)
+        self.assertDBusError("NoDomain", self.manager, "LookupByName", "s", ("arm",))
 
     UNSUPPORTED_XML = """<domain type='qemu'>
   <name>unsup</name>

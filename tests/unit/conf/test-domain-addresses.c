@@ -408,6 +408,81 @@ test_usb2_companions(void)
     assert_has(noindex, "<controller type='usb' index='1' model='qemu-xhci'>");
 }
 
+/* libvirt's parser: uhci1/2/3 without <master> are companions on ports 0, 2 and 4; a lone
+ * companion then has no master */
+static void
+test_usb2_companions_default_master(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("q35",
+                                  "<controller type='usb' index='0' model='ich9-ehci1'/>"
+                                  "<controller type='usb' index='0' model='ich9-uhci1'/>"
+                                  "<controller type='usb' index='0' model='ich9-uhci3'/>"
+                                  "<controller type='usb' index='0' model='ich9-uhci2'>"
+                                  "<address type='pci' domain='0x0000' bus='0x00' "
+                                  "slot='0x1d' function='0x1'/></controller>",
+                                  &error);
+    g_autofree char *lone = NULL;
+
+    g_assert_no_error(error);
+    assert_has(xml, "model='ich9-uhci1'>\n      <master startport='0'/>\n");
+    assert_has(xml, "model='ich9-uhci3'>\n      <master startport='4'/>\n");
+    /* <master> goes before the address the document already had */
+    assert_has(xml, "model='ich9-uhci2'>\n      <master startport='2'/>\n      <address "
+                    "type='pci' domain='0x0000' bus='0x00' slot='0x1d' function='0x1'/>");
+    g_assert_null(strstr(xml, "model='ich9-ehci1'>\n      <master"));
+    lone = assign("pc", "<controller type='usb' index='0' model='ich9-uhci2'/>", &error);
+    g_assert_null(lone);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_assert_nonnull(strstr(error->message, "no master USB controller"));
+}
+
+/* a channel's virtio-serial address without a port gets that controller's first free port,
+ * after the ports other channels name; a missing controller is added */
+static void
+test_virtio_serial_port_left_out(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = assign("pc",
+                                  "<controller type='virtio-serial' index='0' ports='3'/>"
+                                  "<controller type='virtio-serial' index='1'/>"
+                                  "<channel type='pty'><target type='virtio' name='a'/>"
+                                  "<address type='virtio-serial' controller='1' bus='0'/>"
+                                  "</channel>"
+                                  "<channel type='pty'><target type='virtio' name='b'/>"
+                                  "<address type='virtio-serial' controller='1' bus='0' "
+                                  "port='1'/></channel>"
+                                  "<channel type='pty'><target type='virtio' name='c'/>"
+                                  "<address type='virtio-serial' controller='1' port='0'/>"
+                                  "</channel>"
+                                  "<channel type='pty'><target type='virtio' name='d'/>"
+                                  "<address type='virtio-serial' controller='3'/></channel>",
+                                  &error);
+    g_autofree char *full = NULL;
+
+    g_assert_no_error(error);
+    assert_has(xml, "name='a'/>\n      <address type='virtio-serial' controller='1' bus='0' "
+                    "port='2'/>");
+    assert_has(xml, "name='b'/>\n      <address type='virtio-serial' controller='1' bus='0' "
+                    "port='1'/>");
+    assert_has(xml, "name='c'/>\n      <address type='virtio-serial' controller='1' bus='0' "
+                    "port='3'/>");
+    assert_has(xml, "name='d'/>\n      <address type='virtio-serial' controller='3' bus='0' "
+                    "port='1'/>");
+    assert_has(xml, "<controller type='virtio-serial' index='3'>");
+    /* controller 0 has ports 1 and 2 for channels */
+    full = assign("pc",
+                  "<controller type='virtio-serial' index='0' ports='3'/>"
+                  "<channel type='pty'><target type='virtio' name='a'/></channel>"
+                  "<channel type='pty'><target type='virtio' name='b'/></channel>"
+                  "<channel type='pty'><target type='virtio' name='c'/>"
+                  "<address type='virtio-serial' controller='0'/></channel>",
+                  &error);
+    g_assert_null(full);
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+    g_assert_nonnull(strstr(error->message, "virtio-serial controller 0 has no free port"));
+}
+
 static void
 test_usb_refused(void)
 {
@@ -678,5 +753,9 @@ main(int argc, char **argv)
     g_test_add_func("/conf/addresses/controller-index-gap", test_controller_index_gap);
     g_test_add_func("/conf/addresses/virtio-serial-named-controller",
                     test_virtio_serial_named_controller);
+    g_test_add_func("/conf/addresses/usb2-companions-default-master",
+                    test_usb2_companions_default_master);
+    g_test_add_func("/conf/addresses/virtio-serial-port-left-out",
+                    test_virtio_serial_port_left_out);
     return g_test_run();
 }

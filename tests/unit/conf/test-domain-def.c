@@ -189,6 +189,27 @@ test_virt_type_enum(void)
     g_assert_cmpint(vb_domain_virt_type_from_string(NULL), ==, -1);
 }
 
+/* libvirt's other hypervisors' domain types are NotSupported, naming the type; a type
+ * libvirt does not know either is bad XML */
+static void
+test_other_hypervisor_types(void)
+{
+    static const char *const types[] = { "xen", "lxc", "hvf", "vbox", "kqemu", NULL };
+
+    for (guint i = 0; types[i] != NULL; i++) {
+        g_autofree char *xml = g_strdup_printf("<domain type='%s'><name>x</name><memory>65536"
+                                               "</memory><os><type>hvm</type></os></domain>",
+                                               types[i]);
+        g_autofree char *want = g_strdup_printf("domain type '%s' is not supported", types[i]);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VbDomainDef) def = vb_domain_def_parse_string(xml, 0, &error);
+
+        g_assert_null(def);
+        g_assert_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED);
+        g_assert_nonnull(strstr(error->message, want));
+    }
+}
+
 static void
 test_contract_fields(void)
 {
@@ -516,6 +537,7 @@ main(int argc, char **argv)
     g_test_add_func("/conf/memory/unit-conversion", test_memory_units);
     g_test_add_func("/conf/memory/units-in-xml", test_memory_in_xml);
     g_test_add_func("/conf/enum/virt-type-roundtrip", test_virt_type_enum);
+    g_test_add_func("/conf/parse/other-hypervisor-types", test_other_hypervisor_types);
     g_test_add_func("/conf/def/contract-fields-filled", test_contract_fields);
     g_test_add_func("/conf/def/accessors", test_accessors);
     g_test_add_func("/conf/cpu/resources-view", test_resources_view);

@@ -241,6 +241,20 @@ test_with_tune(void)
     g_assert_nonnull(strstr(error->message, "swap_hard_limit"));
 }
 
+/* libvirt's parser takes <shares>0</shares> and writes it back; the API's range has no 0 */
+static void
+test_zero_shares(void)
+{
+    g_autoptr(VbDomainDef) def = parse(HEAD "  <vcpu>1</vcpu>\n  <cputune><shares>0</shares>"
+                                            "</cputune>\n" TAIL);
+    g_autofree char *xml = format(def);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_nonnull(strstr(xml, "<shares>0</shares>"));
+    g_assert_false(vb_tune_item_check(VB_TUNE_SHARES, 0, &error));
+    g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_ARG);
+}
+
 /* removing everything removes the elements; <cputune> with only pins stays */
 static void
 test_clear(void)
@@ -277,5 +291,6 @@ main(int argc, char **argv)
     g_test_add_func("/conf/tune/unlimited-and-zero", test_limits);
     g_test_add_func("/conf/tune/with-tune-keeps-pins", test_with_tune);
     g_test_add_func("/conf/tune/clear", test_clear);
+    g_test_add_func("/conf/tune/zero-shares-kept", test_zero_shares);
     return g_test_run();
 }
