@@ -125,6 +125,8 @@ char *vb_cpuset_format(const GArray *cpus);
 /* domain-def-pin.c (issue 13, part memev) */
 VbDomainDef *vb_domain_def_with_pin(const VbDomainDef *def, VbPinKind kind, guint id,
                                     const char *cpuset, GError **error);
+/* domain-def-memalign.c */
+VbDomainDef *vb_domain_def_with_aligned_memory(const VbDomainDef *def, GError **error);
 VbDomainDef *vb_domain_def_with_vcpus(const VbDomainDef *def, guint current, guint max,
                                       GError **error);
 /* domain-def-iothread.c (issue 13, part vcpuio) */

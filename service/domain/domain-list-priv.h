@@ -79,6 +79,10 @@ void vb_domain_def_warn_unknown(const VbDomainDef *def);
 void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason);
 void vb_domain_log_append(VbDomainList *list, const char *name, const char *text);
 
+/* domain-live-def.c */
+gboolean vb_domain_start_live_defaults(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def,
+                                       VbQemuCaps *caps, gboolean align_memory, GError **error);
+
 /* domain-affinity.c */
 gboolean vb_domain_threads_setup(const VbDomainDef *def, const char *name, VbQemuMonitor *mon,
                                  pid_t pid, JsonNode *cpus, GArray **out_vcpus,

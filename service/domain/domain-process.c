@@ -344,51 +344,6 @@ start_rollback(VbDomainList *list, VbDomainObj *dom, StartState *st)
     }
 }
 
-/*
- * <os firmware='efi'> and NVRAM defaults, resolved for this run (qemu-firmware.c): the live
- * definition shows the loader and NVRAM chosen; the persistent one keeps what the user
- * wrote (it is set aside first, as a running domain's is).
- */
-static gboolean
-resolve_firmware(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def, VbQemuCaps *caps,
-                 GError **error)
-{
-    g_autofree char *base = g_strconcat((*def)->name, "_VARS.fd", NULL);
-    g_autofree char *nvram = g_build_filename(list->paths->nvram_dir, base, NULL);
-    g_autoptr(VbDomainDef) filled = NULL;
-    g_autoptr(GError) local = NULL;
-    VbDomainDef *copy;
-
-    filled = vb_qemu_firmware_fill(*def, caps, nvram, &local);
-    if (filled == NULL && local != NULL) {
-        g_propagate_error(error, g_steal_pointer(&local));
-        return FALSE;
-    }
-    if (filled == NULL)
-        filled = vb_qemu_firmware_default_nvram(*def, nvram, &local);
-    if (filled == NULL && local != NULL) {
-        g_propagate_error(error, g_steal_pointer(&local));
-        return FALSE;
-    }
-    if (filled == NULL)
-        return TRUE;
-    copy = vb_domain_def_copy(filled);
-    if (copy == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
-                            "cannot copy the definition with its firmware");
-        return FALSE;
-    }
-    g_mutex_lock(&dom->lock);
-    if (dom->persistent && dom->new_def == NULL)
-        dom->new_def = g_steal_pointer(&dom->def);
-    vb_domain_def_free(dom->def);
-    dom->def = copy;
-    g_mutex_unlock(&dom->lock);
-    vb_domain_def_free(*def);
-    *def = g_steal_pointer(&filled);
-    return TRUE;
-}
-
 static gboolean
 start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean incoming,
               char ***out_argv, GError **error)
@@ -460,7 +415,8 @@ start_prepare(VbDomainList *list, VbDomainObj *dom, StartState *st, gboolean inc
             return FALSE;
         params.vnc_port = st->display_port;
     }
-    if (!resolve_firmware(list, dom, &def, st->caps, error))
+    if (!vb_domain_start_live_defaults(list, dom, &def, st->caps,
+                                       !incoming && st->loadvm == NULL, error))
         return FALSE;
     if (vb_domain_def_needs_websocket_port(def)) {
         /* libvirt's default websocket range, 5700-65535 */
@@ -1018,8 +974,9 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
      * domain transient: the definition copied below is the one QEMU runs */
     dom->starting = TRUE;
     if (run_def != NULL) {
-        /* the persistent definition is set aside as for a running domain (resolve_firmware
-         * does the same): a failed start makes it the definition again */
+        /* the persistent definition is set aside as for a running domain
+         * (vb_domain_start_live_defaults() does the same): a failed start makes it the
+         * definition again */
         if (dom->persistent && dom->new_def == NULL)
             dom->new_def = g_steal_pointer(&dom->def);
         vb_domain_def_free(dom->def);

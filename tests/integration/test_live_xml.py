@@ -156,6 +156,38 @@ class LiveXmlTest(CtlTestCase):
         self.assertIn("<boot order='1'/>", live)
         self.domain(path, "Destroy", "u", (0,))
 
+    def test_memory_aligned_at_start(self):
+        """NUMA cells of 109550 KiB (libvirt's cpu-numa1) failed in QEMU: it rounds -m up to
+        8 KiB and wants the nodes to add up to it. A new start aligns as libvirt does."""
+        xml = """<domain type='qemu'>
+  <name>numa-align</name>
+  <memory unit='KiB'>219100</memory>
+  <vcpu>2</vcpu>
+  <cpu>
+    <numa>
+      <cell id='0' cpus='0' memory='109550' unit='KiB'/>
+      <cell id='1' cpus='1' memory='109550' unit='KiB'/>
+    </numa>
+  </cpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>
+</domain>"""
+        path = self.manager("DefineXML", "su", (xml, 0))
+        self.start_and_wait(path)
+        live = self.domain(path, "GetXMLDesc", "u", (0,))
+        self.assertEqual(live.count("memory='109568' unit='KiB'"), 2, live)
+        self.assertIn("<memory unit='KiB'>219136</memory>", live)
+        self.assertIn("<currentMemory unit='KiB'>219136</currentMemory>", live)
+        (cmdline,) = vbtest.qemus_under(self.root).values()
+        self.assertIn("-m size=219136k", cmdline)
+        # the persistent definition keeps what the user wrote
+        inactive = self.domain(path, "GetXMLDesc", "u", (INACTIVE,))
+        self.assertEqual(inactive.count("memory='109550' unit='KiB'"), 2, inactive)
+        self.assertIn("<memory unit='KiB'>219100</memory>", self.config_file("numa-align"))
+        self.domain(path, "Destroy", "u", (0,))
+        self.assertIn("<memory unit='KiB'>219100</memory>",
+                      self.domain(path, "GetXMLDesc", "u", (0,)))
+
     def test_arch_and_machine_defaults(self):
         """<type>hvm</type> alone used to fail at Start with architecture '(null)'."""
         cases = [

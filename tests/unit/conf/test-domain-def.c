@@ -189,6 +189,65 @@ test_virt_type_enum(void)
     g_assert_cmpint(vb_domain_virt_type_from_string(NULL), ==, -1);
 }
 
+static VbDomainDef *
+aligned_memory(const char *xml)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VbDomainDef) def = vb_domain_def_parse_string(xml, 0, &error);
+    VbDomainDef *out;
+
+    g_assert_no_error(error);
+    out = vb_domain_def_with_aligned_memory(def, &error);
+    g_assert_no_error(error);
+    return out;
+}
+
+static void
+assert_in(const char *xml, const char *needle)
+{
+    if (strstr(xml, needle) == NULL)
+        g_error("'%s' not found in:\n%s", needle, xml);
+}
+
+/* a new start's memory sizes, as libvirt's qemuDomainAlignMemorySizes(): NUMA cells and the
+ * initial memory to 1 MiB, memory devices to 2 MiB, <maxMemory> to 1 MiB */
+static void
+test_memory_aligned_for_start(void)
+{
+    g_autoptr(VbDomainDef) numa = aligned_memory(
+        "<domain type='qemu'><name>n</name><memory>219100</memory><vcpu>2</vcpu>"
+        "<maxMemory slots='4' unit='KiB'>4194303</maxMemory>"
+        "<cpu><numa><cell id='0' cpus='0' memory='109550' unit='KiB'/>"
+        "<cell id='1' cpus='1' memory='107' unit='MiB'/></numa></cpu>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+        "<memory model='dimm'><target><size unit='KiB'>131073</size><node>0</node></target>"
+        "</memory></devices></domain>");
+    g_autoptr(VbDomainDef) plain = aligned_memory(
+        "<domain type='qemu'><name>p</name><memory>100001</memory>"
+        "<currentMemory>90000</currentMemory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>");
+    g_autoptr(VbDomainDef) whole = aligned_memory(
+        "<domain type='qemu'><name>w</name><memory unit='MiB'>128</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>");
+    g_autofree char *x = NULL;
+
+    g_assert_nonnull(numa);
+    x = vb_domain_def_format(numa, VB_DOMAIN_DEF_FORMAT_SECURE, NULL);
+    /* 109550 KiB -> 109568 (107 MiB), 107 MiB stays; the dimm 131073 -> 133120 (130 MiB) */
+    assert_in(x, "<cell id='0' cpus='0' memory='109568' unit='KiB'/>");
+    assert_in(x, "<cell id='1' cpus='1' memory='109568' unit='KiB'/>");
+    assert_in(x, "<size unit='KiB'>133120</size>");
+    assert_in(x, "<maxMemory slots='4' unit='KiB'>4194304</maxMemory>");
+    g_assert_cmpuint(numa->max_memory_kib, ==, 2 * 109568 + 133120);
+    g_assert_cmpuint(numa->current_memory_kib, ==, numa->max_memory_kib);
+    /* without NUMA: the initial memory up; a balloon target stays */
+    g_assert_nonnull(plain);
+    g_assert_cmpuint(plain->max_memory_kib, ==, 100352);
+    g_assert_cmpuint(plain->current_memory_kib, ==, 90000);
+    /* whole MiB: nothing changes */
+    g_assert_null(whole);
+}
+
 /* libvirt's other hypervisors' domain types are NotSupported, naming the type; a type
  * libvirt does not know either is bad XML */
 static void
@@ -538,6 +597,7 @@ main(int argc, char **argv)
     g_test_add_func("/conf/memory/units-in-xml", test_memory_in_xml);
     g_test_add_func("/conf/enum/virt-type-roundtrip", test_virt_type_enum);
     g_test_add_func("/conf/parse/other-hypervisor-types", test_other_hypervisor_types);
+    g_test_add_func("/conf/memory/aligned-for-start", test_memory_aligned_for_start);
     g_test_add_func("/conf/def/contract-fields-filled", test_contract_fields);
     g_test_add_func("/conf/def/accessors", test_accessors);
     g_test_add_func("/conf/cpu/resources-view", test_resources_view);
