@@ -287,6 +287,12 @@ query_tcg_cpus(VbQemuCaps *caps, VbQemuMonitor *mon, GError **error)
         g_autoptr(GList) names = json_object_get_members(props);
 
         for (GList *l = names; l != NULL; l = l->next) {
+            JsonNode *v = json_object_get_member(props, l->data);
+
+            if (v == NULL || !JSON_NODE_HOLDS_VALUE(v) ||
+                json_node_get_value_type(v) != G_TYPE_BOOLEAN)
+                continue; /* not a feature flag (model-id, family, ...) */
+            g_hash_table_add(caps->cpu_features, g_strdup(l->data));
             if (bool_member(props, l->data))
                 g_hash_table_add(caps->tcg_cpu_features, g_strdup(l->data));
         }

@@ -110,6 +110,7 @@ vb_qemu_caps_to_xml(const VbQemuCaps *caps)
     append_set(buf, "device", caps->devices);
     append_cpu_models(buf, caps->tcg_cpu_models);
     append_set(buf, "tcgCpuFeature", caps->tcg_cpu_features);
+    append_set(buf, "cpuFeature", caps->cpu_features);
     append_set(buf, "audiodev", caps->audiodevs);
     g_string_append(buf, "</qemuCaps>\n");
     return g_string_free(g_steal_pointer(&buf), FALSE);
@@ -230,6 +231,8 @@ parse_child(VbQemuCaps *caps, xmlNode *node)
         set = caps->devices;
     } else if (strcmp(name, "tcgCpuFeature") == 0) {
         set = caps->tcg_cpu_features;
+    } else if (strcmp(name, "cpuFeature") == 0) {
+        set = caps->cpu_features;
     } else if (strcmp(name, "tcgCpuModel") == 0) {
         char *model = prop(node, "name");
         char *un = prop(node, "unavailable");

@@ -47,6 +47,7 @@ vb_qemu_caps_new(void)
     caps->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->tcg_cpu_models = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     caps->tcg_cpu_features = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    caps->cpu_features = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     caps->audiodevs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return caps;
 }
@@ -79,6 +80,7 @@ vb_qemu_caps_unref(VbQemuCaps *caps)
     g_clear_pointer(&caps->devices, g_hash_table_unref);
     g_clear_pointer(&caps->tcg_cpu_models, g_hash_table_unref);
     g_clear_pointer(&caps->tcg_cpu_features, g_hash_table_unref);
+    g_clear_pointer(&caps->cpu_features, g_hash_table_unref);
     g_clear_pointer(&caps->audiodevs, g_hash_table_unref);
     g_free(caps);
 }
@@ -149,8 +151,10 @@ matches(const VbQemuCaps *caps, const char *binary, const GStatBuf *st)
 {
     return g_strcmp0(caps->binary, binary) == 0 && caps->size == (gint64)st->st_size &&
            caps->mtime == (gint64)st->st_mtime && caps->sandbox >= 0 &&
-           /* written before the CPU models were probed: probe again */
-           (!caps->tcg_available || g_hash_table_size(caps->tcg_cpu_models) > 0);
+           /* written before the CPU models (or all the features QEMU knows) were probed:
+            * probe again */
+           (!caps->tcg_available || (g_hash_table_size(caps->tcg_cpu_models) > 0 &&
+                                     g_hash_table_size(caps->cpu_features) > 0));
 }
 
 static VbQemuCaps *

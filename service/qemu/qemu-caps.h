@@ -39,6 +39,8 @@ typedef struct {
      * expansion of "max" in the probe (which runs TCG); empty when not probed */
     GHashTable *tcg_cpu_models;   /* name -> char*: its unavailable features, ' '-separated */
     GHashTable *tcg_cpu_features; /* set: the features TCG can provide ("max" expanded) */
+    GHashTable *cpu_features;     /* set: every CPU feature QEMU knows ("max" expanded, on
+                                     or off); empty when unknown (an older cache) */
     GHashTable *audiodevs;  /* set: -audiodev drivers this build can load (`-audiodev
                                help`: Debian's pa, sdl, jack are modules of another
                                package); empty when unknown (an older cache) */

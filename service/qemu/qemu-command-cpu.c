@@ -124,6 +124,17 @@ check_tcg_model(const VbQemuCmd *c, const VbDomainCpuDef *cpu, GError **error)
     }
 }
 
+/* A feature this QEMU does not know is off anyway: libvirt drops a disabled one
+ * (qemuProcessDropUnknownCPUFeatures); libvirt's migratable XML of an Icelake-Server guest
+ * disables 'pconfig', which QEMU 7.2 no longer has ("Property '...pconfig' not found").
+ * Unknown caps (an older cache, the golden tests' caps): every feature is known. */
+static gboolean
+feature_known(const VbQemuCmd *c, const char *name)
+{
+    return c->caps->cpu_features == NULL || g_hash_table_size(c->caps->cpu_features) == 0 ||
+           g_hash_table_contains(c->caps->cpu_features, name);
+}
+
 static gboolean
 append_features(VbQemuCmd *c, const VbDomainCpuDef *cpu, GString *arg, GError **error)
 {
@@ -141,7 +152,8 @@ append_features(VbQemuCmd *c, const VbDomainCpuDef *cpu, GString *arg, GError **
                              f->name);
         if (g_str_equal(f->policy, "require") || g_str_equal(f->policy, "force"))
             g_string_append_printf(arg, ",%s=on", name);
-        else if (g_str_equal(f->policy, "disable") || g_str_equal(f->policy, "forbid"))
+        else if ((g_str_equal(f->policy, "disable") || g_str_equal(f->policy, "forbid")) &&
+                 feature_known(c, name))
             g_string_append_printf(arg, ",%s=off", name);
     }
     return TRUE;

@@ -164,6 +164,24 @@ class CpuNumaTest(LifecycleTestCase):
         self.domain(path, "Destroy", "u", (0,))
         self.wait_state(path, "shutoff", "destroyed")
 
+    def test_unknown_disabled_feature_dropped(self):
+        # libvirt's migratable XML of an Icelake-Server guest disables 'pconfig', which QEMU
+        # 7.2 no longer has: a disabled feature QEMU does not know is left out of -cpu (as
+        # libvirt's qemuProcessDropUnknownCPUFeatures), a known one stays
+        cpu = """<cpu mode='custom' match='exact' check='none'>
+    <model fallback='forbid'>qemu64</model>
+    <feature policy='disable' name='pconfig'/>
+    <feature policy='disable' name='svm'/>
+  </cpu>"""
+        path = self.define("icelake", UUID1,
+                           xml=self.guest_xml("icelake", "  <memory unit='MiB'>64</memory>", cpu))
+        self.domain(path, "Start", "u", (1,), timeout=60000)  # paused
+        (cmdline,) = vbtest.qemus_under(self.root).values()
+        self.assertIn("-cpu qemu64,svm=off ", cmdline)
+        self.assertNotIn("pconfig", cmdline)
+        self.assertIn("name='pconfig'", self.domain(path, "GetXMLDesc", "u", (0,)))
+        self.domain(path, "Destroy", "u", (0,))
+
     def refused_at_start(self, name, uuid, top, cpu, *fragments):
         path = self.define(name, uuid, xml=self.guest_xml(name, top, cpu))
         err = None

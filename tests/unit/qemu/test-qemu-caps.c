@@ -56,6 +56,13 @@ assert_x86_caps(const VbQemuCaps *caps)
     g_assert_false(g_hash_table_contains(caps->audiodevs, "pulseaudio"));
     g_assert_true(vb_qemu_caps_has_command(caps, "cont"));
     g_assert_true(vb_qemu_caps_has_command(caps, "query-status"));
+    /* every feature flag QEMU knows, on or off under TCG; not the other properties, not
+     * libvirt's names QEMU 7.2 dropped (Icelake-Server's 'pconfig') */
+    g_assert_true(g_hash_table_contains(caps->cpu_features, "sse2"));
+    g_assert_true(g_hash_table_contains(caps->cpu_features, "vmx"));
+    g_assert_false(g_hash_table_contains(caps->tcg_cpu_features, "vmx"));
+    g_assert_false(g_hash_table_contains(caps->cpu_features, "model-id"));
+    g_assert_false(g_hash_table_contains(caps->cpu_features, "pconfig"));
     /* QEMU 7.2 has no query-events: the set is filled only where it exists. */
     if (vb_qemu_caps_has_command(caps, "query-events"))
         g_assert_true(vb_qemu_caps_has_event(caps, "SHUTDOWN"));
@@ -209,6 +216,7 @@ test_xml_roundtrip(void)
     g_hash_table_add(caps->events, g_strdup("STOP"));
     g_hash_table_add(caps->devices, g_strdup("virtio-net-pci"));
     g_hash_table_add(caps->devices, g_strdup("e1000'quote"));
+    g_hash_table_add(caps->cpu_features, g_strdup("vmx"));
 
     xml = vb_qemu_caps_to_xml(caps);
     back = vb_qemu_caps_from_xml(xml, &error);
@@ -231,6 +239,7 @@ test_xml_roundtrip(void)
     g_assert_true(vb_qemu_caps_has_device(back, "e1000'quote"));
     g_assert_true(vb_qemu_caps_has_command(back, "stop"));
     g_assert_true(vb_qemu_caps_has_event(back, "STOP"));
+    g_assert_true(g_hash_table_contains(back->cpu_features, "vmx"));
 
     g_assert_null(vb_qemu_caps_from_xml("<qemuCaps/>", &error));
     g_assert_error(error, VB_ERROR, VB_ERROR_INVALID_XML);
