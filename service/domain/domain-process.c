@@ -829,6 +829,23 @@ needs_chardev_query(const VbDomainDef *def)
     return FALSE;
 }
 
+/*
+ * QEMU answers qmp_capabilities after machine init, which preallocates the guest's memory
+ * when asked (<allocation mode='immediate'>, huge pages, <locked/>): 14 GiB into a file took
+ * longer than the 30 s the greeting had (libvirt's fd-memory-no-numa-topology). Then it gets
+ * 30 s plus 10 s per GiB; Destroy still ends a start that waits.
+ */
+static int
+greeting_timeout_ms(const VbDomainDef *def)
+{
+    const VbMemoryBacking *b = &vb_domain_def_get_resources(def)->backing;
+    guint64 gib = (def->max_memory_kib + (1 << 20) - 1) >> 20;
+
+    if (g_strcmp0(b->alloc_mode, "immediate") != 0 && !b->hugepages && !b->locked)
+        return MONITOR_TIMEOUT_MS;
+    return (int)MIN((guint64)MONITOR_TIMEOUT_MS + gib * 10000, (guint64)G_MAXINT);
+}
+
 /* Connects QMP, learns the vCPU threads, and lets the guest run. */
 static gboolean
 start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
@@ -841,7 +858,8 @@ start_monitor(VbDomainList *list, VbDomainObj *dom, StartState *st, guint flags,
 
     /* connected before QEMU existed (monitor_listen()): only the greeting is waited for;
      * the vCPU threads are asked for in the same round trip (issue 16) */
-    st->mon = vb_qemu_monitor_open_fd_query(st->mon_fd, MONITOR_TIMEOUT_MS, "query-cpus-fast",
+    st->mon = vb_qemu_monitor_open_fd_query(st->mon_fd, greeting_timeout_ms(st->def),
+                                            "query-cpus-fast",
                                             &cpus, &cbs, run_ctx_ref(st->ctx), error);
     st->mon_fd = -1; /* taken over, closed on failure too */
     mark(st, MARK_QMP);
