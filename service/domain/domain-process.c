@@ -119,7 +119,7 @@ runtime_dir_for(VbDomainList *list, int id, const char *name)
 }
 
 static int
-open_log(VbDomainList *list, const char *name, goffset *out_offset, GError **error)
+open_log(VbDomainList *list, const char *name, GError **error)
 {
     g_autofree char *file = g_strconcat(name, ".log", NULL);
     g_autofree char *path = g_build_filename(list->paths->log_dir, file, NULL);
@@ -130,7 +130,6 @@ open_log(VbDomainList *list, const char *name, goffset *out_offset, GError **err
                     g_strerror(errno));
         return -1;
     }
-    *out_offset = lseek(fd, 0, SEEK_END);
     return fd;
 }
 
@@ -156,8 +155,7 @@ log_line(int fd, const char *text)
 void
 vb_domain_log_append(VbDomainList *list, const char *name, const char *text)
 {
-    goffset off;
-    int fd = open_log(list, name, &off, NULL);
+    int fd = open_log(list, name, NULL);
 
     log_line(fd, text);
     if (fd >= 0)
@@ -528,7 +526,7 @@ start_spawn(VbDomainList *list, VbDomainObj *dom, StartState *st, char **argv,
 {
     g_autofree char *cmdline = vb_qemu_command_to_string((const char *const *)argv);
 
-    st->log_fd = open_log(list, st->name, &st->log_offset, error);
+    st->log_fd = open_log(list, st->name, error);
     if (st->log_fd < 0)
         return FALSE;
     log_line(st->log_fd, "starting up");
@@ -958,8 +956,8 @@ gboolean
 vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, const char *owner,
                             gboolean incoming, const VbStartExtra *extra, GError **error)
 {
-    StartState st = { .log_fd = -1, .display_port = -1, .websocket_port = -1,
-                      .listen_fd = -1, .mon_fd = -1 };
+    StartState st = { .log_fd = -1, .log_offset = -1, .display_port = -1,
+                      .websocket_port = -1, .listen_fd = -1, .mon_fd = -1 };
     g_auto(GStrv) argv = NULL;
     gboolean paused = (flags & VB_START_PAUSED) != 0 || incoming;
     gboolean from_snapshot = extra != NULL && extra->from_snapshot;
@@ -1008,7 +1006,10 @@ vb_domain_start_locked_full(VbDomainList *list, VbDomainObj *dom, guint flags, c
         g_autofree char *qemu_said = NULL;
 
         start_rollback(list, dom, &st);
-        qemu_said = st.name != NULL ? read_log_since(list, st.name, st.log_offset) : NULL;
+        /* what QEMU wrote, once it was about to run (the log holds earlier runs too) */
+        qemu_said = st.name != NULL && st.log_offset >= 0
+                        ? read_log_since(list, st.name, st.log_offset)
+                        : NULL;
         if (qemu_said != NULL && *qemu_said != '\0' && error != NULL && *error != NULL)
             g_prefix_error(error, "QEMU: %s; ", qemu_said);
         if (st.name != NULL)
@@ -1176,8 +1177,7 @@ vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason reason)
     remove_runtime_files(runtime_dir, monitor_path, pidfile);
     vb_domain_status_remove(list, dom);
     {
-        goffset off;
-        int fd = open_log(list, name, &off, NULL);
+        int fd = open_log(list, name, NULL);
         g_autofree char *line = g_strdup_printf("shutting down, reason=%s",
                                                 vb_domain_reason_to_string(reason));
 

@@ -188,6 +188,32 @@ class LiveXmlTest(CtlTestCase):
         self.assertIn("<memory unit='KiB'>219100</memory>",
                       self.domain(path, "GetXMLDesc", "u", (0,)))
 
+    def test_refused_start_names_only_its_cause(self):
+        """A start refused before QEMU ran used to carry the whole domain log of the earlier
+        runs (command lines, QEMU's messages) as "QEMU: ..." in its error."""
+        xml = """<domain type='qemu'>
+  <name>logged</name>
+  <uuid>5c0e4a53-8b8f-4f0a-9f52-1d4c1d1a0042</uuid>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>{disk}
+  </devices>
+</domain>"""
+        path = self.manager("DefineXML", "su", (xml.format(disk=""), 0))
+        self.start_and_wait(path)
+        self.domain(path, "Destroy", "u", (0,))
+        missing = os.path.join(self.tmp, "gone.qcow2")
+        self.manager("DefineXML", "su", (xml.format(disk=f"""
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{missing}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>"""), 0))
+        err = self.assertDBusError("InvalidArgument", self.domain, path, "Start", "u", (0,))
+        self.assertEqual(err.message, f"cannot start domain 'logged': source '{missing}' of "
+                                      "disk 'vda' does not exist")
+
     def test_arch_and_machine_defaults(self):
         """<type>hvm</type> alone used to fail at Start with architecture '(null)'."""
         cases = [
