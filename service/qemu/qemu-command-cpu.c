@@ -357,9 +357,62 @@ raw_flags(VbQemuCmd *c, const VbRawElem *raw, GString *buf, GError **error)
     return ok;
 }
 
+/**
+ * vb_qemu_cmd_cpu_feature_flag:
+ * @raw: a kept child of <features>
+ * @out_prop: (out) (optional): the -cpu property it sets
+ * @out_on: (out) (optional): its value
+ *
+ * <pmu state>, <pvspinlock state> and <apic eoi>: -cpu properties (libvirt's pmu=,
+ * kvm-pv-unhalt= and kvm-pv-eoi=).
+ *
+ * Returns: whether @raw is one of them, with 'on' or 'off' and no children
+ */
+gboolean
+vb_qemu_cmd_cpu_feature_flag(const VbRawElem *raw, const char **out_prop, gboolean *out_on)
+{
+    static const char *const map[][3] = { { "pmu", "state", "pmu" },
+                                          { "pvspinlock", "state", "kvm-pv-unhalt" },
+                                          { "apic", "eoi", "kvm-pv-eoi" } };
+
+    for (guint i = 0; i < G_N_ELEMENTS(map); i++) {
+        g_autofree char *v = NULL;
+
+        if (strcmp(raw->name, map[i][0]) != 0 || strstr(raw->xml, "/>") == NULL ||
+            strchr(strchr(raw->xml, '>') + 1, '<') != NULL)
+            continue;
+        v = vb_raw_elem_get_attr(raw, map[i][1]);
+        if (g_strcmp0(v, "on") != 0 && g_strcmp0(v, "off") != 0)
+            return FALSE;
+        if (out_prop != NULL)
+            *out_prop = map[i][2];
+        if (out_on != NULL)
+            *out_on = g_str_equal(v, "on");
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* <features> children that set -cpu properties, of @name, in document order */
+static void
+feature_flags(const VbQemuCmd *c, const char *name, GString *buf)
+{
+    GPtrArray *feats = c->def->priv->features_extra.children;
+
+    for (guint i = 0; feats != NULL && i < feats->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(feats, i);
+        const char *prop;
+        gboolean on;
+
+        if (strcmp(raw->name, name) == 0 && vb_qemu_cmd_cpu_feature_flag(raw, &prop, &on))
+            g_string_append_printf(buf, ",%s=%s", prop, on ? "on" : "off");
+    }
+}
+
 /*
- * The properties libvirt appends to -cpu after the model (qemuBuildCpuCommandLine):
- * <timer name='hypervclock' present='yes'/> (hv-time), <hyperv>, <kvm>.
+ * The properties libvirt appends to -cpu after the model (qemuBuildCpuCommandLine), in its
+ * order: <timer name='kvmclock' present> (kvmclock), <timer name='hypervclock'
+ * present='yes'/> (hv-time), <apic eoi>, <pvspinlock>, <hyperv>, <kvm>, <pmu>.
  */
 static gboolean
 cpu_flags(VbQemuCmd *c, GString *buf, GError **error)
@@ -376,7 +429,13 @@ cpu_flags(VbQemuCmd *c, GString *buf, GError **error)
         if (strcmp(raw->name, "timer") == 0 && g_strcmp0(name, "hypervclock") == 0 &&
             g_strcmp0(present, "yes") == 0)
             g_string_append(buf, ",hv-time=on");
+        else if (strcmp(raw->name, "timer") == 0 && g_strcmp0(name, "kvmclock") == 0 &&
+                 present != NULL)
+            g_string_append_printf(buf, ",kvmclock=%s", g_str_equal(present, "yes") ? "on"
+                                                                                  : "off");
     }
+    feature_flags(c, "apic", buf);
+    feature_flags(c, "pvspinlock", buf);
     for (guint i = 0; feats != NULL && i < feats->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(feats, i);
 
@@ -389,6 +448,7 @@ cpu_flags(VbQemuCmd *c, GString *buf, GError **error)
         if (strcmp(raw->name, "kvm") == 0 && !raw_flags(c, raw, buf, error))
             return FALSE;
     }
+    feature_flags(c, "pmu", buf);
     return TRUE;
 }
 

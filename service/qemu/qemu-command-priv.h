@@ -89,6 +89,8 @@ gboolean vb_qemu_cmd_isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GStr
 
 /* qemu-command-cpu.c */
 gboolean vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error);
+gboolean vb_qemu_cmd_cpu_feature_flag(const VbRawElem *raw, const char **out_prop,
+                                      gboolean *out_on);
 gboolean vb_qemu_cmd_build_cpu_memory(VbQemuCmd *c, GError **error);
 void vb_qemu_cmd_machine_memory_opts(VbQemuCmd *c, GString *opts);
 gboolean vb_qemu_cmd_memory_is_shared(const VbQemuCmd *c);

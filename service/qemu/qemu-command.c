@@ -374,11 +374,15 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         const VbRawElem *raw = g_ptr_array_index(feats, i);
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
-        if (strcmp(raw->name, "smm") == 0 && !strstr(raw->xml, "<tseg")) {
-            continue; /* written by build_machine from c->smm */
+        if (strcmp(raw->name, "smm") == 0) {
+            continue; /* written by build_machine from c->smm; <tseg>: build_tseg() */
         }
-        if (strcmp(raw->name, "hyperv") == 0 || strcmp(raw->name, "kvm") == 0) {
+        if (strcmp(raw->name, "hyperv") == 0 || strcmp(raw->name, "kvm") == 0 ||
+            vb_qemu_cmd_cpu_feature_flag(raw, NULL, NULL)) {
             continue; /* -cpu properties: vb_qemu_cmd_build_cpu */
+        }
+        if (strcmp(raw->name, "tcg") == 0) {
+            continue; /* -accel tcg,tb-size: accel_opts() */
         }
         if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");
@@ -400,6 +404,83 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
             hpet_off = TRUE;
         }
     }
+    return TRUE;
+}
+
+/* the KiB of a memory size element of a kept <features> child (<tseg>, <tb-cache>) */
+static gboolean
+feature_size_kib(const VbRawElem *raw, const char *child, guint64 *out_kib, GError **error)
+{
+    xmlDoc *doc = vb_raw_elem_parse(raw);
+    xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    gboolean ok = FALSE;
+
+    *out_kib = 0;
+    for (xmlNode *n = root != NULL ? root->children : NULL; n != NULL; n = n->next) {
+        g_autofree char *text = NULL;
+        g_autofree char *unit = NULL;
+        g_autoptr(GError) local = NULL;
+
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)n->name, child) != 0) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "line %d: <%s><%s> is not supported", raw->line, raw->name, n->name);
+            goto out;
+        }
+        text = vb_xml_text(n);
+        unit = vb_xml_prop(n, "unit");
+        if (!vb_domain_memory_parse_kib(text != NULL ? g_strstrip(text) : "", unit, out_kib,
+                                        &local)) {
+            g_set_error(error, VB_ERROR, VB_ERROR_INVALID_ARG, "line %d: <%s><%s>: %s",
+                        raw->line, raw->name, child, local->message);
+            goto out;
+        }
+    }
+    ok = TRUE;
+out:
+    if (doc != NULL)
+        xmlFreeDoc(doc);
+    return ok;
+}
+
+/*
+ * -accel, with <features><tcg><tb-cache> as tb-size in MiB under TCG (libvirt's
+ * qemuBuildAccelCommandLine), and <features><smm><tseg> as -global
+ * mch.extended-tseg-mbytes (q35 only, whole MiB, as libvirt's post-parse requires).
+ */
+static gboolean
+build_accel_tseg(VbQemuCmd *c, const char *accel, GError **error)
+{
+    GPtrArray *feats = c->def->priv->features_extra.children;
+    guint64 tb_kib = 0;
+    guint64 tseg_kib = 0;
+    gboolean tseg = FALSE;
+
+    for (guint i = 0; feats != NULL && i < feats->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(feats, i);
+
+        if (strcmp(raw->name, "tcg") == 0 && !feature_size_kib(raw, "tb-cache", &tb_kib, error))
+            return FALSE;
+        if (strcmp(raw->name, "smm") == 0 && strstr(raw->xml, "<tseg") != NULL) {
+            if (!feature_size_kib(raw, "tseg", &tseg_kib, error))
+                return FALSE;
+            tseg = TRUE;
+        }
+    }
+    if (strcmp(accel, "tcg") == 0 && tb_kib >= 1024)
+        vb_qemu_cmd_addf(c, "-accel", "tcg,tb-size=%" G_GUINT64_FORMAT, tb_kib >> 10);
+    else
+        vb_qemu_cmd_addf(c, "-accel", "%s", accel);
+    if (!tseg)
+        return TRUE;
+    if (!c->q35 || tseg_kib % 1024 != 0) {
+        g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                    "<smm><tseg> needs a q35 machine and a size in whole MiB");
+        return FALSE;
+    }
+    vb_qemu_cmd_addf(c, "-global", "mch.extended-tseg-mbytes=%" G_GUINT64_FORMAT,
+                     tseg_kib >> 10);
     return TRUE;
 }
 
@@ -439,8 +520,7 @@ build_machine(VbQemuCmd *c, GError **error)
     vb_qemu_cmd_machine_memory_backend(c, opts);
     vb_qemu_cmd_machine_helper_opts(c, opts);
     vb_qemu_cmd_addf(c, "-machine", "%s", opts->str);
-    vb_qemu_cmd_addf(c, "-accel", "%s", accel);
-    return TRUE;
+    return build_accel_tseg(c, accel, error);
 }
 
 static gboolean
@@ -471,9 +551,10 @@ build_clock(VbQemuCmd *c, GError **error)
             slew = TRUE;
         else if (g_str_equal(name, "pit") && g_strcmp0(policy, "delay") == 0)
             ; /* a KVM PIT property: -global kvm-pit.lost_tick_policy below */
-        else if (g_str_equal(name, "hypervclock") &&
+        else if ((g_str_equal(name, "hypervclock") ||
+                  (g_str_equal(name, "kvmclock") && policy == NULL)) &&
                  (present == NULL || g_str_equal(present, "yes") || g_str_equal(present, "no")))
-            ; /* present='yes': hv-time=on on -cpu (vb_qemu_cmd_build_cpu) */
+            ; /* hv-time=on, kvmclock=on|off on -cpu (vb_qemu_cmd_build_cpu) */
         else if (!(g_str_equal(name, "hpet") && g_strcmp0(present, "no") == 0)) {
             g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
                         "line %d: <timer name='%s'> with these settings is not supported",

@@ -182,6 +182,46 @@ class CpuNumaTest(LifecycleTestCase):
         self.assertIn("name='pconfig'", self.domain(path, "GetXMLDesc", "u", (0,)))
         self.domain(path, "Destroy", "u", (0,))
 
+    def test_cpu_and_accel_features(self):
+        # libvirt's <features> that become -cpu properties (kvm-pv-eoi, kvm-pv-unhalt, pmu),
+        # <timer name='kvmclock'>, <smm><tseg> and <tcg><tb-cache>: they were NotSupported
+        extra = """<features>
+    <acpi/>
+    <apic eoi='on'/>
+    <pvspinlock state='off'/>
+    <pmu state='off'/>
+    <smm state='on'>
+      <tseg unit='MiB'>24</tseg>
+    </smm>
+    <tcg>
+      <tb-cache unit='MiB'>64</tb-cache>
+    </tcg>
+  </features>
+  <clock offset='utc'>
+    <timer name='kvmclock' present='no'/>
+  </clock>"""
+        path = self.define("flags", UUID1,
+                           xml=self.guest_xml("flags", "  <memory unit='MiB'>192</memory>", extra))
+        self.domain(path, "Start", "u", (0,), timeout=60000)
+        (cmdline,) = vbtest.qemus_under(self.root).values()
+        self.assertIn(" -accel tcg,tb-size=64 -global mch.extended-tseg-mbytes=24 ", cmdline)
+        self.assertIn(" -cpu qemu64,kvmclock=off,kvm-pv-eoi=on,kvm-pv-unhalt=off,pmu=off ",
+                      cmdline)
+        self.assertIn(",smm=on,", cmdline)
+        reply = self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
+            {"execute": "qom-get", "arguments": {"path": "/machine/q35/mch",
+                                                 "property": "extended-tseg-mbytes"}}),))
+        self.assertEqual(json.loads(reply)["return"], 24)
+        eventually(lambda: self.markers("TINYGUEST: READY"), timeout=90, what="the guest")
+        self.domain(path, "Destroy", "u", (0,))
+        # a child of <tcg> nothing reads is refused by name
+        path = self.define("flags2", UUID2, xml=self.guest_xml(
+            "flags2", "  <memory unit='MiB'>64</memory>",
+            "<features><tcg><tb-size>1</tb-size></tcg></features>"))
+        err = self.assertDBusError("NotSupported", self.domain, path, "Start", "u", (0,),
+                                   timeout=60000)
+        self.assertIn("<tcg><tb-size> is not supported", err.message)
+
     def refused_at_start(self, name, uuid, top, cpu, *fragments):
         path = self.define(name, uuid, xml=self.guest_xml(name, top, cpu))
         err = None
