@@ -553,6 +553,34 @@ build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
  *
  * Watchdogs (and -watchdog-action), memballoon, rng, panic, in libvirt's order.
  */
+/* <features><vmcoreinfo state='on'/>: -device vmcoreinfo (libvirt, after the RNGs), which
+ * lets a guest kernel hand QEMU what a dump of it needs */
+static gboolean
+build_vmcoreinfo(VbQemuCmd *c, GError **error)
+{
+    GPtrArray *feats = c->def->priv->features_extra.children;
+
+    for (guint i = 0; feats != NULL && i < feats->len; i++) {
+        const VbRawElem *raw = g_ptr_array_index(feats, i);
+        g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
+
+        if (strcmp(raw->name, "vmcoreinfo") != 0 || g_strcmp0(state, "on") != 0)
+            continue;
+        if (!vb_qemu_caps_has_device(c->caps, "vmcoreinfo")) {
+            g_set_error(error, VB_ERROR, VB_ERROR_NOT_SUPPORTED,
+                        "line %d: <vmcoreinfo>: %s has no vmcoreinfo device", raw->line,
+                        c->caps->binary);
+            return FALSE;
+        }
+        GString *j = vb_json_new();
+
+        vb_json_str(j, "driver", "vmcoreinfo");
+        vb_qemu_cmd_add_json(c, "-device", j);
+        return TRUE;
+    }
+    return TRUE;
+}
+
 gboolean
 vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error)
 {
@@ -563,6 +591,8 @@ vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error)
     int nrng = 0;
 
     for (guint k = 0; k < G_N_ELEMENTS(order); k++) {
+        if (order[k] == VB_DEV_PANIC && !build_vmcoreinfo(c, error))
+            return FALSE;
         for (guint i = 0; i < devs->len; i++) {
             const VbDeviceDef *dev = g_ptr_array_index(devs, i);
             gboolean ok = TRUE;

@@ -382,7 +382,11 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
             continue; /* -cpu properties: vb_qemu_cmd_build_cpu */
         }
         if (strcmp(raw->name, "tcg") == 0) {
-            continue; /* -accel tcg,tb-size: accel_opts() */
+            continue; /* -accel tcg,tb-size: build_accel_tseg() */
+        }
+        if (strcmp(raw->name, "vmcoreinfo") == 0 && state != NULL &&
+            (g_str_equal(state, "on") || g_str_equal(state, "off"))) {
+            continue; /* -device vmcoreinfo: vb_qemu_cmd_build_misc() */
         }
         if (strcmp(raw->name, "vmport") == 0 && state != NULL && !vmport) {
             g_string_append_printf(opts, ",vmport=%s", g_str_equal(state, "on") ? "on" : "off");

@@ -184,12 +184,14 @@ class CpuNumaTest(LifecycleTestCase):
 
     def test_cpu_and_accel_features(self):
         # libvirt's <features> that become -cpu properties (kvm-pv-eoi, kvm-pv-unhalt, pmu),
-        # <timer name='kvmclock'>, <smm><tseg> and <tcg><tb-cache>: they were NotSupported
+        # <timer name='kvmclock'>, <smm><tseg>, <tcg><tb-cache> and <vmcoreinfo>: they were
+        # NotSupported
         extra = """<features>
     <acpi/>
     <apic eoi='on'/>
     <pvspinlock state='off'/>
     <pmu state='off'/>
+    <vmcoreinfo state='on'/>
     <smm state='on'>
       <tseg unit='MiB'>24</tseg>
     </smm>
@@ -208,6 +210,7 @@ class CpuNumaTest(LifecycleTestCase):
         self.assertIn(" -cpu qemu64,kvmclock=off,kvm-pv-eoi=on,kvm-pv-unhalt=off,pmu=off ",
                       cmdline)
         self.assertIn(",smm=on,", cmdline)
+        self.assertIn(' -device {"driver":"vmcoreinfo"} ', cmdline)
         reply = self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
             {"execute": "qom-get", "arguments": {"path": "/machine/q35/mch",
                                                  "property": "extended-tseg-mbytes"}}),))
