@@ -375,7 +375,7 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
         g_autofree char *state = vb_raw_elem_get_attr(raw, "state");
 
         if (strcmp(raw->name, "smm") == 0) {
-            continue; /* written by build_machine from c->smm; <tseg>: build_tseg() */
+            continue; /* written by build_machine from c->smm; <tseg>: build_accel_tseg() */
         }
         if (strcmp(raw->name, "hyperv") == 0 || strcmp(raw->name, "kvm") == 0 ||
             vb_qemu_cmd_cpu_feature_flag(raw, NULL, NULL)) {
@@ -411,15 +411,18 @@ machine_extra_opts(VbQemuCmd *c, GString *opts, GError **error)
     return TRUE;
 }
 
-/* the KiB of a memory size element of a kept <features> child (<tseg>, <tb-cache>) */
+/* the KiB of the memory size element @child of a kept <features> child (<smm><tseg>,
+ * <tcg><tb-cache>), @out_found whether it has one; any other child is NotSupported */
 static gboolean
-feature_size_kib(const VbRawElem *raw, const char *child, guint64 *out_kib, GError **error)
+feature_size_kib(const VbRawElem *raw, const char *child, guint64 *out_kib,
+                 gboolean *out_found, GError **error)
 {
     xmlDoc *doc = vb_raw_elem_parse(raw);
     xmlNode *root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
     gboolean ok = FALSE;
 
     *out_kib = 0;
+    *out_found = FALSE;
     for (xmlNode *n = root != NULL ? root->children : NULL; n != NULL; n = n->next) {
         g_autofree char *text = NULL;
         g_autofree char *unit = NULL;
@@ -440,6 +443,7 @@ feature_size_kib(const VbRawElem *raw, const char *child, guint64 *out_kib, GErr
                         raw->line, raw->name, child, local->message);
             goto out;
         }
+        *out_found = TRUE;
     }
     ok = TRUE;
 out:
@@ -459,20 +463,20 @@ build_accel_tseg(VbQemuCmd *c, const char *accel, GError **error)
     GPtrArray *feats = c->def->priv->features_extra.children;
     guint64 tb_kib = 0;
     guint64 tseg_kib = 0;
+    gboolean tb = FALSE;
     gboolean tseg = FALSE;
 
     for (guint i = 0; feats != NULL && i < feats->len; i++) {
         const VbRawElem *raw = g_ptr_array_index(feats, i);
 
-        if (strcmp(raw->name, "tcg") == 0 && !feature_size_kib(raw, "tb-cache", &tb_kib, error))
+        if (strcmp(raw->name, "tcg") == 0 &&
+            !feature_size_kib(raw, "tb-cache", &tb_kib, &tb, error))
             return FALSE;
-        if (strcmp(raw->name, "smm") == 0 && strstr(raw->xml, "<tseg") != NULL) {
-            if (!feature_size_kib(raw, "tseg", &tseg_kib, error))
-                return FALSE;
-            tseg = TRUE;
-        }
+        if (strcmp(raw->name, "smm") == 0 &&
+            !feature_size_kib(raw, "tseg", &tseg_kib, &tseg, error))
+            return FALSE;
     }
-    if (strcmp(accel, "tcg") == 0 && tb_kib >= 1024)
+    if (strcmp(accel, "tcg") == 0 && tb && tb_kib >= 1024)
         vb_qemu_cmd_addf(c, "-accel", "tcg,tb-size=%" G_GUINT64_FORMAT, tb_kib >> 10);
     else
         vb_qemu_cmd_addf(c, "-accel", "%s", accel);
