@@ -55,9 +55,11 @@ vb_domain_start_live_defaults(VbDomainList *list, VbDomainObj *dom, VbDomainDef 
         filled = vb_qemu_firmware_default_nvram(*def, nvram, &local);
     if (!take(def, filled, local, &changed, error))
         return FALSE;
-    if (align_memory &&
-        !take(def, vb_domain_def_with_aligned_memory(*def, &local), local, &changed, error))
-        return FALSE;
+    if (align_memory) {
+        filled = vb_domain_def_with_aligned_memory(*def, &local);
+        if (!take(def, filled, local, &changed, error))
+            return FALSE;
+    }
     if (!changed)
         return TRUE;
     copy = vb_domain_def_copy(*def);
