@@ -80,6 +80,8 @@ void vb_domain_teardown(VbDomainList *list, VbDomainObj *dom, VbDomainReason rea
 void vb_domain_log_append(VbDomainList *list, const char *name, const char *text);
 
 /* domain-live-def.c */
+gboolean vb_domain_use_live_def(VbDomainObj *dom, const VbDomainDef *def, const char *what,
+                                GError **error);
 gboolean vb_domain_start_live_defaults(VbDomainList *list, VbDomainObj *dom, VbDomainDef **def,
                                        VbQemuCaps *caps, gboolean align_memory, GError **error);
 

@@ -15,6 +15,33 @@
 #include "qemu-helpers.h"
 #include "vb-error.h"
 
+/**
+ * vb_domain_use_live_def:
+ * @def: the definition the run uses (copied)
+ * @what: what it is, for the error ("the incoming definition")
+ *
+ * Makes a copy of @def the domain's live definition; the persistent one is set aside as a
+ * running domain's is (a failed start makes it the definition again).
+ */
+gboolean
+vb_domain_use_live_def(VbDomainObj *dom, const VbDomainDef *def, const char *what,
+                       GError **error)
+{
+    VbDomainDef *copy = vb_domain_def_copy(def);
+
+    if (copy == NULL) {
+        g_set_error(error, VB_ERROR, VB_ERROR_INTERNAL, "cannot copy %s", what);
+        return FALSE;
+    }
+    g_mutex_lock(&dom->lock);
+    if (dom->persistent && dom->new_def == NULL)
+        dom->new_def = g_steal_pointer(&dom->def);
+    vb_domain_def_free(dom->def);
+    dom->def = copy;
+    g_mutex_unlock(&dom->lock);
+    return TRUE;
+}
+
 /* @filled (or the error) of one step; the definition changes when it is set */
 static gboolean
 take(VbDomainDef **def, VbDomainDef *filled, GError *local, gboolean *changed, GError **error)
@@ -47,7 +74,6 @@ vb_domain_start_live_defaults(VbDomainList *list, VbDomainObj *dom, VbDomainDef 
     g_autofree char *nvram = g_build_filename(list->paths->nvram_dir, base, NULL);
     GError *local = NULL;
     VbDomainDef *filled;
-    VbDomainDef *copy;
     gboolean changed = FALSE;
 
     filled = vb_qemu_firmware_fill(*def, caps, nvram, &local);
@@ -60,19 +86,6 @@ vb_domain_start_live_defaults(VbDomainList *list, VbDomainObj *dom, VbDomainDef 
         if (!take(def, filled, local, &changed, error))
             return FALSE;
     }
-    if (!changed)
-        return TRUE;
-    copy = vb_domain_def_copy(*def);
-    if (copy == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
-                            "cannot copy the definition resolved for the start");
-        return FALSE;
-    }
-    g_mutex_lock(&dom->lock);
-    if (dom->persistent && dom->new_def == NULL)
-        dom->new_def = g_steal_pointer(&dom->def);
-    vb_domain_def_free(dom->def);
-    dom->def = copy;
-    g_mutex_unlock(&dom->lock);
-    return TRUE;
+    return !changed ||
+           vb_domain_use_live_def(dom, *def, "the definition resolved for the start", error);
 }

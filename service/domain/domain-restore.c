@@ -237,18 +237,10 @@ start_incoming(VbDomainList *list, VbDomainObj *dom, VbJob *job, RestoreData *d,
 {
     gboolean ok;
     const char *owner = NULL;
-    VbDomainDef *copy = vb_domain_def_copy(d->run_def);
 
-    if (copy == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
-                            "cannot copy the definition to restore");
+    if (!vb_domain_use_live_def(dom, d->run_def, "the definition to restore", error))
         return FALSE;
-    }
     g_mutex_lock(&dom->lock);
-    if (dom->persistent && dom->new_def == NULL)
-        dom->new_def = g_steal_pointer(&dom->def);
-    vb_domain_def_free(dom->def);
-    dom->def = copy;
     owner = dom->job.async_owner;
     g_mutex_unlock(&dom->lock);
     if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))

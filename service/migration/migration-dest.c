@@ -123,19 +123,9 @@ start_incoming(VbDomainList *list, VbDomainObj *dom, VbDomainDef *def, const cha
                GError **error)
 {
     gboolean ok;
-    VbDomainDef *copy = vb_domain_def_copy(def);
 
-    if (copy == NULL) {
-        g_set_error_literal(error, VB_ERROR, VB_ERROR_INTERNAL,
-                            "cannot copy the incoming definition");
+    if (!vb_domain_use_live_def(dom, def, "the incoming definition", error))
         return FALSE;
-    }
-    g_mutex_lock(&dom->lock);
-    if (dom->persistent && dom->new_def == NULL)
-        dom->new_def = g_steal_pointer(&dom->def);
-    vb_domain_def_free(dom->def);
-    dom->def = copy;
-    g_mutex_unlock(&dom->lock);
     if (!vb_domain_job_begin_nested(dom, list->config->job_wait_timeout, error))
         return FALSE;
     ok = vb_domain_start_locked(list, dom, owner != NULL ? VB_START_AUTODESTROY : 0, owner,
