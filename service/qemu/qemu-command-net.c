@@ -378,8 +378,6 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
         "boot", "target", "driver", "link", "mtu", "rom", "bandwidth", "filterref",
         "virtualport", "alias", "ip", "route", "portForward", "backend", NULL
     };
-    static const char *const driver_ok[] = { "name", "queues", "rx_queue_size",
-                                             "tx_queue_size", NULL };
     static const char *const target_ok[] = { "dev", "managed", NULL };
     static const char *const link_ok[] = { "state", NULL };
     static const char *const mtu_ok[] = { "size", NULL };
@@ -404,7 +402,10 @@ check_children(VbQemuCmd *c, const VbDeviceDef *dev, const char *model, GError *
                                        trust);
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, attrs_ok,
                                  strcmp(t, "user") == 0 ? user_children : ok_children, error) ||
-        !check_child(c, dev, net_child(dev, "driver"), driver_ok, error) ||
+        !vb_qemu_cmd_net_driver_opts(c, dev, net_child(dev, "driver"), is_virtio(model), NULL,
+                                     0, error) ||
+        !vb_qemu_cmd_net_driver_opts(c, dev, net_child(dev, "driver"), is_virtio(model), NULL,
+                                     1, error) ||
         !check_child(c, dev, net_child(dev, "target"), target_ok, error) ||
         !check_child(c, dev, net_child(dev, "link"), link_ok, error) ||
         !check_child(c, dev, net_child(dev, "mtu"), mtu_ok, error) ||
@@ -527,6 +528,8 @@ build_net(VbQemuCmd *c, const VbDeviceDef *dev, guint n, guint *next_fd, GError 
     if (is_virtio(model)) {
         guint queues = vb_qemu_net_queues(dev);
 
+        /* checked by check_children() */
+        vb_qemu_cmd_net_driver_opts(c, dev, net_child(dev, "driver"), TRUE, j, 0, NULL);
         if (queues > 1) {
             vb_json_bool(j, "mq", TRUE);
             vb_json_int(j, "vectors", 2 * queues + 2);
@@ -535,6 +538,7 @@ build_net(VbQemuCmd *c, const VbDeviceDef *dev, guint n, guint *next_fd, GError 
             vb_json_int(j, "rx_queue_size", rxq);
         if (txq > 0)
             vb_json_int(j, "tx_queue_size", txq);
+        vb_qemu_cmd_net_driver_opts(c, dev, net_child(dev, "driver"), TRUE, j, 1, NULL);
         if (mtu > 0)
             vb_json_int(j, "host_mtu", mtu);
     }

@@ -89,6 +89,10 @@ gboolean vb_qemu_cmd_isa_iobase(const VbQemuCmd *c, const VbDeviceDef *dev, GStr
 
 /* qemu-command-cpu.c */
 gboolean vb_qemu_cmd_build_cpu(VbQemuCmd *c, GError **error);
+/* qemu-command-netopts.c */
+gboolean vb_qemu_cmd_net_driver_opts(const VbQemuCmd *c, const VbDeviceDef *dev,
+                                     const VbRawElem *raw, gboolean virtio, GString *j, int part,
+                                     GError **error);
 gboolean vb_qemu_cmd_cpu_feature_flag(const VbRawElem *raw, const char **out_prop,
                                       gboolean *out_on);
 gboolean vb_qemu_cmd_build_cpu_memory(VbQemuCmd *c, GError **error);

@@ -2,10 +2,10 @@
 """Definitions the parser used to take and Start could not survive, and values that reach
 QEMU's command line: the real virtbusd, real QEMU (TCG)."""
 
+import json
 import os
 import shutil
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vbtest  # noqa: E402
@@ -52,6 +52,45 @@ class ConfDevicesTest(VirtbusTestCase):
         self.domain(path, "Start", "u", (0,), timeout=60000)
         eventually(lambda: self.get_prop(path, DOMAIN_IFACE, "State") == "running",
                    timeout=30, what="domain to run")
+
+    def test_virtio_net_driver_options(self):
+        # libvirt's <driver> tuning of a virtio NIC (txmode, ioeventfd, event_idx, <host>,
+        # <guest>, rss) was NotSupported at start; it becomes virtio-net-pci properties
+        xml = VIDEO_ONLY_XML.format(name="nicopts", uuid="8d3c4b8e-5a52-4d36-9d44-7a35f3a7b001")
+        nic = """<interface type='user'>
+      <model type='virtio'/>
+      <driver txmode='timer' ioeventfd='off' event_idx='off' rss='on'>
+        <host csum='off' tso4='off' mrg_rxbuf='off'/>
+        <guest tso6='off'/>
+      </driver>
+    </interface>
+    <video/>"""
+        path = self.manager("DefineXML", "su", (xml.replace("<video/>", nic), 0))
+        self.domain(path, "Start", "u", (1,), timeout=60000)  # paused
+        line = " ".join(qemu_cmdline(self.pid_of("nicopts")))
+        self.assertIn('{"driver":"virtio-net-pci","tx":"timer","ioeventfd":false,'
+                      '"event_idx":false,"csum":false,"host_tso4":false,"mrg_rxbuf":false,'
+                      '"guest_tso6":false,"rss":true,"netdev":"hostnet0"', line)
+        for prop, want in (("csum", False), ("event_idx", False), ("tx", "timer"),
+                           ("guest_tso6", False), ("rss", True)):
+            reply = self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
+                {"execute": "qom-get", "arguments": {"path": "/machine/peripheral/net0",
+                                                     "property": prop}}),))
+            self.assertEqual(json.loads(reply)["return"], want, prop)
+        self.domain(path, "Destroy", "u", (0,))
+        # an option QEMU has no property for, and the options on a model that is not virtio
+        for bad, what in (("<host csum='maybe'/>", "<host csum='maybe'>: on or off"),
+                          ("<foo/>", "<driver><foo> is not supported")):
+            self.manager("DefineXML", "su", (xml.replace("<video/>", nic.replace(
+                "<guest tso6='off'/>", bad)), 0))
+            err = self.assertDBusError("NotSupported", self.domain, path, "Start", "u", (1,),
+                                       timeout=60000)
+            self.assertIn(what, err.message)
+        self.manager("DefineXML", "su", (xml.replace("<video/>", nic.replace(
+            "type='virtio'", "type='e1000'")), 0))
+        err = self.assertDBusError("NotSupported", self.domain, path, "Start", "u", (1,),
+                                   timeout=60000)
+        self.assertIn("need a virtio model", err.message)
 
     def test_video_without_model_starts(self):
         """Issue 9 item 1: <video/> alone used to kill virtbusd with SIGSEGV on Start."""
