@@ -266,7 +266,8 @@ build_controller_props(VbQemuCmd *c, const VbDeviceDef *dev, GString *j, GError 
 static gboolean
 build_controller(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
 {
-    static const char *const ok_children[] = { "model", "target", "master", NULL };
+    /* <pcihole64>: build_pcihole64() */
+    static const char *const ok_children[] = { "model", "target", "master", "pcihole64", NULL };
     GString *j;
 
     if (!vb_qemu_cmd_check_extra(c, dev, &dev->extra, NULL, NULL, ok_children, error))
@@ -315,6 +316,56 @@ build_usb_companions(VbQemuCmd *c, guint index, GError **error)
     return TRUE;
 }
 
+/*
+ * <controller type='pci' index='0'><pcihole64 unit>: the root's 64-bit PCI hole, as
+ * libvirt's qemuBuildGlobalControllerCommandLine: -global
+ * i440FX-pcihost.pci-hole64-size=NK (pc) or q35-pcihost (q35); on another controller it is
+ * NotSupported, as in libvirt.
+ */
+static gboolean
+build_pcihole64(VbQemuCmd *c, GError **error)
+{
+    GPtrArray *devs = c->def->priv->devices;
+
+    for (guint i = 0; i < devs->len; i++) {
+        const VbDeviceDef *dev = g_ptr_array_index(devs, i);
+        GPtrArray *ch = dev->extra.children;
+
+        for (guint k = 0; dev->kind == VB_DEV_CONTROLLER && ch != NULL && k < ch->len; k++) {
+            const VbRawElem *raw = g_ptr_array_index(ch, k);
+            xmlDoc *doc;
+            g_autofree char *text = NULL;
+            g_autofree char *unit = NULL;
+            g_autoptr(GError) local = NULL;
+            const char *host;
+            guint64 kib = 0;
+
+            if (strcmp(raw->name, "pcihole64") != 0)
+                continue;
+            host = g_strcmp0(dev->model, "pci-root") == 0    ? "i440FX-pcihost"
+                   : g_strcmp0(dev->model, "pcie-root") == 0 ? "q35-pcihost"
+                                                             : NULL;
+            if (host == NULL)
+                return vb_qemu_cmd_unsupported(c, error, dev, "<pcihole64> is only for the "
+                                               "root PCI controller (pci-root, pcie-root)");
+            doc = vb_raw_elem_parse(raw);
+            if (doc != NULL) {
+                text = vb_xml_text(xmlDocGetRootElement(doc));
+                unit = vb_xml_prop(xmlDocGetRootElement(doc), "unit");
+                xmlFreeDoc(doc);
+            }
+            if (!vb_domain_memory_parse_kib(text != NULL ? g_strstrip(text) : "", unit, &kib,
+                                            &local))
+                return vb_qemu_cmd_unsupported(c, error, dev, "<pcihole64>: %s",
+                                               local->message);
+            if (kib > 0)
+                vb_qemu_cmd_addf(c, "-global", "%s.pci-hole64-size=%" G_GUINT64_FORMAT "K",
+                                 host, kib);
+        }
+    }
+    return TRUE;
+}
+
 /**
  * vb_qemu_cmd_build_controllers:
  * @c: the command being built
@@ -328,6 +379,8 @@ vb_qemu_cmd_build_controllers(VbQemuCmd *c, GError **error)
 {
     GPtrArray *devs = c->def->priv->devices;
 
+    if (!build_pcihole64(c, error))
+        return FALSE;
     for (guint pass = 0; pass < 3; pass++) {
         for (guint i = 0; i < devs->len; i++) {
             const VbDeviceDef *dev = g_ptr_array_index(devs, i);

@@ -92,6 +92,25 @@ class ConfDevicesTest(VirtbusTestCase):
                                    timeout=60000)
         self.assertIn("need a virtio model", err.message)
 
+    def test_pcihole64(self):
+        # libvirt's <pcihole64> of the root PCI controller (pcihole64.xml) was NotSupported
+        xml = VIDEO_ONLY_XML.format(name="hole", uuid="8d3c4b8e-5a52-4d36-9d44-7a35f3a7b002")
+        root = """<controller type='pci' index='0' model='pci-root'>
+      <pcihole64 unit='GiB'>1</pcihole64>
+    </controller>
+    <video/>"""
+        path = self.manager("DefineXML", "su", (xml.replace("<video/>", root), 0))
+        self.domain(path, "Start", "u", (1,), timeout=60000)  # paused
+        args = qemu_cmdline(self.pid_of("hole"))
+        self.assertIn("i440FX-pcihost.pci-hole64-size=1048576K", args)
+        self.assertEqual(args[args.index("i440FX-pcihost.pci-hole64-size=1048576K") - 1],
+                         "-global")
+        reply = self.domain(path, "QemuMonitorCommand", "s", (json.dumps(
+            {"execute": "qom-get", "arguments": {"path": "/machine/i440fx",
+                                                 "property": "pci-hole64-size"}}),))
+        self.assertEqual(json.loads(reply)["return"], 1 << 30)
+        self.domain(path, "Destroy", "u", (0,))
+
     def test_video_without_model_starts(self):
         """Issue 9 item 1: <video/> alone used to kill virtbusd with SIGSEGV on Start."""
         path = self.manager("DefineXML", "su", (VIDEO_ONLY_XML.format(
