@@ -546,13 +546,6 @@ build_panic(VbQemuCmd *c, const VbDeviceDef *dev, GError **error)
     return vb_qemu_cmd_add_device(c, dev, j, error);
 }
 
-/**
- * vb_qemu_cmd_build_misc:
- * @c: the command being built
- * @error: error
- *
- * Watchdogs (and -watchdog-action), memballoon, rng, panic, in libvirt's order.
- */
 /* <features><vmcoreinfo state='on'/>: -device vmcoreinfo (libvirt, after the RNGs), which
  * lets a guest kernel hand QEMU what a dump of it needs */
 static gboolean
@@ -581,6 +574,13 @@ build_vmcoreinfo(VbQemuCmd *c, GError **error)
     return TRUE;
 }
 
+/**
+ * vb_qemu_cmd_build_misc:
+ * @c: the command being built
+ * @error: error
+ *
+ * Watchdogs (and -watchdog-action), memballoon, rng, panic, in libvirt's order.
+ */
 gboolean
 vb_qemu_cmd_build_misc(VbQemuCmd *c, GError **error)
 {
