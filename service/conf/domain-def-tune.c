@@ -316,8 +316,8 @@ take_item(VbDomainTune *t, VbTuneItem item, xmlNode *n, GError **error)
         return FALSE;
     if ((is_period(item) || is_quota(item) || item == VB_TUNE_BLKIO_WEIGHT) && v == 0)
         return TRUE;
-    /* libvirt's parser takes <shares>0</shares> and writes it back (only a start under
-     * cgroup v2 refuses it); the API's cpu_shares keeps the range */
+    /* libvirt's parser takes <shares>0</shares> and writes it back; a start makes it the
+     * lowest weight (domain-cgroup.c); the API's cpu_shares keeps the range */
     if (item != VB_TUNE_SHARES || v != 0) {
         if (!vb_tune_item_check(item, v, &local)) {
             vb_set_error_line(error, VB_ERROR_INVALID_ARG, n, "%s", local->message);
